@@ -1,0 +1,213 @@
+"""Classifying exceptions: category, retryability, control flow and Retry-After hints.
+
+Everything here inspects exceptions by duck typing (``status_code``, ``response``,
+``retry_after`` attributes and class names in the MRO), so httpx, requests,
+aiohttp, openai and anthropic errors are understood without importing them.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from langgraph.errors import GraphBubbleUp, is_invalid_resume
+from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
+from pydantic import ValidationError
+
+from langgraph_runner.errors import CircuitOpenError, ErrorCategory, NodeAbortedError
+
+__all__ = [
+    "classify_error",
+    "http_status",
+    "is_control_flow",
+    "is_retryable_node_error",
+    "retry_after_seconds",
+]
+
+_PROGRAMMING_ERRORS: tuple[type[BaseException], ...] = (
+    TypeError,
+    AttributeError,
+    NameError,
+    ImportError,
+    LookupError,
+    AssertionError,
+    NotImplementedError,
+)
+_RETRYABLE_4XX = frozenset({408, 425, 429})
+_TIMEOUT_NAMES = ("Timeout", "TimedOut")
+_NETWORK_NAMES = frozenset(
+    {
+        "ConnectionError",
+        "ConnectError",
+        "NetworkError",
+        "TransportError",
+        "RemoteProtocolError",
+        "ClientConnectionError",
+        "ServerDisconnectedError",
+        "APIConnectionError",
+    }
+)
+
+
+def is_control_flow(exc: BaseException) -> bool:
+    """True for exceptions a wrapper must let through untouched.
+
+    That is LangGraph's ``GraphBubbleUp`` family (``interrupt()``, ``Command.PARENT``,
+    drain), the ``ValidationError`` of an invalid resume value, and every
+    ``BaseException`` that is not an ``Exception`` (cancellation, KeyboardInterrupt,
+    SystemExit, GeneratorExit).
+    """
+    return (
+        not isinstance(exc, Exception)
+        or isinstance(exc, GraphBubbleUp)
+        or (isinstance(exc, ValidationError) and is_invalid_resume(exc))
+    )
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status an exception carries, if any.
+
+    Looks at ``status_code`` and ``status`` on the exception (openai, anthropic,
+    aiohttp, FastAPI) and on its ``response`` (httpx, requests), then ``code``
+    (urllib's HTTPError).
+    """
+    for holder in (exc, getattr(exc, "response", None)):
+        if holder is None:
+            continue
+        for attr in ("status_code", "status"):
+            value = getattr(holder, attr, None)
+            if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+                return value
+    code = getattr(exc, "code", None)
+    if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+        return code
+    return None
+
+
+def _mro_names(exc: BaseException) -> list[str]:
+    return [cls.__name__ for cls in type(exc).__mro__]
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, (TimeoutError, _LGNodeTimeoutError)):
+        return True
+    return any(any(t in name for t in _TIMEOUT_NAMES) for name in _mro_names(exc)[:-2])
+
+
+def _is_network(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError):
+        return True
+    return any(name in _NETWORK_NAMES for name in _mro_names(exc))
+
+
+def classify_error(exc: BaseException) -> ErrorCategory:
+    """Map an exception to an ``ErrorCategory``.
+
+    Checked in this order: timeout (builtin ``TimeoutError``, LangGraph's
+    ``NodeTimeoutError``, httpx-style ``*Timeout*`` classes, HTTP 408/504), rate
+    limit (HTTP 429, ``*RateLimit*`` classes), network (``ConnectionError`` and
+    client-library connection errors, other HTTP 5xx), validation (pydantic
+    ``ValidationError``), other. Timeout comes before network because
+    ``TimeoutError`` and ``ConnectionError`` are both ``OSError``.
+
+    Args:
+        exc: The exception to classify.
+
+    Returns:
+        The category.
+    """
+    status = http_status(exc)
+    if _is_timeout(exc) or status in (408, 504):
+        return ErrorCategory.TIMEOUT
+    if status == 429 or any("RateLimit" in n for n in _mro_names(exc)):
+        return ErrorCategory.RATE_LIMIT
+    if _is_network(exc) or (status is not None and status >= 500):
+        return ErrorCategory.NETWORK
+    if isinstance(exc, ValidationError):
+        return ErrorCategory.VALIDATION
+    return ErrorCategory.OTHER
+
+
+def is_retryable_node_error(exc: BaseException) -> bool:
+    """The default retry predicate of ``RetryConfig``.
+
+    Never retried: LangGraph control flow, non-``Exception`` base exceptions, our
+    own ``CircuitOpenError`` and ``NodeAbortedError``. Not retried: pydantic
+    ``ValidationError`` and programming errors (TypeError, AttributeError,
+    NameError, ImportError, LookupError, AssertionError, NotImplementedError),
+    HTTP 4xx other than 408/425/429. Retried: timeouts, network errors, HTTP
+    408/425/429/5xx, and every other exception.
+
+    Args:
+        exc: The exception an attempt raised.
+
+    Returns:
+        Whether another attempt may help.
+    """
+    if is_control_flow(exc) or isinstance(exc, (CircuitOpenError, NodeAbortedError)):
+        return False
+    if isinstance(exc, ValidationError):
+        return False
+    status = http_status(exc)
+    if status is not None:
+        if status in _RETRYABLE_4XX or status >= 500:
+            return True
+        if 400 <= status < 500:
+            return False
+    if _is_timeout(exc) or _is_network(exc):
+        return True
+    return not isinstance(exc, _PROGRAMMING_ERRORS)
+
+
+def _parse_retry_after(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif hasattr(value, "total_seconds"):
+        seconds = float(value.total_seconds())
+    elif isinstance(value, (str, bytes)):
+        text = value.decode() if isinstance(value, bytes) else value
+        text = text.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(text)
+            except (TypeError, ValueError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    else:
+        return None
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The server's Retry-After hint an exception carries, in seconds.
+
+    Reads ``exc.retry_after`` (seconds or timedelta) and then the ``Retry-After``
+    header of ``exc.response`` (delta-seconds or an HTTP date).
+
+    Args:
+        exc: The exception an attempt raised.
+
+    Returns:
+        Seconds to wait, or None when the exception carries no usable hint.
+    """
+    hint = _parse_retry_after(getattr(exc, "retry_after", None))
+    if hint is not None:
+        return hint
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is None:
+        return None
+    try:
+        raw = headers.get("Retry-After") or headers.get("retry-after")
+    except Exception:  # a header object we do not understand is no hint
+        return None
+    return _parse_retry_after(raw)

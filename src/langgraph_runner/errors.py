@@ -1,0 +1,220 @@
+"""Error records, codes, categories and the package's exception tree.
+
+Exception tree (everything we raise derives from ``LangGraphRunnerError``)::
+
+    Exception
+    ├── LangGraphRunnerError
+    │   ├── StateSchemaError        graph state lacks the errors/routing_flags channels
+    │   ├── NodeAbortedError        the run's abort signal fired (never retried)
+    │   ├── CircuitOpenError        a circuit breaker rejected the call (never retried)
+    │   └── NodeTimeoutError        also a ``langgraph.errors.NodeTimeoutError`` (retryable)
+    └── langgraph.errors.NodeTimeoutError
+        └── NodeTimeoutError
+
+``NodeError`` is the *record* of a terminal node failure that is written into
+``GraphState["errors"]`` as plain JSON data. It shares its name with
+``langgraph.errors.NodeError`` (the dataclass LangGraph injects into an
+``error_handler``); import ours from ``langgraph_runner`` and LangGraph's from
+``langgraph.errors`` when a module needs both.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, Literal
+
+from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "CircuitOpenError",
+    "ErrorCategory",
+    "ErrorCode",
+    "LangGraphRunnerError",
+    "NodeAbortedError",
+    "NodeError",
+    "NodeTimeoutError",
+    "StateSchemaError",
+]
+
+
+class ErrorCategory(str, enum.Enum):
+    """Coarse failure category, used by records, logs and metrics."""
+
+    TIMEOUT = "timeout"
+    NETWORK = "network"
+    RATE_LIMIT = "rate_limit"
+    VALIDATION = "validation"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TEMPLATES: dict[str, str] = {
+    "RETRY_EXHAUSTED": "Node '{node}' failed after {attempts} attempt(s): {error}",
+    "NON_RETRYABLE": "Node '{node}' failed with a non-retryable error on attempt {attempts}: {error}",
+    "VALIDATION_FAILED": "Node '{node}' failed validation on attempt {attempts}: {error}",
+    "NODE_TIMEOUT": "Node '{node}' timed out after {attempts} attempt(s): {error}",
+    "CIRCUIT_OPEN": "Node '{node}' was rejected by an open circuit breaker: {error}",
+    "NODE_ABORTED": "Node '{node}' was aborted on attempt {attempts}: {error}",
+}
+
+
+class ErrorCode(str, enum.Enum):
+    """Why a node failed terminally. Each code carries a message template."""
+
+    RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
+    """A retryable error outlasted the attempts (also when only one was allowed)."""
+    NON_RETRYABLE = "NON_RETRYABLE"
+    """The error is not retryable (a programming error, an HTTP 4xx, ...)."""
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    """A pydantic ``ValidationError``."""
+    NODE_TIMEOUT = "NODE_TIMEOUT"
+    """The attempt timeout or the call's deadline ran out."""
+    CIRCUIT_OPEN = "CIRCUIT_OPEN"
+    """A circuit breaker rejected the call without running the node."""
+    NODE_ABORTED = "NODE_ABORTED"
+    """The run's abort signal fired."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def template(self) -> str:
+        """The message template, with ``{node}``, ``{attempts}`` and ``{error}`` fields."""
+        return _TEMPLATES[self.value]
+
+    def format(self, *, node: str, attempts: int, error: str) -> str:
+        """Render this code's message template."""
+        return self.template.format(node=node, attempts=attempts, error=error)
+
+
+class NodeError(BaseModel):
+    """A JSON-safe record of a terminal node failure, as stored in ``GraphState["errors"]``.
+
+    State holds ``record.model_dump(mode="json")``; ``NodeError.model_validate(d)``
+    turns it back into a model. Messages and stacks are already sanitized.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+    node: str
+    code: ErrorCode
+    message: str
+    error_type: str
+    category: ErrorCategory
+    recoverable: bool
+    attempts: int = Field(ge=0)
+    timestamp: str
+    duration_ms: float = Field(ge=0)
+    stack: str | None = None
+    trace_id: str | None = None
+    graph_execution_id: str | None = None
+    retry_after: float | None = Field(default=None, ge=0)
+    recovered: bool = False
+
+    @field_validator("timestamp")
+    @classmethod
+    def _iso_timestamp(cls, value: str) -> str:
+        datetime.fromisoformat(value)
+        return value
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain JSON data, as written into state."""
+        return self.model_dump(mode="json")
+
+
+class LangGraphRunnerError(Exception):
+    """Base class for every exception langgraph_runner raises itself."""
+
+
+class StateSchemaError(LangGraphRunnerError, TypeError):
+    """The graph's state cannot hold what a wrapped node must record.
+
+    Raised instead of letting LangGraph silently drop an error record because the
+    state schema lacks the ``errors``/``routing_flags`` channels.
+    """
+
+    def __init__(self, node: str, missing: tuple[str, ...]) -> None:
+        self.node = node
+        self.missing = missing
+        super().__init__(
+            f"Node '{node}' failed and wants to record the failure, but the graph state has no "
+            f"{', '.join(repr(m) for m in missing)} channel(s): LangGraph would drop the record "
+            "silently. Build the graph on a state that subclasses langgraph_runner.GraphState "
+            "(or declares the same reducer channels), or pass on_error='raise'."
+        )
+
+
+class NodeTimeoutError(LangGraphRunnerError, _LGNodeTimeoutError):
+    """A node attempt exceeded its timeout, or the call exceeded its deadline.
+
+    Subclasses ``langgraph.errors.NodeTimeoutError`` so LangGraph's RetryPolicy
+    and error handlers treat it like a native timeout. Retryable.
+
+    Attributes:
+        node: The node's name.
+        timeout: The limit that fired, in seconds.
+        elapsed: Seconds the attempt (or call) had run.
+        attempt: The 1-based attempt number.
+        kind: ``"run"`` for an attempt timeout, ``"deadline"`` for the call deadline.
+    """
+
+    def __init__(
+        self,
+        node: str,
+        *,
+        timeout: float,
+        elapsed: float,
+        attempt: int = 1,
+        kind: Literal["run", "deadline"] = "run",
+    ) -> None:
+        _LGNodeTimeoutError.__init__(self, node, elapsed, kind="run", run_timeout=timeout)
+        self.attempt = attempt
+        self.kind = kind  # type: ignore[assignment]
+        what = "deadline" if kind == "deadline" else "timeout"
+        self.args = (
+            f"Node '{node}' exceeded its {what} of {timeout:.3f}s on attempt {attempt} "
+            f"(elapsed: {elapsed:.3f}s).",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NodeAbortedError(LangGraphRunnerError):
+    """The run's abort signal fired before or during a node attempt. Never retried.
+
+    Attributes:
+        node: The node's name.
+        reason: The reason given to ``AbortController.abort`` (sanitized when recorded).
+        attempt: The 1-based attempt during which the abort was observed.
+    """
+
+    def __init__(self, node: str, reason: Any = None, *, attempt: int = 1) -> None:
+        self.node = node
+        self.reason = reason
+        self.attempt = attempt
+        detail = f": {reason}" if reason is not None else ""
+        super().__init__(f"Node '{node}' was aborted on attempt {attempt}{detail}")
+
+
+class CircuitOpenError(LangGraphRunnerError):
+    """A circuit breaker rejected a call without running it. Never retried.
+
+    Attributes:
+        breaker: The breaker's name (its key for shared breakers).
+        retry_after: Seconds until the breaker lets a probe through.
+        node: The node that was rejected, when known.
+    """
+
+    def __init__(self, breaker: str, retry_after: float, *, node: str | None = None) -> None:
+        self.breaker = breaker
+        self.retry_after = max(0.0, retry_after)
+        self.node = node
+        super().__init__(
+            f"Circuit '{breaker}' is open; retry after {self.retry_after:.3f}s"
+            + (f" (node '{node}')" if node else "")
+        )

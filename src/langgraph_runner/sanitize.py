@@ -1,0 +1,144 @@
+"""Redacting secrets from exception messages and trimming stacks before they leave a node.
+
+Only the exported form (state, logs, telemetry, checkpoint bytes) is sanitized;
+callers keep the live exception.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import sysconfig
+import traceback
+from types import TracebackType
+
+__all__ = ["REDACTED", "sanitize_message", "sanitize_stack"]
+
+REDACTED = "[REDACTED]"
+DEFAULT_MAX_MESSAGE = 500
+DEFAULT_MAX_FRAMES = 20
+DEFAULT_MAX_STACK = 4000
+
+_SECRET_KEYS = (
+    r"password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|id_token|"
+    r"api[_-]?key|apikey|x-api-key|auth|authorization|private[_-]?key|session[_-]?id|"
+    r"aws_secret_access_key|aws_session_token|credentials?"
+)
+
+# Order matters: specific token shapes first, then generic key=value pairs.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # scheme://user:password@host -> keep the user, drop the password
+    (re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)"), rf"\g<pre>{REDACTED}"),
+    # Authorization: Bearer/Basic <credentials>
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
+    # JSON Web Tokens
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
+    # OpenAI / Anthropic style keys: sk-..., sk-proj-..., sk-ant-...
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), REDACTED),
+    # AWS access key ids
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"), REDACTED),
+    # GitHub, Slack, Google, Stripe, Hugging Face tokens
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), REDACTED),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), REDACTED),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
+    (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}"), REDACTED),
+    (re.compile(r"\bhf_[A-Za-z0-9]{20,}"), REDACTED),
+    # key=value, key: value, "key": "value"  (value quoted or bare)
+    (
+        re.compile(
+            rf"(?i)(?P<key>[\"']?\b(?:{_SECRET_KEYS})\b[\"']?\s*[:=]\s*)"
+            r"(?P<val>\"[^\"]*\"|'[^']*'|[^\s,;&)}\]]+)"
+        ),
+        rf"\g<key>{REDACTED}",
+    ),
+)
+
+
+def sanitize_message(message: object, *, max_length: int = DEFAULT_MAX_MESSAGE) -> str:
+    """Redact secrets from a message and cap its length.
+
+    Redacts API keys (``sk-...``, GitHub, Slack, Google, Stripe, Hugging Face),
+    bearer/basic credentials, JWTs, AWS access key ids, ``password=``/``token=``/
+    ``api_key=``-style pairs (also as JSON), and passwords in URLs.
+
+    Args:
+        message: The text (anything; ``str()`` is applied).
+        max_length: Longest result; longer messages are cut and marked.
+
+    Returns:
+        The sanitized message.
+    """
+    text = message if isinstance(message, str) else str(message)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    if len(text) > max_length:
+        cut = len(text) - max_length
+        text = f"{text[:max_length]}... [{cut} more chars]"
+    return text
+
+
+def _path_roots() -> list[str]:
+    roots: list[str] = []
+    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            roots.append(os.path.realpath(path))
+    roots.extend(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p))
+    roots.append(os.path.realpath(os.getcwd()))
+    # Longest first, so site-packages wins over the stdlib folder that contains it.
+    return sorted(set(roots), key=len, reverse=True)
+
+
+def _relative(path: str, roots: list[str]) -> str:
+    real = os.path.realpath(path)
+    for root in roots:
+        if real.startswith(root + os.sep):
+            return os.path.relpath(real, root)
+    return os.path.basename(path)
+
+
+def sanitize_stack(
+    exc_or_tb: BaseException | TracebackType | None,
+    *,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_length: int = DEFAULT_MAX_STACK,
+) -> str | None:
+    """A compact, secret-free stack: frames and relative paths only.
+
+    Keeps ``path:line in function`` per frame (innermost last), with paths made
+    relative to their package (site-packages) or project folder; no source lines
+    and no locals, so literals in code cannot leak. The last line is the
+    exception type and its sanitized message.
+
+    Args:
+        exc_or_tb: An exception (its ``__traceback__`` is used) or a traceback.
+        max_frames: Keep at most this many innermost frames.
+        max_length: Cap on the whole text.
+
+    Returns:
+        The stack text, or None when there is no traceback.
+    """
+    exc: BaseException | None = None
+    if isinstance(exc_or_tb, BaseException):
+        exc = exc_or_tb
+        tb = exc.__traceback__
+    else:
+        tb = exc_or_tb
+    if tb is None:
+        return None
+    frames = traceback.extract_tb(tb)
+    roots = _path_roots()
+    lines: list[str] = []
+    skipped = max(0, len(frames) - max_frames)
+    if skipped:
+        lines.append(f"... {skipped} outer frame(s) omitted")
+    lines.extend(
+        f"{_relative(f.filename, roots)}:{f.lineno} in {f.name}" for f in frames[skipped:]
+    )
+    if exc is not None:
+        lines.append(f"{type(exc).__qualname__}: {sanitize_message(exc, max_length=300)}")
+    text = "\n".join(lines)
+    if len(text) > max_length:
+        text = "... " + text[-max_length:]
+    return text
