@@ -54,7 +54,9 @@ class ErrorCategory(str, enum.Enum):
 
 _TEMPLATES: dict[str, str] = {
     "RETRY_EXHAUSTED": "Node '{node}' failed after {attempts} attempt(s): {error}",
-    "NON_RETRYABLE": "Node '{node}' failed with a non-retryable error on attempt {attempts}: {error}",
+    "NON_RETRYABLE": (
+        "Node '{node}' failed with a non-retryable error on attempt {attempts}: {error}"
+    ),
     "VALIDATION_FAILED": "Node '{node}' failed validation on attempt {attempts}: {error}",
     "NODE_TIMEOUT": "Node '{node}' timed out after {attempts} attempt(s): {error}",
     "CIRCUIT_OPEN": "Node '{node}' was rejected by an open circuit breaker: {error}",
@@ -86,7 +88,7 @@ class ErrorCode(str, enum.Enum):
         """The message template, with ``{node}``, ``{attempts}`` and ``{error}`` fields."""
         return _TEMPLATES[self.value]
 
-    def format(self, *, node: str, attempts: int, error: str) -> str:
+    def render(self, *, node: str, attempts: int, error: str) -> str:
         """Render this code's message template."""
         return self.template.format(node=node, attempts=attempts, error=error)
 

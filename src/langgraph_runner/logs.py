@@ -44,7 +44,10 @@ def _to_stdlib(
     event = str(event_dict.pop("event", ""))
     fields = dict(event_dict)
     tail = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-    return {"msg": f"{event} {tail}" if tail else event, "extra": {_FIELDS_ATTR: {"event": event, **fields}}}
+    return {
+        "msg": f"{event} {tail}" if tail else event,
+        "extra": {_FIELDS_ATTR: {"event": event, **fields}},
+    }
 
 
 class EventLogger:
@@ -83,9 +86,14 @@ class EventLogger:
         try:
             getattr(self._structlog, method)(event, **fields)
         except Exception:  # a broken user logger must not fail a node
-            self._std.debug("langgraph_runner: logger raised while emitting %s", event, exc_info=True)
+            self._std.debug(
+                "langgraph_runner: logger raised while emitting %s", event, exc_info=True
+            )
 
 
+# The standard library-author move: with no handler anywhere, Python's "last resort"
+# handler would print our warnings to stderr. A NullHandler keeps us silent by default.
+logging.getLogger(LOGGER_NAME).addHandler(logging.NullHandler())
 _DEFAULT = EventLogger()
 
 

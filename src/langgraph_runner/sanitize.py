@@ -19,6 +19,16 @@ REDACTED = "[REDACTED]"
 DEFAULT_MAX_MESSAGE = 500
 DEFAULT_MAX_FRAMES = 20
 DEFAULT_MAX_STACK = 4000
+# Outer frames of plumbing between LangGraph and the user's function: the wrapper
+# itself, tenacity's re-raise, executor threads. Dropped when they lead the stack.
+PLUMBING_PREFIXES = (
+    "langgraph_runner/",
+    "tenacity/",
+    "concurrent/futures/",
+    "asyncio/",
+    "threading.py",
+    "langchain_core/runnables/config.py",
+)
 
 _SECRET_KEYS = (
     r"password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|id_token|"
@@ -29,7 +39,10 @@ _SECRET_KEYS = (
 # Order matters: specific token shapes first, then generic key=value pairs.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme://user:password@host -> keep the user, drop the password
-    (re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)"), rf"\g<pre>{REDACTED}"),
+    (
+        re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)"),
+        rf"\g<pre>{REDACTED}",
+    ),
     # Authorization: Bearer/Basic <credentials>
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
     # JSON Web Tokens
@@ -103,6 +116,7 @@ def sanitize_stack(
     *,
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_length: int = DEFAULT_MAX_STACK,
+    skip_leading: tuple[str, ...] = PLUMBING_PREFIXES,
 ) -> str | None:
     """A compact, secret-free stack: frames and relative paths only.
 
@@ -115,6 +129,8 @@ def sanitize_stack(
         exc_or_tb: An exception (its ``__traceback__`` is used) or a traceback.
         max_frames: Keep at most this many innermost frames.
         max_length: Cap on the whole text.
+        skip_leading: Relative-path prefixes of outer frames to drop while they
+            lead the stack (the wrapper's own plumbing); inner frames always stay.
 
     Returns:
         The stack text, or None when there is no traceback.
@@ -127,15 +143,15 @@ def sanitize_stack(
         tb = exc_or_tb
     if tb is None:
         return None
-    frames = traceback.extract_tb(tb)
     roots = _path_roots()
+    frames = [(f, _relative(f.filename, roots)) for f in traceback.extract_tb(tb)]
+    while len(frames) > 1 and frames[0][1].startswith(skip_leading):
+        frames.pop(0)
     lines: list[str] = []
     skipped = max(0, len(frames) - max_frames)
     if skipped:
         lines.append(f"... {skipped} outer frame(s) omitted")
-    lines.extend(
-        f"{_relative(f.filename, roots)}:{f.lineno} in {f.name}" for f in frames[skipped:]
-    )
+    lines.extend(f"{rel}:{f.lineno} in {f.name}" for f, rel in frames[skipped:])
     if exc is not None:
         lines.append(f"{type(exc).__qualname__}: {sanitize_message(exc, max_length=300)}")
     text = "\n".join(lines)

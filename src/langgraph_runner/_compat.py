@@ -1,0 +1,113 @@
+"""Every use of LangGraph's private API, in one place.
+
+Each helper mirrors what LangGraph itself does (checked against langgraph 1.2.22);
+tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
+
+- ``RunnableCallable``: the Runnable LangGraph builds for function nodes. Sync
+  nodes are returned as a subclass so LangGraph uses our own async path under
+  ``ainvoke`` (a plain sync function would run in an executor thread that
+  cancellation never reaches), while ``find_subgraph_pregel`` still inspects it.
+- ``func_accepts``: which of config/runtime/store/writer/... a function declares,
+  by LangGraph's own injection rules.
+- The scratchpad's interrupt counter, reset between attempts like
+  ``langgraph.pregel._retry._reset_interrupt_counter`` so a retried node that
+  called ``interrupt()`` reuses its resume values instead of asking again.
+- ``CONFIG_KEY_RUNTIME`` / ``CONFIG_KEY_READ``: the runtime object and the channel
+  reader LangGraph puts into a task's config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
+from langgraph._internal._config import patch_configurable
+from langgraph._internal._constants import (
+    CONF,
+    CONFIG_KEY_NODE_ERROR,
+    CONFIG_KEY_READ,
+    CONFIG_KEY_RESUMING,
+    CONFIG_KEY_RUNTIME,
+    CONFIG_KEY_SCRATCHPAD,
+)
+from langgraph._internal._runnable import RunnableCallable, is_async_callable
+from langgraph.errors import EmptyChannelError
+from langgraph.pregel._algo import LazyAtomicCounter
+
+__all__ = [
+    "RunnableCallable",
+    "config_for_retry",
+    "func_accepts",
+    "is_async_callable",
+    "node_error_of",
+    "missing_channels",
+    "runtime_of",
+    "use_config",
+]
+
+
+def func_accepts(fn: Callable[..., Any]) -> dict[str, tuple[str, Any]]:
+    """The keyword arguments LangGraph would inject into ``fn``: name -> (runtime attr, default)."""
+    return dict(RunnableCallable(fn, trace=False).func_accepts)
+
+
+def runtime_of(config: RunnableConfig | None) -> Any:
+    """The ``langgraph.runtime.Runtime`` of the running task, or None outside a graph."""
+    if not config:
+        return None
+    return (config.get(CONF) or {}).get(CONFIG_KEY_RUNTIME)
+
+
+def node_error_of(config: RunnableConfig | None) -> Any:
+    """The ``langgraph.errors.NodeError`` LangGraph hands to an error_handler node, if any."""
+    if not config:
+        return None
+    return (config.get(CONF) or {}).get(CONFIG_KEY_NODE_ERROR)
+
+
+def config_for_retry(config: RunnableConfig | None) -> RunnableConfig | None:
+    """A config for the next attempt: interrupt counter reset, subgraphs told to resume."""
+    if not config:
+        return config
+    conf = config.get(CONF) or {}
+    patch: dict[str, Any] = {CONFIG_KEY_RESUMING: True}
+    scratchpad = conf.get(CONFIG_KEY_SCRATCHPAD)
+    if scratchpad is not None:
+        patch[CONFIG_KEY_SCRATCHPAD] = replace(scratchpad, interrupt_counter=LazyAtomicCounter())
+    return patch_configurable(config, patch)
+
+
+@contextlib.contextmanager
+def use_config(config: RunnableConfig | None) -> Iterator[None]:
+    """Make ``config`` what ``langgraph.config.get_config()`` (and so ``interrupt()``) sees."""
+    if config is None:
+        yield
+        return
+    token = var_child_runnable_config.set(config)
+    try:
+        yield
+    finally:
+        var_child_runnable_config.reset(token)
+
+
+def missing_channels(config: RunnableConfig | None, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Which of ``names`` the running graph has no state channel for.
+
+    Empty when all exist, or when we are not inside a graph (nothing to check).
+    """
+    read = (config.get(CONF) or {}).get(CONFIG_KEY_READ) if config else None
+    if read is None:
+        return ()
+    missing: list[str] = []
+    for name in names:
+        try:
+            read(name)
+        except EmptyChannelError:
+            continue
+        except KeyError:
+            missing.append(name)
+    return tuple(missing)

@@ -1,0 +1,162 @@
+"""``create_node``: wrap a LangGraph node function with retries, error records and logging.
+
+The wrapper is invisible to LangGraph: it keeps the function's name, module, doc
+and annotations, takes ``(state, config)``, forwards ``config``/``runtime``/
+``store``/``writer`` exactly as LangGraph would, passes every return value
+through unchanged, and lets LangGraph's control flow (``interrupt()``,
+``Command.PARENT``, drain) and cancellation through untouched.
+
+The first attempt runs without any retry machinery (the success path costs a few
+microseconds); only a failure hands over to tenacity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, cast
+
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_runner import _compat
+from langgraph_runner.logs import SupportsEvents, get_event_logger
+from langgraph_runner.retry import RetryAttempt, RetryConfig
+from langgraph_runner.runner import NodeRunner, NodeSpec
+
+__all__ = ["create_node"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+OnError = Literal["record", "raise"]
+
+
+class _SyncNode(_compat.RunnableCallable):
+    """A sync node with its own async path.
+
+    LangGraph runs a plain sync function under ``ainvoke`` in an executor thread
+    that cancellation never reaches; as a Runnable with both paths, our async
+    path runs each attempt in a worker thread but keeps the retry loop (waits,
+    records) on the event loop, where cancellation stops it at once.
+    """
+
+    # Calling the node directly runs the sync path, like calling the function.
+    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return self.func(*args, **kwargs)  # type: ignore[misc]
+
+
+# No annotations on __call__: LangGraph's add_node reads get_type_hints(node.__call__) and,
+# when empty, get_type_hints(node), i.e. the wrapped function's own annotations (its input
+# schema and Command[Literal[...]] destinations), which we copy onto the instance.
+_SyncNode.__call__.__annotations__ = {}
+
+
+def _signature_for(fn: Callable[..., Any]) -> inspect.Signature:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    first = params[0] if params else None
+    state_param = inspect.Parameter(
+        first.name if first is not None and first.kind is not first.VAR_POSITIONAL else "state",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=first.annotation if first is not None else inspect.Parameter.empty,
+    )
+    config_param = inspect.Parameter(
+        "config",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        default=None,
+        annotation=RunnableConfig,
+    )
+    return inspect.Signature([state_param, config_param])
+
+
+def _copy_metadata(target: Any, fn: Callable[..., Any], name: str | None) -> None:
+    for attr in ("__module__", "__qualname__", "__doc__"):
+        with contextlib.suppress(AttributeError):
+            setattr(target, attr, getattr(fn, attr))
+    target.__name__ = name or getattr(fn, "__name__", type(fn).__name__)
+    target.__annotations__ = dict(getattr(fn, "__annotations__", None) or {})
+    # LangGraph follows exactly one __wrapped__ level to find subgraphs a node calls,
+    # so point it at the function whose body does the calling.
+    target.__wrapped__ = inspect.unwrap(fn)
+    target.__signature__ = _signature_for(fn)
+
+
+def create_node(
+    fn: F,
+    /,
+    *,
+    name: str | None = None,
+    retry: RetryConfig | int | None = None,
+    on_retry_attempt: Callable[[RetryAttempt], Any] | None = None,
+    on_error: OnError = "record",
+    logger: SupportsEvents | None = None,
+) -> F:
+    """Wrap ``fn`` as a production-grade LangGraph node.
+
+    Args:
+        fn: The node function: sync or async, ``(state)``, ``(state, config)``,
+            ``(state, *, runtime)``, ... exactly as LangGraph accepts it.
+        name: Name for logs and records; default: the LangGraph node name, else
+            ``fn.__name__``.
+        retry: ``RetryConfig``, an int (max_attempts) or None (one attempt).
+        on_retry_attempt: Called before each wait with a ``RetryAttempt``; sync
+            or async; its exceptions are logged, never raised.
+        on_error: ``"record"`` returns ``{"errors": [record], "routing_flags":
+            {"blocked": True}}`` on terminal failure; ``"raise"`` re-raises the
+            original (redacted) exception so LangGraph's error_handler and
+            RetryPolicy can take over.
+        logger: A structlog-style logger for events; default: the stdlib
+            ``langgraph_runner`` logger.
+
+    Returns:
+        A coroutine function when ``fn`` is async; otherwise a callable
+        Runnable with sync and async paths. Either goes into ``add_node``.
+
+    Raises:
+        TypeError: If ``fn`` is not callable or ``retry`` has the wrong type.
+        ValueError: If ``on_error`` is not "record" or "raise".
+        pydantic.ValidationError: If a config value is invalid.
+    """
+    if not callable(fn):
+        raise TypeError(f"create_node: fn must be callable, got {type(fn).__name__}")
+    if isinstance(fn, type):
+        raise TypeError(f"create_node: fn must be a function, not the class {fn.__name__}")
+    if on_error not in ("record", "raise"):
+        raise ValueError(f"create_node: on_error must be 'record' or 'raise', got {on_error!r}")
+    if on_retry_attempt is not None and not callable(on_retry_attempt):
+        raise TypeError("create_node: on_retry_attempt must be callable")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(f"create_node: name must be a non-empty string, got {name!r}")
+
+    spec = NodeSpec(
+        fn=fn,
+        name=name,
+        is_async=_compat.is_async_callable(fn),
+        accepts=_compat.func_accepts(fn),
+        retry=RetryConfig.coerce(retry),
+        on_retry_attempt=on_retry_attempt,
+        on_error=on_error,
+        log=get_event_logger(logger),
+    )
+    runner = NodeRunner(spec)
+
+    if spec.is_async:
+
+        async def async_node(state: Any, config: RunnableConfig | None = None) -> Any:
+            return await runner.arun(state, config)
+
+        _copy_metadata(async_node, fn, name)
+        return cast(F, async_node)
+
+    def sync_entry(state: Any, config: RunnableConfig | None = None) -> Any:
+        return runner.run(state, config)
+
+    async def async_entry(state: Any, config: RunnableConfig | None = None) -> Any:
+        return await runner.arun_sync_fn(state, config)
+
+    _copy_metadata(sync_entry, fn, name)
+    _copy_metadata(async_entry, fn, name)
+    node = _SyncNode(sync_entry, async_entry, name=sync_entry.__name__, trace=False)
+    _copy_metadata(node, fn, name)
+    return cast(F, node)

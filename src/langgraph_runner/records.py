@@ -1,0 +1,110 @@
+"""Turning a terminal failure into a sanitized ``NodeError`` record (and a safe exception)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+
+from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
+from pydantic import ValidationError
+
+from langgraph_runner.classify import classify_error, is_retryable_node_error
+from langgraph_runner.context import NodeContext
+from langgraph_runner.errors import (
+    CircuitOpenError,
+    ErrorCategory,
+    ErrorCode,
+    NodeAbortedError,
+    NodeError,
+)
+from langgraph_runner.retry import RetryConfig
+from langgraph_runner.sanitize import sanitize_message, sanitize_stack
+
+__all__ = ["add_note", "build_record", "error_code", "redact_exception"]
+
+_RECOVERABLE = frozenset(
+    {ErrorCode.RETRY_EXHAUSTED, ErrorCode.NODE_TIMEOUT, ErrorCode.CIRCUIT_OPEN}
+)
+
+
+def error_code(exc: BaseException, retry: RetryConfig | None) -> ErrorCode:
+    """The record code for a terminal failure."""
+    if isinstance(exc, _LGNodeTimeoutError):
+        return ErrorCode.NODE_TIMEOUT
+    if isinstance(exc, CircuitOpenError):
+        return ErrorCode.CIRCUIT_OPEN
+    if isinstance(exc, NodeAbortedError):
+        return ErrorCode.NODE_ABORTED
+    if isinstance(exc, ValidationError):
+        return ErrorCode.VALIDATION_FAILED
+    retryable = retry.should_retry(exc) if retry is not None else is_retryable_node_error(exc)
+    return ErrorCode.RETRY_EXHAUSTED if retryable else ErrorCode.NON_RETRYABLE
+
+
+def build_record(
+    exc: BaseException,
+    *,
+    ctx: NodeContext,
+    attempts: int,
+    duration_ms: float,
+    retry: RetryConfig | None,
+    code: ErrorCode | None = None,
+    include_stack: bool = True,
+    recovered: bool = False,
+) -> NodeError:
+    """A sanitized record of ``exc``: no secret of its message reaches state."""
+    code = code or error_code(exc, retry)
+    category = classify_error(exc)
+    if code is ErrorCode.NODE_TIMEOUT:
+        category = ErrorCategory.TIMEOUT
+    detail = f"{type(exc).__name__}: {sanitize_message(exc, max_length=400)}"
+    retry_after = exc.retry_after if isinstance(exc, CircuitOpenError) else None
+    return NodeError(
+        node=ctx.node,
+        code=code,
+        message=code.render(node=ctx.node, attempts=attempts, error=detail),
+        error_type=type(exc).__name__,
+        category=category,
+        recoverable=code in _RECOVERABLE,
+        attempts=attempts,
+        timestamp=datetime.now(timezone.utc).isoformat(),
+        duration_ms=max(0.0, duration_ms),
+        stack=sanitize_stack(exc) if include_stack else None,
+        trace_id=ctx.trace_id,
+        graph_execution_id=ctx.graph_execution_id,
+        retry_after=retry_after,
+        recovered=recovered,
+    )
+
+
+def add_note(exc: BaseException, note: str) -> None:
+    """``exc.add_note`` on 3.11+, the same list by hand on 3.10."""
+    if sys.version_info >= (3, 11):
+        exc.add_note(note)
+    else:  # pragma: no cover - exercised on 3.10 only
+        notes = getattr(exc, "__notes__", None)
+        if not isinstance(notes, list):
+            notes = []
+            exc.__notes__ = notes  # type: ignore[attr-defined]
+        notes.append(note)
+
+
+def redact_exception(exc: BaseException) -> None:
+    """Redact secrets in ``exc.args`` in place, before LangGraph stores ``repr(exc)``.
+
+    The exception keeps its type and identity; only string arguments change.
+    """
+    try:
+        args = exc.args
+    except Exception:  # exotic exception types: leave them alone
+        return
+    if not any(isinstance(a, str) for a in args):
+        return
+    new_args = tuple(
+        sanitize_message(a, max_length=2000) if isinstance(a, str) else a for a in args
+    )
+    if new_args != args:
+        try:
+            exc.args = new_args
+        except (AttributeError, TypeError):
+            return

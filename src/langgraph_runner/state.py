@@ -1,0 +1,214 @@
+"""``GraphState``: the reducer channels wrapped nodes write to, and helpers to update them.
+
+Reducers are pure, accept None on either side, and never mutate their inputs.
+Clearing uses LangGraph's own ``Overwrite`` (``{"errors": Overwrite([])}``), which
+bypasses the reducer; in the dict channels a key whose new value is ``None`` is
+removed (``{"routing_flags": {"blocked": None}}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Annotated, Any, TypedDict, TypeVar
+
+from langgraph.types import Overwrite
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from langgraph_runner.errors import NodeError
+
+__all__ = [
+    "STATE_CHANNELS",
+    "GraphState",
+    "append_errors",
+    "append_unique",
+    "merge_dicts",
+    "merge_flags",
+    "route_on_blocked",
+    "update_state",
+]
+
+T = TypeVar("T")
+_V = TypeVar("_V")
+
+
+def append_errors(
+    left: Sequence[dict[str, Any]] | None, right: Sequence[dict[str, Any]] | dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Reducer for ``errors``: append records (one record or a list) to the existing ones."""
+    out = list(left or ())
+    if right is None:
+        return out
+    if isinstance(right, Mapping):
+        out.append(dict(right))
+    else:
+        out.extend(right)
+    return out
+
+
+def append_unique(left: Sequence[T] | None, right: Sequence[T] | T | None) -> list[T]:
+    """Reducer for ``evidence_refs``: append, keeping first occurrences, dropping duplicates."""
+    out: list[T] = list(left or ())
+    if right is None:
+        return out
+    items: Iterable[Any] = [right] if isinstance(right, (str, bytes)) else right  # type: ignore[assignment]
+    seen: set[Hashable] = {x for x in out if isinstance(x, Hashable)}
+    for item in items:
+        if isinstance(item, Hashable):
+            if item in seen:
+                continue
+            seen.add(item)
+        elif item in out:
+            continue
+        out.append(item)
+    return out
+
+
+def merge_dicts(
+    left: Mapping[str, _V] | None, right: Mapping[str, _V | None] | None
+) -> dict[str, _V]:
+    """Reducer for dict channels: shallow merge; a key set to None is removed."""
+    out: dict[str, _V] = dict(left or {})
+    for key, value in (right or {}).items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def merge_flags(
+    left: Mapping[str, bool] | None, right: Mapping[str, bool | None] | None
+) -> dict[str, bool]:
+    """Reducer for ``routing_flags``: like ``merge_dicts``, for boolean flags."""
+    return merge_dicts(left, right)
+
+
+class GraphState(TypedDict, total=False):
+    """Base state for graphs of wrapped nodes. Subclass it and add your own keys.
+
+    Channels:
+        errors: Error records (``NodeError`` JSON dumps), appended.
+        routing_flags: ``{"blocked": True, ...}``, merged; None removes a flag.
+        artifact_paths: Artifact name -> path, merged.
+        evidence_refs: References, appended without duplicates.
+        gate_decisions: Gate name -> decision record, merged.
+    """
+
+    errors: Annotated[list[dict[str, Any]], append_errors]
+    routing_flags: Annotated[dict[str, bool], merge_flags]
+    artifact_paths: Annotated[dict[str, str], merge_dicts]
+    evidence_refs: Annotated[list[str], append_unique]
+    gate_decisions: Annotated[dict[str, dict[str, Any]], merge_dicts]
+
+
+STATE_CHANNELS: tuple[str, ...] = (
+    "errors",
+    "routing_flags",
+    "artifact_paths",
+    "evidence_refs",
+    "gate_decisions",
+)
+
+
+class _Updates(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=False)
+
+    errors: list[NodeError] | None = None
+    routing_flags: dict[str, bool | None] | None = None
+    artifact_paths: dict[str, str | None] | None = None
+    evidence_refs: list[str] | None = None
+    gate_decisions: dict[str, dict[str, Any] | None] | None = None
+
+
+_OVERWRITE_TYPES: dict[str, TypeAdapter[Any]] = {
+    "errors": TypeAdapter(list[NodeError]),
+    "routing_flags": TypeAdapter(dict[str, bool]),
+    "artifact_paths": TypeAdapter(dict[str, str]),
+    "evidence_refs": TypeAdapter(list[str]),
+    "gate_decisions": TypeAdapter(dict[str, dict[str, Any]]),
+}
+
+
+def _as_record(value: Any) -> dict[str, Any]:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else dict(value)
+
+
+def _state_get(state: Any, key: str) -> Any:
+    if state is None:
+        return None
+    if isinstance(state, Mapping):
+        return state.get(key)
+    return getattr(state, key, None)
+
+
+def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
+    """Build a validated, reducer-compatible partial update.
+
+    The five ``GraphState`` channels are validated (records must be valid
+    ``NodeError`` data; flags booleans; paths strings) and converted to plain JSON
+    data. ``evidence_refs`` already in ``state`` are not repeated. A channel value
+    wrapped in ``langgraph.types.Overwrite`` replaces the channel (validated the
+    same way) — the way to clear errors or flags. Other keys pass through unchanged.
+
+    Args:
+        state: The node's current state (a mapping or an object with attributes).
+        updates: The changes, keyed by channel name.
+
+    Returns:
+        A dict to return from a node.
+
+    Raises:
+        pydantic.ValidationError: If a channel value has the wrong shape.
+    """
+    plain: dict[str, Any] = {}
+    overwrites: dict[str, Any] = {}
+    for key, value in updates.items():
+        if key in _OVERWRITE_TYPES and isinstance(value, Overwrite):
+            overwrites[key] = value.value
+        else:
+            plain[key] = value
+    if "errors" in plain and plain["errors"] is not None and not isinstance(plain["errors"], list):
+        plain["errors"] = [plain["errors"]]
+    if "errors" in plain and plain["errors"] is not None:
+        plain["errors"] = [
+            e.model_dump() if isinstance(e, BaseModel) and not isinstance(e, NodeError) else e
+            for e in plain["errors"]
+        ]
+    model = _Updates.model_validate(plain)
+    out: dict[str, Any] = dict(model.model_extra or {})
+    fields_set = model.model_fields_set
+    if "errors" in fields_set and model.errors is not None:
+        out["errors"] = [e.to_state() for e in model.errors]
+    for key in ("routing_flags", "artifact_paths", "gate_decisions"):
+        if key in fields_set and getattr(model, key) is not None:
+            out[key] = dict(getattr(model, key))
+    if "evidence_refs" in fields_set and model.evidence_refs is not None:
+        existing = _state_get(state, "evidence_refs") or []
+        refs: list[str] = append_unique([], model.evidence_refs)
+        out["evidence_refs"] = [r for r in refs if r not in existing]
+    for key, value in overwrites.items():
+        validated = _OVERWRITE_TYPES[key].validate_python(value)
+        if key == "errors":
+            validated = [_as_record(e) for e in validated]
+        out[key] = Overwrite(validated)
+    return out
+
+
+def route_on_blocked(ok: str, blocked: str, *, flag: str = "blocked") -> Callable[[Any], str]:
+    """A routing function for ``add_conditional_edges``: ``blocked`` if the flag is set.
+
+    Args:
+        ok: Destination when the flag is not set.
+        blocked: Destination when ``routing_flags[flag]`` is true.
+        flag: The flag to test.
+
+    Returns:
+        ``state -> destination``; its ``__name__`` reads well in graph drawings.
+    """
+
+    def route(state: Any) -> str:
+        flags = _state_get(state, "routing_flags") or {}
+        return blocked if flags.get(flag) else ok
+
+    route.__name__ = f"route_on_{flag}"
+    return route
