@@ -1,0 +1,80 @@
+"""Shared fixtures: a capturing event logger, sync/async node builders, a seeded RNG."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from langgraph_runner.testing import no_wait
+
+
+class EventCapture:
+    """A structlog-style logger that keeps every event it receives."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def _log(self, level: str, event: str, **kw: Any) -> None:
+        self.events.append({"event": event, "level": level, **kw})
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._log("debug", event, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._log("info", event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._log("warning", event, **kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._log("error", event, **kw)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+
+@pytest.fixture
+def events() -> EventCapture:
+    """A fresh event capture to pass as create_node(logger=...)."""
+    return EventCapture()
+
+
+@pytest.fixture
+def instant() -> Iterator[None]:
+    """Retry waits are zero inside the test."""
+    with no_wait():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    random.seed(1234)
+
+
+MODES = ("sync", "sync-ainvoke", "async")
+"""sync fn under invoke, sync fn under ainvoke, async fn under ainvoke."""
+
+
+def as_mode(mode: str, body: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a sync ``(state)`` body into a sync or async node function with the same name."""
+    if mode != "async":
+        return body
+
+    async def async_body(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0)
+        return body(*args, **kwargs)
+
+    async_body.__name__ = getattr(body, "__name__", type(body).__name__)
+    async_body.__qualname__ = getattr(body, "__qualname__", async_body.__name__)
+    return async_body
+
+
+async def run_graph(graph: Any, mode: str, inp: Any, config: Any = None, **kw: Any) -> Any:
+    """invoke (in a worker thread, like a sync app) or ainvoke, by mode."""
+    if mode == "sync":
+        return await asyncio.to_thread(graph.invoke, inp, config, **kw)
+    return await graph.ainvoke(inp, config, **kw)
