@@ -1,0 +1,608 @@
+"""NodeCache: config validation, canonical keys, code fingerprints and backend I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import functools
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+from langgraph.cache.base import BaseCache, FullKey, Namespace
+from langgraph.cache.memory import InMemoryCache
+from langgraph.cache.redis import RedisCache
+from langgraph.cache.sqlite import SqliteCache
+from langgraph.types import Command, Send
+from pydantic import BaseModel
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from langgraph_runner.cache import CacheKey, NodeCache, code_fingerprint, default_backend
+from langgraph_runner.logs import get_event_logger
+from tests.conftest import EventCapture
+
+FP = "f" * 64
+
+# Run in this process and, once, in a subprocess with another hash seed and strict msgpack.
+_CASES = """
+import datetime, decimal, enum, pathlib, uuid
+from langgraph_runner.cache import NodeCache, code_fingerprint
+from langgraph_runner.sanitize import sanitize_message
+
+class Color(enum.Enum):
+    RED = "red"
+
+state = {
+    "tags": {"b", "a", "c"}, "frozen": frozenset({"x", "y"}), "blob": b"\\x00\\xff",
+    "when": datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc),
+    "amount": decimal.Decimal("1.10"), "id": uuid.UUID(int=7), "color": Color.RED,
+    "path": pathlib.PurePosixPath("/a/b"), "pair": (1, "two"), "text": "h\\u00e9llo",
+    "nested": {"z": 1, "a": [None, True, 1.5]}, "intkeys": {2: "b", 1: "a"},
+}
+check = lambda s: s in {"alpha", "beta", "gamma"}  # exec'd: no source, a frozenset constant
+results = {
+    "source_fp": code_fingerprint(sanitize_message),
+    "code_fp": code_fingerprint(check),
+    "key_all": NodeCache().key("n", state, thread_id=None, fingerprint="f").digest,
+    "key_thread": NodeCache(inputs=["tags", "when"], scope="thread")
+    .key("n", state, thread_id="t-1", fingerprint="f").digest,
+}
+"""
+
+_STRICT = """
+import json
+import pydantic
+from langgraph.cache.memory import InMemoryCache
+from langgraph.checkpoint.serde import _msgpack
+from langgraph.types import Command, Send
+
+class Model(pydantic.BaseModel):
+    a: int
+
+cache = NodeCache(backend=InMemoryCache())
+key = cache.key("rt", {}, thread_id=None, fingerprint="f")
+
+def round_trip(value):
+    stored = cache.store(key, value)
+    found = cache.lookup(key)
+    cache.clear("rt")
+    return [stored, found.hit and found.value == value]
+
+results["strict_enabled"] = _msgpack.STRICT_MSGPACK_ENABLED
+results["round_trips"] = {
+    "dict": round_trip({"a": 1, "b": [1.5, None, "x"], "c": {"d": True}}),
+    "none": round_trip(None),
+    "datetime": round_trip({"d": datetime.datetime(2024, 1, 1)}),
+    "command": round_trip(Command(update={"a": 1}, goto=[Send("n", {"x": 1})])),
+    "user_model": round_trip({"m": Model(a=1)}),
+}
+print(json.dumps(results))
+"""
+
+
+def _run_cases() -> dict[str, Any]:
+    scope: dict[str, Any] = {}
+    exec(_CASES, scope)
+    return dict(scope["results"])
+
+
+@pytest.fixture(scope="module")
+def subprocess_results() -> dict[str, Any]:
+    """The stability cases and strict-msgpack round trips, computed in a fresh process."""
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "LANGGRAPH_STRICT_MSGPACK": "true"}
+    out = subprocess.run(
+        [sys.executable, "-c", _CASES + _STRICT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _node(name: str = "n") -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+# --- config -------------------------------------------------------------------
+
+
+def test_config_normalises_inputs_and_ttl() -> None:
+    """Inputs become a tuple and ttl whole int seconds, from int, integral float or timedelta."""
+    cache = NodeCache(inputs=["url", "lang"], ttl=dt.timedelta(minutes=2))
+    assert cache.inputs == ("url", "lang")
+    assert cache.ttl == 120
+    assert cache.ttl_seconds == 120
+    assert NodeCache(ttl=5.0).ttl == 5  # type: ignore[arg-type]  # lenient at run time
+    assert NodeCache().ttl is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "field"),
+    [
+        ({"inputs": "url"}, TypeError, "inputs"),
+        ({"inputs": []}, ValueError, "inputs"),
+        ({"inputs": ["url", ""]}, TypeError, "inputs"),
+        ({"inputs": ["url", 3]}, TypeError, "inputs"),
+        ({"inputs": ["url", "url"]}, ValueError, "inputs"),
+        ({"ttl": 0}, ValueError, "ttl"),
+        ({"ttl": -5}, ValueError, "ttl"),
+        ({"ttl": 1.5}, ValueError, "ttl"),
+        ({"ttl": True}, TypeError, "ttl"),
+        ({"ttl": "60"}, TypeError, "ttl"),
+        ({"ttl": dt.timedelta(milliseconds=1500)}, ValueError, "ttl"),
+        ({"ttl": dt.timedelta(0)}, ValueError, "ttl"),
+        ({"version": 2}, TypeError, "version"),
+        ({"version": ""}, ValueError, "version"),
+        ({"scope": "user"}, ValueError, "scope"),
+        ({"backend": {}}, TypeError, "backend"),
+    ],
+)
+def test_bad_config_is_rejected_naming_the_field(
+    kwargs: dict[str, Any], error: type[Exception], field: str
+) -> None:
+    """Each invalid field raises at construction with a message naming it."""
+    with pytest.raises(error, match=field):
+        NodeCache(**kwargs)
+
+
+def test_redis_backend_with_async_client_is_rejected() -> None:
+    """RedisCache never awaits its client, so an asyncio client is refused up front."""
+    with pytest.raises(TypeError, match="backend"):
+        NodeCache(backend=RedisCache(redis.asyncio.Redis()))
+
+
+def test_config_is_frozen_and_keyword_only() -> None:
+    """Fields cannot be reassigned nor passed positionally."""
+    cache = NodeCache(inputs=["url"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cache.ttl = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        NodeCache(["url"])  # type: ignore[call-arg]
+
+
+# --- keys -----------------------------------------------------------------------
+
+
+def test_keys_and_fingerprints_are_stable_across_processes(
+    subprocess_results: dict[str, Any],
+) -> None:
+    """Another process with another hash seed computes the same keys and fingerprints."""
+    assert {k: subprocess_results[k] for k in _run_cases()} == _run_cases()
+
+
+def test_declared_inputs_drive_the_key() -> None:
+    """A declared input changes the key; an undeclared field does not."""
+    cache = NodeCache(inputs=["url"])
+    base = cache.key("n", {"url": "a", "log": [1]}, thread_id=None, fingerprint=FP)
+    assert cache.key("n", {"url": "a", "log": [1, 2]}, thread_id=None, fingerprint=FP) == base
+    assert cache.key("n", {"url": "b", "log": [1]}, thread_id=None, fingerprint=FP) != base
+    assert cache.key("other", {"url": "a"}, thread_id=None, fingerprint=FP) != base
+    assert base.namespace == ("langgraph_runner", "n")
+    assert len(base.digest) == 64
+
+
+def test_whole_input_is_hashed_when_inputs_is_none() -> None:
+    """With inputs=None every field counts, in any insertion order."""
+    cache = NodeCache()
+    key = cache.key("n", {"a": 1, "b": 2}, thread_id=None, fingerprint=FP)
+    assert cache.key("n", {"b": 2, "a": 1}, thread_id=None, fingerprint=FP) == key
+    assert cache.key("n", {"a": 1, "b": 3}, thread_id=None, fingerprint=FP) != key
+
+
+def test_missing_input_differs_from_none() -> None:
+    """A declared field absent from the input is not the same as the field set to None."""
+    cache = NodeCache(inputs=["url", "lang"])
+    absent = cache.key("n", {"url": "a"}, thread_id=None, fingerprint=FP)
+    assert cache.key("n", {"url": "a", "lang": None}, thread_id=None, fingerprint=FP) != absent
+
+
+def test_version_overrides_the_fingerprint() -> None:
+    """With version set the fingerprint is ignored, and a new version changes the key."""
+    v1 = NodeCache(version="1")
+    key = v1.key("n", {"a": 1}, thread_id=None, fingerprint="x" * 64)
+    assert v1.key("n", {"a": 1}, thread_id=None, fingerprint="y" * 64) == key
+    assert NodeCache(version="2").key("n", {"a": 1}, thread_id=None, fingerprint="x" * 64) != key
+    plain = NodeCache()
+    x = plain.key("n", {"a": 1}, thread_id=None, fingerprint="x" * 64)
+    assert plain.key("n", {"a": 1}, thread_id=None, fingerprint="y" * 64) != x
+
+
+def test_thread_scope_keys_by_thread_and_needs_one() -> None:
+    """Thread scope separates threads and refuses a missing thread id; global ignores it."""
+    thread = NodeCache(scope="thread")
+    key = thread.key("n", {"a": 1}, thread_id="t1", fingerprint=FP)
+    assert thread.key("n", {"a": 1}, thread_id="t2", fingerprint=FP) != key
+    with pytest.raises(ValueError, match="thread_id"):
+        thread.key("n", {"a": 1}, thread_id=None, fingerprint=FP)
+    glob = NodeCache()
+    g1 = glob.key("n", {"a": 1}, thread_id="t1", fingerprint=FP)
+    assert glob.key("n", {"a": 1}, thread_id="t2", fingerprint=FP) == g1 != key
+
+
+class _Mood(enum.Enum):
+    HAPPY = "happy"
+
+
+class _Doc(BaseModel):
+    url: str
+    when: dt.date
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    y: int
+
+
+def _k(value: Any) -> str:
+    return NodeCache(inputs=["v"]).key("n", {"v": value}, thread_id=None, fingerprint=FP).digest
+
+
+def test_awkward_types_have_deterministic_distinct_forms() -> None:
+    """Sets, bytes, datetimes, models and friends hash by content, without collisions."""
+    assert _k({3, 1, 2}) == _k({2, 3, 1}) != _k([1, 2, 3])
+    assert _k(frozenset({"a"})) == _k({"a"})
+    assert _k((1, 2)) == _k([1, 2])  # a tuple is a JSON list
+    assert _k(_Mood.HAPPY) == _k("happy")  # an Enum is its value
+    assert _k(b"\x00") != _k("AA==")
+    assert _k(dt.datetime(2024, 1, 1)) != _k("2024-01-01T00:00:00")
+    assert _k(dt.datetime(2024, 1, 1)) != _k(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    assert _k(dt.timedelta(seconds=1)) != _k(dt.timedelta(seconds=2))
+    assert _k({1: "x"}) != _k({"1": "x"})
+    assert _k({2: "b", 1: "a"}) == _k({1: "a", 2: "b"})
+    assert _k(decimal.Decimal("1.10")) != _k(decimal.Decimal("1.1"))
+    assert _k(uuid.UUID(int=1)) != _k(uuid.UUID(int=2))
+    assert _k(PurePosixPath("/a")) != _k(PurePosixPath("/b"))
+    assert _k(_Doc(url="u", when=dt.date(2024, 1, 1))) != _k(
+        _Doc(url="u", when=dt.date(2024, 1, 2))
+    )
+    assert _k(_Point(1, 2)) == _k({"x": 1, "y": 2})
+    assert _k(1) != _k(1.0) != _k(True)
+
+
+def test_typed_inputs_select_the_same_fields_as_dicts() -> None:
+    """A pydantic model, a dataclass and a dict with the same declared values share a key."""
+    cache = NodeCache(inputs=["x"])
+    as_dict = cache.key("n", {"x": 1, "y": 5}, thread_id=None, fingerprint=FP)
+    assert cache.key("n", _Point(1, 9), thread_id=None, fingerprint=FP) == as_dict
+
+    class State(BaseModel):
+        x: int
+        y: int = 0
+
+    assert cache.key("n", State(x=1), thread_id=None, fingerprint=FP) == as_dict
+
+
+def test_unserialisable_input_names_node_and_field() -> None:
+    """A value with no canonical form raises TypeError naming the node and the field path."""
+    cache = NodeCache(inputs=["docs"])
+    with pytest.raises(TypeError, match=r"node 'fetch'.*'docs\[1\]\.client'.*object"):
+        cache.key("fetch", {"docs": [{}, {"client": object()}]}, thread_id=None, fingerprint=FP)
+    with pytest.raises(TypeError, match=r"'fetch'.*'conn'"):
+        NodeCache().key("fetch", {"conn": object()}, thread_id=None, fingerprint=FP)
+
+
+def test_cyclic_input_is_a_clear_error() -> None:
+    """A self-referencing input raises TypeError instead of RecursionError."""
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(TypeError, match="cyclic"):
+        NodeCache().key("n", {"loop": loop}, thread_id=None, fingerprint=FP)
+
+
+def test_bad_field_selection_is_a_clear_error() -> None:
+    """A misspelt field of a typed input, or fields of a non-record input, are refused."""
+    with pytest.raises(ValueError, match="'ulr'"):
+        NodeCache(inputs=["ulr"]).key("n", _Point(1, 2), thread_id=None, fingerprint=FP)
+    with pytest.raises(TypeError, match="inputs=None"):
+        NodeCache(inputs=["x"]).key("n", "payload", thread_id=None, fingerprint=FP)
+    payload = NodeCache().key("n", "payload", thread_id=None, fingerprint=FP)
+    assert payload != NodeCache().key("n", "other", thread_id=None, fingerprint=FP)
+
+
+# --- fingerprints ---------------------------------------------------------------
+
+
+def _load(tmp_path: Path, name: str, source: str) -> Any:
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_editing_the_source_changes_the_fingerprint(tmp_path: Path) -> None:
+    """Same source text, same fingerprint; an edited body, a different one."""
+    body = "def node(state):\n    return {'y': state['x'] + %d}\n"
+    a = _load(tmp_path, f"fp_a_{uuid.uuid4().hex}", body % 1)
+    same = _load(tmp_path, f"fp_b_{uuid.uuid4().hex}", body % 1)
+    edited = _load(tmp_path, f"fp_c_{uuid.uuid4().hex}", body % 2)
+    assert code_fingerprint(a.node) == code_fingerprint(same.node)
+    assert code_fingerprint(a.node) != code_fingerprint(edited.node)
+
+
+def test_code_object_fallback_tracks_edits() -> None:
+    """Without source, the fingerprint follows the bytecode and constants."""
+    make = "f = lambda s: {'y': s['x'] + %d}"
+    first: dict[str, Any] = {}
+    again: dict[str, Any] = {}
+    edited: dict[str, Any] = {}
+    exec(make % 1, first)
+    exec(make % 1, again)
+    exec(make % 2, edited)
+    assert code_fingerprint(first["f"]) == code_fingerprint(again["f"])
+    assert code_fingerprint(first["f"]) != code_fingerprint(edited["f"])
+
+
+def _inner(state: dict[str, Any], extra: int = 0) -> dict[str, Any]:
+    return {"y": state["x"] + extra}
+
+
+class _Callable:
+    def __call__(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {"y": 1}
+
+    def method(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {"y": 2}
+
+
+def test_fingerprint_sees_through_wrappers() -> None:
+    """Decorators with __wrapped__, partials and bound methods fingerprint the real code."""
+
+    @functools.wraps(_inner)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return _inner(*args, **kwargs)
+
+    inner = code_fingerprint(_inner)
+    assert code_fingerprint(wrapper) == inner
+    assert code_fingerprint(functools.partial(_inner, extra=2)) == inner
+    assert code_fingerprint(_Callable().method) == code_fingerprint(_Callable.method)
+    assert code_fingerprint(_Callable()) == code_fingerprint(_Callable()) != inner
+    assert code_fingerprint(len) == code_fingerprint(len) != code_fingerprint(repr)
+
+
+# --- backends -------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_backend() -> Iterator[RedisCache[Any]]:
+    """A RedisCache on the real Redis under a unique prefix, deleted afterwards."""
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    prefix = f"lgr-test-{uuid.uuid4().hex}:"
+    yield RedisCache(client, prefix=prefix)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> BaseCache[Any]:
+    """Each of LangGraph's cache backends."""
+    if request.param == "memory":
+        return InMemoryCache()
+    if request.param == "sqlite":
+        return SqliteCache(path=str(tmp_path / "cache.db"))
+    return request.getfixturevalue("redis_backend")  # type: ignore[no-any-return]
+
+
+async def _lookup(cache: NodeCache, key: CacheKey, mode: str, **kw: Any) -> Any:
+    return await cache.alookup(key, **kw) if mode == "async" else cache.lookup(key, **kw)
+
+
+async def _store(cache: NodeCache, key: CacheKey, value: Any, mode: str, **kw: Any) -> bool:
+    return (
+        await cache.astore(key, value, **kw) if mode == "async" else cache.store(key, value, **kw)
+    )
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_round_trip_through_each_backend(backend: BaseCache[Any], mode: str) -> None:
+    """Miss, then a hit equal to what was stored, as a fresh copy each time."""
+    cache = NodeCache(inputs=["url"], backend=backend)
+    key = cache.key(_node(), {"url": "u"}, thread_id=None, fingerprint=FP)
+    assert tuple(await _lookup(cache, key, mode)) == (False, None)
+    value = {"text": "héllo", "n": [1, 2.5, None, True], "meta": {"k": "v"}}
+    assert await _store(cache, key, value, mode)
+    first = await _lookup(cache, key, mode)
+    assert first.hit
+    assert first.value == value
+    assert first.value is not value
+    first.value["n"].append("mutated")
+    assert (await _lookup(cache, key, mode)).value == value
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_cached_none_and_commands_round_trip(backend: BaseCache[Any], mode: str) -> None:
+    """A node that returned None hits with None; a Command comes back equal."""
+    cache = NodeCache(backend=backend)
+    none_key = cache.key(_node(), {"a": 1}, thread_id=None, fingerprint=FP)
+    assert await _store(cache, none_key, None, mode)
+    assert tuple(await _lookup(cache, none_key, mode)) == (True, None)
+    command: Command[str] = Command(update={"a": 1}, goto=[Send("next", {"x": 1})])
+    cmd_key = cache.key(_node(), {"a": 1}, thread_id=None, fingerprint=FP)
+    assert await _store(cache, cmd_key, command, mode)
+    assert (await _lookup(cache, cmd_key, mode)).value == command
+
+
+def test_clear_removes_only_the_named_nodes(backend: BaseCache[Any]) -> None:
+    """clear(node) drops that node's entries and leaves other nodes alone."""
+    cache = NodeCache(backend=backend)
+    gone, kept = _node("gone"), _node("kept")
+    gone_key = cache.key(gone, {}, thread_id=None, fingerprint=FP)
+    kept_key = cache.key(kept, {}, thread_id=None, fingerprint=FP)
+    cache.store(gone_key, {"v": 1})
+    cache.store(kept_key, {"v": 2})
+    cache.clear(gone)
+    assert not cache.lookup(gone_key).hit
+    assert cache.lookup(kept_key).value == {"v": 2}
+
+
+def test_ttl_is_honoured_by_every_backend(tmp_path: Path, redis_backend: RedisCache[Any]) -> None:
+    """Entries stored with ttl=1 hit at once and are gone after one short real sleep."""
+    backends = [InMemoryCache(), SqliteCache(path=str(tmp_path / "ttl.db")), redis_backend]
+    entries = []
+    for backend in backends:
+        cache = NodeCache(ttl=1, backend=backend)
+        key = cache.key(_node(), {}, thread_id=None, fingerprint=FP)
+        assert cache.store(key, {"v": 1})
+        assert cache.lookup(key).hit
+        entries.append((cache, key))
+    redis_key = redis_backend._make_key(*entries[2][1])
+    assert 0 < redis_backend.redis.ttl(redis_key) <= 1
+    time.sleep(1.2)
+    assert [cache.lookup(key).hit for cache, key in entries] == [False, False, False]
+
+
+def test_default_backend_is_one_shared_cache() -> None:
+    """backend=None resolves to one process-wide InMemoryCache shared by every NodeCache."""
+    node = _node()
+    writer, reader = NodeCache(), NodeCache(version="ignored-here")
+    assert writer.resolved_backend is reader.resolved_backend is default_backend()
+    assert isinstance(default_backend(), InMemoryCache)
+    key = writer.key(node, {}, thread_id=None, fingerprint=FP)
+    writer.store(key, {"v": 1})
+    assert reader.lookup(key).value == {"v": 1}
+    writer.clear(node)
+
+
+def test_value_that_does_not_round_trip_is_not_stored(events: EventCapture) -> None:
+    """A value the serializer would change (a tuple) is skipped, with one warning per node."""
+    cache = NodeCache(backend=InMemoryCache())
+    key = cache.key(_node(), {}, thread_id=None, fingerprint=FP)
+    log = get_event_logger(events)
+    assert not cache.store(key, {"pair": (1, 2)}, events=log)
+    assert not cache.store(key, {"pair": (1, 2)}, events=log)
+    assert not cache.lookup(key).hit
+    levels = [e["level"] for e in events.named("node.cache_error")]
+    assert levels == ["warning", "debug"]
+    assert events.named("node.cache_error")[0]["node"] == key.node
+
+
+def test_strict_msgpack_round_trips(subprocess_results: dict[str, Any]) -> None:
+    """Strict msgpack: dicts, None, datetimes and Commands round-trip; user models are refused."""
+    assert subprocess_results["strict_enabled"] is True
+    assert subprocess_results["round_trips"] == {
+        "dict": [True, True],
+        "none": [True, True],
+        "datetime": [True, True],
+        "command": [True, True],
+        "user_model": [False, False],
+    }
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_backend_failure_is_a_miss_and_reported(
+    tmp_path: Path, events: EventCapture, mode: str
+) -> None:
+    """A raising backend never fails the caller: lookup misses, store is skipped, both logged."""
+    backend: SqliteCache[Any] = SqliteCache(path=str(tmp_path / "broken.db"))
+    backend._conn.close()
+    cache = NodeCache(backend=backend)
+    key = cache.key(_node(), {}, thread_id=None, fingerprint=FP)
+    log = get_event_logger(events)
+    assert tuple(await _lookup(cache, key, mode, events=log)) == (False, None)
+    assert await _store(cache, key, {"v": 1}, mode, events=log) is False
+    reported = events.named("node.cache_error")
+    assert [(e["operation"], e["level"], e["error_type"]) for e in reported] == [
+        ("lookup", "warning", "ProgrammingError"),
+        ("store", "warning", "ProgrammingError"),
+    ]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_redis_down_behaves_as_a_miss(mode: str) -> None:
+    """RedisCache on a closed port: lookups miss and stores do not raise (RedisCache swallows)."""
+    client = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+    cache = NodeCache(backend=RedisCache(client, prefix=f"lgr-down-{uuid.uuid4().hex}:"))
+    key = cache.key(_node(), {}, thread_id=None, fingerprint=FP)
+    await _store(cache, key, {"v": 1}, mode)
+    assert tuple(await _lookup(cache, key, mode)) == (False, None)
+
+
+def test_foreign_entry_is_a_miss(events: EventCapture) -> None:
+    """Something other than our envelope under our key is reported and treated as a miss."""
+    backend: InMemoryCache[Any] = InMemoryCache()
+    cache = NodeCache(backend=backend)
+    key = cache.key(_node(), {}, thread_id=None, fingerprint=FP)
+    backend.set({key: ({"not": "ours"}, None)})
+    assert not cache.lookup(key, events=get_event_logger(events)).hit
+    assert events.named("node.cache_error")[0]["operation"] == "lookup"
+
+
+class _DictCache(BaseCache[Any]):
+    """A custom backend that keeps objects as they are, without serializing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[FullKey, Any] = {}
+
+    def get(self, keys: Sequence[FullKey]) -> dict[FullKey, Any]:
+        return {k: self.data[k] for k in keys if k in self.data}
+
+    async def aget(self, keys: Sequence[FullKey]) -> dict[FullKey, Any]:
+        return self.get(keys)
+
+    def set(self, pairs: Mapping[FullKey, tuple[Any, int | None]]) -> None:
+        self.data.update({k: v for k, (v, _ttl) in pairs.items()})
+
+    async def aset(self, pairs: Mapping[FullKey, tuple[Any, int | None]]) -> None:
+        self.set(pairs)
+
+    def clear(self, namespaces: Sequence[Namespace] | None = None) -> None:
+        self.data.clear()
+
+    async def aclear(self, namespaces: Sequence[Namespace] | None = None) -> None:
+        self.clear()
+
+
+def test_custom_backend_hits_are_copies() -> None:
+    """With a backend that hands out stored objects, callers still cannot mutate the cache."""
+    cache = NodeCache(backend=_DictCache())
+    key = cache.key(_node(), {}, thread_id=None, fingerprint=FP)
+    cache.store(key, {"items": [1]})
+    cache.lookup(key).value["items"].append(2)
+    assert cache.lookup(key).value == {"items": [1]}
+
+
+async def test_async_redis_lookup_runs_off_the_event_loop(
+    redis_backend: RedisCache[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RedisCache's blocking client is called from a worker thread under alookup/astore."""
+    loop_thread = asyncio.get_running_loop()
+    seen: list[bool] = []
+    real_get = redis_backend.get
+
+    def spy(keys: Sequence[FullKey]) -> dict[FullKey, Any]:
+        try:
+            asyncio.get_running_loop()
+            seen.append(asyncio.get_running_loop() is loop_thread)
+        except RuntimeError:
+            seen.append(False)
+        return real_get(keys)
+
+    monkeypatch.setattr(redis_backend, "get", spy)
+    cache = NodeCache(backend=redis_backend)
+    key = cache.key(_node(), {}, thread_id=None, fingerprint=FP)
+    await cache.astore(key, {"v": 1})
+    assert (await cache.alookup(key)).value == {"v": 1}
+    assert seen == [False]
