@@ -59,7 +59,9 @@ _TEMPLATES: dict[str, str] = {
     ),
     "VALIDATION_FAILED": "Node '{node}' failed validation on attempt {attempts}: {error}",
     "NODE_TIMEOUT": "Node '{node}' timed out after {attempts} attempt(s): {error}",
-    "CIRCUIT_OPEN": "Node '{node}' was rejected by an open circuit breaker: {error}",
+    "CIRCUIT_OPEN": (
+        "Node '{node}' was rejected by an open circuit breaker on attempt {attempts}: {error}"
+    ),
     "NODE_ABORTED": "Node '{node}' was aborted on attempt {attempts}: {error}",
 }
 
