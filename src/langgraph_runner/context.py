@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import contextvars
-import uuid
+import itertools
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from langgraph_runner.abort import AbortSignal
 
-__all__ = ["NodeContext", "get_node_context", "ids_from_config"]
+__all__ = ["ContextSource", "NodeContext", "get_node_context", "ids_from_config", "new_trace_id"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeContext:
-    """What a wrapped node knows about the call it is running in.
+class NodeContext(NamedTuple):
+    """What a wrapped node knows about the call it is running in. Immutable.
+
+    (A NamedTuple rather than a frozen dataclass: it is built on every node call,
+    and tuple construction is several times cheaper.)
 
     Attributes:
         node: The node's name.
@@ -35,24 +37,44 @@ class NodeContext:
     """
 
     node: str
-    attempt: int = 1
-    max_attempts: int = 1
     trace_id: str
     graph_execution_id: str
+    started_at: float
+    attempt: int = 1
+    max_attempts: int = 1
     thread_id: str | None = None
     run_id: str | None = None
     task_id: str | None = None
-    started_at: float
     deadline: float | None = None
     abort_signal: AbortSignal | None = None
     primary_error: BaseException | None = None
 
     def evolve(self, **changes: Any) -> NodeContext:
         """A copy with some fields changed."""
-        return replace(self, **changes)
+        return self._replace(**changes)
 
 
-_CURRENT: contextvars.ContextVar[NodeContext | None] = contextvars.ContextVar(
+class ContextSource(Protocol):
+    """What the contextvar holds: builds the NodeContext on first use.
+
+    Building it lazily keeps the success path cheap when nobody asks for it
+    (logs filtered, no hook, fn never calls get_node_context()).
+    """
+
+    def get(self) -> NodeContext: ...
+
+
+class _Fixed:
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
+
+    def get(self) -> NodeContext:
+        return self._ctx
+
+
+_CURRENT: contextvars.ContextVar[ContextSource | None] = contextvars.ContextVar(
     "langgraph_runner_node_context", default=None
 )
 
@@ -66,19 +88,38 @@ def get_node_context() -> NodeContext | None:
     Returns:
         The context, or None outside a node created by ``create_node``.
     """
-    return _CURRENT.get()
+    source = _CURRENT.get()
+    return None if source is None else source.get()
 
 
-def _set_context(ctx: NodeContext) -> contextvars.Token[NodeContext | None]:
-    return _CURRENT.set(ctx)
+def _set_context(source: ContextSource | NodeContext) -> contextvars.Token[ContextSource | None]:
+    if isinstance(source, NodeContext):
+        source = _Fixed(source)
+    return _CURRENT.set(source)
 
 
-def _reset_context(token: contextvars.Token[NodeContext | None]) -> None:
+def _reset_context(token: contextvars.Token[ContextSource | None]) -> None:
     _CURRENT.reset(token)
 
 
-def _as_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+# Generated trace ids: a random per-process prefix and a counter, unique without the
+# cost of uuid4 on every node call.
+_PREFIX = os.urandom(8).hex()
+_COUNTER = itertools.count(1)
+
+
+def new_trace_id() -> str:
+    """A fresh trace id (32 hex chars), unique across processes."""
+    return f"{_PREFIX}{next(_COUNTER):016x}"
+
+
+def _reseed_after_fork() -> None:
+    global _PREFIX
+    _PREFIX = os.urandom(8).hex()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed_after_fork)
 
 
 def ids_from_config(config: Mapping[str, Any] | None) -> tuple[str, str, str | None, str | None]:
@@ -88,18 +129,18 @@ def ids_from_config(config: Mapping[str, Any] | None) -> tuple[str, str, str | N
     run id, else a fresh uuid4 hex. graph_execution_id: the thread id, else the run
     id, else the trace id.
     """
-    configurable: Mapping[str, Any] = {}
-    metadata: Mapping[str, Any] = {}
-    run_id: str | None = None
-    if config:
-        configurable = config.get("configurable") or {}
-        metadata = config.get("metadata") or {}
-        run_id = _as_str(config.get("run_id") or metadata.get("run_id"))
-    thread_id = _as_str(configurable.get("thread_id") or metadata.get("thread_id"))
-    trace_id = (
-        _as_str(configurable.get("trace_id"))
-        or _as_str(metadata.get("trace_id"))
-        or run_id
-        or uuid.uuid4().hex
-    )
+    if not config:
+        trace = new_trace_id()
+        return trace, trace, None, None
+    configurable: Mapping[str, Any] = config.get("configurable") or _EMPTY
+    metadata: Mapping[str, Any] = config.get("metadata") or _EMPTY
+    raw_run = config.get("run_id") or metadata.get("run_id")
+    run_id = None if raw_run is None else str(raw_run)
+    raw_thread = configurable.get("thread_id") or metadata.get("thread_id")
+    thread_id = None if raw_thread is None else str(raw_thread)
+    raw_trace = configurable.get("trace_id") or metadata.get("trace_id")
+    trace_id = str(raw_trace) if raw_trace else (run_id or new_trace_id())
     return trace_id, thread_id or run_id or trace_id, thread_id, run_id
+
+
+_EMPTY: Mapping[str, Any] = {}

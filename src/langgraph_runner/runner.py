@@ -32,6 +32,7 @@ from langgraph_runner.retry import RetryAttempt, RetryConfig, waits_disabled
 __all__ = ["NodeRunner", "NodeSpec"]
 
 INFO = logging.INFO
+WARNING = logging.WARNING
 _MISSING = object()
 _RECORD_CHANNELS = ("errors", "routing_flags")
 
@@ -67,6 +68,29 @@ def _tenacity_for(retry: RetryConfig, cls: type[tenacity.BaseRetrying]) -> tenac
     )
 
 
+class _Call:
+    """One node call's own state; also what get_node_context() reads (built lazily)."""
+
+    __slots__ = ("_ctx", "config", "runner", "started_at", "t0")
+
+    def __init__(self, runner: NodeRunner, config: RunnableConfig | None) -> None:
+        self.runner = runner
+        self.config = config
+        self.t0 = time.perf_counter()
+        self.started_at = time.time()
+        self._ctx: NodeContext | None = None
+
+    def get(self) -> NodeContext:
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._ctx = self.runner.build_context(self.config, self.started_at)
+        return ctx
+
+    def next_attempt(self, attempt: int) -> NodeContext:
+        ctx = self._ctx = self.get()._replace(attempt=attempt)
+        return ctx
+
+
 class NodeRunner:
     """Runs one wrapped node call: context, attempts, waits, records, logs."""
 
@@ -93,24 +117,25 @@ class NodeRunner:
                     return str(graph_node)
         return str(getattr(self.spec.fn, "__name__", "node"))
 
-    def _context(self, config: RunnableConfig | None) -> NodeContext:
+    def build_context(self, config: RunnableConfig | None, started_at: float) -> NodeContext:
+        """The NodeContext of a call's first attempt."""
         trace_id, exec_id, thread_id, run_id = ids_from_config(config)
-        runtime = _compat.runtime_of(config)
-        info = getattr(runtime, "execution_info", None)
+        info = getattr(_compat.runtime_of(config), "execution_info", None)
         retry = self.spec.retry
+        if run_id is None and info is not None and info.run_id:
+            run_id = str(info.run_id)
         return NodeContext(
             node=self._node_name(config),
-            attempt=1,
-            max_attempts=retry.max_attempts if retry is not None else 1,
             trace_id=trace_id,
             graph_execution_id=exec_id,
+            started_at=started_at,
+            max_attempts=retry.max_attempts if retry is not None else 1,
             thread_id=thread_id,
-            run_id=run_id or (str(info.run_id) if info is not None and info.run_id else None),
+            run_id=run_id,
             task_id=getattr(info, "task_id", None),
-            started_at=time.time(),
         )
 
-    def _kwargs(self, config: RunnableConfig | None, node: str) -> dict[str, Any]:
+    def _kwargs(self, config: RunnableConfig | None, call: _Call) -> dict[str, Any]:
         accepts = self.spec.accepts
         if not accepts:
             return {}
@@ -127,81 +152,64 @@ class NodeRunner:
             if value is _MISSING:
                 if default is inspect.Parameter.empty:
                     # The same error LangGraph raises for a node it cannot inject into.
-                    raise ValueError(f"Missing required config key '{runtime_key}' for '{node}'.")
+                    raise ValueError(
+                        f"Missing required config key '{runtime_key}' for '{call.get().node}'."
+                    )
                 value = default
             kwargs[kw] = value
         return kwargs
 
-    def _started(self, ctx: NodeContext) -> None:
-        log = self.spec.log
-        if log.enabled(INFO):
-            log.emit(
-                INFO,
-                "node.started",
-                node=ctx.node,
-                attempt=ctx.attempt,
-                thread_id=ctx.thread_id,
-                run_id=ctx.run_id,
-                trace_id=ctx.trace_id,
-            )
+    def _emit(self, level: int, event: str, ctx: NodeContext, **fields: Any) -> None:
+        self.spec.log.emit(
+            level,
+            event,
+            node=ctx.node,
+            attempt=ctx.attempt,
+            **fields,
+            thread_id=ctx.thread_id,
+            run_id=ctx.run_id,
+            trace_id=ctx.trace_id,
+        )
 
-    def _succeeded(self, ctx: NodeContext, t0: float) -> None:
-        log = self.spec.log
-        if log.enabled(INFO):
-            log.emit(
-                INFO,
-                "node.succeeded",
-                node=ctx.node,
-                attempt=ctx.attempt,
-                duration_ms=round((time.perf_counter() - t0) * 1000, 3),
-                thread_id=ctx.thread_id,
-                run_id=ctx.run_id,
-                trace_id=ctx.trace_id,
-            )
+    def _started(self, call: _Call) -> None:
+        if self.spec.log.enabled(INFO):
+            self._emit(INFO, "node.started", call.get())
 
-    def _retrying_event(self, ctx: NodeContext, exc: BaseException, delay: float) -> RetryAttempt:
-        log = self.spec.log
-        if log.enabled(logging.WARNING):
-            log.emit(
-                logging.WARNING,
+    def _succeeded(self, call: _Call) -> None:
+        if self.spec.log.enabled(INFO):
+            ms = round((time.perf_counter() - call.t0) * 1000, 3)
+            self._emit(INFO, "node.succeeded", call.get(), duration_ms=ms)
+
+    def _before_wait(self, call: _Call, exc: BaseException, delay: float) -> RetryAttempt:
+        ctx = call.get()
+        if self.spec.log.enabled(WARNING):
+            self._emit(
+                WARNING,
                 "node.retrying",
-                node=ctx.node,
-                attempt=ctx.attempt,
+                ctx,
                 next_delay=round(delay, 3),
                 error_type=type(exc).__name__,
-                thread_id=ctx.thread_id,
-                run_id=ctx.run_id,
-                trace_id=ctx.trace_id,
             )
         return RetryAttempt(
             node=ctx.node, attempt=ctx.attempt, error=exc, next_delay=delay, context=ctx
         )
 
-    def _terminal(
-        self,
-        config: RunnableConfig | None,
-        ctx: NodeContext,
-        exc: BaseException,
-        t0: float,
-    ) -> dict[str, Any]:
+    def _terminal(self, call: _Call, exc: BaseException) -> dict[str, Any]:
         spec = self.spec
-        duration_ms = (time.perf_counter() - t0) * 1000
+        ctx = call.get()
+        duration_ms = (time.perf_counter() - call.t0) * 1000
         record = build_record(
             exc, ctx=ctx, attempts=ctx.attempt, duration_ms=duration_ms, retry=spec.retry
         )
-        spec.log.emit(
+        self._emit(
             logging.ERROR,
             "node.failed",
-            node=ctx.node,
-            attempt=ctx.attempt,
+            ctx,
             duration_ms=round(duration_ms, 3),
             code=record.code.value,
             category=record.category.value,
             error_type=record.error_type,
             message=record.message,
-            thread_id=ctx.thread_id,
-            run_id=ctx.run_id,
-            trace_id=ctx.trace_id,
         )
         if spec.on_error == "raise":
             redact_exception(exc)
@@ -211,7 +219,7 @@ class NodeRunner:
                 f"{ctx.attempt}/{ctx.max_attempts} (trace_id={ctx.trace_id})",
             )
             raise exc
-        missing = _compat.missing_channels(config, _RECORD_CHANNELS)
+        missing = _compat.missing_channels(call.config, _RECORD_CHANNELS)
         if missing:
             raise StateSchemaError(ctx.node, missing) from exc
         return {"errors": [record.to_state()], "routing_flags": {"blocked": True}}
@@ -231,73 +239,62 @@ class NodeRunner:
 
     def run(self, state: Any, config: RunnableConfig | None) -> Any:
         """Run the node synchronously (sync ``fn``, under ``invoke``)."""
-        t0 = time.perf_counter()
-        ctx = self._context(config)
-        self._started(ctx)
-        fn = self.spec.fn
-        token = _set_context(ctx)
+        call = _Call(self, config)
+        token = _set_context(call)
         try:
-            result = fn(state, **self._kwargs(config, ctx.node))
-        except BaseException as exc:
-            if is_control_flow(exc):
-                raise
-            failure = exc
-        else:
-            self._succeeded(ctx, t0)
-            return result
+            self._started(call)
+            try:
+                result = self.spec.fn(state, **self._kwargs(config, call))
+            except BaseException as exc:
+                if is_control_flow(exc):
+                    raise
+                failure = exc
+            else:
+                self._succeeded(call)
+                return result
+            return self._retry_sync(state, call, failure)
         finally:
             _reset_context(token)
-        return self._retry_sync(state, config, ctx, failure, t0)
 
-    def _retry_sync(
-        self,
-        state: Any,
-        config: RunnableConfig | None,
-        ctx: NodeContext,
-        exc: BaseException,
-        t0: float,
-    ) -> Any:
+    def _retry_sync(self, state: Any, call: _Call, exc: BaseException) -> Any:
         spec = self.spec
         if self._retrying is None:
-            return self._terminal(config, ctx, exc, t0)
+            return self._terminal(call, exc)
         retrying = self._retrying.copy()
         retrying.begin()
         rs = RetryCallState(retrying, fn=None, args=(), kwargs={})
         self._outcome(rs, exc)
-        cfg = config
+        cfg = call.config
         while True:
             tb = exc.__traceback__
             try:
                 action = retrying.iter(rs)
             except BaseException as final:  # tenacity re-raises the original (reraise=True)
-                return self._terminal(cfg, ctx, self._restore_tb(final, exc, tb), t0)
+                return self._terminal(call, self._restore_tb(final, exc, tb))
             delay = float(action)  # type: ignore[arg-type]  # DoSleep is a float
-            attempt_info = self._retrying_event(ctx, exc, delay)
+            info = self._before_wait(call, exc, delay)
             call_hook(
                 spec.on_retry_attempt,
-                attempt_info,
+                info,
                 log=spec.log,
                 hook_name="on_retry_attempt",
-                node=ctx.node,
+                node=info.node,
             )
             if delay > 0 and not waits_disabled():
                 time.sleep(delay)
             rs.prepare_for_next_attempt()
             cfg = _compat.config_for_retry(cfg)
-            ctx = ctx.evolve(attempt=rs.attempt_number)
-            token = _set_context(ctx)
+            call.next_attempt(rs.attempt_number)
             try:
                 with _compat.use_config(cfg):
-                    result = spec.fn(state, **self._kwargs(cfg, ctx.node))
+                    result = spec.fn(state, **self._kwargs(cfg, call))
             except BaseException as err:
                 if is_control_flow(err):
                     raise
                 exc = err
                 self._outcome(rs, err)
                 continue
-            finally:
-                _reset_context(token)
-            self._succeeded(ctx, t0)
+            self._succeeded(call)
             return result
 
     # ------------------------------------------------------------------ async paths
@@ -306,8 +303,8 @@ class NodeRunner:
         """Run an async ``fn``."""
         fn = self.spec.fn
 
-        async def attempt(cfg: RunnableConfig | None, ctx: NodeContext) -> Any:
-            return await fn(state, **self._kwargs(cfg, ctx.node))
+        async def attempt(cfg: RunnableConfig | None, call: _Call) -> Any:
+            return await fn(state, **self._kwargs(cfg, call))
 
         return await self._arun(attempt, config)
 
@@ -315,82 +312,71 @@ class NodeRunner:
         """Run a sync ``fn`` from async code: attempts in a worker thread, the loop here."""
         fn = self.spec.fn
 
-        async def attempt(cfg: RunnableConfig | None, ctx: NodeContext) -> Any:
-            kwargs = self._kwargs(cfg, ctx.node)
+        async def attempt(cfg: RunnableConfig | None, call: _Call) -> Any:
+            kwargs = self._kwargs(cfg, call)
             # run_in_executor copies this context (NodeContext, LangGraph config) into the thread.
             return await run_in_executor(None, fn, state, **kwargs)
 
         return await self._arun(attempt, config)
 
-    async def _arun(
-        self,
-        attempt: Callable[[RunnableConfig | None, NodeContext], Awaitable[Any]],
-        config: RunnableConfig | None,
-    ) -> Any:
-        t0 = time.perf_counter()
-        ctx = self._context(config)
-        self._started(ctx)
-        token = _set_context(ctx)
+    async def _arun(self, attempt: _Attempt, config: RunnableConfig | None) -> Any:
+        call = _Call(self, config)
+        token = _set_context(call)
         try:
-            result = await attempt(config, ctx)
-        except BaseException as exc:
-            if is_control_flow(exc):
-                raise
-            failure = exc
-        else:
-            self._succeeded(ctx, t0)
-            return result
+            self._started(call)
+            try:
+                result = await attempt(config, call)
+            except BaseException as exc:
+                if is_control_flow(exc):
+                    raise
+                failure = exc
+            else:
+                self._succeeded(call)
+                return result
+            return await self._aretry(attempt, call, failure)
         finally:
             _reset_context(token)
-        return await self._aretry(attempt, config, ctx, failure, t0)
 
-    async def _aretry(
-        self,
-        attempt: Callable[[RunnableConfig | None, NodeContext], Awaitable[Any]],
-        config: RunnableConfig | None,
-        ctx: NodeContext,
-        exc: BaseException,
-        t0: float,
-    ) -> Any:
+    async def _aretry(self, attempt: _Attempt, call: _Call, exc: BaseException) -> Any:
         spec = self.spec
         if self._aretrying is None:
-            return self._terminal(config, ctx, exc, t0)
+            return self._terminal(call, exc)
         retrying = self._aretrying.copy()
         retrying.begin()
         rs = RetryCallState(retrying, fn=None, args=(), kwargs={})
         self._outcome(rs, exc)
-        cfg = config
+        cfg = call.config
         while True:
             tb = exc.__traceback__
             try:
                 action = await retrying.iter(rs)
             except BaseException as final:  # tenacity re-raises the original (reraise=True)
-                return self._terminal(cfg, ctx, self._restore_tb(final, exc, tb), t0)
+                return self._terminal(call, self._restore_tb(final, exc, tb))
             delay = float(action)  # type: ignore[arg-type]  # DoSleep is a float
-            attempt_info = self._retrying_event(ctx, exc, delay)
+            info = self._before_wait(call, exc, delay)
             await acall_hook(
                 spec.on_retry_attempt,
-                attempt_info,
+                info,
                 log=spec.log,
                 hook_name="on_retry_attempt",
-                node=ctx.node,
+                node=info.node,
             )
             if delay > 0 and not waits_disabled():
                 await asyncio.sleep(delay)
             rs.prepare_for_next_attempt()
             cfg = _compat.config_for_retry(cfg)
-            ctx = ctx.evolve(attempt=rs.attempt_number)
-            token = _set_context(ctx)
+            call.next_attempt(rs.attempt_number)
             try:
                 with _compat.use_config(cfg):
-                    result = await attempt(cfg, ctx)
+                    result = await attempt(cfg, call)
             except BaseException as err:
                 if is_control_flow(err):
                     raise
                 exc = err
                 self._outcome(rs, err)
                 continue
-            finally:
-                _reset_context(token)
-            self._succeeded(ctx, t0)
+            self._succeeded(call)
             return result
+
+
+_Attempt = Callable[[RunnableConfig | None, _Call], Awaitable[Any]]

@@ -61,7 +61,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             rf"(?i)(?P<key>[\"']?\b(?:{_SECRET_KEYS})\b[\"']?\s*[:=]\s*)"
-            r"(?P<val>\"[^\"]*\"|'[^']*'|[^\s,;&)}\]]+)"
+            r"(?!\[REDACTED\])(?P<val>\"[^\"]*\"|'[^']*'|[^\s,;&)}\]]+)"
         ),
         rf"\g<key>{REDACTED}",
     ),
