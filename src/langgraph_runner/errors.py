@@ -21,7 +21,7 @@ Exception tree (everything we raise derives from ``LangGraphRunnerError``)::
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
@@ -122,7 +122,10 @@ class NodeError(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _iso_timestamp(cls, value: str) -> str:
-        datetime.fromisoformat(value)
+        # fromisoformat() only reads a trailing "Z" from Python 3.11 on.
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        if parsed.utcoffset() != timedelta(0):
+            raise ValueError("timestamp must be ISO-8601 in UTC (offset +00:00 or Z)")
         return value
 
     def to_state(self) -> dict[str, Any]:
