@@ -46,6 +46,7 @@ _KEY_FORMAT = 1  # bump to invalidate every key if the canonical form ever chang
 _ENVELOPE = "langgraph_runner_cache"
 _TAG = "$lgr"  # marks canonical forms of non-JSON types so they cannot equal plain data
 _ABSENT: Any = object()
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types JSON encodes as they are
 # These deserialize on every get, so each hit is already a fresh copy.
 _COPYING_BACKENDS: tuple[type[Any], ...] = (InMemoryCache, SqliteCache, RedisCache)
 _CODE_ATTRS = ("co_name", "co_code", "co_names", "co_varnames", "co_freevars")
@@ -90,7 +91,7 @@ def _dumps(obj: Any) -> str:
 def _canon(value: Any) -> Any:
     """Plain JSON data standing for ``value``, the same in every process."""
     cls = type(value)
-    if cls is str or cls is int or cls is float or cls is bool or value is None:
+    if cls in _SCALARS:
         return value
     if isinstance(value, enum.Enum):
         return _canon(value.value)
@@ -102,7 +103,7 @@ def _canon(value: Any) -> Any:
         out = []
         for i, item in enumerate(value):
             try:
-                out.append(_canon(item))
+                out.append(item if type(item) in _SCALARS else _canon(item))
             except _Unhashable as exc:
                 exc.path.append(f"[{i}]")
                 raise
@@ -130,18 +131,28 @@ def _canon(value: Any) -> Any:
 
 
 def _canon_mapping(value: Mapping[Any, Any]) -> Any:
-    plain = all(type(k) is str for k in value)
+    out = {}
+    for k, v in value.items():
+        if type(k) is not str:
+            return _canon_pairs(value)
+        try:
+            out[k] = v if type(v) in _SCALARS else _canon(v)
+        except _Unhashable as exc:
+            exc.path.append(f".{k}")
+            raise
+    return out
+
+
+def _canon_pairs(value: Mapping[Any, Any]) -> Any:
+    # Non-str keys: a sorted pair list, so {1: x} and {"1": x} stay distinct.
     pairs = []
     for k, v in value.items():
         try:
-            pairs.append((k if plain else _canon(k), _canon(v)))
+            pairs.append([_canon(k), _canon(v)])
         except _Unhashable as exc:
-            exc.path.append(f".{k}" if isinstance(k, str) else f"[{k!r}]")
+            exc.path.append(f"[{k!r}]")
             raise
-    if plain:
-        return dict(pairs)
-    # Non-str keys: a sorted pair list, so {1: x} and {"1": x} stay distinct.
-    return {_TAG: "map", "v": sorted(([k, v] for k, v in pairs), key=_dumps)}
+    return {_TAG: "map", "v": sorted(pairs, key=_dumps)}
 
 
 def _select(state: Any, name: str, node: str) -> Any:
