@@ -133,8 +133,22 @@ class NodeError(BaseModel):
         return self.model_dump(mode="json")
 
 
+def _restore_exception(
+    cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]
+) -> BaseException:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
 class LangGraphRunnerError(Exception):
     """Base class for every exception langgraph_runner raises itself."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default re-calls __init__ with self.args (the message), which breaks on
+        # our keyword-only constructors: pickle, copy and process pools would fail.
+        return (_restore_exception, (type(self), self.args, dict(self.__dict__)))
 
 
 class StateSchemaError(LangGraphRunnerError, TypeError):
