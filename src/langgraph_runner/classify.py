@@ -169,7 +169,8 @@ def _parse_retry_after(value: Any) -> float | None:
     elif hasattr(value, "total_seconds"):
         seconds = float(value.total_seconds())
     elif isinstance(value, (str, bytes)):
-        text = value.decode() if isinstance(value, bytes) else value
+        # Header bytes are latin-1 by HTTP's rules; decoding never fails on garbage.
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
         text = text.strip()
         try:
             seconds = float(text)
