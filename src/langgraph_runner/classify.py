@@ -193,7 +193,8 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     """The server's Retry-After hint an exception carries, in seconds.
 
     Reads ``exc.retry_after`` (seconds or timedelta) and then the ``Retry-After``
-    header of ``exc.response`` (delta-seconds or an HTTP date).
+    header (delta-seconds or an HTTP date) of ``exc.response`` (httpx, requests)
+    or of the exception itself (urllib, aiohttp).
 
     Args:
         exc: The exception an attempt raised.
@@ -204,11 +205,17 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     hint = _parse_retry_after(getattr(exc, "retry_after", None))
     if hint is not None:
         return hint
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    if headers is None:
-        return None
-    try:
-        raw = headers.get("Retry-After") or headers.get("retry-after")
-    except Exception:  # a header object we do not understand is no hint
-        return None
-    return _parse_retry_after(raw)
+    # httpx/requests keep headers on exc.response; urllib's HTTPError and aiohttp's
+    # ClientResponseError keep them on the exception itself.
+    for holder in (getattr(exc, "response", None), exc):
+        headers = getattr(holder, "headers", None)
+        if headers is None:
+            continue
+        try:
+            raw = headers.get("Retry-After") or headers.get("retry-after")
+        except Exception:  # a header object we do not understand is no hint
+            continue
+        hint = _parse_retry_after(raw)
+        if hint is not None:
+            return hint
+    return None
