@@ -83,7 +83,9 @@ def build(summarizer: FlakySummarizer | None = None) -> StateGraph[PipelineState
     fast = RetryConfig(max_attempts=3, initial_interval=0.05, max_interval=0.2)
     g: StateGraph[PipelineState] = StateGraph(PipelineState)
     g.add_node("load", create_node(load))
-    g.add_node("summarize", create_node(summarizer or FlakySummarizer(), name="summarize", retry=fast))
+    g.add_node(
+        "summarize", create_node(summarizer or FlakySummarizer(), name="summarize", retry=fast)
+    )
     g.add_node("publish", create_node(publish, retry=fast))
     g.add_node("recover", recover)
     g.add_node("done", lambda s: {"published": True})

@@ -146,7 +146,7 @@ def test_bad_factory_arguments_fail_at_factory_time(kwargs: dict[str, Any], erro
 
 
 def test_non_callable_and_bad_retry_values() -> None:
-    """A non-callable fn is a TypeError; bad RetryConfig values are ValidationErrors naming the field."""
+    """A non-callable fn is a TypeError; bad RetryConfig values name the field."""
     with pytest.raises(TypeError, match="callable"):
         create_node(42)  # type: ignore[type-var]
     with pytest.raises(ValidationError, match="max_attempts"):
@@ -189,7 +189,9 @@ async def test_return_values_pass_through(mode: str, returned: Any) -> None:
     g.add_edge(START, "first")
     g.add_edge("first", "after")
     out = await run_graph(g.compile(), mode, {"x": 0})
-    expected_x = {None: 0}.get(None) if returned is None else (5 if isinstance(returned, dict) else 9)
+    expected_x = (
+        {None: 0}.get(None) if returned is None else (5 if isinstance(returned, dict) else 9)
+    )
     assert out["x"] == expected_x
     assert out["log"] == ["after"]
     assert "errors" not in out or out["errors"] == []
@@ -251,7 +253,9 @@ async def test_async_retry_hook(mode: str) -> None:
         await asyncio.sleep(0)
         calls.append(attempt.attempt)
 
-    node = create_node(as_mode(mode, Flaky(1, TimeoutError("t"))), retry=3, on_retry_attempt=on_retry)
+    node = create_node(
+        as_mode(mode, Flaky(1, TimeoutError("t"))), retry=3, on_retry_attempt=on_retry
+    )
     out = await run_graph(chain(("n", node)), mode, {})
     assert out["x"] == 1
     assert calls == [1]
@@ -265,7 +269,10 @@ async def test_failing_hook_is_logged_not_raised(mode: str, events: EventCapture
         raise RuntimeError("hook bug")
 
     node = create_node(
-        as_mode(mode, Flaky(1, ConnectionError("x"))), retry=2, on_retry_attempt=on_retry, logger=events
+        as_mode(mode, Flaky(1, ConnectionError("x"))),
+        retry=2,
+        on_retry_attempt=on_retry,
+        logger=events,
     )
     out = await run_graph(chain(("n", node)), mode, {})
     assert out["x"] == 1
@@ -299,7 +306,11 @@ async def test_retry_exhausted_is_recorded_and_routed(mode: str, events: EventCa
     assert "fetch" in parsed.message and "3 attempt" in parsed.message
     assert parsed.stack is not None and "__call__" in parsed.stack
     failed = events.named("node.failed")[0]
-    assert (failed["code"], failed["category"], failed["attempt"]) == ("RETRY_EXHAUSTED", "network", 3)
+    assert (failed["code"], failed["category"], failed["attempt"]) == (
+        "RETRY_EXHAUSTED",
+        "network",
+        3,
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -345,7 +356,9 @@ async def test_retry_on_predicate_and_types(mode: str) -> None:
     assert (by_type.calls, out["x"]) == (3, 1)
     never = Flaky(2, ConnectionError("c"))
     out = await run_graph(
-        chain(("n", create_node(as_mode(mode, never), retry=RetryConfig(retry_on=lambda e: False)))),
+        chain(
+            ("n", create_node(as_mode(mode, never), retry=RetryConfig(retry_on=lambda e: False)))
+        ),
         mode,
         {},
     )
@@ -378,7 +391,9 @@ def test_waits_really_happen_without_no_wait() -> None:
     depth = retry_mod._no_wait_depth
     retry_mod._no_wait_depth = 0
     try:
-        node = create_node(Flaky(1, ConnectionError("x")), retry=RetryConfig(initial_interval=0.05, jitter=0))
+        node = create_node(
+            Flaky(1, ConnectionError("x")), retry=RetryConfig(initial_interval=0.05, jitter=0)
+        )
         t0 = _time.perf_counter()
         assert node({}) == {"x": 1}
         assert _time.perf_counter() - t0 >= 0.045
@@ -415,7 +430,11 @@ async def test_raise_mode_hands_over_to_langgraph_error_handler(mode: str) -> No
     handler.__annotations__["error"] = LGNodeError
 
     g = StateGraph(S)
-    g.add_node("n", create_node(as_mode(mode, Flaky(10, TimeoutError("t"))), on_error="raise"), error_handler=handler)
+    g.add_node(
+        "n",
+        create_node(as_mode(mode, Flaky(10, TimeoutError("t"))), on_error="raise"),
+        error_handler=handler,
+    )
     g.add_edge(START, "n")
     out = await run_graph(g.compile(), mode, {})
     assert got == [("n", "TimeoutError")]
@@ -459,13 +478,27 @@ async def test_injects_config_runtime_store_writer_sync_and_async() -> None:
     """config, runtime, store and writer reach fn only when it declares them."""
     seen: dict[str, Any] = {}
 
-    def sync_fn(state: S, config: RunnableConfig, *, runtime: Runtime[Any], store: BaseStore, writer: StreamWriter) -> Any:
+    def sync_fn(
+        state: S,
+        config: RunnableConfig,
+        *,
+        runtime: Runtime[Any],
+        store: BaseStore,
+        writer: StreamWriter,
+    ) -> Any:
         seen["sync"] = (config["configurable"]["thread_id"], runtime.store is store)
         writer({"progress": "sync"})
         store.put(("ns",), "k", {"v": 1})
         return {"x": 1}
 
-    async def async_fn(state: S, config: RunnableConfig, *, runtime: Runtime[Any], store: BaseStore, writer: StreamWriter) -> Any:
+    async def async_fn(
+        state: S,
+        config: RunnableConfig,
+        *,
+        runtime: Runtime[Any],
+        store: BaseStore,
+        writer: StreamWriter,
+    ) -> Any:
         seen["async"] = (config["configurable"]["thread_id"], runtime.store is store)
         writer({"progress": "async"})
         return {"x": 2}
@@ -481,7 +514,12 @@ async def test_injects_config_runtime_store_writer_sync_and_async() -> None:
         checkpointer=InMemorySaver(),
         store=store,
     )
-    chunks = [c async for c in graph.astream({}, {"configurable": {"thread_id": "inj"}}, stream_mode="custom")]
+    chunks = [
+        c
+        async for c in graph.astream(
+            {}, {"configurable": {"thread_id": "inj"}}, stream_mode="custom"
+        )
+    ]
     assert chunks == [{"progress": "sync"}, {"progress": "async"}]
     assert seen == {"sync": ("inj", True), "async": ("inj", True)}
     assert store.get(("ns",), "k").value == {"v": 1}  # type: ignore[union-attr]
@@ -516,7 +554,11 @@ async def test_pydantic_state(mode: str) -> None:
         raise ConnectionError("nope")
 
     out = await run_graph(
-        chain(("inc", create_node(as_mode(mode, inc))), ("fail", create_node(as_mode(mode, fail))), state=PState),
+        chain(
+            ("inc", create_node(as_mode(mode, inc))),
+            ("fail", create_node(as_mode(mode, fail))),
+            state=PState,
+        ),
         mode,
         {"x": 1},
     )
@@ -581,7 +623,10 @@ async def test_interrupt_is_never_retried_or_recorded(mode: str, events: EventCa
         calls.append(1)
         return {"log": [interrupt("q")]}
 
-    graph = chain(("ask", create_node(as_mode(mode, ask), retry=5, logger=events)), checkpointer=InMemorySaver())
+    graph = chain(
+        ("ask", create_node(as_mode(mode, ask), retry=5, logger=events)),
+        checkpointer=InMemorySaver(),
+    )
     out = await run_graph(graph, mode, {}, {"configurable": {"thread_id": f"ni-{mode}"}})
     assert "__interrupt__" in out and len(calls) == 1
     assert not events.named("node.failed") and not events.named("node.retrying")
@@ -710,7 +755,7 @@ def test_subgraph_detection(mode: str, decorated: bool) -> None:
     assert [name for name, _ in graph.get_subgraphs()] == ["outer"]
 
 
-# --------------------------------------------------------------------------- persistence and secrets
+# ----------------------------------------------------------------- persistence and secrets
 
 
 _STRICT_SCRIPT = textwrap.dedent(
@@ -739,7 +784,8 @@ _STRICT_SCRIPT = textwrap.dedent(
         cfg = {"configurable": {"thread_id": "strict"}}
         graph.invoke({"x": 0}, cfg)
         state = graph.get_state(cfg).values
-        print(json.dumps({"errors": state["errors"], "flags": state["routing_flags"], "x": state["x"]}))
+        out = {"errors": state["errors"], "flags": state["routing_flags"], "x": state["x"]}
+        print(json.dumps(out))
     """
 )
 
@@ -765,7 +811,7 @@ def test_sqlite_saver_with_strict_msgpack_and_no_secret_in_bytes(tmp_path: Path)
     raw = db.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("state.db*"))
     with sqlite3.connect(db) as conn:
         for table in ("checkpoints", "writes"):
-            for row in conn.execute(f"select * from {table}"):  # noqa: S608
+            for row in conn.execute(f"select * from {table}"):
                 raw += b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row)
     assert b"hunter2secret" not in raw and b"tok_abcdef123456" not in raw
     assert b"RETRY_EXHAUSTED" in raw
@@ -776,7 +822,10 @@ def test_sqlite_saver_with_strict_msgpack_and_no_secret_in_bytes(tmp_path: Path)
 async def test_raise_mode_keeps_secrets_out_of_checkpoints(mode: str) -> None:
     """In raise mode the exception LangGraph writes to the checkpoint is already redacted."""
     saver = InMemorySaver()
-    node = create_node(as_mode(mode, Flaky(5, RuntimeError("Bearer abcdefghijklmnopqrstuvwxyz0123"))), on_error="raise")
+    node = create_node(
+        as_mode(mode, Flaky(5, RuntimeError("Bearer abcdefghijklmnopqrstuvwxyz0123"))),
+        on_error="raise",
+    )
     graph = chain(("n", node), checkpointer=saver)
     cfg = {"configurable": {"thread_id": f"sec-{mode}"}}
     with pytest.raises(RuntimeError):

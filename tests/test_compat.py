@@ -1,0 +1,104 @@
+"""The private LangGraph API we depend on (langgraph_runner._compat) still behaves as we assume.
+
+If one of these fails after a LangGraph upgrade, _compat.py needs updating before anything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph._internal._constants import CONFIG_KEY_SCRATCHPAD
+from langgraph.config import get_config
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
+from langgraph.types import StreamWriter
+from typing_extensions import TypedDict
+
+from langgraph_runner import _compat
+
+
+class S(TypedDict, total=False):
+    x: int
+    errors: list[Any]
+
+
+def test_func_accepts_follows_langgraph_injection_rules() -> None:
+    """func_accepts reports the kwargs LangGraph injects, by name and annotation."""
+
+    def full(
+        state: Any,
+        config: RunnableConfig,
+        *,
+        runtime: Runtime[Any],
+        store: BaseStore,
+        writer: StreamWriter,
+    ) -> Any:
+        return None
+
+    def bare(state: Any) -> Any:
+        return None
+
+    assert set(_compat.func_accepts(full)) == {"config", "runtime", "store", "writer"}
+    assert _compat.func_accepts(bare) == {}
+
+
+def test_runnable_callable_and_async_detection() -> None:
+    """RunnableCallable keeps func/afunc; is_async_callable tells coroutine functions apart."""
+
+    async def a(state: Any) -> Any:
+        return None
+
+    def s(state: Any) -> Any:
+        return None
+
+    rc = _compat.RunnableCallable(s, a, name="n", trace=False)
+    assert (rc.func, rc.afunc) == (s, a)
+    assert _compat.is_async_callable(a) and not _compat.is_async_callable(s)
+
+
+def test_runtime_scratchpad_and_channel_reader_inside_a_node() -> None:
+    """Inside a node: runtime_of finds the Runtime, config_for_retry resets the interrupt counter,
+    use_config changes what get_config() sees, missing_channels reads the graph's channels."""
+    seen: dict[str, Any] = {}
+
+    def node(state: S, config: RunnableConfig) -> dict[str, Any]:
+        seen["runtime"] = isinstance(_compat.runtime_of(config), Runtime)
+        pad = config["configurable"][CONFIG_KEY_SCRATCHPAD]
+        assert dataclasses.is_dataclass(pad)
+        pad.interrupt_counter()
+        pad.interrupt_counter()
+        retry_cfg = _compat.config_for_retry(config)
+        assert retry_cfg is not None
+        new_pad = retry_cfg["configurable"][CONFIG_KEY_SCRATCHPAD]
+        seen["counter_after_reset"] = new_pad.interrupt_counter()
+        seen["old_counter"] = pad.interrupt_counter()
+        with _compat.use_config(retry_cfg):
+            seen["get_config_patched"] = get_config() is retry_cfg
+        seen["get_config_restored"] = get_config() is config
+        seen["missing"] = _compat.missing_channels(config, ("errors", "routing_flags", "x"))
+        return {"x": 1}
+
+    g = StateGraph(S)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    g.add_edge("n", END)
+    g.compile().invoke({})
+    assert seen == {
+        "runtime": True,
+        "counter_after_reset": 0,
+        "old_counter": 2,
+        "get_config_patched": True,
+        "get_config_restored": True,
+        "missing": ("routing_flags",),
+    }
+
+
+def test_outside_a_graph_everything_is_none() -> None:
+    """Outside a graph the helpers degrade to no-ops."""
+    assert _compat.runtime_of(None) is None
+    assert _compat.config_for_retry(None) is None
+    assert _compat.missing_channels({}, ("errors",)) == ()
+    assert _compat.node_error_of(None) is None
