@@ -1,0 +1,23 @@
+"""Per-node metrics; the ``.prometheus`` and ``.otel`` exporters are imported on demand."""
+
+from langgraph_runner.metrics.collector import (
+    DEFAULT_DURATION_BUCKETS,
+    ERROR_TYPES,
+    METRICS_COLLECTOR_KEY,
+    MetricsListener,
+    NodeMetrics,
+    NodeMetricsCollector,
+    NodeSeries,
+    OutcomeSeries,
+)
+
+__all__ = [
+    "DEFAULT_DURATION_BUCKETS",
+    "ERROR_TYPES",
+    "METRICS_COLLECTOR_KEY",
+    "MetricsListener",
+    "NodeMetrics",
+    "NodeMetricsCollector",
+    "NodeSeries",
+    "OutcomeSeries",
+]
