@@ -3,6 +3,7 @@
 This module only re-exports; see the README for the guide.
 """
 
+from langgraph_runner.cache import NodeCache
 from langgraph_runner.classify import classify_error, is_retryable_node_error
 from langgraph_runner.context import NodeContext, get_node_context
 from langgraph_runner.errors import (
@@ -23,6 +24,7 @@ __all__ = [
     "ErrorCode",
     "GraphState",
     "LangGraphRunnerError",
+    "NodeCache",
     "NodeContext",
     "NodeError",
     "RetryAttempt",

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar, cast
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_runner import _compat
+from langgraph_runner.cache import NodeCache, code_fingerprint
 from langgraph_runner.logs import SupportsEvents, get_event_logger
 from langgraph_runner.retry import RetryAttempt, RetryConfig
 from langgraph_runner.runner import NodeRunner, NodeSpec
@@ -91,6 +92,7 @@ def create_node(
     on_retry_attempt: Callable[[RetryAttempt], Any] | None = None,
     on_error: OnError = "record",
     logger: SupportsEvents | None = None,
+    cache: NodeCache | None = None,
 ) -> F:
     """Wrap ``fn`` as a production-grade LangGraph node.
 
@@ -108,6 +110,8 @@ def create_node(
             RetryPolicy can take over.
         logger: A structlog-style logger for events; default: the stdlib
             ``langgraph_runner`` logger.
+        cache: A ``NodeCache``: skip ``fn`` when it already ran on the same
+            declared inputs with the same code; failures are never cached.
 
     Returns:
         A coroutine function when ``fn`` is async; otherwise a callable
@@ -126,6 +130,8 @@ def create_node(
         raise ValueError(f"create_node: on_error must be 'record' or 'raise', got {on_error!r}")
     if on_retry_attempt is not None and not callable(on_retry_attempt):
         raise TypeError("create_node: on_retry_attempt must be callable")
+    if cache is not None and not isinstance(cache, NodeCache):
+        raise TypeError(f"create_node: cache must be a NodeCache, got {type(cache).__name__}")
     if name is not None and (not isinstance(name, str) or not name):
         raise ValueError(f"create_node: name must be a non-empty string, got {name!r}")
 
@@ -138,6 +144,8 @@ def create_node(
         on_retry_attempt=on_retry_attempt,
         on_error=on_error,
         log=get_event_logger(logger),
+        cache=cache,
+        fingerprint=code_fingerprint(fn) if cache is not None and cache.version is None else "",
     )
     runner = NodeRunner(spec)
 

@@ -21,6 +21,7 @@ from langchain_core.runnables.config import ensure_config, run_in_executor
 from tenacity import RetryCallState
 
 from langgraph_runner import _compat
+from langgraph_runner.cache import CacheKey, NodeCache
 from langgraph_runner.classify import is_control_flow
 from langgraph_runner.context import NodeContext, _reset_context, _set_context, ids_from_config
 from langgraph_runner.errors import StateSchemaError
@@ -49,6 +50,8 @@ class NodeSpec:
     on_retry_attempt: Callable[[RetryAttempt], Any] | None
     on_error: str
     log: EventLogger
+    cache: NodeCache | None = None
+    fingerprint: str = ""
 
 
 def _tenacity_for(retry: RetryConfig, cls: type[tenacity.BaseRetrying]) -> tenacity.BaseRetrying:
@@ -71,7 +74,7 @@ def _tenacity_for(retry: RetryConfig, cls: type[tenacity.BaseRetrying]) -> tenac
 class _Call:
     """One node call's own state; also what get_node_context() reads (built lazily)."""
 
-    __slots__ = ("_ctx", "config", "runner", "started_at", "t0")
+    __slots__ = ("_ctx", "config", "failed", "runner", "started_at", "t0")
 
     def __init__(self, runner: NodeRunner, config: RunnableConfig | None) -> None:
         self.runner = runner
@@ -79,6 +82,7 @@ class _Call:
         self.t0 = time.perf_counter()
         self.started_at = time.time()
         self._ctx: NodeContext | None = None
+        self.failed = False
 
     def get(self) -> NodeContext:
         ctx = self._ctx
@@ -211,6 +215,7 @@ class NodeRunner:
             error_type=record.error_type,
             message=record.message,
         )
+        call.failed = True
         if spec.on_error == "raise":
             redact_exception(exc)
             add_note(
@@ -237,9 +242,35 @@ class NodeRunner:
 
     # ------------------------------------------------------------------ sync fn, sync path
 
+    def _cache_key(self, call: _Call, state: Any) -> CacheKey:
+        cache = self.spec.cache
+        assert cache is not None
+        ctx = call.get()
+        fingerprint = self.spec.fingerprint
+        return cache.key(ctx.node, state, thread_id=ctx.thread_id, fingerprint=fingerprint)
+
+    def _cache_hit(self, call: _Call) -> None:
+        if self.spec.log.enabled(INFO):
+            self._emit(INFO, "node.cache_hit", call.get())
+
     def run(self, state: Any, config: RunnableConfig | None) -> Any:
         """Run the node synchronously (sync ``fn``, under ``invoke``)."""
+        cache = self.spec.cache
+        if cache is None:
+            return self._run(state, config)
         call = _Call(self, config)
+        key = self._cache_key(call, state)
+        found = cache.lookup(key, events=self.spec.log)
+        if found.hit:
+            self._cache_hit(call)
+            return found.value
+        result = self._run(state, config, call)
+        if not call.failed:
+            cache.store(key, result, events=self.spec.log)
+        return result
+
+    def _run(self, state: Any, config: RunnableConfig | None, call: _Call | None = None) -> Any:
+        call = call or _Call(self, config)
         token = _set_context(call)
         try:
             self._started(call)
@@ -306,7 +337,7 @@ class NodeRunner:
         async def attempt(cfg: RunnableConfig | None, call: _Call) -> Any:
             return await fn(state, **self._kwargs(cfg, call))
 
-        return await self._arun(attempt, config)
+        return await self._arun(attempt, config, state)
 
     async def arun_sync_fn(self, state: Any, config: RunnableConfig | None) -> Any:
         """Run a sync ``fn`` from async code: attempts in a worker thread, the loop here."""
@@ -317,10 +348,25 @@ class NodeRunner:
             # run_in_executor copies this context (NodeContext, LangGraph config) into the thread.
             return await run_in_executor(None, fn, state, **kwargs)
 
-        return await self._arun(attempt, config)
+        return await self._arun(attempt, config, state)
 
-    async def _arun(self, attempt: _Attempt, config: RunnableConfig | None) -> Any:
+    async def _arun(self, attempt: _Attempt, config: RunnableConfig | None, state: Any) -> Any:
+        cache = self.spec.cache
+        if cache is None:
+            return await self._arun_uncached(attempt, _Call(self, config))
         call = _Call(self, config)
+        key = self._cache_key(call, state)
+        found = await cache.alookup(key, events=self.spec.log)
+        if found.hit:
+            self._cache_hit(call)
+            return found.value
+        result = await self._arun_uncached(attempt, call)
+        if not call.failed:
+            await cache.astore(key, result, events=self.spec.log)
+        return result
+
+    async def _arun_uncached(self, attempt: _Attempt, call: _Call) -> Any:
+        config = call.config
         token = _set_context(call)
         try:
             self._started(call)
