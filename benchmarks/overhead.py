@@ -1,4 +1,4 @@
-"""Overhead of create_node on a 20-node chain: bare nodes vs create_node(retry=3) vs native RetryPolicy.
+"""Overhead of create_node on a 20-node chain: bare vs create_node(retry=3) vs RetryPolicy.
 
 These machines are noisy, so the variants are interleaved: each round runs one
 invocation of every variant (the order flipped every round), and the lower
