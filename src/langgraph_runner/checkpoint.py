@@ -1,0 +1,324 @@
+"""Open LangGraph's own checkpoint savers from a URL, set up and ready to use.
+
+Supported URLs::
+
+    sqlite:///relative/path.db      SqliteSaver on a file relative to the working directory
+    sqlite:////absolute/path.db     SqliteSaver on an absolute path
+    sqlite:///:memory:  (or :memory:)  SqliteSaver in memory (lost when the context exits)
+    postgresql://user@host:5432/db  PostgresSaver (``postgres://`` works too; needs the
+                                    ``postgres`` extra)
+
+The savers are LangGraph's, unwrapped: anything LangGraph documents for them
+(``graph.compile(checkpointer=saver)``, ``saver.list``, ``saver.delete_thread``)
+applies unchanged. ``saved_tasks`` decodes what a stored checkpoint says about the
+tasks of its superstep without importing the graph (used by run reports).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
+
+from langgraph.checkpoint.base import Checkpoint, CheckpointTuple
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Interrupt, Send
+from xxhash import xxh3_128_hexdigest
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+__all__ = [
+    "CheckpointerURL",
+    "SavedTask",
+    "open_async_checkpointer",
+    "open_checkpointer",
+    "parse_checkpointer_url",
+    "saved_tasks",
+]
+
+_SUPPORTED = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:, "
+    "postgresql://user@host:port/dbname, postgres://..."
+)
+_POSTGRES_HINT = (
+    "PostgreSQL checkpointing needs the 'postgres' extra: pip install 'langgraph-runner[postgres]'"
+)
+_MEMORY = ":memory:"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointerURL:
+    """A parsed checkpointer URL.
+
+    Attributes:
+        backend: ``"sqlite"`` or ``"postgres"``.
+        target: The SQLite path (``":memory:"`` for an in-memory database) or the
+            PostgreSQL connection string, passed to psycopg unchanged.
+    """
+
+    backend: Literal["sqlite", "postgres"]
+    target: str
+
+    @property
+    def in_memory(self) -> bool:
+        """True for an in-memory SQLite database."""
+        return self.backend == "sqlite" and self.target == _MEMORY
+
+
+def parse_checkpointer_url(url: str) -> CheckpointerURL:
+    """Parse and validate a checkpointer URL without opening anything.
+
+    Args:
+        url: See the module docstring for the accepted forms.
+
+    Returns:
+        The backend and its target.
+
+    Raises:
+        ValueError: The scheme is missing or unsupported, or a SQLite URL has a
+            host, query options or no path. The message names the scheme (never the
+            whole URL, which may hold a password) and lists the supported forms.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"Empty checkpointer URL; supported forms: {_SUPPORTED}")
+    url = url.strip()
+    if url == _MEMORY:
+        return CheckpointerURL(backend="sqlite", target=_MEMORY)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(
+            f"Checkpointer URL has no scheme (expected '<scheme>://...'); "
+            f"supported forms: {_SUPPORTED}"
+        )
+    scheme = scheme.lower()
+    if scheme in ("postgresql", "postgres"):
+        return CheckpointerURL(backend="postgres", target=url)
+    if scheme != "sqlite":
+        raise ValueError(
+            f"Unsupported checkpointer URL scheme {scheme!r}; supported forms: {_SUPPORTED}"
+        )
+    host, slash, path = rest.partition("/")
+    if host or not slash:
+        raise ValueError(
+            "SQLite checkpointer URLs take no host: use sqlite:///relative/path.db, "
+            "sqlite:////absolute/path.db or sqlite:///:memory:"
+        )
+    if "?" in path or "#" in path:
+        raise ValueError("SQLite checkpointer URLs take no query options or fragment")
+    path = unquote(path)
+    if not path:
+        raise ValueError(
+            "SQLite checkpointer URL has no path: use sqlite:///relative/path.db, "
+            "sqlite:////absolute/path.db or sqlite:///:memory:"
+        )
+    return CheckpointerURL(backend="sqlite", target=path)
+
+
+def _sqlite_target(target: str) -> str:
+    # Creating the parent folder keeps a first run from failing on a fresh checkout.
+    if target != _MEMORY:
+        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return str(Path(target).expanduser())
+    return target
+
+
+@contextmanager
+def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
+    """Open a LangGraph checkpoint saver for ``url``, with its tables created.
+
+    SQLite connections are opened with ``check_same_thread=False`` (LangGraph runs
+    sync nodes and checkpoint writes in a thread pool; the saver serialises access
+    with its own lock) and ``setup()`` switches the database to WAL journaling, so a
+    killed process leaves the last committed checkpoint intact. PostgreSQL uses
+    ``PostgresSaver.from_conn_string`` (an autocommit connection with
+    ``prepare_threshold=0`` and dict rows, as the saver requires) and ``setup()``
+    runs its migrations.
+
+    Args:
+        url: A checkpointer URL (see ``parse_checkpointer_url``).
+
+    Yields:
+        A ready ``SqliteSaver`` or ``PostgresSaver``; the connection closes on exit.
+
+    Raises:
+        ValueError: Bad or unsupported URL.
+        ImportError: A PostgreSQL URL without the ``postgres`` extra installed.
+
+    Example:
+        >>> with open_checkpointer("sqlite:///:memory:") as saver:
+        ...     graph = builder.compile(checkpointer=saver)  # doctest: +SKIP
+    """
+    parsed = parse_checkpointer_url(url)
+    if parsed.backend == "sqlite":
+        conn = sqlite3.connect(_sqlite_target(parsed.target), check_same_thread=False)
+        with closing(conn):
+            saver = SqliteSaver(conn)
+            saver.setup()
+            yield saver
+        return
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+    except ImportError as exc:
+        raise ImportError(_POSTGRES_HINT) from exc
+    with PostgresSaver.from_conn_string(parsed.target) as pg_saver:
+        pg_saver.setup()
+        yield pg_saver
+
+
+@asynccontextmanager
+async def open_async_checkpointer(
+    url: str,
+) -> AsyncIterator[AsyncSqliteSaver | AsyncPostgresSaver]:
+    """Async twin of ``open_checkpointer`` for ``ainvoke``/``astream``.
+
+    Args:
+        url: A checkpointer URL (see ``parse_checkpointer_url``).
+
+    Yields:
+        A ready ``AsyncSqliteSaver`` or ``AsyncPostgresSaver``.
+
+    Raises:
+        ValueError: Bad or unsupported URL.
+        ImportError: A PostgreSQL URL without the ``postgres`` extra installed.
+    """
+    parsed = parse_checkpointer_url(url)
+    if parsed.backend == "sqlite":
+        import aiosqlite
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        async with aiosqlite.connect(_sqlite_target(parsed.target)) as conn:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            yield saver
+        return
+    try:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    except ImportError as exc:
+        raise ImportError(_POSTGRES_HINT) from exc
+    async with AsyncPostgresSaver.from_conn_string(parsed.target) as pg_saver:
+        await pg_saver.setup()
+        yield pg_saver
+
+
+# LangGraph's reserved write channels (langgraph._internal._constants): control
+# writes say what happened to a task; any other write is output, so the task finished
+# (the rule of langgraph.pregel._task_status).
+_ERROR, _INTERRUPT = "__error__", "__interrupt__"
+_CONTROL = frozenset((_ERROR, "__error_source_node__", _INTERRUPT, "__resume__"))
+_NULL_TASK = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SavedTask:
+    """A task of a stored checkpoint's superstep, decoded without the graph.
+
+    Attributes:
+        name: The node name (``"<task 1a2b3c4d>"`` if it cannot be worked out).
+        task_id: LangGraph's task id.
+        finished: The task saved output writes (it will not run again on resume).
+        error: The saved error (LangGraph stores ``repr(exception)``), or None.
+        interrupts: The latest ``interrupt()`` the task raised in this step.
+        writes: Its saved ``(channel, value)`` writes, control writes included.
+    """
+
+    name: str
+    task_id: str
+    finished: bool
+    error: Any = None
+    interrupts: tuple[Interrupt, ...] = ()
+    writes: tuple[tuple[str, Any], ...] = ()
+
+
+def _task_id(cp: Checkpoint, *parts: str) -> str:
+    # LangGraph's deterministic task id (langgraph.pregel._algo._xxhash_str / _uuid5_str).
+    data = binascii.unhexlify(cp["id"].replace("-", "")) + "".join(parts).encode()
+    digest = xxh3_128_hexdigest(data) if cp["v"] > 1 else hashlib.sha1(data).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def _newer(version: Any, seen: Any) -> bool:
+    if seen is None:
+        return True
+    return bool(version > seen) if type(version) is type(seen) else str(version) > str(seen)
+
+
+def _scheduled(cp: Checkpoint, step: int) -> dict[str, str]:
+    """Task id -> node name for the tasks a StateGraph checkpoint schedules."""
+    values, versions, seen_all = cp["channel_values"], cp["channel_versions"], cp["versions_seen"]
+    names: set[str] = set()
+    for chan in values:
+        if chan == "__start__":
+            name = chan
+        elif chan.startswith("branch:to:"):
+            name = chan[len("branch:to:") :]
+        elif chan.startswith("join:") and chan.count(":") >= 2:
+            sources, name = chan[len("join:") :].rsplit(":", 1)
+            if set(values[chan] or ()) != set(sources.split("+")):
+                continue  # the barrier still waits for some of its sources
+        else:
+            continue
+        if _newer(versions.get(chan), (seen_all.get(name) or {}).get(chan)):
+            names.add(name)
+    out: dict[str, str] = {}
+    for name in names:
+        joins = {c for c in versions if c.startswith("join:") and c.endswith(":" + name)}
+        trig = ["__start__"] if name == "__start__" else sorted({"branch:to:" + name} | joins)
+        out[_task_id(cp, name, str(step), name, "__pregel_pull", *trig)] = name
+    for idx, packet in enumerate(values.get("__pregel_tasks") or ()):
+        if isinstance(packet, Send):
+            tid = _task_id(cp, packet.node, str(step), packet.node, "__pregel_push", str(idx))
+            out[tid] = packet.node
+    return out
+
+
+def saved_tasks(checkpoint: CheckpointTuple) -> list[SavedTask]:
+    """Decode the tasks of a stored checkpoint's superstep and what each saved.
+
+    Works from the checkpoint alone (for StateGraph graphs): scheduled tasks come
+    from its trigger channels and pending ``Send`` packets, their ids are
+    recomputed the way LangGraph derives them, and the pending writes are matched
+    to them. A top-level (``checkpoint_ns == ""``) checkpoint is assumed.
+
+    Args:
+        checkpoint: A tuple from ``saver.list(...)`` or ``saver.get_tuple(...)``.
+
+    Returns:
+        One entry per scheduled task or per task id found in the writes.
+    """
+    cp = checkpoint.checkpoint
+    # Tasks of the checkpoint saved at step n run as step n + 1.
+    names = _scheduled(cp, int(checkpoint.metadata.get("step", -1)) + 1)
+    writes: dict[str, list[tuple[str, Any]]] = {tid: [] for tid in names}
+    for task_id, chan, value in checkpoint.pending_writes or ():
+        if task_id != _NULL_TASK:
+            writes.setdefault(task_id, []).append((chan, value))
+    unknown = [tid for tid in writes if tid not in names]
+    unmatched = [tid for tid in names if not writes[tid]]
+    if len(unknown) == 1 and len(unmatched) == 1:
+        # A trigger set we could not guess: the only unexplained writes belong to
+        # the only scheduled task that has none.
+        names[unknown[0]] = names.pop(unmatched[0])
+        writes.pop(unmatched[0])
+    out = []
+    for tid, items in writes.items():
+        intr = next((v for c, v in reversed(items) if c == _INTERRUPT), ())
+        out.append(
+            SavedTask(
+                name=names.get(tid, f"<task {tid[:8]}>"),
+                task_id=tid,
+                finished=any(c not in _CONTROL for c, _ in items),
+                error=next((v for c, v in reversed(items) if c == _ERROR), None),
+                interrupts=tuple(intr),
+                writes=tuple(items),
+            )
+        )
+    return out

@@ -1,0 +1,243 @@
+"""Tests for langgraph_runner.checkpoint: URL parsing and ready-to-use LangGraph savers."""
+
+from __future__ import annotations
+
+import operator
+import sqlite3
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+from langgraph_runner.checkpoint import (
+    CheckpointerURL,
+    open_async_checkpointer,
+    open_checkpointer,
+    parse_checkpointer_url,
+    saved_tasks,
+)
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class State(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+
+
+def _builder(failing: str | None = None) -> StateGraph[State]:
+    """a -> (p1, p2, p3 in parallel) -> z: parallel sync nodes share the saver across threads."""
+
+    def step(name: str) -> Any:
+        def node(state: State) -> dict[str, list[str]]:
+            if name == failing:
+                raise ConnectionError("down")
+            return {"log": [name]}
+
+        return node
+
+    builder = StateGraph(State)
+    for name in ["a", "p1", "p2", "p3", "z"]:
+        builder.add_node(name, step(name))
+    builder.add_edge(START, "a")
+    for p in ["p1", "p2", "p3"]:
+        builder.add_edge("a", p)
+    builder.add_edge(["p1", "p2", "p3"], "z")
+    builder.add_edge("z", END)
+    return builder
+
+
+FINAL = ["a", "p1", "p2", "p3", "z"]
+
+
+def _config() -> Any:
+    return {"configurable": {"thread_id": f"cp-{uuid.uuid4().hex}"}}
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("sqlite:///relative/path.db", "relative/path.db"),
+        ("sqlite:////absolute/path.db", "/absolute/path.db"),
+        ("sqlite:///:memory:", ":memory:"),
+        (":memory:", ":memory:"),
+        ("sqlite:///with%20space.db", "with space.db"),
+    ],
+)
+def test_parse_sqlite_urls(url: str, target: str) -> None:
+    """SQLite URLs map to the path SQLAlchemy conventions give them."""
+    assert parse_checkpointer_url(url) == CheckpointerURL(backend="sqlite", target=target)
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@h:5432/db", "postgres://u@h/db", "POSTGRES://h"])
+def test_parse_postgres_urls(url: str) -> None:
+    """Both PostgreSQL schemes are accepted and passed to psycopg unchanged."""
+    assert parse_checkpointer_url(url) == CheckpointerURL(backend="postgres", target=url)
+
+
+def test_unsupported_scheme_names_it_and_lists_supported_ones() -> None:
+    """A bad scheme gets a ValueError naming it, listing the supported forms, hiding the URL."""
+    with pytest.raises(ValueError, match="'mysql'") as info:
+        parse_checkpointer_url("mysql://user:hunter2@db/app")
+    assert "sqlite:///" in str(info.value)
+    assert "postgresql://" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("checkpoints.db", "no scheme"),
+        ("", "Empty"),
+        ("sqlite://host/path.db", "no host"),
+        ("sqlite://", "no host"),
+        ("sqlite:///", "no path"),
+        ("sqlite:///x.db?mode=ro", "no query"),
+    ],
+)
+def test_malformed_urls_are_rejected(url: str, message: str) -> None:
+    """Malformed URLs raise ValueError with a specific explanation."""
+    with pytest.raises(ValueError, match=message):
+        parse_checkpointer_url(url)
+
+
+def test_relative_sqlite_file_gets_parent_dirs_wal_and_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative SQLite URL creates missing folders, uses WAL and has the tables ready."""
+    monkeypatch.chdir(tmp_path)
+    with open_checkpointer("sqlite:///state/deep/checkpoints.db") as saver:
+        assert isinstance(saver, SqliteSaver)
+        assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in saver.conn.execute("SELECT name FROM sqlite_master")}
+        assert {"checkpoints", "writes"} <= tables
+    assert (tmp_path / "state/deep/checkpoints.db").is_file()
+
+
+def test_sqlite_state_survives_reopening(tmp_path: Path) -> None:
+    """A thread written through one connection resumes from a new one (absolute URL)."""
+    url = f"sqlite:///{tmp_path}/runs/cp.db"
+    assert url.startswith("sqlite:////")
+    config = _config()
+    with open_checkpointer(url) as saver:
+        assert _builder().compile(checkpointer=saver).invoke({"log": []}, config) == {"log": FINAL}
+    with open_checkpointer(url) as saver:
+        graph = _builder().compile(checkpointer=saver)
+        assert graph.get_state(config).values == {"log": FINAL}
+
+
+def test_sqlite_connection_is_usable_from_other_threads() -> None:
+    """The connection allows LangGraph's worker threads (check_same_thread=False)."""
+    errors: list[BaseException] = []
+    with open_checkpointer("sqlite:///:memory:") as saver:
+
+        def use() -> None:
+            try:
+                list(saver.list(_config()))
+            except BaseException as exc:  # collected for the assertion below
+                errors.append(exc)
+
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+    assert errors == []
+
+
+def test_sqlite_connection_closes_on_exit() -> None:
+    """Leaving the context closes the connection."""
+    with open_checkpointer(":memory:") as saver:
+        assert isinstance(saver, SqliteSaver)
+        conn = saver.conn
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")
+
+
+def test_postgres_saver_is_set_up_and_persists() -> None:
+    """A PostgreSQL URL yields a set-up PostgresSaver; a thread survives reconnecting."""
+    config = _config()
+    thread_id = config["configurable"]["thread_id"]
+    try:
+        with open_checkpointer(PG_URL) as saver:
+            assert isinstance(saver, PostgresSaver)
+            _builder().compile(checkpointer=saver).invoke({"log": []}, config)
+        with open_checkpointer(PG_URL) as saver:
+            graph = _builder().compile(checkpointer=saver)
+            assert graph.get_state(config).values == {"log": FINAL}
+    finally:
+        with open_checkpointer(PG_URL) as saver:
+            saver.delete_thread(thread_id)
+            assert saver.get_tuple(config) is None
+
+
+async def test_async_sqlite_saver_runs_ainvoke(tmp_path: Path) -> None:
+    """open_async_checkpointer yields a set-up AsyncSqliteSaver usable with ainvoke."""
+    config = _config()
+    async with open_async_checkpointer(f"sqlite:///{tmp_path}/a/cp.db") as saver:
+        assert isinstance(saver, AsyncSqliteSaver)
+        graph = _builder().compile(checkpointer=saver)
+        assert await graph.ainvoke({"log": []}, config) == {"log": FINAL}
+        assert (await graph.aget_state(config)).values == {"log": FINAL}
+
+
+async def test_async_postgres_saver_runs_ainvoke() -> None:
+    """open_async_checkpointer yields a set-up AsyncPostgresSaver usable with ainvoke."""
+    config = _config()
+    async with open_async_checkpointer(PG_URL) as saver:
+        assert isinstance(saver, AsyncPostgresSaver)
+        try:
+            graph = _builder().compile(checkpointer=saver)
+            assert await graph.ainvoke({"log": []}, config) == {"log": FINAL}
+        finally:
+            await saver.adelete_thread(config["configurable"]["thread_id"])
+
+
+def test_missing_postgres_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the postgres extra, a PostgreSQL URL raises ImportError naming the extra."""
+    monkeypatch.setitem(sys.modules, "langgraph.checkpoint.postgres", None)
+    with (
+        pytest.raises(ImportError, match=r"langgraph-runner\[postgres\]"),
+        open_checkpointer(PG_URL),
+    ):
+        pass
+
+
+async def test_missing_postgres_extra_async(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The async opener gives the same ImportError hint."""
+    monkeypatch.setitem(sys.modules, "langgraph.checkpoint.postgres.aio", None)
+    with pytest.raises(ImportError, match=r"langgraph-runner\[postgres\]"):
+        async with open_async_checkpointer(PG_URL):
+            pass
+
+
+async def test_async_bad_url_raises_value_error() -> None:
+    """The async opener validates URLs like the sync one."""
+    with pytest.raises(ValueError, match="'redis'"):
+        async with open_async_checkpointer("redis://localhost"):
+            pass
+
+
+def test_saved_tasks_decodes_a_step_without_the_graph() -> None:
+    """saved_tasks names each task of a stored step and says which finished or raised."""
+    builder = _builder(failing="p2")
+    config = _config()
+    with open_checkpointer(":memory:") as saver:
+        graph = builder.compile(checkpointer=saver)
+        with pytest.raises(ConnectionError):
+            graph.invoke({"log": []}, config)
+        latest = saver.get_tuple(config)
+        assert latest is not None
+        tasks = {t.name: t for t in saved_tasks(latest)}
+        live = {t.id: t.name for t in graph.get_state(config).tasks}
+    assert set(tasks) == {"p1", "p2", "p3"}
+    assert {t.task_id: t.name for t in tasks.values()} == live
+    assert tasks["p1"].finished and tasks["p3"].finished
+    assert ("log", ["p1"]) in tasks["p1"].writes
+    assert not tasks["p2"].finished
+    assert "ConnectionError" in str(tasks["p2"].error)
