@@ -1,0 +1,329 @@
+"""Tests for langgraph_runner.report: run reports from checkpoint history."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import operator
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, Any, TypedDict
+
+import pytest
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, Send, interrupt
+
+from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner.report import (
+    NodeReport,
+    NodeStatus,
+    RunReport,
+    RunStatus,
+    ThreadNotFoundError,
+    run_report,
+)
+
+
+def _merge(a: dict[str, bool] | None, b: dict[str, bool] | None) -> dict[str, bool]:
+    return {**(a or {}), **(b or {})}
+
+
+class State(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+    errors: Annotated[list[dict[str, Any]], operator.add]
+    routing_flags: Annotated[dict[str, bool], _merge]
+    loops: int
+
+
+def record(node: str, *, attempts: int = 3, recovered: bool = False) -> dict[str, Any]:
+    """An error record shaped like the ones wrapped nodes write."""
+    return {
+        "node": node,
+        "code": "RETRY_EXHAUSTED",
+        "message": f"Node '{node}' failed after {attempts} attempt(s): down",
+        "error_type": "ConnectionError",
+        "category": "network",
+        "recoverable": True,
+        "attempts": attempts,
+        "timestamp": "2026-11-22T09:00:00+00:00",
+        "duration_ms": 12.5,
+        "stack": None,
+        "trace_id": "t-1",
+        "graph_execution_id": "g-1",
+        "retry_after": None,
+        "recovered": recovered,
+    }
+
+
+class Behaviour:
+    """Switches the test graph's middle node between outcomes."""
+
+    def __init__(self, mode: str = "ok") -> None:
+        self.mode = mode
+
+
+def build(behaviour: Behaviour) -> StateGraph[State]:
+    """a -> (p1, mid) -> join -> fan -Send-> worker x2 -> z; 'never' is on an untaken branch."""
+
+    def simple(name: str) -> Any:
+        def node(state: State) -> dict[str, Any]:
+            return {"log": [name]}
+
+        return node
+
+    def mid(state: State) -> dict[str, Any]:
+        if behaviour.mode == "raise":
+            raise ConnectionError("db down, password=hunter2")
+        if behaviour.mode == "ask":
+            return {"log": [str(interrupt({"question": "approve?"}))]}
+        if behaviour.mode in ("blocked", "recovered"):
+            recovered = behaviour.mode == "recovered"
+            return {
+                "log": ["mid"],
+                "errors": [record("mid", recovered=recovered)],
+                "routing_flags": {"blocked": not recovered},
+            }
+        return {"log": ["mid"]}
+
+    def route(state: State) -> str:
+        return END if (state.get("routing_flags") or {}).get("blocked") else "fan"
+
+    builder = StateGraph(State)
+    for name in ["a", "p1", "fan", "z", "never"]:
+        builder.add_node(name, simple(name))
+    builder.add_node("mid", mid)
+    builder.add_node("join", simple("join"))
+    builder.add_node("worker", lambda arg: {"log": [f"w{arg['i']}"]})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "p1")
+    builder.add_edge("a", "mid")
+    builder.add_edge(["p1", "mid"], "join")
+    builder.add_conditional_edges("join", route, ["fan", END])
+    builder.add_conditional_edges(
+        "fan", lambda s: [Send("worker", {"i": i}) for i in range(2)], ["worker"]
+    )
+    builder.add_edge("worker", "z")
+    builder.add_conditional_edges("z", lambda s: END, [END, "never"])
+    return builder
+
+
+@pytest.fixture
+def saver() -> Iterator[SqliteSaver]:
+    """An in-memory SQLite saver."""
+    with open_checkpointer("sqlite:///:memory:") as cp:
+        assert isinstance(cp, SqliteSaver)
+        yield cp
+
+
+def _run(saver: SqliteSaver, mode: str) -> tuple[Any, RunnableConfig, Behaviour]:
+    behaviour = Behaviour(mode)
+    graph = build(behaviour).compile(checkpointer=saver)
+    config: RunnableConfig = {"configurable": {"thread_id": f"r-{uuid.uuid4().hex}"}}
+    with contextlib.suppress(ConnectionError):
+        graph.invoke(State(log=[]), config)
+    return graph, config, behaviour
+
+
+def _statuses(report: RunReport) -> list[tuple[str, str, int, int]]:
+    return [(n.name, n.status.value, n.attempts, n.runs) for n in report.nodes]
+
+
+def test_completed_run(saver: SqliteSaver) -> None:
+    """A clean run is completed; every executed node succeeded once, in execution order."""
+    graph, config, _ = _run(saver, "ok")
+    report = run_report(graph, config)
+    assert report.status is RunStatus.COMPLETED
+    assert report.next == [] and report.interrupts == [] and report.errors == []
+    ran = [n for n in report.nodes if n.status is not NodeStatus.SKIPPED]
+    assert [n.name for n in ran] == ["a", "mid", "p1", "join", "fan", "worker", "z"]
+    assert all(n.status is NodeStatus.SUCCEEDED and n.attempts == 1 for n in ran)
+    assert report.node("worker").runs == 2
+    assert [report.node(n).step for n in ("a", "mid", "join", "fan", "worker", "z")] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+
+
+def test_never_executed_graph_node_is_skipped_only_with_graph(saver: SqliteSaver) -> None:
+    """With the graph, an untaken node is 'skipped'; a bare saver lists only nodes it saw."""
+    graph, config, _ = _run(saver, "ok")
+    never = run_report(graph, config).node("never")
+    assert (never.status, never.attempts, never.runs) == (NodeStatus.SKIPPED, 0, 0)
+    assert never.step is None
+    with pytest.raises(KeyError):
+        run_report(saver, config).node("never")
+
+
+def test_timestamps_and_durations_follow_checkpoints(saver: SqliteSaver) -> None:
+    """Nodes carry their step's checkpoint times; durations match them and are non-negative."""
+    graph, config, _ = _run(saver, "ok")
+    report = run_report(graph, config)
+    assert report.started_at is not None and report.updated_at is not None
+    assert report.started_at <= report.updated_at
+    for node in (n for n in report.nodes if n.status is NodeStatus.SUCCEEDED):
+        assert node.started_at is not None and node.finished_at is not None
+        assert report.started_at <= node.started_at <= node.finished_at <= report.updated_at
+        assert node.duration_ms is not None and node.duration_ms >= 0
+    assert report.node("a").finished_at == report.node("mid").started_at
+
+
+@pytest.mark.parametrize("mode", ["ok", "raise", "ask", "blocked", "recovered"])
+def test_graph_and_bare_checkpointer_agree(saver: SqliteSaver, mode: str) -> None:
+    """Reading through the graph or the bare saver gives the same statuses and timings."""
+    graph, config, _ = _run(saver, mode)
+    from_graph, from_saver = run_report(graph, config), run_report(saver, config)
+    ran = [n for n in from_graph.nodes if n.status is not NodeStatus.SKIPPED]
+    assert from_saver.nodes == ran
+    assert from_saver.model_copy(update={"nodes": ran}) == from_graph.model_copy(
+        update={"nodes": ran}
+    )
+
+
+def test_node_raising_fails_the_run(saver: SqliteSaver) -> None:
+    """A node exception stops the run: status failed, node failed with a sanitized error."""
+    _, config, _ = _run(saver, "raise")
+    report = run_report(saver, config)
+    assert report.status is RunStatus.FAILED
+    assert report.next == ["mid"]
+    mid = report.node("mid")
+    assert (mid.status, mid.attempts, mid.runs) == (NodeStatus.FAILED, 1, 0)
+    assert mid.error is not None and "ConnectionError" in mid.error
+    assert "hunter2" not in mid.error
+    assert report.node("p1").status is NodeStatus.SUCCEEDED
+    assert "hunter2" not in report.model_dump_json() + report.to_table()
+
+
+def test_failed_node_resumed_after_fix_completes(saver: SqliteSaver) -> None:
+    """After the cause is fixed and the thread resumed, the run and the node succeed."""
+    graph, config, behaviour = _run(saver, "raise")
+    behaviour.mode = "ok"
+    graph.invoke(None, config)
+    report = run_report(graph, config)
+    assert report.status is RunStatus.COMPLETED
+    mid = report.node("mid")
+    assert (mid.status, mid.runs) == (NodeStatus.SUCCEEDED, 1)
+    assert mid.error is not None  # the earlier failure stays visible
+
+
+def test_pending_interrupt_reports_interrupted(saver: SqliteSaver) -> None:
+    """A node waiting on interrupt() makes the run and the node 'interrupted'."""
+    graph, config, _ = _run(saver, "ask")
+    report = run_report(graph, config)
+    assert report.status is RunStatus.INTERRUPTED
+    assert report.node("mid").status is NodeStatus.INTERRUPTED
+    assert [i["value"] for i in report.interrupts] == [{"question": "approve?"}]
+    graph.invoke(Command(resume="yes"), config)
+    after = run_report(graph, config)
+    assert after.status is RunStatus.COMPLETED and after.interrupts == []
+    assert after.node("mid").status is NodeStatus.SUCCEEDED
+
+
+def test_blocked_flag_at_end_reports_blocked(saver: SqliteSaver) -> None:
+    """routing_flags.blocked at the end means 'blocked'; the record fails its node."""
+    graph, config, _ = _run(saver, "blocked")
+    report = run_report(graph, config)
+    assert report.status is RunStatus.BLOCKED and report.blocked
+    mid = report.node("mid")
+    assert (mid.status, mid.attempts) == (NodeStatus.FAILED, 3)
+    assert mid.errors == [record("mid")]
+    assert report.errors == [record("mid")]
+    assert report.node("fan").status is NodeStatus.SKIPPED
+
+
+def test_recovered_record_keeps_node_succeeded(saver: SqliteSaver) -> None:
+    """A recovered error record is listed and counts attempts but the node succeeded."""
+    graph, config, _ = _run(saver, "recovered")
+    report = run_report(graph, config)
+    assert report.status is RunStatus.COMPLETED
+    mid = report.node("mid")
+    assert (mid.status, mid.attempts, mid.errors) == (
+        NodeStatus.SUCCEEDED,
+        3,
+        [record("mid", recovered=True)],
+    )
+
+
+def test_stopped_mid_run_reports_running_with_pending_nodes(saver: SqliteSaver) -> None:
+    """A run stopped between steps is 'running' with the next nodes pending."""
+    graph = build(Behaviour()).compile(checkpointer=saver)
+    config: RunnableConfig = {"configurable": {"thread_id": f"r-{uuid.uuid4().hex}"}}
+    for _ in graph.stream(State(log=[]), config):
+        break
+    report = run_report(saver, config)
+    assert report.status is RunStatus.RUNNING
+    assert sorted(report.next) == ["mid", "p1"]
+    assert {report.node("p1").status, report.node("mid").status} == {NodeStatus.PENDING}
+    assert report.node("mid").attempts == 0
+    assert run_report(graph, config).status is RunStatus.RUNNING
+
+
+def test_loop_counts_runs_and_uses_latest_step() -> None:
+    """A node executed several times reports its number of runs and its latest step."""
+
+    def body(state: State) -> dict[str, Any]:
+        return {"loops": state.get("loops", 0) + 1}
+
+    builder = StateGraph(State)
+    builder.add_node("body", body)
+    builder.add_edge(START, "body")
+    builder.add_conditional_edges("body", lambda s: "body" if s["loops"] < 3 else END)
+    with open_checkpointer(":memory:") as cp:
+        graph = builder.compile(checkpointer=cp)
+        graph.invoke({"loops": 0}, {"configurable": {"thread_id": "loop"}})
+        entry = run_report(cp, "loop").node("body")
+    assert (entry.runs, entry.step, entry.attempts) == (3, 2, 1)
+
+
+def test_report_is_plain_json(saver: SqliteSaver) -> None:
+    """model_dump_json round-trips through json and back into the model."""
+    graph, config, _ = _run(saver, "blocked")
+    report = run_report(graph, config)
+    data = json.loads(report.model_dump_json())
+    assert data["status"] == "blocked"
+    assert data["nodes"][0].keys() >= {"name", "status", "attempts", "errors"}
+    assert RunReport.model_validate(data) == report
+
+
+def test_to_table_is_fixed_width(saver: SqliteSaver) -> None:
+    """The table has a header line and aligned columns, one row per node."""
+    graph, config, _ = _run(saver, "blocked")
+    table = run_report(graph, config).to_table()
+    lines = table.splitlines()
+    assert lines[0].startswith(f"thread {config['configurable']['thread_id']}: blocked")
+    header, rows = lines[2], lines[3:]
+    assert header.split()[:4] == ["NODE", "STATUS", "ATTEMPTS", "RUNS"]
+    col = header.index("STATUS")
+    for row in rows:
+        name = row.split()[0]
+        assert row[col:].split()[0] in {s.value for s in NodeStatus}, name
+    assert any("RETRY_EXHAUSTED" in row for row in rows if row.startswith("mid "))
+
+
+def test_unknown_thread_raises(saver: SqliteSaver) -> None:
+    """A thread without checkpoints raises ThreadNotFoundError (a LookupError)."""
+    graph = build(Behaviour()).compile(checkpointer=saver)
+    for source in (graph, saver):
+        with pytest.raises(ThreadNotFoundError, match="nope"):
+            run_report(source, "nope")
+    assert issubclass(ThreadNotFoundError, LookupError)
+
+
+def test_bad_source_and_config_are_rejected(saver: SqliteSaver) -> None:
+    """Neither graph nor saver -> TypeError; a config without thread id -> ValueError."""
+    with pytest.raises(TypeError, match="checkpoint saver"):
+        run_report(object(), "t")
+    with pytest.raises(ValueError, match="thread_id"):
+        run_report(saver, {"configurable": {}})
+
+
+def test_node_report_fields() -> None:
+    """NodeReport exposes the pinned fields name, status, attempts and errors."""
+    entry = NodeReport(name="x", status=NodeStatus.PENDING, attempts=0, runs=0)
+    expected = {"name": "x", "status": "pending", "attempts": 0, "errors": []}
+    assert entry.model_dump(mode="json").items() >= expected.items()
