@@ -22,6 +22,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph_runner import _compat
 from langgraph_runner.cache import NodeCache, code_fingerprint
 from langgraph_runner.logs import SupportsEvents, get_event_logger
+from langgraph_runner.metrics.collector import NodeMetricsCollector
 from langgraph_runner.retry import RetryAttempt, RetryConfig
 from langgraph_runner.runner import NodeRunner, NodeSpec
 
@@ -93,6 +94,7 @@ def create_node(
     on_error: OnError = "record",
     logger: SupportsEvents | None = None,
     cache: NodeCache | None = None,
+    metrics: NodeMetricsCollector | None = None,
 ) -> F:
     """Wrap ``fn`` as a production-grade LangGraph node.
 
@@ -112,6 +114,8 @@ def create_node(
             ``langgraph_runner`` logger.
         cache: A ``NodeCache``: skip ``fn`` when it already ran on the same
             declared inputs with the same code; failures are never cached.
+        metrics: A ``NodeMetricsCollector`` to report to when the run's config
+            has none under ``configurable["metrics_collector"]``.
 
     Returns:
         A coroutine function when ``fn`` is async; otherwise a callable
@@ -145,6 +149,7 @@ def create_node(
         on_error=on_error,
         log=get_event_logger(logger),
         cache=cache,
+        metrics=metrics,
         fingerprint=code_fingerprint(fn) if cache is not None and cache.version is None else "",
     )
     runner = NodeRunner(spec)

@@ -27,6 +27,7 @@ from langgraph_runner.context import NodeContext, _reset_context, _set_context, 
 from langgraph_runner.errors import StateSchemaError
 from langgraph_runner.hooks import acall_hook, call_hook
 from langgraph_runner.logs import EventLogger
+from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY
 from langgraph_runner.records import add_note, build_record, redact_exception
 from langgraph_runner.retry import RetryAttempt, RetryConfig, waits_disabled
 
@@ -52,6 +53,7 @@ class NodeSpec:
     log: EventLogger
     cache: NodeCache | None = None
     fingerprint: str = ""
+    metrics: Any = None
 
 
 def _tenacity_for(retry: RetryConfig, cls: type[tenacity.BaseRetrying]) -> tenacity.BaseRetrying:
@@ -89,6 +91,31 @@ class _Call:
         if ctx is None:
             ctx = self._ctx = self.runner.build_context(self.config, self.started_at)
         return ctx
+
+    def collector(self) -> Any:
+        """The metrics collector for this call: the run's, else the node's own."""
+        config = self.config
+        if config:
+            conf = config.get("configurable")
+            if conf:
+                found = conf.get(METRICS_COLLECTOR_KEY)
+                if found is not None:
+                    return found
+        return self.runner.spec.metrics
+
+    def report(self, method: str, *args: Any) -> None:
+        """Send one record to the collector, if any; a broken collector never fails a node."""
+        collector = self.collector()
+        if collector is None:
+            return
+        node = self._ctx.node if self._ctx is not None else self.runner._node_name(self.config)
+        try:
+            getattr(collector, method)(node, *args)
+        except Exception:
+            self.runner.spec.log.emit(logging.DEBUG, "metrics.failed", node=node, method=method)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.t0) * 1000
 
     def next_attempt(self, attempt: int) -> NodeContext:
         ctx = self._ctx = self.get()._replace(attempt=attempt)
@@ -180,12 +207,14 @@ class NodeRunner:
             self._emit(INFO, "node.started", call.get())
 
     def _succeeded(self, call: _Call) -> None:
+        call.report("record_success", call.elapsed_ms())
         if self.spec.log.enabled(INFO):
             ms = round((time.perf_counter() - call.t0) * 1000, 3)
             self._emit(INFO, "node.succeeded", call.get(), duration_ms=ms)
 
     def _before_wait(self, call: _Call, exc: BaseException, delay: float) -> RetryAttempt:
         ctx = call.get()
+        call.report("record_retry", ctx.attempt)
         if self.spec.log.enabled(WARNING):
             self._emit(
                 WARNING,
@@ -216,6 +245,7 @@ class NodeRunner:
             message=record.message,
         )
         call.failed = True
+        call.report("record_failure", duration_ms, exc)
         if spec.on_error == "raise":
             redact_exception(exc)
             add_note(
@@ -250,6 +280,7 @@ class NodeRunner:
         return cache.key(ctx.node, state, thread_id=ctx.thread_id, fingerprint=fingerprint)
 
     def _cache_hit(self, call: _Call) -> None:
+        call.report("record_cache_hit")
         if self.spec.log.enabled(INFO):
             self._emit(INFO, "node.cache_hit", call.get())
 
