@@ -38,9 +38,10 @@ _SECRET_KEYS = (
 
 # Order matters: specific token shapes first, then generic key=value pairs.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # scheme://user:password@host -> keep the user, drop the password
+    # scheme://user:password@host -> keep the user, drop the password. The user may be
+    # empty (redis://:pw@host) and the password may hold "@" (up to the last one).
     (
-        re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)"),
+        re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s/?#]+(?=@)"),
         rf"\g<pre>{REDACTED}",
     ),
     # Authorization: Bearer/Basic <credentials>
