@@ -40,8 +40,12 @@ _SECRET_KEYS = (
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme://user:password@host -> keep the user, drop the password. The user may be
     # empty (redis://:pw@host) and the password may hold "@" (up to the last one).
+    # The lookbehind starts a scheme only where a run of scheme characters starts:
+    # with a mere \b, text like "a.a.a.a..." took quadratic time.
     (
-        re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s/?#]+(?=@)"),
+        re.compile(
+            r"(?P<pre>(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s/?#]+(?=@)"
+        ),
         rf"\g<pre>{REDACTED}",
     ),
     # Authorization: Bearer/Basic <credentials>
