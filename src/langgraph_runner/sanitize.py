@@ -48,6 +48,15 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\g<pre>{REDACTED}",
     ),
+    # Authorization headers: the scheme and the credentials ("Token <hex>", "Digest ...")
+    (
+        re.compile(
+            r"(?i)(?P<key>\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)"
+            r"(?:(?:bearer|basic|token|digest|negotiate|ntlm|bot|apikey|api-key|key|sso-key)\s+)?"
+            r"[^\s\"',;]+"
+        ),
+        rf"\g<key>{REDACTED}",
+    ),
     # Authorization: Bearer/Basic <credentials>
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
     # JSON Web Tokens
