@@ -57,8 +57,17 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\g<key>{REDACTED}",
     ),
-    # Authorization: Bearer/Basic <credentials>
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
+    # Bearer/Basic <credentials>. The credentials must look like one (a digit, "+/=_~",
+    # or an upper-case letter after the first), so "a basic configuration problem" or
+    # "Basic authentication failed" stay readable.
+    (
+        re.compile(
+            r"\b(?P<scheme>(?i:bearer|basic))\s+"
+            r"(?=[A-Za-z0-9._~+/=-]*[0-9+/=_~]|[A-Za-z0-9._~+/=-]+[A-Z])"
+            r"[A-Za-z0-9._~+/=-]{8,}"
+        ),
+        rf"\g<scheme> {REDACTED}",
+    ),
     # JSON Web Tokens
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
     # OpenAI / Anthropic style keys: sk-..., sk-proj-..., sk-ant-...
