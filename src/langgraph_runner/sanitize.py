@@ -33,7 +33,7 @@ PLUMBING_PREFIXES = (
 _SECRET_KEYS = (
     r"password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|id_token|"
     r"api[_-]?key|apikey|x-api-key|auth|authorization|private[_-]?key|session[_-]?id|"
-    r"aws_secret_access_key|aws_session_token|credentials?"
+    r"aws_secret_access_key|aws_session_token|credentials?|secret[_-]?key"
 )
 
 # Order matters: specific token shapes first, then generic key=value pairs.
@@ -83,7 +83,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # key=value, key: value, "key": "value"  (value quoted or bare)
     (
         re.compile(
-            rf"(?i)(?P<key>[\"']?\b(?:{_SECRET_KEYS})\b[\"']?\s*[:=]\s*)"
+            # Prefixed names too: DB_PASSWORD, GITHUB_TOKEN, ANTHROPIC_API_KEY, app_secret.
+            rf"(?i)(?P<key>[\"']?\b(?:[a-z0-9]+_)*(?:{_SECRET_KEYS})\b[\"']?\s*[:=]\s*)"
             r"(?!\[REDACTED\])(?P<val>\"[^\"]*\"|'[^']*'|[^\s,;&)}\]]+)"
         ),
         rf"\g<key>{REDACTED}",
