@@ -106,7 +106,13 @@ def sanitize_message(message: object, *, max_length: int = DEFAULT_MAX_MESSAGE) 
     Returns:
         The sanitized message.
     """
-    text = message if isinstance(message, str) else str(message)
+    if isinstance(message, str):
+        text = message
+    else:
+        try:
+            text = str(message)
+        except Exception:  # a broken __str__ must not replace the error being recorded
+            text = f"<unprintable {type(message).__name__}>"
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     if len(text) > max_length:
