@@ -6,10 +6,7 @@ import contextvars
 import itertools
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
-
-if TYPE_CHECKING:
-    from langgraph_runner.abort import AbortSignal
+from typing import Any, NamedTuple, Protocol
 
 __all__ = ["ContextSource", "NodeContext", "get_node_context", "ids_from_config", "new_trace_id"]
 
@@ -46,7 +43,7 @@ class NodeContext(NamedTuple):
     run_id: str | None = None
     task_id: str | None = None
     deadline: float | None = None
-    abort_signal: AbortSignal | None = None
+    abort_signal: Any = None  # an AbortSignal (langgraph_runner.abort) when one is in use
     primary_error: BaseException | None = None
 
     def evolve(self, **changes: Any) -> NodeContext:
