@@ -50,7 +50,9 @@ def append_unique(left: Sequence[T] | None, right: Sequence[T] | T | None) -> li
     out: list[T] = list(left or ())
     if right is None:
         return out
-    items: Iterable[Any] = [right] if isinstance(right, (str, bytes)) else right  # type: ignore[assignment]
+    # One item (a string, or anything not iterable) or a sequence of items.
+    single = isinstance(right, (str, bytes)) or not isinstance(right, Iterable)
+    items: Iterable[Any] = [right] if single else right  # type: ignore[assignment]
     seen: set[Hashable] = {x for x in out if isinstance(x, Hashable)}
     for item in items:
         if isinstance(item, Hashable):
