@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import operator
@@ -15,7 +16,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
 
-from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner import GraphState, create_node, route_on_blocked
+from langgraph_runner.checkpoint import open_async_checkpointer, open_checkpointer
 from langgraph_runner.report import (
     NodeReport,
     NodeStatus,
@@ -24,6 +26,7 @@ from langgraph_runner.report import (
     ThreadNotFoundError,
     run_report,
 )
+from langgraph_runner.testing import no_wait
 
 
 def _merge(a: dict[str, bool] | None, b: dict[str, bool] | None) -> dict[str, bool]:
@@ -126,8 +129,8 @@ def _run(saver: SqliteSaver, mode: str) -> tuple[Any, RunnableConfig, Behaviour]
     return graph, config, behaviour
 
 
-def _statuses(report: RunReport) -> list[tuple[str, str, int, int]]:
-    return [(n.name, n.status.value, n.attempts, n.runs) for n in report.nodes]
+def _skipped(name: str) -> NodeReport:
+    return NodeReport(name=name, status=NodeStatus.SKIPPED, attempts=0, runs=0)
 
 
 def test_completed_run(saver: SqliteSaver) -> None:
@@ -327,3 +330,69 @@ def test_node_report_fields() -> None:
     entry = NodeReport(name="x", status=NodeStatus.PENDING, attempts=0, runs=0)
     expected = {"name": "x", "status": "pending", "attempts": 0, "errors": []}
     assert entry.model_dump(mode="json").items() >= expected.items()
+
+
+def test_report_on_wrapped_nodes_with_graph_state() -> None:
+    """With create_node and GraphState, a terminal failure reads as blocked with its record."""
+
+    class AppState(GraphState, total=False):
+        log: Annotated[list[str], operator.add]
+
+    def fetch(state: AppState) -> dict[str, Any]:
+        raise ConnectionError("upstream down")
+
+    def publish(state: AppState) -> dict[str, Any]:
+        return {"log": ["published"]}
+
+    builder = StateGraph(AppState)
+    builder.add_node("fetch", create_node(fetch, retry=3))
+    builder.add_node("publish", create_node(publish))
+    builder.add_edge(START, "fetch")
+    builder.add_conditional_edges("fetch", route_on_blocked("publish", END), ["publish", END])
+    builder.add_edge("publish", END)
+    with open_checkpointer(":memory:") as cp, no_wait():
+        graph = builder.compile(checkpointer=cp)
+        graph.invoke({"log": []}, {"configurable": {"thread_id": "wrapped"}})
+        from_graph, from_saver = run_report(graph, "wrapped"), run_report(cp, "wrapped")
+    assert from_graph.status is RunStatus.BLOCKED
+    fetch_entry = from_graph.node("fetch")
+    assert (fetch_entry.status, fetch_entry.attempts) == (NodeStatus.FAILED, 3)
+    assert [e["code"] for e in fetch_entry.errors] == ["RETRY_EXHAUSTED"]
+    assert from_graph.node("publish").status is NodeStatus.SKIPPED
+    assert from_saver.nodes == [fetch_entry]
+
+
+async def test_report_from_async_saver_in_a_worker_thread() -> None:
+    """An async saver is read by running run_report in a worker thread."""
+    async with open_async_checkpointer(":memory:") as cp:
+        graph = build(Behaviour()).compile(checkpointer=cp)
+        await graph.ainvoke(State(log=[]), {"configurable": {"thread_id": "async"}})
+        report = await asyncio.to_thread(run_report, cp, "async")
+        assert await asyncio.to_thread(run_report, graph, "async") == report.model_copy(
+            update={"nodes": [*report.nodes, _skipped("never")]}
+        )
+    assert report.status is RunStatus.COMPLETED
+    assert {n.name for n in report.nodes} == {"a", "p1", "mid", "join", "fan", "worker", "z"}
+
+
+def test_update_state_and_fork_follow_the_latest_chain(saver: SqliteSaver) -> None:
+    """update_state supersedes unrun tasks; a fork re-runs from its checkpoint; sources agree."""
+    graph = build(Behaviour()).compile(checkpointer=saver, interrupt_before=["join"])
+    config: RunnableConfig = {"configurable": {"thread_id": f"r-{uuid.uuid4().hex}"}}
+    graph.invoke(State(log=[]), config)
+    paused = run_report(graph, config)
+    assert (paused.status, paused.next) == (RunStatus.RUNNING, ["join"])
+    graph.update_state(config, {"log": ["edited"]}, as_node="mid")
+    graph.invoke(None, config)
+    done = run_report(graph, config)
+    assert done.status is RunStatus.COMPLETED
+    assert (done.node("join").runs, done.node("mid").runs) == (1, 1)
+    assert run_report(saver, config).nodes == [
+        n for n in done.nodes if n.status is not NodeStatus.SKIPPED
+    ]
+    before_mid = next(s for s in graph.get_state_history(config) if "mid" in s.next)
+    graph.invoke(None, before_mid.config)
+    forked = run_report(graph, config)
+    assert (forked.status, forked.next) == (RunStatus.RUNNING, ["join"])
+    assert forked.node("join").status is NodeStatus.PENDING
+    assert run_report(saver, config).nodes == forked.nodes

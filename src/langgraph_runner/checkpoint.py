@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
+from uuid import UUID, uuid5
 
 from langgraph.checkpoint.base import Checkpoint, CheckpointTuple
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -222,7 +223,8 @@ class SavedTask:
     """A task of a stored checkpoint's superstep, decoded without the graph.
 
     Attributes:
-        name: The node name (``"<task 1a2b3c4d>"`` if it cannot be worked out).
+        name: The node name; ``"__update__"`` for ``graph.update_state`` writes,
+            ``"<task 1a2b3c4d>"`` if it cannot be worked out.
         task_id: LangGraph's task id.
         finished: The task saved output writes (it will not run again on resume).
         error: The saved error (LangGraph stores ``repr(exception)``), or None.
@@ -301,8 +303,13 @@ def saved_tasks(checkpoint: CheckpointTuple) -> list[SavedTask]:
     for task_id, chan, value in checkpoint.pending_writes or ():
         if task_id != _NULL_TASK:
             writes.setdefault(task_id, []).append((chan, value))
+    for i in range(len(writes)):
+        # Writes of graph.update_state(...) made on this checkpoint without reusing a
+        # scheduled task's id (langgraph.pregel.main._update_task_id).
+        suffix = "" if i == 0 else f":{i}"
+        names.setdefault(str(uuid5(UUID(cp["id"]), _INTERRUPT + suffix)), "__update__")
     unknown = [tid for tid in writes if tid not in names]
-    unmatched = [tid for tid in names if not writes[tid]]
+    unmatched = [tid for tid in names if tid in writes and not writes[tid]]
     if len(unknown) == 1 and len(unmatched) == 1:
         # A trigger set we could not guess: the only unexplained writes belong to
         # the only scheduled task that has none.

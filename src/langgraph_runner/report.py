@@ -1,8 +1,9 @@
 """Run reports: what happened on one thread, read back from its checkpoints.
 
 ``run_report`` follows the thread's checkpoint chain (parent links from the latest
-checkpoint, so time-travel forks are ignored). Each checkpoint opens a superstep;
-its saved task writes say which tasks finished, raised or hit ``interrupt()``.
+checkpoint, so abandoned fork branches are ignored). Each checkpoint opens a
+superstep; its saved task writes say which tasks finished, raised or hit
+``interrupt()``; tasks superseded by ``update_state``, a fork or new input never ran.
 Overall status, first match wins: ``interrupted`` (a latest-step task waits on
 ``interrupt()``), ``failed`` (a latest-step task raised), ``running`` (the latest
 step still has tasks: in progress, or the process died and
@@ -155,6 +156,7 @@ class _Task:
 @dataclass(frozen=True)
 class _Step:
     step: int
+    source: str  # "input", "loop", "update" or "fork" (checkpoint metadata)
     checkpoint_id: str
     created_at: str | None
     tasks: tuple[_Task, ...]  # sorted by name, so both sources list nodes alike
@@ -218,13 +220,7 @@ def _from_graph(graph: Any, cfg: RunnableConfig) -> tuple[list[_Step], dict[str,
         lambda s: _cid(s.parent_config),
     )
     steps = [
-        _Step(
-            _step_no(s.metadata),
-            str(_cid(s.config)),
-            s.created_at,
-            _sorted(map(_graph_task, s.tasks)),
-        )
-        for s in snaps
+        _step(s.metadata, _cid(s.config), s.created_at, map(_graph_task, s.tasks)) for s in snaps
     ]
     values = snaps[-1].values if snaps and isinstance(snaps[-1].values, dict) else {}
     return steps, values
@@ -236,12 +232,10 @@ def _graph_task(t: PregelTask) -> _Task:
     return _Task(t.name, t.result is not None, error, tuple(t.interrupts), _records(result))
 
 
-def _step_no(metadata: Mapping[str, Any] | None) -> int:
-    return int((metadata or {}).get("step", -1))
-
-
-def _sorted(tasks: Iterable[_Task]) -> tuple[_Task, ...]:
-    return tuple(sorted(tasks, key=lambda t: t.name))
+def _step(md: Mapping[str, Any] | None, cid: Any, ts: str | None, tasks: Iterable[_Task]) -> _Step:
+    md = md or {}
+    ordered = tuple(sorted(tasks, key=lambda t: t.name))
+    return _Step(int(md.get("step", -1)), str(md.get("source", "loop")), str(cid), ts, ordered)
 
 
 def _from_saver(
@@ -266,9 +260,7 @@ def _saver_step(tup: CheckpointTuple) -> _Step:
         )
         for t in saved_tasks(tup)
     ]
-    return _Step(
-        _step_no(tup.metadata), str(tup.checkpoint["id"]), tup.checkpoint.get("ts"), _sorted(tasks)
-    )
+    return _step(tup.metadata, tup.checkpoint["id"], tup.checkpoint.get("ts"), tasks)
 
 
 def _records(value: Any) -> tuple[dict[str, Any], ...]:
@@ -328,10 +320,13 @@ def _build(
     blocked = bool(isinstance(flags, dict) and flags.get("blocked"))
     entries: dict[str, dict[str, Any]] = {}
     for i, st in enumerate(steps):
-        done = i + 1 < len(steps)
-        finished_at = steps[i + 1].created_at if done else None
+        child = steps[i + 1] if i + 1 < len(steps) else None
+        # Only a "loop" child means the step ran to completion; after update_state,
+        # a fork or new input, the step's unfinished tasks never ran.
+        done = child is not None and child.source == "loop"
+        finished_at = child.created_at if done and child else None
         for task in st.tasks:
-            if task.name.startswith("__"):
+            if task.name.startswith("__") or (child and not done and not task.finished):
                 continue
             status = _task_status(task, done)
             raised = task.error is not None and not task.finished
