@@ -8,11 +8,12 @@ removed (``{"routing_flags": {"blocked": None}}``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, TypedDict, TypeVar
 
 from langgraph.types import Overwrite
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
 from langgraph_runner.errors import NodeError
 
@@ -112,12 +113,20 @@ STATE_CHANNELS: tuple[str, ...] = (
 )
 
 
+def _fspath(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+# An artifact path may be given as a pathlib.Path; state keeps plain strings.
+_Path = Annotated[str, BeforeValidator(_fspath)]
+
+
 class _Updates(BaseModel):
     model_config = ConfigDict(extra="allow", strict=False)
 
     errors: list[NodeError] | None = None
     routing_flags: dict[str, bool | None] | None = None
-    artifact_paths: dict[str, str | None] | None = None
+    artifact_paths: dict[str, _Path | None] | None = None
     evidence_refs: list[str] | None = None
     gate_decisions: dict[str, dict[str, Any] | None] | None = None
 
@@ -125,7 +134,7 @@ class _Updates(BaseModel):
 _OVERWRITE_TYPES: dict[str, TypeAdapter[Any]] = {
     "errors": TypeAdapter(list[NodeError]),
     "routing_flags": TypeAdapter(dict[str, bool]),
-    "artifact_paths": TypeAdapter(dict[str, str]),
+    "artifact_paths": TypeAdapter(dict[str, _Path]),
     "evidence_refs": TypeAdapter(list[str]),
     "gate_decisions": TypeAdapter(dict[str, dict[str, Any]]),
 }
@@ -147,10 +156,11 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
     """Build a validated, reducer-compatible partial update.
 
     The five ``GraphState`` channels are validated (records must be valid
-    ``NodeError`` data; flags booleans; paths strings) and converted to plain JSON
-    data. ``evidence_refs`` already in ``state`` are not repeated. A channel value
-    wrapped in ``langgraph.types.Overwrite`` replaces the channel (validated the
-    same way) — the way to clear errors or flags. Other keys pass through unchanged.
+    ``NodeError`` data; flags booleans; paths strings or ``os.PathLike``) and
+    converted to plain JSON data. ``evidence_refs`` already in ``state`` are not
+    repeated. A channel value wrapped in ``langgraph.types.Overwrite`` replaces the
+    channel (validated the same way) — the way to clear errors or flags. Other
+    keys pass through unchanged.
 
     Args:
         state: The node's current state (a mapping or an object with attributes).
