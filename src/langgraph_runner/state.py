@@ -179,8 +179,11 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
             overwrites[key] = value.value
         else:
             plain[key] = value
-    if "errors" in plain and plain["errors"] is not None and not isinstance(plain["errors"], list):
+    # One record or one ref is accepted like a list of one, as the reducers do.
+    if isinstance(plain.get("errors"), (Mapping, BaseModel)):
         plain["errors"] = [plain["errors"]]
+    if isinstance(plain.get("evidence_refs"), str):
+        plain["evidence_refs"] = [plain["evidence_refs"]]
     if "errors" in plain and plain["errors"] is not None:
         plain["errors"] = [
             e.model_dump() if isinstance(e, BaseModel) and not isinstance(e, NodeError) else e
@@ -202,6 +205,8 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
         validated = _OVERWRITE_TYPES[key].validate_python(value)
         if key == "errors":
             validated = [_as_record(e) for e in validated]
+        elif key == "evidence_refs":
+            validated = append_unique([], validated)  # the channel never holds duplicates
         out[key] = Overwrite(validated)
     return out
 
