@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypedDict, TypeVar
 
 from langgraph.types import Overwrite
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
+from typing_extensions import TypedDict as TypedDictExt  # pydantic needs it before 3.12
 
 from langgraph_runner.errors import NodeError
 
@@ -131,13 +132,16 @@ class _Updates(BaseModel):
     gate_decisions: dict[str, dict[str, Any] | None] | None = None
 
 
-_OVERWRITE_TYPES: dict[str, TypeAdapter[Any]] = {
-    "errors": TypeAdapter(list[NodeError]),
-    "routing_flags": TypeAdapter(dict[str, bool]),
-    "artifact_paths": TypeAdapter(dict[str, _Path]),
-    "evidence_refs": TypeAdapter(list[str]),
-    "gate_decisions": TypeAdapter(dict[str, dict[str, Any]]),
-}
+# Validated as one mapping so that a ValidationError's location names the channel.
+class _Overwrites(TypedDictExt, total=False):
+    errors: list[NodeError]
+    routing_flags: dict[str, bool]
+    artifact_paths: dict[str, _Path]
+    evidence_refs: list[str]
+    gate_decisions: dict[str, dict[str, Any]]
+
+
+_OVERWRITES: TypeAdapter[_Overwrites] = TypeAdapter(_Overwrites)
 
 
 def _as_record(value: Any) -> dict[str, Any]:
@@ -175,7 +179,7 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
     plain: dict[str, Any] = {}
     overwrites: dict[str, Any] = {}
     for key, value in updates.items():
-        if key in _OVERWRITE_TYPES and isinstance(value, Overwrite):
+        if key in STATE_CHANNELS and isinstance(value, Overwrite):
             overwrites[key] = value.value
         else:
             plain[key] = value
@@ -201,8 +205,8 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
         existing = _state_get(state, "evidence_refs") or []
         refs: list[str] = append_unique([], model.evidence_refs)
         out["evidence_refs"] = [r for r in refs if r not in existing]
-    for key, value in overwrites.items():
-        validated = _OVERWRITE_TYPES[key].validate_python(value)
+    checked: dict[str, Any] = dict(_OVERWRITES.validate_python(overwrites)) if overwrites else {}
+    for key, validated in checked.items():
         if key == "errors":
             validated = [_as_record(e) for e in validated]
         elif key == "evidence_refs":
