@@ -188,7 +188,7 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
         plain["errors"] = [plain["errors"]]
     if isinstance(plain.get("evidence_refs"), str):
         plain["evidence_refs"] = [plain["evidence_refs"]]
-    if "errors" in plain and plain["errors"] is not None:
+    if isinstance(plain.get("errors"), (list, tuple)):
         plain["errors"] = [
             e.model_dump() if isinstance(e, BaseModel) and not isinstance(e, NodeError) else e
             for e in plain["errors"]
