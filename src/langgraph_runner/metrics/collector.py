@@ -285,8 +285,9 @@ class NodeMetricsCollector:
     Callbacks run in the recording thread after the lock is released, so keep sync
     callbacks quick. An async callback (or one returning an awaitable) is scheduled
     as a task on the running event loop, or, with no loop running in the recording
-    thread, run by ``asyncio.run`` in a short-lived daemon thread; recording never
-    waits for it. Callback errors are logged (``metrics.callback_failed``), never raised.
+    thread, run by ``asyncio.run`` in a short-lived daemon thread (interpreter exit
+    may cut it short); recording never waits for it. Callback errors are logged
+    (``metrics.callback_failed``), never raised.
 
     Raises:
         TypeError: A config value has the wrong type (the message names the field).
