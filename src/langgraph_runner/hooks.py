@@ -28,18 +28,23 @@ def _log_failure(log: EventLogger, hook_name: str, exc: BaseException, node: str
     )
 
 
+async def _await(awaitable: Any, limit: float | None) -> Any:
+    # asyncio.run() takes only coroutines; a hook may return any awaitable.
+    return await (asyncio.wait_for(awaitable, limit) if limit else awaitable)
+
+
 def _run_coroutine_blocking(coro: Any, limit: float | None) -> Any:
-    """Run a coroutine to completion from sync code, even under a running loop."""
+    """Run an awaitable to completion from sync code, even under a running loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(asyncio.wait_for(coro, limit) if limit else coro)
+        return asyncio.run(_await(coro, limit))
     # A loop runs in this thread (a sync node called from async code): use another thread.
     box: dict[str, Any] = {}
 
     def runner() -> None:
         try:
-            box["value"] = asyncio.run(asyncio.wait_for(coro, limit) if limit else coro)
+            box["value"] = asyncio.run(_await(coro, limit))
         except BaseException as exc:  # re-raised in the caller's thread below
             box["error"] = exc
 
