@@ -7,6 +7,7 @@ coroutine function whichever side (sync or async node) calls it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import threading
@@ -48,7 +49,11 @@ def _run_coroutine_blocking(coro: Any, limit: float | None) -> Any:
         except BaseException as exc:  # re-raised in the caller's thread below
             box["error"] = exc
 
-    t = threading.Thread(target=runner, name="langgraph-runner-hook", daemon=True)
+    # Carry the caller's contextvars (get_node_context(), tracing spans) into the thread.
+    context = contextvars.copy_context()
+    t = threading.Thread(
+        target=context.run, args=(runner,), name="langgraph-runner-hook", daemon=True
+    )
     t.start()
     t.join()
     if "error" in box:
