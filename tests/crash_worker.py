@@ -55,6 +55,9 @@ class Ledger:
             os.write(self._fd, f"{event} {label}\n".encode())
             os.fsync(self._fd)
 
+    def close(self) -> None:
+        os.close(self._fd)
+
 
 def _sleep_for(label: str) -> float:
     # 0.05-0.15 s, fixed per node, so kills land inside node bodies.

@@ -43,11 +43,14 @@ worker = _load_worker()
 def reference_state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Final state of an uninterrupted in-process run (no sleeps) on a fresh thread."""
     ledger = worker.Ledger(str(tmp_path_factory.mktemp("ref") / "ledger.txt"))
-    with open_checkpointer("sqlite:///:memory:") as saver:
-        graph = worker.build_graph(ledger, saver, sleep_scale=0.0)
-        config = {"configurable": {"thread_id": "reference"}}
-        graph.invoke(dict(worker.INPUT), config)
-        return dict(graph.get_state(config).values)
+    try:
+        with open_checkpointer("sqlite:///:memory:") as saver:
+            graph = worker.build_graph(ledger, saver, sleep_scale=0.0)
+            config = {"configurable": {"thread_id": "reference"}}
+            graph.invoke(dict(worker.INPUT), config)
+            return dict(graph.get_state(config).values)
+    finally:
+        ledger.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -78,6 +81,21 @@ def _wait_for_node_start(proc: subprocess.Popen[bytes], ledger: Path, seen: int)
             return False
         time.sleep(0.005)
     raise AssertionError("worker never started a node")
+
+
+def _run_attempt(cmd: list[str], ledger: Path, kill_after: float | None) -> bool:
+    """Run one worker; SIGKILL it ``kill_after`` s into its first node. True if killed."""
+    seen = len(_ledger_lines(ledger))
+    with subprocess.Popen(cmd, stderr=subprocess.PIPE) as proc:
+        if kill_after is not None and _wait_for_node_start(proc, ledger, seen):
+            time.sleep(kill_after)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return True
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    return False
 
 
 def _check_ledger(lines: list[tuple[str, str]]) -> dict[str, int]:
@@ -114,21 +132,14 @@ def test_sigkilled_run_resumes_without_redoing_finished_nodes(
     while not out.exists():
         attempts += 1
         assert attempts <= KILLS + 3, "run did not complete"
-        seen = len(_ledger_lines(ledger))
         cmd = [sys.executable, str(WORKER), url, thread_id, str(ledger), str(out)]
-        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
-        if kills < KILLS and _wait_for_node_start(proc, ledger, seen):
-            time.sleep(rng.uniform(0.05, 0.25))
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-                kills += 1
-                worker.Ledger(str(ledger)).write("kill", str(kills))
-                with open_checkpointer(url) as saver:
-                    assert run_report(saver, thread_id).status is RunStatus.RUNNING
-                continue
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err.decode()
+        kill_after = rng.uniform(0.05, 0.25) if kills < KILLS else None
+        if _run_attempt(cmd, ledger, kill_after):
+            kills += 1
+            with ledger.open("a") as fh:
+                fh.write(f"kill {kills}\n")
+            with open_checkpointer(url) as saver:
+                assert run_report(saver, thread_id).status is RunStatus.RUNNING
     assert kills == KILLS
     lines = _ledger_lines(ledger)
     assert [label for ev, label in lines if ev == "invoke"] == ["input"] + ["resume"] * kills
