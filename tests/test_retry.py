@@ -1,0 +1,397 @@
+"""RetryConfig: validation, the backoff schedule with upward jitter, Retry-After hints, retry_on."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import pytest
+from langgraph.errors import GraphInterrupt
+from pydantic import BaseModel, ValidationError
+
+from langgraph_runner.context import NodeContext
+from langgraph_runner.errors import CircuitOpenError, NodeAbortedError
+from langgraph_runner.retry import RetryAttempt, RetryConfig, as_seconds, waits_disabled
+
+
+class Hinted(Exception):
+    """Carries a Retry-After hint."""
+
+    def __init__(self, retry_after: Any) -> None:
+        super().__init__("slow down")
+        self.retry_after = retry_after
+
+
+class Status(Exception):
+    """Carries an HTTP status."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
+
+
+def _validation_error() -> ValidationError:
+    class M(BaseModel):
+        n: int
+
+    try:
+        M.model_validate({"n": "x"})
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- construction
+
+
+def test_defaults_match_the_spec() -> None:
+    """Defaults: 3 attempts, 0.5 s initial, factor 2, 30 s cap, 25% jitter, default predicate."""
+    config = RetryConfig()
+    assert (
+        config.max_attempts,
+        config.initial_interval,
+        config.backoff_factor,
+        config.max_interval,
+        config.jitter,
+        config.retry_on,
+    ) == (3, 0.5, 2.0, 30.0, 0.25, None)
+
+
+def test_is_frozen() -> None:
+    """A config cannot be changed after creation."""
+    config = RetryConfig()
+    with pytest.raises(ValidationError):
+        config.max_attempts = 5  # type: ignore[misc]
+
+
+def test_is_keyword_only() -> None:
+    """Positional arguments are refused."""
+    with pytest.raises(TypeError):
+        RetryConfig(5)  # type: ignore[misc]
+
+
+def test_equal_configs_are_equal_and_hashable() -> None:
+    """Frozen configs compare by value and can be hashed (used as keys, shared safely)."""
+    assert RetryConfig(max_attempts=4) == RetryConfig(max_attempts=4)
+    assert hash(RetryConfig(max_attempts=4)) == hash(RetryConfig(max_attempts=4))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "seconds"),
+    [
+        ("initial_interval", 2, 2.0),
+        ("initial_interval", 0.25, 0.25),
+        ("initial_interval", 0, 0.0),
+        ("initial_interval", timedelta(milliseconds=250), 0.25),
+        ("max_interval", timedelta(minutes=2), 120.0),
+        ("max_interval", 60.0, 60.0),
+    ],
+)
+def test_times_accept_seconds_or_timedelta(field: str, value: Any, seconds: float) -> None:
+    """Intervals are float/int seconds or a timedelta, stored as float seconds."""
+    stored = getattr(RetryConfig(**{field: value}), field)
+    assert stored == seconds
+    assert type(stored) is float
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_attempts", 0),
+        ("max_attempts", -1),
+        ("max_attempts", 1.5),
+        ("max_attempts", 3.0),
+        ("max_attempts", True),
+        ("max_attempts", "3"),
+        ("initial_interval", -0.1),
+        ("initial_interval", "0.5"),
+        ("initial_interval", float("nan")),
+        ("initial_interval", True),
+        ("initial_interval", None),
+        ("initial_interval", timedelta(seconds=-1)),
+        ("max_interval", -5),
+        ("max_interval", "30s"),
+        ("backoff_factor", 0.5),
+        ("backoff_factor", float("nan")),
+        ("jitter", -0.1),
+        ("jitter", 1.5),
+        ("jitter", float("nan")),
+        ("retry_on", int),
+        ("retry_on", "ValueError"),
+        ("retry_on", (ValueError, 3)),
+        ("retry_on", ()),
+        ("retry_on", 42),
+        ("max_attemps", 3),
+    ],
+)
+def test_bad_values_raise_validation_error_naming_the_field(field: str, value: Any) -> None:
+    """Every bad value raises a pydantic ValidationError located at its field."""
+    with pytest.raises(ValidationError) as info:
+        RetryConfig(**{field: value})
+    assert {err["loc"][0] for err in info.value.errors()} == {field}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="retry.py: backoff_factor and jitter accept a bool (True -> 1.0) while the "
+    "intervals refuse one; jitter=True silently means 100% jitter",
+)
+@pytest.mark.parametrize("field", ["backoff_factor", "jitter"])
+def test_bool_is_not_a_number_for_factor_and_jitter(field: str) -> None:
+    """A bool is a bad value for backoff_factor and jitter, as it is for the intervals."""
+    with pytest.raises(ValidationError):
+        RetryConfig(**{field: True})
+
+
+def test_ceiling_below_initial_interval_is_rejected() -> None:
+    """max_interval below initial_interval is refused with a message naming both fields."""
+    with pytest.raises(ValidationError) as info:
+        RetryConfig(initial_interval=5, max_interval=1)
+    text = str(info.value)
+    assert "max_interval" in text
+    assert "initial_interval" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(1, 1.0), (0.5, 0.5), (timedelta(seconds=3), 3.0), (0, 0.0)]
+)
+def test_as_seconds(value: Any, seconds: float) -> None:
+    """as_seconds normalises numbers and timedeltas to float seconds."""
+    assert as_seconds(value, "x") == seconds
+
+
+@pytest.mark.parametrize("value", [-1, float("nan"), True, timedelta(seconds=-2)])
+def test_as_seconds_rejects_bad_values(value: Any) -> None:
+    """Negative, NaN and bool values are refused with the field's name."""
+    with pytest.raises(ValueError, match="my_field"):
+        as_seconds(value, "my_field")
+
+
+# ---------------------------------------------------------------- the schedule
+
+
+def spec_delay(config: RetryConfig, attempt: int, u: float) -> float:
+    """The spec's formula, written out independently."""
+    base = config.initial_interval * config.backoff_factor ** (attempt - 1)
+    return min(config.max_interval, base * (1 + u * config.jitter))
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5, 8])
+@pytest.mark.parametrize("u", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize(
+    "config",
+    [
+        RetryConfig(),
+        RetryConfig(initial_interval=1.0, backoff_factor=3.0, max_interval=20.0, jitter=0.5),
+        RetryConfig(initial_interval=0.1, backoff_factor=1.0, jitter=0.0),
+        RetryConfig(initial_interval=2.0, max_interval=2.0, jitter=1.0),
+    ],
+    ids=["default", "factor3", "constant", "capped"],
+)
+def test_compute_delay_follows_the_formula(config: RetryConfig, attempt: int, u: float) -> None:
+    """wait after attempt n = min(max_interval, initial * factor**(n-1) * (1 + U*jitter))."""
+    assert config.compute_delay(attempt, random_value=u) == pytest.approx(
+        spec_delay(config, attempt, u)
+    )
+
+
+def test_compute_delay_default_schedule() -> None:
+    """With no jitter drawn, the default schedule is 0.5, 1, 2, 4, ... capped at 30 s."""
+    config = RetryConfig()
+    floors = [config.compute_delay(n, random_value=0.0) for n in range(1, 9)]
+    assert floors == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert config.compute_delay(1, random_value=1.0) == 0.625
+
+
+def test_jitter_is_upward_only_and_bounded() -> None:
+    """Drawn delays stay within [floor, floor * (1 + jitter)] and the cap, and do vary."""
+    config = RetryConfig(initial_interval=1.0, jitter=0.25, max_interval=30.0)
+    for attempt in (1, 2, 3):
+        floor = spec_delay(config, attempt, 0.0)
+        draws = [config.compute_delay(attempt) for _ in range(200)]
+        assert all(floor <= d <= floor * 1.25 for d in draws)
+        assert len(set(draws)) > 1
+    capped = RetryConfig(initial_interval=10.0, max_interval=10.0, jitter=1.0)
+    assert all(capped.compute_delay(1) == 10.0 for _ in range(50))
+
+
+def test_zero_jitter_is_deterministic() -> None:
+    """jitter=0 makes the schedule exact whatever the random draw."""
+    config = RetryConfig(jitter=0.0)
+    assert {config.compute_delay(2) for _ in range(50)} == {1.0}
+
+
+def test_zero_initial_interval_means_no_wait() -> None:
+    """initial_interval=0 gives a zero wait at every attempt."""
+    config = RetryConfig(initial_interval=0, max_interval=0)
+    assert [config.compute_delay(n, random_value=1.0) for n in (1, 2, 3)] == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="retry.py: initial * factor**(n-1) overflows a float for a late attempt "
+    "(OverflowError) instead of being capped at max_interval",
+)
+def test_compute_delay_never_overflows() -> None:
+    """Even a late attempt with a steep factor waits max_interval, without raising."""
+    config = RetryConfig(max_attempts=1000, backoff_factor=10.0, max_interval=60.0)
+    assert config.compute_delay(400, random_value=0.0) == 60.0
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [
+        (3, 3.0),
+        (0, 0.0),
+        (timedelta(seconds=7), 7.0),
+        ("12", 12.0),
+        (-4, 0.0),
+        (500, 30.0),
+    ],
+)
+def test_retry_after_hint_sets_the_wait(hint: Any, expected: float) -> None:
+    """A Retry-After hint replaces the schedule (no jitter), capped at max_interval."""
+    config = RetryConfig()
+    assert config.compute_delay(1, Hinted(hint), random_value=1.0) == expected
+    assert config.compute_delay(5, Hinted(hint), random_value=0.0) == expected
+
+
+def test_retry_after_header_sets_the_wait() -> None:
+    """A Retry-After header on the error's response sets the wait too."""
+
+    class Response:
+        status_code = 429
+        headers: ClassVar[dict[str, str]] = {"Retry-After": "9"}
+
+    class TooMany(Exception):
+        response = Response()
+
+    assert RetryConfig().compute_delay(1, TooMany(), random_value=1.0) == 9.0
+
+
+@pytest.mark.parametrize("error", [Hinted("soon"), Hinted(None), ValueError("no hint")])
+def test_unusable_hint_falls_back_to_the_schedule(error: BaseException) -> None:
+    """Without a usable hint the formula applies."""
+    assert RetryConfig().compute_delay(2, error, random_value=0.5) == pytest.approx(
+        1.0 * (1 + 0.5 * 0.25)
+    )
+
+
+def test_circuit_open_hint_is_capped() -> None:
+    """A CircuitOpenError's retry_after is a hint like any other, capped at max_interval."""
+    config = RetryConfig(max_interval=5.0)
+    assert config.compute_delay(1, CircuitOpenError("b", 100.0), random_value=0.0) == 5.0
+
+
+# ---------------------------------------------------------------- what is retried
+
+NEVER = [
+    GraphInterrupt(()),
+    asyncio.CancelledError(),
+    KeyboardInterrupt(),
+    SystemExit(1),
+    NodeAbortedError("n"),
+    CircuitOpenError("b", 1.0),
+]
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [TimeoutError(), ConnectionResetError(), Status(503), Status(429), RuntimeError()],
+    ids=lambda e: type(e).__name__,
+)
+def test_default_retries_what_is_retryable(exc: BaseException) -> None:
+    """By default, is_retryable_node_error decides: transient errors are retried."""
+    assert RetryConfig().should_retry(exc) is True
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [TypeError(), KeyError("k"), Status(404), _validation_error(), *NEVER],
+    ids=lambda e: type(e).__name__,
+)
+def test_default_does_not_retry_the_rest(exc: BaseException) -> None:
+    """By default, programming errors, 4xx, validation and control flow are not retried."""
+    assert RetryConfig().should_retry(exc) is False
+
+
+def test_retry_on_types() -> None:
+    """retry_on with exception types retries exactly those (and subclasses)."""
+    config = RetryConfig(retry_on=(KeyError, Status))
+    assert config.should_retry(KeyError("k"))
+    assert config.should_retry(Status(404))
+    assert not config.should_retry(TimeoutError())
+    assert RetryConfig(retry_on=LookupError).should_retry(IndexError())
+
+
+def test_retry_on_predicate() -> None:
+    """retry_on as a predicate decides with the exception."""
+    seen: list[BaseException] = []
+
+    def only_teapots(exc: BaseException) -> bool:
+        seen.append(exc)
+        return getattr(exc, "status_code", None) == 418
+
+    config = RetryConfig(retry_on=only_teapots)
+    assert config.should_retry(Status(418))
+    assert not config.should_retry(Status(503))
+    assert [getattr(e, "status_code", None) for e in seen] == [418, 503]
+
+
+@pytest.mark.parametrize(
+    "retry_on",
+    [BaseException, Exception, (Exception, BaseException), lambda exc: True],
+    ids=["BaseException", "Exception", "tuple", "predicate"],
+)
+@pytest.mark.parametrize("exc", NEVER, ids=lambda e: type(e).__name__)
+def test_control_flow_abort_and_open_circuit_are_never_retried(
+    retry_on: Any, exc: BaseException
+) -> None:
+    """Whatever retry_on says, control flow, aborts and open circuits are not retried."""
+    assert RetryConfig(retry_on=retry_on).should_retry(exc) is False
+
+
+# ---------------------------------------------------------------- coerce, RetryAttempt, waits
+
+
+@pytest.mark.parametrize("value", [None, RetryConfig(max_attempts=7)])
+def test_coerce_passes_configs_and_none_through(value: Any) -> None:
+    """coerce returns None and configs as they are."""
+    assert RetryConfig.coerce(value) is value
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 10])
+def test_coerce_int_is_max_attempts(attempts: int) -> None:
+    """An int means max_attempts with every other default."""
+    assert RetryConfig.coerce(attempts) == RetryConfig(max_attempts=attempts)
+
+
+@pytest.mark.parametrize("value", [True, 2.0, "3", [3]])
+def test_coerce_rejects_other_types(value: Any) -> None:
+    """Bools, floats, strings and the like are a TypeError naming what was given."""
+    with pytest.raises(TypeError, match=type(value).__name__):
+        RetryConfig.coerce(value)
+
+
+def test_coerce_zero_is_a_validation_error() -> None:
+    """An int below 1 is a ValidationError on max_attempts."""
+    with pytest.raises(ValidationError) as info:
+        RetryConfig.coerce(0)
+    assert info.value.errors()[0]["loc"] == ("max_attempts",)
+
+
+def test_retry_attempt_is_frozen() -> None:
+    """RetryAttempt is an immutable record of one failed attempt."""
+    ctx = NodeContext(node="n", trace_id="t", graph_execution_id="g", started_at=0.0)
+    attempt = RetryAttempt(node="n", attempt=1, error=ValueError("x"), next_delay=0.5, context=ctx)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        attempt.attempt = 2  # type: ignore[misc]
+    assert math.isclose(attempt.next_delay, 0.5)
+
+
+def test_waits_are_enabled_by_default() -> None:
+    """Outside no_wait(), waits are real."""
+    assert waits_disabled() is False
