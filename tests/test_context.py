@@ -1,0 +1,300 @@
+"""NodeContext, get_node_context() and the ids derived from a RunnableConfig."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import pytest
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from langgraph_runner import GraphState, create_node, get_node_context
+from langgraph_runner.context import NodeContext, ids_from_config
+
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+class S(GraphState, total=False):
+    x: int
+    name: str
+
+
+def make_ctx(**changes: Any) -> NodeContext:
+    """A NodeContext with the required fields filled in."""
+    fields: dict[str, Any] = {
+        "node": "fetch",
+        "trace_id": "trace-1",
+        "graph_execution_id": "thread-1",
+        "started_at": 100.0,
+    }
+    fields.update(changes)
+    return NodeContext(**fields)
+
+
+# ---------------------------------------------------------------- NodeContext
+
+
+def test_node_context_defaults() -> None:
+    """Optional fields default to a first attempt of one, with nothing else known."""
+    ctx = make_ctx()
+    assert (ctx.attempt, ctx.max_attempts) == (1, 1)
+    assert (ctx.thread_id, ctx.run_id, ctx.task_id, ctx.deadline) == (None, None, None, None)
+    assert (ctx.abort_signal, ctx.primary_error) == (None, None)
+
+
+@pytest.mark.parametrize("field", ["node", "attempt", "trace_id", "primary_error"])
+def test_node_context_is_immutable(field: str) -> None:
+    """No field of a NodeContext can be reassigned."""
+    ctx = make_ctx()
+    with pytest.raises(AttributeError):
+        setattr(ctx, field, "changed")
+    assert ctx == make_ctx()
+
+
+def test_evolve_returns_a_changed_copy() -> None:
+    """evolve() gives a new context with the changes; the original stays as it was."""
+    ctx = make_ctx(max_attempts=3)
+    nxt = ctx.evolve(attempt=2, deadline=5.0)
+    assert (nxt.attempt, nxt.deadline, nxt.max_attempts, nxt.trace_id) == (2, 5.0, 3, "trace-1")
+    assert (ctx.attempt, ctx.deadline) == (1, None)
+
+
+def test_evolve_rejects_unknown_fields() -> None:
+    """A typo in evolve() is an error, not a silently ignored change."""
+    with pytest.raises((TypeError, ValueError)):
+        make_ctx().evolve(atempt=2)
+
+
+def test_no_context_outside_a_node() -> None:
+    """Outside a node created by create_node there is no context."""
+    assert get_node_context() is None
+
+
+# ---------------------------------------------------------------- ids_from_config
+
+RUN = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+
+@pytest.mark.parametrize(
+    ("config", "trace", "execution", "thread", "run"),
+    [
+        (
+            {
+                "configurable": {"trace_id": "tc", "thread_id": "th"},
+                "metadata": {"trace_id": "tm"},
+                "run_id": RUN,
+            },
+            "tc",
+            "th",
+            "th",
+            str(RUN),
+        ),
+        (
+            {"metadata": {"trace_id": "tm"}, "run_id": RUN},
+            "tm",
+            str(RUN),
+            None,
+            str(RUN),
+        ),
+        ({"run_id": RUN}, str(RUN), str(RUN), None, str(RUN)),
+        ({"metadata": {"run_id": "r-meta"}}, "r-meta", "r-meta", None, "r-meta"),
+        (
+            {"configurable": {"thread_id": "th"}, "run_id": RUN},
+            str(RUN),
+            "th",
+            "th",
+            str(RUN),
+        ),
+        (
+            {"metadata": {"thread_id": "th-meta", "trace_id": "tm"}},
+            "tm",
+            "th-meta",
+            "th-meta",
+            None,
+        ),
+        ({"configurable": {"thread_id": 42, "trace_id": 7}}, "7", "42", "42", None),
+    ],
+    ids=[
+        "configurable-trace-wins",
+        "metadata-trace",
+        "run-id",
+        "metadata-run-id",
+        "thread-beats-run",
+        "metadata-thread",
+        "non-str-ids",
+    ],
+)
+def test_ids_from_config(config: Any, trace: str, execution: str, thread: Any, run: Any) -> None:
+    """trace: configurable, metadata, run id; execution: thread, run id, trace."""
+    assert ids_from_config(config) == (trace, execution, thread, run)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [None, {}, {"configurable": {}}, {"configurable": None, "metadata": None}, {"tags": ["x"]}],
+)
+def test_ids_are_generated_when_nothing_is_known(config: Any) -> None:
+    """Without any id, a fresh 32-hex trace id is generated and is also the execution id."""
+    trace, execution, thread, run = ids_from_config(config)
+    assert HEX32.fullmatch(trace)
+    assert execution == trace
+    assert (thread, run) == (None, None)
+
+
+def test_generated_trace_ids_are_unique() -> None:
+    """Each generated trace id is different."""
+    assert len({ids_from_config(None)[0] for _ in range(1000)}) == 1000
+
+
+def test_empty_trace_id_is_not_used() -> None:
+    """An empty trace_id counts as absent."""
+    trace, _, _, _ = ids_from_config({"configurable": {"trace_id": ""}, "run_id": RUN})
+    assert trace == str(RUN)
+
+
+# ---------------------------------------------------------------- inside real graphs
+
+
+def _recording_node(mode: str, seen: list[Any]) -> Any:
+    if mode == "async":
+
+        async def record(state: S) -> S:
+            before = get_node_context()
+            await asyncio.sleep(0)
+            seen.append((before, get_node_context()))
+            return {"x": 1}
+
+        return record
+
+    def record_sync(state: S) -> S:
+        seen.append((get_node_context(), get_node_context()))
+        return {"x": 1}
+
+    record_sync.__name__ = "record"
+    return record_sync
+
+
+def _one_node_graph(node: Any) -> Any:
+    builder = StateGraph(S)
+    builder.add_node("record", node)
+    builder.add_edge(START, "record")
+    builder.add_edge("record", END)
+    return builder.compile()
+
+
+MODES = [("sync", "invoke"), ("sync", "ainvoke"), ("async", "ainvoke")]
+
+
+@pytest.mark.parametrize(("fn_kind", "call"), MODES)
+async def test_node_sees_its_context(fn_kind: str, call: str) -> None:
+    """Inside a wrapped node (sync, sync in a worker thread, async) the context is there."""
+    seen: list[Any] = []
+    graph = _one_node_graph(create_node(_recording_node(fn_kind, seen), retry=3))
+    config = {"configurable": {"thread_id": "thread-ctx", "trace_id": "trace-ctx"}}
+    if call == "invoke":
+        await asyncio.to_thread(graph.invoke, {}, config)
+    else:
+        await graph.ainvoke({}, config)
+    [(ctx, again)] = seen
+    assert isinstance(ctx, NodeContext)
+    assert again == ctx
+    assert (ctx.node, ctx.attempt, ctx.max_attempts) == ("record", 1, 3)
+    assert (ctx.trace_id, ctx.graph_execution_id, ctx.thread_id) == (
+        "trace-ctx",
+        "thread-ctx",
+        "thread-ctx",
+    )
+    assert ctx.task_id
+    assert get_node_context() is None
+
+
+def test_context_is_reset_after_the_node() -> None:
+    """After a node ran, the caller's thread has no context left."""
+    seen: list[Any] = []
+    _one_node_graph(create_node(_recording_node("sync", seen))).invoke({})
+    assert seen[0][0] is not None
+    assert get_node_context() is None
+
+
+def test_trace_id_from_metadata_reaches_the_node() -> None:
+    """A trace id given in metadata is the node's trace id; no thread means execution = trace."""
+    seen: list[Any] = []
+    graph = _one_node_graph(create_node(_recording_node("sync", seen)))
+    graph.invoke({}, {"metadata": {"trace_id": "from-metadata"}})
+    ctx = seen[0][0]
+    assert (ctx.trace_id, ctx.graph_execution_id, ctx.thread_id) == (
+        "from-metadata",
+        "from-metadata",
+        None,
+    )
+
+
+async def test_concurrent_nodes_each_see_their_own_context() -> None:
+    """Fan-out copies of an async node each keep their own context across awaits."""
+    seen: list[tuple[str, Any, Any]] = []
+
+    async def branch(state: dict[str, Any]) -> dict[str, Any]:
+        before = get_node_context()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        seen.append((state["name"], before, get_node_context()))
+        return {}
+
+    builder = StateGraph(S)
+    builder.add_node("branch", create_node(branch))
+    builder.add_conditional_edges(
+        START, lambda s: [Send("branch", {"name": n}) for n in ("a", "b", "c", "d")]
+    )
+    builder.add_edge("branch", END)
+    await builder.compile().ainvoke({}, {"configurable": {"trace_id": "fan"}})
+    assert sorted(name for name, _, _ in seen) == ["a", "b", "c", "d"]
+    assert all(before is after for _, before, after in seen)
+    assert len({ctx.task_id for _, ctx, _ in seen}) == 4
+    assert {ctx.trace_id for _, ctx, _ in seen} == {"fan"}
+
+
+def test_retries_advance_the_attempt_in_the_context() -> None:
+    """Each retry sees the next attempt number with the same trace id."""
+    from langgraph_runner.testing import no_wait
+
+    attempts: list[tuple[int, str]] = []
+
+    def flaky(state: S) -> S:
+        ctx = get_node_context()
+        assert ctx is not None
+        attempts.append((ctx.attempt, ctx.trace_id))
+        if ctx.attempt < 3:
+            raise ConnectionError("transient")
+        return {"x": 1}
+
+    with no_wait():
+        out = _one_node_graph(create_node(flaky, retry=3)).invoke(
+            {}, {"configurable": {"trace_id": "retrying"}}
+        )
+    assert out["x"] == 1
+    assert attempts == [(1, "retrying"), (2, "retrying"), (3, "retrying")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runner.py: inside a graph the run id lives only in runtime.execution_info; "
+    "build_context uses it for run_id but not for trace_id/graph_execution_id, so the "
+    "spec's 'else run id' step never applies and each node gets a fresh trace id",
+)
+def test_run_id_is_the_trace_id_in_a_real_graph() -> None:
+    """Given only a run id, every node of the run uses it as trace and execution id."""
+    seen: list[Any] = []
+    builder = StateGraph(S)
+    builder.add_node("first", create_node(_recording_node("sync", seen), name="first"))
+    builder.add_node("second", create_node(_recording_node("sync", seen), name="second"))
+    builder.add_edge(START, "first")
+    builder.add_edge("first", "second")
+    builder.add_edge("second", END)
+    builder.compile().invoke({}, {"run_id": RUN})
+    contexts = [ctx for ctx, _ in seen]
+    assert [c.run_id for c in contexts] == [str(RUN), str(RUN)]
+    assert [c.trace_id for c in contexts] == [str(RUN), str(RUN)]
+    assert [c.graph_execution_id for c in contexts] == [str(RUN), str(RUN)]
