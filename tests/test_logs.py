@@ -1,0 +1,397 @@
+"""Event logging: quiet by default, stdlib logger, opt-in rendering, custom loggers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from langgraph.graph import END, START, StateGraph
+from structlog.testing import CapturingLogger
+
+from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner.logs import LOGGER_NAME, EventLogger, configure_logging, get_event_logger
+from langgraph_runner.testing import no_wait
+from tests.conftest import EventCapture
+
+LEVELS = [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL]
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Put the package logger, the root logger and structlog back as they were."""
+    ours = logging.getLogger(LOGGER_NAME)
+    saved = (list(ours.handlers), ours.level, ours.propagate)
+    root = logging.getLogger()
+    root_saved = (list(root.handlers), root.level)
+    structlog_saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        ours.handlers[:] = saved[0]
+        ours.setLevel(saved[1])
+        ours.propagate = saved[2]
+        root.handlers[:] = root_saved[0]
+        root.setLevel(root_saved[1])
+        structlog.configure(**structlog_saved)
+
+
+@contextlib.contextmanager
+def unconfigured() -> Iterator[None]:
+    """Logging as in an application that configured nothing.
+
+    pytest attaches its capture handlers to the root logger for each test phase, so
+    they are removed here, inside the test body, rather than in a fixture.
+    """
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    root.handlers[:] = []
+    root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+class Keep(logging.Handler):
+    """Keeps every record it receives."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def kept() -> Keep:
+    """A handler on the package logger, at DEBUG."""
+    handler = Keep()
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return handler
+
+
+class S(GraphState, total=False):
+    x: int
+
+
+def _failing_graph() -> Any:
+    def boom(state: S) -> S:
+        raise ConnectionError("down")
+
+    builder = StateGraph(S)
+    builder.add_node("boom", create_node(boom, retry=RetryConfig(max_attempts=2)))
+    builder.add_edge(START, "boom")
+    builder.add_edge("boom", END)
+    return builder.compile()
+
+
+# ---------------------------------------------------------------- quiet by default
+
+
+@pytest.mark.parametrize("level", [logging.WARNING, logging.ERROR, logging.CRITICAL])
+def test_nothing_is_printed_when_the_app_configured_nothing(
+    level: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A warning or error event prints nothing when no logging is configured."""
+    with unconfigured():
+        get_event_logger().emit(level, "node.failed", node="n", message="boom")
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_failing_node_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    """Retries and a terminal failure (WARNING and ERROR events) print nothing by themselves."""
+    with unconfigured(), no_wait():
+        out = _failing_graph().invoke({})
+    assert out["routing_flags"] == {"blocked": True}
+    assert capfd.readouterr() == ("", "")
+
+
+def test_app_structlog_config_does_not_capture_our_events(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """An app's structlog setup that prints everything does not make our events print."""
+    structlog.configure(
+        processors=[structlog.processors.JSONRenderer()],
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+    )
+    with unconfigured(), no_wait():
+        get_event_logger().emit(logging.ERROR, "node.failed", node="n")
+        _failing_graph().invoke({})
+        structlog.get_logger().warning("app.event")
+    out, err = capfd.readouterr()
+    assert out.strip() == '{"event": "app.event"}'
+    assert err == ""
+
+
+def test_nothing_is_printed_in_a_fresh_interpreter() -> None:
+    """In a fresh process with no logging setup, import and failing nodes write nothing."""
+    script = textwrap.dedent(
+        """
+        import logging
+        from langgraph.graph import END, START, StateGraph
+        from langgraph_runner import GraphState, create_node
+        from langgraph_runner.logs import get_event_logger
+        from langgraph_runner.testing import no_wait
+
+        get_event_logger().emit(logging.ERROR, "node.failed", node="n")
+        get_event_logger().emit(logging.WARNING, "node.retrying", node="n")
+
+        def boom(state):
+            raise ConnectionError("down")
+
+        g = StateGraph(GraphState)
+        g.add_node("boom", create_node(boom, retry=2))
+        g.add_edge(START, "boom")
+        g.add_edge("boom", END)
+        with no_wait():
+            assert g.compile().invoke({})["routing_flags"] == {"blocked": True}
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+# ---------------------------------------------------------------- stdlib routing
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_events_go_to_the_stdlib_logger(level: int, kept: Keep) -> None:
+    """Every level goes to the 'langgraph_runner' logger with the event and its fields."""
+    get_event_logger().emit(level, "node.retrying", node="fetch", attempt=2, thread_id=None)
+    [record] = kept.records
+    assert record.name == LOGGER_NAME
+    assert record.levelno == level
+    assert record.getMessage() == "node.retrying node=fetch attempt=2"
+    assert record.lgr_fields == {  # type: ignore[attr-defined]
+        "event": "node.retrying",
+        "node": "fetch",
+        "attempt": 2,
+        "thread_id": None,
+    }
+
+
+def test_events_reach_caplog(caplog: pytest.LogCaptureFixture) -> None:
+    """Events propagate like any library's logs, so the app's handlers (here caplog) get them."""
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        get_event_logger().emit(logging.INFO, "node.started", node="n")
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        (LOGGER_NAME, "node.started node=n")
+    ]
+
+
+def test_level_filtering_happens_before_any_work(kept: Keep) -> None:
+    """Below the logger's level, enabled() is False and emit() sends nothing."""
+    logging.getLogger(LOGGER_NAME).setLevel(logging.WARNING)
+    log = get_event_logger()
+    assert not log.enabled(logging.INFO)
+    assert log.enabled(logging.WARNING)
+    log.emit(logging.INFO, "node.started", node="n")
+    log.emit(logging.WARNING, "node.retrying", node="n")
+    assert [r.getMessage() for r in kept.records] == ["node.retrying node=n"]
+
+
+def test_node_events_carry_their_fields(kept: Keep) -> None:
+    """A real failing node emits started, retrying and failed with node, attempt and ids."""
+    with no_wait():
+        _failing_graph().invoke({}, {"configurable": {"thread_id": "t-logs", "trace_id": "tr"}})
+    fields = [r.lgr_fields for r in kept.records]  # type: ignore[attr-defined]
+    events = [f["event"] for f in fields]
+    assert events == ["node.started", "node.retrying", "node.failed"]
+    failed = fields[-1]
+    assert failed["node"] == "boom"
+    assert failed["attempt"] == 2
+    assert failed["code"] == "RETRY_EXHAUSTED"
+    assert failed["trace_id"] == "tr"
+    assert failed["thread_id"] == "t-logs"
+    assert [r.levelno for r in kept.records] == [logging.INFO, logging.WARNING, logging.ERROR]
+
+
+# ---------------------------------------------------------------- configure_logging
+
+
+def test_configure_logging_console(kept: Keep) -> None:
+    """Console rendering: timestamp, level, event and key=value fields (None left out)."""
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream=stream)
+    get_event_logger().emit(logging.WARNING, "node.retrying", node="fetch", run_id=None)
+    line = stream.getvalue().strip()
+    assert "[warning]" in line
+    assert "node.retrying" in line
+    assert line.endswith("node=fetch")
+    assert "run_id" not in line
+
+
+def test_configure_logging_json() -> None:
+    """JSON rendering: one object per line with timestamp, level, event and fields."""
+    stream = io.StringIO()
+    configure_logging(logging.INFO, json=True, stream=stream)
+    log = get_event_logger()
+    log.emit(logging.INFO, "node.started", node="a", attempt=1)
+    log.emit(logging.ERROR, "node.failed", node="a", duration_ms=1.5, when=object())
+    log.emit(logging.DEBUG, "hidden", node="a")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(d["level"], d["event"], d["node"]) for d in lines] == [
+        ("info", "node.started", "a"),
+        ("error", "node.failed", "a"),
+    ]
+    assert lines[0]["attempt"] == 1
+    assert lines[1]["duration_ms"] == 1.5
+    assert all("timestamp" in d for d in lines)
+
+
+@pytest.mark.parametrize(
+    ("level", "number"),
+    [("debug", logging.DEBUG), ("WARNING", logging.WARNING), (logging.ERROR, logging.ERROR)],
+)
+def test_configure_logging_levels(level: Any, number: int) -> None:
+    """Levels may be names (any case) or numbers."""
+    assert configure_logging(level, stream=io.StringIO()).level == number
+
+
+def test_configure_logging_rejects_unknown_level() -> None:
+    """An unknown level name is a ValueError naming it."""
+    with pytest.raises(ValueError, match="LOUD"):
+        configure_logging("LOUD")
+
+
+def test_configure_logging_replaces_only_its_own_handler() -> None:
+    """Calling it again replaces its handler; the app's handlers on the logger stay."""
+    logger = logging.getLogger(LOGGER_NAME)
+    app_handler = Keep()
+    logger.addHandler(app_handler)
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging(stream=first)
+    configure_logging(stream=second)
+    get_event_logger().emit(logging.INFO, "node.started", node="n")
+    assert first.getvalue() == ""
+    assert second.getvalue().count("node.started") == 1
+    assert app_handler in logger.handlers
+    assert len(app_handler.records) == 1
+
+
+def test_configure_logging_leaves_structlog_and_root_alone() -> None:
+    """structlog's global config and the root logger are unchanged; events are not duplicated."""
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.KeyValueRenderer()],
+        logger_factory=structlog.ReturnLoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    before = structlog.get_config()
+    root = logging.getLogger()
+    root_handler = Keep()
+    root.addHandler(root_handler)
+    root_before = (list(root.handlers), root.level)
+
+    configure_logging("INFO", json=True, stream=io.StringIO())
+    get_event_logger().emit(logging.INFO, "node.started", node="n")
+
+    assert structlog.get_config() == before
+    assert (list(root.handlers), root.level) == root_before
+    assert root_handler.records == []  # not printed twice through the root logger
+    assert structlog.get_logger().info("app") == "event='app' level='info'"
+
+
+# ---------------------------------------------------------------- custom loggers
+
+
+def test_custom_logger_receives_events(events: EventCapture) -> None:
+    """A structlog-style logger gets each event at its level with the fields."""
+    log = get_event_logger(events)
+    assert log.enabled(logging.DEBUG)
+    for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR):
+        log.emit(level, "node.retrying", node="n", attempt=level)
+    assert [(e["level"], e["attempt"]) for e in events.events] == [
+        ("debug", logging.DEBUG),
+        ("info", logging.INFO),
+        ("warning", logging.WARNING),
+        ("error", logging.ERROR),
+    ]
+    assert {e["event"] for e in events.events} == {"node.retrying"}
+
+
+def test_real_structlog_logger_receives_events() -> None:
+    """A real structlog BoundLogger works as the custom logger."""
+    capture = CapturingLogger()
+    log = get_event_logger(structlog.wrap_logger(capture, processors=[]))
+    log.emit(logging.ERROR, "node.failed", node="n", code="NON_RETRYABLE")
+    [call] = capture.calls
+    assert call.method_name == "error"
+    assert call.kwargs == {"event": "node.failed", "node": "n", "code": "NON_RETRYABLE"}
+
+
+def test_custom_logger_used_by_create_node(events: EventCapture) -> None:
+    """create_node(logger=...) sends the node's events to that logger, not to stdlib."""
+
+    def ok(state: S) -> S:
+        return {"x": 1}
+
+    builder = StateGraph(S)
+    builder.add_node("ok", create_node(ok, logger=events))
+    builder.add_edge(START, "ok")
+    builder.add_edge("ok", END)
+    builder.compile().invoke({})
+    assert [e["event"] for e in events.events] == ["node.started", "node.succeeded"]
+
+
+class Raising:
+    """A logger whose every method raises."""
+
+    def _raise(self, event: str, **kw: Any) -> None:
+        raise RuntimeError("logger is broken")
+
+    debug = info = warning = error = critical = _raise
+
+
+class Partial:
+    """A logger with only some methods."""
+
+    def info(self, event: str, **kw: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("logger", [Raising(), Partial(), object()], ids=type)
+@pytest.mark.parametrize("level", LEVELS)
+def test_broken_custom_logger_never_raises(logger: Any, level: int, kept: Keep) -> None:
+    """A raising or incomplete logger never raises into the caller; the failure is a debug log."""
+    get_event_logger(logger).emit(level, "node.failed", node="n")
+    if not (isinstance(logger, Partial) and level == logging.INFO):
+        assert any("logger raised" in r.getMessage() for r in kept.records)
+        assert all(r.levelno == logging.DEBUG for r in kept.records)
+
+
+def test_broken_custom_logger_does_not_fail_a_node() -> None:
+    """A node with a raising logger still runs, retries and records its failure."""
+    builder = StateGraph(S)
+
+    def boom(state: S) -> S:
+        raise ConnectionError("down")
+
+    builder.add_node("boom", create_node(boom, retry=2, logger=Raising()))
+    builder.add_edge(START, "boom")
+    builder.add_edge("boom", END)
+    with no_wait():
+        out = builder.compile().invoke({})
+    assert out["errors"][0]["attempts"] == 2
+
+
+def test_default_logger_is_shared() -> None:
+    """get_event_logger() is one shared instance; a custom logger gets its own."""
+    assert get_event_logger() is get_event_logger()
+    custom = get_event_logger(EventCapture())
+    assert isinstance(custom, EventLogger)
+    assert custom is not get_event_logger()
