@@ -1,0 +1,72 @@
+"""The public API: __all__ of langgraph_runner and its testing module, sorted and complete."""
+
+from __future__ import annotations
+
+import importlib
+import types
+from typing import Any
+
+import pytest
+
+PACKAGES = ["langgraph_runner", "langgraph_runner.testing"]
+
+
+def _ours(module: types.ModuleType, name: str, value: Any) -> bool:
+    """A public attribute that belongs to the package's API.
+
+    Submodules are not API members, and neither are helpers a module imported from
+    elsewhere (``contextmanager``, ``Iterator``, the ``annotations`` future flag):
+    an object is ours when its ``__module__`` is in langgraph_runner (constants
+    without a ``__module__`` count as ours).
+    """
+    if name.startswith("_") or isinstance(value, types.ModuleType):
+        return False
+    origin = getattr(value, "__module__", module.__name__)
+    return not isinstance(origin, str) or origin.startswith("langgraph_runner")
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_sorted(name: str) -> None:
+    """__all__ is sorted, without duplicates."""
+    exported = importlib.import_module(name).__all__
+    assert list(exported) == sorted(exported)
+    assert len(set(exported)) == len(exported)
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_everything_in_all_is_importable(name: str) -> None:
+    """Every name in __all__ exists and can be imported with 'from ... import'."""
+    module = importlib.import_module(name)
+    namespace: dict[str, Any] = {}
+    exec(f"from {name} import *", namespace)
+    for member in module.__all__:
+        assert hasattr(module, member), member
+        assert namespace[member] is getattr(module, member)
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_every_public_attribute_is_in_all(name: str) -> None:
+    """Every public, non-submodule attribute that belongs to the package is listed in __all__."""
+    module = importlib.import_module(name)
+    public = sorted(n for n, v in vars(module).items() if _ours(module, n, v))
+    assert public == sorted(module.__all__)
+
+
+def test_package_namespace_has_nothing_else_public() -> None:
+    """The package only re-exports: apart from submodules, nothing public is outside __all__."""
+    import langgraph_runner
+
+    extra = {
+        n
+        for n, v in vars(langgraph_runner).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType)
+    } - set(langgraph_runner.__all__)
+    assert extra == set()
+
+
+def test_testing_exports_no_wait() -> None:
+    """The testing module's API is no_wait, and it is the real helper."""
+    from langgraph_runner import testing
+
+    assert "no_wait" in testing.__all__
+    assert callable(testing.no_wait)
