@@ -278,12 +278,6 @@ def test_retries_advance_the_attempt_in_the_context() -> None:
     assert attempts == [(1, "retrying"), (2, "retrying"), (3, "retrying")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner.py: inside a graph the run id lives only in runtime.execution_info; "
-    "build_context uses it for run_id but not for trace_id/graph_execution_id, so the "
-    "spec's 'else run id' step never applies and each node gets a fresh trace id",
-)
 def test_run_id_is_the_trace_id_in_a_real_graph() -> None:
     """Given only a run id, every node of the run uses it as trace and execution id."""
     seen: list[Any] = []

@@ -119,20 +119,24 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed_after_fork)
 
 
-def ids_from_config(config: Mapping[str, Any] | None) -> tuple[str, str, str | None, str | None]:
+def ids_from_config(
+    config: Mapping[str, Any] | None, *, run_id: str | None = None
+) -> tuple[str, str, str | None, str | None]:
     """Derive ``(trace_id, graph_execution_id, thread_id, run_id)`` from a RunnableConfig.
 
     trace_id: ``configurable["trace_id"]``, else ``metadata["trace_id"]``, else the
-    run id, else a fresh uuid4 hex. graph_execution_id: the thread id, else the run
-    id, else the trace id.
+    run id, else a fresh id. graph_execution_id: the thread id, else the run id, else
+    the trace id. ``run_id`` is the fallback run id when the config carries none
+    (inside a graph LangGraph keeps it in ``runtime.execution_info``).
     """
     if not config:
-        trace = new_trace_id()
-        return trace, trace, None, None
+        trace = run_id or new_trace_id()
+        return trace, trace, None, run_id
     configurable: Mapping[str, Any] = config.get("configurable") or _EMPTY
     metadata: Mapping[str, Any] = config.get("metadata") or _EMPTY
     raw_run = config.get("run_id") or metadata.get("run_id")
-    run_id = None if raw_run is None else str(raw_run)
+    if raw_run is not None:
+        run_id = str(raw_run)
     raw_thread = configurable.get("thread_id") or metadata.get("thread_id")
     thread_id = None if raw_thread is None else str(raw_thread)
     raw_trace = configurable.get("trace_id") or metadata.get("trace_id")

@@ -111,7 +111,9 @@ class _Call:
         node = self._ctx.node if self._ctx is not None else self.runner._node_name(self.config)
         try:
             getattr(collector, method)(node, *args)
-        except Exception:
+        except Exception as exc:
+            if is_control_flow(exc):  # e.g. interrupt() inside a threshold callback
+                raise
             self.runner.spec.log.emit(logging.DEBUG, "metrics.failed", node=node, method=method)
 
     def elapsed_ms(self) -> float:
@@ -150,11 +152,12 @@ class NodeRunner:
 
     def build_context(self, config: RunnableConfig | None, started_at: float) -> NodeContext:
         """The NodeContext of a call's first attempt."""
-        trace_id, exec_id, thread_id, run_id = ids_from_config(config)
         info = getattr(_compat.runtime_of(config), "execution_info", None)
+        runtime_run = getattr(info, "run_id", None)
+        trace_id, exec_id, thread_id, run_id = ids_from_config(
+            config, run_id=str(runtime_run) if runtime_run else None
+        )
         retry = self.spec.retry
-        if run_id is None and info is not None and info.run_id:
-            run_id = str(info.run_id)
         return NodeContext(
             node=self._node_name(config),
             trace_id=trace_id,
