@@ -260,6 +260,14 @@ def test_circuit_rejection_counts_without_duration(
     assert m.last_execution_ms == 10.0
 
 
+def test_given_category_wins_over_circuit_open_error() -> None:
+    """An explicit category is used even when the error is a CircuitOpenError."""
+    collector = NodeMetricsCollector()
+    collector.record_failure("a", 4.0, error=CircuitOpenError("dep", 1.0), category="timeout")
+    m = collector.get_node_metrics("a")
+    assert (m.timeout_errors, m.circuit_rejections, m.sample_count) == (1, 0, 1)
+
+
 def test_unknown_category_and_bad_node_raise() -> None:
     """A misspelt category or a non-str node is a programming error, reported loudly."""
     collector = NodeMetricsCollector()
@@ -321,13 +329,16 @@ def test_int_and_numpy_durations_accepted() -> None:
 @FACTORIES
 @pytest.mark.parametrize("window", [1, 7, 100, 1000])
 @pytest.mark.parametrize("count", [1, 2, 99, 101, 1500])
+@pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
 def test_percentiles_match_numpy(
-    make: Callable[..., NodeMetricsCollector], window: int, count: int
+    make: Callable[..., NodeMetricsCollector], window: int, count: int, ties: bool
 ) -> None:
     """p50/p90/p99 equal numpy.percentile (default method) over the last window samples."""
     rng = random.Random(window * 10_007 + count)
     collector = make(window_size=window, min_samples=1)
     durations = [rng.lognormvariate(3.0, 1.2) for _ in range(count)]
+    if ties:  # many equal values, as with coarse clocks
+        durations = [float(round(d / 20)) for d in durations]
     for i, d in enumerate(durations):
         if i % 4:
             collector.record_success("a", d)
@@ -482,6 +493,26 @@ def test_failure_rate_threshold_fires_once_per_crossing(events: list[dict[str, A
     assert [e["event"] for e in events].count("metrics.failure_rate_threshold") == 2
 
 
+def test_zero_failure_rate_threshold_needs_a_failure() -> None:
+    """failure_rate_threshold=0 fires on the first failure, not on a healthy window."""
+    fired: list[float] = []
+    collector = NodeMetricsCollector(
+        window_size=5,
+        min_samples=2,
+        failure_rate_threshold=0.0,
+        on_failure_rate_threshold=lambda node, rate: fired.append(rate),
+    )
+    for _ in range(10):
+        collector.record_success("a", 1.0)
+    assert fired == []
+    collector.record_failure("a", 1.0)
+    assert fired == [0.2]
+    for _ in range(5):
+        collector.record_success("a", 1.0)  # the failure leaves the window: re-armed
+    collector.record_failure("a", 1.0)
+    assert fired == [0.2, 0.2]
+
+
 def test_failure_rate_uses_recent_window_not_lifetime() -> None:
     """A long healthy history does not hide a recent burst of failures."""
     fired: list[float] = []
@@ -578,6 +609,60 @@ def test_callbacks_run_outside_the_lock() -> None:
     assert unblocked == [True, True]
 
 
+@pytest.mark.parametrize("kind", ["failure_rate", "latency"])
+def test_callback_recording_into_same_collector_does_not_deadlock(kind: str) -> None:
+    """A threshold callback may record into the same node of the same collector."""
+    fired: list[float] = []
+
+    def callback(node: str, value: float) -> None:
+        fired.append(value)
+        collector.record_success(node, 5.0)
+        collector.record_failure(node, 5.0, category="network")
+        collector.record_retry(node, 1)
+        collector.get_node_metrics(node)
+
+    if kind == "failure_rate":
+        kwargs: dict[str, Any] = {
+            "failure_rate_threshold": 0.5,
+            "on_failure_rate_threshold": callback,
+        }
+    else:
+        kwargs = {"latency_threshold_ms": 1.0, "on_latency_threshold": callback}
+    collector = NodeMetricsCollector(min_samples=1, **kwargs)
+    worker = threading.Thread(target=collector.record_failure, args=("a", 5.0), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "record_failure deadlocked inside its own callback"
+    assert len(fired) == 1
+    m = collector.get_node_metrics("a")
+    assert (m.total_executions, m.failure_count, m.retry_count) == (3, 2, 1)
+
+
+def test_threshold_fires_once_under_threads() -> None:
+    """Many threads crossing the same threshold together fire the callback exactly once."""
+    fired: list[tuple[str, float]] = []
+    collector = NodeMetricsCollector(
+        window_size=1000,
+        min_samples=1000,
+        failure_rate_threshold=0.5,
+        on_failure_rate_threshold=lambda node, rate: fired.append((node, rate)),
+    )
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        for _ in range(2000):
+            collector.record_failure("a", 1.0)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fired == [("a", 1.0)]
+    assert collector.get_node_metrics("a").failure_count == 16_000
+
+
 def test_failing_callback_is_logged_not_raised(events: list[dict[str, Any]]) -> None:
     """A callback that raises does not fail the record; the error is logged."""
 
@@ -638,9 +723,9 @@ def test_async_callback_without_loop_runs_in_thread_and_never_blocks() -> None:
 
 @FACTORIES
 def test_threads_count_exactly(make: Callable[..., NodeMetricsCollector]) -> None:
-    """8 threads recording 100k records in total on shared and own nodes lose no update."""
+    """8 threads x 100k records each, on shared and own nodes, lose no update."""
     collector = make(window_size=64)
-    per_thread = 12_500
+    per_thread = 100_000
     barrier = threading.Barrier(8)
 
     def work(index: int) -> None:
@@ -709,6 +794,25 @@ def test_snapshots_stay_consistent_during_concurrent_records() -> None:
         sys.setswitchinterval(old)
     assert torn == []
     assert collector.get_node_metrics("a").success_count > 0
+
+
+def test_one_lock_per_node() -> None:
+    """A node whose lock is busy does not hold up records for other nodes."""
+    collector = NodeMetricsCollector()
+    collector.record_success("busy", 1.0)
+    busy = collector._nodes["busy"].lock
+    busy.acquire()  # e.g. a long snapshot of "busy" in another thread
+    try:
+        worker = threading.Thread(
+            target=lambda: [collector.record_success("free", 1.0) for _ in range(100)],
+            daemon=True,
+        )
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive()
+    finally:
+        busy.release()
+    assert collector.get_node_metrics("free").success_count == 100
 
 
 async def test_async_tasks_count_exactly() -> None:

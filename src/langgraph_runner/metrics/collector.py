@@ -271,7 +271,8 @@ class NodeMetricsCollector:
         window_size: How many recent durations/outcomes the percentiles and the
             failure rate cover.
         failure_rate_threshold: Fire ``on_failure_rate_threshold(node, rate)`` when a
-            node's failure rate over its window reaches this value (0..1).
+            node's failure rate over its window reaches this value (0..1; 0 fires
+            on the first failure in the window).
         latency_threshold_ms: Fire ``on_latency_threshold(node, p99_ms)`` when the
             window's p99 reaches this value.
         on_failure_rate_threshold: Callback for the failure-rate threshold.
@@ -427,20 +428,22 @@ class NodeMetricsCollector:
         Args:
             node: The node's name.
             duration_ms: How long the failed execution took.
-            error: The exception; classified with ``classify_error`` when no
-                ``category`` is given. A ``CircuitOpenError`` counts as a rejection.
-            category: An ``ErrorCategory`` (or its value, or ``"circuit_open"``).
+            error: The exception; when no ``category`` is given, a
+                ``CircuitOpenError`` counts as a rejection and anything else is
+                classified with ``classify_error``.
+            category: An ``ErrorCategory`` (or its value, or ``"circuit_open"``);
+                it wins over ``error``.
         """
         st = self._nodes.get(node)
         if st is None:
             st = self._entry(node)
-        if isinstance(error, CircuitOpenError):
-            cat = _CIRCUIT
-        elif category is not None:
+        if category is not None:
             found = _CATEGORY_INDEX.get(category)
             if found is None:
                 raise ValueError(f"NodeMetricsCollector: unknown error category {category!r}")
             cat = found
+        elif isinstance(error, CircuitOpenError):
+            cat = _CIRCUIT
         elif error is not None:
             cat = _CATEGORY_INDEX[classify_error(error).value]
         else:
@@ -520,7 +523,7 @@ class NodeMetricsCollector:
             return None
         rate = st.wfails / n
         assert self._rate is not None
-        if rate < self._rate:
+        if rate < self._rate or not st.wfails:  # a threshold of 0 means "any failure"
             st.rate_fired = False
         elif not st.rate_fired:
             st.rate_fired = True
