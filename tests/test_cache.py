@@ -1,14 +1,10 @@
-"""NodeCache: config validation, canonical keys, code fingerprints and backend I/O."""
+"""NodeCache: config validation, scope, and I/O against LangGraph's cache backends."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import datetime as dt
-import decimal
-import enum
-import functools
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,7 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,48 +23,25 @@ from langgraph.cache.memory import InMemoryCache
 from langgraph.cache.redis import RedisCache
 from langgraph.cache.sqlite import SqliteCache
 from langgraph.types import Command, Send
-from pydantic import BaseModel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from langgraph_runner import cache_keys
 from langgraph_runner.cache import CacheKey, NodeCache, code_fingerprint, default_backend
+from langgraph_runner.cache_keys import cache_key
 from langgraph_runner.logs import get_event_logger
 from tests.conftest import EventCapture
 
 FP = "f" * 64
 
-# Run in this process and, once, in a subprocess with another hash seed and strict msgpack.
-_CASES = """
-import datetime, decimal, enum, pathlib, uuid
-from langgraph_runner.cache import NodeCache, code_fingerprint
-from langgraph_runner.sanitize import sanitize_message
-
-class Color(enum.Enum):
-    RED = "red"
-
-state = {
-    "tags": {"b", "a", "c"}, "frozen": frozenset({"x", "y"}), "blob": b"\\x00\\xff",
-    "when": datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc),
-    "amount": decimal.Decimal("1.10"), "id": uuid.UUID(int=7), "color": Color.RED,
-    "path": pathlib.PurePosixPath("/a/b"), "pair": (1, "two"), "text": "h\\u00e9llo",
-    "nested": {"z": 1, "a": [None, True, 1.5]}, "intkeys": {2: "b", 1: "a"},
-}
-check = lambda s: s in {"alpha", "beta", "gamma"}  # exec'd: no source, a frozenset constant
-results = {
-    "source_fp": code_fingerprint(sanitize_message),
-    "code_fp": code_fingerprint(check),
-    "key_all": NodeCache().key("n", state, thread_id=None, fingerprint="f").digest,
-    "key_thread": NodeCache(inputs=["tags", "when"], scope="thread")
-    .key("n", state, thread_id="t-1", fingerprint="f").digest,
-}
-"""
-
+# Run in a fresh process with strict msgpack (it is read once, at import).
 _STRICT = """
-import json
+import datetime, json
 import pydantic
 from langgraph.cache.memory import InMemoryCache
 from langgraph.checkpoint.serde import _msgpack
 from langgraph.types import Command, Send
+from langgraph_runner.cache import NodeCache
 
 class Model(pydantic.BaseModel):
     a: int
@@ -82,7 +55,7 @@ def round_trip(value):
     cache.clear("rt")
     return [stored, found.hit and found.value == value]
 
-results["strict_enabled"] = _msgpack.STRICT_MSGPACK_ENABLED
+results = {"strict_enabled": _msgpack.STRICT_MSGPACK_ENABLED}
 results["round_trips"] = {
     "dict": round_trip({"a": 1, "b": [1.5, None, "x"], "c": {"d": True}}),
     "none": round_trip(None),
@@ -94,18 +67,12 @@ print(json.dumps(results))
 """
 
 
-def _run_cases() -> dict[str, Any]:
-    scope: dict[str, Any] = {}
-    exec(_CASES, scope)
-    return dict(scope["results"])
-
-
 @pytest.fixture(scope="module")
 def subprocess_results() -> dict[str, Any]:
-    """The stability cases and strict-msgpack round trips, computed in a fresh process."""
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "LANGGRAPH_STRICT_MSGPACK": "true"}
+    """Strict-msgpack round trips, computed in a fresh process."""
+    env = {**os.environ, "LANGGRAPH_STRICT_MSGPACK": "true"}
     out = subprocess.run(
-        [sys.executable, "-c", _CASES + _STRICT],
+        [sys.executable, "-c", _STRICT],
         env=env,
         capture_output=True,
         text=True,
@@ -179,48 +146,15 @@ def test_config_is_frozen_and_keyword_only() -> None:
 # --- keys -----------------------------------------------------------------------
 
 
-def test_keys_and_fingerprints_are_stable_across_processes(
-    subprocess_results: dict[str, Any],
-) -> None:
-    """Another process with another hash seed computes the same keys and fingerprints."""
-    assert {k: subprocess_results[k] for k in _run_cases()} == _run_cases()
-
-
-def test_declared_inputs_drive_the_key() -> None:
-    """A declared input changes the key; an undeclared field does not."""
-    cache = NodeCache(inputs=["url"])
-    base = cache.key("n", {"url": "a", "log": [1]}, thread_id=None, fingerprint=FP)
-    assert cache.key("n", {"url": "a", "log": [1, 2]}, thread_id=None, fingerprint=FP) == base
-    assert cache.key("n", {"url": "b", "log": [1]}, thread_id=None, fingerprint=FP) != base
-    assert cache.key("other", {"url": "a"}, thread_id=None, fingerprint=FP) != base
-    assert base.namespace == ("langgraph_runner", "n")
-    assert len(base.digest) == 64
-
-
-def test_whole_input_is_hashed_when_inputs_is_none() -> None:
-    """With inputs=None every field counts, in any insertion order."""
-    cache = NodeCache()
-    key = cache.key("n", {"a": 1, "b": 2}, thread_id=None, fingerprint=FP)
-    assert cache.key("n", {"b": 2, "a": 1}, thread_id=None, fingerprint=FP) == key
-    assert cache.key("n", {"a": 1, "b": 3}, thread_id=None, fingerprint=FP) != key
-
-
-def test_missing_input_differs_from_none() -> None:
-    """A declared field absent from the input is not the same as the field set to None."""
-    cache = NodeCache(inputs=["url", "lang"])
-    absent = cache.key("n", {"url": "a"}, thread_id=None, fingerprint=FP)
-    assert cache.key("n", {"url": "a", "lang": None}, thread_id=None, fingerprint=FP) != absent
-
-
-def test_version_overrides_the_fingerprint() -> None:
-    """With version set the fingerprint is ignored, and a new version changes the key."""
-    v1 = NodeCache(version="1")
-    key = v1.key("n", {"a": 1}, thread_id=None, fingerprint="x" * 64)
-    assert v1.key("n", {"a": 1}, thread_id=None, fingerprint="y" * 64) == key
-    assert NodeCache(version="2").key("n", {"a": 1}, thread_id=None, fingerprint="x" * 64) != key
-    plain = NodeCache()
-    x = plain.key("n", {"a": 1}, thread_id=None, fingerprint="x" * 64)
-    assert plain.key("n", {"a": 1}, thread_id=None, fingerprint="y" * 64) != x
+def test_key_follows_the_config() -> None:
+    """NodeCache.key is cache_key over its declared inputs and version."""
+    state = {"url": "a", "log": [1]}
+    cache = NodeCache(inputs=["url"], version="v2")
+    expected = cache_key("n", state, inputs=["url"], fingerprint=FP, version="v2")
+    assert cache.key("n", state, thread_id="t1", fingerprint=FP) == expected
+    assert NodeCache().key("n", state, thread_id=None, fingerprint=FP) == cache_key(
+        "n", state, inputs=None, fingerprint=FP
+    )
 
 
 def test_thread_scope_keys_by_thread_and_needs_one() -> None:
@@ -235,149 +169,10 @@ def test_thread_scope_keys_by_thread_and_needs_one() -> None:
     assert glob.key("n", {"a": 1}, thread_id="t2", fingerprint=FP) == g1 != key
 
 
-class _Mood(enum.Enum):
-    HAPPY = "happy"
-
-
-class _Doc(BaseModel):
-    url: str
-    when: dt.date
-
-
-@dataclasses.dataclass
-class _Point:
-    x: int
-    y: int
-
-
-def _k(value: Any) -> str:
-    return NodeCache(inputs=["v"]).key("n", {"v": value}, thread_id=None, fingerprint=FP).digest
-
-
-def test_awkward_types_have_deterministic_distinct_forms() -> None:
-    """Sets, bytes, datetimes, models and friends hash by content, without collisions."""
-    assert _k({3, 1, 2}) == _k({2, 3, 1}) != _k([1, 2, 3])
-    assert _k(frozenset({"a"})) == _k({"a"})
-    assert _k((1, 2)) == _k([1, 2])  # a tuple is a JSON list
-    assert _k(_Mood.HAPPY) == _k("happy")  # an Enum is its value
-    assert _k(b"\x00") != _k("AA==")
-    assert _k(dt.datetime(2024, 1, 1)) != _k("2024-01-01T00:00:00")
-    assert _k(dt.datetime(2024, 1, 1)) != _k(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
-    assert _k(dt.timedelta(seconds=1)) != _k(dt.timedelta(seconds=2))
-    assert _k({1: "x"}) != _k({"1": "x"})
-    assert _k({2: "b", 1: "a"}) == _k({1: "a", 2: "b"})
-    assert _k(decimal.Decimal("1.10")) != _k(decimal.Decimal("1.1"))
-    assert _k(uuid.UUID(int=1)) != _k(uuid.UUID(int=2))
-    assert _k(PurePosixPath("/a")) != _k(PurePosixPath("/b"))
-    assert _k(_Doc(url="u", when=dt.date(2024, 1, 1))) != _k(
-        _Doc(url="u", when=dt.date(2024, 1, 2))
-    )
-    assert _k(_Point(1, 2)) == _k({"x": 1, "y": 2})
-    assert _k(1) != _k(1.0) != _k(True)
-
-
-def test_typed_inputs_select_the_same_fields_as_dicts() -> None:
-    """A pydantic model, a dataclass and a dict with the same declared values share a key."""
-    cache = NodeCache(inputs=["x"])
-    as_dict = cache.key("n", {"x": 1, "y": 5}, thread_id=None, fingerprint=FP)
-    assert cache.key("n", _Point(1, 9), thread_id=None, fingerprint=FP) == as_dict
-
-    class State(BaseModel):
-        x: int
-        y: int = 0
-
-    assert cache.key("n", State(x=1), thread_id=None, fingerprint=FP) == as_dict
-
-
-def test_unserialisable_input_names_node_and_field() -> None:
-    """A value with no canonical form raises TypeError naming the node and the field path."""
-    cache = NodeCache(inputs=["docs"])
-    with pytest.raises(TypeError, match=r"node 'fetch'.*'docs\[1\]\.client'.*object"):
-        cache.key("fetch", {"docs": [{}, {"client": object()}]}, thread_id=None, fingerprint=FP)
-    with pytest.raises(TypeError, match=r"'fetch'.*'conn'"):
-        NodeCache().key("fetch", {"conn": object()}, thread_id=None, fingerprint=FP)
-
-
-def test_cyclic_input_is_a_clear_error() -> None:
-    """A self-referencing input raises TypeError instead of RecursionError."""
-    loop: list[Any] = []
-    loop.append(loop)
-    with pytest.raises(TypeError, match="cyclic"):
-        NodeCache().key("n", {"loop": loop}, thread_id=None, fingerprint=FP)
-
-
-def test_bad_field_selection_is_a_clear_error() -> None:
-    """A misspelt field of a typed input, or fields of a non-record input, are refused."""
-    with pytest.raises(ValueError, match="'ulr'"):
-        NodeCache(inputs=["ulr"]).key("n", _Point(1, 2), thread_id=None, fingerprint=FP)
-    with pytest.raises(TypeError, match="inputs=None"):
-        NodeCache(inputs=["x"]).key("n", "payload", thread_id=None, fingerprint=FP)
-    payload = NodeCache().key("n", "payload", thread_id=None, fingerprint=FP)
-    assert payload != NodeCache().key("n", "other", thread_id=None, fingerprint=FP)
-
-
-# --- fingerprints ---------------------------------------------------------------
-
-
-def _load(tmp_path: Path, name: str, source: str) -> Any:
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_editing_the_source_changes_the_fingerprint(tmp_path: Path) -> None:
-    """Same source text, same fingerprint; an edited body, a different one."""
-    body = "def node(state):\n    return {'y': state['x'] + %d}\n"
-    a = _load(tmp_path, f"fp_a_{uuid.uuid4().hex}", body % 1)
-    same = _load(tmp_path, f"fp_b_{uuid.uuid4().hex}", body % 1)
-    edited = _load(tmp_path, f"fp_c_{uuid.uuid4().hex}", body % 2)
-    assert code_fingerprint(a.node) == code_fingerprint(same.node)
-    assert code_fingerprint(a.node) != code_fingerprint(edited.node)
-
-
-def test_code_object_fallback_tracks_edits() -> None:
-    """Without source, the fingerprint follows the bytecode and constants."""
-    make = "f = lambda s: {'y': s['x'] + %d}"
-    first: dict[str, Any] = {}
-    again: dict[str, Any] = {}
-    edited: dict[str, Any] = {}
-    exec(make % 1, first)
-    exec(make % 1, again)
-    exec(make % 2, edited)
-    assert code_fingerprint(first["f"]) == code_fingerprint(again["f"])
-    assert code_fingerprint(first["f"]) != code_fingerprint(edited["f"])
-
-
-def _inner(state: dict[str, Any], extra: int = 0) -> dict[str, Any]:
-    return {"y": state["x"] + extra}
-
-
-class _Callable:
-    def __call__(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {"y": 1}
-
-    def method(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {"y": 2}
-
-
-def test_fingerprint_sees_through_wrappers() -> None:
-    """Decorators with __wrapped__, partials and bound methods fingerprint the real code."""
-
-    @functools.wraps(_inner)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return _inner(*args, **kwargs)
-
-    inner = code_fingerprint(_inner)
-    assert code_fingerprint(wrapper) == inner
-    assert code_fingerprint(functools.partial(_inner, extra=2)) == inner
-    assert code_fingerprint(_Callable().method) == code_fingerprint(_Callable.method)
-    assert code_fingerprint(_Callable()) == code_fingerprint(_Callable()) != inner
-    assert code_fingerprint(len) == code_fingerprint(len) != code_fingerprint(repr)
+def test_reexports_key_helpers() -> None:
+    """CacheKey and code_fingerprint stay importable from langgraph_runner.cache."""
+    assert CacheKey is cache_keys.CacheKey
+    assert code_fingerprint is cache_keys.code_fingerprint
 
 
 # --- backends -------------------------------------------------------------------
