@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import operator
+import os
+import re
 import sqlite3
 import sys
 import threading
@@ -95,17 +97,43 @@ def test_unsupported_scheme_names_it_and_lists_supported_ones() -> None:
     ("url", "message"),
     [
         ("checkpoints.db", "no scheme"),
-        ("", "Empty"),
-        ("sqlite://host/path.db", "no host"),
-        ("sqlite://", "no host"),
-        ("sqlite:///", "no path"),
-        ("sqlite:///x.db?mode=ro", "no query"),
+        ("", "Empty checkpointer URL (no scheme)"),
+        ("   ", "Empty checkpointer URL (no scheme)"),
+        ("sqlite:checkpoints.db", "scheme 'sqlite' must be followed by '://'"),
+        ("sqlite://relative-without-third-slash", "scheme 'sqlite' takes no host"),
+        ("sqlite://host/path.db", "scheme 'sqlite' takes no host"),
+        ("sqlite://", "scheme 'sqlite' needs a path"),
+        ("sqlite:///", "scheme 'sqlite' needs a path"),
+        ("sqlite:///x.db?mode=ro", "scheme 'sqlite' takes no query"),
+        ("mysql://x", "Unsupported checkpointer URL scheme 'mysql'"),
+        ("postgresql+psycopg://u@h/db", "scheme 'postgresql+psycopg'"),
     ],
 )
-def test_malformed_urls_are_rejected(url: str, message: str) -> None:
-    """Malformed URLs raise ValueError with a specific explanation."""
-    with pytest.raises(ValueError, match=message):
+def test_malformed_urls_are_rejected_naming_the_scheme(url: str, message: str) -> None:
+    """Malformed URLs raise ValueError naming the scheme (or its absence) and the valid forms."""
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
         parse_checkpointer_url(url)
+    assert "sqlite:///relative/path.db" in str(info.value)
+
+
+def test_two_slash_sqlite_url_suggests_the_three_slash_form() -> None:
+    """sqlite://x.db (a relative path missing its third slash) suggests sqlite:///x.db."""
+    with pytest.raises(ValueError, match=re.escape("did you mean 'sqlite:///runs/x.db'?")):
+        parse_checkpointer_url("sqlite://runs/x.db")
+
+
+BAD_URLS = ["", "sqlite://relative.db", "mysql://x", "redis://localhost"]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_bad_urls_fail_before_opening_anything(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """open_checkpointer raises the ValueError on entry and creates no file."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="scheme"), open_checkpointer(url):
+        pass
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_relative_sqlite_file_gets_parent_dirs_wal_and_tables(
@@ -198,6 +226,52 @@ async def test_async_postgres_saver_runs_ainvoke() -> None:
             await saver.adelete_thread(config["configurable"]["thread_id"])
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def async_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite file URL or the real PostgreSQL."""
+    return f"sqlite:///{tmp_path}/async/cp.db" if request.param == "sqlite" else PG_URL
+
+
+async def test_async_saver_resumes_a_failed_run_in_a_new_connection(async_url: str) -> None:
+    """ainvoke fails mid-run; a new async saver resumes with ainvoke(None) without redoing nodes."""
+    runs: list[str] = []
+    broken = {"p2"}
+
+    def step(name: str) -> Any:
+        async def node(state: State) -> dict[str, list[str]]:
+            runs.append(name)
+            if name in broken:
+                raise ConnectionError("down")
+            return {"log": [name]}
+
+        return node
+
+    builder = StateGraph(State)
+    for name in FINAL:
+        builder.add_node(name, step(name))
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "p1")
+    builder.add_edge("a", "p2")
+    builder.add_edge("a", "p3")
+    builder.add_edge(["p1", "p2", "p3"], "z")
+    builder.add_edge("z", END)
+    config = _config()
+    try:
+        async with open_async_checkpointer(async_url) as saver:
+            with pytest.raises(ConnectionError):
+                await builder.compile(checkpointer=saver).ainvoke({"log": []}, config)
+        assert sorted(runs) == ["a", "p1", "p2", "p3"]
+        broken.clear()
+        runs.clear()
+        async with open_async_checkpointer(async_url) as saver:
+            graph = builder.compile(checkpointer=saver)
+            assert await graph.ainvoke(None, config) == {"log": FINAL}
+        assert runs == ["p2", "z"]  # a, p1 and p3 had saved their writes
+    finally:
+        async with open_async_checkpointer(async_url) as saver:
+            await saver.adelete_thread(config["configurable"]["thread_id"])
+
+
 def test_missing_postgres_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the postgres extra, a PostgreSQL URL raises ImportError naming the extra."""
     monkeypatch.setitem(sys.modules, "langgraph.checkpoint.postgres", None)
@@ -216,11 +290,18 @@ async def test_missing_postgres_extra_async(monkeypatch: pytest.MonkeyPatch) -> 
             pass
 
 
-async def test_async_bad_url_raises_value_error() -> None:
-    """The async opener validates URLs like the sync one."""
-    with pytest.raises(ValueError, match="'redis'"):
-        async with open_async_checkpointer("redis://localhost"):
+@pytest.mark.parametrize("url", BAD_URLS)
+async def test_async_bad_url_raises_the_same_error(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The async opener validates URLs exactly like the sync one, before opening anything."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="scheme") as expected:
+        parse_checkpointer_url(url)
+    with pytest.raises(ValueError, match=re.escape(str(expected.value))):
+        async with open_async_checkpointer(url):
             pass
+    assert os.listdir(tmp_path) == []
 
 
 def test_saved_tasks_decodes_a_step_without_the_graph() -> None:

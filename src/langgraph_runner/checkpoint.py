@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
@@ -54,6 +55,8 @@ _POSTGRES_HINT = (
     "PostgreSQL checkpointing needs the 'postgres' extra: pip install 'langgraph-runner[postgres]'"
 )
 _MEMORY = ":memory:"
+# An RFC 3986 scheme; a single letter is a Windows drive (C:\x.db), not a scheme.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,17 +88,24 @@ def parse_checkpointer_url(url: str) -> CheckpointerURL:
         The backend and its target.
 
     Raises:
-        ValueError: The scheme is missing or unsupported, or a SQLite URL has a
-            host, query options or no path. The message names the scheme (never the
-            whole URL, which may hold a password) and lists the supported forms.
+        ValueError: The URL is empty, the scheme is missing or unsupported, or a
+            SQLite URL has a host (``sqlite://x.db``: two slashes instead of three),
+            query options or no path. The message names the scheme (never the whole
+            URL, which may hold a password) and the supported forms.
     """
     if not isinstance(url, str) or not url.strip():
-        raise ValueError(f"Empty checkpointer URL; supported forms: {_SUPPORTED}")
+        raise ValueError(f"Empty checkpointer URL (no scheme); supported forms: {_SUPPORTED}")
     url = url.strip()
     if url == _MEMORY:
         return CheckpointerURL(backend="sqlite", target=_MEMORY)
     scheme, sep, rest = url.partition("://")
     if not sep:
+        named = _SCHEME.match(url)
+        if named:  # "sqlite:x.db", "postgresql:/db": a scheme without "//"
+            raise ValueError(
+                f"Checkpointer URL scheme {named.group(1).lower()!r} must be followed by '://'; "
+                f"supported forms: {_SUPPORTED}"
+            )
         raise ValueError(
             f"Checkpointer URL has no scheme (expected '<scheme>://...'); "
             f"supported forms: {_SUPPORTED}"
@@ -108,18 +118,23 @@ def parse_checkpointer_url(url: str) -> CheckpointerURL:
             f"Unsupported checkpointer URL scheme {scheme!r}; supported forms: {_SUPPORTED}"
         )
     host, slash, path = rest.partition("/")
-    if host or not slash:
+    if host or (rest and not slash):
+        # "sqlite://x.db" is the usual slip: the path needs a third slash.
+        hint = f" (did you mean 'sqlite:///{rest}'?)" if rest and "@" not in rest else ""
         raise ValueError(
-            "SQLite checkpointer URLs take no host: use sqlite:///relative/path.db, "
-            "sqlite:////absolute/path.db or sqlite:///:memory:"
+            f"Checkpointer URL scheme 'sqlite' takes no host{hint}: use "
+            "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
         )
     if "?" in path or "#" in path:
-        raise ValueError("SQLite checkpointer URLs take no query options or fragment")
+        raise ValueError(
+            "Checkpointer URL scheme 'sqlite' takes no query options or fragment: "
+            "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
     path = unquote(path)
     if not path:
         raise ValueError(
-            "SQLite checkpointer URL has no path: use sqlite:///relative/path.db, "
-            "sqlite:////absolute/path.db or sqlite:///:memory:"
+            "Checkpointer URL scheme 'sqlite' needs a path, and this URL has no path: use "
+            "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
         )
     return CheckpointerURL(backend="sqlite", target=path)
 
@@ -143,6 +158,9 @@ def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
     ``PostgresSaver.from_conn_string`` (an autocommit connection with
     ``prepare_threshold=0`` and dict rows, as the saver requires) and ``setup()``
     runs its migrations.
+
+    These savers serve ``invoke``/``stream``; for ``ainvoke``/``astream`` use
+    ``open_async_checkpointer`` (``SqliteSaver`` has no async methods).
 
     Args:
         url: A checkpointer URL (see ``parse_checkpointer_url``).
