@@ -1,12 +1,11 @@
 """Per-node metrics; the ``.prometheus`` and ``.otel`` exporters are imported on demand."""
 
-from langgraph_runner.metrics.collector import (
+from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY, NodeMetricsCollector
+from langgraph_runner.metrics.model import (
     DEFAULT_DURATION_BUCKETS,
     ERROR_TYPES,
-    METRICS_COLLECTOR_KEY,
     MetricsListener,
     NodeMetrics,
-    NodeMetricsCollector,
     NodeSeries,
     OutcomeSeries,
 )

@@ -1,9 +1,11 @@
-"""Per-node metrics: outcome counts, error categories and rolling-window latency percentiles.
+"""The per-node metrics collector: outcome counts, error categories, window percentiles.
 
-One ``NodeMetricsCollector`` per process. Every node has its own lock, so threads
-recording for different nodes never contend and counts stay exact under any mix of
-threads and asyncio tasks (recording never awaits, so ``threading.Lock`` is the
-right tool). Callbacks, listeners and logging run after the lock is released.
+One ``NodeMetricsCollector`` per process (per graph, for exporters). Every node
+has its own lock (``node_state.NodeState``), so threads recording for different
+nodes never contend and counts stay exact under any mix of threads and asyncio
+tasks (recording never awaits, so ``threading.Lock`` is the right tool).
+Callbacks, listeners and logging run after the lock is released
+(``callbacks``).
 
 Design decisions:
 
@@ -13,7 +15,7 @@ Design decisions:
 * ``record_failure`` with a ``CircuitOpenError`` (or category ``"circuit_open"``)
   is a *rejected* call: a failure counted in ``circuit_rejections`` (not in the
   other error counters) and in the failure rate; its duration is ignored because
-  the node never ran. There is no separate ``record_circuit_rejection``.
+  the node never ran. An explicit ``category`` wins over the error.
 * Negative durations are clamped to 0, counted in ``negative_durations`` and logged
   once per node (``metrics.negative_duration``). NaN, infinities and non-numbers
   are counted in ``invalid_durations``, logged once per node
@@ -28,8 +30,6 @@ Design decisions:
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import math
 import numbers
@@ -38,16 +38,28 @@ import threading
 import uuid
 import weakref
 from bisect import bisect_left
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict
-
-from langgraph_runner.classify import classify_error, is_control_flow
+from langgraph_runner.classify import classify_error
 from langgraph_runner.errors import CircuitOpenError, ErrorCategory
 from langgraph_runner.logs import get_event_logger
+from langgraph_runner.metrics.callbacks import notify, tell
+from langgraph_runner.metrics.model import (
+    DEFAULT_DURATION_BUCKETS,
+    ERROR_TYPES,
+    MetricsListener,
+    NodeMetrics,
+    NodeSeries,
+    OutcomeSeries,
+)
+from langgraph_runner.metrics.node_state import (
+    CATEGORY_INDEX,
+    CIRCUIT,
+    NEGATIVE,
+    NodeState,
+    clean_duration,
+)
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS",
@@ -63,177 +75,14 @@ __all__ = [
 METRICS_COLLECTOR_KEY: Final = "metrics_collector"
 """Key under ``config["configurable"]`` that carries a collector into wrapped nodes."""
 
-DEFAULT_DURATION_BUCKETS: Final[tuple[float, ...]] = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-)  # fmt: skip
-"""Histogram upper bounds in seconds (LLM calls often take 10-120 s)."""
-
-ERROR_TYPES: Final[tuple[str, ...]] = (
-    "timeout", "network", "rate_limit", "validation", "other", "circuit_open",
-)  # fmt: skip
-"""Failure label values (``error_type`` / ``error.type``), in index order."""
-
-_CIRCUIT = 5
-_CATEGORY_INDEX: Final[dict[str, int]] = {name: i for i, name in enumerate(ERROR_TYPES)}
 _INF = math.inf
-_NEGATIVE, _INVALID = 1, 2
+_OTHER = CATEGORY_INDEX["other"]
 _Hook = Callable[[str, float], Any]
-
-
-class NodeMetrics(BaseModel):
-    """A snapshot of one node's metrics. Percentiles cover the rolling window only.
-
-    Attributes:
-        total_executions: Successes plus failures, lifetime.
-        avg_execution_ms: Lifetime mean of the recorded durations (0 when none).
-        last_execution_ms: Duration of the most recent timed execution (0 when none).
-        p50_ms: Window median; ``p90_ms``/``p99_ms`` likewise; None when the window
-            is empty. p99 over 100 samples is noisy: read it with ``sample_count``.
-        sample_count: Durations currently in the window (<= ``window_size``).
-        circuit_rejections: Calls rejected by an open circuit breaker (failures).
-        negative_durations: Negative durations that were clamped to 0.
-        invalid_durations: NaN, infinite or non-numeric durations that were ignored.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    total_executions: int = 0
-    success_count: int = 0
-    failure_count: int = 0
-    retry_count: int = 0
-    last_execution_ms: float = 0.0
-    avg_execution_ms: float = 0.0
-    p50_ms: float | None = None
-    p90_ms: float | None = None
-    p99_ms: float | None = None
-    sample_count: int = 0
-    window_size: int = 0
-    timeout_errors: int = 0
-    validation_errors: int = 0
-    network_errors: int = 0
-    rate_limit_errors: int = 0
-    other_errors: int = 0
-    circuit_rejections: int = 0
-    fallbacks: int = 0
-    cache_hits: int = 0
-    negative_durations: int = 0
-    invalid_durations: int = 0
-
-
-@dataclass(frozen=True)
-class OutcomeSeries:
-    """Lifetime totals of one node for one outcome/error type (for exporters).
-
-    ``bucket_counts`` are per bucket (not cumulative), one per bound of
-    ``NodeMetricsCollector.duration_buckets`` plus the +Inf bucket; their sum can be
-    below ``executions`` (circuit rejections and invalid durations carry no time).
-    """
-
-    outcome: str
-    error_type: str | None
-    executions: int
-    bucket_counts: tuple[int, ...]
-    duration_sum_ms: float
-
-
-@dataclass(frozen=True)
-class NodeSeries:
-    """Lifetime totals of one node (for exporters). Failure outcomes with no executions
-    are left out; the success outcome is always first."""
-
-    node: str
-    retries: int
-    fallbacks: int
-    cache_hits: int
-    outcomes: tuple[OutcomeSeries, ...]
-
-
-class MetricsListener(Protocol):
-    """Receives every record after it is counted, outside any lock (e.g. the OTel exporter).
-
-    ``duration_ms`` is None when the record carried no usable duration. Listeners
-    should be fast; an exception is logged (``metrics.listener_failed``), never raised.
-    """
-
-    def on_success(self, node: str, duration_ms: float | None) -> None: ...
-    def on_failure(self, node: str, duration_ms: float | None, error_type: str) -> None: ...
-    def on_retry(self, node: str, attempt: int) -> None: ...
-    def on_fallback(self, node: str) -> None: ...
-    def on_cache_hit(self, node: str) -> None: ...
-
-
-def _percentile(s: list[float], q: float) -> float:
-    """NumPy's default ("linear", type 7) percentile of sorted ``s``, same arithmetic."""
-    n = len(s)
-    h = (n - 1) * q
-    lo = int(h)
-    if lo >= n - 1:
-        return s[-1]
-    a, b = s[lo], s[lo + 1]
-    t = h - lo
-    diff = b - a
-    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
-
-
-def _clean(raw: object) -> tuple[float | None, int]:
-    """Turn an unusual duration into (value or None, problem flag)."""
-    if isinstance(raw, numbers.Real) and not isinstance(raw, bool):
-        try:
-            value = float(raw)
-        except (OverflowError, ValueError):
-            return None, _INVALID
-        if math.isfinite(value):
-            return (0.0, _NEGATIVE) if value < 0 else (value, 0)
-    return None, _INVALID
-
-
-class _NodeState:
-    __slots__ = (
-        "above", "cache_hits", "fails", "fallbacks", "fbuckets", "fsums", "invalid", "lat_fired",
-        "lock", "negative", "outcomes", "pcts", "pcts_version", "rate_fired", "retries",
-        "sbuckets", "ssum", "success", "warned", "wfails", "window",
-    )  # fmt: skip
-
-    def __init__(self, window_size: int, nbuckets: int, track_outcomes: bool) -> None:
-        self.lock = threading.Lock()
-        self.window: deque[float] = deque(maxlen=window_size)
-        self.outcomes: deque[bool] | None = deque(maxlen=window_size) if track_outcomes else None
-        self.clear(nbuckets)
-
-    def clear(self, nbuckets: int) -> None:
-        self.success = self.retries = self.fallbacks = self.cache_hits = 0
-        self.negative = self.invalid = self.warned = self.wfails = self.above = 0
-        self.fails = [0] * len(ERROR_TYPES)
-        self.ssum = 0.0
-        self.fsums = [0.0] * len(ERROR_TYPES)
-        self.sbuckets = [0] * nbuckets
-        self.fbuckets = [[0] * nbuckets for _ in ERROR_TYPES]
-        self.rate_fired = self.lat_fired = False
-        self.pcts: tuple[float, float, float] | None = None
-        self.pcts_version = -1
-        self.window.clear()
-        if self.outcomes is not None:
-            self.outcomes.clear()
-
-    def percentiles(self) -> tuple[float, float, float] | None:
-        """Window p50/p90/p99, cached until the next record. Caller holds the lock."""
-        if not self.window:
-            return None
-        version = self.success + sum(self.fails)
-        if self.pcts is None or self.pcts_version != version:
-            s = sorted(self.window)
-            self.pcts = (_percentile(s, 0.5), _percentile(s, 0.9), _percentile(s, 0.99))
-            self.pcts_version = version
-        return self.pcts
-
-
 _LIVE: weakref.WeakSet[NodeMetricsCollector] = weakref.WeakSet()
-_BACKGROUND: set[asyncio.Task[Any]] = set()
 _LOG = get_event_logger()
 
 
 def _reinit_after_fork() -> None:
-    _BACKGROUND.clear()
     for collector in list(_LIVE):
         collector._after_fork()
 
@@ -342,7 +191,7 @@ class NodeMetricsCollector:
             raise ValueError("NodeMetricsCollector: duration_buckets must be strictly increasing")
         self._buckets: tuple[float, ...] = tuple(b for b in bounds if b is not None)
         self._bounds_ms = tuple(b * 1000.0 for b in self._buckets)
-        self._nodes: dict[str, _NodeState] = {}
+        self._nodes: dict[str, NodeState] = {}
         self._create_lock = threading.Lock()
         self._listeners: tuple[MetricsListener, ...] = ()
         self._watched = thresholds
@@ -385,14 +234,18 @@ class NodeMetricsCollector:
             )
 
     # -- recording -------------------------------------------------------------------
-    def _entry(self, node: str) -> _NodeState:
+    def _entry(self, node: str) -> NodeState:
         if not isinstance(node, str):
             raise TypeError(f"NodeMetricsCollector: node must be a str, got {node!r}")
         with self._create_lock:
             state = self._nodes.get(node)
             if state is None:
-                state = _NodeState(
-                    self._window_size, len(self._buckets) + 1, self._rate is not None
+                state = NodeState(
+                    self._window_size,
+                    self._bounds_ms,
+                    rate=self._rate,
+                    latency_ms=self._latency_ms,
+                    min_samples=self._min_samples,
                 )
                 self._nodes[node] = state
             return state
@@ -438,69 +291,37 @@ class NodeMetricsCollector:
         if st is None:
             st = self._entry(node)
         if category is not None:
-            found = _CATEGORY_INDEX.get(category)
+            found = CATEGORY_INDEX.get(category)
             if found is None:
                 raise ValueError(f"NodeMetricsCollector: unknown error category {category!r}")
             cat = found
         elif isinstance(error, CircuitOpenError):
-            cat = _CIRCUIT
+            cat = CIRCUIT
         elif error is not None:
-            cat = _CATEGORY_INDEX[classify_error(error).value]
+            cat = CATEGORY_INDEX[classify_error(error).value]
         else:
-            cat = _CATEGORY_INDEX["other"]
+            cat = _OTHER
         self._record(st, node, cat, duration_ms)
 
-    def _record(self, st: _NodeState, node: str, cat: int, raw: object) -> None:
+    def _record(self, st: NodeState, node: str, cat: int, raw: object) -> None:
         """The general path: thresholds, listeners and unusual durations."""
         d: float | None = None
         problem = 0
-        if cat == _CIRCUIT:
-            pass
+        if cat == CIRCUIT:
+            pass  # the node never ran: no duration
         elif raw.__class__ is float and 0.0 <= raw < _INF:
             d = raw
         else:
-            d, problem = _clean(raw)
-        warn = False
-        rate_hit: float | None = None
-        lat_hit: float | None = None
-        latency = self._latency_ms
+            d, problem = clean_duration(raw)
         st.lock.acquire()
         try:
-            if cat < 0:
-                st.success += 1
-            else:
-                st.fails[cat] += 1
-            if problem:
-                if problem == _NEGATIVE:
-                    st.negative += 1
-                else:
-                    st.invalid += 1
-                warn = not st.warned & problem
-                st.warned |= problem
-            if d is not None:
-                window = st.window
-                if latency is not None:
-                    if len(window) == window.maxlen and window[0] >= latency:
-                        st.above -= 1
-                    if d >= latency:
-                        st.above += 1
-                window.append(d)
-                index = bisect_left(self._bounds_ms, d)
-                if cat < 0:
-                    st.ssum += d
-                    st.sbuckets[index] += 1
-                else:
-                    st.fsums[cat] += d
-                    st.fbuckets[cat][index] += 1
-                if latency is not None:
-                    lat_hit = self._latency_crossing(st, latency)
-            if st.outcomes is not None:
-                rate_hit = self._rate_crossing(st, st.outcomes, cat >= 0)
+            warn, rate_hit, lat_hit = st.add(cat, d, problem)
         finally:
             st.lock.release()
+        # Everything below may be slow or re-enter the collector: never under the lock.
         if warn:
             event = (
-                "metrics.negative_duration" if problem == _NEGATIVE else "metrics.invalid_duration"
+                "metrics.negative_duration" if problem == NEGATIVE else "metrics.invalid_duration"
             )
             _LOG.emit(logging.WARNING, event, node=node, duration_ms=repr(raw)[:80])
         if rate_hit is not None:
@@ -509,87 +330,16 @@ class NodeMetricsCollector:
             self._fire("latency", self._latency_ms, self._on_latency, node, lat_hit)
         for listener in self._listeners:
             if cat < 0:
-                self._tell(listener.on_success, node, d)
+                tell(listener.on_success, node, d)
             else:
-                self._tell(listener.on_failure, node, d, ERROR_TYPES[cat])
-
-    def _rate_crossing(self, st: _NodeState, outcomes: deque[bool], failed: bool) -> float | None:
-        if len(outcomes) == outcomes.maxlen and outcomes[0]:
-            st.wfails -= 1
-        outcomes.append(failed)
-        st.wfails += failed
-        n = len(outcomes)
-        if n < self._min_samples:
-            return None
-        rate = st.wfails / n
-        assert self._rate is not None
-        if rate < self._rate or not st.wfails:  # a threshold of 0 means "any failure"
-            st.rate_fired = False
-        elif not st.rate_fired:
-            st.rate_fired = True
-            return rate
-        return None
-
-    def _latency_crossing(self, st: _NodeState, latency: float) -> float | None:
-        """O(1) check of "window p99 >= latency" from the count of samples at or above it.
-
-        Sorted window x[0..n-1]: x[i] >= latency exactly for i >= n - above. p99 lies
-        between x[lo] and x[lo+1], so the count decides unless latency falls between
-        those two samples; only then is the window sorted (and the result cached).
-        """
-        n = len(st.window)
-        if n < self._min_samples:
-            return None
-        h = (n - 1) * 0.99
-        lo = int(h)
-        first_above = n - st.above
-        if lo >= first_above:
-            reached = True
-        elif h == lo or lo + 1 < first_above:
-            reached = False
-        else:
-            pcts = st.percentiles()
-            reached = pcts is not None and pcts[2] >= latency
-        if not reached:
-            st.lat_fired = False
-        elif not st.lat_fired:
-            st.lat_fired = True
-            pcts = st.percentiles()
-            return pcts[2] if pcts is not None else None
-        return None
+                tell(listener.on_failure, node, d, ERROR_TYPES[cat])
 
     def _fire(
         self, kind: str, limit: float | None, hook: _Hook | None, node: str, v: float
     ) -> None:
         _LOG.emit(logging.WARNING, f"metrics.{kind}_threshold", node=node, value=v, threshold=limit)
         if hook is not None:
-            self._notify(hook, node, v)
-
-    @staticmethod
-    def _notify(fn: Callable[..., Any], *args: Any) -> None:
-        """Run a threshold callback; log its errors, schedule the awaitable it returns."""
-        try:
-            result = fn(*args)
-            if inspect.isawaitable(result):
-                _schedule(result)
-        except Exception as exc:
-            if is_control_flow(exc):
-                raise
-            _LOG.emit(
-                logging.WARNING, "metrics.callback_failed", callback=repr(fn), error=repr(exc)
-            )
-
-    @staticmethod
-    def _tell(method: Callable[..., None], *args: Any) -> None:
-        """Call a listener method (sync by contract); log its errors."""
-        try:
-            method(*args)
-        except Exception as exc:
-            if is_control_flow(exc):
-                raise
-            _LOG.emit(
-                logging.WARNING, "metrics.listener_failed", listener=repr(method), error=repr(exc)
-            )
+            notify(hook, node, v)
 
     def record_retry(self, node: str, attempt: int) -> None:
         """Record that ``node`` is about to retry; ``attempt`` is the failed attempt's number."""
@@ -597,7 +347,7 @@ class NodeMetricsCollector:
         with st.lock:
             st.retries += 1
         for listener in self._listeners:
-            self._tell(listener.on_retry, node, attempt)
+            tell(listener.on_retry, node, attempt)
 
     def record_fallback(self, node: str) -> None:
         """Record that a fallback produced the node's update."""
@@ -605,7 +355,7 @@ class NodeMetricsCollector:
         with st.lock:
             st.fallbacks += 1
         for listener in self._listeners:
-            self._tell(listener.on_fallback, node)
+            tell(listener.on_fallback, node)
 
     def record_cache_hit(self, node: str) -> None:
         """Record that a cached result was returned (not counted as an execution)."""
@@ -613,49 +363,16 @@ class NodeMetricsCollector:
         with st.lock:
             st.cache_hits += 1
         for listener in self._listeners:
-            self._tell(listener.on_cache_hit, node)
+            tell(listener.on_cache_hit, node)
 
     # -- reading ---------------------------------------------------------------------
-    def _snapshot(self, st: _NodeState) -> NodeMetrics:
+    @staticmethod
+    def _snapshot(st: NodeState) -> NodeMetrics:
         with st.lock:
-            pcts = st.percentiles()
-            window = st.window
-            last = window[-1] if window else 0.0
-            n = len(window)
-            fails = list(st.fails)
-            total_ms = st.ssum + sum(st.fsums)
-            success, retries, negative, invalid = st.success, st.retries, st.negative, st.invalid
-            fallbacks, cache_hits = st.fallbacks, st.cache_hits
-        failures = sum(fails)
-        timed = success + failures - invalid - fails[_CIRCUIT]
-        p50, p90, p99 = pcts if pcts is not None else (None, None, None)
+            fields = st.fields()
         # model_validate(dict) is ~3x faster than keyword construction (and than
         # model_construct, which is pure Python) on pydantic 2.14.
-        return NodeMetrics.model_validate(
-            {
-                "total_executions": success + failures,
-                "success_count": success,
-                "failure_count": failures,
-                "retry_count": retries,
-                "last_execution_ms": last,
-                "avg_execution_ms": total_ms / timed if timed > 0 else 0.0,
-                "p50_ms": p50,
-                "p90_ms": p90,
-                "p99_ms": p99,
-                "sample_count": n,
-                "window_size": self._window_size,
-                "timeout_errors": fails[0],
-                "network_errors": fails[1],
-                "rate_limit_errors": fails[2],
-                "validation_errors": fails[3],
-                "other_errors": fails[4],
-                "circuit_rejections": fails[_CIRCUIT],
-                "fallbacks": fallbacks,
-                "cache_hits": cache_hits,
-                "negative_durations": negative,
-                "invalid_durations": invalid,
-            }
-        )
+        return NodeMetrics.model_validate(fields)
 
     def get_node_metrics(self, node: str) -> NodeMetrics:
         """A snapshot of ``node``'s metrics; all zero for a node never recorded."""
@@ -666,7 +383,7 @@ class NodeMetricsCollector:
             return NodeMetrics(window_size=self._window_size)
         return self._snapshot(st)
 
-    def _states(self) -> list[tuple[str, _NodeState]]:
+    def _states(self) -> list[tuple[str, NodeState]]:
         with self._create_lock:
             return list(self._nodes.items())
 
@@ -680,11 +397,10 @@ class NodeMetricsCollector:
         Nodes stay listed by ``get_all_node_metrics``. Exported counters restart
         from zero, which Prometheus and OpenTelemetry treat as a counter reset.
         """
-        nbuckets = len(self._buckets) + 1
         for name, st in self._states():
             if node is None or name == node:
                 with st.lock:
-                    st.clear(nbuckets)
+                    st.clear()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serializable snapshot, tagged with pid and ``collector_id``.
@@ -705,15 +421,7 @@ class NodeMetricsCollector:
         out = []
         for node, st in self._states():
             with st.lock:
-                success = OutcomeSeries("success", None, st.success, tuple(st.sbuckets), st.ssum)
-                failures = tuple(
-                    OutcomeSeries("failure", name, st.fails[i], tuple(st.fbuckets[i]), st.fsums[i])
-                    for i, name in enumerate(ERROR_TYPES)
-                    if st.fails[i]
-                )
-                out.append(
-                    NodeSeries(node, st.retries, st.fallbacks, st.cache_hits, (success, *failures))
-                )
+                out.append(st.series(node))
         return out
 
     def _after_fork(self) -> None:
@@ -728,30 +436,3 @@ class NodeMetricsCollector:
             f"NodeMetricsCollector(window_size={self._window_size}, graph={self._graph!r}, "
             f"nodes={len(self._nodes)})"
         )
-
-
-async def _guarded(awaitable: Awaitable[Any]) -> None:
-    try:
-        await awaitable
-    except Exception as exc:
-        if is_control_flow(exc):
-            raise
-        _LOG.emit(logging.WARNING, "metrics.callback_failed", error=repr(exc))
-
-
-def _schedule(awaitable: Awaitable[Any]) -> None:
-    """Run an async callback's awaitable without making the recorder wait for it."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        thread = threading.Thread(
-            target=asyncio.run,
-            args=(_guarded(awaitable),),
-            name="langgraph-runner-metrics-callback",
-            daemon=True,
-        )
-        thread.start()
-        return
-    task = loop.create_task(_guarded(awaitable))
-    _BACKGROUND.add(task)  # keep a reference until done, or the task may be collected
-    task.add_done_callback(_BACKGROUND.discard)
