@@ -12,12 +12,13 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain_core.runnables import RunnableConfig
+from langgraph.cache.memory import InMemoryCache
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
 
-from langgraph_runner import GraphState, create_node, route_on_blocked
-from langgraph_runner.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner import GraphState, NodeCache, create_node, route_on_blocked
+from langgraph_runner.checkpoint import open_async_checkpointer, open_checkpointer, saved_tasks
 from langgraph_runner.report import (
     NodeReport,
     NodeStatus,
@@ -396,3 +397,36 @@ def test_update_state_and_fork_follow_the_latest_chain(saver: SqliteSaver) -> No
     assert (forked.status, forked.next) == (RunStatus.RUNNING, ["join"])
     assert forked.node("join").status is NodeStatus.PENDING
     assert run_report(saver, config).nodes == forked.nodes
+
+
+_TIMES = {"started_at", "finished_at", "duration_ms"}
+
+
+def _thread(thread_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def test_cache_hit_reports_succeeded_because_checkpoints_do_not_record_hits() -> None:
+    """A node served from NodeCache reads as succeeded: checkpoints save a hit like a run."""
+    calls: list[int] = []
+
+    def fetch(state: State) -> dict[str, Any]:
+        calls.append(1)
+        return {"log": ["fetched"]}
+
+    builder = StateGraph(State)
+    builder.add_node("fetch", create_node(fetch, cache=NodeCache(backend=InMemoryCache())))
+    builder.add_edge(START, "fetch")
+    with open_checkpointer(":memory:") as cp:
+        graph = builder.compile(checkpointer=cp)
+        for thread in ("ran", "hit"):
+            graph.invoke(State(log=[]), {"configurable": {"thread_id": thread}})
+        ran, hit = run_report(graph, "ran"), run_report(graph, "hit")
+        ran_writes = [t.writes for t in saved_tasks(list(cp.list(_thread("ran")))[1])]
+        hit_writes = [t.writes for t in saved_tasks(list(cp.list(_thread("hit")))[1])]
+    assert calls == [1]
+    assert hit_writes == ran_writes == [(("log", ["fetched"]),)]
+    assert hit.node("fetch").model_dump(exclude=_TIMES) == ran.node("fetch").model_dump(
+        exclude=_TIMES
+    )
+    assert hit.node("fetch").status is NodeStatus.SUCCEEDED

@@ -11,6 +11,13 @@ step still has tasks: in progress, or the process died and
 ``routing_flags["blocked"]``), else ``completed``. Times are checkpoint times (a
 node's step opens and closes with one), so parallel nodes share them. Only the
 top-level graph is reported, not subgraph namespaces.
+
+There is no ``cached`` node status: checkpoints do not say whether a node ran or
+was served from a cache. A hit (``NodeCache`` or LangGraph's own ``CachePolicy``)
+saves the same writes a run would, with no marker, so a cached node reports
+``succeeded``. Hits are visible while the run happens: the ``node.cache_hit``
+event, the metrics collector's ``cache_hits``, and (for ``CachePolicy`` only)
+``{"__metadata__": {"cached": True}}`` in LangGraph's ``updates`` stream.
 """
 
 from __future__ import annotations
