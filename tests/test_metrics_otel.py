@@ -158,3 +158,79 @@ def test_rejects_non_collector() -> None:
     """Passing something other than a NodeMetricsCollector fails at construction."""
     with pytest.raises(TypeError, match="collector"):
         OpenTelemetryExporter(object())  # type: ignore[arg-type]
+
+
+def _executions(reader: InMemoryMetricReader) -> dict[tuple[Any, Any, Any], int]:
+    points = _points(reader).get("langgraph.node.executions", [])
+    return {
+        (
+            p.attributes.get("langgraph.graph"),
+            p.attributes["langgraph.node"],
+            p.attributes.get("error.type"),
+        ): p.value
+        for p in points
+    }
+
+
+def test_several_collectors_on_one_exporter(reader: InMemoryMetricReader) -> None:
+    """One exporter reports several graphs' collectors, told apart by langgraph.graph."""
+    support, billing = NodeMetricsCollector(graph="support"), NodeMetricsCollector(graph="billing")
+    exporter = OpenTelemetryExporter(support, meter_provider=MeterProvider(metric_readers=[reader]))
+    exporter.add_collector(billing)
+    support.record_success("a", 1.0)
+    billing.record_failure("a", 2.0, category="timeout")
+    billing.record_retry("a", 1)
+    assert _executions(reader) == {
+        ("support", "a", None): 1,
+        ("billing", "a", None): 0,
+        ("billing", "a", "timeout"): 1,
+    }
+    points = _points(reader)
+    durations = {
+        p.attributes["langgraph.graph"]: p.count for p in points["langgraph.node.duration"]
+    }
+    assert durations == {"support": 1, "billing": 1}
+    retries = {p.attributes["langgraph.graph"]: p.value for p in points["langgraph.node.retries"]}
+    assert retries == {"support": 0, "billing": 1}
+
+
+def test_two_exporters_share_one_provider(reader: InMemoryMetricReader) -> None:
+    """A second exporter on the same MeterProvider is reported too, not silently dropped."""
+    provider = MeterProvider(metric_readers=[reader])
+    first, second = NodeMetricsCollector(graph="first"), NodeMetricsCollector(graph="second")
+    OpenTelemetryExporter(first, meter_provider=provider)
+    OpenTelemetryExporter(second, meter_provider=provider)
+    first.record_success("a", 1.0)
+    second.record_success("b", 1.0)
+    second.record_fallback("b")
+    assert _executions(reader) == {("first", "a", None): 1, ("second", "b", None): 1}
+    fallbacks = {
+        p.attributes["langgraph.graph"]: p.value
+        for p in _points(reader)["langgraph.node.fallbacks"]
+    }
+    assert fallbacks == {"first": 0, "second": 1}
+
+
+def test_exporter_after_close_on_same_provider(reader: InMemoryMetricReader) -> None:
+    """Closing an exporter and creating a new one on the same provider keeps reporting."""
+    provider = MeterProvider(metric_readers=[reader])
+    collector = NodeMetricsCollector(graph="g")
+    OpenTelemetryExporter(collector, meter_provider=provider).close()
+    OpenTelemetryExporter(collector, meter_provider=provider)
+    collector.record_success("a", 1.0)
+    assert _executions(reader) == {("g", "a", None): 1}
+    (point,) = _points(reader)["langgraph.node.duration"]
+    assert point.count == 1
+
+
+def test_graph_names_must_be_distinct_per_provider(reader: InMemoryMetricReader) -> None:
+    """Two collectors with the same graph name on one provider are refused, naming the graph."""
+    provider = MeterProvider(metric_readers=[reader])
+    OpenTelemetryExporter(NodeMetricsCollector(graph="g"), meter_provider=provider)
+    with pytest.raises(ValueError, match="'g'"):
+        OpenTelemetryExporter(NodeMetricsCollector(graph="g"), meter_provider=provider)
+    exporter = OpenTelemetryExporter(NodeMetricsCollector(), meter_provider=provider)
+    with pytest.raises(ValueError, match="None"):
+        exporter.add_collector(NodeMetricsCollector())
+    with pytest.raises(TypeError, match="at least one"):
+        OpenTelemetryExporter(meter_provider=provider)

@@ -162,3 +162,37 @@ def test_rejects_non_collector() -> None:
     """Passing something other than a NodeMetricsCollector fails at construction."""
     with pytest.raises(TypeError, match="collector"):
         PrometheusExporter(object(), registry=None)  # type: ignore[arg-type]
+
+
+def test_several_collectors_on_one_exporter() -> None:
+    """One exporter serves several graphs' collectors, told apart by the graph label."""
+    registry = CollectorRegistry()
+    support, billing = NodeMetricsCollector(graph="support"), NodeMetricsCollector(graph="billing")
+    exporter = PrometheusExporter(support, registry=registry)
+    exporter.add_collector(billing)
+    support.record_success("a", 1.0)
+    billing.record_failure("a", 2.0, category="timeout")
+    billing.record_retry("a", 1)
+    samples = _scrape(registry)
+    executions = "langgraph_node_executions_total"
+    ok = {"node": "a", "outcome": "success", "error_type": ""}
+    assert samples[(executions, _labels(**ok, graph="support"))] == 1
+    assert samples[(executions, _labels(**ok, graph="billing"))] == 0
+    failed = {**ok, "outcome": "failure", "error_type": "timeout", "graph": "billing"}
+    assert samples[(executions, _labels(**failed))] == 1
+    retries = "langgraph_node_retries_total"
+    assert samples[(retries, _labels(node="a", graph="support"))] == 0
+    assert samples[(retries, _labels(node="a", graph="billing"))] == 1
+
+
+def test_graph_names_must_be_distinct() -> None:
+    """Two collectors with the same graph name would collide: refused, naming the graph."""
+    with pytest.raises(ValueError, match="'g'"):
+        PrometheusExporter(
+            NodeMetricsCollector(graph="g"), NodeMetricsCollector(graph="g"), registry=None
+        )
+    exporter = PrometheusExporter(NodeMetricsCollector(), registry=None)
+    with pytest.raises(ValueError, match="None"):
+        exporter.add_collector(NodeMetricsCollector())
+    with pytest.raises(TypeError, match="at least one"):
+        PrometheusExporter(registry=None)

@@ -1,65 +1,97 @@
-"""OpenTelemetry exporter for a ``NodeMetricsCollector`` (needs the ``otel`` extra).
+"""OpenTelemetry exporter for ``NodeMetricsCollector``s (needs the ``otel`` extra).
 
 Instruments, named after OpenTelemetry conventions (attributes ``langgraph.node``,
 ``langgraph.graph`` when the collector has a graph name, and ``error.type`` on
 failures, one of ``ERROR_TYPES``):
 
 * ``langgraph.node.duration``: histogram in seconds, bucket advice taken from the
-  collector's ``duration_buckets``. OpenTelemetry has no asynchronous histogram,
-  so the exporter is a collector *listener* and records each duration as it
-  happens (the SDK costs ~10 us per record; a collector without listeners pays
-  nothing). Circuit rejections and unusable durations are not recorded.
+  first exported collector's ``duration_buckets``. OpenTelemetry has no
+  asynchronous histogram, so the exporter is a collector *listener* and records
+  each duration as it happens (the SDK costs ~10 us per record; a collector
+  without listeners pays nothing). Circuit rejections and unusable durations are
+  not recorded.
 * ``langgraph.node.executions``, ``langgraph.node.retries``,
   ``langgraph.node.fallbacks`` and ``langgraph.node.cache_hits``: observable
-  counters read from the collector's lifetime totals at collection time (zero
+  counters read from the collectors' lifetime totals at collection time (zero
   per-record cost). They include what was recorded before the exporter was
   created; the histogram starts when the exporter does.
+
+OpenTelemetry creates an instrument once per meter: a second
+``create_observable_counter`` of the same name returns the first one and drops
+the new callback. So the instruments of a ``MeterProvider`` are created once and
+shared by every exporter on it; exporters (and ``add_collector``) only attach
+collectors. Collectors on one provider need distinct ``graph`` names, or their
+series would collide.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 
 from opentelemetry import metrics as otel_metrics
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Observation
 
-from langgraph_runner.metrics.collector import NodeMetricsCollector, NodeSeries
+from langgraph_runner.metrics.collector import NodeMetricsCollector
 
 __all__ = ["OpenTelemetryExporter"]
 
 _Attributes = dict[str, str]
+_SHARED: weakref.WeakKeyDictionary[MeterProvider, _Instruments] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
 
 
-class OpenTelemetryExporter:
-    """Feeds a collector's metrics to OpenTelemetry instruments.
+class _Source:
+    """One exported collector: its listener, with attributes built once per series."""
 
-    Args:
-        collector: The collector to listen to and read.
-        meter_provider: Where to create the meter; the global provider by default.
-
-    Call ``close()`` to stop recording (observable counters then report nothing).
-    """
-
-    def __init__(
-        self,
-        collector: NodeMetricsCollector,
-        *,
-        meter_provider: MeterProvider | None = None,
-    ) -> None:
-        if not isinstance(collector, NodeMetricsCollector):
-            raise TypeError(
-                "OpenTelemetryExporter: collector must be a NodeMetricsCollector, "
-                f"got {collector!r}"
-            )
-        self._collector = collector
-        self._closed = False
+    def __init__(self, collector: NodeMetricsCollector, duration: Histogram) -> None:
+        self.collector = collector
+        self._duration = duration
         self._attrs: dict[tuple[str, str | None], _Attributes] = {}
-        meter = otel_metrics.get_meter("langgraph_runner", meter_provider=meter_provider)
-        self._duration = meter.create_histogram(
+
+    def attributes(self, node: str, error_type: str | None) -> _Attributes:
+        # Built once per (node, error type): the SDK does not keep or mutate them.
+        attrs = self._attrs.get((node, error_type))
+        if attrs is None:
+            attrs = {"langgraph.node": node}
+            if self.collector.graph is not None:
+                attrs["langgraph.graph"] = self.collector.graph
+            if error_type is not None:
+                attrs["error.type"] = error_type
+            self._attrs[(node, error_type)] = attrs
+        return attrs
+
+    # -- MetricsListener -------------------------------------------------------------
+    def on_success(self, node: str, duration_ms: float | None) -> None:
+        if duration_ms is not None:
+            self._duration.record(duration_ms / 1000.0, self.attributes(node, None))
+
+    def on_failure(self, node: str, duration_ms: float | None, error_type: str) -> None:
+        if duration_ms is not None:
+            self._duration.record(duration_ms / 1000.0, self.attributes(node, error_type))
+
+    def on_retry(self, node: str, attempt: int) -> None:
+        """Nothing to do: retries are observed from the collector's totals."""
+
+    def on_fallback(self, node: str) -> None:
+        """Nothing to do: fallbacks are observed from the collector's totals."""
+
+    def on_cache_hit(self, node: str) -> None:
+        """Nothing to do: cache hits are observed from the collector's totals."""
+
+
+class _Instruments:
+    """The instruments of one MeterProvider and the collectors attached to them."""
+
+    def __init__(self, provider: MeterProvider, buckets: tuple[float, ...]) -> None:
+        self.sources: tuple[_Source, ...] = ()
+        meter = otel_metrics.get_meter("langgraph_runner", meter_provider=provider)
+        self.duration = meter.create_histogram(
             "langgraph.node.duration",
             unit="s",
             description="Duration of LangGraph node executions.",
-            explicit_bucket_boundaries_advisory=list(collector.duration_buckets),
+            explicit_bucket_boundaries_advisory=list(buckets),
         )
         meter.create_observable_counter(
             "langgraph.node.executions",
@@ -78,58 +110,109 @@ class OpenTelemetryExporter:
                 unit=unit,
                 description=description,
             )
-        collector.add_listener(self)
-
-    def close(self) -> None:
-        """Stop listening; the observable counters report nothing from now on."""
-        self._closed = True
-        self._collector.remove_listener(self)
-
-    def _attributes(self, node: str, error_type: str | None) -> _Attributes:
-        # Built once per (node, error type): the SDK does not keep or mutate them.
-        attrs = self._attrs.get((node, error_type))
-        if attrs is None:
-            attrs = {"langgraph.node": node}
-            if self._collector.graph is not None:
-                attrs["langgraph.graph"] = self._collector.graph
-            if error_type is not None:
-                attrs["error.type"] = error_type
-            self._attrs[(node, error_type)] = attrs
-        return attrs
-
-    # -- MetricsListener -------------------------------------------------------------
-    def on_success(self, node: str, duration_ms: float | None) -> None:
-        """Record a success's duration in seconds."""
-        if duration_ms is not None:
-            self._duration.record(duration_ms / 1000.0, self._attributes(node, None))
-
-    def on_failure(self, node: str, duration_ms: float | None, error_type: str) -> None:
-        """Record a failure's duration in seconds, with ``error.type``."""
-        if duration_ms is not None:
-            self._duration.record(duration_ms / 1000.0, self._attributes(node, error_type))
-
-    def on_retry(self, node: str, attempt: int) -> None:
-        """Nothing to do: retries are observed from the collector's totals."""
-
-    def on_fallback(self, node: str) -> None:
-        """Nothing to do: fallbacks are observed from the collector's totals."""
-
-    def on_cache_hit(self, node: str) -> None:
-        """Nothing to do: cache hits are observed from the collector's totals."""
-
-    # -- observable counters -----------------------------------------------------------
-    def _series(self) -> list[NodeSeries]:
-        return [] if self._closed else self._collector.series()
 
     def _observe_executions(self, options: CallbackOptions) -> Iterator[Observation]:
-        for node in self._series():
-            for series in node.outcomes:
-                attrs = self._attributes(node.node, series.error_type)
-                yield Observation(series.executions, attrs)
+        for source in self.sources:
+            for node in source.collector.series():
+                for series in node.outcomes:
+                    attrs = source.attributes(node.node, series.error_type)
+                    yield Observation(series.executions, attrs)
 
     def _observer(self, field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def observe(options: CallbackOptions) -> Iterator[Observation]:
-            for node in self._series():
-                yield Observation(getattr(node, field), self._attributes(node.node, None))
+            for source in self.sources:
+                for node in source.collector.series():
+                    attrs = source.attributes(node.node, None)
+                    yield Observation(getattr(node, field), attrs)
 
         return observe
+
+
+class OpenTelemetryExporter:
+    """Feeds collectors' metrics to OpenTelemetry instruments.
+
+    Args:
+        *collectors: The collectors to listen to and read; more can be added with
+            ``add_collector``. Collectors exported to one ``MeterProvider`` (by any
+            number of exporters) need distinct ``graph`` names.
+        meter_provider: Where to create the meter; the global provider by default
+            (set it up before creating exporters).
+
+    Raises:
+        TypeError: Something other than a ``NodeMetricsCollector`` was passed.
+        ValueError: A collector's graph name is already exported to this provider.
+
+    Call ``close()`` to stop exporting (the counters then leave its collectors out).
+
+    Example:
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        >>> reader = InMemoryMetricReader()
+        >>> collector = NodeMetricsCollector(graph="support")
+        >>> exporter = OpenTelemetryExporter(
+        ...     collector, meter_provider=MeterProvider(metric_readers=[reader])
+        ... )
+        >>> collector.record_success("classify", 12.5)
+        >>> data = reader.get_metrics_data()
+        >>> sorted(m.name for m in data.resource_metrics[0].scope_metrics[0].metrics)[:2]
+        ['langgraph.node.cache_hits', 'langgraph.node.duration']
+    """
+
+    def __init__(
+        self,
+        *collectors: NodeMetricsCollector,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        if not collectors:
+            raise TypeError("OpenTelemetryExporter: pass at least one NodeMetricsCollector")
+        for collector in collectors:
+            _check(collector)
+        provider = otel_metrics.get_meter_provider() if meter_provider is None else meter_provider
+        with _SHARED_LOCK:
+            instruments = _SHARED.get(provider)
+            if instruments is None:
+                instruments = _Instruments(provider, collectors[0].duration_buckets)
+                _SHARED[provider] = instruments
+        self._instruments = instruments
+        self._sources: list[_Source] = []
+        for collector in collectors:
+            self.add_collector(collector)
+
+    def add_collector(self, collector: NodeMetricsCollector) -> None:
+        """Export one more collector through this exporter.
+
+        Raises:
+            TypeError: ``collector`` is not a ``NodeMetricsCollector``.
+            ValueError: Its graph name is already exported to this provider.
+        """
+        _check(collector)
+        instruments = self._instruments
+        with _SHARED_LOCK:
+            taken = {s.collector.graph for s in instruments.sources}
+            if collector.graph in taken:
+                raise ValueError(
+                    f"OpenTelemetryExporter: a collector for graph {collector.graph!r} is "
+                    "already exported to this MeterProvider; give each collector its own "
+                    "graph name"
+                )
+            source = _Source(collector, instruments.duration)
+            instruments.sources = (*instruments.sources, source)
+            self._sources.append(source)
+        collector.add_listener(source)
+
+    def close(self) -> None:
+        """Stop exporting this exporter's collectors (other exporters are unaffected)."""
+        with _SHARED_LOCK:
+            mine = {id(s) for s in self._sources}
+            instruments = self._instruments
+            instruments.sources = tuple(s for s in instruments.sources if id(s) not in mine)
+            sources, self._sources = self._sources, []
+        for source in sources:
+            source.collector.remove_listener(source)
+
+
+def _check(collector: object) -> None:
+    if not isinstance(collector, NodeMetricsCollector):
+        raise TypeError(
+            f"OpenTelemetryExporter: collector must be a NodeMetricsCollector, got {collector!r}"
+        )
