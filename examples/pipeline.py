@@ -1,7 +1,9 @@
 """The example pipeline: a success, a retried success and a recorded failure routed to recovery.
 
-Runs on the embedded SQLite checkpointer (``examples/.runs/pipeline.db``) and prints the
-final error records and routing flags. Run it with ``bash scripts/run-example.sh``.
+Runs on the embedded SQLite checkpointer (``examples/.runs/pipeline.db``, opened with
+``open_checkpointer``), prints the final error records and routing flags, one metrics line
+per wrapped node, and ends with the run report read back from the checkpoints (what
+``langgraph-runner report`` prints). Run it with ``bash scripts/run-example.sh``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState, RetryConfig, create_node, route_on_blocked, update_state
+from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
+from langgraph_runner.report import run_report
 
 DB_PATH = Path(os.environ.get("PIPELINE_DB", Path(__file__).parent / ".runs" / "pipeline.db"))
 
@@ -99,12 +103,20 @@ def build(summarizer: FlakySummarizer | None = None) -> StateGraph[PipelineState
 
 
 def main() -> int:
-    DB_PATH.parent.mkdir(parents=True, exist_ok=True)
     thread_id = f"pipeline-{uuid.uuid4().hex[:8]}"
-    config = {"configurable": {"thread_id": thread_id, "trace_id": thread_id}}
-    with SqliteSaver.from_conn_string(str(DB_PATH)) as saver:
+    url = f"sqlite:///{DB_PATH}"
+    metrics = NodeMetricsCollector()
+    config: Any = {
+        "configurable": {
+            "thread_id": thread_id,
+            "trace_id": thread_id,
+            METRICS_COLLECTOR_KEY: metrics,
+        }
+    }
+    with open_checkpointer(url) as saver:
         graph = build().compile(checkpointer=saver)
         final = graph.invoke({"url": "https://example.invalid/report"}, config)
+        report = run_report(graph, config)
     print(f"thread: {thread_id}  (checkpoints in {DB_PATH})")
     print("log:")
     for line in final.get("log", []):
@@ -114,6 +126,14 @@ def main() -> int:
     for record in final.get("errors", []):
         shown = {k: record[k] for k in ("node", "code", "category", "attempts", "message")}
         print("  " + json.dumps(shown))
+    print("metrics:")
+    for node, m in metrics.get_all_node_metrics().items():
+        print(
+            f"  {node:<10} success={m.success_count} failure={m.failure_count} "
+            f"retries={m.retry_count} p50={m.p50_ms:.1f} ms"
+        )
+    print(f"\nrun report (langgraph-runner report --checkpointer {url} --thread {thread_id}):")
+    print(report.to_table(), end="")
     return 0
 
 
