@@ -24,7 +24,6 @@ from langgraph_runner.checkpoint import (
     open_async_checkpointer,
     open_checkpointer,
     parse_checkpointer_url,
-    saved_tasks,
 )
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -302,23 +301,3 @@ async def test_async_bad_url_raises_the_same_error(
         async with open_async_checkpointer(url):
             pass
     assert os.listdir(tmp_path) == []
-
-
-def test_saved_tasks_decodes_a_step_without_the_graph() -> None:
-    """saved_tasks names each task of a stored step and says which finished or raised."""
-    builder = _builder(failing="p2")
-    config = _config()
-    with open_checkpointer(":memory:") as saver:
-        graph = builder.compile(checkpointer=saver)
-        with pytest.raises(ConnectionError):
-            graph.invoke({"log": []}, config)
-        latest = saver.get_tuple(config)
-        assert latest is not None
-        tasks = {t.name: t for t in saved_tasks(latest)}
-        live = {t.id: t.name for t in graph.get_state(config).tasks}
-    assert set(tasks) == {"p1", "p2", "p3"}
-    assert {t.task_id: t.name for t in tasks.values()} == live
-    assert tasks["p1"].finished and tasks["p3"].finished
-    assert ("log", ["p1"]) in tasks["p1"].writes
-    assert not tasks["p2"].finished
-    assert "ConnectionError" in str(tasks["p2"].error)

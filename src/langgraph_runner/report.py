@@ -34,7 +34,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.types import Interrupt, PregelTask, StateSnapshot
 from pydantic import BaseModel, ConfigDict, Field
 
-from langgraph_runner.checkpoint import saved_tasks
+from langgraph_runner.checkpoint_tasks import saved_tasks
 from langgraph_runner.errors import LangGraphRunnerError
 from langgraph_runner.sanitize import sanitize_message
 
