@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-__all__ = ["KEY_NAMESPACE", "CacheKey", "cache_key", "code_fingerprint"]
+__all__ = ["CacheKey", "KEY_NAMESPACE", "cache_key", "code_fingerprint"]
 
 KEY_NAMESPACE = "langgraph_runner"
 """First element of every key's namespace ``(KEY_NAMESPACE, node)``."""
