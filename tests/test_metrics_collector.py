@@ -131,40 +131,6 @@ assert not added, sorted(added)
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "field"),
-    [
-        ({"window_size": 0}, ValueError, "window_size"),
-        ({"window_size": 2.5}, TypeError, "window_size"),
-        ({"window_size": True}, TypeError, "window_size"),
-        ({"min_samples": 0}, ValueError, "min_samples"),
-        ({"min_samples": 200, "latency_threshold_ms": 5}, ValueError, "min_samples"),
-        ({"failure_rate_threshold": 1.5}, ValueError, "failure_rate_threshold"),
-        ({"failure_rate_threshold": -0.1}, ValueError, "failure_rate_threshold"),
-        ({"failure_rate_threshold": float("nan")}, ValueError, "failure_rate_threshold"),
-        ({"failure_rate_threshold": "0.5"}, TypeError, "failure_rate_threshold"),
-        ({"latency_threshold_ms": 0}, ValueError, "latency_threshold_ms"),
-        ({"latency_threshold_ms": float("inf")}, ValueError, "latency_threshold_ms"),
-        (
-            {"failure_rate_threshold": 0.5, "on_failure_rate_threshold": 3},
-            TypeError,
-            "on_failure_rate_threshold",
-        ),
-        ({"on_latency_threshold": lambda n, v: None}, ValueError, "on_latency_threshold"),
-        ({"graph": 5}, TypeError, "graph"),
-        ({"duration_buckets": (1.0, 0.5)}, ValueError, "duration_buckets"),
-        ({"duration_buckets": ()}, ValueError, "duration_buckets"),
-        ({"duration_buckets": (0.0, 1.0)}, ValueError, "duration_buckets"),
-    ],
-)
-def test_config_is_validated_with_field_name(
-    kwargs: dict[str, Any], error: type[Exception], field: str
-) -> None:
-    """Bad configuration fails at construction with an error naming the field."""
-    with pytest.raises(error, match=field):
-        NodeMetricsCollector(**kwargs)
-
-
 def test_unknown_node_reads_as_zeroed_metrics() -> None:
     """A node never recorded reads as zero counts and None percentiles, without being listed."""
     collector = NodeMetricsCollector(window_size=50)

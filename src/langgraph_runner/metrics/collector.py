@@ -9,19 +9,15 @@ Callbacks, listeners and logging run after the lock is released
 
 Design decisions:
 
-* Percentiles are exact over the last ``window_size`` durations (successes and
-  failures) with NumPy's default linear interpolation; the window is sorted on
-  read and the result cached until the next record.
 * ``record_failure`` with a ``CircuitOpenError`` (or category ``"circuit_open"``)
-  is a *rejected* call: a failure counted in ``circuit_rejections`` (not in the
-  other error counters) and in the failure rate; its duration is ignored because
-  the node never ran. An explicit ``category`` wins over the error.
-* Negative durations are clamped to 0, counted in ``negative_durations`` and logged
-  once per node (``metrics.negative_duration``). NaN, infinities and non-numbers
-  are counted in ``invalid_durations``, logged once per node
-  (``metrics.invalid_duration``) and leave timing statistics untouched; the
-  execution still counts. A ``node`` that is not a ``str`` is a programming error:
-  ``TypeError``. An unknown ``category`` string: ``ValueError``.
+  is a *rejected* call: a failure counted in ``circuit_rejections`` and in the
+  failure rate, without a duration (the node never ran). A given ``category``
+  wins over the error.
+* Odd durations never raise: negative ones are clamped to 0 and counted
+  (``negative_durations``), NaN/infinities/non-numbers are counted
+  (``invalid_durations``) and left out of timing; each is logged once per node.
+  A non-``str`` node is a programming error (``TypeError``), as is an unknown
+  category string (``ValueError``).
 * Lifetime duration histograms per outcome and error type are kept as bucket
   counts (one bisect per record), read by exporters through ``series()``.
 * After ``os.fork()`` the child gets fresh locks and a new ``collector_id``; the
@@ -32,19 +28,19 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import os
 import threading
 import uuid
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from langgraph_runner.classify import classify_error
 from langgraph_runner.errors import CircuitOpenError, ErrorCategory
 from langgraph_runner.logs import get_event_logger
 from langgraph_runner.metrics.callbacks import notify, tell
+from langgraph_runner.metrics.config import CollectorConfig, ThresholdHook
 from langgraph_runner.metrics.model import (
     DEFAULT_DURATION_BUCKETS,
     ERROR_TYPES,
@@ -77,7 +73,6 @@ METRICS_COLLECTOR_KEY: Final = "metrics_collector"
 
 _INF = math.inf
 _OTHER = CATEGORY_INDEX["other"]
-_Hook = Callable[[str, float], Any]
 _LIVE: weakref.WeakSet[NodeMetricsCollector] = weakref.WeakSet()
 _LOG = get_event_logger()
 
@@ -89,28 +84,6 @@ def _reinit_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reinit_after_fork)
-
-
-def _check_number(field: str, value: object, *, high: float | None) -> float | None:
-    """Validate an optional number: in [0, high], or > 0 (and finite) when ``high`` is None."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"NodeMetricsCollector: {field} must be a number, got {value!r}")
-    number = float(value)
-    if high is None and not 0 < number < _INF:
-        raise ValueError(f"NodeMetricsCollector: {field} must be > 0 and finite, got {value!r}")
-    if high is not None and not 0 <= number <= high:
-        raise ValueError(f"NodeMetricsCollector: {field} must be in [0, {high:g}], got {value!r}")
-    return number
-
-
-def _check_int(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"NodeMetricsCollector: {field} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"NodeMetricsCollector: {field} must be >= 1, got {value!r}")
-    return value
 
 
 class NodeMetricsCollector:
@@ -132,12 +105,10 @@ class NodeMetricsCollector:
 
     A threshold fires once when crossed (value >= threshold), logs a
     ``metrics.*_threshold`` warning, and re-arms when the value drops below it.
-    Callbacks run in the recording thread after the lock is released, so keep sync
-    callbacks quick. An async callback (or one returning an awaitable) is scheduled
-    as a task on the running event loop, or, with no loop running in the recording
-    thread, run by ``asyncio.run`` in a short-lived daemon thread (interpreter exit
-    may cut it short); recording never waits for it. Callback errors are logged
-    (``metrics.callback_failed``), never raised.
+    Callbacks run in the recording thread after the lock is released (keep sync ones
+    quick); an async one is scheduled, never awaited by the recorder (on the running
+    loop, else in a short-lived daemon thread: see ``metrics.callbacks``). Their
+    errors are logged (``metrics.callback_failed``), never raised.
 
     Raises:
         TypeError: A config value has the wrong type (the message names the field).
@@ -156,45 +127,36 @@ class NodeMetricsCollector:
         *,
         failure_rate_threshold: float | None = None,
         latency_threshold_ms: float | None = None,
-        on_failure_rate_threshold: _Hook | None = None,
-        on_latency_threshold: _Hook | None = None,
+        on_failure_rate_threshold: ThresholdHook | None = None,
+        on_latency_threshold: ThresholdHook | None = None,
         min_samples: int = 10,
         graph: str | None = None,
         duration_buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS,
     ) -> None:
-        self._window_size = _check_int("window_size", window_size)
-        self._min_samples = _check_int("min_samples", min_samples)
-        self._rate = _check_number("failure_rate_threshold", failure_rate_threshold, high=1)
-        self._latency_ms = _check_number("latency_threshold_ms", latency_threshold_ms, high=None)
-        for field, hook, limit in (
-            ("on_failure_rate_threshold", on_failure_rate_threshold, self._rate),
-            ("on_latency_threshold", on_latency_threshold, self._latency_ms),
-        ):
-            if hook is not None and not callable(hook):
-                raise TypeError(f"NodeMetricsCollector: {field} must be callable, got {hook!r}")
-            if hook is not None and limit is None:
-                threshold = field.removeprefix("on_")
-                raise ValueError(f"NodeMetricsCollector: {field} is set but {threshold} is None")
-        thresholds = self._rate is not None or self._latency_ms is not None
-        if thresholds and self._min_samples > self._window_size:
-            raise ValueError(
-                f"NodeMetricsCollector: min_samples ({min_samples}) must be <= window_size "
-                f"({window_size}), or the thresholds could never fire"
-            )
-        self._on_rate = on_failure_rate_threshold
-        self._on_latency = on_latency_threshold
-        if graph is not None and not isinstance(graph, str):
-            raise TypeError(f"NodeMetricsCollector: graph must be a str or None, got {graph!r}")
-        self._graph = graph
-        bounds = [_check_number("duration_buckets", b, high=None) for b in duration_buckets]
-        if not bounds or bounds != sorted(set(bounds)):  # type: ignore[type-var]
-            raise ValueError("NodeMetricsCollector: duration_buckets must be strictly increasing")
-        self._buckets: tuple[float, ...] = tuple(b for b in bounds if b is not None)
+        config = CollectorConfig.create(
+            window_size=window_size,
+            failure_rate_threshold=failure_rate_threshold,
+            latency_threshold_ms=latency_threshold_ms,
+            on_failure_rate_threshold=on_failure_rate_threshold,
+            on_latency_threshold=on_latency_threshold,
+            min_samples=min_samples,
+            graph=graph,
+            duration_buckets=duration_buckets,
+        )
+        # Copied into slots: the record path reads them without another indirection.
+        self._window_size = config.window_size
+        self._min_samples = config.min_samples
+        self._rate = config.failure_rate_threshold
+        self._latency_ms = config.latency_threshold_ms
+        self._on_rate = config.on_failure_rate_threshold
+        self._on_latency = config.on_latency_threshold
+        self._graph = config.graph
+        self._buckets = config.duration_buckets
         self._bounds_ms = tuple(b * 1000.0 for b in self._buckets)
         self._nodes: dict[str, NodeState] = {}
         self._create_lock = threading.Lock()
         self._listeners: tuple[MetricsListener, ...] = ()
-        self._watched = thresholds
+        self._watched = config.has_thresholds
         self._id = uuid.uuid4().hex
         _LIVE.add(self)
 
@@ -335,7 +297,7 @@ class NodeMetricsCollector:
                 tell(listener.on_failure, node, d, ERROR_TYPES[cat])
 
     def _fire(
-        self, kind: str, limit: float | None, hook: _Hook | None, node: str, v: float
+        self, kind: str, limit: float | None, hook: ThresholdHook | None, node: str, v: float
     ) -> None:
         _LOG.emit(logging.WARNING, f"metrics.{kind}_threshold", node=node, value=v, threshold=limit)
         if hook is not None:
