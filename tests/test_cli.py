@@ -100,6 +100,11 @@ def test_failed_run_is_reported_not_an_error(
         ([], "COMMAND"),
         (["explode"], "invalid choice"),
         (["report", "--checkpointer", "mysql://u:pw@h/db", "--thread", "x"], "'mysql'"),
+        (["report", "--checkpointer", "", "--thread", "x"], "no scheme"),
+        (
+            ["report", "--checkpointer", "sqlite://runs/cp.db", "--thread", "x"],
+            "did you mean 'sqlite:///runs/cp.db'?",
+        ),
         (["report", "--checkpointer", "sqlite:///:memory:", "--thread", "x"], "no checkpoints"),
     ],
 )
