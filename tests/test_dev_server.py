@@ -164,15 +164,6 @@ def test_server_serves_the_example_graphs(client: SyncLangGraphClient) -> None:
     assert {"pipeline", "approval", "slow"} <= graph_ids
 
 
-# Known bug, kept visible: strict, so the test fails loudly once the bug is fixed and the
-# marker must go. The failure path builds the record's stack (sanitize_stack: os.getcwd,
-# os.path.realpath/isdir, linecache) on the event loop; `langgraph dev` refuses blocking
-# calls there (blockbuster) and the run fails with BlockingError instead of recording.
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="error record built with blocking file-system calls on the event loop",
-)
 def test_failed_node_shows_redacted_error_and_flags_in_thread_state(
     client: SyncLangGraphClient,
 ) -> None:

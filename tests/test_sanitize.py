@@ -414,3 +414,27 @@ def test_secret_never_reaches_state_logs_or_checkpoint(on_error: Any, log_lines:
         for secret in secrets:
             assert secret not in text, (where, secret)
         assert marker not in text, where
+
+
+def test_stack_touches_no_file_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building a stack makes no blocking call (langgraph dev refuses them on its event loop)."""
+    import os as _os
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"blocking call with {args}")
+
+    try:
+        raise ValueError("password=hunter2 oops")
+    except ValueError as exc:
+        error = exc
+    for name in ("stat", "lstat", "readlink", "getcwd", "listdir", "scandir", "open"):
+        monkeypatch.setattr(_os, name, boom)
+    for name in ("abspath", "realpath", "isdir", "exists", "islink"):
+        monkeypatch.setattr(_os.path, name, boom)
+    monkeypatch.setattr("builtins.open", boom)
+    stack = sanitize_stack(error)
+    monkeypatch.undo()
+    assert stack is not None
+    assert "test_stack_touches_no_file_system" in stack
+    assert "tests/test_sanitize.py" in stack or "test_sanitize.py" in stack
+    assert "hunter2" not in stack

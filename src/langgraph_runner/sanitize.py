@@ -121,24 +121,36 @@ def sanitize_message(message: object, *, max_length: int = DEFAULT_MAX_MESSAGE) 
     return text
 
 
-def _path_roots() -> list[str]:
-    roots: list[str] = []
-    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
-        path = sysconfig.get_paths().get(key)
-        if path:
-            roots.append(os.path.realpath(path))
-    roots.extend(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p))
-    roots.append(os.path.realpath(os.getcwd()))
+def _path_roots() -> tuple[str, ...]:
+    """Folders that stack paths are shown relative to; longest first.
+
+    Touches the filesystem, so it runs once, at import: building a record must
+    never block an event loop (``langgraph dev`` refuses blocking calls there).
+    Both the lexical and the resolved form of each folder are kept, so frame
+    paths can be matched without resolving them.
+    """
+    paths = [sysconfig.get_paths().get(k) for k in ("purelib", "platlib", "stdlib", "platstdlib")]
+    paths.extend(p for p in sys.path if p)
+    paths.append(os.getcwd())
+    roots: set[str] = set()
+    for path in paths:
+        if path and os.path.isdir(path):
+            roots.add(os.path.normpath(os.path.abspath(path)))
+            roots.add(os.path.realpath(path))
     # Longest first, so site-packages wins over the stdlib folder that contains it.
-    return sorted(set(roots), key=len, reverse=True)
+    return tuple(sorted(roots, key=len, reverse=True))
 
 
-def _relative(path: str, roots: list[str]) -> str:
-    real = os.path.realpath(path)
+_ROOTS = _path_roots()
+
+
+def _relative(path: str, roots: tuple[str, ...]) -> str:
+    # Lexical only (no realpath/abspath/relpath): they stat and readlink.
+    norm = os.path.normpath(path)
     for root in roots:
-        if real.startswith(root + os.sep):
-            return os.path.relpath(real, root)
-    return os.path.basename(path)
+        if norm.startswith(root + os.sep):
+            return norm[len(root) + 1 :]
+    return os.path.basename(norm)
 
 
 def sanitize_stack(
@@ -173,15 +185,18 @@ def sanitize_stack(
         tb = exc_or_tb
     if tb is None:
         return None
-    roots = _path_roots()
-    frames = [(f, _relative(f.filename, roots)) for f in traceback.extract_tb(tb)]
-    while len(frames) > 1 and frames[0][1].startswith(skip_leading):
+    # walk_tb, not extract_tb: no source lines are read (file I/O, and not wanted anyway).
+    frames = [
+        (frame.f_code.co_name, lineno, _relative(frame.f_code.co_filename, _ROOTS))
+        for frame, lineno in traceback.walk_tb(tb)
+    ]
+    while len(frames) > 1 and frames[0][2].startswith(skip_leading):
         frames.pop(0)
     lines: list[str] = []
     skipped = max(0, len(frames) - max_frames)
     if skipped:
         lines.append(f"... {skipped} outer frame(s) omitted")
-    lines.extend(f"{rel}:{f.lineno} in {f.name}" for f, rel in frames[skipped:])
+    lines.extend(f"{rel}:{lineno} in {name}" for name, lineno, rel in frames[skipped:])
     if exc is not None:
         lines.append(f"{type(exc).__qualname__}: {sanitize_message(exc, max_length=300)}")
     text = "\n".join(lines)
