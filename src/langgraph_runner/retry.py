@@ -26,7 +26,14 @@ from langgraph_runner.errors import CircuitOpenError, NodeAbortedError
 if TYPE_CHECKING:
     from langgraph_runner.context import NodeContext
 
-__all__ = ["RetryAttempt", "RetryConfig", "RetryOn", "as_seconds", "waits_disabled"]
+__all__ = [
+    "RetryAttempt",
+    "RetryConfig",
+    "RetryOn",
+    "as_seconds",
+    "skip_wait",
+    "waits_disabled",
+]
 
 RetryOn = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10
     type[BaseException],
@@ -39,11 +46,24 @@ _RANDOM = random.Random()
 # Process-wide, not a contextvar: sync nodes under ainvoke run attempts in worker
 # threads, and a test's `with no_wait():` must reach them too.
 _no_wait_depth = 0
+_skipped_sinks: list[list[float]] = []  # one list per open no_wait() block
 
 
 def waits_disabled() -> bool:
     """True inside ``langgraph_runner.testing.no_wait()``: every retry wait is zero."""
     return _no_wait_depth > 0
+
+
+def skip_wait(delay: float) -> bool:
+    """Whether a retry wait of ``delay`` seconds must be skipped (inside ``no_wait()``).
+
+    A skipped delay is appended to the list every open ``no_wait()`` block yields.
+    """
+    if _no_wait_depth <= 0:
+        return False
+    for sink in tuple(_skipped_sinks):
+        sink.append(delay)
+    return True
 
 
 def as_seconds(value: float | timedelta, field: str) -> float:
@@ -88,6 +108,13 @@ class RetryConfig(BaseModel):
         if not isinstance(value, (int, float, timedelta)):
             raise ValueError(f"{info.field_name} must be seconds (float) or a timedelta")
         return as_seconds(value, info.field_name)
+
+    @field_validator("backoff_factor", "jitter", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, bool):  # True would silently mean 1.0 (100% jitter)
+            raise ValueError(f"{info.field_name} must be a number, not a bool")
+        return value
 
     @field_validator("retry_on")
     @classmethod
@@ -142,7 +169,10 @@ class RetryConfig(BaseModel):
             hint = retry_after_seconds(error)
             if hint is not None:
                 return min(self.max_interval, hint)
-        base = self.initial_interval * self.backoff_factor ** max(0, attempt - 1)
+        try:
+            base = self.initial_interval * self.backoff_factor ** max(0, attempt - 1)
+        except OverflowError:  # a late attempt with a steep factor: past any ceiling
+            return self.max_interval
         u = _RANDOM.random() if random_value is None else random_value
         return min(self.max_interval, base * (1.0 + u * self.jitter))
 
