@@ -118,7 +118,9 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return requested
 
 
-def _flaky_graph(kind: str, calls: list[int], delays: list[float]) -> Any:
+def _flaky_graph(
+    kind: str, calls: list[int], delays: list[float], initial: float = 40.0, ceiling: float = 60.0
+) -> Any:
     def record(attempt: RetryAttempt) -> None:
         delays.append(attempt.next_delay)
 
@@ -140,7 +142,13 @@ def _flaky_graph(kind: str, calls: list[int], delays: list[float]) -> Any:
             return {"x": len(calls)}
 
         node = flaky_sync
-    retry = RetryConfig(max_attempts=3, initial_interval=40.0, max_interval=60.0, jitter=0.0)
+    retry = RetryConfig(
+        max_attempts=3,
+        initial_interval=initial,
+        max_interval=ceiling,
+        jitter=0.0,
+        backoff_factor=1.5,
+    )
     builder = StateGraph(S)
     builder.add_node("flaky", create_node(node, retry=retry, on_retry_attempt=record))
     builder.add_edge(START, "flaky")
@@ -164,20 +172,39 @@ async def test_no_wait_skips_retry_waits_everywhere(
     """Under no_wait(), sync, worker-thread and async retries do not wait; delays still reported."""
     calls: list[int] = []
     delays: list[float] = []
-    with no_wait():
+    with no_wait() as skipped:
         out = await _run(_flaky_graph(kind, calls, delays), call)
     assert out["x"] == 3
     assert delays == [40.0, 60.0]
+    assert skipped == [40.0, 60.0]
     assert not [s for s in sleeps if s >= 1]
 
 
+def test_nested_no_wait_blocks_each_collect_the_skipped_delays() -> None:
+    """Every open no_wait() block collects the delays skipped while it is open."""
+    from langgraph_runner.retry import skip_wait
+
+    assert skip_wait(1.0) is False
+    with no_wait() as outer:
+        assert skip_wait(1.5) is True
+        with no_wait() as inner:
+            assert skip_wait(2.5) is True
+        assert skip_wait(3.5) is True
+    assert outer == [1.5, 2.5, 3.5]
+    assert inner == [2.5]
+    assert skip_wait(1.0) is False
+
+
 @pytest.mark.parametrize(("kind", "call"), MODES)
-async def test_without_no_wait_the_waits_are_requested(
-    kind: str, call: str, sleeps: list[float]
-) -> None:
-    """Control: outside no_wait() the same retries ask to sleep for the computed delays."""
+async def test_without_no_wait_the_waits_really_happen(kind: str, call: str) -> None:
+    """Control: outside no_wait() the same retries really wait (tiny delays here)."""
+    import time as _time
+
     calls: list[int] = []
     delays: list[float] = []
-    out = await _run(_flaky_graph(kind, calls, delays), call)
+    graph = _flaky_graph(kind, calls, delays, initial=0.02, ceiling=0.03)
+    t0 = _time.perf_counter()
+    out = await _run(graph, call)
     assert out["x"] == 3
-    assert [s for s in sleeps if s >= 1] == [40.0, 60.0]
+    assert delays == [0.02, 0.03]
+    assert _time.perf_counter() - t0 >= 0.045

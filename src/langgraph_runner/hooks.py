@@ -1,7 +1,9 @@
 """Calling user hooks (sync or async) so that they can never break a node.
 
 A hook's exception is logged and swallowed; a hook may be a plain function or a
-coroutine function whichever side (sync or async node) calls it.
+coroutine function whichever side (sync or async node) calls it. With a ``limit``
+the hook runs under its own time limit (a sync hook in a worker thread that is
+abandoned when the limit passes), and running out of time is logged like an error.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from langgraph_runner.errors import NodeTimeoutError
 from langgraph_runner.logs import EventLogger
+from langgraph_runner.timeouts import arun_sync_attempt, run_sync_attempt
 
 __all__ = ["acall_hook", "call_hook"]
 
@@ -61,6 +65,17 @@ def _run_coroutine_blocking(coro: Any, limit: float | None) -> Any:
     return box.get("value")
 
 
+def _label(hook_name: str) -> str:
+    return f"<hook {hook_name}>"
+
+
+def _over_limit(exc: BaseException, hook_name: str, limit: float) -> BaseException:
+    """Our worker-thread timeout as a plain TimeoutError; anything else unchanged."""
+    if isinstance(exc, NodeTimeoutError) and exc.node == _label(hook_name):
+        return TimeoutError(f"hook {hook_name} ran past its limit of {limit}s")
+    return exc
+
+
 def call_hook(
     hook: Callable[..., Any] | None,
     *args: Any,
@@ -71,18 +86,30 @@ def call_hook(
 ) -> Any:
     """Call a sync or async hook from sync code; log and swallow its errors.
 
+    With ``limit``, a sync hook runs in a worker thread abandoned after ``limit``
+    seconds, an async one under ``asyncio.wait_for``; either way running out of
+    time is logged as a ``TimeoutError``.
+
     Returns:
         What the hook returned, or None when it failed or there is no hook.
     """
     if hook is None:
         return None
-    try:
+
+    def invoke() -> Any:
         result = hook(*args)
         if inspect.isawaitable(result):
             result = _run_coroutine_blocking(result, limit)
         return result
+
+    try:
+        if limit is None or inspect.iscoroutinefunction(hook):
+            return invoke()
+        return run_sync_attempt(
+            invoke, node=_label(hook_name), attempt=1, timeout=limit, controller=None
+        )
     except Exception as exc:
-        _log_failure(log, hook_name, exc, node)
+        _log_failure(log, hook_name, _over_limit(exc, hook_name, limit or 0.0), node)
         return None
 
 
@@ -96,7 +123,9 @@ async def acall_hook(
 ) -> Any:
     """Call a sync or async hook from async code; log and swallow its errors.
 
-    Cancellation of the caller still propagates.
+    Cancellation of the caller still propagates. With ``limit``, a sync hook
+    runs in a worker thread (it never blocks the event loop) abandoned after
+    ``limit`` seconds.
 
     Returns:
         What the hook returned, or None when it failed or there is no hook.
@@ -104,10 +133,19 @@ async def acall_hook(
     if hook is None:
         return None
     try:
-        result = hook(*args)
+        if limit is None or inspect.iscoroutinefunction(hook):
+            result = hook(*args)
+        else:
+            result = await arun_sync_attempt(
+                lambda: hook(*args),
+                node=_label(hook_name),
+                attempt=1,
+                timeout=limit,
+                controller=None,
+            )
         if inspect.isawaitable(result):
             result = await (asyncio.wait_for(result, limit) if limit else result)
         return result
     except Exception as exc:
-        _log_failure(log, hook_name, exc, node)
+        _log_failure(log, hook_name, _over_limit(exc, hook_name, limit or 0.0), node)
         return None

@@ -1,4 +1,4 @@
-"""``create_node``: wrap a LangGraph node function with retries, error records and logging.
+"""``create_node``: wrap a LangGraph node function with retries, timeouts, breakers and records.
 
 The wrapper is invisible to LangGraph: it keeps the function's name, module, doc
 and annotations, takes ``(state, config)``, forwards ``config``/``runtime``/
@@ -15,14 +15,19 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_runner import _compat
 from langgraph_runner.cache import NodeCache, code_fingerprint
+from langgraph_runner.context import NodeContext
+from langgraph_runner.errors import NodeError
+from langgraph_runner.failure import Fallback, check_fallback
 from langgraph_runner.logs import SupportsEvents, get_event_logger
 from langgraph_runner.metrics.collector import NodeMetricsCollector
+from langgraph_runner.options import BreakerOption, check_hook, check_seconds, resolve_breaker
 from langgraph_runner.retry import RetryAttempt, RetryConfig
 from langgraph_runner.runner import NodeRunner, NodeSpec
 
@@ -95,6 +100,12 @@ def create_node(
     logger: SupportsEvents | None = None,
     cache: NodeCache | None = None,
     metrics: NodeMetricsCollector | None = None,
+    timeout: float | timedelta | None = None,
+    deadline: float | timedelta | None = None,
+    on_timeout: Callable[[NodeContext], Any] | None = None,
+    circuit_breaker: BreakerOption | None = None,
+    fallback: Fallback | None = None,
+    on_failure: Callable[[NodeError, Any], Any] | None = None,
 ) -> F:
     """Wrap ``fn`` as a production-grade LangGraph node.
 
@@ -116,14 +127,31 @@ def create_node(
             declared inputs with the same code; failures are never cached.
         metrics: A ``NodeMetricsCollector`` to report to when the run's config
             has none under ``configurable["metrics_collector"]``.
+        timeout: Limit of each attempt (float seconds or timedelta). An async fn
+            is cancelled; a sync fn runs in a worker thread that is abandoned
+            (its attempt's abort signal set, its late result discarded).
+            Raises ``NodeTimeoutError`` (retryable) into the retry loop.
+        deadline: Limit of the whole call, attempts and waits together: no wait
+            sleeps past it, and the attempt that runs is capped by what is left.
+        on_timeout: ``hook(ctx)`` once per timed-out attempt (sync or async),
+            under its own short limit; its errors are logged, never raised.
+        circuit_breaker: A ``CircuitBreakerConfig`` (a breaker of this node's
+            own), a ``CircuitBreaker``, or a key naming a process-wide breaker
+            shared by every node that names it.
+        fallback: On terminal failure, a node name (the node returns
+            ``Command(update=..., goto=name)``) or a callable run inline with
+            fn's signature rules whose update is merged with the (recovered)
+            record; the failure is ``get_node_context().primary_error``.
+        on_failure: ``hook(record, state)`` on every terminal failure, sync or
+            async; its errors are logged, never raised.
 
     Returns:
         A coroutine function when ``fn`` is async; otherwise a callable
         Runnable with sync and async paths. Either goes into ``add_node``.
 
     Raises:
-        TypeError: If ``fn`` is not callable or ``retry`` has the wrong type.
-        ValueError: If ``on_error`` is not "record" or "raise".
+        TypeError: If ``fn`` is not callable or an option has the wrong type.
+        ValueError: If an option has a wrong value (``on_error``, a timeout <= 0, ...).
         pydantic.ValidationError: If a config value is invalid.
     """
     if not callable(fn):
@@ -132,25 +160,32 @@ def create_node(
         raise TypeError(f"create_node: fn must be a function, not the class {fn.__name__}")
     if on_error not in ("record", "raise"):
         raise ValueError(f"create_node: on_error must be 'record' or 'raise', got {on_error!r}")
-    if on_retry_attempt is not None and not callable(on_retry_attempt):
-        raise TypeError("create_node: on_retry_attempt must be callable")
     if cache is not None and not isinstance(cache, NodeCache):
         raise TypeError(f"create_node: cache must be a NodeCache, got {type(cache).__name__}")
     if name is not None and (not isinstance(name, str) or not name):
         raise ValueError(f"create_node: name must be a non-empty string, got {name!r}")
-
+    fallback = check_fallback(fallback)
+    display = name or str(getattr(fn, "__name__", type(fn).__name__))
     spec = NodeSpec(
         fn=fn,
         name=name,
         is_async=_compat.is_async_callable(fn),
         accepts=_compat.func_accepts(fn),
         retry=RetryConfig.coerce(retry),
-        on_retry_attempt=on_retry_attempt,
+        on_retry_attempt=check_hook(on_retry_attempt, "on_retry_attempt"),
         on_error=on_error,
         log=get_event_logger(logger),
         cache=cache,
         metrics=metrics,
         fingerprint=code_fingerprint(fn) if cache is not None and cache.version is None else "",
+        timeout=check_seconds(timeout, "timeout"),
+        deadline=check_seconds(deadline, "deadline"),
+        on_timeout=check_hook(on_timeout, "on_timeout"),
+        breaker=resolve_breaker(circuit_breaker, display),
+        fallback=fallback,
+        fallback_accepts=(_compat.func_accepts(fallback) if callable(fallback) else None),
+        fallback_is_async=callable(fallback) and _compat.is_async_callable(fallback),
+        on_failure=check_hook(on_failure, "on_failure"),
     )
     runner = NodeRunner(spec)
 
@@ -166,7 +201,7 @@ def create_node(
         return runner.run(state, config)
 
     async def async_entry(state: Any, config: RunnableConfig | None = None) -> Any:
-        return await runner.arun_sync_fn(state, config)
+        return await runner.arun(state, config)
 
     _copy_metadata(sync_entry, fn, name)
     _copy_metadata(async_entry, fn, name)
