@@ -34,7 +34,7 @@ from langgraph_runner import (
     get_circuit_breaker,
     get_node_context,
 )
-from langgraph_runner import runner as runner_mod
+from langgraph_runner import attempt as attempt_mod
 from langgraph_runner.circuit import reset_circuit_breakers
 from langgraph_runner.testing import fail_times, hang, no_wait
 from langgraph_runner.timeouts import abandoned_thread_count, wait_for_abandoned_threads
@@ -212,7 +212,7 @@ async def test_failing_or_hanging_on_timeout_never_replaces_the_timeout(
     mode: str, events: EventCapture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A hook that raises or overruns its own limit is logged; the record stays NODE_TIMEOUT."""
-    monkeypatch.setattr(runner_mod, "ON_TIMEOUT_LIMIT", 0.05)
+    monkeypatch.setattr(attempt_mod, "ON_TIMEOUT_LIMIT", 0.05)
     hook_calls: list[str] = []
 
     def failing(ctx: NodeContext) -> None:
