@@ -446,18 +446,12 @@ async def test_fallback_is_not_run_on_abort(mode: str, fallback_kind: str) -> No
     assert called == []
 
 
-_ABORT_BUG = (
-    "an abort during the last attempt that then fails with another error is recorded and runs "
-    "the fallback (sync fn under invoke, async fn); a sync fn under ainvoke raises NodeAbortedError"
-)
-
-
 @pytest.mark.parametrize(
     "mode",
     [
-        pytest.param("sync", marks=pytest.mark.xfail(strict=True, reason=_ABORT_BUG)),
+        "sync",
         "sync-ainvoke",
-        pytest.param("async", marks=pytest.mark.xfail(strict=True, reason=_ABORT_BUG)),
+        "async",
     ],
 )
 async def test_fallback_is_not_run_when_an_aborted_attempt_fails_otherwise(mode: str) -> None:

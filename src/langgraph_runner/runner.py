@@ -229,6 +229,9 @@ class NodeRunner:
         """
         if isinstance(exc, NodeAbortedError):
             raise exc  # logged once, where the call loop lets it out
+        # An attempt that failed *because* the run was aborted (the connection it
+        # used was closed, ...) is an abort too: never recorded, no fallback.
+        call.check_run_signal()
         if self._retrying is None:
             return exc
         if retry is None:
