@@ -68,7 +68,6 @@ class Call:
         "m0",
         "run_signal",
         "runner",
-        "started_at",
         "t0",
     )
 
@@ -76,11 +75,13 @@ class Call:
         self.runner = runner
         self.config = config
         self.t0 = time.perf_counter()
-        self.started_at = time.time()
         self._ctx: NodeContext | None = None
         self._controller: AbortController | None = None
         self.failed = False
-        self.run_signal = run_signal_of(config)
+        # run_signal_of(config), inlined for the common case of no signal.
+        conf = config.get("configurable") if config else None
+        signal = conf.get(ABORT_SIGNAL_KEY) if conf else None
+        self.run_signal = signal if signal is None else run_signal_of(config)
         deadline = runner.spec.deadline
         if deadline is None:
             self.m0 = 0.0
@@ -95,9 +96,11 @@ class Call:
         """The current attempt's ``NodeContext`` (what ``get_node_context()`` returns)."""
         ctx = self._ctx
         if ctx is None:
+            # Wall-clock start, derived when first needed (time.time() costs on every call).
+            started_at = time.time() - (time.perf_counter() - self.t0)
             ctx = self._ctx = self.runner.build_context(
                 self.config,
-                self.started_at,
+                started_at,
                 deadline=self.deadline_at,
                 abort_signal=self.controller().signal,
             )

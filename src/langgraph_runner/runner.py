@@ -34,7 +34,7 @@ from langgraph_runner.cache import CacheKey, NodeCache
 from langgraph_runner.call import Call, context_for
 from langgraph_runner.circuit import CircuitBreaker
 from langgraph_runner.classify import is_control_flow
-from langgraph_runner.context import NodeContext, _reset_context, _set_context
+from langgraph_runner.context import _CURRENT, NodeContext
 from langgraph_runner.errors import NodeAbortedError, NodeError
 from langgraph_runner.failure import Fallback, fail_async, fail_sync
 from langgraph_runner.hooks import acall_hook, call_hook
@@ -119,7 +119,7 @@ def _tenacity_for(retry: RetryConfig) -> tenacity.Retrying:
 class NodeRunner:
     """Runs the calls of one wrapped node: context, attempts, waits, records, logs."""
 
-    __slots__ = ("_retrying", "spec", "unlimited")
+    __slots__ = ("_retrying", "direct", "spec", "unlimited")
 
     def __init__(self, spec: NodeSpec) -> None:
         self.spec = spec
@@ -128,6 +128,7 @@ class NodeRunner:
             self._retrying = _tenacity_for(spec.retry)
         # No per-attempt controller or context unless a run signal turns up in the config.
         self.unlimited = spec.timeout is None and spec.deadline is None
+        self.direct = self.unlimited and spec.breaker is None
 
     # ------------------------------------------------------------------ helpers
 
@@ -196,13 +197,17 @@ class NodeRunner:
             trace_id=ctx.trace_id,
         )
 
-    def _started(self, call: Call) -> None:
+    def _started(self, call: Call) -> bool:
+        """Log ``node.started``; returns whether INFO events are on (checked once per call)."""
         if self.spec.log.enabled(INFO):
             self.emit(INFO, "node.started", call.get())
+            return True
+        return False
 
-    def _succeeded(self, call: Call) -> None:
-        call.report("record_success", call.elapsed_ms())
-        if self.spec.log.enabled(INFO):
+    def _succeeded(self, call: Call, info: bool) -> None:
+        if call.collector() is not None:
+            call.report("record_success", call.elapsed_ms())
+        if info:
             self.emit(INFO, "node.succeeded", call.get(), duration_ms=round(call.elapsed_ms(), 3))
 
     def _aborted(self, call: Call, exc: NodeAbortedError) -> None:
@@ -264,72 +269,87 @@ class NodeRunner:
     # ------------------------------------------------------------------ the call loops
 
     def _call_sync(self, state: Any, call: Call) -> Any:
-        token = _set_context(call)
+        token = _CURRENT.set(call)
         try:
-            self._started(call)
+            info = self._started(call)
             cfg = call.config
             retry: _Retry | None = None
             while True:
                 try:
-                    result = attempt_sync(self, state, call, cfg)
+                    if self.direct and call.run_signal is None and cfg is call.config:
+                        # The common case, inlined: every call on this path costs.
+                        result = self.spec.fn(state, **self.kwargs(cfg, call))
+                    else:
+                        result = attempt_sync(self, state, call, cfg)
                 except BaseException as exc:
                     if is_control_flow(exc):
                         raise
                     step = self._next_step(call, retry, exc)
                     if isinstance(step, BaseException):
                         return fail_sync(self, state, call, step)
-                    retry, delay, info = step
+                    retry, delay, attempt_info = step
                     call_hook(
-                        self.spec.on_retry_attempt, info, log=self.spec.log,
-                        hook_name="on_retry_attempt", node=info.node,
+                        self.spec.on_retry_attempt, attempt_info, log=self.spec.log,
+                        hook_name="on_retry_attempt", node=attempt_info.node,
                     )  # fmt: skip
                     wait_sync(call, delay)
                     retry.rs.prepare_for_next_attempt()
                     cfg = _compat.config_for_retry(cfg)
                     call.next_attempt(retry.rs.attempt_number)
                     continue
-                self._succeeded(call)
+                self._succeeded(call, info)
                 return result
         except NodeAbortedError as exc:
             self._aborted(call, exc)
             raise
         finally:
-            _reset_context(token)
-            call.close()
+            _CURRENT.reset(token)
+            if call._controller is not None:
+                call.close()
 
     async def _call_async(self, state: Any, call: Call) -> Any:
-        token = _set_context(call)
+        token = _CURRENT.set(call)
+        spec = self.spec
         try:
-            self._started(call)
+            info = self._started(call)
             cfg = call.config
             retry: _Retry | None = None
             while True:
                 try:
-                    result = await attempt_async(self, state, call, cfg)
+                    if (
+                        spec.is_async
+                        and self.direct
+                        and call.run_signal is None
+                        and cfg is call.config
+                    ):  # the common case, inlined
+                        result = await spec.fn(state, **self.kwargs(cfg, call))
+                    else:
+                        result = await attempt_async(self, state, call, cfg)
                 except BaseException as exc:
                     if is_control_flow(exc):
                         raise
                     step = self._next_step(call, retry, exc)
                     if isinstance(step, BaseException):
                         return await fail_async(self, state, call, step)
-                    retry, delay, info = step
+                    retry, delay, attempt_info = step
                     await acall_hook(
-                        self.spec.on_retry_attempt, info, log=self.spec.log,
-                        hook_name="on_retry_attempt", node=info.node,
+                        self.spec.on_retry_attempt, attempt_info, log=self.spec.log,
+                        hook_name="on_retry_attempt", node=attempt_info.node,
                     )  # fmt: skip
                     await wait_async(call, delay)
                     retry.rs.prepare_for_next_attempt()
                     cfg = _compat.config_for_retry(cfg)
                     call.next_attempt(retry.rs.attempt_number)
                     continue
-                self._succeeded(call)
+                self._succeeded(call, info)
                 return result
         except NodeAbortedError as exc:
             self._aborted(call, exc)
             raise
         finally:
-            _reset_context(token)
-            call.close()
+            _CURRENT.reset(token)
+            if call._controller is not None:
+                call.close()
 
     # ------------------------------------------------------------------ terminal failure
 
