@@ -292,13 +292,6 @@ async def test_drain_stops_retrying_and_resume_reruns_only_that_node(mode: str) 
     assert not out["errors"]
 
 
-_DRAIN_BUG = (
-    "a drain requested in on_retry_attempt is not seen before the next attempt when the wait "
-    "is zero or skipped by no_wait() (waits.py returns before check_drain)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_DRAIN_BUG)
 @pytest.mark.parametrize("mode", MODES)
 async def test_drain_requested_in_retry_hook_stops_retrying(mode: str) -> None:
     """A drain requested from on_retry_attempt: no further attempt, GraphDrained, resume re-runs."""

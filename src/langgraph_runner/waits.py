@@ -25,6 +25,9 @@ DRAIN_POLL_INTERVAL = 0.1
 def wait_sync(call: Call, delay: float) -> None:
     """Sleep ``delay`` seconds; an abort ends the wait at once, a drain within a poll."""
     if delay <= 0 or skip_wait(delay):
+        # No wait, but the retry hook may have aborted or drained the run meanwhile.
+        call.check_run_signal()
+        call.check_drain()
         return
     end = time.monotonic() + delay
     signal = call.run_signal
@@ -42,6 +45,9 @@ def wait_sync(call: Call, delay: float) -> None:
 async def wait_async(call: Call, delay: float) -> None:
     """The async ``wait_sync``; cancellation ends it at once too."""
     if delay <= 0 or skip_wait(delay):
+        # No wait, but the retry hook may have aborted or drained the run meanwhile.
+        call.check_run_signal()
+        call.check_drain()
         return
     loop = asyncio.get_running_loop()
     end = loop.time() + delay
