@@ -225,8 +225,11 @@ class Call:
     def report(self, method: str, *args: Any) -> None:
         """Send one record to the collector, if any; a broken collector never fails a node."""
         collector = self.collector()
-        if collector is None:
-            return
+        if collector is not None:
+            self.send(collector, method, *args)
+
+    def send(self, collector: Any, method: str, *args: Any) -> None:
+        """Call ``collector.<method>(node, *args)``; a broken collector never fails a node."""
         node = self._ctx.node if self._ctx is not None else self.runner.node_name(self.config)
         try:
             getattr(collector, method)(node, *args)

@@ -205,8 +205,9 @@ class NodeRunner:
         return False
 
     def _succeeded(self, call: Call, info: bool) -> None:
-        if call.collector() is not None:
-            call.report("record_success", call.elapsed_ms())
+        collector = call.collector()
+        if collector is not None:
+            call.send(collector, "record_success", call.elapsed_ms())
         if info:
             self.emit(INFO, "node.succeeded", call.get(), duration_ms=round(call.elapsed_ms(), 3))
 
@@ -278,7 +279,10 @@ class NodeRunner:
                 try:
                     if self.direct and call.run_signal is None and cfg is call.config:
                         # The common case, inlined: every call on this path costs.
-                        result = self.spec.fn(state, **self.kwargs(cfg, call))
+                        if self.spec.accepts:
+                            result = self.spec.fn(state, **self.kwargs(cfg, call))
+                        else:
+                            result = self.spec.fn(state)
                     else:
                         result = attempt_sync(self, state, call, cfg)
                 except BaseException as exc:
