@@ -562,3 +562,12 @@ async def test_edgeless_pattern_with_route_on_blocked(mode: str, blocked_to: str
     assert failed["log"] == ["recover"]
     assert failed["routing_flags"] == {"blocked": True}
     assert (await run_graph(graph, mode, {}))["log"] == ["n", "after"]
+
+
+def test_misspelt_fallback_name_only_ends_the_run(caplog: pytest.LogCaptureFixture) -> None:
+    """A fallback name the graph lacks is not caught at compile: LangGraph warns, the run ends."""
+    node = create_node(_boom, fallback="recovr")
+    out = graph_with(node, edge_to=None).invoke({})
+    assert not out.get("log")  # no node ran after n
+    assert out["routing_flags"] == {"blocked": True}
+    assert "branch:to:recovr" in caplog.text
