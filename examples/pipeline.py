@@ -17,7 +17,14 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import GraphState, RetryConfig, create_node, route_on_blocked, update_state
+from langgraph_runner import (
+    CircuitBreakerConfig,
+    GraphState,
+    RetryConfig,
+    node_factory,
+    route_on_blocked,
+    update_state,
+)
 from langgraph_runner.checkpoint import open_checkpointer
 from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
 from langgraph_runner.report import run_report
@@ -84,13 +91,16 @@ def recover(state: PipelineState) -> dict[str, Any]:
 
 def build(summarizer: FlakySummarizer | None = None) -> StateGraph[PipelineState]:
     """The pipeline graph (uncompiled)."""
-    fast = RetryConfig(max_attempts=3, initial_interval=0.05, max_interval=0.2)
-    g: StateGraph[PipelineState] = StateGraph(PipelineState)
-    g.add_node("load", create_node(load))
-    g.add_node(
-        "summarize", create_node(summarizer or FlakySummarizer(), name="summarize", retry=fast)
+    # Graph-wide defaults: fast retries, a 5 s limit per attempt, a breaker per node.
+    make = node_factory(
+        retry=RetryConfig(max_attempts=3, initial_interval=0.05, max_interval=0.2),
+        timeout=5.0,
+        circuit_breaker=CircuitBreakerConfig(failure_threshold=5, recovery_timeout=30.0),
     )
-    g.add_node("publish", create_node(publish, retry=fast))
+    g: StateGraph[PipelineState] = StateGraph(PipelineState)
+    g.add_node("load", make(load, retry=None))  # per-node arguments win: one attempt
+    g.add_node("summarize", make(summarizer or FlakySummarizer(), name="summarize"))
+    g.add_node("publish", make(publish))
     g.add_node("recover", recover)
     g.add_node("done", lambda s: {"published": True})
     g.add_edge(START, "load")
