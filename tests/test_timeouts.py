@@ -219,41 +219,6 @@ def test_abandoned_thread_does_not_block_later_calls(run_in_thread: Callable[...
     assert wait_for_abandoned_threads(5)
 
 
-def test_abandoned_worker_rejoins_pool() -> None:
-    """A worker whose abandoned function finished serves later calls again."""
-    release = threading.Event()
-    thread: list[threading.Thread] = []
-
-    def stuck() -> None:
-        thread.append(threading.current_thread())
-        release.wait(5)
-
-    with pytest.raises(NodeTimeoutError):
-        call_sync(stuck, timeout=0.02)
-    release.set()
-    assert wait_for_abandoned_threads(5)
-    for _ in range(50):  # it checks itself in right after finishing
-        if thread[0] in timeouts._pool.idle:
-            break
-        time.sleep(0.01)
-    assert thread[0] in timeouts._pool.idle
-
-
-def test_idle_workers_are_bounded() -> None:
-    """After a burst wider than the idle limit, at most that many workers stay idle."""
-    width = timeouts._MAX_IDLE_WORKERS + 8
-    barrier = threading.Barrier(width)
-    callers = [
-        threading.Thread(target=call_sync, args=(lambda: barrier.wait(5),)) for _ in range(width)
-    ]
-    for t in callers:
-        t.start()
-    for t in callers:
-        t.join()
-    time.sleep(0.05)  # let the workers check in
-    assert 0 < timeouts._pool.idle_count() <= timeouts._MAX_IDLE_WORKERS
-
-
 def test_run_signal_from_other_thread_interrupts_wait(run_in_thread: Callable[..., Any]) -> None:
     """The run signal fired from another thread ends the wait with NodeAbortedError."""
     run = AbortController()

@@ -1,0 +1,80 @@
+"""The worker-thread pool behind sync attempts: reuse, abandonment and the idle bound."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from langgraph_runner import workers
+from langgraph_runner.errors import NodeTimeoutError
+from langgraph_runner.timeouts import run_sync_attempt
+from langgraph_runner.workers import (
+    abandoned_thread_count,
+    running_abandoned_thread_count,
+    wait_for_abandoned_threads,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_left_behind() -> Iterator[None]:
+    yield
+    assert wait_for_abandoned_threads(5)
+
+
+def call_sync(func: Callable[[], Any], **kw: Any) -> Any:
+    kw.setdefault("timeout", 5.0)
+    kw.setdefault("controller", None)
+    return run_sync_attempt(func, node="n", attempt=1, **kw)
+
+
+def test_abandoned_job_is_counted_until_it_finishes() -> None:
+    """An abandoned job counts as running until its function returns, and in the total."""
+    release = threading.Event()
+    before = abandoned_thread_count()
+    with pytest.raises(NodeTimeoutError):
+        call_sync(lambda: release.wait(5), timeout=0.02)
+    assert abandoned_thread_count() == before + 1
+    assert running_abandoned_thread_count() == 1
+    assert not wait_for_abandoned_threads(0.01)
+    release.set()
+    assert wait_for_abandoned_threads(5)
+    assert running_abandoned_thread_count() == 0
+
+
+def test_abandoned_worker_rejoins_pool() -> None:
+    """A worker whose abandoned function finished serves later calls again."""
+    release = threading.Event()
+    thread: list[threading.Thread] = []
+
+    def stuck() -> None:
+        thread.append(threading.current_thread())
+        release.wait(5)
+
+    with pytest.raises(NodeTimeoutError):
+        call_sync(stuck, timeout=0.02)
+    release.set()
+    assert wait_for_abandoned_threads(5)
+    for _ in range(50):  # it checks itself in right after finishing
+        if thread[0] in workers._pool.idle:
+            break
+        time.sleep(0.01)
+    assert thread[0] in workers._pool.idle
+
+
+def test_idle_workers_are_bounded() -> None:
+    """After a burst wider than the idle limit, at most that many workers stay idle."""
+    width = workers._MAX_IDLE_WORKERS + 8
+    barrier = threading.Barrier(width)
+    callers = [
+        threading.Thread(target=call_sync, args=(lambda: barrier.wait(5),)) for _ in range(width)
+    ]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    time.sleep(0.05)  # let the workers check in
+    assert 0 < workers._pool.idle_count() <= workers._MAX_IDLE_WORKERS
