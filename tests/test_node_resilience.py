@@ -378,6 +378,27 @@ async def test_abort_during_an_attempt_fires_the_attempts_signal(
     assert breaker.snapshot()["consecutive_failures"] == 0
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_abort_during_an_attempt_that_then_returns_still_stops_the_run(mode: str) -> None:
+    """An abort wins even when the attempt returns normally afterwards: nothing is written."""
+    controller = AbortController()
+
+    def body(state: S) -> dict[str, Any]:
+        controller.abort("stop")
+        return {"x": 1}
+
+    async def abody(state: S) -> dict[str, Any]:
+        controller.abort("stop")
+        return {"x": 1}
+
+    node = create_node(abody if is_async(mode) else body, name="work")
+    graph = graph_of(node, checkpointer=InMemorySaver())
+    config = _aborted_config(controller, thread=f"t-{uuid.uuid4().hex}")
+    with pytest.raises(NodeAbortedError, match="stop"):
+        await run_graph(graph, mode, {}, config)
+    assert "x" not in graph.get_state(config).values
+
+
 def test_abort_controller_in_config_works_and_a_wrong_type_is_named() -> None:
     """The config may carry the controller itself; anything else is a TypeError naming the key."""
     controller = AbortController()

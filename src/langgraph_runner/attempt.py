@@ -201,8 +201,9 @@ async def attempt_async(
                 controller=controller,
                 run_signal=call.run_signal,
             )
-            if limit is None and not is_async:
-                call.check_run_signal()
+            # An abort wins even if the attempt just finished (an async fn can return
+            # before the signal's wake-up reaches this task): the run stops either way.
+            call.check_run_signal()
     except BaseException as exc:
         _breaker_outcome(spec, exc)
         if isinstance(exc, NodeTimeoutError):
