@@ -23,9 +23,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 
 from langgraph_runner import _compat
+from langgraph_runner.abort import AbortController
 from langgraph_runner.call import Call
 from langgraph_runner.classify import is_control_flow, is_retryable_node_error
-from langgraph_runner.context import _reset_context, _set_context
+from langgraph_runner.context import NodeContext, _reset_context, _set_context
 from langgraph_runner.errors import NodeTimeoutError
 from langgraph_runner.hooks import acall_hook, call_hook
 from langgraph_runner.retry import RetryConfig
@@ -100,6 +101,41 @@ async def _breaker_only_async(
     return result
 
 
+def _admit(
+    runner: NodeRunner, call: Call
+) -> tuple[float | None, bool, AbortController, NodeContext]:
+    """Whether a guarded attempt may start, and what it runs under.
+
+    Returns:
+        ``(limit, deadline_limit, controller, ctx)``: the attempt's time limit,
+        whether it is what is left of the deadline, its abort controller and the
+        context that carries the controller's signal.
+
+    Raises:
+        NodeTimeoutError: The deadline has run out.
+        NodeAbortedError: The run's signal has fired.
+        CircuitOpenError: The breaker rejects the attempt.
+    """
+    limit, deadline_limit = call.attempt_limit()
+    call.check_run_signal()
+    breaker = runner.spec.breaker
+    if breaker is not None:
+        breaker.before_call(call.get().node)
+    controller, ctx = call.begin_attempt()
+    return limit, deadline_limit, controller, ctx
+
+
+def _attempt_failed(
+    runner: NodeRunner, ctx: NodeContext, exc: BaseException, limit: float | None
+) -> bool:
+    """Tell the breaker; log a timeout. Returns whether the attempt timed out."""
+    _breaker_outcome(runner.spec, exc)
+    if not isinstance(exc, NodeTimeoutError):
+        return False
+    runner.emit(WARNING, "node.timed_out", ctx, timeout=round(limit or 0.0, 3))
+    return True
+
+
 def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """Run one attempt of a sync ``fn`` from sync code (see the module docstring)."""
     spec = runner.spec
@@ -110,19 +146,13 @@ def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig
             return spec.fn(state, **runner.kwargs(cfg, call))
         with _compat.use_config(cfg):
             return spec.fn(state, **runner.kwargs(cfg, call))
-    limit, deadline_limit = call.attempt_limit()
-    call.check_run_signal()
-    breaker = spec.breaker
-    if breaker is not None:
-        breaker.before_call(call.get().node)
-    controller, ctx = call.begin_attempt()
+    limit, deadline_limit, controller, ctx = _admit(runner, call)
     token = _set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
     try:
         with _compat.use_config(cfg):
             func = functools.partial(spec.fn, state, **runner.kwargs(cfg, call))
             if limit is None:
                 result = func()
-                call.check_run_signal()  # cooperative code returns early *because* of it
             else:
                 result = run_sync_attempt(
                     func,
@@ -132,10 +162,9 @@ def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig
                     controller=controller,
                     run_signal=call.run_signal,
                 )
+            call.check_run_signal()  # cooperative code returns early *because* of it
     except BaseException as exc:
-        _breaker_outcome(spec, exc)
-        if isinstance(exc, NodeTimeoutError):
-            runner.emit(WARNING, "node.timed_out", ctx, timeout=round(limit or 0.0, 3))
+        if _attempt_failed(runner, ctx, exc, limit):
             call_hook(
                 spec.on_timeout, ctx, log=spec.log, hook_name="on_timeout", node=ctx.node,
                 limit=ON_TIMEOUT_LIMIT,
@@ -145,8 +174,8 @@ def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig
     finally:
         _reset_context(token)
         controller.close()
-    if breaker is not None:
-        breaker.on_success()
+    if spec.breaker is not None:
+        spec.breaker.on_success()
     return result
 
 
@@ -180,13 +209,8 @@ async def attempt_async(
             return await _plain_async(runner, state, call, cfg)
         with _compat.use_config(cfg):
             return await _plain_async(runner, state, call, cfg)
-    limit, deadline_limit = call.attempt_limit()
-    call.check_run_signal()
-    breaker = spec.breaker
-    if breaker is not None:
-        breaker.before_call(call.get().node)
-    controller, ctx = call.begin_attempt()
-    token = _set_context(ctx)
+    limit, deadline_limit, controller, ctx = _admit(runner, call)
+    token = _set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
     try:
         with _compat.use_config(cfg):
             func = functools.partial(spec.fn, state, **runner.kwargs(cfg, call))
@@ -205,9 +229,7 @@ async def attempt_async(
             # before the signal's wake-up reaches this task): the run stops either way.
             call.check_run_signal()
     except BaseException as exc:
-        _breaker_outcome(spec, exc)
-        if isinstance(exc, NodeTimeoutError):
-            runner.emit(WARNING, "node.timed_out", ctx, timeout=round(limit or 0.0, 3))
+        if _attempt_failed(runner, ctx, exc, limit):
             await acall_hook(
                 spec.on_timeout, ctx, log=spec.log, hook_name="on_timeout", node=ctx.node,
                 limit=ON_TIMEOUT_LIMIT,
@@ -217,8 +239,8 @@ async def attempt_async(
     finally:
         _reset_context(token)
         controller.close()
-    if breaker is not None:
-        breaker.on_success()
+    if spec.breaker is not None:
+        spec.breaker.on_success()
     return result
 
 
