@@ -6,20 +6,24 @@
     attempt's time limit and abort signal -> breaker told the outcome
 
 A plain node (no timeout, deadline, breaker or run signal) calls ``fn`` directly
-(a sync ``fn`` from async code still goes to a worker thread, whose wait
-cancellation can end, unlike LangGraph's executor thread). Otherwise each
-attempt gets an ``AbortController`` that follows the run's signal and is
-aborted at the time limit; its ``NodeContext`` is fixed for the attempt, so an
-abandoned thread keeps seeing its own (fired) signal.
+(a sync ``fn`` from async code goes to LangChain's bounded executor, awaited from
+our task, so cancellation ends the wait at once instead of retrying on in
+LangGraph's executor thread). Otherwise each attempt gets an ``AbortController``
+that follows the run's signal and is aborted at the time limit (a sync ``fn``
+then runs in an abandonable worker thread, see ``timeouts``); its
+``NodeContext`` is fixed for the attempt, so an abandoned thread keeps seeing
+its own (fired) signal.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import run_in_executor
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 
 from langgraph_runner import _compat
@@ -179,21 +183,21 @@ def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig
     return result
 
 
-def _plain_async(
+async def _plain_async(
     runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None
-) -> Awaitable[Any]:
+) -> Any:
     kwargs = runner.kwargs(cfg, call)
+    fn = runner.spec.fn
     if runner.spec.is_async:
-        return runner.spec.fn(state, **kwargs)  # type: ignore[no-any-return]
-    # A sync fn runs in a worker thread whose wait cancellation can end (unlike
-    # LangGraph's executor thread); cancelling aborts the call's signal.
-    return arun_sync_attempt(
-        functools.partial(runner.spec.fn, state, **kwargs),
-        node=runner.node_name(cfg),
-        attempt=1,
-        timeout=None,
-        controller=call.controller(),
-    )
+        return await fn(state, **kwargs)
+    # A sync fn with no time limit: LangChain's bounded executor (as LangGraph uses
+    # for sync nodes), but awaited here, where cancellation ends the wait at once and
+    # fires the call's signal so cooperative code stops; the thread cannot be killed.
+    try:
+        return await run_in_executor(None, fn, state, **kwargs)
+    except asyncio.CancelledError:
+        call.controller().abort("cancelled")
+        raise
 
 
 async def attempt_async(
