@@ -833,3 +833,27 @@ async def test_raise_mode_keeps_secrets_out_of_checkpoints(mode: str) -> None:
     dump = repr(saver.storage) + repr(saver.writes)
     assert "abcdefghijklmnopqrstuvwxyz0123" not in dump
     assert "[REDACTED]" in dump
+
+
+# --------------------------------------------------------------------------- Runnable API
+
+
+async def test_sync_node_runnable_invoke_and_ainvoke_pass_config_and_recurse() -> None:
+    """A sync node used as a Runnable gets its config, and a returned Runnable is run (recurse)."""
+    from langchain_core.runnables import RunnableLambda
+
+    seen: list[Any] = []
+
+    def fn(state: dict[str, Any], config: RunnableConfig) -> Any:
+        seen.append(config["configurable"]["k"])
+        if state.get("nested"):
+            return RunnableLambda(lambda s: {"x": 41 + len(s)})
+        return {"x": 1}
+
+    node: Any = create_node(fn, name="n")
+    config: RunnableConfig = {"configurable": {"k": "v"}}
+    assert node.invoke({}, config) == {"x": 1}
+    assert await node.ainvoke({}, config) == {"x": 1}
+    assert node.invoke({"nested": True}, config) == {"x": 42}
+    assert await node.ainvoke({"nested": True}, config) == {"x": 42}
+    assert seen == ["v", "v", "v", "v"]

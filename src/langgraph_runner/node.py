@@ -18,7 +18,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
 
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import ensure_config
 
 from langgraph_runner import _compat
 from langgraph_runner.cache import NodeCache, code_fingerprint
@@ -46,9 +47,37 @@ class _SyncNode(_compat.RunnableCallable):
     records) on the event loop, where cancellation stops it at once.
     """
 
+    def __init__(
+        self,
+        runner: NodeRunner,
+        sync_entry: Callable[..., Any],
+        async_entry: Callable[..., Any],
+    ) -> None:
+        super().__init__(sync_entry, async_entry, name=sync_entry.__name__, trace=False)
+        self._runner = runner
+
     # Calling the node directly runs the sync path, like calling the function.
     def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         return self.func(*args, **kwargs)  # type: ignore[misc]
+
+    # What RunnableCallable.invoke/ainvoke do for a trace=False callable that takes
+    # (state, config), without their generic per-call work (kwargs merging, the
+    # injection loop): LangGraph calls these once per node execution.
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if kwargs:
+            return super().invoke(input, config, **kwargs)
+        ret = self._runner.run(input, config if config is not None else ensure_config())
+        if isinstance(ret, Runnable):  # RunnableCallable's recurse=True
+            return ret.invoke(input, config)
+        return ret
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if kwargs:
+            return await super().ainvoke(input, config, **kwargs)
+        ret = await self._runner.arun(input, config if config is not None else ensure_config())
+        if isinstance(ret, Runnable):
+            return await ret.ainvoke(input, config)
+        return ret
 
 
 # No annotations on __call__: LangGraph's add_node reads get_type_hints(node.__call__) and,
@@ -205,6 +234,6 @@ def create_node(
 
     _copy_metadata(sync_entry, fn, name)
     _copy_metadata(async_entry, fn, name)
-    node = _SyncNode(sync_entry, async_entry, name=sync_entry.__name__, trace=False)
+    node = _SyncNode(runner, sync_entry, async_entry)
     _copy_metadata(node, fn, name)
     return cast(F, node)
