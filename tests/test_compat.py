@@ -59,6 +59,22 @@ def test_runnable_callable_and_async_detection() -> None:
     assert _compat.is_async_callable(a) and not _compat.is_async_callable(s)
 
 
+def test_runnable_callable_invoke_is_what_the_sync_node_shortcut_mirrors() -> None:
+    """Our sync node's invoke/ainvoke skip RunnableCallable's: check what they replace."""
+    import inspect as _inspect
+
+    def s(state: Any, config: RunnableConfig) -> Any:
+        return {"seen": config["configurable"]["k"]}
+
+    rc = _compat.RunnableCallable(s, name="n", trace=False)
+    assert (rc.trace, rc.recurse, rc.explode_args, rc.kwargs) == (False, True, False, {})
+    assert rc.invoke({}, {"configurable": {"k": 1}}) == {"seen": 1}
+    params = list(_inspect.signature(_compat.RunnableCallable.invoke).parameters)
+    assert params == ["self", "input", "config", "kwargs"]
+    params = list(_inspect.signature(_compat.RunnableCallable.ainvoke).parameters)
+    assert params == ["self", "input", "config", "kwargs"]
+
+
 def test_runtime_scratchpad_and_channel_reader_inside_a_node() -> None:
     """Inside a node: runtime_of finds the Runtime, config_for_retry resets the interrupt counter,
     use_config changes what get_config() sees, missing_channels reads the graph's channels."""

@@ -7,6 +7,9 @@ tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
   nodes are returned as a subclass so LangGraph uses our own async path under
   ``ainvoke`` (a plain sync function would run in an executor thread that
   cancellation never reaches), while ``find_subgraph_pregel`` still inspects it.
+  That subclass's ``invoke``/``ainvoke`` call our runner directly, doing what
+  ``RunnableCallable`` does for a ``trace=False`` callable without extra kwargs
+  (pass ``config``, recurse into a returned Runnable).
 - ``func_accepts``: which of config/runtime/store/writer/... a function declares,
   by LangGraph's own injection rules.
 - The scratchpad's interrupt counter, reset between attempts like
