@@ -126,6 +126,25 @@ def test_opens_after_threshold_consecutive_failures(clock: FakeClock) -> None:
     assert breaker.state is CircuitState.OPEN
 
 
+def test_node_name_function_is_called_only_on_rejection(clock: FakeClock) -> None:
+    """before_call takes a function for the node name and calls it only to build the error."""
+    breaker = make(clock)
+    asked: list[int] = []
+
+    def name() -> str:
+        asked.append(1)
+        return "fetch"
+
+    breaker.before_call(name)
+    assert asked == []
+    for _ in range(3):
+        breaker.on_failure()
+    with pytest.raises(CircuitOpenError) as info:
+        breaker.before_call(name)
+    assert asked == [1]
+    assert info.value.node == "fetch"
+
+
 def test_success_resets_consecutive_count(clock: FakeClock) -> None:
     """A success in the closed state restarts the failure count."""
     breaker = make(clock)

@@ -70,7 +70,7 @@ def _breaker_only_sync(
     spec = runner.spec
     breaker = spec.breaker
     assert breaker is not None
-    breaker.before_call(runner.node_name(call.config))
+    breaker.before_call(call.node)
     try:
         if cfg is call.config:
             result = spec.fn(state, **runner.kwargs(cfg, call))
@@ -91,7 +91,7 @@ async def _breaker_only_async(
     spec = runner.spec
     breaker = spec.breaker
     assert breaker is not None
-    breaker.before_call(runner.node_name(call.config))
+    breaker.before_call(call.node)
     try:
         if cfg is call.config:
             result = await _plain_async(runner, state, call, cfg)

@@ -62,6 +62,7 @@ class Call:
     __slots__ = (
         "_controller",
         "_ctx",
+        "_node",
         "config",
         "deadline_at",
         "failed",
@@ -76,6 +77,7 @@ class Call:
         self.config = config
         self.t0 = time.perf_counter()
         self._ctx: NodeContext | None = None
+        self._node: str | None = None
         self._controller: AbortController | None = None
         self.failed = False
         # run_signal_of(config), inlined for the common case of no signal.
@@ -228,15 +230,27 @@ class Call:
         if collector is not None:
             self.send(collector, method, *args)
 
+    def node(self) -> str:
+        """The node's name (without building the whole context)."""
+        node = self._node
+        if node is None:
+            node = self._node = (
+                self._ctx.node if self._ctx is not None else self.runner.node_name(self.config)
+            )
+        return node
+
     def send(self, collector: Any, method: str, *args: Any) -> None:
         """Call ``collector.<method>(node, *args)``; a broken collector never fails a node."""
-        node = self._ctx.node if self._ctx is not None else self.runner.node_name(self.config)
         try:
-            getattr(collector, method)(node, *args)
+            getattr(collector, method)(self.node(), *args)
         except Exception as exc:
-            if is_control_flow(exc):  # e.g. interrupt() inside a threshold callback
-                raise
-            self.runner.spec.log.emit(logging.DEBUG, "metrics.failed", node=node, method=method)
+            self.metrics_failed(exc, method)
+
+    def metrics_failed(self, exc: Exception, method: str) -> None:
+        """A collector call raised: log it; only LangGraph's control flow goes on up."""
+        if is_control_flow(exc):  # e.g. interrupt() inside a threshold callback
+            raise exc
+        self.runner.spec.log.emit(logging.DEBUG, "metrics.failed", node=self.node(), method=method)
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the call started."""

@@ -167,11 +167,12 @@ class CircuitBreaker:
         """
         return self._state
 
-    def before_call(self, node: str | None = None) -> None:
+    def before_call(self, node: str | Callable[[], str] | None = None) -> None:
         """Admit an attempt, or reject it.
 
         Args:
-            node: The calling node, for the error.
+            node: The calling node, for the error; or a function returning it,
+                called only when the call is rejected (the closed path stays free).
 
         Raises:
             CircuitOpenError: The circuit is open, or half-open with every probe
@@ -190,7 +191,7 @@ class CircuitBreaker:
             if state is _OPEN:
                 remaining = self._opened_at + self._recovery - now
                 if remaining > 0:
-                    raise CircuitOpenError(self._name, remaining, node=node)
+                    raise CircuitOpenError(self._name, remaining, node=_name_of(node))
                 self._state = _HALF_OPEN
                 self._generation += 1
                 self._probes = 0
@@ -198,7 +199,7 @@ class CircuitBreaker:
                 changed = (_OPEN, _HALF_OPEN)
             if self._probes >= self._max_probes:
                 # A probe is in flight: its outcome decides; retry shortly.
-                raise CircuitOpenError(self._name, 0.0, node=node)
+                raise CircuitOpenError(self._name, 0.0, node=_name_of(node))
             self._probes += 1
             self._probe.set(self._generation)
         if changed is not None:
@@ -350,6 +351,10 @@ class CircuitBreaker:
                     error_type=type(exc).__name__,
                     error=str(exc),
                 )
+
+
+def _name_of(node: str | Callable[[], str] | None) -> str | None:
+    return node() if callable(node) else node
 
 
 _REGISTRY: dict[str, CircuitBreaker] = {}

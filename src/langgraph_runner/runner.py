@@ -207,7 +207,10 @@ class NodeRunner:
     def _succeeded(self, call: Call, info: bool) -> None:
         collector = call.collector()
         if collector is not None:
-            call.send(collector, "record_success", call.elapsed_ms())
+            try:  # call.send(), inlined: this runs on every successful call
+                collector.record_success(call.node(), call.elapsed_ms())
+            except Exception as exc:
+                call.metrics_failed(exc, "record_success")
         if info:
             self.emit(INFO, "node.succeeded", call.get(), duration_ms=round(call.elapsed_ms(), 3))
 
