@@ -353,7 +353,8 @@ async def test_fallback_returning_a_bad_type_counts_as_failed(mode: str) -> None
     node = create_node(as_mode(mode, _boom), fallback=lambda s: 42)
     out = await run_graph(graph_with(node), mode, {})
     assert out["routing_flags"] == {"blocked": True}
-    _, second = out["errors"]
+    first, second = out["errors"]
+    assert first["recovered"] is False  # nothing recovered the node
     assert second["message"].startswith("Fallback of node 'n' failed: ")
     assert "a fallback must return a dict, None or a Command" in second["message"]
     assert second["error_type"] == "TypeError"

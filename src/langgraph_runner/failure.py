@@ -156,16 +156,16 @@ def _resolve(
     ctx = call.get()
     goto = spec.fallback if isinstance(spec.fallback, str) else None
     if outcome is not None and outcome[0]:
-        record = record.model_copy(update={"recovered": True})
+        recovered = record.model_copy(update={"recovered": True})
         try:
-            update = recovered_update(outcome[1], record)
-        except TypeError as err:
+            update = recovered_update(outcome[1], recovered)
+        except TypeError as err:  # it returned something that cannot carry the record
             outcome = (False, err)
         else:
             call.report("record_fallback")
             runner.emit(INFO, "node.fallback", ctx, outcome="recovered")
             _check_channels(call, exc)
-            return record, update
+            return recovered, update
     records = [record]
     if outcome is not None:  # the fallback failed too
         fb_record = _fallback_record(runner, call, outcome[1])
