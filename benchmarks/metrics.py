@@ -29,20 +29,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import inspect
 import logging
 import random
 import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
-from typing_extensions import TypedDict
 
-from langgraph_runner import RetryConfig, create_node
+# The chain and its timing are overhead.py's (this directory is on sys.path when a
+# benchmark runs as a script).
+from overhead import N_NODES, S, ameasure, astep, measure, step
+
+from langgraph_runner import CircuitBreakerConfig, RetryConfig, create_node
 from langgraph_runner.logs import LOGGER_NAME
 from langgraph_runner.metrics import NodeMetricsCollector
 
@@ -50,7 +52,6 @@ CALLS = 50_000
 THREADS = 8
 PER_THREAD = 25_000
 SNAPSHOT_NODES = 200
-N_NODES = 20
 
 _rng = random.Random(7)
 DURATIONS = [_rng.lognormvariate(3.0, 1.0) for _ in range(CALLS)]
@@ -221,35 +222,20 @@ def bench_snapshot(rounds: int) -> None:
 # -- chain ----------------------------------------------------------------------------
 
 
-class S(TypedDict, total=False):
-    x: int
-
-
-def step(state: S) -> dict[str, Any]:
-    return {"x": state.get("x", 0) + 1}
-
-
-async def astep(state: S) -> dict[str, Any]:
-    return {"x": state.get("x", 0) + 1}
-
-
 def _features() -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """create_node keyword sets per variant; the breaker only if create_node has it."""
-    params = inspect.signature(create_node).parameters
+    """create_node keyword sets per variant, and how to describe the full one."""
     retry = {"retry": RetryConfig(max_attempts=3)}
-    variants: dict[str, dict[str, Any]] = {"retry": retry}
-    notes = ["retry=RetryConfig(max_attempts=3)"]
-    breaker: dict[str, Any] = {}
-    if "circuit_breaker" in params:
-        from langgraph_runner.circuit import CircuitBreakerConfig
-
-        breaker = {"circuit_breaker": CircuitBreakerConfig()}
-        variants["retry+breaker"] = {**retry, **breaker}
-        notes.append("circuit_breaker=CircuitBreakerConfig()")
-    else:
-        notes.append("circuit_breaker: NOT in create_node's signature, left out")
-    variants["full"] = {**retry, **breaker, "metrics": None}  # collector filled in per graph
-    notes.append("metrics=NodeMetricsCollector()")
+    breaker = {"circuit_breaker": CircuitBreakerConfig()}
+    variants: dict[str, dict[str, Any]] = {
+        "retry": retry,
+        "retry+breaker": {**retry, **breaker},
+        "full": {**retry, **breaker, "metrics": None},  # collector filled in per graph
+    }
+    notes = [
+        "retry=RetryConfig(max_attempts=3)",
+        "circuit_breaker=CircuitBreakerConfig()",
+        "metrics=NodeMetricsCollector()",
+    ]
     return variants, notes
 
 
@@ -274,40 +260,6 @@ def _graphs(fn: Callable[..., Any]) -> tuple[dict[str, Any], NodeMetricsCollecto
             kwargs = {**kwargs, "metrics": collector}
         graphs[name] = build(fn, kwargs)
     return graphs, collector
-
-
-def lower_quartile(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=4)[0]
-
-
-def measure(variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    names = list(variants)
-    for _ in range(20):  # warm-up
-        for fn in variants.values():
-            fn()
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else reversed(names):
-            t0 = time.perf_counter()
-            variants[name]()
-            times[name].append(time.perf_counter() - t0)
-    return {k: lower_quartile(v) for k, v in times.items()}
-
-
-async def ameasure(
-    variants: dict[str, Callable[[], Awaitable[Any]]], rounds: int
-) -> dict[str, float]:
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    names = list(variants)
-    for _ in range(20):
-        for fn in variants.values():
-            await fn()
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else reversed(names):
-            t0 = time.perf_counter()
-            await variants[name]()
-            times[name].append(time.perf_counter() - t0)
-    return {k: lower_quartile(v) for k, v in times.items()}
 
 
 def report_chain(case: str, q: dict[str, float], collector: NodeMetricsCollector) -> None:
