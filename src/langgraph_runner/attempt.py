@@ -63,22 +63,26 @@ def _timed_out(call: Call, exc: BaseException, deadline_limit: bool) -> BaseExce
     return exc
 
 
+def _plain_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
+    """Call ``fn`` in this thread; a retry's config is made current for ``interrupt()``."""
+    spec = runner.spec
+    if cfg is call.config:
+        return spec.fn(state, **runner.kwargs(cfg, call))
+    with _compat.use_config(cfg):
+        return spec.fn(state, **runner.kwargs(cfg, call))
+
+
 def _breaker_only_sync(
     runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None
 ) -> Any:
     """A breaker but no time limit or signal: no per-attempt controller or context."""
-    spec = runner.spec
-    breaker = spec.breaker
+    breaker = runner.spec.breaker
     assert breaker is not None
     breaker.before_call(call.node)
     try:
-        if cfg is call.config:
-            result = spec.fn(state, **runner.kwargs(cfg, call))
-        else:
-            with _compat.use_config(cfg):
-                result = spec.fn(state, **runner.kwargs(cfg, call))
+        result = _plain_sync(runner, state, call, cfg)
     except BaseException as exc:
-        _breaker_outcome(spec, exc)
+        _breaker_outcome(runner.spec, exc)
         raise
     breaker.on_success()
     return result
@@ -88,18 +92,13 @@ async def _breaker_only_async(
     runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None
 ) -> Any:
     """The async ``_breaker_only_sync``."""
-    spec = runner.spec
-    breaker = spec.breaker
+    breaker = runner.spec.breaker
     assert breaker is not None
     breaker.before_call(call.node)
     try:
-        if cfg is call.config:
-            result = await _plain_async(runner, state, call, cfg)
-        else:
-            with _compat.use_config(cfg):
-                result = await _plain_async(runner, state, call, cfg)
+        result = await _plain_async(runner, state, call, cfg)
     except BaseException as exc:
-        _breaker_outcome(spec, exc)
+        _breaker_outcome(runner.spec, exc)
         raise
     breaker.on_success()
     return result
@@ -146,10 +145,7 @@ def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig
     if runner.unlimited and call.run_signal is None:
         if spec.breaker is not None:
             return _breaker_only_sync(runner, state, call, cfg)
-        if cfg is call.config:
-            return spec.fn(state, **runner.kwargs(cfg, call))
-        with _compat.use_config(cfg):
-            return spec.fn(state, **runner.kwargs(cfg, call))
+        return _plain_sync(runner, state, call, cfg)
     limit, deadline_limit, controller, ctx = _admit(runner, call)
     token = _set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
     try:
@@ -186,18 +182,20 @@ def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig
 async def _plain_async(
     runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None
 ) -> Any:
-    kwargs = runner.kwargs(cfg, call)
+    """Await ``fn`` with no time limit; a retry's config is made current."""
     fn = runner.spec.fn
-    if runner.spec.is_async:
-        return await fn(state, **kwargs)
-    # A sync fn with no time limit: LangChain's bounded executor (as LangGraph uses
-    # for sync nodes), but awaited here, where cancellation ends the wait at once and
-    # fires the call's signal so cooperative code stops; the thread cannot be killed.
-    try:
-        return await run_in_executor(None, fn, state, **kwargs)
-    except asyncio.CancelledError:
-        call.controller().abort("cancelled")
-        raise
+    with _compat.use_config(None if cfg is call.config else cfg):
+        kwargs = runner.kwargs(cfg, call)
+        if runner.spec.is_async:
+            return await fn(state, **kwargs)
+        # A sync fn: LangChain's bounded executor (as LangGraph uses for sync nodes),
+        # but awaited here, where cancellation ends the wait at once and fires the
+        # call's signal so cooperative code stops; the thread cannot be killed.
+        try:
+            return await run_in_executor(None, fn, state, **kwargs)
+        except asyncio.CancelledError:
+            call.controller().abort("cancelled")
+            raise
 
 
 async def attempt_async(
@@ -209,10 +207,7 @@ async def attempt_async(
     if runner.unlimited and call.run_signal is None:
         if spec.breaker is not None:
             return await _breaker_only_async(runner, state, call, cfg)
-        if cfg is call.config:
-            return await _plain_async(runner, state, call, cfg)
-        with _compat.use_config(cfg):
-            return await _plain_async(runner, state, call, cfg)
+        return await _plain_async(runner, state, call, cfg)
     limit, deadline_limit, controller, ctx = _admit(runner, call)
     token = _set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
     try:
