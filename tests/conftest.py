@@ -1,14 +1,16 @@
-"""Shared fixtures: a capturing event logger, sync/async node builders, a seeded RNG."""
+"""Shared fixtures: a capturing event logger, the package's log records, sync/async node builders, a seeded RNG."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from langgraph_runner.logs import LOGGER_NAME
 from langgraph_runner.testing import no_wait
 
 
@@ -78,3 +80,23 @@ async def run_graph(graph: Any, mode: str, inp: Any, config: Any = None, **kw: A
     if mode == "sync":
         return await asyncio.to_thread(graph.invoke, inp, config, **kw)
     return await graph.ainvoke(inp, config, **kw)
+
+
+@pytest.fixture
+def logged() -> Iterator[list[dict[str, Any]]]:
+    """The package's log events, captured from the ``langgraph_runner`` logger."""
+    captured: list[dict[str, Any]] = []
+
+    class _Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            captured.append(dict(getattr(record, "lgr_fields", {"event": record.getMessage()})))
+
+    logger = logging.getLogger(LOGGER_NAME)
+    handler, old_level = _Capture(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield captured
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)

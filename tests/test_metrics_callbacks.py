@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 from langgraph.errors import GraphInterrupt
 
-from langgraph_runner.logs import LOGGER_NAME
 from langgraph_runner.metrics.callbacks import notify, tell
-
-
-@pytest.fixture
-def logged() -> Iterator[list[dict[str, Any]]]:
-    """The package's log events, captured from the ``langgraph_runner`` logger."""
-    captured: list[dict[str, Any]] = []
-
-    class _Capture(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            captured.append(dict(getattr(record, "lgr_fields", {"event": record.getMessage()})))
-
-    logger = logging.getLogger(LOGGER_NAME)
-    handler, old_level = _Capture(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield captured
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 def test_sync_callback_runs_in_caller_thread() -> None:

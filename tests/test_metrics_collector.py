@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import math
 import os
 import random
@@ -13,7 +12,7 @@ import subprocess
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,6 @@ from pydantic import BaseModel, ValidationError
 
 import langgraph_runner.metrics as metrics_pkg
 from langgraph_runner.errors import CircuitOpenError, ErrorCategory
-from langgraph_runner.logs import LOGGER_NAME
 from langgraph_runner.metrics import (
     METRICS_COLLECTOR_KEY,
     NodeMetrics,
@@ -65,26 +63,6 @@ def _watched(**kw: Any) -> NodeMetricsCollector:
 
 
 FACTORIES = pytest.mark.parametrize("make", [_plain, _watched], ids=["fast-path", "general-path"])
-
-
-@pytest.fixture
-def events() -> Iterator[list[dict[str, Any]]]:
-    """The package's log events, captured from the ``langgraph_runner`` logger."""
-    captured: list[dict[str, Any]] = []
-
-    class _Capture(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            captured.append(dict(getattr(record, "lgr_fields", {"event": record.getMessage()})))
-
-    logger = logging.getLogger(LOGGER_NAME)
-    handler, old_level = _Capture(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield captured
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 def test_all_matches_public_names() -> None:
@@ -245,7 +223,7 @@ def test_unknown_category_and_bad_node_raise() -> None:
 
 @FACTORIES
 def test_negative_duration_clamped_counted_and_warned_once(
-    make: Callable[..., NodeMetricsCollector], events: list[dict[str, Any]]
+    make: Callable[..., NodeMetricsCollector], logged: list[dict[str, Any]]
 ) -> None:
     """Negative durations become 0, are counted, and log one warning per node."""
     collector = make()
@@ -257,14 +235,14 @@ def test_negative_duration_clamped_counted_and_warned_once(
     assert m.total_executions == 2
     assert m.p99_ms == 0.0
     assert m.last_execution_ms == 0.0
-    warned = [e["node"] for e in events if e["event"] == "metrics.negative_duration"]
+    warned = [e["node"] for e in logged if e["event"] == "metrics.negative_duration"]
     assert warned == ["a", "b"]
 
 
 @FACTORIES
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), "12", None, True, 10**400])
 def test_invalid_duration_ignored_but_execution_counted(
-    make: Callable[..., NodeMetricsCollector], bad: Any, events: list[dict[str, Any]]
+    make: Callable[..., NodeMetricsCollector], bad: Any, logged: list[dict[str, Any]]
 ) -> None:
     """NaN, infinities and non-numbers count the execution but leave timing untouched."""
     collector = make()
@@ -275,7 +253,7 @@ def test_invalid_duration_ignored_but_execution_counted(
     assert (m.total_executions, m.invalid_durations, m.sample_count) == (3, 2, 1)
     assert m.avg_execution_ms == 4.0
     assert m.p50_ms == 4.0
-    warned = [e for e in events if e["event"] == "metrics.invalid_duration"]
+    warned = [e for e in logged if e["event"] == "metrics.invalid_duration"]
     assert len(warned) == 1
     assert warned[0]["node"] == "a"
 
@@ -395,7 +373,7 @@ def test_series_buckets_per_outcome() -> None:
     )
 
 
-def test_listener_receives_records_and_can_be_removed(events: list[dict[str, Any]]) -> None:
+def test_listener_receives_records_and_can_be_removed(logged: list[dict[str, Any]]) -> None:
     """Listeners see every record with its error type; failures are logged; removal stops calls."""
     collector = NodeMetricsCollector()
     listener = _Listener()
@@ -418,7 +396,7 @@ def test_listener_receives_records_and_can_be_removed(events: list[dict[str, Any
     broken.on_success = lambda node, d: 1 / 0  # type: ignore[method-assign,assignment]
     collector.add_listener(broken)
     collector.record_success("a", 1.0)
-    assert [e["event"] for e in events] == ["metrics.listener_failed"]
+    assert [e["event"] for e in logged] == ["metrics.listener_failed"]
     collector.remove_listener(listener)
     collector.remove_listener(broken)
     collector.record_success("a", 1.0)
@@ -429,7 +407,7 @@ def test_listener_receives_records_and_can_be_removed(events: list[dict[str, Any
 # -- thresholds -----------------------------------------------------------------------
 
 
-def test_failure_rate_threshold_fires_once_per_crossing(events: list[dict[str, Any]]) -> None:
+def test_failure_rate_threshold_fires_once_per_crossing(logged: list[dict[str, Any]]) -> None:
     """The failure-rate callback fires on crossing, once, and again only after re-arming."""
     fired: list[tuple[str, float]] = []
     collector = NodeMetricsCollector(
@@ -454,7 +432,7 @@ def test_failure_rate_threshold_fires_once_per_crossing(events: list[dict[str, A
     assert len(fired) == 1
     collector.record_failure("a", 1.0)  # evicts a success: 5/10 = 0.5, crossed again
     assert fired == [("a", 1.0), ("a", 0.5)]
-    assert [e["event"] for e in events].count("metrics.failure_rate_threshold") == 2
+    assert [e["event"] for e in logged].count("metrics.failure_rate_threshold") == 2
 
 
 def test_zero_failure_rate_threshold_needs_a_failure() -> None:
@@ -627,7 +605,7 @@ def test_threshold_fires_once_under_threads() -> None:
     assert collector.get_node_metrics("a").failure_count == 16_000
 
 
-def test_failing_callback_is_logged_not_raised(events: list[dict[str, Any]]) -> None:
+def test_failing_callback_is_logged_not_raised(logged: list[dict[str, Any]]) -> None:
     """A callback that raises does not fail the record; the error is logged."""
 
     def callback(node: str, rate: float) -> None:
@@ -638,7 +616,7 @@ def test_failing_callback_is_logged_not_raised(events: list[dict[str, Any]]) -> 
     )
     collector.record_failure("a", 1.0)
     assert collector.get_node_metrics("a").failure_count == 1
-    failed = [e for e in events if e["event"] == "metrics.callback_failed"]
+    failed = [e for e in logged if e["event"] == "metrics.callback_failed"]
     assert len(failed) == 1
     assert "alert system down" in failed[0]["error"]
 
