@@ -1,4 +1,4 @@
-"""Shared fixtures: a capturing event logger, the package's log records, sync/async node builders, a seeded RNG."""
+"""Shared fixtures: event and log capture, sync/async node builders, a seeded RNG."""
 
 from __future__ import annotations
 
