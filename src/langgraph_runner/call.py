@@ -100,7 +100,8 @@ class Call:
         if ctx is None:
             # Wall-clock start, derived when first needed (time.time() costs on every call).
             started_at = time.time() - (time.perf_counter() - self.t0)
-            ctx = self._ctx = self.runner.build_context(
+            ctx = self._ctx = context_for(
+                self.runner,
                 self.config,
                 started_at,
                 deadline=self.deadline_at,

@@ -31,7 +31,7 @@ from tenacity import RetryCallState
 from langgraph_runner import _compat
 from langgraph_runner.attempt import attempt_async, attempt_sync
 from langgraph_runner.cache import CacheKey, NodeCache
-from langgraph_runner.call import Call, context_for
+from langgraph_runner.call import Call
 from langgraph_runner.circuit import CircuitBreaker
 from langgraph_runner.classify import is_control_flow
 from langgraph_runner.context import _CURRENT, NodeContext
@@ -143,17 +143,6 @@ class NodeRunner:
                 if graph_node:
                     return str(graph_node)
         return str(getattr(self.spec.fn, "__name__", "node"))
-
-    def build_context(
-        self,
-        config: RunnableConfig | None,
-        started_at: float,
-        *,
-        deadline: float | None = None,
-        abort_signal: Any = None,
-    ) -> NodeContext:
-        """The NodeContext of a call's first attempt."""
-        return context_for(self, config, started_at, deadline=deadline, abort_signal=abort_signal)
 
     def kwargs(
         self,
