@@ -21,8 +21,9 @@ from langgraph_runner import _compat
 from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner.classify import is_control_flow
 from langgraph_runner.context import NodeContext, ids_from_config
-from langgraph_runner.errors import NodeAbortedError, NodeTimeoutError
+from langgraph_runner.errors import NodeTimeoutError
 from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY
+from langgraph_runner.timeouts import aborted_error
 
 if TYPE_CHECKING:
     from langgraph_runner.runner import NodeRunner
@@ -182,16 +183,8 @@ class Call:
         """Raise ``NodeAbortedError`` if the run's signal has fired."""
         signal = self.run_signal
         if signal is not None and signal.aborted:
-            raise self.aborted_error()
-
-    def aborted_error(self) -> NodeAbortedError:
-        """The error for an abort of this call by the run's signal."""
-        ctx = self.get()
-        reason = self.run_signal.reason if self.run_signal is not None else None
-        err = NodeAbortedError(ctx.node, reason, attempt=ctx.attempt)
-        if isinstance(reason, BaseException):
-            err.__cause__ = reason
-        return err
+            ctx = self.get()
+            raise aborted_error(signal, ctx.node, ctx.attempt)
 
     def drain_reason(self) -> str | None:
         """The reason of a LangGraph drain request for this run, if one was made."""

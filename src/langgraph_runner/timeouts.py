@@ -42,6 +42,7 @@ from langgraph_runner.workers import (
 
 __all__ = [
     "abandoned_thread_count",
+    "aborted_error",
     "arun_async_attempt",
     "arun_sync_attempt",
     "run_sync_attempt",
@@ -54,7 +55,8 @@ T = TypeVar("T")
 _HAS_UNCANCEL = sys.version_info >= (3, 11)  # Task.cancelling()/uncancel(); tests flip it
 
 
-def _aborted_error(signal: AbortSignal, node: str, attempt: int) -> NodeAbortedError:
+def aborted_error(signal: AbortSignal, node: str, attempt: int) -> NodeAbortedError:
+    """The ``NodeAbortedError`` for ``signal``'s abort, caused by its reason if an exception."""
     reason = signal.reason
     err = NodeAbortedError(node, reason, attempt=attempt)
     if isinstance(reason, BaseException):
@@ -71,7 +73,7 @@ def _check_run_signal(
     run_signal: AbortSignal | None, controller: AbortController | None, node: str, attempt: int
 ) -> None:
     if run_signal is not None and run_signal.aborted:
-        err = _aborted_error(run_signal, node, attempt)
+        err = aborted_error(run_signal, node, attempt)
         _abort(controller, err)
         raise err
 
@@ -94,7 +96,7 @@ def _finish(
             elapsed = time.monotonic() - start
             err = NodeTimeoutError(node, timeout=timeout or 0.0, elapsed=elapsed, attempt=attempt)
         else:
-            err = _aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+            err = aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
         abandoned = job.abandon(node, attempt, why)
         if abandoned or why == "abort":
             # An abort wins even if the function just finished: cooperative code
@@ -292,7 +294,7 @@ async def arun_async_attempt(
                 node, timeout=timeout or 0.0, elapsed=elapsed, attempt=attempt
             )
         else:
-            error = _aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+            error = aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
         fired.append(error)
         _abort(controller, error)
         task.cancel()
@@ -356,7 +358,7 @@ async def _arun_in_child_task(
                     node, timeout=timeout or 0.0, elapsed=time.monotonic() - start, attempt=attempt
                 )
                 if why == "timeout"
-                else _aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+                else aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
             )
             _abort(controller, error)
             inner.cancel()
