@@ -324,9 +324,9 @@ def test_collector_prefers_the_runs_over_the_nodes() -> None:
     """The run's configurable metrics_collector wins; else the node's own; else none."""
     own, runs = NodeMetricsCollector(), NodeMetricsCollector()
     with_run = {"configurable": {"metrics_collector": runs}}
-    assert Call(runner_for(metrics=own), with_run).collector() is runs
-    assert Call(runner_for(metrics=own), None).collector() is own
-    assert Call(runner_for(), {"configurable": {}}).collector() is None
+    assert Call(runner_for(metrics=own), with_run).metrics is runs
+    assert Call(runner_for(metrics=own), None).metrics is own
+    assert Call(runner_for(), {"configurable": {}}).metrics is None
 
 
 def test_report_records_under_the_node_name() -> None:

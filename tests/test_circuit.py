@@ -155,6 +155,27 @@ def test_success_resets_consecutive_count(clock: FakeClock) -> None:
     assert breaker.snapshot()["consecutive_failures"] == 2
 
 
+def test_settled_only_while_closed_with_nothing_counted(clock: FakeClock) -> None:
+    """settled (what a node's hot path reads) follows every transition and count change."""
+    breaker = make(clock, failure_threshold=2)
+    seen = [breaker.settled]
+    breaker.on_failure()  # closed, 1 failure counted
+    seen.append(breaker.settled)
+    breaker.on_success()  # count restarts
+    seen.append(breaker.settled)
+    trip(breaker)  # open
+    seen.append(breaker.settled)
+    clock.advance(10.0)
+    breaker.before_call()  # half-open probe
+    seen.append(breaker.settled)
+    breaker.on_success()  # closes
+    seen.append(breaker.settled)
+    trip(breaker)
+    breaker.reset()
+    seen.append(breaker.settled)
+    assert seen == [True, False, True, False, False, True, True]
+
+
 def test_ignored_outcomes_do_not_count(clock: FakeClock) -> None:
     """on_ignored (non-retryable, abort, cancel) never moves a closed circuit."""
     breaker = make(clock)

@@ -492,6 +492,27 @@ async def test_open_circuit_rejects_without_calling_and_without_retrying(mode: s
 
 
 @pytest.mark.parametrize("mode", MODES)
+async def test_success_restarts_the_count_even_if_another_call_failed_meanwhile(mode: str) -> None:
+    """Consecutive failures: a success that ends after a concurrent failure still resets it."""
+    breaker, _now = _clocked(threshold=2)
+
+    def body(state: dict[str, Any]) -> dict[str, Any]:
+        breaker.on_failure()  # another call of the dependency fails while this one runs
+        return {"x": 1}
+
+    async def abody(state: dict[str, Any]) -> dict[str, Any]:
+        return body(state)
+
+    node = create_node(abody if is_async(mode) else body, name="work", circuit_breaker=breaker)
+    out = await run_graph(graph_of(node), mode, {})
+    assert out["x"] == 1
+    assert breaker.snapshot()["consecutive_failures"] == 0 and breaker.settled
+    flaky = fail_times(1, ConnectionError, is_async=is_async(mode))
+    await run_graph(graph_of(create_node(flaky, name="work", circuit_breaker=breaker)), mode, {})
+    assert breaker.state is CircuitState.CLOSED  # one failure, not two in a row
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_breaker_sits_inside_the_retry_loop(mode: str) -> None:
     """Each attempt counts: the circuit opens mid-call and the next attempt is rejected."""
     breaker, _now = _clocked(threshold=3)

@@ -39,14 +39,21 @@ from langgraph_runner.timeouts import arun_async_attempt, arun_sync_attempt, run
 if TYPE_CHECKING:
     from langgraph_runner.runner import NodeRunner, NodeSpec
 
-__all__ = ["ON_TIMEOUT_LIMIT", "attempt_async", "attempt_sync", "counts_for_breaker"]
+__all__ = [
+    "ON_TIMEOUT_LIMIT",
+    "attempt_async",
+    "attempt_sync",
+    "counts_for_breaker",
+    "tell_breaker",
+]
 
 WARNING = 30
 ON_TIMEOUT_LIMIT = 5.0
 """Seconds an ``on_timeout`` hook may run before it is abandoned (and logged)."""
 
 
-def _breaker_outcome(spec: NodeSpec, exc: BaseException) -> None:
+def tell_breaker(spec: NodeSpec, exc: BaseException) -> None:
+    """Tell the node's breaker (if any) how an attempt that raised ``exc`` counts."""
     breaker = spec.breaker
     if breaker is None:
         return
@@ -82,7 +89,7 @@ def _breaker_only_sync(
     try:
         result = _plain_sync(runner, state, call, cfg)
     except BaseException as exc:
-        _breaker_outcome(runner.spec, exc)
+        tell_breaker(runner.spec, exc)
         raise
     breaker.on_success()
     return result
@@ -98,7 +105,7 @@ async def _breaker_only_async(
     try:
         result = await _plain_async(runner, state, call, cfg)
     except BaseException as exc:
-        _breaker_outcome(runner.spec, exc)
+        tell_breaker(runner.spec, exc)
         raise
     breaker.on_success()
     return result
@@ -132,7 +139,7 @@ def _attempt_failed(
     runner: NodeRunner, ctx: NodeContext, exc: BaseException, limit: float | None
 ) -> bool:
     """Tell the breaker; log a timeout. Returns whether the attempt timed out."""
-    _breaker_outcome(runner.spec, exc)
+    tell_breaker(runner.spec, exc)
     if not isinstance(exc, NodeTimeoutError):
         return False
     runner.emit(WARNING, "node.timed_out", ctx, timeout=round(limit or 0.0, 3))

@@ -68,6 +68,7 @@ class Call:
         "deadline_at",
         "failed",
         "m0",
+        "metrics",
         "run_signal",
         "runner",
         "t0",
@@ -81,10 +82,16 @@ class Call:
         self._node: str | None = None
         self._controller: AbortController | None = None
         self.failed = False
-        # run_signal_of(config), inlined for the common case of no signal.
+        # run_signal_of(config) and the collector, inlined for the common case.
         conf = config.get("configurable") if config else None
-        signal = conf.get(ABORT_SIGNAL_KEY) if conf else None
-        self.run_signal = signal if signal is None else run_signal_of(config)
+        if conf:
+            signal = conf.get(ABORT_SIGNAL_KEY)
+            self.run_signal = signal if signal is None else run_signal_of(config)
+            found = conf.get(METRICS_COLLECTOR_KEY)
+            self.metrics: Any = found if found is not None else runner.spec.metrics
+        else:
+            self.run_signal = None
+            self.metrics = runner.spec.metrics
         deadline = runner.spec.deadline
         if deadline is None:
             self.m0 = 0.0
@@ -207,20 +214,10 @@ class Call:
 
     # ------------------------------------------------------------------ metrics
 
-    def collector(self) -> Any:
-        """The metrics collector for this call: the run's, else the node's own."""
-        config = self.config
-        if config:
-            conf = config.get("configurable")
-            if conf:
-                found = conf.get(METRICS_COLLECTOR_KEY)
-                if found is not None:
-                    return found
-        return self.runner.spec.metrics
-
     def report(self, method: str, *args: Any) -> None:
-        """Send one record to the collector, if any; a broken collector never fails a node."""
-        collector = self.collector()
+        """Send one record to the call's collector (``metrics``: the run's, else the
+        node's own), if any; a broken collector never fails a node."""
+        collector = self.metrics
         if collector is not None:
             self.send(collector, method, *args)
 

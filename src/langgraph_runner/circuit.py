@@ -134,6 +134,10 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._state = _CLOSED
         self._failures = 0
+        self.settled = True
+        """Closed with no failure counted: ``before_call`` admits and ``on_success``
+        has nothing to record. Read lock-free by a node's hot path, which calls
+        neither while it holds; written under the lock with every change."""
         self._opened_at = 0.0  # clock() value
         self._opened_wall: float | None = None  # time.time(), for snapshots
         self._generation = 0  # bumped on every entry into half-open
@@ -207,18 +211,20 @@ class CircuitBreaker:
 
     def on_success(self) -> None:
         """Record a successful attempt."""
-        if self._state is _CLOSED and self._failures == 0:  # lock-free fast path
+        if self.settled:  # lock-free fast path
             return
         changed: tuple[CircuitState, CircuitState] | None = None
         with self._lock:
             state = self._state
             if state is _CLOSED:
                 self._failures = 0
+                self.settled = True
             elif state is _HALF_OPEN and self._take_probe():
                 self._successes += 1
                 if self._successes >= self._max_probes:
                     self._state = _CLOSED
                     self._failures = 0
+                    self.settled = True
                     self._opened_wall = None
                     changed = (_HALF_OPEN, _CLOSED)
             # Open, or a half-open outcome of a call that was not a probe (it was
@@ -233,6 +239,7 @@ class CircuitBreaker:
             state = self._state
             if state is _CLOSED:
                 self._failures += 1
+                self.settled = False
                 if self._failures >= self._threshold:
                     self._open()
                     changed = (_CLOSED, _OPEN)
@@ -267,6 +274,7 @@ class CircuitBreaker:
 
     def _open(self) -> None:  # caller holds the lock
         self._state = _OPEN
+        self.settled = False
         self._opened_at = self._clock()
         self._opened_wall = time.time()
 
@@ -276,6 +284,7 @@ class CircuitBreaker:
             old = self._state
             self._state = _CLOSED
             self._failures = 0
+            self.settled = True
             self._opened_wall = None
             self._generation += 1  # outstanding probes no longer count
             self._probes = 0

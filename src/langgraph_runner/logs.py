@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime, timezone
 from typing import IO, Any, Protocol
 
@@ -50,6 +50,10 @@ def _to_stdlib(
     }
 
 
+def _always(level: int) -> bool:
+    return True
+
+
 class EventLogger:
     """Emits the package's events; the cheap level check happens before any work.
 
@@ -58,11 +62,19 @@ class EventLogger:
             ``langgraph_runner`` logger. Its own filtering applies.
     """
 
-    __slots__ = ("_custom", "_std", "_structlog")
+    __slots__ = ("_custom", "_std", "_structlog", "enabled")
+
+    enabled: Callable[[int], bool]
+    """Whether an event at a level would be emitted (always True for a custom logger).
+
+    Checked on every node call, so it is the stdlib ``Logger.isEnabledFor`` itself
+    (one call, its level cache included) rather than a method that calls it.
+    """
 
     def __init__(self, logger: SupportsEvents | None = None) -> None:
         self._std = logging.getLogger(LOGGER_NAME)
         self._custom = logger
+        self.enabled = self._std.isEnabledFor if logger is None else _always
         self._structlog: Any = (
             logger
             if logger is not None
@@ -73,10 +85,6 @@ class EventLogger:
                 cache_logger_on_first_use=True,
             )
         )
-
-    def enabled(self, level: int) -> bool:
-        """Whether an event at ``level`` would be emitted (always True for a custom logger)."""
-        return self._custom is not None or self._std.isEnabledFor(level)
 
     def emit(self, level: int, event: str, **fields: Any) -> None:
         """Emit one event; never raises into the caller."""

@@ -67,7 +67,8 @@ class _SyncNode(_compat.RunnableCallable):
         if kwargs:
             return super().invoke(input, config, **kwargs)
         ret = self._runner.run(input, config if config is not None else ensure_config())
-        if isinstance(ret, Runnable):  # RunnableCallable's recurse=True
+        # RunnableCallable's recurse=True (the dict test first: isinstance on the ABC costs).
+        if ret.__class__ is not dict and isinstance(ret, Runnable):
             return ret.invoke(input, config)
         return ret
 
@@ -75,7 +76,7 @@ class _SyncNode(_compat.RunnableCallable):
         if kwargs:
             return await super().ainvoke(input, config, **kwargs)
         ret = await self._runner.arun(input, config if config is not None else ensure_config())
-        if isinstance(ret, Runnable):
+        if ret.__class__ is not dict and isinstance(ret, Runnable):
             return await ret.ainvoke(input, config)
         return ret
 

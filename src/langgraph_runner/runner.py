@@ -21,6 +21,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 import tenacity
@@ -29,7 +30,7 @@ from langchain_core.runnables.config import ensure_config
 from tenacity import RetryCallState
 
 from langgraph_runner import _compat
-from langgraph_runner.attempt import attempt_async, attempt_sync
+from langgraph_runner.attempt import attempt_async, attempt_sync, tell_breaker
 from langgraph_runner.cache import CacheKey, NodeCache
 from langgraph_runner.call import Call
 from langgraph_runner.circuit import CircuitBreaker
@@ -119,7 +120,7 @@ def _tenacity_for(retry: RetryConfig) -> tenacity.Retrying:
 class NodeRunner:
     """Runs the calls of one wrapped node: context, attempts, waits, records, logs."""
 
-    __slots__ = ("_retrying", "direct", "spec", "unlimited")
+    __slots__ = ("_retrying", "spec", "unlimited")
 
     def __init__(self, spec: NodeSpec) -> None:
         self.spec = spec
@@ -128,7 +129,6 @@ class NodeRunner:
             self._retrying = _tenacity_for(spec.retry)
         # No per-attempt controller or context unless a run signal turns up in the config.
         self.unlimited = spec.timeout is None and spec.deadline is None
-        self.direct = self.unlimited and spec.breaker is None
 
     # ------------------------------------------------------------------ helpers
 
@@ -186,18 +186,12 @@ class NodeRunner:
             trace_id=ctx.trace_id,
         )
 
-    def _started(self, call: Call) -> bool:
-        """Log ``node.started``; returns whether INFO events are on (checked once per call)."""
-        if self.spec.log.enabled(INFO):
-            self.emit(INFO, "node.started", call.get())
-            return True
-        return False
-
     def _succeeded(self, call: Call, info: bool) -> None:
-        collector = call.collector()
+        """Report the success to the collector (if any) and log ``node.succeeded``."""
+        collector = call.metrics
         if collector is not None:
             try:  # call.send(), inlined: this runs on every successful call
-                collector.record_success(call.node(), call.elapsed_ms())
+                collector.record_success(call.node(), (perf_counter() - call.t0) * 1000)
             except Exception as exc:
                 call.metrics_failed(exc, "record_success")
         if info:
@@ -263,18 +257,33 @@ class NodeRunner:
 
     def _call_sync(self, state: Any, call: Call) -> Any:
         token = _CURRENT.set(call)
+        spec = self.spec
         try:
-            info = self._started(call)
+            info = spec.log.enabled(INFO)  # checked once per call
+            if info:
+                self.emit(INFO, "node.started", call.get())
             cfg = call.config
             retry: _Retry | None = None
             while True:
                 try:
-                    if self.direct and call.run_signal is None and cfg is call.config:
-                        # The common case, inlined: every call on this path costs.
-                        if self.spec.accepts:
-                            result = self.spec.fn(state, **self.kwargs(cfg, call))
-                        else:
-                            result = self.spec.fn(state)
+                    if (
+                        self.unlimited
+                        and call.run_signal is None
+                        and cfg is call.config
+                        and (spec.breaker is None or spec.breaker.settled)
+                    ):  # the common case, inlined (see _call_async)
+                        breaker = spec.breaker
+                        try:
+                            if spec.accepts:
+                                result = spec.fn(state, **self.kwargs(cfg, call))
+                            else:
+                                result = spec.fn(state)
+                        except BaseException as exc:
+                            if breaker is not None:
+                                tell_breaker(spec, exc)
+                            raise
+                        if breaker is not None and not breaker.settled:
+                            breaker.on_success()  # another call failed meanwhile
                     else:
                         result = attempt_sync(self, state, call, cfg)
                 except BaseException as exc:
@@ -307,18 +316,33 @@ class NodeRunner:
         token = _CURRENT.set(call)
         spec = self.spec
         try:
-            info = self._started(call)
+            info = spec.log.enabled(INFO)  # checked once per call
+            if info:
+                self.emit(INFO, "node.started", call.get())
             cfg = call.config
             retry: _Retry | None = None
             while True:
                 try:
                     if (
                         spec.is_async
-                        and self.direct
+                        and self.unlimited
                         and call.run_signal is None
                         and cfg is call.config
-                    ):  # the common case, inlined
-                        result = await spec.fn(state, **self.kwargs(cfg, call))
+                        and (spec.breaker is None or spec.breaker.settled)
+                    ):
+                        # The common case, inlined (every call on this path pays for each
+                        # function call): a settled breaker (closed, nothing counted) needs
+                        # neither before_call nor on_success; a failure is told, and a success
+                        # once another call's failure unsettled it meanwhile.
+                        breaker = spec.breaker
+                        try:
+                            result = await spec.fn(state, **self.kwargs(cfg, call))
+                        except BaseException as exc:
+                            if breaker is not None:
+                                tell_breaker(spec, exc)
+                            raise
+                        if breaker is not None and not breaker.settled:
+                            breaker.on_success()  # another call failed meanwhile
                     else:
                         result = await attempt_async(self, state, call, cfg)
                 except BaseException as exc:

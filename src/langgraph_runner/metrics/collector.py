@@ -75,6 +75,7 @@ _INF = math.inf
 _OTHER = CATEGORY_INDEX["other"]
 _LIVE: weakref.WeakSet[NodeMetricsCollector] = weakref.WeakSet()
 _LOG = get_event_logger()
+_validate_metrics = NodeMetrics.__pydantic_validator__.validate_python
 
 
 def _reinit_after_fork() -> None:
@@ -332,9 +333,9 @@ class NodeMetricsCollector:
     def _snapshot(st: NodeState) -> NodeMetrics:
         with st.lock:
             fields = st.fields()
-        # model_validate(dict) is ~3x faster than keyword construction (and than
-        # model_construct, which is pure Python) on pydantic 2.14.
-        return NodeMetrics.model_validate(fields)
+        # The model's validator on a dict: what model_validate runs, without its wrapper;
+        # ~3x faster than keyword construction or model_construct (pure Python).
+        return _validate_metrics(fields)  # type: ignore[no-any-return]
 
     def get_node_metrics(self, node: str) -> NodeMetrics:
         """A snapshot of ``node``'s metrics; all zero for a node never recorded."""
