@@ -304,15 +304,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="rounds of the micro cases")
     parser.add_argument("--chain-rounds", type=int, default=400, help="rounds of the chain")
     parser.add_argument("--no-chain", action="store_true", help="skip the 20-node chain")
+    parser.add_argument("--chain-only", action="store_true", help="only the 20-node chain")
     args = parser.parse_args()
-    gc.collect()
-    gc.disable()
-    try:
-        bench_record(args.rounds)
-        bench_threads(args.rounds)
-        bench_snapshot(args.rounds)
-    finally:
-        gc.enable()
+    if not args.chain_only:
+        gc.collect()
+        gc.disable()
+        try:
+            bench_record(args.rounds)
+            bench_threads(args.rounds)
+            bench_snapshot(args.rounds)
+        finally:
+            gc.enable()
     if not args.no_chain:
         gc.collect()
         bench_chain(args.chain_rounds)

@@ -315,6 +315,29 @@ def test_window_sorted_on_read_and_cached(monkeypatch: pytest.MonkeyPatch) -> No
     assert sorts == 2
 
 
+def test_deferred_successes_keep_window_order_and_every_read_is_exact() -> None:
+    """Plain successes are folded in batches, yet each read sees every record, in order."""
+    collector = NodeMetricsCollector(window_size=2)
+    collector.record_success("a", 10.0)
+    collector.record_failure("a", 20.0, category="timeout")
+    m = collector.get_node_metrics("a")
+    assert (m.success_count, m.failure_count, m.last_execution_ms) == (1, 1, 20.0)
+    assert m.p50_ms == 15.0
+    collector.record_success("a", 30.0)
+    m = collector.get_node_metrics("a")
+    assert (m.last_execution_ms, m.p50_ms) == (30.0, 25.0)  # window [20, 30]
+    for i in range(1, 200):  # across several batches, read mid-batch
+        collector.record_success("b", float(i))
+        if i % 37 == 0:
+            assert collector.get_node_metrics("b").success_count == i
+    m = collector.get_node_metrics("b")
+    assert (m.success_count, m.last_execution_ms, m.sample_count) == (199, 199.0, 2)
+    assert m.avg_execution_ms == 100.0
+    collector.record_success("b", 1.0)
+    collector.reset_node_metrics("b")
+    assert collector.get_node_metrics("b").total_executions == 0
+
+
 def test_reset_one_node_or_all() -> None:
     """reset_node_metrics zeroes one node or all, keeping nodes listed."""
     collector = NodeMetricsCollector()

@@ -79,6 +79,25 @@ def test_add_counts_and_buckets_by_outcome() -> None:
     assert sum(series.outcomes[2].bucket_counts) == 0
 
 
+def test_flush_folds_pending_successes_in_order_before_reads_and_records() -> None:
+    """Successes appended lock-free are folded in order: before a record, a read or series()."""
+    st = NodeState(2, BOUNDS_MS)
+    st.pending.extend([5.0, 50.0])
+    assert st.fields()["success_count"] == 2  # a read folds them in
+    st.pending.append(500.0)
+    st.add(TIMEOUT, 20.0, 0)  # folds 500.0 in first, so the window keeps arrival order
+    assert list(st.window) == [500.0, 20.0]
+    assert st.fields()["last_execution_ms"] == 20.0
+    st.pending.append(7.0)
+    series = st.series("n")
+    assert series.outcomes[0].executions == 4
+    assert series.outcomes[0].bucket_counts == (2, 1, 1)
+    assert series.outcomes[0].duration_sum_ms == pytest.approx(562.0)
+    st.pending.append(1.0)
+    st.clear()  # a reset forgets what was pending too
+    assert st.fields()["total_executions"] == 0 and not st.pending
+
+
 def test_add_warns_once_per_problem() -> None:
     """add() asks for a warning on the first negative and the first invalid duration only."""
     st = NodeState(10, BOUNDS_MS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
@@ -77,7 +78,7 @@ class Call:
     def __init__(self, runner: NodeRunner, config: RunnableConfig | None) -> None:
         self.runner = runner
         self.config = config
-        self.t0 = time.perf_counter()
+        self.t0 = perf_counter()
         self._ctx: NodeContext | None = None
         self._node: str | None = None
         self._controller: AbortController | None = None
@@ -111,6 +112,7 @@ class Call:
             ctx = self._ctx = context_for(
                 self.runner,
                 self.config,
+                self.node(),
                 started_at,
                 deadline=self.deadline_at,
                 abort_signal=self.controller().signal,
@@ -222,12 +224,20 @@ class Call:
             self.send(collector, method, *args)
 
     def node(self) -> str:
-        """The node's name (without building the whole context)."""
+        """The node's name: ``name=``, else LangGraph's node name, else ``fn.__name__``.
+
+        Read without building the whole context (the metrics path asks on every call).
+        """
         node = self._node
         if node is None:
-            node = self._node = (
-                self._ctx.node if self._ctx is not None else self.runner.node_name(self.config)
-            )
+            spec = self.runner.spec
+            node = spec.name
+            if not node:
+                config = self.config
+                meta = config.get("metadata") if config else None
+                found = meta.get("langgraph_node") if meta else None
+                node = str(found) if found else str(getattr(spec.fn, "__name__", "node"))
+            self._node = node
         return node
 
     def send(self, collector: Any, method: str, *args: Any) -> None:
@@ -245,12 +255,13 @@ class Call:
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the call started."""
-        return (time.perf_counter() - self.t0) * 1000
+        return (perf_counter() - self.t0) * 1000
 
 
 def context_for(
     runner: NodeRunner,
     config: RunnableConfig | None,
+    node: str,
     started_at: float,
     *,
     deadline: float | None,
@@ -264,7 +275,7 @@ def context_for(
     )
     retry = runner.spec.retry
     return NodeContext(
-        node=runner.node_name(config),
+        node=node,
         trace_id=trace_id,
         graph_execution_id=exec_id,
         started_at=started_at,

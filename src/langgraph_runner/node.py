@@ -220,21 +220,13 @@ def create_node(
     runner = NodeRunner(spec)
 
     if spec.is_async:
+        # The runner's async entry is a coroutine function made for this node alone:
+        # it is the node (LangGraph calls it with no frame of ours in between).
+        _copy_metadata(runner.arun, fn, name)
+        return cast(F, runner.arun)
 
-        async def async_node(state: Any, config: RunnableConfig | None = None) -> Any:
-            return await runner.arun(state, config)
-
-        _copy_metadata(async_node, fn, name)
-        return cast(F, async_node)
-
-    def sync_entry(state: Any, config: RunnableConfig | None = None) -> Any:
-        return runner.run(state, config)
-
-    async def async_entry(state: Any, config: RunnableConfig | None = None) -> Any:
-        return await runner.arun(state, config)
-
-    _copy_metadata(sync_entry, fn, name)
-    _copy_metadata(async_entry, fn, name)
-    node = _SyncNode(runner, sync_entry, async_entry)
+    _copy_metadata(runner.run, fn, name)
+    _copy_metadata(runner.arun, fn, name)
+    node = _SyncNode(runner, runner.run, runner.arun)
     _copy_metadata(node, fn, name)
     return cast(F, node)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -117,10 +117,22 @@ def _tenacity_for(retry: RetryConfig) -> tenacity.Retrying:
     )
 
 
+SyncEntry = Callable[..., Any]
+"""``(state, config=None)``: one node call from sync code."""
+AsyncEntry = Callable[..., Awaitable[Any]]
+"""``(state, config=None)``: one node call from async code."""
+
+
 class NodeRunner:
     """Runs the calls of one wrapped node: context, attempts, waits, records, logs."""
 
-    __slots__ = ("_retrying", "spec", "unlimited")
+    __slots__ = ("_retrying", "arun", "run", "spec", "unlimited")
+
+    run: SyncEntry
+    """``run(state, config)``: one call from sync code (a sync ``fn`` under ``invoke``)."""
+    arun: AsyncEntry
+    """``await arun(state, config)``: one call from async code (an async ``fn``, or a
+    sync one under ``ainvoke``). For an async ``fn`` this is the node function itself."""
 
     def __init__(self, spec: NodeSpec) -> None:
         self.spec = spec
@@ -129,20 +141,13 @@ class NodeRunner:
             self._retrying = _tenacity_for(spec.retry)
         # No per-attempt controller or context unless a run signal turns up in the config.
         self.unlimited = spec.timeout is None and spec.deadline is None
+        loop, aloop = _sync_loop(self), _async_loop(self)
+        if spec.cache is None:
+            self.run, self.arun = loop, aloop
+        else:
+            self.run, self.arun = _cached_sync(self, loop), _cached_async(self, aloop)
 
     # ------------------------------------------------------------------ helpers
-
-    def node_name(self, config: RunnableConfig | None) -> str:
-        """The node's name: ``name=``, else LangGraph's node name, else ``fn.__name__``."""
-        if self.spec.name:
-            return self.spec.name
-        if config:
-            meta = config.get("metadata")
-            if meta:
-                graph_node = meta.get("langgraph_node")
-                if graph_node:
-                    return str(graph_node)
-        return str(getattr(self.spec.fn, "__name__", "node"))
 
     def kwargs(
         self,
@@ -251,129 +256,7 @@ class NodeRunner:
         )
         return retry, step, info
 
-    # ------------------------------------------------------------------ attempts
-
-    # ------------------------------------------------------------------ the call loops
-
-    def _call_sync(self, state: Any, call: Call) -> Any:
-        token = _CURRENT.set(call)
-        spec = self.spec
-        try:
-            info = spec.log.enabled(INFO)  # checked once per call
-            if info:
-                self.emit(INFO, "node.started", call.get())
-            cfg = call.config
-            retry: _Retry | None = None
-            while True:
-                try:
-                    if (
-                        self.unlimited
-                        and call.run_signal is None
-                        and cfg is call.config
-                        and (spec.breaker is None or spec.breaker.settled)
-                    ):  # the common case, inlined (see _call_async)
-                        breaker = spec.breaker
-                        try:
-                            if spec.accepts:
-                                result = spec.fn(state, **self.kwargs(cfg, call))
-                            else:
-                                result = spec.fn(state)
-                        except BaseException as exc:
-                            if breaker is not None:
-                                tell_breaker(spec, exc)
-                            raise
-                        if breaker is not None and not breaker.settled:
-                            breaker.on_success()  # another call failed meanwhile
-                    else:
-                        result = attempt_sync(self, state, call, cfg)
-                except BaseException as exc:
-                    if is_control_flow(exc):
-                        raise
-                    step = self._next_step(call, retry, exc)
-                    if isinstance(step, BaseException):
-                        return fail_sync(self, state, call, step)
-                    retry, delay, attempt_info = step
-                    call_hook(
-                        self.spec.on_retry_attempt, attempt_info, log=self.spec.log,
-                        hook_name="on_retry_attempt", node=attempt_info.node,
-                    )  # fmt: skip
-                    wait_sync(call, delay)
-                    retry.rs.prepare_for_next_attempt()
-                    cfg = _compat.config_for_retry(cfg)
-                    call.next_attempt(retry.rs.attempt_number)
-                    continue
-                self._succeeded(call, info)
-                return result
-        except NodeAbortedError as exc:
-            self._aborted(call, exc)
-            raise
-        finally:
-            _CURRENT.reset(token)
-            if call._controller is not None:
-                call.close()
-
-    async def _call_async(self, state: Any, call: Call) -> Any:
-        token = _CURRENT.set(call)
-        spec = self.spec
-        try:
-            info = spec.log.enabled(INFO)  # checked once per call
-            if info:
-                self.emit(INFO, "node.started", call.get())
-            cfg = call.config
-            retry: _Retry | None = None
-            while True:
-                try:
-                    if (
-                        spec.is_async
-                        and self.unlimited
-                        and call.run_signal is None
-                        and cfg is call.config
-                        and (spec.breaker is None or spec.breaker.settled)
-                    ):
-                        # The common case, inlined (every call on this path pays for each
-                        # function call): a settled breaker (closed, nothing counted) needs
-                        # neither before_call nor on_success; a failure is told, and a success
-                        # once another call's failure unsettled it meanwhile.
-                        breaker = spec.breaker
-                        try:
-                            result = await spec.fn(state, **self.kwargs(cfg, call))
-                        except BaseException as exc:
-                            if breaker is not None:
-                                tell_breaker(spec, exc)
-                            raise
-                        if breaker is not None and not breaker.settled:
-                            breaker.on_success()  # another call failed meanwhile
-                    else:
-                        result = await attempt_async(self, state, call, cfg)
-                except BaseException as exc:
-                    if is_control_flow(exc):
-                        raise
-                    step = self._next_step(call, retry, exc)
-                    if isinstance(step, BaseException):
-                        return await fail_async(self, state, call, step)
-                    retry, delay, attempt_info = step
-                    await acall_hook(
-                        self.spec.on_retry_attempt, attempt_info, log=self.spec.log,
-                        hook_name="on_retry_attempt", node=attempt_info.node,
-                    )  # fmt: skip
-                    await wait_async(call, delay)
-                    retry.rs.prepare_for_next_attempt()
-                    cfg = _compat.config_for_retry(cfg)
-                    call.next_attempt(retry.rs.attempt_number)
-                    continue
-                self._succeeded(call, info)
-                return result
-        except NodeAbortedError as exc:
-            self._aborted(call, exc)
-            raise
-        finally:
-            _CURRENT.reset(token)
-            if call._controller is not None:
-                call.close()
-
-    # ------------------------------------------------------------------ terminal failure
-
-    # ------------------------------------------------------------------ entry points
+    # ------------------------------------------------------------------ the cache
 
     def _cache_key(self, call: Call, state: Any) -> CacheKey:
         cache = self.spec.cache
@@ -388,34 +271,190 @@ class NodeRunner:
         if self.spec.log.enabled(INFO):
             self.emit(INFO, "node.cache_hit", call.get())
 
-    def run(self, state: Any, config: RunnableConfig | None) -> Any:
-        """Run the node synchronously (sync ``fn``, under ``invoke``)."""
-        call = Call(self, config)
-        cache = self.spec.cache
-        if cache is None:
-            return self._call_sync(state, call)
-        key = self._cache_key(call, state)
-        found = cache.lookup(key, events=self.spec.log)
+
+# The entry points are closures made once per node (``NodeRunner.run``/``arun``): the
+# async one is itself the node function LangGraph calls, so a call costs one frame
+# of ours, and what is fixed for the node's lifetime is a local, not a lookup.
+
+
+def _sync_loop(runner: NodeRunner) -> SyncEntry:
+    spec = runner.spec
+    fn = spec.fn
+    log = spec.log
+    breaker = spec.breaker
+    unlimited = runner.unlimited
+
+    def run(state: Any, config: RunnableConfig | None = None, call: Call | None = None) -> Any:
+        if call is None:
+            call = Call(runner, config)
+        token = _CURRENT.set(call)
+        try:
+            info = log.enabled(INFO)  # checked once per call
+            if info:
+                runner.emit(INFO, "node.started", call.get())
+            cfg = call.config
+            retry: _Retry | None = None
+            while True:
+                try:
+                    if (
+                        unlimited
+                        and call.run_signal is None
+                        and cfg is call.config
+                        and (breaker is None or breaker.settled)
+                    ):  # the common case, inlined (see _async_loop)
+                        try:
+                            if spec.accepts:
+                                result = fn(state, **runner.kwargs(cfg, call))
+                            else:
+                                result = fn(state)
+                        except BaseException as exc:
+                            if breaker is not None:
+                                tell_breaker(spec, exc)
+                            raise
+                        if breaker is not None and not breaker.settled:
+                            breaker.on_success()  # another call failed meanwhile
+                    else:
+                        result = attempt_sync(runner, state, call, cfg)
+                except BaseException as exc:
+                    if is_control_flow(exc):
+                        raise
+                    step = runner._next_step(call, retry, exc)
+                    if isinstance(step, BaseException):
+                        return fail_sync(runner, state, call, step)
+                    retry, delay, attempt_info = step
+                    call_hook(
+                        spec.on_retry_attempt, attempt_info, log=log,
+                        hook_name="on_retry_attempt", node=attempt_info.node,
+                    )  # fmt: skip
+                    wait_sync(call, delay)
+                    retry.rs.prepare_for_next_attempt()
+                    cfg = _compat.config_for_retry(cfg)
+                    call.next_attempt(retry.rs.attempt_number)
+                    continue
+                if info or call.metrics is not None:
+                    runner._succeeded(call, info)
+                return result
+        except NodeAbortedError as exc:
+            runner._aborted(call, exc)
+            raise
+        finally:
+            _CURRENT.reset(token)
+            if call._controller is not None:
+                call.close()
+
+    return run
+
+
+def _async_loop(runner: NodeRunner) -> AsyncEntry:
+    spec = runner.spec
+    fn = spec.fn
+    log = spec.log
+    breaker = spec.breaker
+    # Only an async fn is awaited inline; a sync fn under ainvoke runs in a worker thread.
+    inline = spec.is_async and runner.unlimited
+
+    async def arun(
+        state: Any, config: RunnableConfig | None = None, call: Call | None = None
+    ) -> Any:
+        if call is None:
+            call = Call(runner, config)
+        token = _CURRENT.set(call)
+        try:
+            info = log.enabled(INFO)  # checked once per call
+            if info:
+                runner.emit(INFO, "node.started", call.get())
+            cfg = call.config
+            retry: _Retry | None = None
+            while True:
+                try:
+                    if (
+                        inline
+                        and call.run_signal is None
+                        and cfg is call.config
+                        and (breaker is None or breaker.settled)
+                    ):
+                        # The common case, inlined (every call on this path pays for each
+                        # function call): a settled breaker (closed, nothing counted) needs
+                        # neither before_call nor on_success; a failure is told, and a success
+                        # once another call's failure unsettled it meanwhile.
+                        try:
+                            if spec.accepts:
+                                result = await fn(state, **runner.kwargs(cfg, call))
+                            else:
+                                result = await fn(state)
+                        except BaseException as exc:
+                            if breaker is not None:
+                                tell_breaker(spec, exc)
+                            raise
+                        if breaker is not None and not breaker.settled:
+                            breaker.on_success()  # another call failed meanwhile
+                    else:
+                        result = await attempt_async(runner, state, call, cfg)
+                except BaseException as exc:
+                    if is_control_flow(exc):
+                        raise
+                    step = runner._next_step(call, retry, exc)
+                    if isinstance(step, BaseException):
+                        return await fail_async(runner, state, call, step)
+                    retry, delay, attempt_info = step
+                    await acall_hook(
+                        spec.on_retry_attempt, attempt_info, log=log,
+                        hook_name="on_retry_attempt", node=attempt_info.node,
+                    )  # fmt: skip
+                    await wait_async(call, delay)
+                    retry.rs.prepare_for_next_attempt()
+                    cfg = _compat.config_for_retry(cfg)
+                    call.next_attempt(retry.rs.attempt_number)
+                    continue
+                if info or call.metrics is not None:
+                    runner._succeeded(call, info)
+                return result
+        except NodeAbortedError as exc:
+            runner._aborted(call, exc)
+            raise
+        finally:
+            _CURRENT.reset(token)
+            if call._controller is not None:
+                call.close()
+
+    return arun
+
+
+def _cached_sync(runner: NodeRunner, loop: SyncEntry) -> SyncEntry:
+    cache = runner.spec.cache
+    assert cache is not None
+    events = runner.spec.log
+
+    def run(state: Any, config: RunnableConfig | None = None) -> Any:
+        call = Call(runner, config)
+        key = runner._cache_key(call, state)
+        found = cache.lookup(key, events=events)
         if found.hit:
-            self._cache_hit(call)
+            runner._cache_hit(call)
             return found.value
-        result = self._call_sync(state, call)
+        result = loop(state, config, call)
         if not call.failed:
-            cache.store(key, result, events=self.spec.log)
+            cache.store(key, result, events=events)
         return result
 
-    async def arun(self, state: Any, config: RunnableConfig | None) -> Any:
-        """Run the node from async code: an async ``fn``, or a sync one under ``ainvoke``."""
-        call = Call(self, config)
-        cache = self.spec.cache
-        if cache is None:
-            return await self._call_async(state, call)
-        key = self._cache_key(call, state)
-        found = await cache.alookup(key, events=self.spec.log)
+    return run
+
+
+def _cached_async(runner: NodeRunner, loop: AsyncEntry) -> AsyncEntry:
+    cache = runner.spec.cache
+    assert cache is not None
+    events = runner.spec.log
+
+    async def arun(state: Any, config: RunnableConfig | None = None) -> Any:
+        call = Call(runner, config)
+        key = runner._cache_key(call, state)
+        found = await cache.alookup(key, events=events)
         if found.hit:
-            self._cache_hit(call)
+            runner._cache_hit(call)
             return found.value
-        result = await self._call_async(state, call)
+        result = await loop(state, config, call)
         if not call.failed:
-            await cache.astore(key, result, events=self.spec.log)
+            await cache.astore(key, result, events=events)
         return result
+
+    return arun

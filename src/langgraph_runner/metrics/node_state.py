@@ -7,6 +7,11 @@ logs, calls back or allocates per record beyond the window's deque slot.
 
 * Percentiles are exact over the window with NumPy's default ("linear", type 7)
   interpolation; the window is sorted on read and cached until the next record.
+* A collector without thresholds or listeners appends plain successes to
+  ``pending`` without the lock (a deque: appends and pops are atomic); ``flush``
+  folds them in, in order, before anything else reads or changes the state, so
+  every read is exact. Recording is then one append, and the counters, window
+  and buckets are updated in batches, while their memory is still in cache.
 * Threshold crossings are decided under the lock, once per crossing; the
   latency check is O(1) from a count of window samples at or above the threshold.
 """
@@ -95,8 +100,8 @@ class NodeState:
     __slots__ = (
         "above", "bounds_ms", "cache_hits", "fails", "fallbacks", "fbuckets", "fsums", "invalid",
         "lat_fired", "latency_ms", "lock", "min_samples", "negative", "outcomes", "pcts",
-        "pcts_version", "rate", "rate_fired", "retries", "sbuckets", "ssum", "success", "warned",
-        "wfails", "window",
+        "pcts_version", "pending", "rate", "rate_fired", "retries", "sbuckets", "ssum", "success",
+        "warned", "wfails", "window",
     )  # fmt: skip
 
     def __init__(
@@ -115,6 +120,9 @@ class NodeState:
         self.min_samples = min_samples
         self.window: deque[float] = deque(maxlen=window_size)
         self.outcomes: deque[bool] | None = deque(maxlen=window_size) if rate is not None else None
+        # Successes appended without the lock (finite, >= 0); only when neither threshold
+        # is set, as a crossing must be decided at the record that makes it.
+        self.pending: deque[float] = deque()
         self.clear()
 
     def clear(self) -> None:
@@ -131,11 +139,36 @@ class NodeState:
         self.pcts: tuple[float, float, float] | None = None
         self.pcts_version = -1
         self.window.clear()
+        self.pending.clear()
         if self.outcomes is not None:
             self.outcomes.clear()
 
+    def flush(self) -> None:
+        """Fold the ``pending`` successes into the counters, window and buckets, in order.
+
+        Takes only what was pending when called: a success appended meanwhile
+        stays for the next flush.
+        """
+        pending = self.pending
+        n = len(pending)
+        if not n:
+            return
+        pop = pending.popleft
+        window = self.window
+        buckets = self.sbuckets
+        bounds = self.bounds_ms
+        total = self.ssum
+        for _ in range(n):
+            d = pop()
+            total += d
+            window.append(d)
+            buckets[bisect_left(bounds, d)] += 1
+        self.ssum = total
+        self.success += n
+
     def percentiles(self) -> tuple[float, float, float] | None:
         """Window p50/p90/p99 (None when empty), cached until the next record."""
+        self.flush()
         if not self.window:
             return None
         version = self.success + sum(self.fails)  # every record bumps one of these
@@ -159,6 +192,7 @@ class NodeState:
             ``(warn, rate, p99)``: whether this is the node's first record with this
             problem, and the failure rate / p99 when that threshold was just crossed.
         """
+        self.flush()  # the window keeps its order
         if cat < 0:
             self.success += 1
         else:
@@ -273,6 +307,7 @@ class NodeState:
 
     def series(self, node: str) -> NodeSeries:
         """The node's lifetime totals and bucket counts, for exporters."""
+        self.flush()
         success = OutcomeSeries("success", None, self.success, tuple(self.sbuckets), self.ssum)
         failures = tuple(
             OutcomeSeries("failure", name, self.fails[i], tuple(self.fbuckets[i]), self.fsums[i])
