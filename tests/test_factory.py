@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from langgraph._internal._runnable import is_async_callable
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
@@ -103,13 +104,13 @@ def test_factory_nodes_keep_metadata_and_accept_a_name() -> None:
 
 
 async def test_factory_makes_async_nodes_from_async_functions() -> None:
-    """An async function gives a coroutine function, like create_node."""
+    """An async function gives an async node, like create_node."""
 
     async def fetch(state: Any) -> dict[str, Any]:
         return {"x": 2}
 
     node = node_factory(timeout=5)(fetch)
-    assert asyncio.iscoroutinefunction(node)
+    assert is_async_callable(node)
     assert await node({}) == {"x": 2}
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pytest
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph._internal._runnable import is_async_callable
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphDrained
 from langgraph.errors import NodeError as LGNodeError
@@ -101,17 +102,24 @@ def test_sync_fn_gives_callable_with_metadata() -> None:
     assert list(inspect.signature(node).parameters) == ["state", "config"]
 
 
-def test_async_fn_gives_coroutine_function() -> None:
-    """An async fn gives a coroutine function with the same metadata."""
+def test_async_fn_gives_an_async_runnable_that_awaits_like_the_function() -> None:
+    """An async fn gives an async-only Runnable: same metadata, awaitable when called."""
 
     async def fetch(state: dict[str, Any]) -> dict[str, Any]:
         """Fetch async."""
         return {"x": 1}
 
     node = create_node(fetch)
-    assert inspect.iscoroutinefunction(node)
-    assert (node.__name__, node.__doc__) == ("fetch", "Fetch async.")
+    assert isinstance(node, Runnable)
+    assert is_async_callable(node)  # how LangGraph tells an async node apart
+    if sys.version_info >= (3, 12):  # inspect.markcoroutinefunction exists
+        assert inspect.iscoroutinefunction(node)
+    assert (node.__name__, node.__doc__, node.__wrapped__) == ("fetch", "Fetch async.", fetch)  # type: ignore[attr-defined]
+    assert list(inspect.signature(node).parameters) == ["state", "config"]
     assert asyncio.run(node({})) == {"x": 1}
+    assert asyncio.run(node.ainvoke({})) == {"x": 1}  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="No synchronous function provided"):
+        node.invoke({})  # type: ignore[attr-defined]  # as LangGraph's own async nodes
 
 
 def test_name_argument_names_node_in_graph_and_records() -> None:

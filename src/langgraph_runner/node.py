@@ -81,10 +81,36 @@ class _SyncNode(_compat.RunnableCallable):
         return ret
 
 
+class _AsyncNode(_SyncNode):
+    """An async node: no sync path, as LangGraph makes of an async function.
+
+    A Runnable rather than a coroutine function so that LangGraph calls our
+    ``ainvoke`` directly (no generic injection of ``config``, no extra coroutine).
+    Calling it returns a coroutine; LangGraph's ``is_async_callable`` (and, on
+    Python 3.12+, ``inspect.iscoroutinefunction``) tell it apart as async.
+    """
+
+    def __init__(self, runner: NodeRunner, async_entry: Callable[..., Any]) -> None:
+        _compat.RunnableCallable.__init__(
+            self, None, async_entry, name=async_entry.__name__, trace=False
+        )
+        self._runner = runner
+        if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+            inspect.markcoroutinefunction(self)
+
+    async def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return await self.afunc(*args, **kwargs)  # type: ignore[misc]
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        # RunnableCallable's own: "No synchronous function provided ...", as for any async node.
+        return _compat.RunnableCallable.invoke(self, input, config, **kwargs)
+
+
 # No annotations on __call__: LangGraph's add_node reads get_type_hints(node.__call__) and,
 # when empty, get_type_hints(node), i.e. the wrapped function's own annotations (its input
 # schema and Command[Literal[...]] destinations), which we copy onto the instance.
 _SyncNode.__call__.__annotations__ = {}
+_AsyncNode.__call__.__annotations__ = {}
 
 
 def _signature_for(fn: Callable[..., Any]) -> inspect.Signature:
@@ -219,14 +245,11 @@ def create_node(
     )
     runner = NodeRunner(spec)
 
-    if spec.is_async:
-        # The runner's async entry is a coroutine function made for this node alone:
-        # it is the node (LangGraph calls it with no frame of ours in between).
-        _copy_metadata(runner.arun, fn, name)
-        return cast(F, runner.arun)
-
-    _copy_metadata(runner.run, fn, name)
     _copy_metadata(runner.arun, fn, name)
-    node = _SyncNode(runner, runner.run, runner.arun)
+    if spec.is_async:
+        node: _SyncNode = _AsyncNode(runner, runner.arun)
+    else:
+        _copy_metadata(runner.run, fn, name)
+        node = _SyncNode(runner, runner.run, runner.arun)
     _copy_metadata(node, fn, name)
     return cast(F, node)
