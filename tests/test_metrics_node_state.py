@@ -128,9 +128,48 @@ def test_percentiles_sorted_on_read_and_cached(monkeypatch: pytest.MonkeyPatch) 
     assert st.percentiles() == (249.5, 289.1, 298.01)
     assert st.percentiles() == (249.5, 289.1, 298.01)
     assert sorts == 1
-    st.add(SUCCESS, 1000.0, 0)
+    st.add(SUCCESS, 1000.0, 0)  # one change: the sorted copy is updated in place
+    assert st.percentiles() == tuple(
+        float(np.percentile([*range(201, 300), 1000.0], q)) for q in (50, 90, 99)
+    )
+    assert sorts == 1
+    for i in range(node_state.INCREMENTAL_MAX + 1):  # too many changes: sorted afresh
+        st.add(SUCCESS, float(i), 0)
     st.percentiles()
     assert sorts == 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sorted_copy_matches_the_window_whatever_the_read_pattern(seed: int) -> None:
+    """Reads after 0..2x INCREMENTAL_MAX changes, with evictions, pending successes,
+    records without a duration and resets, always see numpy's percentiles of the window."""
+    rng = random.Random(seed)
+    size = [1, 2, 7, 9, 100, 3][seed]
+    st = NodeState(size, BOUNDS_MS)
+    reads = 0
+    for _ in range(3000):
+        kind = rng.random()
+        d = float(rng.choice([rng.uniform(0, 500), 5.0, 50.0]))  # ties included
+        if kind < 0.5:
+            st.add(SUCCESS, d, 0)
+        elif kind < 0.75:
+            st.pending.append(d)
+        elif kind < 0.85:
+            st.add(TIMEOUT, d, 0)
+        elif kind < 0.9:
+            st.add(CIRCUIT, None, 0)  # no duration: the window does not change
+        elif kind < 0.905:
+            st.clear()
+        if rng.random() < 1 / (1 + rng.randrange(2 * node_state.INCREMENTAL_MAX)):
+            window = [*st.window, *st.pending][-size:]
+            got = st.percentiles()
+            if not window:
+                assert got is None
+                continue
+            reads += 1
+            assert got == tuple(float(np.percentile(window, q)) for q in (50, 90, 99))
+            assert st.sorted_window == sorted(st.window)
+    assert reads > 300
 
 
 def test_rate_crossing_fires_once_and_rearms() -> None:

@@ -71,7 +71,7 @@ METRICS_COLLECTOR_KEY: Final = "metrics_collector"
 """Key under ``config["configurable"]`` that carries a collector into wrapped nodes."""
 
 _INF = math.inf
-_BATCH: Final = 64
+_BATCH: Final = 32
 """Pending successes a node folds in at once (every read folds in the rest)."""
 _OTHER = CATEGORY_INDEX["other"]
 _LIVE: weakref.WeakSet[NodeMetricsCollector] = weakref.WeakSet()

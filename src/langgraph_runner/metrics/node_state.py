@@ -7,6 +7,9 @@ logs, calls back or allocates per record beyond the window's deque slot.
 
 * Percentiles are exact over the window with NumPy's default ("linear", type 7)
   interpolation; the window is sorted on read and cached until the next record.
+  A read that follows only a few records (``INCREMENTAL_MAX``) updates the sorted
+  copy in place, moving out the samples that left the window and inserting the
+  new ones, instead of sorting it all again.
 * A collector without thresholds or listeners appends plain successes to
   ``pending`` without the lock (a deque: appends and pops are atomic); ``flush``
   folds them in, in order, before anything else reads or changes the state, so
@@ -21,7 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections import deque
 from typing import Any, Final
 
@@ -40,6 +43,9 @@ __all__ = [
 CIRCUIT: Final = ERROR_TYPES.index("circuit_open")
 """Index of circuit rejections in ``ERROR_TYPES`` (a failure that carries no duration)."""
 CATEGORY_INDEX: Final[dict[str, int]] = {name: i for i, name in enumerate(ERROR_TYPES)}
+INCREMENTAL_MAX: Final = 8
+"""Up to this many window changes since the last read are applied to the sorted copy in
+place (each a bisect and a memmove); more, and the window is sorted afresh."""
 NEGATIVE: Final = 1
 """Problem flag: a negative duration, clamped to 0."""
 INVALID: Final = 2
@@ -98,10 +104,10 @@ class NodeState:
     """
 
     __slots__ = (
-        "above", "bounds_ms", "cache_hits", "fails", "fallbacks", "fbuckets", "fsums", "invalid",
-        "lat_fired", "latency_ms", "lock", "min_samples", "negative", "outcomes", "pcts",
-        "pcts_version", "pending", "rate", "rate_fired", "retries", "sbuckets", "ssum", "success",
-        "warned", "wfails", "window",
+        "above", "appended", "bounds_ms", "cache_hits", "fails", "fallbacks", "fbuckets", "fsums",
+        "invalid", "lat_fired", "latency_ms", "lock", "min_samples", "negative", "outcomes",
+        "pcts", "pcts_version", "pending", "rate", "rate_fired", "retries", "sbuckets", "sorted_at",
+        "sorted_order", "sorted_window", "ssum", "success", "warned", "wfails", "window",
     )  # fmt: skip
 
     def __init__(
@@ -138,6 +144,11 @@ class NodeState:
         self.rate_fired = self.lat_fired = False
         self.pcts: tuple[float, float, float] | None = None
         self.pcts_version = -1
+        # Window appends so far; the sorted copy (and the window's order it was made
+        # from) as of ``sorted_at`` appends.
+        self.appended = self.sorted_at = 0
+        self.sorted_window: list[float] | None = None
+        self.sorted_order: list[float] = []
         self.window.clear()
         self.pending.clear()
         if self.outcomes is not None:
@@ -154,29 +165,48 @@ class NodeState:
         if not n:
             return
         pop = pending.popleft
-        window = self.window
+        batch = [pop() for _ in range(n)]
+        self.window.extend(batch)
+        self.ssum = sum(batch, self.ssum)  # added in order, as one by one
         buckets = self.sbuckets
         bounds = self.bounds_ms
-        total = self.ssum
-        for _ in range(n):
-            d = pop()
-            total += d
-            window.append(d)
+        for d in batch:
             buckets[bisect_left(bounds, d)] += 1
-        self.ssum = total
         self.success += n
+        self.appended += n
 
     def percentiles(self) -> tuple[float, float, float] | None:
-        """Window p50/p90/p99 (None when empty), cached until the next record."""
+        """Window p50/p90/p99 (None when empty), cached until the window changes."""
         self.flush()
         if not self.window:
             return None
-        version = self.success + sum(self.fails)  # every record bumps one of these
-        if self.pcts is None or self.pcts_version != version:
-            s = sorted(self.window)
+        if self.pcts is None or self.pcts_version != self.appended:
+            s = self._sorted()
             self.pcts = (percentile(s, 0.5), percentile(s, 0.9), percentile(s, 0.99))
-            self.pcts_version = version
+            self.pcts_version = self.appended
         return self.pcts
+
+    def _sorted(self) -> list[float]:
+        """The window, sorted: updated in place after a few appends, else sorted afresh."""
+        window = self.window
+        changed = self.appended - self.sorted_at
+        s = self.sorted_window
+        if s is None or changed > INCREMENTAL_MAX or changed >= len(window):
+            order = list(window)
+            s = sorted(order)
+        else:
+            order = self.sorted_order
+            left = len(order) + changed - len(window)  # the oldest samples, pushed out
+            for v in order[:left]:
+                del s[bisect_left(s, v)]
+            del order[:left]
+            size = len(window)
+            for i in range(size - changed, size):  # the newest: deque indexing from the end
+                v = window[i]
+                insort(s, v)
+                order.append(v)
+        self.sorted_window, self.sorted_order, self.sorted_at = s, order, self.appended
+        return s
 
     def add(
         self, cat: int, d: float | None, problem: int
@@ -215,6 +245,7 @@ class NodeState:
                 if d >= latency:
                     self.above += 1
             window.append(d)
+            self.appended += 1
             index = bisect_left(self.bounds_ms, d)
             if cat < 0:
                 self.ssum += d
