@@ -217,8 +217,10 @@ class Call:
     # ------------------------------------------------------------------ metrics
 
     def report(self, method: str, *args: Any) -> None:
-        """Send one record to the call's collector (``metrics``: the run's, else the
-        node's own), if any; a broken collector never fails a node."""
+        """Send one record to ``metrics`` (the run's collector, else the node's own), if any.
+
+        A broken collector never fails a node.
+        """
         collector = self.metrics
         if collector is not None:
             self.send(collector, method, *args)

@@ -88,7 +88,7 @@ class EventLogger:
 
     def emit(self, level: int, event: str, **fields: Any) -> None:
         """Emit one event; never raises into the caller."""
-        if self._custom is None and not self._std.isEnabledFor(level):
+        if not self.enabled(level):
             return
         method = logging.getLevelName(level).lower()
         try:

@@ -21,7 +21,6 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from time import perf_counter
 from typing import Any
 
 import tenacity
@@ -132,7 +131,7 @@ class NodeRunner:
     """``run(state, config)``: one call from sync code (a sync ``fn`` under ``invoke``)."""
     arun: AsyncEntry
     """``await arun(state, config)``: one call from async code (an async ``fn``, or a
-    sync one under ``ainvoke``). For an async ``fn`` this is the node function itself."""
+    sync one under ``ainvoke``)."""
 
     def __init__(self, spec: NodeSpec) -> None:
         self.spec = spec
@@ -196,7 +195,7 @@ class NodeRunner:
         collector = call.metrics
         if collector is not None:
             try:  # call.send(), inlined: this runs on every successful call
-                collector.record_success(call.node(), (perf_counter() - call.t0) * 1000)
+                collector.record_success(call.node(), call.elapsed_ms())
             except Exception as exc:
                 call.metrics_failed(exc, "record_success")
         if info:
@@ -272,9 +271,9 @@ class NodeRunner:
             self.emit(INFO, "node.cache_hit", call.get())
 
 
-# The entry points are closures made once per node (``NodeRunner.run``/``arun``): the
-# async one is itself the node function LangGraph calls, so a call costs one frame
-# of ours, and what is fixed for the node's lifetime is a local, not a lookup.
+# The entry points are closures made once per node (``NodeRunner.run``/``arun``), called
+# straight from the node's invoke/ainvoke: a call costs one frame of ours, and what is
+# fixed for the node's lifetime is a local, not a lookup.
 
 
 def _sync_loop(runner: NodeRunner) -> SyncEntry:
