@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
+import random
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -14,6 +16,10 @@ from langgraph_runner.metrics.model import (
     NodeMetrics,
     NodeSeries,
     OutcomeSeries,
+    _pick_builder,
+    _restore,
+    _validate,
+    metrics_from_fields,
 )
 
 PINNED_FIELDS = {
@@ -50,6 +56,69 @@ def test_node_metrics_is_frozen_and_validated() -> None:
     with pytest.raises(ValidationError):
         NodeMetrics(success_count="many")  # type: ignore[arg-type]
     assert NodeMetrics.model_validate_json(m.model_dump_json()) == m
+
+
+def _random_fields(rng: random.Random) -> dict[str, object]:
+    """Well-typed values for every field, as a collector's counters produce them."""
+    fields: dict[str, object] = {}
+    for name, info in NodeMetrics.model_fields.items():
+        if info.annotation is int:
+            fields[name] = rng.randrange(10**6)
+        elif info.annotation is float:
+            fields[name] = rng.uniform(0, 1e4)
+        else:  # float | None: a percentile
+            fields[name] = rng.choice([None, rng.uniform(0, 1e4)])
+    return fields
+
+
+def test_metrics_from_fields_equals_the_validated_model() -> None:
+    """The collector's unvalidated build is indistinguishable from a validated NodeMetrics."""
+    rng = random.Random(11)
+    for _ in range(200):
+        fields = _random_fields(rng)
+        built = metrics_from_fields(dict(fields))
+        validated = NodeMetrics(**fields)  # type: ignore[arg-type]
+        assert type(built) is NodeMetrics
+        assert built == validated and hash(built) == hash(validated)
+        assert built.model_dump() == validated.model_dump()
+        assert built.model_dump_json() == validated.model_dump_json()
+        assert built.model_fields_set == validated.model_fields_set
+        assert pickle.loads(pickle.dumps(built)) == validated
+        copied = built.model_copy(update={"fallbacks": 7})
+        assert copied.fallbacks == 7 and built.fallbacks == validated.fallbacks
+        other = metrics_from_fields(dict(fields))
+        assert other.model_fields_set is not built.model_fields_set  # no state shared
+        with pytest.raises(ValidationError):
+            built.success_count = 5  # type: ignore[misc]
+
+
+def test_metrics_from_fields_is_the_unvalidated_build_on_this_pydantic() -> None:
+    """On this pydantic the fast build is chosen; it does not validate (the values are ours)."""
+    assert metrics_from_fields is _restore
+    assert _pick_builder() is _restore
+    loose = metrics_from_fields({**NodeMetrics().model_dump(), "success_count": "3"})
+    assert loose.success_count == "3"  # type: ignore[comparison-overlap]  # not coerced: ours only
+
+
+def test_metrics_from_fields_validates_if_the_build_ever_differs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should a pydantic release set models up differently, the builder is the validator."""
+    import langgraph_runner.metrics.model as model
+
+    def broken(fields: dict[str, object]) -> NodeMetrics:
+        m = _restore(dict(fields))
+        object.__setattr__(m, "__pydantic_fields_set__", set())
+        return m
+
+    monkeypatch.setattr(model, "_restore", broken)
+    assert model._pick_builder() is _validate
+
+    def raising(fields: dict[str, object]) -> NodeMetrics:
+        raise AttributeError("__pydantic_private__")
+
+    monkeypatch.setattr(model, "_restore", raising)
+    assert model._pick_builder() is _validate
 
 
 def test_error_types_are_the_categories_plus_circuit_open() -> None:

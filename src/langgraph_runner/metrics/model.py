@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,6 +25,7 @@ __all__ = [
     "NodeMetrics",
     "NodeSeries",
     "OutcomeSeries",
+    "metrics_from_fields",
 ]
 
 DEFAULT_DURATION_BUCKETS: Final[tuple[float, ...]] = (
@@ -83,6 +85,50 @@ class NodeMetrics(BaseModel):
     cache_hits: int = 0
     negative_durations: int = 0
     invalid_durations: int = 0
+
+
+_FIELD_NAMES: Final = frozenset(NodeMetrics.model_fields)
+_validate = NodeMetrics.__pydantic_validator__.validate_python
+_new = NodeMetrics.__new__
+_set = object.__setattr__
+
+
+def _restore(fields: dict[str, Any]) -> NodeMetrics:
+    # What model_construct ends with, and unpickling (BaseModel.__setstate__) does: the
+    # values become the instance's __dict__ as they are, with no validation.
+    m = _new(NodeMetrics)
+    _set(m, "__dict__", fields)
+    _set(m, "__pydantic_fields_set__", set(_FIELD_NAMES))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
+def _pick_builder() -> Callable[[dict[str, Any]], NodeMetrics]:
+    probe = NodeMetrics(total_executions=2, avg_execution_ms=1.5, p50_ms=1.5, window_size=9)
+    validated = _validate(probe.model_dump())
+    try:
+        restored = _restore(probe.model_dump())
+        same = (
+            restored == validated
+            and restored.model_dump(mode="json") == validated.model_dump(mode="json")
+            and restored.model_fields_set == validated.model_fields_set
+        )
+    except Exception:  # any surprise means: validate
+        same = False
+    return _restore if same else _validate
+
+
+metrics_from_fields: Final[Callable[[dict[str, Any]], NodeMetrics]] = _pick_builder()
+"""Build a ``NodeMetrics`` from a complete dict of already well-typed values.
+
+The collector's snapshots come from its own counters (ints, floats, None), so they
+skip pydantic's validation: the values are set the way ``model_construct`` and
+unpickling set them, about 3x cheaper than validating. The result equals the
+validated model (checked once at import; should a pydantic release set models up
+differently, this is the validator itself). ``fields`` must hold every field and
+becomes the model's ``__dict__``: do not reuse it.
+"""
 
 
 @dataclass(frozen=True)

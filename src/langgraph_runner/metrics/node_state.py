@@ -26,6 +26,7 @@ import numbers
 import threading
 from bisect import bisect_left, insort
 from collections import deque
+from itertools import islice
 from typing import Any, Final
 
 from langgraph_runner.metrics.model import ERROR_TYPES, NodeSeries, OutcomeSeries
@@ -107,7 +108,7 @@ class NodeState:
         "above", "appended", "bounds_ms", "cache_hits", "fails", "fallbacks", "fbuckets", "fsums",
         "invalid", "lat_fired", "latency_ms", "lock", "min_samples", "negative", "outcomes",
         "pcts", "pcts_version", "pending", "rate", "rate_fired", "retries", "sbuckets", "sorted_at",
-        "sorted_order", "sorted_window", "ssum", "success", "warned", "wfails", "window",
+        "sorted_head", "sorted_window", "ssum", "success", "warned", "wfails", "window",
     )  # fmt: skip
 
     def __init__(
@@ -144,11 +145,11 @@ class NodeState:
         self.rate_fired = self.lat_fired = False
         self.pcts: tuple[float, float, float] | None = None
         self.pcts_version = -1
-        # Window appends so far; the sorted copy (and the window's order it was made
-        # from) as of ``sorted_at`` appends.
+        # Window appends so far; the sorted copy (and the oldest samples of the window
+        # it was made from) as of ``sorted_at`` appends.
         self.appended = self.sorted_at = 0
         self.sorted_window: list[float] | None = None
-        self.sorted_order: list[float] = []
+        self.sorted_head: list[float] = []
         self.window.clear()
         self.pending.clear()
         if self.outcomes is not None:
@@ -165,22 +166,26 @@ class NodeState:
         if not n:
             return
         pop = pending.popleft
-        batch = [pop() for _ in range(n)]
-        self.window.extend(batch)
-        self.ssum = sum(batch, self.ssum)  # added in order, as one by one
+        append = self.window.append
         buckets = self.sbuckets
         bounds = self.bounds_ms
-        for d in batch:
+        total = self.ssum
+        for _ in range(n):
+            d = pop()
+            append(d)
+            total += d  # one by one, as ``add`` does (sum() compensates on 3.12+)
             buckets[bisect_left(bounds, d)] += 1
+        self.ssum = total
         self.success += n
         self.appended += n
 
     def percentiles(self) -> tuple[float, float, float] | None:
         """Window p50/p90/p99 (None when empty), cached until the window changes."""
-        self.flush()
+        if self.pending:
+            self.flush()
         if not self.window:
             return None
-        if self.pcts is None or self.pcts_version != self.appended:
+        if self.pcts_version != self.appended:
             s = self._sorted()
             self.pcts = (percentile(s, 0.5), percentile(s, 0.9), percentile(s, 0.99))
             self.pcts_version = self.appended
@@ -189,23 +194,20 @@ class NodeState:
     def _sorted(self) -> list[float]:
         """The window, sorted: updated in place after a few appends, else sorted afresh."""
         window = self.window
+        size = len(window)
         changed = self.appended - self.sorted_at
         s = self.sorted_window
-        if s is None or changed > INCREMENTAL_MAX or changed >= len(window):
-            order = list(window)
-            s = sorted(order)
+        if s is None or changed > INCREMENTAL_MAX or changed >= size:
+            s = sorted(window)
         else:
-            order = self.sorted_order
-            left = len(order) + changed - len(window)  # the oldest samples, pushed out
-            for v in order[:left]:
+            # The oldest samples of the window as sorted, pushed out since (at most
+            # ``changed``), then the newest: deque indexing from the end is O(1).
+            for v in self.sorted_head[: len(s) + changed - size]:
                 del s[bisect_left(s, v)]
-            del order[:left]
-            size = len(window)
-            for i in range(size - changed, size):  # the newest: deque indexing from the end
-                v = window[i]
-                insort(s, v)
-                order.append(v)
-        self.sorted_window, self.sorted_order, self.sorted_at = s, order, self.appended
+            for i in range(size - changed, size):
+                insort(s, window[i])
+        self.sorted_window, self.sorted_at = s, self.appended
+        self.sorted_head = list(islice(window, INCREMENTAL_MAX))
         return s
 
     def add(
@@ -305,7 +307,7 @@ class NodeState:
         return None
 
     def fields(self) -> dict[str, Any]:
-        """The node's ``NodeMetrics`` fields; validate them after releasing the lock."""
+        """The node's ``NodeMetrics`` fields, typed as the model's (see ``metrics_from_fields``)."""
         pcts = self.percentiles()
         window = self.window
         fails = self.fails
