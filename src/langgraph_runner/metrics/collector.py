@@ -333,8 +333,12 @@ class NodeMetricsCollector:
     # -- reading ---------------------------------------------------------------------
     @staticmethod
     def _snapshot(st: NodeState) -> NodeMetrics:
-        with st.lock:
+        lock = st.lock
+        lock.acquire()  # cheaper than `with` (see record_success)
+        try:
             fields = st.fields()
+        finally:
+            lock.release()
         return metrics_from_fields(fields)  # typed values of our own: no validation needed
 
     def get_node_metrics(self, node: str) -> NodeMetrics:
@@ -352,12 +356,8 @@ class NodeMetricsCollector:
 
     def get_all_node_metrics(self) -> dict[str, NodeMetrics]:
         """Snapshots of every node recorded so far, in first-recorded order."""
-        out = {}
-        for node, st in self._states():
-            with st.lock:
-                fields = st.fields()
-            out[node] = metrics_from_fields(fields)
-        return out
+        snapshot = self._snapshot
+        return {node: snapshot(st) for node, st in self._states()}
 
     def reset_node_metrics(self, node: str | None = None) -> None:
         """Zero one node's metrics (all nodes when ``node`` is None) and re-arm thresholds.

@@ -54,6 +54,21 @@ INVALID: Final = 2
 _INF = math.inf
 
 
+def _position(n: int, q: float) -> tuple[int, int, float]:
+    """Where quantile ``q`` of ``n`` sorted samples lies: ``t`` of the way from s[lo] to s[hi]."""
+    h = (n - 1) * q
+    lo = int(h)
+    if lo >= n - 1:
+        return n - 1, n - 1, 0.0
+    return lo, lo + 1, h - lo
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    # NumPy's _lerp: the formula flips at t >= 0.5 so that t == 1 gives b exactly.
+    diff = b - a
+    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
+
+
 def percentile(s: list[float], q: float) -> float:
     """NumPy's default ("linear", type 7) percentile of sorted ``s``, same arithmetic.
 
@@ -64,16 +79,8 @@ def percentile(s: list[float], q: float) -> float:
     Returns:
         Exactly what ``numpy.percentile(s, q * 100)`` returns.
     """
-    n = len(s)
-    h = (n - 1) * q
-    lo = int(h)
-    if lo >= n - 1:
-        return s[-1]
-    a, b = s[lo], s[lo + 1]
-    t = h - lo
-    diff = b - a
-    # NumPy's _lerp: the formula flips at t >= 0.5 so that t == 1 gives b exactly.
-    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
+    lo, hi, t = _position(len(s), q)
+    return _lerp(s[lo], s[hi], t)
 
 
 def clean_duration(raw: object) -> tuple[float | None, int]:
@@ -107,8 +114,9 @@ class NodeState:
     __slots__ = (
         "above", "appended", "bounds_ms", "cache_hits", "fails", "fallbacks", "fbuckets", "fsums",
         "invalid", "lat_fired", "latency_ms", "lock", "min_samples", "negative", "outcomes",
-        "pcts", "pcts_version", "pending", "rate", "rate_fired", "retries", "sbuckets", "sorted_at",
-        "sorted_head", "sorted_window", "ssum", "success", "warned", "wfails", "window",
+        "pcts", "pcts_version", "pending", "plan", "plan_size", "rate", "rate_fired", "retries",
+        "sbuckets", "sorted_at", "sorted_head", "sorted_window", "ssum", "success", "warned",
+        "wfails", "window",
     )  # fmt: skip
 
     def __init__(
@@ -130,6 +138,9 @@ class NodeState:
         # Successes appended without the lock (finite, >= 0); only when neither threshold
         # is set, as a crossing must be decided at the record that makes it.
         self.pending: deque[float] = deque()
+        # Positions of p50/p90/p99 in a sorted window of ``plan_size`` samples.
+        self.plan: tuple[tuple[int, int, float], ...] = ()
+        self.plan_size = 0
         self.clear()
 
     def clear(self) -> None:
@@ -187,7 +198,12 @@ class NodeState:
             return None
         if self.pcts_version != self.appended:
             s = self._sorted()
-            self.pcts = (percentile(s, 0.5), percentile(s, 0.9), percentile(s, 0.99))
+            n = len(s)
+            if self.plan_size != n:  # positions change only while the window fills up
+                self.plan = tuple(_position(n, q) for q in (0.5, 0.9, 0.99))
+                self.plan_size = n
+            (a0, b0, t0), (a1, b1, t1), (a2, b2, t2) = self.plan
+            self.pcts = (_lerp(s[a0], s[b0], t0), _lerp(s[a1], s[b1], t1), _lerp(s[a2], s[b2], t2))
             self.pcts_version = self.appended
         return self.pcts
 
