@@ -22,7 +22,7 @@ tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -84,17 +84,34 @@ def config_for_retry(config: RunnableConfig | None) -> RunnableConfig | None:
     return patch_configurable(config, patch)
 
 
-@contextlib.contextmanager
-def use_config(config: RunnableConfig | None) -> Iterator[None]:
-    """Make ``config`` what ``langgraph.config.get_config()`` (and so ``interrupt()``) sees."""
-    if config is None:
-        yield
-        return
-    token = var_child_runnable_config.set(config)
-    try:
-        yield
-    finally:
-        var_child_runnable_config.reset(token)
+class _ConfigScope:
+    """Sets LangGraph's config context variable for a ``with`` block.
+
+    A class rather than ``@contextmanager``: it runs around every guarded attempt,
+    and a generator-based manager costs about 1 us more there.
+    """
+
+    __slots__ = ("_config", "_token")
+
+    def __init__(self, config: RunnableConfig) -> None:
+        self._config = config
+
+    def __enter__(self) -> None:
+        self._token = var_child_runnable_config.set(self._config)
+
+    def __exit__(self, *exc_info: object) -> None:
+        var_child_runnable_config.reset(self._token)
+
+
+_UNCHANGED: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+def use_config(config: RunnableConfig | None) -> contextlib.AbstractContextManager[None]:
+    """Make ``config`` what ``langgraph.config.get_config()`` (and so ``interrupt()``) sees.
+
+    With None the current config is left as it is.
+    """
+    return _UNCHANGED if config is None else _ConfigScope(config)
 
 
 def missing_channels(config: RunnableConfig | None, names: tuple[str, ...]) -> tuple[str, ...]:

@@ -141,7 +141,11 @@ class Call:
         if self._controller is not None:
             self._controller.close()
         self._controller = controller
-        ctx = self._ctx = self.get()._replace(abort_signal=controller.signal)
+        ctx = self._ctx
+        if ctx is None:  # the first attempt: get() builds the context with this controller
+            ctx = self.get()
+        else:
+            ctx = self._ctx = ctx._replace(abort_signal=controller.signal)
         return controller, ctx
 
     def close(self) -> None:
