@@ -30,6 +30,7 @@ from langgraph_runner import cache_keys
 from langgraph_runner.cache import CacheKey, NodeCache, code_fingerprint, default_backend
 from langgraph_runner.cache_keys import cache_key
 from langgraph_runner.logs import get_event_logger
+from tests import services
 from tests.conftest import EventCapture
 
 FP = "f" * 64
@@ -181,7 +182,7 @@ def test_reexports_key_helpers() -> None:
 @pytest.fixture
 def redis_backend() -> Iterator[RedisCache[Any]]:
     """A RedisCache on the real Redis under a unique prefix, deleted afterwards."""
-    client = redis.Redis(host="127.0.0.1", port=6379)
+    client = redis.Redis.from_url(services.redis_url())
     prefix = f"lgr-test-{uuid.uuid4().hex}:"
     yield RedisCache(client, prefix=prefix)
     keys = list(client.scan_iter(f"{prefix}*"))

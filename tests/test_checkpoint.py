@@ -25,8 +25,9 @@ from langgraph_runner.checkpoint import (
     open_checkpointer,
     parse_checkpointer_url,
 )
+from tests import services
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL = services.POSTGRES_URL
 
 
 class State(TypedDict, total=False):
@@ -188,6 +189,7 @@ def test_sqlite_connection_closes_on_exit() -> None:
 
 def test_postgres_saver_is_set_up_and_persists() -> None:
     """A PostgreSQL URL yields a set-up PostgresSaver; a thread survives reconnecting."""
+    services.postgres_url()
     config = _config()
     thread_id = config["configurable"]["thread_id"]
     try:
@@ -215,6 +217,7 @@ async def test_async_sqlite_saver_runs_ainvoke(tmp_path: Path) -> None:
 
 async def test_async_postgres_saver_runs_ainvoke() -> None:
     """open_async_checkpointer yields a set-up AsyncPostgresSaver usable with ainvoke."""
+    services.postgres_url()
     config = _config()
     async with open_async_checkpointer(PG_URL) as saver:
         assert isinstance(saver, AsyncPostgresSaver)
@@ -228,7 +231,9 @@ async def test_async_postgres_saver_runs_ainvoke() -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 def async_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A SQLite file URL or the real PostgreSQL."""
-    return f"sqlite:///{tmp_path}/async/cp.db" if request.param == "sqlite" else PG_URL
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/async/cp.db"
+    return services.postgres_url()
 
 
 async def test_async_saver_resumes_a_failed_run_in_a_new_connection(async_url: str) -> None:

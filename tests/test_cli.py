@@ -18,8 +18,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph_runner.checkpoint import open_checkpointer
 from langgraph_runner.cli import main
 from langgraph_runner.report import run_report
+from tests import services
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL = services.POSTGRES_URL
 
 
 class State(TypedDict, total=False):
@@ -156,6 +157,7 @@ def test_unreachable_database_exits_1(capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.fixture
 def pg_thread() -> Iterator[str]:
     """A completed thread in the real PostgreSQL, deleted afterwards."""
+    services.postgres_url()
     thread_id = f"cli-{uuid.uuid4().hex}"
     _run_graph(PG_URL, thread_id)
     yield thread_id

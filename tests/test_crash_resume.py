@@ -20,9 +20,10 @@ import pytest
 
 from langgraph_runner.checkpoint import open_checkpointer
 from langgraph_runner.report import NodeStatus, RunStatus, run_report
+from tests import services
 
 WORKER = Path(__file__).with_name("crash_worker.py")
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL = services.POSTGRES_URL
 KILLS = 4
 
 
@@ -60,7 +61,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/durable/checkpoints.db", thread_id
         return
-    yield PG_URL, thread_id
+    yield services.postgres_url(), thread_id
     with open_checkpointer(PG_URL) as saver:
         saver.delete_thread(thread_id)
 

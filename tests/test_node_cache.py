@@ -22,6 +22,7 @@ from typing_extensions import TypedDict
 from langgraph_runner import GraphState, create_node
 from langgraph_runner.cache import NodeCache, code_fingerprint
 from langgraph_runner.checkpoint import open_checkpointer
+from tests import services
 from tests.conftest import MODES, EventCapture, as_mode, run_graph
 
 pytestmark = pytest.mark.usefixtures("instant")
@@ -94,7 +95,7 @@ def test_cache_must_be_a_node_cache() -> None:
 @pytest.fixture
 def redis_store() -> Iterator[tuple[redis.Redis, str]]:
     """The real Redis and a unique key prefix; every key under the prefix is deleted after."""
-    client = redis.Redis(host="127.0.0.1", port=6379)
+    client = redis.Redis.from_url(services.redis_url())
     prefix = f"lgr-test-{uuid.uuid4().hex}:"
     yield client, prefix
     keys = list(client.scan_iter(f"{prefix}*"))

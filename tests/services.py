@@ -1,0 +1,59 @@
+"""The real services some tests use: PostgreSQL and Redis.
+
+Addresses come from ``LANGGRAPH_RUNNER_TEST_POSTGRES_URL`` and
+``LANGGRAPH_RUNNER_TEST_REDIS_URL`` and default to the local services. A service
+that does not answer a TCP connect within half a second is absent: its tests skip
+with the reason in the summary, except under ``CI=true``, where an absent service
+fails the test loudly (CI promises both services).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+POSTGRES_ENV = "LANGGRAPH_RUNNER_TEST_POSTGRES_URL"
+REDIS_ENV = "LANGGRAPH_RUNNER_TEST_REDIS_URL"
+
+POSTGRES_URL = os.environ.get(POSTGRES_ENV, "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get(REDIS_ENV, "redis://127.0.0.1:6379/0")
+
+_DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "redis": 6379}
+
+
+@functools.cache
+def unreachable(url: str) -> str | None:
+    """Why ``url``'s server can't be reached (one TCP connect, 0.5 s), or None if it answers."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return None
+    except OSError as exc:
+        return f"{host}:{port} did not answer ({exc.__class__.__name__})"
+
+
+def require(name: str, url: str, env: str) -> str:
+    """Return ``url`` if its service answers; else skip (or fail under CI=true) with the reason."""
+    why = unreachable(url)
+    if why is None:
+        return url
+    message = f"{name} unavailable: {why}; set {env} to use another server"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true: the service must be there)", pytrace=False)
+    pytest.skip(message)
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL URL, or skip/fail as :func:`require` does."""
+    return require("PostgreSQL", POSTGRES_URL, POSTGRES_ENV)
+
+
+def redis_url() -> str:
+    """The test Redis URL, or skip/fail as :func:`require` does."""
+    return require("Redis", REDIS_URL, REDIS_ENV)
