@@ -22,8 +22,8 @@ STEPS: tuple[tuple[str, ...], ...] = (("a",), ("b", "c", "d"), ("e",), ("f",), (
 NODES = [n for step in STEPS for n in step]
 STEP_OF = {n: k for k, step in enumerate(STEPS) for n in step}
 SINK = "sink"  # the 10th node: reached only through fallback="sink"
-TIMEOUTS: tuple[float | timedelta, ...] = (0.03, 0.04, timedelta(milliseconds=30))
-IGNORING_HANG_S = 0.1  # how long an abandoned, abort-ignoring call keeps its thread
+TIMEOUTS: tuple[float | timedelta, ...] = (0.06, 0.08, timedelta(milliseconds=60))
+IGNORING_HANG_S = 0.2  # how long an abandoned, abort-ignoring call keeps its thread
 HONOURING_HANG_S = 5.0  # never reached: the abort signal ends these calls
 ABORT_TIMER_S = 0.002
 KEY_RECOVERY = 3600.0  # real-clock breakers stay open for the whole run

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
-from langgraph_runner.context import NodeContext, _reset_context, _set_context
+from langgraph_runner.context import NodeContext, reset_context, set_context
 from langgraph_runner.errors import NodeAbortedError
 
 
@@ -28,9 +28,9 @@ def node_context() -> Iterator[NodeContext]:
     ctx = NodeContext(
         node="fetch", attempt=2, trace_id="t", graph_execution_id="g", started_at=time.time()
     )
-    token = _set_context(ctx)
+    token = set_context(ctx)
     yield ctx
-    _reset_context(token)
+    reset_context(token)
 
 
 def _events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

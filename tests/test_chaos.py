@@ -66,7 +66,7 @@ def collect_between_runs() -> Iterator[None]:
     """No automatic garbage collection while a run is timed: collect between runs instead.
 
     Building 1,000 graphs makes full collections that pause every thread for 10-90 ms
-    on this machine, longer than the 15 ms timeouts: fast calls would time out for real.
+    on this machine, near the 60-80 ms timeouts: fast calls would time out for real.
     With collection off during a run, one young-generation pass after it frees the
     run's cycles (nothing of it was promoted meanwhile).
     """

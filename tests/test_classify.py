@@ -486,3 +486,67 @@ def test_no_hint(exc: BaseException) -> None:
 def test_circuit_open_error_carries_its_hint() -> None:
     """A CircuitOpenError's retry_after is read as a hint."""
     assert retry_after_seconds(CircuitOpenError("b", 4.5)) == 4.5
+
+
+# ---------------------------------------------------------------- hostile exceptions
+
+
+class _HostileAttrs(ConnectionError):
+    """An exception whose ``response``, ``retry_after`` and unknown attributes all raise."""
+
+    @property
+    def response(self) -> Any:
+        raise RuntimeError("response is broken")
+
+    @property
+    def retry_after(self) -> Any:
+        raise ValueError("retry_after is broken")
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"no {name}")
+
+
+class _HostileHint(Exception):
+    retry_after = float("nan")
+
+    class response:
+        class headers:
+            @staticmethod
+            def get(name: str) -> Any:
+                raise KeyError(name)
+
+
+def test_hostile_attributes_do_not_replace_the_error() -> None:
+    """Raising properties and __getattr__ count as absent: classification still answers."""
+    exc = _HostileAttrs("upstream reset")
+    assert http_status(exc) is None
+    assert retry_after_seconds(exc) is None
+    assert classify_error(exc) is ErrorCategory.NETWORK
+    assert is_retryable_node_error(exc) is True
+    assert retry_after_seconds(_HostileHint()) is None
+
+
+def test_hostile_attributes_do_not_end_retries_early() -> None:
+    """A node raising an exception with hostile attributes is retried, and its error kept."""
+    from langgraph_runner import GraphState, RetryConfig, create_node
+    from langgraph_runner.testing import no_wait
+
+    calls: list[int] = []
+
+    class St(GraphState, total=False):
+        x: int
+
+    def flaky(state: St) -> St:
+        calls.append(1)
+        raise _HostileAttrs("upstream reset")
+
+    builder = StateGraph(St)
+    builder.add_node("flaky", create_node(flaky, retry=RetryConfig(max_attempts=3)))
+    builder.add_edge(START, "flaky")
+    builder.add_edge("flaky", END)
+    with no_wait():
+        result = builder.compile().invoke({"x": 1})
+    assert len(calls) == 3
+    record = result["errors"][0]
+    assert record["error_type"] == "_HostileAttrs"
+    assert record["code"] == "RETRY_EXHAUSTED"

@@ -118,3 +118,22 @@ def test_outside_a_graph_everything_is_none() -> None:
     assert _compat.config_for_retry(None) is None
     assert _compat.missing_channels({}, ("errors",)) == ()
     assert _compat.node_error_of(None) is None
+
+
+def test_a_moved_private_helper_fails_at_import_naming_the_versions() -> None:
+    """If a LangGraph release moves a helper the shim needs, importing the package says so."""
+    import subprocess
+    import sys
+
+    code = (
+        "import langgraph._internal._runnable as moved\n"
+        "del moved.is_async_callable\n"
+        "import langgraph_runner\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert "ImportError: langgraph_runner needs LangGraph >=1.2.15,<1.3" in result.stderr
+    assert "the installed LangGraph 1." in result.stderr
+    assert "is_async_callable" in result.stderr

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import operator
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send
+from langgraph.types import RetryPolicy, Send
 
 from langgraph_runner import GraphState, create_node, get_node_context
-from langgraph_runner.context import NodeContext, ids_from_config
+from langgraph_runner.context import (
+    NodeContext,
+    idempotency_key_for,
+    ids_from_config,
+    trace_id_for_run,
+)
+from langgraph_runner.testing import no_wait
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -42,7 +51,7 @@ def test_node_context_defaults() -> None:
     ctx = make_ctx()
     assert (ctx.attempt, ctx.max_attempts) == (1, 1)
     assert (ctx.thread_id, ctx.run_id, ctx.task_id, ctx.deadline) == (None, None, None, None)
-    assert (ctx.abort_signal, ctx.primary_error) == (None, None)
+    assert (ctx.abort_signal, ctx.primary_error, ctx.idempotency_key) == (None, None, None)
 
 
 @pytest.mark.parametrize("field", ["node", "attempt", "trace_id", "primary_error"])
@@ -292,3 +301,171 @@ def test_run_id_is_the_trace_id_in_a_real_graph() -> None:
     assert [c.run_id for c in contexts] == [str(RUN), str(RUN)]
     assert [c.trace_id for c in contexts] == [str(RUN), str(RUN)]
     assert [c.graph_execution_id for c in contexts] == [str(RUN), str(RUN)]
+
+
+@pytest.mark.parametrize("call", ["invoke", "ainvoke"])
+def test_one_invoke_without_ids_shares_one_generated_trace_id(call: str) -> None:
+    """Without any caller id, all nodes of one invoke (subgraph included) share one trace id."""
+    seen: list[Any] = []
+    inner = StateGraph(S)
+    inner.add_node("inner", create_node(_recording_node("sync", seen), name="inner"))
+    inner.add_edge(START, "inner")
+    sub = inner.compile()
+
+    def call_sub(state: S, config: RunnableConfig) -> Any:
+        # The config passed on, as LangGraph asks before Python 3.11 (no context in tasks).
+        return sub.invoke(state, config)
+
+    builder = StateGraph(S)
+    builder.add_node("first", create_node(_recording_node("sync", seen), name="first"))
+    builder.add_node("second", create_node(_recording_node("sync", seen), name="second"))
+    builder.add_node("sub", call_sub)
+    builder.add_edge(START, "first")
+    builder.add_edge("first", "second")
+    builder.add_edge("second", "sub")
+    graph = builder.compile()
+    for _ in range(2):
+        if call == "invoke":
+            graph.invoke({})
+        else:
+            asyncio.run(graph.ainvoke({}))
+    traces = [ctx.trace_id for ctx, _ in seen]
+    executions = [ctx.graph_execution_id for ctx, _ in seen]
+    assert len(traces) == 6 and all(HEX32.fullmatch(t) for t in traces)
+    assert len(set(traces[:3])) == 1 and len(set(traces[3:])) == 1
+    assert traces[0] != traces[3]  # each invoke is its own run
+    assert executions == traces
+
+
+def test_trace_id_for_run_is_stable_per_anchor() -> None:
+    """The same run object always maps to the same id; another object to another id."""
+    first, second = object(), object()
+    assert trace_id_for_run(first) == trace_id_for_run(first)
+    assert trace_id_for_run(first) != trace_id_for_run(second)
+
+
+# ---------------------------------------------------------------- idempotency_key
+
+HEX32_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+class Crash(BaseException):
+    """Stands in for a process dying mid-node: nothing in the package catches it."""
+
+
+class K(GraphState, total=False):
+    keys: Annotated[list[str], operator.add]
+    i: int
+
+
+def _keyed(name: str, keys: list[tuple[str, str | None]], fail: list[BaseException]) -> Any:
+    """A node that notes (name, idempotency_key) on every attempt and raises what ``fail`` holds."""
+
+    def fn(state: K) -> dict[str, Any]:
+        ctx = get_node_context()
+        assert ctx is not None
+        keys.append((name, ctx.idempotency_key))
+        if fail:
+            raise fail.pop()
+        return {"keys": [ctx.idempotency_key or ""]}
+
+    fn.__name__ = name
+    return fn
+
+
+def test_idempotency_key_for_is_stable_and_distinct() -> None:
+    """The key is a pure function of thread, namespace and task id; each part counts."""
+    key = idempotency_key_for("t1", "a:task", "task")
+    assert HEX32_KEY.fullmatch(key)
+    assert key == idempotency_key_for("t1", "a:task", "task")
+    others = {
+        idempotency_key_for("t2", "a:task", "task"),
+        idempotency_key_for("t1", "b:task", "task"),
+        idempotency_key_for("t1", "a:task", "other"),
+        idempotency_key_for(None, "a:task", "task"),
+    }
+    assert key not in others and len(others) == 4
+
+
+def test_no_idempotency_key_outside_a_graph() -> None:
+    """A wrapped node called directly (no LangGraph task) has no key."""
+    seen: list[Any] = []
+    create_node(lambda state: seen.append(get_node_context()) or {})({})
+    assert seen[0].idempotency_key is None
+
+
+def test_idempotency_key_is_the_same_across_in_node_retries() -> None:
+    """create_node(retry=) attempts of one task share one key."""
+    keys: list[tuple[str, str | None]] = []
+    node = create_node(_keyed("a", keys, [ConnectionError(), ConnectionError()]), retry=3)
+    with no_wait():
+        _one_node_graph(node).invoke({})
+    assert len(keys) == 3 and len({k for _, k in keys}) == 1 and keys[0][1] is not None
+
+
+def test_idempotency_key_is_the_same_across_langgraph_retry_policy() -> None:
+    """LangGraph RetryPolicy attempts of one task share one key."""
+    keys: list[tuple[str, str | None]] = []
+    g: StateGraph[Any] = StateGraph(K)
+    g.add_node(
+        "a",
+        create_node(_keyed("a", keys, [ConnectionError()]), on_error="raise"),
+        retry_policy=RetryPolicy(initial_interval=0.001, jitter=False),
+    )
+    g.add_edge(START, "a")
+    g.add_edge("a", END)
+    g.compile().invoke({})
+    assert len(keys) == 2 and keys[0][1] == keys[1][1] is not None
+
+
+def test_idempotency_key_survives_crash_and_resume() -> None:
+    """A task re-run by invoke(None) after a crash on SqliteSaver keeps its key."""
+    keys: list[tuple[str, str | None]] = []
+    g: StateGraph[Any] = StateGraph(K)
+    g.add_node("a", create_node(_keyed("a", keys, [])))
+    g.add_node("b", create_node(_keyed("b", keys, [Crash()])))
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("b", END)
+    config: Any = {"configurable": {"thread_id": f"ctx-{uuid.uuid4()}"}}
+    with SqliteSaver.from_conn_string(":memory:") as saver:
+        graph = g.compile(checkpointer=saver)
+        with pytest.raises(Crash):
+            graph.invoke({}, config, durability="sync")
+        graph.invoke(None, config, durability="sync")
+    assert [n for n, _ in keys] == ["a", "b", "b"]
+    assert keys[1][1] == keys[2][1]
+    assert keys[0][1] != keys[1][1]  # another step, another key
+
+
+def test_idempotency_keys_differ_per_send_item_and_thread() -> None:
+    """Send fan-out items and threads each get their own key; a re-run thread repeats none."""
+    keys: list[tuple[str, str | None]] = []
+    g: StateGraph[Any] = StateGraph(K)
+    g.add_node("m", create_node(_keyed("m", keys, [])))
+    g.add_conditional_edges(START, lambda s: [Send("m", {"i": i}) for i in range(3)], ["m"])
+    g.add_edge("m", END)
+    with SqliteSaver.from_conn_string(":memory:") as saver:
+        graph = g.compile(checkpointer=saver)
+        for _ in range(2):
+            graph.invoke({}, {"configurable": {"thread_id": f"ctx-{uuid.uuid4()}"}})
+    found = [k for _, k in keys]
+    assert len(found) == 6 and len(set(found)) == 6
+
+
+def test_idempotency_keys_differ_in_subgraphs() -> None:
+    """A node inside a subgraph run twice by its parent gets a different key each time."""
+    keys: list[tuple[str, str | None]] = []
+    inner: StateGraph[Any] = StateGraph(K)
+    inner.add_node("leaf", create_node(_keyed("leaf", keys, [])))
+    inner.add_edge(START, "leaf")
+    inner.add_edge("leaf", END)
+    sub = inner.compile()
+    outer: StateGraph[Any] = StateGraph(K)
+    outer.add_node("one", sub)
+    outer.add_node("two", sub)
+    outer.add_edge(START, "one")
+    outer.add_edge("one", "two")
+    outer.add_edge("two", END)
+    outer.compile().invoke({})
+    assert len(keys) == 2 and keys[0][1] != keys[1][1]

@@ -308,6 +308,8 @@ def test_exceptions_survive_pickle_and_copy(exc: BaseException, clone: str) -> N
 
 def test_pickled_exception_keeps_notes() -> None:
     """Notes added to a package exception (node, attempt, trace id) survive pickling."""
+    from langgraph_runner._engine.records import add_note  # BaseException.add_note is 3.11+
+
     exc = CircuitOpenError("search-api", 1.0)
-    exc.add_note("langgraph_runner: node 'fetch' failed on attempt 1/3")
+    add_note(exc, "langgraph_runner: node 'fetch' failed on attempt 1/3")
     assert pickle.loads(pickle.dumps(exc)).__notes__ == exc.__notes__

@@ -98,72 +98,92 @@ def _failing_graph() -> Any:
     return builder.compile()
 
 
-# ---------------------------------------------------------------- quiet by default
+# ---------------------------------------------------------------- visible by default
 
 
-@pytest.mark.parametrize("level", [logging.WARNING, logging.ERROR, logging.CRITICAL])
-def test_nothing_is_printed_when_the_app_configured_nothing(
-    level: int, capfd: pytest.CaptureFixture[str]
+def _boom_graph() -> Any:
+    def boom(state: GraphState) -> dict[str, Any]:
+        raise ValueError("bad input for token=sk-abcdefghijklmnopqrstuv")
+
+    builder = StateGraph(GraphState)
+    builder.add_node("boom", create_node(boom))
+    builder.add_edge(START, "boom")
+    builder.add_edge("boom", END)
+    return builder.compile()
+
+
+def test_info_events_print_nothing_when_the_app_configured_nothing(
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """A warning or error event prints nothing when no logging is configured."""
+    """INFO events (started, succeeded) print nothing when no logging is configured."""
     with unconfigured():
-        get_event_logger().emit(level, "node.failed", node="n", message="boom")
+        get_event_logger().emit(logging.INFO, "node.started", node="n")
     assert capfd.readouterr() == ("", "")
 
 
-def test_a_failing_node_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
-    """Retries and a terminal failure (WARNING and ERROR events) print nothing by themselves."""
-    with unconfigured(), no_wait():
-        out = _failing_graph().invoke({})
+def test_a_recorded_failure_prints_one_line_when_nothing_is_configured(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A terminal failure in record mode prints one sanitized line on stderr, nothing else."""
+    with unconfigured():
+        out = _boom_graph().invoke({})
     assert out["routing_flags"] == {"blocked": True}
-    assert capfd.readouterr() == ("", "")
+    stdout, stderr = capfd.readouterr()
+    assert stdout == ""
+    [line] = stderr.splitlines()
+    assert line.startswith("node.failed node=boom")
+    assert "token=[REDACTED]" in line and "sk-abcdef" not in line
+
+
+def test_a_recorded_failure_reaches_caplog(caplog: pytest.LogCaptureFixture) -> None:
+    """The same failure is one record on the 'langgraph_runner' logger at WARNING or above."""
+    with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
+        _boom_graph().invoke({})
+    ours = [r for r in caplog.records if r.name == LOGGER_NAME]
+    assert [(r.levelno >= logging.WARNING, r.getMessage().split()[0]) for r in ours] == [
+        (True, "node.failed")
+    ]
 
 
 def test_app_structlog_config_does_not_capture_our_events(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """An app's structlog setup that prints everything does not make our events print."""
+    """An app's structlog setup that prints everything does not reroute our events."""
     structlog.configure(
         processors=[structlog.processors.JSONRenderer()],
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
     )
-    with unconfigured(), no_wait():
-        get_event_logger().emit(logging.ERROR, "node.failed", node="n")
-        _failing_graph().invoke({})
+    with unconfigured():
+        get_event_logger().emit(logging.INFO, "node.started", node="n")
         structlog.get_logger().warning("app.event")
     out, err = capfd.readouterr()
     assert out.strip() == '{"event": "app.event"}'
     assert err == ""
 
 
-def test_nothing_is_printed_in_a_fresh_interpreter() -> None:
-    """In a fresh process with no logging setup, import and failing nodes write nothing."""
+def test_a_fresh_interpreter_prints_the_failure_once() -> None:
+    """In a fresh process with no logging setup, a recorded failure prints one stderr line."""
     script = textwrap.dedent(
         """
-        import logging
         from langgraph.graph import END, START, StateGraph
         from langgraph_runner import GraphState, create_node
-        from langgraph_runner.logs import get_event_logger
-        from langgraph_runner.testing import no_wait
-
-        get_event_logger().emit(logging.ERROR, "node.failed", node="n")
-        get_event_logger().emit(logging.WARNING, "node.retrying", node="n")
 
         def boom(state):
-            raise ConnectionError("down")
+            raise ValueError("down")
 
         g = StateGraph(GraphState)
-        g.add_node("boom", create_node(boom, retry=2))
+        g.add_node("boom", create_node(boom))
         g.add_edge(START, "boom")
         g.add_edge("boom", END)
-        with no_wait():
-            assert g.compile().invoke({})["routing_flags"] == {"blocked": True}
+        assert g.compile().invoke({})["routing_flags"] == {"blocked": True}
         """
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
     )
-    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert (done.returncode, done.stdout) == (0, "")
+    [line] = done.stderr.splitlines()
+    assert line.startswith("node.failed node=boom") and "ValueError" in line
 
 
 # ---------------------------------------------------------------- stdlib routing
@@ -395,3 +415,58 @@ def test_default_logger_is_shared() -> None:
     custom = get_event_logger(EventCapture())
     assert isinstance(custom, EventLogger)
     assert custom is not get_event_logger()
+
+
+FORGED = "boom\n2026-01-01T00:00:00+00:00 [info   ] node.succeeded   node=pay\r\x1b[2K\u2028x"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_newlines_in_values_cannot_forge_log_lines(kept: Keep, as_json: bool) -> None:
+    """A message with newlines/control characters stays one line in console and JSON output."""
+    stream = io.StringIO()
+    configure_logging("DEBUG", json=as_json, stream=stream)
+    get_event_logger().emit(logging.ERROR, "node.failed", node="fetch", message=FORGED)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "\x1b" not in lines[0] and "\r" not in lines[0]
+    if as_json:
+        assert json.loads(lines[0])["message"] == FORGED  # JSON keeps the value exactly
+    else:
+        assert "boom\\n2026" in lines[0]
+
+
+def test_newlines_cannot_forge_plain_stdlib_lines(kept: Keep) -> None:
+    """The stdlib message (what a plain %(message)s handler prints) is one line too."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        get_event_logger().emit(logging.ERROR, "node.failed\nnode.forged", message=FORGED)
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("node.failed\\nnode.forged message=boom\\n")
+
+
+def test_no_record_is_built_when_only_null_handlers_would_see_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the default NullHandler only, an ERROR event costs no structlog call."""
+    logger = logging.getLogger(LOGGER_NAME)
+    monkeypatch.setattr(logger, "handlers", [logging.NullHandler()])
+    monkeypatch.setattr(logger, "propagate", False)
+    calls: list[str] = []
+    log = EventLogger()
+    monkeypatch.setattr(
+        log, "_structlog", type("L", (), {"error": lambda *a, **k: calls.append("x")})()
+    )
+    log.emit(logging.ERROR, "node.failed", node="n")
+    assert calls == []
+    stream = io.StringIO()
+    monkeypatch.setattr(logger, "handlers", [logging.NullHandler(), logging.StreamHandler(stream)])
+    log.emit(logging.ERROR, "node.failed", node="n")
+    assert calls == ["x"]

@@ -38,7 +38,7 @@ from langgraph_runner import (
     get_node_context,
     route_on_blocked,
 )
-from tests.conftest import MODES, EventCapture, as_mode, run_graph
+from tests.conftest import MODES, EventCapture, as_mode, needs_async_context, run_graph
 
 pytestmark = pytest.mark.usefixtures("instant")
 
@@ -394,19 +394,15 @@ def test_waits_really_happen_without_no_wait() -> None:
     """Outside no_wait the wrapper sleeps the computed delay (kept tiny here)."""
     import time as _time
 
-    from langgraph_runner import retry as retry_mod
+    from langgraph_runner._engine.waits import no_wait_scope
 
-    depth = retry_mod._no_wait_depth
-    retry_mod._no_wait_depth = 0
-    try:
+    with no_wait_scope(enabled=False):
         node = create_node(
             Flaky(1, ConnectionError("x")), retry=RetryConfig(initial_interval=0.05, jitter=0)
         )
         t0 = _time.perf_counter()
         assert node({}) == {"x": 1}
         assert _time.perf_counter() - t0 >= 0.045
-    finally:
-        retry_mod._no_wait_depth = depth
 
 
 # --------------------------------------------------------------------------- on_error="raise"
@@ -482,6 +478,7 @@ async def test_missing_channels_fail_loudly(mode: str) -> None:
 # --------------------------------------------------------------------------- injection and schemas
 
 
+@needs_async_context()
 async def test_injects_config_runtime_store_writer_sync_and_async() -> None:
     """config, runtime, store and writer reach fn only when it declares them."""
     seen: dict[str, Any] = {}
@@ -622,7 +619,7 @@ async def test_interrupt_resume_then_retry_does_not_ask_again(mode: str) -> None
     assert not graph.get_state(cfg).next
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=needs_async_context(m)) for m in MODES])
 async def test_interrupt_is_never_retried_or_recorded(mode: str, events: EventCapture) -> None:
     """interrupt() passes straight through: no retry, no record, no failure event."""
     calls = []

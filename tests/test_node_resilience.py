@@ -34,7 +34,7 @@ from langgraph_runner import (
     get_circuit_breaker,
     get_node_context,
 )
-from langgraph_runner import attempt as attempt_mod
+from langgraph_runner._engine import attempt as attempt_mod
 from langgraph_runner.circuit import reset_circuit_breakers
 from langgraph_runner.testing import fail_times, hang, no_wait
 from langgraph_runner.timeouts import abandoned_thread_count, wait_for_abandoned_threads
@@ -65,11 +65,10 @@ def is_async(mode: str) -> bool:
 @pytest.fixture
 def real_waits(instant: None) -> Any:
     """Retry waits really happen (the module runs under no_wait otherwise)."""
-    from langgraph_runner import retry as retry_mod
+    from langgraph_runner._engine.waits import no_wait_scope
 
-    depth, retry_mod._no_wait_depth = retry_mod._no_wait_depth, 0
-    yield
-    retry_mod._no_wait_depth = depth
+    with no_wait_scope(enabled=False):
+        yield
 
 
 @pytest.fixture(autouse=True)

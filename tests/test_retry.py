@@ -12,9 +12,10 @@ import pytest
 from langgraph.errors import GraphInterrupt
 from pydantic import BaseModel, ValidationError
 
+from langgraph_runner._engine.waits import waits_disabled
 from langgraph_runner.context import NodeContext
 from langgraph_runner.errors import CircuitOpenError, NodeAbortedError
-from langgraph_runner.retry import RetryAttempt, RetryConfig, as_seconds, waits_disabled
+from langgraph_runner.retry import RetryAttempt, RetryConfig, as_seconds
 
 
 class Hinted(Exception):
@@ -385,3 +386,37 @@ def test_retry_attempt_is_frozen() -> None:
 def test_waits_are_enabled_by_default() -> None:
     """Outside no_wait(), waits are real."""
     assert waits_disabled() is False
+
+
+@pytest.mark.parametrize(
+    ("exc", "ours", "langgraph"),
+    [
+        (ConnectionError("reset"), True, True),
+        (ValueError("bad"), True, False),
+        (RuntimeError("boom"), True, False),
+        (KeyError("k"), False, False),
+        (TypeError("t"), False, False),
+    ],
+)
+def test_retry_on_langgraph_selects_langgraphs_own_predicate(
+    exc: Exception, ours: bool, langgraph: bool
+) -> None:
+    """retry_on='langgraph' is LangGraph's default_retry_on; the default is ours."""
+    from langgraph._internal._retry import default_retry_on
+
+    assert RetryConfig().should_retry(exc) is ours
+    assert RetryConfig(retry_on="langgraph").should_retry(exc) is langgraph
+    assert bool(default_retry_on(exc)) is langgraph
+
+
+def test_retry_on_refuses_other_strings() -> None:
+    """Only 'langgraph' is a named predicate."""
+    with pytest.raises(ValidationError, match="'langgraph'"):
+        RetryConfig(retry_on="default")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", ["initial_interval", "max_interval"])
+def test_intervals_must_be_finite(field: str) -> None:
+    """An infinite interval is refused when the config is built, naming the field."""
+    with pytest.raises(ValidationError, match=field):
+        RetryConfig(**{field: float("inf")})

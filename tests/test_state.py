@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import sqlite3
+import sys
 import typing
+import warnings
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 import pytest
+import typing_extensions
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import Overwrite, Send
 from pydantic import BaseModel, Field, ValidationError
 
+from langgraph_runner import create_node
+from langgraph_runner.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
 from langgraph_runner.errors import ErrorCategory, ErrorCode, NodeError
 from langgraph_runner.state import (
     STATE_CHANNELS,
@@ -55,7 +62,7 @@ def test_graph_state_declares_the_five_reducer_channels() -> None:
     hints = typing.get_type_hints(GraphState, include_extras=True)
     reducers = {name: hint.__metadata__[0] for name, hint in hints.items()}
     assert reducers == {
-        "errors": append_errors,
+        "errors": bounded_errors(DEFAULT_ERRORS_LIMIT),
         "routing_flags": merge_flags,
         "artifact_paths": merge_dicts,
         "evidence_refs": append_unique,
@@ -540,3 +547,167 @@ def test_route_on_blocked_in_real_graphs_with_dict_and_pydantic_state(blocked: b
         chunks = list(builder.compile().stream(start, stream_mode="updates"))
         visited = [name for chunk in chunks for name in chunk]
         assert visited == (["first", "recover"] if blocked else ["first", "ok"]), schema
+
+
+# ---------------------------------------------------------------- composing with other states
+
+
+class UserTypingState(typing.TypedDict):
+    """A user state on typing.TypedDict, with a required key."""
+
+    question: str
+
+
+class UserExtState(typing_extensions.TypedDict, total=False):
+    """A user state on typing_extensions.TypedDict."""
+
+    answer: str
+
+
+def _agent_state() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated in favour of langchain.agents
+        from langgraph.prebuilt.chat_agent_executor import AgentState
+    return AgentState
+
+
+def _compositions() -> list[tuple[str, Any, set[str], set[str]]]:
+    """(label, state, expected keys beside the channels, required keys)."""
+
+    class WithMessages(MessagesState, GraphState):
+        pass
+
+    class ChannelsFirst(GraphState, MessagesState, total=False):
+        topic: str
+
+    class WithAgent(_agent_state(), GraphState):  # type: ignore[misc]
+        pass
+
+    class WithTyping(UserTypingState, GraphState):
+        pass
+
+    class WithTypingAfter(GraphState, UserTypingState, total=False):
+        extra: int
+
+    class WithExt(UserExtState, GraphState):
+        pass
+
+    # Python picks the metaclass from the bases left to right: GraphState must come
+    # before the first base of the other TypedDict kind.
+    class Everything(MessagesState, GraphState, UserTypingState, UserExtState):
+        pass
+
+    class Deeper(WithTyping, MessagesState):
+        more: list[str]
+
+    return [
+        ("MessagesState", WithMessages, {"messages"}, {"messages"}),
+        ("GraphState first", ChannelsFirst, {"messages", "topic"}, {"messages"}),
+        ("AgentState", WithAgent, {"messages", "remaining_steps"}, {"messages"}),
+        ("typing.TypedDict", WithTyping, {"question"}, {"question"}),
+        ("typing.TypedDict after", WithTypingAfter, {"question", "extra"}, {"question"}),
+        ("typing_extensions.TypedDict", WithExt, {"answer"}, set()),
+        ("all of them", Everything, {"messages", "question", "answer"}, {"messages", "question"}),
+        (
+            "subclass of a composition",
+            Deeper,
+            {"messages", "question", "more"},
+            {"messages", "question", "more"},
+        ),
+    ]
+
+
+COMPOSITIONS = _compositions()
+
+
+@pytest.mark.parametrize(
+    ("label", "schema", "keys", "required"), COMPOSITIONS, ids=[c[0] for c in COMPOSITIONS]
+)
+def test_graph_state_composes_by_inheritance(
+    label: str, schema: Any, keys: set[str], required: set[str]
+) -> None:
+    """Any TypedDict beside GraphState gives a TypedDict with all keys and the reducers."""
+    hints = typing.get_type_hints(schema, include_extras=True)
+    assert set(hints) == {*STATE_CHANNELS, *keys}
+    assert hints["errors"].__metadata__[0] == bounded_errors(DEFAULT_ERRORS_LIMIT)
+    assert hints["routing_flags"].__metadata__[0] is merge_flags
+    assert schema.__required_keys__ == frozenset(required)
+    assert typing.is_typeddict(schema) and typing_extensions.is_typeddict(schema)
+
+
+@pytest.mark.parametrize(
+    ("label", "schema", "keys", "required"), COMPOSITIONS, ids=[c[0] for c in COMPOSITIONS]
+)
+def test_compositions_give_input_and_output_json_schemas(
+    label: str, schema: Any, keys: set[str], required: set[str]
+) -> None:
+    """get_input_jsonschema()/get_output_jsonschema() list every key of a composed state."""
+    builder = StateGraph(schema)
+    builder.add_node("noop", lambda state: {})
+    builder.add_edge(START, "noop")
+    graph = builder.compile()
+    for json_schema in (graph.get_input_jsonschema(), graph.get_output_jsonschema()):
+        assert set(json_schema["properties"]) == {*STATE_CHANNELS, *keys}
+        assert set(json_schema.get("required", ())) == required
+    json.dumps(graph.get_input_jsonschema())  # what a server sends
+
+
+def test_messages_state_with_graph_state_records_a_failure_in_a_real_graph() -> None:
+    """A wrapped node on MessagesState+GraphState: messages keep add_messages, records land."""
+
+    class ChatState(MessagesState, GraphState):
+        pass
+
+    def reply(state: ChatState) -> dict[str, Any]:
+        return {"messages": [AIMessage("hi")]}
+
+    def broken(state: ChatState) -> dict[str, Any]:
+        raise ConnectionError("model down")
+
+    builder = StateGraph(ChatState)
+    builder.add_node("reply", create_node(reply))
+    builder.add_node("broken", create_node(broken))
+    builder.add_edge(START, "reply")
+    builder.add_edge("reply", "broken")
+    builder.add_edge("broken", END)
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    config = {"configurable": {"thread_id": "chat"}}
+    out = builder.compile(checkpointer=SqliteSaver(conn)).invoke(
+        {"messages": [HumanMessage("hello")]}, config
+    )
+    assert [m.content for m in out["messages"]] == ["hello", "hi"]
+    assert [e["node"] for e in out["errors"]] == ["broken"]
+    assert out["routing_flags"] == {"blocked": True}
+    reloaded = builder.compile(checkpointer=SqliteSaver(conn)).get_state(config).values
+    assert reloaded["errors"] == out["errors"]
+
+
+def _example(name: str) -> Any:
+    """Load examples/<name>.py under a private module name."""
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # type hints resolve through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def _example_graphs() -> list[tuple[str, Any]]:
+    studio = _example("studio_graphs")
+    return [
+        ("pipeline", _example("pipeline").build().compile()),
+        ("fallback", _example("fallback").build()),
+        ("studio pipeline", studio.pipeline),
+        ("studio approval", studio.approval),
+        ("studio slow", studio.slow),
+    ]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_example_graphs_have_input_and_output_json_schemas(index: int) -> None:
+    """Every example graph gives LangGraph Studio its input and output schema."""
+    label, graph = _example_graphs()[index]
+    for json_schema in (graph.get_input_jsonschema(), graph.get_output_jsonschema()):
+        assert {"errors", "routing_flags"} <= set(json_schema["properties"]), label
+        json.dumps(json_schema)

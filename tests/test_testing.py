@@ -11,7 +11,7 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState, RetryAttempt, RetryConfig, create_node
-from langgraph_runner.retry import waits_disabled
+from langgraph_runner._engine.waits import waits_disabled
 from langgraph_runner.testing import no_wait
 
 
@@ -182,7 +182,7 @@ async def test_no_wait_skips_retry_waits_everywhere(
 
 def test_nested_no_wait_blocks_each_collect_the_skipped_delays() -> None:
     """Every open no_wait() block collects the delays skipped while it is open."""
-    from langgraph_runner.retry import skip_wait
+    from langgraph_runner._engine.waits import skip_wait
 
     assert skip_wait(1.0) is False
     with no_wait() as outer:

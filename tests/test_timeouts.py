@@ -17,7 +17,7 @@ from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import timeouts
 from langgraph_runner.abort import AbortController
-from langgraph_runner.context import NodeContext, _reset_context, _set_context, get_node_context
+from langgraph_runner.context import NodeContext, get_node_context, reset_context, set_context
 from langgraph_runner.errors import NodeAbortedError, NodeTimeoutError
 from langgraph_runner.timeouts import (
     abandoned_thread_count,
@@ -119,13 +119,13 @@ def test_exceptions_propagate_unchanged(run_in_thread: Callable[..., Any], exc: 
 def test_contextvars_and_node_context_visible_in_worker(run_in_thread: Callable[..., Any]) -> None:
     """The worker sees the caller's context variables, NodeContext included."""
     ctx = NodeContext(node="n", attempt=3, trace_id="t", graph_execution_id="g", started_at=0.0)
-    token = _set_context(ctx)
+    token = set_context(ctx)
     var_token = VAR.set("from caller")
     try:
         seen = run_in_thread(lambda: (VAR.get(), get_node_context()))
     finally:
         VAR.reset(var_token)
-        _reset_context(token)
+        reset_context(token)
     assert seen == ("from caller", ctx)
 
 

@@ -1,6 +1,6 @@
 """Every use of LangGraph's private API, in one place.
 
-Each helper mirrors what LangGraph itself does (checked against langgraph 1.2.22);
+Each helper mirrors what LangGraph itself does (checked against langgraph 1.2.15 to 1.2.22);
 tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
 
 - ``RunnableCallable``: the Runnable LangGraph builds for function nodes. Sync
@@ -15,6 +15,7 @@ tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
 - The scratchpad's interrupt counter, reset between attempts like
   ``langgraph.pregel._retry._reset_interrupt_counter`` so a retried node that
   called ``interrupt()`` reuses its resume values instead of asking again.
+- ``default_retry_on``: LangGraph's own retry predicate (``retry_on="langgraph"``).
 - ``CONFIG_KEY_RUNTIME`` / ``CONFIG_KEY_READ``: the runtime object and the channel
   reader LangGraph puts into a task's config.
 """
@@ -28,28 +29,50 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph._internal._config import patch_configurable
-from langgraph._internal._constants import (
-    CONF,
-    CONFIG_KEY_NODE_ERROR,
-    CONFIG_KEY_READ,
-    CONFIG_KEY_RESUMING,
-    CONFIG_KEY_RUNTIME,
-    CONFIG_KEY_SCRATCHPAD,
-)
-from langgraph._internal._runnable import RunnableCallable, is_async_callable
-from langgraph.errors import EmptyChannelError
-from langgraph.pregel._algo import LazyAtomicCounter
+
+SUPPORTED_LANGGRAPH = ">=1.2.15,<1.3"
+"""The LangGraph releases this shim is checked against (pyproject pins the same range)."""
+
+try:
+    from langgraph._internal._config import patch_configurable
+    from langgraph._internal._constants import (
+        CONF,
+        CONFIG_KEY_NODE_ERROR,
+        CONFIG_KEY_READ,
+        CONFIG_KEY_RESUMING,
+        CONFIG_KEY_RUNTIME,
+        CONFIG_KEY_SCRATCHPAD,
+    )
+    from langgraph._internal._retry import default_retry_on
+    from langgraph._internal._runnable import RunnableCallable, is_async_callable
+    from langgraph.errors import EmptyChannelError, is_invalid_resume
+    from langgraph.pregel._algo import LazyAtomicCounter
+except ImportError as exc:  # pragma: no cover - exercised by tests/test_compat.py in a subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        _installed = version("langgraph")
+    except PackageNotFoundError:
+        _installed = "unknown"
+    raise ImportError(
+        f"langgraph_runner needs LangGraph {SUPPORTED_LANGGRAPH}, but the installed LangGraph "
+        f"{_installed} moved or removed {exc.name or 'a private helper'} ({exc}). Install a "
+        f'supported release: pip install "langgraph{SUPPORTED_LANGGRAPH}"'
+    ) from exc
 
 __all__ = [
+    "SUPPORTED_LANGGRAPH",
     "RunnableCallable",
     "config_for_retry",
+    "default_retry_on",
+    "is_invalid_resume",
     "func_accepts",
     "is_async_callable",
     "node_error_of",
     "missing_channels",
     "runtime_of",
     "use_config",
+    "with_runtime",
 ]
 
 
@@ -63,6 +86,11 @@ def runtime_of(config: RunnableConfig | None) -> Any:
     if not config:
         return None
     return (config.get(CONF) or {}).get(CONFIG_KEY_RUNTIME)
+
+
+def with_runtime(config: RunnableConfig, runtime: Any) -> RunnableConfig:
+    """A copy of ``config`` whose task runtime (``get_runtime()``, injection) is ``runtime``."""
+    return patch_configurable(config, {CONFIG_KEY_RUNTIME: runtime})
 
 
 def node_error_of(config: RunnableConfig | None) -> Any:

@@ -1,18 +1,9 @@
 """Circuit breakers: stop calling a dependency that keeps failing, then probe it.
 
 A breaker is consulted around every attempt (it sits inside the retry loop, so
-each attempt is recorded)::
-
-    breaker.before_call(node)      # raises CircuitOpenError when open
-    try:
-        result = attempt()
-    except BaseException as exc:
-        if counts_as_failure(exc):  # retryable errors and timeouts
-            breaker.on_failure()
-        else:                       # non-retryable, abort, cancellation
-            breaker.on_ignored()
-        raise
-    breaker.on_success()
+each attempt is recorded): ``before_call(node)`` raises ``CircuitOpenError`` when
+open; then ``on_success()``, or ``on_failure()`` for a retryable error or a
+timeout, or ``on_ignored()`` for a non-retryable error, an abort or cancellation.
 
 States: ``closed`` (calls pass; ``failure_threshold`` consecutive failures open
 it), ``open`` (calls are rejected with ``CircuitOpenError`` until
@@ -24,27 +15,27 @@ not a failure. Probes are tracked per thread/task (a context variable), so call
 ``before_call`` and the matching ``on_*`` from the same thread or task.
 
 Breakers obtained with ``get_circuit_breaker(key)`` are shared process-wide by
-every node using the same key.
+every node using the same key; with ``store=`` (``circuit_redis``) by processes too.
 """
 
 from __future__ import annotations
 
 import contextvars
 import enum
-import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from langgraph_runner._circuit_events import announce
 from langgraph_runner.errors import CircuitOpenError
-from langgraph_runner.logs import get_event_logger
 
 __all__ = [
+    "BreakerStore",
     "CircuitBreaker",
     "CircuitBreakerConfig",
     "CircuitState",
@@ -106,7 +97,6 @@ Transition = Callable[[CircuitState, CircuitState], object]
 _CLOSED = CircuitState.CLOSED
 _OPEN = CircuitState.OPEN
 _HALF_OPEN = CircuitState.HALF_OPEN
-_LEVELS = {_OPEN: logging.WARNING, _HALF_OPEN: logging.INFO, _CLOSED: logging.INFO}
 
 
 class CircuitBreaker:
@@ -337,40 +327,33 @@ class CircuitBreaker:
         return remove
 
     def _notify(self, old: CircuitState, new: CircuitState) -> None:
-        logger = get_event_logger()
-        level = _LEVELS[new]
-        if logger.enabled(level):
-            snap = self.snapshot()
-            logger.emit(
-                level,
-                f"circuit.{new.value}" if new is not _OPEN else "circuit.opened",
-                breaker=self._name,
-                previous=old.value,
-                consecutive_failures=snap["consecutive_failures"],
-                retry_after=snap["retry_after"],
-            )
-        for callback in self._listeners:  # copy-on-write list: safe without the lock
-            try:
-                callback(old, new)
-            except Exception as exc:  # a metrics hook must never break a node
-                logger.emit(
-                    logging.ERROR,
-                    "circuit.listener_failed",
-                    breaker=self._name,
-                    error_type=type(exc).__name__,
-                    error=str(exc),
-                )
+        # The listener list is copy-on-write: safe to hand over without the lock.
+        announce(self._name, old, new, self._listeners, self.snapshot)
 
 
 def _name_of(node: str | Callable[[], str] | None) -> str | None:
     return node() if callable(node) else node
 
 
+class BreakerStore(Protocol):
+    """Where keyed breakers keep their state so processes share it (``RedisBreakerStore``)."""
+
+    def breaker(self, key: str, config: CircuitBreakerConfig | None = None) -> CircuitBreaker:
+        """A new breaker named ``key`` whose state lives in the store."""
+        ...
+
+    def owns(self, breaker: CircuitBreaker) -> bool:
+        """Whether ``breaker`` keeps its state in this store."""
+        ...
+
+
 _REGISTRY: dict[str, CircuitBreaker] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def get_circuit_breaker(key: str, config: CircuitBreakerConfig | None = None) -> CircuitBreaker:
+def get_circuit_breaker(
+    key: str, config: CircuitBreakerConfig | None = None, *, store: BreakerStore | None = None
+) -> CircuitBreaker:
     """The process-wide breaker for ``key``, created on first use.
 
     Every node that names the same key (usually a dependency: ``"openai"``,
@@ -380,23 +363,32 @@ def get_circuit_breaker(key: str, config: CircuitBreakerConfig | None = None) ->
         key: The breaker's name.
         config: The configuration; None accepts whatever the breaker already has
             (defaults when it is created now).
+        store: Keep the breaker's state in a store shared by processes (a
+            ``langgraph_runner.circuit_redis.RedisBreakerStore``), so every worker
+            trips and recovers together; None keeps it in this process. Once
+            created, ``get_circuit_breaker(key)`` and ``circuit_breaker=key`` return
+            the shared breaker too.
 
     Returns:
         The shared breaker.
 
     Raises:
-        ValueError: The breaker for ``key`` exists with a different config.
+        ValueError: The breaker for ``key`` exists with a different config, or
+            ``store`` is given and the breaker exists without it.
     """
     with _REGISTRY_LOCK:
         breaker = _REGISTRY.get(key)
         if breaker is None:
-            breaker = _REGISTRY[key] = CircuitBreaker(key, config)
-            return breaker
+            made = CircuitBreaker(key, config) if store is None else store.breaker(key, config)
+            _REGISTRY[key] = made
+            return made
     if config is not None and config != breaker.config:
         raise ValueError(
             f"circuit breaker {key!r} already exists with {breaker.config!r}; "
             f"cannot reuse it with {config!r} (use another key, or pass config=None)"
         )
+    if store is not None and not store.owns(breaker):
+        raise ValueError(f"circuit breaker {key!r} already exists without this store")
     return breaker
 
 

@@ -12,11 +12,17 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from langgraph.errors import GraphBubbleUp, is_invalid_resume
+from langgraph.errors import GraphBubbleUp
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
-from langgraph_runner.errors import CircuitOpenError, ErrorCategory, NodeAbortedError
+from langgraph_runner._compat import is_invalid_resume
+from langgraph_runner.errors import (
+    CircuitOpenError,
+    ErrorCategory,
+    FailureLoopError,
+    NodeAbortedError,
+)
 
 __all__ = [
     "classify_error",
@@ -51,6 +57,18 @@ _NETWORK_NAMES = frozenset(
 )
 
 
+def _attr(obj: object, name: str) -> Any:
+    """``getattr(obj, name, None)`` that survives hostile objects.
+
+    An exception whose property or ``__getattr__`` raises must not replace the
+    error being classified (nor end its retries): the attribute counts as absent.
+    """
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
 def is_control_flow(exc: BaseException) -> bool:
     """True for exceptions a wrapper must let through untouched.
 
@@ -73,33 +91,47 @@ def http_status(exc: BaseException) -> int | None:
     aiohttp, FastAPI) and on its ``response`` (httpx, requests), then ``code``
     (urllib's HTTPError).
     """
-    for holder in (exc, getattr(exc, "response", None)):
+    for holder in (exc, _attr(exc, "response")):
         if holder is None:
             continue
         for attr in ("status_code", "status"):
-            value = getattr(holder, attr, None)
+            value = _attr(holder, attr)
             if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
                 return value
-    code = getattr(exc, "code", None)
+    code = _attr(exc, "code")
     if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
         return code
     return None
 
 
-def _mro_names(exc: BaseException) -> list[str]:
-    return [cls.__name__ for cls in type(exc).__mro__]
+_TRAITS: dict[type[BaseException], tuple[bool, bool, bool]] = {}
+
+
+def _type_traits(cls: type[BaseException]) -> tuple[bool, bool, bool]:
+    """(timeout, network, rate limit) as the class and its MRO names say; per class, once."""
+    traits = _TRAITS.get(cls)
+    if traits is None:
+        traits = _compute_traits(cls)
+        if len(_TRAITS) < 1024:  # classes made on the fly must not grow it forever
+            _TRAITS[cls] = traits
+    return traits
+
+
+def _compute_traits(cls: type[BaseException]) -> tuple[bool, bool, bool]:
+    names = [c.__name__ for c in cls.__mro__]
+    timeout = issubclass(cls, (TimeoutError, _LGNodeTimeoutError)) or any(
+        any(t in name for t in _TIMEOUT_NAMES) for name in names[:-2]
+    )
+    network = issubclass(cls, ConnectionError) or any(name in _NETWORK_NAMES for name in names)
+    return timeout, network, any("RateLimit" in n for n in names)
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    if isinstance(exc, (TimeoutError, _LGNodeTimeoutError)):
-        return True
-    return any(any(t in name for t in _TIMEOUT_NAMES) for name in _mro_names(exc)[:-2])
+    return _type_traits(type(exc))[0]
 
 
 def _is_network(exc: BaseException) -> bool:
-    if isinstance(exc, ConnectionError):
-        return True
-    return any(name in _NETWORK_NAMES for name in _mro_names(exc))
+    return _type_traits(type(exc))[1]
 
 
 def classify_error(exc: BaseException) -> ErrorCategory:
@@ -121,7 +153,7 @@ def classify_error(exc: BaseException) -> ErrorCategory:
     status = http_status(exc)
     if _is_timeout(exc) or status in (408, 504):
         return ErrorCategory.TIMEOUT
-    if status == 429 or any("RateLimit" in n for n in _mro_names(exc)):
+    if status == 429 or _type_traits(type(exc))[2]:
         return ErrorCategory.RATE_LIMIT
     if _is_network(exc) or (status is not None and status >= 500):
         return ErrorCategory.NETWORK
@@ -134,7 +166,7 @@ def is_retryable_node_error(exc: BaseException) -> bool:
     """The default retry predicate of ``RetryConfig``.
 
     Never retried: LangGraph control flow, non-``Exception`` base exceptions, our
-    own ``CircuitOpenError`` and ``NodeAbortedError``. Not retried: pydantic
+    own ``CircuitOpenError``, ``NodeAbortedError`` and ``FailureLoopError``. Not retried: pydantic
     ``ValidationError`` and programming errors (TypeError, AttributeError,
     NameError, ImportError, LookupError, AssertionError, NotImplementedError),
     HTTP 4xx other than 408/425/429. Retried: timeouts, network errors, HTTP
@@ -146,7 +178,9 @@ def is_retryable_node_error(exc: BaseException) -> bool:
     Returns:
         Whether another attempt may help.
     """
-    if is_control_flow(exc) or isinstance(exc, (CircuitOpenError, NodeAbortedError)):
+    if is_control_flow(exc) or isinstance(
+        exc, (CircuitOpenError, NodeAbortedError, FailureLoopError)
+    ):
         return False
     if isinstance(exc, ValidationError):
         return False
@@ -202,20 +236,23 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     Returns:
         Seconds to wait, or None when the exception carries no usable hint.
     """
-    hint = _parse_retry_after(getattr(exc, "retry_after", None))
+    try:
+        hint = _parse_retry_after(_attr(exc, "retry_after"))
+    except Exception:  # a value whose float()/total_seconds() raises is no hint
+        hint = None
     if hint is not None:
         return hint
     # httpx/requests keep headers on exc.response; urllib's HTTPError and aiohttp's
     # ClientResponseError keep them on the exception itself.
-    for holder in (getattr(exc, "response", None), exc):
-        headers = getattr(holder, "headers", None)
+    for holder in (_attr(exc, "response"), exc):
+        headers = _attr(holder, "headers")
         if headers is None:
             continue
         try:
             raw = headers.get("Retry-After") or headers.get("retry-after")
+            hint = _parse_retry_after(raw)
         except Exception:  # a header object we do not understand is no hint
             continue
-        hint = _parse_retry_after(raw)
         if hint is not None:
             return hint
     return None

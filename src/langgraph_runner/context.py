@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import collections
 import contextvars
+import hashlib
 import itertools
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ["ContextSource", "NodeContext", "get_node_context", "ids_from_config", "new_trace_id"]
+__all__ = [
+    "CURRENT",
+    "RUN_DEADLINE_KEY",
+    "RUN_TRACKER_KEY",
+    "ContextSource",
+    "NodeContext",
+    "get_node_context",
+    "idempotency_key_for",
+    "ids_from_config",
+    "new_trace_id",
+    "reset_context",
+    "set_context",
+    "trace_id_for_run",
+]
+
+RUN_DEADLINE_KEY = "langgraph_runner_run_deadline"
+"""``config["configurable"]`` key of the run's deadline: a ``time.monotonic()`` value.
+
+Every wrapped node caps its attempts and retry waits by what is left of it
+(``langgraph_runner.runs.run(..., time_limit=)`` sets it).
+"""
+
+RUN_TRACKER_KEY = "langgraph_runner_run_tracker"
+"""``config["configurable"]`` key of the object ``runs.run`` uses to learn node cache outcomes."""
 
 
 class NodeContext(NamedTuple):
@@ -21,7 +47,7 @@ class NodeContext(NamedTuple):
         node: The node's name.
         attempt: 1-based number of the current attempt.
         max_attempts: Attempts allowed for this call.
-        trace_id: Correlates logs, records and metrics of one run (see README).
+        trace_id: Correlates logs, records and metrics of one run (see the logging guide).
         graph_execution_id: The thread id, else the run id, else the trace id.
         thread_id: ``configurable.thread_id`` when the run has one.
         run_id: The LangChain run id of the graph invocation, when known.
@@ -31,6 +57,15 @@ class NodeContext(NamedTuple):
         abort_signal: The attempt's own abort signal: fires when the run's signal
             fires or the attempt times out.
         primary_error: Inside a fallback, the exception that made the node fail.
+        idempotency_key: A stable key for this LangGraph task (32 hex chars): the same
+            on every attempt of the node (``retry=`` and LangGraph's ``RetryPolicy``),
+            when a crashed run is resumed from its checkpoint, and when a queue
+            delivers the task again; different for every other task (another step,
+            another ``Send`` item, another thread, another subgraph). Derived from the
+            thread id, the task's checkpoint namespace and LangGraph's deterministic
+            task id, never from a random id. None outside a LangGraph task (a node
+            called directly). ``langgraph_runner.effects.EffectLedger`` keys
+            completed side effects by it.
     """
 
     node: str
@@ -45,6 +80,7 @@ class NodeContext(NamedTuple):
     deadline: float | None = None
     abort_signal: Any = None  # an AbortSignal (langgraph_runner.abort) when one is in use
     primary_error: BaseException | None = None
+    idempotency_key: str | None = None
 
     def evolve(self, **changes: Any) -> NodeContext:
         """A copy with some fields changed."""
@@ -71,9 +107,10 @@ class _Fixed:
         return self._ctx
 
 
-_CURRENT: contextvars.ContextVar[ContextSource | None] = contextvars.ContextVar(
+CURRENT: contextvars.ContextVar[ContextSource | None] = contextvars.ContextVar(
     "langgraph_runner_node_context", default=None
 )
+"""What ``get_node_context()`` reads; the engine sets it for each call and attempt."""
 
 
 def get_node_context() -> NodeContext | None:
@@ -85,18 +122,20 @@ def get_node_context() -> NodeContext | None:
     Returns:
         The context, or None outside a node created by ``create_node``.
     """
-    source = _CURRENT.get()
+    source = CURRENT.get()
     return None if source is None else source.get()
 
 
-def _set_context(source: ContextSource | NodeContext) -> contextvars.Token[ContextSource | None]:
+def set_context(source: ContextSource | NodeContext) -> contextvars.Token[ContextSource | None]:
+    """Make ``source`` what ``get_node_context()`` reads (the engine's side of it)."""
     if isinstance(source, NodeContext):
         source = _Fixed(source)
-    return _CURRENT.set(source)
+    return CURRENT.set(source)
 
 
-def _reset_context(token: contextvars.Token[ContextSource | None]) -> None:
-    _CURRENT.reset(token)
+def reset_context(token: contextvars.Token[ContextSource | None]) -> None:
+    """Undo the ``set_context`` that returned ``token``."""
+    CURRENT.reset(token)
 
 
 # Generated trace ids: a random per-process prefix and a counter, unique without the
@@ -119,18 +158,51 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed_after_fork)
 
 
+# One generated trace id per graph run. LangGraph gives every invocation (and the
+# subgraphs it calls) one ``RunControl`` object, but a node cannot see the root run's
+# id when the caller gave none; the control object is the run's identity instead.
+# RunControl has __slots__ and no __weakref__, so the registry holds the objects
+# themselves (a strong reference also keeps their id() from being reused) and is
+# bounded: the oldest runs are forgotten first.
+_RUNS_MAX = 4096
+_RUNS: collections.OrderedDict[int, tuple[object, str]] = collections.OrderedDict()
+_RUNS_LOCK = threading.Lock()
+
+
+def trace_id_for_run(anchor: object) -> str:
+    """The trace id generated for the run whose identity object is ``anchor``.
+
+    The same object always gets the same id (while it is among the last 4096 runs).
+    """
+    key = id(anchor)
+    with _RUNS_LOCK:
+        found = _RUNS.get(key)
+        if found is not None and found[0] is anchor:
+            _RUNS.move_to_end(key)
+            return found[1]
+        trace = new_trace_id()
+        _RUNS[key] = (anchor, trace)
+        if len(_RUNS) > _RUNS_MAX:
+            _RUNS.popitem(last=False)
+        return trace
+
+
 def ids_from_config(
-    config: Mapping[str, Any] | None, *, run_id: str | None = None
+    config: Mapping[str, Any] | None,
+    *,
+    run_id: str | None = None,
+    run_anchor: object = None,
 ) -> tuple[str, str, str | None, str | None]:
     """Derive ``(trace_id, graph_execution_id, thread_id, run_id)`` from a RunnableConfig.
 
     trace_id: ``configurable["trace_id"]``, else ``metadata["trace_id"]``, else the
-    run id, else a fresh id. graph_execution_id: the thread id, else the run id, else
-    the trace id. ``run_id`` is the fallback run id when the config carries none
-    (inside a graph LangGraph keeps it in ``runtime.execution_info``).
+    run id, else the id generated once for ``run_anchor`` (LangGraph's per-run
+    ``RunControl``), else a fresh id. graph_execution_id: the thread id, else the
+    run id, else the trace id. ``run_id`` is the fallback run id when the config
+    carries none (inside a graph LangGraph keeps it in ``runtime.execution_info``).
     """
     if not config:
-        trace = run_id or new_trace_id()
+        trace = run_id or _generated(run_anchor)
         return trace, trace, None, run_id
     configurable: Mapping[str, Any] = config.get("configurable") or _EMPTY
     metadata: Mapping[str, Any] = config.get("metadata") or _EMPTY
@@ -140,8 +212,25 @@ def ids_from_config(
     raw_thread = configurable.get("thread_id") or metadata.get("thread_id")
     thread_id = None if raw_thread is None else str(raw_thread)
     raw_trace = configurable.get("trace_id") or metadata.get("trace_id")
-    trace_id = str(raw_trace) if raw_trace else (run_id or new_trace_id())
+    trace_id = str(raw_trace) if raw_trace else (run_id or _generated(run_anchor))
     return trace_id, thread_id or run_id or trace_id, thread_id, run_id
+
+
+def idempotency_key_for(thread_id: str | None, checkpoint_ns: str | None, task_id: str) -> str:
+    """The ``NodeContext.idempotency_key`` of a LangGraph task: 32 hex chars.
+
+    A BLAKE2b digest of the thread id, the task's checkpoint namespace (which holds
+    the ids of the parent tasks of a subgraph) and LangGraph's task id. LangGraph
+    derives the task id from the checkpoint that scheduled the task, its step,
+    node and triggers (or ``Send`` index), so a re-run of the same task from the
+    same checkpoint gets the same key.
+    """
+    raw = f"{thread_id or ''}\x00{checkpoint_ns or ''}\x00{task_id}".encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def _generated(run_anchor: object) -> str:
+    return new_trace_id() if run_anchor is None else trace_id_for_run(run_anchor)
 
 
 _EMPTY: Mapping[str, Any] = {}

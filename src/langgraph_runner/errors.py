@@ -5,8 +5,10 @@ Exception tree (everything we raise derives from ``LangGraphRunnerError``)::
     Exception
     ├── LangGraphRunnerError
     │   ├── StateSchemaError        graph state lacks the errors/routing_flags channels
+    │   ├── FailureLoopError        a node failed N times in a row in one run (loop guard)
     │   ├── NodeAbortedError        the run's abort signal fired (never retried)
     │   ├── CircuitOpenError        a circuit breaker rejected the call (never retried)
+    │   ├── ThreadBusyError         another run holds the thread's lock (one writer per thread)
     │   └── NodeTimeoutError        also a ``langgraph.errors.NodeTimeoutError`` (retryable)
     └── langgraph.errors.NodeTimeoutError
         └── NodeTimeoutError
@@ -31,11 +33,13 @@ __all__ = [
     "CircuitOpenError",
     "ErrorCategory",
     "ErrorCode",
+    "FailureLoopError",
     "LangGraphRunnerError",
     "NodeAbortedError",
     "NodeError",
     "NodeTimeoutError",
     "StateSchemaError",
+    "ThreadBusyError",
 ]
 
 
@@ -169,6 +173,35 @@ class StateSchemaError(LangGraphRunnerError, TypeError):
         )
 
 
+class FailureLoopError(LangGraphRunnerError, RuntimeError):
+    """The same node failed terminally N times in a row in one run: the run stops.
+
+    Raised by a wrapped node in ``on_error="record"`` mode instead of recording its
+    ``max_consecutive_failures``-th failure in a row, so an agent loop around a node
+    that keeps failing ends long before the recursion limit. The earlier records
+    stay in the checkpoint; the last one is ``record``. Never retried, and a wrapped
+    node around a subgraph lets it through rather than recording it, so the whole
+    run stops.
+
+    Attributes:
+        node: The node's name.
+        failures: Consecutive terminal failures counted, this one included.
+        limit: The node's ``max_consecutive_failures``.
+        record: The sanitized record of the last failure.
+    """
+
+    def __init__(self, *, record: NodeError, failures: int, limit: int) -> None:
+        self.node = record.node
+        self.failures = failures
+        self.limit = limit
+        self.record = record
+        super().__init__(
+            f"Node '{record.node}' failed {failures} times in a row in this run with no "
+            f"success between (max_consecutive_failures={limit}); stopping the run. "
+            f"Last failure: {record.message}"
+        )
+
+
 class NodeTimeoutError(LangGraphRunnerError, _LGNodeTimeoutError):
     """A node attempt exceeded its timeout, or the call exceeded its deadline.
 
@@ -180,7 +213,8 @@ class NodeTimeoutError(LangGraphRunnerError, _LGNodeTimeoutError):
         timeout: The limit that fired, in seconds.
         elapsed: Seconds the attempt (or call) had run.
         attempt: The 1-based attempt number.
-        kind: ``"run"`` for an attempt timeout, ``"deadline"`` for the call deadline.
+        kind: ``"run"`` for an attempt's run limit, ``"idle"`` for its idle limit (no
+            progress signal for that long), ``"deadline"`` for the call deadline.
     """
 
     def __init__(
@@ -190,15 +224,19 @@ class NodeTimeoutError(LangGraphRunnerError, _LGNodeTimeoutError):
         timeout: float,
         elapsed: float,
         attempt: int = 1,
-        kind: Literal["run", "deadline"] = "run",
+        kind: Literal["run", "idle", "deadline"] = "run",
     ) -> None:
-        _LGNodeTimeoutError.__init__(self, node, elapsed, kind="run", run_timeout=timeout)
+        if kind == "idle":
+            _LGNodeTimeoutError.__init__(self, node, elapsed, kind="idle", idle_timeout=timeout)
+        else:
+            _LGNodeTimeoutError.__init__(self, node, elapsed, kind="run", run_timeout=timeout)
         self.attempt = attempt
         self.kind = kind  # type: ignore[assignment]
-        what = "deadline" if kind == "deadline" else "timeout"
+        what = {"deadline": "deadline", "idle": "idle timeout"}.get(kind, "timeout")
+        progress = " without making progress" if kind == "idle" else ""
         self.args = (
-            f"Node '{node}' exceeded its {what} of {timeout:.3f}s on attempt {attempt} "
-            f"(elapsed: {elapsed:.3f}s).",
+            f"Node '{node}' exceeded its {what} of {timeout:.3f}s{progress} on attempt "
+            f"{attempt} (elapsed: {elapsed:.3f}s).",
         )
 
     def __str__(self) -> str:
@@ -238,4 +276,32 @@ class CircuitOpenError(LangGraphRunnerError):
         super().__init__(
             f"Circuit '{breaker}' is open; retry after {self.retry_after:.3f}s"
             + (f" (node '{node}')" if node else "")
+        )
+
+
+class ThreadBusyError(LangGraphRunnerError, RuntimeError):
+    """Another run holds the thread's lock: a second writer would repeat its nodes.
+
+    Raised by ``thread_lock`` (and so by ``run``/``arun``) when the thread is being
+    run by another process, or by another run in this process, and the lock did not
+    come free within the wait allowed. Nothing of the thread ran.
+
+    Attributes:
+        thread_id: The busy thread's id.
+        checkpoint_ns: Its checkpoint namespace (``""`` for a root graph).
+        waited: Seconds waited for the lock before giving up (0 when not waiting).
+    """
+
+    def __init__(self, thread_id: str, *, checkpoint_ns: str = "", waited: float = 0.0) -> None:
+        self.thread_id = thread_id
+        self.checkpoint_ns = checkpoint_ns
+        self.waited = waited
+        shown = thread_id if len(thread_id) <= 120 else thread_id[:120] + "..."
+        ns = f" (checkpoint namespace {checkpoint_ns!r})" if checkpoint_ns else ""
+        held = f"still held after waiting {waited:.3f}s" if waited > 0 else "held"
+        super().__init__(
+            f"Thread {shown!r}{ns} is being run by another process (or another run in this "
+            f"process): its lock is {held}, and a second writer would run its remaining nodes "
+            "again. Let that run finish, then resume the thread; or pass lock_wait=<seconds> "
+            "to run()/arun() (wait= to thread_lock()) to wait for it; or use another thread_id."
         )

@@ -1,11 +1,14 @@
-"""Structured events for wrapped nodes, quiet by default.
+"""Structured events for wrapped nodes; failures visible by default.
 
-A library must not write to stdout/stderr on its own. Events are built with
-structlog and handed to the stdlib logger ``langgraph_runner``: with no handler
-configured they go wherever the application sends stdlib logs (nowhere, by
-default, for INFO). ``configure_logging()`` opts into rendering them (console or
-JSON) on that one logger, without touching ``structlog.configure`` or the root
-logger, so an application's own structlog setup stays as it is.
+Events are built with structlog and handed to the stdlib logger
+``langgraph_runner``: they go wherever the application sends stdlib logs. When
+the application configured no logging at all, Python's own last-resort handler
+prints WARNING and above to stderr, so a node that fails (and, in record mode,
+lets the graph carry on) is never silent; INFO events print nothing. Set the
+``langgraph_runner`` logger's level (or add a handler) to change that.
+``configure_logging()`` opts into rendering every event (console or JSON) on
+that one logger, without touching ``structlog.configure`` or the root logger,
+so an application's own structlog setup stays as it is.
 
 Events: ``node.started``, ``node.retrying``, ``node.succeeded``, ``node.failed``
 (and, with the resilience features, ``node.timeout``, ``node.aborted``,
@@ -38,16 +41,68 @@ class SupportsEvents(Protocol):
     def error(self, event: str, **kw: Any) -> Any: ...
 
 
+# Control characters (newlines above all) in a value could forge log lines in a
+# line-oriented sink: console and plain stdlib output show them escaped instead.
+_ESCAPES = {
+    **{c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))},
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def _escape(value: object) -> str:
+    """``str(value)`` with control characters escaped, so one event stays one line.
+
+    A ``__str__`` that raises gives ``<unprintable TypeName>``.
+    """
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = str(value)
+        except Exception:
+            text = f"<unprintable {type(value).__name__}>"
+    return text if text.isprintable() else text.translate(_ESCAPES)
+
+
+def _line(fields: Mapping[str, Any]) -> str:
+    return " ".join(f"{_escape(k)}={_escape(v)}" for k, v in fields.items() if v is not None)
+
+
 def _to_stdlib(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> Mapping[str, Any]:
-    event = str(event_dict.pop("event", ""))
+    event = _escape(event_dict.pop("event", ""))
     fields = dict(event_dict)
-    tail = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+    tail = _line(fields)
     return {
         "msg": f"{event} {tail}" if tail else event,
         "extra": {_FIELDS_ATTR: {"event": event, **fields}},
     }
+
+
+def _reaches_a_handler(logger: logging.Logger, level: int) -> bool:
+    """Whether a record at ``level`` would reach a handler other than a NullHandler.
+
+    Walks the handlers the way ``Logger.callHandlers`` does. By default the only
+    one is our own NullHandler, and a node failure (ERROR, enabled by the root
+    logger's WARNING level) would build and discard a record on every failure.
+    """
+    current: logging.Logger | None = logger
+    found = False
+    while current is not None:
+        for handler in current.handlers:
+            found = True
+            if not isinstance(handler, logging.NullHandler) and level >= handler.level:
+                return True
+        if not current.propagate:
+            break
+        current = current.parent
+    # No handler at all: Python's "last resort" handler prints it.
+    return not found and logging.lastResort is not None and level >= logging.lastResort.level
 
 
 def _always(level: int) -> bool:
@@ -90,6 +145,8 @@ class EventLogger:
         """Emit one event; never raises into the caller."""
         if not self.enabled(level):
             return
+        if self._custom is None and not _reaches_a_handler(self._std, level):
+            return  # only NullHandlers would see it: skip building the record
         method = logging.getLevelName(level).lower()
         try:
             getattr(self._structlog, method)(event, **fields)
@@ -99,9 +156,8 @@ class EventLogger:
             )
 
 
-# The standard library-author move: with no handler anywhere, Python's "last resort"
-# handler would print our warnings to stderr. A NullHandler keeps us silent by default.
-logging.getLogger(LOGGER_NAME).addHandler(logging.NullHandler())
+# No NullHandler on purpose: with no handler anywhere, Python's "last resort" handler
+# prints WARNING+ to stderr, so a recorded failure is visible in an unconfigured app.
 _DEFAULT = EventLogger()
 
 
@@ -122,8 +178,8 @@ class _Formatter(logging.Formatter):
         if self._json:
             payload = {"timestamp": ts, "level": record.levelname.lower(), "event": event, **fields}
             return json.dumps(payload, default=str)
-        kv = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-        return f"{ts} [{record.levelname.lower():<7}] {event:<16} {kv}".rstrip()
+        event = _escape(event)
+        return f"{ts} [{record.levelname.lower():<7}] {event:<16} {_line(fields)}".rstrip()
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]

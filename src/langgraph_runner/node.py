@@ -1,4 +1,4 @@
-"""``create_node``: wrap a LangGraph node function with retries, timeouts, breakers and records.
+"""``create_node`` and ``node_factory``: production-grade LangGraph nodes.
 
 The wrapper is invisible to LangGraph: it keeps the function's name, module, doc
 and annotations, takes ``(state, config)``, forwards ``config``/``runtime``/
@@ -7,146 +7,70 @@ through unchanged, and lets LangGraph's control flow (``interrupt()``,
 ``Command.PARENT``, drain) and cancellation through untouched.
 
 The first attempt runs without any retry machinery (the success path costs a few
-microseconds); only a failure hands over to tenacity.
+microseconds); only a failure hands over to tenacity. The machinery lives in the
+private ``langgraph_runner._engine`` package.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, Literal, TypeVar, cast
+from types import MappingProxyType
+from typing import Any, Literal, Protocol, TypedDict, TypeVar, overload
 
-from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import ensure_config
+from langchain_core.runnables import Runnable
+from langgraph.types import TimeoutPolicy
+from typing_extensions import Unpack
 
-from langgraph_runner import _compat
-from langgraph_runner.cache import NodeCache, code_fingerprint
+from langgraph_runner._engine import build
+from langgraph_runner._engine.guard import DEFAULT_MAX_CONSECUTIVE_FAILURES
+from langgraph_runner._engine.runnables import is_wrapped as _is_wrapped
+from langgraph_runner._engine.spec import BreakerOption, Fallback
+from langgraph_runner.cache import NodeCache
 from langgraph_runner.context import NodeContext
 from langgraph_runner.errors import NodeError
-from langgraph_runner.failure import Fallback, check_fallback
-from langgraph_runner.logs import SupportsEvents, get_event_logger
+from langgraph_runner.logs import SupportsEvents
 from langgraph_runner.metrics.collector import NodeMetricsCollector
-from langgraph_runner.options import BreakerOption, check_hook, check_seconds, resolve_breaker
 from langgraph_runner.retry import RetryAttempt, RetryConfig
-from langgraph_runner.runner import NodeRunner, NodeSpec
 
-__all__ = ["create_node"]
+__all__ = ["NodeFactory", "create_node", "is_wrapped", "node_factory"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 OnError = Literal["record", "raise"]
 
 
-class _SyncNode(_compat.RunnableCallable):
-    """A sync node with its own async path.
+class NodeOptions(TypedDict, total=False):
+    """``create_node``'s keyword options, for typing the overloads."""
 
-    LangGraph runs a plain sync function under ``ainvoke`` in an executor thread
-    that cancellation never reaches; as a Runnable with both paths, our async
-    path runs each attempt in a worker thread but keeps the retry loop (waits,
-    records) on the event loop, where cancellation stops it at once.
-    """
-
-    def __init__(
-        self,
-        runner: NodeRunner,
-        sync_entry: Callable[..., Any],
-        async_entry: Callable[..., Any],
-    ) -> None:
-        super().__init__(sync_entry, async_entry, name=sync_entry.__name__, trace=False)
-        self._runner = runner
-
-    # Calling the node directly runs the sync path, like calling the function.
-    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return self.func(*args, **kwargs)  # type: ignore[misc]
-
-    # What RunnableCallable.invoke/ainvoke do for a trace=False callable that takes
-    # (state, config), without their generic per-call work (kwargs merging, the
-    # injection loop): LangGraph calls these once per node execution.
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        if kwargs:
-            return super().invoke(input, config, **kwargs)
-        ret = self._runner.run(input, config if config is not None else ensure_config())
-        # RunnableCallable's recurse=True (the dict test first: isinstance on the ABC costs).
-        if ret.__class__ is not dict and isinstance(ret, Runnable):
-            return ret.invoke(input, config)
-        return ret
-
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        if kwargs:
-            return await super().ainvoke(input, config, **kwargs)
-        ret = await self._runner.arun(input, config if config is not None else ensure_config())
-        if ret.__class__ is not dict and isinstance(ret, Runnable):
-            return await ret.ainvoke(input, config)
-        return ret
+    name: str | None
+    retry: RetryConfig | int | None
+    on_retry_attempt: Callable[[RetryAttempt], Any] | None
+    on_error: OnError
+    logger: SupportsEvents | None
+    cache: NodeCache | None
+    metrics: NodeMetricsCollector | None
+    timeout: float | timedelta | None
+    deadline: float | timedelta | None
+    on_timeout: Callable[[NodeContext], Any] | None
+    circuit_breaker: BreakerOption | None
+    fallback: Fallback | None
+    on_failure: Callable[[NodeError, Any], Any] | None
+    max_consecutive_failures: int | None
 
 
-class _AsyncNode(_SyncNode):
-    """An async node: no sync path, as LangGraph makes of an async function.
-
-    A Runnable rather than a coroutine function so that LangGraph calls our
-    ``ainvoke`` directly (no generic injection of ``config``, no extra coroutine).
-    Calling it returns a coroutine; LangGraph's ``is_async_callable`` (and, on
-    Python 3.12+, ``inspect.iscoroutinefunction``) tell it apart as async.
-    """
-
-    def __init__(self, runner: NodeRunner, async_entry: Callable[..., Any]) -> None:
-        _compat.RunnableCallable.__init__(
-            self, None, async_entry, name=async_entry.__name__, trace=False
-        )
-        self._runner = runner
-        if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
-            inspect.markcoroutinefunction(self)
-
-    async def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return await self.afunc(*args, **kwargs)  # type: ignore[misc]
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        # RunnableCallable's own: "No synchronous function provided ...", as for any async node.
-        return _compat.RunnableCallable.invoke(self, input, config, **kwargs)
+@overload
+def create_node(fn: F, /, **options: Unpack[NodeOptions]) -> F: ...
 
 
-# No annotations on __call__: LangGraph's add_node reads get_type_hints(node.__call__) and,
-# when empty, get_type_hints(node), i.e. the wrapped function's own annotations (its input
-# schema and Command[Literal[...]] destinations), which we copy onto the instance.
-_SyncNode.__call__.__annotations__ = {}
-_AsyncNode.__call__.__annotations__ = {}
-
-
-def _signature_for(fn: Callable[..., Any]) -> inspect.Signature:
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        params = []
-    first = params[0] if params else None
-    state_param = inspect.Parameter(
-        first.name if first is not None and first.kind is not first.VAR_POSITIONAL else "state",
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        annotation=first.annotation if first is not None else inspect.Parameter.empty,
-    )
-    config_param = inspect.Parameter(
-        "config",
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        default=None,
-        annotation=RunnableConfig,
-    )
-    return inspect.Signature([state_param, config_param])
-
-
-def _copy_metadata(target: Any, fn: Callable[..., Any], name: str | None) -> None:
-    for attr in ("__module__", "__qualname__", "__doc__"):
-        with contextlib.suppress(AttributeError):
-            setattr(target, attr, getattr(fn, attr))
-    target.__name__ = name or getattr(fn, "__name__", type(fn).__name__)
-    target.__annotations__ = dict(getattr(fn, "__annotations__", None) or {})
-    # LangGraph follows exactly one __wrapped__ level to find subgraphs a node calls,
-    # so point it at the function whose body does the calling.
-    target.__wrapped__ = inspect.unwrap(fn)
-    target.__signature__ = _signature_for(fn)
+@overload
+def create_node(
+    fn: Runnable[Any, Any], /, **options: Unpack[NodeOptions]
+) -> Runnable[Any, Any]: ...
 
 
 def create_node(
-    fn: F,
+    fn: Callable[..., Any] | Runnable[Any, Any],
     /,
     *,
     name: str | None = None,
@@ -156,18 +80,21 @@ def create_node(
     logger: SupportsEvents | None = None,
     cache: NodeCache | None = None,
     metrics: NodeMetricsCollector | None = None,
-    timeout: float | timedelta | None = None,
+    timeout: float | timedelta | TimeoutPolicy | None = None,
     deadline: float | timedelta | None = None,
     on_timeout: Callable[[NodeContext], Any] | None = None,
     circuit_breaker: BreakerOption | None = None,
     fallback: Fallback | None = None,
     on_failure: Callable[[NodeError, Any], Any] | None = None,
-) -> F:
+    max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+) -> Any:
     """Wrap ``fn`` as a production-grade LangGraph node.
 
     Args:
-        fn: The node function: sync or async, ``(state)``, ``(state, config)``,
-            ``(state, *, runtime)``, ... exactly as LangGraph accepts it.
+        fn: The node: a function, sync or async, ``(state)``, ``(state, config)``,
+            ``(state, *, runtime)``, ... exactly as LangGraph accepts it; or any
+            ``Runnable`` (a ``ToolNode``, an LCEL chain, a compiled subgraph),
+            called with ``invoke``/``ainvoke`` and the node's config unchanged.
         name: Name for logs and records; default: the LangGraph node name, else
             ``fn.__name__``.
         retry: ``RetryConfig``, an int (max_attempts) or None (one attempt).
@@ -183,10 +110,15 @@ def create_node(
             declared inputs with the same code; failures are never cached.
         metrics: A ``NodeMetricsCollector`` to report to when the run's config
             has none under ``configurable["metrics_collector"]``.
-        timeout: Limit of each attempt (float seconds or timedelta). An async fn
-            is cancelled; a sync fn runs in a worker thread that is abandoned
-            (its attempt's abort signal set, its late result discarded).
-            Raises ``NodeTimeoutError`` (retryable) into the retry loop.
+        timeout: Limit of each attempt: float seconds or a timedelta (a run
+            limit), or LangGraph's ``TimeoutPolicy(run_timeout=, idle_timeout=,
+            refresh_on=)`` with the same meaning as natively: the idle limit is
+            reset by ``runtime.heartbeat()``, ``langgraph_runner.heartbeat()``
+            and (``refresh_on="auto"``) stream writes and callback events. Works
+            for sync and async nodes. An async fn is cancelled; a sync fn runs in
+            a worker thread that is abandoned (its attempt's abort signal set, its
+            late result discarded, its later stream writes and callback events
+            muted). Raises ``NodeTimeoutError`` (retryable) into the retry loop.
         deadline: Limit of the whole call, attempts and waits together: no wait
             sleeps past it, and the attempt that runs is capped by what is left.
         on_timeout: ``hook(ctx)`` once per timed-out attempt (sync or async),
@@ -200,56 +132,128 @@ def create_node(
             record; the failure is ``get_node_context().primary_error``.
         on_failure: ``hook(record, state)`` on every terminal failure, sync or
             async; its errors are logged, never raised.
+        max_consecutive_failures: The loop guard of ``on_error="record"``: the
+            N-th terminal failure of this node in a row in one run (no success
+            of the node between) raises ``FailureLoopError`` naming the node
+            instead of recording it, so an agent loop around a node that keeps
+            failing stops. Default 5; None turns the guard off.
 
     Returns:
         A coroutine function when ``fn`` is async; otherwise a callable
-        Runnable with sync and async paths. Either goes into ``add_node``.
+        Runnable with sync and async paths (also for a Runnable ``fn``). Either
+        goes into ``add_node``.
 
     Raises:
         TypeError: If ``fn`` is not callable or an option has the wrong type.
         ValueError: If an option has a wrong value (``on_error``, a timeout <= 0, ...).
         pydantic.ValidationError: If a config value is invalid.
     """
-    if not callable(fn):
-        raise TypeError(f"create_node: fn must be callable, got {type(fn).__name__}")
-    if isinstance(fn, type):
-        raise TypeError(f"create_node: fn must be a function, not the class {fn.__name__}")
-    if on_error not in ("record", "raise"):
-        raise ValueError(f"create_node: on_error must be 'record' or 'raise', got {on_error!r}")
-    if cache is not None and not isinstance(cache, NodeCache):
-        raise TypeError(f"create_node: cache must be a NodeCache, got {type(cache).__name__}")
-    if name is not None and (not isinstance(name, str) or not name):
-        raise ValueError(f"create_node: name must be a non-empty string, got {name!r}")
-    fallback = check_fallback(fallback)
-    display = name or str(getattr(fn, "__name__", type(fn).__name__))
-    spec = NodeSpec(
-        fn=fn,
+    node = build(
+        fn,
         name=name,
-        is_async=_compat.is_async_callable(fn),
-        accepts=_compat.func_accepts(fn),
-        retry=RetryConfig.coerce(retry),
-        on_retry_attempt=check_hook(on_retry_attempt, "on_retry_attempt"),
+        retry=retry,
+        on_retry_attempt=on_retry_attempt,
         on_error=on_error,
-        log=get_event_logger(logger),
+        logger=logger,
         cache=cache,
         metrics=metrics,
-        fingerprint=code_fingerprint(fn) if cache is not None and cache.version is None else "",
-        timeout=check_seconds(timeout, "timeout"),
-        deadline=check_seconds(deadline, "deadline"),
-        on_timeout=check_hook(on_timeout, "on_timeout"),
-        breaker=resolve_breaker(circuit_breaker, display),
+        timeout=timeout,
+        deadline=deadline,
+        on_timeout=on_timeout,
+        circuit_breaker=circuit_breaker,
         fallback=fallback,
-        fallback_accepts=(_compat.func_accepts(fallback) if callable(fallback) else None),
-        fallback_is_async=callable(fallback) and _compat.is_async_callable(fallback),
-        on_failure=check_hook(on_failure, "on_failure"),
+        on_failure=on_failure,
+        max_consecutive_failures=max_consecutive_failures,
     )
-    runner = NodeRunner(spec)
+    return node
 
-    _copy_metadata(runner.arun, fn, name)
-    if spec.is_async:
-        node: _SyncNode = _AsyncNode(runner, runner.arun)
-    else:
-        _copy_metadata(runner.run, fn, name)
-        node = _SyncNode(runner, runner.run, runner.arun)
-    _copy_metadata(node, fn, name)
-    return cast(F, node)
+
+_OPTIONS = frozenset(inspect.signature(create_node).parameters) - {"fn", "name"}
+
+
+class NodeFactory(Protocol):
+    """What ``node_factory`` returns: ``create_node`` with defaults filled in."""
+
+    @property
+    def defaults(self) -> Mapping[str, Any]:
+        """The defaults every node gets (read-only)."""
+        ...
+
+    @overload
+    def __call__(self, fn: F, /, **options: Any) -> F: ...
+
+    @overload
+    def __call__(self, fn: Runnable[Any, Any], /, **options: Any) -> Runnable[Any, Any]: ...
+
+    def __call__(self, fn: Any, /, **options: Any) -> Any:
+        """Wrap ``fn`` like ``create_node(fn, **{**defaults, **options})``."""
+        ...
+
+
+class _Factory:
+    __slots__ = ("_defaults",)
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self._defaults = MappingProxyType(defaults)
+
+    @property
+    def defaults(self) -> Mapping[str, Any]:
+        return self._defaults
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._defaults.items())
+        return f"node_factory({inner})"
+
+    def __call__(self, fn: Any, /, **options: Any) -> Any:
+        return create_node(fn, **{**self._defaults, **options})
+
+
+def node_factory(**defaults: Any) -> NodeFactory:
+    """A ``create_node`` with defaults for every node of a graph; per-node arguments win.
+
+    The defaults are validated now, by building a throwaway node with them, so
+    a bad value fails here and not when the graph is built::
+
+        make = node_factory(retry=RetryConfig(max_attempts=5), timeout=30, on_failure=alert)
+        g.add_node("fetch", make(fetch))
+        g.add_node("parse", make(parse, retry=None))   # per-node: no retries here
+
+    A ``CircuitBreakerConfig`` default gives every node a breaker of its own; a
+    ``CircuitBreaker`` instance or a key string makes them share one.
+
+    Args:
+        **defaults: Any keyword ``create_node`` takes, except ``name``.
+
+    Returns:
+        The factory: call it like ``create_node``; ``.defaults`` shows the defaults.
+
+    Raises:
+        TypeError: An unknown option, ``name``, or a default of the wrong type.
+        ValueError: A default with a wrong value.
+    """
+    if "name" in defaults:
+        raise TypeError("node_factory: 'name' cannot be a default (it names one node)")
+    unknown = sorted(set(defaults) - _OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"node_factory: unknown option(s) {', '.join(unknown)}; "
+            f"create_node takes {', '.join(sorted(_OPTIONS))}"
+        )
+
+    def _probe(state: Any) -> None:
+        return None
+
+    create_node(_probe, **defaults)
+    return _Factory(dict(defaults))
+
+
+def is_wrapped(node: object) -> bool:
+    """Whether ``node`` was built by ``create_node`` (or ``node_factory``, ``harden``).
+
+    Args:
+        node: Anything ``add_node`` accepts.
+
+    Returns:
+        True for a node this package built.
+    """
+    return _is_wrapped(node)

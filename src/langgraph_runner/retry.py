@@ -12,14 +12,16 @@ Retry-After header) replaces the computed wait, still capped by max_interval.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from langgraph_runner import _compat
 from langgraph_runner.classify import is_control_flow, is_retryable_node_error, retry_after_seconds
 from langgraph_runner.errors import CircuitOpenError, NodeAbortedError
 
@@ -31,8 +33,6 @@ __all__ = [
     "RetryConfig",
     "RetryOn",
     "as_seconds",
-    "skip_wait",
-    "waits_disabled",
 ]
 
 RetryOn = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10
@@ -43,27 +43,6 @@ RetryOn = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10
 """Exception types, or a predicate ``exc -> bool``, that decide what is retried."""
 
 _RANDOM = random.Random()
-# Process-wide, not a contextvar: sync nodes under ainvoke run attempts in worker
-# threads, and a test's `with no_wait():` must reach them too.
-_no_wait_depth = 0
-_skipped_sinks: list[list[float]] = []  # one list per open no_wait() block
-
-
-def waits_disabled() -> bool:
-    """True inside ``langgraph_runner.testing.no_wait()``: every retry wait is zero."""
-    return _no_wait_depth > 0
-
-
-def skip_wait(delay: float) -> bool:
-    """Whether a retry wait of ``delay`` seconds must be skipped (inside ``no_wait()``).
-
-    A skipped delay is appended to the list every open ``no_wait()`` block yields.
-    """
-    if _no_wait_depth <= 0:
-        return False
-    for sink in tuple(_skipped_sinks):
-        sink.append(delay)
-    return True
 
 
 def as_seconds(value: float | timedelta, field: str) -> float:
@@ -71,8 +50,8 @@ def as_seconds(value: float | timedelta, field: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{field} must be a number of seconds or a timedelta, not a bool")
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds != seconds or seconds < 0:  # NaN or negative
-        raise ValueError(f"{field} must be >= 0 seconds, got {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:  # NaN, infinite or negative
+        raise ValueError(f"{field} must be a finite number of seconds >= 0, got {value!r}")
     return seconds
 
 
@@ -85,9 +64,13 @@ class RetryConfig(BaseModel):
         backoff_factor: Multiplier of the wait per further attempt (>= 1).
         max_interval: Hard ceiling of any wait, in seconds (float or timedelta).
         jitter: Upward proportional jitter, a fraction in [0, 1].
-        retry_on: Exception types or a predicate; default ``is_retryable_node_error``.
-            LangGraph control flow, cancellation, ``NodeAbortedError`` and
-            ``CircuitOpenError`` are never retried, whatever this says.
+        retry_on: Exception types, a predicate, or ``"langgraph"`` for LangGraph's own
+            ``default_retry_on`` (which, unlike our default ``is_retryable_node_error``,
+            does not retry ValueError, TypeError, LookupError, RuntimeError, OSError
+            and the like, and retries HTTP 5xx but not 429). Default:
+            ``is_retryable_node_error``. LangGraph control flow, cancellation,
+            ``NodeAbortedError`` and ``CircuitOpenError`` are never retried, whatever
+            this says.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -97,7 +80,7 @@ class RetryConfig(BaseModel):
     backoff_factor: float = Field(default=2.0, ge=1.0)
     max_interval: float = 30.0
     jitter: float = Field(default=0.25, ge=0.0, le=1.0)
-    retry_on: RetryOn | None = None
+    retry_on: RetryOn | Literal["langgraph"] | None = None
 
     def __init__(self, **data: Any) -> None:  # keyword-only, like LangGraph's policies
         super().__init__(**data)
@@ -119,14 +102,14 @@ class RetryConfig(BaseModel):
     @field_validator("retry_on")
     @classmethod
     def _retry_on(cls, value: Any) -> Any:
-        if value is None:
-            return None
+        if value is None or value == "langgraph":
+            return value
         types = value if isinstance(value, tuple) else (value,)
         if all(isinstance(t, type) and issubclass(t, BaseException) for t in types) and types:
             return value
         if callable(value) and not isinstance(value, type):
             return value
-        raise ValueError("retry_on must be exception types or a predicate exc -> bool")
+        raise ValueError("retry_on must be exception types, a predicate exc -> bool or 'langgraph'")
 
     @model_validator(mode="after")
     def _ceiling(self) -> RetryConfig:
@@ -144,6 +127,8 @@ class RetryConfig(BaseModel):
         rule = self.retry_on
         if rule is None:
             return is_retryable_node_error(exc)
+        if isinstance(rule, str):  # "langgraph"
+            return isinstance(exc, Exception) and bool(_compat.default_retry_on(exc))
         if isinstance(rule, (type, tuple)):
             return isinstance(exc, rule)
         return bool(rule(exc))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Annotated, Any, TypedDict, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from langgraph.types import Overwrite
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
-from typing_extensions import TypedDict as TypedDictExt  # pydantic needs it before 3.12
+from typing_extensions import TypedDict  # pydantic needs it before 3.12; MessagesState uses it
 
+from langgraph_runner._typeddict import composable
+from langgraph_runner.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
 from langgraph_runner.errors import NodeError
 
 __all__ = [
@@ -87,18 +89,24 @@ def merge_flags(
     return merge_dicts(left, right)
 
 
+@composable
 class GraphState(TypedDict, total=False):
     """Base state for graphs of wrapped nodes. Subclass it and add your own keys.
 
+    It combines with LangGraph's ``MessagesState`` and prebuilt ``AgentState`` and
+    with any TypedDict, from ``typing`` or ``typing_extensions``, by inheritance:
+    ``class State(MessagesState, GraphState): ...``.
+
     Channels:
-        errors: Error records (``NodeError`` JSON dumps), appended.
+        errors: Error records (``NodeError`` JSON dumps), appended; the last 100
+            are kept (see ``bounded_errors``).
         routing_flags: ``{"blocked": True, ...}``, merged; None removes a flag.
         artifact_paths: Artifact name -> path, merged.
         evidence_refs: References, appended without duplicates.
         gate_decisions: Gate name -> decision record, merged.
     """
 
-    errors: Annotated[list[dict[str, Any]], append_errors]
+    errors: Annotated[list[dict[str, Any]], bounded_errors(DEFAULT_ERRORS_LIMIT)]
     routing_flags: Annotated[dict[str, bool], merge_flags]
     artifact_paths: Annotated[dict[str, str], merge_dicts]
     evidence_refs: Annotated[list[str], append_unique]
@@ -133,7 +141,7 @@ class _Updates(BaseModel):
 
 
 # Validated as one mapping so that a ValidationError's location names the channel.
-class _Overwrites(TypedDictExt, total=False):
+class _Overwrites(TypedDict, total=False):
     errors: list[NodeError]
     routing_flags: dict[str, bool]
     artifact_paths: dict[str, _Path]

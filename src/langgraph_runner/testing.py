@@ -26,12 +26,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from langgraph_runner import retry as _retry
+from langgraph_runner._engine.waits import no_wait_scope as _no_wait_scope
 from langgraph_runner.context import get_node_context as _get_node_context
 
 __all__ = ["FlakyNode", "fail_times", "hang", "no_wait"]
-
-_lock = threading.Lock()
 
 
 @contextmanager
@@ -44,16 +42,8 @@ def no_wait() -> Iterator[list[float]]:
         A list that collects every delay that was skipped, in seconds, so a
         backoff schedule can be asserted without sleeping.
     """
-    skipped: list[float] = []
-    with _lock:
-        _retry._no_wait_depth += 1
-        _retry._skipped_sinks.append(skipped)
-    try:
+    with _no_wait_scope() as skipped:
         yield skipped
-    finally:
-        with _lock:
-            _retry._no_wait_depth -= 1
-            _retry._skipped_sinks.remove(skipped)
 
 
 _Result = dict[str, Any] | Callable[[Any], Any] | None

@@ -14,11 +14,10 @@ once. An abandoned worker rejoins the pool when it finishes; it never blocks
 later calls. With neither a timeout nor a run signal, ``run_sync_attempt`` and
 ``arun_async_attempt`` just call the function.
 
-Only the run signal is watched while waiting; the controller is the attempt's
-own, which these functions abort (with the ``NodeTimeoutError`` or
-``NodeAbortedError`` as reason, or ``"cancelled"``). Exceptions raised by the
-attempt (``BaseException`` and LangGraph control flow such as ``GraphInterrupt``
-included) propagate unchanged.
+An attempt may also have an idle limit and a mute gate (``progress.Progress``).
+The controller is the attempt's own, aborted with the ``NodeTimeoutError`` or
+``NodeAbortedError`` as reason (or ``"cancelled"``). Whatever the attempt raises
+(``GraphInterrupt`` and other ``BaseException`` included) propagates unchanged.
 """
 
 from __future__ import annotations
@@ -31,14 +30,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from langgraph_runner import workers as _workers
-from langgraph_runner.abort import AbortController, AbortSignal
-from langgraph_runner.errors import NodeAbortedError, NodeTimeoutError
-from langgraph_runner.workers import (
+from langgraph_runner import _workers
+from langgraph_runner._workers import (
     abandoned_thread_count,
     running_abandoned_thread_count,
     wait_for_abandoned_threads,
 )
+from langgraph_runner.abort import AbortController, AbortSignal
+from langgraph_runner.errors import NodeAbortedError, NodeTimeoutError
+from langgraph_runner.progress import ExpiryTimer, Progress, expiry, timeout_error
 
 __all__ = [
     "abandoned_thread_count",
@@ -88,17 +88,19 @@ def _finish(
     start: float,
     controller: AbortController | None,
     run_signal: AbortSignal | None,
+    progress: Progress | None = None,
 ) -> Any:
-    """The attempt's outcome once the wait ended because of ``why``."""
+    """The outcome once the wait ended: ``why`` is done, abort, or run/idle (a limit)."""
     if why != "done":
         err: NodeTimeoutError | NodeAbortedError
-        if why == "timeout":
-            elapsed = time.monotonic() - start
-            err = NodeTimeoutError(node, timeout=timeout or 0.0, elapsed=elapsed, attempt=attempt)
-        else:
+        if why == "abort":
             err = aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
-        abandoned = job.abandon(node, attempt, why)
+        else:
+            err = timeout_error(node, attempt, why, start, timeout, progress)
+        abandoned = job.abandon(node, attempt, "timeout" if why != "abort" else why)
         if abandoned or why == "abort":
+            if progress is not None:
+                progress.open = False  # what the abandoned thread still does is muted
             # An abort wins even if the function just finished: cooperative code
             # typically returns early *because* of it.
             _abort(controller, err)
@@ -115,6 +117,7 @@ def run_sync_attempt(
     timeout: float | None,
     controller: AbortController | None,
     run_signal: AbortSignal | None = None,
+    progress: Progress | None = None,
 ) -> T:
     """Run ``func()`` from sync code, bounded by ``timeout`` and ``run_signal``.
 
@@ -125,16 +128,19 @@ def run_sync_attempt(
         timeout: Seconds; None for no limit.
         controller: The attempt's controller, aborted on a timeout or an abort.
         run_signal: The run's abort signal, watched while waiting.
+        progress: The attempt's progress: its idle limit, and the gate closed at
+            the timeout.
 
     Returns:
         What ``func`` returned.
 
     Raises:
-        NodeTimeoutError: ``timeout`` seconds passed; the thread was abandoned.
+        NodeTimeoutError: ``timeout`` seconds passed, or ``progress.idle`` seconds
+            without a beat; the thread was abandoned.
         NodeAbortedError: ``run_signal`` fired; the thread was abandoned.
         BaseException: Whatever ``func`` raised, unchanged.
     """
-    if timeout is None and run_signal is None:
+    if timeout is None and run_signal is None and progress is None:
         return func()
     _check_run_signal(run_signal, controller, node, attempt)
     wake = threading.Lock()
@@ -147,9 +153,17 @@ def run_sync_attempt(
     job = _workers.Job(func, notify)
     unsubscribe = run_signal.add_listener(lambda _r: notify()) if run_signal else None
     start = time.monotonic()
+    kind = "run"
     try:
         _workers.submit(job)
-        finished = wake.acquire(timeout=-1 if timeout is None else timeout)
+        while True:
+            due, kind = expiry(start, timeout, progress)
+            if due is None:
+                finished = wake.acquire()
+                break
+            finished = wake.acquire(timeout=max(0.0, due - time.monotonic()))
+            if finished or expiry(start, timeout, progress)[0] == due:
+                break  # done, or expired with no beat meanwhile
     except BaseException:  # KeyboardInterrupt while waiting: let the thread go
         _abort(controller, "interrupted")
         job.abandon(node, attempt, "interrupted")
@@ -158,7 +172,7 @@ def run_sync_attempt(
         if unsubscribe is not None:
             unsubscribe()
     why = (
-        "timeout"
+        kind
         if not finished
         else "abort"
         if run_signal is not None and run_signal.aborted
@@ -173,6 +187,7 @@ def run_sync_attempt(
         start=start,
         controller=controller,
         run_signal=run_signal,
+        progress=progress,
     )
 
 
@@ -194,25 +209,25 @@ async def arun_sync_attempt(
     timeout: float | None,
     controller: AbortController | None,
     run_signal: AbortSignal | None = None,
+    progress: Progress | None = None,
 ) -> T:
     """Run the sync ``func()`` in a worker thread and await it, from async code.
 
-    Same parameters and errors as ``run_sync_attempt``. Unlike LangGraph's
-    executor thread, the wait can be cancelled: if the awaiting task is cancelled,
-    the controller is aborted (reason ``"cancelled"``), the thread abandoned and
-    ``asyncio.CancelledError`` re-raised at once.
+    Same parameters and errors as ``run_sync_attempt``. Unlike LangGraph's executor
+    thread, the wait can be cancelled: the controller is then aborted (reason
+    ``"cancelled"``), the thread abandoned and ``CancelledError`` re-raised at once.
     """
     _check_run_signal(run_signal, controller, node, attempt)
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[str] = loop.create_future()
     job = _workers.Job(func, lambda: _threadsafe(loop, _settle, waiter, "done"))
-    timer = None if timeout is None else loop.call_later(timeout, _settle, waiter, "timeout")
     unsubscribe = (
         run_signal.add_listener(lambda _r: _threadsafe(loop, _settle, waiter, "abort"))
         if run_signal
         else None
     )
     start = time.monotonic()
+    timer = ExpiryTimer(loop, start, timeout, progress, lambda kind: _settle(waiter, kind))
     try:
         _workers.submit(job)
         why = await waiter
@@ -221,8 +236,7 @@ async def arun_sync_attempt(
         job.abandon(node, attempt, "cancelled")
         raise
     finally:
-        if timer is not None:
-            timer.cancel()
+        timer.cancel()
         if unsubscribe is not None:
             unsubscribe()
     return _finish(  # type: ignore[no-any-return]
@@ -234,6 +248,7 @@ async def arun_sync_attempt(
         start=start,
         controller=controller,
         run_signal=run_signal,
+        progress=progress,
     )
 
 
@@ -245,6 +260,7 @@ async def arun_async_attempt(
     timeout: float | None,
     controller: AbortController | None,
     run_signal: AbortSignal | None = None,
+    progress: Progress | None = None,
 ) -> T:
     """Await ``coro_factory()`` in the current task, bounded by ``timeout`` and ``run_signal``.
 
@@ -261,6 +277,7 @@ async def arun_async_attempt(
         timeout: Seconds; None for no limit.
         controller: The attempt's controller.
         run_signal: The run's abort signal.
+        progress: The attempt's progress (its idle limit).
 
     Returns:
         What the awaitable returned.
@@ -270,37 +287,37 @@ async def arun_async_attempt(
         NodeAbortedError: ``run_signal`` fired.
         BaseException: Whatever the awaitable raised, unchanged.
     """
-    if timeout is None and run_signal is None:
+    if timeout is None and run_signal is None and (progress is None or progress.idle is None):
         return await coro_factory()
     _check_run_signal(run_signal, controller, node, attempt)
     if not _HAS_UNCANCEL:
         return await _arun_in_child_task(
-            coro_factory, node, attempt, timeout, controller, run_signal
+            coro_factory, node, attempt, timeout, controller, run_signal, progress
         )
     loop = asyncio.get_running_loop()
     # Typed Any: Task.cancelling()/uncancel() exist from 3.11 (checked above).
     task: Any = asyncio.current_task()
     assert task is not None, "arun_async_attempt must run inside a task"
-    start = loop.time()
+    start = time.monotonic()
     fired: list[NodeTimeoutError | NodeAbortedError] = []  # what we cancelled the task for
     finished = False
 
     def expire(why: str) -> None:
         if finished or fired:
             return
-        if why == "timeout":
-            elapsed = loop.time() - start
-            error: Any = NodeTimeoutError(
-                node, timeout=timeout or 0.0, elapsed=elapsed, attempt=attempt
-            )
-        else:
+        error: Any
+        if why == "abort":
             error = aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+        else:
+            error = timeout_error(node, attempt, why, start, timeout, progress)
+            if progress is not None:
+                progress.open = False
         fired.append(error)
         _abort(controller, error)
         task.cancel()
 
     cancelling = task.cancelling()
-    timer = None if timeout is None else loop.call_later(timeout, expire, "timeout")
+    timer = ExpiryTimer(loop, start, timeout, progress, expire)
     unsubscribe = (
         run_signal.add_listener(lambda _r: _threadsafe(loop, expire, "abort"))
         if run_signal
@@ -319,8 +336,7 @@ async def arun_async_attempt(
         raise
     finally:
         finished = True
-        if timer is not None:
-            timer.cancel()
+        timer.cancel()
         if unsubscribe is not None:
             unsubscribe()
         if fired and not balanced:
@@ -334,6 +350,7 @@ async def _arun_in_child_task(
     timeout: float | None,
     controller: AbortController | None,
     run_signal: AbortSignal | None,
+    progress: Progress | None,
 ) -> T:
     """Python 3.10 has no ``Task.uncancel()``: one task cannot tell our cancellation
     from an external one. So run the attempt in a child task (like
@@ -344,7 +361,7 @@ async def _arun_in_child_task(
     waiter: asyncio.Future[str] = loop.create_future()
     inner: asyncio.Future[T] = asyncio.ensure_future(coro_factory())
     inner.add_done_callback(lambda _f: _settle(waiter, "done"))
-    timer = None if timeout is None else loop.call_later(timeout, _settle, waiter, "timeout")
+    timer = ExpiryTimer(loop, start, timeout, progress, lambda kind: _settle(waiter, kind))
     unsubscribe = (
         run_signal.add_listener(lambda _r: _threadsafe(loop, _settle, waiter, "abort"))
         if run_signal
@@ -354,12 +371,12 @@ async def _arun_in_child_task(
         why = await waiter
         if not inner.done():
             error: Any = (
-                NodeTimeoutError(
-                    node, timeout=timeout or 0.0, elapsed=time.monotonic() - start, attempt=attempt
-                )
-                if why == "timeout"
-                else aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+                aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+                if why == "abort"
+                else timeout_error(node, attempt, why, start, timeout, progress)
             )
+            if progress is not None and why != "abort":
+                progress.open = False
             _abort(controller, error)
             inner.cancel()
             await asyncio.wait({inner})  # let the attempt clean up, as on 3.11+
@@ -372,8 +389,7 @@ async def _arun_in_child_task(
             inner.add_done_callback(_consume)
         raise
     finally:
-        if timer is not None:
-            timer.cancel()
+        timer.cancel()
         if unsubscribe is not None:
             unsubscribe()
 

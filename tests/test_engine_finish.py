@@ -7,6 +7,7 @@ import operator
 from typing import Annotated, Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import NodeError as LGNodeError
@@ -27,7 +28,8 @@ from langgraph_runner import (
     get_node_context,
     route_on_blocked,
 )
-from langgraph_runner.failure import check_fallback, failure_update, recovered_update
+from langgraph_runner._engine.outcome import failure_update, recovered_update
+from langgraph_runner._engine.spec import check_fallback
 from langgraph_runner.testing import fail_times
 from tests.conftest import MODES, as_mode, run_graph
 
@@ -572,3 +574,76 @@ def test_misspelt_fallback_name_only_ends_the_run(caplog: pytest.LogCaptureFixtu
     assert not out.get("log")  # no node ran after n
     assert out["routing_flags"] == {"blocked": True}
     assert "branch:to:recovr" in caplog.text
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class _Runs(BaseCallbackHandler):
+    """Keeps chain runs: name, parent, outcome, the error's text."""
+
+    def __init__(self) -> None:
+        self.names: dict[Any, str] = {}
+        self.parents: dict[Any, Any] = {}
+        self.errors: dict[str, str] = {}
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+        self.names[kw["run_id"]] = str(kw.get("name"))
+        self.parents[kw["run_id"]] = kw.get("parent_run_id")
+
+    def on_chain_error(self, error: BaseException, **kw: Any) -> None:
+        self.errors[self.names[kw["run_id"]]] = f"{type(error).__name__}: {error}"
+
+    def parent_name(self, name: str) -> str:
+        run = next(r for r, n in self.names.items() if n == name)
+        return self.names[self.parents[run]]
+
+
+def _secret_failure(state: S) -> dict[str, Any]:
+    raise ConnectionError("down for password=hunter2secret")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_recorded_failure_is_an_errored_child_run_for_callbacks(mode: str) -> None:
+    """A handler sees '<node>:failed' errored under the node's run (redacted); the graph goes on."""
+    g = StateGraph(S)
+    g.add_node("n", create_node(as_mode(mode, _secret_failure), retry=2))
+    g.add_node("after", _logger("after"))
+    g.add_edge(START, "n")
+    g.add_edge("n", "after")
+    g.add_edge("after", END)
+    runs = _Runs()
+    out = await run_graph(g.compile(), mode, {}, {"callbacks": [runs]})
+    assert out["log"] == ["after"]
+    assert runs.errors.keys() == {"n:failed"}
+    assert runs.errors["n:failed"].startswith("ConnectionError: down for password=")
+    assert "hunter2secret" not in runs.errors["n:failed"]
+    assert runs.parent_name("n:failed") == "n"
+
+
+async def test_raise_mode_shows_no_extra_run() -> None:
+    """In raise mode LangGraph's own node run errors; no extra child run is added."""
+    g = StateGraph(S)
+    g.add_node("n", create_node(_secret_failure, on_error="raise"))
+    g.add_edge(START, "n")
+    runs = _Runs()
+    with pytest.raises(ConnectionError):
+        await g.compile().ainvoke({}, {"callbacks": [runs]})
+    assert "n:failed" not in runs.names.values()
+    assert "n" in runs.errors
+
+
+def test_a_raising_callback_handler_does_not_break_the_record() -> None:
+    """A handler with raise_error=True that fails on errors cannot turn a record into a crash."""
+
+    class Strict(BaseCallbackHandler):
+        raise_error = True
+
+        def on_chain_error(self, error: BaseException, **kw: Any) -> None:
+            raise RuntimeError("handler broke")
+
+    g = StateGraph(S)
+    g.add_node("n", create_node(_secret_failure))
+    g.add_edge(START, "n")
+    out = g.compile().invoke({}, {"callbacks": [Strict()]})
+    assert [r["node"] for r in out["errors"]] == ["n"]

@@ -13,21 +13,25 @@ import logging
 import time
 from collections.abc import Mapping
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphDrained
 
 from langgraph_runner import _compat
+from langgraph_runner._engine.events import emit
+from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner.classify import is_control_flow
-from langgraph_runner.context import NodeContext, ids_from_config
+from langgraph_runner.context import (
+    RUN_DEADLINE_KEY,
+    NodeContext,
+    idempotency_key_for,
+    ids_from_config,
+)
 from langgraph_runner.errors import NodeTimeoutError
 from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY
 from langgraph_runner.timeouts import aborted_error
-
-if TYPE_CHECKING:
-    from langgraph_runner.runner import NodeRunner
 
 __all__ = ["Call", "run_signal_of"]
 
@@ -62,26 +66,27 @@ class Call:
     """The state of one wrapped node call, shared by its attempts."""
 
     __slots__ = (
-        "_controller",
         "_ctx",
         "_node",
+        "attempt_controller",
         "config",
         "deadline_at",
         "failed",
         "m0",
         "metrics",
+        "run_deadline",
         "run_signal",
-        "runner",
+        "spec",
         "t0",
     )
 
-    def __init__(self, runner: NodeRunner, config: RunnableConfig | None) -> None:
-        self.runner = runner
+    def __init__(self, spec: NodeSpec, config: RunnableConfig | None) -> None:
+        self.spec = spec
         self.config = config
         self.t0 = perf_counter()
         self._ctx: NodeContext | None = None
         self._node: str | None = None
-        self._controller: AbortController | None = None
+        self.attempt_controller: AbortController | None = None
         self.failed = False
         # run_signal_of(config) and the collector, inlined for the common case.
         conf = config.get("configurable") if config else None
@@ -89,17 +94,34 @@ class Call:
             signal = conf.get(ABORT_SIGNAL_KEY)
             self.run_signal = signal if signal is None else run_signal_of(config)
             found = conf.get(METRICS_COLLECTOR_KEY)
-            self.metrics: Any = found if found is not None else runner.spec.metrics
+            self.metrics: Any = found if found is not None else spec.metrics
+            run_deadline = conf.get(RUN_DEADLINE_KEY)
         else:
             self.run_signal = None
-            self.metrics = runner.spec.metrics
-        deadline = runner.spec.deadline
-        if deadline is None:
+            self.metrics = spec.metrics
+            run_deadline = None
+        deadline = spec.deadline
+        self.run_deadline = False  # whether the run's deadline is the one that binds
+        if deadline is None and run_deadline is None:
             self.m0 = 0.0
             self.deadline_at: float | None = None
         else:
             self.m0 = time.monotonic()
-            self.deadline_at = self.m0 + deadline
+            own = None if deadline is None else self.m0 + deadline
+            if run_deadline is not None:
+                if not isinstance(run_deadline, (int, float)) or isinstance(run_deadline, bool):
+                    raise TypeError(
+                        f"config['configurable'][{RUN_DEADLINE_KEY!r}] must be a "
+                        f"time.monotonic() value, got {type(run_deadline).__name__}"
+                    )
+                if own is None or run_deadline < own:
+                    own = float(run_deadline)
+                    self.run_deadline = True
+                if self.run_signal is None:
+                    # A signal that never fires sends every attempt down the guarded
+                    # path (attempt.py), where the deadline sets the time limit.
+                    self.run_signal = AbortController().signal
+            self.deadline_at = own
 
     # ------------------------------------------------------------------ context
 
@@ -110,7 +132,7 @@ class Call:
             # Wall-clock start, derived when first needed (time.time() costs on every call).
             started_at = time.time() - (time.perf_counter() - self.t0)
             ctx = self._ctx = context_for(
-                self.runner,
+                self.spec,
                 self.config,
                 self.node(),
                 started_at,
@@ -121,9 +143,9 @@ class Call:
 
     def controller(self) -> AbortController:
         """The current attempt's controller (one that follows the run's signal, made on demand)."""
-        controller = self._controller
+        controller = self.attempt_controller
         if controller is None:
-            controller = self._controller = AbortController(parent=self.run_signal)
+            controller = self.attempt_controller = AbortController(parent=self.run_signal)
         return controller
 
     def next_attempt(self, attempt: int) -> NodeContext:
@@ -138,9 +160,9 @@ class Call:
         attempt and aborts it on a timeout.
         """
         controller = AbortController(parent=self.run_signal)
-        if self._controller is not None:
-            self._controller.close()
-        self._controller = controller
+        if self.attempt_controller is not None:
+            self.attempt_controller.close()
+        self.attempt_controller = controller
         ctx = self._ctx
         if ctx is None:  # the first attempt: get() builds the context with this controller
             ctx = self.get()
@@ -150,8 +172,8 @@ class Call:
 
     def close(self) -> None:
         """Detach the last attempt's controller from the run's signal."""
-        if self._controller is not None:
-            self._controller.close()
+        if self.attempt_controller is not None:
+            self.attempt_controller.close()
 
     # ------------------------------------------------------------------ budgets and signals
 
@@ -166,14 +188,20 @@ class Call:
         if isinstance(cause, NodeTimeoutError) and getattr(cause, "kind", None) == "deadline":
             return cause
         ctx = self.get()
+        if self.run_deadline and self.deadline_at is not None:
+            timeout = max(self.deadline_at - self.m0, 0.0)  # what was left of the run's
+        else:
+            timeout = self.spec.deadline or 0.0
         err = NodeTimeoutError(
             ctx.node,
-            timeout=self.runner.spec.deadline or 0.0,
+            timeout=timeout,
             elapsed=time.monotonic() - self.m0,
             attempt=ctx.attempt,
             kind="deadline",
         )
         err.__cause__ = cause
+        if self.run_deadline:
+            err.run_deadline = True  # type: ignore[attr-defined]  # read by runs.run
         return err
 
     def attempt_limit(self) -> tuple[float | None, bool]:
@@ -182,7 +210,7 @@ class Call:
         Raises:
             NodeTimeoutError: The deadline has already run out (``kind="deadline"``).
         """
-        limit = self.runner.spec.timeout
+        limit = self.spec.timeout
         remaining = self.remaining()
         if remaining is None:
             return limit, False
@@ -215,7 +243,7 @@ class Call:
         """
         reason = self.drain_reason()
         if reason is not None:
-            self.runner.emit(logging.INFO, "node.drained", self.get(), reason=reason)
+            emit(self.spec.log, logging.INFO, "node.drained", self.get(), reason=reason)
             raise GraphDrained(reason)
 
     # ------------------------------------------------------------------ metrics
@@ -236,7 +264,7 @@ class Call:
         """
         node = self._node
         if node is None:
-            spec = self.runner.spec
+            spec = self.spec
             node = spec.name
             if not node:
                 config = self.config
@@ -257,7 +285,7 @@ class Call:
         """A collector call raised: log it; only LangGraph's control flow goes on up."""
         if is_control_flow(exc):  # e.g. interrupt() inside a threshold callback
             raise exc
-        self.runner.spec.log.emit(logging.DEBUG, "metrics.failed", node=self.node(), method=method)
+        self.spec.log.emit(logging.DEBUG, "metrics.failed", node=self.node(), method=method)
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the call started."""
@@ -265,7 +293,7 @@ class Call:
 
 
 def context_for(
-    runner: NodeRunner,
+    spec: NodeSpec,
     config: RunnableConfig | None,
     node: str,
     started_at: float,
@@ -274,12 +302,18 @@ def context_for(
     abort_signal: AbortSignal | None,
 ) -> NodeContext:
     """The ``NodeContext`` of a call's first attempt."""
-    info = getattr(_compat.runtime_of(config), "execution_info", None)
+    runtime = _compat.runtime_of(config)
+    info = getattr(runtime, "execution_info", None)
     runtime_run = getattr(info, "run_id", None)
+    # Without a caller-given id, LangGraph's per-invocation RunControl (shared by
+    # every task and subgraph of the run) anchors one generated trace id.
     trace_id, exec_id, thread_id, run_id = ids_from_config(
-        config, run_id=str(runtime_run) if runtime_run else None
+        config,
+        run_id=str(runtime_run) if runtime_run else None,
+        run_anchor=getattr(runtime, "control", None),
     )
-    retry = runner.spec.retry
+    retry = spec.retry
+    task_id = getattr(info, "task_id", None)
     return NodeContext(
         node=node,
         trace_id=trace_id,
@@ -288,7 +322,10 @@ def context_for(
         max_attempts=retry.max_attempts if retry is not None else 1,
         thread_id=thread_id,
         run_id=run_id,
-        task_id=getattr(info, "task_id", None),
+        task_id=task_id,
         deadline=deadline,
         abort_signal=abort_signal,
+        idempotency_key=None
+        if not task_id
+        else idempotency_key_for(thread_id, getattr(info, "checkpoint_ns", None), task_id),
     )

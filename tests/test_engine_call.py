@@ -25,9 +25,11 @@ from langgraph_runner import (
     RetryConfig,
     create_node,
 )
-from langgraph_runner.call import Call, run_signal_of
+from langgraph_runner._engine.call import Call, run_signal_of
+from langgraph_runner._engine.spec import NodeSpec
+from langgraph_runner.context import RUN_DEADLINE_KEY
 from langgraph_runner.logs import get_event_logger
-from langgraph_runner.runner import NodeRunner, NodeSpec
+from langgraph_runner.testing import hang
 from tests.conftest import MODES, EventCapture, as_mode, run_graph
 
 pytestmark = pytest.mark.usefixtures("instant")
@@ -37,8 +39,8 @@ def _fn(state: Any) -> Any:
     return None
 
 
-def runner_for(logger: Any = None, **spec: Any) -> NodeRunner:
-    """A NodeRunner for a node named 'n' with the given NodeSpec fields."""
+def runner_for(logger: Any = None, **spec: Any) -> NodeSpec:
+    """A NodeSpec for a node named 'n' with the given NodeSpec fields."""
     fields: dict[str, Any] = {
         "fn": _fn,
         "name": "n",
@@ -49,7 +51,7 @@ def runner_for(logger: Any = None, **spec: Any) -> NodeRunner:
         "on_error": "record",
         "log": get_event_logger(logger),
     }
-    return NodeRunner(NodeSpec(**{**fields, **spec}))
+    return NodeSpec(**{**fields, **spec})
 
 
 # --------------------------------------------------------------------------- run_signal_of
@@ -360,3 +362,49 @@ def test_control_flow_from_a_collector_passes_through() -> None:
     call = Call(runner_for(metrics=_Broken(GraphInterrupt(()))), None)
     with pytest.raises(GraphInterrupt):
         call.report("record_success", 1.0)
+
+
+# --------------------------------------------------------------------------- run deadline
+
+
+def test_a_run_deadline_caps_the_call_like_its_own_deadline() -> None:
+    """configurable[RUN_DEADLINE_KEY]: the earlier of it and the node's deadline binds."""
+    soon = time.monotonic() + 1.0
+    call = Call(runner_for(deadline=60.0), {"configurable": {RUN_DEADLINE_KEY: soon}})
+    assert call.deadline_at == soon and call.run_deadline is True
+    limit, is_deadline = call.attempt_limit()
+    assert is_deadline is True and limit is not None and 0 < limit <= 1.0
+    own_first = Call(runner_for(deadline=1.0), {"configurable": {RUN_DEADLINE_KEY: soon + 60}})
+    assert own_first.run_deadline is False
+    assert own_first.deadline_at is not None and own_first.deadline_at < soon + 60
+
+
+def test_a_spent_run_deadline_raises_a_marked_deadline_timeout() -> None:
+    """Past the run's deadline the call ends with NodeTimeoutError(kind='deadline'), marked."""
+    past = time.monotonic() - 0.01
+    call = Call(runner_for(), {"configurable": {RUN_DEADLINE_KEY: past}})
+    assert call.run_signal is not None  # the guarded path enforces the deadline
+    with pytest.raises(NodeTimeoutError) as info:
+        call.attempt_limit()
+    assert info.value.kind == "deadline" and getattr(info.value, "run_deadline", False)
+
+
+def test_a_run_deadline_of_the_wrong_type_names_the_key() -> None:
+    """A run deadline that is not a monotonic float is a TypeError naming the key."""
+    with pytest.raises(TypeError, match=RUN_DEADLINE_KEY):
+        Call(runner_for(), {"configurable": {RUN_DEADLINE_KEY: "soon"}})
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_run_deadline_in_the_config_stops_a_hanging_node(mode: str) -> None:
+    """Without run(): a deadline in the config ends a plain node that hangs, sync or async."""
+    slow = hang(30.0, is_async=mode == "async")
+    g = StateGraph(GraphState)
+    g.add_node("slow", create_node(slow, on_error="raise"))
+    g.add_edge(START, "slow")
+    g.add_edge("slow", END)
+    config = {"configurable": {RUN_DEADLINE_KEY: time.monotonic() + 0.2}}
+    with pytest.raises(NodeTimeoutError) as info:
+        await run_graph(g.compile(), mode, {}, config)
+    assert info.value.kind == "deadline"
+    assert slow.wait_idle(5.0) and slow.completed == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from langgraph_runner.hooks import acall_hook, call_hook
+from langgraph_runner._engine.hooks import acall_hook, call_hook
 from langgraph_runner.logs import get_event_logger
 from tests.conftest import EventCapture
 

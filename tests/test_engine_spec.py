@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from langgraph_runner import CircuitBreaker, CircuitBreakerConfig, create_node, get_circuit_breaker
-from langgraph_runner.options import check_hook, check_seconds, resolve_breaker
+from langgraph_runner._engine.spec import check_hook, check_seconds, resolve_breaker
 
 
 def _fn(state: Any) -> Any:
@@ -185,3 +185,41 @@ def test_create_node_accepts_good_options(is_async: bool) -> None:
             fallback="recover",
         )
         assert node.__name__ == fn.__name__
+
+
+@pytest.mark.parametrize("field", ["timeout", "deadline"])
+def test_limits_above_threading_timeout_max_are_refused(field: str) -> None:
+    """A limit no thread can wait for fails at factory time, naming the option."""
+    import threading
+
+    from langgraph_runner import create_node
+
+    with pytest.raises(ValueError, match=rf"{field} must be at most .*TIMEOUT_MAX"):
+        create_node(_fn, **{field: threading.TIMEOUT_MAX * 2})
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("metrics", 5, r"metrics must be a NodeMetricsCollector \(with a record_success"),
+        ("metrics", object(), r"metrics must be a NodeMetricsCollector"),
+        ("logger", "x", r"logger must be a structlog-style logger \(with a debug"),
+    ],
+)
+def test_metrics_and_logger_of_the_wrong_type_are_refused(
+    option: str, value: Any, message: str
+) -> None:
+    """metrics= and logger= are checked at factory time instead of silently dropped."""
+    from langgraph_runner import create_node
+
+    with pytest.raises(TypeError, match=message):
+        create_node(_fn, **{option: value})
+
+
+def test_a_real_collector_and_a_structlog_logger_are_accepted() -> None:
+    """What the options are for passes the check."""
+    import structlog
+
+    from langgraph_runner import NodeMetricsCollector, create_node
+
+    create_node(_fn, metrics=NodeMetricsCollector(), logger=structlog.get_logger())

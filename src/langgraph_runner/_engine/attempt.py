@@ -20,47 +20,30 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
-from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 
 from langgraph_runner import _compat
+from langgraph_runner._engine.breaker import tell_breaker
+from langgraph_runner._engine.call import Call
+from langgraph_runner._engine.events import emit
+from langgraph_runner._engine.gate import gated_config
+from langgraph_runner._engine.hooks import acall_hook, call_hook
+from langgraph_runner._engine.inject import kwargs_for
+from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner.abort import AbortController
-from langgraph_runner.call import Call
-from langgraph_runner.classify import is_control_flow, is_retryable_node_error
-from langgraph_runner.context import NodeContext, _reset_context, _set_context
+from langgraph_runner.context import NodeContext, reset_context, set_context
 from langgraph_runner.errors import NodeTimeoutError
-from langgraph_runner.hooks import acall_hook, call_hook
-from langgraph_runner.retry import RetryConfig
+from langgraph_runner.progress import Progress, reset_progress, set_progress
 from langgraph_runner.timeouts import arun_async_attempt, arun_sync_attempt, run_sync_attempt
 
-if TYPE_CHECKING:
-    from langgraph_runner.runner import NodeRunner, NodeSpec
-
-__all__ = [
-    "ON_TIMEOUT_LIMIT",
-    "attempt_async",
-    "attempt_sync",
-    "counts_for_breaker",
-    "tell_breaker",
-]
+__all__ = ["ON_TIMEOUT_LIMIT", "attempt_async", "attempt_sync"]
 
 WARNING = 30
 ON_TIMEOUT_LIMIT = 5.0
 """Seconds an ``on_timeout`` hook may run before it is abandoned (and logged)."""
-
-
-def tell_breaker(spec: NodeSpec, exc: BaseException) -> None:
-    """Tell the node's breaker (if any) how an attempt that raised ``exc`` counts."""
-    breaker = spec.breaker
-    if breaker is None:
-        return
-    if counts_for_breaker(exc, spec.retry):
-        breaker.on_failure()
-    else:
-        breaker.on_ignored()
 
 
 def _timed_out(call: Call, exc: BaseException, deadline_limit: bool) -> BaseException:
@@ -70,50 +53,45 @@ def _timed_out(call: Call, exc: BaseException, deadline_limit: bool) -> BaseExce
     return exc
 
 
-def _plain_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
+def _plain_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """Call ``fn`` in this thread; a retry's config is made current for ``interrupt()``."""
-    spec = runner.spec
     if cfg is call.config:
-        return spec.fn(state, **runner.kwargs(cfg, call))
+        return spec.fn(state, **kwargs_for(spec.accepts, cfg, call.node()))
     with _compat.use_config(cfg):
-        return spec.fn(state, **runner.kwargs(cfg, call))
+        return spec.fn(state, **kwargs_for(spec.accepts, cfg, call.node()))
 
 
-def _breaker_only_sync(
-    runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None
-) -> Any:
+def _breaker_only_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """A breaker but no time limit or signal: no per-attempt controller or context."""
-    breaker = runner.spec.breaker
+    breaker = spec.breaker
     assert breaker is not None
     breaker.before_call(call.node)
     try:
-        result = _plain_sync(runner, state, call, cfg)
+        result = _plain_sync(spec, state, call, cfg)
     except BaseException as exc:
-        tell_breaker(runner.spec, exc)
+        tell_breaker(spec.breaker, spec.retry, exc)
         raise
     breaker.on_success()
     return result
 
 
 async def _breaker_only_async(
-    runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None
+    spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None
 ) -> Any:
     """The async ``_breaker_only_sync``."""
-    breaker = runner.spec.breaker
+    breaker = spec.breaker
     assert breaker is not None
     breaker.before_call(call.node)
     try:
-        result = await _plain_async(runner, state, call, cfg)
+        result = await _plain_async(spec, state, call, cfg)
     except BaseException as exc:
-        tell_breaker(runner.spec, exc)
+        tell_breaker(spec.breaker, spec.retry, exc)
         raise
     breaker.on_success()
     return result
 
 
-def _admit(
-    runner: NodeRunner, call: Call
-) -> tuple[float | None, bool, AbortController, NodeContext]:
+def _admit(spec: NodeSpec, call: Call) -> tuple[float | None, bool, AbortController, NodeContext]:
     """Whether a guarded attempt may start, and what it runs under.
 
     Returns:
@@ -128,7 +106,7 @@ def _admit(
     """
     limit, deadline_limit = call.attempt_limit()
     call.check_run_signal()
-    breaker = runner.spec.breaker
+    breaker = spec.breaker
     if breaker is not None:
         breaker.before_call(call.get().node)
     controller, ctx = call.begin_attempt()
@@ -136,29 +114,48 @@ def _admit(
 
 
 def _attempt_failed(
-    runner: NodeRunner, ctx: NodeContext, exc: BaseException, limit: float | None
+    spec: NodeSpec, ctx: NodeContext, exc: BaseException, limit: float | None
 ) -> bool:
     """Tell the breaker; log a timeout. Returns whether the attempt timed out."""
-    tell_breaker(runner.spec, exc)
+    tell_breaker(spec.breaker, spec.retry, exc)
     if not isinstance(exc, NodeTimeoutError):
         return False
-    runner.emit(WARNING, "node.timed_out", ctx, timeout=round(limit or 0.0, 3))
+    emit(
+        spec.log,
+        WARNING,
+        "node.timed_out",
+        ctx,
+        timeout=round(exc.timeout or limit or 0.0, 3),
+        kind=exc.kind,
+    )
     return True
 
 
-def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
+def _progress_for(
+    spec: NodeSpec, cfg: RunnableConfig | None, limit: float | None, threaded: bool
+) -> tuple[Progress | None, RunnableConfig | None]:
+    """The attempt's progress and its gated config, when it has an idle limit or runs in a
+    thread that may be abandoned (whose writes and callbacks are then muted)."""
+    if spec.idle_timeout is None and not (threaded and limit is not None):
+        return None, cfg
+    progress = Progress(spec.idle_timeout)
+    return progress, gated_config(cfg, progress, refresh_on=spec.refresh_on)
+
+
+def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """Run one attempt of a sync ``fn`` from sync code (see the module docstring)."""
-    spec = runner.spec
-    if runner.unlimited and call.run_signal is None:
+    if spec.unlimited and call.run_signal is None:
         if spec.breaker is not None:
-            return _breaker_only_sync(runner, state, call, cfg)
-        return _plain_sync(runner, state, call, cfg)
-    limit, deadline_limit, controller, ctx = _admit(runner, call)
-    token = _set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
+            return _breaker_only_sync(spec, state, call, cfg)
+        return _plain_sync(spec, state, call, cfg)
+    limit, deadline_limit, controller, ctx = _admit(spec, call)
+    progress, cfg = _progress_for(spec, cfg, limit, threaded=True)
+    token = set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
+    ptoken = set_progress(progress)
     try:
         with _compat.use_config(cfg):
-            func = functools.partial(spec.fn, state, **runner.kwargs(cfg, call))
-            if limit is None:
+            func = functools.partial(spec.fn, state, **kwargs_for(spec.accepts, cfg, call.node()))
+            if limit is None and progress is None:
                 result = func()
             else:
                 result = run_sync_attempt(
@@ -168,10 +165,11 @@ def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig
                     timeout=limit,
                     controller=controller,
                     run_signal=call.run_signal,
+                    progress=progress,
                 )
             call.check_run_signal()  # cooperative code returns early *because* of it
     except BaseException as exc:
-        if _attempt_failed(runner, ctx, exc, limit):
+        if _attempt_failed(spec, ctx, exc, limit):
             call_hook(
                 spec.on_timeout, ctx, log=spec.log, hook_name="on_timeout", node=ctx.node,
                 limit=ON_TIMEOUT_LIMIT,
@@ -179,21 +177,20 @@ def attempt_sync(runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig
             raise _timed_out(call, exc, deadline_limit) from None
         raise
     finally:
-        _reset_context(token)
+        reset_progress(ptoken)
+        reset_context(token)
         controller.close()
     if spec.breaker is not None:
         spec.breaker.on_success()
     return result
 
 
-async def _plain_async(
-    runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None
-) -> Any:
+async def _plain_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """Await ``fn`` with no time limit; a retry's config is made current."""
-    fn = runner.spec.fn
+    fn = spec.fn
     with _compat.use_config(None if cfg is call.config else cfg):
-        kwargs = runner.kwargs(cfg, call)
-        if runner.spec.is_async:
+        kwargs = kwargs_for(spec.accepts, cfg, call.node())
+        if spec.is_async:
             return await fn(state, **kwargs)
         # A sync fn: LangChain's bounded executor (as LangGraph uses for sync nodes),
         # but awaited here, where cancellation ends the wait at once and fires the
@@ -205,21 +202,20 @@ async def _plain_async(
             raise
 
 
-async def attempt_async(
-    runner: NodeRunner, state: Any, call: Call, cfg: RunnableConfig | None
-) -> Any:
+async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """Run one attempt from async code: an async ``fn``, or a sync one in a worker thread."""
-    spec = runner.spec
     is_async = spec.is_async
-    if runner.unlimited and call.run_signal is None:
+    if spec.unlimited and call.run_signal is None:
         if spec.breaker is not None:
-            return await _breaker_only_async(runner, state, call, cfg)
-        return await _plain_async(runner, state, call, cfg)
-    limit, deadline_limit, controller, ctx = _admit(runner, call)
-    token = _set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
+            return await _breaker_only_async(spec, state, call, cfg)
+        return await _plain_async(spec, state, call, cfg)
+    limit, deadline_limit, controller, ctx = _admit(spec, call)
+    progress, cfg = _progress_for(spec, cfg, limit, threaded=not is_async)
+    token = set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
+    ptoken = set_progress(progress)
     try:
         with _compat.use_config(cfg):
-            func = functools.partial(spec.fn, state, **runner.kwargs(cfg, call))
+            func = functools.partial(spec.fn, state, **kwargs_for(spec.accepts, cfg, call.node()))
             run_attempt: Callable[..., Awaitable[Any]] = (
                 arun_async_attempt if is_async else arun_sync_attempt
             )
@@ -230,12 +226,13 @@ async def attempt_async(
                 timeout=limit,
                 controller=controller,
                 run_signal=call.run_signal,
+                progress=progress,
             )
             # An abort wins even if the attempt just finished (an async fn can return
             # before the signal's wake-up reaches this task): the run stops either way.
             call.check_run_signal()
     except BaseException as exc:
-        if _attempt_failed(runner, ctx, exc, limit):
+        if _attempt_failed(spec, ctx, exc, limit):
             await acall_hook(
                 spec.on_timeout, ctx, log=spec.log, hook_name="on_timeout", node=ctx.node,
                 limit=ON_TIMEOUT_LIMIT,
@@ -243,21 +240,9 @@ async def attempt_async(
             raise _timed_out(call, exc, deadline_limit) from None
         raise
     finally:
-        _reset_context(token)
+        reset_progress(ptoken)
+        reset_context(token)
         controller.close()
     if spec.breaker is not None:
         spec.breaker.on_success()
     return result
-
-
-def counts_for_breaker(exc: BaseException, retry: RetryConfig | None) -> bool:
-    """Retryable failures and timeouts open a circuit; nothing else does.
-
-    Non-retryable errors, aborts, rejections, cancellation and LangGraph's
-    control flow are ignored.
-    """
-    if is_control_flow(exc):
-        return False
-    if isinstance(exc, _LGNodeTimeoutError):
-        return True
-    return retry.should_retry(exc) if retry is not None else is_retryable_node_error(exc)

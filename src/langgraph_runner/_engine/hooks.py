@@ -20,7 +20,7 @@ from langgraph_runner.errors import NodeTimeoutError
 from langgraph_runner.logs import EventLogger
 from langgraph_runner.timeouts import arun_sync_attempt, run_sync_attempt
 
-__all__ = ["acall_hook", "call_hook"]
+__all__ = ["acall_hook", "call_hook", "run_coroutine_blocking"]
 
 
 def _log_failure(log: EventLogger, hook_name: str, exc: BaseException, node: str | None) -> None:
@@ -38,7 +38,7 @@ async def _await(awaitable: Any, limit: float | None) -> Any:
     return await (asyncio.wait_for(awaitable, limit) if limit else awaitable)
 
 
-def _run_coroutine_blocking(coro: Any, limit: float | None) -> Any:
+def run_coroutine_blocking(coro: Any, limit: float | None) -> Any:
     """Run an awaitable to completion from sync code, even under a running loop."""
     try:
         asyncio.get_running_loop()
@@ -99,7 +99,7 @@ def call_hook(
     def invoke() -> Any:
         result = hook(*args)
         if inspect.isawaitable(result):
-            result = _run_coroutine_blocking(result, limit)
+            result = run_coroutine_blocking(result, limit)
         return result
 
     try:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
+from langgraph_runner._redact_exc import redact_tree, replacement
 from langgraph_runner.classify import classify_error, is_retryable_node_error
 from langgraph_runner.context import NodeContext
 from langgraph_runner.errors import (
@@ -57,22 +58,26 @@ def build_record(
     category = classify_error(exc)
     if code is ErrorCode.NODE_TIMEOUT:
         category = ErrorCategory.TIMEOUT
-    detail = f"{type(exc).__name__}: {sanitize_message(exc, max_length=400)}"
-    retry_after = exc.retry_after if isinstance(exc, CircuitOpenError) else None
-    return NodeError(
+    text = sanitize_message(exc, max_length=400)
+    error_type = type(exc).__name__
+    # model_construct: every field is built right here, from trusted values
+    # (validation cost more than the rest of the record).
+    return NodeError.model_construct(
         node=ctx.node,
         code=code,
-        message=code.render(node=ctx.node, attempts=attempts, error=detail),
-        error_type=type(exc).__name__,
+        message=code.render(node=ctx.node, attempts=attempts, error=f"{error_type}: {text}"),
+        error_type=error_type,
         category=category,
         recoverable=code in _RECOVERABLE,
-        attempts=attempts,
+        attempts=max(0, attempts),
         timestamp=datetime.now(timezone.utc).isoformat(),
         duration_ms=max(0.0, duration_ms),
-        stack=sanitize_stack(exc) if include_stack else None,
+        stack=sanitize_stack(exc, message=sanitize_message(text, max_length=300))
+        if include_stack
+        else None,
         trace_id=ctx.trace_id,
         graph_execution_id=ctx.graph_execution_id,
-        retry_after=retry_after,
+        retry_after=exc.retry_after if isinstance(exc, CircuitOpenError) else None,
         recovered=recovered,
     )
 
@@ -89,22 +94,28 @@ def add_note(exc: BaseException, note: str) -> None:
         notes.append(note)
 
 
-def redact_exception(exc: BaseException) -> None:
-    """Redact secrets in ``exc.args`` in place, before LangGraph stores ``repr(exc)``.
+def redact_exception(exc: BaseException) -> BaseException:
+    """Redact secrets from everything ``exc`` shows, in place, before it leaves a node.
 
-    The exception keeps its type and identity; only string arguments change.
+    Covers what LangGraph stores (``repr(exc)`` in the checkpoint) and what a
+    traceback prints: string, bytes, dict and nested ``args``, attributes,
+    ``__notes__``, the ``__cause__``/``__context__`` chain and ``ExceptionGroup``
+    members. Each exception keeps its identity, its type (for ``except`` clauses
+    and LangGraph's ``error_handler``) and its chain. A class whose ``__str__`` or
+    ``__repr__`` still shows a secret built from somewhere else is swapped for a
+    subclass of the same name that prints the redacted text. Safe on any
+    exception: nothing here raises.
+
+    One kind cannot be fixed in place: pydantic's ``ValidationError`` builds its
+    text from the inputs inside pydantic-core. For it the function returns a new
+    ``ValidationError`` (same type, same errors, inputs hidden, same traceback and
+    cause, implicit context suppressed); raise what it returns.
+
+    Args:
+        exc: The exception about to leave the node.
+
+    Returns:
+        The exception to raise: ``exc`` itself, redacted, or its replacement.
     """
-    try:
-        args = exc.args
-    except Exception:  # exotic exception types: leave them alone
-        return
-    if not any(isinstance(a, str) for a in args):
-        return
-    new_args = tuple(
-        sanitize_message(a, max_length=2000) if isinstance(a, str) else a for a in args
-    )
-    if new_args != args:
-        try:
-            exc.args = new_args
-        except (AttributeError, TypeError):
-            return
+    redact_tree(exc)
+    return replacement(exc)

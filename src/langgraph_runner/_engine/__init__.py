@@ -1,0 +1,57 @@
+"""The engine behind ``create_node``. Private: not part of the public API.
+
+Imports flow one way, top to bottom; nothing imports a module above it, and no
+module here is imported by the public modules except ``node`` (``build``, the
+guard's default), ``harden`` (``is_wrapped``) and ``testing`` (the no-wait
+switch in ``waits``)::
+
+    __init__  build(fn, **options) -> the node LangGraph gets
+    runnables a Runnable node (ToolNode, a chain, a subgraph): invoke/ainvoke shells
+    adapters  _SyncNode/_AsyncNode: Runnable shells that look like fn
+    loop      one call, top-down: attempts, retries, waits, success, failure, cache
+    finish    terminal failure: record, fallback, on_failure, update or re-raise
+    attempt   one attempt: plain | breaker-only | guarded (time limit, abort signal)
+    policy    after a failure: Retry(delay, info) or the exception that ends the call
+    waits     retry waits (abort ends them, drain polled) and the no-wait switch
+    hooks     user hooks that can never break a node (sync or async, own limit)
+    call      Call: one call's clocks, deadline, signals, context and metrics sink
+    outcome   pure: the update of a failure (records, flags, Command, recovered)
+    records   pure: a sanitized NodeError from an exception; redacting exceptions
+    breaker   how an attempt's outcome counts for the circuit breaker
+    inject    config/runtime/store/... keyword arguments, as LangGraph injects them
+    gate      an attempt's config gated by its Progress: heartbeats, idle limit, muting
+    events    emit(): every node log event with the same identifiers
+    spec      NodeSpec: every option validated once, frozen (build_spec)
+    guard     the loop guard: consecutive failures per thread (max_consecutive_failures)
+
+Below the engine sit the public concept modules it uses (retry, circuit, cache,
+timeouts, abort, context, classify, sanitize, errors, logs, metrics) and the
+private leaves ``_compat`` (LangGraph private API), ``_workers``,
+``_cache_keys`` and ``_checkpoint_tasks``. See ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from langchain_core.runnables import Runnable
+
+from langgraph_runner._engine.adapters import wrap
+from langgraph_runner._engine.loop import make_entries
+from langgraph_runner._engine.runnables import build_runnable, is_runnable_node, watched
+from langgraph_runner._engine.spec import build_spec
+
+__all__ = ["build"]
+
+
+def build(fn: Callable[..., Any] | Runnable[Any, Any], /, **options: Any) -> Any:
+    """Validate ``options`` (``create_node``'s keywords) and build the node for ``fn``."""
+    if is_runnable_node(fn):
+        return build_runnable(fn, **options)
+    fn = cast("Callable[..., Any]", fn)
+    spec = build_spec(fn, **options)
+    run, arun = watched(spec, *make_entries(spec))
+    node = wrap(fn, spec.name, spec.is_async, run, arun)
+    node.langgraph_runner_spec = spec  # read by rebuild.plan (cache inputs and version)
+    return node

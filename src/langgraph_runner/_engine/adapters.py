@@ -1,0 +1,154 @@
+"""The Runnable shells LangGraph sees: a wrapped node looks like the function it wraps.
+
+``_SyncNode`` and ``_AsyncNode`` are ``RunnableCallable`` subclasses whose
+invoke/ainvoke call the engine's entry points directly; ``wrap`` copies the
+function's name, module, doc, annotations and signature onto them, and points
+``__wrapped__`` at the function whose body calls any subgraph (LangGraph
+follows exactly one level to find subgraphs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import ensure_config, run_in_executor
+
+from langgraph_runner import _compat
+from langgraph_runner._engine.loop import AsyncEntry, SyncEntry
+
+__all__ = ["wrap"]
+
+
+class _SyncNode(_compat.RunnableCallable):
+    """A sync node with its own async path.
+
+    LangGraph runs a plain sync function under ``ainvoke`` in an executor thread
+    that cancellation never reaches; as a Runnable with both paths, our async
+    path runs each attempt in a worker thread but keeps the retry loop (waits,
+    records) on the event loop, where cancellation stops it at once.
+    """
+
+    def __init__(self, sync_entry: SyncEntry, async_entry: AsyncEntry) -> None:
+        super().__init__(sync_entry, async_entry, name=sync_entry.__name__, trace=False)
+        self._run = sync_entry
+        self._arun = async_entry
+        # What LangGraph gives a bare sync function: an executor-backed async path. Its
+        # compile-time checks read it (a native TimeoutPolicy on a sync node is refused
+        # when the graph compiles); our own ainvoke below never calls it.
+        self.afunc = functools.wraps(sync_entry)(
+            functools.partial(run_in_executor, None, sync_entry)
+        )
+
+    # Calling the node directly runs the sync path, like calling the function.
+    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return self.func(*args, **kwargs)  # type: ignore[misc]
+
+    # What RunnableCallable.invoke/ainvoke do for a trace=False callable that takes
+    # (state, config), without their generic per-call work (kwargs merging, the
+    # injection loop): LangGraph calls these once per node execution.
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if kwargs:
+            return super().invoke(input, config, **kwargs)
+        ret = self._run(input, config if config is not None else ensure_config())
+        # RunnableCallable's recurse=True (the dict test first: isinstance on the ABC costs).
+        if ret.__class__ is not dict and isinstance(ret, Runnable):
+            return ret.invoke(input, config)
+        return ret
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if kwargs:
+            return await super().ainvoke(input, config, **kwargs)
+        ret = await self._arun(input, config if config is not None else ensure_config())
+        if ret.__class__ is not dict and isinstance(ret, Runnable):
+            return await ret.ainvoke(input, config)
+        return ret
+
+
+class _AsyncNode(_SyncNode):
+    """An async node: no sync path, as LangGraph makes of an async function.
+
+    A Runnable rather than a coroutine function so that LangGraph calls our
+    ``ainvoke`` directly (no generic injection of ``config``, no extra coroutine).
+    Calling it returns a coroutine; LangGraph's ``is_async_callable`` (and, on
+    Python 3.12+, ``inspect.iscoroutinefunction``) tell it apart as async.
+    """
+
+    def __init__(self, async_entry: AsyncEntry) -> None:
+        _compat.RunnableCallable.__init__(
+            self, None, async_entry, name=async_entry.__name__, trace=False
+        )
+        self._arun = async_entry
+        if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+            inspect.markcoroutinefunction(self)
+        else:
+            # Before 3.12, inspect.iscoroutinefunction accepts a function-like object
+            # (inspect._signature_is_functionlike) whose code is a coroutine's; the
+            # explicit __signature__ set by wrap() still wins in inspect.signature().
+            self.__code__ = _AsyncNode.__call__.__code__
+            self.__defaults__ = None
+            self.__kwdefaults__ = None
+
+    async def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return await self.afunc(*args, **kwargs)  # type: ignore[misc]
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        # RunnableCallable's own: "No synchronous function provided ...", as for any async node.
+        return _compat.RunnableCallable.invoke(self, input, config, **kwargs)
+
+
+# No annotations on __call__: LangGraph's add_node reads get_type_hints(node.__call__) and,
+# when empty, get_type_hints(node), i.e. the wrapped function's own annotations (its input
+# schema and Command[Literal[...]] destinations), which we copy onto the instance.
+_SyncNode.__call__.__annotations__ = {}
+_AsyncNode.__call__.__annotations__ = {}
+
+
+def _signature_for(fn: Callable[..., Any]) -> inspect.Signature:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    first = params[0] if params else None
+    state_param = inspect.Parameter(
+        first.name if first is not None and first.kind is not first.VAR_POSITIONAL else "state",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=first.annotation if first is not None else inspect.Parameter.empty,
+    )
+    config_param = inspect.Parameter(
+        "config",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        default=None,
+        annotation=RunnableConfig,
+    )
+    return inspect.Signature([state_param, config_param])
+
+
+def _copy_metadata(target: Any, fn: Callable[..., Any], name: str | None) -> None:
+    for attr in ("__module__", "__qualname__", "__doc__"):
+        with contextlib.suppress(AttributeError):
+            setattr(target, attr, getattr(fn, attr))
+    target.__name__ = name or getattr(fn, "__name__", type(fn).__name__)
+    target.__annotations__ = dict(getattr(fn, "__annotations__", None) or {})
+    # LangGraph follows exactly one __wrapped__ level to find subgraphs a node calls,
+    # so point it at the function whose body does the calling.
+    target.__wrapped__ = inspect.unwrap(fn)
+    target.__signature__ = _signature_for(fn)
+
+
+def wrap(
+    fn: Callable[..., Any], name: str | None, is_async: bool, run: SyncEntry, arun: AsyncEntry
+) -> Any:
+    """The node LangGraph gets for ``fn``: a Runnable that looks like ``fn``."""
+    _copy_metadata(arun, fn, name)
+    if is_async:
+        node: _SyncNode = _AsyncNode(arun)
+    else:
+        _copy_metadata(run, fn, name)
+        node = _SyncNode(run, arun)
+    _copy_metadata(node, fn, name)
+    return node

@@ -1,0 +1,127 @@
+"""An attempt's config, gated by its ``Progress``: heartbeats, stream writes, callbacks.
+
+A guarded attempt runs with a config whose runtime ``heartbeat`` beats the
+attempt's progress and whose ``stream_writer`` and callback handlers go through
+it too. Under ``refresh_on="auto"`` every write and callback event counts as
+progress (LangGraph's ``TimeoutPolicy`` does the same). Once the attempt timed
+out, the gate is closed: an abandoned thread's writes, tokens ("messages"
+stream mode) and callback events no longer reach the run.
+
+Handlers are gated by a subclass of their own class made once per class, whose
+``on_*`` methods forward to the original handler (so ``isinstance`` checks that
+LangChain and LangGraph make, for example for token streaming, still hold).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_runner import _compat
+from langgraph_runner.progress import Progress
+
+__all__ = ["gated_config"]
+
+_GATED: dict[type, type | None] = {}
+
+
+def _forward(name: str, is_async: bool) -> Callable[..., Any]:
+    if is_async:
+
+        async def aforward(self: Any, *args: Any, **kwargs: Any) -> Any:
+            progress: Progress = self._lgr_progress
+            if not progress.open:
+                return None
+            if self._lgr_auto:
+                progress.beat()
+            return await getattr(self._lgr_target, name)(*args, **kwargs)
+
+        return aforward
+
+    def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        progress: Progress = self._lgr_progress
+        if not progress.open:
+            return None
+        if self._lgr_auto:
+            progress.beat()
+        return getattr(self._lgr_target, name)(*args, **kwargs)
+
+    return forward
+
+
+def _fallback(self: Any, name: str) -> Any:
+    return getattr(self.__dict__["_lgr_target"], name)
+
+
+def _gated_type(cls: type) -> type | None:
+    if cls in _GATED:
+        return _GATED[cls]
+    # No __slots__ in the subclass: its instances get a __dict__ even if cls has slots.
+    namespace: dict[str, Any] = {"__getattr__": _fallback}
+    for name in dir(cls):
+        if name.startswith("on_") and callable(getattr(cls, name, None)):
+            namespace[name] = _forward(name, inspect.iscoroutinefunction(getattr(cls, name)))
+    gated: type | None
+    try:
+        gated = type(f"Gated{cls.__name__}", (cls,), namespace)
+    except TypeError:  # a class that cannot be subclassed: leave it ungated
+        gated = None
+    _GATED[cls] = gated
+    return gated
+
+
+def _gate(handler: Any, progress: Progress, auto: bool, made: dict[int, Any]) -> Any:
+    found = made.get(id(handler))
+    if found is not None:
+        return found
+    gated_type = _gated_type(type(handler))
+    if gated_type is None:
+        return handler
+    gated: Any = object.__new__(gated_type)
+    gated.__dict__.update(_lgr_target=handler, _lgr_progress=progress, _lgr_auto=auto)
+    made[id(handler)] = gated
+    return gated
+
+
+def _gated_callbacks(callbacks: Any, progress: Progress, auto: bool) -> Any:
+    made: dict[int, Any] = {}
+    if isinstance(callbacks, list):
+        return [_gate(h, progress, auto, made) for h in callbacks]
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.handlers = [_gate(h, progress, auto, made) for h in callbacks.handlers]
+        manager.inheritable_handlers = [
+            _gate(h, progress, auto, made) for h in callbacks.inheritable_handlers
+        ]
+        return manager
+    return callbacks
+
+
+def gated_config(
+    config: RunnableConfig | None, progress: Progress, *, refresh_on: str = "auto"
+) -> RunnableConfig | None:
+    """``config`` with its runtime and callbacks going through ``progress``."""
+    if not config:
+        return config
+    auto = refresh_on == "auto"
+    runtime = _compat.runtime_of(config)
+    if runtime is not None:
+        writer = runtime.stream_writer
+
+        def write(chunk: Any) -> None:
+            if progress.open:
+                if auto:
+                    progress.beat()
+                writer(chunk)
+
+        config = _compat.with_runtime(
+            config, runtime.override(heartbeat=progress.beat, stream_writer=write)
+        )
+    callbacks = config.get("callbacks")
+    if callbacks is not None:
+        config = {**config, "callbacks": _gated_callbacks(callbacks, progress, auto)}
+    return config

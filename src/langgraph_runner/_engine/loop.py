@@ -1,0 +1,313 @@
+"""The loop of one wrapped-node call: the engine's top, read it top-down.
+
+::
+
+    call := Call(spec, config) -> node.started
+            loop: attempt (inline fast path, or attempt.attempt_*)
+                  success -> metrics + node.succeeded -> result
+                  failure -> control flow? re-raise untouched
+                             policy.decide(...) -> Retry: metrics + node.retrying,
+                                                   on_retry_attempt hook, wait, next attempt
+                                              -> exception: finish.fail_* (record,
+                                                 fallback, on_failure, update or raise)
+            NodeAbortedError -> node.aborted, re-raised
+
+``make_entries(spec)`` builds the two entry points once per node (``run`` for
+sync code, ``arun`` for async code) as closures, so what is fixed for the node's
+lifetime is a local, not a lookup: a call costs one frame of ours. A plain node
+(no timeout, deadline, breaker or run signal) calls ``fn`` inline; tenacity is
+entered only after a failure. The sync and async drivers are twins that differ
+only in ``await``; every decision they make is shared (``policy``, ``attempt``,
+``finish``). With a cache, ``cached`` wraps both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_runner import _compat
+from langgraph_runner._engine.attempt import attempt_async, attempt_sync
+from langgraph_runner._engine.breaker import tell_breaker
+from langgraph_runner._engine.call import Call
+from langgraph_runner._engine.events import emit
+from langgraph_runner._engine.finish import fail_async, fail_sync
+from langgraph_runner._engine.hooks import acall_hook, call_hook
+from langgraph_runner._engine.inject import kwargs_for
+from langgraph_runner._engine.policy import Policy, Retry, RetryState
+from langgraph_runner._engine.spec import NodeSpec
+from langgraph_runner._engine.waits import wait_async, wait_sync
+from langgraph_runner.classify import is_control_flow
+from langgraph_runner.context import CURRENT, RUN_TRACKER_KEY
+from langgraph_runner.errors import NodeAbortedError
+from langgraph_runner.sanitize import sanitize_message
+
+__all__ = ["AsyncEntry", "SyncEntry", "make_entries"]
+
+INFO = logging.INFO
+WARNING = logging.WARNING
+
+SyncEntry = Callable[..., Any]
+"""``(state, config=None)``: one node call from sync code."""
+AsyncEntry = Callable[..., Awaitable[Any]]
+"""``(state, config=None)``: one node call from async code."""
+
+
+def make_entries(spec: NodeSpec) -> tuple[SyncEntry, AsyncEntry]:
+    """The node's ``run`` and ``arun`` entry points (cached when ``spec.cache`` is set)."""
+    policy = Policy(spec.retry)
+    run, arun = _sync_loop(spec, policy), _async_loop(spec, policy)
+    if spec.cache is None:
+        return run, arun
+    return _cached_sync(spec, run), _cached_async(spec, arun)
+
+
+# ---------------------------------------------------------------------- effects of a step
+
+
+def _succeeded(spec: NodeSpec, call: Call, info: bool) -> None:
+    """Report the success to the collector (if any) and log ``node.succeeded``."""
+    collector = call.metrics
+    if collector is not None:
+        try:  # call.send(), inlined: this runs on every successful call
+            collector.record_success(call.node(), call.elapsed_ms())
+        except Exception as exc:
+            call.metrics_failed(exc, "record_success")
+    if info:
+        emit(spec.log, INFO, "node.succeeded", call.get(), duration_ms=round(call.elapsed_ms(), 3))
+
+
+def _retrying(spec: NodeSpec, call: Call, step: Retry, exc: BaseException) -> None:
+    """Count the retry and log ``node.retrying``."""
+    ctx = step.info.context
+    call.report("record_retry", ctx.attempt)
+    if spec.log.enabled(WARNING):
+        emit(
+            spec.log,
+            WARNING,
+            "node.retrying",
+            ctx,
+            next_delay=round(step.delay, 3),
+            error_type=type(exc).__name__,
+        )
+
+
+def _aborted(spec: NodeSpec, call: Call, exc: NodeAbortedError) -> None:
+    reason = exc.reason
+    emit(
+        spec.log,
+        WARNING,
+        "node.aborted",
+        call.get(),
+        reason=None if reason is None else sanitize_message(str(reason), max_length=200),
+    )
+
+
+# ---------------------------------------------------------------------- the drivers
+
+
+def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:
+    fn, log, breaker, accepts = spec.fn, spec.log, spec.breaker, spec.accepts
+    unlimited = spec.unlimited
+
+    def run(state: Any, config: RunnableConfig | None = None, call: Call | None = None) -> Any:
+        if call is None:
+            call = Call(spec, config)
+        token = CURRENT.set(call)
+        try:
+            info = log.enabled(INFO)  # checked once per call
+            if info:
+                emit(log, INFO, "node.started", call.get())
+            cfg = call.config
+            retry: RetryState | None = None
+            while True:
+                try:
+                    if (
+                        unlimited
+                        and call.run_signal is None
+                        and cfg is call.config
+                        and (breaker is None or breaker.settled)
+                    ):  # the common case, inlined (see _async_loop)
+                        try:
+                            if accepts:
+                                result = fn(state, **kwargs_for(accepts, cfg, call.node()))
+                            else:
+                                result = fn(state)
+                        except BaseException as exc:
+                            tell_breaker(breaker, spec.retry, exc)
+                            raise
+                        if breaker is not None and not breaker.settled:
+                            breaker.on_success()  # another call failed meanwhile
+                    else:
+                        result = attempt_sync(spec, state, call, cfg)
+                except BaseException as exc:
+                    if is_control_flow(exc):
+                        raise
+                    step = policy.decide(call, retry, exc)
+                    if not isinstance(step, Retry):
+                        return fail_sync(spec, state, call, step)
+                    _retrying(spec, call, step, exc)
+                    call_hook(
+                        spec.on_retry_attempt, step.info, log=log,
+                        hook_name="on_retry_attempt", node=step.info.node,
+                    )  # fmt: skip
+                    wait_sync(call, step.delay)
+                    retry = step.state
+                    cfg = _compat.config_for_retry(cfg)
+                    call.next_attempt(retry.advance())
+                    continue
+                if info or call.metrics is not None:
+                    _succeeded(spec, call, info)
+                return result
+        except NodeAbortedError as exc:
+            _aborted(spec, call, exc)
+            raise
+        finally:
+            CURRENT.reset(token)
+            if call.attempt_controller is not None:
+                call.close()
+
+    return run
+
+
+def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:
+    fn, log, breaker, accepts = spec.fn, spec.log, spec.breaker, spec.accepts
+    # Only an async fn is awaited inline; a sync fn under ainvoke runs in a worker thread.
+    inline = spec.is_async and spec.unlimited
+
+    async def arun(
+        state: Any, config: RunnableConfig | None = None, call: Call | None = None
+    ) -> Any:
+        if call is None:
+            call = Call(spec, config)
+        token = CURRENT.set(call)
+        try:
+            info = log.enabled(INFO)  # checked once per call
+            if info:
+                emit(log, INFO, "node.started", call.get())
+            cfg = call.config
+            retry: RetryState | None = None
+            while True:
+                try:
+                    if (
+                        inline
+                        and call.run_signal is None
+                        and cfg is call.config
+                        and (breaker is None or breaker.settled)
+                    ):
+                        # The common case, inlined (every call on this path pays for each
+                        # function call): a settled breaker (closed, nothing counted) needs
+                        # neither before_call nor on_success; a failure is told, and a success
+                        # once another call's failure unsettled it meanwhile.
+                        try:
+                            if accepts:
+                                result = await fn(state, **kwargs_for(accepts, cfg, call.node()))
+                            else:
+                                result = await fn(state)
+                        except BaseException as exc:
+                            tell_breaker(breaker, spec.retry, exc)
+                            raise
+                        if breaker is not None and not breaker.settled:
+                            breaker.on_success()  # another call failed meanwhile
+                    else:
+                        result = await attempt_async(spec, state, call, cfg)
+                except BaseException as exc:
+                    if is_control_flow(exc):
+                        raise
+                    step = policy.decide(call, retry, exc)
+                    if not isinstance(step, Retry):
+                        return await fail_async(spec, state, call, step)
+                    _retrying(spec, call, step, exc)
+                    await acall_hook(
+                        spec.on_retry_attempt, step.info, log=log,
+                        hook_name="on_retry_attempt", node=step.info.node,
+                    )  # fmt: skip
+                    await wait_async(call, step.delay)
+                    retry = step.state
+                    cfg = _compat.config_for_retry(cfg)
+                    call.next_attempt(retry.advance())
+                    continue
+                if info or call.metrics is not None:
+                    _succeeded(spec, call, info)
+                return result
+        except NodeAbortedError as exc:
+            _aborted(spec, call, exc)
+            raise
+        finally:
+            CURRENT.reset(token)
+            if call.attempt_controller is not None:
+                call.close()
+
+    return arun
+
+
+# ---------------------------------------------------------------------- the cache
+
+
+def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> None:
+    """``node.cache_hit``/``node.cache_miss`` with the key's hash; tell the run tracker."""
+    if hit:
+        call.report("record_cache_hit")
+    conf = call.config.get("configurable") if call.config else None
+    tracker = conf.get(RUN_TRACKER_KEY) if conf else None
+    if tracker is not None:
+        tracker.cache_outcome(call.node(), hit, key.digest)
+    if spec.log.enabled(INFO):
+        event = "node.cache_hit" if hit else "node.cache_miss"
+        emit(spec.log, INFO, event, call.get(), key_hash=key.digest)
+
+
+def _cache_key(spec: NodeSpec, call: Call, state: Any) -> Any:
+    assert spec.cache is not None
+    ctx = call.get()
+    return spec.cache.key(
+        ctx.node,
+        state,
+        thread_id=ctx.thread_id,
+        fingerprint=spec.fingerprint,
+        config=call.config,
+        accepts=spec.accepts,
+    )
+
+
+def _cached_sync(spec: NodeSpec, loop: SyncEntry) -> SyncEntry:
+    cache = spec.cache
+    assert cache is not None
+    events = spec.log
+
+    def run(state: Any, config: RunnableConfig | None = None) -> Any:
+        call = Call(spec, config)
+        key = _cache_key(spec, call, state)
+        found = cache.lookup(key, events=events)
+        _cache_event(spec, call, key, found.hit)
+        if found.hit:
+            return found.value
+        result = loop(state, config, call)
+        if not call.failed:
+            cache.store(key, result, events=events)
+        return result
+
+    return run
+
+
+def _cached_async(spec: NodeSpec, loop: AsyncEntry) -> AsyncEntry:
+    cache = spec.cache
+    assert cache is not None
+    events = spec.log
+
+    async def arun(state: Any, config: RunnableConfig | None = None) -> Any:
+        call = Call(spec, config)
+        key = _cache_key(spec, call, state)
+        found = await cache.alookup(key, events=events)
+        _cache_event(spec, call, key, found.hit)
+        if found.hit:
+            return found.value
+        result = await loop(state, config, call)
+        if not call.failed:
+            await cache.astore(key, result, events=events)
+        return result
+
+    return arun

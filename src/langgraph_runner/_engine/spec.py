@@ -1,0 +1,289 @@
+"""``NodeSpec``: everything ``create_node`` validated, fixed for the node's lifetime.
+
+``build_spec`` is the one place options are checked (at factory time, with
+errors naming the option); everything below it in the engine reads the frozen
+spec and never validates again.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from langgraph.types import TimeoutPolicy
+
+from langgraph_runner import _compat
+from langgraph_runner._engine.guard import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    FailureStreaks,
+    check_max_failures,
+)
+from langgraph_runner.cache import NodeCache, code_fingerprint
+from langgraph_runner.circuit import CircuitBreaker, CircuitBreakerConfig, get_circuit_breaker
+from langgraph_runner.context import NodeContext
+from langgraph_runner.errors import NodeError
+from langgraph_runner.logs import EventLogger, SupportsEvents, get_event_logger
+from langgraph_runner.retry import RetryAttempt, RetryConfig
+
+__all__ = [
+    "BreakerOption",
+    "Fallback",
+    "NodeSpec",
+    "build_spec",
+    "check_fallback",
+    "check_hook",
+    "check_methods",
+    "check_seconds",
+    "check_timeout",
+    "resolve_breaker",
+]
+
+BreakerOption = CircuitBreakerConfig | CircuitBreaker | str
+"""``circuit_breaker=``: a config (node-local breaker), a breaker, or a shared key."""
+
+Fallback = str | Callable[..., Any]
+"""A node name to route to, or a callable run inline with fn's signature rules."""
+
+Accepts = dict[str, tuple[str, Any]]
+"""Keyword -> (runtime attribute, default): what LangGraph would inject into a function."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeSpec:
+    """Everything ``create_node`` validated, fixed for the node's lifetime."""
+
+    fn: Callable[..., Any]
+    name: str | None
+    is_async: bool
+    accepts: Accepts
+    retry: RetryConfig | None
+    on_retry_attempt: Callable[[RetryAttempt], Any] | None
+    on_error: str
+    log: EventLogger
+    cache: NodeCache | None = None
+    fingerprint: str = ""
+    metrics: Any = None
+    timeout: float | None = None
+    idle_timeout: float | None = None
+    refresh_on: str = "auto"
+    deadline: float | None = None
+    on_timeout: Callable[[NodeContext], Any] | None = None
+    breaker: CircuitBreaker | None = None
+    fallback: Fallback | None = None
+    fallback_accepts: Accepts | None = None
+    fallback_is_async: bool = False
+    on_failure: Callable[[NodeError, Any], Any] | None = None
+    streaks: FailureStreaks | None = None
+
+    @property
+    def unlimited(self) -> bool:
+        """No time limit on an attempt (no run or idle limit, no ``deadline``)."""
+        return self.timeout is None and self.idle_timeout is None and self.deadline is None
+
+
+def check_seconds(value: object, field: str) -> float | None:
+    """``timeout=``/``deadline=``: None, or float seconds / a timedelta greater than 0.
+
+    Raises:
+        TypeError: Not a number of seconds or a timedelta (a bool is refused).
+        ValueError: Not finite, not greater than 0, or above ``threading.TIMEOUT_MAX``
+            (the longest wait a thread can be given).
+    """
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise TypeError(
+            f"create_node: {field} must be seconds (int or float) or a datetime.timedelta, "
+            f"got {type(value).__name__}"
+        )
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(
+            f"create_node: {field} must be a finite number of seconds > 0, got {value!r}"
+        )
+    if seconds > threading.TIMEOUT_MAX:
+        raise ValueError(
+            f"create_node: {field} must be at most {threading.TIMEOUT_MAX:.0f} seconds "
+            f"(threading.TIMEOUT_MAX), got {value!r}"
+        )
+    return seconds
+
+
+_COLLECTOR_METHODS = ("record_success", "record_failure", "record_retry")
+_LOGGER_METHODS = ("debug", "info", "warning", "error")
+
+
+def check_methods(value: object, field: str, methods: tuple[str, ...], what: str) -> None:
+    """``metrics=``/``logger=``: None, or an object with the callables ``methods``.
+
+    Raises:
+        TypeError: A method is missing (names the first one).
+    """
+    if value is None:
+        return
+    for method in methods:
+        if not callable(getattr(value, method, None)):
+            raise TypeError(
+                f"create_node: {field} must be {what} (with a {method}() method), "
+                f"got {type(value).__name__}"
+            )
+
+
+def check_timeout(value: object) -> tuple[float | None, float | None, str]:
+    """``timeout=``: seconds or a timedelta (the run limit of each attempt), or LangGraph's
+    ``TimeoutPolicy`` (``run_timeout``, ``idle_timeout``, ``refresh_on``).
+
+    Returns:
+        ``(run limit, idle limit, refresh_on)``.
+
+    Raises:
+        TypeError: Not seconds, a timedelta or a TimeoutPolicy.
+        ValueError: A limit that is not finite, not > 0 or above ``threading.TIMEOUT_MAX``,
+            or a TimeoutPolicy with neither limit.
+    """
+    if not isinstance(value, TimeoutPolicy):
+        return check_seconds(value, "timeout"), None, "auto"
+    if value.refresh_on not in ("auto", "heartbeat"):
+        raise ValueError(
+            f"create_node: timeout.refresh_on must be 'auto' or 'heartbeat', "
+            f"got {value.refresh_on!r}"
+        )
+    run = check_seconds(value.run_timeout, "timeout.run_timeout")
+    idle = check_seconds(value.idle_timeout, "timeout.idle_timeout")
+    if run is None and idle is None:
+        raise ValueError(
+            "create_node: timeout=TimeoutPolicy(...) needs run_timeout or idle_timeout"
+        )
+    return run, idle, value.refresh_on
+
+
+def check_hook(value: object, field: str) -> Callable[..., Any] | None:
+    """A hook option: None or a callable (sync or async).
+
+    Raises:
+        TypeError: Not callable.
+    """
+    if value is not None and not callable(value):
+        raise TypeError(f"create_node: {field} must be callable, got {type(value).__name__}")
+    return value
+
+
+def resolve_breaker(value: object, node: str) -> CircuitBreaker | None:
+    """The breaker a node uses.
+
+    A ``CircuitBreakerConfig`` makes a breaker of the node's own (named after it),
+    a ``CircuitBreaker`` is used as it is (share it between nodes by passing the
+    same instance), a string names the process-wide breaker of that key
+    (``get_circuit_breaker``), so every node naming "crm-api" trips together.
+
+    Raises:
+        ValueError: An empty key.
+        TypeError: Anything else.
+    """
+    if value is None or isinstance(value, CircuitBreaker):
+        return value
+    if isinstance(value, CircuitBreakerConfig):
+        return CircuitBreaker(node, value)
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("create_node: circuit_breaker key must be a non-empty string")
+        return get_circuit_breaker(value)
+    raise TypeError(
+        "create_node: circuit_breaker must be a CircuitBreakerConfig, a CircuitBreaker or a "
+        f"shared breaker key (str), got {type(value).__name__}"
+    )
+
+
+def check_fallback(fallback: object) -> Fallback | None:
+    """Validate ``create_node(fallback=...)`` at factory time.
+
+    Raises:
+        ValueError: An empty node name.
+        TypeError: Neither a node name nor a callable.
+    """
+    if fallback is None:
+        return None
+    if isinstance(fallback, str):
+        if not fallback:
+            raise ValueError("create_node: fallback must be a non-empty node name or a callable")
+        return fallback
+    if isinstance(fallback, type) or not callable(fallback):
+        raise TypeError(
+            "create_node: fallback must be a node name (str) or a function, "
+            f"got {type(fallback).__name__}"
+        )
+    return fallback
+
+
+def build_spec(
+    fn: Callable[..., Any],
+    *,
+    name: str | None,
+    retry: RetryConfig | int | None,
+    on_retry_attempt: Callable[[RetryAttempt], Any] | None,
+    on_error: str,
+    logger: SupportsEvents | None,
+    cache: NodeCache | None,
+    metrics: Any,
+    timeout: float | timedelta | TimeoutPolicy | None,
+    deadline: float | timedelta | None,
+    on_timeout: Callable[[NodeContext], Any] | None,
+    circuit_breaker: BreakerOption | None,
+    fallback: Fallback | None,
+    on_failure: Callable[[NodeError, Any], Any] | None,
+    max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+) -> NodeSpec:
+    """Check every ``create_node`` option and freeze them into a ``NodeSpec``.
+
+    Raises:
+        TypeError: ``fn`` is not a function, or an option has the wrong type.
+        ValueError: An option has a wrong value.
+        pydantic.ValidationError: A config value is invalid.
+    """
+    if not callable(fn):
+        raise TypeError(f"create_node: fn must be callable, got {type(fn).__name__}")
+    if isinstance(fn, type):
+        raise TypeError(f"create_node: fn must be a function, not the class {fn.__name__}")
+    if on_error not in ("record", "raise"):
+        raise ValueError(f"create_node: on_error must be 'record' or 'raise', got {on_error!r}")
+    if cache is not None and not isinstance(cache, NodeCache):
+        raise TypeError(f"create_node: cache must be a NodeCache, got {type(cache).__name__}")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(f"create_node: name must be a non-empty string, got {name!r}")
+    check_methods(metrics, "metrics", _COLLECTOR_METHODS, "a NodeMetricsCollector")
+    check_methods(logger, "logger", _LOGGER_METHODS, "a structlog-style logger")
+    fallback = check_fallback(fallback)
+    limit = check_max_failures(max_consecutive_failures)
+    display = name or str(getattr(fn, "__name__", type(fn).__name__))
+    run_limit, idle_limit, refresh_on = check_timeout(timeout)
+    return NodeSpec(
+        fn=fn,
+        name=name,
+        is_async=_compat.is_async_callable(fn),
+        accepts=_compat.func_accepts(fn),
+        retry=RetryConfig.coerce(retry),
+        on_retry_attempt=check_hook(on_retry_attempt, "on_retry_attempt"),
+        on_error=on_error,
+        log=get_event_logger(logger),
+        cache=cache,
+        metrics=metrics,
+        fingerprint=code_fingerprint(fn) if cache is not None and cache.version is None else "",
+        timeout=run_limit,
+        idle_timeout=idle_limit,
+        refresh_on=refresh_on,
+        deadline=check_seconds(deadline, "deadline"),
+        on_timeout=check_hook(on_timeout, "on_timeout"),
+        breaker=resolve_breaker(circuit_breaker, display),
+        fallback=fallback,
+        fallback_accepts=(_compat.func_accepts(fallback) if callable(fallback) else None),
+        fallback_is_async=callable(fallback) and _compat.is_async_callable(fallback),
+        on_failure=check_hook(on_failure, "on_failure"),
+        streaks=None if limit is None else FailureStreaks(limit),
+    )

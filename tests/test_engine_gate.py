@@ -1,0 +1,100 @@
+"""A timed-out sync attempt is muted: what its abandoned thread does never reaches the run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langgraph.graph import START, StateGraph
+from langgraph.types import StreamWriter
+
+from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner.testing import no_wait
+from langgraph_runner.timeouts import wait_for_abandoned_threads
+
+
+class S(GraphState, total=False):
+    out: str
+
+
+def _model(text: str) -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=iter([AIMessage(content=text)]))
+
+
+def _node() -> tuple[Any, threading.Event]:
+    """Attempt 1 writes 'first', hangs past its limit, then writes 'late' and streams
+    'late tokens' while attempt 2 is running (attempt 2 waits for that), then attempt 2
+    writes and streams its own."""
+    calls: list[int] = []
+    late_done = threading.Event()
+
+    def flaky(state: S, writer: StreamWriter) -> dict[str, Any]:
+        calls.append(1)
+        attempt = len(calls)
+        if attempt == 1:
+            writer({"custom": "first"})
+            time.sleep(0.6)  # ignores its abort signal: abandoned at 0.5 s
+            writer({"custom": "late"})
+            _model("late tokens").invoke("q")
+            late_done.set()
+            return {"out": "late"}
+        late_done.wait(0.45)  # attempt 1 wakes up and writes while this one runs
+        writer({"custom": "second"})
+        reply = _model("fresh tokens").invoke("q")
+        return {"out": str(reply.content)}
+
+    node = create_node(flaky, timeout=0.5, retry=RetryConfig(max_attempts=2))
+    return node, late_done
+
+
+def _stream(graph: Any) -> tuple[list[Any], list[str], Any]:
+    custom: list[Any] = []
+    tokens: list[str] = []
+    final: Any = None
+    for mode, chunk in graph.stream({}, stream_mode=["custom", "messages", "values"]):
+        if mode == "custom":
+            custom.append(chunk["custom"])
+        elif mode == "messages":
+            message, _meta = chunk
+            if isinstance(message, AIMessageChunk):
+                tokens.append(str(message.content))
+        else:
+            final = chunk
+    return custom, tokens, final
+
+
+def test_an_abandoned_attempt_writes_and_streams_nothing_into_the_run() -> None:
+    """custom and messages stream modes carry only what the live attempts produced."""
+    node, late_done = _node()
+    g = StateGraph(S)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    with no_wait():
+        custom, tokens, final = _stream(g.compile())
+    assert late_done.wait(5), "the abandoned attempt should have finished its late work"
+    wait_for_abandoned_threads(5)
+    assert custom == ["first", "second"]
+    assert "".join(tokens).split() == ["fresh", "tokens"]
+    assert final["out"] == "fresh tokens"
+
+
+def test_a_live_attempt_streams_tokens_as_it_would_bare() -> None:
+    """Gating leaves a live sync attempt's messages stream exactly as unwrapped."""
+
+    def talk(state: S) -> dict[str, Any]:
+        return {"out": str(_model("one two three").invoke("q").content)}
+
+    def run(node: Any) -> list[str]:
+        g = StateGraph(S)
+        g.add_node("n", node)
+        g.add_edge(START, "n")
+        return [
+            str(m.content)
+            for m, _meta in g.compile().stream({}, stream_mode="messages")
+            if isinstance(m, AIMessageChunk)
+        ]
+
+    assert run(create_node(talk, timeout=5)) == run(talk)

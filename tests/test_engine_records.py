@@ -1,0 +1,303 @@
+"""redact_exception: what leaves a raise-mode node has no secret, and keeps type and chain."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+import sqlite3
+import sys
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+from langgraph_runner import GraphState, create_node
+from langgraph_runner._engine.records import add_note, redact_exception
+from tests import services
+
+SECRET = "hunter2-" + uuid.uuid4().hex[:12]
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" + uuid.uuid4().hex[:16]
+
+
+class S(GraphState, total=False):
+    x: int
+
+
+class UpstreamError(Exception):
+    """A client-library error whose text is built from attributes."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(status)
+        self.url = url
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.status} from {self.url}"
+
+
+def _dict_args() -> BaseException:
+    return ValueError({"user": "bob", "password": SECRET, "nested": [{"api_key": TOKEN}]})
+
+
+def _bytes_args() -> BaseException:
+    return RuntimeError(b"header Authorization: Bearer " + TOKEN.encode(), f"pwd={SECRET}")
+
+
+def _chained() -> BaseException:
+    try:
+        try:
+            raise KeyError(f"token={TOKEN}")
+        except KeyError as inner:
+            raise OSError(f"connect postgresql://app:{SECRET}@db/prod") from inner
+    except OSError as middle:
+        try:
+            raise LookupError("lookup failed") from middle
+        except LookupError as outer:
+            return outer
+    raise AssertionError("unreachable")
+
+
+def _implicit_context() -> BaseException:
+    try:
+        try:
+            raise ValueError(f"password={SECRET}")
+        except ValueError:
+            raise TypeError("while handling")  # noqa: B904 - the implicit __context__ is the point
+    except TypeError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+def _with_notes() -> BaseException:
+    exc = ConnectionError("upstream down")
+    add_note(exc, f"retrying with client_secret={SECRET}")
+    add_note(exc, f"token {TOKEN}")
+    return exc
+
+
+def _attribute_str() -> BaseException:
+    return UpstreamError(f"https://api.example.com/v1?token={SECRET}&x=1 key {TOKEN}", 503)
+
+
+def _task_group() -> BaseException:
+    async def fail(message: str) -> None:
+        raise ConnectionError(message)
+
+    async def main() -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(fail(f"password={SECRET}"))
+            tg.create_task(fail(f"Authorization: token {TOKEN}"))
+
+    try:
+        asyncio.run(main())
+    except builtins.BaseExceptionGroup as group:
+        return group
+    raise AssertionError("unreachable")
+
+
+def _group_message() -> BaseException:
+    return builtins.ExceptionGroup(f"batch failed with api_key={SECRET}", [ValueError(TOKEN)])
+
+
+CASES: dict[str, Callable[[], BaseException]] = {
+    "dict-args": _dict_args,
+    "bytes-args": _bytes_args,
+    "cause-chain": _chained,
+    "context-chain": _implicit_context,
+    "notes": _with_notes,
+    "attribute-str": _attribute_str,
+}
+if sys.version_info >= (3, 11):
+    CASES["exception-group-message"] = _group_message
+    CASES["taskgroup"] = _task_group
+
+
+def _shown(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)) + repr(exc) + str(exc)
+
+
+@pytest.mark.parametrize("make", list(CASES.values()), ids=list(CASES))
+def test_redact_exception_leaves_no_secret_in_traceback_or_repr(
+    make: Callable[[], BaseException],
+) -> None:
+    """After redact_exception the traceback text, repr and str show neither secret."""
+    exc = make()
+    assert SECRET in _shown(exc) or TOKEN in _shown(exc)  # the case really carries one
+    redact_exception(exc)
+    shown = _shown(exc)
+    assert SECRET not in shown
+    assert TOKEN not in shown
+
+
+def test_redact_exception_keeps_type_identity_and_chain() -> None:
+    """The same objects, the same types and the same links: except clauses still match."""
+    exc = _chained()
+    cause = exc.__cause__
+    root = cause.__cause__ if cause is not None else None
+    redact_exception(exc)
+    assert type(exc) is LookupError
+    assert exc.__cause__ is cause and isinstance(cause, OSError)
+    assert cause.__cause__ is root and isinstance(root, KeyError)
+    with pytest.raises(LookupError):
+        raise exc
+
+
+def test_attribute_built_text_keeps_the_class_for_except() -> None:
+    """A class whose __str__ shows a secret still matches `except UpstreamError`."""
+    exc = _attribute_str()
+    redact_exception(exc)
+    assert isinstance(exc, UpstreamError)
+    assert type(exc).__name__ == "UpstreamError"
+    assert exc.status == 503
+    assert "[REDACTED]" in str(exc)
+
+
+def test_opaque_attributes_are_left_for_error_handlers() -> None:
+    """A response object on the exception is kept as is (handlers read its status)."""
+
+    class Response:
+        status_code = 429
+
+    exc = ValueError(f"password={SECRET}")
+    exc.response = Response()  # type: ignore[attr-defined]
+    redact_exception(exc)
+    assert exc.response.status_code == 429  # type: ignore[attr-defined]
+
+
+def test_hostile_exceptions_do_not_break_redaction() -> None:
+    """__str__/__repr__/args raising anything (even KeyboardInterrupt) never escape."""
+
+    class Hostile(Exception):
+        def __str__(self) -> str:
+            raise KeyboardInterrupt
+
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    exc = Hostile(f"password={SECRET}")
+    redact_exception(exc)
+    assert SECRET not in "".join(traceback.format_exception(exc))
+    assert isinstance(exc, Hostile)
+
+
+def test_cycles_terminate() -> None:
+    """An exception chain with a cycle is walked once."""
+    a = ValueError(f"token={TOKEN}")
+    b = ValueError("b")
+    a.__context__ = b
+    b.__context__ = a
+    redact_exception(a)
+    assert TOKEN not in repr(a)
+
+
+# ---------------------------------------------------------------- real graphs, raise mode
+
+
+def _graph(make: Callable[[], BaseException], saver: Any) -> Any:
+    def node(state: S) -> S:
+        raise make()
+
+    builder = StateGraph(S)
+    builder.add_node("node", create_node(node, on_error="raise"))
+    builder.add_edge(START, "node")
+    builder.add_edge("node", END)
+    return builder.compile(checkpointer=saver)
+
+
+def _invoke(graph: Any, thread: str) -> str:
+    config = {"configurable": {"thread_id": thread}}
+    with pytest.raises(Exception) as info:  # noqa: PT011 - each case raises its own type
+        graph.invoke({"x": 1}, config)
+    return _shown(info.value)
+
+
+@pytest.mark.parametrize("make", list(CASES.values()), ids=list(CASES))
+def test_raise_mode_sqlite_checkpoint_and_traceback_are_clean(
+    make: Callable[[], BaseException],
+) -> None:
+    """SQLite checkpoint bytes and the traceback that leaves invoke hold no secret."""
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    graph = _graph(make, SqliteSaver(conn))
+    shown = _invoke(graph, f"t-{uuid.uuid4().hex}")
+    stored = b"".join(
+        v if isinstance(v, bytes) else str(v).encode()
+        for table in ("checkpoints", "writes")
+        for row in conn.execute(f"SELECT * FROM {table}")
+        for v in row
+    ).decode("latin-1")
+    assert "__error__" in stored  # LangGraph wrote the error
+    for text in (shown, stored):
+        assert SECRET not in text
+        assert TOKEN not in text
+
+
+@pytest.mark.parametrize("make", list(CASES.values()), ids=list(CASES))
+def test_raise_mode_postgres_checkpoint_writes_are_clean(
+    make: Callable[[], BaseException],
+) -> None:
+    """PostgreSQL checkpoint_writes (where LangGraph stores the error) hold no secret."""
+    url = services.postgres_url()
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    thread = f"records-{uuid.uuid4().hex}"
+    with PostgresSaver.from_conn_string(url) as saver:
+        saver.setup()
+        shown = _invoke(_graph(make, saver), thread)
+        with saver._cursor() as cur:
+            chunks: list[str] = []
+            for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+                cur.execute(f"SELECT * FROM {table} WHERE thread_id = %s", (thread,))
+                for row in cur.fetchall():
+                    chunks.extend(
+                        bytes(v).decode("latin-1")
+                        if isinstance(v, (bytes, memoryview))
+                        else json.dumps(v, default=str)
+                        for v in row.values()
+                    )
+                cur.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread,))
+    stored = "\n".join(chunks)
+    assert "__error__" in stored
+    for text in (shown, stored):
+        assert SECRET not in text
+        assert TOKEN not in text
+
+
+def test_pydantic_validation_error_is_replaced_by_one_without_inputs() -> None:
+    """A ValidationError comes back rebuilt without its inputs; type and cause kept."""
+    from pydantic import BaseModel, ValidationError, field_validator
+
+    class Model(BaseModel):
+        port: int
+        name: str
+
+        @field_validator("name")
+        @classmethod
+        def _check(cls, value: str) -> str:
+            raise ValueError(f"bad name, token={TOKEN}")
+
+    cause = OSError("disk")
+    try:
+        Model(port=f"password={SECRET}", name="x")  # type: ignore[arg-type]
+    except ValidationError as exc:
+        exc.__cause__ = cause
+        safe = redact_exception(exc)
+        try:
+            raise safe  # inside the except block: the original must not print as context
+        except ValidationError as raised:
+            shown = "".join(traceback.format_exception(raised))
+    assert type(safe) is ValidationError
+    assert safe.__cause__ is cause
+    assert len(safe.errors()) == 2
+    assert SECRET not in shown and TOKEN not in shown
+    assert "int_parsing" in shown
+
+
+def test_redact_exception_returns_the_same_object_when_it_can() -> None:
+    """Ordinary exceptions are redacted in place and returned as they are."""
+    exc = ValueError(f"password={SECRET}")
+    assert redact_exception(exc) is exc
