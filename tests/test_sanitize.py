@@ -438,3 +438,23 @@ def test_stack_touches_no_file_system(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "test_stack_touches_no_file_system" in stack
     assert "tests/test_sanitize.py" in stack or "test_sanitize.py" in stack
     assert "hunter2" not in stack
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit, RuntimeError, RecursionError])
+def test_a_raising_str_never_escapes_the_sanitizer(raised: type[BaseException]) -> None:
+    """A __str__ raising anything (even KeyboardInterrupt) gives a placeholder, not a crash."""
+
+    class Hostile(Exception):
+        def __str__(self) -> str:
+            raise raised
+
+    assert sanitize_message(Hostile("x")) == "<unprintable Hostile>"
+    assert sanitize_stack(Hostile("x")) is None
+
+
+def test_a_100_mb_message_is_cut_before_it_is_scanned() -> None:
+    """A huge message gives a capped result with the count of what was cut."""
+    out = sanitize_message("password=" + "a" * 100_000_000, max_length=50)
+    assert out.startswith("password=[REDACTED]")
+    assert out.endswith("more chars]")
+    assert len(out) < 100

@@ -6,12 +6,15 @@ callers keep the live exception.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 import sysconfig
 import traceback
 from types import TracebackType
+
+from langgraph_runner._redaction_rules import RULES
 
 __all__ = ["REDACTED", "sanitize_message", "sanitize_stack"]
 
@@ -30,95 +33,196 @@ PLUMBING_PREFIXES = (
     "langchain_core/runnables/config.py",
 )
 
-_SECRET_KEYS = (
-    r"password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|id_token|"
-    r"api[_-]?key|apikey|x-api-key|auth|authorization|private[_-]?key|session[_-]?id|"
-    r"aws_secret_access_key|aws_session_token|credentials?|secret[_-]?key"
-)
 
-# Order matters: specific token shapes first, then generic key=value pairs.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # scheme://user:password@host -> keep the user, drop the password. The user may be
-    # empty (redis://:pw@host) and the password may hold "@" (up to the last one).
-    # The lookbehind starts a scheme only where a run of scheme characters starts:
-    # with a mere \b, text like "a.a.a.a..." took quadratic time.
-    (
-        re.compile(
-            r"(?P<pre>(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s/?#]+(?=@)"
-        ),
-        rf"\g<pre>{REDACTED}",
-    ),
-    # Authorization headers: the scheme and the credentials ("Token <hex>", "Digest ...")
-    (
-        re.compile(
-            r"(?i)(?P<key>\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)"
-            r"(?:(?:bearer|basic|token|digest|negotiate|ntlm|bot|apikey|api-key|key|sso-key)\s+)?"
-            r"[^\s\"',;]+"
-        ),
-        rf"\g<key>{REDACTED}",
-    ),
-    # Bearer/Basic <credentials>. The credentials must look like one (a digit, "+/=_~",
-    # or an upper-case letter after the first), so "a basic configuration problem" or
-    # "Basic authentication failed" stay readable.
-    (
-        re.compile(
-            r"\b(?P<scheme>(?i:bearer|basic))\s+"
-            r"(?=[A-Za-z0-9._~+/=-]*[0-9+/=_~]|[A-Za-z0-9._~+/=-]+[A-Z])"
-            r"[A-Za-z0-9._~+/=-]{8,}"
-        ),
-        rf"\g<scheme> {REDACTED}",
-    ),
-    # JSON Web Tokens
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
-    # OpenAI / Anthropic style keys: sk-..., sk-proj-..., sk-ant-...
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), REDACTED),
-    # AWS access key ids
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"), REDACTED),
-    # GitHub, Slack, Google, Stripe, Hugging Face tokens
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), REDACTED),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), REDACTED),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
-    (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}"), REDACTED),
-    (re.compile(r"\bhf_[A-Za-z0-9]{20,}"), REDACTED),
-    # key=value, key: value, "key": "value"  (value quoted or bare)
-    (
-        re.compile(
-            # Prefixed names too: DB_PASSWORD, GITHUB_TOKEN, ANTHROPIC_API_KEY, app_secret.
-            rf"(?i)(?P<key>[\"']?\b(?:[a-z0-9]+_)*(?:{_SECRET_KEYS})\b[\"']?\s*[:=]\s*)"
-            r"(?!\[REDACTED\])(?P<val>\"[^\"]*\"|'[^']*'|[^\s,;&)}\]]+)"
-        ),
-        rf"\g<key>{REDACTED}",
-    ),
-)
+# Two steps keep the common case (no secret) cheap. One trigger pattern (a trie of
+# the rules' trigger strings, all literals) finds which rules can match at all; then
+# one alternation of just those rules, compiled once per combination and cached,
+# redacts in a single pass. Each rule is a named group ``r<i>``; its ``keep`` group
+# (the key, the scheme, the user name) becomes ``k<i>`` and is kept verbatim.
+def _trie(words: list[str]) -> str:
+    first: dict[str, list[str]] = {}
+    for word in sorted(set(words)):
+        first.setdefault(word[0], []).append(word[1:])
+    parts = []
+    for char, rests in first.items():
+        if "" in rests:
+            parts.append(re.escape(char))  # a shorter trigger covers the longer ones
+        elif len(rests) == 1:
+            parts.append(re.escape(char + rests[0]))
+        else:
+            parts.append(f"{re.escape(char)}(?:{_trie(rests)})")
+    return "|".join(parts)
+
+
+def _triggers() -> tuple[re.Pattern[str], dict[str, int], tuple[tuple[bool, int, int], ...]]:
+    literal: dict[str, int] = {}
+    runs: list[tuple[bool, int, int]] = []
+    for i, (_name, triggers, _source, _regex) in enumerate(RULES):
+        for trigger in triggers:
+            if trigger[0] in "#%":
+                runs.append((trigger[0] == "%", int(trigger[1:]), 1 << i))
+            else:
+                literal[trigger] = literal.get(trigger, 0) | (1 << i)
+    # findall reports non-overlapping matches, and the trie keeps only the shortest of
+    # two triggers sharing a start. So a found trigger also stands for every trigger
+    # it may hide: one it starts, one starting inside it, one its tail begins.
+    closed = dict(literal)
+    for found in literal:
+        for other, bits in literal.items():
+            hidden = other.startswith(found) or any(
+                other.startswith(found[k:]) or found[k:].startswith(other)
+                for k in range(1, len(found))
+            )
+            if hidden:
+                closed[found] |= bits
+    return re.compile(_trie(list(literal))), closed, tuple(runs)
+
+
+_TRIGGER, _LITERAL_BITS, _RUN_BITS = _triggers()
+_MIN_RUN = min((n for _, n, _ in _RUN_BITS), default=0)
+
+
+def _run_table(extra: str) -> bytes:
+    # Token characters map to "a", everything else to " ": b"a" * N finds a run.
+    return bytes(
+        ord("a") if chr(i).isascii() and (chr(i).isalnum() or chr(i) in extra) else ord(" ")
+        for i in range(256)
+    )
+
+
+_RUN_TABLES = (_run_table("/+"), _run_table("_-"))  # "#N": base64, "%N": base64url
+
+
+@functools.lru_cache(maxsize=256)
+def _scanner(mask: int) -> tuple[re.Pattern[str], dict[str, str]]:
+    parts: list[str] = []
+    keeps: dict[str, str] = {}
+    for i, (_name, _triggers, _source, regex) in enumerate(RULES):
+        if not mask & (1 << i):
+            continue
+        if "(?P<keep>" in regex:
+            regex = regex.replace("(?P<keep>", f"(?P<k{i}>", 1)
+            keeps[f"r{i}"] = f"k{i}"
+        parts.append(f"(?P<r{i}>{regex})")
+    return re.compile("|".join(parts)), keeps
+
+
+def _mask(text: str) -> int:
+    """The rules that can match somewhere in ``text``."""
+    mask = 0
+    for found in _TRIGGER.findall(text.lower()):
+        mask |= _LITERAL_BITS[found]
+    if len(text) >= _MIN_RUN:
+        raw = text.encode("ascii", "replace")
+        runs = (raw.translate(_RUN_TABLES[0]), raw.translate(_RUN_TABLES[1]))
+        for urlsafe, length, bit in _RUN_BITS:
+            if b"a" * length in runs[urlsafe]:
+                mask |= bit
+    return mask
+
+
+# How far past the cap the scan looks, so a secret that starts before the cut is
+# recognised whole (a PEM header, a token) and no prefix of it survives the cut.
+_LOOKAHEAD = 512
+_MARKER = re.compile(r"\.\.\. \[\d+ more chars\]\Z")
+_MARKER_MAX = 40
+
+
+def _scan(text: str) -> str:
+    mask = _mask(text)
+    if not mask:
+        return text
+    pattern, keeps = _scanner(mask)
+
+    def replace(match: re.Match[str]) -> str:
+        keep = keeps.get(match.lastgroup or "")
+        return REDACTED if keep is None else match.group(keep) + REDACTED
+
+    return pattern.sub(replace, text)
+
+
+def _text(message: object) -> str:
+    if isinstance(message, str):
+        return message
+    try:
+        return str(message)
+    except BaseException:  # a hostile __str__ (even one raising KeyboardInterrupt)
+        # must not replace the error being recorded.
+        return f"<unprintable {type(message).__name__}>"
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text[:limit]``, moved left so no ``[REDACTED]`` marker is cut in half."""
+    start = text.find(REDACTED, max(0, limit - len(REDACTED) + 1), limit + len(REDACTED))
+    if start != -1 and start < limit:
+        limit = start
+    return text[:limit]
 
 
 def sanitize_message(message: object, *, max_length: int = DEFAULT_MAX_MESSAGE) -> str:
     """Redact secrets from a message and cap its length.
 
-    Redacts API keys (``sk-...``, GitHub, Slack, Google, Stripe, Hugging Face),
-    bearer/basic credentials, JWTs, AWS access key ids, ``password=``/``token=``/
-    ``api_key=``-style pairs (also as JSON), and passwords in URLs.
+    Redacts private keys (PEM, OpenSSH, PGP, PuTTY), passwords in URLs, cookies,
+    ``Authorization``/bearer/basic credentials, JWTs, cloud keys (AWS access key
+    ids and secret keys, Google, Azure storage and AD keys, SAS ``sig=``), provider
+    tokens (OpenAI, Anthropic, GitHub, GitLab, Slack, Stripe, Hugging Face, ...) and
+    ``password=``/``token=``/``api_key=``-style pairs, also quoted, JSON-embedded
+    and URL-encoded. The whole rule list is in ``docs/security.md``.
+
+    The cost is bounded: the text is cut to ``max_length`` (plus a short
+    look-ahead) *before* it is scanned, so a 100 MB message costs what a 1 kB one
+    does. The result is at most ``max_length`` plus a ``... [N more chars]``
+    marker, and sanitizing it again changes nothing.
 
     Args:
-        message: The text (anything; ``str()`` is applied).
-        max_length: Longest result; longer messages are cut and marked.
+        message: The text (anything; ``str()`` is applied, and a ``__str__`` that
+            raises gives ``<unprintable TypeName>``).
+        max_length: Longest result before the marker; longer messages are cut.
 
     Returns:
         The sanitized message.
     """
-    if isinstance(message, str):
-        text = message
+    text = _text(message)
+    if len(text) <= _CACHE_TEXT:
+        return _sanitize_cached(text, max_length)
+    return _sanitize(text, max_length)
+
+
+# A failure's text is sanitized more than once (its record, its log line, the
+# exception raise mode lets out), and a retried call fails with the same text:
+# short texts are remembered.
+_CACHE_TEXT = 4096
+
+
+@functools.lru_cache(maxsize=512)
+def _sanitize_cached(text: str, max_length: int) -> str:
+    return _sanitize(text, max_length)
+
+
+def _sanitize(text: str, max_length: int) -> str:
+    size = len(text)
+    if size > max_length:
+        # Already sanitized and cut by this function: leave it as it is.
+        marker = _MARKER.search(text, max(0, size - _MARKER_MAX))
+        if marker is not None and marker.start() <= max_length:
+            head = text[: marker.start()]
+            if _scan(head) == head:
+                return text
+    window = text[: max_length + _LOOKAHEAD] if size > max_length + _LOOKAHEAD else text
+    out = _scan(window)
+    if len(out) <= max_length and len(window) == size:
+        return out
+    # Cutting can leave a new shape at the end (half a token): scan the head again
+    # until it holds still, so the result is a fixed point.
+    head = _cut(out, max_length)
+    for _ in range(3):
+        again = _scan(head)
+        if again == head:
+            break
+        head = _cut(again, max_length)
     else:
-        try:
-            text = str(message)
-        except Exception:  # a broken __str__ must not replace the error being recorded
-            text = f"<unprintable {type(message).__name__}>"
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    if len(text) > max_length:
-        cut = len(text) - max_length
-        text = f"{text[:max_length]}... [{cut} more chars]"
-    return text
+        head = ""
+    return f"{head}... [{max(size - len(head), 1)} more chars]"
 
 
 def _path_roots() -> tuple[str, ...]:
@@ -153,12 +257,19 @@ def _relative(path: str, roots: tuple[str, ...]) -> str:
     return os.path.basename(norm)
 
 
+@functools.lru_cache(maxsize=2048)
+def _relative_cached(path: str) -> str:
+    # A process has few source files, and each stack repeats them.
+    return _relative(path, _ROOTS)
+
+
 def sanitize_stack(
     exc_or_tb: BaseException | TracebackType | None,
     *,
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_length: int = DEFAULT_MAX_STACK,
     skip_leading: tuple[str, ...] = PLUMBING_PREFIXES,
+    message: str | None = None,
 ) -> str | None:
     """A compact, secret-free stack: frames and relative paths only.
 
@@ -173,6 +284,8 @@ def sanitize_stack(
         max_length: Cap on the whole text.
         skip_leading: Relative-path prefixes of outer frames to drop while they
             lead the stack (the wrapper's own plumbing); inner frames always stay.
+        message: The exception's message, already sanitized (saves a second scan
+            when the caller has it); by default ``sanitize_message(exc)``.
 
     Returns:
         The stack text, or None when there is no traceback.
@@ -187,7 +300,7 @@ def sanitize_stack(
         return None
     # walk_tb, not extract_tb: no source lines are read (file I/O, and not wanted anyway).
     frames = [
-        (frame.f_code.co_name, lineno, _relative(frame.f_code.co_filename, _ROOTS))
+        (frame.f_code.co_name, lineno, _relative_cached(frame.f_code.co_filename))
         for frame, lineno in traceback.walk_tb(tb)
     ]
     while len(frames) > 1 and frames[0][2].startswith(skip_leading):
@@ -198,7 +311,9 @@ def sanitize_stack(
         lines.append(f"... {skipped} outer frame(s) omitted")
     lines.extend(f"{rel}:{lineno} in {name}" for name, lineno, rel in frames[skipped:])
     if exc is not None:
-        lines.append(f"{type(exc).__qualname__}: {sanitize_message(exc, max_length=300)}")
+        if message is None:
+            message = sanitize_message(exc, max_length=300)
+        lines.append(f"{type(exc).__qualname__}: {message}")
     text = "\n".join(lines)
     if len(text) > max_length:
         text = "... " + text[-max_length:]
