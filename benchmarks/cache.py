@@ -3,7 +3,9 @@
 1. Hit cost: a cached node served from each backend (InMemoryCache, SqliteCache,
    RedisCache) against executing the trivial node, bare and through
    ``create_node`` without a cache; plus the key alone against a bare
-   ``json.dumps`` + SHA-256 of the same data (the floor of any canonical-JSON key).
+   ``json.dumps`` + SHA-256 of the same data (the floor of any canonical-JSON key),
+   and the key of a node that reads config (a graph task's config: graph identity
+   and configurable values are keyed). Every hit verifies the entry's HMAC.
 2. Partial re-run: a 50-node generated DAG, one root input changed, re-run
    without a cache (every node executes) against re-run with every node cached
    (only the nodes whose declared inputs changed execute; early cutoff stops the
@@ -49,6 +51,9 @@ SMALL = {"url": "https://example.com/a", "lang": "en", "attempt": 3}
 MESSAGES = [{"role": "user" if i % 2 else "ai", "content": f"message {i} " * 8} for i in range(20)]
 MEDIUM = {**SMALL, "messages": MESSAGES, "errors": [], "scores": [0.5] * 20}
 DAG_NODES = 50
+SIGNING_KEY = "benchmark-signing-key-0123456789"
+# What a graph task's config holds besides internals: a user id and a run id (not keyed).
+TASK_CONFIG: Any = {"configurable": {"user_id": "alice", "thread_id": "t1", "tenant": "acme"}}
 
 
 def trivial_node(state: dict[str, Any]) -> dict[str, Any]:
@@ -118,8 +123,8 @@ def backends(use_redis: bool) -> Iterator[dict[str, Callable[[], BaseCache[Any]]
 
 
 def hit_cost(args: argparse.Namespace, made: dict[str, Callable[[], BaseCache[Any]]]) -> None:
-    declared = NodeCache(inputs=["url", "lang"])
-    whole = NodeCache()
+    declared = NodeCache(inputs=["url", "lang"], signing_key=SIGNING_KEY)
+    whole = NodeCache(signing_key=SIGNING_KEY)
     plain = create_node(trivial_node)
 
     def timed(fn: Callable[[], Any]) -> Callable[[], float]:
@@ -138,10 +143,15 @@ def hit_cost(args: argparse.Namespace, made: dict[str, Callable[[], BaseCache[An
         "key only, inputs=None, medium": timed(
             lambda: whole.key("fetch", MEDIUM, thread_id=None, fingerprint=FP)
         ),
+        "key only, inputs=[2 fields], node reads config": timed(
+            lambda: declared.key(
+                "fetch", MEDIUM, thread_id=None, fingerprint=FP, config=TASK_CONFIG
+            )
+        ),
     }
     caches: list[NodeCache] = []
     for name, make in made.items():
-        cache = NodeCache(inputs=["url", "lang"], backend=make())
+        cache = NodeCache(inputs=["url", "lang"], backend=make(), signing_key=SIGNING_KEY)
         caches.append(cache)
         node = create_node(trivial_node, cache=cache)
         node(MEDIUM)  # prime: the miss stores the result
@@ -153,14 +163,14 @@ def hit_cost(args: argparse.Namespace, made: dict[str, Callable[[], BaseCache[An
 
     bare, wrapped = med["trivial node fn, bare call"], med["create_node(fn), no cache"]
     print(f"1. Hit cost ({args.rounds} rounds x {args.calls} calls, median us per call)")
-    print(f"   {'variant':<42} {'us/call':>8} {'x bare fn':>10} {'x node':>8} {'x floor':>8}")
+    print(f"   {'variant':<48} {'us/call':>8} {'x bare fn':>10} {'x node':>8} {'x floor':>8}")
     for name, us in med.items():
         floor = ""
         if name.startswith("key only, inputs=["):
             floor = f"{us / med['floor: json+sha256, 2 fields']:8.1f}"
         elif name.startswith("key only, inputs=None"):
             floor = f"{us / med['floor: json+sha256, medium state']:8.1f}"
-        print(f"   {name:<42} {us:8.2f} {us / bare:10.1f} {us / wrapped:8.2f} {floor:>8}")
+        print(f"   {name:<48} {us:8.2f} {us / bare:10.1f} {us / wrapped:8.2f} {floor:>8}")
     print(
         "   'x node' is against executing the same trivial node through create_node without a "
         "cache;\n   a hit pays off once the node body costs more than the hit (an HTTP or LLM "
@@ -207,7 +217,12 @@ def build_dag(
         fn.__name__ = f"n{i}"
         node_cache = None
         if cache is not None:
-            node_cache = NodeCache(inputs=declared, backend=cache.backend, version=cache.version)
+            node_cache = NodeCache(
+                inputs=declared,
+                backend=cache.backend,
+                version=cache.version,
+                signing_key=SIGNING_KEY,
+            )
         return create_node(fn, cache=node_cache)
 
     g = StateGraph(State)
@@ -245,7 +260,7 @@ def dag_variants(
     def partial(name: str, backend: BaseCache[Any]) -> Callable[[], float]:
         def run() -> float:
             # A fresh version is an empty cache: prime it with the old input, untimed.
-            cache = NodeCache(backend=backend, version=uuid.uuid4().hex)
+            cache = NodeCache(backend=backend, version=uuid.uuid4().hex, signing_key=SIGNING_KEY)
             graph = build_dag(parents, executed, work_ms / 1000, cache)
             graph.invoke(seeds)
             executed.clear()

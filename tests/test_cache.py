@@ -26,9 +26,9 @@ from langgraph.types import Command, Send
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from langgraph_runner import cache_keys
+from langgraph_runner._cache import keys as cache_keys
+from langgraph_runner._cache.keys import cache_key
 from langgraph_runner.cache import CacheKey, NodeCache, code_fingerprint, default_backend
-from langgraph_runner.cache_keys import cache_key
 from langgraph_runner.logs import get_event_logger
 from tests import services
 from tests.conftest import EventCapture
@@ -98,6 +98,12 @@ def test_config_normalises_inputs_and_ttl() -> None:
     assert cache.ttl_seconds == 120
     assert NodeCache(ttl=5.0).ttl == 5  # type: ignore[arg-type]  # lenient at run time
     assert NodeCache().ttl is None
+    declared = NodeCache(key_config=["user_id"], key_context=["tenant"], artifacts=["report"])
+    assert (declared.key_config, declared.key_context) == (("user_id",), ("tenant",))
+    assert declared.artifacts == ("report",)
+    assert hash(declared) == hash(
+        NodeCache(key_config=["user_id"], key_context=["tenant"], artifacts=["report"])
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,6 +125,12 @@ def test_config_normalises_inputs_and_ttl() -> None:
         ({"version": ""}, ValueError, "version"),
         ({"scope": "user"}, ValueError, "scope"),
         ({"backend": {}}, TypeError, "backend"),
+        ({"namespace": ""}, TypeError, "namespace"),
+        ({"namespace": 3}, TypeError, "namespace"),
+        ({"key_config": "user_id"}, TypeError, "key_config"),
+        ({"key_context": [""]}, TypeError, "key_context"),
+        ({"artifact_exists": "yes"}, TypeError, "artifact_exists"),
+        ({"signing_key": "too-short"}, ValueError, "signing_key"),
     ],
 )
 def test_bad_config_is_rejected_naming_the_field(
@@ -396,8 +408,9 @@ async def test_async_redis_lookup_runs_off_the_event_loop(
             seen.append(False)
         return real_get(keys)
 
-    monkeypatch.setattr(redis_backend, "get", spy)
     cache = NodeCache(backend=redis_backend)
+    real_get = cache._view.get
+    monkeypatch.setattr(cache._view, "get", spy)
     key = cache.key(_node(), {}, thread_id=None, fingerprint=FP)
     await cache.astore(key, {"v": 1})
     assert (await cache.alookup(key)).value == {"v": 1}

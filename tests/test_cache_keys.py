@@ -17,16 +17,18 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from langgraph_runner.cache_keys import KEY_NAMESPACE, CacheKey, cache_key, code_fingerprint
+from langgraph_runner._cache.keys import KEY_NAMESPACE, CacheKey, cache_key, code_fingerprint
 
 FP = "f" * 64
 
 # Run in this process and in a subprocess with another hash seed: results must agree.
 _CASES = """
 import datetime, decimal, enum, json, pathlib, uuid
-from langgraph_runner.cache_keys import cache_key, code_fingerprint
+from langgraph_runner._cache.keys import cache_key, code_fingerprint
 from langgraph_runner.sanitize import sanitize_message
 
 class Color(enum.Enum):
@@ -64,17 +66,26 @@ def _key(state: Any, *, inputs: list[str] | None = None, **kw: Any) -> CacheKey:
 
 
 def test_keys_and_fingerprints_are_stable_across_processes() -> None:
-    """Another process with another hash seed computes the same keys and fingerprints."""
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run(
-        [sys.executable, "-c", _CASES],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == _run_cases()
+    """Processes with other hash seeds compute the same keys and fingerprints."""
+
+    def in_a_process(seed: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-c", _CASES],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    # Both run the cases the same way (Python 3.13 keeps -c source for inspect, exec does not).
+    first, second = in_a_process("12345"), in_a_process("54321")
+    assert first == second
+    here = _run_cases()
+    assert {k: v for k, v in first.items() if k != "code_fp"} == {
+        k: v for k, v in here.items() if k != "code_fp"
+    }
 
 
 def test_key_is_sha256_under_the_node_namespace() -> None:
@@ -254,7 +265,7 @@ class _Callable:
 
 
 def test_fingerprint_sees_through_wrappers() -> None:
-    """Decorators with __wrapped__, partials and bound methods fingerprint the real code."""
+    """Decorators and bound methods fingerprint the real code; partial arguments count too."""
 
     @functools.wraps(_inner)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -262,7 +273,83 @@ def test_fingerprint_sees_through_wrappers() -> None:
 
     inner = code_fingerprint(_inner)
     assert code_fingerprint(wrapper) == inner
-    assert code_fingerprint(functools.partial(_inner, extra=2)) == inner
+    bound = code_fingerprint(functools.partial(_inner, extra=2))
+    assert bound == code_fingerprint(functools.partial(_inner, extra=2))
+    assert inner != bound != code_fingerprint(functools.partial(_inner, extra=3))
     assert code_fingerprint(_Callable().method) == code_fingerprint(_Callable.method)
     assert code_fingerprint(_Callable()) == code_fingerprint(_Callable()) != inner
     assert code_fingerprint(len) == code_fingerprint(len) != code_fingerprint(repr)
+
+
+def test_plain_dict_shaped_like_a_tagged_form_is_not_that_type() -> None:
+    """Issue 13: a dict spelling the set (or bytes) encoding does not collide with a set."""
+
+    def key(value: Any) -> str:
+        return cache_key("n", {"v": value}, inputs=None, fingerprint="f").digest
+
+    assert key({"$lgr": "set", "v": ["a"]}) != key({"a"})
+    assert key({"$lgr": "bytes", "v": "YQ=="}) != key(b"a")
+    assert key({"$lgr": "dict", "v": {"$lgr": "set", "v": []}}) != key({"$lgr": "set", "v": []})
+
+
+# Reference model of key equality: two inputs share a key iff their tagged trees are equal.
+def _tree(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return ("const", value)
+    if isinstance(value, (int, str, bytes)):
+        return (type(value).__name__, value)
+    if isinstance(value, float):
+        return ("float", repr(value))
+    if isinstance(value, (list, tuple)):  # a tuple is stored as a list by every checkpointer
+        return ("list", tuple(_tree(v) for v in value))
+    if isinstance(value, frozenset):
+        return ("set", frozenset(_tree(v) for v in value))
+    return ("dict", frozenset((k, _tree(v)) for k, v in value.items()))
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4)
+    | st.binary(max_size=3)
+)
+_keys = st.sampled_from(["$lgr", "v", "a", "set", "bytes", "dict"]) | st.text(max_size=3)
+_values = st.recursive(
+    _scalars | st.frozensets(st.text(max_size=3), max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_keys, inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _digest(value: Any) -> str:
+    return cache_key("n", {"v": value}, inputs=["v"], fingerprint="f").digest
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(_values, _values)
+def test_keys_are_equal_exactly_when_inputs_are_equal(a: Any, b: Any) -> None:
+    """Equal inputs give equal keys; distinct inputs (by the reference model) distinct keys."""
+    assert (_digest(a) == _digest(b)) == (_tree(a) == _tree(b))
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(_values)
+def test_a_value_and_its_rebuilt_copy_share_a_key(value: Any) -> None:
+    """A structurally equal copy (new objects, reordered dict) gives the same key."""
+
+    def rebuild(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: rebuild(v[k]) for k in reversed(list(v))}
+        if isinstance(v, list):
+            return [rebuild(i) for i in v]
+        if isinstance(v, tuple):
+            return tuple(rebuild(i) for i in v)
+        return v
+
+    assert _digest(value) == _digest(rebuild(value))

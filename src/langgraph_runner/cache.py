@@ -1,38 +1,69 @@
 """``NodeCache``: the node cache config and its I/O against LangGraph's cache backends.
 
-Keys come from ``langgraph_runner.cache_keys`` (canonical JSON of the declared
-inputs, the node name and a code version, SHA-256). Entries live in LangGraph's
-cache backends under ``("langgraph_runner", node)``, wrapped in an envelope so a
-cached ``None`` differs from a miss. Backend trouble never fails a node: it is a
-miss or a skipped store, and a ``node.cache_error`` event.
+Keys come from ``langgraph_runner._cache.keys`` (canonical JSON of the declared
+inputs, the node name, its code fingerprint or version, its graph or namespace and
+the config/context it sees; SHA-256). Entries live in LangGraph's cache backends
+under ``("langgraph_runner", node)``, wrapped in an envelope so a cached ``None``
+differs from a miss, serialized strictly and signed (``_cache_signing``): what a
+backend returns is never decoded unless its signature matches. Backend trouble
+never fails a node: it is a miss or a skipped store, and a ``node.cache_error``
+event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import dataclasses
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.cache.base import BaseCache, FullKey
 from langgraph.cache.memory import InMemoryCache
-from langgraph.cache.redis import RedisCache
-from langgraph.cache.sqlite import SqliteCache
 
-from langgraph_runner.cache_keys import KEY_NAMESPACE, CacheKey, cache_key, code_fingerprint
+from langgraph_runner._cache.artifacts import (
+    ARTIFACT_FIELD,
+    ArtifactSpec,
+    check_artifact_spec,
+    missing_artifact,
+)
+from langgraph_runner._cache.config import (
+    check_backend,
+    check_inputs,
+    check_names,
+    report,
+    ttl_seconds,
+)
+from langgraph_runner._cache.keys import KEY_NAMESPACE, CacheKey, cache_key, code_fingerprint
+from langgraph_runner._cache.scope import config_now, graph_identity, node_sees
+from langgraph_runner._cache.signing import (
+    ENV_KEY,
+    EntryCodec,
+    Rejected,
+    resolve_signing_key,
+    signed_view,
+    warn_unshared_key,
+)
+from langgraph_runner.cache_backends import PostgresCache, TieredCache, blocks_loop, is_shared
 from langgraph_runner.classify import is_control_flow
 from langgraph_runner.logs import EventLogger, get_event_logger
 from langgraph_runner.sanitize import sanitize_message
 
-__all__ = ["CacheKey", "CacheLookup", "NodeCache", "code_fingerprint", "default_backend"]
+__all__ = [
+    "ENV_KEY",
+    "CacheKey",
+    "CacheLookup",
+    "NodeCache",
+    "PostgresCache",
+    "TieredCache",
+    "code_fingerprint",
+    "default_backend",
+]
 
 _ENVELOPE = "langgraph_runner_cache"
-# These deserialize on every get, so each hit is already a fresh copy.
-_COPYING_BACKENDS: tuple[type[Any], ...] = (InMemoryCache, SqliteCache, RedisCache)
 
 
 class CacheLookup(NamedTuple):
@@ -45,11 +76,10 @@ class CacheLookup(NamedTuple):
 _MISS = CacheLookup(False)
 
 
-# --- default backend and reporting -----------------------------------------
+# --- the default backend ----------------------------------------------------
 
 _default_lock = threading.Lock()
 _default: InMemoryCache[Any] | None = None
-_warned_round_trip: set[str] = set()
 
 
 def default_backend() -> InMemoryCache[Any]:
@@ -66,68 +96,9 @@ def default_backend() -> InMemoryCache[Any]:
     return _default
 
 
-def _report(events: EventLogger | None, key: CacheKey, operation: str, error: object) -> None:
-    log = events if events is not None else get_event_logger()
-    level = logging.WARNING
-    if isinstance(error, str) and operation == "store":
-        # An uncacheable value is a steady state, not an incident: warn once per node.
-        level = logging.DEBUG if key.node in _warned_round_trip else logging.WARNING
-        _warned_round_trip.add(key.node)
-    if log.enabled(level):
-        kind = {"error_type": type(error).__name__} if isinstance(error, BaseException) else {}
-        error_text = sanitize_message(error)
-        log.emit(
-            level, "node.cache_error", node=key.node, operation=operation, error=error_text, **kind
-        )
-
-
-# --- config -----------------------------------------------------------------
-
-
-def _ttl_seconds(ttl: object) -> int | None:
-    if ttl is None:
-        return None
-    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"NodeCache: ttl must be whole seconds (int or timedelta), got {ttl!r}")
-    if isinstance(seconds, float) and not seconds.is_integer():
-        raise ValueError(f"NodeCache: ttl must be whole seconds (backends take ints), got {ttl!r}")
-    if seconds < 1:
-        raise ValueError(f"NodeCache: ttl must be at least 1 second, got {ttl!r}")
-    return int(seconds)
-
-
-def _check_inputs(inputs: object) -> tuple[str, ...] | None:
-    if inputs is None:
-        return None
-    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
-        raise TypeError(f"NodeCache: inputs must be a list of field names, got {inputs!r}")
-    if not inputs:
-        raise ValueError("NodeCache: inputs must name at least one field (or be None)")
-    if not all(isinstance(name, str) and name for name in inputs):
-        raise TypeError(f"NodeCache: inputs must be non-empty strings, got {inputs!r}")
-    if len(set(inputs)) != len(inputs):
-        raise ValueError(f"NodeCache: inputs has duplicates: {inputs!r}")
-    return tuple(inputs)
-
-
-def _check_backend(backend: object) -> None:
-    if backend is not None and not isinstance(backend, BaseCache):
-        raise TypeError(
-            "NodeCache: backend must be a langgraph.cache BaseCache (InMemoryCache, SqliteCache, "
-            f"RedisCache) or None, got {type(backend).__name__}"
-        )
-    client_module = type(getattr(backend, "redis", None)).__module__
-    if isinstance(backend, RedisCache) and client_module.startswith("redis.asyncio"):
-        raise TypeError(
-            "NodeCache: backend RedisCache calls its client without awaiting: "
-            "give it a sync redis.Redis, not redis.asyncio"
-        )
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class NodeCache:
-    """Cache a node's result under a hash of its inputs and code.
+    """Cache a node's result under a hash of its inputs, code, graph and what it sees.
 
     Args:
         inputs: Names of the input fields the result depends on (stored as a
@@ -136,11 +107,30 @@ class NodeCache:
         ttl: Entry lifetime in whole seconds (int or timedelta; stored as int).
             ``None`` keeps entries until cleared.
         version: Code version used instead of ``code_fingerprint(fn)``; bump it when
-            closure values, helpers or prompts change the result.
+            globals, helpers, prompts or closure values without a canonical form
+            change the result.
         scope: ``"global"`` shares entries across threads; ``"thread"`` also keys
             by ``configurable.thread_id``.
+        namespace: Share entries across graphs under this name. ``None`` (the
+            default) scopes entries to the graph the node runs in.
+        key_config: The ``config["configurable"]`` names the node reads. ``None``
+            keys every JSON-able configurable value when the node takes ``config``.
+        key_context: The ``runtime.context`` fields the node reads. ``None`` keys the
+            whole context when the node takes ``runtime``.
         backend: A LangGraph cache (``InMemoryCache``, ``SqliteCache``, ``RedisCache``
-            with a sync client); ``None`` uses ``default_backend()``.
+            with a sync client, ``PostgresCache``, ``TieredCache``); ``None`` uses
+            ``default_backend()``.
+        signing_key: Secret (str or bytes) that signs every entry; defaults to the
+            ``LANGGRAPH_RUNNER_CACHE_KEY`` environment variable, else a random
+            per-process key (entries then are readable by this process only).
+        allowed_types: Classes (besides LangGraph's safe types: messages,
+            documents, datetimes, ``Command``, ``Send`` ...) a cached result may hold.
+        artifacts: Where the result references artifacts a hit needs: names of
+            result fields holding a path or a list of paths, or a callable
+            ``result -> paths``. ``artifact_paths`` in a dict result is always checked.
+        artifact_exists: ``uri -> bool`` used for every artifact instead of the
+            built-in check (local paths and ``file://`` URIs exist on disk; other
+            URIs are trusted).
 
     Raises:
         TypeError: A field has the wrong type.
@@ -151,18 +141,49 @@ class NodeCache:
     ttl: int | timedelta | None = None
     version: str | None = None
     scope: Literal["global", "thread"] = "global"
+    namespace: str | None = None
+    key_config: Sequence[str] | None = None
+    key_context: Sequence[str] | None = None
     backend: BaseCache[Any] | None = None
+    signing_key: str | bytes | None = dataclasses.field(default=None, repr=False)
+    allowed_types: Sequence[type] = ()
+    artifacts: ArtifactSpec = None
+    artifact_exists: Callable[[str], bool] | None = None
+    _codec: EntryCodec = dataclasses.field(init=False, repr=False, compare=False)
+    _view: BaseCache[Any] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "inputs", _check_inputs(self.inputs))
-        object.__setattr__(self, "ttl", _ttl_seconds(self.ttl))
+        object.__setattr__(self, "inputs", check_inputs(self.inputs))
+        object.__setattr__(self, "ttl", ttl_seconds(self.ttl))
         if self.version is not None and not isinstance(self.version, str):
             raise TypeError(f"NodeCache: version must be a str, got {self.version!r}")
         if self.version == "":
             raise ValueError("NodeCache: version must not be empty (use None for the source)")
         if self.scope not in ("global", "thread"):
             raise ValueError(f"NodeCache: scope must be 'global' or 'thread', got {self.scope!r}")
-        _check_backend(self.backend)
+        if self.namespace is not None and not (isinstance(self.namespace, str) and self.namespace):
+            raise TypeError(f"NodeCache: namespace must be a non-empty str, got {self.namespace!r}")
+        object.__setattr__(self, "key_config", check_names("key_config", self.key_config))
+        object.__setattr__(self, "key_context", check_names("key_context", self.key_context))
+        if self.signing_key is not None and not isinstance(self.signing_key, (str, bytes)):
+            raise TypeError("NodeCache: signing_key must be str or bytes")
+        if self.signing_key is not None and len(self.signing_key) < 16:
+            raise ValueError("NodeCache: signing_key must be at least 16 characters")
+        if isinstance(self.allowed_types, (str, bytes)) or not all(
+            isinstance(t, type) for t in self.allowed_types
+        ):
+            raise TypeError(f"NodeCache: allowed_types must be classes, got {self.allowed_types!r}")
+        object.__setattr__(self, "allowed_types", tuple(self.allowed_types))
+        check_artifact_spec(self.artifacts, self.artifact_exists)
+        if self.artifacts is not None and not callable(self.artifacts):
+            object.__setattr__(self, "artifacts", tuple(self.artifacts))
+        check_backend(self.backend)
+        key, configured = resolve_signing_key(self.signing_key)
+        backend = self.resolved_backend
+        if not configured and is_shared(backend):
+            warn_unshared_key(type(backend).__name__)
+        object.__setattr__(self, "_codec", EntryCodec(key, self.allowed_types))
+        object.__setattr__(self, "_view", signed_view(backend))
 
     @property
     def ttl_seconds(self) -> int | None:
@@ -174,7 +195,16 @@ class NodeCache:
         """``backend``, or the process-wide default cache."""
         return self.backend if self.backend is not None else default_backend()
 
-    def key(self, node: str, state: Any, *, thread_id: str | None, fingerprint: str) -> CacheKey:
+    def key(
+        self,
+        node: str,
+        state: Any,
+        *,
+        thread_id: str | None,
+        fingerprint: str,
+        config: RunnableConfig | None = None,
+        accepts: Collection[str] | None = None,
+    ) -> CacheKey:
         """The cache key for one call of ``node`` on ``state``.
 
         Args:
@@ -185,6 +215,9 @@ class NodeCache:
             thread_id: ``configurable.thread_id``; required for ``scope="thread"``.
             fingerprint: ``code_fingerprint(fn)``, computed once per node; ignored
                 when ``version`` is set.
+            config: The task's config; ``None`` reads the running LangGraph task's.
+            accepts: The parameters LangGraph injects into the node (``"config"``,
+                ``"runtime"`` ...); ``None`` (unknown) keys both config and context.
 
         Returns:
             The key, usable as a LangGraph ``FullKey``.
@@ -200,6 +233,19 @@ class NodeCache:
                 f"node {node!r}: NodeCache(scope='thread') needs a thread id; invoke with "
                 "config={'configurable': {'thread_id': ...}}"
             )
+        config = config_now(config)
+        if self.namespace is not None:
+            graph: str | None = f"namespace:{self.namespace}"
+        else:
+            found = graph_identity(config)
+            graph = None if found is None else f"graph:{found}"
+        sees = node_sees(
+            node,
+            config,
+            accepts=accepts,
+            key_config=self.key_config,
+            key_context=self.key_context,
+        )
         return cache_key(
             node,
             state,
@@ -207,6 +253,8 @@ class NodeCache:
             fingerprint=fingerprint,
             version=self.version,
             thread_id=thread_id if self.scope == "thread" else None,
+            graph=graph,
+            sees=sees,
         )
 
     # --- backend I/O: failures are reported and never reach the node ---
@@ -214,80 +262,114 @@ class NodeCache:
     def _failed(self, key: CacheKey, operation: str, exc: Exception, events: Any) -> None:
         if is_control_flow(exc):
             raise exc
-        _report(events, key, operation, exc)
+        report(events, key, operation, exc)
 
-    def _unwrap(self, key: CacheKey, found: Mapping[Any, Any], events: Any) -> CacheLookup:
+    def _unwrap(self, key: CacheKey, found: Mapping[Any, Any], events: Any) -> Any:
         if not found:
             return _MISS
         # SqliteCache rebuilds namespaces by splitting on ",": do not index by our key.
-        entry = next(iter(found.values()))
-        if not isinstance(entry, dict) or entry.get("format") != _ENVELOPE or "value" not in entry:
-            _report(events, key, "lookup", "entry is not a langgraph_runner envelope")
+        try:
+            entry = self._codec.decode(key, next(iter(found.values())))
+        except Rejected as exc:
+            report(events, key, "lookup", exc)
             return _MISS
-        if isinstance(self.resolved_backend, _COPYING_BACKENDS):
-            return CacheLookup(True, entry["value"])
-        try:  # a custom backend may hand out the stored object itself
-            return CacheLookup(True, copy.deepcopy(entry["value"]))
         except Exception as exc:
             self._failed(key, "lookup", exc, events)
             return _MISS
+        if not isinstance(entry, dict) or entry.get("format") != _ENVELOPE or "value" not in entry:
+            report(events, key, "lookup", "entry is not a langgraph_runner envelope")
+            return _MISS
+        return CacheLookup(True, entry["value"])
 
-    def _envelope(self, key: CacheKey, value: Any, events: Any) -> dict[str, Any] | None:
-        envelope = {"format": _ENVELOPE, "value": value}
-        serde = self.resolved_backend.serde
+    def _stale(self, key: CacheKey, found: CacheLookup, events: Any) -> bool:
+        if not found.hit:
+            return False
+        value = found.value
+        plain = self.artifacts is None and self.artifact_exists is None
+        if plain and isinstance(value, dict) and ARTIFACT_FIELD not in value:
+            return False  # the common case, without the general walk
         try:
-            if serde.loads_typed(serde.dumps_typed(envelope)) == envelope:
-                return envelope
+            missing = missing_artifact(found.value, self.artifacts, self.artifact_exists)
+        except Exception as exc:  # a checker that fails cannot vouch for the hit
+            self._failed(key, "artifacts", exc, events)
+            return True
+        if missing is None:
+            return False
+        log = events if events is not None else get_event_logger()
+        if log.enabled(logging.INFO):
+            log.emit(
+                logging.INFO,
+                "node.cache_artifact_missing",
+                node=key.node,
+                artifact=sanitize_message(missing),
+            )
+        return True
+
+    def _encode(self, key: CacheKey, value: Any, events: Any) -> bytes | None:
+        envelope = {"format": _ENVELOPE, "value": value}
+        try:
+            if self._codec.round_trips(envelope):
+                return self._codec.encode(key, envelope)
         except Exception as exc:
             self._failed(key, "store", exc, events)
             return None
-        _report(events, key, "store", "value does not round-trip through the serializer")
+        report(events, key, "store", "value does not round-trip through the strict serializer")
         return None
 
     def lookup(self, key: CacheKey, *, events: EventLogger | None = None) -> CacheLookup:
-        """Read an entry; a backend failure is reported and counts as a miss.
+        """Read and verify an entry; anything but a valid hit is a miss.
+
+        A backend failure, an entry that is not ours or whose signature does not
+        match is reported as ``node.cache_error`` (WARNING); a hit whose artifacts
+        are gone is reported as ``node.cache_artifact_missing``. All are misses.
 
         Args:
             key: From ``key()``.
-            events: Receives ``node.cache_error``; the default event logger if None.
+            events: Receives the events; the default event logger if None.
 
         Returns:
             ``CacheLookup(hit, value)``; each hit returns a fresh copy.
         """
         try:
-            found = self.resolved_backend.get([key])
+            found = self._view.get([key])
         except Exception as exc:
             self._failed(key, "lookup", exc, events)
             return _MISS
-        return self._unwrap(key, found, events)
+        result = self._unwrap(key, found, events)
+        return _MISS if self._stale(key, result, events) else result
 
     async def alookup(self, key: CacheKey, *, events: EventLogger | None = None) -> CacheLookup:
         """Async ``lookup``; backends that would block the event loop run in a thread."""
-        backend = self.resolved_backend
+        backend = self._view
         try:
-            if _blocks_loop(backend):
+            if blocks_loop(backend):
                 found = await asyncio.to_thread(backend.get, [key])
             else:
                 found = await backend.aget([key])
         except Exception as exc:
             self._failed(key, "lookup", exc, events)
             return _MISS
-        return self._unwrap(key, found, events)
+        result = self._unwrap(key, found, events)
+        if result.hit and (self.artifacts is not None or self.artifact_exists is not None):
+            stale = await asyncio.to_thread(self._stale, key, result, events)
+        else:
+            stale = self._stale(key, result, events)
+        return _MISS if stale else result
 
     def store(self, key: CacheKey, value: Any, *, events: EventLogger | None = None) -> bool:
-        """Write an entry with ``ttl``; never raises for backend or serializer trouble.
+        """Sign and write an entry with ``ttl``; never raises for backend or serializer trouble.
 
-        A value that would not come back equal through the backend's serializer
-        (tuples, user classes under ``LANGGRAPH_STRICT_MSGPACK``) is not stored.
+        A value that would not come back equal through the strict serializer
+        (tuples, classes not in ``allowed_types``) is not stored.
 
         Returns:
             Whether the value was handed to the backend.
         """
-        envelope = self._envelope(key, value, events)
-        if envelope is None:
+        entry = self._encode(key, value, events)
+        if entry is None:
             return False
         try:
-            self.resolved_backend.set({key: (envelope, self.ttl_seconds)})
+            self._view.set({key: (entry, self.ttl_seconds)})
         except Exception as exc:
             self._failed(key, "store", exc, events)
             return False
@@ -295,13 +377,13 @@ class NodeCache:
 
     async def astore(self, key: CacheKey, value: Any, *, events: EventLogger | None = None) -> bool:
         """Async ``store``; backends that would block the event loop run in a thread."""
-        envelope = self._envelope(key, value, events)
-        if envelope is None:
+        entry = self._encode(key, value, events)
+        if entry is None:
             return False
-        backend = self.resolved_backend
-        pairs: dict[FullKey, tuple[Any, int | None]] = {key: (envelope, self.ttl_seconds)}
+        backend = self._view
+        pairs: dict[FullKey, tuple[Any, int | None]] = {key: (entry, self.ttl_seconds)}
         try:
-            if _blocks_loop(backend):
+            if blocks_loop(backend):
                 await asyncio.to_thread(backend.set, pairs)
             else:
                 await backend.aset(pairs)
@@ -311,11 +393,6 @@ class NodeCache:
         return True
 
     def clear(self, *nodes: str) -> None:
-        """Delete every entry of the given nodes from the backend."""
+        """Delete every entry of the given nodes (in every graph) from the backend."""
         if nodes:
-            self.resolved_backend.clear([(KEY_NAMESPACE, node) for node in nodes])
-
-
-def _blocks_loop(backend: BaseCache[Any]) -> bool:
-    # RedisCache.aget/aset call the sync client on the event loop.
-    return isinstance(backend, RedisCache) and type(backend).aget is RedisCache.aget
+            self._view.clear([(KEY_NAMESPACE, node) for node in nodes])
