@@ -1,8 +1,9 @@
-"""Tests for langgraph_runner.checkpoint_tasks: decoding a stored step's tasks without the graph."""
+"""langgraph_runner._checkpoint_tasks: decoding a stored step's tasks without the graph."""
 
 from __future__ import annotations
 
 import operator
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any, TypedDict
@@ -14,8 +15,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
 from langgraph_runner import checkpoint
+from langgraph_runner._checkpoint_tasks import SavedTask, saved_tasks
 from langgraph_runner.checkpoint import open_checkpointer
-from langgraph_runner.checkpoint_tasks import SavedTask, saved_tasks
 
 
 class State(TypedDict, total=False):
@@ -47,11 +48,16 @@ def _live(graph: Any, config: Any) -> dict[str, str]:
 def test_parallel_step_with_a_failure(saver: SqliteSaver) -> None:
     """Each task of a stored parallel step is named, finished or not, with its saved error."""
     builder = StateGraph(State)
+    # p2 fails only once p1 and p3 are done: otherwise LangGraph may stop the step first.
+    done = {name: threading.Event() for name in ("p1", "p3")}
 
     def step(name: str) -> Any:
         def node(state: State) -> dict[str, list[str]]:
             if name == "p2":
+                assert all(event.wait(10) for event in done.values())
                 raise ConnectionError("down")
+            if name in done:
+                threading.Timer(0.05, done[name].set).start()  # after its writes are saved
             return {"log": [name]}
 
         return node

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import operator
+import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,7 @@ from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner.checkpoint import open_checkpointer
 from langgraph_runner.cli import main
-from langgraph_runner.report import run_report
+from langgraph_runner.report import RunStatus, run_report
 from tests import services
 
 PG_URL = services.POSTGRES_URL
@@ -65,8 +68,10 @@ def test_report_prints_table(
     assert main(["report", "--checkpointer", url, "--thread", thread]) == 0
     out = capsys.readouterr().out
     assert out.startswith("thread done: completed")
-    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[3:] if line}
+    lines = out.splitlines()
+    rows = {line.split()[0]: line.split()[1] for line in lines[3 : lines.index("", 3)]}
     assert rows == {"first": "succeeded", "second": "succeeded"}
+    assert "summary: 2 succeeded" in lines
 
 
 def test_report_json_matches_run_report(
@@ -193,3 +198,214 @@ def test_installed_console_script(sqlite_run: tuple[str, str]) -> None:
     )
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
+
+
+def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    """Both the top-level help and `report --help` end with runnable examples."""
+    assert main(["--help"]) == 0
+    top = capsys.readouterr().out
+    assert "examples:\n  langgraph-runner report --checkpointer sqlite:///runs.db" in top
+    assert main(["report", "--help"]) == 0
+    sub = capsys.readouterr().out
+    for flag in ("--status failed,interrupted --json", "--format html > run.html", "--follow"):
+        assert flag in sub
+
+
+def test_python_dash_m_is_the_cli(sqlite_run: tuple[str, str]) -> None:
+    """`python -m langgraph_runner` behaves like the installed script."""
+    url, thread = sqlite_run
+    run = subprocess.run(
+        [sys.executable, "-m", "langgraph_runner", "report", "--checkpointer", url,
+         "--thread", thread, "--format", "mermaid"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "\tclass first succeeded" in run.stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "langgraph_runner", "--version"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    from langgraph_runner import __version__
+
+    assert version.stdout.strip() == f"langgraph-runner {__version__}"
+
+
+def test_status_filter_and_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--status keeps some nodes (summary counts all); --format picks mermaid or HTML."""
+    url = f"sqlite:///{tmp_path}/cp.db"
+    _run_graph(url, "bad", fail=True)
+    base = ["report", "--checkpointer", url, "--thread", "bad"]
+    assert main([*base, "--status", "failed", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [n["name"] for n in data["nodes"]] == ["second"]
+    assert (data["summary"]["succeeded"], data["summary"]["failed"]) == (1, 1)
+    assert main([*base, "--status", "succeeded", "--status", "failed,pending"]) == 0
+    assert {"first", "second"} <= set(capsys.readouterr().out.split())
+    assert main([*base, "--format", "mermaid"]) == 0
+    assert "\tclass second failed" in capsys.readouterr().out
+    assert main([*base, "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    assert page.startswith("<!DOCTYPE html>")
+    assert 'data-node="second" data-status="failed"' in page
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--status", "done"], "'done' is not a valid NodeStatus; choose from succeeded"),
+        (["--json", "--format", "html"], "--json conflicts with --format html"),
+        (["--follow", "--json"], "--follow shows a live table"),
+        (["--follow", "--interval", "0"], "expected a positive number of seconds"),
+    ],
+)
+def test_bad_report_options_exit_2(
+    sqlite_run: tuple[str, str], extra: list[str], message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Unknown statuses and conflicting options exit 2 with the reason."""
+    url, thread = sqlite_run
+    assert main(["report", "--checkpointer", url, "--thread", thread, *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+class _Watched(io.StringIO):
+    """stdout that fires events when given text is written (to pace the graph by the view)."""
+
+    def __init__(self, triggers: dict[str, threading.Event]) -> None:
+        super().__init__()
+        self.triggers = triggers
+
+    def write(self, text: str) -> int:
+        for needle, event in self.triggers.items():
+            if needle in text:
+                event.set()
+        return super().write(text)
+
+
+def test_follow_shows_a_thread_node_by_node_until_it_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--follow waits for the thread, prints each node as it changes and stops when it ends."""
+    url = f"sqlite:///{tmp_path}/cp.db"
+    with open_checkpointer(url):
+        pass  # the file exists before anything runs
+    started, second_shown = threading.Event(), threading.Event()
+
+    def first(state: State) -> dict[str, Any]:
+        return {"log": ["first"]}
+
+    def second(state: State) -> dict[str, Any]:
+        assert second_shown.wait(30), "the follower never showed 'second' running"
+        return {"log": ["second"]}
+
+    builder = StateGraph(State)
+    builder.add_node("first", first)
+    builder.add_node("second", second)
+    builder.add_edge(START, "first")
+    builder.add_edge("first", "second")
+    builder.add_edge("second", END)
+
+    def run() -> None:
+        assert started.wait(30)
+        with open_checkpointer(url) as saver:
+            graph = builder.compile(checkpointer=saver)
+            graph.invoke(State(log=[]), {"configurable": {"thread_id": "live"}})
+
+    # second runs only once the view shows it running, so the follower sees it in progress.
+    out = _Watched({"waiting for thread": started, "second: running": second_shown})
+    monkeypatch.setattr(sys, "stdout", out)
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        code = main(["report", "--checkpointer", url, "--thread", "live", "--follow",
+                     "--interval", "0.01", "--timeout", "60"])  # fmt: skip
+    finally:
+        started.set()
+        second_shown.set()
+        worker.join(30)
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "waiting for thread live ..."
+    order = [lines.index(x) for x in ("  first: succeeded", "  second: running")]
+    assert order == sorted(order)
+    assert lines.index("  second: running") < lines.index("  second: succeeded")
+    assert lines[-1] == "thread live: completed at step 2"
+
+
+def test_follow_gives_up_at_its_timeout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A thread paused before a node stays running: --timeout ends the follow with exit 1."""
+    url = f"sqlite:///{tmp_path}/cp.db"
+    builder = StateGraph(State)
+    builder.add_node("first", lambda s: {"log": ["first"]})
+    builder.add_edge(START, "first")
+    with open_checkpointer(url) as saver:
+        graph = builder.compile(checkpointer=saver, interrupt_before=["first"])
+        graph.invoke(State(log=[]), {"configurable": {"thread_id": "paused"}})
+    args = ["report", "--checkpointer", url, "--thread", "paused", "--follow"]
+    assert main([*args, "--interval", "0.01", "--timeout", "0.05"]) == 1
+    captured = capsys.readouterr()
+    assert "first: running" in captured.out
+    assert "'paused' still running after 0.05 s" in captured.err
+
+
+def test_live_view_updates_in_place(tmp_path: Path) -> None:
+    """On a terminal the view is one table redrawn in place until the run ends."""
+    from langgraph_runner._follow import follow
+
+    url = f"sqlite:///{tmp_path}/cp.db"
+    _run_graph(url, "done")
+    with open_checkpointer(url) as saver:
+        final = run_report(saver, "done")
+        history = [final.model_copy(update={"status": RunStatus.RUNNING}), final]
+    out = io.StringIO()
+    waits: list[float] = []
+    got = follow(iter(history).__next__, "done", out=out, live=True, interval=0.2,
+                 sleep=waits.append)  # fmt: skip
+    assert got is final and waits == [0.2]
+    text = out.getvalue()
+    assert "\x1b[2K" in text or "\x1b[1A" in text  # cursor moves: redrawn, not appended
+    assert text.count("thread done: running") == 1
+    assert "thread done: completed at step 2" in text and "second" in text
+
+
+def test_wrapper_script_runs_the_cli_from_any_directory(
+    sqlite_run: tuple[str, str], tmp_path: Path
+) -> None:
+    """scripts/langgraph-runner works without an activated venv and keeps relative paths."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".venv" / "bin" / "langgraph-runner").exists():
+        pytest.skip("no .venv in this checkout (scripts/test.sh creates it)")
+    url, thread = sqlite_run
+    db = Path(url.removeprefix("sqlite:///"))
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    run = subprocess.run(
+        [str(root / "scripts" / "langgraph-runner"), "report", "--checkpointer",
+         f"sqlite:///{db.name}", "--thread", thread, "--json"],
+        capture_output=True, text=True, check=False, cwd=db.parent, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:S3cret Pw9@127.0.0.1:1/x",
+        "postgresql://app:S3cretPw9@127.0.0.1:notaport/x",
+        "postgresql://app:S3cret/Pw9@127.0.0.1:1/x",
+        "postgres://app:S3cretPw9@[db/x",
+        "postgresql://app:S3cretPw9",
+        "postgresql://app:S3cret#Pw9@127.0.0.1:1/x",
+    ],
+)
+def test_malformed_postgres_url_never_echoes_the_password(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No piece of the password appears in the CLI's error, however the URL is broken."""
+    pytest.importorskip("psycopg")
+    code = main(["report", "--checkpointer", url, "--thread", "t"])
+    out, err = capsys.readouterr()
+    assert code in (1, 2)
+    assert "error" in err
+    for piece in ("S3cret", "Pw9"):
+        assert piece not in out + err

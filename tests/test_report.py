@@ -82,6 +82,9 @@ def build(behaviour: Behaviour) -> StateGraph[State]:
             raise ConnectionError("db down, password=hunter2")
         if behaviour.mode == "ask":
             return {"log": [str(interrupt({"question": "approve?"}))]}
+        if behaviour.mode == "aborted":  # a wrapped node that recorded its abort
+            aborted = {**record("mid", attempts=1), "code": "NODE_ABORTED"}
+            return {"log": ["mid"], "errors": [aborted], "routing_flags": {"blocked": True}}
         if behaviour.mode in ("blocked", "recovered"):
             recovered = behaviour.mode == "recovered"
             return {
@@ -184,9 +187,10 @@ def test_graph_and_bare_checkpointer_agree(saver: SqliteSaver, mode: str) -> Non
     from_graph, from_saver = run_report(graph, config), run_report(saver, config)
     ran = [n for n in from_graph.nodes if n.status is not NodeStatus.SKIPPED]
     assert from_saver.nodes == ran
-    assert from_saver.model_copy(update={"nodes": ran}) == from_graph.model_copy(
-        update={"nodes": ran}
-    )
+    same = {"nodes": ran, "summary": {}}
+    assert from_saver.model_copy(update=same) == from_graph.model_copy(update=same)
+    skipped = len(from_graph.nodes) - len(ran)
+    assert from_graph.summary == {**from_saver.summary, "skipped": skipped}
 
 
 def test_node_raising_fails_the_run(saver: SqliteSaver) -> None:
@@ -300,7 +304,7 @@ def test_to_table_is_fixed_width(saver: SqliteSaver) -> None:
     table = run_report(graph, config).to_table()
     lines = table.splitlines()
     assert lines[0].startswith(f"thread {config['configurable']['thread_id']}: blocked")
-    header, rows = lines[2], lines[3:]
+    header, rows = lines[2], lines[3 : lines.index("", 3)]
     assert header.split()[:4] == ["NODE", "STATUS", "ATTEMPTS", "RUNS"]
     col = header.index("STATUS")
     for row in rows:
@@ -370,7 +374,10 @@ async def test_report_from_async_saver_in_a_worker_thread() -> None:
         await graph.ainvoke(State(log=[]), {"configurable": {"thread_id": "async"}})
         report = await asyncio.to_thread(run_report, cp, "async")
         assert await asyncio.to_thread(run_report, graph, "async") == report.model_copy(
-            update={"nodes": [*report.nodes, _skipped("never")]}
+            update={
+                "nodes": [*report.nodes, _skipped("never")],
+                "summary": {**report.summary, "skipped": 1},
+            }
         )
     assert report.status is RunStatus.COMPLETED
     assert {n.name for n in report.nodes} == {"a", "p1", "mid", "join", "fan", "worker", "z"}
@@ -430,3 +437,110 @@ def test_cache_hit_reports_succeeded_because_checkpoints_do_not_record_hits() ->
         exclude=_TIMES
     )
     assert hit.node("fetch").status is NodeStatus.SUCCEEDED
+
+
+def test_summary_counts_every_status_and_filter_keeps_it(saver: SqliteSaver) -> None:
+    """summary counts nodes per status; a status filter lists fewer nodes, same summary."""
+    graph, config, _ = _run(saver, "blocked")
+    report = run_report(graph, config)
+    assert set(report.summary) == {s.value for s in NodeStatus}
+    assert report.summary["failed"] == 1
+    assert report.summary["succeeded"] == 3  # a, p1, join
+    assert sum(report.summary.values()) == len(report.nodes)
+    only = run_report(graph, config, status=["failed", NodeStatus.SKIPPED])
+    assert {n.name: n.status.value for n in only.nodes} == {
+        "mid": "failed",
+        "fan": "skipped",
+        "worker": "skipped",
+        "z": "skipped",
+        "never": "skipped",
+    }
+    assert only.summary == report.summary
+    assert report.filter("cached").nodes == []
+    with pytest.raises(ValueError, match="'done'"):
+        run_report(graph, config, status=["done"])
+
+
+class ArtifactState(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+    errors: Annotated[list[dict[str, Any]], operator.add]
+    artifact_paths: Annotated[dict[str, str], _merge]
+    cache_hits: Annotated[list[str], operator.add]
+
+
+def _artifact_graph() -> StateGraph[ArtifactState]:
+    def render(state: ArtifactState) -> dict[str, Any]:
+        return {"artifact_paths": {"pdf": "out/report.pdf", "png": "out/chart.png"}}
+
+    def upload(state: ArtifactState) -> dict[str, Any]:
+        failed = {**record("upload", recovered=True), "artifact_paths": {"log": "out/up.log"}}
+        return {"errors": [failed], "log": ["uploaded"]}
+
+    def lookup(state: ArtifactState) -> dict[str, Any]:
+        return {"log": ["from cache"], "cache_hits": ["lookup"]}
+
+    builder = StateGraph(ArtifactState)
+    builder.add_node("render", render)
+    builder.add_node("upload", upload)
+    builder.add_node("lookup", lookup)
+    builder.add_edge(START, "render")
+    builder.add_edge("render", "upload")
+    builder.add_edge("upload", "lookup")
+    builder.add_edge("lookup", END)
+    return builder
+
+
+def test_artifacts_per_node_from_writes_and_records(saver: SqliteSaver) -> None:
+    """A node's artifact_paths writes and its records' artifact paths show on its entry."""
+    graph = _artifact_graph().compile(checkpointer=saver)
+    graph.invoke(ArtifactState(log=[]), _thread("art"))
+    for report in (run_report(graph, "art"), run_report(saver, "art")):
+        assert report.node("render").artifacts == {
+            "pdf": "out/report.pdf",
+            "png": "out/chart.png",
+        }
+        assert report.node("upload").artifacts == {"log": "out/up.log"}
+        assert report.node("lookup").artifacts == {}
+        assert report.artifacts == {"pdf": "out/report.pdf", "png": "out/chart.png"}
+        assert "artifact: render pdf = out/report.pdf" in report.to_table()
+
+
+def test_node_listing_itself_in_cache_hits_is_cached(saver: SqliteSaver) -> None:
+    """A node whose own writes list it under cache_hits reports cached, from both sources."""
+    graph = _artifact_graph().compile(checkpointer=saver)
+    graph.invoke(ArtifactState(log=[]), _thread("hit-marker"))
+    for report in (run_report(graph, "hit-marker"), run_report(saver, "hit-marker")):
+        assert report.node("lookup").status is NodeStatus.CACHED
+        assert report.node("render").status is NodeStatus.SUCCEEDED
+        assert report.summary["cached"] == 1
+        assert report.status is RunStatus.COMPLETED
+
+
+def test_aborted_run_is_cancelled_not_failed(saver: SqliteSaver) -> None:
+    """A run stopped by its abort signal reports cancelled; an ordinary error stays failed."""
+    from langgraph_runner import ABORT_SIGNAL_KEY, AbortController
+
+    builder = StateGraph(GraphState)
+    builder.add_node("a", create_node(lambda s: {}, name="a"))
+    builder.add_edge(START, "a")
+    graph = builder.compile(checkpointer=saver)
+    ctl = AbortController()
+    ctl.abort("user cancelled")
+    config: RunnableConfig = {"configurable": {"thread_id": "abort", ABORT_SIGNAL_KEY: ctl.signal}}
+    with pytest.raises(Exception, match="aborted"):
+        graph.invoke({}, config)
+    for report in (run_report(graph, "abort"), run_report(saver, "abort")):
+        assert report.status is RunStatus.CANCELLED
+        assert report.node("a").status is NodeStatus.FAILED
+    _, failed, _ = _run(saver, "raise")
+    assert run_report(saver, failed).status is RunStatus.FAILED
+
+
+def test_recorded_abort_that_blocks_the_run_is_cancelled(saver: SqliteSaver) -> None:
+    """A run blocked by an unrecovered NODE_ABORTED record is cancelled, not blocked."""
+    graph, config, _ = _run(saver, "aborted")
+    report = run_report(graph, config)
+    assert (report.status, report.blocked) == (RunStatus.CANCELLED, True)
+    assert report.node("mid").status is NodeStatus.FAILED
+    _, blocked, _ = _run(saver, "blocked")
+    assert run_report(saver, blocked).status is RunStatus.BLOCKED

@@ -27,7 +27,8 @@ from urllib.parse import unquote
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from langgraph_runner.checkpoint_tasks import SavedTask, saved_tasks
+from langgraph_runner._checkpoint_tasks import SavedTask, saved_tasks
+from langgraph_runner._extras import require_extra
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
@@ -46,9 +47,6 @@ __all__ = [
 _SUPPORTED = (
     "sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:, "
     "postgresql://user@host:port/dbname, postgres://..."
-)
-_POSTGRES_HINT = (
-    "PostgreSQL checkpointing needs the 'postgres' extra: pip install 'langgraph-runner[postgres]'"
 )
 _MEMORY = ":memory:"
 # An RFC 3986 scheme; a single letter is a Windows drive (C:\x.db), not a scheme.
@@ -180,11 +178,8 @@ def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
             saver.setup()
             yield saver
         return
-    try:
-        from langgraph.checkpoint.postgres import PostgresSaver
-    except ImportError as exc:
-        raise ImportError(_POSTGRES_HINT) from exc
-    with PostgresSaver.from_conn_string(parsed.target) as pg_saver:
+    pg = require_extra("postgres", "langgraph.checkpoint.postgres")
+    with pg.PostgresSaver.from_conn_string(parsed.target) as pg_saver:
         pg_saver.setup()
         yield pg_saver
 
@@ -215,10 +210,7 @@ async def open_async_checkpointer(
             await saver.setup()
             yield saver
         return
-    try:
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    except ImportError as exc:
-        raise ImportError(_POSTGRES_HINT) from exc
-    async with AsyncPostgresSaver.from_conn_string(parsed.target) as pg_saver:
+    pg_aio = require_extra("postgres", "langgraph.checkpoint.postgres.aio")
+    async with pg_aio.AsyncPostgresSaver.from_conn_string(parsed.target) as pg_saver:
         await pg_saver.setup()
         yield pg_saver

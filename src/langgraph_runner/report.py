@@ -5,40 +5,66 @@ checkpoint, so abandoned fork branches are ignored). Each checkpoint opens a
 superstep; its saved task writes say which tasks finished, raised or hit
 ``interrupt()``; tasks superseded by ``update_state``, a fork or new input never ran.
 Overall status, first match wins: ``interrupted`` (a latest-step task waits on
-``interrupt()``), ``failed`` (a latest-step task raised), ``running`` (the latest
-step still has tasks: in progress, or the process died and
-``graph.invoke(None, config)`` resumes it), ``blocked`` (done and
-``routing_flags["blocked"]``), else ``completed``. Times are checkpoint times (a
+``interrupt()``), ``cancelled`` (every latest-step task that raised was aborted:
+``NodeAbortedError`` or ``CancelledError``), ``failed`` (a latest-step task
+raised), ``running`` (the latest step still has tasks: in progress, or the process
+died and ``graph.invoke(None, config)`` resumes it), ``cancelled`` (done, blocked,
+and an unrecovered ``NODE_ABORTED`` record), ``blocked`` (done and
+``routing_flags["blocked"]``), else ``completed``. A run cancelled from outside
+(its asyncio task cancelled, its process killed) leaves no trace in the
+checkpoints and reports ``running``. Times are checkpoint times (a
 node's step opens and closes with one), so parallel nodes share them. Only the
 top-level graph is reported, not subgraph namespaces.
 
-There is no ``cached`` node status: checkpoints do not say whether a node ran or
-was served from a cache. A hit (``NodeCache`` or LangGraph's own ``CachePolicy``)
-saves the same writes a run would, with no marker, so a cached node reports
-``succeeded``. Hits are visible while the run happens: the ``node.cache_hit``
-event, the metrics collector's ``cache_hits``, and (for ``CachePolicy`` only)
-``{"__metadata__": {"cached": True}}`` in LangGraph's ``updates`` stream.
+A node is ``cached`` only when its own writes say so: its output lists its name
+under the ``cache_hits`` state key (``CACHE_HITS_KEY``). Otherwise a hit
+(``NodeCache`` or LangGraph's own ``CachePolicy``) saves the same writes a run
+would, with no marker, so the node reports ``succeeded``. Hits are visible while
+the run happens: the ``node.cache_hit`` event, the metrics collector's
+``cache_hits``, and (for ``CachePolicy`` only) ``{"__metadata__": {"cached": True}}``
+in LangGraph's ``updates`` stream.
+
+Artifacts: a node's ``artifact_paths`` writes (name -> path) are listed on its
+entry, with any ``artifact_paths`` its error records carry; the run's are the
+final state's ``artifact_paths``.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
-from langgraph.types import Interrupt, PregelTask, StateSnapshot
-from pydantic import BaseModel, ConfigDict, Field
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from langgraph_runner.checkpoint_tasks import saved_tasks
+from langgraph_runner._report.steps import (
+    ABORTED,
+    ARTIFACTS_KEY,
+    CACHE_HITS_KEY,
+    Step,
+    Task,
+    from_graph,
+    from_saver,
+    read_artifacts,
+    read_records,
+)
 from langgraph_runner.errors import LangGraphRunnerError
+from langgraph_runner.report_render import (
+    graph_drawing,
+    render_html,
+    render_markdown,
+    render_mermaid,
+    render_table,
+)
 from langgraph_runner.sanitize import sanitize_message
 
 __all__ = [
+    "ARTIFACTS_KEY",
+    "CACHE_HITS_KEY",
     "NodeReport",
     "NodeStatus",
     "RunReport",
@@ -60,6 +86,7 @@ class RunStatus(_StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"
     INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
     RUNNING = "running"
 
 
@@ -67,6 +94,7 @@ class NodeStatus(_StrEnum):
     """State of one node's latest execution on a thread."""
 
     SUCCEEDED = "succeeded"
+    CACHED = "cached"
     FAILED = "failed"
     SKIPPED = "skipped"
     PENDING = "pending"
@@ -92,6 +120,9 @@ class NodeReport(BaseModel):
     duration_ms: float | None = None
     error: str | None = Field(default=None, description="Sanitized exception the task raised.")
     errors: list[dict[str, Any]] = Field(default_factory=list)
+    artifacts: dict[str, str] = Field(
+        default_factory=dict, description="Artifact name -> path, from its writes and records."
+    )
 
 
 class RunReport(BaseModel):
@@ -111,6 +142,23 @@ class RunReport(BaseModel):
     interrupts: list[dict[str, Any]] = Field(default_factory=list)
     errors: list[dict[str, Any]] = Field(default_factory=list)
     nodes: list[NodeReport] = Field(default_factory=list)
+    summary: dict[str, int] = Field(
+        default_factory=dict, description="Node count per status (all nodes, even if filtered)."
+    )
+    artifacts: dict[str, str] = Field(default_factory=dict, description="Final artifact_paths.")
+    # The graph's drawing (nodes, edges, mermaid) when the report was built from a graph.
+    _drawing: dict[str, Any] | None = PrivateAttr(default=None)
+    # Every node, kept by ``filter`` so the picture still shows the whole run.
+    _unfiltered: list[NodeReport] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # Reports are equal when their data is: the graph's drawing kept for the
+        # picture (private) does not count.
+        if not isinstance(other, RunReport):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
 
     def node(self, name: str) -> NodeReport:
         """Return the entry for node ``name`` (KeyError if it is not in the report)."""
@@ -119,57 +167,55 @@ class RunReport(BaseModel):
                 return entry
         raise KeyError(name)
 
+    def filter(self, *statuses: NodeStatus | str) -> RunReport:
+        """Return a copy listing only the nodes in ``statuses`` (``summary`` still counts all).
+
+        Args:
+            *statuses: ``NodeStatus`` members or their values (``"failed"``).
+
+        Returns:
+            The filtered copy; its picture (``to_mermaid``, ``to_html``) still shows every node.
+
+        Raises:
+            ValueError: A status that is not a ``NodeStatus`` value.
+        """
+        wanted = {NodeStatus(s) for s in statuses}
+        kept = [n for n in self.nodes if n.status in wanted]
+        copy = self.model_copy(update={"nodes": kept})
+        copy._drawing = self._drawing
+        copy._unfiltered = self._unfiltered if self._unfiltered is not None else list(self.nodes)
+        return copy
+
     def to_table(self) -> str:
-        """Render a fixed-width text table, one row per node."""
-        head = f"thread {self.thread_id}: {self.status} at step {self.step}"
-        if self.duration_ms is not None:
-            head += f", {self.duration_ms:.0f} ms"
-        cols = ("NODE", "STATUS", "ATTEMPTS", "RUNS", "STEP", "STARTED", "DURATION_MS", "ERROR")
-        rows = [cols] + [_row(n) for n in self.nodes]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
-        lines = [head, ""]
-        lines += [
-            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-        ]
-        if self.next:
-            lines.append(f"next: {', '.join(self.next)}")
-        if self.interrupts:
-            lines.append(f"pending interrupts: {len(self.interrupts)}")
-        return "\n".join(lines) + "\n"
+        """Render a fixed-width text table, one row per node, with the summary counts."""
+        return render_table(self)
+
+    def to_mermaid(self) -> str:
+        """Draw the run as a mermaid flowchart, each node coloured by its status.
+
+        Built on LangGraph's own ``get_graph().draw_mermaid()`` when the report was
+        made from a compiled graph; otherwise from the report's steps (edges then
+        follow the execution order, step to step).
+        """
+        return render_mermaid(self)
+
+    def to_html(self) -> str:
+        """Render a self-contained HTML page (no scripts, no network) of the run."""
+        return render_html(self)
+
+    def _repr_html_(self) -> str:
+        return render_html(self, fragment=True)
+
+    def _repr_markdown_(self) -> str:
+        return render_markdown(self)
 
 
-def _row(n: NodeReport) -> tuple[str, ...]:
-    err = n.error or ""
-    if n.errors:
-        last = n.errors[-1]
-        err = f"{last.get('code', '')}: {last.get('message', '')}".strip(": ")
-    if len(err) > 60:
-        err = err[:57] + "..."
-    dur = "" if n.duration_ms is None else f"{n.duration_ms:.1f}"
-    step = "" if n.step is None else str(n.step)
-    started = n.started_at or ""
-    return (n.name, str(n.status), str(n.attempts), str(n.runs), step, started, dur, err)
-
-
-@dataclass(frozen=True)
-class _Task:
-    name: str
-    finished: bool
-    error: str | None = None
-    interrupts: tuple[Interrupt, ...] = ()
-    records: tuple[dict[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
-class _Step:
-    step: int
-    source: str  # "input", "loop", "update" or "fork" (checkpoint metadata)
-    checkpoint_id: str
-    created_at: str | None
-    tasks: tuple[_Task, ...]  # sorted by name, so both sources list nodes alike
-
-
-def run_report(source: Any, config: Mapping[str, Any] | str) -> RunReport:
+def run_report(
+    source: Any,
+    config: Mapping[str, Any] | str,
+    *,
+    status: Iterable[NodeStatus | str] | None = None,
+) -> RunReport:
     """Build a ``RunReport`` for one thread.
 
     Args:
@@ -178,6 +224,7 @@ def run_report(source: Any, config: Mapping[str, Any] | str) -> RunReport:
             LangGraph checkpoint saver (read through ``list``; no graph import
             needed, nodes are those seen in the history).
         config: ``{"configurable": {"thread_id": ...}}`` or the thread id.
+        status: List only nodes with these statuses (``summary`` counts all).
 
     Returns:
         The report; ``report.model_dump(mode="json")`` is plain JSON data.
@@ -185,7 +232,9 @@ def run_report(source: Any, config: Mapping[str, Any] | str) -> RunReport:
     Raises:
         ThreadNotFoundError: No checkpoint for the thread.
         TypeError: ``source`` is neither a graph nor a checkpoint saver.
+        ValueError: A ``status`` that is not a ``NodeStatus`` value.
     """
+    statuses = None if status is None else [NodeStatus(s) for s in status]
     if isinstance(config, str):
         config = {"configurable": {"thread_id": config}}
     thread_id = str((config.get("configurable") or {}).get("thread_id", ""))
@@ -194,95 +243,18 @@ def run_report(source: Any, config: Mapping[str, Any] | str) -> RunReport:
     cfg: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     graph_nodes: list[str] | None = None
     if isinstance(source, BaseCheckpointSaver):
-        steps, values = _from_saver(source, cfg)
+        steps, values = from_saver(source, cfg)
     elif callable(getattr(source, "get_state_history", None)):
-        steps, values = _from_graph(source, cfg)
+        steps, values = from_graph(source, cfg)
         graph_nodes = [n for n in getattr(source, "nodes", {}) if not n.startswith("__")]
     else:
         raise TypeError(f"expected a compiled graph or a checkpoint saver, got {type(source)!r}")
     if not steps:
         raise ThreadNotFoundError(f"no checkpoints for thread {thread_id!r}")
-    return _build(thread_id, steps, values, graph_nodes)
-
-
-def _chain(items: Sequence[Any], key: Any, parent: Any) -> list[Any]:
-    """Latest item back through parent links, returned oldest first."""
-    by_id = {key(i): i for i in items}
-    out, cur = [], items[0] if items else None
-    while cur is not None:
-        out.append(cur)
-        pid = parent(cur)
-        cur = by_id.get(pid) if pid else None
-    return out[::-1]
-
-
-def _cid(cfg: RunnableConfig | None) -> str | None:
-    return None if cfg is None else (cfg.get("configurable") or {}).get("checkpoint_id")
-
-
-def _from_graph(graph: Any, cfg: RunnableConfig) -> tuple[list[_Step], dict[str, Any]]:
-    snaps: list[StateSnapshot] = _chain(
-        list(graph.get_state_history(cfg)),
-        lambda s: _cid(s.config),
-        lambda s: _cid(s.parent_config),
-    )
-    steps = [
-        _step(s.metadata, _cid(s.config), s.created_at, map(_graph_task, s.tasks)) for s in snaps
-    ]
-    values = snaps[-1].values if snaps and isinstance(snaps[-1].values, dict) else {}
-    return steps, values
-
-
-def _graph_task(t: PregelTask) -> _Task:
-    result = t.result.get("errors") if isinstance(t.result, dict) else None
-    error = None if t.error is None else _error_text(t.error)
-    return _Task(t.name, t.result is not None, error, tuple(t.interrupts), _records(result))
-
-
-def _step(md: Mapping[str, Any] | None, cid: Any, ts: str | None, tasks: Iterable[_Task]) -> _Step:
-    md = md or {}
-    ordered = tuple(sorted(tasks, key=lambda t: t.name))
-    return _Step(int(md.get("step", -1)), str(md.get("source", "loop")), str(cid), ts, ordered)
-
-
-def _from_saver(
-    saver: BaseCheckpointSaver[Any], cfg: RunnableConfig
-) -> tuple[list[_Step], dict[str, Any]]:
-    tuples: list[CheckpointTuple] = _chain(
-        list(saver.list(cfg)), lambda t: _cid(t.config), lambda t: _cid(t.parent_config)
-    )
-    steps = [_saver_step(t) for t in tuples]
-    values = dict(tuples[-1].checkpoint["channel_values"]) if tuples else {}
-    return steps, values
-
-
-def _saver_step(tup: CheckpointTuple) -> _Step:
-    tasks = [
-        _Task(
-            t.name,
-            t.finished,
-            None if t.error is None else _error_text(t.error),
-            t.interrupts,
-            _records([v for c, v in t.writes if c == "errors"]),
-        )
-        for t in saved_tasks(tup)
-    ]
-    return _step(tup.metadata, tup.checkpoint["id"], tup.checkpoint.get("ts"), tasks)
-
-
-def _records(value: Any) -> tuple[dict[str, Any], ...]:
-    """Flatten error records out of a channel write (a list, nested lists, {'$writes': [...]})."""
-    if isinstance(value, dict):
-        if "$writes" in value:
-            return _records(value["$writes"])
-        return (value,) if "node" in value else ()
-    if isinstance(value, (list, tuple)):
-        return tuple(r for item in value for r in _records(item))
-    return ()
-
-
-def _error_text(error: Any) -> str:
-    return sanitize_message(repr(error) if isinstance(error, BaseException) else error)
+    report = _build(thread_id, steps, values, graph_nodes)
+    if graph_nodes is not None:
+        report._drawing = graph_drawing(source)
+    return report if statuses is None else report.filter(*statuses)
 
 
 def _ms(start: str | None, end: str | None) -> float | None:
@@ -300,14 +272,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _task_status(task: _Task, step_done: bool) -> NodeStatus:
+def _task_status(task: Task, step_done: bool) -> NodeStatus:
     if task.error is not None and not task.finished:
         return NodeStatus.FAILED
     if step_done or task.finished:
         own = [r for r in task.records if r.get("node") == task.name]
-        return (
-            NodeStatus.FAILED if any(not r.get("recovered") for r in own) else NodeStatus.SUCCEEDED
-        )
+        if any(not r.get("recovered") for r in own):
+            return NodeStatus.FAILED
+        return NodeStatus.CACHED if task.cached else NodeStatus.SUCCEEDED
     return NodeStatus.INTERRUPTED if task.interrupts else NodeStatus.PENDING
 
 
@@ -316,12 +288,12 @@ _RANK = {NodeStatus.FAILED: 3, NodeStatus.INTERRUPTED: 2, NodeStatus.PENDING: 1}
 
 def _build(
     thread_id: str,
-    steps: list[_Step],
+    steps: list[Step],
     values: Mapping[str, Any],
     graph_nodes: Iterable[str] | None,
 ) -> RunReport:
     latest = steps[-1]
-    records = [r for r in _records(values.get("errors")) if isinstance(r, dict)]
+    records = [r for r in read_records(values.get("errors")) if isinstance(r, dict)]
     records += [r for t in latest.tasks if t.finished for r in t.records]
     flags = values.get("routing_flags")
     blocked = bool(isinstance(flags, dict) and flags.get("blocked"))
@@ -338,7 +310,7 @@ def _build(
             status = _task_status(task, done)
             raised = task.error is not None and not task.finished
             ran = (done or task.finished) and not raised
-            e = entries.setdefault(task.name, {"runs": 0, "step": None})
+            e = entries.setdefault(task.name, {"runs": 0, "step": None, "artifacts": {}})
             if e["step"] != st.step:  # first task of this node in this step
                 e.update(step=st.step, status=status, error=None, started_at=st.created_at)
             elif _RANK.get(status, 0) > _RANK.get(e["status"], 0):
@@ -346,16 +318,23 @@ def _build(
             e["runs"] += int(ran)
             e["finished_at"] = finished_at if ran else None
             e["error"] = task.error or e["error"]
+            e["artifacts"].update(task.artifacts)
     unfinished = [t for t in latest.tasks if not t.finished and not t.name.startswith("__")]
     interrupts = [i for t in unfinished if t.error is None for i in t.interrupts]
+    errored = [t.error for t in unfinished if t.error is not None]
     if interrupts:
         run_status = RunStatus.INTERRUPTED
-    elif any(t.error is not None for t in unfinished):
-        run_status = RunStatus.FAILED
+    elif errored:
+        aborted = all(ABORTED.match(e) for e in errored)
+        run_status = RunStatus.CANCELLED if aborted else RunStatus.FAILED
     elif latest.tasks:
         # A finished step always gets a new checkpoint, so any task left on the
         # latest one (even with all its writes saved) means the run is not over.
         run_status = RunStatus.RUNNING
+    elif blocked and any(
+        r.get("code") == "NODE_ABORTED" and not r.get("recovered") for r in records
+    ):
+        run_status = RunStatus.CANCELLED
     else:
         run_status = RunStatus.BLOCKED if blocked else RunStatus.COMPLETED
     nodes = []
@@ -364,6 +343,7 @@ def _build(
         ran = e["status"] is not NodeStatus.PENDING
         attempts = int(own[-1].get("attempts") or 1) if own and ran else int(ran)
         duration = _ms(e["started_at"], e["finished_at"])
+        e["artifacts"].update(read_artifacts((), own))
         nodes.append(
             NodeReport(name=name, attempts=attempts, duration_ms=duration, errors=own, **e)
         )
@@ -386,4 +366,6 @@ def _build(
         interrupts=[{"id": i.id, "value": _jsonable(i.value)} for i in interrupts],
         errors=records,
         nodes=nodes,
+        summary={str(s): sum(n.status is s for n in nodes) for s in NodeStatus},
+        artifacts=dict(read_artifacts([values.get(ARTIFACTS_KEY)], ())),
     )

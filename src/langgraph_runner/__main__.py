@@ -1,0 +1,8 @@
+"""``python -m langgraph_runner``: the ``langgraph-runner`` command line."""
+
+import sys
+
+from langgraph_runner.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

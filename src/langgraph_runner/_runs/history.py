@@ -1,0 +1,102 @@
+"""The base run of a rebuild, read from the graph's checkpoint history.
+
+A thread can hold several runs; the base run is the last one (or the one ending at
+``configurable.checkpoint_id``): the checkpoints from that point back to the most
+recent ``source="input"`` checkpoint, whose ``__start__`` task holds the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_runner.errors import LangGraphRunnerError
+
+__all__ = ["ABSENT", "BaseRun", "RunNotCompletedError", "read_base_run"]
+
+ABSENT: Any = object()
+
+
+class RunNotCompletedError(LangGraphRunnerError):
+    """The base run of a rebuild did not complete (still pending, failed or interrupted).
+
+    Attributes:
+        thread_id: The base run's thread.
+        reason: What is unfinished about it.
+    """
+
+    def __init__(self, thread_id: str, reason: str) -> None:
+        self.thread_id = thread_id
+        self.reason = reason
+        super().__init__(
+            f"cannot rebuild from thread {thread_id!r}: its run is not completed ({reason})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseRun:
+    """A completed run: its thread, last checkpoint, input, and each step's node writes."""
+
+    thread_id: str
+    checkpoint_id: str
+    input: Mapping[str, Any]
+    steps: list[list[tuple[str, frozenset[str]]]]  # per step: (node, fields written)
+
+
+def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
+    """The completed run ``base_config`` names.
+
+    Raises:
+        ValueError: The graph has no checkpointer, or ``base_config`` no thread id.
+        RunNotCompletedError: No such run, or it failed, was interrupted or is pending.
+    """
+    if getattr(graph, "checkpointer", None) in (None, False, True):
+        raise ValueError("plan/rebuild need a graph compiled with a checkpointer")
+    conf = base_config.get("configurable") or {}
+    thread_id = conf.get("thread_id")
+    if not thread_id:
+        raise ValueError("base_config must name the base run: {'configurable': {'thread_id': ...}}")
+    thread_id = str(thread_id)
+    history = list(graph.get_state_history({"configurable": {"thread_id": thread_id}}))
+    wanted = conf.get("checkpoint_id")
+    if wanted:  # the run that ends at this checkpoint
+        ids = [(s.config.get("configurable") or {}).get("checkpoint_id") for s in history]
+        if wanted not in ids:
+            raise RunNotCompletedError(thread_id, f"no checkpoint {wanted!r}")
+        history = history[ids.index(wanted) :]
+    if not history:
+        raise RunNotCompletedError(thread_id, "no checkpoint found")
+    last = history[0]
+    failed = [t.name for t in last.tasks if t.error]
+    if failed:
+        raise RunNotCompletedError(thread_id, f"failed: {', '.join(failed)}")
+    waiting = [t.name for t in last.tasks if t.interrupts]
+    if waiting:
+        raise RunNotCompletedError(thread_id, f"interrupted: {', '.join(waiting)}")
+    if last.next:
+        raise RunNotCompletedError(thread_id, f"still to run: {', '.join(last.next)}")
+    steps: list[list[tuple[str, frozenset[str]]]] = []
+    base_input: Any = ABSENT
+    for snap in history[1:]:  # newest first; the run starts at its "input" checkpoint
+        if (snap.metadata or {}).get("source") == "input":
+            start = next((t for t in snap.tasks if t.name == "__start__"), None)
+            base_input = start.result if start is not None else None
+            break
+        if any(t.error or t.interrupts for t in snap.tasks):
+            raise RunNotCompletedError(thread_id, "a step failed or was interrupted")
+        steps.append([(t.name, written_fields(t.result)) for t in snap.tasks])
+    if not isinstance(base_input, Mapping):
+        raise RunNotCompletedError(thread_id, "the run's input checkpoint is missing")
+    steps.reverse()
+    checkpoint_id = str((last.config.get("configurable") or {}).get("checkpoint_id", ""))
+    return BaseRun(thread_id, checkpoint_id, dict(base_input), steps)
+
+
+def written_fields(result: Any) -> frozenset[str]:
+    """The state fields a task's result (its update) writes."""
+    if isinstance(result, Mapping):
+        return frozenset(str(k) for k in result)
+    return frozenset()

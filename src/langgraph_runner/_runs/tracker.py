@@ -1,0 +1,105 @@
+"""What ``runs.run`` learns about each node of a run: a callback handler plus cache outcomes.
+
+LangGraph starts one callback run per node task, a child of the graph's root run;
+the handler follows the top-level ones (subgraph tasks have another parent). A
+cache hit returns normally, so the engine tells the tracker first (it finds it in
+``config["configurable"][RUN_TRACKER_KEY]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langgraph.errors import GraphDrained, GraphInterrupt
+
+from langgraph_runner.errors import NodeAbortedError
+
+__all__ = ["NodeRunStatus", "Tracker", "is_cancel"]
+
+NodeRunStatus = Literal["succeeded", "failed", "cancelled", "interrupted", "cached", "reused"]
+"""How one node ran: ``cached`` when its NodeCache served the result, ``reused``
+when that entry came from a rebuild's base run."""
+
+
+class Tracker(BaseCallbackHandler):
+    """Follows the run's top-level node tasks (callbacks) and cache outcomes (the engine)."""
+
+    run_inline = True  # keep the order of events under ainvoke too
+
+    def __init__(self, root: uuid.UUID, *, reused: bool) -> None:
+        self.root = root
+        self.reused = reused
+        self._lock = threading.Lock()
+        self._tasks: dict[uuid.UUID, str] = {}
+        self._hits: dict[str, int] = {}
+        self.nodes: dict[str, NodeRunStatus] = {}
+        self.counts: dict[str, int] = {}
+        self.cache_keys: dict[str, str] = {}
+
+    # called by the engine (configurable[RUN_TRACKER_KEY]) before a cached node returns
+    def cache_outcome(self, node: str, hit: bool, key_hash: str) -> None:
+        with self._lock:
+            self.cache_keys[node] = key_hash
+            if hit:
+                self._hits[node] = self._hits.get(node, 0) + 1
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+        node = (kw.get("metadata") or {}).get("langgraph_node")
+        if kw.get("parent_run_id") == self.root and node and not str(node).startswith("__"):
+            with self._lock:
+                self._tasks[kw["run_id"]] = str(node)
+
+    def on_chain_end(self, outputs: Any, **kw: Any) -> None:
+        with self._lock:
+            node = self._tasks.pop(kw["run_id"], None)
+            if node is None:
+                return
+            status = _recorded_status(node, outputs)
+            if self._hits.get(node):
+                self._hits[node] -= 1
+                status = "reused" if self.reused else "cached"
+            self._set(node, status)
+
+    def on_chain_error(self, error: BaseException, **kw: Any) -> None:
+        with self._lock:
+            node = self._tasks.pop(kw["run_id"], None)
+            if node is not None:
+                self._set(node, _node_status(error))
+
+    def _set(self, node: str, status: NodeRunStatus) -> None:
+        self.nodes[node] = status
+        self.counts[status] = self.counts.get(status, 0) + 1
+
+
+def _recorded_status(node: str, outputs: Any) -> NodeRunStatus:
+    """A node that returned normally: failed or cancelled if it wrote its own unrecovered
+    error record (``on_error="record"``), else succeeded."""
+    records = outputs.get("errors") if isinstance(outputs, Mapping) else None
+    if not isinstance(records, list):
+        return "succeeded"
+    own = [
+        r for r in records if isinstance(r, Mapping) and r.get("node") == node
+        and not r.get("recovered")
+    ]  # fmt: skip
+    if not own:
+        return "succeeded"
+    return "cancelled" if own[-1].get("code") == "NODE_ABORTED" else "failed"
+
+
+def _node_status(error: BaseException) -> NodeRunStatus:
+    if isinstance(error, GraphInterrupt):
+        return "interrupted"
+    if is_cancel(error):
+        return "cancelled"
+    return "failed"
+
+
+def is_cancel(error: BaseException) -> bool:
+    return isinstance(
+        error, (NodeAbortedError, GraphDrained, asyncio.CancelledError, KeyboardInterrupt)
+    )

@@ -1,0 +1,148 @@
+"""Idle limits: heartbeats and progress signals reset them, for sync and async nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from langgraph.errors import NodeTimeoutError as LGNodeTimeoutError
+from langgraph.graph import START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import StreamWriter, TimeoutPolicy
+
+from langgraph_runner import GraphState, NodeTimeoutError, create_node
+from langgraph_runner.progress import Progress, expiry, heartbeat
+
+MODES = ["sync-invoke", "sync-ainvoke", "async"]
+
+
+class S(GraphState, total=False):
+    n: int
+
+
+def _graph(node: Any) -> Any:
+    g = StateGraph(S)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    return g.compile()
+
+
+async def _run(mode: str, node: Any) -> dict[str, Any]:
+    graph = _graph(node)
+    if mode == "sync-invoke":
+        return await asyncio.to_thread(graph.invoke, {})  # type: ignore[no-any-return]
+    return await graph.ainvoke({})  # type: ignore[no-any-return]
+
+
+def _beating(mode: str, beat: str, steps: int = 10, pause: float = 0.05) -> Any:
+    """A node that works ``steps * pause`` seconds and signals progress after each step."""
+
+    def signal(runtime: Runtime[Any] | None, writer: StreamWriter | None, i: int) -> None:
+        if beat == "runtime":
+            assert runtime is not None
+            runtime.heartbeat()
+        elif beat == "package":
+            heartbeat()
+        else:
+            assert writer is not None
+            writer({"step": i})
+
+    if mode == "async":
+
+        async def awork(state: S, runtime: Runtime[Any], writer: StreamWriter) -> dict[str, Any]:
+            for i in range(steps):
+                await asyncio.sleep(pause)
+                signal(runtime, writer, i)
+            return {"n": steps}
+
+        return awork
+
+    def work(state: S, runtime: Runtime[Any], writer: StreamWriter) -> dict[str, Any]:
+        for i in range(steps):
+            time.sleep(pause)
+            signal(runtime, writer, i)
+        return {"n": steps}
+
+    return work
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("beat", ["runtime", "package", "stream-write"])
+async def test_progress_signals_keep_an_idle_limit_from_firing(mode: str, beat: str) -> None:
+    """Work longer than the idle limit, signalling progress more often, completes."""
+    fn = _beating(mode, beat)
+    node = create_node(fn, timeout=TimeoutPolicy(idle_timeout=0.25), on_error="raise")
+    assert (await _run(mode, node))["n"] == 10
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_silence_past_the_idle_limit_times_out_as_idle(mode: str) -> None:
+    """No progress for idle_timeout seconds: NodeTimeoutError(kind='idle'), recorded."""
+    if mode == "async":
+
+        async def silent(state: S) -> dict[str, Any]:
+            await asyncio.sleep(2)
+            return {"n": 1}
+
+    else:
+
+        def silent(state: S) -> dict[str, Any]:  # type: ignore[misc]
+            time.sleep(0.6)
+            return {"n": 1}
+
+    node = create_node(silent, timeout=TimeoutPolicy(idle_timeout=0.1))
+    out = await _run(mode, node)
+    (record,) = out["errors"]
+    assert record["code"] == "NODE_TIMEOUT"
+    assert "idle timeout of 0.100s without making progress" in record["message"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_refresh_on_heartbeat_ignores_stream_writes(mode: str) -> None:
+    """Under refresh_on='heartbeat' only heartbeats count, as in LangGraph's TimeoutPolicy."""
+    fn = _beating(mode, "stream-write")
+    policy = TimeoutPolicy(idle_timeout=0.15, refresh_on="heartbeat")
+    node = create_node(fn, timeout=policy, on_error="raise")
+    with pytest.raises(LGNodeTimeoutError) as caught:
+        await _run(mode, node)
+    assert isinstance(caught.value, NodeTimeoutError)
+    assert caught.value.kind == "idle"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_run_limit_caps_an_attempt_that_keeps_beating(mode: str) -> None:
+    """Heartbeats never extend run_timeout."""
+    fn = _beating(mode, "runtime", steps=20, pause=0.03)
+    policy = TimeoutPolicy(run_timeout=0.2, idle_timeout=0.1)
+    node = create_node(fn, timeout=policy, on_error="raise")
+    with pytest.raises(NodeTimeoutError) as caught:
+        await _run(mode, node)
+    assert caught.value.kind == "run"
+    assert caught.value.timeout == pytest.approx(0.2)
+
+
+def test_expiry_is_the_earlier_limit_and_moves_with_beats() -> None:
+    """expiry() picks the earlier of the run and idle limits; a beat moves the idle one."""
+    progress = Progress(idle=1.0)
+    progress.last = 100.0
+    assert expiry(100.0, 5.0, progress) == (101.0, "idle")
+    progress.last = 104.5
+    assert expiry(100.0, 5.0, progress) == (105.0, "run")
+    assert expiry(100.0, None, None) == (None, "run")
+    progress.open = False
+    before = progress.last
+    progress.beat()
+    assert progress.last == before  # a closed attempt's beats are ignored
+
+
+def test_heartbeat_outside_an_attempt_is_a_no_op() -> None:
+    """heartbeat() may be called anywhere."""
+    heartbeat()
+
+
+def test_a_timeout_policy_without_limits_is_refused() -> None:
+    """TimeoutPolicy() with neither limit fails at factory time."""
+    with pytest.raises(ValueError, match="needs run_timeout or idle_timeout"):
+        create_node(lambda s: s, timeout=TimeoutPolicy())

@@ -1,0 +1,181 @@
+"""Tests for langgraph_runner.report_render: the run drawn as mermaid, HTML and Markdown."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner.report import NodeStatus, RunReport, run_report
+from langgraph_runner.report_render import STATUS_COLOURS
+from tests.test_report import ArtifactState, Behaviour, State, build
+
+CHROMIUM = os.environ.get("LANGGRAPH_RUNNER_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def saver() -> Iterator[SqliteSaver]:
+    """An in-memory SQLite saver."""
+    with open_checkpointer("sqlite:///:memory:") as cp:
+        assert isinstance(cp, SqliteSaver)
+        yield cp
+
+
+def _blocked(saver: SqliteSaver) -> tuple[Any, str]:
+    graph = build(Behaviour("blocked")).compile(checkpointer=saver)
+    thread = f"render-{uuid.uuid4().hex}"
+    graph.invoke(State(log=[]), {"configurable": {"thread_id": thread}})
+    return graph, thread
+
+
+def _classes(mermaid: str) -> dict[str, str]:
+    return dict(re.findall(r"^\tclass (\S+) (\S+)$", mermaid, flags=re.MULTILINE))
+
+
+def test_mermaid_from_graph_is_langgraphs_drawing_plus_status_classes(
+    saver: SqliteSaver,
+) -> None:
+    """With the graph, the mermaid is LangGraph's own drawing with a class per node status."""
+    graph, thread = _blocked(saver)
+    report = run_report(graph, thread)
+    mermaid = report.to_mermaid()
+    assert mermaid.startswith(graph.get_graph().draw_mermaid().rstrip())
+    for status in STATUS_COLOURS:
+        assert f"classDef {status} " in mermaid
+    assert _classes(mermaid) == {n.name: n.status.value for n in report.nodes}
+
+
+def test_mermaid_from_saver_follows_the_steps(saver: SqliteSaver) -> None:
+    """Without the graph, nodes are linked step to step from the start to the end."""
+    _, thread = _blocked(saver)
+    mermaid = run_report(saver, thread).to_mermaid()
+    edges = set(re.findall(r"^\t(\S+) --> (\S+);$", mermaid, flags=re.MULTILINE))
+    assert {("__start__", "a"), ("a", "mid"), ("a", "p1"), ("p1", "join")} <= edges
+    assert ("join", "__end__") in edges
+    assert _classes(mermaid) == {"a": "succeeded", "mid": "failed", "p1": "succeeded",
+                                 "join": "succeeded"}  # fmt: skip
+
+
+def test_unreached_graph_nodes_are_pending_while_the_run_waits(saver: SqliteSaver) -> None:
+    """Nodes the waiting run has not reached yet are drawn pending; the waiting node interrupted."""
+    graph = build(Behaviour("ask")).compile(checkpointer=saver)
+    graph.invoke(State(log=[]), {"configurable": {"thread_id": "wait"}})
+    classes = _classes(run_report(graph, "wait").to_mermaid())
+    assert classes["mid"] == "interrupted"
+    assert classes["join"] == classes["z"] == "pending"
+    assert classes["a"] == "succeeded"
+
+
+def test_filter_keeps_the_whole_picture(saver: SqliteSaver) -> None:
+    """A status-filtered report lists fewer rows but still draws every node."""
+    graph, thread = _blocked(saver)
+    full = run_report(graph, thread)
+    only = run_report(graph, thread, status=["failed"])
+    assert [n.name for n in only.nodes] == ["mid"]
+    assert only.to_mermaid() == full.to_mermaid()
+
+
+def test_html_is_self_contained(saver: SqliteSaver) -> None:
+    """The page has no script and loads nothing: every node is a box with its status."""
+    graph, thread = _blocked(saver)
+    report = run_report(graph, thread)
+    page = report.to_html()
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    for n in report.nodes:
+        assert f'data-node="{n.name}" data-status="{n.status.value}"' in page
+
+
+def test_jupyter_reprs(saver: SqliteSaver) -> None:
+    """Jupyter gets an HTML fragment and Markdown with the table and the mermaid picture."""
+    graph, thread = _blocked(saver)
+    report = run_report(graph, thread)
+    fragment = report._repr_html_()
+    assert fragment.startswith('<div class="lgr">') and "<html" not in fragment
+    markdown = report._repr_markdown_()
+    assert "| mid | failed | 3 |" in markdown
+    assert "```mermaid\n" in markdown and "\tclass mid failed" in markdown
+
+
+def test_html_escapes_names_and_errors(tmp_path: Path) -> None:
+    """Node names and error text are escaped, never markup."""
+    builder: StateGraph[ArtifactState] = StateGraph(ArtifactState)
+    builder.add_node("<b>x</b>", lambda s: {"log": ["x"]})
+    builder.add_edge(START, "<b>x</b>")
+    builder.add_edge("<b>x</b>", END)
+    with open_checkpointer(f"sqlite:///{tmp_path}/cp.db") as cp:
+        builder.compile(checkpointer=cp).invoke(ArtifactState(log=[]), _cfg("esc"))
+        page = run_report(cp, "esc").to_html()
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+
+
+def _cfg(thread: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread}}
+
+
+def _missing(message: str) -> None:
+    """Skip with the reason; under CI=true (which promises the browser) fail instead."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}; CI=true needs it", pytrace=False)
+    pytest.skip(message)
+
+
+def _chromium() -> str:
+    path = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    if path is None:
+        _missing(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing('playwright is not installed (pip install -e ".[dev]")')
+    assert path is not None
+    return path
+
+
+@pytest.mark.parametrize("source", ["graph", "saver"])
+def test_html_in_a_real_browser_shows_every_node_and_status(
+    saver: SqliteSaver, tmp_path: Path, source: str
+) -> None:
+    """Headless chromium opens the page offline and shows each node with its status."""
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    graph, thread = _blocked(saver)
+    report: RunReport = run_report(graph if source == "graph" else saver, thread)
+    page_file = tmp_path / "run.html"
+    page_file.write_text(report.to_html(), encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_file.as_uri())
+            assert "blocked" in page.title()
+            shown = {}
+            for box in page.locator("div.node").all():
+                assert box.is_visible()
+                name, status = box.inner_text().splitlines()[:2]
+                shown[name] = status
+                # The status colour is what the legend promises.
+                fill = STATUS_COLOURS[status][0]
+                assert box.get_attribute("style", timeout=1000).startswith(f"background:{fill}")
+            expected = {n.name: n.status.value for n in report.nodes}
+            if source == "saver":
+                assert NodeStatus.SKIPPED.value not in shown.values()
+            assert shown == expected
+            rows = page.locator("tbody tr").all_inner_texts()
+            assert len(rows) == len(report.nodes)
+            assert requests == [page_file.as_uri()]
+        finally:
+            browser.close()

@@ -1,0 +1,268 @@
+"""runs.run/arun: one identity per run, run-level events and statuses, the run time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any, TypedDict
+
+import pytest
+from langgraph.cache.memory import InMemoryCache
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+from structlog.testing import CapturingLogger
+
+from langgraph_runner import (
+    AbortController,
+    GraphState,
+    NodeCache,
+    RetryConfig,
+    arun,
+    create_node,
+    get_node_context,
+    run,
+)
+from langgraph_runner.abort import ABORT_SIGNAL_KEY
+from langgraph_runner.testing import hang, no_wait
+
+MODES = pytest.mark.parametrize("mode", ["sync", "async"])
+
+
+class S(TypedDict, total=False):
+    x: int
+    a: int
+    b: int
+
+
+def _events(cap: CapturingLogger) -> list[tuple[str, dict[str, Any]]]:
+    return [(c.args[0], c.kwargs) for c in cap.calls]
+
+
+def _node(name: str, mode: str, fn: Any, **options: Any) -> Any:
+    if mode == "async":
+
+        async def body(state: S) -> Any:
+            return fn(state)
+
+        body.__name__ = name
+        return create_node(body, **options)
+
+    def sync_body(state: S) -> Any:
+        return fn(state)
+
+    sync_body.__name__ = name
+    return create_node(sync_body, **options)
+
+
+def _chain(*nodes: tuple[str, Any], checkpointer: Any = None) -> Any:
+    g = StateGraph(S)
+    previous = START
+    for name, node in nodes:
+        g.add_node(name, node)
+        g.add_edge(previous, name)
+        previous = name
+    g.add_edge(previous, END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def _go(mode: str, graph: Any, input: Any, config: Any = None, **kw: Any) -> Any:
+    if mode == "async":
+        return asyncio.run(arun(graph, input, config, **kw))
+    return run(graph, input, config, **kw)
+
+
+@MODES
+def test_run_and_node_events_share_one_trace_id(mode: str) -> None:
+    """run.started, every node event and run.completed carry the run's one trace id."""
+    cap = CapturingLogger()
+    seen: list[str] = []
+
+    def record(state: S) -> S:
+        ctx = get_node_context()
+        assert ctx is not None
+        seen.append(ctx.graph_execution_id)
+        return {"a": 1}
+
+    graph = _chain(("a", _node("a", mode, record, logger=cap)), ("b", _node("b", mode, record)))
+    result = _go(mode, graph, {"x": 1}, logger=cap)
+    events = _events(cap)
+    names = [e for e, _ in events]
+    assert (names[0], names[-1]) == ("run.started", "run.completed")
+    assert {kw["trace_id"] for _, kw in events} == {result.trace_id}
+    assert result.trace_id == result.run_id == result.graph_execution_id
+    assert seen == [result.run_id, result.run_id]
+    assert result.status == "completed" and result.output == {"x": 1, "a": 1}
+    done = events[-1][1]
+    assert done["counts"] == {"succeeded": 2} and done["duration_ms"] >= 0
+
+
+@MODES
+def test_a_callers_run_id_and_thread_are_kept(mode: str) -> None:
+    """A run_id in the config is the run's id; the thread is the execution id."""
+    graph = _chain(("a", _node("a", mode, lambda s: {"a": 1})), checkpointer=InMemorySaver())
+    run_id = "0b0e6f2e-5a2b-4c55-9b65-3d1f6a1b2c3d"
+    config = {"run_id": run_id, "configurable": {"thread_id": f"keep-{mode}"}}
+    result = _go(mode, graph, {"x": 1}, config)
+    assert (result.run_id, result.trace_id) == (run_id, run_id)
+    assert result.graph_execution_id == result.thread_id == f"keep-{mode}"
+
+
+@MODES
+def test_a_cached_node_is_reported_cached(mode: str) -> None:
+    """The second run serves the cached node: its status is cached, not succeeded."""
+    cache = NodeCache(inputs=["x"], backend=InMemoryCache(), version="1")
+    graph = _chain(
+        ("a", _node("a", mode, lambda s: {"a": s["x"]}, cache=cache)),
+        ("b", _node("b", mode, lambda s: {"b": 2})),
+    )
+    first = _go(mode, graph, {"x": 1})
+    second = _go(mode, graph, {"x": 1})
+    assert first.nodes == {"a": "succeeded", "b": "succeeded"}
+    assert second.nodes == {"a": "cached", "b": "succeeded"}
+    assert second.counts == {"cached": 1, "succeeded": 1}
+
+
+@MODES
+def test_a_failed_run_is_failed_and_re_raised(mode: str) -> None:
+    """A node error ends the run failed (run.failed, error type), then propagates."""
+    cap = CapturingLogger()
+
+    def boom(state: S) -> S:
+        raise KeyError("nope")
+
+    graph = _chain(("a", _node("a", mode, boom, on_error="raise")))
+    with pytest.raises(KeyError):
+        _go(mode, graph, {"x": 1}, logger=cap)
+    name, fields = _events(cap)[-1]
+    assert name == "run.failed" and fields["error_type"] == "KeyError"
+    result = _go(mode, graph, {"x": 1}, raise_on_error=False)
+    assert result.status == "failed" and isinstance(result.error, KeyError)
+    assert result.nodes == {"a": "failed"}
+
+
+@MODES
+def test_an_abort_cancels_the_run_not_fails_it(mode: str) -> None:
+    """AbortController.abort() mid-run: status cancelled with the reason, run.cancelled logged."""
+    cap = CapturingLogger()
+    controller = AbortController()
+
+    def stop(state: S) -> S:
+        controller.abort("user pressed stop")
+        return {"a": 1}
+
+    graph = _chain(
+        ("a", stop),  # a plain LangGraph node (its own signal check would see the abort)
+        ("b", _node("b", mode, lambda s: {"b": 1}, on_error="raise")),
+    )
+    config = {"configurable": {ABORT_SIGNAL_KEY: controller.signal}}
+    result = _go(mode, graph, {"x": 1}, config, logger=cap, raise_on_error=False)
+    assert result.status == "cancelled" and result.reason == "user pressed stop"
+    assert result.nodes == {"a": "succeeded", "b": "cancelled"}
+    assert _events(cap)[-1][0] == "run.cancelled"
+
+
+@MODES
+def test_an_interrupt_ends_the_run_interrupted(mode: str) -> None:
+    """interrupt() pauses the run: status interrupted, the node interrupted."""
+    if mode == "async" and sys.version_info < (3, 11):
+        pytest.skip("LangGraph: interrupt() in an async node needs Python 3.11 (bare fails too)")
+
+    def ask(state: S) -> S:
+        return {"a": interrupt("approve?")}
+
+    graph = _chain(("a", _node("a", mode, ask)), checkpointer=InMemorySaver())
+    result = _go(mode, graph, {"x": 1}, {"configurable": {"thread_id": f"ask-{mode}"}})
+    assert result.status == "interrupted"
+    assert result.nodes == {"a": "interrupted"}
+
+
+@MODES
+def test_the_time_limit_cancels_a_hanging_node_and_what_is_left(mode: str) -> None:
+    """time_limit: the running node is aborted, the next node never runs, status cancelled."""
+    slow = hang(30.0, is_async=mode == "async", name="slow")
+    after: list[int] = []
+    graph = _chain(
+        ("slow", create_node(slow, on_error="raise")),
+        ("after", _node("after", mode, lambda s: after.append(1) or {"b": 1})),
+    )
+    cap = CapturingLogger()
+    result = _go(mode, graph, {"x": 1}, time_limit=0.2, logger=cap, raise_on_error=False)
+    assert result.status == "cancelled" and result.reason == "run time limit passed"
+    assert result.nodes["slow"] in ("cancelled", "failed") and after == []
+    assert slow.wait_idle(5.0) and slow.aborted + slow.completed == slow.calls
+    assert slow.completed == 0
+    assert _events(cap)[-1][0] == "run.cancelled"
+
+
+@MODES
+def test_the_time_limit_caps_retry_waits(mode: str) -> None:
+    """A retry wait longer than what is left of the run ends the node at once (no sleep)."""
+
+    def flaky(state: S) -> S:
+        raise ConnectionError("down")
+
+    retry = RetryConfig(max_attempts=5, initial_interval=100.0, max_interval=100.0, jitter=0)
+    graph = _chain(("a", _node("a", mode, flaky, retry=retry, on_error="raise")))
+    with no_wait() as waits:
+        result = _go(mode, graph, {"x": 1}, time_limit=50.0, raise_on_error=False)
+    assert waits == []  # the 100 s wait was never started
+    assert result.status == "cancelled" and result.reason == "run time limit passed"
+
+
+@MODES
+def test_time_limit_is_validated(mode: str) -> None:
+    """time_limit must be positive seconds; the error names the field."""
+    graph = _chain(("a", _node("a", mode, lambda s: {"a": 1})))
+    with pytest.raises(ValueError, match="time_limit"):
+        _go(mode, graph, {"x": 1}, time_limit=0)
+    with pytest.raises(TypeError, match="time_limit"):
+        _go(mode, graph, {"x": 1}, time_limit="1s")
+    with pytest.raises(ValueError, match="run_id"):
+        _go(mode, graph, {"x": 1}, {"run_id": "not-a-uuid"})
+
+
+def test_cancelling_the_task_reports_cancelled() -> None:
+    """Cancelling arun's task logs run.cancelled and re-raises CancelledError."""
+    cap = CapturingLogger()
+
+    async def main() -> None:
+        started = asyncio.Event()
+
+        async def wait_forever(state: S) -> S:
+            started.set()
+            await asyncio.sleep(3600)
+            return {"a": 1}
+
+        graph = _chain(("a", create_node(wait_forever)))
+        task = asyncio.create_task(arun(graph, {"x": 1}, logger=cap))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    name, fields = _events(cap)[-1]
+    assert name == "run.cancelled" and fields["reason"] == "task cancelled"
+
+
+@MODES
+def test_a_recorded_failure_is_a_failed_node_in_a_completed_run(mode: str) -> None:
+    """on_error='record' keeps the run going: the run completes, the node is failed."""
+
+    class G(GraphState, total=False):
+        x: int
+        b: int
+
+    def boom(state: Any) -> Any:
+        raise KeyError("nope")
+
+    g = StateGraph(G)
+    g.add_node("a", _node("a", mode, boom))
+    g.add_node("b", _node("b", mode, lambda s: {"b": 1}))
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    result = _go(mode, g.compile(), {"x": 1})
+    assert result.status == "completed"
+    assert result.nodes == {"a": "failed", "b": "succeeded"}
+    assert result.counts == {"failed": 1, "succeeded": 1}
