@@ -23,6 +23,7 @@ import langgraph_runner.metrics as metrics_pkg
 from langgraph_runner.errors import CircuitOpenError, ErrorCategory
 from langgraph_runner.metrics import (
     METRICS_COLLECTOR_KEY,
+    OVERFLOW_NODE,
     NodeMetrics,
     NodeMetricsCollector,
     node_state,
@@ -107,6 +108,22 @@ assert not added, sorted(added)
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_node_names_past_max_nodes_are_counted_together(logged: list[dict[str, Any]]) -> None:
+    """The node label is capped: names past max_nodes share OVERFLOW_NODE, warned once."""
+    collector = NodeMetricsCollector(max_nodes=3)
+    for i in range(6):
+        collector.record_success(f"n{i}", 1.0)
+    collector.record_failure("n5", 1.0, category="network")
+    collector.record_retry("n1", 1)
+    nodes = collector.get_all_node_metrics()
+    assert set(nodes) == {"n0", "n1", "n2", OVERFLOW_NODE}
+    assert nodes[OVERFLOW_NODE].total_executions == 4
+    assert nodes[OVERFLOW_NODE].failure_count == 1
+    assert nodes["n1"].retry_count == 1
+    warnings = [e for e in logged if e.get("event") == "metrics.too_many_nodes"]
+    assert [(w["node"], w["max_nodes"]) for w in warnings] == [("n3", 3)]
 
 
 def test_unknown_node_reads_as_zeroed_metrics() -> None:

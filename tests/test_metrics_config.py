@@ -32,6 +32,8 @@ from langgraph_runner.metrics.config import CollectorConfig
         ),
         ({"on_latency_threshold": lambda n, v: None}, ValueError, "on_latency_threshold"),
         ({"graph": 5}, TypeError, "graph"),
+        ({"max_nodes": 0}, ValueError, "max_nodes"),
+        ({"max_nodes": "100"}, TypeError, "max_nodes"),
         ({"duration_buckets": (1.0, 0.5)}, ValueError, "duration_buckets"),
         ({"duration_buckets": ()}, ValueError, "duration_buckets"),
         ({"duration_buckets": (0.0, 1.0)}, ValueError, "duration_buckets"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -11,7 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from langgraph_runner.errors import CircuitOpenError
 from langgraph_runner.metrics import NodeMetricsCollector
-from langgraph_runner.metrics.otel import OpenTelemetryExporter
+from langgraph_runner.metrics.otel import OpenTelemetryExporter, process_resource
 
 
 def _points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
@@ -234,3 +235,64 @@ def test_graph_names_must_be_distinct_per_provider(reader: InMemoryMetricReader)
         exporter.add_collector(NodeMetricsCollector())
     with pytest.raises(TypeError, match="at least one"):
         OpenTelemetryExporter(meter_provider=provider)
+
+
+def _resource_attributes(reader: InMemoryMetricReader) -> dict[str, Any]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    (resource_metrics,) = data.resource_metrics
+    return dict(resource_metrics.resource.attributes)
+
+
+def test_process_resource_tags_every_export(reader: InMemoryMetricReader) -> None:
+    """Points exported through a provider built with process_resource name their process."""
+    collector = NodeMetricsCollector(graph="support")
+    provider = MeterProvider(
+        resource=process_resource(collector, service_name="support-api"), metric_readers=[reader]
+    )
+    OpenTelemetryExporter(collector, meter_provider=provider)
+    collector.record_success("fetch", 1.0)
+    attributes = _resource_attributes(reader)
+    assert attributes["service.instance.id"] == collector.collector_id
+    assert attributes["process.pid"] == os.getpid()
+    assert attributes["service.name"] == "support-api"
+
+
+def test_process_resource_instance_ids_differ_per_collector() -> None:
+    """Two workers' collectors give two instance ids (collector_id is random per process)."""
+    first, second = NodeMetricsCollector(), NodeMetricsCollector()
+    ids = {process_resource(c).attributes["service.instance.id"] for c in (first, second)}
+    assert ids == {first.collector_id, second.collector_id}
+    assert len(ids) == 2
+
+
+def test_process_resource_given_values_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """instance_id, service_name and attributes override OTEL_RESOURCE_ATTRIBUTES."""
+    monkeypatch.setenv(
+        "OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=from-env,deployment.environment=prod"
+    )
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "env-service")
+    collector = NodeMetricsCollector()
+    env_only = process_resource(collector).attributes
+    assert env_only["service.instance.id"] == collector.collector_id
+    assert env_only["service.name"] == "env-service"
+    assert env_only["deployment.environment"] == "prod"
+    given = process_resource(
+        collector,
+        service_name="api",
+        instance_id="api-0",
+        attributes={"deployment.environment": "staging"},
+    ).attributes
+    assert given["service.instance.id"] == "api-0"
+    assert given["service.name"] == "api"
+    assert given["deployment.environment"] == "staging"
+
+
+def test_process_resource_rejects_bad_input() -> None:
+    """A non-collector, a non-string or an empty name is refused, naming the argument."""
+    with pytest.raises(TypeError, match="collector"):
+        process_resource(object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="service_name"):
+        process_resource(NodeMetricsCollector(), service_name=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="instance_id"):
+        process_resource(NodeMetricsCollector(), instance_id="")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import urllib.request
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from langgraph_runner.errors import CircuitOpenError
 from langgraph_runner.metrics import NodeMetricsCollector
-from langgraph_runner.metrics.prometheus import PrometheusExporter
+from langgraph_runner.metrics.prometheus import PrometheusExporter, serve_metrics
 
 
 def _scrape(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -196,3 +198,106 @@ def test_graph_names_must_be_distinct() -> None:
         exporter.add_collector(NodeMetricsCollector())
     with pytest.raises(TypeError, match="at least one"):
         PrometheusExporter(registry=None)
+
+
+def test_worker_label_on_every_sample() -> None:
+    """worker= puts one constant worker label on every series of every family."""
+    registry = CollectorRegistry()
+    collector = NodeMetricsCollector(graph="support", duration_buckets=(0.01,))
+    exporter = PrometheusExporter(collector, registry=registry, worker="api-0")
+    assert exporter.worker == "api-0"
+    collector.record_success("a", 5.0)
+    collector.record_failure("a", 50.0, category="timeout")
+    collector.record_retry("a", 1)
+    samples = _scrape(registry)
+    assert {dict(labels).get("worker") for _, labels in samples} == {"api-0"}
+    failed = _labels(node="a", graph="support", outcome="failure", error_type="timeout")
+    key = (
+        "langgraph_node_duration_seconds_bucket",
+        _labels(**dict(failed), le="+Inf", worker="api-0"),
+    )
+    assert samples[key] == 1
+    retries = ("langgraph_node_retries_total", _labels(node="a", graph="support", worker="api-0"))
+    assert samples[retries] == 1
+
+
+def test_worker_label_is_validated() -> None:
+    """A worker that is not a non-empty string is refused at construction."""
+    collector = NodeMetricsCollector()
+    with pytest.raises(TypeError, match="worker"):
+        PrometheusExporter(collector, registry=None, worker=7)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="worker"):
+        PrometheusExporter(collector, registry=None, worker="")
+    assert PrometheusExporter(collector, registry=None).worker is None
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def test_serve_metrics_over_http() -> None:
+    """serve_metrics serves a fresh registry on an OS-chosen loopback port until closed."""
+    collector = NodeMetricsCollector(graph="support")
+    collector.record_success("fetch", 12.5)
+    with serve_metrics(collector, worker="w1") as server:
+        assert server.port > 0
+        assert server.url == f"http://127.0.0.1:{server.port}/metrics"
+        assert "serving" in repr(server)
+        families = {f.name: f for f in text_string_to_metric_families(_get(server.url))}
+        assert set(families) == {
+            "langgraph_node_duration_seconds",
+            "langgraph_node_executions",
+            "langgraph_node_retries",
+            "langgraph_node_fallbacks",
+            "langgraph_node_cache_hits",
+        }  # a registry of its own: no process_* or python_* metrics
+        collector.record_success("fetch", 1.0)
+        executions = {
+            (sample.name, sample.labels["worker"]): sample.value
+            for family in text_string_to_metric_families(_get(server.url))
+            if family.name == "langgraph_node_executions"
+            for sample in family.samples
+        }
+        assert executions == {("langgraph_node_executions_total", "w1"): 2}
+        assert server.exporter.worker == "w1"
+    server.close()  # closing twice is harmless
+    assert "closed" in repr(server)
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection(("127.0.0.1", server.port), 1),
+    ):
+        pass
+
+
+def test_serve_metrics_into_a_given_registry() -> None:
+    """A given registry is served as a whole; a port in use raises and leaves it unchanged."""
+    registry = CollectorRegistry()
+    collector = NodeMetricsCollector()
+    collector.record_retry("a", 1)
+    with serve_metrics(collector, registry=registry) as server:
+        assert server.registry is registry
+        assert 'langgraph_node_retries_total{graph="",node="a"} 1.0' in _get(server.url)
+        other = CollectorRegistry()
+        with pytest.raises(OSError, match="in use"):
+            serve_metrics(collector, port=server.port, registry=other)
+        assert generate_latest(other) == b""  # the exporter was taken out again
+        PrometheusExporter(collector, registry=other)  # so registering works
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"port": "9464"}, TypeError, "port"),
+        ({"port": True}, TypeError, "port"),
+        ({"port": 70000}, ValueError, "port"),
+        ({"addr": ""}, TypeError, "addr"),
+        ({"worker": ""}, ValueError, "worker"),
+    ],
+)
+def test_serve_metrics_rejects_bad_options(
+    kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    """Bad options fail before anything is bound, naming the option."""
+    with pytest.raises(error, match=match):
+        serve_metrics(NodeMetricsCollector(), **kwargs)

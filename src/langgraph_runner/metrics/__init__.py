@@ -1,6 +1,10 @@
 """Per-node metrics; the ``.prometheus`` and ``.otel`` exporters are imported on demand."""
 
-from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY, NodeMetricsCollector
+from langgraph_runner.metrics.collector import (
+    METRICS_COLLECTOR_KEY,
+    OVERFLOW_NODE,
+    NodeMetricsCollector,
+)
 from langgraph_runner.metrics.model import (
     DEFAULT_DURATION_BUCKETS,
     ERROR_TYPES,
@@ -18,5 +22,6 @@ __all__ = [
     "NodeMetrics",
     "NodeMetricsCollector",
     "NodeSeries",
+    "OVERFLOW_NODE",
     "OutcomeSeries",
 ]

@@ -1,11 +1,8 @@
 """The per-node metrics collector: outcome counts, error categories, window percentiles.
 
-One ``NodeMetricsCollector`` per process (per graph, for exporters). Every node
-has its own lock (``node_state.NodeState``), so threads recording for different
-nodes never contend and counts stay exact under any mix of threads and asyncio
-tasks (recording never awaits, so ``threading.Lock`` is the right tool).
-Callbacks, listeners and logging run after the lock is released
-(``callbacks``).
+One ``NodeMetricsCollector`` per process (per graph, for exporters). Each node has
+its own ``threading.Lock`` (recording never awaits), so counts stay exact under any
+mix of threads and tasks; callbacks, listeners and logging run after its release.
 
 Design decisions:
 
@@ -20,8 +17,8 @@ Design decisions:
   category string (``ValueError``).
 * Lifetime duration histograms per outcome and error type are kept as bucket
   counts (one bisect per record), read by exporters through ``series()``.
-* After ``os.fork()`` the child gets fresh locks and a new ``collector_id``; the
-  numbers inherited from the parent stay (``reset_node_metrics()`` clears them).
+* After ``os.fork()`` the child gets fresh locks and a new ``collector_id``; it keeps
+  the parent's numbers until ``reset_node_metrics()``.
 """
 
 from __future__ import annotations
@@ -35,8 +32,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Final
 
-from langgraph_runner.classify import classify_error
-from langgraph_runner.errors import CircuitOpenError, ErrorCategory
+from langgraph_runner.errors import ErrorCategory
 from langgraph_runner.logs import get_event_logger
 from langgraph_runner.metrics.callbacks import notify, tell
 from langgraph_runner.metrics.config import CollectorConfig, ThresholdHook
@@ -50,10 +46,10 @@ from langgraph_runner.metrics.model import (
     metrics_from_fields,
 )
 from langgraph_runner.metrics.node_state import (
-    CATEGORY_INDEX,
     CIRCUIT,
     NEGATIVE,
     NodeState,
+    category_of,
     clean_duration,
 )
 
@@ -65,16 +61,17 @@ __all__ = [
     "NodeMetrics",
     "NodeMetricsCollector",
     "NodeSeries",
+    "OVERFLOW_NODE",
     "OutcomeSeries",
 ]
 
+OVERFLOW_NODE: Final = "_overflow"
+"""The node name records of names past ``max_nodes`` are counted under."""
 METRICS_COLLECTOR_KEY: Final = "metrics_collector"
 """Key under ``config["configurable"]`` that carries a collector into wrapped nodes."""
 
 _INF = math.inf
-_BATCH: Final = 32
-"""Pending successes a node folds in at once (every read folds in the rest)."""
-_OTHER = CATEGORY_INDEX["other"]
+_BATCH: Final = 32  # pending successes folded at once (every read folds the rest)
 _LIVE: weakref.WeakSet[NodeMetricsCollector] = weakref.WeakSet()
 _LOG = get_event_logger()
 
@@ -92,8 +89,7 @@ class NodeMetricsCollector:
     """Collects per-node execution metrics; safe from many threads, tasks and after fork.
 
     Args:
-        window_size: How many recent durations/outcomes the percentiles and the
-            failure rate cover.
+        window_size: Recent outcomes the percentiles and the failure rate cover.
         failure_rate_threshold: Fire ``on_failure_rate_threshold(node, rate)`` when a
             node's failure rate over its window reaches this value (0..1; 0 fires
             on the first failure in the window).
@@ -104,6 +100,9 @@ class NodeMetricsCollector:
         min_samples: Samples a window needs before a threshold is evaluated.
         graph: Graph name, used as the ``graph`` label by exporters.
         duration_buckets: Histogram upper bounds in seconds, strictly increasing.
+        max_nodes: Distinct node names kept apart (the cap on the ``node`` label's
+            values); records of further names are counted under ``OVERFLOW_NODE``
+            and a ``metrics.too_many_nodes`` warning is logged once.
 
     A threshold fires once when crossed (value >= threshold), logs a
     ``metrics.*_threshold`` warning, and re-arms when the value drops below it.
@@ -113,14 +112,14 @@ class NodeMetricsCollector:
     errors are logged (``metrics.callback_failed``), never raised.
 
     Raises:
-        TypeError: A config value has the wrong type (the message names the field).
-        ValueError: A config value is out of range (the message names the field).
+        TypeError: A config value has the wrong type (the message names it).
+        ValueError: A config value is out of range (the message names it).
     """
 
     __slots__ = (
         "__weakref__", "_bounds_ms", "_buckets", "_create_lock", "_graph", "_id", "_latency_ms",
-        "_listeners", "_min_samples", "_nodes", "_on_latency", "_on_rate", "_rate", "_watched",
-        "_window_size",
+        "_listeners", "_max_nodes", "_min_samples", "_nodes", "_on_latency", "_on_rate", "_rate",
+        "_watched", "_window_size",
     )  # fmt: skip
 
     def __init__(
@@ -134,6 +133,7 @@ class NodeMetricsCollector:
         min_samples: int = 10,
         graph: str | None = None,
         duration_buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS,
+        max_nodes: int = 1000,
     ) -> None:
         config = CollectorConfig.create(
             window_size=window_size,
@@ -144,6 +144,7 @@ class NodeMetricsCollector:
             min_samples=min_samples,
             graph=graph,
             duration_buckets=duration_buckets,
+            max_nodes=max_nodes,
         )
         # Copied into slots: the record path reads them without another indirection.
         self._window_size = config.window_size
@@ -155,6 +156,7 @@ class NodeMetricsCollector:
         self._graph = config.graph
         self._buckets = config.duration_buckets
         self._bounds_ms = tuple(b * 1000.0 for b in self._buckets)
+        self._max_nodes = config.max_nodes
         self._nodes: dict[str, NodeState] = {}
         self._create_lock = threading.Lock()
         self._listeners: tuple[MetricsListener, ...] = ()
@@ -203,6 +205,11 @@ class NodeMetricsCollector:
             raise TypeError(f"NodeMetricsCollector: node must be a str, got {node!r}")
         with self._create_lock:
             state = self._nodes.get(node)
+            if state is None and len(self._nodes) >= self._max_nodes:
+                if OVERFLOW_NODE not in self._nodes:  # the first name past the cap
+                    _LOG.emit(logging.WARNING, "metrics.too_many_nodes", node=node,
+                              max_nodes=self._max_nodes, counted_as=OVERFLOW_NODE)  # fmt: skip
+                node, state = OVERFLOW_NODE, self._nodes.get(OVERFLOW_NODE)
             if state is None:
                 state = NodeState(
                     self._window_size,
@@ -252,21 +259,8 @@ class NodeMetricsCollector:
             category: An ``ErrorCategory`` (or its value, or ``"circuit_open"``);
                 it wins over ``error``.
         """
-        st = self._nodes.get(node)
-        if st is None:
-            st = self._entry(node)
-        if category is not None:
-            found = CATEGORY_INDEX.get(category)
-            if found is None:
-                raise ValueError(f"NodeMetricsCollector: unknown error category {category!r}")
-            cat = found
-        elif isinstance(error, CircuitOpenError):
-            cat = CIRCUIT
-        elif error is not None:
-            cat = CATEGORY_INDEX[classify_error(error).value]
-        else:
-            cat = _OTHER
-        self._record(st, node, cat, duration_ms)
+        st = self._nodes.get(node) or self._entry(node)
+        self._record(st, node, category_of(category, error), duration_ms)
 
     def _record(self, st: NodeState, node: str, cat: int, raw: object) -> None:
         """The general path: thresholds, listeners and unusual durations."""
@@ -373,8 +367,7 @@ class NodeMetricsCollector:
     def to_json(self) -> dict[str, Any]:
         """A JSON-serializable snapshot, tagged with pid and ``collector_id``.
 
-        Rolling windows of different processes must not be merged; compare or sum
-        the exported histograms instead.
+        Windows of different processes must not be merged: sum exported histograms.
         """
         return {
             "collector_id": self._id,
@@ -393,7 +386,7 @@ class NodeMetricsCollector:
         return out
 
     def _after_fork(self) -> None:
-        # A lock held by another thread at fork time would stay held forever in the child.
+        # A lock held by another thread at fork time would stay held forever in a child.
         self._create_lock = threading.Lock()
         for st in self._nodes.values():
             st.lock = threading.Lock()

@@ -56,6 +56,7 @@ class CollectorConfig:
     min_samples: int = 10
     graph: str | None = None
     duration_buckets: tuple[float, ...] = DEFAULT_DURATION_BUCKETS
+    max_nodes: int = 1000
 
     @property
     def has_thresholds(self) -> bool:
@@ -74,6 +75,7 @@ class CollectorConfig:
         min_samples: object = 10,
         graph: object = None,
         duration_buckets: Sequence[object] = DEFAULT_DURATION_BUCKETS,
+        max_nodes: object = 1000,
     ) -> CollectorConfig:
         """Validate the options.
 
@@ -114,4 +116,5 @@ class CollectorConfig:
             min_samples=samples,
             graph=graph,
             duration_buckets=buckets,
+            max_nodes=_positive_int("max_nodes", max_nodes),
         )

@@ -29,6 +29,8 @@ from collections import deque
 from itertools import islice
 from typing import Any, Final
 
+from langgraph_runner.classify import classify_error
+from langgraph_runner.errors import CircuitOpenError
 from langgraph_runner.metrics.model import ERROR_TYPES, NodeSeries, OutcomeSeries
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "INVALID",
     "NEGATIVE",
     "NodeState",
+    "category_of",
     "clean_duration",
     "percentile",
 ]
@@ -52,6 +55,23 @@ NEGATIVE: Final = 1
 INVALID: Final = 2
 """Problem flag: NaN, an infinity or not a number; ignored."""
 _INF = math.inf
+_OTHER: Final = CATEGORY_INDEX["other"]
+
+
+def category_of(category: object, error: BaseException | None) -> int:
+    """The ``ERROR_TYPES`` index of a failure: ``category`` wins, then the error's kind.
+
+    Raises:
+        ValueError: ``category`` is not an error category (nor ``"circuit_open"``).
+    """
+    if category is not None:
+        found = CATEGORY_INDEX.get(category) if isinstance(category, str) else None
+        if found is None:
+            raise ValueError(f"NodeMetricsCollector: unknown error category {category!r}")
+        return found
+    if isinstance(error, CircuitOpenError):
+        return CIRCUIT
+    return CATEGORY_INDEX[classify_error(error).value] if error is not None else _OTHER
 
 
 def _position(n: int, q: float) -> tuple[int, int, float]:

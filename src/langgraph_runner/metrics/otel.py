@@ -22,20 +22,37 @@ the new callback. So the instruments of a ``MeterProvider`` are created once and
 shared by every exporter on it; exporters (and ``add_collector``) only attach
 collectors. Collectors on one provider need distinct ``graph`` names, or their
 series would collide.
+
+Many processes: each worker builds its own ``MeterProvider`` with
+``resource=process_resource(collector)``, so its points carry
+``service.instance.id`` (the collector's id unless given) and ``process.pid``;
+the backend sums across instances.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from opentelemetry import metrics as otel_metrics
-from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Observation
-
+from langgraph_runner._extras import extra_hint
 from langgraph_runner.metrics.collector import NodeMetricsCollector
 
-__all__ = ["OpenTelemetryExporter"]
+try:
+    from opentelemetry import metrics as otel_metrics
+    from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Observation
+    from opentelemetry.sdk.resources import (
+        PROCESS_PID,
+        SERVICE_INSTANCE_ID,
+        SERVICE_NAME,
+        Resource,
+    )
+    from opentelemetry.util.types import AttributeValue
+except ImportError as exc:
+    raise ImportError(extra_hint("otel"), name=exc.name) from exc
+
+__all__ = ["OpenTelemetryExporter", "process_resource"]
 
 _Attributes = dict[str, str]
 _SHARED: weakref.WeakKeyDictionary[MeterProvider, _Instruments] = weakref.WeakKeyDictionary()
@@ -144,7 +161,7 @@ class OpenTelemetryExporter:
 
     Call ``close()`` to stop exporting (the counters then leave its collectors out).
 
-    Example:
+    Examples:
         >>> from opentelemetry.sdk.metrics import MeterProvider
         >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
         >>> reader = InMemoryMetricReader()
@@ -216,3 +233,62 @@ def _check(collector: object) -> None:
         raise TypeError(
             f"OpenTelemetryExporter: collector must be a NodeMetricsCollector, got {collector!r}"
         )
+
+
+def process_resource(
+    collector: NodeMetricsCollector,
+    *,
+    service_name: str | None = None,
+    instance_id: str | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> Resource:
+    """The OpenTelemetry ``Resource`` of this worker process, for its ``MeterProvider``.
+
+    Build it in each process (after any fork, like the provider itself) and pass
+    it as ``MeterProvider(resource=...)``: every point the process exports then
+    says which instance it came from, and the backend sums across instances.
+
+    Args:
+        collector: A collector of this process; its ``collector_id`` is the
+            ``service.instance.id`` unless ``instance_id`` is given.
+        service_name: ``service.name``; otherwise ``OTEL_SERVICE_NAME`` or the
+            SDK's ``unknown_service`` default.
+        instance_id: ``service.instance.id``, e.g. a stable pod or worker name.
+        attributes: More resource attributes (``deployment.environment``, ...).
+
+    Returns:
+        A ``Resource`` with ``service.instance.id``, ``process.pid`` and
+        ``service.name``, merged over ``OTEL_RESOURCE_ATTRIBUTES`` (the values
+        given here win).
+
+    Raises:
+        TypeError: ``collector`` is not a ``NodeMetricsCollector``, or a name is
+            not a string.
+        ValueError: ``service_name`` or ``instance_id`` is empty.
+
+    Example:
+        >>> resource = process_resource(NodeMetricsCollector(), service_name="support-api")
+        >>> resource.attributes["service.name"], type(resource.attributes["process.pid"])
+        ('support-api', <class 'int'>)
+    """
+    if not isinstance(collector, NodeMetricsCollector):
+        raise TypeError(
+            f"process_resource: collector must be a NodeMetricsCollector, got {collector!r}"
+        )
+    attrs: dict[str, AttributeValue] = {
+        SERVICE_INSTANCE_ID: collector.collector_id,
+        PROCESS_PID: os.getpid(),
+    }
+    attrs.update(attributes or {})
+    for key, value, arg in (
+        (SERVICE_INSTANCE_ID, instance_id, "instance_id"),
+        (SERVICE_NAME, service_name, "service_name"),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise TypeError(f"process_resource: {arg} must be a str or None, got {value!r}")
+        if not value:
+            raise ValueError(f"process_resource: {arg} must not be empty")
+        attrs[key] = value
+    return Resource.create(attrs)
