@@ -12,14 +12,19 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from langgraph_runner import (
+    CircuitBreaker,
     CircuitBreakerConfig,
     GraphState,
+    NodeCache,
     RetryConfig,
     node_factory,
     route_on_blocked,
@@ -89,8 +94,28 @@ def recover(state: PipelineState) -> dict[str, Any]:
     )
 
 
-def build(summarizer: FlakySummarizer | None = None) -> StateGraph[PipelineState]:
-    """The pipeline graph (uncompiled)."""
+NodeWrapper = Callable[[str, Callable[..., Any]], Callable[..., Any]]
+
+
+def _same(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    return fn
+
+
+def build(
+    summarizer: FlakySummarizer | None = None,
+    *,
+    load_cache: NodeCache | None = None,
+    publish_breaker: CircuitBreaker | None = None,
+    wrap: NodeWrapper | None = None,
+) -> StateGraph[PipelineState]:
+    """The pipeline graph (uncompiled).
+
+    ``load_cache`` caches ``load`` (e.g. a ``NodeCache`` on Redis shared by workers);
+    ``publish_breaker`` replaces publish's own breaker (e.g. one shared through Redis);
+    ``wrap(name, fn)`` may replace each node function before it is wrapped (used by
+    ``examples/workers.py`` to add I/O time and a side-effect ledger).
+    """
+    w = wrap or _same
     # Graph-wide defaults: fast retries, a 5 s limit per attempt, a breaker per node.
     make = node_factory(
         retry=RetryConfig(max_attempts=3, initial_interval=0.05, max_interval=0.2),
@@ -98,11 +123,13 @@ def build(summarizer: FlakySummarizer | None = None) -> StateGraph[PipelineState
         circuit_breaker=CircuitBreakerConfig(failure_threshold=5, recovery_timeout=30.0),
     )
     g: StateGraph[PipelineState] = StateGraph(PipelineState)
-    g.add_node("load", make(load, retry=None))  # per-node arguments win: one attempt
-    g.add_node("summarize", make(summarizer or FlakySummarizer(), name="summarize"))
-    g.add_node("publish", make(publish))
-    g.add_node("recover", recover)
-    g.add_node("done", lambda s: {"published": True})
+    # per-node arguments win: one attempt
+    g.add_node("load", make(w("load", load), retry=None, cache=load_cache))
+    g.add_node("summarize", make(w("summarize", summarizer or FlakySummarizer()), name="summarize"))
+    shared = {"circuit_breaker": publish_breaker} if publish_breaker is not None else {}
+    g.add_node("publish", make(w("publish", publish), **shared))
+    g.add_node("recover", w("recover", recover))
+    g.add_node("done", w("done", lambda s: {"published": True}))
     g.add_edge(START, "load")
     g.add_edge("load", "summarize")
     g.add_edge("summarize", "publish")
@@ -110,6 +137,33 @@ def build(summarizer: FlakySummarizer | None = None) -> StateGraph[PipelineState
     g.add_edge("recover", END)
     g.add_edge("done", END)
     return g
+
+
+def compile_pipeline(
+    checkpointer: BaseCheckpointSaver[Any],
+    *,
+    load_cache: NodeCache | None = None,
+    publish_breaker: CircuitBreaker | None = None,
+    wrap: NodeWrapper | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """One run's graph on ``checkpointer``: build it per run (or per resume).
+
+    The summarizer counts its calls and each node's breaker counts failures, so a graph
+    reused for many runs would behave differently on later runs than on the first.
+    """
+    graph = build(
+        FlakySummarizer(), load_cache=load_cache, publish_breaker=publish_breaker, wrap=wrap
+    )
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _progress(output: Any) -> str:
+    """One line about a node's output: done, or the error it recorded."""
+    errors = (output or {}).get("errors") or []
+    if errors:
+        last = errors[-1]
+        return f"recorded {last['code']} after {last['attempts']} attempt(s); routing on"
+    return "done"
 
 
 def main() -> int:
@@ -123,11 +177,16 @@ def main() -> int:
             METRICS_COLLECTOR_KEY: metrics,
         }
     }
+    print(f"running the pipeline on thread {thread_id} (checkpoints in {DB_PATH})", flush=True)
     with open_checkpointer(url) as saver:
         graph = build().compile(checkpointer=saver)
-        final = graph.invoke({"url": "https://example.invalid/report"}, config)
+        # stream_mode="updates" yields each node's output as soon as the node finishes.
+        for update in graph.stream({"url": "https://example.invalid/report"}, config):
+            for node, output in update.items():
+                print(f"  {node:<10} {_progress(output)}", flush=True)
+        final = graph.get_state(config).values
         report = run_report(graph, config)
-    print(f"thread: {thread_id}  (checkpoints in {DB_PATH})")
+    print(f"\nthread: {thread_id}  (checkpoints in {DB_PATH})")
     print("log:")
     for line in final.get("log", []):
         print(f"  - {line}")

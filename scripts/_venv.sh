@@ -9,6 +9,7 @@ fi
 . .venv/bin/activate
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
+  echo "installing langgraph-runner[dev] into .venv (first run or pyproject.toml changed: 10 s to a few minutes) ..." >&2
   python -m pip install --quiet --upgrade pip
   python -m pip install --quiet -e ".[dev]"
   rm -f .venv/.installed-* && touch "$stamp"

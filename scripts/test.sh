@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Set up (first run only), then lint, type-check and run the whole test suite.
+# Set up (first run only), then lint, type-check, build the docs strictly and run the whole test suite.
 source "$(dirname "$0")/_venv.sh"
 ruff check src tests examples benchmarks
 ruff format --check src tests examples benchmarks
 mypy --strict
+# A broken link, anchor or API reference in docs/ fails the build (strict: true in mkdocs.yml).
+site_dir=$(mktemp -d)
+trap 'rm -rf "$site_dir"' EXIT
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir "$site_dir"
 python -m pytest "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph_sdk import get_sync_client
-from langgraph_sdk.client import SyncLangGraphClient
+from langgraph_sdk import get_client, get_sync_client
+from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 
 from langgraph_runner import NodeError
 
@@ -25,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 LANGGRAPH = Path(sys.executable).parent / "langgraph"
 START_TIMEOUT = 90.0
+# `langgraph dev` runs one run at a time unless told otherwise; LangGraph Server runs
+# N_JOBS_PER_WORKER (default 10) per worker. Enough slots for every concurrent run below.
+JOBS_PER_WORKER = 40
 
 # langgraph-cli installs its in-memory server (langgraph-api) only on Python >= 3.11.
 pytestmark = pytest.mark.skipif(
@@ -115,6 +119,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "127.0.0.1",
         "--port",
         str(port),
+        "--n-jobs-per-worker",
+        str(JOBS_PER_WORKER),
         "--config",
         "examples/langgraph.json",
     ]
@@ -162,6 +168,19 @@ def test_server_serves_the_example_graphs(client: SyncLangGraphClient) -> None:
     """examples/langgraph.json exposes pipeline, approval and slow."""
     graph_ids = {a["graph_id"] for a in client.assistants.search(limit=100)}
     assert {"pipeline", "approval", "slow"} <= graph_ids
+
+
+@pytest.mark.parametrize("graph_id", ["pipeline", "approval", "slow"])
+def test_server_reports_the_input_schema_of_each_example_graph(
+    client: SyncLangGraphClient, graph_id: str
+) -> None:
+    """Studio's input form: the server reports GraphState's channels and the graph's own keys."""
+    (assistant,) = client.assistants.search(graph_id=graph_id, limit=1)
+    schemas = client.assistants.get_schemas(assistant["assistant_id"])
+    for kind in ("input_schema", "output_schema"):
+        schema = schemas[kind]  # type: ignore[literal-required]
+        assert schema is not None, kind
+        assert {"errors", "routing_flags", "topic", "log"} <= set(schema["properties"]), kind
 
 
 def test_failed_node_shows_redacted_error_and_flags_in_thread_state(
@@ -258,3 +277,134 @@ def test_cancel_stops_a_long_async_node_and_the_server_stays_healthy(
     # Seconds later, still: the cancelled node neither finished nor started again.
     assert not (markers / "finished").exists()
     assert (markers / "started").read_text().splitlines() == ["started"]
+
+
+# --- many runs at once --------------------------------------------------------------------
+
+N_PIPELINE = 16  # each produces a redacted error record
+N_APPROVAL = 8  # each pauses on interrupt(), then all are resumed at once
+N_SLOW = 8  # each works SLOW_SECONDS, long enough to see them all in flight together
+SLOW_SECONDS = 2.0
+
+
+async def _new_async_thread(client: LangGraphClient) -> str:
+    return str((await client.threads.create(metadata={"test": "dev_server_burst"}))["thread_id"])
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def _server_ok(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/ok", timeout=5) as resp:
+        return bool(resp.status == 200)
+
+
+async def _await_lines(path: Path, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(lines := await asyncio.to_thread(_lines, path)) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path.name}: {len(lines)} of {count} lines", pytrace=False)
+        await asyncio.sleep(0.02)
+
+
+async def _values(client: LangGraphClient, thread_id: str) -> dict[str, Any]:
+    state: dict[str, Any] = dict(await client.threads.get_state(thread_id))
+    return dict(state["values"])
+
+
+async def _runs(client: LangGraphClient, thread_id: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in await client.runs.list(thread_id)]
+
+
+async def test_many_concurrent_runs_all_complete_with_their_own_state(
+    server: str, tmp_path: Path
+) -> None:
+    """32 runs at once on the example graphs, then 8 resumes at once: every one completes.
+
+    Each thread ends with its own input's state, and each error record names its own
+    run and thread (no state or context leaks between concurrent runs); the slow runs
+    are all in flight together, and the server answers /ok afterwards.
+    """
+    client = get_client(url=server, api_key=None)
+    burst: asyncio.Future[list[Any]] | None = None
+    try:
+        threads = await asyncio.gather(
+            *(_new_async_thread(client) for _ in range(N_PIPELINE + N_APPROVAL + N_SLOW))
+        )
+        pipelines = threads[:N_PIPELINE]
+        approvals = threads[N_PIPELINE : N_PIPELINE + N_APPROVAL]
+        slows = threads[N_PIPELINE + N_APPROVAL :]
+        markers = tmp_path / "burst"
+        markers.mkdir()
+        slow_input: dict[str, Any] = {"marker_dir": str(markers), "seconds": SLOW_SECONDS}
+        burst = asyncio.gather(
+            *(
+                client.runs.wait(t, "pipeline", input={"topic": f"topic {i}"}, raise_error=False)
+                for i, t in enumerate(pipelines)
+            ),
+            *(
+                client.runs.wait(t, "approval", input={"topic": f"launch {i}"})
+                for i, t in enumerate(approvals)
+            ),
+            *(client.runs.wait(t, "slow", input=slow_input) for t in slows),
+        )
+        # Every slow run has started before the first one finished: they run side by side
+        # (with one run at a time, the last would start only after seven had finished).
+        await _await_lines(markers / "started", N_SLOW, timeout=30)
+        assert await asyncio.to_thread(_lines, markers / "finished") == []
+        outputs = await burst
+        assert all(isinstance(o, dict) and "__error__" not in o for o in outputs), outputs
+
+        for i, thread_id in enumerate(pipelines):
+            state: dict[str, Any] = dict(await client.threads.get_state(thread_id))
+            values = state["values"]
+            (run,) = await _runs(client, thread_id)
+            assert run["status"] == "success"
+            assert state["next"] == []
+            assert values["document"] == f"contents of topic {i}"
+            assert values["routing_flags"] == {"blocked": True}
+            assert values["status"] == "needs_review"
+            (record,) = values["errors"]
+            error = NodeError.model_validate(record)
+            assert (error.node, error.code, error.attempts) == ("publish", "RETRY_EXHAUSTED", 2)
+            assert record["trace_id"] == run["run_id"]
+            assert record["graph_execution_id"] == thread_id
+            assert json.loads(json.dumps(values)) == values
+            assert "abc123" not in json.dumps(state)
+
+        for i, thread_id in enumerate(approvals):
+            paused: dict[str, Any] = dict(await client.threads.get_state(thread_id))
+            assert paused["next"] == ["review"]
+            (task,) = paused["tasks"]
+            assert task["interrupts"][0]["value"]["draft"] == f"Announcement about launch {i}"
+        resumed = await asyncio.gather(
+            *(
+                client.runs.wait(
+                    t, "approval", command={"resume": {"approved": True, "comment": f"ok {i}"}}
+                )
+                for i, t in enumerate(approvals)
+            )
+        )
+        assert all(isinstance(o, dict) and "__error__" not in o for o in resumed), resumed
+        for i, thread_id in enumerate(approvals):
+            values = await _values(client, thread_id)
+            assert values["decision"] == {"approved": True, "comment": f"ok {i}"}
+            assert values["log"] == ["draft: ok", "review: approved"]
+            assert values.get("errors", []) == []
+            assert (await client.threads.get(thread_id))["status"] == "idle"
+            assert {r["status"] for r in await _runs(client, thread_id)} == {"success"}
+
+        for thread_id in slows:
+            values = await _values(client, thread_id)
+            assert values["status"] == "finished"
+            assert values.get("errors", []) == []
+            assert [r["status"] for r in await _runs(client, thread_id)] == ["success"]
+        assert await asyncio.to_thread(_lines, markers / "finished") == ["finished"] * N_SLOW
+        assert await asyncio.to_thread(_lines, markers / "cancelled") == []
+    finally:
+        if burst is not None and not burst.done():
+            burst.cancel()
+        await client.aclose()
+
+    assert await asyncio.to_thread(_server_ok, server)
