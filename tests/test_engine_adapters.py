@@ -48,33 +48,31 @@ def test_ascii_drawing_is_the_bare_graphs() -> None:
     assert _chain(True).get_graph().draw_ascii() == _chain(False).get_graph().draw_ascii()
 
 
-def _without_data_id(graph_json: dict[str, Any]) -> dict[str, Any]:
-    nodes = []
-    for node in graph_json["nodes"]:
-        data = node.get("data")
-        if isinstance(data, dict):
-            node = {**node, "data": {k: v for k, v in data.items() if k != "id"}}
-        nodes.append(node)
-    return {**graph_json, "nodes": nodes}
-
-
-def test_graph_json_matches_bare_but_for_the_runnable_id() -> None:
-    """Node ids, names, metadata and edges in the JSON Studio reads are the bare graph's.
-
-    The one difference is ``data.id``: LangGraph writes the class path of the
-    Runnable it built for a bare function, and the function's own path for ours.
-    LangChain derives that id and a node's default name from the same attribute
-    (``__name__``), so a wrapper that keeps ``add_node(create_node(fn))`` named
-    after ``fn`` cannot also carry LangGraph's class path.
-    """
+def test_graph_json_is_the_bare_graphs() -> None:
+    """The JSON Studio reads (node ids, data ids, names, metadata, edges) is the bare graph's."""
     wrapped = _chain(True).get_graph().to_json()
     bare = _chain(False).get_graph().to_json()
-    assert json.dumps(_without_data_id(wrapped), sort_keys=True, default=str) == json.dumps(
-        _without_data_id(bare), sort_keys=True, default=str
+    assert json.dumps(wrapped, sort_keys=True, default=str) == json.dumps(
+        bare, sort_keys=True, default=str
     )
     ids = {n["id"]: n["data"]["id"] for n in wrapped["nodes"] if isinstance(n.get("data"), dict)}
-    assert ids["a"] == [*__name__.split("."), "step"]
-    assert ids["b"] == [*__name__.split("."), "astep"]
+    assert ids["a"] == ids["b"] == ["langgraph", "_internal", "_runnable", "RunnableCallable"]
+
+
+def test_a_wrapped_node_is_named_like_langgraphs_shell_of_the_function() -> None:
+    """Its Runnable name is the function's; __name__/__module__ are RunnableCallable's."""
+    from langgraph._internal._runnable import RunnableCallable
+
+    for fn in (step, astep):
+        node = create_node(fn)
+        assert node.get_name() == node.name == fn.__name__
+        assert (node.__module__, node.__name__) == (
+            RunnableCallable.__module__,
+            RunnableCallable.__name__,
+        )
+        assert node.__qualname__ == fn.__qualname__
+        assert create_node(node).name == fn.__name__  # wrapping a wrapped node keeps it
+    assert create_node(step, name="first").name == "first"
 
 
 def test_a_wrapped_node_added_without_a_name_is_named_after_the_function() -> None:

@@ -184,7 +184,7 @@ def test_create_node_accepts_good_options(is_async: bool) -> None:
             circuit_breaker=breaker,
             fallback="recover",
         )
-        assert node.__name__ == fn.__name__
+        assert node.name == fn.__name__
 
 
 @pytest.mark.parametrize("field", ["timeout", "deadline"])

@@ -98,8 +98,8 @@ def test_factory_nodes_keep_metadata_and_accept_a_name() -> None:
 
     make = node_factory(retry=2)
     node = make(fetch)
-    assert (node.__name__, node.__doc__, node.__wrapped__) == ("fetch", "Fetch.", fetch)
-    assert make(fetch, name="fetch_orders").__name__ == "fetch_orders"
+    assert (node.name, node.__doc__, node.__wrapped__) == ("fetch", "Fetch.", fetch)
+    assert make(fetch, name="fetch_orders").name == "fetch_orders"
     assert node({}) == {"x": 1}
 
 

@@ -85,7 +85,7 @@ class Flaky:
 
 
 def test_sync_fn_gives_callable_with_metadata() -> None:
-    """A sync fn keeps name, qualname, doc, module, and can be called directly."""
+    """A sync fn keeps its name, qualname and doc, and can be called directly."""
 
     def fetch(state: dict[str, Any]) -> dict[str, Any]:
         """Fetch things."""
@@ -93,10 +93,9 @@ def test_sync_fn_gives_callable_with_metadata() -> None:
 
     node = create_node(fetch)
     assert not inspect.iscoroutinefunction(node)
-    assert node.__name__ == "fetch"
+    assert node.name == "fetch"
     assert node.__qualname__ == fetch.__qualname__
     assert node.__doc__ == "Fetch things."
-    assert node.__module__ == __name__
     assert node.__wrapped__ is fetch  # type: ignore[attr-defined]
     assert node({"x": 1}) == {"x": 2}
     assert list(inspect.signature(node).parameters) == ["state", "config"]
@@ -114,7 +113,7 @@ def test_async_fn_gives_an_async_runnable_that_awaits_like_the_function() -> Non
     assert is_async_callable(node)  # how LangGraph tells an async node apart
     if sys.version_info >= (3, 12):  # inspect.markcoroutinefunction exists
         assert inspect.iscoroutinefunction(node)
-    assert (node.__name__, node.__doc__, node.__wrapped__) == ("fetch", "Fetch async.", fetch)  # type: ignore[attr-defined]
+    assert (node.name, node.__doc__, node.__wrapped__) == ("fetch", "Fetch async.", fetch)  # type: ignore[attr-defined]
     assert list(inspect.signature(node).parameters) == ["state", "config"]
     assert asyncio.run(node({})) == {"x": 1}
     assert asyncio.run(node.ainvoke({})) == {"x": 1}  # type: ignore[attr-defined]

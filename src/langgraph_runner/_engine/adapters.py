@@ -2,7 +2,9 @@
 
 ``_SyncNode`` and ``_AsyncNode`` are ``RunnableCallable`` subclasses whose
 invoke/ainvoke call the engine's entry points directly; ``wrap`` copies the
-function's name, module, doc, annotations and signature onto them, and points
+function's qualname, doc, annotations and signature onto them (its name is the
+Runnable's ``name``; ``__name__`` and ``__module__`` are RunnableCallable's, so
+LangGraph draws a wrapped node exactly as a bare one), and points
 ``__wrapped__`` at the function whose body calls any subgraph (LangGraph
 follows exactly one level to find subgraphs).
 """
@@ -20,6 +22,7 @@ from langchain_core.runnables.config import ensure_config, run_in_executor
 
 from langgraph_runner import _compat
 from langgraph_runner._engine.loop import AsyncEntry, SyncEntry
+from langgraph_runner._engine.spec import fn_name
 
 __all__ = ["wrap"]
 
@@ -132,7 +135,7 @@ def _copy_metadata(target: Any, fn: Callable[..., Any], name: str | None) -> Non
     for attr in ("__module__", "__qualname__", "__doc__"):
         with contextlib.suppress(AttributeError):
             setattr(target, attr, getattr(fn, attr))
-    target.__name__ = name or getattr(fn, "__name__", type(fn).__name__)
+    target.__name__ = name or fn_name(fn)
     target.__annotations__ = dict(getattr(fn, "__annotations__", None) or {})
     # LangGraph follows exactly one __wrapped__ level to find subgraphs a node calls,
     # so point it at the function whose body does the calling.
@@ -151,4 +154,13 @@ def wrap(
         _copy_metadata(run, fn, name)
         node = _SyncNode(run, arun)
     _copy_metadata(node, fn, name)
+    # What LangGraph's drawings read: get_graph() JSON (and Studio) names a node's
+    # runnable by its __module__ and __name__ when it has a __name__, else by its
+    # class. A bare function becomes a RunnableCallable, which has none, so the
+    # wrapped node answers with RunnableCallable's own path; its node name stays in
+    # ``node.name`` (Runnable.get_name()). A __name__ string also keeps the node
+    # function-like for inspect.iscoroutinefunction before Python 3.12.
+    drawn: Any = node
+    drawn.__module__ = _compat.RunnableCallable.__module__
+    drawn.__name__ = _compat.RunnableCallable.__name__
     return node

@@ -20,7 +20,7 @@ from langgraph.errors import GraphDrained
 
 from langgraph_runner import _compat
 from langgraph_runner._engine.events import emit
-from langgraph_runner._engine.spec import NodeSpec
+from langgraph_runner._engine.spec import NodeSpec, fn_name
 from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner.classify import is_control_flow
 from langgraph_runner.context import (
@@ -270,7 +270,7 @@ class Call:
                 config = self.config
                 meta = config.get("metadata") if config else None
                 found = meta.get("langgraph_node") if meta else None
-                node = str(found) if found else str(getattr(spec.fn, "__name__", "node"))
+                node = str(found) if found else fn_name(spec.fn)
             self._node = node
         return node
 

@@ -23,7 +23,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph_runner import _compat
 from langgraph_runner._engine.adapters import _SyncNode, wrap
 from langgraph_runner._engine.loop import AsyncEntry, SyncEntry, make_entries
-from langgraph_runner._engine.spec import NodeSpec, build_spec
+from langgraph_runner._engine.spec import NodeSpec, build_spec, fn_name
 
 __all__ = ["build_runnable", "is_runnable_node", "is_wrapped", "watched"]
 
@@ -44,7 +44,7 @@ def watched(spec: NodeSpec, run: SyncEntry, arun: AsyncEntry) -> tuple[SyncEntry
             return name
         meta = config.get("metadata") if config else None
         found = meta.get("langgraph_node") if meta else None
-        return str(found) if found else str(getattr(fn, "__name__", "node"))
+        return str(found) if found else fn_name(fn)
 
     return spec.streaks.watch(run, arun, node)
 

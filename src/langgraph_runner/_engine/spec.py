@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from langchain_core.runnables import Runnable
 from langgraph.types import TimeoutPolicy
 
 from langgraph_runner import _compat
@@ -39,6 +40,7 @@ __all__ = [
     "check_methods",
     "check_seconds",
     "check_timeout",
+    "fn_name",
     "resolve_breaker",
 ]
 
@@ -83,6 +85,16 @@ class NodeSpec:
     def unlimited(self) -> bool:
         """No time limit on an attempt (no run or idle limit, no ``deadline``)."""
         return self.timeout is None and self.idle_timeout is None and self.deadline is None
+
+
+def fn_name(fn: object) -> str:
+    """The name ``fn`` gives a node: a Runnable's ``name`` (LangGraph's function
+    shells and nodes built by ``create_node``), else its ``__name__``, else its class's."""
+    if isinstance(fn, Runnable):
+        name = getattr(fn, "name", None)
+        if isinstance(name, str) and name:
+            return name
+    return str(getattr(fn, "__name__", type(fn).__name__))
 
 
 def check_seconds(value: object, field: str) -> float | None:
@@ -261,7 +273,7 @@ def build_spec(
     check_methods(logger, "logger", _LOGGER_METHODS, "a structlog-style logger")
     fallback = check_fallback(fallback)
     limit = check_max_failures(max_consecutive_failures)
-    display = name or str(getattr(fn, "__name__", type(fn).__name__))
+    display = name or fn_name(fn)
     run_limit, idle_limit, refresh_on = check_timeout(timeout)
     return NodeSpec(
         fn=fn,
