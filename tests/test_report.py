@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import operator
 import uuid
@@ -18,6 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
 
 from langgraph_runner import GraphState, NodeCache, create_node, route_on_blocked
+from langgraph_runner import report as report_module
 from langgraph_runner.checkpoint import open_async_checkpointer, open_checkpointer, saved_tasks
 from langgraph_runner.report import (
     NodeReport,
@@ -544,3 +546,51 @@ def test_recorded_abort_that_blocks_the_run_is_cancelled(saver: SqliteSaver) -> 
     assert report.node("mid").status is NodeStatus.FAILED
     _, blocked, _ = _run(saver, "blocked")
     assert run_report(saver, blocked).status is RunStatus.BLOCKED
+
+
+def _no_updates(step: Any) -> Any:
+    return dataclasses.replace(step, tasks=tuple(t for t in step.tasks if t.name != "__update__"))
+
+
+@pytest.mark.parametrize("mode", ["ok", "raise", "ask", "blocked", "recovered", "aborted"])
+def test_history_read_from_the_graphs_saver_equals_get_state_history(
+    saver: SqliteSaver, mode: str
+) -> None:
+    """From a graph, the history is decoded from its saver (fast) and equals the graph's own.
+
+    Covers parallel steps, a join, Send fan-out, an untaken branch, a raise, an
+    interrupt, then a resume, an update_state and a fork from an old checkpoint.
+    """
+    from langgraph_runner._report.steps import from_graph, from_graph_saver
+
+    graph, config, behaviour = _run(saver, mode)
+    cfg: RunnableConfig = {"configurable": {**config["configurable"], "checkpoint_ns": ""}}
+    graph_nodes = [n for n in graph.nodes if not n.startswith("__")]
+
+    def agree() -> None:
+        fast = from_graph_saver(graph, cfg)
+        assert fast is not None  # a StateGraph on a saver: the fast path is taken
+        steps, values = from_graph(graph, cfg)
+        assert fast[1] == values
+        # The saver also sees update_state's own task ("__update__"), which reports skip.
+        assert [_no_updates(s) for s in fast[0]] == steps
+        report = run_report(graph, config)
+        assert report == report_module._build(report.thread_id, steps, values, graph_nodes)
+
+    agree()
+    behaviour.mode = "ok"
+    graph.invoke(Command(resume="yes") if mode == "ask" else None, config)
+    agree()
+    graph.update_state(config, {"log": ["edited"]}, as_node="a")
+    agree()
+    first = list(graph.get_state_history(config))[-2].config
+    graph.invoke(None, first)  # a fork: the thread's latest chain now starts over from there
+    agree()
+
+
+def test_report_falls_back_to_the_graph_where_the_saver_cannot_tell() -> None:
+    """Without a saver on the graph (or for a non-StateGraph), the graph is read as before."""
+    from langgraph_runner._report.steps import from_graph_saver
+
+    graph = build(Behaviour()).compile()
+    assert from_graph_saver(graph, {"configurable": {"thread_id": "t"}}) is None

@@ -114,12 +114,15 @@ def saved_tasks(checkpoint: CheckpointTuple) -> list[SavedTask]:
     for task_id, chan, value in checkpoint.pending_writes or ():
         if task_id != _NULL_TASK:
             writes.setdefault(task_id, []).append((chan, value))
-    for i in range(len(writes)):
+    unknown = [tid for tid in writes if tid not in names]
+    if unknown:
         # Writes of graph.update_state(...) made on this checkpoint without reusing a
         # scheduled task's id (langgraph.pregel.main._update_task_id).
-        suffix = "" if i == 0 else f":{i}"
-        names.setdefault(str(uuid5(UUID(cp["id"]), _INTERRUPT + suffix)), "__update__")
-    unknown = [tid for tid in writes if tid not in names]
+        base = UUID(cp["id"])
+        for i in range(len(writes)):
+            update = str(uuid5(base, _INTERRUPT + ("" if i == 0 else f":{i}")))
+            names.setdefault(update, "__update__")
+        unknown = [tid for tid in unknown if tid not in names]
     unmatched = [tid for tid in names if tid in writes and not writes[tid]]
     if len(unknown) == 1 and len(unmatched) == 1:
         # A trigger set we could not guess: the only unexplained writes belong to

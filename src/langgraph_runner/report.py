@@ -48,6 +48,7 @@ from langgraph_runner._report.steps import (
     Step,
     Task,
     from_graph,
+    from_graph_saver,
     from_saver,
     read_artifacts,
     read_records,
@@ -219,8 +220,10 @@ def run_report(
     """Build a ``RunReport`` for one thread.
 
     Args:
-        source: A compiled graph with a checkpointer (read through
-            ``get_state_history``; reports never-run nodes as skipped) or a bare
+        source: A compiled graph with a checkpointer (its history is decoded from
+            the checkpointer, the latest step read through the graph; a graph the
+            decoding cannot follow is read through ``get_state_history``; reports
+            never-run nodes as skipped) or a bare
             LangGraph checkpoint saver (read through ``list``; no graph import
             needed, nodes are those seen in the history).
         config: ``{"configurable": {"thread_id": ...}}`` or the thread id.
@@ -245,7 +248,7 @@ def run_report(
     if isinstance(source, BaseCheckpointSaver):
         steps, values = from_saver(source, cfg)
     elif callable(getattr(source, "get_state_history", None)):
-        steps, values = from_graph(source, cfg)
+        steps, values = from_graph_saver(source, cfg) or from_graph(source, cfg)
         graph_nodes = [n for n in getattr(source, "nodes", {}) if not n.startswith("__")]
     else:
         raise TypeError(f"expected a compiled graph or a checkpoint saver, got {type(source)!r}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.graph import StateGraph
 from langgraph.types import Interrupt, PregelTask, StateSnapshot
 
 from langgraph_runner._checkpoint_tasks import saved_tasks
@@ -69,6 +70,37 @@ def from_graph(graph: Any, cfg: RunnableConfig) -> tuple[list[Step], dict[str, A
     ]
     values = snaps[-1].values if snaps and isinstance(snaps[-1].values, dict) else {}
     return steps, values
+
+
+def from_graph_saver(graph: Any, cfg: RunnableConfig) -> tuple[list[Step], dict[str, Any]] | None:
+    """The same as ``from_graph``, reading the history from the graph's saver.
+
+    ``get_state_history`` rebuilds every checkpoint's tasks through the graph
+    (about 0.2 ms each); decoding them from the saver's writes is several times
+    faster. The latest step, which decides the run's status, still comes from the
+    graph (``get_state_history(limit=1)``). None, so the caller reads the graph instead, when the
+    graph is not a StateGraph with a checkpoint saver, a task of the history cannot
+    be named from its checkpoint, or a new checkpoint lands while reading.
+    """
+    saver = getattr(graph, "checkpointer", None)
+    if not isinstance(saver, BaseCheckpointSaver) or not isinstance(
+        getattr(graph, "builder", None), StateGraph
+    ):
+        return None
+    steps, _ = from_saver(saver, cfg)
+    if not steps:
+        return steps, {}
+    if any(t.name.startswith("<task ") for st in steps[:-1] for t in st.tasks):
+        return None
+    # The latest snapshot as get_state_history gives it: values without the pending
+    # writes of the step's finished tasks (get_state applies them).
+    latest = next(iter(graph.get_state_history(cfg, limit=1)), None)
+    if latest is None or _cid(latest.config) != steps[-1].checkpoint_id:
+        return None
+    steps[-1] = _step(
+        latest.metadata, _cid(latest.config), latest.created_at, map(_graph_task, latest.tasks)
+    )
+    return steps, latest.values if isinstance(latest.values, dict) else {}
 
 
 def _graph_task(t: PregelTask) -> Task:
