@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langgraph.errors import NodeTimeoutError as LGNodeTimeoutError
 from pydantic import ValidationError
 
@@ -21,6 +23,7 @@ from langgraph_runner.errors import (
     NodeError,
     NodeTimeoutError,
     StateSchemaError,
+    error_from_fields,
 )
 
 SPEC_CODES = {
@@ -313,3 +316,55 @@ def test_pickled_exception_keeps_notes() -> None:
     exc = CircuitOpenError("search-api", 1.0)
     add_note(exc, "langgraph_runner: node 'fetch' failed on attempt 1/3")
     assert pickle.loads(pickle.dumps(exc)).__notes__ == exc.__notes__
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    node=st.text(min_size=1, max_size=20),
+    code=st.sampled_from(list(ErrorCode)),
+    category=st.sampled_from(list(ErrorCategory)),
+    attempts=st.integers(min_value=0, max_value=50),
+    duration=st.floats(min_value=0, max_value=1e9, allow_nan=False),
+    stack=st.none() | st.text(max_size=50),
+    trace=st.none() | st.text(max_size=40),
+    retry_after=st.none() | st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    recovered=st.booleans(),
+)
+def test_a_record_built_without_validation_equals_the_validated_one(
+    node: str,
+    code: ErrorCode,
+    category: ErrorCategory,
+    attempts: int,
+    duration: float,
+    stack: str | None,
+    trace: str | None,
+    retry_after: float | None,
+    recovered: bool,
+) -> None:
+    """The failure path's record (no validation) and its state form are pydantic's own."""
+    fields: dict[str, Any] = {
+        "node": node,
+        "code": code,
+        "message": f"{node} failed",
+        "error_type": "ValueError",
+        "category": category,
+        "recoverable": code is ErrorCode.RETRY_EXHAUSTED,
+        "attempts": attempts,
+        "timestamp": "2026-11-23T10:00:00+00:00",
+        "duration_ms": duration,
+        "stack": stack,
+        "trace_id": trace,
+        "graph_execution_id": trace,
+        "retry_after": retry_after,
+        "recovered": recovered,
+    }
+    validated = NodeError.model_validate(fields)
+    built = error_from_fields(dict(fields))
+    assert built == validated and hash(built) == hash(validated)
+    assert built.model_fields_set == validated.model_fields_set
+    assert built.to_state() == validated.to_state() == validated.model_dump(mode="json")
+    assert json.dumps(built.to_state()) == json.dumps(validated.model_dump(mode="json"))
+    assert pickle.loads(pickle.dumps(built)) == validated
+    copied = built.model_copy(update={"recovered": not recovered})
+    assert copied.to_state() == {**validated.model_dump(mode="json"), "recovered": not recovered}
+    assert NodeError.model_validate(built.to_state()) == validated

@@ -458,3 +458,20 @@ def test_a_100_mb_message_is_cut_before_it_is_scanned() -> None:
     assert out.startswith("password=[REDACTED]")
     assert out.endswith("more chars]")
     assert len(out) < 100
+
+
+def test_stack_of_a_repeated_failure_is_the_same_and_each_site_keeps_its_own() -> None:
+    """Frame lines are reused per call site: same site, same text; equal code elsewhere differs."""
+    source = "def boom():\n    raise ValueError('x')\n"
+    stacks = []
+    for filename in ("first_module.py", "second_module.py", "first_module.py"):
+        namespace: dict[str, Any] = {}
+        exec(compile(source, filename, "exec"), namespace)  # equal code objects, two files
+        try:
+            namespace["boom"]()
+        except ValueError as exc:
+            stacks.append(sanitize_stack(exc))
+    assert stacks[0] is not None and "first_module.py:2 in boom" in stacks[0]
+    assert stacks[1] is not None and "second_module.py:2 in boom" in stacks[1]
+    assert "first_module.py" not in stacks[1]
+    assert stacks[2] == stacks[0]

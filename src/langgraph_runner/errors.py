@@ -23,6 +23,7 @@ Exception tree (everything we raise derives from ``LangGraphRunnerError``)::
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -134,7 +135,90 @@ class NodeError(BaseModel):
 
     def to_state(self) -> dict[str, Any]:
         """Plain JSON data, as written into state."""
-        return self.model_dump(mode="json")
+        return _to_state(self)
+
+
+# A terminal failure builds one record and writes it to state; pydantic's constructor
+# and serializer were a third of that path's cost. The fields are all plain values or
+# our str enums, so both can be done by hand: checked once here against pydantic, and
+# pydantic's own are used should a release ever set models up differently.
+_NODE_ERROR_FIELDS = tuple(NodeError.model_fields)
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+_new_error = NodeError.__new__
+_set = object.__setattr__
+
+
+def _restore_error(fields: dict[str, Any]) -> NodeError:
+    # What model_construct ends with (and unpickling does): the values become __dict__.
+    record = _new_error(NodeError)
+    _set(record, "__dict__", fields)
+    _set(record, "__pydantic_fields_set__", set(fields))
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    return record
+
+
+def _json_fields(record: NodeError) -> dict[str, Any]:
+    if type(record) is not NodeError:
+        return record.model_dump(mode="json")
+    out = {}
+    for key, value in record.__dict__.items():
+        if type(value) in _PLAIN:
+            out[key] = value
+        elif isinstance(value, enum.Enum):
+            out[key] = value.value
+        else:
+            return record.model_dump(mode="json")
+    return out
+
+
+def _construct(fields: dict[str, Any]) -> NodeError:
+    return NodeError.model_construct(**fields)
+
+
+def _dump_json(record: NodeError) -> dict[str, Any]:
+    return record.model_dump(mode="json")
+
+
+def _pick() -> tuple[Callable[[dict[str, Any]], NodeError], Callable[[NodeError], dict[str, Any]]]:
+    probe = {
+        "node": "n",
+        "code": ErrorCode.RETRY_EXHAUSTED,
+        "message": "m",
+        "error_type": "ValueError",
+        "category": ErrorCategory.NETWORK,
+        "recoverable": True,
+        "attempts": 2,
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "duration_ms": 1.5,
+        "stack": None,
+        "trace_id": "t",
+        "graph_execution_id": None,
+        "retry_after": None,
+        "recovered": False,
+    }
+    validated = NodeError.model_validate(probe)
+    try:
+        built = _restore_error(dict(probe))
+        same = (
+            tuple(probe) == _NODE_ERROR_FIELDS
+            and built == validated
+            and built.model_fields_set == validated.model_fields_set
+            and _json_fields(built) == validated.model_dump(mode="json")
+            and _json_fields(validated) == validated.model_dump(mode="json")
+            and list(_json_fields(built)) == list(validated.model_dump(mode="json"))
+        )
+    except Exception:  # any surprise means: let pydantic do it
+        same = False
+    if same:
+        return _restore_error, _json_fields
+    return _construct, _dump_json
+
+
+error_from_fields, _to_state = _pick()
+"""``error_from_fields(fields)``: a ``NodeError`` from every field, in declaration order,
+already well-typed (no validation, like ``model_construct``); ``fields`` becomes its
+``__dict__``, so do not reuse it."""
 
 
 def _restore_exception(

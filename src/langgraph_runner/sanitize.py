@@ -12,7 +12,8 @@ import re
 import sys
 import sysconfig
 import traceback
-from types import TracebackType
+from types import CodeType, TracebackType
+from typing import Any
 
 from langgraph_runner._redaction_rules import RULES
 
@@ -263,6 +264,28 @@ def _relative_cached(path: str) -> str:
     return _relative(path, _ROOTS)
 
 
+_FRAME_LINES: dict[tuple[Any, ...], tuple[tuple[CodeType, ...], tuple[str, ...]]] = {}
+_FRAME_LINES_MAX = 1024
+
+
+def _frame_lines(
+    tb: TracebackType, max_frames: int, skip_leading: tuple[str, ...]
+) -> tuple[str, ...]:
+    # walk_tb, not extract_tb: no source lines are read (file I/O, and not wanted anyway).
+    frames = [
+        (frame.f_code.co_name, lineno, _relative_cached(frame.f_code.co_filename))
+        for frame, lineno in traceback.walk_tb(tb)
+    ]
+    while len(frames) > 1 and frames[0][2].startswith(skip_leading):
+        frames.pop(0)
+    lines: list[str] = []
+    skipped = max(0, len(frames) - max_frames)
+    if skipped:
+        lines.append(f"... {skipped} outer frame(s) omitted")
+    lines.extend(f"{rel}:{lineno} in {name}" for name, lineno, rel in frames[skipped:])
+    return tuple(lines)
+
+
 def sanitize_stack(
     exc_or_tb: BaseException | TracebackType | None,
     *,
@@ -298,18 +321,26 @@ def sanitize_stack(
         tb = exc_or_tb
     if tb is None:
         return None
-    # walk_tb, not extract_tb: no source lines are read (file I/O, and not wanted anyway).
-    frames = [
-        (frame.f_code.co_name, lineno, _relative_cached(frame.f_code.co_filename))
-        for frame, lineno in traceback.walk_tb(tb)
-    ]
-    while len(frames) > 1 and frames[0][2].startswith(skip_leading):
-        frames.pop(0)
-    lines: list[str] = []
-    skipped = max(0, len(frames) - max_frames)
-    if skipped:
-        lines.append(f"... {skipped} outer frame(s) omitted")
-    lines.extend(f"{rel}:{lineno} in {name}" for name, lineno, rel in frames[skipped:])
+    # A failing call site fails the same way many times: its frame lines are kept by
+    # (code object, instruction) of each frame, so only the first failure formats them.
+    # Code objects are keyed by id (equal code in two files compares equal) and held
+    # by the entry, so an id cannot be reused while it is cached.
+    codes = []
+    key: list[int] = []
+    walk: TracebackType | None = tb
+    while walk is not None:
+        code = walk.tb_frame.f_code
+        codes.append(code)
+        key += (id(code), walk.tb_lasti)
+        walk = walk.tb_next
+    cache_key = (*key, max_frames, skip_leading)
+    cached = _FRAME_LINES.get(cache_key)
+    if cached is None:
+        cached = (tuple(codes), _frame_lines(tb, max_frames, skip_leading))
+        if len(_FRAME_LINES) >= _FRAME_LINES_MAX:
+            _FRAME_LINES.clear()
+        _FRAME_LINES[cache_key] = cached
+    lines = list(cached[1])
     if exc is not None:
         if message is None:
             message = sanitize_message(exc, max_length=300)

@@ -51,17 +51,18 @@ def _record(spec: NodeSpec, call: Call, exc: BaseException) -> NodeError:
     record = build_record(
         exc, ctx=ctx, attempts=ctx.attempt, duration_ms=duration_ms, retry=spec.retry
     )
-    emit(
-        spec.log,
-        logging.ERROR,
-        "node.failed",
-        ctx,
-        duration_ms=round(duration_ms, 3),
-        code=record.code.value,
-        category=record.category.value,
-        error_type=record.error_type,
-        message=record.message,
-    )
+    if spec.log.enabled(logging.ERROR):  # filtered out: skip building the event
+        emit(
+            spec.log,
+            logging.ERROR,
+            "node.failed",
+            ctx,
+            duration_ms=round(duration_ms, 3),
+            code=record.code.value,
+            category=record.category.value,
+            error_type=record.error_type,
+            message=record.message,
+        )
     call.failed = True
     call.report("record_failure", duration_ms, exc)
     return record

@@ -17,6 +17,7 @@ from langgraph_runner.errors import (
     ErrorCode,
     NodeAbortedError,
     NodeError,
+    error_from_fields,
 )
 from langgraph_runner.retry import RetryConfig
 from langgraph_runner.sanitize import sanitize_message, sanitize_stack
@@ -42,6 +43,11 @@ def error_code(exc: BaseException, retry: RetryConfig | None) -> ErrorCode:
     return ErrorCode.RETRY_EXHAUSTED if retryable else ErrorCode.NON_RETRYABLE
 
 
+def _retry_after(exc: BaseException) -> float | None:
+    after = exc.retry_after if isinstance(exc, CircuitOpenError) else None
+    return None if after is None else float(after)
+
+
 def build_record(
     exc: BaseException,
     *,
@@ -60,25 +66,27 @@ def build_record(
         category = ErrorCategory.TIMEOUT
     text = sanitize_message(exc, max_length=400)
     error_type = type(exc).__name__
-    # model_construct: every field is built right here, from trusted values
-    # (validation cost more than the rest of the record).
-    return NodeError.model_construct(
-        node=ctx.node,
-        code=code,
-        message=code.render(node=ctx.node, attempts=attempts, error=f"{error_type}: {text}"),
-        error_type=error_type,
-        category=category,
-        recoverable=code in _RECOVERABLE,
-        attempts=max(0, attempts),
-        timestamp=datetime.now(timezone.utc).isoformat(),
-        duration_ms=max(0.0, duration_ms),
-        stack=sanitize_stack(exc, message=sanitize_message(text, max_length=300))
-        if include_stack
-        else None,
-        trace_id=ctx.trace_id,
-        graph_execution_id=ctx.graph_execution_id,
-        retry_after=exc.retry_after if isinstance(exc, CircuitOpenError) else None,
-        recovered=recovered,
+    # Every field is built right here, from trusted values, in declaration order:
+    # no validation (error_from_fields checks at import that this equals pydantic's).
+    return error_from_fields(
+        {
+            "node": ctx.node,
+            "code": code,
+            "message": code.render(node=ctx.node, attempts=attempts, error=f"{error_type}: {text}"),
+            "error_type": error_type,
+            "category": category,
+            "recoverable": code in _RECOVERABLE,
+            "attempts": max(0, attempts),
+            "timestamp": datetime.now(timezone.utc).isoformat(),
+            "duration_ms": max(0.0, float(duration_ms)),
+            "stack": sanitize_stack(exc, message=sanitize_message(text, max_length=300))
+            if include_stack
+            else None,
+            "trace_id": ctx.trace_id,
+            "graph_execution_id": ctx.graph_execution_id,
+            "retry_after": _retry_after(exc),
+            "recovered": recovered,
+        }
     )
 
 
