@@ -30,6 +30,8 @@ from typing import Any, Literal
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from langgraph_runner._restore import restore
+
 __all__ = [
     "CircuitOpenError",
     "ErrorCategory",
@@ -144,18 +146,11 @@ class NodeError(BaseModel):
 # pydantic's own are used should a release ever set models up differently.
 _NODE_ERROR_FIELDS = tuple(NodeError.model_fields)
 _PLAIN = frozenset((str, int, float, bool, type(None)))
-_new_error = NodeError.__new__
-_set = object.__setattr__
 
 
 def _restore_error(fields: dict[str, Any]) -> NodeError:
     # What model_construct ends with (and unpickling does): the values become __dict__.
-    record = _new_error(NodeError)
-    _set(record, "__dict__", fields)
-    _set(record, "__pydantic_fields_set__", set(fields))
-    _set(record, "__pydantic_extra__", None)
-    _set(record, "__pydantic_private__", None)
-    return record
+    return restore(NodeError, fields, fields)
 
 
 def _json_fields(record: NodeError) -> dict[str, Any]:

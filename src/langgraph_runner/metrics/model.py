@@ -18,6 +18,8 @@ from typing import Any, Final, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from langgraph_runner._restore import restore
+
 __all__ = [
     "DEFAULT_DURATION_BUCKETS",
     "ERROR_TYPES",
@@ -89,19 +91,11 @@ class NodeMetrics(BaseModel):
 
 _FIELD_NAMES: Final = frozenset(NodeMetrics.model_fields)
 _validate = NodeMetrics.__pydantic_validator__.validate_python
-_new = NodeMetrics.__new__
-_set = object.__setattr__
 
 
 def _restore(fields: dict[str, Any]) -> NodeMetrics:
-    # What model_construct ends with, and unpickling (BaseModel.__setstate__) does: the
-    # values become the instance's __dict__ as they are, with no validation.
-    m = _new(NodeMetrics)
-    _set(m, "__dict__", fields)
-    _set(m, "__pydantic_fields_set__", set(_FIELD_NAMES))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
-    return m
+    # The values become the instance's __dict__ as they are, with no validation.
+    return restore(NodeMetrics, fields, _FIELD_NAMES)
 
 
 def _pick_builder() -> Callable[[dict[str, Any]], NodeMetrics]:
