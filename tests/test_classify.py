@@ -22,6 +22,7 @@ from typing_extensions import TypedDict
 
 from langgraph_runner.classify import (
     classify_error,
+    classify_failure,
     http_status,
     is_control_flow,
     is_retryable_node_error,
@@ -550,3 +551,79 @@ def test_hostile_attributes_do_not_end_retries_early() -> None:
     record = result["errors"][0]
     assert record["error_type"] == "_HostileAttrs"
     assert record["code"] == "RETRY_EXHAUSTED"
+
+
+# ---------------------------------------------------------------- classify_failure
+
+
+class _StatusProperty(Exception):
+    """A status computed by a property (not in the instance dict)."""
+
+    @property
+    def status_code(self) -> int:
+        return 503
+
+
+class _StatusSlot(Exception):
+    """A status kept in a slot."""
+
+    __slots__ = ("status",)
+
+    def __init__(self, status: int) -> None:
+        super().__init__("slotted")
+        self.status = status
+
+
+class _StatusByGetattr(Exception):
+    """A status that only __getattr__ knows."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "status_code":
+            return 429
+        raise AttributeError(name)
+
+
+def _with_status(status: int) -> BaseException:
+    """A plain exception class whose instance was given a status afterwards."""
+    exc = RuntimeError("late status")
+    exc.status_code = status  # type: ignore[attr-defined]
+    return exc
+
+
+SHAPES: list[BaseException] = [
+    *(exc for exc, _ in CATEGORY_CASES),
+    *RETRYABLE,
+    *NOT_RETRYABLE,
+    _StatusProperty("p"),
+    _StatusSlot(404),
+    _StatusByGetattr("g"),
+    _with_status(404),
+    _with_status(502),
+    _HostileAttrs("hostile"),
+]
+
+
+@pytest.mark.parametrize("exc", SHAPES, ids=_id)
+def test_classify_failure_is_both_answers_in_one(exc: BaseException) -> None:
+    """classify_failure(exc) == (classify_error(exc), is_retryable_node_error(exc)), asked twice."""
+    expected = (classify_error(exc), is_retryable_node_error(exc))
+    assert classify_failure(exc) == expected
+    assert classify_failure(exc) == expected  # the second answer may come from the class
+
+
+def test_a_status_set_on_one_instance_is_not_taken_for_its_class() -> None:
+    """Answers kept per class hold only for instances that carry nothing of their own."""
+    assert classify_failure(RuntimeError("plain")) == (ErrorCategory.OTHER, True)
+    assert classify_failure(_with_status(404)) == (ErrorCategory.OTHER, False)
+    assert classify_failure(_with_status(503)) == (ErrorCategory.NETWORK, True)
+    assert classify_failure(RuntimeError("plain again")) == (ErrorCategory.OTHER, True)
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [(_StatusProperty("p"), 503), (_StatusSlot(404), 404), (_StatusByGetattr("g"), 429)],
+    ids=["property", "slot", "getattr"],
+)
+def test_http_status_reads_class_level_attributes(exc: BaseException, status: int) -> None:
+    """A status from a property, a slot or __getattr__ is found (no instance-dict shortcut)."""
+    assert http_status(exc) == status

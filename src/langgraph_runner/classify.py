@@ -26,6 +26,7 @@ from langgraph_runner.errors import (
 
 __all__ = [
     "classify_error",
+    "classify_failure",
     "http_status",
     "is_control_flow",
     "is_retryable_node_error",
@@ -91,6 +92,8 @@ def http_status(exc: BaseException) -> int | None:
     aiohttp, FastAPI) and on its ``response`` (httpx, requests), then ``code``
     (urllib's HTTPError).
     """
+    if _plain_class(type(exc)) and not exc.__dict__.keys() & _STATUS_NAMES:
+        return None  # nothing of those names anywhere: the common case, a builtin error
     for holder in (exc, _attr(exc, "response")):
         if holder is None:
             continue
@@ -102,6 +105,29 @@ def http_status(exc: BaseException) -> int | None:
     if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
         return code
     return None
+
+
+_STATUS_NAMES = frozenset({"status_code", "status", "response", "code"})
+_PLAIN: dict[type[BaseException], bool] = {}
+
+
+def _plain_class(cls: type[BaseException]) -> bool:
+    """Whether an instance of ``cls`` can hold a status only in its ``__dict__``.
+
+    True when no class in the MRO defines one of the names ``http_status`` reads
+    (no attribute, property or slot) nor customises attribute lookup; then
+    ``getattr(exc, name, None)`` is ``exc.__dict__.get(name)``. Per class, once.
+    """
+    plain = _PLAIN.get(cls)
+    if plain is None:
+        plain = (
+            cls.__getattribute__ is BaseException.__getattribute__
+            and not hasattr(cls, "__getattr__")
+            and not any(name in vars(c) for c in cls.__mro__ for name in _STATUS_NAMES)
+        )
+        if len(_PLAIN) < 1024:  # classes made on the fly must not grow it forever
+            _PLAIN[cls] = plain
+    return plain
 
 
 _TRAITS: dict[type[BaseException], tuple[bool, bool, bool]] = {}
@@ -126,14 +152,6 @@ def _compute_traits(cls: type[BaseException]) -> tuple[bool, bool, bool]:
     return timeout, network, any("RateLimit" in n for n in names)
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    return _type_traits(type(exc))[0]
-
-
-def _is_network(exc: BaseException) -> bool:
-    return _type_traits(type(exc))[1]
-
-
 def classify_error(exc: BaseException) -> ErrorCategory:
     """Map an exception to an ``ErrorCategory``.
 
@@ -150,12 +168,18 @@ def classify_error(exc: BaseException) -> ErrorCategory:
     Returns:
         The category.
     """
-    status = http_status(exc)
-    if _is_timeout(exc) or status in (408, 504):
+    return _category(exc, http_status(exc), _type_traits(type(exc)))
+
+
+def _category(
+    exc: BaseException, status: int | None, traits: tuple[bool, bool, bool]
+) -> ErrorCategory:
+    timeout, network, rate_limit = traits
+    if timeout or status in (408, 504):
         return ErrorCategory.TIMEOUT
-    if status == 429 or _type_traits(type(exc))[2]:
+    if status == 429 or rate_limit:
         return ErrorCategory.RATE_LIMIT
-    if _is_network(exc) or (status is not None and status >= 500):
+    if network or (status is not None and status >= 500):
         return ErrorCategory.NETWORK
     if isinstance(exc, ValidationError):
         return ErrorCategory.VALIDATION
@@ -179,20 +203,62 @@ def is_retryable_node_error(exc: BaseException) -> bool:
         Whether another attempt may help.
     """
     if is_control_flow(exc) or isinstance(
-        exc, (CircuitOpenError, NodeAbortedError, FailureLoopError)
+        exc, (CircuitOpenError, NodeAbortedError, FailureLoopError, ValidationError)
     ):
         return False
-    if isinstance(exc, ValidationError):
-        return False
-    status = http_status(exc)
+    return _retryable(exc, http_status(exc), _type_traits(type(exc)))
+
+
+def _retryable(exc: BaseException, status: int | None, traits: tuple[bool, bool, bool]) -> bool:
+    """``is_retryable_node_error`` for an ``Exception`` past its never-retried checks."""
     if status is not None:
         if status in _RETRYABLE_4XX or status >= 500:
             return True
         if 400 <= status < 500:
             return False
-    if _is_timeout(exc) or _is_network(exc):
+    if traits[0] or traits[1]:
         return True
     return not isinstance(exc, _PROGRAMMING_ERRORS)
+
+
+def classify_failure(exc: BaseException) -> tuple[ErrorCategory, bool]:
+    """``(classify_error(exc), is_retryable_node_error(exc))``, reading the exception once.
+
+    What a terminal failure needs (its record's category and code). An exception
+    that carries nothing of its own (no instance attributes) of a class that
+    defines none of the attributes read here is answered for its class, once.
+
+    Args:
+        exc: The exception that ended a node call.
+
+    Returns:
+        Its category, and whether the default retry predicate would retry it.
+    """
+    cls = type(exc)
+    if not exc.__dict__:
+        facts = _FACTS.get(cls)
+        if facts is not None:
+            return facts
+        if _plain_class(cls):
+            facts = _facts(exc)
+            if len(_FACTS) < 1024:  # classes made on the fly must not grow it forever
+                _FACTS[cls] = facts
+            return facts
+    return _facts(exc)
+
+
+_FACTS: dict[type[BaseException], tuple[ErrorCategory, bool]] = {}
+
+
+def _facts(exc: BaseException) -> tuple[ErrorCategory, bool]:
+    status = http_status(exc)
+    traits = _type_traits(type(exc))
+    category = _category(exc, status, traits)
+    if is_control_flow(exc) or isinstance(
+        exc, (CircuitOpenError, NodeAbortedError, FailureLoopError, ValidationError)
+    ):
+        return category, False
+    return category, _retryable(exc, status, traits)
 
 
 def _parse_retry_after(value: Any) -> float | None:
