@@ -13,11 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState, create_node
 from langgraph_runner._engine.records import add_note, redact_exception
+from langgraph_runner._redact_exc import ARG_MAX, _redact_one, _redact_plain
+from langgraph_runner.sanitize import sanitize_message
 from tests import services
 
 SECRET = "hunter2-" + uuid.uuid4().hex[:12]
@@ -105,6 +109,9 @@ def _group_message() -> BaseException:
 
 
 CASES: dict[str, Callable[[], BaseException]] = {
+    "one-text-arg": lambda: ConnectionError(f"upstream rejected token={TOKEN} password={SECRET}"),
+    "oserror-filename": lambda: FileNotFoundError(2, "No such file", f"/srv/x?token={TOKEN}"),
+    "oserror-strerror": lambda: OSError(5, f"I/O error, password={SECRET}"),
     "dict-args": _dict_args,
     "bytes-args": _bytes_args,
     "cause-chain": _chained,
@@ -301,3 +308,47 @@ def test_redact_exception_returns_the_same_object_when_it_can() -> None:
     """Ordinary exceptions are redacted in place and returned as they are."""
     exc = ValueError(f"password={SECRET}")
     assert redact_exception(exc) is exc
+
+
+_PLAIN_TEXT = st.lists(
+    st.sampled_from(["password=", SECRET, " ", "Bearer ", TOKEN, "token: ", "x", "\n"]), max_size=6
+).map("".join)
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    text=st.one_of(_PLAIN_TEXT, st.text(max_size=40)),
+    cls=st.sampled_from([ValueError, ConnectionError, RuntimeError, KeyError, Exception]),
+)
+def test_the_one_text_argument_shortcut_redacts_as_the_full_walk(
+    text: str, cls: type[BaseException]
+) -> None:
+    """An exception with one text argument and nothing else: the shortcut == the full walk."""
+    quick, walked = cls(text), cls(text)
+    assert _redact_plain(quick)
+    _redact_one(walked)
+    assert quick.args == walked.args
+    assert (str(quick), repr(quick)) == (str(walked), repr(walked))
+    assert quick.args == (sanitize_message(text, max_length=ARG_MAX),)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ValueError("a", "b"),
+        lambda: ValueError(b"bytes"),
+        lambda: FileNotFoundError(2, "No such file", "/tmp/f"),
+        lambda: _with_notes(),
+        lambda: _chained(),
+        lambda: _attribute_str(),
+    ],
+    ids=["two-args", "bytes", "oserror-filename", "notes", "chain", "own-str"],
+)
+def test_the_shortcut_leaves_every_other_shape_to_the_full_walk(
+    make: Callable[[], BaseException],
+) -> None:
+    """More than one text argument, notes, a chain or a class's own text: not the shortcut."""
+    exc = make()
+    before = (exc.args, dict(vars(exc)))
+    assert not _redact_plain(exc)
+    assert (exc.args, dict(vars(exc))) == before  # and it changed nothing

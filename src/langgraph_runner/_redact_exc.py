@@ -7,6 +7,8 @@ import contextlib
 import re
 from typing import Any
 
+from pydantic_core import ValidationError
+
 from langgraph_runner._redaction_rules import SECRET_KEY_NAMES
 from langgraph_runner.sanitize import REDACTED, sanitize_message
 
@@ -188,8 +190,54 @@ def _safe_class(cls: type[BaseException]) -> type[BaseException] | None:
     return safe
 
 
+_ARGS_ONLY: dict[type[BaseException], bool] = {}
+
+
+def _shows_only_args(cls: type[BaseException]) -> bool:
+    """``_from_args(cls)``, once per class."""
+    found = _ARGS_ONLY.get(cls)
+    if found is None:
+        found = _from_args(cls)
+        if len(_ARGS_ONLY) < 1024:  # classes made on the fly must not grow it forever
+            _ARGS_ONLY[cls] = found
+    return found
+
+
+def _redact_plain(exc: BaseException) -> bool:
+    """Redact the common exception in place: one text argument and nothing else.
+
+    That is an exception whose ``str``/``repr`` are builtin (they show ``args``
+    and nothing else), with at most one ``str`` argument, no attributes (nor
+    notes), no cause or context, and, for an ``OSError``, no filename or
+    ``strerror``. Returns False, having changed nothing, for any other; the
+    general walk (``redact_tree``) handles those.
+    """
+    try:
+        if exc.__cause__ is not None or exc.__context__ is not None or exc.__dict__:
+            return False
+        if not _shows_only_args(type(exc)):
+            return False
+        if isinstance(exc, OSError) and (
+            exc.filename is not None or exc.filename2 is not None or exc.strerror is not None
+        ):
+            return False
+        args = exc.args
+        if not args:
+            return True
+        if len(args) != 1 or args[0].__class__ is not str:
+            return False
+        clean = _clean(args[0])
+        if clean != args[0]:
+            exc.args = (clean,)
+        return True
+    except Exception:  # a hostile exception: the general walk contains it
+        return False
+
+
 def redact_tree(exc: BaseException) -> None:
     """Redact ``exc``, its cause/context chain and group members, in place."""
+    if _redact_plain(exc):
+        return
     seen: set[int] = set()
     todo = [exc]
     while todo and len(seen) < _MAX_EXCEPTIONS:
@@ -216,10 +264,6 @@ def _pydantic_replacement(exc: BaseException) -> BaseException | None:
     and neither its text nor its class can change in place: the only safe form is a
     new one of the same type with the inputs hidden and the context values redacted.
     """
-    try:
-        from pydantic_core import ValidationError
-    except ImportError:  # pragma: no cover - pydantic is a dependency
-        return None
     if type(exc) is not ValidationError:
         return None
     try:
