@@ -264,13 +264,12 @@ def _relative_cached(path: str) -> str:
     return _relative(path, _ROOTS)
 
 
-_FRAME_LINES: dict[tuple[Any, ...], tuple[tuple[CodeType, ...], tuple[str, ...]]] = {}
+_FRAME_LINES: dict[tuple[Any, ...], tuple[tuple[CodeType, ...], str]] = {}
 _FRAME_LINES_MAX = 1024
 
 
-def _frame_lines(
-    tb: TracebackType, max_frames: int, skip_leading: tuple[str, ...]
-) -> tuple[str, ...]:
+def _frame_lines(tb: TracebackType, max_frames: int, skip_leading: tuple[str, ...]) -> str:
+    """The frame lines of ``tb``, joined (``""`` when every frame was skipped)."""
     # walk_tb, not extract_tb: no source lines are read (file I/O, and not wanted anyway).
     frames = [
         (frame.f_code.co_name, lineno, _relative_cached(frame.f_code.co_filename))
@@ -283,7 +282,7 @@ def _frame_lines(
     if skipped:
         lines.append(f"... {skipped} outer frame(s) omitted")
     lines.extend(f"{rel}:{lineno} in {name}" for name, lineno, rel in frames[skipped:])
-    return tuple(lines)
+    return "\n".join(lines)
 
 
 def sanitize_stack(
@@ -340,12 +339,12 @@ def sanitize_stack(
         if len(_FRAME_LINES) >= _FRAME_LINES_MAX:
             _FRAME_LINES.clear()
         _FRAME_LINES[cache_key] = cached
-    lines = list(cached[1])
+    text = cached[1]
     if exc is not None:
         if message is None:
             message = sanitize_message(exc, max_length=300)
-        lines.append(f"{type(exc).__qualname__}: {message}")
-    text = "\n".join(lines)
+        tail = f"{type(exc).__qualname__}: {message}"
+        text = f"{text}\n{tail}" if text else tail
     if len(text) > max_length:
         text = "... " + text[-max_length:]
     return text
