@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -17,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 import langgraph_runner.metrics as metrics_pkg
@@ -354,6 +357,47 @@ def test_deferred_successes_keep_window_order_and_every_read_is_exact() -> None:
     collector.record_success("b", 1.0)
     collector.reset_node_metrics("b")
     assert collector.get_node_metrics("b").total_executions == 0
+
+
+_RECORD = st.one_of(
+    st.tuples(st.just("success"), st.floats(min_value=0, max_value=1e4)),
+    st.tuples(
+        st.just("failure"),
+        st.floats(min_value=0, max_value=1e4),
+        st.sampled_from(["timeout", "network", "rate_limit", "validation", "other"]),
+    ),
+    st.tuples(st.just("error"), st.floats(min_value=0, max_value=1e4)),  # classified
+    st.tuples(st.just("circuit"), st.floats(min_value=0, max_value=1e4)),
+    st.tuples(st.just("odd"), st.sampled_from([-1.0, math.nan, math.inf, 3])),
+    st.just(("read",)),
+)
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(records=st.lists(_RECORD, max_size=120), window=st.integers(min_value=1, max_value=8))
+def test_deferred_records_read_exactly_as_the_general_path(
+    records: list[tuple[Any, ...]], window: int
+) -> None:
+    """Successes and failures folded in batches read the same as records taken one by one."""
+    fast, general = _plain(window_size=window), _watched(window_size=window)
+    for record in records:
+        for collector in (fast, general):
+            kind = record[0]
+            if kind == "success":
+                collector.record_success("n", record[1])
+            elif kind == "failure":
+                collector.record_failure("n", record[1], category=record[2])
+            elif kind == "error":
+                collector.record_failure("n", record[1], error=ConnectionError("down"))
+            elif kind == "circuit":
+                collector.record_failure("n", record[1], error=CircuitOpenError("b", 1.0))
+            elif kind == "odd":
+                with contextlib.suppress(Exception):  # the general path logs a warning
+                    collector.record_failure("n", record[1], category="other")
+        if record[0] == "read":
+            assert fast.get_node_metrics("n") == general.get_node_metrics("n")
+    assert fast.get_node_metrics("n") == general.get_node_metrics("n")
+    assert fast.series() == general.series()
 
 
 def test_reset_one_node_or_all() -> None:

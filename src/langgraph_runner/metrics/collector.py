@@ -71,7 +71,7 @@ METRICS_COLLECTOR_KEY: Final = "metrics_collector"
 """Key under ``config["configurable"]`` that carries a collector into wrapped nodes."""
 
 _INF = math.inf
-_BATCH: Final = 32  # pending successes folded at once (every read folds the rest)
+_BATCH: Final = 32  # pending records folded at once (every read folds the rest)
 _LIVE: weakref.WeakSet[NodeMetricsCollector] = weakref.WeakSet()
 _LOG = get_event_logger()
 
@@ -223,9 +223,7 @@ class NodeMetricsCollector:
 
     def record_success(self, node: str, duration_ms: float) -> None:
         """Record a successful execution that took ``duration_ms`` milliseconds."""
-        st = self._nodes.get(node)
-        if st is None:
-            st = self._entry(node)
+        st = self._nodes.get(node) or self._entry(node)
         # The hot path: a plain float, no thresholds and no listeners. One lock-free
         # append; the node's state takes the batch under its lock (see NodeState.flush).
         if self._watched or duration_ms.__class__ is not float or not 0.0 <= duration_ms < _INF:
@@ -260,28 +258,30 @@ class NodeMetricsCollector:
                 it wins over ``error``.
         """
         st = self._nodes.get(node) or self._entry(node)
-        self._record(st, node, category_of(category, error), duration_ms)
+        cat, d = category_of(category, error), duration_ms
+        if self._watched or cat == CIRCUIT or d.__class__ is not float or not 0.0 <= d < _INF:
+            self._record(st, node, cat, d)
+            return
+        pending = st.pending  # as record_success: one lock-free append, folded in batches
+        pending.append((cat, d))
+        if len(pending) >= _BATCH:
+            with st.lock:
+                st.flush()
 
     def _record(self, st: NodeState, node: str, cat: int, raw: object) -> None:
         """The general path: thresholds, listeners and unusual durations."""
         d: float | None = None
         problem = 0
-        if cat == CIRCUIT:
-            pass  # the node never ran: no duration
-        elif raw.__class__ is float and 0.0 <= raw < _INF:
-            d = raw
-        else:
-            d, problem = clean_duration(raw)
-        st.lock.acquire()
-        try:
+        if cat != CIRCUIT:  # a rejected call never ran: no duration
+            if raw.__class__ is float and 0.0 <= raw < _INF:
+                d = raw
+            else:
+                d, problem = clean_duration(raw)
+        with st.lock:
             warn, rate_hit, lat_hit = st.add(cat, d, problem)
-        finally:
-            st.lock.release()
         # Everything below may be slow or re-enter the collector: never under the lock.
         if warn:
-            event = (
-                "metrics.negative_duration" if problem == NEGATIVE else "metrics.invalid_duration"
-            )
+            event = f"metrics.{'negative' if problem == NEGATIVE else 'invalid'}_duration"
             _LOG.emit(logging.WARNING, event, node=node, duration_ms=repr(raw)[:80])
         if rate_hit is not None:
             self._fire("failure_rate", self._rate, self._on_rate, node, rate_hit)

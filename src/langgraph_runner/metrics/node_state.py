@@ -10,8 +10,9 @@ logs, calls back or allocates per record beyond the window's deque slot.
   A read that follows only a few records (``INCREMENTAL_MAX``) updates the sorted
   copy in place, moving out the samples that left the window and inserting the
   new ones, instead of sorting it all again.
-* A collector without thresholds or listeners appends plain successes to
-  ``pending`` without the lock (a deque: appends and pops are atomic); ``flush``
+* A collector without thresholds or listeners appends plain successes (a
+  duration) and failures (``(category index, duration)``) to ``pending``
+  without the lock (a deque: appends and pops are atomic); ``flush``
   folds them in, in order, before anything else reads or changes the state, so
   every read is exact. Recording is then one append, and the counters, window
   and buckets are updated in batches, while their memory is still in cache.
@@ -155,9 +156,10 @@ class NodeState:
         self.min_samples = min_samples
         self.window: deque[float] = deque(maxlen=window_size)
         self.outcomes: deque[bool] | None = deque(maxlen=window_size) if rate is not None else None
-        # Successes appended without the lock (finite, >= 0); only when neither threshold
+        # Records appended without the lock (durations finite and >= 0): a success's
+        # duration, a failure's (category index, duration). Only when neither threshold
         # is set, as a crossing must be decided at the record that makes it.
-        self.pending: deque[float] = deque()
+        self.pending: deque[float | tuple[int, float]] = deque()
         # Positions of p50/p90/p99 in a sorted window of ``plan_size`` samples.
         self.plan: tuple[tuple[int, int, float], ...] = ()
         self.plan_size = 0
@@ -187,9 +189,9 @@ class NodeState:
             self.outcomes.clear()
 
     def flush(self) -> None:
-        """Fold the ``pending`` successes into the counters, window and buckets, in order.
+        """Fold the ``pending`` records into the counters, window and buckets, in order.
 
-        Takes only what was pending when called: a success appended meanwhile
+        Takes only what was pending when called: a record appended meanwhile
         stays for the next flush.
         """
         pending = self.pending
@@ -201,13 +203,22 @@ class NodeState:
         buckets = self.sbuckets
         bounds = self.bounds_ms
         total = self.ssum
+        failed = 0
         for _ in range(n):
             d = pop()
-            append(d)
-            total += d  # one by one, as ``add`` does (sum() compensates on 3.12+)
-            buckets[bisect_left(bounds, d)] += 1
+            if d.__class__ is float:
+                append(d)
+                total += d  # one by one, as ``add`` does (sum() compensates on 3.12+)
+                buckets[bisect_left(bounds, d)] += 1
+            else:
+                cat, d = d  # type: ignore[misc]
+                append(d)
+                self.fails[cat] += 1
+                self.fsums[cat] += d
+                self.fbuckets[cat][bisect_left(bounds, d)] += 1
+                failed += 1
         self.ssum = total
-        self.success += n
+        self.success += n - failed
         self.appended += n
 
     def percentiles(self) -> tuple[float, float, float] | None:
