@@ -6,12 +6,14 @@ If one of these fails after a LangGraph upgrade, _compat.py needs updating befor
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import CONFIG_KEY_SCRATCHPAD
 from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
+from langgraph.pregel._algo import local_read
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from langgraph.types import StreamWriter
@@ -109,6 +111,36 @@ def test_runtime_scratchpad_and_channel_reader_inside_a_node() -> None:
         "get_config_patched": True,
         "get_config_restored": True,
         "missing": ("routing_flags",),
+    }
+
+
+def test_the_channel_reader_is_a_partial_whose_channels_answer_for_it() -> None:
+    """LangGraph's reader is partial(local_read, ..., channels, ...): looking a name up in its
+    channels gives what reading it would (the shortcut missing_channels takes), and a reader of
+    another shape still gets the answer by reading."""
+    seen: dict[str, Any] = {}
+    names = ("errors", "routing_flags", "x", "nope")
+
+    def node(state: S, config: RunnableConfig) -> dict[str, Any]:
+        read = config["configurable"][_compat.CONFIG_KEY_READ]
+        seen["shape"] = isinstance(read, functools.partial) and read.func is local_read
+        seen["fast"] = _compat.missing_channels(config, names)
+        seen["present"] = _compat.missing_channels(config, ("errors", "x"))
+        wrapped = {**config, "configurable": {**config["configurable"]}}
+        wrapped["configurable"][_compat.CONFIG_KEY_READ] = lambda name: read(name)
+        seen["read"] = _compat.missing_channels(wrapped, names)
+        return {"x": 1}
+
+    g = StateGraph(S)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    g.add_edge("n", END)
+    g.compile().invoke({})
+    assert seen == {
+        "shape": True,
+        "fast": ("routing_flags", "nope"),
+        "present": (),
+        "read": ("routing_flags", "nope"),
     }
 
 

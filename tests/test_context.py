@@ -19,6 +19,8 @@ from langgraph_runner.context import (
     NodeContext,
     idempotency_key_for,
     ids_from_config,
+    new_trace_id,
+    run_ids,
     trace_id_for_run,
 )
 from langgraph_runner.testing import no_wait
@@ -162,6 +164,35 @@ def test_empty_trace_id_is_not_used() -> None:
     """An empty trace_id counts as absent."""
     trace, _, _, _ = ids_from_config({"configurable": {"trace_id": ""}, "run_id": RUN})
     assert trace == str(RUN)
+
+
+@pytest.mark.parametrize(
+    ("config", "run_id", "named"),
+    [
+        ({"configurable": {"trace_id": "t"}}, None, True),
+        ({"metadata": {"trace_id": "t"}}, None, True),
+        ({"run_id": RUN}, None, True),
+        ({"metadata": {"run_id": "r"}}, None, True),
+        ({"configurable": {"thread_id": "th"}}, "from-runtime", True),
+        ({"configurable": {"thread_id": "th"}}, None, False),
+        (None, None, False),
+        (None, "from-runtime", True),
+    ],
+)
+def test_run_ids_say_whether_the_run_is_named(config: Any, run_id: Any, named: bool) -> None:
+    """run_ids: ids_from_config's four ids, and whether the trace id was given, not generated."""
+    anchor = object()
+    ids = run_ids(config, run_id=run_id, run_anchor=anchor)
+    assert ids[:4] == ids_from_config(config, run_id=run_id, run_anchor=anchor)
+    assert ids[4] is named
+
+
+def test_generated_trace_ids_share_a_process_prefix_and_count_up() -> None:
+    """32 hex chars: the process's random half, then a counter (no uuid4 per id)."""
+    first, second = new_trace_id(), new_trace_id()
+    assert HEX32.fullmatch(first) and HEX32.fullmatch(second)
+    assert first[:16] == second[:16]
+    assert int(second[16:], 16) > int(first[16:], 16)
 
 
 # ---------------------------------------------------------------- inside real graphs

@@ -174,6 +174,31 @@ def test_context_is_built_once_and_follows_attempts() -> None:
     assert call.get() is moved
 
 
+def test_ids_are_the_contexts_without_building_it() -> None:
+    """ids() gives the context's run ids (and whether the run is named), computed once."""
+    config: RunnableConfig = {"configurable": {"thread_id": "th", "trace_id": "tr"}}
+    call = Call(runner_for(), config)
+    ids = call.ids()
+    assert call.ids() is ids
+    assert ids == ("tr", "th", "th", None, True)
+    ctx = call.get()
+    assert (ctx.trace_id, ctx.graph_execution_id, ctx.thread_id, ctx.run_id) == ids[:4]
+    unnamed = Call(runner_for(), None)
+    assert unnamed.ids()[4] is False
+    assert unnamed.get().trace_id == unnamed.ids()[0]
+
+
+def test_attempt_and_streak_key_follow_the_call() -> None:
+    """attempt follows next_attempt; the guard's key is (trace id, namespace path, node)."""
+    config: RunnableConfig = {"configurable": {"trace_id": "tr", "checkpoint_ns": "n:task-1"}}
+    call = Call(runner_for(retry=RetryConfig(max_attempts=3)), config)
+    assert call.attempt == 1
+    call.next_attempt(2)
+    assert (call.attempt, call.get().attempt) == (2, 2)
+    assert call.streak_key() == ("tr", "n", "n")
+    assert call.streak_key() is call.streak_key()
+
+
 def test_each_attempt_gets_a_fresh_signal_that_follows_the_run() -> None:
     """begin_attempt: a new controller per attempt; the run's abort fires the live one."""
     run = AbortController()

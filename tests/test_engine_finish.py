@@ -41,7 +41,8 @@ class S(GraphState, total=False):
     log: Annotated[list[str], operator.add]
 
 
-def _record(node: str = "n", **changes: Any) -> NodeError:
+def _record(node: str = "n", **changes: Any) -> dict[str, Any]:
+    """A record as ``outcome`` gets it: its state form (plain JSON data)."""
     data: dict[str, Any] = {
         "node": node,
         "code": ErrorCode.RETRY_EXHAUSTED,
@@ -53,7 +54,7 @@ def _record(node: str = "n", **changes: Any) -> NodeError:
         "timestamp": "2025-01-01T00:00:00+00:00",
         "duration_ms": 1.0,
     }
-    return NodeError(**{**data, **changes})
+    return NodeError(**{**data, **changes}).to_state()
 
 
 def _logger(name: str) -> Any:
@@ -129,7 +130,7 @@ def test_failure_update_without_goto_is_records_and_blocked_flag() -> None:
     first, second = _record(), _record(message="second")
     update = failure_update([first, second], None)
     assert update == {
-        "errors": [first.to_state(), second.to_state()],
+        "errors": [first, second],
         "routing_flags": {"blocked": True},
     }
 
@@ -140,7 +141,7 @@ def test_failure_update_with_goto_is_a_command() -> None:
     update = failure_update([record], "recover")
     assert isinstance(update, Command)
     assert update.goto == "recover"
-    assert update.update == {"errors": [record.to_state()], "routing_flags": {"blocked": True}}
+    assert update.update == {"errors": [record], "routing_flags": {"blocked": True}}
 
 
 # --------------------------------------------------------------------------- recovered_update
@@ -149,7 +150,7 @@ def test_failure_update_with_goto_is_a_command() -> None:
 def test_recovered_update_of_none_is_the_record_alone() -> None:
     """A fallback returning None gives just the record, and no blocked flag."""
     record = _record(recovered=True)
-    assert recovered_update(None, record) == {"errors": [record.to_state()]}
+    assert recovered_update(None, record) == {"errors": [record]}
 
 
 def test_recovered_update_merges_the_record_first() -> None:
@@ -158,7 +159,7 @@ def test_recovered_update_merges_the_record_first() -> None:
     own = {"node": "n", "note": "fallback's own"}
     result = {"x": 1, "errors": [own]}
     merged = recovered_update(result, record)
-    assert merged == {"x": 1, "errors": [record.to_state(), own]}
+    assert merged == {"x": 1, "errors": [record, own]}
     assert result == {"x": 1, "errors": [own]}
     assert "routing_flags" not in merged
 
@@ -167,7 +168,7 @@ def test_recovered_update_accepts_a_tuple_of_errors() -> None:
     """A fallback's errors given as a tuple are merged into a list."""
     record = _record()
     merged = recovered_update({"errors": ({"a": 1},)}, record)
-    assert merged["errors"] == [record.to_state(), {"a": 1}]
+    assert merged["errors"] == [record, {"a": 1}]
 
 
 def test_recovered_update_keeps_a_commands_goto() -> None:
@@ -177,7 +178,7 @@ def test_recovered_update_keeps_a_commands_goto() -> None:
     merged = recovered_update(cmd, record)
     assert isinstance(merged, Command)
     assert merged.goto == "after"
-    assert merged.update == {"x": 2, "errors": [record.to_state()]}
+    assert merged.update == {"x": 2, "errors": [record]}
     assert cmd.update == {"x": 2}
 
 
@@ -186,15 +187,15 @@ def test_recovered_update_of_a_command_without_update() -> None:
     record = _record()
     merged = recovered_update(Command(goto="after"), record)
     assert merged.goto == "after"
-    assert merged.update == {"errors": [record.to_state()]}
+    assert merged.update == {"errors": [record]}
 
 
 def test_recovered_update_accepts_key_value_pairs() -> None:
     """A list of (key, value) pairs, as Command accepts, becomes a dict with the record."""
     record = _record()
-    assert recovered_update([("x", 3)], record) == {"x": 3, "errors": [record.to_state()]}
+    assert recovered_update([("x", 3)], record) == {"x": 3, "errors": [record]}
     merged = recovered_update(Command(update=[("x", 4)], goto="after"), record)
-    assert merged.update == {"x": 4, "errors": [record.to_state()]}
+    assert merged.update == {"x": 4, "errors": [record]}
 
 
 @pytest.mark.parametrize("result", [42, 1.5, "text", object(), [1, 2]])

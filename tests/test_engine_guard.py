@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -10,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from langgraph_runner import ErrorCategory, ErrorCode, FailureLoopError, NodeError
-from langgraph_runner._engine.guard import FailureStreaks, check_max_failures
+from langgraph_runner._compat import CONFIG_KEY_READ
+from langgraph_runner._engine.guard import FailureStreaks, check_max_failures, streak_key
 
 
 def _record(node: str = "tools", trace_id: str = "") -> NodeError:
@@ -28,67 +28,109 @@ def _record(node: str = "tools", trace_id: str = "") -> NodeError:
     )
 
 
-def _config(run: str, ns: str = "tools:task-1", thread: str = "t") -> dict[str, Any]:
-    """A task config of run ``run`` (its trace id) in ``thread``."""
-    return {"configurable": {"thread_id": thread, "trace_id": run, "checkpoint_ns": ns}}
+def _config(ns: str = "tools:task-1", read: Any = None) -> dict[str, Any]:
+    """A task config in checkpoint namespace ``ns`` (with a channel reader, if given)."""
+    conf: dict[str, Any] = {"thread_id": "t", "checkpoint_ns": ns}
+    if read is not None:
+        conf[CONFIG_KEY_READ] = read
+    return {"configurable": conf}
 
 
-def _node(streaks: FailureStreaks) -> tuple[Any, Any]:
-    """run/arun like the engine's: 'fail' counts a terminal failure, anything else succeeds."""
+class _Node:
+    """Calls of one node as the engine tells the guard: 'fail' counts, anything else succeeds."""
 
-    def run(outcome: str, config: Any = None) -> str:
+    def __init__(self, streaks: FailureStreaks) -> None:
+        self.streaks = streaks
+
+    def call(self, outcome: str, run: str, ns: str = "tools:task-1") -> str:
+        config = _config(ns)
+        key = streak_key(config, "tools", run)
+        since = self.streaks.seq  # read when the call starts
         if outcome == "fail":
-            streaks.failed(config, _record(trace_id=config["configurable"]["trace_id"]))
+            self.streaks.failed(config, key, named=False, record=lambda: _record(trace_id=run))
+        elif self.streaks.counts:
+            self.streaks.succeeded(key, since)
         return outcome
-
-    async def arun(outcome: str, config: Any = None) -> str:
-        return run(outcome, config)
-
-    return streaks.watch(run, arun, lambda config: "tools")
 
 
 @settings(derandomize=True, max_examples=200, deadline=None)
 @given(
     limit=st.integers(min_value=1, max_value=6),
     outcomes=st.lists(st.sampled_from(["fail", "ok"]), max_size=40),
-    use_async=st.booleans(),
 )
 def test_the_run_stops_exactly_at_the_limit_th_failure_in_a_row(
-    limit: int, outcomes: list[str], use_async: bool
+    limit: int, outcomes: list[str]
 ) -> None:
     """For any outcome sequence, FailureLoopError comes exactly when the streak hits the limit."""
-    streaks = FailureStreaks(limit)
-    run, arun = _node(streaks)
+    node = _Node(FailureStreaks(limit))
     streak = 0
     for i, outcome in enumerate(outcomes):
         streak = streak + 1 if outcome == "fail" else 0
         # task ids in the namespace change every step; the count must not
-        config = _config("t", ns=f"tools:task-{i}")
         if streak >= limit:
             with pytest.raises(FailureLoopError) as info:
-                asyncio.run(arun(outcome, config)) if use_async else run(outcome, config)
+                node.call(outcome, "run", ns=f"tools:task-{i}")
             assert (info.value.failures, info.value.limit, info.value.node) == (
                 streak,
                 limit,
                 "tools",
             )
+            assert info.value.record.trace_id == "run"
             return
-        if use_async:
-            assert asyncio.run(arun(outcome, config)) == outcome
-        else:
-            assert run(outcome, config) == outcome
+        assert node.call(outcome, "run", ns=f"tools:task-{i}") == outcome
 
 
 def test_runs_and_namespaces_count_apart() -> None:
     """Another run (even of the same thread) or a subgraph namespace counts apart."""
-    streaks = FailureStreaks(2)
-    run, _ = _node(streaks)
-    run("fail", _config("run-1"))
-    run("fail", _config("run-2"))  # the next turn of the same thread: a new run
-    run("fail", _config("run-3", thread="other"))
-    run("fail", _config("run-1", ns="child:task-9|tools:task-1"))
+    node = _Node(FailureStreaks(2))
+    node.call("fail", "run-1")
+    node.call("fail", "run-2")  # the next turn of the same thread: a new run
+    node.call("fail", "run-1", ns="child:task-9|tools:task-1")
     with pytest.raises(FailureLoopError):
-        run("fail", _config("run-1", ns="tools:task-2"))
+        node.call("fail", "run-1", ns="tools:task-2")
+
+
+def test_a_success_that_overlapped_a_failure_does_not_reset_it() -> None:
+    """A parallel task's success that started before a failure of the same key keeps its count."""
+    streaks = FailureStreaks(2)
+    config = _config()
+    key = streak_key(config, "tools", "run")
+    since = streaks.seq  # the succeeding task starts ...
+    streaks.failed(config, key, named=False, record=_record)  # ... another one fails meanwhile
+    streaks.succeeded(key, since)  # ... then the first one returns
+    assert streaks.count(key) == 1
+    streaks.succeeded(key, streaks.seq)  # a success that started after the failure resets
+    assert streaks.count(key) == 0
+
+
+def test_the_streak_key_drops_task_ids_from_the_namespace() -> None:
+    """(run, namespace path without task ids, node): every step's task id is another id."""
+    assert streak_key(_config("tools:abc"), "tools", "r") == ("r", "tools", "tools")
+    assert streak_key(_config("a:1|b:2|tools:3"), "tools", "r") == ("r", "a|b|tools", "tools")
+    assert streak_key(_config(""), "tools", "r") == ("r", "", "tools")
+    assert streak_key(None, "tools", "r") == ("r", "", "tools")
+
+
+def test_a_named_run_new_to_this_process_counts_its_checkpointed_records() -> None:
+    """With nothing in memory, a named run's trailing records of this node and run count."""
+    mine = _record(trace_id="run").to_state()
+    other_run = _record(trace_id="earlier").to_state()
+    other_node = _record(node="model", trace_id="run").to_state()
+    records = [mine, other_node, other_run, mine, mine]
+
+    def read(channel: str) -> Any:
+        assert channel == "errors"
+        return records
+
+    config = _config(read=read)
+    key = streak_key(config, "tools", "run")
+    streaks = FailureStreaks(3)
+    with pytest.raises(FailureLoopError) as info:  # 2 checkpointed + this one
+        streaks.failed(config, key, named=True, record=_record)
+    assert info.value.failures == 3
+    unnamed = FailureStreaks(3)  # a generated run id is new: nothing is read
+    unnamed.failed(config, key, named=False, record=_record)
+    assert unnamed.count(key) == 1
 
 
 def test_the_limit_is_validated() -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import logging
 import sqlite3
 import sys
 import traceback
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -18,8 +20,22 @@ from hypothesis import strategies as st
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import GraphState, create_node
-from langgraph_runner._engine.records import add_note, redact_exception
+from langgraph_runner import (
+    CircuitOpenError,
+    GraphState,
+    NodeAbortedError,
+    NodeError,
+    NodeTimeoutError,
+    RetryConfig,
+    create_node,
+)
+from langgraph_runner._engine.records import (
+    Failure,
+    add_note,
+    error_code,
+    iso_utc,
+    redact_exception,
+)
 from langgraph_runner._redact_exc import ARG_MAX, _redact_one, _redact_plain
 from langgraph_runner.sanitize import sanitize_message
 from tests import services
@@ -352,3 +368,125 @@ def test_the_shortcut_leaves_every_other_shape_to_the_full_walk(
     before = (exc.args, dict(vars(exc)))
     assert not _redact_plain(exc)
     assert (exc.args, dict(vars(exc))) == before  # and it changed nothing
+
+
+# --------------------------------------------------------------------------- Failure
+
+
+def _raised(exc: BaseException) -> BaseException:
+    """``exc`` as an except clause sees it: with a traceback."""
+    try:
+        raise exc
+    except BaseException as caught:
+        return caught
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def _failure_shapes() -> list[BaseException]:
+    return [
+        _raised(ConnectionError(f"reset for api_key={SECRET}")),
+        _raised(ValueError("x" * 5000)),  # past what the site memo keeps
+        _raised(ValueError("y" * 350)),  # cut for the stack's message
+        _raised(_UnprintableError()),
+        _raised(CircuitOpenError("shared", 2.5, node="n")),
+        _raised(NodeTimeoutError("n", timeout=1.0, elapsed=1.2)),
+        _raised(NodeAbortedError("n", "stop")),
+        _raised(UpstreamError(f"https://h/?token={TOKEN}", 503)),
+        _dict_args(),
+        _chained(),
+    ]
+
+
+@pytest.mark.parametrize("exc", _failure_shapes(), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("retry", [None, RetryConfig(max_attempts=3, retry_on=(KeyError,))])
+def test_a_failures_state_is_its_records_validated_json(
+    exc: BaseException, retry: RetryConfig | None
+) -> None:
+    """state() is the record's to_state(), in field order, and validates back to the record."""
+    failure = Failure(exc, "n", 2, 12.5, retry, "trace", "thread")
+    state = failure.state()
+    assert list(state) == list(NodeError.model_fields)
+    record = failure.record()
+    assert record.to_state() == state
+    assert NodeError.model_validate(state) == record
+    assert json.loads(json.dumps(state)) == state
+    assert record.code is error_code(exc, retry)
+    assert (record.node, record.attempts, record.duration_ms) == ("n", 2, 12.5)
+    assert (record.trace_id, record.graph_execution_id) == ("trace", "thread")
+    assert SECRET not in json.dumps(state) and TOKEN not in json.dumps(state)
+    assert failure.state() is state  # built once
+
+
+def test_the_same_site_failing_again_gets_its_own_node_attempts_and_time() -> None:
+    """What is kept per site never leaks one failure's node, attempts or timestamp into another."""
+
+    def fail(text: str) -> BaseException:
+        return _raised(ConnectionError(text))
+
+    first = Failure(fail("down"), "a", 1, 1.0, None, "t1", "g").state()
+    second = Failure(fail("down"), "b", 3, 2.0, None, "t2", "g").state()
+    third = Failure(fail("other text"), "a", 1, 1.0, None, "t3", "g").state()
+    assert first["message"] == "Node 'a' failed after 1 attempt(s): ConnectionError: down"
+    assert second["message"] == "Node 'b' failed after 3 attempt(s): ConnectionError: down"
+    assert third["message"].endswith("ConnectionError: other text")
+    assert second["stack"].endswith("ConnectionError: down")
+    assert third["stack"].endswith("ConnectionError: other text")
+    assert (first["trace_id"], second["trace_id"]) == ("t1", "t2")
+
+
+def test_a_recovered_failure_says_so_before_and_after_its_state_is_built() -> None:
+    """mark_recovered() shows in state() and record(), whenever it is called."""
+    early = Failure(_raised(ValueError("v")), "n", 1, 1.0, None, "t", "g")
+    early.mark_recovered()
+    late = Failure(_raised(ValueError("v")), "n", 1, 1.0, None, "t", "g")
+    assert late.state()["recovered"] is False
+    late.mark_recovered()
+    for failure in (early, late):
+        assert failure.state()["recovered"] is True
+        assert failure.record().recovered is True
+
+
+def test_metrics_count_a_rejection_apart_from_its_category() -> None:
+    """A circuit rejection counts as 'circuit_open'; anything else as its category."""
+    rejected = Failure(_raised(CircuitOpenError("b", 1.0)), "n", 1, 0.0, None, "t", "g")
+    assert rejected.metrics_category == "circuit_open"
+    timed_out = Failure(_raised(TimeoutError()), "n", 1, 0.0, None, "t", "g")
+    assert timed_out.metrics_category == "timeout"
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(t=st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
+def test_iso_utc_is_datetimes_isoformat(t: float) -> None:
+    """iso_utc(t) == datetime.fromtimestamp(t, timezone.utc).isoformat(), for any time."""
+    assert iso_utc(t) == datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+def test_raise_mode_with_logs_filtered_builds_no_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing reads a raise-mode record when logs are filtered and no hook is set: none is made."""
+    import langgraph_runner._engine.records as records
+
+    def unexpected(*args: Any) -> Any:
+        raise AssertionError("a record's text was built")
+
+    monkeypatch.setattr(records, "_site_fields", unexpected)
+    monkeypatch.setattr(records, "_site", unexpected)
+
+    def fail(state: S) -> S:
+        raise ConnectionError("down")
+
+    builder = StateGraph(S)
+    builder.add_node("n", create_node(fail, retry=None, on_error="raise"))
+    builder.add_edge(START, "n")
+    builder.add_edge("n", END)
+    logger = logging.getLogger("langgraph_runner")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with pytest.raises(ConnectionError, match="down"):
+            builder.compile().invoke({"x": 1})
+    finally:
+        logger.setLevel(level)

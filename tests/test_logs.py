@@ -466,7 +466,15 @@ def test_no_record_is_built_when_only_null_handlers_would_see_it(
     )
     log.emit(logging.ERROR, "node.failed", node="n")
     assert calls == []
+    assert not log.emits(logging.ERROR)  # what a caller asks before building an event
     stream = io.StringIO()
     monkeypatch.setattr(logger, "handlers", [logging.NullHandler(), logging.StreamHandler(stream)])
     log.emit(logging.ERROR, "node.failed", node="n")
     assert calls == ["x"]
+    assert log.emits(logging.ERROR) and not log.emits(logging.DEBUG)
+
+
+def test_a_custom_logger_always_emits() -> None:
+    """A user's logger does its own filtering: every level is handed to it."""
+    log = EventLogger(structlog.get_logger())
+    assert log.emits(logging.DEBUG) and log.emits(logging.ERROR)

@@ -16,8 +16,10 @@ tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
   ``langgraph.pregel._retry._reset_interrupt_counter`` so a retried node that
   called ``interrupt()`` reuses its resume values instead of asking again.
 - ``default_retry_on``: LangGraph's own retry predicate (``retry_on="langgraph"``).
-- ``CONFIG_KEY_RUNTIME`` / ``CONFIG_KEY_READ``: the runtime object and the channel
-  reader LangGraph puts into a task's config.
+- ``CONF``, ``CONFIG_KEY_RUNTIME``, ``CONFIG_KEY_READ``, ``CONFIG_KEY_CHECKPOINT_NS``:
+  where LangGraph keeps a task's runtime object, channel reader and checkpoint
+  namespace in its config; the reader is ``partial(local_read, ..., channels, ...)``,
+  whose channels tell which state keys the graph has (``missing_channels``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -37,6 +40,7 @@ try:
     from langgraph._internal._config import patch_configurable
     from langgraph._internal._constants import (
         CONF,
+        CONFIG_KEY_CHECKPOINT_NS,
         CONFIG_KEY_NODE_ERROR,
         CONFIG_KEY_READ,
         CONFIG_KEY_RESUMING,
@@ -46,7 +50,7 @@ try:
     from langgraph._internal._retry import default_retry_on
     from langgraph._internal._runnable import RunnableCallable, is_async_callable
     from langgraph.errors import EmptyChannelError, is_invalid_resume
-    from langgraph.pregel._algo import LazyAtomicCounter
+    from langgraph.pregel._algo import LazyAtomicCounter, local_read
 except ImportError as exc:  # pragma: no cover - exercised by tests/test_compat.py in a subprocess
     from importlib.metadata import PackageNotFoundError, version
 
@@ -61,6 +65,10 @@ except ImportError as exc:  # pragma: no cover - exercised by tests/test_compat.
     ) from exc
 
 __all__ = [
+    "CONF",
+    "CONFIG_KEY_CHECKPOINT_NS",
+    "CONFIG_KEY_READ",
+    "CONFIG_KEY_RUNTIME",
     "SUPPORTED_LANGGRAPH",
     "RunnableCallable",
     "config_for_retry",
@@ -150,6 +158,16 @@ def missing_channels(config: RunnableConfig | None, names: tuple[str, ...]) -> t
     read = (config.get(CONF) or {}).get(CONFIG_KEY_READ) if config else None
     if read is None:
         return ()
+    # LangGraph's reader is partial(local_read, scratchpad, channels, managed, task): a
+    # name it cannot read is one missing from ``channels``. Looked up there, nothing is
+    # read (the errors channel's value is not copied on every failure).
+    if read.__class__ is partial and read.func is local_read and type(read.args[1]) is dict:
+        channels = read.args[1]
+        for name in names:
+            if name not in channels:
+                break
+        else:
+            return ()
     missing: list[str] = []
     for name in names:
         try:

@@ -22,6 +22,7 @@ __all__ = [
     "ids_from_config",
     "new_trace_id",
     "reset_context",
+    "run_ids",
     "set_context",
     "trace_id_for_run",
 ]
@@ -140,18 +141,19 @@ def reset_context(token: contextvars.Token[ContextSource | None]) -> None:
 
 # Generated trace ids: a random per-process prefix and a counter, unique without the
 # cost of uuid4 on every node call.
-_PREFIX = os.urandom(8).hex()
+# The prefix fills the top 64 bits of a 128-bit number, the counter the rest.
+_PREFIX = int.from_bytes(os.urandom(8), "big") << 64
 _COUNTER = itertools.count(1)
 
 
 def new_trace_id() -> str:
     """A fresh trace id (32 hex chars), unique across processes."""
-    return f"{_PREFIX}{next(_COUNTER):016x}"
+    return (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex()
 
 
 def _reseed_after_fork() -> None:
     global _PREFIX
-    _PREFIX = os.urandom(8).hex()
+    _PREFIX = int.from_bytes(os.urandom(8), "big") << 64
 
 
 if hasattr(os, "register_at_fork"):
@@ -180,7 +182,7 @@ def trace_id_for_run(anchor: object) -> str:
         if found is not None and found[0] is anchor:
             _RUNS.move_to_end(key)
             return found[1]
-        trace = new_trace_id()
+        trace = (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex()  # new_trace_id(), inlined
         _RUNS[key] = (anchor, trace)
         if len(_RUNS) > _RUNS_MAX:
             _RUNS.popitem(last=False)
@@ -201,9 +203,27 @@ def ids_from_config(
     run id, else the trace id. ``run_id`` is the fallback run id when the config
     carries none (inside a graph LangGraph keeps it in ``runtime.execution_info``).
     """
+    trace_id, exec_id, thread_id, run, _named = run_ids(
+        config, run_id=run_id, run_anchor=run_anchor
+    )
+    return trace_id, exec_id, thread_id, run
+
+
+def run_ids(
+    config: Mapping[str, Any] | None,
+    *,
+    run_id: str | None = None,
+    run_anchor: object = None,
+) -> tuple[str, str, str | None, str | None, bool]:
+    """``ids_from_config``'s four ids, and whether the run is named.
+
+    A run is named when its trace id came from the caller (a trace or run id in
+    the config) or from ``run_id``, rather than being generated here: another
+    process may then be running (resuming) the same run.
+    """
     if not config:
         trace = run_id or _generated(run_anchor)
-        return trace, trace, None, run_id
+        return trace, trace, None, run_id, bool(run_id)
     configurable: Mapping[str, Any] = config.get("configurable") or _EMPTY
     metadata: Mapping[str, Any] = config.get("metadata") or _EMPTY
     raw_run = config.get("run_id") or metadata.get("run_id")
@@ -212,8 +232,15 @@ def ids_from_config(
     raw_thread = configurable.get("thread_id") or metadata.get("thread_id")
     thread_id = None if raw_thread is None else str(raw_thread)
     raw_trace = configurable.get("trace_id") or metadata.get("trace_id")
-    trace_id = str(raw_trace) if raw_trace else (run_id or _generated(run_anchor))
-    return trace_id, thread_id or run_id or trace_id, thread_id, run_id
+    if raw_trace:
+        trace_id, named = str(raw_trace), True
+    elif run_id:
+        trace_id, named = run_id, True
+    elif run_anchor is not None:
+        trace_id, named = trace_id_for_run(run_anchor), False
+    else:
+        trace_id, named = new_trace_id(), False
+    return trace_id, thread_id or run_id or trace_id, thread_id, run_id, named
 
 
 def idempotency_key_for(thread_id: str | None, checkpoint_ns: str | None, task_id: str) -> str:

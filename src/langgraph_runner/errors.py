@@ -95,7 +95,7 @@ class ErrorCode(str, enum.Enum):
     @property
     def template(self) -> str:
         """The message template, with ``{node}``, ``{attempts}`` and ``{error}`` fields."""
-        return _TEMPLATES[self.value]
+        return _TEMPLATES[self._value_]
 
     def render(self, *, node: str, attempts: int, error: str) -> str:
         """Render this code's message template."""

@@ -141,6 +141,16 @@ class EventLogger:
             )
         )
 
+    def emits(self, level: int) -> bool:
+        """Whether an event at ``level`` would reach a handler (or the custom logger).
+
+        ``enabled`` and more: False too when only NullHandlers would see the event,
+        so a caller can skip building what only the event needs.
+        """
+        if not self.enabled(level):
+            return False
+        return self._custom is not None or _reaches_a_handler(self._std, level)
+
     def emit(self, level: int, event: str, **fields: Any) -> None:
         """Emit one event; never raises into the caller."""
         if not self.enabled(level):

@@ -39,7 +39,7 @@ from langchain_core.runnables import Runnable
 
 from langgraph_runner._engine.adapters import wrap
 from langgraph_runner._engine.loop import make_entries
-from langgraph_runner._engine.runnables import build_runnable, is_runnable_node, watched
+from langgraph_runner._engine.runnables import build_runnable, is_runnable_node
 from langgraph_runner._engine.spec import build_spec
 
 __all__ = ["build"]
@@ -51,7 +51,7 @@ def build(fn: Callable[..., Any] | Runnable[Any, Any], /, **options: Any) -> Any
         return build_runnable(fn, **options)
     fn = cast("Callable[..., Any]", fn)
     spec = build_spec(fn, **options)
-    run, arun = watched(spec, *make_entries(spec))
+    run, arun = make_entries(spec)
     node = wrap(fn, spec.name, spec.is_async, run, arun)
     node.langgraph_runner_spec = spec  # read by rebuild.plan (cache inputs and version)
     return node

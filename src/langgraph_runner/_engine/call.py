@@ -19,7 +19,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphDrained
 
 from langgraph_runner import _compat
+from langgraph_runner._compat import CONF, CONFIG_KEY_RUNTIME
 from langgraph_runner._engine.events import emit
+from langgraph_runner._engine.guard import Key, streak_key
 from langgraph_runner._engine.spec import NodeSpec, fn_name
 from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner.classify import is_control_flow
@@ -27,7 +29,7 @@ from langgraph_runner.context import (
     RUN_DEADLINE_KEY,
     NodeContext,
     idempotency_key_for,
-    ids_from_config,
+    run_ids,
 )
 from langgraph_runner.errors import NodeTimeoutError
 from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY
@@ -67,7 +69,10 @@ class Call:
 
     __slots__ = (
         "_ctx",
+        "_ids",
         "_node",
+        "_streak_key",
+        "attempt",
         "attempt_controller",
         "config",
         "deadline_at",
@@ -85,7 +90,10 @@ class Call:
         self.config = config
         self.t0 = perf_counter()
         self._ctx: NodeContext | None = None
+        self._ids: tuple[str, str, str | None, str | None, bool] | None = None
         self._node: str | None = None
+        self._streak_key: Key | None = None
+        self.attempt = 1
         self.attempt_controller: AbortController | None = None
         self.failed = False
         # run_signal_of(config) and the collector, inlined for the common case.
@@ -136,10 +144,40 @@ class Call:
                 self.config,
                 self.node(),
                 started_at,
+                ids=self.ids(),
+                attempt=self.attempt,
                 deadline=self.deadline_at,
                 abort_signal=self.controller().signal,
             )
         return ctx
+
+    def ids(self) -> tuple[str, str, str | None, str | None, bool]:
+        """``(trace_id, graph_execution_id, thread_id, run_id, named)`` of the call's run.
+
+        What a record, a log line and the loop guard need, without building the
+        whole ``NodeContext`` (see ``context.run_ids``).
+        """
+        ids = self._ids
+        if ids is None:
+            config = self.config
+            conf = config.get(CONF) if config else None
+            runtime = conf.get(CONFIG_KEY_RUNTIME) if conf else None  # _compat.runtime_of()
+            # Without a caller-given id, LangGraph's per-invocation RunControl (shared by
+            # every task and subgraph of the run) anchors one generated trace id.
+            run = getattr(getattr(runtime, "execution_info", None), "run_id", None)
+            ids = self._ids = run_ids(
+                config,
+                run_id=str(run) if run else None,
+                run_anchor=getattr(runtime, "control", None),
+            )
+        return ids
+
+    def streak_key(self) -> Key:
+        """What the loop guard counts this call's failures and successes by."""
+        key = self._streak_key
+        if key is None:
+            key = self._streak_key = streak_key(self.config, self.node(), self.ids()[0])
+        return key
 
     def controller(self) -> AbortController:
         """The current attempt's controller (one that follows the run's signal, made on demand)."""
@@ -150,6 +188,7 @@ class Call:
 
     def next_attempt(self, attempt: int) -> NodeContext:
         """Move the context on to attempt number ``attempt``."""
+        self.attempt = attempt
         ctx = self._ctx = self.get()._replace(attempt=attempt)
         return ctx
 
@@ -298,20 +337,14 @@ def context_for(
     node: str,
     started_at: float,
     *,
+    ids: tuple[str, str, str | None, str | None, bool],
+    attempt: int = 1,
     deadline: float | None,
     abort_signal: AbortSignal | None,
 ) -> NodeContext:
-    """The ``NodeContext`` of a call's first attempt."""
-    runtime = _compat.runtime_of(config)
-    info = getattr(runtime, "execution_info", None)
-    runtime_run = getattr(info, "run_id", None)
-    # Without a caller-given id, LangGraph's per-invocation RunControl (shared by
-    # every task and subgraph of the run) anchors one generated trace id.
-    trace_id, exec_id, thread_id, run_id = ids_from_config(
-        config,
-        run_id=str(runtime_run) if runtime_run else None,
-        run_anchor=getattr(runtime, "control", None),
-    )
+    """The ``NodeContext`` of a call (``ids`` from ``Call.ids()``)."""
+    trace_id, exec_id, thread_id, run_id, _named = ids
+    info = getattr(_compat.runtime_of(config), "execution_info", None)
     retry = spec.retry
     task_id = getattr(info, "task_id", None)
     return NodeContext(
@@ -319,6 +352,7 @@ def context_for(
         trace_id=trace_id,
         graph_execution_id=exec_id,
         started_at=started_at,
+        attempt=attempt,
         max_attempts=retry.max_attempts if retry is not None else 1,
         thread_id=thread_id,
         run_id=run_id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+from time import perf_counter
 from typing import Any
 
 from langchain_core.runnables.config import (
@@ -30,42 +31,50 @@ from langgraph_runner._engine.events import emit
 from langgraph_runner._engine.hooks import acall_hook, call_hook, run_coroutine_blocking
 from langgraph_runner._engine.inject import kwargs_for
 from langgraph_runner._engine.outcome import failure_update, recovered_update
-from langgraph_runner._engine.records import add_note, build_record, redact_exception
+from langgraph_runner._engine.records import Failure, add_note, build_record, redact_exception
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner.classify import is_control_flow
 from langgraph_runner.context import NodeContext, reset_context, set_context
 from langgraph_runner.errors import FailureLoopError, NodeError, StateSchemaError
+from langgraph_runner.metrics.collector import NodeMetricsCollector
 from langgraph_runner.timeouts import arun_sync_attempt
 
 __all__ = ["fail_async", "fail_sync"]
 
 INFO = logging.INFO
+ERROR = logging.ERROR
 _RECORD_CHANNELS = ("errors", "routing_flags")
 _RAISE = object()
 
 
-def _record(spec: NodeSpec, call: Call, exc: BaseException) -> NodeError:
-    """Build, log and count the record of a terminal failure."""
-    ctx = call.get()
-    duration_ms = call.elapsed_ms()
-    record = build_record(
-        exc, ctx=ctx, attempts=ctx.attempt, duration_ms=duration_ms, retry=spec.retry
-    )
-    if spec.log.enabled(logging.ERROR):  # filtered out: skip building the event
+def _record(spec: NodeSpec, call: Call, exc: BaseException) -> Failure:
+    """Classify, log and count a terminal failure; its record is built when first read."""
+    ids = call.ids()
+    duration_ms = (perf_counter() - call.t0) * 1000  # call.elapsed_ms()
+    failure = Failure(exc, call.node(), call.attempt, duration_ms, spec.retry, ids[0], ids[1])
+    if spec.log.emits(ERROR):  # nobody would see it: skip building the event
         emit(
             spec.log,
-            logging.ERROR,
+            ERROR,
             "node.failed",
-            ctx,
+            call.get(),
             duration_ms=round(duration_ms, 3),
-            code=record.code.value,
-            category=record.category.value,
-            error_type=record.error_type,
-            message=record.message,
+            code=failure.code.value,
+            category=failure.category.value,
+            error_type=type(exc).__name__,
+            message=failure.message,
         )
     call.failed = True
-    call.report("record_failure", duration_ms, exc)
-    return record
+    collector = call.metrics
+    if collector is not None:
+        try:  # call.send(), inlined
+            if isinstance(collector, NodeMetricsCollector):  # it takes the category we have
+                collector.record_failure(failure.node, duration_ms, exc, failure.metrics_category)
+            else:
+                collector.record_failure(failure.node, duration_ms, exc)
+        except Exception as err:  # a broken collector never fails a node
+            call.metrics_failed(err, "record_failure")
+    return failure
 
 
 def _fallback_record(spec: NodeSpec, call: Call, exc: BaseException) -> NodeError:
@@ -80,65 +89,66 @@ def _fallback_ctx(call: Call, exc: BaseException) -> NodeContext:
     return call.get()._replace(primary_error=exc)
 
 
-def _resolve(
-    spec: NodeSpec, call: Call, exc: BaseException, record: NodeError, outcome: Any
-) -> tuple[NodeError, Any]:
-    """The final record and the node's return value (or ``_RAISE``).
+def _resolve(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure, outcome: Any) -> Any:
+    """The node's return value (or ``_RAISE``); marks ``failure`` recovered when it is.
 
     ``outcome`` is ``None`` (no callable fallback), ``(True, result)`` for a
     fallback that returned, ``(False, error)`` for one that raised.
     """
-    ctx = call.get()
     goto = spec.fallback if isinstance(spec.fallback, str) else None
     if outcome is not None and outcome[0]:
-        recovered = record.model_copy(update={"recovered": True})
         try:
-            update = recovered_update(outcome[1], recovered)
+            update = recovered_update(outcome[1], {**failure.state(), "recovered": True})
         except TypeError as err:  # it returned something that cannot carry the record
             outcome = (False, err)
         else:
+            failure.mark_recovered()
             call.report("record_fallback")
-            emit(spec.log, INFO, "node.fallback", ctx, outcome="recovered")
+            emit(spec.log, INFO, "node.fallback", call.get(), outcome="recovered")
             _check_channels(call, exc)
-            return recovered, update
-    records = [record]
+            return update
+    fallback_state = None
     if outcome is not None:  # the fallback failed too
         fb_record = _fallback_record(spec, call, outcome[1])
-        records.append(fb_record)
+        fallback_state = fb_record.to_state()
         add_note(exc, f"langgraph_runner: the fallback failed too: {fb_record.message}")
     elif goto is not None:
         call.report("record_fallback")
-        emit(spec.log, INFO, "node.fallback", ctx, outcome="routed", goto=goto)
+        emit(spec.log, INFO, "node.fallback", call.get(), outcome="routed", goto=goto)
     if spec.on_error == "raise" and goto is None:
-        return record, _RAISE
+        return _RAISE
     _check_channels(call, exc)
-    return record, failure_update(records, goto)
+    states = [failure.state()]
+    if fallback_state is not None:
+        states.append(fallback_state)
+    return failure_update(states, goto)
 
 
 def _check_channels(call: Call, exc: BaseException) -> None:
     missing = _compat.missing_channels(call.config, _RECORD_CHANNELS)
     if missing:
         # The failure becomes the schema error's __cause__, which servers log.
-        raise StateSchemaError(call.get().node, missing) from redact_exception(exc)
+        raise StateSchemaError(call.node(), missing) from redact_exception(exc)
 
 
-def _raise(call: Call, exc: BaseException) -> Any:
-    ctx = call.get()
+def _raise(spec: NodeSpec, call: Call, exc: BaseException) -> Any:
     exc = redact_exception(exc)  # a pydantic ValidationError comes back rebuilt, inputs hidden
+    retry = spec.retry
     add_note(
         exc,
-        f"langgraph_runner: node '{ctx.node}' failed on attempt "
-        f"{ctx.attempt}/{ctx.max_attempts} (trace_id={ctx.trace_id})",
+        f"langgraph_runner: node '{call.node()}' failed on attempt "
+        f"{call.attempt}/{retry.max_attempts if retry is not None else 1} "
+        f"(trace_id={call.ids()[0]})",
     )
     raise exc
 
 
-def _error_run_inputs(record: NodeError) -> dict[str, Any]:
-    return {"record": record.to_state()}
+def _error_run_inputs(failure: Failure) -> dict[str, Any]:
+    return {"record": failure.state()}
 
 
-def _error_run_name(record: NodeError) -> str:
-    return f"{record.node}:failed"
+def _error_run_name(failure: Failure) -> str:
+    return f"{failure.node}:failed"
 
 
 def _has_handlers(config: Any) -> bool:
@@ -151,42 +161,51 @@ def _has_handlers(config: Any) -> bool:
     return bool(getattr(callbacks, "handlers", True))
 
 
-def _report_sync(spec: NodeSpec, call: Call, exc: BaseException, record: NodeError) -> None:
+def _report_sync(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure) -> None:
     """Show the recorded failure to callbacks as an errored child run, then count it."""
     if _has_handlers(call.config):
         exc = redact_exception(exc)  # only what a handler is shown needs redacting
         try:
             manager = get_callback_manager_for_config(call.config or {})
             run = manager.on_chain_start(
-                None, _error_run_inputs(record), name=_error_run_name(record)
+                None, _error_run_inputs(failure), name=_error_run_name(failure)
             )
             run.on_chain_error(exc)
         except Exception:  # a handler set to raise_error must not turn a record into a crash
-            spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=record.node)
-    if spec.streaks is not None:
-        spec.streaks.failed(call.config, record)
+            spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=failure.node)
+    streaks = spec.streaks
+    if streaks is not None:  # the loop guard: the limit-th failure in a row raises
+        streaks.failed(call.config, call.streak_key(), named=call.ids()[4], record=failure.record)
 
 
-async def _report_async(spec: NodeSpec, call: Call, exc: BaseException, record: NodeError) -> None:
+async def _report_async(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure) -> None:
     if _has_handlers(call.config):
         exc = redact_exception(exc)
         try:
             manager = get_async_callback_manager_for_config(call.config or {})
             run = await manager.on_chain_start(
-                None, _error_run_inputs(record), name=_error_run_name(record)
+                None, _error_run_inputs(failure), name=_error_run_name(failure)
             )
             await run.on_chain_error(exc)
         except Exception:
-            spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=record.node)
-    if spec.streaks is not None:
-        spec.streaks.failed(call.config, record)
+            spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=failure.node)
+    streaks = spec.streaks
+    if streaks is not None:
+        streaks.failed(call.config, call.streak_key(), named=call.ids()[4], record=failure.record)
 
 
 def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
     """The outcome of a terminal failure, from sync code: an update, or the exception."""
     if isinstance(exc, FailureLoopError):  # a wrapped subgraph's guard stops the whole run
         raise exc
-    record = _record(spec, call, exc)
+    failure = _record(spec, call, exc)
+    if spec.fallback is None and spec.on_failure is None:  # the common case: the record alone
+        if spec.on_error == "raise":
+            return _raise(spec, call, exc)
+        _check_channels(call, exc)
+        update = failure_update([failure.state()], None)
+        _report_sync(spec, call, exc, failure)
+        return update
     outcome = None
     if spec.fallback is not None and not isinstance(spec.fallback, str):
         token = set_context(_fallback_ctx(call, exc))
@@ -203,13 +222,15 @@ def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any
             outcome = (False, err)
         finally:
             reset_context(token)
-    record, update = _resolve(spec, call, exc, record, outcome)
-    call_hook(
-        spec.on_failure, record, state, log=spec.log, hook_name="on_failure", node=record.node
-    )
+    update = _resolve(spec, call, exc, failure, outcome)
+    if spec.on_failure is not None:
+        call_hook(
+            spec.on_failure, failure.record(), state, log=spec.log, hook_name="on_failure",
+            node=failure.node,
+        )  # fmt: skip
     if update is _RAISE:
-        return _raise(call, exc)
-    _report_sync(spec, call, exc, record)
+        return _raise(spec, call, exc)
+    _report_sync(spec, call, exc, failure)
     return update
 
 
@@ -217,7 +238,14 @@ async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException)
     """The outcome of a terminal failure, from async code."""
     if isinstance(exc, FailureLoopError):
         raise exc
-    record = _record(spec, call, exc)
+    failure = _record(spec, call, exc)
+    if spec.fallback is None and spec.on_failure is None:  # the common case: the record alone
+        if spec.on_error == "raise":
+            return _raise(spec, call, exc)
+        _check_channels(call, exc)
+        update = failure_update([failure.state()], None)
+        await _report_async(spec, call, exc, failure)
+        return update
     outcome = None
     fallback = spec.fallback
     if fallback is not None and not isinstance(fallback, str):
@@ -229,7 +257,7 @@ async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException)
             else:
                 result = await arun_sync_attempt(
                     functools.partial(fallback, state, **kwargs),
-                    node=record.node, attempt=1, timeout=None, controller=None,
+                    node=failure.node, attempt=1, timeout=None, controller=None,
                 )  # fmt: skip
                 if inspect.isawaitable(result):
                     result = await result
@@ -240,11 +268,13 @@ async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException)
             outcome = (False, err)
         finally:
             reset_context(token)
-    record, update = _resolve(spec, call, exc, record, outcome)
-    await acall_hook(
-        spec.on_failure, record, state, log=spec.log, hook_name="on_failure", node=record.node
-    )
+    update = _resolve(spec, call, exc, failure, outcome)
+    if spec.on_failure is not None:
+        await acall_hook(
+            spec.on_failure, failure.record(), state, log=spec.log, hook_name="on_failure",
+            node=failure.node,
+        )  # fmt: skip
     if update is _RAISE:
-        return _raise(call, exc)
-    await _report_async(spec, call, exc, record)
+        return _raise(spec, call, exc)
+    await _report_async(spec, call, exc, failure)
     return update

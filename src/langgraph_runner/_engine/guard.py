@@ -16,7 +16,8 @@ and a resume after a ``FailureLoopError`` (a new invocation) gets a fresh budget
 How a node counts, per ``(run, checkpoint namespace, node)``:
 
 * in this process, exactly: each terminal failure adds one, each success of the
-  node resets the count to zero (``FailureStreaks.watch`` sees the calls);
+  node resets the count to zero (the engine's call loop tells ``FailureStreaks``
+  both, keyed by ``streak_key``);
 * when nothing is known in memory and the caller named the run (a ``run_id`` or
   ``trace_id`` in the config, so another process may be resuming it), the count
   starts from the run of this node's records at the end of the checkpointed
@@ -29,23 +30,28 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._constants import CONF, CONFIG_KEY_READ
 from langgraph.errors import EmptyChannelError
 
-from langgraph_runner import _compat
-from langgraph_runner.context import ids_from_config
+from langgraph_runner._compat import CONF, CONFIG_KEY_CHECKPOINT_NS, CONFIG_KEY_READ
 from langgraph_runner.errors import FailureLoopError, NodeError
 
-__all__ = ["DEFAULT_MAX_CONSECUTIVE_FAILURES", "FailureStreaks", "check_max_failures"]
+__all__ = [
+    "DEFAULT_MAX_CONSECUTIVE_FAILURES",
+    "FailureStreaks",
+    "Key",
+    "check_max_failures",
+    "streak_key",
+]
 
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
 _MAX_KEYS = 4096  # runs remembered per node; the oldest are forgotten first
 
 Key = tuple[str, str, str]
+_EMPTY: Mapping[str, Any] = {}
 
 
 def check_max_failures(value: object) -> int | None:
@@ -67,33 +73,16 @@ def check_max_failures(value: object) -> int | None:
     return value
 
 
-def run_trace_id(config: RunnableConfig | None) -> str:
-    """The trace id of the run ``config`` belongs to (what ``NodeContext.trace_id`` holds)."""
-    runtime = _compat.runtime_of(config)
-    run = getattr(getattr(runtime, "execution_info", None), "run_id", None)
-    return ids_from_config(
-        config, run_id=str(run) if run else None, run_anchor=getattr(runtime, "control", None)
-    )[0]
-
-
-def _key(config: RunnableConfig | None, node: str, trace_id: str | None = None) -> Key:
-    """(run trace id, namespace path without task ids, node)."""
-    conf = (config or {}).get(CONF) or {}
-    ns = str(conf.get("checkpoint_ns", ""))
-    path = "|".join(part.partition(":")[0] for part in ns.split("|")) if ns else ""
-    return (run_trace_id(config) if trace_id is None else trace_id), path, node
-
-
-def _named_run(config: RunnableConfig | None) -> bool:
-    """Whether the caller named the run (a run or trace id), so another process may resume it."""
-    if not config:
-        return False
-    conf = config.get(CONF) or {}
-    meta = config.get("metadata") or {}
-    if config.get("run_id") or meta.get("run_id") or conf.get("trace_id") or meta.get("trace_id"):
-        return True
-    info = getattr(_compat.runtime_of(config), "execution_info", None)
-    return getattr(info, "run_id", None) is not None
+def streak_key(config: RunnableConfig | None, node: str, trace_id: str) -> Key:
+    """What a streak is counted by: (run trace id, namespace path without task ids, node)."""
+    ns = (config.get(CONF) or _EMPTY).get(CONFIG_KEY_CHECKPOINT_NS) if config else None
+    if not ns:
+        return trace_id, "", node
+    if not isinstance(ns, str):
+        ns = str(ns)
+    if "|" not in ns:  # a root-graph task: "node:task-id"
+        return trace_id, ns.partition(":")[0], node
+    return trace_id, "|".join(part.partition(":")[0] for part in ns.split("|")), node
 
 
 def _recorded_streak(config: RunnableConfig | None, node: str, trace_id: str) -> int:
@@ -116,71 +105,75 @@ def _recorded_streak(config: RunnableConfig | None, node: str, trace_id: str) ->
 
 
 class FailureStreaks:
-    """Consecutive terminal failures per (thread, namespace, node), for one wrapped node."""
+    """Consecutive terminal failures per (run, namespace, node), for one wrapped node.
 
-    __slots__ = ("_counts", "_lock", "limit")
+    The engine tells it each terminal failure (``failed``) and, while ``counts``
+    is not empty, each success (``succeeded``). ``seq`` counts
+    failures; a call reads it when it starts, so its success resets a streak only
+    if no failure of the same key was counted while it ran (a parallel task of the
+    same node).
+    """
+
+    __slots__ = ("_lock", "counts", "limit", "seq")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._counts: OrderedDict[Key, int] = OrderedDict()
+        self.seq = 0
+        self.counts: OrderedDict[Key, tuple[int, int]] = OrderedDict()
+        """key -> (failures in a row, ``seq`` of the last one); empty: successes need no telling."""
         self._lock = threading.Lock()
 
-    def failed(self, config: RunnableConfig | None, record: NodeError) -> None:
+    def failed(
+        self,
+        config: RunnableConfig | None,
+        key: Key,
+        *,
+        named: bool,
+        record: Callable[[], NodeError],
+    ) -> None:
         """Count a terminal failure; the limit-th in a row raises.
+
+        Args:
+            config: The call's config (to read the checkpointed records of a named run).
+            key: ``streak_key(config, node, trace_id)``.
+            named: Whether the caller named the run (``context.run_ids``): with nothing
+                known in memory, its checkpointed records are counted.
+            record: Builds the failure's record, for the ``FailureLoopError``.
 
         Raises:
             FailureLoopError: This failure is the ``limit``-th in a row.
         """
-        key = _key(config, record.node, record.trace_id)
+        counts = self.counts
         with self._lock:
-            known = self._counts.pop(key, None)
-        if known is None:  # a generated run id is new to every invocation: nothing to read
-            known = _recorded_streak(config, record.node, key[0]) if _named_run(config) else 0
-        count = known + 1
-        with self._lock:
-            self._counts[key] = count
-            while len(self._counts) > _MAX_KEYS:
-                self._counts.popitem(last=False)
+            known = counts.pop(key, None)
+            if known is not None or not named:  # a generated run id: nothing to read
+                count = 1 if known is None else known[0] + 1
+                self.seq = seq = self.seq + 1
+                counts[key] = (count, seq)
+                if len(counts) > _MAX_KEYS:
+                    counts.popitem(last=False)
+        if known is None and named:  # read outside the lock: it calls LangGraph
+            count = _recorded_streak(config, key[2], key[0]) + 1
+            with self._lock:
+                self.seq = seq = self.seq + 1
+                counts[key] = (count, seq)
+                while len(counts) > _MAX_KEYS:
+                    counts.popitem(last=False)
         if count >= self.limit:
-            raise FailureLoopError(record=record, failures=count, limit=self.limit)
+            raise FailureLoopError(record=record(), failures=count, limit=self.limit)
 
-    def _count(self, key: Key) -> int | None:
-        with self._lock:
-            return self._counts.get(key)
+    def succeeded(self, key: Key, since: int) -> None:
+        """A call that started when ``seq`` was ``since`` succeeded: reset its streak.
 
-    def _reset(self, key: Key, before: int | None) -> None:
-        with self._lock:
-            if self._counts.get(key) == before and before != 0:  # no failure in the call
-                self._counts[key] = 0
-
-    def watch(
-        self,
-        run: Callable[..., Any],
-        arun: Callable[..., Awaitable[Any]],
-        node: Callable[[RunnableConfig | None], str],
-    ) -> tuple[Callable[..., Any], Callable[..., Awaitable[Any]]]:
-        """``run``/``arun`` that reset the count when a call of the node succeeds.
-
-        Nothing is looked up while no run of this node has a failure counted.
+        Unless a failure of the same key was counted after it started.
         """
-        counts = self._counts
+        with self._lock:
+            found = self.counts.get(key)
+            if found is not None and found[0] and found[1] <= since:
+                self.counts[key] = (0, found[1])
 
-        def guarded_run(state: Any, config: RunnableConfig | None = None) -> Any:
-            if not counts:
-                return run(state, config)
-            key = _key(config, node(config))
-            before = self._count(key)
-            result = run(state, config)
-            self._reset(key, before)
-            return result
-
-        async def guarded_arun(state: Any, config: RunnableConfig | None = None) -> Any:
-            if not counts:
-                return await arun(state, config)
-            key = _key(config, node(config))
-            before = self._count(key)
-            result = await arun(state, config)
-            self._reset(key, before)
-            return result
-
-        return guarded_run, guarded_arun
+    def count(self, key: Key) -> int:
+        """The failures in a row counted for ``key`` (0 when none)."""
+        with self._lock:
+            found = self.counts.get(key)
+        return 0 if found is None else found[0]

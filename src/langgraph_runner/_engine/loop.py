@@ -111,11 +111,12 @@ def _aborted(spec: NodeSpec, call: Call, exc: NodeAbortedError) -> None:
 
 def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:
     fn, log, breaker, accepts = spec.fn, spec.log, spec.breaker, spec.accepts
-    unlimited = spec.unlimited
+    unlimited, streaks = spec.unlimited, spec.streaks
 
     def run(state: Any, config: RunnableConfig | None = None, call: Call | None = None) -> Any:
         if call is None:
             call = Call(spec, config)
+        since = streaks.seq if streaks is not None else 0
         token = CURRENT.set(call)
         try:
             info = log.enabled(INFO)  # checked once per call
@@ -137,7 +138,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:
                             else:
                                 result = fn(state)
                         except BaseException as exc:
-                            tell_breaker(breaker, spec.retry, exc)
+                            if breaker is not None:
+                                tell_breaker(breaker, spec.retry, exc)
                             raise
                         if breaker is not None and not breaker.settled:
                             breaker.on_success()  # another call failed meanwhile
@@ -161,6 +163,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:
                     continue
                 if info or call.metrics is not None:
                     _succeeded(spec, call, info)
+                if streaks is not None and streaks.counts:
+                    streaks.succeeded(call.streak_key(), since)
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
@@ -176,13 +180,14 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:
 def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:
     fn, log, breaker, accepts = spec.fn, spec.log, spec.breaker, spec.accepts
     # Only an async fn is awaited inline; a sync fn under ainvoke runs in a worker thread.
-    inline = spec.is_async and spec.unlimited
+    inline, streaks = spec.is_async and spec.unlimited, spec.streaks
 
     async def arun(
         state: Any, config: RunnableConfig | None = None, call: Call | None = None
     ) -> Any:
         if call is None:
             call = Call(spec, config)
+        since = streaks.seq if streaks is not None else 0
         token = CURRENT.set(call)
         try:
             info = log.enabled(INFO)  # checked once per call
@@ -208,7 +213,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:
                             else:
                                 result = await fn(state)
                         except BaseException as exc:
-                            tell_breaker(breaker, spec.retry, exc)
+                            if breaker is not None:
+                                tell_breaker(breaker, spec.retry, exc)
                             raise
                         if breaker is not None and not breaker.settled:
                             breaker.on_success()  # another call failed meanwhile
@@ -232,6 +238,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:
                     continue
                 if info or call.metrics is not None:
                     _succeeded(spec, call, info)
+                if streaks is not None and streaks.counts:
+                    streaks.succeeded(call.streak_key(), since)
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
@@ -260,6 +268,13 @@ def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> None:
         emit(spec.log, INFO, event, call.get(), key_hash=key.digest)
 
 
+def _cache_hit_succeeded(spec: NodeSpec, call: Call, since: int) -> None:
+    """A cache hit is a success of the node: it ends a streak of failures (loop guard)."""
+    streaks = spec.streaks
+    if streaks is not None and streaks.counts:
+        streaks.succeeded(call.streak_key(), since)
+
+
 def _cache_key(spec: NodeSpec, call: Call, state: Any) -> Any:
     assert spec.cache is not None
     ctx = call.get()
@@ -280,10 +295,12 @@ def _cached_sync(spec: NodeSpec, loop: SyncEntry) -> SyncEntry:
 
     def run(state: Any, config: RunnableConfig | None = None) -> Any:
         call = Call(spec, config)
+        since = spec.streaks.seq if spec.streaks is not None else 0
         key = _cache_key(spec, call, state)
         found = cache.lookup(key, events=events)
         _cache_event(spec, call, key, found.hit)
         if found.hit:
+            _cache_hit_succeeded(spec, call, since)
             return found.value
         result = loop(state, config, call)
         if not call.failed:
@@ -300,10 +317,12 @@ def _cached_async(spec: NodeSpec, loop: AsyncEntry) -> AsyncEntry:
 
     async def arun(state: Any, config: RunnableConfig | None = None) -> Any:
         call = Call(spec, config)
+        since = spec.streaks.seq if spec.streaks is not None else 0
         key = _cache_key(spec, call, state)
         found = await cache.alookup(key, events=events)
         _cache_event(spec, call, key, found.hit)
         if found.hit:
+            _cache_hit_succeeded(spec, call, since)
             return found.value
         result = await loop(state, config, call)
         if not call.failed:

@@ -4,6 +4,8 @@
 * ``fallback="node"``: the same update in ``Command(update=..., goto="node")``;
 * ``fallback=callable`` that succeeds: its update, with the record (marked
   ``recovered``) prepended to its ``errors``.
+
+Records arrive in their state form (``NodeError.to_state()``: plain JSON data).
 """
 
 from __future__ import annotations
@@ -14,22 +16,20 @@ from typing import Any
 
 from langgraph.types import Command
 
-from langgraph_runner.errors import NodeError
-
 __all__ = ["failure_update", "recovered_update"]
 
 
-def failure_update(records: list[NodeError], goto: str | None) -> Any:
+def failure_update(records: list[dict[str, Any]], goto: str | None) -> Any:
     """The update of an unrecovered failure: records plus the blocked flag."""
-    update = {"errors": [r.to_state() for r in records], "routing_flags": {"blocked": True}}
+    update = {"errors": records, "routing_flags": {"blocked": True}}
     if goto is None:
         return update
     return Command(update=update, goto=goto)
 
 
-def _merged(update: Any, record: NodeError) -> dict[str, Any]:
+def _merged(update: Any, record: dict[str, Any]) -> dict[str, Any]:
     if update is None:
-        return {"errors": [record.to_state()]}
+        return {"errors": [record]}
     if not isinstance(update, Mapping):
         try:
             update = dict(update)  # a sequence of (key, value) pairs, as Command accepts
@@ -44,11 +44,11 @@ def _merged(update: Any, record: NodeError) -> dict[str, Any]:
         own = []
     elif not isinstance(own, (list, tuple)):
         raise TypeError(f"a fallback's 'errors' update must be a list, got {type(own).__name__}")
-    merged["errors"] = [record.to_state(), *own]
+    merged["errors"] = [record, *own]
     return merged
 
 
-def recovered_update(result: Any, record: NodeError) -> Any:
+def recovered_update(result: Any, record: dict[str, Any]) -> Any:
     """A successful fallback's result with ``record`` (marked recovered) merged in.
 
     Raises:

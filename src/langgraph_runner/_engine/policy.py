@@ -129,7 +129,8 @@ class Policy:
             raise exc  # logged once, where the call loop lets it out
         # An attempt that failed *because* the run was aborted (the connection it
         # used was closed, ...) is an abort too: never recorded, no fallback.
-        call.check_run_signal()
+        if call.run_signal is not None:
+            call.check_run_signal()
         if self._template is None:
             return exc
         if state is None:

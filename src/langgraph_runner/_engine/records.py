@@ -1,15 +1,25 @@
-"""Turning a terminal failure into a sanitized ``NodeError`` record (and a safe exception)."""
+"""Turning a terminal failure into a sanitized record (and a safe exception).
+
+A ``Failure`` is classified when it is made (its code and category are what
+metrics and the update need); the sanitized text (message, stack, timestamp)
+is built the first time something reads it, and the ``NodeError`` model only
+when a hook, a fallback or the loop guard asks for one. In raise mode with
+logs filtered and no hook, nothing reads the text, so none is built.
+"""
 
 from __future__ import annotations
 
+import math
 import sys
-from datetime import datetime, timezone
+import time
+from types import CodeType
+from typing import Any
 
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
 from langgraph_runner._redact_exc import redact_tree, replacement
-from langgraph_runner.classify import classify_error, is_retryable_node_error
+from langgraph_runner.classify import classify_failure
 from langgraph_runner.context import NodeContext
 from langgraph_runner.errors import (
     CircuitOpenError,
@@ -22,30 +32,234 @@ from langgraph_runner.errors import (
 from langgraph_runner.retry import RetryConfig
 from langgraph_runner.sanitize import sanitize_message, sanitize_stack
 
-__all__ = ["add_note", "build_record", "error_code", "redact_exception"]
+__all__ = ["Failure", "add_note", "build_record", "error_code", "iso_utc", "redact_exception"]
 
+# By value: an Enum member hashes in Python code (Enum.__hash__), a str in C.
 _RECOVERABLE = frozenset(
-    {ErrorCode.RETRY_EXHAUSTED, ErrorCode.NODE_TIMEOUT, ErrorCode.CIRCUIT_OPEN}
+    code.value
+    for code in (ErrorCode.RETRY_EXHAUSTED, ErrorCode.NODE_TIMEOUT, ErrorCode.CIRCUIT_OPEN)
 )
+_STACK_MESSAGE = 300
+_CIRCUIT_OPEN = "circuit_open"  # the metrics category of a rejected call
+_CIRCUIT_OPEN_CODE = ErrorCode.CIRCUIT_OPEN.value
+
+
+def _code_and_category(
+    exc: BaseException, retry: RetryConfig | None
+) -> tuple[ErrorCode, ErrorCategory]:
+    """The record code and category of a terminal failure (the exception read once)."""
+    category, retryable = classify_failure(exc)
+    if isinstance(exc, _LGNodeTimeoutError):
+        return ErrorCode.NODE_TIMEOUT, ErrorCategory.TIMEOUT
+    if isinstance(exc, CircuitOpenError):
+        return ErrorCode.CIRCUIT_OPEN, category
+    if isinstance(exc, NodeAbortedError):
+        return ErrorCode.NODE_ABORTED, category
+    if isinstance(exc, ValidationError):
+        return ErrorCode.VALIDATION_FAILED, category
+    if retry is not None and retry.retry_on is not None:
+        retryable = retry.should_retry(exc)  # the node's own predicate decides
+    return (ErrorCode.RETRY_EXHAUSTED if retryable else ErrorCode.NON_RETRYABLE), category
 
 
 def error_code(exc: BaseException, retry: RetryConfig | None) -> ErrorCode:
     """The record code for a terminal failure."""
-    if isinstance(exc, _LGNodeTimeoutError):
-        return ErrorCode.NODE_TIMEOUT
-    if isinstance(exc, CircuitOpenError):
-        return ErrorCode.CIRCUIT_OPEN
-    if isinstance(exc, NodeAbortedError):
-        return ErrorCode.NODE_ABORTED
-    if isinstance(exc, ValidationError):
-        return ErrorCode.VALIDATION_FAILED
-    retryable = retry.should_retry(exc) if retry is not None else is_retryable_node_error(exc)
-    return ErrorCode.RETRY_EXHAUSTED if retryable else ErrorCode.NON_RETRYABLE
+    return _code_and_category(exc, retry)[0]
 
 
 def _retry_after(exc: BaseException) -> float | None:
     after = exc.retry_after if isinstance(exc, CircuitOpenError) else None
     return None if after is None else float(after)
+
+
+# The date and time to the second, formatted once a second (a record's timestamp is
+# otherwise a datetime built and formatted on every failure).
+_SECOND: tuple[float, str] = (-1.0, "")
+
+
+def iso_utc(t: float) -> str:
+    """``datetime.fromtimestamp(t, timezone.utc).isoformat()`` for a ``time.time()`` value."""
+    global _SECOND
+    frac, whole = math.modf(t)
+    micros = round(frac * 1e6)  # half to even, as datetime rounds
+    if micros >= 1_000_000:
+        whole += 1.0
+        micros -= 1_000_000
+    second = _SECOND
+    if second[0] != whole:
+        second = _SECOND = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    if micros:
+        return f"{second[1]}.{str(micros).zfill(6)}+00:00"
+    return f"{second[1]}+00:00"
+
+
+# What a record shows of where and how it failed (message, error type, stack) is the
+# same every time a call site fails the same way: it is kept per site, keyed by the
+# exception's class and raw text, the code, node and attempts, and each frame of the
+# traceback (code object by id, held by the entry so no id is reused, and instruction).
+_SITES: dict[tuple[Any, ...], tuple[tuple[str, str, str | None], tuple[CodeType, ...]]] = {}
+_SITES_MAX = 1024
+_SITE_TEXT_MAX = 4096  # longer texts are not kept (sanitize_message does not keep them either)
+
+
+def _site_fields(
+    exc: BaseException, code: ErrorCode, node: str, attempts: int
+) -> tuple[str, str, str | None]:
+    """``(message, error_type, stack)`` of a failure, sanitized."""
+    text = sanitize_message(exc, max_length=400)
+    error_type = type(exc).__name__
+    # A sanitized text is a fixed point of sanitize_message: no second scan unless the
+    # stack's shorter cap cuts it.
+    short = (
+        text if len(text) <= _STACK_MESSAGE else sanitize_message(text, max_length=_STACK_MESSAGE)
+    )
+    message = code.template.format(node=node, attempts=attempts, error=f"{error_type}: {text}")
+    return message, error_type, sanitize_stack(exc, message=short)
+
+
+def _site(
+    exc: BaseException, code: ErrorCode, node: str, attempts: int
+) -> tuple[str, str, str | None]:
+    """``_site_fields``, kept per failing site."""
+    try:
+        raw = str(exc)
+    except BaseException:  # a hostile __str__: sanitize_message contains it
+        return _site_fields(exc, code, node, attempts)
+    if len(raw) > _SITE_TEXT_MAX:
+        return _site_fields(exc, code, node, attempts)
+    key: list[Any] = [type(exc), raw, code._value_, node, attempts]
+    codes = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frame_code = tb.tb_frame.f_code
+        codes.append(frame_code)
+        key += (id(frame_code), tb.tb_lasti)
+        tb = tb.tb_next
+    site_key = tuple(key)
+    found = _SITES.get(site_key)
+    if found is None:
+        found = (_site_fields(exc, code, node, attempts), tuple(codes))
+        if len(_SITES) >= _SITES_MAX:
+            _SITES.clear()
+        _SITES[site_key] = found
+    return found[0]
+
+
+class Failure:
+    """One terminal failure of a node: classified now, its record built when first read.
+
+    Made from trusted values only (the engine's own counts and clocks): nothing
+    is validated.
+
+    Args:
+        exc: The exception that ended the call.
+        node: The node's name.
+        attempts: Attempts made (>= 1).
+        duration_ms: The whole call's duration (>= 0).
+        retry: The node's retry policy (its predicate decides the code).
+        trace_id: The run's trace id.
+        graph_execution_id: The thread id, else the run id, else the trace id.
+
+    Attributes:
+        code: Why the node failed.
+        category: The failure's category (what its record and metrics show).
+    """
+
+    __slots__ = (
+        "_model",
+        "_state",
+        "attempts",
+        "category",
+        "code",
+        "duration_ms",
+        "exc",
+        "graph_execution_id",
+        "node",
+        "recovered",
+        "time",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        exc: BaseException,
+        node: str,
+        attempts: int,
+        duration_ms: float,
+        retry: RetryConfig | None,
+        trace_id: str | None,
+        graph_execution_id: str | None,
+    ) -> None:
+        self.code, self.category = _code_and_category(exc, retry)
+        self.exc = exc
+        self.node = node
+        self.attempts = attempts
+        self.duration_ms = duration_ms
+        self.trace_id = trace_id
+        self.graph_execution_id = graph_execution_id
+        self.recovered = False
+        self.time = time.time()  # the moment of the failure, not of the first read
+        self._state: dict[str, Any] | None = None
+        self._model: NodeError | None = None
+
+    @property
+    def metrics_category(self) -> str:
+        """What ``NodeMetricsCollector.record_failure`` counts it as (``category=``)."""
+        if isinstance(self.exc, CircuitOpenError):
+            return _CIRCUIT_OPEN  # a rejection: the node never ran
+        return str(self.category._value_)
+
+    def state(self) -> dict[str, Any]:
+        """The record as it is written into state: plain JSON data, secrets redacted.
+
+        Built on first use; equal to ``self.record().to_state()``.
+        """
+        state = self._state
+        if state is None:
+            exc = self.exc
+            value = self.code._value_
+            message, error_type, stack = _site(exc, self.code, self.node, self.attempts)
+            # Every field, from trusted values, in NodeError's declaration order
+            # (tests/test_engine_records.py checks it against pydantic).
+            state = self._state = {
+                "node": self.node,
+                "code": value,
+                "message": message,
+                "error_type": error_type,
+                "category": self.category._value_,
+                "recoverable": value in _RECOVERABLE,
+                "attempts": self.attempts,
+                "timestamp": iso_utc(self.time),
+                "duration_ms": self.duration_ms,
+                "stack": stack,
+                "trace_id": self.trace_id,
+                "graph_execution_id": self.graph_execution_id,
+                "retry_after": _retry_after(exc) if value == _CIRCUIT_OPEN_CODE else None,
+                "recovered": self.recovered,
+            }
+        return state
+
+    def mark_recovered(self) -> None:
+        """A fallback recovered the node: the record says so."""
+        self.recovered = True
+        if self._state is not None:
+            self._state = {**self._state, "recovered": True}
+            self._model = None
+
+    @property
+    def message(self) -> str:
+        """The record's sanitized message."""
+        return str(self.state()["message"])
+
+    def record(self) -> NodeError:
+        """The ``NodeError`` of this failure (built once, without re-validating)."""
+        model = self._model
+        if model is None:
+            fields = dict(self.state())
+            fields["code"] = self.code
+            fields["category"] = self.category
+            model = self._model = error_from_fields(fields)
+        return model
 
 
 def build_record(
@@ -55,39 +269,18 @@ def build_record(
     attempts: int,
     duration_ms: float,
     retry: RetryConfig | None,
-    code: ErrorCode | None = None,
-    include_stack: bool = True,
-    recovered: bool = False,
 ) -> NodeError:
     """A sanitized record of ``exc``: no secret of its message reaches state."""
-    code = code or error_code(exc, retry)
-    category = classify_error(exc)
-    if code is ErrorCode.NODE_TIMEOUT:
-        category = ErrorCategory.TIMEOUT
-    text = sanitize_message(exc, max_length=400)
-    error_type = type(exc).__name__
-    # Every field is built right here, from trusted values, in declaration order:
-    # no validation (error_from_fields checks at import that this equals pydantic's).
-    return error_from_fields(
-        {
-            "node": ctx.node,
-            "code": code,
-            "message": code.render(node=ctx.node, attempts=attempts, error=f"{error_type}: {text}"),
-            "error_type": error_type,
-            "category": category,
-            "recoverable": code in _RECOVERABLE,
-            "attempts": max(0, attempts),
-            "timestamp": datetime.now(timezone.utc).isoformat(),
-            "duration_ms": max(0.0, float(duration_ms)),
-            "stack": sanitize_stack(exc, message=sanitize_message(text, max_length=300))
-            if include_stack
-            else None,
-            "trace_id": ctx.trace_id,
-            "graph_execution_id": ctx.graph_execution_id,
-            "retry_after": _retry_after(exc),
-            "recovered": recovered,
-        }
+    failure = Failure(
+        exc,
+        ctx.node,
+        max(0, attempts),
+        max(0.0, float(duration_ms)),
+        retry,
+        ctx.trace_id,
+        ctx.graph_execution_id,
     )
+    return failure.record()
 
 
 def add_note(exc: BaseException, note: str) -> None:

@@ -22,31 +22,15 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langgraph_runner import _compat
 from langgraph_runner._engine.adapters import _SyncNode, wrap
-from langgraph_runner._engine.loop import AsyncEntry, SyncEntry, make_entries
-from langgraph_runner._engine.spec import NodeSpec, build_spec, fn_name
+from langgraph_runner._engine.loop import make_entries
+from langgraph_runner._engine.spec import build_spec
 
-__all__ = ["build_runnable", "is_runnable_node", "is_wrapped", "watched"]
+__all__ = ["build_runnable", "is_runnable_node", "is_wrapped"]
 
 
 def is_wrapped(node: object) -> bool:
     """Whether ``node`` was built by ``create_node``."""
     return isinstance(node, _SyncNode)
-
-
-def watched(spec: NodeSpec, run: SyncEntry, arun: AsyncEntry) -> tuple[SyncEntry, AsyncEntry]:
-    """The entries with the loop guard watching for successes (when the node has one)."""
-    if spec.streaks is None:
-        return run, arun
-    name, fn = spec.name, spec.fn
-
-    def node(config: RunnableConfig | None) -> str:  # as Call.node() names it
-        if name:
-            return name
-        meta = config.get("metadata") if config else None
-        found = meta.get("langgraph_node") if meta else None
-        return str(found) if found else fn_name(fn)
-
-    return spec.streaks.watch(run, arun, node)
 
 
 def is_runnable_node(fn: object) -> TypeGuard[Runnable[Any, Any]]:
@@ -94,5 +78,4 @@ def build_runnable(runnable: Runnable[Any, Any], /, **options: Any) -> Any:
     )
     run, _ = make_entries(spec)
     _, arun = make_entries(aspec)
-    run, arun = watched(spec, run, arun)
     return wrap(invoke, spec.name, False, run, arun)
