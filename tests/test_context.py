@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import operator
 import re
 import uuid
@@ -17,6 +18,7 @@ from langgraph.types import RetryPolicy, Send
 from langgraph_runner import GraphState, create_node, get_node_context
 from langgraph_runner.context import (
     NodeContext,
+    forget_oldest,
     idempotency_key_for,
     ids_from_config,
     new_trace_id,
@@ -366,6 +368,24 @@ def test_one_invoke_without_ids_shares_one_generated_trace_id(call: str) -> None
     assert len(set(traces[:3])) == 1 and len(set(traces[3:])) == 1
     assert traces[0] != traces[3]  # each invoke is its own run
     assert executions == traces
+
+
+def test_the_last_4096_runs_keep_their_trace_ids() -> None:
+    """The run registry forgets its oldest runs in batches, never one of the last 4096."""
+    anchors = [object() for _ in range(2 * 4096 + 10)]
+    first = {id(a): trace_id_for_run(a) for a in anchors}
+    for anchor in anchors[-4096:]:
+        assert trace_id_for_run(anchor) == first[id(anchor)]
+    assert trace_id_for_run(anchors[0]) != first[id(anchors[0])]  # long forgotten: a new id
+
+
+def test_forget_oldest_keeps_the_newest() -> None:
+    """forget_oldest drops entries from the old end until `keep` are left."""
+    entries = collections.OrderedDict((i, str(i)) for i in range(10))
+    forget_oldest(entries, 4)
+    assert list(entries) == [6, 7, 8, 9]
+    forget_oldest(entries, 8)
+    assert list(entries) == [6, 7, 8, 9]
 
 
 def test_trace_id_for_run_is_stable_per_anchor() -> None:

@@ -103,6 +103,18 @@ def test_a_success_that_overlapped_a_failure_does_not_reset_it() -> None:
     assert streaks.count(key) == 0
 
 
+def test_the_last_4096_runs_keep_their_counts() -> None:
+    """Runs are forgotten oldest first, in batches, never one of the last 4096."""
+    streaks = FailureStreaks(3)
+    config = _config()
+    keys = [streak_key(config, "tools", f"run-{i}") for i in range(2 * 4096 + 10)]
+    for key in keys:
+        streaks.failed(config, key, named=False, record=_record)
+    assert all(streaks.count(key) == 1 for key in keys[-4096:])
+    assert streaks.count(keys[0]) == 0
+    assert len(streaks.counts) <= 2 * 4096
+
+
 def test_the_streak_key_drops_task_ids_from_the_namespace() -> None:
     """(run, namespace path without task ids, node): every step's task id is another id."""
     assert streak_key(_config("tools:abc"), "tools", "r") == ("r", "tools", "tools")

@@ -215,7 +215,11 @@ def _redact_plain(exc: BaseException) -> bool:
     try:
         if exc.__cause__ is not None or exc.__context__ is not None or exc.__dict__:
             return False
-        if not _shows_only_args(type(exc)):
+        cls = type(exc)
+        shows_only_args = _ARGS_ONLY.get(cls)
+        if shows_only_args is None:
+            shows_only_args = _shows_only_args(cls)
+        if not shows_only_args:
             return False
         if isinstance(exc, OSError) and (
             exc.filename is not None or exc.filename2 is not None or exc.strerror is not None
@@ -226,7 +230,7 @@ def _redact_plain(exc: BaseException) -> bool:
             return True
         if len(args) != 1 or args[0].__class__ is not str:
             return False
-        clean = _clean(args[0])
+        clean = sanitize_message(args[0], max_length=ARG_MAX)  # _clean(), inlined
         if clean != args[0]:
             exc.args = (clean,)
         return True
@@ -289,6 +293,8 @@ def replacement(exc: BaseException) -> BaseException:
     suppresses the implicit context, so raising it inside an ``except`` block does
     not print the original again.
     """
+    if type(exc) is not ValidationError:  # the only kind replaced
+        return exc
     new = _pydantic_replacement(exc)
     if new is None:
         return exc

@@ -17,6 +17,7 @@ __all__ = [
     "RUN_TRACKER_KEY",
     "ContextSource",
     "NodeContext",
+    "forget_oldest",
     "get_node_context",
     "idempotency_key_for",
     "ids_from_config",
@@ -165,7 +166,8 @@ if hasattr(os, "register_at_fork"):
 # id when the caller gave none; the control object is the run's identity instead.
 # RunControl has __slots__ and no __weakref__, so the registry holds the objects
 # themselves (a strong reference also keeps their id() from being reused) and is
-# bounded: the oldest runs are forgotten first.
+# bounded: the oldest runs are forgotten first, 4096 at a time once it holds twice as
+# many (one pass over old entries now and then, instead of one on every new run).
 _RUNS_MAX = 4096
 _RUNS: collections.OrderedDict[int, tuple[object, str]] = collections.OrderedDict()
 _RUNS_LOCK = threading.Lock()
@@ -184,9 +186,16 @@ def trace_id_for_run(anchor: object) -> str:
             return found[1]
         trace = (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex()  # new_trace_id(), inlined
         _RUNS[key] = (anchor, trace)
-        if len(_RUNS) > _RUNS_MAX:
-            _RUNS.popitem(last=False)
+        if len(_RUNS) >= 2 * _RUNS_MAX:
+            forget_oldest(_RUNS, _RUNS_MAX)
         return trace
+
+
+def forget_oldest(entries: collections.OrderedDict[Any, Any], keep: int) -> None:
+    """Drop the oldest entries of ``entries`` until ``keep`` are left."""
+    pop = entries.popitem
+    for _ in range(len(entries) - keep):
+        pop(last=False)
 
 
 def ids_from_config(

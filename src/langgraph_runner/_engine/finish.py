@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from time import perf_counter
+from time import perf_counter, time
 from typing import Any
 
 from langchain_core.runnables.config import (
@@ -31,11 +31,25 @@ from langgraph_runner._engine.events import emit
 from langgraph_runner._engine.hooks import acall_hook, call_hook, run_coroutine_blocking
 from langgraph_runner._engine.inject import kwargs_for
 from langgraph_runner._engine.outcome import failure_update, recovered_update
-from langgraph_runner._engine.records import Failure, add_note, build_record, redact_exception
+from langgraph_runner._engine.records import (
+    Failure,
+    add_note,
+    build_record,
+    code_and_category,
+    record_model,
+    record_state,
+    redact_exception,
+)
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner.classify import is_control_flow
 from langgraph_runner.context import NodeContext, reset_context, set_context
-from langgraph_runner.errors import FailureLoopError, NodeError, StateSchemaError
+from langgraph_runner.errors import (
+    ErrorCategory,
+    ErrorCode,
+    FailureLoopError,
+    NodeError,
+    StateSchemaError,
+)
 from langgraph_runner.metrics.collector import NodeMetricsCollector
 from langgraph_runner.timeouts import arun_sync_attempt
 
@@ -44,6 +58,7 @@ __all__ = ["fail_async", "fail_sync"]
 INFO = logging.INFO
 ERROR = logging.ERROR
 _RECORD_CHANNELS = ("errors", "routing_flags")
+_CIRCUIT_OPEN = "circuit_open"  # the metrics category of a call a breaker rejected
 _RAISE = object()
 
 
@@ -53,28 +68,89 @@ def _record(spec: NodeSpec, call: Call, exc: BaseException) -> Failure:
     duration_ms = (perf_counter() - call.t0) * 1000  # call.elapsed_ms()
     failure = Failure(exc, call.node(), call.attempt, duration_ms, spec.retry, ids[0], ids[1])
     if spec.log.emits(ERROR):  # nobody would see it: skip building the event
-        emit(
-            spec.log,
-            ERROR,
-            "node.failed",
-            call.get(),
-            duration_ms=round(duration_ms, 3),
-            code=failure.code.value,
-            category=failure.category.value,
-            error_type=type(exc).__name__,
-            message=failure.message,
-        )
+        _log_failed(spec, call, exc, failure.code, failure.category, duration_ms, failure.message)
+    _count(call, exc, failure.code, failure.category, duration_ms)
+    return failure
+
+
+def _log_failed(
+    spec: NodeSpec,
+    call: Call,
+    exc: BaseException,
+    code: ErrorCode,
+    category: ErrorCategory,
+    duration_ms: float,
+    message: str,
+) -> None:
+    emit(
+        spec.log,
+        ERROR,
+        "node.failed",
+        call.get(),
+        duration_ms=round(duration_ms, 3),
+        code=code.value,
+        category=category.value,
+        error_type=type(exc).__name__,
+        message=message,
+    )
+
+
+def _count(
+    call: Call, exc: BaseException, code: ErrorCode, category: ErrorCategory, duration_ms: float
+) -> None:
+    """Count the failure (the run's collector, else the node's own, if any)."""
     call.failed = True
     collector = call.metrics
     if collector is not None:
         try:  # call.send(), inlined
             if isinstance(collector, NodeMetricsCollector):  # it takes the category we have
-                collector.record_failure(failure.node, duration_ms, exc, failure.metrics_category)
+                # metrics_category(), inlined: a rejection counts apart from its category
+                counted = _CIRCUIT_OPEN if code is ErrorCode.CIRCUIT_OPEN else category._value_
+                collector.record_failure(call.node(), duration_ms, exc, counted)
             else:
-                collector.record_failure(failure.node, duration_ms, exc)
+                collector.record_failure(call.node(), duration_ms, exc)
         except Exception as err:  # a broken collector never fails a node
             call.metrics_failed(err, "record_failure")
-    return failure
+
+
+def _plain(spec: NodeSpec, call: Call, exc: BaseException) -> Any:
+    """A terminal failure when nothing but its record is wanted, in one frame.
+
+    The common case (no fallback, no ``on_failure`` hook, no callback handler):
+    ``_record`` and the rest of ``fail_sync`` without the ``Failure`` object. In
+    raise mode the failure is classified only for a collector or the
+    ``node.failed`` event, and its record built only for the event.
+    """
+    duration_ms = (perf_counter() - call.t0) * 1000
+    logged = spec.log.emits(ERROR)  # nobody would see it: skip building the event
+    if spec.on_error == "raise":
+        call.failed = True
+        if logged or call.metrics is not None:
+            code, category = code_and_category(exc, spec.retry)
+            if logged:
+                ids = call.ids()
+                state = record_state(
+                    exc, code, category, call.node(), call.attempt, duration_ms, ids[0], ids[1],
+                    time(),
+                )  # fmt: skip
+                _log_failed(spec, call, exc, code, category, duration_ms, state["message"])
+            _count(call, exc, code, category, duration_ms)
+        return _raise(spec, call, exc)
+    ids = call.ids()
+    code, category = code_and_category(exc, spec.retry)
+    state = record_state(
+        exc, code, category, call.node(), call.attempt, duration_ms, ids[0], ids[1], time()
+    )
+    if logged:
+        _log_failed(spec, call, exc, code, category, duration_ms, state["message"])
+    _count(call, exc, code, category, duration_ms)
+    if _compat.missing_channels(call.config, _RECORD_CHANNELS):
+        _schema_error(call, exc)
+    streaks = spec.streaks
+    if streaks is not None:  # the loop guard: the limit-th failure in a row raises
+        model = functools.partial(record_model, state, code, category)
+        streaks.failed(call.config, call.streak_key(), named=ids[4], record=model)
+    return failure_update([state], None)
 
 
 def _fallback_record(spec: NodeSpec, call: Call, exc: BaseException) -> NodeError:
@@ -125,10 +201,14 @@ def _resolve(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure, o
 
 
 def _check_channels(call: Call, exc: BaseException) -> None:
+    if _compat.missing_channels(call.config, _RECORD_CHANNELS):
+        _schema_error(call, exc)
+
+
+def _schema_error(call: Call, exc: BaseException) -> None:
     missing = _compat.missing_channels(call.config, _RECORD_CHANNELS)
-    if missing:
-        # The failure becomes the schema error's __cause__, which servers log.
-        raise StateSchemaError(call.node(), missing) from redact_exception(exc)
+    # The failure becomes the schema error's __cause__, which servers log.
+    raise StateSchemaError(call.node(), missing) from redact_exception(exc)
 
 
 def _raise(spec: NodeSpec, call: Call, exc: BaseException) -> Any:
@@ -198,14 +278,9 @@ def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any
     """The outcome of a terminal failure, from sync code: an update, or the exception."""
     if isinstance(exc, FailureLoopError):  # a wrapped subgraph's guard stops the whole run
         raise exc
+    if spec.fallback is None and spec.on_failure is None and not _has_handlers(call.config):
+        return _plain(spec, call, exc)  # the common case: the record alone
     failure = _record(spec, call, exc)
-    if spec.fallback is None and spec.on_failure is None:  # the common case: the record alone
-        if spec.on_error == "raise":
-            return _raise(spec, call, exc)
-        _check_channels(call, exc)
-        update = failure_update([failure.state()], None)
-        _report_sync(spec, call, exc, failure)
-        return update
     outcome = None
     if spec.fallback is not None and not isinstance(spec.fallback, str):
         token = set_context(_fallback_ctx(call, exc))
@@ -238,14 +313,9 @@ async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException)
     """The outcome of a terminal failure, from async code."""
     if isinstance(exc, FailureLoopError):
         raise exc
+    if spec.fallback is None and spec.on_failure is None and not _has_handlers(call.config):
+        return _plain(spec, call, exc)  # the common case: the record alone (nothing awaited)
     failure = _record(spec, call, exc)
-    if spec.fallback is None and spec.on_failure is None:  # the common case: the record alone
-        if spec.on_error == "raise":
-            return _raise(spec, call, exc)
-        _check_channels(call, exc)
-        update = failure_update([failure.state()], None)
-        await _report_async(spec, call, exc, failure)
-        return update
     outcome = None
     fallback = spec.fallback
     if fallback is not None and not isinstance(fallback, str):

@@ -37,6 +37,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import EmptyChannelError
 
 from langgraph_runner._compat import CONF, CONFIG_KEY_CHECKPOINT_NS, CONFIG_KEY_READ
+from langgraph_runner.context import forget_oldest
 from langgraph_runner.errors import FailureLoopError, NodeError
 
 __all__ = [
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
-_MAX_KEYS = 4096  # runs remembered per node; the oldest are forgotten first
+_MAX_KEYS = 4096  # runs remembered per node: the oldest are forgotten, 4096 at a time
 
 Key = tuple[str, str, str]
 _EMPTY: Mapping[str, Any] = {}
@@ -150,15 +151,15 @@ class FailureStreaks:
                 count = 1 if known is None else known[0] + 1
                 self.seq = seq = self.seq + 1
                 counts[key] = (count, seq)
-                if len(counts) > _MAX_KEYS:
-                    counts.popitem(last=False)
+                if len(counts) >= 2 * _MAX_KEYS:
+                    forget_oldest(counts, _MAX_KEYS)
         if known is None and named:  # read outside the lock: it calls LangGraph
             count = _recorded_streak(config, key[2], key[0]) + 1
             with self._lock:
                 self.seq = seq = self.seq + 1
                 counts[key] = (count, seq)
-                while len(counts) > _MAX_KEYS:
-                    counts.popitem(last=False)
+                if len(counts) >= 2 * _MAX_KEYS:
+                    forget_oldest(counts, _MAX_KEYS)
         if count >= self.limit:
             raise FailureLoopError(record=record(), failures=count, limit=self.limit)
 

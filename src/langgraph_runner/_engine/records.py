@@ -32,7 +32,18 @@ from langgraph_runner.errors import (
 from langgraph_runner.retry import RetryConfig
 from langgraph_runner.sanitize import sanitize_message, sanitize_stack
 
-__all__ = ["Failure", "add_note", "build_record", "error_code", "iso_utc", "redact_exception"]
+__all__ = [
+    "Failure",
+    "add_note",
+    "build_record",
+    "code_and_category",
+    "error_code",
+    "iso_utc",
+    "metrics_category",
+    "record_model",
+    "record_state",
+    "redact_exception",
+]
 
 # By value: an Enum member hashes in Python code (Enum.__hash__), a str in C.
 _RECOVERABLE = frozenset(
@@ -44,7 +55,7 @@ _CIRCUIT_OPEN = "circuit_open"  # the metrics category of a rejected call
 _CIRCUIT_OPEN_CODE = ErrorCode.CIRCUIT_OPEN.value
 
 
-def _code_and_category(
+def code_and_category(
     exc: BaseException, retry: RetryConfig | None
 ) -> tuple[ErrorCode, ErrorCategory]:
     """The record code and category of a terminal failure (the exception read once)."""
@@ -64,7 +75,7 @@ def _code_and_category(
 
 def error_code(exc: BaseException, retry: RetryConfig | None) -> ErrorCode:
     """The record code for a terminal failure."""
-    return _code_and_category(exc, retry)[0]
+    return code_and_category(exc, retry)[0]
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -102,6 +113,16 @@ _SITES_MAX = 1024
 _SITE_TEXT_MAX = 4096  # longer texts are not kept (sanitize_message does not keep them either)
 
 
+def _frame_codes(exc: BaseException) -> tuple[CodeType, ...]:
+    """The code object of each frame of ``exc``'s traceback (held by a ``_SITES`` entry)."""
+    codes = []
+    tb = exc.__traceback__
+    while tb is not None:
+        codes.append(tb.tb_frame.f_code)
+        tb = tb.tb_next
+    return tuple(codes)
+
+
 def _site_fields(
     exc: BaseException, code: ErrorCode, node: str, attempts: int
 ) -> tuple[str, str, str | None]:
@@ -117,32 +138,80 @@ def _site_fields(
     return message, error_type, sanitize_stack(exc, message=short)
 
 
-def _site(
-    exc: BaseException, code: ErrorCode, node: str, attempts: int
-) -> tuple[str, str, str | None]:
-    """``_site_fields``, kept per failing site."""
+def metrics_category(exc: BaseException, category: ErrorCategory) -> str:
+    """What ``NodeMetricsCollector.record_failure`` counts a failure as (its ``category=``)."""
+    if isinstance(exc, CircuitOpenError):
+        return _CIRCUIT_OPEN  # a rejection: the node never ran
+    return str(category._value_)
+
+
+def record_state(
+    exc: BaseException,
+    code: ErrorCode,
+    category: ErrorCategory,
+    node: str,
+    attempts: int,
+    duration_ms: float,
+    trace_id: str | None,
+    graph_execution_id: str | None,
+    at: float,
+    recovered: bool = False,
+) -> dict[str, Any]:
+    """A failure's record as it is written into state: plain JSON data, secrets redacted.
+
+    From trusted values only (``code_and_category``'s answer, the engine's own counts
+    and clocks; ``at`` is the failure's ``time.time()``): nothing is validated.
+    ``record_model`` turns it into the ``NodeError`` that validating it would give.
+    """
+    value = code._value_
+    # What depends only on where and how it failed is kept per failing site (_SITES);
+    # a text too long to keep, or a __str__ that raises, is sanitized afresh.
     try:
         raw = str(exc)
-    except BaseException:  # a hostile __str__: sanitize_message contains it
-        return _site_fields(exc, code, node, attempts)
-    if len(raw) > _SITE_TEXT_MAX:
-        return _site_fields(exc, code, node, attempts)
-    key: list[Any] = [type(exc), raw, code._value_, node, attempts]
-    codes = []
-    tb = exc.__traceback__
-    while tb is not None:
-        frame_code = tb.tb_frame.f_code
-        codes.append(frame_code)
-        key += (id(frame_code), tb.tb_lasti)
-        tb = tb.tb_next
-    site_key = tuple(key)
-    found = _SITES.get(site_key)
-    if found is None:
-        found = (_site_fields(exc, code, node, attempts), tuple(codes))
-        if len(_SITES) >= _SITES_MAX:
-            _SITES.clear()
-        _SITES[site_key] = found
-    return found[0]
+    except BaseException:
+        raw = None
+    if raw is None or len(raw) > _SITE_TEXT_MAX:
+        message, error_type, stack = _site_fields(exc, code, node, attempts)
+    else:
+        key: list[Any] = [type(exc), raw, value, node, attempts]
+        tb = exc.__traceback__
+        while tb is not None:
+            key += (id(tb.tb_frame.f_code), tb.tb_lasti)
+            tb = tb.tb_next
+        site_key = tuple(key)
+        found = _SITES.get(site_key)
+        if found is None:
+            found = (_site_fields(exc, code, node, attempts), _frame_codes(exc))
+            if len(_SITES) >= _SITES_MAX:
+                _SITES.clear()
+            _SITES[site_key] = found
+        message, error_type, stack = found[0]
+    # Every field in NodeError's declaration order (tests/test_engine_records.py checks
+    # the result against pydantic).
+    return {
+        "node": node,
+        "code": value,
+        "message": message,
+        "error_type": error_type,
+        "category": category._value_,
+        "recoverable": value in _RECOVERABLE,
+        "attempts": attempts,
+        "timestamp": iso_utc(at),
+        "duration_ms": duration_ms,
+        "stack": stack,
+        "trace_id": trace_id,
+        "graph_execution_id": graph_execution_id,
+        "retry_after": _retry_after(exc) if value == _CIRCUIT_OPEN_CODE else None,
+        "recovered": recovered,
+    }
+
+
+def record_model(state: dict[str, Any], code: ErrorCode, category: ErrorCategory) -> NodeError:
+    """The ``NodeError`` of a ``record_state`` (built without validating it again)."""
+    fields = dict(state)
+    fields["code"] = code
+    fields["category"] = category
+    return error_from_fields(fields)
 
 
 class Failure:
@@ -190,7 +259,7 @@ class Failure:
         trace_id: str | None,
         graph_execution_id: str | None,
     ) -> None:
-        self.code, self.category = _code_and_category(exc, retry)
+        self.code, self.category = code_and_category(exc, retry)
         self.exc = exc
         self.node = node
         self.attempts = attempts
@@ -205,9 +274,7 @@ class Failure:
     @property
     def metrics_category(self) -> str:
         """What ``NodeMetricsCollector.record_failure`` counts it as (``category=``)."""
-        if isinstance(self.exc, CircuitOpenError):
-            return _CIRCUIT_OPEN  # a rejection: the node never ran
-        return str(self.category._value_)
+        return metrics_category(self.exc, self.category)
 
     def state(self) -> dict[str, Any]:
         """The record as it is written into state: plain JSON data, secrets redacted.
@@ -216,27 +283,18 @@ class Failure:
         """
         state = self._state
         if state is None:
-            exc = self.exc
-            value = self.code._value_
-            message, error_type, stack = _site(exc, self.code, self.node, self.attempts)
-            # Every field, from trusted values, in NodeError's declaration order
-            # (tests/test_engine_records.py checks it against pydantic).
-            state = self._state = {
-                "node": self.node,
-                "code": value,
-                "message": message,
-                "error_type": error_type,
-                "category": self.category._value_,
-                "recoverable": value in _RECOVERABLE,
-                "attempts": self.attempts,
-                "timestamp": iso_utc(self.time),
-                "duration_ms": self.duration_ms,
-                "stack": stack,
-                "trace_id": self.trace_id,
-                "graph_execution_id": self.graph_execution_id,
-                "retry_after": _retry_after(exc) if value == _CIRCUIT_OPEN_CODE else None,
-                "recovered": self.recovered,
-            }
+            state = self._state = record_state(
+                self.exc,
+                self.code,
+                self.category,
+                self.node,
+                self.attempts,
+                self.duration_ms,
+                self.trace_id,
+                self.graph_execution_id,
+                self.time,
+                self.recovered,
+            )
         return state
 
     def mark_recovered(self) -> None:
@@ -255,10 +313,7 @@ class Failure:
         """The ``NodeError`` of this failure (built once, without re-validating)."""
         model = self._model
         if model is None:
-            fields = dict(self.state())
-            fields["code"] = self.code
-            fields["category"] = self.category
-            model = self._model = error_from_fields(fields)
+            model = self._model = record_model(self.state(), self.code, self.category)
         return model
 
 

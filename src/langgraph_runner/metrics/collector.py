@@ -15,10 +15,9 @@ Design decisions:
   (``invalid_durations``) and left out of timing; each is logged once per node.
   A non-``str`` node is a programming error (``TypeError``), as is an unknown
   category string (``ValueError``).
-* Lifetime duration histograms per outcome and error type are kept as bucket
-  counts (one bisect per record), read by exporters through ``series()``.
-* After ``os.fork()`` the child gets fresh locks and a new ``collector_id``; it keeps
-  the parent's numbers until ``reset_node_metrics()``.
+* Lifetime duration histograms per outcome and error type are bucket counts
+  (one bisect per record), read by exporters through ``series()``. After a fork the
+  child gets fresh locks and a new ``collector_id``, and keeps the parent's numbers.
 """
 
 from __future__ import annotations
@@ -46,6 +45,7 @@ from langgraph_runner.metrics.model import (
     metrics_from_fields,
 )
 from langgraph_runner.metrics.node_state import (
+    CATEGORY_INDEX,
     CIRCUIT,
     NEGATIVE,
     NodeState,
@@ -71,6 +71,7 @@ METRICS_COLLECTOR_KEY: Final = "metrics_collector"
 """Key under ``config["configurable"]`` that carries a collector into wrapped nodes."""
 
 _INF = math.inf
+_Hook = ThresholdHook | None
 _BATCH: Final = 32  # pending records folded at once (every read folds the rest)
 _LIVE: weakref.WeakSet[NodeMetricsCollector] = weakref.WeakSet()
 _LOG = get_event_logger()
@@ -251,14 +252,16 @@ class NodeMetricsCollector:
         Args:
             node: The node's name.
             duration_ms: How long the failed execution took.
-            error: The exception; when no ``category`` is given, a
-                ``CircuitOpenError`` counts as a rejection and anything else is
-                classified with ``classify_error``.
+            error: The exception; without a ``category``, a ``CircuitOpenError`` counts
+                as a rejection and anything else is classified (``classify_error``).
             category: An ``ErrorCategory`` (or its value, or ``"circuit_open"``);
                 it wins over ``error``.
         """
         st = self._nodes.get(node) or self._entry(node)
-        cat, d = category_of(category, error), duration_ms
+        cat = CATEGORY_INDEX.get(category) if category.__class__ is str else None  # common case
+        if cat is None:
+            cat = category_of(category, error)
+        d = duration_ms
         if self._watched or cat == CIRCUIT or d.__class__ is not float or not 0.0 <= d < _INF:
             self._record(st, node, cat, d)
             return
@@ -293,9 +296,7 @@ class NodeMetricsCollector:
             else:
                 tell(listener.on_failure, node, d, ERROR_TYPES[cat])
 
-    def _fire(
-        self, kind: str, limit: float | None, hook: ThresholdHook | None, node: str, v: float
-    ) -> None:
+    def _fire(self, kind: str, limit: float | None, hook: _Hook, node: str, v: float) -> None:
         _LOG.emit(logging.WARNING, f"metrics.{kind}_threshold", node=node, value=v, threshold=limit)
         if hook is not None:
             notify(hook, node, v)
