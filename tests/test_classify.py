@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from typing_extensions import TypedDict
 
 from langgraph_runner.classify import (
+    classified_by_class,
     classify_error,
     classify_failure,
     http_status,
@@ -627,3 +628,16 @@ def test_a_status_set_on_one_instance_is_not_taken_for_its_class() -> None:
 def test_http_status_reads_class_level_attributes(exc: BaseException, status: int) -> None:
     """A status from a property, a slot or __getattr__ is found (no instance-dict shortcut)."""
     assert http_status(exc) == status
+
+
+def test_classified_by_class_only_for_instances_that_carry_nothing() -> None:
+    """True only when no instance attribute nor class-level status could change an answer."""
+    assert classified_by_class(ConnectionError("down"))
+    assert classified_by_class(ValueError())
+    assert not classified_by_class(_with_status(404))  # an instance attribute
+    assert not classified_by_class(_StatusProperty("p"))  # a property
+    assert not classified_by_class(_StatusSlot(404))  # a slot
+    assert not classified_by_class(_StatusByGetattr("g"))  # __getattr__
+    noted = ConnectionError("down")
+    noted.__notes__ = ["retried"]  # type: ignore[attr-defined]  # what add_note() keeps
+    assert not classified_by_class(noted)

@@ -23,6 +23,7 @@ from langgraph_runner.context import (
     ids_from_config,
     new_trace_id,
     run_ids,
+    run_scope,
     trace_id_for_run,
 )
 from langgraph_runner.testing import no_wait
@@ -181,12 +182,17 @@ def test_empty_trace_id_is_not_used() -> None:
         (None, "from-runtime", True),
     ],
 )
-def test_run_ids_say_whether_the_run_is_named(config: Any, run_id: Any, named: bool) -> None:
-    """run_ids: ids_from_config's four ids, and whether the trace id was given, not generated."""
+def test_run_ids_give_a_generated_runs_scope(config: Any, run_id: Any, named: bool) -> None:
+    """run_ids: ids_from_config's four ids, and the run's scope when its id was generated."""
     anchor = object()
     ids = run_ids(config, run_id=run_id, run_anchor=anchor)
     assert ids[:4] == ids_from_config(config, run_id=run_id, run_anchor=anchor)
-    assert ids[4] is named
+    if named:
+        assert ids[4] is None
+    else:
+        assert ids[4] is run_scope(anchor)
+        assert ids[4].trace_id == ids[0] == trace_id_for_run(anchor)
+    assert run_ids(config, run_id=run_id)[4] is None  # no anchor: no run to keep anything for
 
 
 def test_generated_trace_ids_share_a_process_prefix_and_count_up() -> None:

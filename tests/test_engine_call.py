@@ -175,16 +175,16 @@ def test_context_is_built_once_and_follows_attempts() -> None:
 
 
 def test_ids_are_the_contexts_without_building_it() -> None:
-    """ids() gives the context's run ids (and whether the run is named), computed once."""
+    """ids() gives the context's run ids (and a generated run's scope), computed once."""
     config: RunnableConfig = {"configurable": {"thread_id": "th", "trace_id": "tr"}}
     call = Call(runner_for(), config)
     ids = call.ids()
     assert call.ids() is ids
-    assert ids == ("tr", "th", "th", None, True)
+    assert ids == ("tr", "th", "th", None, None)
     ctx = call.get()
     assert (ctx.trace_id, ctx.graph_execution_id, ctx.thread_id, ctx.run_id) == ids[:4]
-    unnamed = Call(runner_for(), None)
-    assert unnamed.ids()[4] is False
+    unnamed = Call(runner_for(), None)  # outside a graph: no run to keep a scope for
+    assert unnamed.ids()[4] is None
     assert unnamed.get().trace_id == unnamed.ids()[0]
 
 

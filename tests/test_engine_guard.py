@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from langgraph_runner import ErrorCategory, ErrorCode, FailureLoopError, NodeError
 from langgraph_runner._compat import CONFIG_KEY_READ
 from langgraph_runner._engine.guard import FailureStreaks, check_max_failures, streak_key
+from langgraph_runner.context import RunScope
 
 
 def _record(node: str = "tools", trace_id: str = "") -> NodeError:
@@ -37,19 +38,25 @@ def _config(ns: str = "tools:task-1", read: Any = None) -> dict[str, Any]:
 
 
 class _Node:
-    """Calls of one node as the engine tells the guard: 'fail' counts, anything else succeeds."""
+    """Calls of one node as the engine tells the guard: 'fail' counts, anything else succeeds.
+
+    Each run's trace id is generated (as for a graph invoked without ids): its counts
+    live in its RunScope.
+    """
 
     def __init__(self, streaks: FailureStreaks) -> None:
         self.streaks = streaks
+        self.scopes: dict[str, RunScope] = {}
 
     def call(self, outcome: str, run: str, ns: str = "tools:task-1") -> str:
         config = _config(ns)
         key = streak_key(config, "tools", run)
+        scope = self.scopes.setdefault(run, RunScope(object(), run))
         since = self.streaks.seq  # read when the call starts
         if outcome == "fail":
-            self.streaks.failed(config, key, named=False, record=lambda: _record(trace_id=run))
-        elif self.streaks.counts:
-            self.streaks.succeeded(key, since)
+            self.streaks.failed(config, key, scope=scope, record=lambda: _record(trace_id=run))
+        elif self.streaks.counting:
+            self.streaks.succeeded(key, since, scope)
         return outcome
 
 
@@ -95,21 +102,35 @@ def test_a_success_that_overlapped_a_failure_does_not_reset_it() -> None:
     streaks = FailureStreaks(2)
     config = _config()
     key = streak_key(config, "tools", "run")
+    scope = RunScope(object(), "run")
     since = streaks.seq  # the succeeding task starts ...
-    streaks.failed(config, key, named=False, record=_record)  # ... another one fails meanwhile
-    streaks.succeeded(key, since)  # ... then the first one returns
-    assert streaks.count(key) == 1
-    streaks.succeeded(key, streaks.seq)  # a success that started after the failure resets
-    assert streaks.count(key) == 0
+    streaks.failed(config, key, scope=scope, record=_record)  # ... another one fails meanwhile
+    streaks.succeeded(key, since, scope)  # ... then the first one returns
+    assert streaks.count(key, scope) == 1
+    streaks.succeeded(key, streaks.seq, scope)  # a success that started after the failure resets
+    assert streaks.count(key, scope) == 0
 
 
-def test_the_last_4096_runs_keep_their_counts() -> None:
-    """Runs are forgotten oldest first, in batches, never one of the last 4096."""
+def test_a_generated_runs_counts_live_and_go_with_its_scope() -> None:
+    """A run whose trace id was generated here keeps its counts in its RunScope, nowhere else."""
+    streaks = FailureStreaks(3)
+    config = _config()
+    key = streak_key(config, "tools", "run")
+    scope = RunScope(object(), "run")
+    streaks.failed(config, key, scope=scope, record=_record)
+    streaks.failed(config, key, scope=scope, record=_record)
+    assert streaks.count(key, scope) == 2
+    assert streaks.count(key) == 0 and not streaks.counts  # nothing kept by key
+    assert streaks.count(key, RunScope(object(), "run")) == 0  # another invocation: a new scope
+
+
+def test_the_last_4096_named_runs_keep_their_counts() -> None:
+    """Named runs are forgotten oldest first, in batches, never one of the last 4096."""
     streaks = FailureStreaks(3)
     config = _config()
     keys = [streak_key(config, "tools", f"run-{i}") for i in range(2 * 4096 + 10)]
     for key in keys:
-        streaks.failed(config, key, named=False, record=_record)
+        streaks.failed(config, key, scope=None, record=_record)
     assert all(streaks.count(key) == 1 for key in keys[-4096:])
     assert streaks.count(keys[0]) == 0
     assert len(streaks.counts) <= 2 * 4096
@@ -138,11 +159,12 @@ def test_a_named_run_new_to_this_process_counts_its_checkpointed_records() -> No
     key = streak_key(config, "tools", "run")
     streaks = FailureStreaks(3)
     with pytest.raises(FailureLoopError) as info:  # 2 checkpointed + this one
-        streaks.failed(config, key, named=True, record=_record)
+        streaks.failed(config, key, scope=None, record=_record)
     assert info.value.failures == 3
     unnamed = FailureStreaks(3)  # a generated run id is new: nothing is read
-    unnamed.failed(config, key, named=False, record=_record)
-    assert unnamed.count(key) == 1
+    scope = RunScope(object(), "run")
+    unnamed.failed(config, key, scope=scope, record=_record)
+    assert unnamed.count(key, scope) == 1
 
 
 def test_the_limit_is_validated() -> None:

@@ -32,6 +32,7 @@ from langgraph_runner import (
 from langgraph_runner._engine.records import (
     Failure,
     add_note,
+    code_and_category,
     error_code,
     iso_utc,
     redact_exception,
@@ -492,3 +493,61 @@ def test_raise_mode_with_logs_filtered_builds_no_record(monkeypatch: pytest.Monk
             builder.compile().invoke({"x": 1})
     finally:
         logger.setLevel(level)
+
+
+def _reference_code(exc: BaseException, retry: RetryConfig | None) -> tuple[Any, Any]:
+    """The code and category as the records module defines them, computed the long way."""
+    from langgraph.errors import NodeTimeoutError as LGNodeTimeoutError
+    from pydantic import ValidationError
+
+    from langgraph_runner import ErrorCategory, ErrorCode
+    from langgraph_runner.classify import classify_error, is_retryable_node_error
+
+    if isinstance(exc, LGNodeTimeoutError):
+        return ErrorCode.NODE_TIMEOUT, ErrorCategory.TIMEOUT
+    category = classify_error(exc)
+    if isinstance(exc, CircuitOpenError):
+        return ErrorCode.CIRCUIT_OPEN, category
+    if isinstance(exc, NodeAbortedError):
+        return ErrorCode.NODE_ABORTED, category
+    if isinstance(exc, ValidationError):
+        return ErrorCode.VALIDATION_FAILED, category
+    retryable = retry.should_retry(exc) if retry is not None else is_retryable_node_error(exc)
+    return (ErrorCode.RETRY_EXHAUSTED if retryable else ErrorCode.NON_RETRYABLE), category
+
+
+def _late_status(status: int) -> BaseException:
+    exc = RuntimeError("late")
+    exc.status_code = status  # type: ignore[attr-defined]
+    return exc
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConnectionError("c"),
+        ValueError("v"),
+        TypeError("t"),
+        TimeoutError(),
+        _late_status(404),
+        _late_status(503),
+        RuntimeError("after a late status, plain again"),
+        CircuitOpenError("b", 1.0),
+        NodeTimeoutError("n", timeout=1.0, elapsed=1.0),
+        NodeAbortedError("n"),
+        _with_notes(),
+    ],
+    ids=lambda e: f"{type(e).__name__}-{getattr(e, 'status_code', '')}",
+)
+@pytest.mark.parametrize(
+    "retry",
+    [None, RetryConfig(max_attempts=2), RetryConfig(max_attempts=2, retry_on=(TypeError,))],
+    ids=["none", "default", "own-predicate"],
+)
+def test_code_and_category_kept_per_class_match_the_long_way(
+    exc: BaseException, retry: RetryConfig | None
+) -> None:
+    """What is kept per class never differs from the answer computed for the instance."""
+    expected = _reference_code(exc, retry)
+    assert code_and_category(exc, retry) == expected
+    assert code_and_category(exc, retry) == expected  # the second may come from the class

@@ -26,6 +26,7 @@ from langgraph_runner.errors import (
 
 __all__ = [
     "classify_error",
+    "classified_by_class",
     "classify_failure",
     "http_status",
     "is_control_flow",
@@ -248,6 +249,17 @@ def classify_failure(exc: BaseException) -> tuple[ErrorCategory, bool]:
 
 
 _FACTS: dict[type[BaseException], tuple[ErrorCategory, bool]] = {}
+
+
+def classified_by_class(exc: BaseException) -> bool:
+    """Whether every answer this module gives about ``exc`` depends on its class alone.
+
+    True for an exception that carries nothing of its own (no instance attributes)
+    of a class that defines none of the attributes read here: its category, its
+    retryability and its HTTP status are those of any other such instance of the
+    class, so a caller may keep what it derives from them per class.
+    """
+    return not exc.__dict__ and _plain_class(type(exc))
 
 
 def _facts(exc: BaseException) -> tuple[ErrorCategory, bool]:

@@ -17,6 +17,7 @@ __all__ = [
     "RUN_TRACKER_KEY",
     "ContextSource",
     "NodeContext",
+    "RunScope",
     "forget_oldest",
     "get_node_context",
     "idempotency_key_for",
@@ -24,6 +25,7 @@ __all__ = [
     "new_trace_id",
     "reset_context",
     "run_ids",
+    "run_scope",
     "set_context",
     "trace_id_for_run",
 ]
@@ -169,8 +171,45 @@ if hasattr(os, "register_at_fork"):
 # bounded: the oldest runs are forgotten first, 4096 at a time once it holds twice as
 # many (one pass over old entries now and then, instead of one on every new run).
 _RUNS_MAX = 4096
-_RUNS: collections.OrderedDict[int, tuple[object, str]] = collections.OrderedDict()
+_RUNS: collections.OrderedDict[int, RunScope] = collections.OrderedDict()
 _RUNS_LOCK = threading.Lock()
+
+
+class RunScope:
+    """A graph run this process generated the trace id of, and what is kept for it.
+
+    Attributes:
+        anchor: LangGraph's ``RunControl`` of the run (its identity).
+        trace_id: The run's generated trace id.
+        data: Bookkeeping kept for the run and forgotten with it (the loop guard's
+            counts of failures in a row).
+    """
+
+    __slots__ = ("anchor", "data", "trace_id")
+
+    def __init__(self, anchor: object, trace_id: str) -> None:
+        self.anchor = anchor
+        self.trace_id = trace_id
+        self.data: dict[Any, Any] = {}
+
+
+def run_scope(anchor: object) -> RunScope:
+    """The ``RunScope`` of the run whose identity object is ``anchor``.
+
+    The same object always gets the same scope, and so the same trace id (while
+    it is among the last 4096 runs).
+    """
+    key = id(anchor)
+    with _RUNS_LOCK:
+        found = _RUNS.get(key)
+        if found is not None and found.anchor is anchor:
+            _RUNS.move_to_end(key)
+            return found
+        # new_trace_id(), inlined
+        scope = _RUNS[key] = RunScope(anchor, (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex())
+        if len(_RUNS) >= 2 * _RUNS_MAX:
+            forget_oldest(_RUNS, _RUNS_MAX)
+        return scope
 
 
 def trace_id_for_run(anchor: object) -> str:
@@ -178,17 +217,7 @@ def trace_id_for_run(anchor: object) -> str:
 
     The same object always gets the same id (while it is among the last 4096 runs).
     """
-    key = id(anchor)
-    with _RUNS_LOCK:
-        found = _RUNS.get(key)
-        if found is not None and found[0] is anchor:
-            _RUNS.move_to_end(key)
-            return found[1]
-        trace = (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex()  # new_trace_id(), inlined
-        _RUNS[key] = (anchor, trace)
-        if len(_RUNS) >= 2 * _RUNS_MAX:
-            forget_oldest(_RUNS, _RUNS_MAX)
-        return trace
+    return run_scope(anchor).trace_id
 
 
 def forget_oldest(entries: collections.OrderedDict[Any, Any], keep: int) -> None:
@@ -212,7 +241,7 @@ def ids_from_config(
     run id, else the trace id. ``run_id`` is the fallback run id when the config
     carries none (inside a graph LangGraph keeps it in ``runtime.execution_info``).
     """
-    trace_id, exec_id, thread_id, run, _named = run_ids(
+    trace_id, exec_id, thread_id, run, _scope = run_ids(
         config, run_id=run_id, run_anchor=run_anchor
     )
     return trace_id, exec_id, thread_id, run
@@ -223,16 +252,24 @@ def run_ids(
     *,
     run_id: str | None = None,
     run_anchor: object = None,
-) -> tuple[str, str, str | None, str | None, bool]:
-    """``ids_from_config``'s four ids, and whether the run is named.
+) -> tuple[str, str, str | None, str | None, RunScope | None]:
+    """``ids_from_config``'s four ids, and the run's ``RunScope`` when its id was generated.
 
     A run is named when its trace id came from the caller (a trace or run id in
-    the config) or from ``run_id``, rather than being generated here: another
-    process may then be running (resuming) the same run.
+    the config) or from ``run_id``: another process may then be running (resuming)
+    the same run, and the scope is None. Otherwise the trace id was generated here,
+    once per ``run_anchor``, and the scope is that run's (None without an anchor:
+    a fresh id for a call outside any graph run).
     """
+    scope = None
     if not config:
-        trace = run_id or _generated(run_anchor)
-        return trace, trace, None, run_id, bool(run_id)
+        if run_id:
+            return run_id, run_id, None, run_id, None
+        if run_anchor is not None:
+            scope = run_scope(run_anchor)
+            return scope.trace_id, scope.trace_id, None, None, scope
+        trace = new_trace_id()
+        return trace, trace, None, None, None
     configurable: Mapping[str, Any] = config.get("configurable") or _EMPTY
     metadata: Mapping[str, Any] = config.get("metadata") or _EMPTY
     raw_run = config.get("run_id") or metadata.get("run_id")
@@ -242,14 +279,15 @@ def run_ids(
     thread_id = None if raw_thread is None else str(raw_thread)
     raw_trace = configurable.get("trace_id") or metadata.get("trace_id")
     if raw_trace:
-        trace_id, named = str(raw_trace), True
+        trace_id = str(raw_trace)
     elif run_id:
-        trace_id, named = run_id, True
+        trace_id = run_id
     elif run_anchor is not None:
-        trace_id, named = trace_id_for_run(run_anchor), False
+        scope = run_scope(run_anchor)
+        trace_id = scope.trace_id
     else:
-        trace_id, named = new_trace_id(), False
-    return trace_id, thread_id or run_id or trace_id, thread_id, run_id, named
+        trace_id = new_trace_id()
+    return trace_id, thread_id or run_id or trace_id, thread_id, run_id, scope
 
 
 def idempotency_key_for(thread_id: str | None, checkpoint_ns: str | None, task_id: str) -> str:
@@ -263,10 +301,6 @@ def idempotency_key_for(thread_id: str | None, checkpoint_ns: str | None, task_i
     """
     raw = f"{thread_id or ''}\x00{checkpoint_ns or ''}\x00{task_id}".encode()
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
-
-
-def _generated(run_anchor: object) -> str:
-    return new_trace_id() if run_anchor is None else trace_id_for_run(run_anchor)
 
 
 _EMPTY: Mapping[str, Any] = {}

@@ -28,6 +28,7 @@ from langgraph_runner.classify import is_control_flow
 from langgraph_runner.context import (
     RUN_DEADLINE_KEY,
     NodeContext,
+    RunScope,
     idempotency_key_for,
     run_ids,
 )
@@ -90,7 +91,7 @@ class Call:
         self.config = config
         self.t0 = perf_counter()
         self._ctx: NodeContext | None = None
-        self._ids: tuple[str, str, str | None, str | None, bool] | None = None
+        self._ids: tuple[str, str, str | None, str | None, RunScope | None] | None = None
         self._node: str | None = None
         self._streak_key: Key | None = None
         self.attempt = 1
@@ -151,8 +152,10 @@ class Call:
             )
         return ctx
 
-    def ids(self) -> tuple[str, str, str | None, str | None, bool]:
-        """``(trace_id, graph_execution_id, thread_id, run_id, named)`` of the call's run.
+    def ids(self) -> tuple[str, str, str | None, str | None, RunScope | None]:
+        """``(trace_id, graph_execution_id, thread_id, run_id, scope)`` of the call's run.
+
+        ``scope`` is the run's ``RunScope`` when its trace id was generated here.
 
         What a record, a log line and the loop guard need, without building the
         whole ``NodeContext`` (see ``context.run_ids``).
@@ -337,13 +340,13 @@ def context_for(
     node: str,
     started_at: float,
     *,
-    ids: tuple[str, str, str | None, str | None, bool],
+    ids: tuple[str, str, str | None, str | None, RunScope | None],
     attempt: int = 1,
     deadline: float | None,
     abort_signal: AbortSignal | None,
 ) -> NodeContext:
     """The ``NodeContext`` of a call (``ids`` from ``Call.ids()``)."""
-    trace_id, exec_id, thread_id, run_id, _named = ids
+    trace_id, exec_id, thread_id, run_id, _scope = ids
     info = getattr(_compat.runtime_of(config), "execution_info", None)
     retry = spec.retry
     task_id = getattr(info, "task_id", None)

@@ -149,7 +149,7 @@ def _plain(spec: NodeSpec, call: Call, exc: BaseException) -> Any:
     streaks = spec.streaks
     if streaks is not None:  # the loop guard: the limit-th failure in a row raises
         model = functools.partial(record_model, state, code, category)
-        streaks.failed(call.config, call.streak_key(), named=ids[4], record=model)
+        streaks.failed(call.config, call.streak_key(), scope=ids[4], record=model)
     return failure_update([state], None)
 
 
@@ -255,7 +255,7 @@ def _report_sync(spec: NodeSpec, call: Call, exc: BaseException, failure: Failur
             spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=failure.node)
     streaks = spec.streaks
     if streaks is not None:  # the loop guard: the limit-th failure in a row raises
-        streaks.failed(call.config, call.streak_key(), named=call.ids()[4], record=failure.record)
+        streaks.failed(call.config, call.streak_key(), scope=call.ids()[4], record=failure.record)
 
 
 async def _report_async(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure) -> None:
@@ -271,7 +271,7 @@ async def _report_async(spec: NodeSpec, call: Call, exc: BaseException, failure:
             spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=failure.node)
     streaks = spec.streaks
     if streaks is not None:
-        streaks.failed(call.config, call.streak_key(), named=call.ids()[4], record=failure.record)
+        streaks.failed(call.config, call.streak_key(), scope=call.ids()[4], record=failure.record)
 
 
 def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:

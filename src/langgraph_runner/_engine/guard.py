@@ -18,6 +18,8 @@ How a node counts, per ``(run, checkpoint namespace, node)``:
 * in this process, exactly: each terminal failure adds one, each success of the
   node resets the count to zero (the engine's call loop tells ``FailureStreaks``
   both, keyed by ``streak_key``);
+* for a run whose trace id was generated here, in its ``RunScope``: forgotten
+  with the run;
 * when nothing is known in memory and the caller named the run (a ``run_id`` or
   ``trace_id`` in the config, so another process may be resuming it), the count
   starts from the run of this node's records at the end of the checkpointed
@@ -37,7 +39,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import EmptyChannelError
 
 from langgraph_runner._compat import CONF, CONFIG_KEY_CHECKPOINT_NS, CONFIG_KEY_READ
-from langgraph_runner.context import forget_oldest
+from langgraph_runner.context import RunScope, forget_oldest
 from langgraph_runner.errors import FailureLoopError, NodeError
 
 __all__ = [
@@ -108,20 +110,22 @@ def _recorded_streak(config: RunnableConfig | None, node: str, trace_id: str) ->
 class FailureStreaks:
     """Consecutive terminal failures per (run, namespace, node), for one wrapped node.
 
-    The engine tells it each terminal failure (``failed``) and, while ``counts``
-    is not empty, each success (``succeeded``). ``seq`` counts
-    failures; a call reads it when it starts, so its success resets a streak only
-    if no failure of the same key was counted while it ran (a parallel task of the
-    same node).
+    The engine tells it each terminal failure (``failed``) and, once any failure
+    was counted (``counting``), each success (``succeeded``). A run whose trace id
+    was generated here keeps its counts in its ``RunScope`` (forgotten with it);
+    a named run's are kept here, by key. ``seq`` counts failures; a call reads it
+    when it starts, so its success resets a streak only if no failure of the same
+    key was counted while it ran (a parallel task of the same node).
     """
 
-    __slots__ = ("_lock", "counts", "limit", "seq")
+    __slots__ = ("_lock", "counting", "counts", "limit", "seq")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.seq = 0
+        self.counting = False
         self.counts: OrderedDict[Key, tuple[int, int]] = OrderedDict()
-        """key -> (failures in a row, ``seq`` of the last one); empty: successes need no telling."""
+        """A named run's key -> (failures in a row, ``seq`` of the last one)."""
         self._lock = threading.Lock()
 
     def failed(
@@ -129,7 +133,7 @@ class FailureStreaks:
         config: RunnableConfig | None,
         key: Key,
         *,
-        named: bool,
+        scope: RunScope | None,
         record: Callable[[], NodeError],
     ) -> None:
         """Count a terminal failure; the limit-th in a row raises.
@@ -137,44 +141,48 @@ class FailureStreaks:
         Args:
             config: The call's config (to read the checkpointed records of a named run).
             key: ``streak_key(config, node, trace_id)``.
-            named: Whether the caller named the run (``context.run_ids``): with nothing
-                known in memory, its checkpointed records are counted.
+            scope: The run's ``RunScope`` when its trace id was generated here, else
+                None (a named run: with nothing known in memory, its checkpointed
+                records are counted).
             record: Builds the failure's record, for the ``FailureLoopError``.
 
         Raises:
             FailureLoopError: This failure is the ``limit``-th in a row.
         """
-        counts = self.counts
+        counts = self.counts if scope is None else scope.data
         with self._lock:
+            self.counting = True
             known = counts.pop(key, None)
-            if known is not None or not named:  # a generated run id: nothing to read
+            if known is not None or scope is not None:  # a generated run id: nothing to read
                 count = 1 if known is None else known[0] + 1
                 self.seq = seq = self.seq + 1
                 counts[key] = (count, seq)
-                if len(counts) >= 2 * _MAX_KEYS:
-                    forget_oldest(counts, _MAX_KEYS)
-        if known is None and named:  # read outside the lock: it calls LangGraph
+                if scope is None and len(counts) >= 2 * _MAX_KEYS:
+                    forget_oldest(self.counts, _MAX_KEYS)
+        if known is None and scope is None:  # read outside the lock: it calls LangGraph
             count = _recorded_streak(config, key[2], key[0]) + 1
             with self._lock:
                 self.seq = seq = self.seq + 1
                 counts[key] = (count, seq)
                 if len(counts) >= 2 * _MAX_KEYS:
-                    forget_oldest(counts, _MAX_KEYS)
+                    forget_oldest(self.counts, _MAX_KEYS)
         if count >= self.limit:
             raise FailureLoopError(record=record(), failures=count, limit=self.limit)
 
-    def succeeded(self, key: Key, since: int) -> None:
+    def succeeded(self, key: Key, since: int, scope: RunScope | None) -> None:
         """A call that started when ``seq`` was ``since`` succeeded: reset its streak.
 
         Unless a failure of the same key was counted after it started.
         """
+        counts = self.counts if scope is None else scope.data
         with self._lock:
-            found = self.counts.get(key)
+            found = counts.get(key)
             if found is not None and found[0] and found[1] <= since:
-                self.counts[key] = (0, found[1])
+                counts[key] = (0, found[1])
 
-    def count(self, key: Key) -> int:
+    def count(self, key: Key, scope: RunScope | None = None) -> int:
         """The failures in a row counted for ``key`` (0 when none)."""
+        counts = self.counts if scope is None else scope.data
         with self._lock:
-            found = self.counts.get(key)
+            found = counts.get(key)
         return 0 if found is None else found[0]

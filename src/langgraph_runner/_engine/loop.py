@@ -163,8 +163,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:
                     continue
                 if info or call.metrics is not None:
                     _succeeded(spec, call, info)
-                if streaks is not None and streaks.counts:
-                    streaks.succeeded(call.streak_key(), since)
+                if streaks is not None and streaks.counting:
+                    streaks.succeeded(call.streak_key(), since, call.ids()[4])
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
@@ -238,8 +238,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:
                     continue
                 if info or call.metrics is not None:
                     _succeeded(spec, call, info)
-                if streaks is not None and streaks.counts:
-                    streaks.succeeded(call.streak_key(), since)
+                if streaks is not None and streaks.counting:
+                    streaks.succeeded(call.streak_key(), since, call.ids()[4])
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
@@ -271,8 +271,8 @@ def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> None:
 def _cache_hit_succeeded(spec: NodeSpec, call: Call, since: int) -> None:
     """A cache hit is a success of the node: it ends a streak of failures (loop guard)."""
     streaks = spec.streaks
-    if streaks is not None and streaks.counts:
-        streaks.succeeded(call.streak_key(), since)
+    if streaks is not None and streaks.counting:
+        streaks.succeeded(call.streak_key(), since, call.ids()[4])
 
 
 def _cache_key(spec: NodeSpec, call: Call, state: Any) -> Any:

@@ -19,7 +19,7 @@ from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
 from langgraph_runner._redact_exc import redact_tree, replacement
-from langgraph_runner.classify import classify_failure
+from langgraph_runner.classify import classified_by_class, classify_failure
 from langgraph_runner.context import NodeContext
 from langgraph_runner.errors import (
     CircuitOpenError,
@@ -58,19 +58,35 @@ _CIRCUIT_OPEN_CODE = ErrorCode.CIRCUIT_OPEN.value
 def code_and_category(
     exc: BaseException, retry: RetryConfig | None
 ) -> tuple[ErrorCode, ErrorCategory]:
-    """The record code and category of a terminal failure (the exception read once)."""
+    """The record code and category of a terminal failure (the exception read once).
+
+    Kept per class when the classification depends on the class alone and the
+    node's retry predicate is the default one.
+    """
+    default = retry is None or retry.retry_on is None
+    if default and not exc.__dict__:
+        found = _CODES.get(type(exc))
+        if found is not None:
+            return found
     category, retryable = classify_failure(exc)
     if isinstance(exc, _LGNodeTimeoutError):
-        return ErrorCode.NODE_TIMEOUT, ErrorCategory.TIMEOUT
-    if isinstance(exc, CircuitOpenError):
-        return ErrorCode.CIRCUIT_OPEN, category
-    if isinstance(exc, NodeAbortedError):
-        return ErrorCode.NODE_ABORTED, category
-    if isinstance(exc, ValidationError):
-        return ErrorCode.VALIDATION_FAILED, category
-    if retry is not None and retry.retry_on is not None:
-        retryable = retry.should_retry(exc)  # the node's own predicate decides
-    return (ErrorCode.RETRY_EXHAUSTED if retryable else ErrorCode.NON_RETRYABLE), category
+        found = ErrorCode.NODE_TIMEOUT, ErrorCategory.TIMEOUT
+    elif isinstance(exc, CircuitOpenError):
+        found = ErrorCode.CIRCUIT_OPEN, category
+    elif isinstance(exc, NodeAbortedError):
+        found = ErrorCode.NODE_ABORTED, category
+    elif isinstance(exc, ValidationError):
+        found = ErrorCode.VALIDATION_FAILED, category
+    else:
+        if retry is not None and not default:
+            retryable = retry.should_retry(exc)  # the node's own predicate decides
+        found = (ErrorCode.RETRY_EXHAUSTED if retryable else ErrorCode.NON_RETRYABLE), category
+    if default and len(_CODES) < 1024 and classified_by_class(exc):
+        _CODES[type(exc)] = found
+    return found
+
+
+_CODES: dict[type[BaseException], tuple[ErrorCode, ErrorCategory]] = {}
 
 
 def error_code(exc: BaseException, retry: RetryConfig | None) -> ErrorCode:
