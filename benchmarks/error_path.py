@@ -36,10 +36,14 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import GraphState, create_node
-from langgraph_runner._engine.records import build_record, error_code, redact_exception
-from langgraph_runner.classify import classify_error
-from langgraph_runner.context import NodeContext
+from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner._engine.records import (
+    code_and_category,
+    error_code,
+    record_state,
+    redact_exception,
+)
+from langgraph_runner.classify import classify_failure
 from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
 from langgraph_runner.sanitize import _sanitize, sanitize_message, sanitize_stack
 
@@ -121,16 +125,19 @@ def micro(fn: Callable[[], Any], number: int = 2000) -> float:
 
 def breakdown() -> dict[str, float]:
     exc = caught()
-    ctx = NodeContext(node="n", trace_id="t", graph_execution_id="g", started_at=time.time())
+    code, category = code_and_category(exc, None)
     return {
         "sanitize_message (text seen before: cached)": micro(
             lambda: sanitize_message(exc, max_length=400)
         ),
         "sanitize_message (first sight of the text)": micro(lambda: _sanitize(MESSAGE, 400)),
         "sanitize_stack": micro(lambda: sanitize_stack(exc)),
-        "classify (category + code)": micro(lambda: (classify_error(exc), error_code(exc, None))),
-        "build_record (all of the above)": micro(
-            lambda: build_record(exc, ctx=ctx, attempts=1, duration_ms=1.0, retry=None)
+        "code and category (kept per class)": micro(lambda: code_and_category(exc, None)),
+        "code and category (read from the exception)": micro(
+            lambda: (classify_failure(exc), error_code(exc, RetryConfig(retry_on=(OSError,))))
+        ),
+        "record_state (site seen before: kept)": micro(
+            lambda: record_state(exc, code, category, "n", 1, 1.0, "t", "g", time.time())
         ),
         "redact_exception (raise mode)": micro(lambda: redact_exception(caught())),
         "  of which: raising a fresh exception": micro(caught),
