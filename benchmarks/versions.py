@@ -7,11 +7,11 @@ interleaves their failing nodes with a bare one, so every version meets the
 same machine. Each revision's ``src/langgraph_runner`` is copied to a temporary
 folder with its imports renamed; nothing is installed.
 
-    python benchmarks/versions.py 3a824f9 work [--mode record|raise] [--rounds 2000]
+    python benchmarks/versions.py 3a824f9 work [--mode record|raise|success] [--rounds 2000]
 
 Prints each version's median node time (LangGraph's call of the node's
-``invoke``, as in ``error_path.py``) over the bare raise, and its ratio to the
-first version given.
+``invoke``, as in ``error_path.py``) over the bare node's, and its ratio to the
+first version given. ``--mode success`` times a node that succeeds instead.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ def failing(state: Any) -> Any:
     raise ConnectionError(MESSAGE)
 
 
+def succeeding(state: Any) -> Any:
+    return {"x": 2}
+
+
 def materialize(rev: str, name: str, into: Path) -> None:
     """``src/langgraph_runner`` at ``rev`` as the package ``name`` under ``into``."""
     target = into / name
@@ -68,8 +72,13 @@ def build(package: Any, mode: str, bare: bool) -> tuple[Any, dict[str, Any]]:
     class S(package.GraphState, total=False):  # type: ignore[name-defined,misc]
         x: int
 
+    fn = succeeding if mode == "success" else failing
     g = StateGraph(S)
-    g.add_node("n", failing if bare else package.create_node(failing, retry=None, on_error=mode))
+    if bare:
+        g.add_node("n", fn)
+    else:
+        on_error = "raise" if mode == "raise" else "record"
+        g.add_node("n", package.create_node(fn, retry=None, on_error=on_error))
     g.add_edge(START, "n")
     g.add_edge("n", END)
     config = {"configurable": {metrics.METRICS_COLLECTOR_KEY: metrics.NodeMetricsCollector()}}
@@ -93,7 +102,7 @@ def timed(graph: Any, sink: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("revs", nargs="+", help="git revisions; 'work' is the working tree")
-    parser.add_argument("--mode", choices=("record", "raise"), default="record")
+    parser.add_argument("--mode", choices=("record", "raise", "success"), default="record")
     parser.add_argument("--rounds", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,8 +134,8 @@ def main() -> None:
             for key in order if i % 2 else reversed(order):
                 once(key)
     bare = statistics.median(sinks["bare"]) * 1e6
-    print(f"on_error={args.mode!r}, {args.rounds} rounds, node time median over a bare raise:")
-    print(f"  {'bare raise':<24} {bare:8.1f} us")
+    print(f"{args.mode}, {args.rounds} rounds, node time median over the bare node's:")
+    print(f"  {'bare node':<24} {bare:8.1f} us")
     first = statistics.median(sinks[names[0]]) * 1e6 - bare
     for rev, name in zip(args.revs, names, strict=True):
         extra = statistics.median(sinks[name]) * 1e6 - bare
