@@ -22,7 +22,7 @@ switch in ``waits``)::
     gate      an attempt's config gated by its Progress: heartbeats, idle limit, muting
     events    emit(): every node log event with the same identifiers
     spec      NodeSpec: every option validated once, frozen (build_spec)
-    guard     the loop guard: consecutive failures per thread (max_consecutive_failures)
+    guard     the loop guard: consecutive failures per run (max_consecutive_failures)
 
 Below the engine sit the public concept modules it uses (retry, circuit, cache,
 timeouts, abort, context, classify, sanitize, errors, logs, metrics) and the
