@@ -51,7 +51,7 @@ class _Node:
     def call(self, outcome: str, run: str, ns: str = "tools:task-1") -> str:
         config = _config(ns)
         key = streak_key(config, "tools", run)
-        scope = self.scopes.setdefault(run, RunScope(object(), run))
+        scope = self.scopes.setdefault(run, RunScope(object(), run, {}))
         since = self.streaks.seq  # read when the call starts
         if outcome == "fail":
             self.streaks.failed(config, key, scope=scope, record=lambda: _record(trace_id=run))
@@ -102,7 +102,7 @@ def test_a_success_that_overlapped_a_failure_does_not_reset_it() -> None:
     streaks = FailureStreaks(2)
     config = _config()
     key = streak_key(config, "tools", "run")
-    scope = RunScope(object(), "run")
+    scope = RunScope(object(), "run", {})
     since = streaks.seq  # the succeeding task starts ...
     streaks.failed(config, key, scope=scope, record=_record)  # ... another one fails meanwhile
     streaks.succeeded(key, since, scope)  # ... then the first one returns
@@ -116,12 +116,12 @@ def test_a_generated_runs_counts_live_and_go_with_its_scope() -> None:
     streaks = FailureStreaks(3)
     config = _config()
     key = streak_key(config, "tools", "run")
-    scope = RunScope(object(), "run")
+    scope = RunScope(object(), "run", {})
     streaks.failed(config, key, scope=scope, record=_record)
     streaks.failed(config, key, scope=scope, record=_record)
     assert streaks.count(key, scope) == 2
     assert streaks.count(key) == 0 and not streaks.counts  # nothing kept by key
-    assert streaks.count(key, RunScope(object(), "run")) == 0  # another invocation: a new scope
+    assert streaks.count(key, RunScope(object(), "run", {})) == 0  # another invocation: a new scope
 
 
 def test_the_last_4096_named_runs_keep_their_counts() -> None:
@@ -162,7 +162,7 @@ def test_a_named_run_new_to_this_process_counts_its_checkpointed_records() -> No
         streaks.failed(config, key, scope=None, record=_record)
     assert info.value.failures == 3
     unnamed = FailureStreaks(3)  # a generated run id is new: nothing is read
-    scope = RunScope(object(), "run")
+    scope = RunScope(object(), "run", {})
     unnamed.failed(config, key, scope=scope, record=_record)
     assert unnamed.count(key, scope) == 1
 

@@ -451,14 +451,6 @@ def test_a_recovered_failure_says_so_before_and_after_its_state_is_built() -> No
         assert failure.record().recovered is True
 
 
-def test_metrics_count_a_rejection_apart_from_its_category() -> None:
-    """A circuit rejection counts as 'circuit_open'; anything else as its category."""
-    rejected = Failure(_raised(CircuitOpenError("b", 1.0)), "n", 1, 0.0, None, "t", "g")
-    assert rejected.metrics_category == "circuit_open"
-    timed_out = Failure(_raised(TimeoutError()), "n", 1, 0.0, None, "t", "g")
-    assert timed_out.metrics_category == "timeout"
-
-
 @settings(derandomize=True, max_examples=300, deadline=None)
 @given(t=st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
 def test_iso_utc_is_datetimes_isoformat(t: float) -> None:

@@ -8,7 +8,7 @@ import pytest
 from langgraph.cache.memory import InMemoryCache
 from langgraph.graph import START, StateGraph
 
-from langgraph_runner import GraphState, NodeCache, create_node
+from langgraph_runner import CircuitBreakerConfig, GraphState, NodeCache, create_node
 from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
 from tests.conftest import MODES, as_mode, run_graph
 
@@ -76,3 +76,29 @@ async def test_broken_collector_never_fails_a_node(mode: str) -> None:
     graph = _graph(create_node(as_mode(mode, lambda s: {"x": 3})))
     out = await run_graph(graph, mode, {}, {"configurable": {METRICS_COLLECTOR_KEY: Broken()}})
     assert out["x"] == 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_rejected_call_counts_as_a_circuit_rejection(mode: str) -> None:
+    """A failure counts in its category; a call an open breaker rejects, as a rejection."""
+
+    def down(state: S) -> dict[str, Any]:
+        raise ConnectionError("down")
+
+    collector = NodeMetricsCollector()
+    node = create_node(
+        as_mode(mode, down),
+        retry=None,
+        circuit_breaker=CircuitBreakerConfig(failure_threshold=1, recovery_timeout=60.0),
+    )
+    graph = _graph(node)
+    cfg = {"configurable": {METRICS_COLLECTOR_KEY: collector}}
+    first = await run_graph(graph, mode, {}, cfg)  # fails: the breaker opens
+    second = await run_graph(graph, mode, {}, cfg)  # rejected without running
+    assert [r["code"] for r in first["errors"] + second["errors"]] == [
+        "RETRY_EXHAUSTED",
+        "CIRCUIT_OPEN",
+    ]
+    m = collector.get_node_metrics("n")
+    assert (m.failure_count, m.network_errors, m.circuit_rejections) == (2, 1, 1)
+    assert m.sample_count == 1  # a rejected call never ran: no duration

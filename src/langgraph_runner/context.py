@@ -175,7 +175,7 @@ _RUNS: collections.OrderedDict[int, RunScope] = collections.OrderedDict()
 _RUNS_LOCK = threading.Lock()
 
 
-class RunScope:
+class RunScope(NamedTuple):
     """A graph run this process generated the trace id of, and what is kept for it.
 
     Attributes:
@@ -185,12 +185,12 @@ class RunScope:
             counts of failures in a row).
     """
 
-    __slots__ = ("anchor", "data", "trace_id")
+    anchor: object
+    trace_id: str
+    data: dict[Any, Any]
 
-    def __init__(self, anchor: object, trace_id: str) -> None:
-        self.anchor = anchor
-        self.trace_id = trace_id
-        self.data: dict[Any, Any] = {}
+
+_new_scope = tuple.__new__  # RunScope(...) without NamedTuple's Python-level __new__
 
 
 def run_scope(anchor: object) -> RunScope:
@@ -205,8 +205,8 @@ def run_scope(anchor: object) -> RunScope:
         if found is not None and found.anchor is anchor:
             _RUNS.move_to_end(key)
             return found
-        # new_trace_id(), inlined
-        scope = _RUNS[key] = RunScope(anchor, (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex())
+        trace = (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex()  # new_trace_id(), inlined
+        scope = _RUNS[key] = _new_scope(RunScope, (anchor, trace, {}))
         if len(_RUNS) >= 2 * _RUNS_MAX:
             forget_oldest(_RUNS, _RUNS_MAX)
         return scope

@@ -104,7 +104,7 @@ def _count(
     if collector is not None:
         try:  # call.send(), inlined
             if isinstance(collector, NodeMetricsCollector):  # it takes the category we have
-                # metrics_category(), inlined: a rejection counts apart from its category
+                # a call a breaker rejected counts as a rejection, not in its category
                 counted = _CIRCUIT_OPEN if code is ErrorCode.CIRCUIT_OPEN else category._value_
                 collector.record_failure(call.node(), duration_ms, exc, counted)
             else:

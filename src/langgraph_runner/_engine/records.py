@@ -1,10 +1,13 @@
 """Turning a terminal failure into a sanitized record (and a safe exception).
 
-A ``Failure`` is classified when it is made (its code and category are what
-metrics and the update need); the sanitized text (message, stack, timestamp)
-is built the first time something reads it, and the ``NodeError`` model only
-when a hook, a fallback or the loop guard asks for one. In raise mode with
-logs filtered and no hook, nothing reads the text, so none is built.
+* ``code_and_category``: why the node failed and the failure's category, read
+  from the exception once (kept per class where the class alone decides).
+* ``record_state``: the record as it is written into state, plain JSON data;
+  what depends only on the failing site (message, error type, stack) is kept
+  per site. ``record_model`` makes the ``NodeError`` of it.
+* ``Failure``: one failure for the paths that read its record later or more
+  than once (fallbacks, hooks): the state is built on first read.
+* ``redact_exception``: the exception itself made safe to let out of a node.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ __all__ = [
     "code_and_category",
     "error_code",
     "iso_utc",
-    "metrics_category",
     "record_model",
     "record_state",
     "redact_exception",
@@ -51,7 +53,6 @@ _RECOVERABLE = frozenset(
     for code in (ErrorCode.RETRY_EXHAUSTED, ErrorCode.NODE_TIMEOUT, ErrorCode.CIRCUIT_OPEN)
 )
 _STACK_MESSAGE = 300
-_CIRCUIT_OPEN = "circuit_open"  # the metrics category of a rejected call
 _CIRCUIT_OPEN_CODE = ErrorCode.CIRCUIT_OPEN.value
 
 
@@ -152,13 +153,6 @@ def _site_fields(
     )
     message = code.template.format(node=node, attempts=attempts, error=f"{error_type}: {text}")
     return message, error_type, sanitize_stack(exc, message=short)
-
-
-def metrics_category(exc: BaseException, category: ErrorCategory) -> str:
-    """What ``NodeMetricsCollector.record_failure`` counts a failure as (its ``category=``)."""
-    if isinstance(exc, CircuitOpenError):
-        return _CIRCUIT_OPEN  # a rejection: the node never ran
-    return str(category._value_)
 
 
 def record_state(
@@ -286,11 +280,6 @@ class Failure:
         self.time = time.time()  # the moment of the failure, not of the first read
         self._state: dict[str, Any] | None = None
         self._model: NodeError | None = None
-
-    @property
-    def metrics_category(self) -> str:
-        """What ``NodeMetricsCollector.record_failure`` counts it as (``category=``)."""
-        return metrics_category(self.exc, self.category)
 
     def state(self) -> dict[str, Any]:
         """The record as it is written into state: plain JSON data, secrets redacted.
