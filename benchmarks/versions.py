@@ -28,10 +28,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from error_path import timed  # the node-time measure of error_path.py
 from langgraph.graph import END, START, StateGraph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,20 +83,6 @@ def build(package: Any, mode: str, bare: bool) -> tuple[Any, dict[str, Any]]:
     g.add_edge("n", END)
     config = {"configurable": {metrics.METRICS_COLLECTOR_KEY: metrics.NodeMetricsCollector()}}
     return g.compile(), config
-
-
-def timed(graph: Any, sink: list[float]) -> None:
-    runnable = graph.nodes["n"].bound
-    inner = runnable.invoke
-
-    def invoke(input: Any, config: Any = None, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return inner(input, config, **kwargs)
-        finally:
-            sink.append(time.perf_counter() - start)
-
-    runnable.invoke = invoke
 
 
 def main() -> None:

@@ -27,6 +27,15 @@ class S(TypedDict, total=False):
     errors: list[Any]
 
 
+def _run_one(node: Any) -> None:
+    """Invoke a one-node graph on S."""
+    g = StateGraph(S)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    g.add_edge("n", END)
+    g.compile().invoke({})
+
+
 def test_func_accepts_follows_langgraph_injection_rules() -> None:
     """func_accepts reports the kwargs LangGraph injects, by name and annotation."""
 
@@ -99,11 +108,7 @@ def test_runtime_scratchpad_and_channel_reader_inside_a_node() -> None:
         seen["missing"] = _compat.missing_channels(config, ("errors", "routing_flags", "x"))
         return {"x": 1}
 
-    g = StateGraph(S)
-    g.add_node("n", node)
-    g.add_edge(START, "n")
-    g.add_edge("n", END)
-    g.compile().invoke({})
+    _run_one(node)
     assert seen == {
         "runtime": True,
         "counter_after_reset": 0,
@@ -131,11 +136,7 @@ def test_the_channel_reader_is_a_partial_whose_channels_answer_for_it() -> None:
         seen["read"] = _compat.missing_channels(wrapped, names)
         return {"x": 1}
 
-    g = StateGraph(S)
-    g.add_node("n", node)
-    g.add_edge(START, "n")
-    g.add_edge("n", END)
-    g.compile().invoke({})
+    _run_one(node)
     assert seen == {
         "shape": True,
         "fast": ("routing_flags", "nope"),

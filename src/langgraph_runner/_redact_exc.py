@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic_core import ValidationError
 
+from langgraph_runner._per_class import keep
 from langgraph_runner._redaction_rules import SECRET_KEY_NAMES
 from langgraph_runner.sanitize import REDACTED, sanitize_message
 
@@ -197,9 +198,7 @@ def _shows_only_args(cls: type[BaseException]) -> bool:
     """``_from_args(cls)``, once per class."""
     found = _ARGS_ONLY.get(cls)
     if found is None:
-        found = _from_args(cls)
-        if len(_ARGS_ONLY) < 1024:  # classes made on the fly must not grow it forever
-            _ARGS_ONLY[cls] = found
+        found = keep(_ARGS_ONLY, cls, _from_args(cls))
     return found
 
 

@@ -17,6 +17,7 @@ from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
 from langgraph_runner._compat import is_invalid_resume
+from langgraph_runner._per_class import keep
 from langgraph_runner.errors import (
     CircuitOpenError,
     ErrorCategory,
@@ -121,13 +122,13 @@ def _plain_class(cls: type[BaseException]) -> bool:
     """
     plain = _PLAIN.get(cls)
     if plain is None:
-        plain = (
+        plain = keep(
+            _PLAIN,
+            cls,
             cls.__getattribute__ is BaseException.__getattribute__
             and not hasattr(cls, "__getattr__")
-            and not any(name in vars(c) for c in cls.__mro__ for name in _STATUS_NAMES)
+            and not any(name in vars(c) for c in cls.__mro__ for name in _STATUS_NAMES),
         )
-        if len(_PLAIN) < 1024:  # classes made on the fly must not grow it forever
-            _PLAIN[cls] = plain
     return plain
 
 
@@ -138,9 +139,7 @@ def _type_traits(cls: type[BaseException]) -> tuple[bool, bool, bool]:
     """(timeout, network, rate limit) as the class and its MRO names say; per class, once."""
     traits = _TRAITS.get(cls)
     if traits is None:
-        traits = _compute_traits(cls)
-        if len(_TRAITS) < 1024:  # classes made on the fly must not grow it forever
-            _TRAITS[cls] = traits
+        traits = keep(_TRAITS, cls, _compute_traits(cls))
     return traits
 
 
@@ -241,10 +240,7 @@ def classify_failure(exc: BaseException) -> tuple[ErrorCategory, bool]:
         if facts is not None:
             return facts
         if _plain_class(cls):
-            facts = _facts(exc)
-            if len(_FACTS) < 1024:  # classes made on the fly must not grow it forever
-                _FACTS[cls] = facts
-            return facts
+            return keep(_FACTS, cls, _facts(exc))
     return _facts(exc)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
+from langgraph_runner._per_class import keep
 from langgraph_runner._redact_exc import redact_tree, replacement
 from langgraph_runner.classify import classified_by_class, classify_failure
 from langgraph_runner.context import NodeContext
@@ -82,8 +83,8 @@ def code_and_category(
         if retry is not None and not default:
             retryable = retry.should_retry(exc)  # the node's own predicate decides
         found = (ErrorCode.RETRY_EXHAUSTED if retryable else ErrorCode.NON_RETRYABLE), category
-    if default and len(_CODES) < 1024 and classified_by_class(exc):
-        _CODES[type(exc)] = found
+    if default and classified_by_class(exc):
+        keep(_CODES, type(exc), found)
     return found
 
 
