@@ -59,6 +59,9 @@ run_suite() {  # label venv-dir python [extra pip requirement]
   else
     results+=("$label: FAILED: $(tail -n 1 "$out")")
     failed=1
+    # What failed, in full enough to diagnose (the last lines of pytest's failure report).
+    echo "--- $label: pytest's failure report (last 300 lines)"
+    sed -n '/^=\+ \(ERRORS\|FAILURES\) =\+$/,$p' "$out" | tail -n 300
   fi
   rm -f "$out"
 }
