@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import operator
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any, TypedDict
@@ -66,8 +67,25 @@ def record(node: str, *, attempts: int = 3, recovered: bool = False) -> dict[str
 class Behaviour:
     """Switches the test graph's middle node between outcomes."""
 
-    def __init__(self, mode: str = "ok") -> None:
+    def __init__(self, mode: str = "ok", saver: SqliteSaver | None = None) -> None:
         self.mode = mode
+        self.saver = saver  # "raise" waits there for p1's write (see _wait_for_p1_saved)
+
+
+def _wait_for_p1_saved(saver: SqliteSaver, config: RunnableConfig) -> None:
+    """Wait until the saver holds p1's write for this run's current step.
+
+    When a task fails, LangGraph abandons the siblings still running, so without this the
+    failed step would hold p1's writes or not depending on which thread was faster.
+    """
+    thread = {"configurable": {"thread_id": config["configurable"]["thread_id"]}}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        saved = saver.get_tuple(thread)
+        if saved and any(w[1:] == ("log", ["p1"]) for w in saved.pending_writes or ()):
+            return
+        time.sleep(0.001)
+    raise AssertionError("p1's write was not saved beside mid within 10 s")
 
 
 def build(behaviour: Behaviour) -> StateGraph[State]:
@@ -79,8 +97,10 @@ def build(behaviour: Behaviour) -> StateGraph[State]:
 
         return node
 
-    def mid(state: State) -> dict[str, Any]:
+    def mid(state: State, config: RunnableConfig) -> dict[str, Any]:
         if behaviour.mode == "raise":
+            if behaviour.saver is not None:
+                _wait_for_p1_saved(behaviour.saver, config)
             raise ConnectionError("db down, password=hunter2")
         if behaviour.mode == "ask":
             return {"log": [str(interrupt({"question": "approve?"}))]}
@@ -127,7 +147,7 @@ def saver() -> Iterator[SqliteSaver]:
 
 
 def _run(saver: SqliteSaver, mode: str) -> tuple[Any, RunnableConfig, Behaviour]:
-    behaviour = Behaviour(mode)
+    behaviour = Behaviour(mode, saver)
     graph = build(behaviour).compile(checkpointer=saver)
     config: RunnableConfig = {"configurable": {"thread_id": f"r-{uuid.uuid4().hex}"}}
     with contextlib.suppress(ConnectionError):
