@@ -34,7 +34,9 @@ def _factory(value: Any) -> Any:
 
 def _quiet(fn: Any) -> str:
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # constant closures must not warn
+        # Constant closures must not warn. Only UserWarning (what code_fingerprint emits) is
+        # an error here: a garbage collection inside this block may emit an unrelated warning.
+        warnings.simplefilter("error", UserWarning)
         return code_fingerprint(fn)
 
 
