@@ -1,12 +1,14 @@
-"""Shared fixtures: event and log capture, sync/async node builders, a seeded RNG."""
+"""Shared fixtures: event and log capture, sync/async node builders, a seeded RNG, SQLite."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +119,24 @@ def logged() -> Iterator[list[dict[str, Any]]]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+@pytest.fixture
+def sqlite_connect() -> Iterator[Callable[..., sqlite3.Connection]]:
+    """Open SQLite connections (``":memory:"`` by default) that are closed after the test.
+
+    A connection left to the garbage collector warns (ResourceWarning) wherever the
+    collection happens to run, which may be inside another test.
+    """
+    opened: list[sqlite3.Connection] = []
+
+    def connect(database: str | Path = ":memory:") -> sqlite3.Connection:
+        conn = sqlite3.connect(database, check_same_thread=False)
+        opened.append(conn)
+        return conn
+
+    try:
+        yield connect
+    finally:
+        for conn in opened:
+            conn.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -113,9 +114,11 @@ def test_a_success_between_failures_resets_the_count() -> None:
     assert len(out["errors"]) == 8
 
 
-def test_the_same_run_resumed_in_a_new_process_counts_on_from_the_checkpoint() -> None:
+def test_the_same_run_resumed_in_a_new_process_counts_on_from_the_checkpoint(
+    sqlite_connect: Callable[..., sqlite3.Connection],
+) -> None:
     """A fresh process (nothing in memory) resuming the same run id counts its records."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     saver = SqliteSaver(conn)
     cfg: RunnableConfig = {**_cfg("restart"), "run_id": uuid.UUID(int=7)}
     first = _looping_agent(Tools("fail"), saver=saver, max_consecutive_failures=3)
@@ -240,11 +243,13 @@ def _react(wrapped: bool, saver: Any) -> Any:
     return g.compile(checkpointer=saver)
 
 
-def test_react_agent_with_sqlite_streams_exactly_as_unwrapped(tmp_path: Any) -> None:
+def test_react_agent_with_sqlite_streams_exactly_as_unwrapped(
+    tmp_path: Any, sqlite_connect: Callable[..., sqlite3.Connection]
+) -> None:
     """The ReAct agent, every node wrapped, on SqliteSaver: updates/messages/values unchanged."""
     out = []
     for wrapped in (False, True):
-        conn = sqlite3.connect(tmp_path / f"agent-{wrapped}.db", check_same_thread=False)
+        conn = sqlite_connect(tmp_path / f"agent-{wrapped}.db")
         graph = _react(wrapped, SqliteSaver(conn))
         chunks = list(graph.stream(_HI, _cfg("react"), stream_mode=MODES3))
         out.append(normalized(chunks))

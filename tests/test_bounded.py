@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
@@ -225,9 +226,11 @@ def _graph(schema: Any, checkpointer: Any) -> Any:
     return builder.compile(checkpointer=checkpointer)
 
 
-def test_graph_state_keeps_the_last_100_records_per_thread() -> None:
+def test_graph_state_keeps_the_last_100_records_per_thread(
+    sqlite_connect: Callable[..., sqlite3.Connection],
+) -> None:
     """105 failures in one thread: 100 records kept, newest last, 5 counted as dropped."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     graph = _graph(GraphState, SqliteSaver(conn))
     config = {"configurable": {"thread_id": "bound-default"}}
     stamps = []
@@ -239,9 +242,11 @@ def test_graph_state_keeps_the_last_100_records_per_thread() -> None:
     assert errors_dropped(graph, config) == 5
 
 
-def test_bound_is_configurable_by_annotation_and_survives_sqlite() -> None:
+def test_bound_is_configurable_by_annotation_and_survives_sqlite(
+    sqlite_connect: Callable[..., sqlite3.Connection],
+) -> None:
     """bounded_errors(3) in the state: 3 kept; a new graph on the same file sees the same."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     config = {"configurable": {"thread_id": "bound-3"}}
     graph = _graph(Small, SqliteSaver(conn))
     for _ in range(5):

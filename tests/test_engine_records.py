@@ -243,9 +243,10 @@ def _invoke(graph: Any, thread: str) -> str:
 @pytest.mark.parametrize("make", list(CASES.values()), ids=list(CASES))
 def test_raise_mode_sqlite_checkpoint_and_traceback_are_clean(
     make: Callable[[], BaseException],
+    sqlite_connect: Callable[..., sqlite3.Connection],
 ) -> None:
     """SQLite checkpoint bytes and the traceback that leaves invoke hold no secret."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     graph = _graph(make, SqliteSaver(conn))
     shown = _invoke(graph, f"t-{uuid.uuid4().hex}")
     stored = b"".join(

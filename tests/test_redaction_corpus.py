@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -201,11 +201,14 @@ def _assert_clean(sinks: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("on_error", ["record", "raise"])
 def test_every_shape_through_every_sink_sqlite(
-    on_error: str, log_text: dict[str, io.StringIO], tmp_path: Path
+    on_error: str,
+    log_text: dict[str, io.StringIO],
+    tmp_path: Path,
+    sqlite_connect: Callable[..., sqlite3.Connection],
 ) -> None:
     """No corpus secret reaches state, SQLite bytes, logs, tracebacks, report, CLI or metrics."""
     db = tmp_path / "corpus.db"
-    conn = sqlite3.connect(db, check_same_thread=False)
+    conn = sqlite_connect(db)
     collector = NodeMetricsCollector(graph="corpus")
     registry = CollectorRegistry()
     PrometheusExporter(collector, registry=registry)

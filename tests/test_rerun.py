@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
 
 import pytest
@@ -70,10 +70,12 @@ def _pipeline(up: Upstream, saver: Any) -> Any:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def saver(request: pytest.FixtureRequest) -> Iterator[Any]:
+def saver(
+    request: pytest.FixtureRequest, sqlite_connect: Callable[..., sqlite3.Connection]
+) -> Iterator[Any]:
     """A real checkpointer: SQLite in memory, or PostgreSQL (thread deleted afterwards)."""
     if request.param == "sqlite":
-        yield SqliteSaver(sqlite3.connect(":memory:", check_same_thread=False))
+        yield SqliteSaver(sqlite_connect())
         return
     pytest.importorskip("langgraph.checkpoint.postgres")
     from langgraph.checkpoint.postgres import PostgresSaver

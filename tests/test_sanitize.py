@@ -8,7 +8,7 @@ import re
 import sqlite3
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -361,7 +361,9 @@ def log_lines() -> Iterator[list[str]]:
 
 
 @pytest.mark.parametrize("on_error", ["record", "raise"])
-def test_secret_never_reaches_state_logs_or_checkpoint(on_error: Any, log_lines: list[str]) -> None:
+def test_secret_never_reaches_state_logs_or_checkpoint(
+    on_error: Any, log_lines: list[str], sqlite_connect: Callable[..., sqlite3.Connection]
+) -> None:
     """Secrets in a failing node's message reach neither state, nor logs, nor checkpoint bytes."""
     marker = uuid.uuid4().hex
     secrets = [
@@ -378,7 +380,7 @@ def test_secret_never_reaches_state_logs_or_checkpoint(on_error: Any, log_lines:
     def call_api(state: S) -> S:
         raise ConnectionError(message)
 
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     builder = StateGraph(S)
     builder.add_node(
         "call_api",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,22 +16,26 @@ from langgraph_runner._saver_storage import asqlite_file, postgres_settings, sav
 from tests import services
 
 
-def test_kinds_follow_the_savers_package(tmp_path: Path) -> None:
+def test_kinds_follow_the_savers_package(
+    tmp_path: Path, sqlite_connect: Callable[..., sqlite3.Connection]
+) -> None:
     """LangGraph's savers and their subclasses by package; anything else is 'other'."""
 
     class MySqlite(SqliteSaver):
         pass
 
-    conn = sqlite3.connect(tmp_path / "cp.db", check_same_thread=False)
+    conn = sqlite_connect(tmp_path / "cp.db")
     assert saver_kind(SqliteSaver(conn)) == "sqlite"
     assert saver_kind(MySqlite(conn)) == "sqlite"
     assert saver_kind(InMemorySaver()) == "other"
 
 
-def test_sqlite_file_is_the_main_database_or_empty_in_memory(tmp_path: Path) -> None:
+def test_sqlite_file_is_the_main_database_or_empty_in_memory(
+    tmp_path: Path, sqlite_connect: Callable[..., sqlite3.Connection]
+) -> None:
     """A file saver names its file; an in-memory one names none."""
-    on_file = SqliteSaver(sqlite3.connect(tmp_path / "cp.db", check_same_thread=False))
-    in_memory = SqliteSaver(sqlite3.connect(":memory:", check_same_thread=False))
+    on_file = SqliteSaver(sqlite_connect(tmp_path / "cp.db"))
+    in_memory = SqliteSaver(sqlite_connect())
     assert Path(sqlite_file(on_file)) == tmp_path / "cp.db"
     assert sqlite_file(in_memory) == ""
 

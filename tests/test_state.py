@@ -467,9 +467,11 @@ def test_recovery_node_clears_errors_and_blocked_in_a_real_graph() -> None:
     assert _graph().invoke({}) == EXPECTED_AFTER_RECOVERY
 
 
-def test_recovery_clearing_persists_in_a_checkpoint() -> None:
+def test_recovery_clearing_persists_in_a_checkpoint(
+    sqlite_connect: Callable[..., sqlite3.Connection],
+) -> None:
     """The cleared channels are what a real checkpointer saves and reloads."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     config = {"configurable": {"thread_id": "state-clear"}}
     assert _graph(SqliteSaver(conn)).invoke({}, config) == EXPECTED_AFTER_RECOVERY
     reloaded = _graph(SqliteSaver(conn)).get_state(config)
@@ -652,7 +654,9 @@ def test_compositions_give_input_and_output_json_schemas(
     json.dumps(graph.get_input_jsonschema())  # what a server sends
 
 
-def test_messages_state_with_graph_state_records_a_failure_in_a_real_graph() -> None:
+def test_messages_state_with_graph_state_records_a_failure_in_a_real_graph(
+    sqlite_connect: Callable[..., sqlite3.Connection],
+) -> None:
     """A wrapped node on MessagesState+GraphState: messages keep add_messages, records land."""
 
     class ChatState(MessagesState, GraphState):
@@ -670,7 +674,7 @@ def test_messages_state_with_graph_state_records_a_failure_in_a_real_graph() -> 
     builder.add_edge(START, "reply")
     builder.add_edge("reply", "broken")
     builder.add_edge("broken", END)
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     config = {"configurable": {"thread_id": "chat"}}
     out = builder.compile(checkpointer=SqliteSaver(conn)).invoke(
         {"messages": [HumanMessage("hello")]}, config

@@ -6,6 +6,7 @@ import dataclasses
 import sqlite3
 import typing
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
@@ -102,9 +103,11 @@ def _graph(schema: Any, fetch: _Flaky, checkpointer: Any) -> Any:
 
 
 @pytest.mark.parametrize(("schema", "start"), SCHEMAS, ids=IDS)
-def test_records_land_and_survive_a_sqlite_round_trip(schema: Any, start: Any) -> None:
+def test_records_land_and_survive_a_sqlite_round_trip(
+    schema: Any, start: Any, sqlite_connect: Callable[..., sqlite3.Connection]
+) -> None:
     """A wrapped node's failure record and flag land in the state and reload from SQLite."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     config = {"configurable": {"thread_id": f"models-{schema.__name__}"}}
     fetch = _Flaky()
     fetch.broken = False
@@ -137,9 +140,11 @@ def test_records_survive_a_postgres_round_trip(schema: Any, start: Any) -> None:
             saver.delete_thread(thread)
 
 
-def test_a_pydantic_state_overrides_the_bound() -> None:
+def test_a_pydantic_state_overrides_the_bound(
+    sqlite_connect: Callable[..., sqlite3.Connection],
+) -> None:
     """A subclass re-annotating errors with bounded_errors(2) keeps two records."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite_connect()
     config = {"configurable": {"thread_id": "models-bound"}}
     graph = _graph(SmallModel, _Flaky(), SqliteSaver(conn))
     for _ in range(3):
