@@ -20,6 +20,10 @@ from langgraph_runner._cache.scope import graph_identity
 from langgraph_runner.cache import NodeCache
 from tests.conftest import MODES, run_graph
 
+# The test nodes count their calls in a closure list, which code_fingerprint rightly warns
+# about (a change to it does not change the cache key); here that is intended.
+pytestmark = pytest.mark.filterwarnings("ignore:code_fingerprint.*reads:UserWarning")
+
 KEY = "test-scope-key-0123456789abcdef"
 FP = "f" * 64
 

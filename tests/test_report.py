@@ -435,6 +435,7 @@ def _thread(thread_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id}}
 
 
+@pytest.mark.filterwarnings("ignore:code_fingerprint.*reads:UserWarning")  # the call counter
 def test_cache_hit_reports_succeeded_because_checkpoints_do_not_record_hits() -> None:
     """A node served from NodeCache reads as succeeded: checkpoints save a hit like a run."""
     calls: list[int] = []
