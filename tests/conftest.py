@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -121,8 +121,19 @@ def logged() -> Iterator[list[dict[str, Any]]]:
         logger.setLevel(old_level)
 
 
+counting_closures = pytest.mark.filterwarnings("ignore:code_fingerprint.*reads:UserWarning")
+"""For cached test nodes that count their calls in a closure list: ``code_fingerprint``
+rightly warns that a change to the list does not change the cache key; here it is intended."""
+
+
+class SqliteConnect(Protocol):
+    """The ``sqlite_connect`` fixture: opens a connection that is closed after the test."""
+
+    def __call__(self, database: str | Path = ":memory:") -> sqlite3.Connection: ...
+
+
 @pytest.fixture
-def sqlite_connect() -> Iterator[Callable[..., sqlite3.Connection]]:
+def sqlite_connect() -> Iterator[SqliteConnect]:
     """Open SQLite connections (``":memory:"`` by default) that are closed after the test.
 
     A connection left to the garbage collector warns (ResourceWarning) wherever the

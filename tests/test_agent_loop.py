@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 
 from langgraph_runner import FailureLoopError, create_node, route_on_blocked, tool_error_messages
 from tests.agent_kit import MODES3, AgentState, call, fake_model, normalized
+from tests.conftest import SqliteConnect
 
 pytestmark = pytest.mark.usefixtures("instant")
 
@@ -115,7 +114,7 @@ def test_a_success_between_failures_resets_the_count() -> None:
 
 
 def test_the_same_run_resumed_in_a_new_process_counts_on_from_the_checkpoint(
-    sqlite_connect: Callable[..., sqlite3.Connection],
+    sqlite_connect: SqliteConnect,
 ) -> None:
     """A fresh process (nothing in memory) resuming the same run id counts its records."""
     conn = sqlite_connect()
@@ -244,7 +243,7 @@ def _react(wrapped: bool, saver: Any) -> Any:
 
 
 def test_react_agent_with_sqlite_streams_exactly_as_unwrapped(
-    tmp_path: Any, sqlite_connect: Callable[..., sqlite3.Connection]
+    tmp_path: Any, sqlite_connect: SqliteConnect
 ) -> None:
     """The ReAct agent, every node wrapped, on SqliteSaver: updates/messages/values unchanged."""
     out = []

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
@@ -27,6 +25,7 @@ from langgraph_runner import (
 )
 from langgraph_runner.bounded import bounded_append
 from tests import services
+from tests.conftest import SqliteConnect
 
 records_st = st.lists(st.integers(0, 10_000).map(lambda i: {"node": f"n{i}"}), max_size=30)
 SETTINGS = settings(derandomize=True, max_examples=200, deadline=None)
@@ -227,7 +226,7 @@ def _graph(schema: Any, checkpointer: Any) -> Any:
 
 
 def test_graph_state_keeps_the_last_100_records_per_thread(
-    sqlite_connect: Callable[..., sqlite3.Connection],
+    sqlite_connect: SqliteConnect,
 ) -> None:
     """105 failures in one thread: 100 records kept, newest last, 5 counted as dropped."""
     conn = sqlite_connect()
@@ -243,7 +242,7 @@ def test_graph_state_keeps_the_last_100_records_per_thread(
 
 
 def test_bound_is_configurable_by_annotation_and_survives_sqlite(
-    sqlite_connect: Callable[..., sqlite3.Connection],
+    sqlite_connect: SqliteConnect,
 ) -> None:
     """bounded_errors(3) in the state: 3 kept; a new graph on the same file sees the same."""
     conn = sqlite_connect()

@@ -14,11 +14,9 @@ from langgraph_runner import create_node
 from langgraph_runner._cache.artifacts import local_exists, referenced
 from langgraph_runner.cache import NodeCache
 from langgraph_runner.logs import get_event_logger
-from tests.conftest import EventCapture
+from tests.conftest import EventCapture, counting_closures
 
-# The test nodes count their calls in a closure list, which code_fingerprint rightly warns
-# about (a change to it does not change the cache key); here that is intended.
-pytestmark = pytest.mark.filterwarnings("ignore:code_fingerprint.*reads:UserWarning")
+pytestmark = counting_closures
 
 KEY = "test-artifacts-key-0123456789abcdef"
 FP = "f" * 64

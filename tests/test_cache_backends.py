@@ -23,10 +23,9 @@ from langgraph_runner import create_node
 from langgraph_runner.cache import NodeCache
 from langgraph_runner.cache_backends import PostgresCache, TieredCache, is_shared
 from tests import services
+from tests.conftest import counting_closures
 
-# The test nodes count their calls in a closure list, which code_fingerprint rightly warns
-# about (a change to it does not change the cache key); here that is intended.
-pytestmark = pytest.mark.filterwarnings("ignore:code_fingerprint.*reads:UserWarning")
+pytestmark = counting_closures
 
 KEY = "test-backends-key-0123456789abcdef"
 FLUSH_DB = 13  # a Redis database this file owns: the durability test flushes it

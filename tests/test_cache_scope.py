@@ -18,11 +18,9 @@ from typing_extensions import TypedDict
 from langgraph_runner import create_node
 from langgraph_runner._cache.scope import graph_identity
 from langgraph_runner.cache import NodeCache
-from tests.conftest import MODES, run_graph
+from tests.conftest import MODES, counting_closures, run_graph
 
-# The test nodes count their calls in a closure list, which code_fingerprint rightly warns
-# about (a change to it does not change the cache key); here that is intended.
-pytestmark = pytest.mark.filterwarnings("ignore:code_fingerprint.*reads:UserWarning")
+pytestmark = counting_closures
 
 KEY = "test-scope-key-0123456789abcdef"
 FP = "f" * 64

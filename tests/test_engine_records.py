@@ -6,7 +6,6 @@ import asyncio
 import builtins
 import json
 import logging
-import sqlite3
 import sys
 import traceback
 import uuid
@@ -40,6 +39,7 @@ from langgraph_runner._engine.records import (
 from langgraph_runner._redact_exc import ARG_MAX, _redact_one, _redact_plain
 from langgraph_runner.sanitize import sanitize_message
 from tests import services
+from tests.conftest import SqliteConnect
 
 SECRET = "hunter2-" + uuid.uuid4().hex[:12]
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" + uuid.uuid4().hex[:16]
@@ -243,7 +243,7 @@ def _invoke(graph: Any, thread: str) -> str:
 @pytest.mark.parametrize("make", list(CASES.values()), ids=list(CASES))
 def test_raise_mode_sqlite_checkpoint_and_traceback_are_clean(
     make: Callable[[], BaseException],
-    sqlite_connect: Callable[..., sqlite3.Connection],
+    sqlite_connect: SqliteConnect,
 ) -> None:
     """SQLite checkpoint bytes and the traceback that leaves invoke hold no secret."""
     conn = sqlite_connect()

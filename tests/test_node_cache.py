@@ -23,13 +23,11 @@ from langgraph_runner import GraphState, create_node
 from langgraph_runner.cache import NodeCache
 from langgraph_runner.checkpoint import open_checkpointer
 from tests import services
-from tests.conftest import MODES, EventCapture, as_mode, run_graph
+from tests.conftest import MODES, EventCapture, as_mode, counting_closures, run_graph
 
-# The test nodes count their calls in a closure list, which code_fingerprint rightly warns
-# about (a change to it does not change the cache key); here that is intended.
 pytestmark = [
     pytest.mark.usefixtures("instant"),
-    pytest.mark.filterwarnings("ignore:code_fingerprint.*reads:UserWarning"),
+    counting_closures,
 ]
 
 

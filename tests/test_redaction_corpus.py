@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sqlite3
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from langgraph_runner.report import run_report
 from langgraph_runner.sanitize import sanitize_message
 from langgraph_runner.testing import no_wait
 from tests import services
+from tests.conftest import SqliteConnect
 
 CORPUS: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "secret_corpus.json").read_text()
@@ -204,7 +204,7 @@ def test_every_shape_through_every_sink_sqlite(
     on_error: str,
     log_text: dict[str, io.StringIO],
     tmp_path: Path,
-    sqlite_connect: Callable[..., sqlite3.Connection],
+    sqlite_connect: SqliteConnect,
 ) -> None:
     """No corpus secret reaches state, SQLite bytes, logs, tracebacks, report, CLI or metrics."""
     db = tmp_path / "corpus.db"

@@ -31,6 +31,7 @@ from langgraph_runner.report import (
     run_report,
 )
 from langgraph_runner.testing import no_wait
+from tests.conftest import counting_closures
 
 
 def _merge(a: dict[str, bool] | None, b: dict[str, bool] | None) -> dict[str, bool]:
@@ -435,7 +436,7 @@ def _thread(thread_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id}}
 
 
-@pytest.mark.filterwarnings("ignore:code_fingerprint.*reads:UserWarning")  # the call counter
+@counting_closures
 def test_cache_hit_reports_succeeded_because_checkpoints_do_not_record_hits() -> None:
     """A node served from NodeCache reads as succeeded: checkpoints save a hit like a run."""
     calls: list[int] = []

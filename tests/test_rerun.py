@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import operator
-import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
@@ -24,6 +22,7 @@ from langgraph_runner import (
     rerun_blocked,
     route_on_blocked,
 )
+from langgraph_runner.checkpoint import open_checkpointer
 from tests import services
 
 
@@ -70,12 +69,11 @@ def _pipeline(up: Upstream, saver: Any) -> Any:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def saver(
-    request: pytest.FixtureRequest, sqlite_connect: Callable[..., sqlite3.Connection]
-) -> Iterator[Any]:
+def saver(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A real checkpointer: SQLite in memory, or PostgreSQL (thread deleted afterwards)."""
     if request.param == "sqlite":
-        yield SqliteSaver(sqlite_connect())
+        with open_checkpointer(":memory:") as sqlite:
+            yield sqlite
         return
     pytest.importorskip("langgraph.checkpoint.postgres")
     from langgraph.checkpoint.postgres import PostgresSaver

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sqlite3
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from langgraph_runner import GraphState, RetryConfig, create_node
 from langgraph_runner.logs import LOGGER_NAME
 from langgraph_runner.sanitize import REDACTED, sanitize_message, sanitize_stack
 from langgraph_runner.testing import no_wait
+from tests.conftest import SqliteConnect
 
 # ---------------------------------------------------------------- sanitize_message: secrets
 
@@ -362,7 +362,7 @@ def log_lines() -> Iterator[list[str]]:
 
 @pytest.mark.parametrize("on_error", ["record", "raise"])
 def test_secret_never_reaches_state_logs_or_checkpoint(
-    on_error: Any, log_lines: list[str], sqlite_connect: Callable[..., sqlite3.Connection]
+    on_error: Any, log_lines: list[str], sqlite_connect: SqliteConnect
 ) -> None:
     """Secrets in a failing node's message reach neither state, nor logs, nor checkpoint bytes."""
     marker = uuid.uuid4().hex

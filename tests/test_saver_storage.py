@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,11 +12,10 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from langgraph_runner._saver_storage import asqlite_file, postgres_settings, saver_kind, sqlite_file
 from tests import services
+from tests.conftest import SqliteConnect
 
 
-def test_kinds_follow_the_savers_package(
-    tmp_path: Path, sqlite_connect: Callable[..., sqlite3.Connection]
-) -> None:
+def test_kinds_follow_the_savers_package(tmp_path: Path, sqlite_connect: SqliteConnect) -> None:
     """LangGraph's savers and their subclasses by package; anything else is 'other'."""
 
     class MySqlite(SqliteSaver):
@@ -31,7 +28,7 @@ def test_kinds_follow_the_savers_package(
 
 
 def test_sqlite_file_is_the_main_database_or_empty_in_memory(
-    tmp_path: Path, sqlite_connect: Callable[..., sqlite3.Connection]
+    tmp_path: Path, sqlite_connect: SqliteConnect
 ) -> None:
     """A file saver names its file; an in-memory one names none."""
     on_file = SqliteSaver(sqlite_connect(tmp_path / "cp.db"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import sqlite3
 import sys
 import typing
 import warnings
@@ -35,6 +34,7 @@ from langgraph_runner.state import (
     route_on_blocked,
     update_state,
 )
+from tests.conftest import SqliteConnect
 
 
 def make_record(node: str = "fetch", **overrides: Any) -> NodeError:
@@ -468,7 +468,7 @@ def test_recovery_node_clears_errors_and_blocked_in_a_real_graph() -> None:
 
 
 def test_recovery_clearing_persists_in_a_checkpoint(
-    sqlite_connect: Callable[..., sqlite3.Connection],
+    sqlite_connect: SqliteConnect,
 ) -> None:
     """The cleared channels are what a real checkpointer saves and reloads."""
     conn = sqlite_connect()
@@ -655,7 +655,7 @@ def test_compositions_give_input_and_output_json_schemas(
 
 
 def test_messages_state_with_graph_state_records_a_failure_in_a_real_graph(
-    sqlite_connect: Callable[..., sqlite3.Connection],
+    sqlite_connect: SqliteConnect,
 ) -> None:
     """A wrapped node on MessagesState+GraphState: messages keep add_messages, records land."""
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import typing
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
@@ -27,6 +25,7 @@ from langgraph_runner import (
     update_state,
 )
 from tests import services
+from tests.conftest import SqliteConnect
 
 
 class Model(GraphStateModel):
@@ -104,7 +103,7 @@ def _graph(schema: Any, fetch: _Flaky, checkpointer: Any) -> Any:
 
 @pytest.mark.parametrize(("schema", "start"), SCHEMAS, ids=IDS)
 def test_records_land_and_survive_a_sqlite_round_trip(
-    schema: Any, start: Any, sqlite_connect: Callable[..., sqlite3.Connection]
+    schema: Any, start: Any, sqlite_connect: SqliteConnect
 ) -> None:
     """A wrapped node's failure record and flag land in the state and reload from SQLite."""
     conn = sqlite_connect()
@@ -141,7 +140,7 @@ def test_records_survive_a_postgres_round_trip(schema: Any, start: Any) -> None:
 
 
 def test_a_pydantic_state_overrides_the_bound(
-    sqlite_connect: Callable[..., sqlite3.Connection],
+    sqlite_connect: SqliteConnect,
 ) -> None:
     """A subclass re-annotating errors with bounded_errors(2) keeps two records."""
     conn = sqlite_connect()
