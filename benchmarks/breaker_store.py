@@ -33,8 +33,8 @@ import redis
 from resilience import alternate, per_call_us
 
 from langgraph_runner import CircuitBreakerConfig, create_node
-from langgraph_runner.circuit import CircuitBreaker
-from langgraph_runner.circuit_redis import RedisBreakerStore
+from langgraph_runner._policies.circuit import CircuitBreaker
+from langgraph_runner._policies.circuit_redis import RedisBreakerStore
 
 STATE: dict[str, Any] = {"x": 1}
 CONFIG = CircuitBreakerConfig(failure_threshold=1_000_000_000, recovery_timeout=60)

@@ -45,7 +45,7 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from langgraph_runner import create_node
-from langgraph_runner.cache import NodeCache, code_fingerprint
+from langgraph_runner._cache.node_cache import NodeCache, code_fingerprint
 
 SMALL = {"url": "https://example.com/a", "lang": "en", "attempt": 3}
 MESSAGES = [{"role": "user" if i % 2 else "ai", "content": f"message {i} " * 8} for i in range(20)]

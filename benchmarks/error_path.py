@@ -43,9 +43,9 @@ from langgraph_runner._engine.records import (
     record_state,
     redact_exception,
 )
-from langgraph_runner.classify import classify_failure
+from langgraph_runner._records.classify import classify_failure
+from langgraph_runner._records.sanitize import _sanitize, sanitize_message, sanitize_stack
 from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
-from langgraph_runner.sanitize import _sanitize, sanitize_message, sanitize_stack
 
 MESSAGE = "upstream returned 503 Service Unavailable for GET https://api.example.com/v1/items"
 

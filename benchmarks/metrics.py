@@ -51,9 +51,9 @@ from langgraph.graph import END, START, StateGraph
 from overhead import N_NODES, S, ameasure, astep, measure, step
 
 from langgraph_runner import CircuitBreakerConfig, RetryConfig, create_node
-from langgraph_runner.logs import LOGGER_NAME
+from langgraph_runner._records.logs import LOGGER_NAME
 from langgraph_runner.metrics import NodeMetrics, NodeMetricsCollector
-from langgraph_runner.metrics.model import metrics_from_fields
+from langgraph_runner.metrics._model import metrics_from_fields
 
 CALLS = 50_000
 THREADS = 8

@@ -38,9 +38,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph_runner import CircuitBreakerConfig, create_node
-from langgraph_runner.abort import AbortController
-from langgraph_runner.circuit import CircuitBreaker
-from langgraph_runner.timeouts import arun_async_attempt, arun_sync_attempt, run_sync_attempt
+from langgraph_runner._policies.abort import AbortController
+from langgraph_runner._policies.circuit import CircuitBreaker
+from langgraph_runner._policies.timeouts import (
+    arun_async_attempt,
+    arun_sync_attempt,
+    run_sync_attempt,
+)
 
 NODE = "bench"
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 
-from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner._runs.checkpoint import open_checkpointer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

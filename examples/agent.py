@@ -31,8 +31,14 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
-from langgraph_runner import FailureLoopError, RetryConfig, create_node, tool_error_messages
-from langgraph_runner.state import append_errors, merge_flags
+from langgraph_runner import (
+    FailureLoopError,
+    RetryConfig,
+    append_errors,
+    create_node,
+    merge_flags,
+    tool_error_messages,
+)
 
 RETRY = RetryConfig(max_attempts=3, initial_interval=0.05, max_interval=0.2)
 DB_PATH = Path(os.environ.get("AGENT_DB", Path(__file__).parent / ".runs" / "agent.db"))

@@ -51,11 +51,11 @@ from langgraph_runner import (
     CircuitBreaker,
     CircuitBreakerConfig,
     NodeCache,
+    RedisBreakerStore,
     get_circuit_breaker,
+    open_checkpointer,
     thread_lock,
 )
-from langgraph_runner.checkpoint import open_checkpointer
-from langgraph_runner.circuit_redis import RedisBreakerStore
 
 QUEUE = "pipeline"
 ACTOR = "run_thread"

@@ -10,7 +10,7 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.graph import MessagesState
 
-from langgraph_runner.state import append_errors, merge_flags
+from langgraph_runner._state.channels import append_errors, merge_flags
 
 MODES3 = ["updates", "messages", "values"]
 

@@ -26,8 +26,8 @@ from langgraph_runner import (
     get_circuit_breaker,
     get_node_context,
 )
+from langgraph_runner._policies.timeouts import abandoned_thread_count
 from langgraph_runner.testing import FlakyNode, hang, no_wait
-from langgraph_runner.timeouts import abandoned_thread_count
 from tests.chaos_model import (
     ABORT_TIMER_S,
     CLOCK_RECOVERY,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from langgraph_runner.logs import LOGGER_NAME
+from langgraph_runner._records.logs import LOGGER_NAME
 from langgraph_runner.testing import no_wait
 
 

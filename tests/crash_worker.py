@@ -125,7 +125,7 @@ def hook_commits(saver: BaseCheckpointSaver[Any], ledger: Ledger) -> None:
 
 def main(argv: list[str]) -> int:
     """Run or resume the graph on the given thread."""
-    from langgraph_runner.checkpoint import open_checkpointer
+    from langgraph_runner._runs.checkpoint import open_checkpointer
 
     url, thread_id, ledger_path, out_path = argv
     ledger = Ledger(ledger_path)

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.abort."""
+"""Tests for langgraph_runner._policies.abort."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
-from langgraph_runner.context import NodeContext, reset_context, set_context
-from langgraph_runner.errors import NodeAbortedError
+from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
+from langgraph_runner._policies.context import NodeContext, reset_context, set_context
+from langgraph_runner._records.errors import NodeAbortedError
 
 
 @pytest.fixture
@@ -255,7 +255,7 @@ from typing import Any, TypedDict
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
-from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController
+from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController
 
 class S(TypedDict):
     n: int

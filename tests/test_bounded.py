@@ -23,7 +23,7 @@ from langgraph_runner import (
     create_node,
     errors_dropped,
 )
-from langgraph_runner.bounded import bounded_append
+from langgraph_runner._state.bounded import bounded_append
 from tests import services
 from tests.conftest import SqliteConnect
 

@@ -28,8 +28,13 @@ from redis.retry import Retry
 
 from langgraph_runner._cache import keys as cache_keys
 from langgraph_runner._cache.keys import cache_key
-from langgraph_runner.cache import CacheKey, NodeCache, code_fingerprint, default_backend
-from langgraph_runner.logs import get_event_logger
+from langgraph_runner._cache.node_cache import (
+    CacheKey,
+    NodeCache,
+    code_fingerprint,
+    default_backend,
+)
+from langgraph_runner._records.logs import get_event_logger
 from tests import services
 from tests.conftest import EventCapture
 
@@ -42,7 +47,7 @@ import pydantic
 from langgraph.cache.memory import InMemoryCache
 from langgraph.checkpoint.serde import _msgpack
 from langgraph.types import Command, Send
-from langgraph_runner.cache import NodeCache
+from langgraph_runner._cache.node_cache import NodeCache
 
 class Model(pydantic.BaseModel):
     a: int
@@ -183,7 +188,7 @@ def test_thread_scope_keys_by_thread_and_needs_one() -> None:
 
 
 def test_reexports_key_helpers() -> None:
-    """CacheKey and code_fingerprint stay importable from langgraph_runner.cache."""
+    """CacheKey and code_fingerprint stay importable from langgraph_runner._cache.node_cache."""
     assert CacheKey is cache_keys.CacheKey
     assert code_fingerprint is cache_keys.code_fingerprint
 

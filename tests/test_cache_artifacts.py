@@ -12,8 +12,8 @@ from typing_extensions import TypedDict
 
 from langgraph_runner import create_node
 from langgraph_runner._cache.artifacts import local_exists, referenced
-from langgraph_runner.cache import NodeCache
-from langgraph_runner.logs import get_event_logger
+from langgraph_runner._cache.node_cache import NodeCache
+from langgraph_runner._records.logs import get_event_logger
 from tests.conftest import EventCapture, counting_closures
 
 pytestmark = counting_closures

@@ -20,8 +20,8 @@ from redis.retry import Retry
 from typing_extensions import TypedDict
 
 from langgraph_runner import create_node
-from langgraph_runner.cache import NodeCache
-from langgraph_runner.cache_backends import PostgresCache, TieredCache, is_shared
+from langgraph_runner._cache.backends import PostgresCache, TieredCache, is_shared
+from langgraph_runner._cache.node_cache import NodeCache
 from tests import services
 from tests.conftest import counting_closures
 

@@ -29,7 +29,7 @@ FP = "f" * 64
 _CASES = """
 import datetime, decimal, enum, json, pathlib, uuid
 from langgraph_runner._cache.keys import cache_key, code_fingerprint
-from langgraph_runner.sanitize import sanitize_message
+from langgraph_runner._records.sanitize import sanitize_message
 
 class Color(enum.Enum):
     RED = "red"

@@ -16,8 +16,8 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from langgraph_runner import create_node
+from langgraph_runner._cache.node_cache import NodeCache
 from langgraph_runner._cache.scope import graph_identity
-from langgraph_runner.cache import NodeCache
 from tests.conftest import MODES, counting_closures, run_graph
 
 pytestmark = counting_closures
@@ -152,7 +152,7 @@ def test_context_values_with_no_canonical_form_are_named_once(
         ctx = Ctx(tenant=tenant, client=lock)
         return {"configurable": {"__pregel_runtime": Runtime(context=ctx)}}
 
-    with caplog.at_level(logging.WARNING, logger="langgraph_runner.cache"):
+    with caplog.at_level(logging.WARNING, logger="langgraph_runner._cache.node_cache"):
         a = cache.key("ctx-node", {}, thread_id=None, fingerprint=FP, config=config("A"))
         b = cache.key("ctx-node", {}, thread_id=None, fingerprint=FP, config=config("B"))
         cache.key("ctx-node", {}, thread_id=None, fingerprint=FP, config=config("B"))

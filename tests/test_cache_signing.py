@@ -25,8 +25,8 @@ from typing_extensions import TypedDict
 
 from langgraph_runner import create_node
 from langgraph_runner._cache import signing as signing
-from langgraph_runner.cache import ENV_KEY, NodeCache, PostgresCache
-from langgraph_runner.logs import get_event_logger
+from langgraph_runner._cache.node_cache import ENV_KEY, NodeCache, PostgresCache
+from langgraph_runner._records.logs import get_event_logger
 from tests import services
 from tests.conftest import EventCapture, counting_closures
 

@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 
-from langgraph_runner.circuit import reset_circuit_breakers
-from langgraph_runner.timeouts import wait_for_abandoned_threads
+from langgraph_runner._policies.circuit import reset_circuit_breakers
+from langgraph_runner._policies.timeouts import wait_for_abandoned_threads
 from tests.chaos_harness import (
     describe,
     run_seed,

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.checkpoint: URL parsing and ready-to-use LangGraph savers."""
+"""Tests for langgraph_runner._runs.checkpoint: URL parsing and ready-to-use LangGraph savers."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner.checkpoint import (
+from langgraph_runner._runs.checkpoint import (
     CheckpointerURL,
     open_async_checkpointer,
     open_checkpointer,

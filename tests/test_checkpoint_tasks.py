@@ -1,4 +1,4 @@
-"""langgraph_runner._checkpoint_tasks: decoding a stored step's tasks without the graph."""
+"""langgraph_runner._runs.checkpoint_tasks: decoding a stored step's tasks without the graph."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
-from langgraph_runner import checkpoint
-from langgraph_runner._checkpoint_tasks import SavedTask, saved_tasks
-from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner._runs import checkpoint
+from langgraph_runner._runs.checkpoint import open_checkpointer
+from langgraph_runner._runs.checkpoint_tasks import SavedTask, saved_tasks
 
 
 class State(TypedDict, total=False):
@@ -134,6 +134,6 @@ def test_update_state_writes_are_named_update(saver: SqliteSaver) -> None:
 
 
 def test_checkpoint_module_reexports() -> None:
-    """saved_tasks and SavedTask stay importable from langgraph_runner.checkpoint."""
+    """saved_tasks and SavedTask stay importable from langgraph_runner._runs.checkpoint."""
     assert checkpoint.saved_tasks is saved_tasks
     assert checkpoint.SavedTask is SavedTask

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.circuit."""
+"""Tests for langgraph_runner._policies.circuit."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from langgraph_runner.circuit import (
+from langgraph_runner._policies.circuit import (
     CircuitBreaker,
     CircuitBreakerConfig,
     CircuitState,
     get_circuit_breaker,
     reset_circuit_breakers,
 )
-from langgraph_runner.errors import CircuitOpenError
+from langgraph_runner._records.errors import CircuitOpenError
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.circuit_redis, against the real Redis of tests/services.py."""
+"""Tests for _policies.circuit_redis, against the real Redis of tests/services.py."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ import pytest
 import redis
 
 from langgraph_runner import CircuitBreakerConfig, GraphState, create_node
-from langgraph_runner.circuit import (
+from langgraph_runner._policies.circuit import (
     CircuitState,
     get_circuit_breaker,
     reset_circuit_breakers,
 )
-from langgraph_runner.circuit_redis import RedisBreakerStore, SharedCircuitBreaker
-from langgraph_runner.errors import CircuitOpenError
+from langgraph_runner._policies.circuit_redis import RedisBreakerStore, SharedCircuitBreaker
+from langgraph_runner._records.errors import CircuitOpenError
 from langgraph_runner.testing import no_wait
 from tests import services
 

@@ -20,7 +20,7 @@ from langgraph.types import Command, interrupt
 from pydantic import BaseModel, ValidationError
 from typing_extensions import TypedDict
 
-from langgraph_runner.classify import (
+from langgraph_runner._records.classify import (
     classified_by_class,
     classify_error,
     classify_failure,
@@ -29,7 +29,7 @@ from langgraph_runner.classify import (
     is_retryable_node_error,
     retry_after_seconds,
 )
-from langgraph_runner.errors import (
+from langgraph_runner._records.errors import (
     CircuitOpenError,
     ErrorCategory,
     NodeAbortedError,

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.cli: the `langgraph-runner report` command."""
+"""Tests for langgraph_runner._cli.main: the `langgraph-runner report` command."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import Annotated, Any, TypedDict
 import pytest
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner.checkpoint import open_checkpointer
-from langgraph_runner.cli import main
-from langgraph_runner.report import RunStatus, run_report
+from langgraph_runner._cli.main import main
+from langgraph_runner._runs.checkpoint import open_checkpointer
+from langgraph_runner._runs.report import RunStatus, run_report
 from tests import services
 
 PG_URL = services.POSTGRES_URL
@@ -350,7 +350,7 @@ def test_follow_gives_up_at_its_timeout(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_live_view_updates_in_place(tmp_path: Path) -> None:
     """On a terminal the view is one table redrawn in place until the run ends."""
-    from langgraph_runner._follow import follow
+    from langgraph_runner._cli.follow import follow
 
     url = f"sqlite:///{tmp_path}/cp.db"
     _run_graph(url, "done")

@@ -1,6 +1,6 @@
-"""The private LangGraph API we depend on (langgraph_runner._compat) still behaves as we assume.
+"""The private LangGraph API we depend on (_internal.compat) still behaves as we assume.
 
-If one of these fails after a LangGraph upgrade, _compat.py needs updating before anything else.
+If one of these fails after a LangGraph upgrade, _internal/compat.py needs updating first.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from langgraph.store.base import BaseStore
 from langgraph.types import StreamWriter
 from typing_extensions import TypedDict
 
-from langgraph_runner import _compat
+from langgraph_runner._internal import compat as _compat
 
 
 class S(TypedDict, total=False):

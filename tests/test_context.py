@@ -16,7 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy, Send
 
 from langgraph_runner import GraphState, create_node, get_node_context
-from langgraph_runner.context import (
+from langgraph_runner._policies.context import (
     NodeContext,
     forget_oldest,
     idempotency_key_for,

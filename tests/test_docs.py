@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 from pytest_examples import CodeExample, find_examples
 
-from langgraph_runner.circuit import reset_circuit_breakers
+from langgraph_runner._policies.circuit import reset_circuit_breakers
 from langgraph_runner.testing import no_wait
 from tests import services
 

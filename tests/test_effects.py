@@ -23,8 +23,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy
 
 from langgraph_runner import EffectLedger, create_node, open_checkpointer
-from langgraph_runner import _effect_store as store
-from langgraph_runner.effects import TABLE
+from langgraph_runner._runs import effect_store as store
+from langgraph_runner._runs.effects import TABLE
 from langgraph_runner.testing import no_wait
 from tests import services
 

@@ -27,8 +27,8 @@ from langgraph_runner import (
 )
 from langgraph_runner._engine.call import Call, run_signal_of
 from langgraph_runner._engine.spec import NodeSpec
-from langgraph_runner.context import RUN_DEADLINE_KEY
-from langgraph_runner.logs import get_event_logger
+from langgraph_runner._policies.context import RUN_DEADLINE_KEY
+from langgraph_runner._records.logs import get_event_logger
 from langgraph_runner.testing import hang
 from tests.conftest import MODES, EventCapture, as_mode, run_graph
 

@@ -12,8 +12,8 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import StreamWriter
 
 from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner._policies.timeouts import wait_for_abandoned_threads
 from langgraph_runner.testing import no_wait
-from langgraph_runner.timeouts import wait_for_abandoned_threads
 
 
 class S(GraphState, total=False):

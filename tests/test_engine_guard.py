@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from langgraph_runner import ErrorCategory, ErrorCode, FailureLoopError, NodeError
-from langgraph_runner._compat import CONFIG_KEY_READ
 from langgraph_runner._engine.guard import FailureStreaks, check_max_failures, streak_key
-from langgraph_runner.context import RunScope
+from langgraph_runner._internal.compat import CONFIG_KEY_READ
+from langgraph_runner._policies.context import RunScope
 
 
 def _record(node: str = "tools", trace_id: str = "") -> NodeError:

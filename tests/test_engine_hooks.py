@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from langgraph_runner._engine.hooks import acall_hook, call_hook
-from langgraph_runner.logs import get_event_logger
+from langgraph_runner._records.logs import get_event_logger
 from tests.conftest import EventCapture
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)

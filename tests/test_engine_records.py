@@ -36,8 +36,8 @@ from langgraph_runner._engine.records import (
     iso_utc,
     redact_exception,
 )
-from langgraph_runner._redact_exc import ARG_MAX, _redact_one, _redact_plain
-from langgraph_runner.sanitize import sanitize_message
+from langgraph_runner._records.redact_exc import ARG_MAX, _redact_one, _redact_plain
+from langgraph_runner._records.sanitize import sanitize_message
 from tests import services
 from tests.conftest import SqliteConnect
 
@@ -494,7 +494,7 @@ def _reference_code(exc: BaseException, retry: RetryConfig | None) -> tuple[Any,
     from pydantic import ValidationError
 
     from langgraph_runner import ErrorCategory, ErrorCode
-    from langgraph_runner.classify import classify_error, is_retryable_node_error
+    from langgraph_runner._records.classify import classify_error, is_retryable_node_error
 
     if isinstance(exc, LGNodeTimeoutError):
         return ErrorCode.NODE_TIMEOUT, ErrorCategory.TIMEOUT

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from langgraph.errors import NodeTimeoutError as LGNodeTimeoutError
 from pydantic import ValidationError
 
-from langgraph_runner.errors import (
+from langgraph_runner._records.errors import (
     CircuitOpenError,
     ErrorCategory,
     ErrorCode,

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner._extras: a missing optional package names the extra to install."""
+"""Tests for _internal.extras: a missing optional package names the extra to install."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from langgraph_runner._extras import EXTRAS, extra_hint, require_extra
-from langgraph_runner.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner._internal.extras import EXTRAS, extra_hint, require_extra
+from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 
 
 def _block(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:

@@ -13,7 +13,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import CachePolicy, Command, RetryPolicy
 
 from langgraph_runner import GraphState, NodeMetricsCollector, create_node, harden
-from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY
+from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 from tests.agent_kit import MODES3, AgentState, call, fake_model, normalized
 
 pytestmark = pytest.mark.usefixtures("instant")

@@ -61,14 +61,14 @@ def test_the_package_keeps_every_contract(tmp_path: Path) -> None:
     ("module", "line", "contract"),
     [
         pytest.param(
-            "classify.py",
+            "_records/classify.py",
             "from typing import TYPE_CHECKING\n"
-            "if TYPE_CHECKING:\n    from langgraph_runner.node import create_node",
+            "if TYPE_CHECKING:\n    from langgraph_runner._node.factory import create_node",
             "No import circles",
             id="type-checking-circle",
         ),
         pytest.param(
-            "cache.py",
+            "_cache/node_cache.py",
             "from langgraph_runner._engine.spec import NodeSpec",
             "Only create_node (node) and the testing kit import the private engine",
             id="public-module-imports-engine",
@@ -81,7 +81,7 @@ def test_the_package_keeps_every_contract(tmp_path: Path) -> None:
         ),
         pytest.param(
             "_engine/records.py",
-            "from langgraph_runner.node import create_node",
+            "from langgraph_runner._node.factory import create_node",
             "The engine never imports the modules that use it",
             id="engine-imports-the-api",
         ),

@@ -18,7 +18,12 @@ from langgraph.graph import END, START, StateGraph
 from structlog.testing import CapturingLogger
 
 from langgraph_runner import GraphState, RetryConfig, create_node
-from langgraph_runner.logs import LOGGER_NAME, EventLogger, configure_logging, get_event_logger
+from langgraph_runner._records.logs import (
+    LOGGER_NAME,
+    EventLogger,
+    configure_logging,
+    get_event_logger,
+)
 from langgraph_runner.testing import no_wait
 from tests.conftest import EventCapture
 

@@ -31,7 +31,7 @@ import redis
 from langgraph.checkpoint.memory import InMemorySaver
 from psycopg import sql
 
-from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner._runs.checkpoint import open_checkpointer
 from tests import services
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.metrics.callbacks (threshold callbacks and listener calls)."""
+"""Tests for langgraph_runner.metrics._callbacks (threshold callbacks and listener calls)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from langgraph.errors import GraphInterrupt
 
-from langgraph_runner.metrics.callbacks import notify, tell
+from langgraph_runner.metrics._callbacks import notify, tell
 
 
 def test_sync_callback_runs_in_caller_thread() -> None:

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.metrics.collector (NodeMetricsCollector, NodeMetrics)."""
+"""Tests for langgraph_runner.metrics._collector (NodeMetricsCollector, NodeMetrics)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 import langgraph_runner.metrics as metrics_pkg
-from langgraph_runner.errors import CircuitOpenError, ErrorCategory
+from langgraph_runner._records.errors import CircuitOpenError, ErrorCategory
 from langgraph_runner.metrics import (
     METRICS_COLLECTOR_KEY,
     OVERFLOW_NODE,
@@ -82,8 +82,8 @@ def test_all_matches_public_names() -> None:
 
 
 def test_collector_module_keeps_its_public_names() -> None:
-    """langgraph_runner.metrics.collector still exports every public name, as the same objects."""
-    from langgraph_runner.metrics import collector as collector_mod
+    """langgraph_runner.metrics._collector still exports every public name, as the same objects."""
+    from langgraph_runner.metrics import _collector as collector_mod
 
     assert collector_mod.__all__ == metrics_pkg.__all__
     for name in collector_mod.__all__:
@@ -94,7 +94,8 @@ def test_import_loads_no_exporter_library() -> None:
     """Importing and using the collector adds no prometheus_client/opentelemetry module."""
     code = """
 import sys
-import langgraph_runner.classify, langgraph_runner.errors, langgraph_runner.logs
+import langgraph_runner._records.classify, langgraph_runner._records.errors
+import langgraph_runner._records.logs
 def exporters():
     return {m for m in sys.modules if m.startswith(("prometheus_client", "opentelemetry"))}
 before = exporters()

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.metrics.config (CollectorConfig: options validated once)."""
+"""Tests for langgraph_runner.metrics._config (CollectorConfig: options validated once)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from langgraph_runner.metrics import DEFAULT_DURATION_BUCKETS, NodeMetricsCollector
-from langgraph_runner.metrics.config import CollectorConfig
+from langgraph_runner.metrics._config import CollectorConfig
 
 
 @pytest.mark.parametrize(

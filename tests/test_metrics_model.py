@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.metrics.model (NodeMetrics, series types, label values)."""
+"""Tests for langgraph_runner.metrics._model (NodeMetrics, series types, label values)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import random
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from langgraph_runner.errors import ErrorCategory
-from langgraph_runner.metrics.model import (
+from langgraph_runner._records.errors import ErrorCategory
+from langgraph_runner.metrics._model import (
     DEFAULT_DURATION_BUCKETS,
     ERROR_TYPES,
     NodeMetrics,
@@ -104,7 +104,7 @@ def test_metrics_from_fields_validates_if_the_build_ever_differs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Should a pydantic release set models up differently, the builder is the validator."""
-    import langgraph_runner.metrics.model as model
+    import langgraph_runner.metrics._model as model
 
     def broken(fields: dict[str, object]) -> NodeMetrics:
         m = _restore(dict(fields))

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.metrics.node_state (window, percentiles, crossings)."""
+"""Tests for langgraph_runner.metrics._node_state (window, percentiles, crossings)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langgraph_runner.metrics import node_state
-from langgraph_runner.metrics.model import ERROR_TYPES
-from langgraph_runner.metrics.node_state import (
+from langgraph_runner.metrics import _node_state as node_state
+from langgraph_runner.metrics._model import ERROR_TYPES
+from langgraph_runner.metrics._node_state import (
     CIRCUIT,
     INVALID,
     NEGATIVE,

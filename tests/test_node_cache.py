@@ -20,8 +20,8 @@ from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
 from langgraph_runner import GraphState, create_node
-from langgraph_runner.cache import NodeCache
-from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner._cache.node_cache import NodeCache
+from langgraph_runner._runs.checkpoint import open_checkpointer
 from tests import services
 from tests.conftest import MODES, EventCapture, as_mode, counting_closures, run_graph
 

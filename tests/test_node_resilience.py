@@ -35,9 +35,9 @@ from langgraph_runner import (
     get_node_context,
 )
 from langgraph_runner._engine import attempt as attempt_mod
-from langgraph_runner.circuit import reset_circuit_breakers
+from langgraph_runner._policies.circuit import reset_circuit_breakers
+from langgraph_runner._policies.timeouts import abandoned_thread_count, wait_for_abandoned_threads
 from langgraph_runner.testing import fail_times, hang, no_wait
-from langgraph_runner.timeouts import abandoned_thread_count, wait_for_abandoned_threads
 from tests.conftest import MODES, EventCapture, run_graph
 
 pytestmark = pytest.mark.usefixtures("instant")

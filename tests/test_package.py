@@ -54,12 +54,12 @@ def test_build_makes_a_wheel_and_an_sdist(tmp_path: Path) -> None:
     assert {
         "langgraph_runner/py.typed",
         "langgraph_runner/__main__.py",
-        "langgraph_runner/report_render.py",
+        "langgraph_runner/_runs/report_render.py",
         "langgraph_runner/metrics/prometheus.py",
     } <= names
     assert not any(n.startswith(("tests/", "examples/")) for n in names)
     assert meta["Version"] == version
-    assert "langgraph-runner = langgraph_runner.cli:main" in entry_points
+    assert "langgraph-runner = langgraph_runner._cli.main:main" in entry_points
     extras = set(meta.get_all("Provides-Extra") or [])
     assert {"postgres", "redis", "prometheus", "otel", "server"} <= extras
     with tarfile.open(sdist) as tf:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from langgraph_runner._per_class import PER_CLASS_MAX, keep
+from langgraph_runner._internal.per_class import PER_CLASS_MAX, keep
 
 
 def test_keep_returns_the_value_and_keeps_it_until_full() -> None:
@@ -18,8 +18,8 @@ def test_keep_returns_the_value_and_keeps_it_until_full() -> None:
 
 def test_classes_made_on_the_fly_do_not_grow_the_classifier() -> None:
     """Classifying a new exception class again and again keeps at most the bound."""
-    from langgraph_runner import classify
     from langgraph_runner._engine import records
+    from langgraph_runner._records import classify
 
     for i in range(PER_CLASS_MAX + 50):
         cls = type(f"Made{i}", (ConnectionError,), {})

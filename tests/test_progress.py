@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import StreamWriter, TimeoutPolicy
 
 from langgraph_runner import GraphState, NodeTimeoutError, create_node
-from langgraph_runner.progress import Progress, expiry, heartbeat
+from langgraph_runner._policies.progress import Progress, expiry, heartbeat
 
 MODES = ["sync-invoke", "sync-ainvoke", "async"]
 

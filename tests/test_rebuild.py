@@ -23,7 +23,7 @@ from langgraph_runner import (
     plan,
     rebuild,
 )
-from langgraph_runner.rebuild import BASE_CHECKPOINT_KEY, BASE_THREAD_KEY
+from langgraph_runner._runs.rebuild import BASE_CHECKPOINT_KEY, BASE_THREAD_KEY
 
 N_NODES = 16
 DAG_SEEDS = range(1, 13)

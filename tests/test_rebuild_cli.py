@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_runner._rebuild_cli import load_graph
-from langgraph_runner.checkpoint import open_checkpointer
-from langgraph_runner.cli import main
+from langgraph_runner._cli.main import main
+from langgraph_runner._cli.rebuild import load_graph
+from langgraph_runner._runs.checkpoint import open_checkpointer
 
 GRAPH = """
 from typing import TypedDict

@@ -20,12 +20,12 @@ from langgraph.graph import END, START, StateGraph
 from prometheus_client import CollectorRegistry, generate_latest
 
 from langgraph_runner import GraphState, RetryConfig, create_node
-from langgraph_runner.cli import main as cli_main
-from langgraph_runner.logs import LOGGER_NAME, _Formatter, configure_logging
+from langgraph_runner._cli.main import main as cli_main
+from langgraph_runner._records.logs import LOGGER_NAME, _Formatter, configure_logging
+from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._runs.report import run_report
 from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.metrics.prometheus import PrometheusExporter
-from langgraph_runner.report import run_report
-from langgraph_runner.sanitize import sanitize_message
 from langgraph_runner.testing import no_wait
 from tests import services
 from tests.conftest import SqliteConnect

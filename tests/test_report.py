@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.report: run reports from checkpoint history."""
+"""Tests for langgraph_runner._runs.report: run reports from checkpoint history."""
 
 from __future__ import annotations
 
@@ -20,9 +20,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
 
 from langgraph_runner import GraphState, NodeCache, create_node, route_on_blocked
-from langgraph_runner import report as report_module
-from langgraph_runner.checkpoint import open_async_checkpointer, open_checkpointer, saved_tasks
-from langgraph_runner.report import (
+from langgraph_runner._runs import report as report_module
+from langgraph_runner._runs.checkpoint import (
+    open_async_checkpointer,
+    open_checkpointer,
+    saved_tasks,
+)
+from langgraph_runner._runs.report import (
     NodeReport,
     NodeStatus,
     RunReport,
@@ -583,7 +587,7 @@ def test_history_read_from_the_graphs_saver_equals_get_state_history(
     Covers parallel steps, a join, Send fan-out, an untaken branch, a raise, an
     interrupt, then a resume, an update_state and a fork from an old checkpoint.
     """
-    from langgraph_runner._report.steps import from_graph, from_graph_saver
+    from langgraph_runner._runs.report_steps import from_graph, from_graph_saver
 
     graph, config, behaviour = _run(saver, mode)
     cfg: RunnableConfig = {"configurable": {**config["configurable"], "checkpoint_ns": ""}}
@@ -612,7 +616,7 @@ def test_history_read_from_the_graphs_saver_equals_get_state_history(
 
 def test_report_falls_back_to_the_graph_where_the_saver_cannot_tell() -> None:
     """Without a saver on the graph (or for a non-StateGraph), the graph is read as before."""
-    from langgraph_runner._report.steps import from_graph_saver
+    from langgraph_runner._runs.report_steps import from_graph_saver
 
     graph = build(Behaviour()).compile()
     assert from_graph_saver(graph, {"configurable": {"thread_id": "t"}}) is None

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.report_render: the run drawn as mermaid, HTML and Markdown."""
+"""Tests for langgraph_runner._runs.report_render: the run drawn as mermaid, HTML and Markdown."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner.checkpoint import open_checkpointer
-from langgraph_runner.report import NodeStatus, RunReport, run_report
-from langgraph_runner.report_render import STATUS_COLOURS
+from langgraph_runner._runs.checkpoint import open_checkpointer
+from langgraph_runner._runs.report import NodeStatus, RunReport, run_report
+from langgraph_runner._runs.report_render import STATUS_COLOURS
 from tests.test_report import ArtifactState, Behaviour, State, build
 
 CHROMIUM = os.environ.get("LANGGRAPH_RUNNER_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -22,7 +22,7 @@ from langgraph_runner import (
     rerun_blocked,
     route_on_blocked,
 )
-from langgraph_runner.checkpoint import open_checkpointer
+from langgraph_runner._runs.checkpoint import open_checkpointer
 from tests import services
 
 

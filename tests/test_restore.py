@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner._restore: models built from trusted values, unvalidated."""
+"""Tests for langgraph_runner._internal.restore: models built from trusted values, unvalidated."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pickle
 
 from pydantic import BaseModel, ConfigDict
 
-from langgraph_runner._restore import restore
+from langgraph_runner._internal.restore import restore
 
 
 class Point(BaseModel):

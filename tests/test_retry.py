@@ -13,9 +13,9 @@ from langgraph.errors import GraphInterrupt
 from pydantic import BaseModel, ValidationError
 
 from langgraph_runner._engine.waits import waits_disabled
-from langgraph_runner.context import NodeContext
-from langgraph_runner.errors import CircuitOpenError, NodeAbortedError
-from langgraph_runner.retry import RetryAttempt, RetryConfig, as_seconds
+from langgraph_runner._policies.context import NodeContext
+from langgraph_runner._policies.retry import RetryAttempt, RetryConfig, as_seconds
+from langgraph_runner._records.errors import CircuitOpenError, NodeAbortedError
 
 
 class Hinted(Exception):

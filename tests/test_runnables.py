@@ -20,7 +20,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command, interrupt
 
 from langgraph_runner import GraphState, NodeCache, NodeMetricsCollector, create_node
-from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY
+from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 from tests.agent_kit import MODES3, AgentState, call, fake_model, normalized
 
 pytestmark = pytest.mark.usefixtures("instant")

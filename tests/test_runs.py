@@ -23,7 +23,7 @@ from langgraph_runner import (
     get_node_context,
     run,
 )
-from langgraph_runner.abort import ABORT_SIGNAL_KEY
+from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY
 from langgraph_runner.testing import hang, no_wait
 
 MODES = pytest.mark.parametrize("mode", ["sync", "async"])

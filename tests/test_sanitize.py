@@ -15,8 +15,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState, RetryConfig, create_node
-from langgraph_runner.logs import LOGGER_NAME
-from langgraph_runner.sanitize import REDACTED, sanitize_message, sanitize_stack
+from langgraph_runner._records.logs import LOGGER_NAME
+from langgraph_runner._records.sanitize import REDACTED, sanitize_message, sanitize_stack
 from langgraph_runner.testing import no_wait
 from tests.conftest import SqliteConnect
 

@@ -10,7 +10,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from langgraph_runner._saver_storage import asqlite_file, postgres_settings, saver_kind, sqlite_file
+from langgraph_runner._runs.saver_storage import (
+    asqlite_file,
+    postgres_settings,
+    saver_kind,
+    sqlite_file,
+)
 from tests import services
 from tests.conftest import SqliteConnect
 

@@ -22,9 +22,9 @@ from langgraph.types import Overwrite, Send
 from pydantic import BaseModel, Field, ValidationError
 
 from langgraph_runner import create_node
-from langgraph_runner.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
-from langgraph_runner.errors import ErrorCategory, ErrorCode, NodeError
-from langgraph_runner.state import (
+from langgraph_runner._records.errors import ErrorCategory, ErrorCode, NodeError
+from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
+from langgraph_runner._state.channels import (
     STATE_CHANNELS,
     GraphState,
     append_errors,

@@ -33,7 +33,7 @@ from langgraph_runner import (
     run,
     thread_lock,
 )
-from langgraph_runner.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 from tests import services
 
 BACKENDS = ["sqlite", "postgres"]

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner.timeouts."""
+"""Tests for langgraph_runner._policies.timeouts."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ import pytest
 from langgraph.errors import GraphInterrupt
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import timeouts
-from langgraph_runner.abort import AbortController
-from langgraph_runner.context import NodeContext, get_node_context, reset_context, set_context
-from langgraph_runner.errors import NodeAbortedError, NodeTimeoutError
-from langgraph_runner.timeouts import (
+from langgraph_runner._policies import timeouts
+from langgraph_runner._policies.abort import AbortController
+from langgraph_runner._policies.context import (
+    NodeContext,
+    get_node_context,
+    reset_context,
+    set_context,
+)
+from langgraph_runner._policies.timeouts import (
     abandoned_thread_count,
     arun_async_attempt,
     arun_sync_attempt,
@@ -27,6 +31,7 @@ from langgraph_runner.timeouts import (
     running_abandoned_thread_count,
     wait_for_abandoned_threads,
 )
+from langgraph_runner._records.errors import NodeAbortedError, NodeTimeoutError
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("test_timeouts_var", default="unset")
 

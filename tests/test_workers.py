@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from langgraph_runner import _workers as workers
-from langgraph_runner._workers import (
+from langgraph_runner._policies import workers as workers
+from langgraph_runner._policies.timeouts import run_sync_attempt
+from langgraph_runner._policies.workers import (
     abandoned_thread_count,
     running_abandoned_thread_count,
     wait_for_abandoned_threads,
 )
-from langgraph_runner.errors import NodeTimeoutError
-from langgraph_runner.timeouts import run_sync_attempt
+from langgraph_runner._records.errors import NodeTimeoutError
 
 
 @pytest.fixture(autouse=True)

@@ -3,29 +3,36 @@
 This module only re-exports; the guides are in the documentation (docs/index.md).
 """
 
-from langgraph_runner._version import __version__ as __version__
-from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
-from langgraph_runner.agents import tool_error_messages
-from langgraph_runner.bounded import (
-    DEFAULT_ERRORS_LIMIT,
-    BoundedErrors,
-    aerrors_dropped,
-    bounded_errors,
-    errors_dropped,
+import sys
+
+from langgraph_runner._cache.node_cache import (
+    CacheKey,
+    NodeCache,
+    PostgresCache,
+    TieredCache,
+    code_fingerprint,
 )
-from langgraph_runner.cache import NodeCache
-from langgraph_runner.checkpoint import open_async_checkpointer, open_checkpointer
-from langgraph_runner.circuit import (
+from langgraph_runner._internal import moved as _moved
+from langgraph_runner._node.factory import NodeFactory, create_node, node_factory
+from langgraph_runner._node.harden import harden
+from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
+from langgraph_runner._policies.circuit import (
+    BreakerStore,
     CircuitBreaker,
     CircuitBreakerConfig,
     CircuitState,
     get_circuit_breaker,
 )
-from langgraph_runner.circuit_redis import RedisBreakerStore, SharedCircuitBreaker
-from langgraph_runner.classify import classify_error, is_retryable_node_error
-from langgraph_runner.context import NodeContext, get_node_context
-from langgraph_runner.effects import EffectLedger
-from langgraph_runner.errors import (
+from langgraph_runner._policies.circuit_redis import RedisBreakerStore, SharedCircuitBreaker
+from langgraph_runner._policies.context import NodeContext, get_node_context
+from langgraph_runner._policies.progress import heartbeat
+from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
+from langgraph_runner._records.classify import (
+    classify_error,
+    classify_failure,
+    is_retryable_node_error,
+)
+from langgraph_runner._records.errors import (
     CircuitOpenError,
     ErrorCategory,
     ErrorCode,
@@ -37,12 +44,12 @@ from langgraph_runner.errors import (
     StateSchemaError,
     ThreadBusyError,
 )
-from langgraph_runner.harden import harden
-from langgraph_runner.logs import configure_logging
-from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetrics, NodeMetricsCollector
-from langgraph_runner.node import NodeFactory, create_node, node_factory
-from langgraph_runner.progress import heartbeat
-from langgraph_runner.rebuild import (
+from langgraph_runner._records.logs import LOGGER_NAME, configure_logging
+from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
+from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner._runs.effects import EffectLedger
+from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, RunResult, arun, run
+from langgraph_runner._runs.rebuild import (
     Change,
     Plan,
     RebuildResult,
@@ -51,12 +58,29 @@ from langgraph_runner.rebuild import (
     plan,
     rebuild,
 )
-from langgraph_runner.report import RunReport, run_report
-from langgraph_runner.rerun import ablocked_nodes, arerun_blocked, blocked_nodes, rerun_blocked
-from langgraph_runner.retry import RetryAttempt, RetryConfig
-from langgraph_runner.runs import RUN_DEADLINE_KEY, RunResult, arun, run
-from langgraph_runner.sanitize import sanitize_message, sanitize_stack
-from langgraph_runner.state import (
+from langgraph_runner._runs.report import (
+    NodeReport,
+    NodeStatus,
+    RunReport,
+    RunStatus,
+    ThreadNotFoundError,
+    run_report,
+)
+from langgraph_runner._runs.rerun import (
+    ablocked_nodes,
+    arerun_blocked,
+    blocked_nodes,
+    rerun_blocked,
+)
+from langgraph_runner._runs.thread_lock import ThreadLock, thread_lock
+from langgraph_runner._state.bounded import (
+    DEFAULT_ERRORS_LIMIT,
+    BoundedErrors,
+    aerrors_dropped,
+    bounded_errors,
+    errors_dropped,
+)
+from langgraph_runner._state.channels import (
     STATE_CHANNELS,
     GraphState,
     append_errors,
@@ -66,14 +90,18 @@ from langgraph_runner.state import (
     route_on_blocked,
     update_state,
 )
-from langgraph_runner.state_models import GraphStateFields, GraphStateModel
-from langgraph_runner.thread_lock import thread_lock
+from langgraph_runner._state.models import GraphStateFields, GraphStateModel
+from langgraph_runner._version import __version__ as __version__
+from langgraph_runner.agents import tool_error_messages
+from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetrics, NodeMetricsCollector
 
 __all__ = [
     "ABORT_SIGNAL_KEY",
     "AbortController",
     "AbortSignal",
     "BoundedErrors",
+    "BreakerStore",
+    "CacheKey",
     "Change",
     "CircuitBreaker",
     "CircuitBreakerConfig",
@@ -87,6 +115,7 @@ __all__ = [
     "GraphState",
     "GraphStateFields",
     "GraphStateModel",
+    "LOGGER_NAME",
     "LangGraphRunnerError",
     "METRICS_COLLECTOR_KEY",
     "NodeAbortedError",
@@ -96,8 +125,11 @@ __all__ = [
     "NodeFactory",
     "NodeMetrics",
     "NodeMetricsCollector",
+    "NodeReport",
+    "NodeStatus",
     "NodeTimeoutError",
     "Plan",
+    "PostgresCache",
     "RUN_DEADLINE_KEY",
     "RebuildResult",
     "RedisBreakerStore",
@@ -106,10 +138,14 @@ __all__ = [
     "RunNotCompletedError",
     "RunReport",
     "RunResult",
+    "RunStatus",
     "STATE_CHANNELS",
     "SharedCircuitBreaker",
     "StateSchemaError",
     "ThreadBusyError",
+    "ThreadLock",
+    "ThreadNotFoundError",
+    "TieredCache",
     "ablocked_nodes",
     "aerrors_dropped",
     "append_errors",
@@ -120,6 +156,8 @@ __all__ = [
     "blocked_nodes",
     "bounded_errors",
     "classify_error",
+    "classify_failure",
+    "code_fingerprint",
     "configure_logging",
     "create_node",
     "errors_dropped",
@@ -145,3 +183,10 @@ __all__ = [
     "tool_error_messages",
     "update_state",
 ]
+
+_moved.install(sys.modules[__name__])
+
+
+def __getattr__(name: str) -> object:
+    """The old public modules (``langgraph_runner.retry`` ...), deprecated (``_internal.moved``)."""
+    return _moved.old_module(name)

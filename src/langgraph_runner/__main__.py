@@ -2,7 +2,7 @@
 
 import sys
 
-from langgraph_runner.cli import main
+from langgraph_runner._cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

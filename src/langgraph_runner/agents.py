@@ -21,8 +21,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, ToolMessage
 
-from langgraph_runner.context import get_node_context
-from langgraph_runner.sanitize import sanitize_message
+from langgraph_runner._policies.context import get_node_context
+from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["tool_error_messages"]
 

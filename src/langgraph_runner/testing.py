@@ -27,9 +27,19 @@ from contextlib import contextmanager
 from typing import Any
 
 from langgraph_runner._engine.waits import no_wait_scope as _no_wait_scope
-from langgraph_runner.context import get_node_context as _get_node_context
+from langgraph_runner._policies.circuit import reset_circuit_breakers
+from langgraph_runner._policies.context import get_node_context as _get_node_context
+from langgraph_runner._policies.timeouts import abandoned_thread_count, wait_for_abandoned_threads
 
-__all__ = ["FlakyNode", "fail_times", "hang", "no_wait"]
+__all__ = [
+    "FlakyNode",
+    "abandoned_thread_count",
+    "fail_times",
+    "hang",
+    "no_wait",
+    "reset_circuit_breakers",
+    "wait_for_abandoned_threads",
+]
 
 
 @contextmanager

@@ -10,8 +10,8 @@ from langgraph.cache.base import BaseCache
 from langgraph.cache.redis import RedisCache
 
 from langgraph_runner._cache.keys import CacheKey
-from langgraph_runner.logs import EventLogger, get_event_logger
-from langgraph_runner.sanitize import sanitize_message
+from langgraph_runner._records.logs import EventLogger, get_event_logger
+from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["check_backend", "check_inputs", "check_names", "report", "ttl_seconds"]
 

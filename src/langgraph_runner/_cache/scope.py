@@ -42,7 +42,7 @@ IGNORED_CONFIGURABLE = frozenset(
         "checkpoint_map",
         "run_id",
         "task_id",
-        "abort_signal",  # langgraph_runner.abort: a live object, not an input
+        "abort_signal",  # langgraph_runner._policies.abort: a live object, not an input
         "langgraph_auth_user",  # the API server's user object; its id is keyed below
     }
 )
@@ -50,7 +50,7 @@ IGNORED_CONFIGURABLE = frozenset(
 never keyed. The API server's ``langgraph_auth_user_id`` is keyed like any value."""
 
 _ABSENT = {"$lgr": "absent"}
-_logger = logging.getLogger("langgraph_runner.cache")
+_logger = logging.getLogger("langgraph_runner._cache.node_cache")
 _warned: set[tuple[str, str]] = set()
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from langgraph.cache.base import BaseCache
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from langgraph_runner.cache_backends import with_serde
+from langgraph_runner._cache.backends import with_serde
 
 __all__ = [
     "ENV_KEY",

@@ -20,9 +20,9 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config, run_in_executor
 
-from langgraph_runner import _compat
 from langgraph_runner._engine.loop import AsyncEntry, SyncEntry
 from langgraph_runner._engine.spec import fn_name
+from langgraph_runner._internal import compat as _compat
 
 __all__ = ["wrap"]
 

@@ -25,7 +25,6 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 
-from langgraph_runner import _compat
 from langgraph_runner._engine.breaker import tell_breaker
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.events import emit
@@ -33,11 +32,16 @@ from langgraph_runner._engine.gate import gated_config
 from langgraph_runner._engine.hooks import acall_hook, call_hook
 from langgraph_runner._engine.inject import kwargs_for
 from langgraph_runner._engine.spec import NodeSpec
-from langgraph_runner.abort import AbortController
-from langgraph_runner.context import NodeContext, reset_context, set_context
-from langgraph_runner.errors import NodeTimeoutError
-from langgraph_runner.progress import Progress, reset_progress, set_progress
-from langgraph_runner.timeouts import arun_async_attempt, arun_sync_attempt, run_sync_attempt
+from langgraph_runner._internal import compat as _compat
+from langgraph_runner._policies.abort import AbortController
+from langgraph_runner._policies.context import NodeContext, reset_context, set_context
+from langgraph_runner._policies.progress import Progress, reset_progress, set_progress
+from langgraph_runner._policies.timeouts import (
+    arun_async_attempt,
+    arun_sync_attempt,
+    run_sync_attempt,
+)
+from langgraph_runner._records.errors import NodeTimeoutError
 
 __all__ = ["ON_TIMEOUT_LIMIT", "attempt_async", "attempt_sync"]
 

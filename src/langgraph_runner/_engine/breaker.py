@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 
-from langgraph_runner.circuit import CircuitBreaker
-from langgraph_runner.classify import is_control_flow, is_retryable_node_error
-from langgraph_runner.retry import RetryConfig
+from langgraph_runner._policies.circuit import CircuitBreaker
+from langgraph_runner._policies.retry import RetryConfig
+from langgraph_runner._records.classify import is_control_flow, is_retryable_node_error
 
 __all__ = ["counts_for_breaker", "tell_breaker"]
 

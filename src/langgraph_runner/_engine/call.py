@@ -18,23 +18,23 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphDrained
 
-from langgraph_runner import _compat
-from langgraph_runner._compat import CONF, CONFIG_KEY_RUNTIME
 from langgraph_runner._engine.events import emit
 from langgraph_runner._engine.guard import Key, streak_key
 from langgraph_runner._engine.spec import NodeSpec, fn_name
-from langgraph_runner.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
-from langgraph_runner.classify import is_control_flow
-from langgraph_runner.context import (
+from langgraph_runner._internal import compat as _compat
+from langgraph_runner._internal.compat import CONF, CONFIG_KEY_RUNTIME
+from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
+from langgraph_runner._policies.context import (
     RUN_DEADLINE_KEY,
     NodeContext,
     RunScope,
     idempotency_key_for,
     run_ids,
 )
-from langgraph_runner.errors import NodeTimeoutError
-from langgraph_runner.metrics.collector import METRICS_COLLECTOR_KEY
-from langgraph_runner.timeouts import aborted_error
+from langgraph_runner._policies.timeouts import aborted_error
+from langgraph_runner._records.classify import is_control_flow
+from langgraph_runner._records.errors import NodeTimeoutError
+from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 
 __all__ = ["Call", "run_signal_of"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph_runner.context import NodeContext
-from langgraph_runner.logs import EventLogger
+from langgraph_runner._policies.context import NodeContext
+from langgraph_runner._records.logs import EventLogger
 
 __all__ = ["emit"]
 

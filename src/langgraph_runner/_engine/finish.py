@@ -25,7 +25,6 @@ from langchain_core.runnables.config import (
     get_callback_manager_for_config,
 )
 
-from langgraph_runner import _compat
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.events import emit
 from langgraph_runner._engine.hooks import acall_hook, call_hook, run_coroutine_blocking
@@ -41,17 +40,18 @@ from langgraph_runner._engine.records import (
     redact_exception,
 )
 from langgraph_runner._engine.spec import NodeSpec
-from langgraph_runner.classify import is_control_flow
-from langgraph_runner.context import NodeContext, reset_context, set_context
-from langgraph_runner.errors import (
+from langgraph_runner._internal import compat as _compat
+from langgraph_runner._policies.context import NodeContext, reset_context, set_context
+from langgraph_runner._policies.timeouts import arun_sync_attempt
+from langgraph_runner._records.classify import is_control_flow
+from langgraph_runner._records.errors import (
     ErrorCategory,
     ErrorCode,
     FailureLoopError,
     NodeError,
     StateSchemaError,
 )
-from langgraph_runner.metrics.collector import NodeMetricsCollector
-from langgraph_runner.timeouts import arun_sync_attempt
+from langgraph_runner.metrics._collector import NodeMetricsCollector
 
 __all__ = ["fail_async", "fail_sync"]
 

@@ -21,8 +21,8 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_runner import _compat
-from langgraph_runner.progress import Progress
+from langgraph_runner._internal import compat as _compat
+from langgraph_runner._policies.progress import Progress
 
 __all__ = ["gated_config"]
 

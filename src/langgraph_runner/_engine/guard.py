@@ -38,9 +38,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import EmptyChannelError
 
-from langgraph_runner._compat import CONF, CONFIG_KEY_CHECKPOINT_NS, CONFIG_KEY_READ
-from langgraph_runner.context import RunScope, forget_oldest
-from langgraph_runner.errors import FailureLoopError, NodeError
+from langgraph_runner._internal.compat import CONF, CONFIG_KEY_CHECKPOINT_NS, CONFIG_KEY_READ
+from langgraph_runner._policies.context import RunScope, forget_oldest
+from langgraph_runner._records.errors import FailureLoopError, NodeError
 
 __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_FAILURES",

@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from langgraph_runner.errors import NodeTimeoutError
-from langgraph_runner.logs import EventLogger
-from langgraph_runner.timeouts import arun_sync_attempt, run_sync_attempt
+from langgraph_runner._policies.timeouts import arun_sync_attempt, run_sync_attempt
+from langgraph_runner._records.errors import NodeTimeoutError
+from langgraph_runner._records.logs import EventLogger
 
 __all__ = ["acall_hook", "call_hook", "run_coroutine_blocking"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
-from langgraph_runner import _compat
+from langgraph_runner._internal import compat as _compat
 
 __all__ = ["kwargs_for"]
 

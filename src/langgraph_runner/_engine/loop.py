@@ -29,7 +29,6 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_runner import _compat
 from langgraph_runner._engine.attempt import attempt_async, attempt_sync
 from langgraph_runner._engine.breaker import tell_breaker
 from langgraph_runner._engine.call import Call
@@ -40,10 +39,11 @@ from langgraph_runner._engine.inject import kwargs_for
 from langgraph_runner._engine.policy import Policy, Retry, RetryState
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._engine.waits import wait_async, wait_sync
-from langgraph_runner.classify import is_control_flow
-from langgraph_runner.context import CURRENT, RUN_TRACKER_KEY
-from langgraph_runner.errors import NodeAbortedError
-from langgraph_runner.sanitize import sanitize_message
+from langgraph_runner._internal import compat as _compat
+from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
+from langgraph_runner._records.classify import is_control_flow
+from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["AsyncEntry", "SyncEntry", "make_entries"]
 

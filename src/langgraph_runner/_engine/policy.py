@@ -16,11 +16,11 @@ from typing import NamedTuple
 import tenacity
 from tenacity import RetryCallState
 
-from langgraph_runner import _compat
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.events import emit
-from langgraph_runner.errors import NodeAbortedError
-from langgraph_runner.retry import RetryAttempt, RetryConfig
+from langgraph_runner._internal import compat as _compat
+from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
+from langgraph_runner._records.errors import NodeAbortedError
 
 __all__ = ["Policy", "Retry", "RetryState"]
 

@@ -21,11 +21,11 @@ from typing import Any
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
-from langgraph_runner._per_class import keep
-from langgraph_runner._redact_exc import redact_tree, replacement
-from langgraph_runner.classify import classified_by_class, classify_failure
-from langgraph_runner.context import NodeContext
-from langgraph_runner.errors import (
+from langgraph_runner._internal.per_class import keep
+from langgraph_runner._policies.context import NodeContext
+from langgraph_runner._policies.retry import RetryConfig
+from langgraph_runner._records.classify import classified_by_class, classify_failure
+from langgraph_runner._records.errors import (
     CircuitOpenError,
     ErrorCategory,
     ErrorCode,
@@ -33,8 +33,8 @@ from langgraph_runner.errors import (
     NodeError,
     error_from_fields,
 )
-from langgraph_runner.retry import RetryConfig
-from langgraph_runner.sanitize import sanitize_message, sanitize_stack
+from langgraph_runner._records.redact_exc import redact_tree, replacement
+from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
 
 __all__ = [
     "Failure",

@@ -20,10 +20,10 @@ from typing import Any, TypeGuard
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langgraph_runner import _compat
 from langgraph_runner._engine.adapters import _SyncNode, wrap
 from langgraph_runner._engine.loop import make_entries
 from langgraph_runner._engine.spec import build_spec
+from langgraph_runner._internal import compat as _compat
 
 __all__ = ["build_runnable", "is_runnable_node", "is_wrapped"]
 

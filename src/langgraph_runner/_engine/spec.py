@@ -17,18 +17,22 @@ from typing import Any
 from langchain_core.runnables import Runnable
 from langgraph.types import TimeoutPolicy
 
-from langgraph_runner import _compat
+from langgraph_runner._cache.node_cache import NodeCache, code_fingerprint
 from langgraph_runner._engine.guard import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
     FailureStreaks,
     check_max_failures,
 )
-from langgraph_runner.cache import NodeCache, code_fingerprint
-from langgraph_runner.circuit import CircuitBreaker, CircuitBreakerConfig, get_circuit_breaker
-from langgraph_runner.context import NodeContext
-from langgraph_runner.errors import NodeError
-from langgraph_runner.logs import EventLogger, SupportsEvents, get_event_logger
-from langgraph_runner.retry import RetryAttempt, RetryConfig
+from langgraph_runner._internal import compat as _compat
+from langgraph_runner._policies.circuit import (
+    CircuitBreaker,
+    CircuitBreakerConfig,
+    get_circuit_breaker,
+)
+from langgraph_runner._policies.context import NodeContext
+from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
+from langgraph_runner._records.errors import NodeError
+from langgraph_runner._records.logs import EventLogger, SupportsEvents, get_event_logger
 
 __all__ = [
     "BreakerOption",

@@ -15,8 +15,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from langgraph_runner import _compat
 from langgraph_runner._engine.call import Call
+from langgraph_runner._internal import compat as _compat
 
 __all__ = [
     "DRAIN_POLL_INTERVAL",

@@ -13,7 +13,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_runner.errors import LangGraphRunnerError
+from langgraph_runner._records.errors import LangGraphRunnerError
 
 __all__ = ["ABSENT", "BaseRun", "RunNotCompletedError", "read_base_run"]
 

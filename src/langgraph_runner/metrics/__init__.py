@@ -1,11 +1,11 @@
 """Per-node metrics; the ``.prometheus`` and ``.otel`` exporters are imported on demand."""
 
-from langgraph_runner.metrics.collector import (
+from langgraph_runner.metrics._collector import (
     METRICS_COLLECTOR_KEY,
     OVERFLOW_NODE,
     NodeMetricsCollector,
 )
-from langgraph_runner.metrics.model import (
+from langgraph_runner.metrics._model import (
     DEFAULT_DURATION_BUCKETS,
     ERROR_TYPES,
     MetricsListener,
@@ -25,3 +25,15 @@ __all__ = [
     "OVERFLOW_NODE",
     "OutcomeSeries",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The old public modules (``metrics.collector`` ...), deprecated: see ``_internal.moved``."""
+    import importlib
+
+    full = f"langgraph_runner.metrics.{name}"
+    from langgraph_runner._internal.moved import MOVED
+
+    if full not in MOVED:
+        raise AttributeError(f"module 'langgraph_runner.metrics' has no attribute {name!r}")
+    return importlib.import_module(full)

@@ -36,8 +36,8 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from langgraph_runner._extras import extra_hint
-from langgraph_runner.metrics.collector import NodeMetricsCollector
+from langgraph_runner._internal.extras import extra_hint
+from langgraph_runner.metrics._collector import NodeMetricsCollector
 
 try:
     from opentelemetry import metrics as otel_metrics

@@ -36,9 +36,9 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from wsgiref.simple_server import WSGIServer
 
-from langgraph_runner._extras import extra_hint
-from langgraph_runner.metrics.collector import NodeMetricsCollector
-from langgraph_runner.metrics.model import NodeSeries
+from langgraph_runner._internal.extras import extra_hint
+from langgraph_runner.metrics._collector import NodeMetricsCollector
+from langgraph_runner.metrics._model import NodeSeries
 
 try:
     from prometheus_client.exposition import start_http_server

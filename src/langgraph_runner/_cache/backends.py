@@ -1,0 +1,310 @@
+"""Durable cache backends: ``PostgresCache`` and the two-tier ``TieredCache``.
+
+Both implement LangGraph's ``BaseCache`` (sync and async methods, TTL, clear by
+namespace), so they work with ``NodeCache(backend=...)`` and with LangGraph's own
+``compile(cache=...)``. ``PostgresCache`` needs the ``postgres`` extra
+(``pip install "langgraph-runner[postgres]"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langgraph.cache.base import BaseCache, FullKey, Namespace, ValueT
+from langgraph.cache.memory import InMemoryCache
+from langgraph.cache.redis import RedisCache
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+__all__ = ["PostgresCache", "TieredCache", "blocks_loop", "is_shared", "with_serde"]
+
+_logger = logging.getLogger("langgraph_runner._cache.node_cache")
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _ns_text(ns: Sequence[str]) -> str:
+    return json.dumps(list(ns), separators=(",", ":"), ensure_ascii=False)
+
+
+class PostgresCache(BaseCache[ValueT]):
+    """A LangGraph cache in a PostgreSQL table; entries survive restarts.
+
+    One connection (autocommit, opened on first use, reopened after a failure) is
+    shared by the instance's threads; async methods run the sync ones in a worker
+    thread so the event loop never blocks. Expired entries are invisible and
+    deleted when read; ``purge_expired()`` deletes the rest.
+
+    Args:
+        conn_string: A libpq URL, e.g. ``postgresql://user@host:5432/db``.
+        table: Table name (created if missing); letters, digits and ``_``.
+        serde: Value serializer (LangGraph's default when None).
+
+    Raises:
+        ImportError: The ``postgres`` extra is not installed.
+        ValueError: ``table`` is not a plain identifier.
+    """
+
+    def __init__(
+        self,
+        conn_string: str,
+        *,
+        table: str = "langgraph_runner_cache",
+        serde: SerializerProtocol | None = None,
+    ) -> None:
+        super().__init__(serde=serde)
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                'PostgresCache needs psycopg: pip install "langgraph-runner[postgres]"'
+            ) from None
+        if not isinstance(table, str) or not _TABLE.match(table):
+            raise ValueError(f"PostgresCache: table must be a plain identifier, got {table!r}")
+        self.conn_string = conn_string
+        self.table = table
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._ready = False
+
+    def _run(self, sql: str, params: Sequence[Any] = (), *, fetch: bool = False) -> Any:
+        import psycopg
+
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self.conn_string, autocommit=True)
+                    self._ready = False
+                if not self._ready:
+                    self._conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {self.table} (ns text NOT NULL, "
+                        "key text NOT NULL, encoding text NOT NULL, value bytea NOT NULL, "
+                        "expires_at timestamptz, PRIMARY KEY (ns, key))"
+                    )
+                    self._ready = True
+                cur = self._conn.execute(sql.format(table=self.table), params)
+                return cur.fetchall() if fetch else cur.rowcount
+            except psycopg.Error:
+                conn, self._conn = self._conn, None  # reconnect on the next call
+                if conn is not None:
+                    conn.close()
+                raise
+
+    def get(self, keys: Sequence[FullKey]) -> dict[FullKey, ValueT]:
+        """The live entries among ``keys``."""
+        if not keys:
+            return {}
+        rows = self._run(
+            "SELECT ns, key, encoding, value, expires_at <= now() FROM {table} "
+            "WHERE (ns, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+            ([_ns_text(ns) for ns, _ in keys], [key for _, key in keys]),
+            fetch=True,
+        )
+        values: dict[FullKey, ValueT] = {}
+        expired: list[tuple[str, str]] = []
+        for ns, key, encoding, value, is_expired in rows:
+            if is_expired:
+                expired.append((ns, key))
+                continue
+            values[(tuple(json.loads(ns)), key)] = self.serde.loads_typed((encoding, value))
+        if expired:
+            self._run(
+                "DELETE FROM {table} WHERE (ns, key) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[])) AND expires_at <= now()",
+                ([ns for ns, _ in expired], [key for _, key in expired]),
+            )
+        return values
+
+    async def aget(self, keys: Sequence[FullKey]) -> dict[FullKey, ValueT]:
+        """Async ``get`` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.get, keys)
+
+    def set(self, pairs: Mapping[FullKey, tuple[ValueT, int | None]]) -> None:
+        """Write entries; a ttl (seconds) sets their expiry, None keeps them until cleared."""
+        for (ns, key), (value, ttl) in pairs.items():
+            encoding, data = self.serde.dumps_typed(value)
+            self._run(
+                "INSERT INTO {table} (ns, key, encoding, value, expires_at) VALUES "
+                "(%s, %s, %s, %s, CASE WHEN %s::float8 IS NULL THEN NULL "
+                "ELSE now() + make_interval(secs => %s::float8) END) "
+                "ON CONFLICT (ns, key) DO UPDATE SET encoding = excluded.encoding, "
+                "value = excluded.value, expires_at = excluded.expires_at",
+                (_ns_text(ns), key, encoding, data, ttl, ttl),
+            )
+
+    async def aset(self, pairs: Mapping[FullKey, tuple[ValueT, int | None]]) -> None:
+        """Async ``set`` (runs in a worker thread)."""
+        await asyncio.to_thread(self.set, pairs)
+
+    def clear(self, namespaces: Sequence[Namespace] | None = None) -> None:
+        """Delete the entries of ``namespaces``; every entry of the table when None."""
+        if namespaces is None:
+            self._run("DELETE FROM {table}")
+        else:
+            self._run(
+                "DELETE FROM {table} WHERE ns = ANY(%s::text[])",
+                ([_ns_text(ns) for ns in namespaces],),
+            )
+
+    async def aclear(self, namespaces: Sequence[Namespace] | None = None) -> None:
+        """Async ``clear`` (runs in a worker thread)."""
+        await asyncio.to_thread(self.clear, namespaces)
+
+    def purge_expired(self) -> int:
+        """Delete expired entries; returns how many."""
+        return int(self._run("DELETE FROM {table} WHERE expires_at <= now()"))
+
+    def close(self) -> None:
+        """Close the connection (the next call reopens it)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+def _shorter(ttl: int | None, cap: int | None) -> int | None:
+    if ttl is None:
+        return cap
+    return ttl if cap is None else min(ttl, cap)
+
+
+def _full(key: FullKey) -> FullKey:
+    return (tuple(key[0]), key[1])
+
+
+class TieredCache(BaseCache[ValueT]):
+    """A fast cache in front of a durable one: read-through, write-through, TTL per tier.
+
+    Reads try ``front`` first; a miss there reads ``back`` and promotes what it
+    finds into ``front``. Writes go to ``back`` then ``front``. The front tier is
+    best effort: its failures are logged and skipped, so an outage or a flush of
+    the front tier (Redis) only costs speed.
+
+    Args:
+        front: The fast tier (``InMemoryCache``, ``RedisCache`` ...).
+        back: The durable tier (``PostgresCache``, ``SqliteCache`` ...).
+        front_ttl: Cap (seconds) on an entry's life in ``front``; also the life of
+            promoted entries. None: the entry's own ttl (promoted: until evicted).
+        back_ttl: Cap (seconds) on an entry's life in ``back``.
+
+    Raises:
+        TypeError: A tier is not a LangGraph ``BaseCache``.
+        ValueError: A ttl cap below 1 second.
+    """
+
+    def __init__(
+        self,
+        front: BaseCache[ValueT],
+        back: BaseCache[ValueT],
+        *,
+        front_ttl: int | None = None,
+        back_ttl: int | None = None,
+    ) -> None:
+        super().__init__()
+        for name, tier in (("front", front), ("back", back)):
+            if not isinstance(tier, BaseCache):
+                raise TypeError(f"TieredCache: {name} must be a BaseCache, got {tier!r}")
+        for name, cap in (("front_ttl", front_ttl), ("back_ttl", back_ttl)):
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)):
+                raise TypeError(f"TieredCache: {name} must be whole seconds, got {cap!r}")
+            if cap is not None and cap < 1:
+                raise ValueError(f"TieredCache: {name} must be at least 1 second, got {cap!r}")
+        self.front, self.back = front, back
+        self.front_ttl, self.back_ttl = front_ttl, back_ttl
+
+    def with_serde(self, serde: SerializerProtocol) -> TieredCache[ValueT]:
+        """The same tiers (shared stores), each using ``serde``."""
+        return TieredCache(
+            with_serde(self.front, serde),
+            with_serde(self.back, serde),
+            front_ttl=self.front_ttl,
+            back_ttl=self.back_ttl,
+        )
+
+    def _front(self, operation: str, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except Exception as exc:
+            _logger.warning("TieredCache: front tier %s failed: %s", operation, type(exc).__name__)
+            return None
+
+    def get(self, keys: Sequence[FullKey]) -> dict[FullKey, ValueT]:
+        """Entries from ``front``, then the rest from ``back`` (promoted to ``front``)."""
+        found = {_full(k): v for k, v in (self._front("get", self.front.get, keys) or {}).items()}
+        missing = [k for k in keys if _full(k) not in found]
+        if missing:
+            from_back = {_full(k): v for k, v in self.back.get(missing).items()}
+            if from_back:
+                promote = {k: (v, self.front_ttl) for k, v in from_back.items()}
+                self._front("promote", self.front.set, promote)
+                found.update(from_back)
+        return found
+
+    async def aget(self, keys: Sequence[FullKey]) -> dict[FullKey, ValueT]:
+        """Async ``get`` (runs in a worker thread: tiers may have blocking clients)."""
+        return await asyncio.to_thread(self.get, keys)
+
+    def set(self, pairs: Mapping[FullKey, tuple[ValueT, int | None]]) -> None:
+        """Write to ``back`` (errors raise), then ``front`` (errors are logged)."""
+        self.back.set({k: (v, _shorter(ttl, self.back_ttl)) for k, (v, ttl) in pairs.items()})
+        front = {k: (v, _shorter(ttl, self.front_ttl)) for k, (v, ttl) in pairs.items()}
+        self._front("set", self.front.set, front)
+
+    async def aset(self, pairs: Mapping[FullKey, tuple[ValueT, int | None]]) -> None:
+        """Async ``set`` (runs in a worker thread)."""
+        await asyncio.to_thread(self.set, pairs)
+
+    def clear(self, namespaces: Sequence[Namespace] | None = None) -> None:
+        """Clear both tiers."""
+        self.back.clear(namespaces)
+        self._front("clear", self.front.clear, namespaces)
+
+    async def aclear(self, namespaces: Sequence[Namespace] | None = None) -> None:
+        """Async ``clear`` (runs in a worker thread)."""
+        await asyncio.to_thread(self.clear, namespaces)
+
+
+_VIEW_CLASSES: dict[type[Any], type[Any]] = {}
+
+
+def _view_class(cls: type[Any]) -> type[Any]:
+    view = _VIEW_CLASSES.get(cls)
+    if view is None:
+        # A view shares the backend's connection: it must never close it (SqliteCache.__del__).
+        view = type(cls.__name__, (cls,), {"__del__": lambda self: None, "__module__": __name__})
+        _VIEW_CLASSES[cls] = view
+    return view
+
+
+def with_serde(backend: BaseCache[Any], serde: SerializerProtocol) -> BaseCache[Any]:
+    """A view of ``backend``: the same store (client, connection, memory), using ``serde``.
+
+    Raises:
+        TypeError: ``backend`` keeps no instance ``__dict__`` to share.
+    """
+    if isinstance(backend, TieredCache):
+        return backend.with_serde(serde)
+    state = getattr(backend, "__dict__", None)
+    if not isinstance(state, dict):
+        raise TypeError(f"NodeCache: cannot wrap backend {type(backend).__name__} (no __dict__)")
+    cls = _view_class(type(backend))
+    view: BaseCache[Any] = object.__new__(cls)
+    view.__dict__.update(state)
+    view.serde = serde
+    return view
+
+
+def is_shared(backend: BaseCache[Any]) -> bool:
+    """Whether other processes may read ``backend`` (anything but process memory)."""
+    if isinstance(backend, TieredCache):
+        return is_shared(backend.front) or is_shared(backend.back)
+    return not isinstance(backend, InMemoryCache)
+
+
+def blocks_loop(backend: BaseCache[Any]) -> bool:
+    """Whether ``backend``'s async methods would block the event loop (RedisCache's do)."""
+    return isinstance(backend, RedisCache) and type(backend).aget is RedisCache.aget

@@ -1,0 +1,1 @@
+"""The ``langgraph-runner`` command line. Private: the command is the interface."""

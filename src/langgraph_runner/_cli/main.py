@@ -1,0 +1,276 @@
+"""The ``langgraph-runner`` command line (also ``python -m langgraph_runner``).
+
+``langgraph-runner report --checkpointer URL --thread ID`` prints the run report of
+one thread, read straight from the checkpoint database (the graph's code is not
+imported): a table (default), ``--json``, ``--format mermaid`` or ``--format html``;
+``--status`` keeps some node statuses; ``--follow`` watches a running thread until
+its run ends. Exit codes: 0 success, 1 the database could not be read (or
+``--follow --timeout`` ran out), 2 bad arguments, unsupported URL, missing extra or
+unknown thread, 130 interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from langgraph_runner._cli.rebuild import CommandError, add_commands
+from langgraph_runner._records.sanitize import REDACTED, sanitize_message
+from langgraph_runner._runs.checkpoint import open_checkpointer, parse_checkpointer_url
+from langgraph_runner._runs.report import NodeStatus, RunReport, ThreadNotFoundError, run_report
+from langgraph_runner._version import __version__
+
+__all__ = ["main"]
+
+PROG = "langgraph-runner"
+
+
+class _UsageError(Exception):
+    """A problem with what the user typed: exit code 2, no traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse would print and sys.exit(2); raising lets main() return the code.
+        raise _UsageError(f"{message}\n{self.format_usage().rstrip()}")
+
+
+_EXAMPLES = """\
+examples:
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42 --status failed
+  langgraph-runner report --checkpointer postgresql://postgres@localhost:5432/app \\
+      --thread t-42 --json
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42 --format html > run.html
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42 --follow
+  python -m langgraph_runner report --help
+"""
+
+_REPORT_EXAMPLES = """\
+examples:
+  # the table: one row per node, then the count per status
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42
+
+  # only the nodes that failed or wait, as JSON
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42 \\
+      --status failed,interrupted --json
+
+  # a picture of the run: mermaid text, or an HTML page that works offline
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42 --format mermaid
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42 --format html > run.html
+
+  # watch a running thread node by node until its run ends (poll every 0.5 s)
+  langgraph-runner report --checkpointer sqlite:///runs.db --thread t-42 --follow --interval 0.5
+
+URLs: sqlite:///relative/path.db, sqlite:////absolute/path.db,
+postgresql://user@host:5432/db (needs: pip install "langgraph-runner[postgres]").
+"""
+
+_FORMATS = ("table", "json", "mermaid", "html")
+
+
+def _statuses(text: str) -> list[NodeStatus]:
+    try:
+        return [NodeStatus(s.strip()) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        choices = ", ".join(s.value for s in NodeStatus)
+        raise argparse.ArgumentTypeError(f"{exc}; choose from {choices}") from exc
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Inspect LangGraph runs stored by a checkpointer.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    report = commands.add_parser(
+        "report",
+        help="print the run report of one thread",
+        description="Print the run report (status, per-node table, counts) of one thread.",
+        epilog=_REPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument(
+        "--checkpointer",
+        required=True,
+        metavar="URL",
+        help="sqlite:///relative.db, sqlite:////absolute.db or postgresql://user@host:port/db",
+    )
+    report.add_argument("--thread", required=True, metavar="ID", help="the thread id")
+    report.add_argument(
+        "--format", choices=_FORMATS, default=None, help="output format (default: table)"
+    )
+    report.add_argument("--json", action="store_true", help="same as --format json")
+    report.add_argument(
+        "--status",
+        type=_statuses,
+        action="extend",
+        metavar="STATUS[,STATUS]",
+        help="list only nodes with these statuses (repeatable); the summary still counts all",
+    )
+    report.add_argument("--follow", action="store_true", help="watch the thread until its run ends")
+    report.add_argument(
+        "--interval",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="with --follow: seconds between polls (default 1)",
+    )
+    report.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="with --follow: give up (exit 1) if the run is still going after this long",
+    )
+    # Each subcommand names its handler: args -> (output, exit code).
+    report.set_defaults(handler=lambda args: (_report(args), 0))
+    add_commands(commands)  # plan, rebuild
+    return parser
+
+
+def _check_url(url: str) -> None:
+    try:
+        parsed = parse_checkpointer_url(url)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    if parsed.backend == "sqlite" and not parsed.in_memory and not Path(parsed.target).exists():
+        # Opening would silently create an empty database.
+        raise _UsageError(f"no SQLite database at {parsed.target}")
+
+
+def _render(report: RunReport, fmt: str) -> str:
+    if fmt == "json":
+        return report.model_dump_json(indent=2) + "\n"
+    if fmt == "mermaid":
+        return report.to_mermaid()
+    if fmt == "html":
+        return report.to_html()
+    return report.to_table()
+
+
+def _report(args: argparse.Namespace) -> str:
+    fmt = "json" if args.json else (args.format or "table")
+    if args.json and args.format not in (None, "json"):
+        raise _UsageError(f"--json conflicts with --format {args.format}")
+    if args.follow and fmt != "table":
+        raise _UsageError("--follow shows a live table; leave out --json/--format")
+    _check_url(args.checkpointer)
+    with open_checkpointer(args.checkpointer) as saver:
+        if args.follow:
+            return _follow(saver, args)
+        try:
+            report = run_report(saver, args.thread, status=args.status)
+        except ThreadNotFoundError as exc:
+            raise _UsageError(f"{exc} in this checkpointer") from exc
+    return _render(report, fmt)
+
+
+def _follow(saver: Any, args: argparse.Namespace) -> str:
+    from langgraph_runner._cli.follow import FollowTimeoutError, follow
+
+    try:
+        follow(
+            lambda: run_report(saver, args.thread),
+            args.thread,
+            out=sys.stdout,
+            interval=args.interval,
+            timeout=args.timeout,
+            statuses=args.status,
+        )
+    except FollowTimeoutError as exc:
+        raise _FollowTimeout(str(exc)) from exc
+    return ""
+
+
+class _FollowTimeout(Exception):
+    """``--follow --timeout`` ran out: exit code 1."""
+
+
+def _password_pieces(url: str) -> list[str]:
+    """Every piece of text in ``url`` that may be (part of) a password, longest first.
+
+    Worked out by hand, not by a URL parser: the URL may be malformed (a space, a
+    "/" or "#" in the password, no host), and a driver's error message may quote
+    any piece of it. Whatever follows ``user:`` up to the last ``@`` (or, with no
+    ``@``, up to the path) counts, and so does each of its pieces.
+    """
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return []
+    userinfo = rest.rpartition("@")[0] if "@" in rest else rest.split("/", 1)[0]
+    password = userinfo.partition(":")[2]
+    if not password:
+        return []
+    pieces = {password, *re.split(r"[\s/?#@:\[\]'\"]+", password)}
+    return sorted((p for p in pieces if len(p) >= 3), key=len, reverse=True)
+
+
+def _scrub(text: str, url: str | None) -> str:
+    """``text`` with secrets redacted, and no piece of ``url``'s password left."""
+    if url:
+        for piece in _password_pieces(url):
+            text = text.replace(piece, REDACTED)
+    return sanitize_message(text, max_length=2000)
+
+
+def _url_arg(argv: Sequence[str] | None) -> str | None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(args):
+        if arg == "--checkpointer" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--checkpointer="):
+            return arg.partition("=")[2]
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments without the program name (defaults to ``sys.argv[1:]``).
+
+    Returns:
+        The process exit code.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        output, code = args.handler(args)
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        return 130
+    except _FollowTimeout as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except (_UsageError, CommandError, ImportError) as exc:
+        print(f"{PROG}: error: {_scrub(str(exc), _url_arg(argv))}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # no user node code runs here: only the database read
+        detail = _scrub(f"{type(exc).__name__}: {exc}", _url_arg(argv))
+        print(f"{PROG}: error: cannot read checkpoints: {detail}", file=sys.stderr)
+        return 1
+    sys.stdout.write(output)
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Leaves every layer may use: LangGraph compat, worker threads, optional extras. Private."""

@@ -1,0 +1,259 @@
+"""``create_node`` and ``node_factory``: production-grade LangGraph nodes.
+
+The wrapper is invisible to LangGraph: it keeps the function's name, module, doc
+and annotations, takes ``(state, config)``, forwards ``config``/``runtime``/
+``store``/``writer`` exactly as LangGraph would, passes every return value
+through unchanged, and lets LangGraph's control flow (``interrupt()``,
+``Command.PARENT``, drain) and cancellation through untouched.
+
+The first attempt runs without any retry machinery (the success path costs a few
+microseconds); only a failure hands over to tenacity. The machinery lives in the
+private ``langgraph_runner._engine`` package.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any, Literal, Protocol, TypedDict, TypeVar, overload
+
+from langchain_core.runnables import Runnable
+from langgraph.types import TimeoutPolicy
+from typing_extensions import Unpack
+
+from langgraph_runner._cache.node_cache import NodeCache
+from langgraph_runner._engine import build
+from langgraph_runner._engine.guard import DEFAULT_MAX_CONSECUTIVE_FAILURES
+from langgraph_runner._engine.runnables import is_wrapped as _is_wrapped
+from langgraph_runner._engine.spec import BreakerOption, Fallback
+from langgraph_runner._policies.context import NodeContext
+from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
+from langgraph_runner._records.errors import NodeError
+from langgraph_runner._records.logs import SupportsEvents
+from langgraph_runner.metrics._collector import NodeMetricsCollector
+
+__all__ = ["NodeFactory", "create_node", "is_wrapped", "node_factory"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+OnError = Literal["record", "raise"]
+
+
+class NodeOptions(TypedDict, total=False):
+    """``create_node``'s keyword options, for typing the overloads."""
+
+    name: str | None
+    retry: RetryConfig | int | None
+    on_retry_attempt: Callable[[RetryAttempt], Any] | None
+    on_error: OnError
+    logger: SupportsEvents | None
+    cache: NodeCache | None
+    metrics: NodeMetricsCollector | None
+    timeout: float | timedelta | None
+    deadline: float | timedelta | None
+    on_timeout: Callable[[NodeContext], Any] | None
+    circuit_breaker: BreakerOption | None
+    fallback: Fallback | None
+    on_failure: Callable[[NodeError, Any], Any] | None
+    max_consecutive_failures: int | None
+
+
+@overload
+def create_node(fn: F, /, **options: Unpack[NodeOptions]) -> F: ...
+
+
+@overload
+def create_node(
+    fn: Runnable[Any, Any], /, **options: Unpack[NodeOptions]
+) -> Runnable[Any, Any]: ...
+
+
+def create_node(
+    fn: Callable[..., Any] | Runnable[Any, Any],
+    /,
+    *,
+    name: str | None = None,
+    retry: RetryConfig | int | None = None,
+    on_retry_attempt: Callable[[RetryAttempt], Any] | None = None,
+    on_error: OnError = "record",
+    logger: SupportsEvents | None = None,
+    cache: NodeCache | None = None,
+    metrics: NodeMetricsCollector | None = None,
+    timeout: float | timedelta | TimeoutPolicy | None = None,
+    deadline: float | timedelta | None = None,
+    on_timeout: Callable[[NodeContext], Any] | None = None,
+    circuit_breaker: BreakerOption | None = None,
+    fallback: Fallback | None = None,
+    on_failure: Callable[[NodeError, Any], Any] | None = None,
+    max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+) -> Any:
+    """Wrap ``fn`` as a production-grade LangGraph node.
+
+    Args:
+        fn: The node: a function, sync or async, ``(state)``, ``(state, config)``,
+            ``(state, *, runtime)``, ... exactly as LangGraph accepts it; or any
+            ``Runnable`` (a ``ToolNode``, an LCEL chain, a compiled subgraph),
+            called with ``invoke``/``ainvoke`` and the node's config unchanged.
+        name: Name for logs and records; default: the LangGraph node name, else
+            ``fn.__name__``.
+        retry: ``RetryConfig``, an int (max_attempts) or None (one attempt).
+        on_retry_attempt: Called before each wait with a ``RetryAttempt``; sync
+            or async; its exceptions are logged, never raised.
+        on_error: ``"record"`` returns ``{"errors": [record], "routing_flags":
+            {"blocked": True}}`` on terminal failure; ``"raise"`` re-raises the
+            original (redacted) exception so LangGraph's error_handler and
+            RetryPolicy can take over.
+        logger: A structlog-style logger for events; default: the stdlib
+            ``langgraph_runner`` logger.
+        cache: A ``NodeCache``: skip ``fn`` when it already ran on the same
+            declared inputs with the same code; failures are never cached.
+        metrics: A ``NodeMetricsCollector`` to report to when the run's config
+            has none under ``configurable["metrics_collector"]``.
+        timeout: Limit of each attempt: float seconds or a timedelta (a run
+            limit), or LangGraph's ``TimeoutPolicy(run_timeout=, idle_timeout=,
+            refresh_on=)`` with the same meaning as natively: the idle limit is
+            reset by ``runtime.heartbeat()``, ``langgraph_runner.heartbeat()``
+            and (``refresh_on="auto"``) stream writes and callback events. Works
+            for sync and async nodes. An async fn is cancelled; a sync fn runs in
+            a worker thread that is abandoned (its attempt's abort signal set, its
+            late result discarded, its later stream writes and callback events
+            muted). Raises ``NodeTimeoutError`` (retryable) into the retry loop.
+        deadline: Limit of the whole call, attempts and waits together: no wait
+            sleeps past it, and the attempt that runs is capped by what is left.
+        on_timeout: ``hook(ctx)`` once per timed-out attempt (sync or async),
+            under its own short limit; its errors are logged, never raised.
+        circuit_breaker: A ``CircuitBreakerConfig`` (a breaker of this node's
+            own), a ``CircuitBreaker``, or a key naming a process-wide breaker
+            shared by every node that names it.
+        fallback: On terminal failure, a node name (the node returns
+            ``Command(update=..., goto=name)``) or a callable run inline with
+            fn's signature rules whose update is merged with the (recovered)
+            record; the failure is ``get_node_context().primary_error``.
+        on_failure: ``hook(record, state)`` on every terminal failure, sync or
+            async; its errors are logged, never raised.
+        max_consecutive_failures: The loop guard of ``on_error="record"``: the
+            N-th terminal failure of this node in a row in one run (no success
+            of the node between) raises ``FailureLoopError`` naming the node
+            instead of recording it, so an agent loop around a node that keeps
+            failing stops. Default 5; None turns the guard off.
+
+    Returns:
+        A coroutine function when ``fn`` is async; otherwise a callable
+        Runnable with sync and async paths (also for a Runnable ``fn``). Either
+        goes into ``add_node``.
+
+    Raises:
+        TypeError: If ``fn`` is not callable or an option has the wrong type.
+        ValueError: If an option has a wrong value (``on_error``, a timeout <= 0, ...).
+        pydantic.ValidationError: If a config value is invalid.
+    """
+    node = build(
+        fn,
+        name=name,
+        retry=retry,
+        on_retry_attempt=on_retry_attempt,
+        on_error=on_error,
+        logger=logger,
+        cache=cache,
+        metrics=metrics,
+        timeout=timeout,
+        deadline=deadline,
+        on_timeout=on_timeout,
+        circuit_breaker=circuit_breaker,
+        fallback=fallback,
+        on_failure=on_failure,
+        max_consecutive_failures=max_consecutive_failures,
+    )
+    return node
+
+
+_OPTIONS = frozenset(inspect.signature(create_node).parameters) - {"fn", "name"}
+
+
+class NodeFactory(Protocol):
+    """What ``node_factory`` returns: ``create_node`` with defaults filled in."""
+
+    @property
+    def defaults(self) -> Mapping[str, Any]:
+        """The defaults every node gets (read-only)."""
+        ...
+
+    @overload
+    def __call__(self, fn: F, /, **options: Any) -> F: ...
+
+    @overload
+    def __call__(self, fn: Runnable[Any, Any], /, **options: Any) -> Runnable[Any, Any]: ...
+
+    def __call__(self, fn: Any, /, **options: Any) -> Any:
+        """Wrap ``fn`` like ``create_node(fn, **{**defaults, **options})``."""
+        ...
+
+
+class _Factory:
+    __slots__ = ("_defaults",)
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self._defaults = MappingProxyType(defaults)
+
+    @property
+    def defaults(self) -> Mapping[str, Any]:
+        return self._defaults
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._defaults.items())
+        return f"node_factory({inner})"
+
+    def __call__(self, fn: Any, /, **options: Any) -> Any:
+        return create_node(fn, **{**self._defaults, **options})
+
+
+def node_factory(**defaults: Any) -> NodeFactory:
+    """A ``create_node`` with defaults for every node of a graph; per-node arguments win.
+
+    The defaults are validated now, by building a throwaway node with them, so
+    a bad value fails here and not when the graph is built::
+
+        make = node_factory(retry=RetryConfig(max_attempts=5), timeout=30, on_failure=alert)
+        g.add_node("fetch", make(fetch))
+        g.add_node("parse", make(parse, retry=None))   # per-node: no retries here
+
+    A ``CircuitBreakerConfig`` default gives every node a breaker of its own; a
+    ``CircuitBreaker`` instance or a key string makes them share one.
+
+    Args:
+        **defaults: Any keyword ``create_node`` takes, except ``name``.
+
+    Returns:
+        The factory: call it like ``create_node``; ``.defaults`` shows the defaults.
+
+    Raises:
+        TypeError: An unknown option, ``name``, or a default of the wrong type.
+        ValueError: A default with a wrong value.
+    """
+    if "name" in defaults:
+        raise TypeError("node_factory: 'name' cannot be a default (it names one node)")
+    unknown = sorted(set(defaults) - _OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"node_factory: unknown option(s) {', '.join(unknown)}; "
+            f"create_node takes {', '.join(sorted(_OPTIONS))}"
+        )
+
+    def _probe(state: Any) -> None:
+        return None
+
+    create_node(_probe, **defaults)
+    return _Factory(dict(defaults))
+
+
+def is_wrapped(node: object) -> bool:
+    """Whether ``node`` was built by ``create_node`` (or ``node_factory``, ``harden``).
+
+    Args:
+        node: Anything ``add_node`` accepts.
+
+    Returns:
+        True for a node this package built.
+    """
+    return _is_wrapped(node)

@@ -1,0 +1,1 @@
+"""Resilience policies: retry, timeouts, circuit breakers, abort signals, progress. Private."""

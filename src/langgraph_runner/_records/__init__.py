@@ -1,0 +1,1 @@
+"""Error records and redaction: classification, sanitizing, the record model, logs. Private."""

@@ -1,0 +1,306 @@
+"""Redacting secrets from a live exception and its chain, in place (see ``redact_exception``)."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import re
+from typing import Any
+
+from pydantic_core import ValidationError
+
+from langgraph_runner._internal.per_class import keep
+from langgraph_runner._records.redaction_rules import SECRET_KEY_NAMES
+from langgraph_runner._records.sanitize import REDACTED, sanitize_message
+
+__all__ = ["redact_tree", "replacement"]
+
+# Longest string kept in an exception's args or attributes: also bounds what a
+# checkpoint stores for one error.
+ARG_MAX = 2000
+_MAX_EXCEPTIONS = 64
+_MAX_DEPTH = 6
+_GROUP: Any = getattr(builtins, "BaseExceptionGroup", ())
+_GROUP_TYPES: tuple[type[BaseException], ...] = (_GROUP,) if _GROUP else ()
+_SLOT = type(BaseException.__str__)  # a builtin class's own method (wrapper_descriptor)
+_SECRET_KEY = re.compile(rf"(?i)(?:[a-z0-9]+[_-])*(?:{SECRET_KEY_NAMES})")
+_TEXT_ATTR = "_langgraph_runner_redacted"
+_SAFE_CLASSES: dict[type[BaseException], type[BaseException]] = {}
+
+
+def _clean(text: str) -> str:
+    return sanitize_message(text, max_length=ARG_MAX)
+
+
+def _safe_repr(value: object) -> str | None:
+    try:
+        return repr(value)
+    except BaseException:  # a hostile __repr__ is contained, never raised
+        return None
+
+
+def _value(value: Any, depth: int, *, opaque: bool) -> Any:
+    """``value`` with secrets redacted; the same object when nothing changed.
+
+    ``opaque`` objects (not text, bytes or plain containers) are replaced by their
+    redacted repr only when that repr shows a secret (exception args: what
+    ``repr(exc)`` prints); as attributes they are left alone (a ``response`` an
+    error_handler reads).
+    """
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("utf-8", "surrogateescape")
+        clean = _clean(text)
+        return value if clean == text else type(value)(clean.encode("utf-8", "surrogateescape"))
+    if depth >= _MAX_DEPTH:
+        return value if not opaque else REDACTED
+    if type(value) is dict:
+        out = {
+            k: REDACTED
+            if isinstance(k, str) and v is not None and _SECRET_KEY.fullmatch(k)
+            else _value(v, depth + 1, opaque=opaque)
+            for k, v in value.items()
+        }
+        changed = any(out[k] is not v for k, v in value.items())
+        return out if changed else value
+    if type(value) in (list, tuple, set, frozenset):
+        items = [_value(v, depth + 1, opaque=opaque) for v in value]
+        changed = any(a is not b for a, b in zip(items, value, strict=True))
+        return type(value)(items) if changed else value
+    if not opaque or isinstance(value, BaseException):
+        return value
+    described = _safe_repr(value)
+    if described is None:
+        return f"<unprintable {type(value).__name__}>"
+    clean = _clean(described)
+    return value if clean == described else clean
+
+
+def _set(exc: BaseException, name: str, value: Any) -> None:
+    # A read-only or validating attribute: nothing to do.
+    with contextlib.suppress(Exception):
+        setattr(exc, name, value)
+
+
+def _redact_one(exc: BaseException) -> None:
+    try:
+        args = exc.args
+    except Exception:
+        args = ()
+    if isinstance(exc, _GROUP):
+        new_args = (_value(args[0], 0, opaque=True), *args[1:]) if args else args
+    else:
+        new_args = _value(args, 0, opaque=True)
+    if new_args is not args:
+        _set(exc, "args", new_args)
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        notes[:] = [_clean(n) if isinstance(n, str) else n for n in notes]
+    try:
+        attrs = list(vars(exc).items())
+    except TypeError:
+        attrs = []
+    for name, value in attrs:
+        if name in ("__notes__", _TEXT_ATTR):
+            continue
+        clean = _value(value, 0, opaque=False)
+        if clean is not value:
+            _set(exc, name, clean)
+    if isinstance(exc, OSError):  # C-level attributes that str() shows
+        for name in ("filename", "filename2", "strerror"):
+            value = getattr(exc, name, None)
+            if isinstance(value, str) and _clean(value) != value:
+                _set(exc, name, _clean(value))
+    _fix_text(exc)
+
+
+def _text(exc: BaseException, show: Any) -> str | None:
+    try:
+        out = show(exc)
+    except BaseException:
+        return None
+    return out if isinstance(out, str) else None
+
+
+def _from_args(cls: type[BaseException]) -> bool:
+    """Whether ``str``/``repr`` of ``cls`` are builtin ones that show only cleaned data.
+
+    True for builtin (C) ``__str__``/``__repr__`` except the ones that print a
+    field other than ``args`` (an exception group's message, SyntaxError's text).
+    """
+    return (
+        isinstance(cls.__str__, _SLOT)
+        and isinstance(cls.__repr__, _SLOT)
+        and not issubclass(cls, (SyntaxError, *_GROUP_TYPES))
+    )
+
+
+def _fix_text(exc: BaseException) -> None:
+    """Swap the class when ``str``/``repr`` still show a secret (or raise)."""
+    cls = type(exc)
+    if _from_args(cls):
+        return
+    shown = _text(exc, cls.__str__)
+    described = _text(exc, cls.__repr__)
+    clean_str = f"<unprintable {cls.__name__}>" if shown is None else _clean(shown)
+    clean_repr = f"{cls.__name__}()" if described is None else _clean(described)
+    if clean_str == shown and clean_repr == described:
+        return
+    safe = _safe_class(cls)
+    if safe is None:
+        return
+    try:
+        vars(exc)[_TEXT_ATTR] = (clean_str, clean_repr)
+        exc.__class__ = safe
+    except (TypeError, AttributeError):  # a builtin class: its text comes from args
+        vars(exc).pop(_TEXT_ATTR, None)
+
+
+def _redacted_str(self: BaseException) -> str:
+    return str(vars(self)[_TEXT_ATTR][0])
+
+
+def _redacted_repr(self: BaseException) -> str:
+    return str(vars(self)[_TEXT_ATTR][1])
+
+
+def _safe_class(cls: type[BaseException]) -> type[BaseException] | None:
+    if _TEXT_ATTR in vars(cls):  # already one of ours
+        return cls
+    safe = _SAFE_CLASSES.get(cls)
+    if safe is None:
+        try:
+            maker: Any = type(cls)
+            safe = maker(
+                cls.__name__,
+                (cls,),
+                {
+                    "__str__": _redacted_str,
+                    "__repr__": _redacted_repr,
+                    "__module__": cls.__module__,
+                    "__qualname__": cls.__qualname__,
+                    _TEXT_ATTR: True,
+                },
+            )
+        except Exception:  # a final class or a metaclass that refuses
+            return None
+        _SAFE_CLASSES[cls] = safe
+    return safe
+
+
+_ARGS_ONLY: dict[type[BaseException], bool] = {}
+
+
+def _shows_only_args(cls: type[BaseException]) -> bool:
+    """``_from_args(cls)``, once per class."""
+    found = _ARGS_ONLY.get(cls)
+    if found is None:
+        found = keep(_ARGS_ONLY, cls, _from_args(cls))
+    return found
+
+
+def _redact_plain(exc: BaseException) -> bool:
+    """Redact the common exception in place: one text argument and nothing else.
+
+    That is an exception whose ``str``/``repr`` are builtin (they show ``args``
+    and nothing else), with at most one ``str`` argument, no attributes (nor
+    notes), no cause or context, and, for an ``OSError``, no filename or
+    ``strerror``. Returns False, having changed nothing, for any other; the
+    general walk (``redact_tree``) handles those.
+    """
+    try:
+        if exc.__cause__ is not None or exc.__context__ is not None or exc.__dict__:
+            return False
+        cls = type(exc)
+        shows_only_args = _ARGS_ONLY.get(cls)
+        if shows_only_args is None:
+            shows_only_args = _shows_only_args(cls)
+        if not shows_only_args:
+            return False
+        if isinstance(exc, OSError) and (
+            exc.filename is not None or exc.filename2 is not None or exc.strerror is not None
+        ):
+            return False
+        args = exc.args
+        if not args:
+            return True
+        if len(args) != 1 or args[0].__class__ is not str:
+            return False
+        clean = sanitize_message(args[0], max_length=ARG_MAX)  # _clean(), inlined
+        if clean != args[0]:
+            exc.args = (clean,)
+        return True
+    except Exception:  # a hostile exception: the general walk contains it
+        return False
+
+
+def redact_tree(exc: BaseException) -> None:
+    """Redact ``exc``, its cause/context chain and group members, in place."""
+    if _redact_plain(exc):
+        return
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < _MAX_EXCEPTIONS:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        # Never let redaction replace the error it redacts.
+        with contextlib.suppress(Exception):
+            _redact_one(current)
+        with contextlib.suppress(Exception):
+            todo.extend(a for a in current.args if isinstance(a, BaseException))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                todo.append(linked)
+        if isinstance(current, _GROUP):
+            todo.extend(current.exceptions)
+
+
+def _pydantic_replacement(exc: BaseException) -> BaseException | None:
+    """A pydantic ValidationError rebuilt without inputs, or None when ``exc`` is not one.
+
+    Its text is built inside pydantic-core from the inputs it failed on (``input_value=``),
+    and neither its text nor its class can change in place: the only safe form is a
+    new one of the same type with the inputs hidden and the context values redacted.
+    """
+    if type(exc) is not ValidationError:
+        return None
+    try:
+        errors: list[Any] = []
+        for error in exc.errors(include_url=False):
+            detail: dict[str, Any] = {"type": error["type"], "loc": error["loc"], "input": None}
+            ctx = error.get("ctx")
+            if ctx:
+                for value in ctx.values():
+                    if isinstance(value, BaseException):
+                        redact_tree(value)
+                detail["ctx"] = {k: _value(v, 0, opaque=False) for k, v in ctx.items()}
+            errors.append(detail)
+        return ValidationError.from_exception_data(exc.title, errors, hide_input=True)
+    except Exception:  # a custom error type pydantic cannot rebuild: keep the original
+        return None
+
+
+def replacement(exc: BaseException) -> BaseException:
+    """``exc``, or an equivalent of the same type when its text cannot be redacted in place.
+
+    The replacement keeps the traceback, the cause and the (redacted) notes, and
+    suppresses the implicit context, so raising it inside an ``except`` block does
+    not print the original again.
+    """
+    if type(exc) is not ValidationError:  # the only kind replaced
+        return exc
+    new = _pydantic_replacement(exc)
+    if new is None:
+        return exc
+    new.__cause__ = exc.__cause__
+    new.__suppress_context__ = True
+    new.__traceback__ = exc.__traceback__
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        vars(new)["__notes__"] = list(notes)
+    return new

@@ -1,0 +1,350 @@
+"""Redacting secrets from exception messages and trimming stacks before they leave a node.
+
+Only the exported form (state, logs, telemetry, checkpoint bytes) is sanitized;
+callers keep the live exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+import sysconfig
+import traceback
+from types import CodeType, TracebackType
+from typing import Any
+
+from langgraph_runner._records.redaction_rules import RULES
+
+__all__ = ["REDACTED", "sanitize_message", "sanitize_stack"]
+
+REDACTED = "[REDACTED]"
+DEFAULT_MAX_MESSAGE = 500
+DEFAULT_MAX_FRAMES = 20
+DEFAULT_MAX_STACK = 4000
+# Outer frames of plumbing between LangGraph and the user's function: the wrapper
+# itself, tenacity's re-raise, executor threads. Dropped when they lead the stack.
+PLUMBING_PREFIXES = (
+    "langgraph_runner/",
+    "tenacity/",
+    "concurrent/futures/",
+    "asyncio/",
+    "threading.py",
+    "langchain_core/runnables/config.py",
+)
+
+
+# Two steps keep the common case (no secret) cheap. One trigger pattern (a trie of
+# the rules' trigger strings, all literals) finds which rules can match at all; then
+# one alternation of just those rules, compiled once per combination and cached,
+# redacts in a single pass. Each rule is a named group ``r<i>``; its ``keep`` group
+# (the key, the scheme, the user name) becomes ``k<i>`` and is kept verbatim.
+def _trie(words: list[str]) -> str:
+    first: dict[str, list[str]] = {}
+    for word in sorted(set(words)):
+        first.setdefault(word[0], []).append(word[1:])
+    parts = []
+    for char, rests in first.items():
+        if "" in rests:
+            parts.append(re.escape(char))  # a shorter trigger covers the longer ones
+        elif len(rests) == 1:
+            parts.append(re.escape(char + rests[0]))
+        else:
+            parts.append(f"{re.escape(char)}(?:{_trie(rests)})")
+    return "|".join(parts)
+
+
+def _triggers() -> tuple[re.Pattern[str], dict[str, int], tuple[tuple[bool, int, int], ...]]:
+    literal: dict[str, int] = {}
+    runs: list[tuple[bool, int, int]] = []
+    for i, (_name, triggers, _source, _regex) in enumerate(RULES):
+        for trigger in triggers:
+            if trigger[0] in "#%":
+                runs.append((trigger[0] == "%", int(trigger[1:]), 1 << i))
+            else:
+                literal[trigger] = literal.get(trigger, 0) | (1 << i)
+    # findall reports non-overlapping matches, and the trie keeps only the shortest of
+    # two triggers sharing a start. So a found trigger also stands for every trigger
+    # it may hide: one it starts, one starting inside it, one its tail begins.
+    closed = dict(literal)
+    for found in literal:
+        for other, bits in literal.items():
+            hidden = other.startswith(found) or any(
+                other.startswith(found[k:]) or found[k:].startswith(other)
+                for k in range(1, len(found))
+            )
+            if hidden:
+                closed[found] |= bits
+    return re.compile(_trie(list(literal))), closed, tuple(runs)
+
+
+_TRIGGER, _LITERAL_BITS, _RUN_BITS = _triggers()
+_MIN_RUN = min((n for _, n, _ in _RUN_BITS), default=0)
+
+
+def _run_table(extra: str) -> bytes:
+    # Token characters map to "a", everything else to " ": b"a" * N finds a run.
+    return bytes(
+        ord("a") if chr(i).isascii() and (chr(i).isalnum() or chr(i) in extra) else ord(" ")
+        for i in range(256)
+    )
+
+
+_RUN_TABLES = (_run_table("/+"), _run_table("_-"))  # "#N": base64, "%N": base64url
+
+
+@functools.lru_cache(maxsize=256)
+def _scanner(mask: int) -> tuple[re.Pattern[str], dict[str, str]]:
+    parts: list[str] = []
+    keeps: dict[str, str] = {}
+    for i, (_name, _triggers, _source, regex) in enumerate(RULES):
+        if not mask & (1 << i):
+            continue
+        if "(?P<keep>" in regex:
+            regex = regex.replace("(?P<keep>", f"(?P<k{i}>", 1)
+            keeps[f"r{i}"] = f"k{i}"
+        parts.append(f"(?P<r{i}>{regex})")
+    return re.compile("|".join(parts)), keeps
+
+
+def _mask(text: str) -> int:
+    """The rules that can match somewhere in ``text``."""
+    mask = 0
+    for found in _TRIGGER.findall(text.lower()):
+        mask |= _LITERAL_BITS[found]
+    if len(text) >= _MIN_RUN:
+        raw = text.encode("ascii", "replace")
+        runs = (raw.translate(_RUN_TABLES[0]), raw.translate(_RUN_TABLES[1]))
+        for urlsafe, length, bit in _RUN_BITS:
+            if b"a" * length in runs[urlsafe]:
+                mask |= bit
+    return mask
+
+
+# How far past the cap the scan looks, so a secret that starts before the cut is
+# recognised whole (a PEM header, a token) and no prefix of it survives the cut.
+_LOOKAHEAD = 512
+_MARKER = re.compile(r"\.\.\. \[\d+ more chars\]\Z")
+_MARKER_MAX = 40
+
+
+def _scan(text: str) -> str:
+    mask = _mask(text)
+    if not mask:
+        return text
+    pattern, keeps = _scanner(mask)
+
+    def replace(match: re.Match[str]) -> str:
+        keep = keeps.get(match.lastgroup or "")
+        return REDACTED if keep is None else match.group(keep) + REDACTED
+
+    return pattern.sub(replace, text)
+
+
+def _text(message: object) -> str:
+    if isinstance(message, str):
+        return message
+    try:
+        return str(message)
+    except BaseException:  # a hostile __str__ (even one raising KeyboardInterrupt)
+        # must not replace the error being recorded.
+        return f"<unprintable {type(message).__name__}>"
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text[:limit]``, moved left so no ``[REDACTED]`` marker is cut in half."""
+    start = text.find(REDACTED, max(0, limit - len(REDACTED) + 1), limit + len(REDACTED))
+    if start != -1 and start < limit:
+        limit = start
+    return text[:limit]
+
+
+def sanitize_message(message: object, *, max_length: int = DEFAULT_MAX_MESSAGE) -> str:
+    """Redact secrets from a message and cap its length.
+
+    Redacts private keys (PEM, OpenSSH, PGP, PuTTY), passwords in URLs, cookies,
+    ``Authorization``/bearer/basic credentials, JWTs, cloud keys (AWS access key
+    ids and secret keys, Google, Azure storage and AD keys, SAS ``sig=``), provider
+    tokens (OpenAI, Anthropic, GitHub, GitLab, Slack, Stripe, Hugging Face, ...) and
+    ``password=``/``token=``/``api_key=``-style pairs, also quoted, JSON-embedded
+    and URL-encoded. The whole rule list is in ``docs/security.md``.
+
+    The cost is bounded: the text is cut to ``max_length`` (plus a short
+    look-ahead) *before* it is scanned, so a 100 MB message costs what a 1 kB one
+    does. The result is at most ``max_length`` plus a ``... [N more chars]``
+    marker, and sanitizing it again changes nothing.
+
+    Args:
+        message: The text (anything; ``str()`` is applied, and a ``__str__`` that
+            raises gives ``<unprintable TypeName>``).
+        max_length: Longest result before the marker; longer messages are cut.
+
+    Returns:
+        The sanitized message.
+    """
+    text = _text(message)
+    if len(text) <= _CACHE_TEXT:
+        return _sanitize_cached(text, max_length)
+    return _sanitize(text, max_length)
+
+
+# A failure's text is sanitized more than once (its record, its log line, the
+# exception raise mode lets out), and a retried call fails with the same text:
+# short texts are remembered.
+_CACHE_TEXT = 4096
+
+
+@functools.lru_cache(maxsize=512)
+def _sanitize_cached(text: str, max_length: int) -> str:
+    return _sanitize(text, max_length)
+
+
+def _sanitize(text: str, max_length: int) -> str:
+    size = len(text)
+    if size > max_length:
+        # Already sanitized and cut by this function: leave it as it is.
+        marker = _MARKER.search(text, max(0, size - _MARKER_MAX))
+        if marker is not None and marker.start() <= max_length:
+            head = text[: marker.start()]
+            if _scan(head) == head:
+                return text
+    window = text[: max_length + _LOOKAHEAD] if size > max_length + _LOOKAHEAD else text
+    out = _scan(window)
+    if len(out) <= max_length and len(window) == size:
+        return out
+    # Cutting can leave a new shape at the end (half a token): scan the head again
+    # until it holds still, so the result is a fixed point.
+    head = _cut(out, max_length)
+    for _ in range(3):
+        again = _scan(head)
+        if again == head:
+            break
+        head = _cut(again, max_length)
+    else:
+        head = ""
+    return f"{head}... [{max(size - len(head), 1)} more chars]"
+
+
+def _path_roots() -> tuple[str, ...]:
+    """Folders that stack paths are shown relative to; longest first.
+
+    Touches the filesystem, so it runs once, at import: building a record must
+    never block an event loop (``langgraph dev`` refuses blocking calls there).
+    Both the lexical and the resolved form of each folder are kept, so frame
+    paths can be matched without resolving them.
+    """
+    paths = [sysconfig.get_paths().get(k) for k in ("purelib", "platlib", "stdlib", "platstdlib")]
+    paths.extend(p for p in sys.path if p)
+    paths.append(os.getcwd())
+    roots: set[str] = set()
+    for path in paths:
+        if path and os.path.isdir(path):
+            roots.add(os.path.normpath(os.path.abspath(path)))
+            roots.add(os.path.realpath(path))
+    # Longest first, so site-packages wins over the stdlib folder that contains it.
+    return tuple(sorted(roots, key=len, reverse=True))
+
+
+_ROOTS = _path_roots()
+
+
+def _relative(path: str, roots: tuple[str, ...]) -> str:
+    # Lexical only (no realpath/abspath/relpath): they stat and readlink.
+    norm = os.path.normpath(path)
+    for root in roots:
+        if norm.startswith(root + os.sep):
+            return norm[len(root) + 1 :]
+    return os.path.basename(norm)
+
+
+@functools.lru_cache(maxsize=2048)
+def _relative_cached(path: str) -> str:
+    # A process has few source files, and each stack repeats them.
+    return _relative(path, _ROOTS)
+
+
+_FRAME_LINES: dict[tuple[Any, ...], tuple[tuple[CodeType, ...], str]] = {}
+_FRAME_LINES_MAX = 1024
+
+
+def _frame_lines(tb: TracebackType, max_frames: int, skip_leading: tuple[str, ...]) -> str:
+    """The frame lines of ``tb``, joined (``""`` when every frame was skipped)."""
+    # walk_tb, not extract_tb: no source lines are read (file I/O, and not wanted anyway).
+    frames = [
+        (frame.f_code.co_name, lineno, _relative_cached(frame.f_code.co_filename))
+        for frame, lineno in traceback.walk_tb(tb)
+    ]
+    while len(frames) > 1 and frames[0][2].startswith(skip_leading):
+        frames.pop(0)
+    lines: list[str] = []
+    skipped = max(0, len(frames) - max_frames)
+    if skipped:
+        lines.append(f"... {skipped} outer frame(s) omitted")
+    lines.extend(f"{rel}:{lineno} in {name}" for name, lineno, rel in frames[skipped:])
+    return "\n".join(lines)
+
+
+def sanitize_stack(
+    exc_or_tb: BaseException | TracebackType | None,
+    *,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_length: int = DEFAULT_MAX_STACK,
+    skip_leading: tuple[str, ...] = PLUMBING_PREFIXES,
+    message: str | None = None,
+) -> str | None:
+    """A compact, secret-free stack: frames and relative paths only.
+
+    Keeps ``path:line in function`` per frame (innermost last), with paths made
+    relative to their package (site-packages) or project folder; no source lines
+    and no locals, so literals in code cannot leak. The last line is the
+    exception type and its sanitized message.
+
+    Args:
+        exc_or_tb: An exception (its ``__traceback__`` is used) or a traceback.
+        max_frames: Keep at most this many innermost frames.
+        max_length: Cap on the whole text.
+        skip_leading: Relative-path prefixes of outer frames to drop while they
+            lead the stack (the wrapper's own plumbing); inner frames always stay.
+        message: The exception's message, already sanitized (saves a second scan
+            when the caller has it); by default ``sanitize_message(exc)``.
+
+    Returns:
+        The stack text, or None when there is no traceback.
+    """
+    exc: BaseException | None = None
+    if isinstance(exc_or_tb, BaseException):
+        exc = exc_or_tb
+        tb = exc.__traceback__
+    else:
+        tb = exc_or_tb
+    if tb is None:
+        return None
+    # A failing call site fails the same way many times: its frame lines are kept by
+    # (code object, instruction) of each frame, so only the first failure formats them.
+    # Code objects are keyed by id (equal code in two files compares equal) and held
+    # by the entry, so an id cannot be reused while it is cached.
+    codes = []
+    key: list[int] = []
+    walk: TracebackType | None = tb
+    while walk is not None:
+        code = walk.tb_frame.f_code
+        codes.append(code)
+        key += (id(code), walk.tb_lasti)
+        walk = walk.tb_next
+    cache_key = (*key, max_frames, skip_leading)
+    cached = _FRAME_LINES.get(cache_key)
+    if cached is None:
+        cached = (tuple(codes), _frame_lines(tb, max_frames, skip_leading))
+        if len(_FRAME_LINES) >= _FRAME_LINES_MAX:
+            _FRAME_LINES.clear()
+        _FRAME_LINES[cache_key] = cached
+    text = cached[1]
+    if exc is not None:
+        if message is None:
+            message = sanitize_message(exc, max_length=300)
+        tail = f"{type(exc).__qualname__}: {message}"
+        text = f"{text}\n{tail}" if text else tail
+    if len(text) > max_length:
+        text = "... " + text[-max_length:]
+    return text

@@ -1,0 +1,216 @@
+"""Open LangGraph's own checkpoint savers from a URL, set up and ready to use.
+
+Supported URLs::
+
+    sqlite:///relative/path.db      SqliteSaver on a file relative to the working directory
+    sqlite:////absolute/path.db     SqliteSaver on an absolute path
+    sqlite:///:memory:  (or :memory:)  SqliteSaver in memory (lost when the context exits)
+    postgresql://user@host:5432/db  PostgresSaver (``postgres://`` works too; needs the
+                                    ``postgres`` extra)
+
+The savers are LangGraph's, unwrapped: anything LangGraph documents for them
+(``graph.compile(checkpointer=saver)``, ``saver.list``, ``saver.delete_thread``)
+applies unchanged. ``saved_tasks`` (re-exported from ``checkpoint_tasks``) decodes
+what a stored checkpoint says about the tasks of its superstep.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._runs.checkpoint_tasks import SavedTask, saved_tasks
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+__all__ = [
+    "CheckpointerURL",
+    "SavedTask",
+    "open_async_checkpointer",
+    "open_checkpointer",
+    "parse_checkpointer_url",
+    "saved_tasks",
+]
+
+_SUPPORTED = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:, "
+    "postgresql://user@host:port/dbname, postgres://..."
+)
+_MEMORY = ":memory:"
+# An RFC 3986 scheme; a single letter is a Windows drive (C:\x.db), not a scheme.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointerURL:
+    """A parsed checkpointer URL.
+
+    Attributes:
+        backend: ``"sqlite"`` or ``"postgres"``.
+        target: The SQLite path (``":memory:"`` for an in-memory database) or the
+            PostgreSQL connection string, passed to psycopg unchanged.
+    """
+
+    backend: Literal["sqlite", "postgres"]
+    target: str
+
+    @property
+    def in_memory(self) -> bool:
+        """True for an in-memory SQLite database."""
+        return self.backend == "sqlite" and self.target == _MEMORY
+
+
+def parse_checkpointer_url(url: str) -> CheckpointerURL:
+    """Parse and validate a checkpointer URL without opening anything.
+
+    Args:
+        url: See the module docstring for the accepted forms.
+
+    Returns:
+        The backend and its target.
+
+    Raises:
+        ValueError: The URL is empty, the scheme is missing or unsupported, or a
+            SQLite URL has a host (``sqlite://x.db``: two slashes instead of three),
+            query options or no path. The message names the scheme (never the whole
+            URL, which may hold a password) and the supported forms.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"Empty checkpointer URL (no scheme); supported forms: {_SUPPORTED}")
+    url = url.strip()
+    if url == _MEMORY:
+        return CheckpointerURL(backend="sqlite", target=_MEMORY)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        named = _SCHEME.match(url)
+        if named:  # "sqlite:x.db", "postgresql:/db": a scheme without "//"
+            raise ValueError(
+                f"Checkpointer URL scheme {named.group(1).lower()!r} must be followed by '://'; "
+                f"supported forms: {_SUPPORTED}"
+            )
+        raise ValueError(
+            f"Checkpointer URL has no scheme (expected '<scheme>://...'); "
+            f"supported forms: {_SUPPORTED}"
+        )
+    scheme = scheme.lower()
+    if scheme in ("postgresql", "postgres"):
+        return CheckpointerURL(backend="postgres", target=url)
+    if scheme != "sqlite":
+        raise ValueError(
+            f"Unsupported checkpointer URL scheme {scheme!r}; supported forms: {_SUPPORTED}"
+        )
+    host, slash, path = rest.partition("/")
+    if host or (rest and not slash):
+        # "sqlite://x.db" is the usual slip: the path needs a third slash.
+        hint = f" (did you mean 'sqlite:///{rest}'?)" if rest and "@" not in rest else ""
+        raise ValueError(
+            f"Checkpointer URL scheme 'sqlite' takes no host{hint}: use "
+            "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
+        )
+    if "?" in path or "#" in path:
+        raise ValueError(
+            "Checkpointer URL scheme 'sqlite' takes no query options or fragment: "
+            "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    path = unquote(path)
+    if not path:
+        raise ValueError(
+            "Checkpointer URL scheme 'sqlite' needs a path, and this URL has no path: use "
+            "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
+        )
+    return CheckpointerURL(backend="sqlite", target=path)
+
+
+def _sqlite_target(target: str) -> str:
+    # Creating the parent folder keeps a first run from failing on a fresh checkout.
+    if target != _MEMORY:
+        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return str(Path(target).expanduser())
+    return target
+
+
+@contextmanager
+def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
+    """Open a LangGraph checkpoint saver for ``url``, with its tables created.
+
+    SQLite connections are opened with ``check_same_thread=False`` (LangGraph runs
+    sync nodes and checkpoint writes in a thread pool; the saver serialises access
+    with its own lock) and ``setup()`` switches the database to WAL journaling, so a
+    killed process leaves the last committed checkpoint intact. PostgreSQL uses
+    ``PostgresSaver.from_conn_string`` (an autocommit connection with
+    ``prepare_threshold=0`` and dict rows, as the saver requires) and ``setup()``
+    runs its migrations.
+
+    These savers serve ``invoke``/``stream``; for ``ainvoke``/``astream`` use
+    ``open_async_checkpointer`` (``SqliteSaver`` has no async methods).
+
+    Args:
+        url: A checkpointer URL (see ``parse_checkpointer_url``).
+
+    Yields:
+        A ready ``SqliteSaver`` or ``PostgresSaver``; the connection closes on exit.
+
+    Raises:
+        ValueError: Bad or unsupported URL.
+        ImportError: A PostgreSQL URL without the ``postgres`` extra installed.
+
+    Example:
+        >>> with open_checkpointer("sqlite:///:memory:") as saver:
+        ...     graph = builder.compile(checkpointer=saver)  # doctest: +SKIP
+    """
+    parsed = parse_checkpointer_url(url)
+    if parsed.backend == "sqlite":
+        conn = sqlite3.connect(_sqlite_target(parsed.target), check_same_thread=False)
+        with closing(conn):
+            saver = SqliteSaver(conn)
+            saver.setup()
+            yield saver
+        return
+    pg = require_extra("postgres", "langgraph.checkpoint.postgres")
+    with pg.PostgresSaver.from_conn_string(parsed.target) as pg_saver:
+        pg_saver.setup()
+        yield pg_saver
+
+
+@asynccontextmanager
+async def open_async_checkpointer(
+    url: str,
+) -> AsyncIterator[AsyncSqliteSaver | AsyncPostgresSaver]:
+    """Async twin of ``open_checkpointer`` for ``ainvoke``/``astream``.
+
+    Args:
+        url: A checkpointer URL (see ``parse_checkpointer_url``).
+
+    Yields:
+        A ready ``AsyncSqliteSaver`` or ``AsyncPostgresSaver``.
+
+    Raises:
+        ValueError: Bad or unsupported URL.
+        ImportError: A PostgreSQL URL without the ``postgres`` extra installed.
+    """
+    parsed = parse_checkpointer_url(url)
+    if parsed.backend == "sqlite":
+        import aiosqlite
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        async with aiosqlite.connect(_sqlite_target(parsed.target)) as conn:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            yield saver
+        return
+    pg_aio = require_extra("postgres", "langgraph.checkpoint.postgres.aio")
+    async with pg_aio.AsyncPostgresSaver.from_conn_string(parsed.target) as pg_saver:
+        await pg_saver.setup()
+        yield pg_saver

@@ -1,0 +1,390 @@
+"""Exactly-once side effects: ``EffectLedger`` records what a node has already done.
+
+A node that LangGraph runs again (a retry, a resumed crash, a task a queue
+delivers twice) would repeat its side effects: send the email twice, charge the
+card twice. ``EffectLedger`` keeps a table of completed effects in the run's own
+database (SQLite or PostgreSQL), keyed by the node's
+``NodeContext.idempotency_key`` and an effect name, so the re-executed node
+skips what it already did::
+
+    ledger = EffectLedger.for_checkpointer(saver)
+
+    def notify(state):
+        with ledger.effect("welcome-email") as done:
+            if not done:
+                send_email(state["user"])
+        return {"notified": True}
+
+How it works: entering ``effect()`` claims the row for (key, name) with one
+atomic ``INSERT ... ON CONFLICT DO NOTHING`` (the primary key lets exactly one
+execution win); the winner runs the effect, and only when the block ends without
+an exception is the row marked done. A block that raises gives its claim back, so
+a retry runs the effect again. A second execution that finds the row done gets
+``done=True``; one that finds it claimed by an execution still running waits for
+it (polling) and then sees it done.
+
+The honest limit: recording the completion is a second write after the effect.
+If the process dies after the effect happened but before the row is marked done,
+the claim stays behind; once its ``lease`` has run out, the next execution takes
+it over and runs the effect again. Such effects are at-least-once; everything
+else is exactly-once. Pass the key on to the remote side too (an
+``Idempotency-Key`` header) where the service supports it, to close the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import math
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, NamedTuple, TypeVar, overload
+
+from langgraph_runner._policies.context import get_node_context
+from langgraph_runner._runs import effect_store as store
+from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
+
+__all__ = ["TABLE", "EffectLedger"]
+
+T = TypeVar("T")
+TABLE = store.TABLE
+"""The name of the ledger's table, created beside the checkpointer's own tables."""
+
+_logger = logging.getLogger("langgraph_runner._runs.effects")
+
+
+class _Claim(NamedTuple):
+    """Where ``_step`` left an effect: ``owner`` set when this execution must run it."""
+
+    key: str
+    name: str
+    owner: str | None
+    done: bool
+    result: str | None
+
+
+class EffectLedger:
+    """Completed side effects, recorded in the run's own database.
+
+    Build one with ``for_checkpointer(saver)`` (the same SQLite file or PostgreSQL
+    database as the checkpoints), ``sqlite(path)`` or ``postgres(conninfo)``, once
+    per process, and share it between nodes and threads. Rows are keyed by
+    (``NodeContext.idempotency_key``, effect name).
+
+    Use ``effect()``/``once()`` in sync nodes and ``aeffect()``/``aonce()`` in async
+    nodes (the database calls then run in a worker thread).
+
+    Args:
+        lease: Seconds after which a claim whose execution never finished (its
+            process died inside the effect) may be taken over by the next execution,
+            which then runs the effect again. Must be longer than the slowest effect:
+            a claim taken over while its effect still runs lets the effect run twice.
+        poll_interval: Seconds between looks at an effect that another execution is
+            running right now.
+    """
+
+    def __init__(self, db: store.Db, *, lease: float = 300.0, poll_interval: float = 0.05) -> None:
+        for field, value in (("lease", lease), ("poll_interval", poll_interval)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                db.close()
+                raise ValueError(
+                    f"EffectLedger {field} must be a positive number of seconds, got {value!r}"
+                )
+        self._db = db
+        self.lease = float(lease)
+        self.poll_interval = float(poll_interval)
+        try:
+            db.setup()
+        except BaseException:
+            db.close()
+            raise
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def sqlite(
+        cls, path: str, *, lease: float = 300.0, poll_interval: float = 0.05
+    ) -> EffectLedger:
+        """A ledger in the SQLite database file at ``path`` (its own connection).
+
+        Args:
+            path: The database file; use the checkpointer's file to keep one database per run.
+            lease: See the class.
+            poll_interval: See the class.
+        """
+        return cls(store.open_sqlite(path), lease=lease, poll_interval=poll_interval)
+
+    @classmethod
+    def postgres(
+        cls, conninfo: str, *, lease: float = 300.0, poll_interval: float = 0.05
+    ) -> EffectLedger:
+        """A ledger in the PostgreSQL database ``conninfo`` names (needs the ``postgres`` extra).
+
+        Args:
+            conninfo: A libpq connection string or URL (``postgresql://user@host:5432/db``).
+            lease: See the class.
+            poll_interval: See the class.
+
+        Raises:
+            ImportError: The ``postgres`` extra is not installed.
+        """
+        return cls(store.open_postgres(conninfo), lease=lease, poll_interval=poll_interval)
+
+    @classmethod
+    def for_checkpointer(
+        cls, checkpointer: Any, *, lease: float = 300.0, poll_interval: float = 0.05
+    ) -> EffectLedger:
+        """A ledger in the database of ``checkpointer``, through a connection of its own.
+
+        Args:
+            checkpointer: A ``SqliteSaver`` on a file, or a ``PostgresSaver`` /
+                ``AsyncPostgresSaver`` (on a connection or a pool).
+            lease: See the class.
+            poll_interval: See the class.
+
+        Raises:
+            TypeError: A saver without a database of its own (``InMemorySaver``) or one
+                this helper doesn't know; use ``sqlite(path)`` or ``postgres(conninfo)``.
+            ValueError: A ``SqliteSaver`` on an in-memory database, which a second
+                connection can't reach and a crash would lose anyway.
+        """
+        kind = saver_kind(checkpointer)
+        if kind == "sqlite" and isinstance(checkpointer.conn, sqlite3.Connection):
+            path = sqlite_file(checkpointer)
+            if not path:
+                raise ValueError(
+                    "EffectLedger.for_checkpointer: the SqliteSaver uses an in-memory database; "
+                    "open it on a file (sqlite:///path.db) so the ledger can share it"
+                )
+            return cls.sqlite(path, lease=lease, poll_interval=poll_interval)
+        if kind == "postgres":
+            conninfo, kwargs = postgres_settings(checkpointer.conn)
+            db = store.open_postgres(conninfo, **kwargs)
+            return cls(db, lease=lease, poll_interval=poll_interval)
+        raise TypeError(
+            "EffectLedger.for_checkpointer needs a SqliteSaver or a PostgresSaver, "
+            f"got {type(checkpointer).__name__}; "
+            "use EffectLedger.sqlite(path) or EffectLedger.postgres(conninfo) instead"
+        )
+
+    def close(self) -> None:
+        """Close the ledger's connection."""
+        self._db.close()
+
+    def __enter__(self) -> EffectLedger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ sync API
+
+    @contextmanager
+    def effect(self, name: str, *, key: str | None = None) -> Iterator[bool]:
+        """Claim effect ``name`` of this task; yield whether it was already done.
+
+        Run the effect in the block only when the yielded value is False. The
+        completion is recorded when the block exits without an exception; an
+        exception gives the claim back (the next attempt runs the effect again).
+
+        Args:
+            name: The effect's name, unique within the node (``"welcome-email"``).
+            key: The idempotency key; defaults to the running node's
+                ``NodeContext.idempotency_key``.
+
+        Yields:
+            True when an earlier execution of the same task already made the effect.
+
+        Raises:
+            RuntimeError: No key given and none known (not inside a wrapped node
+                running in a LangGraph graph).
+        """
+        claim = self._acquire(name, key)
+        if claim.done:
+            yield True
+            return
+        try:
+            yield False
+        except BaseException:
+            self._db.run(store.RELEASE, (claim.key, claim.name, claim.owner))
+            raise
+        self._complete(claim, None)
+
+    def once(self, name: str, fn: Callable[[], T], *, key: str | None = None) -> T | Any:
+        """Call ``fn()`` unless this task already made effect ``name``.
+
+        Args:
+            name: The effect's name, unique within the node.
+            fn: The effect; its return value is recorded as JSON.
+            key: The idempotency key; defaults to the running node's.
+
+        Returns:
+            What ``fn()`` returned; on a skip, the JSON copy of what it returned the
+            first time (None if that value had no JSON form).
+        """
+        claim = self._acquire(name, key)
+        if claim.done:
+            return _loads(claim.result)
+        try:
+            value = fn()
+        except BaseException:
+            self._db.run(store.RELEASE, (claim.key, claim.name, claim.owner))
+            raise
+        self._complete(claim, _dumps(value))
+        return value
+
+    def done(self, name: str, *, key: str | None = None) -> bool:
+        """Whether effect ``name`` of the task (default: the running node's) is recorded as done."""
+        found, _ = self._read(_key_of(key), _name_of(name))
+        return found == "done"
+
+    def delete_thread(self, thread_id: str) -> int:
+        """Forget the effects of a thread (as ``saver.delete_thread`` does); the rows removed."""
+        return self._db.run(store.DELETE_THREAD, (str(thread_id),))[0]
+
+    # ------------------------------------------------------------------ async API
+
+    @asynccontextmanager
+    async def aeffect(self, name: str, *, key: str | None = None) -> AsyncIterator[bool]:
+        """Async twin of ``effect()``: the database calls run in a worker thread."""
+        claim = await self._aacquire(name, key)
+        if claim.done:
+            yield True
+            return
+        try:
+            yield False
+        except BaseException:
+            await asyncio.to_thread(
+                self._db.run, store.RELEASE, (claim.key, claim.name, claim.owner)
+            )
+            raise
+        await asyncio.to_thread(self._complete, claim, None)
+
+    @overload
+    async def aonce(
+        self, name: str, fn: Callable[[], Awaitable[T]], *, key: str | None = None
+    ) -> T | Any: ...
+
+    @overload
+    async def aonce(self, name: str, fn: Callable[[], T], *, key: str | None = None) -> T | Any: ...
+
+    async def aonce(self, name: str, fn: Callable[[], Any], *, key: str | None = None) -> Any:
+        """Async twin of ``once()``: ``fn`` may be a coroutine function or a plain one."""
+        claim = await self._aacquire(name, key)
+        if claim.done:
+            return _loads(claim.result)
+        try:
+            value = fn()
+            if inspect.isawaitable(value):
+                value = await value
+        except BaseException:
+            await asyncio.to_thread(
+                self._db.run, store.RELEASE, (claim.key, claim.name, claim.owner)
+            )
+            raise
+        await asyncio.to_thread(self._complete, claim, _dumps(value))
+        return value
+
+    # ------------------------------------------------------------------ claims
+
+    def _acquire(self, name: str, key: str | None) -> _Claim:
+        start = self._start(name, key)
+        while True:
+            claim = self._step(*start)
+            if claim is not None:
+                return claim
+            time.sleep(self.poll_interval)
+
+    async def _aacquire(self, name: str, key: str | None) -> _Claim:
+        start = self._start(name, key)
+        while True:
+            claim = await asyncio.to_thread(self._step, *start)
+            if claim is not None:
+                return claim
+            await asyncio.sleep(self.poll_interval)
+
+    def _start(self, name: str, key: str | None) -> tuple[str, str, str | None, str]:
+        ctx = get_node_context()
+        thread_id = ctx.thread_id if ctx is not None else None
+        return _key_of(key), _name_of(name), thread_id, uuid.uuid4().hex
+
+    def _step(self, key: str, name: str, thread_id: str | None, owner: str) -> _Claim | None:
+        """One look: claim the effect, find it done, take over a stale claim, or None (busy)."""
+        now = time.time()
+        if self._db.run(store.CLAIM, (key, name, thread_id, owner, now))[0] == 1:
+            return _Claim(key, name, owner, False, None)
+        state, result = self._read(key, name)
+        if state == "done":
+            return _Claim(key, name, None, True, result)
+        if state is None:  # released between the two statements: claim again at once
+            return self._step(key, name, thread_id, owner)
+        stale = now - self.lease
+        if self._db.run(store.TAKE_OVER, (owner, now, key, name, stale))[0] == 1:
+            _logger.warning(
+                "effect %r: an earlier execution claimed it and never finished within the "
+                "lease (%.1f s); running it again",
+                name,
+                self.lease,
+            )
+            return _Claim(key, name, owner, False, None)
+        return None
+
+    def _read(self, key: str, name: str) -> tuple[str | None, str | None]:
+        rows = self._db.run(store.READ, (key, name))[1]
+        if not rows:
+            return None, None
+        return rows[0][0], rows[0][1]
+
+    def _complete(self, claim: _Claim, result: str | None) -> None:
+        updated = self._db.run(
+            store.COMPLETE, (time.time(), result, claim.key, claim.name, claim.owner)
+        )
+        if updated[0] != 1:
+            _logger.warning(
+                "effect %r outlived its lease (%.1f s) and another execution took it over: "
+                "it may have run twice; raise EffectLedger(lease=)",
+                claim.name,
+                self.lease,
+            )
+
+
+def _key_of(key: str | None) -> str:
+    if key is not None:
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"key must be a non-empty string, got {key!r}")
+        return key
+    ctx = get_node_context()
+    found = ctx.idempotency_key if ctx is not None else None
+    if found is None:
+        raise RuntimeError(
+            "EffectLedger needs an idempotency key: call it inside a node made by "
+            "create_node and run by a LangGraph graph, or pass key="
+        )
+    return found
+
+
+def _name_of(name: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"effect name must be a non-empty string, got {name!r}")
+    return name
+
+
+def _dumps(value: Any) -> str | None:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

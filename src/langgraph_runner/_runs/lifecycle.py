@@ -1,0 +1,382 @@
+"""Run lifecycle: ``run``/``arun`` invoke a graph once, with run-level events and a time limit.
+
+LangGraph gives a node wrapper no hook at the start or end of a whole run, so the
+run level lives in a helper around ``graph.invoke``/``graph.ainvoke`` (rather than
+a callback handler attached by the caller): the helper must act *before* the run
+starts (give it a run id, a deadline, an abort signal, a ``RunControl``) and must
+see how it ends (cancellation, an interrupt, the time limit), which a callback
+handler alone cannot do. It still uses a callback handler, internally, to follow
+each node task of the run.
+
+One run, one identity: the helper sets ``config["run_id"]`` (a fresh UUID unless
+the caller gave one), which LangGraph uses as its root run id and hands to every
+node (``runtime.execution_info.run_id``), so the run's events, node events and
+records share one ``trace_id`` and ``graph_execution_id``.
+
+Events (through the same event logger as node events): ``run.started``, then one
+of ``run.completed``, ``run.interrupted``, ``run.failed``, ``run.cancelled``,
+each with ``duration_ms`` and per-status node counts.
+
+One writer per thread: a run on a thread of a graph with a checkpointer holds the
+thread's lock (``thread_lock``) from before ``run.started`` to its end, so another
+process resuming the same thread waits or gets ``ThreadBusyError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+import time
+import types
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphDrained
+from langgraph.runtime import RunControl
+
+from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
+from langgraph_runner._policies.context import RUN_DEADLINE_KEY, RUN_TRACKER_KEY, ids_from_config
+from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.logs import SupportsEvents, get_event_logger
+from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._runs.thread_lock import ThreadLock
+from langgraph_runner._runs.tracker import NodeRunStatus, Tracker, is_cancel
+
+__all__ = ["RUN_DEADLINE_KEY", "NodeRunStatus", "RunResult", "RunStatus", "arun", "run"]
+
+RunStatus = Literal["completed", "interrupted", "failed", "cancelled"]
+"""How a run ended. ``cancelled`` (task cancelled, abort signal, drain, time limit)
+is distinct from ``failed`` (a node raised)."""
+
+TIME_LIMIT_REASON = "run time limit passed"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """What ``run``/``arun`` report about one run.
+
+    Attributes:
+        output: What ``graph.invoke`` returned (None unless completed or interrupted).
+        status: How the run ended.
+        run_id: LangGraph's root run id of the invocation.
+        trace_id: The trace id every node of the run logged.
+        graph_execution_id: The thread id, else the run id.
+        thread_id: ``configurable.thread_id`` when the run has one.
+        duration_ms: Wall time of the run in milliseconds.
+        nodes: Each node's status (its last execution when it ran more than once).
+        counts: Node executions per status (a node that ran twice counts twice).
+        reason: Why a run was cancelled (``"run time limit passed"``, the abort
+            reason, ``"task cancelled"``), else None.
+        error: The exception that ended a failed or cancelled run.
+    """
+
+    output: Any
+    status: RunStatus
+    run_id: str
+    trace_id: str
+    graph_execution_id: str
+    thread_id: str | None
+    duration_ms: float
+    nodes: Mapping[str, NodeRunStatus]
+    counts: Mapping[str, int]
+    reason: str | None = None
+    error: BaseException | None = None
+
+
+def _seconds(time_limit: float | timedelta | None) -> float | None:
+    if time_limit is None:
+        return None
+    value = time_limit.total_seconds() if isinstance(time_limit, timedelta) else time_limit
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"time_limit must be float seconds or a timedelta, got {time_limit!r}")
+    if not value > 0:
+        raise ValueError(f"time_limit must be greater than 0, got {time_limit!r}")
+    return float(value)
+
+
+class _Run:
+    """One run's setup and reporting, shared by ``run`` and ``arun``."""
+
+    def __init__(
+        self,
+        graph: Any,
+        config: RunnableConfig | None,
+        time_limit: float | timedelta | None,
+        logger: SupportsEvents | None,
+        reused: bool,
+        extra: Mapping[str, Any],
+        exclusive: bool = True,
+        lock_wait: float | timedelta | None = None,
+    ) -> None:
+        self.limit = _seconds(time_limit)
+        self.log = get_event_logger(logger)
+        cfg: dict[str, Any] = dict(config or {})
+        raw_run = cfg.get("run_id")
+        root = raw_run if isinstance(raw_run, uuid.UUID) else None
+        if root is None:
+            try:
+                root = uuid.UUID(str(raw_run)) if raw_run else uuid.uuid4()
+            except ValueError:
+                raise ValueError(f"config['run_id'] must be a UUID, got {raw_run!r}") from None
+        cfg["run_id"] = root
+        self.tracker = Tracker(root, reused=reused)
+        callbacks = cfg.get("callbacks")
+        if callbacks is None:
+            cfg["callbacks"] = [self.tracker]
+        elif isinstance(callbacks, list):
+            cfg["callbacks"] = [*callbacks, self.tracker]
+        else:  # a callback manager
+            callbacks = callbacks.copy()
+            callbacks.add_handler(self.tracker, inherit=False)
+            cfg["callbacks"] = callbacks
+        conf: dict[str, Any] = dict(cfg.get("configurable") or {})
+        conf[RUN_TRACKER_KEY] = self.tracker
+        self.control = RunControl()
+        self.controller: AbortController | None = None
+        self.expired = False
+        if self.limit is not None:
+            parent = conf.get(ABORT_SIGNAL_KEY)
+            if isinstance(parent, AbortController):
+                parent = parent.signal
+            self.controller = AbortController(
+                parent=parent if isinstance(parent, AbortSignal) else None
+            )
+            conf[ABORT_SIGNAL_KEY] = self.controller.signal
+        self.outer_deadline: float | None = conf.get(RUN_DEADLINE_KEY)
+        cfg["configurable"] = conf
+        self.config: RunnableConfig = cfg  # type: ignore[assignment]
+        saver = getattr(graph, "checkpointer", None)
+        lockable = isinstance(saver, BaseCheckpointSaver) and conf.get("thread_id") is not None
+        self.lock = ThreadLock(saver if exclusive and lockable else None, cfg, wait=lock_wait)
+        self.trace_id, self.exec_id, self.thread_id, run_id = ids_from_config(cfg)
+        self.run_id = run_id or str(root)
+        self.graph_name = str(getattr(graph, "name", None) or type(graph).__name__)
+        self.extra = dict(extra)
+        self.t0 = time.perf_counter()
+
+    def use_control(self, invoke_kwargs: dict[str, Any]) -> None:
+        """Use the caller's ``control=`` (a LangGraph RunControl) if one was passed."""
+        control = invoke_kwargs.pop("control", None)
+        if control is not None:
+            self.control = control
+
+    def expire(self) -> None:
+        """The time limit passed: stop between steps, abort what is running."""
+        self.expired = True
+        self.control.request_drain(TIME_LIMIT_REASON)
+        if self.controller is not None:
+            self.controller.abort(TIME_LIMIT_REASON)
+
+    def ids(self) -> dict[str, Any]:
+        return {
+            "graph": self.graph_name,
+            "thread_id": self.thread_id,
+            "run_id": self.run_id,
+            "trace_id": self.trace_id,
+        }
+
+    def started(self) -> None:
+        # The run, and its time limit, start once it holds its thread.
+        self.t0 = time.perf_counter()
+        if self.limit is not None:
+            deadline, earlier = time.monotonic() + self.limit, self.outer_deadline
+            conf = self.config["configurable"]
+            conf[RUN_DEADLINE_KEY] = deadline if earlier is None else min(earlier, deadline)
+        self.log.emit(
+            logging.INFO, "run.started", time_limit=self.limit, **self.extra, **self.ids()
+        )
+
+    def finish(self, output: Any, error: BaseException | None) -> RunResult:
+        if self.controller is not None:
+            self.controller.close()
+        duration = round((time.perf_counter() - self.t0) * 1000, 3)
+        reason: str | None = None
+        status: RunStatus
+        if error is None:
+            status = "interrupted" if _interrupted(output) else "completed"
+        elif self.expired or _ran_out(error):  # the time limit ended it, however it surfaced
+            status, reason = "cancelled", TIME_LIMIT_REASON
+        elif is_cancel(error):
+            status, reason = "cancelled", _cancel_reason(error)
+        else:
+            status = "failed"
+        fields: dict[str, Any] = {"duration_ms": duration, "counts": dict(self.tracker.counts)}
+        if reason is not None:
+            fields["reason"] = reason
+        if status == "failed" and error is not None:
+            fields["error_type"] = type(error).__name__
+            fields["error"] = sanitize_message(str(error), max_length=200)
+        level = {"completed": logging.INFO, "interrupted": logging.INFO}.get(
+            status, logging.WARNING if status == "cancelled" else logging.ERROR
+        )
+        self.log.emit(level, f"run.{status}", **fields, **self.extra, **self.ids())
+        return RunResult(
+            output=output if error is None else None,
+            status=status,
+            run_id=self.run_id,
+            trace_id=self.trace_id,
+            graph_execution_id=self.exec_id,
+            thread_id=self.thread_id,
+            duration_ms=duration,
+            nodes=types.MappingProxyType(dict(self.tracker.nodes)),
+            counts=types.MappingProxyType(dict(self.tracker.counts)),
+            reason=reason,
+            error=error,
+        )
+
+
+def _ran_out(error: BaseException) -> bool:
+    """Whether a node gave up because what was left of the run's time limit ran out."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if getattr(current, "run_deadline", False):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _interrupted(output: Any) -> bool:
+    return isinstance(output, dict) and bool(output.get("__interrupt__"))
+
+
+def _cancel_reason(error: BaseException) -> str:
+    if isinstance(error, NodeAbortedError):
+        return sanitize_message(str(error.reason or "aborted"), max_length=200)
+    if isinstance(error, GraphDrained):
+        return sanitize_message(str(error) or "drained", max_length=200)
+    if isinstance(error, KeyboardInterrupt):
+        return "keyboard interrupt"
+    return "task cancelled"
+
+
+def run(
+    graph: Any,
+    input: Any,
+    config: RunnableConfig | None = None,
+    *,
+    time_limit: float | timedelta | None = None,
+    logger: SupportsEvents | None = None,
+    raise_on_error: bool = True,
+    exclusive: bool = True,
+    lock_wait: float | timedelta | None = None,
+    **invoke_kwargs: Any,
+) -> RunResult:
+    """Invoke ``graph`` once, as one identified run with lifecycle events.
+
+    Args:
+        graph: A compiled LangGraph graph.
+        input: The graph input (a ``Command`` to resume works too).
+        config: The RunnableConfig; a ``run_id`` in it is kept, else one is made.
+        time_limit: Bound on the whole run (float seconds or timedelta). Every
+            wrapped node's attempts and retry waits are capped by what is left;
+            when it passes, running wrapped nodes are aborted and LangGraph stops
+            before the next step. The run then ends ``cancelled``.
+        logger: A structlog-style logger for the run events (the package's
+            default event logger if None).
+        raise_on_error: Re-raise the exception of a failed or cancelled run
+            (after logging it); False returns it in ``RunResult.error``.
+        exclusive: Hold the thread's lock for the run (``thread_lock``) when the
+            graph has a checkpointer and the config a ``thread_id``, so no other
+            process runs the thread at the same time. False runs without it.
+        lock_wait: How long to wait for a thread another run holds (float seconds
+            or timedelta; not part of ``time_limit``); None or 0 fails at once.
+        **invoke_kwargs: Passed to ``graph.invoke`` (``context``, ``durability`` ...).
+
+    Returns:
+        The run's ``RunResult``; ``output`` is what ``graph.invoke`` returned.
+
+    Raises:
+        TypeError: ``time_limit`` or ``lock_wait`` is not seconds or a timedelta.
+        ValueError: ``time_limit`` is not greater than 0, or ``lock_wait`` is negative.
+        ThreadBusyError: Another run holds the thread (also with
+            ``raise_on_error=False``: no run started, no event is logged).
+    """
+    state = _Run(graph, config, time_limit, logger, False, {}, exclusive, lock_wait)
+    return _run_sync(graph, input, state, raise_on_error, invoke_kwargs)
+
+
+def _run_sync(
+    graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
+) -> RunResult:
+    with state.lock:
+        return _invoke_sync(graph, input, state, raise_on_error, invoke_kwargs)
+
+
+def _invoke_sync(
+    graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
+) -> RunResult:
+    state.use_control(invoke_kwargs)
+    timer: threading.Timer | None = None
+    if state.limit is not None:
+        timer = threading.Timer(state.limit, state.expire)
+        timer.daemon = True
+        timer.start()
+    state.started()
+    try:
+        output = graph.invoke(input, state.config, control=state.control, **invoke_kwargs)
+    except (Exception, KeyboardInterrupt) as exc:
+        result = state.finish(None, exc)
+        if raise_on_error:
+            raise
+        return result
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return state.finish(output, None)
+
+
+async def arun(
+    graph: Any,
+    input: Any,
+    config: RunnableConfig | None = None,
+    *,
+    time_limit: float | timedelta | None = None,
+    logger: SupportsEvents | None = None,
+    raise_on_error: bool = True,
+    exclusive: bool = True,
+    lock_wait: float | timedelta | None = None,
+    **invoke_kwargs: Any,
+) -> RunResult:
+    """The async ``run`` (``graph.ainvoke``). Cancelling the awaiting task ends the run
+    ``cancelled`` (logged) and re-raises ``CancelledError``; see ``run`` for the arguments."""
+    state = _Run(graph, config, time_limit, logger, False, {}, exclusive, lock_wait)
+    return await _run_async(graph, input, state, raise_on_error, invoke_kwargs)
+
+
+async def _run_async(
+    graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
+) -> RunResult:
+    async with state.lock:
+        return await _invoke_async(graph, input, state, raise_on_error, invoke_kwargs)
+
+
+async def _invoke_async(
+    graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
+) -> RunResult:
+    state.use_control(invoke_kwargs)
+    handle: asyncio.TimerHandle | None = None
+    if state.limit is not None:
+        handle = asyncio.get_running_loop().call_later(state.limit, state.expire)
+    state.started()
+    try:
+        output = await graph.ainvoke(input, state.config, control=state.control, **invoke_kwargs)
+    except asyncio.CancelledError as exc:
+        state.finish(None, exc)
+        raise
+    except Exception as exc:
+        result = state.finish(None, exc)
+        if raise_on_error:
+            raise
+        return result
+    finally:
+        if handle is not None:
+            handle.cancel()
+    return state.finish(output, None)

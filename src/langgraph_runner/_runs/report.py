@@ -1,0 +1,374 @@
+"""Run reports: what happened on one thread, read back from its checkpoints.
+
+``run_report`` follows the thread's checkpoint chain (parent links from the latest
+checkpoint, so abandoned fork branches are ignored). Each checkpoint opens a
+superstep; its saved task writes say which tasks finished, raised or hit
+``interrupt()``; tasks superseded by ``update_state``, a fork or new input never ran.
+Overall status, first match wins: ``interrupted`` (a latest-step task waits on
+``interrupt()``), ``cancelled`` (every latest-step task that raised was aborted:
+``NodeAbortedError`` or ``CancelledError``), ``failed`` (a latest-step task
+raised), ``running`` (the latest step still has tasks: in progress, or the process
+died and ``graph.invoke(None, config)`` resumes it), ``cancelled`` (done, blocked,
+and an unrecovered ``NODE_ABORTED`` record), ``blocked`` (done and
+``routing_flags["blocked"]``), else ``completed``. A run cancelled from outside
+(its asyncio task cancelled, its process killed) leaves no trace in the
+checkpoints and reports ``running``. Times are checkpoint times (a
+node's step opens and closes with one), so parallel nodes share them. Only the
+top-level graph is reported, not subgraph namespaces.
+
+A node is ``cached`` only when its own writes say so: its output lists its name
+under the ``cache_hits`` state key (``CACHE_HITS_KEY``). Otherwise a hit
+(``NodeCache`` or LangGraph's own ``CachePolicy``) saves the same writes a run
+would, with no marker, so the node reports ``succeeded``. Hits are visible while
+the run happens: the ``node.cache_hit`` event, the metrics collector's
+``cache_hits``, and (for ``CachePolicy`` only) ``{"__metadata__": {"cached": True}}``
+in LangGraph's ``updates`` stream.
+
+Artifacts: a node's ``artifact_paths`` writes (name -> path) are listed on its
+entry, with any ``artifact_paths`` its error records carry; the run's are the
+final state's ``artifact_paths``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from langgraph_runner._records.errors import LangGraphRunnerError
+from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._runs.report_render import (
+    graph_drawing,
+    render_html,
+    render_markdown,
+    render_mermaid,
+    render_table,
+)
+from langgraph_runner._runs.report_steps import (
+    ABORTED,
+    ARTIFACTS_KEY,
+    CACHE_HITS_KEY,
+    Step,
+    Task,
+    from_graph,
+    from_graph_saver,
+    from_saver,
+    read_artifacts,
+    read_records,
+)
+
+__all__ = [
+    "ARTIFACTS_KEY",
+    "CACHE_HITS_KEY",
+    "NodeReport",
+    "NodeStatus",
+    "RunReport",
+    "RunStatus",
+    "ThreadNotFoundError",
+    "run_report",
+]
+
+
+class _StrEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class RunStatus(_StrEnum):
+    """Overall state of a thread (see the module docstring for the rules)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
+    RUNNING = "running"
+
+
+class NodeStatus(_StrEnum):
+    """State of one node's latest execution on a thread."""
+
+    SUCCEEDED = "succeeded"
+    CACHED = "cached"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PENDING = "pending"
+    INTERRUPTED = "interrupted"
+
+
+class ThreadNotFoundError(LangGraphRunnerError, LookupError):
+    """The checkpointer holds no checkpoint for the requested thread."""
+
+
+class NodeReport(BaseModel):
+    """One node's line in a ``RunReport``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: NodeStatus
+    attempts: int = Field(ge=0, description="From its latest error record, else 1 if run, else 0.")
+    runs: int = Field(ge=0, description="Executions that finished (loops and Send fan-out add up).")
+    step: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_ms: float | None = None
+    error: str | None = Field(default=None, description="Sanitized exception the task raised.")
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    artifacts: dict[str, str] = Field(
+        default_factory=dict, description="Artifact name -> path, from its writes and records."
+    )
+
+
+class RunReport(BaseModel):
+    """What happened on one thread: overall status and one entry per node."""
+
+    model_config = ConfigDict(frozen=True)
+
+    thread_id: str
+    checkpoint_id: str
+    status: RunStatus
+    step: int
+    started_at: str | None = None
+    updated_at: str | None = None
+    duration_ms: float | None = None
+    blocked: bool = False
+    next: list[str] = Field(default_factory=list)
+    interrupts: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    nodes: list[NodeReport] = Field(default_factory=list)
+    summary: dict[str, int] = Field(
+        default_factory=dict, description="Node count per status (all nodes, even if filtered)."
+    )
+    artifacts: dict[str, str] = Field(default_factory=dict, description="Final artifact_paths.")
+    # The graph's drawing (nodes, edges, mermaid) when the report was built from a graph.
+    _drawing: dict[str, Any] | None = PrivateAttr(default=None)
+    # Every node, kept by ``filter`` so the picture still shows the whole run.
+    _unfiltered: list[NodeReport] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # Reports are equal when their data is: the graph's drawing kept for the
+        # picture (private) does not count.
+        if not isinstance(other, RunReport):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def node(self, name: str) -> NodeReport:
+        """Return the entry for node ``name`` (KeyError if it is not in the report)."""
+        for entry in self.nodes:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+    def filter(self, *statuses: NodeStatus | str) -> RunReport:
+        """Return a copy listing only the nodes in ``statuses`` (``summary`` still counts all).
+
+        Args:
+            *statuses: ``NodeStatus`` members or their values (``"failed"``).
+
+        Returns:
+            The filtered copy; its picture (``to_mermaid``, ``to_html``) still shows every node.
+
+        Raises:
+            ValueError: A status that is not a ``NodeStatus`` value.
+        """
+        wanted = {NodeStatus(s) for s in statuses}
+        kept = [n for n in self.nodes if n.status in wanted]
+        copy = self.model_copy(update={"nodes": kept})
+        copy._drawing = self._drawing
+        copy._unfiltered = self._unfiltered if self._unfiltered is not None else list(self.nodes)
+        return copy
+
+    def to_table(self) -> str:
+        """Render a fixed-width text table, one row per node, with the summary counts."""
+        return render_table(self)
+
+    def to_mermaid(self) -> str:
+        """Draw the run as a mermaid flowchart, each node coloured by its status.
+
+        Built on LangGraph's own ``get_graph().draw_mermaid()`` when the report was
+        made from a compiled graph; otherwise from the report's steps (edges then
+        follow the execution order, step to step).
+        """
+        return render_mermaid(self)
+
+    def to_html(self) -> str:
+        """Render a self-contained HTML page (no scripts, no network) of the run."""
+        return render_html(self)
+
+    def _repr_html_(self) -> str:
+        return render_html(self, fragment=True)
+
+    def _repr_markdown_(self) -> str:
+        return render_markdown(self)
+
+
+def run_report(
+    source: Any,
+    config: Mapping[str, Any] | str,
+    *,
+    status: Iterable[NodeStatus | str] | None = None,
+) -> RunReport:
+    """Build a ``RunReport`` for one thread.
+
+    Args:
+        source: A compiled graph with a checkpointer (its history is decoded from
+            the checkpointer, the latest step read through the graph; a graph the
+            decoding cannot follow is read through ``get_state_history``; reports
+            never-run nodes as skipped) or a bare
+            LangGraph checkpoint saver (read through ``list``; no graph import
+            needed, nodes are those seen in the history).
+        config: ``{"configurable": {"thread_id": ...}}`` or the thread id.
+        status: List only nodes with these statuses (``summary`` counts all).
+
+    Returns:
+        The report; ``report.model_dump(mode="json")`` is plain JSON data.
+
+    Raises:
+        ThreadNotFoundError: No checkpoint for the thread.
+        TypeError: ``source`` is neither a graph nor a checkpoint saver.
+        ValueError: A ``status`` that is not a ``NodeStatus`` value.
+    """
+    statuses = None if status is None else [NodeStatus(s) for s in status]
+    if isinstance(config, str):
+        config = {"configurable": {"thread_id": config}}
+    thread_id = str((config.get("configurable") or {}).get("thread_id", ""))
+    if not thread_id:
+        raise ValueError("config must name a thread: {'configurable': {'thread_id': ...}}")
+    cfg: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    graph_nodes: list[str] | None = None
+    if isinstance(source, BaseCheckpointSaver):
+        steps, values = from_saver(source, cfg)
+    elif callable(getattr(source, "get_state_history", None)):
+        steps, values = from_graph_saver(source, cfg) or from_graph(source, cfg)
+        graph_nodes = [n for n in getattr(source, "nodes", {}) if not n.startswith("__")]
+    else:
+        raise TypeError(f"expected a compiled graph or a checkpoint saver, got {type(source)!r}")
+    if not steps:
+        raise ThreadNotFoundError(f"no checkpoints for thread {thread_id!r}")
+    report = _build(thread_id, steps, values, graph_nodes)
+    if graph_nodes is not None:
+        report._drawing = graph_drawing(source)
+    return report if statuses is None else report.filter(*statuses)
+
+
+def _ms(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    return round(delta.total_seconds() * 1000, 3)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return sanitize_message(repr(value))
+    return value
+
+
+def _task_status(task: Task, step_done: bool) -> NodeStatus:
+    if task.error is not None and not task.finished:
+        return NodeStatus.FAILED
+    if step_done or task.finished:
+        own = [r for r in task.records if r.get("node") == task.name]
+        if any(not r.get("recovered") for r in own):
+            return NodeStatus.FAILED
+        return NodeStatus.CACHED if task.cached else NodeStatus.SUCCEEDED
+    return NodeStatus.INTERRUPTED if task.interrupts else NodeStatus.PENDING
+
+
+_RANK = {NodeStatus.FAILED: 3, NodeStatus.INTERRUPTED: 2, NodeStatus.PENDING: 1}
+
+
+def _build(
+    thread_id: str,
+    steps: list[Step],
+    values: Mapping[str, Any],
+    graph_nodes: Iterable[str] | None,
+) -> RunReport:
+    latest = steps[-1]
+    records = [r for r in read_records(values.get("errors")) if isinstance(r, dict)]
+    records += [r for t in latest.tasks if t.finished for r in t.records]
+    flags = values.get("routing_flags")
+    blocked = bool(isinstance(flags, dict) and flags.get("blocked"))
+    entries: dict[str, dict[str, Any]] = {}
+    for i, st in enumerate(steps):
+        child = steps[i + 1] if i + 1 < len(steps) else None
+        # Only a "loop" child means the step ran to completion; after update_state,
+        # a fork or new input, the step's unfinished tasks never ran.
+        done = child is not None and child.source == "loop"
+        finished_at = child.created_at if done and child else None
+        for task in st.tasks:
+            if task.name.startswith("__") or (child and not done and not task.finished):
+                continue
+            status = _task_status(task, done)
+            raised = task.error is not None and not task.finished
+            ran = (done or task.finished) and not raised
+            e = entries.setdefault(task.name, {"runs": 0, "step": None, "artifacts": {}})
+            if e["step"] != st.step:  # first task of this node in this step
+                e.update(step=st.step, status=status, error=None, started_at=st.created_at)
+            elif _RANK.get(status, 0) > _RANK.get(e["status"], 0):
+                e["status"] = status
+            e["runs"] += int(ran)
+            e["finished_at"] = finished_at if ran else None
+            e["error"] = task.error or e["error"]
+            e["artifacts"].update(task.artifacts)
+    unfinished = [t for t in latest.tasks if not t.finished and not t.name.startswith("__")]
+    interrupts = [i for t in unfinished if t.error is None for i in t.interrupts]
+    errored = [t.error for t in unfinished if t.error is not None]
+    if interrupts:
+        run_status = RunStatus.INTERRUPTED
+    elif errored:
+        aborted = all(ABORTED.match(e) for e in errored)
+        run_status = RunStatus.CANCELLED if aborted else RunStatus.FAILED
+    elif latest.tasks:
+        # A finished step always gets a new checkpoint, so any task left on the
+        # latest one (even with all its writes saved) means the run is not over.
+        run_status = RunStatus.RUNNING
+    elif blocked and any(
+        r.get("code") == "NODE_ABORTED" and not r.get("recovered") for r in records
+    ):
+        run_status = RunStatus.CANCELLED
+    else:
+        run_status = RunStatus.BLOCKED if blocked else RunStatus.COMPLETED
+    nodes = []
+    for name, e in entries.items():
+        own = [r for r in records if r.get("node") == name]
+        ran = e["status"] is not NodeStatus.PENDING
+        attempts = int(own[-1].get("attempts") or 1) if own and ran else int(ran)
+        duration = _ms(e["started_at"], e["finished_at"])
+        e["artifacts"].update(read_artifacts((), own))
+        nodes.append(
+            NodeReport(name=name, attempts=attempts, duration_ms=duration, errors=own, **e)
+        )
+    if graph_nodes is not None and run_status in (RunStatus.COMPLETED, RunStatus.BLOCKED):
+        nodes += [
+            NodeReport(name=n, status=NodeStatus.SKIPPED, attempts=0, runs=0)
+            for n in graph_nodes
+            if n not in entries
+        ]
+    return RunReport(
+        thread_id=thread_id,
+        checkpoint_id=latest.checkpoint_id,
+        status=run_status,
+        step=latest.step,
+        started_at=steps[0].created_at,
+        updated_at=latest.created_at,
+        duration_ms=_ms(steps[0].created_at, latest.created_at),
+        blocked=blocked,
+        next=list(dict.fromkeys(t.name for t in unfinished)),
+        interrupts=[{"id": i.id, "value": _jsonable(i.value)} for i in interrupts],
+        errors=records,
+        nodes=nodes,
+        summary={str(s): sum(n.status is s for n in nodes) for s in NodeStatus},
+        artifacts=dict(read_artifacts([values.get(ARTIFACTS_KEY)], ())),
+    )

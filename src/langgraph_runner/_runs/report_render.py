@@ -1,0 +1,348 @@
+"""Render a ``_ReportView``: a text table, a mermaid flowchart, an offline HTML page, Markdown.
+
+Each node is coloured by its status. With the compiled graph at hand (the report
+was built by ``run_report(graph, ...)``), the picture is LangGraph's own drawing
+(``graph.get_graph().draw_mermaid()``) with one ``classDef`` per status; without
+it (a bare checkpoint saver, the CLI) it is drawn from the report's own steps, and
+its edges follow the execution order, step to step, not the graph's wiring.
+
+The HTML page needs no network and runs no script: the graph is drawn as HTML
+boxes, one row per layer (distance from the start), followed by the node table.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+__all__ = [
+    "STATUS_COLOURS",
+    "graph_drawing",
+    "render_html",
+    "render_markdown",
+    "render_mermaid",
+    "render_table",
+]
+
+
+# What is read from a report. Protocols rather than imports: ``report`` imports this
+# module, so this one must not import ``report`` (no import circles).
+class _NodeView(Protocol):
+    """The fields of ``langgraph_runner._runs.report.NodeReport`` the renderers read."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> Any: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def runs(self) -> int: ...
+    @property
+    def step(self) -> int | None: ...
+    @property
+    def started_at(self) -> str | None: ...
+    @property
+    def duration_ms(self) -> float | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def errors(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def artifacts(self) -> Mapping[str, str]: ...
+
+
+class _ReportView(Protocol):
+    """The fields of ``langgraph_runner._runs.report.RunReport`` the renderers read."""
+
+    @property
+    def thread_id(self) -> str: ...
+    @property
+    def status(self) -> Any: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def duration_ms(self) -> float | None: ...
+    @property
+    def next(self) -> Sequence[str]: ...
+    @property
+    def interrupts(self) -> Sequence[Any]: ...
+    @property
+    def nodes(self) -> Sequence[_NodeView]: ...
+    @property
+    def summary(self) -> Mapping[str, int]: ...
+
+
+# Node status -> (fill, stroke, text colour).
+STATUS_COLOURS: dict[str, tuple[str, str, str]] = {
+    "succeeded": ("#d3f9d8", "#2b8a3e", "#1b4d26"),
+    "cached": ("#d0ebff", "#1c7ed6", "#0b3d6b"),
+    "failed": ("#ffe3e3", "#c92a2a", "#6b1111"),
+    "interrupted": ("#fff3bf", "#e67700", "#5c3200"),
+    "pending": ("#f1f3f5", "#868e96", "#343a40"),
+    "skipped": ("#ffffff", "#ced4da", "#868e96"),
+}
+_START, _END = "__start__", "__end__"
+
+
+def _safe_id(label: str) -> str:
+    # The node ids LangChain's draw_mermaid writes (graph_mermaid._to_safe_id).
+    allowed = string.ascii_letters + string.digits + "_-"
+    return "".join(ch if ch in allowed else "\\" + format(ord(ch), "x") for ch in label)
+
+
+def graph_drawing(graph: Any) -> dict[str, Any] | None:
+    """Node names, edges and LangGraph's mermaid text of a compiled graph (None if unavailable)."""
+    try:
+        drawable = graph.get_graph()
+        mermaid = drawable.draw_mermaid()
+    except Exception:  # a graph that cannot draw itself still gets a report
+        return None
+    names = [node.name for node in drawable.nodes.values()]
+    ids = {key: node.name for key, node in drawable.nodes.items()}
+    edges = [
+        (ids.get(e.source, e.source), ids.get(e.target, e.target), bool(e.conditional))
+        for e in drawable.edges
+    ]
+    return {"nodes": names, "edges": edges, "mermaid": mermaid}
+
+
+def _statuses(report: _ReportView) -> dict[str, str]:
+    return {n.name: str(n.status) for n in _all_nodes(report)}
+
+
+def _all_nodes(report: _ReportView) -> list[_NodeView]:
+    full = getattr(report, "_unfiltered", None)
+    return list(full) if full is not None else list(report.nodes)
+
+
+def _from_steps(report: _ReportView) -> tuple[list[str], list[tuple[str, str, bool]]]:
+    """Nodes and execution-order edges (every node of a step to every node of the next)."""
+    nodes = _all_nodes(report)
+    by_step: dict[int, list[str]] = {}
+    for n in nodes:
+        if n.step is not None:
+            by_step.setdefault(n.step, []).append(n.name)
+    layers = [by_step[k] for k in sorted(by_step)]
+    edges: list[tuple[str, str, bool]] = []
+    prev = [_START]
+    for layer in layers:
+        edges += [(a, b, False) for a in prev for b in layer]
+        prev = layer
+    if report.status in ("completed", "blocked", "cancelled"):
+        edges += [(a, _END, False) for a in prev if a != _START]
+    names = [_START, *(n.name for n in nodes)]
+    if any(b == _END for _, b, _ in edges):
+        names.append(_END)
+    return names, edges
+
+
+def _picture(report: _ReportView) -> tuple[list[str], list[tuple[str, str, bool]], bool]:
+    drawing = getattr(report, "_drawing", None)
+    if drawing:
+        return list(drawing["nodes"]), [tuple(e) for e in drawing["edges"]], True
+    names, edges = _from_steps(report)
+    return names, edges, False
+
+
+def _status_of(name: str, statuses: dict[str, str], report: _ReportView) -> str | None:
+    if name in (_START, _END):
+        return None
+    if name in statuses:
+        return statuses[name]
+    # A graph node the run has not reached yet.
+    done = str(report.status) in ("completed", "blocked", "cancelled")
+    return "skipped" if done else "pending"
+
+
+def render_mermaid(report: _ReportView) -> str:
+    """A mermaid flowchart of the run, each node in its status's class."""
+    statuses = _statuses(report)
+    drawing = getattr(report, "_drawing", None)
+    if drawing:
+        lines = [drawing["mermaid"].rstrip()]
+        names = list(drawing["nodes"])
+    else:
+        names, edges = _from_steps(report)
+        lines = ["graph TD;"]
+        for name in names:
+            label = html.escape(name)
+            shape = f"(<p>{label}</p>)" if name in (_START, _END) else f"({label})"
+            lines.append(f"\t{_safe_id(name)}{shape}")
+        lines += [f"\t{_safe_id(a)} --> {_safe_id(b)};" for a, b, _ in edges]
+    for key, (fill, stroke, colour) in STATUS_COLOURS.items():
+        lines.append(f"\tclassDef {key} fill:{fill},stroke:{stroke},color:{colour}")
+    for name in names:
+        status = _status_of(name, statuses, report)
+        if status is not None:
+            lines.append(f"\tclass {_safe_id(name)} {status}")
+    return "\n".join(lines) + "\n"
+
+
+def _layers(
+    names: Sequence[str], edges: Sequence[tuple[str, str, bool]], steps: dict[str, int]
+) -> list[list[str]]:
+    """Group nodes by their shortest distance from the start.
+
+    A node the drawn edges do not reach (a conditional edge without a path map)
+    goes where it ran (its step), else after the others; the end goes last.
+    """
+    depth = {_START: 0}
+    frontier = [_START]
+    while frontier:
+        nxt = []
+        for a, b, _ in edges:
+            if a in frontier and b not in depth and b != _END:
+                depth[b] = depth[a] + 1
+                nxt.append(b)
+        frontier = nxt
+    for name in names:
+        if name not in depth and name in steps:
+            depth[name] = steps[name] + 1
+    last = max(depth.values(), default=0) + 1
+    for name in names:
+        if name != _END:
+            depth.setdefault(name, last)
+    depth[_END] = max(depth.values()) + 1
+    layers: dict[int, list[str]] = {}
+    for name in names:
+        layers.setdefault(depth[name], []).append(name)
+    return [layers[k] for k in sorted(layers)]
+
+
+def _row(n: _NodeView) -> tuple[str, ...]:
+    err = n.error or ""
+    if n.errors:
+        last = n.errors[-1]
+        err = f"{last.get('code', '')}: {last.get('message', '')}".strip(": ")
+    if len(err) > 60:
+        err = err[:57] + "..."
+    dur = "" if n.duration_ms is None else f"{n.duration_ms:.1f}"
+    step = "" if n.step is None else str(n.step)
+    started = n.started_at or ""
+    return (n.name, str(n.status), str(n.attempts), str(n.runs), step, started, dur, err)
+
+
+def _summary(report: _ReportView) -> str:
+    return ", ".join(f"{count} {status}" for status, count in report.summary.items() if count)
+
+
+def render_table(report: _ReportView) -> str:
+    """A fixed-width text table, one row per node, then the summary counts."""
+    head = f"thread {report.thread_id}: {report.status} at step {report.step}"
+    if report.duration_ms is not None:
+        head += f", {report.duration_ms:.0f} ms"
+    cols = ("NODE", "STATUS", "ATTEMPTS", "RUNS", "STEP", "STARTED", "DURATION_MS", "ERROR")
+    rows = [cols] + [_row(n) for n in report.nodes]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+    lines = [head, ""]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.append("")
+    if report.summary:
+        lines.append(f"summary: {_summary(report)}")
+    if report.next:
+        lines.append(f"next: {', '.join(report.next)}")
+    if report.interrupts:
+        lines.append(f"pending interrupts: {len(report.interrupts)}")
+    for n in report.nodes:
+        for name, path in n.artifacts.items():
+            lines.append(f"artifact: {n.name} {name} = {path}")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_markdown(report: _ReportView) -> str:
+    """A Markdown summary and node table (what Jupyter shows for ``_repr_markdown_``)."""
+    out = [f"**Run `{report.thread_id}`: {report.status}** at step {report.step}", ""]
+    if report.summary:
+        out += [_summary(report), ""]
+    out += ["| node | status | attempts | runs | step | error |", "|---|---|---|---|---|---|"]
+    for n in report.nodes:
+        name, status, attempts, runs, step, _, _, err = _row(n)
+        err = err.replace("|", "\\|")
+        out.append(f"| {name} | {status} | {attempts} | {runs} | {step} | {err} |")
+    out += ["", "```mermaid", render_mermaid(report).rstrip(), "```"]
+    return "\n".join(out) + "\n"
+
+
+_CSS = """
+.lgr{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#212529}
+.lgr h1{font-size:1.3em;margin:.2em 0}
+.lgr .layer{display:flex;flex-wrap:wrap;gap:12px;justify-content:center;margin:4px 0}
+.lgr .arrow{text-align:center;color:#868e96;font-size:1.2em;line-height:1.2}
+.lgr .node{border:2px solid;border-radius:8px;padding:6px 12px;min-width:8em;text-align:center}
+.lgr .node .name{font-weight:600;display:block}
+.lgr .node .status{font-size:.85em;display:block}
+.lgr .node .to{font-size:.75em;color:#495057;display:block}
+.lgr .term{border:1px dashed #adb5bd;border-radius:1em;padding:2px 10px;color:#495057}
+.lgr table{border-collapse:collapse;margin-top:1em;font-size:.9em}
+.lgr th,.lgr td{border:1px solid #dee2e6;padding:3px 8px;text-align:left;vertical-align:top}
+.lgr .legend span{border:2px solid;border-radius:4px;padding:0 6px;margin-right:6px}
+"""
+
+
+def _box(name: str, status: str | None, targets: list[str]) -> str:
+    esc = html.escape(name)
+    if status is None:
+        return f'<div class="term" data-node="{esc}">{esc}</div>'
+    fill, stroke, colour = STATUS_COLOURS[status]
+    to = f'<span class="to">&rarr; {html.escape(", ".join(targets))}</span>' if targets else ""
+    return (
+        f'<div class="node" data-node="{esc}" data-status="{status}" '
+        f'style="background:{fill};border-color:{stroke};color:{colour}">'
+        f'<span class="name">{esc}</span><span class="status">{status}</span>{to}</div>'
+    )
+
+
+def render_html(report: _ReportView, *, fragment: bool = False) -> str:
+    """The run as HTML: header, coloured graph, node table. No script, no network.
+
+    Args:
+        report: The run report.
+        fragment: Return a ``<div>`` for embedding (Jupyter) instead of a whole page.
+    """
+    statuses = _statuses(report)
+    names, edges, from_graph = _picture(report)
+    targets: dict[str, list[str]] = {}
+    for a, b, _ in edges:
+        if b not in targets.setdefault(a, []):
+            targets[a].append(b)
+    title = f"Run {report.thread_id}: {report.status}"
+    parts = [f'<div class="lgr"><style>{_CSS}</style>', f"<h1>{html.escape(title)}</h1>"]
+    facts = f"step {report.step}"
+    if report.duration_ms is not None:
+        facts += f", {report.duration_ms:.0f} ms"
+    if report.summary:
+        facts += f"; {_summary(report)}"
+    parts.append(f'<p class="facts">{html.escape(facts)}</p>')
+    legend = "".join(
+        f'<span style="background:{f};border-color:{s};color:{c}">{st}</span>'
+        for st, (f, s, c) in STATUS_COLOURS.items()
+    )
+    how = "the graph" if from_graph else "the execution order (step by step)"
+    parts.append(f'<p class="legend">{legend} <small>edges: {how}</small></p>')
+    steps = {n.name: n.step for n in _all_nodes(report) if n.step is not None}
+    for i, layer in enumerate(_layers(names, edges, steps)):
+        if i:
+            parts.append('<div class="arrow">&darr;</div>')
+        boxes = "".join(_box(n, _status_of(n, statuses, report), targets.get(n, [])) for n in layer)
+        parts.append(f'<div class="layer">{boxes}</div>')
+    head = "".join(f"<th>{c}</th>" for c in ("node", "status", "attempts", "runs", "step"))
+    rows = []
+    for n in report.nodes:
+        name, status, attempts, runs, step, _, dur, err = _row(n)
+        arts = "<br>".join(html.escape(f"{k}: {v}") for k, v in n.artifacts.items())
+        cells = (name, status, attempts, runs, step, dur, err)
+        tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        rows.append(f'<tr data-node="{html.escape(name)}">{tds}<td>{arts}</td></tr>')
+    head += "<th>duration ms</th><th>error</th><th>artifacts</th>"
+    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    parts.append("</div>")
+    body = "\n".join(parts)
+    if fragment:
+        return body
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>\n<body>\n{body}\n</body></html>\n"
+    )

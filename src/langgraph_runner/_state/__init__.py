@@ -1,0 +1,1 @@
+"""The GraphState channels, their reducers and their pydantic/dataclass forms. Private."""
