@@ -4,8 +4,9 @@ source "$(dirname "$0")/_venv.sh"
 ruff check src tests examples benchmarks
 ruff format --check src tests examples benchmarks
 mypy --strict
-# A broken link, anchor or API reference in docs/ fails the build (strict: true in mkdocs.yml).
+# A broken link, anchor or API reference in docs/ fails the build (strict: true in mkdocs.yml);
+# not --quiet: any warning is printed, so the log says what failed.
 site_dir=$(mktemp -d)
 trap 'rm -rf "$site_dir"' EXIT
-NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir "$site_dir"
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir "$site_dir"
 python -m pytest "$@"
