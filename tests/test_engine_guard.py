@@ -177,3 +177,45 @@ def test_the_limit_is_validated() -> None:
         check_max_failures(True)
     with pytest.raises(TypeError, match="max_consecutive_failures"):
         check_max_failures(2.0)
+
+
+_PLANTED = "postgresql://app:Hunter2-planted-pw@db.internal/app"
+
+
+def _looping_graph(is_async: bool) -> Any:
+    """A graph whose one node fails with a secret in its message; the guard stops it at once."""
+    from langgraph.graph import END, START, StateGraph
+
+    from langgraph_runner import GraphState, create_node
+
+    def leaky(state: GraphState) -> dict[str, Any]:
+        raise ConnectionError(f"cannot reach {_PLANTED}")
+
+    async def aleaky(state: GraphState) -> dict[str, Any]:
+        raise ConnectionError(f"cannot reach {_PLANTED}")
+
+    graph = StateGraph(GraphState)
+    graph.add_node("db", create_node(aleaky if is_async else leaky, max_consecutive_failures=1))
+    graph.add_edge(START, "db")
+    graph.add_edge("db", END)
+    return graph.compile()
+
+
+@pytest.mark.parametrize("how", ["invoke", "ainvoke", "stream"])
+def test_the_traceback_leaving_the_graph_does_not_chain_the_unredacted_failure(how: str) -> None:
+    """FailureLoopError (record mode) carries no context: its traceback shows no secret."""
+    import asyncio
+    import traceback
+
+    app = _looping_graph(is_async=how == "ainvoke")
+    with pytest.raises(FailureLoopError) as info:
+        if how == "invoke":
+            app.invoke({})
+        elif how == "ainvoke":
+            asyncio.run(app.ainvoke({}))
+        else:
+            list(app.stream({}))
+    text = "".join(traceback.format_exception(info.value))
+    assert "Hunter2" not in text
+    assert "[REDACTED]" in text  # the last failure's redacted message is still shown
+    assert info.value.__context__ is None and info.value.__cause__ is None

@@ -107,6 +107,24 @@ def _recorded_streak(config: RunnableConfig | None, node: str, trace_id: str) ->
     return count
 
 
+def _raise_alone(err: FailureLoopError) -> None:
+    """Raise ``err`` with no ``__context__``.
+
+    The guard runs while the node's failure is being handled, so a plain ``raise``
+    would make that failure (unredacted: record mode keeps the live exception as
+    the node raised it) the context the traceback leaving ``invoke`` prints. The
+    failure's redacted text is in ``err``'s record; the original is not chained.
+    A bare ``raise`` re-raises without setting the context again.
+    """
+    try:
+        raise err
+    except FailureLoopError:
+        err.__context__ = None
+        err.__cause__ = None
+        err.__suppress_context__ = True
+        raise
+
+
 class FailureStreaks:
     """Consecutive terminal failures per (run, namespace, node), for one wrapped node.
 
@@ -167,7 +185,7 @@ class FailureStreaks:
                 if len(counts) >= 2 * _MAX_KEYS:
                     forget_oldest(self.counts, _MAX_KEYS)
         if count >= self.limit:
-            raise FailureLoopError(record=record(), failures=count, limit=self.limit)
+            _raise_alone(FailureLoopError(record=record(), failures=count, limit=self.limit))
 
     def succeeded(self, key: Key, since: int, scope: RunScope | None) -> None:
         """A call that started when ``seq`` was ``since`` succeeded: reset its streak.
