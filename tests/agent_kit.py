@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langgraph.graph import MessagesState
 
 from langgraph_runner._state.channels import append_errors, merge_flags
@@ -54,3 +57,81 @@ def normalized(chunks: Any) -> str:
 def same_stream(make: Callable[[bool], Any], run: Callable[[Any], Any]) -> tuple[str, str]:
     """(unwrapped, wrapped) normalized outputs of ``run(make(wrapped))``."""
     return normalized(run(make(False))), normalized(run(make(True)))
+
+
+Step = BaseMessage | BaseException | Callable[[list[BaseMessage]], BaseMessage]
+
+
+class ScriptedModel(BaseChatModel):
+    """A chat model following a script, for real agents (create_agent, create_react_agent).
+
+    Each call takes the next step: an AIMessage (copied with a fresh id ``<prefix><n>``
+    unless it has one, tool calls kept, so parallel calls are several ``tool_calls``), an
+    exception to raise, or a function of the messages. After the script the last step
+    repeats. ``bind_tools`` returns the model itself; ``calls`` counts calls (attempts).
+    Streaming yields the content word by word, then the tool calls.
+    """
+
+    script: list[Any]
+    prefix: str = "ai"
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
+        return self
+
+    def _next(self, messages: list[BaseMessage]) -> AIMessage:
+        step = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        if isinstance(step, BaseException):
+            raise step
+        msg = step(messages) if callable(step) and not isinstance(step, BaseMessage) else step
+        assert isinstance(msg, AIMessage)
+        return msg.model_copy(update={"id": msg.id or f"{self.prefix}{self.calls}"})
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._next(messages))])
+
+    def _stream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> Iterator[ChatGenerationChunk]:
+        msg = self._next(messages)
+        words = str(msg.content).split(" ") if msg.content else []
+        for i, word in enumerate(words):
+            text = word if i == 0 else " " + word
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=text, id=msg.id))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(text, chunk=chunk)
+            yield chunk
+        if msg.tool_calls or not words:
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content="",
+                    id=msg.id,
+                    tool_call_chunks=[
+                        {
+                            "name": tc["name"],
+                            "args": json.dumps(tc["args"]),
+                            "id": tc["id"],
+                            "index": i,
+                            "type": "tool_call_chunk",
+                        }
+                        for i, tc in enumerate(msg.tool_calls)
+                    ],
+                )
+            )
+
+
+def calls(*specs: tuple[str, dict[str, Any], str]) -> AIMessage:
+    """An AI message asking for several tool calls at once: (name, args, call id) each."""
+    return AIMessage(content="", tool_calls=[{"name": n, "args": a, "id": i} for n, a, i in specs])
+
+
+def scripted(*steps: Any, prefix: str = "ai") -> ScriptedModel:
+    """A ScriptedModel with ``steps``."""
+    return ScriptedModel(script=list(steps), prefix=prefix)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from typing import Any
 
 import pytest
+from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.errors import GraphRecursionError
+from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
 from langgraph_runner import FailureLoopError, create_node, route_on_blocked, tool_error_messages
-from tests.agent_kit import MODES3, AgentState, call, fake_model, normalized
+from tests.agent_kit import MODES3, AgentState, call, fake_model, normalized, scripted
 from tests.conftest import SqliteConnect
 
 pytestmark = pytest.mark.usefixtures("instant")
@@ -269,3 +271,88 @@ def test_a_looping_subgraph_stops_the_parent_run_too() -> None:
     with pytest.raises(FailureLoopError, match="Node 'tools'"):
         graph.invoke(_HI, _cfg("nested"))
     assert tools.calls == 2
+
+
+async def _maybe(result: Any) -> Any:
+    return await result if inspect.isawaitable(result) else result
+
+
+def _noop_counter() -> tuple[Any, dict[str, int]]:
+    seen = {"tool": 0}
+
+    @tool
+    def noop() -> str:
+        """Do nothing."""
+        seen["tool"] += 1
+        return "x"
+
+    return noop, seen
+
+
+def _forever() -> Any:
+    return scripted(AIMessage(content="", tool_calls=[{"name": "noop", "args": {}, "id": "c"}]))
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_an_agent_hitting_its_recursion_limit_is_not_retried(mode: str) -> None:
+    """GraphRecursionError from a create_agent inside a node ends the run: no retry, no record."""
+    counts = []
+    for wrap in (False, True):
+        model = _forever()
+        noop, seen = _noop_counter()
+        inner = create_agent(model, [noop])
+        parent = StateGraph(AgentState)
+        parent.add_node("assistant", create_node(inner, retry=3) if wrap else inner)
+        parent.add_edge(START, "assistant")
+        graph = parent.compile()
+        run = graph.invoke if mode == "sync" else graph.ainvoke
+        with pytest.raises(GraphRecursionError):
+            await _maybe(run(_HI, {"recursion_limit": 12}))
+        counts.append((model.calls, seen["tool"]))
+    assert counts[0] == counts[1] == (6, 6)
+
+
+def _broken_inner(kind: str) -> Any:
+    """A subgraph raising LangGraph's own graph errors from inside a node."""
+    inner = StateGraph(AgentState)
+    if kind == "update":
+        inner.add_node("bad", lambda s: "not a dict")
+    else:
+        inner.add_node("bad", lambda s: {})
+    inner.add_edge(START, "bad")
+    return inner.compile()
+
+
+@pytest.mark.parametrize("kind", ["update", "empty"])
+def test_graph_errors_of_a_subgraph_are_not_retried_nor_recorded(kind: str) -> None:
+    """InvalidUpdateError and EmptyInputError from a subgraph end the run as unwrapped."""
+    inner = _broken_inner(kind)
+    runs = {"n": 0}
+
+    def node(state: AgentState) -> dict[str, Any]:
+        runs["n"] += 1
+        return inner.invoke(None if kind == "empty" else state)  # type: ignore[no-any-return]
+
+    parent = StateGraph(AgentState)
+    parent.add_node("n", create_node(node, retry=3))
+    parent.add_edge(START, "n")
+    expected = EmptyInputError if kind == "empty" else InvalidUpdateError
+    with pytest.raises(expected):
+        parent.compile().invoke(_HI)
+    assert runs["n"] == 1
+
+
+def test_a_node_raising_a_graph_error_itself_is_not_recorded() -> None:
+    """A node that raises GraphRecursionError (its own loop guard) stops the run."""
+    runs = {"n": 0}
+
+    def node(state: AgentState) -> dict[str, Any]:
+        runs["n"] += 1
+        raise GraphRecursionError("inner loop too long")
+
+    parent = StateGraph(AgentState)
+    parent.add_node("n", create_node(node, retry=3))
+    parent.add_edge(START, "n")
+    with pytest.raises(GraphRecursionError):
+        parent.compile().invoke(_HI)
+    assert runs["n"] == 1

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from langgraph.errors import GraphBubbleUp
+from langgraph.errors import EmptyInputError, GraphBubbleUp, GraphRecursionError, InvalidUpdateError
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
@@ -72,17 +72,23 @@ def _attr(obj: object, name: str) -> Any:
         return None
 
 
+_GRAPH_CONTROL = (GraphBubbleUp, GraphRecursionError, InvalidUpdateError, EmptyInputError)
+
+
 def is_control_flow(exc: BaseException) -> bool:
     """True for exceptions a wrapper must let through untouched.
 
     That is LangGraph's ``GraphBubbleUp`` family (``interrupt()``, ``Command.PARENT``,
-    drain), the ``ValidationError`` of an invalid resume value, and every
-    ``BaseException`` that is not an ``Exception`` (cancellation, KeyboardInterrupt,
-    SystemExit, GeneratorExit).
+    drain), its graph errors (``GraphRecursionError``, ``InvalidUpdateError``,
+    ``EmptyInputError``: raised by a subgraph or agent a node runs, they end the
+    outer run as they would unwrapped: a retry would only repeat every model and tool
+    call of the inner run), the ``ValidationError`` of an invalid resume value, and
+    every ``BaseException`` that is not an ``Exception`` (cancellation,
+    KeyboardInterrupt, SystemExit, GeneratorExit).
     """
     return (
         not isinstance(exc, Exception)
-        or isinstance(exc, GraphBubbleUp)
+        or isinstance(exc, _GRAPH_CONTROL)
         or (isinstance(exc, ValidationError) and is_invalid_resume(exc))
     )
 
