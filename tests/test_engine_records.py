@@ -544,3 +544,39 @@ def test_code_and_category_kept_per_class_match_the_long_way(
     expected = _reference_code(exc, retry)
     assert code_and_category(exc, retry) == expected
     assert code_and_category(exc, retry) == expected  # the second may come from the class
+
+
+def test_record_mode_validation_error_hides_its_inputs_in_state_logs_and_checkpoint(
+    sqlite_connect: SqliteConnect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ValidationError recorded in state shows its errors, never input_value (like raise mode)."""
+    from pydantic import BaseModel
+
+    class Model(BaseModel):
+        port: int
+
+    plain = "Tr0ub4dor-" + uuid.uuid4().hex[:10]  # no key name in front: only hiding inputs helps
+
+    def node(state: S) -> S:
+        Model(port=plain)  # type: ignore[arg-type]
+        return {}
+
+    builder = StateGraph(S)
+    builder.add_node("node", create_node(node))
+    builder.add_edge(START, "node")
+    builder.add_edge("node", END)
+    conn = sqlite_connect()
+    graph = builder.compile(checkpointer=SqliteSaver(conn))
+    with caplog.at_level(logging.DEBUG):
+        out = graph.invoke({"x": 1}, {"configurable": {"thread_id": f"t-{uuid.uuid4().hex}"}})
+    record = out["errors"][0]
+    assert record["code"] == "VALIDATION_FAILED"
+    assert "int_parsing" in record["message"]
+    stored = b"".join(
+        v if isinstance(v, bytes) else str(v).encode()
+        for table in ("checkpoints", "writes")
+        for row in conn.execute(f"SELECT * FROM {table}")
+        for v in row
+    ).decode("latin-1")
+    for text in (json.dumps(out), caplog.text, stored):
+        assert plain not in text

@@ -175,6 +175,10 @@ def record_state(
     ``record_model`` turns it into the ``NodeError`` that validating it would give.
     """
     value = code._value_
+    if exc.__class__ is ValidationError:
+        # Its text shows the inputs it failed on (input_value=...): the record shows
+        # what raise mode lets out, the same errors with the inputs hidden.
+        exc = replacement(exc)
     # What depends only on where and how it failed is kept per failing site (_SITES);
     # a text too long to keep, or a __str__ that raises, is sanitized afresh.
     try:
