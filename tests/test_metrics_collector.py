@@ -29,8 +29,8 @@ from langgraph_runner.metrics import (
     OVERFLOW_NODE,
     NodeMetrics,
     NodeMetricsCollector,
-    node_state,
 )
+from langgraph_runner.metrics import _node_state as node_state
 
 
 class _Listener:
