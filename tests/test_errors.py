@@ -33,6 +33,8 @@ SPEC_CODES = {
     "NODE_TIMEOUT",
     "CIRCUIT_OPEN",
     "NODE_ABORTED",
+    "RATE_LIMITED",
+    "BUDGET_EXHAUSTED",
 }
 JSON_SCALARS = (str, int, float, bool, type(None))
 
@@ -73,7 +75,7 @@ def assert_plain_json(value: Any) -> None:
 
 
 def test_error_codes_match_the_spec() -> None:
-    """ErrorCode has exactly the six codes of the spec, as a str enum."""
+    """ErrorCode has exactly the codes of the spec, as a str enum."""
     assert {c.value for c in ErrorCode} == SPEC_CODES
     assert all(isinstance(c, str) and c == c.value and str(c) == c.value for c in ErrorCode)
 

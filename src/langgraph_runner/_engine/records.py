@@ -26,11 +26,13 @@ from langgraph_runner._policies.context import NodeContext
 from langgraph_runner._policies.retry import RetryConfig
 from langgraph_runner._records.classify import classified_by_class, classify_failure
 from langgraph_runner._records.errors import (
+    BudgetExceededError,
     CircuitOpenError,
     ErrorCategory,
     ErrorCode,
     NodeAbortedError,
     NodeError,
+    RateLimitedError,
     error_from_fields,
 )
 from langgraph_runner._records.redact_exc import redact_tree, replacement
@@ -77,6 +79,10 @@ def code_and_category(
         found = ErrorCode.CIRCUIT_OPEN, category
     elif isinstance(exc, NodeAbortedError):
         found = ErrorCode.NODE_ABORTED, category
+    elif isinstance(exc, RateLimitedError):
+        found = ErrorCode.RATE_LIMITED, ErrorCategory.RATE_LIMIT
+    elif isinstance(exc, BudgetExceededError):
+        found = ErrorCode.BUDGET_EXHAUSTED, category
     elif isinstance(exc, ValidationError):
         found = ErrorCode.VALIDATION_FAILED, category
     else:
@@ -97,7 +103,7 @@ def error_code(exc: BaseException, retry: RetryConfig | None) -> ErrorCode:
 
 
 def _retry_after(exc: BaseException) -> float | None:
-    after = exc.retry_after if isinstance(exc, CircuitOpenError) else None
+    after = exc.retry_after if isinstance(exc, (CircuitOpenError, RateLimitedError)) else None
     return None if after is None else float(after)
 
 

@@ -27,7 +27,12 @@ from langgraph_runner._records.classify import (
     is_retryable_node_error,
     retry_after_seconds,
 )
-from langgraph_runner._records.errors import CircuitOpenError, NodeAbortedError
+from langgraph_runner._records.errors import (
+    BudgetExceededError,
+    CircuitOpenError,
+    NodeAbortedError,
+    RateLimitedError,
+)
 
 if TYPE_CHECKING:
     from langgraph_runner._policies.context import NodeContext
@@ -73,7 +78,8 @@ class RetryConfig(BaseModel):
             does not retry ValueError, TypeError, LookupError, RuntimeError, OSError
             and the like, and retries HTTP 5xx but not 429). Default:
             ``is_retryable_node_error``. LangGraph control flow, cancellation,
-            ``NodeAbortedError`` and ``CircuitOpenError`` are never retried, whatever
+            ``NodeAbortedError``, ``CircuitOpenError``, ``RateLimitedError`` and
+            ``BudgetExceededError`` are never retried, whatever
             this says.
     """
 
@@ -126,7 +132,9 @@ class RetryConfig(BaseModel):
 
     def should_retry(self, exc: BaseException) -> bool:
         """Whether ``exc`` may be retried under this policy (attempts aside)."""
-        if is_control_flow(exc) or isinstance(exc, (NodeAbortedError, CircuitOpenError)):
+        if is_control_flow(exc) or isinstance(
+            exc, (NodeAbortedError, CircuitOpenError, RateLimitedError, BudgetExceededError)
+        ):
             return False
         rule = self.retry_on
         if rule is None:

@@ -19,10 +19,12 @@ from pydantic import ValidationError
 from langgraph_runner._internal.compat import is_invalid_resume
 from langgraph_runner._internal.per_class import keep
 from langgraph_runner._records.errors import (
+    BudgetExceededError,
     CircuitOpenError,
     ErrorCategory,
     FailureLoopError,
     NodeAbortedError,
+    RateLimitedError,
 )
 
 __all__ = [
@@ -45,6 +47,14 @@ _PROGRAMMING_ERRORS: tuple[type[BaseException], ...] = (
     NotImplementedError,
 )
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+_NEVER_RETRIED: tuple[type[BaseException], ...] = (
+    CircuitOpenError,
+    NodeAbortedError,
+    FailureLoopError,
+    RateLimitedError,
+    BudgetExceededError,
+    ValidationError,
+)
 _TIMEOUT_NAMES = ("Timeout", "TimedOut")
 _NETWORK_NAMES = frozenset(
     {
@@ -196,7 +206,8 @@ def is_retryable_node_error(exc: BaseException) -> bool:
     """The default retry predicate of ``RetryConfig``.
 
     Never retried: LangGraph control flow, non-``Exception`` base exceptions, our
-    own ``CircuitOpenError``, ``NodeAbortedError`` and ``FailureLoopError``. Not retried: pydantic
+    own ``CircuitOpenError``, ``NodeAbortedError``, ``FailureLoopError``, ``RateLimitedError``
+    and ``BudgetExceededError``. Not retried: pydantic
     ``ValidationError`` and programming errors (TypeError, AttributeError,
     NameError, ImportError, LookupError, AssertionError, NotImplementedError),
     HTTP 4xx other than 408/425/429. Retried: timeouts, network errors, HTTP
@@ -208,9 +219,7 @@ def is_retryable_node_error(exc: BaseException) -> bool:
     Returns:
         Whether another attempt may help.
     """
-    if is_control_flow(exc) or isinstance(
-        exc, (CircuitOpenError, NodeAbortedError, FailureLoopError, ValidationError)
-    ):
+    if is_control_flow(exc) or isinstance(exc, _NEVER_RETRIED):
         return False
     return _retryable(exc, http_status(exc), _type_traits(type(exc)))
 
@@ -268,9 +277,7 @@ def _facts(exc: BaseException) -> tuple[ErrorCategory, bool]:
     status = http_status(exc)
     traits = _type_traits(type(exc))
     category = _category(exc, status, traits)
-    if is_control_flow(exc) or isinstance(
-        exc, (CircuitOpenError, NodeAbortedError, FailureLoopError, ValidationError)
-    ):
+    if is_control_flow(exc) or isinstance(exc, _NEVER_RETRIED):
         return category, False
     return category, _retryable(exc, status, traits)
 

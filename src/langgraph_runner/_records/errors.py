@@ -9,6 +9,8 @@ Exception tree (everything we raise derives from ``LangGraphRunnerError``)::
     │   ├── NodeAbortedError        the run's abort signal fired (never retried)
     │   ├── CircuitOpenError        a circuit breaker rejected the call (never retried)
     │   ├── ThreadBusyError         another run holds the thread's lock (one writer per thread)
+    │   ├── RateLimitedError        a rate limit refused the call (fail-fast, or no slot in time)
+    │   ├── BudgetExceededError     a run, thread or tenant budget is spent (never retried)
     │   └── NodeTimeoutError        also a ``langgraph.errors.NodeTimeoutError`` (retryable)
     └── langgraph.errors.NodeTimeoutError
         └── NodeTimeoutError
@@ -33,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from langgraph_runner._internal.restore import restore
 
 __all__ = [
+    "BudgetExceededError",
     "CircuitOpenError",
     "ErrorCategory",
     "ErrorCode",
@@ -41,6 +44,7 @@ __all__ = [
     "NodeAbortedError",
     "NodeError",
     "NodeTimeoutError",
+    "RateLimitedError",
     "StateSchemaError",
     "ThreadBusyError",
 ]
@@ -70,6 +74,10 @@ _TEMPLATES: dict[str, str] = {
         "Node '{node}' was rejected by an open circuit breaker on attempt {attempts}: {error}"
     ),
     "NODE_ABORTED": "Node '{node}' was aborted on attempt {attempts}: {error}",
+    "RATE_LIMITED": "Node '{node}' was refused by a rate limit on attempt {attempts}: {error}",
+    "BUDGET_EXHAUSTED": (
+        "Node '{node}' was stopped by a spent budget on attempt {attempts}: {error}"
+    ),
 }
 
 
@@ -88,6 +96,10 @@ class ErrorCode(str, enum.Enum):
     """A circuit breaker rejected the call without running the node."""
     NODE_ABORTED = "NODE_ABORTED"
     """The run's abort signal fired."""
+    RATE_LIMITED = "RATE_LIMITED"
+    """A rate limit refused the call (fail-fast, or no slot before the deadline)."""
+    BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+    """A run, thread or tenant budget was spent before the call."""
 
     def __str__(self) -> str:
         return self.value
@@ -383,4 +395,71 @@ class ThreadBusyError(LangGraphRunnerError, RuntimeError):
             f"process): its lock is {held}, and a second writer would run its remaining nodes "
             "again. Let that run finish, then resume the thread; or pass lock_wait=<seconds> "
             "to run()/arun() (wait= to thread_lock()) to wait for it; or use another thread_id."
+        )
+
+
+class RateLimitedError(LangGraphRunnerError):
+    """A rate limit refused a call: fail-fast mode, or no slot before the deadline. Never retried.
+
+    Attributes:
+        limit: The limit's key (shared by every node and process that names it).
+        retry_after: Seconds until a slot is expected to be free.
+        node: The node that was refused, when known.
+        reason: Why: ``"rate limit"``, ``"blocked"`` (a 429 or Retry-After told
+            every worker to hold off) or ``"store unreachable"`` (Redis down and
+            the limit fails closed).
+    """
+
+    def __init__(
+        self,
+        limit: str,
+        retry_after: float,
+        *,
+        node: str | None = None,
+        reason: str = "rate limit",
+    ) -> None:
+        self.limit = limit
+        self.retry_after = max(0.0, retry_after)
+        self.node = node
+        self.reason = reason
+        super().__init__(
+            f"Rate limit '{limit}' refused the call ({reason}); retry after "
+            f"{self.retry_after:.3f}s" + (f" (node '{node}')" if node else "")
+        )
+
+
+class BudgetExceededError(LangGraphRunnerError):
+    """A budget (per run, thread or tenant) is spent: the call was not made. Never retried.
+
+    Attributes:
+        budget: The budget's name.
+        scope: ``"run"``, ``"thread"`` or ``"tenant"``.
+        scope_id: The run, thread or tenant it was counted for.
+        spent: What was spent, ``{"tokens": ..., "cost": ..., "calls": ...}``.
+        limits: The budget's limits, same keys (None for no limit).
+        exhausted: The first unit found spent (``"tokens"``, ``"cost"`` or ``"calls"``).
+        node: The node that was stopped, when known.
+    """
+
+    def __init__(
+        self,
+        budget: str,
+        *,
+        scope: str,
+        scope_id: str,
+        spent: dict[str, float],
+        limits: dict[str, float | None],
+        exhausted: str,
+        node: str | None = None,
+    ) -> None:
+        self.budget = budget
+        self.scope = scope
+        self.scope_id = scope_id
+        self.spent = spent
+        self.limits = limits
+        self.exhausted = exhausted
+        self.node = node
+        super().__init__(
+            f"Budget '{budget}' ({scope}) is spent: {exhausted} {spent.get(exhausted, 0):g} "
+            f"of {limits.get(exhausted)}" + (f" (node '{node}')" if node else "")
         )
