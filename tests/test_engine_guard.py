@@ -208,13 +208,13 @@ def test_the_traceback_leaving_the_graph_does_not_chain_the_unredacted_failure(h
     import traceback
 
     app = _looping_graph(is_async=how == "ainvoke")
+    calls = {
+        "invoke": lambda: app.invoke({}),
+        "ainvoke": lambda: asyncio.run(app.ainvoke({})),
+        "stream": lambda: list(app.stream({})),
+    }
     with pytest.raises(FailureLoopError) as info:
-        if how == "invoke":
-            app.invoke({})
-        elif how == "ainvoke":
-            asyncio.run(app.ainvoke({}))
-        else:
-            list(app.stream({}))
+        calls[how]()
     text = "".join(traceback.format_exception(info.value))
     assert "Hunter2" not in text
     assert "[REDACTED]" in text  # the last failure's redacted message is still shown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import re
 from typing import Any
@@ -18,7 +19,10 @@ __all__ = ["redact_tree", "replacement"]
 # Longest string kept in an exception's args or attributes: also bounds what a
 # checkpoint stores for one error.
 ARG_MAX = 2000
-_MAX_EXCEPTIONS = 64
+# Exceptions redacted in one tree (chain, groups, exceptions in args); past that,
+# each is blanked at a constant cost (see redact_tree). Documented in SECURITY.md.
+MAX_EXCEPTIONS = 10_000
+DROPPED = "[dropped: past the redaction cap]"
 _MAX_DEPTH = 6
 _GROUP: Any = getattr(builtins, "BaseExceptionGroup", ())
 _GROUP_TYPES: tuple[type[BaseException], ...] = (_GROUP,) if _GROUP else ()
@@ -237,27 +241,74 @@ def _redact_plain(exc: BaseException) -> bool:
         return False
 
 
+def _blank(exc: BaseException) -> None:
+    """Replace everything ``exc`` shows by ``DROPPED``, at a constant cost (no scan).
+
+    For an exception past ``MAX_EXCEPTIONS``: its args, attributes and notes are
+    dropped, its own cause/context chain is cut, and a class that builds its text
+    elsewhere is swapped for one printing the marker. A group keeps its members
+    (they cannot be removed): the walk blanks them in turn.
+    """
+    with contextlib.suppress(Exception):
+        group = isinstance(exc, _GROUP)
+        _set(exc, "args", (DROPPED, list(getattr(exc, "exceptions", ()))) if group else (DROPPED,))
+        with contextlib.suppress(TypeError):
+            vars(exc).clear()
+        exc.__cause__ = None
+        exc.__context__ = None
+        exc.__suppress_context__ = True
+        if isinstance(exc, OSError):
+            for name in ("filename", "filename2", "strerror"):
+                _set(exc, name, None)
+        cls = type(exc)
+        if group or not _shows_only_args(cls):
+            safe = _safe_class(cls)
+            if safe is not None:
+                with contextlib.suppress(TypeError, AttributeError):
+                    vars(exc)[_TEXT_ATTR] = (DROPPED, f"{cls.__name__}({DROPPED!r})")
+                    exc.__class__ = safe
+
+
+def _linked(exc: BaseException) -> list[BaseException]:
+    """What a traceback prints of ``exc`` besides itself, in print order."""
+    found: list[BaseException] = []
+    for linked in (exc.__cause__, exc.__context__):
+        if linked is not None:
+            found.append(linked)
+    with contextlib.suppress(Exception):
+        found.extend(a for a in exc.args if isinstance(a, BaseException))
+    if isinstance(exc, _GROUP):
+        found.extend(exc.exceptions)
+    return found
+
+
 def redact_tree(exc: BaseException) -> None:
-    """Redact ``exc``, its cause/context chain and group members, in place."""
+    """Redact ``exc``, its cause/context chain and group members, in place.
+
+    Breadth first (cause and context, exceptions in args, then group members from
+    the first, which a traceback prints first), so the exceptions nearest ``exc``
+    are redacted first. The first ``MAX_EXCEPTIONS`` exceptions are
+    redacted; every one past that is blanked (``_blank``: its text replaced by
+    ``DROPPED``, its chain cut), never left as it was.
+    """
     if _redact_plain(exc):
         return
-    seen: set[int] = set()
-    todo = [exc]
-    while todo and len(seen) < _MAX_EXCEPTIONS:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        # Never let redaction replace the error it redacts.
-        with contextlib.suppress(Exception):
-            _redact_one(current)
-        with contextlib.suppress(Exception):
-            todo.extend(a for a in current.args if isinstance(a, BaseException))
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
+    seen: set[int] = {id(exc)}
+    todo: collections.deque[BaseException] = collections.deque((exc,))
+    done = 0
+    while todo:
+        current = todo.popleft()
+        if done < MAX_EXCEPTIONS:
+            # Never let redaction replace the error it redacts.
+            with contextlib.suppress(Exception):
+                _redact_one(current)
+        else:
+            _blank(current)
+        done += 1
+        for linked in _linked(current):
+            if id(linked) not in seen:
+                seen.add(id(linked))
                 todo.append(linked)
-        if isinstance(current, _GROUP):
-            todo.extend(current.exceptions)
 
 
 def _pydantic_replacement(exc: BaseException) -> BaseException | None:

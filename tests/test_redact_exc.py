@@ -1,0 +1,76 @@
+"""redact_exc.py: every exception of a tree is redacted in place, however big, at a bounded cost."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import traceback
+import uuid
+
+import pytest
+
+from langgraph_runner._records.redact_exc import DROPPED, MAX_EXCEPTIONS, redact_tree
+
+SECRET = "Hunter2-" + uuid.uuid4().hex[:12]
+
+
+def _shown(exc: BaseException) -> str:
+    """What a traceback, repr and str show of ``exc``."""
+    return "".join(traceback.format_exception(exc)) + repr(exc) + str(exc)
+
+
+def test_every_member_of_a_taskgroup_over_many_calls_is_redacted() -> None:
+    """A TaskGroup over 100 failing calls: the members a traceback prints first are redacted too."""
+
+    async def fail(i: int) -> None:
+        raise ConnectionError(f"call {i}: password={SECRET}")
+
+    async def main() -> None:
+        async with asyncio.TaskGroup() as tg:
+            for i in range(100):
+                tg.create_task(fail(i))
+
+    with pytest.raises(builtins.BaseExceptionGroup) as info:
+        asyncio.run(main())
+    group = info.value
+    assert len(group.exceptions) == 100
+    redact_tree(group)
+    assert SECRET not in _shown(group)
+    assert all(SECRET not in str(e) for e in group.exceptions)
+
+
+def test_a_cause_chain_longer_than_64_is_redacted_to_its_innermost() -> None:
+    """A __cause__ chain of 200: the innermost exception is redacted, not left raw."""
+    exc: BaseException = ValueError(f"token={SECRET}")
+    for i in range(200):
+        outer = RuntimeError(f"step {i}")
+        outer.__cause__ = exc
+        exc = outer
+    redact_tree(exc)
+    assert SECRET not in _shown(exc)
+
+
+def test_past_the_cap_exceptions_are_blanked_never_left_raw() -> None:
+    """A group bigger than MAX_EXCEPTIONS: the last members show the DROPPED marker, no secret."""
+    members = [KeyError(f"password={SECRET}") for _ in range(MAX_EXCEPTIONS + 5)]
+    group = builtins.ExceptionGroup("many", members)
+    redact_tree(group)
+    assert SECRET not in _shown(group)
+    assert all(SECRET not in repr(e) for e in members)
+    assert DROPPED in repr(members[-1])
+    assert "[REDACTED]" in repr(members[0])
+
+
+def test_a_chain_past_the_cap_is_cut() -> None:
+    """A context chain longer than the cap ends at a blanked exception; nothing past it stays."""
+    exc: BaseException = ValueError(f"innermost password={SECRET}")
+    for _ in range(MAX_EXCEPTIONS + 10):
+        outer = RuntimeError("wrapped")
+        outer.__context__ = exc
+        exc = outer
+    redact_tree(exc)
+    depth, walk = 0, exc
+    while walk.__context__ is not None:
+        walk, depth = walk.__context__, depth + 1
+    assert depth == MAX_EXCEPTIONS
+    assert str(walk) == DROPPED
