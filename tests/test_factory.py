@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import uuid
 from typing import Any
 
@@ -18,6 +17,7 @@ from langgraph_runner import (
     CircuitBreakerConfig,
     GraphState,
     NodeError,
+    NodeOptions,
     RetryConfig,
     create_node,
     get_circuit_breaker,
@@ -124,9 +124,17 @@ def test_unknown_option_lists_the_options() -> None:
     message = str(info.value)
     assert "unknown option(s) retries, time_out;" in message
     listed = message.split("create_node takes ", 1)[1].split(", ")
-    expected = set(inspect.signature(create_node).parameters) - {"fn", "name"}
+    expected = set(NodeOptions.__optional_keys__)
     assert listed == sorted(expected)
     assert {"retry", "timeout", "deadline", "fallback", "on_failure", "circuit_breaker"} <= expected
+
+
+def test_create_node_refuses_a_misspelt_option() -> None:
+    """create_node names an unknown keyword and lists the options there are."""
+    with pytest.raises(
+        TypeError, match=r"create_node: unknown option\(s\) retries; create_node takes"
+    ):
+        create_node(lambda state: None, retries=3)  # type: ignore[call-overload]
 
 
 def test_name_cannot_be_a_default() -> None:

@@ -13,7 +13,7 @@ from langgraph_runner._cache.node_cache import (
     code_fingerprint,
 )
 from langgraph_runner._internal import moved as _moved
-from langgraph_runner._node.factory import NodeFactory, create_node, node_factory
+from langgraph_runner._node.factory import NodeFactory, NodeOptions, create_node, node_factory
 from langgraph_runner._node.harden import harden
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner._policies.circuit import (
@@ -125,6 +125,7 @@ __all__ = [
     "NodeFactory",
     "NodeMetrics",
     "NodeMetricsCollector",
+    "NodeOptions",
     "NodeReport",
     "NodeStatus",
     "NodeTimeoutError",

@@ -95,6 +95,10 @@ class FlakyNode:
                 self.aborted += 1
             self._cond.notify_all()
 
+    def __call__(self, state: Any) -> Any:
+        """Run the node once (an async one returns a coroutine): each kind defines it."""
+        raise NotImplementedError
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no call is running (abandoned threads included).
 

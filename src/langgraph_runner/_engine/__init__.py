@@ -22,6 +22,7 @@ switch in ``waits``)::
     gate      an attempt's config gated by its Progress: heartbeats, idle limit, muting
     events    emit(): every node log event with the same identifiers
     spec      NodeSpec: every option validated once, frozen (build_spec)
+    options   NodeOptions: create_node's keyword options, written once (a TypedDict)
     guard     the loop guard: consecutive failures per run (max_consecutive_failures)
 
 Below the engine sit the public concept modules it uses (retry, circuit, cache,
@@ -36,16 +37,18 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from langchain_core.runnables import Runnable
+from typing_extensions import Unpack
 
 from langgraph_runner._engine.adapters import wrap
 from langgraph_runner._engine.loop import make_entries
+from langgraph_runner._engine.options import NodeOptions
 from langgraph_runner._engine.runnables import build_runnable, is_runnable_node
 from langgraph_runner._engine.spec import build_spec
 
 __all__ = ["build"]
 
 
-def build(fn: Callable[..., Any] | Runnable[Any, Any], /, **options: Any) -> Any:
+def build(fn: Callable[..., Any] | Runnable[Any, Any], /, **options: Unpack[NodeOptions]) -> Any:
     """Validate ``options`` (``create_node``'s keywords) and build the node for ``fn``."""
     if is_runnable_node(fn):
         return build_runnable(fn, **options)

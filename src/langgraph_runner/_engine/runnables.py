@@ -19,9 +19,11 @@ import dataclasses
 from typing import Any, TypeGuard
 
 from langchain_core.runnables import Runnable, RunnableConfig
+from typing_extensions import Unpack
 
 from langgraph_runner._engine.adapters import _SyncNode, wrap
 from langgraph_runner._engine.loop import make_entries
+from langgraph_runner._engine.options import NodeOptions
 from langgraph_runner._engine.spec import build_spec
 from langgraph_runner._internal import compat as _compat
 
@@ -49,7 +51,7 @@ def _name_of(runnable: Runnable[Any, Any]) -> str:
         return type(runnable).__name__
 
 
-def build_runnable(runnable: Runnable[Any, Any], /, **options: Any) -> Any:
+def build_runnable(runnable: Runnable[Any, Any], /, **options: Unpack[NodeOptions]) -> Any:
     """The node for a Runnable: sync calls go to ``invoke``, async ones to ``ainvoke``."""
 
     def invoke(state: Any, config: RunnableConfig) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 from langgraph.types import TimeoutPolicy
+from typing_extensions import Unpack
 
 from langgraph_runner._cache.node_cache import NodeCache, code_fingerprint
 from langgraph_runner._engine.guard import (
@@ -23,6 +24,7 @@ from langgraph_runner._engine.guard import (
     FailureStreaks,
     check_max_failures,
 )
+from langgraph_runner._engine.options import OPTION_NAMES, BreakerOption, Fallback, NodeOptions
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.circuit import (
     CircuitBreaker,
@@ -32,7 +34,7 @@ from langgraph_runner._policies.circuit import (
 from langgraph_runner._policies.context import NodeContext
 from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
 from langgraph_runner._records.errors import NodeError
-from langgraph_runner._records.logs import EventLogger, SupportsEvents, get_event_logger
+from langgraph_runner._records.logs import EventLogger, get_event_logger
 
 __all__ = [
     "BreakerOption",
@@ -42,17 +44,12 @@ __all__ = [
     "check_fallback",
     "check_hook",
     "check_methods",
+    "check_option_names",
     "check_seconds",
     "check_timeout",
     "fn_name",
     "resolve_breaker",
 ]
-
-BreakerOption = CircuitBreakerConfig | CircuitBreaker | str
-"""``circuit_breaker=``: a config (node-local breaker), a breaker, or a shared key."""
-
-Fallback = str | Callable[..., Any]
-"""A node name to route to, or a callable run inline with fn's signature rules."""
 
 Accepts = dict[str, tuple[str, Any]]
 """Keyword -> (runtime attribute, default): what LangGraph would inject into a function."""
@@ -238,31 +235,34 @@ def check_fallback(fallback: object) -> Fallback | None:
     return fallback
 
 
-def build_spec(
-    fn: Callable[..., Any],
-    *,
-    name: str | None,
-    retry: RetryConfig | int | None,
-    on_retry_attempt: Callable[[RetryAttempt], Any] | None,
-    on_error: str,
-    logger: SupportsEvents | None,
-    cache: NodeCache | None,
-    metrics: Any,
-    timeout: float | timedelta | TimeoutPolicy | None,
-    deadline: float | timedelta | None,
-    on_timeout: Callable[[NodeContext], Any] | None,
-    circuit_breaker: BreakerOption | None,
-    fallback: Fallback | None,
-    on_failure: Callable[[NodeError, Any], Any] | None,
-    max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
-) -> NodeSpec:
+def check_option_names(options: dict[str, Any], caller: str = "create_node") -> None:
+    """Refuse a keyword that is not one of ``NodeOptions`` (a misspelt option).
+
+    Raises:
+        TypeError: Names the unknown option(s) and lists the ones there are.
+    """
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise TypeError(
+            f"{caller}: unknown option(s) {', '.join(unknown)}; "
+            f"create_node takes {', '.join(sorted(OPTION_NAMES))}"
+        )
+
+
+def build_spec(fn: Callable[..., Any], /, **options: Unpack[NodeOptions]) -> NodeSpec:
     """Check every ``create_node`` option and freeze them into a ``NodeSpec``.
 
     Raises:
-        TypeError: ``fn`` is not a function, or an option has the wrong type.
+        TypeError: ``fn`` is not a function, an option is unknown or has the wrong type.
         ValueError: An option has a wrong value.
         pydantic.ValidationError: A config value is invalid.
     """
+    check_option_names(dict(options))
+    name = options.get("name")
+    on_error = options.get("on_error", "record")
+    cache = options.get("cache")
+    metrics = options.get("metrics")
+    logger = options.get("logger")
     if not callable(fn):
         raise TypeError(f"create_node: fn must be callable, got {type(fn).__name__}")
     if isinstance(fn, type):
@@ -275,17 +275,19 @@ def build_spec(
         raise ValueError(f"create_node: name must be a non-empty string, got {name!r}")
     check_methods(metrics, "metrics", _COLLECTOR_METHODS, "a NodeMetricsCollector")
     check_methods(logger, "logger", _LOGGER_METHODS, "a structlog-style logger")
-    fallback = check_fallback(fallback)
-    limit = check_max_failures(max_consecutive_failures)
+    fallback = check_fallback(options.get("fallback"))
+    limit = check_max_failures(
+        options.get("max_consecutive_failures", DEFAULT_MAX_CONSECUTIVE_FAILURES)
+    )
     display = name or fn_name(fn)
-    run_limit, idle_limit, refresh_on = check_timeout(timeout)
+    run_limit, idle_limit, refresh_on = check_timeout(options.get("timeout"))
     return NodeSpec(
         fn=fn,
         name=name,
         is_async=_compat.is_async_callable(fn),
         accepts=_compat.func_accepts(fn),
-        retry=RetryConfig.coerce(retry),
-        on_retry_attempt=check_hook(on_retry_attempt, "on_retry_attempt"),
+        retry=RetryConfig.coerce(options.get("retry")),
+        on_retry_attempt=check_hook(options.get("on_retry_attempt"), "on_retry_attempt"),
         on_error=on_error,
         log=get_event_logger(logger),
         cache=cache,
@@ -294,12 +296,12 @@ def build_spec(
         timeout=run_limit,
         idle_timeout=idle_limit,
         refresh_on=refresh_on,
-        deadline=check_seconds(deadline, "deadline"),
-        on_timeout=check_hook(on_timeout, "on_timeout"),
-        breaker=resolve_breaker(circuit_breaker, display),
+        deadline=check_seconds(options.get("deadline"), "deadline"),
+        on_timeout=check_hook(options.get("on_timeout"), "on_timeout"),
+        breaker=resolve_breaker(options.get("circuit_breaker"), display),
         fallback=fallback,
         fallback_accepts=(_compat.func_accepts(fallback) if callable(fallback) else None),
         fallback_is_async=callable(fallback) and _compat.is_async_callable(fallback),
-        on_failure=check_hook(on_failure, "on_failure"),
+        on_failure=check_hook(options.get("on_failure"), "on_failure"),
         streaks=None if limit is None else FailureStreaks(limit),
     )

@@ -13,50 +13,23 @@ private ``langgraph_runner._engine`` package.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, TypedDict, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 from langchain_core.runnables import Runnable
-from langgraph.types import TimeoutPolicy
 from typing_extensions import Unpack
 
-from langgraph_runner._cache.node_cache import NodeCache
 from langgraph_runner._engine import build
-from langgraph_runner._engine.guard import DEFAULT_MAX_CONSECUTIVE_FAILURES
+from langgraph_runner._engine.options import NodeOptions
 from langgraph_runner._engine.runnables import is_wrapped as _is_wrapped
-from langgraph_runner._engine.spec import BreakerOption, Fallback
-from langgraph_runner._policies.context import NodeContext
-from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
-from langgraph_runner._records.errors import NodeError
-from langgraph_runner._records.logs import SupportsEvents
-from langgraph_runner.metrics._collector import NodeMetricsCollector
+from langgraph_runner._engine.spec import check_option_names
 
-__all__ = ["NodeFactory", "create_node", "is_wrapped", "node_factory"]
+__all__ = ["NodeFactory", "NodeOptions", "create_node", "is_wrapped", "node_factory"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-OnError = Literal["record", "raise"]
-
-
-class NodeOptions(TypedDict, total=False):
-    """``create_node``'s keyword options, for typing the overloads."""
-
-    name: str | None
-    retry: RetryConfig | int | None
-    on_retry_attempt: Callable[[RetryAttempt], Any] | None
-    on_error: OnError
-    logger: SupportsEvents | None
-    cache: NodeCache | None
-    metrics: NodeMetricsCollector | None
-    timeout: float | timedelta | None
-    deadline: float | timedelta | None
-    on_timeout: Callable[[NodeContext], Any] | None
-    circuit_breaker: BreakerOption | None
-    fallback: Fallback | None
-    on_failure: Callable[[NodeError, Any], Any] | None
-    max_consecutive_failures: int | None
+"""The wrapped function's own type: ``create_node(fn)`` is typed exactly like ``fn``
+(parameters, sync or async, return), which is what ``add_node`` inspects."""
 
 
 @overload
@@ -70,23 +43,7 @@ def create_node(
 
 
 def create_node(
-    fn: Callable[..., Any] | Runnable[Any, Any],
-    /,
-    *,
-    name: str | None = None,
-    retry: RetryConfig | int | None = None,
-    on_retry_attempt: Callable[[RetryAttempt], Any] | None = None,
-    on_error: OnError = "record",
-    logger: SupportsEvents | None = None,
-    cache: NodeCache | None = None,
-    metrics: NodeMetricsCollector | None = None,
-    timeout: float | timedelta | TimeoutPolicy | None = None,
-    deadline: float | timedelta | None = None,
-    on_timeout: Callable[[NodeContext], Any] | None = None,
-    circuit_breaker: BreakerOption | None = None,
-    fallback: Fallback | None = None,
-    on_failure: Callable[[NodeError, Any], Any] | None = None,
-    max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    fn: Callable[..., Any] | Runnable[Any, Any], /, **options: Unpack[NodeOptions]
 ) -> Any:
     """Wrap ``fn`` as a production-grade LangGraph node.
 
@@ -148,27 +105,7 @@ def create_node(
         ValueError: If an option has a wrong value (``on_error``, a timeout <= 0, ...).
         pydantic.ValidationError: If a config value is invalid.
     """
-    node = build(
-        fn,
-        name=name,
-        retry=retry,
-        on_retry_attempt=on_retry_attempt,
-        on_error=on_error,
-        logger=logger,
-        cache=cache,
-        metrics=metrics,
-        timeout=timeout,
-        deadline=deadline,
-        on_timeout=on_timeout,
-        circuit_breaker=circuit_breaker,
-        fallback=fallback,
-        on_failure=on_failure,
-        max_consecutive_failures=max_consecutive_failures,
-    )
-    return node
-
-
-_OPTIONS = frozenset(inspect.signature(create_node).parameters) - {"fn", "name"}
+    return build(fn, **options)
 
 
 class NodeFactory(Protocol):
@@ -180,12 +117,14 @@ class NodeFactory(Protocol):
         ...
 
     @overload
-    def __call__(self, fn: F, /, **options: Any) -> F: ...
+    def __call__(self, fn: F, /, **options: Unpack[NodeOptions]) -> F: ...
 
     @overload
-    def __call__(self, fn: Runnable[Any, Any], /, **options: Any) -> Runnable[Any, Any]: ...
+    def __call__(
+        self, fn: Runnable[Any, Any], /, **options: Unpack[NodeOptions]
+    ) -> Runnable[Any, Any]: ...
 
-    def __call__(self, fn: Any, /, **options: Any) -> Any:
+    def __call__(self, fn: Any, /, **options: Unpack[NodeOptions]) -> Any:
         """Wrap ``fn`` like ``create_node(fn, **{**defaults, **options})``."""
         ...
 
@@ -193,8 +132,8 @@ class NodeFactory(Protocol):
 class _Factory:
     __slots__ = ("_defaults",)
 
-    def __init__(self, defaults: dict[str, Any]) -> None:
-        self._defaults = MappingProxyType(defaults)
+    def __init__(self, defaults: NodeOptions) -> None:
+        self._defaults = MappingProxyType(dict(defaults))
 
     @property
     def defaults(self) -> Mapping[str, Any]:
@@ -204,11 +143,12 @@ class _Factory:
         inner = ", ".join(f"{k}={v!r}" for k, v in self._defaults.items())
         return f"node_factory({inner})"
 
-    def __call__(self, fn: Any, /, **options: Any) -> Any:
-        return create_node(fn, **{**self._defaults, **options})
+    def __call__(self, fn: Any, /, **options: Unpack[NodeOptions]) -> Any:
+        merged: Any = {**self._defaults, **options}
+        return create_node(fn, **merged)
 
 
-def node_factory(**defaults: Any) -> NodeFactory:
+def node_factory(**defaults: Unpack[NodeOptions]) -> NodeFactory:
     """A ``create_node`` with defaults for every node of a graph; per-node arguments win.
 
     The defaults are validated now, by building a throwaway node with them, so
@@ -233,18 +173,13 @@ def node_factory(**defaults: Any) -> NodeFactory:
     """
     if "name" in defaults:
         raise TypeError("node_factory: 'name' cannot be a default (it names one node)")
-    unknown = sorted(set(defaults) - _OPTIONS)
-    if unknown:
-        raise TypeError(
-            f"node_factory: unknown option(s) {', '.join(unknown)}; "
-            f"create_node takes {', '.join(sorted(_OPTIONS))}"
-        )
+    check_option_names(dict(defaults), "node_factory")
 
     def _probe(state: Any) -> None:
         return None
 
     create_node(_probe, **defaults)
-    return _Factory(dict(defaults))
+    return _Factory(defaults)
 
 
 def is_wrapped(node: object) -> bool:

@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import StateGraph
+from typing_extensions import Unpack
 
-from langgraph_runner._node.factory import create_node, is_wrapped, node_factory
+from langgraph_runner._node.factory import NodeOptions, create_node, is_wrapped, node_factory
 
 __all__ = ["harden"]
 
@@ -43,8 +44,8 @@ def harden(
     builder: G,
     /,
     *,
-    overrides: Mapping[str, Mapping[str, Any] | None] | None = None,
-    **defaults: Any,
+    overrides: Mapping[str, NodeOptions | None] | None = None,
+    **defaults: Unpack[NodeOptions],
 ) -> G:
     """Wrap every node of ``builder`` with ``create_node`` before it is compiled.
 
@@ -86,7 +87,7 @@ def harden(
             continue
         if name in overrides and overrides[name] is None:
             continue
-        options = {**defaults, **(overrides.get(name) or {})}
+        options: NodeOptions = {**defaults, **(overrides.get(name) or {})}
         if "name" in options:
             raise TypeError(f"harden: 'name' cannot be set for node {name!r} (it is {name!r})")
         if spec.error_handler_node is not None:
