@@ -248,7 +248,7 @@ def test_cancelling_the_task_reports_cancelled() -> None:
 
 @MODES
 def test_a_recorded_failure_is_a_failed_node_in_a_completed_run(mode: str) -> None:
-    """on_error='record' keeps the run going: the run completes, the node is failed."""
+    """on_step_failure='continue' keeps the run going: the run completes, the node is failed."""
 
     class G(GraphState, total=False):
         x: int
@@ -262,7 +262,107 @@ def test_a_recorded_failure_is_a_failed_node_in_a_completed_run(mode: str) -> No
     g.add_node("b", _node("b", mode, lambda s: {"b": 1}))
     g.add_edge(START, "a")
     g.add_edge("a", "b")
-    result = _go(mode, g.compile(), {"x": 1})
+    result = _go(mode, g.compile(), {"x": 1}, on_step_failure="continue")
     assert result.status == "completed"
     assert result.nodes == {"a": "failed", "b": "succeeded"}
     assert result.counts == {"failed": 1, "succeeded": 1}
+
+
+# ---------------------------------------------------------------- run policy for DAG runs
+
+_DAG_FAILS = "b2"
+
+
+def _dag(ran: list[str], tmp_path: Any, mode: str = "sync") -> Any:
+    """13 steps: a -> b1..b4 -> c1..c4 -> d1 (c1, c2), d2 (c3), d3 (c4) -> e."""
+
+    class D(GraphState, total=False):
+        x: int
+
+    def step(name: str) -> Any:
+        def body(state: Any) -> Any:
+            ran.append(name)
+            if name == _DAG_FAILS:
+                raise ConnectionError(f"{name}: upstream down, api_key=sk-live-1234567890abcdef")
+            path = tmp_path / f"{name}.txt"
+            path.write_text(name)
+            return {"artifact_paths": {name: str(path)}}
+
+        return body
+
+    g = StateGraph(D)
+    names = ["a", "b1", "b2", "b3", "b4", "c1", "c2", "c3", "c4", "d1", "d2", "d3", "e"]
+    for name in names:
+        g.add_node(name, _node(name, mode, step(name)))
+    g.add_edge(START, "a")
+    for i in range(1, 5):
+        g.add_edge("a", f"b{i}")
+        g.add_edge(f"b{i}", f"c{i}")
+    g.add_edge(["c1", "c2"], "d1")
+    g.add_edge("c3", "d2")
+    g.add_edge("c4", "d3")
+    g.add_edge(["d1", "d2", "d3"], "e")
+    g.add_edge("e", END)
+    return g
+
+
+@MODES
+def test_a_failed_step_fails_a_dag_run_and_starts_nothing_downstream(
+    mode: str, tmp_path: Any
+) -> None:
+    """One failed step of a 13-step DAG: run failed, downstream never ran, artifacts kept."""
+    from langgraph_runner import StepFailedError
+
+    ran: list[str] = []
+    saver = InMemorySaver()
+    graph = _dag(ran, tmp_path, mode).compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": f"dag-{mode}"}}
+    with no_wait():
+        result = _go(mode, graph, {"x": 1}, config, raise_on_error=False)
+    assert result.status == "failed"
+    assert isinstance(result.error, StepFailedError) and result.error.node == "b2"
+    assert "upstream down" in str(result.reason) and "sk-live" not in str(result.reason)
+    assert sorted(ran) == ["a", "b1", "b2", "b3", "b4"]  # the failed step's superstep, no more
+    values = graph.get_state(config).values
+    assert sorted(values["artifact_paths"]) == ["a", "b1", "b3", "b4"]
+    assert all((tmp_path / f"{n}.txt").exists() for n in ("a", "b1", "b3", "b4"))
+    with no_wait(), pytest.raises(StepFailedError, match="b2"):
+        _go(mode, _dag([], tmp_path, mode).compile(), {"x": 1})
+
+
+def test_continue_runs_every_downstream_step_on_a_failure(tmp_path: Any) -> None:
+    """on_step_failure='continue' is the agent style: the run goes on past the failure."""
+    ran: list[str] = []
+    with no_wait():
+        result = run(_dag(ran, tmp_path).compile(), {"x": 1}, on_step_failure="continue")
+    assert result.status == "completed" and len(ran) == 13
+
+
+def test_an_unknown_step_failure_policy_is_refused() -> None:
+    """on_step_failure must be 'stop' or 'continue'."""
+    with pytest.raises(ValueError, match="on_step_failure"):
+        run(_chain(("a", lambda s: {"a": 1})), {"x": 1}, on_step_failure="ignore")  # type: ignore[arg-type]
+
+
+def test_rebuild_refuses_a_failed_base_saying_why(tmp_path: Any) -> None:
+    """A DAG run stopped by a failed step is no base for a rebuild; the error says why."""
+    from langgraph_runner import Change, RunNotCompletedError, rebuild
+
+    graph = _dag([], tmp_path).compile(checkpointer=InMemorySaver())
+    base = {"configurable": {"thread_id": "dag-base"}}
+    with no_wait():
+        run(graph, {"x": 1}, base, raise_on_error=False)
+    with pytest.raises(RunNotCompletedError, match="failed: step 'b2' failed: ConnectionError"):
+        rebuild(graph, base, Change(inputs={"x": 2}), {"configurable": {"thread_id": "dag-new"}})
+
+
+def test_rebuild_refuses_a_blocked_base_saying_why(tmp_path: Any) -> None:
+    """A run that continued past a recorded failure ends blocked: no base for a rebuild."""
+    from langgraph_runner import Change, RunNotCompletedError, rebuild
+
+    graph = _dag([], tmp_path).compile(checkpointer=InMemorySaver())
+    base = {"configurable": {"thread_id": "dag-blocked"}}
+    with no_wait():
+        run(graph, {"x": 1}, base, on_step_failure="continue")
+    with pytest.raises(RunNotCompletedError, match="blocked by a recorded failure of b2"):
+        rebuild(graph, base, Change(inputs={"x": 2}), {"configurable": {"thread_id": "dag-b2"}})

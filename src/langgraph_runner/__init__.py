@@ -48,7 +48,13 @@ from langgraph_runner._records.logs import LOGGER_NAME, configure_logging
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 from langgraph_runner._runs.effects import EffectLedger
-from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, RunResult, arun, run
+from langgraph_runner._runs.lifecycle import (
+    RUN_DEADLINE_KEY,
+    RunResult,
+    StepFailedError,
+    arun,
+    run,
+)
 from langgraph_runner._runs.rebuild import (
     Change,
     Plan,
@@ -143,6 +149,7 @@ __all__ = [
     "STATE_CHANNELS",
     "SharedCircuitBreaker",
     "StateSchemaError",
+    "StepFailedError",
     "ThreadBusyError",
     "ThreadLock",
     "ThreadNotFoundError",

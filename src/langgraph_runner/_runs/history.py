@@ -14,6 +14,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_runner._records.errors import LangGraphRunnerError
+from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
 
 __all__ = ["ABSENT", "BaseRun", "RunNotCompletedError", "read_base_run"]
 
@@ -70,6 +71,7 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
     if not history:
         raise RunNotCompletedError(thread_id, "no checkpoint found")
     last = history[0]
+    _refuse_ended_badly(graph.checkpointer, thread_id, last)
     failed = [t.name for t in last.tasks if t.error]
     if failed:
         raise RunNotCompletedError(thread_id, f"failed: {', '.join(failed)}")
@@ -78,6 +80,12 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
         raise RunNotCompletedError(thread_id, f"interrupted: {', '.join(waiting)}")
     if last.next:
         raise RunNotCompletedError(thread_id, f"still to run: {', '.join(last.next)}")
+    values = last.values if isinstance(last.values, Mapping) else {}
+    flags = values.get("routing_flags")
+    if isinstance(flags, Mapping) and flags.get("blocked"):
+        nodes = _unrecovered(values.get("errors"))
+        what = f" by a recorded failure of {', '.join(nodes)}" if nodes else ""
+        raise RunNotCompletedError(thread_id, f"blocked{what} (routing_flags['blocked'] is set)")
     steps: list[list[tuple[str, frozenset[str]]]] = []
     base_input: Any = ABSENT
     for snap in history[1:]:  # newest first; the run starts at its "input" checkpoint
@@ -93,6 +101,32 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
     steps.reverse()
     checkpoint_id = str((last.config.get("configurable") or {}).get("checkpoint_id", ""))
     return BaseRun(thread_id, checkpoint_id, dict(base_input), steps)
+
+
+def _refuse_ended_badly(saver: Any, thread_id: str, last: Any) -> None:
+    """A run the runs table says failed or was cancelled (it stopped between steps)."""
+    try:
+        store = open_run_store(saver)
+    except Exception:  # the runs table is bookkeeping: the checkpoints still decide
+        return
+    if store is None:
+        return
+    try:
+        row = store.latest(thread_id)
+    finally:
+        store.close()
+    ran = (last.metadata or {}).get(RUN_ID_METADATA_KEY)
+    if row is not None and row.status in ("failed", "cancelled") and ran == row.run_id:
+        raise RunNotCompletedError(thread_id, f"{row.status}: {row.reason or 'no reason given'}")
+
+
+def _unrecovered(errors: Any) -> list[str]:
+    records = errors.get("records") if isinstance(errors, Mapping) else errors
+    nodes = [
+        str(r.get("node")) for r in records or ()
+        if isinstance(r, Mapping) and not r.get("recovered")
+    ]  # fmt: skip
+    return list(dict.fromkeys(nodes))
 
 
 def written_fields(result: Any) -> frozenset[str]:

@@ -42,19 +42,66 @@ from langgraph.runtime import RunControl
 
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner._policies.context import RUN_DEADLINE_KEY, RUN_TRACKER_KEY, ids_from_config
-from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.errors import LangGraphRunnerError, NodeAbortedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
+from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
 from langgraph_runner._runs.thread_lock import ThreadLock
 from langgraph_runner._runs.tracker import NodeRunStatus, Tracker, is_cancel
 
-__all__ = ["RUN_DEADLINE_KEY", "NodeRunStatus", "RunResult", "RunStatus", "arun", "run"]
+__all__ = [
+    "RUN_DEADLINE_KEY",
+    "RUN_ID_METADATA_KEY",
+    "TENANT_KEY",
+    "NodeRunStatus",
+    "RunResult",
+    "RunStatus",
+    "StepFailedError",
+    "StepFailurePolicy",
+    "arun",
+    "run",
+]
 
 RunStatus = Literal["completed", "interrupted", "failed", "cancelled"]
 """How a run ended. ``cancelled`` (task cancelled, abort signal, drain, time limit)
 is distinct from ``failed`` (a node raised)."""
 
 TIME_LIMIT_REASON = "run time limit passed"
+
+StepFailurePolicy = Literal["stop", "continue"]
+"""What a run does when a step ends failed (``on_error="record"``, retries exhausted):
+``stop`` (the default) starts no further step and ends the run ``failed``; ``continue``
+goes on, so the graph routes the failure itself (agent style: ``route_on_blocked``)."""
+
+TENANT_KEY = "tenant_id"
+"""``config["configurable"]`` key of the run's tenant (also ``run(tenant=...)``)."""
+CANCEL_POLL_SECONDS = 0.2
+"""How often a run with a checkpointer reads its cancel flag (``cancel_run``)."""
+
+
+class StepFailedError(LangGraphRunnerError):
+    """A step of a run ended failed and the run stopped (``on_step_failure="stop"``).
+
+    Attributes:
+        node: The step (node) that failed.
+        cause: Its redacted cause (from its error record), or None.
+    """
+
+    def __init__(self, node: str, cause: str | None) -> None:
+        self.node = node
+        self.cause = cause
+        super().__init__(f"step {node!r} failed" + (f": {cause}" if cause else ""))
+
+
+def record_cause(record: Mapping[str, Any] | None) -> str | None:
+    """The redacted cause an error record carries (``ErrorType: message``), or None."""
+    if not record:
+        return None
+    message = str(record.get("message") or "")
+    _, sep, cause = message.partition("): ")  # "Node 'x' failed after 3 attempt(s): Cause"
+    text = cause if sep and cause else message
+    return sanitize_message(text, max_length=300) or None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -113,7 +160,13 @@ class _Run:
         extra: Mapping[str, Any],
         exclusive: bool = True,
         lock_wait: float | timedelta | None = None,
+        on_step_failure: StepFailurePolicy = "stop",
+        tenant: str | None = None,
     ) -> None:
+        if on_step_failure not in ("stop", "continue"):
+            raise ValueError(
+                f"on_step_failure must be 'stop' or 'continue', got {on_step_failure!r}"
+            )
         self.limit = _seconds(time_limit)
         self.log = get_event_logger(logger)
         cfg: dict[str, Any] = dict(config or {})
@@ -125,7 +178,11 @@ class _Run:
             except ValueError:
                 raise ValueError(f"config['run_id'] must be a UUID, got {raw_run!r}") from None
         cfg["run_id"] = root
-        self.tracker = Tracker(root, reused=reused)
+        cfg["metadata"] = {**(cfg.get("metadata") or {}), RUN_ID_METADATA_KEY: str(root)}
+        self.failed_step: StepFailedError | None = None
+        self.cancel_reason: str | None = None
+        stop = self._step_failed if on_step_failure == "stop" else None
+        self.tracker = Tracker(root, reused=reused, on_failure=stop)
         callbacks = cfg.get("callbacks")
         if callbacks is None:
             cfg["callbacks"] = [self.tracker]
@@ -137,6 +194,14 @@ class _Run:
             cfg["callbacks"] = callbacks
         conf: dict[str, Any] = dict(cfg.get("configurable") or {})
         conf[RUN_TRACKER_KEY] = self.tracker
+        given = conf.get(TENANT_KEY)
+        if tenant is not None and given is not None and str(given) != tenant:
+            raise ValueError(
+                f"run(tenant={tenant!r}) but config['configurable']['{TENANT_KEY}'] is {given!r}"
+            )
+        if tenant is not None:
+            conf[TENANT_KEY] = tenant
+        self.tenant: str | None = None if conf.get(TENANT_KEY) is None else str(conf[TENANT_KEY])
         self.control = RunControl()
         self.controller: AbortController | None = None
         self.expired = False
@@ -154,6 +219,10 @@ class _Run:
         saver = getattr(graph, "checkpointer", None)
         lockable = isinstance(saver, BaseCheckpointSaver) and conf.get("thread_id") is not None
         self.lock = ThreadLock(saver if exclusive and lockable else None, cfg, wait=lock_wait)
+        self.saver = saver if isinstance(saver, BaseCheckpointSaver) else None
+        self.store: RunStore | None = None
+        self._poller: threading.Thread | None = None
+        self._done = threading.Event()
         self.trace_id, self.exec_id, self.thread_id, run_id = ids_from_config(cfg)
         self.run_id = run_id or str(root)
         self.graph_name = str(getattr(graph, "name", None) or type(graph).__name__)
@@ -165,6 +234,58 @@ class _Run:
         control = invoke_kwargs.pop("control", None)
         if control is not None:
             self.control = control
+
+    def _step_failed(self, node: str, record: Mapping[str, Any] | None) -> None:
+        """A step ended failed under the ``stop`` policy: start no further step."""
+        if self.failed_step is None:
+            self.failed_step = StepFailedError(node, record_cause(record))
+        self.control.request_drain(f"step {node!r} failed")
+
+    def cancel(self, reason: str) -> None:
+        """Stop between steps (``cancel_run``): abort what is running, start nothing new."""
+        if self.cancel_reason is None:
+            self.cancel_reason = sanitize_message(reason, max_length=200) or "cancelled"
+        self.control.request_drain(self.cancel_reason)
+        if self.controller is not None:
+            self.controller.abort(self.cancel_reason)
+
+    def open_store(self, sqlite_path: str | None = None) -> None:
+        """Record the run in its checkpointer's runs table and poll its cancel flag."""
+        if self.saver is None:
+            return
+        try:
+            self.store = open_run_store(self.saver, sqlite_path=sqlite_path)
+        except Exception:  # the runs table is bookkeeping: never fail the run over it
+            self.store = None
+            return
+        if self.store is None:
+            return
+        self.store.start(self.run_id, self.thread_id, self.tenant, self.graph_name)
+        self._poller = threading.Thread(
+            target=self._poll, name=f"langgraph-runner-cancel-{self.run_id[:8]}", daemon=True
+        )
+        self._poller.start()
+
+    def _poll(self) -> None:
+        store = self.store
+        while store is not None and not self._done.wait(CANCEL_POLL_SECONDS):
+            try:
+                reason = store.cancel_requested(self.run_id)
+            except Exception:  # a closed or broken connection: stop polling
+                return
+            if reason is not None:
+                self.cancel(reason)
+                return
+
+    def close_store(self, status: str, reason: str | None) -> None:
+        self._done.set()
+        if self._poller is not None:
+            self._poller.join()
+        if self.store is not None:
+            try:
+                self.store.finish(self.run_id, status, reason)
+            finally:
+                self.store.close()
 
     def expire(self) -> None:
         """The time limit passed: stop between steps, abort what is running."""
@@ -198,15 +319,25 @@ class _Run:
         duration = round((time.perf_counter() - self.t0) * 1000, 3)
         reason: str | None = None
         status: RunStatus
-        if error is None:
+        if self.failed_step is not None and (error is None or isinstance(error, GraphDrained)):
+            # The failed step stopped the run (drained), or was the last one.
+            status, error = "failed", self.failed_step
+            reason = str(self.failed_step)
+        elif error is None:
             status = "interrupted" if _interrupted(output) else "completed"
         elif self.expired or _ran_out(error):  # the time limit ended it, however it surfaced
             status, reason = "cancelled", TIME_LIMIT_REASON
+        elif self.cancel_reason is not None and is_cancel(error):
+            status, reason = "cancelled", self.cancel_reason
         elif is_cancel(error):
             status, reason = "cancelled", _cancel_reason(error)
         else:
             status = "failed"
         fields: dict[str, Any] = {"duration_ms": duration, "counts": dict(self.tracker.counts)}
+        if self.tenant is not None:
+            fields["tenant"] = self.tenant
+        if self.failed_step is not None:
+            fields["failed_step"] = self.failed_step.node
         if reason is not None:
             fields["reason"] = reason
         if status == "failed" and error is not None:
@@ -216,6 +347,7 @@ class _Run:
             status, logging.WARNING if status == "cancelled" else logging.ERROR
         )
         self.log.emit(level, f"run.{status}", **fields, **self.extra, **self.ids())
+        self.close_store(status, reason)
         return RunResult(
             output=output if error is None else None,
             status=status,
@@ -267,6 +399,8 @@ def run(
     raise_on_error: bool = True,
     exclusive: bool = True,
     lock_wait: float | timedelta | None = None,
+    on_step_failure: StepFailurePolicy = "stop",
+    tenant: str | None = None,
     **invoke_kwargs: Any,
 ) -> RunResult:
     """Invoke ``graph`` once, as one identified run with lifecycle events.
@@ -288,6 +422,14 @@ def run(
             process runs the thread at the same time. False runs without it.
         lock_wait: How long to wait for a thread another run holds (float seconds
             or timedelta; not part of ``time_limit``); None or 0 fails at once.
+        on_step_failure: ``"stop"`` (default): a step that ends failed (its error
+            recorded under ``on_error="record"``) ends the run ``failed`` after its
+            superstep: the finished steps' writes and artifacts are kept, no
+            downstream step starts, ``error`` is a ``StepFailedError``.
+            ``"continue"``: the run goes on and the graph routes the failure
+            (``route_on_blocked``), agent style.
+        tenant: The run's tenant (else ``config["configurable"]["tenant_id"]``); kept
+            in its checkpoints' metadata and its runs-table row.
         **invoke_kwargs: Passed to ``graph.invoke`` (``context``, ``durability`` ...).
 
     Returns:
@@ -299,7 +441,9 @@ def run(
         ThreadBusyError: Another run holds the thread (also with
             ``raise_on_error=False``: no run started, no event is logged).
     """
-    state = _Run(graph, config, time_limit, logger, False, {}, exclusive, lock_wait)
+    state = _Run(
+        graph, config, time_limit, logger, False, {}, exclusive, lock_wait, on_step_failure, tenant
+    )
     return _run_sync(graph, input, state, raise_on_error, invoke_kwargs)
 
 
@@ -319,18 +463,24 @@ def _invoke_sync(
         timer = threading.Timer(state.limit, state.expire)
         timer.daemon = True
         timer.start()
+    state.open_store()
     state.started()
     try:
         output = graph.invoke(input, state.config, control=state.control, **invoke_kwargs)
     except (Exception, KeyboardInterrupt) as exc:
         result = state.finish(None, exc)
         if raise_on_error:
-            raise
+            if result.error is exc:
+                raise
+            raise result.error from exc  # type: ignore[misc]
         return result
     finally:
         if timer is not None:
             timer.cancel()
-    return state.finish(output, None)
+    result = state.finish(output, None)
+    if raise_on_error and result.error is not None:
+        raise result.error
+    return result
 
 
 async def arun(
@@ -343,11 +493,15 @@ async def arun(
     raise_on_error: bool = True,
     exclusive: bool = True,
     lock_wait: float | timedelta | None = None,
+    on_step_failure: StepFailurePolicy = "stop",
+    tenant: str | None = None,
     **invoke_kwargs: Any,
 ) -> RunResult:
     """The async ``run`` (``graph.ainvoke``). Cancelling the awaiting task ends the run
     ``cancelled`` (logged) and re-raises ``CancelledError``; see ``run`` for the arguments."""
-    state = _Run(graph, config, time_limit, logger, False, {}, exclusive, lock_wait)
+    state = _Run(
+        graph, config, time_limit, logger, False, {}, exclusive, lock_wait, on_step_failure, tenant
+    )
     return await _run_async(graph, input, state, raise_on_error, invoke_kwargs)
 
 
@@ -365,6 +519,7 @@ async def _invoke_async(
     handle: asyncio.TimerHandle | None = None
     if state.limit is not None:
         handle = asyncio.get_running_loop().call_later(state.limit, state.expire)
+    await _aopen_store(state)
     state.started()
     try:
         output = await graph.ainvoke(input, state.config, control=state.control, **invoke_kwargs)
@@ -374,9 +529,25 @@ async def _invoke_async(
     except Exception as exc:
         result = state.finish(None, exc)
         if raise_on_error:
-            raise
+            if result.error is exc:
+                raise
+            raise result.error from exc  # type: ignore[misc]
         return result
     finally:
         if handle is not None:
             handle.cancel()
-    return state.finish(output, None)
+    result = state.finish(output, None)
+    if raise_on_error and result.error is not None:
+        raise result.error
+    return result
+
+
+async def _aopen_store(state: _Run) -> None:
+    saver = state.saver
+    path: str | None = None
+    if saver is not None and saver_kind(saver) == "sqlite" and hasattr(saver, "loop"):
+        try:  # an AsyncSqliteSaver answers on its own loop, which is this one
+            path = await asqlite_file(getattr(saver, "conn"))  # noqa: B009
+        except Exception:
+            path = ""
+    state.open_store(path)

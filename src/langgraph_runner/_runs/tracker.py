@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -31,9 +31,18 @@ class Tracker(BaseCallbackHandler):
 
     run_inline = True  # keep the order of events under ainvoke too
 
-    def __init__(self, root: uuid.UUID, *, reused: bool) -> None:
+    def __init__(
+        self,
+        root: uuid.UUID,
+        *,
+        reused: bool,
+        on_failure: Callable[[str, Mapping[str, Any] | None], None] | None = None,
+    ) -> None:
         self.root = root
         self.reused = reused
+        # Called (outside the lock) when a node ends failed, with its latest own record.
+        self.on_failure = on_failure
+        self.failed: list[str] = []
         self._lock = threading.Lock()
         self._tasks: dict[uuid.UUID, str] = {}
         self._hits: dict[str, int] = {}
@@ -64,6 +73,10 @@ class Tracker(BaseCallbackHandler):
                 self._hits[node] -= 1
                 status = "reused" if self.reused else "cached"
             self._set(node, status)
+        if status == "failed":
+            self.failed.append(node)
+            if self.on_failure is not None:
+                self.on_failure(node, _own_record(node, outputs))
 
     def on_chain_error(self, error: BaseException, **kw: Any) -> None:
         with self._lock:
@@ -89,6 +102,12 @@ def _recorded_status(node: str, outputs: Any) -> NodeRunStatus:
     if not own:
         return "succeeded"
     return "cancelled" if own[-1].get("code") == "NODE_ABORTED" else "failed"
+
+
+def _own_record(node: str, outputs: Any) -> Mapping[str, Any] | None:
+    records = outputs.get("errors") if isinstance(outputs, Mapping) else None
+    own = [r for r in records or () if isinstance(r, Mapping) and r.get("node") == node]
+    return own[-1] if own else None
 
 
 def _node_status(error: BaseException) -> NodeRunStatus:
