@@ -57,6 +57,34 @@ def test_deleted_artifact_makes_the_node_run_again(tmp_path: Path, events: Event
     assert missing[0]["artifact"].endswith("doc.pdf")
 
 
+def test_graph_state_artifact_dict_is_checked_on_a_hit(tmp_path: Path) -> None:
+    """GraphState's artifact_paths shape ({"report": path}): a deleted file is rebuilt."""
+    from langgraph_runner import GraphState
+
+    class G(GraphState, total=False):
+        q: str
+
+    runs: list[str] = []
+
+    def render(state: G) -> dict[str, Any]:
+        path = tmp_path / f"{state['q']}.html"
+        path.write_text("html")
+        runs.append(state["q"])
+        return {"artifact_paths": {"report": str(path)}}
+
+    g = StateGraph(G)
+    g.add_node("render", create_node(render, cache=_cache(inputs=["q"])))
+    g.add_edge(START, "render")
+    graph = g.compile()
+    first = graph.invoke({"q": "doc"})
+    graph.invoke({"q": "doc"})
+    assert runs == ["doc"]
+    Path(first["artifact_paths"]["report"]).unlink()
+    again = graph.invoke({"q": "doc"})
+    assert runs == ["doc", "doc"] and Path(again["artifact_paths"]["report"]).exists()
+    assert referenced({"artifact_paths": {"a": "x.pdf", "gone": None}}, ["report"]) == ["x.pdf"]
+
+
 def test_declared_fields_and_callables_name_artifacts(tmp_path: Path) -> None:
     """artifacts= names result fields (a path or a list) or a callable returning paths."""
     there, gone = tmp_path / "there.txt", tmp_path / "gone.txt"

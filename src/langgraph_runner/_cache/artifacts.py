@@ -1,10 +1,11 @@
 """Artifacts a cached result references: a hit is served only if they still exist.
 
-A result references artifacts through an ``artifact_paths`` list (in a dict
-result, or in a ``Command``'s update) and through what ``NodeCache(artifacts=)``
-declares: names of result fields holding a path or a list of paths, or a callable
-``result -> paths``. Local paths and ``file://`` URIs are checked on disk; other
-URIs are trusted unless ``NodeCache(artifact_exists=)`` checks them.
+A result references artifacts through ``artifact_paths`` (a list, or GraphState's
+``{name: path}`` dict; in a dict result, or in a ``Command``'s update) and through
+what ``NodeCache(artifacts=)`` declares: names of result fields holding a path or a
+list of paths, or a callable ``result -> paths``. Local paths and ``file://`` URIs
+are checked on disk; other URIs are trusted unless ``NodeCache(artifact_exists=)``
+checks them.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def _paths_in(value: Any) -> list[str]:
         return [os.fspath(value)] if isinstance(os.fspath(value), str) else []
     if isinstance(value, (list, tuple)):
         return [p for item in value for p in _paths_in(item)]
+    if isinstance(value, Mapping):  # GraphState's artifact_paths: {"report": path}
+        return [p for item in value.values() if item is not None for p in _paths_in(item)]
     return []
 
 
