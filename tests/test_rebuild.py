@@ -310,3 +310,34 @@ def test_plan_brackets_what_a_rebuild_executes(case: _Case) -> None:
         **{f"seed{i}": v for i, v in case.new_seeds.items()},
         **{f"v{i}": v for i, v in values.items()},
     }
+
+
+def test_change_names_every_unknown_input_field_and_step(tmp_path: Any) -> None:
+    """A typo'd input field or step is a ValueError at plan time naming the unknown ones."""
+
+    class T(TypedDict, total=False):
+        doc: str
+        words: int
+
+    def count(state: T) -> T:
+        return {"words": len(state["doc"].split())}
+
+    g = StateGraph(T)
+    g.add_node(
+        "count", create_node(count, cache=NodeCache(inputs=["doc"], backend=InMemoryCache()))
+    )
+    g.add_edge(START, "count")
+    graph = g.compile(checkpointer=InMemorySaver())
+    base = {"configurable": {"thread_id": "typo"}}
+    graph.invoke({"doc": "a b"}, base)
+    with pytest.raises(ValueError, match=r"unknown input field\(s\) 'dcc', 'wrds'.*doc") as err:
+        plan(graph, base, Change(inputs={"dcc": "a b c", "wrds": 2, "doc": "x"}))
+    assert "no node 'cuont'" not in str(err.value)
+    with pytest.raises(
+        ValueError, match=r"'dcc'.*no node 'cuont' in the graph \(its steps: count\)"
+    ):
+        plan(graph, base, Change(inputs={"dcc": 1}, versions={"cuont": "2"}))
+    new = {"configurable": {"thread_id": "typo-2"}}
+    with pytest.raises(ValueError, match="'dcc'"):
+        rebuild(graph, base, Change(inputs={"dcc": "a b c"}), new)
+    assert not graph.get_state(new).values  # nothing ran

@@ -160,6 +160,43 @@ def _node_cache(graph: Any, node: str) -> tuple[bool, Any]:
     return True, getattr(spec, "cache", None)
 
 
+def _input_fields(graph: Any) -> set[str] | None:
+    """The graph's input fields (its input schema's properties), None if unknown."""
+    builder = getattr(graph, "builder", None)
+    schemas = getattr(builder, "schemas", None)
+    schema_type = getattr(builder, "input_schema", None)
+    if isinstance(schemas, Mapping) and schema_type in schemas:
+        return {str(k) for k in schemas[schema_type]} or None
+    try:
+        schema = graph.get_input_jsonschema()
+    except Exception:  # not a graph that describes its input: nothing to check against
+        return None
+    props = schema.get("properties") if isinstance(schema, Mapping) else None
+    return set(props) if isinstance(props, Mapping) and props else None
+
+
+def _check_names(graph: Any, change: Change) -> None:
+    """Every input field and step a ``Change`` names must be the graph's; name the others."""
+    problems = []
+    fields = _input_fields(graph)
+    if fields is not None:
+        unknown = sorted(set(change.inputs) - fields)
+        if unknown:
+            problems.append(
+                f"Change.inputs: unknown input field(s) {', '.join(map(repr, unknown))}"
+                f" (the graph's input fields: {', '.join(sorted(fields))})"
+            )
+    nodes = [n for n in getattr(graph, "nodes", {}) if not str(n).startswith("__")]
+    steps = sorted(n for n in change.versions if not _node_cache(graph, n)[0])
+    if steps:
+        problems.append(
+            f"Change.versions: no node {', '.join(map(repr, steps))} in the graph"
+            f" (its steps: {', '.join(nodes)})"
+        )
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
 # ---------------------------------------------------------------------- plan
 
 
@@ -176,14 +213,15 @@ def plan(graph: Any, base_config: RunnableConfig, change: Change) -> Plan:
         The plan.
 
     Raises:
-        ValueError: No checkpointer, no thread id, or ``change.versions`` names a
-            node that is not in the graph or has no ``NodeCache``.
+        ValueError: No checkpointer, no thread id, ``change.inputs`` names a field
+            that is not one of the graph's input fields, or ``change.versions`` names
+            a node that is not in the graph or has no ``NodeCache`` (the message
+            names every unknown one).
         RunNotCompletedError: The base run is not completed.
     """
+    _check_names(graph, change)
     for node in change.versions:
-        known, cache = _node_cache(graph, node)
-        if not known:
-            raise ValueError(f"Change.versions: no node {node!r} in the graph")
+        _known, cache = _node_cache(graph, node)
         if cache is None:
             raise ValueError(f"Change.versions: node {node!r} has no NodeCache to version")
     base = read_base_run(graph, base_config)
