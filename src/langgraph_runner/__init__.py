@@ -32,26 +32,26 @@ from langgraph_runner._records.classify import (
     classify_failure,
     is_retryable_node_error,
 )
-from langgraph_runner._records.errors import (
+from langgraph_runner._records.exceptions import (
     CircuitOpenError,
-    ErrorCategory,
-    ErrorCode,
     FailureLoopError,
     LangGraphRunnerError,
     NodeAbortedError,
-    NodeError,
     NodeTimeoutError,
+    RunNotCompletedError,
     StateSchemaError,
+    StepFailedError,
     ThreadBusyError,
+    ThreadNotFoundError,
 )
 from langgraph_runner._records.logs import LOGGER_NAME, configure_logging
+from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 from langgraph_runner._runs.effects import EffectLedger
 from langgraph_runner._runs.lifecycle import (
     RUN_DEADLINE_KEY,
     RunResult,
-    StepFailedError,
     arun,
     run,
 )
@@ -59,7 +59,6 @@ from langgraph_runner._runs.rebuild import (
     Change,
     Plan,
     RebuildResult,
-    RunNotCompletedError,
     arebuild,
     plan,
     rebuild,
@@ -68,8 +67,6 @@ from langgraph_runner._runs.report import (
     NodeReport,
     NodeStatus,
     RunReport,
-    RunStatus,
-    ThreadNotFoundError,
     run_report,
 )
 from langgraph_runner._runs.rerun import (
@@ -78,6 +75,7 @@ from langgraph_runner._runs.rerun import (
     blocked_nodes,
     rerun_blocked,
 )
+from langgraph_runner._runs.status import RunStatus
 from langgraph_runner._runs.thread_lock import ThreadLock, thread_lock
 from langgraph_runner._state.bounded import (
     DEFAULT_ERRORS_LIMIT,

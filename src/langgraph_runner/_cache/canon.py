@@ -21,19 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from langgraph_runner._records.exceptions import Unhashable
+
 __all__ = ["Unhashable", "canon", "dumps"]
 
 _TAG = "$lgr"  # marks canonical forms of non-JSON types so they cannot equal plain data
 _SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types JSON encodes as they are
-
-
-class Unhashable(Exception):
-    """A value with no canonical form; ``path`` locates it, innermost first."""
-
-    def __init__(self, value: object) -> None:
-        super().__init__()
-        self.value = value
-        self.path: list[str] = []  # innermost first
 
 
 def dumps(obj: Any) -> str:

@@ -27,6 +27,7 @@ from langgraph.cache.base import BaseCache
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from langgraph_runner._cache.backends import with_serde
+from langgraph_runner._records.exceptions import Rejected
 
 __all__ = [
     "ENV_KEY",
@@ -57,10 +58,6 @@ class Foreign:
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
-
-
-class Rejected(Exception):
-    """An entry that failed verification; the message says why (no entry content)."""
 
 
 class SignedBytesSerde:

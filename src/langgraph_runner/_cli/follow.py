@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from langgraph_runner._records.exceptions import FollowTimeoutError
 from langgraph_runner._runs.report import NodeStatus, RunReport, RunStatus, ThreadNotFoundError
 
 __all__ = ["FollowTimeoutError", "follow"]
@@ -30,10 +31,6 @@ _STYLES = {
     "pending": "cyan",
     "skipped": "dim",
 }
-
-
-class FollowTimeoutError(Exception):
-    """The run was still going when the follow time limit ran out."""
 
 
 def _view(report: RunReport | None, thread: str) -> Group:

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from langgraph_runner._cli.rebuild import CommandError, add_commands
+from langgraph_runner._cli.rebuild import add_commands
+from langgraph_runner._records.exceptions import CommandError, FollowTimeoutError
 from langgraph_runner._records.sanitize import REDACTED, sanitize_message
 from langgraph_runner._runs.checkpoint import open_checkpointer, parse_checkpointer_url
 from langgraph_runner._runs.report import NodeStatus, RunReport, ThreadNotFoundError, run_report
@@ -29,14 +30,10 @@ __all__ = ["main"]
 PROG = "langgraph-runner"
 
 
-class _UsageError(Exception):
-    """A problem with what the user typed: exit code 2, no traceback."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse would print and sys.exit(2); raising lets main() return the code.
-        raise _UsageError(f"{message}\n{self.format_usage().rstrip()}")
+        raise CommandError(f"{message}\n{self.format_usage().rstrip()}")
 
 
 _EXAMPLES = """\
@@ -150,10 +147,10 @@ def _check_url(url: str) -> None:
     try:
         parsed = parse_checkpointer_url(url)
     except ValueError as exc:
-        raise _UsageError(str(exc)) from exc
+        raise CommandError(str(exc)) from exc
     if parsed.backend == "sqlite" and not parsed.in_memory and not Path(parsed.target).exists():
         # Opening would silently create an empty database.
-        raise _UsageError(f"no SQLite database at {parsed.target}")
+        raise CommandError(f"no SQLite database at {parsed.target}")
 
 
 def _render(report: RunReport, fmt: str) -> str:
@@ -169,9 +166,9 @@ def _render(report: RunReport, fmt: str) -> str:
 def _report(args: argparse.Namespace) -> str:
     fmt = "json" if args.json else (args.format or "table")
     if args.json and args.format not in (None, "json"):
-        raise _UsageError(f"--json conflicts with --format {args.format}")
+        raise CommandError(f"--json conflicts with --format {args.format}")
     if args.follow and fmt != "table":
-        raise _UsageError("--follow shows a live table; leave out --json/--format")
+        raise CommandError("--follow shows a live table; leave out --json/--format")
     _check_url(args.checkpointer)
     with open_checkpointer(args.checkpointer) as saver:
         if args.follow:
@@ -179,29 +176,22 @@ def _report(args: argparse.Namespace) -> str:
         try:
             report = run_report(saver, args.thread, status=args.status)
         except ThreadNotFoundError as exc:
-            raise _UsageError(f"{exc} in this checkpointer") from exc
+            raise CommandError(f"{exc} in this checkpointer") from exc
     return _render(report, fmt)
 
 
 def _follow(saver: Any, args: argparse.Namespace) -> str:
-    from langgraph_runner._cli.follow import FollowTimeoutError, follow
+    from langgraph_runner._cli.follow import follow  # rich is loaded only to follow
 
-    try:
-        follow(
-            lambda: run_report(saver, args.thread),
-            args.thread,
-            out=sys.stdout,
-            interval=args.interval,
-            timeout=args.timeout,
-            statuses=args.status,
-        )
-    except FollowTimeoutError as exc:
-        raise _FollowTimeout(str(exc)) from exc
+    follow(
+        lambda: run_report(saver, args.thread),
+        args.thread,
+        out=sys.stdout,
+        interval=args.interval,
+        timeout=args.timeout,
+        statuses=args.status,
+    )
     return ""
-
-
-class _FollowTimeout(Exception):
-    """``--follow --timeout`` ran out: exit code 1."""
 
 
 def _password_pieces(url: str) -> list[str]:
@@ -258,10 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         return 130
-    except _FollowTimeout as exc:
+    except FollowTimeoutError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    except (_UsageError, CommandError, ImportError) as exc:
+    except (CommandError, ImportError) as exc:
         print(f"{PROG}: error: {_scrub(str(exc), _url_arg(argv))}", file=sys.stderr)
         return 2
     except Exception as exc:  # no user node code runs here: only the database read

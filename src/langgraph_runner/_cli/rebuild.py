@@ -18,14 +18,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from langgraph_runner._records.exceptions import CommandError
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.rebuild import Change, RunNotCompletedError, plan, rebuild
 
 __all__ = ["CommandError", "add_commands"]
-
-
-class CommandError(Exception):
-    """A problem with what the user asked for: exit code 2, no traceback."""
 
 
 def add_commands(commands: Any) -> None:

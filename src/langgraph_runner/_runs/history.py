@@ -13,28 +13,12 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_runner._records.errors import LangGraphRunnerError
+from langgraph_runner._records.exceptions import RunNotCompletedError
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
 
 __all__ = ["ABSENT", "BaseRun", "RunNotCompletedError", "read_base_run"]
 
 ABSENT: Any = object()
-
-
-class RunNotCompletedError(LangGraphRunnerError):
-    """The base run of a rebuild did not complete (still pending, failed or interrupted).
-
-    Attributes:
-        thread_id: The base run's thread.
-        reason: What is unfinished about it.
-    """
-
-    def __init__(self, thread_id: str, reason: str) -> None:
-        self.thread_id = thread_id
-        self.reason = reason
-        super().__init__(
-            f"cannot rebuild from thread {thread_id!r}: its run is not completed ({reason})"
-        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,11 +42,13 @@ from langgraph.runtime import RunControl
 
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner._policies.context import RUN_DEADLINE_KEY, RUN_TRACKER_KEY, ids_from_config
-from langgraph_runner._records.errors import LangGraphRunnerError, NodeAbortedError
+from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.exceptions import StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
 from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
+from langgraph_runner._runs.status import RunStatus
 from langgraph_runner._runs.thread_lock import ThreadLock
 from langgraph_runner._runs.tracker import NodeRunStatus, Tracker, is_cancel
 
@@ -63,10 +65,6 @@ __all__ = [
     "run",
 ]
 
-RunStatus = Literal["completed", "interrupted", "failed", "cancelled"]
-"""How a run ended. ``cancelled`` (task cancelled, abort signal, drain, time limit)
-is distinct from ``failed`` (a node raised)."""
-
 TIME_LIMIT_REASON = "run time limit passed"
 
 StepFailurePolicy = Literal["stop", "continue"]
@@ -78,20 +76,6 @@ TENANT_KEY = "tenant_id"
 """``config["configurable"]`` key of the run's tenant (also ``run(tenant=...)``)."""
 CANCEL_POLL_SECONDS = 0.2
 """How often a run with a checkpointer reads its cancel flag (``cancel_run``)."""
-
-
-class StepFailedError(LangGraphRunnerError):
-    """A step of a run ended failed and the run stopped (``on_step_failure="stop"``).
-
-    Attributes:
-        node: The step (node) that failed.
-        cause: Its redacted cause (from its error record), or None.
-    """
-
-    def __init__(self, node: str, cause: str | None) -> None:
-        self.node = node
-        self.cause = cause
-        super().__init__(f"step {node!r} failed" + (f": {cause}" if cause else ""))
 
 
 def record_cause(record: Mapping[str, Any] | None) -> str | None:
@@ -318,7 +302,7 @@ class _Run:
             self.controller.close()
         duration = round((time.perf_counter() - self.t0) * 1000, 3)
         reason: str | None = None
-        status: RunStatus
+        status: str
         if self.failed_step is not None and (error is None or isinstance(error, GraphDrained)):
             # The failed step stopped the run (drained), or was the last one.
             status, error = "failed", self.failed_step
@@ -350,7 +334,7 @@ class _Run:
         self.close_store(status, reason)
         return RunResult(
             output=output if error is None else None,
-            status=status,
+            status=RunStatus(status),
             run_id=self.run_id,
             trace_id=self.trace_id,
             graph_execution_id=self.exec_id,

@@ -41,7 +41,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from langgraph_runner._records.errors import LangGraphRunnerError
+from langgraph_runner._records.exceptions import ThreadNotFoundError
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.report_render import (
     graph_drawing,
@@ -62,6 +62,7 @@ from langgraph_runner._runs.report_steps import (
     read_artifacts,
     read_records,
 )
+from langgraph_runner._runs.status import RunStatus
 
 __all__ = [
     "ARTIFACTS_KEY",
@@ -80,17 +81,6 @@ class _StrEnum(str, enum.Enum):
         return str(self.value)
 
 
-class RunStatus(_StrEnum):
-    """Overall state of a thread (see the module docstring for the rules)."""
-
-    COMPLETED = "completed"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-    INTERRUPTED = "interrupted"
-    CANCELLED = "cancelled"
-    RUNNING = "running"
-
-
 class NodeStatus(_StrEnum):
     """State of one node's latest execution on a thread."""
 
@@ -100,10 +90,6 @@ class NodeStatus(_StrEnum):
     SKIPPED = "skipped"
     PENDING = "pending"
     INTERRUPTED = "interrupted"
-
-
-class ThreadNotFoundError(LangGraphRunnerError, LookupError):
-    """The checkpointer holds no checkpoint for the requested thread."""
 
 
 class NodeReport(BaseModel):
