@@ -74,3 +74,51 @@ def test_a_chain_past_the_cap_is_cut() -> None:
         walk, depth = walk.__context__, depth + 1
     assert depth == MAX_EXCEPTIONS
     assert str(walk) == DROPPED
+
+
+def test_import_error_text_is_redacted() -> None:
+    """ImportError's str reads .msg, not args: it is redacted too."""
+    exc = ImportError(f"cannot load plugin from password={SECRET}", name="plugin")
+    redact_tree(exc)
+    assert SECRET not in _shown(exc)
+
+
+def test_header_tuples_bytes_keys_and_deep_dicts_in_args_and_attributes() -> None:
+    """Header tuples, bytes-keyed dicts and dicts nested deeper than 6 lose their secrets."""
+    deep: dict[str, object] = {"password": SECRET}
+    for i in range(10):
+        deep = {f"level{i}": deep}
+    exc = ConnectionError([("Authorization", SECRET)], {b"apiKey": SECRET.encode()}, deep)
+    exc.details = deep  # type: ignore[attr-defined]
+    redact_tree(exc)
+    assert SECRET not in _shown(exc)
+    assert SECRET not in repr(vars(exc))
+
+
+def test_http_request_headers_on_the_exception_are_redacted() -> None:
+    """httpx and requests errors: exc.request.headers keep no Authorization or cookie value."""
+    httpx = pytest.importorskip("httpx")
+    requests = pytest.importorskip("requests")
+
+    request = httpx.Request(
+        "GET", "https://api.example.com", headers={"Authorization": f"Bearer {SECRET}"}
+    )
+    response = httpx.Response(401, request=request, headers={"Set-Cookie": f"sid={SECRET}"})
+    hx = httpx.HTTPStatusError("401", request=request, response=response)
+    prepared = requests.Request(
+        "GET", "https://api.example.com", headers={"X-Api-Key": SECRET}
+    ).prepare()
+    rq = requests.HTTPError("401", request=prepared)
+    redact_tree(hx)
+    redact_tree(rq)
+    assert SECRET not in str(dict(hx.request.headers)) + str(dict(hx.response.headers))
+    assert SECRET not in str(dict(rq.request.headers))
+    assert hx.request.headers["Authorization"] == "[REDACTED]"
+
+
+def test_a_huge_container_argument_costs_a_bounded_walk() -> None:
+    """A list of a million items is replaced, not walked item by item."""
+    exc = ValueError(list(range(1_000_000)), f"token={SECRET}")
+    redact_tree(exc)
+    assert exc.args[0] == "[REDACTED]"
+    assert SECRET not in str(exc)

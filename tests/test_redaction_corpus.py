@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import logging
@@ -22,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from langgraph_runner import GraphState, RetryConfig, create_node
 from langgraph_runner._cli.main import main as cli_main
 from langgraph_runner._records.logs import LOGGER_NAME, _Formatter, configure_logging
+from langgraph_runner._records.redact_exc import redact_tree
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.report import run_report
 from langgraph_runner.metrics import NodeMetricsCollector
@@ -46,8 +48,8 @@ def _leaks(text: str) -> list[tuple[str, str]]:
 
 
 def test_corpus_is_large_and_varied() -> None:
-    """At least 40 shapes, each with a secret, ids unique (issue 13 item 3)."""
-    assert len(CORPUS) >= 40
+    """At least 70 shapes, each with a secret, ids unique (issues 13 and 26)."""
+    assert len(CORPUS) >= 70
     assert len(set(IDS)) == len(IDS)
     assert all(entry["secrets"] and all(len(s) >= 8 for s in entry["secrets"]) for entry in CORPUS)
 
@@ -75,6 +77,15 @@ def test_sanitize_message_redacts_every_shape(entry: dict[str, Any]) -> None:
     out = sanitize_message(entry["message"])
     assert _leaks(out) == []
     assert sanitize_message(out) == out
+
+
+@pytest.mark.parametrize("entry", [e for e in CORPUS if "arg" in e], ids=lambda e: e["id"])
+def test_redact_exception_redacts_every_structured_shape(entry: dict[str, Any]) -> None:
+    """An exception whose argument is the shape's value (a dict, bytes, header tuples) is clean."""
+    exc = ConnectionError(_arg(entry))
+    redact_tree(exc)
+    shown = "".join(traceback.format_exception(exc)) + repr(exc) + str(exc.args)
+    assert _leaks(shown) == []
 
 
 @pytest.mark.parametrize("entry", CORPUS, ids=IDS)
@@ -138,8 +149,13 @@ def log_text() -> Iterator[dict[str, io.StringIO]]:
         logger.propagate = old[1]
 
 
+def _arg(entry: dict[str, Any]) -> Any:
+    """What the node raises with: the entry's Python value (dict, bytes, tuples), else its text."""
+    return ast.literal_eval(entry["arg"]) if "arg" in entry else entry["message"]
+
+
 def _graph(on_error: Any, saver: Any, collector: NodeMetricsCollector) -> Any:
-    by_id = {entry["id"]: entry["message"] for entry in CORPUS}
+    by_id = {entry["id"]: _arg(entry) for entry in CORPUS}
 
     def call_api(state: S) -> S:
         raise ConnectionError(by_id[state["shape"]])

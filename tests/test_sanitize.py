@@ -477,3 +477,61 @@ def test_stack_of_a_repeated_failure_is_the_same_and_each_site_keeps_its_own() -
     assert stacks[1] is not None and "second_module.py:2 in boom" in stacks[1]
     assert "first_module.py" not in stacks[1]
     assert stacks[2] == stacks[0]
+
+
+# ---------------------------------------------------------------- key names, any spelling
+
+
+def test_key_names_include_detect_secrets_keyword_denylist() -> None:
+    """Every keyword detect-secrets 1.5.0 flags is a secret key name here, normalised."""
+    keyword = pytest.importorskip("detect_secrets.plugins.keyword")
+    from langgraph_runner._records.redaction_rules import DETECT_SECRETS_KEY_NAMES, SECRET_KEYS
+
+    upstream = {name.replace("_?", "") for name in keyword.DENYLIST}
+    assert upstream == {"".join(words) for words in DETECT_SECRETS_KEY_NAMES}
+    assert upstream <= set(SECRET_KEYS)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "accessToken", "clientSecret", "secretAccessKey", "PGPASSWORD", "refreshToken",
+        "apiKey", "ApiKey", "x-api-key", "X_API_KEY", "client-secret", "db.password",
+        "AWSSECRETACCESSKEY", "privateKey", "sessionId", "set-cookie", "Set-Cookie",
+        "contraseña",
+    ],
+)  # fmt: skip
+def test_key_names_match_in_any_case_and_separator(key: str) -> None:
+    """camelCase, PascalCase, run-together, kebab, snake and dotted keys are all redacted."""
+    from langgraph_runner._records.redaction_rules import is_secret_key
+
+    assert is_secret_key(key)
+    assert is_secret_key(key.encode())
+    out = sanitize_message(f"{key}=Sh0uldV4nish and more")
+    assert "Sh0uldV4nish" not in out and out.startswith(key)
+
+
+@pytest.mark.parametrize(
+    ("message", "secret"),
+    [
+        ("postgresql://app:Sl4sh/Pw9x@db/prod", "Sl4sh/Pw9x"),
+        ("redis://:H4sh#Pa?ss99@cache:6379/0", "H4sh#Pa?ss99"),
+        ('{"password": "Esc\\"Qu0teTail99"}', "Qu0teTail99"),
+        ("{'set-cookie': 'sid=C00kieSess10n; Path=/'}", "C00kieSess10n"),
+        ("(('Authorization', 'Digest Au7hD1gest'),)", "Au7hD1gest"),
+        ("{b'password': b'By7esKeyPw'}", "By7esKeyPw"),
+    ],
+)
+def test_url_json_cookie_tuple_and_bytes_shapes(message: str, secret: str) -> None:
+    """URL passwords with / # ?, escaped quotes, cookie dict reprs, header tuples, bytes reprs."""
+    assert secret not in sanitize_message(message)
+
+
+@pytest.mark.parametrize(
+    "key", ["max_tokens", "prompt_tokens", "author", "password_hash", "KeyError"]
+)
+def test_look_alike_keys_are_not_secret(key: str) -> None:
+    """Keys that merely contain a secret word (not ending with one) are left alone."""
+    from langgraph_runner._records.redaction_rules import is_secret_key
+
+    assert not is_secret_key(key)

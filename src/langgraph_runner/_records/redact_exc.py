@@ -5,13 +5,13 @@ from __future__ import annotations
 import builtins
 import collections
 import contextlib
-import re
+from collections.abc import MutableMapping
 from typing import Any
 
 from pydantic_core import ValidationError
 
 from langgraph_runner._internal.per_class import keep
-from langgraph_runner._records.redaction_rules import SECRET_KEY_NAMES
+from langgraph_runner._records.redaction_rules import is_secret_key
 from langgraph_runner._records.sanitize import REDACTED, sanitize_message
 
 __all__ = ["redact_tree", "replacement"]
@@ -23,11 +23,11 @@ ARG_MAX = 2000
 # each is blanked at a constant cost (see redact_tree). Documented in SECURITY.md.
 MAX_EXCEPTIONS = 10_000
 DROPPED = "[dropped: past the redaction cap]"
-_MAX_DEPTH = 6
+_MAX_DEPTH = 32  # container nesting looked into
+_MAX_ITEMS = 10_000  # container items looked at in one value
 _GROUP: Any = getattr(builtins, "BaseExceptionGroup", ())
 _GROUP_TYPES: tuple[type[BaseException], ...] = (_GROUP,) if _GROUP else ()
 _SLOT = type(BaseException.__str__)  # a builtin class's own method (wrapper_descriptor)
-_SECRET_KEY = re.compile(rf"(?i)(?:[a-z0-9]+[_-])*(?:{SECRET_KEY_NAMES})")
 _TEXT_ATTR = "_langgraph_runner_redacted"
 _SAFE_CLASSES: dict[type[BaseException], type[BaseException]] = {}
 
@@ -43,13 +43,18 @@ def _safe_repr(value: object) -> str | None:
         return None
 
 
-def _value(value: Any, depth: int, *, opaque: bool) -> Any:
+def _value(value: Any, depth: int, *, opaque: bool, budget: list[int] | None = None) -> Any:
     """``value`` with secrets redacted; the same object when nothing changed.
 
     ``opaque`` objects (not text, bytes or plain containers) are replaced by their
     redacted repr only when that repr shows a secret (exception args: what
     ``repr(exc)`` prints); as attributes they are left alone (a ``response`` an
-    error_handler reads).
+    error_handler reads), except the secret headers of an HTTP request or response
+    (``_redact_headers``). A pair ``(key, value)`` whose key names a secret (a
+    header tuple) has its value redacted, as a dict's would be.
+
+    The walk is bounded: a container nested deeper than ``_MAX_DEPTH``, or met after
+    ``_MAX_ITEMS`` items were looked at in one value, is replaced by ``REDACTED``.
     """
     if value is None or isinstance(value, (bool, int, float)):
         return value
@@ -59,28 +64,67 @@ def _value(value: Any, depth: int, *, opaque: bool) -> Any:
         text = bytes(value).decode("utf-8", "surrogateescape")
         clean = _clean(text)
         return value if clean == text else type(value)(clean.encode("utf-8", "surrogateescape"))
-    if depth >= _MAX_DEPTH:
-        return value if not opaque else REDACTED
-    if type(value) is dict:
+    if budget is None:
+        budget = [_MAX_ITEMS]
+    kind = type(value)
+    if kind in _CONTAINERS:
+        try:
+            size = len(value)
+        except Exception:
+            return REDACTED
+        budget[0] -= size
+        if depth >= _MAX_DEPTH or budget[0] < 0:
+            return REDACTED
+    if kind is dict:
         out = {
             k: REDACTED
-            if isinstance(k, str) and v is not None and _SECRET_KEY.fullmatch(k)
-            else _value(v, depth + 1, opaque=opaque)
+            if v is not None and is_secret_key(k)
+            else _value(v, depth + 1, opaque=opaque, budget=budget)
             for k, v in value.items()
         }
         changed = any(out[k] is not v for k, v in value.items())
         return out if changed else value
-    if type(value) in (list, tuple, set, frozenset):
-        items = [_value(v, depth + 1, opaque=opaque) for v in value]
+    if kind in _CONTAINERS:
+        if kind is tuple and len(value) == 2 and value[1] is not None and is_secret_key(value[0]):
+            return (value[0], REDACTED)  # ("Authorization", "Bearer ..."): a header tuple
+        items = [_value(v, depth + 1, opaque=opaque, budget=budget) for v in value]
         changed = any(a is not b for a, b in zip(items, value, strict=True))
-        return type(value)(items) if changed else value
-    if not opaque or isinstance(value, BaseException):
+        return kind(items) if changed else value
+    if isinstance(value, BaseException):
+        return value
+    if not opaque:
+        _redact_headers(value)
         return value
     described = _safe_repr(value)
     if described is None:
         return f"<unprintable {type(value).__name__}>"
     clean = _clean(described)
     return value if clean == described else clean
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+_HTTP_KINDS = ("Request", "Response", "RequestInfo")
+
+
+def _redact_headers(value: object, depth: int = 0) -> None:
+    """Redact, in place, the secret headers of an HTTP request or response object.
+
+    An object whose class name ends with ``Request``, ``Response`` or ``RequestInfo``
+    (httpx, requests, aiohttp, urllib3, ...) with a mutable ``headers`` mapping:
+    each header whose name is a secret key (``Authorization``, ``Cookie``,
+    ``X-Api-Key``, ...) gets the value ``REDACTED``; a response's ``request`` too.
+    Other objects an exception holds are left as they are: a client or session
+    may still be in use.
+    """
+    if depth > 1 or not type(value).__name__.endswith(_HTTP_KINDS):
+        return
+    with contextlib.suppress(Exception):
+        headers = getattr(value, "headers", None)
+        if isinstance(headers, MutableMapping):
+            for key in [k for k in headers if is_secret_key(k)][:_MAX_ITEMS]:
+                headers[key] = REDACTED
+    with contextlib.suppress(Exception):
+        _redact_headers(vars(value).get("request") or vars(value).get("_request"), depth + 1)
 
 
 def _set(exc: BaseException, name: str, value: Any) -> None:
@@ -113,11 +157,19 @@ def _redact_one(exc: BaseException) -> None:
         clean = _value(value, 0, opaque=False)
         if clean is not value:
             _set(exc, name, clean)
-    if isinstance(exc, OSError):  # C-level attributes that str() shows
-        for name in ("filename", "filename2", "strerror"):
+    c_fields = (
+        ("errno", "strerror", "filename", "filename2")
+        if isinstance(exc, OSError)
+        else ("msg", "name", "path")
+        if isinstance(exc, ImportError)
+        else ()
+    )
+    if c_fields:  # C-level attributes that str() shows
+        for name in c_fields:
             value = getattr(exc, name, None)
-            if isinstance(value, str) and _clean(value) != value:
-                _set(exc, name, _clean(value))
+            clean = _value(value, 0, opaque=True)
+            if clean is not value:
+                _set(exc, name, clean)
     _fix_text(exc)
 
 
@@ -133,12 +185,13 @@ def _from_args(cls: type[BaseException]) -> bool:
     """Whether ``str``/``repr`` of ``cls`` are builtin ones that show only cleaned data.
 
     True for builtin (C) ``__str__``/``__repr__`` except the ones that print a
-    field other than ``args`` (an exception group's message, SyntaxError's text).
+    field other than ``args`` (an exception group's message, SyntaxError's text,
+    ImportError's ``msg``).
     """
     return (
         isinstance(cls.__str__, _SLOT)
         and isinstance(cls.__repr__, _SLOT)
-        and not issubclass(cls, (SyntaxError, *_GROUP_TYPES))
+        and not issubclass(cls, (SyntaxError, ImportError, *_GROUP_TYPES))
     )
 
 
@@ -258,7 +311,7 @@ def _blank(exc: BaseException) -> None:
         exc.__context__ = None
         exc.__suppress_context__ = True
         if isinstance(exc, OSError):
-            for name in ("filename", "filename2", "strerror"):
+            for name in ("errno", "strerror", "filename", "filename2"):
                 _set(exc, name, None)
         cls = type(exc)
         if group or not _shows_only_args(cls):

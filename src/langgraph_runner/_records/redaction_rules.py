@@ -23,24 +23,97 @@ scoped inside each rule (``(?i:...)``) because they share one compiled pattern.
 
 from __future__ import annotations
 
-__all__ = ["RULES", "SECRET_KEY_NAMES"]
+__all__ = [
+    "DETECT_SECRETS_KEY_NAMES",
+    "RULES",
+    "SECRET_KEYS",
+    "SECRET_KEY_NAMES",
+    "is_secret_key",
+    "normalise_key",
+]
 
-# Names whose value is a secret in key=value, key: value and "key": "value" pairs,
-# with or without a prefix (DB_PASSWORD, GITHUB_TOKEN, app_secret). Extends
-# detect-secrets' keyword DENYLIST with the names of tokens and auth headers.
-SECRET_KEY_NAMES = (
-    r"password|passwd|passphrase|pwd|contrase(?:ñ|n)a|secret|client_secret|"
-    r"token|access_token|refresh_token|id_token|auth_token|session_token|security_token|"
-    r"api[_-]?key|apikey|x-api-key|auth[_-]?key|service[_-]?key|account[_-]?key|"
-    r"db[_-]?key|database[_-]?key|client[_-]?key|priv[_-]?key|private[_-]?key|"
-    r"private[_-]?key[_-]?id|secret[_-]?key|signing[_-]?key|encryption[_-]?key|"
-    r"master[_-]?key|access[_-]?key[_-]?secret|shared[_-]?access[_-]?key|"
-    r"db[_-]?pass|database[_-]?pass|key[_-]?pass|auth|authorization|credentials?|"
-    r"session[_-]?id|aws_secret_access_key|aws_session_token|sig"
+# Key names whose value is a secret, as words. A key is secret when, normalised
+# (lower case, without "_", "-", "." and spaces: ``normalise_key``), it ends with one
+# of these names joined: DB_PASSWORD, PGPASSWORD, accessToken, client-secret,
+# secretAccessKey, x-api-key, "api key". In text the words may be joined by one of
+# those separators or by nothing, in any case, after any prefix of letters, digits
+# and separators.
+# Taken from detect-secrets 1.5.0's keyword DENYLIST (each ``_?`` entry split in two
+# words; tests/test_sanitize.py checks it against the installed package):
+DETECT_SECRETS_KEY_NAMES: tuple[tuple[str, ...], ...] = (
+    ("api", "key"),
+    ("auth", "key"),
+    ("service", "key"),
+    ("account", "key"),
+    ("db", "key"),
+    ("database", "key"),
+    ("priv", "key"),
+    ("private", "key"),
+    ("client", "key"),
+    ("db", "pass"),
+    ("database", "pass"),
+    ("key", "pass"),
+    ("password",),
+    ("passwd",),
+    ("pwd",),
+    ("secret",),
+    ("contraseña",),
+    ("contrasena",),
+)
+# ... extended with the names of tokens, auth headers, cookies and cloud keys.
+EXTRA_KEY_NAMES: tuple[tuple[str, ...], ...] = (
+    ("passphrase",),
+    ("token",),
+    ("auth",),
+    ("authorization",),
+    ("credential",),
+    ("credentials",),
+    ("cookie",),
+    ("sig",),
+    ("private", "key", "id"),
+    ("secret", "key"),
+    ("secret", "access", "key"),
+    ("shared", "access", "key"),
+    ("signing", "key"),
+    ("encryption", "key"),
+    ("master", "key"),
+    ("session", "id"),
+)
+SECRET_KEY_WORDS = DETECT_SECRETS_KEY_NAMES + EXTRA_KEY_NAMES
+SECRET_KEYS: tuple[str, ...] = tuple(sorted({"".join(w) for w in SECRET_KEY_WORDS}))
+"""Every secret key name, normalised (``normalise_key``); a key ending with one is secret."""
+
+_KEY_DROP = str.maketrans("", "", "_-. ")
+
+
+def normalise_key(key: str) -> str:
+    """``key`` in lower case without ``_``, ``-``, ``.`` and spaces.
+
+    ``accessToken``, ``access-token`` and ``ACCESS_TOKEN`` all give ``accesstoken``.
+    """
+    return key.lower().translate(_KEY_DROP)
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether a mapping key (``str`` or ``bytes``) names a secret (``SECRET_KEYS``)."""
+    if isinstance(key, (bytes, bytearray)):
+        key = bytes(key).decode("utf-8", "replace")
+    if not isinstance(key, str) or len(key) > 200:
+        return False
+    return normalise_key(key).endswith(SECRET_KEYS)
+
+
+# The names as one regex alternation for text: words joined by an optional separator.
+SECRET_KEY_NAMES = "|".join(
+    "[_.\\- ]?".join(words) for words in sorted(SECRET_KEY_WORDS, key=lambda w: -len("".join(w)))
 )
 
-# A value: quoted (may hold spaces) or bare up to a separator.
-_VALUE = r"(?:\"[^\"\n]*\"|'[^'\n]*'|\\\"(?:(?!\\\")[^\n])*\\\"|[^\s,;&)}\]\"'\\]+)"
+# A value: quoted (may hold spaces and escaped quotes; a bytes repr b'...' too) or
+# bare up to a separator.
+_VALUE = (
+    r"(?:[bB]?\"(?:[^\"\\\n]|\\[^\n])*\"|[bB]?'(?:[^'\\\n]|\\[^\n])*'|\\\"(?:(?!\\\")[^\n])*\\\""
+    r"|[^\s,;&)}\]\"'\\]+)"
+)
 
 RULES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     # --- private keys: the whole block, header to footer (or to the end of the text,
@@ -73,7 +146,10 @@ RULES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         # scheme://user:password@host: keep the user. The lookbehind starts a scheme
         # only where a run of scheme characters starts (a mere \b made "a.a.a..."
         # quadratic); the password may hold "@" (up to the last one).
-        r"(?P<keep>(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s/?#]+(?=@)",
+        # "/", "?" and "#" too (unencoded), unless what follows the colon is a port
+        # and a path ("http://host:8080/a@b" has no password).
+        r"(?P<keep>(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)"
+        r"(?!\d{1,5}(?:[/?#]|$))[^\s\"'<>]+(?=@)",
     ),
     (
         "url-query-secret",
@@ -97,7 +173,7 @@ RULES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         "cookie-header",
         ("cookie",),
         "local",
-        r"(?P<keep>(?i:\b(?:set-)?cookie)[\"']?\s*[:=]\s*)(?!\[REDACTED\])[^\s\"'][^\r\n\"']*",
+        r"(?P<keep>(?i:\b(?:set-)?cookie)[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])[^\s\"'][^\r\n\"']*",
     ),
     (
         "authorization-header",
@@ -259,11 +335,14 @@ RULES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
             "session",
             "sig",
             "contrase",
+            "cookie",
         ),
         "detect-secrets keyword (spanned)",
-        # key=value, key: value, "key": "value", JSON-escaped and URL-encoded (%3D, %3A).
-        rf"(?P<keep>\\?[\"']?(?:\b|(?<=%[0-9A-Fa-f]{{2}}))"
-        rf"(?i:(?:[a-z0-9]+[_-])*(?:{SECRET_KEY_NAMES}))\b\\?[\"']?"
-        r"\s*(?:[:=]|%3[dDaA])\s*)(?!\[REDACTED\])" + _VALUE,
+        # key=value, key: value, "key": "value", ("key", "value"), JSON-escaped and
+        # URL-encoded (%3D, %3A). The key starts where a run of key characters starts
+        # (one start per run: no quadratic scan), or after a %XX escape.
+        rf"(?P<keep>\\?[\"']?(?:(?<![A-Za-z0-9_.-])|(?<=%[0-9A-Fa-f]{{2}}))"
+        rf"(?i:[A-Za-z0-9_.-]*?(?:{SECRET_KEY_NAMES}))"
+        r"(?:\\?[\"']?\s*(?:[:=]|%3[dDaA])|[\"']\s*,)\s*)(?!\[REDACTED\])" + _VALUE,
     ),
 )
