@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
+    "BUDGET_VIEW",
     "CURRENT",
     "RUN_DEADLINE_KEY",
     "RUN_TRACKER_KEY",
@@ -90,6 +91,13 @@ class NodeContext(NamedTuple):
         """A copy with some fields changed."""
         return self._replace(**changes)
 
+    @property
+    def budgets(self) -> Any:
+        """The node's budgets as they stand now: ``{name: BudgetStatus}`` (spent,
+        remaining, exhausted), read fresh from their store; empty without budgets."""
+        view = BUDGET_VIEW.get()
+        return {} if view is None else view()
+
 
 class ContextSource(Protocol):
     """What the contextvar holds: builds the NodeContext on first use.
@@ -110,6 +118,11 @@ class _Fixed:
     def get(self) -> NodeContext:
         return self._ctx
 
+
+BUDGET_VIEW: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "langgraph_runner_budget_view", default=None
+)
+"""``() -> {name: BudgetStatus}`` of the running node's budgets (set by ``_limits.guard``)."""
 
 CURRENT: contextvars.ContextVar[ContextSource | None] = contextvars.ContextVar(
     "langgraph_runner_node_context", default=None

@@ -1,0 +1,239 @@
+"""A node's rate limits and budgets around each attempt: ``LimitGuard.wrap(fn)``.
+
+::
+
+    budgets spent? -> BudgetExceededError (before anything runs)
+    each RateLimit: wait for a slot (deadline, abort signal, cancellation) or refuse
+    fn, with a UsageCounter on every LangChain model call inside it:
+        before each model call: budgets checked again
+        after each model call: tokens spent on the limits, tokens and cost on budgets
+    a failure with HTTP 429 / Retry-After: every caller of the limit held off
+    after the call: one call spent on each budget; count_tokens hooks on the result
+
+The wrapped function keeps ``fn``'s signature (``__wrapped__``), so the engine
+injects exactly what ``fn`` declares; the wrapper runs inside each attempt, so a
+retry waits for a slot of its own and the wait counts against the attempt's
+timeout and the call's deadline. ``NodeContext.budgets`` reads the budgets while
+the node runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from langchain_core.runnables.config import var_child_runnable_config
+
+from langgraph_runner._limits.budget import Budget, BudgetStatus
+from langgraph_runner._limits.ratelimit import RateLimit
+from langgraph_runner._limits.tokens import Usage, UsageCounter, counting
+from langgraph_runner._policies.context import BUDGET_VIEW, get_node_context
+from langgraph_runner._records.logs import EventLogger, get_event_logger
+
+__all__ = ["LimitGuard", "coerce_budgets", "coerce_limits"]
+
+
+def coerce_limits(value: object, where: str = "create_node") -> tuple[RateLimit, ...]:
+    """``rate_limit=``: None, a ``RateLimit`` or a sequence of them.
+
+    Raises:
+        TypeError: Anything else.
+    """
+    return _coerce(value, RateLimit, "rate_limit", where)
+
+
+def coerce_budgets(value: object, where: str = "create_node") -> tuple[Budget, ...]:
+    """``budget=``: None, a ``Budget`` or a sequence of them.
+
+    Raises:
+        TypeError: Anything else.
+        ValueError: Two budgets of one name and scope.
+    """
+    budgets = _coerce(value, Budget, "budget", where)
+    seen = set()
+    for b in budgets:
+        if (b.name, b.per) in seen:
+            raise ValueError(f"{where}: two budgets named {b.name!r} per {b.per}")
+        seen.add((b.name, b.per))
+    return budgets
+
+
+def _coerce(value: object, cls: type[Any], field: str, where: str) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, cls):
+        return (value,)
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and all(isinstance(v, cls) for v in value)
+    ):
+        return tuple(value)
+    raise TypeError(
+        f"{where}: {field} must be a {cls.__name__}, a list of them or None, "
+        f"got {type(value).__name__}"
+    )
+
+
+class _Scope:
+    """One call's view of the guard: node, ids, the budgets' scope ids."""
+
+    __slots__ = ("budgets", "deadline", "fields", "guard", "node", "signal")
+
+    node: str
+
+    def __init__(self, guard: LimitGuard, default_name: str) -> None:
+        self.guard = guard
+        ctx = get_node_context()
+        config = var_child_runnable_config.get()
+        if ctx is not None:
+            self.node = str(ctx.node)
+            self.deadline = ctx.deadline
+            self.signal = ctx.abort_signal
+            run: str | None = ctx.trace_id
+            thread: str | None = ctx.thread_id
+            self.fields = {"thread_id": ctx.thread_id, "trace_id": ctx.trace_id}
+        else:
+            self.node = str(default_name)
+            self.deadline = self.signal = None
+            conf = (config or {}).get("configurable") or {}
+            run = str((config or {}).get("run_id") or conf.get("thread_id") or "") or None
+            thread = conf.get("thread_id")
+            self.fields = {}
+        self.budgets: list[tuple[Budget, str, str]] = []
+        for budget in guard.budgets:
+            sid = budget.scope_id(run=run, thread=thread, config=config)
+            if sid is not None:
+                self.budgets.append((budget, sid, sid if budget.per == "tenant" else ""))
+
+    def check(self, _model: str | None = None) -> None:
+        for budget, sid, tenant in self.budgets:
+            budget.check(sid, node=self.node, tenant=tenant)
+
+    def view(self) -> dict[str, BudgetStatus]:
+        return {budget.name: budget.status(sid) for budget, sid, _t in self.budgets}
+
+    def used(self, usage: Usage) -> None:
+        """After each model call: tokens on the limits, tokens and cost on the budgets."""
+        if usage.total_tokens > 0:
+            for limit in self.guard.limits:
+                if limit.count_tokens is None:
+                    limit.spend(usage.total_tokens)
+        for budget, sid, tenant in self.budgets:
+            budget.spend_usage(sid, usage, node=self.node, tenant=tenant)
+
+    def failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Exception):
+            for limit in self.guard.limits:
+                limit.hold_for(exc)
+
+    def finished(self, result: Any, ok: bool) -> None:
+        for budget, sid, tenant in self.budgets:
+            budget.spend(sid, calls=1, node=self.node, tenant=tenant)
+        if ok:
+            for limit in self.guard.limits:
+                if limit.count_tokens is not None:
+                    tokens = limit.count_tokens(result)
+                    if tokens:
+                        limit.spend(float(tokens))
+
+    def acquire(self) -> None:
+        log = self.guard.log
+        for limit in self.guard.limits:
+            limit.acquire(node=self.node, deadline=self.deadline, signal=self.signal, log=log,
+                          fields=self.fields)  # fmt: skip
+
+    async def aacquire(self) -> None:
+        log = self.guard.log
+        for limit in self.guard.limits:
+            await limit.aacquire(node=self.node, deadline=self.deadline, signal=self.signal,
+                                 log=log, fields=self.fields)  # fmt: skip
+
+    def counter(self) -> UsageCounter:
+        return UsageCounter(self.check if self.budgets else None, self.used)
+
+
+class LimitGuard:
+    """Rate limits and budgets of one node (or one middleware).
+
+    Args:
+        limits: The ``RateLimit``s every call waits for.
+        budgets: The ``Budget``s every call is checked against and spends.
+        log: Where ``node.rate_limited`` goes.
+    """
+
+    __slots__ = ("budgets", "limits", "log")
+
+    def __init__(
+        self,
+        limits: tuple[RateLimit, ...],
+        budgets: tuple[Budget, ...],
+        log: EventLogger | None = None,
+    ) -> None:
+        self.limits = limits
+        self.budgets = budgets
+        self.log = log if log is not None else get_event_logger()
+
+    def __bool__(self) -> bool:
+        return bool(self.limits or self.budgets)
+
+    def scope(self, default_name: str) -> _Scope:
+        """The current call's scope (reads the node context and the config)."""
+        return _Scope(self, default_name)
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` with the limits and budgets around each call (same signature)."""
+        name = getattr(fn, "__name__", type(fn).__name__)
+        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)  # noqa: B004 - a callable object's async __call__
+        ):
+            return self._wrap_async(fn, name)
+        return self._wrap_sync(fn, name)
+
+    def _wrap_sync(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            scope = _Scope(self, name)
+            scope.check()
+            token = BUDGET_VIEW.set(scope.view)
+            ok, result = False, None
+            try:
+                scope.acquire()
+                try:
+                    with counting(scope.counter()):
+                        result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    scope.failed(exc)
+                    raise
+                ok = True
+                return result
+            finally:
+                BUDGET_VIEW.reset(token)
+                scope.finished(result, ok)
+
+        return limited
+
+    def _wrap_async(self, fn: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def limited(*args: Any, **kwargs: Any) -> Any:
+            scope = _Scope(self, name)
+            scope.check()
+            token = BUDGET_VIEW.set(scope.view)
+            ok, result = False, None
+            try:
+                await scope.aacquire()
+                try:
+                    with counting(scope.counter()):
+                        result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    scope.failed(exc)
+                    raise
+                ok = True
+                return result
+            finally:
+                BUDGET_VIEW.reset(token)
+                scope.finished(result, ok)
+
+        return limited

@@ -1,0 +1,281 @@
+"""``RateLimit``: requests and tokens per second or minute, shared by key.
+
+Every ``RateLimit`` naming the same ``key`` in the same store shares one
+limiter: across nodes and threads of a process with the default in-process
+store, across processes with a ``RedisLimitStore``. A call reserves its slot in
+one step (GCRA, see ``gcra``) and then waits for it, outside any lock, bounded by
+``max_wait`` and the node's deadline and ended by its abort signal or task
+cancellation; or, with ``on_limit="fail"``, is refused at once with a
+``RateLimitedError`` carrying ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+from langgraph_runner._limits import stats
+from langgraph_runner._limits.gcra import Decision, Rates
+from langgraph_runner._limits.stores import LimitStore, default_store
+from langgraph_runner._policies.abort import AbortSignal
+from langgraph_runner._records.classify import http_status, retry_after_seconds
+from langgraph_runner._records.errors import NodeAbortedError, RateLimitedError
+from langgraph_runner._records.logs import EventLogger, get_event_logger
+
+__all__ = ["RateLimit"]
+
+_INF = math.inf
+
+
+def _rate(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"RateLimit: {name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"RateLimit: {name} must be finite and > 0, got {value!r}")
+    return float(value)
+
+
+def _per_second(limit: RateLimit, what: str) -> float | None:
+    second = _rate(f"{what}_per_second", getattr(limit, f"{what}_per_second"))
+    minute = _rate(f"{what}_per_minute", getattr(limit, f"{what}_per_minute"))
+    if second is not None and minute is not None:
+        raise ValueError(f"RateLimit: give {what}_per_second or {what}_per_minute, not both")
+    return second if minute is None else minute / 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateLimit:
+    """A rate limit in requests and/or tokens per second or minute, shared by ``key``.
+
+    Args:
+        key: The limiter's name: every node, thread and (with a shared store)
+            process that names it shares one limit, e.g. ``"openai"``.
+        requests_per_second: Calls admitted per second (or ``requests_per_minute``).
+        requests_per_minute: Calls admitted per minute.
+        tokens_per_second: Tokens per second (or ``tokens_per_minute``): a call
+            starts when the token bucket holds at least one token; the tokens it
+            used are taken after it (LangChain's ``usage_metadata``, or
+            ``count_tokens``), so the bucket may go into debt and later calls wait.
+        tokens_per_minute: Tokens per minute.
+        burst: Calls that may start at once after a quiet period (default: one
+            second's worth, at least 1). In any window of ``t`` seconds at most
+            ``rate * t + burst`` calls start.
+        token_burst: The token bucket's size (default: one second's worth, at least 1).
+        on_limit: ``"wait"`` (default) for a slot, bounded by ``max_wait`` and the
+            node's deadline; ``"fail"`` raises ``RateLimitedError`` at once.
+        max_wait: Longest wait for a slot, seconds or a timedelta (default: no
+            bound but the node's deadline); a longer wait raises ``RateLimitedError``
+            without waiting.
+        store: Where the state lives: None for this process
+            (``InProcessLimitStore``), a ``RedisLimitStore`` to share it between
+            processes.
+        count_tokens: ``hook(result) -> tokens or None`` for other units: called
+            with the node's return value (or the model's response in
+            ``RunnerMiddleware``) instead of reading LangChain's usage.
+        hold_on_429: Whether a failure with HTTP 429 or a Retry-After hint holds
+            every caller of the key off until it passes (default True).
+
+    Raises:
+        TypeError: A value of the wrong type (the message names the field).
+        ValueError: A value out of range, no rate at all, or both a per-second and
+            a per-minute rate of the same unit.
+    """
+
+    key: str
+    requests_per_second: float | None = None
+    requests_per_minute: float | None = None
+    tokens_per_second: float | None = None
+    tokens_per_minute: float | None = None
+    burst: float | None = None
+    token_burst: float | None = None
+    on_limit: Literal["wait", "fail"] = "wait"
+    max_wait: float | timedelta | None = None
+    store: LimitStore | None = None
+    count_tokens: Callable[[Any], float | None] | None = None
+    hold_on_429: bool = True
+    rates: Rates = field(init=False, repr=False, compare=False)
+    """The rates as the stores use them (derived)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key:
+            raise ValueError(f"RateLimit: key must be a non-empty string, got {self.key!r}")
+        requests = _per_second(self, "requests")
+        tokens = _per_second(self, "tokens")
+        if requests is None and tokens is None:
+            raise ValueError("RateLimit: give a requests_* or tokens_* rate (or both)")
+        if self.on_limit not in ("wait", "fail"):
+            raise ValueError(f"RateLimit: on_limit must be 'wait' or 'fail', got {self.on_limit!r}")
+        burst = _burst("burst", self.burst, requests)
+        token_burst = _burst("token_burst", self.token_burst, tokens)
+        if self.max_wait is not None:
+            wait = self.max_wait
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else wait
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise TypeError("RateLimit: max_wait must be seconds or a timedelta")
+            if not math.isfinite(seconds) or seconds < 0:
+                raise ValueError(f"RateLimit: max_wait must be finite and >= 0, got {wait!r}")
+            object.__setattr__(self, "max_wait", float(seconds))
+        if self.store is not None and not isinstance(self.store, LimitStore):
+            raise TypeError(
+                "RateLimit: store must be a RedisLimitStore or InProcessLimitStore, "
+                f"got {type(self.store).__name__}"
+            )
+        if self.count_tokens is not None and not callable(self.count_tokens):
+            raise TypeError("RateLimit: count_tokens must be callable")
+        if not isinstance(self.hold_on_429, bool):
+            raise TypeError("RateLimit: hold_on_429 must be a bool")
+        r_int = 0.0 if requests is None else 1.0 / requests
+        t_int = 0.0 if tokens is None else 1.0 / tokens
+        object.__setattr__(self, "rates", Rates(r_int, burst * r_int, t_int, token_burst * t_int))
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def limits_tokens(self) -> bool:
+        """Whether the limit has a token rate."""
+        return self.rates.tok_interval > 0
+
+    def _store(self) -> LimitStore:
+        return self.store if self.store is not None else default_store()
+
+    def wait_time(self) -> float:
+        """Seconds a call would wait for a slot now (0 when one is free)."""
+        return self._store().peek(self.key, self.rates)
+
+    def spend(self, tokens: float) -> None:
+        """Take ``tokens`` a call used from the token bucket (no-op without a token rate)."""
+        if self.limits_tokens and tokens > 0:
+            self._store().spend(self.key, self.rates, float(tokens))
+
+    def hold(self, seconds: float) -> None:
+        """Hold every caller of this key off for ``seconds`` (e.g. a provider's Retry-After)."""
+        if seconds > 0:
+            self._store().block(self.key, float(seconds))
+
+    def hold_for(self, exc: BaseException) -> float | None:
+        """Hold callers off as a failure asks: its Retry-After, else 1 s for a bare HTTP 429.
+
+        Returns:
+            The seconds held, or None when the failure asks nothing (or ``hold_on_429``
+            is off).
+        """
+        if not self.hold_on_429:
+            return None
+        hint = retry_after_seconds(exc)
+        if hint is None and http_status(exc) == 429:
+            hint = 1.0
+        if hint is None or hint <= 0:
+            return None
+        self.hold(hint)
+        return hint
+
+    def reset(self) -> None:
+        """Forget the limiter's state (every process, with a shared store)."""
+        self._store().reset(self.key)
+
+    # ------------------------------------------------------------------ acquiring
+
+    def _decide(self, cost: float, deadline: float | None, node: str | None) -> Decision:
+        if self.on_limit == "fail":
+            budget = 0.0
+        else:
+            budget = _INF if self.max_wait is None else float(self.max_wait)  # type: ignore[arg-type]
+            if deadline is not None:
+                budget = min(budget, deadline - time.monotonic())
+        decision = self._store().acquire(self.key, self.rates, cost, max(0.0, budget))
+        if not decision.granted:
+            stats.count_rejection(self.key, node or "")
+            raise RateLimitedError(self.key, decision.wait, node=node, reason=decision.reason)
+        return decision
+
+    def _waiting(self, wait: float, node: str | None, log: EventLogger | None, reason: str,
+                 fields: dict[str, Any] | None) -> None:  # fmt: skip
+        stats.count_wait(self.key, node or "", wait)
+        events = log if log is not None else get_event_logger()
+        events.emit(
+            logging.INFO,
+            "node.rate_limited",
+            node=node,
+            limit=self.key,
+            wait=round(wait, 3),
+            reason=reason,
+            **(fields or {}),
+        )
+
+    def acquire(
+        self,
+        *,
+        cost: float = 1.0,
+        node: str | None = None,
+        deadline: float | None = None,
+        signal: AbortSignal | None = None,
+        log: EventLogger | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> float:
+        """Wait for a slot (sync). Returns the seconds waited.
+
+        Args:
+            cost: Requests the call counts for.
+            node: The node's name, for the error, the log event and metrics.
+            deadline: ``time.monotonic()`` value the wait must end before.
+            signal: An abort signal that ends the wait (``NodeAbortedError``).
+            log: Where ``node.rate_limited`` goes (the package's logger by default).
+            fields: More fields for the log event (trace ids).
+
+        Raises:
+            RateLimitedError: ``on_limit="fail"`` and no slot now, or the wait
+                would pass ``max_wait`` or the deadline.
+            NodeAbortedError: ``signal`` fired while waiting.
+        """
+        decision = self._decide(cost, deadline, node)
+        if decision.wait > 0:
+            self._waiting(decision.wait, node, log, decision.reason, fields)
+            if self._store().sleep(decision.wait, signal):
+                raise _aborted(signal, node)
+        return decision.wait
+
+    async def aacquire(
+        self,
+        *,
+        cost: float = 1.0,
+        node: str | None = None,
+        deadline: float | None = None,
+        signal: AbortSignal | None = None,
+        log: EventLogger | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> float:
+        """Wait for a slot without blocking the event loop (see ``acquire``).
+
+        Cancelling the task ends the wait (the reserved slot goes unused).
+        """
+        decision = self._decide(cost, deadline, node)
+        if decision.wait > 0:
+            self._waiting(decision.wait, node, log, decision.reason, fields)
+            if await self._store().asleep(decision.wait, signal):
+                raise _aborted(signal, node)
+        return decision.wait
+
+
+def _burst(name: str, value: object, rate: float | None) -> float:
+    if value is None:
+        return max(1.0, rate or 1.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"RateLimit: {name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 1:
+        raise ValueError(f"RateLimit: {name} must be finite and >= 1, got {value!r}")
+    return float(value)
+
+
+def _aborted(signal: AbortSignal | None, node: str | None) -> NodeAbortedError:
+    reason = signal.reason if signal is not None else None
+    err = NodeAbortedError(node or "?", reason)
+    if isinstance(reason, BaseException):
+        err.__cause__ = reason
+    return err
