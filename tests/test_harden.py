@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal, TypedDict
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableLambda
+from langchain_core.tools import tool
+from langgraph.cache.memory import InMemoryCache
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import NodeError as LGNodeError
 from langgraph.graph import END, START, StateGraph
-from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
+from langgraph.store.memory import InMemoryStore
 from langgraph.types import CachePolicy, Command, RetryPolicy
 
 from langgraph_runner import GraphState, NodeMetricsCollector, create_node, harden
 from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
-from tests.agent_kit import MODES3, AgentState, call, fake_model, normalized
+from tests.agent_kit import MODES3, AgentState, call, calls, fake_model, normalized, scripted
 
 pytestmark = pytest.mark.usefixtures("instant")
 
@@ -46,9 +52,13 @@ def _app() -> StateGraph[Any, Any, Any, Any]:
     sub.add_edge(START, "inner")
 
     b = StateGraph(S)
-    b.add_node("fetch", fetch, retry_policy=RetryPolicy(max_attempts=1), metadata={"team": "a"})
+    b.add_node("fetch", fetch, metadata={"team": "a"})
     b.add_node("parse", parse, cache_policy=CachePolicy(ttl=60))
-    b.add_node("chain", RunnableLambda(lambda s: {"seen": ["chain"]}))
+    b.add_node(
+        "chain",
+        RunnableLambda(lambda s: {"seen": ["chain"]}),
+        retry_policy=RetryPolicy(max_attempts=1),
+    )
     b.add_node("child", sub.compile())
     b.add_edge(START, "fetch")
     b.add_edge("fetch", "parse")
@@ -182,5 +192,168 @@ def test_bad_arguments_are_refused_with_the_field_named() -> None:
     compiled.compile()
     with pytest.raises(ValueError, match="already compiled"):
         harden(compiled)
+    with pytest.raises(ValueError, match=r"node 'parse'.*cache_policy"):
+        harden(_app(), overrides={"parse": {"on_error": "record"}})
     with pytest.raises(TypeError, match="StateGraph"):
         harden(object())  # type: ignore[type-var]
+
+
+# ---------------------------------------------------------------- compiled agents
+
+
+class Counted:
+    """Tools that count their calls: ``good`` always works, ``flaky`` fails ``fails`` times."""
+
+    def __init__(self, fails: int) -> None:
+        self.fails = fails
+        self.n = {"good": 0, "flaky": 0}
+
+        @tool
+        def good(x: int) -> str:
+            """Always works."""
+            self.n["good"] += 1
+            return f"good {x}"
+
+        @tool
+        def flaky(x: int) -> str:
+            """Fails its first calls."""
+            self.n["flaky"] += 1
+            if self.n["flaky"] <= self.fails:
+                raise ConnectionError("GET /v1?api_key=sk-abcdefghijklmnopqrstuvwx: down")
+            return "flaky ok"
+
+        self.tools = [good, flaky]
+
+
+def _parallel_model() -> Any:
+    return scripted(
+        calls(("good", {"x": 1}, "c1"), ("flaky", {"x": 2}, "c2")), AIMessage(content="done")
+    )
+
+
+def _agent(kind: str, model: Any, tools: list[Any], **kw: Any) -> Any:
+    if kind == "create_agent":
+        return create_agent(model, tools, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # create_react_agent's deprecation notice
+        return create_react_agent(model, tools, **kw)
+
+
+AGENTS = ["create_agent", "create_react_agent"]
+
+
+async def _run(graph: Any, mode: str, inp: Any, cfg: Any = None) -> Any:
+    if mode == "async":
+        return await graph.ainvoke(inp, cfg)
+    return graph.invoke(inp, cfg)
+
+
+@pytest.mark.parametrize("kind", AGENTS)
+def test_a_compiled_agent_is_hardened_into_a_new_graph_with_its_settings(kind: str) -> None:
+    """harden(compiled) keeps checkpointer, store, cache, interrupts, name and config."""
+    saver, store, cache = InMemorySaver(), InMemoryStore(), InMemoryCache()
+    graph = _agent(
+        kind, _parallel_model(), Counted(0).tools, checkpointer=saver, store=store,
+        interrupt_before=["tools"], name="helper",
+    )  # fmt: skip
+    graph = graph.with_config({"tags": ["mine"], "recursion_limit": 40})
+    graph.cache = cache
+    before = {name: spec.runnable for name, spec in graph.builder.nodes.items()}
+    hardened = harden(graph, retry=3)
+    assert hardened is not graph
+    assert (hardened.checkpointer, hardened.store, hardened.cache) == (saver, store, cache)
+    assert (hardened.interrupt_before_nodes, hardened.name) == (["tools"], "helper")
+    assert hardened.config == graph.config
+    assert {n: s.runnable for n, s in graph.builder.nodes.items()} == before
+    assert all(hardened.builder.nodes[n].runnable is not r for n, r in before.items())
+    cfg = {"configurable": {"thread_id": "t"}}
+    hardened.invoke({"messages": [HumanMessage("hi")]}, cfg)
+    assert set(hardened.get_state(cfg).next) == {"tools"}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("kind", AGENTS)
+async def test_a_failed_parallel_tool_call_is_retried_alone(kind: str, mode: str) -> None:
+    """A transient failure re-runs only its call; the good call's result is kept."""
+    counted, model = Counted(1), _parallel_model()
+    hardened = harden(_agent(kind, model, counted.tools), retry=3)
+    out = await _run(hardened, mode, {"messages": [HumanMessage("hi")]})
+    assert counted.n == {"good": 1, "flaky": 2}
+    assert model.calls == 2
+    answers = [(m.tool_call_id, m.content) for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert answers == [("c1", "good 1"), ("c2", "flaky ok")]
+    assert out["errors"] == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("kind", AGENTS)
+async def test_a_call_that_keeps_failing_is_answered_with_a_redacted_error(
+    kind: str, mode: str
+) -> None:
+    """One error ToolMessage for that call id, a recovered record; the model goes on."""
+    counted, model = Counted(99), _parallel_model()
+    hardened = harden(_agent(kind, model, counted.tools), retry=3)
+    out = await _run(hardened, mode, {"messages": [HumanMessage("hi")]})
+    tool_msgs = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert [(m.tool_call_id, m.status) for m in tool_msgs] == [("c1", "success"), ("c2", "error")]
+    assert tool_msgs[1].content.startswith("Error: ConnectionError: GET /v1?api_key=")
+    assert "sk-abcdefghijklmnopqrstuvwx" not in tool_msgs[1].content
+    assert counted.n == {"good": 1, "flaky": 3}
+    assert out["messages"][-1].content == "done"
+    assert [(r["node"], r["attempts"], r["recovered"]) for r in out["errors"]] == [
+        ("tools.flaky", 3, True)
+    ]
+    assert "sk-abcdefghijklmnopqrstuvwx" not in repr(out["errors"])
+
+
+def test_an_agent_that_succeeds_bare_succeeds_hardened_and_streams_the_same() -> None:
+    """No failure: the hardened create_agent streams exactly what the bare one does."""
+
+    def make(hardened: bool) -> Any:
+        model = scripted(calls(("good", {"x": 1}, "c1")), AIMessage(content="done"))
+        graph = create_agent(model, Counted(0).tools)
+        return harden(graph, retry=3) if hardened else graph
+
+    inp = {"messages": [HumanMessage("hi", id="h1")]}
+    bare, hard = (
+        normalized(list(make(h).stream(inp, stream_mode=["updates", "messages"])))
+        for h in (False, True)
+    )
+    assert bare == hard
+
+
+def test_a_node_with_its_own_retry_policy_keeps_langgraphs_retries() -> None:
+    """A node succeeding on LangGraph's 3rd attempt bare succeeds hardened, no record."""
+    runs = {"n": 0}
+
+    def flaky(state: S) -> dict[str, Any]:
+        runs["n"] += 1
+        if runs["n"] < 3:
+            raise ConnectionError("down")
+        return {"x": runs["n"]}
+
+    b = StateGraph(S)
+    b.add_node("n", flaky, retry_policy=RetryPolicy(max_attempts=3, initial_interval=0.0))
+    b.add_edge(START, "n")
+    out = harden(b, retry=5).compile().invoke({})
+    assert (out["x"], out["errors"], runs["n"]) == (3, [], 3)
+
+
+def test_a_cached_node_never_has_its_failure_cached() -> None:
+    """With a native cache_policy, a failure raises as bare; the next run runs the node again."""
+    runs = {"n": 0}
+
+    def once_broken(state: S) -> dict[str, Any]:
+        runs["n"] += 1
+        if runs["n"] == 1:
+            raise ConnectionError("down")
+        return {"x": 1}
+
+    b = StateGraph(S)
+    b.add_node("n", once_broken, cache_policy=CachePolicy(ttl=60))
+    b.add_edge(START, "n")
+    graph = harden(b, retry=1).compile(cache=InMemoryCache())
+    with pytest.raises(ConnectionError):
+        graph.invoke({"x": 0})
+    assert graph.invoke({"x": 0})["x"] == 1
+    assert runs["n"] == 2

@@ -18,15 +18,21 @@ metadata, error handler) is kept as it was.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypedDict, TypeVar, get_type_hints, overload
 
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import Unpack
 
+from langgraph_runner._node.calls import harden_tool_node
 from langgraph_runner._node.factory import NodeOptions, create_node, is_wrapped, node_factory
+from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
+from langgraph_runner._state.channels import merge_flags
 
 __all__ = ["harden"]
 
@@ -40,40 +46,102 @@ def _target(runnable: Any) -> Any:
     return runnable
 
 
+class _RecordChannels(TypedDict, total=False):
+    errors: Annotated[list[dict[str, Any]], bounded_errors(DEFAULT_ERRORS_LIMIT)]
+    routing_flags: Annotated[dict[str, bool], merge_flags]
+
+
+# What a compiled graph carries besides what compile() sets from the builder.
+_PREGEL_SETTINGS = ("config", "retry_policy", "cache_policy", "step_timeout", "stream_eager")
+
+
+@overload
+def harden(
+    builder: CompiledStateGraph[Any, Any, Any, Any],
+    /,
+    *,
+    overrides: Mapping[str, NodeOptions | None] | None = None,
+    **defaults: Unpack[NodeOptions],
+) -> CompiledStateGraph[Any, Any, Any, Any]: ...
+
+
+@overload
 def harden(
     builder: G,
     /,
     *,
     overrides: Mapping[str, NodeOptions | None] | None = None,
     **defaults: Unpack[NodeOptions],
-) -> G:
-    """Wrap every node of ``builder`` with ``create_node`` before it is compiled.
+) -> G: ...
 
-    Nodes already made with ``create_node`` are left as they are. A node that has
-    a LangGraph ``error_handler`` gets ``on_error="raise"`` (unless its options say
-    otherwise), so its handler still runs after our retries.
+
+def harden(
+    builder: Any,
+    /,
+    *,
+    overrides: Mapping[str, NodeOptions | None] | None = None,
+    **defaults: Unpack[NodeOptions],
+) -> Any:
+    """Wrap every node of a graph with ``create_node``: a builder, or a compiled graph.
+
+    Nodes already made with ``create_node`` are left as they are. What the app had
+    keeps working as it did:
+
+    - A ``ToolNode`` is hardened per tool call: a failed call is retried alone,
+      the parallel calls that succeeded keep their results, and a call that fails
+      terminally is answered with an error ``ToolMessage`` for its call id
+      (``status="error"``, redacted text) plus its record (``recovered``). A
+      ``fallback`` option hardens the whole ToolNode as one node instead.
+    - A node with a LangGraph ``error_handler`` or ``retry_policy`` gets
+      ``on_error="raise"`` and, with a ``retry_policy``, none of our retries
+      (LangGraph's stay in charge), unless its options say otherwise; asking for
+      ``retry`` there multiplies the attempts (a ``node.retry_multiplied``
+      warning when it happens).
+    - A node with a ``cache_policy`` gets ``on_error="raise"``: a recorded
+      failure is an ordinary update, which LangGraph would cache and serve again.
 
     Args:
-        builder: A ``StateGraph`` that is not compiled yet; changed in place.
+        builder: A ``StateGraph`` that is not compiled yet (changed in place), or
+            a compiled graph (``compile()``, ``create_agent``,
+            ``create_react_agent``; left as it is).
         overrides: Node name -> ``create_node`` options for that node, merged
             over ``defaults``; ``None`` leaves that node unwrapped.
         **defaults: Any ``create_node`` keyword except ``name``, for every node.
 
     Returns:
-        ``builder`` itself, so ``harden(builder, retry=3).compile()`` reads well.
+        The builder itself, so ``harden(builder, retry=3).compile()`` reads well;
+        for a compiled graph, a new compiled graph from a hardened copy of its
+        builder with the same checkpointer, store, cache, interrupts, name, debug
+        flag and config, and the ``errors``/``routing_flags`` channels added when
+        its state had none.
 
     Raises:
-        TypeError: ``builder`` is not a ``StateGraph``, or an unknown option.
+        TypeError: Not a ``StateGraph`` nor a compiled one, or an unknown option.
         ValueError: ``builder`` was already compiled, ``overrides`` names a node
-            the graph does not have, or an option has a wrong value.
+            the graph does not have, an option has a wrong value, or a node with a
+            ``cache_policy`` is asked for ``on_error="record"``.
     """
+    if isinstance(builder, CompiledStateGraph):
+        return _harden_compiled(builder, overrides, defaults)
     if not isinstance(builder, StateGraph):
-        raise TypeError(f"harden: builder must be a StateGraph, got {type(builder).__name__}")
+        raise TypeError(
+            "harden: builder must be a StateGraph or a compiled graph, "
+            f"got {type(builder).__name__}"
+        )
     if builder.compiled:
         raise ValueError(
-            "harden: the builder was already compiled; harden it before compile() "
-            "(a compiled graph keeps the nodes it was compiled with)"
+            "harden: the builder was already compiled; harden it before compile(), "
+            "or pass the compiled graph (harden returns a hardened recompiled copy)"
         )
+    _harden_nodes(builder, overrides, defaults)
+    return builder
+
+
+def _harden_nodes(
+    builder: StateGraph[Any, Any, Any, Any],
+    overrides: Mapping[str, NodeOptions | None] | None,
+    defaults: Mapping[str, Any],
+) -> None:
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(builder.nodes))
     if unknown:
@@ -83,18 +151,109 @@ def harden(
         )
     node_factory(**defaults)  # validates the defaults once, with errors naming the option
     for name, spec in list(builder.nodes.items()):
-        if spec.is_error_handler or is_wrapped(spec.runnable):
+        if spec.is_error_handler or is_wrapped(spec.runnable) or _is_hardened(spec.runnable):
             continue
         if name in overrides and overrides[name] is None:
             continue
-        options: NodeOptions = {**defaults, **(overrides.get(name) or {})}
+        own: Mapping[str, Any] = overrides.get(name) or {}
+        options: dict[str, Any] = {**defaults, **own}
         if "name" in options:
             raise TypeError(f"harden: 'name' cannot be set for node {name!r} (it is {name!r})")
         if spec.error_handler_node is not None:
             options.setdefault("on_error", "raise")
+        if spec.retry_policy is not None:
+            options["on_error"] = own.get("on_error", "raise")
+            if "retry" not in own:
+                options["retry"] = None
+        if spec.cache_policy is not None:
+            if own.get("on_error") == "record":
+                raise ValueError(
+                    f"harden: node {name!r} has a cache_policy: a recorded failure would be "
+                    "cached and served again; use on_error='raise' or NodeCache"
+                )
+            options["on_error"] = "raise"
         try:
-            node = create_node(_target(spec.runnable), **options)
+            node = _harden_one(name, spec.runnable, options)
         except (TypeError, ValueError) as err:
             raise type(err)(f"harden: node {name!r}: {err}") from err
         builder.nodes[name] = dataclasses.replace(spec, runnable=node)
-    return builder
+
+
+def _is_hardened(runnable: Any) -> bool:
+    return bool(getattr(runnable, "_langgraph_runner_hardened", False))
+
+
+def _harden_one(name: str, runnable: Any, options: dict[str, Any]) -> Any:
+    from langgraph.prebuilt import ToolNode
+
+    if isinstance(runnable, ToolNode) and options.get("fallback") is None:
+        options.pop("fallback", None)
+        node = harden_tool_node(runnable, name, options)
+        node._langgraph_runner_hardened = True
+        return node
+    return create_node(_target(runnable), **options)
+
+
+def _copy_builder(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, Any, Any, Any]:
+    """A copy that compiling or hardening does not share with the original."""
+    new = copy.copy(builder)
+    new.nodes = {name: dataclasses.replace(spec) for name, spec in builder.nodes.items()}
+    new.edges = set(builder.edges)
+    new.waiting_edges = set(builder.waiting_edges)
+    new.branches = defaultdict(dict, {k: dict(v) for k, v in builder.branches.items()})
+    new.schemas = dict(builder.schemas)
+    new.channels = dict(builder.channels)
+    new.managed = dict(builder.managed)
+    new.compiled = False
+    defaults = builder._node_defaults
+    if defaults.error_handler is not None:  # compile() adds its handler node again
+        from langgraph.graph.state import _DEFAULT_ERROR_HANDLER_NODE
+
+        new.nodes.pop(_DEFAULT_ERROR_HANDLER_NODE, None)
+    return new
+
+
+def _with_records(output: Any) -> Any:
+    """The output schema plus the record channels, when it is a TypedDict without them."""
+    if not isinstance(output, type) or not hasattr(output, "__total__"):
+        return output
+    try:
+        hints = get_type_hints(output, include_extras=True)
+    except Exception:  # unresolvable annotations: keep the output as it was
+        return output
+    if "errors" in hints:
+        return output
+    fields = {**hints, **get_type_hints(_RecordChannels, include_extras=True)}
+    return TypedDict(output.__name__, fields, total=False)  # type: ignore[operator]
+
+
+def _interrupts(nodes: Any) -> Any:
+    return nodes if nodes == "*" else list(nodes)
+
+
+def _harden_compiled(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    overrides: Mapping[str, NodeOptions | None] | None,
+    defaults: Mapping[str, Any],
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    builder = _copy_builder(graph.builder)
+    if "errors" not in builder.channels or "routing_flags" not in builder.channels:
+        builder._add_schema(_RecordChannels)
+        output = _with_records(builder.output_schema)
+        if output is not builder.output_schema:
+            builder._add_schema(output)
+            builder.output_schema = output
+    _harden_nodes(builder, overrides, defaults)
+    hardened = builder.compile(
+        checkpointer=graph.checkpointer,
+        cache=graph.cache,
+        store=graph.store,
+        interrupt_before=_interrupts(graph.interrupt_before_nodes),
+        interrupt_after=_interrupts(graph.interrupt_after_nodes),
+        debug=graph.debug,
+        name=graph.name,
+    )
+    for attr in _PREGEL_SETTINGS:
+        if hasattr(graph, attr):
+            setattr(hardened, attr, getattr(graph, attr))
+    return hardened
