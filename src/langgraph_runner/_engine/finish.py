@@ -45,6 +45,7 @@ from langgraph_runner._policies.context import NodeContext, reset_context, set_c
 from langgraph_runner._policies.timeouts import arun_sync_attempt
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.errors import (
+    BudgetExceededError,
     ErrorCategory,
     ErrorCode,
     FailureLoopError,
@@ -274,9 +275,14 @@ async def _report_async(spec: NodeSpec, call: Call, exc: BaseException, failure:
         streaks.failed(call.config, call.streak_key(), scope=call.ids()[4], record=failure.record)
 
 
+def _ends_run(exc: BaseException) -> bool:
+    """A spent ``Budget(on_exhausted="raise")``: never recorded, whatever ``on_error`` says."""
+    return isinstance(exc, BudgetExceededError) and getattr(exc, "raise_run", False)
+
+
 def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
     """The outcome of a terminal failure, from sync code: an update, or the exception."""
-    if isinstance(exc, FailureLoopError):  # a wrapped subgraph's guard stops the whole run
+    if isinstance(exc, FailureLoopError) or _ends_run(exc):  # the whole run stops
         raise exc
     if spec.fallback is None and spec.on_failure is None and not _has_handlers(call.config):
         return _plain(spec, call, exc)  # the common case: the record alone
@@ -311,7 +317,7 @@ def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any
 
 async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
     """The outcome of a terminal failure, from async code."""
-    if isinstance(exc, FailureLoopError):
+    if isinstance(exc, FailureLoopError) or _ends_run(exc):
         raise exc
     if spec.fallback is None and spec.on_failure is None and not _has_handlers(call.config):
         return _plain(spec, call, exc)  # the common case: the record alone (nothing awaited)

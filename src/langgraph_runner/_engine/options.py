@@ -10,13 +10,15 @@ public name is ``langgraph_runner.NodeOptions``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal, TypedDict
 
 from langgraph.types import TimeoutPolicy
 
 from langgraph_runner._cache.node_cache import NodeCache
+from langgraph_runner._limits.budget import Budget
+from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._policies.circuit import CircuitBreaker, CircuitBreakerConfig
 from langgraph_runner._policies.context import NodeContext
 from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
@@ -62,6 +64,8 @@ class NodeOptions(TypedDict, total=False):
     fallback: Fallback | None
     on_failure: Callable[[NodeError, Any], Any] | None
     max_consecutive_failures: int | None
+    rate_limit: RateLimit | Sequence[RateLimit] | None
+    budget: Budget | Sequence[Budget] | None
 
 
 OPTION_NAMES: frozenset[str] = frozenset(NodeOptions.__optional_keys__)

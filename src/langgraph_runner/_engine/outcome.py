@@ -19,9 +19,16 @@ from langgraph.types import Command
 __all__ = ["failure_update", "recovered_update"]
 
 
+_BUDGET = "BUDGET_EXHAUSTED"
+
+
 def failure_update(records: list[dict[str, Any]], goto: str | None) -> Any:
-    """The update of an unrecovered failure: records plus the blocked flag."""
-    update = {"errors": records, "routing_flags": {"blocked": True}}
+    """The update of an unrecovered failure: records plus the blocked flag (and the
+    ``budget_exhausted`` flag when a spent budget stopped the node)."""
+    flags = {"blocked": True}
+    if records and records[-1].get("code") == _BUDGET:
+        flags["budget_exhausted"] = True
+    update = {"errors": records, "routing_flags": flags}
     if goto is None:
         return update
     return Command(update=update, goto=goto)

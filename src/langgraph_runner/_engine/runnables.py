@@ -76,7 +76,10 @@ def build_runnable(runnable: Runnable[Any, Any], /, **options: Unpack[NodeOption
         shell.__doc__ = type(runnable).__doc__
     spec = build_spec(invoke, **options)
     aspec = dataclasses.replace(
-        spec, fn=ainvoke, is_async=True, accepts=_compat.func_accepts(ainvoke)
+        spec,
+        fn=ainvoke if spec.limits is None else spec.limits.wrap(ainvoke),
+        is_async=True,
+        accepts=_compat.func_accepts(ainvoke),
     )
     run, _ = make_entries(spec)
     _, arun = make_entries(aspec)

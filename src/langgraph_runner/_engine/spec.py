@@ -26,6 +26,7 @@ from langgraph_runner._engine.guard import (
 )
 from langgraph_runner._engine.options import OPTION_NAMES, BreakerOption, Fallback, NodeOptions
 from langgraph_runner._internal import compat as _compat
+from langgraph_runner._limits.guard import LimitGuard, coerce_budgets, coerce_limits
 from langgraph_runner._policies.circuit import (
     CircuitBreaker,
     CircuitBreakerConfig,
@@ -81,6 +82,7 @@ class NodeSpec:
     fallback_is_async: bool = False
     on_failure: Callable[[NodeError, Any], Any] | None = None
     streaks: FailureStreaks | None = None
+    limits: LimitGuard | None = None
 
     @property
     def unlimited(self) -> bool:
@@ -281,15 +283,19 @@ def build_spec(fn: Callable[..., Any], /, **options: Unpack[NodeOptions]) -> Nod
     )
     display = name or fn_name(fn)
     run_limit, idle_limit, refresh_on = check_timeout(options.get("timeout"))
+    log = get_event_logger(logger)
+    guard = LimitGuard(
+        coerce_limits(options.get("rate_limit")), coerce_budgets(options.get("budget")), log
+    )
     return NodeSpec(
-        fn=fn,
+        fn=guard.wrap(fn) if guard else fn,
         name=name,
         is_async=_compat.is_async_callable(fn),
         accepts=_compat.func_accepts(fn),
         retry=RetryConfig.coerce(options.get("retry")),
         on_retry_attempt=check_hook(options.get("on_retry_attempt"), "on_retry_attempt"),
         on_error=on_error,
-        log=get_event_logger(logger),
+        log=log,
         cache=cache,
         metrics=metrics,
         fingerprint=code_fingerprint(fn) if cache is not None and cache.version is None else "",
@@ -304,4 +310,5 @@ def build_spec(fn: Callable[..., Any], /, **options: Unpack[NodeOptions]) -> Nod
         fallback_is_async=callable(fallback) and _compat.is_async_callable(fallback),
         on_failure=check_hook(options.get("on_failure"), "on_failure"),
         streaks=None if limit is None else FailureStreaks(limit),
+        limits=guard if guard else None,
     )

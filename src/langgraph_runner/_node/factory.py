@@ -94,6 +94,15 @@ def create_node(
             of the node between) raises ``FailureLoopError`` naming the node
             instead of recording it, so an agent loop around a node that keeps
             failing stops. Default 5; None turns the guard off.
+        rate_limit: A ``RateLimit`` (or a list): each attempt waits for a slot of
+            every limit (bounded by the deadline and ``max_wait``, ended by the abort
+            signal) or fails with ``RateLimitedError`` (code ``RATE_LIMITED``); tokens
+            the LangChain models inside report are spent on token limits; a 429 or
+            Retry-After holds every caller of the key off.
+        budget: A ``Budget`` (or a list): checked before the call and before each
+            model call inside it, spent after; a spent budget stops the node with a
+            record of code ``BUDGET_EXHAUSTED`` and the routing flag
+            ``budget_exhausted`` (or raises ``BudgetExceededError``, by option).
 
     Returns:
         A coroutine function when ``fn`` is async; otherwise a callable
