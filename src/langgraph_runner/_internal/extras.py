@@ -20,6 +20,7 @@ EXTRAS: dict[str, str] = {
     "prometheus": "the Prometheus exporter",
     "otel": "the OpenTelemetry exporter",
     "server": "the LangGraph dev server",
+    "agents": "LangChain agent middleware (RunnerMiddleware)",
 }
 
 

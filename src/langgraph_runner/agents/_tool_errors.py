@@ -1,4 +1,4 @@
-"""Agent loops: hand a tool node's failure to the model instead of ending the path.
+"""``tool_error_messages``: hand a whole tools node's failure to the model.
 
 By default a wrapped tools node that fails terminally records the failure and
 sets ``routing_flags["blocked"]``; route on it (``route_on_blocked``) to end the
