@@ -53,10 +53,16 @@ __all__ = [
 # By value: an Enum member hashes in Python code (Enum.__hash__), a str in C.
 _RECOVERABLE = frozenset(
     code.value
-    for code in (ErrorCode.RETRY_EXHAUSTED, ErrorCode.NODE_TIMEOUT, ErrorCode.CIRCUIT_OPEN)
+    for code in (
+        ErrorCode.RETRY_EXHAUSTED,
+        ErrorCode.NODE_TIMEOUT,
+        ErrorCode.CIRCUIT_OPEN,
+        ErrorCode.RATE_LIMITED,
+    )
 )
 _STACK_MESSAGE = 300
 _CIRCUIT_OPEN_CODE = ErrorCode.CIRCUIT_OPEN.value
+_HINTED_CODES = frozenset((_CIRCUIT_OPEN_CODE, ErrorCode.RATE_LIMITED.value))  # carry retry_after
 
 
 def code_and_category(
@@ -222,7 +228,7 @@ def record_state(
         "stack": stack,
         "trace_id": trace_id,
         "graph_execution_id": graph_execution_id,
-        "retry_after": _retry_after(exc) if value == _CIRCUIT_OPEN_CODE else None,
+        "retry_after": _retry_after(exc) if value in _HINTED_CODES else None,
         "recovered": recovered,
     }
 

@@ -29,7 +29,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph_runner._limits.budget import Budget, BudgetStatus
 from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._limits.tokens import Usage, UsageCounter, counting
-from langgraph_runner._policies.context import BUDGET_VIEW, get_node_context
+from langgraph_runner._policies.context import BUDGET_VIEW, CURRENT, get_node_context
 from langgraph_runner._records.logs import EventLogger, get_event_logger
 
 __all__ = ["LimitGuard", "coerce_budgets", "coerce_limits"]
@@ -87,7 +87,9 @@ class _Scope:
     def __init__(self, guard: LimitGuard, default_name: str) -> None:
         self.guard = guard
         ctx = get_node_context()
-        config = var_child_runnable_config.get()
+        # The engine's call carries the node's config (also outside a graph); inside an
+        # attempt with its own context, LangChain's current config is the attempt's.
+        config = getattr(CURRENT.get(), "config", None) or var_child_runnable_config.get()
         if ctx is not None:
             self.node = str(ctx.node)
             self.deadline = ctx.deadline

@@ -1,0 +1,180 @@
+"""Tests for _limits.guard: rate limits on create_node, node_factory and harden."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langchain_core.runnables import RunnableLambda
+from langgraph.graph import START, StateGraph
+
+from langgraph_runner import GraphState, RetryConfig, create_node, harden, node_factory
+from langgraph_runner._limits import stats
+from langgraph_runner._limits.ratelimit import RateLimit
+from langgraph_runner._limits.stores import InProcessLimitStore
+from langgraph_runner._policies.abort import AbortSignal
+from langgraph_runner.testing import no_wait
+from tests.limits_fakes import UsageModel
+
+
+class FakeClock:
+    """A monotonic clock that only moves when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 50.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float, signal: AbortSignal | None) -> bool:
+        self.slept.append(seconds)
+        self.now += seconds
+        return False
+
+
+def _store(clock: FakeClock) -> InProcessLimitStore:
+    return InProcessLimitStore(clock=clock, sleep=clock.sleep)
+
+
+def test_fail_fast_limit_records_rate_limited_and_is_not_retried() -> None:
+    """A refused call fails with a RATE_LIMITED record carrying retry_after, without retries."""
+    clock = FakeClock()
+    limit = RateLimit(key="g1", requests_per_second=1, on_limit="fail", store=_store(clock))
+    calls: list[int] = []
+
+    def fetch(state: GraphState) -> dict[str, Any]:
+        calls.append(1)
+        return {}
+
+    node = create_node(fetch, rate_limit=limit, retry=RetryConfig(max_attempts=3))
+    assert node({}) == {}
+    with no_wait():
+        out = node({})
+    record = out["errors"][0]
+    assert record["code"] == "RATE_LIMITED"
+    assert record["category"] == "rate_limit"
+    assert record["retry_after"] == pytest.approx(1.0)
+    assert record["attempts"] == 1
+    assert calls == [1]
+
+
+def test_waiting_nodes_share_one_limit_by_key() -> None:
+    """Two nodes naming one key wait for each other's slots; metrics count the waits."""
+    stats.reset_limit_stats()
+    clock = FakeClock()
+    store = _store(clock)
+    a = create_node(
+        lambda s: {},
+        name="a",
+        rate_limit=RateLimit(key="shared", requests_per_second=2, store=store),
+    )
+    b = create_node(
+        lambda s: {},
+        name="b",
+        rate_limit=RateLimit(key="shared", requests_per_second=2, store=store),
+    )
+    for node in (a, b, a, b):
+        node({})
+    assert clock.slept == pytest.approx([0.5, 0.5])
+    series = {(s.limit, s.node): s for s in stats.limit_series()}
+    assert series[("shared", "a")].waits + series[("shared", "b")].waits == 2
+    assert series[("shared", "b")].wait_seconds == pytest.approx(0.5)
+
+
+def test_a_429_in_one_node_holds_every_node_of_the_key_off() -> None:
+    """A failure with Retry-After in one node makes the other node's next call wait for it."""
+    clock = FakeClock()
+    store = _store(clock)
+
+    class TooMany(Exception):
+        status_code = 429
+        retry_after = 4.0
+
+    def flaky(state: GraphState) -> dict[str, Any]:
+        raise TooMany("slow down")
+
+    limit = RateLimit(key="provider", requests_per_second=100, store=store)
+    first = create_node(flaky, rate_limit=limit)
+    other = create_node(lambda s: {}, name="other", rate_limit=limit)
+    out = first({})
+    assert out["errors"][0]["category"] == "rate_limit"
+    other({})
+    assert clock.slept == pytest.approx([4.0])
+
+
+def test_tokens_reported_by_models_count_against_a_token_limit() -> None:
+    """A tokens-per-minute limit holds for chat model calls inside a node, no user code."""
+    clock = FakeClock()
+    model = UsageModel(tokens=600)
+    limit = RateLimit(key="tpm", tokens_per_minute=6000, token_burst=100, store=_store(clock))
+
+    def agent(state: GraphState) -> dict[str, Any]:
+        model.invoke("hi")
+        return {}
+
+    node = create_node(agent, rate_limit=limit)
+    node({})
+    node({})
+    # 600 tokens at 100/s from a bucket of 100: 500 in debt, plus one token to start.
+    assert clock.slept == pytest.approx([5.01])
+
+
+def test_count_tokens_hook_measures_other_units() -> None:
+    """count_tokens(result) spends the units a node's result reports on the limit."""
+    clock = FakeClock()
+    limit = RateLimit(
+        key="chars", tokens_per_second=10, token_burst=10, store=_store(clock),
+        count_tokens=lambda result: len(result["text"]),
+    )  # fmt: skip
+    node = create_node(lambda s: {"text": "x" * 30}, rate_limit=limit)
+    node({})
+    node({})
+    assert clock.slept == pytest.approx([2.1])
+
+
+def test_async_nodes_and_runnables_wait_too() -> None:
+    """An async node and a Runnable node are limited like a sync function."""
+    clock = FakeClock()
+    limit = RateLimit(key="async", requests_per_second=1, store=_store(clock))
+
+    async def anode(state: GraphState) -> dict[str, Any]:
+        return {}
+
+    node = create_node(anode, rate_limit=limit)
+    runnable = create_node(RunnableLambda(lambda s: {}, name="r"), rate_limit=limit)
+
+    async def main() -> None:
+        await node({})
+        await runnable.ainvoke({})
+        await node({})
+
+    asyncio.run(main())
+    runnable.invoke({})
+    assert clock.slept == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_node_factory_and_harden_pass_the_options_on() -> None:
+    """rate_limit= and budget= are ordinary create_node options for the factory and harden."""
+    clock = FakeClock()
+    limit = RateLimit(key="factory", requests_per_second=1, on_limit="fail", store=_store(clock))
+    make = node_factory(rate_limit=limit)
+    node = make(lambda s: {}, name="made")
+    node({})
+    assert node({})["errors"][0]["code"] == "RATE_LIMITED"
+
+    g = StateGraph(GraphState)
+    g.add_node("one", lambda s: {})
+    g.add_edge(START, "one")
+    harden(g, rate_limit=RateLimit(key="hardened", requests_per_second=1, on_limit="fail",
+                                   store=_store(clock)))  # fmt: skip
+    graph = g.compile()
+    graph.invoke({})
+    assert graph.invoke({})["errors"][0]["code"] == "RATE_LIMITED"
+
+
+def test_create_node_refuses_a_bad_rate_limit_option() -> None:
+    """rate_limit= takes a RateLimit or a list of them, nothing else."""
+    with pytest.raises(TypeError, match="rate_limit"):
+        create_node(lambda s: {}, rate_limit=5)  # type: ignore[arg-type]
