@@ -94,15 +94,18 @@ def test_postgres_ttl_expires_entries(pg: PostgresCache[Any]) -> None:
 
 
 def test_postgres_reconnects_after_the_connection_dies(pg: PostgresCache[Any]) -> None:
-    """A killed connection fails one call, and the next call reconnects."""
+    """A killed connection fails no call: the pool checks and replaces it."""
     ns = _ns()
     pg.set({(ns, "k"): ("v", None)})
-    pid = pg._conn.info.backend_pid
     with psycopg.connect(pg.conn_string, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    with pytest.raises(psycopg.Error):
-        pg.get([(ns, "k")])
-    assert pg.get([(ns, "k")]) == {(ns, "k"): "v"}
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+            "pg_backend_pid() AND datname = current_database() AND query LIKE %s",
+            (f"%{pg.table}%",),
+        ).fetchall()
+    assert killed  # the pool's connections that used this table
+    for _ in range(3):
+        assert pg.get([(ns, "k")]) == {(ns, "k"): "v"}
 
 
 def test_bad_table_name_is_rejected() -> None:
@@ -223,3 +226,31 @@ async def test_tiered_cache_async_methods_promote_too(pg: PostgresCache[Any]) ->
     assert pg.get([(ns, "w")]) == {(ns, "w"): "both"}
     await tiered.aclear([ns])
     assert await tiered.aget([(ns, "b"), (ns, "w")]) == {}
+
+
+def _connections(pg: PostgresCache[Any]) -> int:
+    """Server processes other than this one whose last query touched ``pg``'s table."""
+    with psycopg.connect(pg.conn_string, autocommit=True) as admin:
+        for _ in range(50):  # a closed connection's server process ends a moment later
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND datname = current_database() AND query LIKE %s",
+                (f"%{pg.table}%",),
+            ).fetchone()
+            count = int(row[0]) if row else 0
+            if count <= 1:
+                return count
+            time.sleep(0.05)
+    return count
+
+
+def test_node_caches_on_one_postgres_cache_share_its_connections(pg: PostgresCache[Any]) -> None:
+    """Five NodeCaches on one PostgresCache use one connection; close() closes it."""
+    caches = [NodeCache(backend=pg, signing_key="k" * 32) for _ in range(5)]
+    for i, cache in enumerate(caches):
+        key = cache.key(f"node{i}", {"i": i}, thread_id=None, fingerprint="fp")
+        assert cache.store(key, {"v": i})
+        assert cache.lookup(key).value == {"v": i}
+    assert _connections(pg) == 1
+    pg.close()
+    assert _connections(pg) == 0

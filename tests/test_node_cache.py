@@ -148,6 +148,9 @@ async def test_each_backend_serves_hits_to_a_rebuilt_graph(
     rebuilt = _fetch_graph(node, NodeCache(inputs=["url"], backend=make_backend()), events)
     second = await run_graph(rebuilt, mode, {"url": "a"})
     assert calls == ["a"]
+    # The same state, and the hit marked for run reports (step_marks).
+    assert second.pop("step_marks") == {"fetch": {"cache": "hit"}}
+    assert first.pop("step_marks") == {}
     assert second == first
     assert (second["page"], second["other"]) == ("<html>a</html>", 1)
     if kind == "redis":
@@ -358,3 +361,75 @@ def test_partial_rerun_executes_exactly_the_changed_nodes(seed: int, thread: str
         executed.clear()
         assert run(case.changed) == out
         assert executed == []
+
+
+@pytest.fixture
+def hung_server() -> Iterator[tuple[str, int]]:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+    import socket
+    import threading
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)  # read nothing, answer nothing
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_hung_redis_backend_never_hangs_or_fails_the_node(
+    mode: str, hung_server: tuple[str, int], events: EventCapture
+) -> None:
+    """A Redis server that never answers: the node runs uncached, with one warning, every time."""
+    host, port = hung_server
+    client = redis.Redis(host=host, port=port)  # no socket timeout: a read blocks forever
+    calls: list[str] = []
+
+    def fetch(state: S) -> dict[str, Any]:
+        calls.append(state["url"])
+        return {"page": state["url"].upper()}
+
+    cache = NodeCache(
+        inputs=["url"],
+        backend=RedisCache(client),
+        backend_timeout=0.2,
+        signing_key="k" * 32,
+    )
+    graph = _fetch_graph(as_mode(mode, fetch), cache, logger=events)
+    first = await run_graph(graph, mode, {"url": "a"})
+    second = await run_graph(graph, mode, {"url": "a"})
+    assert first["page"] == second["page"] == "A"
+    assert calls == ["a", "a"]
+    warned = events.named("node.cache_error")
+    assert len(warned) == 1
+    assert warned[0]["error_type"] == "BackendTimeout"
+    assert not first.get("errors")
+
+
+def test_backend_timeout_is_validated() -> None:
+    """backend_timeout is None or a finite number of seconds > 0."""
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="backend_timeout"):
+            NodeCache(backend_timeout=bad)
+    with pytest.raises(TypeError, match="backend_timeout"):
+        NodeCache(backend_timeout="1")  # type: ignore[arg-type]

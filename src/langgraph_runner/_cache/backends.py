@@ -31,22 +31,83 @@ def _ns_text(ns: Sequence[str]) -> str:
     return json.dumps(list(ns), separators=(",", ":"), ensure_ascii=False)
 
 
+class _Pool:
+    """The connections of one ``PostgresCache``, shared by every view of it.
+
+    ``NodeCache`` reads and writes through views of the backend (copies sharing its
+    ``__dict__`` entries), so the pool lives in this holder: every ``NodeCache`` on
+    one ``PostgresCache`` uses the same connections, and ``PostgresCache.close()``
+    closes them. Idle connections are kept (at most ``max_size``); a call takes one
+    or opens one (autocommit, ``connect_timeout`` 10 s). No background thread.
+    """
+
+    __slots__ = ("conn_string", "generation", "idle", "lock", "max_size", "ready")
+
+    def __init__(self, conn_string: str, max_size: int) -> None:
+        self.conn_string = conn_string
+        self.max_size = max_size
+        self.lock = threading.Lock()
+        self.idle: list[Any] = []
+        self.generation = 0
+        self.ready = False
+
+    def take(self) -> tuple[Any, bool, int]:
+        """A connection, whether it was idle (it may have died meanwhile), the generation."""
+        with self.lock:
+            generation = self.generation
+            while self.idle:
+                conn = self.idle.pop()
+                if not conn.closed:
+                    return conn, True, generation
+        import psycopg
+
+        conn = psycopg.connect(self.conn_string, autocommit=True, connect_timeout=10)
+        return conn, False, generation
+
+    def give(self, conn: Any, generation: int) -> None:
+        """Return ``conn``: kept when healthy and the pool was not closed since it was taken."""
+        from psycopg.pq import TransactionStatus
+
+        with self.lock:
+            keep = (
+                generation == self.generation
+                and len(self.idle) < self.max_size
+                and not conn.closed
+                and conn.info.transaction_status == TransactionStatus.IDLE
+            )
+            if keep:
+                self.idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, []
+            self.generation += 1
+            self.ready = False
+        for conn in idle:
+            conn.close()
+
+
 class PostgresCache(BaseCache[ValueT]):
     """A LangGraph cache in a PostgreSQL table; entries survive restarts.
 
-    One connection (autocommit, opened on first use, reopened after a failure) is
-    shared by the instance's threads; async methods run the sync ones in a worker
-    thread so the event loop never blocks. Expired entries are invisible and
-    deleted when read; ``purge_expired()`` deletes the rest.
+    One pool of connections (autocommit, opened as needed, at most
+    ``max_connections`` kept idle) is shared by the instance's threads and by every
+    ``NodeCache`` using it; ``close()`` closes them (the next call opens a new one).
+    Async methods run the sync ones in a worker thread so the event loop never
+    blocks. Expired entries are invisible and deleted when read;
+    ``purge_expired()`` deletes the rest.
 
     Args:
         conn_string: A libpq URL, e.g. ``postgresql://user@host:5432/db``.
         table: Table name (created if missing); letters, digits and ``_``.
         serde: Value serializer (LangGraph's default when None).
+        max_connections: Idle connections kept for the next calls.
 
     Raises:
         ImportError: The ``postgres`` extra is not installed.
-        ValueError: ``table`` is not a plain identifier.
+        ValueError: ``table`` is not a plain identifier, or ``max_connections`` < 1.
     """
 
     def __init__(
@@ -55,6 +116,7 @@ class PostgresCache(BaseCache[ValueT]):
         *,
         table: str = "langgraph_runner_cache",
         serde: SerializerProtocol | None = None,
+        max_connections: int = 4,
     ) -> None:
         super().__init__(serde=serde)
         try:
@@ -65,34 +127,43 @@ class PostgresCache(BaseCache[ValueT]):
             ) from None
         if not isinstance(table, str) or not _TABLE.match(table):
             raise ValueError(f"PostgresCache: table must be a plain identifier, got {table!r}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise TypeError(
+                f"PostgresCache: max_connections must be an int, got {max_connections!r}"
+            )
+        if max_connections < 1:
+            raise ValueError(f"PostgresCache: max_connections must be >= 1, got {max_connections}")
         self.conn_string = conn_string
         self.table = table
-        self._lock = threading.Lock()
-        self._conn: Any = None
-        self._ready = False
+        self._pool = _Pool(conn_string, max_connections)
 
     def _run(self, sql: str, params: Sequence[Any] = (), *, fetch: bool = False) -> Any:
         import psycopg
 
-        with self._lock:
+        shared = self._pool
+        for _ in range(2):  # an idle connection that died meanwhile is replaced once
+            conn, was_idle, generation = shared.take()
             try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = psycopg.connect(self.conn_string, autocommit=True)
-                    self._ready = False
-                if not self._ready:
-                    self._conn.execute(
+                if not shared.ready:
+                    conn.execute(
                         f"CREATE TABLE IF NOT EXISTS {self.table} (ns text NOT NULL, "
                         "key text NOT NULL, encoding text NOT NULL, value bytea NOT NULL, "
                         "expires_at timestamptz, PRIMARY KEY (ns, key))"
                     )
-                    self._ready = True
-                cur = self._conn.execute(sql.format(table=self.table), params)
-                return cur.fetchall() if fetch else cur.rowcount
-            except psycopg.Error:
-                conn, self._conn = self._conn, None  # reconnect on the next call
-                if conn is not None:
-                    conn.close()
+                    shared.ready = True
+                cur = conn.execute(sql.format(table=self.table), params)
+                result = cur.fetchall() if fetch else cur.rowcount
+            except psycopg.OperationalError:
+                conn.close()
+                if was_idle:
+                    continue
                 raise
+            except BaseException:
+                conn.close()
+                raise
+            shared.give(conn, generation)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, keys: Sequence[FullKey]) -> dict[FullKey, ValueT]:
         """The live entries among ``keys``."""
@@ -159,11 +230,11 @@ class PostgresCache(BaseCache[ValueT]):
         return int(self._run("DELETE FROM {table} WHERE expires_at <= now()"))
 
     def close(self) -> None:
-        """Close the connection (the next call reopens it)."""
-        with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        """Close the connection pool, shared by every ``NodeCache`` on this cache.
+
+        The next call opens a new one.
+        """
+        self._pool.close()
 
 
 def _shorter(ttl: int | None, cap: int | None) -> int | None:

@@ -13,9 +13,12 @@ event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple
@@ -53,7 +56,9 @@ from langgraph_runner._records.logs import EventLogger, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = [
+    "BACKEND_PAUSE",
     "ENV_KEY",
+    "BackendTimeout",
     "CacheKey",
     "CacheLookup",
     "NodeCache",
@@ -96,6 +101,114 @@ def default_backend() -> InMemoryCache[Any]:
     return _default
 
 
+# --- bounding backend calls ---------------------------------------------------
+
+BACKEND_PAUSE = 10.0
+"""Seconds a backend that timed out is left alone (its calls skipped) before it is tried again."""
+_MAX_STUCK = 8  # backend calls running past their timeout, process-wide; more are refused
+
+
+class BackendTimeout(TimeoutError):
+    """A cache backend did not answer within ``NodeCache.backend_timeout``."""
+
+
+_stuck_lock = threading.Lock()
+_running = [0]
+
+
+def _release() -> None:
+    with _stuck_lock:
+        _running[0] -= 1
+
+
+def _reserve(timeout: float) -> None:
+    with _stuck_lock:
+        if _running[0] >= _MAX_STUCK:
+            raise BackendTimeout(f"{_MAX_STUCK} cache backend calls are still running; skipped")
+        _running[0] += 1
+
+
+class _BackendGuard:
+    """Runs backend calls in daemon threads, bounded by ``timeout``; pauses after one times out.
+
+    A call that times out keeps its thread until the backend answers (a daemon
+    thread: it never holds up the process's exit); at most ``_MAX_STUCK`` such
+    calls run at once, later ones are refused at once.
+    """
+
+    __slots__ = ("paused_until", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.paused_until = 0.0
+
+    def paused(self) -> bool:
+        return self.paused_until > time.monotonic()
+
+    def _timed_out(self) -> BackendTimeout:
+        self.paused_until = time.monotonic() + BACKEND_PAUSE
+        return BackendTimeout(
+            f"the cache backend did not answer within {self.timeout:g} s "
+            f"(skipped for {BACKEND_PAUSE:g} s)"
+        )
+
+    def call(self, fn: Callable[..., Any], arg: Any) -> Any:
+        _reserve(self.timeout)
+        box: list[Any] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                box.append((True, fn(arg)))
+            except BaseException as exc:
+                box.append((False, exc))
+            finally:
+                _release()
+                done.set()
+
+        threading.Thread(target=run, name="langgraph_runner-cache", daemon=True).start()
+        if not done.wait(self.timeout):
+            raise self._timed_out()
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+    async def acall_sync(self, fn: Callable[..., Any], arg: Any) -> Any:
+        _reserve(self.timeout)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if not future.done():
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+        def run() -> None:
+            try:
+                outcome = (True, fn(arg))
+            except BaseException as exc:
+                outcome = (False, exc)
+            finally:
+                _release()
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        threading.Thread(target=run, name="langgraph_runner-cache", daemon=True).start()
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise self._timed_out() from None
+
+    async def acall(self, awaitable: Any) -> Any:
+        try:
+            return await asyncio.wait_for(awaitable, self.timeout)
+        except TimeoutError:
+            raise self._timed_out() from None
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class NodeCache:
     """Cache a node's result under a hash of its inputs, code, graph and what it sees.
@@ -120,6 +233,11 @@ class NodeCache:
         backend: A LangGraph cache (``InMemoryCache``, ``SqliteCache``, ``RedisCache``
             with a sync client, ``PostgresCache``, ``TieredCache``); ``None`` uses
             ``default_backend()``.
+        backend_timeout: Seconds one read or write of a shared backend (anything but
+            process memory) may take, apart from the node's own timeouts. Past it
+            the node runs uncached, with one ``node.cache_error`` warning, and the
+            backend is left alone for ``BACKEND_PAUSE`` seconds (calls skipped, no
+            more warnings). ``None``: no bound (a hung backend hangs the node).
         signing_key: Secret (str or bytes) that signs every entry; defaults to the
             ``LANGGRAPH_RUNNER_CACHE_KEY`` environment variable, else a random
             per-process key (entries then are readable by this process only).
@@ -145,12 +263,14 @@ class NodeCache:
     key_config: Sequence[str] | None = None
     key_context: Sequence[str] | None = None
     backend: BaseCache[Any] | None = None
+    backend_timeout: float | None = 1.0
     signing_key: str | bytes | None = dataclasses.field(default=None, repr=False)
     allowed_types: Sequence[type] = ()
     artifacts: ArtifactSpec = None
     artifact_exists: Callable[[str], bool] | None = None
     _codec: EntryCodec = dataclasses.field(init=False, repr=False, compare=False)
     _view: BaseCache[Any] = dataclasses.field(init=False, repr=False, compare=False)
+    _guard: _BackendGuard | None = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", check_inputs(self.inputs))
@@ -178,12 +298,25 @@ class NodeCache:
         if self.artifacts is not None and not callable(self.artifacts):
             object.__setattr__(self, "artifacts", tuple(self.artifacts))
         check_backend(self.backend)
+        timeout = self.backend_timeout
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(
+                    f"NodeCache: backend_timeout must be seconds or None, got {timeout!r}"
+                )
+            if not math.isfinite(timeout) or timeout <= 0:
+                raise ValueError(
+                    f"NodeCache: backend_timeout must be a finite number > 0, got {timeout!r}"
+                )
         key, configured = resolve_signing_key(self.signing_key)
         backend = self.resolved_backend
         if not configured and is_shared(backend):
             warn_unshared_key(type(backend).__name__)
         object.__setattr__(self, "_codec", EntryCodec(key, self.allowed_types))
         object.__setattr__(self, "_view", signed_view(backend))
+        guarded = timeout is not None and is_shared(backend)
+        guard = _BackendGuard(float(timeout)) if guarded and timeout is not None else None
+        object.__setattr__(self, "_guard", guard)
 
     @property
     def ttl_seconds(self) -> int | None:
@@ -330,8 +463,14 @@ class NodeCache:
         Returns:
             ``CacheLookup(hit, value)``; each hit returns a fresh copy.
         """
+        guard = self._guard
         try:
-            found = self._view.get([key])
+            if guard is None:
+                found = self._view.get([key])
+            elif guard.paused():
+                return _MISS
+            else:
+                found = guard.call(self._view.get, [key])
         except Exception as exc:
             self._failed(key, "lookup", exc, events)
             return _MISS
@@ -341,8 +480,16 @@ class NodeCache:
     async def alookup(self, key: CacheKey, *, events: EventLogger | None = None) -> CacheLookup:
         """Async ``lookup``; backends that would block the event loop run in a thread."""
         backend = self._view
+        guard = self._guard
         try:
-            if blocks_loop(backend):
+            if guard is not None:
+                if guard.paused():
+                    return _MISS
+                if blocks_loop(backend):
+                    found = await guard.acall_sync(backend.get, [key])
+                else:
+                    found = await guard.acall(backend.aget([key]))
+            elif blocks_loop(backend):
                 found = await asyncio.to_thread(backend.get, [key])
             else:
                 found = await backend.aget([key])
@@ -368,8 +515,14 @@ class NodeCache:
         entry = self._encode(key, value, events)
         if entry is None:
             return False
+        guard = self._guard
         try:
-            self._view.set({key: (entry, self.ttl_seconds)})
+            if guard is None:
+                self._view.set({key: (entry, self.ttl_seconds)})
+            elif guard.paused():
+                return False
+            else:
+                guard.call(self._view.set, {key: (entry, self.ttl_seconds)})
         except Exception as exc:
             self._failed(key, "store", exc, events)
             return False
@@ -382,8 +535,16 @@ class NodeCache:
             return False
         backend = self._view
         pairs: dict[FullKey, tuple[Any, int | None]] = {key: (entry, self.ttl_seconds)}
+        guard = self._guard
         try:
-            if blocks_loop(backend):
+            if guard is not None:
+                if guard.paused():
+                    return False
+                if blocks_loop(backend):
+                    await guard.acall_sync(backend.set, pairs)
+                else:
+                    await guard.acall(backend.aset(pairs))
+            elif blocks_loop(backend):
                 await asyncio.to_thread(backend.set, pairs)
             else:
                 await backend.aset(pairs)
