@@ -1,0 +1,213 @@
+"""Tests for _limits.redis_store against the real Redis of tests/services.py.
+
+``test_four_processes_share_one_limit`` is the measured multi-process test (about
+12 s): four worker processes hit one Redis-shared limit for 10 s and the starts
+they made are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from langgraph_runner import GraphState, create_node
+from langgraph_runner._limits.budget import Budget
+from langgraph_runner._limits.ratelimit import RateLimit
+from langgraph_runner._limits.redis_store import RedisLimitStore
+from langgraph_runner._records.errors import BudgetExceededError, RateLimitedError
+from tests import services
+
+SPAWN = multiprocessing.get_context("forkserver")
+SPAWN.set_forkserver_preload([__name__])
+DOWN = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+@pytest.fixture
+def url() -> str:
+    return services.redis_url()
+
+
+@pytest.fixture
+def prefix(url: str) -> Iterator[str]:
+    """A unique key prefix; every key under it is deleted afterwards."""
+    prefix = f"test:lgr:limit:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def test_two_workers_share_one_limit(url: str, prefix: str) -> None:
+    """Two stores (two workers' clients) on one prefix share the slots of a key."""
+    one = RedisLimitStore(url, prefix=prefix)
+    two = RedisLimitStore(url, prefix=prefix)
+    a = RateLimit(key="api", requests_per_second=1, burst=2, on_limit="fail", store=one)
+    b = RateLimit(key="api", requests_per_second=1, burst=2, on_limit="fail", store=two)
+    a.acquire()
+    b.acquire()
+    with pytest.raises(RateLimitedError) as info:
+        a.acquire()
+    assert 0 < info.value.retry_after <= 1.0
+
+
+def test_a_hold_from_one_worker_holds_every_worker(url: str, prefix: str) -> None:
+    """A 429's Retry-After seen by one worker makes every worker of the key wait."""
+    one = RedisLimitStore(url, prefix=prefix)
+    two = RedisLimitStore(url, prefix=prefix)
+    a = RateLimit(key="llm", requests_per_second=100, store=one)
+    b = RateLimit(key="llm", requests_per_second=100, store=two, on_limit="fail")
+
+    class TooMany(Exception):
+        status_code = 429
+        retry_after = 30
+
+    assert a.hold_for(TooMany()) == 30
+    with pytest.raises(RateLimitedError) as info:
+        b.acquire()
+    assert info.value.reason == "blocked"
+    assert 29 < info.value.retry_after <= 30
+
+
+def test_token_spend_is_shared(url: str, prefix: str) -> None:
+    """Tokens one worker spends delay every worker's next call."""
+    one = RedisLimitStore(url, prefix=prefix)
+    two = RedisLimitStore(url, prefix=prefix)
+    a = RateLimit(key="tpm", tokens_per_minute=6000, token_burst=100, store=one)
+    b = RateLimit(key="tpm", tokens_per_minute=6000, token_burst=100, store=two)
+    a.acquire()
+    a.spend(1000)
+    assert 8.5 < b.wait_time() <= 9.01
+
+
+def test_budgets_in_redis_are_shared(url: str, prefix: str) -> None:
+    """Spend added by one worker is seen by another; a spent budget stops both."""
+    one = RedisLimitStore(url, prefix=prefix)
+    two = RedisLimitStore(url, prefix=prefix)
+    b1 = Budget(name="shared", per="tenant", tokens=100, store=one)
+    b2 = Budget(name="shared", per="tenant", tokens=100, store=two)
+    b1.spend("acme", tokens=60)
+    assert b2.check("acme").remaining["tokens"] == 40
+    b2.spend("acme", tokens=50)
+    with pytest.raises(BudgetExceededError):
+        b1.check("acme")
+
+
+def test_a_node_limited_through_redis_records_a_refusal(url: str, prefix: str) -> None:
+    """create_node with a Redis-shared limit fails with RATE_LIMITED when no slot is free."""
+    store = RedisLimitStore(url, prefix=prefix)
+    limit = RateLimit(key="node", requests_per_second=0.5, on_limit="fail", store=store)
+    node = create_node(lambda s: {}, name="n", rate_limit=limit)
+
+    def call() -> Any:
+        return node({})
+
+    assert call() == {}
+    assert call()["errors"][0]["code"] == "RATE_LIMITED"
+
+
+def test_redis_down_fails_open_by_default(caplog: pytest.LogCaptureFixture) -> None:
+    """With Redis unreachable and on_unavailable='open', calls go ahead and it is logged once."""
+    store = RedisLimitStore(DOWN, reconnect_interval=60)
+    limit = RateLimit(key="x", requests_per_second=0.001, on_limit="fail", store=store)
+    budget = Budget(tokens=1, store=store)
+    with caplog.at_level(logging.WARNING, logger="langgraph_runner"):
+        for _ in range(5):
+            limit.acquire()
+        budget.spend("run", tokens=100)
+        assert budget.check("run").exhausted is False
+    assert store.unreachable
+    assert sum("ratelimit.store_unreachable" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_redis_down_fails_closed_when_asked() -> None:
+    """With on_unavailable='closed', limits refuse and budgets stop every call."""
+    store = RedisLimitStore(DOWN, on_unavailable="closed", reconnect_interval=2)
+    limit = RateLimit(key="x", requests_per_second=100, store=store)
+    with pytest.raises(RateLimitedError) as info:
+        limit.acquire()
+    assert info.value.reason == "store unreachable"
+    assert info.value.retry_after == 2
+    with pytest.raises(BudgetExceededError) as spent:
+        Budget(tokens=10, store=store).check("run")
+    assert spent.value.exhausted == "store unreachable"
+
+
+def test_redis_down_closed_records_the_refusal_on_a_node() -> None:
+    """A node behind a closed, unreachable store fails with a RATE_LIMITED record."""
+    store = RedisLimitStore(DOWN, on_unavailable="closed")
+
+    def work(state: GraphState) -> dict[str, Any]:
+        return {}
+
+    node = create_node(work, rate_limit=RateLimit(key="x", requests_per_second=5, store=store))
+    assert node({})["errors"][0]["code"] == "RATE_LIMITED"
+
+
+def test_bad_store_config_is_refused() -> None:
+    """RedisLimitStore validates its options naming them."""
+    with pytest.raises(ValueError, match="on_unavailable"):
+        RedisLimitStore(DOWN, on_unavailable="maybe")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="prefix"):
+        RedisLimitStore(DOWN, prefix="")
+    with pytest.raises(TypeError, match="client"):
+        RedisLimitStore(42)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- many processes
+
+RATE = 20  # per second, shared by every worker
+BURST = 5
+SECONDS = 10.0
+
+
+def _worker(url: str, prefix: str, start: float, end: float, out: Any) -> None:
+    store = RedisLimitStore(url, prefix=prefix, timeout=2.0)
+    limit = RateLimit(key="shared", requests_per_second=RATE, burst=BURST, store=store)
+    while time.time() < start:
+        time.sleep(min(0.05, max(0.0, start - time.time())))
+    starts = []
+    while True:
+        limit.acquire()
+        now = time.time()
+        if now >= end:
+            break
+        starts.append(now)
+    out.put(starts)
+
+
+def run_workers(url: str, prefix: str, workers: int, seconds: float) -> list[float]:
+    """Start ``workers`` processes on one limit for ``seconds``; every start they made."""
+    queue = SPAWN.Queue()
+    start = time.time() + 1.5  # the fork server is warm: the workers are up by then
+    procs = [
+        SPAWN.Process(target=_worker, args=(url, prefix, start, start + seconds, queue))
+        for _ in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    starts: list[float] = []
+    for _ in procs:
+        starts.extend(queue.get(timeout=seconds + 30))
+    for p in procs:
+        p.join(timeout=10)
+    return sorted(starts)
+
+
+def test_four_processes_share_one_limit(url: str, prefix: str) -> None:
+    """MEASURED (~12 s): 4 processes sharing a Redis limit of N/s start at most N*10 + burst
+    calls in 10 s, and not far below it."""
+    starts = run_workers(url, prefix, 4, SECONDS)
+    assert len(starts) <= RATE * SECONDS + BURST
+    assert len(starts) >= 0.8 * RATE * SECONDS  # the limit is used, not starved
+    for i, first in enumerate(starts):  # and in every 1 s window too
+        inside = sum(1 for s in starts[i : i + RATE + BURST + 5] if s - first < 1.0)
+        assert inside <= RATE + BURST + 3  # a busy machine may read a start late
