@@ -13,6 +13,10 @@ from langgraph_runner._cache.node_cache import (
     code_fingerprint,
 )
 from langgraph_runner._internal import moved as _moved
+from langgraph_runner._limits.budget import Budget, BudgetStatus
+from langgraph_runner._limits.ratelimit import RateLimit
+from langgraph_runner._limits.redis_store import RedisLimitStore
+from langgraph_runner._limits.stores import InProcessLimitStore
 from langgraph_runner._node.factory import NodeFactory, NodeOptions, create_node, node_factory
 from langgraph_runner._node.harden import harden
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
@@ -33,11 +37,13 @@ from langgraph_runner._records.classify import (
     is_retryable_node_error,
 )
 from langgraph_runner._records.exceptions import (
+    BudgetExceededError,
     CircuitOpenError,
     FailureLoopError,
     LangGraphRunnerError,
     NodeAbortedError,
     NodeTimeoutError,
+    RateLimitedError,
     RunNotCompletedError,
     StateSchemaError,
     StepFailedError,
@@ -105,6 +111,9 @@ __all__ = [
     "AbortSignal",
     "BoundedErrors",
     "BreakerStore",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetStatus",
     "CacheKey",
     "Change",
     "CircuitBreaker",
@@ -119,6 +128,7 @@ __all__ = [
     "GraphState",
     "GraphStateFields",
     "GraphStateModel",
+    "InProcessLimitStore",
     "LOGGER_NAME",
     "LangGraphRunnerError",
     "METRICS_COLLECTOR_KEY",
@@ -136,8 +146,11 @@ __all__ = [
     "Plan",
     "PostgresCache",
     "RUN_DEADLINE_KEY",
+    "RateLimit",
+    "RateLimitedError",
     "RebuildResult",
     "RedisBreakerStore",
+    "RedisLimitStore",
     "RetryAttempt",
     "RetryConfig",
     "RunNotCompletedError",
