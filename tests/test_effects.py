@@ -364,12 +364,16 @@ def test_outside_a_node_a_key_is_required(ledger: EffectLedger) -> None:
         pass
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True])
-def test_bad_lease_is_refused(db_path: str, bad: Any) -> None:
-    """lease and poll_interval must be positive finite seconds."""
-    with pytest.raises(ValueError, match="lease"):
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(0, ValueError), (-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError)]
+    + [(True, TypeError), ("5", TypeError)],
+)
+def test_bad_lease_is_refused(db_path: str, bad: Any, error: type[Exception]) -> None:
+    """lease and poll_interval must be positive finite seconds (a bool or str is a TypeError)."""
+    with pytest.raises(error, match="lease"):
         EffectLedger.sqlite(db_path, lease=bad)
-    with pytest.raises(ValueError, match="poll_interval"):
+    with pytest.raises(error, match="poll_interval"):
         EffectLedger.sqlite(db_path, poll_interval=bad)
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from langgraph_runner._engine.waits import waits_disabled
 from langgraph_runner._policies.context import NodeContext
-from langgraph_runner._policies.retry import RetryAttempt, RetryConfig, as_seconds
+from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
 from langgraph_runner._records.errors import CircuitOpenError, NodeAbortedError
 
 
@@ -154,16 +154,16 @@ def test_ceiling_below_initial_interval_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("value", "seconds"), [(1, 1.0), (0.5, 0.5), (timedelta(seconds=3), 3.0), (0, 0.0)]
 )
-def test_as_seconds(value: Any, seconds: float) -> None:
-    """as_seconds normalises numbers and timedeltas to float seconds."""
-    assert as_seconds(value, "x") == seconds
+def test_intervals_become_float_seconds_and_zero_means_at_once(value: Any, seconds: float) -> None:
+    """An interval of numbers or a timedelta is float seconds; 0 retries at once."""
+    assert RetryConfig(initial_interval=value).initial_interval == seconds
 
 
-@pytest.mark.parametrize("value", [-1, float("nan"), True, timedelta(seconds=-2)])
-def test_as_seconds_rejects_bad_values(value: Any) -> None:
-    """Negative, NaN and bool values are refused with the field's name."""
-    with pytest.raises(ValueError, match="my_field"):
-        as_seconds(value, "my_field")
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), True, timedelta(seconds=-2)])
+def test_bad_intervals_are_refused_with_the_field_named(value: Any) -> None:
+    """Negative, NaN, infinite and bool intervals are a ValidationError naming the field."""
+    with pytest.raises(ValidationError, match="max_interval"):
+        RetryConfig(max_interval=value)
 
 
 # ---------------------------------------------------------------- the schedule

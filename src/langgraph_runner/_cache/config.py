@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 
 from langgraph.cache.base import BaseCache
 from langgraph.cache.redis import RedisCache
 
 from langgraph_runner._cache.keys import CacheKey
+from langgraph_runner._internal.durations import whole_seconds
 from langgraph_runner._records.logs import EventLogger, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 
@@ -19,16 +19,7 @@ _warned_round_trip: set[str] = set()
 
 
 def ttl_seconds(ttl: object) -> int | None:
-    if ttl is None:
-        return None
-    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"NodeCache: ttl must be whole seconds (int or timedelta), got {ttl!r}")
-    if isinstance(seconds, float) and not seconds.is_integer():
-        raise ValueError(f"NodeCache: ttl must be whole seconds (backends take ints), got {ttl!r}")
-    if seconds < 1:
-        raise ValueError(f"NodeCache: ttl must be at least 1 second, got {ttl!r}")
-    return int(seconds)
+    return None if ttl is None else whole_seconds(ttl, "ttl", owner="NodeCache")
 
 
 def check_inputs(inputs: object) -> tuple[str, ...] | None:

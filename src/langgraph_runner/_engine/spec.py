@@ -7,11 +7,9 @@ spec and never validates again.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from langchain_core.runnables import Runnable
@@ -26,6 +24,7 @@ from langgraph_runner._engine.guard import (
 )
 from langgraph_runner._engine.options import OPTION_NAMES, BreakerOption, Fallback, NodeOptions
 from langgraph_runner._internal import compat as _compat
+from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._limits.guard import LimitGuard, coerce_budgets, coerce_limits
 from langgraph_runner._policies.circuit import (
     CircuitBreaker,
@@ -101,34 +100,14 @@ def fn_name(fn: object) -> str:
 
 
 def check_seconds(value: object, field: str) -> float | None:
-    """``timeout=``/``deadline=``: None, or float seconds / a timedelta greater than 0.
+    """``timeout=``/``deadline=``: None, or a duration (``_internal.durations``) of at most
+    ``threading.TIMEOUT_MAX``, the longest wait a thread can be given.
 
     Raises:
         TypeError: Not a number of seconds or a timedelta (a bool is refused).
-        ValueError: Not finite, not greater than 0, or above ``threading.TIMEOUT_MAX``
-            (the longest wait a thread can be given).
+        ValueError: Not finite, not greater than 0, or above ``threading.TIMEOUT_MAX``.
     """
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        raise TypeError(
-            f"create_node: {field} must be seconds (int or float) or a datetime.timedelta, "
-            f"got {type(value).__name__}"
-        )
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(
-            f"create_node: {field} must be a finite number of seconds > 0, got {value!r}"
-        )
-    if seconds > threading.TIMEOUT_MAX:
-        raise ValueError(
-            f"create_node: {field} must be at most {threading.TIMEOUT_MAX:.0f} seconds "
-            f"(threading.TIMEOUT_MAX), got {value!r}"
-        )
-    return seconds
+    return optional_seconds(value, field, owner="create_node", maximum=threading.TIMEOUT_MAX)
 
 
 _COLLECTOR_METHODS = ("record_success", "record_failure", "record_retry")

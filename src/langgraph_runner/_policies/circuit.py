@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import contextvars
 import enum
-import math
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from langgraph_runner._internal.durations import pydantic_seconds
 from langgraph_runner._policies.circuit_events import announce
 from langgraph_runner._records.errors import CircuitOpenError
 
@@ -74,7 +73,7 @@ class CircuitBreakerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     failure_threshold: int = Field(default=5, ge=1, strict=True)
-    recovery_timeout: float = Field(default=30.0, gt=0)
+    recovery_timeout: float = 30.0
     half_open_max_calls: int = Field(default=1, ge=1, strict=True)
 
     def __init__(self, **data: Any) -> None:  # keyword-only, like LangGraph's policies
@@ -83,13 +82,7 @@ class CircuitBreakerConfig(BaseModel):
     @field_validator("recovery_timeout", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> float:
-        if isinstance(value, timedelta):
-            value = value.total_seconds()
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError("must be a number of seconds or a datetime.timedelta")
-        if not math.isfinite(value):
-            raise ValueError("must be finite")
-        return float(value)
+        return pydantic_seconds(value, "recovery_timeout")
 
 
 Transition = Callable[[CircuitState, CircuitState], object]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import math
 import secrets
 import threading
 import time
@@ -35,6 +34,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from langgraph_runner._internal.durations import seconds
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._policies import breaker_scripts as lua
 from langgraph_runner._policies.circuit import (
@@ -55,17 +55,6 @@ __all__ = ["RedisBreakerStore", "SharedCircuitBreaker"]
 _STATES = (CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN)
 _LOCAL = "local"  # admitted by the local fallback state
 _monotonic = time.monotonic
-
-
-def _seconds(name: str, value: object, *, zero: bool = False) -> float:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"RedisBreakerStore: {name} must be seconds or a timedelta, got {value!r}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        bound = ">= 0" if zero else "> 0"
-        raise ValueError(f"RedisBreakerStore: {name} must be finite and {bound}, got {value!r}")
-    return float(value)
 
 
 class RedisBreakerStore:
@@ -109,17 +98,18 @@ class RedisBreakerStore:
                 f"RedisBreakerStore: prefix must be a non-empty string, got {prefix!r}"
             )
         self.prefix = prefix
-        self.cache_ttl = _seconds("cache_ttl", cache_ttl, zero=True)
-        self.probe_lease = _seconds("probe_lease", probe_lease)
-        self.reconnect_interval = _seconds("reconnect_interval", reconnect_interval)
-        seconds = _seconds("timeout", timeout)
+        owner = "RedisBreakerStore"
+        self.cache_ttl = seconds(cache_ttl, "cache_ttl", owner=owner, zero=True)  # 0: no cache
+        self.probe_lease = seconds(probe_lease, "probe_lease", owner=owner)
+        self.reconnect_interval = seconds(reconnect_interval, "reconnect_interval", owner=owner)
+        limit = seconds(timeout, "timeout", owner=owner)
         if isinstance(client, str):
             retry = require_extra("redis", "redis.retry").Retry
             backoff = require_extra("redis", "redis.backoff").NoBackoff
             self.client: redis.Redis = redis_mod.Redis.from_url(
                 client,
-                socket_timeout=seconds,
-                socket_connect_timeout=seconds,
+                socket_timeout=limit,
+                socket_connect_timeout=limit,
                 retry=retry(backoff(), 0),
             )
         elif isinstance(client, redis_mod.Redis):

@@ -12,16 +12,15 @@ Retry-After header) replaces the computed wait, still capped by max_interval.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langgraph_runner._internal import compat as _compat
+from langgraph_runner._internal.durations import pydantic_seconds
 from langgraph_runner._records.classify import (
     is_control_flow,
     is_retryable_node_error,
@@ -41,7 +40,6 @@ __all__ = [
     "RetryAttempt",
     "RetryConfig",
     "RetryOn",
-    "as_seconds",
 ]
 
 RetryOn = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10
@@ -52,16 +50,6 @@ RetryOn = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10
 """Exception types, or a predicate ``exc -> bool``, that decide what is retried."""
 
 _RANDOM = random.Random()
-
-
-def as_seconds(value: float | timedelta, field: str) -> float:
-    """Normalise float seconds or a timedelta to float seconds (>= 0)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{field} must be a number of seconds or a timedelta, not a bool")
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if not math.isfinite(seconds) or seconds < 0:  # NaN, infinite or negative
-        raise ValueError(f"{field} must be a finite number of seconds >= 0, got {value!r}")
-    return seconds
 
 
 class RetryConfig(BaseModel):
@@ -98,9 +86,7 @@ class RetryConfig(BaseModel):
     @field_validator("initial_interval", "max_interval", mode="before")
     @classmethod
     def _seconds(cls, value: Any, info: Any) -> float:
-        if not isinstance(value, (int, float, timedelta)):
-            raise ValueError(f"{info.field_name} must be seconds (float) or a timedelta")
-        return as_seconds(value, info.field_name)
+        return pydantic_seconds(value, info.field_name, zero=True)  # 0: retry at once
 
     @field_validator("backoff_factor", "jitter", mode="before")
     @classmethod

@@ -37,14 +37,15 @@ import asyncio
 import inspect
 import json
 import logging
-import math
 import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from typing import Any, NamedTuple, TypeVar, overload
 
+from langgraph_runner._internal.durations import seconds
 from langgraph_runner._policies.context import get_node_context
 from langgraph_runner._runs import effect_store as store
 from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
@@ -88,21 +89,20 @@ class EffectLedger:
             running right now.
     """
 
-    def __init__(self, db: store.Db, *, lease: float = 300.0, poll_interval: float = 0.05) -> None:
-        for field, value in (("lease", lease), ("poll_interval", poll_interval)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value <= 0
-            ):
-                db.close()
-                raise ValueError(
-                    f"EffectLedger {field} must be a positive number of seconds, got {value!r}"
-                )
+    def __init__(
+        self,
+        db: store.Db,
+        *,
+        lease: float | timedelta = 300.0,
+        poll_interval: float | timedelta = 0.05,
+    ) -> None:
+        try:
+            self.lease = seconds(lease, "lease", owner="EffectLedger")
+            self.poll_interval = seconds(poll_interval, "poll_interval", owner="EffectLedger")
+        except (TypeError, ValueError):
+            db.close()
+            raise
         self._db = db
-        self.lease = float(lease)
-        self.poll_interval = float(poll_interval)
         try:
             db.setup()
         except BaseException:
@@ -113,7 +113,11 @@ class EffectLedger:
 
     @classmethod
     def sqlite(
-        cls, path: str, *, lease: float = 300.0, poll_interval: float = 0.05
+        cls,
+        path: str,
+        *,
+        lease: float | timedelta = 300.0,
+        poll_interval: float | timedelta = 0.05,
     ) -> EffectLedger:
         """A ledger in the SQLite database file at ``path`` (its own connection).
 
@@ -126,7 +130,11 @@ class EffectLedger:
 
     @classmethod
     def postgres(
-        cls, conninfo: str, *, lease: float = 300.0, poll_interval: float = 0.05
+        cls,
+        conninfo: str,
+        *,
+        lease: float | timedelta = 300.0,
+        poll_interval: float | timedelta = 0.05,
     ) -> EffectLedger:
         """A ledger in the PostgreSQL database ``conninfo`` names (needs the ``postgres`` extra).
 
@@ -142,7 +150,11 @@ class EffectLedger:
 
     @classmethod
     def for_checkpointer(
-        cls, checkpointer: Any, *, lease: float = 300.0, poll_interval: float = 0.05
+        cls,
+        checkpointer: Any,
+        *,
+        lease: float | timedelta = 300.0,
+        poll_interval: float | timedelta = 0.05,
     ) -> EffectLedger:
         """A ledger in the database of ``checkpointer``, through a connection of its own.
 

@@ -40,6 +40,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
 
+from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner._policies.context import RUN_DEADLINE_KEY, RUN_TRACKER_KEY, ids_from_config
 from langgraph_runner._records.errors import NodeAbortedError
@@ -121,14 +122,7 @@ class RunResult:
 
 
 def _seconds(time_limit: float | timedelta | None) -> float | None:
-    if time_limit is None:
-        return None
-    value = time_limit.total_seconds() if isinstance(time_limit, timedelta) else time_limit
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"time_limit must be float seconds or a timedelta, got {time_limit!r}")
-    if not value > 0:
-        raise ValueError(f"time_limit must be greater than 0, got {time_limit!r}")
-    return float(value)
+    return optional_seconds(time_limit, "time_limit", owner="run")
 
 
 class _Run:

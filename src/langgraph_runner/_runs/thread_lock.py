@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
-import math
 import os
 import sqlite3
 import threading
@@ -38,6 +37,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.errors import ThreadBusyError
 from langgraph_runner._runs.saver_storage import (
@@ -68,14 +68,9 @@ def _key(thread_id: str, checkpoint_ns: str) -> int:
 
 
 def _wait_seconds(wait: float | timedelta | None) -> float:
-    if wait is None:
-        return 0.0
-    value = wait.total_seconds() if isinstance(wait, timedelta) else wait
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"the thread lock wait must be float seconds or a timedelta, got {wait!r}")
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"the thread lock wait must be 0 seconds or more, got {wait!r}")
-    return float(value)
+    # 0 (or None): fail at once; math.inf: wait for as long as it takes.
+    found = optional_seconds(wait, "wait", owner="thread_lock", zero=True, infinite=True)
+    return 0.0 if found is None else found
 
 
 class _Backend:
