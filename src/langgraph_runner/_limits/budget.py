@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple
 
+from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import stats
 from langgraph_runner._limits.stores import LimitStore, Spent, default_store
 from langgraph_runner._limits.tokens import Usage
@@ -150,10 +151,7 @@ class Budget:
                 "Budget: store must be a RedisLimitStore or InProcessLimitStore, "
                 f"got {type(self.store).__name__}"
             )
-        ttl = self.ttl.total_seconds() if isinstance(self.ttl, timedelta) else self.ttl
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-            raise ValueError(f"Budget: ttl must be seconds > 0 or a timedelta, got {self.ttl!r}")
-        object.__setattr__(self, "ttl", float(ttl))
+        object.__setattr__(self, "ttl", seconds(self.ttl, "ttl", owner="Budget"))
         object.__setattr__(self, "calls", None if limits[2] is None else int(limits[2]))
 
     # ------------------------------------------------------------------ scope

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
+from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import stats
 from langgraph_runner._limits.gcra import Decision, Rates
 from langgraph_runner._limits.stores import LimitStore, default_store
@@ -115,13 +116,8 @@ class RateLimit:
         burst = _burst("burst", self.burst, requests)
         token_burst = _burst("token_burst", self.token_burst, tokens)
         if self.max_wait is not None:
-            wait = self.max_wait
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else wait
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-                raise TypeError("RateLimit: max_wait must be seconds or a timedelta")
-            if not math.isfinite(seconds) or seconds < 0:
-                raise ValueError(f"RateLimit: max_wait must be finite and >= 0, got {wait!r}")
-            object.__setattr__(self, "max_wait", float(seconds))
+            wait = seconds(self.max_wait, "max_wait", owner="RateLimit", zero=True)
+            object.__setattr__(self, "max_wait", wait)
         if self.store is not None and not isinstance(self.store, LimitStore):
             raise TypeError(
                 "RateLimit: store must be a RedisLimitStore or InProcessLimitStore, "

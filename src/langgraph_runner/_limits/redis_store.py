@@ -17,12 +17,12 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from langgraph_runner._internal.durations import seconds
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._limits import gcra, scripts
 from langgraph_runner._limits.gcra import Decision, Rates
@@ -40,13 +40,7 @@ _US = 1_000_000
 
 
 def _seconds(name: str, value: object) -> float:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"RedisLimitStore: {name} must be seconds or a timedelta, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"RedisLimitStore: {name} must be finite and > 0, got {value!r}")
-    return float(value)
+    return seconds(value, name, owner="RedisLimitStore")
 
 
 class RedisLimitStore:
