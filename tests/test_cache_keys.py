@@ -33,6 +33,7 @@ from langgraph_runner._records.sanitize import sanitize_message
 
 class Color(enum.Enum):
     RED = "red"
+Color.__module__ = "cases"  # the same name run in-process (exec) and as __main__
 
 state = {
     "tags": {"b", "a", "c"}, "frozen": frozenset({"x", "y"}), "blob": b"\\x00\\xff",
@@ -160,7 +161,7 @@ def test_awkward_types_have_deterministic_distinct_forms() -> None:
     assert _k({3, 1, 2}) == _k({2, 3, 1}) != _k([1, 2, 3])
     assert _k(frozenset({"a"})) == _k({"a"})
     assert _k((1, 2)) == _k([1, 2])  # a tuple is a JSON list
-    assert _k(_Mood.HAPPY) == _k("happy")  # an Enum is its value
+    assert _k(_Mood.HAPPY) != _k("happy")  # an Enum is tagged with its class
     assert _k(b"\x00") != _k("AA==")
     assert _k(dt.datetime(2024, 1, 1)) != _k("2024-01-01T00:00:00")
     assert _k(dt.datetime(2024, 1, 1)) != _k(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
@@ -173,8 +174,40 @@ def test_awkward_types_have_deterministic_distinct_forms() -> None:
     assert _k(_Doc(url="u", when=dt.date(2024, 1, 1))) != _k(
         _Doc(url="u", when=dt.date(2024, 1, 2))
     )
-    assert _k(_Point(1, 2)) == _k({"x": 1, "y": 2})
+    assert _k(_Point(1, 2)) != _k({"x": 1, "y": 2})  # a dataclass is tagged with its class
+    assert _k(_Point(1, 2)) == _k(_Point(1, 2))
     assert _k(1) != _k(1.0) != _k(True)
+
+
+def test_models_dataclasses_and_enums_of_other_classes_differ() -> None:
+    """Query(text="x") and Complaint(text="x") never share a key (nor dataclasses, enums)."""
+
+    class Query(BaseModel):
+        text: str
+
+    class Complaint(BaseModel):
+        text: str
+
+    @dataclasses.dataclass
+    class A:
+        v: int
+
+    @dataclasses.dataclass
+    class B:
+        v: int
+
+    class E1(enum.Enum):
+        X = 1
+
+    class E2(enum.Enum):
+        X = 1
+
+    assert _k(Query(text="x")) != _k(Complaint(text="x"))
+    assert _k(Query(text="x")) == _k(Query(text="x"))
+    assert _k([Query(text="x")]) != _k([Complaint(text="x")])  # nested too
+    assert _k(A(1)) != _k(B(1))
+    assert _k(E1.X) != _k(E2.X)
+    assert _key(Query(text="x"), inputs=None) != _key(Complaint(text="x"), inputs=None)
 
 
 def test_typed_inputs_select_the_same_fields_as_dicts() -> None:

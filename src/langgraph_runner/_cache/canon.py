@@ -1,7 +1,9 @@
 """Canonical JSON: plain data standing for a value, identical in every process.
 
 No ``hash()`` and no ``repr`` of objects: values that are not JSON (sets, bytes,
-datetimes, models ...) get tagged forms ``{"$lgr": kind, "v": ...}``, and plain
+datetimes, models ...) get tagged forms ``{"$lgr": kind, "v": ...}`` (enums, pydantic
+models and dataclasses also name their class, ``"t"``: two models with the same
+fields differ), and plain
 mappings that happen to hold the tag key are wrapped in a tagged ``dict`` form,
 so no plain value can ever equal the form of another type.
 """
@@ -40,7 +42,7 @@ def canon(value: Any) -> Any:
     if cls in _SCALARS:
         return value
     if isinstance(value, enum.Enum):
-        return canon(value.value)
+        return {_TAG: "enum", "t": _type_name(cls), "v": canon(value.value)}
     if isinstance(value, (str, int, float)):
         return value  # json encodes subclasses through the base type
     if isinstance(value, Mapping):
@@ -65,15 +67,18 @@ def canon(value: Any) -> Any:
     if isinstance(value, (Decimal, uuid.UUID, PurePath)):
         return {_TAG: cls.__name__, "v": str(value)}
     if isinstance(value, BaseModel):
-        try:
-            return _canon_mapping(value.model_dump(mode="python"))
-        except Unhashable:
-            raise
-        except Exception as exc:  # a pydantic serializer error; no node code runs here
-            raise Unhashable(value) from exc
+        fields = {name: getattr(value, name) for name in type(value).model_fields}
+        fields.update(value.model_extra or {})
+        return {_TAG: "model", "t": _type_name(cls), "v": _canon_mapping(fields)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _canon_mapping({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return {_TAG: "dataclass", "t": _type_name(cls), "v": _canon_mapping(fields)}
     raise Unhashable(value)
+
+
+def _type_name(cls: type) -> str:
+    """The class's module and qualified name: the same in every process."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _canon_mapping(value: Mapping[Any, Any]) -> Any:

@@ -26,7 +26,7 @@ __all__ = ["CacheKey", "KEY_NAMESPACE", "cache_key", "code_fingerprint"]
 KEY_NAMESPACE = "langgraph_runner"
 """First element of every key's namespace ``(KEY_NAMESPACE, node)``."""
 
-_KEY_FORMAT = 2  # bump to invalidate every key if the canonical form ever changes
+_KEY_FORMAT = 3  # bump to invalidate every key if the canonical form ever changes
 _ABSENT: Any = object()
 
 

@@ -244,7 +244,7 @@ def _safe_class(cls: type[BaseException]) -> type[BaseException] | None:
             )
         except Exception:  # a final class or a metaclass that refuses
             return None
-        _SAFE_CLASSES[cls] = safe
+        keep(_SAFE_CLASSES, cls, safe)  # bounded: classes made per call are not all kept
     return safe
 
 
