@@ -23,6 +23,14 @@ shared by every exporter on it; exporters (and ``add_collector``) only attach
 collectors. Collectors on one provider need distinct ``graph`` names, or their
 series would collide.
 
+With ``limits=True`` the process's rate limits and budgets are observed too:
+``langgraph.rate_limit.waits``, ``langgraph.rate_limit.wait_time`` (s) and
+``langgraph.rate_limit.rejections`` (attributes ``langgraph.rate_limit``,
+``langgraph.node``), ``langgraph.budget.tokens``, ``langgraph.budget.cost``,
+``langgraph.budget.calls`` and ``langgraph.budget.exhausted`` (attributes
+``langgraph.budget``, ``langgraph.node`` and, for tenant budgets,
+``langgraph.tenant``).
+
 Many processes: each worker builds its own ``MeterProvider`` with
 ``resource=process_resource(collector)``, so its points carry
 ``service.instance.id`` (the collector's id unless given) and ``process.pid``;
@@ -37,6 +45,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from langgraph_runner._internal.extras import extra_hint
+from langgraph_runner._limits import stats as _limit_stats
 from langgraph_runner.metrics._collector import NodeMetricsCollector
 
 try:
@@ -103,7 +112,9 @@ class _Instruments:
 
     def __init__(self, provider: MeterProvider, buckets: tuple[float, ...]) -> None:
         self.sources: tuple[_Source, ...] = ()
+        self.limits = False
         meter = otel_metrics.get_meter("langgraph_runner", meter_provider=provider)
+        self._meter = meter
         self.duration = meter.create_histogram(
             "langgraph.node.duration",
             unit="s",
@@ -127,6 +138,31 @@ class _Instruments:
                 unit=unit,
                 description=description,
             )
+
+    def observe_limits(self) -> None:
+        """Create the rate-limit and budget counters (once per provider)."""
+        if self.limits:
+            return
+        self.limits = True
+        for name, unit, field, description in (
+            ("rate_limit.waits", "{wait}", "waits", "Calls that waited for a rate-limit slot."),
+            ("rate_limit.wait_time", "s", "wait_seconds", "Seconds waited for rate-limit slots."),
+            ("rate_limit.rejections", "{call}", "rejections", "Calls a rate limit refused."),
+        ):
+            self._meter.create_observable_counter(
+                f"langgraph.{name}", callbacks=[_limit_observer(field)], unit=unit,
+                description=description,
+            )  # fmt: skip
+        for name, unit, description in (
+            ("tokens", "{token}", "Tokens spent on budgets."),
+            ("cost", "1", "Cost spent on budgets (the price table's currency)."),
+            ("calls", "{call}", "Calls spent on budgets."),
+            ("exhausted", "{call}", "Calls a spent budget stopped."),
+        ):
+            self._meter.create_observable_counter(
+                f"langgraph.budget.{name}", callbacks=[_budget_observer(name)], unit=unit,
+                description=description,
+            )  # fmt: skip
 
     def _observe_executions(self, options: CallbackOptions) -> Iterator[Observation]:
         for source in self.sources:
@@ -154,6 +190,7 @@ class OpenTelemetryExporter:
             number of exporters) need distinct ``graph`` names.
         meter_provider: Where to create the meter; the global provider by default
             (set it up before creating exporters).
+        limits: Also observe the process's rate limits and budgets (see the module).
 
     Raises:
         TypeError: Something other than a ``NodeMetricsCollector`` was passed.
@@ -179,6 +216,7 @@ class OpenTelemetryExporter:
         self,
         *collectors: NodeMetricsCollector,
         meter_provider: MeterProvider | None = None,
+        limits: bool = False,
     ) -> None:
         if not collectors:
             raise TypeError("OpenTelemetryExporter: pass at least one NodeMetricsCollector")
@@ -190,6 +228,8 @@ class OpenTelemetryExporter:
             if instruments is None:
                 instruments = _Instruments(provider, collectors[0].duration_buckets)
                 _SHARED[provider] = instruments
+            if limits:
+                instruments.observe_limits()
         self._instruments = instruments
         self._sources: list[_Source] = []
         for collector in collectors:
@@ -226,6 +266,26 @@ class OpenTelemetryExporter:
             sources, self._sources = self._sources, []
         for source in sources:
             source.collector.remove_listener(source)
+
+
+def _limit_observer(field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def observe(options: CallbackOptions) -> Iterator[Observation]:
+        for row in _limit_stats.limit_series():
+            attrs = {"langgraph.rate_limit": row.limit, "langgraph.node": row.node}
+            yield Observation(getattr(row, field), attrs)
+
+    return observe
+
+
+def _budget_observer(field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def observe(options: CallbackOptions) -> Iterator[Observation]:
+        for row in _limit_stats.budget_series():
+            attrs = {"langgraph.budget": row.budget, "langgraph.node": row.node}
+            if row.tenant:
+                attrs["langgraph.tenant"] = row.tenant
+            yield Observation(getattr(row, field), attrs)
+
+    return observe
 
 
 def _check(collector: object) -> None:

@@ -11,7 +11,13 @@ instead of ~1-3 us for ``Histogram.labels(...).observe``) and renders:
   records without a usable duration count here but not in the histogram);
 * ``langgraph_node_retries_total``, ``langgraph_node_fallbacks_total`` and
   ``langgraph_node_cache_hits_total`` counters, labels ``node`` and ``graph``;
-* plus a constant ``worker`` label on every series when ``worker=`` is given.
+* plus a constant ``worker`` label on every series when ``worker=`` is given;
+* with ``limits=True``, the process's rate limits and budgets:
+  ``langgraph_rate_limit_waits_total``, ``langgraph_rate_limit_wait_seconds_total`` and
+  ``langgraph_rate_limit_rejections_total`` (labels ``limit``, ``node``), and
+  ``langgraph_budget_tokens_total``, ``langgraph_budget_cost_total``,
+  ``langgraph_budget_calls_total`` and ``langgraph_budget_exhausted_total`` (labels
+  ``budget``, ``node``, ``tenant``; ``tenant`` is empty unless the budget is per tenant).
 
 No run, thread or user ids are ever used as labels. ``reset_node_metrics()``
 restarts the counters from zero, which Prometheus' ``rate()`` treats as a reset.
@@ -37,6 +43,7 @@ from types import TracebackType
 from wsgiref.simple_server import WSGIServer
 
 from langgraph_runner._internal.extras import extra_hint
+from langgraph_runner._limits import stats as _limit_stats
 from langgraph_runner.metrics._collector import NodeMetricsCollector
 from langgraph_runner.metrics._model import NodeSeries
 
@@ -74,6 +81,8 @@ class PrometheusExporter:
             restarts; a ``collector_id`` starts new series on each restart).
             Prometheus already tells one-target-per-process workers apart by
             ``instance``.
+        limits: Also export the process's rate limits and budgets (waits,
+            rejections, spend per node and tenant; see the module).
 
     Raises:
         TypeError: Something other than a ``NodeMetricsCollector`` was passed, or
@@ -97,10 +106,12 @@ class PrometheusExporter:
         *collectors: NodeMetricsCollector,
         registry: CollectorRegistry | None = REGISTRY,
         worker: str | None = None,
+        limits: bool = False,
     ) -> None:
         if not collectors:
             raise TypeError("PrometheusExporter: pass at least one NodeMetricsCollector")
         self._worker = _check_worker(worker)
+        self._limits = bool(limits)
         extra = () if worker is None else (_WORKER_LABEL,)
         self._outcome_labels = [*_OUTCOME_LABELS, *extra]
         self._node_labels = [*_NODE_LABELS, *extra]
@@ -181,6 +192,8 @@ class PrometheusExporter:
                 fallbacks.add_metric(labels, float(node.fallbacks))
                 cache_hits.add_metric(labels, float(node.cache_hits))
         yield from (duration, executions, retries, fallbacks, cache_hits)
+        if self._limits:
+            yield from _limit_families(extra)
 
     @staticmethod
     def _add_node(
@@ -200,6 +213,37 @@ class PrometheusExporter:
             if series.outcome == "success" or cumulative:  # rejections carry no time
                 duration.add_metric(labels, buckets, series.duration_sum_ms / 1000.0)
             executions.add_metric(labels, float(series.executions))
+
+
+def _limit_families(extra: list[str]) -> list[Metric]:
+    """The rate-limit and budget counters of this process (``_limits.stats``)."""
+    worker = ["worker"] if extra else []
+    limit_labels = ["limit", "node", *worker]
+    budget_labels = ["budget", "node", "tenant", *worker]
+    waits = _Counter("langgraph_rate_limit_waits", "Calls that waited for a rate-limit slot.",
+                     labels=limit_labels)  # fmt: skip
+    seconds = _Counter("langgraph_rate_limit_wait_seconds", "Seconds waited for rate-limit slots.",
+                       labels=limit_labels)  # fmt: skip
+    rejections = _Counter("langgraph_rate_limit_rejections", "Calls a rate limit refused.",
+                          labels=limit_labels)  # fmt: skip
+    tokens = _Counter("langgraph_budget_tokens", "Tokens spent on budgets.", labels=budget_labels)
+    cost = _Counter("langgraph_budget_cost", "Cost spent on budgets (the price table's currency).",
+                    labels=budget_labels)  # fmt: skip
+    calls = _Counter("langgraph_budget_calls", "Calls spent on budgets.", labels=budget_labels)
+    exhausted = _Counter("langgraph_budget_exhausted", "Calls a spent budget stopped.",
+                         labels=budget_labels)  # fmt: skip
+    for row in _limit_stats.limit_series():
+        labels = [row.limit, row.node, *extra]
+        waits.add_metric(labels, float(row.waits))
+        seconds.add_metric(labels, row.wait_seconds)
+        rejections.add_metric(labels, float(row.rejections))
+    for b in _limit_stats.budget_series():
+        labels = [b.budget, b.node, b.tenant, *extra]
+        tokens.add_metric(labels, b.tokens)
+        cost.add_metric(labels, b.cost)
+        calls.add_metric(labels, float(b.calls))
+        exhausted.add_metric(labels, float(b.exhausted))
+    return [waits, seconds, rejections, tokens, cost, calls, exhausted]
 
 
 def _check_worker(worker: object) -> str | None:
