@@ -14,12 +14,15 @@ import logging
 import re
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from langgraph.cache.base import BaseCache, FullKey, Namespace, ValueT
 from langgraph.cache.memory import InMemoryCache
 from langgraph.cache.redis import RedisCache
 from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from langgraph_runner._internal.durations import whole_seconds
 
 __all__ = ["PostgresCache", "TieredCache", "blocks_loop", "is_shared", "with_serde"]
 
@@ -272,20 +275,18 @@ class TieredCache(BaseCache[ValueT]):
         front: BaseCache[ValueT],
         back: BaseCache[ValueT],
         *,
-        front_ttl: int | None = None,
-        back_ttl: int | None = None,
+        front_ttl: int | timedelta | None = None,
+        back_ttl: int | timedelta | None = None,
     ) -> None:
         super().__init__()
         for name, tier in (("front", front), ("back", back)):
             if not isinstance(tier, BaseCache):
                 raise TypeError(f"TieredCache: {name} must be a BaseCache, got {tier!r}")
-        for name, cap in (("front_ttl", front_ttl), ("back_ttl", back_ttl)):
-            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)):
-                raise TypeError(f"TieredCache: {name} must be whole seconds, got {cap!r}")
-            if cap is not None and cap < 1:
-                raise ValueError(f"TieredCache: {name} must be at least 1 second, got {cap!r}")
+        self.front_ttl, self.back_ttl = (
+            None if cap is None else whole_seconds(cap, name, owner="TieredCache")
+            for name, cap in (("front_ttl", front_ttl), ("back_ttl", back_ttl))
+        )
         self.front, self.back = front, back
-        self.front_ttl, self.back_ttl = front_ttl, back_ttl
 
     def with_serde(self, serde: SerializerProtocol) -> TieredCache[ValueT]:
         """The same tiers (shared stores), each using ``serde``."""
