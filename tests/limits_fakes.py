@@ -22,6 +22,10 @@ class UsageModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "usage-fake"
 
+    def bind_tools(self, tools: Any, **kwargs: Any) -> UsageModel:  # type: ignore[override]
+        """Tools are ignored: every answer calls the tool ``lookup``."""
+        return self
+
     def _usage(self) -> dict[str, int]:
         inp = self.tokens * 7 // 10
         return {
