@@ -45,8 +45,18 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
     if not thread_id:
         raise ValueError("base_config must name the base run: {'configurable': {'thread_id': ...}}")
     thread_id = str(thread_id)
+    history = _history_to(graph, thread_id, conf.get("checkpoint_id"))
+    last = history[0]
+    _refuse_ended_badly(graph.checkpointer, thread_id, last)
+    _refuse_unfinished(thread_id, last)
+    base_input, steps = _input_and_steps(thread_id, history[1:])
+    checkpoint_id = str((last.config.get("configurable") or {}).get("checkpoint_id", ""))
+    return BaseRun(thread_id, checkpoint_id, dict(base_input), steps)
+
+
+def _history_to(graph: Any, thread_id: str, wanted: Any) -> list[Any]:
+    """The thread's snapshots, newest first, from the checkpoint ``wanted`` (else the latest)."""
     history = list(graph.get_state_history({"configurable": {"thread_id": thread_id}}))
-    wanted = conf.get("checkpoint_id")
     if wanted:  # the run that ends at this checkpoint
         ids = [(s.config.get("configurable") or {}).get("checkpoint_id") for s in history]
         if wanted not in ids:
@@ -54,8 +64,11 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
         history = history[ids.index(wanted) :]
     if not history:
         raise RunNotCompletedError(thread_id, "no checkpoint found")
-    last = history[0]
-    _refuse_ended_badly(graph.checkpointer, thread_id, last)
+    return history
+
+
+def _refuse_unfinished(thread_id: str, last: Any) -> None:
+    """The last snapshot must end a run: nothing failed, waiting, left to run or blocked."""
     failed = [t.name for t in last.tasks if t.error]
     if failed:
         raise RunNotCompletedError(thread_id, f"failed: {', '.join(failed)}")
@@ -70,9 +83,15 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
         nodes = _unrecovered(values.get("errors"))
         what = f" by a recorded failure of {', '.join(nodes)}" if nodes else ""
         raise RunNotCompletedError(thread_id, f"blocked{what} (routing_flags['blocked'] is set)")
+
+
+def _input_and_steps(
+    thread_id: str, older: list[Any]
+) -> tuple[Mapping[str, Any], list[list[tuple[str, frozenset[str]]]]]:
+    """The run's input and, oldest first, each step's (node, fields written)."""
     steps: list[list[tuple[str, frozenset[str]]]] = []
     base_input: Any = ABSENT
-    for snap in history[1:]:  # newest first; the run starts at its "input" checkpoint
+    for snap in older:  # newest first; the run starts at its "input" checkpoint
         if (snap.metadata or {}).get("source") == "input":
             start = next((t for t in snap.tasks if t.name == "__start__"), None)
             base_input = start.result if start is not None else None
@@ -83,8 +102,7 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
     if not isinstance(base_input, Mapping):
         raise RunNotCompletedError(thread_id, "the run's input checkpoint is missing")
     steps.reverse()
-    checkpoint_id = str((last.config.get("configurable") or {}).get("checkpoint_id", ""))
-    return BaseRun(thread_id, checkpoint_id, dict(base_input), steps)
+    return base_input, steps
 
 
 def _refuse_ended_badly(saver: Any, thread_id: str, last: Any) -> None:
@@ -107,9 +125,10 @@ def _refuse_ended_badly(saver: Any, thread_id: str, last: Any) -> None:
 def _unrecovered(errors: Any) -> list[str]:
     records = errors.get("records") if isinstance(errors, Mapping) else errors
     nodes = [
-        str(r.get("node")) for r in records or ()
+        str(r.get("node"))
+        for r in records or ()
         if isinstance(r, Mapping) and not r.get("recovered")
-    ]  # fmt: skip
+    ]
     return list(dict.fromkeys(nodes))
 
 
