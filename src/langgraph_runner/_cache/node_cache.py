@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -51,7 +50,9 @@ from langgraph_runner._cache.signing import (
     signed_view,
     warn_unshared_key,
 )
+from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._records.classify import is_control_flow
+from langgraph_runner._records.exceptions import BackendTimeout
 from langgraph_runner._records.logs import EventLogger, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 
@@ -106,10 +107,6 @@ def default_backend() -> InMemoryCache[Any]:
 BACKEND_PAUSE = 10.0
 """Seconds a backend that timed out is left alone (its calls skipped) before it is tried again."""
 _MAX_STUCK = 8  # backend calls running past their timeout, process-wide; more are refused
-
-
-class BackendTimeout(TimeoutError):
-    """A cache backend did not answer within ``NodeCache.backend_timeout``."""
 
 
 _stuck_lock = threading.Lock()
@@ -298,16 +295,7 @@ class NodeCache:
         if self.artifacts is not None and not callable(self.artifacts):
             object.__setattr__(self, "artifacts", tuple(self.artifacts))
         check_backend(self.backend)
-        timeout = self.backend_timeout
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise TypeError(
-                    f"NodeCache: backend_timeout must be seconds or None, got {timeout!r}"
-                )
-            if not math.isfinite(timeout) or timeout <= 0:
-                raise ValueError(
-                    f"NodeCache: backend_timeout must be a finite number > 0, got {timeout!r}"
-                )
+        timeout = optional_seconds(self.backend_timeout, "backend_timeout", owner="NodeCache")
         key, configured = resolve_signing_key(self.signing_key)
         backend = self.resolved_backend
         if not configured and is_shared(backend):
@@ -315,7 +303,7 @@ class NodeCache:
         object.__setattr__(self, "_codec", EntryCodec(key, self.allowed_types))
         object.__setattr__(self, "_view", signed_view(backend))
         guarded = timeout is not None and is_shared(backend)
-        guard = _BackendGuard(float(timeout)) if guarded and timeout is not None else None
+        guard = _BackendGuard(timeout) if guarded and timeout is not None else None
         object.__setattr__(self, "_guard", guard)
 
     @property

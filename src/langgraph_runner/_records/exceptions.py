@@ -19,6 +19,7 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
     │   └── NodeTimeoutError          (so LangGraph's RetryPolicy and handlers see a timeout)
     └── internal: caught inside the package, never raised to a caller
         ├── Unhashable                a value has no canonical form (cache keys, fingerprints)
+        ├── BackendTimeout            (also TimeoutError) a cache backend did not answer in time
         ├── Rejected                  a cache entry failed signature verification
         ├── CommandError              the CLI was given a bad command line: exit code 2
         └── FollowTimeoutError        ``report --follow --timeout`` ran out: exit code 1
@@ -39,6 +40,7 @@ from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from langgraph_runner._records.record import NodeError
 
 __all__ = [
+    "BackendTimeout",
     "BudgetExceededError",
     "CircuitOpenError",
     "CommandError",
@@ -339,6 +341,10 @@ class Unhashable(Exception):
         super().__init__()
         self.value = value
         self.path: list[str] = []  # innermost first
+
+
+class BackendTimeout(TimeoutError):
+    """A cache backend did not answer within ``NodeCache.backend_timeout``."""
 
 
 class Rejected(Exception):
