@@ -620,3 +620,29 @@ def test_report_falls_back_to_the_graph_where_the_saver_cannot_tell() -> None:
 
     graph = build(Behaviour()).compile()
     assert from_graph_saver(graph, {"configurable": {"thread_id": "t"}}) is None
+
+
+def test_a_node_built_with_another_name_reports_its_failure() -> None:
+    """create_node(name="fetcher") added as graph node "fetch": the report shows it failed."""
+    import sqlite3
+
+    def fetch(state: GraphState) -> dict[str, Any]:
+        raise ConnectionError("upstream down")
+
+    builder = StateGraph(GraphState)
+    builder.add_node("fetch", create_node(fetch, name="fetcher"))
+    builder.add_edge(START, "fetch")
+    builder.add_edge("fetch", END)
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    try:
+        saver = SqliteSaver(conn)
+        graph = builder.compile(checkpointer=saver)
+        config: RunnableConfig = {"configurable": {"thread_id": f"alias-{uuid.uuid4().hex}"}}
+        with no_wait():
+            graph.invoke({}, config)
+        for source in (graph, saver):  # the CLI reads a bare saver
+            node = run_report(source, config).node("fetch")
+            assert node.status is NodeStatus.FAILED
+            assert [r["node"] for r in node.errors] == ["fetcher"]
+    finally:
+        conn.close()

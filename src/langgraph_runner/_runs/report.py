@@ -261,11 +261,34 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _own(record: dict[str, Any], task: str) -> bool:
+    """Whether a record in a task's writes is that task's own failure.
+
+    Its node is the task's name, or the name it was built with
+    (``create_node(name=...)``): any name without ``/``, since the records a
+    subgraph passes up are named by their path (``child/inner``).
+    """
+    node = record.get("node")
+    return node == task or (isinstance(node, str) and "/" not in node)
+
+
+def _aliases(steps: list[Step]) -> dict[Any, str]:
+    """Record node name -> graph node name, for nodes built with another ``name=``."""
+    found: dict[Any, str] = {}
+    for step in steps:
+        for task in step.tasks:
+            for record in task.records:
+                node = record.get("node")
+                if node != task.name and _own(record, task.name):
+                    found.setdefault(node, task.name)
+    return found
+
+
 def _task_status(task: Task, step_done: bool) -> NodeStatus:
     if task.error is not None and not task.finished:
         return NodeStatus.FAILED
     if step_done or task.finished:
-        own = [r for r in task.records if r.get("node") == task.name]
+        own = [r for r in task.records if _own(r, task.name)]
         if any(not r.get("recovered") for r in own):
             return NodeStatus.FAILED
         return NodeStatus.CACHED if task.cached else NodeStatus.SUCCEEDED
@@ -284,6 +307,7 @@ def _build(
     latest = steps[-1]
     records = [r for r in read_records(values.get("errors")) if isinstance(r, dict)]
     records += [r for t in latest.tasks if t.finished for r in t.records]
+    aliases = _aliases(steps)
     flags = values.get("routing_flags")
     blocked = bool(isinstance(flags, dict) and flags.get("blocked"))
     entries: dict[str, dict[str, Any]] = {}
@@ -328,7 +352,7 @@ def _build(
         run_status = RunStatus.BLOCKED if blocked else RunStatus.COMPLETED
     nodes = []
     for name, e in entries.items():
-        own = [r for r in records if r.get("node") == name]
+        own = [r for r in records if aliases.get(r.get("node"), r.get("node")) == name]
         ran = e["status"] is not NodeStatus.PENDING
         attempts = int(own[-1].get("attempts") or 1) if own and ran else int(ran)
         duration = _ms(e["started_at"], e["finished_at"])
