@@ -76,9 +76,12 @@ from langgraph_runner._runs.report import (
     run_report,
 )
 from langgraph_runner._runs.rerun import (
+    FailedItem,
     ablocked_nodes,
+    afailed_items,
     arerun_blocked,
     blocked_nodes,
+    failed_items,
     rerun_blocked,
 )
 from langgraph_runner._runs.status import RunStatus
@@ -124,6 +127,7 @@ __all__ = [
     "EffectLedger",
     "ErrorCategory",
     "ErrorCode",
+    "FailedItem",
     "FailureLoopError",
     "GraphState",
     "GraphStateFields",
@@ -167,6 +171,7 @@ __all__ = [
     "TieredCache",
     "ablocked_nodes",
     "aerrors_dropped",
+    "afailed_items",
     "append_errors",
     "append_unique",
     "arebuild",
@@ -180,6 +185,7 @@ __all__ = [
     "configure_logging",
     "create_node",
     "errors_dropped",
+    "failed_items",
     "get_circuit_breaker",
     "get_node_context",
     "harden",

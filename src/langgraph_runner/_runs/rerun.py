@@ -9,18 +9,70 @@ the thread's checkpoint history) and resumes the thread with LangGraph's own
 ``Command(update={"routing_flags": {"blocked": None}}, goto=[...nodes])``: one new
 step that clears the flag and runs those nodes on the thread's current state,
 after which the graph follows their edges as usual. Earlier error records stay.
+
+Map-reduce: a node that ran as a ``Send`` task failed on one item, not on the
+state. Its failed tasks are found in the step that ran them, with their ``Send``
+argument read back from that step's checkpoint, and re-sent as they were
+(``Send(node, arg)``: TypedDict and pydantic payloads alike); the items that
+finished keep their results. ``failed_items`` lists them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, Send, StateSnapshot
 
-__all__ = ["arerun_blocked", "ablocked_nodes", "blocked_nodes", "rerun_blocked"]
+from langgraph_runner._records.sanitize import sanitize_message
+
+__all__ = [
+    "FailedItem",
+    "afailed_items",
+    "ablocked_nodes",
+    "arerun_blocked",
+    "blocked_nodes",
+    "failed_items",
+    "rerun_blocked",
+]
 
 _FLAG = "blocked"
+_PUSH = "__pregel_push"
+_TASKS = "__pregel_tasks"
+SUMMARY_MAX = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class FailedItem:
+    """A ``Send`` task whose recorded failure blocked the thread.
+
+    Attributes:
+        task_id: LangGraph's id of the task.
+        node: The ``Send`` target.
+        summary: The argument, redacted and capped (``SUMMARY_MAX`` characters),
+            or ``arg[key]`` when ``failed_items`` was given a key.
+        record: The task's error record.
+        arg: The ``Send`` argument itself, as the checkpoint kept it.
+    """
+
+    task_id: str
+    node: str
+    summary: str
+    record: dict[str, Any] | None
+    arg: Any = dataclasses.field(repr=False)
+
+
+def _summary(arg: Any, key: str | None) -> str:
+    value = _get(arg, key) if key is not None else arg
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    try:
+        text = json.dumps(value, default=repr, sort_keys=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return sanitize_message(text, max_length=SUMMARY_MAX)
 
 
 def _get(values: Any, key: str) -> Any:
@@ -52,6 +104,7 @@ class _Collector:
         self.latest: list[Any] | None = None
         self.baseline: list[Any] = []
         self.by_task: list[str] = []
+        self.pushed: list[tuple[StateSnapshot, Any]] = []  # (step, failed Send task)
         self.done = False
 
     def feed(self, snapshot: StateSnapshot) -> None:
@@ -59,7 +112,10 @@ class _Collector:
             self.latest = _records(snapshot.values)
         for task in reversed(snapshot.tasks):
             if isinstance(task.result, Mapping) and _flag_set(task.result):
-                self.by_task.insert(0, task.name)
+                if task.path and task.path[0] == _PUSH:
+                    self.pushed.insert(0, (snapshot, task))
+                else:
+                    self.by_task.insert(0, task.name)
         if not _flag_set(snapshot.values):
             self.baseline = _records(snapshot.values)
             self.done = True
@@ -72,7 +128,54 @@ class _Collector:
             if isinstance(r, Mapping) and not r.get("recovered") and r.get("node")
         ]
         found = [n for n in (*named, *self.by_task) if n in self.graph_nodes]
+        found += [task.name for _, task in self.pushed]
         return list(dict.fromkeys(found))  # oldest failure first, each node once
+
+    def items(self, sends: Any, key: str | None) -> list[FailedItem]:
+        """The failed Send tasks, with their arguments from ``sends(snapshot)``."""
+        out = []
+        for snapshot, task in self.pushed:
+            queued = sends(snapshot)
+            index = task.path[1] if len(task.path) > 1 else None
+            if not isinstance(index, int) or not 0 <= index < len(queued):
+                continue
+            send = queued[index]
+            if not isinstance(send, Send) or send.node != task.name:
+                continue
+            records = _records(task.result)
+            out.append(
+                FailedItem(
+                    task_id=task.id,
+                    node=task.name,
+                    summary=_summary(send.arg, key),
+                    record=records[-1] if records else None,
+                    arg=send.arg,
+                )
+            )
+        return out
+
+    def missing(self) -> set[str]:
+        """Recorded nodes with neither a flagged task nor a failed Send task seen."""
+        seen = {task.name for _, task in self.pushed} | set(self.by_task)
+        return {n for n in self.result() if n not in seen}
+
+    def look_back(self, snapshot: StateSnapshot, missing: set[str]) -> bool:
+        """Take ``missing`` nodes' failed Send tasks from an older step; True when done."""
+        for task in snapshot.tasks:
+            if task.name not in missing:
+                continue
+            if not (task.path and task.path[0] == _PUSH):
+                missing.discard(task.name)  # it ran on the state: a plain node
+            elif isinstance(task.result, Mapping) and _flag_set(task.result):
+                self.pushed.append((snapshot, task))
+        found = {task.name for snap, task in self.pushed if snap is snapshot}
+        missing -= found
+        return not missing
+
+    def plain(self) -> list[str]:
+        """Blocked nodes that did not run as Send tasks (re-run on the state)."""
+        sent = {task.name for _, task in self.pushed}
+        return [n for n in self.result() if n not in sent]
 
 
 def _check(graph: Any, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,13 +187,79 @@ def _check(graph: Any, config: Mapping[str, Any]) -> dict[str, Any]:
     return dict(config)
 
 
-def _collect(graph: Any, history: Iterable[StateSnapshot]) -> list[str]:
+def _walk(graph: Any, history: Iterable[StateSnapshot]) -> _Collector:
     collector = _Collector(graph.nodes)
-    for snapshot in history:
+    snapshots = iter(history)
+    for snapshot in snapshots:
         collector.feed(snapshot)
         if collector.done:
             break
-    return collector.result()
+    missing = collector.missing()
+    for snapshot in snapshots if missing else ():
+        # Re-sent items that failed again ran from a Command, whose Send tasks the
+        # history does not list: the items are those that failed when first sent.
+        if collector.look_back(snapshot, missing):
+            break
+    return collector
+
+
+def _collect(graph: Any, history: Iterable[StateSnapshot]) -> list[str]:
+    return _walk(graph, history).result()
+
+
+def _sends(graph: Any) -> Any:
+    def read(snapshot: StateSnapshot) -> list[Any]:
+        saved = graph.checkpointer.get_tuple(snapshot.config)
+        return list((saved.checkpoint["channel_values"] if saved else {}).get(_TASKS) or [])
+
+    return read
+
+
+def failed_items(
+    graph: Any, config: Mapping[str, Any], *, key: str | None = None
+) -> list[FailedItem]:
+    """The ``Send`` tasks (map-reduce items) whose recorded failure blocked the thread.
+
+    Args:
+        graph: A compiled graph with a checkpointer.
+        config: The thread's config: ``{"configurable": {"thread_id": ...}}``.
+        key: Summarize each item by ``arg[key]`` (or ``arg.key``) instead of the
+            whole argument.
+
+    Returns:
+        One ``FailedItem`` per failed task, in the order they were sent; empty
+        when the flag is not set.
+    """
+    cfg = _check(graph, config)
+    if not _flag_set(graph.get_state(cfg).values):
+        return []
+    return _walk(graph, graph.get_state_history(cfg)).items(_sends(graph), key)
+
+
+async def afailed_items(
+    graph: Any, config: Mapping[str, Any], *, key: str | None = None
+) -> list[FailedItem]:
+    """Async ``failed_items``, for graphs compiled with an async checkpointer."""
+    cfg = _check(graph, config)
+    if not _flag_set((await graph.aget_state(cfg)).values):
+        return []
+    collector = _Collector(graph.nodes)
+    history = graph.aget_state_history(cfg)
+    async for snapshot in history:
+        collector.feed(snapshot)
+        if collector.done:
+            break
+    missing = collector.missing()
+    if missing:
+        async for snapshot in history:
+            if collector.look_back(snapshot, missing):
+                break
+    saved = {}
+    for snapshot, _ in collector.pushed:
+        found = await graph.checkpointer.aget_tuple(snapshot.config)
+        values = found.checkpoint["channel_values"] if found else {}
+        saved[id(snapshot)] = list(values.get(_TASKS) or [])
+    return collector.items(lambda snap: saved.get(id(snap), []), key)
 
 
 def blocked_nodes(graph: Any, config: Mapping[str, Any]) -> list[str]:
@@ -122,8 +291,15 @@ async def ablocked_nodes(graph: Any, config: Mapping[str, Any]) -> list[str]:
     return collector.result()
 
 
-def _command(nodes: Sequence[str]) -> Command[Any]:
+def _command(nodes: Sequence[Any]) -> Command[Any]:
     return Command(update={"routing_flags": {_FLAG: None}}, goto=list(nodes))
+
+
+def _targets(collector: _Collector, items: list[FailedItem], nodes: Sequence[str] | None) -> Any:
+    """What to run again: Send tasks re-sent with their argument, other nodes on the state."""
+    if nodes is not None:
+        return _pick([], nodes)
+    return [*collector.plain(), *(Send(item.node, item.arg) for item in items)]
 
 
 def _pick(found: list[str], nodes: Sequence[str] | None) -> list[str]:
@@ -164,8 +340,13 @@ def rerun_blocked(
     """
     cfg = _check(graph, config)
     snapshot = graph.get_state(cfg)
-    found = _collect(graph, graph.get_state_history(cfg)) if _flag_set(snapshot.values) else []
-    targets = _pick(found, nodes)
+    if nodes is not None:
+        targets: list[Any] = _pick([], nodes)
+    elif _flag_set(snapshot.values):
+        collector = _walk(graph, graph.get_state_history(cfg))
+        targets = _targets(collector, collector.items(_sends(graph), None), None)
+    else:
+        targets = []
     if not targets:
         return snapshot.values
     return graph.invoke(_command(targets), cfg, **invoke_kwargs)
@@ -180,8 +361,13 @@ async def arerun_blocked(
 ) -> Any:
     """Async ``rerun_blocked``: the same, with ``aget_state`` and ``ainvoke``."""
     cfg = _check(graph, config)
-    found = await ablocked_nodes(graph, cfg)
-    targets = _pick(found, nodes)
+    if nodes is not None:
+        targets: list[Any] = _pick([], nodes)
+    else:
+        found = await ablocked_nodes(graph, cfg)
+        items = await afailed_items(graph, cfg) if found else []
+        sent = {item.node for item in items}
+        targets = [n for n in found if n not in sent] + [Send(i.node, i.arg) for i in items]
     if not targets:
         return (await graph.aget_state(cfg)).values
     return await graph.ainvoke(_command(targets), cfg, **invoke_kwargs)
