@@ -89,30 +89,38 @@ def usage_of(obj: Any) -> Usage | None:
         return found
     generations = getattr(obj, "generations", None)
     if isinstance(generations, list):
-        total: Usage | None = None
-        for batch in generations:
-            for gen in batch if isinstance(batch, list) else ():
-                part = _message_usage(getattr(gen, "message", None))
-                if part is not None:
-                    total = part if total is None else total + part
-        if total is not None:
-            return total
-        output = getattr(obj, "llm_output", None)
-        if isinstance(output, Mapping):
-            return _from_metadata(output.get("token_usage") or output.get("usage"),
-                                  model_name(output))  # fmt: skip
-        return None
+        return _llm_result_usage(obj, generations)
     if isinstance(obj, Mapping):
         obj = obj.get("messages")
     elif hasattr(obj, "result") and isinstance(obj.result, list):
         obj = obj.result
-    if isinstance(obj, list):
-        total = None
-        for item in obj:
-            part = _message_usage(item)
-            if part is not None:
-                total = part if total is None else total + part
+    return _summed(obj) if isinstance(obj, list) else None
+
+
+def _summed(messages: list[Any]) -> Usage | None:
+    """The usage of several messages added up (None when none reports any)."""
+    total: Usage | None = None
+    for item in messages:
+        part = _message_usage(item)
+        if part is not None:
+            total = part if total is None else total + part
+    return total
+
+
+def _llm_result_usage(result: Any, generations: list[Any]) -> Usage | None:
+    """An ``LLMResult``'s usage: its generations' messages, else its ``llm_output``."""
+    messages = [
+        getattr(gen, "message", None)
+        for batch in generations
+        for gen in (batch if isinstance(batch, list) else ())
+    ]
+    total = _summed(messages)
+    if total is not None:
         return total
+    output = getattr(result, "llm_output", None)
+    if isinstance(output, Mapping):
+        usage = output.get("token_usage") or output.get("usage")
+        return _from_metadata(usage, model_name(output))
     return None
 
 
