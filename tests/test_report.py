@@ -212,12 +212,15 @@ def test_graph_and_bare_checkpointer_agree(saver: SqliteSaver, mode: str) -> Non
     """Reading through the graph or the bare saver gives the same statuses and timings."""
     graph, config, _ = _run(saver, mode)
     from_graph, from_saver = run_report(graph, config), run_report(saver, config)
-    ran = [n for n in from_graph.nodes if n.status is not NodeStatus.SKIPPED]
+    ran = [n for n in from_graph.nodes if n.step is not None]  # seen in the history
     assert from_saver.nodes == ran
-    same = {"nodes": ran, "summary": {}}
+    # Only the graph knows the steps never reached: skipped when over, else pending.
+    same = {"nodes": ran, "summary": {}, "steps_total": None}
     assert from_saver.model_copy(update=same) == from_graph.model_copy(update=same)
-    skipped = len(from_graph.nodes) - len(ran)
-    assert from_graph.summary == {**from_saver.summary, "skipped": skipped}
+    never = [n for n in from_graph.nodes if n.step is None]
+    assert from_graph.steps_total == len(from_graph.nodes)
+    extra = {s: sum(n.status is NodeStatus(s) for n in never) for s in ("skipped", "pending")}
+    assert from_graph.summary == {k: v + extra.get(k, 0) for k, v in from_saver.summary.items()}
 
 
 def test_node_raising_fails_the_run(saver: SqliteSaver) -> None:
@@ -404,6 +407,7 @@ async def test_report_from_async_saver_in_a_worker_thread() -> None:
             update={
                 "nodes": [*report.nodes, _skipped("never")],
                 "summary": {**report.summary, "skipped": 1},
+                "steps_total": 8,
             }
         )
     assert report.status is RunStatus.COMPLETED
@@ -422,15 +426,13 @@ def test_update_state_and_fork_follow_the_latest_chain(saver: SqliteSaver) -> No
     done = run_report(graph, config)
     assert done.status is RunStatus.COMPLETED
     assert (done.node("join").runs, done.node("mid").runs) == (1, 1)
-    assert run_report(saver, config).nodes == [
-        n for n in done.nodes if n.status is not NodeStatus.SKIPPED
-    ]
+    assert run_report(saver, config).nodes == [n for n in done.nodes if n.step is not None]
     before_mid = next(s for s in graph.get_state_history(config) if "mid" in s.next)
     graph.invoke(None, before_mid.config)
     forked = run_report(graph, config)
     assert (forked.status, forked.next) == (RunStatus.RUNNING, ["join"])
     assert forked.node("join").status is NodeStatus.PENDING
-    assert run_report(saver, config).nodes == forked.nodes
+    assert run_report(saver, config).nodes == [n for n in forked.nodes if n.step is not None]
 
 
 _TIMES = {"started_at", "finished_at", "duration_ms"}
@@ -545,7 +547,7 @@ def test_node_listing_itself_in_cache_hits_is_cached(saver: SqliteSaver) -> None
 
 
 def test_aborted_run_is_cancelled_not_failed(saver: SqliteSaver) -> None:
-    """A run stopped by its abort signal reports cancelled; an ordinary error stays failed."""
+    """A run stopped by its abort signal reports cancelled (the node too); an error stays failed."""
     from langgraph_runner import ABORT_SIGNAL_KEY, AbortController
 
     builder = StateGraph(GraphState)
@@ -559,7 +561,7 @@ def test_aborted_run_is_cancelled_not_failed(saver: SqliteSaver) -> None:
         graph.invoke({}, config)
     for report in (run_report(graph, "abort"), run_report(saver, "abort")):
         assert report.status is RunStatus.CANCELLED
-        assert report.node("a").status is NodeStatus.FAILED
+        assert report.node("a").status is NodeStatus.CANCELLED
     _, failed, _ = _run(saver, "raise")
     assert run_report(saver, failed).status is RunStatus.FAILED
 
@@ -569,7 +571,7 @@ def test_recorded_abort_that_blocks_the_run_is_cancelled(saver: SqliteSaver) -> 
     graph, config, _ = _run(saver, "aborted")
     report = run_report(graph, config)
     assert (report.status, report.blocked) == (RunStatus.CANCELLED, True)
-    assert report.node("mid").status is NodeStatus.FAILED
+    assert report.node("mid").status is NodeStatus.CANCELLED
     _, blocked, _ = _run(saver, "blocked")
     assert run_report(saver, blocked).status is RunStatus.BLOCKED
 
@@ -601,7 +603,8 @@ def test_history_read_from_the_graphs_saver_equals_get_state_history(
         # The saver also sees update_state's own task ("__update__"), which reports skip.
         assert [_no_updates(s) for s in fast[0]] == steps
         report = run_report(graph, config)
-        assert report == report_module._build(report.thread_id, steps, values, graph_nodes)
+        built = report_module._build(report.thread_id, steps, values, graph_nodes)
+        assert report == report_module._with_run(built, steps[-1], None, graph_nodes)
 
     agree()
     behaviour.mode = "ok"
@@ -620,6 +623,179 @@ def test_report_falls_back_to_the_graph_where_the_saver_cannot_tell() -> None:
 
     graph = build(Behaviour()).compile()
     assert from_graph_saver(graph, {"configurable": {"thread_id": "t"}}) is None
+
+
+# ------------------------------------------------- what another process reads back
+
+
+def _report_elsewhere(db: str, thread: str, tenant: str | None = None) -> dict[str, Any]:
+    """run_report of a SQLite file, read by a new Python process (no in-memory result)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from langgraph_runner import open_checkpointer, run_report\n"
+        "from langgraph_runner._records.exceptions import ThreadNotFoundError\n"
+        "with open_checkpointer('sqlite:///' + sys.argv[1]) as saver:\n"
+        "    try:\n"
+        "        r = run_report(saver, sys.argv[2], tenant=sys.argv[3] or None)\n"
+        "    except ThreadNotFoundError as exc:\n"
+        "        print(json.dumps({'missing': str(exc)})); raise SystemExit\n"
+        "print(r.model_dump_json())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, db, thread, tenant or ""],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _dag_graph(saver: Any, cache: Any, broken: set[str], flaky: dict[str, int]) -> Any:
+    """fetch -> (left, right) -> join -> publish, each cached on its inputs but publish."""
+
+    class D(GraphState, total=False):
+        doc: str
+        left: str
+        right: str
+        joined: str
+
+    def step(name: str, reads: list[str], writes: str | None) -> Any:
+        def body(state: Any) -> Any:
+            if flaky.get(name, 0) > 0:
+                flaky[name] -= 1
+                raise ConnectionError(f"{name}: try again")
+            if name in broken:
+                raise ConnectionError(f"{name}: upstream down, password=hunter2")
+            value = "+".join(str(state.get(r)) for r in reads)
+            return {writes: value} if writes else {"artifact_paths": {name: value}}
+
+        body.__name__ = name
+        cached = NodeCache(inputs=reads, backend=cache, version="1") if name != "publish" else None
+        from langgraph_runner import RetryConfig
+
+        return create_node(body, cache=cached, retry=RetryConfig(max_attempts=3))
+
+    g = StateGraph(D)
+    g.add_node("fetch", step("fetch", ["doc"], "left"))
+    g.add_node("left", step("left", ["left"], "right"))
+    g.add_node("right", step("right", ["doc"], "joined"))
+    g.add_node("join", step("join", ["right", "joined"], "doc"))
+    g.add_node("publish", step("publish", ["doc"], None))
+    g.add_edge(START, "fetch")
+    g.add_edge("fetch", "left")
+    g.add_edge("fetch", "right")
+    g.add_edge(["left", "right"], "join")
+    g.add_edge("join", "publish")
+    g.add_edge("publish", END)
+    return g.compile(checkpointer=saver)
+
+
+def test_another_process_reads_cached_reused_failed_pending_attempts_and_cause(
+    tmp_path: Any,
+) -> None:
+    """From the checkpoints alone, a new process sees cached, reused, x of N, attempts, cause."""
+    from langgraph_runner import Change, rebuild, run
+    from langgraph_runner._runs.checkpoint import open_checkpointer
+
+    db = str(tmp_path / "runs.db")
+    cache = InMemoryCache()
+    with open_checkpointer(f"sqlite:///{db}") as saver, no_wait():
+        flaky = {"fetch": 2}  # succeeds on its third attempt
+        graph = _dag_graph(saver, cache, set(), flaky)
+        run(graph, {"doc": "d"}, {"configurable": {"thread_id": "first"}})
+        run(graph, {"doc": "d"}, {"configurable": {"thread_id": "again"}})
+        rebuild(
+            graph,
+            {"configurable": {"thread_id": "first"}},
+            Change(inputs={"doc": "d"}),
+            {"configurable": {"thread_id": "rebuilt"}},
+        )
+        broken = _dag_graph(saver, InMemoryCache(), {"left"}, {})
+        run(broken, {"doc": "x"}, {"configurable": {"thread_id": "broken"}}, raise_on_error=False)
+
+    first = _report_elsewhere(db, "first")
+    fetch = next(n for n in first["nodes"] if n["name"] == "fetch")
+    assert (fetch["status"], fetch["attempts"]) == ("succeeded", 3)
+    again = _report_elsewhere(db, "again")
+    statuses = {n["name"]: n["status"] for n in again["nodes"]}
+    assert statuses == {
+        "fetch": "cached", "left": "cached", "right": "cached", "join": "cached",
+        "publish": "succeeded",
+    }  # fmt: skip
+    rebuilt = _report_elsewhere(db, "rebuilt")
+    assert {n["name"]: n["status"] for n in rebuilt["nodes"]}["join"] == "reused"
+    failed = _report_elsewhere(db, "broken")
+    assert failed["status"] == "failed" and "left" in failed["reason"]
+    assert (failed["steps_done"], failed["steps_total"]) == (2, 5)
+    nodes = {n["name"]: n for n in failed["nodes"]}
+    assert nodes["left"]["status"] == "failed"
+    assert nodes["left"]["cause"] == "ConnectionError: left: upstream down, password=[REDACTED]"
+    assert {nodes["join"]["status"], nodes["publish"]["status"]} == {"pending"}
+    assert "hunter2" not in json.dumps(failed)
+
+
+def test_a_task_cancelled_arun_is_persisted_cancelled(tmp_path: Any) -> None:
+    """Cancelling the task that awaits arun leaves the thread 'cancelled', not 'running'."""
+    from langgraph_runner import arun
+    from langgraph_runner._runs.checkpoint import open_async_checkpointer
+
+    db = str(tmp_path / "cancel.db")
+    started = asyncio.Event()
+
+    class C(GraphState, total=False):
+        n: int
+
+    async def first(state: C) -> C:
+        return {"n": 1}
+
+    async def slow(state: C) -> C:
+        started.set()
+        await asyncio.sleep(30)
+        return {"n": 2}
+
+    async def main() -> None:
+        async with open_async_checkpointer(f"sqlite:///{db}") as saver:
+            g = StateGraph(C)
+            g.add_node("first", create_node(first))
+            g.add_node("slow", create_node(slow))
+            g.add_edge(START, "first")
+            g.add_edge("first", "slow")
+            graph = g.compile(checkpointer=saver)
+            task = asyncio.create_task(arun(graph, {}, {"configurable": {"thread_id": "c"}}))
+            await started.wait()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    report = _report_elsewhere(db, "c")
+    assert report["status"] == "cancelled" and report["reason"] == "task cancelled"
+
+
+def test_another_tenants_thread_reads_like_a_missing_one(tmp_path: Any) -> None:
+    """Runs carry their tenant; reading another tenant's thread fails like a missing one."""
+    from langgraph_runner import run
+    from langgraph_runner._runs.checkpoint import open_checkpointer
+
+    db = str(tmp_path / "tenants.db")
+    with open_checkpointer(f"sqlite:///{db}") as saver:
+        graph = _dag_graph(saver, InMemoryCache(), set(), {})
+        run(graph, {"doc": "a"}, {"configurable": {"thread_id": "t-acme"}}, tenant="acme")
+        config = {"configurable": {"thread_id": "t-globex", "tenant_id": "globex"}}
+        run(graph, {"doc": "b"}, config)
+        with pytest.raises(ThreadNotFoundError, match="no checkpoints for thread 't-acme'"):
+            run_report(saver, "t-acme", tenant="globex")
+        with pytest.raises(ThreadNotFoundError, match="'t-nope'"):
+            run_report(saver, "t-nope", tenant="globex")
+        assert run_report(graph, "t-globex", tenant="globex").tenant == "globex"
+        with pytest.raises(ValueError, match="tenant"):
+            run(graph, {"doc": "c"}, config, tenant="acme")
+    assert _report_elsewhere(db, "t-acme", "acme")["tenant"] == "acme"
+    assert "missing" in _report_elsewhere(db, "t-acme", "globex")
 
 
 def test_a_node_built_with_another_name_reports_its_failure() -> None:

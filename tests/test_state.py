@@ -57,8 +57,8 @@ def make_record(node: str = "fetch", **overrides: Any) -> NodeError:
 # ---------------------------------------------------------------- GraphState
 
 
-def test_graph_state_declares_the_five_reducer_channels() -> None:
-    """GraphState is a total=False TypedDict whose five channels carry the documented reducers."""
+def test_graph_state_declares_the_six_reducer_channels() -> None:
+    """GraphState is a total=False TypedDict whose six channels carry the documented reducers."""
     hints = typing.get_type_hints(GraphState, include_extras=True)
     reducers = {name: hint.__metadata__[0] for name, hint in hints.items()}
     assert reducers == {
@@ -67,6 +67,7 @@ def test_graph_state_declares_the_five_reducer_channels() -> None:
         "artifact_paths": merge_dicts,
         "evidence_refs": append_unique,
         "gate_decisions": merge_dicts,
+        "step_marks": merge_dicts,
     }
     assert set(STATE_CHANNELS) == set(reducers)
     assert GraphState.__total__ is False
@@ -458,6 +459,7 @@ EXPECTED_AFTER_RECOVERY = {
     "artifact_paths": {"draft": "out/draft.md"},
     "evidence_refs": ["doc-1", "doc-2"],
     "gate_decisions": {"review": {"approved": True}},
+    "step_marks": {},
     "visited": ["work", "recover", "work_again", "finish"],
 }
 

@@ -67,6 +67,24 @@ def make_entries(spec: NodeSpec) -> tuple[SyncEntry, AsyncEntry]:
 
 # ---------------------------------------------------------------------- effects of a step
 
+STEP_MARKS = "step_marks"
+"""GraphState's channel of what the package noted about each node's latest execution."""
+
+
+def _marked(result: Any, call: Call, mark: dict[str, Any]) -> Any:
+    """``result`` with ``step_marks[node]`` set, when it is a plain dict update of a graph task.
+
+    LangGraph drops keys the state does not declare, so a state without the channel
+    is unaffected; a ``Command`` or any other result, or a node called directly
+    (outside a graph), gets its result as it is.
+    """
+    if type(result) is not dict:
+        return result
+    metadata = call.config.get("metadata") if call.config else None
+    if not metadata or "langgraph_node" not in metadata:
+        return result
+    return {**result, STEP_MARKS: {call.node(): mark}}
+
 
 def _succeeded(spec: NodeSpec, call: Call, info: bool) -> None:
     """Report the success to the collector (if any) and log ``node.succeeded``."""
@@ -171,6 +189,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                     _succeeded(spec, call, info)
                 if streaks is not None and streaks.counting:
                     streaks.succeeded(call.streak_key(), since, call.ids()[4])
+                if call.attempt > 1:  # retries that ended in success: the report says so
+                    return _marked(result, call, {"attempts": call.attempt})
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
@@ -246,6 +266,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                     _succeeded(spec, call, info)
                 if streaks is not None and streaks.counting:
                     streaks.succeeded(call.streak_key(), since, call.ids()[4])
+                if call.attempt > 1:  # retries that ended in success: the report says so
+                    return _marked(result, call, {"attempts": call.attempt})
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
@@ -261,8 +283,11 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
 # ---------------------------------------------------------------------- the cache
 
 
-def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> None:
-    """``node.cache_hit``/``node.cache_miss`` with the key's hash; tell the run tracker."""
+def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> str:
+    """``node.cache_hit``/``node.cache_miss`` with the key's hash; tell the run tracker.
+
+    Returns what a hit is, for ``step_marks``: ``"reused"`` in a rebuild, else ``"hit"``.
+    """
     if hit:
         call.report("record_cache_hit")
     conf = call.config.get("configurable") if call.config else None
@@ -272,6 +297,7 @@ def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> None:
     if spec.log.enabled(INFO):
         event = "node.cache_hit" if hit else "node.cache_miss"
         emit(spec.log, INFO, event, call.get(), key_hash=key.digest)
+    return "reused" if getattr(tracker, "reused", False) else "hit"
 
 
 def _cache_hit_succeeded(spec: NodeSpec, call: Call, since: int) -> None:
@@ -304,10 +330,10 @@ def _cached_sync(spec: NodeSpec, loop: SyncEntry) -> SyncEntry:
         since = spec.streaks.seq if spec.streaks is not None else 0
         key = _cache_key(spec, call, state)
         found = cache.lookup(key, events=events)
-        _cache_event(spec, call, key, found.hit)
+        kind = _cache_event(spec, call, key, found.hit)
         if found.hit:
             _cache_hit_succeeded(spec, call, since)
-            return found.value
+            return _marked(found.value, call, {"cache": kind})
         result = loop(state, config, call)
         if not call.failed:
             cache.store(key, result, events=events)
@@ -326,10 +352,10 @@ def _cached_async(spec: NodeSpec, loop: AsyncEntry) -> AsyncEntry:
         since = spec.streaks.seq if spec.streaks is not None else 0
         key = _cache_key(spec, call, state)
         found = await cache.alookup(key, events=events)
-        _cache_event(spec, call, key, found.hit)
+        kind = _cache_event(spec, call, key, found.hit)
         if found.hit:
             _cache_hit_succeeded(spec, call, since)
-            return found.value
+            return _marked(found.value, call, {"cache": kind})
         result = await loop(state, config, call)
         if not call.failed:
             await cache.astore(key, result, events=events)

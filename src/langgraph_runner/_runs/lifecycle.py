@@ -47,6 +47,7 @@ from langgraph_runner._records.errors import NodeAbortedError
 from langgraph_runner._records.exceptions import StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._runs.report_steps import record_cause
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
 from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
 from langgraph_runner._runs.status import RunStatus
@@ -77,16 +78,6 @@ TENANT_KEY = "tenant_id"
 """``config["configurable"]`` key of the run's tenant (also ``run(tenant=...)``)."""
 CANCEL_POLL_SECONDS = 0.2
 """How often a run with a checkpointer reads its cancel flag (``cancel_run``)."""
-
-
-def record_cause(record: Mapping[str, Any] | None) -> str | None:
-    """The redacted cause an error record carries (``ErrorType: message``), or None."""
-    if not record:
-        return None
-    message = str(record.get("message") or "")
-    _, sep, cause = message.partition("): ")  # "Node 'x' failed after 3 attempt(s): Cause"
-    text = cause if sep and cause else message
-    return sanitize_message(text, max_length=300) or None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -204,6 +195,8 @@ class _Run:
         self.trace_id, self.exec_id, self.thread_id, run_id = ids_from_config(cfg)
         self.run_id = run_id or str(root)
         self.graph_name = str(getattr(graph, "name", None) or type(graph).__name__)
+        nodes = getattr(graph, "nodes", None)
+        self.graph_nodes = [str(n) for n in nodes or () if not str(n).startswith("__")]
         self.extra = dict(extra)
         self.t0 = time.perf_counter()
 
@@ -238,7 +231,9 @@ class _Run:
             return
         if self.store is None:
             return
-        self.store.start(self.run_id, self.thread_id, self.tenant, self.graph_name)
+        self.store.start(
+            self.run_id, self.thread_id, self.tenant, self.graph_name, self.graph_nodes
+        )
         self._poller = threading.Thread(
             target=self._poll, name=f"langgraph-runner-cancel-{self.run_id[:8]}", daemon=True
         )

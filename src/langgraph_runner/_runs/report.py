@@ -61,7 +61,9 @@ from langgraph_runner._runs.report_steps import (
     from_saver,
     read_artifacts,
     read_records,
+    record_cause,
 )
+from langgraph_runner._runs.run_store import RunRow, open_run_store
 from langgraph_runner._runs.status import RunStatus
 
 __all__ = [
@@ -86,7 +88,9 @@ class NodeStatus(_StrEnum):
 
     SUCCEEDED = "succeeded"
     CACHED = "cached"
+    REUSED = "reused"
     FAILED = "failed"
+    CANCELLED = "cancelled"
     SKIPPED = "skipped"
     PENDING = "pending"
     INTERRUPTED = "interrupted"
@@ -106,6 +110,9 @@ class NodeReport(BaseModel):
     finished_at: str | None = None
     duration_ms: float | None = None
     error: str | None = Field(default=None, description="Sanitized exception the task raised.")
+    cause: str | None = Field(
+        default=None, description="Redacted cause of its failure (its record, else the exception)."
+    )
     errors: list[dict[str, Any]] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(
         default_factory=dict, description="Artifact name -> path, from its writes and records."
@@ -133,6 +140,17 @@ class RunReport(BaseModel):
         default_factory=dict, description="Node count per status (all nodes, even if filtered)."
     )
     artifacts: dict[str, str] = Field(default_factory=dict, description="Final artifact_paths.")
+    run_id: str | None = Field(default=None, description="The run() that wrote the latest step.")
+    tenant: str | None = None
+    reason: str | None = Field(
+        default=None, description="Why the run failed or was cancelled (the runs table)."
+    )
+    steps_total: int | None = Field(
+        default=None, description="Steps (nodes) of the whole graph, when known."
+    )
+    steps_done: int = Field(
+        default=0, description="Steps whose latest execution succeeded (cached and reused too)."
+    )
     # The graph's drawing (nodes, edges, mermaid) when the report was built from a graph.
     _drawing: dict[str, Any] | None = PrivateAttr(default=None)
     # Every node, kept by ``filter`` so the picture still shows the whole run.
@@ -202,6 +220,7 @@ def run_report(
     config: Mapping[str, Any] | str,
     *,
     status: Iterable[NodeStatus | str] | None = None,
+    tenant: str | None = None,
 ) -> RunReport:
     """Build a ``RunReport`` for one thread.
 
@@ -214,12 +233,14 @@ def run_report(
             needed, nodes are those seen in the history).
         config: ``{"configurable": {"thread_id": ...}}`` or the thread id.
         status: List only nodes with these statuses (``summary`` counts all).
+        tenant: Read the thread only if it is this tenant's; another tenant's thread
+            raises ``ThreadNotFoundError`` exactly like a missing one.
 
     Returns:
         The report; ``report.model_dump(mode="json")`` is plain JSON data.
 
     Raises:
-        ThreadNotFoundError: No checkpoint for the thread.
+        ThreadNotFoundError: No checkpoint for the thread (or not ``tenant``'s).
         TypeError: ``source`` is neither a graph nor a checkpoint saver.
         ValueError: A ``status`` that is not a ``NodeStatus`` value.
     """
@@ -232,18 +253,96 @@ def run_report(
     cfg: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     graph_nodes: list[str] | None = None
     if isinstance(source, BaseCheckpointSaver):
+        saver: Any = source
         steps, values = from_saver(source, cfg)
     elif callable(getattr(source, "get_state_history", None)):
+        saver = getattr(source, "checkpointer", None)
         steps, values = from_graph_saver(source, cfg) or from_graph(source, cfg)
         graph_nodes = [n for n in getattr(source, "nodes", {}) if not n.startswith("__")]
     else:
         raise TypeError(f"expected a compiled graph or a checkpoint saver, got {type(source)!r}")
+    missing = ThreadNotFoundError(f"no checkpoints for thread {thread_id!r}")
     if not steps:
-        raise ThreadNotFoundError(f"no checkpoints for thread {thread_id!r}")
+        raise missing
+    row = _latest_run(saver, thread_id)
+    owner = steps[-1].tenant or (row.tenant if row is not None else None)
+    if tenant is not None and owner != tenant:
+        raise missing  # another tenant's thread reads like a missing one
     report = _build(thread_id, steps, values, graph_nodes)
+    report = _with_run(report, steps[-1], row, graph_nodes)
     if graph_nodes is not None:
         report._drawing = graph_drawing(source)
     return report if statuses is None else report.filter(*statuses)
+
+
+def _latest_run(saver: Any, thread_id: str) -> RunRow | None:
+    """The thread's latest run in the runs table (None without one)."""
+    if not isinstance(saver, BaseCheckpointSaver):
+        return None
+    try:
+        store = open_run_store(saver)
+    except Exception:  # the runs table is bookkeeping: the checkpoints still tell the rest
+        return None
+    if store is None:
+        return None
+    try:
+        return store.latest(thread_id)
+    except Exception:  # an unreadable runs table never hides the checkpoints' report
+        return None
+    finally:
+        store.close()
+
+
+_DONE = (NodeStatus.SUCCEEDED, NodeStatus.CACHED, NodeStatus.REUSED)
+_STOPPED = {"failed": RunStatus.FAILED, "cancelled": RunStatus.CANCELLED}
+
+
+def _with_run(
+    report: RunReport, latest: Step, row: RunRow | None, graph_nodes: list[str] | None
+) -> RunReport:
+    """What the runs table adds: how a run that stopped between steps ended, x of N."""
+    update: dict[str, Any] = {"run_id": latest.run_id, "tenant": latest.tenant}
+    if row is not None and row.run_id == latest.run_id:
+        update["tenant"] = row.tenant or latest.tenant
+        stopped = _STOPPED.get(row.status)
+        if stopped is not None and report.status in (
+            RunStatus.RUNNING,
+            RunStatus.COMPLETED,
+            RunStatus.BLOCKED,
+        ):
+            # The run stopped after a failed step (or a cancel) between steps: its
+            # checkpoints alone look unfinished (or finished); the run says how it ended.
+            update["status"] = stopped
+        if stopped is not None:
+            update["reason"] = row.reason
+    names = graph_nodes if graph_nodes is not None else list(row.nodes) if row else []
+    seen = {n.name for n in report.nodes}
+    if names:
+        update["steps_total"] = len(set(names) | seen)
+    update["steps_done"] = sum(n.status in _DONE for n in report.nodes)
+    if names and graph_nodes is None:  # a bare saver: the steps that never started
+        extra = [n for n in names if n not in seen]
+        over = update.get("status", report.status) in (RunStatus.COMPLETED, RunStatus.BLOCKED)
+        status = NodeStatus.SKIPPED if over else NodeStatus.PENDING
+        nodes = [
+            *report.nodes,
+            *(NodeReport(name=n, status=status, attempts=0, runs=0) for n in extra),
+        ]
+        update["nodes"] = nodes
+        update["summary"] = {str(s): sum(n.status is s for n in nodes) for s in NodeStatus}
+    copy = report.model_copy(update=update)
+    copy._drawing = report._drawing
+    return copy
+
+
+_FAILING = (NodeStatus.FAILED, NodeStatus.CANCELLED)
+
+
+def _cause(own: list[dict[str, Any]], error: str | None) -> str | None:
+    """The redacted cause of a failure: its latest unrecovered record, else the exception."""
+    unrecovered = [r for r in own if not r.get("recovered")]
+    cause = record_cause(unrecovered[-1]) if unrecovered else None
+    return cause or (sanitize_message(error, max_length=300) if error else None)
 
 
 def _ms(start: str | None, end: str | None) -> float | None:
@@ -286,16 +385,25 @@ def _aliases(steps: list[Step]) -> dict[Any, str]:
 
 def _task_status(task: Task, step_done: bool) -> NodeStatus:
     if task.error is not None and not task.finished:
-        return NodeStatus.FAILED
+        return NodeStatus.CANCELLED if ABORTED.match(task.error) else NodeStatus.FAILED
     if step_done or task.finished:
         own = [r for r in task.records if _own(r, task.name)]
-        if any(not r.get("recovered") for r in own):
-            return NodeStatus.FAILED
-        return NodeStatus.CACHED if task.cached else NodeStatus.SUCCEEDED
+        unrecovered = [r for r in own if not r.get("recovered")]
+        if unrecovered:
+            aborted = unrecovered[-1].get("code") == "NODE_ABORTED"
+            return NodeStatus.CANCELLED if aborted else NodeStatus.FAILED
+        if task.cached:
+            return NodeStatus.REUSED if task.reused else NodeStatus.CACHED
+        return NodeStatus.SUCCEEDED
     return NodeStatus.INTERRUPTED if task.interrupts else NodeStatus.PENDING
 
 
-_RANK = {NodeStatus.FAILED: 3, NodeStatus.INTERRUPTED: 2, NodeStatus.PENDING: 1}
+_RANK = {
+    NodeStatus.FAILED: 4,
+    NodeStatus.CANCELLED: 3,
+    NodeStatus.INTERRUPTED: 2,
+    NodeStatus.PENDING: 1,
+}
 
 
 def _build(
@@ -332,6 +440,8 @@ def _build(
             e["finished_at"] = finished_at if ran else None
             e["error"] = task.error or e["error"]
             e["artifacts"].update(task.artifacts)
+            if ran:
+                e["marked"] = task.attempts
     unfinished = [t for t in latest.tasks if not t.finished and not t.name.startswith("__")]
     interrupts = [i for t in unfinished if t.error is None for i in t.interrupts]
     errored = [t.error for t in unfinished if t.error is not None]
@@ -354,15 +464,23 @@ def _build(
     for name, e in entries.items():
         own = [r for r in records if aliases.get(r.get("node"), r.get("node")) == name]
         ran = e["status"] is not NodeStatus.PENDING
+        marked = e.pop("marked", None)
         attempts = int(own[-1].get("attempts") or 1) if own and ran else int(ran)
+        if marked and ran and not own:
+            attempts = marked  # retries that ended in success (step_marks)
         duration = _ms(e["started_at"], e["finished_at"])
         e["artifacts"].update(read_artifacts((), own))
+        cause = _cause(own, e["error"]) if e["status"] in _FAILING else None
         nodes.append(
-            NodeReport(name=name, attempts=attempts, duration_ms=duration, errors=own, **e)
+            NodeReport(
+                name=name, attempts=attempts, duration_ms=duration, errors=own, cause=cause, **e
+            )
         )
-    if graph_nodes is not None and run_status in (RunStatus.COMPLETED, RunStatus.BLOCKED):
+    if graph_nodes is not None:
+        over = run_status in (RunStatus.COMPLETED, RunStatus.BLOCKED)
+        never = NodeStatus.SKIPPED if over else NodeStatus.PENDING
         nodes += [
-            NodeReport(name=n, status=NodeStatus.SKIPPED, attempts=0, runs=0)
+            NodeReport(name=n, status=never, attempts=0, runs=0)
             for n in graph_nodes
             if n not in entries
         ]

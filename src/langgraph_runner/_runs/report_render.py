@@ -49,6 +49,8 @@ class _NodeView(Protocol):
     @property
     def error(self) -> str | None: ...
     @property
+    def cause(self) -> str | None: ...
+    @property
     def errors(self) -> Sequence[Mapping[str, Any]]: ...
     @property
     def artifacts(self) -> Mapping[str, str]: ...
@@ -79,7 +81,9 @@ class _ReportView(Protocol):
 STATUS_COLOURS: dict[str, tuple[str, str, str]] = {
     "succeeded": ("#d3f9d8", "#2b8a3e", "#1b4d26"),
     "cached": ("#d0ebff", "#1c7ed6", "#0b3d6b"),
+    "reused": ("#e5dbff", "#7048e8", "#3b1f8c"),
     "failed": ("#ffe3e3", "#c92a2a", "#6b1111"),
+    "cancelled": ("#ffe8cc", "#d9480f", "#6b2405"),
     "interrupted": ("#fff3bf", "#e67700", "#5c3200"),
     "pending": ("#f1f3f5", "#868e96", "#343a40"),
     "skipped": ("#ffffff", "#ced4da", "#868e96"),
@@ -212,17 +216,29 @@ def _layers(
     return [layers[k] for k in sorted(layers)]
 
 
-def _row(n: _NodeView) -> tuple[str, ...]:
+def _row(n: _NodeView, width: int | None = 60) -> tuple[str, ...]:
     err = n.error or ""
+    cause = getattr(n, "cause", None)
     if n.errors:
+        # The code and the redacted cause itself, not only "failed after 3 attempt(s)".
         last = n.errors[-1]
-        err = f"{last.get('code', '')}: {last.get('message', '')}".strip(": ")
-    if len(err) > 60:
-        err = err[:57] + "..."
+        err = f"{last.get('code', '')}: {cause or last.get('message', '')}".strip(": ")
+    elif cause:
+        err = cause
+    if width is not None and len(err) > width:
+        err = err[: width - 3] + "..."
     dur = "" if n.duration_ms is None else f"{n.duration_ms:.1f}"
     step = "" if n.step is None else str(n.step)
     started = n.started_at or ""
     return (n.name, str(n.status), str(n.attempts), str(n.runs), step, started, dur, err)
+
+
+def _progress(report: _ReportView) -> str:
+    """``", 3 of 13 steps done"`` when the whole graph's step count is known."""
+    total = getattr(report, "steps_total", None)
+    if not total:
+        return ""
+    return f", {getattr(report, 'steps_done', 0)} of {total} steps done"
 
 
 def _summary(report: _ReportView) -> str:
@@ -234,6 +250,10 @@ def render_table(report: _ReportView) -> str:
     head = f"thread {report.thread_id}: {report.status} at step {report.step}"
     if report.duration_ms is not None:
         head += f", {report.duration_ms:.0f} ms"
+    head += _progress(report)
+    reason = getattr(report, "reason", None)
+    if reason:
+        head += f"\nreason: {reason}"
     cols = ("NODE", "STATUS", "ATTEMPTS", "RUNS", "STEP", "STARTED", "DURATION_MS", "ERROR")
     rows = [cols] + [_row(n) for n in report.nodes]
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]

@@ -22,6 +22,10 @@ from langgraph_runner._runs.checkpoint_tasks import saved_tasks
 
 ARTIFACTS_KEY = "artifact_paths"
 CACHE_HITS_KEY = "cache_hits"
+STEP_MARKS_KEY = "step_marks"
+RUN_ID_KEY = "langgraph_runner_run_id"  # checkpoint metadata (run_store.RUN_ID_METADATA_KEY)
+TENANT_KEY = "tenant_id"  # checkpoint metadata, from config["configurable"]
+BASE_THREAD_KEY = "langgraph_runner_base_thread_id"  # a rebuild's checkpoints carry it
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Task:
     records: tuple[dict[str, Any], ...] = ()
     artifacts: tuple[tuple[str, str], ...] = ()
     cached: bool = False
+    reused: bool = False  # served from a rebuild's base run (step_marks)
+    attempts: int | None = None  # attempts of a success after retries (step_marks)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class Step:
     checkpoint_id: str
     created_at: str | None
     tasks: tuple[Task, ...]  # sorted by name, so both sources list nodes alike
+    run_id: str | None = None  # the run() that wrote the checkpoint
+    tenant: str | None = None
+    rebuild_of: str | None = None  # a rebuild's base thread
 
 
 def _chain(items: Sequence[Any], key: Any, parent: Any) -> list[Any]:
@@ -107,6 +116,7 @@ def _graph_task(t: PregelTask) -> Task:
     out = t.result if isinstance(t.result, dict) else {}
     error = None if t.error is None else error_text(t.error)
     records = read_records(out.get("errors"))
+    mark = read_mark(t.name, [out.get(STEP_MARKS_KEY)])
     return Task(
         t.name,
         t.result is not None,
@@ -114,14 +124,33 @@ def _graph_task(t: PregelTask) -> Task:
         tuple(t.interrupts),
         records,
         read_artifacts([out.get(ARTIFACTS_KEY)], records),
-        _cached(t.name, [out.get(CACHE_HITS_KEY)]),
+        _cached(t.name, [out.get(CACHE_HITS_KEY)]) or mark.get("cache") in ("hit", "reused"),
+        mark.get("cache") == "reused",
+        _int(mark.get("attempts")),
     )
 
 
 def _step(md: Mapping[str, Any] | None, cid: Any, ts: str | None, tasks: Iterable[Task]) -> Step:
     md = md or {}
     ordered = tuple(sorted(tasks, key=lambda t: t.name))
-    return Step(int(md.get("step", -1)), str(md.get("source", "loop")), str(cid), ts, ordered)
+    return Step(
+        int(md.get("step", -1)),
+        str(md.get("source", "loop")),
+        str(cid),
+        ts,
+        ordered,
+        _str(md.get(RUN_ID_KEY)),
+        _str(md.get(TENANT_KEY)),
+        _str(md.get(BASE_THREAD_KEY)),
+    )
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def from_saver(
@@ -139,6 +168,7 @@ def _saver_step(tup: CheckpointTuple) -> Step:
     tasks = []
     for t in saved_tasks(tup):
         records = read_records([v for c, v in t.writes if c == "errors"])
+        mark = read_mark(t.name, [v for c, v in t.writes if c == STEP_MARKS_KEY])
         tasks.append(
             Task(
                 t.name,
@@ -147,7 +177,10 @@ def _saver_step(tup: CheckpointTuple) -> Step:
                 t.interrupts,
                 records,
                 read_artifacts([v for c, v in t.writes if c == ARTIFACTS_KEY], records),
-                _cached(t.name, [v for c, v in t.writes if c == CACHE_HITS_KEY]),
+                _cached(t.name, [v for c, v in t.writes if c == CACHE_HITS_KEY])
+                or mark.get("cache") in ("hit", "reused"),
+                mark.get("cache") == "reused",
+                _int(mark.get("attempts")),
             )
         )
     return _step(tup.metadata, tup.checkpoint["id"], tup.checkpoint.get("ts"), tasks)
@@ -177,6 +210,26 @@ def read_artifacts(writes: Iterable[Any], records: Iterable[Mapping[str, Any]]) 
                 else:
                     out[str(name)] = str(path)
     return tuple(out.items())
+
+
+def record_cause(record: Mapping[str, Any] | None) -> str | None:
+    """The redacted cause an error record carries (``ErrorType: message``), or None."""
+    if not record:
+        return None
+    message = str(record.get("message") or "")
+    # "Node 'x' failed after 3 attempt(s): Cause", "... on attempt 1: Cause"
+    head, sep, cause = message.partition(": ")
+    text = cause if sep and cause and head.startswith("Node ") else message
+    return sanitize_message(text, max_length=300) or None
+
+
+def read_mark(name: str, writes: Iterable[Any]) -> dict[str, Any]:
+    """What ``step_marks`` writes say about node ``name`` (the latest write wins)."""
+    out: dict[str, Any] = {}
+    for value in writes:
+        if isinstance(value, Mapping) and isinstance(value.get(name), Mapping):
+            out = dict(value[name])
+    return out
 
 
 def _cached(name: str, writes: Iterable[Any]) -> bool:

@@ -20,6 +20,7 @@ every run's loop polls between steps.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import threading
 import time
@@ -35,13 +36,13 @@ __all__ = ["RUN_ID_METADATA_KEY", "TABLE", "RunRow", "RunStore", "open_run_store
 TABLE = "langgraph_runner_runs"
 RUN_ID_METADATA_KEY = "langgraph_runner_run_id"
 """Checkpoint metadata key of the run that wrote the checkpoint (``run()`` sets it)."""
-_COLUMNS = "run_id, thread_id, tenant, graph, status, reason, started_at, updated_at"
+_COLUMNS = "run_id, thread_id, tenant, graph, status, reason, started_at, updated_at, nodes"
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} ("
     " run_id TEXT PRIMARY KEY, thread_id TEXT, tenant TEXT, graph TEXT,"
     " status TEXT NOT NULL, reason TEXT, started_at DOUBLE PRECISION NOT NULL,"
     " updated_at DOUBLE PRECISION NOT NULL, cancel_requested INTEGER NOT NULL DEFAULT 0,"
-    " cancel_reason TEXT)",
+    " cancel_reason TEXT, nodes TEXT)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_thread ON {TABLE} (thread_id, started_at)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_started ON {TABLE} (started_at)",
 )
@@ -59,6 +60,7 @@ class RunRow:
     reason: str | None
     started_at: float
     updated_at: float
+    nodes: tuple[str, ...] = ()  # the graph's steps (nodes), so a report can say "x of N"
 
 
 class _Sql:
@@ -111,15 +113,20 @@ class RunStore:
         self.close()
 
     def start(
-        self, run_id: str, thread_id: str | None, tenant: str | None, graph: str | None
+        self,
+        run_id: str,
+        thread_id: str | None,
+        tenant: str | None,
+        graph: str | None,
+        nodes: Sequence[str] = (),
     ) -> None:
         """Record a run as ``running`` (a run id seen before starts again)."""
         now = time.time()
         self._sql.run(
-            f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, 'running', NULL, ?, ?)"
+            f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, ?)"
             " ON CONFLICT (run_id) DO UPDATE SET status = 'running', reason = NULL,"
             " updated_at = excluded.updated_at, cancel_requested = 0, cancel_reason = NULL",
-            (run_id, thread_id, tenant, graph, now, now),
+            (run_id, thread_id, tenant, graph, now, now, json.dumps(list(nodes))),
         )
 
     def finish(self, run_id: str, status: str, reason: str | None) -> None:
@@ -197,6 +204,11 @@ def _row(row: Any) -> RunRow:
     values = {n: _at(row, i, n) for i, n in enumerate(names)}
     values["started_at"] = float(values["started_at"])
     values["updated_at"] = float(values["updated_at"])
+    try:
+        nodes = json.loads(values["nodes"] or "[]")
+    except ValueError:
+        nodes = []
+    values["nodes"] = tuple(str(n) for n in nodes) if isinstance(nodes, list) else ()
     return RunRow(**values)
 
 

@@ -104,6 +104,10 @@ class GraphState(TypedDict, total=False):
         artifact_paths: Artifact name -> path, merged.
         evidence_refs: References, appended without duplicates.
         gate_decisions: Gate name -> decision record, merged.
+        step_marks: Node name -> what the package noted about its latest execution
+            (``{"cache": "hit"}`` or ``"reused"``, ``{"attempts": 3}``), merged;
+            written by ``create_node`` nodes so run reports read them from the
+            checkpoints alone.
     """
 
     errors: Annotated[list[dict[str, Any]], bounded_errors(DEFAULT_ERRORS_LIMIT)]
@@ -111,6 +115,7 @@ class GraphState(TypedDict, total=False):
     artifact_paths: Annotated[dict[str, str], merge_dicts]
     evidence_refs: Annotated[list[str], append_unique]
     gate_decisions: Annotated[dict[str, dict[str, Any]], merge_dicts]
+    step_marks: Annotated[dict[str, dict[str, Any]], merge_dicts]
 
 
 STATE_CHANNELS: tuple[str, ...] = (
@@ -119,6 +124,7 @@ STATE_CHANNELS: tuple[str, ...] = (
     "artifact_paths",
     "evidence_refs",
     "gate_decisions",
+    "step_marks",
 )
 
 
@@ -138,6 +144,7 @@ class _Updates(BaseModel):
     artifact_paths: dict[str, _Path | None] | None = None
     evidence_refs: list[str] | None = None
     gate_decisions: dict[str, dict[str, Any] | None] | None = None
+    step_marks: dict[str, dict[str, Any] | None] | None = None
 
 
 # Validated as one mapping so that a ValidationError's location names the channel.
@@ -147,6 +154,7 @@ class _Overwrites(TypedDict, total=False):
     artifact_paths: dict[str, _Path]
     evidence_refs: list[str]
     gate_decisions: dict[str, dict[str, Any]]
+    step_marks: dict[str, dict[str, Any]]
 
 
 _OVERWRITES: TypeAdapter[_Overwrites] = TypeAdapter(_Overwrites)
@@ -167,7 +175,7 @@ def _state_get(state: Any, key: str) -> Any:
 def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
     """Build a validated, reducer-compatible partial update.
 
-    The five ``GraphState`` channels are validated (records must be valid
+    The ``GraphState`` channels are validated (records must be valid
     ``NodeError`` data; flags booleans; paths strings or ``os.PathLike``) and
     converted to plain JSON data. ``evidence_refs`` already in ``state`` are not
     repeated. A channel value wrapped in ``langgraph.types.Overwrite`` replaces the
@@ -206,7 +214,7 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
     fields_set = model.model_fields_set
     if "errors" in fields_set and model.errors is not None:
         out["errors"] = [e.to_state() for e in model.errors]
-    for key in ("routing_flags", "artifact_paths", "gate_decisions"):
+    for key in ("routing_flags", "artifact_paths", "gate_decisions", "step_marks"):
         if key in fields_set and getattr(model, key) is not None:
             out[key] = dict(getattr(model, key))
     if "evidence_refs" in fields_set and model.evidence_refs is not None:

@@ -25,7 +25,7 @@ __all__ = ["GraphStateFields", "GraphStateModel"]
 
 
 class GraphStateModel(BaseModel):
-    """Pydantic base state with ``GraphState``'s five channels. Subclass it.
+    """Pydantic base state with ``GraphState``'s channels. Subclass it.
 
     Attributes:
         errors: Error records (``NodeError`` JSON dumps), appended; the last 100
@@ -35,6 +35,7 @@ class GraphStateModel(BaseModel):
         artifact_paths: Artifact name -> path, merged.
         evidence_refs: References, appended without duplicates.
         gate_decisions: Gate name -> decision record, merged.
+        step_marks: Node name -> what the package noted about its latest execution.
     """
 
     errors: Annotated[list[dict[str, Any]], bounded_errors(DEFAULT_ERRORS_LIMIT)] = Field(
@@ -44,11 +45,12 @@ class GraphStateModel(BaseModel):
     artifact_paths: Annotated[dict[str, str], merge_dicts] = Field(default_factory=dict)
     evidence_refs: Annotated[list[str], append_unique] = Field(default_factory=list)
     gate_decisions: Annotated[dict[str, dict[str, Any]], merge_dicts] = Field(default_factory=dict)
+    step_marks: Annotated[dict[str, dict[str, Any]], merge_dicts] = Field(default_factory=dict)
 
 
 @dataclasses.dataclass(kw_only=True)
 class GraphStateFields:
-    """Dataclass mixin with ``GraphState``'s five channels (keyword-only, all defaulted).
+    """Dataclass mixin with ``GraphState``'s channels (keyword-only, all defaulted).
 
     Subclass it with ``@dataclass``; fields without defaults are fine after it,
     because its own fields are keyword-only.
@@ -59,6 +61,7 @@ class GraphStateFields:
         artifact_paths: Artifact name -> path, merged.
         evidence_refs: References, appended without duplicates.
         gate_decisions: Gate name -> decision record, merged.
+        step_marks: Node name -> what the package noted about its latest execution.
     """
 
     errors: Annotated[list[dict[str, Any]], bounded_errors(DEFAULT_ERRORS_LIMIT)] = (
@@ -68,5 +71,8 @@ class GraphStateFields:
     artifact_paths: Annotated[dict[str, str], merge_dicts] = dataclasses.field(default_factory=dict)
     evidence_refs: Annotated[list[str], append_unique] = dataclasses.field(default_factory=list)
     gate_decisions: Annotated[dict[str, dict[str, Any]], merge_dicts] = dataclasses.field(
+        default_factory=dict
+    )
+    step_marks: Annotated[dict[str, dict[str, Any]], merge_dicts] = dataclasses.field(
         default_factory=dict
     )
