@@ -29,7 +29,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph_runner._limits.budget import Budget, BudgetStatus
 from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._limits.tokens import Usage, UsageCounter, counting
-from langgraph_runner._policies.context import BUDGET_VIEW, CURRENT, get_node_context
+from langgraph_runner._policies.context import BUDGET_VIEW, CURRENT, NodeContext, get_node_context
 from langgraph_runner._records.logs import EventLogger, get_event_logger
 
 __all__ = ["LimitGuard", "coerce_budgets", "coerce_limits"]
@@ -80,35 +80,58 @@ def _coerce(value: object, cls: type[Any], field: str, where: str) -> tuple[Any,
 class _Scope:
     """One call's view of the guard: node, ids, the budgets' scope ids."""
 
-    __slots__ = ("budgets", "deadline", "fields", "guard", "node", "signal")
+    __slots__ = ("budgets", "ctx", "deadline", "guard", "node", "signal")
 
     node: str
+    ctx: Callable[[], NodeContext] | None
 
     def __init__(self, guard: LimitGuard, default_name: str) -> None:
         self.guard = guard
-        ctx = get_node_context()
-        # The engine's call carries the node's config (also outside a graph); inside an
-        # attempt with its own context, LangChain's current config is the attempt's.
-        config = getattr(CURRENT.get(), "config", None) or var_child_runnable_config.get()
-        if ctx is not None:
-            self.node = str(ctx.node)
-            self.deadline = ctx.deadline
-            self.signal = ctx.abort_signal
-            run: str | None = ctx.trace_id
-            thread: str | None = ctx.thread_id
-            self.fields = {"thread_id": ctx.thread_id, "trace_id": ctx.trace_id}
+        source = CURRENT.get()
+        node_of = getattr(source, "node", None)
+        run: str | None
+        thread: str | None
+        if callable(node_of) and hasattr(source, "deadline_at"):
+            # The engine's call itself (no per-attempt context): read what it has without
+            # building the whole NodeContext.
+            self.node = str(node_of())
+            self.deadline = source.deadline_at  # type: ignore[union-attr]
+            self.signal = source.run_signal  # type: ignore[union-attr]
+            config = source.config  # type: ignore[union-attr]
+            run = thread = None
+            if guard.budgets:
+                run, _exec, thread, _run_id, _scope = source.ids()  # type: ignore[union-attr]
+            self.ctx = source.get  # type: ignore[union-attr]
         else:
-            self.node = str(default_name)
-            self.deadline = self.signal = None
-            conf = (config or {}).get("configurable") or {}
-            run = str((config or {}).get("run_id") or conf.get("thread_id") or "") or None
-            thread = conf.get("thread_id")
-            self.fields = {}
+            ctx = get_node_context()
+            # Inside an attempt with its own context, LangChain's current config is the
+            # attempt's.
+            config = getattr(source, "config", None) or var_child_runnable_config.get()
+            if ctx is not None:
+                self.node = str(ctx.node)
+                self.deadline = ctx.deadline
+                self.signal = ctx.abort_signal
+                run, thread = ctx.trace_id, ctx.thread_id
+                self.ctx = lambda: ctx
+            else:
+                self.node = str(default_name)
+                self.deadline = self.signal = None
+                conf = (config or {}).get("configurable") or {}
+                run = str((config or {}).get("run_id") or conf.get("thread_id") or "") or None
+                thread = conf.get("thread_id")
+                self.ctx = None
         self.budgets: list[tuple[Budget, str, str]] = []
         for budget in guard.budgets:
             sid = budget.scope_id(run=run, thread=thread, config=config)
             if sid is not None:
                 self.budgets.append((budget, sid, sid if budget.per == "tenant" else ""))
+
+    def fields(self) -> dict[str, Any]:
+        """The ids a log event carries (built only when something is logged)."""
+        if self.ctx is None:
+            return {}
+        ctx = self.ctx()
+        return {"attempt": ctx.attempt, "thread_id": ctx.thread_id, "trace_id": ctx.trace_id}
 
     def check(self, _model: str | None = None) -> None:
         for budget, sid, tenant in self.budgets:
@@ -166,7 +189,7 @@ class LimitGuard:
         log: Where ``node.rate_limited`` goes.
     """
 
-    __slots__ = ("budgets", "limits", "log")
+    __slots__ = ("budgets", "counts", "limits", "log")
 
     def __init__(
         self,
@@ -177,6 +200,10 @@ class LimitGuard:
         self.limits = limits
         self.budgets = budgets
         self.log = log if log is not None else get_event_logger()
+        # Model calls are counted only when something spends what they report.
+        self.counts = bool(budgets) or any(
+            limit.limits_tokens and limit.count_tokens is None for limit in limits
+        )
 
     def __bool__(self) -> bool:
         return bool(self.limits or self.budgets)
@@ -199,12 +226,15 @@ class LimitGuard:
         def limited(*args: Any, **kwargs: Any) -> Any:
             scope = _Scope(self, name)
             scope.check()
-            token = BUDGET_VIEW.set(scope.view)
+            token = BUDGET_VIEW.set(scope.view) if self.budgets else None
             ok, result = False, None
             try:
                 scope.acquire()
                 try:
-                    with counting(scope.counter()):
+                    if self.counts:
+                        with counting(scope.counter()):
+                            result = fn(*args, **kwargs)
+                    else:
                         result = fn(*args, **kwargs)
                 except BaseException as exc:
                     scope.failed(exc)
@@ -212,7 +242,8 @@ class LimitGuard:
                 ok = True
                 return result
             finally:
-                BUDGET_VIEW.reset(token)
+                if token is not None:
+                    BUDGET_VIEW.reset(token)
                 scope.finished(result, ok)
 
         return limited
@@ -222,12 +253,15 @@ class LimitGuard:
         async def limited(*args: Any, **kwargs: Any) -> Any:
             scope = _Scope(self, name)
             scope.check()
-            token = BUDGET_VIEW.set(scope.view)
+            token = BUDGET_VIEW.set(scope.view) if self.budgets else None
             ok, result = False, None
             try:
                 await scope.aacquire()
                 try:
-                    with counting(scope.counter()):
+                    if self.counts:
+                        with counting(scope.counter()):
+                            result = await fn(*args, **kwargs)
+                    else:
                         result = await fn(*args, **kwargs)
                 except BaseException as exc:
                     scope.failed(exc)
@@ -235,7 +269,8 @@ class LimitGuard:
                 ok = True
                 return result
             finally:
-                BUDGET_VIEW.reset(token)
+                if token is not None:
+                    BUDGET_VIEW.reset(token)
                 scope.finished(result, ok)
 
         return limited

@@ -192,9 +192,11 @@ class RateLimit:
         return decision
 
     def _waiting(self, wait: float, node: str | None, log: EventLogger | None, reason: str,
-                 fields: dict[str, Any] | None) -> None:  # fmt: skip
+                 fields: Callable[[], dict[str, Any]] | None) -> None:  # fmt: skip
         stats.count_wait(self.key, node or "", wait)
         events = log if log is not None else get_event_logger()
+        if not events.emits(logging.INFO):
+            return
         events.emit(
             logging.INFO,
             "node.rate_limited",
@@ -202,7 +204,7 @@ class RateLimit:
             limit=self.key,
             wait=round(wait, 3),
             reason=reason,
-            **(fields or {}),
+            **(fields() if fields is not None else {}),
         )
 
     def acquire(
@@ -213,7 +215,7 @@ class RateLimit:
         deadline: float | None = None,
         signal: AbortSignal | None = None,
         log: EventLogger | None = None,
-        fields: dict[str, Any] | None = None,
+        fields: Callable[[], dict[str, Any]] | None = None,
     ) -> float:
         """Wait for a slot (sync). Returns the seconds waited.
 
@@ -223,7 +225,8 @@ class RateLimit:
             deadline: ``time.monotonic()`` value the wait must end before.
             signal: An abort signal that ends the wait (``NodeAbortedError``).
             log: Where ``node.rate_limited`` goes (the package's logger by default).
-            fields: More fields for the log event (trace ids).
+            fields: Returns more fields for the log event (trace ids); called only
+                when the event is logged.
 
         Raises:
             RateLimitedError: ``on_limit="fail"`` and no slot now, or the wait
@@ -245,7 +248,7 @@ class RateLimit:
         deadline: float | None = None,
         signal: AbortSignal | None = None,
         log: EventLogger | None = None,
-        fields: dict[str, Any] | None = None,
+        fields: Callable[[], dict[str, Any]] | None = None,
     ) -> float:
         """Wait for a slot without blocking the event loop (see ``acquire``).
 
