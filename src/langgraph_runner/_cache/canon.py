@@ -48,16 +48,25 @@ def canon(value: Any) -> Any:
     if isinstance(value, Mapping):
         return _canon_mapping(value)
     if isinstance(value, (list, tuple)):
-        out = []
-        for i, item in enumerate(value):
-            try:
-                out.append(item if type(item) in _SCALARS else canon(item))
-            except Unhashable as exc:
-                exc.path.append(f"[{i}]")
-                raise
-        return out
+        return _canon_list(value)
     if isinstance(value, (set, frozenset)):
         return {_TAG: "set", "v": sorted((canon(v) for v in value), key=dumps)}
+    return _tagged(value, cls)
+
+
+def _canon_list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    out = []
+    for i, item in enumerate(value):
+        try:
+            out.append(item if type(item) in _SCALARS else canon(item))
+        except Unhashable as exc:
+            exc.path.append(f"[{i}]")
+            raise
+    return out
+
+
+def _tagged(value: Any, cls: type) -> Any:
+    """The tagged form of a non-JSON leaf value (bytes, dates, models ...)."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {_TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, (datetime, date, time)):
