@@ -8,6 +8,8 @@ import traceback
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from langgraph_runner._records.redact_exc import DROPPED, MAX_EXCEPTIONS, redact_tree
 
@@ -135,3 +137,99 @@ def test_classes_made_per_call_do_not_grow_memory_without_bound() -> None:
         redact_tree(exc)
         assert SECRET not in str(exc)
     assert len(redact_exc._SAFE_CLASSES) <= PER_CLASS_MAX
+
+
+# ---------------------------------------------------------------- property: any exception graph
+
+_PLANTED = "Zq8" + uuid.uuid4().hex[:13]
+
+
+class _Conn:
+    """An object whose repr shows a credential (a client an exception holds in its args)."""
+
+    def __repr__(self) -> str:
+        return f"<Conn password={_PLANTED}>"
+
+
+class _Built(Exception):
+    """An error whose text is built from an attribute."""
+
+    def __init__(self, payload: object) -> None:
+        super().__init__("built")
+        self.payload = payload
+
+    def __str__(self) -> str:
+        return f"built from {self.payload!r}"
+
+
+def _carriers() -> st.SearchStrategy[object]:
+    """Values that carry the planted secret in a shape redaction recognises."""
+    shapes = st.sampled_from(
+        [
+            f"password={_PLANTED}",
+            f"postgresql://app:{_PLANTED}@db/prod",
+            {"apiKey": _PLANTED},
+            {b"clientSecret": _PLANTED.encode()},
+            ("Authorization", _PLANTED),
+            [("X-Api-Key", _PLANTED)],
+            f"accessToken: {_PLANTED}".encode(),
+            {"nested": [{"secretAccessKey": _PLANTED}]},
+            _Conn(),
+        ]
+    )
+    plain = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.floats(allow_nan=False))
+    return st.one_of(shapes, plain, st.lists(st.one_of(shapes, plain), max_size=3))
+
+
+_KINDS = ["value", "key", "os", "import", "built", "group"]
+
+
+@st.composite
+def _exception_graphs(draw: st.DrawFn) -> BaseException:
+    """Up to 25 exceptions: any args, notes, attributes, causes, contexts, groups, cycles."""
+    made: list[BaseException] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=25))):
+        kind = draw(st.sampled_from(_KINDS))
+        args = draw(st.lists(_carriers(), max_size=3))
+        if kind == "group" and made:
+            members = draw(st.lists(st.sampled_from(made), min_size=1, max_size=4))
+            exc: BaseException = builtins.ExceptionGroup(f"batch password={_PLANTED}", members)
+        elif kind == "key":
+            exc = KeyError(*args)
+        elif kind == "os":
+            exc = OSError(*args)
+        elif kind == "import":
+            exc = ImportError(f"no module; token={_PLANTED}", *args[:0])
+        elif kind == "built":
+            exc = _Built(draw(_carriers()))
+        else:
+            exc = ValueError(*args)
+        if draw(st.booleans()):
+            exc.add_note(f"while calling with api_key={_PLANTED}")
+        if draw(st.booleans()):
+            exc.detail = draw(_carriers())  # type: ignore[attr-defined]
+        made.append(exc)
+    for exc in made:  # links in any direction: cycles included
+        if draw(st.booleans()):
+            exc.__cause__ = draw(st.sampled_from(made))
+        if draw(st.booleans()):
+            exc.__context__ = draw(st.sampled_from(made))
+    return made[-1]
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(exc=_exception_graphs())
+def test_no_planted_secret_survives_in_any_exception_graph(exc: BaseException) -> None:
+    """For any exception graph, no traceback, repr, str or record of it shows the secret."""
+    import json
+
+    from langgraph_runner._engine.records import record_state, redact_exception
+    from langgraph_runner._records.errors import ErrorCategory, ErrorCode
+
+    state = record_state(
+        exc, ErrorCode.NON_RETRYABLE, ErrorCategory.OTHER, "n", 1, 1.0, "t", "g", 0.0
+    )
+    assert _PLANTED not in json.dumps(state)
+    safe = redact_exception(exc)
+    shown = "".join(traceback.format_exception(safe)) + repr(safe) + str(safe)
+    assert _PLANTED not in shown
