@@ -199,7 +199,13 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
             overwrites[key] = value.value
         else:
             plain[key] = value
-    # One record or one ref is accepted like a list of one, as the reducers do.
+    out = _validated(state, _as_lists(plain))
+    out.update(_validated_overwrites(overwrites))
+    return out
+
+
+def _as_lists(plain: dict[str, Any]) -> dict[str, Any]:
+    """One record or one ref accepted like a list of one, as the reducers do."""
     if isinstance(plain.get("errors"), (Mapping, BaseModel)):
         plain["errors"] = [plain["errors"]]
     if isinstance(plain.get("evidence_refs"), str):
@@ -209,6 +215,11 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
             e.model_dump() if isinstance(e, BaseModel) and not isinstance(e, NodeError) else e
             for e in plain["errors"]
         ]
+    return plain
+
+
+def _validated(state: Any, plain: dict[str, Any]) -> dict[str, Any]:
+    """The channel updates validated and made plain JSON data; other keys as they are."""
     model = _Updates.model_validate(plain)
     out: dict[str, Any] = dict(model.model_extra or {})
     fields_set = model.model_fields_set
@@ -221,7 +232,13 @@ def update_state(state: Any, updates: Mapping[str, Any]) -> dict[str, Any]:
         existing = _state_get(state, "evidence_refs") or []
         refs: list[str] = append_unique([], model.evidence_refs)
         out["evidence_refs"] = [r for r in refs if r not in existing]
+    return out
+
+
+def _validated_overwrites(overwrites: dict[str, Any]) -> dict[str, Any]:
+    """``Overwrite`` values validated like updates, wrapped again in ``Overwrite``."""
     checked: dict[str, Any] = dict(_OVERWRITES.validate_python(overwrites)) if overwrites else {}
+    out: dict[str, Any] = {}
     for key, validated in checked.items():
         if key == "errors":
             validated = [_as_record(e) for e in validated]
