@@ -20,6 +20,7 @@ graph wrapped this way.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -202,4 +203,12 @@ def build_runnable(runnable: Runnable[Any, Any], /, **options: Unpack[NodeOption
     )
     run, _ = make_entries(spec)
     _, arun = make_entries(aspec)
-    return wrap(invoke, spec.name, False, run, arun)
+    node = wrap(invoke, spec.name, False, run, arun)
+    # Drawn as the Runnable is: get_graph() JSON names a node without __name__ (a
+    # compiled subgraph, a ToolNode) by its class path.
+    node.__module__ = type(runnable).__module__
+    node.__name__ = type(runnable).__name__
+    tools = getattr(runnable, "tools_by_name", None)
+    if isinstance(tools, Mapping) and tools:  # a ToolNode: drawings list its tools (__tools)
+        node.tools_by_name = tools
+    return node
