@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -133,7 +134,10 @@ def test_planted_entry_runs_no_code_and_the_node_runs(
     payload = {
         "msgpack-ext": ("msgpack", _hostile(marker)),
         "forged-json": ("json", b'{"format":"langgraph_runner_cache","value":{"out":"evil"}}'),
-        "forged-signature": (signing.ENCODING, b"LGRS1" + b"\0" * 32 + b"\x07msgpack" + b"\x80"),
+        "forged-signature": (
+            signing.ENCODING,
+            b"LGRS2" + b"\0" * 32 + b"\0" * 8 + b"\x07msgpack" + b"\x80",
+        ),
     }[attack]
     _plant(make, key, *payload)
     assert graph.invoke({"q": "x"})["out"] == "answer:x"
@@ -259,3 +263,30 @@ def test_allowed_types_round_trip() -> None:
     assert cache.lookup(key).value == {"reply": Reply(text="hi")}
     with pytest.raises(TypeError, match="allowed_types"):
         NodeCache(allowed_types=["Reply"])  # type: ignore[list-item]
+
+
+def test_an_expired_entry_planted_again_is_a_miss(
+    monkeypatch: pytest.MonkeyPatch, events: EventCapture
+) -> None:
+    """The expiry is signed: an entry copied back after its ttl, without one, is never served."""
+    backend: InMemoryCache[Any] = InMemoryCache()
+    cache = NodeCache(backend=backend, signing_key=KEY, ttl=60)
+    key = cache.key("n", {}, thread_id=None, fingerprint=FP)
+    cache.store(key, {"v": 1})
+    view = signing.signed_view(backend)
+    raw = view.get([key])[key]
+    assert cache.lookup(key).value == {"v": 1}
+    later = time.time() + 3600
+    monkeypatch.setattr(signing.time, "time", lambda: later)
+    view.set({key: (raw, None)})  # planted again, with no backend ttl
+    log = get_event_logger(events)
+    assert cache.lookup(key, events=log).hit is False
+    assert "expired" in events.named("node.cache_error")[0]["error"]
+
+
+@pytest.mark.parametrize("value", ["short", "x" * 31])
+def test_a_short_environment_key_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """LANGGRAPH_RUNNER_CACHE_KEY under 32 bytes is a clear error naming the variable."""
+    monkeypatch.setenv(ENV_KEY, value)
+    with pytest.raises(ValueError, match=r"LANGGRAPH_RUNNER_CACHE_KEY.*at least 32 bytes"):
+        NodeCache(backend=InMemoryCache())

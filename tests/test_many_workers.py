@@ -108,7 +108,7 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         heartbeat_ms=1500,
         poll_ms=100,
     )
-    monkeypatch.setenv("LANGGRAPH_RUNNER_CACHE_KEY", f"test-many-workers-{tag}")
+    monkeypatch.setenv("LANGGRAPH_RUNNER_CACHE_KEY", f"test-many-workers-{tag}" * 2)
     with open_checkpointer(pg):
         pass  # migrations once, before the workers race to open it
     workers.Ledger.create(pg, settings.ledger)

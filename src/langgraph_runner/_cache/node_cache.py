@@ -430,7 +430,7 @@ class NodeCache:
         envelope = {"format": _ENVELOPE, "value": value}
         try:
             if self._codec.round_trips(envelope):
-                return self._codec.encode(key, envelope)
+                return self._codec.encode(key, envelope, self.ttl_seconds)
         except Exception as exc:
             self._failed(key, "store", exc, events)
             return None
