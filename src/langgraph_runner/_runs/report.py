@@ -415,67 +415,13 @@ def _build(
     latest = steps[-1]
     records = [r for r in read_records(values.get("errors")) if isinstance(r, dict)]
     records += [r for t in latest.tasks if t.finished for r in t.records]
-    aliases = _aliases(steps)
     flags = values.get("routing_flags")
     blocked = bool(isinstance(flags, dict) and flags.get("blocked"))
-    entries: dict[str, dict[str, Any]] = {}
-    for i, st in enumerate(steps):
-        child = steps[i + 1] if i + 1 < len(steps) else None
-        # Only a "loop" child means the step ran to completion; after update_state,
-        # a fork or new input, the step's unfinished tasks never ran.
-        done = child is not None and child.source == "loop"
-        finished_at = child.created_at if done and child else None
-        for task in st.tasks:
-            if task.name.startswith("__") or (child and not done and not task.finished):
-                continue
-            status = _task_status(task, done)
-            raised = task.error is not None and not task.finished
-            ran = (done or task.finished) and not raised
-            e = entries.setdefault(task.name, {"runs": 0, "step": None, "artifacts": {}})
-            if e["step"] != st.step:  # first task of this node in this step
-                e.update(step=st.step, status=status, error=None, started_at=st.created_at)
-            elif _RANK.get(status, 0) > _RANK.get(e["status"], 0):
-                e["status"] = status
-            e["runs"] += int(ran)
-            e["finished_at"] = finished_at if ran else None
-            e["error"] = task.error or e["error"]
-            e["artifacts"].update(task.artifacts)
-            if ran:
-                e["marked"] = task.attempts
+    entries = _entries(steps)
     unfinished = [t for t in latest.tasks if not t.finished and not t.name.startswith("__")]
     interrupts = [i for t in unfinished if t.error is None for i in t.interrupts]
-    errored = [t.error for t in unfinished if t.error is not None]
-    if interrupts:
-        run_status = RunStatus.INTERRUPTED
-    elif errored:
-        aborted = all(ABORTED.match(e) for e in errored)
-        run_status = RunStatus.CANCELLED if aborted else RunStatus.FAILED
-    elif latest.tasks:
-        # A finished step always gets a new checkpoint, so any task left on the
-        # latest one (even with all its writes saved) means the run is not over.
-        run_status = RunStatus.RUNNING
-    elif blocked and any(
-        r.get("code") == "NODE_ABORTED" and not r.get("recovered") for r in records
-    ):
-        run_status = RunStatus.CANCELLED
-    else:
-        run_status = RunStatus.BLOCKED if blocked else RunStatus.COMPLETED
-    nodes = []
-    for name, e in entries.items():
-        own = [r for r in records if aliases.get(r.get("node"), r.get("node")) == name]
-        ran = e["status"] is not NodeStatus.PENDING
-        marked = e.pop("marked", None)
-        attempts = int(own[-1].get("attempts") or 1) if own and ran else int(ran)
-        if marked and ran and not own:
-            attempts = marked  # retries that ended in success (step_marks)
-        duration = _ms(e["started_at"], e["finished_at"])
-        e["artifacts"].update(read_artifacts((), own))
-        cause = _cause(own, e["error"]) if e["status"] in _FAILING else None
-        nodes.append(
-            NodeReport(
-                name=name, attempts=attempts, duration_ms=duration, errors=own, cause=cause, **e
-            )
-        )
+    run_status = _run_status(latest, unfinished, records, blocked)
+    nodes = _node_reports(entries, records, _aliases(steps))
     if graph_nodes is not None:
         over = run_status in (RunStatus.COMPLETED, RunStatus.BLOCKED)
         never = NodeStatus.SKIPPED if over else NodeStatus.PENDING
@@ -500,3 +446,79 @@ def _build(
         summary={str(s): sum(n.status is s for n in nodes) for s in NodeStatus},
         artifacts=dict(read_artifacts([values.get(ARTIFACTS_KEY)], ())),
     )
+
+
+def _entries(steps: list[Step]) -> dict[str, dict[str, Any]]:
+    """Per node, what its latest execution says (step, status, runs, times, error, artifacts)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for i, st in enumerate(steps):
+        child = steps[i + 1] if i + 1 < len(steps) else None
+        # Only a "loop" child means the step ran to completion; after update_state,
+        # a fork or new input, the step's unfinished tasks never ran.
+        done = child is not None and child.source == "loop"
+        finished_at = child.created_at if done and child else None
+        for task in st.tasks:
+            if task.name.startswith("__") or (child and not done and not task.finished):
+                continue
+            e = entries.setdefault(task.name, {"runs": 0, "step": None, "artifacts": {}})
+            _add_task(e, st, task, done, finished_at)
+    return entries
+
+
+def _add_task(e: dict[str, Any], st: Step, task: Any, done: bool, finished_at: Any) -> None:
+    """Fold one task of step ``st`` into its node's entry ``e``."""
+    status = _task_status(task, done)
+    raised = task.error is not None and not task.finished
+    ran = (done or task.finished) and not raised
+    if e["step"] != st.step:  # first task of this node in this step
+        e.update(step=st.step, status=status, error=None, started_at=st.created_at)
+    elif _RANK.get(status, 0) > _RANK.get(e["status"], 0):
+        e["status"] = status
+    e["runs"] += int(ran)
+    e["finished_at"] = finished_at if ran else None
+    e["error"] = task.error or e["error"]
+    e["artifacts"].update(task.artifacts)
+    if ran:
+        e["marked"] = task.attempts
+
+
+def _run_status(
+    latest: Step, unfinished: list[Any], records: list[dict[str, Any]], blocked: bool
+) -> RunStatus:
+    """How the thread stands, from its latest checkpoint (see the module docstring)."""
+    if any(t.error is None and t.interrupts for t in unfinished):
+        return RunStatus.INTERRUPTED
+    errored = [t.error for t in unfinished if t.error is not None]
+    if errored:
+        aborted = all(ABORTED.match(e) for e in errored)
+        return RunStatus.CANCELLED if aborted else RunStatus.FAILED
+    if latest.tasks:
+        # A finished step always gets a new checkpoint, so any task left on the
+        # latest one (even with all its writes saved) means the run is not over.
+        return RunStatus.RUNNING
+    if blocked and any(r.get("code") == "NODE_ABORTED" and not r.get("recovered") for r in records):
+        return RunStatus.CANCELLED
+    return RunStatus.BLOCKED if blocked else RunStatus.COMPLETED
+
+
+def _node_reports(
+    entries: dict[str, dict[str, Any]], records: list[dict[str, Any]], aliases: Mapping[Any, Any]
+) -> list[NodeReport]:
+    """One ``NodeReport`` per node that ran, with its own error records."""
+    nodes = []
+    for name, e in entries.items():
+        own = [r for r in records if aliases.get(r.get("node"), r.get("node")) == name]
+        ran = e["status"] is not NodeStatus.PENDING
+        marked = e.pop("marked", None)
+        attempts = int(own[-1].get("attempts") or 1) if own and ran else int(ran)
+        if marked and ran and not own:
+            attempts = marked  # retries that ended in success (step_marks)
+        duration = _ms(e["started_at"], e["finished_at"])
+        e["artifacts"].update(read_artifacts((), own))
+        cause = _cause(own, e["error"]) if e["status"] in _FAILING else None
+        nodes.append(
+            NodeReport(
+                name=name, attempts=attempts, duration_ms=duration, errors=own, cause=cause, **e
+            )
+        )
+    return nodes
