@@ -54,6 +54,7 @@ from langgraph_runner._records.logs import LOGGER_NAME, configure_logging
 from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner._runs.control import RunRecord, cancel_run, list_runs
 from langgraph_runner._runs.effects import EffectLedger
 from langgraph_runner._runs.lifecycle import (
     RUN_DEADLINE_KEY,
@@ -158,6 +159,7 @@ __all__ = [
     "RetryAttempt",
     "RetryConfig",
     "RunNotCompletedError",
+    "RunRecord",
     "RunReport",
     "RunResult",
     "RunStatus",
@@ -179,6 +181,7 @@ __all__ = [
     "arun",
     "blocked_nodes",
     "bounded_errors",
+    "cancel_run",
     "classify_error",
     "classify_failure",
     "code_fingerprint",
@@ -191,6 +194,7 @@ __all__ = [
     "harden",
     "heartbeat",
     "is_retryable_node_error",
+    "list_runs",
     "merge_dicts",
     "merge_flags",
     "node_factory",

@@ -63,7 +63,7 @@ from langgraph_runner._runs.report_steps import (
     read_records,
     record_cause,
 )
-from langgraph_runner._runs.run_store import RunRow, open_run_store
+from langgraph_runner._runs.run_store import RunRecord, open_run_store
 from langgraph_runner._runs.status import RunStatus
 
 __all__ = [
@@ -275,7 +275,7 @@ def run_report(
     return report if statuses is None else report.filter(*statuses)
 
 
-def _latest_run(saver: Any, thread_id: str) -> RunRow | None:
+def _latest_run(saver: Any, thread_id: str) -> RunRecord | None:
     """The thread's latest run in the runs table (None without one)."""
     if not isinstance(saver, BaseCheckpointSaver):
         return None
@@ -298,7 +298,7 @@ _STOPPED = {"failed": RunStatus.FAILED, "cancelled": RunStatus.CANCELLED}
 
 
 def _with_run(
-    report: RunReport, latest: Step, row: RunRow | None, graph_nodes: list[str] | None
+    report: RunReport, latest: Step, row: RunRecord | None, graph_nodes: list[str] | None
 ) -> RunReport:
     """What the runs table adds: how a run that stopped between steps ended, x of N."""
     update: dict[str, Any] = {"run_id": latest.run_id, "tenant": latest.tenant}

@@ -31,7 +31,7 @@ from typing import Any
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
 
-__all__ = ["RUN_ID_METADATA_KEY", "TABLE", "RunRow", "RunStore", "open_run_store"]
+__all__ = ["RUN_ID_METADATA_KEY", "TABLE", "RunRecord", "RunStore", "open_run_store"]
 
 TABLE = "langgraph_runner_runs"
 RUN_ID_METADATA_KEY = "langgraph_runner_run_id"
@@ -49,7 +49,7 @@ _DDL = (
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class RunRow:
+class RunRecord:
     """One run as the runs table keeps it."""
 
     run_id: str
@@ -136,7 +136,7 @@ class RunStore:
             (status, reason, time.time(), run_id),
         )
 
-    def request_cancel(self, run_id: str, reason: str, *, tenant: str | None = None) -> RunRow:
+    def request_cancel(self, run_id: str, reason: str, *, tenant: str | None = None) -> RunRecord:
         """Set the cancel flag of a run; its loop stops before its next step.
 
         Raises:
@@ -146,7 +146,8 @@ class RunStore:
         if row is None:
             raise LookupError(f"no run {run_id!r}")
         self._sql.run(
-            f"UPDATE {TABLE} SET cancel_requested = 1, cancel_reason = ? WHERE run_id = ?",
+            f"UPDATE {TABLE} SET cancel_requested = 1, cancel_reason = ?"
+            " WHERE run_id = ? AND status = 'running'",
             (reason, run_id),
         )
         return row
@@ -160,7 +161,7 @@ class RunStore:
             return str(_at(rows[0], 1, "cancel_reason") or "cancelled")
         return None
 
-    def get(self, run_id: str, *, tenant: str | None = None) -> RunRow | None:
+    def get(self, run_id: str, *, tenant: str | None = None) -> RunRecord | None:
         """One run by id (None if unknown, or another tenant's when ``tenant`` is given)."""
         rows = self._sql.run(f"SELECT {_COLUMNS} FROM {TABLE} WHERE run_id = ?", (run_id,))
         row = _row(rows[0]) if rows else None
@@ -168,7 +169,7 @@ class RunStore:
             return None
         return row
 
-    def latest(self, thread_id: str) -> RunRow | None:
+    def latest(self, thread_id: str) -> RunRecord | None:
         """The thread's latest run."""
         rows = self._sql.run(
             f"SELECT {_COLUMNS} FROM {TABLE} WHERE thread_id = ? ORDER BY started_at DESC LIMIT 1",
@@ -178,7 +179,7 @@ class RunStore:
 
     def runs(
         self, *, tenant: str | None = None, thread_id: str | None = None, limit: int = 100
-    ) -> list[RunRow]:
+    ) -> list[RunRecord]:
         """Runs, newest first, optionally one tenant's or one thread's."""
         where, params = [], []
         if tenant is not None:
@@ -199,7 +200,7 @@ def _at(row: Any, index: int, name: str) -> Any:
     return row[name] if isinstance(row, dict) else row[index]
 
 
-def _row(row: Any) -> RunRow:
+def _row(row: Any) -> RunRecord:
     names = [c.strip() for c in _COLUMNS.split(",")]
     values = {n: _at(row, i, n) for i, n in enumerate(names)}
     values["started_at"] = float(values["started_at"])
@@ -209,7 +210,7 @@ def _row(row: Any) -> RunRow:
     except ValueError:
         nodes = []
     values["nodes"] = tuple(str(n) for n in nodes) if isinstance(nodes, list) else ()
-    return RunRow(**values)
+    return RunRecord(**values)
 
 
 # In-memory savers: one store per saver object, in this process.
