@@ -14,18 +14,20 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._records.exceptions import ThreadNotFoundError
 from langgraph_runner._records.sanitize import sanitize_message
-from langgraph_runner._runs.run_store import RunRecord, open_run_store
+from langgraph_runner._runs.run_store import RunRecord, RunStore, open_run_store
 
 __all__ = ["RunRecord", "cancel_run", "list_runs"]
 
 
-def _store(checkpointer: Any) -> Any:
+def _store(checkpointer: Any) -> RunStore:
     saver = getattr(checkpointer, "checkpointer", checkpointer)  # a compiled graph's
     if not isinstance(saver, BaseCheckpointSaver):
         raise TypeError(
             f"expected a checkpoint saver or a graph compiled with one, got {type(saver)!r}"
         )
-    return open_run_store(saver)
+    store = open_run_store(saver)
+    assert store is not None  # a saver always has a store (its database, or this process)
+    return store
 
 
 def list_runs(
