@@ -66,30 +66,8 @@ def _value(value: Any, depth: int, *, opaque: bool, budget: list[int] | None = N
         return value if clean == text else type(value)(clean.encode("utf-8", "surrogateescape"))
     if budget is None:
         budget = [_MAX_ITEMS]
-    kind = type(value)
-    if kind in _CONTAINERS:
-        try:
-            size = len(value)
-        except Exception:
-            return REDACTED
-        budget[0] -= size
-        if depth >= _MAX_DEPTH or budget[0] < 0:
-            return REDACTED
-    if kind is dict:
-        out = {
-            k: REDACTED
-            if v is not None and is_secret_key(k)
-            else _value(v, depth + 1, opaque=opaque, budget=budget)
-            for k, v in value.items()
-        }
-        changed = any(out[k] is not v for k, v in value.items())
-        return out if changed else value
-    if kind in _CONTAINERS:
-        if kind is tuple and len(value) == 2 and value[1] is not None and is_secret_key(value[0]):
-            return (value[0], REDACTED)  # ("Authorization", "Bearer ..."): a header tuple
-        items = [_value(v, depth + 1, opaque=opaque, budget=budget) for v in value]
-        changed = any(a is not b for a, b in zip(items, value, strict=True))
-        return kind(items) if changed else value
+    if type(value) in _CONTAINERS:
+        return _container(value, depth, opaque, budget)
     if isinstance(value, BaseException):
         return value
     if not opaque:
@@ -100,6 +78,32 @@ def _value(value: Any, depth: int, *, opaque: bool, budget: list[int] | None = N
         return f"<unprintable {type(value).__name__}>"
     clean = _clean(described)
     return value if clean == described else clean
+
+
+def _container(value: Any, depth: int, opaque: bool, budget: list[int]) -> Any:
+    """A dict, list, tuple or set redacted item by item, within the walk's bounds."""
+    kind = type(value)
+    try:
+        size = len(value)
+    except Exception:
+        return REDACTED
+    budget[0] -= size
+    if depth >= _MAX_DEPTH or budget[0] < 0:
+        return REDACTED
+    if kind is dict:
+        out = {
+            k: REDACTED
+            if v is not None and is_secret_key(k)
+            else _value(v, depth + 1, opaque=opaque, budget=budget)
+            for k, v in value.items()
+        }
+        changed = any(out[k] is not v for k, v in value.items())
+        return out if changed else value
+    if kind is tuple and len(value) == 2 and value[1] is not None and is_secret_key(value[0]):
+        return (value[0], REDACTED)  # ("Authorization", "Bearer ..."): a header tuple
+    items = [_value(v, depth + 1, opaque=opaque, budget=budget) for v in value]
+    changed = any(a is not b for a, b in zip(items, value, strict=True))
+    return kind(items) if changed else value
 
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
