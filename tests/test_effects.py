@@ -366,8 +366,14 @@ def test_outside_a_node_a_key_is_required(ledger: EffectLedger) -> None:
 
 @pytest.mark.parametrize(
     ("bad", "error"),
-    [(0, ValueError), (-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError)]
-    + [(True, TypeError), ("5", TypeError)],
+    [
+        (0, ValueError),
+        (-1.0, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (True, TypeError),
+        ("5", TypeError),
+    ],
 )
 def test_bad_lease_is_refused(db_path: str, bad: Any, error: type[Exception]) -> None:
     """lease and poll_interval must be positive finite seconds (a bool or str is a TypeError)."""
