@@ -195,6 +195,33 @@ class RunStore:
         )
         return [_row(r) for r in rows]
 
+    def threads(self, *, limit: int = 100) -> list[tuple[str, float | None]]:
+        """Threads the checkpoints hold (top level), newest first, with their latest time.
+
+        Reads LangGraph's own ``checkpoints`` table in the same database; an in-process
+        store (an in-memory saver) lists none.
+        """
+        if not self.shared:
+            return []
+        rows = self._sql.run(
+            "SELECT thread_id, MAX(checkpoint_id) AS latest FROM checkpoints"
+            " WHERE checkpoint_ns = '' GROUP BY thread_id ORDER BY latest DESC LIMIT ?",
+            (int(limit),),
+        )
+        return [(str(_at(r, 0, "thread_id")), uuid6_time(str(_at(r, 1, "latest")))) for r in rows]
+
+
+def uuid6_time(checkpoint_id: str) -> float | None:
+    """Epoch seconds of a LangGraph checkpoint id (a UUID v6, time-ordered), or None."""
+    try:
+        value = int(checkpoint_id.replace("-", ""), 16)
+    except ValueError:
+        return None
+    if (value >> 76) & 0xF != 6:
+        return None
+    ticks = ((value >> 80) << 12) | ((value >> 64) & 0x0FFF)  # 100 ns since 1582-10-15
+    return (ticks - 0x01B21DD213814000) / 1e7
+
 
 def _at(row: Any, index: int, name: str) -> Any:
     return row[name] if isinstance(row, dict) else row[index]
