@@ -81,7 +81,7 @@ def add_commands(commands: Any) -> None:
             sub.add_argument(
                 "--time-limit", type=float, metavar="SECONDS", help="bound the whole run"
             )
-        sub.set_defaults(handler=_plan if name == "plan" else _rebuild)  # fmt: skip
+        sub.set_defaults(handler=_plan if name == "plan" else _rebuild)
 
 
 def load_graph(reference: str) -> Any:
@@ -161,9 +161,13 @@ def _rebuild(args: argparse.Namespace) -> tuple[str, int]:
     with _graph(args) as graph:
         try:
             done = rebuild(
-                graph, base, change, new,  # type: ignore[arg-type]
-                time_limit=args.time_limit, raise_on_error=False,
-            )  # fmt: skip
+                graph,
+                base,
+                change,
+                new,  # type: ignore[arg-type]
+                time_limit=args.time_limit,
+                raise_on_error=False,
+            )
         except (ValueError, RunNotCompletedError) as exc:
             raise CommandError(str(exc)) from exc
     run = done.run

@@ -175,9 +175,13 @@ def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | N
     except BaseException as exc:
         if _attempt_failed(spec, ctx, exc, limit):
             call_hook(
-                spec.on_timeout, ctx, log=spec.log, hook_name="on_timeout", node=ctx.node,
+                spec.on_timeout,
+                ctx,
+                log=spec.log,
+                hook_name="on_timeout",
+                node=ctx.node,
                 limit=ON_TIMEOUT_LIMIT,
-            )  # fmt: skip
+            )
             raise _timed_out(call, exc, deadline_limit) from None
         raise
     finally:
@@ -238,9 +242,13 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
     except BaseException as exc:
         if _attempt_failed(spec, ctx, exc, limit):
             await acall_hook(
-                spec.on_timeout, ctx, log=spec.log, hook_name="on_timeout", node=ctx.node,
+                spec.on_timeout,
+                ctx,
+                log=spec.log,
+                hook_name="on_timeout",
+                node=ctx.node,
                 limit=ON_TIMEOUT_LIMIT,
-            )  # fmt: skip
+            )
             raise _timed_out(call, exc, deadline_limit) from None
         raise
     finally:

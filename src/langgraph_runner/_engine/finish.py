@@ -131,9 +131,16 @@ def _plain(spec: NodeSpec, call: Call, exc: BaseException) -> Any:
             if logged:
                 ids = call.ids()
                 state = record_state(
-                    exc, code, category, call.node(), call.attempt, duration_ms, ids[0], ids[1],
+                    exc,
+                    code,
+                    category,
+                    call.node(),
+                    call.attempt,
+                    duration_ms,
+                    ids[0],
+                    ids[1],
                     time(),
-                )  # fmt: skip
+                )
                 _log_failed(spec, call, exc, code, category, duration_ms, state["message"])
             _count(call, exc, code, category, duration_ms)
         return _raise(spec, call, exc)
@@ -306,9 +313,13 @@ def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any
     update = _resolve(spec, call, exc, failure, outcome)
     if spec.on_failure is not None:
         call_hook(
-            spec.on_failure, failure.record(), state, log=spec.log, hook_name="on_failure",
+            spec.on_failure,
+            failure.record(),
+            state,
+            log=spec.log,
+            hook_name="on_failure",
             node=failure.node,
-        )  # fmt: skip
+        )
     if update is _RAISE:
         return _raise(spec, call, exc)
     _report_sync(spec, call, exc, failure)
@@ -333,8 +344,11 @@ async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException)
             else:
                 result = await arun_sync_attempt(
                     functools.partial(fallback, state, **kwargs),
-                    node=failure.node, attempt=1, timeout=None, controller=None,
-                )  # fmt: skip
+                    node=failure.node,
+                    attempt=1,
+                    timeout=None,
+                    controller=None,
+                )
                 if inspect.isawaitable(result):
                     result = await result
             outcome = (True, result)
@@ -347,9 +361,13 @@ async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException)
     update = _resolve(spec, call, exc, failure, outcome)
     if spec.on_failure is not None:
         await acall_hook(
-            spec.on_failure, failure.record(), state, log=spec.log, hook_name="on_failure",
+            spec.on_failure,
+            failure.record(),
+            state,
+            log=spec.log,
+            hook_name="on_failure",
             node=failure.node,
-        )  # fmt: skip
+        )
     if update is _RAISE:
         return _raise(spec, call, exc)
     await _report_async(spec, call, exc, failure)

@@ -177,9 +177,12 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                         return fail_sync(spec, state, call, step)
                     _retrying(spec, call, step, exc)
                     call_hook(
-                        spec.on_retry_attempt, step.info, log=log,
-                        hook_name="on_retry_attempt", node=step.info.node,
-                    )  # fmt: skip
+                        spec.on_retry_attempt,
+                        step.info,
+                        log=log,
+                        hook_name="on_retry_attempt",
+                        node=step.info.node,
+                    )
                     wait_sync(call, step.delay)
                     retry = step.state
                     cfg = _compat.config_for_retry(cfg)
@@ -254,9 +257,12 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                         return await fail_async(spec, state, call, step)
                     _retrying(spec, call, step, exc)
                     await acall_hook(
-                        spec.on_retry_attempt, step.info, log=log,
-                        hook_name="on_retry_attempt", node=step.info.node,
-                    )  # fmt: skip
+                        spec.on_retry_attempt,
+                        step.info,
+                        log=log,
+                        hook_name="on_retry_attempt",
+                        node=step.info.node,
+                    )
                     await wait_async(call, step.delay)
                     retry = step.state
                     cfg = _compat.config_for_retry(cfg)

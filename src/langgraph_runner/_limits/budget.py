@@ -258,8 +258,9 @@ class Budget:
         model = usage.model or ""
         price = self.prices.get(model)
         if price is None:
-            best = max((m for m in self.prices if m != "*" and model.startswith(m)),
-                       key=len, default=None)  # fmt: skip
+            best = max(
+                (m for m in self.prices if m != "*" and model.startswith(m)), key=len, default=None
+            )
             price = self.prices.get(best) if best is not None else self.prices.get("*")
         if price is None:
             self._warn_unpriced(model)

@@ -167,14 +167,24 @@ class _Scope:
     def acquire(self) -> None:
         log = self.guard.log
         for limit in self.guard.limits:
-            limit.acquire(node=self.node, deadline=self.deadline, signal=self.signal, log=log,
-                          fields=self.fields)  # fmt: skip
+            limit.acquire(
+                node=self.node,
+                deadline=self.deadline,
+                signal=self.signal,
+                log=log,
+                fields=self.fields,
+            )
 
     async def aacquire(self) -> None:
         log = self.guard.log
         for limit in self.guard.limits:
-            await limit.aacquire(node=self.node, deadline=self.deadline, signal=self.signal,
-                                 log=log, fields=self.fields)  # fmt: skip
+            await limit.aacquire(
+                node=self.node,
+                deadline=self.deadline,
+                signal=self.signal,
+                log=log,
+                fields=self.fields,
+            )
 
     def counter(self) -> UsageCounter:
         return UsageCounter(self.check if self.budgets else None, self.used)

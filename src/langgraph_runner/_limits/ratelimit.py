@@ -191,8 +191,14 @@ class RateLimit:
             raise RateLimitedError(self.key, decision.wait, node=node, reason=decision.reason)
         return decision
 
-    def _waiting(self, wait: float, node: str | None, log: EventLogger | None, reason: str,
-                 fields: Callable[[], dict[str, Any]] | None) -> None:  # fmt: skip
+    def _waiting(
+        self,
+        wait: float,
+        node: str | None,
+        log: EventLogger | None,
+        reason: str,
+        fields: Callable[[], dict[str, Any]] | None,
+    ) -> None:
         stats.count_wait(self.key, node or "", wait)
         events = log if log is not None else get_event_logger()
         if not events.emits(logging.INFO):

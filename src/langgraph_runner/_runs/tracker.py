@@ -96,9 +96,10 @@ def _recorded_status(node: str, outputs: Any) -> NodeRunStatus:
     if not isinstance(records, list):
         return "succeeded"
     own = [
-        r for r in records if isinstance(r, Mapping) and r.get("node") == node
-        and not r.get("recovered")
-    ]  # fmt: skip
+        r
+        for r in records
+        if isinstance(r, Mapping) and r.get("node") == node and not r.get("recovered")
+    ]
     if not own:
         return "succeeded"
     return "cancelled" if own[-1].get("code") == "NODE_ABORTED" else "failed"

@@ -118,10 +118,23 @@ class NodeMetricsCollector:
     """
 
     __slots__ = (
-        "__weakref__", "_bounds_ms", "_buckets", "_create_lock", "_graph", "_id", "_latency_ms",
-        "_listeners", "_max_nodes", "_min_samples", "_nodes", "_on_latency", "_on_rate", "_rate",
-        "_watched", "_window_size",
-    )  # fmt: skip
+        "__weakref__",
+        "_bounds_ms",
+        "_buckets",
+        "_create_lock",
+        "_graph",
+        "_id",
+        "_latency_ms",
+        "_listeners",
+        "_max_nodes",
+        "_min_samples",
+        "_nodes",
+        "_on_latency",
+        "_on_rate",
+        "_rate",
+        "_watched",
+        "_window_size",
+    )
 
     def __init__(
         self,
@@ -208,8 +221,13 @@ class NodeMetricsCollector:
             state = self._nodes.get(node)
             if state is None and len(self._nodes) >= self._max_nodes:
                 if OVERFLOW_NODE not in self._nodes:  # the first name past the cap
-                    _LOG.emit(logging.WARNING, "metrics.too_many_nodes", node=node,
-                              max_nodes=self._max_nodes, counted_as=OVERFLOW_NODE)  # fmt: skip
+                    _LOG.emit(
+                        logging.WARNING,
+                        "metrics.too_many_nodes",
+                        node=node,
+                        max_nodes=self._max_nodes,
+                        counted_as=OVERFLOW_NODE,
+                    )
                 node, state = OVERFLOW_NODE, self._nodes.get(OVERFLOW_NODE)
             if state is None:
                 state = NodeState(

@@ -31,13 +31,32 @@ __all__ = [
 ]
 
 DEFAULT_DURATION_BUCKETS: Final[tuple[float, ...]] = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-)  # fmt: skip
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+)
 """Histogram upper bounds in seconds (LLM calls often take 10-120 s)."""
 
 ERROR_TYPES: Final[tuple[str, ...]] = (
-    "timeout", "network", "rate_limit", "validation", "other", "circuit_open",
-)  # fmt: skip
+    "timeout",
+    "network",
+    "rate_limit",
+    "validation",
+    "other",
+    "circuit_open",
+)
 """Failure label values (``error_type`` / ``error.type``), in index order."""
 
 

@@ -150,9 +150,11 @@ class _Instruments:
             ("rate_limit.rejections", "{call}", "rejections", "Calls a rate limit refused."),
         ):
             self._meter.create_observable_counter(
-                f"langgraph.{name}", callbacks=[_limit_observer(field)], unit=unit,
+                f"langgraph.{name}",
+                callbacks=[_limit_observer(field)],
+                unit=unit,
                 description=description,
-            )  # fmt: skip
+            )
         for name, unit, description in (
             ("tokens", "{token}", "Tokens spent on budgets."),
             ("cost", "1", "Cost spent on budgets (the price table's currency)."),
@@ -160,9 +162,11 @@ class _Instruments:
             ("exhausted", "{call}", "Calls a spent budget stopped."),
         ):
             self._meter.create_observable_counter(
-                f"langgraph.budget.{name}", callbacks=[_budget_observer(name)], unit=unit,
+                f"langgraph.budget.{name}",
+                callbacks=[_budget_observer(name)],
+                unit=unit,
                 description=description,
-            )  # fmt: skip
+            )
 
     def _observe_executions(self, options: CallbackOptions) -> Iterator[Observation]:
         for source in self.sources:

@@ -220,18 +220,29 @@ def _limit_families(extra: list[str]) -> list[Metric]:
     worker = ["worker"] if extra else []
     limit_labels = ["limit", "node", *worker]
     budget_labels = ["budget", "node", "tenant", *worker]
-    waits = _Counter("langgraph_rate_limit_waits", "Calls that waited for a rate-limit slot.",
-                     labels=limit_labels)  # fmt: skip
-    seconds = _Counter("langgraph_rate_limit_wait_seconds", "Seconds waited for rate-limit slots.",
-                       labels=limit_labels)  # fmt: skip
-    rejections = _Counter("langgraph_rate_limit_rejections", "Calls a rate limit refused.",
-                          labels=limit_labels)  # fmt: skip
+    waits = _Counter(
+        "langgraph_rate_limit_waits",
+        "Calls that waited for a rate-limit slot.",
+        labels=limit_labels,
+    )
+    seconds = _Counter(
+        "langgraph_rate_limit_wait_seconds",
+        "Seconds waited for rate-limit slots.",
+        labels=limit_labels,
+    )
+    rejections = _Counter(
+        "langgraph_rate_limit_rejections", "Calls a rate limit refused.", labels=limit_labels
+    )
     tokens = _Counter("langgraph_budget_tokens", "Tokens spent on budgets.", labels=budget_labels)
-    cost = _Counter("langgraph_budget_cost", "Cost spent on budgets (the price table's currency).",
-                    labels=budget_labels)  # fmt: skip
+    cost = _Counter(
+        "langgraph_budget_cost",
+        "Cost spent on budgets (the price table's currency).",
+        labels=budget_labels,
+    )
     calls = _Counter("langgraph_budget_calls", "Calls spent on budgets.", labels=budget_labels)
-    exhausted = _Counter("langgraph_budget_exhausted", "Calls a spent budget stopped.",
-                         labels=budget_labels)  # fmt: skip
+    exhausted = _Counter(
+        "langgraph_budget_exhausted", "Calls a spent budget stopped.", labels=budget_labels
+    )
     for row in _limit_stats.limit_series():
         labels = [row.limit, row.node, *extra]
         waits.add_metric(labels, float(row.waits))
