@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import contextvars
 import enum
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from langgraph_runner._internal.durations import pydantic_seconds
-from langgraph_runner._policies.circuit_events import announce
 from langgraph_runner._records.errors import CircuitOpenError
+from langgraph_runner._records.logs import get_event_logger
 
 __all__ = [
     "BreakerStore",
@@ -321,7 +322,48 @@ class CircuitBreaker:
 
     def _notify(self, old: CircuitState, new: CircuitState) -> None:
         # The listener list is copy-on-write: safe to hand over without the lock.
-        announce(self._name, old, new, self._listeners, self.snapshot)
+        _announce(self._name, old, new, self._listeners, self.snapshot)
+
+
+_LEVELS = {"open": logging.WARNING, "half_open": logging.INFO, "closed": logging.INFO}
+
+
+def _announce(
+    breaker: str,
+    old: CircuitState,
+    new: CircuitState,
+    listeners: Sequence[Transition],
+    snapshot: Callable[[], dict[str, Any]],
+) -> None:
+    """Log ``circuit.opened``/``circuit.half_open``/``circuit.closed``, then call the listeners.
+
+    ``snapshot`` is called only when the event is logged. A listener that raises is
+    logged as ``circuit.listener_failed``, never raised: a metrics hook must never
+    break a node.
+    """
+    logger = get_event_logger()
+    level = _LEVELS[new.value]
+    if logger.enabled(level):
+        snap = snapshot()
+        logger.emit(
+            level,
+            "circuit.opened" if new.value == "open" else f"circuit.{new.value}",
+            breaker=breaker,
+            previous=old.value,
+            consecutive_failures=snap["consecutive_failures"],
+            retry_after=snap["retry_after"],
+        )
+    for callback in listeners:
+        try:
+            callback(old, new)
+        except Exception as exc:
+            logger.emit(
+                logging.ERROR,
+                "circuit.listener_failed",
+                breaker=breaker,
+                error_type=type(exc).__name__,
+                error=str(exc),
+            )
 
 
 def _name_of(node: str | Callable[[], str] | None) -> str | None:
