@@ -62,6 +62,14 @@ def same_stream(make: Callable[[bool], Any], run: Callable[[Any], Any]) -> tuple
 Step = BaseMessage | BaseException | Callable[[list[BaseMessage]], BaseMessage]
 
 
+class Broken(Exception):
+    """A script step: stream ``text`` word by word, then raise ``error``."""
+
+    def __init__(self, text: str, error: BaseException, msg_id: str) -> None:
+        super().__init__(text)
+        self.text, self.error, self.msg_id = text, error, msg_id
+
+
 class ScriptedModel(BaseChatModel):
     """A chat model following a script, for real agents (create_agent, create_react_agent).
 
@@ -86,6 +94,8 @@ class ScriptedModel(BaseChatModel):
     def _next(self, messages: list[BaseMessage]) -> AIMessage:
         step = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
+        if isinstance(step, Broken):
+            raise step.error
         if isinstance(step, BaseException):
             raise step
         msg = step(messages) if callable(step) and not isinstance(step, BaseMessage) else step
@@ -100,6 +110,16 @@ class ScriptedModel(BaseChatModel):
     def _stream(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
     ) -> Iterator[ChatGenerationChunk]:
+        step = self.script[min(self.calls, len(self.script) - 1)]
+        if isinstance(step, Broken):
+            self.calls += 1
+            for i, word in enumerate(step.text.split(" ")):
+                text = word if i == 0 else " " + word
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text, id=step.msg_id))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+            raise step.error
         msg = self._next(messages)
         words = str(msg.content).split(" ") if msg.content else []
         for i, word in enumerate(words):

@@ -17,7 +17,7 @@ from langchain_core.tools import tool
 import langgraph_runner.agents as agents
 from langgraph_runner import CircuitBreakerConfig, FailureLoopError, NodeMetricsCollector
 from langgraph_runner.agents import RunnerMiddleware, RunnerMiddlewareConfig
-from tests.agent_kit import calls, scripted
+from tests.agent_kit import Broken, calls, scripted
 
 pytestmark = pytest.mark.usefixtures("instant")
 
@@ -253,3 +253,36 @@ def test_the_package_imports_without_langchain() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert 'pip install "langgraph-runner[agents]"' in out.stdout
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_retried_model_attempts_tokens_are_named_by_a_discard_event(mode: str) -> None:
+    """Tokens streamed by a failed attempt are followed by a custom event naming their message."""
+    model = scripted(
+        Broken("half an answer", ConnectionError("cut"), "bad-1"),
+        AIMessage(content="full answer", id="good-1"),
+    )
+    agent = create_agent(model, [], middleware=[RunnerMiddleware(retry=3)])
+    modes = ["messages", "custom"]
+    if mode == "sync":
+        chunks = list(agent.stream(_HI, stream_mode=modes))
+    else:
+        chunks = [c async for c in agent.astream(_HI, stream_mode=modes)]
+    seen = [
+        (kind, data[0].id) if kind == "messages" else (kind, data["message_ids"])
+        for kind, data in chunks
+        if kind == "custom" or data[0].content
+    ]
+    assert seen == [
+        *[("messages", "bad-1")] * 3,
+        ("custom", ["bad-1"]),
+        *[("messages", "good-1")] * 2,
+    ]
+    assert chunks[3][1]["event"] == "langgraph_runner.discarded_message"
+
+
+def test_no_discard_event_when_nothing_was_streamed() -> None:
+    """A failed attempt without tokens (invoke, no messages mode) emits nothing."""
+    model = scripted(ConnectionError("cut"), AIMessage(content="ok", id="good-1"))
+    agent = create_agent(model, [], middleware=[RunnerMiddleware(retry=3)])
+    assert list(agent.stream(_HI, stream_mode="custom")) == []

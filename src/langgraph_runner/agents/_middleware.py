@@ -132,7 +132,7 @@ class RunnerMiddleware(AgentMiddleware[RunnerAgentState, Any, Any]):
             tools=tools or {},
             tool_defaults=tool_options or {},
         )
-        self._model = CallGuard(MODEL_NODE, self.config.model)
+        self._model = CallGuard(MODEL_NODE, self.config.model, model=True)
         self._wrap, self._awrap = tool_call_wrappers(
             TOOLS_NODE, self.config.tool_defaults, self.config.tools
         )
