@@ -717,3 +717,19 @@ def test_example_graphs_have_input_and_output_json_schemas(index: int) -> None:
     for json_schema in (graph.get_input_jsonschema(), graph.get_output_jsonschema()):
         assert {"errors", "routing_flags"} <= set(json_schema["properties"]), label
         json.dumps(json_schema)
+
+
+def test_route_on_blocked_draws_both_branches() -> None:
+    """route_on_blocked carries its path map: drawings show exactly the two branches."""
+    g = StateGraph(GraphState)
+    for name in ("work", "publish", "recover"):
+        g.add_node(name, lambda s: {})
+    g.add_edge(START, "work")
+    g.add_conditional_edges("work", route_on_blocked("publish", "recover"))
+    g.add_edge("publish", END)
+    g.add_edge("recover", END)
+    drawing = g.compile().get_graph()
+    branches = {(e.source, e.target) for e in drawing.edges if e.conditional}
+    assert branches == {("work", "publish"), ("work", "recover")}
+    mermaid = drawing.draw_mermaid()
+    assert "work -.-> publish;" in mermaid and "work -.-> recover;" in mermaid

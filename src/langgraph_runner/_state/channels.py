@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from langgraph.types import Overwrite
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
@@ -257,7 +257,9 @@ def route_on_blocked(ok: str, blocked: str, *, flag: str = "blocked") -> Callabl
         flag: The flag to test.
 
     Returns:
-        ``state -> destination``; its ``__name__`` reads well in graph drawings.
+        ``state -> destination``; its ``__name__`` reads well in graph drawings, and
+        its return type (``Literal[ok, blocked]``) gives LangGraph the path map, so
+        ``get_graph()``, mermaid drawings and Studio show both branches.
     """
 
     def route(state: Any) -> str:
@@ -265,4 +267,7 @@ def route_on_blocked(ok: str, blocked: str, *, flag: str = "blocked") -> Callabl
         return blocked if flags.get(flag) else ok
 
     route.__name__ = f"route_on_{flag}"
+    # A Literal return type is LangGraph's path map: drawings (get_graph, mermaid,
+    # Studio) show both branches instead of an edge to every node.
+    route.__annotations__ = {"state": Any, "return": Literal[ok, blocked]}
     return route
