@@ -10,7 +10,11 @@ or ``AGENT_DB``). The example shows:
    retried behind the scenes;
 2. a tool that always fails: the loop guard stops the run after
    ``max_consecutive_failures`` failures in a row, with the records checkpointed;
-3. the same failure handed to the model as an error ``ToolMessage`` instead.
+3. the same failure handed to the model as an error ``ToolMessage`` instead;
+4. LangChain's ``create_agent``, hardened two ways: with ``RunnerMiddleware`` and with
+   ``harden(agent)``; each tool call is retried on its own and a call that keeps
+   failing is answered with a redacted error ``ToolMessage`` (the other call keeps
+   its result).
 
 Run it with ``python examples/agent.py``.
 """
@@ -24,8 +28,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import START, MessagesState, StateGraph
@@ -36,9 +41,11 @@ from langgraph_runner import (
     RetryConfig,
     append_errors,
     create_node,
+    harden,
     merge_flags,
     tool_error_messages,
 )
+from langgraph_runner.agents import RunnerMiddleware
 
 RETRY = RetryConfig(max_attempts=3, initial_interval=0.05, max_interval=0.2)
 DB_PATH = Path(os.environ.get("AGENT_DB", Path(__file__).parent / ".runs" / "agent.db"))
@@ -168,6 +175,31 @@ def main() -> None:
     out = told.invoke(question, {"configurable": {"thread_id": "told"}})
     print(f"   tool message: {out['messages'][2].content}")
     print(f"   model answer: {out['messages'][-1].content}")
+
+    print("4. create_agent: RunnerMiddleware, and harden(agent)")
+    for label in ("middleware", "harden"):
+        CALLS["weather"] = 0
+        answer = AIMessage(id="ai-answer", content="Sunny in Paris; no forecast.")
+        both = AIMessage(
+            id="ai-ask",
+            content="",
+            tool_calls=[
+                {"name": "weather", "args": {"city": "Paris"}, "id": "call-w"},
+                {"name": "broken_weather", "args": {"city": "Paris"}, "id": "call-b"},
+            ],
+        )
+        model = ScriptedModel(responses=[both, answer])
+        tools = [weather, broken_weather]
+        if label == "middleware":
+            agent = create_agent(model, tools, middleware=[RunnerMiddleware(retry=RETRY)])
+        else:
+            agent = harden(create_agent(model, tools), retry=RETRY)
+        out = agent.invoke(question)
+        for message in out["messages"]:
+            if isinstance(message, ToolMessage):
+                print(f"   {label}: {message.tool_call_id} {message.status}: {message.content}")
+        nodes = [(r["node"], r["attempts"]) for r in out["errors"]]
+        print(f"   {label}: weather calls {CALLS['weather']}, records {nodes}")
 
 
 if __name__ == "__main__":

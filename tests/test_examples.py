@@ -65,5 +65,8 @@ def test_agent_example_streams_as_unwrapped_stops_the_loop_and_tells_the_model(
     assert "stopped: tools failed 3 times in a row" in out
     assert "records in the checkpoint: 2" in out
     assert "tool message: Error: ConnectionError: GET" in out
+    for way in ("middleware", "harden"):
+        assert f"{way}: call-w success: Paris: sunny, 21 C" in out
+        assert f"{way}: weather calls 2, records [('tools.broken_weather', 3)]" in out
     assert "sk-live" not in out
     assert (tmp_path / "agent.db").exists()
