@@ -89,7 +89,8 @@ async def test_every_kind_of_node_is_wrapped_and_metadata_is_kept() -> None:
     assert [(r["node"], r["attempts"]) for r in out["errors"]] == [("fetch", 2)]
     assert (out["x"], out["seen"]) == (11, ["chain"])
     assert [name for name, _ in graph.get_subgraphs()] == ["child"]
-    assert set(collector.get_all_node_metrics()) == {"fetch", "parse", "chain", "child"}
+    # the subgraph is hardened inside too: its node reports as well
+    assert set(collector.get_all_node_metrics()) == {"fetch", "parse", "chain", "child", "inner"}
     assert collector.get_node_metrics("fetch").retry_count == 1
 
 
@@ -357,3 +358,16 @@ def test_a_cached_node_never_has_its_failure_cached() -> None:
         graph.invoke({"x": 0})
     assert graph.invoke({"x": 0})["x"] == 1
     assert runs["n"] == 2
+
+
+@pytest.mark.parametrize("kind", AGENTS)
+def test_a_sub_agent_node_is_hardened_inside_not_rerun_whole(kind: str) -> None:
+    """A supervisor's sub-agent: a failed tool call is retried alone, not the whole agent."""
+    counted, model = Counted(1), _parallel_model()
+    parent = StateGraph(AgentState)
+    parent.add_node("assistant", _agent(kind, model, counted.tools))
+    parent.add_edge(START, "assistant")
+    out = harden(parent, retry=3).compile().invoke({"messages": [HumanMessage("hi")]})
+    assert (model.calls, counted.n) == (2, {"good": 1, "flaky": 2})
+    assert out["messages"][-1].content == "done"
+    assert out["errors"] == []

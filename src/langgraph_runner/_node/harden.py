@@ -99,6 +99,10 @@ def harden(
       warning when it happens).
     - A node with a ``cache_policy`` gets ``on_error="raise"``: a recorded
       failure is an ordinary update, which LangGraph would cache and serve again.
+    - A compiled subgraph node (a sub-agent) is hardened inside, node by node,
+      with the same options; the node around it does not retry (that would run
+      every inner model and tool call again). A ``fallback`` option wraps it
+      whole instead.
 
     Args:
         builder: A ``StateGraph`` that is not compiled yet (changed in place), or
@@ -191,6 +195,13 @@ def _harden_one(name: str, runnable: Any, options: dict[str, Any]) -> Any:
         node = harden_tool_node(runnable, name, options)
         node._langgraph_runner_hardened = True
         return node
+    if isinstance(runnable, CompiledStateGraph) and options.get("fallback") is None:
+        # A subgraph (a sub-agent): its own nodes are hardened, each retried alone; the
+        # node around it keeps the rest (timeout, records of what escapes it, the
+        # boundary) but does not retry: that would run every inner call again.
+        options.pop("fallback", None)
+        inner = _harden_compiled(runnable, None, options)
+        return create_node(inner, **{**options, "retry": None})
     return create_node(_target(runnable), **options)
 
 
