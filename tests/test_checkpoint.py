@@ -306,3 +306,16 @@ async def test_async_bad_url_raises_the_same_error(
         async with open_async_checkpointer(url):
             pass
     assert os.listdir(tmp_path) == []
+
+
+def test_a_driver_error_quoting_the_password_is_scrubbed() -> None:
+    """open_checkpointer's error never quotes a piece of the URL's password (psycopg does)."""
+    base = services.postgres_url()
+    scheme, rest = base.split("://", 1)
+    host = rest.rpartition("@")[2]
+    url = f"{scheme}://app:Secr3tPiece9@{host}?sslmode=Secr3tPiece9"  # libpq echoes the value
+    with pytest.raises(Exception) as info, open_checkpointer(url):  # noqa: PT011 - psycopg's own type
+        pass
+    assert "Secr3tPiece9" not in str(info.value)
+    assert "sslmode" in str(info.value)
+    assert info.value.__context__ is None

@@ -409,3 +409,51 @@ def test_malformed_postgres_url_never_echoes_the_password(
     assert "error" in err
     for piece in ("S3cret", "Pw9"):
         assert piece not in out + err
+
+
+@pytest.mark.parametrize("form", ["abbreviated", "abbreviated-equals", "repeated"])
+def test_no_piece_of_a_password_reaches_stderr_whatever_the_option_form(
+    form: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--checkp URL, --checkp=URL, a repeated --checkpointer: no piece of a password is shown."""
+    url = "postgresql://app:Pw/Secr3tPiece@127.0.0.1:5432/test"
+
+    def driver_quoting_a_piece(target: str) -> Any:
+        raise RuntimeError("invalid integer value Secr3tPiece for connection option")
+
+    monkeypatch.setattr("langgraph_runner._cli.main.open_checkpointer", driver_quoting_a_piece)
+    argv = {
+        "abbreviated": ["report", "--checkp", url, "--thread", "t"],
+        "abbreviated-equals": ["report", f"--checkp={url}", "--thread", "t"],
+        "repeated": [
+            "report", "--checkpointer", "postgresql://app:0ther9Pw@h/db",
+            "--checkpointer", url, "--thread", "t",
+        ],
+    }[form]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "cannot read checkpoints" in err
+    assert "Secr3tPiece" not in err
+
+
+def test_node_names_are_printed_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A node name with a newline, ESC/OSC or U+202E cannot forge rows or drive a terminal."""
+    url = f"sqlite:///{tmp_path}/cp.db"
+    hostile = "fetch\nforged  succeeded\x1b[2J\x1b]8;;https\x07\u202etxt"
+
+    def node(state: State) -> dict[str, Any]:
+        raise ConnectionError("down")
+
+    builder = StateGraph(State)
+    builder.add_node(hostile, node)
+    builder.add_edge(START, hostile)
+    builder.add_edge(hostile, END)
+    with open_checkpointer(url) as saver:
+        graph = builder.compile(checkpointer=saver)
+        with contextlib.suppress(ConnectionError):
+            graph.invoke(State(log=[]), {"configurable": {"thread_id": "t"}})
+    assert main(["report", "--checkpointer", url, "--thread", "t"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "fetch\\nforged  succeeded\\x1b[2J" in out
+    assert not any(line.startswith("forged") for line in out.splitlines())

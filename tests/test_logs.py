@@ -483,3 +483,13 @@ def test_a_custom_logger_always_emits() -> None:
     """A user's logger does its own filtering: every level is handed to it."""
     log = EventLogger(structlog.get_logger())
     assert log.emits(logging.DEBUG) and log.emits(logging.ERROR)
+
+
+def test_bidi_controls_are_escaped_in_console_lines(kept: Keep) -> None:
+    """U+202E and other bidi controls cannot reorder a console log line; they show escaped."""
+    stream = io.StringIO()
+    configure_logging("DEBUG", json=False, stream=stream)
+    get_event_logger().emit(logging.ERROR, "node.failed", node="txt.\u202eexe", message="a\u2066b")
+    line = stream.getvalue()
+    assert "\u202e" not in line and "\u2066" not in line
+    assert "txt.\\u202eexe" in line

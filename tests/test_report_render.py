@@ -179,3 +179,21 @@ def test_html_in_a_real_browser_shows_every_node_and_status(
             assert requests == [page_file.as_uri()]
         finally:
             browser.close()
+
+
+def test_mermaid_from_a_graph_escapes_hostile_node_names(saver: SqliteSaver) -> None:
+    """A node name that would break out of its mermaid label is drawn escaped, one line each."""
+    hostile = 'x"]; click x href "https"; y["\nz\u202e'
+
+    def node(state: State) -> dict[str, Any]:
+        return {}
+
+    builder = StateGraph(State)
+    builder.add_node(hostile, node)
+    builder.add_edge(START, hostile)
+    builder.add_edge(hostile, END)
+    graph = builder.compile(checkpointer=saver)
+    graph.invoke(State(log=[]), {"configurable": {"thread_id": "hostile"}})
+    mermaid = run_report(graph, "hostile").to_mermaid()
+    assert '"https"' not in mermaid and "\u202e" not in mermaid
+    assert not any(line.startswith("z") for line in mermaid.splitlines())

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from langgraph_runner._records.exceptions import FollowTimeoutError
+from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.report import NodeStatus, RunReport, RunStatus, ThreadNotFoundError
 
 __all__ = ["FollowTimeoutError", "follow"]
@@ -36,19 +37,20 @@ _STYLES = {
 def _view(report: RunReport | None, thread: str) -> Group:
     if report is None:
         return Group(Text(f"waiting for thread {thread} ..."))
-    table = Table(title=f"thread {thread}: {report.status} at step {report.step}")
+    title = escape_controls(f"thread {thread}: {report.status} at step {report.step}")
+    table = Table(title=Text(title))
     for col in ("node", "status", "attempts", "runs", "step", "error"):
         table.add_column(col)
     for n in report.nodes:
         err = n.error or (str(n.errors[-1].get("code", "")) if n.errors else "")
         status = "running" if n.status is NodeStatus.PENDING else str(n.status)
         table.add_row(
-            n.name,
+            Text(escape_controls(n.name)),  # Text: never read as rich markup
             Text(status, style=_STYLES.get(str(n.status), "")),
             str(n.attempts),
             str(n.runs),
             "" if n.step is None else str(n.step),
-            err[:60],
+            Text(escape_controls(err[:60])),
         )
     counts = ", ".join(f"{c} {s}" for s, c in report.summary.items() if c)
     return Group(table, Text(f"summary: {counts}"))
@@ -62,7 +64,7 @@ def _changes(report: RunReport, seen: dict[str, tuple[Any, ...]]) -> list[str]:
             seen[n.name] = key
             status = "running" if n.status is NodeStatus.PENDING else str(n.status)
             extra = f" ({n.attempts} attempts)" if n.attempts > 1 else ""
-            lines.append(f"{n.name}: {status}{extra}")
+            lines.append(f"{escape_controls(n.name)}: {status}{extra}")
     return lines
 
 

@@ -12,16 +12,14 @@ unknown thread, 130 interrupted with Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from langgraph_runner._cli.rebuild import add_commands
-from langgraph_runner._cli.runs import add_run_commands
 from langgraph_runner._records.exceptions import CommandError, FollowTimeoutError
-from langgraph_runner._records.sanitize import REDACTED, sanitize_message
+from langgraph_runner._records.sanitize import sanitize_message, scrub_url_password
 from langgraph_runner._runs.checkpoint import open_checkpointer, parse_checkpointer_url
 from langgraph_runner._runs.report import NodeStatus, RunReport, ThreadNotFoundError, run_report
 from langgraph_runner._version import __version__
@@ -113,9 +111,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--thread", required=True, metavar="ID", help="the thread id")
     report.add_argument(
-        "--tenant", metavar="ID", help="only if the thread is this tenant's (else: not found)"
-    )
-    report.add_argument(
         "--format", choices=_FORMATS, default=None, help="output format (default: table)"
     )
     report.add_argument("--json", action="store_true", help="same as --format json")
@@ -144,7 +139,6 @@ def _parser() -> argparse.ArgumentParser:
     # Each subcommand names its handler: args -> (output, exit code).
     report.set_defaults(handler=lambda args: (_report(args), 0))
     add_commands(commands)  # plan, rebuild
-    add_run_commands(commands, _check_url)  # runs, cancel
     return parser
 
 
@@ -179,7 +173,7 @@ def _report(args: argparse.Namespace) -> str:
         if args.follow:
             return _follow(saver, args)
         try:
-            report = run_report(saver, args.thread, status=args.status, tenant=args.tenant)
+            report = run_report(saver, args.thread, status=args.status)
         except ThreadNotFoundError as exc:
             raise CommandError(f"{exc} in this checkpointer") from exc
     return _render(report, fmt)
@@ -189,7 +183,7 @@ def _follow(saver: Any, args: argparse.Namespace) -> str:
     from langgraph_runner._cli.follow import follow  # rich is loaded only to follow
 
     follow(
-        lambda: run_report(saver, args.thread, tenant=args.tenant),
+        lambda: run_report(saver, args.thread),
         args.thread,
         out=sys.stdout,
         interval=args.interval,
@@ -199,41 +193,28 @@ def _follow(saver: Any, args: argparse.Namespace) -> str:
     return ""
 
 
-def _password_pieces(url: str) -> list[str]:
-    """Every piece of text in ``url`` that may be (part of) a password, longest first.
-
-    Worked out by hand, not by a URL parser: the URL may be malformed (a space, a
-    "/" or "#" in the password, no host), and a driver's error message may quote
-    any piece of it. Whatever follows ``user:`` up to the last ``@`` (or, with no
-    ``@``, up to the path) counts, and so does each of its pieces.
-    """
-    _, sep, rest = url.partition("://")
-    if not sep:
-        return []
-    userinfo = rest.rpartition("@")[0] if "@" in rest else rest.split("/", 1)[0]
-    password = userinfo.partition(":")[2]
-    if not password:
-        return []
-    pieces = {password, *re.split(r"[\s/?#@:\[\]'\"]+", password)}
-    return sorted((p for p in pieces if len(p) >= 3), key=len, reverse=True)
-
-
 def _scrub(text: str, url: str | None) -> str:
     """``text`` with secrets redacted, and no piece of ``url``'s password left."""
     if url:
-        for piece in _password_pieces(url):
-            text = text.replace(piece, REDACTED)
+        return scrub_url_password(text, url)
     return sanitize_message(text, max_length=2000)
 
 
-def _url_arg(argv: Sequence[str] | None) -> str | None:
+def _url_args(argv: Sequence[str] | None) -> list[str]:
+    """Every argument that may hold a checkpointer URL: any with ``://`` in it.
+
+    Not only what follows ``--checkpointer``: argparse takes abbreviations
+    (``--checkp``), ``--opt=value`` and repeated options, and the URL that failed
+    may be any of them.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    for i, arg in enumerate(args):
-        if arg == "--checkpointer" and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith("--checkpointer="):
-            return arg.partition("=")[2]
-    return None
+    return [arg.partition("=")[2] if arg.startswith("-") else arg for arg in args if "://" in arg]
+
+
+def _scrub_all(text: str, argv: Sequence[str] | None) -> str:
+    for url in _url_args(argv):
+        text = _scrub(text, url)
+    return _scrub(text, None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -257,10 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     except (CommandError, ImportError) as exc:
-        print(f"{PROG}: error: {_scrub(str(exc), _url_arg(argv))}", file=sys.stderr)
+        print(f"{PROG}: error: {_scrub_all(str(exc), argv)}", file=sys.stderr)
         return 2
     except Exception as exc:  # no user node code runs here: only the database read
-        detail = _scrub(f"{type(exc).__name__}: {exc}", _url_arg(argv))
+        detail = _scrub_all(f"{type(exc).__name__}: {exc}", argv)
         print(f"{PROG}: error: cannot read checkpoints: {detail}", file=sys.stderr)
         return 1
     sys.stdout.write(output)

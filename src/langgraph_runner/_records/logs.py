@@ -50,6 +50,9 @@ _ESCAPES = {
     ord("\t"): "\\t",
     0x2028: "\\u2028",
     0x2029: "\\u2029",
+    # bidirectional controls (U+202E ...) reorder what a terminal shows
+    **{c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F))},
+    **{c: f"\\u{c:04x}" for c in range(0x2066, 0x206A)},
 }
 
 

@@ -17,7 +17,14 @@ from typing import Any
 
 from langgraph_runner._records.redaction_rules import RULES
 
-__all__ = ["REDACTED", "sanitize_message", "sanitize_stack"]
+__all__ = [
+    "REDACTED",
+    "escape_controls",
+    "sanitize_message",
+    "sanitize_stack",
+    "scrub_url_password",
+    "url_password_pieces",
+]
 
 REDACTED = "[REDACTED]"
 DEFAULT_MAX_MESSAGE = 500
@@ -224,6 +231,55 @@ def _sanitize(text: str, max_length: int) -> str:
     else:
         head = ""
     return f"{head}... [{max(size - len(head), 1)} more chars]"
+
+
+# What a terminal, a log line or a diagram must never receive raw: C0 and C1 control
+# characters (newline, ESC of ANSI and OSC sequences, BEL ...), the line and paragraph
+# separators and the bidirectional controls that reorder what is shown (U+202E).
+_CONTROL_ESCAPES = {
+    **{c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))},
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+    **{c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, 0x2028, 0x2029)},
+    **{c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+}
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control, line-separator and bidi characters shown as escapes.
+
+    For names and messages printed to a terminal, a log line or a diagram: a node
+    named ``"a\\nb"`` or holding ``ESC [ 2 J`` or U+202E cannot forge lines, run
+    terminal sequences or reorder what is shown. Printable text is returned as is.
+    """
+    return text if text.isprintable() else text.translate(_CONTROL_ESCAPES)
+
+
+def url_password_pieces(url: str) -> list[str]:
+    """Every piece of text in ``url`` that may be (part of) a password, longest first.
+
+    Worked out by hand, not by a URL parser: the URL may be malformed (a space, a
+    "/" or "#" in the password, no host), and a driver's error message may quote
+    any piece of it. Whatever follows ``user:`` up to the last ``@`` (or, with no
+    ``@``, up to the path) counts, and so does each of its pieces.
+    """
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return []
+    userinfo = rest.rpartition("@")[0] if "@" in rest else rest.split("/", 1)[0]
+    password = userinfo.partition(":")[2]
+    if not password:
+        return []
+    pieces = {password, *re.split(r"[\s/?#@:\[\]'\"]+", password)}
+    return sorted((p for p in pieces if len(p) >= 3), key=len, reverse=True)
+
+
+def scrub_url_password(text: str, url: str) -> str:
+    """``text`` (a driver's error about ``url``) with no piece of the URL's password, redacted."""
+    for piece in url_password_pieces(url):
+        text = text.replace(piece, REDACTED)
+    return sanitize_message(text, max_length=2000)
 
 
 def _path_roots() -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, closing, contextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -28,6 +28,7 @@ from urllib.parse import unquote
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._records.sanitize import scrub_url_password
 from langgraph_runner._runs.checkpoint_tasks import SavedTask, saved_tasks
 
 if TYPE_CHECKING:
@@ -141,6 +142,23 @@ def _sqlite_target(target: str) -> str:
     return target
 
 
+def _without_password(exc: Exception, url: str) -> Exception:
+    """``exc`` (failing to open ``url``) with no piece of the URL's password in its text.
+
+    A driver quotes what it could not parse (``invalid integer value "..." for
+    connection option "port"`` when a password holds a ``/``). The result has the
+    same type when it can be built from one message, else it is a ``RuntimeError``.
+    """
+    text = str(exc)
+    clean = scrub_url_password(text, url)
+    if clean == text:
+        return exc
+    try:
+        return type(exc)(clean)
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {clean}")
+
+
 @contextmanager
 def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
     """Open a LangGraph checkpoint saver for ``url``, with its tables created.
@@ -179,8 +197,15 @@ def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
             yield saver
         return
     pg = require_extra("postgres", "langgraph.checkpoint.postgres")
-    with pg.PostgresSaver.from_conn_string(parsed.target) as pg_saver:
-        pg_saver.setup()
+    with ExitStack() as stack:
+        failed = None
+        try:
+            pg_saver = stack.enter_context(pg.PostgresSaver.from_conn_string(parsed.target))
+            pg_saver.setup()
+        except Exception as exc:
+            failed = _without_password(exc, parsed.target)
+        if failed is not None:  # raised outside the handler: the original is not chained
+            raise failed
         yield pg_saver
 
 
@@ -211,6 +236,15 @@ async def open_async_checkpointer(
             yield saver
         return
     pg_aio = require_extra("postgres", "langgraph.checkpoint.postgres.aio")
-    async with pg_aio.AsyncPostgresSaver.from_conn_string(parsed.target) as pg_saver:
-        await pg_saver.setup()
+    async with AsyncExitStack() as stack:
+        failed = None
+        try:
+            pg_saver = await stack.enter_async_context(
+                pg_aio.AsyncPostgresSaver.from_conn_string(parsed.target)
+            )
+            await pg_saver.setup()
+        except Exception as exc:
+            failed = _without_password(exc, parsed.target)
+        if failed is not None:
+            raise failed
         yield pg_saver

@@ -13,9 +13,12 @@ boxes, one row per layer (distance from the start), followed by the node table.
 from __future__ import annotations
 
 import html
+import re
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
+
+from langgraph_runner._records.sanitize import escape_controls
 
 __all__ = [
     "STATUS_COLOURS",
@@ -97,6 +100,14 @@ def _safe_id(label: str) -> str:
     return "".join(ch if ch in allowed else "\\" + format(ord(ch), "x") for ch in label)
 
 
+def _plain_name(name: str) -> bool:
+    """Whether ``name`` is safe in a mermaid label as it is (letters, digits, ``_ -.``)."""
+    return bool(_PLAIN.fullmatch(name))
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_. -]*")
+
+
 def graph_drawing(graph: Any) -> dict[str, Any] | None:
     """Node names, edges and LangGraph's mermaid text of a compiled graph (None if unavailable)."""
     try:
@@ -165,14 +176,16 @@ def render_mermaid(report: _ReportView) -> str:
     """A mermaid flowchart of the run, each node in its status's class."""
     statuses = _statuses(report)
     drawing = getattr(report, "_drawing", None)
-    if drawing:
+    if drawing and all(_plain_name(n) for n in drawing["nodes"]):
         lines = [drawing["mermaid"].rstrip()]
         names = list(drawing["nodes"])
     else:
-        names, edges = _from_steps(report)
+        # LangChain writes node names into its mermaid text as they are: a name that
+        # is not plain is drawn here instead, its label escaped.
+        names, edges = _picture(report)[:2] if drawing else _from_steps(report)
         lines = ["graph TD;"]
         for name in names:
-            label = html.escape(name)
+            label = html.escape(escape_controls(name)).replace("#", "&#35;")
             shape = f"(<p>{label}</p>)" if name in (_START, _END) else f"({label})"
             lines.append(f"\t{_safe_id(name)}{shape}")
         lines += [f"\t{_safe_id(a)} --> {_safe_id(b)};" for a, b, _ in edges]
@@ -230,7 +243,8 @@ def _row(n: _NodeView, width: int | None = 60) -> tuple[str, ...]:
     dur = "" if n.duration_ms is None else f"{n.duration_ms:.1f}"
     step = "" if n.step is None else str(n.step)
     started = n.started_at or ""
-    return (n.name, str(n.status), str(n.attempts), str(n.runs), step, started, dur, err)
+    name, err = escape_controls(n.name), escape_controls(err)
+    return (name, str(n.status), str(n.attempts), str(n.runs), step, started, dur, err)
 
 
 def _progress(report: _ReportView) -> str:
@@ -263,12 +277,12 @@ def render_table(report: _ReportView) -> str:
     if report.summary:
         lines.append(f"summary: {_summary(report)}")
     if report.next:
-        lines.append(f"next: {', '.join(report.next)}")
+        lines.append(f"next: {escape_controls(', '.join(report.next))}")
     if report.interrupts:
         lines.append(f"pending interrupts: {len(report.interrupts)}")
     for n in report.nodes:
         for name, path in n.artifacts.items():
-            lines.append(f"artifact: {n.name} {name} = {path}")
+            lines.append(escape_controls(f"artifact: {n.name} {name} = {path}"))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
