@@ -18,7 +18,7 @@ from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import CachePolicy, Command, RetryPolicy
 
-from langgraph_runner import GraphState, NodeMetricsCollector, create_node, harden
+from langgraph_runner import GraphState, NodeCache, NodeMetricsCollector, create_node, harden
 from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 from tests.agent_kit import MODES3, AgentState, call, calls, fake_model, normalized, scripted
 
@@ -371,3 +371,24 @@ def test_a_sub_agent_node_is_hardened_inside_not_rerun_whole(kind: str) -> None:
     assert (model.calls, counted.n) == (2, {"good": 1, "flaky": 2})
     assert out["messages"][-1].content == "done"
     assert out["errors"] == []
+
+
+def test_a_recorded_failure_is_never_served_by_node_cache() -> None:
+    """harden(cache=NodeCache(...)): a run that recorded a failure is not cached."""
+    runs = {"n": 0}
+
+    def once_broken(state: S) -> dict[str, Any]:
+        runs["n"] += 1
+        if runs["n"] == 1:
+            raise ConnectionError("down")
+        return {"x": 1}
+
+    b = StateGraph(S)
+    b.add_node("n", once_broken)
+    b.add_edge(START, "n")
+    cache = NodeCache(inputs=["x"], backend=InMemoryCache(), signing_key=b"k" * 32)
+    graph = harden(b, cache=cache).compile()
+    assert [r["node"] for r in graph.invoke({"x": 0})["errors"]] == ["n"]
+    assert graph.invoke({"x": 0})["x"] == 1
+    assert graph.invoke({"x": 0})["x"] == 1  # served from the cache now
+    assert runs["n"] == 2
