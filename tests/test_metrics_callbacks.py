@@ -108,3 +108,16 @@ def test_any_awaitable_returned_is_run() -> None:
 
     notify(lambda node, v: Ping(), "a", 1.0)
     assert done.wait(timeout=5)
+
+
+def test_a_failing_listeners_error_is_logged_redacted(logged: list[dict[str, Any]]) -> None:
+    """metrics.listener_failed and callback_failed never log a secret from the error text."""
+
+    def leaky(*args: Any) -> None:
+        raise ConnectionError("push to https://ops:Hunter2pw@metrics.internal failed")
+
+    tell(leaky, "a")
+    notify(leaky, "a", 1.0)
+    assert [e["event"] for e in logged] == ["metrics.listener_failed", "metrics.callback_failed"]
+    for event in logged:
+        assert "Hunter2pw" not in event["error"] and "ConnectionError" in event["error"]

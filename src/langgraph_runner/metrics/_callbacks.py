@@ -27,6 +27,17 @@ from typing import Any
 
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.logs import get_event_logger
+from langgraph_runner._records.sanitize import sanitize_message
+
+
+def _shown(exc: BaseException) -> str:
+    """``repr(exc)`` redacted: a listener's error text may carry a secret like any other."""
+    try:
+        text = repr(exc)
+    except Exception:
+        text = f"<unprintable {type(exc).__name__}>"
+    return sanitize_message(text)
+
 
 __all__ = ["notify", "tell"]
 
@@ -43,7 +54,7 @@ def notify(fn: Callable[..., Any], *args: Any) -> None:
     except Exception as exc:
         if is_control_flow(exc):
             raise
-        _LOG.emit(logging.WARNING, "metrics.callback_failed", callback=repr(fn), error=repr(exc))
+        _LOG.emit(logging.WARNING, "metrics.callback_failed", callback=repr(fn), error=_shown(exc))
 
 
 def tell(method: Callable[..., None], *args: Any) -> None:
@@ -54,7 +65,7 @@ def tell(method: Callable[..., None], *args: Any) -> None:
         if is_control_flow(exc):
             raise
         _LOG.emit(
-            logging.WARNING, "metrics.listener_failed", listener=repr(method), error=repr(exc)
+            logging.WARNING, "metrics.listener_failed", listener=repr(method), error=_shown(exc)
         )
 
 
@@ -64,7 +75,7 @@ async def _guarded(awaitable: Awaitable[Any]) -> None:
     except Exception as exc:
         if is_control_flow(exc):
             raise
-        _LOG.emit(logging.WARNING, "metrics.callback_failed", error=repr(exc))
+        _LOG.emit(logging.WARNING, "metrics.callback_failed", error=_shown(exc))
 
 
 def _schedule(awaitable: Awaitable[Any]) -> None:
