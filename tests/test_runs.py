@@ -366,3 +366,12 @@ def test_rebuild_refuses_a_blocked_base_saying_why(tmp_path: Any) -> None:
         run(graph, {"x": 1}, base, on_step_failure="continue")
     with pytest.raises(RunNotCompletedError, match="blocked by a recorded failure of b2"):
         rebuild(graph, base, Change(inputs={"x": 2}), {"configurable": {"thread_id": "dag-b2"}})
+
+
+@MODES
+def test_a_time_limit_no_clock_can_hold_is_refused(mode: str) -> None:
+    """time_limit=inf, nan or 1e308 is refused up front, naming the field (no timer crash)."""
+    graph = _chain(("a", _node("a", mode, lambda s: {"a": 1})))
+    for bad in (float("inf"), float("nan"), 1e308):
+        with pytest.raises(ValueError, match="time_limit"):
+            _go(mode, graph, {"x": 1}, time_limit=bad)

@@ -112,8 +112,13 @@ class RunResult:
     error: BaseException | None = None
 
 
+# A deadline past this is no bound (and far past it overflows the clocks that
+# timers and deadlines are read from: time_limit=1e308 crashed inside the node).
+MAX_TIME_LIMIT = 10 * 365 * 24 * 3600.0
+
+
 def _seconds(time_limit: float | timedelta | None) -> float | None:
-    return optional_seconds(time_limit, "time_limit", owner="run")
+    return optional_seconds(time_limit, "time_limit", owner="run", maximum=MAX_TIME_LIMIT)
 
 
 class _Run:
@@ -410,7 +415,8 @@ def run(
 
     Raises:
         TypeError: ``time_limit`` or ``lock_wait`` is not seconds or a timedelta.
-        ValueError: ``time_limit`` is not greater than 0, or ``lock_wait`` is negative.
+        ValueError: ``time_limit`` is not greater than 0 or is over ten years, or
+            ``lock_wait`` is negative.
         ThreadBusyError: Another run holds the thread (also with
             ``raise_on_error=False``: no run started, no event is logged).
     """
