@@ -386,7 +386,7 @@ def test_a_recorded_failure_is_never_served_by_node_cache() -> None:
     b = StateGraph(S)
     b.add_node("n", once_broken)
     b.add_edge(START, "n")
-    cache = NodeCache(inputs=["x"], backend=InMemoryCache(), signing_key=b"k" * 32)
+    cache = NodeCache(inputs=["x"], backend=InMemoryCache(), signing_key=b"k" * 32, version="1")
     graph = harden(b, cache=cache).compile()
     assert [r["node"] for r in graph.invoke({"x": 0})["errors"]] == ["n"]
     assert graph.invoke({"x": 0})["x"] == 1
