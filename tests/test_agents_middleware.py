@@ -13,9 +13,11 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import ModelFallbackMiddleware, ToolRetryMiddleware
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command, interrupt
 
 import langgraph_runner.agents as agents
-from langgraph_runner import CircuitBreakerConfig, FailureLoopError, NodeMetricsCollector
+from langgraph_runner import CircuitBreakerConfig, FailureLoopError, NodeMetricsCollector, harden
 from langgraph_runner.agents import RunnerMiddleware, RunnerMiddlewareConfig
 from tests.agent_kit import Broken, calls, scripted
 
@@ -286,3 +288,25 @@ def test_no_discard_event_when_nothing_was_streamed() -> None:
     model = scripted(ConnectionError("cut"), AIMessage(content="ok", id="good-1"))
     agent = create_agent(model, [], middleware=[RunnerMiddleware(retry=3)])
     assert list(agent.stream(_HI, stream_mode="custom")) == []
+
+
+@pytest.mark.parametrize("way", ["middleware", "harden"])
+def test_an_interrupt_in_a_tool_passes_through_and_resumes(way: str) -> None:
+    """interrupt() inside a tool is not retried nor recorded; the resume answers it."""
+
+    @tool
+    def confirm(x: int) -> str:
+        """Ask a human."""
+        return f"answer {interrupt('ok?')}"
+
+    model = scripted(calls(("confirm", {"x": 1}, "c1")), AIMessage(content="done"))
+    if way == "harden":
+        agent = harden(create_agent(model, [confirm], checkpointer=InMemorySaver()), retry=3)
+    else:
+        mw = [RunnerMiddleware(retry=3)]
+        agent = create_agent(model, [confirm], checkpointer=InMemorySaver(), middleware=mw)
+    cfg: Any = {"configurable": {"thread_id": "t"}}
+    assert "__interrupt__" in agent.invoke(_HI, cfg)
+    out = agent.invoke(Command(resume="yes"), cfg)
+    assert [m.content for m in out["messages"]][-2:] == ["answer yes", "done"]
+    assert out.get("errors", []) == []
