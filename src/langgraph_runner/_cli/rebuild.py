@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from langgraph_runner._records.exceptions import CommandError
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.rebuild import Change, RunNotCompletedError, plan, rebuild
@@ -130,7 +132,7 @@ def _graph(args: argparse.Namespace) -> Iterator[Any]:
         yield graph.copy(update={"checkpointer": saver})
 
 
-def _change(args: argparse.Namespace) -> tuple[Change, dict[str, Any]]:
+def _change(args: argparse.Namespace) -> tuple[Change, RunnableConfig]:
     try:
         inputs = parse_assignments(args.input, as_json=True)
         versions = parse_assignments(args.version, as_json=False)
@@ -146,7 +148,7 @@ def _plan(args: argparse.Namespace) -> tuple[str, int]:
     change, base = _change(args)
     with _graph(args) as graph:
         try:
-            the_plan = plan(graph, base, change)  # type: ignore[arg-type]
+            the_plan = plan(graph, base, change)
         except (ValueError, RunNotCompletedError) as exc:
             raise CommandError(str(exc)) from exc
     if args.json:
@@ -157,14 +159,14 @@ def _plan(args: argparse.Namespace) -> tuple[str, int]:
 def _rebuild(args: argparse.Namespace) -> tuple[str, int]:
     """Exit code 1 when the new run failed or was cancelled (what happened is printed)."""
     change, base = _change(args)
-    new = {"configurable": {"thread_id": args.new_thread}}
+    new: RunnableConfig = {"configurable": {"thread_id": args.new_thread}}
     with _graph(args) as graph:
         try:
             done = rebuild(
                 graph,
                 base,
                 change,
-                new,  # type: ignore[arg-type]
+                new,
                 time_limit=args.time_limit,
                 raise_on_error=False,
             )
