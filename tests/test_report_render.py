@@ -197,3 +197,123 @@ def test_mermaid_from_a_graph_escapes_hostile_node_names(saver: SqliteSaver) -> 
     mermaid = run_report(graph, "hostile").to_mermaid()
     assert '"https"' not in mermaid and "\u202e" not in mermaid
     assert not any(line.startswith("z") for line in mermaid.splitlines())
+
+
+def _png_pixel(png: bytes, x: int, y: int) -> tuple[int, int, int]:
+    """The RGB of one pixel of a PNG screenshot (8-bit RGB/RGBA, no interlace)."""
+    import struct
+    import zlib
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    channels = 4
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, _, depth, colour = struct.unpack(">IIBB", data[:10])
+            assert depth == 8
+            channels = {2: 3, 6: 4}[colour]
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + length
+    raw, stride = zlib.decompress(idat), width * channels
+    prev = bytearray(stride)
+    for row in range(y + 1):
+        start = row * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b, c = prev[i], prev[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + pred) & 255
+        prev = line
+    px = prev[x * channels : x * channels + 3]
+    return px[0], px[1], px[2]
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def test_html_draws_branches_joins_timeline_and_causes_in_a_browser(tmp_path: Path) -> None:
+    """A screenshot in chromium: the graph's real edges (a branch, a join), bars, causes."""
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    from langgraph_runner import GraphState, create_node, route_on_blocked, run
+
+    def ok(state: Any) -> Any:
+        return {}
+
+    def down(state: Any) -> Any:
+        raise ConnectionError("translate: upstream down, api_key=sk-live-1234567890abcdef")
+
+    g = StateGraph(GraphState)
+    for name, fn in (("fetch", ok), ("summarize", ok), ("translate", down), ("join", ok)):
+        g.add_node(name, create_node(fn, name=name))
+    g.add_node("publish", create_node(ok, name="publish"))
+    g.add_node("recover", create_node(ok, name="recover"))
+    g.add_edge(START, "fetch")
+    g.add_edge("fetch", "summarize")
+    g.add_edge("fetch", "translate")
+    g.add_edge(["summarize", "translate"], "join")
+    g.add_conditional_edges("join", route_on_blocked("publish", "recover"))
+    g.add_edge("publish", END)
+    g.add_edge("recover", END)
+    with open_checkpointer(f"sqlite:///{tmp_path / 'r.db'}") as saver:
+        graph = g.compile(checkpointer=saver)
+        config: RunnableConfig = {"configurable": {"thread_id": "pic"}}
+        run(graph, {}, config, on_step_failure="continue")
+        report = run_report(graph, "pic")
+    page_file = tmp_path / "run.html"
+    page_file.write_text(report.to_html(), encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 1400})
+            page.goto(page_file.as_uri())
+            shot = page.screenshot(full_page=True)
+            (tmp_path / "run.png").write_bytes(shot)
+            edges = set(page.locator("svg path[data-edge]").evaluate_all(
+                "els => els.map(e => e.getAttribute('data-edge'))"
+            ))  # fmt: skip
+            # The fan-out, the join and both branches of route_on_blocked are drawn.
+            assert {"fetch->summarize", "fetch->translate"} <= edges
+            assert {"summarize->join", "translate->join"} <= edges
+            assert {"join->publish", "join->recover"} <= edges
+            # Each box sits in the screenshot in its status's colour.
+            for node in ("fetch", "translate", "recover"):
+                box = page.locator(f'div.node[data-node="{node}"]').bounding_box()
+                assert box is not None
+                pixel = _png_pixel(shot, int(box["x"] + 6), int(box["y"] + box["height"] - 6))
+                status = report.node(node).status.value
+                assert pixel == _hex(STATUS_COLOURS[status][0]), (node, status, pixel)
+            # A join is drawn below both of its branches.
+            top = {
+                n: page.locator(f'div.node[data-node="{n}"]').bounding_box()["y"]  # type: ignore[index]
+                for n in ("fetch", "summarize", "translate", "join")
+            }
+            assert top["fetch"] < top["summarize"] == top["translate"] < top["join"]
+            # The failed step shows its redacted cause, in its box and its table row.
+            cause = page.locator('div.node[data-node="translate"] .cause').inner_text()
+            assert cause.startswith("ConnectionError: translate: upstream down")
+            assert "sk-live" not in page.content()
+            # A timeline bar per step that ran, later steps further right.
+            bars = {
+                n: page.locator(f'.timeline .row[data-node="{n}"] .bar').bounding_box()
+                for n in ("fetch", "join")
+            }
+            assert all(b is not None and b["width"] > 0 for b in bars.values())
+            assert bars["fetch"]["x"] < bars["join"]["x"]  # type: ignore[index]
+        finally:
+            browser.close()

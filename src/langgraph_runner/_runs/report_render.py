@@ -18,6 +18,9 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from langgraph_runner._runs.report_html import CSS as _PICTURE_CSS
+from langgraph_runner._runs.report_html import draw_graph, draw_timeline
+
 from langgraph_runner._records.sanitize import escape_controls
 
 __all__ = [
@@ -316,19 +319,6 @@ _CSS = """
 """
 
 
-def _box(name: str, status: str | None, targets: list[str]) -> str:
-    esc = html.escape(name)
-    if status is None:
-        return f'<div class="term" data-node="{esc}">{esc}</div>'
-    fill, stroke, colour = STATUS_COLOURS[status]
-    to = f'<span class="to">&rarr; {html.escape(", ".join(targets))}</span>' if targets else ""
-    return (
-        f'<div class="node" data-node="{esc}" data-status="{status}" '
-        f'style="background:{fill};border-color:{stroke};color:{colour}">'
-        f'<span class="name">{esc}</span><span class="status">{status}</span>{to}</div>'
-    )
-
-
 def render_html(report: _ReportView, *, fragment: bool = False) -> str:
     """The run as HTML: header, coloured graph, node table. No script, no network.
 
@@ -338,18 +328,19 @@ def render_html(report: _ReportView, *, fragment: bool = False) -> str:
     """
     statuses = _statuses(report)
     names, edges, from_graph = _picture(report)
-    targets: dict[str, list[str]] = {}
-    for a, b, _ in edges:
-        if b not in targets.setdefault(a, []):
-            targets[a].append(b)
     title = f"Run {report.thread_id}: {report.status}"
-    parts = [f'<div class="lgr"><style>{_CSS}</style>', f"<h1>{html.escape(title)}</h1>"]
+    css = _CSS + _PICTURE_CSS
+    parts = [f'<div class="lgr"><style>{css}</style>', f"<h1>{html.escape(title)}</h1>"]
     facts = f"step {report.step}"
     if report.duration_ms is not None:
         facts += f", {report.duration_ms:.0f} ms"
+    facts += _progress(report)
     if report.summary:
         facts += f"; {_summary(report)}"
     parts.append(f'<p class="facts">{html.escape(facts)}</p>')
+    reason = getattr(report, "reason", None)
+    if reason:
+        parts.append(f'<p class="reason">reason: {html.escape(reason)}</p>')
     legend = "".join(
         f'<span style="background:{f};border-color:{s};color:{c}">{st}</span>'
         for st, (f, s, c) in STATUS_COLOURS.items()
@@ -357,15 +348,15 @@ def render_html(report: _ReportView, *, fragment: bool = False) -> str:
     how = "the graph" if from_graph else "the execution order (step by step)"
     parts.append(f'<p class="legend">{legend} <small>edges: {how}</small></p>')
     steps = {n.name: n.step for n in _all_nodes(report) if n.step is not None}
-    for i, layer in enumerate(_layers(names, edges, steps)):
-        if i:
-            parts.append('<div class="arrow">&darr;</div>')
-        boxes = "".join(_box(n, _status_of(n, statuses, report), targets.get(n, [])) for n in layer)
-        parts.append(f'<div class="layer">{boxes}</div>')
+    layers = _layers(names, edges, steps)
+    shown = {n: _status_of(n, statuses, report) for layer in layers for n in layer}
+    causes = {n.name: n.cause for n in _all_nodes(report) if getattr(n, "cause", None)}
+    parts.append(draw_graph(layers, edges, shown, causes, STATUS_COLOURS))
+    parts.append(draw_timeline(_all_nodes(report), STATUS_COLOURS))
     head = "".join(f"<th>{c}</th>" for c in ("node", "status", "attempts", "runs", "step"))
     rows = []
     for n in report.nodes:
-        name, status, attempts, runs, step, _, dur, err = _row(n)
+        name, status, attempts, runs, step, _, dur, err = _row(n, None)  # the whole cause
         arts = "<br>".join(html.escape(f"{k}: {v}") for k, v in n.artifacts.items())
         cells = (name, status, attempts, runs, step, dur, err)
         tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
