@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain.agents.middleware import ModelFallbackMiddleware, ToolRetryMiddleware
+from langchain.agents.middleware import (
+    ModelFallbackMiddleware,
+    ModelRetryMiddleware,
+    ToolRetryMiddleware,
+)
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
@@ -310,3 +314,16 @@ def test_an_interrupt_in_a_tool_passes_through_and_resumes(way: str) -> None:
     out = agent.invoke(Command(resume="yes"), cfg)
     assert [m.content for m in out["messages"]][-2:] == ["answer yes", "done"]
     assert out.get("errors", []) == []
+
+
+@pytest.mark.parametrize("runner_first", [True, False])
+def test_composes_with_model_retry_middleware_in_either_order(runner_first: bool) -> None:
+    """Attempts never multiply; only with ours inner is the failure recorded and redacted."""
+    model = scripted(ConnectionError(f"POST /chat token={SECRET}"))
+    theirs = ModelRetryMiddleware(max_retries=1, initial_delay=0, jitter=False)
+    ours = RunnerMiddleware(retry=2)
+    order = [ours, theirs] if runner_first else [theirs, ours]
+    out = create_agent(model, [], middleware=order).invoke(_HI)
+    assert model.calls == 2
+    assert len(out.get("errors", [])) == (0 if runner_first else 1)
+    assert (SECRET in str(out["messages"][-1].content)) is runner_first
