@@ -327,3 +327,12 @@ def test_composes_with_model_retry_middleware_in_either_order(runner_first: bool
     assert model.calls == 2
     assert len(out.get("errors", [])) == (0 if runner_first else 1)
     assert (SECRET in str(out["messages"][-1].content)) is runner_first
+
+
+def test_a_tool_with_on_error_raise_reaches_tool_node_error_handling() -> None:
+    """tools={'flaky': {'on_error': 'raise'}}: after our retries ToolNode decides (here: raise)."""
+    tools = Tools(99)
+    mw = RunnerMiddleware(retry=2, tools={"flaky": {"on_error": "raise"}})
+    with pytest.raises(ConnectionError):
+        create_agent(_parallel(), tools.all, middleware=[mw]).invoke(_HI)
+    assert tools.n["flaky"] == 2
