@@ -822,3 +822,33 @@ def test_a_node_built_with_another_name_reports_its_failure() -> None:
             assert [r["node"] for r in node.errors] == ["fetcher"]
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("durability", ["async", "sync"])
+def test_a_join_after_a_longer_branch_ran_once(saver: SqliteSaver, durability: str) -> None:
+    """a -> (b, c -> d) -> e: e ran once, whatever the durability (a saved barrier runs ahead)."""
+
+    def step(name: str) -> Any:
+        def body(state: Any) -> dict[str, Any]:
+            return {}
+
+        body.__name__ = name
+        return body
+
+    g = StateGraph(GraphState)
+    for name in "abcde":
+        g.add_node(name, step(name))
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("a", "c")
+    g.add_edge("c", "d")
+    g.add_edge(["b", "d"], "e")
+    g.add_edge("e", END)
+    graph = g.compile(checkpointer=saver)
+    thread = f"join-{durability}"
+    graph.invoke({}, {"configurable": {"thread_id": thread}}, durability=durability)
+    for source in (saver, graph):
+        report = run_report(source, thread)
+        assert {n.name: (n.runs, n.step) for n in report.nodes} == {
+            "a": (1, 0), "b": (1, 1), "c": (1, 1), "d": (1, 2), "e": (1, 3),
+        }  # fmt: skip

@@ -458,7 +458,12 @@ def _entries(steps: list[Step]) -> dict[str, dict[str, Any]]:
         done = child is not None and child.source == "loop"
         finished_at = child.created_at if done and child else None
         for task in st.tasks:
-            if task.name.startswith("__") or (child and not done and not task.finished):
+            # A task of an earlier step that saved nothing never ran: after update_state,
+            # a fork or new input; or a join the stored checkpoint shows ready too early
+            # (with durability="async" LangGraph may save a barrier's later value).
+            # A task that ran saved at least LangGraph's "no writes" marker.
+            unrun = not task.finished and (not done or (task.error is None and not task.interrupts))
+            if task.name.startswith("__") or (child and unrun):
                 continue
             e = entries.setdefault(task.name, {"runs": 0, "step": None, "artifacts": {}})
             _add_task(e, st, task, done, finished_at)
