@@ -115,6 +115,21 @@ def test_listener_exception_is_logged_not_raised(caplog: pytest.LogCaptureFixtur
     assert failed[0]["error_type"] == "RuntimeError"
 
 
+def test_a_listener_error_is_logged_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    """A secret in a failing listener's error text never reaches the log."""
+    caplog.set_level(logging.DEBUG, logger="langgraph_runner")
+    ctl = AbortController()
+
+    def broken(_reason: Any) -> None:
+        raise RuntimeError("cannot reach postgresql://app:hunter2secret@db/x")
+
+    ctl.signal.add_listener(broken)
+    ctl.abort("r")
+    (failed,) = [e for e in _events(caplog) if e["event"] == "abort.listener_failed"]
+    assert "hunter2secret" not in failed["error"]
+    assert "postgresql://" in failed["error"]
+
+
 def test_throw_if_aborted_outside_node() -> None:
     """Outside a node the error names '<unknown>' and attempt 1."""
     ctl = AbortController()

@@ -415,6 +415,22 @@ def test_listeners_see_transitions_and_errors_are_logged(
     assert len(failures) == 4
 
 
+def test_a_listener_error_is_logged_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    """A secret in a failing listener's error text never reaches the log."""
+    caplog.set_level(logging.DEBUG, logger="langgraph_runner")
+    clock = FakeClock()
+    breaker = CircuitBreaker(f"leak-{uuid.uuid4().hex}", CircuitBreakerConfig(), clock=clock)
+
+    def broken(_old: CircuitState, _new: CircuitState) -> None:
+        raise ValueError("push failed: api_key=sk-live-abcdef0123456789abcdef")
+
+    breaker.add_listener(broken)
+    trip(breaker)
+    failures = [e for _, e in _events(caplog) if e["event"] == "circuit.listener_failed"]
+    assert failures
+    assert all("sk-live-abcdef0123456789abcdef" not in e["error"] for e in failures)
+
+
 # ------------------------------------------------------------------ registry
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from langgraph_runner._policies.context import get_node_context
 from langgraph_runner._records.errors import NodeAbortedError
 from langgraph_runner._records.logs import get_event_logger
+from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["ABORT_SIGNAL_KEY", "AbortController", "AbortSignal"]
 
@@ -296,7 +297,7 @@ def _call_listener(callback: Listener, reason: Any) -> None:
             "abort.listener_failed",
             listener=getattr(callback, "__qualname__", repr(callback)),
             error_type=type(exc).__name__,
-            error=str(exc),
+            error=sanitize_message(str(exc)),
         )
 
 

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from langgraph_runner._internal.durations import pydantic_seconds
 from langgraph_runner._records.errors import CircuitOpenError
 from langgraph_runner._records.logs import get_event_logger
+from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = [
     "BreakerStore",
@@ -362,7 +363,7 @@ def _announce(
                 "circuit.listener_failed",
                 breaker=breaker,
                 error_type=type(exc).__name__,
-                error=str(exc),
+                error=sanitize_message(str(exc)),
             )
 
 
