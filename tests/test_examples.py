@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ def _run(script: str, tmp_path: Path) -> str:
         **os.environ,
         "PIPELINE_DB": str(tmp_path / "pipeline.db"),
         "AGENT_DB": str(tmp_path / "agent.db"),
+        "DAG_DIR": str(tmp_path / "dag"),
     }
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / script)],
@@ -42,7 +44,26 @@ def test_pipeline_example_records_routes_and_ends_with_the_run_report(tmp_path: 
     report = out[out.index("run report") :]
     assert "completed" in report.splitlines()[1]
     assert "publish    failed" in report
+    # The log's "ok after 3 attempts" is what the report reads from the checkpoints.
+    assert re.search(r"^summarize\s+succeeded\s+3\s", report, flags=re.MULTILINE)
     assert (tmp_path / "pipeline.db").exists()
+
+
+def test_dag_example_caches_fails_plans_and_rebuilds(tmp_path: Path) -> None:
+    """examples/dag.py: cached rerun, a failed run keeping artifacts, a plan, a partial rebuild."""
+    out = _run("dag.py", tmp_path)
+    assert "1. first run: completed; executed 8 steps" in out
+    assert "2. same inputs: completed; {'cached': 8}" in out
+    assert "3. broken publish: failed: step 'publish' failed: ConnectionError" in out
+    assert "token=[REDACTED]" in out and "sk-demo" not in out
+    assert "artifacts kept: ['chart.txt', 'page.html', 'stats.json']" in out
+    assert re.search(r"render\s+rerun\s+input changed: title", out)
+    assert "rebuild: executed ['render', 'publish']" in out
+    report = out[out.index("5. the rebuild's report") :]
+    assert "completed at step 6" in report and "8 of 8 steps done" in report
+    assert "summary: 2 succeeded, 6 reused" in report
+    assert re.search(r"^\s+dag-\w+-broken\s+failed\s+step 'publish' failed", out, re.MULTILINE)
+    assert (tmp_path / "dag" / "page.html").exists()
 
 
 def test_fallback_example_shows_both_fallback_kinds_and_the_static_edge_pitfall(
