@@ -204,3 +204,16 @@ def test_create_node_refuses_a_bad_budget_option() -> None:
     """create_node(budget=...) takes a Budget or a list of them, nothing else."""
     with pytest.raises(TypeError, match="budget"):
         create_node(lambda s: {}, budget={"tokens": 1})  # type: ignore[arg-type]
+
+
+def test_each_guarded_call_logs_what_is_left(caplog: pytest.LogCaptureFixture) -> None:
+    """A DEBUG budget.spent event tells the spend and what remains after each node call."""
+    import logging
+
+    budget = Budget(name="logged", calls=3, store=InProcessLimitStore())
+    node = create_node(lambda s: {}, name="n", budget=budget)
+    with caplog.at_level(logging.DEBUG, logger="langgraph_runner"):
+        node({})
+    lines = [r.getMessage() for r in caplog.records if "budget.spent" in r.getMessage()]
+    assert len(lines) == 1
+    assert "'calls': 2.0" in lines[0]

@@ -257,3 +257,29 @@ def test_never_more_than_rate_times_t_plus_burst_start_in_any_window(
     for i, first in enumerate(starts):
         inside = sum(1 for s in starts[i:] if s - first <= window)
         assert inside <= rate * window + burst + 1e-6
+
+
+def test_threads_never_get_more_than_the_burst_at_one_instant() -> None:
+    """Sixteen threads racing for a frozen clock's slots get exactly `burst` of them."""
+    import threading
+
+    clock = FakeClock()
+    limit = _limit(clock, requests_per_second=1, burst=5, on_limit="fail")
+    admitted: list[int] = []
+    barrier = threading.Barrier(16)
+
+    def race() -> None:
+        barrier.wait()
+        for _ in range(10):
+            try:
+                limit.acquire()
+            except RateLimitedError:
+                continue
+            admitted.append(1)
+
+    threads = [threading.Thread(target=race) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(admitted) == 5

@@ -189,6 +189,10 @@ class Budget:
         spent = self._store().spent(self.key(scope_id))
         return self._status(scope_id, spent if spent is not None else Spent())
 
+    def status_of(self, scope_id: str, spent: Spent) -> BudgetStatus:
+        """Where the budget stands for ``scope_id`` given its ``spent`` totals (no store read)."""
+        return self._status(scope_id, spent)
+
     def _status(self, scope_id: str, spent: Spent) -> BudgetStatus:
         used = {"tokens": spent.tokens, "cost": spent.cost, "calls": float(spent.calls)}
         remaining: dict[str, float | None] = {}

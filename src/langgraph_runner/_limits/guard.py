@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -155,8 +156,15 @@ class _Scope:
                 limit.hold_for(exc)
 
     def finished(self, result: Any, ok: bool) -> None:
+        log = self.guard.log
         for budget, sid, tenant in self.budgets:
-            budget.spend(sid, calls=1, node=self.node, tenant=tenant)
+            spent = budget.spend(sid, calls=1, node=self.node, tenant=tenant)
+            if log.emits(logging.DEBUG):  # what is left, from the totals the spend returned
+                status = budget.status_of(sid, spent)
+                log.emit(
+                    logging.DEBUG, "budget.spent", node=self.node, budget=budget.name,
+                    per=budget.per, spent=status.spent, remaining=status.remaining,
+                )  # fmt: skip
         if ok:
             for limit in self.guard.limits:
                 if limit.count_tokens is not None:
