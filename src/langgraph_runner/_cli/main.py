@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from langgraph_runner._cli.rebuild import add_commands
+from langgraph_runner._cli.runs import add_run_commands
 from langgraph_runner._records.exceptions import CommandError, FollowTimeoutError
 from langgraph_runner._records.sanitize import sanitize_message, scrub_url_password
 from langgraph_runner._runs.checkpoint import open_checkpointer, parse_checkpointer_url
@@ -111,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--thread", required=True, metavar="ID", help="the thread id")
     report.add_argument(
+        "--tenant", metavar="ID", help="only if the thread is this tenant's (else: not found)"
+    )
+    report.add_argument(
         "--format", choices=_FORMATS, default=None, help="output format (default: table)"
     )
     report.add_argument("--json", action="store_true", help="same as --format json")
@@ -139,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     # Each subcommand names its handler: args -> (output, exit code).
     report.set_defaults(handler=lambda args: (_report(args), 0))
     add_commands(commands)  # plan, rebuild
+    add_run_commands(commands, _check_url)  # runs, cancel
     return parser
 
 
@@ -173,7 +178,7 @@ def _report(args: argparse.Namespace) -> str:
         if args.follow:
             return _follow(saver, args)
         try:
-            report = run_report(saver, args.thread, status=args.status)
+            report = run_report(saver, args.thread, status=args.status, tenant=args.tenant)
         except ThreadNotFoundError as exc:
             raise CommandError(f"{exc} in this checkpointer") from exc
     return _render(report, fmt)
@@ -183,7 +188,7 @@ def _follow(saver: Any, args: argparse.Namespace) -> str:
     from langgraph_runner._cli.follow import follow  # rich is loaded only to follow
 
     follow(
-        lambda: run_report(saver, args.thread),
+        lambda: run_report(saver, args.thread, tenant=args.tenant),
         args.thread,
         out=sys.stdout,
         interval=args.interval,

@@ -18,10 +18,9 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.report_html import CSS as _PICTURE_CSS
 from langgraph_runner._runs.report_html import draw_graph, draw_timeline
-
-from langgraph_runner._records.sanitize import escape_controls
 
 __all__ = [
     "STATUS_COLOURS",
