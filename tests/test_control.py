@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from langgraph_runner import cancel_run, list_runs, open_checkpointer, run_report
+from langgraph_runner._cli.main import main
 from langgraph_runner._records.exceptions import ThreadNotFoundError
 from tests.services import postgres_url
 
@@ -55,7 +56,7 @@ def _url(kind: str, tmp_path: Any) -> str:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_cancel_by_run_id_from_another_process(kind: str, tmp_path: Any) -> None:
-    """A run in a worker process stops between steps when cancelled here; 'cancelled' persists."""
+    """A run in a worker process stops between steps when cancelled here (API or CLI); persisted."""
     url = _url(kind, tmp_path)
     thread, run_id = f"cancel-{uuid.uuid4().hex}", str(uuid.uuid4())
     if kind == "sqlite":  # the file must exist before two processes open it
@@ -79,8 +80,12 @@ def test_cancel_by_run_id_from_another_process(kind: str, tmp_path: Any) -> None
                 pytest.fail("the worker's run never showed up as running")
             with pytest.raises(ThreadNotFoundError):
                 cancel_run(saver, run_id, "wrong tenant", tenant="globex")
-            record = cancel_run(saver, run_id, "operator pressed stop", tenant="acme")
-            assert (record.run_id, record.thread_id, record.tenant) == (run_id, thread, "acme")
+            if kind == "sqlite":  # from the command line
+                command = ["cancel", "--checkpointer", url, "--run", run_id]
+                assert main([*command, "--reason", "operator pressed stop"]) == 0
+            else:
+                record = cancel_run(saver, run_id, "operator pressed stop", tenant="acme")
+                assert (record.run_id, record.thread_id, record.tenant) == (run_id, thread, "acme")
             out, err = worker.communicate(timeout=60)
             assert worker.returncode == 0, err
             result = json.loads(out.strip().splitlines()[-1])
