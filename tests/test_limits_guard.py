@@ -178,3 +178,33 @@ def test_create_node_refuses_a_bad_rate_limit_option() -> None:
     """rate_limit= takes a RateLimit or a list of them, nothing else."""
     with pytest.raises(TypeError, match="rate_limit"):
         create_node(lambda s: {}, rate_limit=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_each_model_call_inside_a_node_waits_for_tokens(mode: str) -> None:
+    """A node calling a model in a loop (an agent in one node) is held to the token rate
+    call by call, not only when the node starts; request slots are not taken per model call."""
+    clock = FakeClock()
+    model = UsageModel(tokens=600)
+    limit = RateLimit(
+        key=f"inner-{mode}", tokens_per_minute=6000, token_burst=100, requests_per_second=1,
+        store=_store(clock),
+    )  # fmt: skip
+
+    def loop(state: GraphState) -> dict[str, Any]:
+        for _ in range(3):
+            model.invoke("hi")
+        return {}
+
+    async def aloop(state: GraphState) -> dict[str, Any]:
+        for _ in range(3):
+            await model.ainvoke("hi")
+        return {}
+
+    if mode == "sync":
+        create_node(loop, rate_limit=limit)({})
+    else:
+        asyncio.run(create_node(aloop, rate_limit=limit)({}))
+    # 600 tokens at 100/s from a bucket of 100: 5.01 s before the second call, then 6 s.
+    assert clock.slept == pytest.approx([5.01, 6.0])
+    assert model.calls == 3

@@ -211,3 +211,17 @@ def test_four_processes_share_one_limit(url: str, prefix: str) -> None:
     for i, first in enumerate(starts):  # and in every 1 s window too
         inside = sum(1 for s in starts[i : i + RATE + BURST + 5] if s - first < 1.0)
         assert inside <= RATE + BURST + 3  # a busy machine may read a start late
+
+
+def test_a_token_check_takes_no_request_slot(url: str, prefix: str) -> None:
+    """acquire(cost=0) (the check before each model call) ignores reserved request slots."""
+    store = RedisLimitStore(url, prefix=prefix)
+    limit = RateLimit(key="mixed", requests_per_second=1, tokens_per_second=1000, store=store,
+                      on_limit="fail")  # fmt: skip
+    limit.acquire()
+    with pytest.raises(RateLimitedError):
+        limit.acquire()
+    assert limit.acquire(cost=0.0) == 0.0
+    limit.spend(5000)
+    with pytest.raises(RateLimitedError):
+        limit.acquire(cost=0.0)

@@ -57,7 +57,7 @@ def admit(now: float, state: list[float], rates: Rates, cost: float, max_wait: f
     tat_r, tat_t, blocked = state
     start = now
     reason = RATE
-    if rates.req_interval > 0:
+    if rates.req_interval > 0 and cost > 0:  # cost 0: a token or hold check only
         start = max(start, tat_r + cost * rates.req_interval - rates.req_tau)
     if rates.tok_interval > 0:
         start = max(start, tat_t + rates.tok_interval - rates.tok_tau)
@@ -66,7 +66,7 @@ def admit(now: float, state: list[float], rates: Rates, cost: float, max_wait: f
     wait = start - now
     if wait > max_wait:
         return Decision(False, wait, reason)
-    if rates.req_interval > 0:
+    if rates.req_interval > 0 and cost > 0:
         state[0] = max(tat_r, start) + cost * rates.req_interval
     return Decision(True, max(0.0, wait), reason)
 

@@ -194,8 +194,20 @@ class _Scope:
                 fields=self.fields,
             )
 
+    def before_model(self, _model: str | None = None) -> None:
+        """Before each model call inside the node: budgets checked, token limits waited for
+        (a node that loops over a model, a whole agent inside one node, is held to its
+        tokens per minute call by call)."""
+        self.check()
+        for limit in self.guard.limits:
+            if limit.limits_tokens and limit.count_tokens is None:
+                limit.acquire(
+                    cost=0.0, node=self.node, deadline=self.deadline, signal=self.signal,
+                    log=self.guard.log, fields=self.fields,
+                )  # fmt: skip
+
     def counter(self) -> UsageCounter:
-        return UsageCounter(self.check if self.budgets else None, self.used)
+        return UsageCounter(self.before_model, self.used)
 
 
 class LimitGuard:

@@ -36,12 +36,12 @@ local ri, rt = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ti, tt = tonumber(ARGV[3]), tonumber(ARGV[4])
 local cost, max_wait = tonumber(ARGV[5]), tonumber(ARGV[6])
 local start, reason = now, 0
-if ri > 0 then start = math.max(start, tat_r + cost * ri - rt) end
+if ri > 0 and cost > 0 then start = math.max(start, tat_r + cost * ri - rt) end
 if ti > 0 then start = math.max(start, tat_t + ti - tt) end
 if blocked > start then start = blocked; reason = 1 end
 local wait = start - now
 if wait > max_wait then return {0, fmt(wait), reason} end
-if ri > 0 then
+if ri > 0 and cost > 0 then
   tat_r = math.max(tat_r, start) + cost * ri
   redis.call('HSET', KEYS[1], 'r', fmt(tat_r))
   keep(tat_r, tat_t, blocked)

@@ -128,11 +128,13 @@ class UsageCounter(BaseCallbackHandler):
     """Tells ``before(model)`` before each model call and ``after(usage)`` after it.
 
     ``before`` may raise (a spent budget): the handler has ``raise_error`` set, so the
-    exception ends the model call. ``after``'s errors are logged, never raised.
+    exception ends the model call. It may also wait (a token limit): under an async
+    callback manager the handler runs in an executor thread (``run_inline`` is off), so
+    a wait never blocks the event loop. ``after``'s errors are logged, never raised.
     """
 
     raise_error = True
-    run_inline = True
+    run_inline = False
 
     def __init__(
         self,
