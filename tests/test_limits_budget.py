@@ -217,3 +217,17 @@ def test_each_guarded_call_logs_what_is_left(caplog: pytest.LogCaptureFixture) -
     lines = [r.getMessage() for r in caplog.records if "budget.spent" in r.getMessage()]
     assert len(lines) == 1
     assert "'calls': 2.0" in lines[0]
+
+
+def test_a_call_refused_by_a_rate_limit_spends_no_budget() -> None:
+    """A call the rate limit refuses never ran: it spends no call of the budget."""
+    from langgraph_runner import RateLimit
+
+    store = InProcessLimitStore()
+    budget = Budget(name="refused", per="thread", calls=10, store=store)
+    limit = RateLimit(key="refused", requests_per_second=0.001, on_limit="fail", store=store)
+    node = create_node(lambda s: {}, budget=budget, rate_limit=limit)
+    cfg = {"configurable": {"thread_id": "r1"}}
+    node.invoke({}, cfg)
+    assert node.invoke({}, cfg)["errors"][0]["code"] == "RATE_LIMITED"
+    assert budget.status("r1").spent["calls"] == 1

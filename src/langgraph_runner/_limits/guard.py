@@ -172,27 +172,33 @@ class _Scope:
                     if tokens:
                         limit.spend(float(tokens))
 
-    def acquire(self) -> None:
+    def acquire(self) -> float:
+        """Wait for a slot of every limit; the seconds waited."""
         log = self.guard.log
+        waited = 0.0
         for limit in self.guard.limits:
-            limit.acquire(
+            waited += limit.acquire(
                 node=self.node,
                 deadline=self.deadline,
                 signal=self.signal,
                 log=log,
                 fields=self.fields,
             )
+        return waited
 
-    async def aacquire(self) -> None:
+    async def aacquire(self) -> float:
+        """The async ``acquire``."""
         log = self.guard.log
+        waited = 0.0
         for limit in self.guard.limits:
-            await limit.aacquire(
+            waited += await limit.aacquire(
                 node=self.node,
                 deadline=self.deadline,
                 signal=self.signal,
                 log=log,
                 fields=self.fields,
             )
+        return waited
 
     def before_model(self, _model: str | None = None) -> None:
         """Before each model call inside the node: budgets checked, token limits waited for
@@ -256,10 +262,11 @@ class LimitGuard:
         def limited(*args: Any, **kwargs: Any) -> Any:
             scope = _Scope(self, name)
             scope.check()
+            if scope.acquire() and scope.budgets:
+                scope.check()  # others may have spent the budget while this call waited
             token = BUDGET_VIEW.set(scope.view) if self.budgets else None
             ok, result = False, None
             try:
-                scope.acquire()
                 try:
                     if self.counts:
                         with counting(scope.counter()):
@@ -283,10 +290,11 @@ class LimitGuard:
         async def limited(*args: Any, **kwargs: Any) -> Any:
             scope = _Scope(self, name)
             scope.check()
+            if await scope.aacquire() and scope.budgets:
+                scope.check()  # others may have spent the budget while this call waited
             token = BUDGET_VIEW.set(scope.view) if self.budgets else None
             ok, result = False, None
             try:
-                await scope.aacquire()
                 try:
                     if self.counts:
                         with counting(scope.counter()):
