@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import operator
 from typing import Annotated, Any, TypedDict
 
@@ -13,10 +14,12 @@ from pydantic import BaseModel
 
 from langgraph_runner import (
     GraphState,
+    NodeError,
     afailed_items,
     arerun_blocked,
     create_node,
     failed_items,
+    failed_sends,
     rerun_blocked,
 )
 
@@ -112,3 +115,73 @@ async def test_async_rerun_of_failed_items() -> None:
     broken.clear()
     out = await arerun_blocked(graph, _cfg("c"))
     assert (sorted(out["results"]), out["routing_flags"]) == ([10, 20], {})
+
+
+def _reduce_graph(item_key: str | None, seen: list[Any]) -> Any:
+    def worker(item: ItemDict) -> dict[str, Any]:
+        if item["n"] % 2 == 0:
+            raise ConnectionError(f"item {item['n']} down, token {item['token']}")
+        return {"results": [item["n"] * 10]}
+
+    def reduce(state: S) -> dict[str, Any]:
+        seen.extend(failed_sends(state))  # which items failed, in the same run
+        return {}
+
+    b = StateGraph(S)
+    b.add_node("worker", create_node(worker, item_key=item_key), input_schema=ItemDict)
+    b.add_node("reduce", reduce)
+    b.add_conditional_edges(
+        START,
+        lambda s: [Send("worker", ItemDict(n=n, token=SECRET)) for n in s["items"]],
+        ["worker"],
+    )
+    b.add_edge("worker", "reduce")
+    return b.compile(checkpointer=InMemorySaver())
+
+
+@pytest.mark.filterwarnings("ignore:Deserializing unregistered type")
+def test_a_send_task_record_names_its_task_target_and_item() -> None:
+    """The record itself carries the task id, the Send target and the redacted, capped item."""
+    seen: list[Any] = []
+    graph = _reduce_graph(None, seen)
+    out = graph.invoke({"items": [1, 2, 3, 4]}, _cfg("rec"))
+    records = out["errors"]
+    assert [r["send_node"] for r in records] == ["worker", "worker"]
+    assert sorted(r["send_item"][:8] for r in records) == ['{"n": 2,', '{"n": 4,']
+    assert all(SECRET not in json.dumps(r) for r in records)
+    assert all(len(r["send_item"]) <= 200 for r in records)
+    items = failed_items(graph, _cfg("rec"))
+    assert {i.task_id for i in items} == {r["task_id"] for r in records}
+    assert {i.summary for i in items} == {r["send_item"] for r in records}
+    assert NodeError.model_validate(records[0]).to_state() == records[0]
+
+
+def test_item_key_names_the_item_and_plain_nodes_carry_no_send_fields() -> None:
+    """item_key="n" shows arg["n"]; a node that is not a Send task has no Send fields."""
+    graph = _reduce_graph("n", [])
+    out = graph.invoke({"items": [1, 2]}, _cfg("key"))
+    assert [r["send_item"] for r in out["errors"]] == ["2"]
+
+    def fail(state: S) -> dict[str, Any]:
+        raise ConnectionError("down")
+
+    b = StateGraph(S)
+    b.add_node("fail", create_node(fail))
+    b.add_edge(START, "fail")
+    record = b.compile().invoke({"items": []})["errors"][0]
+    assert not {"task_id", "send_node", "send_item"} & set(record)
+    with pytest.raises(ValueError, match="item_key"):
+        create_node(fail, item_key="")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_the_reduce_step_reads_the_failed_items_during_the_run(mode: str) -> None:
+    """failed_sends(state) in the reduce step lists exactly the items that failed."""
+    seen: list[Any] = []
+    graph = _reduce_graph("n", seen)
+    inputs, cfg = {"items": [1, 2, 3, 4, 5, 6]}, _cfg(f"reduce-{mode}")
+    out = graph.invoke(inputs, cfg) if mode == "sync" else await graph.ainvoke(inputs, cfg)
+    assert sorted(r["send_item"] for r in seen) == ["2", "4", "6"]
+    assert sorted(out["results"]) == [10, 30, 50]
+    assert failed_sends(out, node="other") == []
+    assert failed_sends(out["errors"]) == seen

@@ -411,7 +411,8 @@ def test_a_failures_state_is_its_records_validated_json(
     """state() is the record's to_state(), in field order, and validates back to the record."""
     failure = Failure(exc, "n", 2, 12.5, retry, "trace", "thread")
     state = failure.state()
-    assert list(state) == list(NodeError.model_fields)
+    send_fields = ["task_id", "send_node", "send_item"]  # a Send task's only
+    assert list(state) + send_fields == list(NodeError.model_fields)
     record = failure.record()
     assert record.to_state() == state
     assert NodeError.model_validate(state) == record
@@ -421,6 +422,11 @@ def test_a_failures_state_is_its_records_validated_json(
     assert (record.trace_id, record.graph_execution_id) == ("trace", "thread")
     assert SECRET not in json.dumps(state) and TOKEN not in json.dumps(state)
     assert failure.state() is state  # built once
+    sent = Failure(exc, "n", 2, 12.5, retry, "trace", "thread")
+    sent.send = {"task_id": "t", "send_node": "work", "send_item": '{"n": 1}'}
+    assert list(sent.state()) == list(NodeError.model_fields)
+    assert sent.record().to_state() == sent.state()
+    assert NodeError.model_validate(sent.state()) == sent.record()
 
 
 def test_the_same_site_failing_again_gets_its_own_node_attempts_and_time() -> None:

@@ -171,3 +171,58 @@ def test_update_state_and_overwrite_clear_a_model_state(schema: Any, start: Any)
     builder.add_edge("clear", END)
     out = builder.compile().invoke(start)
     assert (out["errors"], out["evidence_refs"]) == ([], ["r"])
+
+
+@dataclasses.dataclass
+class SentData(GraphStateFields):
+    """A dataclass state for a map-reduce."""
+
+    items: list[int] = dataclasses.field(default_factory=list)
+    seen: list[str] = dataclasses.field(default_factory=list)
+
+
+class SentModel(GraphStateModel):
+    """A pydantic state for a map-reduce."""
+
+    items: list[int] = Field(default_factory=list)
+    seen: list[str] = Field(default_factory=list)
+
+
+class SentDict(GraphState, total=False):
+    """A TypedDict state for a map-reduce."""
+
+    items: list[int]
+    seen: list[str]
+
+
+@pytest.mark.parametrize("schema", [SentModel, SentData, SentDict], ids=[*IDS, "TypedDict"])
+def test_a_send_task_record_fits_every_state_kind(
+    schema: Any, sqlite_connect: SqliteConnect
+) -> None:
+    """A Send task's record (task_id, send_node, send_item) lands in each state kind, bounded
+    and reloaded, and update_state accepts it back."""
+    from langgraph.types import Send
+
+    def work(item: dict[str, Any]) -> dict[str, Any]:
+        raise ConnectionError(f"item {item['n']} down")
+
+    def reduce(state: Any) -> dict[str, Any]:
+        errors = state["errors"] if isinstance(state, dict) else state.errors
+        return {"seen": [e["send_item"] for e in errors]}
+
+    builder = StateGraph(schema)
+    builder.add_node("work", create_node(work, item_key="n"))
+    builder.add_node("reduce", reduce)
+    builder.add_conditional_edges(
+        START, lambda s: [Send("work", {"n": n}) for n in (1, 2, 3)], ["work"]
+    )
+    builder.add_edge("work", "reduce")
+    builder.add_edge("reduce", END)
+    config = {"configurable": {"thread_id": f"models-send-{schema.__name__}"}}
+    graph = builder.compile(checkpointer=SqliteSaver(sqlite_connect()))
+    start = {"items": [1, 2, 3]} if schema is SentDict else schema(items=[1, 2, 3])
+    out = graph.invoke(start, config)
+    assert sorted(out["seen"]) == ["1", "2", "3"]
+    assert {(e["send_node"], bool(e["task_id"])) for e in out["errors"]} == {("work", True)}
+    assert graph.get_state(config).values["errors"] == out["errors"]
+    assert update_state({}, {"errors": out["errors"]})["errors"] == out["errors"]

@@ -50,6 +50,7 @@ from langgraph_runner._records.exceptions import (
     ThreadBusyError,
     ThreadNotFoundError,
 )
+from langgraph_runner._records.items import failed_sends
 from langgraph_runner._records.logs import LOGGER_NAME, configure_logging
 from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
@@ -189,6 +190,7 @@ __all__ = [
     "create_node",
     "errors_dropped",
     "failed_items",
+    "failed_sends",
     "get_circuit_breaker",
     "get_node_context",
     "harden",

@@ -38,6 +38,7 @@ from langgraph_runner._engine.records import (
     record_model,
     record_state,
     redact_exception,
+    send_fields,
 )
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
@@ -63,11 +64,12 @@ _CIRCUIT_OPEN = "circuit_open"  # the metrics category of a call a breaker rejec
 _RAISE = object()
 
 
-def _record(spec: NodeSpec, call: Call, exc: BaseException) -> Failure:
+def _record(spec: NodeSpec, call: Call, exc: BaseException, state: Any) -> Failure:
     """Classify, log and count a terminal failure; its record is built when first read."""
     ids = call.ids()
     duration_ms = (perf_counter() - call.t0) * 1000  # call.elapsed_ms()
     failure = Failure(exc, call.node(), call.attempt, duration_ms, spec.retry, ids[0], ids[1])
+    failure.send = send_fields(call.config, state, spec.item_key)
     if spec.log.emits(ERROR):  # nobody would see it: skip building the event
         _log_failed(spec, call, exc, failure.code, failure.category, duration_ms, failure.message)
     _count(call, exc, failure.code, failure.category, duration_ms)
@@ -114,7 +116,7 @@ def _count(
             call.metrics_failed(err, "record_failure")
 
 
-def _plain(spec: NodeSpec, call: Call, exc: BaseException) -> Any:
+def _plain(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
     """A terminal failure when nothing but its record is wanted, in one frame.
 
     The common case (no fallback, no ``on_failure`` hook, no callback handler):
@@ -147,7 +149,16 @@ def _plain(spec: NodeSpec, call: Call, exc: BaseException) -> Any:
     ids = call.ids()
     code, category = code_and_category(exc, spec.retry)
     state = record_state(
-        exc, code, category, call.node(), call.attempt, duration_ms, ids[0], ids[1], time()
+        exc,
+        code,
+        category,
+        call.node(),
+        call.attempt,
+        duration_ms,
+        ids[0],
+        ids[1],
+        time(),
+        send=send_fields(call.config, input_, spec.item_key),
     )
     if logged:
         _log_failed(spec, call, exc, code, category, duration_ms, state["message"])
@@ -292,8 +303,8 @@ def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any
     if isinstance(exc, FailureLoopError) or _ends_run(exc):  # the whole run stops
         raise exc
     if spec.fallback is None and spec.on_failure is None and not _has_handlers(call.config):
-        return _plain(spec, call, exc)  # the common case: the record alone
-    failure = _record(spec, call, exc)
+        return _plain(spec, call, exc, state)  # the common case: the record alone
+    failure = _record(spec, call, exc, state)
     outcome = None
     if spec.fallback is not None and not isinstance(spec.fallback, str):
         token = set_context(_fallback_ctx(call, exc))
@@ -331,8 +342,8 @@ async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException)
     if isinstance(exc, FailureLoopError) or _ends_run(exc):
         raise exc
     if spec.fallback is None and spec.on_failure is None and not _has_handlers(call.config):
-        return _plain(spec, call, exc)  # the common case: the record alone (nothing awaited)
-    failure = _record(spec, call, exc)
+        return _plain(spec, call, exc, state)  # the common case: the record alone (nothing awaited)
+    failure = _record(spec, call, exc, state)
     outcome = None
     fallback = spec.fallback
     if fallback is not None and not isinstance(fallback, str):

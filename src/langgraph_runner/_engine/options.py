@@ -66,6 +66,7 @@ class NodeOptions(TypedDict, total=False):
     max_consecutive_failures: int | None
     rate_limit: RateLimit | Sequence[RateLimit] | None
     budget: Budget | Sequence[Budget] | None
+    item_key: str | None
 
 
 OPTION_NAMES: frozenset[str] = frozenset(NodeOptions.__optional_keys__)

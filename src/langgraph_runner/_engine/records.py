@@ -21,6 +21,7 @@ from typing import Any
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
+from langgraph_runner._internal import compat as _compat
 from langgraph_runner._internal.per_class import keep
 from langgraph_runner._policies.context import NodeContext
 from langgraph_runner._policies.retry import RetryConfig
@@ -35,6 +36,7 @@ from langgraph_runner._records.errors import (
     RateLimitedError,
     error_from_fields,
 )
+from langgraph_runner._records.items import item_summary
 from langgraph_runner._records.redact_exc import redact_tree, replacement
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
 
@@ -48,6 +50,7 @@ __all__ = [
     "record_model",
     "record_state",
     "redact_exception",
+    "send_fields",
 ]
 
 # By value: an Enum member hashes in Python code (Enum.__hash__), a str in C.
@@ -179,12 +182,14 @@ def record_state(
     graph_execution_id: str | None,
     at: float,
     recovered: bool = False,
+    send: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A failure's record as it is written into state: plain JSON data, secrets redacted.
 
     From trusted values only (``code_and_category``'s answer, the engine's own counts
     and clocks; ``at`` is the failure's ``time.time()``): nothing is validated.
     ``record_model`` turns it into the ``NodeError`` that validating it would give.
+    ``send`` (``send_fields``' answer) adds the fields of a ``Send`` task.
     """
     value = code._value_
     if exc.__class__ is ValidationError:
@@ -214,8 +219,8 @@ def record_state(
             _SITES[site_key] = found
         message, error_type, stack = found[0]
     # Every field in NodeError's declaration order (tests/test_engine_records.py checks
-    # the result against pydantic).
-    return {
+    # the result against pydantic); the Send fields, last, only for a Send task.
+    out = {
         "node": node,
         "code": value,
         "message": message,
@@ -231,6 +236,22 @@ def record_state(
         "retry_after": _retry_after(exc) if value in _HINTED_CODES else None,
         "recovered": recovered,
     }
+    if send is not None:
+        out.update(send)
+    return out
+
+
+def send_fields(config: Any, item: Any, item_key: str | None) -> dict[str, Any] | None:
+    """The record fields of a node that runs as a ``Send`` task, else None.
+
+    ``task_id`` and ``send_node`` from the task's config, ``send_item`` the node's
+    input (the ``Send`` argument) summarized by ``item_summary`` (redacted, capped),
+    or its ``item_key`` value.
+    """
+    task = _compat.send_task_of(config)
+    if task is None:
+        return None
+    return {"task_id": task[0], "send_node": task[1], "send_item": item_summary(item, item_key)}
 
 
 def record_model(state: dict[str, Any], code: ErrorCode, category: ErrorCategory) -> NodeError:
@@ -272,6 +293,7 @@ class Failure:
         "graph_execution_id",
         "node",
         "recovered",
+        "send",
         "time",
         "trace_id",
     )
@@ -294,6 +316,7 @@ class Failure:
         self.trace_id = trace_id
         self.graph_execution_id = graph_execution_id
         self.recovered = False
+        self.send: dict[str, Any] | None = None  # send_fields(), for a Send task
         self.time = time.time()  # the moment of the failure, not of the first read
         self._state: dict[str, Any] | None = None
         self._model: NodeError | None = None
@@ -316,6 +339,7 @@ class Failure:
                 self.graph_execution_id,
                 self.time,
                 self.recovered,
+                self.send,
             )
         return state
 

@@ -82,6 +82,7 @@ class NodeSpec:
     on_failure: Callable[[NodeError, Any], Any] | None = None
     streaks: FailureStreaks | None = None
     limits: LimitGuard | None = None
+    item_key: str | None = None
 
     @property
     def unlimited(self) -> bool:
@@ -260,6 +261,9 @@ def build_spec(fn: Callable[..., Any], /, **options: Unpack[NodeOptions]) -> Nod
     limit = check_max_failures(
         options.get("max_consecutive_failures", DEFAULT_MAX_CONSECUTIVE_FAILURES)
     )
+    item_key = options.get("item_key")
+    if item_key is not None and (not isinstance(item_key, str) or not item_key):
+        raise ValueError(f"create_node: item_key must be a non-empty string, got {item_key!r}")
     display = name or fn_name(fn)
     run_limit, idle_limit, refresh_on = check_timeout(options.get("timeout"))
     log = get_event_logger(logger)
@@ -290,4 +294,5 @@ def build_spec(fn: Callable[..., Any], /, **options: Unpack[NodeOptions]) -> Nod
         on_failure=check_hook(options.get("on_failure"), "on_failure"),
         streaks=None if limit is None else FailureStreaks(limit),
         limits=guard if guard else None,
+        item_key=item_key,
     )

@@ -20,6 +20,8 @@ tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
   where LangGraph keeps a task's runtime object, channel reader and checkpoint
   namespace in its config; the reader is ``partial(local_read, ..., channels, ...)``,
   whose channels tell which state keys the graph has (``missing_channels``).
+- ``CONFIG_KEY_TASK_ID``, ``PUSH``: a task's id in its config, and the trigger a
+  ``Send`` task's ``metadata["langgraph_triggers"]`` holds (``send_task_of``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ try:
         CONFIG_KEY_RESUMING,
         CONFIG_KEY_RUNTIME,
         CONFIG_KEY_SCRATCHPAD,
+        CONFIG_KEY_TASK_ID,
+        PUSH,
     )
     from langgraph._internal._retry import default_retry_on
     from langgraph._internal._runnable import RunnableCallable, is_async_callable
@@ -69,6 +73,8 @@ __all__ = [
     "CONFIG_KEY_CHECKPOINT_NS",
     "CONFIG_KEY_READ",
     "CONFIG_KEY_RUNTIME",
+    "CONFIG_KEY_TASK_ID",
+    "PUSH",
     "SUPPORTED_LANGGRAPH",
     "RunnableCallable",
     "config_for_retry",
@@ -79,6 +85,7 @@ __all__ = [
     "node_error_of",
     "missing_channels",
     "runtime_of",
+    "send_task_of",
     "use_config",
     "with_runtime",
 ]
@@ -148,6 +155,25 @@ def use_config(config: RunnableConfig | None) -> contextlib.AbstractContextManag
     With None the current config is left as it is.
     """
     return _UNCHANGED if config is None else _ConfigScope(config)
+
+
+def send_task_of(config: RunnableConfig | None) -> tuple[str | None, str] | None:
+    """``(task_id, node)`` when the task of ``config`` runs a ``Send`` (a PUSH task), else None.
+
+    LangGraph gives a PUSH task ``metadata["langgraph_triggers"] == ("__pregel_push",)``
+    (``prepare_push_task_send``), the target as ``langgraph_node`` and its id under
+    ``configurable["__pregel_task_id"]``.
+    """
+    metadata = config.get("metadata") if config else None
+    if not metadata:
+        return None
+    triggers = metadata.get("langgraph_triggers")
+    if not triggers or triggers[0] != PUSH or len(triggers) != 1:
+        return None
+    conf = config.get(CONF) if config else None
+    task_id = conf.get(CONFIG_KEY_TASK_ID) if conf else None
+    node = metadata.get("langgraph_node")
+    return (str(task_id) if task_id else None), str(node) if node else ""
 
 
 def missing_channels(config: RunnableConfig | None, names: tuple[str, ...]) -> tuple[str, ...]:

@@ -103,6 +103,9 @@ def create_node(
             model call inside it, spent after; a spent budget stops the node with a
             record of code ``BUDGET_EXHAUSTED`` and the routing flag
             ``budget_exhausted`` (or raises ``BudgetExceededError``, by option).
+        item_key: For a node run as a ``Send`` task (map-reduce): its record's
+            ``send_item`` shows ``arg[item_key]`` (or ``arg.item_key``) instead of
+            the whole argument (both redacted, capped at 200 characters).
 
     Returns:
         A coroutine function when ``fn`` is async; otherwise a callable

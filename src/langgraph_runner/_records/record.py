@@ -85,11 +85,21 @@ class ErrorCode(str, enum.Enum):
         return self.template.format(node=node, attempts=attempts, error=error)
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class NodeError(BaseModel):
     """A JSON-safe record of a terminal node failure, as stored in ``GraphState["errors"]``.
 
     State holds ``record.model_dump(mode="json")``; ``NodeError.model_validate(d)``
     turns it back into a model. Messages and stacks are already sanitized.
+
+    A node that ran as a ``Send`` task (map-reduce) also says which item failed:
+    ``task_id`` (LangGraph's id of the task), ``send_node`` (the ``Send`` target)
+    and ``send_item`` (the ``Send`` argument as JSON, redacted and capped at 200
+    characters, or ``arg[item_key]`` when the node was given ``item_key=``). The
+    three are left out of the dumped record for any other node.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
@@ -108,6 +118,9 @@ class NodeError(BaseModel):
     graph_execution_id: str | None = None
     retry_after: float | None = Field(default=None, ge=0)
     recovered: bool = False
+    task_id: str | None = Field(default=None, exclude_if=_is_none)
+    send_node: str | None = Field(default=None, exclude_if=_is_none)
+    send_item: str | None = Field(default=None, exclude_if=_is_none)
 
     @field_validator("timestamp")
     @classmethod
@@ -129,11 +142,19 @@ class NodeError(BaseModel):
 # pydantic's own are used should a release ever set models up differently.
 _NODE_ERROR_FIELDS = tuple(NodeError.model_fields)
 _PLAIN = frozenset((str, int, float, bool, type(None)))
+# The Send fields (last in declaration order): absent from a dump when None.
+_SEND_FIELDS = ("task_id", "send_node", "send_item")
+_OMITTED_NONE = frozenset(_SEND_FIELDS)
 
 
 def _restore_error(fields: dict[str, Any]) -> NodeError:
     # What model_construct ends with (and unpickling does): the values become __dict__.
-    return restore(NodeError, fields, fields)
+    if "send_item" in fields:
+        return restore(NodeError, fields, fields)
+    given = tuple(fields)  # the Send fields not given are defaults, as validation leaves them
+    for name in _SEND_FIELDS:
+        fields.setdefault(name, None)
+    return restore(NodeError, fields, given)
 
 
 def _json_fields(record: NodeError) -> dict[str, Any]:
@@ -141,6 +162,8 @@ def _json_fields(record: NodeError) -> dict[str, Any]:
         return record.model_dump(mode="json")
     out = {}
     for key, value in record.__dict__.items():
+        if value is None and key in _OMITTED_NONE:
+            continue
         if type(value) in _PLAIN:
             out[key] = value
         elif isinstance(value, enum.Enum):
@@ -175,16 +198,20 @@ def _pick() -> tuple[Callable[[dict[str, Any]], NodeError], Callable[[NodeError]
         "retry_after": None,
         "recovered": False,
     }
+    sent = {**probe, "task_id": "t1", "send_node": "n", "send_item": '{"id": 1}'}
     validated = NodeError.model_validate(probe)
     try:
         built = _restore_error(dict(probe))
+        built_sent = _restore_error(dict(sent))
         same = (
-            tuple(probe) == _NODE_ERROR_FIELDS
+            (*probe, *_SEND_FIELDS) == _NODE_ERROR_FIELDS
             and built == validated
             and built.model_fields_set == validated.model_fields_set
             and _json_fields(built) == validated.model_dump(mode="json")
             and _json_fields(validated) == validated.model_dump(mode="json")
             and list(_json_fields(built)) == list(validated.model_dump(mode="json"))
+            and built_sent == NodeError.model_validate(sent)
+            and _json_fields(built_sent) == NodeError.model_validate(sent).model_dump(mode="json")
         )
     except Exception:  # any surprise means: let pydantic do it
         same = False
@@ -195,5 +222,5 @@ def _pick() -> tuple[Callable[[dict[str, Any]], NodeError], Callable[[NodeError]
 
 error_from_fields, _to_state = _pick()
 """``error_from_fields(fields)``: a ``NodeError`` from every field, in declaration order,
-already well-typed (no validation, like ``model_construct``); ``fields`` becomes its
-``__dict__``, so do not reuse it."""
+already well-typed (no validation, like ``model_construct``); the Send fields may be
+left out (None). ``fields`` becomes its ``__dict__``, so do not reuse it."""

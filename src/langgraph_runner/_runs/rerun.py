@@ -20,13 +20,12 @@ finished keep their results. ``failed_items`` lists them.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langgraph.types import Command, Send, StateSnapshot
 
-from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._records.items import item_summary
 
 __all__ = [
     "FailedItem",
@@ -41,7 +40,6 @@ __all__ = [
 _FLAG = "blocked"
 _PUSH = "__pregel_push"
 _TASKS = "__pregel_tasks"
-SUMMARY_MAX = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +49,9 @@ class FailedItem:
     Attributes:
         task_id: LangGraph's id of the task.
         node: The ``Send`` target.
-        summary: The argument, redacted and capped (``SUMMARY_MAX`` characters),
-            or ``arg[key]`` when ``failed_items`` was given a key.
+        summary: The record's ``send_item`` (the argument, redacted and capped at
+            ``SUMMARY_MAX`` characters, or ``arg[item_key]`` for a node given
+            ``item_key=``), or ``arg[key]`` when ``failed_items`` was given a key.
         record: The task's error record.
         arg: The ``Send`` argument itself, as the checkpoint kept it.
     """
@@ -64,15 +63,12 @@ class FailedItem:
     arg: Any = dataclasses.field(repr=False)
 
 
-def _summary(arg: Any, key: str | None) -> str:
-    value = _get(arg, key) if key is not None else arg
-    if hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json")
-    try:
-        text = json.dumps(value, default=repr, sort_keys=True)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return sanitize_message(text, max_length=SUMMARY_MAX)
+def _summary(arg: Any, key: str | None, record: Any) -> str:
+    # The record of a Send task says what it failed on (send_item, summarized when it
+    # failed, by the node's item_key); a key asked for here is read from the argument.
+    if key is None and isinstance(record, Mapping) and isinstance(record.get("send_item"), str):
+        return str(record["send_item"])
+    return item_summary(arg, key)
 
 
 def _get(values: Any, key: str) -> Any:
@@ -143,12 +139,13 @@ class _Collector:
             if not isinstance(send, Send) or send.node != task.name:
                 continue
             records = _records(task.result)
+            record = records[-1] if records else None
             out.append(
                 FailedItem(
                     task_id=task.id,
                     node=task.name,
-                    summary=_summary(send.arg, key),
-                    record=records[-1] if records else None,
+                    summary=_summary(send.arg, key, record),
+                    record=record,
                     arg=send.arg,
                 )
             )
