@@ -208,3 +208,29 @@ def test_each_model_call_inside_a_node_waits_for_tokens(mode: str) -> None:
     # 600 tokens at 100/s from a bucket of 100: 5.01 s before the second call, then 6 s.
     assert clock.slept == pytest.approx([5.01, 6.0])
     assert model.calls == 3
+
+
+def test_a_429_a_node_handles_itself_still_holds_the_key_off() -> None:
+    """A model call failing with 429 inside a node holds every caller off, even when the
+    node catches the error."""
+    clock = FakeClock()
+
+    class TooMany(Exception):
+        status_code = 429
+        retry_after = 3.0
+
+    class Failing(UsageModel):
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            raise TooMany("slow down")
+
+    limit = RateLimit(key="handled-429", tokens_per_minute=60_000, store=_store(clock))
+
+    def careful(state: GraphState) -> dict[str, Any]:
+        try:
+            Failing().invoke("hi")
+        except TooMany:
+            return {"note": "gave up"}
+        return {}
+
+    assert create_node(careful, rate_limit=limit)({}) == {"note": "gave up"}
+    assert limit.wait_time() == pytest.approx(3.0)

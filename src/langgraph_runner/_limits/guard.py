@@ -213,7 +213,7 @@ class _Scope:
                 )  # fmt: skip
 
     def counter(self) -> UsageCounter:
-        return UsageCounter(self.before_model, self.used)
+        return UsageCounter(self.before_model, self.used, self.failed)
 
 
 class LimitGuard:

@@ -140,10 +140,12 @@ class UsageCounter(BaseCallbackHandler):
         self,
         before: Callable[[str | None], None] | None,
         after: Callable[[Usage], None],
+        failed: Callable[[BaseException], None] | None = None,
     ) -> None:
         super().__init__()
         self._before = before
         self._after = after
+        self._failed = failed
         self._models: dict[UUID, str | None] = {}
 
     def _start(self, run_id: UUID, kwargs: dict[str, Any]) -> None:
@@ -178,8 +180,16 @@ class UsageCounter(BaseCallbackHandler):
             )
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        """Forget the failed call."""
+        """Forget the failed call; tell ``failed`` (a 429 holds the limit's callers off, even
+        when the node handles the error itself)."""
         self._models.pop(run_id, None)
+        if self._failed is not None:
+            try:
+                self._failed(error)
+            except Exception as exc:  # never fail the model call's error path
+                get_event_logger().emit(
+                    logging.WARNING, "ratelimit.hold_failed", error_type=type(exc).__name__
+                )
 
 
 _COUNTER: contextvars.ContextVar[UsageCounter | None] = contextvars.ContextVar(
