@@ -27,7 +27,9 @@ __all__ = ["FollowTimeoutError", "follow"]
 _STYLES = {
     "succeeded": "green",
     "cached": "blue",
+    "reused": "magenta",
     "failed": "bold red",
+    "cancelled": "red",
     "interrupted": "yellow",
     "pending": "cyan",
     "skipped": "dim",
@@ -37,13 +39,13 @@ _STYLES = {
 def _view(report: RunReport | None, thread: str) -> Group:
     if report is None:
         return Group(Text(f"waiting for thread {thread} ..."))
-    title = escape_controls(f"thread {thread}: {report.status} at step {report.step}")
+    title = escape_controls(_headline(report, thread))
     table = Table(title=Text(title))
     for col in ("node", "status", "attempts", "runs", "step", "error"):
         table.add_column(col)
     for n in report.nodes:
-        err = n.error or (str(n.errors[-1].get("code", "")) if n.errors else "")
-        status = "running" if n.status is NodeStatus.PENDING else str(n.status)
+        err = n.cause or n.error or (str(n.errors[-1].get("code", "")) if n.errors else "")
+        status = _shown(report, n)
         table.add_row(
             Text(escape_controls(n.name)),  # Text: never read as rich markup
             Text(status, style=_STYLES.get(str(n.status), "")),
@@ -56,13 +58,29 @@ def _view(report: RunReport | None, thread: str) -> Group:
     return Group(table, Text(f"summary: {counts}"))
 
 
+def _headline(report: RunReport, thread: str) -> str:
+    """``thread t: running at step 3, 4 of 13 steps done`` (x of N when known)."""
+    line = f"thread {thread}: {report.status} at step {report.step}"
+    if report.steps_total:
+        line += f", {report.steps_done} of {report.steps_total} steps done"
+    return line + (f" ({report.reason})" if report.reason else "")
+
+
+def _shown(report: RunReport, n: Any) -> str:
+    """A pending node scheduled in the latest step of a live run is ``running``."""
+    live = report.status is RunStatus.RUNNING
+    if n.status is NodeStatus.PENDING and live and n.name in report.next:
+        return "running"
+    return str(n.status)
+
+
 def _changes(report: RunReport, seen: dict[str, tuple[Any, ...]]) -> list[str]:
     lines = []
     for n in report.nodes:
         key = (n.status, n.runs, n.step)
         if seen.get(n.name) != key:
             seen[n.name] = key
-            status = "running" if n.status is NodeStatus.PENDING else str(n.status)
+            status = _shown(report, n)
             extra = f" ({n.attempts} attempts)" if n.attempts > 1 else ""
             lines.append(f"{escape_controls(n.name)}: {status}{extra}")
     return lines
@@ -130,7 +148,7 @@ def follow(
                 raise FollowTimeoutError(f"thread {thread!r} still running after {timeout} s")
             sleep(interval)
     if not use_live:
-        out.write(f"thread {thread}: {report.status} at step {report.step}\n")
+        out.write(escape_controls(_headline(report, thread)) + "\n")
     return report
 
 
