@@ -20,13 +20,13 @@ the node runs.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain_core.runnables.config import var_child_runnable_config
 
+from langgraph_runner._internal import compat as _compat
 from langgraph_runner._limits.budget import Budget, BudgetStatus
 from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._limits.tokens import Usage, UsageCounter, counting
@@ -251,9 +251,7 @@ class LimitGuard:
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` with the limits and budgets around each call (same signature)."""
         name = getattr(fn, "__name__", type(fn).__name__)
-        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None)  # noqa: B004 - a callable object's async __call__
-        ):
+        if _compat.is_async_callable(fn):  # as the engine and LangGraph decide it
             return self._wrap_async(fn, name)
         return self._wrap_sync(fn, name)
 
