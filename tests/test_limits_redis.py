@@ -225,3 +225,37 @@ def test_a_token_check_takes_no_request_slot(url: str, prefix: str) -> None:
     limit.spend(5000)
     with pytest.raises(RateLimitedError):
         limit.acquire(cost=0.0)
+
+
+def test_an_async_graph_spends_a_tenant_budget_in_redis(url: str, prefix: str) -> None:
+    """Under ainvoke, model usage inside an async node is spent on a Redis tenant budget."""
+    import asyncio
+
+    from langgraph.graph import START, StateGraph
+
+    from tests.limits_fakes import UsageModel
+
+    store = RedisLimitStore(url, prefix=prefix)
+    budget = Budget(name="tenant", per="tenant", tokens=250, store=store)
+    limit = RateLimit(key="async-redis", tokens_per_minute=600_000, store=store)
+    model = UsageModel(tokens=100)
+
+    async def agent(state: GraphState) -> dict[str, Any]:
+        await model.ainvoke("hi")
+        return {}
+
+    g = StateGraph(GraphState)
+    g.add_node("agent", create_node(agent, budget=budget, rate_limit=limit))
+    g.add_edge(START, "agent")
+    graph = g.compile()
+    cfg = {"configurable": {"tenant_id": "acme"}}
+
+    async def main() -> list[Any]:
+        return [await graph.ainvoke({}, cfg) for _ in range(4)]
+
+    outs = asyncio.run(main())
+    assert [bool((o or {}).get("errors")) for o in outs] == [False, False, False, True]
+    assert (
+        Budget(name="tenant", per="tenant", tokens=1, store=store).status("acme").spent["tokens"]
+        == 300
+    )
