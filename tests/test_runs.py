@@ -375,3 +375,23 @@ def test_a_time_limit_no_clock_can_hold_is_refused(mode: str) -> None:
     for bad in (float("inf"), float("nan"), 1e308):
         with pytest.raises(ValueError, match="time_limit"):
             _go(mode, graph, {"x": 1}, time_limit=bad)
+
+
+def test_a_runs_table_that_cannot_be_written_never_fails_the_run(tmp_path: Any) -> None:
+    """A broken runs table is logged (run.store_failed) and the run goes on as usual."""
+    import sqlite3
+
+    from langgraph_runner import open_checkpointer
+
+    db = tmp_path / "runs.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE langgraph_runner_runs (something_else TEXT)")  # not ours
+    conn.commit()
+    conn.close()
+    cap = CapturingLogger()
+    with open_checkpointer(f"sqlite:///{db}") as saver:
+        graph = _chain(("a", lambda s: {"a": 1}), checkpointer=saver)
+        result = run(graph, {"x": 1}, {"configurable": {"thread_id": "t"}}, logger=cap)
+    assert result.status == "completed" and result.output["a"] == 1
+    failed = [fields for name, fields in _events(cap) if name == "run.store_failed"]
+    assert len(failed) == 1 and failed[0]["error_type"] == "OperationalError"

@@ -25,6 +25,7 @@ process resuming the same thread waits or gets ``ThreadBusyError``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -231,14 +232,14 @@ class _Run:
             return
         try:
             self.store = open_run_store(self.saver, sqlite_path=sqlite_path)
-        except Exception:  # the runs table is bookkeeping: never fail the run over it
-            self.store = None
+            if self.store is None:
+                return
+            self.store.start(
+                self.run_id, self.thread_id, self.tenant, self.graph_name, self.graph_nodes
+            )
+        except Exception as exc:  # the runs table is bookkeeping: never fail the run over it
+            self._store_failed(exc)
             return
-        if self.store is None:
-            return
-        self.store.start(
-            self.run_id, self.thread_id, self.tenant, self.graph_name, self.graph_nodes
-        )
         self._poller = threading.Thread(
             target=self._poll, name=f"langgraph-runner-cancel-{self.run_id[:8]}", daemon=True
         )
@@ -262,8 +263,25 @@ class _Run:
         if self.store is not None:
             try:
                 self.store.finish(self.run_id, status, reason)
+            except Exception as exc:
+                self._store_failed(exc)
             finally:
+                if self.store is not None:
+                    self.store.close()
+
+    def _store_failed(self, exc: Exception) -> None:
+        """The runs table could not be written: log it, go on without it."""
+        if self.store is not None:
+            with contextlib.suppress(Exception):  # already broken
                 self.store.close()
+        self.store = None
+        self.log.emit(
+            logging.WARNING,
+            "run.store_failed",
+            error_type=type(exc).__name__,
+            error=sanitize_message(str(exc), max_length=200),
+            **self.ids(),
+        )
 
     def expire(self) -> None:
         """The time limit passed: stop between steps, abort what is running."""
