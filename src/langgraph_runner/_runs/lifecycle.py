@@ -25,7 +25,6 @@ process resuming the same thread waits or gets ``ThreadBusyError``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import threading
@@ -272,8 +271,7 @@ class _Run:
     def _store_failed(self, exc: Exception) -> None:
         """The runs table could not be written: log it, go on without it."""
         if self.store is not None:
-            with contextlib.suppress(Exception):  # already broken
-                self.store.close()
+            self.store.discard()
         self.store = None
         self.log.emit(
             logging.WARNING,

@@ -288,6 +288,7 @@ def _latest_run(saver: Any, thread_id: str) -> RunRecord | None:
     try:
         return store.latest(thread_id)
     except Exception:  # an unreadable runs table never hides the checkpoints' report
+        store.discard()
         return None
     finally:
         store.close()

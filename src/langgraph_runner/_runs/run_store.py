@@ -19,8 +19,10 @@ every run's loop polls between steps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -97,14 +99,25 @@ class _Sql:
 class RunStore:
     """The runs of one checkpointer's database (see the module docstring)."""
 
-    def __init__(self, sql: _Sql, *, shared: bool) -> None:
+    def __init__(self, sql: _Sql, *, shared: bool, key: tuple[Any, ...] | None = None) -> None:
         self._sql = sql
         self.shared = shared  # False: the process-local store of an in-memory saver
+        self._key = key  # set: a connection this process keeps for every run (PostgreSQL)
 
     def close(self) -> None:
-        """Close the store's connection (a process-local store stays open)."""
-        if self.shared:
+        """Close the store's connection (a kept or process-local one stays open)."""
+        if self.shared and self._key is None:
             self._sql.close()
+
+    def discard(self) -> None:
+        """Close the connection for good (it failed): the next open makes a new one."""
+        if self._key is not None:
+            with _KEPT_GUARD:
+                if _KEPT.get(self._key) is self:
+                    del _KEPT[self._key]
+        if self.shared:
+            with contextlib.suppress(Exception):  # already broken
+                self._sql.close()
 
     def __enter__(self) -> RunStore:
         return self
@@ -271,13 +284,25 @@ def open_sqlite_store(path: str) -> RunStore:
     return store
 
 
+# PostgreSQL: one connection per database and process, kept for every run (opening one
+# costs more than a small run); a connection that fails is discarded and made again.
+_KEPT: dict[tuple[Any, ...], RunStore] = {}
+_KEPT_GUARD = threading.Lock()
+
+
 def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
     """The runs table of a PostgreSQL database (needs the ``postgres`` extra)."""
-    psycopg = require_extra("postgres", "psycopg")
-    conn = psycopg.connect(conninfo, autocommit=True, **kwargs)
-    store = RunStore(_Sql(conn, "%s"), shared=True)
-    store._sql.setup()
-    return store
+    key = (os.getpid(), conninfo, repr(sorted(kwargs.items())))
+    with _KEPT_GUARD:
+        store = _KEPT.get(key)
+        if store is not None and not store._sql.conn.closed:
+            return store
+        psycopg = require_extra("postgres", "psycopg")
+        conn = psycopg.connect(conninfo, autocommit=True, **kwargs)
+        store = RunStore(_Sql(conn, "%s"), shared=True, key=key)
+        store._sql.setup()
+        _KEPT[key] = store
+        return store
 
 
 def open_run_store(saver: Any, *, sqlite_path: str | None = None) -> RunStore | None:
