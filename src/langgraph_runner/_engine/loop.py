@@ -6,6 +6,7 @@
             loop: attempt (inline fast path, or attempt.attempt_*)
                   success -> metrics + node.succeeded -> result
                   failure -> control flow? re-raise untouched
+                             streamed tokens? -> discarded_message event (tokens)
                              policy.decide(...) -> Retry: metrics + node.retrying,
                                                    on_retry_attempt hook, wait, next attempt
                                               -> exception: finish.fail_* (record,
@@ -38,6 +39,7 @@ from langgraph_runner._engine.hooks import acall_hook, call_hook
 from langgraph_runner._engine.inject import kwargs_for
 from langgraph_runner._engine.policy import Policy, Retry, RetryState
 from langgraph_runner._engine.spec import NodeSpec
+from langgraph_runner._engine.tokens import discarded, unwatch, watch
 from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
@@ -141,6 +143,7 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
         if call is None:
             call = Call(spec, config)
         since = streaks.seq if streaks is not None else 0
+        watched = watch(call.config)  # a run that streams "messages": its tokens
         token = CURRENT.set(call)
         try:
             info = log.enabled(INFO)  # checked once per call
@@ -172,6 +175,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                 except BaseException as exc:
                     if is_control_flow(exc):
                         raise
+                    if watched is not None and watched[0].ids:
+                        discarded(call.config, watched[0])
                     step = policy.decide(call, retry, exc)
                     if not isinstance(step, Retry):
                         return fail_sync(spec, state, call, step)
@@ -200,6 +205,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
             raise
         finally:
             CURRENT.reset(token)
+            if watched is not None:
+                unwatch(watched)
             if call.attempt_controller is not None:
                 call.close()
 
@@ -217,6 +224,7 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
         if call is None:
             call = Call(spec, config)
         since = streaks.seq if streaks is not None else 0
+        watched = watch(call.config)  # a run that streams "messages": its tokens
         token = CURRENT.set(call)
         try:
             info = log.enabled(INFO)  # checked once per call
@@ -252,6 +260,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                 except BaseException as exc:
                     if is_control_flow(exc):
                         raise
+                    if watched is not None and watched[0].ids:
+                        discarded(call.config, watched[0])
                     step = policy.decide(call, retry, exc)
                     if not isinstance(step, Retry):
                         return await fail_async(spec, state, call, step)
@@ -280,6 +290,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
             raise
         finally:
             CURRENT.reset(token)
+            if watched is not None:
+                unwatch(watched)
             if call.attempt_controller is not None:
                 call.close()
 

@@ -22,6 +22,8 @@ tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
   whose channels tell which state keys the graph has (``missing_channels``).
 - ``CONFIG_KEY_TASK_ID``, ``PUSH``: a task's id in its config, and the trigger a
   ``Send`` task's ``metadata["langgraph_triggers"]`` holds (``send_task_of``).
+- ``StreamMessagesHandler``: the callback handler LangGraph adds to a run's
+  inheritable handlers when it streams ``messages`` (``streams_messages``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ try:
     from langgraph._internal._runnable import RunnableCallable, is_async_callable
     from langgraph.errors import EmptyChannelError, is_invalid_resume
     from langgraph.pregel._algo import LazyAtomicCounter, local_read
+    from langgraph.pregel._messages import StreamMessagesHandler
 except ImportError as exc:  # pragma: no cover - exercised by tests/test_compat.py in a subprocess
     from importlib.metadata import PackageNotFoundError, version
 
@@ -86,6 +89,7 @@ __all__ = [
     "missing_channels",
     "runtime_of",
     "send_task_of",
+    "streams_messages",
     "use_config",
     "with_runtime",
 ]
@@ -174,6 +178,21 @@ def send_task_of(config: RunnableConfig | None) -> tuple[str | None, str] | None
     task_id = conf.get(CONFIG_KEY_TASK_ID) if conf else None
     node = metadata.get("langgraph_node")
     return (str(task_id) if task_id else None), str(node) if node else ""
+
+
+def streams_messages(config: RunnableConfig | None) -> bool:
+    """Whether the run of ``config`` streams ``messages`` (LangGraph's handler is attached).
+
+    ``Pregel.stream`` adds a ``StreamMessagesHandler`` to the run's inheritable
+    handlers, so every task's ``config["callbacks"]`` (a callback manager) has it.
+    """
+    callbacks = config.get("callbacks") if config else None
+    if callbacks is None:
+        return False
+    handlers = callbacks if isinstance(callbacks, list) else getattr(callbacks, "handlers", None)
+    if not handlers:
+        return False
+    return any(isinstance(handler, StreamMessagesHandler) for handler in handlers)
 
 
 def missing_channels(config: RunnableConfig | None, names: tuple[str, ...]) -> tuple[str, ...]:

@@ -22,19 +22,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config
-from langchain_core.tracers.context import register_configure_hook
 from langgraph.types import Command
 
 from langgraph_runner._node.factory import create_node, node_factory
 from langgraph_runner._policies.context import get_node_context
-from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = [
@@ -65,80 +61,10 @@ async def _async_body(state: tuple[Any, Callable[[Any], Awaitable[Any]]]) -> Any
     return await handler(request)
 
 
-# ---------------------------------------------------------------- discarded tokens
-
-DISCARDED_EVENT = "langgraph_runner.discarded_message"
-
-
-class _Tokens(BaseCallbackHandler):
-    """The ids of the messages a chat model streamed tokens of during one attempt."""
-
-    run_inline = True
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def on_llm_new_token(
-        self,
-        token: str | list[str | dict[str, Any]],
-        *,
-        chunk: Any = None,
-        run_id: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        message = getattr(chunk, "message", None)
-        found = getattr(message, "id", None) or (f"lc_run--{run_id}" if run_id else None)
-        if found and found not in self.ids:
-            self.ids.append(str(found))
-
-
-_TOKENS: ContextVar[_Tokens | None] = ContextVar("langgraph_runner_tokens", default=None)
-_HOOKED: list[bool] = []
-
-
-def _hook() -> None:
-    """Let chat model runs report their tokens to ``_TOKENS`` (registered once)."""
-    if not _HOOKED:
-        register_configure_hook(_TOKENS, True)
-        _HOOKED.append(True)
-
-
-def _discarded(collector: _Tokens, exc: BaseException) -> None:
-    """After a failed attempt that streamed tokens: a custom event naming their messages."""
-    if not collector.ids or is_control_flow(exc):
-        return
-    try:
-        from langgraph.config import get_stream_writer
-
-        get_stream_writer()({"event": DISCARDED_EVENT, "message_ids": list(collector.ids)})
-    except Exception:  # outside a graph run: nobody streams
-        return
-
-
-def _model_body(state: tuple[Any, Callable[[Any], Any]]) -> Any:
-    request, handler = state
-    collector = _Tokens()
-    token = _TOKENS.set(collector)
-    try:
-        return handler(request)
-    except BaseException as exc:
-        _discarded(collector, exc)
-        raise
-    finally:
-        _TOKENS.reset(token)
-
-
-async def _amodel_body(state: tuple[Any, Callable[[Any], Awaitable[Any]]]) -> Any:
-    request, handler = state
-    collector = _Tokens()
-    token = _TOKENS.set(collector)
-    try:
-        return await handler(request)
-    except BaseException as exc:
-        _discarded(collector, exc)
-        raise
-    finally:
-        _TOKENS.reset(token)
+# A model call's attempt that fails after streaming tokens: the engine (its loop,
+# _engine/tokens.py) writes the discarded_message event when the run streams
+# "messages", for these calls as for any wrapped node.
+DISCARDED_EVENT = "langgraph_runner.discarded_message"  # _engine.tokens.DISCARDED_EVENT
 
 
 class CallGuard:
@@ -157,11 +83,8 @@ class CallGuard:
             raise ValueError(f"{name}: cache is not supported per model or tool call")
         opts.pop("cache", None)
         self.name = name
-        if model:
-            _hook()
-        body, abody = (_model_body, _amodel_body) if model else (_sync_body, _async_body)
-        self._sync: Any = create_node(body, name=name, **opts)
-        self._async: Any = create_node(abody, name=name, **opts)
+        self._sync: Any = create_node(_sync_body, name=name, **opts)
+        self._async: Any = create_node(_async_body, name=name, **opts)
 
     def call(self, request: Any, handler: Callable[[Any], Any], config: Any) -> Any:
         """``handler(request)`` with retries etc.; a failure's update dict when recorded."""
