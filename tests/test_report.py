@@ -13,13 +13,17 @@ from collections.abc import Iterator
 from typing import Annotated, Any, TypedDict
 
 import pytest
+from langchain_core.messages import AnyMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.cache.memory import InMemoryCache
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
 from langgraph.types import Command, Send, interrupt
 
-from langgraph_runner import GraphState, NodeCache, create_node, route_on_blocked
+from langgraph_runner import Budget, GraphState, NodeCache, create_node, route_on_blocked
+from langgraph_runner._limits.stores import InProcessLimitStore
 from langgraph_runner._runs import report as report_module
 from langgraph_runner._runs.checkpoint import (
     open_async_checkpointer,
@@ -36,6 +40,7 @@ from langgraph_runner._runs.report import (
 )
 from langgraph_runner.testing import no_wait
 from tests.conftest import counting_closures
+from tests.limits_fakes import UsageModel
 
 
 def _merge(a: dict[str, bool] | None, b: dict[str, bool] | None) -> dict[str, bool]:
@@ -852,3 +857,44 @@ def test_a_join_after_a_longer_branch_ran_once(saver: SqliteSaver, durability: s
         assert {n.name: (n.runs, n.step) for n in report.nodes} == {
             "a": (1, 0), "b": (1, 1), "c": (1, 1), "d": (1, 2), "e": (1, 3),
         }  # fmt: skip
+
+
+class _BudgetAgentState(GraphState):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def test_the_report_shows_where_each_budget_stands() -> None:
+    """run_report(..., budgets=[...]) reads each budget's spend for the thread from its store."""
+    model = UsageModel(tokens=100)
+    budget = Budget(name="report", per="thread", tokens=250, store=InProcessLimitStore())
+    unused = Budget(name="other", per="tenant", tokens=10, store=InProcessLimitStore())
+
+    def agent(state: _BudgetAgentState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    def tools(state: _BudgetAgentState) -> dict[str, Any]:
+        call = state["messages"][-1].tool_calls[0]  # type: ignore[union-attr]
+        return {"messages": [ToolMessage("result", tool_call_id=call["id"])]}
+
+    g = StateGraph(_BudgetAgentState)
+    g.add_node("agent", create_node(agent, budget=budget))
+    g.add_node("tools", create_node(tools))
+    g.add_edge(START, "agent")
+    g.add_conditional_edges(
+        "agent",
+        lambda s: END if s.get("routing_flags", {}).get("budget_exhausted") else "tools",
+        ["tools", END],
+    )
+    g.add_edge("tools", "agent")
+    graph = g.compile(checkpointer=InMemorySaver())
+    thread = f"budget-{uuid.uuid4().hex}"
+    graph.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": thread}})
+    report = run_report(graph, thread, budgets=[budget, unused])
+    (standing,) = report.budgets  # the tenant budget has no tenant to count under
+    assert standing["name"] == "report"
+    assert standing["scope_id"] == thread
+    assert standing["spent"]["tokens"] == 300
+    assert standing["remaining"]["tokens"] == 0
+    assert standing["exhausted"] is True
+    assert json.loads(report.model_dump_json())["budgets"][0]["per"] == "thread"
+    assert run_report(graph, thread).budgets == []

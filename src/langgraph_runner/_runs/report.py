@@ -41,6 +41,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from langgraph_runner._limits.budget import Budget
 from langgraph_runner._records.exceptions import ThreadNotFoundError
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.report_render import (
@@ -151,6 +152,11 @@ class RunReport(BaseModel):
     steps_done: int = Field(
         default=0, description="Steps whose latest execution succeeded (cached and reused too)."
     )
+    budgets: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Where each budget passed to run_report stands for this run, thread or "
+        "tenant: name, per, scope_id, spent, remaining, exhausted.",
+    )
     # The graph's drawing (nodes, edges, mermaid) when the report was built from a graph.
     _drawing: dict[str, Any] | None = PrivateAttr(default=None)
     # Every node, kept by ``filter`` so the picture still shows the whole run.
@@ -221,6 +227,7 @@ def run_report(
     *,
     status: Iterable[NodeStatus | str] | None = None,
     tenant: str | None = None,
+    budgets: Iterable[Budget] = (),
 ) -> RunReport:
     """Build a ``RunReport`` for one thread.
 
@@ -235,6 +242,10 @@ def run_report(
         status: List only nodes with these statuses (``summary`` counts all).
         tenant: Read the thread only if it is this tenant's; another tenant's thread
             raises ``ThreadNotFoundError`` exactly like a missing one.
+        budgets: Budgets whose standing to report (``RunReport.budgets``): each is
+            read from its store for the report's run, thread or tenant, as ``per``
+            says; one with no id to count under (a tenant budget on a thread with
+            no tenant) is left out.
 
     Returns:
         The report; ``report.model_dump(mode="json")`` is plain JSON data.
@@ -270,9 +281,25 @@ def run_report(
         raise missing  # another tenant's thread reads like a missing one
     report = _build(thread_id, steps, values, graph_nodes)
     report = _with_run(report, steps[-1], row, graph_nodes)
+    standing = _budget_standing(report, budgets)
+    if standing:
+        report = report.model_copy(update={"budgets": standing})
     if graph_nodes is not None:
         report._drawing = graph_drawing(source)
     return report if statuses is None else report.filter(*statuses)
+
+
+def _budget_standing(report: RunReport, budgets: Iterable[Budget]) -> list[dict[str, Any]]:
+    """Each budget's status for the report's run, thread or tenant (JSON data)."""
+    standing: list[dict[str, Any]] = []
+    for budget in budgets:
+        tenant = {budget.tenant_key: report.tenant} if report.tenant else {}
+        scope = budget.scope_id(
+            run=report.run_id, thread=report.thread_id, config={"configurable": tenant}
+        )
+        if scope is not None:
+            standing.append(budget.status(scope)._asdict())
+    return standing
 
 
 def _latest_run(saver: Any, thread_id: str) -> RunRecord | None:
