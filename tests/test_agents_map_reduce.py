@@ -185,3 +185,25 @@ async def test_the_reduce_step_reads_the_failed_items_during_the_run(mode: str) 
     assert sorted(out["results"]) == [10, 30, 50]
     assert failed_sends(out, node="other") == []
     assert failed_sends(out["errors"]) == seen
+
+
+def test_on_failure_and_fallbacks_see_the_send_fields() -> None:
+    """The record handed to on_failure (the slower path) names the item as well."""
+    hooked: list[Any] = []
+
+    def worker(item: ItemDict) -> dict[str, Any]:
+        raise ValueError(f"bad item {item['n']}")
+
+    b = StateGraph(S)
+    node = create_node(worker, item_key="n", on_failure=lambda rec, st: hooked.append(rec))
+    b.add_node("worker", node, input_schema=ItemDict)
+    b.add_conditional_edges(
+        START,
+        lambda s: [Send("worker", ItemDict(n=n, token=SECRET)) for n in s["items"]],
+        ["worker"],
+    )
+    out = b.compile().invoke({"items": [7]})
+    assert [(r.send_node, r.send_item, r.task_id) for r in hooked] == [
+        ("worker", "7", out["errors"][0]["task_id"])
+    ]
+    assert out["errors"][0]["send_item"] == "7"

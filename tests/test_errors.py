@@ -369,3 +369,25 @@ def test_a_record_built_without_validation_equals_the_validated_one(
     copied = built.model_copy(update={"recovered": not recovered})
     assert copied.to_state() == {**validated.model_dump(mode="json"), "recovered": not recovered}
     assert NodeError.model_validate(built.to_state()) == validated
+
+
+def test_send_fields_are_optional_and_left_out_when_unset() -> None:
+    """A record without Send fields dumps as before; with them, they round-trip as plain JSON."""
+    base = NodeError(
+        node="work",
+        code=ErrorCode.NON_RETRYABLE,
+        message="m",
+        error_type="ValueError",
+        category=ErrorCategory.OTHER,
+        recoverable=False,
+        attempts=1,
+        timestamp="2026-11-23T10:00:00+00:00",
+        duration_ms=1.0,
+    )
+    assert not {"task_id", "send_node", "send_item"} & set(base.to_state())
+    assert base.to_state() == base.model_dump(mode="json")
+    sent = base.model_copy(update={"task_id": "t1", "send_node": "work", "send_item": '{"n": 1}'})
+    state = sent.to_state()
+    assert (state["task_id"], state["send_node"], state["send_item"]) == ("t1", "work", '{"n": 1}')
+    assert NodeError.model_validate(json.loads(json.dumps(state))) == sent
+    assert error_from_fields(dict(state)) == sent
