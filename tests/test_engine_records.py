@@ -411,8 +411,8 @@ def test_a_failures_state_is_its_records_validated_json(
     """state() is the record's to_state(), in field order, and validates back to the record."""
     failure = Failure(exc, "n", 2, 12.5, retry, "trace", "thread")
     state = failure.state()
-    send_fields = ["task_id", "send_node", "send_item"]  # a Send task's only
-    assert list(state) + send_fields == list(NodeError.model_fields)
+    optional = ["task_id", "send_node", "send_item", "tenant"]  # a Send task's, a tenant's
+    assert list(state) + optional == list(NodeError.model_fields)
     record = failure.record()
     assert record.to_state() == state
     assert NodeError.model_validate(state) == record
@@ -424,9 +424,15 @@ def test_a_failures_state_is_its_records_validated_json(
     assert failure.state() is state  # built once
     sent = Failure(exc, "n", 2, 12.5, retry, "trace", "thread")
     sent.send = {"task_id": "t", "send_node": "work", "send_item": '{"n": 1}'}
-    assert list(sent.state()) == list(NodeError.model_fields)
+    assert list(sent.state()) == list(NodeError.model_fields)[:-1]
     assert sent.record().to_state() == sent.state()
     assert NodeError.model_validate(sent.state()) == sent.record()
+    owned = Failure(exc, "n", 2, 12.5, retry, "trace", "thread")
+    owned.send = {"tenant": "acme"}
+    assert owned.record().to_state() == owned.state()
+    assert NodeError.model_validate(owned.state()) == owned.record()
+    assert owned.record().tenant == "acme"
+    assert list(owned.record().model_dump(mode="json")) == list(owned.record().to_state())
 
 
 def test_the_same_site_failing_again_gets_its_own_node_attempts_and_time() -> None:

@@ -22,7 +22,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Command, Send, interrupt
 
-from langgraph_runner import Budget, GraphState, NodeCache, create_node, route_on_blocked
+from langgraph_runner import (
+    Budget,
+    GraphState,
+    NodeCache,
+    RetryConfig,
+    create_node,
+    route_on_blocked,
+)
 from langgraph_runner._limits.stores import InProcessLimitStore
 from langgraph_runner._runs import report as report_module
 from langgraph_runner._runs.checkpoint import (
@@ -898,3 +905,31 @@ def test_the_report_shows_where_each_budget_stands() -> None:
     assert standing["exhausted"] is True
     assert json.loads(report.model_dump_json())["budgets"][0]["per"] == "thread"
     assert run_report(graph, thread).budgets == []
+
+
+@pytest.mark.parametrize("mode", ["record", "update"])
+def test_a_tenants_error_records_carry_the_tenant(mode: str) -> None:
+    """A failure in a tenant's run is recorded with the tenant; without one, no tenant key."""
+    from langgraph_runner import run
+
+    def fetch(state: GraphState) -> dict[str, Any]:
+        raise ConnectionError("upstream down")
+
+    builder = StateGraph(GraphState)
+    # on_failure makes the engine take its full failure path; plain record mode the fast one.
+    options: dict[str, Any] = (
+        {} if mode == "record" else {"on_failure": lambda _error, _state: None}
+    )
+    builder.add_node("fetch", create_node(fetch, retry=RetryConfig(max_attempts=1), **options))
+    builder.add_edge(START, "fetch")
+    builder.add_edge("fetch", END)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    run(graph, {}, {"configurable": {"thread_id": "owned"}}, tenant="acme", raise_on_error=False)
+    (record,) = graph.get_state({"configurable": {"thread_id": "owned"}}).values["errors"]
+    assert record["tenant"] == "acme"
+    assert record["node"] == "fetch"
+    run(graph, {}, {"configurable": {"thread_id": "plain"}}, raise_on_error=False)
+    (plain,) = graph.get_state({"configurable": {"thread_id": "plain"}}).values["errors"]
+    assert "tenant" not in plain
+    report = run_report(graph, "owned", tenant="acme")
+    assert report.errors[0]["tenant"] == "acme"

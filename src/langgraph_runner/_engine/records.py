@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._internal.per_class import keep
-from langgraph_runner._policies.context import NodeContext
+from langgraph_runner._policies.context import TENANT_KEY, NodeContext
 from langgraph_runner._policies.retry import RetryConfig
 from langgraph_runner._records.classify import classified_by_class, classify_failure
 from langgraph_runner._records.errors import (
@@ -242,16 +242,21 @@ def record_state(
 
 
 def send_fields(config: Any, item: Any, item_key: str | None) -> dict[str, Any] | None:
-    """The record fields of a node that runs as a ``Send`` task, else None.
+    """The optional record fields: a ``Send`` task's, and the run's tenant; None for neither.
 
     ``task_id`` and ``send_node`` from the task's config, ``send_item`` the node's
     input (the ``Send`` argument) summarized by ``item_summary`` (redacted, capped),
     or its ``item_key`` value.
     """
     task = _compat.send_task_of(config)
+    conf = config.get("configurable") if config else None
+    tenant = conf.get(TENANT_KEY) if conf else None
     if task is None:
-        return None
-    return {"task_id": task[0], "send_node": task[1], "send_item": item_summary(item, item_key)}
+        return None if tenant is None else {"tenant": str(tenant)}
+    fields = {"task_id": task[0], "send_node": task[1], "send_item": item_summary(item, item_key)}
+    if tenant is not None:
+        fields["tenant"] = str(tenant)
+    return fields
 
 
 def record_model(state: dict[str, Any], code: ErrorCode, category: ErrorCategory) -> NodeError:

@@ -16,6 +16,7 @@ __all__ = [
     "CURRENT",
     "RUN_DEADLINE_KEY",
     "RUN_TRACKER_KEY",
+    "TENANT_KEY",
     "ContextSource",
     "NodeContext",
     "RunScope",
@@ -30,6 +31,9 @@ __all__ = [
     "set_context",
     "trace_id_for_run",
 ]
+
+#: The ``configurable`` key of a run's tenant (``run(tenant=...)`` sets it).
+TENANT_KEY = "tenant_id"
 
 RUN_DEADLINE_KEY = "langgraph_runner_run_deadline"
 """``config["configurable"]`` key of the run's deadline: a ``time.monotonic()`` value.

@@ -100,6 +100,9 @@ class NodeError(BaseModel):
     and ``send_item`` (the ``Send`` argument as JSON, redacted and capped at 200
     characters, or ``arg[item_key]`` when the node was given ``item_key=``). The
     three are left out of the dumped record for any other node.
+
+    A node that ran for a tenant (``config["configurable"]["tenant_id"]``, which
+    ``run(tenant=...)`` sets) carries it as ``tenant``; left out when there is none.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
@@ -121,6 +124,7 @@ class NodeError(BaseModel):
     task_id: str | None = Field(default=None, exclude_if=_is_none)
     send_node: str | None = Field(default=None, exclude_if=_is_none)
     send_item: str | None = Field(default=None, exclude_if=_is_none)
+    tenant: str | None = Field(default=None, exclude_if=_is_none)
 
     @field_validator("timestamp")
     @classmethod
@@ -142,17 +146,23 @@ class NodeError(BaseModel):
 # pydantic's own are used should a release ever set models up differently.
 _NODE_ERROR_FIELDS = tuple(NodeError.model_fields)
 _PLAIN = frozenset((str, int, float, bool, type(None)))
-# The Send fields (last in declaration order): absent from a dump when None.
+# The optional fields (last in declaration order): absent from a dump when None.
 _SEND_FIELDS = ("task_id", "send_node", "send_item")
-_OMITTED_NONE = frozenset(_SEND_FIELDS)
+_OPTIONAL_FIELDS = (*_SEND_FIELDS, "tenant")
+_OMITTED_NONE = frozenset(_OPTIONAL_FIELDS)
 
 
 def _restore_error(fields: dict[str, Any]) -> NodeError:
     # What model_construct ends with (and unpickling does): the values become __dict__.
-    if "send_item" in fields:
-        return restore(NodeError, fields, fields)
-    given = tuple(fields)  # the Send fields not given are defaults, as validation leaves them
-    for name in _SEND_FIELDS:
+    if "tenant" in fields:
+        if "send_item" in fields:
+            return restore(NodeError, fields, fields)
+        # A tenant without Send fields: those go before it, in declaration order.
+        given = tuple(fields)
+        ordered = {name: fields.get(name) for name in _NODE_ERROR_FIELDS}
+        return restore(NodeError, ordered, given)
+    given = tuple(fields)  # the optional fields not given are defaults, as validation leaves them
+    for name in _OPTIONAL_FIELDS:
         fields.setdefault(name, None)
     return restore(NodeError, fields, given)
 
@@ -199,12 +209,16 @@ def _pick() -> tuple[Callable[[dict[str, Any]], NodeError], Callable[[NodeError]
         "recovered": False,
     }
     sent = {**probe, "task_id": "t1", "send_node": "n", "send_item": '{"id": 1}'}
+    owned = {**probe, "tenant": "acme"}
     validated = NodeError.model_validate(probe)
     try:
         built = _restore_error(dict(probe))
         built_sent = _restore_error(dict(sent))
+        built_owned = _restore_error(dict(owned))
         same = (
-            (*probe, *_SEND_FIELDS) == _NODE_ERROR_FIELDS
+            (*probe, *_OPTIONAL_FIELDS) == _NODE_ERROR_FIELDS
+            and built_owned == NodeError.model_validate(owned)
+            and _json_fields(built_owned) == NodeError.model_validate(owned).model_dump(mode="json")
             and built == validated
             and built.model_fields_set == validated.model_fields_set
             and _json_fields(built) == validated.model_dump(mode="json")

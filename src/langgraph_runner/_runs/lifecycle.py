@@ -43,6 +43,7 @@ from langgraph.runtime import RunControl
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner._policies.context import RUN_DEADLINE_KEY, RUN_TRACKER_KEY, ids_from_config
+from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.errors import NodeAbortedError
 from langgraph_runner._records.exceptions import StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
@@ -74,7 +75,6 @@ StepFailurePolicy = Literal["stop", "continue"]
 ``stop`` (the default) starts no further step and ends the run ``failed``; ``continue``
 goes on, so the graph routes the failure itself (agent style: ``route_on_blocked``)."""
 
-TENANT_KEY = "tenant_id"
 """``config["configurable"]`` key of the run's tenant (also ``run(tenant=...)``)."""
 CANCEL_POLL_SECONDS = 0.2
 """How often a run with a checkpointer reads its cancel flag (``cancel_run``)."""
