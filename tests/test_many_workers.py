@@ -56,8 +56,8 @@ workers = _load_workers()
 
 
 def _normalized(values: dict[str, Any]) -> dict[str, Any]:
-    """The state minus volatile record fields; stack paths cut to file names (each process
-    shows them relative to its own import path)."""
+    """The state minus volatile record fields and cache marks; stack paths cut to file names
+    (each process shows them relative to its own import path)."""
     errors = [
         {
             k: re.sub(r"\S*/", "", v) if k == "stack" else v
@@ -66,7 +66,14 @@ def _normalized(values: dict[str, Any]) -> dict[str, Any]:
         }
         for e in values.get("errors", [])
     ]
-    return {**values, "errors": errors}
+    # Whether a step was served from the node cache depends on where a worker was killed
+    # (a resumed thread may hit the entry its killed run stored): its retry counts must match.
+    marks = {
+        node: rest
+        for node, mark in (values.get("step_marks") or {}).items()
+        if (rest := {k: v for k, v in mark.items() if k != "cache"})
+    }
+    return {**values, "errors": errors, "step_marks": marks}
 
 
 def _difference(got: dict[str, Any], want: dict[str, Any]) -> str:
