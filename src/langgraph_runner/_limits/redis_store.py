@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._internal.redis_client import redis_client
 from langgraph_runner._limits import gcra, scripts
 from langgraph_runner._limits.gcra import Decision, Rates
 from langgraph_runner._limits.stores import Spent, real_asleep, real_sleep
@@ -87,22 +88,7 @@ class RedisLimitStore:
         self.on_unavailable = on_unavailable
         self.reconnect_interval = _seconds("reconnect_interval", reconnect_interval)
         seconds = _seconds("timeout", timeout)
-        if isinstance(client, str):
-            retry = require_extra("redis", "redis.retry").Retry
-            backoff = require_extra("redis", "redis.backoff").NoBackoff
-            self.client: redis.Redis = redis_mod.Redis.from_url(
-                client,
-                socket_timeout=seconds,
-                socket_connect_timeout=seconds,
-                retry=retry(backoff(), 0),
-            )
-        elif isinstance(client, redis_mod.Redis):
-            self.client = client
-        else:
-            raise TypeError(
-                "RedisLimitStore: client must be a redis.Redis client or a redis:// URL, "
-                f"got {type(client).__name__}"
-            )
+        self.client: redis.Redis = redis_client(client, timeout=seconds, owner="RedisLimitStore")
         self._errors: tuple[type[BaseException], ...] = (redis_mod.RedisError, OSError)
         self._scripts = {
             name: self.client.register_script(getattr(scripts, name))

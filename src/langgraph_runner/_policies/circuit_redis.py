@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._internal.redis_client import redis_client
 from langgraph_runner._policies import breaker_scripts as lua
 from langgraph_runner._policies.circuit import (
     CircuitBreaker,
@@ -103,22 +104,7 @@ class RedisBreakerStore:
         self.probe_lease = seconds(probe_lease, "probe_lease", owner=owner)
         self.reconnect_interval = seconds(reconnect_interval, "reconnect_interval", owner=owner)
         limit = seconds(timeout, "timeout", owner=owner)
-        if isinstance(client, str):
-            retry = require_extra("redis", "redis.retry").Retry
-            backoff = require_extra("redis", "redis.backoff").NoBackoff
-            self.client: redis.Redis = redis_mod.Redis.from_url(
-                client,
-                socket_timeout=limit,
-                socket_connect_timeout=limit,
-                retry=retry(backoff(), 0),
-            )
-        elif isinstance(client, redis_mod.Redis):
-            self.client = client
-        else:
-            raise TypeError(
-                "RedisBreakerStore: client must be a redis.Redis client or a redis:// URL, "
-                f"got {type(client).__name__}"
-            )
+        self.client: redis.Redis = redis_client(client, timeout=limit, owner="RedisBreakerStore")
         self._errors: tuple[type[BaseException], ...] = (redis_mod.RedisError, OSError)
         self._scripts = {
             name: self.client.register_script(getattr(lua, name))
