@@ -28,5 +28,5 @@ def test_a_client_is_used_as_given() -> None:
 
 def test_anything_else_is_a_type_error_naming_the_store() -> None:
     """Neither a client nor a URL: TypeError with the store's name and the type given."""
-    with pytest.raises(TypeError, match="RedisLimitStore: client must be .* got int"):
+    with pytest.raises(TypeError, match=r"RedisLimitStore: client must be .* got int"):
         redis_client(42, timeout=1.0, owner="RedisLimitStore")

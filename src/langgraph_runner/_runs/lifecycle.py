@@ -42,8 +42,12 @@ from langgraph.runtime import RunControl
 
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
-from langgraph_runner._policies.context import RUN_DEADLINE_KEY, RUN_TRACKER_KEY, ids_from_config
-from langgraph_runner._policies.context import TENANT_KEY
+from langgraph_runner._policies.context import (
+    RUN_DEADLINE_KEY,
+    RUN_TRACKER_KEY,
+    TENANT_KEY,
+    ids_from_config,
+)
 from langgraph_runner._records.errors import NodeAbortedError
 from langgraph_runner._records.exceptions import StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
