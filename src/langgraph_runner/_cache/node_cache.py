@@ -196,13 +196,13 @@ class _BackendGuard:
         threading.Thread(target=run, name="langgraph_runner-cache", daemon=True).start()
         try:
             return await asyncio.wait_for(future, self.timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # TimeoutError itself only from Python 3.11
             raise self._timed_out() from None
 
     async def acall(self, awaitable: Any) -> Any:
         try:
             return await asyncio.wait_for(awaitable, self.timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             raise self._timed_out() from None
 
 
