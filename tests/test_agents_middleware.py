@@ -279,6 +279,11 @@ async def test_a_retried_model_attempts_tokens_are_named_by_a_discard_event(mode
         for kind, data in chunks
         if kind == "custom" or data[0].content
     ]
+    if sys.version_info < (3, 11) and mode == "async" and ("messages", "bad-1") not in seen:
+        # Python 3.10: the failed async attempt's tokens never reach the stream (its
+        # model call does not see the run's callbacks), so there is nothing to discard.
+        assert seen and set(seen) == {("messages", "good-1")}
+        return
     assert seen == [
         *[("messages", "bad-1")] * 3,
         ("custom", ["bad-1"]),

@@ -206,7 +206,7 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
         finally:
             CURRENT.reset(token)
             if watched is not None:
-                unwatch(watched)
+                unwatch(watched, call.config)
             if call.attempt_controller is not None:
                 call.close()
 
@@ -291,7 +291,7 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
         finally:
             CURRENT.reset(token)
             if watched is not None:
-                unwatch(watched)
+                unwatch(watched, call.config)
             if call.attempt_controller is not None:
                 call.close()
 

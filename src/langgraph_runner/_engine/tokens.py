@@ -21,6 +21,7 @@ from contextvars import ContextVar, Token
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tracers.context import register_configure_hook
 
 from langgraph_runner._internal import compat as _compat
@@ -75,12 +76,22 @@ def watch(config: Any) -> tuple[Tokens, Token[Tokens | None]] | None:
         return None
     _hook()
     tokens = Tokens()
+    # Also on the task's own callback manager, which a model called with the node's
+    # config inherits: on Python 3.10 an async model call does not see the context
+    # variable (no context for asyncio tasks before 3.11), but it gets the config.
+    add = getattr(callbacks, "add_handler", None)
+    if add is not None:
+        add(tokens, inherit=True)
     return tokens, TOKENS.set(tokens)
 
 
-def unwatch(watched: tuple[Tokens, Token[Tokens | None]]) -> None:
+def unwatch(watched: tuple[Tokens, Token[Tokens | None]], config: Any = None) -> None:
     """Undo ``watch``."""
     TOKENS.reset(watched[1])
+    callbacks = config.get("callbacks") if config else None
+    remove = getattr(callbacks, "remove_handler", None)
+    if remove is not None:
+        remove(watched[0])
 
 
 def discarded(config: Any, tokens: Tokens) -> None:
@@ -97,6 +108,14 @@ def discarded(config: Any, tokens: Tokens) -> None:
             from langgraph.config import get_stream_writer
 
             writer = get_stream_writer()
-        writer({"event": DISCARDED_EVENT, "message_ids": ids})
+        # LangGraph's writer reads the task's config from a context variable, which an
+        # async node on Python 3.10 does not have (no context for asyncio tasks before
+        # 3.11): set it for the call, as LangGraph does around a node.
+        token = var_child_runnable_config.set(config) if config else None
+        try:
+            writer({"event": DISCARDED_EVENT, "message_ids": ids})
+        finally:
+            if token is not None:
+                var_child_runnable_config.reset(token)
     except Exception:  # outside a graph run: nobody streams
         return
