@@ -47,7 +47,10 @@ def test_a_hardened_agent_draws_as_the_bare_one(kind: str, xray: bool) -> None:
     bare = AGENTS[kind]()
     drawn = _json(harden(bare, retry=2), xray)
     assert drawn == _json(bare, xray)
-    assert '"__tools": ["lookup"]' in drawn
+    # LangGraph draws a ToolNode's tools as metadata in newer releases (not in 1.2.15):
+    # where the bare drawing has them, the hardened one has them too (equal above).
+    if '"__tools"' in drawn:
+        assert '"__tools": ["lookup"]' in drawn
 
 
 def _loop(wrap: Callable[[Any], Any]) -> Any:
