@@ -16,9 +16,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,8 +26,7 @@ from langgraph_runner._limits import gcra, scripts
 from langgraph_runner._limits.gcra import Decision, Rates
 from langgraph_runner._limits.stores import Spent, real_asleep, real_sleep
 from langgraph_runner._policies.abort import AbortSignal
-from langgraph_runner._records.logs import get_event_logger
-from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._policies.outage import Outage
 
 if TYPE_CHECKING:
     import redis
@@ -94,12 +90,15 @@ class RedisLimitStore:
             name: self.client.register_script(getattr(scripts, name))
             for name in ("ACQUIRE", "SPEND", "BLOCK", "BUDGET_ADD")
         }
-        self._lock = threading.Lock()
-        self._down = False
-        self._retry_at = 0.0
+        self._outage = Outage(
+            events="ratelimit",
+            store=prefix,
+            reconnect_interval=self.reconnect_interval,
+            fallback="unlimited" if on_unavailable == "open" else "refuse calls",
+        )
 
     def __repr__(self) -> str:
-        down = " unreachable" if self._down else ""
+        down = " unreachable" if self._outage.down else ""
         return (
             f"<RedisLimitStore prefix={self.prefix!r} on_unavailable={self.on_unavailable}{down}>"
         )
@@ -107,7 +106,7 @@ class RedisLimitStore:
     @property
     def unreachable(self) -> bool:
         """Whether Redis is unreachable now."""
-        return self._down
+        return self._outage.down
 
     @property
     def fails_closed(self) -> bool:
@@ -166,14 +165,14 @@ class RedisLimitStore:
 
     def spent(self, key: str) -> Spent | None:
         """A budget's spend so far; None when Redis is unreachable (unknown)."""
-        if self._skip():
+        if self._outage.skip():
             return None
         try:
             tokens, cost, calls = self.client.hmget(self.budget_key(key), "tokens", "cost", "calls")
         except self._errors as exc:
-            self._lost(exc)
+            self._outage.lost(exc)
             return None
-        self._back()
+        self._outage.back()
         return Spent(float(tokens or 0), float(cost or 0), int(calls or 0))
 
     def reset(self, key: str) -> None:
@@ -181,7 +180,7 @@ class RedisLimitStore:
         try:
             self.client.delete(self.limit_key(key), self.budget_key(key))
         except self._errors as exc:
-            self._lost(exc)
+            self._outage.lost(exc)
 
     # ------------------------------------------------------------------ waiting
 
@@ -195,42 +194,16 @@ class RedisLimitStore:
 
     # ------------------------------------------------------------------ Redis
 
-    def _skip(self) -> bool:
-        return self._down and time.monotonic() < self._retry_at
-
     def _run(self, script: str, key: str, args: tuple[str, ...]) -> Any:
-        if self._skip():
+        if self._outage.skip():
             return None
         try:
             reply = self._scripts[script](keys=[key], args=args)
         except self._errors as exc:
-            self._lost(exc)
+            self._outage.lost(exc)
             return None
-        if self._down:
-            self._back()
+        self._outage.back()
         return reply
-
-    def _lost(self, exc: BaseException) -> None:
-        with self._lock:
-            self._retry_at = time.monotonic() + self.reconnect_interval
-            if self._down:
-                return
-            self._down = True
-        get_event_logger().emit(
-            logging.WARNING,
-            "ratelimit.store_unreachable",
-            store=self.prefix,
-            error_type=type(exc).__name__,
-            error=sanitize_message(str(exc), max_length=200),
-            fallback="unlimited" if self.on_unavailable == "open" else "refuse calls",
-        )
-
-    def _back(self) -> None:
-        with self._lock:
-            if not self._down:
-                return
-            self._down = False
-        get_event_logger().emit(logging.INFO, "ratelimit.store_recovered", store=self.prefix)
 
 
 def _us(seconds: float) -> str:

@@ -26,9 +26,7 @@ exactly ``half_open_max_calls`` probes (one by default) between them.
 from __future__ import annotations
 
 import contextvars
-import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -44,9 +42,8 @@ from langgraph_runner._policies.circuit import (
     CircuitState,
     _name_of,
 )
+from langgraph_runner._policies.outage import Outage
 from langgraph_runner._records.errors import CircuitOpenError
-from langgraph_runner._records.logs import get_event_logger
-from langgraph_runner._records.sanitize import sanitize_message
 
 if TYPE_CHECKING:
     import redis
@@ -110,12 +107,17 @@ class RedisBreakerStore:
             name: self.client.register_script(getattr(lua, name))
             for name in ("ADMIT", "FAILURE", "SUCCESS", "PEEK")
         }
-        self._lock = threading.Lock()
-        self._down = False  # Redis is unreachable: breakers use local state (read lock-free)
-        self._retry_at = 0.0  # while down: the monotonic time from which Redis is tried again
+        # Redis unreachable: breakers use their local state until it answers again.
+        self._outage = Outage(
+            events="circuit",
+            store=prefix,
+            reconnect_interval=self.reconnect_interval,
+            fallback="local state",
+        )
 
     def __repr__(self) -> str:
-        return f"<RedisBreakerStore prefix={self.prefix!r}{' unreachable' if self._down else ''}>"
+        down = " unreachable" if self._outage.down else ""
+        return f"<RedisBreakerStore prefix={self.prefix!r}{down}>"
 
     def breaker(self, key: str, config: CircuitBreakerConfig | None = None) -> SharedCircuitBreaker:
         """A new breaker named ``key`` whose state lives in Redis.
@@ -135,26 +137,21 @@ class RedisBreakerStore:
     @property
     def unreachable(self) -> bool:
         """Whether Redis is unreachable now (breakers use their local state)."""
-        return self._down
+        return self._outage.down
 
     def keys(self, key: str) -> list[str]:
         """The Redis keys of breaker ``key``: its hash and its probe leases."""
         base = f"{self.prefix}{{{key}}}"
         return [base, f"{base}:probes"]
 
-    def _skip(self) -> bool:
-        """Whether to skip Redis now: it is down and not due for another try."""
-        return self._down and _monotonic() < self._retry_at
-
     def _run(self, script: str, keys: list[str], args: Sequence[str | int]) -> list[int] | None:
         """Run one of the breaker scripts; None (and the outage noted) when Redis fails."""
         try:
             reply: list[int] = self._scripts[script](keys=keys, args=args)
         except self._errors as exc:
-            self._lost(exc)
+            self._outage.lost(exc)
             return None
-        if self._down:
-            self._back()
+        self._outage.back()
         return reply
 
     def _command(self, name: str, *args: object) -> None:
@@ -162,30 +159,7 @@ class RedisBreakerStore:
         try:
             getattr(self.client, name)(*args)
         except self._errors as exc:
-            self._lost(exc)
-
-    def _lost(self, exc: BaseException) -> None:
-        """Note that Redis failed: warn once per outage, retry after ``reconnect_interval``."""
-        with self._lock:
-            self._retry_at = _monotonic() + self.reconnect_interval
-            if self._down:
-                return
-            self._down = True
-        get_event_logger().emit(
-            logging.WARNING,
-            "circuit.store_unreachable",
-            store=self.prefix,
-            error_type=type(exc).__name__,
-            error=sanitize_message(str(exc), max_length=200),
-            fallback="local state",
-        )
-
-    def _back(self) -> None:
-        with self._lock:
-            if not self._down:
-                return
-            self._down = False
-        get_event_logger().emit(logging.INFO, "circuit.store_recovered", store=self.prefix)
+            self._outage.lost(exc)
 
 
 class SharedCircuitBreaker(CircuitBreaker):
@@ -239,8 +213,8 @@ class SharedCircuitBreaker(CircuitBreaker):
     def settled(self) -> bool:
         """Closed with no failure, as last read from Redis within ``cache_ttl``."""
         store = self._store
-        if store._down:
-            return self._local_settled and _monotonic() < store._retry_at
+        if store._outage.down:
+            return self._local_settled and _monotonic() < store._outage.retry_at
         return _monotonic() < self._settled_until
 
     @settled.setter
@@ -259,7 +233,7 @@ class SharedCircuitBreaker(CircuitBreaker):
         if now < self._closed_until:
             return
         store = self._store
-        if store._skip():
+        if store._outage.skip():
             return self._local_call(node)
         if now < self._open_until:
             raise CircuitOpenError(self._name, self._probe_at - now, node=_name_of(node))
@@ -339,7 +313,7 @@ class SharedCircuitBreaker(CircuitBreaker):
         self._mark.set(_LOCAL)
 
     def _report(self, script: str, mark: str | None, local: Callable[[], None], arg: int) -> None:
-        if mark == _LOCAL or self._store._skip():
+        if mark == _LOCAL or self._store._outage.skip():
             local()
             return
         reply = self._store._run(script, self._keys, (self._recovery_ms, arg, mark or ""))
@@ -352,7 +326,7 @@ class SharedCircuitBreaker(CircuitBreaker):
             self._notify(*_change(change))
 
     def _peek(self) -> list[int] | None:
-        if self._store._skip():
+        if self._store._outage.skip():
             return None
         return self._store._run("PEEK", self._keys, (self._recovery_ms,))
 
