@@ -104,7 +104,7 @@ class EffectLedger:
             raise
         self._db = db
         try:
-            db.setup()
+            db.setup(store.DDL, store.TABLE)
         except BaseException:
             db.close()
             raise

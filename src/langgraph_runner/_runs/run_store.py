@@ -23,15 +23,14 @@ import contextlib
 import dataclasses
 import json
 import os
-import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
+from langgraph_runner._runs.sql import Db, open_postgres, open_sqlite
 
 __all__ = ["RUN_ID_METADATA_KEY", "TABLE", "RunRecord", "RunStore", "open_run_store"]
 
@@ -65,41 +64,10 @@ class RunRecord:
     nodes: tuple[str, ...] = ()  # the graph's steps (nodes), so a report can say "x of N"
 
 
-class _Sql:
-    """An autocommitted SQLite or PostgreSQL connection of the store's own."""
-
-    def __init__(self, conn: Any, placeholder: str) -> None:
-        self.conn = conn
-        self.placeholder = placeholder
-        self.lock = threading.Lock()
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        if self.placeholder != "?":
-            sql = sql.replace("?", self.placeholder)
-        with self.lock:
-            cur = self.conn.execute(sql, tuple(params))
-            return list(cur.fetchall()) if cur.description else []
-
-    def setup(self) -> None:
-        with self.lock:
-            if self.placeholder == "?":
-                for statement in _DDL:
-                    self.conn.execute(statement)
-                return
-            with self.conn.transaction():  # concurrent CREATE ... IF NOT EXISTS can collide
-                self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
-                for statement in _DDL:
-                    self.conn.execute(statement)
-
-    def close(self) -> None:
-        with self.lock:
-            self.conn.close()
-
-
 class RunStore:
     """The runs of one checkpointer's database (see the module docstring)."""
 
-    def __init__(self, sql: _Sql, *, shared: bool, key: tuple[Any, ...] | None = None) -> None:
+    def __init__(self, sql: Db, *, shared: bool, key: tuple[Any, ...] | None = None) -> None:
         self._sql = sql
         self.shared = shared  # False: the process-local store of an in-memory saver
         self._key = key  # set: a connection this process keeps for every run (PostgreSQL)
@@ -118,6 +86,9 @@ class RunStore:
         if self.shared:
             with contextlib.suppress(Exception):  # already broken
                 self._sql.close()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._sql.run(sql, params)[1]
 
     def __enter__(self) -> RunStore:
         return self
@@ -167,7 +138,7 @@ class RunStore:
 
     def cancel_requested(self, run_id: str) -> str | None:
         """The reason given to ``request_cancel`` for this run, or None."""
-        rows = self._sql.run(
+        rows = self._rows(
             f"SELECT cancel_requested, cancel_reason FROM {TABLE} WHERE run_id = ?", (run_id,)
         )
         if rows and int(_at(rows[0], 0, "cancel_requested") or 0):
@@ -176,7 +147,7 @@ class RunStore:
 
     def get(self, run_id: str, *, tenant: str | None = None) -> RunRecord | None:
         """One run by id (None if unknown, or another tenant's when ``tenant`` is given)."""
-        rows = self._sql.run(f"SELECT {_COLUMNS} FROM {TABLE} WHERE run_id = ?", (run_id,))
+        rows = self._rows(f"SELECT {_COLUMNS} FROM {TABLE} WHERE run_id = ?", (run_id,))
         row = _row(rows[0]) if rows else None
         if row is not None and tenant is not None and row.tenant != tenant:
             return None
@@ -184,7 +155,7 @@ class RunStore:
 
     def latest(self, thread_id: str) -> RunRecord | None:
         """The thread's latest run."""
-        rows = self._sql.run(
+        rows = self._rows(
             f"SELECT {_COLUMNS} FROM {TABLE} WHERE thread_id = ? ORDER BY started_at DESC LIMIT 1",
             (thread_id,),
         )
@@ -202,7 +173,7 @@ class RunStore:
             where.append("thread_id = ?")
             params.append(thread_id)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self._sql.run(
+        rows = self._rows(
             f"SELECT {_COLUMNS} FROM {TABLE}{clause} ORDER BY started_at DESC LIMIT ?",
             (*params, int(limit)),
         )
@@ -216,7 +187,7 @@ class RunStore:
         """
         if not self.shared:
             return []
-        rows = self._sql.run(
+        rows = self._rows(
             "SELECT thread_id, MAX(checkpoint_id) AS latest FROM checkpoints"
             " WHERE checkpoint_ns = '' GROUP BY thread_id ORDER BY latest DESC LIMIT ?",
             (int(limit),),
@@ -266,9 +237,8 @@ def _local(saver: Any) -> RunStore:
         except TypeError:  # not weak-referenceable
             store = _LOCAL_BY_ID.get(id(saver))
         if store is None:
-            conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-            store = RunStore(_Sql(conn, "?"), shared=False)
-            store._sql.setup()
+            store = RunStore(open_sqlite(":memory:"), shared=False)
+            store._sql.setup(_DDL, TABLE)
             try:
                 _LOCAL[saver] = store
             except TypeError:
@@ -278,9 +248,8 @@ def _local(saver: Any) -> RunStore:
 
 def open_sqlite_store(path: str) -> RunStore:
     """The runs table of the SQLite database file at ``path``."""
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=30.0, isolation_level=None)
-    store = RunStore(_Sql(conn, "?"), shared=True)
-    store._sql.setup()
+    store = RunStore(open_sqlite(path), shared=True)
+    store._sql.setup(_DDL, TABLE)
     return store
 
 
@@ -297,10 +266,8 @@ def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
         store = _KEPT.get(key)
         if store is not None and not store._sql.conn.closed:
             return store
-        psycopg = require_extra("postgres", "psycopg")
-        conn = psycopg.connect(conninfo, autocommit=True, **kwargs)
-        store = RunStore(_Sql(conn, "%s"), shared=True, key=key)
-        store._sql.setup()
+        store = RunStore(open_postgres(conninfo, **kwargs), shared=True, key=key)
+        store._sql.setup(_DDL, TABLE)
         _KEPT[key] = store
         return store
 

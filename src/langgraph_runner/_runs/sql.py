@@ -1,0 +1,63 @@
+"""A connection of a runs table's own: SQLite or PostgreSQL, every statement autocommitted.
+
+The effect ledger (``effect_store``) and the runs table (``run_store``) keep their rows
+beside the checkpointer's tables through a connection like this one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph_runner._internal.extras import require_extra
+
+__all__ = ["Db", "open_postgres", "open_sqlite"]
+
+
+class Db:
+    """One connection: SQLite (``?`` placeholders) or PostgreSQL, statements autocommitted."""
+
+    def __init__(self, conn: Any, placeholder: str) -> None:
+        self.conn = conn
+        self._placeholder = placeholder
+        self._lock = threading.Lock()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, list[Any]]:
+        """Execute one statement (written with ``?``); its row count and its rows."""
+        if self._placeholder != "?":
+            sql = sql.replace("?", self._placeholder)
+        with self._lock:
+            cur = self.conn.execute(sql, tuple(params))
+            rows = cur.fetchall() if cur.description else []
+            return cur.rowcount, list(rows)
+
+    def setup(self, ddl: Sequence[str], table: str) -> None:
+        """Run ``ddl`` (idempotent statements); on PostgreSQL one worker at a time."""
+        with self._lock:
+            if self._placeholder == "?":
+                for statement in ddl:
+                    self.conn.execute(statement)
+                return
+            with self.conn.transaction():  # concurrent CREATE ... IF NOT EXISTS can collide
+                self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (table,))
+                for statement in ddl:
+                    self.conn.execute(statement)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self.conn.close()
+
+
+def open_sqlite(path: str) -> Db:
+    """A connection to the SQLite file at ``path`` (``":memory:"``: a private database)."""
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=30.0, isolation_level=None)
+    return Db(conn, "?")
+
+
+def open_postgres(conninfo: str, **kwargs: Any) -> Db:
+    """A connection to PostgreSQL (needs the ``postgres`` extra)."""
+    psycopg = require_extra("postgres", "psycopg")
+    return Db(psycopg.connect(conninfo, autocommit=True, **kwargs), "%s")
