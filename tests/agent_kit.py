@@ -11,6 +11,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.tools import tool
 from langgraph.graph import MessagesState
 
 from langgraph_runner._state.channels import append_errors, merge_flags
@@ -155,3 +156,41 @@ def calls(*specs: tuple[str, dict[str, Any], str]) -> AIMessage:
 def scripted(*steps: Any, prefix: str = "ai") -> ScriptedModel:
     """A ScriptedModel with ``steps``."""
     return ScriptedModel(script=list(steps), prefix=prefix)
+
+
+TOOL_SECRET = "sk-abcdefghijklmnopqrstuvwx"
+"""The secret ``CountingTools``' failing tool puts in its error text."""
+
+
+class CountingTools:
+    """``good`` always works; ``flaky`` fails its first ``fails`` calls, a secret in the text.
+
+    ``n`` counts each tool's calls; ``tools`` is the list to give an agent.
+    """
+
+    def __init__(self, fails: int) -> None:
+        self.fails = fails
+        self.n = {"good": 0, "flaky": 0}
+
+        @tool
+        def good(x: int) -> str:
+            """Always works."""
+            self.n["good"] += 1
+            return f"good {x}"
+
+        @tool
+        def flaky(x: int) -> str:
+            """Fails its first calls."""
+            self.n["flaky"] += 1
+            if self.n["flaky"] <= self.fails:
+                raise ConnectionError(f"GET /v1?api_key={TOOL_SECRET}: down")
+            return "flaky ok"
+
+        self.tools = [good, flaky]
+
+
+def parallel_model() -> ScriptedModel:
+    """A model that asks for ``good`` and ``flaky`` in parallel, then answers "done"."""
+    return scripted(
+        calls(("good", {"x": 1}, "c1"), ("flaky", {"x": 2}, "c2")), AIMessage(content="done")
+    )

@@ -23,42 +23,19 @@ from langgraph.types import Command, interrupt
 import langgraph_runner.agents as agents
 from langgraph_runner import CircuitBreakerConfig, FailureLoopError, NodeMetricsCollector, harden
 from langgraph_runner.agents import RunnerMiddleware, RunnerMiddlewareConfig
-from tests.agent_kit import Broken, calls, scripted
+from tests.agent_kit import (
+    TOOL_SECRET,
+    Broken,
+    CountingTools,
+    calls,
+    parallel_model,
+    scripted,
+)
 
 pytestmark = pytest.mark.usefixtures("instant")
 
-SECRET = "sk-abcdefghijklmnopqrstuvwx"
+SECRET = TOOL_SECRET
 _HI = {"messages": [HumanMessage("hi")]}
-
-
-class Tools:
-    """``good`` always works; ``flaky`` fails its first ``fails`` calls, a secret in the text."""
-
-    def __init__(self, fails: int) -> None:
-        self.fails = fails
-        self.n = {"good": 0, "flaky": 0}
-
-        @tool
-        def good(x: int) -> str:
-            """Always works."""
-            self.n["good"] += 1
-            return f"good {x}"
-
-        @tool
-        def flaky(x: int) -> str:
-            """Fails its first calls."""
-            self.n["flaky"] += 1
-            if self.n["flaky"] <= self.fails:
-                raise ConnectionError(f"GET /v1?api_key={SECRET}: down")
-            return "flaky ok"
-
-        self.all = [good, flaky]
-
-
-def _parallel() -> Any:
-    return scripted(
-        calls(("good", {"x": 1}, "c1"), ("flaky", {"x": 2}, "c2")), AIMessage(content="done")
-    )
 
 
 async def _run(agent: Any, mode: str, inp: Any = None) -> Any:
@@ -78,8 +55,8 @@ MODES = ["sync", "async"]
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_failed_tool_call_is_retried_alone(mode: str) -> None:
     """A transient failure re-runs its call only; the parallel good call ran once."""
-    tools, model = Tools(1), _parallel()
-    agent = create_agent(model, tools.all, middleware=[RunnerMiddleware(retry=3)])
+    tools, model = CountingTools(1), parallel_model()
+    agent = create_agent(model, tools.tools, middleware=[RunnerMiddleware(retry=3)])
     out = await _run(agent, mode)
     assert tools.n == {"good": 1, "flaky": 2}
     assert _answers(out) == [("c1", "success", "good 1"), ("c2", "success", "flaky ok")]
@@ -89,8 +66,8 @@ async def test_a_failed_tool_call_is_retried_alone(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_tool_call_that_keeps_failing_gets_an_error_message_and_a_record(mode: str) -> None:
     """One redacted error ToolMessage for that call id, a recovered record; the agent goes on."""
-    tools, model = Tools(99), _parallel()
-    agent = create_agent(model, tools.all, middleware=[RunnerMiddleware(retry=3)])
+    tools, model = CountingTools(99), parallel_model()
+    agent = create_agent(model, tools.tools, middleware=[RunnerMiddleware(retry=3)])
     out = await _run(agent, mode)
     answers = _answers(out)
     assert [(cid, status) for cid, status, _ in answers] == [("c1", "success"), ("c2", "error")]
@@ -104,9 +81,9 @@ async def test_a_tool_call_that_keeps_failing_gets_an_error_message_and_a_record
 
 def test_options_per_tool_name_win_over_the_defaults() -> None:
     """tools={'flaky': {'retry': 5}}: flaky gets five attempts, the rest keep the defaults."""
-    tools = Tools(99)
+    tools = CountingTools(99)
     mw = RunnerMiddleware(retry=2, tools={"flaky": {"retry": 5}})
-    out = create_agent(_parallel(), tools.all, middleware=[mw]).invoke(_HI)
+    out = create_agent(parallel_model(), tools.tools, middleware=[mw]).invoke(_HI)
     assert [(r["node"], r["attempts"]) for r in out["errors"]] == [("tools.flaky", 5)]
     assert mw.config.tools["flaky"]["retry"] == 5
     assert mw.config.tool_defaults["retry"] == 2
@@ -116,7 +93,7 @@ def test_options_per_tool_name_win_over_the_defaults() -> None:
 async def test_a_model_call_that_keeps_failing_ends_the_agent_with_a_record(mode: str) -> None:
     """The model is retried; then an error AIMessage (no tool call) ends the loop, blocked."""
     model = scripted(ConnectionError(f"POST /chat token={SECRET}"))
-    agent = create_agent(model, Tools(0).all, middleware=[RunnerMiddleware(retry=3)])
+    agent = create_agent(model, CountingTools(0).tools, middleware=[RunnerMiddleware(retry=3)])
     out = await _run(agent, mode)
     assert model.calls == 3
     last = out["messages"][-1]
@@ -133,7 +110,7 @@ def test_a_model_failure_can_raise_instead() -> None:
     model = scripted(ConnectionError(f"POST /chat token={SECRET}"))
     mw = RunnerMiddleware(retry=2, model={"on_error": "raise"})
     with pytest.raises(ConnectionError) as info:
-        create_agent(model, Tools(0).all, middleware=[mw]).invoke(_HI)
+        create_agent(model, CountingTools(0).tools, middleware=[mw]).invoke(_HI)
     assert SECRET not in str(info.value)
     assert model.calls == 2
 
@@ -165,7 +142,7 @@ def test_a_slow_tool_call_times_out_and_is_answered() -> None:
 
 def test_metrics_and_breaker_per_call() -> None:
     """Metrics name model and tool calls; an open breaker rejects the tool without calling it."""
-    tools, collector = Tools(99), NodeMetricsCollector()
+    tools, collector = CountingTools(99), NodeMetricsCollector()
     model = scripted(
         calls(("flaky", {"x": 1}, "c1")),
         calls(("flaky", {"x": 2}, "c2")),
@@ -176,7 +153,7 @@ def test_metrics_and_breaker_per_call() -> None:
         metrics=collector,
         tools={"flaky": {"circuit_breaker": CircuitBreakerConfig(failure_threshold=2)}},
     )
-    out = create_agent(model, tools.all, middleware=[mw]).invoke(_HI)
+    out = create_agent(model, tools.tools, middleware=[mw]).invoke(_HI)
     assert tools.n["flaky"] == 2
     assert [r["code"] for r in out["errors"]][-1] == "CIRCUIT_OPEN"
     assert set(collector.get_all_node_metrics()) == {"model", "tools.flaky"}
@@ -185,22 +162,22 @@ def test_metrics_and_breaker_per_call() -> None:
 
 def test_the_loop_guard_stops_an_agent_that_keeps_calling_a_failing_tool() -> None:
     """max_consecutive_failures counts terminal failures of a tool across model turns."""
-    tools = Tools(99)
+    tools = CountingTools(99)
     model = scripted(*(calls(("flaky", {"x": i}, f"c{i}")) for i in range(10)))
     mw = RunnerMiddleware(max_consecutive_failures=3)
     with pytest.raises(FailureLoopError, match=r"'tools\.flaky' failed 3 times"):
-        create_agent(model, tools.all, middleware=[mw]).invoke(_HI)
+        create_agent(model, tools.tools, middleware=[mw]).invoke(_HI)
     assert tools.n["flaky"] == 3
 
 
 @pytest.mark.parametrize("runner_first", [True, False])
 def test_composes_with_tool_retry_middleware_in_either_order(runner_first: bool) -> None:
     """Either order works and no secret reaches the state; the attempts do not multiply."""
-    tools = Tools(99)
+    tools = CountingTools(99)
     theirs = ToolRetryMiddleware(max_retries=1, initial_delay=0, jitter=False)
     ours = RunnerMiddleware(retry=2)
     order = [ours, theirs] if runner_first else [theirs, ours]
-    out = create_agent(_parallel(), tools.all, middleware=order).invoke(_HI)
+    out = create_agent(parallel_model(), tools.tools, middleware=order).invoke(_HI)
     assert _answers(out)[1][1] == "error"
     assert SECRET not in repr(out)
     # outer ours: theirs makes 2 attempts and answers with a message (ours sees no failure);
@@ -336,8 +313,8 @@ def test_composes_with_model_retry_middleware_in_either_order(runner_first: bool
 
 def test_a_tool_with_on_error_raise_reaches_tool_node_error_handling() -> None:
     """tools={'flaky': {'on_error': 'raise'}}: after our retries ToolNode decides (here: raise)."""
-    tools = Tools(99)
+    tools = CountingTools(99)
     mw = RunnerMiddleware(retry=2, tools={"flaky": {"on_error": "raise"}})
     with pytest.raises(ConnectionError):
-        create_agent(_parallel(), tools.all, middleware=[mw]).invoke(_HI)
+        create_agent(parallel_model(), tools.tools, middleware=[mw]).invoke(_HI)
     assert tools.n["flaky"] == 2

@@ -9,7 +9,6 @@ import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableLambda
-from langchain_core.tools import tool
 from langgraph.cache.memory import InMemoryCache
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import NodeError as LGNodeError
@@ -20,7 +19,17 @@ from langgraph.types import CachePolicy, Command, RetryPolicy
 
 from langgraph_runner import GraphState, NodeCache, NodeMetricsCollector, create_node, harden
 from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
-from tests.agent_kit import MODES3, AgentState, call, calls, fake_model, normalized, scripted
+from tests.agent_kit import (
+    MODES3,
+    AgentState,
+    CountingTools,
+    call,
+    calls,
+    fake_model,
+    normalized,
+    parallel_model,
+    scripted,
+)
 
 pytestmark = pytest.mark.usefixtures("instant")
 
@@ -202,36 +211,6 @@ def test_bad_arguments_are_refused_with_the_field_named() -> None:
 # ---------------------------------------------------------------- compiled agents
 
 
-class Counted:
-    """Tools that count their calls: ``good`` always works, ``flaky`` fails ``fails`` times."""
-
-    def __init__(self, fails: int) -> None:
-        self.fails = fails
-        self.n = {"good": 0, "flaky": 0}
-
-        @tool
-        def good(x: int) -> str:
-            """Always works."""
-            self.n["good"] += 1
-            return f"good {x}"
-
-        @tool
-        def flaky(x: int) -> str:
-            """Fails its first calls."""
-            self.n["flaky"] += 1
-            if self.n["flaky"] <= self.fails:
-                raise ConnectionError("GET /v1?api_key=sk-abcdefghijklmnopqrstuvwx: down")
-            return "flaky ok"
-
-        self.tools = [good, flaky]
-
-
-def _parallel_model() -> Any:
-    return scripted(
-        calls(("good", {"x": 1}, "c1"), ("flaky", {"x": 2}, "c2")), AIMessage(content="done")
-    )
-
-
 def _agent(kind: str, model: Any, tools: list[Any], **kw: Any) -> Any:
     if kind == "create_agent":
         return create_agent(model, tools, **kw)
@@ -254,7 +233,7 @@ def test_a_compiled_agent_is_hardened_into_a_new_graph_with_its_settings(kind: s
     """harden(compiled) keeps checkpointer, store, cache, interrupts, name and config."""
     saver, store, cache = InMemorySaver(), InMemoryStore(), InMemoryCache()
     graph = _agent(
-        kind, _parallel_model(), Counted(0).tools, checkpointer=saver, store=store,
+        kind, parallel_model(), CountingTools(0).tools, checkpointer=saver, store=store,
         interrupt_before=["tools"], name="helper",
     )  # fmt: skip
     graph = graph.with_config({"tags": ["mine"], "recursion_limit": 40})
@@ -276,7 +255,7 @@ def test_a_compiled_agent_is_hardened_into_a_new_graph_with_its_settings(kind: s
 @pytest.mark.parametrize("kind", AGENTS)
 async def test_a_failed_parallel_tool_call_is_retried_alone(kind: str, mode: str) -> None:
     """A transient failure re-runs only its call; the good call's result is kept."""
-    counted, model = Counted(1), _parallel_model()
+    counted, model = CountingTools(1), parallel_model()
     hardened = harden(_agent(kind, model, counted.tools), retry=3)
     out = await _run(hardened, mode, {"messages": [HumanMessage("hi")]})
     assert counted.n == {"good": 1, "flaky": 2}
@@ -292,7 +271,7 @@ async def test_a_call_that_keeps_failing_is_answered_with_a_redacted_error(
     kind: str, mode: str
 ) -> None:
     """One error ToolMessage for that call id, a recovered record; the model goes on."""
-    counted, model = Counted(99), _parallel_model()
+    counted, model = CountingTools(99), parallel_model()
     hardened = harden(_agent(kind, model, counted.tools), retry=3)
     out = await _run(hardened, mode, {"messages": [HumanMessage("hi")]})
     tool_msgs = [m for m in out["messages"] if isinstance(m, ToolMessage)]
@@ -312,7 +291,7 @@ def test_an_agent_that_succeeds_bare_succeeds_hardened_and_streams_the_same() ->
 
     def make(hardened: bool) -> Any:
         model = scripted(calls(("good", {"x": 1}, "c1")), AIMessage(content="done"))
-        graph = create_agent(model, Counted(0).tools)
+        graph = create_agent(model, CountingTools(0).tools)
         return harden(graph, retry=3) if hardened else graph
 
     inp = {"messages": [HumanMessage("hi", id="h1")]}
@@ -363,7 +342,7 @@ def test_a_cached_node_never_has_its_failure_cached() -> None:
 @pytest.mark.parametrize("kind", AGENTS)
 def test_a_sub_agent_node_is_hardened_inside_not_rerun_whole(kind: str) -> None:
     """A supervisor's sub-agent: a failed tool call is retried alone, not the whole agent."""
-    counted, model = Counted(1), _parallel_model()
+    counted, model = CountingTools(1), parallel_model()
     parent = StateGraph(AgentState)
     parent.add_node("assistant", _agent(kind, model, counted.tools))
     parent.add_edge(START, "assistant")
