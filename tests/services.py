@@ -9,9 +9,12 @@ fails the test loudly (CI promises both services).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
+import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -57,3 +60,17 @@ def postgres_url() -> str:
 def redis_url() -> str:
     """The test Redis URL, or skip/fail as :func:`require` does."""
     return require("Redis", REDIS_URL, REDIS_ENV)
+
+
+@contextlib.contextmanager
+def redis_prefix(url: str, kind: str) -> Iterator[str]:
+    """A unique Redis key prefix for one test; every key under it is deleted afterwards."""
+    import redis
+
+    prefix = f"test:lgr:{kind}:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -7,13 +7,11 @@ import multiprocessing
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 
 from langgraph_runner import CircuitBreakerConfig, GraphState, create_node
 from langgraph_runner._policies.circuit import (
@@ -45,13 +43,8 @@ def url() -> str:
 @pytest.fixture
 def prefix(url: str) -> Iterator[str]:
     """A unique key prefix; every key under it is deleted afterwards."""
-    prefix = f"test:lgr:breaker:{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with services.redis_prefix(url, "breaker") as prefix:
+        yield prefix
 
 
 @pytest.fixture(autouse=True)

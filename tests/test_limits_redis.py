@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from langgraph_runner import GraphState, create_node
 from langgraph_runner._limits.budget import Budget
@@ -37,13 +35,8 @@ def url() -> str:
 @pytest.fixture
 def prefix(url: str) -> Iterator[str]:
     """A unique key prefix; every key under it is deleted afterwards."""
-    prefix = f"test:lgr:limit:{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with services.redis_prefix(url, "limit") as prefix:
+        yield prefix
 
 
 def test_two_workers_share_one_limit(url: str, prefix: str) -> None:
