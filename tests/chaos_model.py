@@ -1,6 +1,6 @@
 """The chaos test's plan and model: what each seeded run does, and what the spec predicts.
 
-See tests/test_chaos.py for the invariants checked against these predictions.
+See tests/integration/test_chaos.py for the invariants checked against these predictions.
 """
 
 from __future__ import annotations

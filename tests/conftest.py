@@ -65,7 +65,7 @@ MODES = ("sync", "sync-ainvoke", "async")
 ASYNC_CONTEXT_MISSING = sys.version_info < (3, 11)
 """Before Python 3.11 asyncio tasks cannot be given a context, so LangGraph's get_config(),
 interrupt() and get_stream_writer() fail in nodes run from ainvoke/astream; a bare node fails
-the same way (tests/test_engine_adapters.py shows it), so such tests skip there."""
+the same way (tests/engine/test_adapters.py shows it), so such tests skip there."""
 
 
 def needs_async_context(mode: str = "async") -> Any:

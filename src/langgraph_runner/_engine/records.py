@@ -218,7 +218,7 @@ def record_state(
                 _SITES.clear()
             _SITES[site_key] = found
         message, error_type, stack = found[0]
-    # Every field in NodeError's declaration order (tests/test_engine_records.py checks
+    # Every field in NodeError's declaration order (tests/engine/test_records.py checks
     # the result against pydantic); the Send fields, last, only for a Send task.
     out = {
         "node": node,

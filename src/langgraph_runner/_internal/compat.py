@@ -1,7 +1,7 @@
 """Every use of LangGraph's private API, in one place.
 
 Each helper mirrors what LangGraph itself does (checked against langgraph 1.2.15 to 1.2.22);
-tests/test_compat.py fails loudly if an upgrade moves or changes any of them.
+tests/internal/test_compat.py fails loudly if an upgrade moves or changes any of them.
 
 - ``RunnableCallable``: the Runnable LangGraph builds for function nodes. Sync
   nodes are returned as a subclass so LangGraph uses our own async path under
@@ -58,7 +58,7 @@ try:
     from langgraph.errors import EmptyChannelError, is_invalid_resume
     from langgraph.pregel._algo import LazyAtomicCounter, local_read
     from langgraph.pregel._messages import StreamMessagesHandler
-except ImportError as exc:  # pragma: no cover - exercised by tests/test_compat.py in a subprocess
+except ImportError as exc:  # pragma: no cover - exercised by tests/internal/test_compat.py in a subprocess
     from importlib.metadata import PackageNotFoundError, version
 
     try:

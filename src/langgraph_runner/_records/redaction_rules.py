@@ -39,7 +39,7 @@ __all__ = [
 # those separators or by nothing, in any case, after any prefix of letters, digits
 # and separators.
 # Taken from detect-secrets 1.5.0's keyword DENYLIST (each ``_?`` entry split in two
-# words; tests/test_sanitize.py checks it against the installed package):
+# words; tests/records/test_sanitize.py checks it against the installed package):
 DETECT_SECRETS_KEY_NAMES: tuple[tuple[str, ...], ...] = (
     ("api", "key"),
     ("auth", "key"),

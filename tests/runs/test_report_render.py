@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.report import NodeStatus, RunReport, run_report
 from langgraph_runner._runs.report_render import STATUS_COLOURS
-from tests.test_report import ArtifactState, Behaviour, State, build
+from tests.runs.test_report import ArtifactState, Behaviour, State, build
 
 CHROMIUM = os.environ.get("LANGGRAPH_RUNNER_TEST_CHROMIUM", "/usr/bin/chromium")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from pytest_examples import find_examples
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 CASES = ROOT / "tests" / "typing_cases.py"
 API = ("create_node", "node_factory", "harden")

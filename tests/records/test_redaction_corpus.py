@@ -33,7 +33,7 @@ from tests import services
 from tests.conftest import SqliteConnect
 
 CORPUS: list[dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "data" / "secret_corpus.json").read_text()
+    (Path(__file__).resolve().parents[1] / "data" / "secret_corpus.json").read_text()
 )
 IDS = [entry["id"] for entry in CORPUS]
 

@@ -37,7 +37,7 @@ from langgraph_runner._policies.circuit import reset_circuit_breakers
 from langgraph_runner.testing import no_wait
 from tests import services
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 REQUIRES = re.compile(r"^<!--\s*requires:\s*(\w+)\s*-->$")

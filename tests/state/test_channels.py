@@ -690,7 +690,7 @@ def test_messages_state_with_graph_state_records_a_failure_in_a_real_graph(
 
 def _example(name: str) -> Any:
     """Load examples/<name>.py under a private module name."""
-    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+    path = Path(__file__).resolve().parents[2] / "examples" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_example_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -22,7 +22,7 @@ from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.report import NodeStatus, RunStatus, run_report
 from tests import services
 
-WORKER = Path(__file__).with_name("crash_worker.py")
+WORKER = Path(__file__).resolve().parents[1] / "crash_worker.py"
 PG_URL = services.POSTGRES_URL
 KILLS = 4
 

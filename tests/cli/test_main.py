@@ -372,7 +372,7 @@ def test_wrapper_script_runs_the_cli_from_any_directory(
     sqlite_run: tuple[str, str], tmp_path: Path
 ) -> None:
     """scripts/langgraph-runner works without an activated venv and keeps relative paths."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / ".venv" / "bin" / "langgraph-runner").exists():
         pytest.skip("no .venv in this checkout (scripts/test.sh creates it)")
     url, thread = sqlite_run

@@ -34,7 +34,7 @@ from psycopg import sql
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from tests import services
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 THREADS = 40
 WORKERS = 4
 KILLS = 6

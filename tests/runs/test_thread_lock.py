@@ -37,7 +37,7 @@ from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_chec
 from tests import services
 
 BACKENDS = ["sqlite", "postgres"]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class S(TypedDict, total=False):
@@ -191,7 +191,7 @@ def two_writers(
     url = _url(request.param, work)
     thread_id = f"two-writers-{uuid.uuid4().hex}"
     code = (
-        "import sys; from tests.test_thread_lock import second_writer; second_writer(*sys.argv[1:])"
+        "import sys; from tests.runs.test_thread_lock import second_writer; second_writer(*sys.argv[1:])"
     )
     other = subprocess.Popen(
         [sys.executable, "-c", code, url, thread_id, str(work)],

@@ -22,7 +22,7 @@ from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 
 from langgraph_runner import NodeError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 LANGGRAPH = Path(sys.executable).parent / "langgraph"
 START_TIMEOUT = 90.0

@@ -16,7 +16,7 @@ import pytest
 import langgraph_runner
 from langgraph_runner import _version
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_version_is_written_once() -> None:

@@ -438,7 +438,7 @@ def test_stack_touches_no_file_system(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.undo()
     assert stack is not None
     assert "test_stack_touches_no_file_system" in stack
-    assert "tests/test_sanitize.py" in stack or "test_sanitize.py" in stack
+    assert "tests/records/test_sanitize.py" in stack or "test_sanitize.py" in stack
     assert "hunter2" not in stack
 
 
