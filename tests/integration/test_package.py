@@ -10,6 +10,7 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,11 +58,42 @@ def test_build_makes_a_wheel_and_an_sdist(tmp_path: Path) -> None:
         "langgraph_runner/_runs/report_render.py",
         "langgraph_runner/metrics/prometheus.py",
     } <= names
+    assert f"{info}/licenses/LICENSE" in names
     assert not any(n.startswith(("tests/", "examples/")) for n in names)
     assert meta["Version"] == version
     assert "langgraph-runner = langgraph_runner._cli.main:main" in entry_points
     extras = set(meta.get_all("Provides-Extra") or [])
-    assert {"postgres", "redis", "prometheus", "otel", "server"} <= extras
+    assert {"postgres", "redis", "prometheus", "otel", "server", "agents"} <= extras
     with tarfile.open(sdist) as tf:
         members = set(tf.getnames())
     assert f"langgraph_runner-{version}/src/langgraph_runner/_version.py" in members
+
+
+def _project() -> dict[str, Any]:
+    tomllib = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    project: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return project
+
+
+def test_the_license_file_is_the_license_pyproject_and_the_readme_name() -> None:
+    """LICENSE is the MIT text for the package's developers; pyproject and the README say MIT."""
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n")
+    assert "the langgraph_runner developers" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS"' in text
+    assert _project()["license"] == "MIT"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## License\n\nMIT" in readme
+
+
+def test_every_user_extra_is_in_all_and_in_both_extras_tables() -> None:
+    """Each optional integration is in `all`, and the README and docs/install.md tables list it."""
+    extras = _project()["optional-dependencies"]
+    users = sorted(set(extras) - {"all", "dev", "server"})
+    all_spec = extras["all"][0]
+    in_all = set(all_spec[all_spec.index("[") + 1 : all_spec.index("]")].split(","))
+    assert in_all == set(users)
+    for doc in ("README.md", "docs/install.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for extra in [*users, "server", "all"]:
+            assert f"| `{extra}` |" in text, (doc, extra)
