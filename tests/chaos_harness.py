@@ -49,6 +49,7 @@ from tests.chaos_model import (
     draw_plan,
     predict,
 )
+from tests.fakes import FakeClock
 
 
 class Capture:
@@ -65,14 +66,6 @@ class Capture:
 
     def warning(self, event: str, **kw: Any) -> None:
         self.warnings.append({"event": event, **kw})
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class SyncNodeFn:
@@ -117,7 +110,7 @@ class Run:
         self.plan = plan
         self.lock = threading.Lock()
         self.controller = AbortController() if plan.signal else None
-        self.clock = FakeClock()
+        self.clock = FakeClock(0.0)
         self.calls: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
         self.fallback_seen: dict[str, list[str]] = {n: [] for n in NODES}

@@ -13,25 +13,9 @@ from langgraph_runner import GraphState, RetryConfig, create_node, harden, node_
 from langgraph_runner._limits import stats
 from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._limits.stores import InProcessLimitStore
-from langgraph_runner._policies.abort import AbortSignal
 from langgraph_runner.testing import no_wait
+from tests.fakes import FakeClock
 from tests.limits_fakes import UsageModel
-
-
-class FakeClock:
-    """A monotonic clock that only moves when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float, signal: AbortSignal | None) -> bool:
-        self.slept.append(seconds)
-        self.now += seconds
-        return False
 
 
 def _store(clock: FakeClock) -> InProcessLimitStore:
@@ -40,7 +24,7 @@ def _store(clock: FakeClock) -> InProcessLimitStore:
 
 def test_fail_fast_limit_records_rate_limited_and_is_not_retried() -> None:
     """A refused call fails with a RATE_LIMITED record carrying retry_after, without retries."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     limit = RateLimit(key="g1", requests_per_second=1, on_limit="fail", store=_store(clock))
     calls: list[int] = []
 
@@ -63,7 +47,7 @@ def test_fail_fast_limit_records_rate_limited_and_is_not_retried() -> None:
 def test_waiting_nodes_share_one_limit_by_key() -> None:
     """Two nodes naming one key wait for each other's slots; metrics count the waits."""
     stats.reset_limit_stats()
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     store = _store(clock)
     a = create_node(
         lambda s: {},
@@ -85,7 +69,7 @@ def test_waiting_nodes_share_one_limit_by_key() -> None:
 
 def test_a_429_in_one_node_holds_every_node_of_the_key_off() -> None:
     """A failure with Retry-After in one node makes the other node's next call wait for it."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     store = _store(clock)
 
     class TooMany(Exception):
@@ -106,7 +90,7 @@ def test_a_429_in_one_node_holds_every_node_of_the_key_off() -> None:
 
 def test_tokens_reported_by_models_count_against_a_token_limit() -> None:
     """A tokens-per-minute limit holds for chat model calls inside a node, no user code."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     model = UsageModel(tokens=600)
     limit = RateLimit(key="tpm", tokens_per_minute=6000, token_burst=100, store=_store(clock))
 
@@ -123,7 +107,7 @@ def test_tokens_reported_by_models_count_against_a_token_limit() -> None:
 
 def test_count_tokens_hook_measures_other_units() -> None:
     """count_tokens(result) spends the units a node's result reports on the limit."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     limit = RateLimit(
         key="chars", tokens_per_second=10, token_burst=10, store=_store(clock),
         count_tokens=lambda result: len(result["text"]),
@@ -136,7 +120,7 @@ def test_count_tokens_hook_measures_other_units() -> None:
 
 def test_async_nodes_and_runnables_wait_too() -> None:
     """An async node and a Runnable node are limited like a sync function."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     limit = RateLimit(key="async", requests_per_second=1, store=_store(clock))
 
     async def anode(state: GraphState) -> dict[str, Any]:
@@ -157,7 +141,7 @@ def test_async_nodes_and_runnables_wait_too() -> None:
 
 def test_node_factory_and_harden_pass_the_options_on() -> None:
     """rate_limit= and budget= are ordinary create_node options for the factory and harden."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     limit = RateLimit(key="factory", requests_per_second=1, on_limit="fail", store=_store(clock))
     make = node_factory(rate_limit=limit)
     node = make(lambda s: {}, name="made")
@@ -184,7 +168,7 @@ def test_create_node_refuses_a_bad_rate_limit_option() -> None:
 def test_each_model_call_inside_a_node_waits_for_tokens(mode: str) -> None:
     """A node calling a model in a loop (an agent in one node) is held to the token rate
     call by call, not only when the node starts; request slots are not taken per model call."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     model = UsageModel(tokens=600)
     limit = RateLimit(
         key=f"inner-{mode}", tokens_per_minute=6000, token_burst=100, requests_per_second=1,
@@ -213,7 +197,7 @@ def test_each_model_call_inside_a_node_waits_for_tokens(mode: str) -> None:
 def test_a_429_a_node_handles_itself_still_holds_the_key_off() -> None:
     """A model call failing with 429 inside a node holds every caller off, even when the
     node catches the error."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
 
     class TooMany(Exception):
         status_code = 429

@@ -13,24 +13,9 @@ from hypothesis import strategies as st
 
 from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._limits.stores import InProcessLimitStore
-from langgraph_runner._policies.abort import AbortController, AbortSignal
+from langgraph_runner._policies.abort import AbortController
 from langgraph_runner._records.errors import NodeAbortedError, RateLimitedError
-
-
-class FakeClock:
-    """A monotonic clock that only moves when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float, signal: AbortSignal | None) -> bool:
-        self.slept.append(seconds)
-        self.now += seconds
-        return False
+from tests.fakes import FakeClock
 
 
 def _limit(clock: FakeClock, **kw: Any) -> RateLimit:

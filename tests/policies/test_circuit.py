@@ -22,17 +22,7 @@ from langgraph_runner._policies.circuit import (
     reset_circuit_breakers,
 )
 from langgraph_runner._records.errors import CircuitOpenError
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 @pytest.fixture

@@ -1,0 +1,33 @@
+"""Fakes shared by the test folders: one clock for every test that must not really wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FakeClock:
+    """A monotonic clock that moves only when a test advances it or something sleeps on it.
+
+    Pass it where the package takes a ``clock`` (it is callable and returns the current
+    time) and its ``sleep`` where the package takes a ``sleep(seconds, signal)`` function.
+
+    Args:
+        now: The time the clock starts at.
+    """
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward without recording a sleep."""
+        self.now += seconds
+
+    def sleep(self, seconds: float, signal: Any = None) -> bool:
+        """Record the sleep and move the clock; never aborted (returns False)."""
+        self.slept.append(seconds)
+        self.now += seconds
+        return False
