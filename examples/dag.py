@@ -1,14 +1,19 @@
 """A build DAG with a step cache, a failed run, a plan and a partial rebuild, end to end.
 
-Seven steps read inputs and write artifacts (files under ``examples/.runs/dag/``):
+Eight steps read inputs and write artifacts (files under ``examples/.runs/dag/``):
 
-    fetch -> parse -> (stats, charts) -> summary -> render -> publish
-                   \\-> index ------------------/
+    fetch -> parse -> charts -> summary -> render -> publish
+                   \\-> index ---/          /
+                   \\-> stats -------------/
 
 Every step is cached with ``NodeCache`` (a SQLite cache shared by the runs) on the
-fields it reads, and the runs are kept by a SQLite checkpointer. The script:
+fields it reads, and the runs are kept by a SQLite checkpointer. The cache file
+outlives the script, so its entries are signed with a key every run of the script
+shares: ``LANGGRAPH_RUNNER_CACHE_KEY`` when set, else a random secret the first run
+writes beside the cache (``cache.key``). The script:
 
-1. runs the DAG once (every step executes);
+1. runs the DAG once (every step executes; on a later run of the script with the
+   same folder, every step is served from the cache instead);
 2. runs it again on a new thread: every step is served from the cache (``cached``);
 3. runs it with a broken ``publish``: the run ends ``failed`` (the default
    ``on_step_failure="stop"``), the finished steps' artifacts are kept;
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
@@ -113,10 +119,23 @@ STEPS = {
 }
 
 
+def signing_key() -> str:
+    """The cache's signing key: the environment's, else a secret kept beside the cache."""
+    key = os.environ.get("LANGGRAPH_RUNNER_CACHE_KEY")
+    if key:
+        return key
+    path = OUT / "cache.key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
 def build(saver: Any, cache: Any) -> Any:
     g = StateGraph(Build)
+    key = signing_key()
     for name, (fn, reads) in STEPS.items():
-        step_cache = NodeCache(inputs=reads, backend=cache, version="1")
+        step_cache = NodeCache(inputs=reads, backend=cache, version="1", signing_key=key)
         g.add_node(name, create_node(fn, cache=step_cache))
     g.add_edge(START, "fetch")
     g.add_edge("fetch", "parse")
@@ -141,7 +160,7 @@ def main() -> int:
             return {"configurable": {"thread_id": threads[key]}}
 
         first = run(graph, inputs, config("first"))
-        print(f"1. first run: {first.status}; executed {len(first.nodes)} steps")
+        print(f"1. first run: {first.status}; {len(first.nodes)} steps: {dict(first.counts)}")
         again = run(graph, inputs, config("cached"))
         print(f"2. same inputs: {again.status}; {dict(again.counts)}")
         BROKEN.add("publish")

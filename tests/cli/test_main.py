@@ -247,6 +247,8 @@ def test_status_filter_and_formats(tmp_path: Path, capsys: pytest.CaptureFixture
     page = capsys.readouterr().out
     assert page.startswith("<!DOCTYPE html>")
     assert 'data-node="second" data-status="failed"' in page
+    assert main([*base, "--html"]) == 0  # short for --format html
+    assert capsys.readouterr().out == page
 
 
 @pytest.mark.parametrize(
@@ -254,6 +256,9 @@ def test_status_filter_and_formats(tmp_path: Path, capsys: pytest.CaptureFixture
     [
         (["--status", "done"], "'done' is not a valid NodeStatus; choose from succeeded"),
         (["--json", "--format", "html"], "--json conflicts with --format html"),
+        (["--html", "--format", "mermaid"], "--html conflicts with --format mermaid"),
+        (["--html", "--json"], "--html conflicts with --json"),
+        (["--follow", "--html"], "--follow shows a live table"),
         (["--follow", "--json"], "--follow shows a live table"),
         (["--follow", "--interval", "0"], "expected a positive number of seconds"),
     ],

@@ -12,6 +12,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _run(script: str, tmp_path: Path) -> str:
+    return _run_both(script, tmp_path)[0]
+
+
+def _run_both(script: str, tmp_path: Path) -> tuple[str, str]:
+    """The script's stdout and stderr, run in ``tmp_path`` (it must exit 0)."""
     env = {
         **os.environ,
         "PIPELINE_DB": str(tmp_path / "pipeline.db"),
@@ -28,7 +33,7 @@ def _run(script: str, tmp_path: Path) -> str:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout, done.stderr
 
 
 def test_pipeline_example_records_routes_and_ends_with_the_run_report(tmp_path: Path) -> None:
@@ -51,8 +56,9 @@ def test_pipeline_example_records_routes_and_ends_with_the_run_report(tmp_path: 
 
 def test_dag_example_caches_fails_plans_and_rebuilds(tmp_path: Path) -> None:
     """examples/dag.py: cached rerun, a failed run keeping artifacts, a plan, a partial rebuild."""
-    out = _run("dag.py", tmp_path)
-    assert "1. first run: completed; executed 8 steps" in out
+    out, err = _run_both("dag.py", tmp_path)
+    assert "Warning" not in err  # quiet on its first run: the cache has a signing key
+    assert "1. first run: completed; 8 steps: {'succeeded': 8}" in out
     assert "2. same inputs: completed; {'cached': 8}" in out
     assert "3. broken publish: failed: step 'publish' failed: ConnectionError" in out
     assert "token=[REDACTED]" in out and "sk-demo" not in out
@@ -64,6 +70,24 @@ def test_dag_example_caches_fails_plans_and_rebuilds(tmp_path: Path) -> None:
     assert "summary: 2 succeeded, 6 reused" in report
     assert re.search(r"^\s+dag-\w+-broken\s+failed\s+step 'publish' failed", out, re.MULTILINE)
     assert (tmp_path / "dag" / "page.html").exists()
+    # A second run of the script reads the first one's cache (same key): no rejected entry.
+    out, err = _run_both("dag.py", tmp_path)
+    assert "Warning" not in err and "cache_error" not in err
+    assert "1. first run: completed; 8 steps: {'cached': 8}" in out
+
+
+def test_dag_example_counts_its_steps_as_its_docs_do() -> None:
+    """The docstring and docs/runs.md say eight steps: the graph has eight nodes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dag_example", EXAMPLES / "dag.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert len(module.STEPS) == 8
+    assert "Eight steps" in (module.__doc__ or "")
+    runs_md = (EXAMPLES.parent / "docs" / "runs.md").read_text(encoding="utf-8")
+    assert "`examples/dag.py` runs an eight-step build DAG" in runs_md
 
 
 def test_fallback_example_shows_both_fallback_kinds_and_the_static_edge_pitfall(

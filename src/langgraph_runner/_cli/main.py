@@ -2,7 +2,8 @@
 
 ``langgraph-runner report --checkpointer URL --thread ID`` prints the run report of
 one thread, read straight from the checkpoint database (the graph's code is not
-imported): a table (default), ``--json``, ``--format mermaid`` or ``--format html``;
+imported): a table (default), ``--json``, ``--format mermaid`` or ``--format html``
+(``--html`` for short);
 ``--status`` keeps some node statuses; ``--follow`` watches a running thread until
 its run ends. Exit codes: 0 success, 1 the database could not be read (or
 ``--follow --timeout`` ran out), 2 bad arguments, unsupported URL, missing extra or
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=_FORMATS, default=None, help="output format (default: table)"
     )
     report.add_argument("--json", action="store_true", help="same as --format json")
+    report.add_argument("--html", action="store_true", help="same as --format html")
     report.add_argument(
         "--status",
         type=_statuses,
@@ -168,11 +170,16 @@ def _render(report: RunReport, fmt: str) -> str:
 
 
 def _report(args: argparse.Namespace) -> str:
-    fmt = "json" if args.json else (args.format or "table")
-    if args.json and args.format not in (None, "json"):
-        raise CommandError(f"--json conflicts with --format {args.format}")
+    fmt = args.format or "table"
+    for flag in ("json", "html"):  # --json and --html: short for --format json/html
+        if not getattr(args, flag):
+            continue
+        if args.format not in (None, flag) or (flag == "html" and args.json):
+            other = "--json" if flag == "html" and args.json else f"--format {args.format}"
+            raise CommandError(f"--{flag} conflicts with {other}")
+        fmt = flag
     if args.follow and fmt != "table":
-        raise CommandError("--follow shows a live table; leave out --json/--format")
+        raise CommandError("--follow shows a live table; leave out --json/--html/--format")
     _check_url(args.checkpointer)
     with open_checkpointer(args.checkpointer) as saver:
         if args.follow:
