@@ -29,6 +29,7 @@ from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import Unpack
 
+from langgraph_runner._node.agent_model import is_agent_model, with_error_message
 from langgraph_runner._node.calls import harden_tool_node
 from langgraph_runner._node.factory import NodeOptions, create_node, is_wrapped, node_factory
 from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
@@ -202,7 +203,13 @@ def _harden_one(name: str, runnable: Any, options: dict[str, Any]) -> Any:
         options.pop("fallback", None)
         inner = _harden_compiled(runnable, None, options)
         return create_node(inner, **{**options, "retry": None})
-    return create_node(_target(runnable), **options)
+    target = _target(runnable)
+    node = create_node(target, **options)
+    if is_agent_model(target) and options.get("on_error", "record") == "record":
+        # A recorded model failure ends the agent with an error AIMessage (its router
+        # reads the last message), as RunnerMiddleware does.
+        node = with_error_message(node)
+    return node
 
 
 def _copy_builder(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, Any, Any, Any]:

@@ -28,9 +28,10 @@ from typing import Annotated, Any
 
 from langchain.agents.middleware import AgentMiddleware, AgentState
 from langchain.agents.middleware.types import ExtendedModelResponse, ModelResponse
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
+from langgraph_runner._node.agent_model import error_ai_message
 from langgraph_runner._node.calls import CallGuard, tool_call_wrappers, update_of
 from langgraph_runner._node.factory import node_factory
 from langgraph_runner._records.sanitize import sanitize_message
@@ -177,13 +178,7 @@ def _redacted(result: Any) -> Any:
 
 def _model_failed(update: dict[str, Any]) -> Any:
     """A recorded model failure: an AIMessage without tool calls ends the agent."""
-    records = update.get("errors") or []
-    last = records[-1] if records else {}
-    text = f"Error: {last.get('message', 'the model call failed')}"
-    message = AIMessage(
-        content=text,
-        response_metadata={"langgraph_runner": {"error": last.get("code", "ERROR")}},
-    )
+    message = error_ai_message(update.get("errors") or [])
     return ExtendedModelResponse(
         model_response=ModelResponse(result=[message]), command=Command(update=update)
     )
