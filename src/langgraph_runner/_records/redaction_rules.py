@@ -73,7 +73,9 @@ EXTRA_KEY_NAMES: tuple[tuple[str, ...], ...] = (
     ("private", "key", "id"),
     ("secret", "key"),
     ("secret", "access", "key"),
+    ("access", "key"),
     ("shared", "access", "key"),
+    ("pass",),
     ("signing", "key"),
     ("encryption", "key"),
     ("master", "key"),
@@ -112,6 +114,10 @@ SECRET_KEY_NAMES = "|".join(
 # bare up to a separator.
 _VALUE = (
     r"(?:[bB]?\"(?:[^\"\\\n]|\\[^\n])*\"|[bB]?'(?:[^'\\\n]|\\[^\n])*'|\\\"(?:(?!\\\")[^\n])*\\\""
+    # a quoted value running over lines (closed within 1,000 characters), or never
+    # closed: up to the end of the line
+    r"|[bB]?\"(?:[^\"\\]|\\[\s\S]){1,1000}\"|[bB]?'(?:[^'\\]|\\[\s\S]){1,1000}'"
+    r"|[bB]?[\"'][^\r\n]+"
     r"|[^\s,;&)}\]\"'\\]+)"
 )
 
@@ -191,6 +197,34 @@ RULES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         # after the first), so "a basic configuration problem" stays readable.
         r"(?P<keep>\b(?i:bearer|basic)\s+)"
         r"(?=[A-Za-z0-9._~+/=-]*[0-9+/=_~]|[A-Za-z0-9._~+/=-]+[A-Z])[A-Za-z0-9._~+/=-]{8,}",
+    ),
+    (
+        "bearer-long",
+        ("bearer",),
+        "local",
+        # Any 16 token characters after "bearer", in any case, letters only too.
+        r"(?P<keep>\b(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{16,}",
+    ),
+    (
+        "redis-auth",
+        ("auth ",),
+        "local (redis-py quotes the AUTH command: 'Command # 1 (AUTH default pw)')",
+        # The password, and the user name before it when there is one.
+        r"(?P<keep>\bAUTH +)(?!\[REDACTED\])[^\s)'\"\],]+(?: +[^\s)'\"\],]+)?",
+    ),
+    (
+        "aws-sigv4-signature",
+        ("signature",),
+        "gitleaks-style (SigV4 Authorization header and presigned URLs)",
+        r"(?P<keep>\b(?i:signature)[\"']?\s*[=:]\s*[\"']?)[A-Za-z0-9+/_%-]{16,}={0,2}",
+    ),
+    (
+        "azure-shared-access-signature",
+        ("sharedaccesssignature",),
+        "local (Azure Service Bus / Event Hubs SAS token)",
+        r"(?P<keep>\bSharedAccessSignature"
+        r"(?:[ \t]*[=:][ \t]*(?:SharedAccessSignature[ \t]+)?|[ \t]+))"
+        r"(?!\[REDACTED\]|SharedAccessSignature[ \t])[^\s;\"'<>]+",
     ),
     # --- provider token shapes (detect-secrets denylists unless noted)
     (
@@ -291,6 +325,21 @@ RULES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         "gitleaks gcp-client-secret",
         r"\bGOCSPX-[0-9A-Za-z_-]{20,}",
     ),
+    (
+        "webhook-signing-secret",
+        ("whsec_",),
+        "gitleaks-style (Stripe, Svix and Standard Webhooks signing secrets)",
+        r"\bwhsec_[A-Za-z0-9+/=_-]{16,}",
+    ),
+    (
+        "pem-body",
+        ("mii", "mhccaqee", "mc4caqaw"),
+        "local (a PEM body without its header: base64 DER of a key, 'MII...')",
+        # Base64 DER starting like a key or certificate (a SEQUENCE: MII.., MHcCAQEE
+        # for a P-256 key, MC4CAQAw for Ed25519), with its following base64 lines.
+        r"(?<![A-Za-z0-9+/])(?:MII[A-Za-z0-9+/]|MHcCAQEE|MC4CAQAw)[A-Za-z0-9+/]{20,}={0,2}"
+        r"(?:(?:\\n|\r?\n)[A-Za-z0-9+/]{16,}={0,2})*",
+    ),
     ("huggingface-token", ("hf_",), "gitleaks huggingface-access-token", r"\bhf_[A-Za-z0-9]{20,}"),
     (
         "sendgrid-key",
@@ -343,6 +392,6 @@ RULES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         # (one start per run: no quadratic scan), or after a %XX escape.
         rf"(?P<keep>\\?[\"']?(?:(?<![A-Za-z0-9_.-])|(?<=%[0-9A-Fa-f]{{2}}))"
         rf"(?i:[A-Za-z0-9_.-]*?(?:{SECRET_KEY_NAMES}))"
-        r"(?:\\?[\"']?\s*(?:[:=]|%3[dDaA])|[\"']\s*,)\s*)(?!\[REDACTED\])" + _VALUE,
+        r"(?:\\?[\"']?\s*(?:[:=]|%3[dDaA]|%253[dDaA])|[\"']\s*,)\s*)(?!\[REDACTED\])" + _VALUE,
     ),
 )

@@ -7,6 +7,7 @@ callers keep the live exception.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import sys
@@ -136,7 +137,7 @@ _MARKER = re.compile(r"\.\.\. \[\d+ more chars\]\Z")
 _MARKER_MAX = 40
 
 
-def _scan(text: str) -> str:
+def _scan_rules(text: str) -> str:
     mask = _mask(text)
     if not mask:
         return text
@@ -147,6 +148,98 @@ def _scan(text: str) -> str:
         return REDACTED if keep is None else match.group(keep) + REDACTED
 
     return pattern.sub(replace, text)
+
+
+# Value detection that needs no key name and no known prefix: a long run of token
+# characters that reads as random, the way detect-secrets' Base64HighEntropyString
+# plugin judges a string (Shannon entropy per character), applied after the rules so
+# a failed candidate never hides a rule's match. The bar rises with the length (a
+# random string of n characters cannot exceed log2(n) bits per character).
+ENTROPY_MIN_LENGTH = 32
+_ENTROPY_TABLE = _run_table("+/_-")
+_ENTROPY_CANDIDATE = re.compile(
+    rf"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{{{ENTROPY_MIN_LENGTH},}}={{0,2}}(?![A-Za-z0-9+/_=-])"
+)
+# Ids that are random by design and not secrets: request, message and call ids of
+# the model providers, and the package's own markers.
+_NOT_SECRET_PREFIXES = (
+    "req_",
+    "msg_",
+    "chatcmpl-",
+    "call_",
+    "toolu_",
+    "run_",
+    "thread_",
+    "asst_",
+    "file-",
+    "batch_",
+    "resp_",
+)
+
+
+_HEX = "0123456789abcdefABCDEF-"
+
+
+def _entropy(text: str) -> float:
+    size = len(text)
+    return -sum(n / size * math.log2(n / size) for n in map(text.count, set(text)))
+
+
+def looks_random(token: str) -> bool:
+    """Whether ``token`` (a run of base64/base64url characters) reads as a random secret.
+
+    At least ``ENTROPY_MIN_LENGTH`` characters, two of upper case, lower case and
+    digits, not a path (a "/" every 10 characters or more often), not hexadecimal
+    (hashes, trace ids and UUIDs), not a provider's request or message id, and a
+    Shannon entropy of at least
+    ``min(log2(n) - 1.1, 4.4)`` bits per character.
+    """
+    body = token.rstrip("=")
+    size = len(body)
+    if size < ENTROPY_MIN_LENGTH or body.startswith(_NOT_SECRET_PREFIXES):
+        return False
+    if body.count("/") * 10 > size or not body.strip(_HEX):
+        return False
+    upper = any(c.isupper() for c in body)
+    classes = upper + any(c.islower() for c in body) + any(c.isdigit() for c in body)
+    if classes < 2:
+        return False
+    return _entropy(body) >= min(math.log2(size) - 1.1, 4.4)
+
+
+def _scan_entropy(text: str) -> str:
+    if len(text) < ENTROPY_MIN_LENGTH:
+        return text
+    raw = text.encode("ascii", "replace").translate(_ENTROPY_TABLE)
+    if b"a" * ENTROPY_MIN_LENGTH not in raw:
+        return text
+    return _ENTROPY_CANDIDATE.sub(
+        lambda m: REDACTED if looks_random(m.group()) else m.group(), text
+    )
+
+
+# Characters that hide a key name from the rules without showing on screen: zero-width
+# and soft-hyphen characters, ANSI/OSC terminal sequences, and full-width forms of
+# ASCII (U+FF01-U+FF5E). A text holding one is also scanned with them removed (and
+# full-width folded to ASCII); when that finds a secret, the cleaned text is the result.
+_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+_HIDDEN = re.compile(f"[{_INVISIBLE}\uff01-\uff5e\x1b\x9b]")
+_TERMINAL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
+)
+_FOLD = {
+    **{ord(c): None for c in _INVISIBLE},
+    **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)},
+}
+
+
+def _scan(text: str) -> str:
+    out = _scan_entropy(_scan_rules(text))
+    if (text.isascii() and "\x1b" not in text) or _HIDDEN.search(text) is None:
+        return out
+    plain = _TERMINAL.sub("", text).translate(_FOLD)
+    plain_out = _scan_entropy(_scan_rules(plain))
+    return out if plain_out == plain else plain_out
 
 
 def _text(message: object) -> str:
@@ -189,11 +282,25 @@ def sanitize_message(message: object, *, max_length: int = DEFAULT_MAX_MESSAGE) 
 
     Returns:
         The sanitized message.
+
+    Raises:
+        ValueError: If ``max_length`` is less than 1.
     """
+    if max_length.__class__ is not int or max_length < 1:
+        _bad_length(max_length)
     text = _text(message)
     if len(text) <= _CACHE_TEXT:
         return _sanitize_cached(text, max_length)
     return _sanitize(text, max_length)
+
+
+def _bad_length(max_length: object) -> None:
+    if isinstance(max_length, bool) or not isinstance(max_length, int):
+        raise TypeError(
+            f"sanitize_message: max_length must be an int, got {type(max_length).__name__}"
+        )
+    if max_length < 1:
+        raise ValueError(f"sanitize_message: max_length must be at least 1, got {max_length}")
 
 
 # A failure's text is sanitized more than once (its record, its log line, the
