@@ -15,6 +15,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph_runner._records.exceptions import ThreadNotFoundError
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.run_store import RunRecord, RunStore, open_run_store
+from langgraph_runner._runs.tenancy import check_tenant
 
 __all__ = ["RunRecord", "cancel_run", "list_runs"]
 
@@ -53,6 +54,7 @@ def list_runs(
     """
     if limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit!r}")
+    tenant = check_tenant(tenant, owner="list_runs")
     store = _store(checkpointer)
     try:
         return store.runs(tenant=tenant, thread_id=thread_id, limit=limit)
@@ -85,6 +87,7 @@ def cancel_run(
     Raises:
         ThreadNotFoundError: No such run (or another tenant's), like a missing thread.
     """
+    tenant = check_tenant(tenant, owner="cancel_run")
     store = _store(checkpointer)
     try:
         return store.request_cancel(

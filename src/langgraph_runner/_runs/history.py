@@ -13,8 +13,10 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.exceptions import RunNotCompletedError
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
+from langgraph_runner._runs.tenancy import NO_TENANT, owner
 
 __all__ = ["ABSENT", "BaseRun", "RunNotCompletedError", "read_base_run"]
 
@@ -31,12 +33,13 @@ class BaseRun:
     steps: list[list[tuple[str, frozenset[str]]]]  # per step: (node, fields written)
 
 
-def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
-    """The completed run ``base_config`` names.
+def read_base_run(graph: Any, base_config: RunnableConfig, tenant: str | None = None) -> BaseRun:
+    """The completed run ``base_config`` names (``tenant``'s thread only, when given).
 
     Raises:
         ValueError: The graph has no checkpointer, or ``base_config`` no thread id.
-        RunNotCompletedError: No such run, or it failed, was interrupted or is pending.
+        RunNotCompletedError: No such run (or another tenant's), or it failed, was
+            interrupted or is pending.
     """
     if getattr(graph, "checkpointer", None) in (None, False, True):
         raise ValueError("plan/rebuild need a graph compiled with a checkpointer")
@@ -45,6 +48,8 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
     if not thread_id:
         raise ValueError("base_config must name the base run: {'configurable': {'thread_id': ...}}")
     thread_id = str(thread_id)
+    if tenant is not None and _owner(graph, thread_id) != tenant:
+        raise RunNotCompletedError(thread_id, "no checkpoint found")  # as a missing thread
     history = _history_to(graph, thread_id, conf.get("checkpoint_id"))
     last = history[0]
     _refuse_ended_badly(graph.checkpointer, thread_id, last)
@@ -52,6 +57,16 @@ def read_base_run(graph: Any, base_config: RunnableConfig) -> BaseRun:
     base_input, steps = _input_and_steps(thread_id, history[1:])
     checkpoint_id = str((last.config.get("configurable") or {}).get("checkpoint_id", ""))
     return BaseRun(thread_id, checkpoint_id, dict(base_input), steps)
+
+
+def _owner(graph: Any, thread_id: str) -> str:
+    """Whose thread it is: its owner row, else the tenant its latest checkpoint names."""
+    found = owner(graph.checkpointer, thread_id)
+    if found is not None:
+        return found
+    metadata = graph.get_state({"configurable": {"thread_id": thread_id}}).metadata or {}
+    tenant = metadata.get(TENANT_KEY)
+    return NO_TENANT if tenant is None else str(tenant)
 
 
 def _history_to(graph: Any, thread_id: str, wanted: Any) -> list[Any]:

@@ -56,6 +56,7 @@ from langgraph_runner._runs.report_steps import record_cause
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
 from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
 from langgraph_runner._runs.status import RunStatus
+from langgraph_runner._runs.tenancy import aadmit, admit, check_tenant
 from langgraph_runner._runs.thread_lock import ThreadLock
 from langgraph_runner._runs.tracker import NodeRunStatus, Tracker, is_cancel
 
@@ -172,7 +173,8 @@ class _Run:
             cfg["callbacks"] = callbacks
         conf: dict[str, Any] = dict(cfg.get("configurable") or {})
         conf[RUN_TRACKER_KEY] = self.tracker
-        given = conf.get(TENANT_KEY)
+        check_tenant(tenant, owner="run")
+        given = check_tenant(conf.get(TENANT_KEY), owner="run")
         if tenant is not None and given is not None and str(given) != tenant:
             raise ValueError(
                 f"run(tenant={tenant!r}) but config['configurable']['{TENANT_KEY}'] is {given!r}"
@@ -427,7 +429,9 @@ def run(
             ``"continue"``: the run goes on and the graph routes the failure
             (``route_on_blocked``), agent style.
         tenant: The run's tenant (else ``config["configurable"]["tenant_id"]``); kept
-            in its checkpoints' metadata and its runs-table row.
+            in its checkpoints' metadata and its runs-table row. A thread belongs to
+            the tenant (or no tenant) that first ran it: a run for anyone else is
+            refused. At most 256 printable characters.
         **invoke_kwargs: Passed to ``graph.invoke`` (``context``, ``durability`` ...).
 
     Returns:
@@ -439,6 +443,11 @@ def run(
             ``lock_wait`` is negative.
         ThreadBusyError: Another run holds the thread (also with
             ``raise_on_error=False``: no run started, no event is logged).
+        ThreadNotFoundError: The thread belongs to another tenant (or to no tenant,
+            for a tenant's run, and the other way round); raised like
+            ``ThreadBusyError``, with the message ``run_report`` gives a missing thread.
+        ValueError: ``config["run_id"]`` names a run that already exists, or the
+            tenant is empty, too long or holds control characters.
     """
     state = _Run(
         graph, config, time_limit, logger, False, {}, exclusive, lock_wait, on_step_failure, tenant
@@ -449,6 +458,8 @@ def run(
 def _run_sync(
     graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
+    if state.saver is not None:  # another tenant's thread reads like a missing one
+        admit(state.saver, state.thread_id, state.tenant, state.run_id)
     with state.lock:
         return _invoke_sync(graph, input, state, raise_on_error, invoke_kwargs)
 
@@ -507,6 +518,8 @@ async def arun(
 async def _run_async(
     graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
+    if state.saver is not None:  # another tenant's thread reads like a missing one
+        await aadmit(state.saver, state.thread_id, state.tenant, state.run_id)
     async with state.lock:
         return await _invoke_async(graph, input, state, raise_on_error, invoke_kwargs)
 

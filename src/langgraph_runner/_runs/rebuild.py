@@ -33,6 +33,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph_runner._records.logs import SupportsEvents
 from langgraph_runner._runs.history import ABSENT, RunNotCompletedError, read_base_run
 from langgraph_runner._runs.lifecycle import RunResult, _Run, _run_async, _run_sync
+from langgraph_runner._runs.tenancy import check_tenant, config_tenant
 
 __all__ = [
     "BASE_CHECKPOINT_KEY",
@@ -200,7 +201,9 @@ def _check_names(graph: Any, change: Change) -> None:
 # ---------------------------------------------------------------------- plan
 
 
-def plan(graph: Any, base_config: RunnableConfig, change: Change) -> Plan:
+def plan(
+    graph: Any, base_config: RunnableConfig, change: Change, *, tenant: str | None = None
+) -> Plan:
     """List what a rebuild from the base run would execute; executes nothing.
 
     Args:
@@ -208,6 +211,9 @@ def plan(graph: Any, base_config: RunnableConfig, change: Change) -> Plan:
         base_config: Names the base run: ``{"configurable": {"thread_id": ...}}``,
             optionally with a ``checkpoint_id``.
         change: What changed.
+        tenant: Read the base run only if its thread is this tenant's (else
+            ``base_config["configurable"]["tenant_id"]``); another tenant's thread
+            raises ``RunNotCompletedError`` as a missing one does.
 
     Returns:
         The plan.
@@ -217,14 +223,15 @@ def plan(graph: Any, base_config: RunnableConfig, change: Change) -> Plan:
             that is not one of the graph's input fields, or ``change.versions`` names
             a node that is not in the graph or has no ``NodeCache`` (the message
             names every unknown one).
-        RunNotCompletedError: The base run is not completed.
+        RunNotCompletedError: The base run is not completed (or not ``tenant``'s).
     """
+    tenant = _tenant(tenant, base_config, "plan")
     _check_names(graph, change)
     for node in change.versions:
         _known, cache = _node_cache(graph, node)
         if cache is None:
             raise ValueError(f"Change.versions: node {node!r} has no NodeCache to version")
-    base = read_base_run(graph, base_config)
+    base = read_base_run(graph, base_config, tenant)
     new_input = {**base.input, **change.inputs}
     certain = {f for f, v in change.inputs.items() if base.input.get(f, ABSENT) != v}
     maybe_fields: dict[str, str] = {}  # field -> a re-executed node that writes it
@@ -280,8 +287,18 @@ def _decide(
 # ---------------------------------------------------------------------- rebuild
 
 
+def _tenant(tenant: str | None, config: RunnableConfig, owner: str) -> str | None:
+    """``tenant``, else the config's (both validated)."""
+    given = check_tenant(tenant, owner=owner)
+    return given if given is not None else config_tenant(config, owner=owner)
+
+
 def _prepare(
-    graph: Any, base_config: RunnableConfig, change: Change, new_config: RunnableConfig
+    graph: Any,
+    base_config: RunnableConfig,
+    change: Change,
+    new_config: RunnableConfig,
+    tenant: str | None,
 ) -> tuple[Plan, dict[str, Any]]:
     for node, version in change.versions.items():
         _known, cache = _node_cache(graph, node)
@@ -290,7 +307,7 @@ def _prepare(
                 f"Change.versions: node {node!r} should have version {version!r} but the graph's "
                 f"NodeCache has {cache.version!r}: rebuild with the changed graph"
             )
-    the_plan = plan(graph, base_config, change)
+    the_plan = plan(graph, base_config, change, tenant=tenant)
     new_conf = dict(new_config.get("configurable") or {})
     new_thread = new_conf.get("thread_id")
     if not new_thread:
@@ -322,6 +339,7 @@ def rebuild(
     time_limit: float | timedelta | None = None,
     logger: SupportsEvents | None = None,
     raise_on_error: bool = True,
+    tenant: str | None = None,
 ) -> RebuildResult:
     """Run the base run again with ``change`` applied, as a new run on a new thread.
 
@@ -333,17 +351,22 @@ def rebuild(
         time_limit: As for ``runs.run``.
         logger: As for ``runs.run``.
         raise_on_error: As for ``runs.run``.
+        tenant: The new run's tenant (else ``new_config["configurable"]["tenant_id"]``):
+            the base run must be on its thread (else ``RunNotCompletedError``, as for a
+            missing one) and the new thread is claimed for it.
 
     Returns:
         The plan, the new run's result, and the executed and reused nodes.
 
     Raises:
-        RunNotCompletedError: The base run is not completed.
+        RunNotCompletedError: The base run is not completed (or not ``tenant``'s).
+        ThreadNotFoundError: The new thread is another tenant's.
         ValueError: A bad config, or the graph does not carry ``change.versions``.
     """
-    the_plan, cfg = _prepare(graph, base_config, change, new_config)
+    tenant = _tenant(tenant, new_config, "rebuild")
+    the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
     extra = {"base_thread_id": the_plan.base_thread_id}
-    state = _Run(graph, cfg, time_limit, logger, True, extra)  # type: ignore[arg-type]
+    state = _Run(graph, cfg, time_limit, logger, True, extra, tenant=tenant)  # type: ignore[arg-type]
     result = _run_sync(graph, dict(the_plan.input), state, raise_on_error, {})
     return _result(the_plan, result)
 
@@ -357,10 +380,12 @@ async def arebuild(
     time_limit: float | timedelta | None = None,
     logger: SupportsEvents | None = None,
     raise_on_error: bool = True,
+    tenant: str | None = None,
 ) -> RebuildResult:
     """The async ``rebuild`` (``graph.ainvoke``); reading the base run stays sync."""
-    the_plan, cfg = _prepare(graph, base_config, change, new_config)
+    tenant = _tenant(tenant, new_config, "rebuild")
+    the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
     extra = {"base_thread_id": the_plan.base_thread_id}
-    state = _Run(graph, cfg, time_limit, logger, True, extra)  # type: ignore[arg-type]
+    state = _Run(graph, cfg, time_limit, logger, True, extra, tenant=tenant)  # type: ignore[arg-type]
     result = await _run_async(graph, dict(the_plan.input), state, raise_on_error, {})
     return _result(the_plan, result)

@@ -66,6 +66,7 @@ from langgraph_runner._runs.report_steps import (
 )
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
 from langgraph_runner._runs.status import RunStatus
+from langgraph_runner._runs.tenancy import check_tenant, not_found, owner
 
 __all__ = [
     "ARTIFACTS_KEY",
@@ -256,6 +257,7 @@ def run_report(
         ValueError: A ``status`` that is not a ``NodeStatus`` value.
     """
     statuses = None if status is None else [NodeStatus(s) for s in status]
+    tenant = check_tenant(tenant, owner="run_report")
     if isinstance(config, str):
         config = {"configurable": {"thread_id": config}}
     thread_id = str((config.get("configurable") or {}).get("thread_id", ""))
@@ -272,13 +274,11 @@ def run_report(
         graph_nodes = [n for n in getattr(source, "nodes", {}) if not n.startswith("__")]
     else:
         raise TypeError(f"expected a compiled graph or a checkpoint saver, got {type(source)!r}")
-    missing = ThreadNotFoundError(f"no checkpoints for thread {thread_id!r}")
     if not steps:
-        raise missing
+        raise not_found(thread_id)
     row = _latest_run(saver, thread_id)
-    owner = steps[-1].tenant or (row.tenant if row is not None else None)
-    if tenant is not None and owner != tenant:
-        raise missing  # another tenant's thread reads like a missing one
+    if tenant is not None and _owner(saver, thread_id, steps[-1], row) != tenant:
+        raise not_found(thread_id)  # another tenant's thread reads like a missing one
     report = _build(thread_id, steps, values, graph_nodes)
     report = _with_run(report, steps[-1], row, graph_nodes)
     standing = _budget_standing(report, budgets)
@@ -300,6 +300,15 @@ def _budget_standing(report: RunReport, budgets: Iterable[Budget]) -> list[dict[
         if scope is not None:
             standing.append(budget.status(scope)._asdict())
     return standing
+
+
+def _owner(saver: Any, thread_id: str, latest: Step, row: RunRecord | None) -> str | None:
+    """Whose thread it is: the database's owner row, else what its latest run says."""
+    if isinstance(saver, BaseCheckpointSaver):
+        recorded = owner(saver, thread_id)
+        if recorded is not None:
+            return recorded
+    return latest.tenant or (row.tenant if row is not None else None)
 
 
 def _latest_run(saver: Any, thread_id: str) -> RunRecord | None:

@@ -25,7 +25,9 @@ from typing import Any
 
 from langgraph.types import Command, Send, StateSnapshot
 
+from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.items import item_summary
+from langgraph_runner._runs.tenancy import NO_TENANT, aadmit, admit, aowner, config_tenant, owner
 
 __all__ = [
     "FailedItem",
@@ -184,6 +186,28 @@ def _check(graph: Any, config: Mapping[str, Any]) -> dict[str, Any]:
     return dict(config)
 
 
+def _latest_tenant(snapshot: StateSnapshot) -> str:
+    tenant = (snapshot.metadata or {}).get(TENANT_KEY)
+    return NO_TENANT if tenant is None else str(tenant)
+
+
+def _foreign(graph: Any, cfg: Mapping[str, Any], snapshot: StateSnapshot) -> bool:
+    """Whether a read for the config's tenant must see the thread as missing."""
+    tenant = config_tenant(cfg, owner="blocked_nodes")
+    if tenant is None:  # the operator's view
+        return False
+    found = owner(graph.checkpointer, str(cfg["configurable"]["thread_id"]))
+    return (_latest_tenant(snapshot) if found is None else found) != tenant
+
+
+async def _aforeign(graph: Any, cfg: Mapping[str, Any], snapshot: StateSnapshot) -> bool:
+    tenant = config_tenant(cfg, owner="blocked_nodes")
+    if tenant is None:
+        return False
+    found = await aowner(graph.checkpointer, str(cfg["configurable"]["thread_id"]))
+    return (_latest_tenant(snapshot) if found is None else found) != tenant
+
+
 def _walk(graph: Any, history: Iterable[StateSnapshot]) -> _Collector:
     collector = _Collector(graph.nodes)
     snapshots = iter(history)
@@ -219,7 +243,8 @@ def failed_items(
 
     Args:
         graph: A compiled graph with a checkpointer.
-        config: The thread's config: ``{"configurable": {"thread_id": ...}}``.
+        config: The thread's config: ``{"configurable": {"thread_id": ...}}``; with a
+            ``tenant_id``, another tenant's thread lists nothing, as a missing one.
         key: Summarize each item by ``arg[key]`` (or ``arg.key``) instead of the
             whole argument.
 
@@ -228,7 +253,8 @@ def failed_items(
         when the flag is not set.
     """
     cfg = _check(graph, config)
-    if not _flag_set(graph.get_state(cfg).values):
+    snapshot = graph.get_state(cfg)
+    if not _flag_set(snapshot.values) or _foreign(graph, cfg, snapshot):
         return []
     return _walk(graph, graph.get_state_history(cfg)).items(_sends(graph), key)
 
@@ -238,7 +264,8 @@ async def afailed_items(
 ) -> list[FailedItem]:
     """Async ``failed_items``, for graphs compiled with an async checkpointer."""
     cfg = _check(graph, config)
-    if not _flag_set((await graph.aget_state(cfg)).values):
+    snapshot = await graph.aget_state(cfg)
+    if not _flag_set(snapshot.values) or await _aforeign(graph, cfg, snapshot):
         return []
     collector = _Collector(graph.nodes)
     history = graph.aget_state_history(cfg)
@@ -264,13 +291,15 @@ def blocked_nodes(graph: Any, config: Mapping[str, Any]) -> list[str]:
 
     Args:
         graph: A compiled graph with a checkpointer.
-        config: The thread's config: ``{"configurable": {"thread_id": ...}}``.
+        config: The thread's config: ``{"configurable": {"thread_id": ...}}``; with a
+            ``tenant_id``, another tenant's thread lists nothing, as a missing one.
 
     Returns:
         Node names, oldest failure first; empty when the flag is not set.
     """
     cfg = _check(graph, config)
-    if not _flag_set(graph.get_state(cfg).values):
+    snapshot = graph.get_state(cfg)
+    if not _flag_set(snapshot.values) or _foreign(graph, cfg, snapshot):
         return []
     return _collect(graph, graph.get_state_history(cfg))
 
@@ -278,7 +307,8 @@ def blocked_nodes(graph: Any, config: Mapping[str, Any]) -> list[str]:
 async def ablocked_nodes(graph: Any, config: Mapping[str, Any]) -> list[str]:
     """Async ``blocked_nodes``, for graphs compiled with an async checkpointer."""
     cfg = _check(graph, config)
-    if not _flag_set((await graph.aget_state(cfg)).values):
+    latest = await graph.aget_state(cfg)
+    if not _flag_set(latest.values) or await _aforeign(graph, cfg, latest):
         return []
     collector = _Collector(graph.nodes)
     async for snapshot in graph.aget_state_history(cfg):
@@ -334,8 +364,12 @@ def rerun_blocked(
 
     Raises:
         ValueError: The graph has no checkpointer, or the config no thread_id.
+        ThreadNotFoundError: The thread belongs to another tenant than the config's
+            ``tenant_id`` (a thread belongs to the tenant, or no tenant, that first ran it).
     """
     cfg = _check(graph, config)
+    tenant = config_tenant(cfg, owner="rerun_blocked")
+    admit(graph.checkpointer, str(cfg["configurable"]["thread_id"]), tenant, None)
     snapshot = graph.get_state(cfg)
     if nodes is not None:
         targets: list[Any] = _pick([], nodes)
@@ -358,6 +392,8 @@ async def arerun_blocked(
 ) -> Any:
     """Async ``rerun_blocked``: the same, with ``aget_state`` and ``ainvoke``."""
     cfg = _check(graph, config)
+    tenant = config_tenant(cfg, owner="arerun_blocked")
+    await aadmit(graph.checkpointer, str(cfg["configurable"]["thread_id"]), tenant, None)
     if nodes is not None:
         targets: list[Any] = _pick([], nodes)
     else:
