@@ -5,7 +5,8 @@ holding the node name, a code version (``code_fingerprint(fn)`` unless a version
 string is given), the scope (plus the thread id for thread scope), the graph the
 node runs in (or a namespace the user names), the declared field names and the
 canonical form of their values, and what else the node sees (configurable values,
-runtime context). Canonical forms come from ``_cache_canon``.
+runtime context) and the run's tenant when it has one (unless the cache is shared
+across tenants). Canonical forms come from ``_cache_canon``.
 ``NodeCache.key`` is the usual entry point.
 """
 
@@ -98,6 +99,7 @@ def cache_key(
     thread_id: str | None = None,
     graph: str | None = None,
     sees: Mapping[str, Any] | None = None,
+    tenant: str | None = None,
 ) -> CacheKey:
     """The key for one call of ``node`` on ``state``.
 
@@ -114,6 +116,8 @@ def cache_key(
             outside a graph.
         sees: Canonical data of what else the node sees (configurable values,
             runtime context), from ``_cache_scope.node_sees``.
+        tenant: The run's tenant: keys are per tenant when given; ``None`` (no
+            tenant, or a cache shared across tenants) leaves it out.
 
     Returns:
         The key, usable as a LangGraph ``FullKey``.
@@ -135,5 +139,7 @@ def cache_key(
         "graph": graph,
         "sees": dict(sees) if sees else None,
     }
+    if tenant is not None:  # only then: keys of runs without a tenant stay as they were
+        document["tenant"] = tenant
     text = dumps(document).encode("utf-8", "surrogatepass")
     return CacheKey((KEY_NAMESPACE, node), hashlib.sha256(text).hexdigest())

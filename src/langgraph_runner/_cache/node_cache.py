@@ -51,6 +51,7 @@ from langgraph_runner._cache.signing import (
     warn_unshared_key,
 )
 from langgraph_runner._internal.durations import optional_seconds
+from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.exceptions import BackendTimeout
 from langgraph_runner._records.logs import EventLogger, get_event_logger
@@ -206,6 +207,21 @@ class _BackendGuard:
             raise self._timed_out() from None
 
 
+def _tenant(config: RunnableConfig | None) -> str | None:
+    """The run's tenant (``configurable.tenant_id``), or None."""
+    conf = (config or {}).get("configurable") or {}
+    tenant = conf.get(TENANT_KEY)
+    return None if tenant is None else str(tenant)
+
+
+def _without_tenant(config: RunnableConfig | None) -> RunnableConfig | None:
+    """``config`` without the tenant, for a cache shared across tenants."""
+    if not config:
+        return config
+    conf = {k: v for k, v in (config.get("configurable") or {}).items() if k != TENANT_KEY}
+    return {**config, "configurable": conf}
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class NodeCache:
     """Cache a node's result under a hash of its inputs, code, graph and what it sees.
@@ -246,6 +262,12 @@ class NodeCache:
         artifact_exists: ``uri -> bool`` used for every artifact instead of the
             built-in check (local paths and ``file://`` URIs exist on disk; other
             URIs are trusted).
+        shared_across_tenants: ``False`` (the default): a run with a tenant
+            (``run(tenant=...)``, ``config["configurable"]["tenant_id"]``) reads and
+            writes only its tenant's entries, whatever the node reads. ``True``:
+            tenants share entries (the tenant id is left out of the key, also when
+            the node takes ``config``): only for a node whose result cannot depend
+            on who runs it.
 
     Raises:
         TypeError: A field has the wrong type.
@@ -265,6 +287,7 @@ class NodeCache:
     allowed_types: Sequence[type] = ()
     artifacts: ArtifactSpec = None
     artifact_exists: Callable[[str], bool] | None = None
+    shared_across_tenants: bool = False
     _codec: EntryCodec = dataclasses.field(init=False, repr=False, compare=False)
     _view: BaseCache[Any] = dataclasses.field(init=False, repr=False, compare=False)
     _guard: _BackendGuard | None = dataclasses.field(init=False, repr=False, compare=False)
@@ -291,6 +314,11 @@ class NodeCache:
         ):
             raise TypeError(f"NodeCache: allowed_types must be classes, got {self.allowed_types!r}")
         object.__setattr__(self, "allowed_types", tuple(self.allowed_types))
+        if not isinstance(self.shared_across_tenants, bool):
+            raise TypeError(
+                "NodeCache: shared_across_tenants must be True or False, "
+                f"got {self.shared_across_tenants!r}"
+            )
         check_artifact_spec(self.artifacts, self.artifact_exists)
         if self.artifacts is not None and not callable(self.artifacts):
             object.__setattr__(self, "artifacts", tuple(self.artifacts))
@@ -360,6 +388,11 @@ class NodeCache:
         else:
             found = graph_identity(config)
             graph = None if found is None else f"graph:{found}"
+        tenant = _tenant(config)
+        if tenant is not None and self.shared_across_tenants:
+            if self.key_config is None:  # declared names are keyed as declared
+                config = _without_tenant(config)
+            tenant = None
         sees = node_sees(
             node,
             config,
@@ -376,6 +409,7 @@ class NodeCache:
             thread_id=thread_id if self.scope == "thread" else None,
             graph=graph,
             sees=sees,
+            tenant=tenant,
         )
 
     # --- backend I/O: failures are reported and never reach the node ---
