@@ -18,6 +18,7 @@ its own (fired) signal.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,6 +29,7 @@ from langchain_core.runnables.config import run_in_executor
 from langgraph_runner._engine.breaker import tell_breaker
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.events import emit
+from langgraph_runner._engine.faults import planned_fault
 from langgraph_runner._engine.gate import gated_config
 from langgraph_runner._engine.hooks import acall_hook, call_hook
 from langgraph_runner._engine.inject import kwargs_for
@@ -148,11 +150,16 @@ def _progress_for(
 
 def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """Run one attempt of a sync ``fn`` from sync code (see the module docstring)."""
+    fault = planned_fault(id(spec), spec.timeout, cfg)  # the testing kit's sweep only
+    if fault is not None:
+        spec = dataclasses.replace(spec, fn=fault.fn(spec.is_async))
     if spec.unlimited and call.run_signal is None:
         if spec.breaker is not None:
             return _breaker_only_sync(spec, state, call, cfg)
         return _plain_sync(spec, state, call, cfg)
     limit, deadline_limit, controller, ctx = _admit(spec, call)
+    if fault is not None:
+        limit = fault.shorten(limit)
     progress, cfg = _progress_for(spec, cfg, limit, threaded=True)
     token = set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
     ptoken = set_progress(progress)
@@ -212,12 +219,17 @@ async def _plain_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConf
 
 async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """Run one attempt from async code: an async ``fn``, or a sync one in a worker thread."""
+    fault = planned_fault(id(spec), spec.timeout, cfg)  # the testing kit's sweep only
+    if fault is not None:
+        spec = dataclasses.replace(spec, fn=fault.fn(spec.is_async))
     is_async = spec.is_async
     if spec.unlimited and call.run_signal is None:
         if spec.breaker is not None:
             return await _breaker_only_async(spec, state, call, cfg)
         return await _plain_async(spec, state, call, cfg)
     limit, deadline_limit, controller, ctx = _admit(spec, call)
+    if fault is not None:
+        limit = fault.shorten(limit)
     progress, cfg = _progress_for(spec, cfg, limit, threaded=not is_async)
     token = set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
     ptoken = set_progress(progress)

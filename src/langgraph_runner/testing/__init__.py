@@ -30,14 +30,36 @@ from langgraph_runner._engine.waits import no_wait_scope as _no_wait_scope
 from langgraph_runner._policies.circuit import reset_circuit_breakers
 from langgraph_runner._policies.context import get_node_context as _get_node_context
 from langgraph_runner._policies.timeouts import abandoned_thread_count, wait_for_abandoned_threads
+from langgraph_runner.testing._points import Point
+from langgraph_runner.testing._sweep import (
+    PointResult,
+    SweepError,
+    SweepReport,
+    acall_points,
+    afail_point,
+    asweep,
+    call_points,
+    fail_point,
+    sweep,
+)
 
 __all__ = [
     "FlakyNode",
+    "Point",
+    "PointResult",
+    "SweepError",
+    "SweepReport",
     "abandoned_thread_count",
+    "acall_points",
+    "afail_point",
+    "asweep",
+    "call_points",
+    "fail_point",
     "fail_times",
     "hang",
     "no_wait",
     "reset_circuit_breakers",
+    "sweep",
     "wait_for_abandoned_threads",
 ]
 
