@@ -20,7 +20,6 @@ from langgraph_runner import (
     AbortSignal,
     GraphState,
     NodeAbortedError,
-    NodeMetricsCollector,
     NodeTimeoutError,
     RetryConfig,
     create_node,
@@ -29,6 +28,7 @@ from langgraph_runner._engine.call import Call, run_signal_of
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._policies.context import RUN_DEADLINE_KEY
 from langgraph_runner._records.logs import get_event_logger
+from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.testing import hang
 from tests.conftest import MODES, EventCapture, as_mode, run_graph
 
@@ -169,9 +169,18 @@ def test_context_is_built_once_and_follows_attempts() -> None:
     assert (ctx.node, ctx.attempt, ctx.max_attempts) == ("n", 1, 4)
     assert ctx.deadline == call.deadline_at
     assert ctx.abort_signal is not None and not ctx.abort_signal.aborted
-    moved = call.next_attempt(2)
+    call.next_attempt(2)
+    moved = call.get()
     assert (moved.attempt, moved.trace_id, moved.node) == (2, ctx.trace_id, "n")
     assert call.get() is moved
+
+
+def test_next_attempt_builds_no_context() -> None:
+    """next_attempt before anything asked for the context leaves it unbuilt; get() then has it."""
+    call = Call(runner_for(retry=RetryConfig(max_attempts=4)), None)
+    call.next_attempt(3)
+    assert call.attempt_controller is None  # no context, so no controller, was made
+    assert call.get().attempt == 3
 
 
 def test_ids_are_the_contexts_without_building_it() -> None:

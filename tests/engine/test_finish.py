@@ -23,13 +23,14 @@ from langgraph_runner import (
     GraphState,
     NodeAbortedError,
     NodeError,
-    NodeMetricsCollector,
     create_node,
     get_node_context,
     route_on_blocked,
 )
-from langgraph_runner._engine.outcome import failure_update, recovered_update
+from langgraph_runner._engine.finish import failure_update
+from langgraph_runner._engine.outcome import recovered_update
 from langgraph_runner._engine.spec import check_fallback
+from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.testing import fail_times
 from tests.conftest import MODES, as_mode, run_graph
 

@@ -182,17 +182,27 @@ async def test_no_wait_skips_retry_waits_everywhere(
 
 def test_nested_no_wait_blocks_each_collect_the_skipped_delays() -> None:
     """Every open no_wait() block collects the delays skipped while it is open."""
-    from langgraph_runner._engine.waits import skip_wait
+    from langgraph_runner import RetryConfig, create_node
 
-    assert skip_wait(1.0) is False
+    def node_waiting(seconds: float) -> Any:
+        failed: list[int] = []
+
+        def flaky(state: dict[str, Any]) -> dict[str, Any]:
+            if not failed:
+                failed.append(1)
+                raise ConnectionError("once")
+            return state
+
+        retry = RetryConfig(max_attempts=2, initial_interval=seconds, jitter=0.0)
+        return create_node(flaky, retry=retry, on_error="raise")
+
     with no_wait() as outer:
-        assert skip_wait(1.5) is True
+        node_waiting(1.5).invoke({})
         with no_wait() as inner:
-            assert skip_wait(2.5) is True
-        assert skip_wait(3.5) is True
+            node_waiting(2.5).invoke({})
+        node_waiting(3.5).invoke({})
     assert outer == [1.5, 2.5, 3.5]
     assert inner == [2.5]
-    assert skip_wait(1.0) is False
 
 
 @pytest.mark.parametrize(("kind", "call"), MODES)

@@ -189,11 +189,12 @@ class Call:
             controller = self.attempt_controller = AbortController(parent=self.run_signal)
         return controller
 
-    def next_attempt(self, attempt: int) -> NodeContext:
-        """Move the context on to attempt number ``attempt``."""
+    def next_attempt(self, attempt: int) -> None:
+        """Move the call (and its context, once built) on to attempt number ``attempt``."""
         self.attempt = attempt
-        ctx = self._ctx = self.get()._replace(attempt=attempt)
-        return ctx
+        ctx = self._ctx
+        if ctx is not None:
+            self._ctx = ctx._replace(attempt=attempt)
 
     def begin_attempt(self) -> tuple[AbortController, NodeContext]:
         """A fresh controller for a guarded attempt, and the context that carries its signal.
@@ -287,6 +288,26 @@ class Call:
         if reason is not None:
             emit(self.spec.log, logging.INFO, "node.drained", self.get(), reason=reason)
             raise GraphDrained(reason)
+
+    # ------------------------------------------------------------------ events
+
+    def event(self, level: int, event: str, **fields: Any) -> None:
+        """Log one node event with the call's identifiers, as ``events.emit`` does.
+
+        From ``ids()`` and ``node()``, without building the ``NodeContext``: the
+        failure path's log lines cost the line alone.
+        """
+        trace_id, _exec_id, thread_id, run_id, _scope = self.ids()
+        self.spec.log.emit(
+            level,
+            event,
+            node=self.node(),
+            attempt=self.attempt,
+            **fields,
+            thread_id=thread_id,
+            run_id=run_id,
+            trace_id=trace_id,
+        )
 
     # ------------------------------------------------------------------ metrics
 

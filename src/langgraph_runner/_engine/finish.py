@@ -24,12 +24,13 @@ from langchain_core.runnables.config import (
     get_async_callback_manager_for_config,
     get_callback_manager_for_config,
 )
+from langgraph.types import Command
 
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.events import emit
 from langgraph_runner._engine.hooks import acall_hook, call_hook, run_coroutine_blocking
 from langgraph_runner._engine.inject import kwargs_for
-from langgraph_runner._engine.outcome import failure_update, recovered_update
+from langgraph_runner._engine.outcome import recovered_update
 from langgraph_runner._engine.records import (
     Failure,
     add_note,
@@ -55,13 +56,27 @@ from langgraph_runner._records.errors import (
 )
 from langgraph_runner.metrics._collector import NodeMetricsCollector
 
-__all__ = ["fail_async", "fail_sync"]
+__all__ = ["fail_async", "fail_sync", "failure_update"]
 
 INFO = logging.INFO
 ERROR = logging.ERROR
 _RECORD_CHANNELS = ("errors", "routing_flags")
 _CIRCUIT_OPEN = "circuit_open"  # the metrics category of a call a breaker rejected
 _RAISE = object()
+_BUDGET = ErrorCode.BUDGET_EXHAUSTED.value
+
+
+def failure_update(records: list[dict[str, Any]], goto: str | None) -> Any:
+    """The update of an unrecovered failure: records plus the blocked flag (and the
+    ``budget_exhausted`` flag when a spent budget stopped the node); a ``Command``
+    to ``goto`` when the fallback names a node."""
+    flags = {"blocked": True}
+    if records and records[-1].get("code") == _BUDGET:
+        flags["budget_exhausted"] = True
+    update = {"errors": records, "routing_flags": flags}
+    if goto is None:
+        return update
+    return Command(update=update, goto=goto)
 
 
 def _record(spec: NodeSpec, call: Call, exc: BaseException, state: Any) -> Failure:
@@ -85,11 +100,9 @@ def _log_failed(
     duration_ms: float,
     message: str,
 ) -> None:
-    emit(
-        spec.log,
+    call.event(  # from the call's ids: no NodeContext is built for the line
         ERROR,
         "node.failed",
-        call.get(),
         duration_ms=round(duration_ms, 3),
         code=code.value,
         category=category.value,
@@ -226,8 +239,14 @@ def _check_channels(call: Call, exc: BaseException) -> None:
 
 def _schema_error(call: Call, exc: BaseException) -> None:
     missing = _compat.missing_channels(call.config, _RECORD_CHANNELS)
-    # The failure becomes the schema error's __cause__, which servers log.
-    raise StateSchemaError(call.node(), missing) from redact_exception(exc)
+    # The failure becomes the schema error's __cause__, which servers log. Raised
+    # inside an except block, the error would also keep the unredacted original
+    # (a pydantic ValidationError's raw input) as __context__: it is dropped.
+    error = StateSchemaError(call.node(), missing)
+    try:
+        raise error from redact_exception(exc)
+    finally:
+        error.__context__ = None
 
 
 def _raise(spec: NodeSpec, call: Call, exc: BaseException) -> Any:

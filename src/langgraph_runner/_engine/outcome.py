@@ -1,9 +1,9 @@
-"""The update a wrapped node returns after a terminal failure: pure shaping, no effects.
+"""The update of a recovered failure: pure shaping, no effects.
 
-* no fallback: ``{"errors": [record], "routing_flags": {"blocked": True}}``;
-* ``fallback="node"``: the same update in ``Command(update=..., goto="node")``;
-* ``fallback=callable`` that succeeds: its update, with the record (marked
-  ``recovered``) prepended to its ``errors``.
+A ``fallback=callable`` that succeeds: its update, with the record (marked
+``recovered``) prepended to its ``errors``. The update of an unrecovered failure
+(``{"errors": [record], "routing_flags": {"blocked": True}}``, in a ``Command``
+for ``fallback="node"``) is ``finish.failure_update``, on the failure path itself.
 
 Records arrive in their state form (``NodeError.to_state()``: plain JSON data).
 """
@@ -16,22 +16,7 @@ from typing import Any
 
 from langgraph.types import Command
 
-__all__ = ["failure_update", "recovered_update"]
-
-
-_BUDGET = "BUDGET_EXHAUSTED"
-
-
-def failure_update(records: list[dict[str, Any]], goto: str | None) -> Any:
-    """The update of an unrecovered failure: records plus the blocked flag (and the
-    ``budget_exhausted`` flag when a spent budget stopped the node)."""
-    flags = {"blocked": True}
-    if records and records[-1].get("code") == _BUDGET:
-        flags["budget_exhausted"] = True
-    update = {"errors": records, "routing_flags": flags}
-    if goto is None:
-        return update
-    return Command(update=update, goto=goto)
+__all__ = ["recovered_update"]
 
 
 def _merged(update: Any, record: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from langgraph_runner._records.errors import (
 )
 
 __all__ = [
+    "MAYBE_CONTROL_FLOW",
     "classify_error",
     "classified_by_class",
     "classify_failure",
@@ -83,6 +84,13 @@ def _attr(obj: object, name: str) -> Any:
 
 
 _GRAPH_CONTROL = (GraphBubbleUp, GraphRecursionError, InvalidUpdateError, EmptyInputError)
+
+MAYBE_CONTROL_FLOW = (*_GRAPH_CONTROL, ValidationError)
+"""The ``Exception`` classes ``is_control_flow`` may answer True for.
+
+A caller on a hot path asks ``is_control_flow`` only for a non-``Exception`` or an
+instance of one of these; every other exception is not control flow.
+"""
 
 
 def is_control_flow(exc: BaseException) -> bool:
