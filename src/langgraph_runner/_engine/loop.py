@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from tenacity import RetryCallState
 
 from langgraph_runner._engine.attempt import attempt_async, attempt_sync
 from langgraph_runner._engine.breaker import tell_breaker
@@ -38,13 +39,13 @@ from langgraph_runner._engine.faults import PLANS
 from langgraph_runner._engine.finish import fail_async, fail_sync
 from langgraph_runner._engine.hooks import acall_hook, call_hook
 from langgraph_runner._engine.inject import kwargs_for
-from langgraph_runner._engine.policy import Policy, Retry, RetryState
+from langgraph_runner._engine.policy import Policy, Retry, attempt_info
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._engine.tokens import discarded, unwatch, watch
 from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
-from langgraph_runner._records.classify import is_control_flow
+from langgraph_runner._records.classify import MAYBE_CONTROL_FLOW, is_control_flow
 from langgraph_runner._records.errors import NodeAbortedError
 from langgraph_runner._records.sanitize import sanitize_message
 
@@ -98,31 +99,24 @@ def _succeeded(spec: NodeSpec, call: Call, info: bool) -> None:
         except Exception as exc:
             call.metrics_failed(exc, "record_success")
     if info:
-        emit(spec.log, INFO, "node.succeeded", call.get(), duration_ms=round(call.elapsed_ms(), 3))
+        call.event(INFO, "node.succeeded", duration_ms=round(call.elapsed_ms(), 3))
 
 
 def _retrying(spec: NodeSpec, call: Call, step: Retry, exc: BaseException) -> None:
     """Count the retry and log ``node.retrying``."""
-    ctx = step.info.context
-    call.report("record_retry", ctx.attempt)
+    if call.metrics is not None:
+        call.report("record_retry", call.attempt)
     if spec.log.enabled(WARNING):
-        emit(
-            spec.log,
-            WARNING,
-            "node.retrying",
-            ctx,
-            next_delay=round(step.delay, 3),
-            error_type=type(exc).__name__,
+        call.event(
+            WARNING, "node.retrying", next_delay=round(step.delay, 3), error_type=type(exc).__name__
         )
 
 
 def _aborted(spec: NodeSpec, call: Call, exc: NodeAbortedError) -> None:
     reason = exc.reason
-    emit(
-        spec.log,
+    call.event(
         WARNING,
         "node.aborted",
-        call.get(),
         reason=None if reason is None else sanitize_message(str(reason), max_length=200),
     )
 
@@ -144,28 +138,37 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
         if call is None:
             call = Call(spec, config)
         since = streaks.seq if streaks is not None else 0
-        watched = watch(call.config)  # a run that streams "messages": its tokens
+        # watch(): a run that streams "messages" collects its tokens; the cheap test
+        # inlined (a graph task's callbacks are a manager with no handlers, else None).
+        callbacks = config.get("callbacks") if config else None
+        watched = watch(config) if getattr(callbacks, "handlers", callbacks) else None
         token = CURRENT.set(call)
         try:
             info = log.enabled(INFO)  # checked once per call
             if info:
-                emit(log, INFO, "node.started", call.get())
+                call.event(INFO, "node.started")
             cfg = call.config
-            retry: RetryState | None = None
+            retry: RetryCallState | None = None
             while True:
                 try:
                     if (
                         unlimited
                         and call.run_signal is None
-                        and cfg is call.config
                         and (breaker is None or breaker.settled)
                         and not PLANS[0]  # no sweep (testing kit) is failing attempts
                     ):  # the common case, inlined (see _async_loop)
                         try:
-                            if accepts:
-                                result = fn(state, **kwargs_for(accepts, cfg, call.node()))
-                            else:
-                                result = fn(state)
+                            if cfg is call.config:
+                                if accepts:
+                                    result = fn(state, **kwargs_for(accepts, cfg, call.node()))
+                                else:
+                                    result = fn(state)
+                            else:  # a retry: its config is current, for interrupt()
+                                with _compat.use_config(cfg):
+                                    if accepts:
+                                        result = fn(state, **kwargs_for(accepts, cfg, call.node()))
+                                    else:
+                                        result = fn(state)
                         except BaseException as exc:
                             if breaker is not None:
                                 tell_breaker(breaker, spec.retry, exc)
@@ -175,7 +178,9 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                     else:
                         result = attempt_sync(spec, state, call, cfg)
                 except BaseException as exc:
-                    if is_control_flow(exc):
+                    if not isinstance(exc, Exception) or (
+                        isinstance(exc, MAYBE_CONTROL_FLOW) and is_control_flow(exc)
+                    ):  # is_control_flow(exc), its common answer inlined
                         raise
                     if watched is not None and watched[0].ids:
                         discarded(call.config, watched[0])
@@ -183,17 +188,20 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                     if not isinstance(step, Retry):
                         return fail_sync(spec, state, call, step)
                     _retrying(spec, call, step, exc)
-                    call_hook(
-                        spec.on_retry_attempt,
-                        step.info,
-                        log=log,
-                        hook_name="on_retry_attempt",
-                        node=step.info.node,
-                    )
-                    wait_sync(call, step.delay)
+                    hook = spec.on_retry_attempt
+                    if hook is not None:
+                        call_hook(
+                            hook,
+                            attempt_info(call, step, exc),
+                            log=log,
+                            hook_name="on_retry_attempt",
+                            node=call.node(),
+                        )
+                    if step.wait > 0 or hook is not None:  # a hook may abort or drain the run
+                        wait_sync(call, step.wait)
                     retry = step.state
                     cfg = _compat.config_for_retry(cfg)
-                    call.next_attempt(retry.advance())
+                    call.next_attempt(policy.advance(retry))
                     continue
                 if info or call.metrics is not None:
                     _succeeded(spec, call, info)
@@ -226,32 +234,38 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
         if call is None:
             call = Call(spec, config)
         since = streaks.seq if streaks is not None else 0
-        watched = watch(call.config)  # a run that streams "messages": its tokens
+        # watch(): a run that streams "messages" collects its tokens; the cheap test
+        # inlined (a graph task's callbacks are a manager with no handlers, else None).
+        callbacks = config.get("callbacks") if config else None
+        watched = watch(config) if getattr(callbacks, "handlers", callbacks) else None
         token = CURRENT.set(call)
         try:
             info = log.enabled(INFO)  # checked once per call
             if info:
-                emit(log, INFO, "node.started", call.get())
+                call.event(INFO, "node.started")
             cfg = call.config
-            retry: RetryState | None = None
+            retry: RetryCallState | None = None
             while True:
                 try:
                     if (
                         inline
                         and call.run_signal is None
-                        and cfg is call.config
                         and (breaker is None or breaker.settled)
                         and not PLANS[0]  # no sweep (testing kit) is failing attempts
                     ):
                         # The common case, inlined (every call on this path pays for each
                         # function call): a settled breaker (closed, nothing counted) needs
                         # neither before_call nor on_success; a failure is told, and a success
-                        # once another call's failure unsettled it meanwhile.
+                        # once another call's failure unsettled it meanwhile. A retry's
+                        # config is made current, for interrupt().
                         try:
-                            if accepts:
-                                result = await fn(state, **kwargs_for(accepts, cfg, call.node()))
-                            else:
-                                result = await fn(state)
+                            with _compat.use_config(None if cfg is call.config else cfg):
+                                if accepts:
+                                    result = await fn(
+                                        state, **kwargs_for(accepts, cfg, call.node())
+                                    )
+                                else:
+                                    result = await fn(state)
                         except BaseException as exc:
                             if breaker is not None:
                                 tell_breaker(breaker, spec.retry, exc)
@@ -261,7 +275,9 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                     else:
                         result = await attempt_async(spec, state, call, cfg)
                 except BaseException as exc:
-                    if is_control_flow(exc):
+                    if not isinstance(exc, Exception) or (
+                        isinstance(exc, MAYBE_CONTROL_FLOW) and is_control_flow(exc)
+                    ):  # is_control_flow(exc), its common answer inlined
                         raise
                     if watched is not None and watched[0].ids:
                         discarded(call.config, watched[0])
@@ -269,17 +285,20 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                     if not isinstance(step, Retry):
                         return await fail_async(spec, state, call, step)
                     _retrying(spec, call, step, exc)
-                    await acall_hook(
-                        spec.on_retry_attempt,
-                        step.info,
-                        log=log,
-                        hook_name="on_retry_attempt",
-                        node=step.info.node,
-                    )
-                    await wait_async(call, step.delay)
+                    hook = spec.on_retry_attempt
+                    if hook is not None:
+                        await acall_hook(
+                            hook,
+                            attempt_info(call, step, exc),
+                            log=log,
+                            hook_name="on_retry_attempt",
+                            node=call.node(),
+                        )
+                    if step.wait > 0 or hook is not None:  # a hook may abort or drain the run
+                        await wait_async(call, step.wait)
                     retry = step.state
                     cfg = _compat.config_for_retry(cfg)
-                    call.next_attempt(retry.advance())
+                    call.next_attempt(policy.advance(retry))
                     continue
                 if info or call.metrics is not None:
                     _succeeded(spec, call, info)
