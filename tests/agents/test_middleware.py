@@ -318,3 +318,34 @@ def test_a_tool_with_on_error_raise_reaches_tool_node_error_handling() -> None:
     with pytest.raises(ConnectionError):
         create_agent(parallel_model(), tools.tools, middleware=[mw]).invoke(_HI)
     assert tools.n["flaky"] == 2
+
+
+def test_tool_names_the_model_invents_share_one_guard() -> None:
+    """3,000 tool names the agent does not have cost one guard, not one each (memory)."""
+    import tracemalloc
+
+    from langgraph.prebuilt.tool_node import ToolCallRequest
+
+    mw = RunnerMiddleware(retry=1)
+
+    def execute(request: Any) -> ToolMessage:
+        call = request.tool_call
+        return ToolMessage(content="no such tool", tool_call_id=call["id"], name=call["name"])
+
+    def call(name: str, i: int) -> Any:
+        request = ToolCallRequest(
+            tool_call={"name": name, "args": {}, "id": f"c{i}"}, tool=None, state={},
+            runtime=None,  # type: ignore[arg-type]
+        )  # fmt: skip
+        return mw.wrap_tool_call(request, execute)
+
+    call("warm-up", 0)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        answers = [call(f"invented_{i}", i) for i in range(3000)]
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert [a.tool_call_id for a in answers[:2]] == ["c0", "c1"]
+    assert grown < 4 * 2**20, f"{grown / 2**20:.1f} MiB for 3,000 invented tool names"

@@ -140,7 +140,8 @@ def test_budgets_per_thread_and_per_tenant_are_kept_apart() -> None:
 
 
 def test_remaining_budget_is_readable_from_the_node_context() -> None:
-    """get_node_context().budgets shows spent and remaining units while the node runs."""
+    """get_node_context().budgets shows spent and remaining units while the node runs (the
+    running call already counted)."""
     model = UsageModel(tokens=100)
     budget = Budget(name="ctx", tokens=1000, calls=5, store=InProcessLimitStore())
     seen: list[Any] = []
@@ -156,7 +157,8 @@ def test_remaining_budget_is_readable_from_the_node_context() -> None:
     node.invoke({}, {"configurable": {"thread_id": "x"}, "run_id": uuid.uuid4()})
     status = seen[0]
     assert status.spent["tokens"] == 100
-    assert status.remaining == {"tokens": 900, "cost": None, "calls": 5}
+    # The running call is counted when it starts (reserved before it runs).
+    assert status.remaining == {"tokens": 900, "cost": None, "calls": 4}
     assert status.exhausted is False
 
 

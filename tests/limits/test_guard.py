@@ -101,8 +101,10 @@ def test_tokens_reported_by_models_count_against_a_token_limit() -> None:
     node = create_node(agent, rate_limit=limit)
     node({})
     node({})
-    # 600 tokens at 100/s from a bucket of 100: 500 in debt, plus one token to start.
-    assert clock.slept == pytest.approx([5.01])
+    # 600 tokens at 100/s from a bucket of 100: 500 in debt. The node starts on one token
+    # (5.01 s); its model call then reserves the key's mean (600, at most the burst of 100)
+    # and waits for it.
+    assert clock.slept == pytest.approx([5.01, 0.99])
 
 
 def test_count_tokens_hook_measures_other_units() -> None:
@@ -115,7 +117,9 @@ def test_count_tokens_hook_measures_other_units() -> None:
     node = create_node(lambda s: {"text": "x" * 30}, rate_limit=limit)
     node({})
     node({})
-    assert clock.slept == pytest.approx([2.1])
+    # 30 units at 10/s from a bucket of 10: 20 in debt; the second call reserves the key's
+    # mean (30, at most the burst of 10) and so waits for a full bucket.
+    assert clock.slept == pytest.approx([3.0])
 
 
 def test_async_nodes_and_runnables_wait_too() -> None:
@@ -189,8 +193,9 @@ def test_each_model_call_inside_a_node_waits_for_tokens(mode: str) -> None:
         create_node(loop, rate_limit=limit)({})
     else:
         asyncio.run(create_node(aloop, rate_limit=limit)({}))
-    # 600 tokens at 100/s from a bucket of 100: 5.01 s before the second call, then 6 s.
-    assert clock.slept == pytest.approx([5.01, 6.0])
+    # 600 tokens at 100/s from a bucket of 100: each later call reserves the key's mean
+    # (at most the burst of 100) and waits 6 s for it and the debt of the one before.
+    assert clock.slept == pytest.approx([6.0, 6.0])
     assert model.calls == 3
 
 

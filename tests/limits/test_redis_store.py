@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,11 @@ from langgraph_runner import GraphState, create_node
 from langgraph_runner._limits.budget import Budget
 from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._limits.redis_store import RedisLimitStore
-from langgraph_runner._records.errors import BudgetExceededError, RateLimitedError
+from langgraph_runner._records.errors import (
+    BudgetExceededError,
+    LimitStoreUnavailableError,
+    RateLimitedError,
+)
 from tests import services
 
 SPAWN = multiprocessing.get_context("forkserver")
@@ -122,27 +127,38 @@ def test_redis_down_fails_open_by_default(caplog: pytest.LogCaptureFixture) -> N
 
 
 def test_redis_down_fails_closed_when_asked() -> None:
-    """With on_unavailable='closed', limits refuse and budgets stop every call."""
+    """With on_unavailable='closed', limits and budgets refuse every call as the store being
+    unavailable, never as a spent budget."""
     store = RedisLimitStore(DOWN, on_unavailable="closed", reconnect_interval=2)
     limit = RateLimit(key="x", requests_per_second=100, store=store)
-    with pytest.raises(RateLimitedError) as info:
+    with pytest.raises(LimitStoreUnavailableError) as info:
         limit.acquire()
+    assert isinstance(info.value, RateLimitedError)  # still a refusal callers may catch so
     assert info.value.reason == "store unreachable"
     assert info.value.retry_after == 2
-    with pytest.raises(BudgetExceededError) as spent:
-        Budget(tokens=10, store=store).check("run")
-    assert spent.value.exhausted == "store unreachable"
+    budget = Budget(tokens=10, store=store)
+    for step in (lambda: budget.check("run"), lambda: budget.reserve("run")):
+        with pytest.raises(LimitStoreUnavailableError) as down:
+            step()
+        assert not isinstance(down.value, BudgetExceededError)
+        assert down.value.kind == "budget"
+        assert down.value.limit == "budget"
 
 
 def test_redis_down_closed_records_the_refusal_on_a_node() -> None:
-    """A node behind a closed, unreachable store fails with a RATE_LIMITED record."""
+    """A node behind a closed, unreachable store fails with a LIMIT_STORE_UNAVAILABLE record,
+    whether a rate limit or a budget asked the store (never BUDGET_EXHAUSTED)."""
     store = RedisLimitStore(DOWN, on_unavailable="closed")
 
     def work(state: GraphState) -> dict[str, Any]:
         return {}
 
     node = create_node(work, rate_limit=RateLimit(key="x", requests_per_second=5, store=store))
-    assert node({})["errors"][0]["code"] == "RATE_LIMITED"
+    assert node({})["errors"][0]["code"] == "LIMIT_STORE_UNAVAILABLE"
+    budgeted = create_node(work, budget=Budget(calls=5, store=store))
+    out = budgeted({}, {"configurable": {"thread_id": "t"}, "run_id": uuid.uuid4()})
+    assert out["errors"][0]["code"] == "LIMIT_STORE_UNAVAILABLE"
+    assert "budget_exhausted" not in out["routing_flags"]
 
 
 def test_bad_store_config_is_refused() -> None:

@@ -35,6 +35,7 @@ SPEC_CODES = {
     "NODE_ABORTED",
     "RATE_LIMITED",
     "BUDGET_EXHAUSTED",
+    "LIMIT_STORE_UNAVAILABLE",
 }
 JSON_SCALARS = (str, int, float, bool, type(None))
 

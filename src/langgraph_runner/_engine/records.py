@@ -31,6 +31,7 @@ from langgraph_runner._records.errors import (
     CircuitOpenError,
     ErrorCategory,
     ErrorCode,
+    LimitStoreUnavailableError,
     NodeAbortedError,
     NodeError,
     RateLimitedError,
@@ -61,11 +62,14 @@ _RECOVERABLE = frozenset(
         ErrorCode.NODE_TIMEOUT,
         ErrorCode.CIRCUIT_OPEN,
         ErrorCode.RATE_LIMITED,
+        ErrorCode.LIMIT_STORE_UNAVAILABLE,
     )
 )
 _STACK_MESSAGE = 300
 _CIRCUIT_OPEN_CODE = ErrorCode.CIRCUIT_OPEN.value
-_HINTED_CODES = frozenset((_CIRCUIT_OPEN_CODE, ErrorCode.RATE_LIMITED.value))  # carry retry_after
+_HINTED_CODES = frozenset(  # carry retry_after
+    (_CIRCUIT_OPEN_CODE, ErrorCode.RATE_LIMITED.value, ErrorCode.LIMIT_STORE_UNAVAILABLE.value)
+)
 
 
 def code_and_category(
@@ -88,6 +92,8 @@ def code_and_category(
         found = ErrorCode.CIRCUIT_OPEN, category
     elif isinstance(exc, NodeAbortedError):
         found = ErrorCode.NODE_ABORTED, category
+    elif isinstance(exc, LimitStoreUnavailableError):
+        found = ErrorCode.LIMIT_STORE_UNAVAILABLE, ErrorCategory.NETWORK
     elif isinstance(exc, RateLimitedError):
         found = ErrorCode.RATE_LIMITED, ErrorCategory.RATE_LIMIT
     elif isinstance(exc, BudgetExceededError):

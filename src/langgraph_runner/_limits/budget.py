@@ -3,10 +3,13 @@
 A budget's spend is kept in a store under ``budget:<name>:<per>:<id>``, where the
 id is the run's trace id, the thread id, or the tenant id read from
 ``config["configurable"][tenant_key]`` (or the metadata). Every call guarded by a
-budget checks it first: when a limit is reached (spent >= limit) the call is not
-made and ``BudgetExceededError`` is raised. What the call used is added after it
-(tokens and cost of each model call as it ends, the call itself at the end), so
-the spend may pass a limit by at most what one call uses.
+budget reserves it first (``reserve``): in one atomic step of the store the limits
+are checked and the call is counted, so a budget of N calls admits at most N
+calls whatever the concurrency. When a limit is reached (spent >= limit) the call
+is not made and ``BudgetExceededError`` is raised. Tokens and cost are added as
+each model call ends, so they may pass a limit by what the calls running at that
+moment use. A shared store that cannot answer and fails closed refuses the call
+with ``LimitStoreUnavailableError`` (never taken for a spent budget).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import stats
 from langgraph_runner._limits.stores import LimitStore, Spent, default_store
 from langgraph_runner._limits.tokens import Usage
-from langgraph_runner._records.errors import BudgetExceededError
+from langgraph_runner._records.errors import BudgetExceededError, LimitStoreUnavailableError
 from langgraph_runner._records.logs import get_event_logger
 
 __all__ = ["Budget", "BudgetStatus"]
@@ -78,7 +81,7 @@ class Budget:
         cost: Most cost, in the currency of ``prices``.
         calls: Most calls: node calls for ``create_node``, model calls for
             ``RunnerMiddleware``.
-        prices: Model name -> ``(input, output)`` price per million tokens; a name
+        prices: Model name -> ``(input, output)`` finite price per million tokens; a name
             also matches models it is a prefix of (``"gpt-4o"`` matches
             ``"gpt-4o-2024-08-06"``), and ``"*"`` prices every other model.
             Required with ``cost``.
@@ -128,14 +131,17 @@ class Budget:
                     isinstance(price, tuple)
                     and len(price) == 2
                     and all(
-                        isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0
+                        isinstance(p, (int, float))
+                        and not isinstance(p, bool)
+                        and math.isfinite(p)
+                        and p >= 0
                         for p in price
                     )
                 )
                 if not isinstance(model, str) or not model or not ok:
                     raise ValueError(
-                        f"Budget: prices[{model!r}] must be (input, output) prices per million "
-                        f"tokens >= 0, got {price!r}"
+                        f"Budget: prices[{model!r}] must be (input, output) finite prices per "
+                        f"million tokens >= 0, got {price!r}"
                     )
             object.__setattr__(self, "prices", dict(self.prices))
         elif self.cost is not None:
@@ -209,15 +215,13 @@ class Budget:
         """Raise ``BudgetExceededError`` when a limit is reached; else where it stands.
 
         Raises:
-            BudgetExceededError: A limit is reached, or the shared store is
-                unreachable and fails closed.
+            BudgetExceededError: A limit is reached.
+            LimitStoreUnavailableError: The shared store cannot answer and fails closed.
         """
         store = self._store()
         spent = store.spent(self.key(scope_id))
         if spent is None:  # a shared store that cannot answer
-            if not getattr(store, "fails_closed", False):
-                return self._status(scope_id, Spent())
-            self._exhausted(scope_id, node, tenant, Spent(), "store unreachable")
+            return self._unavailable(store, scope_id, node)
         status = self._status(scope_id, spent)
         if status.exhausted:
             unit = next(
@@ -227,6 +231,42 @@ class Budget:
             )
             self._exhausted(scope_id, node, tenant, spent, unit)
         return status
+
+    def reserve(self, scope_id: str, *, node: str | None = None, tenant: str = "") -> BudgetStatus:
+        """Count one call unless a limit is reached, in one atomic step of the store.
+
+        Raises:
+            BudgetExceededError: A limit is reached (the call is not counted).
+            LimitStoreUnavailableError: The shared store cannot answer and fails closed.
+        """
+        store = self._store()
+        found = store.take_call(self.key(scope_id), self._limits, float(self.ttl))  # type: ignore[arg-type]
+        if found is None:
+            return self._unavailable(store, scope_id, node)
+        taken, spent = found
+        status = self._status(scope_id, spent)
+        if not taken:
+            unit = next(
+                u
+                for u, limit in self.limits().items()
+                if limit is not None and status.spent[u] >= limit
+            )
+            self._exhausted(scope_id, node, tenant, spent, unit)
+        stats.count_spend(self.name, node or "", tenant, 0.0, 0.0, 1)
+        return status
+
+    @property
+    def _limits(self) -> tuple[float | None, float | None, float | None]:
+        calls = self.calls
+        return self.tokens, self.cost, None if calls is None else float(calls)
+
+    def _unavailable(self, store: LimitStore, scope_id: str, node: str | None) -> BudgetStatus:
+        """A shared store that cannot answer: not enforced (fails open) or refused."""
+        if not getattr(store, "fails_closed", False):
+            return self._status(scope_id, Spent())
+        raise LimitStoreUnavailableError(
+            self.name, float(getattr(store, "reconnect_interval", 1.0)), node=node, kind="budget"
+        )
 
     def _exhausted(
         self, scope_id: str, node: str | None, tenant: str, spent: Spent, unit: str

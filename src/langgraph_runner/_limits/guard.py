@@ -3,12 +3,17 @@
 ::
 
     budgets spent? -> BudgetExceededError (before anything runs)
-    each RateLimit: wait for a slot (deadline, abort signal, cancellation) or refuse
+    each RateLimit: wait for a slot (deadline, abort signal, cancellation) or refuse;
+        a limit with count_tokens also reserves the key's mean tokens per call
+    each Budget: the call reserved (checked and counted in one atomic step)
     fn, with a UsageCounter on every LangChain model call inside it:
-        before each model call: budgets checked again
-        after each model call: tokens spent on the limits, tokens and cost on budgets
+        before each model call: budgets checked again; token limits reserve the
+            key's mean tokens per call (waiting for them)
+        after each model call: tokens settled on the limits (used - reserved),
+            tokens and cost on budgets
     a failure with HTTP 429 / Retry-After: every caller of the limit held off
-    after the call: one call spent on each budget; count_tokens hooks on the result
+    after the call: count_tokens hooks settled on the result; reservations of
+        model calls that never reported usage given back
 
 The wrapped function keeps ``fn``'s signature (``__wrapped__``), so the engine
 injects exactly what ``fn`` declares; the wrapper runs inside each attempt, so a
@@ -19,6 +24,7 @@ the node runs.
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -81,7 +87,7 @@ def _coerce(value: object, cls: type[Any], field: str, where: str) -> tuple[Any,
 class _Scope:
     """One call's view of the guard: node, ids, the budgets' scope ids."""
 
-    __slots__ = ("budgets", "ctx", "deadline", "guard", "node", "signal")
+    __slots__ = ("budgets", "ctx", "deadline", "guard", "node", "reserved", "signal")
 
     node: str
     ctx: Callable[[], NodeContext] | None
@@ -121,6 +127,8 @@ class _Scope:
                 run = str((config or {}).get("run_id") or conf.get("thread_id") or "") or None
                 thread = conf.get("thread_id")
                 self.ctx = None
+        # Tokens reserved per limit and not settled yet (one entry per call or model call).
+        self.reserved: list[collections.deque[float]] = [collections.deque() for _ in guard.limits]
         self.budgets: list[tuple[Budget, str, str]] = []
         for budget in guard.budgets:
             sid = budget.scope_id(run=run, thread=thread, config=config)
@@ -138,15 +146,30 @@ class _Scope:
         for budget, sid, tenant in self.budgets:
             budget.check(sid, node=self.node, tenant=tenant)
 
+    def reserve(self) -> None:
+        """Count the call on every budget, each in one atomic step (a spent one refuses)."""
+        for budget, sid, tenant in self.budgets:
+            budget.reserve(sid, node=self.node, tenant=tenant)
+
+    def give_back(self) -> None:
+        """Settle every reservation not settled yet as unused (the call never ran, or a
+        model call never reported its usage)."""
+        for limit, pending in zip(self.guard.limits, self.reserved, strict=True):
+            while pending:
+                limit.spend(0.0, pending.popleft())
+
     def view(self) -> dict[str, BudgetStatus]:
         return {budget.name: budget.status(sid) for budget, sid, _t in self.budgets}
 
     def used(self, usage: Usage) -> None:
-        """After each model call: tokens on the limits, tokens and cost on the budgets."""
-        if usage.total_tokens > 0:
-            for limit in self.guard.limits:
-                if limit.count_tokens is None:
-                    limit.spend(usage.total_tokens)
+        """After each model call: tokens settled on the limits, tokens and cost on the budgets."""
+        for limit, pending in zip(self.guard.limits, self.reserved, strict=True):
+            if limit.count_tokens is None and limit.limits_tokens:
+                try:
+                    reserved = pending.popleft()
+                except IndexError:
+                    reserved = 0.0
+                limit.spend(usage.total_tokens, reserved)
         for budget, sid, tenant in self.budgets:
             budget.spend_usage(sid, usage, node=self.node, tenant=tenant)
 
@@ -157,47 +180,63 @@ class _Scope:
 
     def finished(self, result: Any, ok: bool) -> None:
         log = self.guard.log
-        for budget, sid, tenant in self.budgets:
-            spent = budget.spend(sid, calls=1, node=self.node, tenant=tenant)
-            if log.emits(logging.DEBUG):  # what is left, from the totals the spend returned
-                status = budget.status_of(sid, spent)
+        if log.emits(logging.DEBUG):
+            for budget, sid, _tenant in self.budgets:
+                status = budget.status(sid)
                 log.emit(
                     logging.DEBUG, "budget.spent", node=self.node, budget=budget.name,
                     per=budget.per, spent=status.spent, remaining=status.remaining,
                 )  # fmt: skip
-        if ok:
-            for limit in self.guard.limits:
-                if limit.count_tokens is not None:
-                    tokens = limit.count_tokens(result)
-                    if tokens:
-                        limit.spend(float(tokens))
+        for limit, pending in zip(self.guard.limits, self.reserved, strict=True):
+            if limit.count_tokens is not None and limit.limits_tokens:
+                reserved = pending.popleft() if pending else 0.0
+                tokens = limit.count_tokens(result) if ok else 0.0
+                limit.spend(tokens or 0.0, reserved)
+        self.give_back()
 
     def acquire(self) -> float:
-        """Wait for a slot of every limit; the seconds waited."""
+        """Wait for a slot of every limit; the seconds waited. A limit with ``count_tokens``
+        also reserves the key's mean tokens per call."""
         log = self.guard.log
         waited = 0.0
-        for limit in self.guard.limits:
-            waited += limit.acquire(
-                node=self.node,
-                deadline=self.deadline,
-                signal=self.signal,
-                log=log,
-                fields=self.fields,
-            )
+        try:
+            for limit, pending in zip(self.guard.limits, self.reserved, strict=True):
+                slot = limit.acquire_slot(
+                    node=self.node,
+                    deadline=self.deadline,
+                    signal=self.signal,
+                    log=log,
+                    fields=self.fields,
+                    reserve=limit.count_tokens is not None,
+                )
+                waited += slot.wait
+                if limit.count_tokens is not None and limit.limits_tokens:
+                    pending.append(slot.tokens)
+        except BaseException:
+            self.give_back()
+            raise
         return waited
 
     async def aacquire(self) -> float:
         """The async ``acquire``."""
         log = self.guard.log
         waited = 0.0
-        for limit in self.guard.limits:
-            waited += await limit.aacquire(
-                node=self.node,
-                deadline=self.deadline,
-                signal=self.signal,
-                log=log,
-                fields=self.fields,
-            )
+        try:
+            for limit, pending in zip(self.guard.limits, self.reserved, strict=True):
+                slot = await limit.aacquire_slot(
+                    node=self.node,
+                    deadline=self.deadline,
+                    signal=self.signal,
+                    log=log,
+                    fields=self.fields,
+                    reserve=limit.count_tokens is not None,
+                )
+                waited += slot.wait
+                if limit.count_tokens is not None and limit.limits_tokens:
+                    pending.append(slot.tokens)
+        except BaseException:
+            self.give_back()
+            raise
         return waited
 
     def before_model(self, _model: str | None = None) -> None:
@@ -205,12 +244,13 @@ class _Scope:
         (a node that loops over a model, a whole agent inside one node, is held to its
         tokens per minute call by call)."""
         self.check()
-        for limit in self.guard.limits:
+        for limit, pending in zip(self.guard.limits, self.reserved, strict=True):
             if limit.limits_tokens and limit.count_tokens is None:
-                limit.acquire(
+                slot = limit.acquire_slot(
                     cost=0.0, node=self.node, deadline=self.deadline, signal=self.signal,
-                    log=self.guard.log, fields=self.fields,
+                    log=self.guard.log, fields=self.fields, reserve=True,
                 )  # fmt: skip
+                pending.append(slot.tokens)
 
     def counter(self) -> UsageCounter:
         return UsageCounter(self.before_model, self.used, self.failed)
@@ -259,9 +299,14 @@ class LimitGuard:
         @functools.wraps(fn)
         def limited(*args: Any, **kwargs: Any) -> Any:
             scope = _Scope(self, name)
-            scope.check()
-            if scope.acquire() and scope.budgets:
-                scope.check()  # others may have spent the budget while this call waited
+            scope.check()  # a spent budget refuses before any wait
+            scope.acquire()
+            if scope.budgets:
+                try:
+                    scope.reserve()  # checked and counted at once: N calls admit at most N
+                except BaseException:
+                    scope.give_back()
+                    raise
             token = BUDGET_VIEW.set(scope.view) if self.budgets else None
             ok, result = False, None
             try:
@@ -287,9 +332,14 @@ class LimitGuard:
         @functools.wraps(fn)
         async def limited(*args: Any, **kwargs: Any) -> Any:
             scope = _Scope(self, name)
-            scope.check()
-            if await scope.aacquire() and scope.budgets:
-                scope.check()  # others may have spent the budget while this call waited
+            scope.check()  # a spent budget refuses before any wait
+            await scope.aacquire()
+            if scope.budgets:
+                try:
+                    scope.reserve()  # checked and counted at once: N calls admit at most N
+                except BaseException:
+                    scope.give_back()
+                    raise
             token = BUDGET_VIEW.set(scope.view) if self.budgets else None
             ok, result = False, None
             try:

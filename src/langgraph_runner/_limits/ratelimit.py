@@ -7,6 +7,10 @@ one step (GCRA, see ``gcra``) and then waits for it, outside any lock, bounded b
 ``max_wait`` and the node's deadline and ended by its abort signal or task
 cancellation; or, with ``on_limit="fail"``, is refused at once with a
 ``RateLimitedError`` carrying ``retry_after``.
+
+Tokens are known only after a call: a call reserves the key's recent mean when
+it starts (``acquire_slot(reserve=True)``) and ``settle`` takes the difference
+after it, so callers waiting on a debt start one estimate apart.
 """
 
 from __future__ import annotations
@@ -20,17 +24,41 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from langgraph_runner._internal.durations import seconds
-from langgraph_runner._limits import stats
+from langgraph_runner._limits import gcra, stats
 from langgraph_runner._limits.gcra import Decision, Rates
 from langgraph_runner._limits.stores import LimitStore, default_store
+from langgraph_runner._limits.tokens import MAX_TOKENS as _MAX_TOKENS
 from langgraph_runner._policies.abort import AbortSignal
 from langgraph_runner._records.classify import http_status, retry_after_seconds
-from langgraph_runner._records.errors import NodeAbortedError, RateLimitedError
+from langgraph_runner._records.errors import (
+    LimitStoreUnavailableError,
+    NodeAbortedError,
+    RateLimitedError,
+)
 from langgraph_runner._records.logs import EventLogger, get_event_logger
 
-__all__ = ["RateLimit"]
+__all__ = ["MAX_HOLD", "MAX_TOKENS", "RateLimit", "token_count"]
 
 _INF = math.inf
+MAX_HOLD = 86_400.0
+"""The longest ``max_hold`` may be (one day)."""
+MAX_TOKENS = float(_MAX_TOKENS)
+"""Most tokens one call is counted for (a larger count is clamped to it)."""
+
+
+def token_count(value: object) -> float | None:
+    """A token count as a number in ``[0, MAX_TOKENS]`` (a larger one clamped); None when
+    it is not one: not a number, NaN or infinite (a count of ``inf`` would hold the key
+    forever)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        count = float(value)
+    except OverflowError:  # an int past float's range: a count, just a huge one
+        return MAX_TOKENS if value > 0 else 0.0
+    if not math.isfinite(count):
+        return None
+    return min(max(count, 0.0), MAX_TOKENS)
 
 
 def _rate(name: str, value: object) -> float | None:
@@ -82,6 +110,8 @@ class RateLimit:
             ``RunnerMiddleware``) instead of reading LangChain's usage.
         hold_on_429: Whether a failure with HTTP 429 or a Retry-After hint holds
             every caller of the key off until it passes (default True).
+        max_hold: Longest hold, seconds or a timedelta (default 300 s, at most one
+            day): a longer Retry-After (``999999999``) holds callers this long.
 
     Raises:
         TypeError: A value of the wrong type (the message names the field).
@@ -101,6 +131,7 @@ class RateLimit:
     store: LimitStore | None = None
     count_tokens: Callable[[Any], float | None] | None = None
     hold_on_429: bool = True
+    max_hold: float | timedelta = 300.0
     rates: Rates = field(init=False, repr=False, compare=False)
     """The rates as the stores use them (derived)."""
 
@@ -127,6 +158,12 @@ class RateLimit:
             raise TypeError("RateLimit: count_tokens must be callable")
         if not isinstance(self.hold_on_429, bool):
             raise TypeError("RateLimit: hold_on_429 must be a bool")
+        max_hold = seconds(self.max_hold, "max_hold", owner="RateLimit")
+        if max_hold > MAX_HOLD:
+            raise ValueError(
+                f"RateLimit: max_hold must be at most {MAX_HOLD:g} s, got {max_hold!r}"
+            )
+        object.__setattr__(self, "max_hold", max_hold)
         r_int = 0.0 if requests is None else 1.0 / requests
         t_int = 0.0 if tokens is None else 1.0 / tokens
         object.__setattr__(self, "rates", Rates(r_int, burst * r_int, t_int, token_burst * t_int))
@@ -145,18 +182,31 @@ class RateLimit:
         """Seconds a call would wait for a slot now (0 when one is free)."""
         return self._store().peek(self.key, self.rates)
 
-    def spend(self, tokens: float) -> None:
-        """Take ``tokens`` a call used from the token bucket (no-op without a token rate)."""
-        if self.limits_tokens and tokens > 0:
-            self._store().spend(self.key, self.rates, float(tokens))
+    def spend(self, tokens: float, reserved: float = 0.0) -> None:
+        """Take ``tokens`` a call used from the token bucket, less the ``reserved`` estimate
+        its slot took (no-op without a token rate). A count that is not a number is
+        ignored and one past ``MAX_TOKENS`` clamped, so a bad count never blocks the key."""
+        if not self.limits_tokens:
+            return
+        count = token_count(tokens)
+        if count is None:
+            get_event_logger().emit(
+                logging.WARNING, "ratelimit.bad_token_count", limit=self.key,
+                value_type=type(tokens).__name__,
+            )  # fmt: skip
+            count = 0.0
+        if count > 0 or reserved > 0:
+            self._store().settle(self.key, self.rates, count, float(reserved))
 
     def hold(self, seconds: float) -> None:
-        """Hold every caller of this key off for ``seconds`` (e.g. a provider's Retry-After)."""
-        if seconds > 0:
-            self._store().block(self.key, float(seconds))
+        """Hold every caller of this key off for ``seconds`` (e.g. a provider's
+        Retry-After), at most ``max_hold``; a value that is not a number is ignored."""
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
+            self._store().block(self.key, min(float(seconds), self.max_hold))  # type: ignore[arg-type]
 
     def hold_for(self, exc: BaseException) -> float | None:
-        """Hold callers off as a failure asks: its Retry-After, else 1 s for a bare HTTP 429.
+        """Hold callers off as a failure asks: its Retry-After (at most ``max_hold``), else
+        1 s for a bare HTTP 429.
 
         Returns:
             The seconds held, or None when the failure asks nothing (or ``hold_on_429``
@@ -167,10 +217,11 @@ class RateLimit:
         hint = retry_after_seconds(exc)
         if hint is None and http_status(exc) == 429:
             hint = 1.0
-        if hint is None or hint <= 0:
+        if hint is None or not hint > 0:  # None, NaN or <= 0
             return None
-        self.hold(hint)
-        return hint
+        held = min(float(hint), float(self.max_hold))  # type: ignore[arg-type]
+        self.hold(held)
+        return held
 
     def reset(self) -> None:
         """Forget the limiter's state (every process, with a shared store)."""
@@ -178,16 +229,21 @@ class RateLimit:
 
     # ------------------------------------------------------------------ acquiring
 
-    def _decide(self, cost: float, deadline: float | None, node: str | None) -> Decision:
+    def _decide(
+        self, cost: float, deadline: float | None, node: str | None, reserve: bool
+    ) -> Decision:
         if self.on_limit == "fail":
             budget = 0.0
         else:
             budget = _INF if self.max_wait is None else float(self.max_wait)  # type: ignore[arg-type]
             if deadline is not None:
                 budget = min(budget, deadline - time.monotonic())
-        decision = self._store().acquire(self.key, self.rates, cost, max(0.0, budget))
+        reserve = reserve and self.limits_tokens
+        decision = self._store().acquire(self.key, self.rates, cost, max(0.0, budget), reserve)
         if not decision.granted:
             stats.count_rejection(self.key, node or "")
+            if decision.reason == gcra.UNREACHABLE:
+                raise LimitStoreUnavailableError(self.key, decision.wait, node=node)
             raise RateLimitedError(self.key, decision.wait, node=node, reason=decision.reason)
         return decision
 
@@ -225,26 +281,11 @@ class RateLimit:
     ) -> float:
         """Wait for a slot (sync). Returns the seconds waited.
 
-        Args:
-            cost: Requests the call counts for.
-            node: The node's name, for the error, the log event and metrics.
-            deadline: ``time.monotonic()`` value the wait must end before.
-            signal: An abort signal that ends the wait (``NodeAbortedError``).
-            log: Where ``node.rate_limited`` goes (the package's logger by default).
-            fields: Returns more fields for the log event (trace ids); called only
-                when the event is logged.
-
-        Raises:
-            RateLimitedError: ``on_limit="fail"`` and no slot now, or the wait
-                would pass ``max_wait`` or the deadline.
-            NodeAbortedError: ``signal`` fired while waiting.
+        See ``acquire_slot``, which also reserves the call's estimated tokens.
         """
-        decision = self._decide(cost, deadline, node)
-        if decision.wait > 0:
-            self._waiting(decision.wait, node, log, decision.reason, fields)
-            if self._store().sleep(decision.wait, signal):
-                raise _aborted(signal, node)
-        return decision.wait
+        return self.acquire_slot(
+            cost=cost, node=node, deadline=deadline, signal=signal, log=log, fields=fields
+        ).wait
 
     async def aacquire(
         self,
@@ -260,12 +301,66 @@ class RateLimit:
 
         Cancelling the task ends the wait (the reserved slot goes unused).
         """
-        decision = self._decide(cost, deadline, node)
+        slot = await self.aacquire_slot(
+            cost=cost, node=node, deadline=deadline, signal=signal, log=log, fields=fields
+        )
+        return slot.wait
+
+    def acquire_slot(
+        self,
+        *,
+        cost: float = 1.0,
+        node: str | None = None,
+        deadline: float | None = None,
+        signal: AbortSignal | None = None,
+        log: EventLogger | None = None,
+        fields: Callable[[], dict[str, Any]] | None = None,
+        reserve: bool = False,
+    ) -> Decision:
+        """Wait for a slot (sync); what was reserved (``.wait`` seconds, ``.tokens``).
+
+        Args:
+            cost: Requests the call counts for.
+            node: The node's name, for the error, the log event and metrics.
+            deadline: ``time.monotonic()`` value the wait must end before.
+            signal: An abort signal that ends the wait (``NodeAbortedError``).
+            log: Where ``node.rate_limited`` goes (the package's logger by default).
+            fields: Returns more fields for the log event (trace ids); called only
+                when the event is logged.
+            reserve: Also reserve the key's recent mean tokens per call (at most the
+                token burst); hand ``.tokens`` to ``spend`` after the call.
+
+        Raises:
+            RateLimitedError: ``on_limit="fail"`` and no slot now, or the wait
+                would pass ``max_wait`` or the deadline.
+            LimitStoreUnavailableError: The shared store is unreachable and fails closed.
+            NodeAbortedError: ``signal`` fired while waiting.
+        """
+        decision = self._decide(cost, deadline, node, reserve)
+        if decision.wait > 0:
+            self._waiting(decision.wait, node, log, decision.reason, fields)
+            if self._store().sleep(decision.wait, signal):
+                raise _aborted(signal, node)
+        return decision
+
+    async def aacquire_slot(
+        self,
+        *,
+        cost: float = 1.0,
+        node: str | None = None,
+        deadline: float | None = None,
+        signal: AbortSignal | None = None,
+        log: EventLogger | None = None,
+        fields: Callable[[], dict[str, Any]] | None = None,
+        reserve: bool = False,
+    ) -> Decision:
+        """The async ``acquire_slot``: waits without blocking the event loop."""
+        decision = self._decide(cost, deadline, node, reserve)
         if decision.wait > 0:
             self._waiting(decision.wait, node, log, decision.reason, fields)
             if await self._store().asleep(decision.wait, signal):
                 raise _aborted(signal, node)
-        return decision.wait
+        return decision
 
 
 def _burst(name: str, value: object, rate: float | None) -> float:

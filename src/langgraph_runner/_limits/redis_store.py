@@ -9,13 +9,19 @@
   (``ratelimit.store_recovered`` when it answers again) and tries Redis at most
   once per ``reconnect_interval`` meanwhile. With ``on_unavailable="open"``
   (default) calls go ahead unlimited and budgets are not enforced (their spend
-  during the outage is lost); with ``"closed"`` a rate-limited call is refused
-  (``RateLimitedError``, reason ``"store unreachable"``) and a budgeted call is
-  stopped (``BudgetExceededError``, ``exhausted="store unreachable"``).
+  during the outage is lost); with ``"closed"`` a rate-limited or budgeted call is
+  refused with ``LimitStoreUnavailableError`` (record code
+  ``LIMIT_STORE_UNAVAILABLE``), never taken for a spent budget.
+- **Garbage is not a limit.** What the scripts read is validated: a limit's field
+  that is not a finite number reads as fresh (a key of another type is reset); a
+  budget that does not hold a spend (negative, not a number, another type) is
+  treated like an unreachable store for that call (``on_unavailable`` decides)
+  and logged as ``ratelimit.store_invalid``.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,9 +30,10 @@ from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._internal.redis_client import redis_client
 from langgraph_runner._limits import gcra, scripts
 from langgraph_runner._limits.gcra import Decision, Rates
-from langgraph_runner._limits.stores import Spent, real_asleep, real_sleep
+from langgraph_runner._limits.stores import BudgetLimits, Spent, real_asleep, real_sleep, valid
 from langgraph_runner._policies.abort import AbortSignal
 from langgraph_runner._policies.outage import Outage
+from langgraph_runner._records.logs import get_event_logger
 
 if TYPE_CHECKING:
     import redis
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["RedisLimitStore"]
 
 _US = 1_000_000
+_INVALID = object()  # Redis answered, but not with a limit's or a budget's state
 
 
 def _seconds(name: str, value: object) -> float:
@@ -86,10 +94,18 @@ class RedisLimitStore:
         seconds = _seconds("timeout", timeout)
         self.client: redis.Redis = redis_client(client, timeout=seconds, owner="RedisLimitStore")
         self._errors: tuple[type[BaseException], ...] = (redis_mod.RedisError, OSError)
+        self._answer_errors: tuple[type[BaseException], ...] = (
+            redis_mod.ResponseError,
+            ValueError,
+            TypeError,
+            IndexError,
+        )
+        self._no_script: type[BaseException] = redis_mod.exceptions.NoScriptError
         self._scripts = {
             name: self.client.register_script(getattr(scripts, name))
-            for name in ("ACQUIRE", "SPEND", "BLOCK", "BUDGET_ADD")
+            for name in ("ACQUIRE", "SETTLE", "BLOCK", "BUDGET_ADD", "BUDGET_TAKE")
         }
+        self._rates: dict[Rates, tuple[str, ...]] = {}
         self._outage = Outage(
             events="ratelimit",
             store=prefix,
@@ -123,26 +139,47 @@ class RedisLimitStore:
 
     # ------------------------------------------------------------------ rate limits
 
-    def acquire(self, key: str, rates: Rates, cost: float, max_wait: float) -> Decision:
+    def _rate_args(self, rates: Rates) -> tuple[str, ...]:
+        args = self._rates.get(rates)
+        if args is None:
+            args = tuple(_us(x) for x in rates)
+            if len(self._rates) < 1024:  # one entry per RateLimit in practice
+                self._rates[rates] = args
+        return args
+
+    def acquire(
+        self, key: str, rates: Rates, cost: float, max_wait: float, reserve: bool = False
+    ) -> Decision:
         """Reserve a slot in Redis (see ``LimitStore.acquire``)."""
-        wait_us = -1 if max_wait < 0 else min(max_wait, 1e9) * _US
+        wait = "-1" if max_wait < 0 else "1e15" if max_wait > 1e9 else f"{max_wait * _US:.0f}"
         reply = self._run(
             "ACQUIRE",
             self.limit_key(key),
-            (*(_us(x) for x in rates), repr(float(cost)), f"{wait_us:.0f}"),
-        )
-        if reply is None:
+            (*self._rate_args(rates), "1" if cost == 1 else repr(float(cost)), wait,
+             "1" if reserve else "0"),
+        )  # fmt: skip
+        if reply is None or reply is _INVALID:
             if self.fails_closed:
                 return Decision(False, self.reconnect_interval, gcra.UNREACHABLE)
             return Decision(True, 0.0, gcra.UNREACHABLE)
-        granted, wait, reason = reply
+        granted, waited, reason, tokens = reply
         return Decision(
-            bool(int(granted)), float(wait) / _US, gcra.BLOCKED if int(reason) else gcra.RATE
+            granted == 1,
+            float(waited) / _US,
+            gcra.BLOCKED if reason == 1 else gcra.RATE,
+            float(tokens),
         )
 
     def spend(self, key: str, rates: Rates, tokens: float) -> None:
         """Take tokens from the limit's token bucket in Redis."""
-        self._run("SPEND", self.limit_key(key), (_us(rates.tok_interval), repr(float(tokens))))
+        self.settle(key, rates, tokens, 0.0)
+
+    def settle(self, key: str, rates: Rates, tokens: float, reserved: float) -> None:
+        """Take (or give back) the difference between used and reserved tokens in Redis."""
+        if rates.tok_interval <= 0:
+            return
+        args = (_us(rates.tok_interval), repr(float(tokens)), repr(float(reserved)))
+        self._run("SETTLE", self.limit_key(key), (*args, repr(gcra.MEAN_WEIGHT)))
 
     def block(self, key: str, seconds: float) -> None:
         """Hold every worker off ``key`` for ``seconds``."""
@@ -158,22 +195,49 @@ class RedisLimitStore:
     def add_spend(self, key: str, tokens: float, cost: float, calls: int, ttl: float) -> Spent:
         """Add to a budget's spend in Redis; the totals after it (zeros when unreachable)."""
         args = (repr(float(tokens)), repr(float(cost)), str(int(calls)), f"{ttl * 1000:.0f}")
-        reply = self._run("BUDGET_ADD", self.budget_key(key), args)
-        if reply is None:
-            return Spent()
-        return Spent(float(reply[0]), float(reply[1]), int(reply[2]))
+        reply = self._budget_reply("BUDGET_ADD", key, args)
+        return Spent() if reply is None else reply[1]
+
+    def take_call(self, key: str, limits: BudgetLimits, ttl: float) -> tuple[bool, Spent] | None:
+        """Count one call on a budget unless a limit is reached (one Lua script)."""
+        args = (*("" if x is None else repr(float(x)) for x in limits), f"{ttl * 1000:.0f}")
+        return self._budget_reply("BUDGET_TAKE", key, args)
+
+    def _budget_reply(
+        self, script: str, key: str, args: tuple[str, ...]
+    ) -> tuple[bool, Spent] | None:
+        reply = self._run(script, self.budget_key(key), args)
+        if reply is None or reply is _INVALID:
+            return None
+        found = valid(reply[1], reply[2], reply[3])
+        if reply[0] == -1 or found is None:
+            self._invalid(self.budget_key(key))
+            return None
+        return reply[0] == 1, found
 
     def spent(self, key: str) -> Spent | None:
-        """A budget's spend so far; None when Redis is unreachable (unknown)."""
+        """A budget's spend so far; None when Redis is unreachable or holds no spend there."""
         if self._outage.skip():
             return None
+        name = self.budget_key(key)
         try:
-            tokens, cost, calls = self.client.hmget(self.budget_key(key), "tokens", "cost", "calls")
+            tokens, cost, calls = self.client.hmget(name, "tokens", "cost", "calls")
+        except self._answer_errors:
+            self._invalid(name)
+            return None
         except self._errors as exc:
             self._outage.lost(exc)
             return None
         self._outage.back()
-        return Spent(float(tokens or 0), float(cost or 0), int(calls or 0))
+        found = valid(tokens, cost, calls)
+        if found is None:
+            self._invalid(name)
+        return found
+
+    def _invalid(self, name: str) -> None:
+        get_event_logger().emit(
+            logging.WARNING, "ratelimit.store_invalid", store=self.prefix, key=name
+        )
 
     def reset(self, key: str) -> None:
         """Forget a limit's and a budget's state named ``key``, for every process."""
@@ -195,10 +259,21 @@ class RedisLimitStore:
     # ------------------------------------------------------------------ Redis
 
     def _run(self, script: str, key: str, args: tuple[str, ...]) -> Any:
+        """The script's reply; None when Redis is unreachable, ``_INVALID`` when it answered
+        with an error (the store is up: only this answer is unusable)."""
         if self._outage.skip():
             return None
+        found = self._scripts[script]
         try:
-            reply = self._scripts[script](keys=[key], args=args)
+            try:  # EVALSHA straight away (Script.__call__ costs more than the script)
+                reply = self.client.execute_command(  # type: ignore[no-untyped-call]
+                    "EVALSHA", found.sha, 1, key, *args
+                )
+            except self._no_script:
+                reply = found(keys=[key], args=args)  # loads the script, then runs it
+        except self._answer_errors:
+            self._outage.back()
+            return _INVALID
         except self._errors as exc:
             self._outage.lost(exc)
             return None

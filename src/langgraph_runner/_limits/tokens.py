@@ -23,7 +23,7 @@ from langchain_core.tracers.context import register_configure_hook
 
 from langgraph_runner._records.logs import get_event_logger
 
-__all__ = ["Usage", "UsageCounter", "counting", "model_name", "usage_of"]
+__all__ = ["MAX_TOKENS", "Usage", "UsageCounter", "counting", "model_name", "usage_of"]
 
 
 class Usage(NamedTuple):
@@ -38,15 +38,21 @@ class Usage(NamedTuple):
         if not isinstance(other, Usage):
             return NotImplemented
         return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.total_tokens + other.total_tokens,
+            min(self.input_tokens + other.input_tokens, MAX_TOKENS),
+            min(self.output_tokens + other.output_tokens, MAX_TOKENS),
+            min(self.total_tokens + other.total_tokens, MAX_TOKENS),
             self.model or other.model,
         )
 
 
+MAX_TOKENS = 10**12
+"""Most tokens one call is counted for: a larger report (``10**400``) is clamped to it."""
+
+
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return min(value, MAX_TOKENS)
+    return 0
 
 
 def _from_metadata(meta: Any, model: str | None) -> Usage | None:

@@ -31,7 +31,7 @@ from langgraph.types import Command
 
 from langgraph_runner._node.factory import create_node, node_factory
 from langgraph_runner._policies.context import get_node_context
-from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._records.egress import egress_error
 
 __all__ = [
     "DISCARDED_EVENT",
@@ -47,8 +47,7 @@ ERROR_MESSAGE_LENGTH = 500
 
 def error_text(error: BaseException | None) -> str:
     """``"Error: <Type>: <redacted message>"``, what the model is shown of a failure."""
-    text = "unknown error" if error is None else f"{type(error).__name__}: {error}"
-    return f"Error: {sanitize_message(text, max_length=ERROR_MESSAGE_LENGTH)}"
+    return f"Error: {egress_error(error, max_length=ERROR_MESSAGE_LENGTH)}"
 
 
 def _sync_body(state: tuple[Any, Callable[[Any], Any]]) -> Any:
@@ -134,8 +133,16 @@ def _fallback(state: Any) -> dict[str, Any]:
     return {"_error": error_text(ctx.primary_error if ctx is not None else None)}
 
 
+MAX_TOOL_GUARDS = 1000
+"""Most tool names that get a guard of their own; further names share ``UNKNOWN_TOOL``'s."""
+UNKNOWN_TOOL = "unknown_tool"
+"""The guard of tool names the tools node does not have (a model may invent any number)."""
+
+
 class _ToolGuards:
-    """One ``CallGuard`` per tool name, made on first use."""
+    """One ``CallGuard`` per tool name, made on first use. A name the tools node does not
+    have (``request.tool is None``: the model invented it) and every name past
+    ``MAX_TOOL_GUARDS`` share one guard, so invented names cannot grow memory."""
 
     def __init__(
         self, node: str, defaults: Mapping[str, Any], per_tool: Mapping[str, Mapping[str, Any]]
@@ -149,12 +156,22 @@ class _ToolGuards:
         for tool in self.per_tool:
             self.get(tool)
 
+    def of(self, request: Any) -> CallGuard:
+        """The guard of a ToolNode request's tool."""
+        tool = str(request.tool_call["name"])
+        if getattr(request, "tool", True) is None and tool not in self.per_tool:
+            tool = UNKNOWN_TOOL
+        return self.get(tool)
+
     def get(self, tool: str) -> CallGuard:
         guard = self._guards.get(tool)
         if guard is not None:
             return guard
         with self._lock:
             guard = self._guards.get(tool)
+            if guard is None and len(self._guards) >= MAX_TOOL_GUARDS:
+                tool = UNKNOWN_TOOL
+                guard = self._guards.get(tool)
             if guard is None:
                 options = {**self.defaults, **self.per_tool.get(tool, {})}
                 if options.get("on_error", "record") == "record":
@@ -196,13 +213,13 @@ def tool_call_wrappers(
         return await execute(request)
 
     def wrap(request: Any, execute: Callable[[Any], Any]) -> Any:
-        guard = guards.get(str(request.tool_call["name"]))
+        guard = guards.of(request)
         result = guard.call(request, lambda r: run_inner(r, execute), _tool_config(request))
         update = update_of(result)
         return result if update is None else _tool_answer(request, update, messages_key)
 
     async def awrap(request: Any, execute: Callable[[Any], Awaitable[Any]]) -> Any:
-        guard = guards.get(str(request.tool_call["name"]))
+        guard = guards.of(request)
         result = await guard.acall(request, lambda r: arun_inner(r, execute), _tool_config(request))
         update = update_of(result)
         return result if update is None else _tool_answer(request, update, messages_key)

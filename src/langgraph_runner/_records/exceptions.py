@@ -10,6 +10,7 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
     │   ├── NodeAbortedError          the run's abort signal fired (never retried)
     │   ├── CircuitOpenError          a circuit breaker rejected the call (never retried)
     │   ├── RateLimitedError          a rate limit refused the call (never retried)
+    │   │   └── LimitStoreUnavailableError  the limit store is unreachable and fails closed
     │   ├── BudgetExceededError       a run, thread or tenant budget is spent (never retried)
     │   ├── ThreadBusyError           (also RuntimeError) another run holds the thread's lock
     │   ├── ThreadNotFoundError       (also LookupError) no checkpoint for the thread
@@ -47,6 +48,7 @@ __all__ = [
     "FailureLoopError",
     "FollowTimeoutError",
     "LangGraphRunnerError",
+    "LimitStoreUnavailableError",
     "NodeAbortedError",
     "NodeTimeoutError",
     "RateLimitedError",
@@ -257,6 +259,36 @@ class RateLimitedError(LangGraphRunnerError):
         super().__init__(
             f"Rate limit '{limit}' refused the call ({reason}); retry after "
             f"{self.retry_after:.3f}s" + (f" (node '{node}')" if node else "")
+        )
+
+
+class LimitStoreUnavailableError(RateLimitedError):
+    """A rate limit's or a budget's shared store cannot answer and fails closed
+    (``on_unavailable="closed"``): the call was refused, not because a limit was
+    reached. Never retried; record code ``LIMIT_STORE_UNAVAILABLE``.
+
+    Attributes:
+        limit: The rate limit's key or the budget's name.
+        retry_after: Seconds until the store is tried again.
+        node: The node that was refused, when known.
+        reason: ``"store unreachable"``.
+        kind: ``"rate limit"`` or ``"budget"``.
+    """
+
+    def __init__(
+        self,
+        limit: str,
+        retry_after: float,
+        *,
+        node: str | None = None,
+        reason: str = "store unreachable",
+        kind: str = "rate limit",
+    ) -> None:
+        self.kind = kind
+        super().__init__(limit, retry_after, node=node, reason=reason)
+        self.args = (
+            f"The store of {kind} '{limit}' is unavailable and fails closed: the call was "
+            f"refused; retry after {self.retry_after:.3f}s" + (f" (node '{node}')" if node else ""),
         )
 
 

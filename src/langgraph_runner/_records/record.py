@@ -49,6 +49,10 @@ _TEMPLATES: dict[str, str] = {
     "BUDGET_EXHAUSTED": (
         "Node '{node}' was stopped by a spent budget on attempt {attempts}: {error}"
     ),
+    "LIMIT_STORE_UNAVAILABLE": (
+        "Node '{node}' was refused because its limit store is unavailable on attempt "
+        "{attempts}: {error}"
+    ),
 }
 
 
@@ -71,6 +75,8 @@ class ErrorCode(str, enum.Enum):
     """A rate limit refused the call (fail-fast, or no slot before the deadline)."""
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
     """A run, thread or tenant budget was spent before the call."""
+    LIMIT_STORE_UNAVAILABLE = "LIMIT_STORE_UNAVAILABLE"
+    """A rate limit's or budget's shared store could not answer and fails closed."""
 
     def __str__(self) -> str:
         return self.value
