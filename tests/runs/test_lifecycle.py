@@ -377,11 +377,13 @@ def test_a_time_limit_no_clock_can_hold_is_refused(mode: str) -> None:
             _go(mode, graph, {"x": 1}, time_limit=bad)
 
 
-def test_a_runs_table_that_cannot_be_written_never_fails_the_run(tmp_path: Any) -> None:
-    """A broken runs table is logged (run.store_failed) and the run goes on as usual."""
+def test_a_run_whose_row_cannot_be_written_fails_before_any_node(tmp_path: Any) -> None:
+    """The row is the run's record: a runs table that cannot be written fails the run
+    before any node ran, naming the database; run.store_failed says why."""
     import sqlite3
 
     from langgraph_runner import open_checkpointer
+    from langgraph_runner._runs.pool import DatabaseUnavailableError
 
     db = tmp_path / "runs.db"
     conn = sqlite3.connect(db)
@@ -389,9 +391,13 @@ def test_a_runs_table_that_cannot_be_written_never_fails_the_run(tmp_path: Any) 
     conn.commit()
     conn.close()
     cap = CapturingLogger()
+    ran: list[str] = []
     with open_checkpointer(f"sqlite:///{db}") as saver:
-        graph = _chain(("a", lambda s: {"a": 1}), checkpointer=saver)
-        result = run(graph, {"x": 1}, {"configurable": {"thread_id": "t"}}, logger=cap)
-    assert result.status == "completed" and result.output["a"] == 1
+        graph = _chain(("a", lambda s: ran.append("a") or {"a": 1}), checkpointer=saver)
+        with pytest.raises(DatabaseUnavailableError, match="no node ran") as caught:
+            run(graph, {"x": 1}, {"configurable": {"thread_id": "t"}}, logger=cap)
+    assert ran == [] and str(db) in caught.value.database
     failed = [fields for name, fields in _events(cap) if name == "run.store_failed"]
     assert len(failed) == 1 and failed[0]["error_type"] == "OperationalError"
+    assert failed[0]["when"] == "start"
+    assert not [name for name, _ in _events(cap) if name == "run.started"]

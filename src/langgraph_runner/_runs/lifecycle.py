@@ -52,7 +52,10 @@ from langgraph_runner._records.errors import NodeAbortedError
 from langgraph_runner._records.exceptions import StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.report_steps import record_cause
+from langgraph_runner._runs.row_writes import finish_with_retries, store_unavailable
+from langgraph_runner._runs.row_writes import saver_database as _database
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
 from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
 from langgraph_runner._runs.status import RunStatus
@@ -81,8 +84,8 @@ StepFailurePolicy = Literal["stop", "continue"]
 goes on, so the graph routes the failure itself (agent style: ``route_on_blocked``)."""
 
 """``config["configurable"]`` key of the run's tenant (also ``run(tenant=...)``)."""
-CANCEL_POLL_SECONDS = 0.2
-"""How often a run with a checkpointer reads its cancel flag (``cancel_run``)."""
+CANCEL_POLL_SECONDS = run_watch.INTERVAL
+"""How often the process reads its runs' cancel flags (``cancel_run``), one query for all."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -201,8 +204,6 @@ class _Run:
         self.lock = ThreadLock(saver if exclusive and lockable else None, cfg, wait=lock_wait)
         self.saver = saver if isinstance(saver, BaseCheckpointSaver) else None
         self.store: RunStore | None = None
-        self._poller: threading.Thread | None = None
-        self._done = threading.Event()
         self.trace_id, self.exec_id, self.thread_id, run_id = ids_from_config(cfg)
         self.run_id = run_id or str(root)
         self.graph_name = str(getattr(graph, "name", None) or type(graph).__name__)
@@ -232,56 +233,68 @@ class _Run:
             self.controller.abort(self.cancel_reason)
 
     def open_store(self, sqlite_path: str | None = None) -> None:
-        """Record the run in its checkpointer's runs table and poll its cancel flag."""
+        """Record the run in its checkpointer's runs table before any node runs.
+
+        The row is the record cancel, reports and tenancy rely on: a run whose row
+        cannot be written (after the store's bounded wait and retries) fails here,
+        before any of its nodes ran. The process's watcher then reads its cancel flag.
+        """
         if self.saver is None:
             return
+        self.lock.on_lost = self._lock_lost
         try:
             self.store = open_run_store(self.saver, sqlite_path=sqlite_path)
             if self.store is None:
                 return
             self.store.start(
-                self.run_id, self.thread_id, self.tenant, self.graph_name, self.graph_nodes
+                self.run_id,
+                self.thread_id,
+                self.tenant,
+                self.graph_name,
+                self.graph_nodes,
+                on_wait=self._waiting,
             )
-        except Exception as exc:  # the runs table is bookkeeping: never fail the run over it
-            self._store_failed(exc)
-            return
-        self._poller = threading.Thread(
-            target=self._poll, name=f"langgraph-runner-cancel-{self.run_id[:8]}", daemon=True
-        )
-        self._poller.start()
+        except Exception as exc:
+            self._store_failed(exc, "start")
+            if self.store is not None:
+                self.store.close()
+            self.store = None
+            raise store_unavailable(exc, _database(self.saver)) from exc
+        run_watch.watch(self.store, self.run_id, self.cancel)
 
-    def _poll(self) -> None:
-        store = self.store
-        while store is not None and not self._done.wait(CANCEL_POLL_SECONDS):
-            try:
-                reason = store.cancel_requested(self.run_id)
-            except Exception:  # a closed or broken connection: stop polling
-                return
-            if reason is not None:
-                self.cancel(reason)
-                return
-
-    def close_store(self, status: str, reason: str | None) -> None:
-        self._done.set()
-        if self._poller is not None:
-            self._poller.join()
-        if self.store is not None:
-            try:
-                self.store.finish(self.run_id, status, reason)
-            except Exception as exc:
-                self._store_failed(exc)
-            finally:
-                if self.store is not None:
-                    self.store.close()
-
-    def _store_failed(self, exc: Exception) -> None:
-        """The runs table could not be written: log it, go on without it."""
-        if self.store is not None:
-            self.store.discard()
-        self.store = None
+    def _waiting(self, database: str, waited: float) -> None:
+        """No connection was free: the run waits for one (backpressure), and says so."""
         self.log.emit(
             logging.WARNING,
+            "run.waiting_for_connection",
+            database=database,
+            waited_s=waited,
+            **self.ids(),
+        )
+
+    def _lock_lost(self) -> None:
+        """The thread's lock went with its connection and another process took it."""
+        self.cancel("thread lock lost with its database connection")
+
+    def close_store(self, status: str, reason: str | None) -> None:
+        run_watch.unwatch(self.run_id)
+        store, self.store = self.store, None
+        if store is None:
+            return
+        try:
+            finish_with_retries(store, self.run_id, status, reason)
+        except Exception as exc:  # the row stays running: its lease runs out (abandoned)
+            self._store_failed(exc, "finish")
+        finally:
+            store.close()
+
+    def _store_failed(self, exc: Exception, when: str) -> None:
+        """The runs table could not be written: log it (the database, never a password)."""
+        self.log.emit(
+            logging.ERROR if when == "start" else logging.WARNING,
             "run.store_failed",
+            when=when,
+            database=getattr(self.store, "database", None) or _database(self.saver),
             error_type=type(exc).__name__,
             error=sanitize_message(str(exc), max_length=200),
             **self.ids(),

@@ -14,7 +14,13 @@ connection of their own:
 A row: ``run_id``, ``thread_id``, ``tenant``, ``graph``, ``status`` (``running``, then
 ``completed``, ``interrupted``, ``failed`` or ``cancelled``), ``reason``, ``started_at``,
 ``updated_at`` (epoch seconds) and ``cancel_requested``: the flag ``cancel_run`` sets and
-every run's loop polls between steps.
+the process's watcher (``run_watch``) reads for all its runs at once. ``owner`` names
+the process that runs it and ``heartbeat_at`` says when that process last vouched for
+it: a ``running`` row whose heartbeat is older than ``LEASE_SECONDS`` belongs to a
+process that died, and any reader marks it ``abandoned``.
+
+Connections: one pool per PostgreSQL database and process (``pool``), and one
+connection per SQLite file and process, shared by every run.
 """
 
 from __future__ import annotations
@@ -23,14 +29,23 @@ import contextlib
 import dataclasses
 import json
 import os
+import sqlite3
 import threading
 import time
+import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from langgraph_runner._runs.pool import (
+    STORE_MAX_CONNECTIONS,
+    PooledDb,
+    database_name,
+    pool_options,
+    sync_pool,
+)
 from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
-from langgraph_runner._runs.sql import Db, open_postgres, open_sqlite
+from langgraph_runner._runs.sql import Db, open_sqlite
 
 __all__ = ["RUN_ID_METADATA_KEY", "TABLE", "RunRecord", "RunStore", "open_run_store"]
 
@@ -47,6 +62,31 @@ _DDL = (
     f"CREATE INDEX IF NOT EXISTS {TABLE}_thread ON {TABLE} (thread_id, started_at)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_started ON {TABLE} (started_at)",
 )
+# Added columns (older tables get them on first use): who runs a row, when it last said so.
+_ADDED = (("owner", "TEXT"), ("heartbeat_at", "DOUBLE PRECISION"))
+_DDL_AFTER = (f"CREATE INDEX IF NOT EXISTS {TABLE}_status ON {TABLE} (status)",)
+_PG_DDL = (
+    *_DDL,
+    *(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in _ADDED),
+    *_DDL_AFTER,
+)
+
+HEARTBEAT_SECONDS = 5.0
+"""How often a process vouches for its running rows (``run_watch``)."""
+LEASE_SECONDS = 30.0
+"""A ``running`` row with no heartbeat for this long is ``abandoned`` (its process died)."""
+ABANDONED_REASON = "its process stopped (no heartbeat)"
+_now = time.time  # the clock rows are stamped and leases judged with (tests replace it)
+_OWNERS: dict[int, str] = {}
+
+
+def owner() -> str:
+    """This process's owner id (a new one after a fork)."""
+    pid = os.getpid()
+    found = _OWNERS.get(pid)
+    if found is None:
+        found = _OWNERS[pid] = f"{pid}-{uuid.uuid4().hex[:12]}"
+    return found
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -67,25 +107,52 @@ class RunRecord:
 class RunStore:
     """The runs of one checkpointer's database (see the module docstring)."""
 
-    def __init__(self, sql: Db, *, shared: bool, key: tuple[Any, ...] | None = None) -> None:
+    def __init__(
+        self,
+        sql: Db | PooledDb,
+        *,
+        shared: bool,
+        key: tuple[Any, ...] | None = None,
+        database: str = "",
+    ) -> None:
         self._sql = sql
         self.shared = shared  # False: the process-local store of an in-memory saver
-        self._key = key  # set: a connection this process keeps for every run (PostgreSQL)
+        self._key = key  # set: a store this process keeps for every run
+        self.database = database or ("local" if not shared else "")
+        self.users = 0  # a kept SQLite store: the runs and readers using it now
 
     def close(self) -> None:
-        """Close the store's connection (a kept or process-local one stays open)."""
-        if self.shared and self._key is None:
+        """Let go of the store: a pool or process-local one stays open, a SQLite
+        connection closes when its last user lets go."""
+        if not self.shared or isinstance(self._sql, PooledDb):
+            return
+        if self._key is None:
             self._sql.close()
+            return
+        with _KEPT_GUARD:
+            self.users -= 1
+            if self.users > 0:
+                return
+            if _KEPT.get(self._key) is self:
+                del _KEPT[self._key]
+        self._sql.close()
 
     def discard(self) -> None:
-        """Close the connection for good (it failed): the next open makes a new one."""
+        """Close the connection for good (it failed): the next open makes a new one.
+
+        A kept store stays: a pool replaces broken connections by itself, and a
+        SQLite connection is shared by the runs using it (``close`` ends it).
+        """
         if self._key is not None:
-            with _KEPT_GUARD:
-                if _KEPT.get(self._key) is self:
-                    del _KEPT[self._key]
+            return
         if self.shared:
             with contextlib.suppress(Exception):  # already broken
                 self._sql.close()
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Identifies the store's database in this process."""
+        return self._key if self._key is not None else ("store", id(self))
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._sql.run(sql, params)[1]
@@ -103,21 +170,71 @@ class RunStore:
         tenant: str | None,
         graph: str | None,
         nodes: Sequence[str] = (),
+        *,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
-        """Record a run as ``running`` (a run id seen before starts again)."""
-        now = time.time()
-        self._sql.run(
-            f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, ?)"
+        """Record a run as ``running`` by this process (a run id seen before starts again).
+
+        ``on_wait(database, seconds)`` is told when no connection was free at once.
+        """
+        now = _now()
+        self._write(
+            f"INSERT INTO {TABLE} ({_COLUMNS}, owner, heartbeat_at)"
+            " VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, ?, ?, ?)"
             " ON CONFLICT (run_id) DO UPDATE SET status = 'running', reason = NULL,"
-            " updated_at = excluded.updated_at, cancel_requested = 0, cancel_reason = NULL",
-            (run_id, thread_id, tenant, graph, now, now, json.dumps(list(nodes))),
+            " updated_at = excluded.updated_at, cancel_requested = 0, cancel_reason = NULL,"
+            " owner = excluded.owner, heartbeat_at = excluded.heartbeat_at",
+            (run_id, thread_id, tenant, graph, now, now, json.dumps(list(nodes)), owner(), now),
+            on_wait,
         )
+
+    def _write(
+        self, sql: str, params: Sequence[Any], on_wait: Callable[[str, float], None] | None
+    ) -> None:
+        if isinstance(self._sql, PooledDb):
+            self._sql.run(sql, params, on_wait=on_wait)
+        else:
+            self._sql.run(sql, params)
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        """Vouch for these running rows of this process (their lease starts again)."""
+        now = _now()
+        ids = list(run_ids)
+        for at in range(0, len(ids), 500):
+            chunk = ids[at : at + 500]
+            marks = ", ".join("?" * len(chunk))
+            self._sql.run(
+                f"UPDATE {TABLE} SET heartbeat_at = ? WHERE status = 'running'"
+                f" AND run_id IN ({marks})",
+                (now, *chunk),
+            )
+
+    def cancels(self) -> dict[str, str]:
+        """Run id to cancel reason of this process's running rows with the flag set."""
+        rows = self._rows(
+            f"SELECT run_id, cancel_reason FROM {TABLE}"
+            " WHERE owner = ? AND status = 'running' AND cancel_requested = 1",
+            (owner(),),
+        )
+        return {
+            str(_at(r, 0, "run_id")): str(_at(r, 1, "cancel_reason") or "cancelled") for r in rows
+        }
+
+    def sweep(self) -> int:
+        """Mark ``abandoned`` the running rows whose process stopped vouching for them."""
+        now = _now()
+        count, _ = self._sql.run(
+            f"UPDATE {TABLE} SET status = 'abandoned', reason = ?, updated_at = ?"
+            " WHERE status = 'running' AND COALESCE(heartbeat_at, updated_at) < ?",
+            (ABANDONED_REASON, now, now - LEASE_SECONDS),
+        )
+        return max(count, 0)
 
     def finish(self, run_id: str, status: str, reason: str | None) -> None:
         """Record how a run ended."""
         self._sql.run(
             f"UPDATE {TABLE} SET status = ?, reason = ?, updated_at = ? WHERE run_id = ?",
-            (status, reason, time.time(), run_id),
+            (status, reason, _now(), run_id),
         )
 
     def request_cancel(self, run_id: str, reason: str, *, tenant: str | None = None) -> RunRecord:
@@ -147,6 +264,7 @@ class RunStore:
 
     def get(self, run_id: str, *, tenant: str | None = None) -> RunRecord | None:
         """One run by id (None if unknown, or another tenant's when ``tenant`` is given)."""
+        self.sweep()
         rows = self._rows(f"SELECT {_COLUMNS} FROM {TABLE} WHERE run_id = ?", (run_id,))
         row = _row(rows[0]) if rows else None
         if row is not None and tenant is not None and row.tenant != tenant:
@@ -155,6 +273,7 @@ class RunStore:
 
     def latest(self, thread_id: str) -> RunRecord | None:
         """The thread's latest run."""
+        self.sweep()
         rows = self._rows(
             f"SELECT {_COLUMNS} FROM {TABLE} WHERE thread_id = ? ORDER BY started_at DESC LIMIT 1",
             (thread_id,),
@@ -173,6 +292,7 @@ class RunStore:
             where.append("thread_id = ?")
             params.append(thread_id)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
+        self.sweep()
         rows = self._rows(
             f"SELECT {_COLUMNS} FROM {TABLE}{clause} ORDER BY started_at DESC LIMIT ?",
             (*params, int(limit)),
@@ -239,6 +359,7 @@ def _local(saver: Any) -> RunStore:
         if store is None:
             store = RunStore(open_sqlite(":memory:"), shared=False)
             store._sql.setup(_DDL, TABLE)
+            _add_sqlite_columns(store._sql)
             try:
                 _LOCAL[saver] = store
             except TypeError:
@@ -246,28 +367,65 @@ def _local(saver: Any) -> RunStore:
         return store
 
 
-def open_sqlite_store(path: str) -> RunStore:
-    """The runs table of the SQLite database file at ``path``."""
-    store = RunStore(open_sqlite(path), shared=True)
-    store._sql.setup(_DDL, TABLE)
-    return store
+def _add_sqlite_columns(sql: Db | PooledDb) -> None:
+    _, rows = sql.run(f"PRAGMA table_info({TABLE})")
+    have = {str(r[1]) for r in rows}
+    for name, kind in _ADDED:
+        if name not in have:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                sql.run(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")
+    sql.setup(_DDL_AFTER, TABLE)
 
 
-# PostgreSQL: one connection per database and process, kept for every run (opening one
-# costs more than a small run); a connection that fails is discarded and made again.
+def _sqlite_store(path: str, key: tuple[Any, ...] | None) -> RunStore:
+    sql = open_sqlite(path)
+    sql.setup(_DDL, TABLE)
+    _add_sqlite_columns(sql)
+    return RunStore(sql, shared=True, key=key, database=f"sqlite:{path}")
+
+
+# One store per database and process, kept for every run (opening a connection costs
+# more than a small run): a pool for PostgreSQL, one connection (one writer) for SQLite.
 _KEPT: dict[tuple[Any, ...], RunStore] = {}
 _KEPT_GUARD = threading.Lock()
 
 
+def open_sqlite_store(path: str) -> RunStore:
+    """The runs table of the SQLite database file at ``path`` (kept for this process)."""
+    key = (os.getpid(), "sqlite", os.path.realpath(path))
+    with _KEPT_GUARD:
+        store = _KEPT.get(key)
+        if store is None:
+            store = _KEPT[key] = _sqlite_store(path, key)
+        store.users += 1
+        return store
+
+
 def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
-    """The runs table of a PostgreSQL database (needs the ``postgres`` extra)."""
+    """The runs table of a PostgreSQL database (needs the ``postgres`` extra).
+
+    A pool of at most ``STORE_MAX_CONNECTIONS`` connections per database and process.
+    """
     key = (os.getpid(), conninfo, repr(sorted(kwargs.items())))
     with _KEPT_GUARD:
         store = _KEPT.get(key)
-        if store is not None and not store._sql.conn.closed:
+        if store is not None and isinstance(store._sql, PooledDb) and not store._sql.closed:
             return store
-        store = RunStore(open_postgres(conninfo, **kwargs), shared=True, key=key)
-        store._sql.setup(_DDL, TABLE)
+        database = database_name(conninfo, kwargs)
+        options = pool_options("runs table", max_connections=STORE_MAX_CONNECTIONS)
+        pool = sync_pool(
+            conninfo,
+            {**kwargs, "autocommit": True},
+            options,
+            name=f"langgraph-runner-runs-{database}",
+        )
+        sql = PooledDb(pool, database)
+        try:
+            sql.setup(_PG_DDL, TABLE)
+        except BaseException:
+            pool.close()
+            raise
+        store = RunStore(sql, shared=True, key=key, database=database)
         _KEPT[key] = store
         return store
 

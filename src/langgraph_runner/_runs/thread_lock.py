@@ -8,8 +8,9 @@ checkpoints live, so it covers every process that shares them:
 
 - ``PostgresSaver``/``AsyncPostgresSaver``: a PostgreSQL session-level advisory lock
   (``pg_try_advisory_lock``) on a 64-bit hash of the thread id and checkpoint
-  namespace, taken on a dedicated connection opened with the saver's connection
-  settings. The server frees it when the connection closes, also when the process dies.
+  namespace, taken on the process's one lock connection to that database
+  (``lock_session``), opened with the saver's connection settings. The server frees
+  it when the connection closes, also when the process dies.
 - ``SqliteSaver``/``AsyncSqliteSaver`` on a file: an OS file lock (``flock``) on
   ``<database>.threads/<hash>.lock``, which the OS frees when the process dies. The
   file is removed when the lock is let go.
@@ -30,7 +31,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,8 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._internal.durations import optional_seconds
-from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.errors import ThreadBusyError
+from langgraph_runner._runs.lock_session import LockHolder, found_again, lock_session, lost
 from langgraph_runner._runs.saver_storage import (
     asqlite_file,
     postgres_settings,
@@ -153,43 +154,35 @@ class _File(_Backend):
 
 
 class _Postgres(_Backend):
-    def __init__(self, conn: Any, key: int) -> None:
-        psycopg = require_extra("postgres", "psycopg")
-        self.conninfo, self.kwargs = postgres_settings(conn)
-        where = psycopg.conninfo.conninfo_to_dict(self.conninfo, **self.kwargs)
-        self.ident = (
-            f"postgres:{where.get('host')}:{where.get('port') or 5432}/{where.get('dbname')}"
-        )
-        self.psycopg = psycopg
-        self.key = key
-        self.conn: Any = None
+    """An advisory lock on the process's lock session of the saver's database."""
+
+    def __init__(
+        self, conn: Any, key: int, thread_id: str, on_lost: Callable[[], None] | None
+    ) -> None:
+        conninfo, kwargs = postgres_settings(conn)
+        self.session = lock_session(conninfo, kwargs)
+        self.ident = self.session.database
+        self.holder = LockHolder(key, thread_id, self._lost)
+        self._on_lost = on_lost
+        self.held = False
+
+    def _lost(self) -> None:
+        lost(self.session.database, self.holder.thread_id, self.holder.key)
+        if self._on_lost is not None:
+            self._on_lost()
 
     def acquire(self) -> bool:
-        if self.conn is None:
-            self.conn = self.psycopg.Connection.connect(
-                self.conninfo, autocommit=True, **self.kwargs
-            )
-        row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-        return bool(row[0])
+        self.held = self.session.try_lock(self.holder)
+        if self.held:
+            found_again(self.session.database, self.holder.key)
+        return self.held
 
     def release(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            conn.close()  # ends the session, which frees its advisory locks
-
-    async def aacquire(self) -> bool:
-        if self.conn is None:
-            self.conn = await self.psycopg.AsyncConnection.connect(
-                self.conninfo, autocommit=True, **self.kwargs
-            )
-        cur = await self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
-        row = await cur.fetchone()
-        return bool(row[0])
-
-    async def arelease(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            await conn.close()
+        if self.held:
+            self.held = False
+            self.session.unlock(self.holder)
+            if self.holder.lost:  # this run stopped: the thread may be written again
+                found_again(self.session.database, self.holder.key)
 
 
 def _file_or_local(saver: object, database: str, key: int) -> _Backend:
@@ -197,20 +190,24 @@ def _file_or_local(saver: object, database: str, key: int) -> _Backend:
     return _File(database, key) if database and os.name == "posix" else _Local(saver, key)
 
 
-def _backend(saver: Any, key: int) -> _Backend:
+def _backend(
+    saver: Any, key: int, thread_id: str = "", on_lost: Callable[[], None] | None = None
+) -> _Backend:
     kind = saver_kind(saver)
     if kind == "postgres":
-        return _Postgres(saver.conn, key)
+        return _Postgres(saver.conn, key, thread_id, on_lost)
     if kind == "sqlite":
         database = sqlite_file(saver, on_its_loop="use 'async with thread_lock(...)'")
         return _file_or_local(saver, database, key)
     return _Local(saver, key)
 
 
-async def _abackend(saver: Any, key: int) -> _Backend:
+async def _abackend(
+    saver: Any, key: int, thread_id: str, on_lost: Callable[[], None] | None
+) -> _Backend:
     if saver_kind(saver) == "sqlite" and not isinstance(saver.conn, sqlite3.Connection):
         return _file_or_local(saver, await asqlite_file(saver.conn), key)
-    return _backend(saver, key)
+    return _backend(saver, key, thread_id, on_lost)
 
 
 class ThreadLock:
@@ -251,6 +248,8 @@ class ThreadLock:
         self.checkpoint_ns = str(conf.get("checkpoint_ns") or "")
         self.key = _key(self.thread_id, self.checkpoint_ns)
         self._backend: _Backend | None = None
+        # Called when the lock was lost with its connection (PostgreSQL): stop the run.
+        self.on_lost: Callable[[], None] | None = None
 
     def _busy(self) -> ThreadBusyError:
         return ThreadBusyError(self.thread_id, checkpoint_ns=self.checkpoint_ns, waited=self.wait)
@@ -274,7 +273,7 @@ class ThreadLock:
     def __enter__(self) -> ThreadLock:
         if self._saver is None:
             return self
-        backend = _backend(self._saver, self.key)
+        backend = _backend(self._saver, self.key, self.thread_id, self.on_lost)
         if not self._begin(backend):
             return self
         deadline, delay = time.monotonic() + self.wait, _POLL_FIRST
@@ -299,7 +298,7 @@ class ThreadLock:
     async def __aenter__(self) -> ThreadLock:
         if self._saver is None:
             return self
-        backend = await _abackend(self._saver, self.key)
+        backend = await _abackend(self._saver, self.key, self.thread_id, self.on_lost)
         if not self._begin(backend):
             return self
         deadline, delay = time.monotonic() + self.wait, _POLL_FIRST

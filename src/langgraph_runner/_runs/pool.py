@@ -1,0 +1,284 @@
+"""Bounded PostgreSQL connections: psycopg_pool pools, cheap health checks, retry on a break.
+
+Every PostgreSQL connection the package opens comes from a pool of a bounded size: the
+checkpointer's (``open_checkpointer(url, max_connections=...)``) and the runs table's
+(one small pool per database and process, shared by every run). A pool hands out a
+connection that sat idle longer than ``check_idle`` seconds only after a round trip
+proves it alive (checking every checkout costs a quarter of the throughput; a busy
+connection is checked by its own use instead), and a statement that meets a broken
+connection (a terminated backend, a restarted server) is retried on a fresh one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from langgraph_runner._internal.extras import require_extra
+
+__all__ = [
+    "DEFAULT_CHECK_IDLE",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_POOL_TIMEOUT",
+    "DatabaseUnavailableError",
+    "PoolOptions",
+    "PooledDb",
+    "database_name",
+    "is_broken",
+    "pool_options",
+]
+
+DEFAULT_MAX_CONNECTIONS = 4
+"""Connections a checkpointer's pool opens at most (``open_checkpointer``)."""
+DEFAULT_POOL_TIMEOUT = 30.0
+"""Seconds a caller waits for a free connection before giving up."""
+DEFAULT_CHECK_IDLE = 5.0
+"""A connection idle longer than this is checked (one round trip) before it is handed out."""
+STORE_MAX_CONNECTIONS = 2
+"""Connections the runs table's pool opens at most, per database and process."""
+RETRIES = 3
+"""Attempts of one statement that meets a broken connection (each on a fresh one)."""
+WAIT_NOTICE = 1.0
+"""Seconds a run waits for a free connection before it says so (and waits on)."""
+
+_log = logging.getLogger("langgraph_runner.runs")
+_IDLE_SINCE: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+
+
+class DatabaseUnavailableError(ConnectionError):
+    """The database could not be reached (after retries): names it, never its password.
+
+    Attributes:
+        database: ``postgres:host:port/dbname`` or ``sqlite:path``.
+    """
+
+    def __init__(self, database: str, message: str) -> None:
+        super().__init__(f"{database}: {message}")
+        self.database = database
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolOptions:
+    """How a pool is sized and checked (validated once, by ``pool_options``)."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT
+    check_idle: float = DEFAULT_CHECK_IDLE
+
+
+def pool_options(
+    owner: str,
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    check_idle: float = DEFAULT_CHECK_IDLE,
+) -> PoolOptions:
+    """Validated ``PoolOptions``; errors name ``owner`` and the field."""
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+        raise TypeError(f"{owner}: max_connections must be an int, got {max_connections!r}")
+    if max_connections < 1:
+        raise ValueError(f"{owner}: max_connections must be 1 or more, got {max_connections}")
+    for name, value in (("pool_timeout", pool_timeout), ("check_idle", check_idle)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{owner}: {name} must be seconds (a number), got {value!r}")
+        if not value >= 0 or value == float("inf"):
+            raise ValueError(f"{owner}: {name} must be 0 or more seconds, got {value!r}")
+    if pool_timeout <= 0:
+        raise ValueError(f"{owner}: pool_timeout must be more than 0 seconds, got {pool_timeout}")
+    return PoolOptions(
+        max_connections=max_connections,
+        pool_timeout=float(pool_timeout),
+        check_idle=float(check_idle),
+    )
+
+
+def database_name(conninfo: str, kwargs: dict[str, Any] | None = None) -> str:
+    """``postgres:host:port/dbname`` of a connection string, without its password."""
+    psycopg = require_extra("postgres", "psycopg")
+    try:
+        where = psycopg.conninfo.conninfo_to_dict(conninfo, **(kwargs or {}))
+    except Exception:
+        return "postgres:(unparsable connection string)"
+    return f"postgres:{where.get('host')}:{where.get('port') or 5432}/{where.get('dbname')}"
+
+
+def is_broken(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection broke (retry on a fresh one), not a bad statement.
+
+    A pool that timed out is no broken connection: the wait is over, retrying waits again.
+    """
+    psycopg = require_extra("postgres", "psycopg")
+    pool = require_extra("postgres", "psycopg_pool")
+    if isinstance(exc, pool.PoolTimeout):
+        return False
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def _returned(conn: Any) -> None:
+    _IDLE_SINCE[conn] = time.monotonic()
+
+
+def _stale(conn: Any, check_idle: float) -> bool:
+    since = _IDLE_SINCE.get(conn)
+    return since is None or time.monotonic() - since >= check_idle
+
+
+def _sync_check(check_idle: float) -> Callable[[Any], None]:
+    def check(conn: Any) -> None:
+        if _stale(conn, check_idle):
+            conn.execute("")  # raises on a dead connection: the pool makes a new one
+
+    return check
+
+
+def _async_check(check_idle: float) -> Callable[[Any], Any]:
+    async def check(conn: Any) -> None:
+        if _stale(conn, check_idle):
+            await conn.execute("")
+
+    return check
+
+
+async def _areturned(conn: Any) -> None:
+    _returned(conn)
+
+
+def sync_pool(
+    conninfo: str, kwargs: dict[str, Any], options: PoolOptions, *, name: str, min_size: int = 1
+) -> Any:
+    """An open ``psycopg_pool.ConnectionPool`` sized and checked as ``options`` say."""
+    pool_mod = require_extra("postgres", "psycopg_pool")
+    size = options.max_connections
+    pool = pool_mod.ConnectionPool(
+        conninfo,
+        kwargs=kwargs,
+        min_size=min(min_size, size),
+        max_size=size,
+        timeout=options.pool_timeout,
+        check=_sync_check(options.check_idle),
+        reset=_returned,
+        name=name,
+        open=False,
+        num_workers=1,
+        reconnect_timeout=options.pool_timeout,
+    )
+    pool.open(wait=False)
+    return pool
+
+
+async def async_pool(
+    conninfo: str, kwargs: dict[str, Any], options: PoolOptions, *, name: str, min_size: int = 1
+) -> Any:
+    """An open ``psycopg_pool.AsyncConnectionPool`` sized and checked as ``options`` say."""
+    pool_mod = require_extra("postgres", "psycopg_pool")
+    size = options.max_connections
+    pool = pool_mod.AsyncConnectionPool(
+        conninfo,
+        kwargs=kwargs,
+        min_size=min(min_size, size),
+        max_size=size,
+        timeout=options.pool_timeout,
+        check=_async_check(options.check_idle),
+        reset=_areturned,
+        name=name,
+        open=False,
+        num_workers=1,
+        reconnect_timeout=options.pool_timeout,
+    )
+    await pool.open(wait=False)
+    return pool
+
+
+class PooledDb:
+    """``sql.Db``'s interface on a pool: each statement on a connection of its own.
+
+    A statement that meets a broken connection runs again on a fresh one (the runs
+    table's writes are upserts and keyed updates, so running one twice is harmless).
+    """
+
+    def __init__(self, pool: Any, database: str) -> None:
+        self.pool = pool
+        self.database = database
+        self._setup_lock = threading.Lock()
+
+    def run(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        on_wait: Callable[[str, float], None] | None = None,
+    ) -> tuple[int, list[Any]]:
+        """Execute one statement (written with ``?``); its row count and its rows.
+
+        With no connection free at once, ``on_wait(database, seconds)`` is told after
+        ``WAIT_NOTICE`` seconds and the wait goes on, up to the pool's timeout.
+        """
+        sql = sql.replace("?", "%s")
+
+        def once() -> tuple[int, list[Any]]:
+            conn = self._getconn(on_wait)
+            try:
+                cur = conn.execute(sql, tuple(params))
+                rows = cur.fetchall() if cur.description else []
+                return cur.rowcount, list(rows)
+            finally:
+                self.pool.putconn(conn)
+
+        return retry_broken(once, self.database)
+
+    def _getconn(self, on_wait: Callable[[str, float], None] | None) -> Any:
+        timeout = float(self.pool.timeout)
+        if on_wait is None or timeout <= WAIT_NOTICE:
+            return self.pool.getconn()
+        pool_mod = require_extra("postgres", "psycopg_pool")
+        try:
+            return self.pool.getconn(timeout=WAIT_NOTICE)
+        except pool_mod.PoolTimeout:
+            on_wait(self.database, WAIT_NOTICE)
+        return self.pool.getconn(timeout=timeout - WAIT_NOTICE)
+
+    def setup(self, ddl: Sequence[str], table: str) -> None:
+        """Run ``ddl`` (idempotent) once, one worker at a time across processes."""
+
+        def once() -> None:
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (table,))
+                for statement in ddl:
+                    conn.execute(statement)
+
+        with self._setup_lock:
+            retry_broken(once, self.database)
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.pool.closed)
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.pool.close()
+
+
+def retry_broken(
+    once: Callable[[], T], database: str, *, attempts: int = RETRIES, on_retry: Any = None
+) -> T:
+    """``once()``, again on a fresh connection when it met a broken one (``attempts`` in all)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return once()
+        except Exception as exc:
+            if not is_broken(exc):
+                raise
+            if attempt == attempts:
+                raise DatabaseUnavailableError(
+                    database, f"connection broken {attempts} times in a row ({type(exc).__name__})"
+                ) from exc
+            _log.warning("retrying on a fresh connection to %s: %s", database, type(exc).__name__)
+            if on_retry is not None:
+                on_retry()
+    raise AssertionError("unreachable")  # pragma: no cover
