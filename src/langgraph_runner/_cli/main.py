@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from langgraph_runner._cli.rebuild import add_commands
-from langgraph_runner._cli.runs import add_run_commands
+from langgraph_runner._cli.runs import add_run_commands, tenant_arg
 from langgraph_runner._records.exceptions import CommandError, FollowTimeoutError
 from langgraph_runner._records.sanitize import sanitize_message, scrub_url_password
 from langgraph_runner._runs.checkpoint import open_checkpointer, parse_checkpointer_url
@@ -113,7 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--thread", required=True, metavar="ID", help="the thread id")
     report.add_argument(
-        "--tenant", metavar="ID", help="only if the thread is this tenant's (else: not found)"
+        "--tenant",
+        type=tenant_arg,
+        metavar="ID",
+        help="only if the thread is this tenant's (else: not found)",
     )
     report.add_argument(
         "--format", choices=_FORMATS, default=None, help="output format (default: table)"

@@ -20,7 +20,9 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_runner._records.exceptions import CommandError
+from langgraph_runner._cli.runs import tenant_arg
+from langgraph_runner._records.exceptions import CommandError, ThreadNotFoundError
+from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.rebuild import Change, RunNotCompletedError, plan, rebuild
 
@@ -76,6 +78,12 @@ def add_commands(commands: Any) -> None:
             help="a changed node version (repeatable)",
         )
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        sub.add_argument(
+            "--tenant",
+            type=tenant_arg,
+            metavar="ID",
+            help="the tenant whose base run it is (and, for rebuild, the new run's)",
+        )
         if name == "rebuild":
             sub.add_argument(
                 "--new-thread", required=True, metavar="ID", help="the new run's thread"
@@ -148,7 +156,7 @@ def _plan(args: argparse.Namespace) -> tuple[str, int]:
     change, base = _change(args)
     with _graph(args) as graph:
         try:
-            the_plan = plan(graph, base, change)
+            the_plan = plan(graph, base, change, tenant=args.tenant)
         except (ValueError, RunNotCompletedError) as exc:
             raise CommandError(str(exc)) from exc
     if args.json:
@@ -169,8 +177,9 @@ def _rebuild(args: argparse.Namespace) -> tuple[str, int]:
                 new,
                 time_limit=args.time_limit,
                 raise_on_error=False,
+                tenant=args.tenant,
             )
-        except (ValueError, RunNotCompletedError) as exc:
+        except (ValueError, RunNotCompletedError, ThreadNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
     run = done.run
     if args.json:
@@ -191,7 +200,7 @@ def _rebuild(args: argparse.Namespace) -> tuple[str, int]:
         text = json.dumps(data, indent=2, default=str) + "\n"
     else:
         text = done.plan.to_table() + (
-            f"\nrun {run.run_id} on thread {run.thread_id}: {run.status} "
+            f"\nrun {run.run_id} on thread {escape_controls(str(run.thread_id))}: {run.status} "
             f"in {run.duration_ms:.0f} ms\n"
             f"executed: {', '.join(done.executed) or '-'}\n"
             f"reused:   {', '.join(done.reused) or '-'}\n"

@@ -16,9 +16,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from langgraph_runner._records.exceptions import CommandError, ThreadNotFoundError
+from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.control import cancel_run, list_runs
 from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.tenancy import check_tenant
 
 __all__ = ["add_run_commands"]
 
@@ -41,7 +43,7 @@ def add_run_commands(commands: Any, check_url: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     runs.add_argument("--checkpointer", required=True, metavar="URL", help=_URL_HELP)
-    runs.add_argument("--tenant", metavar="ID", help="only this tenant's runs")
+    runs.add_argument("--tenant", type=tenant_arg, metavar="ID", help="only this tenant's runs")
     runs.add_argument("--thread", metavar="ID", help="only this thread's runs")
     runs.add_argument(
         "--limit", type=_positive, default=50, metavar="N", help="at most N rows (default 50)"
@@ -60,8 +62,18 @@ def add_run_commands(commands: Any, check_url: Any) -> None:
     cancel.add_argument("--checkpointer", required=True, metavar="URL", help=_URL_HELP)
     cancel.add_argument("--run", required=True, metavar="ID", help="the run id (see: runs)")
     cancel.add_argument("--reason", default="cancelled from the command line", help="why")
-    cancel.add_argument("--tenant", metavar="ID", help="only if the run is this tenant's")
+    cancel.add_argument(
+        "--tenant", type=tenant_arg, metavar="ID", help="only if the run is this tenant's"
+    )
     cancel.set_defaults(handler=lambda args: (_cancel(args, check_url), 0))
+
+
+def tenant_arg(text: str) -> str:
+    """A ``--tenant`` value: a valid tenant id (argparse names the option on error)."""
+    try:
+        return str(check_tenant(text, owner="--tenant"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--tenant: ")) from None
 
 
 def _positive(text: str) -> int:
@@ -133,15 +145,20 @@ def _runs(args: argparse.Namespace, check_url: Any) -> str:
 
 
 def render_runs(rows: list[dict[str, Any]]) -> str:
-    """A rich table of runs (plain text, no colour codes: it is printed as it is)."""
+    """A rich table of runs (plain text, no colour codes: it is printed as it is).
+
+    Every cell is a ``Text`` with its control characters escaped: data (a tenant,
+    thread id or reason) is never read as rich markup nor sent to the terminal raw.
+    """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"{len(rows)} run(s), newest first", title_justify="left")
     for column in ("STARTED (UTC)", "STATUS", "TENANT", "THREAD", "RUN", "SECONDS", "REASON"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(
+        cells = (
             _when(r["started_at"]),
             r["status"],
             r["tenant"] or "",
@@ -150,6 +167,7 @@ def render_runs(rows: list[dict[str, Any]]) -> str:
             "" if r["duration_s"] is None else f"{r['duration_s']:.3f}",
             r["reason"] or "",
         )
+        table.add_row(*(Text(escape_controls(str(c))) for c in cells))
     out = io.StringIO()
     Console(file=out, width=160, color_system=None, highlight=False).print(table)
     return out.getvalue().rstrip("\n")
@@ -162,6 +180,7 @@ def _cancel(args: argparse.Namespace, check_url: Any) -> str:
             record = cancel_run(saver, args.run, args.reason, tenant=args.tenant)
         except ThreadNotFoundError as exc:
             raise CommandError(f"{exc} in this checkpointer") from exc
+    run_id = escape_controls(record.run_id)
     if record.status != "running":
-        return f"run {record.run_id} already ended {record.status}: nothing to cancel\n"
-    return f"run {record.run_id} (thread {record.thread_id}): cancel requested\n"
+        return f"run {run_id} already ended {record.status}: nothing to cancel\n"
+    return f"run {run_id} (thread {escape_controls(str(record.thread_id))}): cancel requested\n"

@@ -31,6 +31,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_runner._records.logs import SupportsEvents
+from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.history import ABSENT, RunNotCompletedError, read_base_run
 from langgraph_runner._runs.lifecycle import RunResult, _Run, _run_async, _run_sync
 from langgraph_runner._runs.tenancy import check_tenant, config_tenant
@@ -122,7 +123,8 @@ class Plan:
 
     def to_table(self) -> str:
         """A text table: one line per node with what happens to it and why."""
-        head = f"plan from thread {self.base_thread_id} (checkpoint {self.base_checkpoint_id})"
+        thread = escape_controls(self.base_thread_id)
+        head = f"plan from thread {thread} (checkpoint {self.base_checkpoint_id})"
         rows = [(n, "rerun", self.reasons[n]) for n in self.rerun]
         rows += [(n, "maybe", self.reasons[n]) for n in self.maybe]
         rows += [(n, "reused", "") for n in self.reused]

@@ -263,13 +263,14 @@ def _summary(report: _ReportView) -> str:
 
 def render_table(report: _ReportView) -> str:
     """A fixed-width text table, one row per node, then the summary counts."""
-    head = f"thread {report.thread_id}: {report.status} at step {report.step}"
+    # Data (thread id, reason) is shown with its control characters escaped.
+    head = f"thread {escape_controls(report.thread_id)}: {report.status} at step {report.step}"
     if report.duration_ms is not None:
         head += f", {report.duration_ms:.0f} ms"
     head += _progress(report)
     reason = getattr(report, "reason", None)
     if reason:
-        head += f"\nreason: {reason}"
+        head += f"\nreason: {escape_controls(reason)}"
     cols = ("NODE", "STATUS", "ATTEMPTS", "RUNS", "STEP", "STARTED", "DURATION_MS", "ERROR")
     rows = [cols] + [_row(n) for n in report.nodes]
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
