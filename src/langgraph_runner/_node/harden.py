@@ -22,7 +22,7 @@ import copy
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Annotated, Any, TypedDict, TypeVar, get_type_hints, overload
+from typing import Any, TypedDict, TypeVar, get_type_hints, overload
 
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import StateGraph
@@ -30,10 +30,10 @@ from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import Unpack
 
 from langgraph_runner._node.agent_model import is_agent_model, with_error_message
+from langgraph_runner._node.async_path import with_async_path
 from langgraph_runner._node.calls import harden_tool_node
 from langgraph_runner._node.factory import NodeOptions, create_node, is_wrapped, node_factory
-from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
-from langgraph_runner._state.channels import merge_flags
+from langgraph_runner._state.added import RecordChannels
 
 __all__ = ["harden"]
 
@@ -47,13 +47,25 @@ def _target(runnable: Any) -> Any:
     return runnable
 
 
-class _RecordChannels(TypedDict, total=False):
-    errors: Annotated[list[dict[str, Any]], bounded_errors(DEFAULT_ERRORS_LIMIT)]
-    routing_flags: Annotated[dict[str, bool], merge_flags]
-
-
-# What a compiled graph carries besides what compile() sets from the builder.
-_PREGEL_SETTINGS = ("config", "retry_policy", "cache_policy", "step_timeout", "stream_eager")
+# What compile() makes from the builder; every other attribute of a compiled graph
+# (checkpointer, store, cache, interrupts, name, debug, config, stream transformers,
+# policies, and whatever LangChain or LangGraph add later) is kept as it was.
+_FROM_BUILDER = frozenset(
+    {
+        "builder",
+        "nodes",
+        "channels",
+        "input_channels",
+        "output_channels",
+        "stream_channels",
+        "trigger_to_nodes",
+        "node_error_handler_map",
+        "schema_to_mapper",
+        "_serde_allowlist",
+        "_output_mapper",
+        "_state_mapper",
+    }
+)
 
 
 @overload
@@ -204,7 +216,7 @@ def _harden_one(name: str, runnable: Any, options: dict[str, Any]) -> Any:
         inner = _harden_compiled(runnable, None, options)
         return create_node(inner, **{**options, "retry": None})
     target = _target(runnable)
-    node = create_node(target, **options)
+    node = with_async_path(create_node(target, **options), runnable, options)
     if is_agent_model(target) and options.get("on_error", "record") == "record":
         # A recorded model failure ends the agent with an error AIMessage (its router
         # reads the last message), as RunnerMiddleware does.
@@ -241,7 +253,7 @@ def _with_records(output: Any) -> Any:
         return output
     if "errors" in hints:
         return output
-    fields = {**hints, **get_type_hints(_RecordChannels, include_extras=True)}
+    fields = {**hints, **get_type_hints(RecordChannels, include_extras=True)}
     return TypedDict(output.__name__, fields, total=False)  # type: ignore[operator]
 
 
@@ -256,7 +268,7 @@ def _harden_compiled(
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     builder = _copy_builder(graph.builder)
     if "errors" not in builder.channels or "routing_flags" not in builder.channels:
-        builder._add_schema(_RecordChannels)
+        builder._add_schema(RecordChannels)
         output = _with_records(builder.output_schema)
         if output is not builder.output_schema:
             builder._add_schema(output)
@@ -271,7 +283,7 @@ def _harden_compiled(
         debug=graph.debug,
         name=graph.name,
     )
-    for attr in _PREGEL_SETTINGS:
-        if hasattr(graph, attr):
-            setattr(hardened, attr, getattr(graph, attr))
+    for attr, value in vars(graph).items():
+        if attr not in _FROM_BUILDER:
+            setattr(hardened, attr, value)
     return hardened
