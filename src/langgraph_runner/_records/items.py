@@ -13,7 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._records.egress import egress
+from langgraph_runner._records.redaction_rules import is_secret_key
+from langgraph_runner._records.sanitize import REDACTED, sanitize_message
 
 __all__ = ["SUMMARY_MAX", "failed_sends", "item_summary"]
 
@@ -38,11 +40,15 @@ def item_summary(arg: Any, key: str | None = None) -> str:
         The summary; a string value is shown as JSON (quoted).
     """
     value = _get(arg, key) if key is not None else arg
+    if key is not None and value is not None and is_secret_key(key):
+        value = REDACTED  # summarized by a secret: the secret is not the summary
     if hasattr(value, "model_dump"):
         try:
             value = value.model_dump(mode="json")
         except Exception:  # a broken model is shown by repr
             value = repr(value)
+    # Values under a secret key name (``pass``, ``AccessKey`` ...) go whatever they hold.
+    value = egress(value, max_length=SUMMARY_MAX)
     try:
         text = json.dumps(value, default=repr, sort_keys=True)
     except (TypeError, ValueError):

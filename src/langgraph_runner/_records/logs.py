@@ -26,6 +26,8 @@ from typing import IO, Any, Protocol
 
 import structlog
 
+from langgraph_runner._records.egress import egress
+
 __all__ = ["LOGGER_NAME", "EventLogger", "SupportsEvents", "configure_logging", "get_event_logger"]
 
 LOGGER_NAME = "langgraph_runner"
@@ -112,6 +114,10 @@ def _always(level: int) -> bool:
     return True
 
 
+_LOG_PLAIN = frozenset((int, float, bool, type(None)))
+_LOG_TEXT = 8000  # a field's longest text (a stack is capped at 4000)
+
+
 class EventLogger:
     """Emits the package's events; the cheap level check happens before any work.
 
@@ -162,6 +168,11 @@ class EventLogger:
             return  # only NullHandlers would see it: skip building the record
         method = logging.getLevelName(level).lower()
         try:
+            # The egress point: an event's fields leave for wherever logs go.
+            fields = {
+                k: v if v.__class__ in _LOG_PLAIN else egress(v, max_length=_LOG_TEXT)
+                for k, v in fields.items()
+            }
             getattr(self._structlog, method)(event, **fields)
         except Exception:  # a broken user logger must not fail a node
             self._std.debug(

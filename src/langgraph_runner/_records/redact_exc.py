@@ -116,7 +116,8 @@ def _redact_headers(value: object, depth: int = 0) -> None:
     An object whose class name ends with ``Request``, ``Response`` or ``RequestInfo``
     (httpx, requests, aiohttp, urllib3, ...) with a mutable ``headers`` mapping:
     each header whose name is a secret key (``Authorization``, ``Cookie``,
-    ``X-Api-Key``, ...) gets the value ``REDACTED``; a response's ``request`` too.
+    ``X-Api-Key``, ...) gets the value ``REDACTED``, and its ``url`` is redacted
+    (``?api_key=...``); a response's ``request`` too.
     Other objects an exception holds are left as they are: a client or session
     may still be in use.
     """
@@ -128,7 +129,26 @@ def _redact_headers(value: object, depth: int = 0) -> None:
             for key in [k for k in headers if is_secret_key(k)][:_MAX_ITEMS]:
                 headers[key] = REDACTED
     with contextlib.suppress(Exception):
+        _redact_url(value)
+    with contextlib.suppress(Exception):
         _redact_headers(vars(value).get("request") or vars(value).get("_request"), depth + 1)
+
+
+def _redact_url(value: object) -> None:
+    """Replace the ``url`` of an HTTP request or response by its redacted form, same type.
+
+    ``httpx.Request.url`` is an ``httpx.URL`` (rebuilt from the redacted text),
+    ``requests``' ``PreparedRequest.url`` and ``Response.url`` are strings.
+    """
+    url = getattr(value, "url", None)
+    if url is None or isinstance(url, (bytes, bytearray)):
+        return
+    text = str(url)
+    clean = _clean(text)
+    if clean == text:
+        return
+    kind = type(url)
+    value.url = clean if kind is str else kind(clean)  # type: ignore[attr-defined]
 
 
 def _set(exc: BaseException, name: str, value: Any) -> None:

@@ -42,8 +42,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from langgraph_runner._limits.budget import Budget
+from langgraph_runner._records.egress import egress, egress_text
 from langgraph_runner._records.exceptions import ThreadNotFoundError
-from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.report_render import (
     graph_drawing,
     render_html,
@@ -379,7 +379,7 @@ def _cause(own: list[dict[str, Any]], error: str | None) -> str | None:
     """The redacted cause of a failure: its latest unrecovered record, else the exception."""
     unrecovered = [r for r in own if not r.get("recovered")]
     cause = record_cause(unrecovered[-1]) if unrecovered else None
-    return cause or (sanitize_message(error, max_length=300) if error else None)
+    return cause or (egress_text(error, max_length=300) if error else None)
 
 
 def _ms(start: str | None, end: str | None) -> float | None:
@@ -393,8 +393,12 @@ def _jsonable(value: Any) -> Any:
     try:
         json.dumps(value)
     except (TypeError, ValueError):
-        return sanitize_message(repr(value))
-    return value
+        return egress_text(repr(value))
+    # JSON data too leaves through the egress point: a value under "password" goes.
+    return egress(value, max_length=_INTERRUPT_TEXT)
+
+
+_INTERRUPT_TEXT = 10_000  # an interrupt's longest text in a report
 
 
 def _own(record: dict[str, Any], task: str) -> bool:

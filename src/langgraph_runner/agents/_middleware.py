@@ -34,7 +34,7 @@ from langgraph.types import Command
 from langgraph_runner._node.agent_model import error_ai_message
 from langgraph_runner._node.calls import CallGuard, tool_call_wrappers, update_of
 from langgraph_runner._node.factory import node_factory
-from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._records.egress import egress, egress_content
 from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
 from langgraph_runner._state.channels import merge_flags
 
@@ -164,21 +164,18 @@ class RunnerMiddleware(AgentMiddleware[RunnerAgentState, Any, Any]):
 
 
 def _redacted(result: Any) -> Any:
-    """An error ToolMessage from inner middleware (ToolRetryMiddleware) with secrets redacted."""
-    if (
-        isinstance(result, ToolMessage)
-        and result.status == "error"
-        and isinstance(result.content, str)
-    ):
-        clean = sanitize_message(result.content, max_length=2000)
-        if clean != result.content:
+    """An error ToolMessage (ours, or an inner middleware's such as ToolRetryMiddleware)
+    with secrets redacted, whatever its content: text or a list of content blocks."""
+    if isinstance(result, ToolMessage) and result.status == "error":
+        clean = egress_content(result.content)
+        if clean is not result.content:
             return result.model_copy(update={"content": clean})
     return result
 
 
 def _model_failed(update: dict[str, Any]) -> Any:
     """A recorded model failure: an AIMessage without tool calls ends the agent."""
-    message = error_ai_message(update.get("errors") or [])
+    message = egress(error_ai_message(update.get("errors") or []), max_length=2000)
     return ExtendedModelResponse(
         model_response=ModelResponse(result=[message]), command=Command(update=update)
     )

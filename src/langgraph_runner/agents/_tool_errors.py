@@ -22,7 +22,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, ToolMessage
 
 from langgraph_runner._policies.context import get_node_context
-from langgraph_runner._records.sanitize import sanitize_message
+from langgraph_runner._records.egress import egress_error
 
 __all__ = ["tool_error_messages"]
 
@@ -54,8 +54,7 @@ def tool_error_messages(state: Any) -> dict[str, list[ToolMessage]]:
     """
     ctx = get_node_context()
     error = ctx.primary_error if ctx is not None else None
-    text = "unknown error" if error is None else f"{type(error).__name__}: {error}"
-    content = f"Error: {sanitize_message(text, max_length=500)}"
+    content = f"Error: {egress_error(error, max_length=500)}"
     last = next((m for m in reversed(_messages(state)) if isinstance(m, AIMessage)), None)
     calls = last.tool_calls if last is not None else []
     return {

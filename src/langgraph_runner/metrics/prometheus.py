@@ -44,6 +44,7 @@ from wsgiref.simple_server import WSGIServer
 
 from langgraph_runner._internal.extras import extra_hint
 from langgraph_runner._limits import stats as _limit_stats
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner.metrics._collector import NodeMetricsCollector
 from langgraph_runner.metrics._model import NodeSeries
 
@@ -187,7 +188,7 @@ class PrometheusExporter:
             les = [_go_float(b) for b in collector.duration_buckets] + ["+Inf"]
             for node in collector.series():
                 self._add_node(node, graph, extra, les, duration, executions)
-                labels = [node.node, graph, *extra]
+                labels = _labels(node.node, graph, *extra)
                 retries.add_metric(labels, float(node.retries))
                 fallbacks.add_metric(labels, float(node.fallbacks))
                 cache_hits.add_metric(labels, float(node.cache_hits))
@@ -205,7 +206,7 @@ class PrometheusExporter:
         executions: CounterMetricFamily,
     ) -> None:
         for series in node.outcomes:
-            labels = [node.node, graph, series.outcome, series.error_type or "", *extra]
+            labels = _labels(node.node, graph, series.outcome, series.error_type or "", *extra)
             cumulative, buckets = 0, []
             for le, count in zip(les, series.bucket_counts, strict=True):
                 cumulative += count
@@ -213,6 +214,14 @@ class PrometheusExporter:
             if series.outcome == "success" or cumulative:  # rejections carry no time
                 duration.add_metric(labels, buckets, series.duration_sum_ms / 1000.0)
             executions.add_metric(labels, float(series.executions))
+
+
+def _labels(*values: str) -> list[str]:
+    """Label values as they leave for the scraper: through the egress point, redacted."""
+    return [egress_text(v, max_length=_LABEL_TEXT) if v else v for v in values]
+
+
+_LABEL_TEXT = 200
 
 
 def _limit_families(extra: list[str]) -> list[Metric]:
@@ -244,12 +253,12 @@ def _limit_families(extra: list[str]) -> list[Metric]:
         "langgraph_budget_exhausted", "Calls a spent budget stopped.", labels=budget_labels
     )
     for row in _limit_stats.limit_series():
-        labels = [row.limit, row.node, *extra]
+        labels = _labels(row.limit, row.node, *extra)
         waits.add_metric(labels, float(row.waits))
         seconds.add_metric(labels, row.wait_seconds)
         rejections.add_metric(labels, float(row.rejections))
     for b in _limit_stats.budget_series():
-        labels = [b.budget, b.node, b.tenant, *extra]
+        labels = _labels(b.budget, b.node, b.tenant, *extra)
         tokens.add_metric(labels, b.tokens)
         cost.add_metric(labels, b.cost)
         calls.add_metric(labels, float(b.calls))
