@@ -28,8 +28,8 @@ from langchain_core.tools import tool
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
 
-from langgraph_runner import append_errors, create_node, harden, merge_flags, tool_error_messages
-from langgraph_runner.agents import RunnerMiddleware
+from langgraph_runner import append_errors, create_node, harden, merge_flags
+from langgraph_runner.agents import RunnerMiddleware, tool_error_messages
 from langgraph_runner.testing import no_wait
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import GraphState, create_node, open_checkpointer, run, run_report
+from langgraph_runner import GraphState, create_node
+from langgraph_runner.runs import open_checkpointer, run, run_report
 
 
 class S(GraphState, total=False):

@@ -19,7 +19,8 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from langgraph_runner import create_node, get_node_context, run
+from langgraph_runner import create_node, get_node_context
+from langgraph_runner.runs import run
 
 N_NODES = 20
 

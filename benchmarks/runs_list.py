@@ -19,8 +19,9 @@ from typing import Any
 
 from langgraph.graph import START, StateGraph
 
-from langgraph_runner import GraphState, create_node, list_runs, open_checkpointer, run, run_report
+from langgraph_runner import GraphState, create_node
 from langgraph_runner._cli.runs import render_runs, rows_of
+from langgraph_runner.runs import list_runs, open_checkpointer, run, run_report
 
 
 def best(fn: Any, repeat: int) -> float:

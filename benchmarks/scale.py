@@ -36,8 +36,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 from typing_extensions import TypedDict
 
-from langgraph_runner import GraphState, RetryConfig, create_node, run_report
+from langgraph_runner import GraphState, RetryConfig, create_node
 from langgraph_runner.metrics import NodeMetricsCollector
+from langgraph_runner.runs import run_report
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -43,9 +43,8 @@ from langgraph_runner import (
     create_node,
     harden,
     merge_flags,
-    tool_error_messages,
 )
-from langgraph_runner.agents import RunnerMiddleware
+from langgraph_runner.agents import RunnerMiddleware, tool_error_messages
 
 RETRY = RetryConfig(max_attempts=3, initial_interval=0.05, max_interval=0.2)
 DB_PATH = Path(os.environ.get("AGENT_DB", Path(__file__).parent / ".runs" / "agent.db"))

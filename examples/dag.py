@@ -36,11 +36,9 @@ from typing import Any
 from langgraph.cache.sqlite import SqliteCache
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import (
+from langgraph_runner import GraphState, NodeCache, create_node
+from langgraph_runner.runs import (
     Change,
-    GraphState,
-    NodeCache,
-    create_node,
     list_runs,
     open_checkpointer,
     plan,

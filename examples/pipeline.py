@@ -27,12 +27,11 @@ from langgraph_runner import (
     NodeCache,
     RetryConfig,
     node_factory,
-    open_checkpointer,
     route_on_blocked,
-    run_report,
     update_state,
 )
 from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
+from langgraph_runner.runs import open_checkpointer, run_report
 
 DB_PATH = Path(os.environ.get("PIPELINE_DB", Path(__file__).parent / ".runs" / "pipeline.db"))
 

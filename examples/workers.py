@@ -53,9 +53,8 @@ from langgraph_runner import (
     NodeCache,
     RedisBreakerStore,
     get_circuit_breaker,
-    open_checkpointer,
-    thread_lock,
 )
+from langgraph_runner.runs import open_checkpointer, thread_lock
 
 QUEUE = "pipeline"
 ACTOR = "run_thread"

@@ -24,7 +24,6 @@ from langgraph_runner import (
     NodeContext,
     NodeError,
     NodeFactory,
-    NodeMetricsCollector,
     NodeOptions,
     RetryAttempt,
     RetryConfig,
@@ -32,6 +31,7 @@ from langgraph_runner import (
     harden,
     node_factory,
 )
+from langgraph_runner.metrics import NodeMetricsCollector
 
 
 def fetch(state: GraphState) -> dict[str, Any]:

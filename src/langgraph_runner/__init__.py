@@ -55,40 +55,6 @@ from langgraph_runner._records.items import failed_sends
 from langgraph_runner._records.logs import LOGGER_NAME, configure_logging
 from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
-from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
-from langgraph_runner._runs.control import RunRecord, cancel_run, list_runs
-from langgraph_runner._runs.effects import EffectLedger
-from langgraph_runner._runs.lifecycle import (
-    RUN_DEADLINE_KEY,
-    RunResult,
-    arun,
-    run,
-)
-from langgraph_runner._runs.rebuild import (
-    Change,
-    Plan,
-    RebuildResult,
-    arebuild,
-    plan,
-    rebuild,
-)
-from langgraph_runner._runs.report import (
-    NodeReport,
-    NodeStatus,
-    RunReport,
-    run_report,
-)
-from langgraph_runner._runs.rerun import (
-    FailedItem,
-    ablocked_nodes,
-    afailed_items,
-    arerun_blocked,
-    blocked_nodes,
-    failed_items,
-    rerun_blocked,
-)
-from langgraph_runner._runs.status import RunStatus
-from langgraph_runner._runs.thread_lock import ThreadLock, thread_lock
 from langgraph_runner._state.bounded import (
     DEFAULT_ERRORS_LIMIT,
     BoundedErrors,
@@ -108,8 +74,6 @@ from langgraph_runner._state.channels import (
 )
 from langgraph_runner._state.models import GraphStateFields, GraphStateModel
 from langgraph_runner._version import __version__ as __version__
-from langgraph_runner.agents import tool_error_messages
-from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetrics, NodeMetricsCollector
 
 __all__ = [
     "ABORT_SIGNAL_KEY",
@@ -121,16 +85,13 @@ __all__ = [
     "BudgetExceededError",
     "BudgetStatus",
     "CacheKey",
-    "Change",
     "CircuitBreaker",
     "CircuitBreakerConfig",
     "CircuitOpenError",
     "CircuitState",
     "DEFAULT_ERRORS_LIMIT",
-    "EffectLedger",
     "ErrorCategory",
     "ErrorCode",
-    "FailedItem",
     "FailureLoopError",
     "GraphState",
     "GraphStateFields",
@@ -139,81 +100,50 @@ __all__ = [
     "LOGGER_NAME",
     "LangGraphRunnerError",
     "LimitStoreUnavailableError",
-    "METRICS_COLLECTOR_KEY",
     "NodeAbortedError",
     "NodeCache",
     "NodeContext",
     "NodeError",
     "NodeFactory",
-    "NodeMetrics",
-    "NodeMetricsCollector",
     "NodeOptions",
-    "NodeReport",
-    "NodeStatus",
     "NodeTimeoutError",
-    "Plan",
     "PostgresCache",
-    "RUN_DEADLINE_KEY",
     "RateLimit",
     "RateLimitedError",
-    "RebuildResult",
     "RedisBreakerStore",
     "RedisLimitStore",
     "RetryAttempt",
     "RetryConfig",
     "RunNotCompletedError",
-    "RunRecord",
-    "RunReport",
-    "RunResult",
-    "RunStatus",
     "STATE_CHANNELS",
     "SharedCircuitBreaker",
     "StateSchemaError",
     "StepFailedError",
     "ThreadBusyError",
-    "ThreadLock",
     "ThreadNotFoundError",
     "TieredCache",
-    "ablocked_nodes",
     "aerrors_dropped",
-    "afailed_items",
     "append_errors",
     "append_unique",
-    "arebuild",
-    "arerun_blocked",
-    "arun",
-    "blocked_nodes",
     "bounded_errors",
-    "cancel_run",
     "classify_error",
     "classify_failure",
     "code_fingerprint",
     "configure_logging",
     "create_node",
     "errors_dropped",
-    "failed_items",
     "failed_sends",
     "get_circuit_breaker",
     "get_node_context",
     "harden",
     "heartbeat",
     "is_retryable_node_error",
-    "list_runs",
     "merge_dicts",
     "merge_flags",
     "node_factory",
-    "open_async_checkpointer",
-    "open_checkpointer",
-    "plan",
-    "rebuild",
-    "rerun_blocked",
     "route_on_blocked",
-    "run",
-    "run_report",
     "sanitize_message",
     "sanitize_stack",
-    "thread_lock",
-    "tool_error_messages",
     "update_state",
 ]
 
@@ -221,5 +151,7 @@ _moved.install(sys.modules[__name__])
 
 
 def __getattr__(name: str) -> object:
-    """The old public modules (``langgraph_runner.retry`` ...), deprecated (``_internal.moved``)."""
-    return _moved.old_module(name)
+    """Names moved to ``runs``, ``metrics`` or ``agents`` and the old public modules
+    (``langgraph_runner.retry`` ...), deprecated (``_internal.moved``).
+    """
+    return _moved.package_getattr(name)

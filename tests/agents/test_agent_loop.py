@@ -17,7 +17,8 @@ from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdate
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
-from langgraph_runner import FailureLoopError, create_node, route_on_blocked, tool_error_messages
+from langgraph_runner import FailureLoopError, create_node, route_on_blocked
+from langgraph_runner.agents import tool_error_messages
 from tests.agent_kit import MODES3, AgentState, call, fake_model, normalized, scripted
 from tests.conftest import SqliteConnect
 

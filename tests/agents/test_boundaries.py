@@ -9,7 +9,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.types import Command
 
-from langgraph_runner import GraphState, ablocked_nodes, blocked_nodes, create_node, harden
+from langgraph_runner import GraphState, create_node, harden
+from langgraph_runner.runs import ablocked_nodes, blocked_nodes
 
 pytestmark = pytest.mark.usefixtures("instant")
 

@@ -14,7 +14,8 @@ from langchain_core.tools import tool
 from langgraph.graph import START, StateGraph
 from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
 
-from langgraph_runner import create_node, harden, tool_error_messages
+from langgraph_runner import create_node, harden
+from langgraph_runner.agents import tool_error_messages
 from tests.agent_kit import AgentState, scripted
 
 

@@ -12,16 +12,8 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Send
 from pydantic import BaseModel
 
-from langgraph_runner import (
-    GraphState,
-    NodeError,
-    afailed_items,
-    arerun_blocked,
-    create_node,
-    failed_items,
-    failed_sends,
-    rerun_blocked,
-)
+from langgraph_runner import GraphState, NodeError, create_node, failed_sends
+from langgraph_runner.runs import afailed_items, arerun_blocked, failed_items, rerun_blocked
 
 pytestmark = pytest.mark.usefixtures("instant")
 

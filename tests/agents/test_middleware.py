@@ -21,8 +21,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
 
 import langgraph_runner.agents as agents
-from langgraph_runner import CircuitBreakerConfig, FailureLoopError, NodeMetricsCollector, harden
+from langgraph_runner import CircuitBreakerConfig, FailureLoopError, harden
 from langgraph_runner.agents import RunnerMiddleware, RunnerMiddlewareConfig
+from langgraph_runner.metrics import NodeMetricsCollector
 from tests.agent_kit import (
     TOOL_SECRET,
     Broken,

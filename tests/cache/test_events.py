@@ -10,8 +10,8 @@ from langgraph.cache.memory import InMemoryCache
 from langgraph.graph import START, StateGraph
 from structlog.testing import CapturingLogger
 
-from langgraph_runner import NodeCache, NodeMetricsCollector, create_node
-from langgraph_runner.metrics import METRICS_COLLECTOR_KEY
+from langgraph_runner import NodeCache, create_node
+from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
 
 
 class S(TypedDict, total=False):

@@ -10,8 +10,9 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import GraphState, create_node, open_checkpointer, run, run_report
+from langgraph_runner import GraphState, create_node
 from langgraph_runner._cli.follow import follow
+from langgraph_runner.runs import open_checkpointer, run, run_report
 
 
 def test_follow_says_running_only_for_scheduled_steps_and_ends_with_x_of_n(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from langgraph.graph import START, StateGraph
 
-from langgraph_runner import GraphState, create_node, open_checkpointer, run
+from langgraph_runner import GraphState, create_node
 from langgraph_runner._cli.main import main
+from langgraph_runner.runs import open_checkpointer, run
 
 
 def _db(tmp_path: Path) -> str:

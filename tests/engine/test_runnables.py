@@ -19,7 +19,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command, interrupt
 
-from langgraph_runner import GraphState, NodeCache, NodeMetricsCollector, create_node
+from langgraph_runner import GraphState, NodeCache, create_node
+from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 from tests.agent_kit import MODES3, AgentState, call, fake_model, normalized
 

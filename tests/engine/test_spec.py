@@ -222,6 +222,7 @@ def test_a_real_collector_and_a_structlog_logger_are_accepted() -> None:
     """What the options are for passes the check."""
     import structlog
 
-    from langgraph_runner import NodeMetricsCollector, create_node
+    from langgraph_runner import create_node
+    from langgraph_runner.metrics import NodeMetricsCollector
 
     create_node(_fn, metrics=NodeMetricsCollector(), logger=structlog.get_logger())

@@ -11,20 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from langgraph.checkpoint.memory import InMemorySaver
 
-from langgraph_runner import (
-    CircuitBreakerConfig,
-    NodeCache,
-    RetryConfig,
-    create_node,
-    run,
-    thread_lock,
-)
+from langgraph_runner import CircuitBreakerConfig, NodeCache, RetryConfig, create_node
 from langgraph_runner._internal.durations import (
     optional_seconds,
     pydantic_seconds,
     seconds,
     whole_seconds,
 )
+from langgraph_runner.runs import run, thread_lock
 
 POSITIVE_FLOATS = st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False)
 POSITIVE_TIMEDELTAS = st.timedeltas(min_value=timedelta(microseconds=1))

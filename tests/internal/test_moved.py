@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import warnings
 
 import pytest
 
 import langgraph_runner
-from langgraph_runner._internal.moved import MOVED
+from langgraph_runner._internal.moved import MOVED, MOVED_NAMES
 
 
 @pytest.mark.parametrize("old", sorted(MOVED))
@@ -83,8 +84,73 @@ def test_the_package_itself_never_uses_an_old_path() -> None:
 @pytest.mark.parametrize("name", ["harden", "rebuild", "thread_lock"])
 def test_an_old_module_never_shadows_the_function_of_its_name(name: str) -> None:
     """Importing ``langgraph_runner.harden`` leaves ``langgraph_runner.harden`` the function."""
-    function = getattr(langgraph_runner, name)
-    module = importlib.import_module(f"langgraph_runner.{name}")
-    assert getattr(langgraph_runner, name) is function
+    with warnings.catch_warnings():  # rebuild and thread_lock moved to runs (warns)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        function = getattr(langgraph_runner, name)
+        module = importlib.import_module(f"langgraph_runner.{name}")
+        assert getattr(langgraph_runner, name) is function
     assert callable(function)
     assert module is sys.modules[f"langgraph_runner.{name}"]
+
+
+@pytest.mark.parametrize("name", sorted(MOVED_NAMES))
+def test_a_name_moved_off_the_top_level_still_resolves_with_a_warning(name: str) -> None:
+    """``from langgraph_runner import run`` keeps working, pointing at ``langgraph_runner.runs``."""
+    home = importlib.import_module(MOVED_NAMES[name])
+    assert name in home.__all__
+    assert name not in langgraph_runner.__all__
+    message = rf"^langgraph_runner\.{name} is deprecated .* import {name} from {home.__name__}$"
+    namespace: dict[str, object] = {}
+    with pytest.warns(DeprecationWarning, match=message):
+        exec(f"from langgraph_runner import {name}", namespace)
+    assert namespace[name] is getattr(home, name)
+
+
+def test_the_moved_warning_points_at_the_callers_line() -> None:
+    """The warning names the user's file, so ``-W error`` and filters work where they write."""
+    with pytest.warns(DeprecationWarning, match="import run_report from") as caught:
+        langgraph_runner.run_report  # type: ignore[attr-defined]  # noqa: B018
+    assert caught[0].filename == __file__
+
+
+def test_the_runs_path_of_01_is_the_public_runs_module() -> None:
+    """``langgraph_runner.runs`` is a real module now: its public names import without a warning."""
+    code = "from langgraph_runner.runs import RUN_DEADLINE_KEY, RunResult, arun, run\n"
+    result = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "langgraph_runner.runs" not in MOVED
+
+
+def test_the_other_01_names_of_runs_warn() -> None:
+    """Names the 0.1 ``runs`` module held and the new one does not export still resolve."""
+    from langgraph_runner import StepFailedError
+    from langgraph_runner._runs.tracker import NodeRunStatus
+
+    with pytest.warns(DeprecationWarning, match="import StepFailedError from langgraph_runner$"):
+        from langgraph_runner.runs import StepFailedError as old  # type: ignore[attr-defined]
+    assert old is StepFailedError
+    with pytest.warns(DeprecationWarning, match=r"not public API.*_runs\.lifecycle"):
+        from langgraph_runner.runs import NodeRunStatus as status  # type: ignore[attr-defined]
+    assert status is NodeRunStatus
+    with pytest.raises(ImportError):
+        from langgraph_runner.runs import nothing_here  # type: ignore[attr-defined]  # noqa: F401
+
+
+@pytest.mark.parametrize(
+    "name", ["NodeError", "ErrorCode", "NodeTimeoutError", "error_from_fields"]
+)
+def test_the_errors_path_of_01_finds_records_and_exceptions(name: str) -> None:
+    """``langgraph_runner.errors`` held the record and the exceptions: both still resolve."""
+    from langgraph_runner._records import exceptions, record
+
+    module = importlib.import_module("langgraph_runner.errors")
+    with pytest.warns(DeprecationWarning, match=r"langgraph_runner\.errors\."):
+        value = getattr(module, name)
+    assert value is getattr(record, name, None) or value is getattr(exceptions, name)
+    assert name in module.__all__

@@ -17,7 +17,8 @@ from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import CachePolicy, Command, RetryPolicy
 
-from langgraph_runner import GraphState, NodeCache, NodeMetricsCollector, create_node, harden
+from langgraph_runner import GraphState, NodeCache, create_node, harden
+from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 from tests.agent_kit import (
     MODES3,

@@ -17,7 +17,6 @@ from langgraph.types import Command
 
 from langgraph_runner import (
     ABORT_SIGNAL_KEY,
-    METRICS_COLLECTOR_KEY,
     AbortController,
     CircuitBreaker,
     CircuitBreakerConfig,
@@ -27,7 +26,6 @@ from langgraph_runner import (
     NodeAbortedError,
     NodeContext,
     NodeError,
-    NodeMetricsCollector,
     NodeTimeoutError,
     RetryConfig,
     create_node,
@@ -37,6 +35,7 @@ from langgraph_runner import (
 from langgraph_runner._engine import attempt as attempt_mod
 from langgraph_runner._policies.circuit import reset_circuit_breakers
 from langgraph_runner._policies.timeouts import abandoned_thread_count, wait_for_abandoned_threads
+from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
 from langgraph_runner.testing import fail_times, hang, no_wait
 from tests.conftest import MODES, EventCapture, run_graph
 

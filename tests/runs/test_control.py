@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from langgraph_runner import cancel_run, list_runs, open_checkpointer, run_report
 from langgraph_runner._cli.main import main
 from langgraph_runner._records.exceptions import ThreadNotFoundError
+from langgraph_runner.runs import cancel_run, list_runs, open_checkpointer, run_report
 from tests.services import postgres_url
 
 # A worker process: a 40-step chain, each step 0.1 s, run with run() and a given run id.
@@ -114,7 +114,8 @@ def test_list_runs_is_newest_first_and_filters_on_tenant() -> None:
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.graph import START, StateGraph
 
-    from langgraph_runner import GraphState, run
+    from langgraph_runner import GraphState
+    from langgraph_runner.runs import run
 
     g = StateGraph(GraphState)
     g.add_node("a", lambda s: {})

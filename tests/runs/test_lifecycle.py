@@ -18,12 +18,11 @@ from langgraph_runner import (
     GraphState,
     NodeCache,
     RetryConfig,
-    arun,
     create_node,
     get_node_context,
-    run,
 )
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY
+from langgraph_runner.runs import arun, run
 from langgraph_runner.testing import hang, no_wait
 
 MODES = pytest.mark.parametrize("mode", ["sync", "async"])
@@ -346,7 +345,8 @@ def test_an_unknown_step_failure_policy_is_refused() -> None:
 
 def test_rebuild_refuses_a_failed_base_saying_why(tmp_path: Any) -> None:
     """A DAG run stopped by a failed step is no base for a rebuild; the error says why."""
-    from langgraph_runner import Change, RunNotCompletedError, rebuild
+    from langgraph_runner import RunNotCompletedError
+    from langgraph_runner.runs import Change, rebuild
 
     graph = _dag([], tmp_path).compile(checkpointer=InMemorySaver())
     base = {"configurable": {"thread_id": "dag-base"}}
@@ -358,7 +358,8 @@ def test_rebuild_refuses_a_failed_base_saying_why(tmp_path: Any) -> None:
 
 def test_rebuild_refuses_a_blocked_base_saying_why(tmp_path: Any) -> None:
     """A run that continued past a recorded failure ends blocked: no base for a rebuild."""
-    from langgraph_runner import Change, RunNotCompletedError, rebuild
+    from langgraph_runner import RunNotCompletedError
+    from langgraph_runner.runs import Change, rebuild
 
     graph = _dag([], tmp_path).compile(checkpointer=InMemorySaver())
     base = {"configurable": {"thread_id": "dag-blocked"}}
@@ -382,7 +383,7 @@ def test_a_run_whose_row_cannot_be_written_fails_before_any_node(tmp_path: Any) 
     before any node ran, naming the database; run.store_failed says why."""
     import sqlite3
 
-    from langgraph_runner import open_checkpointer
+    from langgraph_runner.runs import open_checkpointer
     from langgraph_runner._runs.pool import DatabaseUnavailableError
 
     db = tmp_path / "runs.db"

@@ -14,16 +14,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
-from langgraph_runner import (
-    Change,
-    NodeCache,
-    RunNotCompletedError,
-    arebuild,
-    create_node,
-    plan,
-    rebuild,
-)
+from langgraph_runner import NodeCache, RunNotCompletedError, create_node
 from langgraph_runner._runs.rebuild import BASE_CHECKPOINT_KEY, BASE_THREAD_KEY
+from langgraph_runner.runs import Change, arebuild, plan, rebuild
 
 N_NODES = 16
 DAG_SEEDS = range(1, 13)

@@ -710,8 +710,8 @@ def test_another_process_reads_cached_reused_failed_pending_attempts_and_cause(
     tmp_path: Any,
 ) -> None:
     """From the checkpoints alone, a new process sees cached, reused, x of N, attempts, cause."""
-    from langgraph_runner import Change, rebuild, run
     from langgraph_runner._runs.checkpoint import open_checkpointer
+    from langgraph_runner.runs import Change, rebuild, run
 
     db = str(tmp_path / "runs.db")
     cache = InMemoryCache()
@@ -752,8 +752,8 @@ def test_another_process_reads_cached_reused_failed_pending_attempts_and_cause(
 
 def test_a_task_cancelled_arun_is_persisted_cancelled(tmp_path: Any) -> None:
     """Cancelling the task that awaits arun leaves the thread 'cancelled', not 'running'."""
-    from langgraph_runner import arun
     from langgraph_runner._runs.checkpoint import open_async_checkpointer
+    from langgraph_runner.runs import arun
 
     db = str(tmp_path / "cancel.db")
     started = asyncio.Event()
@@ -790,8 +790,8 @@ def test_a_task_cancelled_arun_is_persisted_cancelled(tmp_path: Any) -> None:
 
 def test_another_tenants_thread_reads_like_a_missing_one(tmp_path: Any) -> None:
     """Runs carry their tenant; reading another tenant's thread fails like a missing one."""
-    from langgraph_runner import run
     from langgraph_runner._runs.checkpoint import open_checkpointer
+    from langgraph_runner.runs import run
 
     db = str(tmp_path / "tenants.db")
     with open_checkpointer(f"sqlite:///{db}") as saver:
@@ -910,7 +910,7 @@ def test_the_report_shows_where_each_budget_stands() -> None:
 @pytest.mark.parametrize("mode", ["record", "update"])
 def test_a_tenants_error_records_carry_the_tenant(mode: str) -> None:
     """A failure in a tenant's run is recorded with the tenant; without one, no tenant key."""
-    from langgraph_runner import run
+    from langgraph_runner.runs import run
 
     def fetch(state: GraphState) -> dict[str, Any]:
         raise ConnectionError("upstream down")

@@ -250,7 +250,8 @@ def test_html_draws_branches_joins_timeline_and_causes_in_a_browser(tmp_path: Pa
     chromium = _chromium()
     from playwright.sync_api import sync_playwright
 
-    from langgraph_runner import GraphState, create_node, route_on_blocked, run
+    from langgraph_runner import GraphState, create_node, route_on_blocked
+    from langgraph_runner.runs import run
 
     def ok(state: Any) -> Any:
         return {}

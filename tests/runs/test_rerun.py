@@ -13,16 +13,9 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
 
-from langgraph_runner import (
-    GraphState,
-    ablocked_nodes,
-    arerun_blocked,
-    blocked_nodes,
-    create_node,
-    rerun_blocked,
-    route_on_blocked,
-)
+from langgraph_runner import GraphState, create_node, route_on_blocked
 from langgraph_runner._runs.checkpoint import open_checkpointer
+from langgraph_runner.runs import ablocked_nodes, arerun_blocked, blocked_nodes, rerun_blocked
 from tests import services
 
 

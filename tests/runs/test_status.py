@@ -7,7 +7,8 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import GraphState, RunStatus, run, run_report
+from langgraph_runner import GraphState
+from langgraph_runner.runs import RunStatus, run, run_report
 
 
 def _graph() -> Any:

@@ -24,16 +24,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_runner import (
-    RUN_DEADLINE_KEY,
-    LangGraphRunnerError,
-    RunResult,
-    ThreadBusyError,
-    arun,
-    run,
-    thread_lock,
-)
+from langgraph_runner import LangGraphRunnerError, ThreadBusyError
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner.runs import RUN_DEADLINE_KEY, RunResult, arun, run, thread_lock
 from tests import services
 
 BACKENDS = ["sqlite", "postgres"]
@@ -190,9 +183,7 @@ def two_writers(
     work = tmp_path_factory.mktemp(request.param)
     url = _url(request.param, work)
     thread_id = f"two-writers-{uuid.uuid4().hex}"
-    code = (
-        "import sys; from tests.runs.test_thread_lock import second_writer; second_writer(*sys.argv[1:])"
-    )
+    code = "import sys; from tests.runs.test_thread_lock import second_writer; second_writer(*sys.argv[1:])"
     other = subprocess.Popen(
         [sys.executable, "-c", code, url, thread_id, str(work)],
         stdout=subprocess.PIPE,

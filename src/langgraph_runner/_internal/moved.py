@@ -1,11 +1,16 @@
-"""The public module paths of 0.1, kept importable for one release with a DeprecationWarning.
+"""Old import paths, kept importable for one release with a DeprecationWarning.
 
 Until 0.2 every concept had its own public module (``langgraph_runner.retry``,
 ``langgraph_runner.cache`` ...). They now live in private subpackages and the API is
-``langgraph_runner`` itself (plus ``metrics``, ``testing`` and ``agents``). An import of an
-old path still works: a meta path finder makes an alias module whose attributes are
-looked up in the new module, and every lookup warns, naming where to import the name from.
-Type checkers do not see the old paths; the warning says what to write instead.
+``langgraph_runner`` itself (plus ``runs``, ``metrics``, ``testing`` and ``agents``). An
+import of an old path still works: a meta path finder makes an alias module whose
+attributes are looked up in the new module, and every lookup warns, naming where to
+import the name from. Type checkers do not see the old paths; the warning says what to
+write instead.
+
+The names that moved from the top level to a public module (``run`` and the other run
+operations to ``langgraph_runner.runs``; the names ``metrics`` and ``agents`` already
+exported) still resolve on ``langgraph_runner`` (``MOVED_NAMES``), warning the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["MOVED", "install", "old_module"]
+__all__ = [
+    "ALSO_IN",
+    "MOVED",
+    "MOVED_NAMES",
+    "alias_getattr",
+    "install",
+    "old_module",
+    "package_getattr",
+]
 
 #: Old public module -> the private module that holds its code now.
 MOVED: dict[str, str] = {
@@ -34,7 +47,7 @@ MOVED: dict[str, str] = {
     "langgraph_runner.cli": "langgraph_runner._cli.main",
     "langgraph_runner.context": "langgraph_runner._policies.context",
     "langgraph_runner.effects": "langgraph_runner._runs.effects",
-    "langgraph_runner.errors": "langgraph_runner._records.errors",
+    "langgraph_runner.errors": "langgraph_runner._records.exceptions",
     "langgraph_runner.harden": "langgraph_runner._node.harden",
     "langgraph_runner.logs": "langgraph_runner._records.logs",
     "langgraph_runner.metrics.callbacks": "langgraph_runner.metrics._callbacks",
@@ -49,7 +62,6 @@ MOVED: dict[str, str] = {
     "langgraph_runner.report_render": "langgraph_runner._runs.report_render",
     "langgraph_runner.rerun": "langgraph_runner._runs.rerun",
     "langgraph_runner.retry": "langgraph_runner._policies.retry",
-    "langgraph_runner.runs": "langgraph_runner._runs.lifecycle",
     "langgraph_runner.sanitize": "langgraph_runner._records.sanitize",
     "langgraph_runner.state": "langgraph_runner._state.channels",
     "langgraph_runner.state_models": "langgraph_runner._state.models",
@@ -57,12 +69,71 @@ MOVED: dict[str, str] = {
     "langgraph_runner.timeouts": "langgraph_runner._policies.timeouts",
 }
 
+#: Old modules whose names were split: where else to look after ``MOVED[old]``.
+ALSO_IN: dict[str, tuple[str, ...]] = {
+    "langgraph_runner.errors": ("langgraph_runner._records.record",),
+}
+
+# ``langgraph_runner.runs`` was the run-lifecycle module; it is now the public ``runs``
+# package, which answers its other old names itself (``alias_getattr``).
+
+_RUNS = "langgraph_runner.runs"
+_METRICS = "langgraph_runner.metrics"
+
+#: Name once exported by ``langgraph_runner`` -> the one public module exporting it now.
+MOVED_NAMES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "Change",
+            "EffectLedger",
+            "FailedItem",
+            "NodeReport",
+            "NodeStatus",
+            "Plan",
+            "RUN_DEADLINE_KEY",
+            "RebuildResult",
+            "RunRecord",
+            "RunReport",
+            "RunResult",
+            "RunStatus",
+            "ThreadLock",
+            "ablocked_nodes",
+            "afailed_items",
+            "arebuild",
+            "arerun_blocked",
+            "arun",
+            "blocked_nodes",
+            "cancel_run",
+            "failed_items",
+            "list_runs",
+            "open_async_checkpointer",
+            "open_checkpointer",
+            "plan",
+            "rebuild",
+            "rerun_blocked",
+            "run",
+            "run_report",
+            "thread_lock",
+        ),
+        _RUNS,
+    ),
+    **dict.fromkeys(("METRICS_COLLECTOR_KEY", "NodeMetrics", "NodeMetricsCollector"), _METRICS),
+    "tool_error_messages": "langgraph_runner.agents",
+}
+
 _REMOVED_IN = "0.3"
+_HOMES = (
+    "langgraph_runner",
+    _RUNS,
+    _METRICS,
+    "langgraph_runner.agents",
+    "langgraph_runner.testing",
+)
 
 
 def _public_home(name: str, value: object) -> str | None:
     """The public module that exports ``value`` as ``name``, if any."""
-    for home in ("langgraph_runner", "langgraph_runner.metrics", "langgraph_runner.testing"):
+    for home in _HOMES:
         module = sys.modules.get(home) or importlib.import_module(home)
         if name in getattr(module, "__all__", ()) and getattr(module, name, None) is value:
             return home
@@ -71,31 +142,39 @@ def _public_home(name: str, value: object) -> str | None:
 
 def _message(old: str, new: str, name: str, value: object) -> str:
     home = _public_home(name, value)
+    # An old module either goes away, or (``runs``) stays public and loses the name.
+    going = f"the module {old}" if old in MOVED else f"the name {old}.{name}"
     if home is not None:
         return (
-            f"{old}.{name} is deprecated and the module {old} goes away in {_REMOVED_IN}: "
+            f"{old}.{name} is deprecated and {going} goes away in {_REMOVED_IN}: "
             f"import {name} from {home}"
         )
     return (
         f"{old}.{name} is not public API: it moved to the private module {new} "
-        f"and the module {old} goes away in {_REMOVED_IN}"
+        f"and {going} goes away in {_REMOVED_IN}"
     )
 
 
-def _alias_getattr(old: str, new: str) -> Callable[[str], Any]:
+def _homes(old: str, new: str) -> list[types.ModuleType]:
+    return [importlib.import_module(m) for m in (new, *ALSO_IN.get(old, ()))]
+
+
+def alias_getattr(old: str, new: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for the old module ``old``: names of ``new``, each warning."""
+
     def __getattr__(name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             if name == "__all__":
-                target = importlib.import_module(new)
-                return list(getattr(target, "__all__", []))
+                return sorted({n for m in _homes(old, new) for n in getattr(m, "__all__", [])})
             raise AttributeError(name)
-        target = importlib.import_module(new)
-        try:
-            value = getattr(target, name)
-        except AttributeError:
-            raise AttributeError(f"module {old!r} has no attribute {name!r}") from None
-        warnings.warn(_message(old, new, name, value), DeprecationWarning, stacklevel=2)
-        return value
+        for target in _homes(old, new):
+            if hasattr(target, name):
+                value = getattr(target, name)
+                warnings.warn(
+                    _message(old, target.__name__, name, value), DeprecationWarning, stacklevel=2
+                )
+                return value
+        raise AttributeError(f"module {old!r} has no attribute {name!r}")
 
     return __getattr__
 
@@ -120,8 +199,8 @@ class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         old = module.__name__
         new = MOVED[old]
         module.__doc__ = f"Deprecated alias of {new}; removed in {_REMOVED_IN}."
-        module.__getattr__ = _alias_getattr(old, new)  # type: ignore[method-assign]
-        module.__dir__ = lambda: dir(importlib.import_module(new))  # type: ignore[method-assign]
+        module.__getattr__ = alias_getattr(old, new)  # type: ignore[method-assign]
+        module.__dir__ = lambda: sorted({n for m in _homes(old, new) for n in dir(m)})  # type: ignore[method-assign]
 
 
 _FINDER = _MovedFinder()
@@ -139,7 +218,10 @@ class _Package(types.ModuleType):
         if (
             isinstance(value, types.ModuleType)
             and value.__name__ in MOVED
-            and not isinstance(self.__dict__.get(name, value), types.ModuleType)
+            and (
+                name in MOVED_NAMES  # the package's __getattr__ answers the moved function
+                or not isinstance(self.__dict__.get(name, value), types.ModuleType)
+            )
         ):
             return
         super().__setattr__(name, value)
@@ -160,3 +242,19 @@ def old_module(name: str) -> types.ModuleType:
     if full not in MOVED:
         raise AttributeError(f"module 'langgraph_runner' has no attribute {name!r}")
     return importlib.import_module(full)
+
+
+def package_getattr(name: str) -> Any:
+    """``langgraph_runner.<name>`` for a moved name (warning) or an old module (the package's
+    ``__getattr__``); a moved name wins over an old module of the same name (``rebuild``).
+    """
+    home = MOVED_NAMES.get(name)
+    if home is None:
+        return old_module(name)
+    warnings.warn(
+        f"langgraph_runner.{name} is deprecated and goes away in {_REMOVED_IN}: "
+        f"import {name} from {home}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return getattr(importlib.import_module(home), name)
