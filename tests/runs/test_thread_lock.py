@@ -183,7 +183,10 @@ def two_writers(
     work = tmp_path_factory.mktemp(request.param)
     url = _url(request.param, work)
     thread_id = f"two-writers-{uuid.uuid4().hex}"
-    code = "import sys; from tests.runs.test_thread_lock import second_writer; second_writer(*sys.argv[1:])"
+    code = (
+        "import sys; from tests.runs.test_thread_lock import second_writer; "
+        "second_writer(*sys.argv[1:])"
+    )
     other = subprocess.Popen(
         [sys.executable, "-c", code, url, thread_id, str(work)],
         stdout=subprocess.PIPE,
