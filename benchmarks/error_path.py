@@ -1,25 +1,30 @@
-"""Cost of a terminal failure: a bare raise vs create_node in record and raise mode.
+"""Cost of a terminal failure: create_node against LangGraph's own cost of the same outcome.
 
 One compiled one-node graph per variant, no checkpointer, no retries
-(``retry=None``): what is measured is the failure path itself. Logs are filtered
-(the package logger set above ERROR, as an app that does not want node events
-would) unless ``--logs stderr``: unconfigured, each failure prints one line to
-stderr through Python's last-resort handler, which costs what writing the line
-costs. The variants are interleaved (one invocation of each per round, order
-flipped every round) because these machines are noisy; medians are compared.
-A breakdown times the pieces the wrapper runs on a failure, each alone.
+(``retry=None``): what is measured is the failure path itself, with the default
+log line. Unconfigured logging (``--logs default``) is what a new app has: every
+failure writes one ``node.failed`` line through Python's last-resort handler
+(the script points ``sys.stderr`` at the null device so the output stays readable;
+the line is still built, formatted and written). ``--logs filtered`` sets the
+package logger above ERROR, as an app that does not want node events would.
 
-Two measures. The node's own time: how long LangGraph's call of the node's
-``invoke`` takes inside the running graph, from the call to the raise (bare, or
-``on_error="raise"``) or to the returned record (``on_error="record"``), with a
-``NodeMetricsCollector`` in the config. That is the failure path (sanitize, stack,
-classify, log, metrics) and what the goal is about. The whole invocation: the same
-graphs end to end, where a recorded failure also pays LangGraph to store the
-record and finish the run, which a raise skips.
+Each wrapped variant is compared with what LangGraph itself does for the same
+outcome, in the same run, interleaved round by round (order flipped every round)
+because these machines are noisy; medians are compared:
 
-    python benchmarks/error_path.py [--rounds 2000] [--logs filtered|stderr]
+* ``on_error="record"`` against a bare node that returns the same update (the
+  error record and the blocked flag): LangGraph's own cost of writing it;
+* ``on_error="raise"`` against a bare node that raises the same exception;
+* a succeeding wrapped node against the bare succeeding node.
 
-Goal (issue 15): the wrapped node's median time <= the bare node's + 60 us.
+The log line alone is compared with a plain structlog line (a stdlib
+``BoundLogger`` with ``KeyValueRenderer``, same fields, same handler). A
+breakdown times the pieces the failure path runs, each alone.
+
+    python benchmarks/error_path.py [--rounds 2000] [--logs default|filtered]
+
+Goals (issue 32): record and raise mode each within +60 us of LangGraph's own
+cost, whole invocation; a success about +3 us per node.
 """
 
 from __future__ import annotations
@@ -27,13 +32,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import statistics
+import sys
 import time
 import timeit
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+import structlog
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState, RetryConfig, create_node
@@ -44,6 +52,7 @@ from langgraph_runner._engine.records import (
     redact_exception,
 )
 from langgraph_runner._records.classify import classify_failure
+from langgraph_runner._records.logs import get_event_logger
 from langgraph_runner._records.sanitize import _sanitize, sanitize_message, sanitize_stack
 from langgraph_runner.metrics import METRICS_COLLECTOR_KEY, NodeMetricsCollector
 
@@ -70,15 +79,39 @@ def returns_a_record(state: S) -> Any:
     return RECORD_UPDATE
 
 
+PLAIN_LINE = structlog.stdlib.BoundLogger(
+    logging.getLogger("plain_structlog_line"),
+    processors=[structlog.processors.KeyValueRenderer()],
+    context={},
+)
+"""A plain structlog line: stdlib BoundLogger, KeyValueRenderer, the same handler as ours."""
+
+
+def returns_a_record_and_logs(state: S) -> Any:
+    """``returns_a_record`` that also writes a plain structlog line with the same fields."""
+    PLAIN_LINE.error("node.failed", **FIELDS)
+    return RECORD_UPDATE
+
+
+def fails_and_logs(state: S) -> S:
+    """``failing`` that also writes a plain structlog line with the same fields."""
+    PLAIN_LINE.error("node.failed", **FIELDS)
+    raise ConnectionError(MESSAGE)
+
+
 def build(kind: str) -> Any:
     g = StateGraph(S)
     fn = succeeding if kind.endswith("-ok") else failing
     if kind == "bare-update":
         g.add_node("n", returns_a_record)
+    elif kind == "bare-update-line":
+        g.add_node("n", returns_a_record_and_logs)
+    elif kind == "bare-line":
+        g.add_node("n", fails_and_logs)
     elif kind.startswith("bare"):
         g.add_node("n", fn)
     else:
-        g.add_node("n", create_node(fn, retry=None, on_error=kind.removesuffix("-ok")))
+        g.add_node("n", create_node(fn, retry=None, on_error=cast(Any, kind.removesuffix("-ok"))))
     g.add_edge(START, "n")
     g.add_edge("n", END)
     return g.compile()
@@ -108,6 +141,41 @@ def once(graph: Any) -> float:
     with contextlib.suppress(ConnectionError):
         graph.invoke({"x": 1}, CONFIG)
     return time.perf_counter() - start
+
+
+FIELDS: dict[str, Any] = {
+    "node": "n",
+    "attempt": 1,
+    "duration_ms": 0.123,
+    "code": "RETRY_EXHAUSTED",
+    "category": "network",
+    "error_type": "ConnectionError",
+    "message": f"Node 'n' failed after 1 attempt(s): ConnectionError: {MESSAGE}",
+    "thread_id": None,
+    "run_id": None,
+    "trace_id": "0123456789abcdef0123456789abcdef",
+}
+
+
+def log_lines() -> tuple[float, float]:
+    """(our node.failed line, a plain structlog line), median us per line, same handler."""
+    ours = get_event_logger()
+    plain = structlog.wrap_logger(
+        logging.getLogger("plain_structlog_line"),
+        processors=[structlog.processors.KeyValueRenderer()],
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    mine: list[float] = []
+    theirs: list[float] = []
+    for i in range(14):  # interleaved
+        pair = [
+            (mine, lambda: ours.emit(logging.ERROR, "node.failed", **FIELDS)),
+            (theirs, lambda: plain.error("node.failed", **FIELDS)),
+        ]
+        for sink, fn in pair if i % 2 else reversed(pair):
+            sink.append(timeit.timeit(fn, number=2000) / 2000 * 1e6)
+    return statistics.median(mine), statistics.median(theirs)
 
 
 def caught() -> BaseException:
@@ -150,11 +218,14 @@ def breakdown() -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2000)
-    parser.add_argument("--logs", choices=("filtered", "stderr"), default="filtered")
+    parser.add_argument("--logs", choices=("default", "filtered"), default="default")
     args = parser.parse_args()
     if args.logs == "filtered":
         logging.getLogger("langgraph_runner").setLevel(logging.CRITICAL)
-    kinds = ("bare", "record", "raise", "bare-ok", "record-ok", "bare-update")
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole run
+    kinds: tuple[str, ...] = ("bare", "record", "raise", "bare-ok", "record-ok", "bare-update")
+    if args.logs == "default":
+        kinds += ("bare-update-line", "bare-line")
     graphs = {kind: build(kind) for kind in kinds}
     RECORD_UPDATE.update(graphs["record"].invoke({"x": 1}))  # errors + routing_flags
     RECORD_UPDATE.pop("x", None)
@@ -172,45 +243,62 @@ def main() -> None:
         for kind in order if i % 2 else reversed(order):
             times[kind].append(once(graphs[kind]))
     assert all(len(t) == args.rounds for t in node_times.values()), "one node call per run"
+    whole = {kind: statistics.median(t) * 1e6 for kind, t in times.items()}
     node = {kind: statistics.median(t) * 1e6 for kind, t in node_times.items()}
-    print(
-        f"the node's own time inside the graph (LangGraph's call of its invoke), "
-        f"{args.rounds} rounds, median:"
+    report(args, whole, node)
+
+
+def report(args: argparse.Namespace, whole: dict[str, float], node: dict[str, float]) -> None:
+    out = sys.__stdout__
+    assert out is not None
+    print(f"logs: {args.logs}; {args.rounds} rounds, interleaved, medians", file=out)
+    print("whole invocation of a one-node graph, against LangGraph's own cost:", file=out)
+    rows = (
+        ("on_error='record'", "record", "bare-update", "a bare node returning the same update"),
+        ("on_error='raise'", "raise", "bare", "a bare node raising the same error"),
+        ("a success", "record-ok", "bare-ok", "the bare succeeding node"),
     )
-    for kind in ("bare", "record", "raise"):
-        extra = "" if kind == "bare" else f"  (+{node[kind] - node['bare']:.1f} us over bare)"
-        label = "bare raise" if kind == "bare" else f"create_node on_error={kind!r}"
-        print(f"  {label:<32} {node[kind]:8.1f} us{extra}")
+    for label, kind, base, what in rows:
+        delta = whole[kind] - whole[base]
+        print(
+            f"  {label:<19} {whole[kind]:8.1f} us vs {whole[base]:8.1f} us ({what}): "
+            f"{delta:+7.1f} us, x{whole[kind] / whole[base]:.3f}",
+            file=out,
+        )
+    print("the node's own time (LangGraph's call of its invoke), same rounds:", file=out)
+    for label, kind, base, _what in rows:
+        delta = node[kind] - node[base]
+        print(
+            f"  {label:<19} {node[kind]:8.1f} us vs {node[base]:8.1f} us: {delta:+7.1f} us",
+            file=out,
+        )
+    if args.logs == "default":
+        print(
+            "against LangGraph's own cost plus a plain structlog line (same fields, same "
+            "handler) written by the bare node:",
+            file=out,
+        )
+        for label, kind, base in (
+            ("on_error='record'", "record", "bare-update-line"),
+            ("on_error='raise'", "raise", "bare-line"),
+        ):
+            print(
+                f"  {label:<19} whole invocation {whole[kind] - whole[base]:+7.1f} us, "
+                f"node's own time {node[kind] - node[base]:+7.1f} us",
+                file=out,
+            )
+    mine, theirs = log_lines()
     print(
-        f"  (a succeeding node: bare {node['bare-ok']:.1f} us, wrapped {node['record-ok']:.1f} us)"
+        f"the node.failed log line alone: {mine:.2f} us; a plain structlog line with the same "
+        f"fields and handler: {theirs:.2f} us (x{mine / theirs:.2f})",
+        file=out,
     )
-    medians = {kind: statistics.median(t) * 1e6 for kind, t in times.items()}
-    bare = medians["bare"]
-    print(f"whole invocation of the one-node graph, {args.rounds} rounds, median:")
-    for kind in ("bare", "record", "raise"):
-        value = medians[kind]
-        extra = "" if kind == "bare" else f"  (+{value - bare:.1f} us over bare)"
-        label = "bare raise" if kind == "bare" else f"create_node on_error={kind!r}"
-        print(f"  {label:<32} {value:8.1f} us{extra}")
-    fixed = medians["record-ok"] - medians["bare-ok"]
-    print(
-        f"the same graphs when the node succeeds: bare {medians['bare-ok']:.1f} us, wrapped "
-        f"{medians['record-ok']:.1f} us\n  (the wrapper's per-call cost: {fixed:+.1f} us)"
-    )
-    for kind in ("record", "raise"):
-        own = medians[kind] - bare - fixed
-        print(f"  so the failure path itself ({kind}) costs {own:+.1f} us over a bare raise")
-    print(
-        f"a bare node returning the record-mode update (errors + routing_flags): "
-        f"{medians['bare-update']:.1f} us\n  (LangGraph's cost of storing a record: "
-        f"{medians['bare-update'] - medians['bare-ok']:+.1f} us over a plain update)"
-    )
-    print("breakdown (each alone, median per call):")
+    print("breakdown (each alone, median per call):", file=out)
     for label, value in breakdown().items():
-        print(f"  {label:<46} {value:8.2f} us")
+        print(f"  {label:<46} {value:8.2f} us", file=out)
     big = "password=" + "x" * 100_000_000
     cost = statistics.median(timeit.repeat(lambda: sanitize_message(big), number=1, repeat=7))
-    print(f"sanitize_message of a 100 MB message: {cost * 1e3:.3f} ms (bound: 50 ms)")
+    print(f"sanitize_message of a 100 MB message: {cost * 1e3:.3f} ms (bound: 50 ms)", file=out)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from langgraph.graph import START, StateGraph
 from langgraph.types import RetryPolicy
+from tenacity import RetryCallState
 from typing_extensions import TypedDict
 
-from langgraph_runner import RetryConfig, create_node
+from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner._engine.policy import Policy
+from langgraph_runner._engine.records import redact_exception
+from langgraph_runner._records.logs import EventLogger
 from langgraph_runner.testing import no_wait
 
 
@@ -52,3 +59,188 @@ def test_no_warning_without_a_native_retry_policy(recwarn: pytest.WarningsRecord
     with no_wait(), pytest.raises(ConnectionError):
         g.compile().invoke({})
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+# --------------------------------------------------------------------------- the lean failure path
+
+OUR_MODULE_LIMIT = 10
+"""Distinct langgraph_runner modules a warm failure with one retry may pass through (issue 32)."""
+
+
+EGRESS = (EventLogger.emit.__code__, redact_exception.__code__)
+
+
+def _one_retry_graph(mode: Any, is_async: bool) -> Any:
+    if is_async:
+
+        async def node(state: S) -> dict[str, Any]:
+            raise ConnectionError("upstream returned 503")
+
+    else:
+
+        def node(state: S) -> dict[str, Any]:  # type: ignore[misc]  # the sync twin
+            raise ConnectionError("upstream returned 503")
+
+    g = StateGraph(GraphState)
+    wrapped: Any = create_node(node, retry=RetryConfig(max_attempts=2), on_error=mode)
+    g.add_node("n", wrapped)
+    g.add_edge(START, "n")
+    return g.compile()
+
+
+def _traced_modules(graph: Any, is_async: bool) -> tuple[set[str], list[int]]:
+    """Our modules (and tenacity's calls) in LangGraph's calls of the node, filled as it runs.
+
+    The two egress points count as the module they are in, not what they call: the
+    log sink (``EventLogger.emit``: the line's redaction and stdlib logging are the
+    line's own cost, which ``benchmarks/error_path.py`` compares with a plain
+    structlog line) and, in raise mode, ``redact_exception`` (the redaction of the
+    exception that leaves the node, in ``_records``).
+    """
+    ours: set[str] = set()
+    tenacity_calls = [0]
+    sink: list[Any] = []  # the emit frame being run, if any
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if sink:
+            if event == "return" and frame is sink[0]:
+                sink.clear()
+            return
+        if event == "call":
+            module = frame.f_globals.get("__name__", "")
+            if module.startswith("langgraph_runner"):
+                ours.add(module)
+                if frame.f_code in EGRESS:
+                    sink.append(frame)
+            elif module.startswith("tenacity"):
+                tenacity_calls[0] += 1
+
+    runnable = graph.nodes["n"].bound
+    name = "ainvoke" if is_async else "invoke"
+    inner = getattr(runnable, name)
+
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        sys.setprofile(profile)
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            sys.setprofile(None)
+
+    async def atraced(*args: Any, **kwargs: Any) -> Any:
+        sys.setprofile(profile)
+        try:
+            return await inner(*args, **kwargs)
+        finally:
+            sys.setprofile(None)
+
+    setattr(runnable, name, atraced if is_async else traced)
+    return ours, tenacity_calls
+
+
+@pytest.mark.parametrize("mode", ["record", "raise"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_failure_with_one_retry_passes_through_at_most_ten_of_our_modules(
+    mode: str, is_async: bool
+) -> None:
+    """A warm failing call with one retry (default log line, loop guard) stays in <= 10 modules."""
+    graph = _one_retry_graph(mode, is_async)
+
+    async def run() -> None:
+        try:
+            if is_async:
+                await graph.ainvoke({})
+            else:
+                graph.invoke({})
+        except ConnectionError:
+            assert mode == "raise"
+
+    with no_wait():
+        for _ in range(3):  # warm: what is kept per class and per failing site is kept
+            await run()
+        ours, _ = _traced_modules(graph, is_async)
+        await run()
+    assert "langgraph_runner._engine.policy" in ours  # the retry was decided
+    assert len(ours) <= OUR_MODULE_LIMIT, "\n".join(sorted(ours))
+
+
+def test_tenacity_decides_but_leaves_no_frame_on_the_raised_exception() -> None:
+    """The error re-raised after the retries carries the node's frames, none of tenacity's."""
+    graph = _one_retry_graph("raise", is_async=False)
+    with no_wait(), pytest.raises(ConnectionError) as caught:
+        graph.invoke({})
+    files = [entry.path for entry in caught.traceback]
+    assert not [f for f in files if "tenacity" in str(f)]
+
+
+def test_the_per_class_answer_is_not_used_for_an_exception_that_carries_a_status() -> None:
+    """A plain instance is answered per class; one with an HTTP 400 of its own is not retried."""
+
+    class Flaky(Exception):
+        pass
+
+    calls: list[int] = []
+
+    def node(state: S) -> dict[str, Any]:
+        calls.append(1)
+        exc = Flaky("boom")
+        if len(calls) > 2:
+            exc.status_code = 400  # type: ignore[attr-defined]  # a client error: not retried
+        raise exc
+
+    wrapped: Any = create_node(node, retry=RetryConfig(max_attempts=2), on_error="raise")
+    with no_wait():
+        with pytest.raises(Flaky):
+            wrapped.invoke({})
+        assert len(calls) == 2  # retried once, answered (and kept) for the class
+        with pytest.raises(Flaky):
+            wrapped.invoke({})
+        assert len(calls) == 3  # the status of its own decides: no retry
+
+
+def test_a_retry_after_hint_sets_the_wait_after_a_plain_failure_of_the_class() -> None:
+    """A Retry-After hint on an instance is honoured even once the class was kept as hintless."""
+
+    class Limited(Exception):
+        pass
+
+    calls: list[int] = []
+
+    def node(state: S) -> dict[str, Any]:
+        calls.append(1)
+        exc = Limited("slow down")
+        if len(calls) > 2:
+            exc.retry_after = 7.0  # type: ignore[attr-defined]
+        raise exc
+
+    retry = RetryConfig(max_attempts=2, initial_interval=0.5, jitter=0.0)
+    wrapped: Any = create_node(node, retry=retry, on_error="raise")
+    with no_wait() as skipped:
+        for _ in range(2):
+            with pytest.raises(Limited):
+                wrapped.invoke({})
+    assert skipped == [0.5, 7.0]
+
+
+@given(
+    initial=st.floats(min_value=0.0, max_value=100.0),
+    factor=st.floats(min_value=1.0, max_value=10.0),
+    extra=st.floats(min_value=0.0, max_value=1000.0),
+    jitter=st.floats(min_value=0.0, max_value=1.0),
+    attempt=st.integers(min_value=1, max_value=2000),
+    u=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_the_policy_waits_what_retry_config_compute_delay_says(
+    initial: float, factor: float, extra: float, jitter: float, attempt: int, u: float
+) -> None:
+    """Tenacity's schedule with our jitter gives RetryConfig.compute_delay, for every input."""
+    config = RetryConfig(
+        max_attempts=2,
+        initial_interval=initial,
+        backoff_factor=factor,
+        max_interval=initial + extra,
+        jitter=jitter,
+    )
+    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state.attempt_number = attempt
+    exc = ConnectionError("down")
+    assert Policy(config).delay(state, exc, u) == config.compute_delay(attempt, exc, random_value=u)

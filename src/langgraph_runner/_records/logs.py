@@ -74,18 +74,31 @@ def _escape(value: object) -> str:
 
 
 def _line(fields: Mapping[str, Any]) -> str:
+    """``key=value`` pairs (None values left out), control characters escaped.
+
+    Rendered at once and checked once: only a line that is not printable as a
+    whole (or a value whose ``__str__`` raises) is rendered again field by field.
+    """
+    try:
+        text = " ".join([f"{k}={v!s}" for k, v in fields.items() if v is not None])
+    except Exception:
+        text = None
+    if text is not None and text.isprintable():
+        return text
     return " ".join(f"{_escape(k)}={_escape(v)}" for k, v in fields.items() if v is not None)
 
 
 def _to_stdlib(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> Mapping[str, Any]:
-    event = _escape(event_dict.pop("event", ""))
-    fields = dict(event_dict)
-    tail = _line(fields)
+    """The one processor: the stdlib message (one line) and the fields for formatters."""
+    event = event_dict.pop("event", "")
+    if type(event) is not str or not event.isprintable():
+        event = _escape(event)
+    tail = _line(event_dict)
     return {
         "msg": f"{event} {tail}" if tail else event,
-        "extra": {_FIELDS_ATTR: {"event": event, **fields}},
+        "extra": {_FIELDS_ATTR: {"event": event, **event_dict}},
     }
 
 
@@ -108,6 +121,15 @@ def _reaches_a_handler(logger: logging.Logger, level: int) -> bool:
         current = current.parent
     # No handler at all: Python's "last resort" handler prints it.
     return not found and logging.lastResort is not None and level >= logging.lastResort.level
+
+
+_METHODS = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
 
 
 def _always(level: int) -> bool:
@@ -142,12 +164,9 @@ class EventLogger:
         self._structlog: Any = (
             logger
             if logger is not None
-            else structlog.wrap_logger(
-                self._std,
-                processors=[_to_stdlib],
-                wrapper_class=structlog.stdlib.BoundLogger,
-                cache_logger_on_first_use=True,
-            )
+            # A bound logger, not wrap_logger's lazy proxy: the proxy costs an attribute
+            # lookup and a bind() on every event.
+            else structlog.stdlib.BoundLogger(self._std, processors=[_to_stdlib], context={})
         )
 
     def emits(self, level: int) -> bool:
@@ -166,7 +185,7 @@ class EventLogger:
             return
         if self._custom is None and not _reaches_a_handler(self._std, level):
             return  # only NullHandlers would see it: skip building the record
-        method = logging.getLevelName(level).lower()
+        method = _METHODS.get(level) or logging.getLevelName(level).lower()
         try:
             # The egress point: an event's fields leave for wherever logs go.
             fields = {
