@@ -210,7 +210,7 @@ RULES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         ("auth ",),
         "local (redis-py quotes the AUTH command: 'Command # 1 (AUTH default pw)')",
         # The password, and the user name before it when there is one.
-        r"(?P<keep>\bAUTH +)(?!\[REDACTED\])[^\s)'\"\],]+(?: +[^\s)'\"\],]+)?",
+        r"(?P<keep>\bAUTH +)(?!\[REDACTED\]|<)[^\s)'\"\],]+(?: +[^\s)'\"\],]+)?",
     ),
     (
         "aws-sigv4-signature",

@@ -158,7 +158,7 @@ def _scan_rules(text: str) -> str:
 ENTROPY_MIN_LENGTH = 32
 _ENTROPY_TABLE = _run_table("+/_-")
 _ENTROPY_CANDIDATE = re.compile(
-    rf"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{{{ENTROPY_MIN_LENGTH},}}={{0,2}}(?![A-Za-z0-9+/_=-])"
+    rf"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{{{ENTROPY_MIN_LENGTH},}}={{0,2}}(?![A-Za-z0-9+/_-])"
 )
 # Ids that are random by design and not secrets: request, message and call ids of
 # the model providers, and the package's own markers.
@@ -188,7 +188,7 @@ def _entropy(text: str) -> float:
 def looks_random(token: str) -> bool:
     """Whether ``token`` (a run of base64/base64url characters) reads as a random secret.
 
-    At least ``ENTROPY_MIN_LENGTH`` characters, two of upper case, lower case and
+    At least ``ENTROPY_MIN_LENGTH`` characters, upper case and lower case or
     digits, not a path (a "/" every 10 characters or more often), not hexadecimal
     (hashes, trace ids and UUIDs), not a provider's request or message id, and a
     Shannon entropy of at least
@@ -200,9 +200,9 @@ def looks_random(token: str) -> bool:
         return False
     if body.count("/") * 10 > size or not body.strip(_HEX):
         return False
-    upper = any(c.isupper() for c in body)
-    classes = upper + any(c.islower() for c in body) + any(c.isdigit() for c in body)
-    if classes < 2:
+    if not any(c.isupper() for c in body):
+        return False  # paths, slugs, dates and lower-case ids
+    if not any(c.islower() or c.isdigit() for c in body):
         return False
     return _entropy(body) >= min(math.log2(size) - 1.1, 4.4)
 
