@@ -8,10 +8,13 @@ Supported URLs::
     postgresql://user@host:5432/db  PostgresSaver (``postgres://`` works too; needs the
                                     ``postgres`` extra)
 
-The savers are LangGraph's, unwrapped: anything LangGraph documents for them
+The savers are LangGraph's: anything LangGraph documents for them
 (``graph.compile(checkpointer=saver)``, ``saver.list``, ``saver.delete_thread``)
-applies unchanged. ``saved_tasks`` (re-exported from ``checkpoint_tasks``) decodes
-what a stored checkpoint says about the tasks of its superstep.
+applies unchanged. On PostgreSQL they are subclasses on a ``psycopg_pool`` pool of at
+most ``max_connections`` connections whose reads and writes are retried on a fresh
+connection after a break (``pg_savers``). ``saved_tasks`` (re-exported from
+``checkpoint_tasks``) decodes what a stored checkpoint says about the tasks of its
+superstep.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -30,6 +33,16 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.sanitize import scrub_url_password
 from langgraph_runner._runs.checkpoint_tasks import SavedTask, saved_tasks
+from langgraph_runner._runs.pool import (
+    DEFAULT_CHECK_IDLE,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_POOL_TIMEOUT,
+    PoolOptions,
+    async_pool,
+    database_name,
+    pool_options,
+    sync_pool,
+)
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
@@ -50,6 +63,8 @@ _SUPPORTED = (
     "postgresql://user@host:port/dbname, postgres://..."
 )
 _MEMORY = ":memory:"
+SQLITE_BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite writer waits for another process's write ("database is locked")."""
 # An RFC 3986 scheme; a single letter is a Windows drive (C:\x.db), not a scheme.
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
 
@@ -159,29 +174,74 @@ def _without_password(exc: Exception, url: str) -> Exception:
         return RuntimeError(f"{type(exc).__name__}: {clean}")
 
 
+def _saver_kwargs() -> dict[str, Any]:
+    # What LangGraph's PostgreSQL savers need of each connection (as from_conn_string).
+    rows = require_extra("postgres", "psycopg.rows")
+    return {"autocommit": True, "prepare_threshold": 0, "row_factory": rows.dict_row}
+
+
+def _setup_postgres(target: str) -> None:
+    """Connect once (a bad URL or password fails here, with the driver's words) and run
+    the saver's migrations, before the pool opens."""
+    pg = require_extra("postgres", "langgraph.checkpoint.postgres")
+    psycopg = require_extra("postgres", "psycopg")
+    with psycopg.connect(target, **_saver_kwargs()) as conn:
+        pg.PostgresSaver(conn).setup()
+
+
+async def _asetup_postgres(target: str) -> None:
+    pg_aio = require_extra("postgres", "langgraph.checkpoint.postgres.aio")
+    psycopg = require_extra("postgres", "psycopg")
+    async with await psycopg.AsyncConnection.connect(target, **_saver_kwargs()) as conn:
+        await pg_aio.AsyncPostgresSaver(conn).setup()
+
+
+def _options(
+    owner: str, max_connections: int, pool_timeout: float, check_idle: float
+) -> PoolOptions:
+    return pool_options(
+        owner, max_connections=max_connections, pool_timeout=pool_timeout, check_idle=check_idle
+    )
+
+
 @contextmanager
-def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
+def open_checkpointer(
+    url: str,
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    check_idle: float = DEFAULT_CHECK_IDLE,
+) -> Iterator[SqliteSaver | PostgresSaver]:
     """Open a LangGraph checkpoint saver for ``url``, with its tables created.
 
     SQLite connections are opened with ``check_same_thread=False`` (LangGraph runs
     sync nodes and checkpoint writes in a thread pool; the saver serialises access
     with its own lock) and ``setup()`` switches the database to WAL journaling, so a
-    killed process leaves the last committed checkpoint intact. PostgreSQL uses
-    ``PostgresSaver.from_conn_string`` (an autocommit connection with
-    ``prepare_threshold=0`` and dict rows, as the saver requires) and ``setup()``
-    runs its migrations.
+    killed process leaves the last committed checkpoint intact; a writer waits up to
+    30 s for another process's write. PostgreSQL gets a ``PostgresSaver`` on a
+    ``psycopg_pool`` pool of autocommit connections with ``prepare_threshold=0`` and
+    dict rows (as the saver requires); ``setup()`` runs its migrations. A connection
+    idle ``check_idle`` seconds or more is checked before it is handed out, and a read
+    or write that meets a broken connection (a terminated backend, a restarted
+    server) runs again on a fresh one.
 
     These savers serve ``invoke``/``stream``; for ``ainvoke``/``astream`` use
     ``open_async_checkpointer`` (``SqliteSaver`` has no async methods).
 
     Args:
         url: A checkpointer URL (see ``parse_checkpointer_url``).
+        max_connections: PostgreSQL: the most connections the saver's pool opens.
+        pool_timeout: PostgreSQL: seconds a read or write waits for a free (or a
+            new) connection before it fails with ``psycopg_pool.PoolTimeout``.
+        check_idle: PostgreSQL: a connection idle this many seconds or more is
+            proven alive (one round trip) before use; 0 checks every checkout.
 
     Yields:
-        A ready ``SqliteSaver`` or ``PostgresSaver``; the connection closes on exit.
+        A ready ``SqliteSaver`` or ``PostgresSaver``; its connections close on exit.
 
     Raises:
-        ValueError: Bad or unsupported URL.
+        ValueError: Bad or unsupported URL, or a pool option out of range.
+        TypeError: A pool option of the wrong type.
         ImportError: A PostgreSQL URL without the ``postgres`` extra installed.
 
     Example:
@@ -189,19 +249,33 @@ def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
         ...     graph = builder.compile(checkpointer=saver)  # doctest: +SKIP
     """
     parsed = parse_checkpointer_url(url)
+    options = _options("open_checkpointer", max_connections, pool_timeout, check_idle)
     if parsed.backend == "sqlite":
-        conn = sqlite3.connect(_sqlite_target(parsed.target), check_same_thread=False)
+        conn = sqlite3.connect(
+            _sqlite_target(parsed.target), check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT
+        )
         with closing(conn):
             saver = SqliteSaver(conn)
             saver.setup()
             yield saver
         return
-    pg = require_extra("postgres", "langgraph.checkpoint.postgres")
+    require_extra("postgres", "langgraph.checkpoint.postgres")
+    from langgraph_runner._runs.pg_savers import RetryingPostgresSaver
+
     with ExitStack() as stack:
         failed = None
         try:
-            pg_saver = stack.enter_context(pg.PostgresSaver.from_conn_string(parsed.target))
-            pg_saver.setup()
+            _setup_postgres(parsed.target)
+            database = database_name(parsed.target)
+            pool = sync_pool(
+                parsed.target,
+                _saver_kwargs(),
+                options,
+                name=f"langgraph-runner-checkpoints-{database}",
+            )
+            stack.callback(pool.close)
+            pg_saver = RetryingPostgresSaver(pool)
+            pg_saver.database = database
         except Exception as exc:
             failed = _without_password(exc, parsed.target)
         if failed is not None:  # raised outside the handler: the original is not chained
@@ -212,37 +286,60 @@ def open_checkpointer(url: str) -> Iterator[SqliteSaver | PostgresSaver]:
 @asynccontextmanager
 async def open_async_checkpointer(
     url: str,
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    check_idle: float = DEFAULT_CHECK_IDLE,
 ) -> AsyncIterator[AsyncSqliteSaver | AsyncPostgresSaver]:
     """Async twin of ``open_checkpointer`` for ``ainvoke``/``astream``.
 
+    PostgreSQL: an ``AsyncPostgresSaver`` on a ``psycopg_pool.AsyncConnectionPool``,
+    checked and retried as ``open_checkpointer`` says.
+
     Args:
         url: A checkpointer URL (see ``parse_checkpointer_url``).
+        max_connections: PostgreSQL: the most connections the saver's pool opens.
+        pool_timeout: PostgreSQL: seconds to wait for a free (or a new) connection.
+        check_idle: PostgreSQL: check a connection idle this long before use.
 
     Yields:
         A ready ``AsyncSqliteSaver`` or ``AsyncPostgresSaver``.
 
     Raises:
-        ValueError: Bad or unsupported URL.
+        ValueError: Bad or unsupported URL, or a pool option out of range.
+        TypeError: A pool option of the wrong type.
         ImportError: A PostgreSQL URL without the ``postgres`` extra installed.
     """
     parsed = parse_checkpointer_url(url)
+    options = _options("open_async_checkpointer", max_connections, pool_timeout, check_idle)
     if parsed.backend == "sqlite":
         import aiosqlite
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-        async with aiosqlite.connect(_sqlite_target(parsed.target)) as conn:
+        async with aiosqlite.connect(
+            _sqlite_target(parsed.target), timeout=SQLITE_BUSY_TIMEOUT
+        ) as conn:
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
             yield saver
         return
-    pg_aio = require_extra("postgres", "langgraph.checkpoint.postgres.aio")
+    require_extra("postgres", "langgraph.checkpoint.postgres.aio")
+    from langgraph_runner._runs.pg_savers import RetryingAsyncPostgresSaver
+
     async with AsyncExitStack() as stack:
         failed = None
         try:
-            pg_saver = await stack.enter_async_context(
-                pg_aio.AsyncPostgresSaver.from_conn_string(parsed.target)
+            await _asetup_postgres(parsed.target)
+            database = database_name(parsed.target)
+            pool = await async_pool(
+                parsed.target,
+                _saver_kwargs(),
+                options,
+                name=f"langgraph-runner-checkpoints-{database}",
             )
-            await pg_saver.setup()
+            stack.push_async_callback(pool.close)
+            pg_saver = RetryingAsyncPostgresSaver(pool)
+            pg_saver.database = database
         except Exception as exc:
             failed = _without_password(exc, parsed.target)
         if failed is not None:

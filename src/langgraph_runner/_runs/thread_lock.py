@@ -39,7 +39,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._internal.durations import optional_seconds
-from langgraph_runner._records.errors import ThreadBusyError
+from langgraph_runner._records.exceptions import ThreadBusyError
 from langgraph_runner._runs.lock_session import LockHolder, found_again, lock_session, lost
 from langgraph_runner._runs.saver_storage import (
     asqlite_file,
@@ -66,6 +66,10 @@ def _key(thread_id: str, checkpoint_ns: str) -> int:
         f"{thread_id}\x00{checkpoint_ns}".encode(), digest_size=8, person=b"lgr-thread-lock"
     ).digest()
     return int.from_bytes(digest, "big", signed=True)  # PostgreSQL's bigint is signed
+
+
+lock_key = _key
+"""The 64-bit lock key of a thread id and checkpoint namespace."""
 
 
 def _wait_seconds(wait: float | timedelta | None) -> float:

@@ -1,0 +1,160 @@
+"""LangGraph's PostgreSQL savers on a pool, with a write that meets a broken connection retried.
+
+``PostgresSaver``/``AsyncPostgresSaver`` on one connection never recover once a
+backend is terminated or the server restarts (langgraph#5675). The savers
+``open_checkpointer`` opens are those same classes (subclasses: everything LangGraph
+documents for them applies), given a ``psycopg_pool`` pool (``pool``) and one change:
+a read or write that meets a broken connection runs again on a fresh one from the
+pool (``RETRIES`` attempts in all). Their writes are upserts
+(``INSERT ... ON CONFLICT DO UPDATE``/``DO NOTHING``), so doing one twice is harmless.
+When the attempts are spent the error is a ``DatabaseUnavailableError`` naming the
+database, and the run can be resumed from its last checkpoint.
+
+Before a write, and before retrying one, a saver makes sure the thread's lock (held on
+the process's lock session, ``lock_session``) was not lost to another process with its
+connection: a lost lock refuses the write with ``ThreadBusyError`` (never two writers
+on a thread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import CheckpointTuple as _Tuple
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+from langgraph_runner._records.exceptions import ThreadBusyError
+from langgraph_runner._runs.lock_session import sessions, was_lost
+from langgraph_runner._runs.pool import RETRIES, DatabaseUnavailableError, is_broken
+from langgraph_runner._runs.thread_lock import lock_key
+
+__all__ = ["RetryingAsyncPostgresSaver", "RetryingPostgresSaver"]
+
+T = TypeVar("T")
+
+
+def _refuse_if_lost(database: str, config: RunnableConfig) -> None:
+    conf = config.get("configurable") or {}
+    thread = conf.get("thread_id")
+    if thread is None:
+        return
+    thread_id = str(thread)
+    for ns in {"", str(conf.get("checkpoint_ns") or "")}:
+        if was_lost(database, lock_key(thread_id, ns)):
+            raise ThreadBusyError(thread_id, checkpoint_ns=ns)
+
+
+def _check_locks(database: str) -> None:
+    for session in sessions():
+        if session.database == database:
+            session.check()
+
+
+def _gave_up(database: str, exc: BaseException) -> DatabaseUnavailableError:
+    return DatabaseUnavailableError(
+        database,
+        f"the checkpointer's connection broke {RETRIES} times in a row ({type(exc).__name__}); "
+        "resume the thread to continue from its last checkpoint",
+    )
+
+
+class RetryingPostgresSaver(PostgresSaver):
+    """``PostgresSaver`` on a pool; broken-connection reads and writes are retried."""
+
+    database = "postgres"
+
+    def _retry(self, once: Callable[[], T], config: RunnableConfig | None) -> T:
+        for attempt in range(1, RETRIES + 1):
+            if config is not None:
+                _refuse_if_lost(self.database, config)
+            try:
+                return once()
+            except Exception as exc:
+                if not is_broken(exc):
+                    raise
+                if attempt == RETRIES:
+                    raise _gave_up(self.database, exc) from exc
+                _check_locks(self.database)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_tuple(self, config: RunnableConfig) -> _Tuple | None:
+        return self._retry(lambda: PostgresSaver.get_tuple(self, config), None)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self._retry(
+            lambda: PostgresSaver.put(self, config, checkpoint, metadata, new_versions), config
+        )
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._retry(
+            lambda: PostgresSaver.put_writes(self, config, writes, task_id, task_path), config
+        )
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._retry(lambda: PostgresSaver.delete_thread(self, thread_id), None)
+
+
+class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
+    """``AsyncPostgresSaver`` on a pool; broken-connection reads and writes are retried."""
+
+    database = "postgres"
+
+    async def _aretry(self, once: Callable[[], Awaitable[T]], config: RunnableConfig | None) -> T:
+        for attempt in range(1, RETRIES + 1):
+            if config is not None:
+                _refuse_if_lost(self.database, config)
+            try:
+                return await once()
+            except Exception as exc:
+                if not is_broken(exc):
+                    raise
+                if attempt == RETRIES:
+                    raise _gave_up(self.database, exc) from exc
+                _check_locks(self.database)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def aget_tuple(self, config: RunnableConfig) -> _Tuple | None:
+        return await self._aretry(lambda: AsyncPostgresSaver.aget_tuple(self, config), None)
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await self._aretry(
+            lambda: AsyncPostgresSaver.aput(self, config, checkpoint, metadata, new_versions),
+            config,
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await self._aretry(
+            lambda: AsyncPostgresSaver.aput_writes(self, config, writes, task_id, task_path),
+            config,
+        )
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._aretry(lambda: AsyncPostgresSaver.adelete_thread(self, thread_id), None)
