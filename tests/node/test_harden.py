@@ -263,7 +263,7 @@ async def test_a_failed_parallel_tool_call_is_retried_alone(kind: str, mode: str
     assert model.calls == 2
     answers = [(m.tool_call_id, m.content) for m in out["messages"] if isinstance(m, ToolMessage)]
     assert answers == [("c1", "good 1"), ("c2", "flaky ok")]
-    assert out["errors"] == []
+    assert "errors" not in out  # the record channels appear once written
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
+from langgraph.errors import EmptyChannelError
+
 from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, BoundedErrors
 from langgraph_runner._state.channels import merge_flags
 
@@ -26,6 +28,12 @@ class AddedErrors(BoundedErrors):
     def is_available(self) -> bool:
         """Once a record was written (kept or dropped)."""
         return bool(self.records) or self.dropped > 0
+
+    def get(self) -> list[dict[str, Any]]:
+        """The kept records; ``EmptyChannelError`` before any was written."""
+        if not self.is_available():
+            raise EmptyChannelError()
+        return super().get()
 
 
 def added_errors(limit: int = DEFAULT_ERRORS_LIMIT) -> AddedErrors:

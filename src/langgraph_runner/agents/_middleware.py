@@ -26,17 +26,22 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Annotated, Any
 
+from langchain.agents.factory import DYNAMIC_TOOL_ERROR_TEMPLATE
 from langchain.agents.middleware import AgentMiddleware, AgentState
-from langchain.agents.middleware.types import ExtendedModelResponse, ModelResponse
+from langchain.agents.middleware.types import ExtendedModelResponse, ModelResponse, OmitFromInput
 from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool
 from langgraph.types import Command
+from typing_extensions import NotRequired
 
 from langgraph_runner._node.agent_model import error_ai_message
 from langgraph_runner._node.calls import CallGuard, tool_call_wrappers, update_of
 from langgraph_runner._node.factory import node_factory
 from langgraph_runner._records.egress import egress, egress_content
-from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
+from langgraph_runner._state.added import added_errors
+from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT
 from langgraph_runner._state.channels import merge_flags
+from langgraph_runner.agents._agent_shape import AgentShape, agent_shape
 
 __all__ = ["RunnerAgentState", "RunnerMiddleware", "RunnerMiddlewareConfig"]
 
@@ -46,10 +51,17 @@ _NOT_HERE = ("name", "cache", "fallback")
 
 
 class RunnerAgentState(AgentState[Any]):
-    """The agent state plus the channels records go to (with the package's reducers)."""
+    """The agent state plus the channels records go to (with the package's reducers).
 
-    errors: Annotated[list[dict[str, Any]], bounded_errors(DEFAULT_ERRORS_LIMIT)]
-    routing_flags: Annotated[dict[str, bool], merge_flags]
+    Both are left out of the agent's input schema, and of its output and ``values``
+    stream until a record or a flag is written: where nothing fails, the agent's
+    output is what it was without the middleware.
+    """
+
+    errors: NotRequired[
+        Annotated[list[dict[str, Any]], added_errors(DEFAULT_ERRORS_LIMIT), OmitFromInput]
+    ]
+    routing_flags: NotRequired[Annotated[dict[str, bool] | None, merge_flags, OmitFromInput]]
 
 
 def _frozen(options: Mapping[str, Any] | None, where: str) -> Mapping[str, Any]:
@@ -137,17 +149,58 @@ class RunnerMiddleware(AgentMiddleware[RunnerAgentState, Any, Any]):
         self._wrap, self._awrap = tool_call_wrappers(
             TOOLS_NODE, self.config.tool_defaults, self.config.tools
         )
+        self._shapes: set[AgentShape] = set()
+
+    # ------------------------------------------------------------ the agent being built
+
+    @property
+    def tools(self) -> list[BaseTool]:  # type: ignore[override]
+        """No tools of its own. Read by ``create_agent`` while it builds the agent.
+
+        Our tool-call wrapper is there to harden tool calls, never to run tools
+        the agent does not have: an agent without tools gets no tools node from
+        it (the middleware then wraps model calls only), and tools a
+        ``wrap_model_call`` adds that no tool runs are refused as without it.
+        """
+        shape = agent_shape(self)
+        if shape is not None:
+            self._shapes.add(shape)
+            if type(self) in (RunnerMiddleware, _ModelCallsOnly):
+                model_only = not shape.has_tools_node and len(self._shapes) == 1
+                self.__class__ = _ModelCallsOnly if model_only else RunnerMiddleware
+        return []
+
+    def _refuse_unknown_tools(self, request: Any) -> None:
+        """``create_agent``'s refusal of tools nothing runs, which our tool wrapper turns off."""
+        if len(self._shapes) != 1 or type(self) is _ModelCallsOnly:
+            return  # not built by create_agent, or by several: LangChain's rules apply
+        (shape,) = self._shapes
+        if shape.other_wrappers:
+            return  # another middleware may run them
+        unknown = [
+            tool.name
+            for tool in getattr(request, "tools", None) or ()
+            if isinstance(tool, BaseTool) and tool.name not in shape.tool_names
+        ]
+        if unknown:
+            raise ValueError(
+                DYNAMIC_TOOL_ERROR_TEMPLATE.format(
+                    unknown_tool_names=unknown, available_tool_names=sorted(shape.tool_names)
+                )
+            )
 
     # ------------------------------------------------------------------ model calls
 
     def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         """Run the model call (every attempt) under the model options."""
+        self._refuse_unknown_tools(request)
         result = self._model.call(request, handler, None)
         update = update_of(result)
         return result if update is None else _model_failed(update)
 
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """The async ``wrap_model_call``."""
+        self._refuse_unknown_tools(request)
         result = await self._model.acall(request, handler, None)
         update = update_of(result)
         return result if update is None else _model_failed(update)
@@ -161,6 +214,17 @@ class RunnerMiddleware(AgentMiddleware[RunnerAgentState, Any, Any]):
     async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """The async ``wrap_tool_call``."""
         return _redacted(await self._awrap(request, handler))
+
+
+class _ModelCallsOnly(RunnerMiddleware):
+    """A ``RunnerMiddleware`` in an agent without tools: no tool-call wrapper to declare."""
+
+    wrap_tool_call = AgentMiddleware.wrap_tool_call
+    awrap_tool_call = AgentMiddleware.awrap_tool_call
+
+
+# Its hooks are named after the class in traces: keep RunnerMiddleware's name.
+_ModelCallsOnly.__name__ = _ModelCallsOnly.__qualname__ = RunnerMiddleware.__name__
 
 
 def _redacted(result: Any) -> Any:
