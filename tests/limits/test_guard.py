@@ -102,8 +102,8 @@ def test_tokens_reported_by_models_count_against_a_token_limit() -> None:
     node({})
     node({})
     # 600 tokens at 100/s from a bucket of 100: 500 in debt. The node starts on one token
-    # (5.01 s); its model call then reserves the key's mean (600, at most the burst of 100)
-    # and waits for it.
+    # (5.01 s); its model call then reserves the key's mean (600) and waits for a full
+    # bucket of 100.
     assert clock.slept == pytest.approx([5.01, 0.99])
 
 
@@ -118,7 +118,7 @@ def test_count_tokens_hook_measures_other_units() -> None:
     node({})
     node({})
     # 30 units at 10/s from a bucket of 10: 20 in debt; the second call reserves the key's
-    # mean (30, at most the burst of 10) and so waits for a full bucket.
+    # mean (30, more than the bucket of 10) and so waits for a full bucket.
     assert clock.slept == pytest.approx([3.0])
 
 
@@ -194,7 +194,7 @@ def test_each_model_call_inside_a_node_waits_for_tokens(mode: str) -> None:
     else:
         asyncio.run(create_node(aloop, rate_limit=limit)({}))
     # 600 tokens at 100/s from a bucket of 100: each later call reserves the key's mean
-    # (at most the burst of 100) and waits 6 s for it and the debt of the one before.
+    # (600) and waits 6 s for a full bucket after the debt of the one before.
     assert clock.slept == pytest.approx([6.0, 6.0])
     assert model.calls == 3
 
@@ -223,3 +223,22 @@ def test_a_429_a_node_handles_itself_still_holds_the_key_off() -> None:
 
     assert create_node(careful, rate_limit=limit)({}) == {"note": "gave up"}
     assert limit.wait_time() == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("count", [float("inf"), float("nan"), -5, "lots"])
+def test_a_count_tokens_hook_returning_garbage_never_blocks_the_key(
+    count: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """count_tokens returning inf (or NaN, text) is logged and ignored: the next call does
+    not wait forever."""
+    clock = FakeClock(50.0)
+    limit = RateLimit(
+        key=f"bad-count-{count}", tokens_per_second=10, store=_store(clock),
+        count_tokens=lambda result: count,
+    )  # fmt: skip
+    node = create_node(lambda s: {}, rate_limit=limit)
+    node({})
+    node({})
+    assert clock.slept == []
+    if count != -5:
+        assert any("ratelimit.bad_token_count" in r.getMessage() for r in caplog.records)

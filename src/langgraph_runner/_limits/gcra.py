@@ -8,7 +8,7 @@ tokens one call of the key used. With ``interval = 1 / rate`` and
 ``est`` tokens may start at
 
     start = max(now, blocked, tat_r + cost * interval_r - tau_r,
-                tat_t + max(1, est) * interval_t - tau_t)
+                tat_t + max(1, min(est, token_burst)) * interval_t - tau_t)
 
 Admitting it reserves its slot: ``tat_r = max(tat_r, start) + cost * interval_r``
 and ``tat_t = max(tat_t, start) + est * interval_t``, so a caller that must wait
@@ -16,10 +16,11 @@ sleeps until ``start`` and never asks again. A call is refused (nothing reserved
 when ``start - now`` exceeds what it may wait.
 
 Tokens are known only after the call, when the model has said how many it used:
-a call reserves an estimate when it starts (``est``: the key's recent mean, at
-most the token burst) and ``settle`` takes the difference after it (the bucket
-may go into debt). So callers waiting on a paid-off debt start one estimate
-apart, not all at once.
+a call reserves an estimate when it starts (``est``: the key's recent mean) and
+``settle`` takes the difference after it (the bucket may go into debt). So
+callers waiting on a paid-off debt start one estimate apart, not all at once. A
+call starts once the bucket holds its estimate or, for an estimate larger than
+the bucket, a full bucket.
 
 In any window of length ``t`` at most ``rate * t + burst`` requests start.
 """
@@ -85,7 +86,7 @@ def admit(
 ) -> Decision:
     """Decide a call of ``cost`` requests at ``now``; ``state`` (tat_r, tat_t, blocked,
     mean) is updated in place when the call is admitted. With ``reserve``, the call
-    also reserves the key's mean token cost (at most the token burst)."""
+    also reserves the key's mean token cost."""
     tat_r, tat_t, blocked, mean = state
     start = now
     reason = RATE
@@ -94,8 +95,9 @@ def admit(
         start = max(start, tat_r + cost * rates.req_interval - rates.req_tau)
     if rates.tok_interval > 0:
         if reserve:
-            est = min(mean, rates.tok_tau / rates.tok_interval)
-        start = max(start, tat_t + max(1.0, est) * rates.tok_interval - rates.tok_tau)
+            est = mean
+        need = max(1.0, min(est, rates.tok_tau / rates.tok_interval))
+        start = max(start, tat_t + need * rates.tok_interval - rates.tok_tau)
     if blocked > start:
         start, reason = blocked, BLOCKED
     wait = start - now

@@ -9,7 +9,8 @@ a time in microseconds has 16. ``m`` is the key's recent mean tokens per call
 (the estimate a call reserves, see ``gcra``).
 
 What is read is validated: a field that is not a finite number (``nan``, ``inf``,
-text) reads as fresh, a hold more than a day away as none, and a key of another
+text) reads as fresh, a hold more than a day away as none, a mean outside
+``[0, 10**12]`` tokens as none yet, and a key of another
 type is deleted (reset); a budget that does not hold a spend (negative, not a
 number, a key of another type) answers ``-1`` and the store reports it unavailable.
 """
@@ -35,7 +36,9 @@ local function state()
   if s.err then redis.call('DEL', KEYS[1]); return now, now, 0, 0 end
   local b = num(s[3], 0)
   if b > now + {MAX_HOLD_US} then b = 0 end
-  return num(s[1], now), num(s[2], now), b, math.max(num(s[4], 0), 0)
+  local m = num(s[4], 0)
+  if m < 0 or m > 1e12 then m = 0 end
+  return num(s[1], now), num(s[2], now), b, m
 end
 local function keep(...)
   local last = now
@@ -57,8 +60,8 @@ local cost, max_wait = tonumber(ARGV[5]), tonumber(ARGV[6])
 local start, reason, est = now, 0, 0
 if ri > 0 and cost > 0 then start = math.max(start, tat_r + cost * ri - rt) end
 if ti > 0 then
-  if ARGV[7] == '1' then est = math.min(mean, tt / ti) end
-  start = math.max(start, tat_t + math.max(1, est) * ti - tt)
+  if ARGV[7] == '1' then est = mean end
+  start = math.max(start, tat_t + math.max(1, math.min(est, tt / ti)) * ti - tt)
 end
 if blocked > start then start = blocked; reason = 1 end
 local wait = start - now
