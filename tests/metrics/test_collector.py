@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 import langgraph_runner.metrics as metrics_pkg
-from langgraph_runner._records.errors import CircuitOpenError, ErrorCategory
+from langgraph_runner._records.exceptions import CircuitOpenError
+from langgraph_runner._records.record import ErrorCategory
 from langgraph_runner.metrics import (
     METRICS_COLLECTOR_KEY,
     OVERFLOW_NODE,
@@ -94,7 +95,7 @@ def test_import_loads_no_exporter_library() -> None:
     """Importing and using the collector adds no prometheus_client/opentelemetry module."""
     code = """
 import sys
-import langgraph_runner._records.classify, langgraph_runner._records.errors
+import langgraph_runner._records.classify, langgraph_runner._records.exceptions
 import langgraph_runner._records.logs
 def exporters():
     return {m for m in sys.modules if m.startswith(("prometheus_client", "opentelemetry"))}

@@ -9,7 +9,7 @@ import random
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from langgraph_runner._records.errors import ErrorCategory
+from langgraph_runner._records.record import ErrorCategory
 from langgraph_runner.metrics._model import (
     DEFAULT_DURATION_BUCKETS,
     ERROR_TYPES,

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from langgraph_runner._records.errors import CircuitOpenError
+from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.metrics.otel import OpenTelemetryExporter, process_resource
 

@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from langgraph_runner._records.errors import CircuitOpenError
+from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.metrics.prometheus import PrometheusExporter, serve_metrics
 

@@ -20,7 +20,7 @@ import pytest
 
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner._policies.context import NodeContext, reset_context, set_context
-from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.exceptions import NodeAbortedError
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from langgraph_runner._policies.circuit import (
     get_circuit_breaker,
     reset_circuit_breakers,
 )
-from langgraph_runner._records.errors import CircuitOpenError
+from langgraph_runner._records.exceptions import CircuitOpenError
 from tests.fakes import FakeClock
 
 

@@ -20,7 +20,7 @@ from langgraph_runner._policies.circuit import (
     reset_circuit_breakers,
 )
 from langgraph_runner._policies.circuit_redis import RedisBreakerStore, SharedCircuitBreaker
-from langgraph_runner._records.errors import CircuitOpenError
+from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner.testing import no_wait
 from tests import services
 

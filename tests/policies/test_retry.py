@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from langgraph_runner._engine.waits import waits_disabled
 from langgraph_runner._policies.context import NodeContext
 from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
-from langgraph_runner._records.errors import CircuitOpenError, NodeAbortedError
+from langgraph_runner._records.exceptions import CircuitOpenError, NodeAbortedError
 
 
 class Hinted(Exception):

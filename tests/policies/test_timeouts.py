@@ -31,7 +31,7 @@ from langgraph_runner._policies.timeouts import (
     running_abandoned_thread_count,
     wait_for_abandoned_threads,
 )
-from langgraph_runner._records.errors import NodeAbortedError, NodeTimeoutError
+from langgraph_runner._records.exceptions import NodeAbortedError, NodeTimeoutError
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("test_timeouts_var", default="unset")
 

@@ -16,7 +16,7 @@ from langgraph_runner._policies.workers import (
     running_abandoned_thread_count,
     wait_for_abandoned_threads,
 )
-from langgraph_runner._records.errors import NodeTimeoutError
+from langgraph_runner._records.exceptions import NodeTimeoutError
 
 
 @pytest.fixture(autouse=True)

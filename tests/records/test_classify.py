@@ -29,12 +29,12 @@ from langgraph_runner._records.classify import (
     is_retryable_node_error,
     retry_after_seconds,
 )
-from langgraph_runner._records.errors import (
+from langgraph_runner._records.exceptions import (
     CircuitOpenError,
-    ErrorCategory,
     NodeAbortedError,
     NodeTimeoutError,
 )
+from langgraph_runner._records.record import ErrorCategory
 
 # ---------------------------------------------------------------- duck-typed fakes
 

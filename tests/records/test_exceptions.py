@@ -62,8 +62,6 @@ def test_public_exceptions_are_exported_and_share_one_base() -> None:
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        ("langgraph_runner._records.errors", "CircuitOpenError"),
-        ("langgraph_runner._records.errors", "NodeTimeoutError"),
         ("langgraph_runner._runs.report", "ThreadNotFoundError"),
         ("langgraph_runner._runs.history", "RunNotCompletedError"),
         ("langgraph_runner._runs.rebuild", "RunNotCompletedError"),

@@ -14,17 +14,14 @@ from hypothesis import strategies as st
 from langgraph.errors import NodeTimeoutError as LGNodeTimeoutError
 from pydantic import ValidationError
 
-from langgraph_runner._records.errors import (
+from langgraph_runner._records.exceptions import (
     CircuitOpenError,
-    ErrorCategory,
-    ErrorCode,
     LangGraphRunnerError,
     NodeAbortedError,
-    NodeError,
     NodeTimeoutError,
     StateSchemaError,
-    error_from_fields,
 )
+from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError, error_from_fields
 
 SPEC_CODES = {
     "RETRY_EXHAUSTED",

@@ -230,7 +230,7 @@ def test_no_planted_secret_survives_in_any_exception_graph(exc: BaseException) -
     import json
 
     from langgraph_runner._engine.records import record_state, redact_exception
-    from langgraph_runner._records.errors import ErrorCategory, ErrorCode
+    from langgraph_runner._records.record import ErrorCategory, ErrorCode
 
     state = record_state(
         exc, ErrorCode.NON_RETRYABLE, ErrorCategory.OTHER, "n", 1, 1.0, "t", "g", 0.0

@@ -22,7 +22,7 @@ from langgraph.types import Overwrite, Send
 from pydantic import BaseModel, Field, ValidationError
 
 from langgraph_runner import create_node
-from langgraph_runner._records.errors import ErrorCategory, ErrorCode, NodeError
+from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError
 from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
 from langgraph_runner._state.channels import (
     STATE_CHANNELS,

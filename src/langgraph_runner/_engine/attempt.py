@@ -43,7 +43,7 @@ from langgraph_runner._policies.timeouts import (
     arun_sync_attempt,
     run_sync_attempt,
 )
-from langgraph_runner._records.errors import NodeTimeoutError
+from langgraph_runner._records.exceptions import NodeTimeoutError
 
 __all__ = ["ON_TIMEOUT_LIMIT", "attempt_async", "attempt_sync"]
 

@@ -33,7 +33,7 @@ from langgraph_runner._policies.context import (
 )
 from langgraph_runner._policies.timeouts import aborted_error
 from langgraph_runner._records.classify import is_control_flow
-from langgraph_runner._records.errors import NodeTimeoutError
+from langgraph_runner._records.exceptions import NodeTimeoutError
 from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 
 __all__ = ["Call", "run_signal_of"]

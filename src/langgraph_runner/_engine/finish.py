@@ -46,14 +46,12 @@ from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import NodeContext, reset_context, set_context
 from langgraph_runner._policies.timeouts import arun_sync_attempt
 from langgraph_runner._records.classify import is_control_flow
-from langgraph_runner._records.errors import (
+from langgraph_runner._records.exceptions import (
     BudgetExceededError,
-    ErrorCategory,
-    ErrorCode,
     FailureLoopError,
-    NodeError,
     StateSchemaError,
 )
+from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError
 from langgraph_runner.metrics._collector import NodeMetricsCollector
 
 __all__ = ["fail_async", "fail_sync", "failure_update"]

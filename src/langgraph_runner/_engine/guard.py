@@ -40,7 +40,8 @@ from langgraph.errors import EmptyChannelError
 
 from langgraph_runner._internal.compat import CONF, CONFIG_KEY_CHECKPOINT_NS, CONFIG_KEY_READ
 from langgraph_runner._policies.context import RunScope, forget_oldest
-from langgraph_runner._records.errors import FailureLoopError, NodeError
+from langgraph_runner._records.exceptions import FailureLoopError
+from langgraph_runner._records.record import NodeError
 
 __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_FAILURES",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from langgraph_runner._policies.timeouts import arun_sync_attempt, run_sync_attempt
-from langgraph_runner._records.errors import NodeTimeoutError
+from langgraph_runner._records.exceptions import NodeTimeoutError
 from langgraph_runner._records.logs import EventLogger
 
 __all__ = ["acall_hook", "call_hook", "run_coroutine_blocking"]

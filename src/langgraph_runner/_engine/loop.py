@@ -46,7 +46,7 @@ from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
 from langgraph_runner._records.classify import MAYBE_CONTROL_FLOW, is_control_flow
-from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.exceptions import NodeAbortedError
 from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["AsyncEntry", "SyncEntry", "make_entries"]

@@ -22,8 +22,8 @@ from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._policies.circuit import CircuitBreaker, CircuitBreakerConfig
 from langgraph_runner._policies.context import NodeContext
 from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
-from langgraph_runner._records.errors import NodeError
 from langgraph_runner._records.logs import SupportsEvents
+from langgraph_runner._records.record import NodeError
 from langgraph_runner.metrics._collector import NodeMetricsCollector
 
 __all__ = ["OPTION_NAMES", "BreakerOption", "Fallback", "NodeOptions", "OnError"]

@@ -34,7 +34,7 @@ from langgraph_runner._internal.per_class import keep
 from langgraph_runner._policies import retry as _retry
 from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
 from langgraph_runner._records.classify import classified_by_class, retry_after_seconds
-from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.exceptions import NodeAbortedError
 
 __all__ = ["Policy", "Retry", "attempt_info"]
 

@@ -26,18 +26,15 @@ from langgraph_runner._internal.per_class import keep
 from langgraph_runner._policies.context import TENANT_KEY, NodeContext
 from langgraph_runner._policies.retry import RetryConfig
 from langgraph_runner._records.classify import classified_by_class, classify_failure
-from langgraph_runner._records.errors import (
+from langgraph_runner._records.exceptions import (
     BudgetExceededError,
     CircuitOpenError,
-    ErrorCategory,
-    ErrorCode,
     LimitStoreUnavailableError,
     NodeAbortedError,
-    NodeError,
     RateLimitedError,
-    error_from_fields,
 )
 from langgraph_runner._records.items import item_summary
+from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError, error_from_fields
 from langgraph_runner._records.redact_exc import redact_tree, replacement
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
 

@@ -33,8 +33,8 @@ from langgraph_runner._policies.circuit import (
 )
 from langgraph_runner._policies.context import NodeContext
 from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
-from langgraph_runner._records.errors import NodeError
 from langgraph_runner._records.logs import EventLogger, get_event_logger
+from langgraph_runner._records.record import NodeError
 
 __all__ = [
     "BreakerOption",

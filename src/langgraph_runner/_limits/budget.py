@@ -26,7 +26,7 @@ from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import stats
 from langgraph_runner._limits.stores import LimitStore, Spent, default_store
 from langgraph_runner._limits.tokens import Usage
-from langgraph_runner._records.errors import BudgetExceededError, LimitStoreUnavailableError
+from langgraph_runner._records.exceptions import BudgetExceededError, LimitStoreUnavailableError
 from langgraph_runner._records.logs import get_event_logger
 
 __all__ = ["Budget", "BudgetStatus"]

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from langgraph_runner._policies.context import get_node_context
-from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.exceptions import NodeAbortedError
 from langgraph_runner._records.logs import get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from langgraph_runner._internal.durations import pydantic_seconds
-from langgraph_runner._records.errors import CircuitOpenError
+from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner._records.logs import get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 

@@ -43,7 +43,7 @@ from langgraph_runner._policies.circuit import (
     _name_of,
 )
 from langgraph_runner._policies.outage import Outage
-from langgraph_runner._records.errors import CircuitOpenError
+from langgraph_runner._records.exceptions import CircuitOpenError
 
 if TYPE_CHECKING:
     import redis

@@ -15,7 +15,7 @@ import contextvars
 import time
 from collections.abc import Callable
 
-from langgraph_runner._records.errors import NodeTimeoutError
+from langgraph_runner._records.exceptions import NodeTimeoutError
 
 __all__ = [
     "ExpiryTimer",

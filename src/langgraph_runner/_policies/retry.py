@@ -26,7 +26,7 @@ from langgraph_runner._records.classify import (
     is_retryable_node_error,
     retry_after_seconds,
 )
-from langgraph_runner._records.errors import (
+from langgraph_runner._records.exceptions import (
     BudgetExceededError,
     CircuitOpenError,
     NodeAbortedError,

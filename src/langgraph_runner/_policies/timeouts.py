@@ -38,7 +38,7 @@ from langgraph_runner._policies.workers import (
     running_abandoned_thread_count,
     wait_for_abandoned_threads,
 )
-from langgraph_runner._records.errors import NodeAbortedError, NodeTimeoutError
+from langgraph_runner._records.exceptions import NodeAbortedError, NodeTimeoutError
 
 __all__ = [
     "abandoned_thread_count",

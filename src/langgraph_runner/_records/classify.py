@@ -18,14 +18,14 @@ from pydantic import ValidationError
 
 from langgraph_runner._internal.compat import is_invalid_resume
 from langgraph_runner._internal.per_class import keep
-from langgraph_runner._records.errors import (
+from langgraph_runner._records.exceptions import (
     BudgetExceededError,
     CircuitOpenError,
-    ErrorCategory,
     FailureLoopError,
     NodeAbortedError,
     RateLimitedError,
 )
+from langgraph_runner._records.record import ErrorCategory
 
 __all__ = [
     "MAYBE_CONTROL_FLOW",

@@ -48,8 +48,7 @@ from langgraph_runner._policies.context import (
     TENANT_KEY,
     ids_from_config,
 )
-from langgraph_runner._records.errors import NodeAbortedError
-from langgraph_runner._records.exceptions import StepFailedError
+from langgraph_runner._records.exceptions import NodeAbortedError, StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs import run_watch

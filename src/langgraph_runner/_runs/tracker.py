@@ -17,7 +17,7 @@ from typing import Any, Literal
 from langchain_core.callbacks import BaseCallbackHandler
 from langgraph.errors import GraphDrained, GraphInterrupt
 
-from langgraph_runner._records.errors import NodeAbortedError
+from langgraph_runner._records.exceptions import NodeAbortedError
 
 __all__ = ["NodeRunStatus", "Tracker", "is_cancel"]
 

@@ -16,7 +16,7 @@ from langgraph.types import Overwrite
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it before 3.12; MessagesState uses it
 
-from langgraph_runner._records.errors import NodeError
+from langgraph_runner._records.record import NodeError
 from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, bounded_errors
 from langgraph_runner._state.typeddict import composable
 

@@ -31,8 +31,8 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Final
 
-from langgraph_runner._records.errors import ErrorCategory
 from langgraph_runner._records.logs import get_event_logger
+from langgraph_runner._records.record import ErrorCategory
 from langgraph_runner.metrics._callbacks import notify, tell
 from langgraph_runner.metrics._config import CollectorConfig, ThresholdHook
 from langgraph_runner.metrics._model import (

@@ -31,7 +31,7 @@ from itertools import islice
 from typing import Any, Final
 
 from langgraph_runner._records.classify import classify_error
-from langgraph_runner._records.errors import CircuitOpenError
+from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner.metrics._model import ERROR_TYPES, NodeSeries, OutcomeSeries
 
 __all__ = [
