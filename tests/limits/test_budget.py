@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Annotated, Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import AnyMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
@@ -16,7 +19,7 @@ from langgraph_runner._limits.budget import Budget
 from langgraph_runner._limits.stores import InProcessLimitStore
 from langgraph_runner._limits.tokens import Usage
 from langgraph_runner._records.exceptions import BudgetExceededError
-from tests.limits_fakes import UsageModel
+from tests.limits_fakes import UsageModel, admitted_calls
 
 
 class AgentState(GraphState):
@@ -233,3 +236,29 @@ def test_a_call_refused_by_a_rate_limit_spends_no_budget() -> None:
     node.invoke({}, cfg)
     assert node.invoke({}, cfg)["errors"][0]["code"] == "RATE_LIMITED"
     assert budget.status("r1").spent["calls"] == 1
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    calls=st.integers(min_value=1, max_value=8),
+    callers=st.sampled_from([1, 4, 32]),
+    mode=st.sampled_from(["threads", "asyncio"]),
+)
+def test_a_budget_of_n_calls_admits_exactly_n_whatever_the_concurrency(
+    calls: int, callers: int, mode: str
+) -> None:
+    """Budget(calls=N) with 1, 4 or 32 overlapping callers (threads or asyncio tasks) runs
+    exactly min(N, callers) of them: the call is checked and counted in one step."""
+    budget = Budget(name="concurrent", per="thread", calls=calls, store=InProcessLimitStore())
+    thread = f"t-{uuid.uuid4().hex}"
+    assert admitted_calls(budget, callers, mode, thread) == min(calls, callers)
+    assert budget.status(thread).spent["calls"] == min(calls, callers)
+
+
+@pytest.mark.parametrize("price", [math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize("slot", [0, 1])
+def test_a_price_that_is_not_finite_is_refused(price: float, slot: int) -> None:
+    """prices={"*": (inf, x)} would turn spend into NaN (and a budget that never ends)."""
+    pair = (price, 1.0) if slot == 0 else (1.0, price)
+    with pytest.raises(ValueError, match=r"prices\['\*'\].*finite"):
+        Budget(cost=1.0, prices={"*": pair})

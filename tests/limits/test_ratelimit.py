@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langgraph_runner._limits.ratelimit import RateLimit
+from langgraph_runner._limits.ratelimit import MAX_TOKENS, RateLimit
 from langgraph_runner._limits.stores import InProcessLimitStore
 from langgraph_runner._policies.abort import AbortController
 from langgraph_runner._records.exceptions import NodeAbortedError, RateLimitedError
 from tests.fakes import FakeClock
+from tests.limits_fakes import token_window_overshoot
 
 
 def _limit(clock: FakeClock, **kw: Any) -> RateLimit:
@@ -268,3 +269,95 @@ def test_threads_never_get_more_than_the_burst_at_one_instant() -> None:
     for t in threads:
         t.join()
     assert len(admitted) == 5
+
+
+class _TooMany(Exception):
+    """An HTTP 429 with a Retry-After header, as httpx and requests raise it."""
+
+    def __init__(self, retry_after: str) -> None:
+        super().__init__("429 Too Many Requests")
+        self.response = type(
+            "Response", (), {"status_code": 429, "headers": {"Retry-After": retry_after}}
+        )()
+
+
+def test_a_huge_retry_after_holds_callers_at_most_max_hold() -> None:
+    """Retry-After: 999999999 (31 years) holds every caller of the key for max_hold."""
+    clock = FakeClock()
+    limit = _limit(clock, requests_per_second=100)
+    assert limit.hold_for(_TooMany("999999999")) == 300.0
+    assert limit.acquire() == pytest.approx(300.0)
+    shorter = _limit(FakeClock(), requests_per_second=100, max_hold=timedelta(seconds=5))
+    assert shorter.hold_for(_TooMany("999999999")) == 5.0
+
+
+@pytest.mark.parametrize("seconds", [1e300, float("inf"), 10**400])
+def test_hold_of_any_size_never_overflows(seconds: float) -> None:
+    """hold(1e300) then acquire() waits max_hold instead of raising OverflowError."""
+    clock = FakeClock()
+    limit = _limit(clock, requests_per_second=100)
+    limit.hold(seconds)
+    assert limit.acquire() == pytest.approx(300.0)
+
+
+def test_a_hold_that_is_not_a_number_is_ignored() -> None:
+    """hold(nan) holds nobody."""
+    clock = FakeClock()
+    limit = _limit(clock, requests_per_second=100)
+    limit.hold(float("nan"))
+    assert limit.acquire() == 0.0
+
+
+@pytest.mark.parametrize("value", [86_401, -1, float("inf")])
+def test_max_hold_is_bounded_and_named(value: float) -> None:
+    """max_hold is at most one day, finite and positive; the error names it."""
+    with pytest.raises(ValueError, match="max_hold"):
+        RateLimit(key="k", requests_per_second=1, max_hold=value)
+
+
+@pytest.mark.parametrize("count", [float("inf"), float("nan"), "many", 10**400])
+def test_a_token_count_that_is_not_finite_never_blocks_the_key(count: Any) -> None:
+    """spend(inf) (a count_tokens hook gone wrong) is ignored; 10**400 is clamped to
+    MAX_TOKENS, never an OverflowError."""
+    clock = FakeClock()
+    limit = _limit(clock, tokens_per_second=1000)
+    limit.spend(count)
+    wait = limit.wait_time()
+    if count == 10**400:
+        assert wait == pytest.approx(MAX_TOKENS / 1000, rel=1e-6)
+    else:
+        assert wait == 0.0
+
+
+def test_a_token_call_reserves_the_keys_mean_and_settles_after() -> None:
+    """acquire_slot(reserve=True) takes the key's recent mean tokens per call; spend(used,
+    reserved) takes only the difference, so waiting callers start one estimate apart."""
+    clock = FakeClock()
+    limit = _limit(clock, tokens_per_second=100, token_burst=100)
+    first = limit.acquire_slot(cost=0, reserve=True)
+    assert first.tokens == 0.0  # nothing known about the key yet
+    limit.spend(100, first.tokens)  # the bucket is empty now
+    slots = [limit.acquire_slot(cost=0, reserve=True) for _ in range(3)]
+    assert [s.tokens for s in slots] == [100.0, 100.0, 100.0]
+    # One second apart (100 tokens at 100/s), not all at once after the debt.
+    assert clock.slept == pytest.approx([1.0, 1.0, 1.0])
+    for slot in slots:
+        limit.spend(50, slot.tokens)  # each used less than reserved: the rest comes back
+    assert limit.wait_time() == 0.0
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    case=st.sampled_from([(1, 1.05), (4, 1.10), (32, 1.30)]),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_a_token_window_holds_with_costs_known_only_after(
+    case: tuple[int, float], seed: int
+) -> None:
+    """60k tokens/min shared by 1, 4 or 32 callers whose costs (500-1500 tokens) are known
+    only when a call ends: no 60-second window (fake clock, 10 minutes) passes 1.05x, 1.10x
+    and 1.30x the limit. Without reservations 32 callers reach about 1.5x."""
+    callers, bound = case
+    assert token_window_overshoot(callers, seed=seed) <= bound
+    if callers == 32:
+        assert token_window_overshoot(callers, seed=seed, reserve=False) > 1.35

@@ -8,16 +8,20 @@ they made are counted.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from langgraph_runner import GraphState, create_node
-from langgraph_runner._limits.budget import Budget
+from langgraph_runner._limits.budget import Budget, BudgetStatus
 from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._limits.redis_store import RedisLimitStore
 from langgraph_runner._records.exceptions import (
@@ -26,6 +30,7 @@ from langgraph_runner._records.exceptions import (
     RateLimitedError,
 )
 from tests import services
+from tests.limits_fakes import admitted_calls
 
 SPAWN = multiprocessing.get_context("forkserver")
 SPAWN.set_forkserver_preload([__name__])
@@ -137,7 +142,11 @@ def test_redis_down_fails_closed_when_asked() -> None:
     assert info.value.reason == "store unreachable"
     assert info.value.retry_after == 2
     budget = Budget(tokens=10, store=store)
-    for step in (lambda: budget.check("run"), lambda: budget.reserve("run")):
+    steps: list[Callable[[], BudgetStatus]] = [
+        lambda: budget.check("run"),
+        lambda: budget.reserve("run"),
+    ]
+    for step in steps:
         with pytest.raises(LimitStoreUnavailableError) as down:
             step()
         assert not isinstance(down.value, BudgetExceededError)
@@ -268,3 +277,117 @@ def test_an_async_graph_spends_a_tenant_budget_in_redis(url: str, prefix: str) -
         Budget(name="tenant", per="tenant", tokens=1, store=store).status("acme").spent["tokens"]
         == 300
     )
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    calls=st.integers(min_value=1, max_value=8),
+    callers=st.sampled_from([1, 4, 32]),
+    mode=st.sampled_from(["threads", "asyncio"]),
+)
+def test_a_budget_of_n_calls_in_redis_admits_exactly_n(
+    url: str, prefix: str, calls: int, callers: int, mode: str
+) -> None:
+    """Budget(calls=N) shared through Redis runs exactly min(N, callers) of 1, 4 or 32
+    overlapping callers (threads or asyncio tasks): one Lua script checks and counts."""
+    store = RedisLimitStore(url, prefix=prefix, timeout=5.0)
+    budget = Budget(name="concurrent", per="thread", calls=calls, store=store)
+    thread = f"t-{uuid.uuid4().hex}"
+    assert admitted_calls(budget, callers, mode, thread) == min(calls, callers)
+    assert budget.status(thread).spent["calls"] == min(calls, callers)
+
+
+def _plant(url: str, name: str, kind: str, fields: dict[str, str]) -> None:
+    client = redis.Redis.from_url(url)
+    client.delete(name)
+    if kind == "hash":
+        client.hset(name, mapping=dict[Any, Any](fields))
+    else:
+        client.set(name, "garbage")
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("hash", {"r": "nan", "t": "nan", "b": "nan"}),
+        ("hash", {"r": "inf", "t": "-inf", "b": "1e300"}),
+        ("hash", {"r": "text", "t": "", "m": "1e308"}),
+        ("string", {}),
+    ],
+)
+def test_planted_limit_state_never_switches_the_limit_off(
+    url: str, prefix: str, kind: str, fields: dict[str, str]
+) -> None:
+    """A limit's hash holding r=nan, inf, text (or a key of another type) reads as fresh:
+    the limit still holds (burst 1, then refused) and nothing raises."""
+    store = RedisLimitStore(url, prefix=prefix)
+    limit = RateLimit(key="planted", requests_per_second=1, on_limit="fail", store=store)
+    _plant(url, store.limit_key("planted"), kind, fields)
+    limit.acquire()
+    with pytest.raises(RateLimitedError) as info:
+        limit.acquire()
+    assert not isinstance(info.value, LimitStoreUnavailableError)
+    assert 0 < info.value.retry_after <= 1.0
+    assert not store.unreachable
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("hash", {"calls": "-1e6"}),
+        ("hash", {"tokens": "nan"}),
+        ("hash", {"tokens": "abc", "calls": "1"}),
+        ("hash", {"cost": "inf"}),
+        ("hash", {"calls": "2.5"}),
+        ("string", {}),
+    ],
+)
+@pytest.mark.parametrize("on_unavailable", ["open", "closed"])
+def test_planted_budget_values_are_not_a_spend(
+    url: str,
+    prefix: str,
+    kind: str,
+    fields: dict[str, str],
+    on_unavailable: Literal["open", "closed"],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """calls=-1e6, nan, text or a key of another type: Budget.check and reserve never crash
+    and never take it for a small spend; the store's on_unavailable rule decides."""
+    store = RedisLimitStore(url, prefix=prefix, on_unavailable=on_unavailable)
+    budget = Budget(name="planted", calls=5, store=store)
+    _plant(url, store.budget_key(budget.key("r")), kind, fields)
+    with caplog.at_level(logging.WARNING, logger="langgraph_runner"):
+        steps: list[Callable[[], BudgetStatus]] = [
+            lambda: budget.check("r"),
+            lambda: budget.reserve("r"),
+        ]
+        for step in steps:
+            if on_unavailable == "closed":
+                with pytest.raises(LimitStoreUnavailableError):
+                    step()
+            else:
+                assert step().spent == {"tokens": 0.0, "cost": 0.0, "calls": 0.0}
+        budget.spend("r", tokens=5)  # never raises either
+    assert any("ratelimit.store_invalid" in r.getMessage() for r in caplog.records)
+    assert not store.unreachable  # Redis answered: only that key is unusable
+
+
+def test_token_reservation_in_redis_matches_the_in_process_store(url: str, prefix: str) -> None:
+    """The Lua scripts reserve the key's mean and settle the difference like gcra (the
+    store is asked directly: nothing sleeps)."""
+    store = RedisLimitStore(url, prefix=prefix)
+    rates = RateLimit(key="tpm", tokens_per_second=100, token_burst=100).rates
+    first = store.acquire("tpm", rates, 0.0, math.inf, True)
+    assert (first.granted, first.tokens) == (True, 0.0)  # nothing known about the key yet
+    store.settle("tpm", rates, 300.0, first.tokens)  # 200 in debt, mean 300
+    slot = store.acquire("tpm", rates, 0.0, math.inf, True)
+    assert slot.tokens == pytest.approx(300.0)
+    assert slot.wait == pytest.approx(3.0, abs=0.05)  # the bucket full again
+    waiting = store.acquire("tpm", rates, 0.0, math.inf, True)
+    assert waiting.wait == pytest.approx(6.0, abs=0.05)  # one estimate after it, not with it
+    store.settle("tpm", rates, 0.0, waiting.tokens)  # nothing used: it comes back
+    store.settle("tpm", rates, 0.0, slot.tokens)
+    assert store.peek("tpm", rates) == pytest.approx(2.0, abs=0.05)  # the first call's debt

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from types import SimpleNamespace
+
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
+from langgraph_runner._limits.budget import Budget
+from langgraph_runner._limits.stores import InProcessLimitStore
 from langgraph_runner._limits.tokens import Usage, UsageCounter, counting, usage_of
+from langgraph_runner._records.exceptions import BudgetExceededError
 from tests.limits_fakes import UsageModel
 
 
@@ -66,3 +72,19 @@ def test_a_raising_before_hook_stops_the_model_call() -> None:
     ):
         model.invoke("x")
     assert model.calls == 0
+
+
+def test_a_huge_usage_report_is_counted_not_lost() -> None:
+    """usage_metadata of 10**400 tokens (past float's range) is clamped and counted: the
+    budget ends instead of the count raising OverflowError."""
+    budget = Budget(name="huge", tokens=1000, store=InProcessLimitStore())
+    report = SimpleNamespace(
+        usage_metadata={"input_tokens": 10**400, "output_tokens": 1, "total_tokens": 10**400},
+        response_metadata={"model_name": "m"},
+    )
+    usage = usage_of(report)
+    assert usage is not None
+    spent = budget.spend_usage("r", usage)
+    assert 1000 <= spent.tokens < math.inf
+    with pytest.raises(BudgetExceededError):
+        budget.check("r")

@@ -202,7 +202,8 @@ class RateLimit:
         """Hold every caller of this key off for ``seconds`` (e.g. a provider's
         Retry-After), at most ``max_hold``; a value that is not a number is ignored."""
         if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
-            self._store().block(self.key, min(float(seconds), self.max_hold))  # type: ignore[arg-type]
+            held = self.max_hold if seconds >= self.max_hold else float(seconds)  # type: ignore[operator]
+            self._store().block(self.key, held)  # type: ignore[arg-type]
 
     def hold_for(self, exc: BaseException) -> float | None:
         """Hold callers off as a failure asks: its Retry-After (at most ``max_hold``), else
