@@ -68,6 +68,10 @@ def _key(thread_id: str, checkpoint_ns: str) -> int:
     return int.from_bytes(digest, "big", signed=True)  # PostgreSQL's bigint is signed
 
 
+lock_key = _key
+"""The 64-bit lock key of a thread id and checkpoint namespace."""
+
+
 def _wait_seconds(wait: float | timedelta | None) -> float:
     # 0 (or None): fail at once; math.inf: wait for as long as it takes.
     found = optional_seconds(wait, "wait", owner="thread_lock", zero=True, infinite=True)
