@@ -108,7 +108,7 @@ class Probe(BaseCallbackHandler):
         self.hang_limit = hang_limit
         self.seen: list[Seen] = []
         self.fired = False
-        self.after: list[str] = []  # nodes that started after the fault fired
+        self._starts: list[tuple[Key, str]] = []  # every task: (key, "parent/child" path)
         self._lock = threading.Lock()
         self._tasks: dict[str, Key] = {}  # checkpoint ns -> task key
         self._counts: dict[tuple[str, str, str], int] = {}
@@ -118,6 +118,15 @@ class Probe(BaseCallbackHandler):
         self._node_seen: dict[str, Seen] = {}
 
     # ------------------------------------------------------------------ bookkeeping
+
+    @property
+    def after(self) -> list[str]:
+        """The node tasks that ran after the failed point, in run order (not by timing)."""
+        if self.target is None:
+            return []
+        target = self.target.key
+        with self._lock:
+            return [path for key, path in sorted(self._starts) if key > target]
 
     def _task_key(self, ns: str, metadata: dict[str, Any]) -> Key:
         parent = ns.rpartition("|")[0]
@@ -161,8 +170,7 @@ class Probe(BaseCallbackHandler):
             key = self._task_key(ns, md)
             self._tasks[ns] = key
             names = names_of(ns)
-            if self.fired:
-                self.after.append("/".join(names))
+            self._starts.append(((*key, (0,)), "/".join(names)))
             if (names[:-1], str(node)) in self.tool_nodes:
                 return  # a ToolNode runs no code of its own: its tool calls are the points
             seen = Seen((*key, (0,)), "node", str(node), "/".join(names))

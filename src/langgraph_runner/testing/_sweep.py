@@ -38,7 +38,7 @@ __all__ = [
     "sweep",
 ]
 
-Outcome = Literal["recorded", "returned", "raised", "hung", "not reached"]
+Outcome = Literal["recorded", "answered", "returned", "raised", "hung", "not reached"]
 GraphSource = Any  # a compiled graph, or a function returning a fresh one
 ErrorSpec = BaseException | type[BaseException] | Callable[[Point], BaseException]
 ALL_KINDS: tuple[PointKind, ...] = ("node", "model", "tool")
@@ -55,12 +55,14 @@ class PointResult:
 
     Attributes:
         point: The failed point.
-        outcome: ``"recorded"`` (the run returned with a record, or for a tool call an
-            error ``ToolMessage`` answering it), ``"returned"`` (it returned without
-            either: something else handled the failure), ``"raised"``, ``"hung"`` (a
-            hang that no timeout stopped) or ``"not reached"`` (the run did not come to
-            the point: the graph does not repeat its calls; pass a graph factory).
-        records: ``(node, code)`` of every record in the run's output.
+        outcome: ``"recorded"`` (the run returned with a new record), ``"answered"``
+            (a tool call answered with an error ``ToolMessage``, no record),
+            ``"returned"`` (neither: something else handled the failure, like a
+            fallback model), ``"raised"``, ``"hung"`` (a hang that no timeout stopped)
+            or ``"not reached"`` (the run never came to the point: the graph does not
+            repeat its calls; pass a graph factory).
+        records: ``(node, code)`` of each record the run's output has beyond those of
+            the run without faults.
         flags: The routing flags set in the run's output.
         tool_error: A tool point's call was answered with an error ``ToolMessage``.
         error_type: The class name of what the run raised.
@@ -79,8 +81,9 @@ class PointResult:
 
     @property
     def recorded(self) -> bool:
-        """Whether the run ended with the failure recorded."""
-        return self.outcome == "recorded"
+        """Whether the run ended with the failure recorded (or, for a tool call, answered
+        with an error ``ToolMessage``)."""
+        return self.outcome in ("recorded", "answered")
 
     def summary(self) -> str:
         """A short cell: ``recorded RETRY_EXHAUSTED (blocked)``, ``raised KeyError``, ..."""
@@ -277,11 +280,7 @@ def _result(point: Point, probe: Probe, out: Any, exc: BaseException | None) -> 
             point, outcome, error_type=type(exc).__name__, error=_text(exc), after=after
         )
     state = out if isinstance(out, Mapping) else {}
-    records = tuple(
-        (str(r.get("node")), str(r.get("code")))
-        for r in state.get("errors") or ()
-        if isinstance(r, Mapping)
-    )
+    records = _new(_records_of(state), getattr(point, "_baseline", ()))
     if any(
         isinstance(r, Mapping) and r.get("error_type") == HangNotStopped.__name__
         for r in state.get("errors") or ()
@@ -293,8 +292,42 @@ def _result(point: Point, probe: Probe, out: Any, exc: BaseException | None) -> 
         getattr(m, "tool_call_id", None) == call_id and getattr(m, "status", None) == "error"
         for m in state.get("messages") or ()
     )
-    outcome = "recorded" if records or tool_error else "returned"
+    outcome = "recorded" if records else "answered" if tool_error else "returned"
     return PointResult(point, outcome, records, flags, tool_error, after=after)
+
+
+_Record = tuple[str, str, str, str]  # node, code, error type, message
+
+
+def _records_of(state: Any) -> tuple[_Record, ...]:
+    if not isinstance(state, Mapping):
+        return ()
+    return tuple(
+        (str(r.get("node")), str(r.get("code")), str(r.get("error_type")), str(r.get("message")))
+        for r in state.get("errors") or ()
+        if isinstance(r, Mapping)
+    )
+
+
+def _new(
+    records: tuple[_Record, ...], baseline: tuple[_Record, ...]
+) -> tuple[tuple[str, str], ...]:
+    """``(node, code)`` of ``records`` without one occurrence of each of ``baseline``'s."""
+    left = list(baseline)
+    new = []
+    for record in records:
+        if record in left:
+            left.remove(record)
+        else:
+            new.append(record[:2])
+    return tuple(new)
+
+
+def _listed(points: tuple[Point, ...], out: Any) -> tuple[Point, ...]:
+    baseline = _records_of(out)
+    for point in points:
+        object.__setattr__(point, "_baseline", baseline)
+    return points
 
 
 def _watch_probe(graph: Pregel[Any, Any, Any, Any]) -> Probe:
@@ -353,10 +386,10 @@ def call_points(
     probe = _watch_probe(g)
     try:
         with _running(probe):
-            g.invoke(input, _config(config, probe))
+            out = g.invoke(input, _config(config, probe))
     except Exception as exc:
         raise SweepError(f"sweep: the graph fails without a fault: {_text(exc)}") from exc
-    return _points(probe.seen, kinds, hangs)
+    return _listed(_points(probe.seen, kinds, hangs), out)
 
 
 def fail_point(
@@ -454,10 +487,10 @@ async def acall_points(
     probe = _watch_probe(g)
     try:
         with _running(probe):
-            await g.ainvoke(input, _config(config, probe))
+            out = await g.ainvoke(input, _config(config, probe))
     except Exception as exc:
         raise SweepError(f"sweep: the graph fails without a fault: {_text(exc)}") from exc
-    return _points(probe.seen, kinds, hangs)
+    return _listed(_points(probe.seen, kinds, hangs), out)
 
 
 async def afail_point(
