@@ -17,6 +17,7 @@ and the achieved rate (starts / seconds) is printed against the limit. The upper
 bound is ``rate + burst / seconds``.
 
     python benchmarks/limits.py [--rounds 9] [--rate 50] [--seconds 5] [--url redis://...]
+        [--check-only]
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--check-only", action="store_true", help="part 1 only (no processes)")
     args = parser.parse_args()
 
     prefix = f"bench:lgr:limit:{uuid.uuid4().hex}:"
@@ -127,6 +129,8 @@ def main() -> None:
         f"  (+{with_limit - node:.2f} us)"
     )
 
+    if args.check_only:
+        return
     print(f"\nachieved rate, one Redis limit of {args.rate:g}/s (burst 1), {args.seconds:g} s each")
     for workers in (1, 4, 8):
         rate, late = achieved(args.url, workers, args.rate, args.seconds)
