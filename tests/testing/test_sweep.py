@@ -329,3 +329,29 @@ def test_no_plan_outside_a_sweep() -> None:
     sweep(lambda: _flow(), {})
     assert PLANS == [0]
     assert planned_fault(1, None, None) is None
+
+
+def test_parallel_calls_of_one_tool_fail_one_at_a_time() -> None:
+    """Two calls of the same tool in one turn are two points; failing one leaves the other."""
+
+    def make() -> Any:
+        model = ToolCallingFake(
+            responses=[
+                AIMessage(
+                    content="",
+                    tool_calls=[
+                        {"name": "weather", "args": {"city": "Paris"}, "id": "c1"},
+                        {"name": "weather", "args": {"city": "Rome"}, "id": "c2"},
+                    ],
+                ),
+                AIMessage("Sunny in both."),
+            ]
+        )
+        return harden(create_agent(model, TOOLS))
+
+    points = [p for p in call_points(make, AGENT_INPUT) if p.kind == "tool"]
+    assert [str(p) for p in points] == ["tool weather#1 in tools", "tool weather#2 in tools"]
+    for point in points:
+        result = fail_point(make, AGENT_INPUT, point)
+        # one record: the other call of the same tool ran and answered
+        assert result.tool_error and result.records == (("tools.weather", "RETRY_EXHAUSTED"),)

@@ -111,8 +111,9 @@ class Probe(BaseCallbackHandler):
         self._starts: list[tuple[Key, str]] = []  # every task: (key, "parent/child" path)
         self._lock = threading.Lock()
         self._tasks: dict[str, Key] = {}  # checkpoint ns -> task key
-        self._counts: dict[tuple[str, str, str], int] = {}
-        self._sticky: set[tuple[str, str, str]] = set()  # (ns, kind, name) that keep failing
+        self._counts: dict[tuple[str, str, str, str], int] = {}
+        # (ns, kind, name, tool call id) of the failed point: its retries fail too
+        self._sticky: set[tuple[str, str, str, str]] = set()
         self._armed: str | None = None  # the ns whose wrapped node fails from inside
         self._armed_key: int | None = None
         self._node_seen: dict[str, Seen] = {}
@@ -164,7 +165,7 @@ class Probe(BaseCallbackHandler):
             return
         with self._lock:
             if ns in self._tasks:  # a retry of the task (LangGraph's RetryPolicy)
-                if (ns, "node", str(node)) in self._sticky:
+                if (ns, "node", str(node), "") in self._sticky:
                     raise self._error()
                 return
             key = self._task_key(ns, md)
@@ -181,7 +182,7 @@ class Probe(BaseCallbackHandler):
             if (names[:-1], str(node)) in self.wrapped:
                 self._armed = ns  # failed from inside its attempt
                 return
-            self._sticky.add((ns, "node", str(node)))
+            self._sticky.add((ns, "node", str(node), ""))
             raise self._error()
 
     def _call(
@@ -191,7 +192,7 @@ class Probe(BaseCallbackHandler):
         ns = md.get("langgraph_checkpoint_ns")
         ns = ns if isinstance(ns, str) else ""
         with self._lock:
-            sticky = (ns, kind, name)
+            sticky = (ns, kind, name, call_id or "")
             if sticky in self._sticky:
                 raise self._error()
             count = self._counts.get(sticky, 0) + 1
