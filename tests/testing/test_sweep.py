@@ -355,3 +355,19 @@ def test_parallel_calls_of_one_tool_fail_one_at_a_time() -> None:
         result = fail_point(make, AGENT_INPUT, point)
         # one record: the other call of the same tool ran and answered
         assert result.tool_error and result.records == (("tools.weather", "RETRY_EXHAUSTED"),)
+
+
+ASYNC_SHAPES = [
+    "create_agent + harden",
+    "create_agent, checkpointer + RunnerMiddleware",
+    "create_react_agent + harden",
+    "Send fan-out + harden",
+    "hand-off Command.PARENT + harden",
+]
+
+
+@pytest.mark.parametrize("shape", ASYNC_SHAPES)
+def test_async_record_mode_matches_sync(shape: str, reports: Any) -> None:
+    make, inputs, _ = SHAPES[shape]
+    async_ = asyncio.run(asweep(make("record"), inputs))
+    assert [str(r) for r in async_] == [str(r) for r in reports(shape, "record")]
