@@ -20,6 +20,7 @@ from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
 from langgraph_runner import GraphState, create_node
+from langgraph_runner._cache.backends import TieredCache
 from langgraph_runner._cache.node_cache import NodeCache
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from tests import services
@@ -423,6 +424,36 @@ async def test_a_hung_redis_backend_never_hangs_or_fails_the_node(
     warned = events.named("node.cache_error")
     assert len(warned) == 1
     assert warned[0]["error_type"] == "BackendTimeout"
+    assert not first.get("errors")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_hung_front_tier_leaves_the_back_tier_serving(
+    mode: str, hung_server: tuple[str, int], tmp_path: Path, events: EventCapture
+) -> None:
+    """TieredCache(hung Redis, SQLite) under backend_timeout: the front tier is paused alone,
+    so the second run is served from the back tier (an outage only costs speed)."""
+    host, port = hung_server
+    front = RedisCache(redis.Redis(host=host, port=port))  # a read blocks forever
+    back = SqliteCache(path=str(tmp_path / "back.db"))
+    calls: list[str] = []
+
+    def fetch(state: S) -> dict[str, Any]:
+        calls.append(state["url"])
+        return {"page": state["url"].upper()}
+
+    cache = NodeCache(
+        inputs=["url"],
+        backend=TieredCache(front, back),
+        backend_timeout=0.2,
+        signing_key="k" * 32,
+    )
+    graph = _fetch_graph(as_mode(mode, fetch), cache, logger=events)
+    first = await run_graph(graph, mode, {"url": "a"})
+    second = await run_graph(graph, mode, {"url": "a"})
+    assert first["page"] == second["page"] == "A"
+    assert calls == ["a"]  # the second run was a hit from the back tier
+    assert not events.named("node.cache_error")  # the back tier never failed
     assert not first.get("errors")
 
 

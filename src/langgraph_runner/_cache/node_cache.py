@@ -207,6 +207,56 @@ class _BackendGuard:
             raise self._timed_out() from None
 
 
+class _GuardedTier(BaseCache[Any]):
+    """One tier of a ``TieredCache`` bounded by a guard of its own: a tier that times out is
+    paused alone (while paused, reads miss and writes are skipped), so a hung Redis in front
+    only costs speed and the PostgreSQL tier behind keeps serving."""
+
+    def __init__(self, tier: BaseCache[Any], guard: _BackendGuard) -> None:
+        super().__init__(serde=tier.serde)
+        self.tier = tier
+        self.guard = guard
+
+    def get(self, keys: Sequence[FullKey]) -> dict[FullKey, Any]:
+        """The tier's entries, or none while it is paused."""
+        if self.guard.paused():
+            return {}
+        found: dict[FullKey, Any] = self.guard.call(self.tier.get, keys)
+        return found
+
+    async def aget(self, keys: Sequence[FullKey]) -> dict[FullKey, Any]:
+        """Async ``get`` (in a worker thread)."""
+        return await asyncio.to_thread(self.get, keys)
+
+    def set(self, pairs: Mapping[FullKey, tuple[Any, int | None]]) -> None:
+        """Write to the tier, unless it is paused."""
+        if not self.guard.paused():
+            self.guard.call(self.tier.set, pairs)
+
+    async def aset(self, pairs: Mapping[FullKey, tuple[Any, int | None]]) -> None:
+        """Async ``set`` (in a worker thread)."""
+        await asyncio.to_thread(self.set, pairs)
+
+    def clear(self, namespaces: Sequence[tuple[str, ...]] | None = None) -> None:
+        """Clear the tier (bounded like any call, even while paused)."""
+        self.guard.call(self.tier.clear, namespaces)
+
+    async def aclear(self, namespaces: Sequence[tuple[str, ...]] | None = None) -> None:
+        """Async ``clear`` (in a worker thread)."""
+        await asyncio.to_thread(self.clear, namespaces)
+
+
+def _guarded_tiers(view: TieredCache[Any], timeout: float) -> TieredCache[Any]:
+    """``view`` with each shared tier bounded and paused on its own (see ``_GuardedTier``)."""
+
+    def tier(backend: BaseCache[Any]) -> BaseCache[Any]:
+        return _GuardedTier(backend, _BackendGuard(timeout)) if is_shared(backend) else backend
+
+    return TieredCache(
+        tier(view.front), tier(view.back), front_ttl=view.front_ttl, back_ttl=view.back_ttl
+    )
+
+
 def _tenant(config: RunnableConfig | None) -> str | None:
     """The run's tenant (``configurable.tenant_id``), or None."""
     conf = (config or {}).get("configurable") or {}
@@ -250,7 +300,9 @@ class NodeCache:
             process memory) may take, apart from the node's own timeouts. Past it
             the node runs uncached, with one ``node.cache_error`` warning, and the
             backend is left alone for ``BACKEND_PAUSE`` seconds (calls skipped, no
-            more warnings). ``None``: no bound (a hung backend hangs the node).
+            more warnings). Each tier of a ``TieredCache`` is bounded and left alone
+            on its own: a hung front tier (Redis) is skipped while the back tier
+            (PostgreSQL) keeps serving. ``None``: no bound (a hung backend hangs the node).
         signing_key: Secret (str or bytes) that signs every entry; defaults to the
             ``LANGGRAPH_RUNNER_CACHE_KEY`` environment variable, else a random
             per-process key (entries then are readable by this process only).
@@ -329,9 +381,14 @@ class NodeCache:
         if not configured and is_shared(backend):
             warn_unshared_key(type(backend).__name__)
         object.__setattr__(self, "_codec", EntryCodec(key, self.allowed_types))
-        object.__setattr__(self, "_view", signed_view(backend))
+        view = signed_view(backend)
         guarded = timeout is not None and is_shared(backend)
         guard = _BackendGuard(timeout) if guarded and timeout is not None else None
+        if guard is not None and timeout is not None and isinstance(view, TieredCache):
+            # Each tier bounded and paused alone: an outage of the front tier must only cost
+            # speed, never take the back tier (PostgreSQL) out with it.
+            view, guard = _guarded_tiers(view, timeout), None
+        object.__setattr__(self, "_view", view)
         object.__setattr__(self, "_guard", guard)
 
     @property
