@@ -372,3 +372,65 @@ def test_a_recorded_failure_is_never_served_by_node_cache() -> None:
     assert graph.invoke({"x": 0})["x"] == 1
     assert graph.invoke({"x": 0})["x"] == 1  # served from the cache now
     assert runs["n"] == 2
+
+
+# What compile() makes from the builder (compared by their keys below); every other
+# attribute must come through harden unchanged.
+_FROM_BUILDER = {
+    "builder",
+    "nodes",
+    "channels",
+    "input_channels",
+    "output_channels",
+    "stream_channels",
+    "trigger_to_nodes",
+    "node_error_handler_map",
+    "schema_to_mapper",
+    "_serde_allowlist",
+    "_output_mapper",
+    "_state_mapper",
+}
+
+
+def _compiled_agents() -> list[Any]:
+    from langchain.agents.middleware import PIIMiddleware
+
+    def make(**kw: Any) -> Any:
+        return create_agent(
+            fake_model(AIMessage("hi")),
+            [],
+            middleware=[PIIMiddleware("email", apply_to_output=True)],
+            **kw,
+        )
+
+    return [
+        make(),
+        make(
+            name="researcher",
+            checkpointer=InMemorySaver(),
+            store=InMemoryStore(),
+            cache=InMemoryCache(),
+            interrupt_before=["model"],
+            interrupt_after=["model"],
+            debug=True,
+        ).with_config({"tags": ["t"], "recursion_limit": 42}),
+    ]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["defaults", "every-setting"])
+def test_harden_keeps_every_attribute_of_the_compiled_graph(index: int) -> None:
+    """Generic: the next attribute LangChain or LangGraph adds is caught here."""
+    bare = _compiled_agents()[index]
+    bare.retry_policy = (RetryPolicy(max_attempts=2),)
+    bare.step_timeout = 7.0
+    hardened = harden(bare, retry=2)
+    theirs, ours = vars(bare), vars(hardened)
+    for attr, value in theirs.items():
+        assert attr in ours, attr
+        if attr in _FROM_BUILDER:
+            continue
+        assert ours[attr] is value or ours[attr] == value, attr
+    assert len(bare.stream_transformers) >= 3  # tool calls, sub-agents and PII's own
+    assert set(hardened.nodes) == set(bare.nodes)
+    assert set(hardened.channels) - set(bare.channels) == {"errors", "routing_flags"}
+    assert set(hardened.stream_channels) - set(bare.stream_channels) <= {"errors", "routing_flags"}

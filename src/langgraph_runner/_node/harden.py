@@ -22,13 +22,18 @@ import copy
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any, TypedDict, TypeVar, get_type_hints, overload
+from typing import Any, TypeVar, get_type_hints, overload
 
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from typing_extensions import Unpack
+from typing_extensions import TypedDict, Unpack
 
+from langgraph_runner._internal.compat import (
+    RunnableCallable,
+    add_schema,
+    error_handler_node,
+    node_defaults,
+)
 from langgraph_runner._node.agent_model import is_agent_model, with_error_message
 from langgraph_runner._node.async_path import with_async_path
 from langgraph_runner._node.calls import harden_tool_node
@@ -235,11 +240,9 @@ def _copy_builder(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, An
     new.channels = dict(builder.channels)
     new.managed = dict(builder.managed)
     new.compiled = False
-    defaults = builder._node_defaults
-    if defaults.error_handler is not None:  # compile() adds its handler node again
-        from langgraph.graph.state import _DEFAULT_ERROR_HANDLER_NODE
-
-        new.nodes.pop(_DEFAULT_ERROR_HANDLER_NODE, None)
+    defaults = node_defaults(builder)
+    if defaults is not None and defaults.error_handler is not None:
+        new.nodes.pop(error_handler_node(), None)  # compile() adds its handler node again
     return new
 
 
@@ -268,10 +271,10 @@ def _harden_compiled(
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     builder = _copy_builder(graph.builder)
     if "errors" not in builder.channels or "routing_flags" not in builder.channels:
-        builder._add_schema(RecordChannels)
+        add_schema(builder, RecordChannels)
         output = _with_records(builder.output_schema)
         if output is not builder.output_schema:
-            builder._add_schema(output)
+            add_schema(builder, output)
             builder.output_schema = output
     _harden_nodes(builder, overrides, defaults)
     hardened = builder.compile(

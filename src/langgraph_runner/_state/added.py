@@ -10,9 +10,10 @@ stream. These channels are therefore not available (left out of the output, the
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langgraph.errors import EmptyChannelError
+from typing_extensions import TypedDict
 
 from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT, BoundedErrors
 from langgraph_runner._state.channels import merge_flags

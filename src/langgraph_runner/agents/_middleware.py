@@ -172,7 +172,7 @@ class RunnerMiddleware(AgentMiddleware[RunnerAgentState, Any, Any]):
 
     def _refuse_unknown_tools(self, request: Any) -> None:
         """``create_agent``'s refusal of tools nothing runs, which our tool wrapper turns off."""
-        if len(self._shapes) != 1 or type(self) is _ModelCallsOnly:
+        if len(self._shapes) != 1:
             return  # not built by create_agent, or by several: LangChain's rules apply
         (shape,) = self._shapes
         if shape.other_wrappers:
