@@ -322,12 +322,14 @@ def test_a_tool_with_on_error_raise_reaches_tool_node_error_handling() -> None:
 
 
 def test_tool_names_the_model_invents_share_one_guard() -> None:
-    """3,000 tool names the agent does not have cost one guard, not one each (memory)."""
+    """3,000 tool names the agent does not have cost one guard, not one each (memory), and
+    one metrics node label."""
     import tracemalloc
 
     from langgraph.prebuilt.tool_node import ToolCallRequest
 
-    mw = RunnerMiddleware(retry=1)
+    collector = NodeMetricsCollector()
+    mw = RunnerMiddleware(retry=1, metrics=collector)
 
     def execute(request: Any) -> ToolMessage:
         call = request.tool_call
@@ -350,3 +352,5 @@ def test_tool_names_the_model_invents_share_one_guard() -> None:
         tracemalloc.stop()
     assert [a.tool_call_id for a in answers[:2]] == ["c0", "c1"]
     assert grown < 4 * 2**20, f"{grown / 2**20:.1f} MiB for 3,000 invented tool names"
+    # One metrics node label for all of them (it was one each, up to the collector's cap).
+    assert set(collector.get_all_node_metrics()) == {"tools.unknown_tool"}
