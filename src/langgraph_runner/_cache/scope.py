@@ -27,12 +27,13 @@ from langchain_core.runnables.config import var_child_runnable_config
 from pydantic import BaseModel
 
 from langgraph_runner._cache.canon import Unhashable, canon, dumps
+from langgraph_runner._internal.compat import CONFIG_KEY_READ, CONFIG_KEY_RUNTIME
 
 __all__ = ["IGNORED_CONFIGURABLE", "config_now", "graph_identity", "node_sees"]
 
 _CONF = "configurable"
-_READ = "__pregel_read"  # langgraph._internal._constants.CONFIG_KEY_READ
-_RUNTIME = "__pregel_runtime"  # langgraph._internal._constants.CONFIG_KEY_RUNTIME
+_READ = CONFIG_KEY_READ
+_RUNTIME = CONFIG_KEY_RUNTIME
 
 IGNORED_CONFIGURABLE = frozenset(
     {

@@ -24,15 +24,25 @@ tests/internal/test_compat.py fails loudly if an upgrade moves or changes any of
   ``Send`` task's ``metadata["langgraph_triggers"]`` holds (``send_task_of``).
 - ``StreamMessagesHandler``: the callback handler LangGraph adds to a run's
   inheritable handlers when it streams ``messages`` (``streams_messages``).
+- ``CONTROL_WRITES``, ``ERROR``, ``INTERRUPT``, ``NULL_TASK_ID``, ``PULL``, ``TASKS``
+  and ``task_id``: the reserved write channels and the deterministic task ids
+  (``langgraph.pregel._algo``) with which a stored checkpoint is read without the
+  graph (``_runs.checkpoint_tasks``, ``_runs.rerun``).
+- ``node_defaults``, ``add_schema``, ``error_handler_node``: a ``StateGraph``
+  builder's default node policies, schema registration and the name of the error
+  handler node ``compile()`` adds (``_node.harden`` copies a compiled graph's builder).
+- ``tool_node_parts``, ``copy_injected_args``: the settings of a ``ToolNode`` that
+  its constructor does not expose again (``_node.calls`` rebuilds one).
 """
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
@@ -51,14 +61,21 @@ try:
         CONFIG_KEY_RUNTIME,
         CONFIG_KEY_SCRATCHPAD,
         CONFIG_KEY_TASK_ID,
+        ERROR,
+        ERROR_SOURCE_NODE,
+        INTERRUPT,
+        NULL_TASK_ID,
+        PULL,
         PUSH,
+        RESUME,
+        TASKS,
     )
     from langgraph._internal._retry import default_retry_on
     from langgraph._internal._runnable import RunnableCallable, is_async_callable
     from langgraph.errors import EmptyChannelError, is_invalid_resume
     from langgraph.pregel._algo import LazyAtomicCounter, local_read
     from langgraph.pregel._messages import StreamMessagesHandler
-except ImportError as exc:  # pragma: no cover - exercised by tests/internal/test_compat.py in a subprocess
+except ImportError as exc:  # pragma: no cover - tests/internal/test_compat.py, in a subprocess
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -77,22 +94,39 @@ __all__ = [
     "CONFIG_KEY_READ",
     "CONFIG_KEY_RUNTIME",
     "CONFIG_KEY_TASK_ID",
+    "CONTROL_WRITES",
+    "ERROR",
+    "INTERRUPT",
+    "NULL_TASK_ID",
+    "PULL",
     "PUSH",
     "SUPPORTED_LANGGRAPH",
+    "TASKS",
     "RunnableCallable",
+    "ToolNodeParts",
+    "add_schema",
     "config_for_retry",
+    "copy_injected_args",
     "default_retry_on",
-    "is_invalid_resume",
+    "error_handler_node",
     "func_accepts",
     "is_async_callable",
-    "node_error_of",
+    "is_invalid_resume",
     "missing_channels",
+    "node_defaults",
+    "node_error_of",
     "runtime_of",
     "send_task_of",
     "streams_messages",
+    "task_id",
+    "tool_node_parts",
     "use_config",
     "with_runtime",
 ]
+
+CONTROL_WRITES = frozenset((ERROR, ERROR_SOURCE_NODE, INTERRUPT, RESUME))
+"""Writes that say what happened to a task; any other write is output, so the task
+finished (the rule of ``langgraph.pregel._task_status``)."""
 
 
 def func_accepts(fn: Callable[..., Any]) -> dict[str, tuple[str, Any]]:
@@ -222,3 +256,56 @@ def missing_channels(config: RunnableConfig | None, names: tuple[str, ...]) -> t
         except KeyError:
             missing.append(name)
     return tuple(missing)
+
+
+def task_id(checkpoint_id: str, version: int, *parts: str) -> str:
+    """The id LangGraph gives a task of the checkpoint ``checkpoint_id`` (format ``version``).
+
+    ``parts`` are what ``langgraph.pregel._algo.prepare_single_task`` hashes after the
+    checkpoint id: namespace, step, node name, ``PULL``/``PUSH`` and the triggers or index.
+    """
+    from langgraph.pregel._algo import _uuid5_str, _xxhash_str
+
+    make = _xxhash_str if version > 1 else _uuid5_str
+    return make(binascii.unhexlify(checkpoint_id.replace("-", "")), *parts)
+
+
+def node_defaults(builder: Any) -> Any:
+    """A ``StateGraph`` builder's default node policies (``error_handler`` ...), or None."""
+    return getattr(builder, "_node_defaults", None)
+
+
+def add_schema(builder: Any, schema: type[Any]) -> None:
+    """Register ``schema``'s channels on a ``StateGraph`` builder, as its constructor does."""
+    builder._add_schema(schema)
+
+
+def error_handler_node() -> str:
+    """The name of the node ``compile()`` adds for a builder-wide ``error_handler``."""
+    from langgraph.graph.state import _DEFAULT_ERROR_HANDLER_NODE
+
+    return str(_DEFAULT_ERROR_HANDLER_NODE)
+
+
+class ToolNodeParts(NamedTuple):
+    """The settings of a ``ToolNode`` that its constructor takes but it does not expose."""
+
+    wrap_tool_call: Any
+    awrap_tool_call: Any
+    messages_key: str
+    handle_tool_errors: Any
+
+
+def tool_node_parts(tool_node: Any) -> ToolNodeParts:
+    """What a copy of ``tool_node`` must be built with to behave like it."""
+    return ToolNodeParts(
+        tool_node._wrap_tool_call,
+        tool_node._awrap_tool_call,
+        tool_node._messages_key,
+        tool_node._handle_tool_errors,
+    )
+
+
+def copy_injected_args(source: Any, target: Any) -> None:
+    """Give the ``ToolNode`` ``target`` the injected-argument map of ``source``."""
+    target._injected_args = dict(source._injected_args)

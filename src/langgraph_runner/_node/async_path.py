@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables.config import run_in_executor
-from langgraph._internal._runnable import RunnableCallable
 
+from langgraph_runner._internal.compat import RunnableCallable
 from langgraph_runner._node.factory import create_node
 
 __all__ = ["native_async", "with_async_path"]

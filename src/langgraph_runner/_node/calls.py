@@ -29,6 +29,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config
 from langgraph.types import Command
 
+from langgraph_runner._internal.compat import copy_injected_args, tool_node_parts
 from langgraph_runner._node.factory import create_node, node_factory
 from langgraph_runner._policies.context import get_node_context
 from langgraph_runner._records.egress import egress_error
@@ -241,26 +242,24 @@ def harden_tool_node(tool_node: Any, node: str, options: Mapping[str, Any]) -> A
     """
     from langgraph.prebuilt import ToolNode
 
-    inner = tool_node._wrap_tool_call
-    ainner = tool_node._awrap_tool_call
+    parts = tool_node_parts(tool_node)
+    inner, ainner = parts.wrap_tool_call, parts.awrap_tool_call
     if inner is not None and ainner is None:
         # ToolNode runs a sync-only wrapper under ainvoke with a sync execute: keep that.
-        wrap, _ = tool_call_wrappers(
-            node, options, messages_key=tool_node._messages_key, inner=inner
-        )
+        wrap, _ = tool_call_wrappers(node, options, messages_key=parts.messages_key, inner=inner)
         awrap = None
     else:
         wrap, awrap = tool_call_wrappers(
-            node, options, messages_key=tool_node._messages_key, inner=inner, ainner=ainner
+            node, options, messages_key=parts.messages_key, inner=inner, ainner=ainner
         )
     copy = ToolNode(
         list(tool_node.tools_by_name.values()),
         name=tool_node.name or "tools",
         tags=tool_node.tags,
-        handle_tool_errors=tool_node._handle_tool_errors,
-        messages_key=tool_node._messages_key,
+        handle_tool_errors=parts.handle_tool_errors,
+        messages_key=parts.messages_key,
         wrap_tool_call=wrap,
         awrap_tool_call=awrap,
     )
-    copy._injected_args = dict(tool_node._injected_args)
+    copy_injected_args(tool_node, copy)
     return copy

@@ -9,24 +9,25 @@ to node names. Run reports use this to read a thread from a bare saver.
 
 from __future__ import annotations
 
-import binascii
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
 from langgraph.checkpoint.base import Checkpoint, CheckpointTuple
 from langgraph.types import Interrupt, Send
-from xxhash import xxh3_128_hexdigest
+
+from langgraph_runner._internal.compat import (
+    CONTROL_WRITES,
+    ERROR,
+    INTERRUPT,
+    NULL_TASK_ID,
+    PULL,
+    PUSH,
+    TASKS,
+    task_id,
+)
 
 __all__ = ["SavedTask", "saved_tasks"]
-
-# LangGraph's reserved write channels (langgraph._internal._constants): control
-# writes say what happened to a task; any other write is output, so the task finished
-# (the rule of langgraph.pregel._task_status).
-_ERROR, _INTERRUPT = "__error__", "__interrupt__"
-_CONTROL = frozenset((_ERROR, "__error_source_node__", _INTERRUPT, "__resume__"))
-_NULL_TASK = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,10 +53,7 @@ class SavedTask:
 
 
 def _task_id(cp: Checkpoint, *parts: str) -> str:
-    # LangGraph's deterministic task id (langgraph.pregel._algo._xxhash_str / _uuid5_str).
-    data = binascii.unhexlify(cp["id"].replace("-", "")) + "".join(parts).encode()
-    digest = xxh3_128_hexdigest(data) if cp["v"] > 1 else hashlib.sha1(data).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+    return task_id(cp["id"], cp["v"], *parts)
 
 
 def _newer(version: Any, seen: Any) -> bool:
@@ -85,10 +83,10 @@ def _scheduled(cp: Checkpoint, step: int) -> dict[str, str]:
     for name in names:
         joins = {c for c in versions if c.startswith("join:") and c.endswith(":" + name)}
         trig = ["__start__"] if name == "__start__" else sorted({"branch:to:" + name} | joins)
-        out[_task_id(cp, name, str(step), name, "__pregel_pull", *trig)] = name
-    for idx, packet in enumerate(values.get("__pregel_tasks") or ()):
+        out[_task_id(cp, name, str(step), name, PULL, *trig)] = name
+    for idx, packet in enumerate(values.get(TASKS) or ()):
         if isinstance(packet, Send):
-            tid = _task_id(cp, packet.node, str(step), packet.node, "__pregel_push", str(idx))
+            tid = _task_id(cp, packet.node, str(step), packet.node, PUSH, str(idx))
             out[tid] = packet.node
     return out
 
@@ -111,16 +109,16 @@ def saved_tasks(checkpoint: CheckpointTuple) -> list[SavedTask]:
     # Tasks of the checkpoint saved at step n run as step n + 1.
     names = _scheduled(cp, int(checkpoint.metadata.get("step", -1)) + 1)
     writes: dict[str, list[tuple[str, Any]]] = {tid: [] for tid in names}
-    for task_id, chan, value in checkpoint.pending_writes or ():
-        if task_id != _NULL_TASK:
-            writes.setdefault(task_id, []).append((chan, value))
+    for tid, chan, value in checkpoint.pending_writes or ():
+        if tid != NULL_TASK_ID:
+            writes.setdefault(tid, []).append((chan, value))
     unknown = [tid for tid in writes if tid not in names]
     if unknown:
         # Writes of graph.update_state(...) made on this checkpoint without reusing a
         # scheduled task's id (langgraph.pregel.main._update_task_id).
         base = UUID(cp["id"])
         for i in range(len(writes)):
-            update = str(uuid5(base, _INTERRUPT + ("" if i == 0 else f":{i}")))
+            update = str(uuid5(base, INTERRUPT + ("" if i == 0 else f":{i}")))
             names.setdefault(update, "__update__")
         unknown = [tid for tid in unknown if tid not in names]
     unmatched = [tid for tid in names if tid in writes and not writes[tid]]
@@ -131,13 +129,13 @@ def saved_tasks(checkpoint: CheckpointTuple) -> list[SavedTask]:
         writes.pop(unmatched[0])
     out = []
     for tid, items in writes.items():
-        intr = next((v for c, v in reversed(items) if c == _INTERRUPT), ())
+        intr = next((v for c, v in reversed(items) if c == INTERRUPT), ())
         out.append(
             SavedTask(
                 name=names.get(tid, f"<task {tid[:8]}>"),
                 task_id=tid,
-                finished=any(c not in _CONTROL for c, _ in items),
-                error=next((v for c, v in reversed(items) if c == _ERROR), None),
+                finished=any(c not in CONTROL_WRITES for c, _ in items),
+                error=next((v for c, v in reversed(items) if c == ERROR), None),
                 interrupts=tuple(intr),
                 writes=tuple(items),
             )

@@ -25,6 +25,7 @@ from typing import Any
 
 from langgraph.types import Command, Send, StateSnapshot
 
+from langgraph_runner._internal.compat import PUSH, TASKS
 from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.items import item_summary
 from langgraph_runner._runs.tenancy import NO_TENANT, aadmit, admit, aowner, config_tenant, owner
@@ -40,8 +41,6 @@ __all__ = [
 ]
 
 _FLAG = "blocked"
-_PUSH = "__pregel_push"
-_TASKS = "__pregel_tasks"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +109,7 @@ class _Collector:
             self.latest = _records(snapshot.values)
         for task in reversed(snapshot.tasks):
             if isinstance(task.result, Mapping) and _flag_set(task.result):
-                if task.path and task.path[0] == _PUSH:
+                if task.path and task.path[0] == PUSH:
                     self.pushed.insert(0, (snapshot, task))
                 else:
                     self.by_task.insert(0, task.name)
@@ -163,7 +162,7 @@ class _Collector:
         for task in snapshot.tasks:
             if task.name not in missing:
                 continue
-            if not (task.path and task.path[0] == _PUSH):
+            if not (task.path and task.path[0] == PUSH):
                 missing.discard(task.name)  # it ran on the state: a plain node
             elif isinstance(task.result, Mapping) and _flag_set(task.result):
                 self.pushed.append((snapshot, task))
@@ -231,7 +230,7 @@ def _collect(graph: Any, history: Iterable[StateSnapshot]) -> list[str]:
 def _sends(graph: Any) -> Any:
     def read(snapshot: StateSnapshot) -> list[Any]:
         saved = graph.checkpointer.get_tuple(snapshot.config)
-        return list((saved.checkpoint["channel_values"] if saved else {}).get(_TASKS) or [])
+        return list((saved.checkpoint["channel_values"] if saved else {}).get(TASKS) or [])
 
     return read
 
@@ -282,7 +281,7 @@ async def afailed_items(
     for snapshot, _ in collector.pushed:
         found = await graph.checkpointer.aget_tuple(snapshot.config)
         values = found.checkpoint["channel_values"] if found else {}
-        saved[id(snapshot)] = list(values.get(_TASKS) or [])
+        saved[id(snapshot)] = list(values.get(TASKS) or [])
     return collector.items(lambda snap: saved.get(id(snap), []), key)
 
 
