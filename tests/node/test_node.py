@@ -156,9 +156,11 @@ def test_non_callable_and_bad_retry_values() -> None:
     """A non-callable fn is a TypeError; bad RetryConfig values name the field."""
     with pytest.raises(TypeError, match="callable"):
         create_node(42)  # type: ignore[type-var]
-    with pytest.raises(ValidationError, match="max_attempts"):
+    with pytest.raises(ValueError, match=r"^RetryConfig: max_attempts "):
         create_node(lambda s: s, retry=RetryConfig(max_attempts=0))
-    with pytest.raises(ValidationError, match="jitter"):
+    with pytest.raises(ValueError, match=r"^create_node: retry=-1 "):
+        create_node(lambda s: s, retry=-1)
+    with pytest.raises(ValueError, match=r"^RetryConfig: jitter "):
         RetryConfig(jitter=1.5)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import threading
@@ -12,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from langgraph_runner._policies.circuit import (
     CircuitBreaker,
@@ -69,36 +69,53 @@ def test_config_accepts_timedelta_as_seconds() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "error"),
     [
-        ("failure_threshold", 0),
-        ("failure_threshold", True),
-        ("failure_threshold", 2.5),
-        ("recovery_timeout", 0),
-        ("recovery_timeout", -1.0),
-        ("recovery_timeout", timedelta(0)),
-        ("recovery_timeout", "30"),
-        ("recovery_timeout", True),
-        ("recovery_timeout", float("inf")),
-        ("half_open_max_calls", 0),
+        ("failure_threshold", 0, ValueError),
+        ("failure_threshold", True, TypeError),
+        ("failure_threshold", 2.5, TypeError),
+        ("recovery_timeout", 0, ValueError),
+        ("recovery_timeout", -1.0, ValueError),
+        ("recovery_timeout", timedelta(0), ValueError),
+        ("recovery_timeout", "30", TypeError),
+        ("recovery_timeout", True, TypeError),
+        ("recovery_timeout", float("inf"), ValueError),
+        ("recovery_timeout", float("nan"), ValueError),
+        ("half_open_max_calls", 0, ValueError),
+        ("half_open_max_calls", "1", TypeError),
     ],
 )
-def test_config_rejects_invalid_values_naming_field(field: str, value: Any) -> None:
-    """Invalid values raise a ValidationError that names the field."""
-    with pytest.raises(ValidationError) as info:
+def test_config_rejects_invalid_values_naming_field(
+    field: str, value: Any, error: type[Exception]
+) -> None:
+    """A wrong type is a TypeError, a wrong value a ValueError; both name owner and field."""
+    with pytest.raises(error, match=f"^CircuitBreakerConfig: {field} "):
         CircuitBreakerConfig(**{field: value})
-    assert field in str(info.value)
 
 
 def test_config_is_frozen_keyword_only_and_closed() -> None:
     """The config is immutable, keyword-only and rejects unknown fields."""
     cfg = CircuitBreakerConfig()
-    with pytest.raises(ValidationError):
-        cfg.failure_threshold = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.failure_threshold = 2  # type: ignore[misc]
     with pytest.raises(TypeError):
         CircuitBreakerConfig(3)  # type: ignore[call-arg]
-    with pytest.raises(ValidationError, match="failure_treshold"):
+    with pytest.raises(TypeError, match="failure_treshold"):
         CircuitBreakerConfig.model_validate({"failure_treshold": 3})
+
+
+def test_config_keeps_its_pydantic_era_calls() -> None:
+    """model_copy (validated again), model_dump and model_validate still work."""
+    cfg = CircuitBreakerConfig(failure_threshold=2, recovery_timeout=timedelta(seconds=4))
+    assert cfg.model_dump() == {
+        "failure_threshold": 2,
+        "recovery_timeout": 4.0,
+        "half_open_max_calls": 1,
+    }
+    assert CircuitBreakerConfig.model_validate(cfg.model_dump()) == cfg
+    assert cfg.model_copy(update={"failure_threshold": 9}).failure_threshold == 9
+    with pytest.raises(ValueError, match="failure_threshold"):
+        cfg.model_copy(update={"failure_threshold": 0})
 
 
 # ------------------------------------------------------------------ state machine

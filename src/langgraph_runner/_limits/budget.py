@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple
 
+from langgraph_runner._internal.checks import check_choice, check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import stats
 from langgraph_runner._limits.stores import LimitStore, Spent, default_store
@@ -112,10 +113,8 @@ class Budget:
     ttl: float | timedelta = 7 * 24 * 3600.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"Budget: name must be a non-empty string, got {self.name!r}")
-        if self.per not in ("run", "thread", "tenant"):
-            raise ValueError(f"Budget: per must be 'run', 'thread' or 'tenant', got {self.per!r}")
+        check_text(self.name, "name", "Budget")
+        check_choice(self.per, "per", "Budget", ("run", "thread", "tenant"))
         limits = (
             _limit("tokens", self.tokens),
             _limit("cost", self.cost),
@@ -146,12 +145,8 @@ class Budget:
             object.__setattr__(self, "prices", dict(self.prices))
         elif self.cost is not None:
             raise ValueError("Budget: cost needs prices (model -> (input, output) per 1M tokens)")
-        if not isinstance(self.tenant_key, str) or not self.tenant_key:
-            raise ValueError("Budget: tenant_key must be a non-empty string")
-        if self.on_exhausted not in ("record", "raise"):
-            raise ValueError(
-                f"Budget: on_exhausted must be 'record' or 'raise', got {self.on_exhausted!r}"
-            )
+        check_text(self.tenant_key, "tenant_key", "Budget")
+        check_choice(self.on_exhausted, "on_exhausted", "Budget", ("record", "raise"))
         if self.store is not None and not isinstance(self.store, LimitStore):
             raise TypeError(
                 "Budget: store must be a RedisLimitStore or InProcessLimitStore, "

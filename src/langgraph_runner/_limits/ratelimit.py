@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
+from langgraph_runner._internal.checks import check_choice, check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import gcra, stats
 from langgraph_runner._limits.gcra import Decision, Rates
@@ -136,14 +137,12 @@ class RateLimit:
     """The rates as the stores use them (derived)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.key, str) or not self.key:
-            raise ValueError(f"RateLimit: key must be a non-empty string, got {self.key!r}")
+        check_text(self.key, "key", "RateLimit")
         requests = _per_second(self, "requests")
         tokens = _per_second(self, "tokens")
         if requests is None and tokens is None:
             raise ValueError("RateLimit: give a requests_* or tokens_* rate (or both)")
-        if self.on_limit not in ("wait", "fail"):
-            raise ValueError(f"RateLimit: on_limit must be 'wait' or 'fail', got {self.on_limit!r}")
+        check_choice(self.on_limit, "on_limit", "RateLimit", ("wait", "fail"))
         burst = _burst("burst", self.burst, requests)
         token_burst = _burst("token_burst", self.token_burst, tokens)
         if self.max_wait is not None:

@@ -21,16 +21,17 @@ every node using the same key; with ``store=`` (``circuit_redis``) by processes 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from langgraph_runner._internal.durations import pydantic_seconds
+from langgraph_runner._internal.durations import seconds
 from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner._records.logs import get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
@@ -56,35 +57,67 @@ class CircuitState(str, enum.Enum):
         return self.value
 
 
-class CircuitBreakerConfig(BaseModel):
-    """How a circuit breaker opens and recovers. Frozen; validated once.
+def _count(value: object, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"CircuitBreakerConfig: {field} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"CircuitBreakerConfig: {field} must be >= 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True, init=False)
+class CircuitBreakerConfig:
+    """How a circuit breaker opens and recovers. Frozen, keyword-only, validated once.
 
     Args:
         failure_threshold: Consecutive failures (retryable errors and timeouts)
             that open a closed circuit. At least 1.
         recovery_timeout: How long an open circuit rejects calls before letting
-            probes through, as float seconds or a ``timedelta``. Greater than 0;
-            stored as float seconds.
+            probes through, as float seconds or a ``timedelta``. Finite and greater
+            than 0; stored as float seconds.
         half_open_max_calls: Probes admitted in the half-open state; that many
             must succeed to close the circuit. At least 1.
 
     Raises:
-        pydantic.ValidationError: A value is invalid; the message names the field.
+        TypeError: A value of the wrong type (or an unknown keyword); the message
+            names ``CircuitBreakerConfig`` and the field.
+        ValueError: A value out of range; the message names ``CircuitBreakerConfig``
+            and the field.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    failure_threshold: int = Field(default=5, ge=1, strict=True)
+    failure_threshold: int = 5
     recovery_timeout: float = 30.0
-    half_open_max_calls: int = Field(default=1, ge=1, strict=True)
+    half_open_max_calls: int = 1
 
-    def __init__(self, **data: Any) -> None:  # keyword-only, like LangGraph's policies
-        super().__init__(**data)
+    def __init__(
+        self,
+        *,
+        failure_threshold: int = 5,
+        recovery_timeout: float | timedelta = 30.0,
+        half_open_max_calls: int = 1,
+    ) -> None:
+        object.__setattr__(
+            self, "failure_threshold", _count(failure_threshold, "failure_threshold")
+        )
+        recovery = seconds(recovery_timeout, "recovery_timeout", owner="CircuitBreakerConfig")
+        object.__setattr__(self, "recovery_timeout", recovery)
+        calls = _count(half_open_max_calls, "half_open_max_calls")
+        object.__setattr__(self, "half_open_max_calls", calls)
 
-    @field_validator("recovery_timeout", mode="before")
+    # The pydantic-era API (CircuitBreakerConfig was a pydantic model before 0.3).
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> CircuitBreakerConfig:
+        """A copy with ``update`` applied, validated again (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **(update or {}))
+
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
+        """The fields as a dict (plain JSON values whatever ``mode`` says)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
     @classmethod
-    def _seconds(cls, value: Any) -> float:
-        return pydantic_seconds(value, "recovery_timeout")
+    def model_validate(cls, data: Mapping[str, Any]) -> CircuitBreakerConfig:
+        """``CircuitBreakerConfig(**data)``."""
+        return cls(**data)
 
 
 Transition = Callable[[CircuitState, CircuitState], object]

@@ -1,0 +1,42 @@
+"""Checks shared by the options classes: one rule for names and choices.
+
+The house rule for every option: a value of the wrong type is a ``TypeError``, a
+value of the right type that is out of range a ``ValueError``; each message starts
+with the owner and the field the user typed (``"Budget: name must be ..."``).
+Durations have their own module (``durations``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+__all__ = ["check_choice", "check_text"]
+
+
+def check_text(value: object, field: str, owner: str) -> str:
+    """``value`` when it is a non-empty string.
+
+    Raises:
+        TypeError: Not a string.
+        ValueError: An empty string.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{owner}: {field} must be a string, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{owner}: {field} must be a non-empty string, got ''")
+    return value
+
+
+def check_choice(value: object, field: str, owner: str, choices: Collection[str]) -> str:
+    """``value`` when it is one of ``choices`` (strings).
+
+    Raises:
+        TypeError: Not a string.
+        ValueError: A string that is not one of ``choices``.
+    """
+    names = " or ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{owner}: {field} must be {names}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{owner}: {field} must be {names}, got {value!r}")
+    return value
