@@ -78,3 +78,34 @@ def test_idle_workers_are_bounded() -> None:
         t.join()
     time.sleep(0.05)  # let the workers check in
     assert 0 < workers._pool.idle_count() <= workers._MAX_IDLE_WORKERS
+
+
+def test_a_hung_upstream_holds_at_most_max_busy_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 callers time out on a hung upstream with room for 4 busy workers: 4 threads are
+    made, 4 calls ran; the other 16 waited in the queue, timed out there and never ran."""
+    pool = workers._Pool(max_busy=4)
+    monkeypatch.setattr(workers, "_pool", pool)
+    release = threading.Event()
+    ran: list[int] = []
+
+    def hung() -> None:
+        ran.append(1)
+        release.wait(10)
+
+    def caller() -> None:
+        with pytest.raises(NodeTimeoutError):
+            call_sync(hung, timeout=0.05)
+
+    callers = [threading.Thread(target=caller) for _ in range(20)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(10)
+    assert pool.created == 4
+    assert pool.busy_count() == 4
+    assert len(ran) == 4
+    release.set()
+    assert wait_for_abandoned_threads(5)  # the queued, abandoned calls were dropped
+    assert call_sync(lambda: 7) == 7  # and the pool serves again
+    assert len(ran) == 4
+    assert pool.created == 4

@@ -5,15 +5,20 @@ copy of the caller's context variables (so ``langgraph.config.get_config()`` and
 ``get_node_context()`` work inside). When its caller gives up on it (a timeout,
 an abort, a cancellation) the job is *abandoned*: its late result or exception
 is discarded, a ``node.abandoned`` warning is logged and it is counted. An
-abandoned worker rejoins the pool when its function finishes; it never blocks
-later calls. The pool is unbounded on purpose (abandoned workers keep running,
-and a bounded pool would let them starve later attempts); at most
-``_MAX_IDLE_WORKERS`` idle workers are kept, and an idle one exits after
-``_IDLE_EXIT_SECONDS``.
+abandoned worker rejoins the pool when its function finishes.
+
+At most ``MAX_BUSY_WORKERS`` workers run calls at once (abandoned ones included),
+so a hung upstream cannot take a thread per caller (1,000 timed-out calls held
+1,001 threads). Past the bound a call waits in a queue for the next free worker,
+and that wait counts against its own timeout: while every worker is stuck on a
+hung upstream, later attempts time out without having run (a queued call that is
+abandoned never runs). At most ``_MAX_IDLE_WORKERS`` idle workers are kept, and
+an idle one exits after ``_IDLE_EXIT_SECONDS``.
 """
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import logging
 import os
@@ -25,8 +30,10 @@ from typing import Any
 from langgraph_runner._records.logs import get_event_logger
 
 __all__ = [
+    "MAX_BUSY_WORKERS",
     "Job",
     "abandoned_thread_count",
+    "busy_thread_count",
     "running_abandoned_thread_count",
     "submit",
     "wait_for_abandoned_threads",
@@ -34,6 +41,8 @@ __all__ = [
 
 _MAX_IDLE_WORKERS = 32
 _IDLE_EXIT_SECONDS = 300.0
+MAX_BUSY_WORKERS = 256
+"""Most worker threads running calls at once; later calls queue for a free one."""
 
 
 class _Job:
@@ -51,8 +60,14 @@ class _Job:
         self.error: BaseException | None = None
 
     def run(self) -> Callable[[], object] | None:
-        """Run the call; returns the waiter's notify function, None if abandoned."""
+        """Run the call; returns the waiter's notify function, None if abandoned (a call
+        abandoned while it waited in the queue never runs)."""
         func, self.func = self.func, None
+        with self.mutex:
+            never_ran = self.abandoned
+        if never_ran:
+            _stats.finished_abandoned()
+            return None
         try:
             self.result = self.ctx.run(func)  # type: ignore[arg-type]
         except BaseException as exc:  # transported to the caller and re-raised there
@@ -113,51 +128,65 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         while True:
             try:
-                job = self.inbox.get(timeout=_IDLE_EXIT_SECONDS)
+                job: _Job | None = self.inbox.get(timeout=_IDLE_EXIT_SECONDS)
             except queue.Empty:
                 if self.pool.retire(self):
                     return
                 continue  # taken off the idle list just now: a job is on its way
-            notify = job.run()
-            del job
-            # Back in the pool before waking the caller, so its next call reuses us.
-            keep = self.pool.checkin(self)
-            if notify is not None:
-                notify()
-                del notify
-            if not keep:
-                return
+            while job is not None:
+                notify = job.run()
+                # The next queued job, or back in the pool, before waking the caller (so
+                # its next call reuses us).
+                job, keep = self.pool.checkin(self)
+                if notify is not None:
+                    notify()
+                    del notify
+                if job is None and not keep:
+                    return
 
 
 class _Pool:
-    """Daemon workers created on demand; at most ``_MAX_IDLE_WORKERS`` kept idle.
+    """Daemon workers created on demand, at most ``max_busy`` running calls at once (later
+    calls queue); at most ``_MAX_IDLE_WORKERS`` kept idle."""
 
-    Unbounded on purpose: abandoned workers keep running, and a bounded pool
-    would let them starve later attempts.
-    """
-
-    def __init__(self) -> None:
+    def __init__(self, max_busy: int = MAX_BUSY_WORKERS) -> None:
         self.lock = threading.Lock()
         self.idle: list[_Worker] = []
         self.created = 0
+        self.busy = 0
+        self.max_busy = max_busy
+        self.waiting: collections.deque[_Job] = collections.deque()
 
     def submit(self, job: _Job) -> None:
         with self.lock:
             worker = self.idle.pop() if self.idle else None
             if worker is None:
+                if self.busy >= self.max_busy:
+                    self.waiting.append(job)  # the next worker to finish takes it
+                    return
                 self.created += 1
                 number = self.created
+            self.busy += 1
         if worker is None:
             worker = _Worker(self, number)
             worker.start()
         worker.inbox.put(job)
 
-    def checkin(self, worker: _Worker) -> bool:
+    def checkin(self, worker: _Worker) -> tuple[_Job | None, bool]:
+        """A worker finished a call: the next queued call for it, else whether it stays
+        (idle) or exits."""
         with self.lock:
+            if self.waiting:
+                return self.waiting.popleft(), True
+            self.busy -= 1
             if len(self.idle) >= _MAX_IDLE_WORKERS:
-                return False
+                return None, False
             self.idle.append(worker)
-            return True
+            return None, True
+
+    def busy_count(self) -> int:
+        with self.lock:
+            return self.busy
 
     def retire(self, worker: _Worker) -> bool:
         with self.lock:
@@ -182,6 +211,11 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def busy_thread_count() -> int:
+    """How many worker threads are running a call now (abandoned ones included)."""
+    return _pool.busy_count()
 
 
 def abandoned_thread_count() -> int:
