@@ -24,6 +24,7 @@ import langgraph_runner.agents as agents
 from langgraph_runner import CircuitBreakerConfig, FailureLoopError, harden
 from langgraph_runner.agents import RunnerMiddleware, RunnerMiddlewareConfig
 from langgraph_runner.metrics import NodeMetricsCollector
+from langgraph_runner.testing import no_wait
 from tests.agent_kit import (
     TOOL_SECRET,
     Broken,
@@ -173,18 +174,30 @@ def test_the_loop_guard_stops_an_agent_that_keeps_calling_a_failing_tool() -> No
 
 @pytest.mark.parametrize("runner_first", [True, False])
 def test_composes_with_tool_retry_middleware_in_either_order(runner_first: bool) -> None:
-    """Either order works and no secret reaches the state; the attempts do not multiply."""
+    """Either order works and no secret reaches the state; inner ours must raise to hand over."""
     tools = CountingTools(99)
     theirs = ToolRetryMiddleware(max_retries=1, initial_delay=0, jitter=False)
-    ours = RunnerMiddleware(retry=2)
-    order = [ours, theirs] if runner_first else [theirs, ours]
-    out = create_agent(parallel_model(), tools.tools, middleware=order).invoke(_HI)
+    if runner_first:
+        order: list[Any] = [RunnerMiddleware(retry=2), theirs]
+    else:
+        order = [theirs, RunnerMiddleware(retry=2, tool_options={"on_error": "raise"})]
+    with no_wait():
+        out = create_agent(parallel_model(), tools.tools, middleware=order).invoke(_HI)
     assert _answers(out)[1][1] == "error"
     assert SECRET not in repr(out)
     # outer ours: theirs makes 2 attempts and answers with a message (ours sees no failure);
-    # inner ours: our 2 attempts, then an answer theirs does not retry.
-    assert tools.n["flaky"] == 2
-    assert len(out.get("errors", [])) == (0 if runner_first else 1)
+    # inner ours: our 2 attempts for each of theirs: the attempts multiply.
+    assert tools.n["flaky"] == (2 if runner_first else 4)
+    assert "errors" not in out
+
+
+def test_a_handler_listed_outside_recording_ours_is_refused_when_the_agent_is_built() -> None:
+    """ToolRetryMiddleware outside RunnerMiddleware in record mode would never retry."""
+    theirs = ToolRetryMiddleware(max_retries=1, initial_delay=0, jitter=False)
+    with pytest.raises(ValueError, match=r"ToolRetryMiddleware is listed before.*on_error"):
+        create_agent(
+            parallel_model(), CountingTools(1).tools, middleware=[theirs, RunnerMiddleware()]
+        )
 
 
 @pytest.mark.parametrize("runner_first", [True, False])
@@ -304,11 +317,19 @@ def test_composes_with_model_retry_middleware_in_either_order(runner_first: bool
     """Attempts never multiply; only with ours inner is the failure recorded and redacted."""
     model = scripted(ConnectionError(f"POST /chat token={SECRET}"))
     theirs = ModelRetryMiddleware(max_retries=1, initial_delay=0, jitter=False)
-    ours = RunnerMiddleware(retry=2)
-    order = [ours, theirs] if runner_first else [theirs, ours]
-    out = create_agent(model, [], middleware=order).invoke(_HI)
-    assert model.calls == 2
-    assert len(out.get("errors", [])) == (0 if runner_first else 1)
+    if runner_first:
+        order: list[Any] = [RunnerMiddleware(retry=2), theirs]
+    else:
+        with pytest.raises(ValueError, match=r"ModelRetryMiddleware is listed before"):
+            create_agent(model, [], middleware=[theirs, RunnerMiddleware(retry=2)])
+        order = [theirs, RunnerMiddleware(retry=2, model={"on_error": "raise"})]
+    with no_wait():
+        out = create_agent(model, [], middleware=order).invoke(_HI)
+    # ours outer: their 2 attempts, their message (unredacted), no record of ours;
+    # ours inner raising: our 2 attempts for each of theirs, then their message about
+    # the exception we raised (redacted).
+    assert model.calls == (2 if runner_first else 4)
+    assert "errors" not in out
     assert (SECRET in str(out["messages"][-1].content)) is runner_first
 
 

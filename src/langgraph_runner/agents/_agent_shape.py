@@ -32,10 +32,12 @@ class AgentShape:
     Attributes:
         tool_names: The tools it runs itself (its ``tools`` and the middleware's).
         other_wrappers: Whether another middleware wraps tool calls.
+        outer: The middleware listed before this one (outside it), in order.
     """
 
     tool_names: frozenset[str]
     other_wrappers: bool
+    outer: tuple[Any, ...] = ()
 
     @property
     def has_tools_node(self) -> bool:
@@ -85,7 +87,9 @@ def agent_shape(middleware: Any) -> AgentShape | None:
         return None
     local = frame.f_locals
     tools: Sequence[Any] = local.get("tools") or ()
-    others: Sequence[Any] = [m for m in local.get("middleware") or () if m is not middleware]
+    listed: Sequence[Any] = list(local.get("middleware") or ())
+    others: Sequence[Any] = [m for m in listed if m is not middleware]
+    mine = next((i for i, m in enumerate(listed) if m is middleware), len(listed))
     names = {_tool_name(t) for t in tools if not isinstance(t, dict)}
     for other in others:
         names.update(_tool_name(t) for t in getattr(other, "tools", None) or ())
@@ -93,4 +97,5 @@ def agent_shape(middleware: Any) -> AgentShape | None:
     return AgentShape(
         tool_names=frozenset(n for n in names if n is not None),
         other_wrappers=any(wraps_tool_calls(m) for m in others),
+        outer=tuple(listed[:mine]),
     )

@@ -42,6 +42,7 @@ from langgraph_runner._state.added import added_errors
 from langgraph_runner._state.bounded import DEFAULT_ERRORS_LIMIT
 from langgraph_runner._state.channels import merge_flags
 from langgraph_runner.agents._agent_shape import AgentShape, agent_shape
+from langgraph_runner.agents._order import refuse_switched_off
 
 __all__ = ["RunnerAgentState", "RunnerMiddleware", "RunnerMiddlewareConfig"]
 
@@ -164,6 +165,7 @@ class RunnerMiddleware(AgentMiddleware[RunnerAgentState, Any, Any]):
         """
         shape = agent_shape(self)
         if shape is not None:
+            refuse_switched_off(self.config, shape.outer)
             self._shapes.add(shape)
             if type(self) in (RunnerMiddleware, _ModelCallsOnly):
                 model_only = not shape.has_tools_node and len(self._shapes) == 1
