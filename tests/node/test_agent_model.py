@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
@@ -89,3 +91,19 @@ def test_fallback_decides_the_message() -> None:
     out = _run(graph, False)
     assert out["messages"][-1].content == "fallback answer"
     assert out["errors"][0]["recovered"] is True
+
+
+@settings(max_examples=25, deadline=None)
+@given(rounds=st.integers(0, 4), data=st.data())
+def test_any_turn_of_any_length(rounds: int, data: st.DataObject) -> None:
+    """For any number of tool rounds, a model failure at any turn ends with one record."""
+    fail_at = data.draw(st.integers(1, rounds + 1))
+    script: list[Any] = [call("lookup", {"q": str(i)}, f"c{i}", f"m{i}") for i in range(rounds)]
+    script.append(AIMessage(content="done", id="end"))
+    script[fail_at - 1] = ConnectionError("503")
+    graph = harden(create_agent(ScriptedModel(script=script), [lookup]))
+    out = graph.invoke({"messages": [HumanMessage("hi")]})
+    assert [r["error_type"] for r in out["errors"]] == ["ConnectionError"]
+    last = out["messages"][-1]
+    assert isinstance(last, AIMessage) and not last.tool_calls
+    assert str(last.content).startswith("Error: ")

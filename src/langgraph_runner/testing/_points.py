@@ -51,6 +51,11 @@ class Point:
     ordinal: int
     where: str
     hang: bool = False
+    # How the sweep finds the point again (its key) and the records of the fault-free run.
+    _seen: Any = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
+    _baseline: tuple[Any, ...] = dataclasses.field(
+        default=(), compare=False, repr=False, kw_only=True
+    )
 
     def __str__(self) -> str:
         text = f"{self.kind} {self.name}#{self.ordinal}"

@@ -253,13 +253,11 @@ def _points(seen: Sequence[Seen], kinds: Collection[str], hangs: bool) -> tuple[
 
 
 def _point(s: Seen, ordinal: int, *, hang: bool) -> Point:
-    point = Point(s.kind, s.name, ordinal, s.where, hang)
-    object.__setattr__(point, "_seen", s)
-    return point
+    return Point(s.kind, s.name, ordinal, s.where, hang, _seen=s)
 
 
 def _seen(point: Point) -> Seen:
-    seen = getattr(point, "_seen", None)
+    seen = point._seen
     if not isinstance(seen, Seen):
         raise ValueError(f"sweep: {point} was not listed by call_points (or a sweep)")
     return seen
@@ -280,7 +278,7 @@ def _result(point: Point, probe: Probe, out: Any, exc: BaseException | None) -> 
             point, outcome, error_type=type(exc).__name__, error=_text(exc), after=after
         )
     state = out if isinstance(out, Mapping) else {}
-    records = _new(_records_of(state), getattr(point, "_baseline", ()))
+    records = _new(_records_of(state), point._baseline)
     if any(
         isinstance(r, Mapping) and r.get("error_type") == HangNotStopped.__name__
         for r in state.get("errors") or ()
@@ -325,9 +323,7 @@ def _new(
 
 def _listed(points: tuple[Point, ...], out: Any) -> tuple[Point, ...]:
     baseline = _records_of(out)
-    for point in points:
-        object.__setattr__(point, "_baseline", baseline)
-    return points
+    return tuple(dataclasses.replace(p, _baseline=baseline) for p in points)
 
 
 def _watch_probe(graph: Pregel[Any, Any, Any, Any]) -> Probe:
