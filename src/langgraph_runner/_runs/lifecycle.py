@@ -33,12 +33,13 @@ import types
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
+from typing_extensions import Unpack
 
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
@@ -52,6 +53,7 @@ from langgraph_runner._records.exceptions import NodeAbortedError, StepFailedErr
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs import run_watch
+from langgraph_runner._runs.options import RunOptions, StepFailurePolicy, own_options
 from langgraph_runner._runs.report_steps import record_cause
 from langgraph_runner._runs.row_writes import finish_with_retries, store_unavailable
 from langgraph_runner._runs.row_writes import saver_database as _database
@@ -76,11 +78,6 @@ __all__ = [
 ]
 
 TIME_LIMIT_REASON = "run time limit passed"
-
-StepFailurePolicy = Literal["stop", "continue"]
-"""What a run does when a step ends failed (``on_error="record"``, retries exhausted):
-``stop`` (the default) starts no further step and ends the run ``failed``; ``continue``
-goes on, so the graph routes the failure itself (agent style: ``route_on_blocked``)."""
 
 """``config["configurable"]`` key of the run's tenant (also ``run(tenant=...)``)."""
 CANCEL_POLL_SECONDS = run_watch.INTERVAL
@@ -405,15 +402,7 @@ def run(
     graph: Any,
     input: Any,
     config: RunnableConfig | None = None,
-    *,
-    time_limit: float | timedelta | None = None,
-    logger: SupportsEvents | None = None,
-    raise_on_error: bool = True,
-    exclusive: bool = True,
-    lock_wait: float | timedelta | None = None,
-    on_step_failure: StepFailurePolicy = "stop",
-    tenant: str | None = None,
-    **invoke_kwargs: Any,
+    **options: Unpack[RunOptions],
 ) -> RunResult:
     """Invoke ``graph`` once, as one identified run with lifecycle events.
 
@@ -444,7 +433,8 @@ def run(
             in its checkpoints' metadata and its runs-table row. A thread belongs to
             the tenant (or no tenant) that first ran it: a run for anyone else is
             refused. At most 256 printable characters.
-        **invoke_kwargs: Passed to ``graph.invoke`` (``context``, ``durability`` ...).
+        **options: The keywords above (``RunOptions``); the rest (``context``,
+            ``durability`` ...) is passed to ``graph.invoke``.
 
     Returns:
         The run's ``RunResult``; ``output`` is what ``graph.invoke`` returned.
@@ -461,10 +451,28 @@ def run(
         ValueError: ``config["run_id"]`` names a run that already exists, or the
             tenant is empty, too long or holds control characters.
     """
-    state = _Run(
-        graph, config, time_limit, logger, False, {}, exclusive, lock_wait, on_step_failure, tenant
-    )
+    state, raise_on_error, invoke_kwargs = _start(graph, config, dict(options), "run")
     return _run_sync(graph, input, state, raise_on_error, invoke_kwargs)
+
+
+def _start(
+    graph: Any, config: RunnableConfig | None, options: dict[str, Any], owner: str
+) -> tuple[_Run, bool, dict[str, Any]]:
+    """The run's state from ``RunOptions`` (defaults in ``options.RUN_OPTION_DEFAULTS``)."""
+    own, invoke_kwargs = own_options(options, owner=owner)
+    state = _Run(
+        graph,
+        config,
+        own["time_limit"],
+        own["logger"],
+        False,
+        {},
+        own["exclusive"],
+        own["lock_wait"],
+        own["on_step_failure"],
+        own["tenant"],
+    )
+    return state, own["raise_on_error"], invoke_kwargs
 
 
 def _run_sync(
@@ -509,21 +517,11 @@ async def arun(
     graph: Any,
     input: Any,
     config: RunnableConfig | None = None,
-    *,
-    time_limit: float | timedelta | None = None,
-    logger: SupportsEvents | None = None,
-    raise_on_error: bool = True,
-    exclusive: bool = True,
-    lock_wait: float | timedelta | None = None,
-    on_step_failure: StepFailurePolicy = "stop",
-    tenant: str | None = None,
-    **invoke_kwargs: Any,
+    **options: Unpack[RunOptions],
 ) -> RunResult:
     """The async ``run`` (``graph.ainvoke``). Cancelling the awaiting task ends the run
     ``cancelled`` (logged) and re-raises ``CancelledError``; see ``run`` for the arguments."""
-    state = _Run(
-        graph, config, time_limit, logger, False, {}, exclusive, lock_wait, on_step_failure, tenant
-    )
+    state, raise_on_error, invoke_kwargs = _start(graph, config, dict(options), "arun")
     return await _run_async(graph, input, state, raise_on_error, invoke_kwargs)
 
 

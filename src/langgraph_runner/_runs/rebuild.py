@@ -25,15 +25,15 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from typing_extensions import Unpack
 
-from langgraph_runner._records.logs import SupportsEvents
 from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.history import ABSENT, RunNotCompletedError, read_base_run
 from langgraph_runner._runs.lifecycle import RunResult, _Run, _run_async, _run_sync
+from langgraph_runner._runs.options import RebuildOptions, own_options
 from langgraph_runner._runs.tenancy import check_tenant, config_tenant
 
 __all__ = [
@@ -337,11 +337,7 @@ def rebuild(
     base_config: RunnableConfig,
     change: Change,
     new_config: RunnableConfig,
-    *,
-    time_limit: float | timedelta | None = None,
-    logger: SupportsEvents | None = None,
-    raise_on_error: bool = True,
-    tenant: str | None = None,
+    **options: Unpack[RebuildOptions],
 ) -> RebuildResult:
     """Run the base run again with ``change`` applied, as a new run on a new thread.
 
@@ -365,11 +361,12 @@ def rebuild(
         ThreadNotFoundError: The new thread is another tenant's.
         ValueError: A bad config, or the graph does not carry ``change.versions``.
     """
-    tenant = _tenant(tenant, new_config, "rebuild")
+    own, _ = own_options(dict(options), owner="rebuild", rebuild=True)
+    tenant = _tenant(own["tenant"], new_config, "rebuild")
     the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
     extra = {"base_thread_id": the_plan.base_thread_id}
-    state = _Run(graph, cfg, time_limit, logger, True, extra, tenant=tenant)  # type: ignore[arg-type]
-    result = _run_sync(graph, dict(the_plan.input), state, raise_on_error, {})
+    state = _Run(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)  # type: ignore[arg-type]
+    result = _run_sync(graph, dict(the_plan.input), state, own["raise_on_error"], {})
     return _result(the_plan, result)
 
 
@@ -378,16 +375,13 @@ async def arebuild(
     base_config: RunnableConfig,
     change: Change,
     new_config: RunnableConfig,
-    *,
-    time_limit: float | timedelta | None = None,
-    logger: SupportsEvents | None = None,
-    raise_on_error: bool = True,
-    tenant: str | None = None,
+    **options: Unpack[RebuildOptions],
 ) -> RebuildResult:
     """The async ``rebuild`` (``graph.ainvoke``); reading the base run stays sync."""
-    tenant = _tenant(tenant, new_config, "rebuild")
+    own, _ = own_options(dict(options), owner="arebuild", rebuild=True)
+    tenant = _tenant(own["tenant"], new_config, "rebuild")
     the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
     extra = {"base_thread_id": the_plan.base_thread_id}
-    state = _Run(graph, cfg, time_limit, logger, True, extra, tenant=tenant)  # type: ignore[arg-type]
-    result = await _run_async(graph, dict(the_plan.input), state, raise_on_error, {})
+    state = _Run(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)  # type: ignore[arg-type]
+    result = await _run_async(graph, dict(the_plan.input), state, own["raise_on_error"], {})
     return _result(the_plan, result)

@@ -22,6 +22,7 @@ from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_chec
 from langgraph_runner._runs.control import RunRecord, cancel_run, list_runs
 from langgraph_runner._runs.effects import EffectLedger
 from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, RunResult, arun, run
+from langgraph_runner._runs.options import RebuildOptions, RunOptions
 from langgraph_runner._runs.rebuild import Change, Plan, RebuildResult, arebuild, plan, rebuild
 from langgraph_runner._runs.report import NodeReport, NodeStatus, RunReport, run_report
 from langgraph_runner._runs.rerun import (
@@ -44,7 +45,9 @@ __all__ = [
     "NodeStatus",
     "Plan",
     "RUN_DEADLINE_KEY",
+    "RebuildOptions",
     "RebuildResult",
+    "RunOptions",
     "RunRecord",
     "RunReport",
     "RunResult",
