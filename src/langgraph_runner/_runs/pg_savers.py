@@ -78,6 +78,8 @@ class RetryingPostgresSaver(PostgresSaver):
                     raise
                 if attempt == RETRIES:
                     raise _gave_up(self.database, exc) from exc
+                if hasattr(self.conn, "check"):  # a pool: drop its other broken connections
+                    self.conn.check()
                 _check_locks(self.database)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -126,6 +128,8 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
                     raise
                 if attempt == RETRIES:
                     raise _gave_up(self.database, exc) from exc
+                if hasattr(self.conn, "check"):  # a pool: drop its other broken connections
+                    await self.conn.check()
                 _check_locks(self.database)
         raise AssertionError("unreachable")  # pragma: no cover
 

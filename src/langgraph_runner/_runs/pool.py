@@ -230,7 +230,7 @@ class PooledDb:
             finally:
                 self.pool.putconn(conn)
 
-        return retry_broken(once, self.database)
+        return retry_broken(once, self.database, on_retry=self.pool.check)
 
     def _getconn(self, on_wait: Callable[[str, float], None] | None) -> Any:
         timeout = float(self.pool.timeout)
@@ -253,7 +253,7 @@ class PooledDb:
                     conn.execute(statement)
 
         with self._setup_lock:
-            retry_broken(once, self.database)
+            retry_broken(once, self.database, on_retry=self.pool.check)
 
     @property
     def closed(self) -> bool:

@@ -342,7 +342,11 @@ def _with_run(
     if row is not None and row.run_id == latest.run_id:
         update["tenant"] = row.tenant or latest.tenant
         stopped = _STOPPED.get(row.status)
-        if stopped is not None and report.status in (
+        if row.status == RunStatus.ABANDONED and report.status is RunStatus.RUNNING:
+            # Its process died between steps: the checkpoints look unfinished for good.
+            update["status"] = RunStatus.ABANDONED
+            update["reason"] = row.reason
+        elif stopped is not None and report.status in (
             RunStatus.RUNNING,
             RunStatus.COMPLETED,
             RunStatus.BLOCKED,

@@ -71,6 +71,8 @@ _PG_DDL = (
     *_DDL_AFTER,
 )
 
+STORE_POOL_TIMEOUT = 30.0
+"""Seconds a run waits for a runs-table connection (none free, or the server down)."""
 HEARTBEAT_SECONDS = 5.0
 """How often a process vouches for its running rows (``run_watch``)."""
 LEASE_SECONDS = 30.0
@@ -412,7 +414,9 @@ def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
         if store is not None and isinstance(store._sql, PooledDb) and not store._sql.closed:
             return store
         database = database_name(conninfo, kwargs)
-        options = pool_options("runs table", max_connections=STORE_MAX_CONNECTIONS)
+        options = pool_options(
+            "runs table", max_connections=STORE_MAX_CONNECTIONS, pool_timeout=STORE_POOL_TIMEOUT
+        )
         pool = sync_pool(
             conninfo,
             {**kwargs, "autocommit": True},

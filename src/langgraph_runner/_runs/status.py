@@ -13,7 +13,9 @@ class RunStatus(str, enum.Enum):
     ``run``/``arun`` end a run ``completed``, ``interrupted``, ``failed`` or ``cancelled``
     (task cancelled, abort signal, drain, time limit: distinct from ``failed``, where a
     node or step failed). ``run_report`` also reads ``blocked`` (the graph ended with a
-    failure recorded) and ``running`` (not finished yet). Members are strings:
+    failure recorded) and ``running`` (not finished yet). ``abandoned``: the runs
+    table's row of a run whose process died (it stopped renewing the row's lease);
+    resuming the thread continues the run from its last checkpoint. Members are strings:
     ``result.status == "completed"`` holds, and they print as their value.
     """
 
@@ -23,6 +25,7 @@ class RunStatus(str, enum.Enum):
     INTERRUPTED = "interrupted"
     CANCELLED = "cancelled"
     RUNNING = "running"
+    ABANDONED = "abandoned"
 
     def __str__(self) -> str:
         return str(self.value)
