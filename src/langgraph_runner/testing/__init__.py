@@ -7,6 +7,10 @@
 * ``hang(seconds)``: a node function that takes ``seconds`` (a slow upstream),
   and stops at once when its attempt's abort signal fires (a timeout or the
   run's abort) unless told to ignore it.
+* ``sweep(graph, input)`` (``asweep``): fail each call point of a run in turn (every
+  node execution, chat model call and tool call) and report what the run did;
+  ``assert sweep(make_graph, inputs).all_recorded()``. ``call_points`` and
+  ``fail_point`` give one test per point.
 
 The node functions count their calls and how many are still running, so a test
 can assert that nothing is left behind::
