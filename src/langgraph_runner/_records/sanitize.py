@@ -208,7 +208,7 @@ def looks_random(token: str) -> bool:
 
 
 def _scan_entropy(text: str) -> str:
-    if len(text) < ENTROPY_MIN_LENGTH:
+    if len(text) < ENTROPY_MIN_LENGTH or text.lower() == text:  # no upper case: no candidate
         return text
     raw = text.encode("ascii", "replace").translate(_ENTROPY_TABLE)
     if b"a" * ENTROPY_MIN_LENGTH not in raw:
@@ -314,8 +314,16 @@ def _sanitize_cached(text: str, max_length: int) -> str:
     return _sanitize(text, max_length)
 
 
+# Lower-case hexadecimal and dashes (trace ids, UUIDs, hashes): no rule can match it
+# (every rule needs another letter, an upper-case one or a separator) and value
+# detection leaves hexadecimal alone, so such a short text is returned unscanned.
+_PLAIN_ID = re.compile(r"[0-9a-f-]{1,128}")
+
+
 def _sanitize(text: str, max_length: int) -> str:
     size = len(text)
+    if size <= max_length and _PLAIN_ID.fullmatch(text) is not None:
+        return text
     if size > max_length:
         # Already sanitized and cut by this function: leave it as it is.
         marker = _MARKER.search(text, max(0, size - _MARKER_MAX))
