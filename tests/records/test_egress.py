@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import traceback
 import uuid
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, TypedDict
 
 import httpx
 import pydantic
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -80,6 +84,44 @@ def test_text_in_every_container_shape_is_redacted(name: str) -> None:
         out = egress(value)
         assert _leaks(out) == [], (name, value)
         assert type(out) is type(value)
+
+
+_CORPUS: list[dict[str, Any]] = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "secret_corpus.json").read_text()
+)
+_CORPUS_SECRETS = [s for entry in _CORPUS for s in entry["secrets"]]
+_LEAVES = st.one_of(
+    st.sampled_from([entry["message"] for entry in _CORPUS]),
+    st.sampled_from([entry["message"] for entry in _CORPUS]).map(str.encode),
+    st.text(max_size=20),
+    st.integers(),
+    st.none(),
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4),
+        st.tuples(kids, kids),
+        st.dictionaries(
+            st.sampled_from(["a", "type", "text", "password", "pass", "AccessKey", "x-api-key"]),
+            kids,
+            max_size=4,
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    derandomize=True, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(value=_VALUES)
+def test_egress_of_any_nesting_never_raises_and_lets_no_corpus_secret_out(value: Any) -> None:
+    """For any nesting of corpus messages: no exception, no secret, and a fixed point."""
+    out = egress(value, max_length=2000)
+    shown = repr(out)
+    assert [s for s in _CORPUS_SECRETS if s in shown] == []
+    assert egress(out, max_length=2000) == out
 
 
 def test_values_under_secret_keys_go_whatever_they_hold() -> None:
