@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 import httpx
 import pydantic
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain.agents import create_agent
@@ -340,6 +341,27 @@ def test_raise_mode_redacts_the_request_url_of_an_http_error() -> None:
     assert isinstance(exc.request.url, httpx.URL)
     assert secret not in "".join(traceback.format_exception(exc)) + repr(exc.args)
     assert secret not in str(egress_exception(exc))
+
+
+def test_raise_mode_redacts_the_urls_of_a_requests_error() -> None:
+    """requests' HTTPError: its request's and response's url lose api_key= (raise mode)."""
+    secret = "Qu3ryAp1K3yReqs"
+
+    def call_api(state: _Plain) -> _Plain:
+        prepared = requests.Request("GET", f"https://api.example.com/v1?api_key={secret}").prepare()
+        response = requests.Response()
+        response.status_code, response.reason = 401, "Unauthorized"
+        response.url = str(prepared.url)
+        response.request = prepared
+        response.raise_for_status()
+        return state
+
+    with pytest.raises(requests.HTTPError) as info:
+        _one_node(call_api, on_error="raise").invoke({"x": 1})
+    exc = info.value
+    assert exc.request is not None and exc.response is not None
+    assert secret not in str(exc.request.url) + str(exc.response.url) + str(exc)
+    assert "api_key=[REDACTED]" in str(exc.request.url)
 
 
 def test_state_schema_error_keeps_no_raw_validation_input() -> None:
