@@ -21,10 +21,11 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import create_react_agent
 from langgraph.types import Send, interrupt
 from prometheus_client import CollectorRegistry, generate_latest
 
-from langgraph_runner import GraphState, StateSchemaError, create_node
+from langgraph_runner import GraphState, StateSchemaError, create_node, harden
 from langgraph_runner._node.calls import error_text
 from langgraph_runner._records.egress import (
     MAX_DEPTH,
@@ -246,6 +247,28 @@ def test_a_failed_model_call_ends_the_agent_with_a_redacted_message() -> None:
         {"messages": [HumanMessage("hi")]}
     )
     assert out["messages"][-1].content.startswith("Error: ")
+    assert _leaks(out) == []
+
+
+@pytest.mark.parametrize("fails", ["tool", "model"])
+@pytest.mark.parametrize("kind", ["create_agent", "create_react_agent"])
+def test_a_hardened_agent_shows_the_model_no_secret(kind: str, fails: str) -> None:
+    """harden() of create_agent and create_react_agent: tool and model failures, every shape."""
+    everything = " | ".join(TEXTS.values())
+
+    @tool
+    def lookup(x: int) -> str:
+        """Fails with every shape in its message."""
+        raise ConnectionError(everything)
+
+    if fails == "model":  # every attempt fails
+        model = scripted(ConnectionError(everything))
+    else:
+        model = scripted(calls(("lookup", {"x": 1}, "c1")), AIMessage(content="done"))
+    make = create_agent if kind == "create_agent" else create_react_agent
+    out = harden(make(model, [lookup]), retry=2).invoke({"messages": [HumanMessage("hi")]})
+    shown = [m for m in out["messages"] if isinstance(m, (ToolMessage, AIMessage))]
+    assert any("ConnectionError" in str(m.content) for m in shown)
     assert _leaks(out) == []
 
 
