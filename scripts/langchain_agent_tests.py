@@ -73,8 +73,8 @@ def pytest_configure(config: Any) -> None:
             return original(*args, **kwargs)
         return harden(original(*args, **kwargs), **options)
 
-    langchain.agents.factory.create_agent = create_agent  # type: ignore[assignment]
-    langchain.agents.create_agent = create_agent  # type: ignore[assignment]
+    langchain.agents.factory.create_agent = create_agent
+    langchain.agents.create_agent = create_agent
     # Retry waits are skipped for the whole session: a retried call runs again at once.
     config._langgraph_runner_no_wait = no_wait()
     config._langgraph_runner_no_wait.__enter__()

@@ -29,6 +29,7 @@ from typing import Annotated, Any
 from langchain.agents.factory import DYNAMIC_TOOL_ERROR_TEMPLATE
 from langchain.agents.middleware import AgentMiddleware, AgentState
 from langchain.agents.middleware.types import ExtendedModelResponse, ModelResponse, OmitFromInput
+from langchain.agents.structured_output import StructuredOutputError
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.types import Command
@@ -194,16 +195,39 @@ class RunnerMiddleware(AgentMiddleware[RunnerAgentState, Any, Any]):
     # ------------------------------------------------------------------ model calls
 
     def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
-        """Run the model call (every attempt) under the model options."""
+        """Run the model call (every attempt) under the model options.
+
+        A structured answer that does not validate (``StructuredOutputError``) is no
+        failure of the call: it leaves at once, neither retried nor recorded, for
+        ``ToolStrategy(handle_errors=...)`` or a retry middleware to handle.
+        """
         self._refuse_unknown_tools(request)
-        result = self._model.call(request, handler, None)
+
+        def attempt(r: Any) -> Any:
+            try:
+                return handler(r)
+            except StructuredOutputError as exc:
+                return _Invalid(exc)
+
+        result = self._model.call(request, attempt, None)
+        if isinstance(result, _Invalid):
+            raise result.error
         update = update_of(result)
         return result if update is None else _model_failed(update)
 
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """The async ``wrap_model_call``."""
         self._refuse_unknown_tools(request)
-        result = await self._model.acall(request, handler, None)
+
+        async def attempt(r: Any) -> Any:
+            try:
+                return await handler(r)
+            except StructuredOutputError as exc:
+                return _Invalid(exc)
+
+        result = await self._model.acall(request, attempt, None)
+        if isinstance(result, _Invalid):
+            raise result.error
         update = update_of(result)
         return result if update is None else _model_failed(update)
 
@@ -216,6 +240,15 @@ class RunnerMiddleware(AgentMiddleware[RunnerAgentState, Any, Any]):
     async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """The async ``wrap_tool_call``."""
         return _redacted(await self._awrap(request, handler))
+
+
+class _Invalid:
+    """A structured answer that did not validate, carried past the engine unretried."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: StructuredOutputError) -> None:
+        self.error = error
 
 
 class _ModelCallsOnly(RunnerMiddleware):
