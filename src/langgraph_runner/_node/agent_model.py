@@ -30,9 +30,13 @@ MESSAGES_KEY = "messages"
 
 
 def is_agent_model(fn: Any) -> bool:
-    """Whether ``fn`` is the model node function of a prebuilt agent."""
-    names = _AGENT_MODELS.get(getattr(fn, "__module__", None) or "")
-    return names is not None and getattr(fn, "__name__", None) in names
+    """Whether ``fn`` is the model node function of a prebuilt agent (or LangGraph's
+    function shell around it)."""
+    for candidate in (fn, getattr(fn, "func", None), getattr(fn, "afunc", None)):
+        names = _AGENT_MODELS.get(getattr(candidate, "__module__", None) or "")
+        if names is not None and getattr(candidate, "__name__", None) in names:
+            return True
+    return False
 
 
 def error_ai_message(records: Any) -> AIMessage:
