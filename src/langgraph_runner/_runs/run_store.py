@@ -156,6 +156,11 @@ class RunStore:
         """Identifies the store's database in this process."""
         return self._key if self._key is not None else ("store", id(self))
 
+    @property
+    def sql(self) -> Db | PooledDb:
+        """The store's connection (or pool): the threads table (``tenancy``) shares it."""
+        return self._sql
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._sql.run(sql, params)[1]
 

@@ -25,25 +25,21 @@ characters; NUL included).
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.exceptions import ThreadNotFoundError
-from langgraph_runner._runs.run_store import open_run_store
-from langgraph_runner._runs.saver_storage import (
-    asqlite_file,
-    postgres_settings,
-    saver_kind,
-    sqlite_file,
-)
-from langgraph_runner._runs.sql import Db, open_postgres, open_sqlite
+from langgraph_runner._runs.pool import DatabaseUnavailableError
+from langgraph_runner._runs.row_writes import saver_database
+from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
+from langgraph_runner._runs.run_store import RunStore, open_run_store
+from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
 
 __all__ = [
     "MAX_TENANT_LENGTH",
@@ -116,24 +112,31 @@ def sees(owner_id: str | None, tenant: str | None) -> bool:
 
 # ---------------------------------------------------------------------- storage
 
+_READY: weakref.WeakSet[Any] = weakref.WeakSet()  # connections whose threads table exists
+_READY_GUARD = threading.Lock()
+
 
 class _Threads:
-    """The threads table of one database, through a connection of its own."""
+    """The threads table, through the runs table's connection (or pool) of the database."""
 
-    def __init__(self, db: Db, *, kept: bool) -> None:
-        self.db = db
-        self.kept = kept  # a connection kept for the process (PostgreSQL, memory)
-        db.setup(_DDL, THREADS_TABLE)
-
-    def close(self) -> None:
-        if not self.kept:
-            self.db.close()
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.db = store.sql
+        with _READY_GUARD:
+            if self.db not in _READY:
+                self.db.setup(_DDL, THREADS_TABLE)
+                _READY.add(self.db)
 
     def owner(self, thread_id: str) -> str | None:
-        rows = self.db.run(f"SELECT tenant FROM {THREADS_TABLE} WHERE thread_id = ?", (thread_id,))[
-            1
-        ]
-        return None if not rows else str(_first(rows[0]))
+        """The owner row's tenant, else (older data) the thread's first recorded run's."""
+        rows = self.db.run(f"SELECT tenant FROM {THREADS_TABLE} WHERE thread_id = ?", (thread_id,))
+        if rows[1]:
+            return str(_first(rows[1][0]))
+        first = self.db.run(
+            f"SELECT tenant FROM {RUNS_TABLE} WHERE thread_id = ? ORDER BY started_at LIMIT 1",
+            (thread_id,),
+        )
+        return str(_first(first[1][0]) or NO_TENANT) if first[1] else None
 
     def claim(self, thread_id: str, tenant: str) -> str:
         """Own ``thread_id`` for ``tenant`` unless it is owned already; the owner."""
@@ -142,71 +145,46 @@ class _Threads:
             " ON CONFLICT (thread_id) DO NOTHING",
             (thread_id, tenant, time.time()),
         )
-        found = self.owner(thread_id)
-        return tenant if found is None else found
+        rows = self.db.run(f"SELECT tenant FROM {THREADS_TABLE} WHERE thread_id = ?", (thread_id,))
+        return str(_first(rows[1][0])) if rows[1] else tenant
+
+    def run_id_taken(self, run_id: str | None) -> bool:
+        if run_id is None:
+            return False
+        return bool(self.db.run(f"SELECT 1 FROM {RUNS_TABLE} WHERE run_id = ?", (run_id,))[1])
 
 
 def _first(row: Any) -> Any:
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
-_LEGACY_RUNS = 100_000  # runs of one thread read to find its first, before its owner row
-
-_LOCAL: weakref.WeakKeyDictionary[Any, _Threads] = weakref.WeakKeyDictionary()
-_LOCAL_BY_ID: dict[int, _Threads] = {}
-_KEPT: dict[tuple[Any, ...], _Threads] = {}
-_GUARD = threading.Lock()
-
-
-def _local(saver: Any) -> _Threads:
-    with _GUARD:
-        try:
-            found = _LOCAL.get(saver)
-        except TypeError:  # not weak-referenceable
-            found = _LOCAL_BY_ID.get(id(saver))
-        if found is None:
-            found = _Threads(open_sqlite(":memory:"), kept=True)
-            try:
-                _LOCAL[saver] = found
-            except TypeError:
-                _LOCAL_BY_ID[id(saver)] = found
-        return found
+@contextlib.contextmanager
+def _threads(saver: Any, sqlite_path: str | None) -> Iterator[_Threads | None]:
+    """The saver's threads table; a database that cannot be reached is named, no node runs."""
+    try:
+        store = open_run_store(saver, sqlite_path=sqlite_path)
+        threads = None if store is None else _Threads(store)
+    except Exception as exc:
+        raise _unavailable(exc, saver) from exc
+    if store is None:
+        yield None
+        return
+    try:
+        yield threads
+    except (ThreadNotFoundError, ValueError):
+        raise
+    except Exception as exc:
+        raise _unavailable(exc, saver) from exc
+    finally:
+        store.close()
 
 
-def _postgres(saver: Any) -> _Threads:
-    conninfo, kwargs = postgres_settings(saver.conn)
-    key = (os.getpid(), conninfo, repr(sorted(kwargs.items())))
-    with _GUARD:
-        found = _KEPT.get(key)
-        if found is None or found.db.conn.closed:
-            found = _KEPT[key] = _Threads(open_postgres(conninfo, **kwargs), kept=True)
-        return found
-
-
-def _drop(threads: _Threads) -> None:
-    """A kept connection failed: the next use opens a new one."""
-    with _GUARD:
-        for key, found in list(_KEPT.items()):
-            if found is threads:
-                del _KEPT[key]
-    with contextlib.suppress(Exception):  # already broken
-        threads.db.close()
-
-
-def _open(saver: Any, sqlite_path: str | None) -> _Threads:
-    kind = saver_kind(saver)
-    if kind == "postgres":
-        return _postgres(saver)
-    if kind == "sqlite":
-        path = sqlite_path
-        if path is None:
-            try:
-                path = sqlite_file(saver)
-            except TypeError:
-                path = ""
-        if path:
-            return _Threads(open_sqlite(path), kept=False)
-    return _local(saver)
+def _unavailable(exc: Exception, saver: Any) -> DatabaseUnavailableError:
+    database = exc.database if isinstance(exc, DatabaseUnavailableError) else None
+    return DatabaseUnavailableError(
+        database or saver_database(saver),
+        f"the thread's owner could not be read ({type(exc).__name__}); no node ran",
+    )
 
 
 async def _apath(saver: Any) -> str | None:
@@ -219,49 +197,12 @@ async def _apath(saver: Any) -> str | None:
     return None
 
 
-def _recorded(threads: _Threads, saver: Any, thread_id: str, path: str | None) -> str | None:
-    """The thread's owner row, else (older data) its first recorded run's tenant."""
-    found = threads.owner(thread_id)
-    if found is not None:
-        return found
-    try:  # the runs table is bookkeeping: unreadable, the checkpoints decide
-        store = open_run_store(saver, sqlite_path=path)
-    except Exception:
-        return None
-    if store is None:
-        return None
-    try:  # newest first: the first run is the last row (read once per thread, then claimed)
-        runs = store.runs(thread_id=thread_id, limit=_LEGACY_RUNS)
-    except Exception:
-        return None
-    finally:
-        store.close()
-    return None if not runs else (runs[-1].tenant or NO_TENANT)
-
-
 def _from_checkpoint(saved: Any) -> str | None:
     """The owner a thread's latest checkpoint implies; None for a thread with none."""
     if saved is None:
         return None
     tenant = (getattr(saved, "metadata", None) or {}).get(TENANT_KEY)
     return NO_TENANT if tenant is None else str(tenant)
-
-
-def _run_id_taken(saver: Any, run_id: str | None, path: str | None) -> bool:
-    if run_id is None:
-        return False
-    try:  # the runs table is bookkeeping: unreadable, it holds no run to overwrite
-        store = open_run_store(saver, sqlite_path=path)
-    except Exception:
-        return False
-    if store is None:
-        return False
-    try:
-        return store.get(run_id) is not None
-    except Exception:
-        return False
-    finally:
-        store.close()
 
 
 def _refused_run_id(run_id: str) -> ValueError:
@@ -279,31 +220,16 @@ def owner(saver: Any, thread_id: str) -> str | None:
     """The owner the database records for a thread (None: no row, no recorded run)."""
     if not isinstance(saver, BaseCheckpointSaver):
         return None
-    threads = _open(saver, None)
-    try:
-        return _recorded(threads, saver, thread_id, None)
-    except Exception:
-        if threads.kept:
-            _drop(threads)
-        raise
-    finally:
-        threads.close()
+    with _threads(saver, None) as threads:
+        return None if threads is None else threads.owner(thread_id)
 
 
 async def aowner(saver: Any, thread_id: str) -> str | None:
     """``owner`` for a saver whose files are asked on its own event loop."""
     if not isinstance(saver, BaseCheckpointSaver):
         return None
-    path = await _apath(saver)
-    threads = _open(saver, path)
-    try:
-        return _recorded(threads, saver, thread_id, path)
-    except Exception:
-        if threads.kept:
-            _drop(threads)
-        raise
-    finally:
-        threads.close()
+    with _threads(saver, await _apath(saver)) as threads:
+        return None if threads is None else threads.owner(thread_id)
 
 
 def _settle(threads: _Threads, thread_id: str, tenant: str | None, first: str | None) -> None:
@@ -323,46 +249,31 @@ def admit(saver: Any, thread_id: str | None, tenant: str | None, run_id: str | N
     """
     if not isinstance(saver, BaseCheckpointSaver):
         return
-    if _run_id_taken(saver, run_id, None):
-        raise _refused_run_id(str(run_id))
-    if thread_id is None:
-        return
-    threads = _open(saver, None)
-    try:
-        first = _recorded(threads, saver, thread_id, None)
+    with _threads(saver, None) as threads:
+        if threads is None:
+            return
+        if threads.run_id_taken(run_id):
+            raise _refused_run_id(str(run_id))
+        if thread_id is None:
+            return
+        first = threads.owner(thread_id)
         if first is None:
             first = _from_checkpoint(saver.get_tuple(_thread_config(thread_id)))
         _settle(threads, thread_id, tenant, first)
-    except ThreadNotFoundError:
-        raise
-    except Exception:
-        if threads.kept:
-            _drop(threads)
-        raise
-    finally:
-        threads.close()
 
 
 async def aadmit(saver: Any, thread_id: str | None, tenant: str | None, run_id: str | None) -> None:
     """The async ``admit``: the checkpoint is read with ``aget_tuple``."""
     if not isinstance(saver, BaseCheckpointSaver):
         return
-    path = await _apath(saver)
-    if _run_id_taken(saver, run_id, path):
-        raise _refused_run_id(str(run_id))
-    if thread_id is None:
-        return
-    threads = _open(saver, path)
-    try:
-        first = _recorded(threads, saver, thread_id, path)
+    with _threads(saver, await _apath(saver)) as threads:
+        if threads is None:
+            return
+        if threads.run_id_taken(run_id):
+            raise _refused_run_id(str(run_id))
+        if thread_id is None:
+            return
+        first = threads.owner(thread_id)
         if first is None:
             first = _from_checkpoint(await saver.aget_tuple(_thread_config(thread_id)))
         _settle(threads, thread_id, tenant, first)
-    except ThreadNotFoundError:
-        raise
-    except Exception:
-        if threads.kept:
-            _drop(threads)
-        raise
-    finally:
-        threads.close()
