@@ -10,8 +10,8 @@ from langgraph.cache.redis import RedisCache
 
 from langgraph_runner._cache.keys import CacheKey
 from langgraph_runner._internal.durations import whole_seconds
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.logs import EventLogger, get_event_logger
-from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["check_backend", "check_inputs", "check_names", "report", "ttl_seconds"]
 
@@ -70,7 +70,7 @@ def report(events: EventLogger | None, key: CacheKey, operation: str, error: obj
         _warned_round_trip.add(key.node)
     if log.enabled(level):
         kind = {"error_type": type(error).__name__} if isinstance(error, BaseException) else {}
-        error_text = sanitize_message(error)
+        error_text = egress_text(error)
         log.emit(
             level, "node.cache_error", node=key.node, operation=operation, error=error_text, **kind
         )

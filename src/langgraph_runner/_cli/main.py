@@ -20,8 +20,9 @@ from typing import Any, NoReturn
 
 from langgraph_runner._cli.rebuild import add_commands
 from langgraph_runner._cli.runs import add_run_commands, tenant_arg
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CommandError, FollowTimeoutError
-from langgraph_runner._records.sanitize import sanitize_message, scrub_url_password
+from langgraph_runner._records.sanitize import scrub_url_password
 from langgraph_runner._runs.checkpoint import open_checkpointer, parse_checkpointer_url
 from langgraph_runner._runs.report import NodeStatus, RunReport, ThreadNotFoundError, run_report
 from langgraph_runner._version import __version__
@@ -212,7 +213,7 @@ def _scrub(text: str, url: str | None) -> str:
     """``text`` with secrets redacted, and no piece of ``url``'s password left."""
     if url:
         return scrub_url_password(text, url)
-    return sanitize_message(text, max_length=2000)
+    return egress_text(text, max_length=2000)
 
 
 def _url_args(argv: Sequence[str] | None) -> list[str]:

@@ -46,8 +46,8 @@ from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
 from langgraph_runner._records.classify import MAYBE_CONTROL_FLOW, is_control_flow
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import NodeAbortedError
-from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["AsyncEntry", "SyncEntry", "make_entries"]
 
@@ -117,7 +117,7 @@ def _aborted(spec: NodeSpec, call: Call, exc: NodeAbortedError) -> None:
     call.event(
         WARNING,
         "node.aborted",
-        reason=None if reason is None else sanitize_message(str(reason), max_length=200),
+        reason=None if reason is None else egress_text(str(reason), max_length=200),
     )
 
 

@@ -26,6 +26,7 @@ from langgraph_runner._internal.per_class import keep
 from langgraph_runner._policies.context import TENANT_KEY, NodeContext
 from langgraph_runner._policies.retry import RetryConfig
 from langgraph_runner._records.classify import classified_by_class, classify_failure
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import (
     BudgetExceededError,
     CircuitOpenError,
@@ -36,7 +37,7 @@ from langgraph_runner._records.exceptions import (
 from langgraph_runner._records.items import item_summary
 from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError, error_from_fields
 from langgraph_runner._records.redact_exc import redact_tree, replacement
-from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
+from langgraph_runner._records.sanitize import sanitize_stack
 
 __all__ = [
     "Failure",
@@ -163,12 +164,12 @@ def _site_fields(
     exc: BaseException, code: ErrorCode, node: str, attempts: int
 ) -> tuple[str, str, str | None]:
     """``(message, error_type, stack)`` of a failure, sanitized."""
-    text = sanitize_message(exc, max_length=400)
+    text = egress_text(exc, max_length=400)
     error_type = type(exc).__name__
     # A sanitized text is a fixed point of sanitize_message: no second scan unless the
     # stack's shorter cap cuts it.
     short = (
-        text if len(text) <= _STACK_MESSAGE else sanitize_message(text, max_length=_STACK_MESSAGE)
+        text if len(text) <= _STACK_MESSAGE else egress_text(text, max_length=_STACK_MESSAGE)
     )
     message = code.template.format(node=node, attempts=attempts, error=f"{error_type}: {text}")
     return message, error_type, sanitize_stack(exc, message=short)

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 from langgraph_runner._policies.context import get_node_context
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import NodeAbortedError
 from langgraph_runner._records.logs import get_event_logger
-from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["ABORT_SIGNAL_KEY", "AbortController", "AbortSignal"]
 
@@ -297,7 +297,7 @@ def _call_listener(callback: Listener, reason: Any) -> None:
             "abort.listener_failed",
             listener=getattr(callback, "__qualname__", repr(callback)),
             error_type=type(exc).__name__,
-            error=sanitize_message(str(exc)),
+            error=egress_text(str(exc)),
         )
 
 

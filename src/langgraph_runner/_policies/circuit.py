@@ -32,9 +32,9 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from langgraph_runner._internal.durations import seconds
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner._records.logs import get_event_logger
-from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = [
     "BreakerStore",
@@ -396,7 +396,7 @@ def _announce(
                 "circuit.listener_failed",
                 breaker=breaker,
                 error_type=type(exc).__name__,
-                error=sanitize_message(str(exc)),
+                error=egress_text(str(exc)),
             )
 
 

@@ -12,8 +12,8 @@ import logging
 import threading
 import time
 
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.logs import get_event_logger
-from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["Outage"]
 
@@ -58,7 +58,7 @@ class Outage:
             f"{self.events}.store_unreachable",
             store=self.store,
             error_type=type(exc).__name__,
-            error=sanitize_message(str(exc), max_length=200),
+            error=egress_text(str(exc), max_length=200),
             fallback=self.fallback,
         )
 

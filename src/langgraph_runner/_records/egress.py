@@ -51,10 +51,9 @@ _PLAIN = (bool, int, float, type(None))
 def egress_text(value: object, *, max_length: int = DEFAULT_MAX_MESSAGE) -> str:
     """``str(value)`` redacted and capped: what a sink writes as text.
 
-    An exception is shown as ``"<Type>: <message>"`` (``egress_error``).
+    The text stage of every other function here (``sanitize_message``); for an
+    exception that is its message alone (``egress_error`` adds the type).
     """
-    if isinstance(value, BaseException):
-        return egress_error(value, max_length=max_length)
     return sanitize_message(value, max_length=max_length)
 
 

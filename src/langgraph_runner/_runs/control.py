@@ -12,8 +12,8 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import ThreadNotFoundError
-from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.run_store import RunRecord, RunStore, open_run_store
 from langgraph_runner._runs.tenancy import check_tenant
 
@@ -91,7 +91,7 @@ def cancel_run(
     store = _store(checkpointer)
     try:
         return store.request_cancel(
-            str(run_id), sanitize_message(reason, max_length=200) or "cancelled", tenant=tenant
+            str(run_id), egress_text(reason, max_length=200) or "cancelled", tenant=tenant
         )
     except LookupError as exc:
         raise ThreadNotFoundError(f"no run {str(run_id)!r}") from exc

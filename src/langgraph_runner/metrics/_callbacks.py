@@ -26,8 +26,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph_runner._records.classify import is_control_flow
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.logs import get_event_logger
-from langgraph_runner._records.sanitize import sanitize_message
 
 
 def _shown(exc: BaseException) -> str:
@@ -36,7 +36,7 @@ def _shown(exc: BaseException) -> str:
         text = repr(exc)
     except Exception:
         text = f"<unprintable {type(exc).__name__}>"
-    return sanitize_message(text)
+    return egress_text(text)
 
 
 __all__ = ["notify", "tell"]
