@@ -25,14 +25,14 @@ process resuming the same thread waits or gets ``ThreadBusyError``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
 import types
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -55,7 +55,6 @@ from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.options import RunOptions, StepFailurePolicy, own_options
-from langgraph_runner._runs.pool import DatabaseUnavailableError
 from langgraph_runner._runs.report_steps import record_cause
 from langgraph_runner._runs.row_writes import finish_with_retries, store_unavailable
 from langgraph_runner._runs.row_writes import saver_database as _database
@@ -286,16 +285,6 @@ class _Run:
         finally:
             store.close()
 
-    @contextlib.contextmanager
-    def admitting(self) -> Iterator[None]:
-        """Around tenancy's check: a database it cannot reach is logged as at the start."""
-        try:
-            yield
-        except DatabaseUnavailableError as exc:
-            cause = exc.__cause__
-            self._store_failed(cause if isinstance(cause, Exception) else exc, "start")
-            raise
-
     def _store_failed(self, exc: Exception, when: str) -> None:
         """The runs table could not be written: log it (the database, never a password)."""
         self.log.emit(
@@ -491,8 +480,8 @@ def _run_sync(
     graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
     if state.saver is not None:  # another tenant's thread reads like a missing one
-        with state.admitting():
-            admit(state.saver, state.thread_id, state.tenant, state.run_id)
+        failed = functools.partial(state._store_failed, when="start")
+        admit(state.saver, state.thread_id, state.tenant, state.run_id, failed)
     with state.lock:
         return _invoke_sync(graph, input, state, raise_on_error, invoke_kwargs)
 
@@ -542,8 +531,8 @@ async def _run_async(
     graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
     if state.saver is not None:  # another tenant's thread reads like a missing one
-        with state.admitting():
-            await aadmit(state.saver, state.thread_id, state.tenant, state.run_id)
+        failed = functools.partial(state._store_failed, when="start")
+        await aadmit(state.saver, state.thread_id, state.tenant, state.run_id, failed)
     async with state.lock:
         return await _invoke_async(graph, input, state, raise_on_error, invoke_kwargs)
 

@@ -28,7 +28,7 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -158,14 +158,20 @@ def _first(row: Any) -> Any:
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
+Unavailable = Callable[[Exception], None]
+"""Told the driver's error when the database cannot be reached (before it is raised)."""
+
+
 @contextlib.contextmanager
-def _threads(saver: Any, sqlite_path: str | None) -> Iterator[_Threads | None]:
+def _threads(
+    saver: Any, sqlite_path: str | None, on_unavailable: Unavailable | None = None
+) -> Iterator[_Threads | None]:
     """The saver's threads table; a database that cannot be reached is named, no node runs."""
     try:
         store = open_run_store(saver, sqlite_path=sqlite_path)
         threads = None if store is None else _Threads(store)
     except Exception as exc:
-        raise _unavailable(exc, saver) from exc
+        raise _unavailable(exc, saver, on_unavailable) from exc
     if store is None:
         yield None
         return
@@ -174,12 +180,16 @@ def _threads(saver: Any, sqlite_path: str | None) -> Iterator[_Threads | None]:
     except (ThreadNotFoundError, ValueError):
         raise
     except Exception as exc:
-        raise _unavailable(exc, saver) from exc
+        raise _unavailable(exc, saver, on_unavailable) from exc
     finally:
         store.close()
 
 
-def _unavailable(exc: Exception, saver: Any) -> DatabaseUnavailableError:
+def _unavailable(
+    exc: Exception, saver: Any, on_unavailable: Unavailable | None
+) -> DatabaseUnavailableError:
+    if on_unavailable is not None:
+        on_unavailable(exc)
     database = exc.database if isinstance(exc, DatabaseUnavailableError) else None
     return DatabaseUnavailableError(
         database or saver_database(saver),
@@ -239,17 +249,25 @@ def _settle(threads: _Threads, thread_id: str, tenant: str | None, first: str | 
         raise not_found(thread_id)
 
 
-def admit(saver: Any, thread_id: str | None, tenant: str | None, run_id: str | None) -> None:
+def admit(
+    saver: Any,
+    thread_id: str | None,
+    tenant: str | None,
+    run_id: str | None,
+    on_unavailable: Unavailable | None = None,
+) -> None:
     """Let a run (or re-run) for ``tenant`` write ``thread_id``, claiming it if it is new.
 
     Raises:
+        DatabaseUnavailableError: The database cannot be reached (``on_unavailable``
+            is told the driver's error first).
         ThreadNotFoundError: The thread is another tenant's (or no tenant's, for a
             tenant's run, and the other way round).
         ValueError: ``run_id`` was used by a run already.
     """
     if not isinstance(saver, BaseCheckpointSaver):
         return
-    with _threads(saver, None) as threads:
+    with _threads(saver, None, on_unavailable) as threads:
         if threads is None:
             return
         if threads.run_id_taken(run_id):
@@ -262,11 +280,17 @@ def admit(saver: Any, thread_id: str | None, tenant: str | None, run_id: str | N
         _settle(threads, thread_id, tenant, first)
 
 
-async def aadmit(saver: Any, thread_id: str | None, tenant: str | None, run_id: str | None) -> None:
+async def aadmit(
+    saver: Any,
+    thread_id: str | None,
+    tenant: str | None,
+    run_id: str | None,
+    on_unavailable: Unavailable | None = None,
+) -> None:
     """The async ``admit``: the checkpoint is read with ``aget_tuple``."""
     if not isinstance(saver, BaseCheckpointSaver):
         return
-    with _threads(saver, await _apath(saver)) as threads:
+    with _threads(saver, await _apath(saver), on_unavailable) as threads:
         if threads is None:
             return
         if threads.run_id_taken(run_id):
