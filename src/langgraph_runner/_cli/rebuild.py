@@ -1,4 +1,4 @@
-"""The ``plan`` and ``rebuild`` subcommands of ``langgraph-runner`` (see ``cli``).
+"""The ``plan`` and ``rebuild`` subcommands of ``langgraph-runner`` (see ``main``).
 
 ``--graph`` takes a reference like langgraph.json's: ``package.module:attribute``
 or ``path/to/file.py:attribute``; the attribute is a compiled graph, or a function

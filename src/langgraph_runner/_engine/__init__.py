@@ -1,9 +1,11 @@
 """The engine behind ``create_node``. Private: not part of the public API.
 
-Imports flow one way, top to bottom; nothing imports a module above it, and no
-module here is imported by the public modules except ``node`` (``build``, the
-guard's default), ``harden`` (``is_wrapped``) and ``testing`` (the no-wait
-switch in ``waits``)::
+Imports flow one way, top to bottom (the ``engine-layers`` contract in
+pyproject.toml); nothing imports a module above it. Outside the engine only
+``_node.factory`` (``build``, ``is_wrapped``, the option checks) and the testing
+kit (the no-wait switch in ``waits``, the sweep's ``faults``) import it.
+
+Modules::
 
     __init__  build(fn, **options) -> the node LangGraph gets
     runnables a Runnable node (ToolNode, a chain, a subgraph): invoke/ainvoke shells
@@ -12,7 +14,8 @@ switch in ``waits``)::
     finish    terminal failure: record, fallback, on_failure, update or re-raise
     attempt   one attempt: plain | breaker-only | guarded (time limit, abort signal)
     policy    after a failure: Retry(delay, info) or the exception that ends the call
-    waits     retry waits (abort ends them, drain polled) and the no-wait switch
+    waits     retry waits (abort ends them, drain polled)
+    nowait    the process-wide switch of testing.no_wait()
     hooks     user hooks that can never break a node (sync or async, own limit)
     call      Call: one call's clocks, deadline, signals, context and metrics sink
     outcome   pure: the update of a failure (records, flags, Command, recovered)
@@ -20,15 +23,17 @@ switch in ``waits``)::
     breaker   how an attempt's outcome counts for the circuit breaker
     inject    config/runtime/store/... keyword arguments, as LangGraph injects them
     gate      an attempt's config gated by its Progress: heartbeats, idle limit, muting
+    tokens    the ids of tokens a failed attempt streamed (the discarded_message event)
     events    emit(): every node log event with the same identifiers
     spec      NodeSpec: every option validated once, frozen (build_spec)
     options   NodeOptions: create_node's keyword options, written once (a TypedDict)
     guard     the loop guard: consecutive failures per run (max_consecutive_failures)
+    faults    the testing kit's fault plan, asked before each attempt while a sweep runs
 
-Below the engine sit the public concept modules it uses (retry, circuit, cache,
-timeouts, abort, context, classify, sanitize, errors, logs, metrics) and the
-private leaves ``_compat`` (LangGraph private API), ``_workers``,
-``_cache_keys`` and ``_checkpoint_tasks``. See ARCHITECTURE.md.
+Below the engine sit the concept subpackages it uses (``_policies``, ``_limits``,
+``_cache``, ``_state``, ``_records``, ``metrics``) and the leaves in ``_internal``
+(``compat`` for LangGraph's private API, ``durations``, ``per_class``). See
+ARCHITECTURE.md.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ A plain node (no timeout, deadline, breaker or run signal) calls ``fn`` directly
 our task, so cancellation ends the wait at once instead of retrying on in
 LangGraph's executor thread). Otherwise each attempt gets an ``AbortController``
 that follows the run's signal and is aborted at the time limit (a sync ``fn``
-then runs in an abandonable worker thread, see ``timeouts``); its
+then runs in an abandonable worker thread, see ``_policies.timeouts``); its
 ``NodeContext`` is fixed for the attempt, so an abandoned thread keeps seeing
 its own (fired) signal.
 """

@@ -1,1 +1,13 @@
-"""Leaves every layer may use: LangGraph compat, worker threads, optional extras. Private."""
+"""Leaves every layer may use: LangGraph compat, durations, optional extras. Private.
+
+Modules::
+
+    compat        every use of LangGraph's private API (tests/internal/test_compat.py keeps it so)
+    durations     the one rule for "float seconds or a timedelta"
+    extras        import what an optional extra provides, or name the extra to install
+    checks        checks shared by the options classes: one rule for names and choices
+    moved         the old import paths, answered with a DeprecationWarning until 0.3
+    per_class     answers kept per exception class
+    redis_client  the one way to make a Redis client for the shared stores
+    restore       a pydantic model from trusted values, without validating them again
+"""

@@ -1,7 +1,7 @@
 """Build a pydantic model from trusted, well-typed values without validating them.
 
-Private helper of ``errors`` (error records, built on every terminal failure) and
-``metrics.model`` (snapshots): both check once, at import, that the result equals
+Private helper of ``_records.record`` (error records, built on every terminal failure)
+and ``metrics._model`` (snapshots): both check once, at import, that the result equals
 the validated model, and validate instead should a pydantic release differ.
 """
 

@@ -1,6 +1,6 @@
 """Rate limits and budgets (private; the public names are re-exported by ``langgraph_runner``).
 
-::
+Modules::
 
     gcra        pure GCRA arithmetic shared by the in-process store and the Lua scripts
     stores      InProcessLimitStore: limiter and budget state in this process (default)

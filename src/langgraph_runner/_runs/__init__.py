@@ -1,6 +1,31 @@
-"""The machinery behind ``run()`` and ``rebuild()``. Private: not part of the public API.
+"""The machinery behind ``langgraph_runner.runs``. Private: not part of the public API.
 
-tracker   follows a run's node tasks through callbacks: statuses, counts, cancellation
-history   reads a base run back from its checkpoints (for plan and rebuild)
-cli       the ``plan`` and ``rebuild`` commands of ``langgraph-runner``
+Modules::
+
+    lifecycle        run/arun: one run with run-level events, a time limit and a runs-table row
+    status           RunStatus: how a run ended, or where a thread stands
+    options          RunOptions: the keyword options of run/arun/rebuild/arebuild, written once
+    tracker          follows a run's node tasks through callbacks: statuses, counts, cancellation
+    run_watch        one watcher per process: cancel flags, heartbeats, lock sessions
+    run_store        the runs table: one row per run, beside the checkpoints
+    row_writes       writing a run's row on a slow or flaky database: bounded retries
+    control          list_runs and cancel_run across processes
+    tenancy          a thread belongs to the tenant that first ran it
+    thread_lock      ThreadLock: one writer per thread, across processes
+    lock_session     every PostgreSQL thread lock of a process on one session
+    report           run_report: what happened on one thread, read from its checkpoints
+    report_steps     one thread's supersteps, from a compiled graph or a bare saver
+    report_render    a report as a table, a mermaid chart, an HTML page, Markdown
+    report_html      the HTML report's pictures: the graph and a timeline
+    checkpoint       open_checkpointer: LangGraph's savers from a URL
+    checkpoint_tasks the tasks of a stored checkpoint's superstep, decoded without the graph
+    saver_storage    where a saver keeps its checkpoints: its kind, file or server
+    pg_savers        LangGraph's PostgreSQL savers on a pool, a write on a broken link retried
+    pool             bounded PostgreSQL connection pools with cheap health checks
+    sql              a runs table's own connection (SQLite or PostgreSQL, autocommit)
+    history          the base run of a rebuild, read from the checkpoint history
+    rebuild          plan and rebuild: a change as data, a partial rebuild from a base run
+    rerun            rerun a thread's blocked nodes or failed Send items
+    effects          EffectLedger: exactly-once side effects
+    effect_store     the effect ledger's table and SQL
 """

@@ -9,6 +9,13 @@ Three ways in, from the most to the least automatic (``docs/agents.md``):
   hardened node by node, its ``ToolNode`` per tool call.
 - ``create_node`` in a hand-built loop, with ``tool_error_messages`` as the tools
   node's fallback when the model should see the failure.
+
+Modules::
+
+    _middleware   RunnerMiddleware: create_node's options for each model and tool call
+    _agent_shape  what create_agent is building, seen by a middleware while it is built
+    _order        middleware orders around RunnerMiddleware that would switch one off
+    _tool_errors  tool_error_messages: a whole tools node's failure handed to the model
 """
 
 from __future__ import annotations

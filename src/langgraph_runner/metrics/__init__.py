@@ -1,4 +1,15 @@
-"""Per-node metrics; the ``.prometheus`` and ``.otel`` exporters are imported on demand."""
+"""Per-node metrics; the ``.prometheus`` and ``.otel`` exporters are imported on demand.
+
+Modules::
+
+    _collector   NodeMetricsCollector: outcome counts, error categories, window percentiles
+    _node_state  one node's counters, rolling window, percentiles and threshold crossings
+    _model       what a collector hands out: snapshots, exporter series, the listener protocol
+    _config      a collector's validated configuration
+    _callbacks   threshold callbacks and listener methods, never failing a record
+    prometheus   PrometheusExporter (the ``prometheus`` extra; imported when asked for)
+    otel         OpenTelemetryExporter (the ``otel`` extra; imported when asked for)
+"""
 
 from langgraph_runner.metrics._collector import (
     METRICS_COLLECTOR_KEY,

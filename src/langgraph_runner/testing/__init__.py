@@ -19,6 +19,11 @@ can assert that nothing is left behind::
     node = create_node(slow, timeout=0.05)
     ...
     assert slow.wait_idle(1.0)     # the abandoned attempt honoured its abort signal
+
+Modules::
+
+    _points  a run's call points, seen through callbacks, and the probe that fails one
+    _sweep   sweep, call_points, fail_point: fail every call point in turn, and the report
 """
 
 from __future__ import annotations
