@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.prebuilt import create_react_agent
+from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
 from langgraph.types import Send, interrupt
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -38,10 +38,10 @@ from langgraph_runner._records.egress import (
 from langgraph_runner._records.items import item_summary
 from langgraph_runner._records.logs import get_event_logger
 from langgraph_runner._runs.report import run_report
-from langgraph_runner.agents import RunnerMiddleware
+from langgraph_runner.agents import RunnerMiddleware, tool_error_messages
 from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.metrics.prometheus import PrometheusExporter
-from tests.agent_kit import calls, scripted
+from tests.agent_kit import AgentState, calls, scripted
 
 pytestmark = pytest.mark.usefixtures("instant")
 
@@ -269,6 +269,29 @@ def test_a_hardened_agent_shows_the_model_no_secret(kind: str, fails: str) -> No
     out = harden(make(model, [lookup]), retry=2).invoke({"messages": [HumanMessage("hi")]})
     shown = [m for m in out["messages"] if isinstance(m, (ToolMessage, AIMessage))]
     assert any("ConnectionError" in str(m.content) for m in shown)
+    assert _leaks(out) == []
+
+
+def test_tool_error_messages_fallback_shows_the_model_no_secret() -> None:
+    """create_node(ToolNode, fallback=tool_error_messages): the error ToolMessage, every shape."""
+    everything = " | ".join(TEXTS.values())
+
+    @tool
+    def lookup(x: int) -> str:
+        """Fails with every shape in its message."""
+        raise ConnectionError(everything)
+
+    model = scripted(calls(("lookup", {"x": 1}, "c1")), AIMessage(content="done"))
+    builder = StateGraph(AgentState)
+    builder.add_node("agent", lambda s: {"messages": [model.invoke(s["messages"])]})
+    tools = create_node(ToolNode([lookup]), retry=2, fallback=tool_error_messages)
+    builder.add_node("tools", tools)
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", tools_condition)
+    builder.add_edge("tools", "agent")
+    out = builder.compile().invoke({"messages": [HumanMessage("hi")]})
+    answer = next(m for m in out["messages"] if isinstance(m, ToolMessage))
+    assert answer.status == "error" and str(answer.content).startswith("Error: ConnectionError:")
     assert _leaks(out) == []
 
 
