@@ -289,7 +289,8 @@ def test_tool_error_messages_fallback_shows_the_model_no_secret() -> None:
     builder.add_edge(START, "agent")
     builder.add_conditional_edges("agent", tools_condition)
     builder.add_edge("tools", "agent")
-    out = builder.compile().invoke({"messages": [HumanMessage("hi")]})
+    inputs: Any = {"messages": [HumanMessage("hi")]}
+    out = builder.compile().invoke(inputs)
     answer = next(m for m in out["messages"] if isinstance(m, ToolMessage))
     assert answer.status == "error" and str(answer.content).startswith("Error: ConnectionError:")
     assert _leaks(out) == []
@@ -347,7 +348,8 @@ def test_send_item_keeps_no_value_under_a_secret_key() -> None:
         raise ConnectionError("down")
 
     builder = StateGraph(_Items)
-    builder.add_node("worker", create_node(worker))  # type: ignore[call-overload]
+    node: Any = create_node(worker)
+    builder.add_node("worker", node)
     builder.add_conditional_edges(START, lambda s: [Send("worker", i) for i in s["items"]])
     builder.add_edge("worker", END)
     item = {"user": "bob", "pass": "Pa55Send1tem", "AccessKey": "AcC3ssSend1tem"}
