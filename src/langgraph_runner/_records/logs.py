@@ -27,6 +27,7 @@ from typing import IO, Any, Protocol
 import structlog
 
 from langgraph_runner._records.egress import egress
+from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["LOGGER_NAME", "EventLogger", "SupportsEvents", "configure_logging", "get_event_logger"]
 
@@ -187,9 +188,14 @@ class EventLogger:
             return  # only NullHandlers would see it: skip building the record
         method = _METHODS.get(level) or logging.getLevelName(level).lower()
         try:
-            # The egress point: an event's fields leave for wherever logs go.
+            # The egress point: an event's fields leave for wherever logs go. A plain
+            # str takes egress's own text path directly (sanitize_message), one call.
             fields = {
-                k: v if v.__class__ in _LOG_PLAIN else egress(v, max_length=_LOG_TEXT)
+                k: v
+                if v.__class__ in _LOG_PLAIN
+                else sanitize_message(v, max_length=_LOG_TEXT)
+                if v.__class__ is str
+                else egress(v, max_length=_LOG_TEXT)
                 for k, v in fields.items()
             }
             getattr(self._structlog, method)(event, **fields)
