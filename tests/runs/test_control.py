@@ -20,7 +20,8 @@ from tests.services import postgres_url
 WORKER = """
 import sys, time, json
 from langgraph.graph import START, StateGraph
-from langgraph_runner import GraphState, create_node, open_checkpointer, run
+from langgraph_runner import GraphState, create_node
+from langgraph_runner.runs import open_checkpointer, run
 
 class S(GraphState, total=False):
     n: int

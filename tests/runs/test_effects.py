@@ -151,7 +151,8 @@ def test_os_exit_after_the_effect_then_resume_sends_once(tmp_path: Path) -> None
             import os, sys
             from typing import TypedDict
             from langgraph.graph import END, START, StateGraph
-            from langgraph_runner import EffectLedger, create_node, open_checkpointer
+            from langgraph_runner import create_node
+            from langgraph_runner.runs import EffectLedger, open_checkpointer
 
             class S(TypedDict, total=False):
                 n: int

@@ -647,7 +647,7 @@ def _report_elsewhere(db: str, thread: str, tenant: str | None = None) -> dict[s
 
     code = (
         "import sys, json\n"
-        "from langgraph_runner import open_checkpointer, run_report\n"
+        "from langgraph_runner.runs import open_checkpointer, run_report\n"
         "from langgraph_runner._records.exceptions import ThreadNotFoundError\n"
         "with open_checkpointer('sqlite:///' + sys.argv[1]) as saver:\n"
         "    try:\n"
