@@ -1,8 +1,9 @@
 """The documented calls of create_node, node_factory and harden, type-checked by test_typing.
 
-Never imported by the suite: tests/integration/test_typing.py runs ``mypy --strict`` over this file (and the
-documentation's examples) and expects no error. Each call here is one the docs show, written as
-a user with a strict type checker would write it; ``assert_type`` pins what the call returns.
+Never imported by the suite: tests/integration/test_typing.py runs ``mypy --strict`` over
+this file (and the documentation's examples) and expects no error. Each call here is one
+the docs show, written as a user with a strict type checker would write it;
+``assert_type`` pins what the call returns.
 """
 
 from __future__ import annotations
