@@ -2,13 +2,16 @@
 
 1. Checkpoint storage: N terminal failures in one thread (one ``invoke`` each, a
    wrapped node that always fails), saved by the SQLite saver to a file; file size
-   for a state whose ``errors`` is the old unbounded ``append_errors`` list
-   against ``GraphState`` (last 100 records kept).
+   (and bytes per recorded failure) for a state whose ``errors`` is the old
+   unbounded ``append_errors`` list, for the last 100 records saved plain (as before
+   the records were packed) and for ``GraphState`` (last 100 records, packed).
+   ``--varied``: every failure has its own message (ids, sizes, times), which packs
+   less well than one failure repeated.
 2. Per-append cost: M appends of one record, one write per step, as LangGraph
    applies them: ``BinaryOperatorAggregate(list, append_errors)`` (the old
    channel) against ``BoundedErrors(100)``.
 
-    python benchmarks/errors_bound.py [--failures 1000] [--appends 100000]
+    python benchmarks/errors_bound.py [--failures 1000] [--appends 100000] [--varied]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import sqlite3
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,13 +52,38 @@ class Unbounded(TypedDict, total=False):
     gate_decisions: Annotated[dict[str, dict[str, Any]], merge_dicts]
 
 
+class _Plain(BoundedErrors):
+    """The bounded channel saving its records plain, as before they were packed."""
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {"records": list(self.records), "dropped": self.dropped}
+
+
+class PlainBounded(TypedDict, total=False):
+    """GraphState with the last 100 records saved plain."""
+
+    errors: Annotated[list[dict[str, Any]], _Plain(100)]
+    routing_flags: Annotated[dict[str, bool], merge_flags]
+    artifact_paths: Annotated[dict[str, str], merge_dicts]
+    evidence_refs: Annotated[list[str], append_unique]
+    gate_decisions: Annotated[dict[str, dict[str, Any]], merge_dicts]
+
+
 def _fails(state: Any) -> dict[str, Any]:
     raise ConnectionError("upstream down")
 
 
-def _storage(schema: Any, failures: int, path: Path) -> tuple[int, float]:
+def _fails_varied(state: Any) -> dict[str, Any]:
+    ident = uuid.uuid4()
+    raise ConnectionError(
+        f"request {ident} to https://api.example.com/v1/items/{ident.int % 10**6} failed "
+        f"after {ident.int % 9973 / 1000:.3f}s"
+    )
+
+
+def _storage(schema: Any, failures: int, path: Path, varied: bool) -> tuple[int, float]:
     builder = StateGraph(schema)
-    builder.add_node("fetch", create_node(_fails, name="fetch"))
+    builder.add_node("fetch", create_node(_fails_varied if varied else _fails, name="fetch"))
     builder.add_edge(START, "fetch")
     builder.add_edge("fetch", END)
     conn = sqlite3.connect(path, check_same_thread=False)
@@ -86,6 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--failures", type=int, default=1000)
     parser.add_argument("--appends", type=int, default=100_000)
+    parser.add_argument("--varied", action="store_true")
     args = parser.parse_args()
 
     import logging
@@ -93,15 +123,22 @@ def main() -> None:
     logging.getLogger("langgraph_runner").setLevel(logging.CRITICAL)  # 2 x N failure logs
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
-        for label, schema in (("unbounded list", Unbounded), ("GraphState (100)", GraphState)):
-            size, secs = _storage(schema, args.failures, Path(tmp) / f"{label[:4]}.sqlite")
+        schemas = (
+            ("unbounded list", Unbounded),
+            ("last 100, plain", PlainBounded),
+            ("GraphState (100)", GraphState),
+        )
+        for i, (label, schema) in enumerate(schemas):
+            path = Path(tmp) / f"{i}.sqlite"
+            size, secs = _storage(schema, args.failures, path, args.varied)
             rows.append((label, size, secs))
-    print(f"1. {args.failures} failures in one thread, SQLite file size")
+    what = "varied failures" if args.varied else "failures"
+    print(f"1. {args.failures} {what} in one thread, SQLite file size")
     base = rows[0][1]
     for label, size, secs in rows:
         print(
-            f"   {label:18} {size / 1e6:9.2f} MB  ({base / size:6.1f}x smaller than unbounded)"
-            f"  {secs:6.1f} s to run"
+            f"   {label:18} {size / 1e6:9.2f} MB  {size / args.failures / 1e3:8.1f} kB per failure"
+            f"  ({base / size:6.1f}x smaller than unbounded)  {secs:6.1f} s to run"
         )
 
     old = _appends(lambda: BinaryOperatorAggregate(list, append_errors), args.appends)

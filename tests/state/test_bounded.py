@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -23,7 +25,7 @@ from langgraph_runner import (
     create_node,
     errors_dropped,
 )
-from langgraph_runner._state.bounded import bounded_append
+from langgraph_runner._state.bounded import bounded_append, saved_records
 from tests import services
 from tests.conftest import SqliteConnect
 
@@ -73,8 +75,10 @@ def test_the_channel_matches_the_pure_merge_and_survives_its_checkpoint(
     channel.update(list(new))  # one write per record, as parallel nodes write
     kept, dropped = bounded_append((), 0, old + new, limit)
     assert channel.get() == list(kept)
-    assert channel.checkpoint() == {"records": list(kept), "dropped": dropped}
-    restored = BoundedErrors(limit).from_checkpoint(channel.checkpoint())
+    saved = channel.checkpoint()
+    assert saved["dropped"] == dropped
+    assert saved_records(saved) == list(kept)
+    restored = BoundedErrors(limit).from_checkpoint(saved)
     assert (restored.get(), restored.dropped) == (list(kept), dropped)
 
 
@@ -293,3 +297,47 @@ def test_errors_dropped_needs_a_checkpointer() -> None:
     """Without a checkpointer there is no thread to read the count from."""
     with pytest.raises(ValueError, match="checkpointer"):
         errors_dropped(_graph(Small, None), {"configurable": {"thread_id": "x"}})
+
+
+def _failure(i: int, varied: bool) -> dict[str, Any]:
+    message = f"request {i * 7919 % 100_003} failed after {i % 97 / 10:.1f}s" if varied else "boom"
+    return {
+        "node": "fetch",
+        "code": "RETRY_EXHAUSTED",
+        "message": f"Node 'fetch' failed after 3 attempt(s): ConnectionError: {message}",
+        "error_type": "ConnectionError",
+        "category": "network",
+        "recoverable": True,
+        "attempts": 3,
+        "timestamp": f"2026-11-25T06:00:{i // 1000:02d}.{i % 1000:06d}+00:00",
+        "duration_ms": 12.5,
+        "stack": "app/nodes.py:41 in fetch\napp/client.py:88 in get\nConnectionError: " + message,
+        "trace_id": f"{i:032x}",
+        "recovered": False,
+    }
+
+
+@pytest.mark.parametrize(("varied", "most"), [(False, 0.10), (True, 0.35)])
+def test_the_saved_records_are_packed(varied: bool, most: float) -> None:
+    """A checkpoint of 100 kept records takes a fraction of their JSON (each recorded
+    failure rewrites them all: 10,000 failures on one thread reached 3 GB)."""
+    channel = BoundedErrors(100)
+    for i in range(150):
+        channel.update([_failure(i, varied)])
+    saved = channel.checkpoint()
+    plain = len(json.dumps(channel.get()).encode())
+    assert len(saved["packed"]) <= most * plain
+    assert saved_records(saved) == channel.get()
+    assert saved["dropped"] == 50
+    assert channel.checkpoint()["packed"] is saved["packed"]  # packed once per change
+
+
+def test_records_saved_by_earlier_versions_and_non_json_records_still_load() -> None:
+    """The plain ``{"records": [...]}`` form loads; records that are not JSON data are saved
+    plain."""
+    old = {"records": [{"node": "a"}, {"node": "b"}], "dropped": 3}
+    restored = BoundedErrors(100).from_checkpoint(old)
+    assert (restored.get(), restored.dropped) == ([{"node": "a"}, {"node": "b"}], 3)
+    odd = BoundedErrors(100)
+    odd.update([{"node": "a", "when": datetime.date(2026, 1, 1)}])
+    assert odd.checkpoint() == {"records": odd.get(), "dropped": 0}

@@ -19,6 +19,7 @@ from langgraph.types import Interrupt, PregelTask, StateSnapshot
 
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.checkpoint_tasks import saved_tasks
+from langgraph_runner._state.bounded import saved_records
 
 ARTIFACTS_KEY = "artifact_paths"
 CACHE_HITS_KEY = "cache_hits"
@@ -191,8 +192,9 @@ def read_records(value: Any) -> tuple[dict[str, Any], ...]:
     if isinstance(value, dict):
         if "$writes" in value:
             return read_records(value["$writes"])
-        if "records" in value:  # the bounded errors channel's checkpoint
-            return read_records(value["records"])
+        saved = saved_records(value)  # the bounded errors channel's checkpoint
+        if saved is not None:
+            return read_records(saved)
         return (value,) if "node" in value else ()
     if isinstance(value, (list, tuple)):
         return tuple(r for item in value for r in read_records(item))

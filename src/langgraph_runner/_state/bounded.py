@@ -17,10 +17,19 @@ record equal to one already kept is not appended again (a subgraph that shares
 the state hands back the records it was given).
 ``Overwrite([...])`` (or ``{"__overwrite__": [...]}``) replaces the records, as
 with any LangGraph reducer channel; the count of dropped records is kept.
+
+LangGraph saves a channel's whole value whenever it changes (and SQLite saves every
+channel in every checkpoint), so each recorded failure writes the kept records
+again. The saved form packs them: ``{"packed": <zlib of their JSON>, "dropped": n}``,
+made once per change. Records of one failure repeated shrink to a few percent,
+varied ones to about a fifth (``benchmarks/errors_bound.py``). ``saved_records``
+reads either saved form.
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,12 +45,14 @@ __all__ = [
     "bounded_errors",
     "errors_dropped",
     "aerrors_dropped",
+    "saved_records",
 ]
 
 DEFAULT_ERRORS_LIMIT = 100
 """How many error records a thread keeps by default."""
 
 _OVERWRITE_KEY = "__overwrite__"  # LangGraph's serialisable form of Overwrite
+_PACKED = "packed"  # the saved records: zlib-compressed JSON
 
 Record = dict[str, Any]
 
@@ -97,16 +108,42 @@ def _overwrite_value(value: Any) -> tuple[bool, Any]:
     return False, None
 
 
+def _pack(records: tuple[Record, ...]) -> bytes | None:
+    """The records as zlib-compressed JSON; None when they are not JSON data."""
+    if not records:
+        return None
+    try:
+        text = json.dumps(records, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return zlib.compress(text.encode(), 1)  # level 1: most of the gain, a third of the time
+
+
+def saved_records(value: Any) -> list[Record] | None:
+    """The records of a saved ``errors`` channel value (packed or plain), or None when
+    ``value`` is not one."""
+    if not isinstance(value, Mapping):
+        return None
+    packed = value.get(_PACKED)
+    if isinstance(packed, (bytes, bytearray)):
+        loaded = json.loads(zlib.decompress(bytes(packed)))
+        return [r for r in loaded if isinstance(r, dict)] if isinstance(loaded, list) else []
+    if "records" in value:
+        return list(value.get("records") or ())
+    return None
+
+
 class BoundedErrors(BaseChannel[list[Record], Any, dict[str, Any]]):
     """A LangGraph channel holding the last ``limit`` error records and a dropped count.
 
     Use it through ``bounded_errors(limit)`` in an ``Annotated`` state field. The
-    checkpoint holds ``{"records": [...], "dropped": n}`` (plain JSON data);
-    a checkpoint written by an unbounded list channel is read as its last
-    ``limit`` records.
+    checkpoint holds ``{"packed": <zlib-compressed JSON of the records>, "dropped":
+    n}`` (``{"records": [...], "dropped": n}`` for records that are not JSON data, as
+    earlier versions saved); a checkpoint written by an unbounded list channel is
+    read as its last ``limit`` records.
     """
 
-    __slots__ = ("dropped", "limit", "records", "stamps")
+    __slots__ = ("_saved", "dropped", "limit", "records", "stamps")
 
     def __init__(self, limit: int = DEFAULT_ERRORS_LIMIT, typ: Any = list) -> None:
         super().__init__(typ)
@@ -120,6 +157,8 @@ class BoundedErrors(BaseChannel[list[Record], Any, dict[str, Any]]):
         # How many kept records carry each timestamp: finds a record handed back
         # (see _unseen) without scanning the kept records on every append.
         self.stamps: dict[str, int] = {}
+        # The packed form of ``records`` (made once per change, not per checkpoint).
+        self._saved: tuple[tuple[Record, ...], bytes | None] | None = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BoundedErrors) and other.limit == self.limit
@@ -149,13 +188,15 @@ class BoundedErrors(BaseChannel[list[Record], Any, dict[str, Any]]):
         """A copy sharing the (immutable) records."""
         out = self._new()
         out.records, out.dropped, out.stamps = self.records, self.dropped, dict(self.stamps)
+        out._saved = self._saved
         return out
 
     def from_checkpoint(self, checkpoint: Any) -> Self:
         """Restore from ``{"records", "dropped"}`` or from a plain list of records."""
         out = self._new()
-        if isinstance(checkpoint, Mapping) and "records" in checkpoint:
-            records = list(checkpoint.get("records") or ())
+        saved = saved_records(checkpoint)
+        if saved is not None:
+            records = saved
             dropped = int(checkpoint.get("dropped") or 0)
         elif isinstance(checkpoint, Sequence) and not isinstance(checkpoint, (str, bytes)):
             records, dropped = list(checkpoint), 0
@@ -163,6 +204,9 @@ class BoundedErrors(BaseChannel[list[Record], Any, dict[str, Any]]):
             return out
         out.records, out.dropped = bounded_append((), dropped, records, self.limit)
         out._count(out.records, 1)
+        packed = checkpoint.get(_PACKED) if isinstance(checkpoint, Mapping) else None
+        if isinstance(packed, bytes) and len(records) <= self.limit:
+            out._saved = (out.records, packed)  # saved again unchanged: not packed again
         return out
 
     def update(self, values: Sequence[Any]) -> bool:
@@ -238,8 +282,15 @@ class BoundedErrors(BaseChannel[list[Record], Any, dict[str, Any]]):
         return True
 
     def checkpoint(self) -> dict[str, Any]:
-        """The saved form: ``{"records": [...], "dropped": n}``."""
-        return {"records": list(self.records), "dropped": self.dropped}
+        """The saved form: ``{"packed": ..., "dropped": n}`` (plain ``"records"`` when they
+        are not JSON data)."""
+        records = self.records
+        saved = self._saved
+        if saved is None or saved[0] is not records:
+            saved = self._saved = (records, _pack(records))
+        if saved[1] is None:
+            return {"records": list(records), "dropped": self.dropped}
+        return {_PACKED: saved[1], "dropped": self.dropped}
 
 
 def bounded_errors(limit: int = DEFAULT_ERRORS_LIMIT) -> BoundedErrors:
