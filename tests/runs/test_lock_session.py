@@ -7,6 +7,7 @@ never stopped or reconfigured.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -33,9 +34,14 @@ def _session(lock: Any) -> LockSession:
 
 
 def _kill_session(session: LockSession) -> None:
+    """Terminate the lock session's backend and wait until it is gone (its locks freed)."""
     pid = session._conn.info.backend_pid
     with _admin() as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+            assert time.monotonic() < deadline, "the terminated backend did not exit"
+            time.sleep(0.01)
 
 
 def test_fifty_thread_locks_hold_one_connection() -> None:

@@ -552,7 +552,7 @@ async def _invoke_async(
         state.finish(None, exc)
         raise
     except Exception as exc:
-        result = state.finish(None, exc)
+        result = await _afinish(state, None, exc)
         if raise_on_error:
             if result.error is exc:
                 raise
@@ -561,10 +561,22 @@ async def _invoke_async(
     finally:
         if handle is not None:
             handle.cancel()
-    result = state.finish(output, None)
+    result = await _afinish(state, output, None)
     if raise_on_error and result.error is not None:
         raise result.error
     return result
+
+
+def _off_loop(state: _Run) -> bool:
+    """Whether the run's row writes go to a worker thread (a database round trip, often
+    an fsync: the event loop runs the other runs meanwhile), not for in-memory savers."""
+    return state.saver is not None and saver_kind(state.saver) != "other"
+
+
+async def _afinish(state: _Run, output: Any, error: BaseException | None) -> RunResult:
+    if _off_loop(state):
+        return await asyncio.to_thread(state.finish, output, error)
+    return state.finish(output, error)
 
 
 async def _aopen_store(state: _Run) -> None:
@@ -575,4 +587,7 @@ async def _aopen_store(state: _Run) -> None:
             path = await asqlite_file(getattr(saver, "conn"))  # noqa: B009
         except Exception:
             path = ""
-    state.open_store(path)
+    if _off_loop(state):
+        await asyncio.to_thread(state.open_store, path)
+    else:
+        state.open_store(path)

@@ -7,7 +7,10 @@ documents for them applies), given a ``psycopg_pool`` pool (``pool``) and one ch
 a read or write that meets a broken connection runs again on a fresh one from the
 pool (``RETRIES`` attempts in all). Their writes are upserts
 (``INSERT ... ON CONFLICT DO UPDATE``/``DO NOTHING``), so doing one twice is harmless.
-When the attempts are spent the error is a ``DatabaseUnavailableError`` naming the
+On a pool, statements do not queue behind the saver's one lock (LangGraph's
+savers take it around every statement, which a single connection needs): each has a
+connection of its own, so up to ``max_connections`` run at once. When the attempts
+are spent the error is a ``DatabaseUnavailableError`` naming the
 database, and the run can be resumed from its last checkpoint.
 
 Before a write, and before retrying one, a saver makes sure the thread's lock (held on
@@ -35,6 +38,26 @@ from langgraph_runner._runs.thread_lock import lock_key
 __all__ = ["RetryingAsyncPostgresSaver", "RetryingPostgresSaver"]
 
 T = TypeVar("T")
+
+
+class _NoLock:
+    """Stands in for the saver's one lock on a pool: each statement has a connection of
+    its own there, so reads and writes need not wait for each other."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def locked(self) -> bool:
+        return False
 
 
 def _refuse_if_lost(database: str, config: RunnableConfig) -> None:
@@ -66,6 +89,11 @@ class RetryingPostgresSaver(PostgresSaver):
     """``PostgresSaver`` on a pool; broken-connection reads and writes are retried."""
 
     database = "postgres"
+
+    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(conn, *args, **kwargs)
+        if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
+            self.lock = _NoLock()  # type: ignore[assignment]
 
     def _retry(self, once: Callable[[], T], config: RunnableConfig | None) -> T:
         for attempt in range(1, RETRIES + 1):
@@ -116,6 +144,11 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
     """``AsyncPostgresSaver`` on a pool; broken-connection reads and writes are retried."""
 
     database = "postgres"
+
+    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(conn, *args, **kwargs)
+        if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
+            self.lock = _NoLock()  # type: ignore[assignment]
 
     async def _aretry(self, once: Callable[[], Awaitable[T]], config: RunnableConfig | None) -> T:
         for attempt in range(1, RETRIES + 1):

@@ -188,6 +188,13 @@ class _Postgres(_Backend):
             if self.holder.lost:  # this run stopped: the thread may be written again
                 found_again(self.session.database, self.holder.key)
 
+    # A round trip on the lock session: off the event loop, which runs other runs meanwhile.
+    async def aacquire(self) -> bool:
+        return await asyncio.to_thread(self.acquire)
+
+    async def arelease(self) -> None:
+        await asyncio.to_thread(self.release)
+
 
 def _file_or_local(saver: object, database: str, key: int) -> _Backend:
     # Without fcntl (Windows) a SQLite file gets the process-local lock.
