@@ -385,11 +385,18 @@ def test_bad_lease_is_refused(db_path: str, bad: Any, error: type[Exception]) ->
         EffectLedger.sqlite(db_path, poll_interval=bad)
 
 
-@pytest.mark.parametrize("name", ["", None])
-def test_bad_effect_name_is_refused(ledger: EffectLedger, name: Any) -> None:
-    """An empty or non-string effect name is an error."""
-    with pytest.raises(ValueError, match="effect name"):
+@pytest.mark.parametrize(("name", "error"), [("", ValueError), (None, TypeError), (3, TypeError)])
+def test_bad_effect_name_is_refused(ledger: EffectLedger, name: Any, error: type) -> None:
+    """An empty effect name is a ValueError, a non-string one a TypeError; both name it."""
+    with pytest.raises(error, match=r"^EffectLedger: name "):
         ledger.done(name, key="k")
+
+
+@pytest.mark.parametrize(("key", "error"), [("", ValueError), (7, TypeError)])
+def test_bad_effect_key_is_refused(ledger: EffectLedger, key: Any, error: type) -> None:
+    """An empty key is a ValueError, a non-string one a TypeError; both name it."""
+    with pytest.raises(error, match=r"^EffectLedger: key "):
+        ledger.done("charge", key=key)
 
 
 def test_a_saver_without_a_database_is_refused() -> None:

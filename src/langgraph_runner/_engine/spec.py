@@ -24,6 +24,7 @@ from langgraph_runner._engine.guard import (
 )
 from langgraph_runner._engine.options import OPTION_NAMES, BreakerOption, Fallback, NodeOptions
 from langgraph_runner._internal import compat as _compat
+from langgraph_runner._internal.checks import check_text
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._limits.guard import LimitGuard, coerce_budgets, coerce_limits
 from langgraph_runner._policies.circuit import (
@@ -253,8 +254,8 @@ def build_spec(fn: Callable[..., Any], /, **options: Unpack[NodeOptions]) -> Nod
         raise ValueError(f"create_node: on_error must be 'record' or 'raise', got {on_error!r}")
     if cache is not None and not isinstance(cache, NodeCache):
         raise TypeError(f"create_node: cache must be a NodeCache, got {type(cache).__name__}")
-    if name is not None and (not isinstance(name, str) or not name):
-        raise ValueError(f"create_node: name must be a non-empty string, got {name!r}")
+    if name is not None:
+        check_text(name, "name", "create_node")
     check_methods(metrics, "metrics", _COLLECTOR_METHODS, "a NodeMetricsCollector")
     check_methods(logger, "logger", _LOGGER_METHODS, "a structlog-style logger")
     fallback = check_fallback(options.get("fallback"))
@@ -262,8 +263,8 @@ def build_spec(fn: Callable[..., Any], /, **options: Unpack[NodeOptions]) -> Nod
         options.get("max_consecutive_failures", DEFAULT_MAX_CONSECUTIVE_FAILURES)
     )
     item_key = options.get("item_key")
-    if item_key is not None and (not isinstance(item_key, str) or not item_key):
-        raise ValueError(f"create_node: item_key must be a non-empty string, got {item_key!r}")
+    if item_key is not None:
+        check_text(item_key, "item_key", "create_node")
     display = name or fn_name(fn)
     run_limit, idle_limit, refresh_on = check_timeout(options.get("timeout"))
     log = get_event_logger(logger)

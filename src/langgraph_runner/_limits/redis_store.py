@@ -25,6 +25,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from langgraph_runner._internal.checks import check_choice, check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._internal.redis_client import redis_client
@@ -81,13 +82,8 @@ class RedisLimitStore:
         reconnect_interval: float | timedelta = 1.0,
     ) -> None:
         redis_mod = require_extra("redis", "redis")
-        if not isinstance(prefix, str) or not prefix:
-            raise ValueError(f"RedisLimitStore: prefix must be a non-empty string, got {prefix!r}")
-        if on_unavailable not in ("open", "closed"):
-            raise ValueError(
-                "RedisLimitStore: on_unavailable must be 'open' or 'closed', "
-                f"got {on_unavailable!r}"
-            )
+        check_text(prefix, "prefix", "RedisLimitStore")
+        check_choice(on_unavailable, "on_unavailable", "RedisLimitStore", ("open", "closed"))
         self.prefix = prefix
         self.on_unavailable = on_unavailable
         self.reconnect_interval = _seconds("reconnect_interval", reconnect_interval)

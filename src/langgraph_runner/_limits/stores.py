@@ -191,10 +191,12 @@ class InProcessLimitStore:
             raise TypeError("InProcessLimitStore: clock must be callable")
         if sleep is not None and not callable(sleep):
             raise TypeError("InProcessLimitStore: sleep must be callable")
-        if isinstance(max_budgets, bool) or not isinstance(max_budgets, int) or max_budgets < 1:
-            raise ValueError(
-                f"InProcessLimitStore: max_budgets must be an int >= 1, got {max_budgets!r}"
+        if isinstance(max_budgets, bool) or not isinstance(max_budgets, int):
+            raise TypeError(
+                f"InProcessLimitStore: max_budgets must be an int, got {type(max_budgets).__name__}"
             )
+        if max_budgets < 1:
+            raise ValueError(f"InProcessLimitStore: max_budgets must be >= 1, got {max_budgets!r}")
         self._clock = clock
         self._sleep = sleep
         self._max_budgets = max_budgets

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from langgraph_runner._internal.checks import check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._internal.redis_client import redis_client
@@ -91,10 +92,7 @@ class RedisBreakerStore:
         reconnect_interval: float | timedelta = 1.0,
     ) -> None:
         redis_mod = require_extra("redis", "redis")
-        if not isinstance(prefix, str) or not prefix:
-            raise ValueError(
-                f"RedisBreakerStore: prefix must be a non-empty string, got {prefix!r}"
-            )
+        check_text(prefix, "prefix", "RedisBreakerStore")
         self.prefix = prefix
         owner = "RedisBreakerStore"
         self.cache_ttl = seconds(cache_ttl, "cache_ttl", owner=owner, zero=True)  # 0: no cache
@@ -182,8 +180,7 @@ class SharedCircuitBreaker(CircuitBreaker):
     def __init__(
         self, name: str, config: CircuitBreakerConfig | None = None, *, store: RedisBreakerStore
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"SharedCircuitBreaker: name must be a non-empty string, got {name!r}")
+        check_text(name, "name", "SharedCircuitBreaker")
         super().__init__(name, config)
         self._store = store
         self._keys = store.keys(name)

@@ -45,6 +45,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any, NamedTuple, TypeVar, overload
 
+from langgraph_runner._internal.checks import check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._policies.context import get_node_context
 from langgraph_runner._runs import effect_store as store
@@ -372,9 +373,7 @@ class EffectLedger:
 
 def _key_of(key: str | None) -> str:
     if key is not None:
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"key must be a non-empty string, got {key!r}")
-        return key
+        return check_text(key, "key", "EffectLedger")
     ctx = get_node_context()
     found = ctx.idempotency_key if ctx is not None else None
     if found is None:
@@ -386,9 +385,7 @@ def _key_of(key: str | None) -> str:
 
 
 def _name_of(name: str) -> str:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"effect name must be a non-empty string, got {name!r}")
-    return name
+    return check_text(name, "name", "EffectLedger")
 
 
 def _dumps(value: Any) -> str | None:
