@@ -52,7 +52,6 @@ __all__ = [
     "config_tenant",
     "not_found",
     "owner",
-    "sees",
 ]
 
 THREADS_TABLE = "langgraph_runner_threads"
@@ -103,11 +102,6 @@ def config_tenant(config: Mapping[str, Any] | None, *, owner: str) -> str | None
 def not_found(thread_id: str) -> ThreadNotFoundError:
     """What a missing thread and another tenant's thread both raise."""
     return ThreadNotFoundError(f"no checkpoints for thread {thread_id!r}")
-
-
-def sees(owner_id: str | None, tenant: str | None) -> bool:
-    """Whether a read for ``tenant`` (None: the operator's, unscoped) may see the thread."""
-    return tenant is None or owner_id is None or owner_id == tenant
 
 
 # ---------------------------------------------------------------------- storage
