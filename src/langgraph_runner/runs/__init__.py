@@ -23,6 +23,7 @@ from langgraph_runner._runs.control import RunRecord, cancel_run, list_runs
 from langgraph_runner._runs.effects import EffectLedger
 from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, RunResult, arun, run
 from langgraph_runner._runs.options import RebuildOptions, RunOptions
+from langgraph_runner._runs.pool import DatabaseUnavailableError
 from langgraph_runner._runs.rebuild import Change, Plan, RebuildResult, arebuild, plan, rebuild
 from langgraph_runner._runs.report import NodeReport, NodeStatus, RunReport, run_report
 from langgraph_runner._runs.rerun import (
@@ -39,6 +40,7 @@ from langgraph_runner._runs.thread_lock import ThreadLock, thread_lock
 
 __all__ = [
     "Change",
+    "DatabaseUnavailableError",
     "EffectLedger",
     "FailedItem",
     "NodeReport",
