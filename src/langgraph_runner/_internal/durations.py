@@ -16,9 +16,6 @@ and ``EffectLedger(lease=, poll_interval=)``. The rule:
 Validation style, the same for every config: check once, when the config is made
 (factory time), with a plain function. The error starts with the owner and the field
 (``"create_node: timeout must be ..."``), so a wrong value is found at once.
-pydantic models call :func:`pydantic_seconds` from a ``field_validator(mode="before")``.
-It raises ``ValueError`` for both kinds of error, because that is what pydantic turns
-into a ``ValidationError`` located at the field.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-__all__ = ["optional_seconds", "pydantic_seconds", "seconds", "whole_seconds"]
+__all__ = ["optional_seconds", "seconds", "whole_seconds"]
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -110,11 +107,3 @@ def whole_seconds(value: object, field: str, *, owner: str = "") -> int:
     if result < 1:
         raise ValueError(f"{name} must be at least 1 second, got {value!r}")
     return int(result)
-
-
-def pydantic_seconds(value: object, field: str, *, zero: bool = False) -> float:
-    """:func:`seconds` for a pydantic validator: every refusal is a ``ValueError``."""
-    try:
-        return seconds(value, field, zero=zero)
-    except TypeError as exc:
-        raise ValueError(str(exc)) from None
