@@ -329,8 +329,9 @@ def predict(plan: RunPlan) -> Prediction:
         for name in step:
             p = plan.nodes[name]
             if p.breaker == "group":
-                exhausted = "NODE_TIMEOUT" if p.outcomes == ["hang"] else "RETRY_EXHAUSTED"
-                exc = "NodeTimeoutError" if p.outcomes == ["hang"] else "ConnectionError"
+                last = p.outcomes[min(p.max_attempts - 1, len(p.outcomes) - 1)]
+                exhausted = "NODE_TIMEOUT" if last == "hang" else "RETRY_EXHAUSTED"
+                exc = "NodeTimeoutError" if last == "hang" else "ConnectionError"
                 e = _fail(p, Expect(calls=None), {exhausted}, {exc})
                 if sum(plan.nodes[n].max_attempts for n in plan.group) >= plan.group_threshold:
                     e.codes.add("CIRCUIT_OPEN")
