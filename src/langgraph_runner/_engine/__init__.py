@@ -2,12 +2,14 @@
 
 Imports flow one way, top to bottom (the ``engine-layers`` contract in
 pyproject.toml); nothing imports a module above it. Outside the engine only
-``_node.factory`` (``build``, ``is_wrapped``, the option checks) and the testing
-kit (the no-wait switch in ``waits``, the sweep's ``faults``) import it.
+``_node.factory`` (``build``, ``is_wrapped``, the option checks), the testing
+kit (the no-wait switch in ``waits``, the sweep's ``faults``) and
+``langgraph_runner.temporal`` (the activity body in ``temporal``) import it.
 
 Modules::
 
     __init__  build(fn, **options) -> the node LangGraph gets
+    temporal  a node as a Temporal activity body (langgraph_runner.temporal only)
     runnables a Runnable node (ToolNode, a chain, a subgraph): invoke/ainvoke shells
     adapters  _SyncNode/_AsyncNode: Runnable shells that look like fn
     loop      one call, top-down: attempts, retries, waits, success, failure, cache

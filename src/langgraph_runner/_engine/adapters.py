@@ -46,6 +46,7 @@ class _SyncNode(_compat.RunnableCallable):
         self.afunc = functools.wraps(sync_entry)(
             functools.partial(run_in_executor, None, sync_entry)
         )
+        self._afunc: Callable[..., Any] = self.afunc
 
     # Calling the node directly runs the sync path, like calling the function.
     def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -64,7 +65,10 @@ class _SyncNode(_compat.RunnableCallable):
         return ret
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        if kwargs:
+        afunc = self.afunc
+        if kwargs or (afunc is not self._afunc and afunc is not self._arun):
+            # An afunc swapped by someone else (Temporal's LangGraph plugin sets it to
+            # an execute_activity call) is what this node runs, as for a bare function.
             return await super().ainvoke(input, config, **kwargs)
         ret = await self._arun(input, config if config is not None else ensure_config())
         if ret.__class__ is not dict and isinstance(ret, Runnable):
@@ -86,6 +90,7 @@ class _AsyncNode(_SyncNode):
             self, None, async_entry, name=async_entry.__name__, trace=False
         )
         self._arun = async_entry
+        self._afunc = async_entry
         if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
             inspect.markcoroutinefunction(self)
         else:

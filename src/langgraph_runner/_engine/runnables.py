@@ -204,6 +204,7 @@ def build_runnable(runnable: Runnable[Any, Any], /, **options: Unpack[NodeOption
     run, _ = make_entries(spec)
     _, arun = make_entries(aspec)
     node = wrap(invoke, spec.name, False, run, arun)
+    node.langgraph_runner_async_spec = aspec  # read by the Temporal activity body
     # Drawn as the Runnable is: get_graph() JSON names a node without __name__ (a
     # compiled subgraph, a ToolNode) by its class path.
     node.__module__ = type(runnable).__module__

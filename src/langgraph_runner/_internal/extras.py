@@ -21,6 +21,7 @@ EXTRAS: dict[str, str] = {
     "otel": "the OpenTelemetry exporter",
     "server": "the LangGraph dev server",
     "agents": "LangChain agent middleware (RunnerMiddleware)",
+    "temporal": "running graphs on Temporal",
 }
 
 

