@@ -434,3 +434,28 @@ def test_harden_keeps_every_attribute_of_the_compiled_graph(index: int) -> None:
     assert set(hardened.nodes) == set(bare.nodes)
     assert set(hardened.channels) - set(bare.channels) == {"errors", "routing_flags"}
     assert set(hardened.stream_channels) - set(bare.stream_channels) <= {"errors", "routing_flags"}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("on_error", ["record", "raise"])
+async def test_a_structured_answer_that_does_not_validate_leaves_as_bare(
+    on_error: str, mode: str
+) -> None:
+    """ToolStrategy(handle_errors=False): the StructuredOutputError leaves, unrecorded."""
+    from langchain.agents.structured_output import StructuredOutputError, ToolStrategy
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        temperature: float
+
+    invalid = AIMessage(
+        "", tool_calls=[{"name": "Weather", "args": {"temperature": "hot"}, "id": "w-1"}]
+    )
+    valid = AIMessage(
+        "", tool_calls=[{"name": "Weather", "args": {"temperature": 21.5}, "id": "w-2"}]
+    )
+    model = fake_model(invalid, valid)  # a retry would get the valid answer
+    agent = create_agent(model, [], response_format=ToolStrategy(Weather, handle_errors=False))
+    hardened = harden(agent, retry=3, on_error=on_error)
+    with pytest.raises(StructuredOutputError):
+        await _run(hardened, mode, {"messages": [HumanMessage("weather?")]})

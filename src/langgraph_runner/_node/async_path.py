@@ -12,7 +12,7 @@ node's own async function, under the same options.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.runnables.config import run_in_executor
@@ -37,13 +37,24 @@ def native_async(runnable: Any) -> Any:
     return afunc
 
 
-def with_async_path(node: Any, runnable: Any, options: Mapping[str, Any]) -> Any:
+def _same(fn: Any) -> Any:
+    return fn
+
+
+def with_async_path(
+    node: Any,
+    runnable: Any,
+    options: Mapping[str, Any],
+    prepare: Callable[[Any], Any] = _same,
+) -> Any:
     """``node`` (``create_node`` of ``runnable.func``) whose async path runs ``runnable.afunc``.
 
     Args:
         node: The hardened sync function, as ``create_node`` made it.
         runnable: The node LangGraph had.
         options: The options ``node`` was made with.
+        prepare: What ``node``'s function went through before ``create_node``; the
+            async function goes through it too.
 
     Returns:
         ``node`` itself, its async entry replaced when ``runnable`` has its own
@@ -52,7 +63,7 @@ def with_async_path(node: Any, runnable: Any, options: Mapping[str, Any]) -> Any
     afunc = native_async(runnable)
     if afunc is None or not hasattr(node, "_arun"):
         return node
-    anode = create_node(afunc, **options)
+    anode = create_node(prepare(afunc), **options)
     node._arun = anode._arun
     node.afunc = anode._arun
     return node

@@ -38,11 +38,16 @@ from langgraph_runner._node.agent_model import is_agent_model, with_error_messag
 from langgraph_runner._node.async_path import with_async_path
 from langgraph_runner._node.calls import harden_tool_node
 from langgraph_runner._node.factory import NodeOptions, create_node, is_wrapped, node_factory
+from langgraph_runner._node.invalid_answer import letting_invalid_answers_out
 from langgraph_runner._state.added import RecordChannels
 
 __all__ = ["harden"]
 
 G = TypeVar("G", bound=StateGraph[Any, Any, Any, Any])
+
+
+def _same(fn: Any) -> Any:
+    return fn
 
 
 def _target(runnable: Any) -> Any:
@@ -221,7 +226,12 @@ def _harden_one(name: str, runnable: Any, options: dict[str, Any]) -> Any:
         inner = _harden_compiled(runnable, None, options)
         return create_node(inner, **{**options, "retry": None})
     target = _target(runnable)
-    node = with_async_path(create_node(target, **options), runnable, options)
+
+    def build(prepare: Any = _same) -> Any:
+        return with_async_path(create_node(prepare(target), **options), runnable, options, prepare)
+
+    # An agent's structured answer that does not validate leaves as it would bare.
+    node = letting_invalid_answers_out(build) if is_agent_model(target) else build()
     if is_agent_model(target) and options.get("on_error", "record") == "record":
         # A recorded model failure ends the agent with an error AIMessage (its router
         # reads the last message), as RunnerMiddleware does.
