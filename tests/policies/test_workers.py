@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from langgraph_runner._policies import workers as workers
+from langgraph_runner._policies.abort import AbortController
 from langgraph_runner._policies.timeouts import run_sync_attempt
 from langgraph_runner._policies.workers import (
     abandoned_thread_count,
@@ -109,3 +110,19 @@ def test_a_hung_upstream_holds_at_most_max_busy_threads(monkeypatch: pytest.Monk
     assert call_sync(lambda: 7) == 7  # and the pool serves again
     assert len(ran) == 4
     assert pool.created == 4
+
+
+def test_a_call_without_a_time_limit_never_waits_in_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With every worker busy, a call that has no time limit (only a run signal) gets a
+    thread of its own: nothing would end its wait in the queue."""
+    pool = workers._Pool(max_busy=1)
+    monkeypatch.setattr(workers, "_pool", pool)
+    release = threading.Event()
+    with pytest.raises(NodeTimeoutError):
+        call_sync(lambda: release.wait(10), timeout=0.05)  # the one worker is stuck
+    controller = AbortController()
+    assert call_sync(lambda: 7, timeout=None, run_signal=controller.signal) == 7
+    assert pool.created == 2
+    release.set()

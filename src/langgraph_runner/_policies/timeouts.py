@@ -155,7 +155,7 @@ def run_sync_attempt(
     start = time.monotonic()
     kind = "run"
     try:
-        _workers.submit(job)
+        _workers.submit(job, may_wait=timeout is not None or progress is not None)
         while True:
             due, kind = expiry(start, timeout, progress)
             if due is None:
@@ -229,7 +229,7 @@ async def arun_sync_attempt(
     start = time.monotonic()
     timer = ExpiryTimer(loop, start, timeout, progress, lambda kind: _settle(waiter, kind))
     try:
-        _workers.submit(job)
+        _workers.submit(job, may_wait=timeout is not None or progress is not None)
         why = await waiter
     except asyncio.CancelledError:
         _abort(controller, "cancelled")

@@ -12,7 +12,9 @@ so a hung upstream cannot take a thread per caller (1,000 timed-out calls held
 1,001 threads). Past the bound a call waits in a queue for the next free worker,
 and that wait counts against its own timeout: while every worker is stuck on a
 hung upstream, later attempts time out without having run (a queued call that is
-abandoned never runs). At most ``_MAX_IDLE_WORKERS`` idle workers are kept, and
+abandoned never runs). A call without a time limit never queues (nothing would end
+its wait, and a nested call could wait forever for its parent's worker): it gets a
+thread past the bound. At most ``_MAX_IDLE_WORKERS`` idle workers are kept, and
 an idle one exits after ``_IDLE_EXIT_SECONDS``.
 """
 
@@ -157,11 +159,11 @@ class _Pool:
         self.max_busy = max_busy
         self.waiting: collections.deque[_Job] = collections.deque()
 
-    def submit(self, job: _Job) -> None:
+    def submit(self, job: _Job, may_wait: bool = True) -> None:
         with self.lock:
             worker = self.idle.pop() if self.idle else None
             if worker is None:
-                if self.busy >= self.max_busy:
+                if may_wait and self.busy >= self.max_busy:
                     self.waiting.append(job)  # the next worker to finish takes it
                     return
                 self.created += 1
@@ -242,9 +244,11 @@ def wait_for_abandoned_threads(timeout: float | None = None) -> bool:
         return stats.cond.wait_for(lambda: stats.running == 0, timeout)
 
 
-def submit(job: _Job) -> None:
-    """Hand ``job`` to an idle worker, or a new one."""
-    _pool.submit(job)
+def submit(job: _Job, may_wait: bool = True) -> None:
+    """Hand ``job`` to an idle worker, or a new one; past ``MAX_BUSY_WORKERS`` busy ones,
+    queue it for the next free worker (``may_wait``: its caller's time limit ends the
+    wait) or give it a new one anyway (no time limit)."""
+    _pool.submit(job, may_wait)
 
 
 Job = _Job
