@@ -25,12 +25,9 @@ from contextvars import ContextVar
 from typing import Any
 
 from langgraph_runner._policies.context import get_node_context
+from langgraph_runner._records.exceptions import HangNotStopped
 
 __all__ = ["PLANS", "Fault", "FaultPlan", "HangNotStopped", "fault_plan", "planned_fault"]
-
-
-class HangNotStopped(Exception):
-    """A planned hang that no timeout stopped (the sweep reports the point as hung)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
     │   ├── ThreadBusyError           (also RuntimeError) another run holds the thread's lock
     │   ├── ThreadNotFoundError       (also LookupError) no checkpoint for the thread
     │   ├── RunNotCompletedError      a rebuild's base run did not complete
-    │   └── StepFailedError           a step of a run failed and the run stopped
+    │   ├── StepFailedError           a step of a run failed and the run stopped
+    │   └── SweepError                the testing kit's fault sweep could not run the graph
     ├── langgraph.errors.NodeTimeoutError
     │   └── NodeTimeoutError          (so LangGraph's RetryPolicy and handlers see a timeout)
     └── internal: caught inside the package, never raised to a caller
@@ -23,7 +24,8 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
         ├── BackendTimeout            (also TimeoutError) a cache backend did not answer in time
         ├── Rejected                  a cache entry failed signature verification
         ├── CommandError              the CLI was given a bad command line: exit code 2
-        └── FollowTimeoutError        ``report --follow --timeout`` ran out: exit code 1
+        ├── FollowTimeoutError        ``report --follow --timeout`` ran out: exit code 1
+        └── HangNotStopped            a sweep's planned hang that no timeout stopped
 
 Each error carries its context as attributes (node, attempt, elapsed, thread id ...)
 and pickles with them (``LangGraphRunnerError.__reduce__``). The public ones are
@@ -46,6 +48,7 @@ __all__ = [
     "CommandError",
     "FailureLoopError",
     "FollowTimeoutError",
+    "HangNotStopped",
     "LangGraphRunnerError",
     "LimitStoreUnavailableError",
     "NodeAbortedError",
@@ -55,6 +58,7 @@ __all__ = [
     "RunNotCompletedError",
     "StateSchemaError",
     "StepFailedError",
+    "SweepError",
     "ThreadBusyError",
     "ThreadNotFoundError",
     "Unhashable",
@@ -388,3 +392,11 @@ class CommandError(Exception):
 
 class FollowTimeoutError(Exception):
     """The run was still going when the ``--follow`` time limit ran out: exit code 1."""
+
+
+class SweepError(LangGraphRunnerError):
+    """The fault sweep could not run: the graph fails without a fault, or does not repeat itself."""
+
+
+class HangNotStopped(Exception):
+    """A planned hang that no timeout stopped (the sweep reports the point as hung)."""

@@ -19,9 +19,10 @@ from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 
-from langgraph_runner._engine.faults import HangNotStopped, fault_plan
+from langgraph_runner._engine.faults import fault_plan
 from langgraph_runner._engine.waits import no_wait_scope
 from langgraph_runner._node.factory import is_wrapped
+from langgraph_runner._records.exceptions import HangNotStopped, SweepError
 from langgraph_runner.testing._points import Point, PointKind, Probe, Seen, names_of
 
 __all__ = [
@@ -43,10 +44,6 @@ GraphSource = Any  # a compiled graph, or a function returning a fresh one
 ErrorSpec = BaseException | type[BaseException] | Callable[[Point], BaseException]
 ALL_KINDS: tuple[PointKind, ...] = ("node", "model", "tool")
 _TEXT_LIMIT = 160
-
-
-class SweepError(Exception):
-    """The sweep could not run: the graph fails without a fault, or does not repeat itself."""
 
 
 @dataclasses.dataclass(frozen=True)
