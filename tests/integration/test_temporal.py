@@ -407,3 +407,36 @@ def test_the_example_worker_runs_a_workflow(temporal_address: str, tmp_path: Pat
     assert "blocked: True" in done.stdout
     assert '"attempts": 3' in done.stdout and "[REDACTED]" in done.stdout
     assert "sk-demo" not in done.stdout + done.stderr  # not even in Temporal's own logs
+
+
+async def test_a_retried_activity_does_not_repeat_a_recorded_effect(
+    temporal_address: str, tmp_path: Path
+) -> None:
+    """The ledger's key is the same on every attempt of the activity (as on a re-run elsewhere)."""
+    from langgraph_runner import get_node_context
+    from langgraph_runner.runs import EffectLedger
+
+    key = uuid.uuid4().hex
+    charges: list[str] = []
+    keys: list[str | None] = []
+    ledger = EffectLedger.sqlite(str(tmp_path / "effects.db"))
+
+    def charge(state: State) -> dict[str, Any]:
+        keys.append(get_node_context().idempotency_key)
+        with ledger.effect("charge") as done:
+            if not done:
+                charges.append("charged")
+        if _called(key) < 2:
+            raise ConnectionError("lost the answer after charging")
+        return {"x": state["x"] + 1}
+
+    build = _graph(key, charge, retry=FAST)
+    try:
+        with no_wait():
+            result, _ = await _run(temporal_address, build, {"x": 5})
+    finally:
+        ledger.close()
+    assert len(CALLS[key]) == 2 and all(CALLS[key])
+    assert charges == ["charged"]  # once, though the node ran twice
+    assert keys[0] and keys[0] == keys[1]
+    assert result["x"] == 111
