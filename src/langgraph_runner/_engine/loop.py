@@ -186,7 +186,13 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                         discarded(call.config, watched[0])
                     step = policy.decide(call, retry, exc)
                     if not isinstance(step, Retry):
-                        return fail_sync(spec, state, call, step)
+                        try:
+                            return fail_sync(spec, state, call, step)
+                        finally:
+                            # The error's traceback holds this frame: drop the frame's own
+                            # references to it, so a recorded failure leaves no cycle
+                            # behind for the garbage collector.
+                            del step, retry
                     _retrying(spec, call, step, exc)
                     hook = spec.on_retry_attempt
                     if hook is not None:
@@ -283,7 +289,13 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                         discarded(call.config, watched[0])
                     step = policy.decide(call, retry, exc)
                     if not isinstance(step, Retry):
-                        return await fail_async(spec, state, call, step)
+                        try:
+                            return await fail_async(spec, state, call, step)
+                        finally:
+                            # The error's traceback holds this frame: drop the frame's own
+                            # references to it, so a recorded failure leaves no cycle
+                            # behind for the garbage collector.
+                            del step, retry
                     _retrying(spec, call, step, exc)
                     hook = spec.on_retry_attempt
                     if hook is not None:
