@@ -14,6 +14,7 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
     │   ├── BudgetExceededError       a run, thread or tenant budget is spent (never retried)
     │   ├── ThreadBusyError           (also RuntimeError) another run holds the thread's lock
     │   ├── ThreadNotFoundError       (also LookupError) no checkpoint for the thread
+    │   ├── DatabaseUnavailableError  (also ConnectionError) the runs database stayed unreachable
     │   ├── RunNotCompletedError      a rebuild's base run did not complete
     │   ├── StepFailedError           a step of a run failed and the run stopped
     │   └── SweepError                the testing kit's fault sweep could not run the graph
@@ -46,6 +47,7 @@ __all__ = [
     "BudgetExceededError",
     "CircuitOpenError",
     "CommandError",
+    "DatabaseUnavailableError",
     "FailureLoopError",
     "FollowTimeoutError",
     "HangNotStopped",
@@ -334,6 +336,18 @@ class BudgetExceededError(LangGraphRunnerError):
 
 class ThreadNotFoundError(LangGraphRunnerError, LookupError):
     """The checkpointer holds no checkpoint for the requested thread."""
+
+
+class DatabaseUnavailableError(LangGraphRunnerError, ConnectionError):
+    """The database could not be reached (after retries): names it, never its password.
+
+    Attributes:
+        database: ``postgres:host:port/dbname`` or ``sqlite:path``.
+    """
+
+    def __init__(self, database: str, message: str) -> None:
+        super().__init__(f"{database}: {message}")
+        self.database = database
 
 
 class RunNotCompletedError(LangGraphRunnerError):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._records.exceptions import DatabaseUnavailableError
 
 __all__ = [
     "DEFAULT_CHECK_IDLE",
@@ -49,18 +50,6 @@ WAIT_NOTICE = 1.0
 _log = logging.getLogger("langgraph_runner.runs")
 _IDLE_SINCE: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 T = TypeVar("T")
-
-
-class DatabaseUnavailableError(ConnectionError):
-    """The database could not be reached (after retries): names it, never its password.
-
-    Attributes:
-        database: ``postgres:host:port/dbname`` or ``sqlite:path``.
-    """
-
-    def __init__(self, database: str, message: str) -> None:
-        super().__init__(f"{database}: {message}")
-        self.database = database
 
 
 @dataclass(frozen=True, kw_only=True)
