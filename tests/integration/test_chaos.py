@@ -50,6 +50,8 @@ from tests.chaos_model import (
     predict,
 )
 
+pytestmark = pytest.mark.slow  # seconds per test: skipped by -m 'not slow'
+
 
 @pytest.fixture
 def chaos_loop() -> Any:

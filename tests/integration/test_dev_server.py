@@ -31,9 +31,12 @@ START_TIMEOUT = 90.0
 JOBS_PER_WORKER = 40
 
 # langgraph-cli installs its in-memory server (langgraph-api) only on Python >= 3.11.
-pytestmark = pytest.mark.skipif(
-    sys.version_info < (3, 11), reason="langgraph dev's in-memory server needs Python >= 3.11"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        sys.version_info < (3, 11), reason="langgraph dev's in-memory server needs Python >= 3.11"
+    ),
+]
 
 # Offline: no CLI analytics, no version check against PyPI, no LangSmith tracing or
 # license calls (those need keys we drop).

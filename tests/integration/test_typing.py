@@ -37,6 +37,8 @@ from typing import Any
 
 from langgraph_runner import create_node
 
+pytestmark = pytest.mark.slow  # seconds per test: skipped by -m 'not slow'
+
 
 def fetch(state: dict[str, Any]) -> dict[str, Any]:
     return state

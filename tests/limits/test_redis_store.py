@@ -220,6 +220,7 @@ def run_workers(url: str, prefix: str, workers: int, seconds: float) -> list[flo
     return sorted(starts)
 
 
+@pytest.mark.slow
 def test_four_processes_share_one_limit(url: str, prefix: str) -> None:
     """MEASURED (~12 s): 4 processes sharing a Redis limit of N/s start at most N*10 + burst
     calls in 10 s, and not far below it."""

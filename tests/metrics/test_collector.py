@@ -708,6 +708,7 @@ def test_failing_callback_is_logged_not_raised(logged: list[dict[str, Any]]) -> 
     assert "alert system down" in failed[0]["error"]
 
 
+@pytest.mark.slow
 @FACTORIES
 def test_threads_count_exactly(make: Callable[..., NodeMetricsCollector]) -> None:
     """8 threads x 100k records each, on shared and own nodes, lose no update."""

@@ -22,6 +22,8 @@ from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.report import NodeStatus, RunStatus, run_report
 from tests import services
 
+pytestmark = pytest.mark.slow  # seconds per test: skipped by -m 'not slow'
+
 WORKER = Path(__file__).resolve().parents[1] / "crash_worker.py"
 PG_URL = services.POSTGRES_URL
 KILLS = 4

@@ -34,6 +34,8 @@ from psycopg import sql
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from tests import services
 
+pytestmark = pytest.mark.slow  # seconds per test: skipped by -m 'not slow'
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 THREADS = 40
 WORKERS = 4

@@ -706,6 +706,7 @@ def _dag_graph(saver: Any, cache: Any, broken: set[str], flaky: dict[str, int]) 
     return g.compile(checkpointer=saver)
 
 
+@pytest.mark.slow
 def test_another_process_reads_cached_reused_failed_pending_attempts_and_cause(
     tmp_path: Any,
 ) -> None:
