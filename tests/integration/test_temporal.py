@@ -14,8 +14,10 @@ timeout is the node's own (a record), not Temporal's.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +47,7 @@ from temporalio.worker import Replayer, Worker  # noqa: E402
 from langgraph_runner.temporal import for_temporal  # noqa: E402
 from langgraph_runner.testing import no_wait  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[2]
 FAST = RetryConfig(max_attempts=3, initial_interval=0.01, max_interval=0.05)
 VOLATILE = {"timestamp", "duration_ms", "trace_id", "graph_execution_id"}
 
@@ -391,7 +394,7 @@ def test_for_temporal_refuses_bad_options() -> None:
 
 def test_the_example_worker_runs_a_workflow(temporal_address: str, tmp_path: Path) -> None:
     """examples/temporal_worker.py: Temporal's third attempt succeeds, a failure is recorded."""
-    example = Path(__file__).resolve().parents[2] / "examples" / "temporal_worker.py"
+    example = ROOT / "examples" / "temporal_worker.py"
     done = subprocess.run(
         [sys.executable, str(example)],
         capture_output=True,
@@ -440,3 +443,117 @@ async def test_a_retried_activity_does_not_repeat_a_recorded_effect(
     assert charges == ["charged"]  # once, though the node ran twice
     assert keys[0] and keys[0] == keys[1]
     assert result["x"] == 111
+
+
+# ---------------------------------------------------------------- a worker killed mid-node
+# Module-level nodes and a worker entry point: the first worker runs in a subprocess
+# (python -c "...worker_main(...)") so the test can SIGKILL it.
+
+
+class CrashState(GraphState):
+    dir: str
+    x: int
+
+
+def _log(state: CrashState, line: str) -> None:
+    with open(Path(state["dir"]) / "runs.log", "a", encoding="utf-8") as out:
+        out.write(line + "\n")
+
+
+def crash_a(state: CrashState) -> dict[str, Any]:
+    _log(state, "a")
+    return {"x": state["x"] + 1}
+
+
+def crash_b(state: CrashState) -> dict[str, Any]:
+    _log(state, "b")
+    return {"x": state["x"] * 10}
+
+
+def crash_c(state: CrashState) -> dict[str, Any]:
+    from langgraph_runner.runs import EffectLedger
+
+    _log(state, "c")
+    marker = Path(state["dir"]) / "c-started"
+    second = marker.exists()
+    ledger = EffectLedger.sqlite(str(Path(state["dir"]) / "effects.db"))
+    with ledger, ledger.effect("mail") as done:
+        if not done:
+            _log(state, "mail")
+    marker.touch()
+    if not second:
+        time.sleep(60)  # the worker is killed here
+    return {"x": state["x"] + 5}
+
+
+def crash_graph() -> StateGraph[Any, Any, Any, Any]:
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(CrashState)
+    builder.add_node("a", crash_a)
+    builder.add_node("b", crash_b)
+    builder.add_node("c", crash_c)
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", "c")
+    builder.add_edge("c", END)
+    harden(builder, retry=FAST)
+    # A lost worker's activity is retried once its start-to-close limit has passed.
+    return for_temporal(builder, options={"c": {"start_to_close_timeout": timedelta(seconds=2)}})
+
+
+def _crash_worker(client: Client, queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=[RunGraph],
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+    )
+
+
+def worker_main(address: str, queue: str, name: str) -> None:
+    """The first worker (a subprocess): runs until it is killed."""
+
+    async def serve() -> None:
+        plugin = LangGraphPlugin(graphs={name: crash_graph()})
+        client = await Client.connect(address, plugins=[plugin])
+        await _crash_worker(client, queue).run()
+
+    asyncio.run(serve())
+
+
+def _spawn_worker(address: str, queue: str, name: str) -> subprocess.Popen[bytes]:
+    code = "import sys, tests.integration.test_temporal as t; t.worker_main(*sys.argv[1:])"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, address, queue, name],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_a_killed_worker_is_replaced_without_rerunning_finished_nodes(
+    temporal_address: str, tmp_path: Path
+) -> None:
+    name, queue = f"g{uuid.uuid4().hex[:8]}", f"lgr-{uuid.uuid4().hex}"
+    first = _spawn_worker(temporal_address, queue, name)
+    try:
+        client = await Client.connect(temporal_address)
+        handle = await client.start_workflow(
+            RunGraph.run,
+            args=[name, {"dir": str(tmp_path), "x": 1}],
+            id=f"lgr-{uuid.uuid4().hex}",
+            task_queue=queue,
+        )
+        ends = time.monotonic() + 30
+        while not (tmp_path / "c-started").exists():
+            assert first.poll() is None and time.monotonic() < ends, "c never started"
+            await asyncio.sleep(0.05)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    plugin = LangGraphPlugin(graphs={name: crash_graph()})
+    second = await Client.connect(temporal_address, plugins=[plugin])
+    async with _crash_worker(second, queue):
+        result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert result["x"] == 25
+    runs = (tmp_path / "runs.log").read_text(encoding="utf-8").split()
+    assert runs == ["a", "b", "c", "mail", "c"]  # a and b once; c again; the mail once
