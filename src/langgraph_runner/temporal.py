@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from langgraph.graph import StateGraph
 
-from langgraph_runner._internal.durations import seconds
+from langgraph_runner._internal.durations import optional_seconds, seconds
 from langgraph_runner._internal.extras import require_extra
 
 require_extra("temporal", "temporalio.langgraph")
@@ -102,6 +102,7 @@ def for_temporal(
     retries: Retries = "temporal",
     default_timeout: float | timedelta = 300.0,
     timeout_grace: float | timedelta = 5.0,
+    heartbeat: float | timedelta | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
     """Prepare ``builder`` for ``LangGraphPlugin(graphs={...: builder})``, in place.
@@ -121,6 +122,10 @@ def for_temporal(
         default_timeout: Start-to-close timeout of a node without ``timeout``
             (seconds or a timedelta; Temporal requires one).
         timeout_grace: Added to a node's own time limit so it fires first.
+        heartbeat: The activities' heartbeat timeout (seconds or a timedelta), or
+            None. With one, a node of ours heartbeats three times per timeout while
+            it runs: a lost worker's node is retried after this timeout, and a
+            cancelled workflow cancels the running node (its task is cancelled).
         options: Per node name, ``execute_activity`` options that win over ours
             (for example ``{"fetch": {"task_queue": "gpu"}}``).
 
@@ -138,6 +143,7 @@ def for_temporal(
         raise ValueError(f"{owner}: retries must be 'temporal' or 'runner', got {retries!r}")
     default = seconds(default_timeout, "default_timeout", owner=owner)
     seconds(timeout_grace, "timeout_grace", owner=owner, zero=True)
+    beat = optional_seconds(heartbeat, "heartbeat", owner=owner)
     extra = dict(options or {})
     unknown = sorted(set(extra) - set(builder.nodes))
     if unknown:
@@ -160,6 +166,8 @@ def for_temporal(
         ours = activity_options(
             found, retries=retries, default_timeout=default_timeout, timeout_grace=timeout_grace
         )
+        if beat is not None:
+            ours["heartbeat_timeout"] = timedelta(seconds=beat)
         merged = {"execute_in": "activity", **ours, **metadata, **extra.get(name, {})}
         runnable = RunnableCallable(None, body, name=name, trace=False)
         builder.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)

@@ -30,7 +30,14 @@ from typing import Any
 
 import pytest
 
-from langgraph_runner import GraphState, RetryConfig, create_node, harden, node_factory
+from langgraph_runner import (
+    GraphState,
+    RetryConfig,
+    create_node,
+    get_node_context,
+    harden,
+    node_factory,
+)
 
 temporalio = pytest.importorskip("temporalio", reason="the 'temporal' extra is not installed")
 pytest.importorskip("temporalio.langgraph", reason="temporalio-langgraph is not installed")
@@ -388,6 +395,10 @@ def test_for_temporal_refuses_bad_options() -> None:
         for_temporal(builder, retries="both")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="for_temporal: default_timeout"):
         for_temporal(builder, default_timeout=0)
+    with pytest.raises(ValueError, match="for_temporal: heartbeat"):
+        for_temporal(builder, heartbeat=-1)
+    with pytest.raises(TypeError, match="for_temporal: timeout_grace"):
+        for_temporal(builder, timeout_grace="5s")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="name no node"):
         for_temporal(builder, options={"missing": {}})
 
@@ -416,7 +427,6 @@ async def test_a_retried_activity_does_not_repeat_a_recorded_effect(
     temporal_address: str, tmp_path: Path
 ) -> None:
     """The ledger's key is the same on every attempt of the activity (as on a re-run elsewhere)."""
-    from langgraph_runner import get_node_context
     from langgraph_runner.runs import EffectLedger
 
     key = uuid.uuid4().hex
@@ -557,3 +567,53 @@ async def test_a_killed_worker_is_replaced_without_rerunning_finished_nodes(
     assert result["x"] == 25
     runs = (tmp_path / "runs.log").read_text(encoding="utf-8").split()
     assert runs == ["a", "b", "c", "mail", "c"]  # a and b once; c again; the mail once
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_cancelled_workflow_cancels_the_running_node(
+    temporal_address: str, is_async: bool
+) -> None:
+    """With heartbeat=, a cancel from the client reaches the node.
+
+    An async node's task is cancelled; a sync node's abort signal fires.
+    """
+    key = uuid.uuid4().hex
+    seen: list[str] = []
+
+    async def waits(state: State) -> dict[str, Any]:
+        _called(key)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return {"x": 0}
+
+    def waits_sync(state: State) -> dict[str, Any]:
+        _called(key)
+        signal = get_node_context().abort_signal
+        if signal is not None and signal.wait_sync(30):
+            seen.append("cancelled")
+        return {"x": 0}
+
+    build = _graph(key, waits if is_async else waits_sync, timeout=60)
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(graphs={name: for_temporal(build(), heartbeat=1)})
+    client = await Client.connect(temporal_address, plugins=[plugin])
+    queue = f"lgr-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        handle = await client.start_workflow(
+            RunGraph.run, args=[name, {"x": 1}], id=f"lgr-{uuid.uuid4().hex}", task_queue=queue
+        )
+        ends = time.monotonic() + 20
+        while key not in CALLS:
+            assert time.monotonic() < ends, "the node never started"
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        while not seen:
+            assert time.monotonic() < ends, "the node was never cancelled"
+            await asyncio.sleep(0.05)
+    assert seen == ["cancelled"] and CALLS[key] == [True]
+    assert f"{key}:after" not in CALLS

@@ -19,6 +19,7 @@ The temporalio package is imported only here, and only this module's caller
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -103,6 +104,28 @@ class _HandOff(Policy):
         ) from None
 
 
+async def _beat(every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        activity.heartbeat()
+
+
+def _liveness() -> asyncio.Task[None] | None:
+    """With a heartbeat timeout, heartbeats three times per timeout while the node runs.
+
+    They tell Temporal the worker is alive (a lost worker's activity is retried after
+    the heartbeat timeout, not the start-to-close one) and are how a cancellation
+    reaches the activity: Temporal cancels the node's task on its next heartbeat.
+    """
+    try:
+        timeout = activity.info().heartbeat_timeout
+    except RuntimeError:  # not in an activity
+        return None
+    if not timeout:
+        return None
+    return asyncio.ensure_future(_beat(timeout.total_seconds() / 3))
+
+
 def _config(config: RunnableConfig | None) -> RunnableConfig | None:
     """The config the plugin rebuilt in the activity (with a Runtime), else ``config``."""
     current = var_child_runnable_config.get()
@@ -136,6 +159,7 @@ def activity_body(name: str, spec: NodeSpec, *, temporal_retries: bool) -> Activ
         entry = make_entries(spec)[1]
 
     async def body(state: Any, config: RunnableConfig) -> Any:
+        beats = _liveness()
         try:
             return await entry(state, _config(config))
         except ApplicationError:
@@ -147,6 +171,9 @@ def activity_body(name: str, spec: NodeSpec, *, temporal_retries: bool) -> Activ
             raise ApplicationError(
                 _message(exc), type=type(exc).__name__, non_retryable=True
             ) from None
+        finally:
+            if beats is not None:
+                beats.cancel()
 
     body.__name__ = name
     body.__qualname__ = f"langgraph_runner_node.{name}"
