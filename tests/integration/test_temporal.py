@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from langgraph_runner import (
     GraphState,
@@ -617,3 +619,74 @@ async def test_a_cancelled_workflow_cancels_the_running_node(
             await asyncio.sleep(0.05)
     assert seen == ["cancelled"] and CALLS[key] == [True]
     assert f"{key}:after" not in CALLS
+
+
+class Throttled(ConnectionError):
+    """A 429 with a Retry-After hint."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("slow down")
+        self.retry_after = retry_after
+
+
+async def test_retry_after_is_the_next_retry_delay(temporal_address: str) -> None:
+    key = uuid.uuid4().hex
+
+    def throttled(state: State) -> dict[str, Any]:
+        if _called(key) < 2:
+            raise Throttled(0.25)
+        return {"x": state["x"]}
+
+    retry = RetryConfig(max_attempts=2, initial_interval=0.01, max_interval=5)
+    build = _graph(key, throttled, retry=retry)
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(graphs={name: for_temporal(build())})
+    client = await Client.connect(temporal_address, plugins=[plugin])
+    queue, workflow_id = f"lgr-{uuid.uuid4().hex}", f"lgr-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        await client.execute_workflow(
+            RunGraph.run, args=[name, {"x": 1}], id=workflow_id, task_queue=queue
+        )
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    [started] = [
+        e.activity_task_started_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+        and e.activity_task_started_event_attributes.attempt == 2
+    ]
+    info = started.last_failure.application_failure_info
+    assert info.type == "Throttled"
+    assert info.next_retry_delay.ToTimedelta() == timedelta(seconds=0.25)
+    assert started.last_failure.message == "slow down"
+
+
+@given(
+    attempts=st.integers(1, 20),
+    initial=st.floats(0.01, 10),
+    factor=st.floats(1, 5),
+    ceiling=st.floats(10, 100),
+    timeout=st.one_of(st.none(), st.floats(0.1, 100)),
+)
+@settings(max_examples=30, deadline=None)
+def test_retry_config_maps_to_the_activity_options(
+    attempts: int, initial: float, factor: float, ceiling: float, timeout: float | None
+) -> None:
+    from langgraph_runner.temporal import activity_options
+
+    def fn(state: State) -> None:
+        return None
+
+    retry = RetryConfig(
+        max_attempts=attempts, initial_interval=initial, backoff_factor=factor, max_interval=ceiling
+    )
+    spec = create_node(fn, retry=retry, timeout=timeout).langgraph_runner_spec
+    ours = activity_options(spec, timeout_grace=5)
+    policy = ours["retry_policy"]
+    assert policy.maximum_attempts == attempts
+    assert policy.initial_interval == timedelta(seconds=initial)
+    assert policy.backoff_coefficient == factor
+    assert policy.maximum_interval == timedelta(seconds=ceiling)
+    expected = 300.0 if timeout is None else timeout + 5
+    assert ours["start_to_close_timeout"] == timedelta(seconds=expected)
+    runner = activity_options(spec, retries="runner")
+    assert runner["retry_policy"].maximum_attempts == 1
