@@ -20,6 +20,10 @@ thread count and RSS of the process. Ratios are against ``bare 1 conn`` measured
 the same run. Threads and rows made are deleted at the end.
 
     python benchmarks/load.py [--url postgresql://...] [--levels 20,200,1000] [--runs 2]
+        [--pool-timeout 30]
+
+``--pool-timeout`` bounds how long a statement waits for a pooled connection (both
+pooled variants); with 1,000 runs in flight on a slow machine the default 30 s can pass.
 """
 
 from __future__ import annotations
@@ -99,6 +103,9 @@ async def bare_one(url: str) -> AsyncIterator[Any]:
         yield saver
 
 
+POOL_TIMEOUT = 30.0  # --pool-timeout: how long a statement may wait for a pooled connection
+
+
 @asynccontextmanager
 async def bare_pool(url: str) -> AsyncIterator[Any]:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -107,7 +114,12 @@ async def bare_pool(url: str) -> AsyncIterator[Any]:
 
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     async with AsyncConnectionPool(
-        url, max_size=4, kwargs=kwargs, check=AsyncConnectionPool.check_connection, open=False
+        url,
+        max_size=4,
+        kwargs=kwargs,
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+        timeout=POOL_TIMEOUT,
     ) as pool:
         yield AsyncPostgresSaver(pool)  # type: ignore[arg-type]
 
@@ -172,7 +184,8 @@ async def variant(name: str, url: str, level: int, total: int, prefix: str) -> d
     tagged = _tag(url, app)
     opener = {"bare 1 conn": bare_one, "bare pool": bare_pool}.get(name)
     with Sampler(url, app) as sample:
-        async with opener(tagged) if opener else open_async_checkpointer(tagged) as saver:
+        ours = open_async_checkpointer(tagged, pool_timeout=POOL_TIMEOUT)
+        async with opener(tagged) if opener else ours as saver:
             graph = build().compile(checkpointer=saver)
 
             async def one(thread: str) -> Any:
@@ -213,7 +226,10 @@ async def main() -> None:
     )
     parser.add_argument("--levels", default="20,200,1000")
     parser.add_argument("--runs", type=int, default=2, help="runs per level, in multiples")
+    parser.add_argument("--pool-timeout", type=float, default=30.0)
     args = parser.parse_args()
+    global POOL_TIMEOUT
+    POOL_TIMEOUT = args.pool_timeout
     prefix = f"load-{uuid.uuid4().hex[:8]}"
     names = ["bare 1 conn", "bare pool", "bare ours", "arun"]
     print(

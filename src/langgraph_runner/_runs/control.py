@@ -49,8 +49,9 @@ def list_runs(
     Returns:
         One ``RunRecord`` per run: ``run_id``, ``thread_id``, ``tenant``, ``graph``,
         ``status`` (``running``, ``completed``, ``interrupted``, ``failed``,
-        ``cancelled``), ``reason``, ``started_at``/``updated_at`` (epoch seconds) and
-        the graph's ``nodes``.
+        ``cancelled``, or ``abandoned``: its process died, see ``RunStatus``),
+        ``reason``, ``started_at``/``updated_at`` (epoch seconds) and the graph's
+        ``nodes``. Reading marks ``abandoned`` the ``running`` rows whose lease ran out.
     """
     if limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit!r}")
