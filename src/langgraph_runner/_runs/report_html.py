@@ -19,13 +19,14 @@ __all__ = ["draw_graph", "draw_timeline"]
 
 _W, _H, _GAP_X, _GAP_Y, _PAD = 180, 62, 28, 46, 12
 _TERM_H = 30
+_CAUSE_CHARS, _CAUSE_LINE = 26, 13  # characters per line of a cause in a box, px per line
 
 CSS = """
 .lgr .canvas{position:relative;margin:8px auto}
 .lgr .canvas svg{position:absolute;left:0;top:0}
 .lgr .canvas .node,.lgr .canvas .term{position:absolute;box-sizing:border-box;overflow:hidden}
-.lgr .node .cause{font-size:.72em;display:block;white-space:nowrap;overflow:hidden;
-text-overflow:ellipsis}
+.lgr .node .cause{font-size:.72em;line-height:13px;display:block;white-space:normal;
+overflow-wrap:anywhere;text-align:left}
 .lgr .timeline{margin:1em 0;max-width:960px}
 .lgr .timeline .row{display:flex;align-items:center;gap:8px;margin:2px 0;font-size:.85em}
 .lgr .timeline .label{width:12em;text-align:right;white-space:nowrap;overflow:hidden;
@@ -37,15 +38,23 @@ border:1px solid #e9ecef}
 """
 
 
+def _box_height(status: str | None, cause: str | None) -> int:
+    """A box tall enough for its whole cause (wrapped), a terminal's height for None."""
+    if status is None:
+        return _TERM_H
+    lines = -(-len(cause) // _CAUSE_CHARS) if cause else 0
+    return _H + max(0, lines - 1) * _CAUSE_LINE
+
+
 def _box_html(
     name: str,
     status: str | None,
     cause: str | None,
-    at: tuple[int, int],
+    at: tuple[int, int, int],
     colours: Mapping[str, tuple[str, str, str]],
 ) -> str:
     esc = html.escape(name)
-    x, y = at
+    x, y, h = at
     if status is None:
         return (
             f'<div class="term" data-node="{esc}" style="left:{x}px;top:{y}px;'
@@ -58,7 +67,7 @@ def _box_html(
     return (
         f'<div class="node" data-node="{esc}" data-status="{status}" '
         f'style="background:{fill};border-color:{stroke};color:{colour};'
-        f'left:{x}px;top:{y}px;width:{_W}px;height:{_H}px">'
+        f'left:{x}px;top:{y}px;width:{_W}px;height:{h}px">'
         f'<span class="name">{esc}</span><span class="status">{status}</span>'
         f"{why}</div>"
     )
@@ -87,10 +96,14 @@ def draw_graph(
     for layer in layers:
         row_w = len(layer) * (_W + _GAP_X) - _GAP_X
         x = (width - row_w) // 2
-        tall = max((_TERM_H if statuses.get(n) is None else _H) for n in layer) if layer else _H
+        heights = {n: _box_height(statuses.get(n), causes.get(n)) for n in layer}
+        tall = max(heights.values()) if layer else _H
         for name in layer:
-            h = _TERM_H if statuses.get(name) is None else _H
-            pos[name] = (x, y + (tall - h) // 2, h)
+            h = heights[name]
+            # Boxes of a layer share their top (a long cause makes its box taller);
+            # a terminal is centred in the layer's height.
+            top = y + (tall - h) // 2 if statuses.get(name) is None else y
+            pos[name] = (x, top, h)
             x += _W + _GAP_X
         y += tall + _GAP_Y
     height = y - _GAP_Y + _PAD
@@ -99,7 +112,7 @@ def draw_graph(
         if a not in pos or b not in pos:
             continue
         ax, ay, ah = pos[a]
-        bx, by, _ = pos[b]
+        bx, by, bh = pos[b]
         x1, y1 = ax + _W // 2, ay + ah
         x2, y2 = bx + _W // 2, by
         dash = ' stroke-dasharray="6 4"' if conditional else ""
@@ -107,8 +120,8 @@ def draw_graph(
             path = f"M{x1},{y1} C{x1},{(y1 + y2) // 2} {x2},{(y1 + y2) // 2} {x2},{y2}"
         else:  # back up (a loop): around the right-hand side
             side = max(ax, bx) + _W + _GAP_X // 2
-            start, end = f"{ax + _W},{ay + ah // 2}", f"{bx + _W},{by + _H // 2}"
-            path = f"M{start} C{side},{ay} {side},{by + _H} {end}"
+            start, end = f"{ax + _W},{ay + ah // 2}", f"{bx + _W},{by + bh // 2}"
+            path = f"M{start} C{side},{ay} {side},{by + bh} {end}"
         lines.append(
             f'<path d="{path}" fill="none" stroke="#868e96" stroke-width="1.6"{dash} '
             f'marker-end="url(#lgr-arrow)" data-edge="{html.escape(a)}->{html.escape(b)}"/>'
@@ -121,8 +134,8 @@ def draw_graph(
         f'fill="#868e96"/></marker></defs>{"".join(lines)}</svg>'
     )
     boxes = "".join(
-        _box_html(name, statuses.get(name), causes.get(name), (x, y), colours)
-        for name, (x, y, _) in pos.items()
+        _box_html(name, statuses.get(name), causes.get(name), at, colours)
+        for name, at in pos.items()
     )
     return f'<div class="canvas" style="width:{width}px;height:{height}px">{svg}{boxes}</div>'
 

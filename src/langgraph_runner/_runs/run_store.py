@@ -52,7 +52,7 @@ __all__ = ["RUN_ID_METADATA_KEY", "TABLE", "RunRecord", "RunStore", "open_run_st
 TABLE = "langgraph_runner_runs"
 RUN_ID_METADATA_KEY = "langgraph_runner_run_id"
 """Checkpoint metadata key of the run that wrote the checkpoint (``run()`` sets it)."""
-_COLUMNS = "run_id, thread_id, tenant, graph, status, reason, started_at, updated_at, nodes"
+_COLUMNS = "run_id, thread_id, tenant, graph, status, reason, started_at, updated_at, nodes, shape"
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} ("
     " run_id TEXT PRIMARY KEY, thread_id TEXT, tenant TEXT, graph TEXT,"
@@ -62,8 +62,9 @@ _DDL = (
     f"CREATE INDEX IF NOT EXISTS {TABLE}_thread ON {TABLE} (thread_id, started_at)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_started ON {TABLE} (started_at)",
 )
-# Added columns (older tables get them on first use): who runs a row, when it last said so.
-_ADDED = (("owner", "TEXT"), ("heartbeat_at", "DOUBLE PRECISION"))
+# Added columns (older tables get them on first use): who runs a row, when it last said so,
+# the digest of its graph's shape (``graph_shape``).
+_ADDED = (("owner", "TEXT"), ("heartbeat_at", "DOUBLE PRECISION"), ("shape", "TEXT"))
 _DDL_AFTER = (f"CREATE INDEX IF NOT EXISTS {TABLE}_status ON {TABLE} (status)",)
 _PG_DDL = (
     *_DDL,
@@ -104,6 +105,7 @@ class RunRecord:
     started_at: float
     updated_at: float
     nodes: tuple[str, ...] = ()  # the graph's steps (nodes), so a report can say "x of N"
+    shape: str | None = None  # digest of the graph's stored shape (graph_shape)
 
 
 class RunStore:
@@ -179,19 +181,32 @@ class RunStore:
         nodes: Sequence[str] = (),
         *,
         on_wait: Callable[[str, float], None] | None = None,
+        shape: str | None = None,
     ) -> None:
         """Record a run as ``running`` by this process (a run id seen before starts again).
 
-        ``on_wait(database, seconds)`` is told when no connection was free at once.
+        ``on_wait(database, seconds)`` is told when no connection was free at once;
+        ``shape`` is the digest of the graph's stored shape (``graph_shape``).
         """
         now = _now()
         self._write(
             f"INSERT INTO {TABLE} ({_COLUMNS}, owner, heartbeat_at)"
-            " VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, ?, ?, ?)"
+            " VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (run_id) DO UPDATE SET status = 'running', reason = NULL,"
             " updated_at = excluded.updated_at, cancel_requested = 0, cancel_reason = NULL,"
-            " owner = excluded.owner, heartbeat_at = excluded.heartbeat_at",
-            (run_id, thread_id, tenant, graph, now, now, json.dumps(list(nodes)), owner(), now),
+            " owner = excluded.owner, heartbeat_at = excluded.heartbeat_at, shape = excluded.shape",
+            (
+                run_id,
+                thread_id,
+                tenant,
+                graph,
+                now,
+                now,
+                json.dumps(list(nodes)),
+                shape,
+                owner(),
+                now,
+            ),
             on_wait,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -20,6 +21,8 @@ from langgraph.errors import GraphDrained, GraphInterrupt
 from langgraph_runner._records.exceptions import NodeAbortedError
 
 __all__ = ["NodeRunStatus", "Tracker", "is_cancel"]
+
+_now = time.time  # the clock node times are taken with (tests replace it)
 
 NodeRunStatus = Literal["succeeded", "failed", "cancelled", "interrupted", "cached", "reused"]
 """How one node ran: ``cached`` when its NodeCache served the result, ``reused``
@@ -49,6 +52,10 @@ class Tracker(BaseCallbackHandler):
         self.nodes: dict[str, NodeRunStatus] = {}
         self.counts: dict[str, int] = {}
         self.cache_keys: dict[str, str] = {}
+        # (node, step) -> (first start, last end), epoch seconds: each node's own time
+        # (step: the superstep's checkpoint step, as reports number them)
+        self.times: dict[tuple[str, int], tuple[float, float | None]] = {}
+        self._steps: dict[uuid.UUID, tuple[str, int]] = {}
 
     # called by the engine (configurable[RUN_TRACKER_KEY]) before a cached node returns
     def cache_outcome(self, node: str, hit: bool, key_hash: str) -> None:
@@ -58,13 +65,29 @@ class Tracker(BaseCallbackHandler):
                 self._hits[node] = self._hits.get(node, 0) + 1
 
     def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
-        node = (kw.get("metadata") or {}).get("langgraph_node")
+        metadata = kw.get("metadata") or {}
+        node = metadata.get("langgraph_node")
         if kw.get("parent_run_id") == self.root and node and not str(node).startswith("__"):
+            now = _now()
+            step = metadata.get("langgraph_step")
             with self._lock:
                 self._tasks[kw["run_id"]] = str(node)
+                if isinstance(step, int):
+                    key = (str(node), step - 1)  # the checkpoint that opened the step
+                    self._steps[kw["run_id"]] = key
+                    start, end = self.times.get(key, (now, None))
+                    self.times[key] = (min(start, now), end)
+
+    def _ended(self, run_id: uuid.UUID) -> None:
+        key = self._steps.pop(run_id, None)
+        if key is not None:
+            start, end = self.times[key]
+            now = _now()
+            self.times[key] = (start, now if end is None else max(end, now))
 
     def on_chain_end(self, outputs: Any, **kw: Any) -> None:
         with self._lock:
+            self._ended(kw["run_id"])
             node = self._tasks.pop(kw["run_id"], None)
             if node is None:
                 return
@@ -80,6 +103,7 @@ class Tracker(BaseCallbackHandler):
 
     def on_chain_error(self, error: BaseException, **kw: Any) -> None:
         with self._lock:
+            self._ended(kw["run_id"])
             node = self._tasks.pop(kw["run_id"], None)
             if node is not None:
                 self._set(node, _node_status(error))

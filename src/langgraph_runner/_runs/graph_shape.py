@@ -1,0 +1,101 @@
+"""The graph's shape, stored with each run, so any process draws the real edges.
+
+Only the compiled graph knows its wiring (``graph.get_graph()``): a report read from a
+bare checkpoint saver (the CLI, another process) would otherwise draw the execution
+order. ``run()`` therefore stores the shape (node names, edges with the possible targets
+of conditional edges, LangGraph's mermaid text) when a run starts: once per distinct
+shape, in the ``langgraph_runner_graph_shapes`` table beside the runs table (keyed by
+the digest of its JSON), and the run's row names that digest (its ``shape`` column).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import weakref
+from typing import Any
+
+from langgraph_runner._runs.report_render import graph_drawing
+from langgraph_runner._runs.run_store import RunStore
+
+__all__ = ["SHAPES_TABLE", "Shape", "load_shape", "save_shape", "shape_of"]
+
+SHAPES_TABLE = "langgraph_runner_graph_shapes"
+_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {SHAPES_TABLE} (digest TEXT PRIMARY KEY, shape TEXT NOT NULL)",
+)
+
+
+class Shape:
+    """A graph's drawing (``nodes``, ``edges``, ``mermaid``) as JSON text and its digest."""
+
+    __slots__ = ("digest", "text")
+
+    def __init__(self, drawing: dict[str, Any]) -> None:
+        self.text = json.dumps(drawing, sort_keys=True, separators=(",", ":"))
+        self.digest = hashlib.sha256(self.text.encode()).hexdigest()[:32]
+
+
+_BY_GRAPH: weakref.WeakKeyDictionary[Any, Shape | None] = weakref.WeakKeyDictionary()
+_SAVED: set[tuple[Any, str]] = set()  # (store key, digest) this process wrote
+_GUARD = threading.Lock()
+
+
+def shape_of(graph: Any) -> Shape | None:
+    """The shape of a compiled graph (computed once per graph object); None if it cannot draw."""
+    try:
+        return _BY_GRAPH[graph]
+    except (KeyError, TypeError):
+        pass
+    drawing = graph_drawing(graph) if callable(getattr(graph, "get_graph", None)) else None
+    shape = None if drawing is None else Shape(drawing)
+    with contextlib.suppress(TypeError):  # not weak-referenceable: computed again next time
+        _BY_GRAPH[graph] = shape
+    return shape
+
+
+def _run(store: RunStore, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """Run one statement, creating the table first if it is missing."""
+    try:
+        return store.sql.run(sql, params)[1]
+    except Exception:  # no table yet (a new database): create it and try once more
+        store.sql.setup(_DDL, SHAPES_TABLE)
+        return store.sql.run(sql, params)[1]
+
+
+def save_shape(store: RunStore, shape: Shape) -> str:
+    """Store ``shape`` in the store's database (once per process and database); its digest."""
+    # A kept store (a file or server) remembers what it wrote; a process-local one
+    # (an in-memory saver) may reuse an id, so it writes each time (no round trip).
+    key = (store.key, shape.digest) if store.shared else None
+    with _GUARD:
+        if key is not None and key in _SAVED:
+            return shape.digest
+    _run(
+        store,
+        f"INSERT INTO {SHAPES_TABLE} (digest, shape) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING",
+        (shape.digest, shape.text),
+    )
+    if key is not None:
+        with _GUARD:
+            _SAVED.add(key)
+    return shape.digest
+
+
+def load_shape(store: RunStore, digest: str) -> dict[str, Any] | None:
+    """The drawing stored under ``digest`` (None if there is none or it is unreadable)."""
+    rows = _run(store, f"SELECT shape FROM {SHAPES_TABLE} WHERE digest = ?", (digest,))
+    if not rows:
+        return None
+    row = rows[0]
+    text = row["shape"] if isinstance(row, dict) else row[0]
+    try:
+        drawing = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(drawing, dict) or not {"nodes", "edges", "mermaid"} <= drawing.keys():
+        return None
+    drawing["edges"] = [tuple(e) for e in drawing["edges"]]
+    return drawing

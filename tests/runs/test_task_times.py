@@ -1,0 +1,159 @@
+"""Tests for langgraph_runner._runs.task_times: each node's own duration, not its step's.
+
+The tracker's clock is replaced by a virtual one per thread: a node "takes" its seconds
+by moving its thread's clock on, so the figures are exact and nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import threading
+import uuid
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+from langgraph.graph import END, START, StateGraph
+
+from langgraph_runner._runs import tracker
+from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner._runs.lifecycle import arun, run
+from langgraph_runner._runs.report import run_report
+from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.task_times import load_times, save_times
+from tests.services import postgres_url
+
+SECONDS = {"parse": 0.25, "stats": 1.5, "index": 2.0, "charts": 1.0, "summary": 0.5}
+_clock = threading.local()
+BASE = 1_800_000_000.0
+
+
+def _now() -> float:
+    return BASE + getattr(_clock, "t", 0.0)
+
+
+class Build(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+
+
+def _step(name: str) -> Any:
+    def node(state: Build) -> dict[str, Any]:
+        _clock.t = getattr(_clock, "t", 0.0) + SECONDS[name]  # it "takes" its seconds
+        return {"log": [name]}
+
+    return node
+
+
+def fan_out() -> StateGraph[Build]:
+    g = StateGraph(Build)
+    for name in SECONDS:
+        g.add_node(name, _step(name))
+    g.add_edge(START, "parse")
+    for name in ("stats", "index", "charts"):
+        g.add_edge("parse", name)
+    g.add_edge(["stats", "index", "charts"], "summary")
+    g.add_edge("summary", END)
+    return g
+
+
+@pytest.fixture(autouse=True)
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tracker, "_now", _now)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'runs.db'}" if request.param == "sqlite" else postgres_url()
+
+
+def test_parallel_nodes_report_their_own_durations(url: str) -> None:
+    """stats 1.5 s, index 2 s, charts 1 s in one step: each reads its own time."""
+    thread = f"times-{uuid.uuid4().hex}"
+    config: Any = {"configurable": {"thread_id": thread}}
+    with open_checkpointer(url) as saver:
+        result = run(fan_out().compile(checkpointer=saver), {"log": []}, config)
+    assert result.status == "completed"
+    with open_checkpointer(url) as saver:  # another reader, no graph
+        report = run_report(saver, thread)
+    durations = {n.name: n.duration_ms for n in report.nodes}
+    assert durations == {name: seconds * 1000 for name, seconds in SECONDS.items()}
+    assert report.node("stats").step == report.node("index").step
+    assert "2000.0 ms" in report.to_html()  # the timeline's bar for index
+
+
+def test_a_graph_invoked_without_run_keeps_its_steps_times(tmp_path: Path) -> None:
+    """No recorded times (plain invoke): the step's checkpoint times, as before."""
+    thread = uuid.uuid4().hex
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        graph = fan_out().compile(checkpointer=saver)
+        graph.invoke({"log": []}, {"configurable": {"thread_id": thread}})
+        report = run_report(saver, thread)
+    stats, index = report.node("stats"), report.node("index")
+    assert stats.duration_ms == index.duration_ms  # the step's, shared
+    assert stats.started_at == index.started_at
+
+
+def test_times_round_trip_and_overwrite(tmp_path: Path) -> None:
+    """save_times writes a run's rows (again: overwritten); load_times reads them back."""
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        store = open_run_store(saver)
+        assert store is not None
+        try:
+            run_id = uuid.uuid4().hex
+            many = {(f"n{i}", 1): (float(i), float(i) + 0.5) for i in range(450)}
+            save_times(store, run_id, many)
+            save_times(store, run_id, {("n1", 1): (1.0, None)})
+            loaded = load_times(store, [run_id, "unknown"])
+        finally:
+            store.close()
+    assert loaded[run_id][("n1", 1)] == (1.0, None)
+    assert loaded[run_id][("n449", 1)] == (449.0, 449.5)
+    assert len(loaded[run_id]) == 450
+    assert "unknown" not in loaded
+
+
+def test_interleaved_tasks_each_keep_their_own_span(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks started together and ending apart (arun's order): each its own start and end."""
+    clock = [100.0]
+    monkeypatch.setattr(tracker, "_now", lambda: clock[0])
+    root = uuid.uuid4()
+    t = tracker.Tracker(root, reused=False)
+    ids = {name: uuid.uuid4() for name in ("stats", "index", "charts")}
+    for name, run_id in ids.items():
+        meta = {"langgraph_node": name, "langgraph_step": 2}
+        t.on_chain_start({}, {}, run_id=run_id, parent_run_id=root, metadata=meta)
+    for name, at in (("charts", 101.0), ("stats", 101.5), ("index", 102.0)):
+        clock[0] = at
+        t.on_chain_end({}, run_id=ids[name])
+    assert t.times == {
+        ("stats", 1): (100.0, 101.5),
+        ("index", 1): (100.0, 102.0),
+        ("charts", 1): (100.0, 101.0),
+    }
+
+
+def test_an_async_run_records_every_nodes_own_row(tmp_path: Path) -> None:
+    """arun records a row per node and step; the report's durations come from them."""
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    thread = uuid.uuid4().hex
+    config: Any = {"configurable": {"thread_id": thread}}
+
+    async def go() -> Any:
+        async with open_async_checkpointer(url) as saver:
+            return await arun(fan_out().compile(checkpointer=saver), {"log": []}, config)
+
+    result = asyncio.run(go())
+    with open_checkpointer(url) as saver:
+        report = run_report(saver, thread)
+        store = open_run_store(saver)
+        assert store is not None
+        try:
+            rows = load_times(store, [result.run_id])[result.run_id]
+        finally:
+            store.close()
+    assert {(n.name, n.step) for n in report.nodes} == set(rows)
+    for n in report.nodes:
+        start, end = rows[(n.name, n.step)]
+        assert end is not None
+        assert n.duration_ms == round((end - start) * 1000, 3)
