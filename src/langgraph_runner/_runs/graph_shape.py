@@ -15,12 +15,13 @@ import hashlib
 import json
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from langgraph_runner._runs.report_render import graph_drawing
 from langgraph_runner._runs.run_store import RunStore
 
-__all__ = ["SHAPES_TABLE", "Shape", "load_shape", "save_shape", "shape_of"]
+__all__ = ["SHAPES_TABLE", "Shape", "load_shape", "record_shape", "save_shape", "shape_of"]
 
 SHAPES_TABLE = "langgraph_runner_graph_shapes"
 _DDL = (
@@ -99,3 +100,18 @@ def load_shape(store: RunStore, digest: str) -> dict[str, Any] | None:
         return None
     drawing["edges"] = [tuple(e) for e in drawing["edges"]]
     return drawing
+
+
+def record_shape(
+    store: RunStore, graph: Any, on_error: Callable[[Exception, str], None]
+) -> str | None:
+    """Store ``graph``'s shape for a run starting; its digest, or None (no shape, or
+    ``on_error(exc, "shape")`` was told why: the picture then follows the steps)."""
+    shape = shape_of(graph)
+    if shape is None:
+        return None
+    try:
+        return save_shape(store, shape)
+    except Exception as exc:  # bookkeeping: the run goes on
+        on_error(exc, "shape")
+        return None

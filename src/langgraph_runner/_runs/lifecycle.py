@@ -54,7 +54,7 @@ from langgraph_runner._records.exceptions import NodeAbortedError, StepFailedErr
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs import run_watch
-from langgraph_runner._runs.graph_shape import save_shape, shape_of
+from langgraph_runner._runs.graph_shape import record_shape
 from langgraph_runner._runs.options import RunOptions, StepFailurePolicy, own_options
 from langgraph_runner._runs.report_steps import record_cause
 from langgraph_runner._runs.row_writes import finish_with_retries, store_unavailable
@@ -62,7 +62,7 @@ from langgraph_runner._runs.row_writes import saver_database as _database
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
 from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
 from langgraph_runner._runs.status import RunStatus
-from langgraph_runner._runs.task_times import save_times
+from langgraph_runner._runs.task_times import record_times
 from langgraph_runner._runs.tenancy import aadmit, admit, check_tenant
 from langgraph_runner._runs.thread_lock import ThreadLock
 from langgraph_runner._runs.tracker import NodeRunStatus, Tracker, is_cancel
@@ -253,7 +253,7 @@ class _Run:
                 self.graph_name,
                 self.graph_nodes,
                 on_wait=self._waiting,
-                shape=self._save_shape(self.store),
+                shape=record_shape(self.store, self.graph, self._store_failed),
             )
         except Exception as exc:
             self._store_failed(exc, "start")
@@ -262,17 +262,6 @@ class _Run:
             self.store = None
             raise store_unavailable(exc, _database(self.saver)) from exc
         run_watch.watch(self.store, self.run_id, self.cancel)
-
-    def _save_shape(self, store: RunStore) -> str | None:
-        """Store the graph's shape (once per shape and database); its digest, or None."""
-        shape = shape_of(self.graph)
-        if shape is None:
-            return None
-        try:
-            return save_shape(store, shape)
-        except Exception as exc:  # the picture falls back to the execution order
-            self._store_failed(exc, "shape")
-            return None
 
     def _waiting(self, database: str, waited: float) -> None:
         """No connection was free: the run waits for one (backpressure), and says so."""
@@ -293,11 +282,7 @@ class _Run:
         store, self.store = self.store, None
         if store is None:
             return
-        if self.tracker.times:
-            try:
-                save_times(store, self.run_id, dict(self.tracker.times))
-            except Exception as exc:  # the report falls back to its steps' times
-                self._store_failed(exc, "times")
+        record_times(store, self.run_id, self.tracker.times, self._store_failed)
         try:
             finish_with_retries(store, self.run_id, status, reason)
         except Exception as exc:  # the row stays running: its lease runs out (abandoned)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -44,7 +44,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from langgraph_runner._limits.budget import Budget
 from langgraph_runner._records.egress import egress, egress_text
 from langgraph_runner._records.exceptions import ThreadNotFoundError
-from langgraph_runner._runs.graph_shape import load_shape
 from langgraph_runner._runs.report_render import (
     graph_drawing,
     render_html,
@@ -65,9 +64,9 @@ from langgraph_runner._runs.report_steps import (
     read_records,
     record_cause,
 )
+from langgraph_runner._runs.report_stored import stored, with_times
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
 from langgraph_runner._runs.status import RunStatus
-from langgraph_runner._runs.task_times import load_times
 from langgraph_runner._runs.tenancy import check_tenant, not_found, owner
 
 __all__ = [
@@ -283,9 +282,9 @@ def run_report(
         raise not_found(thread_id)  # another tenant's thread reads like a missing one
     report = _build(thread_id, steps, values, graph_nodes)
     report = _with_run(report, steps[-1], row, graph_nodes)
-    drawing, times = _stored(saver, row, steps)
+    drawing, times = stored(saver, row, steps)
     if times:
-        report = _with_times(report, steps, times)
+        report = report.model_copy(update={"nodes": with_times(report.nodes, steps, times)})
     standing = _budget_standing(report, budgets)
     if standing:
         report = report.model_copy(update={"budgets": standing})
@@ -335,62 +334,6 @@ def _latest_run(saver: Any, thread_id: str) -> RunRecord | None:
         return None
     finally:
         store.close()
-
-
-def _stored(
-    saver: Any, row: RunRecord | None, steps: list[Step]
-) -> tuple[dict[str, Any] | None, dict[str, dict[Any, Any]]]:
-    """The graph's stored shape (latest run's) and the node times of the thread's runs."""
-    run_ids = {st.run_id for st in steps if st.run_id}
-    if not isinstance(saver, BaseCheckpointSaver) or (not run_ids and row is None):
-        return None, {}
-    try:
-        store = open_run_store(saver)
-    except Exception:  # bookkeeping only: the checkpoints still tell the rest
-        return None, {}
-    if store is None:
-        return None, {}
-    drawing: dict[str, Any] | None = None
-    times: dict[str, dict[Any, Any]] = {}
-    try:
-        if row is not None and row.shape:
-            drawing = load_shape(store, row.shape)
-        if run_ids:
-            times = load_times(store, run_ids)
-    except Exception:  # an unreadable table never hides the checkpoints' report
-        store.discard()
-    finally:
-        store.close()
-    return drawing, times
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
-
-
-def _with_times(
-    report: RunReport, steps: list[Step], times: Mapping[str, Mapping[Any, Any]]
-) -> RunReport:
-    """Each node's own start, end and duration, where its run recorded them."""
-    run_of = {st.step: st.run_id for st in steps}
-    nodes = []
-    for n in report.nodes:
-        # The run that closed the step ran its tasks (a resume runs an earlier run's step).
-        runs = [] if n.step is None else [run_of.get(n.step + 1), run_of.get(n.step)]
-        found = (times[r].get((n.name, n.step)) for r in runs if r is not None and r in times)
-        own = next((f for f in found if f is not None), None)
-        if own is None:
-            nodes.append(n)
-            continue
-        start, end = own
-        update: dict[str, Any] = {"started_at": _iso(start)}
-        if end is not None and n.finished_at is not None:
-            update["finished_at"] = _iso(end)
-            update["duration_ms"] = round((end - start) * 1000, 3)
-        nodes.append(n.model_copy(update=update))
-    copy = report.model_copy(update={"nodes": nodes})
-    copy._drawing = report._drawing
-    return copy
 
 
 _DONE = (NodeStatus.SUCCEEDED, NodeStatus.CACHED, NodeStatus.REUSED)

@@ -13,12 +13,12 @@ without ``run()``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langgraph_runner._runs.run_store import RunStore
 
-__all__ = ["TIMES_TABLE", "load_times", "save_times"]
+__all__ = ["TIMES_TABLE", "load_times", "record_times", "save_times"]
 
 TIMES_TABLE = "langgraph_runner_task_times"
 _DDL = (
@@ -75,3 +75,16 @@ def load_times(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, A
             finished = None if end is None else float(end)
             out.setdefault(str(run_id), {})[(str(node), int(step))] = (float(start), finished)
     return out
+
+
+def record_times(
+    store: RunStore, run_id: str, times: Times, on_error: Callable[[Exception, str], None]
+) -> None:
+    """Write a run's node times as it ends; a failure is told to ``on_error(exc, "times")``
+    (its report then shows the steps' times)."""
+    if not times:
+        return
+    try:
+        save_times(store, run_id, dict(times))
+    except Exception as exc:  # bookkeeping: the run's ending is still recorded
+        on_error(exc, "times")
