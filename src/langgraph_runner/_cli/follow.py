@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console, Group
@@ -22,7 +23,7 @@ from langgraph_runner._records.exceptions import FollowTimeoutError
 from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.report import NodeStatus, RunReport, RunStatus, ThreadNotFoundError
 
-__all__ = ["FollowTimeoutError", "follow"]
+__all__ = ["FollowTimeoutError", "follow", "wait_for_file"]
 
 _STYLES = {
     "succeeded": "green",
@@ -150,6 +151,47 @@ def follow(
     if not use_live:
         out.write(escape_controls(_headline(report, thread)) + "\n")
     return report
+
+
+def wait_for_file(
+    path: Path,
+    *,
+    out: TextIO,
+    interval: float = 1.0,
+    timeout: float | None = None,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> float | None:
+    """Wait until the database file ``path`` exists (a run about to start creates it).
+
+    Args:
+        path: The SQLite database file.
+        out: Where "waiting for database ..." is said, once.
+        interval: Seconds between looks.
+        timeout: Give up after this many seconds (None: wait as long as it takes).
+        sleep: The wait between looks (default ``time.sleep``).
+        clock: Monotonic seconds (default ``time.monotonic``).
+
+    Returns:
+        What is left of ``timeout`` for following the thread (None without one).
+
+    Raises:
+        FollowTimeoutError: ``timeout`` ran out before the file appeared.
+    """
+    if path.exists():
+        return timeout
+    clock = clock or time.monotonic
+    start = clock()
+    said = False
+    while not path.exists():
+        if timeout is not None and clock() - start >= timeout:
+            raise FollowTimeoutError(f"no SQLite database at {path} after {timeout} s")
+        if not said:
+            out.write(f"waiting for database {escape_controls(str(path))} ...\n")
+            out.flush()
+            said = True
+        (sleep or time.sleep)(interval)
+    return None if timeout is None else max(0.0, timeout - (clock() - start))
 
 
 class _NoLive:

@@ -184,6 +184,8 @@ def _report(args: argparse.Namespace) -> str:
         fmt = flag
     if args.follow and fmt != "table":
         raise CommandError("--follow shows a live table; leave out --json/--html/--format")
+    if args.follow:
+        args.timeout = _wait_for_database(args)
     _check_url(args.checkpointer)
     with open_checkpointer(args.checkpointer) as saver:
         if args.follow:
@@ -193,6 +195,21 @@ def _report(args: argparse.Namespace) -> str:
         except ThreadNotFoundError as exc:
             raise CommandError(f"{exc} in this checkpointer") from exc
     return _render(report, fmt)
+
+
+def _wait_for_database(args: argparse.Namespace) -> float | None:
+    """``--follow`` on a SQLite file not made yet: wait for it (within ``--timeout``)."""
+    try:
+        parsed = parse_checkpointer_url(args.checkpointer)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    if parsed.backend != "sqlite" or parsed.in_memory:
+        return args.timeout  # type: ignore[no-any-return]
+    from langgraph_runner._cli.follow import wait_for_file
+
+    return wait_for_file(
+        Path(parsed.target), out=sys.stdout, interval=args.interval, timeout=args.timeout
+    )
 
 
 def _follow(saver: Any, args: argparse.Namespace) -> str:
