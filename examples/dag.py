@@ -43,6 +43,7 @@ from langgraph_runner.runs import (
     open_checkpointer,
     plan,
     rebuild,
+    require_dag,
     run,
     run_report,
 )
@@ -143,7 +144,8 @@ def build(saver: Any, cache: Any) -> Any:
     g.add_edge(["stats", "summary"], "render")
     g.add_edge("render", "publish")
     g.add_edge("publish", END)
-    return g.compile(checkpointer=saver)
+    # A build is a DAG: a cycle is refused here, naming it, before any run.
+    return require_dag(g.compile(checkpointer=saver), name="dag")
 
 
 def main() -> int:

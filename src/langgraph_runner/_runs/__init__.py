@@ -17,6 +17,10 @@ Modules::
     report_steps     one thread's supersteps, from a compiled graph or a bare saver
     report_render    a report as a table, a mermaid chart, an HTML page, Markdown
     report_html      the HTML report's pictures: the graph and a timeline
+    report_stored    what a report reads beside the checkpoints: stored shape, node times
+    graph_shape      the graph's shape, stored with each run (real edges from any process)
+    task_times       each node's own start and end in a run (not its superstep's)
+    dag              require_dag: a DAG workflow with a cycle is refused, the cycle named
     checkpoint       open_checkpointer: LangGraph's savers from a URL
     checkpoint_tasks the tasks of a stored checkpoint's superstep, decoded without the graph
     saver_storage    where a saver keeps its checkpoints: its kind, file or server

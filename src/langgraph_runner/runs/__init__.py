@@ -20,6 +20,7 @@ from typing import Any
 from langgraph_runner._internal.moved import alias_getattr as _alias_getattr
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 from langgraph_runner._runs.control import RunRecord, cancel_run, list_runs
+from langgraph_runner._runs.dag import WorkflowCycleError, require_dag
 from langgraph_runner._runs.effects import EffectLedger
 from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, RunResult, arun, run
 from langgraph_runner._runs.options import RebuildOptions, RunOptions
@@ -55,6 +56,7 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "ThreadLock",
+    "WorkflowCycleError",
     "ablocked_nodes",
     "afailed_items",
     "arebuild",
@@ -68,6 +70,7 @@ __all__ = [
     "open_checkpointer",
     "plan",
     "rebuild",
+    "require_dag",
     "rerun_blocked",
     "run",
     "run_report",
