@@ -12,7 +12,8 @@ died and ``graph.invoke(None, config)`` resumes it), ``cancelled`` (done, blocke
 and an unrecovered ``NODE_ABORTED`` record), ``blocked`` (done and
 ``routing_flags["blocked"]``), else ``completed``. A run cancelled from outside
 (its asyncio task cancelled, its process killed) leaves no trace in the
-checkpoints and reports ``running``. Times are checkpoint times (a
+checkpoints and reports ``running``. A node's times are its own where its run
+(``run()``/``arun()``) recorded them (``task_times``); otherwise checkpoint times (a
 node's step opens and closes with one), so parallel nodes share them. Only the
 top-level graph is reported, not subgraph namespaces.
 
@@ -207,8 +208,9 @@ class RunReport(BaseModel):
         """Draw the run as a mermaid flowchart, each node coloured by its status.
 
         Built on LangGraph's own ``get_graph().draw_mermaid()`` when the report was
-        made from a compiled graph; otherwise from the report's steps (edges then
-        follow the execution order, step to step).
+        made from a compiled graph, or from the shape ``run()`` stored when the run
+        started; otherwise from the report's steps (edges then follow the execution
+        order, step to step).
         """
         return render_mermaid(self)
 
