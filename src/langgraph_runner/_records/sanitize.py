@@ -237,7 +237,10 @@ def _scan(text: str) -> str:
     out = _scan_entropy(_scan_rules(text))
     if (text.isascii() and "\x1b" not in text) or _HIDDEN.search(text) is None:
         return out
-    plain = _TERMINAL.sub("", text).translate(_FOLD)
+    # Markers already in the text stay whole: a terminal sequence cut by an earlier pass
+    # ("ESC [" before "[REDACTED]") must not eat the marker's bracket and join what
+    # precedes it to the word REDACTED, or sanitizing again would change the text.
+    plain = REDACTED.join(_TERMINAL.sub("", p).translate(_FOLD) for p in text.split(REDACTED))
     plain_out = _scan_entropy(_scan_rules(plain))
     return out if plain_out == plain else plain_out
 
