@@ -37,8 +37,6 @@ from typing import Any
 
 from langgraph_runner import create_node
 
-pytestmark = pytest.mark.slow  # seconds per test: skipped by -m 'not slow'
-
 
 def fetch(state: dict[str, Any]) -> dict[str, Any]:
     return state
@@ -46,6 +44,8 @@ def fetch(state: dict[str, Any]) -> dict[str, Any]:
 
 create_node(fetch, timeout="30s")
 """
+
+pytestmark = pytest.mark.slow  # seconds per test: skipped by -m 'not slow'
 
 
 def _doc_blocks() -> list[tuple[str, str]]:
