@@ -22,6 +22,7 @@ EXTRAS: dict[str, str] = {
     "server": "the LangGraph dev server",
     "agents": "LangChain agent middleware (RunnerMiddleware)",
     "temporal": "running graphs on Temporal",
+    "service": "the runs service (HTTP)",
 }
 
 

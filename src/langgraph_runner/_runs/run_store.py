@@ -321,6 +321,34 @@ class RunStore:
         )
         return [_row(r) for r in rows]
 
+    def page(
+        self,
+        *,
+        tenant: str | None,
+        status: str | None = None,
+        graph: str | None = None,
+        before: float | None = None,
+        limit: int = 50,
+    ) -> list[RunRecord]:
+        """One page of runs, newest first: a tenant's (None: those with no tenant),
+        filtered by status and graph, started before ``before`` (the previous page's last)."""
+        where = ["tenant IS NULL" if tenant is None else "tenant = ?"]
+        params: list[Any] = [] if tenant is None else [tenant]
+        for column, value in (("status", status), ("graph", graph)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if before is not None:
+            where.append("started_at < ?")
+            params.append(float(before))
+        self.sweep()
+        rows = self._rows(
+            f"SELECT {_COLUMNS} FROM {TABLE} WHERE {' AND '.join(where)}"
+            " ORDER BY started_at DESC LIMIT ?",
+            (*params, int(limit)),
+        )
+        return [_row(r) for r in rows]
+
     def threads(self, *, limit: int = 100) -> list[tuple[str, float | None]]:
         """Threads the checkpoints hold (top level), newest first, with their latest time.
 

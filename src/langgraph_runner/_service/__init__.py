@@ -1,0 +1,9 @@
+"""The machinery behind ``langgraph_runner.service``. Private: not part of the public API.
+
+Modules::
+
+    auth      api_key_auth: the default authenticate(request) -> tenant
+    workers   in-process workers running triggered runs through run()
+    schemas   the request and response bodies (pydantic: the OpenAPI document)
+    app       create_app: the FastAPI app and its routes
+"""

@@ -1,0 +1,85 @@
+"""The service's request and response bodies (pydantic models: the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ErrorBody",
+    "RunCreate",
+    "RunDetail",
+    "RunList",
+    "RunSummary",
+    "StepBody",
+    "WorkflowBody",
+]
+
+
+class RunCreate(BaseModel):
+    """``POST /runs``: which workflow to run, on what input, on which thread."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field(min_length=1, description="A workflow name from GET /workflows.")
+    input: dict[str, Any] = Field(default_factory=dict, description="The graph's input.")
+    thread_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Default: a new thread."
+    )
+
+
+class StepBody(BaseModel):
+    """One step (node) of a run."""
+
+    name: str
+    status: str
+    attempts: int = 0
+    started_at: str | None = None
+    duration_ms: float | None = None
+    cause: str | None = None
+
+
+class RunSummary(BaseModel):
+    """A run as listed."""
+
+    run_id: str
+    thread_id: str | None
+    workflow: str | None
+    status: str
+    reason: str | None = None
+    started_at: float
+    updated_at: float
+
+
+class RunList(BaseModel):
+    """A page of runs, newest first; ``next_before`` fetches the next page."""
+
+    runs: list[RunSummary]
+    next_before: float | None = None
+
+
+class RunDetail(RunSummary):
+    """A run with its progress and steps."""
+
+    steps_done: int = 0
+    steps_total: int | None = None
+    steps: list[StepBody] = Field(default_factory=list)
+    artifacts: dict[str, str] = Field(default_factory=dict)
+
+
+class WorkflowBody(BaseModel):
+    """A workflow: its steps, edges, drawing and input schema."""
+
+    name: str
+    nodes: list[str]
+    edges: list[tuple[str, str, bool]] = Field(description="(source, target, conditional)")
+    mermaid: str | None = None
+    input_schema: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: what went wrong and the field it concerns, if any."""
+
+    detail: str
+    field: str | None = None

@@ -1,0 +1,263 @@
+"""Tests for langgraph_runner.service: the runs service over HTTP, against SQLite.
+
+Routes are called through FastAPI's TestClient (no port). Runs are executed by the
+app's in-process workers; a test waits for one with ``app.state.workers.wait`` (the
+worker's future), never by sleeping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+from typing_extensions import TypedDict
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+from langgraph.graph import END, START, StateGraph
+
+from langgraph_runner._runs import run_watch
+from langgraph_runner.runs import open_checkpointer
+from langgraph_runner.service import create_app
+
+KEYS = {"key-a": "tenant-a", "key-b": "tenant-b"}
+A = {"X-API-Key": "key-a"}
+B = {"X-API-Key": "key-b"}
+
+
+class Build(TypedDict, total=False):
+    title: str
+    log: Annotated[list[str], operator.add]
+
+
+GATE = threading.Event()  # the "slow" workflow's step waits on it
+
+
+def _step(name: str) -> Any:
+    def body(state: Build) -> dict[str, Any]:
+        if name == "wait":
+            assert GATE.wait(30), "the test never opened the gate"
+        if name == "boom":
+            raise RuntimeError("boom: the renderer is out of paper")
+        return {"log": [name]}
+
+    return body
+
+
+def _graph(names: list[str]) -> StateGraph[Build]:
+    g = StateGraph(Build)
+    for n in names:
+        g.add_node(n, _step(n))
+    g.add_edge(START, names[0])
+    for a, b in itertools.pairwise(names):
+        g.add_edge(a, b)
+    g.add_edge(names[-1], END)
+    return g
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        workflows = {
+            "build": _graph(["fetch", "parse", "render"]).compile(),
+            "broken": _graph(["fetch", "boom", "render"]).compile(),
+            "slow": _graph(["fetch", "wait", "render"]).compile(),
+        }
+        app = create_app(workflows=workflows, checkpointer=saver, api_keys=KEYS, workers=2)
+        GATE.clear()
+        with TestClient(app) as c:
+            yield c
+        GATE.set()
+
+
+def _workers(client: TestClient) -> Any:
+    app: Any = client.app
+    return app.state.workers
+
+
+def _finish(client: TestClient, run_id: str) -> None:
+    _workers(client).wait(run_id, timeout=60)
+
+
+def test_trigger_answers_at_once_with_pending_steps_then_the_run_completes(
+    client: TestClient,
+) -> None:
+    r = client.post("/runs", json={"workflow": "build", "input": {"title": "t"}}, headers=A)
+    assert r.status_code == 202
+    body = r.json()
+    assert body["status"] in ("pending", "running", "completed")  # answered before the run
+    assert [s["name"] for s in body["steps"]] == ["fetch", "parse", "render"]
+    _finish(client, body["run_id"])
+    run = client.get(f"/runs/{body['run_id']}", headers=A).json()
+    assert run["status"] == "completed"
+    assert run["workflow"] == "build"
+    assert (run["steps_done"], run["steps_total"]) == (3, 3)
+    assert {s["name"]: s["status"] for s in run["steps"]} == dict.fromkeys(
+        ("fetch", "parse", "render"), "succeeded"
+    )
+    assert all(s["duration_ms"] is not None for s in run["steps"])
+
+
+def test_the_trigger_response_is_pending_before_any_worker_starts(tmp_path: Path) -> None:
+    """With every worker busy, a new run is pending (steps pending), then cancellable."""
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        app = create_app(
+            workflows={"slow": _graph(["fetch", "wait"]).compile()},
+            checkpointer=saver,
+            api_keys=KEYS,
+            workers=1,
+        )
+        GATE.clear()
+        with TestClient(app) as c:
+            busy = c.post("/runs", json={"workflow": "slow"}, headers=A).json()
+            queued = c.post("/runs", json={"workflow": "slow"}, headers=A).json()
+            assert queued["status"] == "pending"
+            assert {s["status"] for s in queued["steps"]} == {"pending"}
+            listed = c.get("/runs", params={"status": "pending"}, headers=A).json()["runs"]
+            assert queued["run_id"] in [r["run_id"] for r in listed]
+            cancelled = c.post(f"/runs/{queued['run_id']}/cancel", headers=A)
+            assert cancelled.status_code == 202
+            assert cancelled.json()["status"] == "cancelled"
+            GATE.set()
+            _workers(c).wait(busy["run_id"], timeout=60)
+            assert _workers(c).wait(queued["run_id"], timeout=60) is None
+            after = c.get(f"/runs/{queued['run_id']}", headers=A).json()
+            assert after["status"] == "cancelled"
+            assert after["reason"] == "cancelled before it started"
+
+
+def test_a_failed_run_names_its_cause_and_its_failed_step(client: TestClient) -> None:
+    rid = client.post("/runs", json={"workflow": "broken"}, headers=A).json()["run_id"]
+    _finish(client, rid)
+    run = client.get(f"/runs/{rid}", headers=A).json()
+    assert run["status"] == "failed"
+    failed = client.get(f"/runs/{rid}/steps", params={"status": "failed"}, headers=A).json()
+    assert [s["name"] for s in failed] == ["boom"]
+    assert "out of paper" in failed[0]["cause"]
+
+
+def test_cancel_stops_a_live_run_before_its_next_step(client: TestClient) -> None:
+    rid = client.post("/runs", json={"workflow": "slow"}, headers=A).json()["run_id"]
+    store_seen = threading.Event()
+
+    # The run is live once its row exists (the worker started it).
+    for _ in range(2000):
+        if client.get(f"/runs/{rid}", headers=A).json()["status"] == "running":
+            store_seen.set()
+            break
+    assert store_seen.is_set()
+    assert client.post(f"/runs/{rid}/cancel", headers=A).status_code == 202
+    run_watch.tick()  # the process's watcher reads the flag now (it polls every 0.2 s)
+    GATE.set()
+    _finish(client, rid)
+    run = client.get(f"/runs/{rid}", headers=A).json()
+    assert run["status"] == "cancelled"
+    assert {s["name"]: s["status"] for s in run["steps"]}.get("render") in ("pending", "skipped")
+
+
+def test_another_tenants_run_is_a_404_and_lists_are_tenant_scoped(client: TestClient) -> None:
+    rid = client.post("/runs", json={"workflow": "build"}, headers=A).json()["run_id"]
+    _finish(client, rid)
+    for path in (f"/runs/{rid}", f"/runs/{rid}/steps"):
+        r = client.get(path, headers=B)
+        assert r.status_code == 404
+        assert r.json() == {"detail": f"no run {rid!r}", "field": "run_id"}
+    assert client.post(f"/runs/{rid}/cancel", headers=B).status_code == 404
+    assert client.get("/runs", headers=B).json()["runs"] == []
+    assert [r["run_id"] for r in client.get("/runs", headers=A).json()["runs"]] == [rid]
+
+
+def test_list_filters_by_status_and_workflow_pages_newest_first(client: TestClient) -> None:
+    ids = []
+    for workflow in ("build", "broken", "build", "build"):
+        rid = client.post("/runs", json={"workflow": workflow}, headers=A).json()["run_id"]
+        _finish(client, rid)
+        ids.append(rid)
+    page = client.get("/runs", params={"limit": 2}, headers=A).json()
+    assert [r["run_id"] for r in page["runs"]] == [ids[3], ids[2]]
+    rest = client.get("/runs", params={"limit": 2, "before": page["next_before"]}, headers=A).json()
+    assert [r["run_id"] for r in rest["runs"]] == [ids[1], ids[0]]
+    failed = client.get("/runs", params={"status": "failed"}, headers=A).json()["runs"]
+    assert [r["run_id"] for r in failed] == [ids[1]]
+    built = client.get("/runs", params={"workflow": "build"}, headers=A).json()["runs"]
+    assert [r["run_id"] for r in built] == [ids[3], ids[2], ids[0]]
+
+
+def test_errors_are_json_naming_the_field(client: TestClient) -> None:
+    r = client.post("/runs", json={"workflow": "nope"}, headers=A)
+    assert (r.status_code, r.json()) == (404, {"detail": "no workflow 'nope'", "field": "workflow"})
+    r = client.post("/runs", json={"input": {}}, headers=A)
+    assert r.status_code == 422
+    assert r.json()["field"] == "workflow"
+    r = client.post("/runs", json={"workflow": "build", "input": "text"}, headers=A)
+    assert (r.status_code, r.json()["field"]) == (422, "input")
+    r = client.get("/runs", params={"status": "done"}, headers=A)
+    assert (r.status_code, r.json()["field"]) == (422, "status")
+    r = client.get("/runs", headers={"X-API-Key": "wrong"})
+    assert (r.status_code, r.json()) == (401, {"detail": "unknown X-API-Key", "field": "X-API-Key"})
+    assert client.get("/workflows").status_code == 401
+    r = client.get("/workflows/nope", headers=A)
+    assert (r.status_code, r.json()["field"]) == (404, "name")
+
+
+def test_workflows_describe_their_steps_edges_and_input(client: TestClient) -> None:
+    names = [w["name"] for w in client.get("/workflows", headers=A).json()]
+    assert names == ["build", "broken", "slow"]
+    build = client.get("/workflows/build", headers=A).json()
+    assert build["nodes"] == ["fetch", "parse", "render"]
+    assert ["fetch", "parse", False] in build["edges"]
+    assert "fetch --> parse" in build["mermaid"]
+    assert set(build["input_schema"]["properties"]) == {"title", "log"}
+
+
+def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    assert set(doc["paths"]) == {
+        "/runs",
+        "/runs/{run_id}",
+        "/runs/{run_id}/steps",
+        "/runs/{run_id}/cancel",
+        "/workflows",
+        "/workflows/{name}",
+    }
+    assert set(doc["paths"]["/runs"]) == {"get", "post"}
+    assert "RunCreate" in doc["components"]["schemas"]
+
+
+def test_config_is_checked_when_the_app_is_made(tmp_path: Path) -> None:
+    graph = _graph(["a"]).compile()
+    with pytest.raises(ValueError, match="create_app: workflows must be a non-empty mapping"):
+        create_app(workflows={}, api_keys=KEYS)
+    with pytest.raises(ValueError, match=r"workflows\['a'\] has no checkpointer"):
+        create_app(workflows={"a": graph}, api_keys=KEYS)
+    with open_checkpointer(f"sqlite:///{tmp_path / uuid.uuid4().hex}.db") as saver:
+        with pytest.raises(ValueError, match="pass authenticate= or api_keys="):
+            create_app(workflows={"a": graph}, checkpointer=saver)
+        with pytest.raises(ValueError, match="workers must be an int >= 1"):
+            create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, workers=0)
+        with pytest.raises(TypeError, match=r"workflows\['b'\] must be a compiled graph"):
+            create_app(workflows={"b": object()}, checkpointer=saver, api_keys=KEYS)
+        with pytest.raises(ValueError, match="api_key_auth: keys"):
+            create_app(workflows={"a": graph}, checkpointer=saver, api_keys={"": "t"})
+
+
+def test_a_custom_authenticate_names_the_tenant(tmp_path: Path) -> None:
+    def by_header(request: Any) -> str:
+        return str(request.headers.get("X-Tenant", "public"))
+
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        app = create_app(
+            workflows={"build": _graph(["a"]).compile()}, checkpointer=saver, authenticate=by_header
+        )
+        with TestClient(app) as c:
+            rid = c.post("/runs", json={"workflow": "build"}, headers={"X-Tenant": "t1"}).json()
+            _workers(c).wait(rid["run_id"], timeout=60)
+            assert c.get(f"/runs/{rid['run_id']}", headers={"X-Tenant": "t1"}).status_code == 200
+            assert c.get(f"/runs/{rid['run_id']}").status_code == 404
