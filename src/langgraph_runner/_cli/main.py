@@ -7,7 +7,8 @@ imported): a table (default), ``--json``, ``--format mermaid`` or ``--format htm
 ``--status`` keeps some node statuses; ``--follow`` watches a running thread until
 its run ends. Exit codes: 0 success, 1 the database could not be read (or
 ``--follow --timeout`` ran out), 2 bad arguments, unsupported URL, missing extra or
-unknown thread, 130 interrupted with Ctrl-C.
+unknown thread, 130 interrupted with Ctrl-C. ``langgraph-runner serve MODULE[:APP]`` serves
+the runs service (``langgraph_runner.service``) with uvicorn.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, NoReturn
 
 from langgraph_runner._cli.rebuild import add_commands
 from langgraph_runner._cli.runs import add_run_commands, tenant_arg
+from langgraph_runner._cli.serve import add_serve_command
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CommandError, FollowTimeoutError
 from langgraph_runner._records.sanitize import scrub_url_password
@@ -150,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=lambda args: (_report(args), 0))
     add_commands(commands)  # plan, rebuild
     add_run_commands(commands, _check_url)  # runs, cancel
+    add_serve_command(commands)  # serve
     return parser
 
 

@@ -1,0 +1,84 @@
+"""``langgraph-runner serve MODULE[:APP]``: serve an ASGI app (the runs service) with uvicorn.
+
+``MODULE`` is a Python file (``examples/service.py``) or an importable module
+(``myproject.service``); ``APP`` names the app in it (default ``app``), for example one
+made by ``langgraph_runner.service.create_app``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._records.exceptions import CommandError
+
+__all__ = ["add_serve_command", "load_app"]
+
+
+def add_serve_command(commands: Any) -> None:
+    """Register ``serve`` on the CLI's subparsers."""
+    serve = commands.add_parser(
+        "serve",
+        help="serve the runs service (an ASGI app) with uvicorn",
+        description="Serve an ASGI app, such as one made by "
+        "langgraph_runner.service.create_app, with uvicorn (the 'service' extra).",
+    )
+    serve.add_argument(
+        "target",
+        metavar="MODULE[:APP]",
+        help="a Python file or importable module, and the app's name in it (default: app)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
+    serve.set_defaults(handler=_serve)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return value
+
+
+def load_app(target: str) -> Any:
+    """The object ``MODULE[:APP]`` names (a file path or a module, ``app`` by default).
+
+    Raises:
+        CommandError: The file or module cannot be found, or has no such attribute.
+    """
+    module_part, _, attr = target.partition(":")
+    attr = attr or "app"
+    if module_part.endswith(".py") or Path(module_part).is_file():
+        path = Path(module_part)
+        if not path.is_file():
+            raise CommandError(f"no Python file {module_part}")
+        spec = importlib.util.spec_from_file_location(f"_lgr_serve_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise CommandError(f"cannot load {module_part}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(module_part)
+        except ModuleNotFoundError as exc:
+            raise CommandError(f"no module {module_part!r}: {exc}") from exc
+    app = getattr(module, attr, None)
+    if app is None:
+        raise CommandError(f"{module_part} has no {attr!r} (name the app: MODULE:APP)")
+    return app
+
+
+def _serve(args: argparse.Namespace) -> tuple[str, int]:
+    uvicorn = require_extra("service", "uvicorn")
+    app = load_app(args.target)
+    uvicorn.run(app, host=args.host, port=args.port)
+    return "", 0
