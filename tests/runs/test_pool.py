@@ -262,3 +262,35 @@ def test_a_database_that_stays_down_fails_the_run_before_any_node_naming_it(
     if isinstance(caught.value, DatabaseUnavailableError):
         assert caught.value.database == "postgres:127.0.0.1:1/nowhere"
     assert "127.0.0.1" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+def test_statements_queueing_for_connections_are_told_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Backpressure is visible: statements waiting for a pool's connections log one
+    warning naming the database, at most every 10 s (the pool read at most once a second)."""
+    from langgraph_runner._runs.pool import WaitNotice
+
+    class Busy:
+        looks = 0
+
+        def get_stats(self) -> dict[str, int]:
+            Busy.looks += 1
+            return {"requests_waiting": 12, "pool_max": 4}
+
+    now = [100.0]
+    notice = WaitNotice(clock=lambda: now[0])
+    with caplog.at_level("WARNING", logger="langgraph_runner.runs"):
+        for step in (0.0, 0.5, 1.0, 5.0, 11.0):
+            now[0] = 100.0 + step
+            notice(Busy(), "postgres:db:5432/x")
+    told = [r.getMessage() for r in caplog.records if "wait for a connection" in r.getMessage()]
+    assert (
+        told
+        == [
+            "12 statements wait for a connection to postgres:db:5432/x (all 4 busy): raise"
+            " max_connections or run fewer at once"
+        ]
+        * 2
+    )
+    assert Busy.looks == 4  # not at +0.5 s

@@ -176,3 +176,46 @@ def test_a_live_process_keeps_its_rows_running_by_heartbeat(
             release.set()
             worker.join()
     assert out[0].status == "completed"
+
+
+def test_a_run_cancelled_while_its_row_is_written_is_not_left_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """arun cancelled while its row is being written (in a worker thread): once the row
+    lands it is ended ``cancelled`` and unwatched, not left ``running`` for good."""
+    import asyncio
+
+    from langgraph_runner.runs import arun, open_async_checkpointer
+
+    writing, go_on = threading.Event(), threading.Event()
+    real = run_store.RunStore.start
+
+    def slow_start(self: run_store.RunStore, *args: Any, **kwargs: Any) -> None:
+        writing.set()
+        go_on.wait(30)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(run_store.RunStore, "start", slow_start)
+    url = _url("sqlite", tmp_path)
+    thread = f"cancel-open-{uuid.uuid4().hex}"
+    before = run_watch.watched()
+
+    async def main() -> None:
+        async with open_async_checkpointer(url) as saver:
+            task = asyncio.create_task(
+                arun(_graph(saver), {"log": []}, {"configurable": {"thread_id": thread}})
+            )
+            await asyncio.to_thread(writing.wait, 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        go_on.set()  # the row lands in its thread, which then ends it
+
+    asyncio.run(main())
+    for thread_ in threading.enumerate():  # the worker thread that wrote the row
+        if thread_.name.startswith("asyncio_"):
+            thread_.join(30)
+    assert run_watch.watched() == before
+    with open_checkpointer(url) as saver:
+        (row,) = list_runs(saver, thread_id=thread)
+    assert (row.status, row.reason) == ("cancelled", "task cancelled")

@@ -592,7 +592,27 @@ async def _aopen_store(state: _Run) -> None:
             path = await asqlite_file(getattr(saver, "conn"))  # noqa: B009
         except Exception:
             path = ""
-    if _off_loop(state):
-        await asyncio.to_thread(state.open_store, path)
-    else:
+    if not _off_loop(state):
         state.open_store(path)
+        return
+    # Cancelled while the row is written in its thread: whichever side sees both ends the
+    # row cancelled (no node ran), so it is neither left running nor watched for good.
+    guard, seen = threading.Lock(), {"opened": False, "cancelled": False}
+
+    def open_then_check() -> None:
+        state.open_store(path)
+        with guard:
+            seen["opened"] = True
+            if not seen["cancelled"]:
+                return
+        state.close_store("cancelled", "task cancelled")
+
+    try:
+        await asyncio.to_thread(open_then_check)
+    except asyncio.CancelledError:
+        with guard:
+            seen["cancelled"] = True
+            opened = seen["opened"]
+        if opened:
+            state.close_store("cancelled", "task cancelled")
+        raise

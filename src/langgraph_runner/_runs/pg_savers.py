@@ -32,7 +32,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from langgraph_runner._records.exceptions import ThreadBusyError
 from langgraph_runner._runs.lock_session import sessions, was_lost
-from langgraph_runner._runs.pool import RETRIES, DatabaseUnavailableError, is_broken
+from langgraph_runner._runs.pool import RETRIES, DatabaseUnavailableError, WaitNotice, is_broken
 from langgraph_runner._runs.thread_lock import lock_key
 
 __all__ = ["RetryingAsyncPostgresSaver", "RetryingPostgresSaver"]
@@ -94,8 +94,10 @@ class RetryingPostgresSaver(PostgresSaver):
         super().__init__(conn, *args, **kwargs)
         if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
             self.lock = _NoLock()  # type: ignore[assignment]
+        self._notice = WaitNotice()
 
     def _retry(self, once: Callable[[], T], config: RunnableConfig | None) -> T:
+        self._notice(self.conn, self.database)
         for attempt in range(1, RETRIES + 1):
             if config is not None:
                 _refuse_if_lost(self.database, config)
@@ -149,8 +151,10 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
         super().__init__(conn, *args, **kwargs)
         if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
             self.lock = _NoLock()  # type: ignore[assignment]
+        self._notice = WaitNotice()
 
     async def _aretry(self, once: Callable[[], Awaitable[T]], config: RunnableConfig | None) -> T:
+        self._notice(self.conn, self.database)
         for attempt in range(1, RETRIES + 1):
             if config is not None:
                 _refuse_if_lost(self.database, config)

@@ -109,6 +109,36 @@ def is_broken(exc: BaseException) -> bool:
     return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
+class WaitNotice:
+    """Says (a log warning, at most every ``every`` seconds) that statements queue for a
+    pool's connections: backpressure, visible. Looks at the pool at most once a second."""
+
+    def __init__(self, every: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.clock = clock
+        self._looked = self._said = float("-inf")
+
+    def __call__(self, pool: Any, database: str) -> None:
+        now = self.clock()
+        if now - self._looked < 1.0:
+            return
+        self._looked = now
+        try:
+            stats = pool.get_stats()
+        except Exception:  # not a psycopg_pool pool
+            return
+        waiting = int(stats.get("requests_waiting", 0))
+        if waiting and now - self._said >= self.every:
+            self._said = now
+            _log.warning(
+                "%d statements wait for a connection to %s (all %s busy): raise"
+                " max_connections or run fewer at once",
+                waiting,
+                database,
+                stats.get("pool_max"),
+            )
+
+
 def _returned(conn: Any) -> None:
     _IDLE_SINCE[conn] = time.monotonic()
 
