@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import socket
 import statistics
@@ -139,3 +140,7 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     main(args.nodes, args.runs)
+    # The Temporal SDK's native threads can abort a short-lived process at interpreter
+    # shutdown (temporalio/sdk-python#300): exit at once, the figures are printed.
+    sys.stdout.flush()
+    os._exit(0)

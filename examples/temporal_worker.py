@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import uuid
 from typing import Any
 
@@ -101,3 +102,9 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # A short-lived process that used a Temporal client can abort while the interpreter
+    # shuts down (the SDK's native threads, temporalio/sdk-python#300): exit at once,
+    # now that the output is written. A real worker runs until it is stopped.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -19,8 +19,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from langchain_core.runnables import Runnable
 from langgraph.graph import StateGraph
 
 from langgraph_runner._internal.durations import optional_seconds, seconds
@@ -31,8 +32,12 @@ require_extra("temporal", "temporalio.langgraph")
 from temporalio.common import RetryPolicy  # noqa: E402 (after the extra's check)
 
 from langgraph_runner._engine.spec import NodeSpec  # noqa: E402
-from langgraph_runner._engine.temporal import activity_body, spec_of  # noqa: E402
-from langgraph_runner._internal.compat import RunnableCallable  # noqa: E402
+from langgraph_runner._engine.temporal import (  # noqa: E402
+    ActivityNode,
+    activity_body,
+    foreign_body,
+    spec_of,
+)
 
 __all__ = ["activity_options", "for_temporal"]
 
@@ -110,7 +115,10 @@ def for_temporal(
     Every node gets ``metadata["execute_in"] = "activity"`` (unless it set its own).
     A node this package built is replaced by an activity body of ours: the plugin
     registers it and the node's retries, timeouts, records and routing flags run in
-    the activity; a node of yours keeps its function.
+    the activity. Any other node (yours, a ``ToolNode`` hardened per tool call) runs
+    as it is, once per run (``maximum_attempts=1`` unless ``options`` say otherwise).
+    Either way the activity turns message dicts in its input back into LangChain
+    messages (Temporal's data converter sends them as plain data).
 
     Args:
         builder: The graph builder (not compiled), after ``harden`` or ``add_node``
@@ -157,10 +165,21 @@ def for_temporal(
         metadata = dict(node.metadata or {})
         found = spec_of(node.runnable)
         if found is None:
-            metadata.setdefault("execute_in", "activity")
-            metadata.setdefault("start_to_close_timeout", timedelta(seconds=default))
-            metadata.update(extra.get(name, {}))
-            builder.nodes[name] = dataclasses.replace(node, metadata=metadata)
+            # A node of yours (or a hardened ToolNode, whose tool calls carry the
+            # retries): one attempt per run, as in-process, unless you say otherwise.
+            foreign = {
+                "execute_in": "activity",
+                "start_to_close_timeout": timedelta(seconds=default),
+                "retry_policy": RetryPolicy(maximum_attempts=1),
+            }
+            if beat is not None:
+                foreign["heartbeat_timeout"] = timedelta(seconds=beat)
+            merged = {**foreign, **metadata, **extra.get(name, {})}
+            runnable = node.runnable
+            if merged["execute_in"] == "activity":
+                body = foreign_body(name, cast("Runnable[Any, Any]", node.runnable))
+                runnable = ActivityNode(None, body, name=name, trace=False)
+            builder.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
             continue
         body = activity_body(name, found, temporal_retries=retries == "temporal")
         ours = activity_options(
@@ -169,6 +188,6 @@ def for_temporal(
         if beat is not None:
             ours["heartbeat_timeout"] = timedelta(seconds=beat)
         merged = {"execute_in": "activity", **ours, **metadata, **extra.get(name, {})}
-        runnable = RunnableCallable(None, body, name=name, trace=False)
+        runnable = ActivityNode(None, body, name=name, trace=False)
         builder.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
     return builder

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from hypothesis import given, settings
@@ -44,8 +44,18 @@ from langgraph_runner import (
 temporalio = pytest.importorskip("temporalio", reason="the 'temporal' extra is not installed")
 pytest.importorskip("temporalio.langgraph", reason="temporalio-langgraph is not installed")
 
+from langchain_core.messages import (  # noqa: E402
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    ToolMessage,
+    convert_to_messages,
+)
 from langchain_core.runnables import RunnableConfig  # noqa: E402
+from langchain_core.tools import tool  # noqa: E402
 from langgraph.graph import END, START, StateGraph  # noqa: E402
+from langgraph.graph.message import add_messages  # noqa: E402
+from langgraph.prebuilt import ToolNode  # noqa: E402
 from temporalio import activity, workflow  # noqa: E402
 from temporalio.client import Client, WorkflowFailureError  # noqa: E402
 from temporalio.exceptions import ActivityError, ApplicationError  # noqa: E402
@@ -690,3 +700,83 @@ def test_retry_config_maps_to_the_activity_options(
     assert ours["start_to_close_timeout"] == timedelta(seconds=expected)
     runner = activity_options(spec, retries="runner")
     assert runner["retry_policy"].maximum_attempts == 1
+
+
+# ---------------------------------------------------------------- a ToolNode among the nodes
+
+
+class ChatState(GraphState):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+TOOL_CALLS: dict[str, int] = {}
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+@tool
+def lookup(key: str) -> str:
+    """Look a key up in a service that is down."""
+    TOOL_CALLS[key] = TOOL_CALLS.get(key, 0) + 1
+    raise ConnectionError("lookup service down")
+
+
+def chat_agent(state: ChatState) -> dict[str, Any]:
+    """A scripted model: asks for both tools at once, then answers."""
+    if any(isinstance(m, ToolMessage) for m in state["messages"]):
+        return {"messages": [AIMessage(content="done", id="answer")]}
+    key = str(state["messages"][0].content)
+    calls = [
+        {"name": "add", "args": {"a": 1, "b": 2}, "id": "c1"},
+        {"name": "lookup", "args": {"key": key}, "id": "c2"},
+    ]
+    return {"messages": [AIMessage(content="", tool_calls=calls, id="ask")]}
+
+
+async def chat_route(state: ChatState) -> str:
+    return END if state["messages"][-1].content == "done" else "tools"
+
+
+def chat_graph() -> StateGraph[Any, Any, Any, Any]:
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(ChatState)
+    builder.add_node("agent", chat_agent)
+    builder.add_node("tools", ToolNode([add, lookup]))
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", chat_route, ["tools", END])
+    builder.add_edge("tools", "agent")
+    return harden(builder, retry=FAST)
+
+
+def _summary(messages: list[Any]) -> list[tuple[Any, ...]]:
+    return [
+        (m.type, m.content, [c["name"] for c in getattr(m, "tool_calls", [])], m.name)
+        for m in messages
+    ]
+
+
+async def test_a_hardened_tool_node_runs_as_an_activity_like_in_process(
+    temporal_address: str,
+) -> None:
+    key = uuid.uuid4().hex
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(graphs={name: for_temporal(chat_graph())})
+    client = await Client.connect(temporal_address, plugins=[plugin])
+    queue = f"lgr-{uuid.uuid4().hex}"
+    start = {"messages": [HumanMessage(content=key, id="q")]}
+    with no_wait():
+        async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+            result = await client.execute_workflow(
+                RunGraph.run, args=[name, start], id=f"lgr-{uuid.uuid4().hex}", task_queue=queue
+            )
+        assert TOOL_CALLS[key] == 3  # the tool call's own retries, once (not x Temporal's)
+        local = await chat_graph().compile().ainvoke(start)
+    assert TOOL_CALLS[key] == 6
+    messages = convert_to_messages(result["messages"])
+    assert _summary(messages) == _summary(local["messages"])
+    assert _stable(result)["errors"] == _stable(local)["errors"]
+    assert result["routing_flags"] == local["routing_flags"]
+    assert "lookup service down" in str(messages[3].content)

@@ -25,8 +25,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from langchain_core.messages import messages_from_dict
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
+from langgraph.types import Command
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from tenacity import RetryCallState
@@ -35,10 +37,18 @@ from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.loop import AsyncEntry, _async_loop, _cached_async, make_entries
 from langgraph_runner._engine.policy import Policy, Retry
 from langgraph_runner._engine.spec import NodeSpec
+from langgraph_runner._internal import compat as _compat
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.egress import egress_text
 
-__all__ = ["activity_body", "spec_of"]
+__all__ = [
+    "ActivityNode",
+    "activity_body",
+    "commands_back",
+    "foreign_body",
+    "revive",
+    "spec_of",
+]
 
 ActivityBody = Callable[..., Awaitable[Any]]
 
@@ -126,6 +136,32 @@ def _liveness() -> asyncio.Task[None] | None:
     return asyncio.ensure_future(_beat(timeout.total_seconds() / 3))
 
 
+_MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat"})
+
+
+def _is_message(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") in _MESSAGE_TYPES and "content" in value
+
+
+def revive(state: Any) -> Any:
+    """``state`` with its lists of LangChain messages turned back from dicts into messages.
+
+    Temporal's data converter hands an activity its input as plain data (the plugin's
+    input is typed ``Any``): a ``ToolNode`` or a model node would find no ``AIMessage``.
+    """
+    if not isinstance(state, dict):
+        return state
+    out = None
+    for key, value in state.items():
+        if isinstance(value, list) and value and all(_is_message(v) for v in value):
+            if out is None:
+                out = dict(state)
+            # Each message rebuilt from all its fields (convert_to_messages would move
+            # the fields it does not know, such as usage_metadata, to additional_kwargs).
+            out[key] = messages_from_dict([{"type": v["type"], "data": v} for v in value])
+    return state if out is None else out
+
+
 def _config(config: RunnableConfig | None) -> RunnableConfig | None:
     """The config the plugin rebuilt in the activity (with a Runtime), else ``config``."""
     current = var_child_runnable_config.get()
@@ -161,7 +197,7 @@ def activity_body(name: str, spec: NodeSpec, *, temporal_retries: bool) -> Activ
     async def body(state: Any, config: RunnableConfig) -> Any:
         beats = _liveness()
         try:
-            return await entry(state, _config(config))
+            return await entry(revive(state), _config(config))
         except ApplicationError:
             raise  # a retry handed to Temporal
         except Exception as exc:
@@ -175,8 +211,61 @@ def activity_body(name: str, spec: NodeSpec, *, temporal_retries: bool) -> Activ
             if beats is not None:
                 beats.cancel()
 
+    _named(body, name, spec.fn)
+    return body
+
+
+def _named(body: Any, name: str, fn: Any) -> None:
     body.__name__ = name
     body.__qualname__ = f"langgraph_runner_node.{name}"
-    module = getattr(spec.fn, "__module__", None)
+    module = getattr(fn, "__module__", None)
     body.__module__ = module if isinstance(module, str) and module != "__main__" else __name__
+
+
+def foreign_body(name: str, runnable: Runnable[Any, Any]) -> ActivityBody:
+    """The activity body of a node the package did not build: ``runnable`` as LangGraph runs it.
+
+    Its input's messages are revived, and it gets the config the plugin rebuilt in the
+    activity (with the ``Runtime``), as the node gets it in-process.
+    """
+
+    async def body(state: Any, config: RunnableConfig) -> Any:
+        beats = _liveness()
+        try:
+            return await runnable.ainvoke(revive(state), _config(config))
+        finally:
+            if beats is not None:
+                beats.cancel()
+
+    _named(body, name, getattr(runnable, "func", None) or getattr(runnable, "afunc", None))
     return body
+
+
+_COMMAND_KEYS = frozenset({"graph", "update", "resume", "goto"})
+
+
+def _is_command(value: Any) -> bool:
+    return isinstance(value, dict) and value.keys() == _COMMAND_KEYS
+
+
+def commands_back(result: Any) -> Any:
+    """A list result's ``Command`` items, turned back from dicts into ``Command``.
+
+    A ``ToolNode`` returns a list of updates and commands (a recorded tool failure is
+    a ``Command``); the plugin turns a lone ``Command`` back, a list's items it leaves
+    as the dicts the data converter made of them.
+    """
+    if not isinstance(result, list) or not any(_is_command(r) for r in result):
+        return result
+    return [Command(**r) if _is_command(r) else r for r in result]
+
+
+class ActivityNode(_compat.RunnableCallable):
+    """The node LangGraph runs in the workflow: the plugin swaps its ``afunc``.
+
+    The one thing of ours that runs in the workflow is ``commands_back`` on the
+    activity's result: a pure function of it.
+    """
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return commands_back(await super().ainvoke(input, config, **kwargs))
