@@ -5,7 +5,9 @@
 workers execute it through ``run()``), ``GET /runs`` lists the caller's runs (status and
 workflow filters, newest first, a page at a time), ``GET /runs/{id}`` and
 ``GET /runs/{id}/steps`` read one back, ``POST /runs/{id}/cancel`` stops it, and
-``GET /workflows`` and ``GET /workflows/{name}`` describe what can run. The tenant comes
+``GET /runs/{id}/artifacts`` lists what it wrote, ``GET /runs/{id}/events`` streams its
+progress (server-sent events), and ``GET /workflows`` and ``GET /workflows/{name}``
+describe what can run. The tenant comes
 from ``authenticate(request)`` (default: an API key in ``X-API-Key``); another tenant's
 run is a 404. Serve it with any ASGI server: ``uvicorn module:app``.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 from langgraph_runner._internal.extras import require_extra
 
 require_extra("service", "fastapi")
+require_extra("service", "sse_starlette")
 
 from langgraph_runner._service.app import create_app  # noqa: E402
 from langgraph_runner._service.auth import API_KEY_HEADER, Unauthenticated, api_key_auth  # noqa: E402

@@ -224,6 +224,8 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
         "/runs/{run_id}",
         "/runs/{run_id}/steps",
         "/runs/{run_id}/cancel",
+        "/runs/{run_id}/artifacts",
+        "/runs/{run_id}/events",
         "/workflows",
         "/workflows/{name}",
     }
@@ -242,6 +244,8 @@ def test_config_is_checked_when_the_app_is_made(tmp_path: Path) -> None:
             create_app(workflows={"a": graph}, checkpointer=saver)
         with pytest.raises(ValueError, match="workers must be an int >= 1"):
             create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, workers=0)
+        with pytest.raises(ValueError, match=r"poll_interval must be in \(0, 60\] s"):
+            create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, poll_interval=0)
         with pytest.raises(TypeError, match=r"workflows\['b'\] must be a compiled graph"):
             create_app(workflows={"b": object()}, checkpointer=saver, api_keys=KEYS)
         with pytest.raises(ValueError, match="api_key_auth: keys"):
@@ -261,3 +265,73 @@ def test_a_custom_authenticate_names_the_tenant(tmp_path: Path) -> None:
             _workers(c).wait(rid["run_id"], timeout=60)
             assert c.get(f"/runs/{rid['run_id']}", headers={"X-Tenant": "t1"}).status_code == 200
             assert c.get(f"/runs/{rid['run_id']}").status_code == 404
+
+
+def test_artifacts_list_each_steps_files(tmp_path: Path) -> None:
+    def render(state: Build) -> dict[str, Any]:
+        return {"artifact_paths": {"report": "out/report.pdf"}}
+
+    class WithArtifacts(Build, total=False):
+        artifact_paths: dict[str, str]
+
+    g = StateGraph(WithArtifacts)
+    g.add_node("render", render)
+    g.add_edge(START, "render")
+    g.add_edge("render", END)
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        app = create_app(workflows={"render": g.compile()}, checkpointer=saver, api_keys=KEYS)
+        with TestClient(app) as c:
+            rid = c.post("/runs", json={"workflow": "render"}, headers=A).json()["run_id"]
+            _workers(c).wait(rid, timeout=60)
+            found = c.get(f"/runs/{rid}/artifacts", headers=A).json()
+            assert found == [{"step": "render", "name": "report", "path": "out/report.pdf"}]
+            assert c.get(f"/runs/{rid}/artifacts", headers=B).status_code == 404
+
+
+def test_events_of_an_ended_run_are_one_event_then_the_end(client: TestClient) -> None:
+    import json
+
+    rid = client.post("/runs", json={"workflow": "build"}, headers=A).json()["run_id"]
+    _finish(client, rid)
+    r = client.get(f"/runs/{rid}/events", headers=A)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    data = [line[5:].strip() for line in r.text.splitlines() if line.startswith("data:")]
+    assert [json.loads(d)["status"] for d in data] == ["completed"]
+    assert "event: run" in r.text
+    assert client.get(f"/runs/{rid}/events", headers=B).status_code == 404
+
+
+def test_event_stream_sends_each_change_once_and_ends_with_the_run() -> None:
+    """pending, running, running (no change: no event), completed: three events, then the end."""
+    import asyncio
+
+    from langgraph_runner._service.events import event_stream
+    from langgraph_runner._service.schemas import RunDetail
+
+    def detail(status: str, done: int) -> RunDetail:
+        return RunDetail(
+            run_id="r",
+            thread_id="t",
+            workflow="w",
+            status=status,
+            started_at=1.0,
+            updated_at=1.0,
+            steps_done=done,
+        )
+
+    later = iter([detail("running", 1), detail("running", 1), detail("completed", 3)])
+    response = event_stream(lambda: next(later), detail("pending", 0), interval=0)
+
+    async def collect() -> list[Any]:
+        return [event async for event in response.body_iterator]
+
+    events = asyncio.run(collect())
+    statuses = [json_status(e.data) for e in events]
+    assert statuses == ["pending", "running", "completed"]
+
+
+def json_status(text: str) -> str:
+    import json
+
+    return str(json.loads(text)["status"])

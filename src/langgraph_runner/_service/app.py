@@ -23,7 +23,9 @@ from langgraph_runner._runs.report import run_report
 from langgraph_runner._runs.report_render import graph_drawing
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
+from langgraph_runner._service.events import event_stream
 from langgraph_runner._service.schemas import (
+    ArtifactBody,
     ErrorBody,
     RunCreate,
     RunDetail,
@@ -118,6 +120,7 @@ def create_app(
     authenticate: Callable[[Request], str] | None = None,
     api_keys: Mapping[str, str] | None = None,
     workers: int = 4,
+    poll_interval: float = 0.5,
     title: str = "langgraph-runner runs",
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
@@ -130,6 +133,7 @@ def create_app(
             ``Unauthenticated`` for 401. Default: ``api_key_auth(api_keys)``.
         api_keys: API key -> tenant, for the default ``authenticate``.
         workers: Worker threads running triggered runs.
+        poll_interval: Seconds between reads of a run its event stream follows.
         title: The OpenAPI document's title.
 
     Returns:
@@ -144,7 +148,12 @@ def create_app(
     auth = _authenticate(authenticate, api_keys)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"create_app: workers must be an int >= 1, got {workers!r}")
+    if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)):
+        raise TypeError(f"create_app: poll_interval must be seconds, got {poll_interval!r}")
+    if not 0 < poll_interval <= 60:
+        raise ValueError(f"create_app: poll_interval must be in (0, 60] s, got {poll_interval!r}")
     ctx = _Ctx(graphs, next(iter(graphs.values())).checkpointer)
+    ctx.poll_interval = float(poll_interval)
     ctx.pool = Workers(graphs, ctx.saver, workers=workers)
 
     @asynccontextmanager
@@ -162,6 +171,7 @@ def create_app(
     tenant = Depends(tenant_of)
     _run_routes(app, ctx, tenant)
     _read_routes(app, ctx, tenant)
+    _artifact_routes(app, ctx, tenant)
     _workflow_routes(app, ctx, tenant)
     return app
 
@@ -185,6 +195,7 @@ class _Ctx:
         self.graphs = graphs
         self.saver = saver
         self.pool: Workers
+        self.poll_interval = 0.5
 
 
 def _run_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
@@ -236,6 +247,31 @@ def _read_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
         """A run's steps, optionally only those in one status."""
         steps = _detail(ctx, run_id, tenant).steps
         return [s for s in steps if status is None or s.status == status.value]
+
+
+def _artifact_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
+    @app.get("/runs/{run_id}/artifacts", response_model=list[ArtifactBody])
+    def get_artifacts(run_id: str, tenant: str = tenant_dep) -> list[ArtifactBody]:
+        """The artifacts the run's steps wrote, then the final state's."""
+        run = _detail(ctx, run_id, tenant)
+        found = [
+            ArtifactBody(step=s.name, name=k, path=v)
+            for s in run.steps
+            for k, v in s.artifacts.items()
+        ]
+        written = {(a.name, a.path) for a in found}
+        found += [
+            ArtifactBody(step=None, name=k, path=v)
+            for k, v in run.artifacts.items()
+            if (k, v) not in written
+        ]
+        return found
+
+    @app.get("/runs/{run_id}/events", response_model=None)
+    def get_events(run_id: str, tenant: str = tenant_dep) -> Any:
+        """The run as server-sent events (``run``), each time it changes, until it ends."""
+        first = _detail(ctx, run_id, tenant)  # 404 before any stream starts
+        return event_stream(lambda: _detail(ctx, run_id, tenant), first, interval=ctx.poll_interval)
 
 
 def _workflow_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
@@ -306,6 +342,7 @@ def _detail(ctx: _Ctx, run_id: str, tenant: str) -> RunDetail:
             started_at=n.started_at,
             duration_ms=n.duration_ms,
             cause=n.cause,
+            artifacts=n.artifacts,
         )
         for n in report.nodes
     ]

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ArtifactBody",
     "ErrorBody",
     "RunCreate",
     "RunDetail",
@@ -38,6 +39,7 @@ class StepBody(BaseModel):
     started_at: str | None = None
     duration_ms: float | None = None
     cause: str | None = None
+    artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> path.")
 
 
 class RunSummary(BaseModel):
@@ -76,6 +78,14 @@ class WorkflowBody(BaseModel):
     edges: list[tuple[str, str, bool]] = Field(description="(source, target, conditional)")
     mermaid: str | None = None
     input_schema: dict[str, Any] | None = None
+
+
+class ArtifactBody(BaseModel):
+    """One artifact a run wrote: which step, its name, its path."""
+
+    step: str | None = Field(description="The step that wrote it; None: the final state's.")
+    name: str
+    path: str
 
 
 class ErrorBody(BaseModel):
