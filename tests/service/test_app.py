@@ -224,6 +224,7 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
         "/runs/{run_id}",
         "/runs/{run_id}/steps",
         "/runs/{run_id}/cancel",
+        "/runs/{run_id}/update",
         "/runs/{run_id}/artifacts",
         "/runs/{run_id}/events",
         "/workflows",
@@ -335,3 +336,79 @@ def json_status(text: str) -> str:
     import json
 
     return str(json.loads(text)["status"])
+
+
+def test_update_rebuilds_only_the_steps_a_change_reaches(tmp_path: Path) -> None:
+    """A completed run rebuilt with a new title: parse is reused, render executes again."""
+    from langgraph.cache.memory import InMemoryCache
+
+    from langgraph_runner import GraphState, NodeCache, create_node
+
+    class Doc(GraphState, total=False):  # its step_marks say which steps were reused
+        source: str
+        title: str
+        words: int
+        page: str
+
+    calls: list[str] = []
+
+    def parse(state: Doc) -> dict[str, Any]:
+        calls.append("parse")
+        return {"words": len(state["source"].split())}
+
+    def render(state: Doc) -> dict[str, Any]:
+        calls.append("render")
+        return {"page": f"{state['title']}: {state['words']} words"}
+
+    backend: InMemoryCache[Any] = InMemoryCache()
+    g = StateGraph(Doc)
+    g.add_node(
+        "parse",
+        create_node(parse, cache=NodeCache(inputs=["source"], backend=backend, version="1")),
+    )
+    g.add_node(
+        "render",
+        create_node(
+            render, cache=NodeCache(inputs=["title", "words"], backend=backend, version="1")
+        ),
+    )
+    g.add_edge(START, "parse")
+    g.add_edge("parse", "render")
+    g.add_edge("render", END)
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        app = create_app(workflows={"doc": g.compile()}, checkpointer=saver, api_keys=KEYS)
+        with TestClient(app) as c:
+            first = {"workflow": "doc", "input": {"source": "a b c", "title": "Old"}}
+            base = c.post("/runs", json=first, headers=A).json()["run_id"]
+            _workers(c).wait(base, timeout=60)
+            assert calls == ["parse", "render"]
+            r = c.post(f"/runs/{base}/update", json={"inputs": {"title": "New"}}, headers=A)
+            assert r.status_code == 202, r.text
+            body = r.json()
+            assert body["plan"]["rerun"] == ["render"]
+            assert body["plan"]["reused"] == ["parse"]
+            result = _workers(c).wait(body["run_id"], timeout=60)
+            assert result.executed == ("render",)
+            assert calls == ["parse", "render", "render"]
+            rebuilt = c.get(f"/runs/{body['run_id']}", headers=A).json()
+            assert rebuilt["status"] == "completed"
+            assert {s["name"]: s["status"] for s in rebuilt["steps"]} == {
+                "parse": "reused",
+                "render": "succeeded",
+            }
+            # Another tenant's run: 404; a bad field: 422 naming it.
+            other = c.post(f"/runs/{base}/update", json={"inputs": {"title": "X"}}, headers=B)
+            assert other.status_code == 404
+            bad = c.post(f"/runs/{base}/update", json={"inputs": {"nope": 1}}, headers=A)
+            assert (bad.status_code, bad.json()["field"]) == (422, "inputs")
+
+
+def test_update_of_a_run_that_did_not_complete_is_409_with_the_reason(client: TestClient) -> None:
+    rid = client.post("/runs", json={"workflow": "broken"}, headers=A).json()["run_id"]
+    _finish(client, rid)
+    r = client.post(f"/runs/{rid}/update", json={"inputs": {"title": "t"}}, headers=A)
+    assert r.status_code == 409
+    assert r.json()["field"] == "run_id"
+    assert r.json()["detail"].startswith(f"run {rid!r} is failed")
+    assert "only a completed run can be rebuilt" in r.json()["detail"]
+    assert client.get(f"/runs/{rid}", headers=A).json()["status"] == "failed"  # kept as it was

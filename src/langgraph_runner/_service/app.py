@@ -17,8 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from langgraph_runner._records.exceptions import ThreadNotFoundError
+from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
 from langgraph_runner._runs.control import cancel_run
+from langgraph_runner._runs.rebuild import Change, plan
 from langgraph_runner._runs.report import run_report
 from langgraph_runner._runs.report_render import graph_drawing
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
@@ -31,6 +32,7 @@ from langgraph_runner._service.schemas import (
     RunDetail,
     RunList,
     RunSummary,
+    RunUpdate,
     StepBody,
     WorkflowBody,
 )
@@ -75,6 +77,7 @@ StepState = enum.Enum(  # type: ignore[misc]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody},
     404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
     422: {"model": ErrorBody},
 }
 
@@ -172,6 +175,7 @@ def create_app(
     _run_routes(app, ctx, tenant)
     _read_routes(app, ctx, tenant)
     _artifact_routes(app, ctx, tenant)
+    _rebuild_routes(app, ctx, tenant)
     _workflow_routes(app, ctx, tenant)
     return app
 
@@ -218,6 +222,46 @@ def _run_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
         except ThreadNotFoundError:
             raise _Failure(404, f"no run {run_id!r}", "run_id") from None
         return _summary(row)
+
+
+def _rebuild_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
+    @app.post("/runs/{run_id}/update", status_code=202, response_model=RunDetail)
+    def update(run_id: str, body: RunUpdate, tenant: str = tenant_dep) -> RunDetail:
+        """A partial rebuild of a completed run: only the steps the change reaches execute."""
+        store = _store(ctx.saver)
+        try:
+            row = store.get(run_id, tenant=tenant)
+        finally:
+            store.close()
+        if row is None:
+            raise _Failure(404, f"no run {run_id!r}", "run_id")
+        if row.status != "completed":
+            why = f": {row.reason}" if row.reason else ""
+            raise _Failure(
+                409,
+                f"run {run_id!r} is {row.status}{why}; only a completed run can be rebuilt",
+                "run_id",
+            )
+        graph = ctx.graphs.get(row.graph or "")
+        if graph is None:
+            raise _Failure(
+                409, f"run {run_id!r} ran workflow {row.graph!r}, not served here", "run_id"
+            )
+        try:
+            change = Change(inputs=body.inputs, versions=body.versions)
+            the_plan = plan(
+                graph, {"configurable": {"thread_id": row.thread_id}}, change, tenant=tenant
+            )
+        except RunNotCompletedError as exc:
+            raise _Failure(409, str(exc), "run_id") from None
+        except (TypeError, ValueError) as exc:
+            field = "versions" if "versions" in str(exc) else "inputs"
+            raise _Failure(422, str(exc), field) from None
+        item = ctx.pool.submit(
+            row.graph or "", tenant, None, None, change=change, base_thread=row.thread_id
+        )
+        pending = _pending(item, graph)
+        return pending.model_copy(update={"plan": the_plan.to_dict()})
 
 
 def _read_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:

@@ -10,6 +10,7 @@ __all__ = [
     "ArtifactBody",
     "ErrorBody",
     "RunCreate",
+    "RunUpdate",
     "RunDetail",
     "RunList",
     "RunSummary",
@@ -27,6 +28,17 @@ class RunCreate(BaseModel):
     input: dict[str, Any] = Field(default_factory=dict, description="The graph's input.")
     thread_id: str | None = Field(
         default=None, min_length=1, max_length=200, description="Default: a new thread."
+    )
+
+
+class RunUpdate(BaseModel):
+    """``POST /runs/{id}/update``: a change request for a partial rebuild of a completed run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Input fields that change.")
+    versions: dict[str, str] = Field(
+        default_factory=dict, description="Node -> its new NodeCache version (already deployed)."
     )
 
 
@@ -68,6 +80,9 @@ class RunDetail(RunSummary):
     steps_total: int | None = None
     steps: list[StepBody] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict)
+    plan: dict[str, Any] | None = Field(
+        default=None, description="A rebuild's plan: rerun, maybe, reused, reasons."
+    )
 
 
 class WorkflowBody(BaseModel):

@@ -14,10 +14,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from langgraph_runner._runs.lifecycle import RunResult, run
+from langgraph_runner._runs.lifecycle import run
+from langgraph_runner._runs.rebuild import Change, rebuild
 from langgraph_runner._runs.run_store import open_run_store
 
 __all__ = ["Pending", "Workers"]
@@ -34,7 +35,8 @@ class Pending:
     created_at: float
     cancelled: bool = False
     started: bool = False  # a worker took it: its run() writes the row
-    future: Future[RunResult | None] = field(default_factory=Future)
+    change: Change | None = None  # a rebuild of the run on ``base_thread``
+    base_thread: str | None = None
 
 
 class Workers:
@@ -46,12 +48,22 @@ class Workers:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lgr-service")
         self._lock = threading.Lock()
         self._pending: dict[str, Pending] = {}
-        self._futures: dict[str, Future[RunResult | None]] = {}
+        self._futures: dict[str, Future[Any]] = {}
 
-    def submit(self, workflow: str, tenant: str, inp: Any, thread_id: str | None) -> Pending:
-        """Queue a run of ``workflow`` for ``tenant``; answered at once."""
+    def submit(
+        self,
+        workflow: str,
+        tenant: str,
+        inp: Any,
+        thread_id: str | None,
+        *,
+        change: Change | None = None,
+        base_thread: str | None = None,
+    ) -> Pending:
+        """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once."""
         run_id = str(uuid.uuid4())
         item = Pending(run_id, thread_id or run_id, tenant, workflow, time.time())
+        item.change, item.base_thread = change, base_thread
         with self._lock:
             self._pending[run_id] = item
         self._futures[run_id] = self._pool.submit(self._work, item, inp)
@@ -78,15 +90,16 @@ class Workers:
             item.cancelled = True
             return item
 
-    def wait(self, run_id: str, timeout: float | None = None) -> RunResult | None:
-        """Block until the run's worker is done with it (its result; None if never started)."""
+    def wait(self, run_id: str, timeout: float | None = None) -> Any:
+        """Block until the run's worker is done with it: its ``RunResult`` (a
+        ``RebuildResult`` for a rebuild), None if it never started."""
         return self._futures[run_id].result(timeout)
 
     def close(self) -> None:
         """Finish the queued runs and stop the workers."""
         self._pool.shutdown(wait=True)
 
-    def _work(self, item: Pending, inp: Any) -> RunResult | None:
+    def _work(self, item: Pending, inp: Any) -> Any:
         graph = self._graphs[item.workflow]
         config: Any = {"run_id": item.run_id, "configurable": {"thread_id": item.thread_id}}
         with self._lock:
@@ -96,6 +109,11 @@ class Workers:
             self._record_cancelled(item)
             return None
         try:
+            if item.change is not None:
+                base: Any = {"configurable": {"thread_id": item.base_thread}}
+                return rebuild(
+                    graph, base, item.change, config, tenant=item.tenant, raise_on_error=False
+                )
             return run(graph, inp, config, tenant=item.tenant, raise_on_error=False)
         finally:
             with self._lock:
