@@ -5,7 +5,7 @@
 workers execute it through ``run()``), ``GET /runs`` lists the caller's runs (status and
 workflow filters, newest first, a page at a time), ``GET /runs/{id}`` and
 ``GET /runs/{id}/steps`` read one back, ``POST /runs/{id}/cancel`` stops it,
-``POST /runs/{id}/update`` rebuilds a completed one from a change request, and
+``POST /runs/{id}/update`` rebuilds a completed one from a change request,
 ``GET /runs/{id}/artifacts`` lists what it wrote, ``GET /runs/{id}/events`` streams its
 progress (server-sent events), and ``GET /workflows`` and ``GET /workflows/{name}``
 describe what can run. The tenant comes

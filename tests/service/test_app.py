@@ -412,3 +412,33 @@ def test_update_of_a_run_that_did_not_complete_is_409_with_the_reason(client: Te
     assert r.json()["detail"].startswith(f"run {rid!r} is failed")
     assert "only a completed run can be rebuilt" in r.json()["detail"]
     assert client.get(f"/runs/{rid}", headers=A).json()["status"] == "failed"  # kept as it was
+
+
+def test_the_service_on_postgresql() -> None:
+    """The same routes on PostgreSQL: trigger, read back, list by workflow, tenant-scoped."""
+    from tests.services import postgres_url
+
+    url = postgres_url()
+    tenant = f"pg-{uuid.uuid4().hex}"
+    keys = {f"key-{tenant}": tenant, f"other-{tenant}": f"{tenant}-other"}
+    mine, theirs = {"X-API-Key": f"key-{tenant}"}, {"X-API-Key": f"other-{tenant}"}
+    with open_checkpointer(url) as saver:
+        app = create_app(
+            workflows={"build": _graph(["fetch", "parse"]).compile()},
+            checkpointer=saver,
+            api_keys=keys,
+        )
+        with TestClient(app) as c:
+            rids = []
+            for _ in range(3):
+                rid = c.post("/runs", json={"workflow": "build"}, headers=mine).json()["run_id"]
+                _workers(c).wait(rid, timeout=60)
+                rids.append(rid)
+            listed = c.get("/runs", params={"workflow": "build"}, headers=mine).json()["runs"]
+            assert [r["run_id"] for r in listed] == rids[::-1]
+            run = c.get(f"/runs/{rids[0]}", headers=mine).json()
+            assert (run["status"], run["steps_done"], run["steps_total"]) == ("completed", 2, 2)
+            assert c.get(f"/runs/{rids[0]}", headers=theirs).status_code == 404
+            assert c.get("/runs", headers=theirs).json()["runs"] == []
+            for rid in rids:
+                saver.delete_thread(rid)
