@@ -181,7 +181,7 @@ def for_temporal(
                 runnable = ActivityNode(None, body, name=name, trace=False)
             builder.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
             continue
-        body = activity_body(name, found, temporal_retries=retries == "temporal")
+        body = activity_body(name, node.runnable, found, temporal_retries=retries == "temporal")
         ours = activity_options(
             found, retries=retries, default_timeout=default_timeout, timeout_grace=timeout_grace
         )

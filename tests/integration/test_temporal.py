@@ -44,6 +44,7 @@ from langgraph_runner import (
 temporalio = pytest.importorskip("temporalio", reason="the 'temporal' extra is not installed")
 pytest.importorskip("temporalio.langgraph", reason="temporalio-langgraph is not installed")
 
+from langchain_core.language_models import BaseChatModel  # noqa: E402
 from langchain_core.messages import (  # noqa: E402
     AIMessage,
     AnyMessage,
@@ -51,6 +52,7 @@ from langchain_core.messages import (  # noqa: E402
     ToolMessage,
     convert_to_messages,
 )
+from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
 from langchain_core.runnables import RunnableConfig  # noqa: E402
 from langchain_core.tools import tool  # noqa: E402
 from langgraph.graph import END, START, StateGraph  # noqa: E402
@@ -158,7 +160,7 @@ def _stable(state: dict[str, Any]) -> dict[str, Any]:
     """``state`` without what differs between two runs (times, trace ids)."""
     out = dict(state)
     out["errors"] = [
-        {k: v for k, v in record.items() if k not in VOLATILE} for record in state["errors"]
+        {k: v for k, v in record.items() if k not in VOLATILE} for record in state.get("errors", [])
     ]
     return out
 
@@ -780,3 +782,69 @@ async def test_a_hardened_tool_node_runs_as_an_activity_like_in_process(
     assert _stable(result)["errors"] == _stable(local)["errors"]
     assert result["routing_flags"] == local["routing_flags"]
     assert "lookup service down" in str(messages[3].content)
+
+
+class ScriptedModel(BaseChatModel):
+    """Asks for ``add`` once, then answers with the tool's result (or is down)."""
+
+    down: bool = False
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        return self
+
+    def _generate(
+        self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        if self.down:
+            raise ConnectionError("model endpoint down")
+        done = [m for m in messages if isinstance(m, ToolMessage)]
+        if done:
+            message = AIMessage(content=f"sum is {done[-1].content}")
+        else:
+            calls = [{"name": "add", "args": {"a": 1, "b": 2}, "id": "c1"}]
+            message = AIMessage(content="", tool_calls=calls)  # type: ignore[arg-type]
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def agent_graph(down: bool) -> Any:
+    from langchain.agents import create_agent
+
+    return harden(create_agent(ScriptedModel(down=down), [add]), retry=FAST)
+
+
+@pytest.mark.parametrize("down", [False, True], ids=["answers", "model-down"])
+async def test_a_hardened_create_agent_runs_as_activities_like_in_process(
+    temporal_address: str, down: bool
+) -> None:
+    pytest.importorskip("langchain.agents", reason="the 'agents' extra is not installed")
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(graphs={name: for_temporal(agent_graph(down).builder)})
+    client = await Client.connect(temporal_address, plugins=[plugin])
+    queue, workflow_id = f"lgr-{uuid.uuid4().hex}", f"lgr-{uuid.uuid4().hex}"
+    start = {"messages": [HumanMessage(content="add 1 and 2", id="q")]}
+    with no_wait():
+        async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+            result = await client.execute_workflow(
+                RunGraph.run, args=[name, start], id=workflow_id, task_queue=queue
+            )
+        local = await agent_graph(down).ainvoke(start)
+    assert _summary(convert_to_messages(result["messages"])) == _summary(local["messages"])
+    assert _stable(result)["errors"] == _stable(local)["errors"]
+    assert result.get("routing_flags") == local.get("routing_flags")
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    if down:  # the model's record ends the agent with the error as its answer
+        assert scheduled == [f"{name}.model"]
+        assert result["errors"][0]["attempts"] == 3
+        assert "model endpoint down" in result["messages"][-1]["content"]
+    else:
+        assert scheduled == [f"{name}.model", f"{name}.tools", f"{name}.model"]
+        assert result["messages"][-1]["content"] == "sum is 3"

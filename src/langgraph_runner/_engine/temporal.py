@@ -168,13 +168,16 @@ def _config(config: RunnableConfig | None) -> RunnableConfig | None:
     return current if current else config
 
 
-def activity_body(name: str, spec: NodeSpec, *, temporal_retries: bool) -> ActivityBody:
+def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: bool) -> ActivityBody:
     """The async function the plugin registers as the activity of node ``name``.
 
     Its ``__module__``/``__qualname__`` (the plugin's task id, the key of its result
     cache across continue-as-new) are the node function's module and the node name:
     the same on every worker, and never a ``<locals>`` path (which the plugin refuses).
+    What the node does with its entries' results (an agent's model node adds the error
+    message to a recorded failure) is done to the activity's result too.
     """
+    hook = getattr(node, "langgraph_runner_result_hook", None)
     entry: AsyncEntry
     if temporal_retries:
         loop = _async_loop(spec, _HandOff(spec))
@@ -197,7 +200,8 @@ def activity_body(name: str, spec: NodeSpec, *, temporal_retries: bool) -> Activ
     async def body(state: Any, config: RunnableConfig) -> Any:
         beats = _liveness()
         try:
-            return await entry(revive(state), _config(config))
+            result = await entry(revive(state), _config(config))
+            return result if hook is None else hook(result)
         except ApplicationError:
             raise  # a retry handed to Temporal
         except Exception as exc:

@@ -79,6 +79,7 @@ def with_error_message(node: Any) -> Any:
         entry.__wrapped__ = getattr(inner, "__wrapped__", inner)
     node._run = run_ended
     node._arun = arun_ended
+    node.langgraph_runner_result_hook = _ended  # applied by the Temporal activity body
     if node.func is run:
         node.func = run_ended
     if node.afunc is arun:

@@ -66,4 +66,5 @@ def with_async_path(
     anode = create_node(prepare(afunc), **options)
     node._arun = anode._arun
     node.afunc = anode._arun
+    node.langgraph_runner_async_spec = anode.langgraph_runner_spec  # the Temporal activity's
     return node
