@@ -848,3 +848,23 @@ async def test_a_hardened_create_agent_runs_as_activities_like_in_process(
     else:
         assert scheduled == [f"{name}.model", f"{name}.tools", f"{name}.model"]
         assert result["messages"][-1]["content"] == "sum is 3"
+
+
+async def test_a_workers_collector_counts_every_attempt_once(temporal_address: str) -> None:
+    """create_node(metrics=...) reports from the worker: retries and the final outcome."""
+    from langgraph_runner.metrics import NodeMetricsCollector
+
+    key = uuid.uuid4().hex
+    collector = NodeMetricsCollector()
+
+    def flaky(state: State) -> dict[str, Any]:
+        if _called(key) < 3:
+            raise ConnectionError("upstream down")
+        return {"x": state["x"] + 1}
+
+    build = _graph(key, flaky, retry=FAST, metrics=collector)
+    with no_wait():
+        result, _ = await _run(temporal_address, build, {"x": 5})
+    assert result["x"] == 111
+    metrics = collector.get_node_metrics("middle")
+    assert (metrics.retry_count, metrics.success_count, metrics.failure_count) == (2, 1, 0)
