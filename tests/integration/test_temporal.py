@@ -41,32 +41,37 @@ from langgraph_runner import (
     node_factory,
 )
 
-temporalio = pytest.importorskip("temporalio", reason="the 'temporal' extra is not installed")
-pytest.importorskip("temporalio.langgraph", reason="temporalio-langgraph is not installed")
+try:
+    import temporalio.langgraph  # noqa: F401
+except ImportError as missing:  # the 'temporal' extra: skip locally, fail under CI=true
+    if os.environ.get("CI", "").lower() == "true":
+        raise
+    pytest.skip(f"the 'temporal' extra is not installed ({missing})", allow_module_level=True)
 
-from langchain_core.language_models import BaseChatModel  # noqa: E402
-from langchain_core.messages import (  # noqa: E402
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
     AIMessage,
     AnyMessage,
     HumanMessage,
     ToolMessage,
     convert_to_messages,
 )
-from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
-from langchain_core.runnables import RunnableConfig  # noqa: E402
-from langchain_core.tools import tool  # noqa: E402
-from langgraph.graph import END, START, StateGraph  # noqa: E402
-from langgraph.graph.message import add_messages  # noqa: E402
-from langgraph.prebuilt import ToolNode  # noqa: E402
-from temporalio import activity, workflow  # noqa: E402
-from temporalio.client import Client, WorkflowFailureError  # noqa: E402
-from temporalio.exceptions import ActivityError, ApplicationError  # noqa: E402
-from temporalio.langgraph import LangGraphPlugin  # noqa: E402
-from temporalio.langgraph import graph as plugin_graph  # noqa: E402
-from temporalio.worker import Replayer, Worker  # noqa: E402
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import tool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.prebuilt import ToolNode
+from temporalio import activity, workflow
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.langgraph import LangGraphPlugin
+from temporalio.langgraph import graph as plugin_graph
+from temporalio.worker import Replayer, Worker
 
-from langgraph_runner.temporal import for_temporal  # noqa: E402
-from langgraph_runner.testing import no_wait  # noqa: E402
+from langgraph_runner.metrics import NodeMetricsCollector
+from langgraph_runner.temporal import for_temporal
+from langgraph_runner.testing import no_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = RetryConfig(max_attempts=3, initial_interval=0.01, max_interval=0.05)
@@ -214,10 +219,13 @@ async def test_a_flaky_node_is_retried_by_temporal_as_configured(temporal_addres
             raise ConnectionError("upstream down")
         return {"x": state["x"] + 1}
 
-    build = _graph(key, flaky, retry=FAST)
+    collector = NodeMetricsCollector()  # the worker's own (a run's does not cross)
+    build = _graph(key, flaky, retry=FAST, metrics=collector)
     with no_wait():
         result, _ = await _run(temporal_address, build, {"x": 5})
     assert CALLS[key] == [True, True, True]  # 3 configured, 3 made, each an activity attempt
+    metrics = collector.get_node_metrics("middle")  # each retry and the success, once
+    assert (metrics.retry_count, metrics.success_count, metrics.failure_count) == (2, 1, 0)
     assert all(CALLS[f"{key}:double"]) and all(CALLS[f"{key}:after"])
     CALLS[key] = []  # in-process: the same two failures, then success
     with no_wait():
@@ -848,23 +856,3 @@ async def test_a_hardened_create_agent_runs_as_activities_like_in_process(
     else:
         assert scheduled == [f"{name}.model", f"{name}.tools", f"{name}.model"]
         assert result["messages"][-1]["content"] == "sum is 3"
-
-
-async def test_a_workers_collector_counts_every_attempt_once(temporal_address: str) -> None:
-    """create_node(metrics=...) reports from the worker: retries and the final outcome."""
-    from langgraph_runner.metrics import NodeMetricsCollector
-
-    key = uuid.uuid4().hex
-    collector = NodeMetricsCollector()
-
-    def flaky(state: State) -> dict[str, Any]:
-        if _called(key) < 3:
-            raise ConnectionError("upstream down")
-        return {"x": state["x"] + 1}
-
-    build = _graph(key, flaky, retry=FAST, metrics=collector)
-    with no_wait():
-        result, _ = await _run(temporal_address, build, {"x": 5})
-    assert result["x"] == 111
-    metrics = collector.get_node_metrics("middle")
-    assert (metrics.retry_count, metrics.success_count, metrics.failure_count) == (2, 1, 0)
