@@ -6,4 +6,5 @@ Modules::
     follow   ``report --follow``: watch a thread's report until its run ends
     rebuild  the ``plan`` and ``rebuild`` commands
     runs     the ``runs`` and ``cancel`` commands
+    serve    the ``serve`` command: the runs service with uvicorn
 """
