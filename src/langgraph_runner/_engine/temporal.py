@@ -13,6 +13,13 @@ function is one of ours, built from the node's spec:
 - ``retries="runner"``: the node's whole retry loop runs inside one activity
   attempt (Temporal's own attempts are set to 1 by the caller).
 
+A node the package did not build gets ``foreign_body``: the node as LangGraph runs
+it. Either body turns message dicts in its input back into messages (``revive``),
+runs with the config the plugin rebuilt in the activity, and heartbeats while the
+node runs when the activity has a heartbeat timeout. In the workflow, the node is an
+``ActivityNode``: the plugin swaps its ``afunc`` for the activity call, and its
+``ainvoke`` turns a list result's ``Command`` dicts back into commands.
+
 The temporalio package is imported only here, and only this module's caller
 (``langgraph_runner.temporal``) imports it.
 """
