@@ -195,3 +195,38 @@ def test_an_older_runs_table_gets_the_shape_column(tmp_path: Path) -> None:
         run(dag().compile(checkpointer=saver), {"log": []}, {"configurable": {"thread_id": thread}})
     with open_checkpointer(f"sqlite:///{path}") as saver:
         assert "stats --> render;" in run_report(saver, thread).to_mermaid()
+
+
+def _tops(page: str) -> dict[str, int]:
+    found = re.findall(r'data-node="([^"]+)"[^>]*?top:(\d+)px', page)
+    return {name: int(top) for name, top in found}
+
+
+def test_a_join_is_drawn_below_every_branch_it_joins(tmp_path: Path) -> None:
+    """render joins summary (two layers down) and stats (one): it sits below summary, and
+    every edge of the graph points down the page."""
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    thread = uuid.uuid4().hex
+    with open_checkpointer(url) as saver:
+        run(dag().compile(checkpointer=saver), {"log": []}, {"configurable": {"thread_id": thread}})
+        page = run_report(saver, thread).to_html()
+    top = _tops(page)
+    assert top["summary"] < top["render"] < top["done"]
+    for edge in REAL:
+        a, b = edge.split("->")
+        assert top[a] < top[b], edge
+
+
+def test_a_loop_back_keeps_the_layers_of_the_forward_edges() -> None:
+    """A conditional edge back up (a retry loop) does not push nodes down the page."""
+    from langgraph_runner._runs.report_render import _layers
+
+    edges = [
+        ("__start__", "plan", False),
+        ("plan", "act", False),
+        ("act", "check", False),
+        ("check", "plan", True),  # the loop back
+        ("check", "__end__", True),
+    ]
+    names = ["__start__", "plan", "act", "check", "__end__"]
+    assert _layers(names, edges, {}) == [["__start__"], ["plan"], ["act"], ["check"], ["__end__"]]

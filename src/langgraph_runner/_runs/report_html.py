@@ -2,7 +2,7 @@
 
 Private helper of ``report_render.render_html``. Both are plain HTML and inline SVG:
 no script, no font or stylesheet to fetch. The graph places each node in its layer
-(distance from the start) at computed coordinates and draws every edge as an SVG
+(longest distance from the start) at computed coordinates and draws every edge as an SVG
 arrow between the boxes (dashed for a conditional edge, curved when it goes back up,
 a loop), so a fan-out reads as branches and a join as arrows meeting. The timeline
 draws one bar per node from its step's start, as long as its duration.

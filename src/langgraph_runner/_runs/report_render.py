@@ -7,11 +7,12 @@ it (a bare checkpoint saver, the CLI) it is drawn from the report's own steps, a
 its edges follow the execution order, step to step, not the graph's wiring.
 
 The HTML page needs no network and runs no script: the graph is drawn as HTML
-boxes, one row per layer (distance from the start), followed by the node table.
+boxes, one row per layer (longest distance from the start), followed by the node table.
 """
 
 from __future__ import annotations
 
+import graphlib
 import html
 import re
 import string
@@ -200,23 +201,46 @@ def render_mermaid(report: _ReportView) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _longest(edges: Sequence[tuple[str, str, bool]]) -> dict[str, int]:
+    """Longest distance from the start of each node it reaches, over the forward edges
+    (a depth-first walk leaves out the edges that loop back to a node on its path)."""
+    succ: dict[str, list[str]] = {}
+    for a, b, _ in edges:
+        if b != _END:
+            succ.setdefault(a, []).append(b)
+    on_path, done = {_START}, set()
+    preds: dict[str, set[str]] = {_START: set()}
+    stack = [(_START, iter(succ.get(_START, ())))]
+    while stack:
+        node, targets = stack[-1]
+        nxt = next(targets, None)
+        if nxt is None:
+            on_path.discard(node)
+            done.add(node)
+            stack.pop()
+        elif nxt not in on_path:  # not a loop back
+            preds.setdefault(nxt, set()).add(node)
+            if nxt not in done:
+                on_path.add(nxt)
+                stack.append((nxt, iter(succ.get(nxt, ()))))
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(preds)
+    depth: dict[str, int] = {}
+    for name in sorter.static_order():
+        depth[name] = max((depth[p] + 1 for p in preds.get(name, ())), default=0)
+    return depth
+
+
 def _layers(
     names: Sequence[str], edges: Sequence[tuple[str, str, bool]], steps: dict[str, int]
 ) -> list[list[str]]:
-    """Group nodes by their shortest distance from the start.
+    """Group nodes by their longest distance from the start (loops left out).
 
-    A node the drawn edges do not reach (a conditional edge without a path map)
-    goes where it ran (its step), else after the others; the end goes last.
+    So every forward edge points down a layer or more: a node joining a short and a
+    long branch sits below both. A node the drawn edges do not reach (a conditional
+    edge without a path map) goes where it ran (its step), else after the others; the
+    end goes last.
     """
-    depth = {_START: 0}
-    frontier = [_START]
-    while frontier:
-        nxt = []
-        for a, b, _ in edges:
-            if a in frontier and b not in depth and b != _END:
-                depth[b] = depth[a] + 1
-                nxt.append(b)
-        frontier = nxt
+    depth = _longest(edges)
     for name in names:
         if name not in depth and name in steps:
             depth[name] = steps[name] + 1
