@@ -9,6 +9,7 @@ Modules::
     run_watch        one watcher per process: cancel flags, heartbeats, lock sessions
     run_store        the runs table: one row per run, beside the checkpoints
     row_writes       writing a run's row on a slow or flaky database: bounded retries
+    offloop          arun's row writes in a worker thread, so the event loop runs on
     control          list_runs and cancel_run across processes
     tenancy          a thread belongs to the tenant that first ran it
     thread_lock      ThreadLock: one writer per thread, across processes

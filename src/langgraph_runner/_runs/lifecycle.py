@@ -55,12 +55,12 @@ from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.graph_shape import record_shape
+from langgraph_runner._runs.offloop import afinish, aopen_store
 from langgraph_runner._runs.options import RunOptions, StepFailurePolicy, own_options
 from langgraph_runner._runs.report_steps import record_cause
 from langgraph_runner._runs.row_writes import finish_with_retries, store_unavailable
 from langgraph_runner._runs.row_writes import saver_database as _database
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
-from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
 from langgraph_runner._runs.status import RunStatus
 from langgraph_runner._runs.task_times import record_times
 from langgraph_runner._runs.tenancy import aadmit, admit, check_tenant
@@ -549,7 +549,7 @@ async def _invoke_async(
     handle: asyncio.TimerHandle | None = None
     if state.limit is not None:
         handle = asyncio.get_running_loop().call_later(state.limit, state.expire)
-    await _aopen_store(state)
+    await aopen_store(state)
     state.started()
     try:
         output = await graph.ainvoke(input, state.config, control=state.control, **invoke_kwargs)
@@ -557,7 +557,7 @@ async def _invoke_async(
         state.finish(None, exc)
         raise
     except Exception as exc:
-        result = await _afinish(state, None, exc)
+        result = await afinish(state, None, exc)
         if raise_on_error:
             if result.error is exc:
                 raise
@@ -566,53 +566,7 @@ async def _invoke_async(
     finally:
         if handle is not None:
             handle.cancel()
-    result = await _afinish(state, output, None)
+    result = await afinish(state, output, None)
     if raise_on_error and result.error is not None:
         raise result.error
     return result
-
-
-def _off_loop(state: _Run) -> bool:
-    """Whether the run's row writes go to a worker thread (a database round trip, often
-    an fsync: the event loop runs the other runs meanwhile), not for in-memory savers."""
-    return state.saver is not None and saver_kind(state.saver) != "other"
-
-
-async def _afinish(state: _Run, output: Any, error: BaseException | None) -> RunResult:
-    if _off_loop(state):
-        return await asyncio.to_thread(state.finish, output, error)
-    return state.finish(output, error)
-
-
-async def _aopen_store(state: _Run) -> None:
-    saver = state.saver
-    path: str | None = None
-    if saver is not None and saver_kind(saver) == "sqlite" and hasattr(saver, "loop"):
-        try:  # an AsyncSqliteSaver answers on its own loop, which is this one
-            path = await asqlite_file(getattr(saver, "conn"))  # noqa: B009
-        except Exception:
-            path = ""
-    if not _off_loop(state):
-        state.open_store(path)
-        return
-    # Cancelled while the row is written in its thread: whichever side sees both ends the
-    # row cancelled (no node ran), so it is neither left running nor watched for good.
-    guard, seen = threading.Lock(), {"opened": False, "cancelled": False}
-
-    def open_then_check() -> None:
-        state.open_store(path)
-        with guard:
-            seen["opened"] = True
-            if not seen["cancelled"]:
-                return
-        state.close_store("cancelled", "task cancelled")
-
-    try:
-        await asyncio.to_thread(open_then_check)
-    except asyncio.CancelledError:
-        with guard:
-            seen["cancelled"] = True
-            opened = seen["opened"]
-        if opened:
-            state.close_store("cancelled", "task cancelled")
-        raise
