@@ -168,9 +168,7 @@ def _site_fields(
     error_type = type(exc).__name__
     # A sanitized text is a fixed point of sanitize_message: no second scan unless the
     # stack's shorter cap cuts it.
-    short = (
-        text if len(text) <= _STACK_MESSAGE else egress_text(text, max_length=_STACK_MESSAGE)
-    )
+    short = text if len(text) <= _STACK_MESSAGE else egress_text(text, max_length=_STACK_MESSAGE)
     message = code.template.format(node=node, attempts=attempts, error=f"{error_type}: {text}")
     return message, error_type, sanitize_stack(exc, message=short)
 
