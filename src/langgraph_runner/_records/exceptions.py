@@ -17,7 +17,9 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
     │   ├── DatabaseUnavailableError  (also ConnectionError) the runs database stayed unreachable
     │   ├── RunNotCompletedError      a rebuild's base run did not complete
     │   ├── StepFailedError           a step of a run failed and the run stopped
-    │   └── SweepError                the testing kit's fault sweep could not run the graph
+    │   ├── SweepError                the testing kit's fault sweep could not run the graph
+    │   ├── WorkflowCycleError        (also ValueError) a workflow declared as a DAG has a cycle
+    │   └── Unauthenticated           the runs service was given no credential it accepts (401)
     ├── langgraph.errors.NodeTimeoutError
     │   └── NodeTimeoutError          (so LangGraph's RetryPolicy and handlers see a timeout)
     └── internal: caught inside the package, never raised to a caller
@@ -26,7 +28,8 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
         ├── Rejected                  a cache entry failed signature verification
         ├── CommandError              the CLI was given a bad command line: exit code 2
         ├── FollowTimeoutError        ``report --follow --timeout`` ran out: exit code 1
-        └── HangNotStopped            a sweep's planned hang that no timeout stopped
+        ├── HangNotStopped            a sweep's planned hang that no timeout stopped
+        └── RequestRefused            the runs service answers a request with an HTTP error
 
 Each error carries its context as attributes (node, attempt, elapsed, thread id ...)
 and pickles with them (``LangGraphRunnerError.__reduce__``). The public ones are
@@ -56,6 +59,7 @@ __all__ = [
     "NodeAbortedError",
     "NodeTimeoutError",
     "RateLimitedError",
+    "RequestRefused",
     "Rejected",
     "RunNotCompletedError",
     "StateSchemaError",
@@ -63,7 +67,9 @@ __all__ = [
     "SweepError",
     "ThreadBusyError",
     "ThreadNotFoundError",
+    "Unauthenticated",
     "Unhashable",
+    "WorkflowCycleError",
 ]
 
 
@@ -414,3 +420,40 @@ class SweepError(LangGraphRunnerError):
 
 class HangNotStopped(Exception):
     """A planned hang that no timeout stopped (the sweep reports the point as hung)."""
+
+
+class WorkflowCycleError(LangGraphRunnerError, ValueError):
+    """A workflow declared as a DAG has a cycle.
+
+    Attributes:
+        workflow: The workflow's name.
+        cycle: The nodes of one cycle, the first repeated at the end (``a -> b -> a``).
+    """
+
+    def __init__(self, workflow: str, cycle: list[str]) -> None:
+        self.workflow = workflow
+        self.cycle = cycle
+        super().__init__(
+            f"require_dag: workflow {workflow!r} is not a DAG: it has the cycle "
+            f"{' -> '.join(cycle)}"
+        )
+
+
+class Unauthenticated(LangGraphRunnerError):
+    """The request carries no credential the runs service accepts (answered with 401).
+
+    Attributes:
+        field: The header (or field) that should have carried the credential.
+    """
+
+    def __init__(self, message: str, *, field: str = "X-API-Key") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RequestRefused(Exception):
+    """The runs service answers a request with an HTTP error (status, detail, field)."""
+
+    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.field = status, detail, field

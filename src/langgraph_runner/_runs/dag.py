@@ -14,27 +14,12 @@ from typing import Any, TypeVar
 
 from langgraph.graph import StateGraph
 
+from langgraph_runner._records.exceptions import WorkflowCycleError
+
 __all__ = ["WorkflowCycleError", "require_dag"]
 
 _G = TypeVar("_G")
 _TERMINALS = ("__start__", "__end__")
-
-
-class WorkflowCycleError(ValueError):
-    """A workflow declared as a DAG has a cycle.
-
-    Attributes:
-        workflow: The workflow's name.
-        cycle: The nodes of one cycle, the first repeated at the end (``a -> b -> a``).
-    """
-
-    def __init__(self, workflow: str, cycle: list[str]) -> None:
-        self.workflow = workflow
-        self.cycle = cycle
-        super().__init__(
-            f"require_dag: workflow {workflow!r} is not a DAG: it has the cycle "
-            f"{' -> '.join(cycle)}"
-        )
 
 
 def _edges(graph: Any) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.rebuild import Change, plan
@@ -80,12 +81,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody},
     422: {"model": ErrorBody},
 }
-
-
-class _Failure(Exception):
-    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.field = status, detail, field
 
 
 def _graphs(workflows: Any, checkpointer: Any) -> dict[str, Any]:

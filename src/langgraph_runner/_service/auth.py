@@ -12,17 +12,11 @@ import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from langgraph_runner._records.exceptions import Unauthenticated
+
 __all__ = ["API_KEY_HEADER", "Unauthenticated", "api_key_auth"]
 
 API_KEY_HEADER = "X-API-Key"
-
-
-class Unauthenticated(Exception):
-    """The request carries no credential this service accepts (answered with 401)."""
-
-    def __init__(self, message: str, *, field: str = API_KEY_HEADER) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def api_key_auth(keys: Mapping[str, str]) -> Callable[[Any], str]:
