@@ -24,6 +24,7 @@ characters; NUL included).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -281,17 +282,29 @@ async def aadmit(
     run_id: str | None,
     on_unavailable: Unavailable | None = None,
 ) -> None:
-    """The async ``admit``: the checkpoint is read with ``aget_tuple``."""
+    """The async ``admit``: the checkpoint is read with ``aget_tuple`` on the loop, and the
+    threads table in a worker thread.
+
+    The threads table is written through a blocking connection. On the loop it could wait
+    (SQLite's busy timeout) for a write transaction of the saver's own aiosqlite
+    connection that only the blocked loop can finish: "database is locked" after 30 s.
+    """
     if not isinstance(saver, BaseCheckpointSaver):
         return
-    with _threads(saver, await _apath(saver), on_unavailable) as threads:
-        if threads is None:
-            return
-        if threads.run_id_taken(run_id):
-            raise _refused_run_id(str(run_id))
-        if thread_id is None:
-            return
-        first = threads.owner(thread_id)
-        if first is None:
-            first = _from_checkpoint(await saver.aget_tuple(_thread_config(thread_id)))
-        _settle(threads, thread_id, tenant, first)
+    path = await _apath(saver)
+    saved = None if thread_id is None else await saver.aget_tuple(_thread_config(thread_id))
+
+    def settle() -> None:
+        with _threads(saver, path, on_unavailable) as threads:
+            if threads is None:
+                return
+            if threads.run_id_taken(run_id):
+                raise _refused_run_id(str(run_id))
+            if thread_id is None:
+                return
+            first = threads.owner(thread_id)
+            if first is None:
+                first = _from_checkpoint(saved)
+            _settle(threads, thread_id, tenant, first)
+
+    await asyncio.to_thread(settle)
