@@ -9,4 +9,5 @@ mypy --strict
 site_dir=$(mktemp -d)
 trap 'rm -rf "$site_dir"' EXIT
 NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir "$site_dir"
-python -m pytest "$@"
+# -n auto: one worker process per core (tests use unique names and their own databases).
+python -m pytest -n auto "$@"
