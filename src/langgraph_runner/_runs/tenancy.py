@@ -262,7 +262,24 @@ def admit(
     """
     if not isinstance(saver, BaseCheckpointSaver):
         return
-    with _threads(saver, None, on_unavailable) as threads:
+    _admit(
+        saver, None, thread_id, tenant, run_id, on_unavailable,
+        lambda: saver.get_tuple(_thread_config(str(thread_id))),
+    )  # fmt: skip
+
+
+def _admit(
+    saver: Any,
+    sqlite_path: str | None,
+    thread_id: str | None,
+    tenant: str | None,
+    run_id: str | None,
+    on_unavailable: Unavailable | None,
+    saved: Callable[[], Any],
+) -> None:
+    """``admit``'s steps; ``saved()`` gives the thread's latest checkpoint (asked only
+    when the threads table has no owner for it)."""
+    with _threads(saver, sqlite_path, on_unavailable) as threads:
         if threads is None:
             return
         if threads.run_id_taken(run_id):
@@ -271,7 +288,7 @@ def admit(
             return
         first = threads.owner(thread_id)
         if first is None:
-            first = _from_checkpoint(saver.get_tuple(_thread_config(thread_id)))
+            first = _from_checkpoint(saved())
         _settle(threads, thread_id, tenant, first)
 
 
@@ -294,17 +311,6 @@ async def aadmit(
     path = await _apath(saver)
     saved = None if thread_id is None else await saver.aget_tuple(_thread_config(thread_id))
 
-    def settle() -> None:
-        with _threads(saver, path, on_unavailable) as threads:
-            if threads is None:
-                return
-            if threads.run_id_taken(run_id):
-                raise _refused_run_id(str(run_id))
-            if thread_id is None:
-                return
-            first = threads.owner(thread_id)
-            if first is None:
-                first = _from_checkpoint(saved)
-            _settle(threads, thread_id, tenant, first)
-
-    await asyncio.to_thread(settle)
+    await asyncio.to_thread(
+        _admit, saver, path, thread_id, tenant, run_id, on_unavailable, lambda: saved
+    )
