@@ -168,24 +168,31 @@ async def _areturned(conn: Any) -> None:
     _returned(conn)
 
 
+def _pool_args(options: PoolOptions, name: str, min_size: int) -> dict[str, Any]:
+    """The psycopg_pool settings both pool kinds share."""
+    size = options.max_connections
+    return {
+        "min_size": min(min_size, size),
+        "max_size": size,
+        "timeout": options.pool_timeout,
+        "name": name,
+        "open": False,
+        "num_workers": 1,
+        "reconnect_timeout": options.pool_timeout,
+    }
+
+
 def sync_pool(
     conninfo: str, kwargs: dict[str, Any], options: PoolOptions, *, name: str, min_size: int = 1
 ) -> Any:
     """An open ``psycopg_pool.ConnectionPool`` sized and checked as ``options`` say."""
     pool_mod = require_extra("postgres", "psycopg_pool")
-    size = options.max_connections
     pool = pool_mod.ConnectionPool(
         conninfo,
         kwargs=kwargs,
-        min_size=min(min_size, size),
-        max_size=size,
-        timeout=options.pool_timeout,
         check=_sync_check(options.check_idle),
         reset=_returned,
-        name=name,
-        open=False,
-        num_workers=1,
-        reconnect_timeout=options.pool_timeout,
+        **_pool_args(options, name, min_size),
     )
     pool.open(wait=False)
     return pool
@@ -196,19 +203,12 @@ async def async_pool(
 ) -> Any:
     """An open ``psycopg_pool.AsyncConnectionPool`` sized and checked as ``options`` say."""
     pool_mod = require_extra("postgres", "psycopg_pool")
-    size = options.max_connections
     pool = pool_mod.AsyncConnectionPool(
         conninfo,
         kwargs=kwargs,
-        min_size=min(min_size, size),
-        max_size=size,
-        timeout=options.pool_timeout,
         check=_async_check(options.check_idle),
         reset=_areturned,
-        name=name,
-        open=False,
-        num_workers=1,
-        reconnect_timeout=options.pool_timeout,
+        **_pool_args(options, name, min_size),
     )
     await pool.open(wait=False)
     return pool
