@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -58,6 +59,10 @@ __all__ = [
 ]
 
 ActivityBody = Callable[..., Awaitable[Any]]
+
+# Whether asyncio tasks take a context (3.11+): LangGraph then sets a node's config as
+# the context of its task; before, ActivityNode sets it for the plugin.
+_ASYNC_CONTEXT = sys.version_info >= (3, 11)
 
 
 def spec_of(node: Any) -> NodeSpec | None:
@@ -276,7 +281,18 @@ class ActivityNode(_compat.RunnableCallable):
 
     The one thing of ours that runs in the workflow is ``commands_back`` on the
     activity's result: a pure function of it.
+
+    Before Python 3.11 LangGraph cannot give the node's task its config as context,
+    so the plugin, which reads the config to send (node name, step, run context)
+    from ``var_child_runnable_config``, would find none: the config LangGraph hands
+    the node is set there for the call (the plugin's ``afunc`` runs in this task).
     """
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return commands_back(await super().ainvoke(input, config, **kwargs))
+        if _ASYNC_CONTEXT or config is None:
+            return commands_back(await super().ainvoke(input, config, **kwargs))
+        token = var_child_runnable_config.set(config)
+        try:
+            return commands_back(await super().ainvoke(input, config, **kwargs))
+        finally:
+            var_child_runnable_config.reset(token)
