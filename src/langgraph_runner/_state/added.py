@@ -26,6 +26,22 @@ class AddedErrors(BoundedErrors):
 
     __slots__ = ()
 
+    # Unequal to a ``BoundedErrors`` of the same limit: ``Annotated`` caches its
+    # aliases by their metadata, so an equal ``bounded_errors(n)`` seen first would
+    # stand in for this channel (Python 3.10 does) and ``errors`` would read ``[]``.
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, AddedErrors)
+            and type(other) is type(self)
+            and other.limit == self.limit
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.limit))
+
+    def __repr__(self) -> str:
+        return f"added_errors({self.limit})"
+
     def is_available(self) -> bool:
         """Once a record was written (kept or dropped)."""
         return bool(self.records) or self.dropped > 0
