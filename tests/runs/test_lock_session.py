@@ -37,7 +37,11 @@ def _kill_session(session: LockSession) -> None:
     """Terminate the lock session's backend and wait until it is gone (its locks freed)."""
     pid = session._conn.info.backend_pid
     with _admin() as admin:
-        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        assert admin.execute(  # this test's own session only
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid = %s AND datname = current_database()",
+            (pid,),
+        ).fetchone()[0]
         deadline = time.monotonic() + 10
         while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
             assert time.monotonic() < deadline, "the terminated backend did not exit"

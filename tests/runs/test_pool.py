@@ -78,7 +78,8 @@ def _terminate(app: str) -> int:
 
     with psycopg.connect(postgres_url(), autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = current_database()",
             (app,),
         ).fetchall()
     return sum(1 for r in rows if r[0])
