@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import subprocess
 import sys
 import time
@@ -364,6 +365,10 @@ def test_tool_names_the_model_invents_share_one_guard() -> None:
         return mw.wrap_tool_call(request, execute)
 
     call("warm-up", 0)
+    # What the middleware keeps, not the log records pytest keeps for its report: an earlier
+    # test in the same worker may have left the package's logger at INFO (6,000 records, ~10 MiB).
+    was_disabled = logging.root.manager.disable
+    logging.disable(logging.INFO)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -371,6 +376,7 @@ def test_tool_names_the_model_invents_share_one_guard() -> None:
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
+        logging.disable(was_disabled)
     assert [a.tool_call_id for a in answers[:2]] == ["c0", "c1"]
     assert grown < 4 * 2**20, f"{grown / 2**20:.1f} MiB for 3,000 invented tool names"
     # One metrics node label for all of them (it was one each, up to the collector's cap).
