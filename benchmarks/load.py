@@ -20,19 +20,39 @@ thread count and RSS of the process. Ratios are against ``bare 1 conn`` measured
 the same run. Threads and rows made are deleted at the end.
 
     python benchmarks/load.py [--url postgresql://...] [--levels 20,200,1000] [--runs 2]
-        [--pool-timeout 30]
+        [--pool-timeout 30] [--step-timeout 5] [--variants "bare 1 conn,arun"]
+        [--gc-threshold 50000]
 
-``--pool-timeout`` bounds how long a statement waits for a pooled connection (both
-pooled variants); with 1,000 runs in flight on a slow machine the default 30 s can pass.
+``--pool-timeout`` is the pools' ``pool_timeout``: for ``open_async_checkpointer`` how
+long a statement waits while the pool frees no connection; for LangGraph's pooled
+setup (``bare pool``) how long any one wait may last. ``--step-timeout`` is the guarded
+step's timeout: it counts the event loop's lag too, which on a starved CPU with 1,000
+runs in flight can pass 5 s. A run that raises is counted (``failed``), not fatal.
+``--gc-threshold`` sets the cyclic garbage collector's first-generation threshold
+(Python's default is 700) for every variant alike: with many runs in flight, collections
+that walk every live run take a large share of the CPU.
+
+Many processes sharing one server (``--processes``): each of ``--processes`` worker
+processes keeps ``--per-process`` runs of ``arun`` in flight until it has done
+``--runs`` times that many, all on ``open_async_checkpointer`` with the same
+``application_name``; printed: runs done and failed per process, runs/s of all, and the
+peak PostgreSQL connections of all the processes together.
+
+    python benchmarks/load.py --processes 4 --per-process 250 [--runs 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
+import logging
 import operator
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -47,6 +67,7 @@ from langgraph_runner import create_node
 from langgraph_runner.runs import arun, open_async_checkpointer
 
 FAN_OUT = 8
+STEP_TIMEOUT = 5.0  # --step-timeout: the guarded step's timeout
 
 
 class State(TypedDict, total=False):
@@ -78,7 +99,7 @@ def build() -> StateGraph[Any]:
     async def join(state: State) -> dict[str, Any]:
         return {"n": state.get("n", 0) + len(state.get("items", []))}
 
-    g.add_node("guarded", create_node(guarded, name="guarded", timeout=5.0))
+    g.add_node("guarded", create_node(guarded, name="guarded", timeout=STEP_TIMEOUT))
     g.add_node("item", item)  # type: ignore[type-var]
     g.add_node("join", join)
     g.add_edge(prev, "guarded")
@@ -163,20 +184,26 @@ class Sampler:
 
 async def drive(
     one: Callable[[str], Awaitable[Any]], level: int, total: int, prefix: str
-) -> tuple[float, list[float]]:
-    """``total`` runs with ``level`` in flight; wall seconds and each run's latency."""
+) -> tuple[float, list[float], dict[str, int]]:
+    """``total`` runs with ``level`` in flight; wall seconds, each run's latency and the
+    runs that raised (counted by error)."""
     gate = asyncio.Semaphore(level)
     latencies: list[float] = []
+    failed: dict[str, int] = {}
 
     async def task(i: int) -> None:
         async with gate:
             t = time.perf_counter()
-            await one(f"{prefix}-{i}")
+            try:
+                await one(f"{prefix}-{i}")
+            except Exception as exc:
+                key = f"{type(exc).__name__}: {str(exc)[:100]}"
+                failed[key] = failed.get(key, 0) + 1
             latencies.append(time.perf_counter() - t)
 
     start = time.perf_counter()
     await asyncio.gather(*(task(i) for i in range(total)))
-    return time.perf_counter() - start, latencies
+    return time.perf_counter() - start, latencies, failed
 
 
 async def variant(name: str, url: str, level: int, total: int, prefix: str) -> dict[str, Any]:
@@ -194,10 +221,11 @@ async def variant(name: str, url: str, level: int, total: int, prefix: str) -> d
                     return await arun(graph, {"n": 0}, config)
                 return await graph.ainvoke({"n": 0}, config)
 
-            wall, lat = await drive(one, level, total, prefix)
+            wall, lat, failed = await drive(one, level, total, prefix)
     lat.sort()
     return {
         "variant": name,
+        "failed": failed,
         "runs_s": total / wall,
         "p50_ms": statistics.median(lat) * 1000,
         "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
@@ -205,6 +233,73 @@ async def variant(name: str, url: str, level: int, total: int, prefix: str) -> d
         "threads": sample.threads,
         "rss": sample.rss,
     }
+
+
+async def worker(url: str, app: str, level: int, total: int, prefix: str) -> dict[str, Any]:
+    """One process of ``--processes``: ``total`` runs of ``arun``, ``level`` in flight."""
+    async with open_async_checkpointer(_tag(url, app), pool_timeout=POOL_TIMEOUT) as saver:
+        graph = build().compile(checkpointer=saver)
+
+        async def one(thread: str) -> None:
+            await arun(graph, {"n": 0}, {"configurable": {"thread_id": thread}})
+
+        wall, lat, failed = await drive(one, level, total, prefix)
+    lat.sort()
+    return {
+        "done": total - sum(failed.values()),
+        "failed": failed,
+        "wall": wall,
+        "p50_ms": statistics.median(lat) * 1000,
+        "rss": rss_mb(),
+    }
+
+
+def processes(args: argparse.Namespace, prefix: str) -> None:
+    """``--processes`` workers on one server: all complete? peak connections of all."""
+    app = f"lgr-load-{uuid.uuid4().hex[:8]}"
+    total = args.per_process * args.runs
+    with Sampler(args.url, app) as sample:
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--url",
+                    args.url,
+                    "--pool-timeout",
+                    str(args.pool_timeout),
+                    "--step-timeout",
+                    str(args.step_timeout),
+                    "--worker",
+                    app,
+                    "--per-process",
+                    str(args.per_process),
+                    "--runs",
+                    str(args.runs),
+                    "--prefix",
+                    f"{prefix}-{i}",
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(args.processes)
+        ]
+        outs = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+    wall = max(out["wall"] for out in outs)  # the runs' own time, not the processes' start
+    print(f"{'process':>7} {'done':>6} {'failed':>6} {'runs/s':>7} {'p50 ms':>7} {'RSS MB':>7}")
+    for i, out in enumerate(outs):
+        print(
+            f"{i:>7} {out['done']:>6} {sum(out['failed'].values()):>6} "
+            f"{out['done'] / out['wall']:>7.1f} {out['p50_ms']:>7.0f} {out['rss']:>7.0f}"
+        )
+        for key, count in out["failed"].items():
+            print(f"        {count} x {key}")
+    done = sum(out["done"] for out in outs)
+    print(
+        f"all: {done} of {total * args.processes} runs completed in {wall:.1f} s "
+        f"({done / wall:.1f} runs/s); peak connections of all {args.processes} processes: "
+        f"{sample.conns}"
+    )
 
 
 def cleanup(url: str, prefix: str) -> None:
@@ -227,19 +322,54 @@ async def main() -> None:
     parser.add_argument("--levels", default="20,200,1000")
     parser.add_argument("--runs", type=int, default=2, help="runs per level, in multiples")
     parser.add_argument("--pool-timeout", type=float, default=30.0)
+    parser.add_argument("--step-timeout", type=float, default=5.0)
+    parser.add_argument(
+        "--variants",
+        default="bare 1 conn,bare pool,bare ours,arun",
+        help="which variants (bare 1 conn, the baseline, always runs)",
+    )
+    parser.add_argument("--processes", type=int, default=0)
+    parser.add_argument("--per-process", type=int, default=250)
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=0,
+        help="the collector's first-generation threshold for every variant (0: Python's)",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # a child of --processes
+    parser.add_argument("--prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global POOL_TIMEOUT
-    POOL_TIMEOUT = args.pool_timeout
+    global POOL_TIMEOUT, STEP_TIMEOUT
+    POOL_TIMEOUT, STEP_TIMEOUT = args.pool_timeout, args.step_timeout
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
+    # The warnings that runs wait for connections would drown the output.
+    logging.getLogger("langgraph_runner").setLevel(logging.ERROR)
+    if args.worker:
+        total = args.per_process * args.runs
+        out = await worker(args.url, args.worker, args.per_process, total, args.prefix)
+        print(json.dumps(out), flush=True)
+        return
     prefix = f"load-{uuid.uuid4().hex[:8]}"
-    names = ["bare 1 conn", "bare pool", "bare ours", "arun"]
+    if args.processes:
+        try:
+            processes(args, prefix)
+        finally:
+            cleanup(args.url, prefix)
+        return
+    names = ["bare 1 conn", *(n for n in args.variants.split(",") if n != "bare 1 conn")]
+    unknown = set(names) - {"bare 1 conn", "bare pool", "bare ours", "arun"}
+    if unknown:
+        parser.error(f"unknown --variants: {', '.join(sorted(unknown))}")
     print(
         f"{'level':>5} {'variant':<12} {'runs/s':>7} {'ratio':>6} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'conns':>5} {'threads':>7} {'RSS MB':>7}"
+        f"{'p99 ms':>7} {'conns':>5} {'threads':>7} {'RSS MB':>7} {'failed':>6}"
     )
     try:
         for index, level in enumerate(int(x) for x in args.levels.split(",")):
             total = max(level, 100) * args.runs if level < 1000 else level
-            order = names[index % 4 :] + names[: index % 4]
+            turn = index % len(names)
+            order = names[turn:] + names[:turn]
             rows = {}
             for name in order:
                 tag = f"{prefix}-{level}-{names.index(name)}"
@@ -250,9 +380,11 @@ async def main() -> None:
                 print(
                     f"{level:>5} {name:<12} {r['runs_s']:>7.1f} {r['runs_s'] / base:>6.2f} "
                     f"{r['p50_ms']:>7.0f} {r['p99_ms']:>7.0f} {r['conns']:>5} "
-                    f"{r['threads']:>7} {r['rss']:>7.0f}",
+                    f"{r['threads']:>7} {r['rss']:>7.0f} {sum(r['failed'].values()):>6}",
                     flush=True,
                 )
+                for key, count in r["failed"].items():
+                    print(f"      {count} x {key}")
     finally:
         cleanup(args.url, prefix)
 

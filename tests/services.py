@@ -74,3 +74,24 @@ def redis_prefix(url: str, kind: str) -> Iterator[str]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+def terminate_backend(pid: int) -> None:
+    """Terminate one backend of the test database (a test's own connection, by its pid)
+    and wait until it is gone, so the locks it held are free. The shared server and the
+    other tests' sessions are never touched."""
+    import time
+
+    import psycopg
+
+    with psycopg.connect(postgres_url(), autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid = %s AND datname = current_database()",
+            (pid,),
+        ).fetchone()
+        assert row is not None and row[0], f"backend {pid} is not this test database's"
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+            assert time.monotonic() < deadline, "the terminated backend did not exit"
+            time.sleep(0.01)

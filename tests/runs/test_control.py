@@ -45,7 +45,7 @@ with open_checkpointer(url) as saver:
     config = {"run_id": run_id, "configurable": {"thread_id": thread, "tenant_id": "acme"}}
     result = run(graph, {"n": -1}, config, raise_on_error=False)
     print(json.dumps({"status": str(result.status), "reason": result.reason,
-                      "ran": len(result.nodes)}))
+                      "ran": len(result.nodes), "nodes": dict(result.nodes)}))
 """
 
 
@@ -96,7 +96,10 @@ def test_cancel_by_run_id_from_another_process(kind: str, tmp_path: Any) -> None
             assert (row.status, row.reason) == ("cancelled", "operator pressed stop")
             report = run_report(saver, thread)
             assert report.status == "cancelled" and report.reason == "operator pressed stop"
-            assert report.steps_total == 40 and report.steps_done == result["ran"]
+            # The step under way is aborted (it ends cancelled); the ones before it completed.
+            done = [n for n, status in result["nodes"].items() if status == "succeeded"]
+            assert set(result["nodes"].values()) <= {"succeeded", "cancelled"}
+            assert report.steps_total == 40 and report.steps_done == len(done)
             with pytest.raises(ThreadNotFoundError):
                 cancel_run(saver, str(uuid.uuid4()))
             saver.delete_thread(thread)
@@ -132,3 +135,56 @@ def test_list_runs_is_newest_first_and_filters_on_tenant() -> None:
         list_runs(saver, limit=0)
     with pytest.raises(TypeError, match="checkpoint saver"):
         list_runs(object())
+
+
+@pytest.mark.parametrize("mode", ["run", "arun"])
+def test_cancel_aborts_the_step_under_way_without_a_time_limit(mode: str) -> None:
+    """A run with no time limit still gives its nodes a signal: cancel_run ends the wait at once."""
+    import asyncio
+    import threading
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, StateGraph
+
+    from langgraph_runner import GraphState, create_node, get_node_context
+    from langgraph_runner.runs import arun, run
+
+    started = threading.Event()
+    waited: list[bool] = []
+
+    def hold(state: Any) -> dict[str, Any]:
+        ctx = get_node_context()
+        assert ctx is not None and ctx.abort_signal is not None
+        started.set()
+        waited.append(ctx.abort_signal.wait_sync(30))  # True: aborted, not timed out
+        ctx.abort_signal.throw_if_aborted()
+        return {}
+
+    after: list[str] = []
+    g = StateGraph(GraphState)
+    g.add_node("hold", create_node(hold, name="hold"))
+    g.add_node("next", lambda s: after.append("next") or {})
+    g.add_edge(START, "hold")
+    g.add_edge("hold", "next")
+    saver = InMemorySaver()
+    graph = g.compile(checkpointer=saver)
+    run_id = str(uuid.uuid4())
+    config = {"run_id": run_id, "configurable": {"thread_id": f"hold-{run_id}"}}
+
+    def cancel_when_started() -> None:
+        assert started.wait(30)
+        cancel_run(saver, run_id, "operator pressed stop")
+
+    canceller = threading.Thread(target=cancel_when_started)
+    canceller.start()
+    if mode == "run":
+        result = run(graph, {}, config, raise_on_error=False)
+    else:
+        result = asyncio.run(arun(graph, {}, config, raise_on_error=False))
+    canceller.join(30)
+    assert (result.status, result.reason) == ("cancelled", "operator pressed stop")
+    for _ in range(1000):  # under arun the sync node's thread may end just after the run
+        if waited:
+            break
+        time.sleep(0.01)
+    assert waited == [True] and after == []

@@ -135,8 +135,10 @@ def test_sigkilled_run_resumes_without_redoing_finished_nodes(
     while not out.exists():
         attempts += 1
         assert attempts <= KILLS + 3, "run did not complete"
-        cmd = [sys.executable, str(WORKER), url, thread_id, str(ledger), str(out)]
         kill_after = rng.uniform(0.05, 0.25) if kills < KILLS else None
+        # Node bodies sleep so that a kill lands inside one; the last attempt is not killed.
+        scale = "1" if kill_after is not None else "0"
+        cmd = [sys.executable, str(WORKER), url, thread_id, str(ledger), str(out), scale]
         if _run_attempt(cmd, ledger, kill_after):
             kills += 1
             with ledger.open("a") as fh:

@@ -402,3 +402,59 @@ def test_a_run_whose_row_cannot_be_written_fails_before_any_node(tmp_path: Any) 
     assert len(failed) == 1 and failed[0]["error_type"] == "OperationalError"
     assert failed[0]["when"] == "start"
     assert not [name for name, _ in _events(cap) if name == "run.started"]
+
+
+@pytest.mark.parametrize("backend", ["memory", "postgres"])
+def test_a_finished_arun_leaves_nothing_for_the_cycle_collector(backend: str) -> None:
+    """A run's objects are freed when it ends, by reference counting alone: with many runs
+    in flight, garbage left in reference cycles makes the collector walk every live run
+    more often (docs/performance.md). The run is on a step-failure "stop" policy and a
+    lock whose loss would cancel it: both call back into the run."""
+    import gc
+    import uuid
+
+    from langgraph_runner.runs import open_async_checkpointer
+    from tests.services import postgres_url
+
+    async def step(state: GraphState) -> dict[str, Any]:
+        return {}
+
+    builder = StateGraph(GraphState)
+    builder.add_node("a", create_node(step, name="a"))
+    builder.add_edge(START, "a")
+    builder.add_edge("a", END)
+
+    async def runs(saver: Any) -> None:
+        graph = builder.compile(checkpointer=saver)
+        for _ in range(2):  # the first run of a graph and process caches what it may
+            config: Any = {"configurable": {"thread_id": f"cycles-{uuid.uuid4().hex}"}}
+            assert (await arun(graph, {}, config, on_step_failure="stop")).status == "completed"
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(3):
+                config = {"configurable": {"thread_id": f"cycles-{uuid.uuid4().hex}"}}
+                assert (await arun(graph, {}, config, on_step_failure="stop")).status == "completed"
+            gc.collect()
+            # The runs' own objects (run, tracker, lock, holder); other tests' leftovers
+            # freed meanwhile (a cache, a connection) are not this test's business.
+            ours = [
+                type(o).__qualname__
+                for o in gc.garbage
+                if type(o).__module__.startswith("langgraph_runner._runs")
+            ]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert ours == []
+
+    async def main() -> None:
+        if backend == "memory":
+            await runs(InMemorySaver())
+            return
+        async with open_async_checkpointer(postgres_url()) as saver:
+            await runs(saver)
+
+    asyncio.run(main())

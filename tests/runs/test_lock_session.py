@@ -7,7 +7,6 @@ never stopped or reconfigured.
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from typing import Any
 
@@ -17,7 +16,7 @@ from langgraph_runner._records.exceptions import ThreadBusyError
 from langgraph_runner._runs.lock_session import LockSession, was_lost
 from langgraph_runner._runs.thread_lock import lock_key
 from langgraph_runner.runs import open_checkpointer, thread_lock
-from tests.services import postgres_url
+from tests.services import postgres_url, terminate_backend
 
 
 def _admin() -> Any:
@@ -35,17 +34,7 @@ def _session(lock: Any) -> LockSession:
 
 def _kill_session(session: LockSession) -> None:
     """Terminate the lock session's backend and wait until it is gone (its locks freed)."""
-    pid = session._conn.info.backend_pid
-    with _admin() as admin:
-        assert admin.execute(  # this test's own session only
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE pid = %s AND datname = current_database()",
-            (pid,),
-        ).fetchone()[0]
-        deadline = time.monotonic() + 10
-        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
-            assert time.monotonic() < deadline, "the terminated backend did not exit"
-            time.sleep(0.01)
+    terminate_backend(session._conn.info.backend_pid)
 
 
 def test_fifty_thread_locks_hold_one_connection() -> None:

@@ -640,8 +640,9 @@ def test_report_falls_back_to_the_graph_where_the_saver_cannot_tell() -> None:
 # ------------------------------------------------- what another process reads back
 
 
-def _report_elsewhere(db: str, thread: str, tenant: str | None = None) -> dict[str, Any]:
-    """run_report of a SQLite file, read by a new Python process (no in-memory result)."""
+def _reports_elsewhere(db: str, *reads: tuple[str, str | None]) -> list[dict[str, Any]]:
+    """run_report of each (thread, tenant) of a SQLite file, read by one new Python process
+    (no in-memory result); a missing thread reads as ``{"missing": message}``."""
     import subprocess
     import sys
 
@@ -650,20 +651,28 @@ def _report_elsewhere(db: str, thread: str, tenant: str | None = None) -> dict[s
         "from langgraph_runner.runs import open_checkpointer, run_report\n"
         "from langgraph_runner._records.exceptions import ThreadNotFoundError\n"
         "with open_checkpointer('sqlite:///' + sys.argv[1]) as saver:\n"
-        "    try:\n"
-        "        r = run_report(saver, sys.argv[2], tenant=sys.argv[3] or None)\n"
-        "    except ThreadNotFoundError as exc:\n"
-        "        print(json.dumps({'missing': str(exc)})); raise SystemExit\n"
-        "print(r.model_dump_json())\n"
+        "    for thread, tenant in json.loads(sys.argv[2]):\n"
+        "        try:\n"
+        "            r = run_report(saver, thread, tenant=tenant)\n"
+        "        except ThreadNotFoundError as exc:\n"
+        "            print(json.dumps({'missing': str(exc)}))\n"
+        "        else:\n"
+        "            print(r.model_dump_json())\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, db, thread, tenant or ""],
+        [sys.executable, "-c", code, db, json.dumps(reads)],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    lines = out.stdout.strip().splitlines()[-len(reads) :]
+    return [dict(json.loads(line)) for line in lines]
+
+
+def _report_elsewhere(db: str, thread: str, tenant: str | None = None) -> dict[str, Any]:
+    """run_report of one thread of a SQLite file, read by a new Python process."""
+    return _reports_elsewhere(db, (thread, tenant))[0]
 
 
 def _dag_graph(saver: Any, cache: Any, broken: set[str], flaky: dict[str, int]) -> Any:
@@ -730,18 +739,17 @@ def test_another_process_reads_cached_reused_failed_pending_attempts_and_cause(
         broken = _dag_graph(saver, InMemoryCache(), {"left"}, {})
         run(broken, {"doc": "x"}, {"configurable": {"thread_id": "broken"}}, raise_on_error=False)
 
-    first = _report_elsewhere(db, "first")
+    first, again, rebuilt, failed = _reports_elsewhere(
+        db, ("first", None), ("again", None), ("rebuilt", None), ("broken", None)
+    )
     fetch = next(n for n in first["nodes"] if n["name"] == "fetch")
     assert (fetch["status"], fetch["attempts"]) == ("succeeded", 3)
-    again = _report_elsewhere(db, "again")
     statuses = {n["name"]: n["status"] for n in again["nodes"]}
     assert statuses == {
         "fetch": "cached", "left": "cached", "right": "cached", "join": "cached",
         "publish": "succeeded",
     }  # fmt: skip
-    rebuilt = _report_elsewhere(db, "rebuilt")
     assert {n["name"]: n["status"] for n in rebuilt["nodes"]}["join"] == "reused"
-    failed = _report_elsewhere(db, "broken")
     assert failed["status"] == "failed" and "left" in failed["reason"]
     assert (failed["steps_done"], failed["steps_total"]) == (2, 5)
     nodes = {n["name"]: n for n in failed["nodes"]}
@@ -807,8 +815,9 @@ def test_another_tenants_thread_reads_like_a_missing_one(tmp_path: Any) -> None:
         assert run_report(graph, "t-globex", tenant="globex").tenant == "globex"
         with pytest.raises(ValueError, match="tenant"):
             run(graph, {"doc": "c"}, config, tenant="acme")
-    assert _report_elsewhere(db, "t-acme", "acme")["tenant"] == "acme"
-    assert "missing" in _report_elsewhere(db, "t-acme", "globex")
+    own, other = _reports_elsewhere(db, ("t-acme", "acme"), ("t-acme", "globex"))
+    assert own["tenant"] == "acme"
+    assert "missing" in other
 
 
 def test_a_node_built_with_another_name_reports_its_failure() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +16,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.report import NodeStatus, RunReport, run_report
 from langgraph_runner._runs.report_render import STATUS_COLOURS
+from tests.browser import LAUNCH_ARGS
+from tests.browser import chromium as _chromium
+from tests.browser import hex_rgb as _hex
+from tests.browser import png_pixel as _png_pixel
 from tests.runs.test_report import ArtifactState, Behaviour, State, build
-
-CHROMIUM = os.environ.get("LANGGRAPH_RUNNER_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture
@@ -123,25 +123,6 @@ def _cfg(thread: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread}}
 
 
-def _missing(message: str) -> None:
-    """Skip with the reason; under CI=true (which promises the browser) fail instead."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; CI=true needs it", pytrace=False)
-    pytest.skip(message)
-
-
-def _chromium() -> str:
-    path = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if path is None:
-        _missing(f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _missing('playwright is not installed (pip install -e ".[dev]")')
-    assert path is not None
-    return path
-
-
 @pytest.mark.parametrize("source", ["graph", "saver"])
 def test_html_in_a_real_browser_shows_every_node_and_status(
     saver: SqliteSaver, tmp_path: Path, source: str
@@ -155,7 +136,7 @@ def test_html_in_a_real_browser_shows_every_node_and_status(
     page_file = tmp_path / "run.html"
     page_file.write_text(report.to_html(), encoding="utf-8")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
         try:
             page = browser.new_page()
             requests: list[str] = []
@@ -199,52 +180,6 @@ def test_mermaid_from_a_graph_escapes_hostile_node_names(saver: SqliteSaver) -> 
     assert not any(line.startswith("z") for line in mermaid.splitlines())
 
 
-def _png_pixel(png: bytes, x: int, y: int) -> tuple[int, int, int]:
-    """The RGB of one pixel of a PNG screenshot (8-bit RGB/RGBA, no interlace)."""
-    import struct
-    import zlib
-
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, width = 8, b"", 0
-    channels = 4
-    while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            width, _, depth, colour = struct.unpack(">IIBB", data[:10])
-            assert depth == 8
-            channels = {2: 3, 6: 4}[colour]
-        elif kind == b"IDAT":
-            idat += data
-        pos += 12 + length
-    raw, stride = zlib.decompress(idat), width * channels
-    prev = bytearray(stride)
-    for row in range(y + 1):
-        start = row * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        for i in range(stride):
-            a = line[i - channels] if i >= channels else 0
-            b, c = prev[i], prev[i - channels] if i >= channels else 0
-            if kind == 1:
-                line[i] = (line[i] + a) & 255
-            elif kind == 2:
-                line[i] = (line[i] + b) & 255
-            elif kind == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif kind == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                line[i] = (line[i] + pred) & 255
-        prev = line
-    px = prev[x * channels : x * channels + 3]
-    return px[0], px[1], px[2]
-
-
-def _hex(colour: str) -> tuple[int, int, int]:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-
-
 def test_html_draws_branches_joins_timeline_and_causes_in_a_browser(tmp_path: Path) -> None:
     """A screenshot in chromium: the graph's real edges (a branch, a join), bars, causes."""
     chromium = _chromium()
@@ -279,7 +214,7 @@ def test_html_draws_branches_joins_timeline_and_causes_in_a_browser(tmp_path: Pa
     page_file = tmp_path / "run.html"
     page_file.write_text(report.to_html(), encoding="utf-8")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 1400})
             page.goto(page_file.as_uri())

@@ -178,25 +178,36 @@ def test_a_live_process_keeps_its_rows_running_by_heartbeat(
     assert out[0].status == "completed"
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_run_cancelled_while_its_row_is_written_is_not_left_running(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """arun cancelled while its row is being written (in a worker thread): once the row
-    lands it is ended ``cancelled`` and unwatched, not left ``running`` for good."""
+    """arun cancelled while its row is being written (SQLite: in a worker thread;
+    PostgreSQL: on the loop, through the saver's pool): once the row lands it is ended
+    ``cancelled`` and unwatched, not left ``running`` for good, and the thread's lock is
+    free again."""
     import asyncio
 
+    from langgraph_runner._runs import arows
     from langgraph_runner.runs import arun, open_async_checkpointer
 
     writing, go_on = threading.Event(), threading.Event()
-    real = run_store.RunStore.start
+    real_start, real_run = run_store.RunStore.start, arows._run
 
     def slow_start(self: run_store.RunStore, *args: Any, **kwargs: Any) -> None:
         writing.set()
         go_on.wait(30)
-        real(self, *args, **kwargs)
+        real_start(self, *args, **kwargs)
+
+    async def slow_run(saver: Any, database: str, sql: str, params: Any) -> list[Any]:
+        if sql.startswith(f"INSERT INTO {run_store.TABLE} "):
+            writing.set()
+            await asyncio.to_thread(go_on.wait, 30)
+        return await real_run(saver, database, sql, params)
 
     monkeypatch.setattr(run_store.RunStore, "start", slow_start)
-    url = _url("sqlite", tmp_path)
+    monkeypatch.setattr(arows, "_run", slow_run)
+    url = _url(kind, tmp_path)
     thread = f"cancel-open-{uuid.uuid4().hex}"
     before = run_watch.watched()
 
@@ -209,13 +220,22 @@ def test_a_run_cancelled_while_its_row_is_written_is_not_left_running(
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-        go_on.set()  # the row lands in its thread, which then ends it
+            go_on.set()  # the row lands, then it is ended
+            for _ in range(500):  # (PostgreSQL: on the loop, while the saver is open)
+                rows = await asyncio.to_thread(list_runs, saver, thread_id=thread)
+                if rows and rows[0].status != "running":
+                    break
+                await asyncio.sleep(0.01)
 
     asyncio.run(main())
     for thread_ in threading.enumerate():  # the worker thread that wrote the row
         if thread_.name.startswith("asyncio_"):
             thread_.join(30)
     assert run_watch.watched() == before
+    monkeypatch.setattr(run_store.RunStore, "start", real_start)
     with open_checkpointer(url) as saver:
         (row,) = list_runs(saver, thread_id=thread)
-    assert (row.status, row.reason) == ("cancelled", "task cancelled")
+        assert (row.status, row.reason) == ("cancelled", "task cancelled")
+        again = run(_graph(saver), {"log": []}, {"configurable": {"thread_id": thread}})
+        assert again.status == "completed"  # not ThreadBusyError: the lock was let go
+        saver.delete_thread(thread)

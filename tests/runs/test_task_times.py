@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -21,7 +23,7 @@ from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_chec
 from langgraph_runner._runs.lifecycle import arun, run
 from langgraph_runner._runs.report import run_report
 from langgraph_runner._runs.run_store import open_run_store
-from langgraph_runner._runs.task_times import load_times, save_times
+from langgraph_runner._runs.task_times import flush_marks, load_times, save_times
 from tests.services import postgres_url
 
 SECONDS = {"parse": 0.25, "stats": 1.5, "index": 2.0, "charts": 1.0, "summary": 0.5}
@@ -157,3 +159,105 @@ def test_an_async_run_records_every_nodes_own_row(tmp_path: Path) -> None:
         start, end = rows[(n.name, n.step)]
         assert end is not None
         assert n.duration_ms == round((end - start) * 1000, 3)
+
+
+def _held(name: str, gates: dict[str, threading.Event], entered: threading.Semaphore) -> Any:
+    """A node that "takes" its seconds only once its gate opens (the test holds it running)."""
+
+    def node(state: Build) -> dict[str, Any]:
+        entered.release()
+        assert gates[name].wait(30), f"{name} was never released"
+        _clock.t = getattr(_clock, "t", 0.0) + SECONDS[name]
+        return {"log": [name]}
+
+    return node
+
+
+def _live_report(url: str, thread: str) -> Any:
+    with open_checkpointer(url) as saver:  # another reader, no graph
+        return run_report(saver, thread)
+
+
+def test_a_live_run_shows_its_running_nodes_and_the_ended_ones_own_times(url: str) -> None:
+    """While index and charts run, a reader sees parse and stats ended with their own
+    times, index and charts ``running`` (each its own), summary pending; at the end all
+    ended with their own durations."""
+    thread = f"live-{uuid.uuid4().hex}"
+    gates = {name: threading.Event() for name in SECONDS}
+    for name in ("parse", "stats"):
+        gates[name].set()
+    entered = threading.Semaphore(0)
+    g = StateGraph(Build)
+    for name in SECONDS:
+        g.add_node(name, _held(name, gates, entered))
+    g.add_edge(START, "parse")
+    for name in ("stats", "index", "charts"):
+        g.add_edge("parse", name)
+    g.add_edge(["stats", "index", "charts"], "summary")
+    g.add_edge("summary", END)
+    out: dict[str, Any] = {}
+
+    def go() -> None:
+        with open_checkpointer(url) as saver:
+            config: Any = {"configurable": {"thread_id": thread}}
+            try:
+                out["result"] = run(g.compile(checkpointer=saver), {"log": []}, config)
+            finally:
+                for _ in range(4):
+                    entered.release()  # a run that failed early never holds the test
+
+    worker = threading.Thread(target=go)
+    worker.start()
+    try:
+        for _ in range(4):  # parse, stats, index, charts have started
+            assert entered.acquire(timeout=30)
+        expected = {
+            "parse": "succeeded",
+            "stats": "succeeded",
+            "index": "running",
+            "charts": "running",
+            "summary": "pending",
+        }
+        assert flush_marks()  # the writer thread has written what the tracker noted
+        live = _live_report(url, thread)
+        for _ in range(200):  # stats saves its writes just after its end is noted
+            if {n.name: str(n.status) for n in live.nodes} == expected:
+                break
+            threading.Event().wait(0.05)
+            live = _live_report(url, thread)
+        assert live.status == "running"
+        assert {n.name: str(n.status) for n in live.nodes} == expected
+        assert live.node("parse").duration_ms == 250.0
+        assert live.node("stats").duration_ms == 1500.0
+        assert live.node("index").duration_ms is None and live.node("index").started_at
+        assert live.summary["running"] == 2
+        table = live.to_table()  # what `langgraph-runner report` prints
+        assert re.search(r"^index\s+running\b", table, re.M), table
+        assert re.search(r"^charts\s+running\b", table, re.M), table
+    finally:
+        for gate in gates.values():
+            gate.set()
+        worker.join(60)
+    assert out["result"].status == "completed"
+    final = _live_report(url, thread)
+    durations = {n.name: n.duration_ms for n in final.nodes}
+    assert durations == {name: seconds * 1000 for name, seconds in SECONDS.items()}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_starts_its_own_writer() -> None:
+    """A child forked while the parent's writer had work starts clean: no thread, nothing
+    pending, idle (else its marks would wait for a writer thread it does not have)."""
+    from langgraph_runner._runs import task_times
+
+    writer = task_times._WRITER
+    with writer.guard:
+        was = writer.asleep
+        writer.asleep = False  # as if mid-batch
+        pid = os.fork()
+        if pid == 0:  # the child: report and leave at once
+            clean = writer.asleep and writer.thread is None and not writer.pending
+            os._exit(0 if clean and writer.idle.is_set() else 1)
+        writer.asleep = was
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

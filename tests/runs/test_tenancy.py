@@ -235,6 +235,29 @@ def test_async_run_moves_are_refused_as_not_found(world: World, move: str) -> No
     world.unchanged()
 
 
+@pytest.mark.parametrize("writer", ["acme", None])
+def test_arun_first_on_a_thread_a_plain_invoke_wrote_follows_its_checkpoints(
+    world: World, writer: str | None
+) -> None:
+    """A thread with checkpoints and no owner row, first reached by arun: it belongs to
+    the tenant its latest checkpoint names (or to no tenant); anyone else is refused."""
+    thread = world.thread(f"plain-{uuid.uuid4().hex[:6]}")
+    other = "evil" if writer else "acme"
+    extra = {"tenant_id": writer} if writer else {}
+    with open_checkpointer(world.url) as saver:
+        world.graph(saver).invoke({"doc": "written"}, _cfg(thread, **extra))
+
+    async def attempt(tenant: str | None) -> Any:
+        async with open_async_checkpointer(world.url) as saver:
+            return await arun(world.graph(saver), None, _cfg(thread), tenant=tenant)
+
+    with pytest.raises(ThreadNotFoundError):
+        asyncio.run(attempt(other))
+    assert asyncio.run(attempt(writer)).status == "completed"
+    with pytest.raises(ThreadNotFoundError):
+        asyncio.run(attempt(other))
+
+
 def test_the_owner_still_runs_and_resumes_its_threads(world: World) -> None:
     """The wall lets the owner through: acme runs a new step on its own thread."""
     own = world.thread(f"own-{uuid.uuid4().hex[:6]}")

@@ -9,11 +9,14 @@ Modules::
     run_watch        one watcher per process: cancel flags, heartbeats, lock sessions
     run_store        the runs table: one row per run, beside the checkpoints
     row_writes       writing a run's row on a slow or flaky database: bounded retries
+    ending           how a run ended: its status and reason from its output or error
     offloop          arun's row writes in a worker thread, so the event loop runs on
+    arows            arun's rows on PostgreSQL: on the loop, through the saver's connections
     control          list_runs and cancel_run across processes
     tenancy          a thread belongs to the tenant that first ran it
     thread_lock      ThreadLock: one writer per thread, across processes
     lock_session     every PostgreSQL thread lock of a process on one session
+    alock_session    an async saver's thread locks on one async connection of its own
     report           run_report: what happened on one thread, read from its checkpoints
     report_steps     one thread's supersteps, from a compiled graph or a bare saver
     report_render    a report as a table, a mermaid chart, an HTML page, Markdown
@@ -27,6 +30,8 @@ Modules::
     saver_storage    where a saver keeps its checkpoints: its kind, file or server
     pg_savers        LangGraph's PostgreSQL savers on a pool, a write on a broken link retried
     pool             bounded PostgreSQL connection pools with cheap health checks
+    pool_wait        a wait for a pooled connection: told to its run, failed on a stall
+    patient_pool     pools whose waits keep their turn while connections come back
     sql              a runs table's own connection (SQLite or PostgreSQL, autocommit)
     history          the base run of a rebuild, read from the checkpoint history
     rebuild          plan and rebuild: a change as data, a partial rebuild from a base run

@@ -231,8 +231,10 @@ def open_checkpointer(
     Args:
         url: A checkpointer URL (see ``parse_checkpointer_url``).
         max_connections: PostgreSQL: the most connections the saver's pool opens.
-        pool_timeout: PostgreSQL: seconds a read or write waits for a free (or a
-            new) connection before it fails with ``psycopg_pool.PoolTimeout``.
+        pool_timeout: PostgreSQL: seconds a read or write waits for a connection while
+            the pool frees none (waits behind other statements go on while connections
+            come back); then the run fails with ``DatabaseUnavailableError`` naming the
+            database and this setting.
         check_idle: PostgreSQL: a connection idle this many seconds or more is
             proven alive (one round trip) before use; 0 checks every checkout.
 
@@ -272,6 +274,7 @@ def open_checkpointer(
                 _saver_kwargs(),
                 options,
                 name=f"langgraph-runner-checkpoints-{database}",
+                database=database,
             )
             stack.callback(pool.close)
             pg_saver = RetryingPostgresSaver(pool)
@@ -299,7 +302,8 @@ async def open_async_checkpointer(
     Args:
         url: A checkpointer URL (see ``parse_checkpointer_url``).
         max_connections: PostgreSQL: the most connections the saver's pool opens.
-        pool_timeout: PostgreSQL: seconds to wait for a free (or a new) connection.
+        pool_timeout: PostgreSQL: seconds to wait for a connection while the pool
+            frees none (see ``open_checkpointer``).
         check_idle: PostgreSQL: check a connection idle this long before use.
 
     Yields:
@@ -324,7 +328,9 @@ async def open_async_checkpointer(
             yield saver
         return
     require_extra("postgres", "langgraph.checkpoint.postgres.aio")
+    from langgraph_runner._runs.alock_session import AsyncLockSession
     from langgraph_runner._runs.pg_savers import RetryingAsyncPostgresSaver
+    from langgraph_runner._runs.saver_storage import postgres_settings
 
     async with AsyncExitStack() as stack:
         failed = None
@@ -336,10 +342,14 @@ async def open_async_checkpointer(
                 _saver_kwargs(),
                 options,
                 name=f"langgraph-runner-checkpoints-{database}",
+                database=database,
             )
             stack.push_async_callback(pool.close)
             pg_saver = RetryingAsyncPostgresSaver(pool)
             pg_saver.database = database
+            conninfo, kwargs = postgres_settings(pool)
+            pg_saver.lock_session = AsyncLockSession(conninfo, kwargs, database)
+            stack.push_async_callback(pg_saver.lock_session.aclose)  # before the pool
         except Exception as exc:
             failed = _without_password(exc, parsed.target)
         if failed is not None:

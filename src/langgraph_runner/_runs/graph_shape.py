@@ -21,7 +21,15 @@ from typing import Any
 from langgraph_runner._runs.report_render import graph_drawing
 from langgraph_runner._runs.run_store import RunStore
 
-__all__ = ["SHAPES_TABLE", "Shape", "load_shape", "record_shape", "save_shape", "shape_of"]
+__all__ = [
+    "SHAPES_TABLE",
+    "Shape",
+    "load_shape",
+    "record_shape",
+    "save_shape",
+    "shape_of",
+    "shape_saved",
+]
 
 SHAPES_TABLE = "langgraph_runner_graph_shapes"
 _DDL = (
@@ -70,19 +78,31 @@ def save_shape(store: RunStore, shape: Shape) -> str:
     """Store ``shape`` in the store's database (once per process and database); its digest."""
     # A kept store (a file or server) remembers what it wrote; a process-local one
     # (an in-memory saver) may reuse an id, so it writes each time (no round trip).
-    key = (store.key, shape.digest) if store.shared else None
-    with _GUARD:
-        if key is not None and key in _SAVED:
-            return shape.digest
+    if _known(store, shape):
+        return shape.digest
     _run(
         store,
         f"INSERT INTO {SHAPES_TABLE} (digest, shape) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING",
         (shape.digest, shape.text),
     )
-    if key is not None:
+    if store.shared:
         with _GUARD:
-            _SAVED.add(key)
+            _SAVED.add((store.key, shape.digest))
     return shape.digest
+
+
+def _known(store: RunStore, shape: Shape) -> bool:
+    """Whether this process wrote ``shape`` to the store's database already."""
+    if not store.shared:
+        return False
+    with _GUARD:
+        return (store.key, shape.digest) in _SAVED
+
+
+def shape_saved(store: RunStore, graph: Any) -> bool:
+    """Whether ``record_shape`` of ``graph`` would write nothing (no round trip)."""
+    shape = shape_of(graph)
+    return shape is None or _known(store, shape)
 
 
 def load_shape(store: RunStore, digest: str) -> dict[str, Any] | None:

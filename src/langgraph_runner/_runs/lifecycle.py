@@ -14,8 +14,9 @@ node (``runtime.execution_info.run_id``), so the run's events, node events and
 records share one ``trace_id`` and ``graph_execution_id``.
 
 Events (through the same event logger as node events): ``run.started``, then one
-of ``run.completed``, ``run.interrupted``, ``run.failed``, ``run.cancelled``,
-each with ``duration_ms`` and per-status node counts.
+of ``run.completed``, ``run.interrupted``, ``run.failed``, ``run.cancelled``, each
+with ``duration_ms``, per-status node counts and any ``connection_wait_ms`` (its first
+wait for a pooled connection past a second is ``run.waiting_for_connection``).
 
 One writer per thread: a run on a thread of a graph with a checkpointer holds the
 thread's lock (``thread_lock``) from before ``run.started`` to its end, so another
@@ -50,13 +51,15 @@ from langgraph_runner._policies.context import (
     TENANT_KEY,
     ids_from_config,
 )
-from langgraph_runner._records.exceptions import NodeAbortedError, StepFailedError
+from langgraph_runner._records.exceptions import StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.sanitize import sanitize_message
-from langgraph_runner._runs import run_watch
+from langgraph_runner._runs import arows, run_watch
+from langgraph_runner._runs.ending import cancel_reason, interrupted, ran_out, row_reason
 from langgraph_runner._runs.graph_shape import record_shape
 from langgraph_runner._runs.offloop import afinish, aopen_store
 from langgraph_runner._runs.options import RunOptions, StepFailurePolicy, own_options
+from langgraph_runner._runs.pool import listening
 from langgraph_runner._runs.report_steps import record_cause
 from langgraph_runner._runs.row_writes import finish_with_retries, store_unavailable
 from langgraph_runner._runs.row_writes import saver_database as _database
@@ -185,22 +188,22 @@ class _Run:
             conf[TENANT_KEY] = tenant
         self.tenant: str | None = None if conf.get(TENANT_KEY) is None else str(conf[TENANT_KEY])
         self.control = RunControl()
-        self.controller: AbortController | None = None
         self.expired = False
-        if self.limit is not None:
-            parent = conf.get(ABORT_SIGNAL_KEY)
-            if isinstance(parent, AbortController):
-                parent = parent.signal
-            self.controller = AbortController(
-                parent=parent if isinstance(parent, AbortSignal) else None
-            )
-            conf[ABORT_SIGNAL_KEY] = self.controller.signal
+        # Always a run-wide signal: a cancel (or the time limit) aborts the nodes under way.
+        parent = conf.get(ABORT_SIGNAL_KEY)
+        if isinstance(parent, AbortController):
+            parent = parent.signal
+        self.controller = AbortController(
+            parent=parent if isinstance(parent, AbortSignal) else None
+        )
+        conf[ABORT_SIGNAL_KEY] = self.controller.signal
         self.outer_deadline: float | None = conf.get(RUN_DEADLINE_KEY)
         cfg["configurable"] = conf
         self.config: RunnableConfig = cfg  # type: ignore[assignment]
         saver = getattr(graph, "checkpointer", None)
         lockable = isinstance(saver, BaseCheckpointSaver) and conf.get("thread_id") is not None
         self.lock = ThreadLock(saver if exclusive and lockable else None, cfg, wait=lock_wait)
+        self.lock.on_lost = self._lock_lost  # told when the lock goes with its connection
         self.saver = saver if isinstance(saver, BaseCheckpointSaver) else None
         self.store: RunStore | None = None
         self.trace_id, self.exec_id, self.thread_id, run_id = ids_from_config(cfg)
@@ -210,6 +213,9 @@ class _Run:
         self.graph_nodes = [str(n) for n in nodes or () if not str(n).startswith("__")]
         self.graph = graph
         self.extra = dict(extra)
+        self.connection_wait = 0.0  # seconds its statements waited for a pooled connection
+        self.wait_guard = threading.Lock()
+        self.wait_told = False
         self.t0 = time.perf_counter()
 
     def use_control(self, invoke_kwargs: dict[str, Any]) -> None:
@@ -229,8 +235,7 @@ class _Run:
         if self.cancel_reason is None:
             self.cancel_reason = sanitize_message(reason, max_length=200) or "cancelled"
         self.control.request_drain(self.cancel_reason)
-        if self.controller is not None:
-            self.controller.abort(self.cancel_reason)
+        self.controller.abort(self.cancel_reason)
 
     def open_store(self, sqlite_path: str | None = None) -> None:
         """Record the run in its checkpointer's runs table before any node runs.
@@ -241,7 +246,6 @@ class _Run:
         """
         if self.saver is None:
             return
-        self.lock.on_lost = self._lock_lost
         try:
             self.store = open_run_store(self.saver, sqlite_path=sqlite_path)
             if self.store is None:
@@ -252,7 +256,6 @@ class _Run:
                 self.tenant,
                 self.graph_name,
                 self.graph_nodes,
-                on_wait=self._waiting,
                 shape=record_shape(self.store, self.graph, self._store_failed),
             )
         except Exception as exc:
@@ -263,15 +266,29 @@ class _Run:
             raise store_unavailable(exc, _database(self.saver)) from exc
         run_watch.watch(self.store, self.run_id, self.cancel)
 
-    def _waiting(self, database: str, waited: float) -> None:
-        """No connection was free: the run waits for one (backpressure), and says so."""
+    def waiting(self, database: str, seconds: float) -> None:
+        """No connection was free: the run waits for one (backpressure), and says so once."""
+        with self.wait_guard:
+            if self.wait_told:
+                return
+            self.wait_told = True
         self.log.emit(
             logging.WARNING,
             "run.waiting_for_connection",
             database=database,
-            waited_s=waited,
+            waited_s=seconds,
             **self.ids(),
         )
+
+    def waited(self, database: str, seconds: float) -> None:
+        """A wait for a connection is over: counted in the run's ``connection_wait_ms``."""
+        with self.wait_guard:
+            self.connection_wait += seconds
+
+    def wait_fields(self) -> dict[str, float]:
+        """``connection_wait_ms`` for the run's last event, when it waited."""
+        waited_ms = round(self.connection_wait * 1000, 3)
+        return {"connection_wait_ms": waited_ms} if waited_ms else {}
 
     def _lock_lost(self) -> None:
         """The thread's lock went with its connection and another process took it."""
@@ -306,8 +323,7 @@ class _Run:
         """The time limit passed: stop between steps, abort what is running."""
         self.expired = True
         self.control.request_drain(TIME_LIMIT_REASON)
-        if self.controller is not None:
-            self.controller.abort(TIME_LIMIT_REASON)
+        self.controller.abort(TIME_LIMIT_REASON)
 
     def ids(self) -> dict[str, Any]:
         return {
@@ -329,8 +345,19 @@ class _Run:
         )
 
     def finish(self, output: Any, error: BaseException | None) -> RunResult:
-        if self.controller is not None:
-            self.controller.close()
+        result, status, reason = self.conclude(output, error)
+        self.close_store(status, reason)
+        return result
+
+    def conclude(
+        self, output: Any, error: BaseException | None
+    ) -> tuple[RunResult, str, str | None]:
+        """How the run ended, logged (no I/O): its result, and its row's status and reason."""
+        self.controller.close()
+        # The run is over: the lock and the tracker need not call back into it, and the
+        # reference cycles they made with it go (less for the garbage collector to find).
+        self.lock.on_lost = None
+        self.tracker.on_failure = None
         duration = round((time.perf_counter() - self.t0) * 1000, 3)
         reason: str | None = None
         status: str
@@ -339,13 +366,13 @@ class _Run:
             status, error = "failed", self.failed_step
             reason = str(self.failed_step)
         elif error is None:
-            status = "interrupted" if _interrupted(output) else "completed"
-        elif self.expired or _ran_out(error):  # the time limit ended it, however it surfaced
+            status = "interrupted" if interrupted(output) else "completed"
+        elif self.expired or ran_out(error):  # the time limit ended it, however it surfaced
             status, reason = "cancelled", TIME_LIMIT_REASON
         elif self.cancel_reason is not None and is_cancel(error):
             status, reason = "cancelled", self.cancel_reason
         elif is_cancel(error):
-            status, reason = "cancelled", _cancel_reason(error)
+            status, reason = "cancelled", cancel_reason(error)
         else:
             status = "failed"
         fields: dict[str, Any] = {"duration_ms": duration, "counts": dict(self.tracker.counts)}
@@ -358,12 +385,12 @@ class _Run:
         if status == "failed" and error is not None:
             fields["error_type"] = type(error).__name__
             fields["error"] = sanitize_message(str(error), max_length=200)
+        fields.update(self.wait_fields())
         level = {"completed": logging.INFO, "interrupted": logging.INFO}.get(
             status, logging.WARNING if status == "cancelled" else logging.ERROR
         )
         self.log.emit(level, f"run.{status}", **fields, **self.extra, **self.ids())
-        self.close_store(status, reason)
-        return RunResult(
+        result = RunResult(
             output=output if error is None else None,
             status=RunStatus(status),
             run_id=self.run_id,
@@ -376,32 +403,7 @@ class _Run:
             reason=reason,
             error=error,
         )
-
-
-def _ran_out(error: BaseException) -> bool:
-    """Whether a node gave up because what was left of the run's time limit ran out."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if getattr(current, "run_deadline", False):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _interrupted(output: Any) -> bool:
-    return isinstance(output, dict) and bool(output.get("__interrupt__"))
-
-
-def _cancel_reason(error: BaseException) -> str:
-    if isinstance(error, NodeAbortedError):
-        return sanitize_message(str(error.reason or "aborted"), max_length=200)
-    if isinstance(error, GraphDrained):
-        return sanitize_message(str(error) or "drained", max_length=200)
-    if isinstance(error, KeyboardInterrupt):
-        return "keyboard interrupt"
-    return "task cancelled"
+        return result, status, row_reason(status, reason, error)
 
 
 def run(
@@ -484,11 +486,12 @@ def _start(
 def _run_sync(
     graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
-    if state.saver is not None:  # another tenant's thread reads like a missing one
-        failed = functools.partial(state._store_failed, when="start")
-        admit(state.saver, state.thread_id, state.tenant, state.run_id, failed)
-    with state.lock:
-        return _invoke_sync(graph, input, state, raise_on_error, invoke_kwargs)
+    with listening(state):  # its waits for a pooled connection are told to the run
+        if state.saver is not None:  # another tenant's thread reads like a missing one
+            failed = functools.partial(state._store_failed, when="start")
+            admit(state.saver, state.thread_id, state.tenant, state.run_id, failed)
+        with state.lock:
+            return _invoke_sync(graph, input, state, raise_on_error, invoke_kwargs)
 
 
 def _invoke_sync(
@@ -535,21 +538,32 @@ async def arun(
 async def _run_async(
     graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
-    if state.saver is not None:  # another tenant's thread reads like a missing one
-        failed = functools.partial(state._store_failed, when="start")
-        await aadmit(state.saver, state.thread_id, state.tenant, state.run_id, failed)
-    async with state.lock:
-        return await _invoke_async(graph, input, state, raise_on_error, invoke_kwargs)
+    with listening(state):  # its waits for a pooled connection are told to the run
+        on_loop = state.saver is not None and arows.applies(state.saver)
+        if state.saver is not None:  # another tenant's thread reads like a missing one
+            failed = functools.partial(state._store_failed, when="start")
+            if not (on_loop and await arows.admit(state, failed)):
+                await aadmit(state.saver, state.thread_id, state.tenant, state.run_id, failed)
+        async with state.lock:
+            return await _invoke_async(
+                graph, input, state, raise_on_error, invoke_kwargs, on_loop=on_loop
+            )
 
 
 async def _invoke_async(
-    graph: Any, input: Any, state: _Run, raise_on_error: bool, invoke_kwargs: dict[str, Any]
+    graph: Any,
+    input: Any,
+    state: _Run,
+    raise_on_error: bool,
+    invoke_kwargs: dict[str, Any],
+    *,
+    on_loop: bool = False,
 ) -> RunResult:
     state.use_control(invoke_kwargs)
     handle: asyncio.TimerHandle | None = None
     if state.limit is not None:
         handle = asyncio.get_running_loop().call_later(state.limit, state.expire)
-    await aopen_store(state)
+    await (arows.aopen(state) if on_loop else aopen_store(state))
     state.started()
     try:
         output = await graph.ainvoke(input, state.config, control=state.control, **invoke_kwargs)
@@ -557,7 +571,7 @@ async def _invoke_async(
         state.finish(None, exc)
         raise
     except Exception as exc:
-        result = await afinish(state, None, exc)
+        result = await (arows.afinish if on_loop else afinish)(state, None, exc)
         if raise_on_error:
             if result.error is exc:
                 raise
@@ -566,7 +580,7 @@ async def _invoke_async(
     finally:
         if handle is not None:
             handle.cancel()
-    result = await afinish(state, output, None)
+    result = await (arows.afinish if on_loop else afinish)(state, output, None)
     if raise_on_error and result.error is not None:
         raise result.error
     return result

@@ -19,13 +19,21 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._runs.pool import database_name, is_broken
 
-__all__ = ["LockHolder", "LockSession", "lock_session", "lost", "sessions"]
+__all__ = [
+    "HeldLocks",
+    "LockHolder",
+    "LockSession",
+    "any_lost",
+    "lock_session",
+    "lost",
+    "sessions",
+]
 
 _log = logging.getLogger("langgraph_runner.runs")
 
@@ -40,32 +48,24 @@ class LockHolder:
         self.lost = False
 
 
-class LockSession:
-    """The advisory locks of one process on one database (see the module docstring)."""
+class HeldLocks:
+    """What a lock session keeps of its locks, sync (``LockSession``) or async
+    (``alock_session.AsyncLockSession``): the holders by key, how often its connection was
+    opened again, and what a broken connection does to them."""
 
-    def __init__(self, conninfo: str, kwargs: dict[str, Any]) -> None:
-        self.conninfo = conninfo
-        self.kwargs = kwargs
-        self.database = database_name(conninfo, kwargs)
-        self._psycopg = require_extra("postgres", "psycopg")
-        self._guard = threading.Lock()
-        self._conn: Any = None
+    def __init__(self, database: str) -> None:
+        self.database = database
         self._held: dict[int, LockHolder] = {}
         self.reconnects = 0
 
-    def _connect(self) -> list[LockHolder]:
-        """A new session that takes every held lock again; the holders that lost theirs."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-        self._conn = self._psycopg.Connection.connect(self.conninfo, autocommit=True, **self.kwargs)
+    def _retaken(self, taken: Mapping[int, bool]) -> list[LockHolder]:
+        """On a new connection each held key was tried again (``taken``): those another
+        session took meanwhile are lost; the holders that lost theirs."""
         lost: list[LockHolder] = []
-        for key, holder in list(self._held.items()):
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            if not row[0]:
+        for key, ok in taken.items():
+            if not ok:
+                holder = self._held.pop(key)
                 holder.lost = True
-                del self._held[key]
                 lost.append(holder)
         if self._held or lost:
             self.reconnects += 1
@@ -76,6 +76,52 @@ class LockSession:
                 len(lost),
             )
         return lost
+
+    def _all_lost(self) -> list[LockHolder]:
+        """The connection is still down: every lock is in doubt; the holders."""
+        lost = list(self._held.values())
+        for holder in lost:
+            holder.lost = True
+        self._held.clear()
+        return lost
+
+    @staticmethod
+    def _tell(lost: list[LockHolder]) -> None:
+        for holder in lost:
+            if holder.on_lost is not None:
+                try:
+                    holder.on_lost()
+                except Exception:  # a callback's failure must not stop the others
+                    _log.exception("thread lock lost callback failed")
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+
+class LockSession(HeldLocks):
+    """The advisory locks of one process on one database (see the module docstring)."""
+
+    def __init__(self, conninfo: str, kwargs: dict[str, Any]) -> None:
+        super().__init__(database_name(conninfo, kwargs))
+        self.conninfo = conninfo
+        self.kwargs = kwargs
+        self._psycopg = require_extra("postgres", "psycopg")
+        self._guard = threading.Lock()
+        self._conn: Any = None
+
+    def _connect(self) -> list[LockHolder]:
+        """A new session that takes every held lock again; the holders that lost theirs."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+        self._conn = self._psycopg.Connection.connect(self.conninfo, autocommit=True, **self.kwargs)
+        taken = {
+            key: bool(self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+            for key in list(self._held)
+        }
+        return self._retaken(taken)
 
     def _execute(self, sql: str, key: int) -> tuple[bool, list[LockHolder]]:
         lost: list[LockHolder] = []
@@ -89,15 +135,6 @@ class LockSession:
             lost += self._connect()
             row = self._conn.execute(sql, (key,)).fetchone()
         return bool(row[0]), lost
-
-    @staticmethod
-    def _tell(lost: list[LockHolder]) -> None:
-        for holder in lost:
-            if holder.on_lost is not None:
-                try:
-                    holder.on_lost()
-                except Exception:  # a callback's failure must not stop the others
-                    _log.exception("thread lock lost callback failed")
 
     def try_lock(self, holder: LockHolder) -> bool:
         """Take ``holder.key`` (False: this process or another holds it)."""
@@ -146,15 +183,8 @@ class LockSession:
                 except Exception as again:  # still down: every lock is in doubt
                     if not is_broken(again):
                         raise
-                    lost = list(self._held.values())
-                    for holder in lost:
-                        holder.lost = True
-                    self._held.clear()
+                    lost = self._all_lost()
         self._tell(lost)
-
-    @property
-    def held(self) -> int:
-        return len(self._held)
 
     def close(self) -> None:
         with self._guard:
@@ -199,6 +229,12 @@ def found_again(database: str, key: int) -> None:
         keys = _LOST.get(database)
         if keys is not None:
             keys.discard(key)
+
+
+def any_lost(database: str) -> bool:
+    """Whether this process lost any lock on ``database`` (a read without the guard: a
+    write's check costs nothing while no lock was ever lost)."""
+    return bool(_LOST.get(database))
 
 
 def was_lost(database: str, key: int) -> bool:

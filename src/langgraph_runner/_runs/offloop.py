@@ -1,8 +1,10 @@
 """``arun``'s row writes off the event loop: a database round trip (often an fsync) each.
 
-The run's row (before any node), its final status and its thread lock are written in a
-worker thread, so the event loop runs the other runs meanwhile. In-memory savers keep
-them on the loop (no I/O). A run cancelled while its row is being written ends that
+On SQLite (a blocking connection), and for ``arows``' fallbacks on PostgreSQL (whose
+rows are otherwise written on the loop through the saver's own async connections).
+The run's row (before any node) and its final status are written in a worker thread, so
+the event loop runs the other runs meanwhile. In-memory savers keep them on the loop
+(no I/O). A run cancelled while its row is being written ends that
 row ``cancelled`` once it lands: never left ``running`` or watched for good.
 """
 
@@ -38,9 +40,9 @@ def off_loop(state: RunRows[Any]) -> bool:
 
 async def afinish(state: RunRows[R], output: Any, error: BaseException | None) -> R:
     """``state.finish`` (which writes the final status), off the loop when it does I/O."""
-    if off_loop(state):
-        return await asyncio.to_thread(state.finish, output, error)
-    return state.finish(output, error)
+    if not off_loop(state):
+        return state.finish(output, error)
+    return await asyncio.to_thread(state.finish, output, error)
 
 
 async def aopen_store(state: RunRows[Any]) -> None:

@@ -31,7 +31,8 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from langgraph_runner._records.exceptions import ThreadBusyError
-from langgraph_runner._runs.lock_session import sessions, was_lost
+from langgraph_runner._runs.alock_session import AsyncLockSession
+from langgraph_runner._runs.lock_session import any_lost, sessions, was_lost
 from langgraph_runner._runs.pool import RETRIES, DatabaseUnavailableError, WaitNotice, is_broken
 from langgraph_runner._runs.thread_lock import lock_key
 
@@ -61,6 +62,8 @@ class _NoLock:
 
 
 def _refuse_if_lost(database: str, config: RunnableConfig) -> None:
+    if not any_lost(database):
+        return
     conf = config.get("configurable") or {}
     thread = conf.get("thread_id")
     if thread is None:
@@ -96,13 +99,15 @@ class RetryingPostgresSaver(PostgresSaver):
             self.lock = _NoLock()  # type: ignore[assignment]
         self._notice = WaitNotice()
 
-    def _retry(self, once: Callable[[], T], config: RunnableConfig | None) -> T:
+    def _retry(
+        self, once: Callable[..., T], args: tuple[Any, ...], config: RunnableConfig | None
+    ) -> T:
         self._notice(self.conn, self.database)
         for attempt in range(1, RETRIES + 1):
             if config is not None:
                 _refuse_if_lost(self.database, config)
             try:
-                return once()
+                return once(self, *args)
             except Exception as exc:
                 if not is_broken(exc):
                     raise
@@ -114,7 +119,7 @@ class RetryingPostgresSaver(PostgresSaver):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get_tuple(self, config: RunnableConfig) -> _Tuple | None:
-        return self._retry(lambda: PostgresSaver.get_tuple(self, config), None)
+        return self._retry(PostgresSaver.get_tuple, (config,), None)
 
     def put(
         self,
@@ -123,9 +128,7 @@ class RetryingPostgresSaver(PostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self._retry(
-            lambda: PostgresSaver.put(self, config, checkpoint, metadata, new_versions), config
-        )
+        return self._retry(PostgresSaver.put, (config, checkpoint, metadata, new_versions), config)
 
     def put_writes(
         self,
@@ -134,18 +137,21 @@ class RetryingPostgresSaver(PostgresSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self._retry(
-            lambda: PostgresSaver.put_writes(self, config, writes, task_id, task_path), config
-        )
+        self._retry(PostgresSaver.put_writes, (config, writes, task_id, task_path), config)
 
     def delete_thread(self, thread_id: str) -> None:
-        self._retry(lambda: PostgresSaver.delete_thread(self, thread_id), None)
+        self._retry(PostgresSaver.delete_thread, (thread_id,), None)
 
 
 class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
-    """``AsyncPostgresSaver`` on a pool; broken-connection reads and writes are retried."""
+    """``AsyncPostgresSaver`` on a pool; broken-connection reads and writes are retried.
+
+    ``lock_session`` holds its runs' thread locks on one async connection of its own
+    (``alock_session``), closed with the saver.
+    """
 
     database = "postgres"
+    lock_session: AsyncLockSession | None = None
 
     def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(conn, *args, **kwargs)
@@ -153,13 +159,20 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
             self.lock = _NoLock()  # type: ignore[assignment]
         self._notice = WaitNotice()
 
-    async def _aretry(self, once: Callable[[], Awaitable[T]], config: RunnableConfig | None) -> T:
+    async def _aretry(
+        self,
+        once: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        config: RunnableConfig | None,
+    ) -> T:
+        # ``once(self, *args)``, not a closure: a statement waiting for a connection keeps
+        # fewer objects alive (thousands wait at once with many runs in flight).
         self._notice(self.conn, self.database)
         for attempt in range(1, RETRIES + 1):
             if config is not None:
                 _refuse_if_lost(self.database, config)
             try:
-                return await once()
+                return await once(self, *args)
             except Exception as exc:
                 if not is_broken(exc):
                     raise
@@ -167,11 +180,14 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
                     raise _gave_up(self.database, exc) from exc
                 if hasattr(self.conn, "check"):  # a pool: drop its other broken connections
                     await self.conn.check()
-                _check_locks(self.database)
+                if self.lock_session is not None:
+                    await self.lock_session.check()
+                else:
+                    _check_locks(self.database)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def aget_tuple(self, config: RunnableConfig) -> _Tuple | None:
-        return await self._aretry(lambda: AsyncPostgresSaver.aget_tuple(self, config), None)
+        return await self._aretry(AsyncPostgresSaver.aget_tuple, (config,), None)
 
     async def aput(
         self,
@@ -181,8 +197,7 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         return await self._aretry(
-            lambda: AsyncPostgresSaver.aput(self, config, checkpoint, metadata, new_versions),
-            config,
+            AsyncPostgresSaver.aput, (config, checkpoint, metadata, new_versions), config
         )
 
     async def aput_writes(
@@ -193,9 +208,8 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
         task_path: str = "",
     ) -> None:
         await self._aretry(
-            lambda: AsyncPostgresSaver.aput_writes(self, config, writes, task_id, task_path),
-            config,
+            AsyncPostgresSaver.aput_writes, (config, writes, task_id, task_path), config
         )
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await self._aretry(lambda: AsyncPostgresSaver.adelete_thread(self, thread_id), None)
+        await self._aretry(AsyncPostgresSaver.adelete_thread, (thread_id,), None)

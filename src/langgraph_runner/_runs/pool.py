@@ -7,6 +7,7 @@ connection that sat idle longer than ``check_idle`` seconds only after a round t
 proves it alive (checking every checkout costs a quarter of the throughput; a busy
 connection is checked by its own use instead), and a statement that meets a broken
 connection (a terminated backend, a restarted server) is retried on a fresh one.
+A statement with no connection free waits its turn, told to its run (``pool_wait``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.exceptions import DatabaseUnavailableError
+from langgraph_runner._runs.pool_wait import WaitListener, current_listener, listening
 
 __all__ = [
     "DEFAULT_CHECK_IDLE",
@@ -29,15 +31,18 @@ __all__ = [
     "DatabaseUnavailableError",
     "PoolOptions",
     "PooledDb",
+    "WaitListener",
+    "current_listener",
     "database_name",
     "is_broken",
+    "listening",
     "pool_options",
 ]
 
 DEFAULT_MAX_CONNECTIONS = 4
 """Connections a checkpointer's pool opens at most (``open_checkpointer``)."""
 DEFAULT_POOL_TIMEOUT = 30.0
-"""Seconds a caller waits for a free connection before giving up."""
+"""Seconds a caller waits while the pool frees no connection at all, before giving up."""
 DEFAULT_CHECK_IDLE = 5.0
 """A connection idle longer than this is checked (one round trip) before it is handed out."""
 STORE_MAX_CONNECTIONS = 2
@@ -164,10 +169,6 @@ def _async_check(check_idle: float) -> Callable[[Any], Any]:
     return check
 
 
-async def _areturned(conn: Any) -> None:
-    _returned(conn)
-
-
 def _pool_args(options: PoolOptions, name: str, min_size: int) -> dict[str, Any]:
     """The psycopg_pool settings both pool kinds share."""
     size = options.max_connections
@@ -183,12 +184,23 @@ def _pool_args(options: PoolOptions, name: str, min_size: int) -> dict[str, Any]
 
 
 def sync_pool(
-    conninfo: str, kwargs: dict[str, Any], options: PoolOptions, *, name: str, min_size: int = 1
+    conninfo: str,
+    kwargs: dict[str, Any],
+    options: PoolOptions,
+    *,
+    name: str,
+    min_size: int = 1,
+    database: str | None = None,
 ) -> Any:
-    """An open ``psycopg_pool.ConnectionPool`` sized and checked as ``options`` say."""
-    pool_mod = require_extra("postgres", "psycopg_pool")
-    pool = pool_mod.ConnectionPool(
+    """An open ``psycopg_pool.ConnectionPool`` sized and checked as ``options`` say, whose
+    waits for a connection are told to the run and bounded by a stall (``pool_wait``)."""
+    require_extra("postgres", "psycopg_pool")
+    from langgraph_runner._runs.patient_pool import PatientPool
+
+    pool = PatientPool(
         conninfo,
+        database=database or database_name(conninfo, kwargs),
+        notice=WAIT_NOTICE,
         kwargs=kwargs,
         check=_sync_check(options.check_idle),
         reset=_returned,
@@ -199,19 +211,44 @@ def sync_pool(
 
 
 async def async_pool(
-    conninfo: str, kwargs: dict[str, Any], options: PoolOptions, *, name: str, min_size: int = 1
+    conninfo: str,
+    kwargs: dict[str, Any],
+    options: PoolOptions,
+    *,
+    name: str,
+    min_size: int = 1,
+    database: str | None = None,
 ) -> Any:
-    """An open ``psycopg_pool.AsyncConnectionPool`` sized and checked as ``options`` say."""
-    pool_mod = require_extra("postgres", "psycopg_pool")
-    pool = pool_mod.AsyncConnectionPool(
+    """An open ``psycopg_pool.AsyncConnectionPool`` sized and checked as ``options`` say,
+    whose waits for a connection are told to the run and bounded by a stall (``pool_wait``)."""
+    require_extra("postgres", "psycopg_pool")
+    from langgraph_runner._runs.patient_pool import PatientAsyncPool
+
+    pool = PatientAsyncPool(
         conninfo,
+        database=database or database_name(conninfo, kwargs),
+        notice=WAIT_NOTICE,
         kwargs=kwargs,
         check=_async_check(options.check_idle),
-        reset=_areturned,
+        on_return=_returned,  # (not psycopg_pool's reset=, which returns it in a task)
         **_pool_args(options, name, min_size),
     )
     await pool.open(wait=False)
     return pool
+
+
+class _OnWait:
+    """``on_wait(database, seconds)`` as a ``WaitListener``, naming ``database``."""
+
+    def __init__(self, on_wait: Callable[[str, float], None], database: str) -> None:
+        self.on_wait = on_wait
+        self.database = database
+
+    def waiting(self, database: str, seconds: float) -> None:
+        self.on_wait(self.database, seconds)
+
+    def waited(self, database: str, seconds: float) -> None:
+        return None
 
 
 class PooledDb:
@@ -236,7 +273,8 @@ class PooledDb:
         """Execute one statement (written with ``?``); its row count and its rows.
 
         With no connection free at once, ``on_wait(database, seconds)`` is told after
-        ``WAIT_NOTICE`` seconds and the wait goes on, up to the pool's timeout.
+        ``WAIT_NOTICE`` seconds and the wait goes on while the pool frees connections
+        (``pool_wait``: up to the pool's timeout without one freed).
         """
         sql = sql.replace("?", "%s")
 
@@ -252,15 +290,10 @@ class PooledDb:
         return retry_broken(once, self.database, on_retry=self.pool.check)
 
     def _getconn(self, on_wait: Callable[[str, float], None] | None) -> Any:
-        timeout = float(self.pool.timeout)
-        if on_wait is None or timeout <= WAIT_NOTICE:
+        if on_wait is None:
             return self.pool.getconn()
-        pool_mod = require_extra("postgres", "psycopg_pool")
-        try:
-            return self.pool.getconn(timeout=WAIT_NOTICE)
-        except pool_mod.PoolTimeout:
-            on_wait(self.database, WAIT_NOTICE)
-        return self.pool.getconn(timeout=timeout - WAIT_NOTICE)
+        with listening(_OnWait(on_wait, self.database)):
+            return self.pool.getconn()
 
     def setup(self, ddl: Sequence[str], table: str) -> None:
         """Run ``ddl`` (idempotent) once, one worker at a time across processes."""
@@ -291,13 +324,37 @@ def retry_broken(
         try:
             return once()
         except Exception as exc:
-            if not is_broken(exc):
-                raise
-            if attempt == attempts:
-                raise DatabaseUnavailableError(
-                    database, f"connection broken {attempts} times in a row ({type(exc).__name__})"
-                ) from exc
-            _log.warning("retrying on a fresh connection to %s: %s", database, type(exc).__name__)
+            _again_or_raise(exc, attempt, attempts, database)
             if on_retry is not None:
                 on_retry()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def aretry_broken(
+    once: Callable[[], Awaitable[T]],
+    database: str,
+    *,
+    attempts: int = RETRIES,
+    on_retry: Callable[[], Awaitable[Any]] | None = None,
+) -> T:
+    """The async ``retry_broken``: ``await once()``, again when it met a broken connection."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await once()
+        except Exception as exc:
+            _again_or_raise(exc, attempt, attempts, database)
+            if on_retry is not None:
+                await on_retry()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _again_or_raise(exc: Exception, attempt: int, attempts: int, database: str) -> None:
+    """In an ``except``: raise ``exc`` unless it is a broken connection and attempts are
+    left (then say so); after the last, ``DatabaseUnavailableError`` naming ``database``."""
+    if not is_broken(exc):
+        raise exc
+    if attempt == attempts:
+        raise DatabaseUnavailableError(
+            database, f"connection broken {attempts} times in a row ({type(exc).__name__})"
+        ) from exc
+    _log.warning("retrying on a fresh connection to %s: %s", database, type(exc).__name__)

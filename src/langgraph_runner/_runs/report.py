@@ -14,8 +14,10 @@ and an unrecovered ``NODE_ABORTED`` record), ``blocked`` (done and
 (its asyncio task cancelled, its process killed) leaves no trace in the
 checkpoints and reports ``running``. A node's times are its own where its run
 (``run()``/``arun()``) recorded them (``task_times``); otherwise checkpoint times (a
-node's step opens and closes with one), so parallel nodes share them. Only the
-top-level graph is reported, not subgraph namespaces.
+node's step opens and closes with one), so parallel nodes share them. While a run
+that records them is ``running``, a node whose start it wrote and whose end it has not
+yet is ``running`` too (not ``pending``). Only the top-level graph is reported, not
+subgraph namespaces.
 
 A node is ``cached`` only when its own writes say so: its output lists its name
 under the ``cache_hits`` state key (``CACHE_HITS_KEY``). Otherwise a hit
@@ -98,6 +100,7 @@ class NodeStatus(_StrEnum):
     SKIPPED = "skipped"
     PENDING = "pending"
     INTERRUPTED = "interrupted"
+    RUNNING = "running"
 
 
 class NodeReport(BaseModel):
@@ -268,25 +271,30 @@ def run_report(
         raise ValueError("config must name a thread: {'configurable': {'thread_id': ...}}")
     cfg: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     graph_nodes: list[str] | None = None
-    if isinstance(source, BaseCheckpointSaver):
-        saver: Any = source
+    is_saver = isinstance(source, BaseCheckpointSaver)
+    if not is_saver and not callable(getattr(source, "get_state_history", None)):
+        raise TypeError(f"expected a compiled graph or a checkpoint saver, got {type(source)!r}")
+    saver: Any = source if is_saver else getattr(source, "checkpointer", None)
+    # The run's row before its checkpoints: a run writes its last checkpoint before its
+    # final status, so a row that says the run ended comes with every step it took.
+    row = _latest_run(saver, thread_id)
+    if is_saver:
         steps, values = from_saver(source, cfg)
-    elif callable(getattr(source, "get_state_history", None)):
-        saver = getattr(source, "checkpointer", None)
+    else:
         steps, values = from_graph_saver(source, cfg) or from_graph(source, cfg)
         graph_nodes = [n for n in getattr(source, "nodes", {}) if not n.startswith("__")]
-    else:
-        raise TypeError(f"expected a compiled graph or a checkpoint saver, got {type(source)!r}")
     if not steps:
         raise not_found(thread_id)
-    row = _latest_run(saver, thread_id)
     if tenant is not None and _owner(saver, thread_id, steps[-1], row) != tenant:
         raise not_found(thread_id)  # another tenant's thread reads like a missing one
     report = _build(thread_id, steps, values, graph_nodes)
     report = _with_run(report, steps[-1], row, graph_nodes)
     drawing, times = stored(saver, row, steps)
     if times:
-        report = report.model_copy(update={"nodes": with_times(report.nodes, steps, times)})
+        live = NodeStatus.RUNNING if report.status is RunStatus.RUNNING else None
+        nodes = with_times(report.nodes, steps, times, running=live)
+        summary = {str(s): sum(n.status is s for n in nodes) for s in NodeStatus}
+        report = report.model_copy(update={"nodes": nodes, "summary": summary})
     standing = _budget_standing(report, budgets)
     if standing:
         report = report.model_copy(update={"budgets": standing})

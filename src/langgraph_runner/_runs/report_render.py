@@ -92,6 +92,7 @@ STATUS_COLOURS: dict[str, tuple[str, str, str]] = {
     "cancelled": ("#ffe8cc", "#d9480f", "#6b2405"),
     "interrupted": ("#fff3bf", "#e67700", "#5c3200"),
     "pending": ("#f1f3f5", "#868e96", "#343a40"),
+    "running": ("#c5f6fa", "#0c8599", "#0b4a52"),
     "skipped": ("#ffffff", "#ced4da", "#868e96"),
 }
 _START, _END = "__start__", "__end__"

@@ -56,11 +56,16 @@ def _iso(epoch: float) -> str:
 
 
 def with_times(
-    nodes: Sequence[_Node], steps: Sequence[Step], times: Mapping[str, Mapping[Any, Any]]
+    nodes: Sequence[_Node],
+    steps: Sequence[Step],
+    times: Mapping[str, Mapping[Any, Any]],
+    running: Any = None,
 ) -> list[_Node]:
     """Each node's own start, end and duration, where its run recorded them.
 
-    ``nodes`` are ``NodeReport``s (``name``, ``step``, ``finished_at``, ``model_copy``).
+    ``nodes`` are ``NodeReport``s (``name``, ``step``, ``status``, ``finished_at``,
+    ``model_copy``). ``running``: the status a pending node gets when its run recorded
+    its start and no end (None: the run is over, nothing is under way).
     """
     run_of = {st.step: st.run_id for st in steps}
     out: list[_Node] = []
@@ -75,8 +80,12 @@ def with_times(
             continue
         start, end = own
         update: dict[str, Any] = {"started_at": _iso(start)}
-        if end is not None and getattr(n, "finished_at", None) is not None:
+        pending = str(getattr(n, "status", "")) == "pending"
+        if end is not None and (getattr(n, "finished_at", None) is not None or not pending):
+            # ended: its step closed, or it saved its writes while a sibling still runs
             update["finished_at"] = _iso(end)
             update["duration_ms"] = round((end - start) * 1000, 3)
+        elif end is None and pending and running is not None:
+            update["status"] = running
         out.append(n.model_copy(update=update))  # type: ignore[attr-defined]
     return out

@@ -47,7 +47,15 @@ from langgraph_runner._runs.pool import (
 from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
 from langgraph_runner._runs.sql import Db, open_sqlite
 
-__all__ = ["RUN_ID_METADATA_KEY", "TABLE", "RunRecord", "RunStore", "open_run_store"]
+__all__ = [
+    "RUN_ID_METADATA_KEY",
+    "TABLE",
+    "RunRecord",
+    "RunStore",
+    "finish_statement",
+    "open_run_store",
+    "start_statement",
+]
 
 TABLE = "langgraph_runner_runs"
 RUN_ID_METADATA_KEY = "langgraph_runner_run_id"
@@ -188,27 +196,7 @@ class RunStore:
         ``on_wait(database, seconds)`` is told when no connection was free at once;
         ``shape`` is the digest of the graph's stored shape (``graph_shape``).
         """
-        now = _now()
-        self._write(
-            f"INSERT INTO {TABLE} ({_COLUMNS}, owner, heartbeat_at)"
-            " VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (run_id) DO UPDATE SET status = 'running', reason = NULL,"
-            " updated_at = excluded.updated_at, cancel_requested = 0, cancel_reason = NULL,"
-            " owner = excluded.owner, heartbeat_at = excluded.heartbeat_at, shape = excluded.shape",
-            (
-                run_id,
-                thread_id,
-                tenant,
-                graph,
-                now,
-                now,
-                json.dumps(list(nodes)),
-                shape,
-                owner(),
-                now,
-            ),
-            on_wait,
-        )
+        self._write(*start_statement(run_id, thread_id, tenant, graph, nodes, shape), on_wait)
 
     def _write(
         self, sql: str, params: Sequence[Any], on_wait: Callable[[str, float], None] | None
@@ -254,10 +242,7 @@ class RunStore:
 
     def finish(self, run_id: str, status: str, reason: str | None) -> None:
         """Record how a run ended."""
-        self._sql.run(
-            f"UPDATE {TABLE} SET status = ?, reason = ?, updated_at = ? WHERE run_id = ?",
-            (status, reason, _now(), run_id),
-        )
+        self._sql.run(*finish_statement(run_id, status, reason))
 
     def request_cancel(self, run_id: str, reason: str, *, tenant: str | None = None) -> RunRecord:
         """Set the cancel flag of a run; its loop stops before its next step.
@@ -480,6 +465,34 @@ def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
         store = RunStore(sql, shared=True, key=key, database=database)
         _KEPT[key] = store
         return store
+
+
+def start_statement(
+    run_id: str,
+    thread_id: str | None,
+    tenant: str | None,
+    graph: str | None,
+    nodes: Sequence[str],
+    shape: str | None,
+) -> tuple[str, tuple[Any, ...]]:
+    """``RunStore.start``'s statement (``?`` placeholders) and its parameters."""
+    now = _now()
+    return (
+        f"INSERT INTO {TABLE} ({_COLUMNS}, owner, heartbeat_at)"
+        " VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (run_id) DO UPDATE SET status = 'running', reason = NULL,"
+        " updated_at = excluded.updated_at, cancel_requested = 0, cancel_reason = NULL,"
+        " owner = excluded.owner, heartbeat_at = excluded.heartbeat_at, shape = excluded.shape",
+        (run_id, thread_id, tenant, graph, now, now, json.dumps(list(nodes)), shape, owner(), now),
+    )
+
+
+def finish_statement(run_id: str, status: str, reason: str | None) -> tuple[str, tuple[Any, ...]]:
+    """``RunStore.finish``'s statement (``?`` placeholders) and its parameters."""
+    return (
+        f"UPDATE {TABLE} SET status = ?, reason = ?, updated_at = ? WHERE run_id = ?",
+        (status, reason, _now(), run_id),
+    )
 
 
 def open_run_store(saver: Any, *, sqlite_path: str | None = None) -> RunStore | None:

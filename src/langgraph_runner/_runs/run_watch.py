@@ -9,7 +9,8 @@ process has runs:
 - every ``HEARTBEAT_SECONDS`` vouches for its running rows (``RunStore.heartbeat``), so
   their lease does not run out while the process lives;
 - proves each thread lock session alive, taking its locks again on a new connection
-  after a break (``lock_session``).
+  after a break (``lock_session``; an async saver's own session, ``alock_session``, is
+  checked on its event loop).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 from langgraph_runner._runs import run_store as _store
+from langgraph_runner._runs.alock_session import asessions
 from langgraph_runner._runs.lock_session import sessions
 from langgraph_runner._runs.run_store import RunStore
 
-__all__ = ["INTERVAL", "tick", "unwatch", "watch", "watched"]
+__all__ = ["INTERVAL", "store_of", "tick", "unwatch", "watch", "watched"]
 
 INTERVAL = 0.2
 """Seconds between two reads of the cancel flags (so a cancel lands within about this)."""
@@ -83,6 +85,13 @@ def unwatch(run_id: str) -> None:
         _WATCHER.runs.pop(run_id, None)
 
 
+def store_of(run_id: str) -> RunStore | None:
+    """The runs store ``run_id`` is watched in (None: not a run of this process now)."""
+    with _WATCHER.guard:
+        entry = _WATCHER.runs.get(run_id)
+    return None if entry is None else entry[0]
+
+
 def watched() -> int:
     """How many runs this process watches now."""
     with _WATCHER.guard:
@@ -122,3 +131,5 @@ def tick(*, heartbeat: bool = False) -> None:
             session.check()
         except Exception as exc:
             _log.debug("lock session of %s unchecked: %s", session.database, type(exc).__name__)
+    for asession in asessions():  # checked on their own event loops
+        asession.check_soon()

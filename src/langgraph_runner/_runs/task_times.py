@@ -2,23 +2,41 @@
 
 Checkpoints are written once per superstep: a report read from them alone gives every
 node of a step the step's duration. ``run()``'s tracker notes when each top-level node
-task starts and ends (callbacks, wall clock); when the run ends (completed, failed,
-cancelled or interrupted) they are written in one statement to the
-``langgraph_runner_task_times`` table beside the runs table, one row per node and
-superstep (a node's ``Send`` tasks in one step span from the first start to the last
-end). A report reads them for the runs of its thread and falls back to the step's
-checkpoint times for a node without a row (a run whose process died, a graph invoked
-without ``run()``).
+task starts and ends (callbacks, wall clock) and hands it to the process's writer
+thread (``mark_time``), which writes what changed in the last ``GATHER`` seconds in one
+statement per database to the ``langgraph_runner_task_times`` table beside the runs table (the
+node's own thread never waits on it): a report of a live run shows the nodes that
+finished with their own times and the ones under way as ``running``. One row per node
+and superstep (a node's ``Send`` tasks in one step span from the first start to the
+last end). When the run ends (completed, failed, cancelled or interrupted) all its rows
+are written once more in one statement, so a live write that failed is made good. A
+report reads them for the runs of its thread and falls back to the step's checkpoint
+times for a node without a row (a run whose process died, a graph invoked without
+``run()``).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langgraph_runner._runs.run_store import RunStore
 
-__all__ = ["TIMES_TABLE", "load_times", "record_times", "save_times"]
+__all__ = [
+    "GATHER",
+    "TIMES_TABLE",
+    "flush_marks",
+    "load_times",
+    "mark_time",
+    "record_times",
+    "save_times",
+    "setup",
+    "upsert_statements",
+]
 
 TIMES_TABLE = "langgraph_runner_task_times"
 _DDL = (
@@ -28,6 +46,8 @@ _DDL = (
     " PRIMARY KEY (run_id, node, step))",
 )
 _BATCH = 200  # rows per INSERT statement
+GATHER = 0.1
+"""Seconds the writer thread gathers node times before it writes them (live lag)."""
 
 Times = Mapping[tuple[str, int], tuple[float, float | None]]
 """(node, step) -> (started_at, finished_at) in epoch seconds (finished None: never ended)."""
@@ -44,16 +64,127 @@ def _run(store: RunStore, sql: str, params: tuple[Any, ...]) -> list[Any]:
 def save_times(store: RunStore, run_id: str, times: Times) -> None:
     """Write one run's node times (a run id written before is overwritten row by row)."""
     rows = [(run_id, node, step, start, end) for (node, step), (start, end) in times.items()]
+    _upsert(store, rows, guarded=False)
+
+
+def _upsert(store: RunStore, rows: list[tuple[Any, ...]], *, guarded: bool) -> None:
+    for sql, params in upsert_statements(rows, guarded=guarded):
+        _run(store, sql, params)
+
+
+def upsert_statements(
+    rows: list[tuple[Any, ...]], *, guarded: bool = False
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements (``?`` placeholders) that write these (run_id, node, step, start,
+    end) rows, ``_BATCH`` rows each; ``guarded``: never back to running or an earlier end."""
+    out = []
     for at in range(0, len(rows), _BATCH):
         chunk = rows[at : at + _BATCH]
         marks = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
-        _run(
-            store,
-            f"INSERT INTO {TIMES_TABLE} (run_id, node, step, started_at, finished_at)"
-            f" VALUES {marks} ON CONFLICT (run_id, node, step) DO UPDATE SET"
-            " started_at = excluded.started_at, finished_at = excluded.finished_at",
-            tuple(v for row in chunk for v in row),
+        out.append(
+            (
+                f"INSERT INTO {TIMES_TABLE} (run_id, node, step, started_at, finished_at)"
+                f" VALUES {marks} ON CONFLICT (run_id, node, step) DO UPDATE SET"
+                " started_at = excluded.started_at, finished_at = excluded.finished_at"
+                + (_GUARDED if guarded else ""),
+                tuple(v for row in chunk for v in row),
+            )
         )
+    return out
+
+
+def setup(store: RunStore) -> None:
+    """Make the node-times table in the store's database if it is missing."""
+    store.sql.setup(_DDL, TIMES_TABLE)
+
+
+_GUARDED = (
+    f" WHERE {TIMES_TABLE}.finished_at IS NULL OR (excluded.finished_at IS NOT NULL"
+    f" AND excluded.finished_at >= {TIMES_TABLE}.finished_at)"
+)
+_log = logging.getLogger("langgraph_runner.runs")
+
+
+class _Writer:
+    """One daemon thread per process writing live node times, latest value per row."""
+
+    def __init__(self) -> None:
+        self.guard = threading.Lock()
+        self.pending: dict[tuple[int, str, str, int], tuple[RunStore, Any]] = {}
+        self.wake = threading.Event()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.asleep = True  # no mark since the writer took its last batch: wake it
+        self.thread: threading.Thread | None = None
+        self.pid = os.getpid()
+
+    def note(self, store: RunStore, run_id: str, node: str, step: int, times: Any) -> None:
+        with self.guard:
+            self.pending[(id(store), run_id, node, step)] = (store, times)
+            if not self.asleep:  # the writer will take it with the rest: nothing else to do
+                return
+            self.asleep = False
+            self.idle.clear()
+            if self.thread is None or not self.thread.is_alive() or self.pid != os.getpid():
+                self.pid = os.getpid()
+                self.thread = threading.Thread(
+                    target=self.loop, name="langgraph-runner-task-times", daemon=True
+                )
+                self.thread.start()
+            self.wake.set()
+
+    def loop(self) -> None:
+        try:
+            self._loop()
+        finally:  # never expected: the next mark starts a new writer
+            with self.guard:
+                self.asleep = True
+
+    def _loop(self) -> None:
+        while True:
+            self.wake.wait()
+            time.sleep(GATHER)  # gather what changes meanwhile: one statement for it all
+            with self.guard:
+                self.wake.clear()
+                batch, self.pending = self.pending, {}
+                self.asleep = True
+            by_store: dict[int, tuple[RunStore, list[tuple[Any, ...]]]] = {}
+            for (sid, run_id, node, step), (store, (start, end)) in batch.items():
+                by_store.setdefault(sid, (store, []))[1].append((run_id, node, step, start, end))
+            for store, rows in by_store.values():
+                try:
+                    _upsert(store, rows, guarded=True)
+                except Exception as exc:  # bookkeeping: the run's end writes its times again
+                    _log.debug("live node times unwritten: %s", type(exc).__name__)
+            with self.guard:
+                if self.asleep:  # nothing came meanwhile
+                    self.idle.set()
+
+    def forget(self) -> None:
+        """In a forked child: no writer thread yet, nothing pending (the parent writes its own)."""
+        self.__init__()  # type: ignore[misc]
+
+
+_WRITER = _Writer()
+if hasattr(os, "register_at_fork"):  # a child starts its own writer on its first mark
+    os.register_at_fork(after_in_child=_WRITER.forget)
+
+
+def mark_time(
+    store: RunStore, run_id: str, node: str, step: int, times: tuple[float, float | None]
+) -> None:
+    """Hand one node's start (and end) to the writer thread as it happens (no I/O here).
+
+    Rows changed since the writer's last write go in one statement per database; a
+    row never goes back from ended to running, nor to an earlier end (the run's own
+    final write may land first).
+    """
+    _WRITER.note(store, run_id, node, step, times)
+
+
+def flush_marks(timeout: float = 10.0) -> bool:
+    """Wait until the writer has written every time handed to it (True) or ``timeout``."""
+    return _WRITER.idle.wait(timeout)
 
 
 def load_times(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, Any]]:

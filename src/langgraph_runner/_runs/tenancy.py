@@ -29,7 +29,7 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -47,12 +47,14 @@ __all__ = [
     "NO_TENANT",
     "THREADS_TABLE",
     "aadmit",
+    "aadmit_at_once",
     "admit",
     "aowner",
     "check_tenant",
     "config_tenant",
     "not_found",
     "owner",
+    "prepare",
 ]
 
 THREADS_TABLE = "langgraph_runner_threads"
@@ -135,18 +137,103 @@ class _Threads:
 
     def claim(self, thread_id: str, tenant: str) -> str:
         """Own ``thread_id`` for ``tenant`` unless it is owned already; the owner."""
-        self.db.run(
+        inserted, _ = self.db.run(
             f"INSERT INTO {THREADS_TABLE} (thread_id, tenant, claimed_at) VALUES (?, ?, ?)"
             " ON CONFLICT (thread_id) DO NOTHING",
             (thread_id, tenant, time.time()),
         )
+        if inserted == 1:  # the row is ours: no need to read it back
+            return tenant
         rows = self.db.run(f"SELECT tenant FROM {THREADS_TABLE} WHERE thread_id = ?", (thread_id,))
         return str(_first(rows[1][0])) if rows[1] else tenant
 
-    def run_id_taken(self, run_id: str | None) -> bool:
-        if run_id is None:
-            return False
-        return bool(self.db.run(f"SELECT 1 FROM {RUNS_TABLE} WHERE run_id = ?", (run_id,))[1])
+    def look(
+        self, thread_id: str | None, run_id: str | None
+    ) -> tuple[str | None, str | None, bool]:
+        """In one round trip: the owner row's tenant, the thread's first recorded run's
+        tenant (``NO_TENANT`` for a run without one; None: no owner row, no run) and
+        whether ``run_id`` names a run already."""
+        rows = self.db.run(
+            f"SELECT (SELECT tenant FROM {THREADS_TABLE} WHERE thread_id = ?),"
+            f" (SELECT COALESCE(tenant, '') FROM {RUNS_TABLE} WHERE thread_id = ?"
+            " ORDER BY started_at LIMIT 1),"
+            f" (SELECT 1 FROM {RUNS_TABLE} WHERE run_id = ?)",
+            (thread_id, thread_id, run_id),
+        )[1]
+        found, first, taken = _values(rows[0])
+        return (
+            None if found is None else str(found),
+            None if first is None else str(first),
+            taken is not None,
+        )
+
+    def admit_at_once(
+        self, thread_id: str, tenant: str | None, run_id: str | None
+    ) -> tuple[Any, bool]:
+        """PostgreSQL, in one round trip: claim ``thread_id`` unless it is owned (for its
+        first recorded run's tenant, else its latest checkpoint's, else ``tenant``) and
+        ``run_id`` is new; the thread's owner and whether ``run_id`` was used already.
+
+        Reads the saver's ``checkpoints`` table beside the threads table (the same
+        database); where it is missing, the caller falls back to ``look``/``claim``.
+        """
+        rows = self.db.run(_ADMIT_AT_ONCE, _admit_params(thread_id, tenant, run_id))[1]
+        found, taken = _admitted(rows[0])
+        if found is None and not taken:  # another run claimed it in the same instant
+            found = self.owner(thread_id)
+        return found, taken
+
+
+# ``admit_at_once``: the owner row, the first run, the latest root checkpoint's tenant
+# (``_from_checkpoint``) and the run id, read in one statement that also claims the thread.
+_ADMIT_AT_ONCE = (
+    f"WITH prior AS (SELECT tenant FROM {THREADS_TABLE} WHERE thread_id = ?),"
+    f" first_run AS (SELECT COALESCE(tenant, '') AS tenant FROM {RUNS_TABLE}"
+    " WHERE thread_id = ? ORDER BY started_at LIMIT 1),"
+    " saved AS (SELECT COALESCE(metadata ->> 'tenant_id', '') AS tenant FROM checkpoints"
+    " WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1),"
+    f" taken AS (SELECT 1 AS one FROM {RUNS_TABLE} WHERE run_id = ?),"
+    f" claimed AS (INSERT INTO {THREADS_TABLE} (thread_id, tenant, claimed_at)"
+    " SELECT ?, COALESCE((SELECT tenant FROM first_run), (SELECT tenant FROM saved), ?), ?"
+    " WHERE NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM taken)"
+    " ON CONFLICT (thread_id) DO NOTHING RETURNING tenant)"
+    " SELECT (SELECT tenant FROM prior) AS owner, (SELECT tenant FROM claimed) AS claimed,"
+    " EXISTS (SELECT 1 FROM taken) AS taken"
+)
+
+
+def _admit_params(thread_id: str, tenant: str | None, run_id: str | None) -> tuple[Any, ...]:
+    """``_ADMIT_AT_ONCE``'s parameters."""
+    return (thread_id, thread_id, thread_id, run_id, thread_id, tenant or NO_TENANT, time.time())
+
+
+def _admitted(row: Any) -> tuple[Any, bool]:
+    """``_ADMIT_AT_ONCE``'s answer: the owner (None: another run claimed the thread in the
+    same instant, read it again) and whether the run id was used already."""
+    prior, claimed, taken = _values(row)
+    return (prior if prior is not None else claimed), bool(taken)
+
+
+def _judge(found: Any, taken: bool, thread_id: str, tenant: str | None, run_id: str | None) -> None:
+    """Refuse a run id used already, and a thread owned by anyone else (as a missing one)."""
+    if taken:
+        raise _refused_run_id(str(run_id))
+    if ("" if found is None else str(found)) != (tenant or NO_TENANT):
+        raise not_found(thread_id)
+
+
+def _no_table(exc: Exception) -> bool:
+    """Whether ``exc`` says a table is missing (the saver's tables are not set up)."""
+    return type(exc).__name__ == "UndefinedTable"
+
+
+def _values(row: Any) -> list[Any]:
+    return list(row.values()) if isinstance(row, dict) else list(row)
+
+
+def prepare(store: RunStore) -> None:
+    """Make the threads table in the store's database if it is missing (once per process)."""
+    _Threads(store)
 
 
 def _first(row: Any) -> Any:
@@ -282,14 +369,35 @@ def _admit(
     with _threads(saver, sqlite_path, on_unavailable) as threads:
         if threads is None:
             return
-        if threads.run_id_taken(run_id):
+        if thread_id is not None and saver_kind(saver) == "postgres":
+            at_once = _admit_at_once(threads, thread_id, tenant, run_id)
+            if at_once is not None:
+                _judge(*at_once, thread_id, tenant, run_id)
+                return
+        found, first, taken = threads.look(thread_id, run_id)
+        if taken:
             raise _refused_run_id(str(run_id))
         if thread_id is None:
             return
-        first = threads.owner(thread_id)
+        if found is not None:  # owned already: nothing to write
+            if found != (tenant or NO_TENANT):
+                raise not_found(thread_id)
+            return
         if first is None:
             first = _from_checkpoint(saved())
         _settle(threads, thread_id, tenant, first)
+
+
+def _admit_at_once(
+    threads: _Threads, thread_id: str, tenant: str | None, run_id: str | None
+) -> tuple[Any, bool] | None:
+    """``_Threads.admit_at_once``; None where the saver's tables are not set up."""
+    try:
+        return threads.admit_at_once(thread_id, tenant, run_id)
+    except Exception as exc:
+        if not _no_table(exc):
+            raise
+        return None
 
 
 async def aadmit(
@@ -300,7 +408,7 @@ async def aadmit(
     on_unavailable: Unavailable | None = None,
 ) -> None:
     """The async ``admit``: the checkpoint is read with ``aget_tuple`` on the loop, and the
-    threads table in a worker thread.
+    threads table in a worker thread (``aadmit_at_once``: on PostgreSQL, one statement).
 
     The threads table is written through a blocking connection. On the loop it could wait
     (SQLite's busy timeout) for a write transaction of the saver's own aiosqlite
@@ -309,8 +417,48 @@ async def aadmit(
     if not isinstance(saver, BaseCheckpointSaver):
         return
     path = await _apath(saver)
-    saved = None if thread_id is None else await saver.aget_tuple(_thread_config(thread_id))
-
+    found = None if thread_id is None else await saver.aget_tuple(_thread_config(thread_id))
     await asyncio.to_thread(
-        _admit, saver, path, thread_id, tenant, run_id, on_unavailable, lambda: saved
+        _admit, saver, path, thread_id, tenant, run_id, on_unavailable, lambda: found
     )
+
+
+RunSql = Callable[[str, tuple[Any, ...]], Awaitable[list[Any]]]
+"""Runs one statement (``?`` placeholders) on an async connection; its rows."""
+
+
+async def aadmit_at_once(
+    run_sql: RunSql,
+    saver: Any,
+    thread_id: str | None,
+    tenant: str | None,
+    run_id: str | None,
+    on_unavailable: Unavailable | None = None,
+) -> bool:
+    """``admit`` on PostgreSQL in one statement through ``run_sql`` (``arows``: on the
+    event loop, on the saver's own connections); False where that cannot be done (no
+    thread, or the saver's tables are missing): the caller uses ``aadmit``.
+
+    Raises:
+        DatabaseUnavailableError, ThreadNotFoundError, ValueError: As ``admit``.
+    """
+    if thread_id is None:
+        return False
+    try:
+        rows = await run_sql(_ADMIT_AT_ONCE, _admit_params(thread_id, tenant, run_id))
+        found, taken = _admitted(rows[0])
+        if found is None and not taken:  # another run claimed it in the same instant
+            again = await run_sql(
+                f"SELECT tenant FROM {THREADS_TABLE} WHERE thread_id = ?", (thread_id,)
+            )
+            found = _first(again[0]) if again else None
+    except DatabaseUnavailableError as exc:  # it names the database and what to change
+        if on_unavailable is not None:
+            on_unavailable(exc)
+        raise
+    except Exception as exc:
+        if _no_table(exc):
+            return False
+        raise _unavailable(exc, saver, on_unavailable) from exc
+    _judge(found, taken, thread_id, tenant, run_id)
+    return True

@@ -9,8 +9,10 @@ checkpoints live, so it covers every process that shares them:
 - ``PostgresSaver``/``AsyncPostgresSaver``: a PostgreSQL session-level advisory lock
   (``pg_try_advisory_lock``) on a 64-bit hash of the thread id and checkpoint
   namespace, taken on the process's one lock connection to that database
-  (``lock_session``), opened with the saver's connection settings. The server frees
-  it when the connection closes, also when the process dies.
+  (``lock_session``), opened with the saver's connection settings; a saver
+  ``open_async_checkpointer`` opened has a lock connection of its own, used from its
+  event loop (``alock_session``). The server frees a lock when its connection closes,
+  also when the process dies.
 - ``SqliteSaver``/``AsyncSqliteSaver`` on a file: an OS file lock (``flock``) on
   ``<database>.threads/<hash>.lock``, which the OS frees when the process dies. The
   file is removed when the lock is let go.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import hashlib
 import os
 import sqlite3
@@ -165,28 +168,40 @@ class _Postgres(_Backend):
     ) -> None:
         conninfo, kwargs = postgres_settings(conn)
         self.session = lock_session(conninfo, kwargs)
-        self.ident = self.session.database
-        self.holder = LockHolder(key, thread_id, self._lost)
-        self._on_lost = on_lost
+        self._hold(self.session.database, key, thread_id, on_lost)
+
+    def _hold(
+        self, database: str, key: int, thread_id: str, on_lost: Callable[[], None] | None
+    ) -> None:
+        self.ident = database
+        # Not a bound method of this backend: the holder would make a reference cycle, one
+        # more for the garbage collector to find per run.
+        told = functools.partial(_lost, database, thread_id, key, on_lost)
+        self.holder = LockHolder(key, thread_id, told)
         self.held = False
 
-    def _lost(self) -> None:
-        lost(self.session.database, self.holder.thread_id, self.holder.key)
-        if self._on_lost is not None:
-            self._on_lost()
+    def _note(self, taken: bool) -> bool:
+        self.held = taken
+        if taken:
+            found_again(self.ident, self.holder.key)
+        return taken
+
+    def _letting_go(self) -> bool:
+        """Whether the lock is held (and is let go now)."""
+        held, self.held = self.held, False
+        return held
+
+    def _freed(self) -> None:
+        if self.holder.lost:  # this run stopped: the thread may be written again
+            found_again(self.ident, self.holder.key)
 
     def acquire(self) -> bool:
-        self.held = self.session.try_lock(self.holder)
-        if self.held:
-            found_again(self.session.database, self.holder.key)
-        return self.held
+        return self._note(self.session.try_lock(self.holder))
 
     def release(self) -> None:
-        if self.held:
-            self.held = False
+        if self._letting_go():
             self.session.unlock(self.holder)
-            if self.holder.lost:  # this run stopped: the thread may be written again
-                found_again(self.session.database, self.holder.key)
+            self._freed()
 
     # A round trip on the lock session: off the event loop, which runs other runs meanwhile.
     async def aacquire(self) -> bool:
@@ -194,6 +209,38 @@ class _Postgres(_Backend):
 
     async def arelease(self) -> None:
         await asyncio.to_thread(self.release)
+
+
+def _lost(database: str, thread_id: str, key: int, on_lost: Callable[[], None] | None) -> None:
+    """A held lock went with its connection: its thread's writes are refused; tell the run."""
+    lost(database, thread_id, key)
+    if on_lost is not None:
+        on_lost()
+
+
+class _AsyncPostgres(_Postgres):
+    """An advisory lock on an async saver's own lock session (``alock_session``): taken
+    and let go by statements awaited on the event loop, no worker thread."""
+
+    def __init__(
+        self, session: Any, key: int, thread_id: str, on_lost: Callable[[], None] | None
+    ) -> None:
+        self.asession = session
+        self._hold(session.database, key, thread_id, on_lost)
+
+    def acquire(self) -> bool:
+        raise RuntimeError("an async checkpointer's thread lock is taken with 'async with'")
+
+    def release(self) -> None:
+        raise RuntimeError("an async checkpointer's thread lock is let go with 'async with'")
+
+    async def aacquire(self) -> bool:
+        return self._note(await self.asession.try_lock(self.holder))
+
+    async def arelease(self) -> None:
+        if self._letting_go():
+            await self.asession.unlock(self.holder)
+            self._freed()
 
 
 def _file_or_local(saver: object, database: str, key: int) -> _Backend:
@@ -218,6 +265,9 @@ async def _abackend(
 ) -> _Backend:
     if saver_kind(saver) == "sqlite" and not isinstance(saver.conn, sqlite3.Connection):
         return _file_or_local(saver, await asqlite_file(saver.conn), key)
+    session = getattr(saver, "lock_session", None)
+    if session is not None:  # an async saver open_async_checkpointer opened
+        return _AsyncPostgres(session, key, thread_id, on_lost)
     return _backend(saver, key, thread_id, on_lost)
 
 

@@ -4,6 +4,11 @@ LangGraph starts one callback run per node task, a child of the graph's root run
 the handler follows the top-level ones (subgraph tasks have another parent). A
 cache hit returns normally, so the engine tells the tracker first (it finds it in
 ``config["configurable"][RUN_TRACKER_KEY]``).
+
+Each node task's start and end go to the run's ``task_times`` rows as they happen
+(``mark_time``: the process's writer thread writes them to the runs store the
+process watches the run in), so a report of a live run shows which nodes are
+running. A failed write is made good when the run ends (its times are written again).
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langgraph.errors import GraphDrained, GraphInterrupt
 
 from langgraph_runner._records.exceptions import NodeAbortedError
+from langgraph_runner._runs import run_watch
+from langgraph_runner._runs.run_store import RunStore
+from langgraph_runner._runs.task_times import mark_time
 
 __all__ = ["NodeRunStatus", "Tracker", "is_cancel"]
 
@@ -33,6 +41,7 @@ class Tracker(BaseCallbackHandler):
     """Follows the run's top-level node tasks (callbacks) and cache outcomes (the engine)."""
 
     run_inline = True  # keep the order of events under ainvoke too
+    live = True  # write each node's start and end as they happen (benchmarks turn it off)
 
     def __init__(
         self,
@@ -42,6 +51,7 @@ class Tracker(BaseCallbackHandler):
         on_failure: Callable[[str, Mapping[str, Any] | None], None] | None = None,
     ) -> None:
         self.root = root
+        self.run_id = str(root)
         self.reused = reused
         # Called (outside the lock) when a node ends failed, with its latest own record.
         self.on_failure = on_failure
@@ -56,6 +66,8 @@ class Tracker(BaseCallbackHandler):
         # (step: the superstep's checkpoint step, as reports number them)
         self.times: dict[tuple[str, int], tuple[float, float | None]] = {}
         self._steps: dict[uuid.UUID, tuple[str, int]] = {}
+        self._store: RunStore | None = None
+        self._looked = not self.live  # looked up the run's store (or never will)
 
     # called by the engine (configurable[RUN_TRACKER_KEY]) before a cached node returns
     def cache_outcome(self, node: str, hit: bool, key_hash: str) -> None:
@@ -77,6 +89,15 @@ class Tracker(BaseCallbackHandler):
                     self._steps[kw["run_id"]] = key
                     start, end = self.times.get(key, (now, None))
                     self.times[key] = (min(start, now), end)
+                    self._write(key)
+
+    def _write(self, key: tuple[str, int]) -> None:
+        """Hand one (node, step) time row to the writer thread as it changes."""
+        if not self._looked:
+            self._looked = True
+            self._store = run_watch.store_of(self.run_id)
+        if self._store is not None:
+            mark_time(self._store, self.run_id, key[0], key[1], self.times[key])
 
     def _ended(self, run_id: uuid.UUID) -> None:
         key = self._steps.pop(run_id, None)
@@ -84,6 +105,7 @@ class Tracker(BaseCallbackHandler):
             start, end = self.times[key]
             now = _now()
             self.times[key] = (start, now if end is None else max(end, now))
+            self._write(key)
 
     def on_chain_end(self, outputs: Any, **kw: Any) -> None:
         with self._lock:
