@@ -290,7 +290,9 @@ def serve(settings: Settings) -> int:
         breaker = None
         if settings.shared_breaker:  # one breaker state in Redis for every worker
             prefix = f"{settings.namespace}:breaker:"  # cache_ttl=0: no stale reads
-            store = RedisBreakerStore(settings.redis_url, prefix=prefix, cache_ttl=0)
+            # timeout=2: a busy worker waits for the shared state rather than fall back to a
+            # breaker of its own (after the 0.25 s default it would count alone).
+            store = RedisBreakerStore(settings.redis_url, prefix=prefix, cache_ttl=0, timeout=2.0)
             breaker = get_circuit_breaker("publish-api", PUBLISH_BREAKER, store=store)
         _RUNTIME[:] = [_Runtime(settings, saver, cache, ledger, breaker)]
         worker = dramatiq.Worker(actor.broker, worker_threads=1, worker_timeout=settings.poll_ms)

@@ -10,7 +10,9 @@ workflow filters, newest first, a page at a time), ``GET /runs/{id}`` and
 progress (server-sent events), and ``GET /workflows`` and ``GET /workflows/{name}``
 describe what can run. The tenant comes
 from ``authenticate(request)`` (default: an API key in ``X-API-Key``); another tenant's
-run is a 404. Serve it with any ASGI server: ``uvicorn module:app``.
+run is a 404. Serve it with any ASGI server: ``uvicorn module:app``, or mount it into
+LangGraph Server as its custom HTTP app with ``authenticate=langgraph_server_auth()``: the
+user the server's auth authenticated names the tenant.
 
 Modules::
 
@@ -25,6 +27,17 @@ require_extra("service", "fastapi")
 require_extra("service", "sse_starlette")
 
 from langgraph_runner._service.app import create_app  # noqa: E402
-from langgraph_runner._service.auth import API_KEY_HEADER, Unauthenticated, api_key_auth  # noqa: E402
+from langgraph_runner._service.auth import (  # noqa: E402
+    API_KEY_HEADER,
+    Unauthenticated,
+    api_key_auth,
+    langgraph_server_auth,
+)
 
-__all__ = ["API_KEY_HEADER", "Unauthenticated", "api_key_auth", "create_app"]
+__all__ = [
+    "API_KEY_HEADER",
+    "Unauthenticated",
+    "api_key_auth",
+    "create_app",
+    "langgraph_server_auth",
+]

@@ -20,7 +20,9 @@ def test_follow_says_running_only_for_scheduled_steps_and_ends_with_x_of_n(tmp_p
 
     def step(name: str) -> Any:
         def body(state: GraphState) -> dict[str, Any]:
-            time.sleep(0.15)
+            # long enough for the live writer (GATHER) and a poll to see it running, also
+            # on a loaded machine (0.15 s was missed once under the matrix)
+            time.sleep(0.6)
             return {}
 
         body.__name__ = name
@@ -110,7 +112,12 @@ def test_report_follow_waits_for_a_database_a_run_creates(
     g.add_edge(START, "only")
     g.add_edge("only", END)
 
-    def start_the_run(seconds: float) -> None:  # the wait: meanwhile a run starts
+    real_sleep, follower = time.sleep, threading.get_ident()
+
+    def start_the_run(seconds: float) -> None:  # the CLI's wait: meanwhile a run starts
+        if threading.get_ident() != follower:  # time.sleep is patched for every thread
+            real_sleep(seconds)
+            return
         with open_checkpointer(url) as saver:
             run(g.compile(checkpointer=saver), {}, {"configurable": {"thread_id": "late"}})
 

@@ -33,6 +33,27 @@ def test_serve_hands_the_example_app_to_uvicorn(
     assert type(app).__name__ == "FastAPI"
 
 
+def test_serve_workers_0_serves_the_api_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--workers 0: runs are queued, none executed by the serving process."""
+    import uvicorn
+
+    served: list[Any] = []
+    monkeypatch.setenv("SERVICE_DB", str(tmp_path / "service.db"))
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: served.append(app))
+    assert main(["serve", str(EXAMPLE), "--workers", "0"]) == 0
+    [app] = served
+    key = {"X-API-Key": "dev-key"}
+    with TestClient(app) as client:
+        run_id = client.post("/runs", json={"workflow": "build"}, headers=key).json()["run_id"]
+        assert client.get(f"/runs/{run_id}", headers=key).json()["status"] == "pending"
+        assert app.state.workers.queue.get(run_id).status == "queued"
+    (tmp_path / "plain.py").write_text("app = object()\n", encoding="utf-8")
+    assert main(["serve", str(tmp_path / "plain.py"), "--workers", "2"]) == 2
+    assert "is not an app made by create_app" in capsys.readouterr().err
+
+
 def test_the_example_service_runs_a_workflow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -21,11 +17,8 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 
 from langgraph_runner import NodeError
+from tests.langgraph_dev import dev_server
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-LANGGRAPH = Path(sys.executable).parent / "langgraph"
-START_TIMEOUT = 90.0
 # `langgraph dev` runs one run at a time unless told otherwise; LangGraph Server runs
 # N_JOBS_PER_WORKER (default 10) per worker. Enough slots for every concurrent run below.
 JOBS_PER_WORKER = 40
@@ -38,110 +31,13 @@ pytestmark = [
     ),
 ]
 
-# Offline: no CLI analytics, no version check against PyPI, no LangSmith tracing or
-# license calls (those need keys we drop).
-OFFLINE_ENV = {
-    "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-    "LANGGRAPH_NO_VERSION_CHECK": "true",
-    "LANGSMITH_TRACING": "false",
-    "LANGCHAIN_TRACING_V2": "false",
-}
-DROPPED_ENV = (
-    "LANGSMITH_API_KEY",
-    "LANGCHAIN_API_KEY",
-    "LANGGRAPH_CLOUD_LICENSE_KEY",
-    "LANGSMITH_CONTROL_PLANE_API_KEY",
-)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _log_tail(log_path: Path, limit: int = 6000) -> str:
-    text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-    return text[-limit:]
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"langgraph dev exited with {proc.returncode}:\n{_log_tail(log_path)}",
-                pytrace=False,
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(
-        f"langgraph dev not ready after {START_TIMEOUT:.0f}s:\n{_log_tail(log_path)}",
-        pytrace=False,
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    # The server runs in its own session: signal its process group, by its own id only.
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`langgraph dev` on a free local port, running the README's command; yields its URL."""
-    # A scratch working directory: the dev server keeps its files in ./.langgraph_api and
-    # resolves langgraph.json's paths against the working directory, so `examples` is
-    # linked in and the command runs exactly as from the repository root.
     work = tmp_path_factory.mktemp("devserver")
-    (work / "examples").symlink_to(EXAMPLES, target_is_directory=True)
-    log_path = work / "server.log"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-    env.update(OFFLINE_ENV)
-    cmd = [
-        str(LANGGRAPH),
-        "dev",
-        "--no-browser",
-        "--no-reload",  # the tree may change under the test; never restart mid-run
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n-jobs-per-worker",
-        str(JOBS_PER_WORKER),
-        "--config",
-        "examples/langgraph.json",
-    ]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=work,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_ready(url, proc, log_path)
+    with dev_server(work, "examples/langgraph.json", jobs_per_worker=JOBS_PER_WORKER) as url:
         yield url
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,12 @@ worker's future), never by sleeping.
 
 from __future__ import annotations
 
-import itertools
 import operator
 import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pytest
 from typing_extensions import TypedDict
@@ -23,9 +22,11 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 from langgraph.graph import END, START, StateGraph
 
+from langgraph_runner import Budget, create_node
 from langgraph_runner._runs import run_watch
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
+from tests.fakes import chain_graph
 
 KEYS = {"key-a": "tenant-a", "key-b": "tenant-b"}
 A = {"X-API-Key": "key-a"}
@@ -52,14 +53,7 @@ def _step(name: str) -> Any:
 
 
 def _graph(names: list[str]) -> StateGraph[Build]:
-    g = StateGraph(Build)
-    for n in names:
-        g.add_node(n, _step(n))
-    g.add_edge(START, names[0])
-    for a, b in itertools.pairwise(names):
-        g.add_edge(a, b)
-    g.add_edge(names[-1], END)
-    return g
+    return cast("StateGraph[Build]", chain_graph(Build, names, _step))
 
 
 @pytest.fixture
@@ -243,14 +237,34 @@ def test_config_is_checked_when_the_app_is_made(tmp_path: Path) -> None:
     with open_checkpointer(f"sqlite:///{tmp_path / uuid.uuid4().hex}.db") as saver:
         with pytest.raises(ValueError, match="pass authenticate= or api_keys="):
             create_app(workflows={"a": graph}, checkpointer=saver)
-        with pytest.raises(ValueError, match="workers must be an int >= 1"):
-            create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, workers=0)
+        with pytest.raises(ValueError, match="workers must be an int >= 0"):
+            create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, workers=-1)
+        with pytest.raises(ValueError, match=r"lease must be in \[1, 3600\] s"):
+            create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, lease=0.5)
+        with pytest.raises(ValueError, match="queue must be a non-empty string"):
+            create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, queue="")
         with pytest.raises(ValueError, match=r"poll_interval must be in \(0, 60\] s"):
             create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, poll_interval=0)
         with pytest.raises(TypeError, match=r"workflows\['b'\] must be a compiled graph"):
             create_app(workflows={"b": object()}, checkpointer=saver, api_keys=KEYS)
         with pytest.raises(ValueError, match="api_key_auth: keys"):
             create_app(workflows={"a": graph}, checkpointer=saver, api_keys={"": "t"})
+        with pytest.raises(TypeError, match=r"create_app: budgets\[1\] must be a Budget"):
+            create_app(
+                workflows={"a": graph},
+                checkpointer=saver,
+                api_keys=KEYS,
+                budgets=[Budget(name="calls", calls=5), "calls"],
+            )
+        with pytest.raises(TypeError, match="create_app: budgets must be a sequence of Budget"):
+            create_app(
+                workflows={"a": graph},
+                checkpointer=saver,
+                api_keys=KEYS,
+                budgets=Budget(name="calls", calls=5),  # type: ignore[arg-type]
+            )
+        with pytest.raises(ValueError, match="create_app: time_limit"):
+            create_app(workflows={"a": graph}, checkpointer=saver, api_keys=KEYS, time_limit=-1)
 
 
 def test_a_custom_authenticate_names_the_tenant(tmp_path: Path) -> None:
@@ -427,6 +441,7 @@ def test_the_service_on_postgresql() -> None:
             workflows={"build": _graph(["fetch", "parse"]).compile()},
             checkpointer=saver,
             api_keys=keys,
+            queue=tenant,  # the shared database: no other process takes these runs
         )
         with TestClient(app) as c:
             rids = []
@@ -442,3 +457,95 @@ def test_the_service_on_postgresql() -> None:
             assert c.get("/runs", headers=theirs).json()["runs"] == []
             for rid in rids:
                 saver.delete_thread(rid)
+            assert _workers(c).queue.purge() == 3
+
+
+def test_a_live_run_shows_its_running_step_and_the_ended_ones_own_times(
+    client: TestClient,
+) -> None:
+    """While ``wait`` runs, GET /runs/{id} says so; fetch has ended with its own time."""
+    run_id = client.post("/runs", json={"workflow": "slow"}, headers=A).json()["run_id"]
+    try:
+        run: dict[str, Any] = {}
+        for _ in range(600):  # the step's start lands within the writer's gathering time
+            run = client.get(f"/runs/{run_id}", headers=A).json()
+            if any(s["status"] == "running" for s in run["steps"]):
+                break
+            threading.Event().wait(0.05)
+        steps = {s["name"]: s for s in run["steps"]}
+        assert {n: s["status"] for n, s in steps.items()} == {
+            "fetch": "succeeded",
+            "wait": "running",
+            "render": "pending",
+        }
+        assert steps["fetch"]["duration_ms"] is not None
+        assert steps["wait"]["started_at"] and steps["wait"]["duration_ms"] is None
+        running = client.get(f"/runs/{run_id}/steps?status=running", headers=A).json()
+        assert [s["name"] for s in running] == ["wait"]
+    finally:
+        GATE.set()
+    _finish(client, run_id)
+    done = client.get(f"/runs/{run_id}", headers=A).json()
+    assert {s["status"] for s in done["steps"]} == {"succeeded"}
+
+
+def test_a_run_draws_the_shape_it_started_with_not_the_workflow_served_now(
+    tmp_path: Path,
+) -> None:
+    """GET /runs/{id} gives the graph stored at the run's start: after the workflow
+    changed (another app, the same name), an old run still shows its own edges."""
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        before = {"build": _graph(["fetch", "parse", "render"]).compile()}
+        with TestClient(create_app(workflows=before, checkpointer=saver, api_keys=KEYS)) as c:
+            old = c.post("/runs", json={"workflow": "build"}, headers=A).json()["run_id"]
+            _finish(c, old)
+        after = {"build": _graph(["fetch", "render", "publish"]).compile()}
+        with TestClient(create_app(workflows=after, checkpointer=saver, api_keys=KEYS)) as c:
+            new = c.post("/runs", json={"workflow": "build"}, headers=A).json()["run_id"]
+            _finish(c, new)
+            old_graph = c.get(f"/runs/{old}", headers=A).json()["graph"]
+            new_graph = c.get(f"/runs/{new}", headers=A).json()["graph"]
+            served = c.get("/workflows/build", headers=A).json()
+    edges = {(a, b) for a, b, _ in old_graph["edges"]}
+    assert edges == {
+        ("__start__", "fetch"),
+        ("fetch", "parse"),
+        ("parse", "render"),
+        ("render", "__end__"),
+    }
+    assert old_graph["nodes"] == ["fetch", "parse", "render"]
+    assert {(a, b) for a, b, _ in new_graph["edges"]} == {(a, b) for a, b, _ in served["edges"]}
+    assert ("render", "publish") in {(a, b) for a, b, _ in new_graph["edges"]}
+
+
+def test_a_run_reports_the_services_budgets_and_time_limit(tmp_path: Path) -> None:
+    """create_app(budgets=, time_limit=): GET /runs/{id} says where each budget stands."""
+    calls = Budget(name=f"calls-{uuid.uuid4().hex}", calls=10)
+
+    def step(state: Build) -> dict[str, Any]:
+        return {"log": ["counted"]}
+
+    g = StateGraph(Build)
+    g.add_node("counted", create_node(step, name="counted", budget=calls))
+    g.add_edge(START, "counted")
+    g.add_edge("counted", END)
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        app = create_app(
+            workflows={"counted": g.compile()},
+            checkpointer=saver,
+            api_keys=KEYS,
+            budgets=[calls],
+            time_limit=120,
+        )
+        with TestClient(app) as c:
+            run_id = c.post("/runs", json={"workflow": "counted"}, headers=A).json()["run_id"]
+            _finish(c, run_id)
+            run = c.get(f"/runs/{run_id}", headers=A).json()
+    assert run["status"] == "completed"
+    assert run["time_limit"] == 120.0
+    (standing,) = run["budgets"]
+    assert standing["name"] == calls.name and standing["per"] == "run"
+    assert standing["scope_id"] == run_id
+    assert standing["spent"]["calls"] == 1.0
+    assert standing["remaining"]["calls"] == 9.0
+    assert standing["exhausted"] is False

@@ -7,4 +7,5 @@ Modules::
     rebuild  the ``plan`` and ``rebuild`` commands
     runs     the ``runs`` and ``cancel`` commands
     serve    the ``serve`` command: the runs service with uvicorn
+    worker   the ``worker`` command: execute the runs service's queued runs
 """

@@ -8,7 +8,8 @@ imported): a table (default), ``--json``, ``--format mermaid`` or ``--format htm
 its run ends. Exit codes: 0 success, 1 the database could not be read (or
 ``--follow --timeout`` ran out), 2 bad arguments, unsupported URL, missing extra or
 unknown thread, 130 interrupted with Ctrl-C. ``langgraph-runner serve MODULE[:APP]`` serves
-the runs service (``langgraph_runner.service``) with uvicorn.
+the runs service (``langgraph_runner.service``) with uvicorn; ``langgraph-runner worker
+MODULE[:APP]`` executes its queued runs without serving HTTP.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, NoReturn
 from langgraph_runner._cli.rebuild import add_commands
 from langgraph_runner._cli.runs import add_run_commands, tenant_arg
 from langgraph_runner._cli.serve import add_serve_command
+from langgraph_runner._cli.worker import add_worker_command
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CommandError, FollowTimeoutError
 from langgraph_runner._records.sanitize import scrub_url_password
@@ -153,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     add_commands(commands)  # plan, rebuild
     add_run_commands(commands, _check_url)  # runs, cancel
     add_serve_command(commands)  # serve
+    add_worker_command(commands)  # worker
     return parser
 
 

@@ -2,7 +2,8 @@
 
 ``MODULE`` is a Python file (``examples/service.py``) or an importable module
 (``myproject.service``); ``APP`` names the app in it (default ``app``), for example one
-made by ``langgraph_runner.service.create_app``.
+made by ``langgraph_runner.service.create_app``. ``--workers N`` sets how many worker
+threads the serving process runs (0: the API only, ``langgraph-runner worker`` executes).
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def add_serve_command(commands: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="worker threads of this process (default: the app's workers=); 0 serves the API "
+        "only, and 'langgraph-runner worker' processes execute the runs",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -45,6 +54,18 @@ def _port(text: str) -> int:
         value = -1
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 256:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of workers from 0 to 256, got {text!r}"
+        )
     return value
 
 
@@ -80,5 +101,10 @@ def load_app(target: str) -> Any:
 def _serve(args: argparse.Namespace) -> tuple[str, int]:
     uvicorn = require_extra("service", "uvicorn")
     app = load_app(args.target)
+    if args.workers is not None:
+        workers = getattr(getattr(app, "state", None), "workers", None)
+        if workers is None or not hasattr(workers, "threads"):
+            raise CommandError(f"--workers: {args.target} is not an app made by create_app")
+        workers.threads = args.workers  # the threads start when the app does
     uvicorn.run(app, host=args.host, port=args.port)
     return "", 0

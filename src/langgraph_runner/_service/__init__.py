@@ -2,9 +2,11 @@
 
 Modules::
 
-    auth      api_key_auth: the default authenticate(request) -> tenant
-    workers   in-process workers running triggered runs through run()
+    auth      api_key_auth (the default authenticate) and langgraph_server_auth
+    queue     the run queue table: enqueue, claim under a lease, renew, complete, cancel
+    workers   worker threads taking queued runs and executing them through run()
     schemas   the request and response bodies (pydantic: the OpenAPI document)
     events    GET /runs/{id}/events: a run's progress as server-sent events
     app       create_app: the FastAPI app and its routes
+    ui        the browser UI: the runs list and a run's page (files in static/)
 """

@@ -8,7 +8,7 @@ another tenant's run reads like a missing one (404). Errors are JSON
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,9 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from langgraph_runner._internal.durations import optional_seconds
+from langgraph_runner._limits.budget import Budget
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
 from langgraph_runner._runs.control import cancel_run
+from langgraph_runner._runs.graph_shape import load_shape
 from langgraph_runner._runs.rebuild import Change, plan
 from langgraph_runner._runs.report import run_report
 from langgraph_runner._runs.report_render import graph_drawing
@@ -28,7 +31,9 @@ from langgraph_runner._service.auth import Unauthenticated, api_key_auth
 from langgraph_runner._service.events import event_stream
 from langgraph_runner._service.schemas import (
     ArtifactBody,
+    BudgetBody,
     ErrorBody,
+    GraphBody,
     RunCreate,
     RunDetail,
     RunList,
@@ -37,6 +42,7 @@ from langgraph_runner._service.schemas import (
     StepBody,
     WorkflowBody,
 )
+from langgraph_runner._service.ui import ui_router
 from langgraph_runner._service.workers import Pending, Workers
 
 __all__ = ["create_app"]
@@ -71,6 +77,7 @@ StepState = enum.Enum(  # type: ignore[misc]
             "skipped",
             "pending",
             "interrupted",
+            "running",
         )
     },
     type=str,
@@ -118,7 +125,11 @@ def create_app(
     authenticate: Callable[[Request], str] | None = None,
     api_keys: Mapping[str, str] | None = None,
     workers: int = 4,
+    queue: str = "default",
+    lease: float = 30.0,
     poll_interval: float = 0.5,
+    budgets: Iterable[Budget] = (),
+    time_limit: float | None = None,
     title: str = "langgraph-runner runs",
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
@@ -130,8 +141,18 @@ def create_app(
         authenticate: ``authenticate(request) -> tenant``; raise
             ``Unauthenticated`` for 401. Default: ``api_key_auth(api_keys)``.
         api_keys: API key -> tenant, for the default ``authenticate``.
-        workers: Worker threads running triggered runs.
+        workers: Worker threads of this process taking triggered runs from the run
+            queue (0: none; ``langgraph-runner worker`` processes execute them).
+        queue: The run queue's name, in the checkpointer's database: every process
+            serving one queue on one database shares its runs.
+        lease: Seconds a worker's claim on a run lasts without renewal; a run whose
+            worker stopped is resumed by another one after this long.
         poll_interval: Seconds between reads of a run its event stream follows.
+        budgets: ``Budget`` objects whose standing ``GET /runs/{id}`` reports for the
+            run, its thread or its tenant, as each budget's ``per`` says (the nodes
+            enforce them; the service only reads their spend).
+        time_limit: Seconds each triggered run may take (``run(time_limit=)``);
+            None: no limit. ``GET /runs/{id}`` reports it.
         title: The OpenAPI document's title.
 
     Returns:
@@ -139,23 +160,41 @@ def create_app(
 
     Raises:
         ValueError: No workflows, no checkpointer, neither ``authenticate`` nor
-            ``api_keys``, or ``workers`` below 1.
-        TypeError: A workflow that is not a compiled graph, a checkpointer that is not a saver.
+            ``api_keys``, ``workers`` below 0, an empty ``queue``, or ``lease`` not
+            in [1, 3600] seconds, or a ``time_limit`` that is not a positive duration.
+        TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
+            saver, a ``budgets`` item that is not a ``Budget``.
     """
     graphs = _graphs(workflows, checkpointer)
     auth = _authenticate(authenticate, api_keys)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"create_app: workers must be an int >= 1, got {workers!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"create_app: workers must be an int >= 0, got {workers!r}")
+    if not isinstance(queue, str) or not queue:
+        raise ValueError(f"create_app: queue must be a non-empty string, got {queue!r}")
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)):
+        raise TypeError(f"create_app: lease must be seconds, got {lease!r}")
+    if not 1 <= lease <= 3600:
+        raise ValueError(f"create_app: lease must be in [1, 3600] s, got {lease!r}")
     if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)):
         raise TypeError(f"create_app: poll_interval must be seconds, got {poll_interval!r}")
     if not 0 < poll_interval <= 60:
         raise ValueError(f"create_app: poll_interval must be in (0, 60] s, got {poll_interval!r}")
     ctx = _Ctx(graphs, next(iter(graphs.values())).checkpointer)
     ctx.poll_interval = float(poll_interval)
-    ctx.pool = Workers(graphs, ctx.saver, workers=workers)
+    ctx.budgets = _budgets(budgets)
+    ctx.time_limit = optional_seconds(time_limit, "time_limit", owner="create_app")
+    ctx.pool = Workers(
+        graphs,
+        ctx.saver,
+        workers=workers,
+        queue=queue,
+        lease=float(lease),
+        time_limit=ctx.time_limit,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        ctx.pool.start()
         yield
         ctx.pool.close()
 
@@ -172,7 +211,18 @@ def create_app(
     _artifact_routes(app, ctx, tenant)
     _rebuild_routes(app, ctx, tenant)
     _workflow_routes(app, ctx, tenant)
+    app.include_router(ui_router())  # the browser UI: /ui
     return app
+
+
+def _budgets(budgets: Any) -> tuple[Budget, ...]:
+    if isinstance(budgets, (str, bytes, Budget)) or not isinstance(budgets, Iterable):
+        raise TypeError(f"create_app: budgets must be a sequence of Budget, got {budgets!r}")
+    found = tuple(budgets)
+    for i, budget in enumerate(found):
+        if not isinstance(budget, Budget):
+            raise TypeError(f"create_app: budgets[{i}] must be a Budget, got {budget!r}")
+    return found
 
 
 def _authenticate(
@@ -195,6 +245,8 @@ class _Ctx:
         self.saver = saver
         self.pool: Workers
         self.poll_interval = 0.5
+        self.budgets: tuple[Budget, ...] = ()
+        self.time_limit: float | None = None
 
 
 def _run_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
@@ -211,7 +263,7 @@ def _run_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
         """Ask a run to stop: it starts no further step and ends cancelled."""
         item = ctx.pool.cancel_pending(run_id, tenant)
         if item is not None:
-            return _pending(item, ctx.graphs[item.workflow])
+            return _pending(item, ctx.graphs.get(item.workflow))
         try:
             row = cancel_run(ctx.saver, run_id, "cancelled over HTTP", tenant=tenant)
         except ThreadNotFoundError:
@@ -336,10 +388,12 @@ def _page(
     limit: int,
 ) -> RunList:
     rows: list[RunSummary] = []
-    if before is None and status in (None, "pending"):
-        waiting = ctx.pool.pending_of(tenant)
+    if before is None and status in (None, "pending"):  # queued: no row in the runs table
+        waiting = ctx.pool.pending_of(tenant, limit)
         rows += [
-            _pending(p, ctx.graphs[p.workflow]) for p in waiting if workflow in (None, p.workflow)
+            _pending(p, ctx.graphs.get(p.workflow))
+            for p in waiting
+            if workflow in (None, p.workflow)
         ]
     if status != "pending":
         store = _store(ctx.saver)
@@ -349,30 +403,37 @@ def _page(
             )
         finally:
             store.close()
-        seen = {r.run_id for r in rows}
-        rows += [_summary(r) for r in found if r.run_id not in seen]
+        started = {r.run_id for r in found}  # started since the queue was read
+        rows = [r for r in rows if r.run_id not in started] + [_summary(r) for r in found]
     rows = rows[:limit]
     last = rows[-1].started_at if len(rows) == limit else None
     return RunList(runs=rows, next_before=last)
 
 
-def _detail(ctx: _Ctx, run_id: str, tenant: str) -> RunDetail:
-    item = ctx.pool.pending(run_id, tenant)
+def _row(ctx: _Ctx, run_id: str, tenant: str) -> RunRecord | None:
     store = _store(ctx.saver)
     try:
-        row = store.get(run_id, tenant=tenant)
+        return store.get(run_id, tenant=tenant)  # type: ignore[no-any-return]
     finally:
         store.close()
-    if row is None:
-        if item is None:
+
+
+def _detail(ctx: _Ctx, run_id: str, tenant: str) -> RunDetail:
+    row = _row(ctx, run_id, tenant)
+    if row is None:  # queued, or started (and maybe ended) since the runs table was read
+        item = ctx.pool.pending(run_id, tenant)
+        if item is not None:
+            return _pending(item, ctx.graphs.get(item.workflow))
+        row = _row(ctx, run_id, tenant)
+        if row is None:
             raise _Failure(404, f"no run {run_id!r}", "run_id")
-        return _pending(item, ctx.graphs[item.workflow])
-    detail = RunDetail(**_summary(row).model_dump())
+    detail = RunDetail(**_summary(row).model_dump(), time_limit=ctx.time_limit)
     try:
-        report = run_report(ctx.saver, row.thread_id or "", tenant=tenant)
+        report = run_report(ctx.saver, row.thread_id or "", tenant=tenant, budgets=ctx.budgets)
     except ThreadNotFoundError:  # started, no checkpoint yet
         steps = [StepBody(name=n, status="pending") for n in row.nodes]
-        return detail.model_copy(update={"steps": steps, "steps_total": len(row.nodes)})
+        update = {"steps": steps, "steps_total": len(row.nodes), "graph": _stored_graph(ctx, row)}
+        return detail.model_copy(update=update)
     steps = [
         StepBody(
             name=n.name,
@@ -391,8 +452,30 @@ def _detail(ctx: _Ctx, run_id: str, tenant: str) -> RunDetail:
             "steps_done": report.steps_done,
             "steps_total": report.steps_total,
             "artifacts": report.artifacts,
+            "graph": _graph(report._drawing),
+            "budgets": [BudgetBody(**b) for b in report.budgets],
         }
     )
+
+
+def _graph(drawing: Mapping[str, Any] | None) -> GraphBody | None:
+    if not drawing:
+        return None
+    return GraphBody(
+        nodes=[str(n) for n in drawing["nodes"] if not str(n).startswith("__")],
+        edges=[(str(a), str(b), bool(c)) for a, b, c in drawing["edges"]],
+    )
+
+
+def _stored_graph(ctx: _Ctx, row: RunRecord) -> GraphBody | None:
+    """The shape the run stored when it started (a run with no checkpoint yet)."""
+    if not row.shape:
+        return None
+    store = _store(ctx.saver)
+    try:
+        return _graph(load_shape(store, row.shape))
+    finally:
+        store.close()
 
 
 def _store(saver: Any) -> Any:
@@ -415,7 +498,7 @@ def _summary(row: RunRecord) -> RunSummary:
 
 
 def _pending(item: Pending, graph: Any) -> RunDetail:
-    nodes = [str(n) for n in graph.nodes if not str(n).startswith("__")]
+    nodes = [str(n) for n in getattr(graph, "nodes", ()) if not str(n).startswith("__")]
     return RunDetail(
         run_id=item.run_id,
         thread_id=item.thread_id,

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ArtifactBody",
+    "BudgetBody",
     "ErrorBody",
+    "GraphBody",
     "RunCreate",
     "RunUpdate",
     "RunDetail",
@@ -46,10 +48,15 @@ class StepBody(BaseModel):
     """One step (node) of a run."""
 
     name: str
-    status: str
+    status: str = Field(
+        description="succeeded, cached, reused, failed, cancelled, skipped, pending, "
+        "interrupted or running (started, not ended: its duration grows from started_at)."
+    )
     attempts: int = 0
     started_at: str | None = None
-    duration_ms: float | None = None
+    duration_ms: float | None = Field(
+        default=None, description="Its own time, once it ended (None while running)."
+    )
     cause: str | None = None
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> path.")
 
@@ -73,6 +80,24 @@ class RunList(BaseModel):
     next_before: float | None = None
 
 
+class GraphBody(BaseModel):
+    """A run's graph as stored when it started (edges: the graph's, not the execution order)."""
+
+    nodes: list[str]
+    edges: list[tuple[str, str, bool]] = Field(description="(source, target, conditional)")
+
+
+class BudgetBody(BaseModel):
+    """Where one of the service's budgets stands for a run, its thread or its tenant."""
+
+    name: str
+    per: str = Field(description="run, thread or tenant")
+    scope_id: str = Field(description="The run, thread or tenant it counts for.")
+    spent: dict[str, float] = Field(description="tokens, cost, calls spent so far")
+    remaining: dict[str, float | None] = Field(description="Left per unit (None: no limit).")
+    exhausted: bool
+
+
 class RunDetail(RunSummary):
     """A run with its progress and steps."""
 
@@ -82,6 +107,17 @@ class RunDetail(RunSummary):
     artifacts: dict[str, str] = Field(default_factory=dict)
     plan: dict[str, Any] | None = Field(
         default=None, description="A rebuild's plan: rerun, maybe, reused, reasons."
+    )
+    graph: GraphBody | None = Field(
+        default=None,
+        description="The graph's shape stored when the run started (None: not stored yet, "
+        "or a run started without it).",
+    )
+    budgets: list[BudgetBody] = Field(
+        default_factory=list, description="The service's budgets, where each stands."
+    )
+    time_limit: float | None = Field(
+        default=None, description="Seconds each run of this service may take (None: no limit)."
     )
 
 

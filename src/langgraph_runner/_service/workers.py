@@ -1,27 +1,45 @@
-"""In-process workers: a triggered run is queued at once and executed by ``run()``.
+"""Workers: threads that take triggered runs from the run queue and execute them with ``run()``.
 
-``Workers`` hands each trigger to a thread pool. Until a worker's ``run()`` writes the
-run's row in the runs table, the run is ``pending`` here (with its steps pending); a
-cancel before that stops it from starting at all (it is then recorded ``cancelled``).
-This is the embedded default of one process; a killed process leaves a started run's
-checkpoints and row behind, so the run reads ``abandoned`` and can be resumed.
+A trigger is a row in the queue table (``queue``), in the checkpointer's database: it
+survives the process that took the request, and every process with workers on that
+database (the app's own threads, or ``langgraph-runner worker`` on other machines) may
+execute it. Until a worker's ``run()`` writes the run's row in the runs table, the run
+is ``pending`` (with its steps pending); a cancel before that stops it from starting
+(it is then recorded ``cancelled``), a cancel after it goes through ``cancel_run``.
+
+A worker renews its lease on a run while the run goes on. A worker that dies mid-run
+stops renewing; when the lease runs out another worker claims the run and resumes its
+thread from its last checkpoint, so completed steps do not run again.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph_runner._records.exceptions import ThreadBusyError, ThreadNotFoundError
+from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.lifecycle import run
 from langgraph_runner._runs.rebuild import Change, rebuild
-from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
+from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
+from langgraph_runner._service.queue import QueuedRun, RunQueue
 
-__all__ = ["Pending", "Workers"]
+__all__ = ["IDLE_WAIT", "Pending", "Workers"]
+
+IDLE_WAIT = 0.25
+"""Seconds an idle worker waits before it looks at the queue again (a trigger in this
+process wakes it at once)."""
+_ENDED = ("completed", "failed", "cancelled", "interrupted")
+_KEEP_RESULTS = 1024
+_log = logging.getLogger("langgraph_runner.service")
 
 
 @dataclass
@@ -30,30 +48,69 @@ class Pending:
 
     run_id: str
     thread_id: str
-    tenant: str
+    tenant: str | None
     workflow: str
     created_at: float
     cancelled: bool = False
-    started: bool = False  # a worker took it: its run() writes the row
-    change: Change | None = None  # a rebuild of the run on ``base_thread``
-    base_thread: str | None = None
+
+
+def _pending(item: QueuedRun, *, cancelled: bool = False) -> Pending:
+    return Pending(
+        item.run_id, item.thread_id, item.tenant, item.workflow, item.created_at, cancelled
+    )
 
 
 class Workers:
-    """A pool of worker threads running triggered runs (see the module docstring)."""
+    """Worker threads on the run queue of one checkpointer (see the module docstring).
 
-    def __init__(self, graphs: Mapping[str, Any], saver: Any, *, workers: int) -> None:
-        self._graphs = graphs
+    Args:
+        graphs: Workflow name -> compiled graph (with the checkpointer); the workers take
+            only runs of these workflows.
+        saver: The checkpointer every workflow runs with.
+        workers: Worker threads this process starts (0: none, triggers only).
+        queue: The queue's name (processes serving one queue share its runs).
+        lease: Seconds a worker's claim on a run lasts without renewal.
+        time_limit: Seconds each run may take (``run(time_limit=)``); None: no limit.
+    """
+
+    def __init__(
+        self,
+        graphs: Mapping[str, Any],
+        saver: Any,
+        *,
+        workers: int,
+        queue: str = "default",
+        lease: float = 30.0,
+        time_limit: float | None = None,
+    ) -> None:
+        self._graphs = dict(graphs)
+        self.time_limit = time_limit
         self._saver = saver
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lgr-service")
-        self._lock = threading.Lock()
-        self._pending: dict[str, Pending] = {}
-        self._futures: dict[str, Future[Any]] = {}
+        self.threads = workers
+        self.queue = RunQueue(saver, queue=queue, lease=lease)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._started: list[threading.Thread] = []
+        self._guard = threading.Lock()
+        self._done = threading.Condition()
+        self._results: collections.OrderedDict[str, tuple[Any, BaseException | None]] = (
+            collections.OrderedDict()
+        )
+
+    def start(self, threads: int | None = None) -> None:
+        """Start the worker threads (once; ``threads`` defaults to ``workers``)."""
+        with self._guard:
+            if self._started or self._stop.is_set():
+                return
+            for i in range(self.threads if threads is None else threads):
+                t = threading.Thread(target=self._loop, name=f"lgr-worker-{i}", daemon=True)
+                t.start()
+                self._started.append(t)
 
     def submit(
         self,
         workflow: str,
-        tenant: str,
+        tenant: str | None,
         inp: Any,
         thread_id: str | None,
         *,
@@ -62,71 +119,213 @@ class Workers:
     ) -> Pending:
         """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once."""
         run_id = str(uuid.uuid4())
-        item = Pending(run_id, thread_id or run_id, tenant, workflow, time.time())
-        item.change, item.base_thread = change, base_thread
-        with self._lock:
-            self._pending[run_id] = item
-        self._futures[run_id] = self._pool.submit(self._work, item, inp)
-        return item
+        plain = None
+        if change is not None:
+            plain = {"inputs": dict(change.inputs), "versions": dict(change.versions)}
+        item = self.queue.enqueue(
+            run_id,
+            workflow,
+            tenant,
+            thread_id or run_id,
+            inp,
+            change=plain,
+            base_thread=base_thread,
+        )
+        self.start()
+        self._wake.set()
+        return _pending(item)
 
-    def pending(self, run_id: str, tenant: str) -> Pending | None:
+    def pending(self, run_id: str, tenant: str | None) -> Pending | None:
         """The run if it is still waiting for a worker (and ``tenant``'s)."""
-        with self._lock:
-            item = self._pending.get(run_id)
-        return item if item is not None and item.tenant == tenant else None
-
-    def pending_of(self, tenant: str) -> list[Pending]:
-        """The tenant's runs waiting for a worker, newest first."""
-        with self._lock:
-            items = [p for p in self._pending.values() if p.tenant == tenant and not p.started]
-        return sorted(items, key=lambda p: p.created_at, reverse=True)
-
-    def cancel_pending(self, run_id: str, tenant: str) -> Pending | None:
-        """Stop a run that has not started (None if it started or is not ``tenant``'s)."""
-        with self._lock:
-            item = self._pending.get(run_id)
-            if item is None or item.tenant != tenant or item.started:
-                return None
-            item.cancelled = True
-            return item
-
-    def wait(self, run_id: str, timeout: float | None = None) -> Any:
-        """Block until the run's worker is done with it: its ``RunResult`` (a
-        ``RebuildResult`` for a rebuild), None if it never started."""
-        return self._futures[run_id].result(timeout)
-
-    def close(self) -> None:
-        """Finish the queued runs and stop the workers."""
-        self._pool.shutdown(wait=True)
-
-    def _work(self, item: Pending, inp: Any) -> Any:
-        graph = self._graphs[item.workflow]
-        config: Any = {"run_id": item.run_id, "configurable": {"thread_id": item.thread_id}}
-        with self._lock:
-            cancelled = item.cancelled
-            item.started = not cancelled
-        if cancelled:
-            self._record_cancelled(item)
+        item = self.queue.get(run_id)
+        if item is None or item.tenant != tenant or item.status not in ("queued", "claimed"):
             return None
-        try:
-            if item.change is not None:
-                base: Any = {"configurable": {"thread_id": item.base_thread}}
-                return rebuild(
-                    graph, base, item.change, config, tenant=item.tenant, raise_on_error=False
-                )
-            return run(graph, inp, config, tenant=item.tenant, raise_on_error=False)
-        finally:
-            with self._lock:
-                self._pending.pop(item.run_id, None)
+        return _pending(item)
 
-    def _record_cancelled(self, item: Pending) -> None:
+    def pending_of(self, tenant: str | None, limit: int = 50) -> list[Pending]:
+        """The tenant's runs waiting for a worker, newest first."""
+        return [_pending(i) for i in self.queue.waiting(tenant, limit=limit)]
+
+    def cancel_pending(self, run_id: str, tenant: str | None) -> Pending | None:
+        """Stop a run that has not started (None if it started or is not ``tenant``'s)."""
+        item = self.queue.cancel(run_id, tenant)
+        if item is not None:
+            self._record_cancelled(item)
+            self._finished(run_id, None, None)
+            return _pending(item, cancelled=True)
+        item = self.queue.get(run_id)
+        if item is None or item.tenant != tenant or item.status != "claimed":
+            return None
         store = open_run_store(self._saver)
         try:
-            if store is not None:
-                store.start(item.run_id, item.thread_id, item.tenant, item.workflow)
-                store.finish(item.run_id, "cancelled", "cancelled before it started")
+            started = store is not None and store.get(run_id) is not None
         finally:
             if store is not None:
                 store.close()
-            with self._lock:
-                self._pending.pop(item.run_id, None)
+        # Claimed, no row yet: its worker sees the flag before it starts the run.
+        return None if started else _pending(item, cancelled=True)
+
+    def wait(self, run_id: str, timeout: float | None = None) -> Any:
+        """Block until the run is done: its ``RunResult`` (a ``RebuildResult`` for a
+        rebuild) when a worker of this process ran it, else None.
+
+        Raises:
+            KeyError: No such run in the queue.
+            TimeoutError: Still not done after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._done:
+                self._done.wait_for(lambda: run_id in self._results, timeout=0.1)
+                if run_id in self._results:
+                    result, error = self._results[run_id]
+                    if error is not None:
+                        raise error
+                    return result
+            item = self.queue.get(run_id)
+            if item is None:
+                raise KeyError(run_id)
+            if item.status in ("done", "cancelled"):  # done by another worker (or process)
+                return None
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id!r} is not done after {timeout} s")
+
+    def close(self) -> None:
+        """Stop taking runs, let the running ones finish, stop the workers."""
+        self._stop.set()
+        self._wake.set()
+        for t in self._started:
+            t.join()
+        self.queue.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self.queue.claim(list(self._graphs))
+            except Exception:  # the database is down: try again later
+                _log.exception("run queue: claim failed")
+                item = None
+            if item is None:
+                if self._wake.wait(IDLE_WAIT):
+                    self._wake.clear()
+                continue
+            try:
+                self._execute(item)
+            except Exception:  # the database went away at the end: the lease runs out
+                _log.exception("run queue: run %s not marked done", item.run_id)
+
+    def _execute(self, item: QueuedRun) -> None:
+        result: Any = None
+        error: BaseException | None = None
+        done = threading.Event()
+        keeper = threading.Thread(target=self._keep, args=(item, done), daemon=True)
+        try:
+            if item.cancel_requested:
+                self._record_cancelled(item)
+            elif not self._ended_before(item):
+                keeper.start()
+                result = self._run(item)
+        except ThreadBusyError:  # another worker still runs it: its lease decides
+            return
+        except Exception as exc:
+            _log.exception("run queue: run %s could not start", item.run_id)
+            error = exc
+        finally:
+            done.set()
+        self._finished(item.run_id, result, error)
+        self.queue.complete(item.run_id)
+
+    def _run(self, item: QueuedRun) -> Any:
+        graph = self._graphs[item.workflow]
+        config: Any = {"run_id": item.run_id, "configurable": {"thread_id": item.thread_id}}
+        resume = item.attempts > 1 and self._checkpointed(graph, item)
+        if item.change is not None and not resume:
+            base: Any = {"configurable": {"thread_id": item.base_thread}}
+            change = Change(
+                inputs=item.change.get("inputs") or {}, versions=item.change.get("versions") or {}
+            )
+            return rebuild(
+                graph,
+                base,
+                change,
+                config,
+                tenant=item.tenant,
+                raise_on_error=False,
+                time_limit=self.time_limit,
+            )
+        return run(
+            graph,
+            None if resume else item.input,
+            config,
+            tenant=item.tenant,
+            raise_on_error=False,
+            time_limit=self.time_limit,
+            lock_wait=self.queue.lease,
+            durability="sync",  # each step saved before the next starts
+        )
+
+    @staticmethod
+    def _checkpointed(graph: Any, item: QueuedRun) -> bool:
+        """Whether this run already wrote its thread's latest checkpoint (resume it)."""
+        found = graph.checkpointer.get_tuple({"configurable": {"thread_id": item.thread_id}})
+        metadata = getattr(found, "metadata", None) or {}
+        return bool(metadata.get(RUN_ID_METADATA_KEY) == item.run_id)
+
+    def _ended_before(self, item: QueuedRun) -> bool:
+        """Whether a run claimed again already ended (its worker stopped right after).
+
+        If not, the row its stopped worker left (``running`` or ``abandoned``) goes, so
+        the run starts again under its own id and resumes its thread.
+        """
+        if item.attempts <= 1:
+            return False
+        store = open_run_store(self._saver)
+        if store is None:  # pragma: no cover - a saver always has a store
+            return False
+        try:
+            row = store.get(item.run_id)
+            if row is not None and row.status in _ENDED:
+                return True
+            store.sql.run(
+                f"DELETE FROM {RUNS_TABLE} WHERE run_id = ? AND status IN ('running', 'abandoned')",
+                (item.run_id,),
+            )
+            return False
+        finally:
+            store.close()
+
+    def _keep(self, item: QueuedRun, done: threading.Event) -> None:
+        """Renew the lease while the run goes on; pass on a cancel asked of the queue."""
+        cancelled = False
+        while not done.wait(self.queue.lease / 3):
+            try:
+                if not self.queue.renew(item.run_id):
+                    return
+                row = self.queue.get(item.run_id)
+                if not cancelled and row is not None and row.cancel_requested:
+                    with contextlib.suppress(ThreadNotFoundError):  # no row yet: next time
+                        cancel_run(self._saver, item.run_id, "cancelled over HTTP")
+                        cancelled = True
+            except Exception:  # the database is down: the lease may run out
+                _log.exception("run queue: lease renewal of %s failed", item.run_id)
+
+    def _finished(self, run_id: str, result: Any, error: BaseException | None) -> None:
+        with self._done:
+            self._results[run_id] = (result, error)
+            while len(self._results) > _KEEP_RESULTS:
+                self._results.popitem(last=False)
+            self._done.notify_all()
+
+    def _record_cancelled(self, item: QueuedRun) -> None:
+        store = open_run_store(self._saver)
+        if store is None:  # pragma: no cover - a saver always has a store
+            return
+        reason = "cancelled before it started"
+        graph = self._graphs.get(item.workflow)
+        if item.attempts > 1 and graph is not None and self._checkpointed(graph, item):
+            reason = "cancelled before it resumed"  # a worker that stopped ran some steps
+        try:
+            store.start(item.run_id, item.thread_id, item.tenant, item.workflow)
+            store.finish(item.run_id, "cancelled", reason)
+        finally:
+            store.close()

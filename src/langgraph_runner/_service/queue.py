@@ -1,0 +1,268 @@
+"""The run queue: triggered runs kept in a table beside the runs table, claimed under a lease.
+
+``POST /runs`` puts a row in ``langgraph_runner_queue``, in the checkpointer's own
+database (the runs table's connection: SQLite or PostgreSQL), so a queued run outlives
+the process that took the request and any process on that database can execute it.
+
+A row is ``queued``, then ``claimed`` by one worker (``owner``) until ``lease_until``;
+the worker renews the lease while the run goes on and marks the row ``done`` at its end.
+A claimed row whose lease ran out belongs to a worker that stopped: the next claim
+takes it again (``attempts`` counts the claims) and the run resumes from its last
+checkpoint. A queued row can be ``cancelled`` before any worker takes it.
+
+Claims are one statement each: on PostgreSQL an ``UPDATE`` of the row a
+``SELECT ... FOR UPDATE SKIP LOCKED`` picked (concurrent workers skip each other's rows);
+on SQLite a compare-and-set ``UPDATE`` of the oldest claimable row, which the database
+runs as a single-writer transaction (a worker that loses the race tries the next row).
+Leases compare the workers' clocks, so the machines' clocks must agree (NTP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langgraph_runner._runs.pool import PooledDb
+from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
+from langgraph_runner._runs.run_store import RunStore, open_run_store, owner
+from langgraph_runner._runs.sql import Db
+
+__all__ = ["QUEUE_TABLE", "QueuedRun", "RunQueue"]
+
+QUEUE_TABLE = "langgraph_runner_queue"
+_COLUMNS = (
+    "run_id, queue, workflow, tenant, thread_id, input, change, base_thread, status,"
+    " created_at, owner, lease_until, attempts, cancel_requested"
+)
+_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {QUEUE_TABLE} ("
+    " run_id TEXT PRIMARY KEY, queue TEXT NOT NULL, workflow TEXT NOT NULL, tenant TEXT,"
+    " thread_id TEXT NOT NULL, input TEXT, change TEXT, base_thread TEXT,"
+    " status TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, owner TEXT,"
+    " lease_until DOUBLE PRECISION, attempts INTEGER NOT NULL DEFAULT 0,"
+    " cancel_requested INTEGER NOT NULL DEFAULT 0, finished_at DOUBLE PRECISION)",
+    f"CREATE INDEX IF NOT EXISTS {QUEUE_TABLE}_ready ON {QUEUE_TABLE} (queue, status, created_at)",
+    f"CREATE INDEX IF NOT EXISTS {QUEUE_TABLE}_tenant ON {QUEUE_TABLE} (tenant, created_at)",
+)
+_CLAIMABLE = "(status = 'queued' OR (status = 'claimed' AND lease_until < ?))"
+_now = time.time  # the clock leases are judged with (tests replace it)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QueuedRun:
+    """One row of the queue."""
+
+    run_id: str
+    queue: str
+    workflow: str
+    tenant: str | None
+    thread_id: str
+    input: Any = None
+    change: Mapping[str, Any] | None = None  # a rebuild: {"inputs": ..., "versions": ...}
+    base_thread: str | None = None  # a rebuild's base run's thread
+    status: str = "queued"  # queued, claimed, done or cancelled
+    created_at: float = 0.0
+    owner: str | None = None
+    lease_until: float | None = None
+    attempts: int = 0  # claims so far: above 1, an earlier worker stopped mid-run
+    cancel_requested: bool = False
+
+
+class RunQueue:
+    """The queue table of one checkpointer's database (see the module docstring).
+
+    Args:
+        saver: The checkpoint saver the runs execute with (its database holds the queue).
+        queue: The queue's name: workers take only this queue's runs.
+        lease: Seconds a claim holds without renewal.
+    """
+
+    def __init__(self, saver: Any, *, queue: str = "default", lease: float = 30.0) -> None:
+        store = open_run_store(saver)
+        if store is None:  # pragma: no cover - a saver always has a store
+            raise ValueError("RunQueue: no database for this checkpointer")
+        self._store: RunStore = store
+        self._sql: Db | PooledDb = store.sql
+        self._postgres = isinstance(self._sql, PooledDb)
+        self.queue = queue
+        self.lease = float(lease)
+        self.owner = owner()
+        self._sql.setup(_DDL, QUEUE_TABLE)
+
+    def close(self) -> None:
+        """Let go of the database connection."""
+        self._store.close()
+
+    def enqueue(
+        self,
+        run_id: str,
+        workflow: str,
+        tenant: str | None,
+        thread_id: str,
+        inp: Any = None,
+        *,
+        change: Mapping[str, Any] | None = None,
+        base_thread: str | None = None,
+    ) -> QueuedRun:
+        """Add a run to the queue (its input and change must be JSON)."""
+        item = QueuedRun(
+            run_id=run_id,
+            queue=self.queue,
+            workflow=workflow,
+            tenant=tenant,
+            thread_id=thread_id,
+            input=inp,
+            change=change,
+            base_thread=base_thread,
+            created_at=_now(),
+        )
+        self._sql.run(
+            f"INSERT INTO {QUEUE_TABLE} (run_id, queue, workflow, tenant, thread_id, input,"
+            " change, base_thread, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+            (
+                run_id,
+                self.queue,
+                workflow,
+                tenant,
+                thread_id,
+                json.dumps(inp),
+                None if change is None else json.dumps(change),
+                base_thread,
+                item.created_at,
+            ),
+        )
+        return item
+
+    def claim(self, workflows: Sequence[str]) -> QueuedRun | None:
+        """Take the oldest claimable run of these workflows (None if there is none)."""
+        names = list(workflows)
+        if not names:
+            return None
+        marks = ", ".join("?" * len(names))
+        now = _now()
+        pick = (
+            f"SELECT run_id FROM {QUEUE_TABLE} WHERE queue = ? AND workflow IN ({marks})"
+            f" AND {_CLAIMABLE} ORDER BY created_at LIMIT 1"
+        )
+        take = (
+            f"UPDATE {QUEUE_TABLE} SET status = 'claimed', owner = ?, lease_until = ?,"
+            " attempts = attempts + 1"
+        )
+        if self._postgres:
+            _, rows = self._sql.run(
+                f"{take} WHERE run_id = ({pick} FOR UPDATE SKIP LOCKED) AND {_CLAIMABLE}"
+                f" RETURNING {_COLUMNS}",
+                (self.owner, now + self.lease, self.queue, *names, now, now),
+            )
+            return _queued(rows[0]) if rows else None
+        for _ in range(8):  # lost races: another worker took the row first
+            _, found = self._sql.run(pick, (self.queue, *names, now))
+            if not found:
+                return None
+            run_id = str(_at(found[0], 0, "run_id"))
+            count, _ = self._sql.run(
+                f"{take} WHERE run_id = ? AND {_CLAIMABLE}",
+                (self.owner, now + self.lease, run_id, now),
+            )
+            if count == 1:
+                return self.get(run_id)
+        return None
+
+    def renew(self, run_id: str) -> bool:
+        """Extend this worker's lease on a run; False if the claim is no longer its own."""
+        count, _ = self._sql.run(
+            f"UPDATE {QUEUE_TABLE} SET lease_until = ?"
+            " WHERE run_id = ? AND owner = ? AND status = 'claimed'",
+            (_now() + self.lease, run_id, self.owner),
+        )
+        return count == 1
+
+    def complete(self, run_id: str) -> None:
+        """Mark a run this worker executed ``done``."""
+        self._sql.run(
+            f"UPDATE {QUEUE_TABLE} SET status = 'done', finished_at = ?, lease_until = NULL"
+            " WHERE run_id = ? AND owner = ? AND status = 'claimed'",
+            (_now(), run_id, self.owner),
+        )
+
+    def cancel(self, run_id: str, tenant: str | None) -> QueuedRun | None:
+        """Stop the run from starting: the cancelled row if it was still ``queued``, else
+        None (after flagging a claimed run, whose worker then cancels it)."""
+        count, _ = self._sql.run(
+            f"UPDATE {QUEUE_TABLE} SET status = 'cancelled', cancel_requested = 1,"
+            f" finished_at = ? WHERE run_id = ? AND {_tenant_is(tenant)} AND status = 'queued'",
+            (_now(), run_id, *_tenant_arg(tenant)),
+        )
+        if count == 1:
+            return self.get(run_id)
+        self._sql.run(
+            f"UPDATE {QUEUE_TABLE} SET cancel_requested = 1"
+            f" WHERE run_id = ? AND {_tenant_is(tenant)} AND status = 'claimed'",
+            (run_id, *_tenant_arg(tenant)),
+        )
+        return None
+
+    def purge(self, before: float | None = None) -> int:
+        """Delete this queue's finished rows (``done`` or ``cancelled``), those finished
+        before ``before`` (epoch seconds) if given; how many went."""
+        sql = f"DELETE FROM {QUEUE_TABLE} WHERE queue = ? AND status IN ('done', 'cancelled')"
+        if before is None:
+            count, _ = self._sql.run(sql, (self.queue,))
+        else:
+            count, _ = self._sql.run(f"{sql} AND finished_at < ?", (self.queue, float(before)))
+        return max(count, 0)
+
+    def get(self, run_id: str) -> QueuedRun | None:
+        """One row by id (None if unknown)."""
+        _, rows = self._sql.run(f"SELECT {_COLUMNS} FROM {QUEUE_TABLE} WHERE run_id = ?", (run_id,))
+        return _queued(rows[0]) if rows else None
+
+    def waiting(self, tenant: str | None, *, limit: int = 50) -> list[QueuedRun]:
+        """The tenant's runs no worker has started yet (queued, or claimed with no row
+        in the runs table so far), newest first."""
+        _, rows = self._sql.run(
+            f"SELECT {', '.join('q.' + c.strip() for c in _COLUMNS.split(','))}"
+            f" FROM {QUEUE_TABLE} q LEFT JOIN {RUNS_TABLE} r ON r.run_id = q.run_id"
+            f" WHERE q.queue = ? AND {_tenant_is(tenant, 'q.')}"
+            " AND q.status IN ('queued', 'claimed') AND r.run_id IS NULL"
+            " ORDER BY q.created_at DESC LIMIT ?",
+            (self.queue, *_tenant_arg(tenant), int(limit)),
+        )
+        return [_queued(r) for r in rows]
+
+
+def _tenant_is(tenant: str | None, prefix: str = "") -> str:
+    return f"{prefix}tenant IS NULL" if tenant is None else f"{prefix}tenant = ?"
+
+
+def _tenant_arg(tenant: str | None) -> tuple[str, ...]:
+    return () if tenant is None else (tenant,)
+
+
+def _at(row: Any, index: int, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else row[index]
+
+
+def _queued(row: Any) -> QueuedRun:
+    names = [c.strip() for c in _COLUMNS.split(",")]
+    v = {n: _at(row, i, n) for i, n in enumerate(names)}
+    return QueuedRun(
+        run_id=str(v["run_id"]),
+        queue=str(v["queue"]),
+        workflow=str(v["workflow"]),
+        tenant=None if v["tenant"] is None else str(v["tenant"]),
+        thread_id=str(v["thread_id"]),
+        input=None if v["input"] is None else json.loads(v["input"]),
+        change=None if v["change"] is None else json.loads(v["change"]),
+        base_thread=None if v["base_thread"] is None else str(v["base_thread"]),
+        status=str(v["status"]),
+        created_at=float(v["created_at"]),
+        owner=None if v["owner"] is None else str(v["owner"]),
+        lease_until=None if v["lease_until"] is None else float(v["lease_until"]),
+        attempts=int(v["attempts"] or 0),
+        cancel_requested=bool(int(v["cancel_requested"] or 0)),
+    )

@@ -1,0 +1,110 @@
+"""The browser UI: the runs list and a run's page, served by the runs service itself.
+
+``ui_router()`` adds ``GET /ui`` (the tenant's runs, newest first, kept live by
+polling ``GET /runs``) and ``GET /ui/runs/{run_id}`` (the run's graph drawn from the
+workflow's real edges with each step's status and own duration, a timeline, causes in
+full, budgets, artifacts, Cancel and Rebuild), plus their script and style files. The
+files ship inside the package (``_service/static``): no JavaScript toolchain, ``pip``
+alone installs them.
+
+The pages hold no data: their script reads the JSON API with the ``X-API-Key`` header.
+The page asks for the key once and keeps it in the tab's ``sessionStorage``; the run's
+live events are read with ``fetch`` (a stream carrying the same header), so the key is
+never put in a URL, where access logs and browser history would keep it. Text from data
+is set as text (``textContent``), never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from langgraph_runner._records.exceptions import RequestRefused as _Failure
+from langgraph_runner._runs.report_render import STATUS_COLOURS
+
+__all__ = ["ui_router"]
+
+_TYPES = {
+    "ui.css": "text/css; charset=utf-8",
+    "common.js": "text/javascript; charset=utf-8",
+    "graph.js": "text/javascript; charset=utf-8",
+    "runs.js": "text/javascript; charset=utf-8",
+    "run.js": "text/javascript; charset=utf-8",
+}
+_HEADERS = {
+    # Scripts and styles only from this app; no inline script can run even if some
+    # text were ever parsed as markup.
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+@cache
+def _file(name: str) -> str:
+    return (resources.files("langgraph_runner._service") / "static" / name).read_text("utf-8")
+
+
+# A run's status drawn in the colour of the step status it resembles (running: its own).
+_RUN_COLOURS = {
+    "completed": "succeeded",
+    "blocked": "interrupted",
+    "abandoned": "failed",
+}
+
+
+def _status_css() -> str:
+    """One class per step and run status, in the colours the HTML report uses."""
+    colours = dict(STATUS_COLOURS)
+    colours.update({run: STATUS_COLOURS[step] for run, step in _RUN_COLOURS.items()})
+    rules = [
+        f".st-{status} {{ --fill: {fill}; --stroke: {stroke}; --ink: {ink}; }}"
+        for status, (fill, stroke, ink) in colours.items()
+    ]
+    return "\n".join(rules) + "\n"
+
+
+def _page(request: Request, name: str) -> HTMLResponse:
+    root = html.escape(str(request.scope.get("root_path", "")).rstrip("/"), quote=True)
+    text = _file(name).replace("__ROOT__", root)
+    return HTMLResponse(text, headers=_HEADERS)
+
+
+def ui_router() -> APIRouter:
+    """The browser UI's routes (kept out of the OpenAPI document).
+
+    Returns:
+        A router with ``GET /ui``, ``GET /ui/runs/{run_id}`` and ``GET /ui/static/{name}``.
+    """
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/ui", response_class=HTMLResponse)
+    def runs_page(request: Request) -> HTMLResponse:
+        """The runs list."""
+        return _page(request, "runs.html")
+
+    @router.get("/ui/runs/{run_id}", response_class=HTMLResponse)
+    def run_page(request: Request, run_id: str) -> HTMLResponse:
+        """One run's page (its script reads the run id from the address)."""
+        return _page(request, "run.html")
+
+    @router.get("/ui/static/{name}")
+    def static(name: str) -> Response:
+        """The pages' script and style files."""
+        if name == "status.css":
+            body = _status_css()
+            return Response(body, media_type="text/css; charset=utf-8", headers=_HEADERS)
+        kind = _TYPES.get(name)
+        if kind is None:
+            raise _Failure(404, f"no file {name!r}", "name")
+        return Response(_file(name), media_type=kind, headers=_HEADERS)
+
+    return router

@@ -1,0 +1,82 @@
+"""The app the queue tests serve and run workers of (``langgraph-runner worker`` loads it).
+
+Settings come from the environment: ``QUEUE_URL`` (checkpointer URL), ``QUEUE_NAME``,
+``QUEUE_LEDGER`` (a file every node appends ``<thread> <node> <pid>`` to, fsync'ed:
+the side-effect count), ``QUEUE_LEASE`` (seconds) and ``QUEUE_BLOCK`` (a node that
+hangs in this process, so a test can kill the worker in the middle of a run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import operator
+import os
+import time
+from typing import Annotated, Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+from langgraph_runner._runs.checkpoint import open_checkpointer
+from langgraph_runner.service import create_app
+
+NODES = ("n1", "n2", "n3", "n4")
+
+
+def keys(queue: str) -> dict[str, str]:
+    """API key -> tenant: tenants of the queue's own (the database may be shared)."""
+    return {"key-a": f"{queue}-a", "key-b": f"{queue}-b"}
+
+
+class Chain(TypedDict, total=False):
+    title: str
+    log: Annotated[list[str], operator.add]
+
+
+def note(ledger: str, thread: str, node: str) -> None:
+    """Append one executed node to the ledger (O_APPEND: whole lines across processes)."""
+    fd = os.open(ledger, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, f"{thread} {node} {os.getpid()}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def chain(ledger: str, block: str = "") -> Any:
+    """n1 -> n2 -> n3 -> n4; each node notes itself, ``block`` hangs after noting."""
+
+    def make(name: str) -> Any:
+        def body(state: Chain, config: RunnableConfig) -> dict[str, Any]:
+            note(ledger, str(config["configurable"]["thread_id"]), name)
+            if name == block:
+                time.sleep(120)  # killed here
+            return {"log": [name]}
+
+        return body
+
+    g = StateGraph(Chain)
+    for name in NODES:
+        g.add_node(name, make(name))
+    g.add_edge(START, NODES[0])
+    for a, b in itertools.pairwise(NODES):
+        g.add_edge(a, b)
+    g.add_edge(NODES[-1], END)
+    return g
+
+
+if os.environ.get("QUEUE_URL"):
+    _open = contextlib.ExitStack()  # kept: the saver stays open while the worker works
+    saver = _open.enter_context(open_checkpointer(os.environ["QUEUE_URL"]))
+    app = create_app(
+        workflows={
+            "chain": chain(os.environ["QUEUE_LEDGER"], os.environ.get("QUEUE_BLOCK", "")).compile()
+        },
+        checkpointer=saver,
+        api_keys=keys(os.environ["QUEUE_NAME"]),
+        workers=0,
+        queue=os.environ["QUEUE_NAME"],
+        lease=float(os.environ.get("QUEUE_LEASE", "30")),
+    )

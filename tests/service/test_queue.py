@@ -1,0 +1,344 @@
+"""The run queue (langgraph_runner._service.queue and workers), on SQLite and PostgreSQL.
+
+A triggered run is a row in the queue table: it outlives the app that took it, any
+process with workers on the database executes it exactly once, a worker killed mid-run
+leaves it to another worker that resumes its thread, and a cancel before any worker
+takes it stops it from starting. Node executions are counted in a ledger file (see
+``queue_worker``); tests wait for runs, never sleep for them.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+
+from langgraph_runner._runs.checkpoint import open_checkpointer
+from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
+from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._service import queue as queue_mod
+from langgraph_runner._service.queue import QUEUE_TABLE, RunQueue
+from langgraph_runner.service import create_app
+from tests import services
+from tests.service.queue_worker import NODES, chain, keys
+
+A = {"X-API-Key": "key-a"}
+B = {"X-API-Key": "key-b"}
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_APP = Path(__file__).resolve().with_name("queue_worker.py")
+
+
+class Backend:
+    """A database (a SQLite file or the test PostgreSQL), a unique queue, a ledger."""
+
+    def __init__(self, url: str, tmp: Path) -> None:
+        self.url = url
+        self.queue = f"q-{uuid.uuid4().hex}"
+        self.ledger = str(tmp / "ledger.txt")
+
+    def app(self, *, workers: int, block: str = "", lease: float = 30.0) -> Any:
+        saver = self.saver
+        return create_app(
+            workflows={"chain": chain(self.ledger, block).compile()},
+            checkpointer=saver,
+            api_keys=keys(self.queue),
+            workers=workers,
+            queue=self.queue,
+            lease=lease,
+        )
+
+    def executed(self) -> collections.Counter[tuple[str, str]]:
+        """(thread, node) -> how many times the node ran."""
+        if not os.path.exists(self.ledger):
+            return collections.Counter()
+        lines = Path(self.ledger).read_text().splitlines()
+        return collections.Counter((t, n) for t, n, _ in (line.split() for line in lines))
+
+    def rows(self) -> list[Any]:
+        q = RunQueue(self.saver, queue=self.queue)
+        try:
+            return q.waiting(f"{self.queue}-a", limit=500)
+        finally:
+            q.close()
+
+    def statuses(self) -> collections.Counter[str]:
+        store = open_run_store(self.saver)
+        assert store is not None
+        try:
+            _, rows = store.sql.run(
+                f"SELECT status FROM {QUEUE_TABLE} WHERE queue = ?", (self.queue,)
+            )
+        finally:
+            store.close()
+        return collections.Counter(str(r["status"] if isinstance(r, dict) else r[0]) for r in rows)
+
+    def cleanup(self) -> None:
+        store = open_run_store(self.saver)
+        assert store is not None
+        try:
+            _, rows = store.sql.run(
+                f"SELECT run_id, thread_id FROM {QUEUE_TABLE} WHERE queue = ?", (self.queue,)
+            )
+            for r in rows:
+                run_id, thread = (r["run_id"], r["thread_id"]) if isinstance(r, dict) else r
+                store.sql.run(f"DELETE FROM {RUNS_TABLE} WHERE run_id = ?", (run_id,))
+                self.saver.delete_thread(thread)
+            store.sql.run(f"DELETE FROM {QUEUE_TABLE} WHERE queue = ?", (self.queue,))
+        finally:
+            store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    url = (
+        f"sqlite:///{tmp_path / 'runs.db'}"
+        if request.param == "sqlite"
+        else services.postgres_url()
+    )
+    b = Backend(url, tmp_path)
+    with open_checkpointer(url) as saver:
+        b.saver = saver  # type: ignore[attr-defined]
+        try:
+            yield b
+        finally:
+            b.cleanup()
+
+
+def _trigger(c: TestClient, n: int = 1, headers: dict[str, str] = A) -> list[str]:
+    ids = []
+    for i in range(n):
+        r = c.post(
+            "/runs", json={"workflow": "chain", "input": {"title": f"t{i}"}}, headers=headers
+        )
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["run_id"])
+    return ids
+
+
+def test_a_queued_run_outlives_the_app_that_took_it(backend: Backend) -> None:
+    """An API-only app (workers=0) queues; after it is gone, another app's worker runs it."""
+    with TestClient(backend.app(workers=0)) as api:
+        [rid] = _trigger(api)
+        body = api.get(f"/runs/{rid}", headers=A).json()
+        assert body["status"] == "pending"
+        assert {s["status"] for s in body["steps"]} == {"pending"}
+    assert backend.executed() == collections.Counter()  # nobody ran it yet
+    app = backend.app(workers=1)
+    with TestClient(app) as c:
+        assert app.state.workers.wait(rid, timeout=60) is not None
+        run = c.get(f"/runs/{rid}", headers=A).json()
+    assert (run["status"], run["steps_done"], run["steps_total"]) == ("completed", 4, 4)
+    assert backend.executed() == collections.Counter({(rid, n): 1 for n in NODES})
+
+
+def test_get_runs_lists_queued_runs_beside_started_ones_tenant_scoped(backend: Backend) -> None:
+    with TestClient(backend.app(workers=1)) as c:
+        [done] = _trigger(c)
+        c.app.state.workers.wait(done, timeout=60)  # type: ignore[attr-defined]
+    with TestClient(backend.app(workers=0)) as api:
+        [queued] = _trigger(api)
+        [theirs] = _trigger(api, headers=B)
+        listed = api.get("/runs", headers=A).json()["runs"]
+        assert [(r["run_id"], r["status"]) for r in listed] == [
+            (queued, "pending"),
+            (done, "completed"),
+        ]
+        pending = api.get("/runs", params={"status": "pending"}, headers=A).json()["runs"]
+        assert [r["run_id"] for r in pending] == [queued]
+        assert [r["run_id"] for r in api.get("/runs", headers=B).json()["runs"]] == [theirs]
+        assert api.get(f"/runs/{queued}", headers=B).status_code == 404
+        assert [r.run_id for r in backend.rows()] == [queued]
+
+
+def test_a_cancelled_queued_run_never_starts(backend: Backend) -> None:
+    with TestClient(backend.app(workers=0)) as api:
+        [rid] = _trigger(api)
+        assert api.post(f"/runs/{rid}/cancel", headers=B).status_code == 404  # not theirs
+        r = api.post(f"/runs/{rid}/cancel", headers=A)
+        assert (r.status_code, r.json()["status"]) == (202, "cancelled")
+    app = backend.app(workers=1)
+    with TestClient(app) as c:
+        [after] = _trigger(c)  # runs once the worker passed the cancelled one by
+        app.state.workers.wait(after, timeout=60)
+        assert app.state.workers.wait(rid, timeout=60) is None
+        run = c.get(f"/runs/{rid}", headers=A).json()
+    assert (run["status"], run["reason"]) == ("cancelled", "cancelled before it started")
+    assert {t for t, _ in backend.executed()} == {after}
+
+
+def test_claims_take_the_oldest_run_once_and_an_expired_lease_hands_it_on(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue's own rules, on a fake clock: oldest first, one claim per lease."""
+    now = [1000.0]
+    monkeypatch.setattr(queue_mod, "_now", lambda: now[0])
+    q = RunQueue(backend.saver, queue=backend.queue, lease=10)
+    other = RunQueue(backend.saver, queue=backend.queue, lease=10)
+    other.owner = "another-worker"
+    try:
+        for i in range(2):
+            q.enqueue(f"r{i}-{backend.queue}", "chain", "tenant-a", f"t{i}", {"n": i})
+            now[0] += 1
+        first = q.claim(["chain"])
+        assert first is not None
+        assert (first.run_id, first.input, first.attempts) == (f"r0-{backend.queue}", {"n": 0}, 1)
+        second = other.claim(["chain"])
+        assert second is not None and second.run_id == f"r1-{backend.queue}"
+        assert q.claim(["chain"]) is None  # both held
+        assert q.claim(["other-workflow"]) is None
+        now[0] += 9
+        assert q.renew(first.run_id)  # lease to 1011 + 10
+        now[0] += 9  # 1020: the second claim's lease (to 1011) ran out, the first's did not
+        taken = q.claim(["chain"])
+        assert taken is not None and (taken.run_id, taken.attempts) == (second.run_id, 2)
+        assert not other.renew(second.run_id)  # no longer its claim
+        q.complete(first.run_id)
+        now[0] += 100
+        assert q.get(first.run_id).status == "done"  # type: ignore[union-attr]
+        assert q.claim(["chain"]) is not None  # the expired one again, never the done one
+        assert q.claim(["chain"]) is None
+        assert (q.purge(before=1019), q.purge(before=now[0])) == (0, 1)  # done at 1019
+        assert q.get(first.run_id) is None
+    finally:
+        for r in (q, other):
+            r._sql.run(f"DELETE FROM {QUEUE_TABLE} WHERE queue = ?", (backend.queue,))
+            r.close()
+
+
+def test_a_cancel_of_a_claimed_run_not_started_yet_stops_it(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker took the run and stopped before starting it: the cancel still holds."""
+    now = [1000.0]
+    monkeypatch.setattr(queue_mod, "_now", lambda: now[0])
+    with TestClient(backend.app(workers=0)) as api:
+        [rid] = _trigger(api)
+        taker = RunQueue(backend.saver, queue=backend.queue, lease=1)
+        try:
+            assert taker.claim(["chain"]) is not None
+        finally:
+            taker.close()
+        r = api.post(f"/runs/{rid}/cancel", headers=A)
+        assert (r.status_code, r.json()["status"]) == (202, "cancelled")
+    now[0] += 60  # the taker's lease ran out
+    app = backend.app(workers=1)
+    with TestClient(app) as c:
+        assert app.state.workers.wait(rid, timeout=60) is None
+        run = c.get(f"/runs/{rid}", headers=A).json()
+    assert (run["status"], run["reason"]) == ("cancelled", "cancelled before it started")
+    assert backend.executed() == collections.Counter()
+
+
+def _worker(backend: Backend, *, block: str = "", threads: int = 1, lease: float = 30.0) -> Any:
+    env = {
+        **os.environ,
+        "QUEUE_URL": backend.url,
+        "QUEUE_NAME": backend.queue,
+        "QUEUE_LEDGER": backend.ledger,
+        "QUEUE_LEASE": str(lease),
+        "QUEUE_BLOCK": block,
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "langgraph_runner", "worker", str(WORKER_APP)]
+    err = Path(backend.ledger).with_name(f"worker-{uuid.uuid4().hex[:8]}.err")
+    with err.open("wb") as sink:  # a file, not a pipe: a chatty worker never blocks on it
+        proc = subprocess.Popen(
+            [*command, "--threads", str(threads)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    proc.err_path = err  # type: ignore[attr-defined]
+    return proc
+
+
+def _stderr(proc: Any) -> str:
+    return Path(proc.err_path).read_text(errors="replace")
+
+
+def _until(check: Any, procs: list[Any], what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        for p in procs:
+            if p.poll() is not None and p.returncode != -signal.SIGKILL:
+                err = _stderr(p)[-2000:]
+                raise AssertionError(f"a worker exited ({p.returncode}): {err}")
+        assert time.monotonic() < deadline, f"timed out waiting: {what}"
+        time.sleep(0.05)
+
+
+def _stop(procs: list[Any]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.slow
+def test_worker_processes_run_each_queued_run_exactly_once(backend: Backend) -> None:
+    """50 runs, 3 worker processes of 2 threads claiming at once: every node ran once."""
+    procs = [_worker(backend, threads=2) for _ in range(3)]
+    try:
+        ready = lambda: all("worker:" in _stderr(p) for p in procs)  # noqa: E731
+        _until(ready, procs, "the workers started")
+        with TestClient(backend.app(workers=0)) as api:  # every worker is polling by now
+            ids = _trigger(api, 50)
+        _until(lambda: backend.statuses() == {"done": 50}, procs, "50 runs done")
+    finally:
+        _stop(procs)
+    by_process = collections.Counter(
+        line.split()[2] for line in Path(backend.ledger).read_text().splitlines()
+    )
+    print("node executions per worker process:", sorted(by_process.values()))
+    assert [p.returncode for p in procs] == [0, 0, 0]  # SIGTERM: running runs finish first
+    assert backend.executed() == collections.Counter({(r, n): 1 for r in ids for n in NODES})
+    with TestClient(backend.app(workers=0)) as api:
+        listed = api.get("/runs", params={"limit": 100}, headers=A).json()["runs"]
+    assert sorted(r["run_id"] for r in listed) == sorted(ids)
+    assert {r["status"] for r in listed} == {"completed"}
+
+
+@pytest.mark.slow
+def test_a_killed_workers_run_is_resumed_by_another_without_rerunning_done_steps(
+    backend: Backend,
+) -> None:
+    with TestClient(backend.app(workers=0)) as api:
+        [rid] = _trigger(api)
+    first = _worker(backend, block="n3", lease=1.0)
+    try:
+        _until(lambda: (rid, "n3") in backend.executed(), [first], "n3 started")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert backend.statuses() == {"claimed": 1}
+    second = _worker(backend, lease=1.0)
+    try:
+        _until(lambda: backend.statuses() == {"done": 1}, [second], "the run resumed")
+    finally:
+        _stop([second])
+    # n1 and n2 were checkpointed before the kill: not run again; n3 was cut off.
+    assert backend.executed() == collections.Counter(
+        {(rid, "n1"): 1, (rid, "n2"): 1, (rid, "n3"): 2, (rid, "n4"): 1}
+    )
+    with TestClient(backend.app(workers=0)) as api:
+        run = api.get(f"/runs/{rid}", headers=A).json()
+    assert (run["status"], run["steps_done"]) == ("completed", 4)

@@ -1,0 +1,110 @@
+"""docs/service.md's curl walk-through of every route runs as shown and prints what the page shows.
+
+The ```bash block of the section "Every route with curl" runs in an empty directory with
+the example's absolute path and a free port; its output is compared with the ```text
+block after it like a doctest with ELLIPSIS (``...`` stands for the run ids). curl and
+jq are needed: absent, the test is skipped with the reason (under ``CI=true`` it fails).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "service.md"
+EXAMPLE = ROOT / "examples" / "service.py"
+SECTION = "## Every route with curl"
+
+pytestmark = pytest.mark.slow
+
+
+def _blocks() -> tuple[str, str]:
+    """The section's ```bash block and the ```text block after it."""
+    text = PAGE.read_text("utf-8")
+    section = text[text.index(SECTION) :]
+    section = section[: section.index("\n## ", len(SECTION))]
+    bash = re.search(r"```bash\n(.*?)\n```", section, re.S)
+    out = re.search(r"```bash\n.*?\n```.*?```text\n(.*?)\n```", section, re.S)
+    assert bash and out, f"{PAGE.name}: the section needs a ```bash block and a ```text block"
+    return bash.group(1), out.group(1) + "\n"
+
+
+def _tools() -> None:
+    missing = [tool for tool in ("curl", "jq") if shutil.which(tool) is None]
+    if missing:
+        message = f"the walk-through needs {' and '.join(missing)}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}; CI=true needs it", pytrace=False)
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_page_shows_every_route() -> None:
+    """Each route of the Routes table is called in the walk-through."""
+    script, _ = _blocks()
+    for call in (
+        '"$URL/workflows"',
+        '"$URL/workflows/build"',
+        '-X POST "$URL/runs"',
+        '"$URL/runs?status=',
+        '"$URL/runs/$RUN"',
+        '"$URL/runs/$RUN/steps?status=',
+        '"$URL/runs/$RUN/artifacts"',
+        '"$URL/runs/$RUN/events"',
+        '"$URL/runs/$HELD/cancel"',
+        '"$URL/runs/$RUN/update"',
+    ):
+        assert call in script, call
+
+
+def test_the_curl_walk_through_prints_what_the_page_shows(tmp_path: Path) -> None:
+    _tools()
+    script, expected = _blocks()
+    port = _free_port()
+    script = (
+        script.replace("examples/service.py", str(EXAMPLE))
+        .replace("--port 8000", f"--port {port}")
+        .replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    )
+    env = dict(os.environ)
+    env.pop("SERVICE_API_KEY", None)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the server it starts goes with it
+    )
+    try:
+        out, err = proc.communicate(timeout=180)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the server too, if the script stopped
+            os.killpg(proc.pid, signal.SIGTERM)
+    log = (tmp_path / "serve.log").read_text("utf-8") if (tmp_path / "serve.log").exists() else ""
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{err}\n{out}\nserver:\n{log[-3000:]}"
+    checker = doctest.OutputChecker()
+    assert checker.check_output(expected, out, doctest.ELLIPSIS), checker.output_difference(
+        doctest.Example("walk", expected), out, doctest.ELLIPSIS
+    )
