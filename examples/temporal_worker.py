@@ -9,6 +9,7 @@ then run this file (``TEMPORAL_ADDRESS`` overrides ``127.0.0.1:7233``). It start
 worker on a task queue, runs the graph once as a workflow and prints the final
 state: ``fetch`` fails twice and succeeds on Temporal's third activity attempt,
 ``enrich`` fails for good and is recorded (the run goes on, ``blocked`` is set).
+The worker's own metrics collector counts the activities that ran on it.
 
 Every node function is at module level: the plugin registers activities by the
 function's module and name, and refuses local functions.
@@ -35,10 +36,15 @@ from temporalio.worker import Worker
 # langchain and langgraph through.
 with workflow.unsafe.imports_passed_through():
     from langgraph_runner import GraphState, RetryConfig, harden
+    from langgraph_runner.metrics import NodeMetricsCollector
     from langgraph_runner.temporal import for_temporal
 
 ADDRESS = os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233")
 ATTEMPTS: dict[str, int] = {}
+# One collector per worker process: it counts the activities this worker ran. Export
+# each worker on its own, one scrape target per worker:
+# langgraph_runner.metrics.prometheus.serve_metrics(COLLECTOR, port=...).
+COLLECTOR = NodeMetricsCollector(graph="orders")
 
 
 class State(GraphState):
@@ -73,7 +79,12 @@ def build() -> StateGraph[Any, Any, Any, Any]:
     builder.add_edge("enrich", "summarize")
     builder.add_edge("summarize", END)
     # The same hardening as in-process; Temporal owns the retries (the default).
-    harden(builder, retry=RetryConfig(max_attempts=3, initial_interval=0.2), timeout=10)
+    harden(
+        builder,
+        retry=RetryConfig(max_attempts=3, initial_interval=0.2),
+        timeout=10,
+        metrics=COLLECTOR,
+    )
     return for_temporal(builder)
 
 
@@ -98,6 +109,8 @@ async def main() -> None:
     print("blocked:", state["routing_flags"].get("blocked"))
     record = state["errors"][0]
     print(json.dumps({k: record[k] for k in ("node", "code", "attempts", "message")}, indent=2))
+    fetched = COLLECTOR.get_node_metrics("fetch")
+    print(f"this worker: fetch retries={fetched.retry_count} successes={fetched.success_count}")
 
 
 if __name__ == "__main__":

@@ -64,14 +64,18 @@ def activity_options(
             record, a retry decision) fires before Temporal's.
 
     Returns:
-        ``start_to_close_timeout``, ``retry_policy`` and, with a ``deadline`` under
-        Temporal retries, ``schedule_to_close_timeout``.
+        ``start_to_close_timeout`` and ``retry_policy``; with an idle limit
+        (``TimeoutPolicy(idle_timeout=...)``), ``heartbeat_timeout`` (the limit plus
+        ``timeout_grace``); with a ``deadline`` under Temporal retries,
+        ``schedule_to_close_timeout`` (the deadline plus ``timeout_grace``: the whole
+        set of attempts and waits).
     """
     owner = "activity_options"
     grace = seconds(timeout_grace, "timeout_grace", owner=owner, zero=True)
     default = seconds(default_timeout, "default_timeout", owner=owner)
     retry = spec.retry
     attempts = retry.max_attempts if retry is not None else 1
+    options: dict[str, Any]
     if retries == "temporal":
         per_attempt = spec.timeout if spec.timeout is not None else spec.deadline
         start = per_attempt + grace if per_attempt is not None else default
@@ -83,21 +87,23 @@ def activity_options(
                 backoff_coefficient=retry.backoff_factor,
                 maximum_interval=timedelta(seconds=max(retry.max_interval, 0.001)),
             )
-        options: dict[str, Any] = {
+        options = {"start_to_close_timeout": timedelta(seconds=start), "retry_policy": policy}
+        if spec.deadline is not None:
+            options["schedule_to_close_timeout"] = timedelta(seconds=spec.deadline + grace)
+    else:
+        whole = spec.deadline
+        if whole is None and spec.timeout is not None and retry is not None:
+            whole = spec.timeout * attempts + retry.max_interval * (attempts - 1)
+        elif whole is None and spec.timeout is not None:
+            whole = spec.timeout
+        start = whole + grace if whole is not None else default
+        options = {
             "start_to_close_timeout": timedelta(seconds=start),
-            "retry_policy": policy,
+            "retry_policy": RetryPolicy(maximum_attempts=1),
         }
-        return options
-    whole = spec.deadline
-    if whole is None and spec.timeout is not None and retry is not None:
-        whole = spec.timeout * attempts + retry.max_interval * (attempts - 1)
-    elif whole is None and spec.timeout is not None:
-        whole = spec.timeout
-    start = whole + grace if whole is not None else default
-    return {
-        "start_to_close_timeout": timedelta(seconds=start),
-        "retry_policy": RetryPolicy(maximum_attempts=1),
-    }
+    if spec.idle_timeout is not None:
+        options["heartbeat_timeout"] = timedelta(seconds=spec.idle_timeout + grace)
+    return options
 
 
 def for_temporal(
@@ -131,9 +137,12 @@ def for_temporal(
             (seconds or a timedelta; Temporal requires one).
         timeout_grace: Added to a node's own time limit so it fires first.
         heartbeat: The activities' heartbeat timeout (seconds or a timedelta), or
-            None. With one, a node of ours heartbeats three times per timeout while
-            it runs: a lost worker's node is retried after this timeout, and a
-            cancelled workflow cancels the running node (its task is cancelled).
+            None. With one, a node heartbeats three times per timeout while it runs:
+            a lost worker's node is retried after this timeout, and a cancelled
+            workflow cancels the running node (its task is cancelled). A node of
+            ours with an idle limit (``TimeoutPolicy(idle_timeout=...)``) has its own
+            heartbeat timeout, the limit plus ``timeout_grace``, and under Temporal
+            retries sends only its own beats (``heartbeat()``, ``runtime.heartbeat()``).
         options: Per node name, ``execute_activity`` options that win over ours
             (for example ``{"fetch": {"task_queue": "gpu"}}``).
 
@@ -185,7 +194,7 @@ def for_temporal(
         ours = activity_options(
             found, retries=retries, default_timeout=default_timeout, timeout_grace=timeout_grace
         )
-        if beat is not None:
+        if beat is not None and "heartbeat_timeout" not in ours:  # a node's idle limit wins
             ours["heartbeat_timeout"] = timedelta(seconds=beat)
         merged = {"execute_in": "activity", **ours, **metadata, **extra.get(name, {})}
         runnable = ActivityNode(None, body, name=name, trace=False)

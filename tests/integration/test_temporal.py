@@ -9,7 +9,11 @@ What users rely on: every node runs as an activity; the final state, records and
 routing flags equal the same graph run in-process; the attempts made equal the
 attempts configured (never ours x Temporal's); record mode returns the record on
 the last attempt; raise mode fails the workflow once, without endless retries; a
-timeout is the node's own (a record), not Temporal's.
+timeout is the node's own (a record), not Temporal's; a node's beats reach Temporal
+(a beating node outlives its heartbeat timeout, a silent one is recorded) and carry a
+cancellation back; a deadline bounds all of Temporal's attempts; a per-run budget
+spans a workflow run; two worker processes share a breaker, a budget and a rate limit
+on Redis, each counting its own activities.
 """
 
 from __future__ import annotations
@@ -34,10 +38,12 @@ from hypothesis import strategies as st
 
 from langgraph_runner import (
     GraphState,
+    RetryAttempt,
     RetryConfig,
     create_node,
     get_node_context,
     harden,
+    heartbeat,
     node_factory,
 )
 
@@ -62,6 +68,8 @@ from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
+from langgraph.runtime import Runtime
+from langgraph.types import TimeoutPolicy
 from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -220,10 +228,17 @@ async def test_a_flaky_node_is_retried_by_temporal_as_configured(temporal_addres
         return {"x": state["x"] + 1}
 
     collector = NodeMetricsCollector()  # the worker's own (a run's does not cross)
-    build = _graph(key, flaky, retry=FAST, metrics=collector)
+    told: list[tuple[int, str, bool]] = []
+
+    def on_retry(info: RetryAttempt) -> None:
+        told.append((info.attempt, type(info.error).__name__, activity.in_activity()))
+
+    build = _graph(key, flaky, retry=FAST, metrics=collector, on_retry_attempt=on_retry)
     with no_wait():
         result, _ = await _run(temporal_address, build, {"x": 5})
     assert CALLS[key] == [True, True, True]  # 3 configured, 3 made, each an activity attempt
+    # The hook is told of each retry handed to Temporal, in the failed attempt's activity.
+    assert told == [(1, "ConnectionError", True), (2, "ConnectionError", True)]
     metrics = collector.get_node_metrics("middle")  # each retry and the success, once
     assert (metrics.retry_count, metrics.success_count, metrics.failure_count) == (2, 1, 0)
     assert all(CALLS[f"{key}:double"]) and all(CALLS[f"{key}:after"])
@@ -313,9 +328,11 @@ async def test_a_timeout_is_the_nodes_own_and_recorded(temporal_address: str) ->
     build = _graph(key, slow, retry=retry, timeout=0.1)
     with no_wait():
         result, _ = await _run(temporal_address, build, {"x": 5})
-    assert len(CALLS[key]) == 2
     [record] = result["errors"]
     assert record["error_type"] == "NodeTimeoutError" and record["attempts"] == 2
+    # Two attempts, never more; on a starved machine an attempt's thread can time out before
+    # the body's first line runs, so the body may have been entered only once.
+    assert 1 <= len(CALLS[key]) <= 2
     assert result["x"] == 110
 
 
@@ -374,6 +391,9 @@ async def test_harden_and_node_factory_graphs_run_as_activities_and_replay(
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert scheduled == [f"{name}.first", f"{name}.second"]  # one activity per node run
+    # One trace id for the workflow's nodes: its run id (each activity would make its own).
+    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    assert result["errors"][0]["trace_id"] == run_id
     # Replaying the history with the same plugin raises on any non-determinism.
     await Replayer(workflows=[RunGraph], plugins=[plugin]).replay_workflow(history)
     make = node_factory(retry=FAST)
@@ -441,6 +461,7 @@ def test_the_example_worker_runs_a_workflow(temporal_address: str, tmp_path: Pat
     assert "fetch attempts: 3" in done.stdout
     assert "order: order-7: 42" in done.stdout
     assert "blocked: True" in done.stdout
+    assert "this worker: fetch retries=2 successes=1" in done.stdout
     assert '"attempts": 3' in done.stdout and "[REDACTED]" in done.stdout
     assert "sk-demo" not in done.stdout + done.stderr  # not even in Temporal's own logs
 
@@ -591,6 +612,27 @@ async def test_a_killed_worker_is_replaced_without_rerunning_finished_nodes(
     assert runs == ["a", "b", "c", "mail", "c"]  # a and b once; c again; the mail once
 
 
+async def _cancel_once_started(client: Any, name: str, key: str, seen: list[str]) -> None:
+    """Start graph ``name``, cancel the workflow once its node started (``key`` in CALLS),
+    and wait until the node saw the cancel (``seen``); the node ran once."""
+    queue = f"lgr-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        handle = await client.start_workflow(
+            RunGraph.run, args=[name, {"x": 1}], id=f"lgr-{uuid.uuid4().hex}", task_queue=queue
+        )
+        ends = time.monotonic() + 20
+        while key not in CALLS:
+            assert time.monotonic() < ends, "the node never started"
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        while not seen:
+            assert time.monotonic() < ends, "the node was never cancelled"
+            await asyncio.sleep(0.05)
+    assert seen == ["cancelled"] and CALLS[key] == [True]
+
+
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_a_cancelled_workflow_cancels_the_running_node(
     temporal_address: str, is_async: bool
@@ -622,22 +664,7 @@ async def test_a_cancelled_workflow_cancels_the_running_node(
     name = f"g{uuid.uuid4().hex[:8]}"
     plugin = LangGraphPlugin(graphs={name: for_temporal(build(), heartbeat=1)})
     client = await Client.connect(temporal_address, plugins=[plugin])
-    queue = f"lgr-{uuid.uuid4().hex}"
-    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
-        handle = await client.start_workflow(
-            RunGraph.run, args=[name, {"x": 1}], id=f"lgr-{uuid.uuid4().hex}", task_queue=queue
-        )
-        ends = time.monotonic() + 20
-        while key not in CALLS:
-            assert time.monotonic() < ends, "the node never started"
-            await asyncio.sleep(0.05)
-        await handle.cancel()
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-        while not seen:
-            assert time.monotonic() < ends, "the node was never cancelled"
-            await asyncio.sleep(0.05)
-    assert seen == ["cancelled"] and CALLS[key] == [True]
+    await _cancel_once_started(client, name, key, seen)
     assert f"{key}:after" not in CALLS
 
 
@@ -856,3 +883,384 @@ async def test_a_hardened_create_agent_runs_as_activities_like_in_process(
     else:
         assert scheduled == [f"{name}.model", f"{name}.tools", f"{name}.model"]
         assert result["messages"][-1]["content"] == "sum is 3"
+
+
+# ---------------------------------------------------------------- heartbeats, idle limits, deadline
+
+
+def _idle_build(key: str, middle: Any, **options: Any) -> Any:
+    """``_graph`` with ``middle`` under an idle limit of 1 s."""
+    return _graph(key, middle, timeout=TimeoutPolicy(idle_timeout=1), **options)
+
+
+async def _run_prepared(address: str, builder: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """Run an already prepared builder under the plugin."""
+    name = f"g{uuid.uuid4().hex[:8]}"
+    client = await Client.connect(address, plugins=[LangGraphPlugin(graphs={name: builder})])
+    queue = f"lgr-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        result: dict[str, Any] = await client.execute_workflow(
+            RunGraph.run, args=[name, state], id=f"lgr-{uuid.uuid4().hex}", task_queue=queue
+        )
+    return result
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync-heartbeat", "async-runtime"])
+async def test_a_beating_node_outlives_its_heartbeat_timeout(
+    temporal_address: str, is_async: bool
+) -> None:
+    """Beats every 0.2 s for 3 s under idle=1: Temporal's heartbeat timeout (1.5 s) never fires.
+
+    Without the node's beats reaching Temporal, the activity would time out at 1.5 s
+    and run a second time.
+    """
+    key = uuid.uuid4().hex
+
+    def beats(state: State) -> dict[str, Any]:
+        _called(key)
+        for _ in range(15):
+            heartbeat()
+            time.sleep(0.2)
+        return {"x": state["x"] + 1}
+
+    async def abeats(state: State, runtime: Runtime[Any]) -> dict[str, Any]:
+        _called(key)
+        for _ in range(15):
+            runtime.heartbeat()
+            await asyncio.sleep(0.2)
+        return {"x": state["x"] + 1}
+
+    retry = RetryConfig(max_attempts=2, initial_interval=0.01)
+    builder = for_temporal(
+        _idle_build(key, abeats if is_async else beats, retry=retry)(), timeout_grace=0.5
+    )
+    assert builder.nodes["middle"].metadata["heartbeat_timeout"] == timedelta(seconds=1.5)
+    with no_wait():
+        result = await _run_prepared(temporal_address, builder, {"x": 5})
+    assert CALLS[key] == [True]  # one attempt: never timed out, never retried
+    assert result["x"] == 111 and not result.get("errors")
+
+
+async def test_a_node_that_stops_beating_is_timed_out_and_recorded(temporal_address: str) -> None:
+    """The node's own idle limit fires (before Temporal's), is retried, then recorded."""
+    key = uuid.uuid4().hex
+
+    async def stalls(state: State) -> dict[str, Any]:
+        _called(key)
+        heartbeat()
+        await asyncio.sleep(30)  # no beat: cancelled by the idle limit after 1 s
+        return {"x": 0}
+
+    retry = RetryConfig(max_attempts=2, initial_interval=0.01)
+    builder = for_temporal(_idle_build(key, stalls, retry=retry)(), timeout_grace=0.5)
+    with no_wait():
+        result = await _run_prepared(temporal_address, builder, {"x": 5})
+    assert CALLS[key] == [True, True]  # retried per the policy, by Temporal
+    [record] = result["errors"]
+    assert record["error_type"] == "NodeTimeoutError" and record["attempts"] == 2
+    assert "idle timeout of 1.000s without making progress" in record["message"]
+    assert result["routing_flags"] == {"blocked": True} and result["x"] == 110
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_cancel_reaches_a_node_that_sends_its_own_beats(
+    temporal_address: str, is_async: bool
+) -> None:
+    """No heartbeat= option: the node's idle limit sets the heartbeat timeout, its beats
+    carry Temporal's cancellation back (async: the task; sync: the abort signal)."""
+    key = uuid.uuid4().hex
+    seen: list[str] = []
+
+    async def abeats(state: State) -> dict[str, Any]:
+        _called(key)
+        try:
+            for _ in range(150):
+                heartbeat()
+                await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return {"x": 0}
+
+    def beats(state: State) -> dict[str, Any]:
+        _called(key)
+        signal = get_node_context().abort_signal
+        assert signal is not None
+        for _ in range(150):
+            heartbeat()
+            if signal.wait_sync(0.2):
+                seen.append("cancelled")
+                break
+        return {"x": 0}
+
+    builder = for_temporal(_idle_build(key, abeats if is_async else beats)(), timeout_grace=0.5)
+    name = f"g{uuid.uuid4().hex[:8]}"
+    client = await Client.connect(
+        temporal_address, plugins=[LangGraphPlugin(graphs={name: builder})]
+    )
+    await _cancel_once_started(client, name, key, seen)
+
+
+async def test_a_deadline_bounds_every_attempt_together(temporal_address: str) -> None:
+    """deadline=2.5 with 10 attempts allowed: Temporal's ~1 s between attempts uses it up.
+
+    Each activity attempt counts the deadline from the activity's first scheduling, so
+    the call ends with the deadline's record long before the tenth attempt.
+    """
+    key = uuid.uuid4().hex
+
+    def failing(state: State) -> dict[str, Any]:
+        _called(key)
+        raise ConnectionError("down")
+
+    retry = RetryConfig(max_attempts=10, initial_interval=0.01, max_interval=0.05)
+    builder = for_temporal(_graph(key, failing, retry=retry, deadline=2.5)())
+    options = builder.nodes["middle"].metadata
+    assert options["schedule_to_close_timeout"] == timedelta(seconds=7.5)
+    with no_wait():
+        result = await _run_prepared(temporal_address, builder, {"x": 5})
+    [record] = result["errors"]
+    assert record["error_type"] == "NodeTimeoutError"
+    assert "deadline of 2.500s" in record["message"]
+    assert 1 <= len(CALLS[key]) < 10 and record["attempts"] in (
+        len(CALLS[key]),
+        len(CALLS[key]) + 1,
+    )
+    assert result["x"] == 110
+
+
+def test_idle_limits_and_deadlines_map_to_activity_timeouts() -> None:
+    from langgraph_runner.temporal import activity_options
+
+    def fn(state: State) -> None:
+        return None
+
+    idle = create_node(fn, timeout=TimeoutPolicy(idle_timeout=2)).langgraph_runner_spec
+    for retries in ("temporal", "runner"):
+        ours = activity_options(idle, retries=retries, timeout_grace=1)
+        assert ours["heartbeat_timeout"] == timedelta(seconds=3)
+    whole = create_node(fn, deadline=10, retry=FAST).langgraph_runner_spec
+    ours = activity_options(whole, timeout_grace=1)
+    assert ours["schedule_to_close_timeout"] == timedelta(seconds=11)
+    assert ours["start_to_close_timeout"] == timedelta(seconds=11)
+    runner = activity_options(whole, retries="runner", timeout_grace=1)
+    assert "schedule_to_close_timeout" not in runner  # one attempt: start-to-close is enough
+    plain = activity_options(create_node(fn).langgraph_runner_spec)
+    assert "heartbeat_timeout" not in plain and "schedule_to_close_timeout" not in plain
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+    builder.add_node("idle", create_node(fn, timeout=TimeoutPolicy(idle_timeout=2)))
+    builder.add_node("plain", create_node(fn))
+    for_temporal(builder, heartbeat=30, timeout_grace=1)
+    assert builder.nodes["idle"].metadata["heartbeat_timeout"] == timedelta(seconds=3)
+    assert builder.nodes["plain"].metadata["heartbeat_timeout"] == timedelta(seconds=30)
+
+
+# ---------------------------------------------------------------- two worker processes, one Redis
+# Worker A runs in a subprocess, worker B in the test's process, each on its own task queue
+# (so the test chooses where a workflow's nodes run) and with its own metrics collector.
+
+
+@workflow.defn(sandboxed=False)
+class RunGraphAs:
+    """The registered graph, run for a tenant (``Budget(per="tenant")`` reads the metadata)."""
+
+    @workflow.run
+    async def run(self, name: str, state: dict[str, Any], tenant: str) -> dict[str, Any]:
+        config: RunnableConfig = {"metadata": {"tenant_id": tenant}}
+        result: dict[str, Any] = await plugin_graph(name).compile().ainvoke(state, config)
+        return result
+
+
+class SharedState(GraphState):
+    dir: str
+    fail: bool
+
+
+def shared_call(state: SharedState) -> dict[str, Any]:
+    """Notes which process ran it; fails when told to."""
+    with open(Path(state["dir"]) / "calls.log", "a", encoding="utf-8") as out:
+        out.write(f"{os.getpid()}\n")
+    if state["fail"]:
+        raise ConnectionError("crm down")
+    return {}
+
+
+def shared_graphs(
+    name: str, key: str, redis: str, prefix: str
+) -> tuple[dict[str, Any], NodeMetricsCollector]:
+    """What every worker builds: a node behind a Redis breaker, one under a Redis budget,
+    one under a Redis rate limit (a burst of 3, then one call per 100 minutes)."""
+    from langgraph_runner import (
+        Budget,
+        CircuitBreakerConfig,
+        RateLimit,
+        RedisBreakerStore,
+        RedisLimitStore,
+        get_circuit_breaker,
+    )
+
+    collector = NodeMetricsCollector()  # this worker process's own
+    breaker = get_circuit_breaker(
+        key,
+        CircuitBreakerConfig(failure_threshold=2, recovery_timeout=60),
+        # 5 s: on a loaded machine a call can outlast the 0.25 s default, and the store then
+        # falls back to this process's own state (by design), which this test must not see.
+        store=RedisBreakerStore(redis, prefix=f"{prefix}breaker:", timeout=5.0),
+    )
+    limits = RedisLimitStore(redis, prefix=f"{prefix}limit:", timeout=5.0)
+    budget = Budget(name=key, per="tenant", calls=3, store=limits)
+    rate = RateLimit(key=key, requests_per_minute=0.01, burst=3, on_limit="fail", store=limits)
+    graphs: dict[str, Any] = {}
+    for node, options in (
+        ("guarded", {"circuit_breaker": breaker}),
+        ("metered", {"budget": budget}),
+        ("limited", {"rate_limit": rate}),
+    ):
+        builder: StateGraph[Any, Any, Any, Any] = StateGraph(SharedState)
+        builder.add_node(node, create_node(shared_call, metrics=collector, **options))
+        builder.add_edge(START, node)
+        graphs[f"{name}-{node}"] = for_temporal(builder)
+    return graphs, collector
+
+
+def _counts(collector: NodeMetricsCollector) -> dict[str, list[int]]:
+    out = {}
+    for node in ("guarded", "metered", "limited"):
+        metrics = collector.get_node_metrics(node)
+        out[node] = [metrics.success_count, metrics.failure_count]
+    return out
+
+
+def _wait_for(path: Path) -> None:
+    while not path.exists():
+        time.sleep(0.05)
+
+
+def shared_worker_main(*args: str) -> None:
+    """Worker A (a subprocess): serves until ``stop`` appears, then writes its counts."""
+    import json
+
+    address, queue, name, key, redis, prefix, where = args
+
+    async def serve() -> None:
+        graphs, collector = shared_graphs(name, key, redis, prefix)
+        client = await Client.connect(address, plugins=[LangGraphPlugin(graphs=graphs)])
+        async with Worker(client, task_queue=queue, workflows=[RunGraph, RunGraphAs]):
+            (Path(where) / "ready").touch()
+            await asyncio.to_thread(_wait_for, Path(where) / "stop")
+        (Path(where) / "metrics.json").write_text(json.dumps(_counts(collector)))
+
+    asyncio.run(serve())
+
+
+def _spawn_shared_worker(*args: str) -> subprocess.Popen[bytes]:
+    code = "import sys, tests.integration.test_temporal as t; t.shared_worker_main(*sys.argv[1:])"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+async def test_two_worker_processes_share_a_breaker_a_budget_and_a_rate_limit_on_redis(
+    temporal_address: str, tmp_path: Path
+) -> None:
+    import json
+
+    from tests.services import redis_prefix, redis_url
+
+    url = redis_url()
+    name, key = f"g{uuid.uuid4().hex[:8]}", f"crm-{uuid.uuid4().hex}"
+    qa, qb = f"lgr-a-{uuid.uuid4().hex}", f"lgr-b-{uuid.uuid4().hex}"
+    with redis_prefix(url, "temporal") as prefix:
+        first = _spawn_shared_worker(temporal_address, qa, name, key, url, prefix, str(tmp_path))
+        try:
+            ends = time.monotonic() + 60
+            while not (tmp_path / "ready").exists():
+                assert first.poll() is None, "worker A exited"
+                assert time.monotonic() < ends, "worker A never started"
+                await asyncio.sleep(0.1)
+            graphs, collector = shared_graphs(name, key, url, prefix)  # worker B
+            client = await Client.connect(
+                temporal_address, plugins=[LangGraphPlugin(graphs=graphs)]
+            )
+
+            async def run(graph: str, queue: str, fail: bool, tenant: str = "t") -> Any:
+                state = {"dir": str(tmp_path), "fail": fail}
+                return await client.execute_workflow(
+                    RunGraphAs.run,
+                    args=[f"{name}-{graph}", state, tenant],
+                    id=f"lgr-{uuid.uuid4().hex}",
+                    task_queue=queue,
+                )
+
+            async with Worker(client, task_queue=qb, workflows=[RunGraph, RunGraphAs]):
+                # The breaker: two failures on worker A open it for worker B too.
+                for _ in range(2):
+                    failed = await run("guarded", qa, fail=True)
+                    assert failed["errors"][0]["error_type"] == "ConnectionError"
+                short = await run("guarded", qb, fail=False)
+                calls = (tmp_path / "calls.log").read_text(encoding="utf-8").split()
+                assert calls == [str(first.pid)] * 2  # worker B never called the node
+                assert short["errors"][0]["code"] == "CIRCUIT_OPEN"
+                # The budget: 3 calls per tenant, whichever worker asks, all at once.
+                (tmp_path / "calls.log").unlink()
+                tenant = uuid.uuid4().hex
+                results = await asyncio.gather(
+                    *(run("metered", q, fail=False, tenant=tenant) for q in (qa, qb) * 4)
+                )
+                # The rate limit: a burst of 3 calls across both workers, then refusals.
+                budgeted = (tmp_path / "calls.log").read_text(encoding="utf-8").split()
+                (tmp_path / "calls.log").unlink()
+                limited = await asyncio.gather(
+                    *(run("limited", q, fail=False) for q in (qa, qb) * 4)
+                )
+            (tmp_path / "stop").touch()
+            first.wait(timeout=30)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+    assert len(budgeted) == 3  # never more than the budget, across both workers
+    codes = sorted(r["errors"][0]["code"] for r in results if r.get("errors"))
+    assert codes == ["BUDGET_EXHAUSTED"] * 5
+    rated = (tmp_path / "calls.log").read_text(encoding="utf-8").split()
+    assert len(rated) == 3  # never more than the limit allows, across both workers
+    codes = sorted(r["errors"][0]["code"] for r in limited if r.get("errors"))
+    assert codes == ["RATE_LIMITED"] * 5
+    # Each worker's collector counts the activities that ran on it, and only those.
+    mine = _counts(collector)
+    theirs = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert theirs["guarded"] == [0, 2] and mine["guarded"] == [0, 1]
+    for node, calls in (("metered", budgeted), ("limited", rated)):
+        ran_a = calls.count(str(first.pid))
+        assert theirs[node] == [ran_a, 4 - ran_a]
+        assert mine[node] == [3 - ran_a, 4 - (3 - ran_a)]
+
+
+async def test_a_per_run_budget_counts_the_whole_workflow_run(temporal_address: str) -> None:
+    """Each activity is named after the workflow run, so per="run" spans its nodes."""
+    from langgraph_runner import Budget, InProcessLimitStore
+
+    key = uuid.uuid4().hex
+    budget = Budget(name=key, per="run", calls=2, store=InProcessLimitStore())
+
+    def step(state: State) -> dict[str, Any]:
+        _called(key)
+        return {"x": state["x"] + 1}
+
+    def build() -> StateGraph[Any, Any, Any, Any]:
+        builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+        for node in ("a", "b", "c"):
+            builder.add_node(node, create_node(step, budget=budget))
+        builder.add_edge(START, "a")
+        builder.add_edge("a", "b")
+        builder.add_edge("b", "c")
+        return builder
+
+    result, _ = await _run(temporal_address, build, {"x": 0})
+    assert CALLS[key] == [True, True]  # the third node found the run's budget spent
+    [record] = result["errors"]
+    assert record["code"] == "BUDGET_EXHAUSTED" and record["node"] == "c"

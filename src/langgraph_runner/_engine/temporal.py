@@ -7,16 +7,20 @@ function is one of ours, built from the node's spec:
   a failure the node's own policy decides as it does in-process (classifier,
   schedule with jitter, Retry-After, deadline), with the activity's attempt
   number as the attempt: a retry is handed to Temporal as an ``ApplicationError``
-  whose ``next_retry_delay`` is the policy's delay; the end of the call (last
-  attempt, or an error not retried) is the node's terminal failure, recorded
-  (record mode, the activity succeeds) or raised as non-retryable.
+  whose ``next_retry_delay`` is the policy's delay (``on_retry_attempt`` is told
+  first); the end of the call (last attempt, or an error not retried) is the
+  node's terminal failure, recorded (record mode, the activity succeeds) or raised
+  as non-retryable. A ``deadline`` counts from the activity's first scheduling
+  (``_whole_deadline``), so it bounds every attempt together, as in-process.
 - ``retries="runner"``: the node's whole retry loop runs inside one activity
   attempt (Temporal's own attempts are set to 1 by the caller).
 
 A node the package did not build gets ``foreign_body``: the node as LangGraph runs
 it. Either body turns message dicts in its input back into messages (``revive``),
-runs with the config the plugin rebuilt in the activity, and heartbeats while the
-node runs when the activity has a heartbeat timeout. In the workflow, the node is an
+runs with the config the plugin rebuilt in the activity, named after the workflow
+run (``_named_run``: one trace id per workflow run), and heartbeats while the node
+runs when the activity has a heartbeat timeout (``_Pulse``: the node's own beats,
+relayed from ``_policies.progress``, or the worker's). In the workflow, the node is an
 ``ActivityNode``: the plugin swaps its ``afunc`` for the activity call, and its
 ``ainvoke`` turns a list result's ``Command`` dicts back into commands.
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -42,10 +47,13 @@ from temporalio.exceptions import ApplicationError
 from tenacity import RetryCallState
 
 from langgraph_runner._engine.call import Call
+from langgraph_runner._engine.hooks import acall_hook
 from langgraph_runner._engine.loop import AsyncEntry, _async_loop, _cached_async, make_entries
-from langgraph_runner._engine.policy import Policy, Retry
+from langgraph_runner._engine.policy import Policy, Retry, attempt_info
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
+from langgraph_runner._policies.progress import reset_relay, set_relay
+from langgraph_runner._policies.retry import RetryAttempt
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.egress import egress_text
 
@@ -59,6 +67,8 @@ __all__ = [
 ]
 
 ActivityBody = Callable[..., Awaitable[Any]]
+
+_RETRY_INFO = "langgraph_runner_retry_attempt"  # what on_retry_attempt is told, on the error
 
 # Whether asyncio tasks take a context (3.11+): LangGraph then sets a node's config as
 # the context of its task; before, ActivityNode sets it for the plugin.
@@ -121,31 +131,70 @@ class _HandOff(Policy):
         delay = max(step.wait, 0.001)
         # from None: Temporal stores an exception's cause chain (messages, stacks) in
         # the workflow history; only the redacted message may leave the process.
-        raise ApplicationError(
+        handed = ApplicationError(
             _message(exc), type=type(exc).__name__, next_retry_delay=timedelta(seconds=delay)
-        ) from None
+        )
+        if self._spec.on_retry_attempt is not None:  # called by the activity body
+            setattr(handed, _RETRY_INFO, attempt_info(call, step, exc))
+        raise handed from None
 
 
-async def _beat(every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        activity.heartbeat()
+class _Pulse:
+    """Temporal heartbeats for one activity: the node's beats, relayed at most every period.
 
-
-def _liveness() -> asyncio.Task[None] | None:
-    """With a heartbeat timeout, heartbeats three times per timeout while the node runs.
-
-    They tell Temporal the worker is alive (a lost worker's activity is retried after
-    the heartbeat timeout, not the start-to-close one) and are how a cancellation
-    reaches the activity: Temporal cancels the node's task on its next heartbeat.
+    A beat (``heartbeat()``, ``runtime.heartbeat()``, or any progress under
+    ``refresh_on="auto"``) only sets a flag, from any thread; a task on the activity's
+    loop sends one heartbeat per period when the flag is set (Temporal's SDK throttles
+    what reaches the server further, to one per 0.8 heartbeat timeouts). With
+    ``always``, it sends one every period whatever the node does: the worker is alive.
     """
+
+    __slots__ = ("_always", "_every", "_task", "beaten")
+
+    def __init__(self, every: float, *, always: bool) -> None:
+        self._every = every
+        self._always = always
+        self.beaten = False
+        self._task = asyncio.ensure_future(self._run())
+
+    def mark(self) -> None:
+        """A beat of the node (called from any thread: sets a flag)."""
+        self.beaten = True
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            if self._always or self.beaten:
+                self.beaten = False
+                activity.heartbeat()
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+def _heartbeat_timeout() -> float | None:
+    """The activity's heartbeat timeout in seconds (None: none, or not in an activity)."""
     try:
         timeout = activity.info().heartbeat_timeout
     except RuntimeError:  # not in an activity
         return None
-    if not timeout:
+    return timeout.total_seconds() if timeout else None
+
+
+def _pulse(*, progress_driven: bool) -> _Pulse | None:
+    """Heartbeats while the node runs, when the activity has a heartbeat timeout.
+
+    Three periods per timeout. ``progress_driven`` (a node with an idle limit, one node
+    attempt per activity attempt): only the node's beats are sent, so a node that stops
+    beating stops Temporal's heartbeats too. Otherwise every period: a lost worker's
+    activity is retried after the heartbeat timeout, not the start-to-close one.
+    Either way the heartbeats are how a cancellation reaches the activity: Temporal
+    cancels the node's task on its next heartbeat.
+    """
+    timeout = _heartbeat_timeout()
+    if timeout is None:
         return None
-    return asyncio.ensure_future(_beat(timeout.total_seconds() / 3))
+    return _Pulse(timeout / 3, always=not progress_driven)
 
 
 _MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat"})
@@ -175,9 +224,69 @@ def revive(state: Any) -> Any:
 
 
 def _config(config: RunnableConfig | None) -> RunnableConfig | None:
-    """The config the plugin rebuilt in the activity (with a Runtime), else ``config``."""
+    """The config the plugin rebuilt in the activity (with a Runtime), else ``config``,
+    named after the workflow run (``_named_run``)."""
     current = var_child_runnable_config.get()
-    return current if current else config
+    return _named_run(current if current else config)
+
+
+def _named_run(config: RunnableConfig | None) -> RunnableConfig | None:
+    """``config`` with the workflow's run id as its ``trace_id`` when it names no run.
+
+    In-process, the nodes of one run share a trace id generated once per run; each
+    activity would generate its own. With the workflow run's id, a workflow's records
+    and log lines share one trace id, and a ``Budget(per="run")`` counts the whole run.
+    """
+    if not config:
+        return config
+    metadata = config.get("metadata") or {}
+    configurable = config.get("configurable") or {}
+    if config.get("run_id") or metadata.get("run_id") or metadata.get("trace_id"):
+        return config
+    if configurable.get("trace_id"):
+        return config
+    try:
+        run = activity.info().workflow_run_id
+    except RuntimeError:  # not in an activity (a direct call)
+        return config
+    if not run:
+        return config
+    return {**config, "metadata": {**metadata, "trace_id": run}}
+
+
+def _since_scheduled() -> float:
+    """Seconds since Temporal first scheduled the activity (0 outside an activity)."""
+    try:
+        scheduled = activity.info().scheduled_time
+    except RuntimeError:  # not in an activity (a direct call)
+        return 0.0
+    return max(0.0, time.time() - scheduled.timestamp())
+
+
+def _whole_deadline(call: Call) -> None:
+    """Count the node's ``deadline`` from the activity's first scheduling, not this attempt.
+
+    In-process a deadline bounds the whole call, attempts and waits together; under
+    Temporal's retries each activity attempt is a new call, so its clock is moved back
+    by the time the earlier attempts and Temporal's waits took.
+    """
+    if call.deadline_at is not None and not call.run_deadline:
+        shift = _since_scheduled()
+        call.m0 -= shift
+        call.deadline_at -= shift
+
+
+async def _retry_hook(spec: NodeSpec, err: ApplicationError) -> None:
+    """``on_retry_attempt`` for a retry handed to Temporal (before the activity fails)."""
+    info: RetryAttempt | None = getattr(err, _RETRY_INFO, None)
+    if info is not None:
+        await acall_hook(
+            spec.on_retry_attempt,
+            info,
+            log=spec.log,
+            hook_name="on_retry_attempt",
+            node=info.node,
+        )
 
 
 def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: bool) -> ActivityBody:
@@ -192,7 +301,12 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
     hook = getattr(node, "langgraph_runner_result_hook", None)
     entry: AsyncEntry
     if temporal_retries:
-        loop = _async_loop(spec, _HandOff(spec))
+        node_loop = _async_loop(spec, _HandOff(spec))
+
+        async def loop(state: Any, config: RunnableConfig | None, call: Call) -> Any:
+            _whole_deadline(call)
+            return await node_loop(state, config, call)
+
         if spec.cache is None:
 
             async def one_attempt(state: Any, config: RunnableConfig | None) -> Any:
@@ -208,13 +322,19 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
             entry = _cached_async(spec, loop)
     else:
         entry = make_entries(spec)[1]
+    # With an idle limit and one node attempt per activity attempt, Temporal hears
+    # the node's own beats; else the worker's (see _pulse).
+    progress_driven = temporal_retries and spec.idle_timeout is not None
 
     async def body(state: Any, config: RunnableConfig) -> Any:
-        beats = _liveness()
+        pulse = _pulse(progress_driven=progress_driven)
+        relay = set_relay(None if pulse is None else pulse.mark)
         try:
             result = await entry(revive(state), _config(config))
             return result if hook is None else hook(result)
-        except ApplicationError:
+        except ApplicationError as err:
+            if spec.on_retry_attempt is not None:
+                await _retry_hook(spec, err)
             raise  # a retry handed to Temporal
         except Exception as exc:
             if is_control_flow(exc):
@@ -224,8 +344,9 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
                 _message(exc), type=type(exc).__name__, non_retryable=True
             ) from None
         finally:
-            if beats is not None:
-                beats.cancel()
+            reset_relay(relay)
+            if pulse is not None:
+                pulse.stop()
 
     _named(body, name, spec.fn)
     return body
@@ -246,12 +367,12 @@ def foreign_body(name: str, runnable: Runnable[Any, Any]) -> ActivityBody:
     """
 
     async def body(state: Any, config: RunnableConfig) -> Any:
-        beats = _liveness()
+        pulse = _pulse(progress_driven=False)
         try:
             return await runnable.ainvoke(revive(state), _config(config))
         finally:
-            if beats is not None:
-                beats.cancel()
+            if pulse is not None:
+                pulse.stop()
 
     _named(body, name, getattr(runnable, "func", None) or getattr(runnable, "afunc", None))
     return body
