@@ -9,22 +9,49 @@ the line is still built, formatted and written). ``--logs filtered`` sets the
 package logger above ERROR, as an app that does not want node events would.
 
 Each wrapped variant is compared with what LangGraph itself does for the same
-outcome, in the same run, interleaved round by round (order flipped every round)
-because these machines are noisy; medians are compared:
+outcome, in the same run, interleaved round by round (each round in a new order, see
+below) because these machines are noisy; medians are compared:
 
 * ``on_error="record"`` against a bare node that returns the same update (the
   error record and the blocked flag): LangGraph's own cost of writing it;
 * ``on_error="raise"`` against a bare node that raises the same exception;
 * a succeeding wrapped node against the bare succeeding node.
 
+The cycle collector is paused while the rounds are timed and run after each round,
+untimed: a raising graph leaves its exception's frames in reference cycles (LangGraph's
+own raise as much as ours), and with the collector on, the pass they trigger lands in
+whichever variant runs next, the same one every round (``on_error="record"``,
+after the bare raise): a cost of the order of the variants, not of any of them. What
+each variant leaves for the collector is printed instead (objects per invocation).
+
+Each round runs the variants in a new random order (seeded: the same orders every
+run), so each follows every other about equally often. Which variant ran just before
+changes LangGraph's own part of an invocation (its time outside the node), collector
+or not: the code and data the one before used push LangGraph's own out of the CPU
+caches. Measured by predecessor, it is 5 to 20 us longer after a variant whose
+exception went up through LangGraph or that wrote a log line (most after
+``on_error="raise"``), than after a quiet success. With the order only flipped each
+round (``--order flipped``, as earlier versions did), ``on_error="record"`` always ran
+right after a raising variant (the bare raise or ``on_error="raise"``) and its
+baseline never did: record mode's whole invocation carried 15-20 us of the order's
+cost, and the bare success, right after ``on_error="raise"`` every other round, made
+a success look cheaper than it is.
+
 The log line alone is compared with a plain structlog line (a stdlib
 ``BoundLogger`` with ``KeyValueRenderer``, same fields, same handler). A
 breakdown times the pieces the failure path runs, each alone.
 
     python benchmarks/error_path.py [--rounds 2000] [--logs default|filtered] [--clock wall|cpu]
+                                    [--order shuffled|flipped]
+    python benchmarks/error_path.py --instructions [--rounds 200] [--logs ...]
 
 ``--clock cpu`` times the invocations in the process's CPU time instead of wall
 time: on a machine other jobs share, time spent waiting for a core is left out.
+``--instructions`` counts instructions instead of timing anything (valgrind's
+callgrind, one process per variant, ``PYTHONHASHSEED=0``): the same count on a
+busy machine as on a quiet one, so small changes show. With
+``PYTHONPATH=<an earlier checkout>/src`` the script measures that version (its
+line is then ``emit``'s, every field sanitized).
 
 Goals (issue 32): record and raise mode each within +60 us of LangGraph's own
 cost, whole invocation; a success about +3 us per node.
@@ -34,10 +61,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
+import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import timeit
 import traceback
@@ -48,6 +79,7 @@ import structlog
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner._engine import finish, records
 from langgraph_runner._engine.records import (
     code_and_category,
     error_code,
@@ -139,6 +171,9 @@ def timed(graph: Any, sink: list[float]) -> Any:
     return graph
 
 
+ORDER = ["shuffled"]
+"""The order of the variants in a round: a new random one (seeded), or ``flipped`` each round."""
+
 CLOCK: list[Callable[[], float]] = [time.perf_counter]
 """The invocations are timed with wall time, or with ``--clock cpu`` the process's CPU time."""
 
@@ -164,8 +199,10 @@ FIELDS: dict[str, Any] = {
 }
 
 
-def log_lines() -> tuple[float, float]:
-    """(our node.failed line, a plain structlog line), median us per line, same handler."""
+def log_lines() -> tuple[float, float, float]:
+    """Median us per line, same handler: our node.failed line as the failure path
+    writes it, the same line through ``emit`` (every field sanitized), a plain
+    structlog line."""
     ours = get_event_logger()
     plain = structlog.wrap_logger(
         logging.getLogger("plain_structlog_line"),
@@ -173,16 +210,39 @@ def log_lines() -> tuple[float, float]:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    mine: list[float] = []
-    theirs: list[float] = []
+    clean = getattr(finish, "_FAILED_CLEAN_OURS", None)  # None: an earlier version
+    quoted = getattr(finish, "_FAILED_QUOTED", ())
+    parts = getattr(finish, "_line_parts", None)  # None: a version without emit_rendered
+
+    def as_the_path_writes_it() -> None:
+        """What ``finish._log_failed`` does for FIELDS (the site's text kept, the ids added)."""
+        assert parts is not None
+        f = FIELDS
+        found = parts(f["node"], 1, f["code"], f["category"], f["error_type"], f["message"])
+        assert found is not None
+        tail = f"{found[0]}{f['duration_ms']}{found[1]} trace_id={f['trace_id']}"
+        ours.emit_rendered(logging.ERROR, "node.failed", dict(FIELDS), tail)
+
+    def emitted_checked() -> None:  # the version before emit_rendered
+        ours.emit_checked(logging.ERROR, "node.failed", dict(FIELDS), clean or frozenset(), quoted)
+
+    def every_field() -> None:  # an earlier version still: every field sanitized
+        ours.emit(logging.ERROR, "node.failed", **FIELDS)
+
+    written = as_the_path_writes_it if parts is not None else emitted_checked
+    if clean is None:
+        written = every_field
+    lines: list[list[float]] = [[], [], []]
     for i in range(14):  # interleaved
-        pair = [
-            (mine, lambda: ours.emit(logging.ERROR, "node.failed", **FIELDS)),
-            (theirs, lambda: plain.error("node.failed", **FIELDS)),
+        trio: list[tuple[list[float], Callable[[], Any]]] = [
+            (lines[0], written),
+            (lines[1], every_field),
+            (lines[2], lambda: plain.error("node.failed", **FIELDS)),
         ]
-        for sink, fn in pair if i % 2 else reversed(pair):
+        for sink, fn in trio if i % 2 else reversed(trio):
             sink.append(timeit.timeit(fn, number=2000) / 2000 * 1e6)
-    return statistics.median(mine), statistics.median(theirs)
+    checked, emitted, theirs = (statistics.median(t) for t in lines)
+    return checked, emitted, theirs
 
 
 def caught() -> BaseException:
@@ -214,6 +274,11 @@ def breakdown() -> dict[str, float]:
         "record_state (site seen before: kept)": micro(
             lambda: record_state(exc, code, category, "n", 1, 1.0, "t", "g", time.time())
         ),
+        "record_message (raise mode's log line)": micro(
+            (lambda: records.record_message(exc, code, "n", 1))
+            if hasattr(records, "record_message")
+            else lambda: record_state(exc, code, category, "n", 1, 1.0, "t", "g", 0.0)["message"]
+        ),
         "redact_exception (raise mode)": micro(lambda: redact_exception(caught())),
         "  of which: raising a fresh exception": micro(caught),
         "traceback.format_exception (not on the path)": micro(
@@ -222,10 +287,100 @@ def breakdown() -> dict[str, float]:
     }
 
 
-def main() -> None:
+def marked(kind: str, rounds: int) -> None:
+    """Run one variant ``rounds`` times between two ``os.getppid()`` calls.
+
+    Under ``valgrind --tool=callgrind --dump-before=getppid`` the second dump holds
+    the instructions of exactly those rounds.
+    """
+    graph = build(kind)
+    if kind.startswith("bare-update"):
+        RECORD_UPDATE.update(build("record").invoke({"x": 1}))
+        RECORD_UPDATE.pop("x", None)
+    for _ in range(30):
+        once(graph)
+    os.getppid()
+    for _ in range(rounds):
+        once(graph)
+    os.getppid()
+
+
+def instructions(kinds: tuple[str, ...], args: argparse.Namespace) -> dict[str, float]:
+    """Instructions per invocation of each variant, counted by callgrind."""
+    counts: dict[str, float] = {}
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    for kind in kinds:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "callgrind.out")
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--dump-before=getppid",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    __file__,
+                    f"--logs={args.logs}",
+                    f"--rounds={args.rounds}",
+                    f"--marked={kind}",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            with open(f"{out}.2") as dump:
+                total = next(
+                    int(line.split()[1])
+                    for line in dump
+                    if line.startswith(("summary:", "totals:"))
+                )
+        counts[kind] = total / args.rounds
+    return counts
+
+
+def report_instructions(args: argparse.Namespace, kinds: tuple[str, ...]) -> None:
+    counts = instructions(kinds, args)
+    out = sys.__stdout__
+    assert out is not None
+    print(
+        f"logs: {args.logs}; instructions per invocation (callgrind, {args.rounds} rounds):",
+        file=out,
+    )
+    rows = [
+        ("on_error='record'", "record", "bare-update"),
+        ("on_error='raise'", "raise", "bare"),
+        ("a success", "record-ok", "bare-ok"),
+    ]
+    if args.logs == "default":
+        rows += [
+            ("record, vs + a plain structlog line", "record", "bare-update-line"),
+            ("raise, vs + a plain structlog line", "raise", "bare-line"),
+        ]
+    for label, kind, base in rows:
+        delta = counts[kind] - counts[base]
+        print(
+            f"  {label:<37} {counts[kind]:11,.0f} vs {counts[base]:11,.0f} ({base}): "
+            f"{delta:+9,.0f}, x{counts[kind] / counts[base]:.3f}",
+            file=out,
+        )
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=None, help="2000; 200 with --instructions")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions with valgrind's callgrind instead of timing",
+    )
+    parser.add_argument("--marked", help=argparse.SUPPRESS)  # one variant, for callgrind
     parser.add_argument("--logs", choices=("default", "filtered"), default="default")
+    parser.add_argument(
+        "--order",
+        choices=("shuffled", "flipped"),
+        default="shuffled",
+        help="each round in a new random order (seeded), or the first order flipped each round",
+    )
     parser.add_argument(
         "--clock",
         choices=("wall", "cpu"),
@@ -233,17 +388,40 @@ def main() -> None:
         help="cpu: time the invocations in this process's CPU time (steadier on a busy machine)",
     )
     args = parser.parse_args()
+    if args.rounds is None:
+        args.rounds = 200 if args.instructions else 2000
+    return args
+
+
+def main() -> None:
+    args = arguments()
     if args.clock == "cpu":
         CLOCK[0] = time.process_time
+    ORDER[0] = args.order
     if args.logs == "filtered":
         logging.getLogger("langgraph_runner").setLevel(logging.CRITICAL)
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole run
     kinds: tuple[str, ...] = ("bare", "record", "raise", "bare-ok", "record-ok", "bare-update")
     if args.logs == "default":
         kinds += ("bare-update-line", "bare-line")
+    if args.marked:
+        marked(args.marked, args.rounds)
+        return
+    if args.instructions:
+        report_instructions(args, kinds)
+        return
     graphs = {kind: build(kind) for kind in kinds}
     RECORD_UPDATE.update(graphs["record"].invoke({"x": 1}))  # errors + routing_flags
     RECORD_UPDATE.pop("x", None)
+    whole, node = measure(graphs, args.rounds)
+    report(args, whole, node)
+    print("left for the cycle collector, objects per invocation:", file=sys.__stdout__)
+    for kind, graph in graphs.items():
+        print(f"  {kind:<19} {garbage(graph):6.1f}", file=sys.__stdout__)
+
+
+def measure(graphs: dict[str, Any], rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median whole invocation and node time of each graph, in us, interleaved."""
     node_times: dict[str, list[float]] = {kind: [] for kind in graphs}
     for kind, graph in graphs.items():
         timed(graph, node_times[kind])
@@ -254,20 +432,42 @@ def main() -> None:
     for sink in node_times.values():
         sink.clear()
     order = list(graphs)
-    for i in range(args.rounds):
-        for kind in order if i % 2 else reversed(order):
-            times[kind].append(once(graphs[kind]))
-    assert all(len(t) == args.rounds for t in node_times.values()), "one node call per run"
+    shuffle = random.Random(32).shuffle
+    gc.collect()
+    gc.disable()  # collected after each round, untimed (see the module docstring)
+    try:
+        for i in range(rounds):
+            if ORDER[0] == "shuffled":
+                shuffle(order)
+            for kind in order if ORDER[0] == "shuffled" or i % 2 else reversed(order):
+                times[kind].append(once(graphs[kind]))
+            gc.collect(0)
+    finally:
+        gc.enable()
+    assert all(len(t) == rounds for t in node_times.values()), "one node call per run"
     whole = {kind: statistics.median(t) * 1e6 for kind, t in times.items()}
     node = {kind: statistics.median(t) * 1e6 for kind, t in node_times.items()}
-    report(args, whole, node)
+    return whole, node
+
+
+def garbage(graph: Any, rounds: int = 20) -> float:
+    """Objects in reference cycles an invocation leaves behind (what the collector frees)."""
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            once(graph)
+        return gc.collect() / rounds
+    finally:
+        gc.enable()
 
 
 def report(args: argparse.Namespace, whole: dict[str, float], node: dict[str, float]) -> None:
     out = sys.__stdout__
     assert out is not None
     print(
-        f"logs: {args.logs}; clock: {args.clock}; {args.rounds} rounds, interleaved, medians",
+        f"logs: {args.logs}; clock: {args.clock}; {args.rounds} rounds, interleaved "
+        f"({args.order}), medians",
         file=out,
     )
     print("whole invocation of a one-node graph, against LangGraph's own cost:", file=out)
@@ -305,10 +505,12 @@ def report(args: argparse.Namespace, whole: dict[str, float], node: dict[str, fl
                 f"node's own time {node[kind] - node[base]:+7.1f} us",
                 file=out,
             )
-    mine, theirs = log_lines()
+    checked, emitted, theirs = log_lines()
     print(
-        f"the node.failed log line alone: {mine:.2f} us; a plain structlog line with the same "
-        f"fields and handler: {theirs:.2f} us (x{mine / theirs:.2f})",
+        f"the node.failed log line alone: {checked:.2f} us as the failure path writes it "
+        f"(x{checked / theirs:.2f}), {emitted:.2f} us with every field sanitized "
+        f"(x{emitted / theirs:.2f}); a plain structlog line with the same fields and "
+        f"handler: {theirs:.2f} us",
         file=out,
     )
     print("breakdown (each alone, median per call):", file=out)

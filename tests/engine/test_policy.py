@@ -67,7 +67,12 @@ OUR_MODULE_LIMIT = 10
 """Distinct langgraph_runner modules a warm failure with one retry may pass through (issue 32)."""
 
 
-EGRESS = (EventLogger.emit.__code__, redact_exception.__code__)
+EGRESS = (
+    EventLogger.emit.__code__,
+    EventLogger.emit_checked.__code__,
+    EventLogger.emit_rendered.__code__,
+    redact_exception.__code__,
+)
 
 
 def _one_retry_graph(mode: Any, is_async: bool) -> Any:
@@ -92,10 +97,11 @@ def _traced_modules(graph: Any, is_async: bool) -> tuple[set[str], list[int]]:
     """Our modules (and tenacity's calls) in LangGraph's calls of the node, filled as it runs.
 
     The two egress points count as the module they are in, not what they call: the
-    log sink (``EventLogger.emit``: the line's redaction and stdlib logging are the
-    line's own cost, which ``benchmarks/error_path.py`` compares with a plain
-    structlog line) and, in raise mode, ``redact_exception`` (the redaction of the
-    exception that leaves the node, in ``_records``).
+    log sink (``EventLogger.emit``, ``emit_checked`` and ``emit_rendered``: the line's
+    redaction and stdlib logging are the line's own cost, which
+    ``benchmarks/error_path.py`` compares with a plain structlog line) and, in raise
+    mode, ``redact_exception`` (the redaction of the exception that leaves the node, in
+    ``_records``).
     """
     ours: set[str] = set()
     tenacity_calls = [0]

@@ -13,7 +13,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import StreamWriter, TimeoutPolicy
 
 from langgraph_runner import GraphState, NodeTimeoutError, create_node
-from langgraph_runner._policies.progress import Progress, expiry, heartbeat
+from langgraph_runner._policies.progress import (
+    Progress,
+    expiry,
+    heartbeat,
+    reset_relay,
+    set_relay,
+)
 
 MODES = ["sync-invoke", "sync-ainvoke", "async"]
 
@@ -146,3 +152,34 @@ def test_a_timeout_policy_without_limits_is_refused() -> None:
     """TimeoutPolicy() with neither limit fails at factory time."""
     with pytest.raises(ValueError, match="needs run_timeout or idle_timeout"):
         create_node(lambda s: s, timeout=TimeoutPolicy())
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("beat", ["runtime", "package", "stream-write"])
+async def test_a_relay_hears_every_progress_signal_of_an_attempt(mode: str, beat: str) -> None:
+    """What a host relays (Temporal's heartbeats): each beat of an attempt started under it."""
+    heard: list[float] = []
+    token = set_relay(lambda: heard.append(time.monotonic()))
+    try:
+        fn = _beating(mode, beat, steps=4, pause=0.01)
+        node = create_node(fn, timeout=TimeoutPolicy(idle_timeout=5), on_error="raise")
+        assert (await _run(mode, node))["n"] == 4
+    finally:
+        reset_relay(token)
+    assert len(heard) == 4
+    heartbeat()  # the relay is gone
+    assert len(heard) == 4
+
+
+def test_heartbeat_without_an_attempt_progress_still_reaches_the_relay() -> None:
+    """A node without an idle limit has no Progress: heartbeat() goes to the relay alone."""
+    heard: list[str] = []
+    token = set_relay(lambda: heard.append("beat"))
+    try:
+        heartbeat()
+        closed = Progress(idle=1.0)
+        closed.open = False
+        closed.beat()  # a timed-out attempt's beats are not relayed
+    finally:
+        reset_relay(token)
+    assert heard == ["beat"]

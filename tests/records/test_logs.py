@@ -21,6 +21,7 @@ from langgraph_runner import GraphState, RetryConfig, create_node
 from langgraph_runner._records.logs import (
     LOGGER_NAME,
     EventLogger,
+    _line,
     configure_logging,
     get_event_logger,
 )
@@ -140,6 +141,62 @@ def test_a_recorded_failure_prints_one_line_when_nothing_is_configured(
     assert "token=[REDACTED]" in line and "sk-abcdef" not in line
 
 
+SECRET = "sk-abcdefghijklmnopqrstuv"
+
+
+def _secret_graph(node: str, on_error: Any) -> Any:
+    def boom(state: GraphState) -> dict[str, Any]:
+        raise ValueError(f"bad input for token={SECRET}")
+
+    builder = StateGraph(GraphState)
+    builder.add_node(node, create_node(boom, retry=None, on_error=on_error))
+    builder.add_edge(START, node)
+    return builder.compile()
+
+
+@pytest.mark.parametrize("on_error", ["record", "raise"])
+@pytest.mark.parametrize("node", ["boom", f"api_key={SECRET}"])
+def test_no_secret_reaches_the_failed_line(on_error: str, node: str, kept: Keep) -> None:
+    """A secret in the error, the node's name or the run's ids never reaches node.failed."""
+    config = {"configurable": {"thread_id": f"password={SECRET}", "trace_id": f"token={SECRET}"}}
+    with contextlib.suppress(ValueError):
+        _secret_graph(node, on_error).invoke({}, config)
+    [record] = [r for r in kept.records if r.getMessage().startswith("node.failed")]
+    fields = record.lgr_fields  # type: ignore[attr-defined]
+    assert SECRET not in record.getMessage() and SECRET not in repr(fields)
+    assert "[REDACTED]" in fields["message"] and "[REDACTED]" in fields["thread_id"]
+    assert fields["error_type"] == "ValueError"
+
+
+def test_no_secret_reaches_a_custom_logger(events: EventCapture) -> None:
+    """The same holds for a structlog-style logger given as logger=."""
+
+    def boom(state: GraphState) -> dict[str, Any]:
+        raise ValueError(f"bad input for token={SECRET}")
+
+    builder = StateGraph(GraphState)
+    builder.add_node("boom", create_node(boom, retry=None, logger=events))
+    builder.add_edge(START, "boom")
+    builder.add_edge("boom", END)
+    builder.compile().invoke({}, {"configurable": {"thread_id": f"password={SECRET}"}})
+    [failed] = events.named("node.failed")
+    assert SECRET not in repr(failed) and "[REDACTED]" in failed["message"]
+
+
+def test_fields_not_declared_clean_are_sanitized(kept: Keep) -> None:
+    """emit_checked skips only the fields it is told are clean; a quoted name that shows a
+    secret makes it sanitize every field."""
+    log = get_event_logger()
+    secret = f"token={SECRET}"
+    log.emit_checked(logging.ERROR, "e", {"a": secret, "b": secret}, frozenset({"b"}))
+    log.emit_checked(
+        logging.ERROR, "e", {"n": secret, "b": secret}, frozenset({"b"}), quoted=("n",)
+    )
+    first, second = (r.lgr_fields for r in kept.records)  # type: ignore[attr-defined]
+    assert first == {"event": "e", "a": "token=[REDACTED]", "b": secret}
+    assert second == {"event": "e", "n": "token=[REDACTED]", "b": "token=[REDACTED]"}
+
+
 def test_a_recorded_failure_reaches_caplog(caplog: pytest.LogCaptureFixture) -> None:
     """The same failure is one record on the 'langgraph_runner' logger at WARNING or above."""
     with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
@@ -244,6 +301,27 @@ def test_node_events_carry_their_fields(kept: Keep) -> None:
     assert failed["trace_id"] == "tr"
     assert failed["thread_id"] == "t-logs"
     assert [r.levelno for r in kept.records] == [logging.INFO, logging.WARNING, logging.ERROR]
+
+
+@pytest.mark.parametrize("on_error", ["record", "raise"])
+@pytest.mark.parametrize(
+    "configurable",
+    [{}, {"thread_id": "t-1", "trace_id": "tr"}, {"thread_id": "t\nforged", "run_id": "r\u202e"}],
+)
+def test_the_failed_line_is_its_fields_rendered(
+    on_error: str, configurable: dict[str, Any], kept: Keep
+) -> None:
+    """node.failed's text, kept per failing site with the run's ids added per call, is
+    exactly what its fields render to (None left out, control characters escaped)."""
+    for _ in range(2):  # the second failure of the site takes the kept text
+        kept.records.clear()
+        with contextlib.suppress(ValueError):
+            _secret_graph("boom", on_error).invoke({}, {"configurable": configurable})
+        [record] = [r for r in kept.records if r.getMessage().startswith("node.failed")]
+        fields = dict(record.lgr_fields)  # type: ignore[attr-defined]
+        assert fields.pop("event") == "node.failed"
+        assert record.getMessage() == f"node.failed {_line(fields)}"
+        assert "\n" not in record.getMessage() and "\u202e" not in record.getMessage()
 
 
 # ---------------------------------------------------------------- configure_logging
@@ -460,15 +538,19 @@ def test_newlines_cannot_forge_plain_stdlib_lines(kept: Keep) -> None:
 def test_no_record_is_built_when_only_null_handlers_would_see_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With the default NullHandler only, an ERROR event costs no structlog call."""
+    """With the default NullHandler only, an ERROR event builds no log record."""
     logger = logging.getLogger(LOGGER_NAME)
     monkeypatch.setattr(logger, "handlers", [logging.NullHandler()])
     monkeypatch.setattr(logger, "propagate", False)
     calls: list[str] = []
+    make = logger.makeRecord
+
+    def counted(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        calls.append("x")
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(logger, "makeRecord", counted)
     log = EventLogger()
-    monkeypatch.setattr(
-        log, "_structlog", type("L", (), {"error": lambda *a, **k: calls.append("x")})()
-    )
     log.emit(logging.ERROR, "node.failed", node="n")
     assert calls == []
     assert not log.emits(logging.ERROR)  # what a caller asks before building an event

@@ -36,6 +36,7 @@ from langgraph_runner._engine.records import (
     add_note,
     build_record,
     code_and_category,
+    record_message,
     record_model,
     record_state,
     redact_exception,
@@ -51,7 +52,9 @@ from langgraph_runner._records.exceptions import (
     FailureLoopError,
     StateSchemaError,
 )
+from langgraph_runner._records.logs import LOG_TEXT
 from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError
+from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner.metrics._collector import NodeMetricsCollector
 
 __all__ = ["fail_async", "fail_sync", "failure_update"]
@@ -89,6 +92,53 @@ def _record(spec: NodeSpec, call: Call, exc: BaseException, state: Any) -> Failu
     return failure
 
 
+# The fields of node.failed that are not sanitized again on their way out: the
+# package's own constants, and the message, the record's sanitized text of the error
+# (``records.record_state``), which quotes the node's name and the error type (the
+# logger sanitizes everything if either shows a secret); with them the trace id when
+# it was generated here.
+_FAILED_CLEAN = frozenset(("code", "category", "message"))
+_FAILED_CLEAN_OURS = _FAILED_CLEAN | {"trace_id"}
+_FAILED_QUOTED = ("node", "error_type")
+
+# What node.failed shows of a failing site, kept per site (node, attempts, code,
+# category, error type and the record's message): whether the node's name and the
+# error type pass the egress point unchanged (else the generic path sanitizes every
+# field), and the line's text around the duration. The run's ids are added per call.
+_LINES: dict[tuple[Any, ...], tuple[str, str] | None] = {}
+_LINES_MAX = 1024
+_UNSEEN = ("", "")  # by identity: a site not seen yet
+
+
+def _line_parts(
+    node: str, attempt: int, code: str, category: str, error_type: str, message: str
+) -> tuple[str, str] | None:
+    """The text of node.failed before and after its duration; None if a quoted field
+    would be redacted (or is not a plain str)."""
+    key = (node, attempt, code, category, error_type, message)
+    found = _LINES.get(key, _UNSEEN)
+    if found is _UNSEEN:
+        clean = (
+            all(
+                value.__class__ is str and sanitize_message(value, max_length=LOG_TEXT) == value
+                for value in (node, error_type)
+            )
+            and message.__class__ is str
+        )
+        found = (
+            (
+                f"node={node} attempt={attempt} duration_ms=",
+                f" code={code} category={category} error_type={error_type} message={message}",
+            )
+            if clean
+            else None
+        )
+        if len(_LINES) >= _LINES_MAX:
+            _LINES.clear()
+        _LINES[key] = found
+    return found
+
+
 def _log_failed(
     spec: NodeSpec,
     call: Call,
@@ -98,15 +148,46 @@ def _log_failed(
     duration_ms: float,
     message: str,
 ) -> None:
-    call.event(  # from the call's ids: no NodeContext is built for the line
-        ERROR,
-        "node.failed",
-        duration_ms=round(duration_ms, 3),
-        code=code.value,
-        category=category.value,
-        error_type=type(exc).__name__,
-        message=message,
-    )
+    """Log ``node.failed`` (the caller asked ``spec.log.emits(ERROR)``), as ``call.event``
+    would: from the call's ids, no ``NodeContext`` built for the line."""
+    trace_id, _exec_id, thread_id, run_id, scope = call.ids()
+    node = call.node()
+    error_type = type(exc).__name__
+    parts = _line_parts(node, call.attempt, code._value_, category._value_, error_type, message)
+    duration = round(duration_ms, 3)
+    fields = {
+        "node": node,
+        "attempt": call.attempt,
+        "duration_ms": duration,
+        "code": code._value_,
+        "category": category._value_,
+        "error_type": error_type,
+        "message": message,
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "trace_id": trace_id,
+    }
+    if parts is None:  # the name or the error type shows a secret: every field sanitized
+        spec.log.emit_checked(
+            ERROR,
+            "node.failed",
+            fields,
+            _FAILED_CLEAN if scope is None else _FAILED_CLEAN_OURS,
+            _FAILED_QUOTED,
+        )
+        return
+    # The run's ids leave through the egress point (a trace id generated here is
+    # hexadecimal: nothing to redact); the rest is the site's, checked once.
+    tail = f"{parts[0]}{duration}{parts[1]}"
+    if thread_id is not None:
+        fields["thread_id"] = thread_id = sanitize_message(thread_id, max_length=LOG_TEXT)
+        tail = f"{tail} thread_id={thread_id}"
+    if run_id is not None:
+        fields["run_id"] = run_id = sanitize_message(run_id, max_length=LOG_TEXT)
+        tail = f"{tail} run_id={run_id}"
+    if scope is None:
+        fields["trace_id"] = trace_id = sanitize_message(trace_id, max_length=LOG_TEXT)
+    spec.log.emit_rendered(ERROR, "node.failed", fields, f"{tail} trace_id={trace_id}")
 
 
 def _count(
@@ -133,7 +214,8 @@ def _plain(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
     The common case (no fallback, no ``on_failure`` hook, no callback handler):
     ``_record`` and the rest of ``fail_sync`` without the ``Failure`` object. In
     raise mode the failure is classified only for a collector or the
-    ``node.failed`` event, and its record built only for the event.
+    ``node.failed`` event, and no record is built: the event shows the record's
+    message.
     """
     duration_ms = (perf_counter() - call.t0) * 1000
     logged = spec.log.emits(ERROR)  # nobody would see it: skip building the event
@@ -141,20 +223,9 @@ def _plain(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
         call.failed = True
         if logged or call.metrics is not None:
             code, category = code_and_category(exc, spec.retry)
-            if logged:
-                ids = call.ids()
-                state = record_state(
-                    exc,
-                    code,
-                    category,
-                    call.node(),
-                    call.attempt,
-                    duration_ms,
-                    ids[0],
-                    ids[1],
-                    time(),
-                )
-                _log_failed(spec, call, exc, code, category, duration_ms, state["message"])
+            if logged:  # the record's message alone: no record is built
+                message = record_message(exc, code, call.node(), call.attempt)
+                _log_failed(spec, call, exc, code, category, duration_ms, message)
             _count(call, exc, code, category, duration_ms)
         return _raise(spec, call, exc)
     ids = call.ids()

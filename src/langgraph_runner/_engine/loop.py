@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -90,16 +91,9 @@ def _marked(result: Any, call: Call, mark: dict[str, Any]) -> Any:
     return {**result, STEP_MARKS: {call.node(): mark}}
 
 
-def _succeeded(spec: NodeSpec, call: Call, info: bool) -> None:
-    """Report the success to the collector (if any) and log ``node.succeeded``."""
-    collector = call.metrics
-    if collector is not None:
-        try:  # call.send(), inlined: this runs on every successful call
-            collector.record_success(call.node(), call.elapsed_ms())
-        except Exception as exc:
-            call.metrics_failed(exc, "record_success")
-    if info:
-        call.event(INFO, "node.succeeded", duration_ms=round(call.elapsed_ms(), 3))
+def _succeeded(call: Call) -> None:
+    """Log ``node.succeeded`` (the drivers report the success to the collector inline)."""
+    call.event(INFO, "node.succeeded", duration_ms=round(call.elapsed_ms(), 3))
 
 
 def _retrying(spec: NodeSpec, call: Call, step: Retry, exc: BaseException) -> None:
@@ -130,6 +124,7 @@ def _aborted(spec: NodeSpec, call: Call, exc: NodeAbortedError) -> None:
 
 def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see above)
     fn, log, breaker, accepts = spec.fn, spec.log, spec.breaker, spec.accepts
+    std = log.stdlib  # None with a custom logger
     unlimited, streaks = spec.unlimited, spec.streaks
 
     def run(  # noqa: C901 (the driver, see above)
@@ -144,7 +139,11 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
         watched = watch(config) if getattr(callbacks, "handlers", callbacks) else None
         token = CURRENT.set(call)
         try:
-            info = log.enabled(INFO)  # checked once per call
+            # log.enabled(INFO), checked once per call: the stdlib logger's own level
+            # cache read inline (as isEnabledFor does), the call made only without an answer.
+            info = None if std is None or std.disabled else std._cache.get(INFO)
+            if info is None:  # a custom logger, a disabled one, or a cache just cleared
+                info = log.enabled(INFO)
             if info:
                 call.event(INFO, "node.started")
             cfg = call.config
@@ -209,8 +208,14 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                     cfg = _compat.config_for_retry(cfg)
                     call.next_attempt(policy.advance(retry))
                     continue
-                if info or call.metrics is not None:
-                    _succeeded(spec, call, info)
+                collector = call.metrics
+                if collector is not None:  # every success: no frame of its own (see _succeeded)
+                    try:
+                        collector.record_success(call.node(), (perf_counter() - call.t0) * 1000)
+                    except Exception as err:
+                        call.metrics_failed(err, "record_success")
+                if info:
+                    _succeeded(call)
                 if streaks is not None and streaks.counting:
                     streaks.succeeded(call.streak_key(), since, call.ids()[4])
                 if call.attempt > 1:  # retries that ended in success: the report says so
@@ -231,6 +236,7 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
 
 def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (see above)
     fn, log, breaker, accepts = spec.fn, spec.log, spec.breaker, spec.accepts
+    std = log.stdlib  # None with a custom logger
     # Only an async fn is awaited inline; a sync fn under ainvoke runs in a worker thread.
     inline, streaks = spec.is_async and spec.unlimited, spec.streaks
 
@@ -246,7 +252,11 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
         watched = watch(config) if getattr(callbacks, "handlers", callbacks) else None
         token = CURRENT.set(call)
         try:
-            info = log.enabled(INFO)  # checked once per call
+            # log.enabled(INFO), checked once per call: the stdlib logger's own level
+            # cache read inline (as isEnabledFor does), the call made only without an answer.
+            info = None if std is None or std.disabled else std._cache.get(INFO)
+            if info is None:  # a custom logger, a disabled one, or a cache just cleared
+                info = log.enabled(INFO)
             if info:
                 call.event(INFO, "node.started")
             cfg = call.config
@@ -312,8 +322,14 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                     cfg = _compat.config_for_retry(cfg)
                     call.next_attempt(policy.advance(retry))
                     continue
-                if info or call.metrics is not None:
-                    _succeeded(spec, call, info)
+                collector = call.metrics
+                if collector is not None:  # every success: no frame of its own (see _succeeded)
+                    try:
+                        collector.record_success(call.node(), (perf_counter() - call.t0) * 1000)
+                    except Exception as err:
+                        call.metrics_failed(err, "record_success")
+                if info:
+                    _succeeded(call)
                 if streaks is not None and streaks.counting:
                     streaks.succeeded(call.streak_key(), since, call.ids()[4])
                 if call.attempt > 1:  # retries that ended in success: the report says so

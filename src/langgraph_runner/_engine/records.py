@@ -4,7 +4,8 @@
   from the exception once (kept per class where the class alone decides).
 * ``record_state``: the record as it is written into state, plain JSON data;
   what depends only on the failing site (message, error type, stack) is kept
-  per site. ``record_model`` makes the ``NodeError`` of it.
+  per site. ``record_model`` makes the ``NodeError`` of it; ``record_message``
+  gives its message alone.
 * ``Failure``: one failure for the paths that read its record later or more
   than once (fallbacks, hooks): the state is built on first read.
 * ``redact_exception``: the exception itself made safe to let out of a node.
@@ -46,6 +47,7 @@ __all__ = [
     "code_and_category",
     "error_code",
     "iso_utc",
+    "record_message",
     "record_model",
     "record_state",
     "redact_exception",
@@ -173,6 +175,42 @@ def _site_fields(
     return message, error_type, sanitize_stack(exc, message=short)
 
 
+def _site(
+    exc: BaseException, code: ErrorCode, node: str, attempts: int
+) -> tuple[str, str, str | None]:
+    """``(message, error_type, stack)`` of a failure, sanitized, kept per failing site."""
+    if exc.__class__ is ValidationError:
+        # Its text shows the inputs it failed on (input_value=...): the record shows
+        # what raise mode lets out, the same errors with the inputs hidden.
+        exc = replacement(exc)
+    # What depends only on where and how it failed is kept per failing site (_SITES);
+    # a text too long to keep, or a __str__ that raises, is sanitized afresh.
+    try:
+        raw = str(exc)
+    except BaseException:
+        raw = None
+    if raw is None or len(raw) > _SITE_TEXT_MAX:
+        return _site_fields(exc, code, node, attempts)
+    key: list[Any] = [type(exc), raw, code._value_, node, attempts]
+    tb = exc.__traceback__
+    while tb is not None:
+        key += (id(tb.tb_frame.f_code), tb.tb_lasti)
+        tb = tb.tb_next
+    site_key = tuple(key)
+    found = _SITES.get(site_key)
+    if found is None:
+        found = (_site_fields(exc, code, node, attempts), _frame_codes(exc))
+        if len(_SITES) >= _SITES_MAX:
+            _SITES.clear()
+        _SITES[site_key] = found
+    return found[0]
+
+
+def record_message(exc: BaseException, code: ErrorCode, node: str, attempts: int) -> str:
+    """``record_state(...)["message"]`` alone: what a re-raised failure's log line shows."""
+    return _site(exc, code, node, attempts)[0]
+
+
 def record_state(
     exc: BaseException,
     code: ErrorCode,
@@ -194,32 +232,7 @@ def record_state(
     ``send`` (``send_fields``' answer) adds the fields of a ``Send`` task.
     """
     value = code._value_
-    if exc.__class__ is ValidationError:
-        # Its text shows the inputs it failed on (input_value=...): the record shows
-        # what raise mode lets out, the same errors with the inputs hidden.
-        exc = replacement(exc)
-    # What depends only on where and how it failed is kept per failing site (_SITES);
-    # a text too long to keep, or a __str__ that raises, is sanitized afresh.
-    try:
-        raw = str(exc)
-    except BaseException:
-        raw = None
-    if raw is None or len(raw) > _SITE_TEXT_MAX:
-        message, error_type, stack = _site_fields(exc, code, node, attempts)
-    else:
-        key: list[Any] = [type(exc), raw, value, node, attempts]
-        tb = exc.__traceback__
-        while tb is not None:
-            key += (id(tb.tb_frame.f_code), tb.tb_lasti)
-            tb = tb.tb_next
-        site_key = tuple(key)
-        found = _SITES.get(site_key)
-        if found is None:
-            found = (_site_fields(exc, code, node, attempts), _frame_codes(exc))
-            if len(_SITES) >= _SITES_MAX:
-                _SITES.clear()
-            _SITES[site_key] = found
-        message, error_type, stack = found[0]
+    message, error_type, stack = _site(exc, code, node, attempts)
     # Every field in NodeError's declaration order (tests/engine/test_records.py checks
     # the result against pydantic); the Send fields, last, only for a Send task.
     out = {

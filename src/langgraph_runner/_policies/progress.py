@@ -6,6 +6,10 @@ An attempt with an idle limit fails when no progress signal came for that long:
 unless ``refresh_on="heartbeat"``, as in LangGraph's ``TimeoutPolicy``). From
 its timeout on, an attempt's ``Progress`` is closed: what its abandoned thread
 still writes or reports is dropped.
+
+A host that runs the node may relay its beats elsewhere (``set_relay``: Temporal's
+activity heartbeats): a ``Progress`` made while a relay is set calls it on each
+beat, and ``heartbeat()`` calls it even in an attempt without a ``Progress``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ __all__ = [
     "expiry",
     "heartbeat",
     "reset_progress",
+    "reset_relay",
     "set_progress",
+    "set_relay",
     "timeout_error",
 ]
 
@@ -36,17 +42,20 @@ class Progress:
             the gate for muting an abandoned attempt).
     """
 
-    __slots__ = ("idle", "last", "open")
+    __slots__ = ("idle", "last", "open", "relay")
 
     def __init__(self, idle: float | None = None) -> None:
         self.idle = idle
         self.last = time.monotonic()
         self.open = True
+        self.relay = _RELAY.get()
 
     def beat(self) -> None:
         """Record progress now (nothing once the attempt timed out)."""
         if self.open:
             self.last = time.monotonic()
+            if self.relay is not None:
+                self.relay()
 
     def due(self, start: float, timeout: float | None) -> tuple[float | None, str]:
         """When the attempt expires (monotonic seconds, or None) and which limit that is."""
@@ -62,18 +71,26 @@ class Progress:
 _PROGRESS: contextvars.ContextVar[Progress | None] = contextvars.ContextVar(
     "langgraph_runner_progress", default=None
 )
+_RELAY: contextvars.ContextVar[Callable[[], object] | None] = contextvars.ContextVar(
+    "langgraph_runner_progress_relay", default=None
+)
 
 
 def heartbeat() -> None:
     """Tell the running attempt it is making progress (resets its idle limit).
 
     For node functions that don't take LangGraph's ``runtime`` (whose
-    ``runtime.heartbeat()`` does the same). A no-op outside an attempt with an
-    idle limit.
+    ``runtime.heartbeat()`` does the same). Under Temporal (``for_temporal``) the
+    beat also reaches the activity's heartbeat. A no-op elsewhere outside an
+    attempt with an idle limit.
     """
     progress = _PROGRESS.get()
     if progress is not None:
         progress.beat()
+        return
+    relay = _RELAY.get()
+    if relay is not None:
+        relay()
 
 
 def set_progress(progress: Progress | None) -> contextvars.Token[Progress | None]:
@@ -84,6 +101,17 @@ def set_progress(progress: Progress | None) -> contextvars.Token[Progress | None
 def reset_progress(token: contextvars.Token[Progress | None]) -> None:
     """Undo the ``set_progress`` that returned ``token``."""
     _PROGRESS.reset(token)
+
+
+def set_relay(relay: Callable[[], object] | None) -> contextvars.Token[Callable[[], object] | None]:
+    """Relay the beats of attempts started from here on to ``relay`` (called on each beat,
+    from any thread: it must be cheap and thread-safe)."""
+    return _RELAY.set(relay)
+
+
+def reset_relay(token: contextvars.Token[Callable[[], object] | None]) -> None:
+    """Undo the ``set_relay`` that returned ``token``."""
+    _RELAY.reset(token)
 
 
 def expiry(

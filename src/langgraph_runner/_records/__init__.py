@@ -11,4 +11,5 @@ Modules::
     egress           the one way out: everything that leaves a node towards another party
     items            item_summary: what a record shows of a map-reduce (``Send``) item
     logs             structured node events; failures visible by default
+    log_record       the stdlib LogRecord of an event, as makeRecord makes it, made lean
 """

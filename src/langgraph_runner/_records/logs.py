@@ -1,7 +1,8 @@
 """Structured events for wrapped nodes; failures visible by default.
 
-Events are built with structlog and handed to the stdlib logger
-``langgraph_runner``: they go wherever the application sends stdlib logs. When
+Events go to the stdlib logger ``langgraph_runner`` as one-line records, so they
+go wherever the application sends stdlib logs (with ``logger=``, to a
+structlog-style logger of the application's instead). When
 the application configured no logging at all, Python's own last-resort handler
 prints WARNING and above to stderr, so a node that fails (and, in record mode,
 lets the graph carry on) is never silent; INFO events print nothing. Set the
@@ -20,13 +21,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any, Protocol
 
-import structlog
-
 from langgraph_runner._records.egress import egress
+from langgraph_runner._records.log_record import make_record
 from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = ["LOGGER_NAME", "EventLogger", "SupportsEvents", "configure_logging", "get_event_logger"]
@@ -89,18 +89,25 @@ def _line(fields: Mapping[str, Any]) -> str:
     return " ".join(f"{_escape(k)}={_escape(v)}" for k, v in fields.items() if v is not None)
 
 
-def _to_stdlib(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> Mapping[str, Any]:
-    """The one processor: the stdlib message (one line) and the fields for formatters."""
-    event = event_dict.pop("event", "")
+def _stdlib_record(
+    logger: logging.Logger, level: int, event: object, fields: Mapping[str, Any]
+) -> logging.LogRecord:
+    """The stdlib record of one event: the message (one line) and the fields for formatters.
+
+    Made directly, as ``Logger._log`` would make it but without looking for the caller
+    in the stack (``findCaller``: the caller would be the package's own logging code,
+    which tells a reader nothing); ``pathname``, ``lineno`` and ``funcName`` say so,
+    as the stdlib's own records do when caller lookup is off (``log_record``).
+    """
     if type(event) is not str or not event.isprintable():
         event = _escape(event)
-    tail = _line(event_dict)
-    return {
-        "msg": f"{event} {tail}" if tail else event,
-        "extra": {_FIELDS_ATTR: {"event": event, **event_dict}},
-    }
+    tail = _line(fields)
+    return make_record(
+        logger,
+        level,
+        f"{event} {tail}" if tail else event,
+        {_FIELDS_ATTR: {"event": event, **fields}},
+    )
 
 
 def _reaches_a_handler(logger: logging.Logger, level: int) -> bool:
@@ -138,7 +145,7 @@ def _always(level: int) -> bool:
 
 
 _LOG_PLAIN = frozenset((int, float, bool, type(None)))
-_LOG_TEXT = 8000  # a field's longest text (a stack is capped at 4000)
+LOG_TEXT = 8000  # a field's longest text (a stack is capped at 4000)
 
 
 class EventLogger:
@@ -149,7 +156,7 @@ class EventLogger:
             ``langgraph_runner`` logger. Its own filtering applies.
     """
 
-    __slots__ = ("_custom", "_std", "_structlog", "enabled")
+    __slots__ = ("_custom", "_std", "enabled", "stdlib")
 
     enabled: Callable[[int], bool]
     """Whether an event at a level would be emitted (always True for a custom logger).
@@ -158,17 +165,22 @@ class EventLogger:
     (one call, its level cache included) rather than a method that calls it.
     """
 
+    stdlib: Any
+    """The stdlib logger events go to when its level check is the stdlib's own, else None.
+
+    The node call's drivers read its level cache directly (what ``isEnabledFor``
+    reads once ``disabled`` is false) and call ``enabled`` only when it has no answer.
+    None with a custom logger, and with a logger class that checks levels its own way.
+    """
+
     def __init__(self, logger: SupportsEvents | None = None) -> None:
         self._std = logging.getLogger(LOGGER_NAME)
         self._custom = logger
         self.enabled = self._std.isEnabledFor if logger is None else _always
-        self._structlog: Any = (
-            logger
-            if logger is not None
-            # A bound logger, not wrap_logger's lazy proxy: the proxy costs an attribute
-            # lookup and a bind() on every event.
-            else structlog.stdlib.BoundLogger(self._std, processors=[_to_stdlib], context={})
-        )
+        std: Any = self._std
+        own_check = type(std).isEnabledFor is logging.Logger.isEnabledFor
+        plain = own_check and type(getattr(std, "_cache", None)) is dict
+        self.stdlib = std if logger is None and plain else None
 
     def emits(self, level: int) -> bool:
         """Whether an event at ``level`` would reach a handler (or the custom logger).
@@ -182,27 +194,112 @@ class EventLogger:
 
     def emit(self, level: int, event: str, **fields: Any) -> None:
         """Emit one event; never raises into the caller."""
-        if not self.enabled(level):
-            return
-        if self._custom is None and not _reaches_a_handler(self._std, level):
-            return  # only NullHandlers would see it: skip building the record
-        method = _METHODS.get(level) or logging.getLevelName(level).lower()
+        if self.enabled(level) and (
+            self._custom is not None or _reaches_a_handler(self._std, level)
+        ):
+            self._send(level, event, fields, _NONE)
+
+    def emit_checked(
+        self,
+        level: int,
+        event: str,
+        fields: dict[str, Any],
+        clean: frozenset[str],
+        quoted: tuple[str, ...] = (),
+    ) -> None:
+        """``emit`` for a caller that asked ``emits(level)`` first, with its fields in a dict.
+
+        Args:
+            level: The event's level.
+            event: The event's name.
+            fields: The event's fields (not copied: their values are replaced by
+                their sanitized form).
+            clean: Fields that already went through the egress point (``egress`` or
+                ``sanitize_message`` with a cap no larger than a log field's) or hold
+                the package's own constants: they are not sanitized a second time.
+                Every other field is.
+            quoted: Fields whose text the clean fields quote as it is (a message
+                that names the node): when sanitizing one of them changes it, every
+                field is sanitized.
+        """
+        for key in quoted:
+            value = fields[key]
+            if value.__class__ is str and sanitize_message(value, max_length=LOG_TEXT) != value:
+                self._send(level, event, fields, _NONE)
+                return
+        self._send(level, event, fields, clean, quoted)
+
+    def emit_rendered(self, level: int, event: str, fields: dict[str, Any], tail: str) -> None:
+        """``emit`` for a caller that asked ``emits(level)`` first and did the rest itself.
+
+        Args:
+            level: The event's level.
+            event: The event's name (printable).
+            fields: The event's fields, every one already through the egress point
+                (or a constant of the package's): none is sanitized here.
+            tail: ``key=value`` pairs of ``fields`` as ``_line`` renders them before
+                escaping (None values left out, in order): used as it is when printable,
+                else the line is rendered again with control characters escaped.
+        """
+        try:
+            custom = self._custom
+            if custom is None:
+                if not tail.isprintable():
+                    tail = _line(fields)
+                std = self._std
+                std.handle(
+                    make_record(
+                        std,
+                        level,
+                        f"{event} {tail}" if tail else event,
+                        {_FIELDS_ATTR: {"event": event, **fields}},
+                    )
+                )
+            else:
+                _to_custom(custom, level, event, fields)
+        except Exception:  # a broken user logger must not fail a node
+            self._broken(event)
+
+    def _broken(self, event: str) -> None:
+        """A user's logger raised while emitting ``event``: noted at debug level."""
+        self._std.debug("langgraph_runner: logger raised while emitting %s", event, exc_info=True)
+
+    def _send(
+        self,
+        level: int,
+        event: str,
+        fields: dict[str, Any],
+        clean: frozenset[str],
+        checked: tuple[str, ...] = (),
+    ) -> None:
         try:
             # The egress point: an event's fields leave for wherever logs go. A plain
             # str takes egress's own text path directly (sanitize_message), one call.
-            fields = {
-                k: v
-                if v.__class__ in _LOG_PLAIN
-                else sanitize_message(v, max_length=_LOG_TEXT)
-                if v.__class__ is str
-                else egress(v, max_length=_LOG_TEXT)
-                for k, v in fields.items()
-            }
-            getattr(self._structlog, method)(event, **fields)
+            for key, value in fields.items():
+                if value.__class__ in _LOG_PLAIN or key in clean or key in checked:
+                    continue
+                fields[key] = (
+                    sanitize_message(value, max_length=LOG_TEXT)
+                    if value.__class__ is str
+                    else egress(value, max_length=LOG_TEXT)
+                )
+            custom = self._custom
+            if custom is None:
+                std = self._std
+                std.handle(_stdlib_record(std, level, event, fields))
+            else:
+                _to_custom(custom, level, event, fields)
         except Exception:  # a broken user logger must not fail a node
-            self._std.debug(
-                "langgraph_runner: logger raised while emitting %s", event, exc_info=True
-            )
+            self._broken(event)
+
+
+def _to_custom(custom: Any, level: int, event: str, fields: dict[str, Any]) -> None:
+    """Send an event to a user's structlog-style logger, by its level's method."""
+    method = _METHODS.get(level) or logging.getLevelName(level).lower()
+    getattr(custom, method)(event, **fields)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 # No NullHandler on purpose: with no handler anywhere, Python's "last resort" handler
