@@ -191,8 +191,7 @@ class Run:
             assert self.controller is not None
             self.controller.abort(f"chaos abort in {p.name}")
             return {"visits": [p.name]}  # must be discarded: the node writes nothing
-        if kind == "abort_wait":
-            self._start_timer()
+        if kind == "abort_wait":  # the timer starts in on_retry_attempt (see _build)
             raise ConnectionError(f"{p.name}: down; the abort will come during the wait")
         raise AssertionError(kind)
 
@@ -287,6 +286,12 @@ class Run:
                 circuit_breaker=self._breaker(p),
                 fallback=fallback,
                 on_failure=self.on_failure,
+                # An abort_wait's abort starts once the failure is counted, just before
+                # the wait: from the node body, a starved worker thread could let it
+                # land before the attempt's own ConnectionError reached the engine.
+                on_retry_attempt=(
+                    (lambda _info: self._start_timer()) if "abort_wait" in p.outcomes else None
+                ),
                 logger=self.log,
             )
             g.add_node(name, node)

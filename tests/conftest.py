@@ -151,3 +151,61 @@ def sqlite_connect() -> Iterator[SqliteConnect]:
     finally:
         for conn in opened:
             conn.close()
+
+
+# ---------------------------------------------------------------------- the order of the files
+# Under xdist (``--dist loadfile`` in pyproject.toml) each worker takes whole files, in the
+# order collected. The files known to take longest go first, so that the run does not end
+# with one worker busy on a long file while the other has nothing left: known = the seconds
+# each test took in the previous run (pytest's cache), a guess for a test not seen yet.
+# A file stays whole, so its module-scoped fixtures are built once, on one worker.
+
+_SECONDS_KEY = "langgraph_runner/test-seconds"
+_GUESS_SLOW, _GUESS_FAST = 2.0, 0.02  # seconds for a test not in the cache yet
+_known: dict[str, float] = {}  # nodeid -> seconds, from the previous run
+_measured: dict[str, float] = {}  # nodeid -> seconds, this run (controller or single process)
+
+
+def _file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]  # as xdist's loadfile groups them
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    if workerinput is not None:  # an xdist worker: the controller read the cache for all
+        _known.update(workerinput.get(_SECONDS_KEY, {}))
+    elif cache is not None:
+        _known.update(cache.get(_SECONDS_KEY, {}))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Every xdist worker orders the files by the same figures (one read of the cache)."""
+    node.workerinput[_SECONDS_KEY] = _known
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seconds: dict[str, float] = {}
+    for item in items:
+        guess = _GUESS_SLOW if item.get_closest_marker("slow") else _GUESS_FAST
+        path = _file(item.nodeid)
+        seconds[path] = seconds.get(path, 0.0) + _known.get(item.nodeid, guess)
+    # sorted() is stable: the tests of a file keep their order, and files theirs on a tie.
+    items[:] = sorted(items, key=lambda item: -seconds[_file(item.nodeid)])
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _measured[report.nodeid] = _measured.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _measured:
+        return
+    root = session.config.rootpath
+    merged = {**_known, **_measured}
+    cache.set(
+        _SECONDS_KEY,
+        {k: round(v, 3) for k, v in merged.items() if (root / _file(k)).exists()},
+    )

@@ -1,6 +1,6 @@
 """Subprocess worker for test_crash_resume: runs (or resumes) a durable graph until killed.
 
-Usage: python crash_worker.py CHECKPOINTER_URL THREAD_ID LEDGER OUT_JSON
+Usage: python crash_worker.py CHECKPOINTER_URL THREAD_ID LEDGER OUT_JSON [SLEEP_SCALE]
 
 Every node appends "start <label>" and "end <label>" to the ledger (fsync'ed);
 the saver's put_writes is hooked to append "commit <label>" once the node's writes
@@ -127,12 +127,12 @@ def main(argv: list[str]) -> int:
     """Run or resume the graph on the given thread."""
     from langgraph_runner._runs.checkpoint import open_checkpointer
 
-    url, thread_id, ledger_path, out_path = argv
+    url, thread_id, ledger_path, out_path, *scale = argv
     ledger = Ledger(ledger_path)
     config: Any = {"configurable": {"thread_id": thread_id}}
     with open_checkpointer(url) as saver:
         hook_commits(saver, ledger)
-        graph = build_graph(ledger, saver)
+        graph = build_graph(ledger, saver, sleep_scale=float(scale[0]) if scale else 1.0)
         fresh = saver.get_tuple(config) is None
         ledger.write("invoke", "input" if fresh else "resume")
         graph.invoke(INPUT if fresh else None, config)

@@ -1,7 +1,10 @@
-"""Fakes shared by the test folders: one clock for every test that must not really wait."""
+"""Fakes shared by the test folders: one clock for every test that must not really wait,
+and a chain of steps for tests that need a small workflow."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 
@@ -31,3 +34,17 @@ class FakeClock:
         self.slept.append(seconds)
         self.now += seconds
         return False
+
+
+def chain_graph(state: Any, names: list[str], step: Callable[[str], Any]) -> Any:
+    """A ``StateGraph`` running ``step(name)`` for each name in turn, START to END."""
+    from langgraph.graph import END, START, StateGraph
+
+    g: Any = StateGraph(state)
+    for name in names:
+        g.add_node(name, step(name))
+    g.add_edge(START, names[0])
+    for a, b in itertools.pairwise(names):
+        g.add_edge(a, b)
+    g.add_edge(names[-1], END)
+    return g

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -51,7 +52,10 @@ def pg() -> Iterator[PostgresCache[Any]]:
 @pytest.fixture
 def flushable_redis() -> Iterator[redis.Redis]:
     """A client on a Redis database this file owns (flushed by the tests, then cleaned)."""
-    client = redis.Redis.from_url(services.redis_url(), db=FLUSH_DB)
+    # The URL's own database would win over a db= keyword (redis-py): put ours in the URL.
+    parts = urllib.parse.urlsplit(services.redis_url())
+    client = redis.Redis.from_url(urllib.parse.urlunsplit(parts._replace(path=f"/{FLUSH_DB}")))
+    assert client.connection_pool.connection_kwargs["db"] == FLUSH_DB  # never the shared one
     yield client
     client.flushdb()
     client.close()

@@ -195,8 +195,11 @@ PRIVATE_LITERALS = (
     "__snapshot_bumps__",
     "__default_error_handler__",
 )
-# Underscore attributes of the standard library (namedtuple, enum, sys) we may read.
-STDLIB_PRIVATE = frozenset({"_replace", "_asdict", "_fields", "_make", "_value_", "_getframe"})
+# Underscore attributes of the standard library (namedtuple, enum, sys, logging) we may read
+# (logging: _startTime, and a Logger's level cache _cache, what isEnabledFor reads).
+STDLIB_PRIVATE = frozenset(
+    {"_replace", "_asdict", "_fields", "_make", "_value_", "_getframe", "_startTime", "_cache"}
+)
 
 
 def _langgraph_private_imports(tree: ast.AST) -> list[str]:
