@@ -22,4 +22,9 @@ thread=$(sed -n 's/^thread: \([^ ]*\).*/\1/p' "$work/out.txt")
 venv/bin/langgraph-runner report --checkpointer "sqlite:///$work/pipeline.db" --thread "$thread" \
   --status failed
 venv/bin/python -I -m langgraph_runner --version
+# The browser UI's files ship as package data (no JavaScript toolchain at install time).
+venv/bin/python -I -c 'from importlib import resources
+static = resources.files("langgraph_runner._service") / "static"
+for name in ("runs.html", "run.html", "ui.css", "common.js", "graph.js", "runs.js", "run.js"):
+    assert (static / name).is_file(), f"the wheel lacks the UI file {name}"'
 echo "wheel check: ok"

@@ -53,7 +53,7 @@ run_suite() {  # label venv-dir python [extra pip requirement]
   echo "=== $label: $("$venv/bin/python" -c 'import sys, langgraph.version as v; print(sys.version.split()[0], "langgraph", v.__version__)' 2>/dev/null || "$venv/bin/python" --version)"
   local out
   out=$(mktemp)
-  if "$venv/bin/python" -m pytest -q -n auto -p no:cacheprovider -o addopts="-rfE" 2>&1 | tee "$out" \
+  if "$venv/bin/python" -m pytest -q -n "$(python3 -c 'import os; print(min(8, 2 * (os.cpu_count() or 1)))')" -p no:cacheprovider -o addopts="-rfE --dist loadfile --no-loadscope-reorder" 2>&1 | tee "$out" \
       | grep -E '^(FAILED|ERROR) tests/|(passed|failed|error).* in [0-9.]+s'; then
     results+=("$label: $(tail -n 1 "$out")")
   else
