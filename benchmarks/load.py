@@ -16,7 +16,9 @@ its share:
 
 Per variant: runs/s, p50/p99 latency of one run, the peak PostgreSQL connections of
 the variant (``pg_stat_activity``, by a unique ``application_name``), the peak
-thread count and RSS of the process. Ratios are against ``bare 1 conn`` measured in
+thread count and RSS of the process, the process's CPU time per run (``CPU ms``), the
+share of wall time the cyclic garbage collector took (``GC %``) and its full collections
+(``full``). Ratios are against ``bare 1 conn`` measured in
 the same run. Threads and rows made are deleted at the end.
 
     python benchmarks/load.py [--url postgresql://...] [--levels 20,200,1000] [--runs 2]
@@ -150,6 +152,29 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+class GcTime:
+    """Time the cyclic collector spends while the runs go on, and its full collections."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.full += info["generation"] == 2
+
+    def __enter__(self) -> GcTime:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 class Sampler:
     """Peak connections (this variant's application_name), threads and RSS."""
 
@@ -221,10 +246,17 @@ async def variant(name: str, url: str, level: int, total: int, prefix: str) -> d
                     return await arun(graph, {"n": 0}, config)
                 return await graph.ainvoke({"n": 0}, config)
 
-            wall, lat, failed = await drive(one, level, total, prefix)
+            gc.collect()  # what the variant before left is not this one's cost
+            with GcTime() as collected:
+                cpu = time.process_time()
+                wall, lat, failed = await drive(one, level, total, prefix)
+                cpu = time.process_time() - cpu
     lat.sort()
     return {
         "variant": name,
+        "cpu_ms": cpu / total * 1000,
+        "gc_share": collected.seconds / wall,
+        "full_gcs": collected.full,
         "failed": failed,
         "runs_s": total / wall,
         "p50_ms": statistics.median(lat) * 1000,
@@ -363,7 +395,8 @@ async def main() -> None:
         parser.error(f"unknown --variants: {', '.join(sorted(unknown))}")
     print(
         f"{'level':>5} {'variant':<12} {'runs/s':>7} {'ratio':>6} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'conns':>5} {'threads':>7} {'RSS MB':>7} {'failed':>6}"
+        f"{'p99 ms':>7} {'conns':>5} {'threads':>7} {'RSS MB':>7} {'failed':>6} "
+        f"{'CPU ms':>6} {'GC %':>5} {'full':>4}"
     )
     try:
         for index, level in enumerate(int(x) for x in args.levels.split(",")):
@@ -380,7 +413,8 @@ async def main() -> None:
                 print(
                     f"{level:>5} {name:<12} {r['runs_s']:>7.1f} {r['runs_s'] / base:>6.2f} "
                     f"{r['p50_ms']:>7.0f} {r['p99_ms']:>7.0f} {r['conns']:>5} "
-                    f"{r['threads']:>7} {r['rss']:>7.0f} {sum(r['failed'].values()):>6}",
+                    f"{r['threads']:>7} {r['rss']:>7.0f} {sum(r['failed'].values()):>6} "
+                    f"{r['cpu_ms']:>6.1f} {r['gc_share'] * 100:>5.1f} {r['full_gcs']:>4}",
                     flush=True,
                 )
                 for key, count in r["failed"].items():

@@ -876,6 +876,51 @@ def test_a_join_after_a_longer_branch_ran_once(saver: SqliteSaver, durability: s
         }  # fmt: skip
 
 
+def test_a_task_whose_writes_a_crash_lost_still_ran(saver: SqliteSaver) -> None:
+    """a -> (b, c, d) -> e -> f, then d's saved writes and f's Send packet task's writes
+    removed: with durability="async" LangGraph saves a task's writes and the next
+    checkpoint in parallel, so a process killed between the two leaves exactly this.
+    The next checkpoint shows both ran; the report lists them as succeeded."""
+
+    def step(name: str) -> Any:
+        def body(state: Any) -> dict[str, Any]:
+            return {"log": [name]}
+
+        body.__name__ = name
+        return body
+
+    g = StateGraph(State)
+    for name in "abcde":
+        g.add_node(name, step(name))
+    g.add_node("f", step("f"))
+    g.add_edge(START, "a")
+    for name in "bcd":
+        g.add_edge("a", name)
+    g.add_edge(["b", "c", "d"], "e")
+    g.add_conditional_edges("e", lambda s: [Send("f", s)], ["f"])
+    g.add_edge("f", END)
+    graph = g.compile(checkpointer=saver)
+    thread = f"lost-writes-{uuid.uuid4().hex}"
+    config: RunnableConfig = {"configurable": {"thread_id": thread}}
+    graph.invoke(State(log=[]), config)
+    assert sorted(graph.get_state(config).values["log"]) == sorted("abcdef")
+    lost = [
+        t.task_id for tup in saver.list(config) for t in saved_tasks(tup) if t.name in ("d", "f")
+    ]
+    assert len(lost) == 2
+    with saver.cursor() as cur:
+        cur.executemany(
+            "DELETE FROM writes WHERE thread_id = ? AND task_id = ?",
+            [(thread, tid) for tid in lost],
+        )
+    for source in (saver, graph):
+        report = run_report(source, thread)
+        assert report.status is RunStatus.COMPLETED
+        assert {n.name: (n.status, n.runs) for n in report.nodes} == dict.fromkeys(
+            "abcdef", (NodeStatus.SUCCEEDED, 1)
+        )
+
+
 class _BudgetAgentState(GraphState):
     messages: Annotated[list[AnyMessage], add_messages]
 

@@ -15,8 +15,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.graph import StateGraph
-from langgraph.types import Interrupt, PregelTask, StateSnapshot
+from langgraph.types import Interrupt, PregelTask, Send, StateSnapshot
 
+from langgraph_runner._internal.compat import TASKS
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs.checkpoint_tasks import saved_tasks
 from langgraph_runner._state.bounded import saved_records
@@ -160,20 +161,48 @@ def from_saver(
     tuples: list[CheckpointTuple] = _chain(
         list(saver.list(cfg)), lambda t: _cid(t.config), lambda t: _cid(t.parent_config)
     )
-    steps = [_saver_step(t) for t in tuples]
+    steps = [
+        _saver_step(t, _ran_unsaved(t, tuples[i + 1] if i + 1 < len(tuples) else None))
+        for i, t in enumerate(tuples)
+    ]
     values = dict(tuples[-1].checkpoint["channel_values"]) if tuples else {}
     return steps, values
 
 
-def _saver_step(tup: CheckpointTuple) -> Step:
+def _ran_unsaved(tup: CheckpointTuple, child: CheckpointTuple | None) -> frozenset[str]:
+    """Nodes the checkpoint's step ran, as its next checkpoint shows, saved writes or not.
+
+    With ``durability="async"`` LangGraph saves a task's writes and the next
+    checkpoint in parallel: a process killed between the two leaves the next
+    checkpoint (the step's outcome is in it) without the writes of the task that
+    finished last, which would read as a task that never ran. The next checkpoint of
+    the loop tells: a node that ran in the step consumed its triggers, so its
+    ``versions_seen`` changed; a ``Send`` packet's task ran if the step was followed by
+    the loop at all. A join the stored checkpoint shows ready too early (a barrier's
+    later value) consumed nothing, so it still reads as not run.
+    """
+    if child is None or (child.metadata or {}).get("source") != "loop":
+        return frozenset()
+    before = tup.checkpoint.get("versions_seen") or {}
+    after = child.checkpoint.get("versions_seen") or {}
+    ran = {name for name, seen in after.items() if seen != before.get(name)}
+    packets = tup.checkpoint.get("channel_values", {}).get(TASKS) or ()
+    ran.update(p.node for p in packets if isinstance(p, Send))
+    return frozenset(ran)
+
+
+def _saver_step(tup: CheckpointTuple, ran_unsaved: frozenset[str] = frozenset()) -> Step:
     tasks = []
     for t in saved_tasks(tup):
         records = read_records([v for c, v in t.writes if c == "errors"])
         mark = read_mark(t.name, [v for c, v in t.writes if c == STEP_MARKS_KEY])
+        finished = t.finished or (
+            t.error is None and not t.interrupts and t.name in ran_unsaved
+        )  # its writes lost to a crash, its outcome in the next checkpoint
         tasks.append(
             Task(
                 t.name,
-                t.finished,
+                finished,
                 None if t.error is None else error_text(t.error),
                 t.interrupts,
                 records,
