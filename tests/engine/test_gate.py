@@ -25,10 +25,16 @@ def _model(text: str) -> GenericFakeChatModel:
 
 
 def _node() -> tuple[Any, threading.Event]:
-    """Attempt 1 writes 'first', hangs past its limit, then writes 'late' and streams
-    'late tokens' while attempt 2 is running (attempt 2 waits for that), then attempt 2
-    writes and streams its own."""
+    """Attempt 1 writes 'first', hangs past its limit until attempt 2 has started, then
+    writes 'late' and streams 'late tokens' while attempt 2 is running (attempt 2 waits
+    for that), then attempt 2 writes and streams its own.
+
+    Events, not sleeps, order the two attempts, and attempt 2 has most of its 1 s limit
+    left once the late work is done: on a starved machine a tighter plan (a 0.5 s limit,
+    attempt 1 waking at 0.6 s, attempt 2 waiting up to 0.45 s) let attempt 2 time out too.
+    """
     calls: list[int] = []
+    second_started = threading.Event()
     late_done = threading.Event()
 
     def flaky(state: S, writer: StreamWriter) -> dict[str, Any]:
@@ -36,17 +42,19 @@ def _node() -> tuple[Any, threading.Event]:
         attempt = len(calls)
         if attempt == 1:
             writer({"custom": "first"})
-            time.sleep(0.6)  # ignores its abort signal: abandoned at 0.5 s
+            # Ignores its abort signal: abandoned at 1 s, it wakes once attempt 2 runs.
+            second_started.wait(10)
             writer({"custom": "late"})
             _model("late tokens").invoke("q")
             late_done.set()
             return {"out": "late"}
-        late_done.wait(0.45)  # attempt 1 wakes up and writes while this one runs
+        second_started.set()
+        late_done.wait(0.8)  # attempt 1 wakes up and writes while this one runs
         writer({"custom": "second"})
         reply = _model("fresh tokens").invoke("q")
         return {"out": str(reply.content)}
 
-    node = create_node(flaky, timeout=0.5, retry=RetryConfig(max_attempts=2))
+    node = create_node(flaky, timeout=1.0, retry=RetryConfig(max_attempts=2))
     return node, late_done
 
 
