@@ -70,6 +70,24 @@ def real_waits(instant: None) -> Any:
         yield
 
 
+def _wait_sync(condition: Any, cap: float = 10.0) -> bool:
+    """Poll ``condition`` until it holds or ``cap`` seconds pass; whether it held."""
+    deadline = time.monotonic() + cap
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+async def _until(condition: Any, cap: float = 10.0) -> None:
+    """Yield to the loop until ``condition`` holds (a cap for a starved machine, not a bound)."""
+    deadline = time.monotonic() + cap
+    while not condition():
+        assert time.monotonic() < deadline, "never happened"
+        await asyncio.sleep(0.005)
+
+
 @pytest.fixture(autouse=True)
 def _settle_threads() -> Any:
     """Abandoned worker threads of one test never leak into the next."""
@@ -106,12 +124,23 @@ async def test_sync_code_that_ignores_abort_is_abandoned_and_its_result_discarde
 ) -> None:
     """A sync attempt past its timeout is abandoned: late result dropped, counted."""
     before = abandoned_thread_count()
-    stubborn = hang(0.3, honour_abort=False, result={"x": 99})
+    release = threading.Event()
+
+    def late(state: Any) -> dict[str, Any]:
+        # Returns only once released after the run's checks: a 0.3 s hang could end before
+        # a starved run got back here, and nothing would still be running.
+        release.wait(30)
+        return {"x": 99}
+
+    stubborn = hang(0, honour_abort=False, result=late)
     node = create_node(stubborn, name="work", timeout=TIMEOUT)
-    out = await run_graph(graph_of(node), mode, {})
-    assert out["errors"][0]["code"] == "NODE_TIMEOUT"
-    assert stubborn.running == 1  # still running in its abandoned thread
-    assert abandoned_thread_count() == before + 1
+    try:
+        out = await run_graph(graph_of(node), mode, {})
+        assert out["errors"][0]["code"] == "NODE_TIMEOUT"
+        assert stubborn.running == 1  # still running in its abandoned thread
+        assert abandoned_thread_count() == before + 1
+    finally:
+        release.set()
     assert stubborn.wait_idle(PROMPT)
     assert stubborn.completed == 1
     assert "x" not in out
@@ -119,10 +148,19 @@ async def test_sync_code_that_ignores_abort_is_abandoned_and_its_result_discarde
 
 async def test_abandoned_thread_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     """Abandoning a worker thread logs node.abandoned at warning level."""
-    stubborn = hang(0.2, honour_abort=False)
+    release = threading.Event()
+
+    def late(state: Any) -> None:
+        # Returns only once released after the run: a 0.2 s hang could beat a starved timeout.
+        release.wait(30)
+
+    stubborn = hang(0, honour_abort=False, result=late)
     node = create_node(stubborn, name="work", timeout=TIMEOUT)
-    with caplog.at_level("WARNING", logger="langgraph_runner"):
-        graph_of(node).invoke({})
+    try:
+        with caplog.at_level("WARNING", logger="langgraph_runner"):
+            graph_of(node).invoke({})
+    finally:
+        release.set()
     assert any("node.abandoned" in r.getMessage() for r in caplog.records)
 
 
@@ -341,17 +379,27 @@ async def test_abort_interrupts_a_retry_wait_at_once(mode: str) -> None:
     """An abort during a long retry wait ends the call promptly; no further attempt starts."""
     flaky = fail_times(10, ConnectionError, is_async=is_async(mode))
     retry = RetryConfig(max_attempts=5, initial_interval=30.0, max_interval=30.0)
-    node = create_node(flaky, name="work", retry=retry)
     controller = AbortController()
-    timer = threading.Timer(0.1, controller.abort, args=("stop",))
-    timer.start()
-    t0 = time.monotonic()
+    timers: list[threading.Timer] = []
+    waits_started: list[float] = []
+
+    def abort_during_the_wait(attempt: Any) -> None:
+        # Started from the hook the engine calls just before the wait, so the abort lands
+        # in the 30 s wait whatever the load (a timer started before the run could fire
+        # before the first attempt on a starved machine).
+        waits_started.append(time.monotonic())
+        timers.append(timer := threading.Timer(0.05, controller.abort, args=("stop",)))
+        timer.start()
+
+    node = create_node(flaky, name="work", retry=retry, on_retry_attempt=abort_during_the_wait)
     try:
         with pytest.raises(NodeAbortedError):
             await run_graph(graph_of(node), mode, {}, _aborted_config(controller))
     finally:
-        timer.cancel()
-    assert time.monotonic() - t0 < PROMPT
+        for timer in timers:
+            timer.cancel()
+    assert len(waits_started) == 1
+    assert time.monotonic() - waits_started[0] < PROMPT
     assert flaky.calls == 1
 
 
@@ -364,12 +412,18 @@ async def test_abort_during_an_attempt_fires_the_attempts_signal(
     breaker = CircuitBreaker("abort-test", CircuitBreakerConfig(failure_threshold=1))
     node = create_node(slow, name="work", retry=3, circuit_breaker=breaker, logger=events)
     controller = AbortController()
-    timer = threading.Timer(0.1, controller.abort, args=("shutdown",))
+
+    def abort_once_running() -> None:  # not a fixed 0.1 s: the attempt is under way
+        if _wait_sync(lambda: slow.running == 1):
+            controller.abort("shutdown")
+
+    timer = threading.Thread(target=abort_once_running, daemon=True)
     timer.start()
     t0 = time.monotonic()
     with pytest.raises(NodeAbortedError):
         await run_graph(graph_of(node), mode, {}, _aborted_config(controller))
     assert time.monotonic() - t0 < PROMPT
+    timer.join(PROMPT)
     assert slow.wait_idle(PROMPT)
     assert slow.calls == 1
     assert slow.aborted == 1
@@ -418,19 +472,22 @@ def test_abort_controller_in_config_works_and_a_wrong_type_is_named() -> None:
 async def test_cancelling_a_sync_node_under_ainvoke_stops_retries_and_records_nothing() -> None:
     """Cancelling the run during a sync node's retry wait: no new attempt, no record."""
     flaky = fail_times(100, ConnectionError)
-    retry = RetryConfig(max_attempts=50, initial_interval=0.05, max_interval=0.05, jitter=0)
+    retry = RetryConfig(max_attempts=50, initial_interval=0.1, max_interval=0.1, jitter=0)
     collector = NodeMetricsCollector()
     node = create_node(flaky, name="work", retry=retry)
     graph = graph_of(node)
     task = asyncio.ensure_future(
         graph.ainvoke({}, {"configurable": {METRICS_COLLECTOR_KEY: collector}})
     )
-    await asyncio.sleep(0.12)
+    # Cancel once an attempt has failed (a fixed 0.12 s could pass, on a starved machine,
+    # before the worker thread made the first call); the 0.1 s waits leave the cancel 0.3 s
+    # to land before a fifth call.
+    await _until(lambda: flaky.calls >= 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     calls_at_cancel = flaky.calls
-    await asyncio.sleep(0.2)  # four more waits' worth: nothing may run
+    await asyncio.sleep(0.3)  # three more waits' worth: nothing may run
     assert flaky.calls == calls_at_cancel
     assert 1 <= calls_at_cancel <= 4
     assert collector.get_node_metrics("work").failure_count == 0
@@ -441,7 +498,7 @@ async def test_cancelling_during_a_sync_attempt_aborts_its_signal() -> None:
     slow = hang(30.0)
     node = create_node(slow, name="work", retry=3)
     task = asyncio.ensure_future(graph_of(node).ainvoke({}))
-    await asyncio.sleep(0.1)
+    await _until(lambda: slow.running == 1)  # not a fixed 0.1 s: the attempt is under way
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
