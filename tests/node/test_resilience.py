@@ -42,6 +42,10 @@ from tests.conftest import MODES, EventCapture, run_graph
 pytestmark = pytest.mark.usefixtures("instant")
 
 TIMEOUT = 0.05
+# The limit of a sync attempt whose body a test counts (calls, running, completed): a worker
+# thread must pick the call up before it, and an attempt abandoned while still queued never
+# runs. On a starved machine a thread can take longer than 0.05 s to start.
+STARTS = 0.3
 PROMPT = 3.0  # "promptly": far above the limits used, far below the hang lengths
 
 
@@ -102,7 +106,8 @@ def _settle_threads() -> Any:
 async def test_timeout_records_node_timeout_after_every_attempt(mode: str) -> None:
     """Each attempt is cut at the timeout; the record says NODE_TIMEOUT, category timeout."""
     slow = hang(30.0, is_async=is_async(mode), result={"x": 1})
-    node = create_node(slow, name="work", timeout=TIMEOUT, retry=2)
+    limit = TIMEOUT if is_async(mode) else STARTS  # both attempts' bodies must run
+    node = create_node(slow, name="work", timeout=limit, retry=2)
     t0 = time.monotonic()
     out = await run_graph(graph_of(node), mode, {})
     assert time.monotonic() - t0 < PROMPT
@@ -318,13 +323,14 @@ async def test_deadline_caps_the_running_attempt(mode: str) -> None:
         seen.append(get_node_context().deadline)  # type: ignore[union-attr]
 
     slow = hang(30.0, is_async=is_async(mode))
-    node = create_node(slow, name="work", deadline=0.1, timeout=10.0, retry=3, on_failure=None)
+    deadline = 0.1 if is_async(mode) else STARTS  # the attempt's body must run
+    node = create_node(slow, name="work", deadline=deadline, timeout=10.0, retry=3, on_failure=None)
     t0 = time.monotonic()
     out = await run_graph(graph_of(node), mode, {})
     assert time.monotonic() - t0 < PROMPT
     [record] = out["errors"]
     assert record["code"] == "NODE_TIMEOUT"
-    assert "deadline of 0.100s" in record["message"]
+    assert f"deadline of {deadline:.3f}s" in record["message"]
     assert slow.calls == 1
     create_node(probe, deadline=5.0)({})
     assert seen[0] is not None and seen[0] > time.monotonic()

@@ -19,6 +19,11 @@ from langgraph_runner._policies.workers import (
 )
 from langgraph_runner._records.exceptions import NodeTimeoutError
 
+# The time limit of a call a test needs to have started (it counts it running, or holds its
+# worker): a call abandoned while it still waits for its worker thread never runs, and on a
+# starved machine a new thread can take longer than 0.02 s to pick its call up.
+STARTS = 0.3
+
 
 @pytest.fixture(autouse=True)
 def _no_thread_left_behind() -> Iterator[None]:
@@ -37,7 +42,7 @@ def test_abandoned_job_is_counted_until_it_finishes() -> None:
     release = threading.Event()
     before = abandoned_thread_count()
     with pytest.raises(NodeTimeoutError):
-        call_sync(lambda: release.wait(5), timeout=0.02)
+        call_sync(lambda: release.wait(5), timeout=STARTS)
     assert abandoned_thread_count() == before + 1
     assert running_abandoned_thread_count() == 1
     assert not wait_for_abandoned_threads(0.01)
@@ -56,12 +61,11 @@ def test_abandoned_worker_rejoins_pool() -> None:
         release.wait(5)
 
     with pytest.raises(NodeTimeoutError):
-        call_sync(stuck, timeout=0.02)
+        call_sync(stuck, timeout=STARTS)
     release.set()
     assert wait_for_abandoned_threads(5)
-    for _ in range(50):  # it checks itself in right after finishing
-        if thread[0] in workers._pool.idle:
-            break
+    deadline = time.monotonic() + 10  # it checks itself in right after finishing
+    while thread[0] not in workers._pool.idle and time.monotonic() < deadline:
         time.sleep(0.01)
     assert thread[0] in workers._pool.idle
 
@@ -95,7 +99,7 @@ def test_a_hung_upstream_holds_at_most_max_busy_threads(monkeypatch: pytest.Monk
 
     def caller() -> None:
         with pytest.raises(NodeTimeoutError):
-            call_sync(hung, timeout=0.05)
+            call_sync(hung, timeout=STARTS)
 
     callers = [threading.Thread(target=caller) for _ in range(20)]
     for t in callers:
@@ -121,7 +125,7 @@ def test_a_call_without_a_time_limit_never_waits_in_the_queue(
     monkeypatch.setattr(workers, "_pool", pool)
     release = threading.Event()
     with pytest.raises(NodeTimeoutError):
-        call_sync(lambda: release.wait(10), timeout=0.05)  # the one worker is stuck
+        call_sync(lambda: release.wait(10), timeout=STARTS)  # the one worker is stuck
     controller = AbortController()
     assert call_sync(lambda: 7, timeout=None, run_signal=controller.signal) == 7
     assert pool.created == 2
