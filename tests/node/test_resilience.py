@@ -138,7 +138,7 @@ async def test_sync_code_that_ignores_abort_is_abandoned_and_its_result_discarde
         return {"x": 99}
 
     stubborn = hang(0, honour_abort=False, result=late)
-    node = create_node(stubborn, name="work", timeout=TIMEOUT)
+    node = create_node(stubborn, name="work", timeout=STARTS)
     try:
         out = await run_graph(graph_of(node), mode, {})
         assert out["errors"][0]["code"] == "NODE_TIMEOUT"
