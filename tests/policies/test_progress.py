@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import StreamWriter, TimeoutPolicy
 
-from langgraph_runner import GraphState, NodeTimeoutError, create_node
+from langgraph_runner import GraphState, NodeTimeoutError, create_node, get_node_context
 from langgraph_runner._policies.progress import (
     Progress,
     expiry,
@@ -43,7 +44,11 @@ async def _run(mode: str, node: Any) -> dict[str, Any]:
 
 
 def _beating(mode: str, beat: str, steps: int = 10, pause: float = 0.05) -> Any:
-    """A node that works ``steps * pause`` seconds and signals progress after each step."""
+    """A node that works ``steps * pause`` seconds and signals progress after each step.
+
+    It stops once its attempt times out (the async one is cancelled; the sync one sees its
+    abort signal), so a long ``steps * pause`` costs nothing past the attempt's limit.
+    """
 
     def signal(runtime: Runtime[Any] | None, writer: StreamWriter | None, i: int) -> None:
         if beat == "runtime":
@@ -66,8 +71,11 @@ def _beating(mode: str, beat: str, steps: int = 10, pause: float = 0.05) -> Any:
         return awork
 
     def work(state: S, runtime: Runtime[Any], writer: StreamWriter) -> dict[str, Any]:
+        ctx = get_node_context()
+        assert ctx is not None
         for i in range(steps):
-            time.sleep(pause)
+            if ctx.abort_signal.wait_sync(pause):
+                ctx.abort_signal.throw_if_aborted()  # timed out: stop working
             signal(runtime, writer, i)
         return {"n": steps}
 
@@ -77,29 +85,37 @@ def _beating(mode: str, beat: str, steps: int = 10, pause: float = 0.05) -> Any:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("beat", ["runtime", "package", "stream-write"])
 async def test_progress_signals_keep_an_idle_limit_from_firing(mode: str, beat: str) -> None:
-    """Work longer than the idle limit, signalling progress more often, completes."""
-    fn = _beating(mode, beat)
-    node = create_node(fn, timeout=TimeoutPolicy(idle_timeout=0.25), on_error="raise")
-    assert (await _run(mode, node))["n"] == 10
+    """Work longer than the idle limit, signalling progress more often, completes.
+
+    A beat every 0.04 s against a 0.4 s idle limit: a starved thread may lose a third of a
+    second between two beats and still make it (a 0.25 s limit left it 0.2 s).
+    """
+    fn = _beating(mode, beat, steps=12, pause=0.04)  # 0.48 s of work: past the limit
+    node = create_node(fn, timeout=TimeoutPolicy(idle_timeout=0.4), on_error="raise")
+    assert (await _run(mode, node))["n"] == 12
 
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_silence_past_the_idle_limit_times_out_as_idle(mode: str) -> None:
     """No progress for idle_timeout seconds: NodeTimeoutError(kind='idle'), recorded."""
+    release = threading.Event()  # the silent node returns only after the run has ended
     if mode == "async":
 
         async def silent(state: S) -> dict[str, Any]:
-            await asyncio.sleep(2)
+            await asyncio.sleep(30)  # cancelled at the idle limit
             return {"n": 1}
 
     else:
 
         def silent(state: S) -> dict[str, Any]:  # type: ignore[misc]
-            time.sleep(0.6)
+            release.wait(30)  # ignores its abort signal: abandoned at the idle limit
             return {"n": 1}
 
     node = create_node(silent, timeout=TimeoutPolicy(idle_timeout=0.1))
-    out = await _run(mode, node)
+    try:
+        out = await _run(mode, node)
+    finally:
+        release.set()
     (record,) = out["errors"]
     assert record["code"] == "NODE_TIMEOUT"
     assert "idle timeout of 0.100s without making progress" in record["message"]
@@ -108,7 +124,7 @@ async def test_silence_past_the_idle_limit_times_out_as_idle(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 async def test_refresh_on_heartbeat_ignores_stream_writes(mode: str) -> None:
     """Under refresh_on='heartbeat' only heartbeats count, as in LangGraph's TimeoutPolicy."""
-    fn = _beating(mode, "stream-write")
+    fn = _beating(mode, "stream-write", steps=200)  # 10 s of writes, cut at 0.15 s
     policy = TimeoutPolicy(idle_timeout=0.15, refresh_on="heartbeat")
     node = create_node(fn, timeout=policy, on_error="raise")
     with pytest.raises(LGNodeTimeoutError) as caught:
@@ -119,14 +135,19 @@ async def test_refresh_on_heartbeat_ignores_stream_writes(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_the_run_limit_caps_an_attempt_that_keeps_beating(mode: str) -> None:
-    """Heartbeats never extend run_timeout."""
-    fn = _beating(mode, "runtime", steps=20, pause=0.03)
-    policy = TimeoutPolicy(run_timeout=0.2, idle_timeout=0.1)
+    """Heartbeats never extend run_timeout.
+
+    A beat every 0.02 s keeps a 0.4 s idle limit from firing even on a starved machine (a
+    0.1 s limit against beats every 0.03 s timed out as idle when a thread lost 0.07 s), and
+    the work (200 beats, 4 s) lasts far past the 0.8 s run limit that cuts it.
+    """
+    fn = _beating(mode, "runtime", steps=200, pause=0.02)
+    policy = TimeoutPolicy(run_timeout=0.8, idle_timeout=0.4)
     node = create_node(fn, timeout=policy, on_error="raise")
     with pytest.raises(NodeTimeoutError) as caught:
         await _run(mode, node)
     assert caught.value.kind == "run"
-    assert caught.value.timeout == pytest.approx(0.2)
+    assert caught.value.timeout == pytest.approx(0.8)
 
 
 def test_expiry_is_the_earlier_limit_and_moves_with_beats() -> None:
