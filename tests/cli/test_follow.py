@@ -18,11 +18,18 @@ from langgraph_runner.runs import open_checkpointer, run, run_report
 def test_follow_says_running_only_for_scheduled_steps_and_ends_with_x_of_n(tmp_path: Path) -> None:
     """Steps not reached yet are not 'running'; the last line says how many of N steps ran."""
 
+    out = io.StringIO()
+
     def step(name: str) -> Any:
         def body(state: GraphState) -> dict[str, Any]:
-            # long enough for the live writer (GATHER) and a poll to see it running, also
-            # on a loaded machine (0.15 s was missed once under the matrix)
-            time.sleep(0.6)
+            # Runs until the follower has shown it running (the live writer and a poll saw
+            # it), however slow a loaded machine makes them: a fixed sleep (0.15 s, then
+            # 0.6 s) could end first. The cap only bounds a failing run.
+            deadline = time.monotonic() + 10
+            while f"  {name}: running\n" not in out.getvalue():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
             return {}
 
         body.__name__ = name
@@ -36,7 +43,6 @@ def test_follow_says_running_only_for_scheduled_steps_and_ends_with_x_of_n(tmp_p
     g.add_edge("b", "c")
     g.add_edge("c", END)
     url = f"sqlite:///{tmp_path / 'runs.db'}"
-    out = io.StringIO()
     with open_checkpointer(url) as saver, open_checkpointer(url) as reader:
         graph = g.compile(checkpointer=saver)
         worker = threading.Thread(
