@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
