@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from langgraph_runner import CircuitBreakerConfig, GraphState, create_node
+from langgraph_runner._policies import circuit_redis
 from langgraph_runner._policies.circuit import (
     CircuitState,
     get_circuit_breaker,
@@ -23,16 +24,21 @@ from langgraph_runner._policies.circuit_redis import RedisBreakerStore, SharedCi
 from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner.testing import no_wait
 from tests import services
+from tests.fakes import FakeClock
 
 K = 4  # worker processes
 THRESHOLD = 8
-RECOVERY = 0.3
+# In one process an opened breaker stays open through every check (a starved test may take
+# seconds between two calls); a test that needs it half-open lets the time pass with elapse().
+RECOVERY = 30.0
+PROBE_RECOVERY = 0.3  # the lease test's probe is taken in another process: it really waits
 SLOW_RECOVERY = 1.0  # across processes: a worker stalled this long is not let in as a probe
 # Workers start from a fork server that imported this module once: K fresh interpreters
 # would each spend seconds importing LangGraph.
 LEASE = 3.0  # the probe lease when its holder is killed
-# Across processes on a loaded machine a Redis call can outlast the 0.25 s default, and the
-# breaker then falls back to its local state (by design): every worker would probe.
+# On a loaded machine a Redis call can outlast the 0.25 s default, and the breaker then falls
+# back to its local state (by design): across processes every worker would probe, and in one
+# process the breakers would stop sharing their state. Tests not about an outage use this.
 STORE_TIMEOUT = 5.0
 SPAWN = multiprocessing.get_context("forkserver")
 SPAWN.set_forkserver_preload([__name__])
@@ -61,6 +67,27 @@ def config(**overrides: Any) -> CircuitBreakerConfig:
     return CircuitBreakerConfig(
         **{"failure_threshold": THRESHOLD, "recovery_timeout": RECOVERY, **overrides}
     )
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The shared breakers' local clock, which times how long they trust what Redis said."""
+    fake = FakeClock()
+    monkeypatch.setattr(circuit_redis, "_monotonic", fake)
+    return fake
+
+
+def elapse(store: RedisBreakerStore, key: str, clock: FakeClock, seconds: float) -> None:
+    """Let ``seconds`` pass for breaker ``key`` without waiting for them.
+
+    Redis times the open period with its own clock, from the hash's ``o`` field (when it
+    opened, server ms): that moves back by ``seconds``. The local clock moves on as much.
+    """
+    base = store.keys(key)[0]
+    opened = store.client.hget(base, "o")
+    assert opened is not None, "the breaker never opened"
+    store.client.hset(base, "o", int(opened) - round(seconds * 1000))
+    clock.advance(seconds)
 
 
 def trip(breaker: SharedCircuitBreaker) -> None:
@@ -111,7 +138,7 @@ def _take_probe_and_hang(url: str, prefix: str, taken: Any) -> None:
     """Take the half-open probe, say so, and never report its outcome."""
     store = RedisBreakerStore(url, prefix=prefix, probe_lease=LEASE, timeout=STORE_TIMEOUT)
     asked_at = time.monotonic()  # system-wide on Linux: the parent can compare it
-    store.breaker("dep", config()).before_call()
+    store.breaker("dep", config(recovery_timeout=PROBE_RECOVERY)).before_call()
     taken.put(asked_at)
     time.sleep(60)
 
@@ -143,9 +170,9 @@ def test_processes_share_one_failure_window_and_one_probe(url: str, prefix: str)
 def test_lease_expires_when_the_probe_holder_dies(url: str, prefix: str) -> None:
     """A probe whose process is killed blocks others only until its lease expires."""
     store = RedisBreakerStore(url, prefix=prefix, probe_lease=LEASE, timeout=STORE_TIMEOUT)
-    breaker = store.breaker("dep", config())
+    breaker = store.breaker("dep", config(recovery_timeout=PROBE_RECOVERY))
     trip(breaker)
-    time.sleep(RECOVERY + 0.05)
+    time.sleep(PROBE_RECOVERY + 0.05)
     taken = SPAWN.Queue()
     holder = SPAWN.Process(target=_take_probe_and_hang, args=(url, prefix, taken))
     holder.start()
@@ -188,7 +215,7 @@ def test_lease_expires_when_the_probe_holder_dies(url: str, prefix: str) -> None
 
 def test_breakers_share_the_count_and_open_for_everyone(url: str, prefix: str) -> None:
     """Two breakers of one key (two workers) count failures together; both see it open."""
-    store = RedisBreakerStore(url, prefix=prefix, cache_ttl=0)
+    store = RedisBreakerStore(url, prefix=prefix, cache_ttl=0, timeout=STORE_TIMEOUT)
     one, two = (store.breaker("dep", config(failure_threshold=2)) for _ in range(2))
     one.before_call()
     one.on_failure()
@@ -206,7 +233,7 @@ def test_breakers_share_the_count_and_open_for_everyone(url: str, prefix: str) -
 
 def test_success_resets_the_shared_count(url: str, prefix: str) -> None:
     """A success told to Redis resets the consecutive count for every worker."""
-    store = RedisBreakerStore(url, prefix=prefix, cache_ttl=0)
+    store = RedisBreakerStore(url, prefix=prefix, cache_ttl=0, timeout=STORE_TIMEOUT)
     one, two = store.breaker("dep", config()), store.breaker("dep", config())
     one.before_call()
     one.on_failure()
@@ -217,13 +244,13 @@ def test_success_resets_the_shared_count(url: str, prefix: str) -> None:
 
 
 def test_probe_failure_reopens_and_ignored_probe_gives_the_lease_back(
-    url: str, prefix: str
+    url: str, prefix: str, clock: FakeClock
 ) -> None:
     """A failed probe re-opens for a fresh recovery; an ignored probe lets another one in."""
-    store = RedisBreakerStore(url, prefix=prefix)
+    store = RedisBreakerStore(url, prefix=prefix, timeout=STORE_TIMEOUT)
     one, two = store.breaker("dep", config()), store.breaker("dep", config())
     trip(one)
-    time.sleep(RECOVERY + 0.05)
+    elapse(store, "dep", clock, RECOVERY)
     one.before_call()
     with pytest.raises(CircuitOpenError):
         two.before_call()
@@ -235,11 +262,11 @@ def test_probe_failure_reopens_and_ignored_probe_gives_the_lease_back(
 
 
 def test_cached_closed_state_skips_redis_and_state_changes_reach_it(
-    url: str, prefix: str, caplog: pytest.LogCaptureFixture
+    url: str, prefix: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Settled after one closed answer; transitions this process causes are logged."""
     caplog.set_level(logging.INFO, logger="langgraph_runner")
-    store = RedisBreakerStore(url, prefix=prefix, cache_ttl=5)
+    store = RedisBreakerStore(url, prefix=prefix, cache_ttl=5, timeout=STORE_TIMEOUT)
     breaker = store.breaker("dep", config(failure_threshold=1))
     seen: list[tuple[str, str]] = []
     breaker.add_listener(lambda old, new: seen.append((old.value, new.value)))
@@ -248,7 +275,7 @@ def test_cached_closed_state_skips_redis_and_state_changes_reach_it(
     assert breaker.settled
     breaker.on_failure()
     assert not breaker.settled
-    time.sleep(RECOVERY + 0.05)
+    elapse(store, "dep", clock, RECOVERY)
     breaker.before_call()
     breaker.on_success()
     assert seen == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
@@ -257,7 +284,7 @@ def test_cached_closed_state_skips_redis_and_state_changes_reach_it(
 
 def test_get_circuit_breaker_keeps_the_shared_breaker_per_key(url: str, prefix: str) -> None:
     """store= makes the keyed breaker shared; the key alone then finds it; mixing is refused."""
-    store = RedisBreakerStore(url, prefix=prefix)
+    store = RedisBreakerStore(url, prefix=prefix, timeout=STORE_TIMEOUT)
     breaker = get_circuit_breaker("dep", config(), store=store)
     assert isinstance(breaker, SharedCircuitBreaker)
     assert get_circuit_breaker("dep") is breaker
@@ -271,7 +298,7 @@ def test_get_circuit_breaker_keeps_the_shared_breaker_per_key(url: str, prefix: 
 
 def test_reset_closes_it_for_everyone(url: str, prefix: str) -> None:
     """reset() deletes the shared state."""
-    store = RedisBreakerStore(url, prefix=prefix, cache_ttl=0)
+    store = RedisBreakerStore(url, prefix=prefix, cache_ttl=0, timeout=STORE_TIMEOUT)
     one, two = store.breaker("dep", config()), store.breaker("dep", config())
     trip(one)
     two.reset()
@@ -325,9 +352,9 @@ def _codes(graph: Any) -> list[str]:
     return [record["code"] for record in (graph.invoke({}) or {}).get("errors", [])]
 
 
-def test_graph_nodes_in_two_workers_trip_together(url: str, prefix: str) -> None:
+def test_graph_nodes_in_two_workers_trip_together(url: str, prefix: str, clock: FakeClock) -> None:
     """One worker's failing node opens the breaker for another worker's node."""
-    store = RedisBreakerStore(url, prefix=prefix)
+    store = RedisBreakerStore(url, prefix=prefix, timeout=STORE_TIMEOUT)
     failing_calls: list[str] = []
     other_calls: list[str] = []
     failing = _graph(store.breaker("dep", config(failure_threshold=3)), failing_calls, True, 3)
@@ -336,7 +363,7 @@ def test_graph_nodes_in_two_workers_trip_together(url: str, prefix: str) -> None
         assert _codes(failing) == ["RETRY_EXHAUSTED"]  # three attempts: the third opens it
         assert _codes(other) == ["CIRCUIT_OPEN"]
     assert other_calls == []
-    time.sleep(RECOVERY + 0.05)
+    elapse(store, "dep", clock, RECOVERY)
     assert _codes(other) == []  # the probe succeeds and closes it
     assert other_calls == ["called"]
     assert store.breaker("dep", config()).state is CircuitState.CLOSED
@@ -399,7 +426,10 @@ def test_outage_is_logged_once_and_its_end_once(
     port = listener.getsockname()[1]
     try:
         store = RedisBreakerStore(
-            f"redis://127.0.0.1:{port}/0", prefix=prefix, reconnect_interval=0.05
+            f"redis://127.0.0.1:{port}/0",
+            prefix=prefix,
+            reconnect_interval=0.05,
+            timeout=STORE_TIMEOUT,  # refused at once; once relayed, a slow reply is no outage
         )
         breaker = store.breaker("dep", config())
         for _ in range(3):  # each failure comes after a reconnect try is due
