@@ -20,6 +20,7 @@ from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
 from langgraph_runner import GraphState, create_node
+from langgraph_runner._cache.backend_guard import _GuardedTier
 from langgraph_runner._cache.backends import TieredCache
 from langgraph_runner._cache.node_cache import NodeCache
 from langgraph_runner._runs.checkpoint import open_checkpointer
@@ -445,9 +446,18 @@ async def test_a_hung_front_tier_leaves_the_back_tier_serving(
     cache = NodeCache(
         inputs=["url"],
         backend=TieredCache(front, back),
-        backend_timeout=0.2,
+        backend_timeout=0.2,  # what the hung front tier costs, once: then it is paused
         signing_key="k" * 32,
     )
+    # Each tier is bounded by a guard of its own. The healthy SQLite tier's bound is not what
+    # this test is about, and a starved machine can hold one of its calls past 0.2 s (a cache
+    # error): its guard gets one out of reach. Were the tiers' guards one, the front tier
+    # would then hang for it too, and the second run would miss.
+    tiers = cache._view
+    assert isinstance(tiers, TieredCache)
+    assert isinstance(tiers.front, _GuardedTier)
+    assert isinstance(tiers.back, _GuardedTier)
+    tiers.back.guard.timeout = 60.0
     graph = _fetch_graph(as_mode(mode, fetch), cache, logger=events)
     first = await run_graph(graph, mode, {"url": "a"})
     second = await run_graph(graph, mode, {"url": "a"})
