@@ -232,11 +232,18 @@ def test_a_take_whose_caller_was_cancelled_leaves_no_lock_behind() -> None:
             while session.held or (session._flusher and not session._flusher.done()):
                 assert time.monotonic() < deadline, "the late take was not let go"
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.05)  # the let-go's own statement
+            # The take's statement ran. The let-go is asked for by a callback of its answer, so
+            # it may still be on its way (not even queued yet): poll until the key is free and
+            # no longer held here, up to the same deadline.
             with _admin() as other:
-                free = bool(other.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
-                if free:
-                    other.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                while True:
+                    row = other.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                    free = bool(row[0])
+                    if free:
+                        other.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    if (free and not session.held) or time.monotonic() >= deadline:
+                        break
+                    await asyncio.sleep(0.01)
             return session.held, free
 
     held, free = asyncio.run(main())
