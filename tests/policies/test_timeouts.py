@@ -195,16 +195,24 @@ def test_late_result_and_late_error_are_discarded(run_in_thread: Callable[..., A
     threading.excepthook = hooked.append
     try:
         for outcome in ("value", "error"):
-            release = threading.Event()
+            started, release = threading.Event(), threading.Event()
 
-            def slow(outcome: str = outcome, release: threading.Event = release) -> str:
+            def slow(
+                outcome: str = outcome,
+                started: threading.Event = started,
+                release: threading.Event = release,
+            ) -> str:
+                started.set()
                 release.wait(5)
                 if outcome == "error":
                     raise Boom("late")
                 return "late"
 
+            # 0.3 s, not 0.02 s: a call abandoned before its worker thread starts it never
+            # runs, and then nothing would be late. It ends only once released, after this.
             with pytest.raises(NodeTimeoutError):
-                run_in_thread(slow, timeout=0.02)
+                run_in_thread(slow, timeout=0.3)
+            assert started.wait(5), "the function never ran: no late outcome was tested"
             release.set()
             assert wait_for_abandoned_threads(5)
     finally:
