@@ -692,8 +692,13 @@ async def test_graph_drained_passes_through(mode: str) -> None:
 @pytest.mark.parametrize("mode", ["sync-ainvoke", "async"])
 async def test_cancellation_propagates_and_is_not_recorded(mode: str, events: EventCapture) -> None:
     """Cancelling the run stops the node: CancelledError escapes, nothing retried or recorded."""
+    import threading
+
+    from langgraph_runner._policies.timeouts import wait_for_abandoned_threads
+
     started = asyncio.Event()
     loop = asyncio.get_running_loop()
+    release, returned = threading.Event(), threading.Event()
 
     if mode == "async":
 
@@ -702,12 +707,14 @@ async def test_cancellation_propagates_and_is_not_recorded(mode: str, events: Ev
             await asyncio.sleep(5)
             return {}
     else:
-        import time as _time
 
         def slow(state: Any) -> Any:
             loop.call_soon_threadsafe(started.set)
-            _time.sleep(0.3)
-            return {}
+            try:
+                release.wait(5)  # returns late: only once the run was cancelled
+                return {}
+            finally:
+                returned.set()
 
     graph = chain(("slow", create_node(slow, retry=5, logger=events)))
     task = asyncio.create_task(graph.ainvoke({}))
@@ -715,7 +722,11 @@ async def test_cancellation_propagates_and_is_not_recorded(mode: str, events: Ev
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.4)
+    if mode != "async":  # the abandoned sync body has returned, and its thread is done
+        release.set()
+        assert await asyncio.to_thread(returned.wait, 5)
+        assert await asyncio.to_thread(wait_for_abandoned_threads, 5)
+    await asyncio.sleep(0.4)  # a retry or a late record would show by now
     assert not events.named("node.failed")
     assert not events.named("node.retrying")
     assert len(events.named("node.started")) == 1
