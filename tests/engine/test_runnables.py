@@ -295,7 +295,8 @@ async def test_async_path_uses_ainvoke_and_timeout_applies() -> None:
             await asyncio.sleep(30)
         return {"x": 2}
 
-    node = create_node(RunnableLambda(sync_fn, afunc=async_fn), timeout=0.05)
+    # A limit a starved machine cannot reach on the quick calls (0.05 s was: 242 ms on CI).
+    node = create_node(RunnableLambda(sync_fn, afunc=async_fn), timeout=1.0)
     graph = _one_node(node)
     assert (await graph.ainvoke({}))["x"] == 2
     assert graph.invoke({})["x"] == 1
