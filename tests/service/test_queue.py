@@ -251,6 +251,9 @@ def _worker(backend: Backend, *, block: str = "", threads: int = 1, lease: float
         "QUEUE_LEASE": str(lease),
         "QUEUE_BLOCK": block,
         "PYTHONPATH": str(ROOT),
+        # A worker that does not stop after SIGTERM is sent SIGABRT by _stop: faulthandler
+        # then writes every thread's stack to its stderr, so the failure says where it hung.
+        "PYTHONFAULTHANDLER": "1",
     }
     command = [sys.executable, "-m", "langgraph_runner", "worker", str(WORKER_APP)]
     err = Path(backend.ledger).with_name(f"worker-{uuid.uuid4().hex[:8]}.err")
@@ -289,8 +292,20 @@ def _stop(procs: list[Any]) -> None:
         try:
             p.wait(30)
         except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+            p.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack to stderr
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def _exits(procs: list[Any]) -> list[int]:
+    """The workers' exit codes; any worker that did not exit cleanly prints its stderr."""
+    for p in procs:
+        if p.returncode != 0:
+            print(f"worker exited {p.returncode}; its stderr:\n{_stderr(p)[-6000:]}")
+    return [p.returncode for p in procs]
 
 
 @pytest.mark.slow
@@ -309,7 +324,7 @@ def test_worker_processes_run_each_queued_run_exactly_once(backend: Backend) -> 
         line.split()[2] for line in Path(backend.ledger).read_text().splitlines()
     )
     print("node executions per worker process:", sorted(by_process.values()))
-    assert [p.returncode for p in procs] == [0, 0, 0]  # SIGTERM: running runs finish first
+    assert _exits(procs) == [0, 0, 0]  # SIGTERM: running runs finish first
     assert backend.executed() == collections.Counter({(r, n): 1 for r in ids for n in NODES})
     with TestClient(backend.app(workers=0)) as api:
         listed = api.get("/runs", params={"limit": 100}, headers=A).json()["runs"]
