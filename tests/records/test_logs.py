@@ -248,6 +248,151 @@ def test_a_fresh_interpreter_prints_the_failure_once() -> None:
     assert line.startswith("node.failed node=boom") and "ValueError" in line
 
 
+# ---------------------------------------------------------------- the last-resort line
+
+
+def _failed_line(log: EventLogger) -> None:
+    fields: dict[str, Any] = {"node": "n", "attempt": 1, "message": "down"}
+    log.emit_rendered(logging.ERROR, "node.failed", fields, "node=n attempt=1 message=down")
+
+
+def _stderr_of(monkeypatch: pytest.MonkeyPatch, emit: Any) -> str:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    emit()
+    monkeypatch.undo()
+    return stream.getvalue()
+
+
+class Records(logging.Filter):
+    """A filter that lets every record through and keeps it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.seen.append(record)
+        return True
+
+
+@pytest.mark.parametrize("via", ["emit_rendered", "emit"])
+def test_unconfigured_logging_prints_what_the_last_resort_handler_prints(
+    monkeypatch: pytest.MonkeyPatch, via: str
+) -> None:
+    """With logging unconfigured the line is written without a record, byte for byte as
+    Python's last-resort handler writes the record (taken by adding a pass-through filter)."""
+    import langgraph_runner._records.log_record as log_record
+    import langgraph_runner._records.logs as logs
+
+    log = EventLogger()
+    made: list[Any] = []
+    real = log_record.make_record
+
+    def counted(*args: Any) -> logging.LogRecord:
+        made.append(args)
+        return real(*args)
+
+    emit = (
+        (lambda: _failed_line(log))
+        if via == "emit_rendered"
+        else (lambda: log.emit(logging.ERROR, "node.failed", node="n", attempt=1, message="down"))
+    )
+    with unconfigured():
+        monkeypatch.setattr(logs, "make_record", counted)
+        direct = _stderr_of(monkeypatch, emit)
+        assert made == []  # no LogRecord for a line only the last-resort handler sees
+        through = Records()
+        logging.getLogger(LOGGER_NAME).addFilter(through)
+        try:
+            monkeypatch.setattr(logs, "make_record", real)
+            by_the_stdlib = _stderr_of(monkeypatch, emit)
+        finally:
+            logging.getLogger(LOGGER_NAME).removeFilter(through)
+    assert len(through.seen) == 1  # the stdlib path, to its last-resort handler
+    assert direct == by_the_stdlib == "node.failed node=n attempt=1 message=down\n"
+
+
+class _Factory:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.base = logging.getLogRecordFactory()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        self.calls += 1
+        return self.base(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "observer", ["root handler", "filter", "own last resort", "record factory", "logger class"]
+)
+def test_anything_that_could_see_a_record_gets_one(
+    monkeypatch: pytest.MonkeyPatch, observer: str
+) -> None:
+    """The record is skipped only when nothing but the stock last-resort handler would see
+    it: a handler, a filter, a replaced last-resort handler, a record factory or a logger
+    class of the application's each get the record, as the stdlib gives it."""
+    ours = logging.getLogger(LOGGER_NAME)
+    seen: list[logging.LogRecord] = []
+    with unconfigured():
+        if observer == "root handler":
+            keep = Keep()
+            logging.getLogger().addHandler(keep)
+            seen = keep.records
+        elif observer == "filter":
+            records = Records()
+            monkeypatch.setattr(ours, "filters", [records])
+            seen = records.seen
+        elif observer == "own last resort":
+            keep = Keep()
+            monkeypatch.setattr(logging, "lastResort", keep)
+            seen = keep.records
+        elif observer == "record factory":
+            factory = _Factory()
+            logging.setLogRecordFactory(factory)
+        else:
+
+            class Mine(logging.Logger):
+                def handle(self, record: logging.LogRecord) -> None:
+                    seen.append(record)
+
+            monkeypatch.setattr(ours, "__class__", Mine)
+        try:
+            text = _stderr_of(monkeypatch, lambda: _failed_line(EventLogger()))
+        finally:
+            if observer == "record factory":
+                logging.setLogRecordFactory(factory.base)
+    if observer == "record factory":
+        assert factory.calls == 1
+        assert text == "node.failed node=n attempt=1 message=down\n"  # still printed, once
+        return
+    [record] = seen
+    assert record.getMessage() == "node.failed node=n attempt=1 message=down"
+    assert record.lgr_fields == {  # type: ignore[attr-defined]
+        "event": "node.failed",
+        "node": "n",
+        "attempt": 1,
+        "message": "down",
+    }
+    # a filter lets it through to the last-resort handler; the others keep it
+    assert text == ("node.failed node=n attempt=1 message=down\n" if observer == "filter" else "")
+
+
+def test_the_last_resort_handlers_level_and_a_missing_stderr_are_respected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A last-resort handler raised above ERROR prints nothing; with no ``sys.stderr``
+    (pythonw) the line goes nowhere and the caller is not failed."""
+    assert logging.lastResort is not None
+    with unconfigured():
+        monkeypatch.setattr(logging.lastResort, "level", logging.CRITICAL)
+        assert _stderr_of(monkeypatch, lambda: _failed_line(EventLogger())) == ""
+        monkeypatch.setattr(sys, "stderr", None)
+        _failed_line(EventLogger())  # no error
+        monkeypatch.undo()
+    assert logging.lastResort.level == logging.WARNING
+
+
 # ---------------------------------------------------------------- stdlib routing
 
 

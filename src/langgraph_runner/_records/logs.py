@@ -89,25 +89,23 @@ def _line(fields: Mapping[str, Any]) -> str:
     return " ".join(f"{_escape(k)}={_escape(v)}" for k, v in fields.items() if v is not None)
 
 
-def _stdlib_record(
-    logger: logging.Logger, level: int, event: object, fields: Mapping[str, Any]
-) -> logging.LogRecord:
-    """The stdlib record of one event: the message (one line) and the fields for formatters.
+def _to_stdlib(
+    logger: logging.Logger, level: int, event: str, line: str, fields: Mapping[str, Any]
+) -> None:
+    """Hand one event to the stdlib logger: its one-line message and its fields.
 
-    Made directly, as ``Logger._log`` would make it but without looking for the caller
-    in the stack (``findCaller``: the caller would be the package's own logging code,
-    which tells a reader nothing); ``pathname``, ``lineno`` and ``funcName`` say so,
-    as the stdlib's own records do when caller lookup is off (``log_record``).
+    The record is made directly, as ``Logger._log`` would make it but without looking
+    for the caller in the stack (``findCaller``: the caller would be the package's own
+    logging code, which tells a reader nothing); ``pathname``, ``lineno`` and
+    ``funcName`` say so, as the stdlib's own records do when caller lookup is off
+    (``log_record``). When nothing but Python's last-resort handler would see the
+    record (logging left unconfigured), the line is written as that handler writes it,
+    and no record is made.
     """
-    if type(event) is not str or not event.isprintable():
-        event = _escape(event)
-    tail = _line(fields)
-    return make_record(
-        logger,
-        level,
-        f"{event} {tail}" if tail else event,
-        {_FIELDS_ATTR: {"event": event, **fields}},
-    )
+    if _last_resort_only(logger, level):
+        _print_as_last_resort(line)
+        return
+    logger.handle(make_record(logger, level, line, {_FIELDS_ATTR: {"event": event, **fields}}))
 
 
 def _reaches_a_handler(logger: logging.Logger, level: int) -> bool:
@@ -129,6 +127,54 @@ def _reaches_a_handler(logger: logging.Logger, level: int) -> bool:
         current = current.parent
     # No handler at all: Python's "last resort" handler prints it.
     return not found and logging.lastResort is not None and level >= logging.lastResort.level
+
+
+_STDERR_HANDLER = type(logging.lastResort)
+_LOGGER_HANDLE = logging.Logger.handle
+_LOGGER_CALL_HANDLERS = logging.Logger.callHandlers
+
+
+def _last_resort_only(logger: logging.Logger, level: int) -> bool:
+    """Whether a record at ``level`` would reach only Python's own last-resort handler,
+    as it is when the application configured no logging (the default).
+
+    Then the handler prints the record's message and nothing else (its formatter is
+    the stdlib's ``%(message)s``): the line can be written as it would, without a
+    ``LogRecord``. False as soon as anything could see a record: a handler or filter
+    on the way, a replaced or changed last-resort handler, a record factory or a
+    logger class of the application's own.
+    """
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.handlers or current.filters:
+            return False
+        if not current.propagate:
+            break
+        current = current.parent
+    handler = logging.lastResort
+    return (
+        handler is not None
+        and handler.__class__ is _STDERR_HANDLER
+        and level >= handler.level
+        and handler.formatter is None
+        and not handler.filters
+        and logging.getLogRecordFactory() is logging.LogRecord
+        and logger.__class__.handle is _LOGGER_HANDLE
+        and logger.__class__.callHandlers is _LOGGER_CALL_HANDLERS
+        and "handle" not in logger.__dict__
+    )
+
+
+def _print_as_last_resort(line: str) -> None:
+    """Write one line to ``sys.stderr`` as Python's last-resort handler would."""
+    handler = logging.lastResort
+    assert handler is not None  # checked by _last_resort_only
+    with handler.lock:  # type: ignore[union-attr]
+        stream = sys.stderr
+        if stream is None:  # no stderr (pythonw): the handler writes nowhere either
+            return
+        stream.write(line + "\n")
+        stream.flush()
 
 
 _METHODS = {
@@ -246,15 +292,7 @@ class EventLogger:
             if custom is None:
                 if not tail.isprintable():
                     tail = _line(fields)
-                std = self._std
-                std.handle(
-                    make_record(
-                        std,
-                        level,
-                        f"{event} {tail}" if tail else event,
-                        {_FIELDS_ATTR: {"event": event, **fields}},
-                    )
-                )
+                _to_stdlib(self._std, level, event, f"{event} {tail}" if tail else event, fields)
             else:
                 _to_custom(custom, level, event, fields)
         except Exception:  # a broken user logger must not fail a node
@@ -285,8 +323,10 @@ class EventLogger:
                 )
             custom = self._custom
             if custom is None:
-                std = self._std
-                std.handle(_stdlib_record(std, level, event, fields))
+                if type(event) is not str or not event.isprintable():
+                    event = _escape(event)
+                tail = _line(fields)
+                _to_stdlib(self._std, level, event, f"{event} {tail}" if tail else event, fields)
             else:
                 _to_custom(custom, level, event, fields)
         except Exception:  # a broken user logger must not fail a node
