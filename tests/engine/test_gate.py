@@ -11,6 +11,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import StreamWriter
 
 from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner._engine.tokens import DISCARDED_EVENT
 from langgraph_runner._policies.timeouts import wait_for_abandoned_threads
 from langgraph_runner.testing import no_wait
 
@@ -105,3 +106,51 @@ def test_a_live_attempt_streams_tokens_as_it_would_bare() -> None:
         ]
 
     assert run(create_node(talk, timeout=5)) == run(talk)
+
+
+def test_a_discarded_event_names_only_messages_the_run_streamed() -> None:
+    """An abandoned attempt's late tokens reach neither the stream nor the
+    ``discarded_message`` event of a later attempt that fails: that event names exactly
+    the messages the failed live attempt streamed."""
+    calls: list[int] = []
+    second_started = threading.Event()
+    late_done = threading.Event()
+
+    def flaky(state: S) -> dict[str, Any]:
+        calls.append(1)
+        attempt = len(calls)
+        if attempt == 1:  # abandoned at 1 s; streams once attempt 2 runs
+            second_started.wait(10)
+            _model("late tokens").invoke("q")
+            late_done.set()
+            return {"out": "late"}
+        if attempt == 2:
+            second_started.set()
+            late_done.wait(0.8)
+            _model("fresh tokens").invoke("q")
+            raise ConnectionError("dropped mid-answer")
+        return {"out": str(_model("final answer").invoke("q").content)}
+
+    g = StateGraph(S)
+    g.add_node("n", create_node(flaky, timeout=1.0, retry=RetryConfig(max_attempts=3)))
+    g.add_edge(START, "n")
+    streamed: dict[str, str] = {}  # message id -> its text, as the run streamed it
+    discarded: list[list[str]] = []
+    with no_wait():
+        parts: Any
+        for mode, parts in g.compile().stream({}, stream_mode=["custom", "messages"]):
+            if mode == "custom":
+                assert parts["event"] == DISCARDED_EVENT
+                discarded.append(parts["message_ids"])
+            else:
+                message, _meta = parts
+                if isinstance(message, AIMessageChunk):
+                    streamed[str(message.id)] = streamed.get(str(message.id), "") + str(
+                        message.content
+                    )
+    assert late_done.wait(5), "the abandoned attempt should have finished its late work"
+    wait_for_abandoned_threads(5)
+    assert len(calls) == 3
+    assert sorted(streamed.values()) == ["final answer", "fresh tokens"]
+    [fresh] = [i for i, text in streamed.items() if text == "fresh tokens"]
+    assert discarded == [[fresh]]

@@ -30,7 +30,7 @@ from langgraph_runner._engine.breaker import tell_breaker
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.events import emit
 from langgraph_runner._engine.faults import planned_fault
-from langgraph_runner._engine.gate import gated_config
+from langgraph_runner._engine.gate import gate_tokens, gated_config, ungate_tokens
 from langgraph_runner._engine.hooks import acall_hook, call_hook
 from langgraph_runner._engine.inject import kwargs_for
 from langgraph_runner._engine.spec import NodeSpec
@@ -163,6 +163,7 @@ def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | N
     progress, cfg = _progress_for(spec, cfg, limit, threaded=True)
     token = set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
     ptoken = set_progress(progress)
+    ttoken = gate_tokens(cfg, progress, refresh_on=spec.refresh_on)
     try:
         with _compat.use_config(cfg):
             func = functools.partial(spec.fn, state, **kwargs_for(spec.accepts, cfg, call.node()))
@@ -192,6 +193,7 @@ def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | N
             raise _timed_out(call, exc, deadline_limit) from None
         raise
     finally:
+        ungate_tokens(ttoken)
         reset_progress(ptoken)
         reset_context(token)
         controller.close()
@@ -233,6 +235,7 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
     progress, cfg = _progress_for(spec, cfg, limit, threaded=not is_async)
     token = set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
     ptoken = set_progress(progress)
+    ttoken = gate_tokens(cfg, progress, refresh_on=spec.refresh_on)
     try:
         with _compat.use_config(cfg):
             func = functools.partial(spec.fn, state, **kwargs_for(spec.accepts, cfg, call.node()))
@@ -264,6 +267,7 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
             raise _timed_out(call, exc, deadline_limit) from None
         raise
     finally:
+        ungate_tokens(ttoken)
         reset_progress(ptoken)
         reset_context(token)
         controller.close()

@@ -7,6 +7,11 @@ progress (LangGraph's ``TimeoutPolicy`` does the same). Once the attempt timed
 out, the gate is closed: an abandoned thread's writes, tokens ("messages"
 stream mode) and callback events no longer reach the run.
 
+The token collector of a run that streams ``messages`` (``tokens.TOKENS``, which
+LangChain's configure hook adds to every chat model run) is gated too, for the
+attempt (``gate_tokens``): an abandoned attempt's late tokens are never named in
+a later attempt's ``discarded_message`` event.
+
 Handlers are gated by a subclass of their own class made once per class, whose
 ``on_*`` methods forward to the original handler (so ``isinstance`` checks that
 LangChain and LangGraph make, for example for token streaming, still hold).
@@ -16,15 +21,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from contextvars import Token
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import RunnableConfig
 
+from langgraph_runner._engine.tokens import TOKENS, Tokens
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.progress import Progress
 
-__all__ = ["gated_config"]
+__all__ = ["gate_tokens", "gated_config", "ungate_tokens"]
 
 _GATED: dict[type, type | None] = {}
 
@@ -125,3 +132,35 @@ def gated_config(
     if callbacks is not None:
         config = {**config, "callbacks": _gated_callbacks(callbacks, progress, auto)}
     return config
+
+
+def gate_tokens(
+    config: RunnableConfig | None, progress: Progress | None, *, refresh_on: str = "auto"
+) -> Token[Tokens | None] | None:
+    """For a gated attempt (``progress``) of a call that collects its tokens: make the
+    collector's gated stand-in the current one, until ``ungate_tokens``.
+
+    The stand-in is the one in ``config``'s callbacks (``gated_config``'s), so the
+    configure hook, which adds the current collector to a chat model run unless the
+    very object is among its handlers already, adds no second one. None when there is
+    nothing to gate.
+    """
+    tokens = TOKENS.get()
+    if tokens is None or progress is None:
+        return None
+    callbacks = config.get("callbacks") if config else None
+    handlers = callbacks if isinstance(callbacks, list) else getattr(callbacks, "handlers", ())
+    stand_in: Any = None
+    for handler in handlers or ():
+        if getattr(handler, "__dict__", {}).get("_lgr_target") is tokens:
+            stand_in = handler
+            break
+    if stand_in is None:
+        stand_in = _gate(tokens, progress, refresh_on == "auto", {})
+    return TOKENS.set(stand_in)
+
+
+def ungate_tokens(token: Token[Tokens | None] | None) -> None:
+    """Undo ``gate_tokens``."""
+    if token is not None:
+        TOKENS.reset(token)
