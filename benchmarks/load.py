@@ -127,6 +127,7 @@ async def bare_one(url: str) -> AsyncIterator[Any]:
 
 
 POOL_TIMEOUT = 30.0  # --pool-timeout: how long a statement may wait for a pooled connection
+MAX_CONNECTIONS = 4  # --max-connections: open_async_checkpointer's checkpoint pool
 
 
 @asynccontextmanager
@@ -236,7 +237,9 @@ async def variant(name: str, url: str, level: int, total: int, prefix: str) -> d
     tagged = _tag(url, app)
     opener = {"bare 1 conn": bare_one, "bare pool": bare_pool}.get(name)
     with Sampler(url, app) as sample:
-        ours = open_async_checkpointer(tagged, pool_timeout=POOL_TIMEOUT)
+        ours = open_async_checkpointer(
+            tagged, pool_timeout=POOL_TIMEOUT, max_connections=MAX_CONNECTIONS
+        )
         async with opener(tagged) if opener else ours as saver:
             graph = build().compile(checkpointer=saver)
 
@@ -269,7 +272,9 @@ async def variant(name: str, url: str, level: int, total: int, prefix: str) -> d
 
 async def worker(url: str, app: str, level: int, total: int, prefix: str) -> dict[str, Any]:
     """One process of ``--processes``: ``total`` runs of ``arun``, ``level`` in flight."""
-    async with open_async_checkpointer(_tag(url, app), pool_timeout=POOL_TIMEOUT) as saver:
+    async with open_async_checkpointer(
+        _tag(url, app), pool_timeout=POOL_TIMEOUT, max_connections=MAX_CONNECTIONS
+    ) as saver:
         graph = build().compile(checkpointer=saver)
 
         async def one(thread: str) -> None:
@@ -302,6 +307,8 @@ def processes(args: argparse.Namespace, prefix: str) -> None:
                     str(args.pool_timeout),
                     "--step-timeout",
                     str(args.step_timeout),
+                    "--max-connections",
+                    str(args.max_connections),
                     "--worker",
                     app,
                     "--per-process",
@@ -356,6 +363,12 @@ async def main() -> None:
     parser.add_argument("--pool-timeout", type=float, default=30.0)
     parser.add_argument("--step-timeout", type=float, default=5.0)
     parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=4,
+        help="open_async_checkpointer's checkpoint connections (default: its own, 4)",
+    )
+    parser.add_argument(
         "--variants",
         default="bare 1 conn,bare pool,bare ours,arun",
         help="which variants (bare 1 conn, the baseline, always runs)",
@@ -371,8 +384,9 @@ async def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # a child of --processes
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global POOL_TIMEOUT, STEP_TIMEOUT
+    global POOL_TIMEOUT, STEP_TIMEOUT, MAX_CONNECTIONS
     POOL_TIMEOUT, STEP_TIMEOUT = args.pool_timeout, args.step_timeout
+    MAX_CONNECTIONS = args.max_connections
     if args.gc_threshold:
         gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
     # The warnings that runs wait for connections would drown the output.
