@@ -243,3 +243,33 @@ def test_a_connection_left_in_a_transaction_or_broken_is_not_handed_over() -> No
             await pool_.close()
 
     assert asyncio.run(main()) == ["in a transaction: IDLE 1", "broken: IDLE 1"]
+
+
+def test_once_every_connection_is_lent_no_statement_waits_in_psycopg_pools_queue() -> None:
+    """With many statements at once, those that find every connection lent wait in the
+    pool's own queue and are handed returned connections, even while a connection is on
+    its way to a statement that has not resumed yet: psycopg_pool's own wait (a task, a
+    timer and a condition each) is not used, every statement completes, none is lost."""
+
+    async def main() -> tuple[int, int, int]:
+        pool_ = await _async_pool(2, "test-own-queue")
+        try:
+            done: list[int] = []
+
+            async def one(n: int) -> None:
+                async with pool_.connection() as conn:
+                    await conn.execute("SELECT 1")
+                    await asyncio.sleep(0)  # another statement's turn while this one holds it
+                done.append(n)
+
+            for _ in range(3):  # waves: connections returned to waiters, then idle again
+                await asyncio.gather(*(one(n) for n in range(200)))
+            queued = int(pool_.get_stats().get("requests_queued", 0))
+            return len(done), queued, await _idle_after(pool_, 2)
+        finally:
+            await pool_.close()
+
+    done, queued, idle = asyncio.run(main())
+    assert done == 600
+    assert queued == 0
+    assert idle == 2

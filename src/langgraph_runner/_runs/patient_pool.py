@@ -10,11 +10,14 @@ on. A stalled wait fails with ``DatabaseUnavailableError`` naming the database a
 ``pool_timeout`` setting; waits are told to their run (``pool_wait``).
 
 The async pool's waits keep their place in the queue while one watcher per pool looks
-for a stall. While every connection is lent out, a waiting statement waits in the
-pool's own queue and a returned connection (open, idle, no transaction left) is handed
+for a stall. While every connection is lent out (psycopg_pool's own count: none idle,
+none being opened), and while anyone already waits there, a statement waits in the
+pool's own queue, and a returned connection (open, idle, no transaction left) is handed
 straight to the first in it: psycopg_pool's own wait costs a task, a timer and a
-condition per statement, which under many runs at once cost more CPU than the round
-trips the pool saves. Anything else goes through psycopg_pool (reset, replaced).
+condition per statement, which under many runs at once cost more CPU, and kept more
+objects alive for the garbage collector, than the round trips the pool saves. Anything
+else goes through psycopg_pool (reset, replaced); a connection that lands idle in it
+(returned, fresh or a replacement) is asked for by the first statement waiting here.
 
 The sync pool cannot watch while it waits: after a stall window in which
 connections still came back, it asks again.
@@ -97,29 +100,41 @@ class PatientAsyncPool(AsyncConnectionPool):
         self._watcher: asyncio.Future[None] | None = None
         self._queue: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._passing: set[asyncio.Future[None]] = set()
-        self._lent = 0  # connections given out and not yet back through putconn
         self._their_turn = False
 
     async def putconn(self, conn: Any) -> None:
         self.freed_at = time.monotonic()
-        self._lent -= 1
         theirs = bool(getattr(self, "_waiting", None))  # waits in psycopg_pool's own queue
         if self._queue and _reusable(conn) and not (theirs and self._their_turn):
             self._their_turn = True  # (when both queues wait, they take turns)
             waiter = self._next_waiter()
             if waiter is not None:  # straight to the next statement waiting here
                 waiter.set_result(conn)  # still lent: to the waiter
-                self._lent += 1
                 return
         self._their_turn = False
         if self.on_return is not None:
             self.on_return(conn)
-        await super().putconn(conn)
-        if theirs:
-            return  # it went to psycopg_pool's first waiter
-        waiter = self._next_waiter()
-        if waiter is not None:  # idle now (or being replaced): one waiting here asks the pool
-            waiter.set_result(None)
+        await super().putconn(conn)  # idle, reset, replaced or to psycopg_pool's first waiter
+
+    async def _add_to_pool(self, conn: Any) -> None:
+        """psycopg_pool's own: a connection (returned, fresh or a replacement) goes to its
+        first waiter, else into the idle pool; then one statement waiting here asks for it."""
+        await super()._add_to_pool(conn)
+        self._wake_if_idle()
+
+    def _wake_if_idle(self) -> None:
+        """While a connection is idle, the first statement waiting here asks the pool for it."""
+        if getattr(self, "_pool", None):
+            waiter = self._next_waiter()
+            if waiter is not None:
+                waiter.set_result(None)
+
+    def _waiting_here(self) -> bool:
+        """Whether a statement waits in this pool's own queue (stopped waits dropped)."""
+        queue = self._queue
+        while queue and queue[0].done():
+            queue.popleft()
+        return bool(queue)
 
     def _next_waiter(self) -> asyncio.Future[Any] | None:
         """The longest waiting statement of this pool's own queue still waiting."""
@@ -130,15 +145,27 @@ class PatientAsyncPool(AsyncConnectionPool):
         return None
 
     async def _lend(self, timeout: float) -> Any:
-        """psycopg_pool's ``getconn``, counted as lent."""
-        conn = await super().getconn(timeout=timeout)
-        self._lent += 1
-        return conn
+        """psycopg_pool's ``getconn``."""
+        return await super().getconn(timeout=timeout)
+
+    def _all_lent(self) -> bool:
+        """Whether every connection the pool may open is open and lent out: none idle, none
+        being opened (a connection handed to one of psycopg_pool's own waiters counts as
+        lent from that moment, not only once its waiter resumes)."""
+        return (
+            not getattr(self, "_pool", True)
+            and getattr(self, "_nconns", 0) >= self.max_size
+            and not getattr(self, "_growing", True)
+        )
 
     async def getconn(self, timeout: float | None = None) -> Any:
         stall = float(self.timeout if timeout is None else timeout)
-        if getattr(self, "_pool", None) and not getattr(self, "_waiting", True):
-            return await self._lend(stall)  # one is free: no wait to watch
+        if (
+            getattr(self, "_pool", None)
+            and not getattr(self, "_waiting", True)
+            and not self._waiting_here()
+        ):
+            return await self._lend(stall)  # one is free and nobody waits: no wait to watch
         me = asyncio.current_task()
         if me is None:  # pragma: no cover - always in a task under asyncio
             return await self._lend(stall)
@@ -152,6 +179,7 @@ class PatientAsyncPool(AsyncConnectionPool):
             if conn is None:
                 conn = await self._lend(FOREVER)
         except asyncio.CancelledError:
+            self._wake_if_idle()  # it may have been woken for an idle connection: pass that on
             if told.stalled and not _still_cancelled(me):
                 raise stalled(self.database, stall, self.max_size) from None
             raise
@@ -164,8 +192,8 @@ class PatientAsyncPool(AsyncConnectionPool):
         """With every connection lent out (each comes back through ``putconn``), wait in this
         pool's own queue: ``putconn`` hands a connection straight over (psycopg_pool's own
         wait costs a task, a timer and a condition per statement). None: ask the pool."""
-        if self._lent < self.max_size or getattr(self, "_pool", True):
-            return None
+        if not self._waiting_here() and not self._all_lent():
+            return None  # a connection is free or coming: the pool gives it
         waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(waiter)
         try:
@@ -173,7 +201,6 @@ class PatientAsyncPool(AsyncConnectionPool):
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
                 handed = waiter.result()  # given just as this wait was stopped: pass it on
-                self._lent += 1  # (putconn counts it back)
                 self._passing.add(task := asyncio.ensure_future(self.putconn(handed)))
                 task.add_done_callback(self._passing.discard)
             raise

@@ -64,6 +64,8 @@ def stalled(database: str, pool_timeout: float, size: int) -> DatabaseUnavailabl
 class Telling:
     """One wait's telling: once it lasted ``notice`` seconds, and its end if told."""
 
+    __slots__ = ("database", "listener", "notice", "stall", "stalled", "started", "told")
+
     def __init__(self, database: str, notice: float) -> None:
         self.database = database
         self.notice = notice
