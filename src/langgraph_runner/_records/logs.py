@@ -90,9 +90,10 @@ def _line(fields: Mapping[str, Any]) -> str:
 
 
 def _to_stdlib(
-    logger: logging.Logger, level: int, event: str, line: str, fields: Mapping[str, Any]
+    logger: logging.Logger, level: int, event: str, tail: str, fields: Mapping[str, Any]
 ) -> None:
-    """Hand one event to the stdlib logger: its one-line message and its fields.
+    """Hand one event to the stdlib logger: its one-line message (``event``, then the
+    printable ``tail`` of its fields) and its fields.
 
     The record is made directly, as ``Logger._log`` would make it but without looking
     for the caller in the stack (``findCaller``: the caller would be the package's own
@@ -102,6 +103,7 @@ def _to_stdlib(
     record (logging left unconfigured), the line is written as that handler writes it,
     and no record is made.
     """
+    line = f"{event} {tail}" if tail else event
     if _last_resort_only(logger, level):
         _print_as_last_resort(line)
         return
@@ -292,7 +294,7 @@ class EventLogger:
             if custom is None:
                 if not tail.isprintable():
                     tail = _line(fields)
-                _to_stdlib(self._std, level, event, f"{event} {tail}" if tail else event, fields)
+                _to_stdlib(self._std, level, event, tail, fields)
             else:
                 _to_custom(custom, level, event, fields)
         except Exception:  # a broken user logger must not fail a node
@@ -325,8 +327,7 @@ class EventLogger:
             if custom is None:
                 if type(event) is not str or not event.isprintable():
                     event = _escape(event)
-                tail = _line(fields)
-                _to_stdlib(self._std, level, event, f"{event} {tail}" if tail else event, fields)
+                _to_stdlib(self._std, level, event, _line(fields), fields)
             else:
                 _to_custom(custom, level, event, fields)
         except Exception:  # a broken user logger must not fail a node

@@ -144,10 +144,6 @@ class PatientAsyncPool(AsyncConnectionPool):
                 return waiter
         return None
 
-    async def _lend(self, timeout: float) -> Any:
-        """psycopg_pool's ``getconn``."""
-        return await super().getconn(timeout=timeout)
-
     def _all_lent(self) -> bool:
         """Whether every connection the pool may open is open and lent out: none idle, none
         being opened (a connection handed to one of psycopg_pool's own waiters counts as
@@ -165,10 +161,10 @@ class PatientAsyncPool(AsyncConnectionPool):
             and not getattr(self, "_waiting", True)
             and not self._waiting_here()
         ):
-            return await self._lend(stall)  # one is free and nobody waits: no wait to watch
+            return await super().getconn(timeout=stall)  # free, nobody waits: nothing to watch
         me = asyncio.current_task()
         if me is None:  # pragma: no cover - always in a task under asyncio
-            return await self._lend(stall)
+            return await super().getconn(timeout=stall)
         told = Telling(self.database, self.notice)
         told.stall = stall
         self._waits[me] = told
@@ -177,7 +173,7 @@ class PatientAsyncPool(AsyncConnectionPool):
         try:
             conn = await self._wait_here()
             if conn is None:
-                conn = await self._lend(FOREVER)
+                conn = await super().getconn(timeout=FOREVER)
         except asyncio.CancelledError:
             self._wake_if_idle()  # it may have been woken for an idle connection: pass that on
             if told.stalled and not _still_cancelled(me):
@@ -189,9 +185,11 @@ class PatientAsyncPool(AsyncConnectionPool):
         return conn
 
     async def _wait_here(self) -> Any:
-        """With every connection lent out (each comes back through ``putconn``), wait in this
-        pool's own queue: ``putconn`` hands a connection straight over (psycopg_pool's own
-        wait costs a task, a timer and a condition per statement). None: ask the pool."""
+        """With every connection lent out (each comes back through ``putconn``), or behind a
+        statement already waiting here, wait in this pool's own queue: ``putconn`` hands a
+        connection straight over, and one landing idle wakes the first waiter
+        (psycopg_pool's own wait costs a task, a timer and a condition per statement).
+        None: ask the pool."""
         if not self._waiting_here() and not self._all_lent():
             return None  # a connection is free or coming: the pool gives it
         waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
