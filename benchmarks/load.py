@@ -22,8 +22,13 @@ share of wall time the cyclic garbage collector took (``GC %``) and its full col
 the same run. Threads and rows made are deleted at the end.
 
     python benchmarks/load.py [--url postgresql://...] [--levels 20,200,1000] [--runs 2]
-        [--pool-timeout 30] [--step-timeout 5] [--variants "bare 1 conn,arun"]
+        [--rounds 1] [--pool-timeout 30] [--step-timeout 5] [--variants "bare 1 conn,arun"]
         [--gc-threshold 50000]
+
+``--rounds`` repeats each level's turn of variants that many times, the order rotated
+each round, and then prints each variant's median ratio to the baseline over the rounds
+(lowest and highest in brackets): on a machine whose speed drifts between runs, the ratio
+of variants that ran minutes apart says little, the median of interleaved rounds more.
 
 ``--pool-timeout`` is the pools' ``pool_timeout``: for ``open_async_checkpointer`` how
 long a statement waits while the pool frees no connection; for LangGraph's pooled
@@ -360,6 +365,9 @@ async def main() -> None:
     )
     parser.add_argument("--levels", default="20,200,1000")
     parser.add_argument("--runs", type=int, default=2, help="runs per level, in multiples")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="turns of the variants per level, interleaved"
+    )
     parser.add_argument("--pool-timeout", type=float, default=30.0)
     parser.add_argument("--step-timeout", type=float, default=5.0)
     parser.add_argument(
@@ -384,6 +392,8 @@ async def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # a child of --processes
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
     global POOL_TIMEOUT, STEP_TIMEOUT, MAX_CONNECTIONS
     POOL_TIMEOUT, STEP_TIMEOUT = args.pool_timeout, args.step_timeout
     MAX_CONNECTIONS = args.max_connections
@@ -415,24 +425,35 @@ async def main() -> None:
     try:
         for index, level in enumerate(int(x) for x in args.levels.split(",")):
             total = max(level, 100) * args.runs if level < 1000 else level
-            turn = index % len(names)
-            order = names[turn:] + names[:turn]
-            rows = {}
-            for name in order:
-                tag = f"{prefix}-{level}-{names.index(name)}"
-                rows[name] = await variant(name, args.url, level, total, tag)
-            base = rows["bare 1 conn"]["runs_s"]
-            for name in names:
-                r = rows[name]
-                print(
-                    f"{level:>5} {name:<12} {r['runs_s']:>7.1f} {r['runs_s'] / base:>6.2f} "
-                    f"{r['p50_ms']:>7.0f} {r['p99_ms']:>7.0f} {r['conns']:>5} "
-                    f"{r['threads']:>7} {r['rss']:>7.0f} {sum(r['failed'].values()):>6} "
-                    f"{r['cpu_ms']:>6.1f} {r['gc_share'] * 100:>5.1f} {r['full_gcs']:>4}",
-                    flush=True,
+            ratios: dict[str, list[float]] = {name: [] for name in names}
+            for round_ in range(args.rounds):
+                turn = (index + round_) % len(names)
+                order = names[turn:] + names[:turn]
+                rows = {}
+                for name in order:
+                    tag = f"{prefix}-{level}-{round_}-{names.index(name)}"
+                    rows[name] = await variant(name, args.url, level, total, tag)
+                base = rows["bare 1 conn"]["runs_s"]
+                for name in names:
+                    r = rows[name]
+                    ratios[name].append(r["runs_s"] / base)
+                    print(
+                        f"{level:>5} {name:<12} {r['runs_s']:>7.1f} {r['runs_s'] / base:>6.2f} "
+                        f"{r['p50_ms']:>7.0f} {r['p99_ms']:>7.0f} {r['conns']:>5} "
+                        f"{r['threads']:>7} {r['rss']:>7.0f} {sum(r['failed'].values()):>6} "
+                        f"{r['cpu_ms']:>6.1f} {r['gc_share'] * 100:>5.1f} {r['full_gcs']:>4}",
+                        flush=True,
+                    )
+                    for key, count in r["failed"].items():
+                        print(f"      {count} x {key}")
+            if args.rounds > 1:
+                medians = ", ".join(
+                    f"{name} {statistics.median(ratios[name]):.2f} "
+                    f"({min(ratios[name]):.2f}-{max(ratios[name]):.2f})"
+                    for name in names
+                    if name != "bare 1 conn"
                 )
-                for key, count in r["failed"].items():
-                    print(f"      {count} x {key}")
+                print(f"{level:>5} median ratio of {args.rounds} rounds: {medians}", flush=True)
     finally:
         cleanup(args.url, prefix)
 
