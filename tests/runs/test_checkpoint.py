@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import os
 import re
 import sqlite3
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -319,3 +321,143 @@ def test_a_driver_error_quoting_the_password_is_scrubbed() -> None:
     assert "Secr3tPiece9" not in str(info.value)
     assert "sslmode" in str(info.value)
     assert info.value.__context__ is None
+
+
+# What a run keeps for its checkpointer's database settings (the runs store's pool, the
+# lock session's connection) goes with the last checkpointer opened on them.
+
+
+def _tagged(app: str) -> str:
+    return f"{PG_URL}{'&' if '?' in PG_URL else '?'}application_name={app}"
+
+
+def _backends(app: str) -> int:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (app,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _backends_gone(app: str) -> bool:
+    """Whether the server has no session of ``app`` left (a closed one ends at once, but
+    the server may show it for a moment)."""
+    for _ in range(100):
+        if _backends(app) == 0:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _runs_pool_threads() -> list[str]:
+    names = (thread.name for thread in threading.enumerate())
+    return sorted(name for name in names if name.startswith("langgraph-runner-runs-"))
+
+
+def _forget_thread(thread_id: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):
+            conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
+        conn.execute("DELETE FROM langgraph_runner_runs WHERE thread_id = %s", (thread_id,))
+        conn.execute("DELETE FROM langgraph_runner_threads WHERE thread_id = %s", (thread_id,))
+
+
+async def test_closing_an_async_checkpointer_lets_go_of_its_runs_store() -> None:
+    """Three open/arun/close cycles, each on other settings (another application name):
+    after each, no session of its own is left on the server and no runs-store thread."""
+    from langgraph_runner.runs import arun
+
+    services.postgres_url()
+    before = _runs_pool_threads()
+    for _ in range(3):
+        app = f"lgr-let-go-{uuid.uuid4().hex[:10]}"
+        config = _config()
+        try:
+            async with open_async_checkpointer(_tagged(app)) as saver:
+                result = await arun(_builder().compile(checkpointer=saver), {"log": []}, config)
+                assert result.status == "completed"
+                assert len(_runs_pool_threads()) > len(before)  # the run opened a store
+            assert _backends_gone(app), f"{_backends(app)} sessions of {app} left open"
+            assert _runs_pool_threads() == before
+        finally:
+            _forget_thread(config["configurable"]["thread_id"])
+
+
+def test_closing_a_checkpointer_lets_go_of_its_runs_store_and_lock_session() -> None:
+    """The same for ``run()`` on ``open_checkpointer``: its thread lock's session too."""
+    from langgraph_runner.runs import run
+
+    services.postgres_url()
+    before = _runs_pool_threads()
+    for _ in range(2):
+        app = f"lgr-let-go-{uuid.uuid4().hex[:10]}"
+        config = _config()
+        try:
+            with open_checkpointer(_tagged(app)) as saver:
+                result = run(_builder().compile(checkpointer=saver), {"log": []}, config)
+                assert result.status == "completed"
+            assert _backends_gone(app), f"{_backends(app)} sessions of {app} left open"
+            assert _runs_pool_threads() == before
+        finally:
+            _forget_thread(config["configurable"]["thread_id"])
+
+
+async def test_a_runs_store_stays_while_another_checkpointer_on_its_settings_is_open() -> None:
+    """Two checkpointers on the same settings: closing one leaves the other's runs working
+    and recorded; closing the other lets go."""
+    from langgraph_runner.runs import arun, list_runs
+
+    services.postgres_url()
+    app = f"lgr-let-go-{uuid.uuid4().hex[:10]}"
+    first, second = _config(), _config()
+    try:
+        async with open_async_checkpointer(_tagged(app)) as other:
+            async with open_async_checkpointer(_tagged(app)) as saver:
+                done = await arun(_builder().compile(checkpointer=saver), {"log": []}, first)
+                assert done.status == "completed"
+            graph = _builder().compile(checkpointer=other)
+            again = await arun(graph, {"log": []}, second)
+            assert again.status == "completed"
+            thread = second["configurable"]["thread_id"]
+            rows = await asyncio.to_thread(list_runs, other, thread_id=thread)
+            assert [row.status for row in rows] == ["completed"]
+            assert _backends(app) > 0
+        assert _backends_gone(app), f"{_backends(app)} sessions of {app} left open"
+    finally:
+        _forget_thread(first["configurable"]["thread_id"])
+        _forget_thread(second["configurable"]["thread_id"])
+
+
+def test_a_released_runs_store_closes_with_its_last_user() -> None:
+    """Released while a run still uses it, the store stays open for that run and closes
+    when it lets go; the next open makes a new one."""
+    from langgraph_runner._runs.run_store import (
+        hold_postgres,
+        open_postgres_store,
+        release_postgres,
+    )
+
+    services.postgres_url()
+    app = f"lgr-let-go-{uuid.uuid4().hex[:10]}"
+    conninfo = _tagged(app)
+    key = hold_postgres(conninfo, {})
+    store = open_postgres_store(conninfo)
+    try:
+        assert release_postgres(key)  # the last checkpointer on these settings
+        assert not store.sql.closed
+        assert store.get(str(uuid.uuid4())) is None  # the run using it still reads and writes
+    finally:
+        store.close()
+    assert store.sql.closed
+    assert _backends_gone(app)
+    fresh = open_postgres_store(conninfo)
+    try:
+        assert fresh is not store and not fresh.sql.closed
+    finally:
+        fresh.close()  # never held: kept for the process, as for a saver built by hand
+    assert not fresh.sql.closed
+    fresh.sql.close()

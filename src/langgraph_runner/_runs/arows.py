@@ -39,7 +39,7 @@ from langgraph_runner._runs.task_times import setup as setup_times
 from langgraph_runner._runs.task_times import upsert_statements
 from langgraph_runner._runs.tenancy import aadmit_at_once, prepare
 
-__all__ = ["RunRowsOnLoop", "aclose", "admit", "afinish", "aopen", "applies"]
+__all__ = ["RunRowsOnLoop", "aclose", "admit", "afinish", "aopen", "applies", "forget"]
 
 
 R = TypeVar("R", covariant=True)
@@ -90,6 +90,13 @@ async def _store(saver: Any) -> RunStore:
         store = await asyncio.to_thread(_open, saver)
         _STORES[saver] = store
     return store
+
+
+def forget(saver: Any) -> None:
+    """``saver`` closes: let go of the runs store kept for its runs (``RunStore.close``)."""
+    store = _STORES.pop(saver, None)
+    if store is not None:
+        store.close()
 
 
 def _open(saver: Any) -> RunStore:
@@ -165,6 +172,7 @@ async def aopen(state: RunRowsOnLoop[Any]) -> None:
     except Exception:  # the saver's connections could not take it: the store's own can
         await aopen_store(state)
         return
+    store.reuse()  # the run's own use: ``aclose`` (or ``close_store``) lets go of it
     state.store = store
     run_watch.watch(store, state.run_id, state.cancel)
 
@@ -211,6 +219,7 @@ async def aclose(
         return
     run_watch.unwatch(state.run_id)
     state.store = None
+    store.close()
 
 
 async def _finish(

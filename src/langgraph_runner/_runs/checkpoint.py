@@ -263,6 +263,8 @@ def open_checkpointer(
         return
     require_extra("postgres", "langgraph.checkpoint.postgres")
     from langgraph_runner._runs.pg_savers import RetryingPostgresSaver
+    from langgraph_runner._runs.run_store import hold_postgres
+    from langgraph_runner._runs.saver_storage import postgres_settings
 
     with ExitStack() as stack:
         failed = None
@@ -279,11 +281,27 @@ def open_checkpointer(
             stack.callback(pool.close)
             pg_saver = RetryingPostgresSaver(pool)
             pg_saver.database = database
+            conninfo, kwargs = postgres_settings(pool)
+            stack.callback(_let_go, conninfo, kwargs, hold_postgres(conninfo, kwargs))
         except Exception as exc:
             failed = _without_password(exc, parsed.target)
         if failed is not None:  # raised outside the handler: the original is not chained
             raise failed
         yield pg_saver
+
+
+def _let_go(conninfo: str, kwargs: dict[str, Any], key: tuple[Any, ...], saver: Any = None) -> None:
+    """A PostgreSQL checkpointer opened here closes: what this process kept for its
+    database settings (the runs store's pool, the lock session's connection) goes with the
+    last one open on them, once no run uses it."""
+    from langgraph_runner._runs import arows
+    from langgraph_runner._runs.lock_session import let_go_if_idle
+    from langgraph_runner._runs.run_store import release_postgres
+
+    if saver is not None:
+        arows.forget(saver)
+    if release_postgres(key):
+        let_go_if_idle(conninfo, kwargs)
 
 
 @asynccontextmanager
@@ -330,6 +348,7 @@ async def open_async_checkpointer(
     require_extra("postgres", "langgraph.checkpoint.postgres.aio")
     from langgraph_runner._runs.alock_session import AsyncLockSession
     from langgraph_runner._runs.pg_savers import RetryingAsyncPostgresSaver
+    from langgraph_runner._runs.run_store import hold_postgres
     from langgraph_runner._runs.saver_storage import postgres_settings
 
     async with AsyncExitStack() as stack:
@@ -350,6 +369,8 @@ async def open_async_checkpointer(
             conninfo, kwargs = postgres_settings(pool)
             pg_saver.lock_session = AsyncLockSession(conninfo, kwargs, database)
             stack.push_async_callback(pg_saver.lock_session.aclose)  # before the pool
+            # First of all on exit: the runs store its runs used lets go of it.
+            stack.callback(_let_go, conninfo, kwargs, hold_postgres(conninfo, kwargs), pg_saver)
         except Exception as exc:
             failed = _without_password(exc, parsed.target)
         if failed is not None:

@@ -30,6 +30,7 @@ __all__ = [
     "LockHolder",
     "LockSession",
     "any_lost",
+    "let_go_if_idle",
     "lock_session",
     "lost",
     "sessions",
@@ -186,6 +187,15 @@ class LockSession(HeldLocks):
                     lost = self._all_lost()
         self._tell(lost)
 
+    def close_if_idle(self) -> None:
+        """Close the session's connection if it holds no lock; the next take opens one."""
+        with self._guard:
+            if self._held or self._conn is None:
+                return
+            conn, self._conn = self._conn, None
+        with contextlib.suppress(Exception):
+            conn.close()
+
     def close(self) -> None:
         with self._guard:
             self._held.clear()
@@ -208,6 +218,16 @@ def lock_session(conninfo: str, kwargs: dict[str, Any]) -> LockSession:
         if session is None:
             session = _SESSIONS[key] = LockSession(conninfo, kwargs)
         return session
+
+
+def let_go_if_idle(conninfo: str, kwargs: dict[str, Any]) -> None:
+    """The last checkpointer opened here on that database closed: its lock session, if
+    any, closes its connection unless it holds a lock."""
+    key = (os.getpid(), conninfo, repr(sorted(kwargs.items())))
+    with _SESSIONS_GUARD:
+        session = _SESSIONS.get(key)
+    if session is not None:
+        session.close_if_idle()
 
 
 def sessions() -> list[LockSession]:

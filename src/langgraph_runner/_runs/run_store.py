@@ -131,23 +131,36 @@ class RunStore:
         self.shared = shared  # False: the process-local store of an in-memory saver
         self._key = key  # set: a store this process keeps for every run
         self.database = database or ("local" if not shared else "")
-        self.users = 0  # a kept SQLite store: the runs and readers using it now
+        self.users = 0  # a kept store: the runs and readers using it now
+        # A kept pool: no checkpointer opened here on its database is open any more
+        # (``release_postgres``); it closes with its last user.
+        self.released = False
 
     def close(self) -> None:
-        """Let go of the store: a pool or process-local one stays open, a SQLite
-        connection closes when its last user lets go."""
-        if not self.shared or isinstance(self._sql, PooledDb):
+        """Let go of the store. A kept SQLite connection closes when its last user lets
+        go; a kept PostgreSQL pool too, once no checkpointer that ``open_checkpointer``
+        or ``open_async_checkpointer`` opened on its database is open
+        (``release_postgres``); a process-local store stays open."""
+        if not self.shared:
             return
+        pooled = isinstance(self._sql, PooledDb)
         if self._key is None:
-            self._sql.close()
+            if not pooled:
+                self._sql.close()
             return
         with _KEPT_GUARD:
-            self.users -= 1
-            if self.users > 0:
+            self.users = max(self.users - 1, 0)
+            if self.users > 0 or (pooled and not self.released):
                 return
             if _KEPT.get(self._key) is self:
                 del _KEPT[self._key]
         self._sql.close()
+
+    def reuse(self) -> None:
+        """One more user of a store already open (a run on a saver's cached store);
+        ``close`` lets go of it."""
+        with _KEPT_GUARD:
+            self.users += 1
 
     def discard(self) -> None:
         """Close the connection for good (it failed): the next open makes a new one.
@@ -421,6 +434,8 @@ def _sqlite_store(path: str, key: tuple[Any, ...] | None) -> RunStore:
 
 # One store per database and process, kept for every run (opening a connection costs
 # more than a small run): a pool for PostgreSQL, one connection (one writer) for SQLite.
+# A SQLite store closes with its last user; a PostgreSQL pool with its last user once the
+# last checkpointer opened here on its settings closed (``release_postgres``).
 _KEPT: dict[tuple[Any, ...], RunStore] = {}
 _KEPT_GUARD = threading.Lock()
 
@@ -439,12 +454,15 @@ def open_sqlite_store(path: str) -> RunStore:
 def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
     """The runs table of a PostgreSQL database (needs the ``postgres`` extra).
 
-    A pool of at most ``STORE_MAX_CONNECTIONS`` connections per database and process.
+    A pool of at most ``STORE_MAX_CONNECTIONS`` connections per database settings and
+    process, kept while a checkpointer opened here on them is open (``hold_postgres``),
+    else for the process; ``RunStore.close`` lets go of it.
     """
-    key = (os.getpid(), conninfo, repr(sorted(kwargs.items())))
+    key = postgres_key(conninfo, kwargs)
     with _KEPT_GUARD:
         store = _KEPT.get(key)
         if store is not None and isinstance(store._sql, PooledDb) and not store._sql.closed:
+            store.users += 1
             return store
         database = database_name(conninfo, kwargs)
         options = pool_options(
@@ -463,8 +481,57 @@ def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
             pool.close()
             raise
         store = RunStore(sql, shared=True, key=key, database=database)
+        store.users = 1
         _KEPT[key] = store
         return store
+
+
+def postgres_key(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """What this process keeps one runs store (and one lock session) per: its pid and
+    the database settings."""
+    return (os.getpid(), conninfo, repr(sorted(kwargs.items())))
+
+
+# Checkpointers ``open_checkpointer``/``open_async_checkpointer`` opened and not yet
+# closed, by database settings (``postgres_key``).
+_HELD: dict[tuple[Any, ...], int] = {}
+
+
+def hold_postgres(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """A checkpointer opened here uses these database settings: their runs store stays
+    open until it closes (``release_postgres``). Returns the settings' key."""
+    key = postgres_key(conninfo, kwargs)
+    with _KEPT_GUARD:
+        _HELD[key] = _HELD.get(key, 0) + 1
+        store = _KEPT.get(key)
+        if store is not None:
+            store.released = False
+    return key
+
+
+def release_postgres(key: tuple[Any, ...]) -> bool:
+    """A checkpointer ``hold_postgres`` counted closed. When it was the last one on its
+    settings, their kept runs store closes (its pool's connections and threads), now if
+    nothing uses it, else when its last user lets go; a later run opens a new one.
+
+    Returns:
+        True when it was the last checkpointer open on those settings.
+    """
+    with _KEPT_GUARD:
+        left = _HELD.get(key, 0) - 1
+        if left > 0:
+            _HELD[key] = left
+            return False
+        _HELD.pop(key, None)
+        store = _KEPT.get(key)
+        if store is None or not isinstance(store._sql, PooledDb):
+            return True
+        store.released = True
+        if store.users > 0:
+            return True
+        del _KEPT[key]
+    store._sql.close()
+    return True
 
 
 def start_statement(
