@@ -366,25 +366,35 @@ def _forget_thread(thread_id: str) -> None:
         conn.execute("DELETE FROM langgraph_runner_threads WHERE thread_id = %s", (thread_id,))
 
 
-async def test_closing_an_async_checkpointer_lets_go_of_its_runs_store() -> None:
-    """Three open/arun/close cycles, each on other settings (another application name):
-    after each, no session of its own is left on the server and no runs-store thread."""
+async def test_closing_an_async_checkpointer_lets_go_of_its_runs_store(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three open/arun/close cycles, each on other settings (another application name),
+    four runs at once (all asking for the saver's runs store first): after each, no
+    session of its own is left on the server and no runs-store thread; nothing tries a
+    closed store again (the live node times of ended runs are not written late)."""
+    from langgraph_runner._runs.task_times import flush_marks
     from langgraph_runner.runs import arun
 
     services.postgres_url()
+    caplog.set_level("WARNING", logger="langgraph_runner")
     before = _runs_pool_threads()
     for _ in range(3):
         app = f"lgr-let-go-{uuid.uuid4().hex[:10]}"
-        config = _config()
+        configs = [_config() for _ in range(4)]
         try:
             async with open_async_checkpointer(_tagged(app)) as saver:
-                result = await arun(_builder().compile(checkpointer=saver), {"log": []}, config)
-                assert result.status == "completed"
-                assert len(_runs_pool_threads()) > len(before)  # the run opened a store
+                graph = _builder().compile(checkpointer=saver)
+                results = await asyncio.gather(*(arun(graph, {"log": []}, c) for c in configs))
+                assert [result.status for result in results] == ["completed"] * 4
+                assert len(_runs_pool_threads()) > len(before)  # the runs opened a store
             assert _backends_gone(app), f"{_backends(app)} sessions of {app} left open"
             assert _runs_pool_threads() == before
+            await asyncio.to_thread(flush_marks)
+            assert not [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
         finally:
-            _forget_thread(config["configurable"]["thread_id"])
+            for config in configs:
+                _forget_thread(config["configurable"]["thread_id"])
 
 
 def test_closing_a_checkpointer_lets_go_of_its_runs_store_and_lock_session() -> None:

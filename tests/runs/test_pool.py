@@ -295,3 +295,20 @@ def test_statements_queueing_for_connections_are_told_in_the_log(
         * 2
     )
     assert Busy.looks == 4  # not at +0.5 s
+
+
+def test_a_closed_pool_fails_at_once_without_retries(caplog: pytest.LogCaptureFixture) -> None:
+    """A statement on a closed pool raises psycopg_pool's PoolClosed at once: no retry on
+    a "fresh connection" (a closed pool opens none), no warning that says so."""
+    from psycopg_pool import PoolClosed
+
+    from langgraph_runner._runs.pool import PooledDb, pool_options, sync_pool
+
+    url = postgres_url()
+    pool = sync_pool(url, {"autocommit": True}, pool_options("test"), name="lgr-test-closed")
+    db = PooledDb(pool, "test")
+    assert db.run("SELECT 1", ())[1] == [(1,)]
+    pool.close()
+    with caplog.at_level("WARNING", logger="langgraph_runner.runs"), pytest.raises(PoolClosed):
+        db.run("SELECT 1", ())
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]

@@ -106,10 +106,11 @@ def is_broken(exc: BaseException) -> bool:
     """Whether ``exc`` says the connection broke (retry on a fresh one), not a bad statement.
 
     A pool that timed out is no broken connection: the wait is over, retrying waits again.
+    Nor is a closed pool: no retry opens it again.
     """
     psycopg = require_extra("postgres", "psycopg")
     pool = require_extra("postgres", "psycopg_pool")
-    if isinstance(exc, pool.PoolTimeout):
+    if isinstance(exc, (pool.PoolTimeout, pool.PoolClosed)):
         return False
     return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
