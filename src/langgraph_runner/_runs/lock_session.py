@@ -210,9 +210,13 @@ _SESSIONS_GUARD = threading.Lock()
 _LOST: dict[str, set[int]] = {}
 
 
+def _key(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    return (os.getpid(), conninfo, repr(sorted(kwargs.items())))
+
+
 def lock_session(conninfo: str, kwargs: dict[str, Any]) -> LockSession:
     """This process's lock session on the database ``conninfo`` names."""
-    key = (os.getpid(), conninfo, repr(sorted(kwargs.items())))
+    key = _key(conninfo, kwargs)
     with _SESSIONS_GUARD:
         session = _SESSIONS.get(key)
         if session is None:
@@ -223,9 +227,8 @@ def lock_session(conninfo: str, kwargs: dict[str, Any]) -> LockSession:
 def let_go_if_idle(conninfo: str, kwargs: dict[str, Any]) -> None:
     """The last checkpointer opened here on that database closed: its lock session, if
     any, closes its connection unless it holds a lock."""
-    key = (os.getpid(), conninfo, repr(sorted(kwargs.items())))
     with _SESSIONS_GUARD:
-        session = _SESSIONS.get(key)
+        session = _SESSIONS.get(_key(conninfo, kwargs))
     if session is not None:
         session.close_if_idle()
 
