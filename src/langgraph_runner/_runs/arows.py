@@ -86,10 +86,10 @@ def _is_connection(conn: Any) -> bool:
 async def _store(saver: Any) -> RunStore:
     """The saver's runs store; opened (its tables made) in a worker thread the first time."""
     store = _STORES.get(saver)
-    if store is None or getattr(store.sql, "closed", False):
+    if store is None or store.closed:
         opened = await asyncio.to_thread(_open, saver)
         store = _STORES.get(saver)
-        if store is not None and not getattr(store.sql, "closed", False):
+        if store is not None and not store.closed:
             opened.close()  # another run of the saver opened it meanwhile: one use per saver
             return store
         store = _STORES[saver] = opened

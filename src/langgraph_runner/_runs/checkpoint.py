@@ -281,8 +281,7 @@ def open_checkpointer(
             stack.callback(pool.close)
             pg_saver = RetryingPostgresSaver(pool)
             pg_saver.database = database
-            conninfo, kwargs = postgres_settings(pool)
-            stack.callback(_let_go, conninfo, kwargs, hold_postgres(conninfo, kwargs))
+            stack.callback(_let_go, hold_postgres(*postgres_settings(pool)))
         except Exception as exc:
             failed = _without_password(exc, parsed.target)
         if failed is not None:  # raised outside the handler: the original is not chained
@@ -290,10 +289,10 @@ def open_checkpointer(
         yield pg_saver
 
 
-def _let_go(conninfo: str, kwargs: dict[str, Any], key: tuple[Any, ...], saver: Any = None) -> None:
+def _let_go(key: tuple[Any, ...], saver: Any = None) -> None:
     """A PostgreSQL checkpointer opened here closes: what this process kept for its
-    database settings (the runs store's pool, the lock session's connection) goes with the
-    last one open on them, once no run uses it."""
+    database settings ``key`` (the runs store's pool, the lock session's connection) goes
+    with the last one open on them, once no run uses it."""
     from langgraph_runner._runs import arows
     from langgraph_runner._runs.lock_session import let_go_if_idle
     from langgraph_runner._runs.run_store import release_postgres
@@ -301,7 +300,7 @@ def _let_go(conninfo: str, kwargs: dict[str, Any], key: tuple[Any, ...], saver: 
     if saver is not None:
         arows.forget(saver)
     if release_postgres(key):
-        let_go_if_idle(conninfo, kwargs)
+        let_go_if_idle(key)
 
 
 @asynccontextmanager
@@ -370,7 +369,7 @@ async def open_async_checkpointer(
             pg_saver.lock_session = AsyncLockSession(conninfo, kwargs, database)
             stack.push_async_callback(pg_saver.lock_session.aclose)  # before the pool
             # First of all on exit: the runs store its runs used lets go of it.
-            stack.callback(_let_go, conninfo, kwargs, hold_postgres(conninfo, kwargs), pg_saver)
+            stack.callback(_let_go, hold_postgres(conninfo, kwargs), pg_saver)
         except Exception as exc:
             failed = _without_password(exc, parsed.target)
         if failed is not None:

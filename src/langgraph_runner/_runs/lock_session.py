@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph_runner._internal.extras import require_extra
-from langgraph_runner._runs.pool import database_name, is_broken
+from langgraph_runner._runs.pool import database_name, is_broken, settings_key
 
 __all__ = [
     "HeldLocks",
@@ -210,13 +210,9 @@ _SESSIONS_GUARD = threading.Lock()
 _LOST: dict[str, set[int]] = {}
 
 
-def _key(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    return (os.getpid(), conninfo, repr(sorted(kwargs.items())))
-
-
 def lock_session(conninfo: str, kwargs: dict[str, Any]) -> LockSession:
     """This process's lock session on the database ``conninfo`` names."""
-    key = _key(conninfo, kwargs)
+    key = settings_key(conninfo, kwargs)
     with _SESSIONS_GUARD:
         session = _SESSIONS.get(key)
         if session is None:
@@ -224,11 +220,11 @@ def lock_session(conninfo: str, kwargs: dict[str, Any]) -> LockSession:
         return session
 
 
-def let_go_if_idle(conninfo: str, kwargs: dict[str, Any]) -> None:
-    """The last checkpointer opened here on that database closed: its lock session, if
-    any, closes its connection unless it holds a lock."""
+def let_go_if_idle(key: tuple[Any, ...]) -> None:
+    """The last checkpointer opened here on the settings ``key`` names (``settings_key``)
+    closed: their lock session, if any, closes its connection unless it holds a lock."""
     with _SESSIONS_GUARD:
-        session = _SESSIONS.get(_key(conninfo, kwargs))
+        session = _SESSIONS.get(key)
     if session is not None:
         session.close_if_idle()
 

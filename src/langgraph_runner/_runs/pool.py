@@ -13,6 +13,7 @@ A statement with no connection free waits its turn, told to its run (``pool_wait
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -37,6 +38,7 @@ __all__ = [
     "is_broken",
     "listening",
     "pool_options",
+    "settings_key",
 ]
 
 DEFAULT_MAX_CONNECTIONS = 4
@@ -90,6 +92,12 @@ def pool_options(
         pool_timeout=float(pool_timeout),
         check_idle=float(check_idle),
     )
+
+
+def settings_key(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """What this process keeps one runs store and one lock session per: its pid and
+    the database settings (the connection string and its options)."""
+    return (os.getpid(), conninfo, repr(sorted(kwargs.items())))
 
 
 def database_name(conninfo: str, kwargs: dict[str, Any] | None = None) -> str:

@@ -42,6 +42,7 @@ from langgraph_runner._runs.pool import (
     PooledDb,
     database_name,
     pool_options,
+    settings_key,
     sync_pool,
 )
 from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
@@ -178,6 +179,11 @@ class RunStore:
     def key(self) -> tuple[Any, ...]:
         """Identifies the store's database in this process."""
         return self._key if self._key is not None else ("store", id(self))
+
+    @property
+    def closed(self) -> bool:
+        """Whether the store's connection (or pool) is closed: a new open makes another."""
+        return bool(getattr(self._sql, "closed", False))
 
     @property
     def sql(self) -> Db | PooledDb:
@@ -458,7 +464,7 @@ def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
     process, kept while a checkpointer opened here on them is open (``hold_postgres``),
     else for the process; ``RunStore.close`` lets go of it.
     """
-    key = postgres_key(conninfo, kwargs)
+    key = settings_key(conninfo, kwargs)
     with _KEPT_GUARD:
         store = _KEPT.get(key)
         if store is not None and isinstance(store._sql, PooledDb) and not store._sql.closed:
@@ -486,21 +492,15 @@ def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
         return store
 
 
-def postgres_key(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """What this process keeps one runs store (and one lock session) per: its pid and
-    the database settings."""
-    return (os.getpid(), conninfo, repr(sorted(kwargs.items())))
-
-
 # Checkpointers ``open_checkpointer``/``open_async_checkpointer`` opened and not yet
-# closed, by database settings (``postgres_key``).
+# closed, by database settings (``settings_key``).
 _HELD: dict[tuple[Any, ...], int] = {}
 
 
 def hold_postgres(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """A checkpointer opened here uses these database settings: their runs store stays
     open until it closes (``release_postgres``). Returns the settings' key."""
-    key = postgres_key(conninfo, kwargs)
+    key = settings_key(conninfo, kwargs)
     with _KEPT_GUARD:
         _HELD[key] = _HELD.get(key, 0) + 1
         store = _KEPT.get(key)
@@ -523,8 +523,8 @@ def release_postgres(key: tuple[Any, ...]) -> bool:
             _HELD[key] = left
             return False
         _HELD.pop(key, None)
-        store = _KEPT.get(key)
-        if store is None or not isinstance(store._sql, PooledDb):
+        store = _KEPT.get(key)  # under these settings, always a pool
+        if store is None:
             return True
         store.released = True
         if store.users > 0:

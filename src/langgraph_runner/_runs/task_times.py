@@ -152,7 +152,7 @@ class _Writer:
             for (sid, run_id, node, step), (store, (start, end)) in batch.items():
                 by_store.setdefault(sid, (store, []))[1].append((run_id, node, step, start, end))
             for store, rows in by_store.values():
-                if getattr(store.sql, "closed", False):
+                if store.closed:
                     continue  # its runs ended: their last statement wrote their times
                 try:
                     _upsert(store, rows, guarded=True)
