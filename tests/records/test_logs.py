@@ -144,9 +144,9 @@ def test_a_recorded_failure_prints_one_line_when_nothing_is_configured(
 SECRET = "sk-abcdefghijklmnopqrstuv"
 
 
-def _secret_graph(node: str, on_error: Any) -> Any:
+def _secret_graph(node: str, on_error: Any, message: str = "bad input for token={}") -> Any:
     def boom(state: GraphState) -> dict[str, Any]:
-        raise ValueError(f"bad input for token={SECRET}")
+        raise ValueError(message.format(SECRET))
 
     builder = StateGraph(GraphState)
     builder.add_node(node, create_node(boom, retry=None, on_error=on_error))
@@ -453,20 +453,27 @@ def test_node_events_carry_their_fields(kept: Keep) -> None:
     "configurable",
     [{}, {"thread_id": "t-1", "trace_id": "tr"}, {"thread_id": "t\nforged", "run_id": "r\u202e"}],
 )
+@pytest.mark.parametrize(
+    "message", ["bad input for token={}", "bad\ninput\x1b[2J for token={}\u2028"]
+)
 def test_the_failed_line_is_its_fields_rendered(
-    on_error: str, configurable: dict[str, Any], kept: Keep
+    on_error: str, configurable: dict[str, Any], message: str, kept: Keep
 ) -> None:
     """node.failed's text, kept per failing site with the run's ids added per call, is
-    exactly what its fields render to (None left out, control characters escaped)."""
+    exactly what its fields render to (None left out, control characters escaped, in
+    the error's message as in the run's ids)."""
     for _ in range(2):  # the second failure of the site takes the kept text
         kept.records.clear()
         with contextlib.suppress(ValueError):
-            _secret_graph("boom", on_error).invoke({}, {"configurable": configurable})
+            graph = _secret_graph("boom", on_error, message)
+            graph.invoke({}, {"configurable": configurable})
         [record] = [r for r in kept.records if r.getMessage().startswith("node.failed")]
         fields = dict(record.lgr_fields)  # type: ignore[attr-defined]
         assert fields.pop("event") == "node.failed"
         assert record.getMessage() == f"node.failed {_line(fields)}"
-        assert "\n" not in record.getMessage() and "\u202e" not in record.getMessage()
+        text = record.getMessage()
+        assert "\n" not in text and "\u202e" not in text and "\x1b" not in text
+        assert "\u2028" not in text
 
 
 # ---------------------------------------------------------------- configure_logging

@@ -114,7 +114,8 @@ def _line_parts(
     node: str, attempt: int, code: str, category: str, error_type: str, message: str
 ) -> tuple[str, str] | None:
     """The text of node.failed before and after its duration; None if a quoted field
-    would be redacted (or is not a plain str)."""
+    would be redacted (or is not a plain str), or the text is not printable (the
+    generic path then escapes its control characters)."""
     key = (node, attempt, code, category, error_type, message)
     found = _LINES.get(key, _UNSEEN)
     if found is _UNSEEN:
@@ -125,14 +126,12 @@ def _line_parts(
             )
             and message.__class__ is str
         )
-        found = (
-            (
-                f"node={node} attempt={attempt} duration_ms=",
-                f" code={code} category={category} error_type={error_type} message={message}",
-            )
-            if clean
-            else None
-        )
+        found = None
+        if clean:
+            before = f"node={node} attempt={attempt} duration_ms="
+            after = f" code={code} category={category} error_type={error_type} message={message}"
+            if before.isprintable() and after.isprintable():
+                found = (before, after)
         if len(_LINES) >= _LINES_MAX:
             _LINES.clear()
         _LINES[key] = found
@@ -167,7 +166,7 @@ def _log_failed(
         "run_id": run_id,
         "trace_id": trace_id,
     }
-    if parts is None:  # the name or the error type shows a secret: every field sanitized
+    if parts is None:  # a secret in the name or the error type, or a control character
         spec.log.emit_checked(
             ERROR,
             "node.failed",
@@ -177,17 +176,24 @@ def _log_failed(
         )
         return
     # The run's ids leave through the egress point (a trace id generated here is
-    # hexadecimal: nothing to redact); the rest is the site's, checked once.
-    tail = f"{parts[0]}{duration}{parts[1]}"
+    # hexadecimal: nothing to redact) and are checked for control characters here;
+    # the rest is the site's, checked once.
+    ids = ""
     if thread_id is not None:
         fields["thread_id"] = thread_id = sanitize_message(thread_id, max_length=LOG_TEXT)
-        tail = f"{tail} thread_id={thread_id}"
+        ids = f" thread_id={thread_id}"
     if run_id is not None:
         fields["run_id"] = run_id = sanitize_message(run_id, max_length=LOG_TEXT)
-        tail = f"{tail} run_id={run_id}"
+        ids = f"{ids} run_id={run_id}"
     if scope is None:
         fields["trace_id"] = trace_id = sanitize_message(trace_id, max_length=LOG_TEXT)
-    spec.log.emit_rendered(ERROR, "node.failed", fields, f"{tail} trace_id={trace_id}")
+    ids = f"{ids} trace_id={trace_id}"
+    spec.log.emit_rendered(
+        ERROR,
+        "node.failed",
+        fields,
+        f"{parts[0]}{duration}{parts[1]}{ids}" if ids.isprintable() else None,
+    )
 
 
 def _count(

@@ -277,7 +277,9 @@ class EventLogger:
                 return
         self._send(level, event, fields, clean, quoted)
 
-    def emit_rendered(self, level: int, event: str, fields: dict[str, Any], tail: str) -> None:
+    def emit_rendered(
+        self, level: int, event: str, fields: dict[str, Any], tail: str | None
+    ) -> None:
         """``emit`` for a caller that asked ``emits(level)`` first and did the rest itself.
 
         Args:
@@ -285,14 +287,14 @@ class EventLogger:
             event: The event's name (printable).
             fields: The event's fields, every one already through the egress point
                 (or a constant of the package's): none is sanitized here.
-            tail: ``key=value`` pairs of ``fields`` as ``_line`` renders them before
-                escaping (None values left out, in order): used as it is when printable,
-                else the line is rendered again with control characters escaped.
+            tail: ``key=value`` pairs of ``fields`` as ``_line`` renders them (None
+                values left out, in order), printable (the caller checked it); or None
+                to render the line from ``fields`` with control characters escaped.
         """
         try:
             custom = self._custom
             if custom is None:
-                if not tail.isprintable():
+                if tail is None:
                     tail = _line(fields)
                 _to_stdlib(self._std, level, event, tail, fields)
             else:
