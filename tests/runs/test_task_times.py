@@ -23,7 +23,7 @@ from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_chec
 from langgraph_runner._runs.lifecycle import arun, run
 from langgraph_runner._runs.report import run_report
 from langgraph_runner._runs.run_store import open_run_store
-from langgraph_runner._runs.task_times import flush_marks, load_times, save_times
+from langgraph_runner._runs.task_times import flush_marks, load_times, mark_time, save_times
 from tests.services import postgres_url
 
 SECONDS = {"parse": 0.25, "stats": 1.5, "index": 2.0, "charts": 1.0, "summary": 0.5}
@@ -96,23 +96,51 @@ def test_a_graph_invoked_without_run_keeps_its_steps_times(tmp_path: Path) -> No
     assert stats.started_at == index.started_at
 
 
-def test_times_round_trip_and_overwrite(tmp_path: Path) -> None:
-    """save_times writes a run's rows (again: overwritten); load_times reads them back."""
-    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+def test_times_round_trip_and_overwrite(url: str) -> None:
+    """save_times writes a run's rows (again: overwritten); load_times reads them back.
+
+    5,100 rows: more than one statement's worth on either database (SQLite 200 rows of
+    VALUES, PostgreSQL 5,000 rows of arrays), ends missing (NULL) among them, and a write
+    whose every end is missing.
+    """
+    with open_checkpointer(url) as saver:
         store = open_run_store(saver)
         assert store is not None
         try:
             run_id = uuid.uuid4().hex
-            many = {(f"n{i}", 1): (float(i), float(i) + 0.5) for i in range(450)}
+            many = {
+                (f"n{i}", i % 3): (float(i), None if i % 7 == 0 else float(i) + 0.5)
+                for i in range(5100)
+            }
             save_times(store, run_id, many)
-            save_times(store, run_id, {("n1", 1): (1.0, None)})
+            save_times(store, run_id, {("n1", 1): (1.0, None), ("n2", 2): (2.0, None)})
             loaded = load_times(store, [run_id, "unknown"])
         finally:
             store.close()
     assert loaded[run_id][("n1", 1)] == (1.0, None)
-    assert loaded[run_id][("n449", 1)] == (449.0, 449.5)
-    assert len(loaded[run_id]) == 450
+    assert loaded[run_id][("n2", 2)] == (2.0, None)
+    assert loaded[run_id][("n5099", 5099 % 3)] == (5099.0, 5099.5)
+    assert loaded[run_id][("n5096", 5096 % 3)] == (5096.0, None)  # 5096 = 7 * 728
+    assert len(loaded[run_id]) == 5100
     assert "unknown" not in loaded
+
+
+def test_a_live_write_never_takes_a_row_back_to_running_or_an_earlier_end(url: str) -> None:
+    """The writer's rows are guarded: a late start or an earlier end does not overwrite
+    a later end (the run's own final write may land before a live one)."""
+    with open_checkpointer(url) as saver:
+        store = open_run_store(saver)
+        assert store is not None
+        run_id = uuid.uuid4().hex
+        seen = []
+        try:
+            for times in ((1.0, 3.0), (1.0, None), (1.0, 2.0), (0.5, 4.0)):
+                mark_time(store, run_id, "fetch", 1, times)
+                assert flush_marks()
+                seen.append(load_times(store, [run_id])[run_id][("fetch", 1)])
+        finally:
+            store.close()
+    assert seen == [(1.0, 3.0), (1.0, 3.0), (1.0, 3.0), (0.5, 4.0)]
 
 
 def test_interleaved_tasks_each_keep_their_own_span(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -234,7 +234,7 @@ async def _finish(
     times: Mapping[tuple[str, int], tuple[float, float | None]],
 ) -> None:
     rows = [(state.run_id, node, step, s, e) for (node, step), (s, e) in times.items()]
-    statements = upsert_statements(rows)
+    statements = upsert_statements(rows, postgres=True)
     update, update_params = finish_statement(state.run_id, status, reason)
     if statements:  # the last batch of times in the same statement as the status
         last, last_params = statements.pop()

@@ -316,6 +316,9 @@ class PooledDb:
         with self._setup_lock:
             retry_broken(once, self.database, on_retry=self.pool.check)
 
+    postgres = True
+    """The pool's connections are PostgreSQL's (``Db.postgres``)."""
+
     @property
     def closed(self) -> bool:
         return bool(self.pool.closed)

@@ -24,6 +24,11 @@ class Db:
         self._placeholder = placeholder
         self._lock = threading.Lock()
 
+    @property
+    def postgres(self) -> bool:
+        """Whether the connection is PostgreSQL's (else SQLite's)."""
+        return self._placeholder != "?"
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, list[Any]]:
         """Execute one statement (written with ``?``); its row count and its rows."""
         if self._placeholder != "?":
