@@ -130,14 +130,15 @@ def test_a_dead_process_row_becomes_abandoned_and_its_thread_resumes(
             saver.delete_thread(thread)
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_live_process_keeps_its_rows_running_by_heartbeat(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The watcher vouches for a running row: past the old lease, a reader still sees it
     ``running`` because the heartbeat moved its lease on."""
     release = threading.Event()
     started = threading.Event()
-    url = _url("sqlite", tmp_path)
+    url = _url(kind, tmp_path)
     thread = f"alive-{uuid.uuid4().hex}"
     with open_checkpointer(url) as saver:
         from typing import TypedDict
@@ -175,6 +176,8 @@ def test_a_live_process_keeps_its_rows_running_by_heartbeat(
         finally:
             release.set()
             worker.join()
+        if kind == "postgres":
+            saver.delete_thread(thread)
     assert out[0].status == "completed"
 
 

@@ -229,6 +229,12 @@ class RunStore:
         """Vouch for these running rows of this process (their lease starts again)."""
         now = _now()
         ids = list(run_ids)
+        if self._sql.postgres:  # one statement, one array: the same text, parsed once
+            self._sql.run(
+                f"UPDATE {TABLE} SET heartbeat_at = ? WHERE status = 'running' AND run_id = ANY(?)",
+                (now, ids),
+            )
+            return
         for at in range(0, len(ids), 500):
             chunk = ids[at : at + 500]
             marks = ", ".join("?" * len(chunk))

@@ -216,14 +216,15 @@ def load_times(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, A
     """Run id -> {(node, step): (started_at, finished_at)} for these runs."""
     ids = sorted(set(run_ids))
     out: dict[str, dict[Any, Any]] = {}
-    for at in range(0, len(ids), 500):
-        chunk = ids[at : at + 500]
-        marks = ", ".join("?" * len(chunk))
+    postgres = store.sql.postgres
+    step = 50_000 if postgres else 500  # PostgreSQL: one array, the same text, parsed once
+    for at in range(0, len(ids), step):
+        chunk = ids[at : at + step]
+        where = "run_id = ANY(?)" if postgres else f"run_id IN ({', '.join('?' * len(chunk))})"
         rows = _run(
             store,
-            f"SELECT run_id, node, step, started_at, finished_at FROM {TIMES_TABLE}"
-            f" WHERE run_id IN ({marks})",
-            tuple(chunk),
+            f"SELECT run_id, node, step, started_at, finished_at FROM {TIMES_TABLE} WHERE {where}",
+            (chunk,) if postgres else tuple(chunk),
         )
         for row in rows:
             values = list(row.values()) if isinstance(row, dict) else list(row)
