@@ -114,11 +114,13 @@ def test_times_round_trip_and_overwrite(url: str) -> None:
             }
             save_times(store, run_id, many)
             save_times(store, run_id, {("n1", 1): (1.0, None), ("n2", 2): (2.0, None)})
+            save_times(store, run_id, {("n3", 0): (3, 4.5), ("n4", 1): (4.0, 5)})  # ints too
             loaded = load_times(store, [run_id, "unknown"])
         finally:
             store.close()
     assert loaded[run_id][("n1", 1)] == (1.0, None)
     assert loaded[run_id][("n2", 2)] == (2.0, None)
+    assert loaded[run_id][("n3", 0)] == (3.0, 4.5) and loaded[run_id][("n4", 1)] == (4.0, 5.0)
     assert loaded[run_id][("n5099", 5099 % 3)] == (5099.0, 5099.5)
     assert loaded[run_id][("n5096", 5096 % 3)] == (5096.0, None)  # 5096 = 7 * 728
     assert len(loaded[run_id]) == 5100

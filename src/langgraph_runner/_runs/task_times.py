@@ -81,13 +81,12 @@ def upsert_statements(
     On PostgreSQL one statement of five array parameters (``unnest``) for up to
     ``_PG_BATCH`` rows: the same text whatever the number of rows, which the driver
     parses once (psycopg parses a statement of more than 50 parameters anew on every
-    call, and that parse took a busy process's writer thread most of its time). On
-    SQLite ``_BATCH`` rows of ``VALUES`` each.
+    call). On SQLite ``_BATCH`` rows of ``VALUES`` each.
     """
     tail = _UPSERT_TAIL + (_GUARDED if guarded else "")
     if postgres:
         return [
-            (_PG_UPSERT + tail, tuple(map(list, zip(*rows[at : at + _PG_BATCH], strict=True))))
+            _arrays(rows[at : at + _PG_BATCH], _PG_UPSERT + tail)
             for at in range(0, len(rows), _PG_BATCH)
         ]
     out = []
@@ -102,6 +101,21 @@ def upsert_statements(
             )
         )
     return out
+
+
+def _arrays(rows: list[tuple[Any, ...]], sql: str) -> tuple[str, tuple[Any, ...]]:
+    """``sql`` with the rows as its five arrays, each of one type (psycopg dumps no list
+    of mixed types: a start given as an int among floats would fail the write)."""
+    return (
+        sql,
+        (
+            [str(row[0]) for row in rows],
+            [str(row[1]) for row in rows],
+            [int(row[2]) for row in rows],
+            [float(row[3]) for row in rows],
+            [None if row[4] is None else float(row[4]) for row in rows],
+        ),
+    )
 
 
 _PG_BATCH = 5000  # rows per statement on PostgreSQL (five arrays of this length)
