@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_runner._runs.sql import Db, open_postgres, open_sqlite
+from langgraph_runner._runs.sql import Db, open_postgres, open_sqlite, where_in
 from tests.services import postgres_url
 
 
@@ -54,3 +54,30 @@ def test_close_closes_the_connection(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(Exception, match="closed"):
         db.run("SELECT 1")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_where_in_selects_exactly_the_values_on_either_database(kind: str, tmp_path: Path) -> None:
+    """``where_in``'s conditions select the rows of the values given, all of them and no
+    other: 1,201 values (SQLite: three ``IN`` lists; PostgreSQL: one array), none, one."""
+    db = open_sqlite(str(tmp_path / "in.db")) if kind == "sqlite" else open_postgres(postgres_url())
+    table = f"lgr_where_in_{uuid.uuid4().hex[:8]}"
+    try:
+        db.setup([f"CREATE TABLE IF NOT EXISTS {table} (k TEXT PRIMARY KEY)"], table)
+        keys = [f"k{i}" for i in range(1500)]
+        for at in range(0, len(keys), 300):
+            chunk = keys[at : at + 300]
+            db.run(f"INSERT INTO {table} (k) VALUES {', '.join(['(?)'] * len(chunk))}", chunk)
+        for wanted in ([*keys[:1200], "missing"], [], ["k7"]):
+            found = [
+                str(row[0])
+                for where, params in where_in(db.postgres, "k", wanted)
+                for row in db.run(f"SELECT k FROM {table} WHERE {where}", params)[1]
+            ]
+            assert sorted(found) == sorted(set(wanted) - {"missing"})
+            clauses = list(where_in(db.postgres, "k", wanted))
+            expected = (0 if not wanted else 1) if kind == "postgres" else -(-len(wanted) // 500)
+            assert len(clauses) == expected
+    finally:
+        db.run(f"DROP TABLE IF EXISTS {table}")
+        db.close()

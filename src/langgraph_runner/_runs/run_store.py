@@ -46,7 +46,7 @@ from langgraph_runner._runs.pool import (
     sync_pool,
 )
 from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
-from langgraph_runner._runs.sql import Db, open_sqlite
+from langgraph_runner._runs.sql import Db, open_sqlite, where_in
 
 __all__ = [
     "RUN_ID_METADATA_KEY",
@@ -228,20 +228,10 @@ class RunStore:
     def heartbeat(self, run_ids: Sequence[str]) -> None:
         """Vouch for these running rows of this process (their lease starts again)."""
         now = _now()
-        ids = list(run_ids)
-        if self._sql.postgres:  # one statement, one array: the same text, parsed once
+        for where, params in where_in(self._sql.postgres, "run_id", list(run_ids)):
             self._sql.run(
-                f"UPDATE {TABLE} SET heartbeat_at = ? WHERE status = 'running' AND run_id = ANY(?)",
-                (now, ids),
-            )
-            return
-        for at in range(0, len(ids), 500):
-            chunk = ids[at : at + 500]
-            marks = ", ".join("?" * len(chunk))
-            self._sql.run(
-                f"UPDATE {TABLE} SET heartbeat_at = ? WHERE status = 'running'"
-                f" AND run_id IN ({marks})",
-                (now, *chunk),
+                f"UPDATE {TABLE} SET heartbeat_at = ? WHERE status = 'running' AND {where}",
+                (now, *params),
             )
 
     def cancels(self) -> dict[str, str]:

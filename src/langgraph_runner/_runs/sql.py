@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from langgraph_runner._internal.extras import require_extra
 
-__all__ = ["Db", "open_postgres", "open_sqlite"]
+__all__ = ["Db", "open_postgres", "open_sqlite", "where_in"]
 
 
 class Db:
@@ -66,3 +66,26 @@ def open_postgres(conninfo: str, **kwargs: Any) -> Db:
     """A connection to PostgreSQL (needs the ``postgres`` extra)."""
     psycopg = require_extra("postgres", "psycopg")
     return Db(psycopg.connect(conninfo, autocommit=True, **kwargs), "%s")
+
+
+IN_CHUNK = 500
+"""Values per ``IN (...)`` list on SQLite (its limit on parameters is 999 in old builds)."""
+
+
+def where_in(
+    postgres: bool, column: str, values: Sequence[Any]
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """``column`` among ``values``, as conditions (``?`` placeholders) and their parameters.
+
+    PostgreSQL: one condition on one array (``= ANY(?)``), the same text for any number of
+    values, which psycopg parses once (it parses a statement of more than 50 parameters
+    anew on every call). SQLite: ``IN`` lists of up to ``IN_CHUNK`` values. No values: none.
+    """
+    if not values:
+        return
+    if postgres:
+        yield f"{column} = ANY(?)", (list(values),)
+        return
+    for at in range(0, len(values), IN_CHUNK):
+        chunk = tuple(values[at : at + IN_CHUNK])
+        yield f"{column} IN ({', '.join('?' * len(chunk))})", chunk

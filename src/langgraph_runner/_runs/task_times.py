@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langgraph_runner._runs.run_store import RunStore
+from langgraph_runner._runs.sql import where_in
 
 __all__ = [
     "GATHER",
@@ -86,7 +87,7 @@ def upsert_statements(
     tail = _UPSERT_TAIL + (_GUARDED if guarded else "")
     if postgres:
         return [
-            _arrays(rows[at : at + _PG_BATCH], _PG_UPSERT + tail)
+            (_PG_UPSERT + tail, _arrays(rows[at : at + _PG_BATCH]))
             for at in range(0, len(rows), _PG_BATCH)
         ]
     out = []
@@ -103,18 +104,15 @@ def upsert_statements(
     return out
 
 
-def _arrays(rows: list[tuple[Any, ...]], sql: str) -> tuple[str, tuple[Any, ...]]:
-    """``sql`` with the rows as its five arrays, each of one type (psycopg dumps no list
+def _arrays(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The rows as ``_PG_UPSERT``'s five arrays, each of one type (psycopg dumps no list
     of mixed types: a start given as an int among floats would fail the write)."""
     return (
-        sql,
-        (
-            [str(row[0]) for row in rows],
-            [str(row[1]) for row in rows],
-            [int(row[2]) for row in rows],
-            [float(row[3]) for row in rows],
-            [None if row[4] is None else float(row[4]) for row in rows],
-        ),
+        [str(row[0]) for row in rows],
+        [str(row[1]) for row in rows],
+        [int(row[2]) for row in rows],
+        [float(row[3]) for row in rows],
+        [None if row[4] is None else float(row[4]) for row in rows],
     )
 
 
@@ -228,17 +226,12 @@ def flush_marks(timeout: float = 10.0) -> bool:
 
 def load_times(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, Any]]:
     """Run id -> {(node, step): (started_at, finished_at)} for these runs."""
-    ids = sorted(set(run_ids))
     out: dict[str, dict[Any, Any]] = {}
-    postgres = store.sql.postgres
-    step = 50_000 if postgres else 500  # PostgreSQL: one array, the same text, parsed once
-    for at in range(0, len(ids), step):
-        chunk = ids[at : at + step]
-        where = "run_id = ANY(?)" if postgres else f"run_id IN ({', '.join('?' * len(chunk))})"
+    for where, params in where_in(store.sql.postgres, "run_id", sorted(set(run_ids))):
         rows = _run(
             store,
             f"SELECT run_id, node, step, started_at, finished_at FROM {TIMES_TABLE} WHERE {where}",
-            (chunk,) if postgres else tuple(chunk),
+            params,
         )
         for row in rows:
             values = list(row.values()) if isinstance(row, dict) else list(row)
