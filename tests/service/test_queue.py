@@ -357,3 +357,31 @@ def test_a_killed_workers_run_is_resumed_by_another_without_rerunning_done_steps
     with TestClient(backend.app(workers=0)) as api:
         run = api.get(f"/runs/{rid}", headers=A).json()
     assert (run["status"], run["steps_done"]) == ("completed", 4)
+
+
+def test_wait_returns_the_result_of_a_run_that_ends_between_its_two_looks(
+    backend: Backend,
+) -> None:
+    """wait() looks at this process's results, then at the queue: a run that a worker
+    here finishes in between is done in the queue and its result is the one returned
+    (not None, which means another process ran it)."""
+    app = backend.app(workers=0)
+    with TestClient(app) as api:
+        [rid] = _trigger(api)
+        workers = app.state.workers
+        read = workers.queue.get
+        looks = []
+
+        def get_after_the_worker_finished(run_id: str) -> Any:
+            looks.append(run_id)
+            if len(looks) == 1:  # wait()'s first look at the queue: a worker here ends the run
+                item = workers.queue.claim(["chain"])
+                assert item is not None and item.run_id == rid
+                workers._execute(item)  # its result recorded, then the run marked done
+            return read(run_id)
+
+        workers.queue.get = get_after_the_worker_finished
+        result = workers.wait(rid, timeout=60)
+    assert result is not None
+    assert result.status == "completed"
+    assert backend.executed() == collections.Counter({(rid, n): 1 for n in NODES})

@@ -178,17 +178,24 @@ class Workers:
             with self._done:
                 self._done.wait_for(lambda: run_id in self._results, timeout=0.1)
                 if run_id in self._results:
-                    result, error = self._results[run_id]
-                    if error is not None:
-                        raise error
-                    return result
+                    return self._result(run_id)
             item = self.queue.get(run_id)
             if item is None:
                 raise KeyError(run_id)
-            if item.status in ("done", "cancelled"):  # done by another worker (or process)
-                return None
+            if item.status in ("done", "cancelled"):
+                # A worker here records its result before it marks the run done, so a
+                # result that arrived since the check above is here now; none: another
+                # process ran it.
+                with self._done:
+                    return self._result(run_id) if run_id in self._results else None
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id!r} is not done after {timeout} s")
+
+    def _result(self, run_id: str) -> Any:
+        result, error = self._results[run_id]
+        if error is not None:
+            raise error
+        return result
 
     def close(self) -> None:
         """Stop taking runs, let the running ones finish, stop the workers."""
