@@ -361,3 +361,22 @@ def test_builder_helpers_match_state_graph() -> None:
     assert "extra" in builder.channels
     assert _compat.node_defaults(builder) is builder._node_defaults
     assert _compat.error_handler_node() == _DEFAULT_ERROR_HANDLER_NODE
+
+
+def test_the_postgres_savers_cursor_is_what_pg_savers_replaces() -> None:
+    """``_runs.pg_savers`` replaces the PostgreSQL savers' ``_cursor(*, pipeline=False)``
+    on a pool (``_runs.pg_cursor``) and calls it through ``saver_cursor`` otherwise: an
+    upgrade that renames it or changes how it is called fails here."""
+    import inspect
+
+    postgres = pytest.importorskip("langgraph.checkpoint.postgres")
+    aio = pytest.importorskip("langgraph.checkpoint.postgres.aio")
+    for saver_class in (postgres.PostgresSaver, aio.AsyncPostgresSaver):
+        params = inspect.signature(saver_class._cursor).parameters
+        assert list(params) == ["self", "pipeline"]
+        assert params["pipeline"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["pipeline"].default is False
+        source = inspect.getsource(saver_class._cursor)
+        # what the replacement opens: a pipeline (else a transaction), a binary dict_row cursor
+        for opened in ("conn.pipeline()", "conn.transaction()", "binary=True", "dict_row"):
+            assert opened in source, opened

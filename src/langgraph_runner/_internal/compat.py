@@ -31,6 +31,10 @@ tests/internal/test_compat.py fails loudly if an upgrade moves or changes any of
 - ``node_defaults``, ``add_schema``, ``error_handler_node``: a ``StateGraph``
   builder's default node policies, schema registration and the name of the error
   handler node ``compile()`` adds (``_node.harden`` copies a compiled graph's builder).
+- ``saver_cursor``: a PostgreSQL saver's own ``_cursor`` (how it opens each
+  statement's cursor), for the savers ``_runs.pg_savers`` keeps it for (one connection,
+  pipeline mode); on a pool they replace it with ``_runs.pg_cursor``, which opens what it
+  opens (the test checks its signature).
 - ``tool_node_parts``, ``copy_injected_args``: the settings of a ``ToolNode`` that
   its constructor does not expose again (``_node.calls`` rebuilds one).
 """
@@ -116,6 +120,7 @@ __all__ = [
     "node_defaults",
     "node_error_of",
     "runtime_of",
+    "saver_cursor",
     "send_task_of",
     "streams_messages",
     "task_id",
@@ -268,6 +273,11 @@ def task_id(checkpoint_id: str, version: int, *parts: str) -> str:
 
     make = _xxhash_str if version > 1 else _uuid5_str
     return make(binascii.unhexlify(checkpoint_id.replace("-", "")), *parts)
+
+
+def saver_cursor(saver_class: type[Any], saver: Any, *, pipeline: bool) -> Any:
+    """``saver_class``'s own ``_cursor(pipeline=)`` for ``saver`` (a PostgreSQL saver of it)."""
+    return saver_class._cursor(saver, pipeline=pipeline)
 
 
 def node_defaults(builder: Any) -> Any:

@@ -29,6 +29,7 @@ Modules::
     checkpoint_tasks the tasks of a stored checkpoint's superstep, decoded without the graph
     saver_storage    where a saver keeps its checkpoints: its kind, file or server
     pg_savers        LangGraph's PostgreSQL savers on a pool, a write on a broken link retried
+    pg_cursor        a pooled saver's cursor: a connection straight from the pool, one object
     pool             bounded PostgreSQL connection pools with cheap health checks
     pool_wait        a wait for a pooled connection: told to its run, failed on a stall
     patient_pool     pools whose waits keep their turn while connections come back

@@ -19,9 +19,9 @@ rely on, also of a run that failed because its checkpoints could not be written.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from langgraph_runner._runs import run_watch
@@ -112,27 +112,35 @@ def _open(saver: Any) -> RunStore:
     return store
 
 
-@contextlib.asynccontextmanager
-async def _connection(saver: Any) -> AsyncIterator[Any]:
+async def _once(saver: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """One statement on the saver's one connection (under its lock) or on a connection
+    of its pool, taken and given back directly (no context managers kept alive while it
+    waits for one); a transaction left open (a pool not in autocommit mode) committed."""
     conn = saver.conn
     if _is_connection(conn):  # one connection: the saver's lock keeps its statements apart
         async with saver.lock:
-            yield conn
-    else:
-        async with conn.connection() as pooled:
-            yield pooled
+            return await _execute(conn, sql, params)
+    from psycopg.pq import TransactionStatus
+
+    pooled = await conn.getconn()
+    try:
+        rows = await _execute(pooled, sql, params)
+        if pooled.info.transaction_status != TransactionStatus.IDLE:
+            await pooled.commit()
+        return rows
+    finally:
+        await conn.putconn(pooled)  # a failed transaction is rolled back there
+
+
+async def _execute(conn: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    cursor = await conn.execute(sql, params)
+    return list(await cursor.fetchall()) if cursor.description else []
 
 
 async def _run(saver: Any, database: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
     """One statement (``?`` placeholders) on the saver's connections; its rows. A broken
     connection is retried on a fresh one (the pool drops its other broken ones first)."""
-    sql = sql.replace("?", "%s")
-
-    async def once() -> list[Any]:
-        async with _connection(saver) as conn:
-            cursor = await conn.execute(sql, params)
-            return list(await cursor.fetchall()) if cursor.description else []
-
+    once = functools.partial(_once, saver, sql.replace("?", "%s"), params)
     return await aretry_broken(once, database, on_retry=getattr(saver.conn, "check", None))
 
 

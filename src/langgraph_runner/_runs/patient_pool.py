@@ -171,7 +171,21 @@ class PatientAsyncPool(AsyncConnectionPool):
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.ensure_future(self._watch())
         try:
-            conn = await self._wait_here()
+            if self._waiting_here() or self._all_lent():
+                # Every connection is lent out (each comes back through ``putconn``), or a
+                # statement already waits here: wait in this pool's own queue, where
+                # ``putconn`` hands a connection straight over and one landing idle wakes
+                # the first waiter (None: ask the pool). In this coroutine, not one of its
+                # own: thousands wait at once, each kept alive for the garbage collector.
+                waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                self._queue.append(waiter)
+                try:
+                    conn = await waiter
+                except asyncio.CancelledError:
+                    self._pass_on(waiter)
+                    raise
+            else:
+                conn = None  # a connection is free or coming: the pool gives it
             if conn is None:
                 conn = await super().getconn(timeout=FOREVER)
         except asyncio.CancelledError:
@@ -184,24 +198,12 @@ class PatientAsyncPool(AsyncConnectionPool):
         told.over()
         return conn
 
-    async def _wait_here(self) -> Any:
-        """With every connection lent out (each comes back through ``putconn``), or behind a
-        statement already waiting here, wait in this pool's own queue: ``putconn`` hands a
-        connection straight over, and one landing idle wakes the first waiter
-        (psycopg_pool's own wait costs a task, a timer and a condition per statement).
-        None: ask the pool."""
-        if not self._waiting_here() and not self._all_lent():
-            return None  # a connection is free or coming: the pool gives it
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append(waiter)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                handed = waiter.result()  # given just as this wait was stopped: pass it on
-                self._passing.add(task := asyncio.ensure_future(self.putconn(handed)))
-                task.add_done_callback(self._passing.discard)
-            raise
+    def _pass_on(self, waiter: asyncio.Future[Any]) -> None:
+        """A wait stopped just as a connection was handed to it: give that to the next."""
+        if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+            handed = waiter.result()
+            self._passing.add(task := asyncio.ensure_future(self.putconn(handed)))
+            task.add_done_callback(self._passing.discard)
 
     async def _watch(self) -> None:
         """While statements wait: tell each wait past its notice; on a stall, stop them

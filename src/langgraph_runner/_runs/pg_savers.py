@@ -9,7 +9,9 @@ pool (``RETRIES`` attempts in all). Their writes are upserts
 (``INSERT ... ON CONFLICT DO UPDATE``/``DO NOTHING``), so doing one twice is harmless.
 On a pool, statements do not queue behind the saver's one lock (LangGraph's
 savers take it around every statement, which a single connection needs): each has a
-connection of its own, so up to ``max_connections`` run at once. When the attempts
+connection of its own, so up to ``max_connections`` run at once; each takes it from
+the pool through one small object (``pg_cursor``) rather than LangGraph's three nested
+generator context managers, which thousands of waiting statements kept alive. When the attempts
 are spent the error is a ``DatabaseUnavailableError`` naming the
 database, and the run can be resumed from its last checkpoint.
 
@@ -30,9 +32,11 @@ from langgraph.checkpoint.base import CheckpointTuple as _Tuple
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
+from langgraph_runner._internal.compat import saver_cursor
 from langgraph_runner._records.exceptions import ThreadBusyError
 from langgraph_runner._runs.alock_session import AsyncLockSession
 from langgraph_runner._runs.lock_session import any_lost, sessions, was_lost
+from langgraph_runner._runs.pg_cursor import AsyncPooledCursor, PooledCursor
 from langgraph_runner._runs.pool import RETRIES, DatabaseUnavailableError, WaitNotice, is_broken
 from langgraph_runner._runs.thread_lock import lock_key
 
@@ -95,9 +99,15 @@ class RetryingPostgresSaver(PostgresSaver):
 
     def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(conn, *args, **kwargs)
+        self._pooled = hasattr(conn, "getconn") and self.pipe is None
         if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
             self.lock = _NoLock()  # type: ignore[assignment]
         self._notice = WaitNotice()
+
+    def _cursor(self, *, pipeline: bool = False) -> Any:
+        if self._pooled:
+            return PooledCursor(self.conn, pipeline, self.supports_pipeline)
+        return saver_cursor(PostgresSaver, self, pipeline=pipeline)
 
     def _retry(
         self, once: Callable[..., T], args: tuple[Any, ...], config: RunnableConfig | None
@@ -155,9 +165,15 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
 
     def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(conn, *args, **kwargs)
+        self._pooled = hasattr(conn, "getconn") and self.pipe is None
         if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
             self.lock = _NoLock()  # type: ignore[assignment]
         self._notice = WaitNotice()
+
+    def _cursor(self, *, pipeline: bool = False) -> Any:
+        if self._pooled:
+            return AsyncPooledCursor(self.conn, pipeline, self.supports_pipeline)
+        return saver_cursor(AsyncPostgresSaver, self, pipeline=pipeline)
 
     async def _aretry(
         self,

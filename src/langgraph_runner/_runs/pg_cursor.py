@@ -1,0 +1,147 @@
+"""A PostgreSQL saver's cursor on a pool: a connection straight from the pool, one object.
+
+LangGraph's savers open each statement's cursor through three nested generator context
+managers (the saver's ``_cursor``, ``get_connection`` and the pool's ``connection()``),
+each with its generator, its frame and its awaitable, all alive while the statement
+waits for a connection. With many runs in flight thousands of statements wait at once,
+and every full garbage collection walks them. Here one object takes a connection from the
+pool (``getconn``), opens what LangGraph's ``_cursor`` opens on it (a pipeline, or a
+transaction where pipelines are not supported, when asked for; a binary ``dict_row``
+cursor) and gives it back (``putconn``), which resets a connection left in a transaction
+or replaces a broken one. Like ``connection()`` it commits a transaction left open by a
+statement that succeeded and rolls back one left by a statement that failed (on the
+pools the package opens, in autocommit mode, there is none).
+
+``pg_savers`` uses it for savers on a pool; a saver on one connection (or in pipeline
+mode) keeps LangGraph's own ``_cursor``.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+
+__all__ = ["AsyncPooledCursor", "PooledCursor"]
+
+
+class PooledCursor:
+    """``with PooledCursor(pool, pipeline, supports_pipeline) as cur:``, on a sync pool."""
+
+    __slots__ = ("_block", "_conn", "_cur", "_pipeline", "_pool", "_supports_pipeline")
+
+    def __init__(self, pool: Any, pipeline: bool, supports_pipeline: bool) -> None:
+        self._pool = pool
+        self._pipeline = pipeline
+        self._supports_pipeline = supports_pipeline
+        self._conn: Any = None
+        self._block: Any = None
+        self._cur: Any = None
+
+    def __enter__(self) -> Any:
+        conn = self._conn = self._pool.getconn()
+        try:
+            if self._pipeline:
+                block = conn.pipeline() if self._supports_pipeline else conn.transaction()
+                block.__enter__()
+                self._block = block
+            self._cur = conn.cursor(binary=True, row_factory=dict_row)
+        except BaseException as exc:
+            self._release(type(exc), exc, exc.__traceback__)
+            raise
+        return self._cur
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._release(kind, error, tb)
+
+    def _release(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            try:
+                if self._cur is not None:
+                    self._cur.close()
+            finally:
+                if self._block is not None:
+                    self._block.__exit__(kind, error, tb)
+            if _in_transaction(conn) and kind is None:
+                conn.commit()
+            elif _in_transaction(conn):
+                conn.rollback()
+        finally:
+            self._cur = self._block = None
+            self._pool.putconn(conn)
+
+
+class AsyncPooledCursor:
+    """``async with AsyncPooledCursor(pool, pipeline, supports_pipeline) as cur:``."""
+
+    __slots__ = ("_block", "_conn", "_cur", "_pipeline", "_pool", "_supports_pipeline")
+
+    def __init__(self, pool: Any, pipeline: bool, supports_pipeline: bool) -> None:
+        self._pool = pool
+        self._pipeline = pipeline
+        self._supports_pipeline = supports_pipeline
+        self._conn: Any = None
+        self._block: Any = None
+        self._cur: Any = None
+
+    async def __aenter__(self) -> Any:
+        conn = self._conn = await self._pool.getconn()
+        try:
+            if self._pipeline:
+                block = conn.pipeline() if self._supports_pipeline else conn.transaction()
+                await block.__aenter__()
+                self._block = block
+            self._cur = conn.cursor(binary=True, row_factory=dict_row)
+        except BaseException as exc:
+            await self._release(type(exc), exc, exc.__traceback__)
+            raise
+        return self._cur
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._release(kind, error, tb)
+
+    async def _release(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            try:
+                if self._cur is not None:
+                    await self._cur.close()
+            finally:
+                if self._block is not None:
+                    await self._block.__aexit__(kind, error, tb)
+            if _in_transaction(conn) and kind is None:
+                await conn.commit()
+            elif _in_transaction(conn):
+                await conn.rollback()
+        finally:
+            self._cur = self._block = None
+            await self._pool.putconn(conn)
+
+
+def _in_transaction(conn: Any) -> bool:
+    """Whether a transaction is open on ``conn`` (never in autocommit mode)."""
+    status = conn.pgconn.transaction_status
+    return bool(status == TransactionStatus.INTRANS or status == TransactionStatus.INERROR)
