@@ -42,6 +42,19 @@ def _values(table: str) -> dict[str, int]:
         return dict(conn.execute(f"SELECT k, v FROM {table}").fetchall())  # type: ignore[arg-type]
 
 
+def _two_inserts(cursor: PooledCursor, table: str, first: str) -> None:
+    """Insert ``first``, then 'a' again: the second fails when 'a' is there already."""
+    with cursor as cur:
+        cur.execute(f"INSERT INTO {table} VALUES (%s, 2)", (first,))
+        cur.execute(f"INSERT INTO {table} VALUES ('a', 3)")
+
+
+async def _atwo_inserts(cursor: AsyncPooledCursor, table: str, first: str) -> None:
+    async with cursor as cur:
+        await cur.execute(f"INSERT INTO {table} VALUES (%s, 2)", (first,))
+        await cur.execute(f"INSERT INTO {table} VALUES ('a', 3)")
+
+
 @pytest.mark.parametrize("autocommit", [True, False])
 @pytest.mark.parametrize("pipeline", [True, False])
 def test_sync_statements_land_and_failures_leave_nothing(
@@ -56,9 +69,7 @@ def test_sync_statements_land_and_failures_leave_nothing(
             cur.execute(f"INSERT INTO {table} VALUES ('a', 1)")
         assert _values(table) == {"a": 1}
         with pytest.raises(psycopg.errors.UniqueViolation):
-            with PooledCursor(pool, pipeline, True) as cur:
-                cur.execute(f"INSERT INTO {table} VALUES ('b', 2)")
-                cur.execute(f"INSERT INTO {table} VALUES ('a', 3)")
+            _two_inserts(PooledCursor(pool, pipeline, True), table, "b")
         expected = {"a": 1} if pipeline or not autocommit else {"a": 1, "b": 2}
         assert _values(table) == expected  # one transaction (pipeline) or each its own
         with pool.connection() as conn:  # back in the pool, idle, usable
@@ -83,9 +94,7 @@ def test_async_statements_land_and_failures_leave_nothing(
                 await cur.execute(f"INSERT INTO {table} VALUES ('a', 1)")
             assert _values(table) == {"a": 1}
             with pytest.raises(psycopg.errors.UniqueViolation):
-                async with AsyncPooledCursor(pool, pipeline, True) as cur:
-                    await cur.execute(f"INSERT INTO {table} VALUES ('b', 2)")
-                    await cur.execute(f"INSERT INTO {table} VALUES ('a', 3)")
+                await _atwo_inserts(AsyncPooledCursor(pool, pipeline, True), table, "b")
             expected = {"a": 1} if pipeline or not autocommit else {"a": 1, "b": 2}
             assert _values(table) == expected
             async with pool.connection() as conn:
@@ -105,9 +114,7 @@ def test_without_pipelines_a_transaction_groups_the_statements(table: str) -> No
         postgres_url(), min_size=1, max_size=1, kwargs={"autocommit": True}
     ) as pool:
         with pytest.raises(psycopg.errors.UniqueViolation):
-            with PooledCursor(pool, True, False) as cur:
-                cur.execute(f"INSERT INTO {table} VALUES ('a', 1)")
-                cur.execute(f"INSERT INTO {table} VALUES ('a', 2)")
+            _two_inserts(PooledCursor(pool, True, False), table, "a")
         assert _values(table) == {}
         with PooledCursor(pool, True, False) as cur:
             cur.execute(f"INSERT INTO {table} VALUES ('a', 1)")

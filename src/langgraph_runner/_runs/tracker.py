@@ -43,6 +43,32 @@ class Tracker(BaseCallbackHandler):
     run_inline = True  # keep the order of events under ainvoke too
     live = True  # write each node's start and end as they happen (benchmarks turn it off)
 
+    # Only chain events tell node tasks apart: LangChain sends the rest (every model
+    # call, each streamed token, tools, retrievers) to no handler that ignores them.
+    @property
+    def ignore_llm(self) -> bool:
+        return True
+
+    @property
+    def ignore_chat_model(self) -> bool:
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return True
+
     def __init__(
         self,
         root: uuid.UUID,
