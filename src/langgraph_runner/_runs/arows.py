@@ -114,26 +114,19 @@ def _open(saver: Any) -> RunStore:
 
 async def _once(saver: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
     """One statement on the saver's one connection (under its lock) or on a connection
-    of its pool, taken and given back directly (no context managers kept alive while it
-    waits for one); a transaction left open (a pool not in autocommit mode) committed."""
+    of its pool, taken and given back as the saver's own statements take theirs
+    (``pg_cursor``: no context managers kept alive while it waits for one)."""
     conn = saver.conn
     if _is_connection(conn):  # one connection: the saver's lock keeps its statements apart
         async with saver.lock:
-            return await _execute(conn, sql, params)
-    from psycopg.pq import TransactionStatus
+            return await _rows(await conn.execute(sql, params))
+    from langgraph_runner._runs.pg_cursor import AsyncPooledCursor  # psycopg: when asked for
 
-    pooled = await conn.getconn()
-    try:
-        rows = await _execute(pooled, sql, params)
-        if pooled.info.transaction_status != TransactionStatus.IDLE:
-            await pooled.commit()
-        return rows
-    finally:
-        await conn.putconn(pooled)  # a failed transaction is rolled back there
+    async with AsyncPooledCursor(conn, False, False) as cur:
+        return await _rows(await cur.execute(sql, params))
 
 
-async def _execute(conn: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    cursor = await conn.execute(sql, params)
+async def _rows(cursor: Any) -> list[Any]:
     return list(await cursor.fetchall()) if cursor.description else []
 
 

@@ -27,8 +27,8 @@ from psycopg.rows import dict_row
 __all__ = ["AsyncPooledCursor", "PooledCursor"]
 
 
-class PooledCursor:
-    """``with PooledCursor(pool, pipeline, supports_pipeline) as cur:``, on a sync pool."""
+class _Cursor:
+    """What both cursors hold: the pool, what to open, and what was opened."""
 
     __slots__ = ("_block", "_conn", "_cur", "_pipeline", "_pool", "_supports_pipeline")
 
@@ -40,11 +40,21 @@ class PooledCursor:
         self._block: Any = None
         self._cur: Any = None
 
+    def _opened(self, conn: Any) -> Any:
+        """The block ``pipeline=True`` asks for: a pipeline, else a transaction."""
+        return conn.pipeline() if self._supports_pipeline else conn.transaction()
+
+
+class PooledCursor(_Cursor):
+    """``with PooledCursor(pool, pipeline, supports_pipeline) as cur:``, on a sync pool."""
+
+    __slots__ = ()
+
     def __enter__(self) -> Any:
         conn = self._conn = self._pool.getconn()
         try:
             if self._pipeline:
-                block = conn.pipeline() if self._supports_pipeline else conn.transaction()
+                block = self._opened(conn)
                 block.__enter__()
                 self._block = block
             self._cur = conn.cursor(binary=True, row_factory=dict_row)
@@ -75,33 +85,23 @@ class PooledCursor:
             finally:
                 if self._block is not None:
                     self._block.__exit__(kind, error, tb)
-            if _in_transaction(conn) and kind is None:
-                conn.commit()
-            elif _in_transaction(conn):
-                conn.rollback()
+            if _in_transaction(conn):
+                conn.commit() if kind is None else conn.rollback()
         finally:
             self._cur = self._block = None
             self._pool.putconn(conn)
 
 
-class AsyncPooledCursor:
+class AsyncPooledCursor(_Cursor):
     """``async with AsyncPooledCursor(pool, pipeline, supports_pipeline) as cur:``."""
 
-    __slots__ = ("_block", "_conn", "_cur", "_pipeline", "_pool", "_supports_pipeline")
-
-    def __init__(self, pool: Any, pipeline: bool, supports_pipeline: bool) -> None:
-        self._pool = pool
-        self._pipeline = pipeline
-        self._supports_pipeline = supports_pipeline
-        self._conn: Any = None
-        self._block: Any = None
-        self._cur: Any = None
+    __slots__ = ()
 
     async def __aenter__(self) -> Any:
         conn = self._conn = await self._pool.getconn()
         try:
             if self._pipeline:
-                block = conn.pipeline() if self._supports_pipeline else conn.transaction()
+                block = self._opened(conn)
                 await block.__aenter__()
                 self._block = block
             self._cur = conn.cursor(binary=True, row_factory=dict_row)
@@ -132,10 +132,8 @@ class AsyncPooledCursor:
             finally:
                 if self._block is not None:
                     await self._block.__aexit__(kind, error, tb)
-            if _in_transaction(conn) and kind is None:
-                await conn.commit()
-            elif _in_transaction(conn):
-                await conn.rollback()
+            if _in_transaction(conn):
+                await (conn.commit() if kind is None else conn.rollback())
         finally:
             self._cur = self._block = None
             await self._pool.putconn(conn)
