@@ -45,29 +45,8 @@ class Tracker(BaseCallbackHandler):
 
     # Only chain events tell node tasks apart: LangChain sends the rest (every model
     # call, each streamed token, tools, retrievers) to no handler that ignores them.
-    @property
-    def ignore_llm(self) -> bool:
-        return True
-
-    @property
-    def ignore_chat_model(self) -> bool:
-        return True
-
-    @property
-    def ignore_retry(self) -> bool:
-        return True
-
-    @property
-    def ignore_agent(self) -> bool:
-        return True
-
-    @property
-    def ignore_retriever(self) -> bool:
-        return True
-
-    @property
-    def ignore_custom_event(self) -> bool:
-        return True
+    ignore_llm = ignore_chat_model = ignore_retry = ignore_agent = True
+    ignore_retriever = ignore_custom_event = True
 
     def __init__(
         self,
