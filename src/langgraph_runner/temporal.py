@@ -31,13 +31,13 @@ require_extra("temporal", "temporalio.langgraph")
 
 from temporalio.common import RetryPolicy  # noqa: E402 (after the extra's check)
 
-from langgraph_runner._engine.spec import NodeSpec  # noqa: E402
-from langgraph_runner._engine.temporal import (  # noqa: E402
+from langgraph_runner._engine.activity import (  # noqa: E402
     ActivityNode,
     activity_body,
     foreign_body,
     spec_of,
 )
+from langgraph_runner._engine.spec import NodeSpec  # noqa: E402
 
 __all__ = ["activity_options", "for_temporal"]
 

@@ -19,8 +19,8 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner._cli.main import main
+from langgraph_runner._reports.report import RunStatus, run_report
 from langgraph_runner._runs.checkpoint import open_checkpointer
-from langgraph_runner._runs.report import RunStatus, run_report
 from tests import services
 
 PG_URL = services.POSTGRES_URL

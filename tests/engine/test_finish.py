@@ -28,7 +28,7 @@ from langgraph_runner import (
     route_on_blocked,
 )
 from langgraph_runner._engine.finish import failure_update
-from langgraph_runner._engine.outcome import recovered_update
+from langgraph_runner._engine.records import recovered_update
 from langgraph_runner._engine.spec import check_fallback
 from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.testing import fail_times

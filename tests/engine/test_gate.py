@@ -11,7 +11,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import StreamWriter
 
 from langgraph_runner import GraphState, RetryConfig, create_node
-from langgraph_runner._engine.tokens import DISCARDED_EVENT
+from langgraph_runner._engine.streamed import DISCARDED_EVENT
 from langgraph_runner._policies.timeouts import wait_for_abandoned_threads
 from langgraph_runner.testing import no_wait
 

@@ -55,7 +55,7 @@ def test_build_makes_a_wheel_and_an_sdist(tmp_path: Path) -> None:
     assert {
         "langgraph_runner/py.typed",
         "langgraph_runner/__main__.py",
-        "langgraph_runner/_runs/report_render.py",
+        "langgraph_runner/_reports/render.py",
         "langgraph_runner/metrics/prometheus.py",
     } <= names
     assert f"{info}/licenses/LICENSE" in names

@@ -365,7 +365,7 @@ def test_builder_helpers_match_state_graph() -> None:
 
 def test_the_postgres_savers_cursor_is_what_pg_savers_replaces() -> None:
     """``_runs.pg_savers`` replaces the PostgreSQL savers' ``_cursor(*, pipeline=False)``
-    on a pool (``_runs.pg_cursor``) and calls it through ``saver_cursor`` otherwise: an
+    on a pool (``_db.cursor``) and calls it through ``saver_cursor`` otherwise: an
     upgrade that renames it or changes how it is called fails here."""
     import inspect
 

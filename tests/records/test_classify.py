@@ -21,12 +21,14 @@ from pydantic import BaseModel, ValidationError
 from typing_extensions import TypedDict
 
 from langgraph_runner._records.classify import (
+    PER_CLASS_MAX,
     classified_by_class,
     classify_error,
     classify_failure,
     http_status,
     is_control_flow,
     is_retryable_node_error,
+    keep,
     retry_after_seconds,
 )
 from langgraph_runner._records.exceptions import (
@@ -641,3 +643,28 @@ def test_classified_by_class_only_for_instances_that_carry_nothing() -> None:
     noted = ConnectionError("down")
     noted.__notes__ = ["retried"]  # type: ignore[attr-defined]  # what add_note() keeps
     assert not classified_by_class(noted)
+
+
+def test_keep_returns_the_value_and_keeps_it_until_full() -> None:
+    """Below the bound an answer is kept; at the bound it is returned and not kept."""
+    answers: dict[int, str] = {}
+    assert keep(answers, 1, "one") == "one"
+    assert answers == {1: "one"}
+    answers.update((i, str(i)) for i in range(2, PER_CLASS_MAX + 1))
+    assert len(answers) == PER_CLASS_MAX
+    assert keep(answers, -1, "past the bound") == "past the bound"
+    assert -1 not in answers and len(answers) == PER_CLASS_MAX
+
+
+def test_classes_made_on_the_fly_do_not_grow_the_classifier() -> None:
+    """Classifying a new exception class again and again keeps at most the bound."""
+    from langgraph_runner._engine import records
+    from langgraph_runner._records import classify
+
+    for i in range(PER_CLASS_MAX + 50):
+        cls = type(f"Made{i}", (ConnectionError,), {})
+        assert classify.classify_failure(cls("down"))[1] is True
+        records.code_and_category(cls("down"), None)
+    assert len(classify._FACTS) <= PER_CLASS_MAX
+    assert len(classify._TRAITS) <= PER_CLASS_MAX
+    assert len(records._CODES) <= PER_CLASS_MAX

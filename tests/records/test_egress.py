@@ -37,7 +37,7 @@ from langgraph_runner._records.egress import (
 )
 from langgraph_runner._records.items import item_summary
 from langgraph_runner._records.logs import get_event_logger
-from langgraph_runner._runs.report import run_report
+from langgraph_runner._reports.report import run_report
 from langgraph_runner.agents import RunnerMiddleware, tool_error_messages
 from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.metrics.prometheus import PrometheusExporter

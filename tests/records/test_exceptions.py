@@ -62,9 +62,9 @@ def test_public_exceptions_are_exported_and_share_one_base() -> None:
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        ("langgraph_runner._runs.report", "ThreadNotFoundError"),
-        ("langgraph_runner._runs.history", "RunNotCompletedError"),
-        ("langgraph_runner._runs.rebuild", "RunNotCompletedError"),
+        ("langgraph_runner._reports.report", "ThreadNotFoundError"),
+        ("langgraph_runner._rebuild.history", "RunNotCompletedError"),
+        ("langgraph_runner._rebuild.partial", "RunNotCompletedError"),
         ("langgraph_runner._runs.lifecycle", "StepFailedError"),
         ("langgraph_runner._cache.canon", "Unhashable"),
         ("langgraph_runner._cli.rebuild", "CommandError"),

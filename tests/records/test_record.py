@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langgraph.errors import NodeTimeoutError as LGNodeTimeoutError
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from langgraph_runner._records.exceptions import (
     CircuitOpenError,
@@ -21,7 +21,13 @@ from langgraph_runner._records.exceptions import (
     NodeTimeoutError,
     StateSchemaError,
 )
-from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError, error_from_fields
+from langgraph_runner._records.record import (
+    ErrorCategory,
+    ErrorCode,
+    NodeError,
+    error_from_fields,
+    restore,
+)
 
 SPEC_CODES = {
     "RETRY_EXHAUSTED",
@@ -389,3 +395,31 @@ def test_send_fields_are_optional_and_left_out_when_unset() -> None:
     assert (state["task_id"], state["send_node"], state["send_item"]) == ("t1", "work", '{"n": 1}')
     assert NodeError.model_validate(json.loads(json.dumps(state))) == sent
     assert error_from_fields(dict(state)) == sent
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    x: int
+    label: str | None = None
+
+
+def test_restored_model_equals_the_validated_one() -> None:
+    """Same value, hash, dump, fields_set and pickle round trip as the validated model."""
+    fields = {"x": 3, "label": "a"}
+    built = restore(Point, fields, fields)
+    validated = Point(x=3, label="a")
+    assert built == validated and hash(built) == hash(validated)
+    assert built.model_dump(mode="json") == validated.model_dump(mode="json")
+    assert built.model_fields_set == validated.model_fields_set == {"x", "label"}
+    assert pickle.loads(pickle.dumps(built)) == validated
+    assert built.model_copy(update={"x": 4}) == Point(x=4, label="a")
+
+
+def test_fields_become_the_instance_dict_without_validation() -> None:
+    """No copy and no validation: the caller vouches for the values."""
+    fields = {"x": "not an int", "label": None}
+    built = restore(Point, fields, {"x"})
+    assert built.__dict__ is fields
+    assert built.x == "not an int"
+    assert built.model_fields_set == {"x"}

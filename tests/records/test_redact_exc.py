@@ -134,8 +134,8 @@ def test_a_huge_container_argument_costs_a_bounded_walk() -> None:
 
 def test_classes_made_per_call_do_not_grow_memory_without_bound() -> None:
     """Redacting exceptions of 3000 classes made on the fly keeps at most PER_CLASS_MAX swaps."""
-    from langgraph_runner._internal.per_class import PER_CLASS_MAX
     from langgraph_runner._records import redact_exc
+    from langgraph_runner._records.classify import PER_CLASS_MAX
 
     for i in range(3000):
         cls = type(f"Made{i}", (Exception,), {"__str__": lambda self: f"token={SECRET}"})

@@ -25,7 +25,7 @@ from langgraph_runner._cli.main import main as cli_main
 from langgraph_runner._records.logs import LOGGER_NAME, _Formatter, configure_logging
 from langgraph_runner._records.redact_exc import redact_tree
 from langgraph_runner._records.sanitize import sanitize_message
-from langgraph_runner._runs.report import run_report
+from langgraph_runner._reports.report import run_report
 from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.metrics.prometheus import PrometheusExporter
 from langgraph_runner.testing import no_wait

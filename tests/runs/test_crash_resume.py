@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from langgraph_runner._reports.report import NodeStatus, RunStatus, run_report
 from langgraph_runner._runs.checkpoint import open_checkpointer
-from langgraph_runner._runs.report import NodeStatus, RunStatus, run_report
 from tests import services
 
 pytestmark = pytest.mark.slow  # seconds per test: skipped by -m 'not slow'

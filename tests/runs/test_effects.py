@@ -23,7 +23,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy
 
 from langgraph_runner import create_node
-from langgraph_runner._runs import effect_store as store
+from langgraph_runner._runs import effects as store
 from langgraph_runner._runs.effects import TABLE
 from langgraph_runner.runs import EffectLedger, open_checkpointer
 from langgraph_runner.testing import no_wait

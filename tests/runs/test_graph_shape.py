@@ -17,10 +17,10 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner._cli.main import main
+from langgraph_runner._reports.report import run_report
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.graph_shape import SHAPES_TABLE, load_shape, shape_of
 from langgraph_runner._runs.lifecycle import run
-from langgraph_runner._runs.report import run_report
 from langgraph_runner._runs.run_store import open_run_store
 from tests.services import postgres_url
 
@@ -219,7 +219,7 @@ def test_a_join_is_drawn_below_every_branch_it_joins(tmp_path: Path) -> None:
 
 def test_a_loop_back_keeps_the_layers_of_the_forward_edges() -> None:
     """A conditional edge back up (a retry loop) does not push nodes down the page."""
-    from langgraph_runner._runs.report_render import _layers
+    from langgraph_runner._reports.render import _layers
 
     edges = [
         ("__start__", "plan", False),

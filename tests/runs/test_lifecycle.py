@@ -383,7 +383,7 @@ def test_a_run_whose_row_cannot_be_written_fails_before_any_node(tmp_path: Any) 
     before any node ran, naming the database; run.store_failed says why."""
     import sqlite3
 
-    from langgraph_runner._runs.pool import DatabaseUnavailableError
+    from langgraph_runner._db.pool import DatabaseUnavailableError
     from langgraph_runner.runs import open_checkpointer
 
     db = tmp_path / "runs.db"

@@ -9,7 +9,8 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 from structlog.testing import CapturingLogger
 
-from langgraph_runner._runs import pool, row_writes, run_store
+from langgraph_runner._db import pool
+from langgraph_runner._runs import row_writes, run_store
 from langgraph_runner.runs import list_runs, open_checkpointer, run
 from tests.services import postgres_url
 

@@ -25,13 +25,8 @@ from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState, NodeCache, create_node
 from langgraph_runner._cli.main import main
-from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
-from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
-from langgraph_runner._runs.control import cancel_run, list_runs
-from langgraph_runner._runs.lifecycle import arun, run
-from langgraph_runner._runs.rebuild import Change, arebuild, plan, rebuild
-from langgraph_runner._runs.report import run_report
-from langgraph_runner._runs.rerun import (
+from langgraph_runner._rebuild.partial import Change, arebuild, plan, rebuild
+from langgraph_runner._rebuild.rerun import (
     ablocked_nodes,
     afailed_items,
     arerun_blocked,
@@ -39,6 +34,11 @@ from langgraph_runner._runs.rerun import (
     failed_items,
     rerun_blocked,
 )
+from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
+from langgraph_runner._reports.report import run_report
+from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner._runs.control import cancel_run, list_runs
+from langgraph_runner._runs.lifecycle import arun, run
 from langgraph_runner._runs.tenancy import MAX_TENANT_LENGTH, THREADS_TABLE, admit, check_tenant
 from tests import services
 

@@ -30,8 +30,8 @@ import uvicorn
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import Budget, GraphState, NodeCache, create_node
+from langgraph_runner._reports.render import STATUS_COLOURS
 from langgraph_runner._runs import run_watch
-from langgraph_runner._runs.report_render import STATUS_COLOURS
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from tests.browser import LAUNCH_ARGS, chromium, hex_rgb, png_pixel, png_size

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from langgraph_runner._records.exceptions import FollowTimeoutError
 from langgraph_runner._records.sanitize import escape_controls
-from langgraph_runner._runs.report import NodeStatus, RunReport, RunStatus, ThreadNotFoundError
+from langgraph_runner._reports.report import NodeStatus, RunReport, RunStatus, ThreadNotFoundError
 
 __all__ = ["FollowTimeoutError", "follow", "wait_for_file"]
 

@@ -27,8 +27,8 @@ from langgraph_runner._cli.worker import add_worker_command
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CommandError, FollowTimeoutError
 from langgraph_runner._records.sanitize import scrub_url_password
+from langgraph_runner._reports.report import NodeStatus, RunReport, ThreadNotFoundError, run_report
 from langgraph_runner._runs.checkpoint import open_checkpointer, parse_checkpointer_url
-from langgraph_runner._runs.report import NodeStatus, RunReport, ThreadNotFoundError, run_report
 from langgraph_runner._version import __version__
 
 __all__ = ["main"]

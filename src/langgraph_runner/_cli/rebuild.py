@@ -21,10 +21,10 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_runner._cli.runs import tenant_arg
+from langgraph_runner._rebuild.partial import Change, RunNotCompletedError, plan, rebuild
 from langgraph_runner._records.exceptions import CommandError, ThreadNotFoundError
 from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.checkpoint import open_checkpointer
-from langgraph_runner._runs.rebuild import Change, RunNotCompletedError, plan, rebuild
 
 __all__ = ["CommandError", "add_commands"]
 

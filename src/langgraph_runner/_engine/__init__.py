@@ -8,34 +8,29 @@ kit (the no-wait switch in ``waits``, the sweep's ``faults``) and
 
 Modules::
 
-    __init__  build(fn, **options) -> the node LangGraph gets
-    temporal  a node as a Temporal activity body (langgraph_runner.temporal only)
-    runnables a Runnable node (ToolNode, a chain, a subgraph): invoke/ainvoke shells
-    adapters  _SyncNode/_AsyncNode: Runnable shells that look like fn
-    loop      one call, top-down: attempts, retries, waits, success, failure, cache
-    finish    terminal failure: record, fallback, on_failure, update or re-raise
-    attempt   one attempt: plain | breaker-only | guarded (time limit, abort signal)
-    policy    after a failure: Retry(delay, info) or the exception that ends the call
-    waits     retry waits (abort ends them, drain polled)
-    nowait    the process-wide switch of testing.no_wait()
-    hooks     user hooks that can never break a node (sync or async, own limit)
-    call      Call: one call's clocks, deadline, signals, context and metrics sink
-    outcome   pure: the update of a failure (records, flags, Command, recovered)
-    records   pure: a sanitized NodeError from an exception; redacting exceptions
-    breaker   how an attempt's outcome counts for the circuit breaker
-    inject    config/runtime/store/... keyword arguments, as LangGraph injects them
-    gate      an attempt's config gated by its Progress: heartbeats, idle limit, muting
-    tokens    the ids of tokens a failed attempt streamed (the discarded_message event)
-    events    emit(): every node log event with the same identifiers
-    spec      NodeSpec: every option validated once, frozen (build_spec)
-    options   NodeOptions: create_node's keyword options, written once (a TypedDict)
-    guard     the loop guard: consecutive failures per run (max_consecutive_failures)
-    faults    the testing kit's fault plan, asked before each attempt while a sweep runs
+    __init__         build(fn, **options) -> the node LangGraph gets
+    activity         a node as a Temporal activity body (langgraph_runner.temporal only)
+    runnables        a Runnable node (ToolNode, a chain, a subgraph): invoke/ainvoke shells
+    adapters         _SyncNode/_AsyncNode: Runnable shells that look like fn
+    loop             one call, top-down: attempts, retries, waits, success, failure, cache
+    finish           terminal failure: record, fallback, on_failure, update or re-raise
+    attempt          one attempt: plain | breaker-only | guarded; how it counts for the breaker
+    policy           after a failure: Retry(delay, info) or the exception that ends the call
+    waits            retry waits (abort ends them, drain polled)
+    nowait           the process-wide switch of testing.no_wait()
+    hooks            user hooks that can never break a node (sync or async, own limit)
+    call             Call: one call's clocks, signals, context, metrics sink; emit(); injection
+    records          pure: a sanitized NodeError from an exception; a failure's update
+    gate             an attempt's config gated by its Progress: heartbeats, idle limit, muting
+    streamed         the ids of tokens a failed attempt streamed (the discarded_message event)
+    spec             NodeSpec: every option validated once, frozen (build_spec)
+    node_options     NodeOptions: create_node's keyword options, written once (a TypedDict)
+    loop_guard       the loop guard: consecutive failures per run (max_consecutive_failures)
+    faults           the testing kit's fault plan, asked before each attempt while a sweep runs
 
 Below the engine sit the concept subpackages it uses (``_policies``, ``_limits``,
 ``_cache``, ``_state``, ``_records``, ``metrics``) and the leaves in ``_internal``
-(``compat`` for LangGraph's private API, ``durations``, ``per_class``). See
-ARCHITECTURE.md.
+(``compat`` for LangGraph's private API, ``durations``). See ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -48,7 +43,7 @@ from typing_extensions import Unpack
 
 from langgraph_runner._engine.adapters import wrap
 from langgraph_runner._engine.loop import make_entries
-from langgraph_runner._engine.options import NodeOptions
+from langgraph_runner._engine.node_options import NodeOptions
 from langgraph_runner._engine.runnables import build_runnable, is_runnable_node
 from langgraph_runner._engine.spec import build_spec
 

@@ -25,27 +25,34 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
+from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 
-from langgraph_runner._engine.breaker import tell_breaker
-from langgraph_runner._engine.call import Call
-from langgraph_runner._engine.events import emit
+from langgraph_runner._engine.call import Call, emit, kwargs_for
 from langgraph_runner._engine.faults import planned_fault
 from langgraph_runner._engine.gate import gate_tokens, gated_config, ungate_tokens
 from langgraph_runner._engine.hooks import acall_hook, call_hook
-from langgraph_runner._engine.inject import kwargs_for
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.abort import AbortController
+from langgraph_runner._policies.circuit import CircuitBreaker
 from langgraph_runner._policies.context import NodeContext, reset_context, set_context
 from langgraph_runner._policies.progress import Progress, reset_progress, set_progress
+from langgraph_runner._policies.retry import RetryConfig
 from langgraph_runner._policies.timeouts import (
     arun_async_attempt,
     arun_sync_attempt,
     run_sync_attempt,
 )
+from langgraph_runner._records.classify import is_control_flow, is_retryable_node_error
 from langgraph_runner._records.exceptions import NodeTimeoutError
 
-__all__ = ["ON_TIMEOUT_LIMIT", "attempt_async", "attempt_sync"]
+__all__ = [
+    "ON_TIMEOUT_LIMIT",
+    "attempt_async",
+    "attempt_sync",
+    "counts_for_breaker",
+    "tell_breaker",
+]
 
 WARNING = 30
 ON_TIMEOUT_LIMIT = 5.0
@@ -274,3 +281,28 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
     if spec.breaker is not None:
         spec.breaker.on_success()
     return result
+
+
+def counts_for_breaker(exc: BaseException, retry: RetryConfig | None) -> bool:
+    """Retryable failures and timeouts open a circuit; nothing else does.
+
+    Non-retryable errors, aborts, rejections, cancellation and LangGraph's
+    control flow are ignored.
+    """
+    if is_control_flow(exc):
+        return False
+    if isinstance(exc, _LGNodeTimeoutError):
+        return True
+    return retry.should_retry(exc) if retry is not None else is_retryable_node_error(exc)
+
+
+def tell_breaker(
+    breaker: CircuitBreaker | None, retry: RetryConfig | None, exc: BaseException
+) -> None:
+    """Tell ``breaker`` (if any) how an attempt that raised ``exc`` counts."""
+    if breaker is None:
+        return
+    if counts_for_breaker(exc, retry):
+        breaker.on_failure()
+    else:
+        breaker.on_ignored()

@@ -9,6 +9,7 @@ never on the function object, so concurrent calls of one node (threads, tasks,
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Mapping
@@ -16,10 +17,10 @@ from time import perf_counter
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ensure_config
 from langgraph.errors import GraphDrained
 
-from langgraph_runner._engine.events import emit
-from langgraph_runner._engine.guard import Key, streak_key
+from langgraph_runner._engine.loop_guard import Key, streak_key
 from langgraph_runner._engine.spec import NodeSpec, fn_name
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._internal.compat import CONF, CONFIG_KEY_RUNTIME
@@ -34,9 +35,15 @@ from langgraph_runner._policies.context import (
 from langgraph_runner._policies.timeouts import aborted_error
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.exceptions import NodeTimeoutError
+from langgraph_runner._records.logs import EventLogger
 from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 
-__all__ = ["Call", "run_signal_of"]
+__all__ = [
+    "Call",
+    "emit",
+    "kwargs_for",
+    "run_signal_of",
+]
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -387,3 +394,49 @@ def context_for(
         if not task_id
         else idempotency_key_for(thread_id, getattr(info, "checkpoint_ns", None), task_id),
     )
+
+
+def emit(log: EventLogger, level: int, event: str, ctx: NodeContext, **fields: Any) -> None:
+    """Log one node event with the context's identifiers."""
+    log.emit(
+        level,
+        event,
+        node=ctx.node,
+        attempt=ctx.attempt,
+        **fields,
+        thread_id=ctx.thread_id,
+        run_id=ctx.run_id,
+        trace_id=ctx.trace_id,
+    )
+
+
+_MISSING = object()
+
+
+def kwargs_for(
+    accepts: dict[str, tuple[str, Any]], config: RunnableConfig | None, node: str
+) -> dict[str, Any]:
+    """The keyword arguments for a function that declares ``accepts``.
+
+    Raises:
+        ValueError: A required parameter LangGraph cannot supply (the same error
+            LangGraph raises for a node it cannot inject into).
+    """
+    if not accepts:
+        return {}
+    runtime = _compat.runtime_of(config)
+    kwargs: dict[str, Any] = {}
+    for kw, (runtime_key, default) in accepts.items():
+        value: Any = _MISSING
+        if kw == "config":
+            value = config if config is not None else ensure_config()
+        elif kw == "error":
+            value = _compat.node_error_of(config) or _MISSING
+        elif runtime is not None:
+            value = runtime if kw == "runtime" else getattr(runtime, runtime_key, _MISSING)
+        if value is _MISSING:
+            if default is inspect.Parameter.empty:
+                raise ValueError(f"Missing required config key '{runtime_key}' for '{node}'.")
+            value = default
+        kwargs[kw] = value
+    return kwargs

@@ -26,11 +26,8 @@ from langchain_core.runnables.config import (
 )
 from langgraph.types import Command
 
-from langgraph_runner._engine.call import Call
-from langgraph_runner._engine.events import emit
+from langgraph_runner._engine.call import Call, emit, kwargs_for
 from langgraph_runner._engine.hooks import acall_hook, call_hook, run_coroutine_blocking
-from langgraph_runner._engine.inject import kwargs_for
-from langgraph_runner._engine.outcome import recovered_update
 from langgraph_runner._engine.records import (
     Failure,
     add_note,
@@ -39,6 +36,7 @@ from langgraph_runner._engine.records import (
     record_message,
     record_model,
     record_state,
+    recovered_update,
     redact_exception,
     send_fields,
 )

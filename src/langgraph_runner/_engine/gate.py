@@ -27,7 +27,7 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_runner._engine.tokens import TOKENS, Tokens
+from langgraph_runner._engine.streamed import TOKENS, Tokens
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.progress import Progress
 

@@ -32,17 +32,14 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from tenacity import RetryCallState
 
-from langgraph_runner._engine.attempt import attempt_async, attempt_sync
-from langgraph_runner._engine.breaker import tell_breaker
-from langgraph_runner._engine.call import Call
-from langgraph_runner._engine.events import emit
+from langgraph_runner._engine.attempt import attempt_async, attempt_sync, tell_breaker
+from langgraph_runner._engine.call import Call, emit, kwargs_for
 from langgraph_runner._engine.faults import PLANS
 from langgraph_runner._engine.finish import fail_async, fail_sync
 from langgraph_runner._engine.hooks import acall_hook, call_hook
-from langgraph_runner._engine.inject import kwargs_for
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
 from langgraph_runner._engine.spec import NodeSpec
-from langgraph_runner._engine.tokens import discarded, unwatch, watch
+from langgraph_runner._engine.streamed import discarded, unwatch, watch
 from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY

@@ -30,10 +30,9 @@ from tenacity import RetryCallState
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.nowait import NO_WAIT
 from langgraph_runner._internal import compat as _compat
-from langgraph_runner._internal.per_class import keep
 from langgraph_runner._policies import retry as _retry
 from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
-from langgraph_runner._records.classify import classified_by_class, retry_after_seconds
+from langgraph_runner._records.classify import classified_by_class, keep, retry_after_seconds
 from langgraph_runner._records.exceptions import NodeAbortedError
 
 __all__ = ["Policy", "Retry", "attempt_info"]

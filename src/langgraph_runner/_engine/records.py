@@ -13,20 +13,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
+from collections.abc import Mapping
 from types import CodeType
 from typing import Any
 
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
+from langgraph.types import Command
 from pydantic import ValidationError
 
 from langgraph_runner._internal import compat as _compat
-from langgraph_runner._internal.per_class import keep
 from langgraph_runner._policies.context import TENANT_KEY, NodeContext
 from langgraph_runner._policies.retry import RetryConfig
-from langgraph_runner._records.classify import classified_by_class, classify_failure
+from langgraph_runner._records.classify import classified_by_class, classify_failure, keep
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import (
     BudgetExceededError,
@@ -50,6 +52,7 @@ __all__ = [
     "record_message",
     "record_model",
     "record_state",
+    "recovered_update",
     "redact_exception",
     "send_fields",
 ]
@@ -441,3 +444,35 @@ def redact_exception(exc: BaseException) -> BaseException:
     """
     redact_tree(exc)
     return replacement(exc)
+
+
+def _merged(update: Any, record: dict[str, Any]) -> dict[str, Any]:
+    if update is None:
+        return {"errors": [record]}
+    if not isinstance(update, Mapping):
+        try:
+            update = dict(update)  # a sequence of (key, value) pairs, as Command accepts
+        except (TypeError, ValueError):
+            raise TypeError(
+                "a fallback must return a dict, None or a Command with a dict update, "
+                f"got {type(update).__name__}"
+            ) from None
+    merged = dict(update)
+    own = merged.get("errors")
+    if own is None:
+        own = []
+    elif not isinstance(own, (list, tuple)):
+        raise TypeError(f"a fallback's 'errors' update must be a list, got {type(own).__name__}")
+    merged["errors"] = [record, *own]
+    return merged
+
+
+def recovered_update(result: Any, record: dict[str, Any]) -> Any:
+    """A successful fallback's result with ``record`` (marked recovered) merged in.
+
+    Raises:
+        TypeError: The fallback returned something that cannot carry the record.
+    """
+    if isinstance(result, Command):
+        return dataclasses.replace(result, update=_merged(result.update, record))
+    return _merged(result, record)

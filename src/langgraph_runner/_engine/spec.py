@@ -17,12 +17,12 @@ from langgraph.types import TimeoutPolicy
 from typing_extensions import Unpack
 
 from langgraph_runner._cache.node_cache import NodeCache, code_fingerprint
-from langgraph_runner._engine.guard import (
+from langgraph_runner._engine.loop_guard import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
     FailureStreaks,
     check_max_failures,
 )
-from langgraph_runner._engine.options import OPTION_NAMES, BreakerOption, Fallback, NodeOptions
+from langgraph_runner._engine.node_options import OPTION_NAMES, BreakerOption, Fallback, NodeOptions
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._internal.checks import check_text
 from langgraph_runner._internal.durations import optional_seconds

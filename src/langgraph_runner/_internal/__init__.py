@@ -7,7 +7,5 @@ Modules::
     extras        import what an optional extra provides, or name the extra to install
     checks        checks shared by the options classes: one rule for names and choices
     moved         the old import paths, answered with a DeprecationWarning until 0.3
-    per_class     answers kept per exception class
     redis_client  the one way to make a Redis client for the shared stores
-    restore       a pydantic model from trusted values, without validating them again
 """

@@ -27,13 +27,13 @@ tests/internal/test_compat.py fails loudly if an upgrade moves or changes any of
 - ``CONTROL_WRITES``, ``ERROR``, ``INTERRUPT``, ``NULL_TASK_ID``, ``PULL``, ``TASKS``
   and ``task_id``: the reserved write channels and the deterministic task ids
   (``langgraph.pregel._algo``) with which a stored checkpoint is read without the
-  graph (``_runs.checkpoint_tasks``, ``_runs.rerun``).
+  graph (``_runs.checkpoint_tasks``, ``_rebuild.rerun``).
 - ``node_defaults``, ``add_schema``, ``error_handler_node``: a ``StateGraph``
   builder's default node policies, schema registration and the name of the error
   handler node ``compile()`` adds (``_node.harden`` copies a compiled graph's builder).
 - ``saver_cursor``: a PostgreSQL saver's own ``_cursor`` (how it opens each
   statement's cursor), for the savers ``_runs.pg_savers`` keeps it for (one connection,
-  pipeline mode); on a pool they replace it with ``_runs.pg_cursor``, which opens what it
+  pipeline mode); on a pool they replace it with ``_db.cursor``, which opens what it
   opens (the test checks its signature).
 - ``tool_node_parts``, ``copy_injected_args``: the settings of a ``ToolNode`` that
   its constructor does not expose again (``_node.calls`` rebuilds one).

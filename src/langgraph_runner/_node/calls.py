@@ -62,9 +62,9 @@ async def _async_body(state: tuple[Any, Callable[[Any], Awaitable[Any]]]) -> Any
 
 
 # A model call's attempt that fails after streaming tokens: the engine (its loop,
-# _engine/tokens.py) writes the discarded_message event when the run streams
+# _engine/streamed.py) writes the discarded_message event when the run streams
 # "messages", for these calls as for any wrapped node.
-DISCARDED_EVENT = "langgraph_runner.discarded_message"  # _engine.tokens.DISCARDED_EVENT
+DISCARDED_EVENT = "langgraph_runner.discarded_message"  # _engine.streamed.DISCARDED_EVENT
 
 
 class CallGuard:

@@ -21,7 +21,7 @@ from langchain_core.runnables import Runnable
 from typing_extensions import Unpack
 
 from langgraph_runner._engine import build
-from langgraph_runner._engine.options import NodeOptions
+from langgraph_runner._engine.node_options import NodeOptions
 from langgraph_runner._engine.runnables import is_wrapped as _is_wrapped
 from langgraph_runner._engine.spec import check_option_names
 

@@ -4,7 +4,7 @@ Modules::
 
     retry            RetryConfig (a node's retry policy) and RetryAttempt (what hooks see)
     timeouts         one attempt under a time limit and an abort signal
-    workers          reusable daemon threads that run sync attempts and can be abandoned
+    threads          reusable daemon threads that run sync attempts and can be abandoned
     circuit          CircuitBreaker: stop calling a dependency that keeps failing, then probe
     circuit_redis    breakers shared by processes through Redis (the ``redis`` extra)
     breaker_scripts  the Lua scripts behind circuit_redis (each transition atomic)

@@ -30,10 +30,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from langgraph_runner._policies import workers as _workers
+from langgraph_runner._policies import threads as _workers
 from langgraph_runner._policies.abort import AbortController, AbortSignal
 from langgraph_runner._policies.progress import ExpiryTimer, Progress, expiry, timeout_error
-from langgraph_runner._policies.workers import (
+from langgraph_runner._policies.threads import (
     abandoned_thread_count,
     running_abandoned_thread_count,
     wait_for_abandoned_threads,

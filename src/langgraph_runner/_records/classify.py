@@ -10,14 +10,13 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.errors import EmptyInputError, GraphBubbleUp, GraphRecursionError, InvalidUpdateError
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from pydantic import ValidationError
 
 from langgraph_runner._internal.compat import is_invalid_resume
-from langgraph_runner._internal.per_class import keep
 from langgraph_runner._records.exceptions import (
     BudgetExceededError,
     CircuitOpenError,
@@ -29,12 +28,14 @@ from langgraph_runner._records.record import ErrorCategory
 
 __all__ = [
     "MAYBE_CONTROL_FLOW",
-    "classify_error",
+    "PER_CLASS_MAX",
     "classified_by_class",
+    "classify_error",
     "classify_failure",
     "http_status",
     "is_control_flow",
     "is_retryable_node_error",
+    "keep",
     "retry_after_seconds",
 ]
 
@@ -351,3 +352,22 @@ def retry_after_seconds(exc: BaseException) -> float | None:
         if hint is not None:
             return hint
     return None
+
+
+PER_CLASS_MAX = 1024
+
+
+"""Answers one question keeps at most."""
+
+
+K = TypeVar("K")
+
+
+V = TypeVar("V")
+
+
+def keep(answers: dict[K, V], key: K, value: V) -> V:
+    """``value``, kept in ``answers`` under ``key`` unless they are full."""
+    if len(answers) < PER_CLASS_MAX:
+        answers[key] = value
+    return value

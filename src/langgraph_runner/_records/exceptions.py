@@ -33,8 +33,8 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
 
 Each error carries its context as attributes (node, attempt, elapsed, thread id ...)
 and pickles with them (``LangGraphRunnerError.__reduce__``). The public ones are
-exported by ``langgraph_runner``; the modules that raise them (``_runs.report``,
-``_runs.history``, ``_runs.lifecycle``, the CLI and cache modules) import them from here.
+exported by ``langgraph_runner``; the modules that raise them (``_reports.report``,
+``_rebuild.history``, ``_runs.lifecycle``, the CLI and cache modules) import them from here.
 """
 
 from __future__ import annotations

@@ -10,15 +10,22 @@ the package raises are in ``_records.exceptions``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from langgraph_runner._internal.restore import restore
+from langgraph_runner._records.sanitize import sanitize_message
 
-__all__ = ["ErrorCategory", "ErrorCode", "NodeError", "error_from_fields"]
+__all__ = [
+    "ErrorCategory",
+    "ErrorCode",
+    "NodeError",
+    "error_from_fields",
+    "record_cause",
+    "restore",
+]
 
 
 class ErrorCategory(str, enum.Enum):
@@ -244,3 +251,34 @@ error_from_fields, _to_state = _pick()
 """``error_from_fields(fields)``: a ``NodeError`` from every field, in declaration order,
 already well-typed (no validation, like ``model_construct``); the Send fields may be
 left out (None). ``fields`` becomes its ``__dict__``, so do not reuse it."""
+
+
+def record_cause(record: Mapping[str, Any] | None) -> str | None:
+    """The redacted cause an error record carries (``ErrorType: message``), or None."""
+    if not record:
+        return None
+    message = str(record.get("message") or "")
+    # "Node 'x' failed after 3 attempt(s): Cause", "... on attempt 1: Cause"
+    head, sep, cause = message.partition(": ")
+    text = cause if sep and cause and head.startswith("Node ") else message
+    return sanitize_message(text, max_length=300) or None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+_set = object.__setattr__
+
+
+def restore(cls: type[M], fields: dict[str, Any], fields_set: Iterable[str]) -> M:
+    """An instance of ``cls`` whose ``__dict__`` is ``fields``, as given.
+
+    What ``model_construct`` ends with, and unpickling (``BaseModel.__setstate__``)
+    does: no validation, no defaults filled in, no copy of ``fields``.
+    """
+    model = cls.__new__(cls)
+    _set(model, "__dict__", fields)
+    _set(model, "__pydantic_fields_set__", set(fields_set))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model

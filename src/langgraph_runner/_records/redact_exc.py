@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic_core import ValidationError
 
-from langgraph_runner._internal.per_class import keep
+from langgraph_runner._records.classify import keep
 from langgraph_runner._records.redaction_rules import is_secret_key
 from langgraph_runner._records.sanitize import REDACTED, sanitize_message
 

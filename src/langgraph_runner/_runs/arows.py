@@ -20,29 +20,52 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from langgraph_runner._db.pool import aretry_broken
+from langgraph_runner._db.storage import asqlite_file, saver_kind
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.graph_shape import record_shape, shape_saved
-from langgraph_runner._runs.offloop import RunRows, aopen_store
-from langgraph_runner._runs.pool import aretry_broken
 from langgraph_runner._runs.run_store import (
     RunStore,
     finish_statement,
     open_run_store,
     start_statement,
 )
-from langgraph_runner._runs.saver_storage import saver_kind
 from langgraph_runner._runs.task_times import setup as setup_times
 from langgraph_runner._runs.task_times import upsert_statements
 from langgraph_runner._runs.tenancy import aadmit_at_once, prepare
 
-__all__ = ["RunRowsOnLoop", "aclose", "admit", "afinish", "aopen", "applies", "forget"]
+__all__ = [
+    "RunRowsOnLoop",
+    "aclose",
+    "admit",
+    "afinish",
+    "afinish_off_loop",
+    "aopen",
+    "aopen_store",
+    "applies",
+    "forget",
+    "off_loop",
+]
 
 
 R = TypeVar("R", covariant=True)
+
+
+class RunRows(Protocol[R]):
+    """What of a run these helpers use (``lifecycle._Run``)."""
+
+    saver: Any
+
+    def open_store(self, sqlite_path: str | None = None) -> None: ...
+
+    def close_store(self, status: str, reason: str | None) -> None: ...
+
+    def finish(self, output: Any, error: BaseException | None) -> R: ...
 
 
 class RunRowsOnLoop(RunRows[R], Protocol[R]):
@@ -120,7 +143,7 @@ async def _once(saver: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
     if _is_connection(conn):  # one connection: the saver's lock keeps its statements apart
         async with saver.lock:
             return await _rows(await conn.execute(sql, params))
-    from langgraph_runner._runs.pg_cursor import AsyncPooledCursor  # psycopg: when asked for
+    from langgraph_runner._db.cursor import AsyncPooledCursor  # psycopg: when asked for
 
     async with AsyncPooledCursor(conn, False, False) as cur:
         return await _rows(await cur.execute(sql, params))
@@ -245,8 +268,55 @@ async def _finish(
 
 
 async def afinish(state: RunRowsOnLoop[R], output: Any, error: BaseException | None) -> R:
-    """``offloop.afinish`` for a run whose rows are written here: how it ended (logged),
+    """``afinish_off_loop`` for a run whose rows are written here: how it ended (logged),
     then its final status and node times written on the loop; its result."""
     result, status, reason = state.conclude(output, error)
     await aclose(state, status, reason, state.tracker.times)
     return result
+
+
+def off_loop(state: RunRows[Any]) -> bool:
+    """Whether the run's row writes go to a worker thread (not for in-memory savers)."""
+    return state.saver is not None and saver_kind(state.saver) != "other"
+
+
+async def afinish_off_loop(state: RunRows[R], output: Any, error: BaseException | None) -> R:
+    """``state.finish`` (which writes the final status), off the loop when it does I/O."""
+    if not off_loop(state):
+        return state.finish(output, error)
+    return await asyncio.to_thread(state.finish, output, error)
+
+
+async def aopen_store(state: RunRows[Any]) -> None:
+    """``state.open_store`` (the row, before any node), off the loop when it does I/O."""
+    saver = state.saver
+    path: str | None = None
+    if saver is not None and saver_kind(saver) == "sqlite" and hasattr(saver, "loop"):
+        try:  # an AsyncSqliteSaver answers on its own loop, which is this one
+            path = await asqlite_file(getattr(saver, "conn"))  # noqa: B009
+        except Exception:
+            path = ""
+    if not off_loop(state):
+        state.open_store(path)
+        return
+    # Cancelled while the row is written in its thread: whichever side sees both ends the
+    # row cancelled (no node ran), so it is neither left running nor watched for good.
+    guard, seen = threading.Lock(), {"opened": False, "cancelled": False}
+
+    def open_then_check() -> None:
+        state.open_store(path)
+        with guard:
+            seen["opened"] = True
+            if not seen["cancelled"]:
+                return
+        state.close_store("cancelled", "task cancelled")
+
+    try:
+        await asyncio.to_thread(open_then_check)
+    except asyncio.CancelledError:
+        with guard:
+            seen["cancelled"] = True
+            opened = seen["opened"]
+        if opened:
+            state.close_store("cancelled", "task cancelled")
+        raise

@@ -30,10 +30,7 @@ from urllib.parse import unquote
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from langgraph_runner._internal.extras import require_extra
-from langgraph_runner._records.sanitize import scrub_url_password
-from langgraph_runner._runs.checkpoint_tasks import SavedTask, saved_tasks
-from langgraph_runner._runs.pool import (
+from langgraph_runner._db.pool import (
     DEFAULT_CHECK_IDLE,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_POOL_TIMEOUT,
@@ -43,6 +40,9 @@ from langgraph_runner._runs.pool import (
     pool_options,
     sync_pool,
 )
+from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._records.sanitize import scrub_url_password
+from langgraph_runner._runs.checkpoint_tasks import SavedTask, saved_tasks
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
@@ -262,9 +262,9 @@ def open_checkpointer(
             yield saver
         return
     require_extra("postgres", "langgraph.checkpoint.postgres")
+    from langgraph_runner._db.storage import postgres_settings
     from langgraph_runner._runs.pg_savers import RetryingPostgresSaver
     from langgraph_runner._runs.run_store import hold_postgres
-    from langgraph_runner._runs.saver_storage import postgres_settings
 
     with ExitStack() as stack:
         failed = None
@@ -293,8 +293,8 @@ def _let_go(key: tuple[Any, ...], saver: Any = None) -> None:
     """A PostgreSQL checkpointer opened here closes: what this process kept for its
     database settings ``key`` (the runs store's pool, the lock session's connection) goes
     with the last one open on them, once no run uses it."""
+    from langgraph_runner._db.lock_session import let_go_if_idle
     from langgraph_runner._runs import arows
-    from langgraph_runner._runs.lock_session import let_go_if_idle
     from langgraph_runner._runs.run_store import release_postgres
 
     if saver is not None:
@@ -345,10 +345,10 @@ async def open_async_checkpointer(
             yield saver
         return
     require_extra("postgres", "langgraph.checkpoint.postgres.aio")
-    from langgraph_runner._runs.alock_session import AsyncLockSession
+    from langgraph_runner._db.alock_session import AsyncLockSession
+    from langgraph_runner._db.storage import postgres_settings
     from langgraph_runner._runs.pg_savers import RetryingAsyncPostgresSaver
     from langgraph_runner._runs.run_store import hold_postgres
-    from langgraph_runner._runs.saver_storage import postgres_settings
 
     async with AsyncExitStack() as stack:
         failed = None

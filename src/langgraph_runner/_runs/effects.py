@@ -45,16 +45,28 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any, NamedTuple, TypeVar, overload
 
+from langgraph_runner._db.connection import Db, open_postgres, open_sqlite
+from langgraph_runner._db.storage import postgres_settings, saver_kind, sqlite_file
 from langgraph_runner._internal.checks import check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._policies.context import get_node_context
-from langgraph_runner._runs import effect_store as store
-from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
 
-__all__ = ["TABLE", "EffectLedger"]
+__all__ = [
+    "CLAIM",
+    "COMPLETE",
+    "DDL",
+    "DELETE_THREAD",
+    "Db",
+    "EffectLedger",
+    "READ",
+    "RELEASE",
+    "TABLE",
+    "TAKE_OVER",
+    "open_postgres",
+    "open_sqlite",
+]
 
 T = TypeVar("T")
-TABLE = store.TABLE
 """The name of the ledger's table, created beside the checkpointer's own tables."""
 
 _logger = logging.getLogger("langgraph_runner._runs.effects")
@@ -92,7 +104,7 @@ class EffectLedger:
 
     def __init__(
         self,
-        db: store.Db,
+        db: Db,
         *,
         lease: float | timedelta = 300.0,
         poll_interval: float | timedelta = 0.05,
@@ -105,7 +117,7 @@ class EffectLedger:
             raise
         self._db = db
         try:
-            db.setup(store.DDL, store.TABLE)
+            db.setup(DDL, TABLE)
         except BaseException:
             db.close()
             raise
@@ -127,7 +139,7 @@ class EffectLedger:
             lease: See the class.
             poll_interval: See the class.
         """
-        return cls(store.open_sqlite(path), lease=lease, poll_interval=poll_interval)
+        return cls(open_sqlite(path), lease=lease, poll_interval=poll_interval)
 
     @classmethod
     def postgres(
@@ -147,7 +159,7 @@ class EffectLedger:
         Raises:
             ImportError: The ``postgres`` extra is not installed.
         """
-        return cls(store.open_postgres(conninfo), lease=lease, poll_interval=poll_interval)
+        return cls(open_postgres(conninfo), lease=lease, poll_interval=poll_interval)
 
     @classmethod
     def for_checkpointer(
@@ -182,7 +194,7 @@ class EffectLedger:
             return cls.sqlite(path, lease=lease, poll_interval=poll_interval)
         if kind == "postgres":
             conninfo, kwargs = postgres_settings(checkpointer.conn)
-            db = store.open_postgres(conninfo, **kwargs)
+            db = open_postgres(conninfo, **kwargs)
             return cls(db, lease=lease, poll_interval=poll_interval)
         raise TypeError(
             "EffectLedger.for_checkpointer needs a SqliteSaver or a PostgresSaver, "
@@ -229,7 +241,7 @@ class EffectLedger:
         try:
             yield False
         except BaseException:
-            self._db.run(store.RELEASE, (claim.key, claim.name, claim.owner))
+            self._db.run(RELEASE, (claim.key, claim.name, claim.owner))
             raise
         self._complete(claim, None)
 
@@ -251,7 +263,7 @@ class EffectLedger:
         try:
             value = fn()
         except BaseException:
-            self._db.run(store.RELEASE, (claim.key, claim.name, claim.owner))
+            self._db.run(RELEASE, (claim.key, claim.name, claim.owner))
             raise
         self._complete(claim, _dumps(value))
         return value
@@ -263,7 +275,7 @@ class EffectLedger:
 
     def delete_thread(self, thread_id: str) -> int:
         """Forget the effects of a thread (as ``saver.delete_thread`` does); the rows removed."""
-        return self._db.run(store.DELETE_THREAD, (str(thread_id),))[0]
+        return self._db.run(DELETE_THREAD, (str(thread_id),))[0]
 
     # ------------------------------------------------------------------ async API
 
@@ -277,9 +289,7 @@ class EffectLedger:
         try:
             yield False
         except BaseException:
-            await asyncio.to_thread(
-                self._db.run, store.RELEASE, (claim.key, claim.name, claim.owner)
-            )
+            await asyncio.to_thread(self._db.run, RELEASE, (claim.key, claim.name, claim.owner))
             raise
         await asyncio.to_thread(self._complete, claim, None)
 
@@ -301,9 +311,7 @@ class EffectLedger:
             if inspect.isawaitable(value):
                 value = await value
         except BaseException:
-            await asyncio.to_thread(
-                self._db.run, store.RELEASE, (claim.key, claim.name, claim.owner)
-            )
+            await asyncio.to_thread(self._db.run, RELEASE, (claim.key, claim.name, claim.owner))
             raise
         await asyncio.to_thread(self._complete, claim, _dumps(value))
         return value
@@ -334,7 +342,7 @@ class EffectLedger:
     def _step(self, key: str, name: str, thread_id: str | None, owner: str) -> _Claim | None:
         """One look: claim the effect, find it done, take over a stale claim, or None (busy)."""
         now = time.time()
-        if self._db.run(store.CLAIM, (key, name, thread_id, owner, now))[0] == 1:
+        if self._db.run(CLAIM, (key, name, thread_id, owner, now))[0] == 1:
             return _Claim(key, name, owner, False, None)
         state, result = self._read(key, name)
         if state == "done":
@@ -342,7 +350,7 @@ class EffectLedger:
         if state is None:  # released between the two statements: claim again at once
             return self._step(key, name, thread_id, owner)
         stale = now - self.lease
-        if self._db.run(store.TAKE_OVER, (owner, now, key, name, stale))[0] == 1:
+        if self._db.run(TAKE_OVER, (owner, now, key, name, stale))[0] == 1:
             _logger.warning(
                 "effect %r: an earlier execution claimed it and never finished within the "
                 "lease (%.1f s); running it again",
@@ -353,15 +361,13 @@ class EffectLedger:
         return None
 
     def _read(self, key: str, name: str) -> tuple[str | None, str | None]:
-        rows = self._db.run(store.READ, (key, name))[1]
+        rows = self._db.run(READ, (key, name))[1]
         if not rows:
             return None, None
         return rows[0][0], rows[0][1]
 
     def _complete(self, claim: _Claim, result: str | None) -> None:
-        updated = self._db.run(
-            store.COMPLETE, (time.time(), result, claim.key, claim.name, claim.owner)
-        )
+        updated = self._db.run(COMPLETE, (time.time(), result, claim.key, claim.name, claim.owner))
         if updated[0] != 1:
             _logger.warning(
                 "effect %r outlived its lease (%.1f s) and another execution took it over: "
@@ -397,3 +403,49 @@ def _dumps(value: Any) -> str | None:
 
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+TABLE = "langgraph_runner_effects"
+
+
+"""The name of the ledger's table, created beside the checkpointer's own tables."""
+
+
+DDL = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    " idempotency_key TEXT NOT NULL, effect TEXT NOT NULL, thread_id TEXT,"
+    " state TEXT NOT NULL, owner TEXT NOT NULL, claimed_at DOUBLE PRECISION NOT NULL,"
+    " completed_at DOUBLE PRECISION, result TEXT,"
+    " PRIMARY KEY (idempotency_key, effect))",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_thread ON {TABLE} (thread_id)",
+)
+
+
+CLAIM = (
+    f"INSERT INTO {TABLE} (idempotency_key, effect, thread_id, state, owner, claimed_at)"
+    " VALUES (?, ?, ?, 'claimed', ?, ?) ON CONFLICT (idempotency_key, effect) DO NOTHING"
+)
+
+
+READ = f"SELECT state, result FROM {TABLE} WHERE idempotency_key = ? AND effect = ?"
+
+
+TAKE_OVER = (
+    f"UPDATE {TABLE} SET owner = ?, claimed_at = ?"
+    " WHERE idempotency_key = ? AND effect = ? AND state = 'claimed' AND claimed_at < ?"
+)
+
+
+COMPLETE = (
+    f"UPDATE {TABLE} SET state = 'done', completed_at = ?, result = ?"
+    " WHERE idempotency_key = ? AND effect = ? AND owner = ?"
+)
+
+
+RELEASE = (
+    f"DELETE FROM {TABLE}"
+    " WHERE idempotency_key = ? AND effect = ? AND owner = ? AND state = 'claimed'"
+)
+
+
+DELETE_THREAD = f"DELETE FROM {TABLE} WHERE thread_id = ?"

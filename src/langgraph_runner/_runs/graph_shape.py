@@ -18,12 +18,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from langgraph_runner._runs.report_render import graph_drawing
 from langgraph_runner._runs.run_store import RunStore
 
 __all__ = [
     "SHAPES_TABLE",
     "Shape",
+    "graph_drawing",
     "load_shape",
     "record_shape",
     "save_shape",
@@ -135,3 +135,19 @@ def record_shape(
     except Exception as exc:  # bookkeeping: the run goes on
         on_error(exc, "shape")
         return None
+
+
+def graph_drawing(graph: Any) -> dict[str, Any] | None:
+    """Node names, edges and LangGraph's mermaid text of a compiled graph (None if unavailable)."""
+    try:
+        drawable = graph.get_graph()
+        mermaid = drawable.draw_mermaid()
+    except Exception:  # a graph that cannot draw itself still gets a report
+        return None
+    names = [node.name for node in drawable.nodes.values()]
+    ids = {key: node.name for key, node in drawable.nodes.items()}
+    edges = [
+        (ids.get(e.source, e.source), ids.get(e.target, e.target), bool(e.conditional))
+        for e in drawable.edges
+    ]
+    return {"nodes": names, "edges": edges, "mermaid": mermaid}

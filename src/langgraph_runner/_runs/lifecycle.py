@@ -43,6 +43,7 @@ from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
 from typing_extensions import Unpack
 
+from langgraph_runner._db.pool import listening
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, AbortSignal
 from langgraph_runner._policies.context import (
@@ -53,18 +54,16 @@ from langgraph_runner._policies.context import (
 )
 from langgraph_runner._records.exceptions import StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
+from langgraph_runner._records.record import record_cause
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._runs import arows, run_watch
-from langgraph_runner._runs.ending import cancel_reason, interrupted, ran_out, row_reason
+from langgraph_runner._runs.arows import afinish_off_loop, aopen_store
 from langgraph_runner._runs.graph_shape import record_shape
-from langgraph_runner._runs.offloop import afinish, aopen_store
-from langgraph_runner._runs.options import RunOptions, StepFailurePolicy, own_options
-from langgraph_runner._runs.pool import listening
-from langgraph_runner._runs.report_steps import record_cause
 from langgraph_runner._runs.row_writes import finish_with_retries, store_unavailable
 from langgraph_runner._runs.row_writes import saver_database as _database
+from langgraph_runner._runs.run_options import RunOptions, StepFailurePolicy, own_options
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
-from langgraph_runner._runs.status import RunStatus
+from langgraph_runner._runs.status import RunStatus, cancel_reason, interrupted, ran_out, row_reason
 from langgraph_runner._runs.task_times import record_times
 from langgraph_runner._runs.tenancy import aadmit, admit, check_tenant
 from langgraph_runner._runs.thread_lock import ThreadLock
@@ -571,7 +570,7 @@ async def _invoke_async(
         state.finish(None, exc)
         raise
     except Exception as exc:
-        result = await (arows.afinish if on_loop else afinish)(state, None, exc)
+        result = await (arows.afinish if on_loop else afinish_off_loop)(state, None, exc)
         if raise_on_error:
             if result.error is exc:
                 raise
@@ -580,7 +579,7 @@ async def _invoke_async(
     finally:
         if handle is not None:
             handle.cancel()
-    result = await (arows.afinish if on_loop else afinish)(state, output, None)
+    result = await (arows.afinish if on_loop else afinish_off_loop)(state, output, None)
     if raise_on_error and result.error is not None:
         raise result.error
     return result

@@ -32,12 +32,12 @@ from langgraph.checkpoint.base import CheckpointTuple as _Tuple
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
+from langgraph_runner._db.alock_session import AsyncLockSession
+from langgraph_runner._db.cursor import AsyncPooledCursor, PooledCursor
+from langgraph_runner._db.lock_session import any_lost, sessions, was_lost
+from langgraph_runner._db.pool import RETRIES, DatabaseUnavailableError, WaitNotice, is_broken
 from langgraph_runner._internal.compat import saver_cursor
 from langgraph_runner._records.exceptions import ThreadBusyError
-from langgraph_runner._runs.alock_session import AsyncLockSession
-from langgraph_runner._runs.lock_session import any_lost, sessions, was_lost
-from langgraph_runner._runs.pg_cursor import AsyncPooledCursor, PooledCursor
-from langgraph_runner._runs.pool import RETRIES, DatabaseUnavailableError, WaitNotice, is_broken
 from langgraph_runner._runs.thread_lock import lock_key
 
 __all__ = ["RetryingAsyncPostgresSaver", "RetryingPostgresSaver"]

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from langgraph_runner._runs.pool import DatabaseUnavailableError
+from langgraph_runner._db.pool import DatabaseUnavailableError
+from langgraph_runner._db.storage import postgres_settings, saver_kind, sqlite_file
 from langgraph_runner._runs.run_store import RunStore
-from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
 
 __all__ = ["FINISH_DELAYS", "finish_with_retries", "saver_database", "store_unavailable"]
 
@@ -40,7 +40,7 @@ def saver_database(saver: Any) -> str:
     """The database a saver writes to, named without a password (``postgres:h:p/db``)."""
     kind = saver_kind(saver)
     if kind == "postgres":
-        from langgraph_runner._runs.pool import database_name
+        from langgraph_runner._db.pool import database_name
 
         try:
             conninfo, kwargs = postgres_settings(saver.conn)

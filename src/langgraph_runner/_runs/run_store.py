@@ -37,7 +37,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from langgraph_runner._runs.pool import (
+from langgraph_runner._db.connection import Db, open_sqlite, where_in
+from langgraph_runner._db.pool import (
     STORE_MAX_CONNECTIONS,
     PooledDb,
     database_name,
@@ -45,8 +46,7 @@ from langgraph_runner._runs.pool import (
     settings_key,
     sync_pool,
 )
-from langgraph_runner._runs.saver_storage import postgres_settings, saver_kind, sqlite_file
-from langgraph_runner._runs.sql import Db, open_sqlite, where_in
+from langgraph_runner._db.storage import postgres_settings, saver_kind, sqlite_file
 
 __all__ = [
     "RUN_ID_METADATA_KEY",

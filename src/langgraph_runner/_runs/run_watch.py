@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from langgraph_runner._db.alock_session import asessions
+from langgraph_runner._db.lock_session import sessions
 from langgraph_runner._runs import run_store as _store
-from langgraph_runner._runs.alock_session import asessions
-from langgraph_runner._runs.lock_session import sessions
 from langgraph_runner._runs.run_store import RunStore
 
 __all__ = ["INTERVAL", "store_of", "tick", "unwatch", "watch", "watched"]

@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from langgraph_runner._db.connection import where_in
 from langgraph_runner._runs.run_store import RunStore
-from langgraph_runner._runs.sql import where_in
 
 __all__ = [
     "GATHER",

@@ -34,13 +34,13 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from langgraph_runner._db.pool import DatabaseUnavailableError
+from langgraph_runner._db.storage import asqlite_file, saver_kind
 from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.exceptions import ThreadNotFoundError
-from langgraph_runner._runs.pool import DatabaseUnavailableError
 from langgraph_runner._runs.row_writes import saver_database
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.run_store import RunStore, open_run_store
-from langgraph_runner._runs.saver_storage import asqlite_file, saver_kind
 
 __all__ = [
     "MAX_TENANT_LENGTH",

@@ -41,15 +41,15 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from langgraph_runner._internal.durations import optional_seconds
-from langgraph_runner._records.exceptions import ThreadBusyError
-from langgraph_runner._runs.lock_session import LockHolder, found_again, lock_session, lost
-from langgraph_runner._runs.saver_storage import (
+from langgraph_runner._db.lock_session import LockHolder, found_again, lock_session, lost
+from langgraph_runner._db.storage import (
     asqlite_file,
     postgres_settings,
     saver_kind,
     sqlite_file,
 )
+from langgraph_runner._internal.durations import optional_seconds
+from langgraph_runner._records.exceptions import ThreadBusyError
 
 __all__ = ["ThreadLock", "thread_lock"]
 

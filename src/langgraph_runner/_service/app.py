@@ -19,13 +19,12 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._limits.budget import Budget
+from langgraph_runner._rebuild.partial import Change, plan
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
+from langgraph_runner._reports.report import run_report
 from langgraph_runner._runs.control import cancel_run
-from langgraph_runner._runs.graph_shape import load_shape
-from langgraph_runner._runs.rebuild import Change, plan
-from langgraph_runner._runs.report import run_report
-from langgraph_runner._runs.report_render import graph_drawing
+from langgraph_runner._runs.graph_shape import graph_drawing, load_shape
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
 from langgraph_runner._service.events import event_stream

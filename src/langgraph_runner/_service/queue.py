@@ -25,10 +25,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langgraph_runner._runs.pool import PooledDb
+from langgraph_runner._db.connection import Db
+from langgraph_runner._db.pool import PooledDb
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.run_store import RunStore, open_run_store, owner
-from langgraph_runner._runs.sql import Db
 
 __all__ = ["QUEUE_TABLE", "QueuedRun", "RunQueue"]
 

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
-from langgraph_runner._runs.report_render import STATUS_COLOURS
+from langgraph_runner._reports.render import STATUS_COLOURS
 
 __all__ = ["ui_router"]
 

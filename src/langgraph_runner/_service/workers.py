@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph_runner._rebuild.partial import Change, rebuild
 from langgraph_runner._records.exceptions import ThreadBusyError, ThreadNotFoundError
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.lifecycle import run
-from langgraph_runner._runs.rebuild import Change, rebuild
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._service.queue import QueuedRun, RunQueue

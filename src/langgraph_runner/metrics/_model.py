@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from langgraph_runner._internal.restore import restore
+from langgraph_runner._records.record import restore
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS",

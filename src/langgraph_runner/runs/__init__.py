@@ -17,17 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph_runner._db.pool import DatabaseUnavailableError
 from langgraph_runner._internal.moved import alias_getattr as _alias_getattr
-from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
-from langgraph_runner._runs.control import RunRecord, cancel_run, list_runs
-from langgraph_runner._runs.dag import WorkflowCycleError, require_dag
-from langgraph_runner._runs.effects import EffectLedger
-from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, RunResult, arun, run
-from langgraph_runner._runs.options import RebuildOptions, RunOptions
-from langgraph_runner._runs.pool import DatabaseUnavailableError
-from langgraph_runner._runs.rebuild import Change, Plan, RebuildResult, arebuild, plan, rebuild
-from langgraph_runner._runs.report import NodeReport, NodeStatus, RunReport, run_report
-from langgraph_runner._runs.rerun import (
+from langgraph_runner._rebuild.dag import WorkflowCycleError, require_dag
+from langgraph_runner._rebuild.partial import Change, Plan, RebuildResult, arebuild, plan, rebuild
+from langgraph_runner._rebuild.rerun import (
     FailedItem,
     ablocked_nodes,
     afailed_items,
@@ -36,6 +30,12 @@ from langgraph_runner._runs.rerun import (
     failed_items,
     rerun_blocked,
 )
+from langgraph_runner._reports.report import NodeReport, NodeStatus, RunReport, run_report
+from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
+from langgraph_runner._runs.control import RunRecord, cancel_run, list_runs
+from langgraph_runner._runs.effects import EffectLedger
+from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, RunResult, arun, run
+from langgraph_runner._runs.run_options import RebuildOptions, RunOptions
 from langgraph_runner._runs.status import RunStatus
 from langgraph_runner._runs.thread_lock import ThreadLock, thread_lock
 

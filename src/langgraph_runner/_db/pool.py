@@ -1,0 +1,372 @@
+"""Bounded PostgreSQL connections: psycopg_pool pools, cheap health checks, retry on a break.
+
+Every PostgreSQL connection the package opens comes from a pool of a bounded size: the
+checkpointer's (``open_checkpointer(url, max_connections=...)``) and the runs table's
+(one small pool per database and process, shared by every run). A pool hands out a
+connection that sat idle longer than ``check_idle`` seconds only after a round trip
+proves it alive (checking every checkout costs a quarter of the throughput; a busy
+connection is checked by its own use instead), and a statement that meets a broken
+connection (a terminated backend, a restarted server) is retried on a fresh one.
+A statement with no connection free waits its turn, told to its run (``pool_wait``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from langgraph_runner._db.pool_wait import WaitListener, current_listener, listening
+from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._records.exceptions import DatabaseUnavailableError
+
+__all__ = [
+    "DEFAULT_CHECK_IDLE",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_POOL_TIMEOUT",
+    "DatabaseUnavailableError",
+    "PoolOptions",
+    "PooledDb",
+    "WaitListener",
+    "current_listener",
+    "database_name",
+    "is_broken",
+    "listening",
+    "pool_options",
+    "settings_key",
+]
+
+DEFAULT_MAX_CONNECTIONS = 4
+"""Connections a checkpointer's pool opens at most (``open_checkpointer``)."""
+DEFAULT_POOL_TIMEOUT = 30.0
+"""Seconds a caller waits while the pool frees no connection at all, before giving up."""
+DEFAULT_CHECK_IDLE = 5.0
+"""A connection idle longer than this is checked (one round trip) before it is handed out."""
+STORE_MAX_CONNECTIONS = 2
+"""Connections the runs table's pool opens at most, per database and process."""
+RETRIES = 3
+"""Attempts of one statement that meets a broken connection (each on a fresh one)."""
+WAIT_NOTICE = 1.0
+"""Seconds a run waits for a free connection before it says so (and waits on)."""
+
+_log = logging.getLogger("langgraph_runner.runs")
+_IDLE_SINCE: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolOptions:
+    """How a pool is sized and checked (validated once, by ``pool_options``)."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT
+    check_idle: float = DEFAULT_CHECK_IDLE
+
+
+def pool_options(
+    owner: str,
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    check_idle: float = DEFAULT_CHECK_IDLE,
+) -> PoolOptions:
+    """Validated ``PoolOptions``; errors name ``owner`` and the field."""
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+        raise TypeError(f"{owner}: max_connections must be an int, got {max_connections!r}")
+    if max_connections < 1:
+        raise ValueError(f"{owner}: max_connections must be 1 or more, got {max_connections}")
+    for name, value in (("pool_timeout", pool_timeout), ("check_idle", check_idle)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{owner}: {name} must be seconds (a number), got {value!r}")
+        if not value >= 0 or value == float("inf"):
+            raise ValueError(f"{owner}: {name} must be 0 or more seconds, got {value!r}")
+    if pool_timeout <= 0:
+        raise ValueError(f"{owner}: pool_timeout must be more than 0 seconds, got {pool_timeout}")
+    return PoolOptions(
+        max_connections=max_connections,
+        pool_timeout=float(pool_timeout),
+        check_idle=float(check_idle),
+    )
+
+
+def settings_key(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """What this process keeps one runs store and one lock session per: its pid and
+    the database settings (the connection string and its options)."""
+    return (os.getpid(), conninfo, repr(sorted(kwargs.items())))
+
+
+def database_name(conninfo: str, kwargs: dict[str, Any] | None = None) -> str:
+    """``postgres:host:port/dbname`` of a connection string, without its password."""
+    psycopg = require_extra("postgres", "psycopg")
+    try:
+        where = psycopg.conninfo.conninfo_to_dict(conninfo, **(kwargs or {}))
+    except Exception:
+        return "postgres:(unparsable connection string)"
+    return f"postgres:{where.get('host')}:{where.get('port') or 5432}/{where.get('dbname')}"
+
+
+def is_broken(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection broke (retry on a fresh one), not a bad statement.
+
+    A pool that timed out is no broken connection: the wait is over, retrying waits again.
+    Nor is a closed pool: no retry opens it again.
+    """
+    psycopg = require_extra("postgres", "psycopg")
+    pool = require_extra("postgres", "psycopg_pool")
+    if isinstance(exc, (pool.PoolTimeout, pool.PoolClosed)):
+        return False
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+class WaitNotice:
+    """Says (a log warning, at most every ``every`` seconds) that statements queue for a
+    pool's connections: backpressure, visible. Looks at the pool at most once a second."""
+
+    def __init__(self, every: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.clock = clock
+        self._looked = self._said = float("-inf")
+
+    def __call__(self, pool: Any, database: str) -> None:
+        now = self.clock()
+        if now - self._looked < 1.0:
+            return
+        self._looked = now
+        try:
+            stats = pool.get_stats()
+        except Exception:  # not a psycopg_pool pool
+            return
+        waiting = int(stats.get("requests_waiting", 0))
+        if waiting and now - self._said >= self.every:
+            self._said = now
+            _log.warning(
+                "%d statements wait for a connection to %s (all %s busy): raise"
+                " max_connections or run fewer at once",
+                waiting,
+                database,
+                stats.get("pool_max"),
+            )
+
+
+def _returned(conn: Any) -> None:
+    _IDLE_SINCE[conn] = time.monotonic()
+
+
+def _stale(conn: Any, check_idle: float) -> bool:
+    since = _IDLE_SINCE.get(conn)
+    return since is None or time.monotonic() - since >= check_idle
+
+
+def _sync_check(check_idle: float) -> Callable[[Any], None]:
+    def check(conn: Any) -> None:
+        if _stale(conn, check_idle):
+            conn.execute("")  # raises on a dead connection: the pool makes a new one
+
+    return check
+
+
+def _async_check(check_idle: float) -> Callable[[Any], Any]:
+    async def check(conn: Any) -> None:
+        if _stale(conn, check_idle):
+            await conn.execute("")
+
+    return check
+
+
+def _pool_args(options: PoolOptions, name: str, min_size: int) -> dict[str, Any]:
+    """The psycopg_pool settings both pool kinds share."""
+    size = options.max_connections
+    return {
+        "min_size": min(min_size, size),
+        "max_size": size,
+        "timeout": options.pool_timeout,
+        "name": name,
+        "open": False,
+        "num_workers": 1,
+        "reconnect_timeout": options.pool_timeout,
+    }
+
+
+def sync_pool(
+    conninfo: str,
+    kwargs: dict[str, Any],
+    options: PoolOptions,
+    *,
+    name: str,
+    min_size: int = 1,
+    database: str | None = None,
+) -> Any:
+    """An open ``psycopg_pool.ConnectionPool`` sized and checked as ``options`` say, whose
+    waits for a connection are told to the run and bounded by a stall (``pool_wait``)."""
+    require_extra("postgres", "psycopg_pool")
+    from langgraph_runner._db.patient_pool import PatientPool
+
+    pool = PatientPool(
+        conninfo,
+        database=database or database_name(conninfo, kwargs),
+        notice=WAIT_NOTICE,
+        kwargs=kwargs,
+        check=_sync_check(options.check_idle),
+        reset=_returned,
+        **_pool_args(options, name, min_size),
+    )
+    pool.open(wait=False)
+    return pool
+
+
+async def async_pool(
+    conninfo: str,
+    kwargs: dict[str, Any],
+    options: PoolOptions,
+    *,
+    name: str,
+    min_size: int = 1,
+    database: str | None = None,
+) -> Any:
+    """An open ``psycopg_pool.AsyncConnectionPool`` sized and checked as ``options`` say,
+    whose waits for a connection are told to the run and bounded by a stall (``pool_wait``)."""
+    require_extra("postgres", "psycopg_pool")
+    from langgraph_runner._db.patient_pool import PatientAsyncPool
+
+    pool = PatientAsyncPool(
+        conninfo,
+        database=database or database_name(conninfo, kwargs),
+        notice=WAIT_NOTICE,
+        kwargs=kwargs,
+        check=_async_check(options.check_idle),
+        on_return=_returned,  # (not psycopg_pool's reset=, which returns it in a task)
+        **_pool_args(options, name, min_size),
+    )
+    await pool.open(wait=False)
+    return pool
+
+
+class _OnWait:
+    """``on_wait(database, seconds)`` as a ``WaitListener``, naming ``database``."""
+
+    def __init__(self, on_wait: Callable[[str, float], None], database: str) -> None:
+        self.on_wait = on_wait
+        self.database = database
+
+    def waiting(self, database: str, seconds: float) -> None:
+        self.on_wait(self.database, seconds)
+
+    def waited(self, database: str, seconds: float) -> None:
+        return None
+
+
+class PooledDb:
+    """``sql.Db``'s interface on a pool: each statement on a connection of its own.
+
+    A statement that meets a broken connection runs again on a fresh one (the runs
+    table's writes are upserts and keyed updates, so running one twice is harmless).
+    """
+
+    def __init__(self, pool: Any, database: str) -> None:
+        self.pool = pool
+        self.database = database
+        self._setup_lock = threading.Lock()
+
+    def run(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        on_wait: Callable[[str, float], None] | None = None,
+    ) -> tuple[int, list[Any]]:
+        """Execute one statement (written with ``?``); its row count and its rows.
+
+        With no connection free at once, ``on_wait(database, seconds)`` is told after
+        ``WAIT_NOTICE`` seconds and the wait goes on while the pool frees connections
+        (``pool_wait``: up to the pool's timeout without one freed).
+        """
+        sql = sql.replace("?", "%s")
+
+        def once() -> tuple[int, list[Any]]:
+            conn = self._getconn(on_wait)
+            try:
+                cur = conn.execute(sql, tuple(params))
+                rows = cur.fetchall() if cur.description else []
+                return cur.rowcount, list(rows)
+            finally:
+                self.pool.putconn(conn)
+
+        return retry_broken(once, self.database, on_retry=self.pool.check)
+
+    def _getconn(self, on_wait: Callable[[str, float], None] | None) -> Any:
+        if on_wait is None:
+            return self.pool.getconn()
+        with listening(_OnWait(on_wait, self.database)):
+            return self.pool.getconn()
+
+    def setup(self, ddl: Sequence[str], table: str) -> None:
+        """Run ``ddl`` (idempotent) once, one worker at a time across processes."""
+
+        def once() -> None:
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (table,))
+                for statement in ddl:
+                    conn.execute(statement)
+
+        with self._setup_lock:
+            retry_broken(once, self.database, on_retry=self.pool.check)
+
+    postgres = True
+    """The pool's connections are PostgreSQL's (``Db.postgres``)."""
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.pool.closed)
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.pool.close()
+
+
+def retry_broken(
+    once: Callable[[], T], database: str, *, attempts: int = RETRIES, on_retry: Any = None
+) -> T:
+    """``once()``, again on a fresh connection when it met a broken one (``attempts`` in all)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return once()
+        except Exception as exc:
+            _again_or_raise(exc, attempt, attempts, database)
+            if on_retry is not None:
+                on_retry()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def aretry_broken(
+    once: Callable[[], Awaitable[T]],
+    database: str,
+    *,
+    attempts: int = RETRIES,
+    on_retry: Callable[[], Awaitable[Any]] | None = None,
+) -> T:
+    """The async ``retry_broken``: ``await once()``, again when it met a broken connection."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await once()
+        except Exception as exc:
+            _again_or_raise(exc, attempt, attempts, database)
+            if on_retry is not None:
+                await on_retry()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _again_or_raise(exc: Exception, attempt: int, attempts: int, database: str) -> None:
+    """In an ``except``: raise ``exc`` unless it is a broken connection and attempts are
+    left (then say so); after the last, ``DatabaseUnavailableError`` naming ``database``."""
+    if not is_broken(exc):
+        raise exc
+    if attempt == attempts:
+        raise DatabaseUnavailableError(
+            database, f"connection broken {attempts} times in a row ({type(exc).__name__})"
+        ) from exc
+    _log.warning("retrying on a fresh connection to %s: %s", database, type(exc).__name__)

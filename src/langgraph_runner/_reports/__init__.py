@@ -1,0 +1,10 @@
+"""Run reports: what happened on one thread, read back from its checkpoints. Private.
+
+Modules::
+
+    report           run_report: NodeReport, RunReport, read from a graph or a bare saver
+    steps            one thread's supersteps, from a compiled graph or a bare saver
+    stored           what a report reads beside the checkpoints: stored shape, node times
+    render           a report as a text table, a mermaid chart, an HTML page, Markdown
+    html             the HTML report's pictures: the graph and a timeline
+"""

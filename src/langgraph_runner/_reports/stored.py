@@ -1,0 +1,91 @@
+"""What a report reads beside the checkpoints: the graph's stored shape, each node's own times.
+
+Private helper of ``langgraph_runner._reports.report``. Both are bookkeeping written by
+``run()`` (``graph_shape``, ``task_times``): a report without them (a graph invoked
+without ``run()``, an unreadable table) falls back to the execution order and the
+steps' checkpoint times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from langgraph_runner._reports.steps import Step
+from langgraph_runner._runs.graph_shape import load_shape
+from langgraph_runner._runs.run_store import RunRecord, open_run_store
+from langgraph_runner._runs.task_times import load_times
+
+__all__ = ["stored", "with_times"]
+
+_Node = TypeVar("_Node")
+
+
+def stored(
+    saver: Any, row: RunRecord | None, steps: Sequence[Step]
+) -> tuple[dict[str, Any] | None, dict[str, dict[Any, Any]]]:
+    """The graph's stored shape (the latest run's) and the node times of the thread's runs."""
+    run_ids = {st.run_id for st in steps if st.run_id}
+    if not isinstance(saver, BaseCheckpointSaver) or (not run_ids and row is None):
+        return None, {}
+    try:
+        store = open_run_store(saver)
+    except Exception:  # bookkeeping only: the checkpoints still tell the rest
+        return None, {}
+    if store is None:
+        return None, {}
+    drawing: dict[str, Any] | None = None
+    times: dict[str, dict[Any, Any]] = {}
+    try:
+        if row is not None and row.shape:
+            drawing = load_shape(store, row.shape)
+        if run_ids:
+            times = load_times(store, run_ids)
+    except Exception:  # an unreadable table never hides the checkpoints' report
+        store.discard()
+    finally:
+        store.close()
+    return drawing, times
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+
+
+def with_times(
+    nodes: Sequence[_Node],
+    steps: Sequence[Step],
+    times: Mapping[str, Mapping[Any, Any]],
+    running: Any = None,
+) -> list[_Node]:
+    """Each node's own start, end and duration, where its run recorded them.
+
+    ``nodes`` are ``NodeReport``s (``name``, ``step``, ``status``, ``finished_at``,
+    ``model_copy``). ``running``: the status a pending node gets when its run recorded
+    its start and no end (None: the run is over, nothing is under way).
+    """
+    run_of = {st.step: st.run_id for st in steps}
+    out: list[_Node] = []
+    for n in nodes:
+        name, step = getattr(n, "name", None), getattr(n, "step", None)
+        # The run that closed the step ran its tasks (a resume runs an earlier run's step).
+        runs = [] if step is None else [run_of.get(step + 1), run_of.get(step)]
+        found = (times[r].get((name, step)) for r in runs if r is not None and r in times)
+        own = next((f for f in found if f is not None), None)
+        if own is None:
+            out.append(n)
+            continue
+        start, end = own
+        update: dict[str, Any] = {"started_at": _iso(start)}
+        pending = str(getattr(n, "status", "")) == "pending"
+        if end is not None and (getattr(n, "finished_at", None) is not None or not pending):
+            # ended: its step closed, or it saved its writes while a sibling still runs
+            update["finished_at"] = _iso(end)
+            update["duration_ms"] = round((end - start) * 1000, 3)
+        elif end is None and pending and running is not None:
+            update["status"] = running
+        out.append(n.model_copy(update=update))  # type: ignore[attr-defined]
+    return out
