@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple
 
@@ -111,6 +111,7 @@ class Budget:
     on_exhausted: Literal["record", "raise"] = "record"
     store: LimitStore | None = None
     ttl: float | timedelta = 7 * 24 * 3600.0
+    _ttl: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_text(self.name, "name", "Budget")
@@ -153,6 +154,7 @@ class Budget:
                 f"got {type(self.store).__name__}"
             )
         object.__setattr__(self, "ttl", seconds(self.ttl, "ttl", owner="Budget"))
+        object.__setattr__(self, "_ttl", self.ttl)
         object.__setattr__(self, "calls", None if limits[2] is None else int(limits[2]))
 
     # ------------------------------------------------------------------ scope
@@ -235,7 +237,7 @@ class Budget:
             LimitStoreUnavailableError: The shared store cannot answer and fails closed.
         """
         store = self._store()
-        found = store.take_call(self.key(scope_id), self._limits, float(self.ttl))  # type: ignore[arg-type]
+        found = store.take_call(self.key(scope_id), self._limits, self._ttl)
         if found is None:
             return self._unavailable(store, scope_id, node)
         taken, spent = found
@@ -285,7 +287,7 @@ class Budget:
             exhausted=unit,
             node=node,
         )
-        err.raise_run = self.on_exhausted == "raise"  # type: ignore[attr-defined]
+        err.raise_run = self.on_exhausted == "raise"
         raise err
 
     # ------------------------------------------------------------------ spending
@@ -330,7 +332,7 @@ class Budget:
     ) -> Spent:
         """Add to the spend of ``scope_id``; the totals after it."""
         stats.count_spend(self.name, node or "", tenant, tokens, cost, calls)
-        return self._store().add_spend(self.key(scope_id), tokens, cost, calls, float(self.ttl))  # type: ignore[arg-type]
+        return self._store().add_spend(self.key(scope_id), tokens, cost, calls, self._ttl)
 
     def spend_usage(
         self, scope_id: str, usage: Usage, *, node: str | None = None, tenant: str = ""

@@ -28,7 +28,7 @@ import collections
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 from langchain_core.runnables.config import var_child_runnable_config
 
@@ -36,7 +36,14 @@ from langgraph_runner._internal import compat as _compat
 from langgraph_runner._limits.budget import Budget, BudgetStatus
 from langgraph_runner._limits.ratelimit import RateLimit
 from langgraph_runner._limits.tokens import Usage, UsageCounter, counting
-from langgraph_runner._policies.context import BUDGET_VIEW, CURRENT, NodeContext, get_node_context
+from langgraph_runner._policies.abort import AbortSignal
+from langgraph_runner._policies.context import (
+    BUDGET_VIEW,
+    CURRENT,
+    NodeContext,
+    RunScope,
+    get_node_context,
+)
 from langgraph_runner._records.logs import EventLogger, get_event_logger
 
 __all__ = ["LimitGuard", "coerce_budgets", "coerce_limits"]
@@ -84,6 +91,18 @@ def _coerce(value: object, cls: type[Any], field: str, where: str) -> tuple[Any,
     )
 
 
+class _EngineCall(Protocol):
+    """What the guard reads of the engine's call when it is the current context source."""
+
+    deadline_at: float | None
+    run_signal: AbortSignal | None
+    config: Any
+
+    def node(self) -> str: ...
+    def ids(self) -> tuple[str, str, str | None, str | None, RunScope | None]: ...
+    def get(self) -> NodeContext: ...
+
+
 class _Scope:
     """One call's view of the guard: node, ids, the budgets' scope ids."""
 
@@ -101,14 +120,15 @@ class _Scope:
         if callable(node_of) and hasattr(source, "deadline_at"):
             # The engine's call itself (no per-attempt context): read what it has without
             # building the whole NodeContext.
+            call = cast("_EngineCall", source)
             self.node = str(node_of())
-            self.deadline = source.deadline_at  # type: ignore[union-attr]
-            self.signal = source.run_signal  # type: ignore[union-attr]
-            config = source.config  # type: ignore[union-attr]
+            self.deadline = call.deadline_at
+            self.signal = call.run_signal
+            config = call.config
             run = thread = None
             if guard.budgets:
-                run, _exec, thread, _run_id, _scope = source.ids()  # type: ignore[union-attr]
-            self.ctx = source.get  # type: ignore[union-attr]
+                run, _exec, thread, _run_id, _scope = call.ids()
+            self.ctx = call.get
         else:
             ctx = get_node_context()
             # Inside an attempt with its own context, LangChain's current config is the

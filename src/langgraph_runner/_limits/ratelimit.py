@@ -135,6 +135,8 @@ class RateLimit:
     max_hold: float | timedelta = 300.0
     rates: Rates = field(init=False, repr=False, compare=False)
     """The rates as the stores use them (derived)."""
+    _hold: float = field(init=False, repr=False, compare=False)
+    _wait: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_text(self.key, "key", "RateLimit")
@@ -148,6 +150,7 @@ class RateLimit:
         if self.max_wait is not None:
             wait = seconds(self.max_wait, "max_wait", owner="RateLimit", zero=True)
             object.__setattr__(self, "max_wait", wait)
+        object.__setattr__(self, "_wait", _INF if self.max_wait is None else wait)
         if self.store is not None and not isinstance(self.store, LimitStore):
             raise TypeError(
                 "RateLimit: store must be a RedisLimitStore or InProcessLimitStore, "
@@ -163,6 +166,7 @@ class RateLimit:
                 f"RateLimit: max_hold must be at most {MAX_HOLD:g} s, got {max_hold!r}"
             )
         object.__setattr__(self, "max_hold", max_hold)
+        object.__setattr__(self, "_hold", max_hold)
         r_int = 0.0 if requests is None else 1.0 / requests
         t_int = 0.0 if tokens is None else 1.0 / tokens
         object.__setattr__(self, "rates", Rates(r_int, burst * r_int, t_int, token_burst * t_int))
@@ -201,8 +205,8 @@ class RateLimit:
         """Hold every caller of this key off for ``seconds`` (e.g. a provider's
         Retry-After), at most ``max_hold``; a value that is not a number is ignored."""
         if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
-            held = self.max_hold if seconds >= self.max_hold else float(seconds)  # type: ignore[operator]
-            self._store().block(self.key, held)  # type: ignore[arg-type]
+            held = self._hold if seconds >= self._hold else float(seconds)
+            self._store().block(self.key, held)
 
     def hold_for(self, exc: BaseException) -> float | None:
         """Hold callers off as a failure asks: its Retry-After (at most ``max_hold``), else
@@ -219,7 +223,7 @@ class RateLimit:
             hint = 1.0
         if hint is None or not hint > 0:  # None, NaN or <= 0
             return None
-        held = min(float(hint), float(self.max_hold))  # type: ignore[arg-type]
+        held = min(float(hint), self._hold)
         self.hold(held)
         return held
 
@@ -235,7 +239,7 @@ class RateLimit:
         if self.on_limit == "fail":
             budget = 0.0
         else:
-            budget = _INF if self.max_wait is None else float(self.max_wait)  # type: ignore[arg-type]
+            budget = self._wait
             if deadline is not None:
                 budget = min(budget, deadline - time.monotonic())
         reserve = reserve and self.limits_tokens

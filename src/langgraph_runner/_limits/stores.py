@@ -45,13 +45,13 @@ class Spent(NamedTuple):
     calls: int = 0
 
 
-def valid(tokens: object, cost: object, calls: object) -> Spent | None:
+def valid(tokens: Any, cost: Any, calls: Any) -> Spent | None:
     """A budget's spend as read from a store, or None when it is not a spend (negative,
     not finite, not a number): garbage is never taken for a small spend."""
     try:
-        t = float(tokens or 0)  # type: ignore[arg-type]
-        c = float(cost or 0)  # type: ignore[arg-type]
-        n = float(calls or 0)  # type: ignore[arg-type]
+        t = float(tokens or 0)
+        c = float(cost or 0)
+        n = float(calls or 0)
     except (TypeError, ValueError, OverflowError):
         return None
     if not (math.isfinite(t) and math.isfinite(c) and math.isfinite(n)):

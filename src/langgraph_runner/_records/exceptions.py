@@ -314,7 +314,11 @@ class BudgetExceededError(LangGraphRunnerError):
         limits: The budget's limits, same keys (None for no limit).
         exhausted: The first unit found spent (``"tokens"``, ``"cost"`` or ``"calls"``).
         node: The node that was stopped, when known.
+        raise_run: Whether the budget ends the run (``on_exhausted="raise"``) rather
+            than being recorded.
     """
+
+    raise_run: bool = False
 
     def __init__(
         self,
