@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import json
 import operator
 import time
@@ -988,3 +989,67 @@ def test_a_tenants_error_records_carry_the_tenant(mode: str) -> None:
     assert "tenant" not in plain
     report = run_report(graph, "owned", tenant="acme")
     assert report.errors[0]["tenant"] == "acme"
+
+
+class _Two(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+    answer: str
+
+
+def _two_graphs(saver: Any) -> tuple[Any, Any]:
+    """One thread, two workflows: fetch -> parse -> render, and fetch -> ask -> publish."""
+
+    def step(name: str) -> Any:
+        def body(state: _Two) -> _Two:
+            if name == "ask":
+                return {"answer": str(interrupt("go?")), "log": [name]}
+            return {"log": [name]}
+
+        return body
+
+    graphs = []
+    for names in (["fetch", "parse", "render"], ["fetch", "ask", "publish"]):
+        g: Any = StateGraph(_Two)
+        for name in names:
+            g.add_node(name, step(name))
+        g.add_edge(START, names[0])
+        for a, b in itertools.pairwise(names):
+            g.add_edge(a, b)
+        g.add_edge(names[-1], END)
+        graphs.append(g.compile(checkpointer=saver))
+    return graphs[0], graphs[1]
+
+
+def test_a_report_of_one_run_reads_only_that_runs_checkpoints(saver: SqliteSaver) -> None:
+    """run_id=: the first run's report is the same after a later run on its thread; a run
+    that resumed another's interrupted step reports that step as its own."""
+    from langgraph_runner.runs import run
+
+    build, asking = _two_graphs(saver)
+    cfg: Any = {"configurable": {"thread_id": f"two-{uuid.uuid4().hex}"}}
+    thread = cfg["configurable"]["thread_id"]
+    first = run(build, {"log": []}, cfg)
+    before = [run_report(s, thread, run_id=first.run_id) for s in (saver, build)]
+    second = run(asking, {"log": []}, cfg)  # interrupted at ask
+    asked = run_report(saver, thread, run_id=second.run_id)
+    assert (asked.run_id, asked.status) == (second.run_id, RunStatus.INTERRUPTED)
+    assert asked.node("ask").status is NodeStatus.INTERRUPTED
+    assert "parse" not in {n.name for n in asked.nodes if n.runs}
+    third = run(asking, Command(resume="yes"), cfg)  # resumes ask, runs publish
+    for source, earlier in zip((saver, build), before, strict=True):
+        mine = run_report(source, thread, run_id=first.run_id)
+        assert mine == earlier
+        assert (mine.run_id, mine.status) == (first.run_id, RunStatus.COMPLETED)
+        ran = {n.name: n.status for n in mine.nodes if n.status is not NodeStatus.SKIPPED}
+        assert ran == dict.fromkeys(("fetch", "parse", "render"), NodeStatus.SUCCEEDED)
+        asked = run_report(source, thread, run_id=second.run_id)
+        assert asked.run_id == second.run_id
+        assert "publish" not in {n.name for n in asked.nodes if n.runs}  # the third run's
+        resumed = run_report(source, thread, run_id=third.run_id)
+        assert (resumed.run_id, resumed.status) == (third.run_id, RunStatus.COMPLETED)
+        assert resumed.node("ask").status is NodeStatus.SUCCEEDED
+        assert resumed.node("publish").status is NodeStatus.SUCCEEDED
+        assert "parse" not in {n.name for n in resumed.nodes if n.runs}
+    assert run_report(saver, thread).run_id == third.run_id  # the thread: its latest run
+    with pytest.raises(ThreadNotFoundError):
+        run_report(saver, thread, run_id=str(uuid.uuid4()))  # no checkpoint of that run

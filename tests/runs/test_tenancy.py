@@ -39,7 +39,14 @@ from langgraph_runner._reports.report import run_report
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 from langgraph_runner._runs.control import cancel_run, list_runs
 from langgraph_runner._runs.lifecycle import arun, run
-from langgraph_runner._runs.tenancy import MAX_TENANT_LENGTH, THREADS_TABLE, admit, check_tenant
+from langgraph_runner._runs.tenancy import (
+    MAX_TENANT_LENGTH,
+    THREADS_TABLE,
+    admit,
+    check_tenant,
+    scoped_thread_id,
+    shown_thread_id,
+)
 from tests import services
 
 
@@ -579,3 +586,42 @@ def test_the_operator_view_lists_every_run_with_its_tenant(world: World) -> None
     assert owners[world.done] == owners[world.blocked] == "acme"
     assert owners[world.plain] is None
     assert json.dumps(owners)  # plain data
+
+
+@given(
+    st.tuples(st.text(min_size=1, max_size=20), st.text(max_size=20)),
+    st.tuples(st.text(min_size=1, max_size=20), st.text(max_size=20)),
+)
+def test_scoped_thread_ids_never_collide_and_show_the_thread_id(
+    one: tuple[str, str], two: tuple[str, str]
+) -> None:
+    """The service's per-tenant thread ids: one per (tenant, thread id), thread id back."""
+    for tenant, thread in (one, two):
+        assert shown_thread_id(scoped_thread_id(tenant, thread)) == thread
+    assert (scoped_thread_id(*one) == scoped_thread_id(*two)) == (one == two)
+
+
+def test_a_thread_id_without_a_tenant_is_stored_and_shown_as_given() -> None:
+    assert scoped_thread_id(None, "t-1") == "t-1"
+    assert shown_thread_id("t-1") == "t-1"
+    assert scoped_thread_id("a/b", "c") != scoped_thread_id("a", "b/c")
+
+
+def test_two_tenants_scoped_threads_of_one_name_are_each_their_own(world: World) -> None:
+    """In process, the wall keeps a thread its first tenant's; scoped ids never meet it."""
+    thread = f"scoped-{uuid.uuid4().hex}"
+    mine, theirs = scoped_thread_id("acme", thread), scoped_thread_id("evil", thread)
+    try:
+        with open_checkpointer(world.url) as saver:
+            graph = _graph(saver, Calls(), NodeCache(inputs=["doc"], backend=InMemoryCache()))
+            a = run(graph, {"doc": "a"}, _cfg(mine), tenant="acme")
+            b = run(graph, {"doc": "b"}, _cfg(theirs), tenant="evil")
+            assert (a.status, b.status) == ("completed", "completed")
+            assert run_report(saver, mine, tenant="acme").run_id == a.run_id
+            assert run_report(saver, theirs, tenant="evil").run_id == b.run_id
+            with pytest.raises(ThreadNotFoundError):
+                run(graph, {"doc": "c"}, _cfg(mine), tenant="evil")
+    finally:
+        with open_checkpointer(world.url) as saver:
+            saver.delete_thread(mine)
+            saver.delete_thread(theirs)

@@ -7,6 +7,7 @@ worker's future), never by sleeping.
 
 from __future__ import annotations
 
+import json
 import operator
 import threading
 import uuid
@@ -549,3 +550,253 @@ def test_a_run_reports_the_services_budgets_and_time_limit(tmp_path: Path) -> No
     assert standing["spent"]["calls"] == 1.0
     assert standing["remaining"]["calls"] == 9.0
     assert standing["exhausted"] is False
+
+
+# --------------------------------------------------------------- threads are per tenant
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Two tenants with their own API keys on one app, on SQLite or on PostgreSQL.
+
+    On the shared PostgreSQL database the tenants and the queue are new names, so no
+    other test's runs or threads meet these; their threads are deleted afterwards.
+    """
+    from langgraph_runner._runs.tenancy import scoped_thread_id
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'runs.db'}"
+    else:
+        pytest.importorskip("langgraph.checkpoint.postgres")
+        from tests.services import postgres_url
+
+        url = postgres_url()
+    uid = uuid.uuid4().hex
+    tenants = {"key-a": f"tenant-a-{uid}", "key-b": f"tenant-b-{uid}"}
+    with open_checkpointer(url) as saver:
+        workflows = {
+            "build": _graph(["fetch", "parse", "render"]).compile(),
+            "short": _graph(["fetch", "publish"]).compile(),
+        }
+        app = create_app(
+            workflows=workflows, checkpointer=saver, api_keys=tenants, workers=2, queue=uid
+        )
+        with TestClient(app) as c:
+            yield c
+            for rid, _tenant, thread in _queued_threads(c):
+                for tenant in tenants.values():
+                    saver.delete_thread(scoped_thread_id(tenant, thread))
+                saver.delete_thread(rid)
+            _workers(c).queue.purge()
+
+
+def _queued_threads(c: TestClient) -> list[tuple[str, str, str]]:
+    """(run id, tenant, thread id as stored) of every run this test's queue took."""
+    from langgraph_runner._service.queue import QUEUE_TABLE
+
+    queue = _workers(c).queue
+    _, rows = queue._sql.run(
+        f"SELECT run_id, tenant, thread_id FROM {QUEUE_TABLE} WHERE queue = ?", (queue.queue,)
+    )
+    found = [(r["run_id"], r["tenant"], r["thread_id"]) if isinstance(r, dict) else r for r in rows]
+    return [(str(a), str(b), str(t).partition("/")[2] or str(t)) for a, b, t in found]
+
+
+def _run_on(c: TestClient, headers: dict[str, str], workflow: str, thread: str) -> str:
+    """Trigger ``workflow`` on ``thread``, wait for it; its id (a 202 first)."""
+    r = c.post("/runs", json={"workflow": workflow, "thread_id": thread}, headers=headers)
+    assert r.status_code == 202, r.text
+    rid = str(r.json()["run_id"])
+    assert c.get(f"/runs/{rid}", headers=headers).status_code == 200  # never a 404
+    _workers(c).wait(rid, timeout=60)
+    return rid
+
+
+def _steps(c: TestClient, headers: dict[str, str], rid: str) -> dict[str, str]:
+    r = c.get(f"/runs/{rid}", headers=headers)
+    assert r.status_code == 200, r.text
+    return {s["name"]: s["status"] for s in r.json()["steps"]}
+
+
+def test_two_tenants_on_one_thread_id_each_run_and_see_only_their_own(shared: TestClient) -> None:
+    """Before: b's run on a's thread was answered 202, then never ran and read as 404."""
+    a_run = _run_on(shared, A, "build", "shared-thread")
+    b_run = _run_on(shared, B, "short", "shared-thread")
+    a_again = _run_on(shared, A, "build", "shared-thread")  # a's thread is still a's own
+    for headers, rid, names in (
+        (A, a_run, ["fetch", "parse", "render"]),
+        (B, b_run, ["fetch", "publish"]),
+        (A, a_again, ["fetch", "parse", "render"]),
+    ):
+        run = shared.get(f"/runs/{rid}", headers=headers).json()
+        assert (run["status"], run["thread_id"]) == ("completed", "shared-thread")
+        assert (run["steps_done"], run["steps_total"]) == (len(names), len(names))
+        assert _steps(shared, headers, rid) == dict.fromkeys(names, "succeeded")
+    listed_a = [r["run_id"] for r in shared.get("/runs", headers=A).json()["runs"]]
+    listed_b = shared.get("/runs", headers=B).json()["runs"]
+    assert listed_a == [a_again, a_run]
+    assert [(r["run_id"], r["thread_id"]) for r in listed_b] == [(b_run, "shared-thread")]
+    assert shared.get(f"/runs/{b_run}", headers=A).status_code == 404
+    assert shared.get(f"/runs/{a_run}", headers=B).status_code == 404
+
+
+def test_a_thread_id_another_tenant_used_first_never_404s_the_run(shared: TestClient) -> None:
+    """b uses the thread first; a's run on it answers 202, then runs, and is always a's."""
+    _run_on(shared, B, "build", "first-used-by-b")
+    r = shared.post("/runs", json={"workflow": "short", "thread_id": "first-used-by-b"}, headers=A)
+    assert r.status_code == 202
+    rid = r.json()["run_id"]
+    assert r.json()["thread_id"] == "first-used-by-b"
+    assert shared.get(f"/runs/{rid}", headers=A).status_code == 200
+    _workers(shared).wait(rid, timeout=60)
+    run = shared.get(f"/runs/{rid}", headers=A).json()
+    assert run["status"] == "completed", run
+    assert _steps(shared, A, rid) == {"fetch": "succeeded", "publish": "succeeded"}
+
+
+def _answers(c: TestClient, headers: dict[str, str], rid: str) -> list[tuple[int, Any]]:
+    """What every route that takes a run id answers for ``rid`` (the id written as ID)."""
+    calls = [
+        ("GET", f"/runs/{rid}", None),
+        ("GET", f"/runs/{rid}/steps", None),
+        ("GET", f"/runs/{rid}/artifacts", None),
+        ("GET", f"/runs/{rid}/events", None),
+        ("POST", f"/runs/{rid}/cancel", None),
+        ("POST", f"/runs/{rid}/update", {"inputs": {"title": "x"}}),
+    ]
+    out = []
+    for method, path, body in calls:
+        r = c.request(method, path, json=body, headers=headers)
+        out.append((r.status_code, json.loads(r.text.replace(rid, "ID"))))
+    return out
+
+
+def test_absent_and_foreign_ids_answer_identically(shared: TestClient) -> None:
+    """No answer tells another tenant's run or thread from one that does not exist."""
+    a_run = _run_on(shared, A, "build", "a-private-thread")
+    absent = str(uuid.uuid4())
+    assert _answers(shared, B, a_run) == _answers(shared, B, absent)
+    assert _answers(shared, B, absent)[0] == (404, {"detail": "no run 'ID'", "field": "run_id"})
+    # A thread id a uses and one nobody uses: b's runs on either go the same way.
+    on_foreign = _run_on(shared, B, "build", "a-private-thread")
+    on_absent = _run_on(shared, B, "build", f"nobody-{uuid.uuid4().hex}")
+    seen = []
+    for rid in (on_foreign, on_absent):
+        run = shared.get(f"/runs/{rid}", headers=B).json()
+        seen.append((run["status"], run["reason"], _steps(shared, B, rid)))
+    assert (
+        seen[0]
+        == seen[1]
+        == ("completed", None, dict.fromkeys(("fetch", "parse", "render"), "succeeded"))
+    )
+
+
+def test_a_runs_page_after_a_second_run_on_its_thread_shows_its_own_steps(
+    shared: TestClient,
+) -> None:
+    """Before: the first run's page showed the second run's steps and times (5 of 5)."""
+    first = _run_on(shared, A, "build", "twice")
+    before = shared.get(f"/runs/{first}", headers=A).json()
+    second = _run_on(shared, A, "short", "twice")
+    after = shared.get(f"/runs/{first}", headers=A).json()
+    assert after == before  # the second run changed nothing of the first one's page
+    assert (after["steps_done"], after["steps_total"]) == (3, 3)
+    assert [s["name"] for s in after["steps"]] == ["fetch", "parse", "render"]
+    steps = shared.get(f"/runs/{first}/steps", headers=A).json()
+    assert [s["name"] for s in steps] == ["fetch", "parse", "render"]
+    last = shared.get(f"/runs/{second}", headers=A).json()
+    assert [s["name"] for s in last["steps"]] == ["fetch", "publish"]
+    assert min(s["started_at"] for s in last["steps"]) > max(s["started_at"] for s in steps)
+
+
+def test_a_run_that_cannot_start_ends_failed_with_its_reason(shared: TestClient) -> None:
+    """Answered, then refused by its worker (its base run is gone): a failed row, not a 404."""
+    from langgraph_runner._rebuild.partial import Change
+
+    item = _workers(shared).submit(
+        "build",
+        "tenant-a-" + _tenant_suffix(shared),
+        None,
+        None,
+        change=Change(inputs={"title": "x"}),
+        base_thread="no-such-thread",
+    )
+    with pytest.raises(Exception, match="no checkpoint"):
+        _workers(shared).wait(item.run_id, timeout=60)
+    run = shared.get(f"/runs/{item.run_id}", headers=A).json()
+    assert run["status"] == "failed"
+    assert run["reason"].startswith("the run could not start: RunNotCompletedError")
+    assert {s["status"] for s in run["steps"]} == {"pending"}
+    assert [r["run_id"] for r in shared.get("/runs", headers=A).json()["runs"]] == [item.run_id]
+
+
+def _tenant_suffix(c: TestClient) -> str:
+    return str(_workers(c).queue.queue)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_update_of_the_first_run_on_a_thread_plans_from_the_first_run(
+    tmp_path: Path, backend: str
+) -> None:
+    """Before: the rebuild of the first run planned from the latest run on its thread."""
+    from langgraph.cache.memory import InMemoryCache
+
+    from langgraph_runner import GraphState, NodeCache
+    from langgraph_runner._runs.tenancy import scoped_thread_id
+
+    class Doc(GraphState, total=False):
+        source: str
+        title: str
+        words: int
+        page: str
+
+    def parse(state: Doc) -> dict[str, Any]:
+        return {"words": len(state["source"].split())}
+
+    def render(state: Doc) -> dict[str, Any]:
+        return {"page": f"{state['title']}: {state['words']} words"}
+
+    backend_cache: InMemoryCache[Any] = InMemoryCache()
+    g = StateGraph(Doc)
+    g.add_node(
+        "parse", create_node(parse, cache=NodeCache(inputs=["source"], backend=backend_cache))
+    )
+    g.add_node(
+        "render",
+        create_node(render, cache=NodeCache(inputs=["title", "words"], backend=backend_cache)),
+    )
+    g.add_edge(START, "parse")
+    g.add_edge("parse", "render")
+    g.add_edge("render", END)
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'runs.db'}"
+    else:
+        pytest.importorskip("langgraph.checkpoint.postgres")
+        from tests.services import postgres_url
+
+        url = postgres_url()
+    uid = uuid.uuid4().hex
+    keys = {"key-a": f"tenant-a-{uid}"}
+    with open_checkpointer(url) as saver:
+        app = create_app(
+            workflows={"doc": g.compile()}, checkpointer=saver, api_keys=keys, queue=uid
+        )
+        with TestClient(app) as c:
+            ids = []
+            for source, title in (("a b c", "Old"), ("x y", "Other")):
+                body = {"workflow": "doc", "input": {"source": source, "title": title}}
+                body["thread_id"] = "doc-thread"
+                ids.append(c.post("/runs", json=body, headers=A).json()["run_id"])
+                _workers(c).wait(ids[-1], timeout=60)
+            r = c.post(f"/runs/{ids[0]}/update", json={"inputs": {"title": "New"}}, headers=A)
+            assert r.status_code == 202, r.text
+            the_plan = r.json()["plan"]
+            assert the_plan["input"] == {"source": "a b c", "title": "New"}
+            assert (the_plan["rerun"], the_plan["reused"]) == (["render"], ["parse"])
+            result = _workers(c).wait(r.json()["run_id"], timeout=60)
+            assert result.run.output["page"] == "New: 3 words"
+            assert result.executed == ("render",)
+            for rid in (*ids, r.json()["run_id"]):
+                saver.delete_thread(scoped_thread_id(keys["key-a"], rid))
+            saver.delete_thread(scoped_thread_id(keys["key-a"], "doc-thread"))
+            _workers(c).queue.purge()

@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service import queue as queue_mod
 from langgraph_runner._service.queue import QUEUE_TABLE, RunQueue
 from langgraph_runner.service import create_app
@@ -61,11 +62,15 @@ class Backend:
         )
 
     def executed(self) -> collections.Counter[tuple[str, str]]:
-        """(thread, node) -> how many times the node ran."""
+        """(thread, as the tenant named it, node) -> how many times the node ran.
+
+        A node sees the thread as stored (``scoped_thread_id``: the tenant's own)."""
         if not os.path.exists(self.ledger):
             return collections.Counter()
         lines = Path(self.ledger).read_text().splitlines()
-        return collections.Counter((t, n) for t, n, _ in (line.split() for line in lines))
+        return collections.Counter(
+            (shown_thread_id(t), n) for t, n, _ in (line.split() for line in lines)
+        )
 
     def rows(self) -> list[Any]:
         q = RunQueue(self.saver, queue=self.queue)
@@ -250,7 +255,8 @@ def _worker(backend: Backend, *, block: str = "", threads: int = 1, lease: float
         "QUEUE_LEDGER": backend.ledger,
         "QUEUE_LEASE": str(lease),
         "QUEUE_BLOCK": block,
-        "PYTHONPATH": str(ROOT),
+        # This checkout's package (not another one installed) and its tests.
+        "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
         # A worker that does not stop after SIGTERM is sent SIGABRT by _stop: faulthandler
         # then writes every thread's stack to its stderr, so the failure says where it hung.
         "PYTHONFAULTHANDLER": "1",

@@ -1,8 +1,9 @@
 """The base run of a rebuild, read from the graph's checkpoint history.
 
 A thread can hold several runs; the base run is the last one (or the one ending at
-``configurable.checkpoint_id``): the checkpoints from that point back to the most
-recent ``source="input"`` checkpoint, whose ``__start__`` task holds the input.
+``configurable.checkpoint_id``: ``run_checkpoint`` finds a given run's last one): the
+checkpoints from that point back to the most recent ``source="input"`` checkpoint,
+whose ``__start__`` task holds the input.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from langgraph_runner._records.exceptions import RunNotCompletedError
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
 from langgraph_runner._runs.tenancy import NO_TENANT, owner
 
-__all__ = ["ABSENT", "BaseRun", "RunNotCompletedError", "read_base_run"]
+__all__ = ["ABSENT", "BaseRun", "RunNotCompletedError", "read_base_run", "run_checkpoint"]
 
 ABSENT: Any = object()
 
@@ -57,6 +58,18 @@ def read_base_run(graph: Any, base_config: RunnableConfig, tenant: str | None = 
     base_input, steps = _input_and_steps(thread_id, history[1:])
     checkpoint_id = str((last.config.get("configurable") or {}).get("checkpoint_id", ""))
     return BaseRun(thread_id, checkpoint_id, dict(base_input), steps)
+
+
+def run_checkpoint(saver: Any, thread_id: str, run_id: str) -> str | None:
+    """The id of the last checkpoint run ``run_id`` wrote on ``thread_id`` (None: none).
+
+    A rebuild of that run names it as ``configurable.checkpoint_id``, so it plans from
+    that run, not from a later one on the thread.
+    """
+    cfg: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    for found in saver.list(cfg, filter={RUN_ID_METADATA_KEY: run_id}, limit=1):
+        return str((found.config.get("configurable") or {}).get("checkpoint_id") or "") or None
+    return None
 
 
 def _owner(graph: Any, thread_id: str) -> str:
@@ -128,11 +141,11 @@ def _refuse_ended_badly(saver: Any, thread_id: str, last: Any) -> None:
         return
     if store is None:
         return
-    try:
-        row = store.latest(thread_id)
+    ran = (last.metadata or {}).get(RUN_ID_METADATA_KEY)
+    try:  # the run that wrote the base checkpoint (not a later one on the thread)
+        row = store.get(str(ran)) if ran else store.latest(thread_id)
     finally:
         store.close()
-    ran = (last.metadata or {}).get(RUN_ID_METADATA_KEY)
     if row is not None and row.status in ("failed", "cancelled") and ran == row.run_id:
         raise RunNotCompletedError(thread_id, f"{row.status}: {row.reason or 'no reason given'}")
 

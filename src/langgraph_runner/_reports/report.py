@@ -235,8 +235,9 @@ def run_report(
     status: Iterable[NodeStatus | str] | None = None,
     tenant: str | None = None,
     budgets: Iterable[Budget] = (),
+    run_id: str | None = None,
 ) -> RunReport:
-    """Build a ``RunReport`` for one thread.
+    """Build a ``RunReport`` for one thread (or one run of it: ``run_id``).
 
     Args:
         source: A compiled graph with a checkpointer (its history is decoded from
@@ -258,7 +259,8 @@ def run_report(
         The report; ``report.model_dump(mode="json")`` is plain JSON data.
 
     Raises:
-        ThreadNotFoundError: No checkpoint for the thread (or not ``tenant``'s).
+        ThreadNotFoundError: No checkpoint for the thread (or not ``tenant``'s; or none
+            written by ``run_id``).
         TypeError: ``source`` is neither a graph nor a checkpoint saver.
         ValueError: A ``status`` that is not a ``NodeStatus`` value.
     """
@@ -277,11 +279,11 @@ def run_report(
     saver: Any = source if is_saver else getattr(source, "checkpointer", None)
     # The run's row before its checkpoints: a run writes its last checkpoint before its
     # final status, so a row that says the run ended comes with every step it took.
-    row = _latest_run(saver, thread_id)
+    row = _latest_run(saver, thread_id, run_id)
     if is_saver:
-        steps, values = from_saver(source, cfg)
+        steps, values = from_saver(source, cfg, run_id)
     else:
-        steps, values = from_graph_saver(source, cfg) or from_graph(source, cfg)
+        steps, values = from_graph_saver(source, cfg, run_id) or from_graph(source, cfg, run_id)
         graph_nodes = [n for n in getattr(source, "nodes", {}) if not n.startswith("__")]
     if not steps:
         raise not_found(thread_id)
@@ -327,8 +329,8 @@ def _owner(saver: Any, thread_id: str, latest: Step, row: RunRecord | None) -> s
     return latest.tenant or (row.tenant if row is not None else None)
 
 
-def _latest_run(saver: Any, thread_id: str) -> RunRecord | None:
-    """The thread's latest run in the runs table (None without one)."""
+def _latest_run(saver: Any, thread_id: str, run_id: str | None = None) -> RunRecord | None:
+    """The thread's latest run in the runs table, or run ``run_id`` (None without one)."""
     if not isinstance(saver, BaseCheckpointSaver):
         return None
     try:
@@ -338,6 +340,9 @@ def _latest_run(saver: Any, thread_id: str) -> RunRecord | None:
     if store is None:
         return None
     try:
+        if run_id is not None:
+            row = store.get(run_id)
+            return row if row is not None and row.thread_id == thread_id else None
         return store.latest(thread_id)
     except Exception:  # an unreadable runs table never hides the checkpoints' report
         store.discard()

@@ -66,16 +66,48 @@ def _chain(items: Sequence[Any], key: Any, parent: Any) -> list[Any]:
     return out[::-1]
 
 
+def _newest_of_run(items: Sequence[Any], metadata: Any, run_id: str | None) -> Sequence[Any]:
+    """``items`` (newest first) from the newest one run ``run_id`` wrote (all without one;
+    none when the run wrote none): later runs on the thread are not its steps."""
+    if run_id is None:
+        return items
+    for i, item in enumerate(items):
+        if (metadata(item) or {}).get(RUN_ID_KEY) == run_id:
+            return items[i:]
+    return []
+
+
+def _own_run(chain: list[Any], metadata: Any, run_id: str | None) -> list[Any]:
+    """``chain`` (oldest first) from the first checkpoint run ``run_id`` wrote: earlier
+    runs on the thread are not its steps. A run that resumed an earlier run's step (its
+    first checkpoint is not an ``input`` one) keeps that step: it ran its tasks."""
+    if run_id is None:
+        return chain
+    for i, item in enumerate(chain):
+        md = metadata(item) or {}
+        if md.get(RUN_ID_KEY) == run_id:
+            return chain[i - 1 :] if i > 0 and md.get("source") != "input" else chain[i:]
+    return []
+
+
 def _cid(cfg: RunnableConfig | None) -> str | None:
     return None if cfg is None else (cfg.get("configurable") or {}).get("checkpoint_id")
 
 
-def from_graph(graph: Any, cfg: RunnableConfig) -> tuple[list[Step], dict[str, Any]]:
+def _metadata(item: Any) -> Any:
+    return item.metadata
+
+
+def from_graph(
+    graph: Any, cfg: RunnableConfig, run_id: str | None = None
+) -> tuple[list[Step], dict[str, Any]]:
+    """The thread's steps through the graph (``run_id``: only that run's, see ``_own_run``)."""
     snaps: list[StateSnapshot] = _chain(
-        list(graph.get_state_history(cfg)),
+        _newest_of_run(list(graph.get_state_history(cfg)), _metadata, run_id),
         lambda s: _cid(s.config),
         lambda s: _cid(s.parent_config),
     )
+    snaps = _own_run(snaps, _metadata, run_id)
     steps = [
         _step(s.metadata, _cid(s.config), s.created_at, map(_graph_task, s.tasks)) for s in snaps
     ]
@@ -83,7 +115,9 @@ def from_graph(graph: Any, cfg: RunnableConfig) -> tuple[list[Step], dict[str, A
     return steps, values
 
 
-def from_graph_saver(graph: Any, cfg: RunnableConfig) -> tuple[list[Step], dict[str, Any]] | None:
+def from_graph_saver(
+    graph: Any, cfg: RunnableConfig, run_id: str | None = None
+) -> tuple[list[Step], dict[str, Any]] | None:
     """The same as ``from_graph``, reading the history from the graph's saver.
 
     ``get_state_history`` rebuilds every checkpoint's tasks through the graph
@@ -98,14 +132,18 @@ def from_graph_saver(graph: Any, cfg: RunnableConfig) -> tuple[list[Step], dict[
         getattr(graph, "builder", None), StateGraph
     ):
         return None
-    steps, _ = from_saver(saver, cfg)
+    steps, _ = from_saver(saver, cfg, run_id)
     if not steps:
         return steps, {}
     if any(t.name.startswith("<task ") for st in steps[:-1] for t in st.tasks):
         return None
     # The latest snapshot as get_state_history gives it: values without the pending
-    # writes of the step's finished tasks (get_state applies them).
-    latest = next(iter(graph.get_state_history(cfg, limit=1)), None)
+    # writes of the step's finished tasks (get_state applies them). One run's: its last.
+    last = cfg
+    if run_id is not None:
+        conf = {**(cfg.get("configurable") or {}), "checkpoint_id": steps[-1].checkpoint_id}
+        last = {"configurable": conf}
+    latest = next(iter(graph.get_state_history(last, limit=1)), None)
     if latest is None or _cid(latest.config) != steps[-1].checkpoint_id:
         return None
     steps[-1] = _step(
@@ -156,11 +194,15 @@ def _int(value: Any) -> int | None:
 
 
 def from_saver(
-    saver: BaseCheckpointSaver[Any], cfg: RunnableConfig
+    saver: BaseCheckpointSaver[Any], cfg: RunnableConfig, run_id: str | None = None
 ) -> tuple[list[Step], dict[str, Any]]:
+    """The thread's steps from the saver (``run_id``: only that run's, see ``_own_run``)."""
     tuples: list[CheckpointTuple] = _chain(
-        list(saver.list(cfg)), lambda t: _cid(t.config), lambda t: _cid(t.parent_config)
+        _newest_of_run(list(saver.list(cfg)), _metadata, run_id),
+        lambda t: _cid(t.config),
+        lambda t: _cid(t.parent_config),
     )
+    tuples = _own_run(tuples, _metadata, run_id)
     steps = [
         _saver_step(t, _ran_unsaved(t, tuples[i + 1] if i + 1 < len(tuples) else None))
         for i, t in enumerate(tuples)

@@ -20,6 +20,12 @@ A thread first run without a tenant is owned by "no tenant" (``""``).
 Tenant ids are validated once, at each entry point: a non-empty ``str`` of at most
 ``MAX_TENANT_LENGTH`` printable characters (no control, format, line-separator
 characters; NUL included).
+
+The wall above is for callers that pick thread ids themselves (``run(tenant=...)`` in
+process: a refusal is an exception the caller sees at once). The runs service never
+lets tenants meet at the wall: it keys every thread a tenant names by
+``scoped_thread_id(tenant, thread_id)`` (checkpoints, thread lock, runs and queue rows),
+so two tenants' threads of one name are two threads, and shows ``shown_thread_id`` of it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
@@ -55,6 +62,8 @@ __all__ = [
     "not_found",
     "owner",
     "prepare",
+    "scoped_thread_id",
+    "shown_thread_id",
 ]
 
 THREADS_TABLE = "langgraph_runner_threads"
@@ -100,6 +109,29 @@ def config_tenant(config: Mapping[str, Any] | None, *, owner: str) -> str | None
     """The validated tenant of ``config["configurable"]["tenant_id"]`` (None without one)."""
     conf = (config or {}).get("configurable") or {}
     return check_tenant(conf.get(TENANT_KEY), owner=owner)
+
+
+_SCOPE = "tenant:"
+"""The prefix of a tenant-scoped thread id: ``tenant:<tenant, percent-encoded>/<thread id>``."""
+
+
+def scoped_thread_id(tenant: str | None, thread_id: str) -> str:
+    """The thread id ``tenant``'s thread ``thread_id`` is stored under (no tenant: as given).
+
+    ``tenant:<tenant>/<thread_id>`` with the tenant percent-encoded (no ``/`` in it), so
+    two (tenant, thread id) pairs never give one id and ``shown_thread_id`` gives the
+    thread id back.
+    """
+    if tenant is None:
+        return thread_id
+    return f"{_SCOPE}{urllib.parse.quote(tenant, safe='')}/{thread_id}"
+
+
+def shown_thread_id(stored: str) -> str:
+    """The thread id a tenant named, from the id it is stored under (others: as they are)."""
+    if not stored.startswith(_SCOPE) or "/" not in stored:
+        return stored
+    return stored.partition("/")[2]
 
 
 def not_found(thread_id: str) -> ThreadNotFoundError:

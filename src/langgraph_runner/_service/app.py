@@ -1,8 +1,11 @@
 """``create_app``: the run engine over HTTP (FastAPI), runs executed by in-process workers.
 
 Every route serves only the caller's tenant (``authenticate(request) -> tenant``);
-another tenant's run reads like a missing one (404). Errors are JSON
-``{"detail": ..., "field": ...}``.
+another tenant's run reads like a missing one (404). Thread ids are the tenant's own:
+the workers store tenant ``t``'s thread ``x`` as ``scoped_thread_id(t, x)``, and every
+answer shows ``x``. A run's page reads that run's own checkpoints (``run_report(run_id=)``)
+and a rebuild plans from that run (its last checkpoint), never from a later run on its
+thread. Errors are JSON ``{"detail": ..., "field": ...}``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._limits.budget import Budget
+from langgraph_runner._rebuild.history import run_checkpoint
 from langgraph_runner._rebuild.partial import Change, plan
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
@@ -26,6 +30,7 @@ from langgraph_runner._reports.report import run_report
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.graph_shape import graph_drawing, load_shape
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
+from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
 from langgraph_runner._service.events import event_stream
 from langgraph_runner._service.schemas import (
@@ -293,18 +298,26 @@ def _rebuild_routes(app: FastAPI, ctx: _Ctx, tenant_dep: Any) -> None:
             raise _Failure(
                 409, f"run {run_id!r} ran workflow {row.graph!r}, not served here", "run_id"
             )
+        base = run_checkpoint(ctx.saver, row.thread_id or "", row.run_id)
+        if base is None:  # completed, yet its checkpoints are gone
+            raise _Failure(409, f"run {run_id!r} has no checkpoint to rebuild from", "run_id")
         try:
             change = Change(inputs=body.inputs, versions=body.versions)
-            the_plan = plan(
-                graph, {"configurable": {"thread_id": row.thread_id}}, change, tenant=tenant
-            )
+            base_config: Any = {"configurable": {"thread_id": row.thread_id, "checkpoint_id": base}}
+            the_plan = plan(graph, base_config, change, tenant=tenant)
         except RunNotCompletedError as exc:
             raise _Failure(409, str(exc), "run_id") from None
         except (TypeError, ValueError) as exc:
             field = "versions" if "versions" in str(exc) else "inputs"
             raise _Failure(422, str(exc), field) from None
         item = ctx.pool.submit(
-            row.graph or "", tenant, None, None, change=change, base_thread=row.thread_id
+            row.graph or "",
+            tenant,
+            None,
+            None,
+            change=change,
+            base_thread=row.thread_id,
+            base_checkpoint=base,
         )
         pending = _pending(item, graph)
         return pending.model_copy(update={"plan": the_plan.to_dict()})
@@ -428,8 +441,10 @@ def _detail(ctx: _Ctx, run_id: str, tenant: str) -> RunDetail:
             raise _Failure(404, f"no run {run_id!r}", "run_id")
     detail = RunDetail(**_summary(row).model_dump(), time_limit=ctx.time_limit)
     try:
-        report = run_report(ctx.saver, row.thread_id or "", tenant=tenant, budgets=ctx.budgets)
-    except ThreadNotFoundError:  # started, no checkpoint yet
+        report = run_report(
+            ctx.saver, row.thread_id or "", tenant=tenant, budgets=ctx.budgets, run_id=row.run_id
+        )
+    except ThreadNotFoundError:  # started, no checkpoint yet (or it never started)
         steps = [StepBody(name=n, status="pending") for n in row.nodes]
         update = {"steps": steps, "steps_total": len(row.nodes), "graph": _stored_graph(ctx, row)}
         return detail.model_copy(update=update)
@@ -487,7 +502,7 @@ def _store(saver: Any) -> Any:
 def _summary(row: RunRecord) -> RunSummary:
     return RunSummary(
         run_id=row.run_id,
-        thread_id=row.thread_id,
+        thread_id=None if row.thread_id is None else shown_thread_id(row.thread_id),
         workflow=row.graph,
         status=row.status,
         reason=row.reason,

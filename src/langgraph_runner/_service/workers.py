@@ -7,6 +7,12 @@ execute it. Until a worker's ``run()`` writes the run's row in the runs table, t
 is ``pending`` (with its steps pending); a cancel before that stops it from starting
 (it is then recorded ``cancelled``), a cancel after it goes through ``cancel_run``.
 
+Threads are the tenant's own: a run for tenant ``t`` on thread ``x`` runs on the thread
+stored as ``scoped_thread_id(t, x)`` (its checkpoints, its lock, its rows), so tenants
+naming the same thread never meet; ``Pending.thread_id`` is the thread id as named. A run
+that cannot start (its base run is gone, the database refused it) still ends with a row:
+``failed``, with the reason, so a triggered run is never lost.
+
 A worker renews its lease on a run while the run goes on. A worker that dies mid-run
 stops renewing; when the lease runs out another worker claims the run and resumes its
 thread from its last checkpoint, so completed steps do not run again.
@@ -25,11 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph_runner._rebuild.partial import Change, rebuild
+from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import ThreadBusyError, ThreadNotFoundError
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.lifecycle import run
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
+from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
 from langgraph_runner._service.queue import QueuedRun, RunQueue
 
 __all__ = ["IDLE_WAIT", "Pending", "Workers"]
@@ -55,9 +63,8 @@ class Pending:
 
 
 def _pending(item: QueuedRun, *, cancelled: bool = False) -> Pending:
-    return Pending(
-        item.run_id, item.thread_id, item.tenant, item.workflow, item.created_at, cancelled
-    )
+    shown = shown_thread_id(item.thread_id)
+    return Pending(item.run_id, shown, item.tenant, item.workflow, item.created_at, cancelled)
 
 
 class Workers:
@@ -116,17 +123,25 @@ class Workers:
         *,
         change: Change | None = None,
         base_thread: str | None = None,
+        base_checkpoint: str | None = None,
     ) -> Pending:
-        """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once."""
+        """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once.
+
+        ``thread_id`` is the tenant's own (default: a new one, the run id); it is stored
+        as ``scoped_thread_id(tenant, thread_id)``. A rebuild names its base run by the
+        stored ``base_thread`` and that run's last checkpoint, ``base_checkpoint``.
+        """
         run_id = str(uuid.uuid4())
-        plain = None
+        plain: dict[str, Any] | None = None
         if change is not None:
             plain = {"inputs": dict(change.inputs), "versions": dict(change.versions)}
+            if base_checkpoint is not None:
+                plain["base_checkpoint_id"] = base_checkpoint
         item = self.queue.enqueue(
             run_id,
             workflow,
             tenant,
-            thread_id or run_id,
+            scoped_thread_id(tenant, thread_id or run_id),
             inp,
             change=plain,
             base_thread=base_thread,
@@ -237,6 +252,7 @@ class Workers:
         except Exception as exc:
             _log.exception("run queue: run %s could not start", item.run_id)
             error = exc
+            self._record_failed(item, exc)
         finally:
             done.set()
         self._finished(item.run_id, result, error)
@@ -248,6 +264,8 @@ class Workers:
         resume = item.attempts > 1 and self._checkpointed(graph, item)
         if item.change is not None and not resume:
             base: Any = {"configurable": {"thread_id": item.base_thread}}
+            if item.change.get("base_checkpoint_id"):  # that run, not a later one
+                base["configurable"]["checkpoint_id"] = item.change["base_checkpoint_id"]
             change = Change(
                 inputs=item.change.get("inputs") or {}, versions=item.change.get("versions") or {}
             )
@@ -322,6 +340,26 @@ class Workers:
             while len(self._results) > _KEEP_RESULTS:
                 self._results.popitem(last=False)
             self._done.notify_all()
+
+    def _record_failed(self, item: QueuedRun, exc: Exception) -> None:
+        """A run that raised before it wrote its row ends ``failed`` with the reason."""
+        why = egress_text(f"{type(exc).__name__}: {exc}", max_length=300)
+        try:
+            store = open_run_store(self._saver)
+            if store is None:  # pragma: no cover - a saver always has a store
+                return
+            try:
+                if store.get(item.run_id) is None:
+                    graph = self._graphs.get(item.workflow)
+                    nodes = [
+                        str(n) for n in getattr(graph, "nodes", ()) if not str(n).startswith("__")
+                    ]
+                    store.start(item.run_id, item.thread_id, item.tenant, item.workflow, nodes)
+                    store.finish(item.run_id, "failed", f"the run could not start: {why}")
+            finally:
+                store.close()
+        except Exception:  # the database is down: the run's queue row still says done
+            _log.exception("run queue: run %s could not be recorded failed", item.run_id)
 
     def _record_cancelled(self, item: QueuedRun) -> None:
         store = open_run_store(self._saver)
