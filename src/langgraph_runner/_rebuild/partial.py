@@ -32,8 +32,9 @@ from typing_extensions import Unpack
 
 from langgraph_runner._rebuild.history import ABSENT, RunNotCompletedError, read_base_run
 from langgraph_runner._records.sanitize import escape_controls
-from langgraph_runner._runs.lifecycle import RunResult, _Run, _run_async, _run_sync
+from langgraph_runner._runs.lifecycle import _run_async, _run_sync
 from langgraph_runner._runs.run_options import RebuildOptions, own_options
+from langgraph_runner._runs.session import RunResult, RunSession
 from langgraph_runner._runs.tenancy import check_tenant, config_tenant
 
 __all__ = [
@@ -365,7 +366,7 @@ def rebuild(
     tenant = _tenant(own["tenant"], new_config, "rebuild")
     the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
     extra = {"base_thread_id": the_plan.base_thread_id}
-    state = _Run(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)  # type: ignore[arg-type]
+    state = RunSession(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)  # type: ignore[arg-type]
     result = _run_sync(graph, dict(the_plan.input), state, own["raise_on_error"], {})
     return _result(the_plan, result)
 
@@ -382,6 +383,6 @@ async def arebuild(
     tenant = _tenant(own["tenant"], new_config, "rebuild")
     the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
     extra = {"base_thread_id": the_plan.base_thread_id}
-    state = _Run(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)  # type: ignore[arg-type]
+    state = RunSession(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)  # type: ignore[arg-type]
     result = await _run_async(graph, dict(the_plan.input), state, own["raise_on_error"], {})
     return _result(the_plan, result)

@@ -4,6 +4,7 @@ Modules::
 
     lifecycle        run/arun: one run with run-level events, a time limit and a runs-table row
     status           RunStatus, and how a run ended: its status and reason from its output or error
+    session          RunSession: one run's identity, row, tracker and lock; RunResult
     run_options      RunOptions: the keyword options of run/arun/rebuild/arebuild, written once
     tracker          follows a run's node tasks through callbacks: statuses, counts, cancellation
     run_watch        one watcher per process: cancel flags, heartbeats, lock sessions

@@ -57,7 +57,7 @@ R = TypeVar("R", covariant=True)
 
 
 class RunRows(Protocol[R]):
-    """What of a run these helpers use (``lifecycle._Run``)."""
+    """What of a run these helpers use (``lifecycle.RunSession``)."""
 
     saver: Any
 
@@ -69,7 +69,7 @@ class RunRows(Protocol[R]):
 
 
 class RunRowsOnLoop(RunRows[R], Protocol[R]):
-    """What of a run this module uses (``lifecycle._Run``)."""
+    """What of a run this module uses (``lifecycle.RunSession``)."""
 
     store: RunStore | None
     run_id: str
@@ -234,7 +234,7 @@ async def aclose(
 
     When the saver's connections cannot take it, it is written as for any other saver:
     in a worker thread through the runs store's own pool, tried again after each of
-    ``row_writes.FINISH_DELAYS`` (``lifecycle._Run.close_store``); if it still cannot
+    ``row_writes.FINISH_DELAYS`` (``lifecycle.RunSession.close_store``); if it still cannot
     be, the row stays ``running`` until its lease runs out (``abandoned``).
     """
     store = state.store

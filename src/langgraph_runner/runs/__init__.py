@@ -34,8 +34,9 @@ from langgraph_runner._reports.report import NodeReport, NodeStatus, RunReport, 
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 from langgraph_runner._runs.control import RunRecord, cancel_run, list_runs
 from langgraph_runner._runs.effects import EffectLedger
-from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, RunResult, arun, run
+from langgraph_runner._runs.lifecycle import RUN_DEADLINE_KEY, arun, run
 from langgraph_runner._runs.run_options import RebuildOptions, RunOptions
+from langgraph_runner._runs.session import RunResult
 from langgraph_runner._runs.status import RunStatus
 from langgraph_runner._runs.thread_lock import ThreadLock, thread_lock
 
