@@ -322,7 +322,7 @@ def test_event_stream_sends_each_change_once_and_ends_with_the_run() -> None:
     """pending, running, running (no change: no event), completed: three events, then the end."""
     import asyncio
 
-    from langgraph_runner._service.events import event_stream
+    from langgraph_runner._service.routes import event_stream
     from langgraph_runner._service.schemas import RunDetail
 
     def detail(status: str, done: int) -> RunDetail:

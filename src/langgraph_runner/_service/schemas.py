@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "RunState",
+    "StepState",
     "ArtifactBody",
     "BudgetBody",
     "ErrorBody",
@@ -144,3 +147,30 @@ class ErrorBody(BaseModel):
 
     detail: str
     field: str | None = None
+
+
+class RunState(str, enum.Enum):
+    """A run's status, as ``GET /runs?status=`` filters it."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+
+
+class StepState(str, enum.Enum):
+    """A step's status, as ``GET /runs/{id}/steps?status=`` filters it."""
+
+    SUCCEEDED = "succeeded"
+    CACHED = "cached"
+    REUSED = "reused"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    PENDING = "pending"
+    INTERRUPTED = "interrupted"
+    RUNNING = "running"
