@@ -6,6 +6,7 @@ Modules::
     record           NodeError, ErrorCode, ErrorCategory: the JSON-safe record of a failure
     classify         an exception's category, retryability, control flow and Retry-After hint
     sanitize         redacting secrets from messages and trimming stacks
+    secret_scan      finding secrets in text: the rules' scanner and the entropy check
     redaction_rules  the secret shapes sanitize_message redacts, as one table
     redact_exc       redacting a live exception and its chain in place (raise mode)
     egress           the one way out: everything that leaves a node towards another party
