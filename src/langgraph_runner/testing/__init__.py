@@ -23,7 +23,8 @@ can assert that nothing is left behind::
 Modules::
 
     _points  a run's call points, seen through callbacks, and the probe that fails one
-    _sweep   sweep, call_points, fail_point: fail every call point in turn, and the report
+    _sweep   sweep, call_points, fail_point: fail every call point in turn
+    _report  what a sweep reports: PointResult and SweepReport
 """
 
 from __future__ import annotations
