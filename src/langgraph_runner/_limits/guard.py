@@ -34,7 +34,8 @@ from langchain_core.runnables.config import var_child_runnable_config
 
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._limits.budget import Budget, BudgetStatus
-from langgraph_runner._limits.ratelimit import RateLimit
+from langgraph_runner._limits.gcra import Decision
+from langgraph_runner._limits.ratelimit import RateLimit, SlotRequest
 from langgraph_runner._limits.tokens import Usage, UsageCounter, counting
 from langgraph_runner._policies.abort import AbortSignal
 from langgraph_runner._policies.context import (
@@ -217,21 +218,10 @@ class _Scope:
     def acquire(self) -> float:
         """Wait for a slot of every limit; the seconds waited. A limit with ``count_tokens``
         also reserves the key's mean tokens per call."""
-        log = self.guard.log
         waited = 0.0
         try:
             for limit, pending in zip(self.guard.limits, self.reserved, strict=True):
-                slot = limit.acquire_slot(
-                    node=self.node,
-                    deadline=self.deadline,
-                    signal=self.signal,
-                    log=log,
-                    fields=self.fields,
-                    reserve=limit.count_tokens is not None,
-                )
-                waited += slot.wait
-                if limit.count_tokens is not None and limit.limits_tokens:
-                    pending.append(slot.tokens)
+                waited += self._took(limit, pending, limit.acquire_slot(**self._slot(limit)))
         except BaseException:
             self.give_back()
             raise
@@ -239,25 +229,33 @@ class _Scope:
 
     async def aacquire(self) -> float:
         """The async ``acquire``."""
-        log = self.guard.log
         waited = 0.0
         try:
             for limit, pending in zip(self.guard.limits, self.reserved, strict=True):
-                slot = await limit.aacquire_slot(
-                    node=self.node,
-                    deadline=self.deadline,
-                    signal=self.signal,
-                    log=log,
-                    fields=self.fields,
-                    reserve=limit.count_tokens is not None,
-                )
-                waited += slot.wait
-                if limit.count_tokens is not None and limit.limits_tokens:
-                    pending.append(slot.tokens)
+                slot = await limit.aacquire_slot(**self._slot(limit))
+                waited += self._took(limit, pending, slot)
         except BaseException:
             self.give_back()
             raise
         return waited
+
+    def _slot(self, limit: RateLimit) -> SlotRequest:
+        """What a call asks of ``limit`` for its slot."""
+        return {
+            "node": self.node,
+            "deadline": self.deadline,
+            "signal": self.signal,
+            "log": self.guard.log,
+            "fields": self.fields,
+            "reserve": limit.count_tokens is not None,
+        }
+
+    @staticmethod
+    def _took(limit: RateLimit, pending: collections.deque[float], slot: Decision) -> float:
+        """Keep the tokens ``slot`` reserved (a limit that counts them); its wait."""
+        if limit.count_tokens is not None and limit.limits_tokens:
+            pending.append(slot.tokens)
+        return slot.wait
 
     def before_model(self, _model: str | None = None) -> None:
         """Before each model call inside the node: budgets checked, token limits waited for

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
+from typing_extensions import TypedDict, Unpack
+
 from langgraph_runner._internal.checks import check_choice, check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import gcra, stats
@@ -273,66 +275,34 @@ class RateLimit:
             **(fields() if fields is not None else {}),
         )
 
-    def acquire(
-        self,
-        *,
-        cost: float = 1.0,
-        node: str | None = None,
-        deadline: float | None = None,
-        signal: AbortSignal | None = None,
-        log: EventLogger | None = None,
-        fields: Callable[[], dict[str, Any]] | None = None,
-    ) -> float:
+    def acquire(self, **request: Unpack[SlotRequest]) -> float:
         """Wait for a slot (sync). Returns the seconds waited.
 
-        See ``acquire_slot``, which also reserves the call's estimated tokens.
+        See ``acquire_slot`` for the keyword arguments; it also reserves the call's
+        estimated tokens (``reserve=True``).
         """
-        return self.acquire_slot(
-            cost=cost, node=node, deadline=deadline, signal=signal, log=log, fields=fields
-        ).wait
+        return self.acquire_slot(**request).wait
 
-    async def aacquire(
-        self,
-        *,
-        cost: float = 1.0,
-        node: str | None = None,
-        deadline: float | None = None,
-        signal: AbortSignal | None = None,
-        log: EventLogger | None = None,
-        fields: Callable[[], dict[str, Any]] | None = None,
-    ) -> float:
+    async def aacquire(self, **request: Unpack[SlotRequest]) -> float:
         """Wait for a slot without blocking the event loop (see ``acquire``).
 
         Cancelling the task ends the wait (the reserved slot goes unused).
         """
-        slot = await self.aacquire_slot(
-            cost=cost, node=node, deadline=deadline, signal=signal, log=log, fields=fields
-        )
-        return slot.wait
+        return (await self.aacquire_slot(**request)).wait
 
-    def acquire_slot(
-        self,
-        *,
-        cost: float = 1.0,
-        node: str | None = None,
-        deadline: float | None = None,
-        signal: AbortSignal | None = None,
-        log: EventLogger | None = None,
-        fields: Callable[[], dict[str, Any]] | None = None,
-        reserve: bool = False,
-    ) -> Decision:
+    def acquire_slot(self, **request: Unpack[SlotRequest]) -> Decision:
         """Wait for a slot (sync); what was reserved (``.wait`` seconds, ``.tokens``).
 
         Args:
-            cost: Requests the call counts for.
-            node: The node's name, for the error, the log event and metrics.
-            deadline: ``time.monotonic()`` value the wait must end before.
-            signal: An abort signal that ends the wait (``NodeAbortedError``).
-            log: Where ``node.rate_limited`` goes (the package's logger by default).
-            fields: Returns more fields for the log event (trace ids); called only
-                when the event is logged.
-            reserve: Also reserve the key's recent mean tokens per call (at most the
-                token burst); hand ``.tokens`` to ``spend`` after the call.
+            **request: ``cost`` (requests the call counts for, default 1), ``node``
+                (the node's name, for the error, the log event and metrics),
+                ``deadline`` (``time.monotonic()`` value the wait must end before),
+                ``signal`` (an abort signal that ends the wait: ``NodeAbortedError``),
+                ``log`` (where ``node.rate_limited`` goes; the package's logger by
+                default), ``fields`` (returns more fields for the log event, such as
+                trace ids; called only when the event is logged) and ``reserve`` (also
+                reserve the key's recent mean tokens per call, at most the token burst;
+                hand ``.tokens`` to ``spend`` after the call).
 
         Raises:
             RateLimitedError: ``on_limit="fail"`` and no slot now, or the wait
@@ -340,31 +310,41 @@ class RateLimit:
             LimitStoreUnavailableError: The shared store is unreachable and fails closed.
             NodeAbortedError: ``signal`` fired while waiting.
         """
-        decision = self._decide(cost, deadline, node, reserve)
-        if decision.wait > 0:
-            self._waiting(decision.wait, node, log, decision.reason, fields)
-            if self._store().sleep(decision.wait, signal):
-                raise _aborted(signal, node)
+        decision, signal, node = self._ask(request)
+        if decision.wait > 0 and self._store().sleep(decision.wait, signal):
+            raise _aborted(signal, node)
         return decision
 
-    async def aacquire_slot(
-        self,
-        *,
-        cost: float = 1.0,
-        node: str | None = None,
-        deadline: float | None = None,
-        signal: AbortSignal | None = None,
-        log: EventLogger | None = None,
-        fields: Callable[[], dict[str, Any]] | None = None,
-        reserve: bool = False,
-    ) -> Decision:
+    async def aacquire_slot(self, **request: Unpack[SlotRequest]) -> Decision:
         """The async ``acquire_slot``: waits without blocking the event loop."""
-        decision = self._decide(cost, deadline, node, reserve)
-        if decision.wait > 0:
-            self._waiting(decision.wait, node, log, decision.reason, fields)
-            if await self._store().asleep(decision.wait, signal):
-                raise _aborted(signal, node)
+        decision, signal, node = self._ask(request)
+        if decision.wait > 0 and await self._store().asleep(decision.wait, signal):
+            raise _aborted(signal, node)
         return decision
+
+    def _ask(self, request: SlotRequest) -> tuple[Decision, AbortSignal | None, str | None]:
+        """The store's decision for ``request``, the wait announced when there is one."""
+        node = request.get("node")
+        decision = self._decide(
+            request.get("cost", 1.0), request.get("deadline"), node, request.get("reserve", False)
+        )
+        if decision.wait > 0:
+            self._waiting(
+                decision.wait, node, request.get("log"), decision.reason, request.get("fields")
+            )
+        return decision, request.get("signal"), node
+
+
+class SlotRequest(TypedDict, total=False):
+    """The keyword arguments of ``RateLimit.acquire``/``acquire_slot`` and their async forms."""
+
+    cost: float
+    node: str | None
+    deadline: float | None
+    signal: AbortSignal | None
+    log: EventLogger | None
+    fields: Callable[[], dict[str, Any]] | None
+    reserve: bool
 
 
 def _burst(name: str, value: object, rate: float | None) -> float:

@@ -22,6 +22,7 @@ from langgraph_runner._rebuild.history import run_checkpoint
 from langgraph_runner._rebuild.partial import Change, plan
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
+from langgraph_runner._reports.models import NodeStatus
 from langgraph_runner._reports.report import run_report
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.graph_shape import graph_drawing, load_shape
@@ -38,7 +39,6 @@ from langgraph_runner._service.schemas import (
     RunSummary,
     RunUpdate,
     StepBody,
-    StepState,
     WorkflowBody,
 )
 from langgraph_runner._service.workers import Pending, Workers
@@ -159,7 +159,7 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     def get_steps(
         run_id: str,
         tenant: str = tenant_dep,
-        status: StepState | None = Query(default=None),  # noqa: B008
+        status: NodeStatus | None = Query(default=None),  # noqa: B008
     ) -> list[StepBody]:
         """A run's steps, optionally only those in one status."""
         steps = _detail(ctx, run_id, tenant).steps

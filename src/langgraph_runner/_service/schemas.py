@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "RunState",
-    "StepState",
     "ArtifactBody",
     "BudgetBody",
     "ErrorBody",
@@ -160,17 +159,3 @@ class RunState(str, enum.Enum):
     INTERRUPTED = "interrupted"
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"
-
-
-class StepState(str, enum.Enum):
-    """A step's status, as ``GET /runs/{id}/steps?status=`` filters it."""
-
-    SUCCEEDED = "succeeded"
-    CACHED = "cached"
-    REUSED = "reused"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
-    PENDING = "pending"
-    INTERRUPTED = "interrupted"
-    RUNNING = "running"
