@@ -21,13 +21,14 @@ an idle one exits after ``_IDLE_EXIT_SECONDS``.
 from __future__ import annotations
 
 import collections
+import contextlib
 import contextvars
 import logging
 import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from langgraph_runner._records.logs import get_event_logger
 
@@ -47,18 +48,22 @@ MAX_BUSY_WORKERS = 256
 """Most worker threads running calls at once; later calls queue for a free one."""
 
 
-class _Job:
+T = TypeVar("T")
+
+
+class _Job(Generic[T]):
     """One call handed to a worker; ``mutex`` decides between done and abandoned."""
 
     __slots__ = ("abandoned", "ctx", "done", "error", "func", "mutex", "notify", "result")
 
-    def __init__(self, func: Callable[[], Any], notify: Callable[[], object]) -> None:
-        self.func: Callable[[], Any] | None = func
+    result: T
+
+    def __init__(self, func: Callable[[], T], notify: Callable[[], object]) -> None:
+        self.func: Callable[[], T] | None = func
         self.ctx = contextvars.copy_context()
         self.notify = notify
         self.mutex = threading.Lock()
         self.done = self.abandoned = False
-        self.result: Any = None
         self.error: BaseException | None = None
 
     def run(self) -> Callable[[], object] | None:
@@ -67,18 +72,20 @@ class _Job:
         func, self.func = self.func, None
         with self.mutex:
             never_ran = self.abandoned
-        if never_ran:
+        if never_ran or func is None:
             _stats.finished_abandoned()
             return None
         try:
-            self.result = self.ctx.run(func)  # type: ignore[arg-type]
+            self.result = self.ctx.run(func)
         except BaseException as exc:  # transported to the caller and re-raised there
             self.error = exc
         with self.mutex:
             self.done = True
             abandoned = self.abandoned
         if abandoned:
-            self.result = self.error = None  # discarded: never raised, never logged
+            self.error = None  # discarded: never raised, never logged
+            with contextlib.suppress(AttributeError):
+                del self.result
             _stats.finished_abandoned()
             return None
         return self.notify
@@ -95,10 +102,10 @@ class _Job:
         )
         return True
 
-    def outcome(self) -> Any:
+    def outcome(self) -> T:
         error, self.error = self.error, None
         if error is None:
-            return self.result
+            return self.result  # set by run() before it marks the job done
         try:
             raise error
         finally:
@@ -125,12 +132,12 @@ class _Worker(threading.Thread):
     def __init__(self, pool: _Pool, number: int) -> None:
         super().__init__(name=f"langgraph_runner-worker-{number}", daemon=True)
         self.pool = pool
-        self.inbox: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
 
     def run(self) -> None:
         while True:
             try:
-                job: _Job | None = self.inbox.get(timeout=_IDLE_EXIT_SECONDS)
+                job: _Job[Any] | None = self.inbox.get(timeout=_IDLE_EXIT_SECONDS)
             except queue.Empty:
                 if self.pool.retire(self):
                     return
@@ -157,9 +164,9 @@ class _Pool:
         self.created = 0
         self.busy = 0
         self.max_busy = max_busy
-        self.waiting: collections.deque[_Job] = collections.deque()
+        self.waiting: collections.deque[_Job[Any]] = collections.deque()
 
-    def submit(self, job: _Job, may_wait: bool = True) -> None:
+    def submit(self, job: _Job[Any], may_wait: bool = True) -> None:
         with self.lock:
             worker = self.idle.pop() if self.idle else None
             if worker is None:
@@ -174,7 +181,7 @@ class _Pool:
             worker.start()
         worker.inbox.put(job)
 
-    def checkin(self, worker: _Worker) -> tuple[_Job | None, bool]:
+    def checkin(self, worker: _Worker) -> tuple[_Job[Any] | None, bool]:
         """A worker finished a call: the next queued call for it, else whether it stays
         (idle) or exits."""
         with self.lock:
@@ -244,7 +251,7 @@ def wait_for_abandoned_threads(timeout: float | None = None) -> bool:
         return stats.cond.wait_for(lambda: stats.running == 0, timeout)
 
 
-def submit(job: _Job, may_wait: bool = True) -> None:
+def submit(job: _Job[Any], may_wait: bool = True) -> None:
     """Hand ``job`` to an idle worker, or a new one; past ``MAX_BUSY_WORKERS`` busy ones,
     queue it for the next free worker (``may_wait``: its caller's time limit ends the
     wait) or give it a new one anyway (no time limit)."""

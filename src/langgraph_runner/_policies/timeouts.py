@@ -55,9 +55,9 @@ T = TypeVar("T")
 _HAS_UNCANCEL = sys.version_info >= (3, 11)  # Task.cancelling()/uncancel(); tests flip it
 
 
-def aborted_error(signal: AbortSignal, node: str, attempt: int) -> NodeAbortedError:
+def aborted_error(signal: AbortSignal | None, node: str, attempt: int) -> NodeAbortedError:
     """The ``NodeAbortedError`` for ``signal``'s abort, caused by its reason if an exception."""
-    reason = signal.reason
+    reason = signal.reason if signal is not None else None
     err = NodeAbortedError(node, reason, attempt=attempt)
     if isinstance(reason, BaseException):
         err.__cause__ = reason
@@ -79,22 +79,21 @@ def _check_run_signal(
 
 
 def _finish(
-    job: _workers.Job,
+    job: _workers.Job[T],
     why: str,
-    *,
+    start: float,
     node: str,
     attempt: int,
     timeout: float | None,
-    start: float,
     controller: AbortController | None,
     run_signal: AbortSignal | None,
-    progress: Progress | None = None,
-) -> Any:
+    progress: Progress | None,
+) -> T:
     """The outcome once the wait ended: ``why`` is done, abort, or run/idle (a limit)."""
     if why != "done":
         err: NodeTimeoutError | NodeAbortedError
         if why == "abort":
-            err = aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+            err = aborted_error(run_signal, node, attempt)
         else:
             err = timeout_error(node, attempt, why, start, timeout, progress)
         abandoned = job.abandon(node, attempt, "timeout" if why != "abort" else why)
@@ -178,17 +177,7 @@ def run_sync_attempt(
         if run_signal is not None and run_signal.aborted
         else "done"
     )
-    return _finish(  # type: ignore[no-any-return]
-        job,
-        why,
-        node=node,
-        attempt=attempt,
-        timeout=timeout,
-        start=start,
-        controller=controller,
-        run_signal=run_signal,
-        progress=progress,
-    )
+    return _finish(job, why, start, node, attempt, timeout, controller, run_signal, progress)
 
 
 def _threadsafe(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *a: Any) -> None:
@@ -239,17 +228,7 @@ async def arun_sync_attempt(
         timer.cancel()
         if unsubscribe is not None:
             unsubscribe()
-    return _finish(  # type: ignore[no-any-return]
-        job,
-        why,
-        node=node,
-        attempt=attempt,
-        timeout=timeout,
-        start=start,
-        controller=controller,
-        run_signal=run_signal,
-        progress=progress,
-    )
+    return _finish(job, why, start, node, attempt, timeout, controller, run_signal, progress)
 
 
 async def arun_async_attempt(
@@ -307,7 +286,7 @@ async def arun_async_attempt(
             return
         error: Any
         if why == "abort":
-            error = aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+            error = aborted_error(run_signal, node, attempt)
         else:
             error = timeout_error(node, attempt, why, start, timeout, progress)
             if progress is not None:
@@ -371,7 +350,7 @@ async def _arun_in_child_task(
         why = await waiter
         if not inner.done():
             error: Any = (
-                aborted_error(run_signal, node, attempt)  # type: ignore[arg-type]
+                aborted_error(run_signal, node, attempt)
                 if why == "abort"
                 else timeout_error(node, attempt, why, start, timeout, progress)
             )
