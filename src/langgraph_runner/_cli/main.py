@@ -210,7 +210,8 @@ def _wait_for_database(args: argparse.Namespace) -> float | None:
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     if parsed.backend != "sqlite" or parsed.in_memory:
-        return args.timeout  # type: ignore[no-any-return]
+        timeout: float | None = args.timeout
+        return timeout
     from langgraph_runner._cli.follow import wait_for_file
 
     return wait_for_file(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
@@ -99,7 +99,7 @@ class CallGuard:
 
 def _config(config: Any) -> RunnableConfig:
     if config is not None:
-        return config  # type: ignore[no-any-return]
+        return cast("RunnableConfig", config)
     try:
         from langgraph.config import get_config
 

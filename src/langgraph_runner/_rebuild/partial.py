@@ -302,7 +302,7 @@ def _prepare(
     change: Change,
     new_config: RunnableConfig,
     tenant: str | None,
-) -> tuple[Plan, dict[str, Any]]:
+) -> tuple[Plan, RunnableConfig]:
     for node, version in change.versions.items():
         _known, cache = _node_cache(graph, node)
         if cache is not None and cache.version != version:
@@ -323,8 +323,25 @@ def _prepare(
         BASE_THREAD_KEY: the_plan.base_thread_id,
         BASE_CHECKPOINT_KEY: the_plan.base_checkpoint_id,
     }
-    cfg: dict[str, Any] = {**new_config, "metadata": {**(new_config.get("metadata") or {}), **link}}
+    cfg: RunnableConfig = {**new_config, "metadata": {**(new_config.get("metadata") or {}), **link}}
     return the_plan, cfg
+
+
+def _session(
+    graph: Any,
+    base_config: RunnableConfig,
+    change: Change,
+    new_config: RunnableConfig,
+    options: dict[str, Any],
+    owner: str,
+) -> tuple[Plan, RunSession, bool]:
+    """The plan, the new run's session and ``raise_on_error``, for ``rebuild``/``arebuild``."""
+    own, _ = own_options(options, owner=owner, rebuild=True)
+    tenant = _tenant(own["tenant"], new_config, "rebuild")
+    the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
+    extra = {"base_thread_id": the_plan.base_thread_id}
+    state = RunSession(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)
+    return the_plan, state, bool(own["raise_on_error"])
 
 
 def _result(the_plan: Plan, result: RunResult) -> RebuildResult:
@@ -362,12 +379,10 @@ def rebuild(
         ThreadNotFoundError: The new thread is another tenant's.
         ValueError: A bad config, or the graph does not carry ``change.versions``.
     """
-    own, _ = own_options(dict(options), owner="rebuild", rebuild=True)
-    tenant = _tenant(own["tenant"], new_config, "rebuild")
-    the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
-    extra = {"base_thread_id": the_plan.base_thread_id}
-    state = RunSession(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)  # type: ignore[arg-type]
-    result = _run_sync(graph, dict(the_plan.input), state, own["raise_on_error"], {})
+    the_plan, state, raise_on_error = _session(
+        graph, base_config, change, new_config, dict(options), "rebuild"
+    )
+    result = _run_sync(graph, dict(the_plan.input), state, raise_on_error, {})
     return _result(the_plan, result)
 
 
@@ -379,10 +394,8 @@ async def arebuild(
     **options: Unpack[RebuildOptions],
 ) -> RebuildResult:
     """The async ``rebuild`` (``graph.ainvoke``); reading the base run stays sync."""
-    own, _ = own_options(dict(options), owner="arebuild", rebuild=True)
-    tenant = _tenant(own["tenant"], new_config, "rebuild")
-    the_plan, cfg = _prepare(graph, base_config, change, new_config, tenant)
-    extra = {"base_thread_id": the_plan.base_thread_id}
-    state = RunSession(graph, cfg, own["time_limit"], own["logger"], True, extra, tenant=tenant)  # type: ignore[arg-type]
-    result = await _run_async(graph, dict(the_plan.input), state, own["raise_on_error"], {})
+    the_plan, state, raise_on_error = _session(
+        graph, base_config, change, new_config, dict(options), "arebuild"
+    )
+    result = await _run_async(graph, dict(the_plan.input), state, raise_on_error, {})
     return _result(the_plan, result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -21,7 +21,13 @@ from langgraph_runner._runs.task_times import load_times
 
 __all__ = ["stored", "with_times"]
 
-_Node = TypeVar("_Node")
+_Node = TypeVar("_Node", bound="_Copyable")
+
+
+class _Copyable(Protocol):
+    """A report node: a pydantic model whose copy takes an update."""
+
+    def model_copy(self: _Node, *, update: Mapping[str, Any] | None = None) -> _Node: ...
 
 
 def stored(
@@ -87,5 +93,5 @@ def with_times(
             update["duration_ms"] = round((end - start) * 1000, 3)
         elif end is None and pending and running is not None:
             update["status"] = running
-        out.append(n.model_copy(update=update))  # type: ignore[attr-defined]
+        out.append(n.model_copy(update=update))
     return out

@@ -15,7 +15,7 @@ import types
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -166,7 +166,7 @@ class RunSession:
         conf[ABORT_SIGNAL_KEY] = self.controller.signal
         self.outer_deadline: float | None = conf.get(RUN_DEADLINE_KEY)
         cfg["configurable"] = conf
-        self.config: RunnableConfig = cfg  # type: ignore[assignment]
+        self.config = cast("RunnableConfig", cfg)
         saver = getattr(graph, "checkpointer", None)
         lockable = isinstance(saver, BaseCheckpointSaver) and conf.get("thread_id") is not None
         self.lock = ThreadLock(saver if exclusive and lockable else None, cfg, wait=lock_wait)

@@ -144,6 +144,10 @@ class _Writer:
     """One daemon thread per process writing live node times, latest value per row."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """The state of a process that has written nothing yet."""
         self.guard = threading.Lock()
         self.pending: dict[tuple[int, str, str, int], tuple[RunStore, Any]] = {}
         self.wake = threading.Event()
@@ -199,7 +203,7 @@ class _Writer:
 
     def forget(self) -> None:
         """In a forked child: no writer thread yet, nothing pending (the parent writes its own)."""
-        self.__init__()  # type: ignore[misc]
+        self._reset()
 
 
 _WRITER = _Writer()

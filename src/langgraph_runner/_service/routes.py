@@ -239,7 +239,8 @@ def _page(
 def _row(ctx: Ctx, run_id: str, tenant: str) -> RunRecord | None:
     store = _store(ctx.saver)
     try:
-        return store.get(run_id, tenant=tenant)  # type: ignore[no-any-return]
+        row: RunRecord | None = store.get(run_id, tenant=tenant)
+        return row
     finally:
         store.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from langgraph.types import Overwrite
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
@@ -56,7 +56,7 @@ def append_unique(left: Sequence[T] | None, right: Sequence[T] | T | None) -> li
         return out
     # One item (a string, or anything not iterable) or a sequence of items.
     single = isinstance(right, (str, bytes)) or not isinstance(right, Iterable)
-    items: Iterable[Any] = [right] if single else right  # type: ignore[assignment]
+    items: Iterable[Any] = [right] if single else cast("Iterable[Any]", right)
     seen: set[Hashable] = {x for x in out if isinstance(x, Hashable)}
     for item in items:
         if isinstance(item, Hashable):

@@ -70,8 +70,8 @@ class CollectorConfig:
         window_size: object = 100,
         failure_rate_threshold: object = None,
         latency_threshold_ms: object = None,
-        on_failure_rate_threshold: object = None,
-        on_latency_threshold: object = None,
+        on_failure_rate_threshold: ThresholdHook | None = None,
+        on_latency_threshold: ThresholdHook | None = None,
         min_samples: object = 10,
         graph: object = None,
         duration_buckets: Sequence[object] = DEFAULT_DURATION_BUCKETS,
@@ -111,8 +111,8 @@ class CollectorConfig:
             window_size=window,
             failure_rate_threshold=rate,
             latency_threshold_ms=latency,
-            on_failure_rate_threshold=on_failure_rate_threshold,  # type: ignore[arg-type]
-            on_latency_threshold=on_latency_threshold,  # type: ignore[arg-type]
+            on_failure_rate_threshold=on_failure_rate_threshold,
+            on_latency_threshold=on_latency_threshold,
             min_samples=samples,
             graph=graph,
             duration_buckets=buckets,

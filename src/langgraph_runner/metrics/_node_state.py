@@ -28,7 +28,7 @@ import threading
 from bisect import bisect_left, insort
 from collections import deque
 from itertools import islice
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from langgraph_runner._records.classify import classify_error
 from langgraph_runner._records.exceptions import CircuitOpenError
@@ -238,11 +238,11 @@ class NodeState:
                 total += d  # one by one, as ``add`` does (sum() compensates on 3.12+)
                 buckets[bisect_left(bounds, d)] += 1
             else:
-                cat, d = d  # type: ignore[misc]
-                append(d)
+                cat, ms = cast("tuple[int, float]", d)
+                append(ms)
                 self.fails[cat] += 1
-                self.fsums[cat] += d
-                self.fbuckets[cat][bisect_left(bounds, d)] += 1
+                self.fsums[cat] += ms
+                self.fbuckets[cat][bisect_left(bounds, ms)] += 1
                 failed += 1
         self.ssum = total
         self.success += n - failed
