@@ -23,7 +23,9 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-__all__ = ["optional_seconds", "seconds", "whole_seconds"]
+from typing_extensions import TypedDict, Unpack
+
+__all__ = ["Bounds", "optional_seconds", "seconds", "whole_seconds"]
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -78,19 +80,21 @@ def seconds(
     return result
 
 
-def optional_seconds(
-    value: object,
-    field: str,
-    *,
-    owner: str = "",
-    zero: bool = False,
-    infinite: bool = False,
-    maximum: float | None = None,
-) -> float | None:
-    """Like :func:`seconds`, but None (no limit) passes through."""
+def optional_seconds(value: object, field: str, **bounds: Unpack[Bounds]) -> float | None:
+    """Like :func:`seconds` (with the same keyword arguments), but None (no limit) passes
+    through."""
     if value is None:
         return None
-    return seconds(value, field, owner=owner, zero=zero, infinite=infinite, maximum=maximum)
+    return seconds(value, field, **bounds)
+
+
+class Bounds(TypedDict, total=False):
+    """The keyword arguments :func:`seconds` and :func:`optional_seconds` share."""
+
+    owner: str
+    zero: bool
+    infinite: bool
+    maximum: float | None
 
 
 def whole_seconds(value: object, field: str, *, owner: str = "") -> int:
