@@ -23,6 +23,7 @@ from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._limits.budget import Budget
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
+from langgraph_runner._service.guards import MAX_BODY, RequestGuard
 from langgraph_runner._service.routes import Ctx, add_routes
 from langgraph_runner._service.schemas import (
     ErrorBody,
@@ -36,6 +37,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody},
     404: {"model": ErrorBody},
     409: {"model": ErrorBody},
+    413: {"model": ErrorBody, "description": "The request body is over max_body bytes."},
     422: {"model": ErrorBody},
 }
 
@@ -81,6 +83,7 @@ def create_app(
     budgets: Iterable[Budget] = (),
     time_limit: float | None = None,
     title: str = "langgraph-runner runs",
+    max_body: int = MAX_BODY,
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
 
@@ -104,6 +107,8 @@ def create_app(
         time_limit: Seconds each triggered run may take (``run(time_limit=)``);
             None: no limit. ``GET /runs/{id}`` reports it.
         title: The OpenAPI document's title.
+        max_body: The largest request body in bytes (default 1 MiB); a larger one is
+            answered 413 before it is read.
 
     Returns:
         The FastAPI app; ``app.state.workers`` runs the triggered runs.
@@ -129,6 +134,8 @@ def create_app(
         raise TypeError(f"create_app: poll_interval must be seconds, got {poll_interval!r}")
     if not 0 < poll_interval <= 60:
         raise ValueError(f"create_app: poll_interval must be in (0, 60] s, got {poll_interval!r}")
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1024:
+        raise ValueError(f"create_app: max_body must be an int >= 1024 bytes, got {max_body!r}")
     ctx = Ctx(graphs, next(iter(graphs.values())).checkpointer)
     ctx.poll_interval = float(poll_interval)
     ctx.budgets = _budgets(budgets)
@@ -150,6 +157,7 @@ def create_app(
 
     app = FastAPI(title=title, lifespan=lifespan, responses=_ERRORS)
     app.state.workers = ctx.pool
+    app.add_middleware(RequestGuard, max_body=max_body)
     _handlers(app)
 
     def tenant_of(request: Request) -> str:
@@ -195,12 +203,22 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(where) or None
-        message = str(first.get("msg", "invalid request"))
-        detail = f"{field}: {message}" if field else message
+        field = _field(tuple(first.get("loc", ())))
+        message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+        detail = message if message.startswith(f"{field}") else f"{field}: {message}"
         return JSONResponse({"detail": detail, "field": field}, status_code=422)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"detail": str(exc.detail), "field": None}, status_code=exc.status_code)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """The field a validation error's location names: ``input.x``, ``items[1]``, or
+    ``body`` itself (a body that is not a JSON object, or not JSON at all)."""
+    if loc[:1] == ("body",) and (len(loc) == 1 or isinstance(loc[1], int)):
+        return "body"
+    out = ""
+    for part in loc[1:] if loc[:1] in (("body",), ("query",), ("path",)) else loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out or "request"

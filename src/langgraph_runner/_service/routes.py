@@ -28,6 +28,7 @@ from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.graph_shape import graph_drawing, load_shape
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
+from langgraph_runner._service.guards import shown
 from langgraph_runner._service.schemas import (
     ArtifactBody,
     BudgetBody,
@@ -67,25 +68,31 @@ class Ctx:
         self.time_limit: float | None = None
 
 
+_CANCELLABLE = frozenset({"pending", "running", "cancelled", "interrupted"})
+"""A run in one of these answers a cancel 202 (an ended one: 409, nothing changes)."""
+
+
 def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     @app.post("/runs", status_code=202, response_model=RunDetail)
     def create_run(body: RunCreate, tenant: str = tenant_dep) -> RunDetail:
         """Trigger a run: answered at once with its id and its steps pending."""
         if body.workflow not in ctx.graphs:
-            raise _Failure(404, f"no workflow {body.workflow!r}", "workflow")
+            raise _Failure(404, f"no workflow {shown(body.workflow)}", "workflow")
         item = ctx.pool.submit(body.workflow, tenant, body.input, body.thread_id)
-        return _pending(item, ctx.graphs[body.workflow])
+        return _pending(item, ctx.graphs[body.workflow], ctx.time_limit)
 
     @app.post("/runs/{run_id}/cancel", status_code=202, response_model=RunSummary)
     def cancel(run_id: str, tenant: str = tenant_dep) -> RunSummary:
         """Ask a run to stop: it starts no further step and ends cancelled."""
         item = ctx.pool.cancel_pending(run_id, tenant)
         if item is not None:
-            return _pending(item, ctx.graphs.get(item.workflow))
+            return _pending(item, ctx.graphs.get(item.workflow), ctx.time_limit)
         try:
             row = cancel_run(ctx.saver, run_id, "cancelled over HTTP", tenant=tenant)
         except ThreadNotFoundError:
-            raise _Failure(404, f"no run {run_id!r}", "run_id") from None
+            raise _Failure(404, f"no run {shown(run_id)}", "run_id") from None
+        if row.status not in _CANCELLABLE:
+            raise _Failure(409, f"run {shown(run_id)} already ended {row.status}", "run_id")
         return _summary(row)
 
 
@@ -99,22 +106,22 @@ def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
         finally:
             store.close()
         if row is None:
-            raise _Failure(404, f"no run {run_id!r}", "run_id")
+            raise _Failure(404, f"no run {shown(run_id)}", "run_id")
         if row.status != "completed":
             why = f": {row.reason}" if row.reason else ""
             raise _Failure(
                 409,
-                f"run {run_id!r} is {row.status}{why}; only a completed run can be rebuilt",
+                f"run {shown(run_id)} is {row.status}{why}; only a completed run can be rebuilt",
                 "run_id",
             )
         graph = ctx.graphs.get(row.graph or "")
         if graph is None:
             raise _Failure(
-                409, f"run {run_id!r} ran workflow {row.graph!r}, not served here", "run_id"
+                409, f"run {shown(run_id)} ran workflow {row.graph!r}, not served here", "run_id"
             )
         base = run_checkpoint(ctx.saver, row.thread_id or "", row.run_id)
         if base is None:  # completed, yet its checkpoints are gone
-            raise _Failure(409, f"run {run_id!r} has no checkpoint to rebuild from", "run_id")
+            raise _Failure(409, f"run {shown(run_id)} has no checkpoint to rebuild from", "run_id")
         try:
             change = Change(inputs=body.inputs, versions=body.versions)
             base_config: Any = {"configurable": {"thread_id": row.thread_id, "checkpoint_id": base}}
@@ -133,7 +140,7 @@ def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             base_thread=row.thread_id,
             base_checkpoint=base,
         )
-        pending = _pending(item, graph)
+        pending = _pending(item, graph, ctx.time_limit)
         return pending.model_copy(update={"plan": the_plan.to_dict()})
 
 
@@ -184,7 +191,18 @@ def _artifact_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
         ]
         return found
 
-    @app.get("/runs/{run_id}/events", response_model=None)
+    @app.get(
+        "/runs/{run_id}/events",
+        response_model=None,
+        response_class=EventSourceResponse,
+        responses={
+            200: {
+                "description": "Server-sent events: ``event: run`` with the run (JSON), "
+                "each time it changes, until it ends.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     def get_events(run_id: str, tenant: str = tenant_dep) -> Any:
         """The run as server-sent events (``run``), each time it changes, until it ends."""
         first = _detail(ctx, run_id, tenant)  # 404 before any stream starts
@@ -201,7 +219,7 @@ def _workflow_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     def get_workflow(name: str, tenant: str = tenant_dep) -> WorkflowBody:
         """A workflow's steps, edges, drawing (mermaid) and input schema."""
         if name not in ctx.graphs:
-            raise _Failure(404, f"no workflow {name!r}", "name")
+            raise _Failure(404, f"no workflow {shown(name)}", "name")
         return _workflow(name, ctx.graphs[name], schema=True)
 
 
@@ -217,7 +235,7 @@ def _page(
     if before is None and status in (None, "pending"):  # queued: no row in the runs table
         waiting = ctx.pool.pending_of(tenant, limit)
         rows += [
-            _pending(p, ctx.graphs.get(p.workflow))
+            _pending(p, ctx.graphs.get(p.workflow), ctx.time_limit)
             for p in waiting
             if workflow in (None, p.workflow)
         ]
@@ -250,10 +268,10 @@ def _detail(ctx: Ctx, run_id: str, tenant: str) -> RunDetail:
     if row is None:  # queued, or started (and maybe ended) since the runs table was read
         item = ctx.pool.pending(run_id, tenant)
         if item is not None:
-            return _pending(item, ctx.graphs.get(item.workflow))
+            return _pending(item, ctx.graphs.get(item.workflow), ctx.time_limit)
         row = _row(ctx, run_id, tenant)
         if row is None:
-            raise _Failure(404, f"no run {run_id!r}", "run_id")
+            raise _Failure(404, f"no run {shown(run_id)}", "run_id")
     detail = RunDetail(**_summary(row).model_dump(), time_limit=ctx.time_limit)
     try:
         report = run_report(
@@ -326,7 +344,7 @@ def _summary(row: RunRecord) -> RunSummary:
     )
 
 
-def _pending(item: Pending, graph: Any) -> RunDetail:
+def _pending(item: Pending, graph: Any, time_limit: float | None) -> RunDetail:
     nodes = [str(n) for n in getattr(graph, "nodes", ()) if not str(n).startswith("__")]
     return RunDetail(
         run_id=item.run_id,
@@ -337,6 +355,7 @@ def _pending(item: Pending, graph: Any) -> RunDetail:
         updated_at=item.created_at,
         steps_total=len(nodes),
         steps=[StepBody(name=n, status="pending") for n in nodes],
+        time_limit=time_limit,
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from langgraph_runner._service.guards import check_json, check_text
 
 __all__ = [
     "RunState",
@@ -34,6 +36,22 @@ class RunCreate(BaseModel):
         default=None, min_length=1, max_length=200, description="Default: a new thread."
     )
 
+    @field_validator("workflow", "thread_id")
+    @classmethod
+    def _clean(cls, value: str | None, info: Any) -> str | None:
+        why = None if value is None else check_text(value, info.field_name)
+        if why is not None:
+            raise ValueError(why)
+        return value
+
+    @field_validator("input")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        why = check_json(value, "input")
+        if why is not None:
+            raise ValueError(why)
+        return value
+
 
 class RunUpdate(BaseModel):
     """``POST /runs/{id}/update``: a change request for a partial rebuild of a completed run."""
@@ -44,6 +62,18 @@ class RunUpdate(BaseModel):
     versions: dict[str, str] = Field(
         default_factory=dict, description="Node -> its new NodeCache version (already deployed)."
     )
+
+    @field_validator("inputs", "versions")
+    @classmethod
+    def _storable(cls, value: dict[str, Any], info: Any) -> dict[str, Any]:
+        why = check_json(value, info.field_name)
+        for key, item in value.items() if why is None and info.field_name == "versions" else ():
+            why = check_text(key, "versions") or check_text(item, f"versions.{key}")
+            if why is not None:
+                break
+        if why is not None:
+            raise ValueError(why)
+        return value
 
 
 class StepBody(BaseModel):
