@@ -166,6 +166,7 @@ def create_app(
     tenant = Depends(tenant_of)
     add_routes(app, ctx, tenant)
     app.include_router(ui_router())  # the browser UI: /ui
+    _documented(app.openapi())  # built once, kept by FastAPI
     return app
 
 
@@ -222,3 +223,41 @@ def _field(loc: tuple[Any, ...]) -> str:
     for part in loc[1:] if loc[:1] in (("body",), ("query",), ("path",)) else loc:
         out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
     return out or "request"
+
+
+def _documented(doc: dict[str, Any]) -> None:
+    """Make FastAPI's OpenAPI document say exactly what the service takes.
+
+    An optional query parameter is absent, never null (a query string has no null), so
+    its ``null`` branch goes; and pydantic writes a key rule as ``patternProperties``
+    alone, which would let any other key through, while the service refuses those (a NUL
+    in a key of a run's input).
+    """
+    for operation in (op for item in doc.get("paths", {}).values() for op in item.values()):
+        for param in operation.get("parameters", ()) if isinstance(operation, dict) else ():
+            branches = param.get("schema", {}).get("anyOf")
+            if param.get("in") == "query" and branches:
+                kept = [b for b in branches if b != {"type": "null"}]
+                param["schema"] = (
+                    {**param["schema"], "anyOf": kept}
+                    if len(kept) > 1
+                    else {
+                        **{k: v for k, v in param["schema"].items() if k != "anyOf"},
+                        **kept[0],
+                    }
+                )
+    _closed(doc)
+
+
+def _closed(node: Any) -> None:
+    """Say exactly which keys an object of a run's input may have: pydantic writes a key
+    rule as ``patternProperties`` alone, which would let any other key through, and the
+    service refuses those (a NUL in a key)."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _closed(value)
+    elif isinstance(node, list):
+        for value in node:
+            _closed(value)

@@ -19,7 +19,17 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-__all__ = ["MAX_BODY", "MAX_DEPTH", "MAX_ID", "RequestGuard", "check_json", "check_text", "shown"]
+__all__ = [
+    "MAX_BODY",
+    "MAX_DEPTH",
+    "MAX_ID",
+    "SAFE_TEXT",
+    "RequestGuard",
+    "check_json",
+    "check_text",
+    "label",
+    "shown",
+]
 
 MAX_BODY = 1024 * 1024
 """The default largest request body, in bytes (``create_app(max_body=)``)."""
@@ -28,6 +38,9 @@ MAX_ID = 512
 MAX_DEPTH = 64
 """The deepest nesting of lists and objects a run's input may have."""
 _SHOWN = 80
+SAFE_TEXT = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
+"""What an id or a name may hold, as a pattern of the OpenAPI document (ECMA-262 and
+pydantic's regex engine read it alike): no control or bidirectional character."""
 
 # C0 controls and DEL (NUL among them), C1 controls, and the bidirectional overrides and
 # isolates that make text read differently from how it is stored.
@@ -45,6 +58,12 @@ def shown(value: object, limit: int = _SHOWN) -> str:
     """``repr(value)`` cut to about ``limit`` characters, for an error message."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def label(key: object) -> str:
+    """A key as a path names it: as it is when short and printable, else cut and quoted."""
+    text = str(key)
+    return text if len(text) <= 40 and text.isprintable() else shown(text, 40)
 
 
 def check_text(value: str, field: str) -> str | None:
@@ -70,7 +89,7 @@ def check_json(value: Any, field: str, depth: int = 0) -> str | None:
         for key, item in value.items():
             if _UNSAFE_INPUT.search(str(key)) is not None:
                 return f"{field}: NUL (U+0000) is not allowed in a key"
-            why = check_json(item, f"{field}.{key}", depth + 1)
+            why = check_json(item, f"{field}.{label(key)}", depth + 1)
             if why is not None:
                 return why
     elif isinstance(value, list):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Path, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
@@ -28,7 +28,7 @@ from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.graph_shape import graph_drawing, load_shape
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
-from langgraph_runner._service.guards import shown
+from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
 from langgraph_runner._service.schemas import (
     ArtifactBody,
     BudgetBody,
@@ -45,6 +45,10 @@ from langgraph_runner._service.schemas import (
 from langgraph_runner._service.workers import Pending, Workers
 
 __all__ = ["LIVE", "Ctx", "add_routes", "event_stream"]
+
+
+RunId = Annotated[str, Path(max_length=MAX_ID, pattern=SAFE_TEXT, description="A run's id.")]
+Name = Annotated[str, Path(max_length=MAX_ID, pattern=SAFE_TEXT, description="A workflow's name.")]
 
 
 def add_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
@@ -82,7 +86,7 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
         return _pending(item, ctx.graphs[body.workflow], ctx.time_limit)
 
     @app.post("/runs/{run_id}/cancel", status_code=202, response_model=RunSummary)
-    def cancel(run_id: str, tenant: str = tenant_dep) -> RunSummary:
+    def cancel(run_id: RunId, tenant: str = tenant_dep) -> RunSummary:
         """Ask a run to stop: it starts no further step and ends cancelled."""
         item = ctx.pool.cancel_pending(run_id, tenant)
         if item is not None:
@@ -98,7 +102,7 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
 
 def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     @app.post("/runs/{run_id}/update", status_code=202, response_model=RunDetail)
-    def update(run_id: str, body: RunUpdate, tenant: str = tenant_dep) -> RunDetail:
+    def update(run_id: RunId, body: RunUpdate, tenant: str = tenant_dep) -> RunDetail:
         """A partial rebuild of a completed run: only the steps the change reaches execute."""
         store = _store(ctx.saver)
         try:
@@ -149,7 +153,7 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     def list_runs(
         tenant: str = tenant_dep,
         status: RunState | None = Query(default=None),  # noqa: B008
-        workflow: str | None = None,
+        workflow: Annotated[str | None, Query(max_length=MAX_ID, pattern=SAFE_TEXT)] = None,
         limit: int = Query(default=50, ge=1, le=500),
         before: float | None = Query(default=None, description="next_before of a page"),
     ) -> RunList:
@@ -158,13 +162,13 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
         return _page(ctx, tenant, wanted, workflow, before, limit)
 
     @app.get("/runs/{run_id}", response_model=RunDetail)
-    def get_run(run_id: str, tenant: str = tenant_dep) -> RunDetail:
+    def get_run(run_id: RunId, tenant: str = tenant_dep) -> RunDetail:
         """A run: status, x of N steps, reason, each step."""
         return _detail(ctx, run_id, tenant)
 
     @app.get("/runs/{run_id}/steps", response_model=list[StepBody])
     def get_steps(
-        run_id: str,
+        run_id: RunId,
         tenant: str = tenant_dep,
         status: NodeStatus | None = Query(default=None),  # noqa: B008
     ) -> list[StepBody]:
@@ -175,7 +179,7 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
 
 def _artifact_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     @app.get("/runs/{run_id}/artifacts", response_model=list[ArtifactBody])
-    def get_artifacts(run_id: str, tenant: str = tenant_dep) -> list[ArtifactBody]:
+    def get_artifacts(run_id: RunId, tenant: str = tenant_dep) -> list[ArtifactBody]:
         """The artifacts the run's steps wrote, then the final state's."""
         run = _detail(ctx, run_id, tenant)
         found = [
@@ -203,7 +207,7 @@ def _artifact_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             }
         },
     )
-    def get_events(run_id: str, tenant: str = tenant_dep) -> Any:
+    def get_events(run_id: RunId, tenant: str = tenant_dep) -> Any:
         """The run as server-sent events (``run``), each time it changes, until it ends."""
         first = _detail(ctx, run_id, tenant)  # 404 before any stream starts
         return event_stream(lambda: _detail(ctx, run_id, tenant), first, interval=ctx.poll_interval)
@@ -216,7 +220,7 @@ def _workflow_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
         return [_workflow(name, graph, schema=False) for name, graph in ctx.graphs.items()]
 
     @app.get("/workflows/{name}", response_model=WorkflowBody)
-    def get_workflow(name: str, tenant: str = tenant_dep) -> WorkflowBody:
+    def get_workflow(name: Name, tenant: str = tenant_dep) -> WorkflowBody:
         """A workflow's steps, edges, drawing (mermaid) and input schema."""
         if name not in ctx.graphs:
             raise _Failure(404, f"no workflow {shown(name)}", "name")

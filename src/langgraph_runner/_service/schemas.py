@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from typing_extensions import TypeAliasType
 
-from langgraph_runner._service.guards import check_json, check_text
+from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, check_json, check_text
 
 __all__ = [
     "RunState",
@@ -25,15 +26,36 @@ __all__ = [
 ]
 
 
+NO_NUL = r"^[^\x00]*$"
+StorableText = Annotated[str, StringConstraints(pattern=NO_NUL)]
+SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT, max_length=MAX_ID)]
+JsonValue = TypeAliasType(
+    "JsonValue",
+    "StorableText | int | float | bool | list[JsonValue] | dict[StorableText, JsonValue] | None",
+)
+"""A value of a run's input: any JSON but a NUL in a string or key (a database cannot store it)."""
+
+
 class RunCreate(BaseModel):
     """``POST /runs``: which workflow to run, on what input, on which thread."""
 
     model_config = ConfigDict(extra="forbid")
 
-    workflow: str = Field(min_length=1, description="A workflow name from GET /workflows.")
-    input: dict[str, Any] = Field(default_factory=dict, description="The graph's input.")
+    workflow: str = Field(
+        min_length=1,
+        max_length=MAX_ID,
+        pattern=SAFE_TEXT,
+        description="A workflow name from GET /workflows.",
+    )
+    input: dict[StorableText, JsonValue] = Field(
+        default_factory=dict, description="The graph's input."
+    )
     thread_id: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Default: a new thread."
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=SAFE_TEXT,
+        description="Default: a new thread.",
     )
 
     @field_validator("workflow", "thread_id")
@@ -44,10 +66,10 @@ class RunCreate(BaseModel):
             raise ValueError(why)
         return value
 
-    @field_validator("input")
+    @field_validator("input", mode="before")
     @classmethod
-    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
-        why = check_json(value, "input")
+    def _storable(cls, value: Any) -> Any:
+        why = check_json(value, "input") if isinstance(value, dict) else None
         if why is not None:
             raise ValueError(why)
         return value
@@ -58,19 +80,17 @@ class RunUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    inputs: dict[str, Any] = Field(default_factory=dict, description="Input fields that change.")
-    versions: dict[str, str] = Field(
+    inputs: dict[StorableText, JsonValue] = Field(
+        default_factory=dict, description="Input fields that change."
+    )
+    versions: dict[SafeText, SafeText] = Field(
         default_factory=dict, description="Node -> its new NodeCache version (already deployed)."
     )
 
-    @field_validator("inputs", "versions")
+    @field_validator("inputs", mode="before")
     @classmethod
-    def _storable(cls, value: dict[str, Any], info: Any) -> dict[str, Any]:
-        why = check_json(value, info.field_name)
-        for key, item in value.items() if why is None and info.field_name == "versions" else ():
-            why = check_text(key, "versions") or check_text(item, f"versions.{key}")
-            if why is not None:
-                break
+    def _storable(cls, value: Any) -> Any:
+        why = check_json(value, "inputs") if isinstance(value, dict) else None
         if why is not None:
             raise ValueError(why)
         return value
