@@ -165,7 +165,7 @@ def tick(*, heartbeat: bool = False) -> None:
     """
     with _WATCHER.guard:
         runs = dict(_WATCHER.runs)
-        keepers = dict(_WATCHER.keepers)
+        keepers = list(_WATCHER.keepers)
     by_store: dict[tuple[Any, ...], tuple[RunStore, list[str]]] = {}
     for run_id, (store, _) in runs.items():
         by_store.setdefault(store.key, (store, []))[1].append(run_id)
@@ -196,13 +196,12 @@ def tick(*, heartbeat: bool = False) -> None:
         asession.check_soon()
 
 
-def _beat_keepers(keepers: dict[Keeper, float], now: float, *, heartbeat: bool) -> None:
-    for keeper, last in keepers.items():
-        if not heartbeat and now - last < keeper.every:
-            continue
-        with _WATCHER.guard:
-            if keeper not in _WATCHER.keepers:  # let go of since this round began
-                continue
+def _beat_keepers(keepers: list[Keeper], now: float, *, heartbeat: bool) -> None:
+    for keeper in keepers:
+        with _WATCHER.guard:  # (read again: another round may have beaten it since)
+            last = _WATCHER.keepers.get(keeper)
+            if last is None or (not heartbeat and now - last < keeper.every):
+                continue  # let go of, or not due
             _WATCHER.keepers[keeper] = now
         try:
             keeper.beat()
