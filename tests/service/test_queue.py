@@ -530,3 +530,34 @@ def test_an_idle_worker_is_woken_by_the_queues_notification(
             backend.cleanup()
     assert result.status == "completed"
     assert (workers.wakeups["notify"] >= 1, workers.wakeups["poll"]) == (True, 0)
+
+
+def test_a_cancel_asked_of_the_queue_is_passed_on_at_once_when_notified(tmp_path: Path) -> None:
+    """PostgreSQL: a cancel of a claimed run notifies its worker's process, which beats at
+    once (not a third of its hour-long lease later): the run's row is flagged."""
+    backend = Backend(services.postgres_url(), tmp_path)
+    hold = Hold()
+    with open_checkpointer(backend.url) as saver:
+        backend.saver = saver  # type: ignore[attr-defined]
+        workers = Workers(
+            {"hold": hold.graph(saver)}, saver, workers=1, queue=backend.queue, lease=3600
+        )
+        store = open_run_store(saver)
+        assert store is not None
+        try:
+            workers.start()
+            assert workers.listening.wait(60)
+            rid = workers.submit("hold", "tenant-a", {"log": []}, None).run_id
+            hold.until_inside(1)
+            assert store.cancel_requested(rid) is None
+            assert workers.queue.cancel(rid, "tenant-a") is None  # claimed: flagged, notified
+            deadline = time.monotonic() + 60
+            while store.cancel_requested(rid) is None:
+                assert time.monotonic() < deadline, "the cancel was not passed on"
+                time.sleep(0.02)
+            assert store.cancel_requested(rid) == "cancelled over HTTP"
+        finally:
+            hold.release.set()
+            workers.close()
+            store.close()
+            backend.cleanup()

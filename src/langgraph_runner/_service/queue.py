@@ -18,7 +18,7 @@ runs as a single-writer transaction (a worker that loses the race tries the next
 Leases compare the workers' clocks, so the machines' clocks must agree (NTP).
 
 On PostgreSQL a new run, and a cancel of a claimed one, is also a notification on the
-channel named for the table (``CHANNEL``, the payload the queue's name): idle workers
+channel named for the table (``CHANNEL``, the payload naming the queue): idle workers
 ``LISTEN`` on one connection per process (``Listener``) and take the run at once, and a
 worker's process passes the cancel on at once. Polling stays as the fallback.
 """
@@ -38,11 +38,13 @@ from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.run_store import RunStore, open_run_store, owner
 
-__all__ = ["CHANNEL", "QUEUE_TABLE", "Listener", "QueuedRun", "RunQueue"]
+__all__ = ["CANCEL", "CHANNEL", "QUEUE_TABLE", "Listener", "QueuedRun", "RunQueue"]
 
 QUEUE_TABLE = "langgraph_runner_queue"
 CHANNEL = QUEUE_TABLE
-"""The PostgreSQL notification channel of the queue table (the payload: a queue's name)."""
+"""The PostgreSQL notification channel of the queue table: the payload is a queue's name
+(a run was queued) or ``CANCEL`` and the name (a claimed run was asked to stop)."""
+CANCEL = "cancel:"
 _COLUMNS = (
     "run_id, queue, workflow, tenant, thread_id, input, change, base_thread, status,"
     " created_at, owner, lease_until, attempts, cancel_requested"
@@ -258,7 +260,7 @@ class RunQueue:
         if self._postgres:  # its worker's process hears it and passes it on at once
             self._sql.run(
                 f"WITH flagged AS ({flag} RETURNING run_id) SELECT pg_notify(?, ?) FROM flagged",
-                (run_id, *_tenant_arg(tenant), CHANNEL, self.queue),
+                (run_id, *_tenant_arg(tenant), CHANNEL, CANCEL + self.queue),
             )
         else:
             self._sql.run(flag, (run_id, *_tenant_arg(tenant)))

@@ -47,7 +47,7 @@ from langgraph_runner._runs.lifecycle import run
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
-from langgraph_runner._service.queue import QueuedRun, RunQueue
+from langgraph_runner._service.queue import CANCEL, QueuedRun, RunQueue
 
 __all__ = ["IDLE_WAIT", "LISTEN_RETRY", "POLL_WAIT", "Pending", "Workers"]
 
@@ -59,6 +59,7 @@ POLL_WAIT = 5.0
 that finds a claim whose lease ran out."""
 LISTEN_RETRY = 5.0
 """Seconds before a broken listening connection is opened again (workers poll meanwhile)."""
+_LISTEN_TICK = 1.0  # seconds between two looks at the stop flag while listening
 _ENDED = ("completed", "failed", "cancelled", "interrupted")
 _KEEP_RESULTS = 1024
 _log = logging.getLogger("langgraph_runner.service")
@@ -279,10 +280,12 @@ class Workers:
                 self.listening.set()
                 self._wake.set()  # a run queued before the LISTEN: look once
                 while not self._stop.is_set():
-                    if self.queue.queue in listener.wait(self.poll):
+                    heard = listener.wait(_LISTEN_TICK)
+                    if self.queue.queue in heard:  # a run was queued
                         self._counted("notify")
                         self._wake.set()
-                        run_watch.beat_soon()  # maybe a cancel to pass on
+                    if CANCEL + self.queue.queue in heard:  # pass it on now, not in lease / 3
+                        run_watch.beat_soon()
             except Exception as exc:  # the database went away: poll until it is back
                 _log.warning("run queue: not listening (%s), polling", type(exc).__name__)
             finally:
