@@ -6,7 +6,7 @@ lease (the runs service's queue claims) is renewed on the same beat, through a
 
 A thread per run that polls its own row costs a thread and a query per run and
 interval. Instead, one daemon thread per process, every ``INTERVAL`` seconds while the
-process has runs:
+process has runs or keepers:
 
 - reads the cancel flags of all its running rows, one query per database
   (``RunStore.cancels``), and stops the runs that were asked to stop (``cancel_run``);

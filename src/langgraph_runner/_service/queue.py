@@ -211,12 +211,7 @@ class RunQueue:
 
     def renew(self, run_id: str) -> bool:
         """Extend this worker's lease on a run; False if the claim is no longer its own."""
-        count, _ = self._sql.run(
-            f"UPDATE {QUEUE_TABLE} SET lease_until = ?"
-            " WHERE run_id = ? AND owner = ? AND status = 'claimed'",
-            (_now() + self.lease, run_id, self.owner),
-        )
-        return count == 1
+        return run_id in self.renew_all([run_id])
 
     def renew_all(self, run_ids: Sequence[str]) -> dict[str, bool]:
         """Extend this worker's leases on these runs, in one statement (PostgreSQL; SQLite:
