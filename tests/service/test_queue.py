@@ -576,3 +576,48 @@ def test_a_cancel_asked_of_the_queue_is_passed_on_at_once_when_notified(tmp_path
             workers.close()
             store.close()
             backend.cleanup()
+
+
+def test_a_broken_listening_connection_is_opened_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the listening connection's server process is terminated; the workers
+    listen again on a new one, and a notification wakes them as before."""
+    monkeypatch.setattr(workers_mod, "LISTEN_RETRY", 0.05)
+    monkeypatch.setattr(workers_mod, "IDLE_WAIT", 3600.0)  # no polling meanwhile
+    backend = Backend(services.postgres_url(), tmp_path)
+    with open_checkpointer(backend.url) as saver:
+        backend.saver = saver  # type: ignore[attr-defined]
+        workers = Workers(
+            {"chain": chain(backend.ledger).compile(checkpointer=saver)},
+            saver,
+            workers=1,
+            queue=backend.queue,
+            poll=3600.0,
+        )
+        other = RunQueue(saver, queue=backend.queue)
+        rid = str(uuid.uuid4())
+        try:
+            workers.start()
+            assert workers.listening.wait(60)
+            assert workers.listener is not None
+            first = workers.listener.backend_pid
+            other._sql.run("SELECT pg_terminate_backend(?)", (first,))  # its own session
+
+            def again() -> bool:
+                listener = workers.listener
+                pid = None if listener is None else listener.backend_pid
+                return workers.listening.is_set() and pid not in (None, first)
+
+            deadline = time.monotonic() + 60
+            while not again():
+                assert time.monotonic() < deadline, "not listening again"
+                time.sleep(0.02)
+            other.enqueue(rid, "chain", "tenant-a", "t-" + backend.queue, {})
+            result = workers.wait(rid, timeout=60)
+        finally:
+            workers.close()
+            other.close()
+            backend.cleanup()
+    assert result.status == "completed"
+    assert (workers.wakeups["notify"] >= 1, workers.wakeups["poll"]) == (True, 0)

@@ -309,6 +309,12 @@ class Listener:
         self._conn = psycopg.connect(self._conninfo, **self._kwargs)
         self._conn.execute(f"LISTEN {CHANNEL}")
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the connection (None: not open)."""
+        conn = self._conn
+        return None if conn is None else int(conn.info.backend_pid)
+
     def wait(self, timeout: float) -> list[str]:
         """The payloads of the notifications heard within ``timeout`` seconds; it returns
         at the first (with any that came with it), or with none at the timeout.

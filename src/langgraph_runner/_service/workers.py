@@ -47,7 +47,7 @@ from langgraph_runner._runs.lifecycle import run
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
-from langgraph_runner._service.queue import CANCEL, QueuedRun, RunQueue
+from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
 
 __all__ = ["IDLE_WAIT", "LISTEN_RETRY", "POLL_WAIT", "Pending", "Workers"]
 
@@ -124,6 +124,7 @@ class Workers:
         )
         self._claims = _Claims(self.queue, saver)
         self.listening = threading.Event()  # notifications wake the idle workers now
+        self.listener: Listener | None = None  # the listening connection (PostgreSQL)
         self.wakeups: collections.Counter[str] = collections.Counter()  # notify, poll
         self._count = threading.Lock()
 
@@ -272,7 +273,7 @@ class Workers:
     def _listen(self) -> None:
         """Wake the idle workers when this queue is notified (PostgreSQL)."""
         while not self._stop.is_set():
-            listener = self.queue.listener()
+            listener = self.listener = self.queue.listener()
             if listener is None:  # pragma: no cover - started on PostgreSQL only
                 return
             try:
