@@ -242,3 +242,40 @@ def test_a_run_cancelled_while_its_row_is_written_is_not_left_running(
         again = run(_graph(saver), {"log": []}, {"configurable": {"thread_id": thread}})
         assert again.status == "completed"  # not ThreadBusyError: the lock was let go
         saver.delete_thread(thread)
+
+
+class _Keeper:
+    """A keeper that counts its beats (the first ``fail`` of them raise)."""
+
+    def __init__(self, every: float, fail: int = 0) -> None:
+        self.every = every
+        self.beats = 0
+        self.fail = fail
+
+    def beat(self) -> None:
+        self.beats += 1
+        if self.beats <= self.fail:
+            raise ConnectionError("database down")
+
+
+def test_keepers_beat_on_the_watchers_round_when_due_until_let_go() -> None:
+    """A kept keeper beats when its interval is due, at once after ``beat_soon`` or on a
+    forced heartbeat, goes on after a beat that raised, and beats no more once let go."""
+    slow, failing = _Keeper(every=3600.0), _Keeper(every=3600.0, fail=1)
+    run_watch.keep(slow)
+    run_watch.keep(failing)
+    try:
+        run_watch.tick()
+        assert (slow.beats, failing.beats) == (0, 0)  # not due: kept just now
+        run_watch.beat_soon()
+        run_watch.tick()  # (or the watcher's own round, first)
+        assert (slow.beats, failing.beats) == (1, 1)  # the failing one raised
+        run_watch.tick(heartbeat=True)
+        assert (slow.beats, failing.beats) == (2, 2)
+        names = [t.name for t in threading.enumerate()]
+        assert names.count("langgraph-runner-run-watch") == 1
+    finally:
+        run_watch.unkeep(slow)
+        run_watch.unkeep(failing)
+    run_watch.tick(heartbeat=True)
+    assert (slow.beats, failing.beats) == (2, 2)

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,12 +27,15 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
 
+from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.run_store import open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service import queue as queue_mod
+from langgraph_runner._service import workers as workers_mod
 from langgraph_runner._service.queue import QUEUE_TABLE, RunQueue
+from langgraph_runner._service.workers import Workers
 from langgraph_runner.service import create_app
 from tests import services
 from tests.service.queue_worker import NODES, chain, keys
@@ -391,3 +395,229 @@ def test_wait_returns_the_result_of_a_run_that_ends_between_its_two_looks(
     assert result is not None
     assert result.status == "completed"
     assert backend.executed() == collections.Counter({(rid, n): 1 for n in NODES})
+
+
+class Hold:
+    """A two-step graph whose first step waits until released: runs held in flight."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.changed = threading.Condition()
+        self.release = threading.Event()
+
+    def graph(self, saver: Any) -> Any:
+        from langgraph.graph import END, START, StateGraph
+        from typing_extensions import TypedDict
+
+        class S(TypedDict, total=False):
+            log: list[str]
+
+        def first(state: S) -> dict[str, Any]:
+            with self.changed:
+                self.inside += 1
+                self.changed.notify_all()
+            assert self.release.wait(60)
+            return {"log": ["first"]}
+
+        g: Any = StateGraph(S)
+        g.add_node("first", first)
+        g.add_node("second", lambda s: {"log": [*s["log"], "second"]})
+        g.add_edge(START, "first")
+        g.add_edge("first", "second")
+        g.add_edge("second", END)
+        return g.compile(checkpointer=saver)
+
+    def until_inside(self, n: int) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.inside >= n, timeout=60), self.inside
+
+
+def _lease_until(backend: Backend, run_ids: list[str]) -> set[float | None]:
+    q = RunQueue(backend.saver, queue=backend.queue)
+    try:
+        return {q.get(r).lease_until for r in run_ids}  # type: ignore[union-attr]
+    finally:
+        q.close()
+
+
+def _threads() -> list[str]:
+    """This process's threads but LangGraph's step executors (a few per run, its own)."""
+    names = (t.name for t in threading.enumerate())
+    return sorted(n for n in names if not n.startswith("ThreadPoolExecutor-"))
+
+
+def test_a_workers_threads_do_not_grow_with_its_runs_and_one_beat_renews_them_all(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four runs in flight in one process: as many threads as with one (no lease thread
+    per run; LangGraph's own step executors aside), and one heartbeat of the process
+    renews the four claims in one statement."""
+    hold = Hold()
+    workers = Workers(  # an hour's lease: no beat of the watcher's own during the test
+        {"hold": hold.graph(backend.saver)},
+        backend.saver,
+        workers=4,
+        queue=backend.queue,
+        lease=3600,
+    )
+    renewals: list[str] = []
+    sql = workers.queue._sql
+    real_run = sql.run
+
+    def counted(statement: str, params: Any = (), **kwargs: Any) -> Any:
+        if statement.startswith(f"UPDATE {QUEUE_TABLE} SET lease_until"):
+            renewals.append(statement)
+        return real_run(statement, params, **kwargs)
+
+    workers.start()
+    try:
+        ids = [workers.submit("hold", "tenant-a", {"log": []}, None).run_id]
+        hold.until_inside(1)
+        with_one = _threads()
+        ids += [workers.submit("hold", "tenant-a", {"log": []}, None).run_id for _ in range(3)]
+        hold.until_inside(4)
+        with_four = _threads()
+        later = time.time() + 1000
+        monkeypatch.setattr(queue_mod, "_now", lambda: later)
+        monkeypatch.setattr(sql, "run", counted)
+        run_watch.tick(heartbeat=True)  # what the process's watcher does every lease / 3
+        monkeypatch.setattr(sql, "run", real_run)
+        renewed = _lease_until(backend, ids)
+    finally:
+        hold.release.set()
+        results = [workers.wait(r, timeout=60) for r in ids]
+        workers.close()
+    assert with_four == with_one
+    assert (len(renewals), renewed) == (1, {later + workers.queue.lease})
+    assert [r.status for r in results] == ["completed"] * 4
+
+
+def test_a_cancel_asked_of_the_queue_reaches_a_running_run_on_the_next_beat(
+    backend: Backend,
+) -> None:
+    """A claimed run's cancel flag in the queue is passed on to its run by the process's
+    heartbeat: the run starts no further step and ends cancelled."""
+    hold = Hold()
+    workers = Workers(
+        {"hold": hold.graph(backend.saver)}, backend.saver, workers=1, queue=backend.queue
+    )
+    workers.start()
+    try:
+        rid = workers.submit("hold", "tenant-a", {"log": []}, None).run_id
+        hold.until_inside(1)
+        assert workers.queue.cancel(rid, "tenant-a") is None  # claimed: flagged
+        run_watch.tick(heartbeat=True)  # the beat passes it on to the run's row
+        run_watch.tick()  # the watcher reads the row's flag: the run is asked to stop
+    finally:
+        hold.release.set()
+        result = workers.wait(rid, timeout=60)
+        workers.close()
+    assert (result.status, result.reason) == ("cancelled", "cancelled over HTTP")
+    assert set(result.nodes) == {"first"}  # the second step never ran
+
+
+def test_an_idle_worker_is_woken_by_the_queues_notification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a worker that would poll only every hour takes a run another process
+    queued at once, woken by the notification (never by polling)."""
+    monkeypatch.setattr(workers_mod, "IDLE_WAIT", 3600.0)  # no polling before it listens
+    backend = Backend(services.postgres_url(), tmp_path)
+    with open_checkpointer(backend.url) as saver:
+        backend.saver = saver  # type: ignore[attr-defined]
+        workers = Workers(
+            {"chain": chain(backend.ledger).compile(checkpointer=saver)},
+            saver,
+            workers=1,
+            queue=backend.queue,
+            poll=3600.0,
+        )
+        other = RunQueue(saver, queue=backend.queue)  # another process's app, say
+        rid = str(uuid.uuid4())
+        try:
+            workers.start()
+            assert workers.listening.wait(60)
+            other.enqueue(rid, "chain", "tenant-a", "t-" + backend.queue, {})
+            result = workers.wait(rid, timeout=60)
+        finally:
+            workers.close()
+            other.close()
+            backend.cleanup()
+    assert result.status == "completed"
+    assert (workers.wakeups["notify"] >= 1, workers.wakeups["poll"]) == (True, 0)
+
+
+def test_a_cancel_asked_of_the_queue_is_passed_on_at_once_when_notified(tmp_path: Path) -> None:
+    """PostgreSQL: a cancel of a claimed run notifies its worker's process, which beats at
+    once (not a third of its hour-long lease later): the run's row is flagged."""
+    backend = Backend(services.postgres_url(), tmp_path)
+    hold = Hold()
+    with open_checkpointer(backend.url) as saver:
+        backend.saver = saver  # type: ignore[attr-defined]
+        workers = Workers(
+            {"hold": hold.graph(saver)}, saver, workers=1, queue=backend.queue, lease=3600
+        )
+        store = open_run_store(saver)
+        assert store is not None
+        try:
+            workers.start()
+            assert workers.listening.wait(60)
+            rid = workers.submit("hold", "tenant-a", {"log": []}, None).run_id
+            hold.until_inside(1)
+            assert store.cancel_requested(rid) is None
+            assert workers.queue.cancel(rid, "tenant-a") is None  # claimed: flagged, notified
+            deadline = time.monotonic() + 60
+            while store.cancel_requested(rid) is None:
+                assert time.monotonic() < deadline, "the cancel was not passed on"
+                time.sleep(0.02)
+            assert store.cancel_requested(rid) == "cancelled over HTTP"
+        finally:
+            hold.release.set()
+            workers.close()
+            store.close()
+            backend.cleanup()
+
+
+def test_a_broken_listening_connection_is_opened_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the listening connection's server process is terminated; the workers
+    listen again on a new one, and a notification wakes them as before."""
+    monkeypatch.setattr(workers_mod, "LISTEN_RETRY", 0.05)
+    monkeypatch.setattr(workers_mod, "IDLE_WAIT", 3600.0)  # no polling meanwhile
+    backend = Backend(services.postgres_url(), tmp_path)
+    with open_checkpointer(backend.url) as saver:
+        backend.saver = saver  # type: ignore[attr-defined]
+        workers = Workers(
+            {"chain": chain(backend.ledger).compile(checkpointer=saver)},
+            saver,
+            workers=1,
+            queue=backend.queue,
+            poll=3600.0,
+        )
+        other = RunQueue(saver, queue=backend.queue)
+        rid = str(uuid.uuid4())
+        try:
+            workers.start()
+            assert workers.listening.wait(60)
+            assert workers.listener is not None
+            first = workers.listener.backend_pid
+            other._sql.run("SELECT pg_terminate_backend(?)", (first,))  # its own session
+
+            def again() -> bool:
+                listener = workers.listener
+                pid = None if listener is None else listener.backend_pid
+                return workers.listening.is_set() and pid not in (None, first)
+
+            deadline = time.monotonic() + 60
+            while not again():
+                assert time.monotonic() < deadline, "not listening again"
+                time.sleep(0.02)
+            other.enqueue(rid, "chain", "tenant-a", "t-" + backend.queue, {})
+            result = workers.wait(rid, timeout=60)
+        finally:
+            workers.close()
+            other.close()
+            backend.cleanup()
+    assert result.status == "completed"
+    assert (workers.wakeups["notify"] >= 1, workers.wakeups["poll"]) == (True, 0)

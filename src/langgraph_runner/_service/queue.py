@@ -5,7 +5,8 @@ database (the runs table's connection: SQLite or PostgreSQL), so a queued run ou
 the process that took the request and any process on that database can execute it.
 
 A row is ``queued``, then ``claimed`` by one worker (``owner``) until ``lease_until``;
-the worker renews the lease while the run goes on and marks the row ``done`` at its end.
+the worker's process renews the leases of all its claims at once, on its heartbeat
+(``renew_all``), while the runs go on, and marks a row ``done`` at its run's end.
 A claimed row whose lease ran out belongs to a worker that stopped: the next claim
 takes it again (``attempts`` counts the claims) and the run resumes from its last
 checkpoint. A queued row can be ``cancelled`` before any worker takes it.
@@ -15,6 +16,11 @@ Claims are one statement each: on PostgreSQL an ``UPDATE`` of the row a
 on SQLite a compare-and-set ``UPDATE`` of the oldest claimable row, which the database
 runs as a single-writer transaction (a worker that loses the race tries the next row).
 Leases compare the workers' clocks, so the machines' clocks must agree (NTP).
+
+On PostgreSQL a new run, and a cancel of a claimed one, is also a notification on the
+channel named for the table (``CHANNEL``, the payload naming the queue): idle workers
+``LISTEN`` on one connection per process (``Listener``) and take the run at once, and a
+worker's process passes the cancel on at once. Polling stays as the fallback.
 """
 
 from __future__ import annotations
@@ -25,14 +31,20 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langgraph_runner._db.connection import Db
+from langgraph_runner._db.connection import Db, where_in
 from langgraph_runner._db.pool import PooledDb
+from langgraph_runner._db.storage import postgres_settings
+from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.run_store import RunStore, open_run_store, owner
 
-__all__ = ["QUEUE_TABLE", "QueuedRun", "RunQueue"]
+__all__ = ["CANCEL", "CHANNEL", "QUEUE_TABLE", "Listener", "QueuedRun", "RunQueue"]
 
 QUEUE_TABLE = "langgraph_runner_queue"
+CHANNEL = QUEUE_TABLE
+"""The PostgreSQL notification channel of the queue table: the payload is a queue's name
+(a run was queued) or ``CANCEL`` and the name (a claimed run was asked to stop)."""
+CANCEL = "cancel:"
 _COLUMNS = (
     "run_id, queue, workflow, tenant, thread_id, input, change, base_thread, status,"
     " created_at, owner, lease_until, attempts, cancel_requested"
@@ -91,6 +103,24 @@ class RunQueue:
         self.lease = float(lease)
         self.owner = owner()
         self._sql.setup(_DDL, QUEUE_TABLE)
+        self._saver = saver
+
+    @property
+    def postgres(self) -> bool:
+        """Whether the queue is in PostgreSQL (notifications wake its workers)."""
+        return self._postgres
+
+    def listener(self) -> Listener | None:
+        """A new ``Listener`` on the queue's database (None on SQLite: workers poll)."""
+        if not self._postgres:
+            return None
+        conninfo, kwargs = postgres_settings(self._saver.conn)
+        return Listener(conninfo, kwargs)
+
+    def notify(self) -> None:
+        """Wake this queue's listening workers (PostgreSQL; nothing on SQLite)."""
+        if self._postgres:
+            self._sql.run("SELECT pg_notify(?, ?)", (CHANNEL, self.queue))
 
     def close(self) -> None:
         """Let go of the database connection."""
@@ -119,10 +149,16 @@ class RunQueue:
             base_thread=base_thread,
             created_at=_now(),
         )
-        self._sql.run(
+        insert = (
             f"INSERT INTO {QUEUE_TABLE} (run_id, queue, workflow, tenant, thread_id, input,"
             " change, base_thread, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)"
+        )
+        self._sql.run(
+            # PostgreSQL: the row and its notification in one statement (sent at commit).
+            f"WITH added AS ({insert} RETURNING run_id) SELECT pg_notify(?, ?) FROM added"
+            if self._postgres
+            else insert,
             (
                 run_id,
                 self.queue,
@@ -133,6 +169,7 @@ class RunQueue:
                 None if change is None else json.dumps(change),
                 base_thread,
                 item.created_at,
+                *((CHANNEL, self.queue) if self._postgres else ()),
             ),
         )
         return item
@@ -174,12 +211,24 @@ class RunQueue:
 
     def renew(self, run_id: str) -> bool:
         """Extend this worker's lease on a run; False if the claim is no longer its own."""
-        count, _ = self._sql.run(
-            f"UPDATE {QUEUE_TABLE} SET lease_until = ?"
-            " WHERE run_id = ? AND owner = ? AND status = 'claimed'",
-            (_now() + self.lease, run_id, self.owner),
-        )
-        return count == 1
+        return run_id in self.renew_all([run_id])
+
+    def renew_all(self, run_ids: Sequence[str]) -> dict[str, bool]:
+        """Extend this worker's leases on these runs, in one statement (PostgreSQL; SQLite:
+        one per 500 runs): run id -> whether a cancel was asked, for the claims still its
+        own (a run left out is no longer its claim)."""
+        held: dict[str, bool] = {}
+        until = _now() + self.lease
+        for where, params in where_in(self._postgres, "run_id", list(run_ids)):
+            _, rows = self._sql.run(
+                f"UPDATE {QUEUE_TABLE} SET lease_until = ?"
+                f" WHERE owner = ? AND status = 'claimed' AND {where}"
+                " RETURNING run_id, cancel_requested",
+                (until, self.owner, *params),
+            )
+            for row in rows:
+                held[str(_at(row, 0, "run_id"))] = bool(int(_at(row, 1, "cancel_requested") or 0))
+        return held
 
     def complete(self, run_id: str) -> None:
         """Mark a run this worker executed ``done``."""
@@ -199,11 +248,17 @@ class RunQueue:
         )
         if count == 1:
             return self.get(run_id)
-        self._sql.run(
+        flag = (
             f"UPDATE {QUEUE_TABLE} SET cancel_requested = 1"
-            f" WHERE run_id = ? AND {_tenant_is(tenant)} AND status = 'claimed'",
-            (run_id, *_tenant_arg(tenant)),
+            f" WHERE run_id = ? AND {_tenant_is(tenant)} AND status = 'claimed'"
         )
+        if self._postgres:  # its worker's process hears it and passes it on at once
+            self._sql.run(
+                f"WITH flagged AS ({flag} RETURNING run_id) SELECT pg_notify(?, ?) FROM flagged",
+                (run_id, *_tenant_arg(tenant), CHANNEL, CANCEL + self.queue),
+            )
+        else:
+            self._sql.run(flag, (run_id, *_tenant_arg(tenant)))
         return None
 
     def purge(self, before: float | None = None) -> int:
@@ -233,6 +288,47 @@ class RunQueue:
             (self.queue, *_tenant_arg(tenant), int(limit)),
         )
         return [_queued(r) for r in rows]
+
+
+class Listener:
+    """One autocommitted PostgreSQL connection listening on the queue table's ``CHANNEL``.
+
+    Args:
+        conninfo: The database's connection string.
+        kwargs: Its connection options.
+    """
+
+    def __init__(self, conninfo: str, kwargs: Mapping[str, Any]) -> None:
+        self._conninfo = conninfo
+        self._kwargs = {**kwargs, "autocommit": True}
+        self._conn: Any = None
+
+    def open(self) -> None:
+        """Connect and ``LISTEN`` (notifications sent before this are not heard)."""
+        psycopg = require_extra("postgres", "psycopg")
+        self._conn = psycopg.connect(self._conninfo, **self._kwargs)
+        self._conn.execute(f"LISTEN {CHANNEL}")
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the connection (None: not open)."""
+        conn = self._conn
+        return None if conn is None else int(conn.info.backend_pid)
+
+    def wait(self, timeout: float) -> list[str]:
+        """The payloads of the notifications heard within ``timeout`` seconds; it returns
+        at the first (with any that came with it), or with none at the timeout.
+
+        Raises:
+            psycopg.OperationalError: The connection broke (``open`` again).
+        """
+        return [n.payload for n in self._conn.notifies(timeout=timeout, stop_after=1)]
+
+    def close(self) -> None:
+        """Close the connection (no more notifications)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 def _tenant_is(tenant: str | None, prefix: str = "") -> str:

@@ -13,9 +13,17 @@ naming the same thread never meet; ``Pending.thread_id`` is the thread id as nam
 that cannot start (its base run is gone, the database refused it) still ends with a row:
 ``failed``, with the reason, so a triggered run is never lost.
 
-A worker renews its lease on a run while the run goes on. A worker that dies mid-run
-stops renewing; when the lease runs out another worker claims the run and resumes its
-thread from its last checkpoint, so completed steps do not run again.
+Liveness is the process's own heartbeat (``run_watch``): every third of the lease it
+renews the claims of all the process's running runs in one statement, and passes on a
+cancel asked of the queue (no thread per run). A process that dies mid-run stops
+renewing; when the lease runs out another worker claims the run and resumes its thread
+from its last checkpoint, so completed steps do not run again.
+
+Idle workers wait for work: on PostgreSQL one connection per ``Workers`` listens for the
+queue's notifications and wakes them at once (``wakeups["notify"]``), and they look at
+the queue every ``poll`` seconds anyway (``wakeups["poll"]``: a claim whose lease ran out
+sends no notification); on SQLite, or while that connection is down, every
+``IDLE_WAIT`` seconds.
 """
 
 from __future__ import annotations
@@ -33,18 +41,25 @@ from typing import Any
 from langgraph_runner._rebuild.partial import Change, rebuild
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import ThreadBusyError, ThreadNotFoundError
+from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.lifecycle import run
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
-from langgraph_runner._service.queue import QueuedRun, RunQueue
+from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
 
-__all__ = ["IDLE_WAIT", "Pending", "Workers"]
+__all__ = ["IDLE_WAIT", "LISTEN_RETRY", "POLL_WAIT", "Pending", "Workers"]
 
 IDLE_WAIT = 0.25
-"""Seconds an idle worker waits before it looks at the queue again (a trigger in this
-process wakes it at once)."""
+"""Seconds an idle worker waits before it looks at the queue again, with no notifications
+(SQLite; a trigger in this process wakes it at once)."""
+POLL_WAIT = 5.0
+"""Seconds an idle worker waits while notifications wake it (PostgreSQL): the fallback
+that finds a claim whose lease ran out."""
+LISTEN_RETRY = 5.0
+"""Seconds before a broken listening connection is opened again (workers poll meanwhile)."""
+_LISTEN_TICK = 1.0  # seconds between two looks at the stop flag while listening
 _ENDED = ("completed", "failed", "cancelled", "interrupted")
 _KEEP_RESULTS = 1024
 _log = logging.getLogger("langgraph_runner.service")
@@ -78,6 +93,8 @@ class Workers:
         queue: The queue's name (processes serving one queue share its runs).
         lease: Seconds a worker's claim on a run lasts without renewal.
         time_limit: Seconds each run may take (``run(time_limit=)``); None: no limit.
+        poll: Seconds an idle worker waits for a notification before it looks at the
+            queue anyway (PostgreSQL; ``IDLE_WAIT`` on SQLite).
     """
 
     def __init__(
@@ -89,8 +106,10 @@ class Workers:
         queue: str = "default",
         lease: float = 30.0,
         time_limit: float | None = None,
+        poll: float = POLL_WAIT,
     ) -> None:
         self._graphs = dict(graphs)
+        self.poll = poll
         self.time_limit = time_limit
         self._saver = saver
         self.threads = workers
@@ -103,14 +122,24 @@ class Workers:
         self._results: collections.OrderedDict[str, tuple[Any, BaseException | None]] = (
             collections.OrderedDict()
         )
+        self._claims = _Claims(self.queue, saver)
+        self.listening = threading.Event()  # notifications wake the idle workers now
+        self.listener: Listener | None = None  # the listening connection (PostgreSQL)
+        self.wakeups: collections.Counter[str] = collections.Counter()  # notify, poll
+        self._count = threading.Lock()
 
     def start(self, threads: int | None = None) -> None:
         """Start the worker threads (once; ``threads`` defaults to ``workers``)."""
         with self._guard:
             if self._started or self._stop.is_set():
                 return
-            for i in range(self.threads if threads is None else threads):
+            count = self.threads if threads is None else threads
+            for i in range(count):
                 t = threading.Thread(target=self._loop, name=f"lgr-worker-{i}", daemon=True)
+                t.start()
+                self._started.append(t)
+            if count and self.queue.postgres:
+                t = threading.Thread(target=self._listen, name="lgr-worker-listen", daemon=True)
                 t.start()
                 self._started.append(t)
 
@@ -216,6 +245,9 @@ class Workers:
         """Stop taking runs, let the running ones finish, stop the workers."""
         self._stop.set()
         self._wake.set()
+        if self.listening.is_set():
+            with contextlib.suppress(Exception):  # else its wait times out
+                self.queue.notify()
         for t in self._started:
             t.join()
         self.queue.close()
@@ -228,24 +260,53 @@ class Workers:
                 _log.exception("run queue: claim failed")
                 item = None
             if item is None:
-                if self._wake.wait(IDLE_WAIT):
+                if self._wake.wait(self.poll if self.listening.is_set() else IDLE_WAIT):
                     self._wake.clear()
+                else:
+                    self._counted("poll")
                 continue
             try:
                 self._execute(item)
             except Exception:  # the database went away at the end: the lease runs out
                 _log.exception("run queue: run %s not marked done", item.run_id)
 
+    def _listen(self) -> None:
+        """Wake the idle workers when this queue is notified (PostgreSQL)."""
+        while not self._stop.is_set():
+            listener = self.listener = self.queue.listener()
+            if listener is None:  # pragma: no cover - started on PostgreSQL only
+                return
+            try:
+                listener.open()
+                self.listening.set()
+                self._wake.set()  # a run queued before the LISTEN: look once
+                while not self._stop.is_set():
+                    heard = listener.wait(_LISTEN_TICK)
+                    if self.queue.queue in heard:  # a run was queued
+                        self._counted("notify")
+                        self._wake.set()
+                    if CANCEL + self.queue.queue in heard:  # pass it on now, not in lease / 3
+                        run_watch.beat_soon()
+            except Exception as exc:  # the database went away: poll until it is back
+                _log.warning("run queue: not listening (%s), polling", type(exc).__name__)
+            finally:
+                self.listening.clear()
+                with contextlib.suppress(Exception):  # already broken
+                    listener.close()
+            self._stop.wait(LISTEN_RETRY)
+
+    def _counted(self, wakeup: str) -> None:
+        with self._count:
+            self.wakeups[wakeup] += 1
+
     def _execute(self, item: QueuedRun) -> None:
         result: Any = None
         error: BaseException | None = None
-        done = threading.Event()
-        keeper = threading.Thread(target=self._keep, args=(item, done), daemon=True)
+        self._claims.add(item.run_id)  # renewed on this process's heartbeat from now on
         try:
             if item.cancel_requested:
                 self._record_cancelled(item)
             elif not self._ended_before(item):
-                keeper.start()
                 result = self._run(item)
         except ThreadBusyError:  # another worker still runs it: its lease decides
             return
@@ -254,7 +315,7 @@ class Workers:
             error = exc
             self._record_failed(item, exc)
         finally:
-            done.set()
+            self._claims.remove(item.run_id)
         self._finished(item.run_id, result, error)
         self.queue.complete(item.run_id)
 
@@ -319,21 +380,6 @@ class Workers:
         finally:
             store.close()
 
-    def _keep(self, item: QueuedRun, done: threading.Event) -> None:
-        """Renew the lease while the run goes on; pass on a cancel asked of the queue."""
-        cancelled = False
-        while not done.wait(self.queue.lease / 3):
-            try:
-                if not self.queue.renew(item.run_id):
-                    return
-                row = self.queue.get(item.run_id)
-                if not cancelled and row is not None and row.cancel_requested:
-                    with contextlib.suppress(ThreadNotFoundError):  # no row yet: next time
-                        cancel_run(self._saver, item.run_id, "cancelled over HTTP")
-                        cancelled = True
-            except Exception:  # the database is down: the lease may run out
-                _log.exception("run queue: lease renewal of %s failed", item.run_id)
-
     def _finished(self, run_id: str, result: Any, error: BaseException | None) -> None:
         with self._done:
             self._results[run_id] = (result, error)
@@ -374,3 +420,52 @@ class Workers:
             store.finish(item.run_id, "cancelled", reason)
         finally:
             store.close()
+
+
+class _Claims:
+    """This process's claims on one queue, kept on the process's heartbeat (``run_watch``):
+    each beat renews them all in one statement and passes on the cancels asked of the
+    queue (once each). A claim renewal finds taken by another worker is renewed no more."""
+
+    def __init__(self, queue: RunQueue, saver: Any) -> None:
+        self._queue = queue
+        self._saver = saver
+        self._guard = threading.Lock()
+        self._held: set[str] = set()
+        self._passed: set[str] = set()  # cancels passed on to the runs' rows
+
+    @property
+    def every(self) -> float:
+        """A third of the lease: two beats may fail before a claim runs out."""
+        return self._queue.lease / 3
+
+    def add(self, run_id: str) -> None:
+        with self._guard:
+            self._held.add(run_id)
+            run_watch.keep(self)
+
+    def remove(self, run_id: str) -> None:
+        with self._guard:
+            self._held.discard(run_id)
+            self._passed.discard(run_id)
+            if not self._held:
+                run_watch.unkeep(self)
+
+    def held(self) -> list[str]:
+        """The run ids renewed on each beat."""
+        with self._guard:
+            return sorted(self._held)
+
+    def beat(self) -> None:
+        run_ids = self.held()
+        if not run_ids:
+            return
+        asked = self._queue.renew_all(run_ids)
+        with self._guard:
+            self._held.difference_update(r for r in run_ids if r not in asked)
+            cancel = [r for r, flag in asked.items() if flag and r not in self._passed]
+        for run_id in cancel:
+            with contextlib.suppress(ThreadNotFoundError):  # no row yet: next beat
+                cancel_run(self._saver, run_id, "cancelled over HTTP")
+                with self._guard:
+                    self._passed.add(run_id)
