@@ -319,30 +319,9 @@ class LimitGuard:
             scope = _Scope(self, name)
             scope.check()  # a spent budget refuses before any wait
             scope.acquire()
-            if scope.budgets:
-                try:
-                    scope.reserve()  # checked and counted at once: N calls admit at most N
-                except BaseException:
-                    scope.give_back()
-                    raise
-            token = BUDGET_VIEW.set(scope.view) if self.budgets else None
-            ok, result = False, None
-            try:
-                try:
-                    if self.counts:
-                        with counting(scope.counter()):
-                            result = fn(*args, **kwargs)
-                    else:
-                        result = fn(*args, **kwargs)
-                except BaseException as exc:
-                    scope.failed(exc)
-                    raise
-                ok = True
-                return result
-            finally:
-                if token is not None:
-                    BUDGET_VIEW.reset(token)
-                scope.finished(result, ok)
+            with _Call(scope) as call:
+                call.result = fn(*args, **kwargs)
+            return call.result
 
         return limited
 
@@ -352,29 +331,43 @@ class LimitGuard:
             scope = _Scope(self, name)
             scope.check()  # a spent budget refuses before any wait
             await scope.aacquire()
-            if scope.budgets:
-                try:
-                    scope.reserve()  # checked and counted at once: N calls admit at most N
-                except BaseException:
-                    scope.give_back()
-                    raise
-            token = BUDGET_VIEW.set(scope.view) if self.budgets else None
-            ok, result = False, None
-            try:
-                try:
-                    if self.counts:
-                        with counting(scope.counter()):
-                            result = await fn(*args, **kwargs)
-                    else:
-                        result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    scope.failed(exc)
-                    raise
-                ok = True
-                return result
-            finally:
-                if token is not None:
-                    BUDGET_VIEW.reset(token)
-                scope.finished(result, ok)
+            with _Call(scope) as call:
+                call.result = await fn(*args, **kwargs)
+            return call.result
 
         return limited
+
+
+class _Call:
+    """One call inside its slot: budgets reserved (or the slot given back), the budget
+    view and the token counter set around it, its outcome told to the scope."""
+
+    __slots__ = ("counting", "result", "scope", "token")
+
+    def __init__(self, scope: _Scope) -> None:
+        self.scope = scope
+        self.result: Any = None
+        if scope.budgets:
+            try:
+                scope.reserve()  # checked and counted at once: N calls admit at most N
+            except BaseException:
+                scope.give_back()
+                raise
+        self.token = BUDGET_VIEW.set(scope.view) if scope.guard.budgets else None
+        self.counting = counting(scope.counter()) if scope.guard.counts else None
+
+    def __enter__(self) -> _Call:
+        if self.counting is not None:
+            self.counting.__enter__()
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if self.counting is not None:
+                self.counting.__exit__(type(exc) if exc is not None else None, exc, None)
+            if exc is not None:
+                self.scope.failed(exc)
+        finally:
+            if self.token is not None:
+                BUDGET_VIEW.reset(self.token)
+            self.scope.finished(self.result, exc is None)
