@@ -5,10 +5,17 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+)
 from typing_extensions import TypeAliasType
 
-from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, check_json, check_text
+from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, check_json
 
 __all__ = [
     "RunState",
@@ -36,6 +43,17 @@ JsonValue = TypeAliasType(
 """A value of a run's input: any JSON but a NUL in a string or key (a database cannot store it)."""
 
 
+def _storable(value: Any, info: ValidationInfo) -> Any:
+    """Refuse a NUL anywhere in a run's input, or nesting past the limit, naming the path."""
+    why = check_json(value, info.field_name or "input") if isinstance(value, dict) else None
+    if why is not None:
+        raise ValueError(why)
+    return value
+
+
+StorableInput = Annotated[dict[StorableText, JsonValue], BeforeValidator(_storable)]
+
+
 class RunCreate(BaseModel):
     """``POST /runs``: which workflow to run, on what input, on which thread."""
 
@@ -47,9 +65,7 @@ class RunCreate(BaseModel):
         pattern=SAFE_TEXT,
         description="A workflow name from GET /workflows.",
     )
-    input: dict[StorableText, JsonValue] = Field(
-        default_factory=dict, description="The graph's input."
-    )
+    input: StorableInput = Field(default_factory=dict, description="The graph's input.")
     thread_id: str | None = Field(
         default=None,
         min_length=1,
@@ -58,42 +74,16 @@ class RunCreate(BaseModel):
         description="Default: a new thread.",
     )
 
-    @field_validator("workflow", "thread_id")
-    @classmethod
-    def _clean(cls, value: str | None, info: Any) -> str | None:
-        why = None if value is None else check_text(value, info.field_name)
-        if why is not None:
-            raise ValueError(why)
-        return value
-
-    @field_validator("input", mode="before")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        why = check_json(value, "input") if isinstance(value, dict) else None
-        if why is not None:
-            raise ValueError(why)
-        return value
-
 
 class RunUpdate(BaseModel):
     """``POST /runs/{id}/update``: a change request for a partial rebuild of a completed run."""
 
     model_config = ConfigDict(extra="forbid")
 
-    inputs: dict[StorableText, JsonValue] = Field(
-        default_factory=dict, description="Input fields that change."
-    )
+    inputs: StorableInput = Field(default_factory=dict, description="Input fields that change.")
     versions: dict[SafeText, SafeText] = Field(
         default_factory=dict, description="Node -> its new NodeCache version (already deployed)."
     )
-
-    @field_validator("inputs", mode="before")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        why = check_json(value, "inputs") if isinstance(value, dict) else None
-        if why is not None:
-            raise ValueError(why)
-        return value
 
 
 class StepBody(BaseModel):
