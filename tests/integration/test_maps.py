@@ -99,3 +99,39 @@ def test_architecture_lists_every_subpackage_in_its_table() -> None:
     text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     rows = set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.MULTILINE))
     assert set(SUBPACKAGES) <= rows
+
+
+# ------------------------------------------------------------------ the house's size
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """A module holds one concept: past 500 lines it is two, and is split."""
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in _modules()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert long == {}
+
+
+def test_no_private_package_has_over_20_modules() -> None:
+    """A room of more than 20 modules holds more than one concept."""
+    big = {
+        name: n
+        for name in SUBPACKAGES
+        if name.startswith("_") and (n := len(list((PACKAGE / name).glob("*.py")))) > 20
+    }
+    assert big == {}
+
+
+def test_no_module_name_is_used_twice() -> None:
+    """Every module's own name says which it is, without its package (``__init__`` aside)."""
+    seen: dict[str, list[str]] = {}
+    for p in _modules():
+        if p.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(p.stem, []).append(str(p.relative_to(PACKAGE)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

@@ -46,7 +46,7 @@ from langgraph_runner._limits.budget import Budget
 from langgraph_runner._records.egress import egress, egress_text
 from langgraph_runner._records.exceptions import ThreadNotFoundError
 from langgraph_runner._records.record import record_cause
-from langgraph_runner._reports.models import NodeReport, NodeStatus, RunReport
+from langgraph_runner._reports.report_types import NodeReport, NodeStatus, RunReport
 from langgraph_runner._reports.steps import (
     ABORTED,
     ARTIFACTS_KEY,

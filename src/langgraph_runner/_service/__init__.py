@@ -6,6 +6,7 @@ Modules::
     queue     the run queue table: enqueue, claim under a lease, renew, complete, cancel
     workers   worker threads taking queued runs and executing them through run()
     schemas   the request and response bodies (pydantic: the OpenAPI document)
+    guards    what every request passes first: a body limit, clean ids, storable input
     app       create_app: the FastAPI app, its options, auth and error handlers
     routes    the routes: runs, steps, artifacts, events (server-sent), rebuilds, workflows
     ui        the browser UI: the runs list and a run's page (files in static/)

@@ -22,8 +22,8 @@ from langgraph_runner._rebuild.history import run_checkpoint
 from langgraph_runner._rebuild.partial import Change, plan
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._records.exceptions import RunNotCompletedError, ThreadNotFoundError
-from langgraph_runner._reports.models import NodeStatus
 from langgraph_runner._reports.report import run_report
+from langgraph_runner._reports.report_types import NodeStatus
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.graph_shape import graph_drawing, load_shape
 from langgraph_runner._runs.run_store import RunRecord, open_run_store
