@@ -590,16 +590,13 @@ def _pid_in(marker: Path) -> int | None:
     return int(marker.read_text(encoding="utf-8")) if marker.exists() else None
 
 
-async def _started(marker: Path, handle: Any) -> int:
+async def _started(marker: Path, result: asyncio.Future[Any]) -> int:
     """The pid the node at ``marker`` runs in, once it waits to be killed."""
     ends = time.monotonic() + 60
     while (pid := _pid_in(marker)) is None:
         assert time.monotonic() < ends, f"{marker.name} never appeared"
-        try:
-            await asyncio.wait_for(asyncio.shield(handle.result()), timeout=0.05)
-        except asyncio.TimeoutError:
-            continue
-        raise AssertionError(f"the workflow ended before {marker.name}")
+        await asyncio.wait({result}, timeout=0.05)
+        assert not result.done(), f"the workflow ended before {marker.name}: {result}"
     return pid
 
 
@@ -629,8 +626,9 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
             id=f"lgr-{uuid.uuid4().hex}",
             task_queue=queue,
         )
+        outcome = asyncio.ensure_future(handle.result())
         for point in ("plain", "flaky", "slow"):
-            pid = await _started(tmp_path / f"{point}.started", handle)
+            pid = await _started(tmp_path / f"{point}.started", outcome)
             if retries == "runner" and point == "flaky":
                 # The failed attempt is counted on a heartbeat, which Temporal's SDK
                 # may hold back up to 0.8 heartbeat timeouts (docs/temporal.md).
@@ -638,7 +636,7 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
             workers.pop(pid).send_signal(signal.SIGKILL)
             proc = _spawn_crash_worker(temporal_address, queue, name, retries, where)
             workers[proc.pid] = proc
-        result = await asyncio.wait_for(handle.result(), timeout=60)
+        result = await asyncio.wait_for(outcome, timeout=60)
     finally:
         for proc in workers.values():
             proc.kill()
