@@ -566,6 +566,47 @@ async def test_a_retried_activity_does_not_repeat_a_recorded_effect(
     assert result["x"] == 111
 
 
+async def test_a_node_of_yours_keys_its_effects_by_the_activity(
+    temporal_address: str, tmp_path: Path
+) -> None:
+    """A plain function (no NodeContext) keys the ledger by the activity's ids; a retry
+    Temporal makes (a retry policy of yours) does not repeat the effect."""
+    from temporalio.common import RetryPolicy
+
+    from langgraph_runner.runs import EffectLedger
+
+    key = uuid.uuid4().hex
+    charges: list[str] = []
+    ledger = EffectLedger.sqlite(str(tmp_path / "effects.db"))
+
+    def charge(state: State) -> dict[str, Any]:
+        with ledger.effect("charge") as done:
+            if not done:
+                charges.append("charged")
+        if _called(key) < 2:
+            raise ConnectionError("lost the answer after charging")
+        return {"x": state["x"] + 1}
+
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+    builder.add_node("charge", charge)
+    builder.add_edge(START, "charge")
+    again = RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=1))
+    prepared = for_temporal(builder, options={"charge": {"retry_policy": again}})
+    name = f"g{uuid.uuid4().hex[:8]}"
+    client = await Client.connect(
+        temporal_address, plugins=[LangGraphPlugin(graphs={name: prepared})]
+    )
+    queue = f"lgr-{uuid.uuid4().hex}"
+    try:
+        async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+            result = await client.execute_workflow(
+                RunGraph.run, args=[name, {"x": 1}], id=f"lgr-{uuid.uuid4().hex}", task_queue=queue
+            )
+    finally:
+        ledger.close()
+    assert CALLS[key] == [True, True] and charges == ["charged"] and result["x"] == 2
+
+
 # ---------------------------------------------------------------- a worker killed mid-node
 # The graph and the worker are in tests/temporal_crash_worker.py: every worker process
 # imports the same module, and each node that waits to be killed names its process.
