@@ -158,3 +158,19 @@ async def test_a_node_of_yours_fails_once_unless_you_retry_it() -> None:
     assert ended.value.non_retryable and ended.value.type == "ConnectionError"
     with pytest.raises(ConnectionError):
         await env.run(foreign_body("n", RunnableLambda(failing), final=False), {"x": 1}, {})
+
+
+async def test_a_node_called_in_an_activity_not_ours_refuses_and_in_ours_runs() -> None:
+    """What the plugin calls without for_temporal refuses, naming it; a node of yours that
+    calls a node of ours inside a for_temporal body gets it run as usual."""
+    from langchain_core.runnables import RunnableLambda
+
+    hardened = create_node(lambda state: {"x": state["x"] + 1})
+    env, _ = _env(None)
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(hardened.func, {"x": 1})
+    assert refused.value.non_retryable and refused.value.type == "NotPreparedForTemporal"
+    assert "for_temporal" in refused.value.message
+    outer = RunnableLambda(lambda state: hardened(state))
+    assert await env.run(foreign_body("n", outer, final=True), {"x": 1}, {}) == {"x": 2}
+    assert hardened({"x": 1}) == {"x": 2}  # outside an activity

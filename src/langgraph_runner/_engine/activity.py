@@ -54,6 +54,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from tenacity import RetryCallState
 
+from langgraph_runner._engine.adapters import PREPARED
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.hooks import acall_hook
 from langgraph_runner._engine.loop import AsyncEntry, _async_loop, _cached_async
@@ -385,7 +386,7 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
 
     async def body(state: Any, config: RunnableConfig) -> Any:
         tally = _Tally.of_activity()
-        counting = _TALLY.set(tally)
+        counting, prepared = _TALLY.set(tally), PREPARED.set(True)
         pulse = _pulse(progress_driven=progress_driven, tally=tally)
         relay = set_relay(None if pulse is None else pulse.mark)
         try:
@@ -405,6 +406,7 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
         finally:
             reset_relay(relay)
             _TALLY.reset(counting)
+            PREPARED.reset(prepared)
             if pulse is not None:
                 pulse.stop()
 
@@ -431,6 +433,7 @@ def foreign_body(name: str, runnable: Runnable[Any, Any], *, final: bool) -> Act
 
     async def body(state: Any, config: RunnableConfig) -> Any:
         pulse = _pulse(progress_driven=False)
+        prepared = PREPARED.set(True)  # a node of ours it calls directly runs as it is
         try:
             return await runnable.ainvoke(revive(state), _config(config))
         except Exception as exc:
@@ -440,6 +443,7 @@ def foreign_body(name: str, runnable: Runnable[Any, Any], *, final: bool) -> Act
                 _message(exc), type=type(exc).__name__, non_retryable=True
             ) from None
         finally:
+            PREPARED.reset(prepared)
             if pulse is not None:
                 pulse.stop()
 

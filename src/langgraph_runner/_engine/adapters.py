@@ -16,6 +16,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -25,7 +26,10 @@ from langgraph_runner._engine.loop import AsyncEntry, SyncEntry
 from langgraph_runner._engine.spec import fn_name
 from langgraph_runner._internal import compat as _compat
 
-__all__ = ["wrap"]
+__all__ = ["PREPARED", "wrap"]
+
+PREPARED: ContextVar[bool] = ContextVar("langgraph_runner_prepared", default=False)
+"""True inside an activity body of ``for_temporal`` (``_engine/activity``)."""
 
 
 def _outside_activity(name: str) -> None:
@@ -36,7 +40,7 @@ def _outside_activity(name: str) -> None:
     that has no task id (no idempotency key). Non-retryable, so the workflow fails once.
     """
     found = sys.modules.get("temporalio.activity")
-    if found is None or not found.in_activity():
+    if found is None or PREPARED.get() or not found.in_activity():
         return
     message = (
         f"node {name!r} runs as a Temporal activity without for_temporal: prepare the "
