@@ -697,6 +697,55 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
     assert ran == {ROOT / "src" / "langgraph_runner" / "__init__.py"}  # this tree's code
 
 
+# A worker shut down in this process drops its cached workflow's coroutine, which Python
+# reports when it is collected (Temporal's SDK, not the node).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_worker_shut_down_mid_node_never_uses_its_attempt(
+    temporal_address: str, is_async: bool
+) -> None:
+    """No retry=, raise mode: the shut-down worker's attempt is not the node's one attempt;
+    the next worker runs it and the workflow completes."""
+    key = uuid.uuid4().hex
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def first_waits(state: State) -> dict[str, Any]:
+        if _called(key) == 1:
+            loop.call_soon_threadsafe(started.set)
+            time.sleep(2)  # the worker shuts down meanwhile; the thread is abandoned
+        return {"x": state["x"] + 1}
+
+    async def afirst_waits(state: State) -> dict[str, Any]:
+        if _called(key) == 1:
+            started.set()
+            await asyncio.sleep(60)  # cancelled by the shutdown
+        return {"x": state["x"] + 1}
+
+    build = _graph(key, afirst_waits if is_async else first_waits, on_error="raise")
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(graphs={name: for_temporal(build())})
+    client = await Client.connect(temporal_address, plugins=[plugin])
+    queue = f"lgr-{uuid.uuid4().hex}"
+    first = Worker(
+        client,
+        task_queue=queue,
+        workflows=[RunGraph],
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+    )
+    running = asyncio.ensure_future(first.run())
+    handle = await client.start_workflow(
+        RunGraph.run, args=[name, {"x": 5}], id=f"lgr-{uuid.uuid4().hex}", task_queue=queue
+    )
+    await asyncio.wait_for(started.wait(), timeout=30)
+    await first.shutdown()
+    await running
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert result["x"] == 111 and len(CALLS[key]) == 2 and not result["errors"]
+    assert len(CALLS[f"{key}:double"]) == 1  # finished before the shutdown: not run again
+
+
 async def _cancel_once_started(client: Any, name: str, key: str, seen: list[str]) -> None:
     """Start graph ``name``, cancel the workflow once its node started (``key`` in CALLS),
     and wait until the node saw the cancel (``seen``); the node ran once."""
