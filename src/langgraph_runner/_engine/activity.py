@@ -31,8 +31,12 @@ relayed from ``_policies.progress``, or the worker's). In the workflow, the node
 ``ActivityNode``: the plugin swaps its ``afunc`` for the activity call, and its
 ``ainvoke`` turns a list result's ``Command`` dicts back into commands.
 
+Both bodies set ``adapters.PREPARED``: a node of ours that the node calls directly
+runs as usual, while one that the plugin runs without ``for_temporal`` refuses.
+
 The temporalio package is imported only here, and only this module's caller
-(``langgraph_runner.temporal``) imports it.
+(``langgraph_runner.temporal``) imports it (the node shells and the effect ledger
+look it up in ``sys.modules``, never import it).
 """
 
 from __future__ import annotations
