@@ -1,9 +1,10 @@
 """Run hardened graphs on Temporal, through Temporal's LangGraph plugin.
 
-``for_temporal(builder)`` prepares a ``StateGraph`` builder for
-``temporalio.langgraph.LangGraphPlugin``: every node runs as an activity, and a
-node built by ``create_node``, ``node_factory`` or ``harden`` gets an activity
-body of ours, so nothing of the package runs inside the workflow::
+``for_temporal(builder)`` returns a copy of a ``StateGraph`` builder prepared for
+``temporalio.langgraph.LangGraphPlugin`` (the builder itself is left as it was):
+every node runs as an activity, and a node built by ``create_node``,
+``node_factory`` or ``harden`` gets an activity body of ours, so nothing of the
+package runs inside the workflow::
 
     from temporalio.langgraph import LangGraphPlugin
     from langgraph_runner.temporal import for_temporal
@@ -16,7 +17,9 @@ Importing this module needs the ``temporal`` extra
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, cast
@@ -44,52 +47,68 @@ __all__ = ["activity_options", "for_temporal"]
 Retries = Literal["temporal", "runner"]
 
 
+_INFRA_RETRIES = 3
+
+
+def _infra_retries(value: object, owner: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{owner}: infra_retries must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{owner}: infra_retries must be >= 0, got {value}")
+    return value
+
+
 def activity_options(
     spec: NodeSpec,
     *,
     retries: Retries = "temporal",
     default_timeout: float | timedelta = 300.0,
     timeout_grace: float | timedelta = 5.0,
+    infra_retries: int = _INFRA_RETRIES,
 ) -> dict[str, Any]:
     """The ``workflow.execute_activity`` options a wrapped node maps to.
 
     Args:
         spec: The node's spec (what ``create_node`` validated).
-        retries: ``"temporal"``: the node's ``RetryConfig`` becomes the activity's
-            retry policy and each activity attempt runs the node once;
-            ``"runner"``: the node retries inside one activity attempt
-            (``maximum_attempts=1``).
+        retries: ``"temporal"``: each activity attempt runs one attempt of the node
+            and the node's retries are Temporal's; ``"runner"``: the node retries
+            inside the activity attempt.
         default_timeout: Start-to-close timeout of a node without ``timeout``.
         timeout_grace: Added to the node's own limit, so the node's timeout (a
             record, a retry decision) fires before Temporal's.
+        infra_retries: How many activity attempts Temporal may add for failures the
+            node never sees (a lost worker, a start-to-close or heartbeat timeout, a
+            worker shutdown). The node's own failures never use them.
 
     Returns:
-        ``start_to_close_timeout`` and ``retry_policy``; with an idle limit
+        ``start_to_close_timeout`` and ``retry_policy`` (``maximum_attempts`` is the
+        node's ``max_attempts`` under Temporal retries, else 1, plus
+        ``infra_retries``); with an idle limit
         (``TimeoutPolicy(idle_timeout=...)``), ``heartbeat_timeout`` (the limit plus
-        ``timeout_grace``); with a ``deadline`` under Temporal retries,
-        ``schedule_to_close_timeout`` (the deadline plus ``timeout_grace``: the whole
-        set of attempts and waits).
+        ``timeout_grace``); with a ``deadline``, ``schedule_to_close_timeout`` (the
+        deadline plus ``timeout_grace``: the whole set of attempts and waits).
     """
     owner = "activity_options"
     grace = seconds(timeout_grace, "timeout_grace", owner=owner, zero=True)
     default = seconds(default_timeout, "default_timeout", owner=owner)
+    extra = _infra_retries(infra_retries, owner)
     retry = spec.retry
     attempts = retry.max_attempts if retry is not None else 1
     options: dict[str, Any]
     if retries == "temporal":
         per_attempt = spec.timeout if spec.timeout is not None else spec.deadline
         start = per_attempt + grace if per_attempt is not None else default
-        policy = RetryPolicy(maximum_attempts=attempts)
+        # The node ends its own failures (a record, or a non-retryable error) within
+        # its attempts, so what is left is for the failures it never sees.
+        policy = RetryPolicy(maximum_attempts=attempts + extra)
         if retry is not None:
             policy = RetryPolicy(
-                maximum_attempts=attempts,
+                maximum_attempts=attempts + extra,
                 initial_interval=timedelta(seconds=max(retry.initial_interval, 0.001)),
                 backoff_coefficient=retry.backoff_factor,
                 maximum_interval=timedelta(seconds=max(retry.max_interval, 0.001)),
             )
         options = {"start_to_close_timeout": timedelta(seconds=start), "retry_policy": policy}
-        if spec.deadline is not None:
-            options["schedule_to_close_timeout"] = timedelta(seconds=spec.deadline + grace)
     else:
         whole = spec.deadline
         if whole is None and spec.timeout is not None and retry is not None:
@@ -99,11 +118,26 @@ def activity_options(
         start = whole + grace if whole is not None else default
         options = {
             "start_to_close_timeout": timedelta(seconds=start),
-            "retry_policy": RetryPolicy(maximum_attempts=1),
+            "retry_policy": RetryPolicy(maximum_attempts=1 + extra),
         }
+    if spec.deadline is not None:  # the deadline counts from the first scheduling
+        options["schedule_to_close_timeout"] = timedelta(seconds=spec.deadline + grace)
     if spec.idle_timeout is not None:
         options["heartbeat_timeout"] = timedelta(seconds=spec.idle_timeout + grace)
     return options
+
+
+def _copy(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, Any, Any, Any]:
+    """A builder that shares no container with ``builder`` (the plugin edits its nodes)."""
+    out = copy.copy(builder)
+    out.nodes = dict(builder.nodes)
+    out.edges = set(builder.edges)
+    out.waiting_edges = set(builder.waiting_edges)
+    out.branches = defaultdict(dict, {k: dict(v) for k, v in builder.branches.items()})
+    out.schemas = dict(builder.schemas)
+    out.channels = dict(builder.channels)
+    out.managed = dict(builder.managed)
+    return out
 
 
 def for_temporal(
@@ -114,25 +148,34 @@ def for_temporal(
     default_timeout: float | timedelta = 300.0,
     timeout_grace: float | timedelta = 5.0,
     heartbeat: float | timedelta | None = None,
+    infra_retries: int = _INFRA_RETRIES,
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
-    """Prepare ``builder`` for ``LangGraphPlugin(graphs={...: builder})``, in place.
+    """A copy of ``builder`` prepared for ``LangGraphPlugin(graphs={...: prepared})``.
+
+    ``builder`` itself is left as it was: compiled and run in-process it behaves as
+    before (give the plugin the copy; the plugin changes the nodes it is given).
 
     Every node gets ``metadata["execute_in"] = "activity"`` (unless it set its own).
     A node this package built is replaced by an activity body of ours: the plugin
     registers it and the node's retries, timeouts, records and routing flags run in
     the activity. Any other node (yours, a ``ToolNode`` hardened per tool call) runs
-    as it is, once per run (``maximum_attempts=1`` unless ``options`` say otherwise).
-    Either way the activity turns message dicts in its input back into LangChain
-    messages (Temporal's data converter sends them as plain data).
+    as it is, and its own failure is final (it runs once, as in-process) unless
+    ``options`` or its metadata give it a ``retry_policy``. Either way the activity
+    turns message dicts in its input back into LangChain messages (Temporal's data
+    converter sends them as plain data).
+
+    Failures the node never sees (a lost worker, a start-to-close or heartbeat
+    timeout, a worker shutdown) never use the node's attempts: Temporal retries them,
+    up to ``infra_retries`` more activity attempts than the node's own.
 
     Args:
         builder: The graph builder (not compiled), after ``harden`` or ``add_node``
             with ``create_node`` nodes.
-        retries: Who retries. ``"temporal"`` (default): Temporal, with the node's
-            ``RetryConfig`` as the activity's retry policy; one node attempt per
+        retries: Who retries the node's own failures. ``"temporal"`` (default):
+            Temporal, after the node's ``RetryConfig`` decided; one node attempt per
             activity attempt; on the last one, record mode returns the record.
-            ``"runner"``: the node's own loop, inside one activity attempt.
+            ``"runner"``: the node's own loop, inside the activity attempt.
         default_timeout: Start-to-close timeout of a node without ``timeout``
             (seconds or a timedelta; Temporal requires one).
         timeout_grace: Added to a node's own time limit so it fires first.
@@ -143,17 +186,20 @@ def for_temporal(
             ours with an idle limit (``TimeoutPolicy(idle_timeout=...)``) has its own
             heartbeat timeout, the limit plus ``timeout_grace``, and under Temporal
             retries sends only its own beats (``heartbeat()``, ``runtime.heartbeat()``).
+        infra_retries: How many activity attempts Temporal may add to a node's own
+            for failures the node never sees (default 3; 0: none, a lost worker
+            then fails the workflow).
         options: Per node name, ``execute_activity`` options that win over ours
             (for example ``{"fetch": {"task_queue": "gpu"}}``).
 
     Returns:
-        ``builder``, prepared.
+        A new builder, prepared.
 
     Raises:
         TypeError: A wrong type for an option.
-        ValueError: An unknown ``retries``, a non-positive time, a node with a
-            LangGraph ``retry_policy`` (the plugin refuses it), or an ``options``
-            key naming no node.
+        ValueError: An unknown ``retries``, a non-positive time, a negative
+            ``infra_retries``, a node with a LangGraph ``retry_policy`` (the plugin
+            refuses it), or an ``options`` key naming no node.
     """
     owner = "for_temporal"
     if retries not in ("temporal", "runner"):
@@ -161,11 +207,13 @@ def for_temporal(
     default = seconds(default_timeout, "default_timeout", owner=owner)
     seconds(timeout_grace, "timeout_grace", owner=owner, zero=True)
     beat = optional_seconds(heartbeat, "heartbeat", owner=owner)
+    extra_attempts = _infra_retries(infra_retries, owner)
     extra = dict(options or {})
     unknown = sorted(set(extra) - set(builder.nodes))
     if unknown:
         raise ValueError(f"{owner}: options name no node of the graph: {unknown}")
-    for name, node in list(builder.nodes.items()):
+    prepared = _copy(builder)
+    for name, node in builder.nodes.items():
         if node.retry_policy:
             raise ValueError(
                 f"{owner}: node {name!r} has a LangGraph retry_policy; Temporal's plugin "
@@ -175,28 +223,38 @@ def for_temporal(
         found = spec_of(node.runnable)
         if found is None:
             # A node of yours (or a hardened ToolNode, whose tool calls carry the
-            # retries): one attempt per run, as in-process, unless you say otherwise.
+            # retries): its own failure is final, as in-process, unless you say otherwise.
             foreign = {
                 "execute_in": "activity",
                 "start_to_close_timeout": timedelta(seconds=default),
-                "retry_policy": RetryPolicy(maximum_attempts=1),
+                "retry_policy": RetryPolicy(maximum_attempts=1 + extra_attempts),
             }
             if beat is not None:
                 foreign["heartbeat_timeout"] = timedelta(seconds=beat)
-            merged = {**foreign, **metadata, **extra.get(name, {})}
-            runnable = node.runnable
+            given = {**metadata, **extra.get(name, {})}
+            merged = {**foreign, **given}
+            # The plugin swaps the function of the runnable it is given: never the original's.
+            runnable = copy.copy(node.runnable)
             if merged["execute_in"] == "activity":
-                body = foreign_body(name, cast("Runnable[Any, Any]", node.runnable))
+                body = foreign_body(
+                    name,
+                    cast("Runnable[Any, Any]", node.runnable),
+                    final="retry_policy" not in given,
+                )
                 runnable = ActivityNode(None, body, name=name, trace=False)
-            builder.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
+            prepared.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
             continue
         body = activity_body(name, node.runnable, found, temporal_retries=retries == "temporal")
         ours = activity_options(
-            found, retries=retries, default_timeout=default_timeout, timeout_grace=timeout_grace
+            found,
+            retries=retries,
+            default_timeout=default_timeout,
+            timeout_grace=timeout_grace,
+            infra_retries=extra_attempts,
         )
         if beat is not None and "heartbeat_timeout" not in ours:  # a node's idle limit wins
             ours["heartbeat_timeout"] = timedelta(seconds=beat)
         merged = {"execute_in": "activity", **ours, **metadata, **extra.get(name, {})}
         runnable = ActivityNode(None, body, name=name, trace=False)
-        builder.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
-    return builder
+        prepared.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
+    return prepared

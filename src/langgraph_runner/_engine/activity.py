@@ -3,17 +3,24 @@
 Temporal's LangGraph plugin runs a node's function as an activity. Here that
 function is one of ours, built from the node's spec:
 
-- ``retries="temporal"``: each activity attempt is one attempt of the node. After
+- ``retries="temporal"``: each activity attempt runs one attempt of the node. After
   a failure the node's own policy decides as it does in-process (classifier,
-  schedule with jitter, Retry-After, deadline), with the activity's attempt
-  number as the attempt: a retry is handed to Temporal as an ``ApplicationError``
-  whose ``next_retry_delay`` is the policy's delay (``on_retry_attempt`` is told
-  first); the end of the call (last attempt, or an error not retried) is the
-  node's terminal failure, recorded (record mode, the activity succeeds) or raised
-  as non-retryable. A ``deadline`` counts from the activity's first scheduling
-  (``_whole_deadline``), so it bounds every attempt together, as in-process.
-- ``retries="runner"``: the node's whole retry loop runs inside one activity
-  attempt (Temporal's own attempts are set to 1 by the caller).
+  schedule with jitter, Retry-After, deadline): a retry is handed to Temporal as an
+  ``ApplicationError`` whose ``next_retry_delay`` is the policy's delay
+  (``on_retry_attempt`` is told first); the end of the call (last attempt, or an
+  error not retried) is the node's terminal failure, recorded (record mode, the
+  activity succeeds) or raised as non-retryable.
+- ``retries="runner"``: the node's retry loop runs inside the activity attempt.
+
+Either way the node's attempts are counted apart from Temporal's (``_Tally``): the
+number of node attempts that failed rides in the activity's heartbeat details,
+which Temporal hands to the next activity attempt. An activity attempt that ends
+without our code deciding (a lost worker, a start-to-close or heartbeat timeout, a
+worker shutdown) leaves the count as it was, so Temporal retries it (the caller
+gives the activity enough attempts) and the node's attempt runs again with the
+same number: infrastructure failures never use a node's attempts. A ``deadline``
+counts from the activity's first scheduling (``_whole_deadline``), so it bounds
+every attempt together, as in-process.
 
 A node the package did not build gets ``foreign_body``: the node as LangGraph runs
 it. Either body turns message dicts in its input back into messages (``revive``),
@@ -24,8 +31,12 @@ relayed from ``_policies.progress``, or the worker's). In the workflow, the node
 ``ActivityNode``: the plugin swaps its ``afunc`` for the activity call, and its
 ``ainvoke`` turns a list result's ``Command`` dicts back into commands.
 
+Both bodies set ``adapters.PREPARED``: a node of ours that the node calls directly
+runs as usual, while one that the plugin runs without ``for_temporal`` refuses.
+
 The temporalio package is imported only here, and only this module's caller
-(``langgraph_runner.temporal``) imports it.
+(``langgraph_runner.temporal``) imports it (the node shells and the effect ledger
+look it up in ``sys.modules``, never import it).
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -46,9 +58,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from tenacity import RetryCallState
 
+from langgraph_runner._engine.adapters import PREPARED
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.hooks import acall_hook
-from langgraph_runner._engine.loop import AsyncEntry, _async_loop, _cached_async, make_entries
+from langgraph_runner._engine.loop import AsyncEntry, _async_loop, _cached_async
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
@@ -83,12 +96,51 @@ def spec_of(node: Any) -> NodeSpec | None:
     return found if isinstance(found, NodeSpec) else None
 
 
-def _attempt() -> int:
-    """The activity's attempt number (1 outside an activity)."""
-    try:
-        return max(int(activity.info().attempt), 1)
-    except RuntimeError:  # not in an activity (a direct call)
-        return 1
+_TALLY_KEY = "langgraph_runner_failed_attempts"  # the heartbeat details' one key
+
+
+class _Tally:
+    """How many attempts of the node failed, across the activity's attempts.
+
+    Read from the heartbeat details Temporal hands the activity attempt; each failed
+    attempt that is retried is written back as a heartbeat (the SDK sends the latest
+    details with the attempt's failure, or with its next heartbeat). An attempt that a
+    lost worker or a timeout ended was never counted, so it runs again.
+    """
+
+    __slots__ = ("failed",)
+
+    def __init__(self, failed: int) -> None:
+        self.failed = failed
+
+    @classmethod
+    def of_activity(cls) -> _Tally | None:
+        """The tally of the running activity attempt (None outside an activity)."""
+        if not activity.in_activity():
+            return None
+        for detail in activity.info().heartbeat_details:
+            found = detail.get(_TALLY_KEY) if isinstance(detail, dict) else None
+            if isinstance(found, int) and not isinstance(found, bool) and found > 0:
+                return cls(found)
+        return cls(0)
+
+    def details(self) -> dict[str, int]:
+        """What every heartbeat of the activity carries."""
+        return {_TALLY_KEY: self.failed}
+
+    def count(self, failed: int) -> None:
+        """``failed`` attempts have failed: tell Temporal (a heartbeat)."""
+        self.failed = failed
+        activity.heartbeat(self.details())
+
+
+_TALLY: ContextVar[_Tally | None] = ContextVar("langgraph_runner_tally", default=None)
+
+
+def _first_attempt() -> int:
+    """The number of the node's attempt this activity attempt runs first (1 outside one)."""
+    tally = _TALLY.get()
+    return 1 if tally is None else tally.failed + 1
 
 
 def _message(exc: BaseException) -> str:
@@ -96,26 +148,37 @@ def _message(exc: BaseException) -> str:
     return egress_text(str(exc), max_length=500)
 
 
-class _HandOff(Policy):
-    """The node's policy, asked at the activity's attempt; a retry goes to Temporal."""
+class _Counted(Policy):
+    """The node's policy, counting its attempts apart from the activity's.
 
-    __slots__ = ("_spec",)
+    The first failure in an activity attempt is attempt ``_first_attempt()``; a retry
+    is counted in the tally before it happens. With ``hand_off`` (Temporal retries) a
+    retry goes to Temporal as a retryable ``ApplicationError``.
+    """
 
-    def __init__(self, spec: NodeSpec) -> None:
+    __slots__ = ("_hand_off", "_spec")
+
+    def __init__(self, spec: NodeSpec, *, hand_off: bool) -> None:
         super().__init__(spec.retry)
         self._spec = spec
+        self._hand_off = hand_off
 
     def decide(
         self, call: Call, state: RetryCallState | None, exc: BaseException
     ) -> Retry | BaseException:
-        attempt = _attempt()
-        if call.attempt != attempt:
-            call.next_attempt(attempt)
         if state is None:
+            attempt = _first_attempt()
+            if call.attempt != attempt:
+                call.next_attempt(attempt)
             state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # no Retrying
             state.attempt_number = attempt
         step = super().decide(call, state, exc)
         if not isinstance(step, Retry):
+            return step
+        tally = _TALLY.get()
+        if tally is not None:
+            tally.count(state.attempt_number)
+        if not self._hand_off:
             return step
         if call.metrics is not None:
             call.report("record_retry", call.attempt)
@@ -149,11 +212,12 @@ class _Pulse:
     ``always``, it sends one every period whatever the node does: the worker is alive.
     """
 
-    __slots__ = ("_always", "_every", "_task", "beaten")
+    __slots__ = ("_always", "_every", "_tally", "_task", "beaten")
 
-    def __init__(self, every: float, *, always: bool) -> None:
+    def __init__(self, every: float, *, always: bool, tally: _Tally | None) -> None:
         self._every = every
         self._always = always
+        self._tally = tally
         self.beaten = False
         self._task = asyncio.ensure_future(self._run())
 
@@ -166,7 +230,9 @@ class _Pulse:
             await asyncio.sleep(self._every)
             if self._always or self.beaten:
                 self.beaten = False
-                activity.heartbeat()
+                # Every heartbeat carries the tally: Temporal keeps the latest details.
+                tally = self._tally
+                activity.heartbeat(*(() if tally is None else (tally.details(),)))
 
     def stop(self) -> None:
         self._task.cancel()
@@ -181,7 +247,7 @@ def _heartbeat_timeout() -> float | None:
     return timeout.total_seconds() if timeout else None
 
 
-def _pulse(*, progress_driven: bool) -> _Pulse | None:
+def _pulse(*, progress_driven: bool, tally: _Tally | None = None) -> _Pulse | None:
     """Heartbeats while the node runs, when the activity has a heartbeat timeout.
 
     Three periods per timeout. ``progress_driven`` (a node with an idle limit, one node
@@ -194,7 +260,7 @@ def _pulse(*, progress_driven: bool) -> _Pulse | None:
     timeout = _heartbeat_timeout()
     if timeout is None:
         return None
-    return _Pulse(timeout / 3, always=not progress_driven)
+    return _Pulse(timeout / 3, always=not progress_driven, tally=tally)
 
 
 _MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat"})
@@ -299,35 +365,33 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
     message to a recorded failure) is done to the activity's result too.
     """
     hook = getattr(node, "langgraph_runner_result_hook", None)
+    node_loop = _async_loop(spec, _Counted(spec, hand_off=temporal_retries))
+
+    async def loop(state: Any, config: RunnableConfig | None, call: Call) -> Any:
+        _whole_deadline(call)
+        attempt = _first_attempt()
+        if attempt > 1:
+            call.next_attempt(attempt)
+        return await node_loop(state, config, call)
+
     entry: AsyncEntry
-    if temporal_retries:
-        node_loop = _async_loop(spec, _HandOff(spec))
+    if spec.cache is None:
 
-        async def loop(state: Any, config: RunnableConfig | None, call: Call) -> Any:
-            _whole_deadline(call)
-            return await node_loop(state, config, call)
+        async def uncached(state: Any, config: RunnableConfig | None) -> Any:
+            return await loop(state, config, Call(spec, config))
 
-        if spec.cache is None:
+        entry = uncached
 
-            async def one_attempt(state: Any, config: RunnableConfig | None) -> Any:
-                call = Call(spec, config)
-                attempt = _attempt()
-                if attempt > 1:
-                    call.next_attempt(attempt)
-                return await loop(state, config, call)
-
-            entry = one_attempt
-
-        else:  # the cache wraps the loop; the policy sets the attempt number
-            entry = _cached_async(spec, loop)
-    else:
-        entry = make_entries(spec)[1]
+    else:  # the cache wraps the loop
+        entry = _cached_async(spec, loop)
     # With an idle limit and one node attempt per activity attempt, Temporal hears
     # the node's own beats; else the worker's (see _pulse).
     progress_driven = temporal_retries and spec.idle_timeout is not None
 
     async def body(state: Any, config: RunnableConfig) -> Any:
-        pulse = _pulse(progress_driven=progress_driven)
+        tally = _Tally.of_activity()
+        counting, prepared = _TALLY.set(tally), PREPARED.set(True)
+        pulse = _pulse(progress_driven=progress_driven, tally=tally)
         relay = set_relay(None if pulse is None else pulse.mark)
         try:
             result = await entry(revive(state), _config(config))
@@ -345,6 +409,8 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
             ) from None
         finally:
             reset_relay(relay)
+            _TALLY.reset(counting)
+            PREPARED.reset(prepared)
             if pulse is not None:
                 pulse.stop()
 
@@ -359,18 +425,29 @@ def _named(body: Any, name: str, fn: Any) -> None:
     body.__module__ = module if isinstance(module, str) and module != "__main__" else __name__
 
 
-def foreign_body(name: str, runnable: Runnable[Any, Any]) -> ActivityBody:
+def foreign_body(name: str, runnable: Runnable[Any, Any], *, final: bool) -> ActivityBody:
     """The activity body of a node the package did not build: ``runnable`` as LangGraph runs it.
 
     Its input's messages are revived, and it gets the config the plugin rebuilt in the
-    activity (with the ``Runtime``), as the node gets it in-process.
+    activity (with the ``Runtime``), as the node gets it in-process. With ``final``
+    (no retry policy of yours for it) the node's own failure ends the activity as a
+    non-retryable ``ApplicationError``: it ran once, as in-process, while Temporal still
+    retries what the node never saw (a lost worker, a timeout).
     """
 
     async def body(state: Any, config: RunnableConfig) -> Any:
         pulse = _pulse(progress_driven=False)
+        prepared = PREPARED.set(True)  # a node of ours it calls directly runs as it is
         try:
             return await runnable.ainvoke(revive(state), _config(config))
+        except Exception as exc:
+            if not final or is_control_flow(exc) or isinstance(exc, ApplicationError):
+                raise
+            raise ApplicationError(
+                _message(exc), type=type(exc).__name__, non_retryable=True
+            ) from None
         finally:
+            PREPARED.reset(prepared)
             if pulse is not None:
                 pulse.stop()
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -24,7 +26,50 @@ from langgraph_runner._engine.loop import AsyncEntry, SyncEntry
 from langgraph_runner._engine.spec import fn_name
 from langgraph_runner._internal import compat as _compat
 
-__all__ = ["wrap"]
+__all__ = ["PREPARED", "wrap"]
+
+PREPARED: ContextVar[bool] = ContextVar("langgraph_runner_prepared", default=False)
+"""True inside an activity body of ``for_temporal`` (``_engine/activity``)."""
+
+
+def _outside_activity(name: str) -> None:
+    """Refuse a node that Temporal's plugin runs as an activity without ``for_temporal``.
+
+    The plugin registers a node's ``func`` (else ``afunc``) as the activity: ours would
+    run its whole retry loop per Temporal attempt (attempts multiplied) with a config
+    that has no task id (no idempotency key). Non-retryable, so the workflow fails once.
+    """
+    found = sys.modules.get("temporalio.activity")
+    if found is None or PREPARED.get() or not found.in_activity():
+        return
+    message = (
+        f"node {name!r} runs as a Temporal activity without for_temporal: prepare the "
+        "graph with langgraph_runner.temporal.for_temporal(builder) and give the plugin "
+        "what it returns"
+    )
+    errors = sys.modules.get("temporalio.exceptions")
+    if errors is None:
+        raise RuntimeError(message)
+    raise errors.ApplicationError(message, type="NotPreparedForTemporal", non_retryable=True)
+
+
+def _guarded(entry: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+    """``entry`` as the node's ``func``/``afunc``: what a direct call or the plugin calls.
+
+    Its ``__wrapped__`` stays ``entry``'s (the function whose body calls a subgraph).
+    """
+
+    async def aguard(*args: Any, **kwargs: Any) -> Any:
+        _outside_activity(entry.__name__)
+        return await entry(*args, **kwargs)
+
+    def guard(*args: Any, **kwargs: Any) -> Any:
+        _outside_activity(entry.__name__)
+        return entry(*args, **kwargs)
+
+    out = functools.wraps(entry)(aguard if is_async else guard)
+    out.__wrapped__ = getattr(entry, "__wrapped__", entry)
+    return out
 
 
 class _SyncNode(_compat.RunnableCallable):
@@ -37,7 +82,9 @@ class _SyncNode(_compat.RunnableCallable):
     """
 
     def __init__(self, sync_entry: SyncEntry, async_entry: AsyncEntry) -> None:
-        super().__init__(sync_entry, async_entry, name=sync_entry.__name__, trace=False)
+        super().__init__(
+            _guarded(sync_entry, False), async_entry, name=sync_entry.__name__, trace=False
+        )
         self._run = sync_entry
         self._arun = async_entry
         # What LangGraph gives a bare sync function: an executor-backed async path. Its
@@ -86,11 +133,12 @@ class _AsyncNode(_SyncNode):
     """
 
     def __init__(self, async_entry: AsyncEntry) -> None:
+        guarded = _guarded(async_entry, True)
         _compat.RunnableCallable.__init__(
-            self, None, async_entry, name=async_entry.__name__, trace=False
+            self, None, guarded, name=async_entry.__name__, trace=False
         )
         self._arun = async_entry
-        self._afunc = async_entry
+        self._afunc = guarded
         if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
             inspect.markcoroutinefunction(self)
         else:

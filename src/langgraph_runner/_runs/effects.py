@@ -34,10 +34,12 @@ else is exactly-once. Pass the key on to the remote side too (an
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 import logging
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -88,7 +90,9 @@ class EffectLedger:
     Build one with ``for_checkpointer(saver)`` (the same SQLite file or PostgreSQL
     database as the checkpoints), ``sqlite(path)`` or ``postgres(conninfo)``, once
     per process, and share it between nodes and threads. Rows are keyed by
-    (``NodeContext.idempotency_key``, effect name).
+    (``NodeContext.idempotency_key``, effect name); in a Temporal activity whose
+    node the package did not build, the key comes from the activity's workflow run
+    id, activity id and type.
 
     Use ``effect()``/``once()`` in sync nodes and ``aeffect()``/``aonce()`` in async
     nodes (the database calls then run in a worker thread).
@@ -383,11 +387,29 @@ def _key_of(key: str | None) -> str:
     ctx = get_node_context()
     found = ctx.idempotency_key if ctx is not None else None
     if found is None:
+        found = _activity_key()
+    if found is None:
         raise RuntimeError(
             "EffectLedger needs an idempotency key: call it inside a node made by "
-            "create_node and run by a LangGraph graph, or pass key="
+            "create_node and run by a LangGraph graph or a Temporal activity, or pass key="
         )
     return found
+
+
+def _activity_key() -> str | None:
+    """Inside a Temporal activity without a node's key (a node the package did not
+    build): 32 hex chars of its workflow run id, activity id and type (the node).
+
+    Temporal retries an activity under the same ids, on any worker. The run id, not
+    only the workflow id: activity ids start again at each run (continue-as-new).
+    Temporal is looked up, never imported: only a process running it has an activity.
+    """
+    found = sys.modules.get("temporalio.activity")
+    if found is None or not found.in_activity():
+        return None
+    info = found.info()
+    raw = f"{info.workflow_run_id or ''}\x00{info.activity_id}\x00{info.activity_type}"
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
 def _name_of(name: str) -> str:
