@@ -11,7 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState
-from langgraph_runner._runs import arows, run_store
+from langgraph_runner._runs import arows, run_store, store_registry
 from langgraph_runner._runs.tenancy import owner
 from langgraph_runner.runs import arun, list_runs, open_async_checkpointer, open_checkpointer
 from tests.services import postgres_url
@@ -36,7 +36,7 @@ def _ended(thread: str) -> tuple[str, str | None, str | None, int]:
 
     with open_checkpointer(postgres_url()) as saver:
         (row,) = list_runs(saver, thread_id=thread)
-        store = run_store.open_run_store(saver)
+        store = store_registry.open_run_store(saver)
         assert store is not None
         times = load_times(store, [row.run_id]).get(row.run_id, {})
         return row.status, row.reason, row.tenant, len(times)

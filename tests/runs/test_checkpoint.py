@@ -445,7 +445,7 @@ async def test_a_runs_store_stays_while_another_checkpointer_on_its_settings_is_
 def test_a_released_runs_store_closes_with_its_last_user() -> None:
     """Released while a run still uses it, the store stays open for that run and closes
     when it lets go; the next open makes a new one."""
-    from langgraph_runner._runs.run_store import (
+    from langgraph_runner._runs.store_registry import (
         hold_postgres,
         open_postgres_store,
         release_postgres,

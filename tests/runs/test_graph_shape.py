@@ -21,7 +21,7 @@ from langgraph_runner._reports.report import run_report
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.graph_shape import SHAPES_TABLE, load_shape, shape_of
 from langgraph_runner._runs.lifecycle import run
-from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.store_registry import open_run_store
 from tests.services import postgres_url
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from langgraph_runner._runs import run_store, run_watch
+from langgraph_runner._runs import run_store, run_watch, store_registry
 from langgraph_runner.runs import RunStatus, list_runs, open_checkpointer, run, run_report
 from tests.services import postgres_url
 
@@ -109,7 +109,7 @@ def test_a_dead_process_row_becomes_abandoned_and_its_thread_resumes(
         assert row.status == "running"  # its lease has not run out yet
         # Its lease runs out: age this row's heartbeat (no sleep, and no clock moved for
         # the other rows of the shared database).
-        store = run_store.open_run_store(saver)
+        store = store_registry.open_run_store(saver)
         assert store is not None
         store._sql.run(
             f"UPDATE {run_store.TABLE} SET heartbeat_at = heartbeat_at - ? WHERE run_id = ?",

@@ -22,7 +22,7 @@ from langgraph_runner._reports.report import run_report
 from langgraph_runner._runs import tracker
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 from langgraph_runner._runs.lifecycle import arun, run
-from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.task_times import flush_marks, load_times, mark_time, save_times
 from tests.services import postgres_url
 

@@ -22,7 +22,7 @@ pytest.importorskip("fastapi")
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.store_registry import open_run_store
 from tests.langgraph_dev import dev_server
 
 # langgraph-cli installs its in-memory server (langgraph-api) only on Python >= 3.11.

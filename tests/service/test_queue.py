@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
-from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service import queue as queue_mod
 from langgraph_runner._service import workers as workers_mod

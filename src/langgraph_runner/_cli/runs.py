@@ -19,7 +19,7 @@ from langgraph_runner._records.exceptions import CommandError, ThreadNotFoundErr
 from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.control import cancel_run, list_runs
-from langgraph_runner._runs.run_store import open_run_store
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import check_tenant
 
 __all__ = ["add_run_commands"]

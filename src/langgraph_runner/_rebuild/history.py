@@ -16,7 +16,8 @@ from langchain_core.runnables import RunnableConfig
 
 from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.exceptions import RunNotCompletedError
-from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
+from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import NO_TENANT, owner
 
 __all__ = ["ABSENT", "BaseRun", "RunNotCompletedError", "read_base_run", "run_checkpoint"]

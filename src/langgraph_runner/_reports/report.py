@@ -61,8 +61,9 @@ from langgraph_runner._reports.steps import (
 )
 from langgraph_runner._reports.stored import stored, with_times
 from langgraph_runner._runs.graph_shape import graph_drawing
-from langgraph_runner._runs.run_store import RunRecord, open_run_store
+from langgraph_runner._runs.run_store import RunRecord
 from langgraph_runner._runs.status import RunStatus
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import check_tenant, not_found, owner
 
 __all__ = [

@@ -16,7 +16,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._reports.steps import Step
 from langgraph_runner._runs.graph_shape import load_shape
-from langgraph_runner._runs.run_store import RunRecord, open_run_store
+from langgraph_runner._runs.run_store import RunRecord
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.task_times import load_times
 
 __all__ = ["stored", "with_times"]

@@ -9,6 +9,7 @@ Modules::
     tracker          follows a run's node tasks through callbacks: statuses, counts, cancellation
     run_watch        one watcher per process: cancel flags, heartbeats, lock sessions
     run_store        the runs table: one row per run, beside the checkpoints
+    store_registry   one runs-table store per database and process: opened, kept, let go
     row_writes       writing a run's row on a slow or flaky database: bounded retries
     arows            arun's rows: on the loop (PostgreSQL) or in a worker thread (SQLite)
     control          list_runs and cancel_run across processes

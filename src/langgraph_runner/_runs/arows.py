@@ -29,12 +29,8 @@ from langgraph_runner._db.pool import aretry_broken
 from langgraph_runner._db.storage import asqlite_file, saver_kind
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.graph_shape import record_shape, shape_saved
-from langgraph_runner._runs.run_store import (
-    RunStore,
-    finish_statement,
-    open_run_store,
-    start_statement,
-)
+from langgraph_runner._runs.run_store import RunStore, finish_statement, start_statement
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.task_times import setup as setup_times
 from langgraph_runner._runs.task_times import upsert_statements
 from langgraph_runner._runs.tenancy import aadmit_at_once, prepare

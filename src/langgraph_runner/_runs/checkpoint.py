@@ -264,7 +264,7 @@ def open_checkpointer(
     require_extra("postgres", "langgraph.checkpoint.postgres")
     from langgraph_runner._db.storage import postgres_settings
     from langgraph_runner._runs.pg_savers import RetryingPostgresSaver
-    from langgraph_runner._runs.run_store import hold_postgres
+    from langgraph_runner._runs.store_registry import hold_postgres
 
     with ExitStack() as stack:
         failed = None
@@ -295,7 +295,7 @@ def _let_go(key: tuple[Any, ...], saver: Any = None) -> None:
     with the last one open on them, once no run uses it."""
     from langgraph_runner._db.lock_session import let_go_if_idle
     from langgraph_runner._runs import arows
-    from langgraph_runner._runs.run_store import release_postgres
+    from langgraph_runner._runs.store_registry import release_postgres
 
     if saver is not None:
         arows.forget(saver)
@@ -348,7 +348,7 @@ async def open_async_checkpointer(
     from langgraph_runner._db.alock_session import AsyncLockSession
     from langgraph_runner._db.storage import postgres_settings
     from langgraph_runner._runs.pg_savers import RetryingAsyncPostgresSaver
-    from langgraph_runner._runs.run_store import hold_postgres
+    from langgraph_runner._runs.store_registry import hold_postgres
 
     async with AsyncExitStack() as stack:
         failed = None

@@ -14,7 +14,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import ThreadNotFoundError
-from langgraph_runner._runs.run_store import RunRecord, RunStore, open_run_store
+from langgraph_runner._runs.run_store import RunRecord, RunStore
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import check_tenant
 
 __all__ = ["RunRecord", "cancel_run", "list_runs"]

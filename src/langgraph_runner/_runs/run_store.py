@@ -29,24 +29,16 @@ import contextlib
 import dataclasses
 import json
 import os
-import sqlite3
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from langgraph_runner._db.connection import Db, open_sqlite, where_in
+from langgraph_runner._db.connection import Db, where_in
 from langgraph_runner._db.pool import (
-    STORE_MAX_CONNECTIONS,
     PooledDb,
-    database_name,
-    pool_options,
-    settings_key,
-    sync_pool,
 )
-from langgraph_runner._db.storage import postgres_settings, saver_kind, sqlite_file
 
 __all__ = [
     "RUN_ID_METADATA_KEY",
@@ -54,7 +46,6 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "finish_statement",
-    "open_run_store",
     "start_statement",
 ]
 
@@ -62,7 +53,7 @@ TABLE = "langgraph_runner_runs"
 RUN_ID_METADATA_KEY = "langgraph_runner_run_id"
 """Checkpoint metadata key of the run that wrote the checkpoint (``run()`` sets it)."""
 _COLUMNS = "run_id, thread_id, tenant, graph, status, reason, started_at, updated_at, nodes, shape"
-_DDL = (
+DDL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} ("
     " run_id TEXT PRIMARY KEY, thread_id TEXT, tenant TEXT, graph TEXT,"
     " status TEXT NOT NULL, reason TEXT, started_at DOUBLE PRECISION NOT NULL,"
@@ -73,12 +64,12 @@ _DDL = (
 )
 # Added columns (older tables get them on first use): who runs a row, when it last said so,
 # the digest of its graph's shape (``graph_shape``).
-_ADDED = (("owner", "TEXT"), ("heartbeat_at", "DOUBLE PRECISION"), ("shape", "TEXT"))
-_DDL_AFTER = (f"CREATE INDEX IF NOT EXISTS {TABLE}_status ON {TABLE} (status)",)
-_PG_DDL = (
-    *_DDL,
-    *(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in _ADDED),
-    *_DDL_AFTER,
+ADDED = (("owner", "TEXT"), ("heartbeat_at", "DOUBLE PRECISION"), ("shape", "TEXT"))
+DDL_AFTER = (f"CREATE INDEX IF NOT EXISTS {TABLE}_status ON {TABLE} (status)",)
+PG_DDL = (
+    *DDL,
+    *(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in ADDED),
+    *DDL_AFTER,
 )
 
 STORE_POOL_TIMEOUT = 30.0
@@ -89,6 +80,9 @@ LEASE_SECONDS = 30.0
 """A ``running`` row with no heartbeat for this long is ``abandoned`` (its process died)."""
 ABANDONED_REASON = "its process stopped (no heartbeat)"
 _now = time.time  # the clock rows are stamped and leases judged with (tests replace it)
+KEPT: dict[tuple[Any, ...], RunStore] = {}
+"""The store kept for each database (its settings key), shared by the process's runs."""
+KEPT_GUARD = threading.Lock()
 _OWNERS: dict[int, str] = {}
 
 
@@ -149,18 +143,18 @@ class RunStore:
             if not pooled:
                 self._sql.close()
             return
-        with _KEPT_GUARD:
+        with KEPT_GUARD:
             self.users = max(self.users - 1, 0)
             if self.users > 0 or (pooled and not self.released):
                 return
-            if _KEPT.get(self._key) is self:
-                del _KEPT[self._key]
+            if KEPT.get(self._key) is self:
+                del KEPT[self._key]
         self._sql.close()
 
     def reuse(self) -> None:
         """One more user of a store already open (a run on a saver's cached store);
         ``close`` lets go of it."""
-        with _KEPT_GUARD:
+        with KEPT_GUARD:
             self.users += 1
 
     def discard(self) -> None:
@@ -394,142 +388,6 @@ def _row(row: Any) -> RunRecord:
     return RunRecord(**values)
 
 
-# In-memory savers: one store per saver object, in this process.
-_LOCAL: weakref.WeakKeyDictionary[Any, RunStore] = weakref.WeakKeyDictionary()
-_LOCAL_BY_ID: dict[int, RunStore] = {}
-_LOCAL_GUARD = threading.Lock()
-
-
-def _local(saver: Any) -> RunStore:
-    with _LOCAL_GUARD:
-        try:
-            store = _LOCAL.get(saver)
-        except TypeError:  # not weak-referenceable
-            store = _LOCAL_BY_ID.get(id(saver))
-        if store is None:
-            store = RunStore(open_sqlite(":memory:"), shared=False)
-            store._sql.setup(_DDL, TABLE)
-            _add_sqlite_columns(store._sql)
-            try:
-                _LOCAL[saver] = store
-            except TypeError:
-                _LOCAL_BY_ID[id(saver)] = store
-        return store
-
-
-def _add_sqlite_columns(sql: Db | PooledDb) -> None:
-    _, rows = sql.run(f"PRAGMA table_info({TABLE})")
-    have = {str(r[1]) for r in rows}
-    for name, kind in _ADDED:
-        if name not in have:
-            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
-                sql.run(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")
-    sql.setup(_DDL_AFTER, TABLE)
-
-
-def _sqlite_store(path: str, key: tuple[Any, ...] | None) -> RunStore:
-    sql = open_sqlite(path)
-    sql.setup(_DDL, TABLE)
-    _add_sqlite_columns(sql)
-    return RunStore(sql, shared=True, key=key, database=f"sqlite:{path}")
-
-
-# One store per database and process, kept for every run (opening a connection costs
-# more than a small run): a pool for PostgreSQL, one connection (one writer) for SQLite.
-# A SQLite store closes with its last user; a PostgreSQL pool with its last user once the
-# last checkpointer opened here on its settings closed (``release_postgres``).
-_KEPT: dict[tuple[Any, ...], RunStore] = {}
-_KEPT_GUARD = threading.Lock()
-
-
-def open_sqlite_store(path: str) -> RunStore:
-    """The runs table of the SQLite database file at ``path`` (kept for this process)."""
-    key = (os.getpid(), "sqlite", os.path.realpath(path))
-    with _KEPT_GUARD:
-        store = _KEPT.get(key)
-        if store is None:
-            store = _KEPT[key] = _sqlite_store(path, key)
-        store.users += 1
-        return store
-
-
-def open_postgres_store(conninfo: str, **kwargs: Any) -> RunStore:
-    """The runs table of a PostgreSQL database (needs the ``postgres`` extra).
-
-    A pool of at most ``STORE_MAX_CONNECTIONS`` connections per database settings and
-    process, kept while a checkpointer opened here on them is open (``hold_postgres``),
-    else for the process; ``RunStore.close`` lets go of it.
-    """
-    key = settings_key(conninfo, kwargs)
-    with _KEPT_GUARD:
-        store = _KEPT.get(key)
-        if store is not None and isinstance(store._sql, PooledDb) and not store._sql.closed:
-            store.users += 1
-            return store
-        database = database_name(conninfo, kwargs)
-        options = pool_options(
-            "runs table", max_connections=STORE_MAX_CONNECTIONS, pool_timeout=STORE_POOL_TIMEOUT
-        )
-        pool = sync_pool(
-            conninfo,
-            {**kwargs, "autocommit": True},
-            options,
-            name=f"langgraph-runner-runs-{database}",
-        )
-        sql = PooledDb(pool, database)
-        try:
-            sql.setup(_PG_DDL, TABLE)
-        except BaseException:
-            pool.close()
-            raise
-        store = RunStore(sql, shared=True, key=key, database=database)
-        store.users = 1
-        _KEPT[key] = store
-        return store
-
-
-# Checkpointers ``open_checkpointer``/``open_async_checkpointer`` opened and not yet
-# closed, by database settings (``settings_key``).
-_HELD: dict[tuple[Any, ...], int] = {}
-
-
-def hold_postgres(conninfo: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """A checkpointer opened here uses these database settings: their runs store stays
-    open until it closes (``release_postgres``). Returns the settings' key."""
-    key = settings_key(conninfo, kwargs)
-    with _KEPT_GUARD:
-        _HELD[key] = _HELD.get(key, 0) + 1
-        store = _KEPT.get(key)
-        if store is not None:
-            store.released = False
-    return key
-
-
-def release_postgres(key: tuple[Any, ...]) -> bool:
-    """A checkpointer ``hold_postgres`` counted closed. When it was the last one on its
-    settings, their kept runs store closes (its pool's connections and threads), now if
-    nothing uses it, else when its last user lets go; a later run opens a new one.
-
-    Returns:
-        True when it was the last checkpointer open on those settings.
-    """
-    with _KEPT_GUARD:
-        left = _HELD.get(key, 0) - 1
-        if left > 0:
-            _HELD[key] = left
-            return False
-        _HELD.pop(key, None)
-        store = _KEPT.get(key)  # under these settings, always a pool
-        if store is None:
-            return True
-        store.released = True
-        if store.users > 0:
-            return True
-        del _KEPT[key]
-    store._sql.close()
-    return True
-
-
 def start_statement(
     run_id: str,
     thread_id: str | None,
@@ -556,28 +414,3 @@ def finish_statement(run_id: str, status: str, reason: str | None) -> tuple[str,
         f"UPDATE {TABLE} SET status = ?, reason = ?, updated_at = ? WHERE run_id = ?",
         (status, reason, _now(), run_id),
     )
-
-
-def open_run_store(saver: Any, *, sqlite_path: str | None = None) -> RunStore | None:
-    """The runs table of ``saver``'s database; None without a saver.
-
-    Args:
-        saver: A LangGraph checkpoint saver (or None).
-        sqlite_path: The database file of an ``AsyncSqliteSaver``, which must be asked
-            for it on its own event loop (``asqlite_file``); "" for in memory.
-    """
-    if saver is None:
-        return None
-    kind = saver_kind(saver)
-    if kind == "postgres":
-        conninfo, kwargs = postgres_settings(saver.conn)
-        return open_postgres_store(conninfo, **kwargs)
-    if kind == "sqlite":
-        path = sqlite_path
-        if path is None:
-            try:
-                path = sqlite_file(saver)
-            except TypeError:
-                path = ""
-        return open_sqlite_store(path) if path else _local(saver)
-    return _local(saver)

@@ -39,8 +39,9 @@ from langgraph_runner._runs.graph_shape import record_shape
 from langgraph_runner._runs.row_writes import finish_with_retries, store_unavailable
 from langgraph_runner._runs.row_writes import saver_database as _database
 from langgraph_runner._runs.run_options import StepFailurePolicy
-from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore, open_run_store
+from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, RunStore
 from langgraph_runner._runs.status import RunStatus, cancel_reason, interrupted, ran_out, row_reason
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.task_times import record_times
 from langgraph_runner._runs.tenancy import check_tenant
 from langgraph_runner._runs.thread_lock import ThreadLock

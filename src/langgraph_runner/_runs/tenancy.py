@@ -47,7 +47,8 @@ from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.exceptions import ThreadNotFoundError
 from langgraph_runner._runs.row_writes import saver_database
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
-from langgraph_runner._runs.run_store import RunStore, open_run_store
+from langgraph_runner._runs.run_store import RunStore
+from langgraph_runner._runs.store_registry import open_run_store
 
 __all__ = [
     "MAX_TENANT_LENGTH",

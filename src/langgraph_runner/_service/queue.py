@@ -36,7 +36,8 @@ from langgraph_runner._db.pool import PooledDb
 from langgraph_runner._db.storage import postgres_settings
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
-from langgraph_runner._runs.run_store import RunStore, open_run_store, owner
+from langgraph_runner._runs.run_store import RunStore, owner
+from langgraph_runner._runs.store_registry import open_run_store
 
 __all__ = ["CANCEL", "CHANNEL", "QUEUE_TABLE", "Listener", "QueuedRun", "RunQueue"]
 

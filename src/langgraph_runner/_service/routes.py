@@ -26,7 +26,8 @@ from langgraph_runner._reports.report import run_report
 from langgraph_runner._reports.report_types import NodeStatus
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.graph_shape import graph_drawing, load_shape
-from langgraph_runner._runs.run_store import RunRecord, open_run_store
+from langgraph_runner._runs.run_store import RunRecord
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
 from langgraph_runner._service.schemas import (

@@ -44,8 +44,9 @@ from langgraph_runner._records.exceptions import ThreadBusyError, ThreadNotFound
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.lifecycle import run
-from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, open_run_store
+from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
+from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
 from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
 
