@@ -75,10 +75,13 @@ def _ledger_lines(path: Path) -> list[tuple[str, str]]:
 
 
 def _wait_for_node_start(proc: subprocess.Popen[bytes], ledger: Path, seen: int) -> bool:
-    """Wait until this attempt's graph runs a node (so the kill lands mid-run)."""
-    deadline = time.monotonic() + 20
+    """Wait until this attempt has committed a node and started another (so the kill lands
+    mid-run, after progress: counted in events, not in time, which a loaded machine
+    stretches)."""
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if any(ev == "start" for ev, _ in _ledger_lines(ledger)[seen:]):
+        events = [ev for ev, _ in _ledger_lines(ledger)[seen:]]
+        if "commit" in events and "start" in events[events.index("commit") :]:
             return True
         if proc.poll() is not None:
             return False
@@ -87,7 +90,8 @@ def _wait_for_node_start(proc: subprocess.Popen[bytes], ledger: Path, seen: int)
 
 
 def _run_attempt(cmd: list[str], ledger: Path, kill_after: float | None) -> bool:
-    """Run one worker; SIGKILL it ``kill_after`` s into its first node. True if killed."""
+    """Run one worker; SIGKILL it ``kill_after`` s after its first commit and next start.
+    True if killed."""
     seen = len(_ledger_lines(ledger))
     with subprocess.Popen(cmd, stderr=subprocess.PIPE) as proc:
         if kill_after is not None and _wait_for_node_start(proc, ledger, seen):
