@@ -22,6 +22,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._limits.budget import Budget
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
+from langgraph_runner._service.api_docs import add_api_docs
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
 from langgraph_runner._service.guards import MAX_BODY, RequestGuard
 from langgraph_runner._service.routes import Ctx, add_routes
@@ -155,7 +156,7 @@ def create_app(
         yield
         ctx.pool.close()
 
-    app = FastAPI(title=title, lifespan=lifespan, responses=_ERRORS)
+    app = FastAPI(title=title, lifespan=lifespan, responses=_ERRORS, docs_url=None, redoc_url=None)
     app.state.workers = ctx.pool
     app.add_middleware(RequestGuard, max_body=max_body)
     _handlers(app)
@@ -166,6 +167,7 @@ def create_app(
     tenant = Depends(tenant_of)
     add_routes(app, ctx, tenant)
     app.include_router(ui_router())  # the browser UI: /ui
+    add_api_docs(app)  # /docs, drawn on the server: no CDN
     _documented(app.openapi())  # built once, kept by FastAPI
     return app
 
