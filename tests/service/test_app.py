@@ -800,3 +800,31 @@ def test_update_of_the_first_run_on_a_thread_plans_from_the_first_run(
                 saver.delete_thread(scoped_thread_id(keys["key-a"], rid))
             saver.delete_thread(scoped_thread_id(keys["key-a"], "doc-thread"))
             _workers(c).queue.purge()
+
+
+# ------------------------------------------------------------------ waiting for a run
+
+
+def test_wait_answers_once_the_run_ends_or_as_it_stands_after_the_timeout(
+    client: TestClient,
+) -> None:
+    """``GET /runs/{id}/wait``: a short timeout on a run held at a gate answers it still
+    live; once the gate opens, a wait answers the run ended, with its steps."""
+    run_id = client.post("/runs", json={"workflow": "slow"}, headers=A).json()["run_id"]
+    early = client.get(f"/runs/{run_id}/wait", params={"timeout": 0.2}, headers=A)
+    assert early.status_code == 200
+    assert early.json()["status"] in ("pending", "running")
+    GATE.set()
+    done = client.get(f"/runs/{run_id}/wait", params={"timeout": 60}, headers=A).json()
+    assert done["status"] == "completed"
+    assert {s["status"] for s in done["steps"]} == {"succeeded"}
+
+
+def test_wait_is_tenant_scoped_and_bounded(client: TestClient) -> None:
+    """Another tenant's run waits like a missing one (404); a timeout past the bound is 422."""
+    run_id = client.post("/runs", json={"workflow": "build"}, headers=A).json()["run_id"]
+    assert client.get(f"/runs/{run_id}/wait", params={"timeout": 0}, headers=B).status_code == 404
+    assert client.get("/runs/nope/wait", params={"timeout": 0}, headers=A).status_code == 404
+    too_long = client.get(f"/runs/{run_id}/wait", params={"timeout": 301}, headers=A)
+    assert too_long.status_code == 422 and too_long.json()["field"] == "timeout"
+    _finish(client, run_id)

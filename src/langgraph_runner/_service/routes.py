@@ -10,6 +10,7 @@ and the stream ends after the event that shows it over.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any
 
@@ -73,6 +74,8 @@ class Ctx:
         self.time_limit: float | None = None
 
 
+MAX_WAIT = 300.0
+"""The longest ``GET /runs/{id}/wait`` may hold a request, in seconds."""
 _CANCELLABLE = frozenset({"pending", "running", "cancelled", "interrupted"})
 """A run in one of these answers a cancel 202 (an ended one: 409, nothing changes)."""
 
@@ -166,6 +169,24 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     def get_run(run_id: RunId, tenant: str = tenant_dep) -> RunDetail:
         """A run: status, x of N steps, reason, each step."""
         return _detail(ctx, run_id, tenant)
+
+    @app.get("/runs/{run_id}/wait", response_model=RunDetail)
+    async def wait_for_run(
+        run_id: RunId,
+        tenant: str = tenant_dep,
+        timeout: float = Query(
+            default=30.0, ge=0, le=MAX_WAIT, description="Seconds to wait at the most."
+        ),
+    ) -> RunDetail:
+        """The run once it has ended, or as it stands after ``timeout`` seconds (its status
+        then still ``pending`` or ``running``: ask again)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            detail = await run_in_threadpool(_detail, ctx, run_id, tenant)
+            left = deadline - time.monotonic()
+            if detail.status not in LIVE or left <= 0:
+                return detail
+            await asyncio.sleep(min(ctx.poll_interval, left))
 
     @app.get("/runs/{run_id}/steps", response_model=list[StepBody])
     def get_steps(
