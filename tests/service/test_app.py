@@ -222,6 +222,9 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
         "/runs/{run_id}/update",
         "/runs/{run_id}/artifacts",
         "/runs/{run_id}/events",
+        "/runs/{run_id}/wait",
+        "/runs/{run_id}/resume",
+        "/runs/{run_id}/retry",
         "/workflows",
         "/workflows/{name}",
     }

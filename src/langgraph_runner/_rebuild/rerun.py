@@ -32,12 +32,13 @@ from langgraph_runner._runs.tenancy import NO_TENANT, aadmit, admit, aowner, con
 
 __all__ = [
     "FailedItem",
-    "afailed_items",
     "ablocked_nodes",
+    "afailed_items",
     "arerun_blocked",
     "blocked_nodes",
     "failed_items",
     "rerun_blocked",
+    "rerun_command",
 ]
 
 _FLAG = "blocked"
@@ -369,17 +370,26 @@ def rerun_blocked(
     cfg = _check(graph, config)
     tenant = config_tenant(cfg, owner="rerun_blocked")
     admit(graph.checkpointer, str(cfg["configurable"]["thread_id"]), tenant, None)
-    snapshot = graph.get_state(cfg)
+    command = rerun_command(graph, cfg, nodes=nodes)
+    if command is None:
+        return graph.get_state(cfg).values
+    return graph.invoke(command, cfg, **invoke_kwargs)
+
+
+def rerun_command(
+    graph: Any, config: Mapping[str, Any], *, nodes: Sequence[str] | None = None
+) -> Any | None:
+    """The ``Command`` that re-runs the thread's blocked nodes (what ``rerun_blocked``
+    invokes), for a caller that runs it itself (``run()``); None when nothing is blocked."""
+    cfg = _check(graph, config)
     if nodes is not None:
         targets: list[Any] = _pick([], nodes)
-    elif _flag_set(snapshot.values):
+    elif _flag_set(graph.get_state(cfg).values):
         collector = _walk(graph, graph.get_state_history(cfg))
         targets = _targets(collector, collector.items(_sends(graph), None), None)
     else:
         targets = []
-    if not targets:
-        return snapshot.values
-    return graph.invoke(_command(targets), cfg, **invoke_kwargs)
+    return _command(targets) if targets else None
 
 
 async def arerun_blocked(

@@ -24,6 +24,7 @@ from langgraph_runner._limits.budget import Budget
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._service.api_docs import add_api_docs
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
+from langgraph_runner._service.follow_up import add_follow_up_routes
 from langgraph_runner._service.guards import MAX_BODY, RequestGuard
 from langgraph_runner._service.routes import Ctx, add_routes
 from langgraph_runner._service.schemas import (
@@ -166,6 +167,7 @@ def create_app(
 
     tenant = Depends(tenant_of)
     add_routes(app, ctx, tenant)
+    add_follow_up_routes(app, ctx, tenant)
     app.include_router(ui_router())  # the browser UI: /ui
     add_api_docs(app)  # /docs, drawn on the server: no CDN
     _documented(app.openapi())  # built once, kept by FastAPI

@@ -35,6 +35,7 @@ from langgraph_runner._service.schemas import (
     ArtifactBody,
     BudgetBody,
     GraphBody,
+    InterruptBody,
     RunCreate,
     RunDetail,
     RunList,
@@ -46,7 +47,16 @@ from langgraph_runner._service.schemas import (
 )
 from langgraph_runner._service.workers import Pending, Workers
 
-__all__ = ["LIVE", "Ctx", "add_routes", "event_stream"]
+__all__ = [
+    "LIVE",
+    "Ctx",
+    "RunId",
+    "add_routes",
+    "event_stream",
+    "pending_detail",
+    "run_row",
+    "store_of",
+]
 
 
 RunId = Annotated[str, Path(max_length=MAX_ID, pattern=SAFE_TEXT, description="A run's id.")]
@@ -87,14 +97,14 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
         if body.workflow not in ctx.graphs:
             raise _Failure(404, f"no workflow {shown(body.workflow)}", "workflow")
         item = ctx.pool.submit(body.workflow, tenant, body.input, body.thread_id)
-        return _pending(item, ctx.graphs[body.workflow], ctx.time_limit)
+        return pending_detail(item, ctx.graphs[body.workflow], ctx.time_limit)
 
     @app.post("/runs/{run_id}/cancel", status_code=202, response_model=RunSummary)
     def cancel(run_id: RunId, tenant: str = tenant_dep) -> RunSummary:
         """Ask a run to stop: it starts no further step and ends cancelled."""
         item = ctx.pool.cancel_pending(run_id, tenant)
         if item is not None:
-            return _pending(item, ctx.graphs.get(item.workflow), ctx.time_limit)
+            return pending_detail(item, ctx.graphs.get(item.workflow), ctx.time_limit)
         try:
             row = cancel_run(ctx.saver, run_id, "cancelled over HTTP", tenant=tenant)
         except ThreadNotFoundError:
@@ -108,7 +118,7 @@ def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     @app.post("/runs/{run_id}/update", status_code=202, response_model=RunDetail)
     def update(run_id: RunId, body: RunUpdate, tenant: str = tenant_dep) -> RunDetail:
         """A partial rebuild of a completed run: only the steps the change reaches execute."""
-        store = _store(ctx.saver)
+        store = store_of(ctx.saver)
         try:
             row = store.get(run_id, tenant=tenant)
         finally:
@@ -148,7 +158,7 @@ def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             base_thread=row.thread_id,
             base_checkpoint=base,
         )
-        pending = _pending(item, graph, ctx.time_limit)
+        pending = pending_detail(item, graph, ctx.time_limit)
         return pending.model_copy(update={"plan": the_plan.to_dict()})
 
 
@@ -261,12 +271,12 @@ def _page(
     if before is None and status in (None, "pending"):  # queued: no row in the runs table
         waiting = ctx.pool.pending_of(tenant, limit)
         rows += [
-            _pending(p, ctx.graphs.get(p.workflow), ctx.time_limit)
+            pending_detail(p, ctx.graphs.get(p.workflow), ctx.time_limit)
             for p in waiting
             if workflow in (None, p.workflow)
         ]
     if status != "pending":
-        store = _store(ctx.saver)
+        store = store_of(ctx.saver)
         try:
             found = store.page(
                 tenant=tenant, status=status, graph=workflow, before=before, limit=limit
@@ -280,8 +290,8 @@ def _page(
     return RunList(runs=rows, next_before=last)
 
 
-def _row(ctx: Ctx, run_id: str, tenant: str) -> RunRecord | None:
-    store = _store(ctx.saver)
+def run_row(ctx: Ctx, run_id: str, tenant: str) -> RunRecord | None:
+    store = store_of(ctx.saver)
     try:
         row: RunRecord | None = store.get(run_id, tenant=tenant)
         return row
@@ -290,12 +300,12 @@ def _row(ctx: Ctx, run_id: str, tenant: str) -> RunRecord | None:
 
 
 def _detail(ctx: Ctx, run_id: str, tenant: str) -> RunDetail:
-    row = _row(ctx, run_id, tenant)
+    row = run_row(ctx, run_id, tenant)
     if row is None:  # queued, or started (and maybe ended) since the runs table was read
         item = ctx.pool.pending(run_id, tenant)
         if item is not None:
-            return _pending(item, ctx.graphs.get(item.workflow), ctx.time_limit)
-        row = _row(ctx, run_id, tenant)
+            return pending_detail(item, ctx.graphs.get(item.workflow), ctx.time_limit)
+        row = run_row(ctx, run_id, tenant)
         if row is None:
             raise _Failure(404, f"no run {shown(run_id)}", "run_id")
     detail = RunDetail(**_summary(row).model_dump(), time_limit=ctx.time_limit)
@@ -325,6 +335,12 @@ def _detail(ctx: Ctx, run_id: str, tenant: str) -> RunDetail:
             "steps_done": report.steps_done,
             "steps_total": report.steps_total,
             "artifacts": report.artifacts,
+            "interrupts": [
+                InterruptBody(id=str(i.get("id", "")), value=i.get("value"))
+                for i in report.interrupts
+            ]
+            if row.status == "interrupted"
+            else [],
             "graph": _graph(report._drawing),
             "budgets": [BudgetBody(**b) for b in report.budgets],
         }
@@ -344,14 +360,14 @@ def _stored_graph(ctx: Ctx, row: RunRecord) -> GraphBody | None:
     """The shape the run stored when it started (a run with no checkpoint yet)."""
     if not row.shape:
         return None
-    store = _store(ctx.saver)
+    store = store_of(ctx.saver)
     try:
         return _graph(load_shape(store, row.shape))
     finally:
         store.close()
 
 
-def _store(saver: Any) -> Any:
+def store_of(saver: Any) -> Any:
     store = open_run_store(saver)
     if store is None:  # pragma: no cover - a saver always has a store
         raise _Failure(500, "no runs table for this checkpointer")
@@ -370,7 +386,7 @@ def _summary(row: RunRecord) -> RunSummary:
     )
 
 
-def _pending(item: Pending, graph: Any, time_limit: float | None) -> RunDetail:
+def pending_detail(item: Pending, graph: Any, time_limit: float | None) -> RunDetail:
     nodes = [str(n) for n in getattr(graph, "nodes", ()) if not str(n).startswith("__")]
     return RunDetail(
         run_id=item.run_id,

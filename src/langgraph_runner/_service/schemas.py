@@ -18,6 +18,8 @@ from typing_extensions import TypeAliasType
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, check_json
 
 __all__ = [
+    "InterruptBody",
+    "RunResume",
     "RunState",
     "ArtifactBody",
     "BudgetBody",
@@ -140,6 +142,23 @@ class BudgetBody(BaseModel):
     exhausted: bool
 
 
+class InterruptBody(BaseModel):
+    """One question a run's ``interrupt()`` asks."""
+
+    id: str = Field(description="The interrupt's id.")
+    value: Any = Field(default=None, description="What interrupt() was given: the question.")
+
+
+class RunResume(BaseModel):
+    """``POST /runs/{id}/resume``: the answer to the run's ``interrupt()``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: JsonValue = Field(
+        default=None, description="What interrupt() returns in the node (any JSON)."
+    )
+
+
 class RunDetail(RunSummary):
     """A run with its progress and steps."""
 
@@ -147,6 +166,11 @@ class RunDetail(RunSummary):
     steps_total: int | None = None
     steps: list[StepBody] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict)
+    interrupts: list[InterruptBody] = Field(
+        default_factory=list,
+        description="What the run's interrupt() calls ask, while it waits for an answer "
+        "(POST /runs/{id}/resume).",
+    )
     plan: dict[str, Any] | None = Field(
         default=None, description="A rebuild's plan: rerun, maybe, reused, reasons."
     )

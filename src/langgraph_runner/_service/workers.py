@@ -38,7 +38,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.types import Command
+
 from langgraph_runner._rebuild.partial import Change, rebuild
+from langgraph_runner._rebuild.rerun import rerun_command
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import ThreadBusyError, ThreadNotFoundError
 from langgraph_runner._runs import run_watch
@@ -154,15 +157,21 @@ class Workers:
         change: Change | None = None,
         base_thread: str | None = None,
         base_checkpoint: str | None = None,
+        follow: Mapping[str, Any] | None = None,
+        stored_thread: str | None = None,
     ) -> Pending:
         """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once.
 
         ``thread_id`` is the tenant's own (default: a new one, the run id); it is stored
         as ``scoped_thread_id(tenant, thread_id)``. A rebuild names its base run by the
-        stored ``base_thread`` and that run's last checkpoint, ``base_checkpoint``.
+        stored ``base_thread`` and that run's last checkpoint, ``base_checkpoint``. A run
+        that continues an earlier one on its thread (``stored_thread``, as stored) says
+        how in ``follow``: ``{"kind": "resume", "value": ...}`` answers its
+        ``interrupt()``, ``{"kind": "retry"}`` re-runs its blocked nodes (a failure
+        recorded in the state) or else runs on from its last checkpoint.
         """
         run_id = str(uuid.uuid4())
-        plain: dict[str, Any] | None = None
+        plain: dict[str, Any] | None = dict(follow) if follow is not None else None
         if change is not None:
             plain = {"inputs": dict(change.inputs), "versions": dict(change.versions)}
             if base_checkpoint is not None:
@@ -171,7 +180,7 @@ class Workers:
             run_id,
             workflow,
             tenant,
-            scoped_thread_id(tenant, thread_id or run_id),
+            stored_thread or scoped_thread_id(tenant, thread_id or run_id),
             inp,
             change=plain,
             base_thread=base_thread,
@@ -324,6 +333,18 @@ class Workers:
         graph = self._graphs[item.workflow]
         config: Any = {"run_id": item.run_id, "configurable": {"thread_id": item.thread_id}}
         resume = item.attempts > 1 and self._checkpointed(graph, item)
+        kind = (item.change or {}).get("kind")
+        if kind is not None:  # it continues an earlier run of its thread
+            return run(
+                graph,
+                None if resume else _follow_input(graph, config, item.change or {}),
+                config,
+                tenant=item.tenant,
+                raise_on_error=False,
+                time_limit=self.time_limit,
+                lock_wait=self.queue.lease,
+                durability="sync",
+            )
         if item.change is not None and not resume:
             base: Any = {"configurable": {"thread_id": item.base_thread}}
             if item.change.get("base_checkpoint_id"):  # that run, not a later one
@@ -470,3 +491,11 @@ class _Claims:
                 cancel_run(self._saver, run_id, "cancelled over HTTP")
                 with self._guard:
                     self._passed.add(run_id)
+
+
+def _follow_input(graph: Any, config: Any, follow: Mapping[str, Any]) -> Any:
+    """What a run that continues its thread starts with: the answer to its interrupt, the
+    blocked nodes' re-run, or nothing (on from the last checkpoint)."""
+    if follow.get("kind") == "resume":
+        return Command(resume=follow.get("value"))
+    return rerun_command(graph, config)  # None when nothing is blocked
