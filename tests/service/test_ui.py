@@ -410,6 +410,34 @@ def test_a_click_opens_the_run_page_with_the_graphs_real_edges(page: Any, site: 
     assert page.locator("#budgets").inner_text().startswith("steps: 4 of 4 done")
 
 
+def test_the_timeline_has_true_widths_a_time_axis_and_no_overflow(
+    page: Any, site: Site, gate: Gate
+) -> None:
+    """A step held 0.3 s has the long bar; quick steps are hairlines, not 28 px blocks; no
+    bar passes its track's end; an axis gives the run's total duration."""
+    rid = site.trigger("gated")
+    assert gate.entered.wait(60), "the gated step never started"
+    time.sleep(0.3)  # the held step's own duration, the one long bar
+    gate.release.set()
+    site.ended(rid)
+    page.goto(f"{site.base}/ui/runs/{rid}")
+    page.wait_for_selector("body[data-ended=true]")
+    boxes = {}
+    for name in ("fetch", "wait", "render"):
+        row = page.locator(f'#timeline .row[data-node="{name}"]')
+        boxes[name] = (row.locator(".bar").bounding_box(), row.locator(".track").bounding_box())
+    for name, (bar, track) in boxes.items():
+        assert bar is not None and track is not None, name
+        assert bar["x"] >= track["x"] - 0.5, name
+        assert bar["x"] + bar["width"] <= track["x"] + track["width"] + 0.5, name
+    wait_bar, track = boxes["wait"]
+    assert wait_bar["width"] > 0.5 * track["width"]  # most of the run
+    for quick in ("fetch", "render"):
+        assert boxes[quick][0]["width"] < 0.1 * track["width"], quick  # not a block
+    assert page.locator("#total-duration").inner_text().startswith("total ")
+    assert page.locator("#time-axis .tick").count() == 5
+
+
 def test_a_live_run_shows_its_running_step_in_colour_with_a_growing_duration(
     page: Any, site: Site, gate: Gate
 ) -> None:

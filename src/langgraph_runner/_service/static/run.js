@@ -88,16 +88,34 @@
       const track = el("div", { class: "track" });
       if (s.started_at) {
         const bar = el("div", { class: "bar st-" + s.status, title: `${s.name}: ${ms(s.duration_ms)}` });
-        const left = ((Date.parse(s.started_at) - t0) / span) * 100;
-        bar.style.left = Math.min(99.5, Math.max(0, left)) + "%";
-        bar.style.width = Math.min(100 - left, Math.max(0.5, ((s.duration_ms || 0) / span) * 100)) + "%";
+        // True widths: a 0 ms step is a hairline (the CSS minimum), never wider than it
+        // ran, and no bar passes the end of its track.
+        const left = Math.min(100, Math.max(0, ((Date.parse(s.started_at) - t0) / span) * 100));
+        const width = Math.max(0, Math.min(100 - left, ((s.duration_ms || 0) / span) * 100));
+        bar.style.left = `min(${left}%, calc(100% - 2px))`;
+        bar.style.width = width + "%";
         track.append(bar);
       }
       return el("div", { class: "row", "data-node": s.name, "data-status": s.status },
         el("span", { class: "label", text: s.name }), track,
         el("span", { class: "ms", text: s.started_at ? ms(s.duration_ms) : "not run" }));
     });
+    if (starts.length) rows.push(timeAxis(span));
     document.getElementById("timeline").replaceChildren(...rows);
+  }
+
+  function timeAxis(span) {
+    // Ticks at each quarter of the run's span, and the total duration on the left.
+    const track = el("div", { class: "track axis-track" });
+    for (const f of [0, 0.25, 0.5, 0.75, 1]) {
+      const tick = el("span", { class: "tick", text: ms(span * f) });
+      tick.style.left = f * 100 + "%";
+      tick.style.transform = f === 0 ? "none" : f === 1 ? "translateX(-100%)" : "translateX(-50%)";
+      track.append(tick);
+    }
+    return el("div", { class: "row axis", id: "time-axis" },
+      el("span", { class: "label", id: "total-duration", text: `total ${ms(span)}` }), track,
+      el("span", { class: "ms" }));
   }
 
   function renderSteps(live) {
