@@ -28,6 +28,7 @@ pytest.importorskip("uvicorn")
 import httpx
 import uvicorn
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
 
 from langgraph_runner import Budget, GraphState, NodeCache, create_node
 from langgraph_runner._reports.render import STATUS_COLOURS
@@ -117,6 +118,21 @@ def _gated(gate: Gate) -> StateGraph[Build]:
     g.add_edge("fetch", "wait")
     g.add_edge("wait", "render")
     g.add_edge("render", END)
+    return g
+
+
+def _approve() -> StateGraph[Build]:
+    """fetch, then a question (``interrupt()``) whose answer goes into the log."""
+
+    def ask(state: Build) -> dict[str, Any]:
+        return {"log": [f"answer:{interrupt('Publish <b>now</b>?')}"]}
+
+    g = StateGraph(Build)
+    g.add_node("fetch", _step("fetch"))
+    g.add_node("ask", ask)
+    g.add_edge(START, "fetch")
+    g.add_edge("fetch", "ask")
+    g.add_edge("ask", END)
     return g
 
 
@@ -259,6 +275,7 @@ def site(tmp_path: Path, gate: Gate, calls: list[str]) -> Iterator[Site]:
             "gated": _gated(gate).compile(),
             "doc": _doc(calls).compile(),
             "markup": _chain(["fetch", MARKUP]).compile(),
+            "approve": _approve().compile(),
         }
         app = create_app(
             workflows=workflows,
@@ -436,6 +453,34 @@ def test_the_timeline_has_true_widths_a_time_axis_and_no_overflow(
         assert boxes[quick][0]["width"] < 0.1 * track["width"], quick  # not a block
     assert page.locator("#total-duration").inner_text().startswith("total ")
     assert page.locator("#time-axis .tick").count() == 5
+
+
+def test_an_interrupted_run_shows_its_question_and_a_resume_form_that_goes_on(
+    page: Any, site: Site
+) -> None:
+    """The question is shown as text; Resume with a JSON answer opens a new run that
+    completes; Retry is offered for a failed run and opens its new run."""
+    rid = site.trigger("approve")
+    assert site.ended(rid)["status"] == "interrupted"
+    page.goto(f"{site.base}/ui/runs/{rid}")
+    page.wait_for_selector("#interrupt:not([hidden])")
+    assert page.locator("#questions .question").inner_text() == "Publish <b>now</b>?"
+    assert page.locator("#retry").is_disabled()
+    page.fill("#answer", '{"yes": true}')
+    page.click("#resume")
+    link = page.locator("#followed")
+    link.wait_for()
+    new_id = link.get_attribute("href").rsplit("/", 1)[-1]
+    assert site.ended(new_id)["status"] == "completed"
+    broken = site.trigger("broken")
+    assert site.ended(broken)["status"] == "failed"
+    page.goto(f"{site.base}/ui/runs/{broken}")
+    page.wait_for_selector("body[data-ended=true]")
+    assert page.locator("#interrupt").is_hidden()
+    page.click("#retry")
+    page.locator("#followed").wait_for()
+    again = page.locator("#followed").get_attribute("href").rsplit("/", 1)[-1]
+    assert again != broken and site.ended(again)["status"] == "failed"  # boom fails again
 
 
 def test_a_live_run_shows_its_running_step_in_colour_with_a_growing_duration(

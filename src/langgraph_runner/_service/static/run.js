@@ -6,6 +6,7 @@
 
 (() => {
   const { el, api, events, when, ms, badge, say, fill, root, LIVE } = LGR;
+  const RETRYABLE = ["failed", "cancelled", "abandoned", "blocked"];
   const POLL_MS = 1000;
   const TICK_MS = 500; // a running step's duration is redrawn this often
   const path = location.pathname;
@@ -52,6 +53,12 @@
     document.getElementById("reason").textContent = run.reason || "";
     document.getElementById("cancel").disabled = !LIVE.includes(run.status);
     document.getElementById("rebuild").disabled = run.status !== "completed";
+    document.getElementById("retry").disabled = !RETRYABLE.includes(run.status);
+    const asked = Array.isArray(run.interrupts) ? run.interrupts : [];
+    document.getElementById("interrupt").hidden = !(run.status === "interrupted" && asked.length);
+    document.getElementById("questions").replaceChildren(...asked.map((q) => el("li", {
+      class: "question", text: typeof q.value === "string" ? q.value : JSON.stringify(q.value),
+    })));
   }
 
   /* Steps with a running step's duration so far (from its start to this moment). */
@@ -253,6 +260,33 @@
     } catch (error) {
       if (error.status !== 401) say("Rebuild refused" + (error.field ? ` (${error.field})` : "") + ": " + error.message);
     }
+  });
+
+  /* Resume and retry each queue a new run on this thread: open it. */
+  async function followUp(path, body, done) {
+    try {
+      const answer = await api(runPath + path, { method: "POST", body });
+      say(done, true);
+      document.getElementById("message").append(el("a", {
+        id: "followed", href: root + "/ui/runs/" + encodeURIComponent(answer.run_id), text: "Open the new run",
+      }));
+    } catch (error) {
+      if (error.status !== 401) say("Refused" + (error.field ? ` (${error.field})` : "") + ": " + error.message);
+    }
+  }
+
+  document.getElementById("retry").addEventListener("click", () =>
+    followUp("/retry", undefined, "Retry started: a new run goes on from the last checkpoint. "));
+
+  document.getElementById("resume").addEventListener("click", () => {
+    let value;
+    try {
+      value = JSON.parse(document.getElementById("answer").value);
+    } catch (error) {
+      say("The answer is not JSON: " + error.message);
+      return;
+    }
+    followUp("/resume", JSON.stringify({ value }), "Resumed: a new run goes on with the answer. ");
   });
 
   LGR.withKey(start);
