@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query
+from fastapi import FastAPI, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
@@ -44,6 +44,7 @@ from langgraph_runner._service.schemas import (
     WorkflowBody,
 )
 from langgraph_runner._service.workers import Pending, Workers
+from langgraph_runner._traces.carrier import trigger
 
 __all__ = ["LIVE", "Ctx", "add_routes", "event_stream"]
 
@@ -73,17 +74,26 @@ class Ctx:
         self.time_limit: float | None = None
 
 
+TRIGGER_SPAN = "langgraph_runner.trigger"
+"""The span of a run's trigger (``POST /runs``) when spans are made; the run's span is its child."""
+
 _CANCELLABLE = frozenset({"pending", "running", "cancelled", "interrupted"})
 """A run in one of these answers a cancel 202 (an ended one: 409, nothing changes)."""
 
 
 def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     @app.post("/runs", status_code=202, response_model=RunDetail)
-    def create_run(body: RunCreate, tenant: str = tenant_dep) -> RunDetail:
-        """Trigger a run: answered at once with its id and its steps pending."""
+    def create_run(body: RunCreate, request: Request, tenant: str = tenant_dep) -> RunDetail:
+        """Trigger a run: answered at once with its id and its steps pending.
+
+        The run continues the request's trace (its ``traceparent``/``tracestate``).
+        """
         if body.workflow not in ctx.graphs:
             raise _Failure(404, f"no workflow {shown(body.workflow)}", "workflow")
-        item = ctx.pool.submit(body.workflow, tenant, body.input, body.thread_id)
+        traced = _trigger(request, body.workflow)
+        item = ctx.pool.submit(
+            body.workflow, tenant, body.input, body.thread_id, trace_context=traced
+        )
         return _pending(item, ctx.graphs[body.workflow], ctx.time_limit)
 
     @app.post("/runs/{run_id}/cancel", status_code=202, response_model=RunSummary)
@@ -103,7 +113,9 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
 
 def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     @app.post("/runs/{run_id}/update", status_code=202, response_model=RunDetail)
-    def update(run_id: RunId, body: RunUpdate, tenant: str = tenant_dep) -> RunDetail:
+    def update(
+        run_id: RunId, body: RunUpdate, request: Request, tenant: str = tenant_dep
+    ) -> RunDetail:
         """A partial rebuild of a completed run: only the steps the change reaches execute."""
         store = _store(ctx.saver)
         try:
@@ -144,6 +156,7 @@ def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             change=change,
             base_thread=row.thread_id,
             base_checkpoint=base,
+            trace_context=_trigger(request, row.graph or ""),
         )
         pending = _pending(item, graph, ctx.time_limit)
         return pending.model_copy(update={"plan": the_plan.to_dict()})
@@ -259,6 +272,17 @@ def _page(
     return RunList(runs=rows, next_before=last)
 
 
+def _trigger(request: Request, workflow: str) -> dict[str, str] | None:
+    """The trace context a run triggered by ``request`` keeps (``_traces.carrier.trigger``)."""
+    return trigger(request.headers, TRIGGER_SPAN, {"langgraph_runner.graph.name": workflow})
+
+
+def _trace_id(ctx: Ctx, run_id: str, tenant: str) -> str | None:
+    """The trace id of a run the service queued (None: a run started some other way)."""
+    item = ctx.pool.queue.get(run_id)
+    return None if item is None or item.tenant != tenant else item.trace_id
+
+
 def _row(ctx: Ctx, run_id: str, tenant: str) -> RunRecord | None:
     store = _store(ctx.saver)
     try:
@@ -277,7 +301,11 @@ def _detail(ctx: Ctx, run_id: str, tenant: str) -> RunDetail:
         row = _row(ctx, run_id, tenant)
         if row is None:
             raise _Failure(404, f"no run {shown(run_id)}", "run_id")
-    detail = RunDetail(**_summary(row).model_dump(), time_limit=ctx.time_limit)
+    detail = RunDetail(
+        **_summary(row).model_dump(),
+        time_limit=ctx.time_limit,
+        trace_id=_trace_id(ctx, row.run_id, tenant),
+    )
     try:
         report = run_report(
             ctx.saver, row.thread_id or "", tenant=tenant, budgets=ctx.budgets, run_id=row.run_id
@@ -361,6 +389,7 @@ def _pending(item: Pending, graph: Any, time_limit: float | None) -> RunDetail:
         steps_total=len(nodes),
         steps=[StepBody(name=n, status="pending") for n in nodes],
         time_limit=time_limit,
+        trace_id=item.trace_id,
     )
 
 

@@ -49,6 +49,7 @@ from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
 from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
+from langgraph_runner._traces.carrier import attach, detach, trace_id_of
 
 __all__ = ["IDLE_WAIT", "LISTEN_RETRY", "POLL_WAIT", "Pending", "Workers"]
 
@@ -76,11 +77,13 @@ class Pending:
     workflow: str
     created_at: float
     cancelled: bool = False
+    trace_id: str | None = None
 
 
 def _pending(item: QueuedRun, *, cancelled: bool = False) -> Pending:
     shown = shown_thread_id(item.thread_id)
-    return Pending(item.run_id, shown, item.tenant, item.workflow, item.created_at, cancelled)
+    at = item.created_at
+    return Pending(item.run_id, shown, item.tenant, item.workflow, at, cancelled, item.trace_id)
 
 
 class Workers:
@@ -154,12 +157,15 @@ class Workers:
         change: Change | None = None,
         base_thread: str | None = None,
         base_checkpoint: str | None = None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> Pending:
         """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once.
 
         ``thread_id`` is the tenant's own (default: a new one, the run id); it is stored
         as ``scoped_thread_id(tenant, thread_id)``. A rebuild names its base run by the
         stored ``base_thread`` and that run's last checkpoint, ``base_checkpoint``.
+        ``trace_context`` (W3C ``traceparent``/``tracestate``) is kept with the run: the
+        worker that executes it (or resumes it) continues that trace.
         """
         run_id = str(uuid.uuid4())
         plain: dict[str, Any] | None = None
@@ -175,6 +181,7 @@ class Workers:
             inp,
             change=plain,
             base_thread=base_thread,
+            trace_context=trace_context,
         )
         self.start()
         self._wake.set()
@@ -321,8 +328,20 @@ class Workers:
         self.queue.complete(item.run_id)
 
     def _run(self, item: QueuedRun) -> Any:
+        # The run continues the trace it was triggered in (its records carry that trace id
+        # even without OpenTelemetry), on every worker that executes or resumes it.
+        token = attach(item.trace_context)
+        try:
+            return self._run_traced(item)
+        finally:
+            detach(token)
+
+    def _run_traced(self, item: QueuedRun) -> Any:
         graph = self._graphs[item.workflow]
         config: Any = {"run_id": item.run_id, "configurable": {"thread_id": item.thread_id}}
+        trace_id = trace_id_of(item.trace_context)
+        if trace_id is not None:
+            config["configurable"]["trace_id"] = trace_id
         resume = item.attempts > 1 and self._checkpointed(graph, item)
         if item.change is not None and not resume:
             base: Any = {"configurable": {"thread_id": item.base_thread}}
