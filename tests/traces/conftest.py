@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -39,6 +40,16 @@ def tracing() -> Iterator[Tracing]:
     finally:
         spans.use_provider(before)
         provider.shutdown()
+
+
+@pytest.fixture
+def untraced() -> Iterator[None]:
+    """No SDK provider for this test, even when the process has set a global one."""
+    before = spans.use_provider(trace.NoOpTracerProvider())
+    try:
+        yield
+    finally:
+        spans.use_provider(before)
 
 
 def texts(span: Any) -> list[str]:

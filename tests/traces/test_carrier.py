@@ -103,7 +103,7 @@ def test_a_trigger_without_a_trace_starts_one(tracing: Tracing) -> None:
     assert span.parent is None and carrier.trace_id_of(kept) == hex_trace(span)
 
 
-def test_a_trigger_without_spans_keeps_the_headers() -> None:
+def test_a_trigger_without_spans_keeps_the_headers(untraced: None) -> None:
     """No SDK provider: the caller's context is kept as it came (none: None)."""
     headers = {"traceparent": TRACEPARENT, "tracestate": "v=1"}
     assert carrier.trigger(headers, "trigger", {}) == headers
@@ -212,7 +212,9 @@ def test_a_run_triggered_with_a_traceparent_ends_up_in_that_trace(
     assert result.trace_id == result.output["seen"] == got["trace_id"] == TRACE
 
 
-def test_without_spans_the_run_still_carries_the_callers_trace_id(backend: Backend) -> None:
+def test_without_spans_the_run_still_carries_the_callers_trace_id(
+    backend: Backend, untraced: None
+) -> None:
     """No SDK provider: the worker's run, its nodes and GET still name the caller's trace."""
     assert not spans.enabled()
     with TestClient(backend.app()) as c:

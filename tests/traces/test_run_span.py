@@ -181,7 +181,9 @@ def test_a_cancelled_task_ends_its_span_cancelled(tracing: Tracing) -> None:
 
 
 @MODES
-def test_without_a_provider_no_span_and_the_run_id_names_the_trace(mode: str) -> None:
+def test_without_a_provider_no_span_and_the_run_id_names_the_trace(
+    mode: str, untraced: None
+) -> None:
     """No SDK provider: the trace id is the run id, as without OpenTelemetry."""
     graph = _graph(("a", _node(mode, _boom, on_error="record")))
     result = _go(mode, graph, on_step_failure="continue")

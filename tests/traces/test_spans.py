@@ -23,12 +23,26 @@ def _fail() -> None:
     raise ConnectionError(f"upstream refused api_key={SECRET} at https://u:hunter2pass@db/x")
 
 
-def test_no_sdk_provider_makes_no_span() -> None:
-    """With the API's proxy provider (no SDK set), spans are off and none is made."""
-    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-    assert spans.tracer_provider() is None
-    assert not spans.enabled()
-    assert spans.start_span("x", {"a": "b"}) is None
+@pytest.mark.parametrize("kind", ["proxy", "noop"])
+def test_no_sdk_provider_makes_no_span(kind: str) -> None:
+    """With the API's proxy or no-op provider (no SDK set), spans are off and none is made."""
+    given = trace.ProxyTracerProvider() if kind == "proxy" else trace.NoOpTracerProvider()
+    before = spans.use_provider(given)
+    try:
+        assert spans.tracer_provider() is None
+        assert not spans.enabled()
+        assert spans.start_span("x", {"a": "b"}) is None
+    finally:
+        spans.use_provider(before)
+
+
+def test_the_global_provider_is_used_when_none_is_given(untraced: None) -> None:
+    """use_provider(None) falls back to the global provider (the API's proxy when unset)."""
+    spans.use_provider(None)
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        assert spans.tracer_provider() is None
+    else:  # a provider this process set earlier
+        assert spans.tracer_provider() is trace.get_tracer_provider()
 
 
 def test_without_opentelemetry_imported_nothing_is_looked_up(
