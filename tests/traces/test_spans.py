@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -16,6 +19,7 @@ class BillingError(Exception):
     """An exception class of the application's own."""
 
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-proj-Abcdefghijklmnopqrstuvwxyz0123456789ABCD"
 
 
@@ -130,3 +134,54 @@ def test_use_provider_returns_the_one_before(tracing: Tracing) -> None:
     finally:
         spans.use_provider(before)
     assert spans.enabled()
+
+
+WITHOUT_OTEL = """
+import sys
+from importlib.abc import MetaPathFinder
+
+
+class NoOtel(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "opentelemetry" or name.startswith("opentelemetry."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NoOtel())
+
+from typing_extensions import TypedDict
+from langgraph.graph import END, START, StateGraph
+
+from langgraph_runner import create_node
+from langgraph_runner._traces import carrier, spans
+from langgraph_runner.runs import run
+
+
+class S(TypedDict, total=False):
+    x: int
+
+
+g = StateGraph(S)
+g.add_node("a", create_node(lambda s: {"x": 2}))
+g.add_edge(START, "a")
+g.add_edge("a", END)
+result = run(g.compile(), {"x": 1})
+parent = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+assert "opentelemetry.trace" not in sys.modules
+assert not spans.enabled() and spans.current_trace_id() is None
+assert carrier.attach(parent) is None and carrier.trigger(parent, "t", {}) == parent
+print(result.status, result.trace_id == result.run_id)
+"""
+
+
+def test_the_package_runs_without_opentelemetry(tmp_path: Path) -> None:
+    """With OpenTelemetry not importable, runs work and the trace helpers do nothing."""
+    script = tmp_path / "without_otel.py"
+    script.write_text(WITHOUT_OTEL, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "completed True"
