@@ -165,7 +165,7 @@ class RunDetail(RunSummary):
         default=None,
         description="The trace id (32 hex chars) the run's records, log events and "
         "OpenTelemetry spans carry: the trace of the request that triggered it, else its "
-        "run id (None: a run this service did not queue).",
+        "run id (None: a run this service did not queue, or whose queue row was purged).",
     )
 
 
