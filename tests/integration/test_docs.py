@@ -124,14 +124,31 @@ def test_pages_hold_no_development_log_or_machine_paths() -> None:
 
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An empty working directory, fresh shared breakers and logging left as it was."""
+    """An empty working directory, fresh shared breakers, logging and tracing left as they were."""
     monkeypatch.chdir(tmp_path)
     reset_circuit_breakers()
+    _keep_tracer_provider(monkeypatch)
     logger = logging.getLogger("langgraph_runner")
     saved = (list(logger.handlers), logger.level, logger.propagate)
     yield
     logger.handlers[:], logger.level, logger.propagate = saved
     reset_circuit_breakers()
+
+
+def _keep_tracer_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let a block set OpenTelemetry's global tracer provider (once a process) for itself only.
+
+    A provider left set would make every later run in this process a span, and its trace id
+    the span's rather than the run id.
+    """
+    try:
+        from opentelemetry import trace
+        from opentelemetry.util._once import Once
+    except ImportError:  # no OpenTelemetry: nothing a block could set
+        return
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", trace._TRACER_PROVIDER)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", Once())
 
 
 def _run(example: CodeExample, source: str) -> None:

@@ -621,3 +621,35 @@ def test_a_broken_listening_connection_is_opened_again(
             backend.cleanup()
     assert result.status == "completed"
     assert (workers.wakeups["notify"] >= 1, workers.wakeups["poll"]) == (True, 0)
+
+
+def test_an_older_sqlite_queue_table_gains_the_trace_context_column(tmp_path: Path) -> None:
+    """A queue table made before trace contexts were kept gets the column on first use."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        f"CREATE TABLE {QUEUE_TABLE} ("
+        " run_id TEXT PRIMARY KEY, queue TEXT NOT NULL, workflow TEXT NOT NULL, tenant TEXT,"
+        " thread_id TEXT NOT NULL, input TEXT, change TEXT, base_thread TEXT,"
+        " status TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, owner TEXT,"
+        " lease_until DOUBLE PRECISION, attempts INTEGER NOT NULL DEFAULT 0,"
+        " cancel_requested INTEGER NOT NULL DEFAULT 0, finished_at DOUBLE PRECISION)"
+    )
+    old.execute(
+        f"INSERT INTO {QUEUE_TABLE} (run_id, queue, workflow, thread_id, input, status,"
+        " created_at) VALUES ('old', 'q', 'chain', 'old', 'null', 'queued', 1.0)"
+    )
+    old.commit()
+    old.close()
+    context = {"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01"}
+    with open_checkpointer(f"sqlite:///{path}") as saver:
+        q = RunQueue(saver, queue="q")
+        try:
+            q.enqueue("new", "chain", None, "new", None, trace_context=context)
+            got, before = q.get("new"), q.get("old")
+        finally:
+            q.close()
+    assert got is not None and got.trace_context == context and got.trace_id == "ab" * 16
+    assert before is not None and before.trace_context is None and before.trace_id == "old"

@@ -7,9 +7,12 @@ import contextvars
 import hashlib
 import itertools
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
+
+from langgraph_runner._traces.spans import current_trace_id
 
 __all__ = [
     "BUDGET_VIEW",
@@ -253,6 +256,7 @@ def ids_from_config(
     """Derive ``(trace_id, graph_execution_id, thread_id, run_id)`` from a RunnableConfig.
 
     trace_id: ``configurable["trace_id"]``, else ``metadata["trace_id"]``, else the
+    trace id of the current OpenTelemetry span (when one is current), else the
     run id, else the id generated once for ``run_anchor`` (LangGraph's per-run
     ``RunControl``), else a fresh id. graph_execution_id: the thread id, else the
     run id, else the trace id. ``run_id`` is the fallback run id when the config
@@ -273,13 +277,15 @@ def run_ids(
     """``ids_from_config``'s four ids, and the run's ``RunScope`` when its id was generated.
 
     A run is named when its trace id came from the caller (a trace or run id in
-    the config) or from ``run_id``: another process may then be running (resuming)
-    the same run, and the scope is None. Otherwise the trace id was generated here,
-    once per ``run_anchor``, and the scope is that run's (None without an anchor:
-    a fresh id for a call outside any graph run).
+    the config, or the current span's trace) or from ``run_id``: another process
+    may then be running (resuming) the same run, and the scope is None. Otherwise
+    the trace id was generated here, once per ``run_anchor``, and the scope is that
+    run's (None without an anchor: a fresh id for a call outside any graph run).
     """
     scope = None
     if not config:
+        if _OTEL in _MODULES and (span_trace := current_trace_id()) is not None:
+            return span_trace, run_id or span_trace, None, run_id, None
         if run_id:
             return run_id, run_id, None, run_id, None
         if run_anchor is not None:
@@ -297,6 +303,8 @@ def run_ids(
     raw_trace = configurable.get("trace_id") or metadata.get("trace_id")
     if raw_trace:
         trace_id = str(raw_trace)
+    elif _OTEL in _MODULES and (span_trace := current_trace_id()) is not None:
+        trace_id = span_trace
     elif run_id:
         trace_id = run_id
     elif run_anchor is not None:
@@ -321,3 +329,6 @@ def idempotency_key_for(thread_id: str | None, checkpoint_ns: str | None, task_i
 
 
 _EMPTY: Mapping[str, Any] = {}
+# Whether OpenTelemetry is in use: one dict lookup, so a run without it pays nothing more.
+_MODULES = sys.modules
+_OTEL = "opentelemetry.trace"

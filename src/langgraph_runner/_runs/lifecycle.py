@@ -13,6 +13,10 @@ the caller gave one), which LangGraph uses as its root run id and hands to every
 node (``runtime.execution_info.run_id``), so the run's events, node events and
 records share one ``trace_id`` and ``graph_execution_id``.
 
+Under OpenTelemetry (an SDK tracer provider set), each run is a ``langgraph_runner.run``
+span (``_traces.run_span``), a child of the span current when it starts; the run's
+``trace_id`` is then that span's trace id, unless the config names one.
+
 Events (through the same event logger as node events): ``run.started``, then one
 of ``run.completed``, ``run.interrupted``, ``run.failed``, ``run.cancelled``, each
 with ``duration_ms``, per-status node counts and any ``connection_wait_ms`` (its first
@@ -47,6 +51,7 @@ from langgraph_runner._runs.session import RunResult, RunSession
 from langgraph_runner._runs.status import RunStatus
 from langgraph_runner._runs.tenancy import aadmit, admit
 from langgraph_runner._runs.tracker import NodeRunStatus
+from langgraph_runner._traces.run_span import RunSpan
 
 __all__ = [
     "NodeRunStatus",
@@ -146,7 +151,8 @@ def _start(
 def _run_sync(
     graph: Any, input: Any, state: RunSession, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
-    with listening(state):  # its waits for a pooled connection are told to the run
+    # The run's span (when spans are made) is current from before its admission to its end.
+    with RunSpan(state), listening(state):  # its connection waits are told to the run
         if state.saver is not None:  # another tenant's thread reads like a missing one
             failed = functools.partial(state._store_failed, when="start")
             admit(state.saver, state.thread_id, state.tenant, state.run_id, failed)
@@ -198,7 +204,7 @@ async def arun(
 async def _run_async(
     graph: Any, input: Any, state: RunSession, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
-    with listening(state):  # its waits for a pooled connection are told to the run
+    with RunSpan(state), listening(state):  # its connection waits are told to the run
         on_loop = state.saver is not None and arows.applies(state.saver)
         if state.saver is not None:  # another tenant's thread reads like a missing one
             failed = functools.partial(state._store_failed, when="start")

@@ -46,6 +46,7 @@ from langgraph_runner._runs.task_times import record_times
 from langgraph_runner._runs.tenancy import check_tenant
 from langgraph_runner._runs.thread_lock import ThreadLock
 from langgraph_runner._runs.tracker import NodeRunStatus, Tracker, is_cancel
+from langgraph_runner._traces.run_span import Outcome
 
 __all__ = [
     "MAX_TIME_LIMIT",
@@ -175,6 +176,7 @@ class RunSession:
         self.saver = saver if isinstance(saver, BaseCheckpointSaver) else None
         self.store: RunStore | None = None
         self.trace_id, self.exec_id, self.thread_id, run_id = ids_from_config(cfg)
+        self.outcome: Outcome | None = None  # set when the run concludes (its span reads it)
         self.run_id = run_id or str(root)
         self.graph_name = str(getattr(graph, "name", None) or type(graph).__name__)
         nodes = getattr(graph, "nodes", None)
@@ -293,6 +295,10 @@ class RunSession:
         self.control.request_drain(TIME_LIMIT_REASON)
         self.controller.abort(TIME_LIMIT_REASON)
 
+    def retrace(self) -> None:
+        """Take the trace id of the span now current (the run's), unless the config names one."""
+        self.trace_id = ids_from_config(self.config)[0]
+
     def ids(self) -> dict[str, Any]:
         return {
             "graph": self.graph_name,
@@ -329,6 +335,7 @@ class RunSession:
         duration = round((time.perf_counter() - self.t0) * 1000, 3)
         reason: str | None = None
         status: str
+        timed_out = False
         if self.failed_step is not None and (error is None or isinstance(error, GraphDrained)):
             # The failed step stopped the run (drained), or was the last one.
             status, error = "failed", self.failed_step
@@ -336,7 +343,7 @@ class RunSession:
         elif error is None:
             status = "interrupted" if interrupted(output) else "completed"
         elif self.expired or ran_out(error):  # the time limit ended it, however it surfaced
-            status, reason = "cancelled", TIME_LIMIT_REASON
+            status, reason, timed_out = "cancelled", TIME_LIMIT_REASON, True
         elif self.cancel_reason is not None and is_cancel(error):
             status, reason = "cancelled", self.cancel_reason
         elif is_cancel(error):
@@ -358,6 +365,7 @@ class RunSession:
             status, logging.WARNING if status == "cancelled" else logging.ERROR
         )
         self.log.emit(level, f"run.{status}", **fields, **self.extra, **self.ids())
+        self.outcome = (status, reason, error, timed_out)
         result = RunResult(
             output=output if error is None else None,
             status=RunStatus(status),

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._runs.run_store import RunRecord
 from langgraph_runner._service.guards import shown
-from langgraph_runner._service.routes import Ctx, RunId, pending_detail, run_row, store_of
+from langgraph_runner._service.routes import (
+    Ctx,
+    RunId,
+    pending_detail,
+    run_row,
+    store_of,
+    trace_of,
+)
 from langgraph_runner._service.schemas import RunDetail, RunResume
 
 __all__ = ["RETRYABLE", "add_follow_up_routes"]
@@ -30,20 +37,22 @@ def add_follow_up_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     """Put ``resume`` and ``retry`` on ``app``."""
 
     @app.post("/runs/{run_id}/resume", status_code=202, response_model=RunDetail)
-    def resume(run_id: RunId, body: RunResume, tenant: str = tenant_dep) -> RunDetail:
+    def resume(
+        run_id: RunId, body: RunResume, request: Request, tenant: str = tenant_dep
+    ) -> RunDetail:
         """Answer an interrupted run's ``interrupt()``: a new run on its thread goes on
         from there, ``interrupt()`` returning ``value``."""
         row = _latest_of_thread(ctx, run_id, tenant, {"interrupted"}, "resumed")
         follow = {"kind": "resume", "value": body.value}
-        return _queue(ctx, row, tenant, follow)
+        return _queue(ctx, row, tenant, follow, trace_of(request, row.graph or ""))
 
     @app.post("/runs/{run_id}/retry", status_code=202, response_model=RunDetail)
-    def retry(run_id: RunId, tenant: str = tenant_dep) -> RunDetail:
+    def retry(run_id: RunId, request: Request, tenant: str = tenant_dep) -> RunDetail:
         """Run a failed, cancelled or abandoned run on from its last checkpoint (finished
         steps are kept), or re-run a blocked run's blocked nodes."""
         row = _latest_of_thread(ctx, run_id, tenant, RETRYABLE, "retried")
         follow = {"kind": "retry"}
-        return _queue(ctx, row, tenant, follow)
+        return _queue(ctx, row, tenant, follow, trace_of(request, row.graph or ""))
 
 
 def _latest_of_thread(
@@ -77,7 +86,22 @@ def _latest_of_thread(
     return row
 
 
-def _queue(ctx: Ctx, row: RunRecord, tenant: str, follow: dict[str, Any]) -> RunDetail:
+def _queue(
+    ctx: Ctx,
+    row: RunRecord,
+    tenant: str,
+    follow: dict[str, Any],
+    trace_context: dict[str, str] | None,
+) -> RunDetail:
+    """Queue the follow-up run on ``row``'s thread, in the request's trace."""
     workflow = row.graph or ""
-    item = ctx.pool.submit(workflow, tenant, None, None, follow=follow, stored_thread=row.thread_id)
+    item = ctx.pool.submit(
+        workflow,
+        tenant,
+        None,
+        None,
+        follow=follow,
+        stored_thread=row.thread_id,
+        trace_context=trace_context,
+    )
     return pending_detail(item, ctx.graphs[workflow], ctx.time_limit)

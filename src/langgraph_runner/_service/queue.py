@@ -25,8 +25,10 @@ worker's process passes the cancel on at once. Polling stays as the fallback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -38,6 +40,7 @@ from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.run_store import RunStore, owner
 from langgraph_runner._runs.store_registry import open_run_store
+from langgraph_runner._traces.carrier import trace_id_of
 
 __all__ = ["CANCEL", "CHANNEL", "QUEUE_TABLE", "Listener", "QueuedRun", "RunQueue"]
 
@@ -48,7 +51,7 @@ CHANNEL = QUEUE_TABLE
 CANCEL = "cancel:"
 _COLUMNS = (
     "run_id, queue, workflow, tenant, thread_id, input, change, base_thread, status,"
-    " created_at, owner, lease_until, attempts, cancel_requested"
+    " created_at, owner, lease_until, attempts, cancel_requested, trace_context"
 )
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {QUEUE_TABLE} ("
@@ -60,6 +63,10 @@ _DDL = (
     f"CREATE INDEX IF NOT EXISTS {QUEUE_TABLE}_ready ON {QUEUE_TABLE} (queue, status, created_at)",
     f"CREATE INDEX IF NOT EXISTS {QUEUE_TABLE}_tenant ON {QUEUE_TABLE} (tenant, created_at)",
 )
+# Added columns (older tables get them on first use): the W3C trace context a run was
+# triggered under (JSON: ``traceparent``, ``tracestate``), which its worker continues.
+_ADDED = (("trace_context", "TEXT"),)
+_PG_ADDED = tuple(f"ALTER TABLE {QUEUE_TABLE} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in _ADDED)
 _CLAIMABLE = "(status = 'queued' OR (status = 'claimed' AND lease_until < ?))"
 _now = time.time  # the clock leases are judged with (tests replace it)
 
@@ -82,6 +89,12 @@ class QueuedRun:
     lease_until: float | None = None
     attempts: int = 0  # claims so far: above 1, an earlier worker stopped mid-run
     cancel_requested: bool = False
+    trace_context: Mapping[str, str] | None = None  # W3C traceparent/tracestate to continue
+
+    @property
+    def trace_id(self) -> str:
+        """The trace id the run's records and spans carry: its trigger's, else its run id."""
+        return trace_id_of(self.trace_context) or self.run_id
 
 
 class RunQueue:
@@ -104,7 +117,20 @@ class RunQueue:
         self.lease = float(lease)
         self.owner = owner()
         self._sql.setup(_DDL, QUEUE_TABLE)
+        self._add_columns()
         self._saver = saver
+
+    def _add_columns(self) -> None:
+        """Give a queue table made by an older version the columns added since."""
+        if self._postgres:
+            self._sql.setup(_PG_ADDED, QUEUE_TABLE)
+            return
+        _, rows = self._sql.run(f"PRAGMA table_info({QUEUE_TABLE})")
+        have = {str(_at(r, 1, "name")) for r in rows}
+        for name, kind in _ADDED:
+            if name not in have:
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                    self._sql.run(f"ALTER TABLE {QUEUE_TABLE} ADD COLUMN {name} {kind}")
 
     @property
     def postgres(self) -> bool:
@@ -137,8 +163,10 @@ class RunQueue:
         *,
         change: Mapping[str, Any] | None = None,
         base_thread: str | None = None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> QueuedRun:
-        """Add a run to the queue (its input and change must be JSON)."""
+        """Add a run to the queue (its input and change must be JSON; ``trace_context``:
+        the W3C trace context its worker runs it under)."""
         item = QueuedRun(
             run_id=run_id,
             queue=self.queue,
@@ -149,11 +177,12 @@ class RunQueue:
             change=change,
             base_thread=base_thread,
             created_at=_now(),
+            trace_context=dict(trace_context) if trace_context else None,
         )
         insert = (
             f"INSERT INTO {QUEUE_TABLE} (run_id, queue, workflow, tenant, thread_id, input,"
-            " change, base_thread, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)"
+            " change, base_thread, status, created_at, trace_context)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)"
         )
         self._sql.run(
             # PostgreSQL: the row and its notification in one statement (sent at commit).
@@ -170,6 +199,7 @@ class RunQueue:
                 None if change is None else json.dumps(change),
                 base_thread,
                 item.created_at,
+                None if item.trace_context is None else json.dumps(item.trace_context),
                 *((CHANNEL, self.queue) if self._postgres else ()),
             ),
         )
@@ -362,4 +392,18 @@ def _queued(row: Any) -> QueuedRun:
         lease_until=None if v["lease_until"] is None else float(v["lease_until"]),
         attempts=int(v["attempts"] or 0),
         cancel_requested=bool(int(v["cancel_requested"] or 0)),
+        trace_context=_trace_context(v["trace_context"]),
     )
+
+
+def _trace_context(raw: Any) -> dict[str, str] | None:
+    """A stored trace context, or None (none stored, or not the JSON object of strings it was)."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)} or None

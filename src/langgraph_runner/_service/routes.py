@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query
+from fastapi import FastAPI, Path, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
@@ -46,6 +46,7 @@ from langgraph_runner._service.schemas import (
     WorkflowBody,
 )
 from langgraph_runner._service.workers import Pending, Workers
+from langgraph_runner._traces.carrier import trigger
 
 __all__ = [
     "LIVE",
@@ -56,6 +57,7 @@ __all__ = [
     "pending_detail",
     "run_row",
     "store_of",
+    "trace_of",
 ]
 
 
@@ -86,17 +88,26 @@ class Ctx:
 
 MAX_WAIT = 300.0
 """The longest ``GET /runs/{id}/wait`` may hold a request, in seconds."""
+TRIGGER_SPAN = "langgraph_runner.trigger"
+"""The span of a run's trigger (``POST /runs``) when spans are made; the run's span is its child."""
+
 _CANCELLABLE = frozenset({"pending", "running", "cancelled", "interrupted"})
 """A run in one of these answers a cancel 202 (an ended one: 409, nothing changes)."""
 
 
 def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     @app.post("/runs", status_code=202, response_model=RunDetail)
-    def create_run(body: RunCreate, tenant: str = tenant_dep) -> RunDetail:
-        """Trigger a run: answered at once with its id and its steps pending."""
+    def create_run(body: RunCreate, request: Request, tenant: str = tenant_dep) -> RunDetail:
+        """Trigger a run: answered at once with its id and its steps pending.
+
+        The run continues the request's trace (its ``traceparent``/``tracestate``).
+        """
         if body.workflow not in ctx.graphs:
             raise _Failure(404, f"no workflow {shown(body.workflow)}", "workflow")
-        item = ctx.pool.submit(body.workflow, tenant, body.input, body.thread_id)
+        traced = trace_of(request, body.workflow)
+        item = ctx.pool.submit(
+            body.workflow, tenant, body.input, body.thread_id, trace_context=traced
+        )
         return pending_detail(item, ctx.graphs[body.workflow], ctx.time_limit)
 
     @app.post("/runs/{run_id}/cancel", status_code=202, response_model=RunSummary)
@@ -116,7 +127,9 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
 
 def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     @app.post("/runs/{run_id}/update", status_code=202, response_model=RunDetail)
-    def update(run_id: RunId, body: RunUpdate, tenant: str = tenant_dep) -> RunDetail:
+    def update(
+        run_id: RunId, body: RunUpdate, request: Request, tenant: str = tenant_dep
+    ) -> RunDetail:
         """A partial rebuild of a completed run: only the steps the change reaches execute."""
         store = store_of(ctx.saver)
         try:
@@ -157,6 +170,7 @@ def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             change=change,
             base_thread=row.thread_id,
             base_checkpoint=base,
+            trace_context=trace_of(request, row.graph or ""),
         )
         pending = pending_detail(item, graph, ctx.time_limit)
         return pending.model_copy(update={"plan": the_plan.to_dict()})
@@ -290,6 +304,17 @@ def _page(
     return RunList(runs=rows, next_before=last)
 
 
+def trace_of(request: Request, workflow: str) -> dict[str, str] | None:
+    """The trace context a run triggered by ``request`` keeps (``_traces.carrier.trigger``)."""
+    return trigger(request.headers, TRIGGER_SPAN, {"langgraph_runner.graph.name": workflow})
+
+
+def _trace_id(ctx: Ctx, run_id: str, tenant: str) -> str | None:
+    """The trace id of a run the service queued (None: a run started some other way)."""
+    item = ctx.pool.queue.get(run_id)
+    return None if item is None or item.tenant != tenant else item.trace_id
+
+
 def run_row(ctx: Ctx, run_id: str, tenant: str) -> RunRecord | None:
     store = store_of(ctx.saver)
     try:
@@ -308,7 +333,11 @@ def _detail(ctx: Ctx, run_id: str, tenant: str) -> RunDetail:
         row = run_row(ctx, run_id, tenant)
         if row is None:
             raise _Failure(404, f"no run {shown(run_id)}", "run_id")
-    detail = RunDetail(**_summary(row).model_dump(), time_limit=ctx.time_limit)
+    detail = RunDetail(
+        **_summary(row).model_dump(),
+        time_limit=ctx.time_limit,
+        trace_id=_trace_id(ctx, row.run_id, tenant),
+    )
     try:
         report = run_report(
             ctx.saver, row.thread_id or "", tenant=tenant, budgets=ctx.budgets, run_id=row.run_id
@@ -398,6 +427,7 @@ def pending_detail(item: Pending, graph: Any, time_limit: float | None) -> RunDe
         steps_total=len(nodes),
         steps=[StepBody(name=n, status="pending") for n in nodes],
         time_limit=time_limit,
+        trace_id=item.trace_id,
     )
 
 

@@ -185,6 +185,12 @@ class RunDetail(RunSummary):
     time_limit: float | None = Field(
         default=None, description="Seconds each run of this service may take (None: no limit)."
     )
+    trace_id: str | None = Field(
+        default=None,
+        description="The trace id (32 hex chars) the run's records, log events and "
+        "OpenTelemetry spans carry: the trace of the request that triggered it, else its "
+        "run id (None: a run this service did not queue, or whose queue row was purged).",
+    )
 
 
 class WorkflowBody(BaseModel):

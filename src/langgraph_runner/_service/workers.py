@@ -52,6 +52,7 @@ from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
 from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
+from langgraph_runner._traces.carrier import attach, detach, trace_id_of
 
 __all__ = ["IDLE_WAIT", "LISTEN_RETRY", "POLL_WAIT", "Pending", "Workers"]
 
@@ -79,11 +80,13 @@ class Pending:
     workflow: str
     created_at: float
     cancelled: bool = False
+    trace_id: str | None = None
 
 
 def _pending(item: QueuedRun, *, cancelled: bool = False) -> Pending:
     shown = shown_thread_id(item.thread_id)
-    return Pending(item.run_id, shown, item.tenant, item.workflow, item.created_at, cancelled)
+    at = item.created_at
+    return Pending(item.run_id, shown, item.tenant, item.workflow, at, cancelled, item.trace_id)
 
 
 class Workers:
@@ -159,6 +162,7 @@ class Workers:
         base_checkpoint: str | None = None,
         follow: Mapping[str, Any] | None = None,
         stored_thread: str | None = None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> Pending:
         """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once.
 
@@ -169,6 +173,8 @@ class Workers:
         how in ``follow``: ``{"kind": "resume", "value": ...}`` answers its
         ``interrupt()``, ``{"kind": "retry"}`` re-runs its blocked nodes (a failure
         recorded in the state) or else runs on from its last checkpoint.
+        ``trace_context`` (W3C ``traceparent``/``tracestate``) is kept with the run: the
+        worker that executes it (or resumes it) continues that trace.
         """
         run_id = str(uuid.uuid4())
         plain: dict[str, Any] | None = dict(follow) if follow is not None else None
@@ -184,6 +190,7 @@ class Workers:
             inp,
             change=plain,
             base_thread=base_thread,
+            trace_context=trace_context,
         )
         self.start()
         self._wake.set()
@@ -330,8 +337,20 @@ class Workers:
         self.queue.complete(item.run_id)
 
     def _run(self, item: QueuedRun) -> Any:
+        # The run continues the trace it was triggered in (its records carry that trace id
+        # even without OpenTelemetry), on every worker that executes or resumes it.
+        token = attach(item.trace_context)
+        try:
+            return self._run_traced(item)
+        finally:
+            detach(token)
+
+    def _run_traced(self, item: QueuedRun) -> Any:
         graph = self._graphs[item.workflow]
         config: Any = {"run_id": item.run_id, "configurable": {"thread_id": item.thread_id}}
+        trace_id = trace_id_of(item.trace_context)
+        if trace_id is not None:
+            config["configurable"]["trace_id"] = trace_id
         resume = item.attempts > 1 and self._checkpointed(graph, item)
         kind = (item.change or {}).get("kind")
         if kind is not None:  # it continues an earlier run of its thread
