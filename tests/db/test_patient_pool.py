@@ -246,14 +246,15 @@ def test_a_connection_left_in_a_transaction_or_broken_is_not_handed_over() -> No
 
 
 def test_once_every_connection_is_lent_no_statement_waits_in_psycopg_pools_queue() -> None:
-    """With many statements at once, those that find every connection lent wait in the
-    pool's own queue and are handed returned connections, even while a connection is on
-    its way to a statement that has not resumed yet: psycopg_pool's own wait (a task, a
-    timer and a condition each) is not used, every statement completes, none is lost."""
+    """With many statements at once on a ready pool, those that find every connection lent
+    wait for a slot in front of the pool and get returned connections:
+    psycopg_pool's own wait (a task, a timer and a condition each) is not used, every
+    statement completes, none is lost."""
 
     async def main() -> tuple[int, int, int]:
         pool_ = await _async_pool(2, "test-own-queue")
         try:
+            await pool_.wait()  # its connections open (a connection being opened is waited for)
             done: list[int] = []
 
             async def one(n: int) -> None:
