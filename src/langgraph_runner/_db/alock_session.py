@@ -26,8 +26,8 @@ import threading
 import weakref
 from typing import Any
 
+from langgraph_runner._db.broken import aretry_broken, is_broken, raise_last
 from langgraph_runner._db.lock_session import HeldLocks, LockHolder
-from langgraph_runner._db.pool import is_broken
 from langgraph_runner._internal.extras import require_extra
 
 __all__ = ["AsyncLockSession", "asessions"]
@@ -101,16 +101,28 @@ class AsyncLockSession(HeldLocks):
         )
         params = ([k for k, _ in ops], [op for _, op in ops])
         lost: list[LockHolder] = []
+        rows = await aretry_broken(
+            self._fetch,
+            sql,
+            params,
+            lost,
+            database=self.database,
+            attempts=2,  # the connection, then one new connection
+            on_retry=self._drop,
+            giving_up=raise_last,
+        )
+        return [bool(row[0]) for row in rows], lost
+
+    async def _fetch(self, sql: str, params: Any, lost: list[LockHolder]) -> list[Any]:
+        """``sql`` on the session's connection (a new one if it has none: ``lost`` gets the
+        holders that lost their lock meanwhile); its rows. No ``sql``: the new connection
+        or a round trip proves it alive."""
         if self._conn is None or self._conn.closed:
-            lost = await self._connect()
-        try:
-            cursor = await self._conn.execute(sql, params)
-        except Exception as exc:
-            if not is_broken(exc):
-                raise
             lost += await self._connect()
-            cursor = await self._conn.execute(sql, params)
-        return [bool(row[0]) for row in await cursor.fetchall()], lost
+            if not sql:
+                return []
+        cursor = await self._conn.execute(sql, params)
+        return list(await cursor.fetchall()) if sql else []
 
     def _submit(self, key: int, take: bool) -> asyncio.Future[bool]:
         """Queue one take or let-go for the next statement; its answer."""
@@ -213,18 +225,20 @@ class AsyncLockSession(HeldLocks):
             if not self._held:
                 return
             try:
-                if self._conn is None or self._conn.closed:
-                    raise self._psycopg.OperationalError("lock connection closed")
-                await self._conn.execute("")
-            except Exception as exc:
+                await aretry_broken(
+                    self._fetch,
+                    "",
+                    (),
+                    lost,
+                    database=self.database,
+                    attempts=2,
+                    on_retry=self._drop,
+                    giving_up=raise_last,
+                )
+            except Exception as exc:  # still down: every lock is in doubt
                 if not is_broken(exc):
                     raise
-                try:
-                    lost = await self._connect()
-                except Exception as again:  # still down: every lock is in doubt
-                    if not is_broken(again):
-                        raise
-                    lost = self._all_lost()
+                lost = self._all_lost()
         self._tell(lost)
 
     def check_soon(self) -> None:

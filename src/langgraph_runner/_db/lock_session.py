@@ -22,7 +22,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from langgraph_runner._db.pool import database_name, is_broken, settings_key
+from langgraph_runner._db.broken import is_broken, raise_last, retry_broken
+from langgraph_runner._db.pool import database_name, settings_key
 from langgraph_runner._internal.extras import require_extra
 
 __all__ = [
@@ -113,10 +114,7 @@ class LockSession(HeldLocks):
 
     def _connect(self) -> list[LockHolder]:
         """A new session that takes every held lock again; the holders that lost theirs."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
+        self._drop()
         self._conn = self._psycopg.Connection.connect(self.conninfo, autocommit=True, **self.kwargs)
         taken = {
             key: bool(self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
@@ -124,17 +122,36 @@ class LockSession(HeldLocks):
         }
         return self._retaken(taken)
 
+    def _drop(self) -> None:
+        """Close the session's connection (a broken one): the next statement opens one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _fetch(self, sql: str, key: int | None, lost: list[LockHolder]) -> Any:
+        """``sql`` on the session (a new one if it has none: ``lost`` gets the holders
+        that lost their lock meanwhile); its one row. No ``sql``: the new session or a
+        round trip proves it alive."""
+        if self._conn is None or self._conn.closed:
+            lost += self._connect()
+            if not sql:
+                return None
+        cursor = self._conn.execute(sql, () if key is None else (key,))
+        return cursor.fetchone() if sql else None
+
     def _execute(self, sql: str, key: int) -> tuple[bool, list[LockHolder]]:
         lost: list[LockHolder] = []
-        if self._conn is None or self._conn.closed:
-            lost = self._connect()
-        try:
-            row = self._conn.execute(sql, (key,)).fetchone()
-        except Exception as exc:
-            if not is_broken(exc):
-                raise
-            lost += self._connect()
-            row = self._conn.execute(sql, (key,)).fetchone()
+        row = retry_broken(
+            self._fetch,
+            sql,
+            key,
+            lost,
+            database=self.database,
+            attempts=2,  # the session, then one new session
+            on_retry=self._drop,
+            giving_up=raise_last,
+        )
         return bool(row[0]), lost
 
     def try_lock(self, holder: LockHolder) -> bool:
@@ -173,18 +190,20 @@ class LockSession(HeldLocks):
             if not self._held:
                 return
             try:
-                if self._conn is None or self._conn.closed:
-                    raise self._psycopg.OperationalError("lock connection closed")
-                self._conn.execute("")
-            except Exception as exc:
+                retry_broken(
+                    self._fetch,
+                    "",
+                    None,
+                    lost,
+                    database=self.database,
+                    attempts=2,
+                    on_retry=self._drop,
+                    giving_up=raise_last,
+                )
+            except Exception as exc:  # still down: every lock is in doubt
                 if not is_broken(exc):
                     raise
-                try:
-                    lost = self._connect()
-                except Exception as again:  # still down: every lock is in doubt
-                    if not is_broken(again):
-                        raise
-                    lost = self._all_lost()
+                lost = self._all_lost()
         self._tell(lost)
 
     def close_if_idle(self) -> None:
@@ -199,10 +218,7 @@ class LockSession(HeldLocks):
     def close(self) -> None:
         with self._guard:
             self._held.clear()
-            if self._conn is not None:
-                with contextlib.suppress(Exception):
-                    self._conn.close()
-                self._conn = None
+            self._drop()
 
 
 _SESSIONS: dict[tuple[Any, ...], LockSession] = {}
