@@ -274,3 +274,21 @@ def test_once_every_connection_is_lent_no_statement_waits_in_psycopg_pools_queue
     assert done == 600
     assert queued == 0
     assert idle == 2
+
+
+def test_the_pools_use_psycopg_pools_public_api_only() -> None:
+    """Neither pool overrides or defines a name psycopg_pool keeps private (an upgrade
+    may change those without notice): only public methods are overridden."""
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+    from langgraph_runner._db.patient_pool import PatientAsyncPool, PatientPool
+
+    for ours, theirs in ((PatientPool, ConnectionPool), (PatientAsyncPool, AsyncConnectionPool)):
+        private = [
+            name
+            for name in vars(ours)
+            if name.startswith("_") and not name.startswith("__") and hasattr(theirs, name)
+        ]
+        assert private == [], f"{ours.__name__} overrides psycopg_pool's private {private}"
+    mine = ("_slots", "_waits", "_watcher")  # the async pool's own state
+    assert [n for n in mine if hasattr(AsyncConnectionPool("", open=False), n)] == []
