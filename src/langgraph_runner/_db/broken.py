@@ -19,7 +19,15 @@ from typing import Any, TypeVar
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.exceptions import DatabaseUnavailableError
 
-__all__ = ["RETRIES", "aretry_broken", "gave_up", "is_broken", "raise_last", "retry_broken"]
+__all__ = [
+    "RETRIES",
+    "aretry_broken",
+    "gave_up",
+    "is_broken",
+    "raise_last",
+    "retry_broken",
+    "server_down",
+]
 
 RETRIES = 3
 """Attempts of one statement that meets a broken connection (each on a fresh one)."""
@@ -116,3 +124,13 @@ def _again_or_raise(
 def raise_last(database: str, attempts: int, exc: BaseException) -> BaseException:
     """A ``giving_up`` that raises the last error itself (the driver's, as it was)."""
     return exc
+
+
+def server_down(database: str) -> BaseException:
+    """A pool that opened no connection in time, told as a broken connection (``is_broken``):
+    the caller that needs one session of its own treats both alike."""
+    psycopg = require_extra("postgres", "psycopg")
+    error: BaseException = psycopg.OperationalError(
+        f"no connection to {database} could be opened (the server is down or unreachable)"
+    )
+    return error

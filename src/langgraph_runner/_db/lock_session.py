@@ -22,11 +22,12 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from langgraph_runner._db.broken import is_broken, raise_last, retry_broken
+from langgraph_runner._db.broken import is_broken, raise_last, retry_broken, server_down
 from langgraph_runner._db.pool import database_name, settings_key
 from langgraph_runner._internal.extras import require_extra
 
 __all__ = [
+    "LOCK_WAIT",
     "HeldLocks",
     "LockHolder",
     "LockSession",
@@ -38,6 +39,23 @@ __all__ = [
 ]
 
 _log = logging.getLogger("langgraph_runner.runs")
+
+LOCK_WAIT = 10.0
+"""Seconds a lock session waits for its connection before the server counts as down."""
+
+
+def one_session(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """psycopg_pool settings of a lock session's pool: one connection, autocommitted,
+    held by the session as long as it holds locks."""
+    return {
+        "kwargs": {**kwargs, "autocommit": True},
+        "min_size": 1,
+        "max_size": 1,
+        "timeout": LOCK_WAIT,
+        "name": "langgraph-runner-locks",
+        "open": False,
+        "num_workers": 1,
+    }
 
 
 class LockHolder:
@@ -108,26 +126,53 @@ class LockSession(HeldLocks):
         super().__init__(database_name(conninfo, kwargs))
         self.conninfo = conninfo
         self.kwargs = kwargs
-        self._psycopg = require_extra("postgres", "psycopg")
+        require_extra("postgres", "psycopg_pool")
         self._guard = threading.Lock()
+        self._pool: Any = None
         self._conn: Any = None
 
     def _connect(self) -> list[LockHolder]:
         """A new session that takes every held lock again; the holders that lost theirs."""
         self._drop()
-        self._conn = self._psycopg.Connection.connect(self.conninfo, autocommit=True, **self.kwargs)
+        self._conn = self._take()
         taken = {
             key: bool(self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
             for key in list(self._held)
         }
         return self._retaken(taken)
 
+    def _take(self) -> Any:
+        """The session's connection, from its pool of one (opened on first use)."""
+        from psycopg_pool import ConnectionPool, PoolTimeout
+
+        if self._pool is None:
+            self._pool = ConnectionPool(self.conninfo, **one_session(self.kwargs))
+            self._pool.open(wait=False)
+        try:
+            return self._pool.getconn()
+        except PoolTimeout as exc:  # the server is down: as a broken connection
+            raise server_down(self.database) from exc
+
     def _drop(self) -> None:
-        """Close the session's connection (a broken one): the next statement opens one."""
+        """Give back the session's connection, closed (a broken one, or its locks in doubt):
+        the pool opens a new one for the next statement."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
+            with contextlib.suppress(Exception):
+                self._pool.putconn(conn)
+
+    def _close_pool(self) -> None:
+        """Close the session's connection and its pool: none is kept open."""
+        conn, self._conn = self._conn, None
+        pool, self._pool = self._pool, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.close()
 
     def _fetch(self, sql: str, key: int | None, lost: list[LockHolder]) -> Any:
         """``sql`` on the session (a new one if it has none: ``lost`` gets the holders
@@ -180,8 +225,7 @@ class LockSession(HeldLocks):
                     raise
                 # The session broke: its locks are gone; the others are taken again on
                 # the next use or check.
-                with contextlib.suppress(Exception):
-                    self._conn.close()
+                self._drop()
 
     def check(self) -> None:
         """Prove the session alive (one round trip); else take every lock again."""
@@ -211,14 +255,12 @@ class LockSession(HeldLocks):
         with self._guard:
             if self._held or self._conn is None:
                 return
-            conn, self._conn = self._conn, None
-        with contextlib.suppress(Exception):
-            conn.close()
+            self._close_pool()
 
     def close(self) -> None:
         with self._guard:
             self._held.clear()
-            self._drop()
+            self._close_pool()
 
 
 _SESSIONS: dict[tuple[Any, ...], LockSession] = {}
