@@ -292,3 +292,26 @@ def test_the_pools_use_psycopg_pools_public_api_only() -> None:
         assert private == [], f"{ours.__name__} overrides psycopg_pool's private {private}"
     mine = ("_slots", "_waits", "_watcher")  # the async pool's own state
     assert [n for n in mine if hasattr(AsyncConnectionPool("", open=False), n)] == []
+
+
+def test_a_wait_on_a_pool_that_closes_fails_at_once_with_pool_closed() -> None:
+    """Every connection lent and statements waiting: closing the pool fails them with
+    psycopg_pool's PoolClosed at once (not after pool_timeout, not as a stall)."""
+    from psycopg_pool import PoolClosed
+
+    async def main() -> list[str]:
+        pool_ = await pool.async_pool(
+            _tagged(),
+            {"autocommit": True},
+            pool.pool_options("test", max_connections=1, pool_timeout=30),
+            name="test-close",
+        )
+        held = await pool_.getconn()
+        waiting = [asyncio.create_task(pool_.getconn()) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        await pool_.close()
+        outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 10)
+        await held.close()
+        return [type(o).__name__ for o in outcomes]
+
+    assert asyncio.run(main()) == [PoolClosed.__name__] * 3

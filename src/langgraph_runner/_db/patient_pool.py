@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 
 from langgraph_runner._db.pool_wait import Telling, stalled
 
@@ -144,6 +144,15 @@ class PatientAsyncPool(AsyncConnectionPool):
         finally:
             self._slots.release()  # then the next statement's turn
 
+    async def close(self, timeout: float = 5.0) -> None:
+        """psycopg_pool's ``close()``; the statements still waiting for a slot fail at once
+        with ``PoolClosed``, as those waiting in psycopg_pool's own queue do."""
+        await super().close(timeout)
+        for task, told in list(self._waits.items()):
+            if not told.stalled:
+                told.stalled = True
+                task.cancel()
+
     async def _wait_for_slot(self, stall: float) -> None:
         """Wait for a slot, first come first served; told to the run, failed on a stall."""
         me = asyncio.current_task()
@@ -159,6 +168,8 @@ class PatientAsyncPool(AsyncConnectionPool):
             await self._slots.acquire()  # (a slot given to a cancelled wait goes to the next)
         except asyncio.CancelledError:
             if told.stalled and not _still_cancelled(me):
+                if self.closed:
+                    raise PoolClosed(f"the pool {self.name!r} is closed") from None
                 raise stalled(self.database, stall, self.max_size) from None
             raise
         finally:
