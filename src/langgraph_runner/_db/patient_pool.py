@@ -42,11 +42,17 @@ class PatientPool(ConnectionPool):
     """A ``ConnectionPool`` whose waits are bounded by a stall, not by their length."""
 
     def __init__(
-        self, *args: Any, database: str = "postgres", notice: float = 1.0, **kwargs: Any
+        self,
+        *args: Any,
+        database: str = "postgres",
+        notice: float = 1.0,
+        on_return: Callable[[Any], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.database = database
         self.notice = notice
+        self.on_return = on_return  # told of each connection that goes back
         self.freed_at = time.monotonic()
 
     @contextmanager
@@ -61,7 +67,9 @@ class PatientPool(ConnectionPool):
 
     def putconn(self, conn: Any) -> None:
         self.freed_at = time.monotonic()
-        super().putconn(conn)
+        if self.on_return is not None:
+            self.on_return(conn)
+        super().putconn(conn)  # back at once: idle for the next statement, reset or replaced
 
     def getconn(self, timeout: float | None = None) -> Any:
         stall = float(self.timeout if timeout is None else timeout)

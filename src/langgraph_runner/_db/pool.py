@@ -196,7 +196,7 @@ def sync_pool(
         notice=WAIT_NOTICE,
         kwargs=kwargs,
         check=_sync_check(options.check_idle),
-        reset=_returned,
+        on_return=_returned,  # (not psycopg_pool's reset=, which returns it in a thread)
         **_pool_args(options, name, min_size),
     )
     pool.open(wait=False)
