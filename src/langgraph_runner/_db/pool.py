@@ -1,8 +1,11 @@
 """Bounded PostgreSQL connections: psycopg_pool pools, cheap health checks, retry on a break.
 
-Every PostgreSQL connection the package opens comes from a pool of a bounded size: the
-checkpointer's (``open_checkpointer(url, max_connections=...)``) and the runs table's
-(one small pool per database and process, shared by every run). A pool hands out a
+Every PostgreSQL connection the package keeps comes from a psycopg_pool pool of a bounded
+size, used through its public API: the checkpointer's (``open_checkpointer(url,
+max_connections=...)``), the runs table's (one small pool per database and process,
+shared by every run), the node cache's (``PostgresCache``) and the effect ledger's (a pool
+of one, ``connection.open_postgres``); a lock session takes its one connection from a
+pool of one too (``lock_session``). A pool made here hands out a
 connection that sat idle longer than ``check_idle`` seconds only after a round trip
 proves it alive (checking every checkout costs a quarter of the throughput; a busy
 connection is checked by its own use instead), and a statement that meets a broken
