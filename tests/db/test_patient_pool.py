@@ -247,7 +247,7 @@ def test_a_connection_left_in_a_transaction_or_broken_is_not_handed_over() -> No
 
 def test_once_every_connection_is_lent_no_statement_waits_in_psycopg_pools_queue() -> None:
     """With many statements at once on a ready pool, those that find every connection lent
-    wait for a slot in front of the pool and get returned connections:
+    wait for a turn in front of the pool and are handed returned connections:
     psycopg_pool's own wait (a task, a timer and a condition each) is not used, every
     statement completes, none is lost."""
 
@@ -290,7 +290,7 @@ def test_the_pools_use_psycopg_pools_public_api_only() -> None:
             if name.startswith("_") and not name.startswith("__") and hasattr(theirs, name)
         ]
         assert private == [], f"{ours.__name__} overrides psycopg_pool's private {private}"
-    mine = ("_slots", "_waits", "_watcher")  # the async pool's own state
+    mine = ("_turns", "_queue", "_passing", "_waits", "_watcher")  # the async pool's own
     assert [n for n in mine if hasattr(AsyncConnectionPool("", open=False), n)] == []
 
 

@@ -11,13 +11,15 @@ on. A stalled wait fails with ``DatabaseUnavailableError`` naming the database a
 
 Both pools use psycopg_pool's public API only (``getconn``, ``putconn``, ``timeout``,
 ``max_size``). The async pool bounds its statements the way procrastinate bounds its
-jobs: ``max_size`` slots (an ``asyncio.BoundedSemaphore``) stand in front of
-``getconn``. A statement that finds every slot taken waits for one, first come first
-served, as one future in the semaphore's queue; psycopg_pool's own wait (a task, a
-timer and a condition per statement, which under many runs at once cost more CPU than
-the round trips the pool saves) serves only the statement holding a slot while its
-connection is being opened or replaced. One watcher task per pool, while statements
-wait, tells the waits that lasted a notice and stops those of a stalled pool.
+jobs with a semaphore: ``max_size`` turns stand in front of ``getconn``. A statement
+that finds every turn taken waits for one, first come first served, as one future in
+the pool's own queue, and ``putconn`` hands a returned connection (open, no transaction
+left) straight to the first waiting statement with its turn; anything else goes back
+through psycopg_pool (reset or replaced) and the turn passes on. psycopg_pool's own wait
+(a task, a timer and a condition per statement, which under many runs at once cost more
+CPU than the round trips the pool saves) serves only a statement holding a turn while
+its connection is being opened or replaced. One watcher task per pool, while
+statements wait, tells the waits that lasted a notice and stops those of a stalled pool.
 
 The sync pool cannot watch while it waits: it waits in psycopg_pool's own queue and,
 after a stall window in which connections still came back, asks again.
@@ -26,6 +28,7 @@ after a stall window in which connections still came back, asks again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -94,10 +97,11 @@ class PatientAsyncPool(AsyncConnectionPool):
     """An ``AsyncConnectionPool`` whose waits are bounded by a stall, not by their length;
     a waiting statement keeps its place in the queue.
 
-    A statement takes one of ``max_size`` slots, then a connection; ``putconn`` gives
-    back the connection, then the slot. One watcher task per pool (while statements
-    wait for a slot) tells the waits that lasted a notice and, when the pool stalls,
-    stops them (they fail naming ``pool_timeout``).
+    A statement takes one of ``max_size`` turns, then a connection; ``putconn`` hands
+    the connection, with its turn, straight to the first statement waiting (when it is
+    open and out of any transaction), else gives back the connection, then the turn. One
+    watcher task per pool (while statements wait) tells the waits that lasted a notice
+    and, when the pool stalls, stops them (they fail naming ``pool_timeout``).
     """
 
     def __init__(
@@ -111,9 +115,11 @@ class PatientAsyncPool(AsyncConnectionPool):
         super().__init__(*args, **kwargs)
         self.database = database
         self.notice = notice
-        self.on_return = on_return  # told of each connection that goes back
+        self.on_return = on_return  # told of each connection that goes back to the pool
         self.freed_at = time.monotonic()
-        self._slots = asyncio.BoundedSemaphore(self.max_size)
+        self._turns = self.max_size  # turns free: at most max_size statements hold one
+        self._queue: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._passing: set[asyncio.Future[None]] = set()
         self._waits: dict[asyncio.Task[Any], Telling] = {}
         self._watcher: asyncio.Future[None] | None = None
 
@@ -129,31 +135,54 @@ class PatientAsyncPool(AsyncConnectionPool):
 
     async def getconn(self, timeout: float | None = None) -> Any:
         stall = float(self.timeout if timeout is None else timeout)
-        if self._slots.locked():
-            await self._wait_for_slot(stall)
+        if self._turns > 0 and not self._queue:
+            self._turns -= 1  # a turn is free, nobody waits
+            conn = None
         else:
-            await self._slots.acquire()  # a slot is free: no wait
+            conn = await self._wait_for_turn(stall)
+            if conn is not None:
+                return conn  # handed over, with its turn
         try:
-            # A slot held: a connection is idle, or being opened (grown or replaced).
+            # A turn held: a connection is idle, or being opened (grown or replaced).
             return await super().getconn(timeout=stall)
         except PoolTimeout:
-            self._slots.release()
+            self._give_turn()
             raise stalled(self.database, stall, self.max_size) from None
         except BaseException:
-            self._slots.release()
+            self._give_turn()
             raise
 
     async def putconn(self, conn: Any) -> None:
         self.freed_at = time.monotonic()
+        if self._queue and _reusable(conn):
+            waiter = self._next_waiter()
+            if waiter is not None:
+                waiter.set_result(conn)  # still lent: to the next statement, with the turn
+                return
         if self.on_return is not None:
             self.on_return(conn)
         try:
             await super().putconn(conn)  # idle, reset or replaced
         finally:
-            self._slots.release()  # then the next statement's turn
+            self._give_turn()
+
+    def _give_turn(self) -> None:
+        """A turn ends: the first statement waiting takes it (and asks the pool)."""
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(None)
+        else:
+            self._turns += 1
+
+    def _next_waiter(self) -> asyncio.Future[Any] | None:
+        while self._queue:
+            waiter = self._queue.popleft()
+            if not waiter.done():
+                return waiter
+        return None
 
     async def close(self, timeout: float = 5.0) -> None:
-        """psycopg_pool's ``close()``; the statements still waiting for a slot fail at once
+        """psycopg_pool's ``close()``; the statements still waiting for a turn fail at once
         with ``PoolClosed``, as those waiting in psycopg_pool's own queue do."""
         await super().close(timeout)
         for task, told in list(self._waits.items()):
@@ -161,28 +190,44 @@ class PatientAsyncPool(AsyncConnectionPool):
                 told.stalled = True
                 task.cancel()
 
-    async def _wait_for_slot(self, stall: float) -> None:
-        """Wait for a slot, first come first served; told to the run, failed on a stall."""
+    async def _wait_for_turn(self, stall: float) -> Any:
+        """Wait for a turn, first come first served; told to the run, failed on a stall.
+        A connection handed over with the turn, or None (ask the pool)."""
         me = asyncio.current_task()
-        if me is None:  # pragma: no cover - always in a task under asyncio
-            await self._slots.acquire()
-            return
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append(waiter)
         told = Telling(self.database, self.notice)
         told.stall = stall
-        self._waits[me] = told
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.ensure_future(self._watch())
+        if me is not None:
+            self._waits[me] = told
+            if self._watcher is None or self._watcher.done():
+                self._watcher = asyncio.ensure_future(self._watch())
         try:
-            await self._slots.acquire()  # (a slot given to a cancelled wait goes to the next)
+            conn = await waiter
         except asyncio.CancelledError:
-            if told.stalled and not _still_cancelled(me):
+            self._pass_on(waiter)
+            if me is not None and told.stalled and not _still_cancelled(me):
                 if self.closed:
                     raise PoolClosed(f"the pool {self.name!r} is closed") from None
                 raise stalled(self.database, stall, self.max_size) from None
             raise
         finally:
-            self._waits.pop(me, None)
+            if me is not None:
+                self._waits.pop(me, None)
         told.over()
+        return conn
+
+    def _pass_on(self, waiter: asyncio.Future[Any]) -> None:
+        """A wait stopped just as its turn came: pass the turn (and a connection handed
+        with it) to the next statement."""
+        if not waiter.done() or waiter.cancelled():
+            return
+        handed = waiter.result()
+        if handed is None:
+            self._give_turn()
+        else:
+            self._passing.add(task := asyncio.ensure_future(self.putconn(handed)))
+            task.add_done_callback(self._passing.discard)
 
     async def _watch(self) -> None:
         """While statements wait: tell each wait past its notice; on a stall, stop them."""
@@ -195,6 +240,14 @@ class PatientAsyncPool(AsyncConnectionPool):
                 if not told.stalled and now - max(told.started, self.freed_at) >= told.stall:
                     told.stalled = True
                     task.cancel()
+
+
+def _reusable(conn: Any) -> bool:
+    """Whether a returned connection may serve the next statement as it is: open, idle, no
+    transaction left (else the pool resets or replaces it)."""
+    from psycopg.pq import TransactionStatus
+
+    return not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
 
 
 def _still_cancelled(task: asyncio.Task[Any]) -> bool:
