@@ -135,7 +135,7 @@ class PatientAsyncPool(AsyncConnectionPool):
 
     async def getconn(self, timeout: float | None = None) -> Any:
         stall = float(self.timeout if timeout is None else timeout)
-        if self._turns > 0 and not self._queue:
+        if self._turns > 0 and not self._someone_waits():
             self._turns -= 1  # a turn is free, nobody waits
             conn = None
         else:
@@ -173,6 +173,13 @@ class PatientAsyncPool(AsyncConnectionPool):
             waiter.set_result(None)
         else:
             self._turns += 1
+
+    def _someone_waits(self) -> bool:
+        """Whether a statement waits in the queue (stopped waits dropped from its head)."""
+        queue = self._queue
+        while queue and queue[0].done():
+            queue.popleft()
+        return bool(queue)
 
     def _next_waiter(self) -> asyncio.Future[Any] | None:
         while self._queue:
