@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from langgraph_runner._db.connection import Db, open_postgres, open_sqlite, where_in
+from langgraph_runner._db.pool import PooledDb
 from tests.services import postgres_url
 
 
-def _exercise(db: Db, table: str) -> None:
+def _exercise(db: Db | PooledDb, table: str) -> None:
     ddl = [f"CREATE TABLE IF NOT EXISTS {table} (k TEXT PRIMARY KEY, v INTEGER)"]
     db.setup(ddl, table)
     db.setup(ddl, table)  # idempotent
@@ -80,4 +81,26 @@ def test_where_in_selects_exactly_the_values_on_either_database(kind: str, tmp_p
             assert len(clauses) == expected
     finally:
         db.run(f"DROP TABLE IF EXISTS {table}")
+        db.close()
+
+
+def test_a_postgres_database_survives_its_backend_being_terminated() -> None:
+    """open_postgres's connection is terminated (this test's own backend only, by its
+    application_name): the next statement runs on a fresh one."""
+    import psycopg
+
+    app = f"lgr-conn-{uuid.uuid4().hex[:12]}"
+    url = postgres_url()
+    db = open_postgres(f"{url}{'&' if '?' in url else '?'}application_name={app}")
+    try:
+        assert db.run("SELECT 1")[1] == [(1,)]
+        with psycopg.connect(url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s AND datname = current_database()",
+                (app,),
+            ).fetchall()
+        assert killed
+        assert db.run("SELECT 2")[1] == [(2,)]
+    finally:
         db.close()

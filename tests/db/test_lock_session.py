@@ -99,3 +99,28 @@ def test_a_lock_lost_to_another_process_stops_its_run_and_its_writes() -> None:
         assert not was_lost(session.database, lock.key)  # the run let go
         other.execute("SELECT pg_advisory_unlock(%s)", (lock.key,))
         saver.delete_thread(thread)
+
+
+def test_a_session_whose_server_is_down_fails_as_a_broken_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No server at the address: a take fails as a broken connection naming the database
+    (never a password), and a check finds every lock in doubt instead of raising."""
+    import psycopg
+
+    from langgraph_runner._db import lock_session
+    from langgraph_runner._db.broken import is_broken
+    from langgraph_runner._db.lock_session import LockHolder
+
+    monkeypatch.setattr(lock_session, "LOCK_WAIT", 0.2)
+    session = LockSession("postgresql://nobody:s3cret@127.0.0.1:1/nowhere?connect_timeout=1", {})
+    holder = LockHolder(1, "t")
+    try:
+        with pytest.raises(psycopg.OperationalError, match=r"127\.0\.0\.1:1/nowhere") as caught:
+            session.try_lock(holder)
+        assert is_broken(caught.value) and "s3cret" not in str(caught.value)
+        session._held[holder.key] = holder  # as if taken before the server went away
+        session.check()
+        assert holder.lost and session.held == 0
+    finally:
+        session.close()

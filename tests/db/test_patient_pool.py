@@ -246,14 +246,15 @@ def test_a_connection_left_in_a_transaction_or_broken_is_not_handed_over() -> No
 
 
 def test_once_every_connection_is_lent_no_statement_waits_in_psycopg_pools_queue() -> None:
-    """With many statements at once, those that find every connection lent wait in the
-    pool's own queue and are handed returned connections, even while a connection is on
-    its way to a statement that has not resumed yet: psycopg_pool's own wait (a task, a
-    timer and a condition each) is not used, every statement completes, none is lost."""
+    """With many statements at once on a ready pool, those that find every connection lent
+    wait for a turn in front of the pool and are handed returned connections:
+    psycopg_pool's own wait (a task, a timer and a condition each) is not used, every
+    statement completes, none is lost."""
 
     async def main() -> tuple[int, int, int]:
         pool_ = await _async_pool(2, "test-own-queue")
         try:
+            await pool_.wait()  # its connections open (a connection being opened is waited for)
             done: list[int] = []
 
             async def one(n: int) -> None:
@@ -273,3 +274,44 @@ def test_once_every_connection_is_lent_no_statement_waits_in_psycopg_pools_queue
     assert done == 600
     assert queued == 0
     assert idle == 2
+
+
+def test_the_pools_use_psycopg_pools_public_api_only() -> None:
+    """Neither pool overrides or defines a name psycopg_pool keeps private (an upgrade
+    may change those without notice): only public methods are overridden."""
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+    from langgraph_runner._db.patient_pool import PatientAsyncPool, PatientPool
+
+    for ours, theirs in ((PatientPool, ConnectionPool), (PatientAsyncPool, AsyncConnectionPool)):
+        private = [
+            name
+            for name in vars(ours)
+            if name.startswith("_") and not name.startswith("__") and hasattr(theirs, name)
+        ]
+        assert private == [], f"{ours.__name__} overrides psycopg_pool's private {private}"
+    mine = ("_turns", "_queue", "_passing", "_waits", "_watcher")  # the async pool's own
+    assert [n for n in mine if hasattr(AsyncConnectionPool("", open=False), n)] == []
+
+
+def test_a_wait_on_a_pool_that_closes_fails_at_once_with_pool_closed() -> None:
+    """Every connection lent and statements waiting: closing the pool fails them with
+    psycopg_pool's PoolClosed at once (not after pool_timeout, not as a stall)."""
+    from psycopg_pool import PoolClosed
+
+    async def main() -> list[str]:
+        pool_ = await pool.async_pool(
+            _tagged(),
+            {"autocommit": True},
+            pool.pool_options("test", max_connections=1, pool_timeout=30),
+            name="test-close",
+        )
+        held = await pool_.getconn()
+        waiting = [asyncio.create_task(pool_.getconn()) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        await pool_.close()
+        outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 10)
+        await held.close()
+        return [type(o).__name__ for o in outcomes]
+
+    assert asyncio.run(main()) == [PoolClosed.__name__] * 3

@@ -312,3 +312,21 @@ def test_a_closed_pool_fails_at_once_without_retries(caplog: pytest.LogCaptureFi
     with caplog.at_level("WARNING", logger="langgraph_runner.runs"), pytest.raises(PoolClosed):
         db.run("SELECT 1", ())
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+
+
+def test_a_returned_connection_serves_the_next_statement_at_once() -> None:
+    """Statements one after another on a sync pool use one connection: a connection given
+    back is idle again before putconn returns (not later, in a worker thread, which let
+    the next statement find none idle and open another)."""
+    from langgraph_runner._db.pool import PooledDb, pool_options, sync_pool
+
+    pool = sync_pool(postgres_url(), {"autocommit": True}, pool_options("test"), name="lgr-next")
+    try:
+        pool.wait()
+        db = PooledDb(pool, "test")
+        for n in range(50):
+            assert db.run("SELECT ?", (n,))[1] == [(n,)]
+        stats = pool.get_stats()
+    finally:
+        pool.close()
+    assert stats["pool_size"] == 1 and stats.get("requests_queued", 0) == 0

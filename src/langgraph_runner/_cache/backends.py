@@ -22,6 +22,8 @@ from langgraph.cache.memory import InMemoryCache
 from langgraph.cache.redis import RedisCache
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph_runner._db.broken import retry_broken
+from langgraph_runner._db.pool import PoolOptions, database_name, pool_options, sync_pool
 from langgraph_runner._internal.durations import whole_seconds
 
 __all__ = ["PostgresCache", "TieredCache", "blocks_loop", "is_shared", "with_serde"]
@@ -35,69 +37,54 @@ def _ns_text(ns: Sequence[str]) -> str:
 
 
 class _Pool:
-    """The connections of one ``PostgresCache``, shared by every view of it.
+    """The connection pool of one ``PostgresCache``, shared by every view of it.
 
     ``NodeCache`` reads and writes through views of the backend (copies sharing its
     ``__dict__`` entries), so the pool lives in this holder: every ``NodeCache`` on
     one ``PostgresCache`` uses the same connections, and ``PostgresCache.close()``
-    closes them. Idle connections are kept (at most ``max_size``); a call takes one
-    or opens one (autocommit, ``connect_timeout`` 10 s). No background thread.
+    closes them. The pool is the package's own (``_db.pool.sync_pool``: psycopg_pool,
+    bounded, idle connections checked), opened on first use.
     """
 
-    __slots__ = ("conn_string", "generation", "idle", "lock", "max_size", "ready")
+    __slots__ = ("conn_string", "database", "lock", "options", "pool", "ready")
 
-    def __init__(self, conn_string: str, max_size: int) -> None:
+    def __init__(self, conn_string: str, options: PoolOptions) -> None:
         self.conn_string = conn_string
-        self.max_size = max_size
+        self.options = options
+        self.database = database_name(conn_string)
         self.lock = threading.Lock()
-        self.idle: list[Any] = []
-        self.generation = 0
-        self.ready = False
+        self.pool: Any = None
+        self.ready = False  # the table was created on this pool
 
-    def take(self) -> tuple[Any, bool, int]:
-        """A connection, whether it was idle (it may have died meanwhile), the generation."""
+    def opened(self) -> Any:
+        """The pool, opened if it is not."""
         with self.lock:
-            generation = self.generation
-            while self.idle:
-                conn = self.idle.pop()
-                if not conn.closed:
-                    return conn, True, generation
-        import psycopg
-
-        conn = psycopg.connect(self.conn_string, autocommit=True, connect_timeout=10)
-        return conn, False, generation
-
-    def give(self, conn: Any, generation: int) -> None:
-        """Return ``conn``: kept when healthy and the pool was not closed since it was taken."""
-        from psycopg.pq import TransactionStatus
-
-        with self.lock:
-            keep = (
-                generation == self.generation
-                and len(self.idle) < self.max_size
-                and not conn.closed
-                and conn.info.transaction_status == TransactionStatus.IDLE
-            )
-            if keep:
-                self.idle.append(conn)
-                return
-        conn.close()
+            if self.pool is None:
+                self.pool = sync_pool(
+                    self.conn_string,
+                    {"autocommit": True, "connect_timeout": 10},
+                    self.options,
+                    name="langgraph-runner-cache",
+                    min_size=0,  # opened as calls need them, one at a time
+                    database=self.database,
+                )
+                self.ready = False
+            return self.pool
 
     def close(self) -> None:
         with self.lock:
-            idle, self.idle = self.idle, []
-            self.generation += 1
-            self.ready = False
-        for conn in idle:
-            conn.close()
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()
 
 
 class PostgresCache(BaseCache[ValueT]):
     """A LangGraph cache in a PostgreSQL table; entries survive restarts.
 
-    One pool of connections (autocommit, opened as needed, at most
-    ``max_connections`` kept idle) is shared by the instance's threads and by every
-    ``NodeCache`` using it; ``close()`` closes them (the next call opens a new one).
+    One pool of connections (autocommit, at most ``max_connections``; a call waits its
+    turn when all are busy) is shared by the instance's threads and by every
+    ``NodeCache`` using it; ``close()`` closes them (the next call opens a new pool). A
+    call that meets a broken connection (a restarted server) runs again on a fresh one.
     Async methods run the sync ones in a worker thread so the event loop never
     blocks. Expired entries are invisible and deleted when read;
     ``purge_expired()`` deletes the rest.
@@ -106,10 +93,11 @@ class PostgresCache(BaseCache[ValueT]):
         conn_string: A libpq URL, e.g. ``postgresql://user@host:5432/db``.
         table: Table name (created if missing); letters, digits and ``_``.
         serde: Value serializer (LangGraph's default when None).
-        max_connections: Idle connections kept for the next calls.
+        max_connections: Connections the pool opens at most.
 
     Raises:
         ImportError: The ``postgres`` extra is not installed.
+        TypeError: ``max_connections`` is not an int.
         ValueError: ``table`` is not a plain identifier, or ``max_connections`` < 1.
     """
 
@@ -130,43 +118,30 @@ class PostgresCache(BaseCache[ValueT]):
             ) from None
         if not isinstance(table, str) or not _TABLE.match(table):
             raise ValueError(f"PostgresCache: table must be a plain identifier, got {table!r}")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise TypeError(
-                f"PostgresCache: max_connections must be an int, got {max_connections!r}"
-            )
-        if max_connections < 1:
-            raise ValueError(f"PostgresCache: max_connections must be >= 1, got {max_connections}")
+        options = pool_options("PostgresCache", max_connections=max_connections)
         self.conn_string = conn_string
         self.table = table
-        self._pool = _Pool(conn_string, max_connections)
+        self._pool = _Pool(conn_string, options)
 
     def _run(self, sql: str, params: Sequence[Any] = (), *, fetch: bool = False) -> Any:
-        import psycopg
-
         shared = self._pool
-        for _ in range(2):  # an idle connection that died meanwhile is replaced once
-            conn, was_idle, generation = shared.take()
-            try:
-                if not shared.ready:
-                    conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {self.table} (ns text NOT NULL, "
-                        "key text NOT NULL, encoding text NOT NULL, value bytea NOT NULL, "
-                        "expires_at timestamptz, PRIMARY KEY (ns, key))"
-                    )
-                    shared.ready = True
-                cur = conn.execute(sql.format(table=self.table), params)
-                result = cur.fetchall() if fetch else cur.rowcount
-            except psycopg.OperationalError:
-                conn.close()
-                if was_idle:
-                    continue
-                raise
-            except BaseException:
-                conn.close()
-                raise
-            shared.give(conn, generation)
-            return result
-        raise AssertionError("unreachable")  # pragma: no cover
+        pool = shared.opened()
+        return retry_broken(
+            self._once, pool, sql, params, fetch, database=shared.database, on_retry=pool.check
+        )
+
+    def _once(self, pool: Any, sql: str, params: Sequence[Any], fetch: bool) -> Any:
+        """One attempt of ``sql`` on a connection of ``pool``."""
+        with pool.connection() as conn:
+            if not self._pool.ready:
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self.table} (ns text NOT NULL, "
+                    "key text NOT NULL, encoding text NOT NULL, value bytea NOT NULL, "
+                    "expires_at timestamptz, PRIMARY KEY (ns, key))"
+                )
+                self._pool.ready = True
+            cur = conn.execute(sql.format(table=self.table), params)
+            return cur.fetchall() if fetch else cur.rowcount
 
     def get(self, keys: Sequence[FullKey]) -> dict[FullKey, ValueT]:
         """The live entries among ``keys``."""

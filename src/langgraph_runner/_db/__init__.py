@@ -5,8 +5,9 @@ Nothing here knows what a run is: the concept packages above hand it SQL and par
 
 Modules::
 
-    connection       Db: one connection of its own (SQLite or PostgreSQL, autocommit)
-    pool             bounded PostgreSQL connection pools with cheap health checks, retry on a break
+    connection       Db: one connection of its own (SQLite), or PostgreSQL on a pool of one
+    broken           a broken connection told from a bad statement; the one retry on a fresh one
+    pool             bounded PostgreSQL connection pools with cheap health checks
     pool_wait        a wait for a pooled connection: told to its run, failed on a stall
     patient_pool     pools whose waits keep their turn while connections come back
     cursor           a pooled saver's cursor: a connection straight from the pool, one object

@@ -26,8 +26,8 @@ import threading
 import weakref
 from typing import Any
 
-from langgraph_runner._db.lock_session import HeldLocks, LockHolder
-from langgraph_runner._db.pool import is_broken
+from langgraph_runner._db.broken import aretry_broken, is_broken, raise_last, server_down
+from langgraph_runner._db.lock_session import HeldLocks, LockHolder, one_session
 from langgraph_runner._internal.extras import require_extra
 
 __all__ = ["AsyncLockSession", "asessions"]
@@ -46,7 +46,8 @@ class AsyncLockSession(HeldLocks):
         super().__init__(database)
         self.conninfo = conninfo
         self.kwargs = kwargs
-        self._psycopg = require_extra("postgres", "psycopg")
+        require_extra("postgres", "psycopg_pool")
+        self._pool: Any = None
         self._conn: Any = None
         self._guard: asyncio.Lock | None = None
         self._queue: list[tuple[int, bool, asyncio.Future[bool]]] = []
@@ -74,9 +75,7 @@ class AsyncLockSession(HeldLocks):
     async def _connect(self) -> list[LockHolder]:
         """A new connection that takes every held lock again; the holders that lost theirs."""
         await self._drop()
-        self._conn = await self._psycopg.AsyncConnection.connect(
-            self.conninfo, autocommit=True, **self.kwargs
-        )
+        self._conn = await self._take()
         taken: dict[int, bool] = {}
         if self._held:
             cursor = await self._conn.execute(
@@ -86,11 +85,39 @@ class AsyncLockSession(HeldLocks):
             taken = {key: bool(ok) for key, ok in await cursor.fetchall()}
         return self._retaken(taken)
 
+    async def _take(self) -> Any:
+        """The session's connection, from its pool of one (opened on first use, on the
+        saver's loop)."""
+        from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+        if self._pool is None:
+            self._pool = AsyncConnectionPool(self.conninfo, **one_session(self.kwargs))
+            await self._pool.open(wait=False)
+        try:
+            return await self._pool.getconn()
+        except PoolTimeout as exc:  # the server is down: as a broken connection
+            raise server_down(self.database) from exc
+
     async def _drop(self) -> None:
+        """Give back the connection, closed (a broken one, or its locks in doubt): the pool
+        opens a new one for the next statement."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
+            with contextlib.suppress(Exception):
+                await self._pool.putconn(conn)
+
+    async def _close_pool(self) -> None:
+        """Close the connection and its pool (the locks end with it)."""
+        conn, self._conn = self._conn, None
+        pool, self._pool = self._pool, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.close()
 
     async def _statement(self, ops: list[tuple[int, bool]]) -> tuple[list[bool], list[LockHolder]]:
         """Take (True) or let go (False) each key, in one statement; the answers and the
@@ -101,16 +128,28 @@ class AsyncLockSession(HeldLocks):
         )
         params = ([k for k, _ in ops], [op for _, op in ops])
         lost: list[LockHolder] = []
+        rows = await aretry_broken(
+            self._fetch,
+            sql,
+            params,
+            lost,
+            database=self.database,
+            attempts=2,  # the connection, then one new connection
+            on_retry=self._drop,
+            giving_up=raise_last,
+        )
+        return [bool(row[0]) for row in rows], lost
+
+    async def _fetch(self, sql: str, params: Any, lost: list[LockHolder]) -> list[Any]:
+        """``sql`` on the session's connection (a new one if it has none: ``lost`` gets the
+        holders that lost their lock meanwhile); its rows. No ``sql``: the new connection
+        or a round trip proves it alive."""
         if self._conn is None or self._conn.closed:
-            lost = await self._connect()
-        try:
-            cursor = await self._conn.execute(sql, params)
-        except Exception as exc:
-            if not is_broken(exc):
-                raise
             lost += await self._connect()
-            cursor = await self._conn.execute(sql, params)
-        return [bool(row[0]) for row in await cursor.fetchall()], lost
+            if not sql:
+                return []
+        cursor = await self._conn.execute(sql, params)
+        return list(await cursor.fetchall()) if sql else []
 
     def _submit(self, key: int, take: bool) -> asyncio.Future[bool]:
         """Queue one take or let-go for the next statement; its answer."""
@@ -213,18 +252,20 @@ class AsyncLockSession(HeldLocks):
             if not self._held:
                 return
             try:
-                if self._conn is None or self._conn.closed:
-                    raise self._psycopg.OperationalError("lock connection closed")
-                await self._conn.execute("")
-            except Exception as exc:
+                await aretry_broken(
+                    self._fetch,
+                    "",
+                    (),
+                    lost,
+                    database=self.database,
+                    attempts=2,
+                    on_retry=self._drop,
+                    giving_up=raise_last,
+                )
+            except Exception as exc:  # still down: every lock is in doubt
                 if not is_broken(exc):
                     raise
-                try:
-                    lost = await self._connect()
-                except Exception as again:  # still down: every lock is in doubt
-                    if not is_broken(again):
-                        raise
-                    lost = self._all_lost()
+                lost = self._all_lost()
         self._tell(lost)
 
     def check_soon(self) -> None:
@@ -249,9 +290,9 @@ class AsyncLockSession(HeldLocks):
         guard = self._guard
         if guard is not None and self.loop is asyncio.get_running_loop():
             async with guard:  # after the statement under way, if any
-                await self._drop()
+                await self._close_pool()
         else:  # never used, or its loop is not this one: nothing runs on it here
-            await self._drop()
+            await self._close_pool()
         with _OPEN_GUARD:
             _OPEN.discard(self)
 

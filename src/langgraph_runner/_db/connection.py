@@ -1,7 +1,9 @@
-"""A connection of a runs table's own: SQLite or PostgreSQL, every statement autocommitted.
+"""A database of a table's own: SQLite or PostgreSQL, every statement autocommitted.
 
-The effect ledger (``effect_store``) and the runs table (``run_store``) keep their rows
-beside the checkpointer's tables through a connection like this one.
+The effect ledger (``effects``) and the runs table (``run_store``) keep their rows beside
+the checkpointer's tables through a connection like this one: on SQLite one connection
+(``Db``); on PostgreSQL a pool of one connection (``pool.PooledDb``: a broken connection
+is replaced and its statement run again).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._db.pool import PooledDb, database_name, pool_options, sync_pool
 
 __all__ = ["Db", "open_postgres", "open_sqlite", "where_in"]
 
@@ -62,10 +64,17 @@ def open_sqlite(path: str) -> Db:
     return Db(conn, "?")
 
 
-def open_postgres(conninfo: str, **kwargs: Any) -> Db:
-    """A connection to PostgreSQL (needs the ``postgres`` extra)."""
-    psycopg = require_extra("postgres", "psycopg")
-    return Db(psycopg.connect(conninfo, autocommit=True, **kwargs), "%s")
+def open_postgres(conninfo: str, **kwargs: Any) -> PooledDb:
+    """PostgreSQL on a pool of one connection, autocommitted (needs the ``postgres`` extra)."""
+    database = database_name(conninfo, kwargs)
+    pool = sync_pool(
+        conninfo,
+        {**kwargs, "autocommit": True},
+        pool_options("open_postgres", max_connections=1),
+        name="langgraph-runner-db",
+        database=database,
+    )
+    return PooledDb(pool, database)
 
 
 IN_CHUNK = 500

@@ -22,10 +22,12 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from langgraph_runner._db.pool import database_name, is_broken, settings_key
+from langgraph_runner._db.broken import is_broken, raise_last, retry_broken, server_down
+from langgraph_runner._db.pool import database_name, settings_key
 from langgraph_runner._internal.extras import require_extra
 
 __all__ = [
+    "LOCK_WAIT",
     "HeldLocks",
     "LockHolder",
     "LockSession",
@@ -37,6 +39,23 @@ __all__ = [
 ]
 
 _log = logging.getLogger("langgraph_runner.runs")
+
+LOCK_WAIT = 10.0
+"""Seconds a lock session waits for its connection before the server counts as down."""
+
+
+def one_session(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """psycopg_pool settings of a lock session's pool: one connection, autocommitted,
+    held by the session as long as it holds locks."""
+    return {
+        "kwargs": {**kwargs, "autocommit": True},
+        "min_size": 1,
+        "max_size": 1,
+        "timeout": LOCK_WAIT,
+        "name": "langgraph-runner-locks",
+        "open": False,
+        "num_workers": 1,
+    }
 
 
 class LockHolder:
@@ -107,34 +126,77 @@ class LockSession(HeldLocks):
         super().__init__(database_name(conninfo, kwargs))
         self.conninfo = conninfo
         self.kwargs = kwargs
-        self._psycopg = require_extra("postgres", "psycopg")
+        require_extra("postgres", "psycopg_pool")
         self._guard = threading.Lock()
+        self._pool: Any = None
         self._conn: Any = None
 
     def _connect(self) -> list[LockHolder]:
         """A new session that takes every held lock again; the holders that lost theirs."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-        self._conn = self._psycopg.Connection.connect(self.conninfo, autocommit=True, **self.kwargs)
+        self._drop()
+        self._conn = self._take()
         taken = {
             key: bool(self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
             for key in list(self._held)
         }
         return self._retaken(taken)
 
+    def _take(self) -> Any:
+        """The session's connection, from its pool of one (opened on first use)."""
+        from psycopg_pool import ConnectionPool, PoolTimeout
+
+        if self._pool is None:
+            self._pool = ConnectionPool(self.conninfo, **one_session(self.kwargs))
+            self._pool.open(wait=False)
+        try:
+            return self._pool.getconn()
+        except PoolTimeout as exc:  # the server is down: as a broken connection
+            raise server_down(self.database) from exc
+
+    def _drop(self) -> None:
+        """Give back the session's connection, closed (a broken one, or its locks in doubt):
+        the pool opens a new one for the next statement."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+            with contextlib.suppress(Exception):
+                self._pool.putconn(conn)
+
+    def _close_pool(self) -> None:
+        """Close the session's connection and its pool: none is kept open."""
+        conn, self._conn = self._conn, None
+        pool, self._pool = self._pool, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.close()
+
+    def _fetch(self, sql: str, key: int | None, lost: list[LockHolder]) -> Any:
+        """``sql`` on the session (a new one if it has none: ``lost`` gets the holders
+        that lost their lock meanwhile); its one row. No ``sql``: the new session or a
+        round trip proves it alive."""
+        if self._conn is None or self._conn.closed:
+            lost += self._connect()
+            if not sql:
+                return None
+        cursor = self._conn.execute(sql, () if key is None else (key,))
+        return cursor.fetchone() if sql else None
+
     def _execute(self, sql: str, key: int) -> tuple[bool, list[LockHolder]]:
         lost: list[LockHolder] = []
-        if self._conn is None or self._conn.closed:
-            lost = self._connect()
-        try:
-            row = self._conn.execute(sql, (key,)).fetchone()
-        except Exception as exc:
-            if not is_broken(exc):
-                raise
-            lost += self._connect()
-            row = self._conn.execute(sql, (key,)).fetchone()
+        row = retry_broken(
+            self._fetch,
+            sql,
+            key,
+            lost,
+            database=self.database,
+            attempts=2,  # the session, then one new session
+            on_retry=self._drop,
+            giving_up=raise_last,
+        )
         return bool(row[0]), lost
 
     def try_lock(self, holder: LockHolder) -> bool:
@@ -163,8 +225,7 @@ class LockSession(HeldLocks):
                     raise
                 # The session broke: its locks are gone; the others are taken again on
                 # the next use or check.
-                with contextlib.suppress(Exception):
-                    self._conn.close()
+                self._drop()
 
     def check(self) -> None:
         """Prove the session alive (one round trip); else take every lock again."""
@@ -173,18 +234,20 @@ class LockSession(HeldLocks):
             if not self._held:
                 return
             try:
-                if self._conn is None or self._conn.closed:
-                    raise self._psycopg.OperationalError("lock connection closed")
-                self._conn.execute("")
-            except Exception as exc:
+                retry_broken(
+                    self._fetch,
+                    "",
+                    None,
+                    lost,
+                    database=self.database,
+                    attempts=2,
+                    on_retry=self._drop,
+                    giving_up=raise_last,
+                )
+            except Exception as exc:  # still down: every lock is in doubt
                 if not is_broken(exc):
                     raise
-                try:
-                    lost = self._connect()
-                except Exception as again:  # still down: every lock is in doubt
-                    if not is_broken(again):
-                        raise
-                    lost = self._all_lost()
+                lost = self._all_lost()
         self._tell(lost)
 
     def close_if_idle(self) -> None:
@@ -192,17 +255,12 @@ class LockSession(HeldLocks):
         with self._guard:
             if self._held or self._conn is None:
                 return
-            conn, self._conn = self._conn, None
-        with contextlib.suppress(Exception):
-            conn.close()
+            self._close_pool()
 
     def close(self) -> None:
         with self._guard:
             self._held.clear()
-            if self._conn is not None:
-                with contextlib.suppress(Exception):
-                    self._conn.close()
-                self._conn = None
+            self._close_pool()
 
 
 _SESSIONS: dict[tuple[Any, ...], LockSession] = {}

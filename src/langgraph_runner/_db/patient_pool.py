@@ -9,18 +9,20 @@ a statement): as long as connections come back to the pool, a waiting statement 
 on. A stalled wait fails with ``DatabaseUnavailableError`` naming the database and the
 ``pool_timeout`` setting; waits are told to their run (``pool_wait``).
 
-The async pool's waits keep their place in the queue while one watcher per pool looks
-for a stall. While every connection is lent out (psycopg_pool's own count: none idle,
-none being opened), and while anyone already waits there, a statement waits in the
-pool's own queue, and a returned connection (open, idle, no transaction left) is handed
-straight to the first in it: psycopg_pool's own wait costs a task, a timer and a
-condition per statement, which under many runs at once cost more CPU, and kept more
-objects alive for the garbage collector, than the round trips the pool saves. Anything
-else goes through psycopg_pool (reset, replaced); a connection that lands idle in it
-(returned, fresh or a replacement) is asked for by the first statement waiting here.
+Both pools use psycopg_pool's public API only (``getconn``, ``putconn``, ``timeout``,
+``max_size``). The async pool bounds its statements the way procrastinate bounds its
+jobs with a semaphore: ``max_size`` turns stand in front of ``getconn``. A statement
+that finds every turn taken waits for one, first come first served, as one future in
+the pool's own queue, and ``putconn`` hands a returned connection (open, no transaction
+left) straight to the first waiting statement with its turn; anything else goes back
+through psycopg_pool (reset or replaced) and the turn passes on. psycopg_pool's own wait
+(a task, a timer and a condition per statement, which under many runs at once cost more
+CPU than the round trips the pool saves) serves only a statement holding a turn while
+its connection is being opened or replaced. One watcher task per pool, while
+statements wait, tells the waits that lasted a notice and stops those of a stalled pool.
 
-The sync pool cannot watch while it waits: after a stall window in which
-connections still came back, it asks again.
+The sync pool cannot watch while it waits: it waits in psycopg_pool's own queue and,
+after a stall window in which connections still came back, asks again.
 """
 
 from __future__ import annotations
@@ -28,33 +30,49 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 
 from langgraph_runner._db.pool_wait import Telling, stalled
 
 __all__ = ["PatientAsyncPool", "PatientPool"]
-
-FOREVER = 365 * 24 * 3600.0
-"""psycopg_pool's own bound on a wait here: none in practice (the stall bounds it)."""
 
 
 class PatientPool(ConnectionPool):
     """A ``ConnectionPool`` whose waits are bounded by a stall, not by their length."""
 
     def __init__(
-        self, *args: Any, database: str = "postgres", notice: float = 1.0, **kwargs: Any
+        self,
+        *args: Any,
+        database: str = "postgres",
+        notice: float = 1.0,
+        on_return: Callable[[Any], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.database = database
         self.notice = notice
+        self.on_return = on_return  # told of each connection that goes back
         self.freed_at = time.monotonic()
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[Any]:
+        """psycopg_pool's ``connection()``, on this pool's own ``getconn``/``putconn``."""
+        conn = self.getconn(timeout)
+        try:
+            with conn:  # commit, or roll back on an error (the pool's own behaviour)
+                yield conn
+        finally:
+            self.putconn(conn)
 
     def putconn(self, conn: Any) -> None:
         self.freed_at = time.monotonic()
-        super().putconn(conn)
+        if self.on_return is not None:
+            self.on_return(conn)
+        super().putconn(conn)  # back at once: idle for the next statement, reset or replaced
 
     def getconn(self, timeout: float | None = None) -> Any:
         stall = float(self.timeout if timeout is None else timeout)
@@ -79,8 +97,11 @@ class PatientAsyncPool(AsyncConnectionPool):
     """An ``AsyncConnectionPool`` whose waits are bounded by a stall, not by their length;
     a waiting statement keeps its place in the queue.
 
-    One watcher task per pool (while statements wait) tells the waits that lasted a
-    notice and, when the pool stalls, stops them (they fail naming ``pool_timeout``).
+    A statement takes one of ``max_size`` turns, then a connection; ``putconn`` hands
+    the connection, with its turn, straight to the first statement waiting (when it is
+    open and out of any transaction), else gives back the connection, then the turn. One
+    watcher task per pool (while statements wait) tells the waits that lasted a notice
+    and, when the pool stalls, stops them (they fail naming ``pool_timeout``).
     """
 
     def __init__(
@@ -94,120 +115,129 @@ class PatientAsyncPool(AsyncConnectionPool):
         super().__init__(*args, **kwargs)
         self.database = database
         self.notice = notice
-        self.on_return = on_return  # told of each connection that goes back idle
+        self.on_return = on_return  # told of each connection that goes back to the pool
         self.freed_at = time.monotonic()
-        self._waits: dict[asyncio.Task[Any], Telling] = {}
-        self._watcher: asyncio.Future[None] | None = None
+        self._turns = self.max_size  # turns free: at most max_size statements hold one
         self._queue: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._passing: set[asyncio.Future[None]] = set()
-        self._their_turn = False
+        self._waits: dict[asyncio.Task[Any], Telling] = {}
+        self._watcher: asyncio.Future[None] | None = None
+
+    @asynccontextmanager
+    async def connection(self, timeout: float | None = None) -> AsyncIterator[Any]:
+        """psycopg_pool's ``connection()``, on this pool's own ``getconn``/``putconn``."""
+        conn = await self.getconn(timeout)
+        try:
+            async with conn:  # commit, or roll back on an error (the pool's own behaviour)
+                yield conn
+        finally:
+            await self.putconn(conn)
+
+    async def getconn(self, timeout: float | None = None) -> Any:
+        stall = float(self.timeout if timeout is None else timeout)
+        if self._turns > 0 and not self._someone_waits():
+            self._turns -= 1  # a turn is free, nobody waits
+            conn = None
+        else:
+            conn = await self._wait_for_turn(stall)
+            if conn is not None:
+                return conn  # handed over, with its turn
+        try:
+            # A turn held: a connection is idle, or being opened (grown or replaced).
+            return await super().getconn(timeout=stall)
+        except PoolTimeout:
+            self._give_turn()
+            raise stalled(self.database, stall, self.max_size) from None
+        except BaseException:
+            self._give_turn()
+            raise
 
     async def putconn(self, conn: Any) -> None:
         self.freed_at = time.monotonic()
-        theirs = bool(getattr(self, "_waiting", None))  # waits in psycopg_pool's own queue
-        if self._queue and _reusable(conn) and not (theirs and self._their_turn):
-            self._their_turn = True  # (when both queues wait, they take turns)
-            waiter = self._next_waiter()
-            if waiter is not None:  # straight to the next statement waiting here
-                waiter.set_result(conn)  # still lent: to the waiter
-                return
-        self._their_turn = False
-        if self.on_return is not None:
-            self.on_return(conn)
-        await super().putconn(conn)  # idle, reset, replaced or to psycopg_pool's first waiter
-
-    async def _add_to_pool(self, conn: Any) -> None:
-        """psycopg_pool's own: a connection (returned, fresh or a replacement) goes to its
-        first waiter, else into the idle pool; then one statement waiting here asks for it."""
-        await super()._add_to_pool(conn)
-        self._wake_if_idle()
-
-    def _wake_if_idle(self) -> None:
-        """While a connection is idle, the first statement waiting here asks the pool for it."""
-        if getattr(self, "_pool", None):
+        if self._queue and _reusable(conn):
             waiter = self._next_waiter()
             if waiter is not None:
-                waiter.set_result(None)
+                waiter.set_result(conn)  # still lent: to the next statement, with the turn
+                return
+        if self.on_return is not None:
+            self.on_return(conn)
+        try:
+            await super().putconn(conn)  # idle, reset or replaced
+        finally:
+            self._give_turn()
 
-    def _waiting_here(self) -> bool:
-        """Whether a statement waits in this pool's own queue (stopped waits dropped)."""
+    def _give_turn(self) -> None:
+        """A turn ends: the first statement waiting takes it (and asks the pool)."""
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(None)
+        else:
+            self._turns += 1
+
+    def _someone_waits(self) -> bool:
+        """Whether a statement waits in the queue (stopped waits dropped from its head)."""
         queue = self._queue
         while queue and queue[0].done():
             queue.popleft()
         return bool(queue)
 
     def _next_waiter(self) -> asyncio.Future[Any] | None:
-        """The longest waiting statement of this pool's own queue still waiting."""
         while self._queue:
             waiter = self._queue.popleft()
             if not waiter.done():
                 return waiter
         return None
 
-    def _all_lent(self) -> bool:
-        """Whether every connection the pool may open is open and lent out: none idle, none
-        being opened (a connection handed to one of psycopg_pool's own waiters counts as
-        lent from that moment, not only once its waiter resumes)."""
-        return (
-            not getattr(self, "_pool", True)
-            and getattr(self, "_nconns", 0) >= self.max_size
-            and not getattr(self, "_growing", True)
-        )
+    async def close(self, timeout: float = 5.0) -> None:
+        """psycopg_pool's ``close()``; the statements still waiting for a turn fail at once
+        with ``PoolClosed``, as those waiting in psycopg_pool's own queue do."""
+        await super().close(timeout)
+        for task, told in list(self._waits.items()):
+            if not told.stalled:
+                told.stalled = True
+                task.cancel()
 
-    async def getconn(self, timeout: float | None = None) -> Any:
-        stall = float(self.timeout if timeout is None else timeout)
-        if (
-            getattr(self, "_pool", None)
-            and not getattr(self, "_waiting", True)
-            and not self._waiting_here()
-        ):
-            return await super().getconn(timeout=stall)  # free, nobody waits: nothing to watch
+    async def _wait_for_turn(self, stall: float) -> Any:
+        """Wait for a turn, first come first served; told to the run, failed on a stall.
+        A connection handed over with the turn, or None (ask the pool)."""
         me = asyncio.current_task()
-        if me is None:  # pragma: no cover - always in a task under asyncio
-            return await super().getconn(timeout=stall)
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append(waiter)
         told = Telling(self.database, self.notice)
         told.stall = stall
-        self._waits[me] = told
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.ensure_future(self._watch())
+        if me is not None:
+            self._waits[me] = told
+            if self._watcher is None or self._watcher.done():
+                self._watcher = asyncio.ensure_future(self._watch())
         try:
-            if self._waiting_here() or self._all_lent():
-                # Every connection is lent out (each comes back through ``putconn``), or a
-                # statement already waits here: wait in this pool's own queue, where
-                # ``putconn`` hands a connection straight over and one landing idle wakes
-                # the first waiter (None: ask the pool). In this coroutine, not one of its
-                # own: thousands wait at once, each kept alive for the garbage collector.
-                waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-                self._queue.append(waiter)
-                try:
-                    conn = await waiter
-                except asyncio.CancelledError:
-                    self._pass_on(waiter)
-                    raise
-            else:
-                conn = None  # a connection is free or coming: the pool gives it
-            if conn is None:
-                conn = await super().getconn(timeout=FOREVER)
+            conn = await waiter
         except asyncio.CancelledError:
-            self._wake_if_idle()  # it may have been woken for an idle connection: pass that on
-            if told.stalled and not _still_cancelled(me):
+            self._pass_on(waiter)
+            if me is not None and told.stalled and not _still_cancelled(me):
+                if self.closed:
+                    raise PoolClosed(f"the pool {self.name!r} is closed") from None
                 raise stalled(self.database, stall, self.max_size) from None
             raise
         finally:
-            self._waits.pop(me, None)
+            if me is not None:
+                self._waits.pop(me, None)
         told.over()
         return conn
 
     def _pass_on(self, waiter: asyncio.Future[Any]) -> None:
-        """A wait stopped just as a connection was handed to it: give that to the next."""
-        if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-            handed = waiter.result()
+        """A wait stopped just as its turn came: pass the turn (and a connection handed
+        with it) to the next statement."""
+        if not waiter.done() or waiter.cancelled():
+            return
+        handed = waiter.result()
+        if handed is None:
+            self._give_turn()
+        else:
             self._passing.add(task := asyncio.ensure_future(self.putconn(handed)))
             task.add_done_callback(self._passing.discard)
 
     async def _watch(self) -> None:
-        """While statements wait: tell each wait past its notice; on a stall, stop them
-        (psycopg_pool gives back a connection handed to a stopped wait)."""
+        """While statements wait: tell each wait past its notice; on a stall, stop them."""
         while self._waits:
             every = min([self.notice, *(t.stall for t in self._waits.values())])
             await asyncio.sleep(every)

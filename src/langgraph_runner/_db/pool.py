@@ -1,12 +1,15 @@
 """Bounded PostgreSQL connections: psycopg_pool pools, cheap health checks, retry on a break.
 
-Every PostgreSQL connection the package opens comes from a pool of a bounded size: the
-checkpointer's (``open_checkpointer(url, max_connections=...)``) and the runs table's
-(one small pool per database and process, shared by every run). A pool hands out a
+Every PostgreSQL connection the package keeps comes from a psycopg_pool pool of a bounded
+size, used through its public API: the checkpointer's (``open_checkpointer(url,
+max_connections=...)``), the runs table's (one small pool per database and process,
+shared by every run), the node cache's (``PostgresCache``) and the effect ledger's (a pool
+of one, ``connection.open_postgres``); a lock session takes its one connection from a
+pool of one too (``lock_session``). A pool made here hands out a
 connection that sat idle longer than ``check_idle`` seconds only after a round trip
 proves it alive (checking every checkout costs a quarter of the throughput; a busy
 connection is checked by its own use instead), and a statement that meets a broken
-connection (a terminated backend, a restarted server) is retried on a fresh one.
+connection (a terminated backend, a restarted server) is retried on a fresh one (``broken``).
 A statement with no connection free waits its turn, told to its run (``pool_wait``).
 """
 
@@ -17,10 +20,11 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
+from langgraph_runner._db.broken import retry_broken
 from langgraph_runner._db.pool_wait import WaitListener, current_listener, listening
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.exceptions import DatabaseUnavailableError
@@ -35,7 +39,6 @@ __all__ = [
     "WaitListener",
     "current_listener",
     "database_name",
-    "is_broken",
     "listening",
     "pool_options",
     "settings_key",
@@ -49,14 +52,11 @@ DEFAULT_CHECK_IDLE = 5.0
 """A connection idle longer than this is checked (one round trip) before it is handed out."""
 STORE_MAX_CONNECTIONS = 2
 """Connections the runs table's pool opens at most, per database and process."""
-RETRIES = 3
-"""Attempts of one statement that meets a broken connection (each on a fresh one)."""
 WAIT_NOTICE = 1.0
 """Seconds a run waits for a free connection before it says so (and waits on)."""
 
 _log = logging.getLogger("langgraph_runner.runs")
 _IDLE_SINCE: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,19 +108,6 @@ def database_name(conninfo: str, kwargs: dict[str, Any] | None = None) -> str:
     except Exception:
         return "postgres:(unparsable connection string)"
     return f"postgres:{where.get('host')}:{where.get('port') or 5432}/{where.get('dbname')}"
-
-
-def is_broken(exc: BaseException) -> bool:
-    """Whether ``exc`` says the connection broke (retry on a fresh one), not a bad statement.
-
-    A pool that timed out is no broken connection: the wait is over, retrying waits again.
-    Nor is a closed pool: no retry opens it again.
-    """
-    psycopg = require_extra("postgres", "psycopg")
-    pool = require_extra("postgres", "psycopg_pool")
-    if isinstance(exc, (pool.PoolTimeout, pool.PoolClosed)):
-        return False
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 class WaitNotice:
@@ -212,7 +199,7 @@ def sync_pool(
         notice=WAIT_NOTICE,
         kwargs=kwargs,
         check=_sync_check(options.check_idle),
-        reset=_returned,
+        on_return=_returned,  # (not psycopg_pool's reset=, which returns it in a thread)
         **_pool_args(options, name, min_size),
     )
     pool.open(wait=False)
@@ -296,7 +283,7 @@ class PooledDb:
             finally:
                 self.pool.putconn(conn)
 
-        return retry_broken(once, self.database, on_retry=self.pool.check)
+        return retry_broken(once, database=self.database, on_retry=self.pool.check)
 
     def _getconn(self, on_wait: Callable[[str, float], None] | None) -> Any:
         if on_wait is None:
@@ -314,7 +301,7 @@ class PooledDb:
                     conn.execute(statement)
 
         with self._setup_lock:
-            retry_broken(once, self.database, on_retry=self.pool.check)
+            retry_broken(once, database=self.database, on_retry=self.pool.check)
 
     postgres = True
     """The pool's connections are PostgreSQL's (``Db.postgres``)."""
@@ -326,47 +313,3 @@ class PooledDb:
     def close(self) -> None:
         """Close the pool."""
         self.pool.close()
-
-
-def retry_broken(
-    once: Callable[[], T], database: str, *, attempts: int = RETRIES, on_retry: Any = None
-) -> T:
-    """``once()``, again on a fresh connection when it met a broken one (``attempts`` in all)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return once()
-        except Exception as exc:
-            _again_or_raise(exc, attempt, attempts, database)
-            if on_retry is not None:
-                on_retry()
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def aretry_broken(
-    once: Callable[[], Awaitable[T]],
-    database: str,
-    *,
-    attempts: int = RETRIES,
-    on_retry: Callable[[], Awaitable[Any]] | None = None,
-) -> T:
-    """The async ``retry_broken``: ``await once()``, again when it met a broken connection."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await once()
-        except Exception as exc:
-            _again_or_raise(exc, attempt, attempts, database)
-            if on_retry is not None:
-                await on_retry()
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _again_or_raise(exc: Exception, attempt: int, attempts: int, database: str) -> None:
-    """In an ``except``: raise ``exc`` unless it is a broken connection and attempts are
-    left (then say so); after the last, ``DatabaseUnavailableError`` naming ``database``."""
-    if not is_broken(exc):
-        raise exc
-    if attempt == attempts:
-        raise DatabaseUnavailableError(
-            database, f"connection broken {attempts} times in a row ({type(exc).__name__})"
-        ) from exc
-    _log.warning("retrying on a fresh connection to %s: %s", database, type(exc).__name__)

@@ -19,13 +19,12 @@ rely on, also of a run that failed because its checkpoints could not be written.
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
-from langgraph_runner._db.pool import aretry_broken
+from langgraph_runner._db.broken import aretry_broken
 from langgraph_runner._db.storage import asqlite_file, saver_kind
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.graph_shape import record_shape, shape_saved
@@ -152,8 +151,14 @@ async def _rows(cursor: Any) -> list[Any]:
 async def _run(saver: Any, database: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
     """One statement (``?`` placeholders) on the saver's connections; its rows. A broken
     connection is retried on a fresh one (the pool drops its other broken ones first)."""
-    once = functools.partial(_once, saver, sql.replace("?", "%s"), params)
-    return await aretry_broken(once, database, on_retry=getattr(saver.conn, "check", None))
+    return await aretry_broken(
+        _once,
+        saver,
+        sql.replace("?", "%s"),
+        params,
+        database=database,
+        on_retry=getattr(saver.conn, "check", None),
+    )
 
 
 async def admit(state: RunRowsOnLoop[Any], on_unavailable: Callable[[Exception], None]) -> bool:

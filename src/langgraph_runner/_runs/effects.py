@@ -48,6 +48,7 @@ from datetime import timedelta
 from typing import Any, NamedTuple, TypeVar, overload
 
 from langgraph_runner._db.connection import Db, open_postgres, open_sqlite
+from langgraph_runner._db.pool import PooledDb
 from langgraph_runner._db.storage import postgres_settings, saver_kind, sqlite_file
 from langgraph_runner._internal.checks import check_text
 from langgraph_runner._internal.durations import seconds
@@ -108,7 +109,7 @@ class EffectLedger:
 
     def __init__(
         self,
-        db: Db,
+        db: Db | PooledDb,
         *,
         lease: float | timedelta = 300.0,
         poll_interval: float | timedelta = 0.05,

@@ -5,7 +5,7 @@ backend is terminated or the server restarts (langgraph#5675). The savers
 ``open_checkpointer`` opens are those same classes (subclasses: everything LangGraph
 documents for them applies), given a ``psycopg_pool`` pool (``pool``) and one change:
 a read or write that meets a broken connection runs again on a fresh one from the
-pool (``RETRIES`` attempts in all). Their writes are upserts
+pool (``broken.RETRIES`` attempts in all). Their writes are upserts
 (``INSERT ... ON CONFLICT DO UPDATE``/``DO NOTHING``), so doing one twice is harmless.
 On a pool, statements do not queue behind the saver's one lock (LangGraph's
 savers take it around every statement, which a single connection needs): each has a
@@ -24,6 +24,7 @@ on a thread).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
@@ -33,9 +34,10 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from langgraph_runner._db.alock_session import AsyncLockSession
+from langgraph_runner._db.broken import aretry_broken, retry_broken
 from langgraph_runner._db.cursor import AsyncPooledCursor, PooledCursor
 from langgraph_runner._db.lock_session import any_lost, sessions, was_lost
-from langgraph_runner._db.pool import RETRIES, DatabaseUnavailableError, WaitNotice, is_broken
+from langgraph_runner._db.pool import DatabaseUnavailableError, WaitNotice
 from langgraph_runner._internal.compat import saver_cursor
 from langgraph_runner._records.exceptions import ThreadBusyError
 from langgraph_runner._runs.thread_lock import lock_key
@@ -84,10 +86,10 @@ def _check_locks(database: str) -> None:
             session.check()
 
 
-def _gave_up(database: str, exc: BaseException) -> DatabaseUnavailableError:
+def _gave_up(database: str, attempts: int, exc: BaseException) -> DatabaseUnavailableError:
     return DatabaseUnavailableError(
         database,
-        f"the checkpointer's connection broke {RETRIES} times in a row ({type(exc).__name__}); "
+        f"the checkpointer's connection broke {attempts} times in a row ({type(exc).__name__}); "
         "resume the thread to continue from its last checkpoint",
     )
 
@@ -113,20 +115,25 @@ class RetryingPostgresSaver(PostgresSaver):
         self, once: Callable[..., T], args: tuple[Any, ...], config: RunnableConfig | None
     ) -> T:
         self._notice(self.conn, self.database)
-        for attempt in range(1, RETRIES + 1):
-            if config is not None:
-                _refuse_if_lost(self.database, config)
-            try:
-                return once(self, *args)
-            except Exception as exc:
-                if not is_broken(exc):
-                    raise
-                if attempt == RETRIES:
-                    raise _gave_up(self.database, exc) from exc
-                if hasattr(self.conn, "check"):  # a pool: drop its other broken connections
-                    self.conn.check()
-                _check_locks(self.database)
-        raise AssertionError("unreachable")  # pragma: no cover
+        if config is not None:
+            _refuse_if_lost(self.database, config)
+        return retry_broken(
+            once,
+            self,
+            *args,
+            database=self.database,
+            on_retry=self._fresh if config is None else partial(self._fresh, config),
+            giving_up=_gave_up,
+        )
+
+    def _fresh(self, config: RunnableConfig | None = None) -> None:
+        """Before a retry: the pool drops its other broken connections, the thread locks
+        are checked, and a write whose lock was lost meanwhile is refused."""
+        if hasattr(self.conn, "check"):  # a pool
+            self.conn.check()
+        _check_locks(self.database)
+        if config is not None:
+            _refuse_if_lost(self.database, config)
 
     def get_tuple(self, config: RunnableConfig) -> _Tuple | None:
         return self._retry(PostgresSaver.get_tuple, (config,), None)
@@ -175,32 +182,38 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
             return AsyncPooledCursor(self.conn, pipeline, self.supports_pipeline)
         return saver_cursor(AsyncPostgresSaver, self, pipeline=pipeline)
 
-    async def _aretry(
+    def _aretry(
         self,
         once: Callable[..., Awaitable[T]],
         args: tuple[Any, ...],
         config: RunnableConfig | None,
-    ) -> T:
-        # ``once(self, *args)``, not a closure: a statement waiting for a connection keeps
-        # fewer objects alive (thousands wait at once with many runs in flight).
+    ) -> Awaitable[T]:
+        # ``once(self, *args)``, not a closure, and no coroutine of its own here: a
+        # statement waiting for a connection keeps fewer objects alive (thousands wait at
+        # once with many runs in flight).
         self._notice(self.conn, self.database)
-        for attempt in range(1, RETRIES + 1):
-            if config is not None:
-                _refuse_if_lost(self.database, config)
-            try:
-                return await once(self, *args)
-            except Exception as exc:
-                if not is_broken(exc):
-                    raise
-                if attempt == RETRIES:
-                    raise _gave_up(self.database, exc) from exc
-                if hasattr(self.conn, "check"):  # a pool: drop its other broken connections
-                    await self.conn.check()
-                if self.lock_session is not None:
-                    await self.lock_session.check()
-                else:
-                    _check_locks(self.database)
-        raise AssertionError("unreachable")  # pragma: no cover
+        if config is not None:
+            _refuse_if_lost(self.database, config)
+        return aretry_broken(
+            once,
+            self,
+            *args,
+            database=self.database,
+            on_retry=self._afresh if config is None else partial(self._afresh, config),
+            giving_up=_gave_up,
+        )
+
+    async def _afresh(self, config: RunnableConfig | None = None) -> None:
+        """Before a retry: the pool drops its other broken connections, the thread locks
+        are checked, and a write whose lock was lost meanwhile is refused."""
+        if hasattr(self.conn, "check"):  # a pool
+            await self.conn.check()
+        if self.lock_session is not None:
+            await self.lock_session.check()
+        else:
+            _check_locks(self.database)
+        if config is not None:
+            _refuse_if_lost(self.database, config)
 
     async def aget_tuple(self, config: RunnableConfig) -> _Tuple | None:
         return await self._aretry(AsyncPostgresSaver.aget_tuple, (config,), None)
