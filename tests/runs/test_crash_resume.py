@@ -139,7 +139,8 @@ def test_sigkilled_run_resumes_without_redoing_finished_nodes(
     while not out.exists():
         attempts += 1
         assert attempts <= KILLS + 3, "run did not complete"
-        kill_after = rng.uniform(0.05, 0.25) if kills < KILLS else None
+        # Inside the node that just started (each sleeps 0.05 s at least): one step a kill.
+        kill_after = rng.uniform(0.0, 0.04) if kills < KILLS else None
         # Node bodies sleep so that a kill lands inside one; the last attempt is not killed.
         scale = "1" if kill_after is not None else "0"
         cmd = [sys.executable, str(WORKER), url, thread_id, str(ledger), str(out), scale]
