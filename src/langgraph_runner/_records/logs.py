@@ -413,28 +413,31 @@ def _printable(
     logger: object, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> dict[str, str]:
     """Keys and values as printable text, None left out: one event stays one line."""
-    return {_escape(k): _escape(v) for k, v in event_dict.items() if v is not None}
+    return {
+        k if k.__class__ is str and k.isprintable() else _escape(k): (
+            v if v.__class__ is str and v.isprintable() else _escape(v)
+        )
+        for k, v in event_dict.items()
+        if v is not None
+    }
 
 
 def _formatter(*, as_json: bool) -> logging.Formatter:
     """A ``structlog.stdlib.ProcessorFormatter`` for the package's events (imports structlog)."""
     import structlog
-    from structlog.dev import Column, ConsoleRenderer, KeyValueColumnFormatter
-
-    def plain(width: int = 0, key: bool = False, text: Any = str) -> KeyValueColumnFormatter:
-        key_style = "" if key else None
-        return KeyValueColumnFormatter(key_style, "", "", value_repr=text, width=width)
+    from structlog.dev import Column, ConsoleRenderer
 
     renderer: list[Any]
     if as_json:
         renderer = [structlog.processors.JSONRenderer(default=str)]
     else:
-        # timestamp, [level] padded to 7, the event padded to 16, then key=value pairs
+        # timestamp, [level] padded to 7, the event padded to 16, then key=value pairs; the
+        # text is printable already, so plain functions (no StringIO per pair) render it
         columns = [
-            Column("timestamp", plain()),
-            Column("level", plain(text=lambda level: f"[{level!s:<7}]")),
-            Column("event", plain(width=16)),
-            Column("", plain(key=True)),
+            Column("timestamp", lambda key, value: str(value)),
+            Column("level", lambda key, value: f"[{value!s:<7}]"),
+            Column("event", lambda key, value: f"{value!s:<16}"),
+            Column("", lambda key, value: f"{key}={value!s}"),
         ]
         renderer = [_printable, ConsoleRenderer(columns=columns, sort_keys=False)]
     return structlog.stdlib.ProcessorFormatter(
