@@ -342,11 +342,9 @@ def test_a_failed_task_keeps_the_repr_of_its_exception() -> None:
     error: Any = task.error  # typed as an exception; what comes back is its repr
     expected = "ConnectionError('login failed for password=hunter2')"
     assert error == expected
-    saved = saver.get_tuple(config)
-    assert saved is not None
-    assert [
-        value for _, channel, value in saved.pending_writes or [] if channel == "__error__"
-    ] == [expected]
+    saved: Any = saver.get_tuple(config)
+    errors = [value for _, channel, value in saved.pending_writes if channel == "__error__"]
+    assert errors == [expected]
 
 
 # ---------------------------------------------------------------- caching
