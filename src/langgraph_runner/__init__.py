@@ -52,7 +52,7 @@ from langgraph_runner._records.exceptions import (
     ThreadNotFoundError,
 )
 from langgraph_runner._records.items import failed_sends
-from langgraph_runner._records.logs import LOGGER_NAME, configure_logging
+from langgraph_runner._records.logs import LOGGER_NAME, add_event_fields, configure_logging
 from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
 from langgraph_runner._state.bounded import (
@@ -122,6 +122,7 @@ __all__ = [
     "ThreadBusyError",
     "ThreadNotFoundError",
     "TieredCache",
+    "add_event_fields",
     "aerrors_dropped",
     "append_errors",
     "append_unique",

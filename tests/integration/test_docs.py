@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 from pytest_examples import CodeExample, find_examples
 
 from langgraph_runner._policies.circuit import reset_circuit_breakers
@@ -124,14 +125,20 @@ def test_pages_hold_no_development_log_or_machine_paths() -> None:
 
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An empty working directory, fresh shared breakers, logging and tracing left as they were."""
+    """An empty working directory, fresh shared breakers and logging (the package logger,
+    the root logger and structlog's configuration) and tracing left as they were."""
     monkeypatch.chdir(tmp_path)
     reset_circuit_breakers()
     _keep_tracer_provider(monkeypatch)
-    logger = logging.getLogger("langgraph_runner")
+    logger, root = logging.getLogger("langgraph_runner"), logging.getLogger()
     saved = (list(logger.handlers), logger.level, logger.propagate)
+    root_saved, structlog_saved = (list(root.handlers), root.level), structlog.get_config()
     yield
-    logger.handlers[:], logger.level, logger.propagate = saved
+    logger.handlers[:], logger.propagate = saved[0], saved[2]
+    root.handlers[:] = root_saved[0]
+    logger.setLevel(saved[1])  # setLevel, not the attribute: it clears the level caches
+    root.setLevel(root_saved[1])
+    structlog.configure(**structlog_saved)
     reset_circuit_breakers()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import email
 import importlib
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -97,3 +99,57 @@ def test_every_user_extra_is_in_all_and_in_both_extras_tables() -> None:
         text = (ROOT / doc).read_text(encoding="utf-8")
         for extra in [*users, "server", "all"]:
             assert f"| `{extra}` |" in text, (doc, extra)
+
+
+def _modules_of(distribution: str) -> set[str]:
+    """The importable module names an installed distribution provides, from its files
+    (``langchain-core`` gives ``langchain_core``, ``langchain_core.messages``, ...;
+    ``langgraph-checkpoint-sqlite`` gives ``langgraph.checkpoint.sqlite``, ...)."""
+    files = importlib.metadata.distribution(distribution).files or []
+    modules = set()
+    for file in files:
+        parts = file.parts
+        if not parts or ".." in parts or parts[0].endswith((".dist-info", ".data")):
+            continue
+        if file.suffix not in (".py", ".so", ".pyd"):
+            continue
+        names = [*parts[:-1], parts[-1].split(".")[0]]
+        if names[-1] == "__init__":
+            names.pop()
+        if names:
+            modules.add(".".join(names))
+    return modules
+
+
+def _imported_by_src() -> set[str]:
+    """Every absolute module name an import statement anywhere in src names (a
+    ``from a.b import c`` names ``a.b`` and, in case it is a module, ``a.b.c``)."""
+    names: set[str] = set()
+    for path in (ROOT / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _never_imported(requirements: list[str], imported: set[str]) -> list[str]:
+    """The distributions of ``requirements`` none of whose modules ``imported`` names."""
+    unused = []
+    for requirement in requirements:
+        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+        assert match, requirement
+        if not _modules_of(match.group()) & imported:
+            unused.append(match.group())
+    return unused
+
+
+def test_every_runtime_dependency_is_imported_by_the_package() -> None:
+    """Each distribution in [project.dependencies] is imported somewhere in src (mapped
+    to its import names through its installed files): no dependency is declared unused."""
+    imported = _imported_by_src()
+    assert _never_imported(_project()["dependencies"], imported) == []
+    # the check sees an unused one: src imports neither of these
+    assert _never_imported(["requests>=2", "pytest"], imported) == ["requests", "pytest"]

@@ -22,6 +22,7 @@ from langgraph_runner._records.logs import (
     LOGGER_NAME,
     EventLogger,
     _line,
+    add_event_fields,
     configure_logging,
     get_event_logger,
 )
@@ -224,7 +225,8 @@ def test_app_structlog_config_does_not_capture_our_events(
 
 
 def test_a_fresh_interpreter_prints_the_failure_once() -> None:
-    """In a fresh process with no logging setup, a recorded failure prints one stderr line."""
+    """In a fresh process with no logging setup, a recorded failure prints one stderr line,
+    without importing structlog (nothing formats the event)."""
     script = textwrap.dedent(
         """
         from langgraph.graph import END, START, StateGraph
@@ -238,6 +240,8 @@ def test_a_fresh_interpreter_prints_the_failure_once() -> None:
         g.add_edge(START, "boom")
         g.add_edge("boom", END)
         assert g.compile().invoke({})["routing_flags"] == {"blocked": True}
+        import sys
+        assert "structlog" not in sys.modules, "imported with nothing to format"
         """
     )
     done = subprocess.run(
@@ -559,6 +563,112 @@ def test_configure_logging_leaves_structlog_and_root_alone() -> None:
     assert (list(root.handlers), root.level) == root_before
     assert root_handler.records == []  # not printed twice through the root logger
     assert structlog.get_logger().info("app") == "event='app' level='info'"
+
+
+@pytest.mark.parametrize(
+    ("as_json", "renderer"),
+    [(True, structlog.processors.JSONRenderer), (False, structlog.dev.ConsoleRenderer)],
+)
+def test_configure_logging_renders_with_structlog(as_json: bool, renderer: type) -> None:
+    """Its handler's formatter is structlog's ProcessorFormatter, ending in JSONRenderer or
+    ConsoleRenderer, with add_event_fields in its foreign pre-chain."""
+    configure_logging(json=as_json, stream=io.StringIO())
+    [handler] = [h for h in logging.getLogger(LOGGER_NAME).handlers if h.formatter is not None]
+    formatter = handler.formatter
+    assert isinstance(formatter, structlog.stdlib.ProcessorFormatter)
+    assert add_event_fields in (formatter.foreign_pre_chain or ())
+    assert isinstance(formatter.processors[-1], renderer)
+
+
+def test_configure_logging_json_keys_are_the_event_dict() -> None:
+    """The JSON line is the event dict: timestamp, level, event, then the fields in order."""
+    stream = io.StringIO()
+    configure_logging(json=True, stream=stream)
+    get_event_logger().emit(logging.ERROR, "node.failed", node="n", attempt=2, thread_id=None)
+    line = json.loads(stream.getvalue())
+    assert list(line) == ["timestamp", "level", "event", "node", "attempt", "thread_id"]
+    assert line["timestamp"].endswith("+00:00")
+    assert (line["level"], line["event"], line["thread_id"]) == ("error", "node.failed", None)
+
+
+def test_configure_logging_shows_other_records_of_the_package_without_tracebacks() -> None:
+    """A plain record of a package logger renders its message; its traceback is left out,
+    as before (exception text is not sanitized)."""
+    stream = io.StringIO()
+    configure_logging(json=True, stream=stream)
+    try:
+        raise ValueError("password=hunter2")
+    except ValueError:
+        logging.getLogger(f"{LOGGER_NAME}.runs").exception("tick %s failed", 3)
+    line = json.loads(stream.getvalue())
+    assert (line["level"], line["event"]) == ("error", "tick 3 failed")
+    assert "hunter2" not in stream.getvalue() and "exc_info" not in line
+
+
+def _app_logging(stream: io.StringIO, renderer: Any) -> None:
+    """structlog's stdlib recipe, as an application writes it: one ProcessorFormatter on
+    the root handler for structlog's own events and for stdlib records alike."""
+    shared: list[Any] = [
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso"),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), add_event_fields, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def test_an_apps_structlog_setup_renders_our_events_with_their_fields() -> None:
+    """An app that set up structlog itself and runs our nodes gets one output: its events
+    and ours, the same keys, our fields as event-dict keys."""
+    stream = io.StringIO()
+    _app_logging(stream, structlog.processors.JSONRenderer())
+    with no_wait():
+        structlog.get_logger("app").info("app.started", user="u1")
+        _failing_graph().invoke({}, {"configurable": {"thread_id": "t-app"}})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(d["logger"], d["event"]) for d in lines] == [
+        ("app", "app.started"),
+        (LOGGER_NAME, "node.started"),
+        (LOGGER_NAME, "node.retrying"),
+        (LOGGER_NAME, "node.failed"),
+    ]
+    assert all({"timestamp", "level", "event", "logger"} <= set(d) for d in lines)
+    failed = lines[-1]
+    assert failed["level"] == "error" and "lgr_fields" not in failed
+    assert (failed["node"], failed["attempt"], failed["code"]) == ("boom", 2, "RETRY_EXHAUSTED")
+    assert failed["thread_id"] == "t-app" and failed["error_type"] == "ConnectionError"
+
+
+def test_an_apps_console_renderer_shows_our_fields_as_key_values() -> None:
+    """With the app's ConsoleRenderer, our fields show as its key=value pairs."""
+    stream = io.StringIO()
+    _app_logging(stream, structlog.dev.ConsoleRenderer(colors=False))
+    get_event_logger().emit(logging.WARNING, "node.retrying", node="fetch", attempt=1)
+    [line] = stream.getvalue().splitlines()
+    assert "node.retrying" in line and "node=fetch" in line and "attempt=1" in line
+    assert "node.retrying node=fetch" not in line  # the fields are not the event's text
+
+
+def test_add_event_fields_leaves_other_records_alone() -> None:
+    """A record the package did not log, or an event dict without a record, is unchanged."""
+    record = logging.makeLogRecord({"msg": "plain", "levelno": logging.INFO})
+    plain = {"event": "plain", "_record": record}
+    assert add_event_fields(None, "info", dict(plain)) == plain
+    assert add_event_fields(None, "info", {"event": "x"}) == {"event": "x"}
 
 
 # ---------------------------------------------------------------- custom loggers

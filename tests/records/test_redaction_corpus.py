@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from langgraph_runner import GraphState, RetryConfig, create_node
 from langgraph_runner._cli.main import main as cli_main
-from langgraph_runner._records.logs import LOGGER_NAME, _Formatter, configure_logging
+from langgraph_runner._records.logs import LOGGER_NAME, _formatter, configure_logging
 from langgraph_runner._records.redact_exc import redact_tree
 from langgraph_runner._records.sanitize import sanitize_message
 from langgraph_runner._reports.report import run_report
@@ -200,7 +200,7 @@ def log_text() -> Iterator[dict[str, io.StringIO]]:
     streams = {"json": io.StringIO(), "console": io.StringIO(), "stdlib": io.StringIO()}
     configure_logging("DEBUG", json=False, stream=streams["console"])
     json_handler = logging.StreamHandler(streams["json"])
-    json_handler.setFormatter(_Formatter(as_json=True))  # the formatter json=True installs
+    json_handler.setFormatter(_formatter(as_json=True))  # the formatter json=True installs
     plain = logging.StreamHandler(streams["stdlib"])
     plain.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     logger.addHandler(json_handler)

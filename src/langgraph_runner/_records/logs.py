@@ -8,8 +8,12 @@ prints WARNING and above to stderr, so a node that fails (and, in record mode,
 lets the graph carry on) is never silent; INFO events print nothing. Set the
 ``langgraph_runner`` logger's level (or add a handler) to change that.
 ``configure_logging()`` opts into rendering every event (console or JSON) on
-that one logger, without touching ``structlog.configure`` or the root logger,
-so an application's own structlog setup stays as it is.
+that one logger, through structlog's ``ProcessorFormatter``, without touching
+``structlog.configure`` or the root logger, so an application's own structlog
+setup stays as it is. An application that renders stdlib records with its own
+``ProcessorFormatter`` adds ``add_event_fields`` to its ``foreign_pre_chain`` and
+gets each event's fields as event-dict keys. structlog is imported only when
+rendering is asked for: emitting an event never builds a structlog object.
 
 Events: ``node.started``, ``node.retrying``, ``node.succeeded``, ``node.failed``
 (and, with the resilience features, ``node.timeout``, ``node.aborted``,
@@ -18,10 +22,9 @@ Events: ``node.started``, ``node.retrying``, ``node.succeeded``, ``node.failed``
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime, timezone
 from typing import IO, Any, Protocol
 
@@ -29,7 +32,14 @@ from langgraph_runner._records.egress import egress
 from langgraph_runner._records.log_record import make_record
 from langgraph_runner._records.sanitize import sanitize_message
 
-__all__ = ["LOGGER_NAME", "EventLogger", "SupportsEvents", "configure_logging", "get_event_logger"]
+__all__ = [
+    "LOGGER_NAME",
+    "EventLogger",
+    "SupportsEvents",
+    "add_event_fields",
+    "configure_logging",
+    "get_event_logger",
+]
 
 LOGGER_NAME = "langgraph_runner"
 _FIELDS_ATTR = "lgr_fields"
@@ -355,20 +365,89 @@ def get_event_logger(logger: SupportsEvents | None = None) -> EventLogger:
     return _DEFAULT if logger is None else EventLogger(logger)
 
 
-class _Formatter(logging.Formatter):
-    def __init__(self, *, as_json: bool) -> None:
-        super().__init__()
-        self._json = as_json
+def add_event_fields(
+    logger: object, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: the fields of a ``langgraph_runner`` event as event-dict keys.
 
-    def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = dict(getattr(record, _FIELDS_ATTR, None) or {})
-        event = fields.pop("event", None) or record.getMessage()
-        ts = datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat()
-        if self._json:
-            payload = {"timestamp": ts, "level": record.levelname.lower(), "event": event, **fields}
-            return json.dumps(payload, default=str)
-        event = _escape(event)
-        return f"{ts} [{record.levelname.lower():<7}] {event:<16} {_line(fields)}".rstrip()
+    Put it in the ``foreign_pre_chain`` of a ``structlog.stdlib.ProcessorFormatter``
+    (after ``structlog.stdlib.ExtraAdder`` if the chain has one): a record the package
+    logged then has ``event`` set to the event's name (``"node.failed"``) instead of its
+    one-line message, and each of its sanitized fields (``node``, ``attempt``, ``code``,
+    ...) as its own key. Other records pass unchanged. ``configure_logging`` uses it.
+
+    Args:
+        logger: The wrapped logger (unused).
+        method_name: The level's method name (unused).
+        event_dict: The event dict ``ProcessorFormatter`` made for a stdlib record
+            (it holds the record as ``_record``).
+
+    Returns:
+        The same event dict.
+    """
+    fields = getattr(event_dict.get("_record"), _FIELDS_ATTR, None)
+    if fields is not None:
+        event_dict.pop(_FIELDS_ATTR, None)  # put there by an ExtraAdder
+        event_dict.update(fields)
+    return event_dict
+
+
+def _time_and_level(
+    logger: object, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """``timestamp`` (when the record was made, ISO 8601 in UTC) and ``level``, first."""
+    ts = datetime.fromtimestamp(event_dict["_record"].created, tz=timezone.utc).isoformat()
+    return {"timestamp": ts, "level": method_name, **event_dict}
+
+
+def _without_exc_info(
+    logger: object, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """No traceback: its messages and source lines are not sanitized (we log types)."""
+    event_dict.pop("exc_info", None)
+    event_dict.pop("stack_info", None)
+    return event_dict
+
+
+def _printable(
+    logger: object, method_name: str, event_dict: MutableMapping[str, Any]
+) -> dict[str, str]:
+    """Keys and values as printable text, None left out: one event stays one line."""
+    return {
+        k if k.__class__ is str and k.isprintable() else _escape(k): (
+            v if v.__class__ is str and v.isprintable() else _escape(v)
+        )
+        for k, v in event_dict.items()
+        if v is not None
+    }
+
+
+def _formatter(*, as_json: bool) -> logging.Formatter:
+    """A ``structlog.stdlib.ProcessorFormatter`` for the package's events (imports structlog)."""
+    import structlog
+    from structlog.dev import Column, ConsoleRenderer
+
+    renderer: list[Any]
+    if as_json:
+        renderer = [structlog.processors.JSONRenderer(default=str)]
+    else:
+        # timestamp, [level] padded to 7, the event padded to 16, then key=value pairs; the
+        # text is printable already, so plain functions (no StringIO per pair) render it
+        columns = [
+            Column("timestamp", lambda key, value: str(value)),
+            Column("level", lambda key, value: f"[{value!s:<7}]"),
+            Column("event", lambda key, value: f"{value!s:<16}"),
+            Column("", lambda key, value: f"{key}={value!s}"),
+        ]
+        renderer = [_printable, ConsoleRenderer(columns=columns, sort_keys=False)]
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[add_event_fields, _time_and_level],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _without_exc_info,
+            *renderer,
+        ],
+    )
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -378,11 +457,15 @@ class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_logging(
     level: int | str = "INFO", *, json: bool = False, stream: IO[str] | None = None
 ) -> logging.Logger:
-    """Render langgraph_runner's events (opt-in).
+    """Render langgraph_runner's events (opt-in), with structlog's processors.
 
     Attaches one handler to the ``langgraph_runner`` stdlib logger (replacing
     one a previous call attached) and stops propagation to the root logger, so
-    events are not printed twice. Does not call ``structlog.configure``.
+    events are not printed twice. Its formatter is a
+    ``structlog.stdlib.ProcessorFormatter``: ``add_event_fields`` turns each event
+    into a structlog event dict, then ``JSONRenderer`` or ``ConsoleRenderer``
+    writes it. Does not call ``structlog.configure``, so an application's own
+    structlog setup stays as it is.
 
     Args:
         level: Minimum level, as a number or a name such as ``"DEBUG"``.
@@ -405,7 +488,7 @@ def configure_logging(
         if isinstance(handler, _OurHandler):
             std.removeHandler(handler)
     handler = _OurHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(_Formatter(as_json=json))
+    handler.setFormatter(_formatter(as_json=json))
     std.addHandler(handler)
     std.setLevel(level)
     std.propagate = False
