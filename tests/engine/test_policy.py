@@ -59,8 +59,11 @@ def test_no_warning_without_a_native_retry_policy(recwarn: pytest.WarningsRecord
 
 # --------------------------------------------------------------------------- the lean failure path
 
-OUR_MODULE_LIMIT = 10
-"""Distinct langgraph_runner modules a warm failure with one retry may pass through (issue 32)."""
+OUR_MODULE_LIMIT = {"record": 10, "raise": 9}
+"""Distinct langgraph_runner modules a warm failure with one retry may pass through (issue 32):
+the entry (adapters), loop, call, the decision (_policies.retry), finish, records, the log
+sink, LangGraph's internals (compat), the run's ids (context) and, in record mode, the loop
+guard."""
 
 OUR_FUNCTION_LIMIT = 30
 """Distinct langgraph_runner functions it may run (issue 47: one place decides a retry)."""
@@ -151,7 +154,7 @@ async def test_a_failure_with_one_retry_stays_in_few_of_our_modules_and_function
     mode: str, is_async: bool
 ) -> None:
     """A warm failing call with one retry (default log line, loop guard) runs <= 30 of our
-    functions in <= 10 of our modules."""
+    functions in <= 10 of our modules (9 in raise mode)."""
     graph = _one_retry_graph(mode, is_async)
 
     async def run() -> None:
@@ -169,7 +172,7 @@ async def test_a_failure_with_one_retry_stays_in_few_of_our_modules_and_function
         ours, functions, _ = _traced_modules(graph, is_async)
         await run()
     assert "langgraph_runner._policies.retry:Retrier.decide" in functions  # the retry was decided
-    assert len(ours) <= OUR_MODULE_LIMIT, "\n".join(sorted(ours))
+    assert len(ours) <= OUR_MODULE_LIMIT[mode], "\n".join(sorted(ours))
     assert len(functions) <= OUR_FUNCTION_LIMIT, "\n".join(sorted(functions))
 
 
