@@ -331,7 +331,7 @@ class WaitSwitch(Protocol):
     sinks: list[list[float]]
 
 
-C = TypeVar("C", bound=RetryCall)
+_CallT = TypeVar("_CallT", bound=RetryCall)
 
 
 def _hintless_class(cls: type[BaseException]) -> bool:
@@ -342,7 +342,7 @@ def _hintless_class(cls: type[BaseException]) -> bool:
 _NO_RETRY = RetryConfig(max_attempts=1)
 
 
-class Retrier(Generic[C]):
+class Retrier(Generic[_CallT]):
     """The one place a retry is decided: whether to try again, and after how long.
 
     Built once (per node) from a ``RetryConfig`` on tenacity's stop, retry and wait
@@ -413,7 +413,7 @@ class Retrier(Generic[C]):
         return min(config.max_interval, base * (1.0 + u * config.jitter))
 
     def decide(
-        self, call: C, state: RetryCallState | None, exc: BaseException
+        self, call: _CallT, state: RetryCallState | None, exc: BaseException
     ) -> Retry | BaseException:
         """Decide after a failed attempt of ``call`` (``state`` is None after the first).
 
@@ -465,7 +465,7 @@ class Retrier(Generic[C]):
         state.idle_for += wait
         return Retry(state, delay, wait)
 
-    def _warn_multiplied(self, call: C, native: int) -> None:
+    def _warn_multiplied(self, call: _CallT, native: int) -> None:
         """Warn once when LangGraph's own RetryPolicy re-runs a node that retries itself.
 
         LangGraph counts its executions of a node in ``execution_info.node_attempt``;
