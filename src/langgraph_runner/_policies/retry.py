@@ -415,7 +415,7 @@ class Retrier(Generic[_CallT]):
     def decide(
         self, call: _CallT, state: RetryCallState | None, exc: BaseException
     ) -> Retry | BaseException:
-        """Decide after a failed attempt of ``call`` (``state`` is None after the first).
+        """Decide after a failed attempt of ``call`` (``state`` is None at its first failure).
 
         Returns:
             A ``Retry``, or the exception that ends the call (``exc``, or the
