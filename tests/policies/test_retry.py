@@ -5,17 +5,29 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import time
 from datetime import timedelta
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from langgraph.errors import GraphInterrupt
 from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState
 
+from langgraph_runner import create_node
 from langgraph_runner._engine.waits import waits_disabled
 from langgraph_runner._policies.context import NodeContext
-from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
+from langgraph_runner._policies.retry import (
+    _NO_RETRYING,
+    Retrier,
+    Retry,
+    RetryAttempt,
+    RetryConfig,
+)
 from langgraph_runner._records.exceptions import CircuitOpenError, NodeAbortedError
+from langgraph_runner.testing import no_wait
 
 
 class Hinted(Exception):
@@ -444,3 +456,139 @@ def test_intervals_must_be_finite(field: str) -> None:
 def _any(options: dict[str, Any]) -> Any:
     """Options typed loosely, for the calls that pass a wrong type on purpose."""
     return options
+
+
+# ---------------------------------------------------------------- the one decision
+
+
+class _Call:
+    """The little of a node call ``Retrier.decide`` reads, with no graph around it."""
+
+    def __init__(self, deadline_at: float | None = None) -> None:
+        self.config: Any = None
+        self.run_signal: Any = None
+        self.deadline_at = deadline_at
+        self.events: list[str] = []
+
+    def check_run_signal(self) -> None:
+        raise AssertionError("no run signal here")
+
+    def check_drain(self) -> None:
+        raise AssertionError("no drain here")
+
+    def deadline_error(self, cause: BaseException | None = None) -> BaseException:
+        return TimeoutError(f"deadline after {cause!r}")
+
+    def node(self) -> str:
+        return "n"
+
+    def event(self, level: int, event: str, **fields: Any) -> None:
+        self.events.append(event)
+
+
+class _Switch:
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.sinks: list[list[float]] = [[]]
+
+
+def _state(attempt: int) -> RetryCallState:
+    state = RetryCallState(_NO_RETRYING, None, (), {})
+    state.attempt_number = attempt
+    return state
+
+
+def test_compute_delay_asks_the_retrier_the_engine_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait has one rule: RetryConfig.compute_delay and a node's retry both get
+    Retrier.delay's answer."""
+    monkeypatch.setattr(Retrier, "delay", lambda self, state, exc, u=None: 4.25)
+    assert RetryConfig().compute_delay(1) == 4.25
+    calls: list[int] = []
+
+    def flaky(state: dict[str, Any]) -> dict[str, Any]:
+        calls.append(1)
+        raise ConnectionError("down")
+
+    node: Any = create_node(flaky, retry=RetryConfig(max_attempts=3), on_error="record")
+    with no_wait() as skipped:
+        node.invoke({})
+    assert skipped == [4.25, 4.25]
+    assert len(calls) == 3
+
+
+@given(
+    initial=st.floats(min_value=0.0, max_value=100.0),
+    factor=st.floats(min_value=1.0, max_value=10.0),
+    extra=st.floats(min_value=0.0, max_value=1000.0),
+    jitter=st.floats(min_value=0.0, max_value=1.0),
+    attempt=st.integers(min_value=1, max_value=2000),
+    u=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_the_delay_is_the_formula_for_every_input(
+    initial: float, factor: float, extra: float, jitter: float, attempt: int, u: float
+) -> None:
+    """Tenacity's exponential wait times the upward jitter, capped: the documented formula."""
+    config = RetryConfig(
+        initial_interval=initial,
+        backoff_factor=factor,
+        max_interval=initial + extra,
+        jitter=jitter,
+    )
+    got = Retrier(config).delay(_state(attempt), ConnectionError("down"), u)
+    try:
+        expected = spec_delay(config, attempt, u)
+    except OverflowError:  # far past any ceiling
+        expected = config.max_interval
+    assert 0.0 <= got <= config.max_interval
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_decide_retries_until_the_last_attempt() -> None:
+    """A retryable error is retried after the schedule's wait, until max_attempts."""
+    retrier = Retrier(RetryConfig(max_attempts=3, initial_interval=1.0, jitter=0.0))
+    call, exc = _Call(), ConnectionError("down")
+    step = retrier.decide(call, None, exc)
+    assert isinstance(step, Retry)
+    assert (step.delay, step.wait, step.state.attempt_number) == (1.0, 1.0, 1)
+    step.state.prepare_for_next_attempt()
+    second = retrier.decide(call, step.state, exc)
+    assert isinstance(second, Retry)
+    assert second.delay == 2.0
+    second.state.prepare_for_next_attempt()
+    assert retrier.decide(call, second.state, exc) is exc
+
+
+@pytest.mark.parametrize(
+    "config", [None, RetryConfig(max_attempts=1), RetryConfig(retry_on=KeyError)]
+)
+def test_decide_gives_up_at_once_without_a_retry_to_make(config: RetryConfig | None) -> None:
+    """No policy, one attempt, or an error retry_on refuses: the error itself ends the call."""
+    exc = ConnectionError("down")
+    assert Retrier(config).decide(_Call(), None, exc) is exc
+
+
+def test_decide_never_waits_past_the_deadline() -> None:
+    """A wait that would end after the deadline ends the call with the deadline's error."""
+    retrier = Retrier(RetryConfig(initial_interval=5.0, jitter=0.0))
+    exc = ConnectionError("down")
+    ended = retrier.decide(_Call(deadline_at=time.monotonic() + 1.0), None, exc)
+    assert isinstance(ended, TimeoutError)
+    assert isinstance(retrier.decide(_Call(deadline_at=time.monotonic() + 60), None, exc), Retry)
+
+
+def test_decide_lets_an_abort_out() -> None:
+    """NodeAbortedError is raised, never retried."""
+    with pytest.raises(NodeAbortedError):
+        Retrier(RetryConfig()).decide(_Call(), None, NodeAbortedError("n", reason="stop"))
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_the_no_wait_switch_zeroes_the_wait_and_collects_the_delay(depth: int) -> None:
+    """Inside the switch the wait is zero and the delay collected; outside, it is slept."""
+    switch = _Switch(depth)
+    retrier = Retrier(RetryConfig(initial_interval=0.5, jitter=0.0), no_wait=switch)
+    step = retrier.decide(_Call(), None, ConnectionError("down"))
+    assert isinstance(step, Retry)
+    assert step.delay == 0.5
+    assert step.wait == (0.0 if depth else 0.5)
+    assert switch.sinks == ([[0.5]] if depth else [[]])

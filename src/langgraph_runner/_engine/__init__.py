@@ -15,7 +15,7 @@ Modules::
     loop             one call, top-down: attempts, retries, waits, success, failure, cache
     finish           terminal failure: record, fallback, on_failure, update or re-raise
     attempt          one attempt: plain | breaker-only | guarded; how it counts for the breaker
-    policy           after a failure: Retry(delay, info) or the exception that ends the call
+    policy           after a failure: Retry or the ending exception (Retrier + no_wait switch)
     waits            retry waits (abort ends them, drain polled)
     nowait           the process-wide switch of testing.no_wait()
     hooks            user hooks that can never break a node (sync or async, own limit)

@@ -144,19 +144,22 @@ class Call:
     def get(self) -> NodeContext:
         """The current attempt's ``NodeContext`` (what ``get_node_context()`` returns)."""
         ctx = self._ctx
-        if ctx is None:
-            # Wall-clock start, derived when first needed (time.time() costs on every call).
-            started_at = time.time() - (time.perf_counter() - self.t0)
-            ctx = self._ctx = context_for(
-                self.spec,
-                self.config,
-                self.node(),
-                started_at,
-                ids=self.ids(),
-                attempt=self.attempt,
-                deadline=self.deadline_at,
-                abort_signal=self.controller().signal,
-            )
+        if ctx is not None:
+            if ctx.attempt != self.attempt:  # the loop moved on: the context follows
+                ctx = self._ctx = ctx._replace(attempt=self.attempt)
+            return ctx
+        # Wall-clock start, derived when first needed (time.time() costs on every call).
+        started_at = time.time() - (time.perf_counter() - self.t0)
+        ctx = self._ctx = context_for(
+            self.spec,
+            self.config,
+            self.node(),
+            started_at,
+            ids=self.ids(),
+            attempt=self.attempt,
+            deadline=self.deadline_at,
+            abort_signal=self.controller().signal,
+        )
         return ctx
 
     def ids(self) -> tuple[str, str, str | None, str | None, RunScope | None]:
@@ -197,11 +200,8 @@ class Call:
         return controller
 
     def next_attempt(self, attempt: int) -> None:
-        """Move the call (and its context, once built) on to attempt number ``attempt``."""
+        """Move the call on to attempt number ``attempt`` (its context follows when read)."""
         self.attempt = attempt
-        ctx = self._ctx
-        if ctx is not None:
-            self._ctx = ctx._replace(attempt=attempt)
 
     def begin_attempt(self) -> tuple[AbortController, NodeContext]:
         """A fresh controller for a guarded attempt, and the context that carries its signal.
@@ -217,7 +217,7 @@ class Call:
         if ctx is None:  # the first attempt: get() builds the context with this controller
             ctx = self.get()
         else:
-            ctx = self._ctx = ctx._replace(abort_signal=controller.signal)
+            ctx = self._ctx = ctx._replace(abort_signal=controller.signal, attempt=self.attempt)
         return controller, ctx
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from langgraph.types import Command
 
 from langgraph_runner._engine.call import Call, emit, kwargs_for
 from langgraph_runner._engine.hooks import acall_hook, call_hook, run_coroutine_blocking
+from langgraph_runner._engine.loop_guard import streak_key
 from langgraph_runner._engine.records import (
     Failure,
     add_note,
@@ -86,7 +87,9 @@ def _record(spec: NodeSpec, call: Call, exc: BaseException, state: Any) -> Failu
     failure.send = send_fields(call.config, state, spec.item_key)
     if spec.log.emits(ERROR):  # nobody would see it: skip building the event
         _log_failed(spec, call, exc, failure.code, failure.category, duration_ms, failure.message)
-    _count(call, exc, failure.code, failure.category, duration_ms)
+    call.failed = True
+    if call.metrics is not None:
+        _count(call, call.metrics, exc, failure.code, failure.category, duration_ms)
     return failure
 
 
@@ -195,21 +198,23 @@ def _log_failed(
 
 
 def _count(
-    call: Call, exc: BaseException, code: ErrorCode, category: ErrorCategory, duration_ms: float
+    call: Call,
+    collector: Any,
+    exc: BaseException,
+    code: ErrorCode,
+    category: ErrorCategory,
+    duration_ms: float,
 ) -> None:
-    """Count the failure (the run's collector, else the node's own, if any)."""
-    call.failed = True
-    collector = call.metrics
-    if collector is not None:
-        try:  # call.send(), inlined
-            if isinstance(collector, NodeMetricsCollector):  # it takes the category we have
-                # a call a breaker rejected counts as a rejection, not in its category
-                counted = _CIRCUIT_OPEN if code is ErrorCode.CIRCUIT_OPEN else category._value_
-                collector.record_failure(call.node(), duration_ms, exc, counted)
-            else:
-                collector.record_failure(call.node(), duration_ms, exc)
-        except Exception as err:  # a broken collector never fails a node
-            call.metrics_failed(err, "record_failure")
+    """Count the failure in ``collector`` (``call.metrics``: the run's, else the node's own)."""
+    try:  # call.send(), inlined
+        if isinstance(collector, NodeMetricsCollector):  # it takes the category we have
+            # a call a breaker rejected counts as a rejection, not in its category
+            counted = _CIRCUIT_OPEN if code is ErrorCode.CIRCUIT_OPEN else category._value_
+            collector.record_failure(call.node(), duration_ms, exc, counted)
+        else:
+            collector.record_failure(call.node(), duration_ms, exc)
+    except Exception as err:  # a broken collector never fails a node
+        call.metrics_failed(err, "record_failure")
 
 
 def _plain(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
@@ -223,14 +228,16 @@ def _plain(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
     """
     duration_ms = (perf_counter() - call.t0) * 1000
     logged = spec.log.emits(ERROR)  # nobody would see it: skip building the event
+    call.failed = True
+    collector = call.metrics
     if spec.on_error == "raise":
-        call.failed = True
-        if logged or call.metrics is not None:
+        if logged or collector is not None:
             code, category = code_and_category(exc, spec.retry)
             if logged:  # the record's message alone: no record is built
                 message = record_message(exc, code, call.node(), call.attempt)
                 _log_failed(spec, call, exc, code, category, duration_ms, message)
-            _count(call, exc, code, category, duration_ms)
+            if collector is not None:
+                _count(call, collector, exc, code, category, duration_ms)
         return _raise(spec, call, exc)
     ids = call.ids()
     code, category = code_and_category(exc, spec.retry)
@@ -248,13 +255,15 @@ def _plain(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
     )
     if logged:
         _log_failed(spec, call, exc, code, category, duration_ms, state["message"])
-    _count(call, exc, code, category, duration_ms)
+    if collector is not None:
+        _count(call, collector, exc, code, category, duration_ms)
     if _compat.missing_channels(call.config, _RECORD_CHANNELS):
         _schema_error(call, exc)
     streaks = spec.streaks
     if streaks is not None:  # the loop guard: the limit-th failure in a row raises
         model = functools.partial(record_model, state, code, category)
-        streaks.failed(call.config, call.streak_key(), scope=ids[4], record=model)
+        key = streak_key(call.config, call.node(), ids[0])  # call.streak_key(), uncached
+        streaks.failed(call.config, key, scope=ids[4], record=model)
     return failure_update([state], None)
 
 
@@ -342,6 +351,16 @@ def _error_run_name(failure: Failure) -> str:
     return f"{failure.node}:failed"
 
 
+_ENDS_RUN = (FailureLoopError, BudgetExceededError)
+"""What may end the whole run (``_ends_run`` tells), tested first with one isinstance."""
+
+
+def _ends_run(exc: BaseException) -> bool:
+    """The loop guard's error, or a spent ``Budget(on_exhausted="raise")``: never
+    recorded, whatever ``on_error`` says."""
+    return isinstance(exc, FailureLoopError) or bool(getattr(exc, "raise_run", False))
+
+
 def _has_handlers(config: Any) -> bool:
     """Whether anyone listens: building a callback manager for nobody costs ~100 us."""
     callbacks = config.get("callbacks") if config else None
@@ -385,17 +404,15 @@ async def _report_async(spec: NodeSpec, call: Call, exc: BaseException, failure:
         streaks.failed(call.config, call.streak_key(), scope=call.ids()[4], record=failure.record)
 
 
-def _ends_run(exc: BaseException) -> bool:
-    """A spent ``Budget(on_exhausted="raise")``: never recorded, whatever ``on_error`` says."""
-    return isinstance(exc, BudgetExceededError) and getattr(exc, "raise_run", False)
-
-
 def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
     """The outcome of a terminal failure, from sync code: an update, or the exception."""
-    if isinstance(exc, FailureLoopError) or _ends_run(exc):  # the whole run stops
+    if isinstance(exc, _ENDS_RUN) and _ends_run(exc):  # the whole run stops
         raise exc
-    if spec.fallback is None and spec.on_failure is None and not _has_handlers(call.config):
-        return _plain(spec, call, exc, state)  # the common case: the record alone
+    if spec.fallback is None and spec.on_failure is None:
+        config = call.config
+        callbacks = config.get("callbacks") if config else None
+        if not getattr(callbacks, "handlers", callbacks):  # not _has_handlers(), inlined
+            return _plain(spec, call, exc, state)  # the common case: the record alone
     failure = _record(spec, call, exc, state)
     outcome = None
     if spec.fallback is not None and not isinstance(spec.fallback, str):
@@ -431,10 +448,13 @@ def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any
 
 async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
     """The outcome of a terminal failure, from async code."""
-    if isinstance(exc, FailureLoopError) or _ends_run(exc):
+    if isinstance(exc, _ENDS_RUN) and _ends_run(exc):
         raise exc
-    if spec.fallback is None and spec.on_failure is None and not _has_handlers(call.config):
-        return _plain(spec, call, exc, state)  # the common case: the record alone (nothing awaited)
+    if spec.fallback is None and spec.on_failure is None:
+        config = call.config
+        callbacks = config.get("callbacks") if config else None
+        if not getattr(callbacks, "handlers", callbacks):  # not _has_handlers(), inlined
+            return _plain(spec, call, exc, state)  # the common case (nothing awaited)
     failure = _record(spec, call, exc, state)
     outcome = None
     fallback = spec.fallback

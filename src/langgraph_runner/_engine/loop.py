@@ -30,6 +30,7 @@ from time import perf_counter
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
 from tenacity import RetryCallState
 
 from langgraph_runner._engine.attempt import attempt_async, attempt_sync, tell_breaker
@@ -51,6 +52,7 @@ __all__ = ["AsyncEntry", "SyncEntry", "make_entries"]
 
 INFO = logging.INFO
 WARNING = logging.WARNING
+CONFIG_VAR = var_child_runnable_config
 
 SyncEntry = Callable[..., Any]
 """``(state, config=None)``: one node call from sync code."""
@@ -91,16 +93,6 @@ def _marked(result: Any, call: Call, mark: dict[str, Any]) -> Any:
 def _succeeded(call: Call) -> None:
     """Log ``node.succeeded`` (the drivers report the success to the collector inline)."""
     call.event(INFO, "node.succeeded", duration_ms=round(call.elapsed_ms(), 3))
-
-
-def _retrying(spec: NodeSpec, call: Call, step: Retry, exc: BaseException) -> None:
-    """Count the retry and log ``node.retrying``."""
-    if call.metrics is not None:
-        call.report("record_retry", call.attempt)
-    if spec.log.enabled(WARNING):
-        call.event(
-            WARNING, "node.retrying", next_delay=round(step.delay, 3), error_type=type(exc).__name__
-        )
 
 
 def _aborted(spec: NodeSpec, call: Call, exc: NodeAbortedError) -> None:
@@ -160,11 +152,16 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                                 else:
                                     result = fn(state)
                             else:  # a retry: its config is current, for interrupt()
-                                with _compat.use_config(cfg):
+                                # _compat.use_config(cfg), inlined: LangGraph's get_config()
+                                # reads langchain_core's config context variable.
+                                reset = CONFIG_VAR.set(cfg)
+                                try:
                                     if accepts:
                                         result = fn(state, **kwargs_for(accepts, cfg, call.node()))
                                     else:
                                         result = fn(state)
+                                finally:
+                                    CONFIG_VAR.reset(reset)
                         except BaseException as exc:
                             if breaker is not None:
                                 tell_breaker(breaker, spec.retry, exc)
@@ -189,7 +186,16 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                             # references to it, so a recorded failure leaves no cycle
                             # behind for the garbage collector.
                             del step, retry
-                    _retrying(spec, call, step, exc)
+                    # The retry's effects: counted, logged, the hook told, the wait.
+                    if call.metrics is not None:
+                        call.report("record_retry", call.attempt)
+                    if log.enabled(WARNING):
+                        call.event(
+                            WARNING,
+                            "node.retrying",
+                            next_delay=round(step.delay, 3),
+                            error_type=type(exc).__name__,
+                        )
                     hook = spec.on_retry_attempt
                     if hook is not None:
                         call_hook(
@@ -203,7 +209,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                         wait_sync(call, step.wait)
                     retry = step.state
                     cfg = _compat.config_for_retry(cfg)
-                    call.next_attempt(policy.advance(retry))
+                    retry.prepare_for_next_attempt()
+                    call.attempt = retry.attempt_number  # the context follows when read
                     continue
                 collector = call.metrics
                 if collector is not None:  # every success: no frame of its own (see _succeeded)
@@ -272,13 +279,18 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                         # once another call's failure unsettled it meanwhile. A retry's
                         # config is made current, for interrupt().
                         try:
-                            with _compat.use_config(None if cfg is call.config else cfg):
+                            # _compat.use_config(cfg) for a retry, inlined (see _sync_loop)
+                            reset = None if cfg is call.config else CONFIG_VAR.set(cfg)
+                            try:
                                 if accepts:
                                     result = await fn(
                                         state, **kwargs_for(accepts, cfg, call.node())
                                     )
                                 else:
                                     result = await fn(state)
+                            finally:
+                                if reset is not None:
+                                    CONFIG_VAR.reset(reset)
                         except BaseException as exc:
                             if breaker is not None:
                                 tell_breaker(breaker, spec.retry, exc)
@@ -303,7 +315,16 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                             # references to it, so a recorded failure leaves no cycle
                             # behind for the garbage collector.
                             del step, retry
-                    _retrying(spec, call, step, exc)
+                    # The retry's effects: counted, logged, the hook told, the wait.
+                    if call.metrics is not None:
+                        call.report("record_retry", call.attempt)
+                    if log.enabled(WARNING):
+                        call.event(
+                            WARNING,
+                            "node.retrying",
+                            next_delay=round(step.delay, 3),
+                            error_type=type(exc).__name__,
+                        )
                     hook = spec.on_retry_attempt
                     if hook is not None:
                         await acall_hook(
@@ -317,7 +338,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                         await wait_async(call, step.wait)
                     retry = step.state
                     cfg = _compat.config_for_retry(cfg)
-                    call.next_attempt(policy.advance(retry))
+                    retry.prepare_for_next_attempt()
+                    call.attempt = retry.attempt_number  # the context follows when read
                     continue
                 collector = call.metrics
                 if collector is not None:  # every success: no frame of its own (see _succeeded)

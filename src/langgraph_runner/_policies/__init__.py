@@ -2,7 +2,7 @@
 
 Modules::
 
-    retry            RetryConfig (a node's retry policy) and RetryAttempt (what hooks see)
+    retry            RetryConfig, Retrier (the one retry decision), RetryAttempt (hooks see)
     timeouts         one attempt under a time limit and an abort signal
     threads          reusable daemon threads that run sync attempts and can be abandoned
     circuit          CircuitBreaker: stop calling a dependency that keeps failing, then probe

@@ -1,4 +1,5 @@
-"""``RetryConfig`` (the retry policy of a wrapped node) and ``RetryAttempt`` (what hooks see).
+"""``RetryConfig`` (a node's retry policy), ``Retrier`` (the one place a retry is decided)
+and ``RetryAttempt`` (what hooks see).
 
 The schedule follows LangGraph's vocabulary (max_attempts, initial_interval,
 backoff_factor, max_interval) with bounded, proportional, upward-only jitter:
@@ -8,23 +9,43 @@ backoff_factor, max_interval) with bounded, proportional, upward-only jitter:
 
 A ``retry_after`` hint carried by the exception (or an HTTP response's
 Retry-After header) replaces the computed wait, still capped by max_interval.
+
+The rule is written once, in :class:`Retrier`, on tenacity's pieces (built once
+per node)::
+
+    retry = retry_if_exception(retryable)   stop = stop_after_attempt(max_attempts)
+    wait  = min(max_interval, wait_exponential(initial_interval, backoff_factor,
+                                               max_interval)(state) * (1 + U(0, jitter)))
+            or the exception's Retry-After hint (capped)
+
+``RetryConfig.compute_delay`` asks a ``Retrier`` for its answer; the engine asks
+the node's ``Retrier`` after every failed attempt (``Retrier.decide``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import random
+import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, Protocol, TypeVar, Union
+
+import tenacity
+from langchain_core.runnables import RunnableConfig
+from tenacity import RetryCallState
 
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._records.classify import (
+    classified_by_class,
     is_control_flow,
     is_retryable_node_error,
+    keep,
     retry_after_seconds,
 )
 from langgraph_runner._records.exceptions import (
@@ -38,9 +59,13 @@ if TYPE_CHECKING:
     from langgraph_runner._policies.context import NodeContext
 
 __all__ = [
+    "Retrier",
+    "Retry",
     "RetryAttempt",
+    "RetryCall",
     "RetryConfig",
     "RetryOn",
+    "WaitSwitch",
 ]
 
 RetryOn = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10
@@ -51,6 +76,7 @@ RetryOn = Union[  # noqa: UP007 - a runtime alias must work on Python 3.10
 """Exception types, or a predicate ``exc -> bool``, that decide what is retried."""
 
 _RANDOM = random.Random()
+_NO_RETRYING: Any = None  # a RetryCallState's Retrying: none drives our loop
 _MAX_ATTEMPTS = 1000
 
 
@@ -209,18 +235,11 @@ class RetryConfig:
             random_value: U(0, 1) sample for the jitter (drawn when None).
 
         Returns:
-            Seconds to wait, never above ``max_interval``.
+            Seconds to wait, never above ``max_interval`` (``Retrier.delay``'s answer).
         """
-        if error is not None:
-            hint = retry_after_seconds(error)
-            if hint is not None:
-                return min(self.max_interval, hint)
-        try:
-            base = self.initial_interval * self.backoff_factor ** max(0, attempt - 1)
-        except OverflowError:  # a late attempt with a steep factor: past any ceiling
-            return self.max_interval
-        u = _RANDOM.random() if random_value is None else random_value
-        return min(self.max_interval, base * (1.0 + u * self.jitter))
+        state = RetryCallState(_NO_RETRYING, None, (), {})
+        state.attempt_number = max(1, attempt)
+        return Retrier(self).delay(state, error, random_value)
 
     @classmethod
     def coerce(
@@ -265,3 +284,200 @@ class RetryAttempt:
     error: BaseException
     next_delay: float
     context: NodeContext
+
+
+# ---------------------------------------------------------------------- the decision
+
+_HINT_NAMES = ("retry_after", "response", "headers")  # what retry_after_seconds reads
+_DEFAULT_FACTS: dict[type[BaseException], bool] = {}  # class -> retried (default rule, no hint)
+
+
+class Retry(NamedTuple):
+    """Try again: ``delay`` is the policy's wait, ``wait`` what is slept (0 under no_wait)."""
+
+    state: RetryCallState
+    delay: float
+    wait: float
+
+
+class RetryCall(Protocol):
+    """What :meth:`Retrier.decide` reads of the call it decides for (the engine's ``Call``)."""
+
+    @property
+    def config(self) -> RunnableConfig | None: ...
+
+    @property
+    def run_signal(self) -> object: ...
+
+    @property
+    def deadline_at(self) -> float | None: ...
+
+    def check_run_signal(self) -> None: ...
+
+    def check_drain(self) -> None: ...
+
+    def deadline_error(self, cause: BaseException | None = None) -> BaseException: ...
+
+    def node(self) -> str: ...
+
+    def event(self, level: int, event: str, **fields: Any) -> None: ...
+
+
+class WaitSwitch(Protocol):
+    """The switch of ``testing.no_wait()``: waits are zero while ``depth`` > 0, and each
+    skipped delay is appended to every list in ``sinks``."""
+
+    depth: int
+    sinks: list[list[float]]
+
+
+_CallT = TypeVar("_CallT", bound=RetryCall)
+
+
+def _hintless_class(cls: type[BaseException]) -> bool:
+    """No class in the MRO defines an attribute ``retry_after_seconds`` reads."""
+    return not any(name in vars(c) for c in cls.__mro__ for name in _HINT_NAMES)
+
+
+_NO_RETRY = RetryConfig(max_attempts=1)
+
+
+class Retrier(Generic[_CallT]):
+    """The one place a retry is decided: whether to try again, and after how long.
+
+    Built once (per node) from a ``RetryConfig`` on tenacity's stop, retry and wait
+    pieces; :meth:`decide` asks them after a failed attempt, inside the caller's
+    own loop (no ``Retrying`` drives it, so the re-raised exception keeps its own
+    traceback), and :meth:`delay` is the schedule's one rule, which
+    ``RetryConfig.compute_delay`` asks too. Whether an exception of a plain class
+    (no attributes of its own) is retried, and that it carries no Retry-After
+    hint, is answered once per class.
+
+    Generic in the call it decides for (``RetryCall``; the engine's ``Call``).
+
+    Args:
+        config: The retry policy (None: never retry).
+        no_wait: The switch of ``testing.no_wait()`` (the engine's), if any.
+    """
+
+    __slots__ = ("_default", "_no_wait", "_warned", "config", "retry", "stop", "wait")
+
+    def __init__(self, config: RetryConfig | None, *, no_wait: WaitSwitch | None = None) -> None:
+        config = _NO_RETRY if config is None else config
+        self.config = config
+        self._no_wait = no_wait
+        self._warned = False
+        self._default = config.retry_on is None
+        self.wait = tenacity.wait_exponential(
+            multiplier=config.initial_interval,
+            exp_base=config.backoff_factor,
+            max=config.max_interval,
+        )
+        self.retry = tenacity.retry_if_exception(self.retryable)
+        # None: one attempt only, nothing to ask.
+        self.stop = (
+            tenacity.stop_after_attempt(config.max_attempts) if config.max_attempts > 1 else None
+        )
+
+    def retryable(self, exc: BaseException) -> bool:
+        """``RetryConfig.should_retry``, kept per class where the class alone decides."""
+        default = self._default
+        if default and not exc.__dict__:
+            found = _DEFAULT_FACTS.get(type(exc))
+            if found is not None:
+                return found
+        answer = self.config.should_retry(exc)
+        if default and classified_by_class(exc) and _hintless_class(type(exc)):
+            keep(_DEFAULT_FACTS, type(exc), answer)
+        return answer
+
+    def delay(
+        self, state: RetryCallState, exc: BaseException | None, u: float | None = None
+    ) -> float:
+        """Seconds to wait after the failed attempt ``state.attempt_number``.
+
+        Args:
+            state: Tenacity's state of the call (its ``attempt_number`` is read).
+            exc: The attempt's exception; a Retry-After hint on it sets the wait.
+            u: The jitter's U(0, 1) sample (drawn when None).
+        """
+        config = self.config
+        # A plain instance of a class kept as hintless carries no hint.
+        if exc is not None and (exc.__dict__ or type(exc) not in _DEFAULT_FACTS):
+            hint = retry_after_seconds(exc)
+            if hint is not None:
+                return min(config.max_interval, hint)
+        base = self.wait(state)  # min(max_interval, initial * factor ** (n - 1))
+        if u is None:
+            u = _RANDOM.random()
+        return min(config.max_interval, base * (1.0 + u * config.jitter))
+
+    def decide(
+        self, call: _CallT, state: RetryCallState | None, exc: BaseException
+    ) -> Retry | BaseException:
+        """Decide after a failed attempt of ``call`` (``state`` is None at its first failure).
+
+        Returns:
+            A ``Retry``, or the exception that ends the call (``exc``, or the
+            deadline's ``NodeTimeoutError`` when no wait fits before it).
+
+        Raises:
+            NodeAbortedError: The run was aborted (never retried, never recorded).
+            GraphDrained: LangGraph asked the run to drain.
+        """
+        if isinstance(exc, NodeAbortedError):
+            raise exc  # logged once, where the call loop lets it out
+        # An attempt that failed *because* the run was aborted (the connection it
+        # used was closed, ...) is an abort too: never recorded, no fallback.
+        if call.run_signal is not None:
+            call.check_run_signal()
+        stop = self.stop
+        if stop is None:
+            return exc
+        config = call.config
+        conf = config.get(_compat.CONF) if config else None
+        runtime = conf.get(_compat.CONFIG_KEY_RUNTIME) if conf else None  # runtime_of()
+        if state is None:  # the first failure of the call
+            # LangGraph's count of its own executions of the node (1 unless it re-ran it)
+            native = getattr(getattr(runtime, "execution_info", None), "node_attempt", 1)
+            if native and native > 1 and not self._warned:
+                self._warn_multiplied(call, native)
+            state = RetryCallState(_NO_RETRYING, None, (), {})
+        state.set_exception((type(exc), exc, exc.__traceback__))
+        if not self.retry(state) or stop(state):
+            return exc  # re-raised as it is, with its own traceback
+        delay = self.delay(state, exc)
+        deadline = call.deadline_at
+        if deadline is not None and delay >= deadline - time.monotonic():
+            return call.deadline_error(exc)  # no wait sleeps past the deadline
+        control = getattr(runtime, "control", None)
+        if control is not None and control.drain_requested:
+            call.check_drain()
+        if call.run_signal is not None:
+            call.check_run_signal()
+        wait = delay
+        switch = self._no_wait
+        if switch is not None and switch.depth > 0:  # no_wait(): collected by every scope
+            for sink in tuple(switch.sinks):
+                sink.append(delay)
+            wait = 0.0
+        state.upcoming_sleep = wait
+        state.idle_for += wait
+        return Retry(state, delay, wait)
+
+    def _warn_multiplied(self, call: _CallT, native: int) -> None:
+        """Warn once when LangGraph's own RetryPolicy re-runs a node that retries itself.
+
+        LangGraph counts its executions of a node in ``execution_info.node_attempt``;
+        above 1, our ``max_attempts`` attempts are being repeated per native attempt.
+        That is first visible on the re-run's first failure.
+        """
+        self._warned = True
+        attempts = self.config.max_attempts
+        message = (
+            f"node {call.node()!r} has retry= (max_attempts={attempts}) and LangGraph re-ran "
+            f"it (node_attempt={native}): a native RetryPolicy multiplies the attempts "
+            f"({attempts} x its max_attempts). Keep one of the two."
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        call.event(logging.WARNING, "node.retry_multiplied", native=native)
