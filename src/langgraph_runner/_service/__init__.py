@@ -4,6 +4,7 @@ Modules::
 
     auth      api_key_auth (the default authenticate) and langgraph_server_auth
     queue     the run queue table: enqueue, claim under a lease, renew, complete, cancel
+    claims    this process's queue claims, renewed on its one heartbeat
     workers   worker threads taking queued runs and executing them through run()
     schemas   the request and response bodies (pydantic: the OpenAPI document)
     guards    what every request passes first: a body limit, clean ids, storable input

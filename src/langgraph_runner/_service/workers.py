@@ -43,14 +43,14 @@ from langgraph.types import Command
 from langgraph_runner._rebuild.partial import Change, rebuild
 from langgraph_runner._rebuild.rerun import rerun_command
 from langgraph_runner._records.egress import egress_text
-from langgraph_runner._records.exceptions import ThreadBusyError, ThreadNotFoundError
+from langgraph_runner._records.exceptions import ThreadBusyError
 from langgraph_runner._runs import run_watch
-from langgraph_runner._runs.control import cancel_run
 from langgraph_runner._runs.lifecycle import run
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
+from langgraph_runner._service.claims import Claims
 from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
 from langgraph_runner._traces.carrier import attach, detach, trace_id_of
 
@@ -129,7 +129,7 @@ class Workers:
         self._results: collections.OrderedDict[str, tuple[Any, BaseException | None]] = (
             collections.OrderedDict()
         )
-        self._claims = _Claims(self.queue, saver)
+        self._claims = Claims(self.queue, saver)
         self.listening = threading.Event()  # notifications wake the idle workers now
         self.listener: Listener | None = None  # the listening connection (PostgreSQL)
         self.wakeups: collections.Counter[str] = collections.Counter()  # notify, poll
@@ -461,55 +461,6 @@ class Workers:
             store.finish(item.run_id, "cancelled", reason)
         finally:
             store.close()
-
-
-class _Claims:
-    """This process's claims on one queue, kept on the process's heartbeat (``run_watch``):
-    each beat renews them all in one statement and passes on the cancels asked of the
-    queue (once each). A claim renewal finds taken by another worker is renewed no more."""
-
-    def __init__(self, queue: RunQueue, saver: Any) -> None:
-        self._queue = queue
-        self._saver = saver
-        self._guard = threading.Lock()
-        self._held: set[str] = set()
-        self._passed: set[str] = set()  # cancels passed on to the runs' rows
-
-    @property
-    def every(self) -> float:
-        """A third of the lease: two beats may fail before a claim runs out."""
-        return self._queue.lease / 3
-
-    def add(self, run_id: str) -> None:
-        with self._guard:
-            self._held.add(run_id)
-            run_watch.keep(self)
-
-    def remove(self, run_id: str) -> None:
-        with self._guard:
-            self._held.discard(run_id)
-            self._passed.discard(run_id)
-            if not self._held:
-                run_watch.unkeep(self)
-
-    def held(self) -> list[str]:
-        """The run ids renewed on each beat."""
-        with self._guard:
-            return sorted(self._held)
-
-    def beat(self) -> None:
-        run_ids = self.held()
-        if not run_ids:
-            return
-        asked = self._queue.renew_all(run_ids)
-        with self._guard:
-            self._held.difference_update(r for r in run_ids if r not in asked)
-            cancel = [r for r, flag in asked.items() if flag and r not in self._passed]
-        for run_id in cancel:
-            with contextlib.suppress(ThreadNotFoundError):  # no row yet: next beat
-                cancel_run(self._saver, run_id, "cancelled over HTTP")
-                with self._guard:
-                    self._passed.add(run_id)
 
 
 def _follow_input(graph: Any, config: Any, follow: Mapping[str, Any]) -> Any:
