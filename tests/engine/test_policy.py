@@ -120,7 +120,7 @@ def _traced_modules(graph: Any, is_async: bool) -> tuple[set[str], set[str], lis
             module = frame.f_globals.get("__name__", "")
             if module.startswith("langgraph_runner"):
                 ours.add(module)
-                functions.add(f"{module}:{frame.f_code.co_qualname}")
+                functions.add(f"{module}:{_qualname(frame)}")
                 if frame.f_code in EGRESS:
                     sink.append(frame)
             elif module.startswith("tenacity"):
@@ -232,3 +232,18 @@ def test_a_retry_after_hint_sets_the_wait_after_a_plain_failure_of_the_class() -
             with pytest.raises(Limited):
                 wrapped.invoke({})
     assert skipped == [0.5, 7.0]
+
+
+def _qualname(frame: Any) -> str:
+    """The called function's qualified name (``co_qualname`` from Python 3.11; on 3.10
+    the class that defines the method is looked up from ``self``)."""
+    code = frame.f_code
+    name = getattr(code, "co_qualname", None)
+    if name is not None:
+        return str(name)
+    owner = frame.f_locals.get("self") if code.co_varnames[:1] == ("self",) else None
+    for cls in type(owner).__mro__ if owner is not None else ():
+        found = vars(cls).get(code.co_name)
+        if getattr(getattr(found, "__func__", found), "__code__", None) is code:
+            return f"{cls.__name__}.{code.co_name}"
+    return str(code.co_name)
