@@ -17,6 +17,7 @@ import operator
 import pickle
 import re
 import threading
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -31,6 +32,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import CachePolicy, Command, RetryPolicy, TimeoutPolicy, interrupt
 
 from langgraph_runner import create_node
+
+_LANGGRAPH = tuple(int(p) for p in version("langgraph").split(".")[:3] if p.isdigit())
 
 
 class S(TypedDict, total=False):
@@ -420,7 +423,10 @@ def test_a_node_that_turns_its_error_into_state_is_cached() -> None:
 
 def test_native_retry_resets_the_interrupt_counter() -> None:
     """native.md: "we reset the task's interrupt counter between attempts, as LangGraph's own
-    retry does": a bare node that fails after a resume is retried with the same answer."""
+    retry does on 1.2.24": a bare node that fails after a resume is retried with the same
+    answer. LangGraph 1.2.15 (our lowest supported release) asks again, as the page says."""
+    if _LANGGRAPH < (1, 2, 24):
+        pytest.skip(f"LangGraph {_LANGGRAPH}: its own retry asks again (the page says so)")
     asked: list[str] = []
 
     def approve(state: S) -> S:
