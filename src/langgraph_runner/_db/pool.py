@@ -195,15 +195,30 @@ def sync_pool(
 
     pool = PatientPool(
         conninfo,
-        database=database or database_name(conninfo, kwargs),
-        notice=WAIT_NOTICE,
-        kwargs=kwargs,
         check=_sync_check(options.check_idle),
-        on_return=_returned,  # (not psycopg_pool's reset=, which returns it in a thread)
-        **_pool_args(options, name, min_size),
+        **_patient_args(conninfo, kwargs, options, name, min_size, database),
     )
     pool.open(wait=False)
     return pool
+
+
+def _patient_args(
+    conninfo: str,
+    kwargs: dict[str, Any],
+    options: PoolOptions,
+    name: str,
+    min_size: int,
+    database: str | None,
+) -> dict[str, Any]:
+    """What the sync and async patient pools are both made with (all but the check)."""
+    return {
+        "database": database or database_name(conninfo, kwargs),
+        "notice": WAIT_NOTICE,
+        "kwargs": kwargs,
+        # on_return, not psycopg_pool's reset=, which returns the connection in a worker
+        "on_return": _returned,
+        **_pool_args(options, name, min_size),
+    }
 
 
 async def async_pool(
@@ -222,12 +237,8 @@ async def async_pool(
 
     pool = PatientAsyncPool(
         conninfo,
-        database=database or database_name(conninfo, kwargs),
-        notice=WAIT_NOTICE,
-        kwargs=kwargs,
         check=_async_check(options.check_idle),
-        on_return=_returned,  # (not psycopg_pool's reset=, which returns it in a task)
-        **_pool_args(options, name, min_size),
+        **_patient_args(conninfo, kwargs, options, name, min_size, database),
     )
     await pool.open(wait=False)
     return pool
