@@ -36,6 +36,7 @@ from langgraph_runner._policies.timeouts import aborted_error
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.exceptions import NodeTimeoutError
 from langgraph_runner._records.logs import EventLogger
+from langgraph_runner._traces.node_span import NodeSpans, open_node_spans
 from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
 
 __all__ = [
@@ -89,6 +90,7 @@ class Call:
         "metrics",
         "run_deadline",
         "run_signal",
+        "spans",
         "spec",
         "t0",
     )
@@ -104,6 +106,7 @@ class Call:
         self.attempt = 1
         self.attempt_controller: AbortController | None = None
         self.failed = False
+        self.spans: NodeSpans | None = None
         # run_signal_of(config) and the collector, inlined for the common case.
         conf = config.get("configurable") if config else None
         if conf:
@@ -315,6 +318,31 @@ class Call:
             run_id=run_id,
             trace_id=trace_id,
         )
+
+    # ------------------------------------------------------------------ spans
+
+    def open_spans(self) -> NodeSpans | None:
+        """Start the call's spans and make the node's current (None: no tracer provider).
+
+        Asked when the call's start reached ``spans.NEXT_LOOK``; the caller closes them.
+        The run's ids are read once the span is current, so a record, a log line and an
+        exemplar of the call carry its trace id.
+        """
+        spans = open_node_spans(self.node())
+        if spans is not None:
+            spans.enter()
+            self.spans = spans
+            config = self.config
+            meta = config.get("metadata") if config else None
+            _trace, _exec, thread_id, run_id, _scope = self.ids()
+            spans.describe(
+                {
+                    "langgraph_runner.run.id": run_id,
+                    "langgraph_runner.thread.id": thread_id,
+                    "langgraph.step": meta.get("langgraph_step") if meta else None,
+                }
+            )
+        return spans
 
     # ------------------------------------------------------------------ metrics
 

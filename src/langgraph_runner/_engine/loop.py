@@ -39,6 +39,7 @@ from langgraph_runner._engine.faults import PLANS
 from langgraph_runner._engine.finish import fail_async, fail_sync
 from langgraph_runner._engine.hooks import acall_hook, call_hook
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
+from langgraph_runner._engine.records import code_and_category
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._engine.streamed import discarded, unwatch, watch
 from langgraph_runner._engine.waits import wait_async, wait_sync
@@ -47,6 +48,8 @@ from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
 from langgraph_runner._records.classify import MAYBE_CONTROL_FLOW, is_control_flow
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import NodeAbortedError
+from langgraph_runner._traces.node_span import NodeSpans
+from langgraph_runner._traces.spans import NEXT_LOOK
 
 __all__ = ["AsyncEntry", "SyncEntry", "make_entries"]
 
@@ -104,6 +107,14 @@ def _aborted(spec: NodeSpec, call: Call, exc: NodeAbortedError) -> None:
     )
 
 
+def _span_failed(spans: NodeSpans, spec: NodeSpec, exc: BaseException, step: Any) -> None:
+    """Tell the call's spans how an attempt failed and what was decided."""
+    retried = isinstance(step, Retry)
+    ending = exc if retried or not isinstance(step, BaseException) else step
+    code, category = code_and_category(ending, spec.retry)
+    spans.failed(ending, code._value_, category._value_, step.delay if retried else None)
+
+
 # ---------------------------------------------------------------------- the drivers
 # The two drivers are above the complexity limit (C901) on purpose: each is the one
 # loop of a call (attempt, retry decision, wait, success, failure), with the success
@@ -127,7 +138,11 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
         callbacks = config.get("callbacks") if config else None
         watched = watch(config) if getattr(callbacks, "handlers", callbacks) else None
         token = CURRENT.set(call)
+        spans = call.spans
+        owner = spans is None and call.t0 >= NEXT_LOOK[0]  # a tracer provider: look
         try:
+            if owner:
+                spans = call.open_spans()
             # log.enabled(INFO), checked once per call: the stdlib logger's own level
             # cache read inline (as isEnabledFor does), the call made only without an answer.
             info = None if std is None or std.disabled else std._cache.get(INFO)
@@ -138,6 +153,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
             cfg = call.config
             retry: RetryCallState | None = None
             while True:
+                if spans is not None:
+                    spans.attempt(call.attempt)
                 try:
                     if (
                         unlimited
@@ -178,6 +195,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                     if watched is not None and watched[0].ids:
                         discarded(call.config, watched[0])
                     step = policy.decide(call, retry, exc)
+                    if spans is not None:
+                        _span_failed(spans, spec, exc, step)
                     if not isinstance(step, Retry):
                         try:
                             return fail_sync(spec, state, call, step)
@@ -212,6 +231,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                     retry.prepare_for_next_attempt()
                     call.attempt = retry.attempt_number  # the context follows when read
                     continue
+                if spans is not None:
+                    spans.succeeded()
                 collector = call.metrics
                 if collector is not None:  # every success: no frame of its own (see _succeeded)
                     try:
@@ -227,8 +248,16 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
+            if spans is not None:
+                spans.leaving(exc)
+            raise
+        except BaseException as exc:
+            if spans is not None:
+                spans.leaving(exc)
             raise
         finally:
+            if owner and spans is not None:
+                spans.close()
             CURRENT.reset(token)
             if watched is not None:
                 unwatch(watched, call.config)
@@ -255,7 +284,11 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
         callbacks = config.get("callbacks") if config else None
         watched = watch(config) if getattr(callbacks, "handlers", callbacks) else None
         token = CURRENT.set(call)
+        spans = call.spans
+        owner = spans is None and call.t0 >= NEXT_LOOK[0]  # a tracer provider: look
         try:
+            if owner:
+                spans = call.open_spans()
             # log.enabled(INFO), checked once per call: the stdlib logger's own level
             # cache read inline (as isEnabledFor does), the call made only without an answer.
             info = None if std is None or std.disabled else std._cache.get(INFO)
@@ -266,6 +299,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
             cfg = call.config
             retry: RetryCallState | None = None
             while True:
+                if spans is not None:
+                    spans.attempt(call.attempt)
                 try:
                     if (
                         inline
@@ -307,6 +342,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                     if watched is not None and watched[0].ids:
                         discarded(call.config, watched[0])
                     step = policy.decide(call, retry, exc)
+                    if spans is not None:
+                        _span_failed(spans, spec, exc, step)
                     if not isinstance(step, Retry):
                         try:
                             return await fail_async(spec, state, call, step)
@@ -341,6 +378,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                     retry.prepare_for_next_attempt()
                     call.attempt = retry.attempt_number  # the context follows when read
                     continue
+                if spans is not None:
+                    spans.succeeded()
                 collector = call.metrics
                 if collector is not None:  # every success: no frame of its own (see _succeeded)
                     try:
@@ -356,8 +395,16 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
+            if spans is not None:
+                spans.leaving(exc)
+            raise
+        except BaseException as exc:
+            if spans is not None:
+                spans.leaving(exc)
             raise
         finally:
+            if owner and spans is not None:
+                spans.close()
             CURRENT.reset(token)
             if watched is not None:
                 unwatch(watched, call.config)
@@ -381,6 +428,8 @@ def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> str:
     tracker = conf.get(RUN_TRACKER_KEY) if conf else None
     if tracker is not None:
         tracker.cache_outcome(call.node(), hit, key.digest)
+    if call.spans is not None:
+        call.spans.event("langgraph_runner.cache.hit" if hit else "langgraph_runner.cache.miss")
     if spec.log.enabled(INFO):
         event = "node.cache_hit" if hit else "node.cache_miss"
         emit(spec.log, INFO, event, call.get(), key_hash=key.digest)
@@ -414,17 +463,24 @@ def _cached_sync(spec: NodeSpec, loop: SyncEntry) -> SyncEntry:
 
     def run(state: Any, config: RunnableConfig | None = None) -> Any:
         call = Call(spec, config)
-        since = spec.streaks.seq if spec.streaks is not None else 0
-        key = _cache_key(spec, call, state)
-        found = cache.lookup(key, events=events)
-        kind = _cache_event(spec, call, key, found.hit)
-        if found.hit:
-            _cache_hit_succeeded(spec, call, since)
-            return _marked(found.value, call, {"cache": kind})
-        result = loop(state, config, call)
-        if not call.failed:
-            cache.store(key, result, events=events)
-        return result
+        spans = call.open_spans() if call.t0 >= NEXT_LOOK[0] else None
+        try:
+            since = spec.streaks.seq if spec.streaks is not None else 0
+            key = _cache_key(spec, call, state)
+            found = cache.lookup(key, events=events)
+            kind = _cache_event(spec, call, key, found.hit)
+            if found.hit:
+                _cache_hit_succeeded(spec, call, since)
+                if spans is not None:
+                    spans.succeeded()
+                return _marked(found.value, call, {"cache": kind})
+            result = loop(state, config, call)
+            if not call.failed:
+                cache.store(key, result, events=events)
+            return result
+        finally:
+            if spans is not None:
+                spans.close()
 
     return run
 
@@ -436,16 +492,23 @@ def _cached_async(spec: NodeSpec, loop: AsyncEntry) -> AsyncEntry:
 
     async def arun(state: Any, config: RunnableConfig | None = None) -> Any:
         call = Call(spec, config)
-        since = spec.streaks.seq if spec.streaks is not None else 0
-        key = _cache_key(spec, call, state)
-        found = await cache.alookup(key, events=events)
-        kind = _cache_event(spec, call, key, found.hit)
-        if found.hit:
-            _cache_hit_succeeded(spec, call, since)
-            return _marked(found.value, call, {"cache": kind})
-        result = await loop(state, config, call)
-        if not call.failed:
-            await cache.astore(key, result, events=events)
-        return result
+        spans = call.open_spans() if call.t0 >= NEXT_LOOK[0] else None
+        try:
+            since = spec.streaks.seq if spec.streaks is not None else 0
+            key = _cache_key(spec, call, state)
+            found = await cache.alookup(key, events=events)
+            kind = _cache_event(spec, call, key, found.hit)
+            if found.hit:
+                _cache_hit_succeeded(spec, call, since)
+                if spans is not None:
+                    spans.succeeded()
+                return _marked(found.value, call, {"cache": kind})
+            result = await loop(state, config, call)
+            if not call.failed:
+                await cache.astore(key, result, events=events)
+            return result
+        finally:
+            if spans is not None:
+                spans.close()
 
     return arun

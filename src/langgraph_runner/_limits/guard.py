@@ -46,6 +46,7 @@ from langgraph_runner._policies.context import (
     get_node_context,
 )
 from langgraph_runner._records.logs import EventLogger, get_event_logger
+from langgraph_runner._traces.node_span import current_event
 
 __all__ = ["LimitGuard", "coerce_budgets", "coerce_limits"]
 
@@ -318,7 +319,9 @@ class LimitGuard:
         def limited(*args: Any, **kwargs: Any) -> Any:
             scope = _Scope(self, name)
             scope.check()  # a spent budget refuses before any wait
-            scope.acquire()
+            waited = scope.acquire()
+            if waited > 0:
+                current_event(_WAIT_EVENT, {"langgraph_runner.rate_limit.wait_s": waited})
             with _Call(scope) as call:
                 call.result = fn(*args, **kwargs)
             return call.result
@@ -330,12 +333,17 @@ class LimitGuard:
         async def limited(*args: Any, **kwargs: Any) -> Any:
             scope = _Scope(self, name)
             scope.check()  # a spent budget refuses before any wait
-            await scope.aacquire()
+            waited = await scope.aacquire()
+            if waited > 0:
+                current_event(_WAIT_EVENT, {"langgraph_runner.rate_limit.wait_s": waited})
             with _Call(scope) as call:
                 call.result = await fn(*args, **kwargs)
             return call.result
 
         return limited
+
+
+_WAIT_EVENT = "langgraph_runner.rate_limit.wait"  # an event of the attempt's span
 
 
 class _Call:

@@ -7,5 +7,6 @@ Modules::
 
     spans     enabled(), the run span's helpers, exceptions recorded through the redaction
     run_span  the span of one run (``langgraph_runner.run``)
+    node_span the spans of one node call and its attempts; events of the current span
     carrier   W3C trace context (``traceparent``/``tracestate``): check, inject, extract, attach
 """

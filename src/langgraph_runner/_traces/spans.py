@@ -26,6 +26,8 @@ from langgraph_runner._records.sanitize import sanitize_stack
 from langgraph_runner._version import __version__
 
 __all__ = [
+    "LOOK_AGAIN_S",
+    "NEXT_LOOK",
     "TRACER_NAME",
     "activate",
     "add_event",
@@ -48,6 +50,17 @@ TRACER_NAME = "langgraph_runner"
 _API = "opentelemetry.trace"
 _provider: Any = None  # a tracer provider given to use_provider() (tests), else the global one
 
+NEXT_LOOK = [0.0]
+"""When a node call next looks for a tracer provider (a ``perf_counter()`` time).
+
+A node call compares its start time with this one number, so a process without
+OpenTelemetry pays nothing more. Finding no SDK provider, the look sets it one
+second ahead (an application that sets its provider later gets node spans within
+a second); finding one, it sets it to minus infinity: OpenTelemetry lets the global
+provider be set once per process, so every later call makes spans.
+"""
+LOOK_AGAIN_S = 1.0
+
 
 def api() -> ModuleType | None:
     """``opentelemetry.trace`` when the application has imported it, else None (no import)."""
@@ -65,6 +78,7 @@ def use_provider(provider: Any) -> Any:
     """
     global _provider
     before, _provider = _provider, provider
+    NEXT_LOOK[0] = 0.0  # the next node call looks again
     return before
 
 

@@ -1,0 +1,228 @@
+"""The spans of one node call: ``langgraph_runner.node``, and a ``langgraph_runner.attempt``
+per attempt inside it.
+
+The node span is a child of whatever span is current when LangGraph calls the node
+(the run's span, the caller's, or LangChain's and LangGraph's own instrumentation);
+it is current while the node runs, and each attempt's span is current during its
+attempt, so a span the node makes (an HTTP client's, a model call's) nests under
+the attempt that made it.
+
+Attributes, on both: ``langgraph_runner.node.name``; on the node span
+``langgraph_runner.run.id``, ``langgraph_runner.thread.id``, ``langgraph.step`` and
+at the end ``langgraph_runner.node.outcome`` (``succeeded``, ``failed``,
+``interrupted``, ``aborted``) and ``langgraph_runner.node.attempts``; on an attempt
+``langgraph_runner.attempt.number`` and ``langgraph_runner.attempt.outcome``
+(``succeeded``, ``retry``, ``failed``, ``interrupted``, ``aborted``). A failure adds
+``error.type`` (OpenTelemetry's attribute), ``langgraph_runner.error.code`` and
+``langgraph_runner.error.category`` (the record's), an ``exception`` event through
+the package's redaction and the error status; a retried one adds
+``langgraph_runner.retry.delay_s`` and, when the error carried one,
+``langgraph_runner.retry.after_s`` (its Retry-After). Events: ``langgraph_runner.timeout``,
+``langgraph_runner.aborted``, ``langgraph_runner.breaker.rejected``,
+``langgraph_runner.rate_limit.refused``, ``langgraph_runner.budget.refused``,
+``langgraph_runner.cache.hit``/``.miss`` and ``langgraph_runner.rate_limit.wait``
+(``current_event``, from the limits).
+
+An interrupt, a ``Command`` to a parent graph and LangGraph's other control flow
+end the spans without the error status (``interrupted``): they are how LangGraph
+works, not failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from time import perf_counter
+from typing import Any
+
+from langgraph_runner._records.classify import is_control_flow, retry_after_seconds
+from langgraph_runner._records.exceptions import NodeAbortedError
+from langgraph_runner._traces.spans import (
+    LOOK_AGAIN_S,
+    NEXT_LOOK,
+    activate,
+    add_event,
+    api,
+    deactivate,
+    end_span,
+    record_exception,
+    set_attributes,
+    start_span,
+    tracer_provider,
+)
+
+__all__ = ["ATTEMPT_SPAN", "NODE_SPAN", "NodeSpans", "current_event", "open_node_spans"]
+
+NODE_SPAN = "langgraph_runner.node"
+"""The name of a node call's span."""
+ATTEMPT_SPAN = "langgraph_runner.attempt"
+"""The name of one attempt's span."""
+
+_NODE = "langgraph_runner.node.name"
+# The record codes that are an event of their own on the attempt's span.
+_EVENTS = {
+    "NODE_TIMEOUT": "langgraph_runner.timeout",
+    "NODE_ABORTED": "langgraph_runner.aborted",
+    "CIRCUIT_OPEN": "langgraph_runner.breaker.rejected",
+    "RATE_LIMITED": "langgraph_runner.rate_limit.refused",
+    "BUDGET_EXHAUSTED": "langgraph_runner.budget.refused",
+}
+
+
+def open_node_spans(node: str) -> NodeSpans | None:
+    """The node call's spans, started; None when no tracer provider is set.
+
+    Called by a node call whose start time reached ``spans.NEXT_LOOK``; sets the
+    next look (see there).
+    """
+    if tracer_provider() is None:
+        NEXT_LOOK[0] = perf_counter() + LOOK_AGAIN_S
+        return None
+    NEXT_LOOK[0] = float("-inf")
+    span = start_span(NODE_SPAN, {_NODE: node})
+    return None if span is None else NodeSpans(span, node)
+
+
+class NodeSpans:
+    """One node call's span and its current attempt's span (see the module's docstring).
+
+    ``enter`` makes the node span current and ``close`` ends everything still open,
+    in that order, in one thread or task.
+    """
+
+    __slots__ = ("_attempt", "_attempt_token", "_attempts", "_ended", "_node", "_span", "_token")
+
+    def __init__(self, span: Any, node: str) -> None:
+        self._span = span
+        self._node = node
+        self._token: object = None
+        self._attempt: Any = None
+        self._attempt_token: object = None
+        self._attempts = 0
+        self._ended = False
+
+    def enter(self) -> None:
+        """Make the node span current."""
+        self._token = activate(self._span)
+
+    def describe(self, attributes: Mapping[str, Any]) -> None:
+        """Add ``attributes`` to the node span (None values are left out)."""
+        set_attributes(self._span, attributes)
+
+    def attempt(self, number: int) -> None:
+        """Start attempt ``number``'s span (a child of the node span) and make it current."""
+        self._end_attempt()
+        self._attempts = number
+        self._attempt = start_span(
+            ATTEMPT_SPAN, {_NODE: self._node, "langgraph_runner.attempt.number": number}
+        )
+        if self._attempt is not None:
+            self._attempt_token = activate(self._attempt)
+
+    def event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
+        """Add an event to the attempt's span, or the node's between attempts."""
+        add_event(self._attempt if self._attempt is not None else self._span, name, attributes)
+
+    def succeeded(self) -> None:
+        """The attempt returned: both spans succeeded."""
+        self._outcome(self._attempt, "succeeded")
+        self._end_attempt()
+        self._outcome(self._span, "succeeded")
+
+    def failed(self, exc: BaseException, code: str, category: str, delay: float | None) -> None:
+        """The attempt raised ``exc`` (record ``code`` and ``category``); ``delay`` is the
+        wait before the next attempt, None when this failure ends the call."""
+        span = self._attempt if self._attempt is not None else self._span
+        fields: dict[str, Any] = {
+            "error.type": _error_type(exc),
+            "langgraph_runner.error.code": code,
+            "langgraph_runner.error.category": category,
+            "langgraph_runner.attempt.outcome": "failed" if delay is None else "retry",
+        }
+        if delay is not None:
+            fields["langgraph_runner.retry.delay_s"] = delay
+            hint = retry_after_seconds(exc)
+            if hint is not None:
+                fields["langgraph_runner.retry.after_s"] = hint
+        set_attributes(span, fields)
+        event = _EVENTS.get(code)
+        if event is not None:
+            add_event(span, event)
+        record_exception(span, exc)
+        self._end_attempt()
+        if delay is None:
+            node = self._span
+            del fields["langgraph_runner.attempt.outcome"]
+            set_attributes(node, {**fields, "langgraph_runner.node.outcome": "failed"})
+            record_exception(node, exc)
+            self._ended = True
+
+    def close(self) -> None:
+        """End the spans still open and make the span current before ``enter`` current again."""
+        try:
+            self._end_attempt()
+            set_attributes(self._span, {"langgraph_runner.node.attempts": self._attempts})
+            end_span(self._span)
+        finally:
+            if self._token is not None:
+                deactivate(self._token)
+                self._token = None
+
+    def leaving(self, exc: BaseException) -> None:
+        """``exc`` leaves the node: control flow, an abort, the retry decision's own error,
+        or the terminal failure ``failed`` already told (then nothing is added)."""
+        if self._ended:
+            return
+        self._ended = True
+        if is_control_flow(exc):
+            outcome = "interrupted"
+        elif isinstance(exc, NodeAbortedError):
+            outcome = "aborted"
+            if self._attempt is not None:
+                add_event(self._attempt, "langgraph_runner.aborted")
+        else:
+            outcome = "failed"
+        if outcome != "interrupted":
+            for span in (self._attempt, self._span):
+                if span is not None:
+                    set_attributes(span, {"error.type": _error_type(exc)})
+                    record_exception(span, exc)
+        if self._attempt is not None:
+            self._outcome(self._attempt, outcome)
+        self._outcome(self._span, outcome)
+
+    def _outcome(self, span: Any, outcome: str) -> None:
+        if span is None:
+            return
+        key = (
+            "langgraph_runner.node.outcome"
+            if span is self._span
+            else ("langgraph_runner.attempt.outcome")
+        )
+        set_attributes(span, {key: outcome})
+
+    def _end_attempt(self) -> None:
+        span, self._attempt = self._attempt, None
+        if span is None:
+            return
+        try:
+            end_span(span)
+        finally:
+            token, self._attempt_token = self._attempt_token, None
+            if token is not None:
+                deactivate(token)
+
+
+def current_event(name: str, attributes: Mapping[str, Any] | None = None) -> None:
+    """Add an event to the span current here, if it records (e.g. a rate-limit wait)."""
+    trace = api()
+    if trace is None:
+        return
+    span = trace.get_current_span()
+    if span.is_recording():
+        add_event(span, name, attributes)
+
+
+def _error_type(exc: BaseException) -> str:
+    kind = type(exc)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
