@@ -12,7 +12,8 @@ Modules::
     activity         a node as a Temporal activity body (langgraph_runner.temporal only)
     runnables        a Runnable node (ToolNode, a chain, a subgraph): invoke/ainvoke shells
     adapters         _SyncNode/_AsyncNode: Runnable shells that look like fn
-    loop             one call, top-down: attempts, retries, waits, success, failure, cache
+    cached           make_entries: the loops, with the cache's lookup and store around them
+    loop             one call, top-down: attempts, retries, waits, success, failure, spans
     finish           terminal failure: record, fallback, on_failure, update or re-raise
     attempt          one attempt: plain | breaker-only | guarded; how it counts for the breaker
     policy           after a failure: Retry or the ending exception (Retrier + no_wait switch)
@@ -42,7 +43,7 @@ from langchain_core.runnables import Runnable
 from typing_extensions import Unpack
 
 from langgraph_runner._engine.adapters import wrap
-from langgraph_runner._engine.loop import make_entries
+from langgraph_runner._engine.cached import make_entries
 from langgraph_runner._engine.node_options import NodeOptions
 from langgraph_runner._engine.runnables import build_runnable, is_runnable_node
 from langgraph_runner._engine.spec import build_spec

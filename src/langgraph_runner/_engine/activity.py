@@ -59,9 +59,10 @@ from temporalio.exceptions import ApplicationError
 from tenacity import RetryCallState
 
 from langgraph_runner._engine.adapters import PREPARED
+from langgraph_runner._engine.cached import cached_async
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.hooks import acall_hook
-from langgraph_runner._engine.loop import AsyncEntry, _async_loop, _cached_async
+from langgraph_runner._engine.loop import AsyncEntry, _async_loop
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
@@ -383,7 +384,7 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
         entry = uncached
 
     else:  # the cache wraps the loop
-        entry = _cached_async(spec, loop)
+        entry = cached_async(spec, loop)
     # With an idle limit and one node attempt per activity attempt, Temporal hears
     # the node's own beats; else the worker's (see _pulse).
     progress_driven = temporal_retries and spec.idle_timeout is not None

@@ -13,7 +13,7 @@
                                                  fallback, on_failure, update or raise)
             NodeAbortedError -> node.aborted, re-raised
 
-``make_entries(spec)`` builds the two entry points once per node (``run`` for
+``make_loops(spec)`` builds the two entry points once per node (``run`` for
 sync code, ``arun`` for async code) as closures, so what is fixed for the node's
 lifetime is a local, not a lookup: a call costs one frame of ours. A plain node
 (no timeout, deadline, breaker or run signal) calls ``fn`` inline; tenacity is
@@ -34,7 +34,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from tenacity import RetryCallState
 
 from langgraph_runner._engine.attempt import attempt_async, attempt_sync, tell_breaker
-from langgraph_runner._engine.call import Call, emit, kwargs_for
+from langgraph_runner._engine.call import Call, kwargs_for
 from langgraph_runner._engine.faults import PLANS
 from langgraph_runner._engine.finish import fail_async, fail_sync
 from langgraph_runner._engine.hooks import acall_hook, call_hook
@@ -44,14 +44,14 @@ from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._engine.streamed import discarded, unwatch, watch
 from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
-from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
+from langgraph_runner._policies.context import CURRENT
 from langgraph_runner._records.classify import MAYBE_CONTROL_FLOW, is_control_flow
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import NodeAbortedError
 from langgraph_runner._traces.node_span import NodeSpans
 from langgraph_runner._traces.spans import NEXT_LOOK
 
-__all__ = ["AsyncEntry", "SyncEntry", "make_entries"]
+__all__ = ["AsyncEntry", "SyncEntry", "make_loops", "marked"]
 
 INFO = logging.INFO
 WARNING = logging.WARNING
@@ -63,13 +63,10 @@ AsyncEntry = Callable[..., Awaitable[Any]]
 """``(state, config=None)``: one node call from async code."""
 
 
-def make_entries(spec: NodeSpec) -> tuple[SyncEntry, AsyncEntry]:
-    """The node's ``run`` and ``arun`` entry points (cached when ``spec.cache`` is set)."""
+def make_loops(spec: NodeSpec) -> tuple[SyncEntry, AsyncEntry]:
+    """The node's ``run`` and ``arun`` loops (``cached.make_entries`` adds the cache)."""
     policy = Policy(spec.retry)
-    run, arun = _sync_loop(spec, policy), _async_loop(spec, policy)
-    if spec.cache is None:
-        return run, arun
-    return _cached_sync(spec, run), _cached_async(spec, arun)
+    return _sync_loop(spec, policy), _async_loop(spec, policy)
 
 
 # ---------------------------------------------------------------------- effects of a step
@@ -78,7 +75,7 @@ STEP_MARKS = "step_marks"
 """GraphState's channel of what the package noted about each node's latest execution."""
 
 
-def _marked(result: Any, call: Call, mark: dict[str, Any]) -> Any:
+def marked(result: Any, call: Call, mark: dict[str, Any]) -> Any:
     """``result`` with ``step_marks[node]`` set, when it is a plain dict update of a graph task.
 
     LangGraph drops keys the state does not declare, so a state without the channel
@@ -244,7 +241,7 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                 if streaks is not None and streaks.counting:
                     streaks.succeeded(call.streak_key(), since, call.ids()[4])
                 if call.attempt > 1:  # retries that ended in success: the report says so
-                    return _marked(result, call, {"attempts": call.attempt})
+                    return marked(result, call, {"attempts": call.attempt})
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
@@ -391,7 +388,7 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                 if streaks is not None and streaks.counting:
                     streaks.succeeded(call.streak_key(), since, call.ids()[4])
                 if call.attempt > 1:  # retries that ended in success: the report says so
-                    return _marked(result, call, {"attempts": call.attempt})
+                    return marked(result, call, {"attempts": call.attempt})
                 return result
         except NodeAbortedError as exc:
             _aborted(spec, call, exc)
@@ -410,105 +407,5 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                 unwatch(watched, call.config)
             if call.attempt_controller is not None:
                 call.close()
-
-    return arun
-
-
-# ---------------------------------------------------------------------- the cache
-
-
-def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> str:
-    """``node.cache_hit``/``node.cache_miss`` with the key's hash; tell the run tracker.
-
-    Returns what a hit is, for ``step_marks``: ``"reused"`` in a rebuild, else ``"hit"``.
-    """
-    if hit:
-        call.report("record_cache_hit")
-    conf = call.config.get("configurable") if call.config else None
-    tracker = conf.get(RUN_TRACKER_KEY) if conf else None
-    if tracker is not None:
-        tracker.cache_outcome(call.node(), hit, key.digest)
-    if call.spans is not None:
-        call.spans.event("langgraph_runner.cache.hit" if hit else "langgraph_runner.cache.miss")
-    if spec.log.enabled(INFO):
-        event = "node.cache_hit" if hit else "node.cache_miss"
-        emit(spec.log, INFO, event, call.get(), key_hash=key.digest)
-    return "reused" if getattr(tracker, "reused", False) else "hit"
-
-
-def _cache_hit_succeeded(spec: NodeSpec, call: Call, since: int) -> None:
-    """A cache hit is a success of the node: it ends a streak of failures (loop guard)."""
-    streaks = spec.streaks
-    if streaks is not None and streaks.counting:
-        streaks.succeeded(call.streak_key(), since, call.ids()[4])
-
-
-def _cache_key(spec: NodeSpec, call: Call, state: Any) -> Any:
-    assert spec.cache is not None
-    ctx = call.get()
-    return spec.cache.key(
-        ctx.node,
-        state,
-        thread_id=ctx.thread_id,
-        fingerprint=spec.fingerprint,
-        config=call.config,
-        accepts=spec.accepts,
-    )
-
-
-def _cached_sync(spec: NodeSpec, loop: SyncEntry) -> SyncEntry:
-    cache = spec.cache
-    assert cache is not None
-    events = spec.log
-
-    def run(state: Any, config: RunnableConfig | None = None) -> Any:
-        call = Call(spec, config)
-        spans = call.open_spans() if call.t0 >= NEXT_LOOK[0] else None
-        try:
-            since = spec.streaks.seq if spec.streaks is not None else 0
-            key = _cache_key(spec, call, state)
-            found = cache.lookup(key, events=events)
-            kind = _cache_event(spec, call, key, found.hit)
-            if found.hit:
-                _cache_hit_succeeded(spec, call, since)
-                if spans is not None:
-                    spans.succeeded()
-                return _marked(found.value, call, {"cache": kind})
-            result = loop(state, config, call)
-            if not call.failed:
-                cache.store(key, result, events=events)
-            return result
-        finally:
-            if spans is not None:
-                spans.close()
-
-    return run
-
-
-def _cached_async(spec: NodeSpec, loop: AsyncEntry) -> AsyncEntry:
-    cache = spec.cache
-    assert cache is not None
-    events = spec.log
-
-    async def arun(state: Any, config: RunnableConfig | None = None) -> Any:
-        call = Call(spec, config)
-        spans = call.open_spans() if call.t0 >= NEXT_LOOK[0] else None
-        try:
-            since = spec.streaks.seq if spec.streaks is not None else 0
-            key = _cache_key(spec, call, state)
-            found = await cache.alookup(key, events=events)
-            kind = _cache_event(spec, call, key, found.hit)
-            if found.hit:
-                _cache_hit_succeeded(spec, call, since)
-                if spans is not None:
-                    spans.succeeded()
-                return _marked(found.value, call, {"cache": kind})
-            result = await loop(state, config, call)
-            if not call.failed:
-                await cache.astore(key, result, events=events)
-            return result
-        finally:
-            if spans is not None:
-                spans.close()
 
     return arun

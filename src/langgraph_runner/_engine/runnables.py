@@ -31,7 +31,7 @@ from langgraph.pregel import Pregel
 from typing_extensions import Unpack
 
 from langgraph_runner._engine.adapters import _SyncNode, wrap
-from langgraph_runner._engine.loop import make_entries
+from langgraph_runner._engine.cached import make_entries
 from langgraph_runner._engine.node_options import NodeOptions
 from langgraph_runner._engine.spec import build_spec
 from langgraph_runner._internal import compat as _compat
