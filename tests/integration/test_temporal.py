@@ -1404,3 +1404,56 @@ async def test_a_per_run_budget_counts_the_whole_workflow_run(temporal_address: 
     assert CALLS[key] == [True, True]  # the third node found the run's budget spent
     [record] = result["errors"]
     assert record["code"] == "BUDGET_EXHAUSTED" and record["node"] == "c"
+
+
+async def test_one_trace_from_the_caller_through_temporal_to_every_node(
+    temporal_address: str,
+) -> None:
+    """With Temporal's TracingInterceptor on the client (a worker takes its client's), the
+    caller's trace goes through the workflow to each activity: every node's span is in the
+    caller's trace, a child of the activity's span, and the record carries that trace id."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    from langgraph_runner._traces import spans
+
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    before = spans.use_provider(provider)
+    tracer = provider.get_tracer("caller")
+    key = uuid.uuid4().hex
+
+    def broken(state: State) -> dict[str, Any]:
+        raise ValueError("no")
+
+    name = f"g{uuid.uuid4().hex[:8]}"
+    plugin = LangGraphPlugin(graphs={name: for_temporal(_graph(key, broken)())})  # type: ignore[arg-type]
+    try:
+        client = await Client.connect(
+            temporal_address, plugins=[plugin], interceptors=[TracingInterceptor(tracer)]
+        )
+        queue = f"lgr-{uuid.uuid4().hex}"
+        async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+            with tracer.start_as_current_span("caller") as caller:
+                result = await client.execute_workflow(
+                    RunGraph.run, args=[name, {"x": 1}], id=f"lgr-{key}", task_queue=queue
+                )
+    finally:
+        spans.use_provider(before)
+    trace_id = caller.get_span_context().trace_id
+    finished = exporter.get_finished_spans()
+    nodes = [s for s in finished if s.name == "langgraph_runner.node"]
+    assert sorted(dict(s.attributes or {})["langgraph_runner.node.name"] for s in nodes) == [
+        "after",
+        "double",
+        "middle",
+    ]
+    by_id = {s.context.span_id: s for s in finished}
+    for node in nodes:
+        assert node.context.trace_id == trace_id
+        assert node.parent is not None
+        assert by_id[node.parent.span_id].name.startswith("RunActivity:")
+    assert result["errors"][0]["trace_id"] == f"{trace_id:032x}"

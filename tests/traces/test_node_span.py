@@ -316,3 +316,39 @@ def test_a_provider_set_later_is_found_by_the_next_look(untraced: None) -> None:
         assert [s.name for s in exporter.get_finished_spans()].count(NODE_SPAN) == 1
     finally:
         spans.use_provider(before)
+
+
+def test_the_record_the_log_line_and_the_metric_exemplar_carry_the_node_span_trace_id(
+    tracing: Tracing,
+) -> None:
+    """One trace id everywhere: inside the node's span, with no run span around it."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from structlog.testing import CapturingLogger
+
+    from langgraph_runner.metrics import NodeMetricsCollector
+    from langgraph_runner.metrics.otel import OpenTelemetryExporter
+
+    reader = InMemoryMetricReader()
+    collector = NodeMetricsCollector(graph=f"g{time.monotonic_ns()}")
+    exporter = OpenTelemetryExporter(
+        collector, meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    logger = CapturingLogger()
+
+    def body(state: S) -> S:
+        raise ValueError("no")
+
+    try:
+        out = _graph(create_node(body, metrics=collector, logger=logger)).invoke({"x": 1})
+        (node,) = tracing.finished(NODE_SPAN)
+        trace_id = f"{node.context.trace_id:032x}"
+        assert out["errors"][0]["trace_id"] == trace_id
+        (failed,) = [c for c in logger.calls if c.args and c.args[0] == "node.failed"]
+        assert failed.kwargs["trace_id"] == trace_id
+        metrics = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics
+        (duration,) = [m for m in metrics if m.name == "langgraph.node.duration"]
+        exemplars = [e for p in duration.data.data_points for e in p.exemplars]
+        assert exemplars and {f"{e.trace_id:032x}" for e in exemplars} == {trace_id}
+    finally:
+        exporter.close()

@@ -70,6 +70,7 @@ from langgraph_runner._policies.progress import reset_relay, set_relay
 from langgraph_runner._policies.retry import RetryAttempt
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.egress import egress_text
+from langgraph_runner._traces.spans import current_trace_id
 
 __all__ = [
     "ActivityNode",
@@ -303,8 +304,10 @@ def _named_run(config: RunnableConfig | None) -> RunnableConfig | None:
     In-process, the nodes of one run share a trace id generated once per run; each
     activity would generate its own. With the workflow run's id, a workflow's records
     and log lines share one trace id, and a ``Budget(per="run")`` counts the whole run.
+    Inside a span (Temporal's ``TracingInterceptor`` makes one per activity, in the
+    workflow's trace) the span's trace id is the run's, as everywhere else.
     """
-    if not config:
+    if not config or current_trace_id() is not None:
         return config
     metadata = config.get("metadata") or {}
     configurable = config.get("configurable") or {}
