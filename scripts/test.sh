@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (first run only), then lint, type-check, build the docs strictly and run the whole test suite.
 source "$(dirname "$0")/_venv.sh"
+source "$(dirname "$0")/_phoenix.sh"
 # Bytecode is cached in __pycache__ (ignored by git): with PYTHONDONTWRITEBYTECODE set, every
 # test worker re-compiles and re-rewrites ~500 modules (about 5 s of CPU each) and every
 # Python subprocess a test starts compiles the package again.

@@ -4,6 +4,8 @@ Settings come from the environment: ``QUEUE_URL`` (checkpointer URL), ``QUEUE_NA
 ``QUEUE_LEDGER`` (a file every node appends ``<thread> <node> <pid>`` to, fsync'ed:
 the side-effect count), ``QUEUE_LEASE`` (seconds) and ``QUEUE_BLOCK`` (a node that
 hangs in this process, so a test can kill the worker in the middle of a run).
+``QUEUE_OTLP`` (an OTLP/HTTP traces URL) sets this process's tracer provider to send
+each span there as it ends, in the trace backend's project ``QUEUE_OTLP_PROJECT``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
+from langgraph_runner import create_node
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner.service import create_app
 
@@ -45,8 +48,11 @@ def note(ledger: str, thread: str, node: str) -> None:
         os.close(fd)
 
 
-def chain(ledger: str, block: str = "") -> Any:
-    """n1 -> n2 -> n3 -> n4; each node notes itself, ``block`` hangs after noting."""
+def chain(ledger: str, block: str = "", *, hardened: bool = False) -> Any:
+    """n1 -> n2 -> n3 -> n4; each node notes itself, ``block`` hangs after noting.
+
+    ``hardened``: each node made by ``create_node`` (the tracing test reads their spans).
+    """
 
     def make(name: str) -> Any:
         def body(state: Chain, config: RunnableConfig) -> dict[str, Any]:
@@ -59,7 +65,7 @@ def chain(ledger: str, block: str = "") -> Any:
 
     g = StateGraph(Chain)
     for name in NODES:
-        g.add_node(name, make(name))
+        g.add_node(name, create_node(make(name), name=name) if hardened else make(name))
     g.add_edge(START, NODES[0])
     for a, b in itertools.pairwise(NODES):
         g.add_edge(a, b)
@@ -67,12 +73,33 @@ def chain(ledger: str, block: str = "") -> Any:
     return g
 
 
+def send_spans(endpoint: str, project: str) -> None:
+    """Set the process's tracer provider: each span sent to ``endpoint`` as it ends."""
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    resource = Resource.create({"service.name": "worker", "openinference.project.name": project})
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+
+
+if os.environ.get("QUEUE_OTLP"):
+    send_spans(os.environ["QUEUE_OTLP"], os.environ.get("QUEUE_OTLP_PROJECT", "default"))
+
 if os.environ.get("QUEUE_URL"):
     _open = contextlib.ExitStack()  # kept: the saver stays open while the worker works
     saver = _open.enter_context(open_checkpointer(os.environ["QUEUE_URL"]))
     app = create_app(
         workflows={
-            "chain": chain(os.environ["QUEUE_LEDGER"], os.environ.get("QUEUE_BLOCK", "")).compile()
+            "chain": chain(
+                os.environ["QUEUE_LEDGER"],
+                os.environ.get("QUEUE_BLOCK", ""),
+                hardened=bool(os.environ.get("QUEUE_OTLP")),
+            ).compile()
         },
         checkpointer=saver,
         api_keys=keys(os.environ["QUEUE_NAME"]),

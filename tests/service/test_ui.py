@@ -44,6 +44,7 @@ KEY = "ui-key-" + uuid.uuid4().hex  # unique: a search of logs and URLs cannot m
 KEYS = {KEY: "tenant-ui", "other-key": "tenant-other"}
 A = {"X-API-Key": KEY}
 STORE_KEY = "langgraph-runner.api-key"
+TRACE_LINK = "https://traces.example/trace/{trace_id}?from=runner"
 LONG_CAUSE = (
     "the renderer is out of paper: "
     + " ".join(f"tray-{i} reports jam at roller {i * 7}" for i in range(2))
@@ -286,6 +287,7 @@ def site(tmp_path: Path, gate: Gate, calls: list[str]) -> Iterator[Site]:
             poll_interval=0.1,
             budgets=[BUDGET],
             time_limit=600,
+            trace_link=TRACE_LINK,
         )
         with _serve(app) as s:
             yield s
@@ -696,3 +698,45 @@ def test_under_a_prefix_the_pages_use_it(tmp_path: Path) -> None:
             assert 'src="/runner/ui/static/run.js"' in page.text
             assert client.get("/runner/ui/static/run.js").status_code == 200
             assert client.get("/ui").status_code == 404
+
+
+def test_a_run_page_links_its_trace_id_to_the_trace_backend(page: Any, site: Site) -> None:
+    """A run triggered in the caller's trace: its page links that trace in the backend."""
+    trace = uuid.uuid4().hex
+    r = site.http.post(
+        "/runs",
+        json={"workflow": "build", "input": {}},
+        headers={"traceparent": f"00-{trace}-{'ab' * 8}-01"},
+    )
+    assert r.status_code == 202, r.text
+    rid = r.json()["run_id"]
+    site.ended(rid)
+    page.goto(f"{site.base}/ui/runs/{rid}")
+    page.wait_for_selector("body[data-ended=true]")
+    link = page.locator("#trace-link")
+    assert link.text_content() == trace
+    assert link.get_attribute("href") == TRACE_LINK.replace("{trace_id}", trace)
+    assert link.get_attribute("rel") == "noreferrer noopener"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "traces.example/{trace_id}",
+        "https://traces.example/",
+        "javascript:{trace_id}",
+        "https://t.example/{trace_id} x",
+        5,
+    ],
+)
+def test_a_trace_link_that_is_not_an_address_with_the_id_is_refused_at_once(
+    bad: Any, tmp_path: Path
+) -> None:
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
+        with pytest.raises(ValueError, match="trace_link"):
+            create_app(
+                workflows={"build": _chain(["fetch"]).compile()},
+                checkpointer=saver,
+                api_keys=KEYS,
+                trace_link=bad,
+            )

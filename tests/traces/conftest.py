@@ -9,12 +9,26 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
+import secrets
+
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from langgraph_runner._traces import spans
+
+
+class UniqueIds(IdGenerator):
+    """Span and trace ids from ``secrets``: the suite seeds ``random`` (tests/conftest.py),
+    which would give every test the SDK's same ids, one trace id across tests."""
+
+    def generate_span_id(self) -> int:
+        return secrets.randbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return secrets.randbits(128) or 1
 
 
 class Tracing(NamedTuple):
@@ -31,7 +45,7 @@ class Tracing(NamedTuple):
 @pytest.fixture
 def tracing() -> Iterator[Tracing]:
     """A tracer provider the package's spans go to for this test only (not the global one)."""
-    provider = TracerProvider()
+    provider = TracerProvider(id_generator=UniqueIds())
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     before = spans.use_provider(provider)

@@ -30,7 +30,7 @@ from langgraph_runner._service.routes import Ctx, add_routes
 from langgraph_runner._service.schemas import (
     ErrorBody,
 )
-from langgraph_runner._service.ui import ui_router
+from langgraph_runner._service.ui import check_trace_link, ui_router
 from langgraph_runner._service.workers import Workers
 
 __all__ = ["create_app"]
@@ -86,6 +86,7 @@ def create_app(
     time_limit: float | None = None,
     title: str = "langgraph-runner runs",
     max_body: int = MAX_BODY,
+    trace_link: str | None = None,
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
 
@@ -111,6 +112,9 @@ def create_app(
         title: The OpenAPI document's title.
         max_body: The largest request body in bytes (default 1 MiB); a larger one is
             answered 413 before it is read.
+        trace_link: The address of a run's trace in your trace backend, with
+            ``{trace_id}`` where the id goes (e.g. a Jaeger or Phoenix trace page); a
+            run's page in the UI links its trace id there. None: the id as text.
 
     Returns:
         The FastAPI app; ``app.state.workers`` runs the triggered runs.
@@ -118,7 +122,8 @@ def create_app(
     Raises:
         ValueError: No workflows, no checkpointer, neither ``authenticate`` nor
             ``api_keys``, ``workers`` below 0, an empty ``queue``, or ``lease`` not
-            in [1, 3600] seconds, or a ``time_limit`` that is not a positive duration.
+            in [1, 3600] seconds, a ``time_limit`` that is not a positive duration, or a
+            ``trace_link`` that is not an http(s) address with ``{trace_id}``.
         TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
             saver, a ``budgets`` item that is not a ``Budget``.
     """
@@ -138,6 +143,7 @@ def create_app(
         raise ValueError(f"create_app: poll_interval must be in (0, 60] s, got {poll_interval!r}")
     if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1024:
         raise ValueError(f"create_app: max_body must be an int >= 1024 bytes, got {max_body!r}")
+    link = check_trace_link(trace_link)
     ctx = Ctx(graphs, next(iter(graphs.values())).checkpointer)
     ctx.poll_interval = float(poll_interval)
     ctx.budgets = _budgets(budgets)
@@ -168,7 +174,7 @@ def create_app(
     tenant = Depends(tenant_of)
     add_routes(app, ctx, tenant)
     add_follow_up_routes(app, ctx, tenant)
-    app.include_router(ui_router())  # the browser UI: /ui
+    app.include_router(ui_router(link))  # the browser UI: /ui
     add_api_docs(app)  # /docs, drawn on the server: no CDN
     _documented(app.openapi())  # built once, kept by FastAPI
     return app

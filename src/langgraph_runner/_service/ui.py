@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._reports.render import STATUS_COLOURS
 
-__all__ = ["ui_router"]
+__all__ = ["check_trace_link", "ui_router"]
 
 _TYPES = {
     "ui.css": "text/css; charset=utf-8",
@@ -72,14 +72,45 @@ def _status_css() -> str:
     return "\n".join(rules) + "\n"
 
 
-def _page(request: Request, name: str) -> HTMLResponse:
+def _page(request: Request, name: str, trace_link: str = "") -> HTMLResponse:
     root = html.escape(str(request.scope.get("root_path", "")).rstrip("/"), quote=True)
     text = _file(name).replace("__ROOT__", root)
+    text = text.replace("__TRACE_LINK__", html.escape(trace_link, quote=True))
     return HTMLResponse(text, headers=_HEADERS)
 
 
-def ui_router() -> APIRouter:
+def check_trace_link(trace_link: object) -> str:
+    """``create_app(trace_link=)`` checked: an http(s) address with ``{trace_id}`` in it.
+
+    Returns:
+        The template ("" for None).
+
+    Raises:
+        ValueError: Not such an address (its first 80 characters are quoted).
+    """
+    if trace_link is None:
+        return ""
+    if (
+        not isinstance(trace_link, str)
+        or not trace_link.startswith(("http://", "https://"))
+        or "{trace_id}" not in trace_link
+        or len(trace_link) > 2000
+        or not trace_link.isprintable()
+        or any(c.isspace() for c in trace_link)
+    ):
+        raise ValueError(
+            "create_app: trace_link must be an http(s) address with {trace_id} in it, "
+            f"got {str(trace_link)[:80]!r}"
+        )
+    return trace_link
+
+
+def ui_router(trace_link: str = "") -> APIRouter:
     """The browser UI's routes (kept out of the OpenAPI document).
+
+    Args:
+        trace_link: A run's trace in the trace backend, ``{trace_id}`` in it (checked by
+            ``check_trace_link``); "" shows the trace id as text.
 
     Returns:
         A router with ``GET /ui``, ``GET /ui/runs/{run_id}`` and ``GET /ui/static/{name}``.
@@ -94,7 +125,7 @@ def ui_router() -> APIRouter:
     @router.get("/ui/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str) -> HTMLResponse:
         """One run's page (its script reads the run id from the address)."""
-        return _page(request, "run.html")
+        return _page(request, "run.html", trace_link)
 
     @router.get("/ui/static/{name}")
     def static(name: str) -> Response:

@@ -39,6 +39,20 @@
     return el("div", {}, el("dt", { text: name }), el("dd", { text: value }));
   }
 
+  // The run's trace: a link to the trace backend when the app was given trace_link=.
+  const TRACE_LINK = document.querySelector('meta[name="lgr-trace-link"]').content;
+
+  function traceFact(traceId) {
+    if (!traceId) return fact("trace", "");
+    const value = TRACE_LINK
+      ? el("a", {
+        id: "trace-link", href: TRACE_LINK.split("{trace_id}").join(encodeURIComponent(traceId)),
+        rel: "noreferrer noopener", target: "_blank", text: traceId,
+      })
+      : el("span", { id: "trace-id", text: traceId });
+    return el("div", {}, el("dt", { text: "trace" }), el("dd", {}, value));
+  }
+
   function renderHead(run) {
     document.title = (run.workflow || "run") + " · " + run.status;
     document.getElementById("workflow").textContent = run.workflow || "(no workflow)";
@@ -49,7 +63,8 @@
       fact("thread", run.thread_id || ""),
       fact("steps", `${run.steps_done} of ${total}`),
       fact("started", when(run.started_at)),
-      fact("updated", when(run.updated_at)));
+      fact("updated", when(run.updated_at)),
+      traceFact(run.trace_id));
     document.getElementById("reason").textContent = run.reason || "";
     document.getElementById("cancel").disabled = !LIVE.includes(run.status);
     document.getElementById("rebuild").disabled = run.status !== "completed";

@@ -1,0 +1,268 @@
+"""End to end: spans sent over OTLP to a real trace backend and read back from it.
+
+The backend is Arize Phoenix (``scripts/test.sh`` installs it into ``.venvs/phoenix``),
+started here on free ports with a working directory of its own, and read through its
+REST API. Without it the tests skip with the reason (and fail under ``CI=true``).
+
+What users rely on: a run's spans arrive as one trace, run > node > attempt, with a
+retried attempt's delay and the failure's record code, and nothing secret in any
+attribute or event; a run triggered over HTTP with a ``traceparent`` and executed by
+``langgraph-runner worker`` in another process is in the caller's trace.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("opentelemetry.sdk")
+pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner._runs.checkpoint import open_checkpointer
+from langgraph_runner._traces import spans
+from langgraph_runner.runs import run
+from langgraph_runner.testing import no_wait
+from tests.service.queue_worker import NODES, chain, keys
+from tests.traces.conftest import UniqueIds
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_APP = ROOT / "tests" / "service" / "queue_worker.py"
+SECRET = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
+
+
+def _fail_or_skip(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Phoenix server on a free port with its own SQLite working directory."""
+    binary = Path(os.environ.get("PHOENIX_BIN", ROOT / ".venvs" / "phoenix" / "bin" / "phoenix"))
+    if not binary.exists():
+        _fail_or_skip(
+            f"no Phoenix at {binary.relative_to(ROOT)} (bash scripts/test.sh installs it)"
+        )
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PHOENIX_WORKING_DIR": str(tmp_path_factory.mktemp("phoenix")),
+        "PHOENIX_HOST": "127.0.0.1",
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": str(_free_port()),
+    }
+    log = tmp_path_factory.mktemp("phoenix-log") / "phoenix.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [str(binary), "serve"], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120  # a loaded machine: it starts in 15-40 s
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _fail_or_skip(f"Phoenix did not start: {log.read_text(errors='replace')[-800:]}")
+            time.sleep(0.25)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _spans_of(base: str, project: str, trace_id: str, at_least: int) -> list[dict[str, Any]]:
+    """The project's spans of ``trace_id`` once ``at_least`` have arrived (60 s at most)."""
+    deadline = time.monotonic() + 60
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{base}/v1/projects/{project}/spans", params={"limit": 1000}, timeout=10)
+        if r.status_code == 200:
+            found = [s for s in r.json()["data"] if s["context"]["trace_id"] == trace_id]
+            if len(found) >= at_least:
+                return found
+        time.sleep(0.2)
+    raise AssertionError(f"{len(found)} of {at_least} spans of {trace_id} reached {project}")
+
+
+class S(GraphState, total=False):
+    x: int
+
+
+def test_a_run_arrives_as_one_trace_run_node_attempt_with_nothing_secret(phoenix: str) -> None:
+    project = f"lgr-{uuid.uuid4().hex[:10]}"
+    resource = Resource.create({"service.name": "test", "openinference.project.name": project})
+    provider = TracerProvider(resource=resource, id_generator=UniqueIds())
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{phoenix}/v1/traces"))
+    )
+    calls = [0]
+
+    def flaky(state: S) -> S:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise ConnectionError(f"reset, token={SECRET}")
+        return {"x": state["x"] + 1}
+
+    def broken(state: S) -> S:
+        raise ValueError(f"bad, password={SECRET}")
+
+    g = StateGraph(S)
+    g.add_node("fetch", create_node(flaky, retry=RetryConfig(max_attempts=2)))
+    g.add_node("parse", create_node(broken))
+    g.add_edge(START, "fetch")
+    g.add_edge("fetch", "parse")
+    g.add_edge("parse", END)
+    before = spans.use_provider(provider)
+    try:
+        with no_wait():
+            config = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex}"}}
+            result = run(
+                g.compile(checkpointer=InMemorySaver()), {"x": 1}, config, raise_on_error=False
+            )
+    finally:
+        spans.use_provider(before)
+        provider.shutdown()
+    trace_id = result.trace_id
+    got = _spans_of(phoenix, project, trace_id, at_least=6)  # run, 2 nodes, 3 attempts
+    by_id = {s["context"]["span_id"]: s for s in got}
+    names = sorted(s["name"] for s in got)
+    assert names == ["langgraph_runner.attempt"] * 3 + ["langgraph_runner.node"] * 2 + [
+        "langgraph_runner.run"
+    ]
+    (run_span,) = [s for s in got if s["name"] == "langgraph_runner.run"]
+    assert run_span["parent_id"] is None
+    nodes = {s["attributes"]["langgraph_runner.node.name"]: s for s in got if "node" in s["name"]}
+    for node in nodes.values():
+        assert node["parent_id"] == run_span["context"]["span_id"]
+    attempts = [s for s in got if s["name"] == "langgraph_runner.attempt"]
+    for attempt in attempts:
+        assert by_id[attempt["parent_id"]]["name"] == "langgraph_runner.node"
+    retried = [
+        a for a in attempts if a["attributes"]["langgraph_runner.attempt.outcome"] == "retry"
+    ]
+    assert len(retried) == 1 and "langgraph_runner.retry.delay_s" in retried[0]["attributes"]
+    parse = nodes["parse"]
+    assert parse["status_code"] == "ERROR"
+    assert parse["attributes"]["langgraph_runner.error.code"] == "RETRY_EXHAUSTED"  # the record's
+    assert [e["name"] for e in parse["events"]] == ["exception"]
+    assert SECRET not in str(got)
+
+
+def test_a_service_run_executed_by_a_worker_process_is_in_the_callers_trace(
+    phoenix: str, tmp_path: Path
+) -> None:
+    """POST /runs with a traceparent; ``langgraph-runner worker`` (another process) runs it;
+    its run span and every node span are in the caller's trace."""
+    project = f"lgr-{uuid.uuid4().hex[:10]}"
+    queue = f"q-{uuid.uuid4().hex}"
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    ledger = str(tmp_path / "ledger.txt")
+    caller_trace, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    with open_checkpointer(url) as saver:
+        app = _app(saver, ledger, queue)
+        with TestClient(app) as api:
+            r = api.post(
+                "/runs",
+                json={"workflow": "chain", "input": {"title": "traced"}},
+                headers={
+                    "X-API-Key": "key-a",
+                    "traceparent": f"00-{caller_trace}-{caller_span}-01",
+                },
+            )
+            assert r.status_code == 202, r.text
+            rid = r.json()["run_id"]
+            worker = _worker(url, queue, ledger, f"{phoenix}/v1/traces", project, tmp_path)
+            try:
+                deadline = time.monotonic() + 120
+                while (run_ := api.get(f"/runs/{rid}", headers={"X-API-Key": "key-a"}).json())[
+                    "status"
+                ] in ("pending", "running"):
+                    assert worker.poll() is None, (tmp_path / "worker.err").read_text()[-2000:]
+                    assert time.monotonic() < deadline, "the worker did not finish the run"
+                    time.sleep(0.1)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+    assert run_["status"] == "completed" and run_["trace_id"] == caller_trace
+    got = _spans_of(phoenix, project, caller_trace, at_least=1 + len(NODES))
+    by_id = {s["context"]["span_id"]: s for s in got}
+    (run_span,) = [s for s in got if s["name"] == "langgraph_runner.run"]
+    assert run_span["attributes"]["langgraph_runner.run.id"] == rid
+    nodes = [s for s in got if s["name"] == "langgraph_runner.node"]
+    assert sorted(s["attributes"]["langgraph_runner.node.name"] for s in nodes) == sorted(NODES)
+    for node in nodes:
+        assert by_id[node["parent_id"]]["name"] == "langgraph_runner.run"
+
+
+def _app(saver: Any, ledger: str, queue: str) -> Any:
+    from langgraph_runner.service import create_app
+
+    return create_app(
+        workflows={"chain": chain(ledger, hardened=True).compile()},
+        checkpointer=saver,
+        api_keys=keys(queue),
+        workers=0,
+        queue=queue,
+    )
+
+
+def _worker(
+    url: str, queue: str, ledger: str, otlp: str, project: str, tmp: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "QUEUE_URL": url,
+        "QUEUE_NAME": queue,
+        "QUEUE_LEDGER": ledger,
+        "QUEUE_OTLP": otlp,
+        "QUEUE_OTLP_PROJECT": project,
+        "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
+    }
+    with (tmp / "worker.err").open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "langgraph_runner", "worker", str(WORKER_APP)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
