@@ -453,9 +453,10 @@ def test_the_timeline_has_true_widths_a_time_axis_and_no_overflow(
     # Each bar's share of its track is the step's share of the run's span, as the API reports
     # them (a loaded machine stretches the gaps between steps, so the shares come from the run).
     steps = {s["name"]: s for s in run["steps"]}
-    starts = [datetime.fromisoformat(s["started_at"]).timestamp() * 1000 for s in steps.values()]
-    ends = [t + steps[n]["duration_ms"] for t, n in zip(starts, steps)]
-    span = max(ends) - min(starts)
+    starts = {
+        n: datetime.fromisoformat(s["started_at"]).timestamp() * 1e3 for n, s in steps.items()
+    }
+    span = max(starts[n] + steps[n]["duration_ms"] for n in steps) - min(starts.values())
     track_width = boxes["wait"][1]["width"]
     for name, (bar, _) in boxes.items():
         share = steps[name]["duration_ms"] / span
@@ -732,11 +733,13 @@ def test_a_run_page_links_its_trace_id_to_the_trace_backend(page: Any, site: Sit
 def test_a_trace_link_that_is_not_an_address_with_the_id_is_refused_at_once(
     bad: Any, tmp_path: Path
 ) -> None:
-    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
-        with pytest.raises(ValueError, match="trace_link"):
-            create_app(
-                workflows={"build": _chain(["fetch"]).compile()},
-                checkpointer=saver,
-                api_keys=KEYS,
-                trace_link=bad,
-            )
+    with (
+        open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver,
+        pytest.raises(ValueError, match="trace_link"),
+    ):
+        create_app(
+            workflows={"build": _chain(["fetch"]).compile()},
+            checkpointer=saver,
+            api_keys=KEYS,
+            trace_link=bad,
+        )

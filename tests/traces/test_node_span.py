@@ -352,3 +352,27 @@ def test_the_record_the_log_line_and_the_metric_exemplar_carry_the_node_span_tra
         assert exemplars and {f"{e.trace_id:032x}" for e in exemplars} == {trace_id}
     finally:
         exporter.close()
+
+
+def test_the_node_span_nests_under_openinference_langchain_spans(tracing: Tracing) -> None:
+    """OpenInference's LangChain instrumentation does not make its spans current: the node's
+    span is found its parent through its public get_current_span(), inside run()'s trace."""
+    from openinference.instrumentation.langchain import LangChainInstrumentor
+
+    instrumentor = LangChainInstrumentor()
+    instrumentor.instrument(tracer_provider=tracing.provider)
+    try:
+        graph = _graph(_node("sync", lambda s: {"a": 1}), checkpointer=InMemorySaver())
+        run(graph, {"x": 1}, {"configurable": {"thread_id": f"t-{time.monotonic_ns()}"}})
+    finally:
+        instrumentor.uninstrument()
+    finished = tracing.finished()
+    by_id = {s.context.span_id: s for s in finished}
+
+    def parent(span: Any) -> str:
+        return by_id[span.parent.span_id].name
+
+    (node,) = tracing.finished(NODE_SPAN)
+    assert parent(node) == "n"  # OpenInference's span of the node's LangChain run
+    assert parent(by_id[node.parent.span_id]) == "LangGraph"
+    assert len({s.context.trace_id for s in finished}) == 1

@@ -30,6 +30,7 @@ works, not failures.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from time import perf_counter
 from typing import Any
@@ -78,8 +79,27 @@ def open_node_spans(node: str) -> NodeSpans | None:
         NEXT_LOOK[0] = perf_counter() + LOOK_AGAIN_S
         return None
     NEXT_LOOK[0] = float("-inf")
-    span = start_span(NODE_SPAN, {_NODE: node})
+    span = start_span(NODE_SPAN, {_NODE: node}, _instrumented_parent())
     return None if span is None else NodeSpans(span, node)
+
+
+_OPENINFERENCE = "openinference.instrumentation.langchain"
+
+
+def _instrumented_parent() -> Any:
+    """The span LangChain's OpenInference instrumentation made for this node's run, when that
+    instrumentation is in use: it does not make its spans current, and the node's span
+    belongs under it (the current span, a run's, is that span's ancestor).
+
+    Read through its public ``get_current_span()``, only when the application imported it.
+    """
+    instrumentation = sys.modules.get(_OPENINFERENCE)
+    if instrumentation is None:
+        return None
+    try:
+        return instrumentation.get_current_span()
+    except Exception:  # another version's API: the node span is a root then
+        return None
 
 
 class NodeSpans:

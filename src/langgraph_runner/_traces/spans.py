@@ -113,8 +113,9 @@ def current_trace_id() -> str | None:
     return f"{context.trace_id:032x}"
 
 
-def start_span(name: str, attributes: Mapping[str, Any] | None = None) -> Any:
-    """Start a span named ``name``, a child of the current span (None when not ``enabled()``).
+def start_span(name: str, attributes: Mapping[str, Any] | None = None, parent: Any = None) -> Any:
+    """Start a span named ``name``, a child of ``parent`` (a span), else of the current span
+    (None when not ``enabled()``).
 
     The span is not made current: ``activate`` does that. Attribute values are
     redacted as in ``set_attributes``.
@@ -123,7 +124,10 @@ def start_span(name: str, attributes: Mapping[str, Any] | None = None) -> Any:
     if provider is None:
         return None
     tracer = provider.get_tracer(TRACER_NAME, __version__)
-    return tracer.start_span(name, attributes=_clean(attributes) if attributes else None)
+    context = None if parent is None else sys.modules[_API].set_span_in_context(parent)
+    return tracer.start_span(
+        name, context=context, attributes=_clean(attributes) if attributes else None
+    )
 
 
 def activate(span: Any) -> Any:
