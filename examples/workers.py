@@ -30,8 +30,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -134,9 +134,37 @@ def setup(settings: Settings) -> dramatiq.Actor[Any, Any]:
 
 
 def enqueue(actor: dramatiq.Actor[Any, Any], runs: Mapping[str, str]) -> None:
-    """Send one ``run_thread`` message per ``thread_id -> url``."""
+    """Send one ``run_thread`` message per ``thread_id -> url``, with the caller's trace context."""
+    carrier = trace_context()
     for thread_id, url in runs.items():
-        actor.send(thread_id, url)
+        actor.send(thread_id, url, trace_context=carrier)
+
+
+def trace_context() -> dict[str, str]:
+    """The current W3C trace context (``traceparent``, ``tracestate``) as a plain dict, to
+    travel in a message; empty without OpenTelemetry or outside any span."""
+    try:
+        from opentelemetry import propagate
+    except ImportError:
+        return {}
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def continued_trace(carrier: Mapping[str, str] | None) -> Iterator[None]:
+    """Inside the block, the trace of ``carrier`` is current: the run's spans join it."""
+    if not carrier:
+        yield
+        return
+    from opentelemetry import context, propagate
+
+    token = context.attach(propagate.extract(dict(carrier)))
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 def wait_until_drained(actor: dramatiq.Actor[Any, Any], timeout: float) -> None:
@@ -249,13 +277,14 @@ class _Runtime:
 _RUNTIME: list[_Runtime] = []  # set once per worker process by serve()
 
 
-def run_thread(thread_id: str, url: str) -> None:
-    """The task: start or resume the pipeline on ``thread_id`` until it ends."""
+def run_thread(thread_id: str, url: str, trace_context: Mapping[str, str] | None = None) -> None:
+    """The task: start or resume the pipeline on ``thread_id`` until it ends, in the trace
+    of whoever enqueued it (``trace_context``; a redelivered message carries the same)."""
     rt = _RUNTIME[0]
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     # A queue may deliver a message twice (a worker that stalls past the heartbeat timeout
     # looks dead): the second delivery waits for the thread here, then finds it finished.
-    with thread_lock(rt.saver, config, wait=math.inf):
+    with continued_trace(trace_context), thread_lock(rt.saver, config, wait=math.inf):
         wrap = node_wrapper(rt.ledger, rt.settings.io_delay)
         graph = compile_pipeline(
             rt.saver, load_cache=rt.cache, publish_breaker=rt.breaker, wrap=wrap

@@ -336,3 +336,31 @@ def test_a_failing_dependency_opens_the_shared_breaker_for_every_worker(
         assert threshold <= calls[0][0] <= threshold + WORKERS - 1
     finally:
         ledger.conn.close()
+
+
+def test_a_message_carries_the_callers_trace_to_the_worker() -> None:
+    """``enqueue`` puts the current W3C trace context in each message; ``run_thread`` runs
+    inside it (``continued_trace``), so the run's spans join the caller's trace, also when
+    a dead worker's message is delivered again (the message is the same)."""
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    sent: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    class Actor:
+        def send(self, *args: Any, **kwargs: Any) -> None:
+            sent.append((args, kwargs))
+
+    with tracer.start_as_current_span("caller") as caller:
+        workers.enqueue(Actor(), {"t1": URLS[0], "t2": URLS[1]})
+    trace_id = f"{caller.get_span_context().trace_id:032x}"
+    assert [args for args, _ in sent] == [("t1", URLS[0]), ("t2", URLS[1])]
+    carrier = sent[0][1]["trace_context"]
+    assert carrier["traceparent"].split("-")[1] == trace_id
+    with workers.continued_trace(carrier):
+        inside = tracer.start_span("run")
+    assert f"{inside.get_span_context().trace_id:032x}" == trace_id
+    assert workers.trace_context() == {}  # outside any span: nothing to carry
+    with workers.continued_trace({}):  # a message enqueued without a trace
+        assert workers.trace_context() == {}
