@@ -43,12 +43,11 @@ from langgraph_runner._traces.spans import (
     activate,
     add_event,
     api,
+    clean,
     deactivate,
-    end_span,
+    get_tracer,
     record_exception,
     set_attributes,
-    start_span,
-    tracer_provider,
 )
 
 __all__ = ["ATTEMPT_SPAN", "NODE_SPAN", "NodeSpans", "current_event", "open_node_spans"]
@@ -59,6 +58,10 @@ ATTEMPT_SPAN = "langgraph_runner.attempt"
 """The name of one attempt's span."""
 
 _NODE = "langgraph_runner.node.name"
+_NUMBER = "langgraph_runner.attempt.number"
+_ATTEMPT_OUTCOME = "langgraph_runner.attempt.outcome"
+_NODE_OUTCOME = "langgraph_runner.node.outcome"
+_ATTEMPTS = "langgraph_runner.node.attempts"
 # The record codes that are an event of their own on the attempt's span.
 _EVENTS = {
     "NODE_TIMEOUT": "langgraph_runner.timeout",
@@ -75,12 +78,16 @@ def open_node_spans(node: str) -> NodeSpans | None:
     Called by a node call whose start time reached ``spans.NEXT_LOOK``; sets the
     next look (see there).
     """
-    if tracer_provider() is None:
+    tracer = get_tracer()
+    if tracer is None:
         NEXT_LOOK[0] = perf_counter() + LOOK_AGAIN_S
         return None
     NEXT_LOOK[0] = float("-inf")
-    span = start_span(NODE_SPAN, {_NODE: node}, _instrumented_parent())
-    return None if span is None else NodeSpans(span, node)
+    name = clean({_NODE: node})
+    parent = _instrumented_parent()
+    trace = api()
+    context = None if parent is None or trace is None else trace.set_span_in_context(parent)
+    return NodeSpans(tracer, tracer.start_span(NODE_SPAN, context=context, attributes=name), name)
 
 
 _OPENINFERENCE = "openinference.instrumentation.langchain"
@@ -109,15 +116,27 @@ class NodeSpans:
     in that order, in one thread or task.
     """
 
-    __slots__ = ("_attempt", "_attempt_token", "_attempts", "_ended", "_node", "_span", "_token")
+    __slots__ = (
+        "_attempt",
+        "_attempt_token",
+        "_attempts",
+        "_ended",
+        "_name",
+        "_outcome",
+        "_span",
+        "_token",
+        "_tracer",
+    )
 
-    def __init__(self, span: Any, node: str) -> None:
+    def __init__(self, tracer: Any, span: Any, name: dict[str, Any]) -> None:
+        self._tracer = tracer
         self._span = span
-        self._node = node
+        self._name = name  # the node's name as a span attribute, cleaned once
         self._token: object = None
         self._attempt: Any = None
         self._attempt_token: object = None
         self._attempts = 0
+        self._outcome: str | None = None
         self._ended = False
 
     def enter(self) -> None:
@@ -130,23 +149,24 @@ class NodeSpans:
 
     def attempt(self, number: int) -> None:
         """Start attempt ``number``'s span (a child of the node span) and make it current."""
-        self._end_attempt()
-        self._attempts = number
-        self._attempt = start_span(
-            ATTEMPT_SPAN, {_NODE: self._node, "langgraph_runner.attempt.number": number}
-        )
         if self._attempt is not None:
-            self._attempt_token = activate(self._attempt)
+            self._end_attempt()
+        self._attempts = number
+        self._attempt = span = self._tracer.start_span(
+            ATTEMPT_SPAN, attributes={**self._name, _NUMBER: number}
+        )
+        self._attempt_token = activate(span)
 
     def event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
         """Add an event to the attempt's span, or the node's between attempts."""
         add_event(self._attempt if self._attempt is not None else self._span, name, attributes)
 
     def succeeded(self) -> None:
-        """The attempt returned: both spans succeeded."""
-        self._outcome(self._attempt, "succeeded")
-        self._end_attempt()
-        self._outcome(self._span, "succeeded")
+        """The attempt returned (or the cache answered): both spans succeeded."""
+        if self._attempt is not None:
+            self._attempt.set_attribute(_ATTEMPT_OUTCOME, "succeeded")
+            self._end_attempt()
+        self._outcome = "succeeded"
 
     def failed(self, exc: BaseException, code: str, category: str, delay: float | None) -> None:
         """The attempt raised ``exc`` (record ``code`` and ``category``); ``delay`` is the
@@ -156,7 +176,7 @@ class NodeSpans:
             "error.type": _error_type(exc),
             "langgraph_runner.error.code": code,
             "langgraph_runner.error.category": category,
-            "langgraph_runner.attempt.outcome": "failed" if delay is None else "retry",
+            _ATTEMPT_OUTCOME: "failed" if delay is None else "retry",
         }
         if delay is not None:
             fields["langgraph_runner.retry.delay_s"] = delay
@@ -171,21 +191,11 @@ class NodeSpans:
         self._end_attempt()
         if delay is None:
             node = self._span
-            del fields["langgraph_runner.attempt.outcome"]
-            set_attributes(node, {**fields, "langgraph_runner.node.outcome": "failed"})
+            del fields[_ATTEMPT_OUTCOME]
+            set_attributes(node, fields)
             record_exception(node, exc)
+            self._outcome = "failed"
             self._ended = True
-
-    def close(self) -> None:
-        """End the spans still open and make the span current before ``enter`` current again."""
-        try:
-            self._end_attempt()
-            set_attributes(self._span, {"langgraph_runner.node.attempts": self._attempts})
-            end_span(self._span)
-        finally:
-            if self._token is not None:
-                deactivate(self._token)
-                self._token = None
 
     def leaving(self, exc: BaseException) -> None:
         """``exc`` leaves the node: control flow, an abort, the retry decision's own error,
@@ -207,25 +217,31 @@ class NodeSpans:
                     set_attributes(span, {"error.type": _error_type(exc)})
                     record_exception(span, exc)
         if self._attempt is not None:
-            self._outcome(self._attempt, outcome)
-        self._outcome(self._span, outcome)
+            self._attempt.set_attribute(_ATTEMPT_OUTCOME, outcome)
+        self._outcome = outcome
 
-    def _outcome(self, span: Any, outcome: str) -> None:
-        if span is None:
-            return
-        key = (
-            "langgraph_runner.node.outcome"
-            if span is self._span
-            else ("langgraph_runner.attempt.outcome")
-        )
-        set_attributes(span, {key: outcome})
+    def close(self) -> None:
+        """End the spans still open and make the span current before ``enter`` current again."""
+        try:
+            if self._attempt is not None:
+                self._end_attempt()
+            span = self._span
+            if self._outcome is not None:
+                span.set_attributes({_NODE_OUTCOME: self._outcome, _ATTEMPTS: self._attempts})
+            else:
+                span.set_attribute(_ATTEMPTS, self._attempts)
+            span.end()
+        finally:
+            if self._token is not None:
+                deactivate(self._token)
+                self._token = None
 
     def _end_attempt(self) -> None:
         span, self._attempt = self._attempt, None
         if span is None:
             return
         try:
-            end_span(span)
+            span.end()
         finally:
             token, self._attempt_token = self._attempt_token, None
             if token is not None:

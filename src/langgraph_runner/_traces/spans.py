@@ -35,7 +35,9 @@ __all__ = [
     "current_trace_id",
     "deactivate",
     "enabled",
+    "clean",
     "end_span",
+    "get_tracer",
     "record_exception",
     "set_attributes",
     "set_error",
@@ -93,6 +95,24 @@ def tracer_provider() -> Any:
     return provider
 
 
+_TRACER: list[Any] = [None, None]  # the provider last asked, its tracer
+
+
+def get_tracer() -> Any:
+    """The package's tracer from ``tracer_provider()`` (kept per provider), else None."""
+    provider = tracer_provider()
+    if provider is None:
+        return None
+    if _TRACER[0] is not provider:
+        _TRACER[:] = [provider, provider.get_tracer(TRACER_NAME, __version__)]
+    return _TRACER[1]
+
+
+def clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """``attributes`` as a span takes them: text redacted and capped, None values left out."""
+    return _clean(attributes)
+
+
 def enabled() -> bool:
     """Whether spans are made: OpenTelemetry imported and an SDK tracer provider set."""
     return sys.modules.get(_API) is not None and tracer_provider() is not None
@@ -120,10 +140,9 @@ def start_span(name: str, attributes: Mapping[str, Any] | None = None, parent: A
     The span is not made current: ``activate`` does that. Attribute values are
     redacted as in ``set_attributes``.
     """
-    provider = tracer_provider()
-    if provider is None:
+    tracer = get_tracer()
+    if tracer is None:
         return None
-    tracer = provider.get_tracer(TRACER_NAME, __version__)
     context = None if parent is None else sys.modules[_API].set_span_in_context(parent)
     return tracer.start_span(
         name, context=context, attributes=_clean(attributes) if attributes else None
@@ -134,15 +153,12 @@ def activate(span: Any) -> Any:
     """Make ``span`` the current span; returns the token ``deactivate`` takes."""
     from opentelemetry import context
 
-    trace = sys.modules[_API]
-    return context.attach(trace.set_span_in_context(span))
+    return context.attach(sys.modules[_API].set_span_in_context(span))
 
 
 def deactivate(token: Any) -> None:
     """Undo the ``activate`` that returned ``token``."""
-    from opentelemetry import context
-
-    context.detach(token)
+    sys.modules["opentelemetry.context"].detach(token)
 
 
 def set_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
