@@ -376,3 +376,27 @@ def test_the_node_span_nests_under_openinference_langchain_spans(tracing: Tracin
     assert parent(node) == "n"  # OpenInference's span of the node's LangChain run
     assert parent(by_id[node.parent.span_id]) == "LangGraph"
     assert len({s.context.trace_id for s in finished}) == 1
+
+
+def test_the_nodes_of_one_invocation_outside_any_span_share_the_runs_trace(
+    tracing: Tracing,
+) -> None:
+    """No span current: each node's span takes the run's own trace id (the one its records
+    and the loop guard use), so one invocation is one trace, and two are two."""
+
+    def bad(state: S) -> S:
+        raise ValueError("no")
+
+    g = StateGraph(S)
+    g.add_node("a", create_node(lambda s: {"a": 1}, name="a"))
+    g.add_node("b", create_node(bad, name="b"))
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("b", END)
+    graph = g.compile()
+    first, second = graph.invoke({"x": 1}), graph.invoke({"x": 2})
+    nodes = tracing.finished(NODE_SPAN)
+    traces = [f"{s.context.trace_id:032x}" for s in nodes]
+    assert traces[0] == traces[1] == first["errors"][0]["trace_id"]
+    assert traces[2] == traces[3] == second["errors"][0]["trace_id"] != traces[0]
+    assert {s.parent.is_remote for s in nodes if s.parent is not None} == {True}

@@ -325,16 +325,16 @@ class Call:
         """Start the call's spans and make the node's current (None: no tracer provider).
 
         Asked when the call's start reached ``spans.NEXT_LOOK``; the caller closes them.
-        The run's ids are read once the span is current, so a record, a log line and an
-        exemplar of the call carry its trace id.
+        The node's span is in the run's trace (the current span's; with none, the run's
+        own trace id), so its record, log line and exemplar carry that one trace id.
         """
-        spans = open_node_spans(self.node())
+        trace_id, _exec, thread_id, run_id, _scope = self.ids()
+        spans = open_node_spans(self.node(), trace_id)
         if spans is not None:
             spans.enter()
             self.spans = spans
             config = self.config
             meta = config.get("metadata") if config else None
-            _trace, _exec, thread_id, run_id, _scope = self.ids()
             spans.describe(
                 {
                     "langgraph_runner.run.id": run_id,

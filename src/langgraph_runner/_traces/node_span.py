@@ -30,6 +30,7 @@ works, not failures.
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Mapping
 from time import perf_counter
@@ -72,11 +73,13 @@ _EVENTS = {
 }
 
 
-def open_node_spans(node: str) -> NodeSpans | None:
+def open_node_spans(node: str, trace_id: str) -> NodeSpans | None:
     """The node call's spans, started; None when no tracer provider is set.
 
     Called by a node call whose start time reached ``spans.NEXT_LOOK``; sets the
-    next look (see there).
+    next look (see there). ``trace_id`` is the run's (``run_ids``): with no span
+    current, the node's span takes it, so the nodes of one invocation share one
+    trace, and the records, the loop guard and per-run budgets keep their one id.
     """
     tracer = get_tracer()
     if tracer is None:
@@ -84,10 +87,31 @@ def open_node_spans(node: str) -> NodeSpans | None:
         return None
     NEXT_LOOK[0] = float("-inf")
     name = clean({_NODE: node})
-    parent = _instrumented_parent()
     trace = api()
-    context = None if parent is None or trace is None else trace.set_span_in_context(parent)
+    assert trace is not None  # a tracer was found
+    parent = _instrumented_parent()
+    if parent is None and not trace.get_current_span().get_span_context().is_valid:
+        parent = _run_parent(trace, trace_id)
+    context = None if parent is None else trace.set_span_in_context(parent)
     return NodeSpans(tracer, tracer.start_span(NODE_SPAN, context=context, attributes=name), name)
+
+
+_HEX32 = frozenset("0123456789abcdef")
+
+
+def _run_parent(trace: Any, trace_id: str) -> Any:
+    """A remote parent in the run's trace (``trace_id``, when it is a W3C trace id: 32 hex
+    digits, not all zero), sampled; None otherwise. It is never exported: the node spans
+    of the invocation are the roots a backend shows, in one trace."""
+    if len(trace_id) != 32 or not _HEX32.issuperset(trace_id) or trace_id == "0" * 32:
+        return None
+    context = trace.SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=secrets.randbits(64) or 1,
+        is_remote=True,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+    )
+    return trace.NonRecordingSpan(context)
 
 
 _OPENINFERENCE = "openinference.instrumentation.langchain"
