@@ -400,3 +400,32 @@ def test_the_nodes_of_one_invocation_outside_any_span_share_the_runs_trace(
     assert traces[0] == traces[1] == first["errors"][0]["trace_id"]
     assert traces[2] == traces[3] == second["errors"][0]["trace_id"] != traces[0]
     assert {s.parent.is_remote for s in nodes if s.parent is not None} == {True}
+
+
+@MODES
+def test_a_call_the_sampler_drops_records_no_span_and_changes_nothing(mode: str) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    before = spans.use_provider(provider)
+    calls = [0]
+
+    def flaky(state: S) -> S:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise ConnectionError("reset")
+        raise ValueError("bad")
+
+    try:
+        with no_wait():
+            out = _invoke(mode, _graph(_node(mode, flaky, retry=RetryConfig(max_attempts=2))))
+    finally:
+        spans.use_provider(before)
+    assert out["errors"][0]["code"] == "RETRY_EXHAUSTED" and calls[0] == 2
+    assert exporter.get_finished_spans() == ()
+    assert not trace.get_current_span().get_span_context().is_valid

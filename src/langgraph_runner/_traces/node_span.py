@@ -93,7 +93,10 @@ def open_node_spans(node: str, trace_id: str) -> NodeSpans | None:
     if parent is None and not trace.get_current_span().get_span_context().is_valid:
         parent = _run_parent(trace, trace_id)
     context = None if parent is None else trace.set_span_in_context(parent)
-    return NodeSpans(tracer, tracer.start_span(NODE_SPAN, context=context, attributes=name), name)
+    span = tracer.start_span(NODE_SPAN, context=context, attributes=name)
+    # A span the sampler dropped records nothing: neither do its attempts (a child of an
+    # unsampled span is unsampled), so only the node span is made, and made current.
+    return NodeSpans(tracer, span, name) if span.is_recording() else _Unsampled(span)
 
 
 _HEX32 = frozenset("0123456789abcdef")
@@ -270,6 +273,33 @@ class NodeSpans:
             token, self._attempt_token = self._attempt_token, None
             if token is not None:
                 deactivate(token)
+
+
+class _Unsampled(NodeSpans):
+    """The spans of a call the sampler dropped: the node span current, nothing recorded."""
+
+    __slots__ = ()
+
+    def __init__(self, span: Any) -> None:
+        super().__init__(None, span, {})
+
+    def describe(self, attributes: Mapping[str, Any]) -> None:
+        pass
+
+    def attempt(self, number: int) -> None:
+        self._attempts = number
+
+    def event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
+        pass
+
+    def succeeded(self) -> None:
+        pass
+
+    def failed(self, exc: BaseException, code: str, category: str, delay: float | None) -> None:
+        pass
+
+    def leaving(self, exc: BaseException) -> None:
+        pass
 
 
 def current_event(name: str, attributes: Mapping[str, Any] | None = None) -> None:
