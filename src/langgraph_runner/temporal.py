@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, cast
@@ -27,6 +26,7 @@ from typing import Any, Literal, cast
 from langchain_core.runnables import Runnable
 from langgraph.graph import StateGraph
 
+from langgraph_runner._internal.compat import copy_builder
 from langgraph_runner._internal.durations import optional_seconds, seconds
 from langgraph_runner._internal.extras import require_extra
 
@@ -127,19 +127,6 @@ def activity_options(
     return options
 
 
-def _copy(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, Any, Any, Any]:
-    """A builder that shares no container with ``builder`` (the plugin edits its nodes)."""
-    out = copy.copy(builder)
-    out.nodes = dict(builder.nodes)
-    out.edges = set(builder.edges)
-    out.waiting_edges = set(builder.waiting_edges)
-    out.branches = defaultdict(dict, {k: dict(v) for k, v in builder.branches.items()})
-    out.schemas = dict(builder.schemas)
-    out.channels = dict(builder.channels)
-    out.managed = dict(builder.managed)
-    return out
-
-
 def for_temporal(
     builder: StateGraph[Any, Any, Any, Any],
     /,
@@ -212,7 +199,7 @@ def for_temporal(
     unknown = sorted(set(extra) - set(builder.nodes))
     if unknown:
         raise ValueError(f"{owner}: options name no node of the graph: {unknown}")
-    prepared = _copy(builder)
+    prepared = copy_builder(builder)
     for name, node in builder.nodes.items():
         if node.retry_policy:
             raise ValueError(
