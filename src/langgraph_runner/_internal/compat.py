@@ -80,6 +80,7 @@ try:
     from langgraph._internal._retry import default_retry_on
     from langgraph._internal._runnable import RunnableCallable, is_async_callable
     from langgraph.errors import EmptyChannelError, is_invalid_resume
+    from langgraph.graph import StateGraph
     from langgraph.pregel._algo import LazyAtomicCounter, local_read
     from langgraph.pregel._messages import StreamMessagesHandler
 except ImportError as exc:  # pragma: no cover - tests/internal/test_compat.py, in a subprocess
@@ -294,7 +295,7 @@ def add_schema(builder: Any, schema: type[Any]) -> None:
     builder._add_schema(schema)
 
 
-def copy_builder(builder: Any) -> Any:
+def copy_builder(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, Any, Any, Any]:
     """A shallow copy of a ``StateGraph`` builder that shares no container with it (its
     nodes, edges, branches, schemas and channels), so the copy's may be edited."""
     out = copy.copy(builder)
