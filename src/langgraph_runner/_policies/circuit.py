@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import enum
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from langgraph_runner._internal.durations import seconds
+from langgraph_runner._internal.value_enum import ValueEnum
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner._records.logs import get_event_logger
@@ -46,15 +46,12 @@ __all__ = [
 ]
 
 
-class CircuitState(str, enum.Enum):
+class CircuitState(ValueEnum):
     """The state of a circuit breaker."""
 
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def _count(value: object, field: str) -> int:
