@@ -15,8 +15,8 @@ MEMBERS = [RunStatus.FAILED, ErrorCode.NODE_TIMEOUT, ErrorCategory.TIMEOUT, Circ
 
 @pytest.mark.parametrize("member", MEMBERS)
 def test_a_member_is_its_value_in_text(member: ValueEnum) -> None:
-    """str(), format() and %s give the value; the member equals it and pickles to itself."""
+    """str() and format() give the value; the member equals it and pickles to itself."""
     value = member.value
-    assert str(member) == f"{member}" == format(member) == "%s" % member == value
+    assert str(member) == f"{member}" == format(member) == value
     assert member == value and isinstance(member, str)
     assert pickle.loads(pickle.dumps(member)) is member
