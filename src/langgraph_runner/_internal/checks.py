@@ -1,4 +1,4 @@
-"""Checks shared by the options classes: one rule for names and choices.
+"""Checks shared by the options classes: one rule for names, choices and counts.
 
 The house rule for every option: a value of the wrong type is a ``TypeError``, a
 value of the right type that is out of range a ``ValueError``; each message starts
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-__all__ = ["check_choice", "check_text"]
+__all__ = ["check_choice", "check_count", "check_text"]
 
 
 def check_text(value: object, field: str, owner: str) -> str:
@@ -39,4 +39,18 @@ def check_choice(value: object, field: str, owner: str, choices: Collection[str]
         raise TypeError(f"{owner}: {field} must be {names}, got {type(value).__name__}")
     if value not in choices:
         raise ValueError(f"{owner}: {field} must be {names}, got {value!r}")
+    return value
+
+
+def check_count(value: object, field: str, owner: str, *, least: int = 1) -> int:
+    """``value`` when it is an int (not a bool) of ``least`` or more.
+
+    Raises:
+        TypeError: Not an int.
+        ValueError: Less than ``least``.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {field} must be an int, got {type(value).__name__}")
+    if value < least:
+        raise ValueError(f"{owner}: {field} must be >= {least}, got {value}")
     return value

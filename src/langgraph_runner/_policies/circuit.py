@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from langgraph_runner._internal.checks import check_count
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._internal.value_enum import ValueEnum
 from langgraph_runner._records.egress import egress_text
@@ -52,14 +53,6 @@ class CircuitState(ValueEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
-
-
-def _count(value: object, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"CircuitBreakerConfig: {field} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"CircuitBreakerConfig: {field} must be >= 1, got {value}")
-    return value
 
 
 @dataclass(frozen=True, init=False)
@@ -94,11 +87,13 @@ class CircuitBreakerConfig:
         half_open_max_calls: int = 1,
     ) -> None:
         object.__setattr__(
-            self, "failure_threshold", _count(failure_threshold, "failure_threshold")
+            self,
+            "failure_threshold",
+            check_count(failure_threshold, "failure_threshold", "CircuitBreakerConfig"),
         )
         recovery = seconds(recovery_timeout, "recovery_timeout", owner="CircuitBreakerConfig")
         object.__setattr__(self, "recovery_timeout", recovery)
-        calls = _count(half_open_max_calls, "half_open_max_calls")
+        calls = check_count(half_open_max_calls, "half_open_max_calls", "CircuitBreakerConfig")
         object.__setattr__(self, "half_open_max_calls", calls)
 
     # The pydantic-era API (CircuitBreakerConfig was a pydantic model before 0.3).
