@@ -1,4 +1,5 @@
-"""Checks shared by the options classes: one rule for names, choices and counts.
+"""What the options classes share: one rule for names, choices and counts, and the
+pydantic-era API of the configs that were pydantic models before 0.3.
 
 The house rule for every option: a value of the wrong type is a ``TypeError``, a
 value of the right type that is out of range a ``ValueError``; each message starts
@@ -8,9 +9,13 @@ Durations have their own module (``durations``).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import dataclasses
+from collections.abc import Collection, Mapping
+from typing import Any, ClassVar
 
-__all__ = ["check_choice", "check_count", "check_text"]
+from typing_extensions import Self
+
+__all__ = ["PydanticEraAPI", "check_choice", "check_count", "check_text"]
 
 
 def check_text(value: object, field: str, owner: str) -> str:
@@ -54,3 +59,26 @@ def check_count(value: object, field: str, owner: str, *, least: int = 1) -> int
     if value < least:
         raise ValueError(f"{owner}: {field} must be >= {least}, got {value}")
     return value
+
+
+class PydanticEraAPI:
+    """``model_copy``, ``model_dump`` and ``model_validate`` on a frozen dataclass config
+    (``RetryConfig``, ``CircuitBreakerConfig``): what code written for their pydantic
+    models calls keeps working (a bad value is a ``ValueError``, not a ``ValidationError``)."""
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
+        """A copy with ``update`` applied, validated again (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **(update or {}))
+
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
+        """The fields as a dict (plain values: ``mode`` is accepted for compatibility and
+        ignored)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def model_validate(cls, data: Mapping[str, Any]) -> Self:
+        """``cls(**data)``."""
+        return cls(**data)

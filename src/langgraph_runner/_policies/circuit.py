@@ -21,16 +21,15 @@ every node using the same key; with ``store=`` (``circuit_redis``) by processes 
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from langgraph_runner._internal.checks import check_count
+from langgraph_runner._internal.checks import PydanticEraAPI, check_count
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._internal.value_enum import ValueEnum
 from langgraph_runner._records.egress import egress_text
@@ -56,7 +55,7 @@ class CircuitState(ValueEnum):
 
 
 @dataclass(frozen=True, init=False)
-class CircuitBreakerConfig:
+class CircuitBreakerConfig(PydanticEraAPI):
     """How a circuit breaker opens and recovers. Frozen, keyword-only, validated once.
 
     Args:
@@ -95,21 +94,6 @@ class CircuitBreakerConfig:
         object.__setattr__(self, "recovery_timeout", recovery)
         calls = check_count(half_open_max_calls, "half_open_max_calls", "CircuitBreakerConfig")
         object.__setattr__(self, "half_open_max_calls", calls)
-
-    # The pydantic-era API (CircuitBreakerConfig was a pydantic model before 0.3).
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> CircuitBreakerConfig:
-        """A copy with ``update`` applied, validated again (``dataclasses.replace``)."""
-        return dataclasses.replace(self, **(update or {}))
-
-    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
-        """The fields as a dict (plain JSON values whatever ``mode`` says)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def model_validate(cls, data: Mapping[str, Any]) -> CircuitBreakerConfig:
-        """``CircuitBreakerConfig(**data)``."""
-        return cls(**data)
 
 
 Transition = Callable[[CircuitState, CircuitState], object]
