@@ -1,4 +1,4 @@
-"""What the options classes share: one rule for names, choices and counts, and the
+"""What the options classes share: one rule for names, choices, counts and amounts, and the
 pydantic-era API of the configs that were pydantic models before 0.3.
 
 The house rule for every option: a value of the wrong type is a ``TypeError``, a
@@ -10,12 +10,19 @@ Durations have their own module (``durations``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
 from typing_extensions import Self
 
-__all__ = ["PydanticEraAPI", "check_choice", "check_count", "check_text"]
+__all__ = [
+    "PydanticEraAPI",
+    "check_choice",
+    "check_count",
+    "check_positive",
+    "check_text",
+]
 
 
 def check_text(value: object, field: str, owner: str) -> str:
@@ -59,6 +66,22 @@ def check_count(value: object, field: str, owner: str, *, least: int = 1) -> int
     if value < least:
         raise ValueError(f"{owner}: {field} must be >= {least}, got {value}")
     return value
+
+
+def check_positive(value: object, field: str, owner: str) -> float | None:
+    """``value`` as a float when it is a finite number greater than 0; None stays None.
+
+    Raises:
+        TypeError: Not a number (a bool is not one).
+        ValueError: Not finite, or not greater than 0.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{owner}: {field} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{owner}: {field} must be finite and > 0, got {value!r}")
+    return float(value)
 
 
 class PydanticEraAPI:
