@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, cast
@@ -27,6 +26,8 @@ from typing import Any, Literal, cast
 from langchain_core.runnables import Runnable
 from langgraph.graph import StateGraph
 
+from langgraph_runner._internal.checks import check_count
+from langgraph_runner._internal.compat import copy_builder
 from langgraph_runner._internal.durations import optional_seconds, seconds
 from langgraph_runner._internal.extras import require_extra
 
@@ -48,14 +49,6 @@ Retries = Literal["temporal", "runner"]
 
 
 _INFRA_RETRIES = 3
-
-
-def _infra_retries(value: object, owner: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{owner}: infra_retries must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{owner}: infra_retries must be >= 0, got {value}")
-    return value
 
 
 def activity_options(
@@ -91,7 +84,7 @@ def activity_options(
     owner = "activity_options"
     grace = seconds(timeout_grace, "timeout_grace", owner=owner, zero=True)
     default = seconds(default_timeout, "default_timeout", owner=owner)
-    extra = _infra_retries(infra_retries, owner)
+    extra = check_count(infra_retries, "infra_retries", owner, least=0)
     retry = spec.retry
     attempts = retry.max_attempts if retry is not None else 1
     options: dict[str, Any]
@@ -125,19 +118,6 @@ def activity_options(
     if spec.idle_timeout is not None:
         options["heartbeat_timeout"] = timedelta(seconds=spec.idle_timeout + grace)
     return options
-
-
-def _copy(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, Any, Any, Any]:
-    """A builder that shares no container with ``builder`` (the plugin edits its nodes)."""
-    out = copy.copy(builder)
-    out.nodes = dict(builder.nodes)
-    out.edges = set(builder.edges)
-    out.waiting_edges = set(builder.waiting_edges)
-    out.branches = defaultdict(dict, {k: dict(v) for k, v in builder.branches.items()})
-    out.schemas = dict(builder.schemas)
-    out.channels = dict(builder.channels)
-    out.managed = dict(builder.managed)
-    return out
 
 
 def for_temporal(
@@ -207,12 +187,12 @@ def for_temporal(
     default = seconds(default_timeout, "default_timeout", owner=owner)
     seconds(timeout_grace, "timeout_grace", owner=owner, zero=True)
     beat = optional_seconds(heartbeat, "heartbeat", owner=owner)
-    extra_attempts = _infra_retries(infra_retries, owner)
+    extra_attempts = check_count(infra_retries, "infra_retries", owner, least=0)
     extra = dict(options or {})
     unknown = sorted(set(extra) - set(builder.nodes))
     if unknown:
         raise ValueError(f"{owner}: options name no node of the graph: {unknown}")
-    prepared = _copy(builder)
+    prepared = copy_builder(builder)
     for name, node in builder.nodes.items():
         if node.retry_policy:
             raise ValueError(

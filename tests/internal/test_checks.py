@@ -21,7 +21,12 @@ from langgraph_runner import (
     RetryConfig,
     create_node,
 )
-from langgraph_runner._internal.checks import check_choice, check_text
+from langgraph_runner._internal.checks import (
+    check_choice,
+    check_count,
+    check_positive,
+    check_text,
+)
 
 # Values of a type no numeric option takes (bool included: True is not 1).
 NOT_A_NUMBER = st.one_of(
@@ -160,6 +165,27 @@ def test_check_text_and_choice_answer_the_value() -> None:
     """The helpers return what they accept."""
     assert check_text("x", "name", "Owner") == "x"
     assert check_choice("a", "mode", "Owner", ("a", "b")) == "a"
+
+
+def test_check_count_answers_an_int_from_its_least_and_names_the_field() -> None:
+    """An int of ``least`` or more comes back; a bool or other type, or less, is refused."""
+    assert check_count(1, "calls", "Owner") == 1
+    assert check_count(0, "retries", "Owner", least=0) == 0
+    with pytest.raises(TypeError, match=r"^Owner: calls must be an int, got bool$"):
+        check_count(True, "calls", "Owner")
+    with pytest.raises(ValueError, match=r"^Owner: calls must be >= 1, got 0$"):
+        check_count(0, "calls", "Owner")
+
+
+def test_check_positive_answers_a_finite_amount_as_a_float_and_none_as_none() -> None:
+    """A finite number > 0 comes back as a float, None as None; a bool, 0 or inf is refused."""
+    assert check_positive(2, "cost", "Owner") == 2.0
+    assert check_positive(None, "cost", "Owner") is None
+    with pytest.raises(TypeError, match=r"^Owner: cost must be a number, got bool$"):
+        check_positive(True, "cost", "Owner")
+    for bad in (0, math.inf):
+        with pytest.raises(ValueError, match=r"^Owner: cost must be finite and > 0, got "):
+            check_positive(bad, "cost", "Owner")
 
 
 def _fn(state: Any) -> Any:

@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple
 
@@ -404,19 +404,11 @@ class NodeCache:
     async def alookup(self, key: CacheKey, *, events: EventLogger | None = None) -> CacheLookup:
         """Async ``lookup``; backends that would block the event loop run in a thread."""
         backend = self._view
-        guard = self._guard
         try:
-            if guard is not None:
-                if guard.paused():
-                    return _MISS
-                if blocks_loop(backend):
-                    found = await guard.acall_sync(backend.get, [key])
-                else:
-                    found = await guard.acall(backend.aget([key]))
-            elif blocks_loop(backend):
-                found = await asyncio.to_thread(backend.get, [key])
-            else:
-                found = await backend.aget([key])
+            pending = self._pending(backend.get, backend.aget, [key])
+            if pending is None:
+                return _MISS
+            found = await pending
         except Exception as exc:
             self._failed(key, "lookup", exc, events)
             return _MISS
@@ -426,6 +418,20 @@ class NodeCache:
         else:
             stale = self._stale(key, result, events)
         return _MISS if stale else result
+
+    def _pending(
+        self, call: Callable[[Any], Any], acall: Callable[[Any], Awaitable[Any]], arg: Any
+    ) -> Awaitable[Any] | None:
+        """What an async caller awaits for the backend's ``call(arg)``: its async twin
+        ``acall(arg)``, or ``call`` in a thread where the backend would block the loop;
+        through the guard when there is one. None while the guard pauses the backend."""
+        guard = self._guard
+        blocking = blocks_loop(self._view)
+        if guard is not None:
+            if guard.paused():
+                return None
+            return guard.acall_sync(call, arg) if blocking else guard.acall(acall(arg))
+        return asyncio.to_thread(call, arg) if blocking else acall(arg)
 
     def store(self, key: CacheKey, value: Any, *, events: EventLogger | None = None) -> bool:
         """Sign and write an entry with ``ttl``; never raises for backend or serializer trouble.
@@ -459,19 +465,11 @@ class NodeCache:
             return False
         backend = self._view
         pairs: dict[FullKey, tuple[Any, int | None]] = {key: (entry, self.ttl_seconds)}
-        guard = self._guard
         try:
-            if guard is not None:
-                if guard.paused():
-                    return False
-                if blocks_loop(backend):
-                    await guard.acall_sync(backend.set, pairs)
-                else:
-                    await guard.acall(backend.aset(pairs))
-            elif blocks_loop(backend):
-                await asyncio.to_thread(backend.set, pairs)
-            else:
-                await backend.aset(pairs)
+            pending = self._pending(backend.set, backend.aset, pairs)
+            if pending is None:
+                return False
+            await pending
         except Exception as exc:
             self._failed(key, "store", exc, events)
             return False

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from langgraph_runner._cli.rebuild import add_commands
-from langgraph_runner._cli.runs import add_run_commands, tenant_arg
+from langgraph_runner._cli.runs import URL_HELP, add_run_commands, tenant_arg
 from langgraph_runner._cli.serve import add_serve_command
 from langgraph_runner._cli.worker import add_worker_command
 from langgraph_runner._records.egress import egress_text
@@ -110,12 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_REPORT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    report.add_argument(
-        "--checkpointer",
-        required=True,
-        metavar="URL",
-        help="sqlite:///relative.db, sqlite:////absolute.db or postgresql://user@host:port/db",
-    )
+    report.add_argument("--checkpointer", required=True, metavar="URL", help=URL_HELP)
     report.add_argument("--thread", required=True, metavar="ID", help="the thread id")
     report.add_argument(
         "--tenant",

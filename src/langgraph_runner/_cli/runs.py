@@ -22,9 +22,9 @@ from langgraph_runner._runs.control import cancel_run, list_runs
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import check_tenant
 
-__all__ = ["add_run_commands"]
+__all__ = ["URL_HELP", "add_run_commands", "tenant_arg"]
 
-_URL_HELP = "sqlite:///relative.db, sqlite:////absolute.db or postgresql://user@host:port/db"
+URL_HELP = "sqlite:///relative.db, sqlite:////absolute.db or postgresql://user@host:port/db"
 
 
 def add_run_commands(commands: Any, check_url: Any) -> None:
@@ -42,7 +42,7 @@ def add_run_commands(commands: Any, check_url: Any) -> None:
         epilog="example:\n  langgraph-runner runs --checkpointer sqlite:///runs.db --tenant acme",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    runs.add_argument("--checkpointer", required=True, metavar="URL", help=_URL_HELP)
+    runs.add_argument("--checkpointer", required=True, metavar="URL", help=URL_HELP)
     runs.add_argument("--tenant", type=tenant_arg, metavar="ID", help="only this tenant's runs")
     runs.add_argument("--thread", metavar="ID", help="only this thread's runs")
     runs.add_argument(
@@ -59,7 +59,7 @@ def add_run_commands(commands: Any, check_url: Any) -> None:
         "--run 1f0c... --reason 'operator stop'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cancel.add_argument("--checkpointer", required=True, metavar="URL", help=_URL_HELP)
+    cancel.add_argument("--checkpointer", required=True, metavar="URL", help=URL_HELP)
     cancel.add_argument("--run", required=True, metavar="ID", help="the run id (see: runs)")
     cancel.add_argument("--reason", default="cancelled from the command line", help="why")
     cancel.add_argument(

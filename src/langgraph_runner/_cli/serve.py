@@ -12,13 +12,14 @@ import argparse
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.exceptions import CommandError
 
-__all__ = ["add_serve_command", "load_app"]
+__all__ = ["add_app_target", "add_serve_command", "load_app", "whole_number"]
 
 
 def add_serve_command(commands: Any) -> None:
@@ -29,11 +30,7 @@ def add_serve_command(commands: Any) -> None:
         description="Serve an ASGI app, such as one made by "
         "langgraph_runner.service.create_app, with uvicorn (the 'service' extra).",
     )
-    serve.add_argument(
-        "target",
-        metavar="MODULE[:APP]",
-        help="a Python file or importable module, and the app's name in it (default: app)",
-    )
+    add_app_target(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
     serve.add_argument(
@@ -47,26 +44,33 @@ def add_serve_command(commands: Any) -> None:
     serve.set_defaults(handler=_serve)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
-    return value
+def add_app_target(command: Any) -> None:
+    """The ``MODULE[:APP]`` argument of ``serve`` and ``worker`` (read by ``load_app``)."""
+    command.add_argument(
+        "target",
+        metavar="MODULE[:APP]",
+        help="a Python file or importable module, and the app's name in it (default: app)",
+    )
 
 
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 256:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of workers from 0 to 256, got {text!r}"
-        )
-    return value
+def whole_number(what: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high``, else an error
+    naming ``what`` it is and the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
+
+
+_port = whole_number("a port", 0, 65535)
+_workers = whole_number("a number of workers", 0, 256)
 
 
 def load_app(target: str) -> Any:

@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any
 
-from langgraph_runner._cli.serve import load_app
+from langgraph_runner._cli.serve import add_app_target, load_app, whole_number
 from langgraph_runner._records.exceptions import CommandError
 
 __all__ = ["add_worker_command"]
@@ -29,11 +29,7 @@ def add_worker_command(commands: Any) -> None:
         description="Start worker threads on the run queue of an app made by "
         "langgraph_runner.service.create_app, and execute its queued runs until stopped.",
     )
-    worker.add_argument(
-        "target",
-        metavar="MODULE[:APP]",
-        help="a Python file or importable module, and the app's name in it (default: app)",
-    )
+    add_app_target(worker)
     worker.add_argument(
         "--threads",
         type=_threads,
@@ -43,16 +39,7 @@ def add_worker_command(commands: Any) -> None:
     worker.set_defaults(handler=_work)
 
 
-def _threads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 256:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of threads from 1 to 256, got {text!r}"
-        )
-    return value
+_threads = whole_number("a number of threads", 1, 256)
 
 
 def _work(args: argparse.Namespace) -> tuple[str, int]:

@@ -26,7 +26,7 @@ import threading
 import weakref
 from typing import Any
 
-from langgraph_runner._db.broken import aretry_broken, is_broken, raise_last, server_down
+from langgraph_runner._db.broken import aretry_broken, is_broken, server_down
 from langgraph_runner._db.lock_session import HeldLocks, LockHolder, one_session
 from langgraph_runner._internal.extras import require_extra
 
@@ -128,16 +128,7 @@ class AsyncLockSession(HeldLocks):
         )
         params = ([k for k, _ in ops], [op for _, op in ops])
         lost: list[LockHolder] = []
-        rows = await aretry_broken(
-            self._fetch,
-            sql,
-            params,
-            lost,
-            database=self.database,
-            attempts=2,  # the connection, then one new connection
-            on_retry=self._drop,
-            giving_up=raise_last,
-        )
+        rows = await aretry_broken(self._fetch, sql, params, lost, **self._retrying)
         return [bool(row[0]) for row in rows], lost
 
     async def _fetch(self, sql: str, params: Any, lost: list[LockHolder]) -> list[Any]:
@@ -252,20 +243,9 @@ class AsyncLockSession(HeldLocks):
             if not self._held:
                 return
             try:
-                await aretry_broken(
-                    self._fetch,
-                    "",
-                    (),
-                    lost,
-                    database=self.database,
-                    attempts=2,
-                    on_retry=self._drop,
-                    giving_up=raise_last,
-                )
-            except Exception as exc:  # still down: every lock is in doubt
-                if not is_broken(exc):
-                    raise
-                lost = self._all_lost()
+                await aretry_broken(self._fetch, "", (), lost, **self._retrying)
+            except Exception as exc:
+                lost = self._in_doubt(exc)
         self._tell(lost)
 
     def check_soon(self) -> None:

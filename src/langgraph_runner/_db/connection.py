@@ -15,7 +15,7 @@ from typing import Any
 
 from langgraph_runner._db.pool import PooledDb, database_name, pool_options, sync_pool
 
-__all__ = ["Db", "open_postgres", "open_sqlite", "where_in"]
+__all__ = ["Db", "open_postgres", "open_sqlite", "rows_creating", "where_in"]
 
 
 class Db:
@@ -75,6 +75,17 @@ def open_postgres(conninfo: str, **kwargs: Any) -> PooledDb:
         database=database,
     )
     return PooledDb(pool, database)
+
+
+def rows_creating(
+    db: Db | PooledDb, ddl: Sequence[str], table: str, sql: str, params: Sequence[Any]
+) -> list[Any]:
+    """The rows of one statement on ``db``, creating ``table`` (``ddl``) first if it is missing."""
+    try:
+        return db.run(sql, params)[1]
+    except Exception:  # no table yet (a new database): create it and try once more
+        db.setup(ddl, table)
+        return db.run(sql, params)[1]
 
 
 IN_CHUNK = 500

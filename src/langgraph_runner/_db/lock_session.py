@@ -77,6 +77,18 @@ class HeldLocks:
         self.database = database
         self._held: dict[int, LockHolder] = {}
         self.reconnects = 0
+        # How a statement on the session is retried (``retry_broken``'s settings): the
+        # session, then one new session, with its broken connection dropped in between.
+        self._retrying: dict[str, Any] = {
+            "database": database,
+            "attempts": 2,
+            "on_retry": self._drop,
+            "giving_up": raise_last,
+        }
+
+    def _drop(self) -> Any:
+        """Give back the session's connection, closed (the async session's: a coroutine)."""
+        raise NotImplementedError
 
     def _retaken(self, taken: Mapping[int, bool]) -> list[LockHolder]:
         """On a new connection each held key was tried again (``taken``): those another
@@ -97,8 +109,11 @@ class HeldLocks:
             )
         return lost
 
-    def _all_lost(self) -> list[LockHolder]:
-        """The connection is still down: every lock is in doubt; the holders."""
+    def _in_doubt(self, exc: Exception) -> list[LockHolder]:
+        """A check failed with ``exc``: if the connection is still down (broken), every
+        lock is in doubt, their holders returned; any other error is raised."""
+        if not is_broken(exc):
+            raise exc
         lost = list(self._held.values())
         for holder in lost:
             holder.lost = True
@@ -187,16 +202,7 @@ class LockSession(HeldLocks):
 
     def _execute(self, sql: str, key: int) -> tuple[bool, list[LockHolder]]:
         lost: list[LockHolder] = []
-        row = retry_broken(
-            self._fetch,
-            sql,
-            key,
-            lost,
-            database=self.database,
-            attempts=2,  # the session, then one new session
-            on_retry=self._drop,
-            giving_up=raise_last,
-        )
+        row = retry_broken(self._fetch, sql, key, lost, **self._retrying)
         return bool(row[0]), lost
 
     def try_lock(self, holder: LockHolder) -> bool:
@@ -234,20 +240,9 @@ class LockSession(HeldLocks):
             if not self._held:
                 return
             try:
-                retry_broken(
-                    self._fetch,
-                    "",
-                    None,
-                    lost,
-                    database=self.database,
-                    attempts=2,
-                    on_retry=self._drop,
-                    giving_up=raise_last,
-                )
-            except Exception as exc:  # still down: every lock is in doubt
-                if not is_broken(exc):
-                    raise
-                lost = self._all_lost()
+                retry_broken(self._fetch, "", None, lost, **self._retrying)
+            except Exception as exc:
+                lost = self._in_doubt(exc)
         self._tell(lost)
 
     def close_if_idle(self) -> None:

@@ -41,8 +41,10 @@ from langgraph_runner._db.pool_wait import Telling, stalled
 __all__ = ["PatientAsyncPool", "PatientPool"]
 
 
-class PatientPool(ConnectionPool):
-    """A ``ConnectionPool`` whose waits are bounded by a stall, not by their length."""
+class _Patient:
+    """What both patient pools are made with beside psycopg_pool's own arguments: the
+    database their errors name, when a wait is told, whom to tell of a returned
+    connection; and when one was last returned (a wait stalls without one)."""
 
     def __init__(
         self,
@@ -52,11 +54,15 @@ class PatientPool(ConnectionPool):
         on_return: Callable[[Any], None] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # psycopg_pool's pool
         self.database = database
         self.notice = notice
-        self.on_return = on_return  # told of each connection that goes back
+        self.on_return = on_return  # told of each connection that goes back to the pool
         self.freed_at = time.monotonic()
+
+
+class PatientPool(_Patient, ConnectionPool):
+    """A ``ConnectionPool`` whose waits are bounded by a stall, not by their length."""
 
     @contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[Any]:
@@ -93,7 +99,7 @@ class PatientPool(ConnectionPool):
             return conn
 
 
-class PatientAsyncPool(AsyncConnectionPool):
+class PatientAsyncPool(_Patient, AsyncConnectionPool):
     """An ``AsyncConnectionPool`` whose waits are bounded by a stall, not by their length;
     a waiting statement keeps its place in the queue.
 
@@ -104,19 +110,8 @@ class PatientAsyncPool(AsyncConnectionPool):
     and, when the pool stalls, stops them (they fail naming ``pool_timeout``).
     """
 
-    def __init__(
-        self,
-        *args: Any,
-        database: str = "postgres",
-        notice: float = 1.0,
-        on_return: Callable[[Any], None] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.database = database
-        self.notice = notice
-        self.on_return = on_return  # told of each connection that goes back to the pool
-        self.freed_at = time.monotonic()
         self._turns = self.max_size  # turns free: at most max_size statements hold one
         self._queue: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._passing: set[asyncio.Future[None]] = set()

@@ -8,4 +8,5 @@ Modules::
     checks        checks shared by the options classes: one rule for names and choices
     moved         the old import paths, answered with a DeprecationWarning until 0.3
     redis_client  the one way to make a Redis client for the shared stores
+    value_enum    the base of the string enums: members that print as their value
 """

@@ -28,9 +28,10 @@ tests/internal/test_compat.py fails loudly if an upgrade moves or changes any of
   and ``task_id``: the reserved write channels and the deterministic task ids
   (``langgraph.pregel._algo``) with which a stored checkpoint is read without the
   graph (``_runs.checkpoint_tasks``, ``_rebuild.rerun``).
-- ``node_defaults``, ``add_schema``, ``error_handler_node``: a ``StateGraph``
-  builder's default node policies, schema registration and the name of the error
-  handler node ``compile()`` adds (``_node.harden`` copies a compiled graph's builder).
+- ``node_defaults``, ``add_schema``, ``error_handler_node``, ``copy_builder``: a
+  ``StateGraph`` builder's default node policies, schema registration, the name of the
+  error handler node ``compile()`` adds, and a copy sharing none of its containers
+  (``_node.harden`` copies a compiled graph's builder, ``temporal`` the plugin's).
 - ``saver_cursor``: a PostgreSQL saver's own ``_cursor`` (how it opens each
   statement's cursor), for the savers ``_runs.pg_savers`` keeps it for (one connection,
   pipeline mode); on a pool they replace it with ``_db.cursor``, which opens what it
@@ -43,6 +44,8 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import copy
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -77,6 +80,7 @@ try:
     from langgraph._internal._retry import default_retry_on
     from langgraph._internal._runnable import RunnableCallable, is_async_callable
     from langgraph.errors import EmptyChannelError, is_invalid_resume
+    from langgraph.graph import StateGraph
     from langgraph.pregel._algo import LazyAtomicCounter, local_read
     from langgraph.pregel._messages import StreamMessagesHandler
 except ImportError as exc:  # pragma: no cover - tests/internal/test_compat.py, in a subprocess
@@ -110,6 +114,7 @@ __all__ = [
     "ToolNodeParts",
     "add_schema",
     "config_for_retry",
+    "copy_builder",
     "copy_injected_args",
     "default_retry_on",
     "error_handler_node",
@@ -288,6 +293,20 @@ def node_defaults(builder: Any) -> Any:
 def add_schema(builder: Any, schema: type[Any]) -> None:
     """Register ``schema``'s channels on a ``StateGraph`` builder, as its constructor does."""
     builder._add_schema(schema)
+
+
+def copy_builder(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, Any, Any, Any]:
+    """A shallow copy of a ``StateGraph`` builder that shares no container with it (its
+    nodes, edges, branches, schemas and channels), so the copy's may be edited."""
+    out = copy.copy(builder)
+    out.nodes = dict(builder.nodes)
+    out.edges = set(builder.edges)
+    out.waiting_edges = set(builder.waiting_edges)
+    out.branches = defaultdict(dict, {k: dict(v) for k, v in builder.branches.items()})
+    out.schemas = dict(builder.schemas)
+    out.channels = dict(builder.channels)
+    out.managed = dict(builder.managed)
+    return out
 
 
 def error_handler_node() -> str:

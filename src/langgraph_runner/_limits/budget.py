@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple
 
-from langgraph_runner._internal.checks import check_choice, check_text
+from langgraph_runner._internal.checks import check_choice, check_positive, check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import stats
 from langgraph_runner._limits.stores import LimitStore, Spent, default_store
@@ -58,15 +58,10 @@ class BudgetStatus(NamedTuple):
 
 
 def _limit(name: str, value: object, *, integer: bool = False) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"Budget: {name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"Budget: {name} must be finite and > 0, got {value!r}")
-    if integer and value != int(value):
+    limit = check_positive(value, name, "Budget")
+    if integer and limit is not None and limit != int(limit):
         raise ValueError(f"Budget: {name} must be a whole number, got {value!r}")
-    return float(value)
+    return limit
 
 
 @dataclass(frozen=True, kw_only=True)

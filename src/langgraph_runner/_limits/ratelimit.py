@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from typing_extensions import TypedDict, Unpack
 
-from langgraph_runner._internal.checks import check_choice, check_text
+from langgraph_runner._internal.checks import check_choice, check_positive, check_text
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._limits import gcra, stats
 from langgraph_runner._limits.gcra import Decision, Rates
@@ -64,19 +64,9 @@ def token_count(value: object) -> float | None:
     return min(max(count, 0.0), MAX_TOKENS)
 
 
-def _rate(name: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"RateLimit: {name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"RateLimit: {name} must be finite and > 0, got {value!r}")
-    return float(value)
-
-
 def _per_second(limit: RateLimit, what: str) -> float | None:
-    second = _rate(f"{what}_per_second", getattr(limit, f"{what}_per_second"))
-    minute = _rate(f"{what}_per_minute", getattr(limit, f"{what}_per_minute"))
+    second = check_positive(getattr(limit, f"{what}_per_second"), f"{what}_per_second", "RateLimit")
+    minute = check_positive(getattr(limit, f"{what}_per_minute"), f"{what}_per_minute", "RateLimit")
     if second is not None and minute is not None:
         raise ValueError(f"RateLimit: give {what}_per_second or {what}_per_minute, not both")
     return second if minute is None else minute / 60.0

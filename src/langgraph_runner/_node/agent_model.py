@@ -13,11 +13,12 @@ successful calls are untouched.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage
+
+from langgraph_runner._node.factory import with_result_hook
 
 __all__ = ["error_ai_message", "is_agent_model", "with_error_message"]
 
@@ -64,24 +65,6 @@ def with_error_message(node: Any) -> Any:
     The node's entry points are replaced in place, so it stays the Runnable LangGraph
     and ``harden`` know (its name, signature, drawing and ``__wrapped__``).
     """
-    run, arun = node._run, node._arun
-
-    @functools.wraps(run)
-    def run_ended(state: Any, config: Any = None) -> Any:
-        return _ended(run(state, config))
-
-    @functools.wraps(arun)
-    async def arun_ended(state: Any, config: Any = None) -> Any:
-        return _ended(await arun(state, config))
-
-    for entry, inner in ((run_ended, run), (arun_ended, arun)):
-        # LangGraph follows one __wrapped__ level to find subgraphs: keep it at the function.
-        entry.__wrapped__ = getattr(inner, "__wrapped__", inner)
-    node._run = run_ended
-    node._arun = arun_ended
+    node = with_result_hook(node, _ended)
     node.langgraph_runner_result_hook = _ended  # applied by the Temporal activity body
-    if node.func is run:
-        node.func = run_ended
-    if node.afunc is arun:
-        node.afunc = arun_ended
     return node

@@ -13,6 +13,7 @@ private ``langgraph_runner._engine`` package.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar, overload
@@ -25,7 +26,14 @@ from langgraph_runner._engine.node_options import NodeOptions
 from langgraph_runner._engine.runnables import is_wrapped as _is_wrapped
 from langgraph_runner._engine.spec import check_option_names
 
-__all__ = ["NodeFactory", "NodeOptions", "create_node", "is_wrapped", "node_factory"]
+__all__ = [
+    "NodeFactory",
+    "NodeOptions",
+    "create_node",
+    "is_wrapped",
+    "node_factory",
+    "with_result_hook",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 """The wrapped function's own type: ``create_node(fn)`` is typed exactly like ``fn``
@@ -204,3 +212,31 @@ def is_wrapped(node: object) -> bool:
         True for a node this package built.
     """
     return _is_wrapped(node)
+
+
+def with_result_hook(node: Any, after: Callable[[Any], Any]) -> Any:
+    """``node`` (made by ``create_node``) whose entry points pass each result through
+    ``after`` (which may raise instead).
+
+    The entry points are replaced in place, so the node stays the Runnable LangGraph
+    and ``harden`` know (its name, signature, drawing and ``__wrapped__``).
+    """
+    run, arun = node._run, node._arun
+
+    @functools.wraps(run)
+    def run_after(state: Any, config: Any = None) -> Any:
+        return after(run(state, config))
+
+    @functools.wraps(arun)
+    async def arun_after(state: Any, config: Any = None) -> Any:
+        return after(await arun(state, config))
+
+    for entry, inner in ((run_after, run), (arun_after, arun)):
+        # LangGraph follows one __wrapped__ level to find subgraphs: keep it at the function.
+        entry.__wrapped__ = getattr(inner, "__wrapped__", inner)
+    node._run, node._arun = run_after, arun_after
+    if node.func is run:
+        node.func = run_after
+    if node.afunc is arun:
+        node.afunc = arun_after
+    return node

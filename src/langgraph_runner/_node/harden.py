@@ -18,9 +18,7 @@ metadata, error handler) is kept as it was.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, TypeVar, get_type_hints, overload
 
@@ -31,6 +29,7 @@ from typing_extensions import TypedDict, Unpack
 from langgraph_runner._internal.compat import (
     RunnableCallable,
     add_schema,
+    copy_builder,
     error_handler_node,
     node_defaults,
 )
@@ -241,14 +240,8 @@ def _harden_one(name: str, runnable: Any, options: dict[str, Any]) -> Any:
 
 def _copy_builder(builder: StateGraph[Any, Any, Any, Any]) -> StateGraph[Any, Any, Any, Any]:
     """A copy that compiling or hardening does not share with the original."""
-    new = copy.copy(builder)
+    new = copy_builder(builder)
     new.nodes = {name: dataclasses.replace(spec) for name, spec in builder.nodes.items()}
-    new.edges = set(builder.edges)
-    new.waiting_edges = set(builder.waiting_edges)
-    new.branches = defaultdict(dict, {k: dict(v) for k, v in builder.branches.items()})
-    new.schemas = dict(builder.schemas)
-    new.channels = dict(builder.channels)
-    new.managed = dict(builder.managed)
     new.compiled = False
     defaults = node_defaults(builder)
     if defaults is not None and defaults.error_handler is not None:

@@ -15,6 +15,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from langgraph_runner._node.factory import with_result_hook
+
 __all__ = ["letting_invalid_answers_out"]
 
 # Matched by name: the class lives in LangChain, which this package does not import here.
@@ -77,22 +79,4 @@ def letting_invalid_answers_out(make: Callable[[Callable[..., Any]], Any]) -> An
     Returns:
         The node ``make`` built, its entry points re-raising the error after the engine.
     """
-    node = make(_carrying)
-    run, arun = node._run, node._arun
-
-    @functools.wraps(run)
-    def run_out(state: Any, config: Any = None) -> Any:
-        return _raised(run(state, config))
-
-    @functools.wraps(arun)
-    async def arun_out(state: Any, config: Any = None) -> Any:
-        return _raised(await arun(state, config))
-
-    for entry, inner in ((run_out, run), (arun_out, arun)):
-        entry.__wrapped__ = getattr(inner, "__wrapped__", inner)
-    node._run, node._arun = run_out, arun_out
-    if node.func is run:
-        node.func = run_out
-    if node.afunc is arun:
-        node.afunc = arun_out
-    return node
+    return with_result_hook(make(_carrying), _raised)

@@ -62,51 +62,62 @@ return {1, failures, 0, 3}
 """
 )
 
-FAILURE = (
-    _NOW
-    + _WAIT
-    + """
--- ARGV: recovery_ms, threshold, token ('' when the call was not a probe)
+# After a call: a probe's outcome (its lease still held) is the script's
+# ``probe_ended``, a call of a closed breaker its ``closed_call``; a call that was no
+# probe of an open breaker changes nothing. ARGV[3]: the call's probe token ('' if none).
+_OUTCOME = """
 local s = redis.call('HMGET', KEYS[1], 's', 'f', 'o')
 local failures = tonumber(s[2]) or 0
 if s[1] == 'open' then
   if ARGV[3] ~= '' and redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then
-    failures = failures + 1
-    redis.call('HSET', KEYS[1], 'f', failures, 'o', now, 'h', '0', 'w', 0)
-    redis.call('DEL', KEYS[2])
-    return {1, failures, tonumber(ARGV[1]), 2}
+    return probe_ended(failures)
   end
   local state, wait = waiting(s[3])
   return {state, failures, wait, 0}
 end
-failures = redis.call('HINCRBY', KEYS[1], 'f', 1)
-if failures < tonumber(ARGV[2]) then return {0, failures, 0, 0} end
-redis.call('HSET', KEYS[1], 's', 'open', 'o', now, 'h', '0', 'w', 0)
-redis.call('DEL', KEYS[2])
-return {1, failures, tonumber(ARGV[1]), 1}
+return closed_call(failures)
+"""
+
+
+def _after_call(functions: str) -> str:
+    """The script of a call's outcome: its ``probe_ended`` and ``closed_call`` (Lua
+    ``functions``), then ``_OUTCOME``, which picks one."""
+    return _NOW + _WAIT + functions + _OUTCOME
+
+
+FAILURE = _after_call(
+    """
+-- ARGV: recovery_ms, threshold, token ('' when the call was not a probe)
+local function probe_ended(failures)
+  failures = failures + 1
+  redis.call('HSET', KEYS[1], 'f', failures, 'o', now, 'h', '0', 'w', 0)
+  redis.call('DEL', KEYS[2])
+  return {1, failures, tonumber(ARGV[1]), 2}
+end
+local function closed_call(failures)
+  failures = redis.call('HINCRBY', KEYS[1], 'f', 1)
+  if failures < tonumber(ARGV[2]) then return {0, failures, 0, 0} end
+  redis.call('HSET', KEYS[1], 's', 'open', 'o', now, 'h', '0', 'w', 0)
+  redis.call('DEL', KEYS[2])
+  return {1, failures, tonumber(ARGV[1]), 1}
+end
 """
 )
 
-SUCCESS = (
-    _NOW
-    + _WAIT
-    + """
+SUCCESS = _after_call(
+    """
 -- ARGV: recovery_ms, max_probes, token ('' when the call was not a probe)
-local s = redis.call('HMGET', KEYS[1], 's', 'f', 'o')
-local failures = tonumber(s[2]) or 0
-if s[1] == 'open' then
-  if ARGV[3] ~= '' and redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then
-    if redis.call('HINCRBY', KEYS[1], 'w', 1) >= tonumber(ARGV[2]) then
-      redis.call('DEL', KEYS[1], KEYS[2])
-      return {0, 0, 0, 4}
-    end
-    return {2, failures, 0, 0}
+local function probe_ended(failures)
+  if redis.call('HINCRBY', KEYS[1], 'w', 1) >= tonumber(ARGV[2]) then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return {0, 0, 0, 4}
   end
-  local state, wait = waiting(s[3])
-  return {state, failures, wait, 0}
+  return {2, failures, 0, 0}
 end
-if failures > 0 then redis.call('DEL', KEYS[1]) end
-return {0, 0, 0, 0}
+local function closed_call(failures)
+  if failures > 0 then redis.call('DEL', KEYS[1]) end
+  return {0, 0, 0, 0}
+end
 """
 )
 

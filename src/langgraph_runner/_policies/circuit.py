@@ -21,17 +21,17 @@ every node using the same key; with ``store=`` (``circuit_redis``) by processes 
 from __future__ import annotations
 
 import contextvars
-import dataclasses
-import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from langgraph_runner._internal.checks import PydanticEraAPI, check_count
 from langgraph_runner._internal.durations import seconds
+from langgraph_runner._internal.value_enum import ValueEnum
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CircuitOpenError
 from langgraph_runner._records.logs import get_event_logger
@@ -46,27 +46,16 @@ __all__ = [
 ]
 
 
-class CircuitState(str, enum.Enum):
+class CircuitState(ValueEnum):
     """The state of a circuit breaker."""
 
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
 
-    def __str__(self) -> str:
-        return self.value
-
-
-def _count(value: object, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"CircuitBreakerConfig: {field} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"CircuitBreakerConfig: {field} must be >= 1, got {value}")
-    return value
-
 
 @dataclass(frozen=True, init=False)
-class CircuitBreakerConfig:
+class CircuitBreakerConfig(PydanticEraAPI):
     """How a circuit breaker opens and recovers. Frozen, keyword-only, validated once.
 
     Args:
@@ -97,27 +86,14 @@ class CircuitBreakerConfig:
         half_open_max_calls: int = 1,
     ) -> None:
         object.__setattr__(
-            self, "failure_threshold", _count(failure_threshold, "failure_threshold")
+            self,
+            "failure_threshold",
+            check_count(failure_threshold, "failure_threshold", "CircuitBreakerConfig"),
         )
         recovery = seconds(recovery_timeout, "recovery_timeout", owner="CircuitBreakerConfig")
         object.__setattr__(self, "recovery_timeout", recovery)
-        calls = _count(half_open_max_calls, "half_open_max_calls")
+        calls = check_count(half_open_max_calls, "half_open_max_calls", "CircuitBreakerConfig")
         object.__setattr__(self, "half_open_max_calls", calls)
-
-    # The pydantic-era API (CircuitBreakerConfig was a pydantic model before 0.3).
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> CircuitBreakerConfig:
-        """A copy with ``update`` applied, validated again (``dataclasses.replace``)."""
-        return dataclasses.replace(self, **(update or {}))
-
-    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
-        """The fields as a dict (plain JSON values whatever ``mode`` says)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def model_validate(cls, data: Mapping[str, Any]) -> CircuitBreakerConfig:
-        """``CircuitBreakerConfig(**data)``."""
-        return cls(**data)
 
 
 Transition = Callable[[CircuitState, CircuitState], object]

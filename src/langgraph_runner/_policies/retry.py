@@ -24,13 +24,12 @@ the node's ``Retrier`` after every failed attempt (``Retrier.decide``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import random
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, Protocol, TypeVar, Union
@@ -40,6 +39,7 @@ from langchain_core.runnables import RunnableConfig
 from tenacity import RetryCallState
 
 from langgraph_runner._internal import compat as _compat
+from langgraph_runner._internal.checks import PydanticEraAPI
 from langgraph_runner._internal.durations import seconds
 from langgraph_runner._records.classify import (
     classified_by_class,
@@ -109,7 +109,7 @@ def _retry_on(value: object) -> None:
 
 
 @dataclass(frozen=True, init=False)
-class RetryConfig:
+class RetryConfig(PydanticEraAPI):
     """How a wrapped node retries. Frozen, keyword-only, validated once.
 
     Args:
@@ -185,23 +185,6 @@ class RetryConfig:
             ("retry_on", retry_on),
         ):
             object.__setattr__(self, field, value)
-
-    # ---------------------------------------------------------------- pydantic-era API
-    # RetryConfig was a pydantic model before 0.3: the calls code written then makes
-    # keep working (a ValueError, not a pydantic ValidationError, for a bad value).
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> RetryConfig:
-        """A copy with ``update`` applied, validated again (``dataclasses.replace``)."""
-        return dataclasses.replace(self, **(update or {}))
-
-    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
-        """The fields as a dict (``mode`` is accepted for compatibility and ignored)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def model_validate(cls, data: Mapping[str, Any]) -> RetryConfig:
-        """``RetryConfig(**data)``."""
-        return cls(**data)
 
     # ---------------------------------------------------------------- the policy
 

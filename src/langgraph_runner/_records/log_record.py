@@ -39,20 +39,9 @@ _START: float = logging._startTime  # type: ignore[attr-defined]  # when logging
 _PATH = "(unknown file)"
 _FUNC = "(unknown function)"
 
-# What LogRecord.__init__ sets anew on every record; the rest is copied.
-_PER_RECORD = (
-    "msg",
-    "levelname",
-    "levelno",
-    "created",
-    "msecs",
-    "relativeCreated",
-    "thread",
-    "threadName",
-    "processName",
-    "process",
-    "taskName",
-)
+# The times of a record, which differ between two records made in turn (``_proto``
+# checks them by their formulas); ``_fill`` sets these and the other per-record fields.
+_TIMES = ("created", "msecs", "relativeCreated")
 _KNOWN = (  # the fields, in the order LogRecord.__init__ sets them (3.10 to 3.12)
     "name",
     "msg",
@@ -135,7 +124,7 @@ def _proto(logger: logging.Logger, level: int) -> dict[str, Any] | None:
     same = (
         tuple(found) == _KNOWN
         and tuple(lean) == _KNOWN
-        and all(lean[k] == v for k, v in found.items() if k not in _PER_RECORD[3:6])
+        and all(lean[k] == v for k, v in found.items() if k not in _TIMES)
         and real.msecs == int((ct - int(ct)) * 1000) + 0.0
         and real.relativeCreated == (ct - _START) * 1000
     )

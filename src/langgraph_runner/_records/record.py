@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from langgraph_runner._internal.value_enum import ValueEnum
 from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-class ErrorCategory(str, enum.Enum):
+class ErrorCategory(ValueEnum):
     """Coarse failure category, used by records, logs and metrics."""
 
     TIMEOUT = "timeout"
@@ -36,9 +37,6 @@ class ErrorCategory(str, enum.Enum):
     RATE_LIMIT = "rate_limit"
     VALIDATION = "validation"
     OTHER = "other"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 _TEMPLATES: dict[str, str] = {
@@ -63,7 +61,7 @@ _TEMPLATES: dict[str, str] = {
 }
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(ValueEnum):
     """Why a node failed terminally. Each code carries a message template."""
 
     RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
@@ -84,9 +82,6 @@ class ErrorCode(str, enum.Enum):
     """A run, thread or tenant budget was spent before the call."""
     LIMIT_STORE_UNAVAILABLE = "LIMIT_STORE_UNAVAILABLE"
     """A rate limit's or budget's shared store could not answer and fails closed."""
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def template(self) -> str:

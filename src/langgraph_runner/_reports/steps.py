@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
@@ -55,36 +55,55 @@ class Step:
     rebuild_of: str | None = None  # a rebuild's base thread
 
 
-def _chain(items: Sequence[Any], key: Any, parent: Any) -> list[Any]:
-    """Latest item back through parent links, returned oldest first."""
-    by_id = {key(i): i for i in items}
+class _Saved(Protocol):
+    """A checkpoint as ``get_state_history`` (a snapshot) or ``saver.list`` (a tuple) gives it."""
+
+    @property
+    def config(self) -> RunnableConfig: ...
+
+    @property
+    def parent_config(self) -> RunnableConfig | None: ...
+
+    @property
+    def metadata(self) -> Any: ...
+
+
+T = TypeVar("T", bound=_Saved)
+
+
+def _run_chain(newest_first: Sequence[T], run_id: str | None) -> list[T]:
+    """The thread's checkpoints (snapshots or saver tuples, newest first) as one chain,
+    oldest first, from the latest back through parent links: run ``run_id``'s steps
+    (all without one)."""
+    items = _newest_of_run(newest_first, run_id)
+    by_id = {_cid(i.config): i for i in items}
     out, cur = [], items[0] if items else None
     while cur is not None:
         out.append(cur)
-        pid = parent(cur)
+        pid = _cid(cur.parent_config)
         cur = by_id.get(pid) if pid else None
-    return out[::-1]
+    return _own_run(out[::-1], run_id)
 
 
-def _newest_of_run(items: Sequence[Any], metadata: Any, run_id: str | None) -> Sequence[Any]:
+def _newest_of_run(items: Sequence[T], run_id: str | None) -> Sequence[T]:
     """``items`` (newest first) from the newest one run ``run_id`` wrote (all without one;
     none when the run wrote none): later runs on the thread are not its steps."""
     if run_id is None:
         return items
     for i, item in enumerate(items):
-        if (metadata(item) or {}).get(RUN_ID_KEY) == run_id:
+        if (item.metadata or {}).get(RUN_ID_KEY) == run_id:
             return items[i:]
     return []
 
 
-def _own_run(chain: list[Any], metadata: Any, run_id: str | None) -> list[Any]:
+def _own_run(chain: list[T], run_id: str | None) -> list[T]:
     """``chain`` (oldest first) from the first checkpoint run ``run_id`` wrote: earlier
     runs on the thread are not its steps. A run that resumed an earlier run's step (its
     first checkpoint is not an ``input`` one) keeps that step: it ran its tasks."""
     if run_id is None:
         return chain
     for i, item in enumerate(chain):
-        md = metadata(item) or {}
+        md = item.metadata or {}
         if md.get(RUN_ID_KEY) == run_id:
             return chain[i - 1 :] if i > 0 and md.get("source") != "input" else chain[i:]
     return []
@@ -94,20 +113,11 @@ def _cid(cfg: RunnableConfig | None) -> str | None:
     return None if cfg is None else (cfg.get("configurable") or {}).get("checkpoint_id")
 
 
-def _metadata(item: Any) -> Any:
-    return item.metadata
-
-
 def from_graph(
     graph: Any, cfg: RunnableConfig, run_id: str | None = None
 ) -> tuple[list[Step], dict[str, Any]]:
     """The thread's steps through the graph (``run_id``: only that run's, see ``_own_run``)."""
-    snaps: list[StateSnapshot] = _chain(
-        _newest_of_run(list(graph.get_state_history(cfg)), _metadata, run_id),
-        lambda s: _cid(s.config),
-        lambda s: _cid(s.parent_config),
-    )
-    snaps = _own_run(snaps, _metadata, run_id)
+    snaps: list[StateSnapshot] = _run_chain(list(graph.get_state_history(cfg)), run_id)
     steps = [
         _step(s.metadata, _cid(s.config), s.created_at, map(_graph_task, s.tasks)) for s in snaps
     ]
@@ -197,12 +207,7 @@ def from_saver(
     saver: BaseCheckpointSaver[Any], cfg: RunnableConfig, run_id: str | None = None
 ) -> tuple[list[Step], dict[str, Any]]:
     """The thread's steps from the saver (``run_id``: only that run's, see ``_own_run``)."""
-    tuples: list[CheckpointTuple] = _chain(
-        _newest_of_run(list(saver.list(cfg)), _metadata, run_id),
-        lambda t: _cid(t.config),
-        lambda t: _cid(t.parent_config),
-    )
-    tuples = _own_run(tuples, _metadata, run_id)
+    tuples: list[CheckpointTuple] = _run_chain(list(saver.list(cfg)), run_id)
     steps = [
         _saver_step(t, _ran_unsaved(t, tuples[i + 1] if i + 1 < len(tuples) else None))
         for i, t in enumerate(tuples)

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote
 
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -67,6 +67,7 @@ SQLITE_BUSY_TIMEOUT = 30.0
 """Seconds a SQLite writer waits for another process's write ("database is locked")."""
 # An RFC 3986 scheme; a single letter is a Windows drive (C:\x.db), not a scheme.
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +181,19 @@ def _saver_kwargs() -> dict[str, Any]:
     return {"autocommit": True, "prepare_threshold": 0, "row_factory": rows.dict_row}
 
 
+def _saver_pool(make: Callable[..., T], target: str, options: PoolOptions) -> T:
+    """The saver's pool as ``make`` (``sync_pool``, or ``async_pool``: awaited by the
+    caller) opens it, named after its database (``pool.database``)."""
+    database = database_name(target)
+    return make(
+        target,
+        _saver_kwargs(),
+        options,
+        name=f"langgraph-runner-checkpoints-{database}",
+        database=database,
+    )
+
+
 def _setup_postgres(target: str) -> None:
     """Connect once (a bad URL or password fails here, with the driver's words) and run
     the saver's migrations, before the pool opens."""
@@ -270,17 +284,10 @@ def open_checkpointer(
         failed = None
         try:
             _setup_postgres(parsed.target)
-            database = database_name(parsed.target)
-            pool = sync_pool(
-                parsed.target,
-                _saver_kwargs(),
-                options,
-                name=f"langgraph-runner-checkpoints-{database}",
-                database=database,
-            )
+            pool = _saver_pool(sync_pool, parsed.target, options)
             stack.callback(pool.close)
             pg_saver = RetryingPostgresSaver(pool)
-            pg_saver.database = database
+            pg_saver.database = pool.database
             stack.callback(_let_go, hold_postgres(*postgres_settings(pool)))
         except Exception as exc:
             failed = _without_password(exc, parsed.target)
@@ -354,19 +361,12 @@ async def open_async_checkpointer(
         failed = None
         try:
             await _asetup_postgres(parsed.target)
-            database = database_name(parsed.target)
-            pool = await async_pool(
-                parsed.target,
-                _saver_kwargs(),
-                options,
-                name=f"langgraph-runner-checkpoints-{database}",
-                database=database,
-            )
+            pool = await _saver_pool(async_pool, parsed.target, options)
             stack.push_async_callback(pool.close)
             pg_saver = RetryingAsyncPostgresSaver(pool)
-            pg_saver.database = database
+            pg_saver.database = pool.database
             conninfo, kwargs = postgres_settings(pool)
-            pg_saver.lock_session = AsyncLockSession(conninfo, kwargs, database)
+            pg_saver.lock_session = AsyncLockSession(conninfo, kwargs, pool.database)
             stack.push_async_callback(pg_saver.lock_session.aclose)  # before the pool
             # First of all on exit: the runs store its runs used lets go of it.
             stack.callback(_let_go, hold_postgres(conninfo, kwargs), pg_saver)

@@ -246,7 +246,7 @@ class EffectLedger:
         try:
             yield False
         except BaseException:
-            self._db.run(RELEASE, (claim.key, claim.name, claim.owner))
+            self._release(claim)
             raise
         self._complete(claim, None)
 
@@ -268,7 +268,7 @@ class EffectLedger:
         try:
             value = fn()
         except BaseException:
-            self._db.run(RELEASE, (claim.key, claim.name, claim.owner))
+            self._release(claim)
             raise
         self._complete(claim, _dumps(value))
         return value
@@ -294,7 +294,7 @@ class EffectLedger:
         try:
             yield False
         except BaseException:
-            await asyncio.to_thread(self._db.run, RELEASE, (claim.key, claim.name, claim.owner))
+            await asyncio.to_thread(self._release, claim)
             raise
         await asyncio.to_thread(self._complete, claim, None)
 
@@ -316,7 +316,7 @@ class EffectLedger:
             if inspect.isawaitable(value):
                 value = await value
         except BaseException:
-            await asyncio.to_thread(self._db.run, RELEASE, (claim.key, claim.name, claim.owner))
+            await asyncio.to_thread(self._release, claim)
             raise
         await asyncio.to_thread(self._complete, claim, _dumps(value))
         return value
@@ -370,6 +370,10 @@ class EffectLedger:
         if not rows:
             return None, None
         return rows[0][0], rows[0][1]
+
+    def _release(self, claim: _Claim) -> None:
+        """Give the claim back: the effect failed, the next attempt runs it again."""
+        self._db.run(RELEASE, (claim.key, claim.name, claim.owner))
 
     def _complete(self, claim: _Claim, result: str | None) -> None:
         updated = self._db.run(COMPLETE, (time.time(), result, claim.key, claim.name, claim.owner))

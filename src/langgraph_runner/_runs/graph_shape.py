@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from langgraph_runner._db.connection import rows_creating
 from langgraph_runner._runs.run_store import RunStore
 
 __all__ = [
@@ -66,12 +67,7 @@ def shape_of(graph: Any) -> Shape | None:
 
 
 def _run(store: RunStore, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    """Run one statement, creating the table first if it is missing."""
-    try:
-        return store.sql.run(sql, params)[1]
-    except Exception:  # no table yet (a new database): create it and try once more
-        store.sql.setup(_DDL, SHAPES_TABLE)
-        return store.sql.run(sql, params)[1]
+    return rows_creating(store.sql, _DDL, SHAPES_TABLE, sql, params)
 
 
 def save_shape(store: RunStore, shape: Shape) -> str:

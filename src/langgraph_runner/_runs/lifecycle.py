@@ -174,19 +174,26 @@ def _invoke_sync(
     try:
         output = graph.invoke(input, state.config, control=state.control, **invoke_kwargs)
     except (Exception, KeyboardInterrupt) as exc:
-        result = state.finish(None, exc)
-        if raise_on_error:
-            if result.error is exc:
-                raise
-            raise result.error from exc  # type: ignore[misc]
-        return result
+        return _settled(state.finish(None, exc), raise_on_error, exc)
     finally:
         if timer is not None:
             timer.cancel()
-    result = state.finish(output, None)
-    if raise_on_error and result.error is not None:
-        raise result.error
-    return result
+    return _settled(state.finish(output, None), raise_on_error)
+
+
+def _settled(
+    result: RunResult, raise_on_error: bool, exc: BaseException | None = None
+) -> RunResult:
+    """The ended run's result, or (``raise_on_error``) its error raised: ``exc``, what
+    the graph raised, again, or the error it became (a ``StepFailedError``...) from it."""
+    error = result.error
+    if not raise_on_error or error is None:
+        return result
+    if exc is None:
+        raise error
+    if error is exc:
+        raise exc
+    raise error from exc
 
 
 async def arun(
@@ -238,15 +245,9 @@ async def _invoke_async(
         raise
     except Exception as exc:
         result = await (arows.afinish if on_loop else afinish_off_loop)(state, None, exc)
-        if raise_on_error:
-            if result.error is exc:
-                raise
-            raise result.error from exc  # type: ignore[misc]
-        return result
+        return _settled(result, raise_on_error, exc)
     finally:
         if handle is not None:
             handle.cancel()
     result = await (arows.afinish if on_loop else afinish_off_loop)(state, output, None)
-    if raise_on_error and result.error is not None:
-        raise result.error
-    return result
+    return _settled(result, raise_on_error)

@@ -94,29 +94,51 @@ def _gave_up(database: str, attempts: int, exc: BaseException) -> DatabaseUnavai
     )
 
 
-class RetryingPostgresSaver(PostgresSaver):
-    """``PostgresSaver`` on a pool; broken-connection reads and writes are retried."""
+class _OnPool:
+    """What both savers change in LangGraph's: on a pool, no lock and each statement's
+    cursor straight from the pool (``_db.cursor``); before a statement, a word when
+    statements queue for the pool and a write refused whose thread lock was lost."""
 
     database = "postgres"
+    conn: Any
+    pipe: Any
+    lock: Any
+    supports_pipeline: bool
+    _saver: type[Any]  # LangGraph's saver class (its own ``_cursor``)
+    _pooled_cursor: type[PooledCursor] | type[AsyncPooledCursor]
 
-    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(conn, *args, **kwargs)
+    def _on(self, conn: Any) -> None:
+        """After LangGraph's ``__init__`` on ``conn`` (a pool, or one connection)."""
         self._pooled = hasattr(conn, "getconn") and self.pipe is None
         if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
-            self.lock = _NoLock()  # type: ignore[assignment]
+            self.lock = _NoLock()
         self._notice = WaitNotice()
 
     def _cursor(self, *, pipeline: bool = False) -> Any:
         if self._pooled:
-            return PooledCursor(self.conn, pipeline, self.supports_pipeline)
-        return saver_cursor(PostgresSaver, self, pipeline=pipeline)
+            return self._pooled_cursor(self.conn, pipeline, self.supports_pipeline)
+        return saver_cursor(self._saver, self, pipeline=pipeline)
+
+    def _before(self, config: RunnableConfig | None) -> None:
+        self._notice(self.conn, self.database)
+        if config is not None:
+            _refuse_if_lost(self.database, config)
+
+
+class RetryingPostgresSaver(_OnPool, PostgresSaver):
+    """``PostgresSaver`` on a pool; broken-connection reads and writes are retried."""
+
+    _saver = PostgresSaver
+    _pooled_cursor = PooledCursor
+
+    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(conn, *args, **kwargs)
+        self._on(conn)
 
     def _retry(
         self, once: Callable[..., T], args: tuple[Any, ...], config: RunnableConfig | None
     ) -> T:
-        self._notice(self.conn, self.database)
-        if config is not None:
-            _refuse_if_lost(self.database, config)
+        self._before(config)
         return retry_broken(
             once,
             self,
@@ -160,27 +182,20 @@ class RetryingPostgresSaver(PostgresSaver):
         self._retry(PostgresSaver.delete_thread, (thread_id,), None)
 
 
-class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
+class RetryingAsyncPostgresSaver(_OnPool, AsyncPostgresSaver):
     """``AsyncPostgresSaver`` on a pool; broken-connection reads and writes are retried.
 
     ``lock_session`` holds its runs' thread locks on one async connection of its own
     (``alock_session``), closed with the saver.
     """
 
-    database = "postgres"
     lock_session: AsyncLockSession | None = None
+    _saver = AsyncPostgresSaver
+    _pooled_cursor = AsyncPooledCursor
 
     def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(conn, *args, **kwargs)
-        self._pooled = hasattr(conn, "getconn") and self.pipe is None
-        if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
-            self.lock = _NoLock()  # type: ignore[assignment]
-        self._notice = WaitNotice()
-
-    def _cursor(self, *, pipeline: bool = False) -> Any:
-        if self._pooled:
-            return AsyncPooledCursor(self.conn, pipeline, self.supports_pipeline)
-        return saver_cursor(AsyncPostgresSaver, self, pipeline=pipeline)
+        self._on(conn)
 
     def _aretry(
         self,
@@ -191,9 +206,7 @@ class RetryingAsyncPostgresSaver(AsyncPostgresSaver):
         # ``once(self, *args)``, not a closure, and no coroutine of its own here: a
         # statement waiting for a connection keeps fewer objects alive (thousands wait at
         # once with many runs in flight).
-        self._notice(self.conn, self.database)
-        if config is not None:
-            _refuse_if_lost(self.database, config)
+        self._before(config)
         return aretry_broken(
             once,
             self,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from langgraph.errors import GraphDrained
 
 from langgraph_runner._db.pool import DatabaseUnavailableError
+from langgraph_runner._internal.value_enum import ValueEnum
 from langgraph_runner._records.exceptions import NodeAbortedError
 from langgraph_runner._records.sanitize import sanitize_message
 
@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(ValueEnum):
     """How a run ended (``RunResult.status``) or where a thread stands (``RunReport.status``).
 
     ``run``/``arun`` end a run ``completed``, ``interrupted``, ``failed`` or ``cancelled``
@@ -39,9 +39,6 @@ class RunStatus(str, enum.Enum):
     CANCELLED = "cancelled"
     RUNNING = "running"
     ABANDONED = "abandoned"
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 def row_reason(status: str, reason: str | None, error: BaseException | None) -> str | None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from langgraph_runner._db.connection import where_in
+from langgraph_runner._db.connection import rows_creating, where_in
 from langgraph_runner._runs.run_store import RunStore
 
 __all__ = [
@@ -55,11 +55,7 @@ Times = Mapping[tuple[str, int], tuple[float, float | None]]
 
 
 def _run(store: RunStore, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    try:
-        return store.sql.run(sql, params)[1]
-    except Exception:  # no table yet (a new database): create it and try once more
-        store.sql.setup(_DDL, TIMES_TABLE)
-        return store.sql.run(sql, params)[1]
+    return rows_creating(store.sql, _DDL, TIMES_TABLE, sql, params)
 
 
 def save_times(store: RunStore, run_id: str, times: Times) -> None:

@@ -141,6 +141,25 @@ class FlakyNode:
             return self._cond.wait_for(lambda: self.running == 0, timeout)
 
 
+class _Call:
+    """One call of a ``FlakyNode``, counted while its ``with`` block runs; the block sets
+    ``outcome`` (``"completed"``, ``"aborted"``) as it gets there."""
+
+    __slots__ = ("node", "number", "outcome")
+
+    def __init__(self, node: FlakyNode) -> None:
+        self.node = node
+        self.number = 0
+        self.outcome: str | None = None
+
+    def __enter__(self) -> _Call:
+        self.number = self.node._enter()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.node._leave(self.outcome)
+
+
 def _result(result: _Result, state: Any) -> Any:
     return result(state) if callable(result) else result
 
@@ -159,15 +178,11 @@ class _FailTimes(FlakyNode):
         self.n, self.exc, self.result = n, exc, result
 
     def __call__(self, state: Any) -> Any:
-        call = self._enter()
-        outcome = None
-        try:
-            if call <= self.n:
-                raise _make_exc(self.exc, call)
-            outcome = "completed"
+        with _Call(self) as call:
+            if call.number <= self.n:
+                raise _make_exc(self.exc, call.number)
+            call.outcome = "completed"
             return _result(self.result, state)
-        finally:
-            self._leave(outcome)
 
 
 class _AsyncFailTimes(_FailTimes):
@@ -209,47 +224,43 @@ class _Hang(FlakyNode):
         super().__init__(name)
         self.seconds, self.result, self.honour_abort = seconds, result, honour_abort
 
+    def _signal(self) -> Any:
+        """The attempt's abort signal, if the call honours it."""
+        ctx = _get_node_context()
+        return ctx.abort_signal if ctx is not None and self.honour_abort else None
+
     def __call__(self, state: Any) -> Any:
-        self._enter()
-        outcome = None
-        try:
-            ctx = _get_node_context()
-            signal = ctx.abort_signal if ctx is not None and self.honour_abort else None
+        with _Call(self) as call:
+            signal = self._signal()
             if signal is None:
                 time.sleep(self.seconds)
             elif signal.wait_sync(self.seconds):
-                outcome = "aborted"
+                call.outcome = "aborted"
                 signal.throw_if_aborted()
-            outcome = "completed"
+            call.outcome = "completed"
             return _result(self.result, state)
-        finally:
-            self._leave(outcome)
 
 
 class _AsyncHang(_Hang):
     async def __call__(self, state: Any) -> Any:
-        self._enter()
-        outcome = None
-        try:
-            ctx = _get_node_context()
-            signal = ctx.abort_signal if ctx is not None and self.honour_abort else None
-            if signal is None:
-                await asyncio.sleep(self.seconds)
-            else:
-                try:
-                    await asyncio.wait_for(signal.wait(), self.seconds)
-                except asyncio.TimeoutError:
-                    pass
+        with _Call(self) as call:
+            try:
+                signal = self._signal()
+                if signal is None:
+                    await asyncio.sleep(self.seconds)
                 else:
-                    outcome = "aborted"
-                    signal.throw_if_aborted()
-            outcome = "completed"
-            return _result(self.result, state)
-        except asyncio.CancelledError:
-            outcome = "aborted" if self.honour_abort else None
-            raise
-        finally:
-            self._leave(outcome)
+                    try:
+                        await asyncio.wait_for(signal.wait(), self.seconds)
+                    except asyncio.TimeoutError:
+                        pass
+                    else:
+                        call.outcome = "aborted"
+                        signal.throw_if_aborted()
+                call.outcome = "completed"
+                return _result(self.result, state)
+            except asyncio.CancelledError:
+                call.outcome = "aborted" if self.honour_abort else None
+                raise
 
 
 def hang(
