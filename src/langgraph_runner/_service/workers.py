@@ -163,6 +163,7 @@ class Workers:
         follow: Mapping[str, Any] | None = None,
         stored_thread: str | None = None,
         trace_context: Mapping[str, str] | None = None,
+        run_id: str | None = None,
     ) -> Pending:
         """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once.
 
@@ -174,9 +175,10 @@ class Workers:
         ``interrupt()``, ``{"kind": "retry"}`` re-runs its blocked nodes (a failure
         recorded in the state) or else runs on from its last checkpoint.
         ``trace_context`` (W3C ``traceparent``/``tracestate``) is kept with the run: the
-        worker that executes it (or resumes it) continues that trace.
+        worker that executes it (or resumes it) continues that trace. ``run_id``: the
+        run's id, if the caller named it first (default: a new one).
         """
-        run_id = str(uuid.uuid4())
+        run_id = run_id or str(uuid.uuid4())
         plain: dict[str, Any] | None = dict(follow) if follow is not None else None
         if change is not None:
             plain = {"inputs": dict(change.inputs), "versions": dict(change.versions)}
