@@ -193,6 +193,17 @@ class ScheduleStore:
             for r in rows
         ]
 
+    def purge(self, queue: str) -> int:
+        """Delete every schedule of ``queue`` and the record of what they fired (their
+        runs stay); how many schedules went."""
+        self._sql.run(
+            f"DELETE FROM {FIRED_TABLE} WHERE schedule_id IN"
+            f" (SELECT schedule_id FROM {SCHEDULES_TABLE} WHERE queue = ?)",
+            (queue,),
+        )
+        count, _ = self._sql.run(f"DELETE FROM {SCHEDULES_TABLE} WHERE queue = ?", (queue,))
+        return max(count, 0)
+
     def forget(self, schedule_id: str) -> None:
         """Delete the record of the runs a schedule fired (its runs stay)."""
         self._sql.run(f"DELETE FROM {FIRED_TABLE} WHERE schedule_id = ?", (schedule_id,))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 import time
 import uuid
@@ -22,7 +23,7 @@ from typing import Annotated, Any
 
 from croniter import croniter
 from fastapi import FastAPI, Path, Query, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
@@ -33,6 +34,7 @@ from langgraph_runner._service.schemas import StorableInput
 from langgraph_runner._service.webhooks import Dispatcher
 
 __all__ = [
+    "CRON_PATTERN",
     "MAX_SCHEDULES",
     "SCHEDULE_POLL",
     "ScheduleBody",
@@ -49,6 +51,32 @@ SCHEDULE_POLL = 1.0
 MAX_SCHEDULES = 1000
 """Schedules one tenant may have on one queue."""
 MAX_CRON = 200
+
+
+def _field(number: str) -> str:
+    item = rf"(\*|{number}(-{number})?)(/[1-9][0-9]?)?"
+    return rf"{item}(,{item})*"
+
+
+CRON_PATTERN = (
+    r"^(@(yearly|annually|monthly|weekly|daily|hourly)|"
+    + " ".join(
+        _field(n)
+        for n in (
+            r"[0-5]?[0-9]",
+            r"(1?[0-9]|2[0-3])",
+            r"([1-9]|[12][0-9]|3[01])",
+            r"([1-9]|1[0-2])",
+            "[0-7]",
+        )
+    )
+    + ")$"
+)
+"""What ``cron`` may be, as a pattern of the OpenAPI document: five fields (minute 0-59,
+hour 0-23, day of month 1-31, month 1-12, day of week 0-7, Sunday 0 or 7), each ``*``, a
+number or a range, with an optional ``/step``, or a comma-separated list of those; or an
+alias (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``, ``@yearly``)."""
+_CRON = re.compile(CRON_PATTERN)
 _NAMESPACE = uuid.UUID("6b1f0d5e-4f0a-4c59-9a55-2b8d0c5e7a11")  # a tick's run id
 _log = logging.getLogger("langgraph_runner.service")
 
@@ -63,18 +91,20 @@ def next_tick(cron: str, after: float) -> float:
     return float(croniter(cron, start).get_next(float))
 
 
-def check_cron(cron: str) -> str:
-    """``cron`` if it is five fields (or an ``@hourly``-like alias) that fire at some time.
+def check_cron(cron: object) -> str:
+    """``cron`` if it matches ``CRON_PATTERN`` and fires at some time (not on February 30).
 
     Raises:
         ValueError: Why not, naming ``cron``.
     """
+    if not isinstance(cron, str):
+        raise ValueError("cron: must be a string")
     if len(cron) > MAX_CRON:
         raise ValueError(f"cron: at most {MAX_CRON} characters, got {len(cron)}")
-    fields = cron.split()
-    if not (len(fields) == 5 or (len(fields) == 1 and cron.startswith("@"))):
+    if _CRON.fullmatch(cron) is None:
         raise ValueError(
-            f"cron: five fields (minute hour day month weekday) expected, got {shown(cron)}"
+            "cron: five fields (minute hour day-of-month month day-of-week: numbers, *, "
+            f"ranges, lists, /steps) or an alias like @hourly expected, got {shown(cron)}"
         )
     if not croniter.is_valid(cron):
         raise ValueError(f"cron: not a cron expression: {shown(cron)}")
@@ -96,7 +126,11 @@ class ScheduleCreate(BaseModel):
         pattern=SAFE_TEXT,
         description="A workflow name from GET /workflows.",
     )
-    cron: Annotated[str, AfterValidator(check_cron)] = Field(
+    cron: Annotated[
+        str,
+        BeforeValidator(check_cron),
+        WithJsonSchema({"type": "string", "pattern": CRON_PATTERN, "maxLength": MAX_CRON}),
+    ] = Field(
         description="Five fields, UTC: minute hour day-of-month month day-of-week "
         "(e.g. '*/15 * * * *'), or an alias such as '@hourly'."
     )
