@@ -3,7 +3,8 @@
 ``ui_router()`` adds ``GET /ui`` (the tenant's runs, newest first, kept live by
 polling ``GET /runs``) and ``GET /ui/runs/{run_id}`` (the run's graph drawn from the
 workflow's real edges with each step's status and own duration, a timeline, causes in
-full, budgets, artifacts, Cancel and Rebuild), plus their script and style files. The
+full, budgets, artifacts, Cancel and Rebuild, the run's webhook deliveries) and
+``GET /ui/schedules`` (the tenant's schedules), plus their script and style files. The
 files ship inside the package (``_service/static``): no JavaScript toolchain, ``pip``
 alone installs them.
 
@@ -34,6 +35,8 @@ _TYPES = {
     "graph.js": "text/javascript; charset=utf-8",
     "runs.js": "text/javascript; charset=utf-8",
     "run.js": "text/javascript; charset=utf-8",
+    "schedules.js": "text/javascript; charset=utf-8",
+    "webhooks.js": "text/javascript; charset=utf-8",
 }
 _HEADERS = {
     # Scripts and styles only from this app; no inline script can run even if some
@@ -82,7 +85,8 @@ def ui_router() -> APIRouter:
     """The browser UI's routes (kept out of the OpenAPI document).
 
     Returns:
-        A router with ``GET /ui``, ``GET /ui/runs/{run_id}`` and ``GET /ui/static/{name}``.
+        A router with ``GET /ui``, ``GET /ui/runs/{run_id}``, ``GET /ui/schedules`` and
+        ``GET /ui/static/{name}``.
     """
     router = APIRouter(include_in_schema=False)
 
@@ -95,6 +99,11 @@ def ui_router() -> APIRouter:
     def run_page(request: Request, run_id: str) -> HTMLResponse:
         """One run's page (its script reads the run id from the address)."""
         return _page(request, "run.html")
+
+    @router.get("/ui/schedules", response_class=HTMLResponse)
+    def schedules_page(request: Request) -> HTMLResponse:
+        """The tenant's schedules."""
+        return _page(request, "schedules.html")
 
     @router.get("/ui/static/{name}")
     def static(name: str) -> Response:
