@@ -21,47 +21,17 @@ pytest.importorskip("fastapi")
 pytest.importorskip("croniter")
 
 from fastapi.testclient import TestClient
-from langgraph.graph import END, START, StateGraph
-from typing_extensions import TypedDict
 
 from langgraph_runner.runs import open_checkpointer
-from langgraph_runner.service import create_app
+from tests.service.hook_helpers import T0, Clock, database, started
 
 A = {"X-API-Key": "key-a"}
 B = {"X-API-Key": "key-b"}
-T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC: on a 5-minute tick
-
-
-class State(TypedDict, total=False):
-    title: str
-
-
-class Clock:
-    """A clock the test moves, shared by every app of a test."""
-
-    def __init__(self) -> None:
-        self.now = T0 + 1
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _graph() -> Any:
-    g = StateGraph(State)
-    g.add_node("fetch", lambda s: {"title": str(s.get("title", "")) + "!"})
-    g.add_edge(START, "fetch")
-    g.add_edge("fetch", END)
-    return g.compile()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'runs.db'}"
-    pytest.importorskip("langgraph.checkpoint.postgres")
-    from tests.services import postgres_url
-
-    return postgres_url()
+    return database(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -73,16 +43,8 @@ def make(url: str) -> Iterator[Callable[..., TestClient]]:
     with open_checkpointer(url) as saver:
 
         def build(queue: str, clock: Clock, workers: int = 1) -> TestClient:
-            app = create_app(
-                workflows={"build": _graph()},
-                checkpointer=saver,
-                api_keys={"key-a": f"a-{uid}", "key-b": f"b-{uid}"},
-                workers=workers,
-                queue=queue,
-            )
-            app.state.scheduler.clock = clock
-            client = TestClient(app)
-            client.__enter__()
+            client = started(saver, uid, queue, workers=workers)
+            client.app.state.scheduler.clock = clock  # type: ignore[attr-defined]
             clients.append(client)
             return client
 

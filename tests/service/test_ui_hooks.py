@@ -1,5 +1,6 @@
-"""Tests for the browser UI's schedules page and a run's webhook section, in Debian's
-chromium (playwright), against the app served by uvicorn with a real webhook receiver.
+"""Tests for the browser UI's schedules section (on the runs page) and a run's webhook
+section, in Debian's chromium (playwright), against the app served by uvicorn with a real
+webhook receiver.
 
 The tests wait for what the page shows (its own text), never for a fixed time; the
 screenshots are read back (their size, a pixel of the page) to check what was drawn.
@@ -78,9 +79,7 @@ def _page(chrome: Any, width: int) -> Any:
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_the_schedules_page_lists_the_tenants_schedules(
-    chrome: Any, site: Site, width: int
-) -> None:
+def test_the_runs_page_lists_the_tenants_schedules(chrome: Any, site: Site, width: int) -> None:
     """Each schedule shows its workflow, cron, next run and count, with no overflow;
     Delete removes it (from the API too)."""
     made = [
@@ -89,7 +88,7 @@ def test_the_schedules_page_lists_the_tenants_schedules(
     ]
     page = _page(chrome, width)
     try:
-        page.goto(f"{site.base}/ui/schedules")
+        page.goto(f"{site.base}/ui")
         for s in made:
             page.wait_for_selector(f'tr[data-schedule="{s["schedule_id"]}"]')
         rows = page.locator("#schedules tbody tr")

@@ -22,12 +22,11 @@ import pytest
 pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
-from langgraph.graph import END, START, StateGraph
-from typing_extensions import TypedDict
 
 from langgraph_runner import RetryConfig
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
+from tests.service.hook_helpers import Clock, database, one_step, started
 from tests.service.webhook_receiver import receiver, signature_ok
 
 A = {"X-API-Key": "key-a"}
@@ -35,36 +34,9 @@ B = {"X-API-Key": "key-b"}
 SECRET = b"whsec-test-0123456789abcdef"
 
 
-class State(TypedDict, total=False):
-    title: str
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _graph() -> Any:
-    g = StateGraph(State)
-    g.add_node("fetch", lambda s: {"title": str(s.get("title", "")) + "!"})
-    g.add_edge(START, "fetch")
-    g.add_edge("fetch", END)
-    return g.compile()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'runs.db'}"
-    pytest.importorskip("langgraph.checkpoint.postgres")
-    from tests.services import postgres_url
-
-    return postgres_url()
+    return database(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -78,17 +50,8 @@ def make(url: str) -> Iterator[Callable[..., TestClient]]:
             options.setdefault("webhook_secret", SECRET)
             retry = RetryConfig(max_attempts=3, initial_interval=1, jitter=0)
             options.setdefault("webhook_retry", retry)
-            app = create_app(
-                workflows={"build": _graph()},
-                checkpointer=saver,
-                api_keys={"key-a": f"a-{uid}", "key-b": f"b-{uid}"},
-                workers=1,
-                queue=uid,
-                **options,
-            )
-            app.state.webhooks.clock = Clock()
-            client = TestClient(app)
-            client.__enter__()
+            client = started(saver, uid, uid, workers=1, **options)
+            client.app.state.webhooks.clock = Clock()  # type: ignore[attr-defined]
             clients.append(client)
             return client
 
@@ -302,5 +265,5 @@ def test_bad_webhook_options_fail_at_create_app(
         pytest.raises((ValueError, TypeError), match=message),
     ):
         create_app(
-            workflows={"build": _graph()}, checkpointer=saver, api_keys={"k": "t"}, **options
+            workflows={"build": one_step()}, checkpointer=saver, api_keys={"k": "t"}, **options
         )

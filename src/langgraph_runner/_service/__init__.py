@@ -10,6 +10,7 @@ Modules::
     guards    what every request passes first: a body limit, clean ids, storable input
     app       create_app: the FastAPI app, its options, auth and error handlers
     follow_up POST /runs/{id}/resume and /retry: continue a run on its thread
+    ticker    Ticker: a background thread making one pass every interval (webhooks, schedules)
     outbox    the webhook outbox: a row per run with a webhook, a row per delivery attempt
     webhooks  the webhook dispatcher (signed, retried, at least once) and GET /runs/{id}/webhooks
     schedule_store the schedules table: a tick claimed once, next_run_at moved by compare-and-set

@@ -215,19 +215,8 @@ def _at(row: Any, index: int, name: str) -> Any:
 
 def _schedule(row: Any) -> Schedule:
     names = [c.strip() for c in _COLUMNS.split(",")]
-    v = {n: _at(row, i, n) for i, n in enumerate(names)}
-    return Schedule(
-        schedule_id=str(v["schedule_id"]),
-        tenant=None if v["tenant"] is None else str(v["tenant"]),
-        queue=str(v["queue"]),
-        workflow=str(v["workflow"]),
-        cron=str(v["cron"]),
-        input=None if v["input"] is None else json.loads(v["input"]),
-        thread_id=None if v["thread_id"] is None else str(v["thread_id"]),
-        webhook=None if v["webhook"] is None else str(v["webhook"]),
-        created_at=float(v["created_at"]),
-        next_run_at=float(v["next_run_at"]),
-        last_run_id=None if v["last_run_id"] is None else str(v["last_run_id"]),
-        last_run_at=None if v["last_run_at"] is None else float(v["last_run_at"]),
-        fired=int(v["fired"] or 0),
-    )
+    found = {n: _at(row, i, n) for i, n in enumerate(names)}
+    # Text columns come back as str and DOUBLE PRECISION as float from both databases.
+    found["input"] = None if found["input"] is None else json.loads(found["input"])
+    found["fired"] = int(found["fired"] or 0)
+    return Schedule(**found)

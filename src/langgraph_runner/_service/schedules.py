@@ -13,9 +13,7 @@ The clock is ``Scheduler.clock`` (tests replace it: no test waits for a minute).
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
-import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -23,14 +21,15 @@ from typing import Annotated, Any
 
 from croniter import croniter
 from fastapi import FastAPI, Path, Query, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
-from langgraph_runner._service.outbox import WebhookUrl, shown_url
+from langgraph_runner._service.outbox import shown_url
 from langgraph_runner._service.routes import Ctx, store_of
 from langgraph_runner._service.schedule_store import Schedule, ScheduleStore
-from langgraph_runner._service.schemas import StorableInput
+from langgraph_runner._service.schemas import RunCreate
+from langgraph_runner._service.ticker import Ticker
 from langgraph_runner._service.webhooks import Dispatcher
 
 __all__ = [
@@ -78,7 +77,6 @@ number or a range, with an optional ``/step``, or a comma-separated list of thos
 alias (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``, ``@yearly``)."""
 _CRON = re.compile(CRON_PATTERN)
 _NAMESPACE = uuid.UUID("6b1f0d5e-4f0a-4c59-9a55-2b8d0c5e7a11")  # a tick's run id
-_log = logging.getLogger("langgraph_runner.service")
 
 ScheduleId = Annotated[
     str, Path(max_length=MAX_ID, pattern=SAFE_TEXT, description="A schedule's id.")
@@ -115,17 +113,11 @@ def check_cron(cron: object) -> str:
     return cron
 
 
-class ScheduleCreate(BaseModel):
-    """``POST /schedules``: run a workflow on an input at each tick of a cron expression."""
+class ScheduleCreate(RunCreate):
+    """``POST /schedules``: run a workflow on an input at each tick of a cron expression
+    (``thread_id``: every run on that thread, default a new one per run; ``webhook``: the
+    runs' webhook, default the app's)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    workflow: str = Field(
-        min_length=1,
-        max_length=MAX_ID,
-        pattern=SAFE_TEXT,
-        description="A workflow name from GET /workflows.",
-    )
     cron: Annotated[
         str,
         BeforeValidator(check_cron),
@@ -133,17 +125,6 @@ class ScheduleCreate(BaseModel):
     ] = Field(
         description="Five fields, UTC: minute hour day-of-month month day-of-week "
         "(e.g. '*/15 * * * *'), or an alias such as '@hourly'."
-    )
-    input: StorableInput = Field(default_factory=dict, description="Each run's input.")
-    thread_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=200,
-        pattern=SAFE_TEXT,
-        description="Every run on this thread (default: a new thread per run).",
-    )
-    webhook: WebhookUrl | None = Field(
-        default=None, description="Where each run's end is posted (default: the app's)."
     )
 
 
@@ -182,7 +163,7 @@ class ScheduleList(BaseModel):
     schedules: list[ScheduleBody]
 
 
-class Scheduler:
+class Scheduler(Ticker):
     """A process's scheduler (see the module docstring).
 
     Args:
@@ -200,27 +181,20 @@ class Scheduler:
         interval: float = SCHEDULE_POLL,
         clock: Any = time.time,
     ) -> None:
+        super().__init__("lgr-scheduler", interval, clock)
         self._ctx = ctx
         self.dispatcher = dispatcher
-        self.interval = interval
-        self.clock = clock
         self.store = ScheduleStore(ctx.saver)
         self.queue = ctx.pool.queue.queue
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start the thread that fires due ticks (once)."""
-        if self._thread is None and not self._stop.is_set():
-            self._thread = threading.Thread(target=self._loop, name="lgr-scheduler", daemon=True)
-            self._thread.start()
 
     def close(self) -> None:
         """Stop firing and let go of the database."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self.stop()
         self.store.close()
+
+    def step(self) -> list[str]:
+        """One pass (``tick``)."""
+        return self.tick()
 
     def tick(self) -> list[str]:
         """One pass: fire every due tick of this queue's schedules; the runs this process
@@ -238,14 +212,6 @@ class Scheduler:
                 after = float("inf")
             self.store.advance(schedule, after, run_id, now)
         return queued
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # the database is down: the next pass tries again
-                _log.exception("schedules: a pass failed")
-            self._stop.wait(self.interval)
 
     def _lost(self, run_id: str) -> bool:
         """Whether a tick another process claimed never queued its run (it stopped)."""
@@ -277,20 +243,13 @@ class Scheduler:
 
 def _body(schedule: Schedule, scheduler: Scheduler, *, runs: bool = False) -> ScheduleBody:
     fired = scheduler.store.fired(schedule.schedule_id) if runs else []
-    return ScheduleBody(
-        schedule_id=schedule.schedule_id,
-        workflow=schedule.workflow,
-        cron=schedule.cron,
+    fields = dataclasses.asdict(schedule)  # its tenant and queue are not shown
+    fields.update(
         input=schedule.input or {},
-        thread_id=schedule.thread_id,
         webhook=None if schedule.webhook is None else shown_url(schedule.webhook),
-        created_at=schedule.created_at,
-        next_run_at=schedule.next_run_at,
-        last_run_id=schedule.last_run_id,
-        last_run_at=schedule.last_run_at,
-        fired=schedule.fired,
         runs=[ScheduledRunBody(**dataclasses.asdict(f)) for f in fired],
     )
+    return ScheduleBody(**fields)
 
 
 def add_schedule_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any, scheduler: Scheduler) -> None:

@@ -1,10 +1,10 @@
 """The browser UI: the runs list and a run's page, served by the runs service itself.
 
 ``ui_router()`` adds ``GET /ui`` (the tenant's runs, newest first, kept live by
-polling ``GET /runs``) and ``GET /ui/runs/{run_id}`` (the run's graph drawn from the
+polling ``GET /runs``, and its schedules) and ``GET /ui/runs/{run_id}`` (the run's graph drawn from the
 workflow's real edges with each step's status and own duration, a timeline, causes in
-full, budgets, artifacts, Cancel and Rebuild, the run's webhook deliveries) and
-``GET /ui/schedules`` (the tenant's schedules), plus their script and style files. The
+full, budgets, artifacts, Cancel and Rebuild, the run's webhook deliveries), plus
+their script and style files. The
 files ship inside the package (``_service/static``): no JavaScript toolchain, ``pip``
 alone installs them.
 
@@ -85,8 +85,7 @@ def ui_router() -> APIRouter:
     """The browser UI's routes (kept out of the OpenAPI document).
 
     Returns:
-        A router with ``GET /ui``, ``GET /ui/runs/{run_id}``, ``GET /ui/schedules`` and
-        ``GET /ui/static/{name}``.
+        A router with ``GET /ui``, ``GET /ui/runs/{run_id}`` and ``GET /ui/static/{name}``.
     """
     router = APIRouter(include_in_schema=False)
 
@@ -99,11 +98,6 @@ def ui_router() -> APIRouter:
     def run_page(request: Request, run_id: str) -> HTMLResponse:
         """One run's page (its script reads the run id from the address)."""
         return _page(request, "run.html")
-
-    @router.get("/ui/schedules", response_class=HTMLResponse)
-    def schedules_page(request: Request) -> HTMLResponse:
-        """The tenant's schedules."""
-        return _page(request, "schedules.html")
 
     @router.get("/ui/static/{name}")
     def static(name: str) -> Response:

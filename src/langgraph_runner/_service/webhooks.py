@@ -29,8 +29,6 @@ import base64
 import dataclasses
 import hashlib
 import hmac
-import logging
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -58,6 +56,7 @@ from langgraph_runner._service.outbox import (
     shown_url,
 )
 from langgraph_runner._service.routes import Ctx, RunId, _summary, run_row, store_of
+from langgraph_runner._service.ticker import Ticker
 
 __all__ = [
     "DEFAULT_WEBHOOK_RETRY",
@@ -82,7 +81,6 @@ DEFAULT_WEBHOOK_RETRY = RetryConfig(
 _LEASE_SLACK = 30.0  # seconds a claim outlasts the request's timeout
 _BATCH = 50  # deliveries at most per pass, so a pass also fires new ones
 _READ_AT_MOST = 64 * 1024  # bytes of a receiver's answer read (and dropped)
-_log = logging.getLogger("langgraph_runner.service")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -180,7 +178,7 @@ def http_post(
     return code, None if 200 <= code < 300 else f"HTTP {code}"
 
 
-class Dispatcher:
+class Dispatcher(Ticker):
     """A process's webhook deliveries (see the module docstring).
 
     Args:
@@ -200,14 +198,11 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         post: Post = http_post,
     ) -> None:
+        super().__init__("lgr-webhooks", interval, clock)
         self._ctx = ctx
         self.settings = settings
-        self.interval = interval
-        self.clock = clock
         self._post = post
         self.outbox = Outbox(ctx.saver, owner=owner())
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lease = settings.timeout + _LEASE_SLACK
 
     def subscribe(self, run_id: str, tenant: str | None, url: str | None) -> None:
@@ -225,17 +220,9 @@ class Dispatcher:
             )
         self.outbox.subscribe(run_id, tenant, target, self.clock())
 
-    def start(self) -> None:
-        """Start the thread that delivers (once)."""
-        if self._thread is None and not self._stop.is_set():
-            self._thread = threading.Thread(target=self._loop, name="lgr-webhooks", daemon=True)
-            self._thread.start()
-
     def close(self) -> None:
         """Stop delivering (a delivery under way finishes) and let go of the database."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self.stop()
         self.outbox.close()
 
     def step(self) -> int:
@@ -251,14 +238,6 @@ class Dispatcher:
             self._deliver(hook)
             posted += 1
         return posted
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except Exception:  # the database is down: the next pass tries again
-                _log.exception("webhooks: a pass over the outbox failed")
-            self._stop.wait(self.interval)
 
     def _payload(self, run_id: str, tenant: str | None, status: str) -> str:
         """The run's summary as ``GET /runs/{id}`` shows it (the queue's, if the run never

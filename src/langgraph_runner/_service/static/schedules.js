@@ -1,12 +1,19 @@
-/* The schedules page: the tenant's schedules, their next tick and last run, kept live by
- * polling; Delete stops a schedule (the runs it fired stay). */
+/* The runs page, schedules section: the tenant's schedules, their next tick and last run,
+ * kept live by polling; Delete stops a schedule (the runs it fired stay). */
 "use strict";
 
 (() => {
-  const { el, api, when, say, fill, root } = LGR;
+  const { el, api, when, fill, root } = LGR;
+  const KEY = "langgraph-runner.api-key";
   const POLL_MS = 2000;
   const table = document.getElementById("schedules");
   let timer = null;
+
+  function say(text, ok) {
+    const p = document.getElementById("schedules-message");
+    p.textContent = text || "";
+    p.classList.toggle("ok", !!ok);
+  }
 
   function runLink(runId) {
     if (!runId) return "";
@@ -26,7 +33,7 @@
   async function fetchDelete(id) {
     const response = await fetch(root + "/schedules/" + encodeURIComponent(id), {
       method: "DELETE",
-      headers: { "X-API-Key": sessionStorage.getItem("langgraph-runner.api-key") || "" },
+      headers: { "X-API-Key": sessionStorage.getItem(KEY) || "" },
     });
     if (!response.ok && response.status !== 404) throw new Error("delete answered " + response.status);
   }
@@ -49,7 +56,7 @@
     try {
       const page = await api("/schedules");
       fill(table, page.schedules.map(row));
-      document.getElementById("empty").hidden = page.schedules.length > 0;
+      document.getElementById("schedules-empty").hidden = page.schedules.length > 0;
     } catch (error) {
       if (error.status === 401) return; // the key form is shown again
       say(String(error.message || error));
@@ -57,5 +64,7 @@
     timer = setTimeout(refresh, POLL_MS);
   }
 
-  LGR.withKey(refresh);
+  // runs.js asks for the key; this section starts once there is one.
+  if (sessionStorage.getItem(KEY)) refresh();
+  else document.getElementById("key-form").addEventListener("submit", () => setTimeout(refresh, 0));
 })();
