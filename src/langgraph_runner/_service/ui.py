@@ -1,8 +1,8 @@
 """The browser UI: the runs list and a run's page, served by the runs service itself.
 
 ``ui_router()`` adds ``GET /ui`` (the tenant's runs, newest first, kept live by
-polling ``GET /runs``, and its schedules) and ``GET /ui/runs/{run_id}`` (the run's graph drawn from the
-workflow's real edges with each step's status and own duration, a timeline, causes in
+polling ``GET /runs``, and its schedules) and ``GET /ui/runs/{run_id}`` (the run's graph
+drawn from the workflow's real edges with each step's status and own duration, a timeline, causes in
 full, budgets, artifacts, Cancel and Rebuild, the run's webhook deliveries), plus
 their script and style files. The
 files ship inside the package (``_service/static``): no JavaScript toolchain, ``pip``
