@@ -24,6 +24,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
 from langgraph_runner import RetryConfig
+from langgraph_runner._service.outbox import Attempt, Outbox
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from tests.service.hook_helpers import Clock, database, one_step, started
@@ -50,7 +51,8 @@ def make(url: str) -> Iterator[Callable[..., TestClient]]:
             options.setdefault("webhook_secret", SECRET)
             retry = RetryConfig(max_attempts=3, initial_interval=1, jitter=0)
             options.setdefault("webhook_retry", retry)
-            client = started(saver, uid, uid, workers=1, **options)
+            options.setdefault("workers", 1)
+            client = started(saver, uid, options.pop("queue", uid), **options)
             client.app.state.webhooks.clock = Clock()  # type: ignore[attr-defined]
             clients.append(client)
             return client
@@ -267,3 +269,81 @@ def test_bad_webhook_options_fail_at_create_app(
         create_app(
             workflows={"build": one_step()}, checkpointer=saver, api_keys={"k": "t"}, **options
         )
+
+
+def test_a_run_cancelled_before_it_started_is_delivered_cancelled(
+    make: Callable[..., TestClient],
+) -> None:
+    """Any end is delivered: a queued run cancelled before a worker took it."""
+    c = make(workers=0)
+    with receiver() as rec:
+        r = c.post("/runs", json={"workflow": "build", "webhook": rec.url}, headers=A)
+        run_id = r.json()["run_id"]
+        assert _hooks(c, run_id)["state"] == "waiting"
+        assert c.post(f"/runs/{run_id}/cancel", headers=A).status_code == 202
+        _until(c, run_id, lambda h: h["state"] == "delivered")
+        [got] = rec.wait_for(1)
+    assert json.loads(got.body)["run"]["status"] == "cancelled"
+
+
+def test_two_processes_deliver_each_run_end_once(make: Callable[..., TestClient]) -> None:
+    """Two apps on one queue and database pass over the outbox at the same moments: each
+    run's end is fired by one and posted once (claims are exclusive)."""
+    with receiver() as rec:
+        first = make()
+        queue = first.app.state.workers.queue.queue  # type: ignore[attr-defined]
+        second = make(queue=queue, workers=0)
+        second.app.state.webhooks.clock = _clock(first)  # type: ignore[attr-defined]
+        runs = [_run(first, webhook=rec.url)["run_id"] for _ in range(5)]
+        dispatchers = [c.app.state.webhooks for c in (first, second)]  # type: ignore[attr-defined]
+        barrier = threading.Barrier(4)
+
+        def passes(d: Any) -> None:
+            barrier.wait(30)
+            for _ in range(5):
+                d.step()
+
+        threads = [threading.Thread(target=passes, args=(d,)) for d in dispatchers * 2]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for run_id in runs:
+            _until(first, run_id, lambda h: h["state"] == "delivered")
+        got = rec.wait_for(len(runs))
+    keys = sorted(r.headers["Idempotency-Key"] for r in got)
+    assert keys == sorted(f"run-ended:{r}" for r in runs)  # each once, none twice
+    assert all(len(_hooks(first, r)["attempts"]) == 1 for r in runs)
+
+
+def test_a_delivery_whose_process_stopped_is_made_by_another(
+    make: Callable[..., TestClient],
+) -> None:
+    """A process claimed the delivery and stopped: when its lease runs out another posts
+    it; the stopped one's late record changes nothing."""
+    c = make(workers=1)
+    dispatcher: Any = c.app.state.webhooks  # type: ignore[attr-defined]
+    dispatcher.stop()  # this test makes every pass itself
+    with receiver() as rec:
+        run = c.post("/runs", json={"workflow": "build", "webhook": rec.url}, headers=A).json()
+        c.get(f"/runs/{run['run_id']}/wait", params={"timeout": 60}, headers=A)
+        clock = _clock(c)
+        stopped = Outbox(dispatcher._ctx.saver, owner="a-process-that-stopped")
+        try:
+            for run_id, tenant, status in dispatcher.outbox.ended():
+                dispatcher.outbox.fire(run_id, dispatcher._payload(run_id, tenant, status), clock())
+            taken = stopped.claim(clock(), lease=40)
+            assert taken is not None and taken.run_id == run["run_id"]
+            assert dispatcher.step() == 0  # its lease holds
+            clock.now += 41
+            assert dispatcher.step() == 1
+            late = Attempt(
+                attempt=1, at=clock(), url="x", status_code=500, error="late", duration_ms=1
+            )
+            stopped.attempted(taken, late, "pending", clock() + 5)
+        finally:
+            stopped.close()
+        hook = _hooks(c, run["run_id"])
+        assert rec.wait_for(1) and len(rec.got) == 1
+    assert hook["state"] == "delivered"
+    assert [(a["attempt"], a["status_code"]) for a in hook["attempts"]] == [(1, 200)]
