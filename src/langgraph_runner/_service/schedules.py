@@ -266,7 +266,7 @@ def add_schedule_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any, scheduler: Sche
                 422, "webhook: this service has no webhook_secret to sign deliveries", "webhook"
             )
         if store.count(tenant, queue) >= MAX_SCHEDULES:
-            raise _Failure(409, f"at most {MAX_SCHEDULES} schedules per tenant", "cron")
+            raise _Failure(409, f"at most {MAX_SCHEDULES} schedules per tenant")
         now = scheduler.clock()
         schedule = Schedule(
             schedule_id=str(uuid.uuid4()),
