@@ -9,6 +9,9 @@ every assertion is on what the database holds, never on who fired.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -238,3 +241,51 @@ def test_two_processes_fire_each_tick_exactly_once(make: Callable[..., TestClien
     for s in schedules:
         read = second.get(f"/schedules/{s}", headers=A).json()
         assert read["fired"] == ticks and read["next_run_at"] == T0 + 300 * (ticks + 1)
+
+
+def test_two_os_processes_fire_each_tick_exactly_once(url: str) -> None:
+    """Two scheduler processes on one database get every tick at once: each due tick of
+    each schedule is one queued run."""
+    queue = uuid.uuid4().hex
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "tests.service.schedule_process", url, queue]
+    procs = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        with open_checkpointer(url) as saver:
+            client = started(saver, queue, queue, workers=0)
+            sql = client.app.state.workers.queue._sql  # type: ignore[attr-defined]
+            try:
+                client.app.state.scheduler.stop()  # type: ignore[attr-defined]
+                tenant_key = {"X-API-Key": "key-a"}
+                schedules = [_schedule(client, tenant_key)["schedule_id"] for _ in range(4)]
+                ticks = 5
+                for n in range(1, ticks + 1):
+                    for p in procs:
+                        assert p.stdin is not None
+                        p.stdin.write(f"{T0 + 300 * n}\n")
+                        p.stdin.flush()
+                    for p in procs:
+                        assert p.stdout is not None and p.stdout.readline().strip() == "ticked"
+                _, rows = sql.run(
+                    "SELECT COUNT(*) AS n FROM langgraph_runner_queue WHERE queue = ?", (queue,)
+                )
+                queued = int(rows[0]["n"] if isinstance(rows[0], dict) else rows[0][0])
+                fired = [
+                    client.get(f"/schedules/{s}", headers=tenant_key).json()["fired"]
+                    for s in schedules
+                ]
+                assert (queued, fired) == (len(schedules) * ticks, [ticks] * len(schedules))
+            finally:
+                client.app.state.scheduler.store.purge(queue)  # type: ignore[attr-defined]
+                sql.run("DELETE FROM langgraph_runner_queue WHERE queue = ?", (queue,))
+                client.__exit__(None, None, None)
+    finally:
+        for p in procs:
+            if p.stdin is not None:
+                p.stdin.close()
+            p.wait(60)
