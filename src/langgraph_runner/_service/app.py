@@ -33,7 +33,12 @@ from langgraph_runner._service.schemas import (
     ErrorBody,
 )
 from langgraph_runner._service.ui import ui_router
-from langgraph_runner._service.webhooks import Dispatcher, add_webhook_routes, webhook_settings
+from langgraph_runner._service.webhooks import (
+    Dispatcher,
+    WebhookSettings,
+    add_webhook_routes,
+    webhook_settings,
+)
 from langgraph_runner._service.workers import Workers
 
 __all__ = ["create_app"]
@@ -134,9 +139,11 @@ def create_app(
         ValueError: No workflows, no checkpointer, neither ``authenticate`` nor
             ``api_keys``, ``workers`` below 0, an empty ``queue``, or ``lease`` not
             in [1, 3600] seconds, or a ``time_limit`` that is not a positive duration;
-            a ``webhook_url`` that is not http(s) or has no ``webhook_secret``.
+            a ``webhook_url`` that is not http(s) or has no ``webhook_secret``, a
+            ``webhook_secret`` under 16 bytes, a ``webhook_timeout`` not in (0, 300] s.
         TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
-            saver, a ``budgets`` item that is not a ``Budget``.
+            saver, a ``budgets`` item that is not a ``Budget``, a ``webhook_retry`` that
+            is not a ``RetryConfig``.
     """
     graphs = _graphs(workflows, checkpointer)
     hooks = webhook_settings(webhook_url, webhook_secret, webhook_retry, webhook_timeout)
@@ -201,7 +208,7 @@ def create_app(
     return app
 
 
-def _background(ctx: Ctx, hooks: Any) -> tuple[Dispatcher, Scheduler]:
+def _background(ctx: Ctx, hooks: WebhookSettings) -> tuple[Dispatcher, Scheduler]:
     """The webhook dispatcher (a new run's webhook subscribed before it is queued) and
     the scheduler, each a thread of its own started with the app."""
     dispatcher = Dispatcher(ctx, hooks)
