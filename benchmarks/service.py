@@ -11,8 +11,7 @@ Serves ``create_app`` with uvicorn on a free local port, on a PostgreSQL databas
   authentication and a JSON 404, no database);
 - run end -> webhook received: from the workflow's last step returning until a local HTTP
   receiver has the run's signed webhook (``--webhooks`` runs, one at a time): the run's
-  end recorded, the dispatcher's next look at the outbox (every ``WEBHOOK_POLL`` s), the
-  POST;
+  end recorded, the dispatcher woken by the worker, its pass over the outbox, the POST;
 - ``--clients`` concurrent clients (httpx ``AsyncClient``s in another process) reading
   runs and pages for ``--seconds``: requests, errors, p50/p99.
 

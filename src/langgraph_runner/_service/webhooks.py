@@ -2,10 +2,11 @@
 
 A run's webhook is subscribed before the run is queued (``Dispatcher.subscribe``: the
 run's own URL, else the app's ``webhook_url``) and kept in the outbox (``outbox``). A
-``Dispatcher`` thread per process looks at the outbox every ``WEBHOOK_POLL`` seconds:
-it fires the webhooks of runs that ended (the payload: ``type``, ``idempotency_key`` and
-the run's summary as ``GET /runs/{id}`` shows it) and posts those that are due. A worker
-never waits for a receiver.
+``Dispatcher`` thread per process looks at the outbox every ``WEBHOOK_POLL`` seconds,
+and at once when a worker of its process ends a run (other processes' runs wait for the
+next look): it fires the webhooks of runs that ended (the payload: ``type``,
+``idempotency_key`` and the run's summary as ``GET /runs/{id}`` shows it) and posts those
+that are due. A worker never waits for a receiver (it only wakes the dispatcher).
 
 Each delivery is a ``POST`` of the JSON payload with these headers:
 

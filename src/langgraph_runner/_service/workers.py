@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +134,8 @@ class Workers:
         self.listener: Listener | None = None  # the listening connection (PostgreSQL)
         self.wakeups: collections.Counter[str] = collections.Counter()  # notify, poll
         self._count = threading.Lock()
+        # Called with a run's id once a worker of this process marked it done (webhooks).
+        self.on_complete: Callable[[str], None] | None = None
 
     def start(self, threads: int | None = None) -> None:
         """Start the worker threads (once; ``threads`` defaults to ``workers``)."""
@@ -337,6 +339,8 @@ class Workers:
             self._claims.remove(item.run_id)
         self._finished(item.run_id, result, error)
         self.queue.complete(item.run_id)
+        if self.on_complete is not None:  # must not block: it only wakes someone
+            self.on_complete(item.run_id)
 
     def _run(self, item: QueuedRun) -> Any:
         # The run continues the trace it was triggered in (its records carry that trace id
