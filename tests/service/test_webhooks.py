@@ -184,14 +184,13 @@ def test_a_slow_receiver_never_holds_a_worker(make: Callable[..., TestClient]) -
     """While a delivery waits on its receiver, the one worker runs the next runs."""
     c = make()
     with receiver() as rec:
-        rec.hold.clear()  # the receiver answers nothing until the end
+        rec.hold.clear()  # the receiver holds every request until the end
         first = _run(c, webhook=rec.url)
-        rec_waiting = threading.Thread(target=rec.wait_for, args=(0,))
-        rec_waiting.start()
-        second = _run(c)  # the worker is free: this one completes
+        assert rec.entered.wait(30)  # the dispatcher's POST is in flight, held
+        second = _run(c)  # the worker is free: these complete meanwhile
         third = _run(c)
+        assert _hooks(c, first["run_id"])["attempts"] == []  # still held
         rec.hold.set()
-        rec_waiting.join()
         _until(c, first["run_id"], lambda h: h["state"] == "delivered")
     assert second["status"] == third["status"] == "completed"
 

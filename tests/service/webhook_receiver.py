@@ -30,6 +30,7 @@ class Receiver:
     codes: list[int] = field(default_factory=lambda: [200])
     got: list[Received] = field(default_factory=list)
     hold: threading.Event = field(default_factory=threading.Event)
+    entered: threading.Event = field(default_factory=threading.Event)  # a request came in
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
@@ -55,6 +56,7 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             rec: Receiver = state["receiver"]
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            rec.entered.set()
             rec.hold.wait(30)
             with rec.arrived:
                 index = len(rec.got)
