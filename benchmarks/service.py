@@ -9,17 +9,22 @@ Serves ``create_app`` with uvicorn on a free local port, on a PostgreSQL databas
   the runs table, each with its checkpoints (copied from real runs of the same workflow);
   the baseline is ``GET /workflows/{name}`` of an unknown name (the HTTP round trip,
   authentication and a JSON 404, no database);
+- run end -> webhook received: from the workflow's last step returning until a local HTTP
+  receiver has the run's signed webhook (``--webhooks`` runs, one at a time): the run's
+  end recorded, the dispatcher woken by the worker, its pass over the outbox, the POST;
 - ``--clients`` concurrent clients (httpx ``AsyncClient``s in another process) reading
   runs and pages for ``--seconds``: requests, errors, p50/p99.
 
     python benchmarks/service.py [--runs 10000] [--seconds 30] [--clients 200]
-        [--samples 300] [--triggers 20] [--url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--samples 300] [--triggers 20] [--webhooks 20]
+        [--url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.server
 import json
 import operator
 import random
@@ -48,6 +53,8 @@ ACME = {"X-API-Key": "bench-key-acme"}
 TEMPLATE_TITLE = "template"
 FIRST_STEP: dict[str, float] = {}  # run title -> when its first step started
 FIRST_SEEN: dict[str, threading.Event] = {}
+LAST_STEP: dict[str, float] = {}  # run title -> when its last step returned
+HOOK_SECRET = "bench-webhook-secret-0123456789"
 
 
 class Build(TypedDict, total=False):
@@ -62,6 +69,8 @@ def _step(name: str) -> Any:
             FIRST_STEP.setdefault(title, time.perf_counter())
             if title in FIRST_SEEN:
                 FIRST_SEEN[title].set()
+        if name == "render":
+            LAST_STEP[state.get("title", "")] = time.perf_counter()
         return {"log": [name]}
 
     return body
@@ -151,6 +160,52 @@ def trigger_latencies(client: httpx.Client, count: int) -> tuple[list[float], li
         first.append(FIRST_STEP[title] - t0)
         wait_done(client, reply.json()["run_id"], ACME)  # the worker is idle again
     return first, answered
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[tuple[str, dict[str, float], threading.Condition]]:
+    """A local HTTP receiver: its URL, and run id -> when its webhook arrived."""
+    arrived: dict[str, float] = {}
+    changed = threading.Condition()
+
+    class Receive(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            at = time.perf_counter()
+            self.send_response(204)
+            self.end_headers()
+            with changed:
+                arrived.setdefault(json.loads(body)["run"]["run_id"], at)
+                changed.notify_all()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receive)
+    thread = threading.Thread(target=server.serve_forever, name="receiver", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", arrived, changed
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def webhook_latencies(client: httpx.Client, count: int) -> list[float]:
+    """Seconds from each run's last step returning to its webhook arriving, one at a time."""
+    took = []
+    with webhook_receiver() as (hook, arrived, changed):
+        for i in range(count):
+            title = f"webhook-{i}-{uuid.uuid4().hex[:6]}"
+            body = {"workflow": "build", "input": {"title": title}, "webhook": hook}
+            reply = client.post("/runs", json=body, headers=ACME)
+            reply.raise_for_status()
+            run_id = reply.json()["run_id"]
+            with changed:
+                if not changed.wait_for(lambda r=run_id: r in arrived, 60):
+                    raise RuntimeError(f"run {run_id}: no webhook within 60 s")
+            took.append(arrived[run_id] - LAST_STEP[title])
+    return took
 
 
 def seed(url: str, templates: dict[str, tuple[str, str]], runs: int) -> dict[str, list[str]]:
@@ -287,6 +342,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200, help="concurrent clients")
     parser.add_argument("--samples", type=int, default=300, help="timed GETs of each kind")
     parser.add_argument("--triggers", type=int, default=20, help="timed triggers")
+    parser.add_argument("--webhooks", type=int, default=20, help="timed webhook deliveries")
     parser.add_argument(
         "--url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -301,7 +357,10 @@ def main() -> None:
         return
     with scratch_database(args.url) as db_url, open_checkpointer(db_url) as saver:
         app = create_app(
-            workflows={"build": workflow().compile()}, checkpointer=saver, api_keys=KEYS
+            workflows={"build": workflow().compile()},
+            checkpointer=saver,
+            api_keys=KEYS,
+            webhook_secret=HOOK_SECRET,
         )
         with serving(app) as url, httpx.Client(base_url=url, timeout=60) as client:
             report(args, url, client, db_url)
@@ -316,6 +375,7 @@ def report(args: argparse.Namespace, url: str, client: httpx.Client, db_url: str
         done = wait_done(client, run["run_id"], headers)
         templates[tenant] = (done["run_id"], done["thread_id"])
     first, answered = trigger_latencies(client, args.triggers)
+    hooked = webhook_latencies(client, args.webhooks)
 
     t0 = time.perf_counter()
     seeded = seed(db_url, templates, args.runs)
@@ -343,6 +403,7 @@ def report(args: argparse.Namespace, url: str, client: httpx.Client, db_url: str
         ("GET /runs?status=failed", failed),
         ("POST /runs -> 202", answered),
         ("trigger -> first step (warm worker)", first),
+        ("run end -> webhook received", hooked),
     ]
     for name, took in rows:
         p50, p99 = pct(took, 0.5), pct(took, 0.99)

@@ -12,7 +12,8 @@ cancelled, then render): a run to watch while it runs, and to cancel. Each run m
 10 minutes at most.
 
 ``SERVICE_DB`` picks the database file (default ``examples/.runs/service.db``),
-``SERVICE_API_KEY`` the key (default ``dev-key``, tenant ``dev``).
+``SERVICE_API_KEY`` the key (default ``dev-key``, tenant ``dev``),
+``SERVICE_WEBHOOK_SECRET`` the key webhooks are signed with.
 """
 
 from __future__ import annotations
@@ -89,4 +90,7 @@ app = create_app(
     checkpointer=saver,
     api_keys={os.environ.get("SERVICE_API_KEY", "dev-key"): "dev"},
     time_limit=600,
+    # Runs that name a webhook get their end posted, signed with this secret
+    # (examples/webhook_receiver.py checks the signature).
+    webhook_secret=os.environ.get("SERVICE_WEBHOOK_SECRET", "dev-webhook-secret-change-me"),
 )

@@ -27,7 +27,7 @@ def test_a_short_run_prints_every_figure_and_drops_its_database() -> None:
             sys.executable,
             str(ROOT / "benchmarks" / "service.py"),
             *("--runs", "40", "--seconds", "1", "--clients", "5"),
-            *("--samples", "5", "--triggers", "2", "--url", url),
+            *("--samples", "5", "--triggers", "2", "--webhooks", "2", "--url", url),
         ],
         capture_output=True,
         text=True,
@@ -44,6 +44,7 @@ def test_a_short_run_prints_every_figure_and_drops_its_database() -> None:
         "GET /runs?status=failed",
         "POST /runs -> 202",
         "trigger -> first step (warm worker)",
+        "run end -> webhook received",
     ):
         line = next((x for x in out.splitlines() if x.startswith(row)), None)
         assert line is not None, f"{row!r} missing:\n{out}"

@@ -225,6 +225,9 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
         "/runs/{run_id}/wait",
         "/runs/{run_id}/resume",
         "/runs/{run_id}/retry",
+        "/runs/{run_id}/webhooks",
+        "/schedules",
+        "/schedules/{schedule_id}",
         "/workflows",
         "/workflows/{name}",
     }

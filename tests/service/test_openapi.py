@@ -68,6 +68,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         with starlette_testclient.TestClient(app) as client:
             yield schemathesis.openapi.from_dict(app.openapi()), client
             app.state.workers.queue.purge()
+            app.state.scheduler.store.purge(uid)  # the schedules it made
 
 
 def test_every_route_answers_as_documented_and_never_a_server_error(api: Any) -> None:

@@ -27,6 +27,7 @@ pytest.importorskip("uvicorn")
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "service.md"
 EXAMPLE = ROOT / "examples" / "service.py"
+RECEIVER = ROOT / "examples" / "webhook_receiver.py"
 SECTION = "## Every route with curl"
 
 pytestmark = pytest.mark.slow
@@ -72,6 +73,11 @@ def test_the_page_shows_every_route() -> None:
         '"$URL/runs/$RUN/events"',
         '"$URL/runs/$HELD/cancel"',
         '"$URL/runs/$RUN/update"',
+        '"$URL/runs/$HOOKED/webhooks"',
+        '-X POST "$URL/schedules"',
+        '"$URL/schedules"',
+        '"$URL/schedules/$SCHED"',
+        '-X DELETE "$URL/schedules/$SCHED"',
     ):
         assert call in script, call
 
@@ -82,6 +88,7 @@ def test_the_curl_walk_through_prints_what_the_page_shows(tmp_path: Path) -> Non
     port = _free_port()
     script = (
         script.replace("examples/service.py", str(EXAMPLE))
+        .replace("examples/webhook_receiver.py", str(RECEIVER))
         .replace("--port 8000", f"--port {port}")
         .replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     )

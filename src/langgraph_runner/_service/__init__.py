@@ -10,6 +10,11 @@ Modules::
     guards    what every request passes first: a body limit, clean ids, storable input
     app       create_app: the FastAPI app, its options, auth and error handlers
     follow_up POST /runs/{id}/resume and /retry: continue a run on its thread
+    ticker    Ticker: a background thread making one pass every interval (webhooks, schedules)
+    outbox    the webhook outbox: a row per run with a webhook, a row per delivery attempt
+    webhooks  the webhook dispatcher (signed, retried, at least once) and GET /runs/{id}/webhooks
+    schedule_store the schedules table: a tick claimed once, next_run_at moved by compare-and-set
+    schedules /schedules routes and the scheduler thread firing each due tick as one run
     routes    the routes: runs, steps, artifacts, events (server-sent), rebuilds, workflows
     api_docs  GET /docs: the API reference drawn on the server from the OpenAPI document
     ui        the browser UI: the runs list and a run's page (files in static/)

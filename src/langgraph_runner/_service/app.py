@@ -21,16 +21,24 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from langgraph_runner._internal.durations import optional_seconds
 from langgraph_runner._limits.budget import Budget
+from langgraph_runner._policies.retry import RetryConfig
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._service.api_docs import add_api_docs
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
 from langgraph_runner._service.follow_up import add_follow_up_routes
 from langgraph_runner._service.guards import MAX_BODY, RequestGuard
 from langgraph_runner._service.routes import Ctx, add_routes
+from langgraph_runner._service.schedules import Scheduler, add_schedule_routes
 from langgraph_runner._service.schemas import (
     ErrorBody,
 )
 from langgraph_runner._service.ui import check_trace_link, ui_router
+from langgraph_runner._service.webhooks import (
+    Dispatcher,
+    WebhookSettings,
+    add_webhook_routes,
+    webhook_settings,
+)
 from langgraph_runner._service.workers import Workers
 
 __all__ = ["create_app"]
@@ -87,6 +95,10 @@ def create_app(
     title: str = "langgraph-runner runs",
     max_body: int = MAX_BODY,
     trace_link: str | None = None,
+    webhook_url: str | None = None,
+    webhook_secret: str | bytes | None = None,
+    webhook_retry: RetryConfig | None = None,
+    webhook_timeout: float = 10.0,
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
 
@@ -115,19 +127,31 @@ def create_app(
         trace_link: The address of a run's trace in your trace backend, with
             ``{trace_id}`` where the id goes (e.g. a Jaeger or Phoenix trace page); a
             run's page in the UI links its trace id there. None: the id as text.
+        webhook_url: Where every run's end is posted unless the run names its own
+            (``POST /runs`` ``webhook``); None: only runs that name one.
+        webhook_secret: The key deliveries are signed with (HMAC-SHA256, at least 16
+            bytes); without it no webhook is taken.
+        webhook_retry: Attempts at one delivery and the backoff between them (default
+            ``DEFAULT_WEBHOOK_RETRY``: 8 attempts, 1 s doubling up to 5 min).
+        webhook_timeout: Seconds one delivery attempt waits for its receiver.
 
     Returns:
-        The FastAPI app; ``app.state.workers`` runs the triggered runs.
+        The FastAPI app; ``app.state.workers`` runs the triggered runs,
+        ``app.state.webhooks`` delivers webhooks, ``app.state.scheduler`` fires schedules.
 
     Raises:
         ValueError: No workflows, no checkpointer, neither ``authenticate`` nor
             ``api_keys``, ``workers`` below 0, an empty ``queue``, or ``lease`` not
-            in [1, 3600] seconds, a ``time_limit`` that is not a positive duration, or a
-            ``trace_link`` that is not an http(s) address with ``{trace_id}``.
+            in [1, 3600] seconds, or a ``time_limit`` that is not a positive duration;
+            a ``webhook_url`` that is not http(s) or has no ``webhook_secret``, a
+            ``webhook_secret`` under 16 bytes, a ``webhook_timeout`` not in (0, 300] s,
+            a ``trace_link`` that is not an http(s) address with ``{trace_id}``.
         TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
-            saver, a ``budgets`` item that is not a ``Budget``.
+            saver, a ``budgets`` item that is not a ``Budget``, a ``webhook_retry`` that
+            is not a ``RetryConfig``.
     """
     graphs = _graphs(workflows, checkpointer)
+    hooks = webhook_settings(webhook_url, webhook_secret, webhook_retry, webhook_timeout)
     auth = _authenticate(authenticate, api_keys)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ValueError(f"create_app: workers must be an int >= 0, got {workers!r}")
@@ -157,10 +181,17 @@ def create_app(
         time_limit=ctx.time_limit,
     )
 
+    dispatcher, scheduler = _background(ctx, hooks)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         ctx.pool.start()
+        scheduler.start()
+        if hooks.secret is not None:  # no secret: no webhook is ever taken
+            dispatcher.start()
         yield
+        scheduler.close()
+        dispatcher.close()
         ctx.pool.close()
 
     app = FastAPI(title=title, lifespan=lifespan, responses=_ERRORS, docs_url=None, redoc_url=None)
@@ -174,10 +205,22 @@ def create_app(
     tenant = Depends(tenant_of)
     add_routes(app, ctx, tenant)
     add_follow_up_routes(app, ctx, tenant)
+    add_webhook_routes(app, ctx, tenant, dispatcher)
+    add_schedule_routes(app, ctx, tenant, scheduler)
+    app.state.webhooks, app.state.scheduler = dispatcher, scheduler
     app.include_router(ui_router(link))  # the browser UI: /ui
     add_api_docs(app)  # /docs, drawn on the server: no CDN
     _documented(app.openapi())  # built once, kept by FastAPI
     return app
+
+
+def _background(ctx: Ctx, hooks: WebhookSettings) -> tuple[Dispatcher, Scheduler]:
+    """The webhook dispatcher (a new run's webhook subscribed before it is queued) and
+    the scheduler, each a thread of its own started with the app."""
+    dispatcher = Dispatcher(ctx, hooks)
+    ctx.on_new_run = dispatcher.subscribe
+    ctx.pool.on_complete = dispatcher.wake  # a run of this process ended: look now
+    return dispatcher, Scheduler(ctx, dispatcher)
 
 
 def _budgets(budgets: Any) -> tuple[Budget, ...]:

@@ -103,5 +103,6 @@ def _queue(
         follow=follow,
         stored_thread=row.thread_id,
         trace_context=trace_context,
+        run_id=ctx.new_run(tenant),
     )
     return pending_detail(item, ctx.graphs[workflow], ctx.time_limit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any
 
@@ -84,6 +85,15 @@ class Ctx:
         self.poll_interval = 0.5
         self.budgets: tuple[Budget, ...] = ()
         self.time_limit: float | None = None
+        # Called with (run id, tenant, the run's webhook URL or None) before a run is queued.
+        self.on_new_run: Callable[[str, str, str | None], None] | None = None
+
+    def new_run(self, tenant: str, webhook: str | None = None) -> str:
+        """A new run's id, after ``on_new_run`` saw it (its webhook is subscribed first)."""
+        run_id = str(uuid.uuid4())
+        if self.on_new_run is not None:
+            self.on_new_run(run_id, tenant, webhook)
+        return run_id
 
 
 MAX_WAIT = 300.0
@@ -106,7 +116,12 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             raise _Failure(404, f"no workflow {shown(body.workflow)}", "workflow")
         traced = trace_of(request, body.workflow)
         item = ctx.pool.submit(
-            body.workflow, tenant, body.input, body.thread_id, trace_context=traced
+            body.workflow,
+            tenant,
+            body.input,
+            body.thread_id,
+            trace_context=traced,
+            run_id=ctx.new_run(tenant, body.webhook),
         )
         return pending_detail(item, ctx.graphs[body.workflow], ctx.time_limit)
 
@@ -171,6 +186,7 @@ def _rebuild_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             base_thread=row.thread_id,
             base_checkpoint=base,
             trace_context=trace_of(request, row.graph or ""),
+            run_id=ctx.new_run(tenant),
         )
         pending = pending_detail(item, graph, ctx.time_limit)
         return pending.model_copy(update={"plan": the_plan.to_dict()})

@@ -16,6 +16,7 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, check_json
+from langgraph_runner._service.outbox import WebhookUrl
 
 __all__ = [
     "InterruptBody",
@@ -74,6 +75,11 @@ class RunCreate(BaseModel):
         max_length=200,
         pattern=SAFE_TEXT,
         description="Default: a new thread.",
+    )
+    webhook: WebhookUrl | None = Field(
+        default=None,
+        description="Where the run's end is posted (signed; default: the app's webhook_url). "
+        "GET /runs/{id}/webhooks shows the attempts.",
     )
 
 

@@ -1,11 +1,11 @@
 """The browser UI: the runs list and a run's page, served by the runs service itself.
 
 ``ui_router()`` adds ``GET /ui`` (the tenant's runs, newest first, kept live by
-polling ``GET /runs``) and ``GET /ui/runs/{run_id}`` (the run's graph drawn from the
-workflow's real edges with each step's status and own duration, a timeline, causes in
-full, budgets, artifacts, Cancel and Rebuild), plus their script and style files. The
-files ship inside the package (``_service/static``): no JavaScript toolchain, ``pip``
-alone installs them.
+polling ``GET /runs``, and its schedules) and ``GET /ui/runs/{run_id}`` (the run's
+graph drawn from the workflow's real edges with each step's status and own duration, a
+timeline, causes in full, budgets, artifacts, Cancel and Rebuild, the run's webhook
+deliveries), plus their script and style files. The files ship inside the package
+(``_service/static``): no JavaScript toolchain, ``pip`` alone installs them.
 
 The pages hold no data: their script reads the JSON API with the ``X-API-Key`` header.
 The page asks for the key once and keeps it in the tab's ``sessionStorage``; the run's
@@ -34,6 +34,8 @@ _TYPES = {
     "graph.js": "text/javascript; charset=utf-8",
     "runs.js": "text/javascript; charset=utf-8",
     "run.js": "text/javascript; charset=utf-8",
+    "schedules.js": "text/javascript; charset=utf-8",
+    "webhooks.js": "text/javascript; charset=utf-8",
 }
 _HEADERS = {
     # Scripts and styles only from this app; no inline script can run even if some

@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +134,8 @@ class Workers:
         self.listener: Listener | None = None  # the listening connection (PostgreSQL)
         self.wakeups: collections.Counter[str] = collections.Counter()  # notify, poll
         self._count = threading.Lock()
+        # Called with a run's id once a worker of this process marked it done (webhooks).
+        self.on_complete: Callable[[str], None] | None = None
 
     def start(self, threads: int | None = None) -> None:
         """Start the worker threads (once; ``threads`` defaults to ``workers``)."""
@@ -163,6 +165,7 @@ class Workers:
         follow: Mapping[str, Any] | None = None,
         stored_thread: str | None = None,
         trace_context: Mapping[str, str] | None = None,
+        run_id: str | None = None,
     ) -> Pending:
         """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once.
 
@@ -174,9 +177,10 @@ class Workers:
         ``interrupt()``, ``{"kind": "retry"}`` re-runs its blocked nodes (a failure
         recorded in the state) or else runs on from its last checkpoint.
         ``trace_context`` (W3C ``traceparent``/``tracestate``) is kept with the run: the
-        worker that executes it (or resumes it) continues that trace.
+        worker that executes it (or resumes it) continues that trace. ``run_id``: the
+        run's id, if the caller named it first (default: a new one).
         """
-        run_id = str(uuid.uuid4())
+        run_id = run_id or str(uuid.uuid4())
         plain: dict[str, Any] | None = dict(follow) if follow is not None else None
         if change is not None:
             plain = {"inputs": dict(change.inputs), "versions": dict(change.versions)}
@@ -335,6 +339,8 @@ class Workers:
             self._claims.remove(item.run_id)
         self._finished(item.run_id, result, error)
         self.queue.complete(item.run_id)
+        if self.on_complete is not None:  # must not block: it only wakes someone
+            self.on_complete(item.run_id)
 
     def _run(self, item: QueuedRun) -> Any:
         # The run continues the trace it was triggered in (its records carry that trace id
