@@ -3,13 +3,22 @@
 ``MODULE[:APP]`` names the same app ``serve`` serves (made by
 ``langgraph_runner.service.create_app``): its workflows, checkpointer and queue. The
 command starts ``--threads`` worker threads on the app's run queue and runs until it is
-stopped (Ctrl-C or SIGTERM), then lets the running runs finish. Start one per machine
-(or several) on a PostgreSQL checkpointer; serve the API with ``create_app(workers=0)``.
+stopped (Ctrl-C or SIGTERM). Start one per machine (or several) on a PostgreSQL
+checkpointer; serve the API with ``create_app(workers=0)``.
+
+Stopping drains (``_service.drain``): the process takes no more runs (``GET /workers``
+reads ``draining``), gives the runs under way ``--grace`` seconds to end, asks the rest
+to stop at their next superstep boundary and hands them back to the queue (another
+worker resumes each from its checkpoint), waiting ``--step-wait`` seconds more for the
+steps under way, then exits 0. A step stuck past that is given up (its run handed back
+all the same, the step run again elsewhere): the process exits within
+``grace + step_wait + EXIT_SLACK`` seconds of the signal, whatever its threads do.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -17,8 +26,12 @@ from typing import Any
 
 from langgraph_runner._cli.serve import load_app
 from langgraph_runner._records.exceptions import CommandError
+from langgraph_runner._service.drain import drain
 
-__all__ = ["add_worker_command"]
+__all__ = ["EXIT_SLACK", "add_worker_command"]
+
+EXIT_SLACK = 5.0
+"""Seconds past ``grace + step_wait`` after which a draining worker exits unconditionally."""
 
 
 def add_worker_command(commands: Any) -> None:
@@ -40,7 +53,31 @@ def add_worker_command(commands: Any) -> None:
         default=None,
         help="worker threads (default: the app's workers=, or 1 if that is 0)",
     )
+    worker.add_argument(
+        "--grace",
+        type=_seconds,
+        default=10.0,
+        help="on SIGTERM, seconds the running runs may take to end before they are "
+        "handed back at their next step boundary (default: 10)",
+    )
+    worker.add_argument(
+        "--step-wait",
+        type=_seconds,
+        default=10.0,
+        help="seconds more for the steps under way to end before the worker exits "
+        "anyway (default: 10)",
+    )
     worker.set_defaults(handler=_work)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to 3600, got {text!r}")
+    return value
 
 
 def _threads(text: str) -> int:
@@ -76,5 +113,25 @@ def _work(args: argparse.Namespace) -> tuple[str, int]:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        workers.close()
+        _drain(workers, args.grace, args.step_wait)
     return "", 0
+
+
+def _drain(workers: Any, grace: float, step_wait: float) -> None:
+    """Drain, then close; a process whose threads do not end exits all the same."""
+    bound = grace + step_wait + EXIT_SLACK
+    watchdog = threading.Timer(bound, _exit_now, args=("the drain took too long",))
+    watchdog.daemon = True
+    watchdog.start()
+    print(f"worker: draining (exits within {bound:g} s)", file=sys.stderr, flush=True)
+    stuck = drain(workers, grace=grace, handback=step_wait)
+    workers.close(timeout=1.0)
+    if stuck or any(t.is_alive() for t in workers.threads_started()):
+        _exit_now(f"handed back {len(stuck)} run(s) whose step did not end")
+    watchdog.cancel()
+
+
+def _exit_now(why: str) -> None:
+    print(f"worker: exiting: {why}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(0)

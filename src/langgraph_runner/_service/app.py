@@ -26,6 +26,8 @@ from langgraph_runner._service.api_docs import add_api_docs
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
 from langgraph_runner._service.follow_up import add_follow_up_routes
 from langgraph_runner._service.guards import MAX_BODY, RequestGuard
+from langgraph_runner._service.multitask import DEFAULT_STRATEGY, check_strategy
+from langgraph_runner._service.ops_routes import add_ops_routes
 from langgraph_runner._service.routes import Ctx, add_routes
 from langgraph_runner._service.schemas import (
     ErrorBody,
@@ -86,6 +88,7 @@ def create_app(
     time_limit: float | None = None,
     title: str = "langgraph-runner runs",
     max_body: int = MAX_BODY,
+    multitask_strategy: str = DEFAULT_STRATEGY.value,
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
 
@@ -111,6 +114,10 @@ def create_app(
         title: The OpenAPI document's title.
         max_body: The largest request body in bytes (default 1 MiB); a larger one is
             answered 413 before it is read.
+        multitask_strategy: What ``POST /runs`` does with a run on a thread that has a
+            pending or running run, unless the request says: ``"enqueue"`` (default:
+            it runs after them), ``"reject"`` (409, LangGraph Server's default) or
+            ``"interrupt"`` (they are cancelled, then it runs).
 
     Returns:
         The FastAPI app; ``app.state.workers`` runs the triggered runs.
@@ -118,7 +125,8 @@ def create_app(
     Raises:
         ValueError: No workflows, no checkpointer, neither ``authenticate`` nor
             ``api_keys``, ``workers`` below 0, an empty ``queue``, or ``lease`` not
-            in [1, 3600] seconds, or a ``time_limit`` that is not a positive duration.
+            in [1, 3600] seconds, a ``time_limit`` that is not a positive duration, or
+            an unknown ``multitask_strategy``.
         TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
             saver, a ``budgets`` item that is not a ``Budget``.
     """
@@ -142,6 +150,7 @@ def create_app(
     ctx.poll_interval = float(poll_interval)
     ctx.budgets = _budgets(budgets)
     ctx.time_limit = optional_seconds(time_limit, "time_limit", owner="create_app")
+    ctx.multitask_strategy = check_strategy(multitask_strategy)
     ctx.pool = Workers(
         graphs,
         ctx.saver,
@@ -168,6 +177,7 @@ def create_app(
     tenant = Depends(tenant_of)
     add_routes(app, ctx, tenant)
     add_follow_up_routes(app, ctx, tenant)
+    add_ops_routes(app, ctx, tenant)  # GET /workers, a step's attempts
     app.include_router(ui_router())  # the browser UI: /ui
     add_api_docs(app)  # /docs, drawn on the server: no CDN
     _documented(app.openapi())  # built once, kept by FastAPI

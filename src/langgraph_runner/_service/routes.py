@@ -31,6 +31,8 @@ from langgraph_runner._runs.run_store import RunRecord
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
+from langgraph_runner._service.multitask import DEFAULT_STRATEGY, submit_run
+from langgraph_runner._service.run_facts import with_io, worker_state
 from langgraph_runner._service.schemas import (
     ArtifactBody,
     BudgetBody,
@@ -84,6 +86,7 @@ class Ctx:
         self.poll_interval = 0.5
         self.budgets: tuple[Budget, ...] = ()
         self.time_limit: float | None = None
+        self.multitask_strategy = DEFAULT_STRATEGY  # a run posted on a busy thread
 
 
 MAX_WAIT = 300.0
@@ -100,13 +103,20 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     def create_run(body: RunCreate, request: Request, tenant: str = tenant_dep) -> RunDetail:
         """Trigger a run: answered at once with its id and its steps pending.
 
-        The run continues the request's trace (its ``traceparent``/``tracestate``).
+        The run continues the request's trace (its ``traceparent``/``tracestate``). On a
+        thread with a pending or running run, ``multitask_strategy`` decides (409: reject).
         """
         if body.workflow not in ctx.graphs:
             raise _Failure(404, f"no workflow {shown(body.workflow)}", "workflow")
-        traced = trace_of(request, body.workflow)
-        item = ctx.pool.submit(
-            body.workflow, tenant, body.input, body.thread_id, trace_context=traced
+        item = submit_run(
+            ctx.pool,
+            ctx.saver,
+            body.multitask_strategy or ctx.multitask_strategy,
+            workflow=body.workflow,
+            tenant=tenant,
+            inp=body.input,
+            thread_id=body.thread_id,
+            trace_context=trace_of(request, body.workflow),
         )
         return pending_detail(item, ctx.graphs[body.workflow], ctx.time_limit)
 
@@ -191,8 +201,8 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
 
     @app.get("/runs/{run_id}", response_model=RunDetail)
     def get_run(run_id: RunId, tenant: str = tenant_dep) -> RunDetail:
-        """A run: status, x of N steps, reason, each step."""
-        return _detail(ctx, run_id, tenant)
+        """A run: status, x of N steps, reason, each step, its input and output."""
+        return with_io(ctx.pool, ctx.graphs, _detail(ctx, run_id, tenant), tenant)
 
     @app.get("/runs/{run_id}/wait", response_model=RunDetail)
     async def wait_for_run(
@@ -209,7 +219,7 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             detail = await run_in_threadpool(_detail, ctx, run_id, tenant)
             left = deadline - time.monotonic()
             if detail.status not in LIVE or left <= 0:
-                return detail
+                return await run_in_threadpool(with_io, ctx.pool, ctx.graphs, detail, tenant)
             await asyncio.sleep(min(ctx.poll_interval, left))
 
     @app.get("/runs/{run_id}/steps", response_model=list[StepBody])
@@ -337,6 +347,7 @@ def _detail(ctx: Ctx, run_id: str, tenant: str) -> RunDetail:
         **_summary(row).model_dump(),
         time_limit=ctx.time_limit,
         trace_id=_trace_id(ctx, row.run_id, tenant),
+        worker=worker_state(ctx.pool, row.run_id, row.status),
     )
     try:
         report = run_report(

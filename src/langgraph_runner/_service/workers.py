@@ -14,10 +14,10 @@ that cannot start (its base run is gone, the database refused it) still ends wit
 ``failed``, with the reason, so a triggered run is never lost.
 
 Liveness is the process's own heartbeat (``run_watch``): every third of the lease it
-renews the claims of all the process's running runs in one statement, and passes on a
-cancel asked of the queue (no thread per run). A process that dies mid-run stops
-renewing; when the lease runs out another worker claims the run and resumes its thread
-from its last checkpoint, so completed steps do not run again.
+renews the claims of all the process's running runs in one statement, passes on a
+cancel asked of the queue (no thread per run) and renews its row (``liveness``). A
+process that dies mid-run stops renewing; when the lease runs out another worker claims
+the run and resumes its thread from its last checkpoint (finished steps do not run again).
 
 Idle workers wait for work: on PostgreSQL one connection per ``Workers`` listens for the
 queue's notifications and wakes them at once (``wakeups["notify"]``), and they look at
@@ -51,6 +51,8 @@ from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
 from langgraph_runner._service.claims import Claims
+from langgraph_runner._service.drain import Handback, hand_back
+from langgraph_runner._service.liveness import Liveness
 from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
 from langgraph_runner._traces.carrier import attach, detach, trace_id_of
 
@@ -118,7 +120,7 @@ class Workers:
         self._graphs = dict(graphs)
         self.poll = poll
         self.time_limit = time_limit
-        self._saver = saver
+        self._saver = self.saver = saver
         self.threads = workers
         self.queue = RunQueue(saver, queue=queue, lease=lease)
         self._stop = threading.Event()
@@ -130,6 +132,8 @@ class Workers:
             collections.OrderedDict()
         )
         self._claims = Claims(self.queue, saver)
+        self.handback = Handback()  # each running run's RunControl: a drain stops them
+        self.liveness = Liveness(self.queue)  # this process's row in GET /workers
         self.listening = threading.Event()  # notifications wake the idle workers now
         self.listener: Listener | None = None  # the listening connection (PostgreSQL)
         self.wakeups: collections.Counter[str] = collections.Counter()  # notify, poll
@@ -149,6 +153,8 @@ class Workers:
                 t = threading.Thread(target=self._listen, name="lgr-worker-listen", daemon=True)
                 t.start()
                 self._started.append(t)
+            if count:
+                self.liveness.start(count)
 
     def submit(
         self,
@@ -258,15 +264,29 @@ class Workers:
             raise error
         return result
 
-    def close(self) -> None:
-        """Stop taking runs, let the running ones finish, stop the workers."""
+    def stop_taking(self) -> None:
+        """Take no more runs (the running ones go on); ``GET /workers`` reads ``draining``."""
         self._stop.set()
         self._wake.set()
         if self.listening.is_set():
             with contextlib.suppress(Exception):  # else its wait times out
                 self.queue.notify()
-        for t in self._started:
-            t.join()
+        self.liveness.draining()
+
+    def threads_started(self) -> list[threading.Thread]:
+        with self._guard:
+            return list(self._started)
+
+    def held(self) -> list[str]:
+        return self._claims.held()  # the runs this process's workers hold now
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop taking runs, let the running ones finish (for ``timeout`` s at most)."""
+        self.stop_taking()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self.threads_started():
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self.liveness.stop()
         self.queue.close()
 
     def _loop(self) -> None:
@@ -333,6 +353,9 @@ class Workers:
             self._record_failed(item, exc)
         finally:
             self._claims.remove(item.run_id)
+            handed = self.handback.done(item.run_id, result)
+        if handed and hand_back(self.queue, self._saver, item.run_id):
+            return  # stopped at a superstep boundary for a drain: the next worker resumes it
         self._finished(item.run_id, result, error)
         self.queue.complete(item.run_id)
 
@@ -363,6 +386,7 @@ class Workers:
                 time_limit=self.time_limit,
                 lock_wait=self.queue.lease,
                 durability="sync",
+                control=self.handback.control(item.run_id),
             )
         if item.change is not None and not resume:
             base: Any = {"configurable": {"thread_id": item.base_thread}}
@@ -389,6 +413,7 @@ class Workers:
             time_limit=self.time_limit,
             lock_wait=self.queue.lease,
             durability="sync",  # each step saved before the next starts
+            control=self.handback.control(item.run_id),  # a drain stops it between steps
         )
 
     @staticmethod
@@ -401,7 +426,8 @@ class Workers:
     def _ended_before(self, item: QueuedRun) -> bool:
         """Whether a run claimed again already ended (its worker stopped right after).
 
-        If not, the row its stopped worker left (``running`` or ``abandoned``) goes, so
+        If not, the row its stopped worker left (``running``, ``abandoned``, or
+        ``pending``: handed back by a draining worker) goes, so
         the run starts again under its own id and resumes its thread.
         """
         if item.attempts <= 1:
@@ -414,7 +440,8 @@ class Workers:
             if row is not None and row.status in _ENDED:
                 return True
             store.sql.run(
-                f"DELETE FROM {RUNS_TABLE} WHERE run_id = ? AND status IN ('running', 'abandoned')",
+                f"DELETE FROM {RUNS_TABLE} WHERE run_id = ?"
+                " AND status IN ('running', 'abandoned', 'pending')",
                 (item.run_id,),
             )
             return False
