@@ -2,8 +2,10 @@
 
 Settings come from the environment: ``QUEUE_URL`` (checkpointer URL), ``QUEUE_NAME``,
 ``QUEUE_LEDGER`` (a file every node appends ``<thread> <node> <pid>`` to, fsync'ed:
-the side-effect count), ``QUEUE_LEASE`` (seconds) and ``QUEUE_BLOCK`` (a node that
-hangs in this process, so a test can kill the worker in the middle of a run).
+the side-effect count), ``QUEUE_LEASE`` (seconds), ``QUEUE_BLOCK`` (a node that
+hangs in this process, so a test can kill the worker in the middle of a run) and
+``QUEUE_UNTIL_DRAIN`` (a node that runs until its run is asked to drain: a step under
+way when the worker is stopped).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Annotated, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from langgraph_runner._runs.checkpoint import open_checkpointer
@@ -45,14 +48,20 @@ def note(ledger: str, thread: str, node: str) -> None:
         os.close(fd)
 
 
-def chain(ledger: str, block: str = "") -> Any:
-    """n1 -> n2 -> n3 -> n4; each node notes itself, ``block`` hangs after noting."""
+def chain(ledger: str, block: str = "", until_drain: str = "") -> Any:
+    """n1 -> n2 -> n3 -> n4; each node notes itself, ``block`` hangs after noting,
+    ``until_drain`` runs until its run is asked to drain (60 s at most)."""
 
     def make(name: str) -> Any:
-        def body(state: Chain, config: RunnableConfig) -> dict[str, Any]:
+        def body(state: Chain, config: RunnableConfig, runtime: Runtime) -> dict[str, Any]:
             note(ledger, str(config["configurable"]["thread_id"]), name)
             if name == block:
                 time.sleep(120)  # killed here
+            control = getattr(runtime, "control", None)
+            for _ in range(1200 if name == until_drain else 0):
+                if getattr(control, "drain_requested", True):
+                    break
+                time.sleep(0.05)
             return {"log": [name]}
 
         return body
@@ -72,7 +81,11 @@ if os.environ.get("QUEUE_URL"):
     saver = _open.enter_context(open_checkpointer(os.environ["QUEUE_URL"]))
     app = create_app(
         workflows={
-            "chain": chain(os.environ["QUEUE_LEDGER"], os.environ.get("QUEUE_BLOCK", "")).compile()
+            "chain": chain(
+                os.environ["QUEUE_LEDGER"],
+                os.environ.get("QUEUE_BLOCK", ""),
+                os.environ.get("QUEUE_UNTIL_DRAIN", ""),
+            ).compile()
         },
         checkpointer=saver,
         api_keys=keys(os.environ["QUEUE_NAME"]),

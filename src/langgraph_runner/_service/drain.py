@@ -76,7 +76,8 @@ class Handback:
             self._controls.pop(run_id, None)
             asked = run_id in self._asked
         status = getattr(getattr(result, "status", None), "value", None)
-        return asked and status == "cancelled" and getattr(result, "reason", None) == DRAIN_REASON
+        reason = str(getattr(result, "reason", None) or "")  # "Graph drained: <reason>"
+        return asked and status == "cancelled" and reason.endswith(DRAIN_REASON)
 
 
 def hand_back(queue: RunQueue, saver: Any, run_id: str) -> bool:

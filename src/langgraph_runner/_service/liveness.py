@@ -108,6 +108,8 @@ class Liveness:
 
     def draining(self) -> None:
         """Say the process takes no more runs: it finishes or hands back those it holds."""
+        if self.state != "alive":
+            return
         self.state = "draining"
         self._set("draining")
 

@@ -1,0 +1,162 @@
+"""Tests for langgraph_runner._service.liveness (and ``GET /workers`` in ops_routes): each
+worker process's row, its state, the runs it holds shown tenant-safe, and a dead
+worker's runs shown as such at once, on SQLite and PostgreSQL.
+
+A worker's death is simulated without waiting: its beat is stopped and the liveness
+clock moved on (the subprocess test in test_queue kills a real one).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typing_extensions import TypedDict
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+from langgraph.graph import END, START, StateGraph
+
+from langgraph_runner._runs import run_watch
+from langgraph_runner._service import liveness as liveness_mod
+from langgraph_runner._service.queue import RunQueue
+from langgraph_runner.runs import open_checkpointer
+from langgraph_runner.service import create_app
+
+A = {"X-API-Key": "key-a"}
+B = {"X-API-Key": "key-b"}
+HOLDING = threading.Event()
+RELEASE = threading.Event()
+
+
+class State(TypedDict, total=False):
+    title: str
+
+
+def _hold(state: State) -> dict[str, Any]:
+    HOLDING.set()
+    RELEASE.wait(60)
+    return {}
+
+
+def _graph() -> Any:
+    g = StateGraph(State)
+    g.add_node("hold", _hold)
+    g.add_edge(START, "hold")
+    g.add_edge("hold", END)
+    return g.compile()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    """The service with one worker thread and a lease of 3 s (a beat every second)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'runs.db'}"
+    else:
+        pytest.importorskip("langgraph.checkpoint.postgres")
+        from tests.services import postgres_url
+
+        url = postgres_url()
+    HOLDING.clear()
+    RELEASE.clear()
+    uid = uuid.uuid4().hex
+    with open_checkpointer(url) as saver:
+        app = create_app(
+            workflows={"w": _graph()},
+            checkpointer=saver,
+            api_keys={"key-a": f"a-{uid}", "key-b": f"b-{uid}"},
+            workers=1,
+            queue=uid,
+            lease=3.0,
+        )
+        with TestClient(app) as c:
+            try:
+                yield c
+            finally:
+                RELEASE.set()
+                left = RunQueue(saver, queue=uid)  # the app's may be closed
+                left.purge()
+                left.close()
+
+
+def _hold_run(c: TestClient) -> str:
+    r = c.post("/runs", json={"workflow": "w", "input": {"title": "x"}}, headers=A)
+    assert r.status_code == 202, r.text
+    assert HOLDING.wait(60)
+    run_id = str(r.json()["run_id"])
+    for _ in range(600):  # its row is written before its first node: running by now
+        if c.get(f"/runs/{run_id}", headers=A).json()["status"] == "running":
+            return run_id
+    raise AssertionError("the run never read running")
+
+
+def test_a_started_worker_is_listed_alive(client: TestClient) -> None:
+    """This process, with its host, pid, threads and heartbeat."""
+    workers = client.get("/workers", headers=A).json()
+    assert len(workers) == 1
+    [w] = workers
+    assert (w["host"], w["pid"], w["threads"], w["state"]) == (
+        socket.gethostname(),
+        os.getpid(),
+        1,
+        "alive",
+    )
+    assert w["heartbeat_at"] >= w["started_at"]
+    assert (w["runs"], w["your_runs"]) == (0, [])
+
+
+def test_the_runs_a_worker_holds_show_only_the_callers_ids(client: TestClient) -> None:
+    """Tenant a sees its run's id; tenant b only the count."""
+    run_id = _hold_run(client)
+    [mine] = client.get("/workers", headers=A).json()
+    [theirs] = client.get("/workers", headers=B).json()
+    assert (mine["runs"], mine["your_runs"]) == (1, [run_id])
+    assert (theirs["runs"], theirs["your_runs"]) == (1, [])
+    assert run_id not in str(theirs)
+    assert client.get(f"/runs/{run_id}", headers=A).json()["worker"] == "alive"
+
+
+def test_a_worker_that_missed_its_heartbeat_reads_dead_and_so_do_its_runs(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two beats late: dead at once (its claims' lease has not run out yet)."""
+    run_id = _hold_run(client)
+    liveness = client.app.state.workers.liveness  # type: ignore[attr-defined]
+    run_watch.unkeep(liveness)  # it beats no more, as if its process died
+    later = liveness_mod._now() + liveness_mod.DEAD_AFTER_BEATS * liveness.every + 0.5
+    monkeypatch.setattr(liveness_mod, "_now", lambda: later)
+    [w] = client.get("/workers", headers=A).json()
+    assert w["state"] == "dead"
+    run = client.get(f"/runs/{run_id}", headers=A).json()
+    assert (run["status"], run["worker"]) == ("running", "dead")
+
+
+def test_a_draining_then_closed_worker_says_so(client: TestClient) -> None:
+    """stop_taking: draining; close: stopped (an ended run has no worker state)."""
+    run_id = _hold_run(client)
+    workers = client.app.state.workers  # type: ignore[attr-defined]
+    workers.stop_taking()
+    assert client.get("/workers", headers=A).json()[0]["state"] == "draining"
+    assert client.get(f"/runs/{run_id}", headers=A).json()["worker"] == "draining"
+    RELEASE.set()
+    workers.close(timeout=60)
+    queue = RunQueue(workers.saver, queue=workers.queue.queue)  # the app's is closed
+    try:
+        [w] = liveness_mod.workers_of(queue, None)
+        assert (w.state, w.runs) == ("stopped", 0)
+        assert liveness_mod.worker_of(queue, run_id) is None  # it holds the run no more
+    finally:
+        queue.close()
+
+
+def test_workers_limit_is_checked(client: TestClient) -> None:
+    """A bad limit is 422 naming it."""
+    r = client.get("/workers", params={"limit": 0}, headers=A)
+    assert (r.status_code, r.json()["field"]) == (422, "limit")
