@@ -227,7 +227,7 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
         "/runs/{run_id}/retry",
         "/workflows",
         "/workflows/{name}",
-    }
+    } | {"/workers", "/runs/{run_id}/steps/{name}/attempts"}
     assert set(doc["paths"]["/runs"]) == {"get", "post"}
     assert "RunCreate" in doc["components"]["schemas"]
 

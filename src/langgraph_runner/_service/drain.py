@@ -24,18 +24,15 @@ import contextlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from langgraph.runtime import RunControl
 
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
+from langgraph_runner._service.queue import RunQueue
 
-if TYPE_CHECKING:
-    from langgraph_runner._service.queue import RunQueue
-    from langgraph_runner._service.workers import Workers
-
-__all__ = ["DRAIN_REASON", "HANDED_BACK", "Handback", "drain", "hand_back"]
+__all__ = ["DRAIN_REASON", "HANDED_BACK", "Drainable", "Handback", "drain", "hand_back"]
 
 DRAIN_REASON = "its worker is draining"
 """The drain reason a run handed back stops with (``RunControl.request_drain``)."""
@@ -80,6 +77,20 @@ class Handback:
         return asked and status == "cancelled" and reason.endswith(DRAIN_REASON)
 
 
+class Drainable(Protocol):
+    """What ``drain`` needs of a process's workers (``workers.Workers``)."""
+
+    queue: RunQueue
+    saver: Any
+    handback: Handback
+
+    def stop_taking(self) -> None: ...
+
+    def threads_started(self) -> list[threading.Thread]: ...
+
+    def held(self) -> list[str]: ...
+
+
 def hand_back(queue: RunQueue, saver: Any, run_id: str) -> bool:
     """Put a claimed run back in the queue, its row ``pending`` (``HANDED_BACK``)."""
     store = open_run_store(saver)
@@ -97,7 +108,7 @@ def hand_back(queue: RunQueue, saver: Any, run_id: str) -> bool:
     return released
 
 
-def drain(workers: Workers, *, grace: float, handback: float) -> list[str]:
+def drain(workers: Drainable, *, grace: float, handback: float) -> list[str]:
     """Stop taking runs, let the running ones end or hand them back (see the module docstring).
 
     Args:

@@ -10,7 +10,8 @@
 - a step's attempts, from what the run keeps: the step's latest execution in the run's
   checkpoints and its error records. LangGraph's ``RetryPolicy`` keeps no record of an
   attempt it retried, so those read ``retried`` with no error; the last attempt carries
-  the step's outcome, its error record (code, category, message) and its times.
+  the step's outcome, its error record (code, category, message; a node with no record:
+  its redacted exception as the message) and its times.
 """
 
 from __future__ import annotations
@@ -98,13 +99,14 @@ def attempts_of(node: NodeReport) -> list[AttemptBody]:
         outcome = "recovered"
     found = [AttemptBody(number=n, outcome="retried") for n in range(1, node.attempts)]
     failing = record is not None and outcome in ("failed", "recovered", "cancelled")
+    cause = node.cause if outcome in ("failed", "cancelled") else None  # no record: the error
     found.append(
         AttemptBody(
             number=node.attempts,
             outcome=outcome,
             code=str(record.get("code")) if failing and record else None,
             category=str(record.get("category")) if failing and record else None,
-            message=str(egress(record.get("message"))) if failing and record else None,
+            message=str(egress(record.get("message"))) if failing and record else cause,
             started_at=node.started_at,
             ended_at=node.finished_at or (str(record.get("timestamp")) if record else None),
         )

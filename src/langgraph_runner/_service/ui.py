@@ -3,7 +3,9 @@
 ``ui_router()`` adds ``GET /ui`` (the tenant's runs, newest first, kept live by
 polling ``GET /runs``) and ``GET /ui/runs/{run_id}`` (the run's graph drawn from the
 workflow's real edges with each step's status and own duration, a timeline, causes in
-full, budgets, artifacts, Cancel and Rebuild), plus their script and style files. The
+full, budgets, artifacts, Cancel and Rebuild; its input, output, attempts and worker's
+state from ``run_ops.js``) and ``GET /ui/workers`` (the worker processes and their
+state), plus their script and style files. The
 files ship inside the package (``_service/static``): no JavaScript toolchain, ``pip``
 alone installs them.
 
@@ -34,6 +36,8 @@ _TYPES = {
     "graph.js": "text/javascript; charset=utf-8",
     "runs.js": "text/javascript; charset=utf-8",
     "run.js": "text/javascript; charset=utf-8",
+    "run_ops.js": "text/javascript; charset=utf-8",
+    "workers.js": "text/javascript; charset=utf-8",
 }
 _HEADERS = {
     # Scripts and styles only from this app; no inline script can run even if some
@@ -58,6 +62,12 @@ _RUN_COLOURS = {
     "completed": "succeeded",
     "blocked": "interrupted",
     "abandoned": "failed",
+    # A worker's state and an attempt's outcome (the workers page, a run's attempts).
+    "alive": "succeeded",
+    "draining": "interrupted",
+    "dead": "failed",
+    "retried": "interrupted",
+    "recovered": "succeeded",
 }
 
 
@@ -82,7 +92,8 @@ def ui_router() -> APIRouter:
     """The browser UI's routes (kept out of the OpenAPI document).
 
     Returns:
-        A router with ``GET /ui``, ``GET /ui/runs/{run_id}`` and ``GET /ui/static/{name}``.
+        A router with ``GET /ui``, ``GET /ui/runs/{run_id}``, ``GET /ui/workers`` and
+        ``GET /ui/static/{name}``.
     """
     router = APIRouter(include_in_schema=False)
 
@@ -95,6 +106,11 @@ def ui_router() -> APIRouter:
     def run_page(request: Request, run_id: str) -> HTMLResponse:
         """One run's page (its script reads the run id from the address)."""
         return _page(request, "run.html")
+
+    @router.get("/ui/workers", response_class=HTMLResponse)
+    def workers_page(request: Request) -> HTMLResponse:
+        """The worker processes on the run queue, their state and runs."""
+        return _page(request, "workers.html")
 
     @router.get("/ui/static/{name}")
     def static(name: str) -> Response:
