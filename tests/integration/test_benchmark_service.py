@@ -44,6 +44,7 @@ def test_a_short_run_prints_every_figure_and_drops_its_database() -> None:
         "GET /runs?status=failed",
         "POST /runs -> 202",
         "trigger -> first step (warm worker)",
+        "resume -> first step (warm worker)",
     ):
         line = next((x for x in out.splitlines() if x.startswith(row)), None)
         assert line is not None, f"{row!r} missing:\n{out}"
