@@ -72,6 +72,10 @@ def test_the_page_shows_every_route() -> None:
         '"$URL/runs/$RUN/events"',
         '"$URL/runs/$HELD/cancel"',
         '"$URL/runs/$RUN/update"',
+        '"$URL/runs/$RUN/steps/fetch/attempts"',
+        '"$URL/workers"',
+        '"multitask_strategy": "reject"',
+        '"multitask_strategy": "interrupt"',
     ):
         assert call in script, call
 
