@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import signal
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ backend = test_queue.backend  # the fixture: a SQLite file or PostgreSQL, a queu
 pytestmark = pytest.mark.slow
 
 
-def _resume_elsewhere(backend: Backend, rid: str) -> None:
+def _resume_elsewhere(backend: Backend) -> None:
     """A second worker takes the handed-back run and finishes it."""
     second = _worker(backend)
     try:
@@ -49,30 +50,45 @@ def _states(backend: Backend) -> list[str]:
         queue.close()
 
 
-def test_sigterm_hands_a_running_run_back_at_its_next_step_and_exits_0(backend: Backend) -> None:
-    """The step under way ends and is kept; the next steps run on another worker."""
+def _run_of(backend: Backend, rid: str) -> dict[str, Any]:
+    with TestClient(backend.app(workers=0)) as api:
+        return dict(api.get(f"/runs/{rid}", headers=A).json())
+
+
+def _terminated_mid_run(backend: Backend, node: str, **worker: Any) -> str:
+    """A run whose worker gets SIGTERM once ``node`` started; the worker exited 0 (bounded:
+    grace + step-wait + EXIT_SLACK, else the test fails)."""
     with TestClient(backend.app(workers=0)) as api:
         [rid] = _trigger(api)
-    first = _worker(backend, until_drain="n2", args=("--grace", "0", "--step-wait", "60"))
+    first = _worker(backend, **worker)
     try:
-        _until(lambda: (rid, "n2") in backend.executed(), [first], "n2 started")
+        _until(lambda: (rid, node) in backend.executed(), [first], f"{node} started")
         first.send_signal(signal.SIGTERM)
-        first.wait(60)
+        try:
+            first.wait(60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the worker did not exit after SIGTERM")
     finally:
         _stop([first])
     assert _exits([first]) == [0]
     assert backend.statuses() == {"queued": 1}  # handed back, not done
+    return rid
+
+
+def test_sigterm_hands_a_running_run_back_at_its_next_step_and_exits_0(backend: Backend) -> None:
+    """The step under way ends and is kept; the next steps run on another worker."""
+    grace = ("--grace", "0", "--step-wait", "60")
+    rid = _terminated_mid_run(backend, "n2", until_drain="n2", args=grace)
     assert _states(backend) == ["stopped"]
-    with TestClient(backend.app(workers=0)) as api:
-        run = api.get(f"/runs/{rid}", headers=A).json()
+    run = _run_of(backend, rid)
     assert (run["status"], run["reason"], run["steps_done"]) == ("pending", HANDED_BACK, 2)
-    _resume_elsewhere(backend, rid)
-    assert backend.executed() == collections.Counter(
-        {(rid, n): 1 for n in ("n1", "n2", "n3", "n4")}
+    _resume_elsewhere(backend)
+    steps = ("n1", "n2", "n3", "n4")
+    assert backend.executed() == collections.Counter({(rid, n): 1 for n in steps})
+    assert (_run_of(backend, rid)["status"], _run_of(backend, rid)["steps_done"]) == (
+        "completed",
+        4,
     )
-    with TestClient(backend.app(workers=0)) as api:
-        run = api.get(f"/runs/{rid}", headers=A).json()
-    assert (run["status"], run["steps_done"]) == ("completed", 4)
 
 
 def test_a_worker_whose_step_never_ends_still_exits_and_hands_the_run_back(
@@ -80,21 +96,10 @@ def test_a_worker_whose_step_never_ends_still_exits_and_hands_the_run_back(
 ) -> None:
     """A step stuck in sync code: the worker gives it up after --step-wait and exits 0;
     the run is resumed elsewhere with that step run again (earlier steps are not)."""
-    with TestClient(backend.app(workers=0)) as api:
-        [rid] = _trigger(api)
-    first = _worker(backend, block="n3", args=("--grace", "0", "--step-wait", "0.5"))
-    try:
-        _until(lambda: (rid, "n3") in backend.executed(), [first], "n3 started")
-        first.send_signal(signal.SIGTERM)
-        try:
-            first.wait(60)  # bounded: grace + step-wait + EXIT_SLACK
-        except subprocess.TimeoutExpired:
-            pytest.fail("the worker did not exit after SIGTERM")
-    finally:
-        _stop([first])
-    assert _exits([first]) == [0]
-    assert backend.statuses() == {"queued": 1}
-    _resume_elsewhere(backend, rid)
+    rid = _terminated_mid_run(
+        backend, "n3", block="n3", args=("--grace", "0", "--step-wait", "0.5")
+    )
+    _resume_elsewhere(backend)
     assert backend.executed() == collections.Counter(
         {(rid, "n1"): 1, (rid, "n2"): 1, (rid, "n3"): 2, (rid, "n4"): 1}
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,13 @@ from typing_extensions import TypedDict
 pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
-from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner._runs import run_watch
 from langgraph_runner._service import liveness as liveness_mod
 from langgraph_runner._service.queue import RunQueue
-from langgraph_runner.runs import open_checkpointer
-from langgraph_runner.service import create_app
+from tests.fakes import chain_graph
+from tests.service.served import A, B, served
 
-A = {"X-API-Key": "key-a"}
-B = {"X-API-Key": "key-b"}
 HOLDING = threading.Event()
 RELEASE = threading.Event()
 
@@ -47,43 +43,20 @@ def _hold(state: State) -> dict[str, Any]:
 
 
 def _graph() -> Any:
-    g = StateGraph(State)
-    g.add_node("hold", _hold)
-    g.add_edge(START, "hold")
-    g.add_edge("hold", END)
-    return g.compile()
+    """One step that holds until the test lets it go."""
+    return chain_graph(State, ["hold"], lambda name: _hold).compile()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     """The service with one worker thread and a lease of 3 s (a beat every second)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.db'}"
-    else:
-        pytest.importorskip("langgraph.checkpoint.postgres")
-        from tests.services import postgres_url
-
-        url = postgres_url()
     HOLDING.clear()
     RELEASE.clear()
-    uid = uuid.uuid4().hex
-    with open_checkpointer(url) as saver:
-        app = create_app(
-            workflows={"w": _graph()},
-            checkpointer=saver,
-            api_keys={"key-a": f"a-{uid}", "key-b": f"b-{uid}"},
-            workers=1,
-            queue=uid,
-            lease=3.0,
-        )
-        with TestClient(app) as c:
-            try:
-                yield c
-            finally:
-                RELEASE.set()
-                left = RunQueue(saver, queue=uid)  # the app's may be closed
-                left.purge()
-                left.close()
+    with served(request.param, tmp_path, {"w": _graph()}, workers=1, lease=3.0) as c:
+        try:
+            yield c
+        finally:
+            RELEASE.set()  # before the app closes: its worker finishes its run
 
 
 def _hold_run(c: TestClient) -> str:

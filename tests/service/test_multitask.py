@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import operator
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,14 +20,13 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
+from tests.fakes import chain_graph
+from tests.service.served import A, B, served
 
-A = {"X-API-Key": "key-a"}
-B = {"X-API-Key": "key-b"}
 LOG: list[str] = []  # "<title> <node>", in the order the nodes ran
 HOLDING = threading.Event()  # a hold node is under way
 RELEASE = threading.Event()  # lets a hold node go
@@ -59,43 +57,21 @@ def _after(state: State) -> dict[str, Any]:
 
 
 def _graph() -> Any:
-    g = StateGraph(State)
-    g.add_node("hold", _hold)
-    g.add_node("after", _after)
-    g.add_edge(START, "hold")
-    g.add_edge("hold", "after")
-    g.add_edge("after", END)
-    return g
+    """hold, then after."""
+    return chain_graph(State, ["hold", "after"], {"hold": _hold, "after": _after}.get).compile()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     """The service with two worker threads (two runs of one thread could start at once)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.db'}"
-    else:
-        pytest.importorskip("langgraph.checkpoint.postgres")
-        from tests.services import postgres_url
-
-        url = postgres_url()
     LOG.clear()
     HOLDING.clear()
     RELEASE.clear()
-    uid = uuid.uuid4().hex
-    with open_checkpointer(url) as saver:
-        app = create_app(
-            workflows={"w": _graph().compile()},
-            checkpointer=saver,
-            api_keys={"key-a": f"a-{uid}", "key-b": f"b-{uid}"},
-            workers=2,
-            queue=uid,
-        )
-        with TestClient(app) as c:
-            try:
-                yield c
-            finally:
-                RELEASE.set()
-                c.app.state.workers.queue.purge()  # type: ignore[attr-defined]
+    with served(request.param, tmp_path, {"w": _graph()}, workers=2) as c:
+        try:
+            yield c
+        finally:
+            RELEASE.set()  # before the app closes: its workers finish their runs
 
 
 def _post(c: TestClient, title: str, thread: str | None, **extra: Any) -> Any:
@@ -168,7 +144,7 @@ def test_the_default_strategy_is_enqueue_and_create_app_can_change_it(tmp_path: 
     """No field: the app's default (enqueue unless create_app says reject or interrupt)."""
     with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
         app = create_app(
-            workflows={"w": _graph().compile()},
+            workflows={"w": _graph()},
             checkpointer=saver,
             api_keys={"key-a": "a"},
             workers=0,
@@ -181,7 +157,7 @@ def test_the_default_strategy_is_enqueue_and_create_app_can_change_it(tmp_path: 
             assert _post(c, "third", "t", multitask_strategy="enqueue").status_code == 202
         with pytest.raises(ValueError, match="multitask_strategy"):
             create_app(
-                workflows={"w": _graph().compile()},
+                workflows={"w": _graph()},
                 checkpointer=saver,
                 api_keys={"key-a": "a"},
                 multitask_strategy="rollback",

@@ -6,7 +6,6 @@ records in ``GET /runs/{id}/steps/{name}/attempts``, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import operator
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,15 +15,12 @@ import pytest
 pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
-from langgraph.graph import END, START, StateGraph
 
 from langgraph_runner import GraphState, create_node
-from langgraph_runner.runs import open_checkpointer
-from langgraph_runner.service import create_app
 from langgraph_runner.testing import fail_times, no_wait
+from tests.fakes import chain_graph
+from tests.service.served import A, B, served
 
-A = {"X-API-Key": "key-a"}
-B = {"X-API-Key": "key-b"}
 SECRET = "sk-live-0123456789abcdefghijklmnop"
 
 
@@ -39,42 +35,23 @@ def _fetch(state: State) -> dict[str, Any]:
 
 
 def _graph(second: Any) -> Any:
-    g = StateGraph(State)
-    g.add_node("fetch", _fetch)
-    g.add_node("second", second)
-    g.add_edge(START, "fetch")
-    g.add_edge("fetch", "second")
-    g.add_edge("second", END)
-    return g.compile()
+    """fetch, then ``second``."""
+    return chain_graph(
+        State, ["fetch", "second"], {"fetch": _fetch, "second": second}.get
+    ).compile()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     """The service with a flaky step (fails twice, then succeeds) and a broken one."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.db'}"
-    else:
-        pytest.importorskip("langgraph.checkpoint.postgres")
-        from tests.services import postgres_url
-
-        url = postgres_url()
-    uid = uuid.uuid4().hex
     flaky = fail_times(2, ConnectionError("the printer is offline"), result={"log": ["second"]})
     broken = fail_times(99, ConnectionError("the printer is offline"))
-    with open_checkpointer(url) as saver, no_wait():
-        app = create_app(
-            workflows={
-                "flaky": _graph(create_node(flaky, retry=3)),
-                "broken": _graph(create_node(broken, retry=2, on_error="record")),
-            },
-            checkpointer=saver,
-            api_keys={"key-a": f"a-{uid}", "key-b": f"b-{uid}"},
-            workers=1,
-            queue=uid,
-        )
-        with TestClient(app) as c:
-            yield c
-            c.app.state.workers.queue.purge()  # type: ignore[attr-defined]
+    workflows = {
+        "flaky": _graph(create_node(flaky, retry=3)),
+        "broken": _graph(create_node(broken, retry=2, on_error="record")),
+    }
+    with no_wait(), served(request.param, tmp_path, workflows, workers=1) as c:
+        yield c
 
 
 def _run(c: TestClient, workflow: str, inp: dict[str, Any]) -> dict[str, Any]:
@@ -101,21 +78,14 @@ def test_a_runs_input_and_output_are_shown_redacted(client: TestClient) -> None:
 
 def test_a_pending_run_shows_its_input_and_no_output(tmp_path: Path) -> None:
     """No worker took it yet: the input as posted, no output, no attempts."""
-    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
-        app = create_app(
-            workflows={"flaky": _graph(_fetch)},
-            checkpointer=saver,
-            api_keys={"key-a": "a"},
-            workers=0,
-        )
-        with TestClient(app) as c:
-            r = c.post("/runs", json={"workflow": "flaky", "input": {"title": "t"}}, headers=A)
-            run_id = r.json()["run_id"]
-            run = c.get(f"/runs/{run_id}", headers=A).json()
-            assert (run["status"], run["input"], run["output"]) == ("pending", {"title": "t"}, None)
-            assert c.get(f"/runs/{run_id}/steps/second/attempts", headers=A).json() == []
-            r = c.get(f"/runs/{run_id}/steps/nope/attempts", headers=A)
-            assert (r.status_code, r.json()["field"]) == (404, "name")
+    with served("sqlite", tmp_path, {"flaky": _graph(_fetch)}, workers=0) as c:
+        r = c.post("/runs", json={"workflow": "flaky", "input": {"title": "t"}}, headers=A)
+        run_id = r.json()["run_id"]
+        run = c.get(f"/runs/{run_id}", headers=A).json()
+        assert (run["status"], run["input"], run["output"]) == ("pending", {"title": "t"}, None)
+        assert c.get(f"/runs/{run_id}/steps/second/attempts", headers=A).json() == []
+        r = c.get(f"/runs/{run_id}/steps/nope/attempts", headers=A)
+        assert (r.status_code, r.json()["field"]) == (404, "name")
 
 
 def test_attempts_of_a_step_that_succeeded_after_retries(client: TestClient) -> None:

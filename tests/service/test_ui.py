@@ -669,7 +669,7 @@ def test_the_pages_escape_text_and_forbid_inline_scripts(site: Site) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "innerHTML" not in "".join(
         httpx.get(f"{site.base}/ui/static/{n}").text
-        for n in ("common.js", "runs.js", "run.js", "graph.js")
+        for n in ("common.js", "runs.js", "run.js", "graph.js", "run_ops.js", "workers.js")
     )
     css = httpx.get(f"{site.base}/ui/static/status.css")
     assert css.headers["content-type"].startswith("text/css")
@@ -698,6 +698,9 @@ def test_under_a_prefix_the_pages_use_it(tmp_path: Path) -> None:
             assert '<meta name="lgr-root" content="/runner">' in page.text
             assert 'src="/runner/ui/static/run.js"' in page.text
             assert client.get("/runner/ui/static/run.js").status_code == 200
+            workers = client.get("/runner/ui/workers")
+            assert 'src="/runner/ui/static/workers.js"' in workers.text
+            assert "runs.js" not in workers.text and "<title>Workers</title>" in workers.text
             assert client.get("/ui").status_code == 404
 
 

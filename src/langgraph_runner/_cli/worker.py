@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ from langgraph_runner._service.drain import drain
 
 __all__ = ["EXIT_SLACK", "add_worker_command"]
 
+_SECONDS = re.compile(r"\d{1,4}(\.\d{1,6})?")
 EXIT_SLACK = 5.0
 """Seconds past ``grace + step_wait`` after which a draining worker exits unconditionally."""
 
@@ -71,13 +73,9 @@ def add_worker_command(commands: Any) -> None:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
+    if not _SECONDS.fullmatch(text) or float(text) > 3600:
         raise argparse.ArgumentTypeError(f"expected seconds from 0 to 3600, got {text!r}")
-    return value
+    return float(text)
 
 
 def _threads(text: str) -> int:

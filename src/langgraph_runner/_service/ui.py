@@ -88,6 +88,21 @@ def _page(request: Request, name: str) -> HTMLResponse:
     return HTMLResponse(text, headers=_HEADERS)
 
 
+def _framed(request: Request, body: str, *, title: str, script: str) -> HTMLResponse:
+    """A page in the runs list's frame (its bar, key form and scripts), with ``body`` as
+    its content and ``script`` in place of the list's own."""
+    frame = _file("runs.html")
+    start = frame.index('  <section id="content" hidden>')
+    end = frame.index("  </section>\n</main>") + len("  </section>\n")
+    content = _file(body).split("-->\n", 1)[-1]
+    text = (frame[:start] + content + frame[end:]).replace(
+        "<title>Runs</title>", f"<title>{html.escape(title)}</title>"
+    )
+    text = text.replace("/ui/static/runs.js", f"/ui/static/{script}")
+    root = html.escape(str(request.scope.get("root_path", "")).rstrip("/"), quote=True)
+    return HTMLResponse(text.replace("__ROOT__", root), headers=_HEADERS)
+
+
 def ui_router() -> APIRouter:
     """The browser UI's routes (kept out of the OpenAPI document).
 
@@ -110,7 +125,7 @@ def ui_router() -> APIRouter:
     @router.get("/ui/workers", response_class=HTMLResponse)
     def workers_page(request: Request) -> HTMLResponse:
         """The worker processes on the run queue, their state and runs."""
-        return _page(request, "workers.html")
+        return _framed(request, "workers_body.html", title="Workers", script="workers.js")
 
     @router.get("/ui/static/{name}")
     def static(name: str) -> Response:
