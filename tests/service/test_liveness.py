@@ -49,10 +49,10 @@ def _graph() -> Any:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
-    """The service with one worker thread and a lease of 3 s (a beat every second)."""
+    """The service with one worker thread (its beat every third of the 30 s lease)."""
     HOLDING.clear()
     RELEASE.clear()
-    with served(request.param, tmp_path, {"w": _graph()}, workers=1, lease=3.0) as c:
+    with served(request.param, tmp_path, {"w": _graph()}, workers=1) as c:
         try:
             yield c
         finally:
