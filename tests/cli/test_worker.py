@@ -55,3 +55,20 @@ def test_worker_runs_the_apps_queue_until_sigterm(
     err = capsys.readouterr().err
     assert "worker: 3 thread(s) on run queue 'default'" in err
     assert "worker: draining (exits within 25 s)" in err  # grace 10 + step-wait 10 + 5
+
+
+def test_the_drain_watchdog_exits_unless_the_drain_ended_and_the_caller_lives_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the bound: a drain that has not ended exits the process; one that ended, in a
+    process that goes on (main() called in-process), does not."""
+    from langgraph_runner._cli import worker
+
+    exits: list[int] = []
+    monkeypatch.setattr(worker.os, "_exit", exits.append)
+    drained = threading.Event()
+    worker._watch(drained)
+    assert exits == [0]
+    drained.set()
+    worker._watch(drained)
+    assert exits == [0]

@@ -116,17 +116,26 @@ def _work(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def _drain(workers: Any, grace: float, step_wait: float) -> None:
-    """Drain, then close; a process whose threads do not end exits all the same."""
+    """Drain, then close; a process whose threads, drain or shutdown hang exits all the same."""
     bound = grace + step_wait + EXIT_SLACK
-    watchdog = threading.Timer(bound, _exit_now, args=("the drain took too long",))
-    watchdog.daemon = True
+    drained = threading.Event()
+    watchdog = threading.Timer(bound, _watch, args=(drained,))
+    watchdog.daemon = True  # it outlives the main thread: it also bounds the interpreter's exit
     watchdog.start()
     print(f"worker: draining (exits within {bound:g} s)", file=sys.stderr, flush=True)
     stuck = drain(workers, grace=grace, handback=step_wait)
     workers.close(timeout=1.0)
     if stuck or any(t.is_alive() for t in workers.threads_started()):
         _exit_now(f"handed back {len(stuck)} run(s) whose step did not end")
-    watchdog.cancel()
+    drained.set()
+
+
+def _watch(drained: threading.Event) -> None:
+    """The bound passed: exit, unless the drain ended and the caller lives on (``main()``
+    called in a process that goes on, not the command's own exit hanging)."""
+    if drained.is_set() and threading.main_thread().is_alive():
+        return
+    _exit_now("the drain or the exit took too long")
 
 
 def _exit_now(why: str) -> None:
