@@ -197,6 +197,10 @@ def test_interrupt_cancels_a_queued_run_of_the_thread_before_it_starts(
     queued = _post(client, "queued", "t1", multitask_strategy="enqueue").json()["run_id"]
     last = _post(client, "last", "t1", multitask_strategy="interrupt").json()["run_id"]
     assert _wait(client, first)["status"] == "cancelled"
-    assert _wait(client, queued)["status"] == "cancelled"
+    ended = _wait(client, queued)
+    assert (ended["status"], ended["reason"]) == (
+        "cancelled",
+        f"interrupted by run {last} (multitask_strategy=interrupt)",
+    )
     assert _wait(client, last)["status"] == "completed"
     assert "queued hold" not in LOG

@@ -95,7 +95,7 @@ def _interrupt(pool: Workers, saver: Any, busy: list[QueuedRun], tenant: str, by
     running one stops at its next superstep boundary."""
     reason = f"interrupted by run {by} (multitask_strategy=interrupt)"
     for item in busy:
-        if item.status == "queued" and pool.cancel_pending(item.run_id, tenant) is not None:
+        if item.status == "queued" and pool.cancel_pending(item.run_id, tenant, reason):
             continue
         try:
             cancel_run(saver, item.run_id, reason, tenant=tenant)

@@ -213,11 +213,11 @@ class Workers:
         """The tenant's runs waiting for a worker, newest first."""
         return [_pending(i) for i in self.queue.waiting(tenant, limit=limit)]
 
-    def cancel_pending(self, run_id: str, tenant: str | None) -> Pending | None:
+    def cancel_pending(self, run_id: str, tenant: str | None, why: str = "") -> Pending | None:
         """Stop a run that has not started (None if it started or is not ``tenant``'s)."""
         item = self.queue.cancel(run_id, tenant)
         if item is not None:
-            self._record_cancelled(item)
+            self._record_cancelled(item, why)
             self._finished(run_id, None, None)
             return _pending(item, cancelled=True)
         item = self.queue.get(run_id)
@@ -475,13 +475,13 @@ class Workers:
         except Exception:  # the database is down: the run's queue row still says done
             _log.exception("run queue: run %s could not be recorded failed", item.run_id)
 
-    def _record_cancelled(self, item: QueuedRun) -> None:
+    def _record_cancelled(self, item: QueuedRun, why: str = "") -> None:
         store = open_run_store(self._saver)
         if store is None:  # pragma: no cover - a saver always has a store
             return
-        reason = "cancelled before it started"
+        reason = why or "cancelled before it started"
         graph = self._graphs.get(item.workflow)
-        if item.attempts > 1 and graph is not None and self._checkpointed(graph, item):
+        if not why and item.attempts > 1 and graph is not None and self._checkpointed(graph, item):
             reason = "cancelled before it resumed"  # a worker that stopped ran some steps
         try:
             store.start(item.run_id, item.thread_id, item.tenant, item.workflow)
