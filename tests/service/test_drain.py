@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,16 @@ from langgraph_runner._service.drain import HANDED_BACK
 from langgraph_runner._service.liveness import Liveness, workers_of
 from langgraph_runner._service.queue import RunQueue
 from tests.service import test_queue
-from tests.service.test_queue import A, Backend, _exits, _stop, _trigger, _until, _worker
+from tests.service.test_queue import (
+    A,
+    Backend,
+    _exits,
+    _stderr,
+    _stop,
+    _trigger,
+    _until,
+    _worker,
+)
 
 backend = test_queue.backend  # the fixture: a SQLite file or PostgreSQL, a queue of its own
 
@@ -64,6 +74,8 @@ def _terminated_mid_run(backend: Backend, node: str, **worker: Any) -> str:
     try:
         _until(lambda: (rid, node) in backend.executed(), [first], f"{node} started")
         first.send_signal(signal.SIGTERM)
+        _until(lambda: "draining" in _stderr(first), [first], "the drain began")
+        Path(f"{backend.ledger}.drain").touch()  # a LangGraph whose nodes cannot see the drain
         try:
             first.wait(60)
         except subprocess.TimeoutExpired:
