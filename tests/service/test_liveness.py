@@ -8,6 +8,7 @@ clock moved on (the subprocess test in test_queue kills a real one).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -52,11 +53,17 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
     """The service with one worker thread (its beat every third of the 30 s lease)."""
     HOLDING.clear()
     RELEASE.clear()
-    with served(request.param, tmp_path, {"w": _graph()}, workers=1) as c:
-        try:
-            yield c
-        finally:
-            RELEASE.set()  # before the app closes: its worker finishes its run
+    # The hold is let go before the app closes (its worker then finishes its run).
+    with served(request.param, tmp_path, {"w": _graph()}, workers=1) as c, _let_go():
+        yield c
+
+
+@contextlib.contextmanager
+def _let_go() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        RELEASE.set()
 
 
 def _hold_run(c: TestClient) -> str:
@@ -109,6 +116,8 @@ def test_a_worker_that_missed_its_heartbeat_reads_dead_and_so_do_its_runs(
     assert w["state"] == "dead"
     run = client.get(f"/runs/{run_id}", headers=A).json()
     assert (run["status"], run["worker"]) == ("running", "dead")
+    [listed] = client.get("/runs", headers=A).json()["runs"]
+    assert (listed["run_id"], listed["status"], listed["worker"]) == (run_id, "running", "dead")
 
 
 def test_a_draining_then_closed_worker_says_so(client: TestClient) -> None:
@@ -124,7 +133,7 @@ def test_a_draining_then_closed_worker_says_so(client: TestClient) -> None:
     try:
         [w] = liveness_mod.workers_of(queue, None)
         assert (w.state, w.runs) == ("stopped", 0)
-        assert liveness_mod.worker_of(queue, run_id) is None  # it holds the run no more
+        assert liveness_mod.worker_states(queue, [run_id]) == {}  # it holds the run no more
     finally:
         queue.close()
 

@@ -754,6 +754,10 @@ def test_the_workers_page_shows_each_worker_and_a_dead_ones_run(
         later = liveness._now() + liveness.DEAD_AFTER_BEATS * workers.liveness.every + 1
         monkeypatch.setattr(liveness, "_now", lambda: later)
         p.wait_for_selector('#workers tbody tr[data-state="dead"]')
+        p.goto(f"{site.base}/ui")
+        listed = p.locator(f'tr[data-run="{rid}"]')
+        listed.locator(".st-dead").wait_for()  # running, and its worker dead
+        assert listed.get_attribute("data-status") == "running"
         p.goto(f"{site.base}/ui/runs/{rid}")
         p.wait_for_selector('#worker[data-worker="dead"]')
         assert "missed its heartbeat" in p.locator("#worker").text_content()

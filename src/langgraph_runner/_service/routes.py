@@ -32,7 +32,7 @@ from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
 from langgraph_runner._service.multitask import DEFAULT_STRATEGY, submit_run
-from langgraph_runner._service.run_facts import with_io, worker_state
+from langgraph_runner._service.run_facts import with_io, with_workers, worker_state
 from langgraph_runner._service.schemas import (
     ArtifactBody,
     BudgetBody,
@@ -309,7 +309,7 @@ def _page(
             store.close()
         started = {r.run_id for r in found}  # started since the queue was read
         rows = [r for r in rows if r.run_id not in started] + [_summary(r) for r in found]
-    rows = rows[:limit]
+    rows = with_workers(ctx.pool, rows[:limit])  # a dead worker's runs say so
     last = rows[-1].started_at if len(rows) == limit else None
     return RunList(runs=rows, next_before=last)
 
@@ -344,7 +344,7 @@ def _detail(ctx: Ctx, run_id: str, tenant: str) -> RunDetail:
         if row is None:
             raise _Failure(404, f"no run {shown(run_id)}", "run_id")
     detail = RunDetail(
-        **_summary(row).model_dump(),
+        **_summary(row).model_dump(exclude={"worker"}),
         time_limit=ctx.time_limit,
         trace_id=_trace_id(ctx, row.run_id, tenant),
         worker=worker_state(ctx.pool, row.run_id, row.status),

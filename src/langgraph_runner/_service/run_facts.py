@@ -24,11 +24,11 @@ from langgraph_runner._rebuild.history import run_checkpoint
 from langgraph_runner._records.egress import egress
 from langgraph_runner._reports.report_types import NodeReport
 from langgraph_runner._runs.store_registry import open_run_store
-from langgraph_runner._service.liveness import worker_of
-from langgraph_runner._service.schemas import AttemptBody, RunDetail
+from langgraph_runner._service.liveness import worker_states
+from langgraph_runner._service.schemas import AttemptBody, RunDetail, RunSummary
 from langgraph_runner._service.workers import Workers
 
-__all__ = ["MAX_SHOWN", "attempts_of", "with_io", "worker_state"]
+__all__ = ["MAX_SHOWN", "attempts_of", "with_io", "with_workers", "worker_state"]
 
 MAX_SHOWN = 256 * 1024
 """The largest input or output shown, in characters of JSON; a larger one reads as a note."""
@@ -40,8 +40,15 @@ def worker_state(pool: Workers, run_id: str, status: str) -> str | None:
     """The state of the worker holding a live run (None: none holds it, or it ended)."""
     if status not in _LIVE:
         return None
-    found = worker_of(pool.queue, run_id)
-    return None if found is None else found[1]
+    return worker_states(pool.queue, [run_id]).get(run_id)
+
+
+def with_workers(pool: Workers, rows: list[RunSummary]) -> list[RunSummary]:
+    """Listed runs, each running one with its worker's state (one query for the page)."""
+    states = worker_states(pool.queue, [r.run_id for r in rows if r.status in _LIVE])
+    return [
+        r.model_copy(update={"worker": states[r.run_id]}) if r.run_id in states else r for r in rows
+    ]
 
 
 def with_io(pool: Workers, graphs: Mapping[str, Any], detail: RunDetail, tenant: str) -> RunDetail:

@@ -132,6 +132,11 @@ class RunSummary(BaseModel):
     reason: str | None = None
     started_at: float
     updated_at: float
+    worker: str | None = Field(
+        default=None,
+        description="The state of the worker holding a running run: alive, draining, "
+        "dead (it missed its heartbeat: the run waits for another worker) or stopped.",
+    )
 
 
 class RunList(BaseModel):
@@ -211,11 +216,6 @@ class RunDetail(RunSummary):
         default=None,
         description="The state at the run's last checkpoint once it ended, redacted "
         "(GET /runs/{id} only; None while pending or running).",
-    )
-    worker: str | None = Field(
-        default=None,
-        description="The state of the worker holding a running run: alive, draining, "
-        "dead (it missed its heartbeat: the run waits for another worker) or stopped.",
     )
     trace_id: str | None = Field(
         default=None,
