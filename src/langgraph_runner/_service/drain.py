@@ -15,7 +15,9 @@
    connections let go of it) and resumes with that step run again.
 
 Every wait is bounded, so a drain ends within ``grace + handback`` seconds plus one
-database round trip per run held.
+database round trip per run held. A partial rebuild (``POST /runs/{id}/update``) runs
+through ``rebuild()``, which takes no ``RunControl``: it ends within the grace, or is
+handed back at step 4.
 """
 
 from __future__ import annotations
