@@ -5,6 +5,9 @@ Serves ``create_app`` with uvicorn on a free local port, on a PostgreSQL databas
 
 - trigger-to-first-step: ``POST /runs`` until the workflow's first step starts, with warm
   in-process workers (``--triggers`` runs, one at a time);
+- resume-to-first-step: ``POST /runs/{id}/resume`` of an interrupted run until its
+  interrupted step goes on with the answer (``interrupt()`` returns it), warm workers
+  (``--triggers`` runs, one at a time);
 - ``GET /runs/{id}`` and ``GET /runs`` (first page, 50 runs) p50/p99 with ``--runs`` runs in
   the runs table, each with its checkpoints (copied from real runs of the same workflow);
   the baseline is ``GET /workflows/{name}`` of an unknown name (the HTTP round trip,
@@ -43,6 +46,7 @@ import httpx
 import psycopg
 import uvicorn
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 from langgraph_runner.runs import open_checkpointer
@@ -55,6 +59,8 @@ FIRST_STEP: dict[str, float] = {}  # run title -> when its first step started
 FIRST_SEEN: dict[str, threading.Event] = {}
 LAST_STEP: dict[str, float] = {}  # run title -> when its last step returned
 HOOK_SECRET = "bench-webhook-secret-0123456789"
+RESUMED: dict[str, float] = {}  # answer -> when the interrupted step went on with it
+RESUME_SEEN: dict[str, threading.Event] = {}
 
 
 class Build(TypedDict, total=False):
@@ -84,6 +90,23 @@ def workflow() -> Any:
     g.add_edge("fetch", "parse")
     g.add_edge("parse", "render")
     g.add_edge("render", END)
+    return g
+
+
+def approval() -> Any:
+    """One step that asks (``interrupt()``) and notes when it goes on with the answer."""
+
+    def ask(state: Build) -> dict[str, Any]:
+        answer = str(interrupt("go on?"))
+        RESUMED.setdefault(answer, time.perf_counter())
+        if answer in RESUME_SEEN:
+            RESUME_SEEN[answer].set()
+        return {"log": [f"answer:{answer}"]}
+
+    g = StateGraph(Build)
+    g.add_node("ask", ask)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
     return g
 
 
@@ -205,6 +228,25 @@ def webhook_latencies(client: httpx.Client, count: int) -> list[float]:
                 if not changed.wait_for(lambda r=run_id: r in arrived, 60):
                     raise RuntimeError(f"run {run_id}: no webhook within 60 s")
             took.append(arrived[run_id] - LAST_STEP[title])
+
+
+def resume_latencies(client: httpx.Client, count: int) -> list[float]:
+    """Seconds from POST /runs/{id}/resume of an interrupted run to its step going on."""
+    took = []
+    for i in range(count):
+        body = {"workflow": "approve", "input": {"title": f"resume-{i}"}}
+        run = client.post("/runs", json=body, headers=ACME).json()
+        if wait_done(client, run["run_id"], ACME)["status"] != "interrupted":
+            raise RuntimeError(f"run {run['run_id']} did not stop at its question")
+        answer = uuid.uuid4().hex
+        RESUME_SEEN[answer] = threading.Event()
+        t0 = time.perf_counter()
+        reply = client.post(f"/runs/{run['run_id']}/resume", json={"value": answer}, headers=ACME)
+        reply.raise_for_status()
+        if not RESUME_SEEN[answer].wait(60):
+            raise RuntimeError(f"run {run['run_id']} never went on")
+        took.append(RESUMED[answer] - t0)
+        wait_done(client, reply.json()["run_id"], ACME)  # the worker is idle again
     return took
 
 
@@ -357,7 +399,7 @@ def main() -> None:
         return
     with scratch_database(args.url) as db_url, open_checkpointer(db_url) as saver:
         app = create_app(
-            workflows={"build": workflow().compile()},
+            workflows={"build": workflow().compile(), "approve": approval().compile()},
             checkpointer=saver,
             api_keys=KEYS,
             webhook_secret=HOOK_SECRET,
@@ -376,6 +418,7 @@ def report(args: argparse.Namespace, url: str, client: httpx.Client, db_url: str
         templates[tenant] = (done["run_id"], done["thread_id"])
     first, answered = trigger_latencies(client, args.triggers)
     hooked = webhook_latencies(client, args.webhooks)
+    resumed = resume_latencies(client, args.triggers)
 
     t0 = time.perf_counter()
     seeded = seed(db_url, templates, args.runs)
@@ -404,6 +447,7 @@ def report(args: argparse.Namespace, url: str, client: httpx.Client, db_url: str
         ("POST /runs -> 202", answered),
         ("trigger -> first step (warm worker)", first),
         ("run end -> webhook received", hooked),
+        ("resume -> first step (warm worker)", resumed),
     ]
     for name, took in rows:
         p50, p99 = pct(took, 0.5), pct(took, 0.99)

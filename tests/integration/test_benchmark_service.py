@@ -45,6 +45,7 @@ def test_a_short_run_prints_every_figure_and_drops_its_database() -> None:
         "POST /runs -> 202",
         "trigger -> first step (warm worker)",
         "run end -> webhook received",
+        "resume -> first step (warm worker)",
     ):
         line = next((x for x in out.splitlines() if x.startswith(row)), None)
         assert line is not None, f"{row!r} missing:\n{out}"

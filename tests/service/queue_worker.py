@@ -2,10 +2,13 @@
 
 Settings come from the environment: ``QUEUE_URL`` (checkpointer URL), ``QUEUE_NAME``,
 ``QUEUE_LEDGER`` (a file every node appends ``<thread> <node> <pid>`` to, fsync'ed:
-the side-effect count), ``QUEUE_LEASE`` (seconds) and ``QUEUE_BLOCK`` (a node that
-hangs in this process, so a test can kill the worker in the middle of a run).
-``QUEUE_OTLP`` (an OTLP/HTTP traces URL) sets this process's tracer provider to send
-each span there as it ends, in the trace backend's project ``QUEUE_OTLP_PROJECT``.
+the side-effect count), ``QUEUE_LEASE`` (seconds), ``QUEUE_BLOCK`` (a node that
+hangs in this process, so a test can kill the worker in the middle of a run) and
+``QUEUE_UNTIL_DRAIN`` (a node that runs until its run is asked to drain, or where the
+runtime has no ``control``, until ``<ledger>.drain`` exists: a step under way when the
+worker is stopped). ``QUEUE_OTLP`` (an OTLP/HTTP traces URL) sets this process's tracer
+provider to send each span there as it ends, in the trace backend's project
+``QUEUE_OTLP_PROJECT``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Annotated, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from langgraph_runner import create_node
@@ -48,17 +52,23 @@ def note(ledger: str, thread: str, node: str) -> None:
         os.close(fd)
 
 
-def chain(ledger: str, block: str = "", *, hardened: bool = False) -> Any:
-    """n1 -> n2 -> n3 -> n4; each node notes itself, ``block`` hangs after noting.
+def chain(ledger: str, block: str = "", until_drain: str = "", *, hardened: bool = False) -> Any:
+    """n1 -> n2 -> n3 -> n4; each node notes itself, ``block`` hangs after noting,
+    ``until_drain`` runs until its run is asked to drain (60 s at most).
 
     ``hardened``: each node made by ``create_node`` (the tracing test reads their spans).
     """
 
     def make(name: str) -> Any:
-        def body(state: Chain, config: RunnableConfig) -> dict[str, Any]:
+        def body(state: Chain, config: RunnableConfig, runtime: Runtime) -> dict[str, Any]:
             note(ledger, str(config["configurable"]["thread_id"]), name)
             if name == block:
                 time.sleep(120)  # killed here
+            control = getattr(runtime, "control", None)  # None: a LangGraph without it
+            for _ in range(1200 if name == until_drain else 0):
+                if control.drain_requested if control else os.path.exists(f"{ledger}.drain"):
+                    break
+                time.sleep(0.05)
             return {"log": [name]}
 
         return body
@@ -98,6 +108,7 @@ if os.environ.get("QUEUE_URL"):
             "chain": chain(
                 os.environ["QUEUE_LEDGER"],
                 os.environ.get("QUEUE_BLOCK", ""),
+                os.environ.get("QUEUE_UNTIL_DRAIN", ""),
                 hardened=bool(os.environ.get("QUEUE_OTLP")),
             ).compile()
         },

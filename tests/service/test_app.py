@@ -230,7 +230,7 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
         "/schedules/{schedule_id}",
         "/workflows",
         "/workflows/{name}",
-    }
+    } | {"/workers", "/runs/{run_id}/steps/{name}/attempts"}
     assert set(doc["paths"]["/runs"]) == {"get", "post"}
     assert "RunCreate" in doc["components"]["schemas"]
 

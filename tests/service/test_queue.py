@@ -251,7 +251,15 @@ def test_a_cancel_of_a_claimed_run_not_started_yet_stops_it(
     assert backend.executed() == collections.Counter()
 
 
-def _worker(backend: Backend, *, block: str = "", threads: int = 1, lease: float = 30.0) -> Any:
+def _worker(
+    backend: Backend,
+    *,
+    block: str = "",
+    threads: int = 1,
+    lease: float = 30.0,
+    until_drain: str = "",
+    args: tuple[str, ...] = (),
+) -> Any:
     env = {
         **os.environ,
         "QUEUE_URL": backend.url,
@@ -259,6 +267,7 @@ def _worker(backend: Backend, *, block: str = "", threads: int = 1, lease: float
         "QUEUE_LEDGER": backend.ledger,
         "QUEUE_LEASE": str(lease),
         "QUEUE_BLOCK": block,
+        "QUEUE_UNTIL_DRAIN": until_drain,
         # This checkout's package (not another one installed) and its tests.
         "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
         # A worker that does not stop after SIGTERM is sent SIGABRT by _stop: faulthandler
@@ -269,7 +278,7 @@ def _worker(backend: Backend, *, block: str = "", threads: int = 1, lease: float
     err = Path(backend.ledger).with_name(f"worker-{uuid.uuid4().hex[:8]}.err")
     with err.open("wb") as sink:  # a file, not a pipe: a chatty worker never blocks on it
         proc = subprocess.Popen(
-            [*command, "--threads", str(threads)],
+            [*command, "--threads", str(threads), *args],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -355,6 +364,10 @@ def test_a_killed_workers_run_is_resumed_by_another_without_rerunning_done_steps
         first.send_signal(signal.SIGKILL)
         first.wait()
     assert backend.statuses() == {"claimed": 1}
+    with TestClient(backend.app(workers=0)) as api:  # its run reads so once it missed a beat
+        dead = lambda: api.get(f"/runs/{rid}", headers=A).json()["worker"] == "dead"  # noqa: E731
+        _until(dead, [], "the killed worker's run reads worker: dead")
+        assert api.get(f"/runs/{rid}", headers=A).json()["status"] == "running"
     second = _worker(backend, lease=1.0)
     try:
         _until(lambda: backend.statuses() == {"done": 1}, [second], "the run resumed")

@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner._service.schedules and schedule_store: cron schedules over
+"""Tests for langgraph_runner._service.automation.schedules and schedule_store: cron schedules over
 HTTP, each tick one run of the tenant, exactly once across processes, on SQLite and
 PostgreSQL.
 

@@ -34,6 +34,7 @@ from langgraph.types import interrupt
 from langgraph_runner import Budget, GraphState, NodeCache, create_node
 from langgraph_runner._reports.render import STATUS_COLOURS
 from langgraph_runner._runs import run_watch
+from langgraph_runner._service import liveness
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from tests.browser import LAUNCH_ARGS, chromium, hex_rgb, png_pixel, png_size
@@ -169,6 +170,7 @@ class Site:
         self.base = base
         self.http = httpx.Client(base_url=base, headers=A, timeout=30)
         self.access = access
+        self.app: Any = None
 
     def trigger(self, workflow: str, inp: dict[str, Any] | None = None) -> str:
         r = self.http.post("/runs", json={"workflow": workflow, "input": inp or {}})
@@ -290,6 +292,7 @@ def site(tmp_path: Path, gate: Gate, calls: list[str]) -> Iterator[Site]:
             trace_link=TRACE_LINK,
         )
         with _serve(app) as s:
+            s.app = app
             yield s
         gate.release.set()
 
@@ -669,7 +672,7 @@ def test_the_pages_escape_text_and_forbid_inline_scripts(site: Site) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "innerHTML" not in "".join(
         httpx.get(f"{site.base}/ui/static/{n}").text
-        for n in ("common.js", "runs.js", "run.js", "graph.js")
+        for n in ("common.js", "runs.js", "run.js", "graph.js", "run_ops.js", "workers.js")
     )
     css = httpx.get(f"{site.base}/ui/static/status.css")
     assert css.headers["content-type"].startswith("text/css")
@@ -698,6 +701,9 @@ def test_under_a_prefix_the_pages_use_it(tmp_path: Path) -> None:
             assert '<meta name="lgr-root" content="/runner">' in page.text
             assert 'src="/runner/ui/static/run.js"' in page.text
             assert client.get("/runner/ui/static/run.js").status_code == 200
+            workers = client.get("/runner/ui/workers")
+            assert 'src="/runner/ui/static/workers.js"' in workers.text
+            assert "runs.js" not in workers.text and "<title>Workers</title>" in workers.text
             assert client.get("/ui").status_code == 404
 
 
@@ -743,3 +749,68 @@ def test_a_trace_link_that_is_not_an_address_with_the_id_is_refused_at_once(
             api_keys=KEYS,
             trace_link=bad,
         )
+
+
+def test_a_run_page_shows_its_input_output_and_each_steps_attempts(page: Any, site: Site) -> None:
+    """Input and output as JSON text; one attempt per step; a failed step's attempt
+    carries its cause."""
+    rid = site.trigger("build", {"title": MARKUP})
+    assert site.ended(rid)["status"] == "completed"
+    _open_run(page, site, rid)
+    page.wait_for_selector("body[data-ops=ready]")
+    assert MARKUP in page.locator("#input").text_content()
+    assert '"render"' in page.locator("#output").text_content()
+    rows = page.locator("#attempts tbody tr").evaluate_all(
+        "els => els.map(e => [e.dataset.node, e.dataset.attempt, e.dataset.outcome])"
+    )
+    assert rows == [[n, "1", "succeeded"] for n in ("fetch", "parse", "render")]
+    assert page.locator("#worker").is_hidden()  # an ended run is held by no worker
+    assert page.locator("#content b").count() == 0  # the input's markup stays text
+    broken = site.trigger("broken")
+    site.ended(broken)
+    _open_run(page, site, broken)
+    page.wait_for_selector("body[data-ops=ready]")
+    boom = page.locator('#attempts tr[data-node="boom"]')
+    assert boom.get_attribute("data-outcome") == "failed"
+    assert "END-OF-CAUSE" in boom.locator("td.cause").text_content()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_workers_page_shows_each_worker_and_a_dead_ones_run(
+    browser: Any, site: Site, gate: Gate, tmp_path: Path, width: int, monkeypatch: Any
+) -> None:
+    """The worker alive with the run it holds; once it missed its heartbeat, dead on the
+    workers page and on its run's page, which no longer reads as simply running."""
+    rid = site.trigger("gated")
+    assert gate.entered.wait(60)
+    site.until(rid, lambda r: r["status"] == "running")
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    context.add_init_script(f"sessionStorage.setItem({STORE_KEY!r}, {KEY!r})")
+    try:
+        p = context.new_page()
+        p.set_default_timeout(20_000)
+        p.goto(f"{site.base}/ui/workers")
+        row = p.locator("#workers tbody tr")
+        row.locator('a[href$="' + rid + '"]').wait_for()  # the caller's run, linked
+        assert row.get_attribute("data-state") == "alive"
+        shot = p.screenshot(full_page=True)
+        (tmp_path / f"workers-{width}.png").write_bytes(shot)
+        assert png_size(shot)[0] == width  # nothing overflows the screen
+        workers = site.app.state.workers
+        run_watch.unkeep(workers.liveness)  # it beats no more, as if its process died
+        later = liveness._now() + liveness.DEAD_AFTER_BEATS * workers.liveness.every + 1
+        monkeypatch.setattr(liveness, "_now", lambda: later)
+        p.wait_for_selector('#workers tbody tr[data-state="dead"]')
+        p.goto(f"{site.base}/ui")
+        listed = p.locator(f'tr[data-run="{rid}"]')
+        listed.locator(".st-dead").wait_for()  # running, and its worker dead
+        assert listed.get_attribute("data-status") == "running"
+        p.goto(f"{site.base}/ui/runs/{rid}")
+        p.wait_for_selector('#worker[data-worker="dead"]')
+        assert "missed its heartbeat" in p.locator("#worker").text_content()
+        shot = p.screenshot(full_page=True)
+        (tmp_path / f"dead-run-{width}.png").write_bytes(shot)
+        assert png_size(shot)[0] == width
+    finally:
+        context.close()
+        gate.release.set()

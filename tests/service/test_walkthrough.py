@@ -78,6 +78,10 @@ def test_the_page_shows_every_route() -> None:
         '"$URL/schedules"',
         '"$URL/schedules/$SCHED"',
         '-X DELETE "$URL/schedules/$SCHED"',
+        '"$URL/runs/$RUN/steps/fetch/attempts"',
+        '"$URL/workers"',
+        '"multitask_strategy": "reject"',
+        '"multitask_strategy": "interrupt"',
     ):
         assert call in script, call
 

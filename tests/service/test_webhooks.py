@@ -1,4 +1,4 @@
-"""Tests for langgraph_runner._service.webhooks and outbox: a run's end posted to a real
+"""Tests for langgraph_runner._service.automation.webhooks and outbox: a run's end posted to a real
 local receiver, signed, retried with backoff, logged, on SQLite and PostgreSQL.
 
 The dispatcher's clock is a fake one the test moves on: a retry is due when the test
@@ -24,7 +24,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
 from langgraph_runner import RetryConfig
-from langgraph_runner._service.outbox import Attempt, Outbox
+from langgraph_runner._service.automation.outbox import Attempt, Outbox
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from tests.service.hook_helpers import Clock, database, one_step, started

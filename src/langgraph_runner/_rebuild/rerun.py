@@ -31,6 +31,7 @@ from langgraph_runner._records.items import item_summary
 from langgraph_runner._runs.tenancy import NO_TENANT, aadmit, admit, aowner, config_tenant, owner
 
 __all__ = [
+    "follow_input",
     "FailedItem",
     "ablocked_nodes",
     "afailed_items",
@@ -413,3 +414,12 @@ async def arerun_blocked(
     if not targets:
         return (await graph.aget_state(cfg)).values
     return await graph.ainvoke(_command(targets), cfg, **invoke_kwargs)
+
+
+def follow_input(graph: Any, config: Any, follow: Mapping[str, Any]) -> Any:
+    """What a run that continues its thread starts with: the answer to its interrupt
+    (``{"kind": "resume", "value": ...}``), the blocked nodes' re-run, or nothing (None:
+    on from the last checkpoint)."""
+    if follow.get("kind") == "resume":
+        return Command(resume=follow.get("value"))
+    return rerun_command(graph, config)  # None when nothing is blocked

@@ -25,20 +25,22 @@ from langgraph_runner._policies.retry import RetryConfig
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._service.api_docs import add_api_docs
 from langgraph_runner._service.auth import Unauthenticated, api_key_auth
-from langgraph_runner._service.follow_up import add_follow_up_routes
-from langgraph_runner._service.guards import MAX_BODY, RequestGuard
-from langgraph_runner._service.routes import Ctx, add_routes
-from langgraph_runner._service.schedules import Scheduler, add_schedule_routes
-from langgraph_runner._service.schemas import (
-    ErrorBody,
-)
-from langgraph_runner._service.ui import check_trace_link, ui_router
-from langgraph_runner._service.webhooks import (
+from langgraph_runner._service.automation.schedules import Scheduler, add_schedule_routes
+from langgraph_runner._service.automation.webhooks import (
     Dispatcher,
     WebhookSettings,
     add_webhook_routes,
     webhook_settings,
 )
+from langgraph_runner._service.follow_up import add_follow_up_routes
+from langgraph_runner._service.guards import MAX_BODY, RequestGuard
+from langgraph_runner._service.multitask import DEFAULT_STRATEGY, check_strategy
+from langgraph_runner._service.ops_routes import add_ops_routes
+from langgraph_runner._service.routes import Ctx, add_routes
+from langgraph_runner._service.schemas import (
+    ErrorBody,
+)
+from langgraph_runner._service.ui import check_trace_link, ui_router
 from langgraph_runner._service.workers import Workers
 
 __all__ = ["create_app"]
@@ -99,6 +101,7 @@ def create_app(
     webhook_secret: str | bytes | None = None,
     webhook_retry: RetryConfig | None = None,
     webhook_timeout: float = 10.0,
+    multitask_strategy: str = DEFAULT_STRATEGY.value,
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
 
@@ -134,6 +137,10 @@ def create_app(
         webhook_retry: Attempts at one delivery and the backoff between them (default
             ``DEFAULT_WEBHOOK_RETRY``: 8 attempts, 1 s doubling up to 5 min).
         webhook_timeout: Seconds one delivery attempt waits for its receiver.
+        multitask_strategy: What ``POST /runs`` does with a run on a thread that has a
+            pending or running run, unless the request says: ``"enqueue"`` (default:
+            it runs after them), ``"reject"`` (409, LangGraph Server's default) or
+            ``"interrupt"`` (they are cancelled, then it runs).
 
     Returns:
         The FastAPI app; ``app.state.workers`` runs the triggered runs,
@@ -145,7 +152,8 @@ def create_app(
             in [1, 3600] seconds, or a ``time_limit`` that is not a positive duration;
             a ``webhook_url`` that is not http(s) or has no ``webhook_secret``, a
             ``webhook_secret`` under 16 bytes, a ``webhook_timeout`` not in (0, 300] s,
-            a ``trace_link`` that is not an http(s) address with ``{trace_id}``.
+            a ``trace_link`` that is not an http(s) address with ``{trace_id}``, or an
+            unknown ``multitask_strategy``.
         TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
             saver, a ``budgets`` item that is not a ``Budget``, a ``webhook_retry`` that
             is not a ``RetryConfig``.
@@ -172,6 +180,7 @@ def create_app(
     ctx.poll_interval = float(poll_interval)
     ctx.budgets = _budgets(budgets)
     ctx.time_limit = optional_seconds(time_limit, "time_limit", owner="create_app")
+    ctx.multitask_strategy = check_strategy(multitask_strategy)
     ctx.pool = Workers(
         graphs,
         ctx.saver,
@@ -207,6 +216,7 @@ def create_app(
     add_follow_up_routes(app, ctx, tenant)
     add_webhook_routes(app, ctx, tenant, dispatcher)
     add_schedule_routes(app, ctx, tenant, scheduler)
+    add_ops_routes(app, ctx, tenant)  # GET /workers, a step's attempts
     app.state.webhooks, app.state.scheduler = dispatcher, scheduler
     app.include_router(ui_router(link))  # the browser UI: /ui
     add_api_docs(app)  # /docs, drawn on the server: no CDN

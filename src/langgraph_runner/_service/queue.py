@@ -62,12 +62,21 @@ _DDL = (
     " cancel_requested INTEGER NOT NULL DEFAULT 0, finished_at DOUBLE PRECISION)",
     f"CREATE INDEX IF NOT EXISTS {QUEUE_TABLE}_ready ON {QUEUE_TABLE} (queue, status, created_at)",
     f"CREATE INDEX IF NOT EXISTS {QUEUE_TABLE}_tenant ON {QUEUE_TABLE} (tenant, created_at)",
+    f"CREATE INDEX IF NOT EXISTS {QUEUE_TABLE}_thread ON {QUEUE_TABLE} (thread_id, status)",
 )
 # Added columns (older tables get them on first use): the W3C trace context a run was
 # triggered under (JSON: ``traceparent``, ``tracestate``), which its worker continues.
 _ADDED = (("trace_context", "TEXT"),)
 _PG_ADDED = tuple(f"ALTER TABLE {QUEUE_TABLE} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in _ADDED)
 _CLAIMABLE = "(status = 'queued' OR (status = 'claimed' AND lease_until < ?))"
+# One run of a thread at a time, in the order they were queued: a row waits while another
+# row of its thread is claimed, or was queued before it (the multitask policy ``enqueue``).
+_SERIAL = (
+    f"NOT EXISTS (SELECT 1 FROM {QUEUE_TABLE} o WHERE o.queue = {QUEUE_TABLE}.queue"
+    f" AND o.thread_id = {QUEUE_TABLE}.thread_id AND o.run_id <> {QUEUE_TABLE}.run_id"
+    " AND (o.status = 'claimed'"
+    f" OR (o.status = 'queued' AND o.created_at < {QUEUE_TABLE}.created_at)))"
+)
 _now = time.time  # the clock leases are judged with (tests replace it)
 
 
@@ -131,6 +140,11 @@ class RunQueue:
             if name not in have:
                 with contextlib.suppress(sqlite3.OperationalError):  # another process added it
                     self._sql.run(f"ALTER TABLE {QUEUE_TABLE} ADD COLUMN {name} {kind}")
+
+    @property
+    def sql(self) -> Db | PooledDb:
+        """The queue's database connection (the runs table's)."""
+        return self._sql
 
     @property
     def postgres(self) -> bool:
@@ -214,7 +228,7 @@ class RunQueue:
         now = _now()
         pick = (
             f"SELECT run_id FROM {QUEUE_TABLE} WHERE queue = ? AND workflow IN ({marks})"
-            f" AND {_CLAIMABLE} ORDER BY created_at LIMIT 1"
+            f" AND {_CLAIMABLE} AND {_SERIAL} ORDER BY created_at LIMIT 1"
         )
         take = (
             f"UPDATE {QUEUE_TABLE} SET status = 'claimed', owner = ?, lease_until = ?,"
@@ -233,7 +247,7 @@ class RunQueue:
                 return None
             run_id = str(_at(found[0], 0, "run_id"))
             count, _ = self._sql.run(
-                f"{take} WHERE run_id = ? AND {_CLAIMABLE}",
+                f"{take} WHERE run_id = ? AND {_CLAIMABLE} AND {_SERIAL}",
                 (self.owner, now + self.lease, run_id, now),
             )
             if count == 1:
@@ -291,6 +305,28 @@ class RunQueue:
         else:
             self._sql.run(flag, (run_id, *_tenant_arg(tenant)))
         return None
+
+    def busy(self, thread_id: str) -> list[QueuedRun]:
+        """The thread's runs not ended yet (queued or claimed), oldest first; ``thread_id``
+        as stored (a tenant's own: ``scoped_thread_id``)."""
+        _, rows = self._sql.run(
+            f"SELECT {_COLUMNS} FROM {QUEUE_TABLE} WHERE queue = ? AND thread_id = ?"
+            " AND status IN ('queued', 'claimed') ORDER BY created_at",
+            (self.queue, thread_id),
+        )
+        return [_queued(r) for r in rows]
+
+    def release(self, run_id: str) -> bool:
+        """Hand a run this worker claimed back to the queue (a draining worker): the next
+        claim takes it at once and resumes its thread from its last checkpoint."""
+        count, _ = self._sql.run(
+            f"UPDATE {QUEUE_TABLE} SET status = 'queued', owner = NULL, lease_until = NULL"
+            " WHERE run_id = ? AND owner = ? AND status = 'claimed'",
+            (run_id, self.owner),
+        )
+        if count == 1:
+            self.notify()
+        return count == 1
 
     def purge(self, before: float | None = None) -> int:
         """Delete this queue's finished rows (``done`` or ``cancelled``), those finished

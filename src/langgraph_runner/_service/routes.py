@@ -32,6 +32,8 @@ from langgraph_runner._runs.run_store import RunRecord
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
+from langgraph_runner._service.multitask import DEFAULT_STRATEGY, submit_run
+from langgraph_runner._service.run_facts import with_io, with_workers, worker_state
 from langgraph_runner._service.schemas import (
     ArtifactBody,
     BudgetBody,
@@ -85,6 +87,7 @@ class Ctx:
         self.poll_interval = 0.5
         self.budgets: tuple[Budget, ...] = ()
         self.time_limit: float | None = None
+        self.multitask_strategy = DEFAULT_STRATEGY  # a run posted on a busy thread
         # Called with (run id, tenant, the run's webhook URL or None) before a run is queued.
         self.on_new_run: Callable[[str, str, str | None], None] | None = None
 
@@ -110,18 +113,21 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
     def create_run(body: RunCreate, request: Request, tenant: str = tenant_dep) -> RunDetail:
         """Trigger a run: answered at once with its id and its steps pending.
 
-        The run continues the request's trace (its ``traceparent``/``tracestate``).
+        The run continues the request's trace (its ``traceparent``/``tracestate``). On a
+        thread with a pending or running run, ``multitask_strategy`` decides (409: reject).
         """
         if body.workflow not in ctx.graphs:
             raise _Failure(404, f"no workflow {shown(body.workflow)}", "workflow")
-        traced = trace_of(request, body.workflow)
-        item = ctx.pool.submit(
-            body.workflow,
-            tenant,
-            body.input,
-            body.thread_id,
-            trace_context=traced,
-            run_id=ctx.new_run(tenant, body.webhook),
+        item = submit_run(
+            ctx.pool,
+            ctx.saver,
+            body.multitask_strategy or ctx.multitask_strategy,
+            workflow=body.workflow,
+            tenant=tenant,
+            inp=body.input,
+            thread_id=body.thread_id,
+            trace_context=trace_of(request, body.workflow),
+            new_run_id=lambda: ctx.new_run(tenant, body.webhook),
         )
         return pending_detail(item, ctx.graphs[body.workflow], ctx.time_limit)
 
@@ -207,8 +213,8 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
 
     @app.get("/runs/{run_id}", response_model=RunDetail)
     def get_run(run_id: RunId, tenant: str = tenant_dep) -> RunDetail:
-        """A run: status, x of N steps, reason, each step."""
-        return _detail(ctx, run_id, tenant)
+        """A run: status, x of N steps, reason, each step, its input and output."""
+        return with_io(ctx.pool, ctx.graphs, _detail(ctx, run_id, tenant), tenant)
 
     @app.get("/runs/{run_id}/wait", response_model=RunDetail)
     async def wait_for_run(
@@ -225,7 +231,7 @@ def _read_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             detail = await run_in_threadpool(_detail, ctx, run_id, tenant)
             left = deadline - time.monotonic()
             if detail.status not in LIVE or left <= 0:
-                return detail
+                return await run_in_threadpool(with_io, ctx.pool, ctx.graphs, detail, tenant)
             await asyncio.sleep(min(ctx.poll_interval, left))
 
     @app.get("/runs/{run_id}/steps", response_model=list[StepBody])
@@ -315,7 +321,7 @@ def _page(
             store.close()
         started = {r.run_id for r in found}  # started since the queue was read
         rows = [r for r in rows if r.run_id not in started] + [_summary(r) for r in found]
-    rows = rows[:limit]
+    rows = with_workers(ctx.pool, rows[:limit])  # a dead worker's runs say so
     last = rows[-1].started_at if len(rows) == limit else None
     return RunList(runs=rows, next_before=last)
 
@@ -350,9 +356,10 @@ def _detail(ctx: Ctx, run_id: str, tenant: str) -> RunDetail:
         if row is None:
             raise _Failure(404, f"no run {shown(run_id)}", "run_id")
     detail = RunDetail(
-        **_summary(row).model_dump(),
+        **_summary(row).model_dump(exclude={"worker"}),
         time_limit=ctx.time_limit,
         trace_id=_trace_id(ctx, row.run_id, tenant),
+        worker=worker_state(ctx.pool, row.run_id, row.status),
     )
     try:
         report = run_report(

@@ -15,11 +15,13 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, check_json
-from langgraph_runner._service.outbox import WebhookUrl
+from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, WebhookUrl, check_json
 
 __all__ = [
+    "AttemptBody",
     "InterruptBody",
+    "MultitaskStrategy",
+    "WorkerBody",
     "RunResume",
     "RunState",
     "ArtifactBody",
@@ -57,6 +59,14 @@ def _storable(value: Any, info: ValidationInfo) -> Any:
 StorableInput = Annotated[dict[StorableText, JsonValue], BeforeValidator(_storable)]
 
 
+class MultitaskStrategy(str, enum.Enum):
+    """What ``POST /runs`` does with a run on a thread that has a pending or running run."""
+
+    REJECT = "reject"
+    ENQUEUE = "enqueue"
+    INTERRUPT = "interrupt"
+
+
 class RunCreate(BaseModel):
     """``POST /runs``: which workflow to run, on what input, on which thread."""
 
@@ -80,6 +90,12 @@ class RunCreate(BaseModel):
         default=None,
         description="Where the run's end is posted (signed; default: the app's webhook_url). "
         "GET /runs/{id}/webhooks shows the attempts.",
+    )
+    multitask_strategy: MultitaskStrategy | None = Field(
+        default=None,
+        description="When the thread has a pending or running run: reject (409), enqueue "
+        "(run after it) or interrupt (cancel it at its next step boundary, then run). "
+        "Default: the service's (create_app(multitask_strategy=), enqueue unless set).",
     )
 
 
@@ -121,6 +137,11 @@ class RunSummary(BaseModel):
     reason: str | None = None
     started_at: float
     updated_at: float
+    worker: str | None = Field(
+        default=None,
+        description="The state of the worker holding a running run: alive, draining, "
+        "dead (it missed its heartbeat: the run waits for another worker) or stopped.",
+    )
 
 
 class RunList(BaseModel):
@@ -191,6 +212,16 @@ class RunDetail(RunSummary):
     time_limit: float | None = Field(
         default=None, description="Seconds each run of this service may take (None: no limit)."
     )
+    input: Any = Field(
+        default=None,
+        description="The run's input as queued, redacted (GET /runs/{id} only; a resume: "
+        '{"resume": value}; None: a rebuild or retry, or a run not queued here).',
+    )
+    output: Any = Field(
+        default=None,
+        description="The state at the run's last checkpoint once it ended, redacted "
+        "(GET /runs/{id} only; None while pending or running).",
+    )
     trace_id: str | None = Field(
         default=None,
         description="The trace id (32 hex chars) the run's records, log events and "
@@ -235,3 +266,35 @@ class RunState(str, enum.Enum):
     INTERRUPTED = "interrupted"
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"
+
+
+class AttemptBody(BaseModel):
+    """One attempt of a step in a run."""
+
+    number: int = Field(ge=1, description="1 for the first attempt.")
+    outcome: str = Field(
+        description="succeeded, failed, retried (a later attempt followed), recovered "
+        "(its failure was handled), cached, reused, cancelled, interrupted or running."
+    )
+    code: str | None = Field(default=None, description="The error record's code.")
+    category: str | None = Field(default=None, description="The error record's category.")
+    message: str | None = Field(default=None, description="The error record's message (redacted).")
+    started_at: str | None = Field(default=None, description="ISO-8601, when known.")
+    ended_at: str | None = Field(default=None, description="ISO-8601, when known.")
+
+
+class WorkerBody(BaseModel):
+    """One worker process on the service's run queue."""
+
+    worker_id: str
+    host: str
+    pid: int
+    threads: int
+    started_at: float
+    heartbeat_at: float = Field(description="Its last heartbeat (epoch seconds).")
+    state: str = Field(
+        description="alive, draining (takes no more runs), dead (missed its heartbeat) or "
+        "stopped (closed)."
+    )
+    runs: int = Field(description="The runs it holds now, every tenant's.")
+    your_runs: list[str] = Field(description="Of those, the caller's run ids.")

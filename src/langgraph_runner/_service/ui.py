@@ -4,8 +4,10 @@
 polling ``GET /runs``, and its schedules) and ``GET /ui/runs/{run_id}`` (the run's
 graph drawn from the workflow's real edges with each step's status and own duration, a
 timeline, causes in full, budgets, artifacts, Cancel and Rebuild, the run's webhook
-deliveries), plus their script and style files. The files ship inside the package
-(``_service/static``): no JavaScript toolchain, ``pip`` alone installs them.
+deliveries; its input, output, attempts and worker's state from ``run_ops.js``) and
+``GET /ui/workers`` (the worker processes and their state), plus their script and style
+files. The files ship inside the package (``_service/static``): no JavaScript toolchain,
+``pip`` alone installs them.
 
 The pages hold no data: their script reads the JSON API with the ``X-API-Key`` header.
 The page asks for the key once and keeps it in the tab's ``sessionStorage``; the run's
@@ -36,6 +38,8 @@ _TYPES = {
     "run.js": "text/javascript; charset=utf-8",
     "schedules.js": "text/javascript; charset=utf-8",
     "webhooks.js": "text/javascript; charset=utf-8",
+    "run_ops.js": "text/javascript; charset=utf-8",
+    "workers.js": "text/javascript; charset=utf-8",
 }
 _HEADERS = {
     # Scripts and styles only from this app; no inline script can run even if some
@@ -60,6 +64,12 @@ _RUN_COLOURS = {
     "completed": "succeeded",
     "blocked": "interrupted",
     "abandoned": "failed",
+    # A worker's state and an attempt's outcome (the workers page, a run's attempts).
+    "alive": "succeeded",
+    "draining": "interrupted",
+    "dead": "failed",
+    "retried": "interrupted",
+    "recovered": "succeeded",
 }
 
 
@@ -107,6 +117,21 @@ def check_trace_link(trace_link: object) -> str:
     return trace_link
 
 
+def _framed(request: Request, body: str, *, title: str, script: str) -> HTMLResponse:
+    """A page in the runs list's frame (its bar, key form and scripts), with ``body`` as
+    its content and ``script`` in place of the list's own."""
+    frame = _file("runs.html")
+    start = frame.index('  <section id="content" hidden>')
+    end = frame.index("  </section>\n</main>") + len("  </section>\n")
+    content = _file(body).split("-->\n", 1)[-1]
+    text = (frame[:start] + content + frame[end:]).replace(
+        "<title>Runs</title>", f"<title>{html.escape(title)}</title>"
+    )
+    text = text.replace("/ui/static/runs.js", f"/ui/static/{script}")
+    root = html.escape(str(request.scope.get("root_path", "")).rstrip("/"), quote=True)
+    return HTMLResponse(text.replace("__ROOT__", root), headers=_HEADERS)
+
+
 def ui_router(trace_link: str = "") -> APIRouter:
     """The browser UI's routes (kept out of the OpenAPI document).
 
@@ -115,7 +140,8 @@ def ui_router(trace_link: str = "") -> APIRouter:
             ``check_trace_link``); "" shows the trace id as text.
 
     Returns:
-        A router with ``GET /ui``, ``GET /ui/runs/{run_id}`` and ``GET /ui/static/{name}``.
+        A router with ``GET /ui``, ``GET /ui/runs/{run_id}``, ``GET /ui/workers`` and
+        ``GET /ui/static/{name}``.
     """
     router = APIRouter(include_in_schema=False)
 
@@ -128,6 +154,11 @@ def ui_router(trace_link: str = "") -> APIRouter:
     def run_page(request: Request, run_id: str) -> HTMLResponse:
         """One run's page (its script reads the run id from the address)."""
         return _page(request, "run.html", trace_link)
+
+    @router.get("/ui/workers", response_class=HTMLResponse)
+    def workers_page(request: Request) -> HTMLResponse:
+        """The worker processes on the run queue, their state and runs."""
+        return _framed(request, "workers_body.html", title="Workers", script="workers.js")
 
     @router.get("/ui/static/{name}")
     def static(name: str) -> Response:

@@ -14,10 +14,10 @@ that cannot start (its base run is gone, the database refused it) still ends wit
 ``failed``, with the reason, so a triggered run is never lost.
 
 Liveness is the process's own heartbeat (``run_watch``): every third of the lease it
-renews the claims of all the process's running runs in one statement, and passes on a
-cancel asked of the queue (no thread per run). A process that dies mid-run stops
-renewing; when the lease runs out another worker claims the run and resumes its thread
-from its last checkpoint, so completed steps do not run again.
+renews the claims of all the process's running runs in one statement, passes on a
+cancel asked of the queue (no thread per run) and renews its row (``liveness``). A
+process that dies mid-run stops renewing; when the lease runs out another worker claims
+the run and resumes its thread from its last checkpoint (finished steps do not run again).
 
 Idle workers wait for work: on PostgreSQL one connection per ``Workers`` listens for the
 queue's notifications and wakes them at once (``wakeups["notify"]``), and they look at
@@ -38,10 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from langgraph.types import Command
-
 from langgraph_runner._rebuild.partial import Change, rebuild
-from langgraph_runner._rebuild.rerun import rerun_command
+from langgraph_runner._rebuild.rerun import follow_input
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import ThreadBusyError
 from langgraph_runner._runs import run_watch
@@ -51,6 +49,8 @@ from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
 from langgraph_runner._service.claims import Claims
+from langgraph_runner._service.drain import Handback, hand_back
+from langgraph_runner._service.liveness import Liveness
 from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
 from langgraph_runner._traces.carrier import attach, detach, trace_id_of
 
@@ -118,7 +118,7 @@ class Workers:
         self._graphs = dict(graphs)
         self.poll = poll
         self.time_limit = time_limit
-        self._saver = saver
+        self._saver = self.saver = saver
         self.threads = workers
         self.queue = RunQueue(saver, queue=queue, lease=lease)
         self._stop = threading.Event()
@@ -130,6 +130,8 @@ class Workers:
             collections.OrderedDict()
         )
         self._claims = Claims(self.queue, saver)
+        self.handback = Handback()  # each running run's RunControl: a drain stops them
+        self.liveness = Liveness(self.queue)  # this process's row in GET /workers
         self.listening = threading.Event()  # notifications wake the idle workers now
         self.listener: Listener | None = None  # the listening connection (PostgreSQL)
         self.wakeups: collections.Counter[str] = collections.Counter()  # notify, poll
@@ -151,6 +153,8 @@ class Workers:
                 t = threading.Thread(target=self._listen, name="lgr-worker-listen", daemon=True)
                 t.start()
                 self._started.append(t)
+            if count:
+                self.liveness.start(count)
 
     def submit(
         self,
@@ -211,11 +215,11 @@ class Workers:
         """The tenant's runs waiting for a worker, newest first."""
         return [_pending(i) for i in self.queue.waiting(tenant, limit=limit)]
 
-    def cancel_pending(self, run_id: str, tenant: str | None) -> Pending | None:
+    def cancel_pending(self, run_id: str, tenant: str | None, why: str = "") -> Pending | None:
         """Stop a run that has not started (None if it started or is not ``tenant``'s)."""
         item = self.queue.cancel(run_id, tenant)
         if item is not None:
-            self._record_cancelled(item)
+            self._record_cancelled(item, why)
             self._finished(run_id, None, None)
             return _pending(item, cancelled=True)
         item = self.queue.get(run_id)
@@ -262,15 +266,29 @@ class Workers:
             raise error
         return result
 
-    def close(self) -> None:
-        """Stop taking runs, let the running ones finish, stop the workers."""
+    def stop_taking(self) -> None:
+        """Take no more runs (the running ones go on); ``GET /workers`` reads ``draining``."""
         self._stop.set()
         self._wake.set()
         if self.listening.is_set():
             with contextlib.suppress(Exception):  # else its wait times out
                 self.queue.notify()
-        for t in self._started:
-            t.join()
+        self.liveness.draining()
+
+    def threads_started(self) -> list[threading.Thread]:
+        with self._guard:
+            return list(self._started)
+
+    def held(self) -> list[str]:
+        return self._claims.held()  # the runs this process's workers hold now
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop taking runs, let the running ones finish (for ``timeout`` s at most)."""
+        self.stop_taking()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self.threads_started():
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self.liveness.stop()
         self.queue.close()
 
     def _loop(self) -> None:
@@ -337,6 +355,9 @@ class Workers:
             self._record_failed(item, exc)
         finally:
             self._claims.remove(item.run_id)
+            handed = self.handback.done(item.run_id, result)
+        if handed and hand_back(self.queue, self._saver, item.run_id):
+            return  # stopped at a superstep boundary for a drain: the next worker resumes it
         self._finished(item.run_id, result, error)
         self.queue.complete(item.run_id)
         if self.on_complete is not None:  # must not block: it only wakes someone
@@ -362,13 +383,14 @@ class Workers:
         if kind is not None:  # it continues an earlier run of its thread
             return run(
                 graph,
-                None if resume else _follow_input(graph, config, item.change or {}),
+                None if resume else follow_input(graph, config, item.change or {}),
                 config,
                 tenant=item.tenant,
                 raise_on_error=False,
                 time_limit=self.time_limit,
                 lock_wait=self.queue.lease,
                 durability="sync",
+                control=self.handback.control(item.run_id),
             )
         if item.change is not None and not resume:
             base: Any = {"configurable": {"thread_id": item.base_thread}}
@@ -395,6 +417,7 @@ class Workers:
             time_limit=self.time_limit,
             lock_wait=self.queue.lease,
             durability="sync",  # each step saved before the next starts
+            control=self.handback.control(item.run_id),  # a drain stops it between steps
         )
 
     @staticmethod
@@ -407,7 +430,8 @@ class Workers:
     def _ended_before(self, item: QueuedRun) -> bool:
         """Whether a run claimed again already ended (its worker stopped right after).
 
-        If not, the row its stopped worker left (``running`` or ``abandoned``) goes, so
+        If not, the row its stopped worker left (``running``, ``abandoned``, or
+        ``pending``: handed back by a draining worker) goes, so
         the run starts again under its own id and resumes its thread.
         """
         if item.attempts <= 1:
@@ -420,7 +444,8 @@ class Workers:
             if row is not None and row.status in _ENDED:
                 return True
             store.sql.run(
-                f"DELETE FROM {RUNS_TABLE} WHERE run_id = ? AND status IN ('running', 'abandoned')",
+                f"DELETE FROM {RUNS_TABLE} WHERE run_id = ?"
+                " AND status IN ('running', 'abandoned', 'pending')",
                 (item.run_id,),
             )
             return False
@@ -454,24 +479,16 @@ class Workers:
         except Exception:  # the database is down: the run's queue row still says done
             _log.exception("run queue: run %s could not be recorded failed", item.run_id)
 
-    def _record_cancelled(self, item: QueuedRun) -> None:
+    def _record_cancelled(self, item: QueuedRun, why: str = "") -> None:
         store = open_run_store(self._saver)
         if store is None:  # pragma: no cover - a saver always has a store
             return
-        reason = "cancelled before it started"
+        reason = why or "cancelled before it started"
         graph = self._graphs.get(item.workflow)
-        if item.attempts > 1 and graph is not None and self._checkpointed(graph, item):
+        if not why and item.attempts > 1 and graph is not None and self._checkpointed(graph, item):
             reason = "cancelled before it resumed"  # a worker that stopped ran some steps
         try:
             store.start(item.run_id, item.thread_id, item.tenant, item.workflow)
             store.finish(item.run_id, "cancelled", reason)
         finally:
             store.close()
-
-
-def _follow_input(graph: Any, config: Any, follow: Mapping[str, Any]) -> Any:
-    """What a run that continues its thread starts with: the answer to its interrupt, the
-    blocked nodes' re-run, or nothing (on from the last checkpoint)."""
-    if follow.get("kind") == "resume":
-        return Command(resume=follow.get("value"))
-    return rerun_command(graph, config)  # None when nothing is blocked

@@ -16,12 +16,17 @@
   const wanted = new URLSearchParams(location.search).get("status");
   if (wanted !== null) select.value = wanted;
 
+  /* A running run whose worker missed its heartbeat: it waits for another worker. */
+  function deadWorker() {
+    return el("span", { class: "badge st-dead", text: "worker dead", title: "its worker missed its heartbeat" });
+  }
+
   function row(run) {
     const link = el("a", { href: root + "/ui/runs/" + encodeURIComponent(run.run_id), text: run.run_id });
     return el("tr", { "data-run": run.run_id, "data-status": run.status },
       el("td", { class: "id" }, link),
       el("td", { text: run.workflow || "" }),
-      el("td", {}, badge(run.status)),
+      el("td", {}, badge(run.status), run.worker === "dead" ? deadWorker() : null),
       el("td", { text: when(run.started_at) }),
       el("td", { text: when(run.updated_at) }),
       el("td", { class: "cause", text: run.reason || "" }));

@@ -24,13 +24,13 @@ from fastapi import FastAPI, Path, Query, Response
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
+from langgraph_runner._service.automation.outbox import shown_url
+from langgraph_runner._service.automation.schedule_store import Schedule, ScheduleStore
+from langgraph_runner._service.automation.ticker import Ticker
+from langgraph_runner._service.automation.webhooks import Dispatcher
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
-from langgraph_runner._service.outbox import shown_url
 from langgraph_runner._service.routes import Ctx, store_of
-from langgraph_runner._service.schedule_store import Schedule, ScheduleStore
 from langgraph_runner._service.schemas import RunCreate
-from langgraph_runner._service.ticker import Ticker
-from langgraph_runner._service.webhooks import Dispatcher
 
 __all__ = [
     "CRON_PATTERN",

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-from pydantic import BeforeValidator, WithJsonSchema
 
 from langgraph_runner._db.connection import Db
 from langgraph_runner._db.pool import PooledDb
 from langgraph_runner._runs.store_registry import open_run_store
+from langgraph_runner._service.guards import MAX_URL, URL_PATTERN, WebhookUrl, check_url
 from langgraph_runner._service.queue import QUEUE_TABLE
 
 __all__ = [
@@ -50,8 +48,6 @@ __all__ = [
 
 HOOKS_TABLE = "langgraph_runner_webhooks"
 ATTEMPTS_TABLE = "langgraph_runner_webhook_attempts"
-MAX_URL = 2048
-"""The longest webhook URL taken."""
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {HOOKS_TABLE} ("
     " run_id TEXT PRIMARY KEY, tenant TEXT, url TEXT NOT NULL, state TEXT NOT NULL,"
@@ -65,52 +61,7 @@ _DDL = (
     " PRIMARY KEY (run_id, attempt))",
 )
 _HOOK_COLUMNS = "run_id, tenant, url, state, payload, next_at, attempts, ended_at, delivered_at"
-_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0)"
-_USER = r"[A-Za-z0-9._~%!$&'()*+,;=-]+(:[A-Za-z0-9._~%!$&'()*+,;=:-]*)?@"
-URL_PATTERN = (
-    rf"^https?://({_USER})?[A-Za-z0-9._~-]+(:{_PORT})?"
-    r"([/?#][^\x00-\x20\x7F-\x9F\u202A-\u202E\u2066-\u2069]*)?$"
-)
-"""What a webhook URL may be, as a pattern of the OpenAPI document: http(s), an optional
-user, a host name or IPv4 address, a port up to 65535, a path and query with no space,
-control or bidirectional character."""
-_URL = re.compile(URL_PATTERN)
-_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _BATCH = 100
-
-
-def check_url(url: object, field: str = "webhook") -> str:
-    """``url`` if it can take a webhook (``URL_PATTERN``, at most ``MAX_URL`` characters).
-
-    Raises:
-        ValueError: Why not, naming ``field``.
-    """
-    if not isinstance(url, str):
-        raise ValueError(f"{field}: must be a URL string")
-    if len(url) > MAX_URL:
-        raise ValueError(f"{field}: at most {MAX_URL} characters, got {len(url)}")
-    if _UNSAFE.search(url):
-        raise ValueError(f"{field}: spaces and control characters are not allowed in a URL")
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises on a port that is not a number or out of range
-    except ValueError as exc:
-        raise ValueError(f"{field}: not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{field}: must be an http or https URL")
-    if not parts.hostname:
-        raise ValueError(f"{field}: the URL has no host")
-    if _URL.fullmatch(url) is None:
-        raise ValueError(f"{field}: not a webhook URL (http(s)://host[:port]/path)")
-    return url
-
-
-WebhookUrl = Annotated[
-    str,
-    BeforeValidator(check_url),
-    WithJsonSchema({"type": "string", "pattern": URL_PATTERN, "maxLength": MAX_URL}),
-]
-"""A webhook URL in a request body (``check_url``)."""
 
 
 def shown_url(url: str) -> str:

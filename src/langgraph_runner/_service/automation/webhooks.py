@@ -46,8 +46,7 @@ from langgraph_runner._records.egress import egress_error
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._runs.run_store import owner
 from langgraph_runner._runs.tenancy import shown_thread_id
-from langgraph_runner._service.guards import shown
-from langgraph_runner._service.outbox import (
+from langgraph_runner._service.automation.outbox import (
     Attempt,
     Hook,
     Outbox,
@@ -56,8 +55,9 @@ from langgraph_runner._service.outbox import (
     payload_of,
     shown_url,
 )
+from langgraph_runner._service.automation.ticker import Ticker
+from langgraph_runner._service.guards import shown
 from langgraph_runner._service.routes import Ctx, RunId, _summary, run_row, store_of
-from langgraph_runner._service.ticker import Ticker
 
 __all__ = [
     "DEFAULT_WEBHOOK_RETRY",
