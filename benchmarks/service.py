@@ -228,6 +228,7 @@ def webhook_latencies(client: httpx.Client, count: int) -> list[float]:
                 if not changed.wait_for(lambda r=run_id: r in arrived, 60):
                     raise RuntimeError(f"run {run_id}: no webhook within 60 s")
             took.append(arrived[run_id] - LAST_STEP[title])
+    return took
 
 
 def resume_latencies(client: httpx.Client, count: int) -> list[float]:

@@ -135,6 +135,7 @@ def test_a_run_end_is_signed_retried_with_backoff_and_every_attempt_shown(
         "reason",
         "started_at",
         "updated_at",
+        "worker",  # the state of the worker holding a live run (None once it ended)
     }
 
 

@@ -58,8 +58,9 @@ NEXT_LOOK = [0.0]
 A node call compares its start time with this one number, so a process without
 OpenTelemetry pays nothing more. Finding no SDK provider, the look sets it one
 second ahead (an application that sets its provider later gets node spans within
-a second); finding one, it sets it to minus infinity: OpenTelemetry lets the global
-provider be set once per process, so every later call makes spans.
+a second, or at once inside ``run()``, whose span looks every time); finding one, it
+sets it to minus infinity: OpenTelemetry lets the global provider be set once per
+process, so every later call makes spans.
 """
 LOOK_AGAIN_S = 1.0
 
@@ -103,6 +104,7 @@ def get_tracer() -> Any:
     provider = tracer_provider()
     if provider is None:
         return None
+    NEXT_LOOK[0] = float("-inf")  # a run's span found it: its nodes need not wait to look
     if _TRACER[0] is not provider:
         _TRACER[:] = [provider, provider.get_tracer(TRACER_NAME, __version__)]
     return _TRACER[1]
