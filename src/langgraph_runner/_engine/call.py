@@ -188,6 +188,10 @@ class Call:
             )
         return ids
 
+    def trace_id(self) -> str:
+        """The run's trace id (``ids()[0]``)."""
+        return self.ids()[0]
+
     def streak_key(self) -> Key:
         """What the loop guard counts this call's failures and successes by."""
         key = self._streak_key
@@ -328,11 +332,11 @@ class Call:
         The node's span is in the run's trace (the current span's; with none, the run's
         own trace id), so its record, log line and exemplar carry that one trace id.
         """
-        trace_id, _exec, thread_id, run_id, _scope = self.ids()
-        spans = open_node_spans(self.node(), trace_id)
+        spans = open_node_spans(self.node(), self.trace_id)
         if spans is not None:
             spans.enter()
             self.spans = spans
+            _trace, _exec, thread_id, run_id, _scope = self.ids()
             config = self.config
             meta = config.get("metadata") if config else None
             spans.describe(

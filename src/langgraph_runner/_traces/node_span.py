@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any
 
@@ -73,11 +73,11 @@ _EVENTS = {
 }
 
 
-def open_node_spans(node: str, trace_id: str) -> NodeSpans | None:
+def open_node_spans(node: str, trace_id: Callable[[], str]) -> NodeSpans | None:
     """The node call's spans, started; None when no tracer provider is set.
 
     Called by a node call whose start time reached ``spans.NEXT_LOOK``; sets the
-    next look (see there). ``trace_id`` is the run's (``run_ids``): with no span
+    next look (see there). ``trace_id()`` is the run's (``run_ids``): with no span
     current, the node's span takes it, so the nodes of one invocation share one
     trace, and the records, the loop guard and per-run budgets keep their one id.
     """
@@ -91,7 +91,7 @@ def open_node_spans(node: str, trace_id: str) -> NodeSpans | None:
     assert trace is not None  # a tracer was found
     parent = _instrumented_parent()
     if parent is None and not trace.get_current_span().get_span_context().is_valid:
-        parent = _run_parent(trace, trace_id)
+        parent = _run_parent(trace, trace_id())
     context = None if parent is None else trace.set_span_in_context(parent)
     span = tracer.start_span(NODE_SPAN, context=context, attributes=name)
     # A span the sampler dropped records nothing: neither do its attempts (a child of an
