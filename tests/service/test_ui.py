@@ -599,7 +599,7 @@ def test_a_rebuild_click_reruns_only_the_impacted_steps(
         assert node.get_attribute("data-status") == status
 
 
-@pytest.mark.parametrize("width", [1200, 420])
+@pytest.mark.parametrize("width", [1920, 1200, 420, 390])
 def test_causes_show_in_full_and_nothing_overflows_the_screen(
     browser: Any, site: Site, tmp_path: Path, width: int
 ) -> None:
