@@ -198,7 +198,10 @@ PRIVATE_LITERALS = (
 # Underscore attributes of the standard library (namedtuple, enum, sys, logging) we may read
 # (logging: _startTime, and a Logger's level cache _cache, what isEnabledFor reads).
 STDLIB_PRIVATE = frozenset(
-    {"_replace", "_asdict", "_fields", "_make", "_value_", "_getframe", "_startTime", "_cache"}
+    {
+        *("_replace", "_asdict", "_fields", "_make", "_value_", "_getframe", "_startTime"),
+        *("_cache", "_exit"),  # os._exit: the documented way to end a process at once
+    }
 )
 
 

@@ -27,6 +27,7 @@ from langgraph_runner._traces.node_span import ATTEMPT_SPAN, NODE_SPAN
 from langgraph_runner._traces.run_span import RUN_SPAN
 from langgraph_runner.runs import run
 from langgraph_runner.testing import no_wait
+from tests.conftest import ASYNC_CONTEXT_MISSING
 from tests.traces.conftest import Tracing, texts
 
 MODES = pytest.mark.parametrize("mode", ["sync", "async"])
@@ -199,6 +200,9 @@ def test_a_raised_failure_is_recorded_once_and_leaves_nothing_current(
 def test_an_interrupt_ends_the_spans_as_interrupted_not_as_errors(
     tracing: Tracing, mode: str
 ) -> None:
+    if mode == "async" and ASYNC_CONTEXT_MISSING:
+        pytest.skip("interrupt() in an async node needs Python 3.11 (tests/conftest.py)")
+
     def body(state: S) -> S:
         return {"a": interrupt("approve?")}
 
