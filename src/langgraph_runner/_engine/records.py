@@ -75,6 +75,20 @@ _HINTED_CODES = frozenset(  # carry retry_after
 )
 
 
+_OWN_CODES: tuple[tuple[type[BaseException], ErrorCode, ErrorCategory | None], ...] = (
+    (_LGNodeTimeoutError, ErrorCode.NODE_TIMEOUT, ErrorCategory.TIMEOUT),
+    (CircuitOpenError, ErrorCode.CIRCUIT_OPEN, None),
+    (NodeAbortedError, ErrorCode.NODE_ABORTED, None),
+    (LimitStoreUnavailableError, ErrorCode.LIMIT_STORE_UNAVAILABLE, ErrorCategory.NETWORK),
+    (RateLimitedError, ErrorCode.RATE_LIMITED, ErrorCategory.RATE_LIMIT),
+    (BudgetExceededError, ErrorCode.BUDGET_EXHAUSTED, None),
+    (ValidationError, ErrorCode.VALIDATION_FAILED, None),
+)
+"""The classes with a code of their own, in the order they are tested (a subclass before its
+base): ``(class, code, category)``, the category None where the classified one stands."""
+_OWN_CLASSES = tuple(cls for cls, _code, _category in _OWN_CODES)
+
+
 def code_and_category(
     exc: BaseException, retry: RetryConfig | None
 ) -> tuple[ErrorCode, ErrorCategory]:
@@ -85,24 +99,16 @@ def code_and_category(
     """
     default = retry is None or retry.retry_on is None
     if default and not exc.__dict__:
-        found = _CODES.get(type(exc))
-        if found is not None:
-            return found
+        kept = _CODES.get(type(exc))
+        if kept is not None:
+            return kept
     category, retryable = classify_failure(exc)
-    if isinstance(exc, _LGNodeTimeoutError):
-        found = ErrorCode.NODE_TIMEOUT, ErrorCategory.TIMEOUT
-    elif isinstance(exc, CircuitOpenError):
-        found = ErrorCode.CIRCUIT_OPEN, category
-    elif isinstance(exc, NodeAbortedError):
-        found = ErrorCode.NODE_ABORTED, category
-    elif isinstance(exc, LimitStoreUnavailableError):
-        found = ErrorCode.LIMIT_STORE_UNAVAILABLE, ErrorCategory.NETWORK
-    elif isinstance(exc, RateLimitedError):
-        found = ErrorCode.RATE_LIMITED, ErrorCategory.RATE_LIMIT
-    elif isinstance(exc, BudgetExceededError):
-        found = ErrorCode.BUDGET_EXHAUSTED, category
-    elif isinstance(exc, ValidationError):
-        found = ErrorCode.VALIDATION_FAILED, category
+    found: tuple[ErrorCode, ErrorCategory]
+    if isinstance(exc, _OWN_CLASSES):
+        for cls, code, own in _OWN_CODES:  # the first class that matches decides
+            if isinstance(exc, cls):
+                found = code, (category if own is None else own)
+                break
     else:
         if retry is not None and not default:
             retryable = retry.should_retry(exc)  # the node's own predicate decides
