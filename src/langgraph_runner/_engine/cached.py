@@ -33,30 +33,39 @@ def make_entries(spec: NodeSpec) -> tuple[SyncEntry, AsyncEntry]:
     return cached_sync(spec, run), cached_async(spec, arun)
 
 
-def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> str:
-    """``node.cache_hit``/``node.cache_miss`` with the key's hash; tell the run tracker.
+_MISS = object()
 
-    Returns what a hit is, for ``step_marks``: ``"reused"`` in a rebuild, else ``"hit"``.
+
+def _found(spec: NodeSpec, call: Call, key: Any, found: Any, since: int) -> Any:
+    """What the cache's answer means for the call: a hit's value (marked in
+    ``step_marks``), else ``_MISS``. Either way ``node.cache_hit``/``node.cache_miss``
+    with the key's hash, and the run tracker told.
+
+    A hit is a success of the node: it ends a streak of failures (loop guard) and its
+    span succeeds. It is marked ``"reused"`` in a rebuild, else ``"hit"``.
     """
+    hit = found.hit
     if hit:
         call.report("record_cache_hit")
     conf = call.config.get("configurable") if call.config else None
     tracker = conf.get(RUN_TRACKER_KEY) if conf else None
     if tracker is not None:
         tracker.cache_outcome(call.node(), hit, key.digest)
-    if call.spans is not None:
-        call.spans.event("langgraph_runner.cache.hit" if hit else "langgraph_runner.cache.miss")
+    spans = call.spans
+    if spans is not None:
+        spans.event("langgraph_runner.cache.hit" if hit else "langgraph_runner.cache.miss")
     if spec.log.enabled(INFO):
         event = "node.cache_hit" if hit else "node.cache_miss"
         emit(spec.log, INFO, event, call.get(), key_hash=key.digest)
-    return "reused" if getattr(tracker, "reused", False) else "hit"
-
-
-def _cache_hit_succeeded(spec: NodeSpec, call: Call, since: int) -> None:
-    """A cache hit is a success of the node: it ends a streak of failures (loop guard)."""
+    if not hit:
+        return _MISS
     streaks = spec.streaks
     if streaks is not None and streaks.counting:
         streaks.succeeded(call.streak_key(), since, call.ids()[4])
+    if spans is not None:
+        spans.succeeded()
+    kind = "reused" if getattr(tracker, "reused", False) else "hit"
+    return marked(found.value, call, {"cache": kind})
 
 
 def _cache_key(spec: NodeSpec, call: Call, state: Any) -> Any:
@@ -83,13 +92,9 @@ def cached_sync(spec: NodeSpec, loop: SyncEntry) -> SyncEntry:
         try:
             since = spec.streaks.seq if spec.streaks is not None else 0
             key = _cache_key(spec, call, state)
-            found = cache.lookup(key, events=events)
-            kind = _cache_event(spec, call, key, found.hit)
-            if found.hit:
-                _cache_hit_succeeded(spec, call, since)
-                if spans is not None:
-                    spans.succeeded()
-                return marked(found.value, call, {"cache": kind})
+            value = _found(spec, call, key, cache.lookup(key, events=events), since)
+            if value is not _MISS:
+                return value
             result = loop(state, config, call)
             if not call.failed:
                 cache.store(key, result, events=events)
@@ -112,13 +117,9 @@ def cached_async(spec: NodeSpec, loop: AsyncEntry) -> AsyncEntry:
         try:
             since = spec.streaks.seq if spec.streaks is not None else 0
             key = _cache_key(spec, call, state)
-            found = await cache.alookup(key, events=events)
-            kind = _cache_event(spec, call, key, found.hit)
-            if found.hit:
-                _cache_hit_succeeded(spec, call, since)
-                if spans is not None:
-                    spans.succeeded()
-                return marked(found.value, call, {"cache": kind})
+            value = _found(spec, call, key, await cache.alookup(key, events=events), since)
+            if value is not _MISS:
+                return value
             result = await loop(state, config, call)
             if not call.failed:
                 await cache.astore(key, result, events=events)
