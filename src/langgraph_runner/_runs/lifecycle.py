@@ -51,7 +51,7 @@ from langgraph_runner._runs.session import RunResult, RunSession
 from langgraph_runner._runs.status import RunStatus
 from langgraph_runner._runs.tenancy import aadmit, admit
 from langgraph_runner._runs.tracker import NodeRunStatus
-from langgraph_runner._traces.run_span import RunSpan
+from langgraph_runner._traces.run_span import run_span
 
 __all__ = [
     "NodeRunStatus",
@@ -152,7 +152,7 @@ def _run_sync(
     graph: Any, input: Any, state: RunSession, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
     # The run's span (when spans are made) is current from before its admission to its end.
-    with RunSpan(state), listening(state):  # its connection waits are told to the run
+    with run_span(state), listening(state):  # its connection waits are told to the run
         if state.saver is not None:  # another tenant's thread reads like a missing one
             failed = functools.partial(state._store_failed, when="start")
             admit(state.saver, state.thread_id, state.tenant, state.run_id, failed)
@@ -211,7 +211,7 @@ async def arun(
 async def _run_async(
     graph: Any, input: Any, state: RunSession, raise_on_error: bool, invoke_kwargs: dict[str, Any]
 ) -> RunResult:
-    with RunSpan(state), listening(state):  # its connection waits are told to the run
+    with run_span(state), listening(state):  # its connection waits are told to the run
         on_loop = state.saver is not None and arows.applies(state.saver)
         if state.saver is not None:  # another tenant's thread reads like a missing one
             failed = functools.partial(state._store_failed, when="start")

@@ -15,7 +15,8 @@ when its time limit ended it).
 
 from __future__ import annotations
 
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from langgraph_runner._traces.spans import (
@@ -29,7 +30,7 @@ from langgraph_runner._traces.spans import (
     start_span,
 )
 
-__all__ = ["RUN_SPAN", "Outcome", "RunSpan", "Traced"]
+__all__ = ["RUN_SPAN", "Outcome", "Traced", "run_span"]
 
 RUN_SPAN = "langgraph_runner.run"
 """The name of a run's span."""
@@ -51,52 +52,42 @@ class Traced(Protocol):
         """Take the trace id of the span now current (unless the config names one)."""
 
 
-class RunSpan:
-    """A context manager: the run's span, current from ``__enter__`` to ``__exit__``.
+@contextmanager
+def run_span(run: Traced) -> Iterator[None]:
+    """The run's span, current inside the ``with`` block.
 
     Args:
         run: The run; its ``outcome`` (set when the run concludes) becomes the span's
             status.
     """
+    span = start_span(
+        RUN_SPAN,
+        {
+            "langgraph_runner.run.id": run.run_id,
+            "langgraph_runner.thread.id": run.thread_id,
+            "langgraph_runner.graph.name": run.graph_name,
+            "langgraph_runner.tenant": run.tenant,
+        },
+    )
+    if span is None:
+        yield
+        return
+    token = activate(span)
+    run.retrace()
+    try:
+        yield
+    except BaseException as exc:
+        _end(span, token, run.outcome, exc)
+        raise
+    _end(span, token, run.outcome, None)
 
-    __slots__ = ("_run", "_span", "_token")
 
-    def __init__(self, run: Traced) -> None:
-        self._run = run
-        self._span: Any = None
-        self._token: object = None
-
-    def __enter__(self) -> RunSpan:
-        run = self._run
-        span = self._span = start_span(
-            RUN_SPAN,
-            {
-                "langgraph_runner.run.id": run.run_id,
-                "langgraph_runner.thread.id": run.thread_id,
-                "langgraph_runner.graph.name": run.graph_name,
-                "langgraph_runner.tenant": run.tenant,
-            },
-        )
-        if span is not None:
-            self._token = activate(span)
-            run.retrace()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        span = self._span
-        if span is None:
-            return
-        self._span = None
-        try:
-            _finish(span, self._run.outcome, exc)
-        finally:
-            end_span(span)
-            deactivate(self._token)
+def _end(span: Any, token: object, outcome: Outcome | None, exc: BaseException | None) -> None:
+    try:
+        _finish(span, outcome, exc)
+    finally:
+        end_span(span)
+        deactivate(token)
 
 
 def _finish(span: Any, outcome: Outcome | None, exc: BaseException | None) -> None:
