@@ -291,6 +291,7 @@ def record_model(state: dict[str, Any], code: ErrorCode, category: ErrorCategory
     return error_from_fields(fields)
 
 
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
 class Failure:
     """One terminal failure of a node: classified now, its record built when first read.
 
@@ -311,44 +312,24 @@ class Failure:
         category: The failure's category (what its record and metrics show).
     """
 
-    __slots__ = (
-        "_model",
-        "_state",
-        "attempts",
-        "category",
-        "code",
-        "duration_ms",
-        "exc",
-        "graph_execution_id",
-        "node",
-        "recovered",
-        "send",
-        "time",
-        "trace_id",
-    )
+    exc: BaseException
+    node: str
+    attempts: int
+    duration_ms: float
+    retry: dataclasses.InitVar[RetryConfig | None]
+    trace_id: str | None
+    graph_execution_id: str | None
+    code: ErrorCode = dataclasses.field(init=False)
+    category: ErrorCategory = dataclasses.field(init=False)
+    recovered: bool = dataclasses.field(default=False, init=False)
+    send: dict[str, Any] | None = dataclasses.field(default=None, init=False)  # send_fields()
+    time: float = dataclasses.field(init=False)
+    _state: dict[str, Any] | None = dataclasses.field(default=None, init=False)
+    _model: NodeError | None = dataclasses.field(default=None, init=False)
 
-    def __init__(
-        self,
-        exc: BaseException,
-        node: str,
-        attempts: int,
-        duration_ms: float,
-        retry: RetryConfig | None,
-        trace_id: str | None,
-        graph_execution_id: str | None,
-    ) -> None:
-        self.code, self.category = code_and_category(exc, retry)
-        self.exc = exc
-        self.node = node
-        self.attempts = attempts
-        self.duration_ms = duration_ms
-        self.trace_id = trace_id
-        self.graph_execution_id = graph_execution_id
-        self.recovered = False
-        self.send: dict[str, Any] | None = None  # send_fields(), for a Send task
+    def __post_init__(self, retry: RetryConfig | None) -> None:
+        self.code, self.category = code_and_category(self.exc, retry)
         self.time = time.time()  # the moment of the failure, not of the first read
-        self._state: dict[str, Any] | None = None
-        self._model: NodeError | None = None
 
     def state(self) -> dict[str, Any]:
         """The record as it is written into state: plain JSON data, secrets redacted.
