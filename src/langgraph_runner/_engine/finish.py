@@ -63,6 +63,7 @@ ERROR = logging.ERROR
 _RECORD_CHANNELS = ("errors", "routing_flags")
 _CIRCUIT_OPEN = "circuit_open"  # the metrics category of a call a breaker rejected
 _RAISE = object()
+_GENERAL = object()  # _plain: more than the record is wanted
 _BUDGET = ErrorCode.BUDGET_EXHAUSTED.value
 
 
@@ -218,14 +219,23 @@ def _count(
 
 
 def _plain(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
-    """A terminal failure when nothing but its record is wanted, in one frame.
+    """A terminal failure when nothing but its record is wanted, in one frame, for both
+    drivers; ``_GENERAL`` when more is (a fallback, an ``on_failure`` hook or a callback
+    handler: ``fail_sync``/``fail_async`` go on). What may end the whole run is raised.
 
-    The common case (no fallback, no ``on_failure`` hook, no callback handler):
-    ``_record`` and the rest of ``fail_sync`` without the ``Failure`` object. In
-    raise mode the failure is classified only for a collector or the
+    The common case: ``_record`` and the rest of ``fail_sync`` without the ``Failure``
+    object. In raise mode the failure is classified only for a collector or the
     ``node.failed`` event, and no record is built: the event shows the record's
     message.
     """
+    if isinstance(exc, _ENDS_RUN) and _ends_run(exc):  # the whole run stops
+        raise exc
+    if spec.fallback is not None or spec.on_failure is not None:
+        return _GENERAL
+    config = call.config
+    callbacks = config.get("callbacks") if config else None
+    if getattr(callbacks, "handlers", callbacks):  # _has_handlers(config), inlined
+        return _GENERAL
     duration_ms = (perf_counter() - call.t0) * 1000
     logged = spec.log.emits(ERROR)  # nobody would see it: skip building the event
     call.failed = True
@@ -406,13 +416,9 @@ async def _report_async(spec: NodeSpec, call: Call, exc: BaseException, failure:
 
 def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
     """The outcome of a terminal failure, from sync code: an update, or the exception."""
-    if isinstance(exc, _ENDS_RUN) and _ends_run(exc):  # the whole run stops
-        raise exc
-    if spec.fallback is None and spec.on_failure is None:
-        config = call.config
-        callbacks = config.get("callbacks") if config else None
-        if not getattr(callbacks, "handlers", callbacks):  # not _has_handlers(), inlined
-            return _plain(spec, call, exc, state)  # the common case: the record alone
+    update = _plain(spec, call, exc, state)  # the common case: the record alone
+    if update is not _GENERAL:
+        return update
     failure = _record(spec, call, exc, state)
     outcome = None
     if spec.fallback is not None and not isinstance(spec.fallback, str):
@@ -448,13 +454,9 @@ def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any
 
 async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
     """The outcome of a terminal failure, from async code."""
-    if isinstance(exc, _ENDS_RUN) and _ends_run(exc):
-        raise exc
-    if spec.fallback is None and spec.on_failure is None:
-        config = call.config
-        callbacks = config.get("callbacks") if config else None
-        if not getattr(callbacks, "handlers", callbacks):  # not _has_handlers(), inlined
-            return _plain(spec, call, exc, state)  # the common case (nothing awaited)
+    update = _plain(spec, call, exc, state)  # the common case (nothing awaited)
+    if update is not _GENERAL:
+        return update
     failure = _record(spec, call, exc, state)
     outcome = None
     fallback = spec.fallback
