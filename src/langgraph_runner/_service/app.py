@@ -86,6 +86,7 @@ def create_app(
     time_limit: float | None = None,
     title: str = "langgraph-runner runs",
     max_body: int = MAX_BODY,
+    executor: Any = None,
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
 
@@ -111,6 +112,10 @@ def create_app(
         title: The OpenAPI document's title.
         max_body: The largest request body in bytes (default 1 MiB); a larger one is
             answered 413 before it is read.
+        executor: Who runs the triggered runs: None (default), this process's
+            ``workers`` on the table queue; a ``TemporalExecutor``
+            (``langgraph_runner.temporal``), Temporal workflows (``workers``,
+            ``queue`` and ``lease`` then do not apply).
 
     Returns:
         The FastAPI app; ``app.state.workers`` runs the triggered runs.
@@ -120,7 +125,8 @@ def create_app(
             ``api_keys``, ``workers`` below 0, an empty ``queue``, or ``lease`` not
             in [1, 3600] seconds, or a ``time_limit`` that is not a positive duration.
         TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
-            saver, a ``budgets`` item that is not a ``Budget``.
+            saver, a ``budgets`` item that is not a ``Budget``, an ``executor`` that is
+            not a ``TemporalExecutor``.
     """
     graphs = _graphs(workflows, checkpointer)
     auth = _authenticate(authenticate, api_keys)
@@ -142,14 +148,19 @@ def create_app(
     ctx.poll_interval = float(poll_interval)
     ctx.budgets = _budgets(budgets)
     ctx.time_limit = optional_seconds(time_limit, "time_limit", owner="create_app")
-    ctx.pool = Workers(
-        graphs,
-        ctx.saver,
-        workers=workers,
-        queue=queue,
-        lease=float(lease),
-        time_limit=ctx.time_limit,
-    )
+    if executor is not None:  # runs elsewhere (Temporal): what the routes call
+        if not callable(getattr(executor, "bind", None)):
+            raise TypeError(f"create_app: executor must be a TemporalExecutor, got {executor!r}")
+        ctx.pool = executor.bind(graphs, ctx.saver, ctx.time_limit)
+    else:
+        ctx.pool = Workers(
+            graphs,
+            ctx.saver,
+            workers=workers,
+            queue=queue,
+            lease=float(lease),
+            time_limit=ctx.time_limit,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:

@@ -1,0 +1,234 @@
+"""The runs service's runs on Temporal: ``TemporalExecutor`` and what the routes call.
+
+``create_app(executor=TemporalExecutor(client=..., task_queue=...))`` hands each
+triggered run to a workflow (``temporal_worker.RunWorkflow``) on that task queue instead
+of the table queue's workers. ``POST /runs`` keeps its trigger row in the queue table
+(under the queue name ``temporal:<task_queue>``, which no table-queue worker serves) so
+the run is listed ``pending`` at once, for its tenant only, then starts the workflow
+``langgraph-runner-run-<run id>`` (a start that is tried again finds it). From its first
+activity on, the run has its row in the runs table and its checkpoints in the service's
+database, so every read route serves it as it serves a run of the queue.
+
+A cancel cancels the workflow (Temporal cancels the running node's activity: its
+abort signal fires) and flags the row as on the queue; the workflow records the run
+``cancelled``. A rebuild is planned here, as on the queue, and runs as a workflow on a
+new thread; ``resume`` and ``retry`` continue the thread in a new workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from langgraph.types import Command
+
+from langgraph_runner._rebuild.partial import BASE_CHECKPOINT_KEY, BASE_THREAD_KEY, Change, plan
+from langgraph_runner._rebuild.rerun import rerun_command
+from langgraph_runner._records.egress import egress_text
+from langgraph_runner._runs.store_registry import open_run_store
+from langgraph_runner._runs.tenancy import scoped_thread_id
+from langgraph_runner._service.queue import RunQueue
+from langgraph_runner._service.temporal_saver import encode
+from langgraph_runner._service.temporal_worker import RUN_WORKFLOW, workflow_id
+from langgraph_runner._service.workers import Pending, _pending
+
+__all__ = ["TemporalExecutor", "TemporalRuns"]
+
+_ENDED = ("completed", "failed", "cancelled", "interrupted", "abandoned")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TemporalExecutor:
+    """Runs the service's triggered runs as Temporal workflows (``create_app(executor=)``).
+
+    The workers are ``runs_worker(client, task_queue=..., workflows=..., checkpointer=...)``
+    processes, with the same workflows (builders) and the service's checkpointer.
+
+    Args:
+        client: A connected ``temporalio.client.Client`` (any event loop: the service
+            calls it from its request threads).
+        task_queue: The task queue the run workers poll.
+
+    Raises:
+        TypeError: ``client`` is not a Temporal client.
+        ValueError: An empty ``task_queue``.
+    """
+
+    client: Any
+    task_queue: str
+
+    def __post_init__(self) -> None:
+        from temporalio.client import Client
+
+        if not isinstance(self.client, Client):
+            raise TypeError(
+                f"TemporalExecutor: client must be a temporalio Client, got {self.client!r}"
+            )
+        if not isinstance(self.task_queue, str) or not self.task_queue:
+            raise ValueError(
+                f"TemporalExecutor: task_queue must be a non-empty string, got {self.task_queue!r}"
+            )
+
+    def bind(self, graphs: Mapping[str, Any], saver: Any, time_limit: float | None) -> TemporalRuns:
+        """What the routes call for this app (``create_app`` calls it)."""
+        return TemporalRuns(self, graphs, saver, time_limit)
+
+
+def _call(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Await ``coro`` from a request thread (no loop runs there)."""
+    return asyncio.run(coro)
+
+
+class TemporalRuns:
+    """The routes' side of the runs on Temporal (the table queue's ``Workers`` on the queue).
+
+    Args:
+        executor: The client and task queue.
+        graphs: Workflow name -> compiled graph (the service's).
+        saver: The service's checkpointer.
+        time_limit: Seconds each run may take, or None.
+    """
+
+    threads = 0  # no worker threads in this process
+
+    def __init__(
+        self,
+        executor: TemporalExecutor,
+        graphs: Mapping[str, Any],
+        saver: Any,
+        time_limit: float | None,
+    ) -> None:
+        self._executor = executor
+        self._graphs = dict(graphs)
+        self._saver = saver
+        self.time_limit = time_limit
+        self.queue = RunQueue(saver, queue=f"temporal:{executor.task_queue}")
+
+    def start(self, threads: int | None = None) -> None:
+        """Nothing to start: Temporal's workers run the runs."""
+
+    def close(self) -> None:
+        """Let go of the database connection."""
+        self.queue.close()
+
+    def submit(
+        self,
+        workflow: str,
+        tenant: str | None,
+        inp: Any,
+        thread_id: str | None,
+        *,
+        change: Change | None = None,
+        base_thread: str | None = None,
+        base_checkpoint: str | None = None,
+        follow: Mapping[str, Any] | None = None,
+        stored_thread: str | None = None,
+        trace_context: Mapping[str, str] | None = None,
+    ) -> Pending:
+        """Record the run ``pending`` and start its workflow (see ``Workers.submit``)."""
+        run_id = str(uuid.uuid4())
+        thread = stored_thread or scoped_thread_id(tenant, thread_id or run_id)
+        metadata: dict[str, Any] = {}
+        start_with: Any = inp
+        graph = self._graphs[workflow]
+        if change is not None:
+            base: Any = {"configurable": {"thread_id": base_thread}}
+            if base_checkpoint is not None:
+                base["configurable"]["checkpoint_id"] = base_checkpoint
+            the_plan = plan(graph, base, change, tenant=tenant)
+            start_with = dict(the_plan.input)
+            metadata = {
+                BASE_THREAD_KEY: the_plan.base_thread_id,
+                BASE_CHECKPOINT_KEY: the_plan.base_checkpoint_id,
+            }
+        elif follow is not None and follow.get("kind") == "resume":
+            start_with = Command(resume=follow.get("value"))
+        elif follow is not None:
+            start_with = rerun_command(graph, {"configurable": {"thread_id": thread}})
+        item = self.queue.enqueue(
+            run_id, workflow, tenant, thread, inp, trace_context=trace_context
+        )
+        job = {
+            "run_id": run_id,
+            "workflow": workflow,
+            "tenant": tenant,
+            "thread_id": thread,
+            "input": encode(start_with),
+            "metadata": {**metadata, "trace_id": item.trace_id},
+            "time_limit": self.time_limit,
+        }
+        try:
+            _call(self._start(job))
+        except Exception as exc:  # Temporal unreachable: the run ends failed, with why
+            self._record_failed(job, exc)
+        return _pending(item)
+
+    async def _start(self, job: dict[str, Any]) -> None:
+        from temporalio.common import WorkflowIDConflictPolicy
+
+        await self._executor.client.start_workflow(
+            RUN_WORKFLOW,
+            job,
+            id=workflow_id(job["run_id"]),
+            task_queue=self._executor.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    def _record_failed(self, job: Mapping[str, Any], exc: Exception) -> None:
+        why = egress_text(f"{type(exc).__name__}: {exc}", max_length=300)
+        store = open_run_store(self._saver)
+        if store is None:  # pragma: no cover - a saver always has a store
+            return
+        try:
+            store.start(job["run_id"], job["thread_id"], job["tenant"], job["workflow"])
+            store.finish(job["run_id"], "failed", f"the run could not start: {why}")
+        finally:
+            store.close()
+
+    def _row_status(self, run_id: str) -> str | None:
+        store = open_run_store(self._saver)
+        if store is None:  # pragma: no cover - a saver always has a store
+            return None
+        try:
+            row = store.get(run_id)
+            return None if row is None else row.status
+        finally:
+            store.close()
+
+    def pending(self, run_id: str, tenant: str | None) -> Pending | None:
+        """The run if its workflow has not recorded it yet (and it is ``tenant``'s)."""
+        item = self.queue.get(run_id)
+        if item is None or item.tenant != tenant or item.status not in ("queued", "cancelled"):
+            return None
+        return _pending(item, cancelled=item.status == "cancelled")
+
+    def pending_of(self, tenant: str | None, limit: int = 50) -> list[Pending]:
+        """The tenant's runs whose workflow has not recorded them yet, newest first."""
+        return [_pending(i) for i in self.queue.waiting(tenant, limit=limit)]
+
+    def cancel_pending(self, run_id: str, tenant: str | None) -> Pending | None:
+        """Cancel the run's workflow. The cancelled run if it had not started; None if it
+        had (the route flags its row) or is not ``tenant``'s (the route answers 404)."""
+        item = self.queue.get(run_id)
+        if item is None or item.tenant != tenant:
+            return None
+        status = self._row_status(run_id)
+        if status in _ENDED:
+            return None  # the route answers 409
+        _call(self._cancel(run_id))
+        if status is not None:
+            return None
+        cancelled = self.queue.cancel(run_id, tenant)
+        return _pending(cancelled or item, cancelled=True)
+
+    async def _cancel(self, run_id: str) -> None:
+        from temporalio.service import RPCError
+
+        handle = self._executor.client.get_workflow_handle(workflow_id(run_id))
+        try:
+            await handle.cancel()
+        except RPCError:  # it ended meanwhile: its row says how
+            pass

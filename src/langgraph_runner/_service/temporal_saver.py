@@ -1,0 +1,150 @@
+"""The checkpointer a run on Temporal uses in its workflow: every call is an activity.
+
+A workflow may do no I/O, so ``ActivitySaver`` keeps nothing itself: LangGraph's loop
+calls it as usual (``aget_tuple`` when the run starts, ``aput`` per step, ``aput_writes``
+per finished task), and each call becomes an activity (``temporal_worker.RunActivities``)
+that writes to the service's own checkpointer, the same database ``GET /runs/{id}``
+reads. Temporal records each result: a workflow replayed on another worker gets the
+same answers without writing again.
+
+LangGraph names a new checkpoint with a time-based id of its own, different on a
+replay. The saver stores the id of the first execution (the activity's recorded
+result) and maps the replay's ids to it, so the chain in the database (parents, task
+writes) stays whole however often the workflow is replayed.
+
+What crosses into the activities is encoded with LangGraph's own serializer
+(``encode``/``decode``): messages and other LangChain objects survive as they do in
+any saver.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+__all__ = ["ACTIVITY", "DB_OPTIONS", "ActivitySaver", "decode", "encode"]
+
+ACTIVITY = "langgraph_runner.runs."
+"""The prefix of the run activities' names (``ACTIVITY + "put"`` ...)."""
+DB_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    # The database may be down for a while: retried (1 s, 2 s, ... 30 s) for 10 minutes.
+    "schedule_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+"""The options of every bookkeeping activity (the database's reads and writes)."""
+_SERDE = JsonPlusSerializer()
+
+
+def encode(value: Any) -> list[str]:
+    """``value`` as JSON data for Temporal: LangGraph's serializer, base64."""
+    kind, data = _SERDE.dumps_typed(value)
+    return [kind, base64.b64encode(data).decode("ascii")]
+
+
+def decode(encoded: Sequence[str]) -> Any:
+    """The value ``encode`` made."""
+    kind, data = encoded
+    return _SERDE.loads_typed((kind, base64.b64decode(data)))
+
+
+def _version(current: str | int | None) -> int:
+    if current is None:
+        return 0
+    if isinstance(current, int):
+        return current
+    return int(str(current).split(".")[0])
+
+
+class ActivitySaver(BaseCheckpointSaver[str]):
+    """A checkpointer for the workflow: reads and writes go to activities (module docstring).
+
+    Args:
+        run: What every call carries: the run's id, tenant and metadata to stamp.
+    """
+
+    def __init__(self, run: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._run = dict(run)
+        self._ids: dict[str, str] = {}  # the loop's checkpoint id -> the stored one
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """The savers' version format, without their random part (a replay must agree)."""
+        return f"{_version(current) + 1:032}.{0.5:016}"
+
+    def _stored(self, config: RunnableConfig) -> dict[str, Any]:
+        conf = dict(config.get("configurable") or {})
+        found = conf.get("checkpoint_id")
+        out = {
+            "thread_id": conf.get("thread_id"),
+            "checkpoint_ns": conf.get("checkpoint_ns", ""),
+        }
+        if found:
+            out["checkpoint_id"] = self._ids.get(str(found), str(found))
+        return {"configurable": out}
+
+    async def _call(self, name: str, *args: Any) -> Any:
+        return await workflow.execute_activity(
+            ACTIVITY + name, args=[self._run, *args], **DB_OPTIONS
+        )
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        found = await self._call("get_tuple", encode(self._stored(config)))
+        if found is None:
+            return None
+        cfg, checkpoint, metadata, parent, writes = decode(found)
+        return CheckpointTuple(
+            cfg,
+            checkpoint,
+            metadata,
+            parent,
+            [tuple(w) for w in writes] if writes is not None else None,
+        )
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        raise NotImplementedError("a run on Temporal reads its history from the service")
+        yield  # pragma: no cover - makes this an async generator
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        mine = str(checkpoint["id"])
+        payload = encode((self._stored(config), checkpoint, metadata, new_versions))
+        stored: dict[str, Any] = await self._call("put", payload)
+        self._ids[mine] = str(stored["configurable"]["checkpoint_id"])
+        return {"configurable": dict(stored["configurable"])}
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        payload = encode((self._stored(config), list(writes), task_id, task_path))
+        await self._call("put_writes", payload)

@@ -1,0 +1,285 @@
+"""A run of the runs service on Temporal: the workflow and its bookkeeping activities.
+
+``RunWorkflow`` runs one triggered run: an activity records its row in the runs table
+(``start``: the tenant's thread admitted, the graph's shape stored), the graph (the
+plugin's, prepared by ``for_temporal``) runs with ``ActivitySaver`` as its
+checkpointer, so every node is an activity and every checkpoint lands in the service's
+database, and a last activity records how it ended (``finish``). ``GET /runs/{id}``,
+its steps, artifacts, events and rebuilds read that row and those checkpoints exactly
+as they read a run of the table queue.
+
+How it ends, as ``run()`` says it: a step that recorded its failure stops the run after
+its superstep (``failed``, ``StepFailedError``'s reason); an ``interrupt()``:
+``interrupted``; a cancelled workflow: ``cancelled`` (the running node's activity is
+cancelled, so it sees its abort signal); the time limit: ``cancelled``; an error:
+``failed``. A workflow terminated from outside writes nothing: its row stays
+``running``.
+
+Liveness is Temporal's: a run's row is not vouched for by a process (no heartbeat, so
+``run_store``'s sweep never marks it ``abandoned``); a lost worker's activity runs again
+on another worker and the workflow replays there.
+
+The workflow is not sandboxed: it runs LangGraph's loop (as the plugin does) and pure
+functions of the package, and does its I/O only through activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from langgraph.errors import GraphDrained
+from langgraph.graph import StateGraph
+from langgraph.runtime import RunControl
+from temporalio import activity, workflow
+from temporalio.exceptions import ApplicationError
+
+from langgraph_runner._policies.context import TENANT_KEY
+from langgraph_runner._records.egress import egress_text
+from langgraph_runner._records.exceptions import StepFailedError
+from langgraph_runner._records.record import record_cause
+from langgraph_runner._runs.graph_shape import record_shape
+from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, TABLE, RunStore
+from langgraph_runner._runs.session import TIME_LIMIT_REASON
+from langgraph_runner._runs.store_registry import open_run_store
+from langgraph_runner._runs.tenancy import admit
+from langgraph_runner._runs.tracker import _own_record, _recorded_status
+from langgraph_runner._service.queue import QUEUE_TABLE
+from langgraph_runner._service.temporal_saver import (
+    ACTIVITY,
+    DB_OPTIONS,
+    ActivitySaver,
+    decode,
+    encode,
+)
+
+__all__ = ["RUN_WORKFLOW", "RunActivities", "RunWorkflow", "workflow_id"]
+
+RUN_WORKFLOW = "langgraph_runner.run"
+"""The workflow type of a run of the runs service."""
+TEMPORAL_OWNER = "temporal"
+"""The ``owner`` of a run's row while Temporal runs it."""
+_NEVER = 1e18  # a heartbeat the sweep never finds stale: Temporal vouches for the run
+_ENDED = ("completed", "failed", "cancelled", "interrupted")
+
+
+def workflow_id(run_id: str) -> str:
+    """The workflow id of run ``run_id`` (one workflow per run: a retried start is a no-op)."""
+    return f"langgraph-runner-run-{run_id}"
+
+
+@workflow.defn(name=RUN_WORKFLOW, sandboxed=False)
+class RunWorkflow:
+    """One run of the runs service (see the module docstring). Its argument, the job:
+    ``run_id``, ``workflow``, ``tenant``, ``thread_id`` (as stored), ``input``
+    (``encode``d), ``metadata`` (kept in its checkpoints), ``time_limit`` (or None)."""
+
+    @workflow.run
+    async def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        status, reason = "failed", None
+        try:
+            await _bookkeeping("start", job)
+            status, reason = await self._graph(job)
+        except asyncio.CancelledError:
+            status, reason = "cancelled", None
+            raise
+        except (asyncio.TimeoutError, TimeoutError):
+            status, reason = "cancelled", TIME_LIMIT_REASON
+        except Exception as exc:
+            status, reason = "failed", _why(exc)
+        finally:
+            await _bookkeeping("finish", job, status, reason)
+        return {"status": status, "reason": reason}
+
+    async def _graph(self, job: dict[str, Any]) -> tuple[str, str | None]:
+        saver = ActivitySaver(job)
+        graph = _plugin_graph(job["workflow"]).compile(checkpointer=saver)
+        control = RunControl()
+        failed: list[StepFailedError] = []
+        interrupted = False
+
+        async def steps() -> None:
+            nonlocal interrupted
+            stream = graph.astream(
+                decode(job["input"]),
+                _config(job),
+                stream_mode="updates",
+                durability="sync",
+                control=control,
+            )
+            async for chunk in stream:
+                for node, update in chunk.items():
+                    if node == "__interrupt__":
+                        interrupted = True
+                    elif not failed and _recorded_status(node, update) == "failed":
+                        cause = record_cause(_own_record(node, update))
+                        failed.append(StepFailedError(node, cause))
+                        control.request_drain(f"step {node!r} failed")
+
+        limit = job.get("time_limit")
+        try:
+            if limit:
+                await asyncio.wait_for(steps(), timeout=float(limit))
+            else:
+                await steps()
+        except GraphDrained:
+            if not failed:
+                raise
+        if failed:
+            return "failed", str(failed[0])
+        return ("interrupted" if interrupted else "completed"), None
+
+
+def _plugin_graph(name: str) -> StateGraph[Any, Any, Any, Any]:
+    from temporalio.langgraph import graph  # the plugin, imported by the worker already
+
+    return graph(name)
+
+
+def _config(job: Mapping[str, Any]) -> dict[str, Any]:
+    configurable: dict[str, Any] = {"thread_id": job["thread_id"]}
+    if job.get("tenant") is not None:
+        configurable[TENANT_KEY] = job["tenant"]
+    metadata = {**(job.get("metadata") or {}), RUN_ID_METADATA_KEY: job["run_id"]}
+    return {"configurable": configurable, "metadata": metadata}
+
+
+def _why(exc: BaseException) -> str:
+    """The redacted reason of a failed run: the deepest cause Temporal carried."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    kind = exc.type if isinstance(exc, ApplicationError) and exc.type else type(exc).__name__
+    return egress_text(f"{kind}: {exc}", max_length=300)
+
+
+async def _bookkeeping(name: str, job: Mapping[str, Any], *args: Any) -> None:
+    await workflow.execute_activity(ACTIVITY + name, args=[dict(job), *args], **DB_OPTIONS)
+
+
+class RunActivities:
+    """The activities of ``RunWorkflow``, on one worker: the run's rows and checkpoints.
+
+    Args:
+        graphs: Workflow name -> the graph compiled with ``checkpointer`` (its nodes
+            and shape are stored with each run).
+        checkpointer: The service's checkpoint saver (the same database).
+    """
+
+    def __init__(self, graphs: Mapping[str, Any], checkpointer: Any) -> None:
+        self._graphs = dict(graphs)
+        self._saver = checkpointer
+
+    def activities(self) -> list[Any]:
+        """The activity functions to give the worker."""
+        return [self.start, self.finish, self.get_tuple, self.put, self.put_writes]
+
+    def _store(self) -> RunStore:
+        store = open_run_store(self._saver)
+        if store is None:  # pragma: no cover - a saver always has a store
+            raise ApplicationError("no runs table for this checkpointer", non_retryable=True)
+        return store
+
+    @activity.defn(name=ACTIVITY + "start")
+    async def start(self, job: dict[str, Any]) -> None:
+        """Record the run ``running`` (once: a retried start finds its row)."""
+        await asyncio.to_thread(self._start, job)
+
+    def _start(self, job: dict[str, Any]) -> None:
+        store = self._store()
+        try:
+            if store.get(job["run_id"]) is not None:
+                return
+            try:
+                admit(self._saver, job["thread_id"], job.get("tenant"), job["run_id"])
+            except (LookupError, ValueError) as exc:  # another tenant's thread, a used id
+                raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
+            graph = self._graphs[job["workflow"]]
+            nodes = [str(n) for n in graph.nodes if not str(n).startswith("__")]
+            shape = record_shape(store, graph, lambda exc, when: None)
+            store.start(
+                job["run_id"], job["thread_id"], job.get("tenant"), job["workflow"], nodes,
+                shape=shape,
+            )  # fmt: skip
+            store.sql.run(
+                f"UPDATE {TABLE} SET owner = ?, heartbeat_at = ? WHERE run_id = ?",
+                (TEMPORAL_OWNER, _NEVER, job["run_id"]),
+            )
+        finally:
+            store.close()
+
+    @activity.defn(name=ACTIVITY + "finish")
+    async def finish(self, job: dict[str, Any], status: str, reason: str | None) -> None:
+        """Record how the run ended (a row first, if it never started)."""
+        await asyncio.to_thread(self._finish, job, status, reason)
+
+    def _finish(self, job: dict[str, Any], status: str, reason: str | None) -> None:
+        run_id = job["run_id"]
+        store = self._store()
+        try:
+            row = store.get(run_id)
+            if row is None:
+                store.start(run_id, job["thread_id"], job.get("tenant"), job["workflow"])
+                if status == "cancelled" and reason is None:
+                    reason = "cancelled before it started"
+            elif row.status in _ENDED:
+                return  # a retried finish
+            if status == "cancelled" and reason is None:
+                reason = store.cancel_requested(run_id) or "cancelled"
+            store.finish(run_id, status, reason)
+            store.sql.run(
+                f"UPDATE {QUEUE_TABLE} SET status = 'done', finished_at = ?"
+                " WHERE run_id = ? AND status = 'queued'",
+                (time.time(), run_id),
+            )
+        finally:
+            store.close()
+
+    @activity.defn(name=ACTIVITY + "get_tuple")
+    async def get_tuple(self, job: dict[str, Any], config: list[str]) -> list[str] | None:
+        """The checkpoint the config names (the thread's latest without an id)."""
+        found = await asyncio.to_thread(self._saver.get_tuple, decode(config))
+        if found is None:
+            return None
+        return encode(
+            (
+                found.config,
+                found.checkpoint,
+                found.metadata,
+                found.parent_config,
+                found.pending_writes,
+            )
+        )
+
+    @activity.defn(name=ACTIVITY + "put")
+    async def put(self, job: dict[str, Any], payload: list[str]) -> dict[str, Any]:
+        """Store a checkpoint of the run; the config naming it."""
+        config, checkpoint, metadata, versions = decode(payload)
+        stored = await asyncio.to_thread(
+            self._saver.put, _stamped(job, config), checkpoint, metadata, versions
+        )
+        conf = stored.get("configurable") or {}
+        keys = ("thread_id", "checkpoint_ns", "checkpoint_id")
+        return {"configurable": {k: conf[k] for k in keys if k in conf}}
+
+    @activity.defn(name=ACTIVITY + "put_writes")
+    async def put_writes(self, job: dict[str, Any], payload: list[str]) -> None:
+        """Store a finished task's writes."""
+        config, writes, task_id, task_path = decode(payload)
+        await asyncio.to_thread(
+            self._saver.put_writes,
+            _stamped(job, config),
+            [tuple(w) for w in writes],
+            task_id,
+            task_path,
+        )
+
+
+def _stamped(job: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with what the run's checkpoints keep: its run id, tenant and links."""
+    configurable = dict(config.get("configurable") or {})
+    if job.get("tenant") is not None:
+        configurable[TENANT_KEY] = job["tenant"]
+    metadata = {**(job.get("metadata") or {}), RUN_ID_METADATA_KEY: job["run_id"]}
+    return {"configurable": configurable, "metadata": metadata}
