@@ -163,7 +163,8 @@ class TemporalRuns:
         try:
             _call(self._start(job))
         except Exception as exc:  # Temporal unreachable: the run ends failed, with why
-            self._record_failed(job, exc)
+            why = egress_text(f"{type(exc).__name__}: {exc}", max_length=300)
+            self._record(item, "failed", f"the run could not start: {why}")
         return _pending(item)
 
     async def _start(self, job: dict[str, Any]) -> None:
@@ -177,14 +178,17 @@ class TemporalRuns:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
-    def _record_failed(self, job: Mapping[str, Any], exc: Exception) -> None:
-        why = egress_text(f"{type(exc).__name__}: {exc}", max_length=300)
+    def _record(self, item: Any, status: str, reason: str) -> None:
+        """A run that never started ends ``status`` (its row written, if it has none)."""
         store = open_run_store(self._saver)
         if store is None:  # pragma: no cover - a saver always has a store
             return
         try:
-            store.start(job["run_id"], job["thread_id"], job["tenant"], job["workflow"])
-            store.finish(job["run_id"], "failed", f"the run could not start: {why}")
+            if store.get(item.run_id) is None:
+                store.start(item.run_id, item.thread_id, item.tenant, item.workflow)
+                store.finish(item.run_id, status, reason)
+            elif status == "cancelled":  # its workflow started meanwhile: it ends cancelled
+                store.request_cancel(item.run_id, "cancelled over HTTP")
         finally:
             store.close()
 
@@ -221,8 +225,10 @@ class TemporalRuns:
         _call(self._cancel(run_id))
         if status is not None:
             return None
-        cancelled = self.queue.cancel(run_id, tenant)
-        return _pending(cancelled or item, cancelled=True)
+        cancelled = self.queue.cancel(run_id, tenant) or item
+        # Recorded now, as on the queue; a workflow that starts after this does not run.
+        self._record(cancelled, "cancelled", "cancelled before it started")
+        return _pending(cancelled, cancelled=True)
 
     async def _cancel(self, run_id: str) -> None:
         from temporalio.service import RPCError

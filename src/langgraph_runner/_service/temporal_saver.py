@@ -19,6 +19,7 @@ any saver.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
@@ -35,6 +36,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import CancelledError
 
 __all__ = ["ACTIVITY", "DB_OPTIONS", "ActivitySaver", "decode", "encode"]
 
@@ -68,6 +70,22 @@ def _version(current: str | int | None) -> int:
     if isinstance(current, int):
         return current
     return int(str(current).split(".")[0])
+
+
+def _error(value: Any) -> Any:
+    """A task's error as the node raised it, not as Temporal wrapped it: a cancelled
+    activity is a ``CancelledError`` (the report's cancelled step), any other failure
+    its deepest cause (the node's error, as an ``ApplicationError`` of its type)."""
+    if not isinstance(value, BaseException):
+        return value
+    cause: BaseException = value
+    for _ in range(20):
+        if isinstance(cause, (asyncio.CancelledError, CancelledError)):
+            return asyncio.CancelledError("cancelled")
+        if cause.__cause__ is None:
+            break
+        cause = cause.__cause__
+    return cause
 
 
 class ActivitySaver(BaseCheckpointSaver[str]):
@@ -146,5 +164,6 @@ class ActivitySaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        payload = encode((self._stored(config), list(writes), task_id, task_path))
+        plain = [(channel, _error(value)) for channel, value in writes]
+        payload = encode((self._stored(config), plain, task_id, task_path))
         await self._call("put_writes", payload)

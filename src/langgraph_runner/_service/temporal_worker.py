@@ -34,7 +34,8 @@ from langgraph.errors import GraphDrained
 from langgraph.graph import StateGraph
 from langgraph.runtime import RunControl
 from temporalio import activity, workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.egress import egress_text
@@ -44,6 +45,7 @@ from langgraph_runner._runs.graph_shape import record_shape
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, TABLE, RunStore
 from langgraph_runner._runs.session import TIME_LIMIT_REASON
 from langgraph_runner._runs.store_registry import open_run_store
+from langgraph_runner._runs.task_times import load_times, save_times
 from langgraph_runner._runs.tenancy import admit
 from langgraph_runner._runs.tracker import _own_record, _recorded_status
 from langgraph_runner._service.queue import QUEUE_TABLE
@@ -55,7 +57,7 @@ from langgraph_runner._service.temporal_saver import (
     encode,
 )
 
-__all__ = ["RUN_WORKFLOW", "RunActivities", "RunWorkflow", "workflow_id"]
+__all__ = ["RUN_WORKFLOW", "NodeTimes", "RunActivities", "RunWorkflow", "is_cancelled", "workflow_id"]
 
 RUN_WORKFLOW = "langgraph_runner.run"
 """The workflow type of a run of the runs service."""
@@ -78,19 +80,22 @@ class RunWorkflow:
 
     @workflow.run
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        status, reason = "failed", None
+        status, reason, cancelled = "failed", None, False
         try:
             await _bookkeeping("start", job)
             status, reason = await self._graph(job)
-        except asyncio.CancelledError:
-            status, reason = "cancelled", None
-            raise
-        except (asyncio.TimeoutError, TimeoutError):
-            status, reason = "cancelled", TIME_LIMIT_REASON
-        except Exception as exc:
-            status, reason = "failed", _why(exc)
-        finally:
-            await _bookkeeping("finish", job, status, reason)
+        except BaseException as exc:
+            if is_cancelled(exc):  # the workflow was cancelled: so is the run
+                status, reason, cancelled = "cancelled", None, True
+            elif isinstance(exc, TimeoutError):  # asyncio.wait_for: the time limit
+                status, reason = "cancelled", TIME_LIMIT_REASON
+            elif isinstance(exc, Exception):
+                status, reason = "failed", _why(exc)
+            else:  # pragma: no cover - not an error of the run's
+                raise
+        await _bookkeeping("finish", job, status, reason)
+        if cancelled:
+            raise asyncio.CancelledError("the run was cancelled")
         return {"status": status, "reason": reason}
 
     async def _graph(self, job: dict[str, Any]) -> tuple[str, str | None]:
@@ -146,6 +151,16 @@ def _config(job: Mapping[str, Any]) -> dict[str, Any]:
     return {"configurable": configurable, "metadata": metadata}
 
 
+def is_cancelled(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was caused by, a cancellation (asyncio's or Temporal's)."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, (asyncio.CancelledError, CancelledError)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def _why(exc: BaseException) -> str:
     """The redacted reason of a failed run: the deepest cause Temporal carried."""
     while exc.__cause__ is not None:
@@ -189,12 +204,19 @@ class RunActivities:
     def _start(self, job: dict[str, Any]) -> None:
         store = self._store()
         try:
-            if store.get(job["run_id"]) is not None:
+            row = store.get(job["run_id"])
+            if row is not None and row.status in _ENDED:  # cancelled before it started
+                raise ApplicationError(
+                    f"the run is {row.status} already", type="RunEnded", non_retryable=True
+                )
+            if row is not None:  # a retried start
                 return
             try:
                 admit(self._saver, job["thread_id"], job.get("tenant"), job["run_id"])
             except (LookupError, ValueError) as exc:  # another tenant's thread, a used id
-                raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
+                raise ApplicationError(
+                    str(exc), type=type(exc).__name__, non_retryable=True
+                ) from None
             graph = self._graphs[job["workflow"]]
             nodes = [str(n) for n in graph.nodes if not str(n).startswith("__")]
             shape = record_shape(store, graph, lambda exc, when: None)
@@ -274,6 +296,72 @@ class RunActivities:
             task_id,
             task_path,
         )
+
+
+class NodeTimes(Interceptor):
+    """Each node activity's own start and end in the run's ``task_times`` rows.
+
+    As ``run()``'s tracker writes them: a report of a live run shows the node under way
+    ``running``, and each node its own times. A retried activity keeps its first start.
+
+    Args:
+        graphs: The workflow names (an activity type is ``<workflow>.<node>``).
+        checkpointer: The service's checkpoint saver.
+    """
+
+    def __init__(self, graphs: Mapping[str, Any], checkpointer: Any) -> None:
+        self._names = sorted(graphs, key=len, reverse=True)
+        self._saver = checkpointer
+
+    def intercept_activity(
+        self, next: ActivityInboundInterceptor
+    ) -> ActivityInboundInterceptor:
+        return _Timed(next, self)
+
+    def node_of(self, info: activity.Info) -> tuple[str, str] | None:
+        """(run id, node) of a node activity of a run, else None."""
+        prefix = workflow_id("")
+        if info.workflow_type != RUN_WORKFLOW or not info.workflow_id.startswith(prefix):
+            return None
+        for name in self._names:
+            if info.activity_type.startswith(name + "."):
+                return info.workflow_id[len(prefix) :], info.activity_type[len(name) + 1 :]
+        return None
+
+    def mark(self, run_id: str, node: str, step: int, ended: bool) -> None:
+        """Write the node's start (first start kept), or its end."""
+        store = open_run_store(self._saver)
+        if store is None:  # pragma: no cover - a saver always has a store
+            return
+        try:
+            found = load_times(store, [run_id]).get(run_id, {}).get((node, step))
+            now = time.time()
+            start = now if found is None else min(found[0], now)
+            save_times(store, run_id, {(node, step): (start, now if ended else None)})
+        except Exception:  # bookkeeping: the node runs anyway, the report uses steps' times
+            pass
+        finally:
+            store.close()
+
+
+class _Timed(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, times: NodeTimes) -> None:
+        super().__init__(next)
+        self._times = times
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        found = self._times.node_of(activity.info())
+        config = getattr(input.args[0], "langgraph_config", None) if input.args else None
+        step = ((config or {}).get("metadata") or {}).get("langgraph_step")
+        if found is None or not isinstance(step, int):
+            return await self.next.execute_activity(input)
+        run_id, node = found
+        key = (run_id, node, step - 1)  # the checkpoint that opened the step, as run()'s
+        await asyncio.to_thread(self._times.mark, *key, False)
+        try:
+            return await self.next.execute_activity(input)
+        finally:
+            await asyncio.to_thread(self._times.mark, *key, True)
 
 
 def _stamped(job: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
