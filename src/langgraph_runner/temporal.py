@@ -299,7 +299,8 @@ def runs_worker(
     from temporalio.langgraph import LangGraphPlugin
     from temporalio.worker import Worker
 
-    from langgraph_runner._service.temporal_worker import NodeTimes, RunActivities, RunWorkflow
+    from langgraph_runner._service.temporal_times import NodeTimes
+    from langgraph_runner._service.temporal_worker import RunActivities, RunWorkflow
 
     if not isinstance(task_queue, str) or not task_queue:
         raise ValueError(f"runs_worker: task_queue must be a non-empty string, got {task_queue!r}")
@@ -313,7 +314,7 @@ def runs_worker(
         task_queue=task_queue,
         workflows=[RunWorkflow],
         activities=activities.activities(),
-        plugins=[LangGraphPlugin(graphs=prepared)],  # type: ignore[arg-type]
+        plugins=[LangGraphPlugin(graphs=prepared)],
         interceptors=[NodeTimes(compiled, checkpointer), *worker_options.pop("interceptors", ())],
         **worker_options,
     )

@@ -18,6 +18,7 @@ new thread; ``resume`` and ``retry`` continue the thread in a new workflow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import Coroutine, Mapping
@@ -234,7 +235,5 @@ class TemporalRuns:
         from temporalio.service import RPCError
 
         handle = self._executor.client.get_workflow_handle(workflow_id(run_id))
-        try:
+        with contextlib.suppress(RPCError):  # it ended meanwhile: its row says how
             await handle.cancel()
-        except RPCError:  # it ended meanwhile: its row says how
-            pass

@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphDrained
 from langgraph.graph import StateGraph
 from langgraph.runtime import RunControl
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError, CancelledError
-from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._records.egress import egress_text
@@ -44,8 +46,8 @@ from langgraph_runner._records.record import record_cause
 from langgraph_runner._runs.graph_shape import record_shape
 from langgraph_runner._runs.run_store import RUN_ID_METADATA_KEY, TABLE, RunStore
 from langgraph_runner._runs.session import TIME_LIMIT_REASON
+from langgraph_runner._runs.status import interrupted
 from langgraph_runner._runs.store_registry import open_run_store
-from langgraph_runner._runs.task_times import load_times, save_times
 from langgraph_runner._runs.tenancy import admit
 from langgraph_runner._runs.tracker import _own_record, _recorded_status
 from langgraph_runner._service.queue import QUEUE_TABLE
@@ -57,7 +59,14 @@ from langgraph_runner._service.temporal_saver import (
     encode,
 )
 
-__all__ = ["RUN_WORKFLOW", "NodeTimes", "RunActivities", "RunWorkflow", "is_cancelled", "workflow_id"]
+__all__ = [
+    "RUN_WORKFLOW",
+    "RunActivities",
+    "RunWorkflow",
+    "StopOnFailure",
+    "is_cancelled",
+    "workflow_id",
+]
 
 RUN_WORKFLOW = "langgraph_runner.run"
 """The workflow type of a run of the runs service."""
@@ -99,42 +108,56 @@ class RunWorkflow:
         return {"status": status, "reason": reason}
 
     async def _graph(self, job: dict[str, Any]) -> tuple[str, str | None]:
-        saver = ActivitySaver(job)
-        graph = _plugin_graph(job["workflow"]).compile(checkpointer=saver)
+        graph = _plugin_graph(job["workflow"]).compile(checkpointer=ActivitySaver(job))
         control = RunControl()
-        failed: list[StepFailedError] = []
-        interrupted = False
-
-        async def steps() -> None:
-            nonlocal interrupted
-            stream = graph.astream(
-                decode(job["input"]),
-                _config(job),
-                stream_mode="updates",
-                durability="sync",
-                control=control,
-            )
-            async for chunk in stream:
-                for node, update in chunk.items():
-                    if node == "__interrupt__":
-                        interrupted = True
-                    elif not failed and _recorded_status(node, update) == "failed":
-                        cause = record_cause(_own_record(node, update))
-                        failed.append(StepFailedError(node, cause))
-                        control.request_drain(f"step {node!r} failed")
-
+        config = _config(job)
+        stop = StopOnFailure(config["run_id"], control)
+        config["callbacks"] = [stop]
+        run = graph.ainvoke(
+            decode(job["input"]),
+            cast("RunnableConfig", config),
+            durability="sync",
+            control=control,
+        )
         limit = job.get("time_limit")
         try:
-            if limit:
-                await asyncio.wait_for(steps(), timeout=float(limit))
-            else:
-                await steps()
+            output = await (asyncio.wait_for(run, timeout=float(limit)) if limit else run)
         except GraphDrained:
-            if not failed:
+            if stop.failed is None:
                 raise
-        if failed:
-            return "failed", str(failed[0])
-        return ("interrupted" if interrupted else "completed"), None
+            output = None
+        if stop.failed is not None:
+            return "failed", str(stop.failed)
+        return ("interrupted" if interrupted(output) else "completed"), None
+
+
+class StopOnFailure(BaseCallbackHandler):
+    """A step that recorded its failure stops the run after its superstep, as ``run()``'s
+    ``on_step_failure="stop"``: told by LangGraph's callbacks in the workflow, before the
+    next step starts (a pure function of the node's result)."""
+
+    run_inline = True  # in the workflow's loop: never a thread
+    ignore_llm = ignore_chat_model = ignore_retry = ignore_agent = True
+    ignore_retriever = ignore_custom_event = True
+
+    def __init__(self, root: uuid.UUID, control: RunControl) -> None:
+        self._root = root
+        self._control = control
+        self._tasks: dict[Any, str] = {}
+        self.failed: StepFailedError | None = None
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+        node = (kw.get("metadata") or {}).get("langgraph_node")
+        if kw.get("parent_run_id") == self._root and node and not str(node).startswith("__"):
+            self._tasks[kw["run_id"]] = str(node)
+
+    def on_chain_end(self, outputs: Any, **kw: Any) -> None:
+        node = self._tasks.pop(kw["run_id"], None)
+        if node is None or self.failed is not None:
+            return
+        if _recorded_status(node, outputs) == "failed":
+            self.failed = StepFailedError(node, record_cause(_own_record(node, outputs)))
+            self._control.request_drain(f"step {node!r} failed")
 
 
 def _plugin_graph(name: str) -> StateGraph[Any, Any, Any, Any]:
@@ -144,11 +167,12 @@ def _plugin_graph(name: str) -> StateGraph[Any, Any, Any, Any]:
 
 
 def _config(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's config: its id (LangGraph's root run id), thread, tenant and metadata."""
     configurable: dict[str, Any] = {"thread_id": job["thread_id"]}
     if job.get("tenant") is not None:
         configurable[TENANT_KEY] = job["tenant"]
     metadata = {**(job.get("metadata") or {}), RUN_ID_METADATA_KEY: job["run_id"]}
-    return {"configurable": configurable, "metadata": metadata}
+    return {"run_id": uuid.UUID(job["run_id"]), "configurable": configurable, "metadata": metadata}
 
 
 def is_cancelled(exc: BaseException | None) -> bool:
@@ -296,72 +320,6 @@ class RunActivities:
             task_id,
             task_path,
         )
-
-
-class NodeTimes(Interceptor):
-    """Each node activity's own start and end in the run's ``task_times`` rows.
-
-    As ``run()``'s tracker writes them: a report of a live run shows the node under way
-    ``running``, and each node its own times. A retried activity keeps its first start.
-
-    Args:
-        graphs: The workflow names (an activity type is ``<workflow>.<node>``).
-        checkpointer: The service's checkpoint saver.
-    """
-
-    def __init__(self, graphs: Mapping[str, Any], checkpointer: Any) -> None:
-        self._names = sorted(graphs, key=len, reverse=True)
-        self._saver = checkpointer
-
-    def intercept_activity(
-        self, next: ActivityInboundInterceptor
-    ) -> ActivityInboundInterceptor:
-        return _Timed(next, self)
-
-    def node_of(self, info: activity.Info) -> tuple[str, str] | None:
-        """(run id, node) of a node activity of a run, else None."""
-        prefix = workflow_id("")
-        if info.workflow_type != RUN_WORKFLOW or not info.workflow_id.startswith(prefix):
-            return None
-        for name in self._names:
-            if info.activity_type.startswith(name + "."):
-                return info.workflow_id[len(prefix) :], info.activity_type[len(name) + 1 :]
-        return None
-
-    def mark(self, run_id: str, node: str, step: int, ended: bool) -> None:
-        """Write the node's start (first start kept), or its end."""
-        store = open_run_store(self._saver)
-        if store is None:  # pragma: no cover - a saver always has a store
-            return
-        try:
-            found = load_times(store, [run_id]).get(run_id, {}).get((node, step))
-            now = time.time()
-            start = now if found is None else min(found[0], now)
-            save_times(store, run_id, {(node, step): (start, now if ended else None)})
-        except Exception:  # bookkeeping: the node runs anyway, the report uses steps' times
-            pass
-        finally:
-            store.close()
-
-
-class _Timed(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, times: NodeTimes) -> None:
-        super().__init__(next)
-        self._times = times
-
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        found = self._times.node_of(activity.info())
-        config = getattr(input.args[0], "langgraph_config", None) if input.args else None
-        step = ((config or {}).get("metadata") or {}).get("langgraph_step")
-        if found is None or not isinstance(step, int):
-            return await self.next.execute_activity(input)
-        run_id, node = found
-        key = (run_id, node, step - 1)  # the checkpoint that opened the step, as run()'s
-        await asyncio.to_thread(self._times.mark, *key, False)
-        try:
-            return await self.next.execute_activity(input)
-        finally:
-            await asyncio.to_thread(self._times.mark, *key, True)
 
 
 def _stamped(job: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
