@@ -37,6 +37,7 @@ except ImportError as missing:  # the 'temporal' extra: skip locally, fail under
 
 from fastapi.testclient import TestClient
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import CancelledError
 
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
@@ -258,8 +259,9 @@ def test_a_run_cancelled_before_a_worker_takes_it_never_runs(
             try:
                 assert later._ready.wait(30)
                 handle = svc.client.get_workflow_handle(f"langgraph-runner-run-{run_id}")
-                with pytest.raises(WorkflowFailureError, match="cancel"):
+                with pytest.raises(WorkflowFailureError) as failed:
                     asyncio.run(asyncio.wait_for(handle.result(), 30))
+                assert isinstance(failed.value.cause, CancelledError)  # cancelled, not failed
             finally:
                 later.close()
             run = http.get(f"/runs/{run_id}", headers=A).json()
