@@ -3,7 +3,7 @@
 ``steps``: ``a -> b -> c``. What ``b`` does is the input's ``mode``: ``""`` adds, ``boom``
 fails (a recorded ``ConnectionError``), ``wait`` waits for its abort signal (and notes
 ``aborted`` when it fires), ``kill`` waits to be killed the first time it runs (it names
-its process in ``b.started``) and goes on the next. Every node notes its call in
+its process in ``b.started``) and goes on the next, ``ask`` asks (``interrupt()``). Every node notes its call in
 ``runs.log`` in the input's ``dir``.
 
 Usage (the test starts it as a subprocess): ``python -c "import
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
 from temporalio.client import Client
 
 from langgraph_runner import GraphState, create_node, get_node_context
@@ -53,6 +54,8 @@ def step_b(state: Steps) -> dict[str, Any]:
     mode = state.get("mode", "")
     if mode == "boom":
         raise ConnectionError("upstream down")
+    if mode == "ask":
+        note(state, f"answer={interrupt('how many?')}")
     if mode == "wait":
         ctx = get_node_context()
         signal = ctx.abort_signal if ctx else None

@@ -287,6 +287,26 @@ def test_a_completed_run_is_rebuilt_on_temporal(service: Service, http: TestClie
     assert refused.status_code == 409 and "only a completed run" in refused.json()["detail"]
 
 
+def test_an_interrupted_run_is_resumed_and_a_failed_one_retried(
+    service: Service, http: TestClient
+) -> None:
+    """POST /runs/{id}/resume and /retry continue the thread in a new workflow."""
+    asked = service.run(http, {"x": 1, "mode": "ask", "dir": str(service.where)})
+    run = _ended(http, asked)
+    assert run["status"] == "interrupted" and [i["value"] for i in run["interrupts"]] == ["how many?"]
+    answer = http.post(f"/runs/{asked}/resume", json={"value": 3}, headers=A)
+    assert answer.status_code == 202, answer.text
+    resumed = _ended(http, answer.json()["run_id"])
+    assert resumed["status"] == "completed" and resumed["thread_id"] == run["thread_id"]
+    assert _log(service.where) == ["a", "b", "b", "answer=3", "c"]  # a not run again
+    failed = service.run(http, {"mode": "boom"})
+    assert _ended(http, failed)["status"] == "failed"
+    again = http.post(f"/runs/{failed}/retry", headers=A)
+    assert again.status_code == 202, again.text
+    retried = _ended(http, again.json()["run_id"])
+    assert retried["status"] == "failed" and retried["reason"] == _ended(http, failed)["reason"]
+
+
 def _spawn(address: str, queue: str, url: str) -> subprocess.Popen[bytes]:
     """A worker process running this worktree's code (its ``src`` first on the path)."""
     path = [str(ROOT / "src"), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
