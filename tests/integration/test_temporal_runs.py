@@ -293,7 +293,9 @@ def test_an_interrupted_run_is_resumed_and_a_failed_one_retried(
     """POST /runs/{id}/resume and /retry continue the thread in a new workflow."""
     asked = service.run(http, {"x": 1, "mode": "ask", "dir": str(service.where)})
     run = _ended(http, asked)
-    assert run["status"] == "interrupted" and [i["value"] for i in run["interrupts"]] == ["how many?"]
+    assert run["status"] == "interrupted" and [i["value"] for i in run["interrupts"]] == [
+        "how many?"
+    ]
     answer = http.post(f"/runs/{asked}/resume", json={"value": 3}, headers=A)
     assert answer.status_code == 202, answer.text
     resumed = _ended(http, answer.json()["run_id"])
@@ -353,6 +355,27 @@ def test_a_worker_killed_mid_run_is_survived(temporal_address: str, tmp_path: Pa
         ("c", "succeeded"),
     ]
     assert _log(tmp_path) == ["a", "b", "b", "c"]  # b again after the kill; a once
+
+
+def test_the_curl_walk_through_on_temporal_prints_what_the_page_shows(
+    temporal_address: str, tmp_path: Path
+) -> None:
+    """docs/service.md's walk on Temporal runs as shown: its own dev server, worker and API."""
+    from tests.service.test_walkthrough import _blocks, _free_port, _tools, run_walk
+
+    _tools()  # curl and jq; the temporal_address fixture needs the CLI (skip, or fail in CI)
+    script, expected = _blocks("### On Temporal with curl")
+    port, temporal = _free_port(), _free_port()
+    script = (
+        script.replace(
+            "examples/service_temporal.py", str(ROOT / "examples" / "service_temporal.py")
+        )
+        .replace("--port 8000", f"--port {port}")
+        .replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        .replace("--port 7233", f"--port {temporal}")
+        .replace("127.0.0.1:7233", f"127.0.0.1:{temporal}")
+    )
+    run_walk(script, expected, tmp_path)
 
 
 def test_the_executor_and_the_worker_check_their_options(temporal_address: str) -> None:
