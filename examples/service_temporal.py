@@ -58,9 +58,8 @@ def render(state: Build) -> dict[str, Any]:
 
 def wait(state: Build) -> dict[str, Any]:
     """Hold the run for ``seconds``; a cancel ends the wait at once (its abort signal)."""
-    ctx = get_node_context()
-    signal = ctx.abort_signal if ctx else None
     seconds = float(state.get("seconds", 0))
+    signal = getattr(get_node_context(), "abort_signal", None)
     if signal is not None and signal.wait_sync(seconds):
         signal.throw_if_aborted()  # the step ends cancelled; no further step starts
     return {"log": [f"waited {seconds:g} s"]}

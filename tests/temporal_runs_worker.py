@@ -3,8 +3,8 @@
 ``steps``: ``a -> b -> c``. What ``b`` does is the input's ``mode``: ``""`` adds, ``boom``
 fails (a recorded ``ConnectionError``), ``wait`` waits for its abort signal (and notes
 ``aborted`` when it fires), ``kill`` waits to be killed the first time it runs (it names
-its process in ``b.started``) and goes on the next, ``ask`` asks (``interrupt()``). Every node notes its call in
-``runs.log`` in the input's ``dir``.
+its process in ``b.started``) and goes on the next, ``ask`` asks (``interrupt()``). Every
+node notes its call in ``runs.log`` in the input's ``dir``.
 
 Usage (the test starts it as a subprocess): ``python -c "import
 tests.temporal_runs_worker as w; w.main()" ADDRESS QUEUE DATABASE_URL``
@@ -82,10 +82,8 @@ def steps() -> StateGraph[Any, Any, Any, Any]:
     builder.add_node("a", create_node(step_a))
     builder.add_node("b", create_node(step_b, timeout=40))
     builder.add_node("c", create_node(step_c))
-    builder.add_edge(START, "a")
-    builder.add_edge("a", "b")
-    builder.add_edge("b", "c")
-    builder.add_edge("c", END)
+    for start, end in zip([START, "a", "b", "c"], ["a", "b", "c", END], strict=True):
+        builder.add_edge(start, end)
     return builder
 
 

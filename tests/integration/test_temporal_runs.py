@@ -13,6 +13,7 @@ worker killed mid-node is survived by another, the finished nodes not run again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -120,10 +121,11 @@ def service(temporal_address: str, tmp_path: Path) -> Iterator[Service]:
         svc.close()
 
 
-@pytest.fixture
-def http(service: Service) -> Iterator[TestClient]:
-    with open_checkpointer(service.url) as saver:
-        executor = TemporalExecutor(client=service.client, task_queue=service.queue)
+@contextlib.contextmanager
+def api(svc: Service) -> Iterator[TestClient]:
+    """The app on Temporal (``svc``'s task queue and database), through a TestClient."""
+    with open_checkpointer(svc.url) as saver:
+        executor = TemporalExecutor(client=svc.client, task_queue=svc.queue)
         app = create_app(
             workflows={"steps": steps().compile()},
             checkpointer=saver,
@@ -132,6 +134,12 @@ def http(service: Service) -> Iterator[TestClient]:
         )
         with TestClient(app) as client:
             yield client
+
+
+@pytest.fixture
+def http(service: Service) -> Iterator[TestClient]:
+    with api(service) as client:
+        yield client
 
 
 def _ended(http: TestClient, run_id: str, headers: dict[str, str] = A) -> dict[str, Any]:
@@ -239,33 +247,27 @@ def test_a_run_cancelled_before_a_worker_takes_it_never_runs(
 ) -> None:
     """No worker yet: the cancel answers cancelled at once; a worker started later runs nothing."""
     svc = Service(temporal_address, tmp_path, worker_here=False)
-    with open_checkpointer(svc.url) as saver:
-        executor = TemporalExecutor(client=svc.client, task_queue=svc.queue)
-        app = create_app(
-            workflows={"steps": steps().compile()}, checkpointer=saver, api_keys=KEYS,
-            executor=executor,
-        )  # fmt: skip
-        with TestClient(app) as http:
-            run_id = svc.run(http, {"dir": str(tmp_path)})
-            assert http.get(f"/runs/{run_id}", headers=A).json()["status"] == "pending"
-            answer = http.post(f"/runs/{run_id}/cancel", headers=A)
-            assert answer.status_code == 202 and answer.json()["status"] == "cancelled"
-            run = http.get(f"/runs/{run_id}", headers=A).json()
-            assert (run["status"], run["reason"]) == ("cancelled", "cancelled before it started")
-            later = Service(temporal_address, tmp_path, worker_here=False)
-            later.queue = svc.queue
-            later._thread = threading.Thread(target=later._serve, daemon=True)
-            later._thread.start()
-            try:
-                assert later._ready.wait(30)
-                handle = svc.client.get_workflow_handle(f"langgraph-runner-run-{run_id}")
-                with pytest.raises(WorkflowFailureError) as failed:
-                    asyncio.run(asyncio.wait_for(handle.result(), 30))
-                assert isinstance(failed.value.cause, CancelledError)  # cancelled, not failed
-            finally:
-                later.close()
-            run = http.get(f"/runs/{run_id}", headers=A).json()
-            assert (run["status"], run["reason"]) == ("cancelled", "cancelled before it started")
+    with api(svc) as http:
+        run_id = svc.run(http, {"dir": str(tmp_path)})
+        assert http.get(f"/runs/{run_id}", headers=A).json()["status"] == "pending"
+        answer = http.post(f"/runs/{run_id}/cancel", headers=A)
+        assert answer.status_code == 202 and answer.json()["status"] == "cancelled"
+        run = http.get(f"/runs/{run_id}", headers=A).json()
+        assert (run["status"], run["reason"]) == ("cancelled", "cancelled before it started")
+        later = Service(temporal_address, tmp_path, worker_here=False)
+        later.queue = svc.queue
+        later._thread = threading.Thread(target=later._serve, daemon=True)
+        later._thread.start()
+        try:
+            assert later._ready.wait(30)
+            handle = svc.client.get_workflow_handle(f"langgraph-runner-run-{run_id}")
+            with pytest.raises(WorkflowFailureError) as failed:
+                asyncio.run(asyncio.wait_for(handle.result(), 30))
+            assert isinstance(failed.value.cause, CancelledError)  # cancelled, not failed
+        finally:
+            later.close()
+        run = http.get(f"/runs/{run_id}", headers=A).json()
+        assert (run["status"], run["reason"]) == ("cancelled", "cancelled before it started")
     assert _log(tmp_path) == []
 
 
@@ -330,20 +332,14 @@ def test_a_worker_killed_mid_run_is_survived(temporal_address: str, tmp_path: Pa
         for _ in range(2):  # a spare is up: no start-up time after the kill
             proc = _spawn(temporal_address, svc.queue, svc.url)
             workers[proc.pid] = proc
-        with open_checkpointer(svc.url) as saver:
-            executor = TemporalExecutor(client=svc.client, task_queue=svc.queue)
-            app = create_app(
-                workflows={"steps": steps().compile()}, checkpointer=saver, api_keys=KEYS,
-                executor=executor,
-            )  # fmt: skip
-            with TestClient(app) as http:
-                run_id = svc.run(http, {"x": 1, "mode": "kill", "dir": str(tmp_path)})
-                marker = tmp_path / "b.started"
-                pid = int(_until("b started", lambda: marker.exists() and marker.read_text()))
-                running = http.get(f"/runs/{run_id}", headers=A).json()
-                assert running["status"] == "running"
-                workers.pop(pid).send_signal(signal.SIGKILL)
-                run = _ended(http, run_id)
+        with api(svc) as http:
+            run_id = svc.run(http, {"x": 1, "mode": "kill", "dir": str(tmp_path)})
+            marker = tmp_path / "b.started"
+            pid = int(_until("b started", lambda: marker.exists() and marker.read_text()))
+            running = http.get(f"/runs/{run_id}", headers=A).json()
+            assert running["status"] == "running"
+            workers.pop(pid).send_signal(signal.SIGKILL)
+            run = _ended(http, run_id)
     finally:
         for proc in workers.values():
             proc.kill()

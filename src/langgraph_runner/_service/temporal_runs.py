@@ -116,29 +116,22 @@ class TemporalRuns:
         self.queue.close()
 
     def submit(
-        self,
-        workflow: str,
-        tenant: str | None,
-        inp: Any,
-        thread_id: str | None,
-        *,
-        change: Change | None = None,
-        base_thread: str | None = None,
-        base_checkpoint: str | None = None,
-        follow: Mapping[str, Any] | None = None,
-        stored_thread: str | None = None,
-        trace_context: Mapping[str, str] | None = None,
+        self, workflow: str, tenant: str | None, inp: Any, thread_id: str | None, **how: Any
     ) -> Pending:
-        """Record the run ``pending`` and start its workflow (see ``Workers.submit``)."""
+        """Record the run ``pending`` and start its workflow: what ``Workers.submit`` does
+        on the queue, with its keywords (``change``, ``base_thread``, ``base_checkpoint``,
+        ``follow``, ``stored_thread``, ``trace_context``)."""
+        change: Change | None = how.get("change")
+        follow: Mapping[str, Any] | None = how.get("follow")
         run_id = str(uuid.uuid4())
-        thread = stored_thread or scoped_thread_id(tenant, thread_id or run_id)
+        thread = how.get("stored_thread") or scoped_thread_id(tenant, thread_id or run_id)
         metadata: dict[str, Any] = {}
         start_with: Any = inp
         graph = self._graphs[workflow]
         if change is not None:
-            base: Any = {"configurable": {"thread_id": base_thread}}
-            if base_checkpoint is not None:
-                base["configurable"]["checkpoint_id"] = base_checkpoint
+            base: Any = {"configurable": {"thread_id": how.get("base_thread")}}
+            if how.get("base_checkpoint") is not None:
+                base["configurable"]["checkpoint_id"] = how["base_checkpoint"]
             the_plan = plan(graph, base, change, tenant=tenant)
             start_with = dict(the_plan.input)
             metadata = {
@@ -150,7 +143,7 @@ class TemporalRuns:
         elif follow is not None:
             start_with = rerun_command(graph, {"configurable": {"thread_id": thread}})
         item = self.queue.enqueue(
-            run_id, workflow, tenant, thread, inp, trace_context=trace_context
+            run_id, workflow, tenant, thread, inp, trace_context=how.get("trace_context")
         )
         job = {
             "run_id": run_id,

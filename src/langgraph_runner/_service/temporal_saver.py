@@ -50,6 +50,9 @@ DB_OPTIONS: dict[str, Any] = {
 }
 """The options of every bookkeeping activity (the database's reads and writes)."""
 _SERDE = JsonPlusSerializer()
+Config = RunnableConfig
+Metadata = CheckpointMetadata
+Versions = ChannelVersions
 
 
 def encode(value: Any) -> list[str]:
@@ -145,12 +148,8 @@ class ActivitySaver(BaseCheckpointSaver[str]):
         yield  # pragma: no cover - makes this an async generator
 
     async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
+        self, config: Config, checkpoint: Checkpoint, metadata: Metadata, new_versions: Versions
+    ) -> Config:
         mine = str(checkpoint["id"])
         payload = encode((self._stored(config), checkpoint, metadata, new_versions))
         stored: dict[str, Any] = await self._call("put", payload)
@@ -158,11 +157,7 @@ class ActivitySaver(BaseCheckpointSaver[str]):
         return {"configurable": dict(stored["configurable"])}
 
     async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
+        self, config: Config, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         plain = [(channel, _error(value)) for channel, value in writes]
         payload = encode((self._stored(config), plain, task_id, task_path))
