@@ -1,10 +1,11 @@
 """The runs service's graph for tests/integration/test_temporal_runs.py, and a worker for it.
 
-``steps``: ``a -> b -> c``. What ``b`` does is the input's ``mode``: ``""`` adds, ``boom``
-fails (a recorded ``ConnectionError``), ``wait`` waits for its abort signal (and notes
-``aborted`` when it fires), ``kill`` waits to be killed the first time it runs (it names
-its process in ``b.started``) and goes on the next, ``ask`` asks (``interrupt()``). Every
-node notes its call in ``runs.log`` in the input's ``dir``.
+``steps``: ``a -> b -> c``; ``cached``: ``a -> c``, ``c`` under a ``NodeCache``. What
+``b`` does is the input's ``mode``: ``""`` adds, ``boom`` fails (a recorded
+``ConnectionError``), ``wait`` waits for its abort signal (and notes ``aborted`` when it
+fires), ``kill`` waits to be killed the first time it runs (it names its process in
+``b.started``) and goes on the next, ``ask`` asks (``interrupt()``). Every node notes its
+call in ``runs.log`` in the input's ``dir``.
 
 Usage (the test starts it as a subprocess): ``python -c "import
 tests.temporal_runs_worker as w; w.main()" ADDRESS QUEUE DATABASE_URL``
@@ -20,14 +21,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from langgraph.cache.memory import InMemoryCache
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 from temporalio.client import Client
 
-from langgraph_runner import GraphState, create_node, get_node_context
+from langgraph_runner import GraphState, NodeCache, create_node, get_node_context
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.temporal import runs_worker
 
+CACHE = InMemoryCache()  # the worker's: c's entries, for a rebuild to reuse
 HEARTBEAT = 1.0  # a lost worker's node runs again, and a cancel reaches it, within about this
 
 
@@ -87,12 +90,28 @@ def steps() -> StateGraph[Any, Any, Any, Any]:
     return builder
 
 
+def cached() -> StateGraph[Any, Any, Any, Any]:
+    """``a -> c``, ``c`` cached on ``x`` and ``dir`` (one test's entries are its own)."""
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Steps)
+    cache = NodeCache(inputs=["x", "dir"], backend=CACHE, version="1", signing_key="k" * 32)
+    builder.add_node("a", create_node(step_a))
+    builder.add_node("c", create_node(step_c, cache=cache))
+    for start, end in ((START, "a"), ("a", "c"), ("c", END)):
+        builder.add_edge(start, end)
+    return builder
+
+
+def workflows() -> dict[str, StateGraph[Any, Any, Any, Any]]:
+    """The service's workflows, by name (builders)."""
+    return {"steps": steps(), "cached": cached()}
+
+
 def worker(client: Client, queue: str, saver: Any) -> Any:
     """The runs worker (a short sticky timeout: the next worker takes the workflow at once)."""
     return runs_worker(
         client,
         task_queue=queue,
-        workflows={"steps": steps()},
+        workflows=workflows(),
         checkpointer=saver,
         heartbeat=HEARTBEAT,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),

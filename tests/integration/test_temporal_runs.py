@@ -43,7 +43,7 @@ from temporalio.exceptions import CancelledError
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from langgraph_runner.temporal import TemporalExecutor, runs_worker
-from tests.temporal_runs_worker import steps, worker
+from tests.temporal_runs_worker import steps, worker, workflows
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"key-a": "tenant-a", "key-b": "tenant-b"}
@@ -127,7 +127,7 @@ def api(svc: Service) -> Iterator[TestClient]:
     with open_checkpointer(svc.url) as saver:
         executor = TemporalExecutor(client=svc.client, task_queue=svc.queue)
         app = create_app(
-            workflows={"steps": steps().compile()},
+            workflows={name: b.compile() for name, b in workflows().items()},
             checkpointer=saver,
             api_keys=KEYS,
             executor=executor,
@@ -283,6 +283,19 @@ def test_a_completed_run_is_rebuilt_on_temporal(service: Service, http: TestClie
     assert rebuilt["status"] == "completed"
     assert rebuilt["thread_id"] != _ended(http, run_id)["thread_id"]
     assert _log(service.where) == ["a", "b", "c", "a", "b", "c"]
+    first = http.post(
+        "/runs",
+        json={"workflow": "cached", "input": {"x": 1, "dir": str(service.where)}},
+        headers=A,
+    ).json()["run_id"]
+    assert _ended(http, first)["status"] == "completed"
+    answer = http.post(f"/runs/{first}/update", json={"inputs": {"x": 1}}, headers=A)
+    again = _ended(http, answer.json()["run_id"])  # c's input is the same: its entry reused
+    assert [(s["name"], s["status"]) for s in again["steps"]] == [
+        ("a", "succeeded"),
+        ("c", "reused"),
+    ]
+    assert _log(service.where)[6:] == ["a", "c", "a"]  # c not run again
     boom = service.run(http, {"mode": "boom"})
     assert _ended(http, boom)["status"] == "failed"
     refused = http.post(f"/runs/{boom}/update", json={"inputs": {"x": 7}}, headers=A)
