@@ -122,7 +122,7 @@ def service(temporal_address: str, tmp_path: Path) -> Iterator[Service]:
 
 
 @contextlib.contextmanager
-def api(svc: Service) -> Iterator[TestClient]:
+def api(svc: Service, **options: Any) -> Iterator[TestClient]:
     """The app on Temporal (``svc``'s task queue and database), through a TestClient."""
     with open_checkpointer(svc.url) as saver:
         executor = TemporalExecutor(client=svc.client, task_queue=svc.queue)
@@ -131,6 +131,7 @@ def api(svc: Service) -> Iterator[TestClient]:
             checkpointer=saver,
             api_keys=KEYS,
             executor=executor,
+            **options,
         )
         with TestClient(app) as client:
             yield client
@@ -240,6 +241,22 @@ def test_a_cancel_cancels_the_workflow_and_the_node_sees_its_abort_signal(
     assert service.workflow(run_id).status == WorkflowExecutionStatus.CANCELED
     again = http.post(f"/runs/{run_id}/cancel", headers=A)  # as on the queue: nothing changes
     assert again.status_code == 202 and again.json()["status"] == "cancelled"
+
+
+def test_the_time_limit_cancels_the_run_and_its_node(service: Service) -> None:
+    """create_app(time_limit=1): the workflow's timer ends the run cancelled, b aborted."""
+    with api(service, time_limit=1) as http:
+        run_id = service.run(http, {"mode": "wait", "dir": str(service.where)})
+        run = _ended(http, run_id)
+        assert (run["status"], run["reason"], run["time_limit"]) == (
+            "cancelled",
+            "run time limit passed",
+            1,
+        )
+        assert [(s["name"], s["status"]) for s in run["steps"]][2] == ("c", "pending")
+        _until("the node saw the abort", lambda: "aborted" in _log(service.where))
+        app: Any = http.app
+        assert app.state.workers.wait(run_id, timeout=5) is None
 
 
 def test_a_run_cancelled_before_a_worker_takes_it_never_runs(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 import uuid
 from collections.abc import Coroutine, Mapping
 from typing import Any
@@ -39,6 +40,7 @@ from langgraph_runner._service.workers import Pending, _pending
 __all__ = ["TemporalExecutor", "TemporalRuns"]
 
 _ENDED = ("completed", "failed", "cancelled", "interrupted", "abandoned")
+_WAIT_POLL = 0.1  # seconds between two reads of a run ``wait`` waits for
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -195,6 +197,22 @@ class TemporalRuns:
             return None if row is None else row.status
         finally:
             store.close()
+
+    def wait(self, run_id: str, timeout: float | None = None) -> None:
+        """Block until the run has ended (its row says so); None, as ``Workers.wait`` for a
+        run another process ran.
+
+        Raises:
+            KeyError: No such run.
+            TimeoutError: Still not ended after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._row_status(run_id) not in _ENDED:
+            if self.queue.get(run_id) is None:
+                raise KeyError(run_id)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id!r} is not done after {timeout} s")
+            time.sleep(_WAIT_POLL)
 
     def pending(self, run_id: str, tenant: str | None) -> Pending | None:
         """The run if its workflow has not recorded it yet (and it is ``tenant``'s)."""

@@ -87,6 +87,9 @@ class RunWorkflow:
     ``run_id``, ``workflow``, ``tenant``, ``thread_id`` (as stored), ``input``
     (``encode``d), ``metadata`` (kept in its checkpoints), ``time_limit`` (or None)."""
 
+    def __init__(self) -> None:
+        self.expired = False  # the run's time limit passed (its timer cancelled the graph)
+
     @workflow.run
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
         status, reason, cancelled = "failed", None, False
@@ -94,10 +97,10 @@ class RunWorkflow:
             await _bookkeeping("start", job)
             status, reason = await self._graph(job)
         except BaseException as exc:
-            if is_cancelled(exc):  # the workflow was cancelled: so is the run
-                status, reason, cancelled = "cancelled", None, True
-            elif isinstance(exc, TimeoutError):  # asyncio.wait_for: the time limit
+            if self.expired:  # however the cancelled graph surfaced it
                 status, reason = "cancelled", TIME_LIMIT_REASON
+            elif is_cancelled(exc):  # the workflow was cancelled: so is the run
+                status, reason, cancelled = "cancelled", None, True
             elif isinstance(exc, Exception):
                 status, reason = "failed", _why(exc)
             else:  # pragma: no cover - not an error of the run's
@@ -119,16 +122,27 @@ class RunWorkflow:
             durability="sync",
             control=control,
         )
+        task = asyncio.ensure_future(run)
         limit = job.get("time_limit")
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(float(limit), self._expire, task) if limit else None
         try:
-            output = await (asyncio.wait_for(run, timeout=float(limit)) if limit else run)
+            output = await task
         except GraphDrained:
             if stop.failed is None:
                 raise
             output = None
+        finally:
+            if timer is not None:
+                timer.cancel()
         if stop.failed is not None:
             return "failed", str(stop.failed)
         return ("interrupted" if interrupted(output) else "completed"), None
+
+    def _expire(self, task: asyncio.Future[Any]) -> None:
+        """The time limit (a timer of the workflow): stop the graph, its node's activity too."""
+        self.expired = True
+        task.cancel()
 
 
 class StopOnFailure(BaseCallbackHandler):
