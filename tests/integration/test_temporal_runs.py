@@ -40,6 +40,7 @@ from fastapi.testclient import TestClient
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
+from langgraph_runner._records.exceptions import CommandError
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from langgraph_runner.temporal import TemporalExecutor, runs_worker
@@ -418,6 +419,14 @@ def test_the_executor_and_the_worker_check_their_options(temporal_address: str) 
         )  # fmt: skip
     with pytest.raises(ValueError, match="task_queue"):
         runs_worker(client, task_queue="", workflows={"s": steps()}, checkpointer=_memory())
+    app = create_app(
+        workflows={"steps": steps().compile()},
+        checkpointer=_memory(),
+        api_keys=KEYS,
+        executor=TemporalExecutor(client=client, task_queue="q"),
+    )
+    with pytest.raises(CommandError, match="runs_worker"):  # langgraph-runner worker MODULE
+        app.state.workers.start(2)
     with pytest.raises(ValueError, match="workflows"):
         runs_worker(client, task_queue="q", workflows={}, checkpointer=_memory())
 

@@ -30,6 +30,7 @@ from langgraph.types import Command
 from langgraph_runner._rebuild.partial import BASE_CHECKPOINT_KEY, BASE_THREAD_KEY, Change, plan
 from langgraph_runner._rebuild.rerun import rerun_command
 from langgraph_runner._records.egress import egress_text
+from langgraph_runner._records.exceptions import CommandError
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id
 from langgraph_runner._service.queue import RunQueue
@@ -111,7 +112,17 @@ class TemporalRuns:
         self.queue = RunQueue(saver, queue=f"temporal:{executor.task_queue}")
 
     def start(self, threads: int | None = None) -> None:
-        """Nothing to start: Temporal's workers run the runs."""
+        """Nothing to start: Temporal's workers run the runs.
+
+        Raises:
+            CommandError: ``threads`` asked for (``langgraph-runner worker``): the workers
+                of runs on Temporal are ``runs_worker`` processes.
+        """
+        if threads:
+            raise CommandError(
+                "this app runs its runs on Temporal: start runs_worker(...) workers "
+                f"on task queue {self._executor.task_queue!r}, not langgraph-runner worker"
+            )
 
     def close(self) -> None:
         """Let go of the database connection."""
