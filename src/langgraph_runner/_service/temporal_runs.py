@@ -31,6 +31,7 @@ from langgraph_runner._rebuild.partial import BASE_CHECKPOINT_KEY, BASE_THREAD_K
 from langgraph_runner._rebuild.rerun import rerun_command
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CommandError
+from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id
 from langgraph_runner._service.queue import RunQueue
@@ -191,10 +192,16 @@ class TemporalRuns:
         if store is None:  # pragma: no cover - a saver always has a store
             return
         try:
-            if store.get(item.run_id) is None:
-                store.start(item.run_id, item.thread_id, item.tenant, item.workflow)
-                store.finish(item.run_id, status, reason)
-            elif status == "cancelled":  # its workflow started meanwhile: it ends cancelled
+            # One statement: the row is never seen running (a workflow starting meanwhile
+            # finds it ended and runs nothing).
+            now = time.time()
+            written, _ = store.sql.run(
+                f"INSERT INTO {RUNS_TABLE} (run_id, thread_id, tenant, graph, status, reason,"
+                " started_at, updated_at, nodes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]')"
+                " ON CONFLICT (run_id) DO NOTHING",
+                (item.run_id, item.thread_id, item.tenant, item.workflow, status, reason, now, now),
+            )
+            if written != 1 and status == "cancelled":  # it started meanwhile: it ends cancelled
                 store.request_cancel(item.run_id, "cancelled over HTTP")
         finally:
             store.close()
