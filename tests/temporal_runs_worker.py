@@ -1,6 +1,7 @@
 """The runs service's graph for tests/integration/test_temporal_runs.py, and a worker for it.
 
-``steps``: ``a -> b -> c``; ``cached``: ``a -> c``, ``c`` under a ``NodeCache``. What
+``steps``: ``a -> b -> c`` (``strict``: ``b`` raises its failure); ``cached``: ``a -> c``,
+``c`` under a ``NodeCache``. What
 ``b`` does is the input's ``mode``: ``""`` adds, ``boom`` fails (a recorded
 ``ConnectionError``), ``wait`` waits for its abort signal (and notes ``aborted`` when it
 fires), ``kill`` waits to be killed the first time it runs (it names its process in
@@ -79,11 +80,11 @@ def step_c(state: Steps) -> dict[str, Any]:
     return {"x": state.get("x", 0) + 5}
 
 
-def steps() -> StateGraph[Any, Any, Any, Any]:
+def steps(on_error: Any = "record") -> StateGraph[Any, Any, Any, Any]:
     """``a -> b -> c`` (not compiled): the service compiles it, the workers prepare it."""
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(Steps)
     builder.add_node("a", create_node(step_a))
-    builder.add_node("b", create_node(step_b, timeout=40))
+    builder.add_node("b", create_node(step_b, timeout=40, on_error=on_error))
     builder.add_node("c", create_node(step_c))
     for start, end in zip([START, "a", "b", "c"], ["a", "b", "c", END], strict=True):
         builder.add_edge(start, end)
@@ -103,7 +104,7 @@ def cached() -> StateGraph[Any, Any, Any, Any]:
 
 def workflows() -> dict[str, StateGraph[Any, Any, Any, Any]]:
     """The service's workflows, by name (builders)."""
-    return {"steps": steps(), "cached": cached()}
+    return {"steps": steps(), "strict": steps(on_error="raise"), "cached": cached()}
 
 
 def worker(client: Client, queue: str, saver: Any) -> Any:

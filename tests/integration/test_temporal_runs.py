@@ -86,9 +86,9 @@ class Service:
         if self._thread is not None:
             self._thread.join(30)
 
-    def run(self, http: TestClient, inp: dict[str, Any], headers: dict[str, str] = A) -> str:
-        """Trigger a run of ``steps``; its id."""
-        answer = http.post("/runs", json={"workflow": "steps", "input": inp}, headers=headers)
+    def run(self, http: TestClient, inp: dict[str, Any], *, workflow: str = "steps") -> str:
+        """Trigger a run of ``workflow`` for tenant A; its id."""
+        answer = http.post("/runs", json={"workflow": workflow, "input": inp}, headers=A)
         assert answer.status_code == 202, answer.text
         run_id: str = answer.json()["run_id"]
         return run_id
@@ -201,12 +201,13 @@ def test_a_run_triggered_over_http_runs_as_a_workflow_of_activities(
 
 def test_the_service_answers_as_on_the_table_queue(service: Service, http: TestClient) -> None:
     """The same runs on the queue: the same status, reason and steps."""
-    inputs = ({"x": 2}, {"mode": "boom"})
-    on_temporal = [_ended(http, service.run(http, inp)) for inp in inputs]
+    runs = [("steps", {"x": 2}), ("steps", {"mode": "boom"}), ("strict", {"mode": "boom"})]
+    on_temporal = [_ended(http, service.run(http, inp, workflow=w)) for w, inp in runs]
     with open_checkpointer(f"sqlite:///{service.where / 'queue.db'}") as saver:
-        app = create_app(workflows={"steps": steps().compile()}, checkpointer=saver, api_keys=KEYS)
+        graphs = {name: b.compile() for name, b in workflows().items()}
+        app = create_app(workflows=graphs, checkpointer=saver, api_keys=KEYS)
         with TestClient(app) as queue:
-            on_queue = [_ended(queue, service.run(queue, inp)) for inp in inputs]
+            on_queue = [_ended(queue, service.run(queue, inp, workflow=w)) for w, inp in runs]
     for mine, theirs in zip(on_temporal, on_queue, strict=True):
         keep = ("status", "reason", "steps_done", "steps_total", "workflow", "graph")
         assert {k: mine[k] for k in keep} == {k: theirs[k] for k in keep}
@@ -214,6 +215,11 @@ def test_the_service_answers_as_on_the_table_queue(service: Service, http: TestC
     assert on_temporal[1]["status"] == "failed"
     assert on_temporal[1]["reason"] == "step 'b' failed: ConnectionError: upstream down"
     assert _steps(on_temporal[1])[2] == ("c", "pending", None)  # the run stopped after b
+    raised = _steps(on_temporal[2])[1]  # raise mode: the node's own error, not Temporal's
+    assert (on_temporal[2]["status"], raised) == (
+        "failed",
+        ("b", "failed", "ConnectionError('upstream down')"),
+    )
 
 
 def test_a_cancel_cancels_the_workflow_and_the_node_sees_its_abort_signal(

@@ -36,7 +36,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import CancelledError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 __all__ = ["ACTIVITY", "DB_OPTIONS", "ActivitySaver", "decode", "encode"]
 
@@ -77,8 +77,9 @@ def _version(current: str | int | None) -> int:
 
 def _error(value: Any) -> Any:
     """A task's error as the node raised it, not as Temporal wrapped it: a cancelled
-    activity is a ``CancelledError`` (the report's cancelled step), any other failure
-    its deepest cause (the node's error, as an ``ApplicationError`` of its type)."""
+    activity is a ``CancelledError`` (the report's cancelled step), a failed one the
+    node's error as the report shows it (``ConnectionError('...')``, the type and redacted
+    message its ``ApplicationError`` carried), anything else its deepest cause."""
     if not isinstance(value, BaseException):
         return value
     cause: BaseException = value
@@ -88,6 +89,8 @@ def _error(value: Any) -> Any:
         if cause.__cause__ is None:
             break
         cause = cause.__cause__
+    if isinstance(cause, ApplicationError) and cause.type:
+        return f"{cause.type}({cause.message!r})"
     return cause
 
 

@@ -49,7 +49,7 @@ from langgraph_runner._runs.session import TIME_LIMIT_REASON
 from langgraph_runner._runs.status import interrupted
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import admit
-from langgraph_runner._runs.tracker import _own_record, _recorded_status
+from langgraph_runner._runs.tracker import own_record, recorded_status
 from langgraph_runner._service.queue import QUEUE_TABLE
 from langgraph_runner._service.temporal_saver import (
     ACTIVITY,
@@ -92,17 +92,19 @@ class RunWorkflow:
 
     @workflow.run
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        status, reason, cancelled = "failed", None, False
+        status, reason, cancelled, started = "failed", None, False, False
         try:
             await _bookkeeping("start", job)
+            started = True
             status, reason = await self._graph(job)
         except BaseException as exc:
             if self.expired:  # however the cancelled graph surfaced it
                 status, reason = "cancelled", TIME_LIMIT_REASON
             elif is_cancelled(exc):  # the workflow was cancelled: so is the run
                 status, reason, cancelled = "cancelled", None, True
-            elif isinstance(exc, Exception):
-                status, reason = "failed", _why(exc)
+            elif isinstance(exc, Exception):  # as run(): the failed step says why
+                status = "failed"
+                reason = None if started else f"the run could not start: {_why(exc)}"
             else:  # pragma: no cover - not an error of the run's
                 raise
         await _bookkeeping("finish", job, status, reason)
@@ -169,8 +171,8 @@ class StopOnFailure(BaseCallbackHandler):
         node = self._tasks.pop(kw["run_id"], None)
         if node is None or self.failed is not None:
             return
-        if _recorded_status(node, outputs) == "failed":
-            self.failed = StepFailedError(node, record_cause(_own_record(node, outputs)))
+        if recorded_status(node, outputs) == "failed":
+            self.failed = StepFailedError(node, record_cause(own_record(node, outputs)))
             self._control.request_drain(f"step {node!r} failed")
 
 
@@ -200,7 +202,7 @@ def is_cancelled(exc: BaseException | None) -> bool:
 
 
 def _why(exc: BaseException) -> str:
-    """The redacted reason of a failed run: the deepest cause Temporal carried."""
+    """The redacted reason of a run that could not start: the deepest cause."""
     while exc.__cause__ is not None:
         exc = exc.__cause__
     kind = exc.type if isinstance(exc, ApplicationError) and exc.type else type(exc).__name__
