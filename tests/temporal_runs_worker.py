@@ -1,7 +1,7 @@
 """The runs service's graph for tests/integration/test_temporal_runs.py, and a worker for it.
 
-``steps``: ``a -> b -> c`` (``strict``: ``b`` raises its failure); ``cached``: ``a -> c``,
-``c`` under a ``NodeCache``. What
+``steps``: ``a -> b -> c`` (``strict``: ``b`` raises its failure); ``fan``: ``a -> (b, d)
+-> c``; ``cached``: ``a -> c``, ``c`` under a ``NodeCache``. What
 ``b`` does is the input's ``mode``: ``""`` adds, ``boom`` fails (a recorded
 ``ConnectionError``), ``wait`` waits for its abort signal (and notes ``aborted`` when it
 fires), ``kill`` waits to be killed the first time it runs (it names its process in
@@ -91,6 +91,22 @@ def steps(on_error: Any = "record") -> StateGraph[Any, Any, Any, Any]:
     return builder
 
 
+def step_d(state: Steps) -> dict[str, Any]:
+    note(state, "d")
+    return {}
+
+
+def fan() -> StateGraph[Any, Any, Any, Any]:
+    """``a -> (b, d) -> c``: ``b`` and ``d`` in one superstep."""
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Steps)
+    for name, fn in (("a", step_a), ("b", step_b), ("d", step_d), ("c", step_c)):
+        builder.add_node(name, create_node(fn))
+    for start, end in ((START, "a"), ("a", "b"), ("a", "d"), ("c", END)):
+        builder.add_edge(start, end)
+    builder.add_edge(["b", "d"], "c")
+    return builder
+
+
 def cached() -> StateGraph[Any, Any, Any, Any]:
     """``a -> c``, ``c`` cached on ``x`` and ``dir`` (one test's entries are its own)."""
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(Steps)
@@ -104,7 +120,12 @@ def cached() -> StateGraph[Any, Any, Any, Any]:
 
 def workflows() -> dict[str, StateGraph[Any, Any, Any, Any]]:
     """The service's workflows, by name (builders)."""
-    return {"steps": steps(), "strict": steps(on_error="raise"), "cached": cached()}
+    return {
+        "steps": steps(),
+        "strict": steps(on_error="raise"),
+        "fan": fan(),
+        "cached": cached(),
+    }
 
 
 def worker(client: Client, queue: str, saver: Any) -> Any:

@@ -45,7 +45,7 @@ from langgraph_runner._engine.activity import (  # noqa: E402
     spec_of,
 )
 from langgraph_runner._engine.spec import NodeSpec  # noqa: E402
-from langgraph_runner._service.temporal_runs import TemporalExecutor  # noqa: E402
+from langgraph_runner._temporal.executor import TemporalExecutor  # noqa: E402
 
 __all__ = ["TemporalExecutor", "activity_options", "for_temporal", "runs_worker"]
 
@@ -299,8 +299,8 @@ def runs_worker(
     from temporalio.langgraph import LangGraphPlugin
     from temporalio.worker import Worker
 
-    from langgraph_runner._service.temporal_times import NodeTimes
-    from langgraph_runner._service.temporal_worker import RunActivities, RunWorkflow
+    from langgraph_runner._temporal.node_times import NodeTimes
+    from langgraph_runner._temporal.run_workflow import RunActivities, RunWorkflow
 
     if not isinstance(task_queue, str) or not task_queue:
         raise ValueError(f"runs_worker: task_queue must be a non-empty string, got {task_queue!r}")

@@ -13,8 +13,4 @@ Modules::
     routes    the routes: runs, steps, artifacts, events (server-sent), rebuilds, workflows
     api_docs  GET /docs: the API reference drawn on the server from the OpenAPI document
     ui        the browser UI: the runs list and a run's page (files in static/)
-    temporal_runs    TemporalExecutor: the routes' runs as Temporal workflows
-    temporal_worker  RunWorkflow and its activities: a run's rows and checkpoints
-    temporal_saver   ActivitySaver: the workflow's checkpointer, every call an activity
-    temporal_times   NodeTimes: each node activity's own start and end
 """

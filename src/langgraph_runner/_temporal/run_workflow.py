@@ -51,13 +51,14 @@ from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import admit
 from langgraph_runner._runs.tracker import own_record, recorded_status
 from langgraph_runner._service.queue import QUEUE_TABLE
-from langgraph_runner._service.temporal_saver import (
+from langgraph_runner._temporal.activity_saver import (
     ACTIVITY,
     DB_OPTIONS,
     ActivitySaver,
     decode,
     encode,
 )
+from langgraph_runner._temporal.checkpoint_ids import from_workflow, install
 
 __all__ = [
     "RUN_WORKFLOW",
@@ -74,6 +75,7 @@ TEMPORAL_OWNER = "temporal"
 """The ``owner`` of a run's row while Temporal runs it."""
 _NEVER = 1e18  # a heartbeat the sweep never finds stale: Temporal vouches for the run
 _ENDED = ("completed", "failed", "cancelled", "interrupted")
+_BEAT = 1.0  # seconds between two heartbeats of a bookkeeping activity (its timeout: 3 s)
 
 
 def workflow_id(run_id: str) -> str:
@@ -124,7 +126,9 @@ class RunWorkflow:
             durability="sync",
             control=control,
         )
-        task = asyncio.ensure_future(run)
+        install()  # once per process: LangGraph's checkpoint ids from the workflow, below
+        with from_workflow():  # the graph's tasks copy this context
+            task = asyncio.ensure_future(run)
         limit = job.get("time_limit")
         loop = asyncio.get_running_loop()
         timer = loop.call_later(float(limit), self._expire, task) if limit else None
@@ -239,7 +243,7 @@ class RunActivities:
     @activity.defn(name=ACTIVITY + "start")
     async def start(self, job: dict[str, Any]) -> None:
         """Record the run ``running`` (once: a retried start finds its row)."""
-        await asyncio.to_thread(self._start, job)
+        await _beating(self._start, job)
 
     def _start(self, job: dict[str, Any]) -> None:
         store = self._store()
@@ -274,7 +278,7 @@ class RunActivities:
     @activity.defn(name=ACTIVITY + "finish")
     async def finish(self, job: dict[str, Any], status: str, reason: str | None) -> None:
         """Record how the run ended (a row first, if it never started)."""
-        await asyncio.to_thread(self._finish, job, status, reason)
+        await _beating(self._finish, job, status, reason)
 
     def _finish(self, job: dict[str, Any], status: str, reason: str | None) -> None:
         run_id = job["run_id"]
@@ -301,7 +305,7 @@ class RunActivities:
     @activity.defn(name=ACTIVITY + "get_tuple")
     async def get_tuple(self, job: dict[str, Any], config: list[str]) -> list[str] | None:
         """The checkpoint the config names (the thread's latest without an id)."""
-        found = await asyncio.to_thread(self._saver.get_tuple, decode(config))
+        found = await _beating(self._saver.get_tuple, decode(config))
         if found is None:
             return None
         return encode(
@@ -318,7 +322,7 @@ class RunActivities:
     async def put(self, job: dict[str, Any], payload: list[str]) -> dict[str, Any]:
         """Store a checkpoint of the run; the config naming it."""
         config, checkpoint, metadata, versions = decode(payload)
-        stored = await asyncio.to_thread(
+        stored = await _beating(
             self._saver.put, _stamped(job, config), checkpoint, metadata, versions
         )
         conf = stored.get("configurable") or {}
@@ -329,13 +333,24 @@ class RunActivities:
     async def put_writes(self, job: dict[str, Any], payload: list[str]) -> None:
         """Store a finished task's writes."""
         config, writes, task_id, task_path = decode(payload)
-        await asyncio.to_thread(
+        await _beating(
             self._saver.put_writes,
             _stamped(job, config),
             [tuple(w) for w in writes],
             task_id,
             task_path,
         )
+
+
+async def _beating(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a thread, heartbeating while it runs: a worker lost in the middle
+    of a write is noticed after the heartbeat timeout (``DB_OPTIONS``), not a minute."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    while True:
+        done, _ = await asyncio.wait({work}, timeout=_BEAT)
+        if done:
+            return work.result()
+        activity.heartbeat()
 
 
 def _stamped(job: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,15 +2,15 @@
 
 A workflow may do no I/O, so ``ActivitySaver`` keeps nothing itself: LangGraph's loop
 calls it as usual (``aget_tuple`` when the run starts, ``aput`` per step, ``aput_writes``
-per finished task), and each call becomes an activity (``temporal_worker.RunActivities``)
+per finished task), and each call becomes an activity (``run_workflow.RunActivities``)
 that writes to the service's own checkpointer, the same database ``GET /runs/{id}``
 reads. Temporal records each result: a workflow replayed on another worker gets the
 same answers without writing again.
 
-LangGraph names a new checkpoint with a time-based id of its own, different on a
-replay. The saver stores the id of the first execution (the activity's recorded
-result) and maps the replay's ids to it, so the chain in the database (parents, task
-writes) stays whole however often the workflow is replayed.
+LangGraph names a new checkpoint with a time-based id; in a run's workflow the id comes
+from the workflow (``checkpoint_ids``), the same on a replay. Should a replay name one
+anew all the same, the saver maps the replay's id to the stored one (the activity's
+recorded result), so the chain of checkpoints in the database stays whole.
 
 What crosses into the activities is encoded with LangGraph's own serializer
 (``encode``/``decode``): messages and other LangChain objects survive as they do in
@@ -44,6 +44,8 @@ ACTIVITY = "langgraph_runner.runs."
 """The prefix of the run activities' names (``ACTIVITY + "put"`` ...)."""
 DB_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=60),
+    # A lost worker's write is tried again on another after this (the activity beats).
+    "heartbeat_timeout": timedelta(seconds=3),
     # The database may be down for a while: retried (1 s, 2 s, ... 30 s) for 10 minutes.
     "schedule_to_close_timeout": timedelta(minutes=10),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),

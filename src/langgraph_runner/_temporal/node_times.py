@@ -21,7 +21,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.task_times import load_times, save_times
-from langgraph_runner._service.temporal_worker import RUN_WORKFLOW, workflow_id
+from langgraph_runner._temporal.run_workflow import RUN_WORKFLOW, workflow_id
 
 __all__ = ["NodeTimes"]
 

@@ -1,7 +1,7 @@
 """The runs service's runs on Temporal: ``TemporalExecutor`` and what the routes call.
 
 ``create_app(executor=TemporalExecutor(client=..., task_queue=...))`` hands each
-triggered run to a workflow (``temporal_worker.RunWorkflow``) on that task queue instead
+triggered run to a workflow (``run_workflow.RunWorkflow``) on that task queue instead
 of the table queue's workers. ``POST /runs`` keeps its trigger row in the queue table
 (under the queue name ``temporal:<task_queue>``, which no table-queue worker serves) so
 the run is listed ``pending`` at once, for its tenant only, then starts the workflow
@@ -33,11 +33,11 @@ from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import CommandError
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
-from langgraph_runner._runs.tenancy import scoped_thread_id
-from langgraph_runner._service.queue import RunQueue
-from langgraph_runner._service.temporal_saver import encode
-from langgraph_runner._service.temporal_worker import RUN_WORKFLOW, workflow_id
-from langgraph_runner._service.workers import Pending, _pending
+from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
+from langgraph_runner._service.queue import QueuedRun, RunQueue
+from langgraph_runner._service.workers import Pending
+from langgraph_runner._temporal.activity_saver import encode
+from langgraph_runner._temporal.run_workflow import RUN_WORKFLOW, workflow_id
 
 __all__ = ["TemporalExecutor", "TemporalRuns"]
 
@@ -80,6 +80,19 @@ class TemporalExecutor:
     def bind(self, graphs: Mapping[str, Any], saver: Any, time_limit: float | None) -> TemporalRuns:
         """What the routes call for this app (``create_app`` calls it)."""
         return TemporalRuns(self, graphs, saver, time_limit)
+
+
+def _pending(item: QueuedRun, *, cancelled: bool = False) -> Pending:
+    """The trigger row as the routes show a run no worker has recorded yet."""
+    return Pending(
+        run_id=item.run_id,
+        thread_id=shown_thread_id(item.thread_id),
+        tenant=item.tenant,
+        workflow=item.workflow,
+        created_at=item.created_at,
+        cancelled=cancelled,
+        trace_id=item.trace_id,
+    )
 
 
 def _call(coro: Coroutine[Any, Any, Any]) -> Any:
