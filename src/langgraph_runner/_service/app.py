@@ -76,6 +76,7 @@ def create_app(
     *,
     workflows: Mapping[str, Any],
     checkpointer: Any = None,
+    executor: Any = None,
     authenticate: Callable[[Request], str] | None = None,
     api_keys: Mapping[str, str] | None = None,
     workers: int = 4,
@@ -86,7 +87,6 @@ def create_app(
     time_limit: float | None = None,
     title: str = "langgraph-runner runs",
     max_body: int = MAX_BODY,
-    executor: Any = None,
 ) -> FastAPI:
     """Build the runs service: trigger, list, read, cancel runs; list workflows.
 
@@ -94,6 +94,10 @@ def create_app(
         workflows: Workflow name -> compiled graph.
         checkpointer: The saver every workflow runs with (default: the graphs' own,
             which must then be one and the same).
+        executor: Who runs the triggered runs: None (default), this process's
+            ``workers`` on the table queue; a ``TemporalExecutor``
+            (``langgraph_runner.temporal``), Temporal workflows (``workers``, ``queue``
+            and ``lease`` then do not apply); anything else is a TypeError.
         authenticate: ``authenticate(request) -> tenant``; raise
             ``Unauthenticated`` for 401. Default: ``api_key_auth(api_keys)``.
         api_keys: API key -> tenant, for the default ``authenticate``.
@@ -112,10 +116,6 @@ def create_app(
         title: The OpenAPI document's title.
         max_body: The largest request body in bytes (default 1 MiB); a larger one is
             answered 413 before it is read.
-        executor: Who runs the triggered runs: None (default), this process's
-            ``workers`` on the table queue; a ``TemporalExecutor``
-            (``langgraph_runner.temporal``), Temporal workflows (``workers``,
-            ``queue`` and ``lease`` then do not apply).
 
     Returns:
         The FastAPI app; ``app.state.workers`` runs the triggered runs.
@@ -125,8 +125,7 @@ def create_app(
             ``api_keys``, ``workers`` below 0, an empty ``queue``, or ``lease`` not
             in [1, 3600] seconds, or a ``time_limit`` that is not a positive duration.
         TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
-            saver, a ``budgets`` item that is not a ``Budget``, an ``executor`` that is
-            not a ``TemporalExecutor``.
+            saver, a ``budgets`` item that is not a ``Budget``.
     """
     graphs = _graphs(workflows, checkpointer)
     auth = _authenticate(authenticate, api_keys)
@@ -148,19 +147,14 @@ def create_app(
     ctx.poll_interval = float(poll_interval)
     ctx.budgets = _budgets(budgets)
     ctx.time_limit = optional_seconds(time_limit, "time_limit", owner="create_app")
-    if executor is not None:  # runs elsewhere (Temporal): what the routes call
-        if not callable(getattr(executor, "bind", None)):
-            raise TypeError(f"create_app: executor must be a TemporalExecutor, got {executor!r}")
-        ctx.pool = executor.bind(graphs, ctx.saver, ctx.time_limit)
-    else:
-        ctx.pool = Workers(
-            graphs,
-            ctx.saver,
-            workers=workers,
-            queue=queue,
-            lease=float(lease),
-            time_limit=ctx.time_limit,
-        )
+    ctx.pool = _bound(executor, graphs, ctx) or Workers(
+        graphs,
+        ctx.saver,
+        workers=workers,
+        queue=queue,
+        lease=float(lease),
+        time_limit=ctx.time_limit,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -183,6 +177,15 @@ def create_app(
     add_api_docs(app)  # /docs, drawn on the server: no CDN
     _documented(app.openapi())  # built once, kept by FastAPI
     return app
+
+
+def _bound(executor: Any, graphs: dict[str, Any], ctx: Ctx) -> Any:
+    """What the routes call when an executor runs the runs (None: the table queue's workers)."""
+    if executor is None:
+        return None
+    if not callable(getattr(executor, "bind", None)):
+        raise TypeError(f"create_app: executor must be a TemporalExecutor, got {executor!r}")
+    return executor.bind(graphs, ctx.saver, ctx.time_limit)
 
 
 def _budgets(budgets: Any) -> tuple[Budget, ...]:
