@@ -300,13 +300,16 @@ def runs_worker(
     from temporalio.worker import Worker
 
     from langgraph_runner._temporal.node_times import NodeTimes
+    from langgraph_runner._temporal.rebuilt_nodes import rebuild_aware
     from langgraph_runner._temporal.run_workflow import RunActivities, RunWorkflow
 
     if not isinstance(task_queue, str) or not task_queue:
         raise ValueError(f"runs_worker: task_queue must be a non-empty string, got {task_queue!r}")
     if not workflows:
         raise ValueError("runs_worker: workflows must be a non-empty mapping of name -> builder")
-    prepared = {name: for_temporal(b, heartbeat=heartbeat) for name, b in workflows.items()}
+    prepared = {
+        name: rebuild_aware(for_temporal(b, heartbeat=heartbeat)) for name, b in workflows.items()
+    }
     compiled = {name: b.compile(checkpointer=checkpointer) for name, b in workflows.items()}
     activities = RunActivities(compiled, checkpointer)
     return Worker(

@@ -43,7 +43,7 @@ from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._engine.streamed import discarded, unwatch, watch
 from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
-from langgraph_runner._policies.context import BASE_THREAD_KEY, CURRENT, RUN_TRACKER_KEY
+from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
 from langgraph_runner._records.classify import MAYBE_CONTROL_FLOW, is_control_flow
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._records.exceptions import NodeAbortedError
@@ -384,9 +384,7 @@ def _cache_event(spec: NodeSpec, call: Call, key: Any, hit: bool) -> str:
     if spec.log.enabled(INFO):
         event = "node.cache_hit" if hit else "node.cache_miss"
         emit(spec.log, INFO, event, call.get(), key_hash=key.digest)
-    metadata = call.config.get("metadata") if call.config else None
-    rebuilt = bool(metadata and metadata.get(BASE_THREAD_KEY))  # where no tracker crosses
-    return "reused" if rebuilt or getattr(tracker, "reused", False) else "hit"
+    return "reused" if getattr(tracker, "reused", False) else "hit"
 
 
 def _cache_hit_succeeded(spec: NodeSpec, call: Call, since: int) -> None:

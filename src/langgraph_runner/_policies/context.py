@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
-    "BASE_THREAD_KEY",
     "BUDGET_VIEW",
     "CURRENT",
     "RUN_DEADLINE_KEY",
@@ -46,10 +45,6 @@ Every wrapped node caps its attempts and retry waits by what is left of it
 
 RUN_TRACKER_KEY = "langgraph_runner_run_tracker"
 """``config["configurable"]`` key of the object ``runs.run`` uses to learn node cache outcomes."""
-BASE_THREAD_KEY = "langgraph_runner_base_thread_id"
-"""Config and checkpoint metadata key of a rebuild's base thread id: a node of a rebuild
-(in-process, or in a Temporal activity, where no run tracker crosses) marks a cache hit
-``reused``."""
 
 
 class NodeContext(NamedTuple):

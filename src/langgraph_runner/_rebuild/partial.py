@@ -30,7 +30,6 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from typing_extensions import Unpack
 
-from langgraph_runner._policies.context import BASE_THREAD_KEY as _BASE_THREAD_KEY
 from langgraph_runner._rebuild.history import ABSENT, RunNotCompletedError, read_base_run
 from langgraph_runner._records.sanitize import escape_controls
 from langgraph_runner._runs.lifecycle import _run_async, _run_sync
@@ -50,7 +49,7 @@ __all__ = [
     "rebuild",
 ]
 
-BASE_THREAD_KEY = _BASE_THREAD_KEY
+BASE_THREAD_KEY = "langgraph_runner_base_thread_id"
 """Checkpoint metadata key of a rebuild's base thread id."""
 BASE_CHECKPOINT_KEY = "langgraph_runner_base_checkpoint_id"
 """Checkpoint metadata key of the base run's last checkpoint id."""
