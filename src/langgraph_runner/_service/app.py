@@ -179,15 +179,6 @@ def create_app(
     return app
 
 
-def _bound(executor: Any, graphs: dict[str, Any], ctx: Ctx) -> Any:
-    """What the routes call when an executor runs the runs (None: the table queue's workers)."""
-    if executor is None:
-        return None
-    if not callable(getattr(executor, "bind", None)):
-        raise TypeError(f"create_app: executor must be a TemporalExecutor, got {executor!r}")
-    return executor.bind(graphs, ctx.saver, ctx.time_limit)
-
-
 def _budgets(budgets: Any) -> tuple[Budget, ...]:
     if isinstance(budgets, (str, bytes, Budget)) or not isinstance(budgets, Iterable):
         raise TypeError(f"create_app: budgets must be a sequence of Budget, got {budgets!r}")
@@ -279,3 +270,12 @@ def _closed(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _closed(value)
+
+
+def _bound(executor: Any, graphs: dict[str, Any], ctx: Ctx) -> Any:
+    """What the routes call when an executor runs the runs (None: the table queue's workers)."""
+    if executor is None:
+        return None
+    if not callable(getattr(executor, "bind", None)):
+        raise TypeError(f"create_app: executor must be a TemporalExecutor, got {executor!r}")
+    return executor.bind(graphs, ctx.saver, ctx.time_limit)
