@@ -452,6 +452,20 @@ def _memory() -> Any:
     return InMemorySaver()
 
 
+def test_checkpoint_ids_stay_langgraphs_outside_a_runs_workflow() -> None:
+    """The wrapped id maker (installed once) gives LangGraph's own ids to any other graph."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from langgraph_runner._temporal.checkpoint_ids import install
+
+    assert install() and install()
+    saver = InMemorySaver()
+    steps().compile(checkpointer=saver).invoke({"x": 1}, {"configurable": {"thread_id": "t"}})
+    ids = [t.checkpoint["id"] for t in saver.list({"configurable": {"thread_id": "t"}})]
+    assert len(ids) == len(set(ids)) == 5 and {uuid.UUID(i).version for i in ids} == {6}
+    assert ids == sorted(ids, reverse=True)  # newest first: time-ordered, as LangGraph's
+
+
 def test_the_service_imports_no_temporal() -> None:
     """Importing langgraph_runner.service never imports temporalio (an optional extra)."""
     code = "import sys, langgraph_runner.service; print('temporalio' in sys.modules)"

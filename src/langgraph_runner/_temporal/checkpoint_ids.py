@@ -9,25 +9,26 @@ checkpoints do not lead to, and a report would show a task with no name.
 Inside ``RunWorkflow``, and only there (a context variable says so), the ids come from the
 workflow instead: its clock (``workflow.now()``) and its seeded random numbers, the same on
 every replay. Everywhere else, LangGraph's own function runs untouched: ``install`` wraps
-it once per process, and the wrapper calls it whenever no workflow is the source.
+it once per process (through ``_internal.compat``, the one module that touches LangGraph's
+private API), and the wrapper calls it whenever no workflow is the source.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
 from langgraph.checkpoint.base.id import UUID
 from temporalio import workflow
 
+from langgraph_runner._internal import compat as _compat
+
 __all__ = ["WorkflowIds", "from_workflow", "install"]
 
 _EPOCH = 0x01B21DD213814000  # 100-ns intervals from 1582-10-15 (UUID time) to 1970-01-01
-_MARK = "_langgraph_runner_ids"
 
 
 class WorkflowIds:
@@ -58,21 +59,18 @@ def install() -> bool:
         Whether this LangGraph has the function to wrap (False: ids stay LangGraph's, and
         ``ActivitySaver`` maps a replay's ids to the stored ones).
     """
-    module = importlib.import_module("langgraph.pregel._checkpoint")
-    original = getattr(module, "uuid6", None)
-    if original is None:
-        return False
-    if getattr(original, _MARK, False):
-        return True
+    return _compat.wrap_checkpoint_ids(_from_source)
+
+
+def _from_source(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``original`` where no workflow names the checkpoints, else the workflow's ids."""
 
     @functools.wraps(original)
     def uuid6(node: int | None = None, clock_seq: int | None = None) -> Any:
         source = _SOURCE.get()
         return original(node=node, clock_seq=clock_seq) if source is None else source(clock_seq)
 
-    setattr(uuid6, _MARK, True)
-    setattr(module, "uuid6", uuid6)  # noqa: B010 - a module attribute (mypy)
-    return True
+    return uuid6
 
 
 @contextlib.contextmanager
