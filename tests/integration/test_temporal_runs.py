@@ -250,6 +250,34 @@ def test_a_cancel_cancels_the_workflow_and_the_node_sees_its_abort_signal(
     assert again.status_code == 202 and again.json()["status"] == "cancelled"
 
 
+def test_runs_on_one_thread_run_one_after_the_other(service: Service, http: TestClient) -> None:
+    """A run posted on a thread whose run is under way starts once that run has ended."""
+    where = str(service.where)
+    first = http.post(
+        "/runs",
+        json={"workflow": "steps", "input": {"mode": "wait", "dir": where}, "thread_id": "t1"},
+        headers=A,
+    ).json()["run_id"]
+
+    def b_running() -> bool:
+        found = http.get(f"/runs/{first}/steps?status=running", headers=A).json()
+        return [s["name"] for s in found] == ["b"]
+
+    _until("b running", b_running)
+    second = http.post(
+        "/runs",
+        json={"workflow": "steps", "input": {"x": 1, "mode": "", "dir": where}, "thread_id": "t1"},
+        headers=A,
+    ).json()["run_id"]
+    assert http.get(f"/runs/{second}", headers=A).json()["status"] == "pending"
+    assert http.post(f"/runs/{first}/cancel", headers=A).status_code == 202
+    ended = _ended(http, first)
+    run = _ended(http, second)
+    assert (ended["status"], run["status"], run["thread_id"]) == ("cancelled", "completed", "t1")
+    assert run["started_at"] >= ended["updated_at"]  # it started once the first had ended
+    assert [line for line in _log(service.where) if line != "aborted"] == ["a", "b"] * 2 + ["c"]
+
+
 def test_the_time_limit_cancels_the_run_and_its_node(service: Service) -> None:
     """create_app(time_limit=1): the workflow's timer ends the run cancelled, b aborted."""
     with api(service, time_limit=1) as http:

@@ -34,7 +34,7 @@ from langgraph_runner._records.exceptions import CommandError
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
-from langgraph_runner._service.queue import QueuedRun, RunQueue
+from langgraph_runner._service.queue import QUEUE_TABLE, QueuedRun, RunQueue
 from langgraph_runner._service.workers import Pending
 from langgraph_runner._temporal.activity_saver import encode
 from langgraph_runner._temporal.run_workflow import RUN_WORKFLOW, workflow_id
@@ -147,10 +147,11 @@ class TemporalRuns:
     ) -> Pending:
         """Record the run ``pending`` and start its workflow: what ``Workers.submit`` does
         on the queue, with its keywords (``change``, ``base_thread``, ``base_checkpoint``,
-        ``follow``, ``stored_thread``, ``trace_context``)."""
+        ``follow``, ``stored_thread``, ``trace_context``, ``run_id``). Runs on one thread
+        run one after the other, in the order they were triggered."""
         change: Change | None = how.get("change")
         follow: Mapping[str, Any] | None = how.get("follow")
-        run_id = str(uuid.uuid4())
+        run_id = str(how.get("run_id") or uuid.uuid4())
         thread = how.get("stored_thread") or scoped_thread_id(tenant, thread_id or run_id)
         metadata: dict[str, Any] = {}
         start_with: Any = inp
@@ -186,6 +187,7 @@ class TemporalRuns:
         except Exception as exc:  # Temporal unreachable: the run ends failed, with why
             why = egress_text(f"{type(exc).__name__}: {exc}", max_length=300)
             self._record(item, "failed", f"the run could not start: {why}")
+            self._done(run_id)  # its thread is free for the next run
         return _pending(item)
 
     async def _start(self, job: dict[str, Any]) -> None:
@@ -216,6 +218,19 @@ class TemporalRuns:
             )
             if written != 1 and status == "cancelled":  # it started meanwhile: it ends cancelled
                 store.request_cancel(item.run_id, "cancelled over HTTP")
+        finally:
+            store.close()
+
+    def _done(self, run_id: str) -> None:
+        """Mark the run's trigger row ``done`` (a later run on its thread may start)."""
+        store = open_run_store(self._saver)
+        if store is None:  # pragma: no cover - a saver always has a store
+            return
+        try:
+            store.sql.run(
+                f"UPDATE {QUEUE_TABLE} SET status = 'done', finished_at = ? WHERE run_id = ?",
+                (time.time(), run_id),
+            )
         finally:
             store.close()
 
@@ -256,7 +271,7 @@ class TemporalRuns:
         """The tenant's runs whose workflow has not recorded them yet, newest first."""
         return [_pending(i) for i in self.queue.waiting(tenant, limit=limit)]
 
-    def cancel_pending(self, run_id: str, tenant: str | None) -> Pending | None:
+    def cancel_pending(self, run_id: str, tenant: str | None, why: str = "") -> Pending | None:
         """Cancel the run's workflow. The cancelled run if it had not started; None if it
         had (the route flags its row) or is not ``tenant``'s (the route answers 404)."""
         item = self.queue.get(run_id)
@@ -270,7 +285,7 @@ class TemporalRuns:
             return None
         cancelled = self.queue.cancel(run_id, tenant) or item
         # Recorded now, as on the queue; a workflow that starts after this does not run.
-        self._record(cancelled, "cancelled", "cancelled before it started")
+        self._record(cancelled, "cancelled", why or "cancelled before it started")
         return _pending(cancelled, cancelled=True)
 
     async def _cancel(self, run_id: str) -> None:

@@ -29,6 +29,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, cast
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -75,6 +76,7 @@ TEMPORAL_OWNER = "temporal"
 """The ``owner`` of a run's row while Temporal runs it."""
 _NEVER = 1e18  # a heartbeat the sweep never finds stale: Temporal vouches for the run
 _ENDED = ("completed", "failed", "cancelled", "interrupted")
+_THREAD_WAIT = 1.0  # seconds between two looks at a busy thread (its start tried again)
 _BEAT = 1.0  # seconds between two heartbeats of a bookkeeping activity (its timeout: 3 s)
 
 
@@ -255,6 +257,13 @@ class RunActivities:
                 )
             if row is not None:  # a retried start
                 return
+            earlier = _earlier_on_thread(store, job)
+            if earlier is not None:  # one writer per thread: wait for it, as on the queue
+                raise ApplicationError(
+                    f"thread busy: run {earlier} goes first",
+                    type="ThreadBusy",
+                    next_retry_delay=timedelta(seconds=_THREAD_WAIT),
+                )
             try:
                 admit(self._saver, job["thread_id"], job.get("tenant"), job["run_id"])
             except (LookupError, ValueError) as exc:  # another tenant's thread, a used id
@@ -340,6 +349,26 @@ class RunActivities:
             task_id,
             task_path,
         )
+
+
+def _earlier_on_thread(store: RunStore, job: Mapping[str, Any]) -> str | None:
+    """A run triggered before this one on its thread that has not ended (its id), else None.
+
+    Each run's trigger row stays ``queued`` until its workflow records its end (``done``)
+    or a cancel stops it before it started (``cancelled``).
+    """
+    _, rows = store.sql.run(
+        f"SELECT q.run_id FROM {QUEUE_TABLE} q, {QUEUE_TABLE} me"
+        " WHERE me.run_id = ? AND q.queue = me.queue AND q.thread_id = me.thread_id"
+        " AND q.status = 'queued' AND q.run_id <> me.run_id"
+        " AND (q.created_at < me.created_at"
+        " OR (q.created_at = me.created_at AND q.run_id < me.run_id)) LIMIT 1",
+        (job["run_id"],),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return str(row["run_id"] if isinstance(row, dict) else row[0])
 
 
 async def _beating(fn: Any, *args: Any) -> Any:
