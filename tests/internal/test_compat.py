@@ -383,3 +383,13 @@ def test_the_postgres_savers_cursor_is_what_pg_savers_replaces() -> None:
         # what the replacement opens: a pipeline (else a transaction), a binary dict_row cursor
         for opened in ("conn.pipeline()", "conn.transaction()", "binary=True", "dict_row"):
             assert opened in source, opened
+
+
+def test_langgraph_names_new_checkpoints_with_the_function_compat_wraps() -> None:
+    """``wrap_checkpoint_ids`` finds what it wraps: ``uuid6`` of LangGraph's checkpoint module,
+    called with ``clock_seq`` (else a replayed Temporal workflow names checkpoints anew)."""
+    import inspect
+
+    import langgraph.pregel._checkpoint as module
+
+    assert "clock_seq" in inspect.signature(module.uuid6).parameters

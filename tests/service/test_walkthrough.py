@@ -33,11 +33,11 @@ SECTION = "## Every route with curl"
 pytestmark = pytest.mark.slow
 
 
-def _blocks() -> tuple[str, str]:
+def _blocks(heading: str = SECTION) -> tuple[str, str]:
     """The section's ```bash block and the ```text block after it."""
     text = PAGE.read_text("utf-8")
-    section = text[text.index(SECTION) :]
-    section = section[: section.index("\n## ", len(SECTION))]
+    section = text[text.index(heading) :]
+    section = section[: section.index("\n## ", len(heading))]
     bash = re.search(r"```bash\n(.*?)\n```", section, re.S)
     out = re.search(r"```bash\n.*?\n```.*?```text\n(.*?)\n```", section, re.S)
     assert bash and out, f"{PAGE.name}: the section needs a ```bash block and a ```text block"
@@ -96,6 +96,12 @@ def test_the_curl_walk_through_prints_what_the_page_shows(tmp_path: Path) -> Non
         .replace("--port 8000", f"--port {port}")
         .replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     )
+    run_walk(script, expected, tmp_path)
+
+
+def run_walk(script: str, expected: str, tmp_path: Path, *, timeout: float = 180) -> None:
+    """Run a walk-through's script in ``tmp_path`` (the venv's tools first on the PATH); its
+    output must match ``expected`` (``...`` for the ids)."""
     env = dict(os.environ)
     env.pop("SERVICE_API_KEY", None)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -109,7 +115,7 @@ def test_the_curl_walk_through_prints_what_the_page_shows(tmp_path: Path) -> Non
         start_new_session=True,  # the server it starts goes with it
     )
     try:
-        out, err = proc.communicate(timeout=180)
+        out, err = proc.communicate(timeout=timeout)
     finally:
         with contextlib.suppress(ProcessLookupError):  # the server too, if the script stopped
             os.killpg(proc.pid, signal.SIGTERM)

@@ -38,6 +38,9 @@ tests/internal/test_compat.py fails loudly if an upgrade moves or changes any of
   opens (the test checks its signature).
 - ``tool_node_parts``, ``copy_injected_args``: the settings of a ``ToolNode`` that
   its constructor does not expose again (``_node.calls`` rebuilds one).
+- ``wrap_checkpoint_ids``: the function LangGraph names each new checkpoint with
+  (``langgraph.pregel._checkpoint.uuid6``), wrapped so that a run's Temporal workflow
+  names them (``_temporal.checkpoint_ids``: the same ids on a replay).
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ __all__ = [
     "tool_node_parts",
     "use_config",
     "with_runtime",
+    "wrap_checkpoint_ids",
 ]
 
 CONTROL_WRITES = frozenset((ERROR, ERROR_SOURCE_NODE, INTERRUPT, RESUME))
@@ -338,3 +342,20 @@ def tool_node_parts(tool_node: Any) -> ToolNodeParts:
 def copy_injected_args(source: Any, target: Any) -> None:
     """Give the ``ToolNode`` ``target`` the injected-argument map of ``source``."""
     target._injected_args = dict(source._injected_args)
+
+
+def wrap_checkpoint_ids(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> bool:
+    """Replace the function LangGraph names new checkpoints with by ``wrap(original)``,
+    once per process (a wrapper marked ``_langgraph_runner_ids`` is kept); False where
+    this LangGraph has no such function (its ids stay its own)."""
+    import importlib
+
+    module = importlib.import_module("langgraph.pregel._checkpoint")
+    original = getattr(module, "uuid6", None)
+    if original is None:
+        return False
+    if not getattr(original, "_langgraph_runner_ids", False):
+        wrapped = wrap(original)
+        setattr(wrapped, "_langgraph_runner_ids", True)  # noqa: B010 - a marker
+        setattr(module, "uuid6", wrapped)  # noqa: B010 - a module attribute (mypy)
+    return True

@@ -28,7 +28,7 @@ from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.run_store import RunStore
 from langgraph_runner._runs.task_times import mark_time
 
-__all__ = ["NodeRunStatus", "Tracker", "is_cancel"]
+__all__ = ["NodeRunStatus", "Tracker", "is_cancel", "own_record", "recorded_status"]
 
 _now = time.time  # the clock node times are taken with (tests replace it)
 
@@ -118,7 +118,7 @@ class Tracker(BaseCallbackHandler):
             node = self._tasks.pop(kw["run_id"], None)
             if node is None:
                 return
-            status = _recorded_status(node, outputs)
+            status = recorded_status(node, outputs)
             if self._hits.get(node):
                 self._hits[node] -= 1
                 status = "reused" if self.reused else "cached"
@@ -126,7 +126,7 @@ class Tracker(BaseCallbackHandler):
         if status == "failed":
             self.failed.append(node)
             if self.on_failure is not None:
-                self.on_failure(node, _own_record(node, outputs))
+                self.on_failure(node, own_record(node, outputs))
 
     def on_chain_error(self, error: BaseException, **kw: Any) -> None:
         with self._lock:
@@ -140,7 +140,7 @@ class Tracker(BaseCallbackHandler):
         self.counts[status] = self.counts.get(status, 0) + 1
 
 
-def _recorded_status(node: str, outputs: Any) -> NodeRunStatus:
+def recorded_status(node: str, outputs: Any) -> NodeRunStatus:
     """A node that returned normally: failed or cancelled if it wrote its own unrecovered
     error record (``on_error="record"``), else succeeded."""
     records = outputs.get("errors") if isinstance(outputs, Mapping) else None
@@ -156,7 +156,8 @@ def _recorded_status(node: str, outputs: Any) -> NodeRunStatus:
     return "cancelled" if own[-1].get("code") == "NODE_ABORTED" else "failed"
 
 
-def _own_record(node: str, outputs: Any) -> Mapping[str, Any] | None:
+def own_record(node: str, outputs: Any) -> Mapping[str, Any] | None:
+    """The last error record node ``node`` wrote in its ``outputs`` (None: none)."""
     records = outputs.get("errors") if isinstance(outputs, Mapping) else None
     own = [r for r in records or () if isinstance(r, Mapping) and r.get("node") == node]
     return own[-1] if own else None

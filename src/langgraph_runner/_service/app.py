@@ -86,6 +86,7 @@ def create_app(
     *,
     workflows: Mapping[str, Any],
     checkpointer: Any = None,
+    executor: Any = None,
     authenticate: Callable[[Request], str] | None = None,
     api_keys: Mapping[str, str] | None = None,
     workers: int = 4,
@@ -109,6 +110,10 @@ def create_app(
         workflows: Workflow name -> compiled graph.
         checkpointer: The saver every workflow runs with (default: the graphs' own,
             which must then be one and the same).
+        executor: Who runs the triggered runs: None (default), this process's
+            ``workers`` on the table queue; a ``TemporalExecutor``
+            (``langgraph_runner.temporal``), Temporal workflows (``workers``, ``queue``
+            and ``lease`` then do not apply); anything else is a TypeError.
         authenticate: ``authenticate(request) -> tenant``; raise
             ``Unauthenticated`` for 401. Default: ``api_key_auth(api_keys)``.
         api_keys: API key -> tenant, for the default ``authenticate``.
@@ -181,7 +186,7 @@ def create_app(
     ctx.budgets = _budgets(budgets)
     ctx.time_limit = optional_seconds(time_limit, "time_limit", owner="create_app")
     ctx.multitask_strategy = check_strategy(multitask_strategy)
-    ctx.pool = Workers(
+    ctx.pool = _bound(executor, graphs, ctx) or Workers(
         graphs,
         ctx.saver,
         workers=workers,
@@ -324,3 +329,12 @@ def _closed(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _closed(value)
+
+
+def _bound(executor: Any, graphs: dict[str, Any], ctx: Ctx) -> Any:
+    """What the routes call when an executor runs the runs (None: the table queue's workers)."""
+    if executor is None:
+        return None
+    if not callable(getattr(executor, "bind", None)):
+        raise TypeError(f"create_app: executor must be a TemporalExecutor, got {executor!r}")
+    return executor.bind(graphs, ctx.saver, ctx.time_limit)

