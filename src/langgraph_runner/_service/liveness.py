@@ -20,6 +20,7 @@ import dataclasses
 import os
 import socket
 import time
+import weakref
 from typing import Any
 
 from langgraph_runner._db.connection import where_in
@@ -75,7 +76,7 @@ class Liveness:
 
     def __init__(self, queue: RunQueue) -> None:
         self._queue = queue
-        queue.sql.setup(_DDL, WORKERS_TABLE)
+        _ensure_table(queue)
         self.state = "stopped"
 
     @property
@@ -140,6 +141,18 @@ class Liveness:
         )
 
 
+_SET_UP: weakref.WeakSet[RunQueue] = weakref.WeakSet()  # queues whose database has the table
+
+
+def _ensure_table(queue: RunQueue) -> None:
+    """Create the workers table once per queue: an app whose runs no worker of this
+    process takes (``langgraph-runner worker`` processes, or a Temporal executor) reads it
+    before any worker made it."""
+    if queue not in _SET_UP:
+        queue.sql.setup(_DDL, WORKERS_TABLE)
+        _SET_UP.add(queue)
+
+
 def _state(state: str, heartbeat_at: float, every: float, now: float) -> str:
     late = now - heartbeat_at > DEAD_AFTER_BEATS * every
     return "dead" if state in ("alive", "draining") and late else state
@@ -152,6 +165,7 @@ def _at(row: Any, index: int, name: str) -> Any:
 def workers_of(queue: RunQueue, tenant: str | None, *, limit: int = 100) -> list[WorkerRow]:
     """The queue's worker processes, live ones first, each with the runs it holds: a count
     of every tenant's, and the run ids of ``tenant``'s alone."""
+    _ensure_table(queue)
     _, rows = queue.sql.run(
         f"SELECT {_COLUMNS} FROM {WORKERS_TABLE} WHERE queue = ?"
         " ORDER BY heartbeat_at DESC LIMIT ?",
@@ -194,6 +208,9 @@ def worker_states(queue: RunQueue, run_ids: list[str]) -> dict[str, str]:
     """Run id -> the state of the worker holding it, for those of ``run_ids`` claimed by a
     worker that keeps a row (one statement per 500 runs on SQLite, one on PostgreSQL)."""
     found: dict[str, str] = {}
+    if not run_ids:
+        return found
+    _ensure_table(queue)
     now = _now()
     for where, params in where_in(queue.postgres, "q.run_id", run_ids):
         _, rows = queue.sql.run(

@@ -121,7 +121,7 @@ class TemporalRuns:
     ) -> None:
         self._executor = executor
         self._graphs = dict(graphs)
-        self._saver = saver
+        self._saver = self.saver = saver
         self.time_limit = time_limit
         self.queue = RunQueue(saver, queue=f"temporal:{executor.task_queue}")
 
