@@ -19,13 +19,16 @@ that records them is ``running``, a node whose start it wrote and whose end it h
 yet is ``running`` too (not ``pending``). Only the top-level graph is reported, not
 subgraph namespaces.
 
-A node is ``cached`` only when its own writes say so: its output lists its name
-under the ``cache_hits`` state key (``CACHE_HITS_KEY``). Otherwise a hit
-(``NodeCache`` or LangGraph's own ``CachePolicy``) saves the same writes a run
-would, with no marker, so the node reports ``succeeded``. Hits are visible while
-the run happens: the ``node.cache_hit`` event, the metrics collector's
-``cache_hits``, and (for ``CachePolicy`` only) ``{"__metadata__": {"cached": True}}``
-in LangGraph's ``updates`` stream.
+A node is ``cached`` (``reused`` in a rebuild) when its own writes say so (its output
+lists its name under the ``cache_hits`` state key, ``CACHE_HITS_KEY``, or its
+``step_marks`` entry says ``hit``/``reused``), or, for any state schema, when its
+run (``run()``/``arun()``/``rebuild``) recorded that its ``NodeCache`` served it
+(``task_times``). Otherwise a hit (a graph invoked without ``run()``, or LangGraph's
+own ``CachePolicy``) saves the same writes a run would, with no marker, so the node
+reports ``succeeded``. Hits are visible while the run happens: the
+``node.cache_hit`` event, the metrics collector's ``cache_hits``, and (for
+``CachePolicy`` only) ``{"__metadata__": {"cached": True}}`` in LangGraph's
+``updates`` stream.
 
 Artifacts: a node's ``artifact_paths`` writes (name -> path) are listed on its
 entry, with any ``artifact_paths`` its error records carry; the run's are the
