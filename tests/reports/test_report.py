@@ -28,6 +28,7 @@ from langgraph_runner import (
     GraphState,
     NodeCache,
     RetryConfig,
+    StateSchemaError,
     create_node,
     route_on_blocked,
 )
@@ -1135,3 +1136,27 @@ def test_cached_and_reused_steps_read_so_on_a_state_without_record_channels(
         assert "reused" in reports[2].to_html()
         for cfg in (first, again, rebuilt):
             saver.delete_thread(cfg["configurable"]["thread_id"])
+
+
+@pytest.mark.parametrize("source", ["graph", "saver"])
+def test_a_failure_the_state_cannot_record_shows_the_nodes_own_error(source: str) -> None:
+    """A plain TypedDict state: the step's cause is the node's own error (redacted), then
+    why it has no record (StateSchemaError), not the schema advice alone."""
+
+    def parse(state: _Plain) -> dict[str, Any]:
+        raise ValueError("bad port in postgresql://app:hunter2@db/x")
+
+    g = StateGraph(_Plain)
+    g.add_node("parse", create_node(parse))
+    g.add_edge(START, "parse")
+    thread = f"unrecordable-{uuid.uuid4().hex}"
+    with open_checkpointer(":memory:") as saver:
+        graph = g.compile(checkpointer=saver)
+        with pytest.raises(StateSchemaError):
+            graph.invoke({"x": 1}, {"configurable": {"thread_id": thread}})
+        report = run_report(graph if source == "graph" else saver, thread)
+    node = report.node("parse")
+    assert (report.status, node.status) == (RunStatus.FAILED, NodeStatus.FAILED)
+    assert node.cause is not None and node.cause.startswith("ValueError: bad port in ")
+    assert "(StateSchemaError: not recorded, the graph state has no 'errors'" in node.cause
+    assert "hunter2" not in node.cause
