@@ -1093,14 +1093,9 @@ def test_cached_and_reused_steps_read_so_on_a_state_without_record_channels(
     """A plain TypedDict state: the run's own rows say which steps the cache served, so the
     report (graph or bare saver, its HTML too) reads ``cached``/``reused`` as the run did."""
     from langgraph_runner.runs import Change, arun, rebuild, run
+    from tests.services import database_url
 
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.db'}"
-    else:
-        pytest.importorskip("langgraph.checkpoint.postgres")
-        from tests.services import postgres_url
-
-        url = postgres_url()
+    url = database_url(backend, tmp_path)
     uid = uuid.uuid4().hex
     first, again, rebuilt = (
         {"configurable": {"thread_id": f"{name}-{uid}"}} for name in ("first", "again", "re")

@@ -369,7 +369,7 @@ def test_update_rebuilds_only_the_steps_a_change_reaches(
     from langgraph.cache.memory import InMemoryCache
 
     from langgraph_runner import GraphState, NodeCache, create_node
-    from langgraph_runner._runs.tenancy import scoped_thread_id
+    from tests.service.served import served
 
     class Plain(TypedDict, total=False):  # no step_marks: the run's own rows tell
         source: str
@@ -406,47 +406,31 @@ def test_update_rebuilds_only_the_steps_a_change_reaches(
     g.add_edge(START, "parse")
     g.add_edge("parse", "render")
     g.add_edge("render", END)
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.db'}"
-    else:
-        pytest.importorskip("langgraph.checkpoint.postgres")
-        from tests.services import postgres_url
-
-        url = postgres_url()
-    uid = uuid.uuid4().hex
-    keys = {"key-a": f"tenant-a-{uid}", "key-b": f"tenant-b-{uid}"}
-    with open_checkpointer(url) as saver:
-        app = create_app(
-            workflows={"doc": g.compile()}, checkpointer=saver, api_keys=keys, queue=uid
-        )
-        with TestClient(app) as c:
-            first = {"workflow": "doc", "input": {"source": "a b c", "title": "Old"}}
-            base = c.post("/runs", json=first, headers=A).json()["run_id"]
-            _workers(c).wait(base, timeout=60)
-            assert calls == ["parse", "render"]
-            r = c.post(f"/runs/{base}/update", json={"inputs": {"title": "New"}}, headers=A)
-            assert r.status_code == 202, r.text
-            body = r.json()
-            assert body["plan"]["rerun"] == ["render"]
-            assert body["plan"]["reused"] == ["parse"]
-            result = _workers(c).wait(body["run_id"], timeout=60)
-            assert result.executed == ("render",)
-            assert calls == ["parse", "render", "render"]
-            rebuilt = c.get(f"/runs/{body['run_id']}", headers=A).json()
-            assert rebuilt["status"] == "completed"
-            assert {s["name"]: s["status"] for s in rebuilt["steps"]} == {
-                "parse": "reused",
-                "render": "succeeded",
-            }
-            assert (rebuilt["steps_done"], rebuilt["steps_total"]) == (2, 2)
-            # Another tenant's run: 404; a bad field: 422 naming it.
-            other = c.post(f"/runs/{base}/update", json={"inputs": {"title": "X"}}, headers=B)
-            assert other.status_code == 404
-            bad = c.post(f"/runs/{base}/update", json={"inputs": {"nope": 1}}, headers=A)
-            assert (bad.status_code, bad.json()["field"]) == (422, "inputs")
-            for rid in (base, body["run_id"]):
-                saver.delete_thread(scoped_thread_id(keys["key-a"], rid))
-            _workers(c).queue.purge()
+    with served(backend, tmp_path, {"doc": g.compile()}) as c:
+        first = {"workflow": "doc", "input": {"source": "a b c", "title": "Old"}}
+        base = c.post("/runs", json=first, headers=A).json()["run_id"]
+        _workers(c).wait(base, timeout=60)
+        assert calls == ["parse", "render"]
+        r = c.post(f"/runs/{base}/update", json={"inputs": {"title": "New"}}, headers=A)
+        assert r.status_code == 202, r.text
+        body = r.json()
+        assert body["plan"]["rerun"] == ["render"]
+        assert body["plan"]["reused"] == ["parse"]
+        result = _workers(c).wait(body["run_id"], timeout=60)
+        assert result.executed == ("render",)
+        assert calls == ["parse", "render", "render"]
+        rebuilt = c.get(f"/runs/{body['run_id']}", headers=A).json()
+        assert rebuilt["status"] == "completed"
+        assert {s["name"]: s["status"] for s in rebuilt["steps"]} == {
+            "parse": "reused",
+            "render": "succeeded",
+        }
+        assert (rebuilt["steps_done"], rebuilt["steps_total"]) == (2, 2)
+        # Another tenant's run: 404; a bad field: 422 naming it.
+        other = c.post(f"/runs/{base}/update", json={"inputs": {"title": "X"}}, headers=B)
+        assert other.status_code == 404
+        bad = c.post(f"/runs/{base}/update", json={"inputs": {"nope": 1}}, headers=A)
+        assert (bad.status_code, bad.json()["field"]) == (422, "inputs")
 
 
 def test_update_of_a_run_that_did_not_complete_is_409_with_the_reason(client: TestClient) -> None:

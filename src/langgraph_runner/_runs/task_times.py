@@ -22,16 +22,14 @@ it in. A table made before that column existed gains it on first use.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from langgraph_runner._db.connection import where_in
+from langgraph_runner._db.connection import add_sqlite_columns, where_in
 from langgraph_runner._runs.run_store import RunStore
 
 __all__ = [
@@ -159,12 +157,7 @@ def setup(store: RunStore) -> None:
         sql.setup(_PG_DDL, TIMES_TABLE)
         return
     sql.setup(_DDL, TIMES_TABLE)
-    _, rows = sql.run(f"PRAGMA table_info({TIMES_TABLE})")
-    have = {str(r[1]) for r in rows}
-    for name, kind in _ADDED:
-        if name not in have:
-            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
-                sql.run(f"ALTER TABLE {TIMES_TABLE} ADD COLUMN {name} {kind}")
+    add_sqlite_columns(sql, TIMES_TABLE, _ADDED)
 
 
 _GUARDED = (
