@@ -15,6 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -55,6 +56,15 @@ def require(name: str, url: str, env: str) -> str:
 def postgres_url() -> str:
     """The test PostgreSQL URL, or skip/fail as :func:`require` does."""
     return require("PostgreSQL", POSTGRES_URL, POSTGRES_ENV)
+
+
+def database_url(kind: str, tmp_path: Path) -> str:
+    """A fresh SQLite file (``kind="sqlite"``), or the test PostgreSQL (skipped as
+    :func:`require` does, or when LangGraph's PostgreSQL saver is missing)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    pytest.importorskip("langgraph.checkpoint.postgres")
+    return postgres_url()
 
 
 def redis_url() -> str:

@@ -649,3 +649,27 @@ def test_a_raising_callback_handler_does_not_break_the_record() -> None:
     g.add_edge(START, "n")
     out = g.compile().invoke({}, {"callbacks": [Strict()]})
     assert [r["node"] for r in out["errors"]] == ["n"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_state_without_record_channels_names_the_nodes_own_error(mode: str) -> None:
+    """The StateSchemaError's message names the node's own error, redacted, first: the
+    checkpoint keeps only the text of what a task raised."""
+    from typing import TypedDict
+
+    from langgraph_runner import StateSchemaError
+
+    class Plain(TypedDict, total=False):
+        x: int
+
+    def parse(state: Plain) -> Plain:
+        raise ValueError("bad port in postgresql://app:hunter2@db/x")
+
+    g = StateGraph(Plain)
+    g.add_node("parse", create_node(as_mode(mode, parse)))
+    g.add_edge(START, "parse")
+    with pytest.raises(StateSchemaError) as info:
+        await run_graph(g.compile(), mode, {"x": 1})
+    assert info.value.cause is not None and info.value.cause.startswith("ValueError: bad port")
+    assert str(info.value).startswith(f"Node 'parse' failed ({info.value.cause})")
+    assert "hunter2" not in str(info.value)

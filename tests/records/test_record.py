@@ -262,6 +262,16 @@ def test_state_schema_error_names_node_and_channels() -> None:
     assert "'errors'" in text
     assert "'routing_flags'" in text
     assert "GraphState" in text
+    assert exc.cause is None and text.startswith("Node 'fetch' failed and wants to record")
+
+
+def test_state_schema_error_names_the_nodes_own_error_first() -> None:
+    """With the node's own error, the message names it before the schema advice: a
+    checkpoint keeps only the text, and a report shows its start."""
+    exc = StateSchemaError("fetch", ("errors",), "ValueError: bad port")
+    assert exc.cause == "ValueError: bad port"
+    assert str(exc).startswith("Node 'fetch' failed (ValueError: bad port) and wants to record")
+    assert "'errors'" in str(exc) and "GraphState" in str(exc)
 
 
 @pytest.mark.parametrize(("given", "kept"), [(2.5, 2.5), (0.0, 0.0), (-3.0, 0.0)])
@@ -295,6 +305,7 @@ EXCEPTIONS = [
     NodeAbortedError("fetch"),
     CircuitOpenError("search-api", 4.0, node="fetch"),
     StateSchemaError("fetch", ("errors",)),
+    StateSchemaError("fetch", ("errors",), "ValueError: bad port"),
 ]
 
 

@@ -28,6 +28,7 @@ from langgraph_runner import (
     GraphState,
     NodeCache,
     RetryConfig,
+    StateSchemaError,
     create_node,
     route_on_blocked,
 )
@@ -1053,3 +1054,104 @@ def test_a_report_of_one_run_reads_only_that_runs_checkpoints(saver: SqliteSaver
     assert run_report(saver, thread).run_id == third.run_id  # the thread: its latest run
     with pytest.raises(ThreadNotFoundError):
         run_report(saver, thread, run_id=str(uuid.uuid4()))  # no checkpoint of that run
+
+
+class _Plain(TypedDict, total=False):  # no step_marks/cache_hits channels
+    x: int
+    a: int
+    b: int
+    c: int
+
+
+def _plain_cached(saver: Any, backend: Any) -> Any:
+    """a and b cached on their inputs, c not, on a state with no record channels."""
+
+    def a(state: _Plain) -> dict[str, Any]:
+        return {"a": state["x"] + 1}
+
+    def b(state: _Plain) -> dict[str, Any]:
+        return {"b": state["a"] * 2}
+
+    def c(state: _Plain) -> dict[str, Any]:
+        return {"c": state["b"] + 1}
+
+    g = StateGraph(_Plain)
+    g.add_node("a", create_node(a, cache=NodeCache(inputs=["x"], backend=backend, version="1")))
+    g.add_node("b", create_node(b, cache=NodeCache(inputs=["a"], backend=backend, version="1")))
+    g.add_node("c", c)
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("b", "c")
+    return g.compile(checkpointer=saver)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_cached_and_reused_steps_read_so_on_a_state_without_record_channels(
+    tmp_path: Any, backend: str, mode: str
+) -> None:
+    """A plain TypedDict state: the run's own rows say which steps the cache served, so the
+    report (graph or bare saver, its HTML too) reads ``cached``/``reused`` as the run did."""
+    from langgraph_runner.runs import Change, arun, rebuild, run
+    from tests.services import database_url
+
+    url = database_url(backend, tmp_path)
+    uid = uuid.uuid4().hex
+    first, again, rebuilt = (
+        {"configurable": {"thread_id": f"{name}-{uid}"}} for name in ("first", "again", "re")
+    )
+    cache = InMemoryCache()
+
+    async def main() -> list[Any]:
+        async with open_async_checkpointer(url) as saver:
+            graph = _plain_cached(saver, cache)
+            return [await arun(graph, {"x": 1}, first), await arun(graph, {"x": 1}, again)]
+
+    with open_checkpointer(url) as saver:
+        graph = _plain_cached(saver, cache)
+        if mode == "sync":
+            results = [run(graph, {"x": 1}, first), run(graph, {"x": 1}, again)]
+        else:
+            results = asyncio.run(main())
+        # arebuild plans through the saver's sync reads: an async saver refuses them on its loop
+        results.append(rebuild(graph, first, Change(inputs={"x": 1}), rebuilt).run)
+    assert [r.nodes for r in results] == [
+        {"a": "succeeded", "b": "succeeded", "c": "succeeded"},
+        {"a": "cached", "b": "cached", "c": "succeeded"},
+        {"a": "reused", "b": "reused", "c": "succeeded"},
+    ]
+    with open_checkpointer(url) as saver:
+        graph = _plain_cached(saver, cache)
+        for source in (graph, saver):
+            reports = [run_report(source, cfg) for cfg in (first, again, rebuilt)]
+            assert [{n.name: str(n.status) for n in r.nodes} for r in reports] == [
+                r.nodes for r in results
+            ]
+            assert reports[2].summary["reused"] == 2 and reports[2].steps_done == 3
+        assert "reused" in reports[2].to_html()
+        for cfg in (first, again, rebuilt):
+            saver.delete_thread(cfg["configurable"]["thread_id"])
+
+
+@pytest.mark.parametrize("source", ["graph", "saver"])
+def test_a_failure_the_state_cannot_record_shows_the_nodes_own_error(source: str) -> None:
+    """A plain TypedDict state: the step's cause is the node's own error (redacted), then
+    why it has no record (StateSchemaError), not the schema advice alone."""
+
+    def parse(state: _Plain) -> dict[str, Any]:
+        raise ValueError("bad port in postgresql://app:hunter2@db/x")
+
+    g = StateGraph(_Plain)
+    g.add_node("parse", create_node(parse))
+    g.add_edge(START, "parse")
+    thread = f"unrecordable-{uuid.uuid4().hex}"
+    with open_checkpointer(":memory:") as saver:
+        graph = g.compile(checkpointer=saver)
+        with pytest.raises(StateSchemaError):
+            graph.invoke({"x": 1}, {"configurable": {"thread_id": thread}})
+        report = run_report(graph if source == "graph" else saver, thread)
+    node = report.node("parse")
+    assert (report.status, node.status) == (RunStatus.FAILED, NodeStatus.FAILED)
+    assert node.cause is not None and node.cause.startswith("ValueError: bad port in ")
+    assert "(StateSchemaError: not recorded, the graph state has no 'errors'" in node.cause
+    assert "hunter2" not in node.cause

@@ -7,23 +7,37 @@ by moving its thread's clock on, so the figures are exact and nothing sleeps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import operator
 import os
 import re
+import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from langgraph.graph import END, START, StateGraph
 
+from langgraph_runner._db.connection import open_postgres, open_sqlite
 from langgraph_runner._reports.report import run_report
 from langgraph_runner._runs import tracker
 from langgraph_runner._runs.checkpoint import open_async_checkpointer, open_checkpointer
 from langgraph_runner._runs.lifecycle import arun, run
+from langgraph_runner._runs.run_store import RunStore
 from langgraph_runner._runs.store_registry import open_run_store
-from langgraph_runner._runs.task_times import flush_marks, load_times, mark_time, save_times
+from langgraph_runner._runs.task_times import (
+    TIMES_TABLE,
+    flush_marks,
+    load_rows,
+    load_times,
+    mark_time,
+    save_times,
+    setup,
+)
 from tests.services import postgres_url
 
 SECONDS = {"parse": 0.25, "stats": 1.5, "index": 2.0, "charts": 1.0, "summary": 0.5}
@@ -291,3 +305,98 @@ def test_a_forked_child_starts_its_own_writer() -> None:
         writer.asleep = was
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_how_a_nodes_cache_served_it_round_trips(url: str) -> None:
+    """A row keeps ``cached``/``reused`` (None: the node ran), through the run's own write
+    and the writer thread's; ``load_times`` still gives (start, end)."""
+    with open_checkpointer(url) as saver:
+        store = open_run_store(saver)
+        assert store is not None
+        run_id = uuid.uuid4().hex
+        try:
+            times = {("parse", 0): (1.0, 2.0), ("stats", 1): (2.0, 3.0), ("render", 2): (3.0, 4.0)}
+            served = {("parse", 0): "reused", ("stats", 1): "cached"}
+            save_times(store, run_id, times, served)
+            mark_time(store, run_id, "late", 3, (4.0, 5.0), "cached")
+            assert flush_marks()
+            rows = load_rows(store, [run_id])[run_id]
+            plain = load_times(store, [run_id])[run_id]
+        finally:
+            store.close()
+    assert rows == {
+        ("parse", 0): (1.0, 2.0, "reused"),
+        ("stats", 1): (2.0, 3.0, "cached"),
+        ("render", 2): (3.0, 4.0, None),
+        ("late", 3): (4.0, 5.0, "cached"),
+    }
+    assert plain[("parse", 0)] == (1.0, 2.0)
+
+
+@contextlib.contextmanager
+def _old_table(url: str, tmp_path: Path) -> Iterator[RunStore]:
+    """A store on a database of its own whose node-times table was made before the
+    ``cache`` column existed (a fresh PostgreSQL database, dropped afterwards)."""
+    old = (
+        f"CREATE TABLE {TIMES_TABLE} (run_id TEXT NOT NULL, node TEXT NOT NULL,"
+        " step INTEGER NOT NULL, started_at DOUBLE PRECISION NOT NULL,"
+        " finished_at DOUBLE PRECISION, PRIMARY KEY (run_id, node, step))"
+    )
+    insert = f"INSERT INTO {TIMES_TABLE} VALUES ('before', 'fetch', 0, 1.0, 2.0)"
+    if url.startswith("sqlite"):
+        path = str(tmp_path / "old.db")
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute(old)
+            conn.execute(insert)
+        db: Any = open_sqlite(path)
+        yield RunStore(db, shared=True, database=f"sqlite:{path}")
+        db.close()
+        return
+    import psycopg
+
+    name = f"lgr_old_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    fresh = urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    try:
+        with psycopg.connect(fresh, autocommit=True) as conn:
+            conn.execute(old)
+            conn.execute(insert)
+        db = open_postgres(fresh)
+        try:
+            yield RunStore(db, shared=True, database=f"postgres:{name}")
+        finally:
+            db.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_an_older_table_gains_the_cache_column_on_first_use(url: str, tmp_path: Path) -> None:
+    """A table made before ``cache`` existed: its rows read back (cache None), and the
+    first write of a new row adds the column; a second add is a no-op (``setup``)."""
+    with _old_table(url, tmp_path) as store:
+        assert load_rows(store, ["before"]) == {"before": {("fetch", 0): (1.0, 2.0, None)}}
+        save_times(store, "after", {("fetch", 0): (3.0, 4.0)}, {("fetch", 0): "reused"})
+        setup(store)  # already there: nothing to add
+        rows = load_rows(store, ["before", "after"])
+        assert rows["after"] == {("fetch", 0): (3.0, 4.0, "reused")}
+        assert rows["before"] == {("fetch", 0): (1.0, 2.0, None)}
+
+
+def test_the_tracker_notes_which_steps_its_cache_served() -> None:
+    """A node the engine says its cache served is ``cached`` (``reused`` in a rebuild) in
+    its step's row; one that ran is None; Send tasks of one step mixed: None."""
+    for rebuilt, word in ((False, "cached"), (True, "reused")):
+        root = uuid.uuid4()
+        t = tracker.Tracker(root, reused=rebuilt)
+        tasks = [("parse", 1, True), ("stats", 2, False), ("fan", 2, True), ("fan", 2, False)]
+        ids = [uuid.uuid4() for _ in tasks]
+        for (name, step, _), run_id in zip(tasks, ids, strict=True):
+            meta = {"langgraph_node": name, "langgraph_step": step}
+            t.on_chain_start({}, {}, run_id=run_id, parent_run_id=root, metadata=meta)
+        for (name, _, hit), run_id in zip(tasks, ids, strict=True):
+            t.cache_outcome(name, hit, "k")
+            t.on_chain_end({}, run_id=run_id)
+        assert t.served == {("parse", 0): word, ("stats", 1): None, ("fan", 1): None}
+        assert t.nodes["parse"] == word

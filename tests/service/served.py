@@ -9,24 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
+from tests.services import database_url
 
 A = {"X-API-Key": "key-a"}
 B = {"X-API-Key": "key-b"}
-
-
-def database_url(kind: str, tmp_path: Path) -> str:
-    """A fresh SQLite file, or the test PostgreSQL (skipped when its saver is missing)."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'runs.db'}"
-    pytest.importorskip("langgraph.checkpoint.postgres")
-    from tests.services import postgres_url
-
-    return postgres_url()
 
 
 @contextmanager

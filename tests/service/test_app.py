@@ -359,69 +359,78 @@ def json_status(text: str) -> str:
     return str(json.loads(text)["status"])
 
 
-def test_update_rebuilds_only_the_steps_a_change_reaches(tmp_path: Path) -> None:
-    """A completed run rebuilt with a new title: parse is reused, render executes again."""
+@pytest.mark.parametrize("schema", ["GraphState", "TypedDict"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_update_rebuilds_only_the_steps_a_change_reaches(
+    tmp_path: Path, backend: str, schema: str
+) -> None:
+    """A completed run rebuilt with a new title: parse is reused, render executes again.
+    The run's page says ``reused`` whether or not the state has GraphState's channels."""
     from langgraph.cache.memory import InMemoryCache
 
     from langgraph_runner import GraphState, NodeCache, create_node
+    from tests.service.served import served
 
-    class Doc(GraphState, total=False):  # its step_marks say which steps were reused
+    class Plain(TypedDict, total=False):  # no step_marks: the run's own rows tell
         source: str
         title: str
         words: int
         page: str
 
+    class Marked(GraphState, Plain, total=False):  # its step_marks say so too
+        pass
+
+    Doc: Any = Marked if schema == "GraphState" else Plain
     calls: list[str] = []
 
-    def parse(state: Doc) -> dict[str, Any]:
+    def parse(state: Plain) -> dict[str, Any]:
         calls.append("parse")
         return {"words": len(state["source"].split())}
 
-    def render(state: Doc) -> dict[str, Any]:
+    def render(state: Plain) -> dict[str, Any]:
         calls.append("render")
         return {"page": f"{state['title']}: {state['words']} words"}
 
-    backend: InMemoryCache[Any] = InMemoryCache()
+    backend_cache: InMemoryCache[Any] = InMemoryCache()
     g = StateGraph(Doc)
     g.add_node(
         "parse",
-        create_node(parse, cache=NodeCache(inputs=["source"], backend=backend, version="1")),
+        create_node(parse, cache=NodeCache(inputs=["source"], backend=backend_cache, version="1")),
     )
     g.add_node(
         "render",
         create_node(
-            render, cache=NodeCache(inputs=["title", "words"], backend=backend, version="1")
+            render, cache=NodeCache(inputs=["title", "words"], backend=backend_cache, version="1")
         ),
     )
     g.add_edge(START, "parse")
     g.add_edge("parse", "render")
     g.add_edge("render", END)
-    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as saver:
-        app = create_app(workflows={"doc": g.compile()}, checkpointer=saver, api_keys=KEYS)
-        with TestClient(app) as c:
-            first = {"workflow": "doc", "input": {"source": "a b c", "title": "Old"}}
-            base = c.post("/runs", json=first, headers=A).json()["run_id"]
-            _workers(c).wait(base, timeout=60)
-            assert calls == ["parse", "render"]
-            r = c.post(f"/runs/{base}/update", json={"inputs": {"title": "New"}}, headers=A)
-            assert r.status_code == 202, r.text
-            body = r.json()
-            assert body["plan"]["rerun"] == ["render"]
-            assert body["plan"]["reused"] == ["parse"]
-            result = _workers(c).wait(body["run_id"], timeout=60)
-            assert result.executed == ("render",)
-            assert calls == ["parse", "render", "render"]
-            rebuilt = c.get(f"/runs/{body['run_id']}", headers=A).json()
-            assert rebuilt["status"] == "completed"
-            assert {s["name"]: s["status"] for s in rebuilt["steps"]} == {
-                "parse": "reused",
-                "render": "succeeded",
-            }
-            # Another tenant's run: 404; a bad field: 422 naming it.
-            other = c.post(f"/runs/{base}/update", json={"inputs": {"title": "X"}}, headers=B)
-            assert other.status_code == 404
-            bad = c.post(f"/runs/{base}/update", json={"inputs": {"nope": 1}}, headers=A)
-            assert (bad.status_code, bad.json()["field"]) == (422, "inputs")
+    with served(backend, tmp_path, {"doc": g.compile()}) as c:
+        first = {"workflow": "doc", "input": {"source": "a b c", "title": "Old"}}
+        base = c.post("/runs", json=first, headers=A).json()["run_id"]
+        _workers(c).wait(base, timeout=60)
+        assert calls == ["parse", "render"]
+        r = c.post(f"/runs/{base}/update", json={"inputs": {"title": "New"}}, headers=A)
+        assert r.status_code == 202, r.text
+        body = r.json()
+        assert body["plan"]["rerun"] == ["render"]
+        assert body["plan"]["reused"] == ["parse"]
+        result = _workers(c).wait(body["run_id"], timeout=60)
+        assert result.executed == ("render",)
+        assert calls == ["parse", "render", "render"]
+        rebuilt = c.get(f"/runs/{body['run_id']}", headers=A).json()
+        assert rebuilt["status"] == "completed"
+        assert {s["name"]: s["status"] for s in rebuilt["steps"]} == {
+            "parse": "reused",
+            "render": "succeeded",
+        }
+        assert (rebuilt["steps_done"], rebuilt["steps_total"]) == (2, 2)
+        # Another tenant's run: 404; a bad field: 422 naming it.
+        other = c.post(f"/runs/{base}/update", json={"inputs": {"title": "X"}}, headers=B)
+        assert other.status_code == 404
+        bad = c.post(f"/runs/{base}/update", json={"inputs": {"nope": 1}}, headers=A)
+        assert (bad.status_code, bad.json()["field"]) == (422, "inputs")
 
 
 def test_update_of_a_run_that_did_not_complete_is_409_with_the_reason(client: TestClient) -> None:

@@ -125,3 +125,36 @@ def run_walk(script: str, expected: str, tmp_path: Path, *, timeout: float = 180
     assert checker.check_output(expected, out, doctest.ELLIPSIS), checker.output_difference(
         doctest.Example("walk", expected), out, doctest.ELLIPSIS
     )
+
+
+def test_the_examples_failing_step_shows_its_own_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example's state has no record channels: a step that fails (``hold`` with a
+    ``seconds`` that is no number) shows the node's own error as its cause in
+    ``GET /runs/{id}`` and its attempts, then why it has no record."""
+    import importlib.util
+
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("SERVICE_DB", str(tmp_path / "service.db"))
+    spec = importlib.util.spec_from_file_location("service_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "service_example", module)  # its TypedDict's hints
+    spec.loader.exec_module(module)
+    key = {"X-API-Key": "dev-key"}
+    try:
+        with TestClient(module.app) as c:
+            body = {"workflow": "hold", "input": {"seconds": "soon"}}
+            rid = c.post("/runs", json=body, headers=key).json()["run_id"]
+            run = c.get(f"/runs/{rid}/wait", params={"timeout": 60}, headers=key).json()
+            attempts = c.get(f"/runs/{rid}/steps/wait/attempts", headers=key).json()
+    finally:
+        module.saver.conn.close()
+    steps = {s["name"]: s for s in run["steps"]}
+    assert (run["status"], steps["wait"]["status"]) == ("failed", "failed")
+    cause = steps["wait"]["cause"]
+    assert cause.startswith("ValueError: could not convert string to float: 'soon' ("), cause
+    assert "StateSchemaError" in cause
+    assert attempts[-1]["message"] == cause

@@ -8,14 +8,15 @@ is replaced and its statement run again).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from langgraph_runner._db.pool import PooledDb, database_name, pool_options, sync_pool
 
-__all__ = ["Db", "open_postgres", "open_sqlite", "rows_creating", "where_in"]
+__all__ = ["Db", "add_sqlite_columns", "open_postgres", "open_sqlite", "rows_creating", "where_in"]
 
 
 class Db:
@@ -86,6 +87,17 @@ def rows_creating(
     except Exception:  # no table yet (a new database): create it and try once more
         db.setup(ddl, table)
         return db.run(sql, params)[1]
+
+
+def add_sqlite_columns(db: Db | PooledDb, table: str, added: Iterable[tuple[str, str]]) -> None:
+    """Give a SQLite ``table`` made by an older version the ``(name, type)`` columns it lacks
+    (PostgreSQL says ``ADD COLUMN IF NOT EXISTS`` in its DDL instead)."""
+    _, rows = db.run(f"PRAGMA table_info({table})")
+    have = {str(r[1]) for r in rows}
+    for name, kind in added:
+        if name not in have:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                db.run(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 IN_CHUNK = 500

@@ -46,6 +46,7 @@ from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import NodeContext, reset_context, set_context
 from langgraph_runner._policies.timeouts import arun_sync_attempt
 from langgraph_runner._records.classify import is_control_flow
+from langgraph_runner._records.egress import egress_error
 from langgraph_runner._records.exceptions import (
     BudgetExceededError,
     FailureLoopError,
@@ -334,9 +335,10 @@ def _schema_error(call: Call, exc: BaseException) -> None:
     # The failure becomes the schema error's __cause__, which servers log. Raised
     # inside an except block, the error would also keep the unredacted original
     # (a pydantic ValidationError's raw input) as __context__: it is dropped.
-    error = StateSchemaError(call.node(), missing)
+    cause = redact_exception(exc)  # named in the message too: checkpoints keep only the text
+    error = StateSchemaError(call.node(), missing, egress_error(cause, max_length=200))
     try:
-        raise error from redact_exception(exc)
+        raise error from cause
     finally:
         error.__context__ = None
 

@@ -96,13 +96,22 @@ class StateSchemaError(LangGraphRunnerError, TypeError):
 
     Raised instead of letting LangGraph silently drop an error record because the
     state schema lacks the ``errors``/``routing_flags`` channels.
+
+    Attributes:
+        node: The node that failed.
+        missing: The channels the state lacks.
+        cause: The node's own error, redacted (``Type: message``), or None. The message
+            names it first: a checkpoint keeps only the text of the error a task raised,
+            so a report of the step (its ``cause``) shows what went wrong in the node.
     """
 
-    def __init__(self, node: str, missing: tuple[str, ...]) -> None:
+    def __init__(self, node: str, missing: tuple[str, ...], cause: str | None = None) -> None:
         self.node = node
         self.missing = missing
+        self.cause = cause
+        failed = f"Node '{node}' failed ({cause})" if cause else f"Node '{node}' failed"
         super().__init__(
-            f"Node '{node}' failed and wants to record the failure, but the graph state has no "
+            f"{failed} and wants to record the failure, but the graph state has no "
             f"{', '.join(repr(m) for m in missing)} channel(s): LangGraph would drop the record "
             "silently. Build the graph on a state that subclasses langgraph_runner.GraphState "
             "(or declares the same reducer channels), or pass on_error='raise'."

@@ -19,13 +19,16 @@ that records them is ``running``, a node whose start it wrote and whose end it h
 yet is ``running`` too (not ``pending``). Only the top-level graph is reported, not
 subgraph namespaces.
 
-A node is ``cached`` only when its own writes say so: its output lists its name
-under the ``cache_hits`` state key (``CACHE_HITS_KEY``). Otherwise a hit
-(``NodeCache`` or LangGraph's own ``CachePolicy``) saves the same writes a run
-would, with no marker, so the node reports ``succeeded``. Hits are visible while
-the run happens: the ``node.cache_hit`` event, the metrics collector's
-``cache_hits``, and (for ``CachePolicy`` only) ``{"__metadata__": {"cached": True}}``
-in LangGraph's ``updates`` stream.
+A node is ``cached`` (``reused`` in a rebuild) when its own writes say so (its output
+lists its name under the ``cache_hits`` state key, ``CACHE_HITS_KEY``, or its
+``step_marks`` entry says ``hit``/``reused``), or, for any state schema, when its
+run (``run()``/``arun()``/``rebuild``) recorded that its ``NodeCache`` served it
+(``task_times``). Otherwise a hit (a graph invoked without ``run()``, or LangGraph's
+own ``CachePolicy``) saves the same writes a run would, with no marker, so the node
+reports ``succeeded``. Hits are visible while the run happens: the
+``node.cache_hit`` event, the metrics collector's ``cache_hits``, and (for
+``CachePolicy`` only) ``{"__metadata__": {"cached": True}}`` in LangGraph's
+``updates`` stream.
 
 Artifacts: a node's ``artifact_paths`` writes (name -> path) are listed on its
 entry, with any ``artifact_paths`` its error records carry; the run's are the
@@ -35,6 +38,7 @@ final state's ``artifact_paths``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -251,10 +255,26 @@ _FAILING = (NodeStatus.FAILED, NodeStatus.CANCELLED)
 
 
 def _cause(own: list[dict[str, Any]], error: str | None) -> str | None:
-    """The redacted cause of a failure: its latest unrecovered record, else the exception."""
+    """The redacted cause of a failure: its latest unrecovered record, else the exception
+    (a ``StateSchemaError``'s: the node's own error it names, then why it has no record)."""
     unrecovered = [r for r in own if not r.get("recovered")]
     cause = record_cause(unrecovered[-1]) if unrecovered else None
-    return cause or (egress_text(error, max_length=300) if error else None)
+    if cause or not error:
+        return cause
+    unrecordable = _UNRECORDABLE.match(error)
+    if unrecordable is not None:
+        error = (
+            f"{unrecordable['cause']} (StateSchemaError: not recorded, the graph state has no"
+            f" {unrecordable['missing']} channel(s); build it on GraphState)"
+        )
+    return egress_text(error, max_length=300)
+
+
+# The text a checkpoint keeps of a StateSchemaError that names the node's own error.
+_UNRECORDABLE = re.compile(
+    r"StateSchemaError\(.Node \\?'.*?\\?' failed \((?P<cause>.+?)\) and wants to record the"
+    r" failure, but the graph state has no (?P<missing>.+?) channel\(s\)"
+)
 
 
 def _ms(start: str | None, end: str | None) -> float | None:

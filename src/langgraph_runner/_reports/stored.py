@@ -3,7 +3,9 @@
 Private helper of ``langgraph_runner._reports.report``. Both are bookkeeping written by
 ``run()`` (``graph_shape``, ``task_times``): a report without them (a graph invoked
 without ``run()``, an unreadable table) falls back to the execution order and the
-steps' checkpoint times.
+steps' checkpoint times. A node's time row also says when its cache served it: a node
+its checkpoint shows ``succeeded`` (a state without the ``step_marks``/``cache_hits``
+channels cannot say more) reads ``cached`` or ``reused`` from it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any, Protocol, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from langgraph_runner._reports.report_types import NodeStatus
 from langgraph_runner._reports.steps import Step
 from langgraph_runner._runs.graph_shape import load_shape
 from langgraph_runner._runs.run_store import RunRecord
 from langgraph_runner._runs.store_registry import open_run_store
-from langgraph_runner._runs.task_times import load_times
+from langgraph_runner._runs.task_times import load_rows
 
 __all__ = ["stored", "with_times"]
 
@@ -34,7 +37,8 @@ class _Copyable(Protocol):
 def stored(
     saver: Any, row: RunRecord | None, steps: Sequence[Step]
 ) -> tuple[dict[str, Any] | None, dict[str, dict[Any, Any]]]:
-    """The graph's stored shape (the latest run's) and the node times of the thread's runs."""
+    """The graph's stored shape (the latest run's) and the node time rows of the thread's
+    runs (``task_times.load_rows``)."""
     run_ids = {st.run_id for st in steps if st.run_id}
     if not isinstance(saver, BaseCheckpointSaver) or (not run_ids and row is None):
         return None, {}
@@ -50,12 +54,15 @@ def stored(
         if row is not None and row.shape:
             drawing = load_shape(store, row.shape)
         if run_ids:
-            times = load_times(store, run_ids)
+            times = load_rows(store, run_ids)
     except Exception:  # an unreadable table never hides the checkpoints' report
         store.discard()
     finally:
         store.close()
     return drawing, times
+
+
+_SERVED = {"cached": NodeStatus.CACHED, "reused": NodeStatus.REUSED}
 
 
 def _iso(epoch: float) -> str:
@@ -68,11 +75,13 @@ def with_times(
     times: Mapping[str, Mapping[Any, Any]],
     running: Any = None,
 ) -> list[_Node]:
-    """Each node's own start, end and duration, where its run recorded them.
+    """Each node's own start, end and duration, where its run recorded them; ``cached``
+    or ``reused`` for a node the checkpoint says ``succeeded`` whose cache served it.
 
     ``nodes`` are ``NodeReport``s (``name``, ``step``, ``status``, ``finished_at``,
-    ``model_copy``). ``running``: the status a pending node gets when its run recorded
-    its start and no end (None: the run is over, nothing is under way).
+    ``model_copy``); ``times`` rows of ``task_times.load_rows``. ``running``: the status a
+    pending node gets when its run recorded its start and no end (None: the run is over,
+    nothing is under way).
     """
     run_of = {st.step: st.run_id for st in steps}
     out: list[_Node] = []
@@ -85,9 +94,12 @@ def with_times(
         if own is None:
             out.append(n)
             continue
-        start, end = own
+        start, end, served = own
         update: dict[str, Any] = {"started_at": _iso(start)}
-        pending = str(getattr(n, "status", "")) == "pending"
+        status = str(getattr(n, "status", ""))
+        pending = status == "pending"
+        if served in _SERVED and status == "succeeded":
+            update["status"] = _SERVED[served]
         if end is not None and (getattr(n, "finished_at", None) is not None or not pending):
             # ended: its step closed, or it saved its writes while a sibling still runs
             update["finished_at"] = _iso(end)

@@ -16,7 +16,7 @@ Modules::
     tenancy          a thread belongs to the tenant that first ran it
     thread_lock      ThreadLock: one writer per thread, across processes
     graph_shape      the graph's shape, stored with each run (real edges from any process)
-    task_times       each node's own start and end in a run (not its superstep's)
+    task_times       each node's own start and end in a run, and whether its cache served it
     checkpoint       open_checkpointer: LangGraph's savers from a URL
     checkpoint_tasks the tasks of a stored checkpoint's superstep, decoded without the graph
     pg_savers        LangGraph's PostgreSQL savers on a pool, a write on a broken link retried

@@ -230,8 +230,10 @@ async def aclose(
     status: str,
     reason: str | None,
     times: Mapping[tuple[str, int], tuple[float, float | None]],
+    served: Mapping[tuple[str, int], str | None] | None = None,
 ) -> None:
-    """Write the run's final status and its node times, in one statement.
+    """Write the run's final status and its node times (and how each node's cache served
+    it: ``served``), in one statement.
 
     When the saver's connections cannot take it, it is written as for any other saver:
     in a worker thread through the runs store's own pool, tried again after each of
@@ -242,7 +244,7 @@ async def aclose(
     if store is None:
         return
     try:
-        await _finish(state, store, status, reason, times)
+        await _finish(state, store, status, reason, times, served)
     except Exception:
         await asyncio.to_thread(state.close_store, status, reason)
         return
@@ -257,8 +259,13 @@ async def _finish(
     status: str,
     reason: str | None,
     times: Mapping[tuple[str, int], tuple[float, float | None]],
+    served: Mapping[tuple[str, int], str | None] | None = None,
 ) -> None:
-    rows = [(state.run_id, node, step, s, e) for (node, step), (s, e) in times.items()]
+    served = served or {}
+    rows = [
+        (state.run_id, node, step, s, e, served.get((node, step)))
+        for (node, step), (s, e) in times.items()
+    ]
     statements = upsert_statements(rows, postgres=True)
     update, update_params = finish_statement(state.run_id, status, reason)
     if statements:  # the last batch of times in the same statement as the status
@@ -272,7 +279,7 @@ async def afinish(state: RunRowsOnLoop[R], output: Any, error: BaseException | N
     """``afinish_off_loop`` for a run whose rows are written here: how it ended (logged),
     then its final status and node times written on the loop; its result."""
     result, status, reason = state.conclude(output, error)
-    await aclose(state, status, reason, state.tracker.times)
+    await aclose(state, status, reason, state.tracker.times, state.tracker.served)
     return result
 
 

@@ -269,7 +269,8 @@ class RunSession:
         store, self.store = self.store, None
         if store is None:
             return
-        record_times(store, self.run_id, self.tracker.times, self._store_failed)
+        tracker = self.tracker
+        record_times(store, self.run_id, tracker.times, self._store_failed, tracker.served)
         try:
             finish_with_retries(store, self.run_id, status, reason)
         except Exception as exc:  # the row stays running: its lease runs out (abandoned)

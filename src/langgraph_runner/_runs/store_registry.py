@@ -8,14 +8,12 @@ use a PostgreSQL store, so the last one closed closes its pool.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
 import threading
 import weakref
 from typing import Any
 
-from langgraph_runner._db.connection import Db, open_sqlite
+from langgraph_runner._db.connection import Db, add_sqlite_columns, open_sqlite
 from langgraph_runner._db.pool import (
     STORE_MAX_CONNECTIONS,
     PooledDb,
@@ -69,12 +67,7 @@ def _local(saver: Any) -> RunStore:
 
 
 def _add_sqlite_columns(sql: Db | PooledDb) -> None:
-    _, rows = sql.run(f"PRAGMA table_info({TABLE})")
-    have = {str(r[1]) for r in rows}
-    for name, kind in ADDED:
-        if name not in have:
-            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
-                sql.run(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")
+    add_sqlite_columns(sql, TABLE, ADDED)
     sql.setup(DDL_AFTER, TABLE)
 
 

@@ -13,6 +13,11 @@ are written once more in one statement, so a live write that failed is made good
 report reads them for the runs of its thread and falls back to the step's checkpoint
 times for a node without a row (a run whose process died, a graph invoked without
 ``run()``).
+
+A row also says whether the node's cache served it (``cache``: ``cached``, or ``reused`` in
+a rebuild), as the tracker learns it from the engine: a report shows it for any state
+schema, also one without the ``step_marks``/``cache_hits`` channels a checkpoint would say
+it in. A table made before that column existed gains it on first use.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from langgraph_runner._db.connection import rows_creating, where_in
+from langgraph_runner._db.connection import add_sqlite_columns, where_in
 from langgraph_runner._runs.run_store import RunStore
 
 __all__ = [
     "GATHER",
     "TIMES_TABLE",
     "flush_marks",
+    "load_rows",
     "load_times",
     "mark_time",
     "record_times",
@@ -46,21 +52,38 @@ _DDL = (
     " started_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION,"
     " PRIMARY KEY (run_id, node, step))",
 )
+# Added columns (older tables get them on first use): how the node's cache served it.
+_ADDED = (("cache", "TEXT"),)
+_PG_DDL = (
+    *_DDL,
+    *(f"ALTER TABLE {TIMES_TABLE} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in _ADDED),
+)
 _BATCH = 200  # rows per INSERT statement
 GATHER = 0.1
 """Seconds the writer thread gathers node times before it writes them (live lag)."""
 
 Times = Mapping[tuple[str, int], tuple[float, float | None]]
 """(node, step) -> (started_at, finished_at) in epoch seconds (finished None: never ended)."""
+Served = Mapping[tuple[str, int], str | None]
+"""(node, step) -> how its cache served it: ``cached``, ``reused``, or None (it ran)."""
 
 
 def _run(store: RunStore, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    return rows_creating(store.sql, _DDL, TIMES_TABLE, sql, params)
+    try:
+        return store.sql.run(sql, params)[1]
+    except Exception:  # no table yet, or one without the added columns: make them, again
+        setup(store)
+        return store.sql.run(sql, params)[1]
 
 
-def save_times(store: RunStore, run_id: str, times: Times) -> None:
-    """Write one run's node times (a run id written before is overwritten row by row)."""
-    rows = [(run_id, node, step, start, end) for (node, step), (start, end) in times.items()]
+def save_times(store: RunStore, run_id: str, times: Times, served: Served | None = None) -> None:
+    """Write one run's node times, and how each node's cache served it (``served``; a run
+    id written before is overwritten row by row)."""
+    found = served or {}
+    rows = [
+        (run_id, node, step, start, end, found.get((node, step)))
+        for (node, step), (start, end) in times.items()
+    ]
     _upsert(store, rows, guarded=False)
 
 
@@ -73,9 +96,9 @@ def upsert_statements(
     rows: list[tuple[Any, ...]], *, guarded: bool = False, postgres: bool = False
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """The statements (``?`` placeholders) that write these (run_id, node, step, start,
-    end) rows; ``guarded``: never back to running or an earlier end.
+    end, cache) rows; ``guarded``: never back to running or an earlier end.
 
-    On PostgreSQL one statement of five array parameters (``unnest``) for up to
+    On PostgreSQL one statement of six array parameters (``unnest``) for up to
     ``_PG_BATCH`` rows: the same text whatever the number of rows, which the driver
     parses once (psycopg parses a statement of more than 50 parameters anew on every
     call). On SQLite ``_BATCH`` rows of ``VALUES`` each.
@@ -89,11 +112,10 @@ def upsert_statements(
     out = []
     for at in range(0, len(rows), _BATCH):
         chunk = rows[at : at + _BATCH]
-        marks = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+        marks = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
         out.append(
             (
-                f"INSERT INTO {TIMES_TABLE} (run_id, node, step, started_at, finished_at)"
-                f" VALUES {marks}{tail}",
+                f"INSERT INTO {TIMES_TABLE} ({_COLUMNS}) VALUES {marks}{tail}",
                 tuple(v for row in chunk for v in row),
             )
         )
@@ -101,7 +123,7 @@ def upsert_statements(
 
 
 def _arrays(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """The rows as ``_PG_UPSERT``'s five arrays, each of one type (psycopg dumps no list
+    """The rows as ``_PG_UPSERT``'s six arrays, each of one type (psycopg dumps no list
     of mixed types: a start given as an int among floats would fail the write)."""
     return (
         [str(row[0]) for row in rows],
@@ -109,24 +131,33 @@ def _arrays(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         [int(row[2]) for row in rows],
         [float(row[3]) for row in rows],
         [None if row[4] is None else float(row[4]) for row in rows],
+        [None if row[5] is None else str(row[5]) for row in rows],
     )
 
 
-_PG_BATCH = 5000  # rows per statement on PostgreSQL (five arrays of this length)
+_COLUMNS = "run_id, node, step, started_at, finished_at, cache"
+_PG_BATCH = 5000  # rows per statement on PostgreSQL (six arrays of this length)
 _PG_UPSERT = (
-    f"INSERT INTO {TIMES_TABLE} (run_id, node, step, started_at, finished_at)"
+    f"INSERT INTO {TIMES_TABLE} ({_COLUMNS})"
     " SELECT * FROM unnest(?::text[], ?::text[], ?::integer[],"
-    " ?::double precision[], ?::double precision[])"
+    " ?::double precision[], ?::double precision[], ?::text[])"
 )
 _UPSERT_TAIL = (
     " ON CONFLICT (run_id, node, step) DO UPDATE SET"
-    " started_at = excluded.started_at, finished_at = excluded.finished_at"
+    " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+    " cache = excluded.cache"
 )
 
 
 def setup(store: RunStore) -> None:
-    """Make the node-times table in the store's database if it is missing."""
-    store.sql.setup(_DDL, TIMES_TABLE)
+    """Make the node-times table in the store's database if it is missing, and give a
+    table made by an older version the columns added since."""
+    sql = store.sql
+    if sql.postgres:
+        sql.setup(_PG_DDL, TIMES_TABLE)
+        return
+    sql.setup(_DDL, TIMES_TABLE)
+    add_sqlite_columns(sql, TIMES_TABLE, _ADDED)
 
 
 _GUARDED = (
@@ -184,8 +215,9 @@ class _Writer:
                 batch, self.pending = self.pending, {}
                 self.asleep = True
             by_store: dict[int, tuple[RunStore, list[tuple[Any, ...]]]] = {}
-            for (sid, run_id, node, step), (store, (start, end)) in batch.items():
-                by_store.setdefault(sid, (store, []))[1].append((run_id, node, step, start, end))
+            for (sid, run_id, node, step), (store, (start, end, served)) in batch.items():
+                row = (run_id, node, step, start, end, served)
+                by_store.setdefault(sid, (store, []))[1].append(row)
             for store, rows in by_store.values():
                 if store.closed:
                     continue  # its runs ended: their last statement wrote their times
@@ -208,15 +240,21 @@ if hasattr(os, "register_at_fork"):  # a child starts its own writer on its firs
 
 
 def mark_time(
-    store: RunStore, run_id: str, node: str, step: int, times: tuple[float, float | None]
+    store: RunStore,
+    run_id: str,
+    node: str,
+    step: int,
+    times: tuple[float, float | None],
+    served: str | None = None,
 ) -> None:
-    """Hand one node's start (and end) to the writer thread as it happens (no I/O here).
+    """Hand one node's start (and end, and how its cache served it) to the writer thread
+    as it happens (no I/O here).
 
     Rows changed since the writer's last write go in one statement per database; a
     row never goes back from ended to running, nor to an earlier end (the run's own
     final write may land first).
     """
-    _WRITER.note(store, run_id, node, step, times)
+    _WRITER.note(store, run_id, node, step, (*times, served))
 
 
 def flush_marks(timeout: float = 10.0) -> bool:
@@ -226,29 +264,37 @@ def flush_marks(timeout: float = 10.0) -> bool:
 
 def load_times(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, Any]]:
     """Run id -> {(node, step): (started_at, finished_at)} for these runs."""
+    rows = load_rows(store, run_ids).items()
+    return {r: {k: (start, end) for k, (start, end, _) in found.items()} for r, found in rows}
+
+
+def load_rows(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, Any]]:
+    """Run id -> {(node, step): (started_at, finished_at, cache)} for these runs (``cache``:
+    ``cached`` or ``reused`` when the node's cache served it, else None)."""
     out: dict[str, dict[Any, Any]] = {}
     for where, params in where_in(store.sql.postgres, "run_id", sorted(set(run_ids))):
-        rows = _run(
-            store,
-            f"SELECT run_id, node, step, started_at, finished_at FROM {TIMES_TABLE} WHERE {where}",
-            params,
-        )
+        rows = _run(store, f"SELECT {_COLUMNS} FROM {TIMES_TABLE} WHERE {where}", params)
         for row in rows:
             values = list(row.values()) if isinstance(row, dict) else list(row)
-            run_id, node, step, start, end = values
+            run_id, node, step, start, end, served = values
             finished = None if end is None else float(end)
-            out.setdefault(str(run_id), {})[(str(node), int(step))] = (float(start), finished)
+            kept = None if served is None else str(served)
+            out.setdefault(str(run_id), {})[(str(node), int(step))] = (float(start), finished, kept)
     return out
 
 
 def record_times(
-    store: RunStore, run_id: str, times: Times, on_error: Callable[[Exception, str], None]
+    store: RunStore,
+    run_id: str,
+    times: Times,
+    on_error: Callable[[Exception, str], None],
+    served: Served | None = None,
 ) -> None:
-    """Write a run's node times as it ends; a failure is told to ``on_error(exc, "times")``
-    (its report then shows the steps' times)."""
+    """Write a run's node times (and ``served``) as it ends; a failure is told to
+    ``on_error(exc, "times")`` (its report then shows the steps' times)."""
     if not times:
         return
     try:
-        save_times(store, run_id, dict(times))
+        save_times(store, run_id, dict(times), served)
     except Exception as exc:  # bookkeeping: the run's ending is still recorded
         on_error(exc, "times")

@@ -9,6 +9,8 @@ Each node task's start and end go to the run's ``task_times`` rows as they happe
 (``mark_time``: the process's writer thread writes them to the runs store the
 process watches the run in), so a report of a live run shows which nodes are
 running. A failed write is made good when the run ends (its times are written again).
+A node's row also says when its cache served it (``served``: ``cached``, ``reused`` in a
+rebuild), which a report shows whatever channels the state has.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class Tracker(BaseCallbackHandler):
         # (step: the superstep's checkpoint step, as reports number them)
         self.times: dict[tuple[str, int], tuple[float, float | None]] = {}
         self._steps: dict[uuid.UUID, tuple[str, int]] = {}
+        # (node, step) -> "cached"/"reused" when the cache served its every task, else None
+        self.served: dict[tuple[str, int], str | None] = {}
         self._store: RunStore | None = None
         self._looked = not self.live  # looked up the run's store (or never will)
 
@@ -102,27 +106,35 @@ class Tracker(BaseCallbackHandler):
             self._looked = True
             self._store = run_watch.store_of(self.run_id)
         if self._store is not None:
-            mark_time(self._store, self.run_id, key[0], key[1], self.times[key])
+            served = self.served.get(key)
+            mark_time(self._store, self.run_id, key[0], key[1], self.times[key], served)
 
-    def _ended(self, run_id: uuid.UUID) -> None:
+    def _ended(self, run_id: uuid.UUID, served: str | None = None) -> None:
         key = self._steps.pop(run_id, None)
         if key is not None:
             start, end = self.times[key]
             now = _now()
             self.times[key] = (start, now if end is None else max(end, now))
+            # A node's Send tasks of one step share its row: served only if all of them were.
+            if end is None or self.served.get(key) == served:
+                self.served[key] = served
+            else:
+                self.served[key] = None
             self._write(key)
 
     def on_chain_end(self, outputs: Any, **kw: Any) -> None:
         with self._lock:
-            self._ended(kw["run_id"])
             node = self._tasks.pop(kw["run_id"], None)
+            status: NodeRunStatus = "succeeded"
+            if node is not None:
+                status = recorded_status(node, outputs)
+                if self._hits.get(node):
+                    self._hits[node] -= 1
+                    status = "reused" if self.reused else "cached"
+                self._set(node, status)
+            self._ended(kw["run_id"], status if status in ("cached", "reused") else None)
             if node is None:
                 return
-            status = recorded_status(node, outputs)
-            if self._hits.get(node):
-                self._hits[node] -= 1
-                status = "reused" if self.reused else "cached"
-            self._set(node, status)
         if status == "failed":
             self.failed.append(node)
             if self.on_failure is not None:
