@@ -332,9 +332,8 @@ def _check_channels(call: Call, exc: BaseException) -> None:
 
 def _schema_error(call: Call, exc: BaseException) -> None:
     missing = _compat.missing_channels(call.config, _RECORD_CHANNELS)
-    # The failure becomes the schema error's __cause__, which servers log. Raised
-    # inside an except block, the error would also keep the unredacted original
-    # (a pydantic ValidationError's raw input) as __context__: it is dropped.
+    # The failure becomes the schema error's __cause__ (servers log it); its __context__,
+    # the unredacted original (a pydantic ValidationError's raw input), is dropped.
     cause = redact_exception(exc)  # named in the message too: checkpoints keep only the text
     error = StateSchemaError(call.node(), missing, egress_error(cause, max_length=200))
     try:
