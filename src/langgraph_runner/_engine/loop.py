@@ -104,12 +104,17 @@ def _aborted(spec: NodeSpec, call: Call, exc: NodeAbortedError) -> None:
     )
 
 
-def _span_failed(spans: NodeSpans, spec: NodeSpec, exc: BaseException, step: Any) -> None:
-    """Tell the call's spans how an attempt failed and what was decided."""
-    retried = isinstance(step, Retry)
-    ending = exc if retried or not isinstance(step, BaseException) else step
-    code, category = code_and_category(ending, spec.retry)
-    spans.failed(ending, code._value_, category._value_, step.delay if retried else None)
+def _span_failed(
+    spans: NodeSpans, spec: NodeSpec, exc: BaseException, step: Retry | BaseException
+) -> None:
+    """Tell the call's spans how an attempt failed and what was decided (``step``: a
+    ``Retry``, or the exception that ends the call)."""
+    if isinstance(step, Retry):
+        code, category = code_and_category(exc, spec.retry)
+        spans.failed(exc, code._value_, category._value_, step.delay)
+    else:
+        code, category = code_and_category(step, spec.retry)
+        spans.failed(step, code._value_, category._value_, None)
 
 
 # ---------------------------------------------------------------------- the drivers

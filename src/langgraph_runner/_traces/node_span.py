@@ -46,6 +46,7 @@ from langgraph_runner._traces.spans import (
     api,
     clean,
     deactivate,
+    error_type,
     get_tracer,
     record_exception,
     set_attributes,
@@ -200,7 +201,7 @@ class NodeSpans:
         wait before the next attempt, None when this failure ends the call."""
         span = self._attempt if self._attempt is not None else self._span
         fields: dict[str, Any] = {
-            "error.type": _error_type(exc),
+            "error.type": error_type(exc),
             "langgraph_runner.error.code": code,
             "langgraph_runner.error.category": category,
             _ATTEMPT_OUTCOME: "failed" if delay is None else "retry",
@@ -241,7 +242,7 @@ class NodeSpans:
         if outcome != "interrupted":
             for span in (self._attempt, self._span):
                 if span is not None:
-                    set_attributes(span, {"error.type": _error_type(exc)})
+                    set_attributes(span, {"error.type": error_type(exc)})
                     record_exception(span, exc)
         if self._attempt is not None:
             self._attempt.set_attribute(_ATTEMPT_OUTCOME, outcome)
@@ -310,9 +311,3 @@ def current_event(name: str, attributes: Mapping[str, Any] | None = None) -> Non
     span = trace.get_current_span()
     if span.is_recording():
         add_event(span, name, attributes)
-
-
-def _error_type(exc: BaseException) -> str:
-    kind = type(exc)
-    module = kind.__module__
-    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"

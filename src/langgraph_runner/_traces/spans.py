@@ -37,6 +37,7 @@ __all__ = [
     "enabled",
     "clean",
     "end_span",
+    "error_type",
     "get_tracer",
     "record_exception",
     "set_attributes",
@@ -110,11 +111,6 @@ def get_tracer() -> Any:
     return _TRACER[1]
 
 
-def clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """``attributes`` as a span takes them: text redacted and capped, None values left out."""
-    return _clean(attributes)
-
-
 def enabled() -> bool:
     """Whether spans are made: OpenTelemetry imported and an SDK tracer provider set."""
     return sys.modules.get(_API) is not None and tracer_provider() is not None
@@ -135,9 +131,8 @@ def current_trace_id() -> str | None:
     return f"{context.trace_id:032x}"
 
 
-def start_span(name: str, attributes: Mapping[str, Any] | None = None, parent: Any = None) -> Any:
-    """Start a span named ``name``, a child of ``parent`` (a span), else of the current span
-    (None when not ``enabled()``).
+def start_span(name: str, attributes: Mapping[str, Any] | None = None) -> Any:
+    """Start a span named ``name``, a child of the current span (None when not ``enabled()``).
 
     The span is not made current: ``activate`` does that. Attribute values are
     redacted as in ``set_attributes``.
@@ -145,10 +140,7 @@ def start_span(name: str, attributes: Mapping[str, Any] | None = None, parent: A
     tracer = get_tracer()
     if tracer is None:
         return None
-    context = None if parent is None else sys.modules[_API].set_span_in_context(parent)
-    return tracer.start_span(
-        name, context=context, attributes=_clean(attributes) if attributes else None
-    )
+    return tracer.start_span(name, attributes=clean(attributes) if attributes else None)
 
 
 def activate(span: Any) -> Any:
@@ -165,12 +157,12 @@ def deactivate(token: Any) -> None:
 
 def set_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
     """Set attributes on ``span``; text values are redacted and capped, None values left out."""
-    span.set_attributes(_clean(attributes))
+    span.set_attributes(clean(attributes))
 
 
 def add_event(span: Any, name: str, attributes: Mapping[str, Any] | None = None) -> None:
     """Add an event to ``span``, its attribute values redacted like ``set_attributes``."""
-    span.add_event(name, _clean(attributes) if attributes else None)
+    span.add_event(name, clean(attributes) if attributes else None)
 
 
 def set_error(span: Any, description: object) -> None:
@@ -189,12 +181,7 @@ def record_exception(span: Any, exc: BaseException, *, error: bool = True) -> No
             ``"<Type>: <redacted message>"``).
     """
     message = egress_text(_message(exc))
-    kind = type(exc)
-    module = kind.__module__
-    name = (
-        kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
-    )
-    attributes = {"exception.type": name, "exception.message": message}
+    attributes = {"exception.type": error_type(exc), "exception.message": message}
     stack = sanitize_stack(exc, message=message)
     if stack:
         attributes["exception.stacktrace"] = stack
@@ -202,6 +189,16 @@ def record_exception(span: Any, exc: BaseException, *, error: bool = True) -> No
     if error:
         trace = sys.modules[_API]
         span.set_status(trace.Status(trace.StatusCode.ERROR, egress_error(exc, max_length=200)))
+
+
+def error_type(exc: BaseException) -> str:
+    """``exc``'s class as OpenTelemetry's ``error.type`` and ``exception.type`` name it:
+    ``module.QualName``, the bare name for builtins and ``__main__``."""
+    kind = type(exc)
+    module = kind.__module__
+    if module in ("builtins", "__main__"):
+        return kind.__qualname__
+    return f"{module}.{kind.__qualname__}"
 
 
 def end_span(span: Any) -> None:
@@ -216,7 +213,8 @@ def _message(exc: BaseException) -> str:
         return f"<unprintable {type(exc).__name__}>"
 
 
-def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
+def clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """``attributes`` as a span takes them: text redacted and capped, None values left out."""
     clean: dict[str, Any] = {}
     for key, value in attributes.items():
         if value is None:
