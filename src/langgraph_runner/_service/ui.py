@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
 from langgraph_runner._reports.render import STATUS_COLOURS
+from langgraph_runner._service.guards import check_url
 
 __all__ = ["check_trace_link", "ui_router"]
 
@@ -102,18 +103,18 @@ def check_trace_link(trace_link: object) -> str:
     """
     if trace_link is None:
         return ""
+    wanted = "create_app: trace_link must be an http(s) address with {trace_id} in it"
     if (
         not isinstance(trace_link, str)
-        or not trace_link.startswith(("http://", "https://"))
         or "{trace_id}" not in trace_link
         or len(trace_link) > 2000
         or not trace_link.isprintable()
-        or any(c.isspace() for c in trace_link)
     ):
-        raise ValueError(
-            "create_app: trace_link must be an http(s) address with {trace_id} in it, "
-            f"got {str(trace_link)[:80]!r}"
-        )
+        raise ValueError(f"{wanted}, got {str(trace_link)[:80]!r}")
+    try:  # the rule a webhook URL follows, with a trace id in its place
+        check_url(trace_link.replace("{trace_id}", "0" * 32), "trace_link")
+    except ValueError as exc:
+        raise ValueError(f"{wanted} ({exc}), got {trace_link[:80]!r}") from None
     return trace_link
 
 
