@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -35,13 +36,6 @@ DROPPED_ENV = (
     "LANGGRAPH_CLOUD_LICENSE_KEY",
     "LANGSMITH_CONTROL_PLANE_API_KEY",
 )
-
-
-def free_port() -> int:
-    """A local TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def log_tail(log_path: Path, limit: int = 6000) -> str:

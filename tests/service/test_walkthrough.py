@@ -14,12 +14,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.services import fail_or_skip, free_port
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -47,16 +48,7 @@ def _blocks(heading: str = SECTION) -> tuple[str, str]:
 def _tools() -> None:
     missing = [tool for tool in ("curl", "jq") if shutil.which(tool) is None]
     if missing:
-        message = f"the walk-through needs {' and '.join(missing)}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}; CI=true needs it", pytrace=False)
-        pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        fail_or_skip(f"the walk-through needs {' and '.join(missing)}")
 
 
 def test_the_page_shows_every_route() -> None:
@@ -89,7 +81,7 @@ def test_the_page_shows_every_route() -> None:
 def test_the_curl_walk_through_prints_what_the_page_shows(tmp_path: Path) -> None:
     _tools()
     script, expected = _blocks()
-    port = _free_port()
+    port = free_port()
     script = (
         script.replace("examples/service.py", str(EXAMPLE))
         .replace("examples/webhook_receiver.py", str(RECEIVER))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from langgraph_runner._traces import spans
 from langgraph_runner.runs import run
 from langgraph_runner.testing import no_wait
 from tests.service.queue_worker import NODES, chain, keys
+from tests.services import fail_or_skip, free_port
 from tests.traces.conftest import UniqueIds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,33 +51,19 @@ WORKER_APP = ROOT / "tests" / "service" / "queue_worker.py"
 SECRET = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
 
 
-def _fail_or_skip(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Phoenix server on a free port with its own SQLite working directory."""
     binary = Path(os.environ.get("PHOENIX_BIN", ROOT / ".venvs" / "phoenix" / "bin" / "phoenix"))
     if not binary.exists():
-        _fail_or_skip(
-            f"no Phoenix at {binary.relative_to(ROOT)} (bash scripts/test.sh installs it)"
-        )
-    port = _free_port()
+        fail_or_skip(f"no Phoenix at {binary.relative_to(ROOT)} (bash scripts/test.sh installs it)")
+    port = free_port()
     env = {
         **os.environ,
         "PHOENIX_WORKING_DIR": str(tmp_path_factory.mktemp("phoenix")),
         "PHOENIX_HOST": "127.0.0.1",
         "PHOENIX_PORT": str(port),
-        "PHOENIX_GRPC_PORT": str(_free_port()),
+        "PHOENIX_GRPC_PORT": str(free_port()),
     }
     log = tmp_path_factory.mktemp("phoenix-log") / "phoenix.log"
     with log.open("wb") as sink:
@@ -94,16 +80,21 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                _fail_or_skip(f"Phoenix did not start: {log.read_text(errors='replace')[-800:]}")
+                fail_or_skip(f"Phoenix did not start: {log.read_text(errors='replace')[-800:]}")
             time.sleep(0.25)
         yield base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, 30 s to exit, then SIGKILL."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _spans_of(base: str, project: str, trace_id: str, at_least: int) -> list[dict[str, Any]]:
@@ -217,12 +208,7 @@ def test_a_service_run_executed_by_a_worker_process_is_in_the_callers_trace(
                     assert time.monotonic() < deadline, "the worker did not finish the run"
                     time.sleep(0.1)
             finally:
-                worker.send_signal(signal.SIGTERM)
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+                _stop(worker)
     assert run_["status"] == "completed" and run_["trace_id"] == caller_trace
     got = _spans_of(phoenix, project, caller_trace, at_least=1 + len(NODES))
     by_id = {s["context"]["span_id"]: s for s in got}
