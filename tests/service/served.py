@@ -42,3 +42,24 @@ def served(
                 left = RunQueue(saver, queue=uid)  # the app's own may be closed by now
                 left.purge()
                 left.close()
+
+
+def drop_queue(saver: Any, queue: str) -> None:
+    """Delete a test's run queue: its rows, the runs they made and those runs' threads."""
+    from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
+    from langgraph_runner._runs.store_registry import open_run_store
+    from langgraph_runner._service.queue import QUEUE_TABLE
+
+    store = open_run_store(saver)
+    assert store is not None
+    try:
+        _, rows = store.sql.run(
+            f"SELECT run_id, thread_id FROM {QUEUE_TABLE} WHERE queue = ?", (queue,)
+        )
+        for r in rows:
+            run_id, thread = (r["run_id"], r["thread_id"]) if isinstance(r, dict) else r
+            store.sql.run(f"DELETE FROM {RUNS_TABLE} WHERE run_id = ?", (run_id,))
+            saver.delete_thread(thread)
+        store.sql.run(f"DELETE FROM {QUEUE_TABLE} WHERE queue = ?", (queue,))
+    finally:
+        store.close()

@@ -29,7 +29,6 @@ from fastapi.testclient import TestClient
 
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.checkpoint import open_checkpointer
-from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import shown_thread_id
 from langgraph_runner._service import queue as queue_mod
@@ -39,6 +38,7 @@ from langgraph_runner._service.workers import Workers
 from langgraph_runner.service import create_app
 from tests import services
 from tests.service.queue_worker import NODES, chain, keys
+from tests.service.served import drop_queue
 
 A = {"X-API-Key": "key-a"}
 B = {"X-API-Key": "key-b"}
@@ -95,28 +95,12 @@ class Backend:
         return collections.Counter(str(r["status"] if isinstance(r, dict) else r[0]) for r in rows)
 
     def cleanup(self) -> None:
-        store = open_run_store(self.saver)
-        assert store is not None
-        try:
-            _, rows = store.sql.run(
-                f"SELECT run_id, thread_id FROM {QUEUE_TABLE} WHERE queue = ?", (self.queue,)
-            )
-            for r in rows:
-                run_id, thread = (r["run_id"], r["thread_id"]) if isinstance(r, dict) else r
-                store.sql.run(f"DELETE FROM {RUNS_TABLE} WHERE run_id = ?", (run_id,))
-                self.saver.delete_thread(thread)
-            store.sql.run(f"DELETE FROM {QUEUE_TABLE} WHERE queue = ?", (self.queue,))
-        finally:
-            store.close()
+        drop_queue(self.saver, self.queue)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    url = (
-        f"sqlite:///{tmp_path / 'runs.db'}"
-        if request.param == "sqlite"
-        else services.postgres_url()
-    )
+    url = services.database_url(request.param, tmp_path)
     b = Backend(url, tmp_path)
     with open_checkpointer(url) as saver:
         b.saver = saver  # type: ignore[attr-defined]

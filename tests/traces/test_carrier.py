@@ -22,15 +22,14 @@ from opentelemetry import trace
 
 from langgraph_runner import create_node, get_node_context
 from langgraph_runner._runs.checkpoint import open_checkpointer
-from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
-from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._service import queue as queue_mod
-from langgraph_runner._service.queue import QUEUE_TABLE, RunQueue
+from langgraph_runner._service.queue import RunQueue
 from langgraph_runner._service.routes import TRIGGER_SPAN
 from langgraph_runner._traces import carrier, spans
 from langgraph_runner._traces.run_span import RUN_SPAN
 from langgraph_runner.service import create_app
 from tests import services
+from tests.service.served import drop_queue
 from tests.traces.conftest import Tracing, hex_trace
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -150,28 +149,12 @@ class Backend:
         )
 
     def cleanup(self) -> None:
-        store = open_run_store(self.saver)
-        assert store is not None
-        try:
-            _, rows = store.sql.run(
-                f"SELECT run_id, thread_id FROM {QUEUE_TABLE} WHERE queue = ?", (self.queue,)
-            )
-            for r in rows:
-                run_id, thread = (r["run_id"], r["thread_id"]) if isinstance(r, dict) else r
-                store.sql.run(f"DELETE FROM {RUNS_TABLE} WHERE run_id = ?", (run_id,))
-                self.saver.delete_thread(thread)
-            store.sql.run(f"DELETE FROM {QUEUE_TABLE} WHERE queue = ?", (self.queue,))
-        finally:
-            store.close()
+        drop_queue(self.saver, self.queue)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    url = (
-        f"sqlite:///{tmp_path / 'runs.db'}"
-        if request.param == "sqlite"
-        else services.postgres_url()
-    )
+    url = services.database_url(request.param, tmp_path)
     with open_checkpointer(url) as saver:
         b = Backend(saver)
         try:
