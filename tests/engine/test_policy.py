@@ -11,7 +11,8 @@ from langgraph.types import RetryPolicy
 from typing_extensions import TypedDict
 
 from langgraph_runner import GraphState, RetryConfig, create_node
-from langgraph_runner._engine.records import redact_exception
+from langgraph_runner._engine.records import code_and_category, redact_exception
+from langgraph_runner._records.classify import PER_CLASS_MAX, classify_failure
 from langgraph_runner._records.logs import EventLogger
 from langgraph_runner._traces import spans
 from langgraph_runner.testing import no_wait
@@ -157,6 +158,12 @@ async def test_a_failure_with_one_retry_stays_in_few_of_our_modules_and_function
     """A warm failing call with one retry (default log line, loop guard) runs <= 30 of our
     functions in <= 10 of our modules (9 in raise mode)."""
     graph = _one_retry_graph(mode, is_async)
+    # Whatever ran before in this process: classes made on the fly may have filled every
+    # per-class answer. The warm path must be warm again after them.
+    for i in range(PER_CLASS_MAX + 1):
+        made = type(f"Made{i}", (ConnectionError,), {})
+        classify_failure(made("down"))
+        code_and_category(made("down"), None)
 
     async def run() -> None:
         try:

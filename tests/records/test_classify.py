@@ -645,15 +645,15 @@ def test_classified_by_class_only_for_instances_that_carry_nothing() -> None:
     assert not classified_by_class(noted)
 
 
-def test_keep_returns_the_value_and_keeps_it_until_full() -> None:
-    """Below the bound an answer is kept; at the bound it is returned and not kept."""
+def test_keep_returns_the_value_and_starts_afresh_when_full() -> None:
+    """Below the bound an answer is kept; at the bound the old ones go and the new one stays."""
     answers: dict[int, str] = {}
     assert keep(answers, 1, "one") == "one"
     assert answers == {1: "one"}
     answers.update((i, str(i)) for i in range(2, PER_CLASS_MAX + 1))
     assert len(answers) == PER_CLASS_MAX
     assert keep(answers, -1, "past the bound") == "past the bound"
-    assert -1 not in answers and len(answers) == PER_CLASS_MAX
+    assert answers == {-1: "past the bound"}
 
 
 def test_classes_made_on_the_fly_do_not_grow_the_classifier() -> None:
@@ -668,3 +668,6 @@ def test_classes_made_on_the_fly_do_not_grow_the_classifier() -> None:
     assert len(classify._FACTS) <= PER_CLASS_MAX
     assert len(classify._TRAITS) <= PER_CLASS_MAX
     assert len(records._CODES) <= PER_CLASS_MAX
+    # A class seen after the flood is kept again: the common classes do not go cold.
+    classify.classify_failure(ConnectionError("down"))
+    assert ConnectionError in classify._FACTS

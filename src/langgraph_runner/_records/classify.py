@@ -355,8 +355,6 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 
 PER_CLASS_MAX = 1024
-
-
 """Answers one question keeps at most."""
 
 
@@ -367,7 +365,12 @@ V = TypeVar("V")
 
 
 def keep(answers: dict[K, V], key: K, value: V) -> V:
-    """``value``, kept in ``answers`` under ``key`` unless they are full."""
-    if len(answers) < PER_CLASS_MAX:
-        answers[key] = value
+    """``value``, kept in ``answers`` under ``key``; full answers are first forgotten.
+
+    Forgetting them all (not refusing the new one) keeps the classes a process fails
+    with most warm after a burst of classes made on the fly has filled the answers.
+    """
+    if len(answers) >= PER_CLASS_MAX:
+        answers.clear()
+    answers[key] = value
     return value
