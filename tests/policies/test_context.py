@@ -16,10 +16,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy, Send
 
 from langgraph_runner import GraphState, create_node, get_node_context
-from langgraph_runner._policies.context import (
-    NodeContext,
+from langgraph_runner._policies.context import NodeContext, idempotency_key_for
+from langgraph_runner._policies.run_scope import (
     forget_oldest,
-    idempotency_key_for,
     ids_from_config,
     new_trace_id,
     run_ids,

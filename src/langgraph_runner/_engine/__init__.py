@@ -26,7 +26,6 @@ Modules::
     streamed         the ids of tokens a failed attempt streamed (the discarded_message event)
     spec             NodeSpec: every option validated once, frozen (build_spec)
     node_options     NodeOptions: create_node's keyword options, written once (a TypedDict)
-    loop_guard       the loop guard: consecutive failures per run (max_consecutive_failures)
     faults           the testing kit's fault plan, asked before each attempt while a sweep runs
 
 Below the engine sit the concept subpackages it uses (``_policies``, ``_limits``,

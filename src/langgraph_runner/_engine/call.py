@@ -20,7 +20,6 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config
 from langgraph.errors import GraphDrained
 
-from langgraph_runner._engine.loop_guard import Key, streak_key
 from langgraph_runner._engine.spec import NodeSpec, fn_name
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._internal.compat import CONF, CONFIG_KEY_RUNTIME
@@ -28,10 +27,9 @@ from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY, AbortController, 
 from langgraph_runner._policies.context import (
     RUN_DEADLINE_KEY,
     NodeContext,
-    RunScope,
     idempotency_key_for,
-    run_ids,
 )
+from langgraph_runner._policies.run_scope import Key, RunScope, run_ids, streak_key
 from langgraph_runner._policies.timeouts import aborted_error
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.exceptions import NodeTimeoutError
@@ -171,7 +169,7 @@ class Call:
         ``scope`` is the run's ``RunScope`` when its trace id was generated here.
 
         What a record, a log line and the loop guard need, without building the
-        whole ``NodeContext`` (see ``context.run_ids``).
+        whole ``NodeContext`` (see ``run_scope.run_ids``).
         """
         ids = self._ids
         if ids is None:

@@ -28,7 +28,6 @@ from langgraph.types import Command
 
 from langgraph_runner._engine.call import Call, emit, kwargs_for
 from langgraph_runner._engine.hooks import acall_hook, call_hook, run_coroutine_blocking
-from langgraph_runner._engine.loop_guard import streak_key
 from langgraph_runner._engine.records import (
     Failure,
     add_note,
@@ -44,6 +43,7 @@ from langgraph_runner._engine.records import (
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import NodeContext, reset_context, set_context
+from langgraph_runner._policies.run_scope import streak_key
 from langgraph_runner._policies.timeouts import arun_sync_attempt
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.egress import egress_error

@@ -17,11 +17,6 @@ from langgraph.types import TimeoutPolicy
 from typing_extensions import Unpack
 
 from langgraph_runner._cache.node_cache import NodeCache, code_fingerprint
-from langgraph_runner._engine.loop_guard import (
-    DEFAULT_MAX_CONSECUTIVE_FAILURES,
-    FailureStreaks,
-    check_max_failures,
-)
 from langgraph_runner._engine.node_options import OPTION_NAMES, BreakerOption, Fallback, NodeOptions
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._internal.checks import check_text
@@ -34,6 +29,11 @@ from langgraph_runner._policies.circuit import (
 )
 from langgraph_runner._policies.context import NodeContext
 from langgraph_runner._policies.retry import RetryAttempt, RetryConfig
+from langgraph_runner._policies.run_scope import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    FailureStreaks,
+    check_max_failures,
+)
 from langgraph_runner._records.logs import EventLogger, get_event_logger
 from langgraph_runner._records.record import NodeError
 

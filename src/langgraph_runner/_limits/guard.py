@@ -42,9 +42,9 @@ from langgraph_runner._policies.context import (
     BUDGET_VIEW,
     CURRENT,
     NodeContext,
-    RunScope,
     get_node_context,
 )
+from langgraph_runner._policies.run_scope import RunScope
 from langgraph_runner._records.logs import EventLogger, get_event_logger
 from langgraph_runner._traces.node_span import current_event
 

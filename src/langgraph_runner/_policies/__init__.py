@@ -12,4 +12,5 @@ Modules::
     abort            AbortController and AbortSignal: tell running node code to stop
     progress         heartbeats, idle limits, muting an abandoned attempt
     context          NodeContext and get_node_context(); the run-scoped config keys
+    run_scope        a run's ids and generated trace id, its RunScope, the loop guard
 """

@@ -28,8 +28,8 @@ from langgraph_runner._policies.context import (
     RUN_DEADLINE_KEY,
     RUN_TRACKER_KEY,
     TENANT_KEY,
-    ids_from_config,
 )
+from langgraph_runner._policies.run_scope import ids_from_config
 from langgraph_runner._records.exceptions import StepFailedError
 from langgraph_runner._records.logs import SupportsEvents, get_event_logger
 from langgraph_runner._records.record import record_cause

@@ -1,4 +1,4 @@
-"""guard.py: consecutive failures per run; any success resets; the limit-th raises."""
+"""run_scope's loop guard: failures in a row per run; any success resets; the limit-th raises."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from langgraph_runner import ErrorCategory, ErrorCode, FailureLoopError, NodeError
-from langgraph_runner._engine.loop_guard import FailureStreaks, check_max_failures, streak_key
 from langgraph_runner._internal.compat import CONFIG_KEY_READ
-from langgraph_runner._policies.context import RunScope
+from langgraph_runner._policies.run_scope import (
+    FailureStreaks,
+    RunScope,
+    check_max_failures,
+    streak_key,
+)
 
 
 def _record(node: str = "tools", trace_id: str = "") -> NodeError:

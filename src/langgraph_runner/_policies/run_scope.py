@@ -1,5 +1,15 @@
-"""The loop guard: a node that keeps failing in one run stops the run.
+"""One graph run as this process sees it: its ids, its scope, its loop guard.
 
+* ``run_ids`` / ``ids_from_config``: the trace, thread and run ids of the run a
+  config belongs to; a trace id is generated once per run (``new_trace_id``) when
+  the caller names none.
+* ``RunScope``: a run whose trace id was generated here, and what is kept for it
+  while it runs (``run_scope``; the last 4096 runs).
+* The loop guard (``FailureStreaks``): a node that keeps failing in one run
+  stops the run.
+
+The loop guard
+--------------
 A recorded failure lets the graph carry on, which is what makes an agent loop
 (model -> tools -> model -> ...) spin to the recursion limit when the tools node
 fails every time. ``max_consecutive_failures`` caps that: the N-th terminal
@@ -30,16 +40,18 @@ How a node counts, per ``(run, checkpoint namespace, node)``:
 
 from __future__ import annotations
 
+import collections
+import itertools
+import os
+import sys
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import EmptyChannelError
 
 from langgraph_runner._internal.compat import CONF, CONFIG_KEY_CHECKPOINT_NS, CONFIG_KEY_READ
-from langgraph_runner._policies.context import RunScope, forget_oldest
 from langgraph_runner._records.exceptions import FailureLoopError
 from langgraph_runner._records.record import NodeError
 
@@ -47,15 +59,189 @@ __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_FAILURES",
     "FailureStreaks",
     "Key",
+    "RunScope",
     "check_max_failures",
+    "forget_oldest",
+    "ids_from_config",
+    "new_trace_id",
+    "run_ids",
+    "run_scope",
     "streak_key",
+    "trace_id_for_run",
 ]
+
+_EMPTY: Mapping[str, Any] = {}
+# Whether OpenTelemetry is in use: one dict lookup, so a run without it pays nothing more.
+_MODULES = sys.modules
+_OTEL = "opentelemetry.trace"
+
+
+# Generated trace ids: a random per-process prefix and a counter, unique without the
+# cost of uuid4 on every node call.
+# The prefix fills the top 64 bits of a 128-bit number, the counter the rest.
+_PREFIX = int.from_bytes(os.urandom(8), "big") << 64
+_COUNTER = itertools.count(1)
+
+
+def new_trace_id() -> str:
+    """A fresh trace id (32 hex chars), unique across processes."""
+    return (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex()
+
+
+def _reseed_after_fork() -> None:
+    global _PREFIX
+    _PREFIX = int.from_bytes(os.urandom(8), "big") << 64
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed_after_fork)
+
+
+# One generated trace id per graph run. LangGraph gives every invocation (and the
+# subgraphs it calls) one ``RunControl`` object, but a node cannot see the root run's
+# id when the caller gave none; the control object is the run's identity instead.
+# RunControl has __slots__ and no __weakref__, so the registry holds the objects
+# themselves (a strong reference also keeps their id() from being reused) and is
+# bounded: the oldest runs are forgotten first, 4096 at a time once it holds twice as
+# many (one pass over old entries now and then, instead of one on every new run).
+_RUNS_MAX = 4096
+_RUNS: collections.OrderedDict[int, RunScope] = collections.OrderedDict()
+_RUNS_LOCK = threading.Lock()
+
+
+class RunScope(NamedTuple):
+    """A graph run this process generated the trace id of, and what is kept for it.
+
+    Attributes:
+        anchor: LangGraph's ``RunControl`` of the run (its identity).
+        trace_id: The run's generated trace id.
+        data: Bookkeeping kept for the run and forgotten with it (the loop guard's
+            counts of failures in a row).
+    """
+
+    anchor: object
+    trace_id: str
+    data: dict[Any, Any]
+
+
+_new_scope = tuple.__new__  # RunScope(...) without NamedTuple's Python-level __new__
+
+
+def run_scope(anchor: object) -> RunScope:
+    """The ``RunScope`` of the run whose identity object is ``anchor``.
+
+    The same object always gets the same scope, and so the same trace id (while
+    it is among the last 4096 runs).
+    """
+    key = id(anchor)
+    with _RUNS_LOCK:
+        found = _RUNS.get(key)
+        if found is not None and found.anchor is anchor:
+            _RUNS.move_to_end(key)
+            return found
+        trace = (_PREFIX | next(_COUNTER)).to_bytes(16, "big").hex()  # new_trace_id(), inlined
+        scope = _RUNS[key] = _new_scope(RunScope, (anchor, trace, {}))
+        if len(_RUNS) >= 2 * _RUNS_MAX:
+            forget_oldest(_RUNS, _RUNS_MAX)
+        return scope
+
+
+def trace_id_for_run(anchor: object) -> str:
+    """The trace id generated for the run whose identity object is ``anchor``.
+
+    The same object always gets the same id (while it is among the last 4096 runs).
+    """
+    return run_scope(anchor).trace_id
+
+
+def forget_oldest(entries: collections.OrderedDict[Any, Any], keep: int) -> None:
+    """Drop the oldest entries of ``entries`` until ``keep`` are left."""
+    pop = entries.popitem
+    for _ in range(len(entries) - keep):
+        pop(last=False)
+
+
+def ids_from_config(
+    config: Mapping[str, Any] | None,
+    *,
+    run_id: str | None = None,
+    run_anchor: object = None,
+) -> tuple[str, str, str | None, str | None]:
+    """Derive ``(trace_id, graph_execution_id, thread_id, run_id)`` from a RunnableConfig.
+
+    trace_id: ``configurable["trace_id"]``, else ``metadata["trace_id"]``, else the
+    trace id of the current OpenTelemetry span (when one is current), else the
+    run id, else the id generated once for ``run_anchor`` (LangGraph's per-run
+    ``RunControl``), else a fresh id. graph_execution_id: the thread id, else the
+    run id, else the trace id. ``run_id`` is the fallback run id when the config
+    carries none (inside a graph LangGraph keeps it in ``runtime.execution_info``).
+    """
+    trace_id, exec_id, thread_id, run, _scope = run_ids(
+        config, run_id=run_id, run_anchor=run_anchor
+    )
+    return trace_id, exec_id, thread_id, run
+
+
+def run_ids(
+    config: Mapping[str, Any] | None,
+    *,
+    run_id: str | None = None,
+    run_anchor: object = None,
+) -> tuple[str, str, str | None, str | None, RunScope | None]:
+    """``ids_from_config``'s four ids, and the run's ``RunScope`` when its id was generated.
+
+    A run is named when its trace id came from the caller (a trace or run id in
+    the config, or the current span's trace) or from ``run_id``: another process
+    may then be running (resuming) the same run, and the scope is None. Otherwise
+    the trace id was generated here, once per ``run_anchor``, and the scope is that
+    run's (None without an anchor: a fresh id for a call outside any graph run).
+    """
+    scope = None
+    if not config:
+        # The current span's trace (read here, not through _traces: one module fewer on
+        # every failure's path).
+        if (
+            _OTEL in _MODULES
+            and (span := _MODULES[_OTEL].get_current_span().get_span_context()).is_valid
+        ):
+            span_trace = f"{span.trace_id:032x}"
+            return span_trace, run_id or span_trace, None, run_id, None
+        if run_id:
+            return run_id, run_id, None, run_id, None
+        if run_anchor is not None:
+            scope = run_scope(run_anchor)
+            return scope.trace_id, scope.trace_id, None, None, scope
+        trace = new_trace_id()
+        return trace, trace, None, None, None
+    configurable: Mapping[str, Any] = config.get("configurable") or _EMPTY
+    metadata: Mapping[str, Any] = config.get("metadata") or _EMPTY
+    raw_run = config.get("run_id") or metadata.get("run_id")
+    if raw_run is not None:
+        run_id = str(raw_run)
+    raw_thread = configurable.get("thread_id") or metadata.get("thread_id")
+    thread_id = None if raw_thread is None else str(raw_thread)
+    raw_trace = configurable.get("trace_id") or metadata.get("trace_id")
+    if raw_trace:
+        trace_id = str(raw_trace)
+    elif (
+        _OTEL in _MODULES
+        and (span := _MODULES[_OTEL].get_current_span().get_span_context()).is_valid
+    ):
+        trace_id = f"{span.trace_id:032x}"
+    elif run_id:
+        trace_id = run_id
+    elif run_anchor is not None:
+        scope = run_scope(run_anchor)
+        trace_id = scope.trace_id
+    else:
+        trace_id = new_trace_id()
+    return trace_id, thread_id or run_id or trace_id, thread_id, run_id, scope
+
 
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
 _MAX_KEYS = 4096  # runs remembered per node: the oldest are forgotten, 4096 at a time
 
 Key = tuple[str, str, str]
-_EMPTY: Mapping[str, Any] = {}
 
 
 def check_max_failures(value: object) -> int | None:
@@ -143,7 +329,7 @@ class FailureStreaks:
         self.limit = limit
         self.seq = 0
         self.counting = False
-        self.counts: OrderedDict[Key, tuple[int, int]] = OrderedDict()
+        self.counts: collections.OrderedDict[Key, tuple[int, int]] = collections.OrderedDict()
         """A named run's key -> (failures in a row, ``seq`` of the last one)."""
         self._lock = threading.Lock()
 
