@@ -27,8 +27,8 @@ from langgraph_runner import (
     get_node_context,
     route_on_blocked,
 )
-from langgraph_runner._engine.finish import failure_update
-from langgraph_runner._engine.records import recovered_update
+from langgraph_runner._engine.finish import recovered_update
+from langgraph_runner._engine.records import failure_update
 from langgraph_runner._engine.spec import check_fallback
 from langgraph_runner.metrics import NodeMetricsCollector
 from langgraph_runner.testing import fail_times

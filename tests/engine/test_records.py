@@ -28,11 +28,10 @@ from langgraph_runner import (
     RetryConfig,
     create_node,
 )
+from langgraph_runner._engine.finish import Failure
 from langgraph_runner._engine.records import (
-    Failure,
     add_note,
     code_and_category,
-    error_code,
     iso_utc,
     redact_exception,
 )
@@ -417,7 +416,7 @@ def test_a_failures_state_is_its_records_validated_json(
     assert record.to_state() == state
     assert NodeError.model_validate(state) == record
     assert json.loads(json.dumps(state)) == state
-    assert record.code is error_code(exc, retry)
+    assert record.code is code_and_category(exc, retry)[0]
     assert (record.node, record.attempts, record.duration_ms) == ("n", 2, 12.5)
     assert (record.trace_id, record.graph_execution_id) == ("trace", "thread")
     assert SECRET not in json.dumps(state) and TOKEN not in json.dumps(state)

@@ -13,15 +13,15 @@ Modules::
     runnables        a Runnable node (ToolNode, a chain, a subgraph): invoke/ainvoke shells
     adapters         _SyncNode/_AsyncNode: Runnable shells that look like fn
     cached           make_entries: the loops, with the cache's lookup and store around them
-    loop             one call, top-down: attempts, retries, waits, success, failure, spans
-    finish           terminal failure: record, fallback, on_failure, update or re-raise
+    loop             one call, top-down: attempts, retries, waits, success, its end, spans
+    finish           a failure with a fallback, on_failure or callbacks: Failure, outcome
     attempt          one attempt: plain | breaker-only | guarded; how it counts for the breaker
     policy           after a failure: Retry or the ending exception (Retrier + no_wait switch)
     waits            retry waits (abort ends them, drain polled)
     nowait           the process-wide switch of testing.no_wait()
     hooks            user hooks that can never break a node (sync or async, own limit)
     call             Call: one call's clocks, signals, context, metrics sink; emit(); injection
-    records          pure: a sanitized NodeError from an exception; a failure's update
+    records          a failure's sanitized record, node.failed line, update or exception
     gate             an attempt's config gated by its Progress: heartbeats, idle limit, muting
     streamed         the ids of tokens a failed attempt streamed (the discarded_message event)
     spec             NodeSpec: every option validated once, frozen (build_spec)

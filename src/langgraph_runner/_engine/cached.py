@@ -15,7 +15,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_runner._engine.call import Call, emit
-from langgraph_runner._engine.loop import AsyncEntry, SyncEntry, make_loops, marked
+from langgraph_runner._engine.loop import AsyncEntry, SyncEntry, make_loops
+from langgraph_runner._engine.records import marked
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._policies.context import RUN_TRACKER_KEY
 from langgraph_runner._traces.spans import NEXT_LOOK

@@ -34,8 +34,9 @@ from langgraph_runner._policies.timeouts import aborted_error
 from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.exceptions import NodeTimeoutError
 from langgraph_runner._records.logs import EventLogger
+from langgraph_runner._records.record import ErrorCategory, ErrorCode
 from langgraph_runner._traces.node_span import NodeSpans, open_node_spans
-from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY
+from langgraph_runner.metrics._collector import METRICS_COLLECTOR_KEY, NodeMetricsCollector
 
 __all__ = [
     "Call",
@@ -380,6 +381,28 @@ class Call:
             getattr(collector, method)(self.node(), *args)
         except Exception as exc:
             self.metrics_failed(exc, method)
+
+    def count_failure(
+        self,
+        collector: Any,
+        exc: BaseException,
+        code: ErrorCode,
+        category: ErrorCategory,
+        duration_ms: float,
+    ) -> None:
+        """Count a terminal failure in ``collector`` (``metrics``), as ``send`` would.
+
+        Our own collector takes the record's category (a call a breaker rejected
+        counts as a rejection, ``circuit_open``); any other gets the exception alone.
+        """
+        try:
+            if isinstance(collector, NodeMetricsCollector):
+                counted = "circuit_open" if code is ErrorCode.CIRCUIT_OPEN else category._value_
+                collector.record_failure(self.node(), duration_ms, exc, counted)
+            else:
+                collector.record_failure(self.node(), duration_ms, exc)
+        except Exception as err:  # a broken collector never fails a node
+            self.metrics_failed(err, "record_failure")
 
     def metrics_failed(self, exc: Exception, method: str) -> None:
         """A collector call raised: log it; only LangGraph's control flow goes on up."""

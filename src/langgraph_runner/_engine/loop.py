@@ -9,8 +9,9 @@
                              streamed tokens? -> discarded_message event (tokens)
                              policy.decide(...) -> Retry: metrics + node.retrying,
                                                    on_retry_attempt hook, wait, next attempt
-                                              -> exception: finish.fail_* (record,
-                                                 fallback, on_failure, update or raise)
+                                              -> exception: end (record, log
+                                                 line, update or raise); with a fallback,
+                                                 on_failure or callbacks, finish.fail_*
             NodeAbortedError -> node.aborted, re-raised
 
 ``make_loops(spec)`` builds the two entry points once per node (``run`` for
@@ -24,9 +25,10 @@ only in ``await``; every decision they make is shared (``policy``, ``attempt``,
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from time import perf_counter
+from time import perf_counter, time
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -39,22 +41,41 @@ from langgraph_runner._engine.faults import PLANS
 from langgraph_runner._engine.finish import fail_async, fail_sync
 from langgraph_runner._engine.hooks import acall_hook, call_hook
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
-from langgraph_runner._engine.records import code_and_category
+from langgraph_runner._engine.records import (
+    GENERAL,
+    RECORD_CHANNELS,
+    code_and_category,
+    failure_update,
+    log_failed,
+    marked,
+    raise_redacted,
+    record_message,
+    record_model,
+    record_state,
+    schema_error,
+    send_fields,
+)
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._engine.streamed import discarded, unwatch, watch
 from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import CURRENT
+from langgraph_runner._policies.run_scope import streak_key
 from langgraph_runner._records.classify import MAYBE_CONTROL_FLOW, is_control_flow
 from langgraph_runner._records.egress import egress_text
-from langgraph_runner._records.exceptions import NodeAbortedError
+from langgraph_runner._records.exceptions import (
+    BudgetExceededError,
+    FailureLoopError,
+    NodeAbortedError,
+)
 from langgraph_runner._traces.node_span import NodeSpans
 from langgraph_runner._traces.spans import NEXT_LOOK
 
-__all__ = ["AsyncEntry", "SyncEntry", "make_loops", "marked"]
+__all__ = ["AsyncEntry", "SyncEntry", "end", "make_loops"]
 
 INFO = logging.INFO
 WARNING = logging.WARNING
+ERROR = logging.ERROR
 CONFIG_VAR = var_child_runnable_config
 
 SyncEntry = Callable[..., Any]
@@ -70,24 +91,6 @@ def make_loops(spec: NodeSpec) -> tuple[SyncEntry, AsyncEntry]:
 
 
 # ---------------------------------------------------------------------- effects of a step
-
-STEP_MARKS = "step_marks"
-"""GraphState's channel of what the package noted about each node's latest execution."""
-
-
-def marked(result: Any, call: Call, mark: dict[str, Any]) -> Any:
-    """``result`` with ``step_marks[node]`` set, when it is a plain dict update of a graph task.
-
-    LangGraph drops keys the state does not declare, so a state without the channel
-    is unaffected; a ``Command`` or any other result, or a node called directly
-    (outside a graph), gets its result as it is.
-    """
-    if type(result) is not dict:
-        return result
-    metadata = call.config.get("metadata") if call.config else None
-    if not metadata or "langgraph_node" not in metadata:
-        return result
-    return {**result, STEP_MARKS: {call.node(): mark}}
 
 
 def _succeeded(call: Call) -> None:
@@ -115,6 +118,78 @@ def _span_failed(
     else:
         code, category = code_and_category(step, spec.retry)
         spans.failed(step, code._value_, category._value_, None)
+
+
+# ---------------------------------------------------------------------- the ending
+
+
+def end(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
+    """A terminal failure when nothing but its record is wanted, in one frame, for both
+    drivers; ``GENERAL`` when more is (a fallback, an ``on_failure`` hook or a callback
+    handler: ``fail_sync``/``fail_async`` go on). What may end the whole run is raised.
+
+    The common case: ``_record`` and the rest of ``fail_sync`` without the ``Failure``
+    object. In raise mode the failure is classified only for a collector or the
+    ``node.failed`` event, and no record is built: the event shows the record's
+    message.
+    """
+    if isinstance(exc, _ENDS_RUN) and _ends_run(exc):  # the whole run stops
+        raise exc
+    if spec.fallback is not None or spec.on_failure is not None:
+        return GENERAL
+    config = call.config
+    callbacks = config.get("callbacks") if config else None
+    if getattr(callbacks, "handlers", callbacks):  # _has_handlers(config), inlined
+        return GENERAL
+    duration_ms = (perf_counter() - call.t0) * 1000
+    logged = spec.log.emits(ERROR)  # nobody would see it: skip building the event
+    call.failed = True
+    collector = call.metrics
+    if spec.on_error == "raise":
+        if logged or collector is not None:
+            code, category = code_and_category(exc, spec.retry)
+            if logged:  # the record's message alone: no record is built
+                message = record_message(exc, code, call.node(), call.attempt)
+                log_failed(spec, call, exc, code, category, duration_ms, message)
+            if collector is not None:
+                call.count_failure(collector, exc, code, category, duration_ms)
+        return raise_redacted(spec, call, exc)
+    ids = call.ids()
+    code, category = code_and_category(exc, spec.retry)
+    state = record_state(
+        exc,
+        code,
+        category,
+        call.node(),
+        call.attempt,
+        duration_ms,
+        ids[0],
+        ids[1],
+        time(),
+        send=send_fields(call.config, input_, spec.item_key),
+    )
+    if logged:
+        log_failed(spec, call, exc, code, category, duration_ms, state["message"])
+    if collector is not None:
+        call.count_failure(collector, exc, code, category, duration_ms)
+    if _compat.missing_channels(call.config, RECORD_CHANNELS):
+        schema_error(call, exc)
+    streaks = spec.streaks
+    if streaks is not None:  # the loop guard: the limit-th failure in a row raises
+        model = functools.partial(record_model, state, code, category)
+        key = streak_key(call.config, call.node(), ids[0])  # call.streak_key(), uncached
+        streaks.failed(call.config, key, scope=ids[4], record=model)
+    return failure_update([state], None)
+
+
+_ENDS_RUN = (FailureLoopError, BudgetExceededError)
+"""What may end the whole run (``_ends_run`` tells), tested first with one isinstance."""
+
+
+def _ends_run(exc: BaseException) -> bool:
+    """The loop guard's error, or a spent ``Budget(on_exhausted="raise")``: never
+    recorded, whatever ``on_error`` says."""
+    return isinstance(exc, FailureLoopError) or bool(getattr(exc, "raise_run", False))
 
 
 # ---------------------------------------------------------------------- the drivers
@@ -201,7 +276,10 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                         _span_failed(spans, spec, exc, step)
                     if not isinstance(step, Retry):
                         try:
-                            return fail_sync(spec, state, call, step)
+                            update = end(spec, call, step, state)  # the record alone
+                            if update is GENERAL:
+                                update = fail_sync(spec, state, call, step)
+                            return update
                         finally:
                             # The error's traceback holds this frame: drop the frame's own
                             # references to it, so a recorded failure leaves no cycle
@@ -348,7 +426,10 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                         _span_failed(spans, spec, exc, step)
                     if not isinstance(step, Retry):
                         try:
-                            return await fail_async(spec, state, call, step)
+                            update = end(spec, call, step, state)  # the record alone
+                            if update is GENERAL:
+                                update = await fail_async(spec, state, call, step)
+                            return update
                         finally:
                             # The error's traceback holds this frame: drop the frame's own
                             # references to it, so a recorded failure leaves no cycle

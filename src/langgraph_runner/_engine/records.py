@@ -1,23 +1,22 @@
-"""Turning a terminal failure into a sanitized record (and a safe exception).
+"""A terminal failure's record, its ``node.failed`` line, its update or its exception.
 
 * ``code_and_category``: why the node failed and the failure's category, read
   from the exception once (kept per class where the class alone decides).
 * ``record_state``: the record as it is written into state, plain JSON data;
   what depends only on the failing site (message, error type, stack) is kept
-  per site. ``record_model`` makes the ``NodeError`` of it; ``record_message``
-  gives its message alone.
-* ``Failure``: one failure for the paths that read its record later or more
-  than once (fallbacks, hooks): the state is built on first read.
+  per site. ``record_model`` makes the ``NodeError`` of it.
+* ``failure_update``, ``log_failed``, ``raise_redacted``: what ``loop.end`` (the
+  common ending of a failed call) makes of it: the update, the ``node.failed``
+  line, the redacted exception.
 * ``redact_exception``: the exception itself made safe to let out of a node.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import math
 import sys
 import time
-from collections.abc import Mapping
 from types import CodeType
 from typing import Any
 
@@ -25,35 +24,42 @@ from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 from langgraph.types import Command
 from pydantic import ValidationError
 
+from langgraph_runner._engine.call import Call
+from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
-from langgraph_runner._policies.context import TENANT_KEY, NodeContext
+from langgraph_runner._policies.context import TENANT_KEY
 from langgraph_runner._policies.retry import RetryConfig
 from langgraph_runner._records.classify import classified_by_class, classify_failure, keep
-from langgraph_runner._records.egress import egress_text
+from langgraph_runner._records.egress import egress_error, egress_text
 from langgraph_runner._records.exceptions import (
     BudgetExceededError,
     CircuitOpenError,
     LimitStoreUnavailableError,
     NodeAbortedError,
     RateLimitedError,
+    StateSchemaError,
 )
 from langgraph_runner._records.items import item_summary
+from langgraph_runner._records.logs import LOG_TEXT
 from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError, error_from_fields
 from langgraph_runner._records.redact_exc import redact_tree, replacement
-from langgraph_runner._records.sanitize import sanitize_stack
+from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
 
 __all__ = [
-    "Failure",
+    "GENERAL",
+    "RECORD_CHANNELS",
     "add_note",
-    "build_record",
     "code_and_category",
-    "error_code",
+    "failure_update",
     "iso_utc",
+    "log_failed",
+    "marked",
+    "raise_redacted",
     "record_message",
     "record_model",
     "record_state",
-    "recovered_update",
     "redact_exception",
+    "schema_error",
     "send_fields",
 ]
 
@@ -119,11 +125,6 @@ def code_and_category(
 
 
 _CODES: dict[type[BaseException], tuple[ErrorCode, ErrorCategory]] = {}
-
-
-def error_code(exc: BaseException, retry: RetryConfig | None) -> ErrorCode:
-    """The record code for a terminal failure."""
-    return code_and_category(exc, retry)[0]
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -291,109 +292,6 @@ def record_model(state: dict[str, Any], code: ErrorCode, category: ErrorCategory
     return error_from_fields(fields)
 
 
-@dataclasses.dataclass(eq=False, repr=False, slots=True)
-class Failure:
-    """One terminal failure of a node: classified now, its record built when first read.
-
-    Made from trusted values only (the engine's own counts and clocks): nothing
-    is validated.
-
-    Args:
-        exc: The exception that ended the call.
-        node: The node's name.
-        attempts: Attempts made (>= 1).
-        duration_ms: The whole call's duration (>= 0).
-        retry: The node's retry policy (its predicate decides the code).
-        trace_id: The run's trace id.
-        graph_execution_id: The thread id, else the run id, else the trace id.
-
-    Attributes:
-        code: Why the node failed.
-        category: The failure's category (what its record and metrics show).
-    """
-
-    exc: BaseException
-    node: str
-    attempts: int
-    duration_ms: float
-    retry: dataclasses.InitVar[RetryConfig | None]
-    trace_id: str | None
-    graph_execution_id: str | None
-    code: ErrorCode = dataclasses.field(init=False)
-    category: ErrorCategory = dataclasses.field(init=False)
-    recovered: bool = dataclasses.field(default=False, init=False)
-    send: dict[str, Any] | None = dataclasses.field(default=None, init=False)  # send_fields()
-    time: float = dataclasses.field(init=False)
-    _state: dict[str, Any] | None = dataclasses.field(default=None, init=False)
-    _model: NodeError | None = dataclasses.field(default=None, init=False)
-
-    def __post_init__(self, retry: RetryConfig | None) -> None:
-        self.code, self.category = code_and_category(self.exc, retry)
-        self.time = time.time()  # the moment of the failure, not of the first read
-
-    def state(self) -> dict[str, Any]:
-        """The record as it is written into state: plain JSON data, secrets redacted.
-
-        Built on first use; equal to ``self.record().to_state()``.
-        """
-        state = self._state
-        if state is None:
-            state = self._state = record_state(
-                self.exc,
-                self.code,
-                self.category,
-                self.node,
-                self.attempts,
-                self.duration_ms,
-                self.trace_id,
-                self.graph_execution_id,
-                self.time,
-                self.recovered,
-                self.send,
-            )
-        return state
-
-    def mark_recovered(self) -> None:
-        """A fallback recovered the node: the record says so."""
-        self.recovered = True
-        if self._state is not None:
-            self._state = {**self._state, "recovered": True}
-            self._model = None
-
-    @property
-    def message(self) -> str:
-        """The record's sanitized message."""
-        return str(self.state()["message"])
-
-    def record(self) -> NodeError:
-        """The ``NodeError`` of this failure (built once, without re-validating)."""
-        model = self._model
-        if model is None:
-            model = self._model = record_model(self.state(), self.code, self.category)
-        return model
-
-
-def build_record(
-    exc: BaseException,
-    *,
-    ctx: NodeContext,
-    attempts: int,
-    duration_ms: float,
-    retry: RetryConfig | None,
-) -> NodeError:
-    """A sanitized record of ``exc``: no secret of its message reaches state."""
-    failure = Failure(
-        exc,
-        ctx.node,
-        max(0, attempts),
-        max(0.0, float(duration_ms)),
-        retry,
-        ctx.trace_id,
-        ctx.graph_execution_id,
-    )
-    return failure.record()
-
-
 def add_note(exc: BaseException, note: str) -> None:
     """``exc.add_note`` on 3.11+, the same list by hand on 3.10."""
     if sys.version_info >= (3, 11):
@@ -409,57 +307,180 @@ def add_note(exc: BaseException, note: str) -> None:
 def redact_exception(exc: BaseException) -> BaseException:
     """Redact secrets from everything ``exc`` shows, in place, before it leaves a node.
 
-    Covers what LangGraph stores (``repr(exc)`` in the checkpoint) and what a
-    traceback prints: string, bytes, dict and nested ``args``, attributes,
-    ``__notes__``, the ``__cause__``/``__context__`` chain and ``ExceptionGroup``
-    members. Each exception keeps its identity, its type (for ``except`` clauses
-    and LangGraph's ``error_handler``) and its chain. A class whose ``__str__`` or
-    ``__repr__`` still shows a secret built from somewhere else is swapped for a
-    subclass of the same name that prints the redacted text. Safe on any
-    exception: nothing here raises.
-
-    One kind cannot be fixed in place: pydantic's ``ValidationError`` builds its
-    text from the inputs inside pydantic-core. For it the function returns a new
-    ``ValidationError`` (same type, same errors, inputs hidden, same traceback and
-    cause, implicit context suppressed); raise what it returns.
-
-    Args:
-        exc: The exception about to leave the node.
-
-    Returns:
-        The exception to raise: ``exc`` itself, redacted, or its replacement.
+    What LangGraph stores (``repr(exc)``) and a traceback prints: ``args``,
+    attributes, notes, the cause and context chain, group members (see
+    ``_records.redact_exc``). Identity, type and chain are kept; nothing here raises.
+    A pydantic ``ValidationError`` shows its inputs from inside pydantic-core, so it
+    comes back as a new one, inputs hidden: raise what this returns.
     """
     redact_tree(exc)
     return replacement(exc)
 
 
-def _merged(update: Any, record: dict[str, Any]) -> dict[str, Any]:
-    if update is None:
-        return {"errors": [record]}
-    if not isinstance(update, Mapping):
-        try:
-            update = dict(update)  # a sequence of (key, value) pairs, as Command accepts
-        except (TypeError, ValueError):
-            raise TypeError(
-                "a fallback must return a dict, None or a Command with a dict update, "
-                f"got {type(update).__name__}"
-            ) from None
-    merged = dict(update)
-    own = merged.get("errors")
-    if own is None:
-        own = []
-    elif not isinstance(own, (list, tuple)):
-        raise TypeError(f"a fallback's 'errors' update must be a list, got {type(own).__name__}")
-    merged["errors"] = [record, *own]
-    return merged
+ERROR = logging.ERROR
+RECORD_CHANNELS = ("errors", "routing_flags")
+GENERAL = object()
+"""``loop.end``'s answer when more than the record is wanted (``finish`` goes on)."""
+_BUDGET = ErrorCode.BUDGET_EXHAUSTED.value
 
 
-def recovered_update(result: Any, record: dict[str, Any]) -> Any:
-    """A successful fallback's result with ``record`` (marked recovered) merged in.
+def failure_update(records: list[dict[str, Any]], goto: str | None) -> Any:
+    """The update of an unrecovered failure: records plus the blocked flag (and the
+    ``budget_exhausted`` flag when a spent budget stopped the node); a ``Command``
+    to ``goto`` when the fallback names a node."""
+    flags = {"blocked": True}
+    if records and records[-1].get("code") == _BUDGET:
+        flags["budget_exhausted"] = True
+    update = {"errors": records, "routing_flags": flags}
+    if goto is None:
+        return update
+    return Command(update=update, goto=goto)
 
-    Raises:
-        TypeError: The fallback returned something that cannot carry the record.
+
+# The fields of node.failed that are not sanitized again on their way out: the
+# package's own constants, and the message, the record's sanitized text of the error
+# (``record_state``), which quotes the node's name and the error type (the
+# logger sanitizes everything if either shows a secret); with them the trace id when
+# it was generated here.
+_FAILED_CLEAN = frozenset(("code", "category", "message"))
+_FAILED_CLEAN_OURS = _FAILED_CLEAN | {"trace_id"}
+_FAILED_QUOTED = ("node", "error_type")
+
+# What node.failed shows of a failing site, kept per site (node, attempts, code,
+# category, error type and the record's message): whether the node's name and the
+# error type pass the egress point unchanged (else the generic path sanitizes every
+# field), and the line's text around the duration. The run's ids are added per call.
+_LINES: dict[tuple[Any, ...], tuple[str, str] | None] = {}
+_LINES_MAX = 1024
+_UNSEEN = ("", "")  # by identity: a site not seen yet
+
+
+def _line_parts(
+    node: str, attempt: int, code: str, category: str, error_type: str, message: str
+) -> tuple[str, str] | None:
+    """The text of node.failed before and after its duration; None if a quoted field
+    would be redacted (or is not a plain str), or the text is not printable (the
+    generic path then escapes its control characters)."""
+    key = (node, attempt, code, category, error_type, message)
+    found = _LINES.get(key, _UNSEEN)
+    if found is _UNSEEN:
+        clean = (
+            all(
+                value.__class__ is str and sanitize_message(value, max_length=LOG_TEXT) == value
+                for value in (node, error_type)
+            )
+            and message.__class__ is str
+        )
+        found = None
+        if clean:
+            before = f"node={node} attempt={attempt} duration_ms="
+            after = f" code={code} category={category} error_type={error_type} message={message}"
+            if before.isprintable() and after.isprintable():
+                found = (before, after)
+        if len(_LINES) >= _LINES_MAX:
+            _LINES.clear()
+        _LINES[key] = found
+    return found
+
+
+def log_failed(
+    spec: NodeSpec,
+    call: Call,
+    exc: BaseException,
+    code: ErrorCode,
+    category: ErrorCategory,
+    duration_ms: float,
+    message: str,
+) -> None:
+    """Log ``node.failed`` (the caller asked ``spec.log.emits(ERROR)``), as ``call.event``
+    would: from the call's ids, no ``NodeContext`` built for the line."""
+    trace_id, _exec_id, thread_id, run_id, scope = call.ids()
+    node = call.node()
+    error_type = type(exc).__name__
+    parts = _line_parts(node, call.attempt, code._value_, category._value_, error_type, message)
+    duration = round(duration_ms, 3)
+    fields = {
+        "node": node,
+        "attempt": call.attempt,
+        "duration_ms": duration,
+        "code": code._value_,
+        "category": category._value_,
+        "error_type": error_type,
+        "message": message,
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "trace_id": trace_id,
+    }
+    if parts is None:  # a secret in the name or the error type, or a control character
+        spec.log.emit_checked(
+            ERROR,
+            "node.failed",
+            fields,
+            _FAILED_CLEAN if scope is None else _FAILED_CLEAN_OURS,
+            _FAILED_QUOTED,
+        )
+        return
+    # The run's ids leave through the egress point (a trace id generated here is
+    # hexadecimal: nothing to redact) and are checked for control characters here;
+    # the rest is the site's, checked once.
+    ids = ""
+    if thread_id is not None:
+        fields["thread_id"] = thread_id = sanitize_message(thread_id, max_length=LOG_TEXT)
+        ids = f" thread_id={thread_id}"
+    if run_id is not None:
+        fields["run_id"] = run_id = sanitize_message(run_id, max_length=LOG_TEXT)
+        ids = f"{ids} run_id={run_id}"
+    if scope is None:
+        fields["trace_id"] = trace_id = sanitize_message(trace_id, max_length=LOG_TEXT)
+    ids = f"{ids} trace_id={trace_id}"
+    spec.log.emit_rendered(
+        ERROR,
+        "node.failed",
+        fields,
+        f"{parts[0]}{duration}{parts[1]}{ids}" if ids.isprintable() else None,
+    )
+
+
+def schema_error(call: Call, exc: BaseException) -> None:
+    """Raise ``StateSchemaError``: the graph's state has no channel for the records."""
+    missing = _compat.missing_channels(call.config, RECORD_CHANNELS)
+    # The failure becomes the schema error's __cause__ (servers log it); its __context__,
+    # the unredacted original (a pydantic ValidationError's raw input), is dropped.
+    cause = redact_exception(exc)  # named in the message too: checkpoints keep only the text
+    error = StateSchemaError(call.node(), missing, egress_error(cause, max_length=200))
+    try:
+        raise error from cause
+    finally:
+        error.__context__ = None
+
+
+def raise_redacted(spec: NodeSpec, call: Call, exc: BaseException) -> Any:
+    """Raise ``exc`` redacted, with a note naming the node, the attempt and the trace id."""
+    exc = redact_exception(exc)  # a pydantic ValidationError comes back rebuilt, inputs hidden
+    retry = spec.retry
+    add_note(
+        exc,
+        f"langgraph_runner: node '{call.node()}' failed on attempt "
+        f"{call.attempt}/{retry.max_attempts if retry is not None else 1} "
+        f"(trace_id={call.ids()[0]})",
+    )
+    raise exc
+
+
+STEP_MARKS = "step_marks"
+"""GraphState's channel of what the package noted about each node's latest execution."""
+
+
+def marked(result: Any, call: Call, mark: dict[str, Any]) -> Any:
+    """``result`` with ``step_marks[node]`` set, when it is a plain dict update of a graph task.
+
+    LangGraph drops keys the state does not declare, so a state without the channel
+    is unaffected; a ``Command`` or any other result, or a node called directly
+    (outside a graph), gets its result as it is.
     """
-    if isinstance(result, Command):
-        return dataclasses.replace(result, update=_merged(result.update, record))
-    return _merged(result, record)
+    if type(result) is not dict:
+        return result
+    metadata = call.config.get("metadata") if call.config else None
+    if not metadata or "langgraph_node" not in metadata:
+        return result
+    return {**result, STEP_MARKS: {call.node(): mark}}
