@@ -85,7 +85,6 @@ from langgraph_runner import GraphState, RetryConfig, create_node
 from langgraph_runner._engine import finish, records
 from langgraph_runner._engine.records import (
     code_and_category,
-    error_code,
     record_state,
     redact_exception,
 )
@@ -221,12 +220,14 @@ def log_lines() -> tuple[float, float, float]:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    clean = getattr(finish, "_FAILED_CLEAN_OURS", None)  # None: an earlier version
-    quoted = getattr(finish, "_FAILED_QUOTED", ())
-    parts = getattr(finish, "_line_parts", None)  # None: a version without emit_rendered
+    # The line's parts are in records (earlier versions: finish).
+    line = records if hasattr(records, "_line_parts") else finish
+    clean = getattr(line, "_FAILED_CLEAN_OURS", None)  # None: an earlier version
+    quoted = getattr(line, "_FAILED_QUOTED", ())
+    parts = getattr(line, "_line_parts", None)  # None: a version without emit_rendered
 
     def as_the_path_writes_it() -> None:
-        """What ``finish._log_failed`` does for FIELDS (the site's text kept, the ids added)."""
+        """What ``records.log_failed`` does for FIELDS (the site's text kept, the ids added)."""
         assert parts is not None
         f = FIELDS
         found = parts(f["node"], 1, f["code"], f["category"], f["error_type"], f["message"])
@@ -280,7 +281,10 @@ def breakdown() -> dict[str, float]:
         "sanitize_stack": micro(lambda: sanitize_stack(exc)),
         "code and category (kept per class)": micro(lambda: code_and_category(exc, None)),
         "code and category (read from the exception)": micro(
-            lambda: (classify_failure(exc), error_code(exc, RetryConfig(retry_on=(OSError,))))
+            lambda: (
+                classify_failure(exc),
+                code_and_category(exc, RetryConfig(retry_on=(OSError,)))[0],
+            )
         ),
         "record_state (site seen before: kept)": micro(
             lambda: record_state(exc, code, category, "n", 1, 1.0, "t", "g", time.time())

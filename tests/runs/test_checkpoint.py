@@ -310,17 +310,82 @@ async def test_async_bad_url_raises_the_same_error(
     assert os.listdir(tmp_path) == []
 
 
-def test_a_driver_error_quoting_the_password_is_scrubbed() -> None:
-    """open_checkpointer's error never quotes a piece of the URL's password (psycopg does)."""
+def _secret_url() -> str:
     base = services.postgres_url()
     scheme, rest = base.split("://", 1)
     host = rest.rpartition("@")[2]
-    url = f"{scheme}://app:Secr3tPiece9@{host}?sslmode=Secr3tPiece9"  # libpq echoes the value
-    with pytest.raises(Exception) as info, open_checkpointer(url):  # noqa: PT011 - psycopg's own type
-        pass
+    return f"{scheme}://app:Secr3tPiece9@{host}?sslmode=Secr3tPiece9"  # libpq echoes the value
+
+
+@pytest.mark.parametrize("opener", ["sync", "async"])
+async def test_a_driver_error_quoting_the_password_is_scrubbed(
+    opener: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The opener fails at the first connection with the driver's words, never quoting a
+    piece of the URL's password (psycopg does), neither in its error nor in the pool's log.
+
+    The pool waits up to ``pool_timeout`` (here 600 s) for a connection that is merely
+    slow; a failed first attempt ends the wait at once.
+    """
+    caplog.set_level("DEBUG", logger="psycopg.pool")
+
+    async def open_it() -> None:
+        if opener == "sync":
+            with open_checkpointer(_secret_url(), pool_timeout=600):
+                pass
+        else:
+            async with open_async_checkpointer(_secret_url(), pool_timeout=600):
+                pass
+
+    with pytest.raises(Exception) as info:  # noqa: PT011 - psycopg's own type
+        await open_it()
     assert "Secr3tPiece9" not in str(info.value)
     assert "sslmode" in str(info.value)
     assert info.value.__context__ is None
+    assert "sslmode" in caplog.text  # the pool logged the failed attempt ...
+    assert "Secr3tPiece9" not in caplog.text  # ... as the opener's error says it
+
+
+@pytest.mark.parametrize("opener", ["sync", "async"])
+async def test_every_connection_a_checkpointer_opens_comes_from_its_pool(
+    opener: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Set-up included: each psycopg connect of an opened (and used) checkpointer is
+    made by psycopg_pool, none directly."""
+    import psycopg
+
+    pooled: list[bool] = []  # per connect: whether psycopg_pool is making it
+
+    def who() -> None:
+        frame: Any = sys._getframe(1)
+        while frame is not None and not frame.f_globals.get("__name__", "").startswith(
+            "psycopg_pool"
+        ):
+            frame = frame.f_back
+        pooled.append(frame is not None)
+
+    sync_connect = psycopg.Connection.connect.__func__  # type: ignore[attr-defined]
+    async_connect = psycopg.AsyncConnection.connect.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        who()
+        return sync_connect(cls, *args, **kwargs)
+
+    async def acounted(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        who()
+        return await async_connect(cls, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "connect", classmethod(counted))
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", classmethod(acounted))
+    config: Any = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex}"}}
+    if opener == "sync":
+        with open_checkpointer(PG_URL) as saver:
+            saver.get_tuple(config)
+    else:
+        async with open_async_checkpointer(PG_URL) as asaver:
+            await asaver.aget_tuple(config)
+    assert pooled  # connections were made (through the patched classmethod)
+    assert all(pooled), pooled
 
 
 # What a run keeps for its checkpointer's database settings (the runs store's pool, the

@@ -15,6 +15,8 @@ A statement with no connection free waits its turn, told to its run (``pool_wait
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -30,6 +32,7 @@ from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.exceptions import DatabaseUnavailableError
 
 __all__ = [
+    "FirstConnect",
     "DEFAULT_CHECK_IDLE",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_POOL_TIMEOUT",
@@ -165,6 +168,85 @@ def _async_check(check_idle: float) -> Callable[[Any], Any]:
     return check
 
 
+class FirstConnect:
+    """How a pool's first connection attempt went: what lets an opener fail at once.
+
+    psycopg_pool opens connections in the background and, when one fails, logs the
+    driver's error and tries again until ``reconnect_timeout``. An opener that must
+    fail at once on a bad URL or password (``open_checkpointer``) gives its pool one
+    of these (``sync_pool``/``async_pool``'s ``first=``) and waits for the first
+    attempt instead: its error, the driver's own, is raised there. Every attempt's
+    error reaches the pool (and its log) as ``clean`` made it: no piece of a password.
+
+    Args:
+        clean: The error a failed attempt raises, from the driver's.
+    """
+
+    __slots__ = ("_async", "clean", "error", "ready")
+
+    def __init__(self, clean: Callable[[Exception], Exception]) -> None:
+        self.clean = clean
+        self.error: Exception | None = None
+        self.ready = threading.Event()
+        self._async: asyncio.Event | None = None
+
+    def _told(self, error: Exception | None) -> None:
+        if not self.ready.is_set():
+            self.error = error
+            self.ready.set()
+            if self._async is not None:
+                self._async.set()
+
+    def wait(self, timeout: float) -> None:
+        """Return once the first attempt connected (or ``timeout`` passed: the pool's own
+        wait follows); raise its error if it failed."""
+        self.ready.wait(timeout)
+        if self.error is not None:
+            raise self.error
+
+    async def await_first(self, timeout: float) -> None:
+        """``wait``, awaited (the attempt runs on this event loop)."""
+        if not self.ready.is_set():
+            self._async = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._async.wait(), timeout)
+        if self.error is not None:
+            raise self.error
+
+    def connection_class(self, base: Any) -> Any:
+        """``base`` (psycopg's ``Connection`` or ``AsyncConnection``) telling this of its
+        first ``connect`` (psycopg_pool's ``connection_class=``)."""
+        first = self
+
+        if asyncio.iscoroutinefunction(base.connect):
+
+            class _AsyncTelling(base):  # type: ignore[misc]
+                @classmethod
+                async def connect(cls, *args: Any, **kwargs: Any) -> Any:
+                    try:
+                        conn = await super().connect(*args, **kwargs)
+                    except Exception as exc:  # ours, and the pool's: two objects
+                        first._told(first.clean(exc))
+                        raise first.clean(exc) from None
+                    first._told(None)
+                    return conn
+
+            return _AsyncTelling
+
+        class _Telling(base):  # type: ignore[misc]
+            @classmethod
+            def connect(cls, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    conn = super().connect(*args, **kwargs)
+                except Exception as exc:  # ours, and the pool's: two objects
+                    first._told(first.clean(exc))
+                    raise first.clean(exc) from None
+                first._told(None)
+                return conn
+
+        return _Telling
+
+
 def _pool_args(options: PoolOptions, name: str, min_size: int) -> dict[str, Any]:
     """The psycopg_pool settings both pool kinds share."""
     size = options.max_connections
@@ -187,16 +269,22 @@ def sync_pool(
     name: str,
     min_size: int = 1,
     database: str | None = None,
+    first: FirstConnect | None = None,
 ) -> Any:
     """An open ``psycopg_pool.ConnectionPool`` sized and checked as ``options`` say, whose
-    waits for a connection are told to the run and bounded by a stall (``pool_wait``)."""
+    waits for a connection are told to the run and bounded by a stall (``pool_wait``);
+    ``first`` hears how its first connection attempt went."""
     require_extra("postgres", "psycopg_pool")
+    from psycopg import Connection
+
     from langgraph_runner._db.patient_pool import PatientPool
 
+    extra = {} if first is None else {"connection_class": first.connection_class(Connection)}
     pool = PatientPool(
         conninfo,
         check=_sync_check(options.check_idle),
         **_patient_args(conninfo, kwargs, options, name, min_size, database),
+        **extra,
     )
     pool.open(wait=False)
     return pool
@@ -229,16 +317,22 @@ async def async_pool(
     name: str,
     min_size: int = 1,
     database: str | None = None,
+    first: FirstConnect | None = None,
 ) -> Any:
     """An open ``psycopg_pool.AsyncConnectionPool`` sized and checked as ``options`` say,
-    whose waits for a connection are told to the run and bounded by a stall (``pool_wait``)."""
+    whose waits for a connection are told to the run and bounded by a stall (``pool_wait``);
+    ``first`` hears how its first connection attempt went."""
     require_extra("postgres", "psycopg_pool")
+    from psycopg import AsyncConnection
+
     from langgraph_runner._db.patient_pool import PatientAsyncPool
 
+    extra = {} if first is None else {"connection_class": first.connection_class(AsyncConnection)}
     pool = PatientAsyncPool(
         conninfo,
         check=_async_check(options.check_idle),
         **_patient_args(conninfo, kwargs, options, name, min_size, database),
+        **extra,
     )
     await pool.open(wait=False)
     return pool

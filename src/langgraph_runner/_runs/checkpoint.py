@@ -34,6 +34,7 @@ from langgraph_runner._db.pool import (
     DEFAULT_CHECK_IDLE,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_POOL_TIMEOUT,
+    FirstConnect,
     PoolOptions,
     async_pool,
     database_name,
@@ -181,9 +182,13 @@ def _saver_kwargs() -> dict[str, Any]:
     return {"autocommit": True, "prepare_threshold": 0, "row_factory": rows.dict_row}
 
 
-def _saver_pool(make: Callable[..., T], target: str, options: PoolOptions) -> T:
+def _saver_pool(
+    make: Callable[..., T], target: str, options: PoolOptions, first: FirstConnect
+) -> T:
     """The saver's pool as ``make`` (``sync_pool``, or ``async_pool``: awaited by the
-    caller) opens it, named after its database (``pool.database``)."""
+    caller) opens it, named after its database (``pool.database``). ``first`` hears how
+    its first connection went: a bad URL or password fails the opener at once, with the
+    driver's words (no piece of the password in them, nor in the pool's log)."""
     database = database_name(target)
     return make(
         target,
@@ -191,22 +196,26 @@ def _saver_pool(make: Callable[..., T], target: str, options: PoolOptions) -> T:
         options,
         name=f"langgraph-runner-checkpoints-{database}",
         database=database,
+        first=first,
     )
 
 
-def _setup_postgres(target: str) -> None:
-    """Connect once (a bad URL or password fails here, with the driver's words) and run
-    the saver's migrations, before the pool opens."""
+def _first(target: str) -> FirstConnect:
+    return FirstConnect(lambda exc: _without_password(exc, target))
+
+
+def _setup_postgres(pool: Any, first: FirstConnect, options: PoolOptions) -> None:
+    """Run the saver's migrations on a connection of its pool, once the first came."""
     pg = require_extra("postgres", "langgraph.checkpoint.postgres")
-    psycopg = require_extra("postgres", "psycopg")
-    with psycopg.connect(target, **_saver_kwargs()) as conn:
+    first.wait(options.pool_timeout)
+    with pool.connection() as conn:
         pg.PostgresSaver(conn).setup()
 
 
-async def _asetup_postgres(target: str) -> None:
+async def _asetup_postgres(pool: Any, first: FirstConnect, options: PoolOptions) -> None:
     pg_aio = require_extra("postgres", "langgraph.checkpoint.postgres.aio")
-    psycopg = require_extra("postgres", "psycopg")
-    async with await psycopg.AsyncConnection.connect(target, **_saver_kwargs()) as conn:
+    await first.await_first(options.pool_timeout)
+    async with pool.connection() as conn:
         await pg_aio.AsyncPostgresSaver(conn).setup()
 
 
@@ -283,9 +292,10 @@ def open_checkpointer(
     with ExitStack() as stack:
         failed = None
         try:
-            _setup_postgres(parsed.target)
-            pool = _saver_pool(sync_pool, parsed.target, options)
+            first = _first(parsed.target)
+            pool = _saver_pool(sync_pool, parsed.target, options, first)
             stack.callback(pool.close)
+            _setup_postgres(pool, first, options)
             pg_saver = RetryingPostgresSaver(pool)
             pg_saver.database = pool.database
             stack.callback(_let_go, hold_postgres(*postgres_settings(pool)))
@@ -360,9 +370,10 @@ async def open_async_checkpointer(
     async with AsyncExitStack() as stack:
         failed = None
         try:
-            await _asetup_postgres(parsed.target)
-            pool = await _saver_pool(async_pool, parsed.target, options)
+            first = _first(parsed.target)
+            pool = await _saver_pool(async_pool, parsed.target, options, first)
             stack.push_async_callback(pool.close)
+            await _asetup_postgres(pool, first, options)
             pg_saver = RetryingAsyncPostgresSaver(pool)
             pg_saver.database = pool.database
             conninfo, kwargs = postgres_settings(pool)

@@ -33,8 +33,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from langgraph_runner._db.broken import server_down
 from langgraph_runner._db.connection import Db, where_in
-from langgraph_runner._db.pool import PooledDb
+from langgraph_runner._db.lock_session import one_session
+from langgraph_runner._db.pool import PooledDb, database_name
 from langgraph_runner._db.storage import postgres_settings
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
@@ -360,6 +362,9 @@ class RunQueue:
 class Listener:
     """One autocommitted PostgreSQL connection listening on the queue table's ``CHANNEL``.
 
+    Taken from a psycopg_pool pool of one, as a lock session's is: every connection
+    the package makes comes from a pool.
+
     Args:
         conninfo: The database's connection string.
         kwargs: Its connection options.
@@ -367,13 +372,27 @@ class Listener:
 
     def __init__(self, conninfo: str, kwargs: Mapping[str, Any]) -> None:
         self._conninfo = conninfo
-        self._kwargs = {**kwargs, "autocommit": True}
+        self._kwargs = dict(kwargs)
+        self._pool: Any = None
         self._conn: Any = None
 
     def open(self) -> None:
-        """Connect and ``LISTEN`` (notifications sent before this are not heard)."""
-        psycopg = require_extra("postgres", "psycopg")
-        self._conn = psycopg.connect(self._conninfo, **self._kwargs)
+        """Connect and ``LISTEN`` (notifications sent before this are not heard).
+
+        Raises:
+            DatabaseUnavailableError: No connection within the lock session's wait.
+        """
+        require_extra("postgres", "psycopg_pool")
+        from psycopg_pool import ConnectionPool, PoolTimeout
+
+        self.close()
+        options = {**one_session(self._kwargs), "name": "langgraph-runner-listen"}
+        pool = self._pool = ConnectionPool(self._conninfo, **options)
+        pool.open(wait=False)
+        try:
+            self._conn = pool.getconn()
+        except PoolTimeout as exc:  # the server is down: as a broken connection
+            raise server_down(database_name(self._conninfo, self._kwargs)) from exc
         self._conn.execute(f"LISTEN {CHANNEL}")
 
     @property
@@ -392,10 +411,13 @@ class Listener:
         return [n.payload for n in self._conn.notifies(timeout=timeout, stop_after=1)]
 
     def close(self) -> None:
-        """Close the connection (no more notifications)."""
+        """Close the connection and its pool (no more notifications)."""
         conn, self._conn = self._conn, None
+        pool, self._pool = self._pool, None
         if conn is not None:
             conn.close()
+        if pool is not None:
+            pool.close()
 
 
 def _tenant_is(tenant: str | None, prefix: str = "") -> str:
