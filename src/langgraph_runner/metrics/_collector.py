@@ -150,7 +150,7 @@ class NodeMetricsCollector:
         duration_buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS,
         max_nodes: int = 1000,
     ) -> None:
-        config = CollectorConfig.create(
+        config = CollectorConfig(
             window_size=window_size,
             failure_rate_threshold=failure_rate_threshold,
             latency_threshold_ms=latency_threshold_ms,
@@ -158,7 +158,7 @@ class NodeMetricsCollector:
             on_latency_threshold=on_latency_threshold,
             min_samples=min_samples,
             graph=graph,
-            duration_buckets=duration_buckets,
+            duration_buckets=tuple(duration_buckets),
             max_nodes=max_nodes,
         )
         # Copied into slots: the record path reads them without another indirection.
