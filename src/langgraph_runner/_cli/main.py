@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from langgraph_runner._cli.rebuild import add_commands
-from langgraph_runner._cli.runs import URL_HELP, add_run_commands, tenant_arg
+from langgraph_runner._cli.runs import URL_HELP, add_run_commands, add_tenant_option
 from langgraph_runner._cli.serve import add_serve_command
 from langgraph_runner._cli.worker import add_worker_command
 from langgraph_runner._records.egress import egress_text
@@ -112,12 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--checkpointer", required=True, metavar="URL", help=URL_HELP)
     report.add_argument("--thread", required=True, metavar="ID", help="the thread id")
-    report.add_argument(
-        "--tenant",
-        type=tenant_arg,
-        metavar="ID",
-        help="only if the thread is this tenant's (else: not found)",
-    )
+    add_tenant_option(report, "only if the thread is this tenant's (else: not found)")
     report.add_argument(
         "--format", choices=_FORMATS, default=None, help="output format (default: table)"
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_runner._cli.runs import tenant_arg
+from langgraph_runner._cli.runs import add_tenant_option
 from langgraph_runner._rebuild.partial import Change, RunNotCompletedError, plan, rebuild
 from langgraph_runner._records.exceptions import CommandError, ThreadNotFoundError
 from langgraph_runner._records.sanitize import escape_controls
@@ -78,12 +78,7 @@ def add_commands(commands: Any) -> None:
             help="a changed node version (repeatable)",
         )
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
-        sub.add_argument(
-            "--tenant",
-            type=tenant_arg,
-            metavar="ID",
-            help="the tenant whose base run it is (and, for rebuild, the new run's)",
-        )
+        add_tenant_option(sub, "the tenant whose base run it is (and, for rebuild, the new run's)")
         if name == "rebuild":
             sub.add_argument(
                 "--new-thread", required=True, metavar="ID", help="the new run's thread"

@@ -22,7 +22,7 @@ from langgraph_runner._runs.control import cancel_run, list_runs
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.tenancy import check_tenant
 
-__all__ = ["URL_HELP", "add_run_commands", "tenant_arg"]
+__all__ = ["URL_HELP", "add_run_commands", "add_tenant_option", "tenant_arg"]
 
 URL_HELP = "sqlite:///relative.db, sqlite:////absolute.db or postgresql://user@host:port/db"
 
@@ -43,7 +43,7 @@ def add_run_commands(commands: Any, check_url: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     runs.add_argument("--checkpointer", required=True, metavar="URL", help=URL_HELP)
-    runs.add_argument("--tenant", type=tenant_arg, metavar="ID", help="only this tenant's runs")
+    add_tenant_option(runs, "only this tenant's runs")
     runs.add_argument("--thread", metavar="ID", help="only this thread's runs")
     runs.add_argument(
         "--limit", type=_positive, default=50, metavar="N", help="at most N rows (default 50)"
@@ -62,10 +62,13 @@ def add_run_commands(commands: Any, check_url: Any) -> None:
     cancel.add_argument("--checkpointer", required=True, metavar="URL", help=URL_HELP)
     cancel.add_argument("--run", required=True, metavar="ID", help="the run id (see: runs)")
     cancel.add_argument("--reason", default="cancelled from the command line", help="why")
-    cancel.add_argument(
-        "--tenant", type=tenant_arg, metavar="ID", help="only if the run is this tenant's"
-    )
+    add_tenant_option(cancel, "only if the run is this tenant's")
     cancel.set_defaults(handler=lambda args: (_cancel(args, check_url), 0))
+
+
+def add_tenant_option(command: Any, text: str) -> None:
+    """The ``--tenant ID`` option of ``command`` (checked by ``tenant_arg``), helped by ``text``."""
+    command.add_argument("--tenant", type=tenant_arg, metavar="ID", help=text)
 
 
 def tenant_arg(text: str) -> str:

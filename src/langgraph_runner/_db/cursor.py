@@ -12,12 +12,16 @@ or replaces a broken one. Like ``connection()`` it commits a transaction left op
 statement that succeeded and rolls back one left by a statement that failed (on the
 pools the package opens, in autocommit mode, there is none).
 
+Both cursors give the connection back through one generator of the steps
+(``_releasing``): the sync cursor runs it through, the async one awaits each step.
+
 ``pg_savers`` uses it for savers on a pool; a saver on one connection (or in pipeline
 mode) keeps LangGraph's own ``_cursor``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
@@ -44,6 +48,35 @@ class _Cursor:
         """The block ``pipeline=True`` asks for: a pipeline, else a transaction."""
         return conn.pipeline() if self._supports_pipeline else conn.transaction()
 
+    def _releasing(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Generator[Any, None, None]:
+        """Give the connection back, in order: close the cursor, leave the block, end a
+        transaction left open (commit after success, roll back after a failure), put the
+        connection back. Yields what each of those calls returns: None from a sync
+        connection, an awaitable from an async one, which ``AsyncPooledCursor`` awaits
+        (throwing back in what it raises, so the later steps still run)."""
+        conn, self._conn = self._conn, None
+        try:
+            try:
+                if self._cur is not None:
+                    yield self._cur.close()
+            finally:
+                if self._block is not None:
+                    yield self._left(self._block, kind, error, tb)
+            if _in_transaction(conn):
+                yield conn.commit() if kind is None else conn.rollback()
+        finally:
+            self._cur = self._block = None
+            yield self._pool.putconn(conn)
+
+    def _left(self, block: Any, *exc_info: Any) -> Any:
+        """``block``'s exit (``__exit__``; ``__aexit__`` on the async cursor)."""
+        return block.__exit__(*exc_info)
+
 
 class PooledCursor(_Cursor):
     """``with PooledCursor(pool, pipeline, supports_pipeline) as cur:``, on a sync pool."""
@@ -59,7 +92,7 @@ class PooledCursor(_Cursor):
                 self._block = block
             self._cur = conn.cursor(binary=True, row_factory=dict_row)
         except BaseException as exc:
-            self._release(type(exc), exc, exc.__traceback__)
+            self.__exit__(type(exc), exc, exc.__traceback__)
             raise
         return self._cur
 
@@ -69,27 +102,8 @@ class PooledCursor(_Cursor):
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._release(kind, error, tb)
-
-    def _release(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        conn, self._conn = self._conn, None
-        try:
-            try:
-                if self._cur is not None:
-                    self._cur.close()
-            finally:
-                if self._block is not None:
-                    self._block.__exit__(kind, error, tb)
-            if _in_transaction(conn):
-                conn.commit() if kind is None else conn.rollback()
-        finally:
-            self._cur = self._block = None
-            self._pool.putconn(conn)
+        for _ in self._releasing(kind, error, tb):  # each step ran as it was yielded
+            pass
 
 
 class AsyncPooledCursor(_Cursor):
@@ -106,9 +120,12 @@ class AsyncPooledCursor(_Cursor):
                 self._block = block
             self._cur = conn.cursor(binary=True, row_factory=dict_row)
         except BaseException as exc:
-            await self._release(type(exc), exc, exc.__traceback__)
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         return self._cur
+
+    def _left(self, block: Any, *exc_info: Any) -> Any:
+        return block.__aexit__(*exc_info)
 
     async def __aexit__(
         self,
@@ -116,27 +133,20 @@ class AsyncPooledCursor(_Cursor):
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._release(kind, error, tb)
-
-    async def _release(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        conn, self._conn = self._conn, None
-        try:
+        steps = self._releasing(kind, error, tb)
+        step = next(steps)  # there is always a step: putting the connection back
+        while True:
             try:
-                if self._cur is not None:
-                    await self._cur.close()
-            finally:
-                if self._block is not None:
-                    await self._block.__aexit__(kind, error, tb)
-            if _in_transaction(conn):
-                await (conn.commit() if kind is None else conn.rollback())
-        finally:
-            self._cur = self._block = None
-            await self._pool.putconn(conn)
+                await step
+            except BaseException as exc:
+                step = steps.throw(exc)  # re-raised once the steps after it ran
+            else:
+                step = next(steps, _DONE)
+            if step is _DONE:
+                return
+
+
+_DONE: Any = object()
 
 
 def _in_transaction(conn: Any) -> bool:

@@ -107,8 +107,9 @@ class _OnPool:
     _saver: type[Any]  # LangGraph's saver class (its own ``_cursor``)
     _pooled_cursor: type[PooledCursor] | type[AsyncPooledCursor]
 
-    def _on(self, conn: Any) -> None:
-        """After LangGraph's ``__init__`` on ``conn`` (a pool, or one connection)."""
+    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
+        """LangGraph's ``__init__`` on ``conn`` (a pool, or one connection), then ours."""
+        self._saver.__init__(self, conn, *args, **kwargs)
         self._pooled = hasattr(conn, "getconn") and self.pipe is None
         if hasattr(conn, "getconn"):  # a pool: no need to queue every statement behind one
             self.lock = _NoLock()
@@ -130,10 +131,6 @@ class RetryingPostgresSaver(_OnPool, PostgresSaver):
 
     _saver = PostgresSaver
     _pooled_cursor = PooledCursor
-
-    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(conn, *args, **kwargs)
-        self._on(conn)
 
     def _retry(
         self, once: Callable[..., T], args: tuple[Any, ...], config: RunnableConfig | None
@@ -192,10 +189,6 @@ class RetryingAsyncPostgresSaver(_OnPool, AsyncPostgresSaver):
     lock_session: AsyncLockSession | None = None
     _saver = AsyncPostgresSaver
     _pooled_cursor = AsyncPooledCursor
-
-    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(conn, *args, **kwargs)
-        self._on(conn)
 
     def _aretry(
         self,

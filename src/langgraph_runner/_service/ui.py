@@ -7,7 +7,8 @@ timeline, causes in full, budgets, artifacts, Cancel and Rebuild, the run's webh
 deliveries; its input, output, attempts and worker's state from ``run_ops.js``) and
 ``GET /ui/workers`` (the worker processes and their state), plus their script and style
 files. The files ship inside the package (``_service/static``): no JavaScript toolchain,
-``pip`` alone installs them.
+``pip`` alone installs them. Every page is ``page.html`` (the head, the bar and the key
+form) around its own content file, with its title and scripts from ``_PAGES``.
 
 The pages hold no data: their script reads the JSON API with the ``X-API-Key`` header.
 The page asks for the key once and keeps it in the tab's ``sessionStorage``; the run's
@@ -19,6 +20,7 @@ is set as text (``textContent``), never parsed as markup.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -31,17 +33,21 @@ from langgraph_runner._service.guards import check_url
 
 __all__ = ["check_trace_link", "ui_router"]
 
-_TYPES = {
-    "ui.css": "text/css; charset=utf-8",
-    "common.js": "text/javascript; charset=utf-8",
-    "graph.js": "text/javascript; charset=utf-8",
-    "runs.js": "text/javascript; charset=utf-8",
-    "run.js": "text/javascript; charset=utf-8",
-    "schedules.js": "text/javascript; charset=utf-8",
-    "webhooks.js": "text/javascript; charset=utf-8",
-    "run_ops.js": "text/javascript; charset=utf-8",
-    "workers.js": "text/javascript; charset=utf-8",
-}
+# The script and style files served as they are, by name (any other name is a 404).
+_FILES = frozenset(
+    {
+        "ui.css",
+        "common.js",
+        "graph.js",
+        "runs.js",
+        "run.js",
+        "schedules.js",
+        "webhooks.js",
+        "run_ops.js",
+        "workers.js",
+    }
+)
+_MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 _HEADERS = {
     # Scripts and styles only from this app; no inline script can run even if some
     # text were ever parsed as markup.
@@ -85,9 +91,50 @@ def _status_css() -> str:
     return "\n".join(rules) + "\n"
 
 
+@dataclass(frozen=True)
+class _Page:
+    """One page: what ``static/page.html`` (the head, the bar and the key form every page
+    shares) is given."""
+
+    title: str
+    content: str  # the file holding what the page shows once the key is known
+    scripts: tuple[str, ...]  # its own scripts, after common.js
+    links: tuple[str, ...] = ()  # its own links in the bar, after "Runs"
+
+
+_PAGES = {
+    "runs": _Page(
+        "Runs",
+        "runs.html",
+        ("runs.js", "schedules.js"),
+        links=('<a href="#schedules-section">Schedules</a>',),
+    ),
+    "run": _Page("Run", "run.html", ("graph.js", "run.js", "webhooks.js", "run_ops.js")),
+    "workers": _Page("Workers", "workers.html", ("workers.js",)),
+}
+
+
+@cache
+def _template(name: str) -> str:
+    """Page ``name`` in full, but for its root path and trace link."""
+    page = _PAGES[name]
+    scripts = "".join(
+        f'<script src="__ROOT__/ui/static/{s}" defer></script>\n' for s in page.scripts
+    )
+    links = "".join(f"  {link}\n" for link in page.links)
+    content = _file(page.content).split("-->\n", 1)[1]  # less its opening comment
+    return (
+        _file("page.html")
+        .replace("__TITLE__", html.escape(page.title))
+        .replace("__SCRIPTS__\n", scripts)
+        .replace("__LINKS__\n", links)
+        .replace("__CONTENT__\n", content)
+    )
+
+
 def _page(request: Request, name: str, trace_link: str = "") -> HTMLResponse:
     root = html.escape(str(request.scope.get("root_path", "")).rstrip("/"), quote=True)
-    text = _file(name).replace("__ROOT__", root)
+    text = _template(name).replace("__ROOT__", root)
     text = text.replace("__TRACE_LINK__", html.escape(trace_link, quote=True))
     return HTMLResponse(text, headers=_HEADERS)
 
@@ -118,21 +165,6 @@ def check_trace_link(trace_link: object) -> str:
     return trace_link
 
 
-def _framed(request: Request, body: str, *, title: str, script: str) -> HTMLResponse:
-    """A page in the runs list's frame (its bar, key form and scripts), with ``body`` as
-    its content and ``script`` in place of the list's own."""
-    frame = _file("runs.html")
-    start = frame.index('  <section id="content" hidden>')
-    end = frame.index("  </section>\n</main>") + len("  </section>\n")
-    content = _file(body).split("-->\n", 1)[-1]
-    text = (frame[:start] + content + frame[end:]).replace(
-        "<title>Runs</title>", f"<title>{html.escape(title)}</title>"
-    )
-    text = text.replace("/ui/static/runs.js", f"/ui/static/{script}")
-    root = html.escape(str(request.scope.get("root_path", "")).rstrip("/"), quote=True)
-    return HTMLResponse(text.replace("__ROOT__", root), headers=_HEADERS)
-
-
 def ui_router(trace_link: str = "") -> APIRouter:
     """The browser UI's routes (kept out of the OpenAPI document).
 
@@ -149,17 +181,17 @@ def ui_router(trace_link: str = "") -> APIRouter:
     @router.get("/ui", response_class=HTMLResponse)
     def runs_page(request: Request) -> HTMLResponse:
         """The runs list."""
-        return _page(request, "runs.html")
+        return _page(request, "runs")
 
     @router.get("/ui/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str) -> HTMLResponse:
         """One run's page (its script reads the run id from the address)."""
-        return _page(request, "run.html", trace_link)
+        return _page(request, "run", trace_link)
 
     @router.get("/ui/workers", response_class=HTMLResponse)
     def workers_page(request: Request) -> HTMLResponse:
         """The worker processes on the run queue, their state and runs."""
-        return _framed(request, "workers_body.html", title="Workers", script="workers.js")
+        return _page(request, "workers")
 
     @router.get("/ui/static/{name}")
     def static(name: str) -> Response:
@@ -167,9 +199,9 @@ def ui_router(trace_link: str = "") -> APIRouter:
         if name == "status.css":
             body = _status_css()
             return Response(body, media_type="text/css; charset=utf-8", headers=_HEADERS)
-        kind = _TYPES.get(name)
-        if kind is None:
+        if name not in _FILES:
             raise _Failure(404, f"no file {name!r}", "name")
+        kind = _MEDIA_TYPES[name[name.rindex(".") :]]
         return Response(_file(name), media_type=kind, headers=_HEADERS)
 
     return router

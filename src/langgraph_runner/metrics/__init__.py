@@ -11,31 +11,10 @@ Modules::
     otel         OpenTelemetryExporter (the ``otel`` extra; imported when asked for)
 """
 
-from langgraph_runner.metrics._collector import (
-    METRICS_COLLECTOR_KEY,
-    OVERFLOW_NODE,
-    NodeMetricsCollector,
-)
-from langgraph_runner.metrics._model import (
-    DEFAULT_DURATION_BUCKETS,
-    ERROR_TYPES,
-    MetricsListener,
-    NodeMetrics,
-    NodeSeries,
-    OutcomeSeries,
-)
-
-__all__ = [
-    "DEFAULT_DURATION_BUCKETS",
-    "ERROR_TYPES",
-    "METRICS_COLLECTOR_KEY",
-    "MetricsListener",
-    "NodeMetrics",
-    "NodeMetricsCollector",
-    "NodeSeries",
-    "OVERFLOW_NODE",
-    "OutcomeSeries",
-]
+# The public names are those the 0.1 module ``metrics.collector`` exported, which its
+# private home ``_collector`` still lists for the old path: written once, there.
+from langgraph_runner.metrics._collector import *  # noqa: F403
+from langgraph_runner.metrics._collector import __all__ as __all__
 
 
 def __getattr__(name: str) -> object:

@@ -53,6 +53,7 @@ from langgraph_runner.metrics._node_state import (
     clean_duration,
 )
 
+# Also the public names of ``langgraph_runner.metrics``, which star-imports them.
 __all__ = [
     "DEFAULT_DURATION_BUCKETS",
     "ERROR_TYPES",
@@ -149,7 +150,7 @@ class NodeMetricsCollector:
         duration_buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS,
         max_nodes: int = 1000,
     ) -> None:
-        config = CollectorConfig.create(
+        config = CollectorConfig(
             window_size=window_size,
             failure_rate_threshold=failure_rate_threshold,
             latency_threshold_ms=latency_threshold_ms,
@@ -157,7 +158,7 @@ class NodeMetricsCollector:
             on_latency_threshold=on_latency_threshold,
             min_samples=min_samples,
             graph=graph,
-            duration_buckets=duration_buckets,
+            duration_buckets=tuple(duration_buckets),
             max_nodes=max_nodes,
         )
         # Copied into slots: the record path reads them without another indirection.
@@ -319,27 +320,27 @@ class NodeMetricsCollector:
         if hook is not None:
             notify(hook, node, v)
 
-    def record_retry(self, node: str, attempt: int) -> None:
-        """Record that ``node`` is about to retry; ``attempt`` is the failed attempt's number."""
+    def _count(self, node: str, counter: str) -> None:
+        """One more of ``node``'s ``retries``, ``fallbacks`` or ``cache_hits``."""
         st = self._nodes.get(node) or self._entry(node)
         with st.lock:
-            st.retries += 1
+            setattr(st, counter, getattr(st, counter) + 1)
+
+    def record_retry(self, node: str, attempt: int) -> None:
+        """Record that ``node`` is about to retry; ``attempt`` is the failed attempt's number."""
+        self._count(node, "retries")
         for listener in self._listeners:
             tell(listener.on_retry, node, attempt)
 
     def record_fallback(self, node: str) -> None:
         """Record that a fallback produced the node's update."""
-        st = self._nodes.get(node) or self._entry(node)
-        with st.lock:
-            st.fallbacks += 1
+        self._count(node, "fallbacks")
         for listener in self._listeners:
             tell(listener.on_fallback, node)
 
     def record_cache_hit(self, node: str) -> None:
         """Record that a cached result was returned (not counted as an execution)."""
-        st = self._nodes.get(node) or self._entry(node)
-        with st.lock:
-            st.cache_hits += 1
+        self._count(node, "cache_hits")
         for listener in self._listeners:
             tell(listener.on_cache_hit, node)
 

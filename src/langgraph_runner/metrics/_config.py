@@ -1,16 +1,16 @@
 """The validated configuration of a ``NodeMetricsCollector``.
 
-``CollectorConfig.create`` checks every option once, at construction, and raises
-``TypeError`` (wrong type) or ``ValueError`` (out of range) with a message that
-names the field, so a bad option fails where the collector is built, never on a
-record.
+A ``CollectorConfig`` checks every option once, when it is made (``__post_init__``;
+``create`` is the same call), and raises ``TypeError`` (wrong type) or ``ValueError``
+(out of range) with a message that names the field, so a bad option fails where the
+collector is built, never on a record. No config holds an option unchecked.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,33 +63,20 @@ class CollectorConfig:
         """Whether any threshold is set (records then take the general path)."""
         return self.failure_rate_threshold is not None or self.latency_threshold_ms is not None
 
-    @classmethod
-    def create(
-        cls,
-        *,
-        window_size: object = 100,
-        failure_rate_threshold: object = None,
-        latency_threshold_ms: object = None,
-        on_failure_rate_threshold: ThresholdHook | None = None,
-        on_latency_threshold: ThresholdHook | None = None,
-        min_samples: object = 10,
-        graph: object = None,
-        duration_buckets: Sequence[object] = DEFAULT_DURATION_BUCKETS,
-        max_nodes: object = 1000,
-    ) -> CollectorConfig:
-        """Validate the options.
+    def __post_init__(self) -> None:
+        """Check every option once (numbers become floats, the buckets a tuple).
 
         Raises:
             TypeError: An option has the wrong type (the message names the field).
             ValueError: An option is out of range (the message names the field).
         """
-        window = _positive_int("window_size", window_size)
-        samples = _positive_int("min_samples", min_samples)
-        rate = _number("failure_rate_threshold", failure_rate_threshold, high=1)
-        latency = _number("latency_threshold_ms", latency_threshold_ms, high=None)
+        window = _positive_int("window_size", self.window_size)
+        samples = _positive_int("min_samples", self.min_samples)
+        rate = _number("failure_rate_threshold", self.failure_rate_threshold, high=1)
+        latency = _number("latency_threshold_ms", self.latency_threshold_ms, high=None)
         for field, hook, limit in (
-            ("on_failure_rate_threshold", on_failure_rate_threshold, rate),
-            ("on_latency_threshold", on_latency_threshold, latency),
+            ("on_failure_rate_threshold", self.on_failure_rate_threshold, rate),
+            ("on_latency_threshold", self.on_latency_threshold, latency),
         ):
             if hook is not None and not callable(hook):
                 raise TypeError(f"NodeMetricsCollector: {field} must be callable, got {hook!r}")
@@ -101,20 +88,20 @@ class CollectorConfig:
                 f"NodeMetricsCollector: min_samples ({samples}) must be <= window_size "
                 f"({window}), or the thresholds could never fire"
             )
-        if graph is not None and not isinstance(graph, str):
-            raise TypeError(f"NodeMetricsCollector: graph must be a str or None, got {graph!r}")
-        bounds = [_number("duration_buckets", b, high=None) for b in duration_buckets]
+        if self.graph is not None and not isinstance(self.graph, str):
+            raise TypeError(
+                f"NodeMetricsCollector: graph must be a str or None, got {self.graph!r}"
+            )
+        bounds = [_number("duration_buckets", b, high=None) for b in self.duration_buckets]
         buckets = tuple(b for b in bounds if b is not None)
         if not buckets or len(buckets) != len(bounds) or list(buckets) != sorted(set(buckets)):
             raise ValueError("NodeMetricsCollector: duration_buckets must be strictly increasing")
-        return cls(
-            window_size=window,
-            failure_rate_threshold=rate,
-            latency_threshold_ms=latency,
-            on_failure_rate_threshold=on_failure_rate_threshold,
-            on_latency_threshold=on_latency_threshold,
-            min_samples=samples,
-            graph=graph,
-            duration_buckets=buckets,
-            max_nodes=_positive_int("max_nodes", max_nodes),
-        )
+        _positive_int("max_nodes", self.max_nodes)
+        object.__setattr__(self, "failure_rate_threshold", rate)
+        object.__setattr__(self, "latency_threshold_ms", latency)
+        object.__setattr__(self, "duration_buckets", buckets)
+
+    @classmethod
+    def create(cls, **options: Any) -> CollectorConfig:
+        """``CollectorConfig(**options)``: the options, validated (see ``__post_init__``)."""
+        return cls(**options)

@@ -81,6 +81,7 @@ class Seen:
     timeout: float | None = None  # a wrapped node's time limit (from its first attempt)
 
 
+@dataclasses.dataclass(eq=False)
 class Probe(BaseCallbackHandler):
     """Watches one run's points, and fails the one whose key is ``target``.
 
@@ -89,28 +90,21 @@ class Probe(BaseCallbackHandler):
         tool_nodes: Those of the ``ToolNode`` nodes: their tool calls are the points.
         target: The key of the point to fail, or None (a watching run).
         make_error: The exception for the failed point.
+        hang: Whether the target node hangs (its attempt's time limit fires) instead.
         hang_limit: For a hang target: the attempt's shortened time limit.
     """
 
     raise_error = True
     run_inline = True
 
-    def __init__(
-        self,
-        wrapped: frozenset[tuple[tuple[str, ...], str]],
-        tool_nodes: frozenset[tuple[tuple[str, ...], str]] = frozenset(),
-        target: Seen | None = None,
-        make_error: Callable[[], BaseException] | None = None,
-        hang: bool = False,
-        hang_limit: float = 0.01,
-    ) -> None:
-        super().__init__()
-        self.wrapped = wrapped
-        self.tool_nodes = tool_nodes
-        self.target = target
-        self.make_error = make_error
-        self.hang = hang
-        self.hang_limit = hang_limit
+    wrapped: frozenset[tuple[tuple[str, ...], str]]
+    tool_nodes: frozenset[tuple[tuple[str, ...], str]] = frozenset()
+    target: Seen | None = None
+    make_error: Callable[[], BaseException] | None = None
+    hang: bool = False
+    hang_limit: float = 0.01
+
+    def __post_init__(self) -> None:
         self.seen: list[Seen] = []
         self.fired = False
         self._starts: list[tuple[Key, str]] = []  # every task: (key, "parent/child" path)
