@@ -472,15 +472,15 @@ def test_iso_utc_is_datetimes_isoformat(t: float) -> None:
 
 def test_raise_mode_with_logs_filtered_builds_no_record(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing reads a raise-mode record when logs are filtered and no hook is set: none is made."""
-    import langgraph_runner._engine.finish as finish
+    import langgraph_runner._engine.loop as loop
     import langgraph_runner._engine.records as records
 
     def unexpected(*args: Any) -> Any:
         raise AssertionError("a record's text was built")
 
     monkeypatch.setattr(records, "_site_fields", unexpected)
-    monkeypatch.setattr(records, "record_state", unexpected)
-    monkeypatch.setattr(finish, "record_state", unexpected)
+    monkeypatch.setattr(records, "record_state", unexpected)  # finish's
+    monkeypatch.setattr(loop, "record_state", unexpected)  # loop.end's
 
     def fail(state: S) -> S:
         raise ConnectionError("down")

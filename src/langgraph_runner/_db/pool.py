@@ -24,7 +24,9 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
+
+from typing_extensions import Required, Unpack
 
 from langgraph_runner._db.broken import retry_broken
 from langgraph_runner._db.pool_wait import WaitListener, current_listener, listening
@@ -33,6 +35,7 @@ from langgraph_runner._records.exceptions import DatabaseUnavailableError
 
 __all__ = [
     "FirstConnect",
+    "PoolNames",
     "DEFAULT_CHECK_IDLE",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_POOL_TIMEOUT",
@@ -261,55 +264,38 @@ def _pool_args(options: PoolOptions, name: str, min_size: int) -> dict[str, Any]
     }
 
 
+class PoolNames(TypedDict, total=False):
+    """``sync_pool``/``async_pool``'s keyword arguments: the pool's ``name`` (required),
+    the connections it keeps open (``min_size``, 1), the ``database`` its errors name
+    (else from ``conninfo``), and the ``FirstConnect`` told of its first connection."""
+
+    name: Required[str]
+    min_size: int
+    database: str | None
+    first: FirstConnect | None
+
+
 def sync_pool(
-    conninfo: str,
-    kwargs: dict[str, Any],
-    options: PoolOptions,
-    *,
-    name: str,
-    min_size: int = 1,
-    database: str | None = None,
-    first: FirstConnect | None = None,
+    conninfo: str, kwargs: dict[str, Any], options: PoolOptions, **names: Unpack[PoolNames]
 ) -> Any:
     """An open ``psycopg_pool.ConnectionPool`` sized and checked as ``options`` say, whose
-    waits for a connection are told to the run and bounded by a stall (``pool_wait``);
-    ``first`` hears how its first connection attempt went."""
-    require_extra("postgres", "psycopg_pool")
-    from psycopg import Connection
-
-    from langgraph_runner._db.patient_pool import PatientPool
-
-    extra = {} if first is None else {"connection_class": first.connection_class(Connection)}
-    pool = PatientPool(
-        conninfo,
-        check=_sync_check(options.check_idle),
-        **_patient_args(conninfo, kwargs, options, name, min_size, database),
-        **extra,
-    )
+    waits for a connection are told to the run and bounded by a stall (``pool_wait``)."""
+    pool = _patient(False, conninfo, kwargs, options, **names)
     pool.open(wait=False)
     return pool
 
 
-def _patient_args(
-    conninfo: str,
-    kwargs: dict[str, Any],
-    options: PoolOptions,
-    name: str,
-    min_size: int,
-    database: str | None,
-) -> dict[str, Any]:
-    """What the sync and async patient pools are both made with (all but the check)."""
-    return {
-        "database": database or database_name(conninfo, kwargs),
-        "notice": WAIT_NOTICE,
-        "kwargs": kwargs,
-        # on_return, not psycopg_pool's reset=, which returns the connection in a worker
-        "on_return": _returned,
-        **_pool_args(options, name, min_size),
-    }
-
-
 async def async_pool(
+    conninfo: str, kwargs: dict[str, Any], options: PoolOptions, **names: Unpack[PoolNames]
+) -> Any:
+    """``sync_pool``'s ``psycopg_pool.AsyncConnectionPool``, opened."""
+    pool = _patient(True, conninfo, kwargs, options, **names)
+    await pool.open(wait=False)
+    return pool
+
+
+def _patient(
+    is_async: bool,
     conninfo: str,
     kwargs: dict[str, Any],
     options: PoolOptions,
@@ -319,23 +305,29 @@ async def async_pool(
     database: str | None = None,
     first: FirstConnect | None = None,
 ) -> Any:
-    """An open ``psycopg_pool.AsyncConnectionPool`` sized and checked as ``options`` say,
-    whose waits for a connection are told to the run and bounded by a stall (``pool_wait``);
-    ``first`` hears how its first connection attempt went."""
+    """The patient pool, sync or async, not yet open."""
     require_extra("postgres", "psycopg_pool")
-    from psycopg import AsyncConnection
+    from psycopg import AsyncConnection, Connection
 
-    from langgraph_runner._db.patient_pool import PatientAsyncPool
+    from langgraph_runner._db.patient_pool import PatientAsyncPool, PatientPool
 
-    extra = {} if first is None else {"connection_class": first.connection_class(AsyncConnection)}
-    pool = PatientAsyncPool(
+    make, check, base = (
+        (PatientAsyncPool, _async_check, AsyncConnection)
+        if is_async
+        else (PatientPool, _sync_check, Connection)
+    )
+    extra = {} if first is None else {"connection_class": first.connection_class(base)}
+    return make(
         conninfo,
-        check=_async_check(options.check_idle),
-        **_patient_args(conninfo, kwargs, options, name, min_size, database),
+        check=check(options.check_idle),
+        database=database or database_name(conninfo, kwargs),
+        notice=WAIT_NOTICE,
+        kwargs=kwargs,
+        # on_return, not psycopg_pool's reset=, which returns the connection in a worker
+        on_return=_returned,
+        **_pool_args(options, name, min_size),
         **extra,
     )
-    await pool.open(wait=False)
-    return pool
 
 
 class _OnWait:

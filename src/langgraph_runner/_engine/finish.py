@@ -1,6 +1,6 @@
 """A terminal failure that wants more than its record: fallback, hooks, callbacks.
 
-``records.end`` ends the common failure; when a node has a fallback or an
+``loop.end`` ends the common failure; when a node has a fallback or an
 ``on_failure`` hook, or the run has callback handlers, it answers ``GENERAL``
 and the loop calls ``fail_sync``/``fail_async``:
 
@@ -23,7 +23,7 @@ import dataclasses
 import functools
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from time import perf_counter, time
 from typing import Any
 
@@ -33,21 +33,9 @@ from langchain_core.runnables.config import (
 )
 from langgraph.types import Command
 
+from langgraph_runner._engine import records
 from langgraph_runner._engine.call import Call, emit, kwargs_for
 from langgraph_runner._engine.hooks import acall_hook, call_hook, run_coroutine_blocking
-from langgraph_runner._engine.records import (
-    RECORD_CHANNELS,
-    add_note,
-    code_and_category,
-    failure_update,
-    log_failed,
-    raise_redacted,
-    record_model,
-    record_state,
-    redact_exception,
-    schema_error,
-    send_fields,
-)
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.context import NodeContext, reset_context, set_context
@@ -100,7 +88,7 @@ class Failure:
     _model: NodeError | None = dataclasses.field(default=None, init=False)
 
     def __post_init__(self, retry: RetryConfig | None) -> None:
-        self.code, self.category = code_and_category(self.exc, retry)
+        self.code, self.category = records.code_and_category(self.exc, retry)
         self.time = time()  # the moment of the failure, not of the first read
 
     def state(self) -> dict[str, Any]:
@@ -110,7 +98,7 @@ class Failure:
         """
         state = self._state
         if state is None:
-            state = self._state = record_state(
+            state = self._state = records.record_state(
                 self.exc,
                 self.code,
                 self.category,
@@ -141,7 +129,7 @@ class Failure:
         """The ``NodeError`` of this failure (built once, without re-validating)."""
         model = self._model
         if model is None:
-            model = self._model = record_model(self.state(), self.code, self.category)
+            model = self._model = records.record_model(self.state(), self.code, self.category)
         return model
 
 
@@ -203,9 +191,11 @@ def _record(spec: NodeSpec, call: Call, exc: BaseException, state: Any) -> Failu
     ids = call.ids()
     duration_ms = (perf_counter() - call.t0) * 1000  # call.elapsed_ms()
     failure = Failure(exc, call.node(), call.attempt, duration_ms, spec.retry, ids[0], ids[1])
-    failure.send = send_fields(call.config, state, spec.item_key)
+    failure.send = records.send_fields(call.config, state, spec.item_key)
     if spec.log.emits(ERROR):  # nobody would see it: skip building the event
-        log_failed(spec, call, exc, failure.code, failure.category, duration_ms, failure.message)
+        records.log_failed(
+            spec, call, exc, failure.code, failure.category, duration_ms, failure.message
+        )
     call.failed = True
     if call.metrics is not None:
         call.count_failure(call.metrics, exc, failure.code, failure.category, duration_ms)
@@ -246,7 +236,7 @@ def _resolve(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure, o
     if outcome is not None:  # the fallback failed too
         fb_record = _fallback_record(spec, call, outcome[1])
         fallback_state = fb_record.to_state()
-        add_note(exc, f"langgraph_runner: the fallback failed too: {fb_record.message}")
+        records.add_note(exc, f"langgraph_runner: the fallback failed too: {fb_record.message}")
     elif goto is not None:
         call.report("record_fallback")
         emit(spec.log, INFO, "node.fallback", call.get(), outcome="routed", goto=goto)
@@ -256,12 +246,12 @@ def _resolve(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure, o
     states = [failure.state()]
     if fallback_state is not None:
         states.append(fallback_state)
-    return failure_update(states, goto)
+    return records.failure_update(states, goto)
 
 
 def _check_channels(call: Call, exc: BaseException) -> None:
-    if _compat.missing_channels(call.config, RECORD_CHANNELS):
-        schema_error(call, exc)
+    if _compat.missing_channels(call.config, records.RECORD_CHANNELS):
+        records.schema_error(call, exc)
 
 
 def _error_run_inputs(failure: Failure) -> dict[str, Any]:
@@ -282,52 +272,25 @@ def _has_handlers(config: Any) -> bool:
     return bool(getattr(callbacks, "handlers", True))
 
 
-def _report_sync(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure) -> None:
-    """Show the recorded failure to callbacks as an errored child run, then count it."""
-    if _has_handlers(call.config):
-        exc = redact_exception(exc)  # only what a handler is shown needs redacting
-        try:
-            manager = get_callback_manager_for_config(call.config or {})
-            run = manager.on_chain_start(
-                None, _error_run_inputs(failure), name=_error_run_name(failure)
-            )
-            run.on_chain_error(exc)
-        except Exception:  # a handler set to raise_error must not turn a record into a crash
-            spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=failure.node)
-    streaks = spec.streaks
-    if streaks is not None:  # the loop guard: the limit-th failure in a row raises
-        streaks.failed(call.config, call.streak_key(), scope=call.ids()[4], record=failure.record)
+# The steps of a failure that wants more than its record, written once (``_failing``, a
+# generator) and performed by a sync or an async driver: a step the generator yields is
+# performed and its answer sent back, or its exception thrown in.
+_FALLBACK = "fallback"  # call the fallback: its result, or its exception
+_HOOK = "on_failure"  # call the on_failure hook (its errors are logged, never raised)
+_CALLBACKS = "callbacks"  # show callback handlers the failure as an errored child run
 
 
-async def _report_async(spec: NodeSpec, call: Call, exc: BaseException, failure: Failure) -> None:
-    if _has_handlers(call.config):
-        exc = redact_exception(exc)
-        try:
-            manager = get_async_callback_manager_for_config(call.config or {})
-            run = await manager.on_chain_start(
-                None, _error_run_inputs(failure), name=_error_run_name(failure)
-            )
-            await run.on_chain_error(exc)
-        except Exception:
-            spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=failure.node)
-    streaks = spec.streaks
-    if streaks is not None:
-        streaks.failed(call.config, call.streak_key(), scope=call.ids()[4], record=failure.record)
-
-
-def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
-    """The outcome of a terminal failure ``records.end`` left (``GENERAL``), from sync code."""
+def _failing(
+    spec: NodeSpec, state: Any, call: Call, exc: BaseException
+) -> Generator[tuple[str, Any], Any, Any]:
+    """The failure's steps (see above); returns the node's update, or raises."""
     failure = _record(spec, call, exc, state)
     outcome = None
     if spec.fallback is not None and not isinstance(spec.fallback, str):
         token = set_context(_fallback_ctx(call, exc))
         try:
-            result = spec.fallback(
-                state, **kwargs_for(spec.fallback_accepts or {}, call.config, call.node())
-            )
-            if inspect.isawaitable(result):
-                result = run_coroutine_blocking(result, None)
-            outcome = (True, result)
+            kwargs = kwargs_for(spec.fallback_accepts or {}, call.config, call.node())
+            outcome = (True, (yield _FALLBACK, kwargs))
         except Exception as err:
             if is_control_flow(err):
                 raise
@@ -336,59 +299,102 @@ def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any
             reset_context(token)
     update = _resolve(spec, call, exc, failure, outcome)
     if spec.on_failure is not None:
-        call_hook(
-            spec.on_failure,
-            failure.record(),
-            state,
-            log=spec.log,
-            hook_name="on_failure",
-            node=failure.node,
-        )
+        yield _HOOK, failure.record()
     if update is _RAISE:
-        return raise_redacted(spec, call, exc)
-    _report_sync(spec, call, exc, failure)
+        return records.raise_redacted(spec, call, exc)
+    if _has_handlers(call.config):
+        try:  # only what a handler is shown needs redacting
+            yield _CALLBACKS, (records.redact_exception(exc), failure)
+        except Exception:  # a handler set to raise_error must not turn a record into a crash
+            spec.log.emit(logging.DEBUG, "node.callbacks_failed", node=failure.node)
+    streaks = spec.streaks
+    if streaks is not None:  # the loop guard: the limit-th failure in a row raises
+        streaks.failed(call.config, call.streak_key(), scope=call.ids()[4], record=failure.record)
     return update
+
+
+class _Steps:
+    """Drives ``_failing``: ``next()`` sends the last step's ``answer`` (or throws its
+    ``error``) and gives the next step, or None once ``value`` holds the outcome."""
+
+    __slots__ = ("_gen", "answer", "error", "value")
+
+    def __init__(self, gen: Generator[tuple[str, Any], Any, Any]) -> None:
+        self._gen = gen
+        self.answer: Any = None
+        self.error: BaseException | None = None
+        self.value: Any = None
+
+    def next(self) -> tuple[str, Any] | None:
+        answer, error = self.answer, self.error
+        self.answer = self.error = None
+        try:
+            return self._gen.send(answer) if error is None else self._gen.throw(error)
+        except StopIteration as done:
+            self.value = done.value
+            return None
+
+
+def fail_sync(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
+    """The outcome of a terminal failure ``loop.end`` left (``GENERAL``), from sync code."""
+    steps = _Steps(_failing(spec, state, call, exc))
+    while (step := steps.next()) is not None:
+        kind, arg = step
+        try:
+            if kind == _FALLBACK:
+                fallback: Any = spec.fallback  # callable: _failing asks for it only then
+                answer = fallback(state, **arg)
+                if inspect.isawaitable(answer):
+                    answer = run_coroutine_blocking(answer, None)
+                steps.answer = answer
+            elif kind == _HOOK:
+                call_hook(spec.on_failure, arg, state, **_hook_options(spec, arg))
+            else:
+                manager = get_callback_manager_for_config(call.config or {})
+                run = manager.on_chain_start(None, _error_run_inputs(arg[1]), name=_run_name(arg))
+                run.on_chain_error(arg[0])
+        except BaseException as err:  # thrown in: the context is reset, control flow goes up
+            steps.error = err
+    return steps.value
 
 
 async def fail_async(spec: NodeSpec, state: Any, call: Call, exc: BaseException) -> Any:
-    """The same, from async code."""
-    failure = _record(spec, call, exc, state)
-    outcome = None
-    fallback = spec.fallback
-    if fallback is not None and not isinstance(fallback, str):
-        token = set_context(_fallback_ctx(call, exc))
+    """The same, from async code (a sync fallback runs in a worker thread)."""
+    steps = _Steps(_failing(spec, state, call, exc))
+    while (step := steps.next()) is not None:
+        kind, arg = step
         try:
-            kwargs = kwargs_for(spec.fallback_accepts or {}, call.config, call.node())
-            if spec.fallback_is_async:
-                result = await fallback(state, **kwargs)
+            if kind == _FALLBACK:
+                fallback: Any = spec.fallback
+                if spec.fallback_is_async:
+                    answer = await fallback(state, **arg)
+                else:
+                    answer = await arun_sync_attempt(
+                        functools.partial(fallback, state, **arg),
+                        node=call.node(),
+                        attempt=1,
+                        timeout=None,
+                        controller=None,
+                    )
+                    if inspect.isawaitable(answer):
+                        answer = await answer
+                steps.answer = answer
+            elif kind == _HOOK:
+                await acall_hook(spec.on_failure, arg, state, **_hook_options(spec, arg))
             else:
-                result = await arun_sync_attempt(
-                    functools.partial(fallback, state, **kwargs),
-                    node=failure.node,
-                    attempt=1,
-                    timeout=None,
-                    controller=None,
+                manager = get_async_callback_manager_for_config(call.config or {})
+                run = await manager.on_chain_start(
+                    None, _error_run_inputs(arg[1]), name=_run_name(arg)
                 )
-                if inspect.isawaitable(result):
-                    result = await result
-            outcome = (True, result)
-        except Exception as err:
-            if is_control_flow(err):
-                raise
-            outcome = (False, err)
-        finally:
-            reset_context(token)
-    update = _resolve(spec, call, exc, failure, outcome)
-    if spec.on_failure is not None:
-        await acall_hook(
-            spec.on_failure,
-            failure.record(),
-            state,
-            log=spec.log,
-            hook_name="on_failure",
-            node=failure.node,
-        )
-    if update is _RAISE:
-        return raise_redacted(spec, call, exc)
-    await _report_async(spec, call, exc, failure)
-    return update
+                await run.on_chain_error(arg[0])
+        except BaseException as err:  # thrown in: the context is reset, control flow goes up
+            steps.error = err
+    return steps.value
+
+
+def _hook_options(spec: NodeSpec, record: NodeError) -> dict[str, Any]:
+    return {"log": spec.log, "hook_name": "on_failure", "node": record.node}
+
+
+def _run_name(arg: tuple[BaseException, Failure]) -> str:
+    return _error_run_name(arg[1])

@@ -71,6 +71,7 @@ MOVED: dict[str, str] = {
 
 #: Old modules whose names were split: where else to look after ``MOVED[old]``.
 ALSO_IN: dict[str, tuple[str, ...]] = {
+    "langgraph_runner.context": ("langgraph_runner._policies.run_scope",),
     "langgraph_runner.errors": ("langgraph_runner._records.record",),
 }
 
