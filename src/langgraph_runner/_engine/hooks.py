@@ -14,13 +14,15 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
+
+from typing_extensions import Required, Unpack
 
 from langgraph_runner._policies.timeouts import arun_sync_attempt, run_sync_attempt
 from langgraph_runner._records.exceptions import NodeTimeoutError
 from langgraph_runner._records.logs import EventLogger
 
-__all__ = ["acall_hook", "call_hook", "run_coroutine_blocking"]
+__all__ = ["HookCall", "acall_hook", "call_hook", "run_coroutine_blocking"]
 
 
 def _log_failure(log: EventLogger, hook_name: str, exc: BaseException, node: str | None) -> None:
@@ -76,14 +78,24 @@ def _over_limit(exc: BaseException, hook_name: str, limit: float) -> BaseExcepti
     return exc
 
 
-def call_hook(
-    hook: Callable[..., Any] | None,
-    *args: Any,
-    log: EventLogger,
-    hook_name: str,
-    node: str | None = None,
-    limit: float | None = None,
-) -> Any:
+class HookCall(TypedDict, total=False):
+    """How ``call_hook``/``acall_hook`` call a hook: the ``log`` its failure is told to
+    and the ``hook_name`` that names it there (both required), the ``node`` it runs for,
+    its time ``limit`` in seconds."""
+
+    log: Required[EventLogger]
+    hook_name: Required[str]
+    node: str | None
+    limit: float | None
+
+
+def _failed(how: HookCall, exc: BaseException) -> None:
+    """Log a hook's failure (running out of time as a ``TimeoutError``)."""
+    name = how["hook_name"]
+    _log_failure(how["log"], name, _over_limit(exc, name, how.get("limit") or 0.0), how.get("node"))
+
+
+def call_hook(hook: Callable[..., Any] | None, *args: Any, **how: Unpack[HookCall]) -> Any:
     """Call a sync or async hook from sync code; log and swallow its errors.
 
     With ``limit``, a sync hook runs in a worker thread abandoned after ``limit``
@@ -95,6 +107,7 @@ def call_hook(
     """
     if hook is None:
         return None
+    limit = how.get("limit")
 
     def invoke() -> Any:
         result = hook(*args)
@@ -106,21 +119,14 @@ def call_hook(
         if limit is None or inspect.iscoroutinefunction(hook):
             return invoke()
         return run_sync_attempt(
-            invoke, node=_label(hook_name), attempt=1, timeout=limit, controller=None
+            invoke, node=_label(how["hook_name"]), attempt=1, timeout=limit, controller=None
         )
     except Exception as exc:
-        _log_failure(log, hook_name, _over_limit(exc, hook_name, limit or 0.0), node)
+        _failed(how, exc)
         return None
 
 
-async def acall_hook(
-    hook: Callable[..., Any] | None,
-    *args: Any,
-    log: EventLogger,
-    hook_name: str,
-    node: str | None = None,
-    limit: float | None = None,
-) -> Any:
+async def acall_hook(hook: Callable[..., Any] | None, *args: Any, **how: Unpack[HookCall]) -> Any:
     """Call a sync or async hook from async code; log and swallow its errors.
 
     Cancellation of the caller still propagates. With ``limit``, a sync hook
@@ -132,13 +138,14 @@ async def acall_hook(
     """
     if hook is None:
         return None
+    limit = how.get("limit")
     try:
         if limit is None or inspect.iscoroutinefunction(hook):
             result = hook(*args)
         else:
             result = await arun_sync_attempt(
                 lambda: hook(*args),
-                node=_label(hook_name),
+                node=_label(how["hook_name"]),
                 attempt=1,
                 timeout=limit,
                 controller=None,
@@ -147,5 +154,5 @@ async def acall_hook(
             result = await (asyncio.wait_for(result, limit) if limit else result)
         return result
     except Exception as exc:
-        _log_failure(log, hook_name, _over_limit(exc, hook_name, limit or 0.0), node)
+        _failed(how, exc)
         return None
