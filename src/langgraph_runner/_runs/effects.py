@@ -45,7 +45,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, NamedTuple, TypedDict, TypeVar, overload
+
+from typing_extensions import Unpack
 
 from langgraph_runner._db.connection import Db, open_postgres, open_sqlite
 from langgraph_runner._db.pool import PooledDb
@@ -61,6 +63,7 @@ __all__ = [
     "DELETE_THREAD",
     "Db",
     "EffectLedger",
+    "LedgerTiming",
     "READ",
     "RELEASE",
     "TABLE",
@@ -83,6 +86,13 @@ class _Claim(NamedTuple):
     owner: str | None
     done: bool
     result: str | None
+
+
+class LedgerTiming(TypedDict, total=False):
+    """``EffectLedger``'s timing options, for its constructors (see the class)."""
+
+    lease: float | timedelta
+    poll_interval: float | timedelta
 
 
 class EffectLedger:
@@ -130,57 +140,36 @@ class EffectLedger:
     # ------------------------------------------------------------------ constructors
 
     @classmethod
-    def sqlite(
-        cls,
-        path: str,
-        *,
-        lease: float | timedelta = 300.0,
-        poll_interval: float | timedelta = 0.05,
-    ) -> EffectLedger:
+    def sqlite(cls, path: str, **timing: Unpack[LedgerTiming]) -> EffectLedger:
         """A ledger in the SQLite database file at ``path`` (its own connection).
 
         Args:
             path: The database file; use the checkpointer's file to keep one database per run.
-            lease: See the class.
-            poll_interval: See the class.
+            **timing: ``lease`` and ``poll_interval``, as the class takes them.
         """
-        return cls(open_sqlite(path), lease=lease, poll_interval=poll_interval)
+        return cls(open_sqlite(path), **timing)
 
     @classmethod
-    def postgres(
-        cls,
-        conninfo: str,
-        *,
-        lease: float | timedelta = 300.0,
-        poll_interval: float | timedelta = 0.05,
-    ) -> EffectLedger:
+    def postgres(cls, conninfo: str, **timing: Unpack[LedgerTiming]) -> EffectLedger:
         """A ledger in the PostgreSQL database ``conninfo`` names (needs the ``postgres`` extra).
 
         Args:
             conninfo: A libpq connection string or URL (``postgresql://user@host:5432/db``).
-            lease: See the class.
-            poll_interval: See the class.
+            **timing: ``lease`` and ``poll_interval``, as the class takes them.
 
         Raises:
             ImportError: The ``postgres`` extra is not installed.
         """
-        return cls(open_postgres(conninfo), lease=lease, poll_interval=poll_interval)
+        return cls(open_postgres(conninfo), **timing)
 
     @classmethod
-    def for_checkpointer(
-        cls,
-        checkpointer: Any,
-        *,
-        lease: float | timedelta = 300.0,
-        poll_interval: float | timedelta = 0.05,
-    ) -> EffectLedger:
+    def for_checkpointer(cls, checkpointer: Any, **timing: Unpack[LedgerTiming]) -> EffectLedger:
         """A ledger in the database of ``checkpointer``, through a connection of its own.
 
         Args:
             checkpointer: A ``SqliteSaver`` on a file, or a ``PostgresSaver`` /
                 ``AsyncPostgresSaver`` (on a connection or a pool).
-            lease: See the class.
-            poll_interval: See the class.
+            **timing: ``lease`` and ``poll_interval``, as the class takes them.
 
         Raises:
             TypeError: A saver without a database of its own (``InMemorySaver``) or one
@@ -196,11 +185,11 @@ class EffectLedger:
                     "EffectLedger.for_checkpointer: the SqliteSaver uses an in-memory database; "
                     "open it on a file (sqlite:///path.db) so the ledger can share it"
                 )
-            return cls.sqlite(path, lease=lease, poll_interval=poll_interval)
+            return cls.sqlite(path, **timing)
         if kind == "postgres":
             conninfo, kwargs = postgres_settings(checkpointer.conn)
             db = open_postgres(conninfo, **kwargs)
-            return cls(db, lease=lease, poll_interval=poll_interval)
+            return cls(db, **timing)
         raise TypeError(
             "EffectLedger.for_checkpointer needs a SqliteSaver or a PostgresSaver, "
             f"got {type(checkpointer).__name__}; "
