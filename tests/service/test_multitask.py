@@ -2,7 +2,8 @@
 strategy (reject, enqueue, interrupt), on SQLite and PostgreSQL.
 
 A busy thread is made with a node that holds until the test lets it go (an event, or
-the run's abort signal); runs are waited for through ``GET /runs/{id}/wait``.
+the run's abort signal); runs are waited for through ``GET /runs/{id}/wait``. Posts at
+the same instant come from many clients over HTTP (uvicorn), let go by one barrier.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import operator
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +21,7 @@ from typing_extensions import TypedDict
 
 pytest.importorskip("fastapi")
 
+import httpx
 from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableConfig
 
@@ -25,8 +29,10 @@ from langgraph_runner._policies.abort import ABORT_SIGNAL_KEY
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from tests.fakes import chain_graph
-from tests.service.served import A, B, served
+from tests.service.served import A, B, listening, served
 
+CONTENDERS = 32  # posts at the same instant on one idle thread
+ROUNDS = 8
 LOG: list[str] = []  # "<title> <node>", in the order the nodes ran
 HOLDING = threading.Event()  # a hold node is under way
 RELEASE = threading.Event()  # lets a hold node go
@@ -204,3 +210,35 @@ def test_interrupt_cancels_a_queued_run_of_the_thread_before_it_starts(
     )
     assert _wait(client, last)["status"] == "completed"
     assert "queued hold" not in LOG
+
+
+def _contend(clients: list[httpx.Client], thread: str, strategy: str) -> list[int]:
+    """One post on ``thread`` from each client (a thread each), all let go at once; their
+    status codes."""
+    start = threading.Barrier(len(clients))
+    body = {"workflow": "w", "thread_id": thread, "multitask_strategy": strategy}
+
+    def post(client: httpx.Client) -> int:
+        start.wait()
+        return client.post("/runs", json=body, headers=A).status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        return list(pool.map(post, clients))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_reject_takes_exactly_one_of_many_posts_at_once_on_an_idle_thread(
+    kind: str, tmp_path: Path
+) -> None:
+    """reject is one decision: of many posts at the same instant on an idle thread, one
+    is queued (202) and every other one refused (409), round after round."""
+    with (
+        listening(kind, tmp_path, {"w": _graph()}, workers=0) as url,  # nothing runs
+        ExitStack() as stack,
+    ):
+        clients = [stack.enter_context(httpx.Client(base_url=url)) for _ in range(CONTENDERS)]
+        for client in clients:  # each on a connection of its own, open before the race
+            client.get("/openapi.json").raise_for_status()
+        for i in range(ROUNDS):
+            codes = _contend(clients, f"race-{i}", "reject")
+            assert sorted(codes) == [202] + [409] * (CONTENDERS - 1), f"round {i}: {codes}"

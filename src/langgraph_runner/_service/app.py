@@ -234,6 +234,7 @@ def _background(ctx: Ctx, hooks: WebhookSettings) -> tuple[Dispatcher, Scheduler
     the scheduler, each a thread of its own started with the app."""
     dispatcher = Dispatcher(ctx, hooks)
     ctx.on_new_run = dispatcher.subscribe
+    ctx.on_refused_run = lambda run_id: dispatcher.outbox.purge([run_id])
     ctx.pool.on_complete = dispatcher.wake  # a run of this process ended: look now
     return dispatcher, Scheduler(ctx, dispatcher)
 

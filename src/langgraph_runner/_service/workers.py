@@ -51,7 +51,7 @@ from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
 from langgraph_runner._service.claims import Claims
 from langgraph_runner._service.drain import Handback, hand_back
 from langgraph_runner._service.liveness import Liveness
-from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
+from langgraph_runner._service.queue import CANCEL, Listener, OnBusy, QueuedRun, RunQueue
 from langgraph_runner._traces.carrier import attach, detach, trace_id_of
 
 __all__ = ["IDLE_WAIT", "LISTEN_RETRY", "POLL_WAIT", "Pending", "Workers"]
@@ -81,12 +81,14 @@ class Pending:
     created_at: float
     cancelled: bool = False
     trace_id: str | None = None
+    displaced: tuple[str, ...] = ()  # the thread's runs not ended it displaced (on_busy)
 
 
 def _pending(item: QueuedRun, *, cancelled: bool = False) -> Pending:
-    shown = shown_thread_id(item.thread_id)
-    at = item.created_at
-    return Pending(item.run_id, shown, item.tenant, item.workflow, at, cancelled, item.trace_id)
+    shown, at, gone = shown_thread_id(item.thread_id), item.created_at, item.displaced
+    return Pending(
+        item.run_id, shown, item.tenant, item.workflow, at, cancelled, item.trace_id, gone
+    )
 
 
 class Workers:
@@ -170,6 +172,7 @@ class Workers:
         stored_thread: str | None = None,
         trace_context: Mapping[str, str] | None = None,
         run_id: str | None = None,
+        on_busy: OnBusy | None = None,
     ) -> Pending:
         """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once.
 
@@ -182,7 +185,8 @@ class Workers:
         recorded in the state) or else runs on from its last checkpoint.
         ``trace_context`` (W3C ``traceparent``/``tracestate``) is kept with the run: the
         worker that executes it (or resumes it) continues that trace. ``run_id``: the
-        run's id, if the caller named it first (default: a new one).
+        run's id, if the caller named it first (default: a new one). ``on_busy``: what
+        the queue does if the thread has runs not ended (``RunQueue.enqueue``).
         """
         run_id = run_id or str(uuid.uuid4())
         plain: dict[str, Any] | None = dict(follow) if follow is not None else None
@@ -199,6 +203,7 @@ class Workers:
             change=plain,
             base_thread=base_thread,
             trace_context=trace_context,
+            on_busy=on_busy,
         )
         self.start()
         self._wake.set()
