@@ -5,6 +5,9 @@ Serves ``create_app`` with uvicorn on a free local port, on a PostgreSQL databas
 
 - trigger-to-first-step: ``POST /runs`` until the workflow's first step starts, with warm
   in-process workers (``--triggers`` runs, one at a time);
+- ``POST /runs`` naming a thread (each a new one), as the default ``enqueue`` and as
+  ``reject`` (whose look at the thread and queueing are one locked transaction) take it,
+  until the 202 (``--triggers`` runs of each, one at a time);
 - resume-to-first-step: ``POST /runs/{id}/resume`` of an interrupted run until its
   interrupted step goes on with the answer (``interrupt()`` returns it), warm workers
   (``--triggers`` runs, one at a time);
@@ -183,6 +186,24 @@ def trigger_latencies(client: httpx.Client, count: int) -> tuple[list[float], li
         first.append(FIRST_STEP[title] - t0)
         wait_done(client, reply.json()["run_id"], ACME)  # the worker is idle again
     return first, answered
+
+
+def thread_post_latencies(client: httpx.Client, count: int, strategy: str) -> list[float]:
+    """Seconds from ``POST /runs`` on a new thread under ``strategy`` to its 202, per run."""
+    answered = []
+    for i in range(count):
+        body = {
+            "workflow": "build",
+            "input": {"title": f"thread-{i}"},
+            "thread_id": f"bench-{uuid.uuid4().hex}",
+            "multitask_strategy": strategy,
+        }
+        t0 = time.perf_counter()
+        reply = client.post("/runs", json=body, headers=ACME)
+        answered.append(time.perf_counter() - t0)
+        reply.raise_for_status()
+        wait_done(client, reply.json()["run_id"], ACME)  # the workers are idle again
+    return answered
 
 
 @contextmanager
@@ -418,6 +439,8 @@ def report(args: argparse.Namespace, url: str, client: httpx.Client, db_url: str
         done = wait_done(client, run["run_id"], headers)
         templates[tenant] = (done["run_id"], done["thread_id"])
     first, answered = trigger_latencies(client, args.triggers)
+    on_thread = thread_post_latencies(client, args.triggers, "enqueue")
+    rejecting = thread_post_latencies(client, args.triggers, "reject")
     hooked = webhook_latencies(client, args.webhooks)
     resumed = resume_latencies(client, args.triggers)
 
@@ -446,6 +469,8 @@ def report(args: argparse.Namespace, url: str, client: httpx.Client, db_url: str
         ("GET /runs (first page of 50)", page),
         ("GET /runs?status=failed", failed),
         ("POST /runs -> 202", answered),
+        ("POST /runs on a thread -> 202", on_thread),
+        ("POST /runs on a thread, reject -> 202", rejecting),
         ("trigger -> first step (warm worker)", first),
         ("run end -> webhook received", hooked),
         ("resume -> first step (warm worker)", resumed),

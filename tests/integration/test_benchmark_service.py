@@ -43,6 +43,8 @@ def test_a_short_run_prints_every_figure_and_drops_its_database() -> None:
         "GET /runs (first page of 50)",
         "GET /runs?status=failed",
         "POST /runs -> 202",
+        "POST /runs on a thread -> 202",
+        "POST /runs on a thread, reject -> 202",
         "trigger -> first step (warm worker)",
         "run end -> webhook received",
         "resume -> first step (warm worker)",

@@ -323,6 +323,41 @@ def test_a_run_cancelled_before_a_worker_takes_it_never_runs(
     assert _log(tmp_path) == []
 
 
+def test_busy_threads_on_temporal_reject_and_interrupt_not_rollback(
+    temporal_address: str, tmp_path: Path
+) -> None:
+    """A run no worker took yet makes its thread busy: reject answers 409, interrupt cancels
+    it before it starts; rollback is not offered on Temporal (422; create_app refuses it)."""
+    svc = Service(temporal_address, tmp_path, worker_here=False)
+    with api(svc) as http:
+
+        def post(strategy: str) -> Any:
+            body = {"workflow": "steps", "input": {"dir": str(tmp_path)}, "thread_id": "t1"}
+            return http.post("/runs", json={**body, "multitask_strategy": strategy}, headers=A)
+
+        first = post("enqueue").json()["run_id"]
+        refused = post("reject")
+        assert (refused.status_code, refused.json()["field"]) == (409, "thread_id")
+        assert first in refused.json()["detail"]
+        refused = post("rollback")
+        assert (refused.status_code, refused.json()["field"]) == (422, "multitask_strategy")
+        last = post("interrupt").json()["run_id"]
+        run = http.get(f"/runs/{first}", headers=A).json()
+        assert (run["status"], run["reason"]) == (
+            "cancelled",
+            f"interrupted by run {last} (multitask_strategy=interrupt)",
+        )
+        assert http.post(f"/runs/{last}/cancel", headers=A).status_code == 202
+    with pytest.raises(ValueError, match="rollback"):
+        create_app(
+            workflows={"steps": steps().compile()},
+            checkpointer=_memory(),
+            api_keys=KEYS,
+            executor=TemporalExecutor(client=svc.client, task_queue=svc.queue),
+            multitask_strategy="rollback",
+        )
+
+
 def test_a_completed_run_is_rebuilt_on_temporal(service: Service, http: TestClient) -> None:
     """POST /runs/{id}/update: planned here, run as a workflow on a new thread."""
     run_id = service.run(http, {"x": 1, "dir": str(service.where)})

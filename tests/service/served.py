@@ -1,8 +1,11 @@
 """The runs service as the service tests serve it: on SQLite or PostgreSQL, with two
-tenants (``key-a``, ``key-b``) and a run queue of its own, its queue purged at the end."""
+tenants (``key-a``, ``key-b``) and a run queue of its own, its queue purged at the end;
+through a ``TestClient`` (``served``) or over HTTP from uvicorn on a free port (``listening``)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,10 +23,11 @@ B = {"X-API-Key": "key-b"}
 
 
 @contextmanager
-def served(
-    kind: str, tmp_path: Path, workflows: Mapping[str, Any], **options: Any
-) -> Iterator[TestClient]:
-    """A ``TestClient`` on ``create_app(workflows=..., **options)``, its lifespan running."""
+def _app(
+    kind: str, tmp_path: Path, workflows: Mapping[str, Any], options: Mapping[str, Any]
+) -> Iterator[tuple[Any, Any, str]]:
+    """``create_app(workflows=..., **options)`` on a fresh database (SQLite) or the test
+    PostgreSQL, with a queue of its own: the app, its checkpointer and the queue's name."""
     uid = uuid.uuid4().hex
     with open_checkpointer(database_url(kind, tmp_path)) as saver:
         app = create_app(
@@ -33,15 +37,57 @@ def served(
             queue=uid,
             **options,
         )
-        with TestClient(app) as client:
-            try:
-                yield client
-            finally:
-                from langgraph_runner._service.queue import RunQueue
+        yield app, saver, uid
 
-                left = RunQueue(saver, queue=uid)  # the app's own may be closed by now
-                left.purge()
-                left.close()
+
+@contextmanager
+def served(
+    kind: str, tmp_path: Path, workflows: Mapping[str, Any], **options: Any
+) -> Iterator[TestClient]:
+    """A ``TestClient`` on ``create_app(workflows=..., **options)``, its lifespan running."""
+    with _app(kind, tmp_path, workflows, options) as (app, saver, uid), TestClient(app) as client:
+        try:
+            yield client
+        finally:
+            from langgraph_runner._service.queue import RunQueue
+
+            left = RunQueue(saver, queue=uid)  # the app's own may be closed by now
+            left.purge()
+            left.close()
+
+
+@contextmanager
+def listening(
+    kind: str, tmp_path: Path, workflows: Mapping[str, Any], **options: Any
+) -> Iterator[str]:
+    """The base URL of ``create_app(workflows=..., **options)`` served by uvicorn on a free
+    port (a thread of this process); its queue, runs and threads dropped at the end."""
+    import uvicorn
+
+    with _app(kind, tmp_path, workflows, options) as (app, saver, uid):
+        server = uvicorn.Server(uvicorn.Config(app, port=0, log_config=None, log_level="warning"))
+        try:
+            with running(server):
+                port = server.servers[0].sockets[0].getsockname()[1]
+                yield f"http://127.0.0.1:{port}"
+        finally:
+            drop_queue(saver, uid)
+
+
+@contextmanager
+def running(server: Any, **run: Any) -> Iterator[None]:
+    """A ``uvicorn.Server`` running in a thread (``server.run(**run)``) until the block ends."""
+    thread = threading.Thread(target=server.run, kwargs=run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 def drop_queue(saver: Any, queue: str) -> None:

@@ -10,6 +10,7 @@ takes it stops it from starting. Node executions are counted in a ledger file (s
 from __future__ import annotations
 
 import collections
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
 
+from langgraph_runner._records.exceptions import ThreadInUse
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.checkpoint import open_checkpointer
 from langgraph_runner._runs.store_registry import open_run_store
@@ -209,6 +211,51 @@ def test_claims_take_the_oldest_run_once_and_an_expired_lease_hands_it_on(
         for r in (q, other):
             r._sql.run(f"DELETE FROM {QUEUE_TABLE} WHERE queue = ?", (backend.queue,))
             r.close()
+
+
+def _decide_rounds(url: str, queue: str, rounds: int, start: Any, out: Any) -> None:
+    """A process's part in the race: per round, once every process is there, one run
+    queued on the round's thread under ``on_busy="refuse"``; puts (round, queued?)."""
+    with open_checkpointer(url) as saver:
+        q = RunQueue(saver, queue=queue)
+        try:
+            for i in range(rounds):
+                start.wait()
+                try:
+                    q.enqueue(uuid.uuid4().hex, "chain", "tenant-a", f"race-{i}", on_busy="refuse")
+                    out.put((i, True))
+                except ThreadInUse:
+                    out.put((i, False))
+        finally:
+            q.close()
+
+
+@pytest.mark.slow
+def test_refuse_queues_one_run_of_a_thread_across_processes(backend: Backend) -> None:
+    """on_busy="refuse" is one decision across processes (each its own connection): of
+    one post per process at the same instant on an idle thread, exactly one is queued."""
+    processes, rounds = 4, 8
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Barrier(processes), ctx.Queue()
+    procs = [
+        ctx.Process(target=_decide_rounds, args=(backend.url, backend.queue, rounds, start, out))
+        for _ in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        results = [out.get(timeout=120) for _ in range(processes * rounds)]
+    finally:
+        for p in procs:
+            p.join(30)
+    assert [p.exitcode for p in procs] == [0] * processes
+    queued = collections.Counter(i for i, took in results if took)
+    assert queued == collections.Counter(range(rounds)), queued  # one per round
+    q = RunQueue(backend.saver, queue=backend.queue)
+    try:
+        assert [len(q.busy(f"race-{i}")) for i in range(rounds)] == [1] * rounds
+    finally:
+        q.close()
 
 
 def test_a_cancel_of_a_claimed_run_not_started_yet_stops_it(

@@ -39,6 +39,7 @@ from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from tests.browser import LAUNCH_ARGS, chromium, hex_rgb, png_pixel, png_size
 from tests.fakes import chain_graph
+from tests.service.served import running
 
 BUDGET = Budget(name="ui-calls-" + uuid.uuid4().hex, calls=100)
 KEY = "ui-key-" + uuid.uuid4().hex  # unique: a search of logs and URLs cannot match by chance
@@ -221,19 +222,12 @@ def _serve(app: Any) -> Iterator[Site]:
     log.setLevel(logging.INFO)
     log.propagate = False
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        site = Site(f"http://127.0.0.1:{port}", access)
-        yield site
-        site.http.close()
+        with running(server, sockets=[sock]):
+            site = Site(f"http://127.0.0.1:{port}", access)
+            yield site
+            site.http.close()
     finally:
-        server.should_exit = True
-        thread.join(30)
         sock.close()
         log.removeHandler(handler)
         log.setLevel(level)

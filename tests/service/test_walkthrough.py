@@ -74,6 +74,7 @@ def test_the_page_shows_every_route() -> None:
         '"$URL/workers"',
         '"multitask_strategy": "reject"',
         '"multitask_strategy": "interrupt"',
+        '"multitask_strategy": "rollback"',
     ):
         assert call in script, call
 

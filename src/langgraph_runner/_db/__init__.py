@@ -14,4 +14,5 @@ Modules::
     lock_session     every PostgreSQL advisory lock of a process on one session
     alock_session    an async saver's advisory locks on one async connection of its own
     storage          where a saver keeps its checkpoints: its kind, file or server
+    listen           a PostgreSQL connection that LISTENs (the run queue's wake-ups)
 """

@@ -29,7 +29,8 @@ Exception tree (what a user may catch derives from ``LangGraphRunnerError``)::
         ├── CommandError              the CLI was given a bad command line: exit code 2
         ├── FollowTimeoutError        ``report --follow --timeout`` ran out: exit code 1
         ├── HangNotStopped            a sweep's planned hang that no timeout stopped
-        └── RequestRefused            the runs service answers a request with an HTTP error
+        ├── RequestRefused            the runs service answers a request with an HTTP error
+        └── ThreadInUse               the run queue refused a run: its thread has runs not ended
 
 Each error carries its context as attributes (node, attempt, elapsed, thread id ...)
 and pickles with them (``LangGraphRunnerError.__reduce__``). The public ones are
@@ -66,6 +67,7 @@ __all__ = [
     "StepFailedError",
     "SweepError",
     "ThreadBusyError",
+    "ThreadInUse",
     "ThreadNotFoundError",
     "Unauthenticated",
     "Unhashable",
@@ -470,3 +472,18 @@ class RequestRefused(Exception):
     def __init__(self, status: int, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.status, self.detail, self.field = status, detail, field
+
+
+class ThreadInUse(Exception):
+    """The run queue refused to queue a run (``multitask_strategy=reject``): its thread has
+    runs not ended (queued or running).
+
+    Attributes:
+        thread_id: The thread as stored (a tenant's own).
+        run_id: The thread's oldest run not ended, if one was still there when looked up.
+        status: Its queue status (``queued`` or ``claimed``), or None.
+    """
+
+    def __init__(self, thread_id: str, run_id: str | None, status: str | None) -> None:
+        super().__init__(f"thread {thread_id!r} has runs not ended")
+        self.thread_id, self.run_id, self.status = thread_id, run_id, status

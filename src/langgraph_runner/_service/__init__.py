@@ -8,7 +8,8 @@ Modules::
     workers   worker threads taking queued runs and executing them through run()
     liveness  each worker process's row and heartbeat: alive, draining, dead, stopped
     drain     a stopping worker: no more runs, the running ones ended or handed back
-    multitask what POST /runs does with a run on a busy thread: reject, enqueue, interrupt
+    multitask what POST /runs does with a run on a busy thread: reject, enqueue, interrupt, rollback
+    rollback  multitask rollback: the displaced runs deleted, the new run from the state before
     schemas   the request and response bodies (pydantic: the OpenAPI document)
     guards    what every request passes first: a body limit, clean ids, storable input
     app       create_app: the FastAPI app, its options, auth and error handlers

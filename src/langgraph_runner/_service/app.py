@@ -144,8 +144,9 @@ def create_app(
         webhook_timeout: Seconds one delivery attempt waits for its receiver.
         multitask_strategy: What ``POST /runs`` does with a run on a thread that has a
             pending or running run, unless the request says: ``"enqueue"`` (default:
-            it runs after them), ``"reject"`` (409, LangGraph Server's default) or
-            ``"interrupt"`` (they are cancelled, then it runs).
+            it runs after them), ``"reject"`` (409, LangGraph Server's default),
+            ``"interrupt"`` (they are cancelled, then it runs) or ``"rollback"`` (as
+            interrupt, then they are deleted and it runs from the state before them).
 
     Returns:
         The FastAPI app; ``app.state.workers`` runs the triggered runs,
@@ -158,7 +159,7 @@ def create_app(
             a ``webhook_url`` that is not http(s) or has no ``webhook_secret``, a
             ``webhook_secret`` under 16 bytes, a ``webhook_timeout`` not in (0, 300] s,
             a ``trace_link`` that is not an http(s) address with ``{trace_id}``, or an
-            unknown ``multitask_strategy``.
+            unknown ``multitask_strategy`` (or ``"rollback"`` with ``executor=``).
         TypeError: A workflow that is not a compiled graph, a checkpointer that is not a
             saver, a ``budgets`` item that is not a ``Budget``, a ``webhook_retry`` that
             is not a ``RetryConfig``.
@@ -185,7 +186,7 @@ def create_app(
     ctx.poll_interval = float(poll_interval)
     ctx.budgets = _budgets(budgets)
     ctx.time_limit = optional_seconds(time_limit, "time_limit", owner="create_app")
-    ctx.multitask_strategy = check_strategy(multitask_strategy)
+    ctx.multitask_strategy = check_strategy(multitask_strategy, temporal=executor is not None)
     ctx.pool = _bound(executor, graphs, ctx) or Workers(
         graphs,
         ctx.saver,
@@ -234,7 +235,9 @@ def _background(ctx: Ctx, hooks: WebhookSettings) -> tuple[Dispatcher, Scheduler
     the scheduler, each a thread of its own started with the app."""
     dispatcher = Dispatcher(ctx, hooks)
     ctx.on_new_run = dispatcher.subscribe
+    ctx.on_refused_run = lambda run_id: dispatcher.outbox.purge([run_id])
     ctx.pool.on_complete = dispatcher.wake  # a run of this process ended: look now
+    ctx.pool.on_rolled_back = dispatcher.outbox.purge  # their webhooks go before their rows
     return dispatcher, Scheduler(ctx, dispatcher)
 
 

@@ -11,16 +11,20 @@ thread busy. The strategies are LangGraph Server's:
   boundary, a queued one never starts), each with the reason ``interrupted by run <id>``;
   the new run is queued behind them and starts once they ended, from the thread's last
   checkpoint (the interrupted run's progress is kept).
+- ``rollback``: as ``interrupt`` (the reason ``rolled back by run <id>``), and then,
+  before the new run starts, the busy runs are deleted and the thread goes back to its
+  state before them (``rollback``): the new run starts from there.
 
 The default is ``enqueue`` (``create_app(multitask_strategy=)``): a second run on a
 thread was always accepted and run after the first, so no client that worked before
 is now refused, and a run answered 202 is never dropped. LangGraph Server's default is
-``reject``; pass ``multitask_strategy="reject"`` for the same behaviour. ``rollback``
-(delete the interrupted run and its checkpoints) is not offered: the service keeps
-every run's record.
+``reject``; pass ``multitask_strategy="reject"`` for the same behaviour.
 
-The check and the queueing are two statements: two posts on one idle thread at the
-same instant may both be accepted under ``reject``; they still run one after the other.
+Under ``reject``, ``interrupt`` and ``rollback`` the look at the thread and the queueing
+are one decision (``RunQueue.enqueue(on_busy=)``): of posts on one idle thread at the same
+instant under ``reject``, exactly one is queued; the busy runs an ``interrupt`` or a
+``rollback`` cancels are exactly those queued before it. ``enqueue`` looks at nothing.
+Runs on Temporal (``create_app(executor=)``) take every strategy but ``rollback``.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph_runner._records.exceptions import RequestRefused as _Failure
-from langgraph_runner._records.exceptions import ThreadNotFoundError
+from langgraph_runner._records.exceptions import ThreadInUse, ThreadNotFoundError
 from langgraph_runner._runs.control import cancel_run
-from langgraph_runner._runs.tenancy import scoped_thread_id
 from langgraph_runner._service.guards import shown
-from langgraph_runner._service.queue import QueuedRun
+from langgraph_runner._service.queue import OnBusy
+from langgraph_runner._service.rollback import ROLLBACK
 from langgraph_runner._service.schemas import MultitaskStrategy
 from langgraph_runner._service.workers import Pending, Workers
 
@@ -42,21 +46,31 @@ __all__ = ["DEFAULT_STRATEGY", "MultitaskStrategy", "check_strategy", "submit_ru
 
 DEFAULT_STRATEGY = MultitaskStrategy.ENQUEUE
 """The service's default (see the module docstring for why)."""
+_ON_BUSY: dict[MultitaskStrategy, OnBusy] = {
+    MultitaskStrategy.REJECT: "refuse",
+    MultitaskStrategy.INTERRUPT: "displace",
+    MultitaskStrategy.ROLLBACK: "displace",
+}
+_NO_ROLLBACK = "'rollback' is not offered for runs on Temporal (reject, enqueue, interrupt are)"
 
 
-def check_strategy(value: Any) -> MultitaskStrategy:
-    """``create_app(multitask_strategy=)``, checked.
+def check_strategy(value: Any, *, temporal: bool = False) -> MultitaskStrategy:
+    """``create_app(multitask_strategy=)``, checked (``temporal``: runs on Temporal).
 
     Raises:
-        ValueError: Not one of ``reject``, ``enqueue``, ``interrupt``.
+        ValueError: Not one of ``reject``, ``enqueue``, ``interrupt``, ``rollback``, or
+            ``rollback`` for runs on Temporal.
     """
     try:
-        return MultitaskStrategy(value)
+        strategy = MultitaskStrategy(value)
     except ValueError:
         allowed = ", ".join(repr(s.value) for s in MultitaskStrategy)
         raise ValueError(
             f"create_app: multitask_strategy must be one of {allowed}, got {value!r}"
         ) from None
+    if strategy is MultitaskStrategy.ROLLBACK and temporal:
+        raise ValueError(f"create_app: multitask_strategy {_NO_ROLLBACK}")
+    return strategy
 
 
 def submit_run(
@@ -70,43 +84,53 @@ def submit_run(
     thread_id: str | None,
     trace_context: Mapping[str, str] | None,
     new_run_id: Callable[[], str] | None = None,
+    refused: Callable[[str], None] | None = None,
 ) -> Pending:
     """Queue a run under ``strategy`` (see the module docstring); ``new_run_id`` names it
-    once it is taken (the service subscribes its webhook there), else the queue does.
+    first (the service subscribes its webhook there), else the queue does; ``refused`` is
+    told the id of a run refused after that.
 
     Raises:
-        RequestRefused: 409 under ``reject`` when the thread is busy.
+        RequestRefused: 409 under ``reject`` when the thread is busy; 422 for
+            ``rollback`` on Temporal.
     """
-    busy = [] if thread_id is None else pool.queue.busy(scoped_thread_id(tenant, thread_id))
-    if busy and strategy is MultitaskStrategy.REJECT:
+    if strategy is MultitaskStrategy.ROLLBACK and not isinstance(pool, Workers):  # Temporal
+        raise _Failure(422, f"multitask_strategy: {_NO_ROLLBACK}", "multitask_strategy")
+    run_id = None if new_run_id is None else new_run_id()
+    try:
+        item = pool.submit(
+            workflow,
+            tenant,
+            inp,
+            thread_id,
+            follow={"kind": ROLLBACK} if strategy is MultitaskStrategy.ROLLBACK else None,
+            trace_context=trace_context,
+            run_id=run_id,
+            on_busy=None if thread_id is None else _ON_BUSY.get(strategy),
+        )
+    except ThreadInUse as busy:
+        if run_id is not None and refused is not None:
+            refused(run_id)
+        held = ""  # the run that holds the thread, if it was still there when looked up
+        if busy.run_id is not None:
+            held = f": run {busy.run_id} is {'pending' if busy.status == 'queued' else 'running'}"
         raise _Failure(
             409,
-            f"thread {shown(thread_id or '')} is busy: run {busy[0].run_id} is "
-            f"{'pending' if busy[0].status == 'queued' else 'running'}"
+            f"thread {shown(thread_id or '')} is busy{held}"
             " (multitask_strategy=reject; enqueue or interrupt take the run)",
             "thread_id",
-        )
-    item = pool.submit(
-        workflow,
-        tenant,
-        inp,
-        thread_id,
-        trace_context=trace_context,
-        run_id=None if new_run_id is None else new_run_id(),
-    )
-    if busy and strategy is MultitaskStrategy.INTERRUPT:
-        _interrupt(pool, saver, busy, tenant, item.run_id)
+        ) from None
+    _displace(pool, saver, item, strategy)
     return item
 
 
-def _interrupt(pool: Workers, saver: Any, busy: list[QueuedRun], tenant: str, by: str) -> None:
-    """Cancel the thread's busy runs for the run ``by``: a queued one never starts, a
-    running one stops at its next superstep boundary."""
-    reason = f"interrupted by run {by} (multitask_strategy=interrupt)"
-    for item in busy:
-        if item.status == "queued" and pool.cancel_pending(item.run_id, tenant, reason):
-            continue
+def _displace(pool: Workers, saver: Any, item: Pending, strategy: MultitaskStrategy) -> None:
+    """Cancel the runs ``item`` displaced (interrupt, rollback): a queued one never starts,
+    a running one stops at its next superstep boundary."""
+    verb = "rolled back" if strategy is MultitaskStrategy.ROLLBACK else "interrupted"
+    reason = f"{verb} by run {item.run_id} (multitask_strategy={strategy.value})"
+    for run_id in item.displaced:
         try:
-            cancel_run(saver, item.run_id, reason, tenant=tenant)
-        except ThreadNotFoundError:  # claimed, not started: its worker sees the flag first
-            pool.queue.cancel(item.run_id, tenant)
+            cancel_run(saver, run_id, reason, tenant=item.tenant)
+        except ThreadNotFoundError:  # not started: queued, or claimed (its worker sees the flag)
+            pool.cancel_pending(run_id, item.tenant, reason)

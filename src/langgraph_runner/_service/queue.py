@@ -17,6 +17,12 @@ on SQLite a compare-and-set ``UPDATE`` of the oldest claimable row, which the da
 runs as a single-writer transaction (a worker that loses the race tries the next row).
 Leases compare the workers' clocks, so the machines' clocks must agree (NTP).
 
+A run queued with ``on_busy`` (multitask reject, interrupt, rollback) is one decision with
+its thread's runs not ended: one statement on SQLite (a write statement takes the write
+lock before it reads), one transaction on PostgreSQL that first takes an advisory lock
+of the queue and thread (``pg_advisory_xact_lock`` of two keys, a form no other lock of
+the package uses). A plain ``enqueue`` looks at nothing and takes no lock.
+
 On PostgreSQL a new run, and a cancel of a claimed one, is also a notification on the
 channel named for the table (``CHANNEL``, the payload naming the queue): idle workers
 ``LISTEN`` on one connection per process (``Listener``) and take the run at once, and a
@@ -31,20 +37,20 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from langgraph_runner._db.broken import server_down
+from langgraph_runner._db.broken import retry_broken
 from langgraph_runner._db.connection import Db, where_in
-from langgraph_runner._db.lock_session import one_session
-from langgraph_runner._db.pool import PooledDb, database_name
+from langgraph_runner._db.listen import Listener
+from langgraph_runner._db.pool import PooledDb
 from langgraph_runner._db.storage import postgres_settings
-from langgraph_runner._internal.extras import require_extra
+from langgraph_runner._records.exceptions import ThreadInUse
 from langgraph_runner._runs.run_store import TABLE as RUNS_TABLE
 from langgraph_runner._runs.run_store import RunStore, owner
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._traces.carrier import trace_id_of
 
-__all__ = ["CANCEL", "CHANNEL", "QUEUE_TABLE", "Listener", "QueuedRun", "RunQueue"]
+__all__ = ["CANCEL", "CHANNEL", "QUEUE_TABLE", "OnBusy", "QueuedRun", "RunQueue"]
 
 QUEUE_TABLE = "langgraph_runner_queue"
 CHANNEL = QUEUE_TABLE
@@ -53,7 +59,7 @@ CHANNEL = QUEUE_TABLE
 CANCEL = "cancel:"
 _COLUMNS = (
     "run_id, queue, workflow, tenant, thread_id, input, change, base_thread, status,"
-    " created_at, owner, lease_until, attempts, cancel_requested, trace_context"
+    " created_at, owner, lease_until, attempts, cancel_requested, trace_context, displaced"
 )
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {QUEUE_TABLE} ("
@@ -67,8 +73,9 @@ _DDL = (
     f"CREATE INDEX IF NOT EXISTS {QUEUE_TABLE}_thread ON {QUEUE_TABLE} (thread_id, status)",
 )
 # Added columns (older tables get them on first use): the W3C trace context a run was
-# triggered under (JSON: ``traceparent``, ``tracestate``), which its worker continues.
-_ADDED = (("trace_context", "TEXT"),)
+# triggered under (JSON: ``traceparent``, ``tracestate``), which its worker continues; the
+# runs it displaced when it was queued (a JSON list of ids: interrupt, rollback).
+_ADDED = (("trace_context", "TEXT"), ("displaced", "TEXT"))
 _PG_ADDED = tuple(f"ALTER TABLE {QUEUE_TABLE} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in _ADDED)
 _CLAIMABLE = "(status = 'queued' OR (status = 'claimed' AND lease_until < ?))"
 # One run of a thread at a time, in the order they were queued: a row waits while another
@@ -79,7 +86,21 @@ _SERIAL = (
     " AND (o.status = 'claimed'"
     f" OR (o.status = 'queued' AND o.created_at < {QUEUE_TABLE}.created_at)))"
 )
+_INSERT = (
+    f"INSERT INTO {QUEUE_TABLE} (run_id, queue, workflow, tenant, thread_id, input,"
+    " change, base_thread, status, created_at, trace_context"
+)
+# A thread's runs not ended (``busy``), and their ids, oldest first, as a JSON list.
+_BUSY = f"FROM {QUEUE_TABLE} WHERE queue = ? AND thread_id = ? AND status IN ('queued', 'claimed')"
+_BUSY_IDS = {
+    False: f"(SELECT json_group_array(run_id) FROM (SELECT run_id {_BUSY} ORDER BY created_at))",
+    True: f"(SELECT json_agg(run_id ORDER BY created_at)::text {_BUSY})",
+}
 _now = time.time  # the clock leases are judged with (tests replace it)
+
+OnBusy = Literal["refuse", "displace"]
+"""What ``RunQueue.enqueue`` does, in one decision, if the thread has runs not ended: queue
+nothing (``ThreadInUse``), or queue the run with their ids (``QueuedRun.displaced``)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -101,6 +122,7 @@ class QueuedRun:
     attempts: int = 0  # claims so far: above 1, an earlier worker stopped mid-run
     cancel_requested: bool = False
     trace_context: Mapping[str, str] | None = None  # W3C traceparent/tracestate to continue
+    displaced: tuple[str, ...] = ()  # the thread's runs not ended when it was queued (on_busy)
 
     @property
     def trace_id(self) -> str:
@@ -158,7 +180,7 @@ class RunQueue:
         if not self._postgres:
             return None
         conninfo, kwargs = postgres_settings(self._saver.conn)
-        return Listener(conninfo, kwargs)
+        return Listener(conninfo, kwargs, CHANNEL)
 
     def notify(self) -> None:
         """Wake this queue's listening workers (PostgreSQL; nothing on SQLite)."""
@@ -180,9 +202,14 @@ class RunQueue:
         change: Mapping[str, Any] | None = None,
         base_thread: str | None = None,
         trace_context: Mapping[str, str] | None = None,
+        on_busy: OnBusy | None = None,
     ) -> QueuedRun:
         """Add a run to the queue (its input and change must be JSON; ``trace_context``:
-        the W3C trace context its worker runs it under)."""
+        the W3C trace context its worker runs it under; ``on_busy``: see ``OnBusy``).
+
+        Raises:
+            ThreadInUse: ``on_busy="refuse"`` and the thread has runs not ended.
+        """
         item = QueuedRun(
             run_id=run_id,
             queue=self.queue,
@@ -195,31 +222,40 @@ class RunQueue:
             created_at=_now(),
             trace_context=dict(trace_context) if trace_context else None,
         )
-        insert = (
-            f"INSERT INTO {QUEUE_TABLE} (run_id, queue, workflow, tenant, thread_id, input,"
-            " change, base_thread, status, created_at, trace_context)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)"
-        )
+        values: tuple[Any, ...] = (run_id, self.queue, workflow, tenant, thread_id, json.dumps(inp))
+        values += (_json(change), base_thread, item.created_at, _json(item.trace_context))
+        if on_busy is not None:
+            return self._decide(item, values, on_busy)
+        insert = f"{_INSERT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)"
         self._sql.run(
             # PostgreSQL: the row and its notification in one statement (sent at commit).
             f"WITH added AS ({insert} RETURNING run_id) SELECT pg_notify(?, ?) FROM added"
             if self._postgres
             else insert,
-            (
-                run_id,
-                self.queue,
-                workflow,
-                tenant,
-                thread_id,
-                json.dumps(inp),
-                None if change is None else json.dumps(change),
-                base_thread,
-                item.created_at,
-                None if item.trace_context is None else json.dumps(item.trace_context),
-                *((CHANNEL, self.queue) if self._postgres else ()),
-            ),
+            (*values, *((CHANNEL, self.queue) if self._postgres else ())),
         )
         return item
+
+    def _decide(self, item: QueuedRun, values: tuple[Any, ...], on_busy: OnBusy) -> QueuedRun:
+        """``enqueue`` with ``on_busy``: one statement (SQLite), one locked transaction."""
+        refuse = on_busy == "refuse"
+        insert = (
+            f"{_INSERT}, displaced) SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?,"
+            f" {'NULL' if refuse else _BUSY_IDS[self._postgres]}"
+            f"{f' WHERE NOT EXISTS (SELECT 1 {_BUSY})' if refuse else ''} RETURNING displaced"
+        )
+        params = (*values, self.queue, item.thread_id)
+        if isinstance(self._sql, PooledDb):
+            pool = self._sql.pool
+            on = {"database": self._sql.database, "on_retry": pool.check}
+            rows = retry_broken(_locked, pool, insert, params, self.queue, **on)
+        else:
+            rows = self._sql.run(insert, params)[1]
+        if not rows:  # refused: name the run that holds the thread, if it is still there
+            busy = [(b.run_id, b.status) for b in self.busy(item.thread_id)[:1]]
+            raise ThreadInUse(item.thread_id, *(busy[0] if busy else (None, None)))
+        ids = json.loads(_at(rows[0], 0, "displaced") or "[]")
+        return dataclasses.replace(item, displaced=tuple(str(i) for i in ids))
 
     def claim(self, workflows: Sequence[str]) -> QueuedRun | None:
         """Take the oldest claimable run of these workflows (None if there is none)."""
@@ -359,65 +395,17 @@ class RunQueue:
         return [_queued(r) for r in rows]
 
 
-class Listener:
-    """One autocommitted PostgreSQL connection listening on the queue table's ``CHANNEL``.
+def _locked(pool: Any, insert: str, params: tuple[Any, ...], queue: str) -> list[Any]:
+    """``insert``'s rows (and its notification), in a transaction that first takes the
+    advisory lock of its queue and thread (its last two parameters)."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", params[-2:])
+        notified = f"WITH added AS ({insert}) SELECT displaced, pg_notify(?, ?) FROM added"
+        return list(conn.execute(notified.replace("?", "%s"), (*params, CHANNEL, queue)))
 
-    Taken from a psycopg_pool pool of one, as a lock session's is: every connection
-    the package makes comes from a pool.
 
-    Args:
-        conninfo: The database's connection string.
-        kwargs: Its connection options.
-    """
-
-    def __init__(self, conninfo: str, kwargs: Mapping[str, Any]) -> None:
-        self._conninfo = conninfo
-        self._kwargs = dict(kwargs)
-        self._pool: Any = None
-        self._conn: Any = None
-
-    def open(self) -> None:
-        """Connect and ``LISTEN`` (notifications sent before this are not heard).
-
-        Raises:
-            DatabaseUnavailableError: No connection within the lock session's wait.
-        """
-        require_extra("postgres", "psycopg_pool")
-        from psycopg_pool import ConnectionPool, PoolTimeout
-
-        self.close()
-        options = {**one_session(self._kwargs), "name": "langgraph-runner-listen"}
-        pool = self._pool = ConnectionPool(self._conninfo, **options)
-        pool.open(wait=False)
-        try:
-            self._conn = pool.getconn()
-        except PoolTimeout as exc:  # the server is down: as a broken connection
-            raise server_down(database_name(self._conninfo, self._kwargs)) from exc
-        self._conn.execute(f"LISTEN {CHANNEL}")
-
-    @property
-    def backend_pid(self) -> int | None:
-        """The server process of the connection (None: not open)."""
-        conn = self._conn
-        return None if conn is None else int(conn.info.backend_pid)
-
-    def wait(self, timeout: float) -> list[str]:
-        """The payloads of the notifications heard within ``timeout`` seconds; it returns
-        at the first (with any that came with it), or with none at the timeout.
-
-        Raises:
-            psycopg.OperationalError: The connection broke (``open`` again).
-        """
-        return [n.payload for n in self._conn.notifies(timeout=timeout, stop_after=1)]
-
-    def close(self) -> None:
-        """Close the connection and its pool (no more notifications)."""
-        conn, self._conn = self._conn, None
-        pool, self._pool = self._pool, None
-        if conn is not None:
-            conn.close()
-        if pool is not None:
-            pool.close()
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def _tenant_is(tenant: str | None, prefix: str = "") -> str:
@@ -451,6 +439,7 @@ def _queued(row: Any) -> QueuedRun:
         attempts=int(v["attempts"] or 0),
         cancel_requested=bool(int(v["cancel_requested"] or 0)),
         trace_context=_trace_context(v["trace_context"]),
+        displaced=tuple(str(i) for i in json.loads(v["displaced"] or "[]")),
     )
 
 

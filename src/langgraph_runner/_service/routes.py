@@ -88,8 +88,10 @@ class Ctx:
         self.budgets: tuple[Budget, ...] = ()
         self.time_limit: float | None = None
         self.multitask_strategy = DEFAULT_STRATEGY  # a run posted on a busy thread
-        # Called with (run id, tenant, the run's webhook URL or None) before a run is queued.
+        # Called with (run id, tenant, the run's webhook URL or None) before a run is queued,
+        # and with its id if the queue then refused it (multitask reject).
         self.on_new_run: Callable[[str, str, str | None], None] | None = None
+        self.on_refused_run: Callable[[str], None] | None = None
 
     def new_run(self, tenant: str, webhook: str | None = None) -> str:
         """A new run's id, after ``on_new_run`` saw it (its webhook is subscribed first)."""
@@ -128,6 +130,7 @@ def _run_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             thread_id=body.thread_id,
             trace_context=trace_of(request, body.workflow),
             new_run_id=lambda: ctx.new_run(tenant, body.webhook),
+            refused=ctx.on_refused_run,
         )
         return pending_detail(item, ctx.graphs[body.workflow], ctx.time_limit)
 

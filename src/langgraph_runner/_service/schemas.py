@@ -65,6 +65,7 @@ class MultitaskStrategy(str, enum.Enum):
     REJECT = "reject"
     ENQUEUE = "enqueue"
     INTERRUPT = "interrupt"
+    ROLLBACK = "rollback"
 
 
 class RunCreate(BaseModel):
@@ -94,7 +95,8 @@ class RunCreate(BaseModel):
     multitask_strategy: MultitaskStrategy | None = Field(
         default=None,
         description="When the thread has a pending or running run: reject (409), enqueue "
-        "(run after it) or interrupt (cancel it at its next step boundary, then run). "
+        "(run after it), interrupt (cancel it at its next step boundary, then run) or "
+        "rollback (as interrupt, then delete it and run from the thread's state before it). "
         "Default: the service's (create_app(multitask_strategy=), enqueue unless set).",
     )
 

@@ -34,10 +34,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph_runner._db.listen import Listener
 from langgraph_runner._rebuild.partial import Change, rebuild
 from langgraph_runner._rebuild.rerun import follow_input
 from langgraph_runner._records.egress import egress_text
@@ -51,7 +52,8 @@ from langgraph_runner._runs.tenancy import scoped_thread_id, shown_thread_id
 from langgraph_runner._service.claims import Claims
 from langgraph_runner._service.drain import Handback, hand_back
 from langgraph_runner._service.liveness import Liveness
-from langgraph_runner._service.queue import CANCEL, Listener, QueuedRun, RunQueue
+from langgraph_runner._service.queue import CANCEL, OnBusy, QueuedRun, RunQueue
+from langgraph_runner._service.rollback import ROLLBACK, roll_back
 from langgraph_runner._traces.carrier import attach, detach, trace_id_of
 
 __all__ = ["IDLE_WAIT", "LISTEN_RETRY", "POLL_WAIT", "Pending", "Workers"]
@@ -81,12 +83,14 @@ class Pending:
     created_at: float
     cancelled: bool = False
     trace_id: str | None = None
+    displaced: tuple[str, ...] = ()  # the thread's runs not ended it displaced (on_busy)
 
 
 def _pending(item: QueuedRun, *, cancelled: bool = False) -> Pending:
-    shown = shown_thread_id(item.thread_id)
-    at = item.created_at
-    return Pending(item.run_id, shown, item.tenant, item.workflow, at, cancelled, item.trace_id)
+    shown, at, gone = shown_thread_id(item.thread_id), item.created_at, item.displaced
+    return Pending(
+        item.run_id, shown, item.tenant, item.workflow, at, cancelled, item.trace_id, gone
+    )
 
 
 class Workers:
@@ -136,8 +140,10 @@ class Workers:
         self.listener: Listener | None = None  # the listening connection (PostgreSQL)
         self.wakeups: collections.Counter[str] = collections.Counter()  # notify, poll
         self._count = threading.Lock()
-        # Called with a run's id once a worker of this process marked it done (webhooks).
+        # Called with a run's id once a worker of this process marked it done (webhooks),
+        # and with the runs a rollback deletes, before their rows go (their webhooks go).
         self.on_complete: Callable[[str], None] | None = None
+        self.on_rolled_back: Callable[[Sequence[str]], None] | None = None
 
     def start(self, threads: int | None = None) -> None:
         """Start the worker threads (once; ``threads`` defaults to ``workers``)."""
@@ -170,6 +176,7 @@ class Workers:
         stored_thread: str | None = None,
         trace_context: Mapping[str, str] | None = None,
         run_id: str | None = None,
+        on_busy: OnBusy | None = None,
     ) -> Pending:
         """Queue a run of ``workflow`` for ``tenant`` (with ``change``: a rebuild); at once.
 
@@ -179,10 +186,12 @@ class Workers:
         that continues an earlier one on its thread (``stored_thread``, as stored) says
         how in ``follow``: ``{"kind": "resume", "value": ...}`` answers its
         ``interrupt()``, ``{"kind": "retry"}`` re-runs its blocked nodes (a failure
-        recorded in the state) or else runs on from its last checkpoint.
+        recorded in the state) or else runs on from its last checkpoint;
+        ``{"kind": "rollback"}`` first rolls back the runs it displaced (``rollback``).
         ``trace_context`` (W3C ``traceparent``/``tracestate``) is kept with the run: the
         worker that executes it (or resumes it) continues that trace. ``run_id``: the
-        run's id, if the caller named it first (default: a new one).
+        run's id, if the caller named it first (default: a new one). ``on_busy``: what
+        the queue does if the thread has runs not ended (``RunQueue.enqueue``).
         """
         run_id = run_id or str(uuid.uuid4())
         plain: dict[str, Any] | None = dict(follow) if follow is not None else None
@@ -199,6 +208,7 @@ class Workers:
             change=plain,
             base_thread=base_thread,
             trace_context=trace_context,
+            on_busy=on_busy,
         )
         self.start()
         self._wake.set()
@@ -380,19 +390,7 @@ class Workers:
             config["configurable"]["trace_id"] = trace_id
         resume = item.attempts > 1 and self._checkpointed(graph, item)
         kind = (item.change or {}).get("kind")
-        if kind is not None:  # it continues an earlier run of its thread
-            return run(
-                graph,
-                None if resume else follow_input(graph, config, item.change or {}),
-                config,
-                tenant=item.tenant,
-                raise_on_error=False,
-                time_limit=self.time_limit,
-                lock_wait=self.queue.lease,
-                durability="sync",
-                control=self.handback.control(item.run_id),
-            )
-        if item.change is not None and not resume:
+        if item.change is not None and kind is None and not resume:
             base: Any = {"configurable": {"thread_id": item.base_thread}}
             if item.change.get("base_checkpoint_id"):  # that run, not a later one
                 base["configurable"]["checkpoint_id"] = item.change["base_checkpoint_id"]
@@ -408,9 +406,16 @@ class Workers:
                 raise_on_error=False,
                 time_limit=self.time_limit,
             )
+        inp = None if resume else item.input
+        if kind == ROLLBACK and not resume:  # the runs it displaced go, it starts before them
+            fork = roll_back(self._saver, item, self.on_rolled_back)
+            if fork is not None:
+                config["configurable"]["checkpoint_id"] = fork
+        elif kind is not None and not resume:  # it continues an earlier run of its thread
+            inp = follow_input(graph, config, item.change or {})
         return run(
             graph,
-            None if resume else item.input,
+            inp,
             config,
             tenant=item.tenant,
             raise_on_error=False,

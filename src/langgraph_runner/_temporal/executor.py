@@ -92,6 +92,7 @@ def _pending(item: QueuedRun, *, cancelled: bool = False) -> Pending:
         created_at=item.created_at,
         cancelled=cancelled,
         trace_id=item.trace_id,
+        displaced=item.displaced,
     )
 
 
@@ -147,8 +148,8 @@ class TemporalRuns:
     ) -> Pending:
         """Record the run ``pending`` and start its workflow: what ``Workers.submit`` does
         on the queue, with its keywords (``change``, ``base_thread``, ``base_checkpoint``,
-        ``follow``, ``stored_thread``, ``trace_context``, ``run_id``). Runs on one thread
-        run one after the other, in the order they were triggered."""
+        ``follow``, ``stored_thread``, ``trace_context``, ``run_id``, ``on_busy``). Runs on
+        one thread run one after the other, in the order they were triggered."""
         change: Change | None = how.get("change")
         follow: Mapping[str, Any] | None = how.get("follow")
         run_id = str(how.get("run_id") or uuid.uuid4())
@@ -171,7 +172,13 @@ class TemporalRuns:
         elif follow is not None:
             start_with = rerun_command(graph, {"configurable": {"thread_id": thread}})
         item = self.queue.enqueue(
-            run_id, workflow, tenant, thread, inp, trace_context=how.get("trace_context")
+            run_id,
+            workflow,
+            tenant,
+            thread,
+            inp,
+            trace_context=how.get("trace_context"),
+            on_busy=how.get("on_busy"),  # one decision with the thread's runs (multitask)
         )
         job = {
             "run_id": run_id,
