@@ -344,9 +344,10 @@ class AttemptLog:
     """A node's attempts in one step (``Tracker``), bounded by ``ATTEMPTS_KEPT``.
 
     Each attempt is a dict: ``number``, ``outcome``, ``started_at``, ``ended_at`` (epoch
-    seconds), ``task`` (LangGraph's task id), ``code``, ``category``, ``error_type``,
-    ``message`` (None for an attempt that did not fail). An entry stays the same object
-    while kept, so the tracker can give the last one its task's ending.
+    seconds), ``wait`` (a retried one's: seconds before the next attempt), ``task``
+    (LangGraph's task id), ``code``, ``category``, ``error_type``, ``message`` (None for
+    an attempt that did not fail). An entry stays the same object while kept, so the
+    tracker can give the last one its task's ending.
     """
 
     __slots__ = ("first", "latest")

@@ -122,6 +122,7 @@ class Tracker(BaseCallbackHandler):
                 now,
                 str(meta.get("langgraph_checkpoint_ns") or "").rpartition(":")[2] or None,
                 record,
+                wait,
             )
             self._tries[task] = (number, now + (wait or 0.0), entry)
             self._kept(key, entry)
@@ -152,7 +153,7 @@ class Tracker(BaseCallbackHandler):
             last["outcome"] = outcome
             self._kept(key, None)
         else:  # the attempt after the last failed one ended the task
-            self._kept(key, _entry(number + 1, outcome, next_at, now, last["task"], {}))
+            self._kept(key, _entry(number + 1, outcome, next_at, now, last["task"], {}, None))
 
     def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
         metadata = kw.get("metadata") or {}
@@ -257,6 +258,7 @@ def _entry(
     ended_at: float,
     task: str | None,
     record: Mapping[str, Any],
+    wait: float | None,
 ) -> dict[str, Any]:
     """One attempt as a node's row keeps it (``task_times.AttemptLog``)."""
     entry: dict[str, Any] = {
@@ -264,6 +266,7 @@ def _entry(
         "outcome": outcome,
         "started_at": started_at,
         "ended_at": ended_at,
+        "wait": wait,
         "task": task,
     }
     entry.update((field, record.get(field)) for field in _RECORD)
