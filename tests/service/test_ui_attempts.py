@@ -22,7 +22,7 @@ from langgraph_runner import create_node, get_node_context
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from langgraph_runner.testing import no_wait
-from tests.browser import LAUNCH_ARGS, chromium, png_size
+from tests.browser import keyed_page, launched, png_size
 from tests.fakes import chain_graph
 from tests.service.test_ui import STORE_KEY, Build, Site, _serve, _step
 
@@ -53,13 +53,8 @@ def _node(name: str) -> Any:
 @pytest.fixture(scope="module")
 def chrome() -> Iterator[Any]:
     """One headless chromium for the module (each test gets its own context)."""
-    path = chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
-        yield b
-        b.close()
+    with launched() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -80,22 +75,11 @@ def site(tmp_path: Path) -> Iterator[Site]:
             yield s
 
 
-def _page(chrome: Any, width: int) -> Any:
-    context = chrome.new_context(viewport={"width": width, "height": 900})
-    context.add_init_script(f"sessionStorage.setItem({STORE_KEY!r}, {KEY!r})")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors
-    return page
-
-
 def _shown(chrome: Any, site: Site, workflow: str, title: str, width: int) -> Any:
     """The run's page once its attempts were read after the run ended."""
     rid = site.trigger(workflow, {"title": title})
     site.ended(rid)
-    page = _page(chrome, width)
+    page = keyed_page(chrome, STORE_KEY, KEY, width)
     page.goto(f"{site.base}/ui/runs/{rid}")
     page.wait_for_selector("body[data-ops=ready]")
     return page
