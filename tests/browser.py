@@ -1,17 +1,21 @@
 """Tests in a real browser: Debian's chromium driven by playwright, and PNG screenshots read back.
 
 ``chromium()`` answers the browser's path, or skips the test with the reason (under
-``CI=true``, which promises the browser, it fails instead). ``png_size`` and
-``png_pixel`` read a screenshot without an imaging library.
+``CI=true``, which promises the browser, it fails instead); ``launched()`` is that browser
+started, and ``keyed_page`` a page of it whose tab already holds an API key. ``png_size``
+and ``png_pixel`` read a screenshot without an imaging library.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +41,33 @@ def chromium() -> str:
         missing('playwright is not installed (pip install -e ".[dev]")')
     assert path is not None
     return path
+
+
+@contextlib.contextmanager
+def launched() -> Iterator[Any]:
+    """One headless chromium (skipped as ``chromium()`` says), closed afterwards."""
+    path = chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def keyed_page(browser: Any, store_key: str, key: str, width: int, height: int = 900) -> Any:
+    """A page in a fresh context of ``browser`` whose tab holds ``key`` in its session storage
+    under ``store_key``; the page's script errors are kept in ``page.errors``."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.add_init_script(f"sessionStorage.setItem({store_key!r}, {key!r})")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    return page
 
 
 def png_size(png: bytes) -> tuple[int, int]:

@@ -120,3 +120,46 @@ def test_a_row_the_savers_connections_cannot_take_goes_through_the_stores_own(
         assert _ended(thread) == ("completed", None, None, 1)
     finally:
         _cleanup(thread)
+
+
+def test_a_nodes_failed_attempts_are_written_with_the_final_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No live writes: the run's one final statement writes its node's attempts (two
+    failures with their records, then the success) beside its times."""
+    from langgraph_runner import RetryConfig, create_node
+    from langgraph_runner._runs.task_times import load_attempts
+    from langgraph_runner._runs.tracker import Tracker
+    from langgraph_runner.testing import fail_times, no_wait
+
+    monkeypatch.setattr(Tracker, "live", False)
+    thread = f"arows-attempts-{uuid.uuid4().hex}"
+    flaky = fail_times(2, ConnectionError("refused"), is_async=True)
+
+    async def main() -> str:
+        async with open_async_checkpointer(postgres_url()) as saver:
+            builder = StateGraph(GraphState)
+            builder.add_node("a", create_node(flaky, retry=RetryConfig(max_attempts=3)))
+            builder.add_edge(START, "a")
+            builder.add_edge("a", END)
+            graph = builder.compile(checkpointer=saver)
+            result = await arun(graph, {}, {"configurable": {"thread_id": thread}})
+            return result.run_id
+
+    try:
+        with no_wait():
+            run_id = asyncio.run(main())
+        with open_checkpointer(postgres_url()) as saver:
+            store = store_registry.open_run_store(saver)
+            assert store is not None
+            try:
+                attempts = load_attempts(store, run_id, "a", 0)
+            finally:
+                store.close()
+        assert [(a["number"], a["outcome"], a["error_type"]) for a in attempts] == [
+            (1, "retried", "ConnectionError"),
+            (2, "retried", "ConnectionError"),
+            (3, "succeeded", None),
+        ]
+    finally:
+        _cleanup(thread)

@@ -30,8 +30,11 @@ from langgraph_runner._runs.lifecycle import arun, run
 from langgraph_runner._runs.run_store import RunStore
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.task_times import (
+    ATTEMPTS_KEPT,
     TIMES_TABLE,
+    AttemptLog,
     flush_marks,
+    load_attempts,
     load_rows,
     load_times,
     mark_time,
@@ -333,6 +336,36 @@ def test_how_a_nodes_cache_served_it_round_trips(url: str) -> None:
     assert plain[("parse", 0)] == (1.0, 2.0)
 
 
+def test_a_nodes_attempts_round_trip_and_stay_when_a_write_gives_none(url: str) -> None:
+    """A row's attempts through the run's own write and the writer thread's; a later
+    write of the row without attempts (a node time alone) keeps them."""
+    log = AttemptLog()
+    for n in range(1, 13):
+        log.add({"number": n, "outcome": "retried", "message": f"refused {n}"})
+    with open_checkpointer(url) as saver:
+        store = open_run_store(saver)
+        assert store is not None
+        run_id = uuid.uuid4().hex
+        try:
+            save_times(store, run_id, {("parse", 0): (1.0, 2.0)}, None, {("parse", 0): log.text()})
+            mark_time(store, run_id, "late", 3, (4.0, None), None, log.text())
+            assert flush_marks()
+            mark_time(store, run_id, "late", 3, (4.0, 5.0))  # its end, no attempts given
+            save_times(store, run_id, {("parse", 0): (1.0, 2.5)})
+            assert flush_marks()
+            parse = load_attempts(store, run_id, "parse", 0)
+            late = load_attempts(store, run_id, "late", 3)
+            none = load_attempts(store, run_id, "parse", 1)
+            rows = load_rows(store, [run_id])[run_id]
+        finally:
+            store.close()
+    numbers = [1, 2, 3, 4, 5, 8, 9, 10, 11, 12]  # the first five and the latest five
+    assert [a["number"] for a in parse] == [a["number"] for a in late] == numbers
+    assert len(parse) == ATTEMPTS_KEPT and parse[0]["message"] == "refused 1"
+    assert none == []
+    assert rows == {("parse", 0): (1.0, 2.5, None), ("late", 3): (4.0, 5.0, None)}
+
+
 @contextlib.contextmanager
 def _old_table(url: str, tmp_path: Path) -> Iterator[RunStore]:
     """A store on a database of its own whose node-times table was made before the
@@ -373,8 +406,9 @@ def _old_table(url: str, tmp_path: Path) -> Iterator[RunStore]:
 
 
 def test_an_older_table_gains_the_cache_column_on_first_use(url: str, tmp_path: Path) -> None:
-    """A table made before ``cache`` existed: its rows read back (cache None), and the
-    first write of a new row adds the column; a second add is a no-op (``setup``)."""
+    """A table made before ``cache`` and ``attempts`` existed: its rows read back (cache
+    None, no attempts), and the first write of a new row adds the columns; a second add
+    is a no-op (``setup``)."""
     with _old_table(url, tmp_path) as store:
         assert load_rows(store, ["before"]) == {"before": {("fetch", 0): (1.0, 2.0, None)}}
         save_times(store, "after", {("fetch", 0): (3.0, 4.0)}, {("fetch", 0): "reused"})
@@ -382,6 +416,7 @@ def test_an_older_table_gains_the_cache_column_on_first_use(url: str, tmp_path: 
         rows = load_rows(store, ["before", "after"])
         assert rows["after"] == {("fetch", 0): (3.0, 4.0, "reused")}
         assert rows["before"] == {("fetch", 0): (1.0, 2.0, None)}
+        assert load_attempts(store, "before", "fetch", 0) == []  # the column added, empty
 
 
 def test_the_tracker_notes_which_steps_its_cache_served() -> None:

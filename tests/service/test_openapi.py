@@ -24,8 +24,10 @@ pytest.importorskip("schemathesis")
 import schemathesis
 import starlette_testclient
 
+from langgraph_runner import create_node, get_node_context
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
+from langgraph_runner.testing import no_wait
 from tests.fakes import chain_graph
 
 KEY = {"X-API-Key": "key-a"}
@@ -43,6 +45,18 @@ def _step(name: str) -> Any:
     return body
 
 
+def _failing(state: State) -> dict[str, Any]:
+    """Attempt 1 refused (a secret in its message), attempt 2 timed out, attempt 3 ends it:
+    a success, or for a state titled ``never`` a failure of its own."""
+    ctx = get_node_context()
+    attempt = ctx.attempt if ctx else 1
+    if attempt == 1:
+        raise ConnectionError("refused, key sk-live-0123456789abcdefghijklmnop")
+    if attempt == 2 or state.get("title") == "never":
+        raise TimeoutError(f"attempt {attempt} timed out")
+    return {"log": ["render"]}
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The service's OpenAPI schema, bound to a live app on SQLite or PostgreSQL."""
@@ -56,7 +70,12 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     uid = uuid.uuid4().hex
     with open_checkpointer(url) as saver:
         app = create_app(
-            workflows={"build": chain_graph(State, ["fetch", "render"], _step).compile()},
+            workflows={
+                "build": chain_graph(State, ["fetch", "render"], _step).compile(),
+                "flaky": chain_graph(
+                    State, ["render"], lambda _: create_node(_failing, retry=3, on_error="record")
+                ).compile(),
+            },
             checkpointer=saver,
             api_keys={"key-a": f"tenant-{uid}"},
             workers=1,
@@ -92,3 +111,25 @@ def test_every_route_answers_as_documented_and_never_a_server_error(api: Any) ->
             case.call_and_validate(session=client, base_url="http://testserver", headers=KEY)
 
         check()
+
+
+def test_a_steps_attempts_with_their_own_records_answer_as_documented(api: Any) -> None:
+    """A step retried to success and one out of attempts: their attempts, each failure with
+    its own record, match the document's ``AttemptBody``."""
+    schema, client = api
+    operation = schema["/runs/{run_id}/steps/{name}/attempts"]["GET"]
+    shown = []
+    with no_wait():
+        for title in ("once", "never"):
+            body = {"workflow": "flaky", "input": {"title": title}}
+            run_id = client.post("/runs", json=body, headers=KEY).json()["run_id"]
+            client.get(f"/runs/{run_id}/wait", params={"timeout": 60}, headers=KEY)
+            case = operation.Case(path_parameters={"run_id": run_id, "name": "render"})
+            response = case.call_and_validate(
+                session=client, base_url="http://testserver", headers=KEY
+            )
+            shown.append([(a["outcome"], a["error_type"]) for a in response.json()])
+    assert shown == [
+        [("retried", "ConnectionError"), ("retried", "TimeoutError"), ("succeeded", None)],
+        [("retried", "ConnectionError"), ("retried", "TimeoutError"), ("failed", "TimeoutError")],
+    ]

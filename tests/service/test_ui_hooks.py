@@ -21,7 +21,7 @@ pytest.importorskip("uvicorn")
 from langgraph_runner import RetryConfig
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
-from tests.browser import LAUNCH_ARGS, chromium, png_pixel, png_size
+from tests.browser import keyed_page, launched, png_pixel, png_size
 from tests.fakes import chain_graph
 from tests.service.test_ui import STORE_KEY, Build, Site, _serve, _step
 from tests.service.webhook_receiver import Receiver, receiver
@@ -34,13 +34,8 @@ SECRET = "whsec-ui-0123456789abcdef"
 @pytest.fixture(scope="module")
 def chrome() -> Iterator[Any]:
     """One headless chromium for the module (each test gets its own context)."""
-    path = chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
-        yield b
-        b.close()
+    with launched() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -68,14 +63,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 
 def _page(chrome: Any, width: int) -> Any:
-    context = chrome.new_context(viewport={"width": width, "height": 900})
-    context.add_init_script(f"sessionStorage.setItem({STORE_KEY!r}, {KEY!r})")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors
-    return page
+    return keyed_page(chrome, STORE_KEY, KEY, width)
 
 
 @pytest.mark.parametrize("width", [390, 1280])

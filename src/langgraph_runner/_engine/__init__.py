@@ -15,7 +15,7 @@ Modules::
     cached           make_entries: the loops, with the cache's lookup and store around them
     loop             one call, top-down: attempts, retries, waits, success, its end, spans
     finish           a failure with a fallback, on_failure or callbacks: Failure, outcome
-    attempt          one attempt: plain | breaker-only | guarded; how it counts for the breaker
+    attempt          one attempt: plain | breaker-only | guarded; its failure told (breaker, run)
     policy           after a failure: Retry or the ending exception (Retrier + no_wait switch)
     waits            retry waits (abort ends them, drain polled)
     nowait           the process-wide switch of testing.no_wait()

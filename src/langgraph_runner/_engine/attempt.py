@@ -13,6 +13,10 @@ that follows the run's signal and is aborted at the time limit (a sync ``fn``
 then runs in an abandonable worker thread, see ``_policies.timeouts``); its
 ``NodeContext`` is fixed for the attempt, so an abandoned thread keeps seeing
 its own (fired) signal.
+
+A failed attempt is told to the breaker (``tell_breaker``) and, when ``runs.run``
+follows the call, to the run's tracker with its own record (``tell_run``, which
+the loop calls after each retry decision).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,13 +37,19 @@ from langgraph_runner._engine.call import Call, emit, kwargs_for
 from langgraph_runner._engine.faults import planned_fault
 from langgraph_runner._engine.gate import gate_tokens, gated_config, ungate_tokens
 from langgraph_runner._engine.hooks import acall_hook, call_hook
+from langgraph_runner._engine.records import code_and_category, record_state
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
 from langgraph_runner._policies.abort import AbortController
 from langgraph_runner._policies.circuit import CircuitBreaker
-from langgraph_runner._policies.context import NodeContext, reset_context, set_context
+from langgraph_runner._policies.context import (
+    RUN_TRACKER_KEY,
+    NodeContext,
+    reset_context,
+    set_context,
+)
 from langgraph_runner._policies.progress import Progress, reset_progress, set_progress
-from langgraph_runner._policies.retry import RetryConfig
+from langgraph_runner._policies.retry import Retry, RetryConfig
 from langgraph_runner._policies.timeouts import (
     arun_async_attempt,
     arun_sync_attempt,
@@ -52,6 +64,7 @@ __all__ = [
     "attempt_sync",
     "counts_for_breaker",
     "tell_breaker",
+    "tell_run",
 ]
 
 WARNING = 30
@@ -306,3 +319,29 @@ def tell_breaker(
         breaker.on_failure()
     else:
         breaker.on_ignored()
+
+
+def tell_run(spec: NodeSpec, call: Call, exc: BaseException, step: Retry | BaseException) -> None:
+    """Tell the run that follows the call (``runs.run``'s tracker, in the call's config
+    under ``RUN_TRACKER_KEY``) that an attempt failed.
+
+    ``step`` is what the loop decided after ``exc``: a ``Retry`` (its ``wait`` is slept
+    before the next attempt) or the exception that ends the call. The tracker gets the
+    attempt's own record, built as a terminal failure's would be (``record_state``:
+    redacted; code and category as the attempt's span reads them), and that wait (None:
+    no attempt follows). Called by the loop only when the call's config carries a
+    tracker; bookkeeping never fails a node.
+    """
+    failed, wait = (exc, step.wait) if isinstance(step, Retry) else (step, None)
+    try:
+        tracker = call.config["configurable"][RUN_TRACKER_KEY]  # type: ignore[index]
+        code, category = code_and_category(failed, spec.retry)
+        trace_id, execution_id, *_ = call.ids()
+        node, number = call.node(), call.attempt
+        elapsed = call.elapsed_ms()
+        record = record_state(
+            failed, code, category, node, number, elapsed, trace_id, execution_id, time.time()
+        )
+        tracker.attempt_failed(call.config, number, record, wait)
+    except Exception:  # a run's bookkeeping: the node goes on as if no run followed it
+        spec.log.emit(logging.DEBUG, "run.attempt_untold", node=call.node())

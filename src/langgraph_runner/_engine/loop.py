@@ -35,7 +35,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from tenacity import RetryCallState
 
-from langgraph_runner._engine.attempt import attempt_async, attempt_sync, tell_breaker
+from langgraph_runner._engine.attempt import attempt_async, attempt_sync, tell_breaker, tell_run
 from langgraph_runner._engine.call import Call, kwargs_for
 from langgraph_runner._engine.faults import PLANS
 from langgraph_runner._engine.finish import fail_async, fail_sync
@@ -59,7 +59,7 @@ from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._engine.streamed import discarded, unwatch, watch
 from langgraph_runner._engine.waits import wait_async, wait_sync
 from langgraph_runner._internal import compat as _compat
-from langgraph_runner._policies.context import CURRENT
+from langgraph_runner._policies.context import CURRENT, RUN_TRACKER_KEY
 from langgraph_runner._policies.run_scope import streak_key
 from langgraph_runner._records.classify import MAYBE_CONTROL_FLOW, is_control_flow
 from langgraph_runner._records.egress import egress_text
@@ -274,6 +274,8 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                     step = policy.decide(call, retry, exc)
                     if spans is not None:
                         _span_failed(spans, spec, exc, step)
+                    if call.config and RUN_TRACKER_KEY in (call.config.get("configurable") or ()):
+                        tell_run(spec, call, exc, step)  # runs.run follows the call: tell it
                     if not isinstance(step, Retry):
                         try:
                             update = end(spec, call, step, state)  # the record alone
@@ -369,8 +371,7 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
         try:
             if owner:
                 spans = call.open_spans()
-            # log.enabled(INFO), checked once per call: the stdlib logger's own level
-            # cache read inline (as isEnabledFor does), the call made only without an answer.
+            # log.enabled(INFO), checked once per call, inlined (see _sync_loop).
             info = None if std is None or std.disabled else std._cache.get(INFO)
             if info is None:  # a custom logger, a disabled one, or a cache just cleared
                 info = log.enabled(INFO)
@@ -424,6 +425,8 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                     step = policy.decide(call, retry, exc)
                     if spans is not None:
                         _span_failed(spans, spec, exc, step)
+                    if call.config and RUN_TRACKER_KEY in (call.config.get("configurable") or ()):
+                        tell_run(spec, call, exc, step)  # runs.run follows the call: tell it
                     if not isinstance(step, Retry):
                         try:
                             update = end(spec, call, step, state)  # the record alone

@@ -23,7 +23,7 @@ from langgraph_runner._runs.run_store import RunRecord
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.task_times import load_rows
 
-__all__ = ["stored", "with_times"]
+__all__ = ["iso_time", "stored", "with_times"]
 
 _Node = TypeVar("_Node", bound="_Copyable")
 
@@ -65,7 +65,8 @@ def stored(
 _SERVED = {"cached": NodeStatus.CACHED, "reused": NodeStatus.REUSED}
 
 
-def _iso(epoch: float) -> str:
+def iso_time(epoch: float) -> str:
+    """An epoch time as the reports and the service show it (ISO-8601, UTC)."""
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
@@ -95,14 +96,14 @@ def with_times(
             out.append(n)
             continue
         start, end, served = own
-        update: dict[str, Any] = {"started_at": _iso(start)}
+        update: dict[str, Any] = {"started_at": iso_time(start)}
         status = str(getattr(n, "status", ""))
         pending = status == "pending"
         if served in _SERVED and status == "succeeded":
             update["status"] = _SERVED[served]
         if end is not None and (getattr(n, "finished_at", None) is not None or not pending):
             # ended: its step closed, or it saved its writes while a sibling still runs
-            update["finished_at"] = _iso(end)
+            update["finished_at"] = iso_time(end)
             update["duration_ms"] = round((end - start) * 1000, 3)
         elif end is None and pending and running is not None:
             update["status"] = running

@@ -6,7 +6,7 @@ Modules::
     status           RunStatus, and how a run ended: its status and reason from its output or error
     session          RunSession: one run's identity, row, tracker and lock; RunResult
     run_options      RunOptions: the keyword options of run/arun/rebuild/arebuild, written once
-    tracker          follows a run's node tasks through callbacks: statuses, counts, cancellation
+    tracker          follows a run's node tasks: statuses, counts, cancellation, failed attempts
     run_watch        one watcher per process: cancel flags, heartbeats, lock sessions
     run_store        the runs table: one row per run, beside the checkpoints
     store_registry   one runs-table store per database and process: opened, kept, let go
@@ -16,7 +16,7 @@ Modules::
     tenancy          a thread belongs to the tenant that first ran it
     thread_lock      ThreadLock: one writer per thread, across processes
     graph_shape      the graph's shape, stored with each run (real edges from any process)
-    task_times       each node's own start and end in a run, and whether its cache served it
+    task_times       each node's own start and end in a run, how its cache served it, its attempts
     checkpoint       open_checkpointer: LangGraph's savers from a URL
     checkpoint_tasks the tasks of a stored checkpoint's superstep, decoded without the graph
     pg_savers        LangGraph's PostgreSQL savers on a pool, a write on a broken link retried

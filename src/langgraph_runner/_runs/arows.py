@@ -30,8 +30,8 @@ from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.graph_shape import record_shape, shape_saved
 from langgraph_runner._runs.run_store import RunStore, finish_statement, start_statement
 from langgraph_runner._runs.store_registry import open_run_store
+from langgraph_runner._runs.task_times import Attempts, time_rows, upsert_statements
 from langgraph_runner._runs.task_times import setup as setup_times
-from langgraph_runner._runs.task_times import upsert_statements
 from langgraph_runner._runs.tenancy import aadmit_at_once, prepare
 
 __all__ = [
@@ -231,9 +231,10 @@ async def aclose(
     reason: str | None,
     times: Mapping[tuple[str, int], tuple[float, float | None]],
     served: Mapping[tuple[str, int], str | None] | None = None,
+    attempts: Attempts | None = None,
 ) -> None:
     """Write the run's final status and its node times (and how each node's cache served
-    it: ``served``), in one statement.
+    it: ``served``; its attempts: ``attempts``), in one statement.
 
     When the saver's connections cannot take it, it is written as for any other saver:
     in a worker thread through the runs store's own pool, tried again after each of
@@ -244,7 +245,7 @@ async def aclose(
     if store is None:
         return
     try:
-        await _finish(state, store, status, reason, times, served)
+        await _finish(state, store, status, reason, times, served, attempts)
     except Exception:
         await asyncio.to_thread(state.close_store, status, reason)
         return
@@ -260,12 +261,9 @@ async def _finish(
     reason: str | None,
     times: Mapping[tuple[str, int], tuple[float, float | None]],
     served: Mapping[tuple[str, int], str | None] | None = None,
+    attempts: Attempts | None = None,
 ) -> None:
-    served = served or {}
-    rows = [
-        (state.run_id, node, step, s, e, served.get((node, step)))
-        for (node, step), (s, e) in times.items()
-    ]
+    rows = time_rows(state.run_id, times, served, attempts)
     statements = upsert_statements(rows, postgres=True)
     update, update_params = finish_statement(state.run_id, status, reason)
     if statements:  # the last batch of times in the same statement as the status
@@ -279,7 +277,8 @@ async def afinish(state: RunRowsOnLoop[R], output: Any, error: BaseException | N
     """``afinish_off_loop`` for a run whose rows are written here: how it ended (logged),
     then its final status and node times written on the loop; its result."""
     result, status, reason = state.conclude(output, error)
-    await aclose(state, status, reason, state.tracker.times, state.tracker.served)
+    tracker = state.tracker
+    await aclose(state, status, reason, tracker.times, tracker.served, tracker.attempts)
     return result
 
 

@@ -270,7 +270,14 @@ class RunSession:
         if store is None:
             return
         tracker = self.tracker
-        record_times(store, self.run_id, tracker.times, self._store_failed, tracker.served)
+        record_times(
+            store,
+            self.run_id,
+            tracker.times,
+            self._store_failed,
+            tracker.served,
+            tracker.attempts,
+        )
         try:
             finish_with_retries(store, self.run_id, status, reason)
         except Exception as exc:  # the row stays running: its lease runs out (abandoned)

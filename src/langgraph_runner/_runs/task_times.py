@@ -18,10 +18,19 @@ A row also says whether the node's cache served it (``cache``: ``cached``, or ``
 a rebuild), as the tracker learns it from the engine: a report shows it for any state
 schema, also one without the ``step_marks``/``cache_hits`` channels a checkpoint would say
 it in. A table made before that column existed gains it on first use.
+
+A node whose attempts failed has them in its row (``attempts``, JSON text, ``AttemptLog``):
+each failed attempt with its own record (code, category, error type, message: the
+redacted record the package writes), start and end, and the attempt that ended its task.
+The tracker hears each failure from the engine. The row keeps ``ATTEMPTS_KEPT`` of them
+(the first half and the latest ones); the numbers say which were left out. A node that
+never failed writes none.
 """
 
 from __future__ import annotations
 
+import collections
+import json
 import logging
 import os
 import threading
@@ -33,9 +42,12 @@ from langgraph_runner._db.connection import add_sqlite_columns, where_in
 from langgraph_runner._runs.run_store import RunStore
 
 __all__ = [
+    "ATTEMPTS_KEPT",
     "GATHER",
     "TIMES_TABLE",
+    "AttemptLog",
     "flush_marks",
+    "load_attempts",
     "load_rows",
     "load_times",
     "mark_time",
@@ -52,8 +64,9 @@ _DDL = (
     " started_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION,"
     " PRIMARY KEY (run_id, node, step))",
 )
-# Added columns (older tables get them on first use): how the node's cache served it.
-_ADDED = (("cache", "TEXT"),)
+# Added columns (older tables get them on first use): how the node's cache served it, and
+# its attempts when one failed (JSON text, AttemptLog).
+_ADDED = (("cache", "TEXT"), ("attempts", "TEXT"))
 _PG_DDL = (
     *_DDL,
     *(f"ALTER TABLE {TIMES_TABLE} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in _ADDED),
@@ -66,6 +79,8 @@ Times = Mapping[tuple[str, int], tuple[float, float | None]]
 """(node, step) -> (started_at, finished_at) in epoch seconds (finished None: never ended)."""
 Served = Mapping[tuple[str, int], str | None]
 """(node, step) -> how its cache served it: ``cached``, ``reused``, or None (it ran)."""
+Attempts = Mapping[tuple[str, int], str | None]
+"""(node, step) -> its attempts as ``AttemptLog.text()``, or None (none failed)."""
 
 
 def _run(store: RunStore, sql: str, params: tuple[Any, ...]) -> list[Any]:
@@ -76,15 +91,28 @@ def _run(store: RunStore, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return store.sql.run(sql, params)[1]
 
 
-def save_times(store: RunStore, run_id: str, times: Times, served: Served | None = None) -> None:
-    """Write one run's node times, and how each node's cache served it (``served``; a run
-    id written before is overwritten row by row)."""
-    found = served or {}
-    rows = [
-        (run_id, node, step, start, end, found.get((node, step)))
+def save_times(
+    store: RunStore,
+    run_id: str,
+    times: Times,
+    served: Served | None = None,
+    attempts: Attempts | None = None,
+) -> None:
+    """Write one run's node times, how each node's cache served it (``served``) and its
+    attempts (``attempts``; a run id written before is overwritten row by row, its
+    attempts kept where none are given)."""
+    _upsert(store, time_rows(run_id, times, served, attempts), guarded=False)
+
+
+def time_rows(
+    run_id: str, times: Times, served: Served | None = None, attempts: Attempts | None = None
+) -> list[tuple[Any, ...]]:
+    """The rows ``upsert_statements`` writes for one run's node times."""
+    cache, tries = served or {}, attempts or {}
+    return [
+        (run_id, node, step, start, end, cache.get((node, step)), tries.get((node, step)))
         for (node, step), (start, end) in times.items()
     ]
-    _upsert(store, rows, guarded=False)
 
 
 def _upsert(store: RunStore, rows: list[tuple[Any, ...]], *, guarded: bool) -> None:
@@ -96,9 +124,10 @@ def upsert_statements(
     rows: list[tuple[Any, ...]], *, guarded: bool = False, postgres: bool = False
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """The statements (``?`` placeholders) that write these (run_id, node, step, start,
-    end, cache) rows; ``guarded``: never back to running or an earlier end.
+    end, cache, attempts) rows (``time_rows``); ``guarded``: never back to running or an
+    earlier end. A row's attempts stay as they were where a row gives None.
 
-    On PostgreSQL one statement of six array parameters (``unnest``) for up to
+    On PostgreSQL one statement of seven array parameters (``unnest``) for up to
     ``_PG_BATCH`` rows: the same text whatever the number of rows, which the driver
     parses once (psycopg parses a statement of more than 50 parameters anew on every
     call). On SQLite ``_BATCH`` rows of ``VALUES`` each.
@@ -112,7 +141,7 @@ def upsert_statements(
     out = []
     for at in range(0, len(rows), _BATCH):
         chunk = rows[at : at + _BATCH]
-        marks = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
+        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
         out.append(
             (
                 f"INSERT INTO {TIMES_TABLE} ({_COLUMNS}) VALUES {marks}{tail}",
@@ -123,7 +152,7 @@ def upsert_statements(
 
 
 def _arrays(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """The rows as ``_PG_UPSERT``'s six arrays, each of one type (psycopg dumps no list
+    """The rows as ``_PG_UPSERT``'s seven arrays, each of one type (psycopg dumps no list
     of mixed types: a start given as an int among floats would fail the write)."""
     return (
         [str(row[0]) for row in rows],
@@ -132,20 +161,22 @@ def _arrays(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         [float(row[3]) for row in rows],
         [None if row[4] is None else float(row[4]) for row in rows],
         [None if row[5] is None else str(row[5]) for row in rows],
+        [None if row[6] is None else str(row[6]) for row in rows],
     )
 
 
-_COLUMNS = "run_id, node, step, started_at, finished_at, cache"
-_PG_BATCH = 5000  # rows per statement on PostgreSQL (six arrays of this length)
+_READ = "run_id, node, step, started_at, finished_at, cache"
+_COLUMNS = f"{_READ}, attempts"
+_PG_BATCH = 5000  # rows per statement on PostgreSQL (seven arrays of this length)
 _PG_UPSERT = (
     f"INSERT INTO {TIMES_TABLE} ({_COLUMNS})"
     " SELECT * FROM unnest(?::text[], ?::text[], ?::integer[],"
-    " ?::double precision[], ?::double precision[], ?::text[])"
+    " ?::double precision[], ?::double precision[], ?::text[], ?::text[])"
 )
 _UPSERT_TAIL = (
     " ON CONFLICT (run_id, node, step) DO UPDATE SET"
     " started_at = excluded.started_at, finished_at = excluded.finished_at,"
-    " cache = excluded.cache"
+    f" cache = excluded.cache, attempts = COALESCE(excluded.attempts, {TIMES_TABLE}.attempts)"
 )
 
 
@@ -215,8 +246,8 @@ class _Writer:
                 batch, self.pending = self.pending, {}
                 self.asleep = True
             by_store: dict[int, tuple[RunStore, list[tuple[Any, ...]]]] = {}
-            for (sid, run_id, node, step), (store, (start, end, served)) in batch.items():
-                row = (run_id, node, step, start, end, served)
+            for (sid, run_id, node, step), (store, (start, end, served, tries)) in batch.items():
+                row = (run_id, node, step, start, end, served, tries)
                 by_store.setdefault(sid, (store, []))[1].append(row)
             for store, rows in by_store.values():
                 if store.closed:
@@ -246,15 +277,16 @@ def mark_time(
     step: int,
     times: tuple[float, float | None],
     served: str | None = None,
+    attempts: str | None = None,
 ) -> None:
-    """Hand one node's start (and end, and how its cache served it) to the writer thread
-    as it happens (no I/O here).
+    """Hand one node's start (and end, how its cache served it, its attempts) to the
+    writer thread as it happens (no I/O here).
 
     Rows changed since the writer's last write go in one statement per database; a
     row never goes back from ended to running, nor to an earlier end (the run's own
     final write may land first).
     """
-    _WRITER.note(store, run_id, node, step, (*times, served))
+    _WRITER.note(store, run_id, node, step, (*times, served, attempts))
 
 
 def flush_marks(timeout: float = 10.0) -> bool:
@@ -273,7 +305,7 @@ def load_rows(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, An
     ``cached`` or ``reused`` when the node's cache served it, else None)."""
     out: dict[str, dict[Any, Any]] = {}
     for where, params in where_in(store.sql.postgres, "run_id", sorted(set(run_ids))):
-        rows = _run(store, f"SELECT {_COLUMNS} FROM {TIMES_TABLE} WHERE {where}", params)
+        rows = _run(store, f"SELECT {_READ} FROM {TIMES_TABLE} WHERE {where}", params)
         for row in rows:
             values = list(row.values()) if isinstance(row, dict) else list(row)
             run_id, node, step, start, end, served = values
@@ -289,12 +321,63 @@ def record_times(
     times: Times,
     on_error: Callable[[Exception, str], None],
     served: Served | None = None,
+    attempts: Attempts | None = None,
 ) -> None:
-    """Write a run's node times (and ``served``) as it ends; a failure is told to
-    ``on_error(exc, "times")`` (its report then shows the steps' times)."""
+    """Write a run's node times (and ``served``, ``attempts``) as it ends; a failure is told
+    to ``on_error(exc, "times")`` (its report then shows the steps' times)."""
     if not times:
         return
     try:
-        save_times(store, run_id, dict(times), served)
+        save_times(store, run_id, dict(times), served, attempts)
     except Exception as exc:  # bookkeeping: the run's ending is still recorded
         on_error(exc, "times")
+
+
+ATTEMPTS_KEPT = 10
+"""Attempts a node's row keeps per step: its first five and its latest five (each with a
+record of at most a few hundred characters), however many it made (``max_attempts`` is up
+to 1000)."""
+_FIRST = ATTEMPTS_KEPT // 2
+
+
+class AttemptLog:
+    """A node's attempts in one step (``Tracker``), bounded by ``ATTEMPTS_KEPT``.
+
+    Each attempt is a dict: ``number``, ``outcome``, ``started_at``, ``ended_at`` (epoch
+    seconds), ``wait`` (a retried one's: seconds before the next attempt), ``task``
+    (LangGraph's task id), ``code``, ``category``, ``error_type``, ``message`` (None for
+    an attempt that did not fail). An entry stays the same object while kept, so the
+    tracker can give the last one its task's ending.
+    """
+
+    __slots__ = ("first", "latest")
+
+    def __init__(self) -> None:
+        self.first: list[dict[str, Any]] = []
+        self.latest: collections.deque[dict[str, Any]] = collections.deque(
+            maxlen=ATTEMPTS_KEPT - _FIRST
+        )
+
+    def add(self, entry: dict[str, Any]) -> None:
+        """Keep ``entry`` (the oldest of the latest ones goes, once the log is full)."""
+        (self.first if len(self.first) < _FIRST else self.latest).append(entry)
+
+    def text(self) -> str:
+        """The kept attempts as the row's ``attempts`` (JSON text)."""
+        return json.dumps([*self.first, *self.latest], separators=(",", ":"))
+
+
+def load_attempts(store: RunStore, run_id: str, node: str, step: int) -> list[dict[str, Any]]:
+    """The attempts a node's row keeps for ``run_id`` and ``step`` (``AttemptLog``; none:
+    no attempt of it failed, or no row)."""
+    rows = _run(
+        store,
+        f"SELECT attempts FROM {TIMES_TABLE} WHERE run_id = ? AND node = ? AND step = ?",
+        (run_id, node, step),
+    )
+    text = next((r["attempts"] if isinstance(r, dict) else r[0] for r in rows), None)
+    try:
+        found = json.loads(text) if text else []
+    except ValueError:  # not ours: nothing kept
+        return []
+    return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []

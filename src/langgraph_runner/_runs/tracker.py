@@ -11,6 +11,13 @@ process watches the run in), so a report of a live run shows which nodes are
 running. A failed write is made good when the run ends (its times are written again).
 A node's row also says when its cache served it (``served``: ``cached``, ``reused`` in a
 rebuild), which a report shows whatever channels the state has.
+
+A failed attempt of a node is told by the engine too (``attempt_failed``, with the
+attempt's own redacted record and the wait before the next attempt): the node's row keeps
+its attempts (``task_times.AttemptLog``, bounded), each with its record, start and end (the
+first starts with the task, a later one when the wait before it ended), and the attempt
+that ended the task with how it did (``succeeded``, ``recovered`` by a fallback,
+``cancelled``, ...).
 """
 
 from __future__ import annotations
@@ -28,11 +35,12 @@ from langgraph.errors import GraphDrained, GraphInterrupt
 from langgraph_runner._records.exceptions import NodeAbortedError
 from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.run_store import RunStore
-from langgraph_runner._runs.task_times import mark_time
+from langgraph_runner._runs.task_times import AttemptLog, mark_time
 
 __all__ = ["NodeRunStatus", "Tracker", "is_cancel", "own_record", "recorded_status"]
 
 _now = time.time  # the clock node times are taken with (tests replace it)
+_RECORD = ("code", "category", "error_type", "message")  # what an attempt keeps of its record
 
 NodeRunStatus = Literal["succeeded", "failed", "cancelled", "interrupted", "cached", "reused"]
 """How one node ran: ``cached`` when its NodeCache served the result, ``reused``
@@ -73,6 +81,12 @@ class Tracker(BaseCallbackHandler):
         # (step: the superstep's checkpoint step, as reports number them)
         self.times: dict[tuple[str, int], tuple[float, float | None]] = {}
         self._steps: dict[uuid.UUID, tuple[str, int]] = {}
+        self._began: dict[uuid.UUID, float] = {}  # each followed task's start
+        # task -> (its last failed attempt's number, when the next one starts, its entry)
+        self._tries: dict[uuid.UUID, tuple[int, float, dict[str, Any]]] = {}
+        self._logs: dict[tuple[str, int], AttemptLog] = {}
+        # (node, step) -> its attempts as the row keeps them (AttemptLog.text), once one failed
+        self.attempts: dict[tuple[str, int], str] = {}
         # (node, step) -> "cached"/"reused" when the cache served its every task, else None
         self.served: dict[tuple[str, int], str | None] = {}
         self._store: RunStore | None = None
@@ -85,6 +99,62 @@ class Tracker(BaseCallbackHandler):
             if hit:
                 self._hits[node] = self._hits.get(node, 0) + 1
 
+    # called by the engine (configurable[RUN_TRACKER_KEY]) after each failed attempt
+    def attempt_failed(
+        self, config: Any, number: int, record: Mapping[str, Any], wait: float | None
+    ) -> None:
+        """Attempt ``number`` of the task ``config`` runs failed with ``record``; ``wait``:
+        seconds before the next attempt (None: none follows)."""
+        # The node's callbacks are the children of its task's run (on_chain_start's run_id).
+        found = getattr(config.get("callbacks"), "parent_run_id", None) if config else None
+        meta = (config.get("metadata") if config else None) or {}
+        now = _now()
+        with self._lock:
+            task = found if isinstance(found, uuid.UUID) else uuid.UUID(int=0)
+            key = self._steps.get(task)
+            if key is None:  # not a task of the run's own (a subgraph's node, a direct call)
+                return
+            tried = self._tries.get(task)
+            entry = _entry(
+                number,
+                "retried" if wait is not None else "failed",
+                self._began.get(task, now) if tried is None else tried[1],
+                now,
+                str(meta.get("langgraph_checkpoint_ns") or "").rpartition(":")[2] or None,
+                record,
+                wait,
+            )
+            self._tries[task] = (number, now + (wait or 0.0), entry)
+            self._kept(key, entry)
+            self._write(key)
+
+    def _kept(self, key: tuple[str, int], entry: dict[str, Any] | None) -> None:
+        """Add ``entry`` (if any) to the row's attempts (the caller writes the row)."""
+        log = self._logs.get(key)
+        if log is None:
+            log = self._logs[key] = AttemptLog()
+        if entry is not None:
+            log.add(entry)
+        self.attempts[key] = log.text()
+
+    def _closed(self, run_id: uuid.UUID, outcome: str) -> None:
+        """A task whose attempts failed ended (``outcome``): its last attempt says how
+        (``_ended`` writes the row next)."""
+        tried = self._tries.pop(run_id, None)
+        key = self._steps.get(run_id)
+        if tried is None or key is None:
+            return
+        number, next_at, last = tried
+        now = _now()
+        if last["outcome"] != "retried":  # the engine told the attempt that ended the call
+            last["outcome"] = "failed" if outcome == "succeeded" else outcome  # recovered, ...
+            self._kept(key, None)
+        elif outcome == "cancelled" and now < next_at:  # cancelled during the wait
+            last["outcome"] = outcome
+            self._kept(key, None)
+        else:  # the attempt after the last failed one ended the task
+            self._kept(key, _entry(number + 1, outcome, next_at, now, last["task"], {}, None))
+
     def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
         metadata = kw.get("metadata") or {}
         node = metadata.get("langgraph_node")
@@ -96,6 +166,7 @@ class Tracker(BaseCallbackHandler):
                 if isinstance(step, int):
                     key = (str(node), step - 1)  # the checkpoint that opened the step
                     self._steps[kw["run_id"]] = key
+                    self._began[kw["run_id"]] = now
                     start, end = self.times.get(key, (now, None))
                     self.times[key] = (min(start, now), end)
                     self._write(key)
@@ -106,10 +177,11 @@ class Tracker(BaseCallbackHandler):
             self._looked = True
             self._store = run_watch.store_of(self.run_id)
         if self._store is not None:
-            served = self.served.get(key)
-            mark_time(self._store, self.run_id, key[0], key[1], self.times[key], served)
+            served, tries = self.served.get(key), self.attempts.get(key)
+            mark_time(self._store, self.run_id, key[0], key[1], self.times[key], served, tries)
 
     def _ended(self, run_id: uuid.UUID, served: str | None = None) -> None:
+        self._began.pop(run_id, None)
         key = self._steps.pop(run_id, None)
         if key is not None:
             start, end = self.times[key]
@@ -132,6 +204,8 @@ class Tracker(BaseCallbackHandler):
                     self._hits[node] -= 1
                     status = "reused" if self.reused else "cached"
                 self._set(node, status)
+                if kw["run_id"] in self._tries:
+                    self._closed(kw["run_id"], _ending(node, outputs, status))
             self._ended(kw["run_id"], status if status in ("cached", "reused") else None)
             if node is None:
                 return
@@ -142,10 +216,12 @@ class Tracker(BaseCallbackHandler):
 
     def on_chain_error(self, error: BaseException, **kw: Any) -> None:
         with self._lock:
-            self._ended(kw["run_id"])
             node = self._tasks.pop(kw["run_id"], None)
             if node is not None:
                 self._set(node, _node_status(error))
+                if kw["run_id"] in self._tries:
+                    self._closed(kw["run_id"], _node_status(error))
+            self._ended(kw["run_id"])
 
     def _set(self, node: str, status: NodeRunStatus) -> None:
         self.nodes[node] = status
@@ -173,6 +249,35 @@ def own_record(node: str, outputs: Any) -> Mapping[str, Any] | None:
     records = outputs.get("errors") if isinstance(outputs, Mapping) else None
     own = [r for r in records or () if isinstance(r, Mapping) and r.get("node") == node]
     return own[-1] if own else None
+
+
+def _entry(
+    number: int,
+    outcome: str,
+    started_at: float,
+    ended_at: float,
+    task: str | None,
+    record: Mapping[str, Any],
+    wait: float | None,
+) -> dict[str, Any]:
+    """One attempt as a node's row keeps it (``task_times.AttemptLog``)."""
+    entry: dict[str, Any] = {
+        "number": number,
+        "outcome": outcome,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "wait": wait,
+        "task": task,
+    }
+    entry.update((field, record.get(field)) for field in _RECORD)
+    return entry
+
+
+def _ending(node: str, outputs: Any, status: str) -> str:
+    """How a task that returned normally ended: ``recovered`` when its own record says a
+    fallback handled its failure, else its status."""
+    record = own_record(node, outputs) if status == "succeeded" else None
+    return "recovered" if record is not None and record.get("recovered") else status
 
 
 def _node_status(error: BaseException) -> NodeRunStatus:

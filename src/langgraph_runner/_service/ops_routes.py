@@ -3,8 +3,8 @@
 ``GET /workers`` lists the worker processes on the service's run queue (``liveness``),
 each with its host, pid, start, last heartbeat, state (alive, draining, dead, stopped)
 and the runs it holds: a count of every tenant's, and the run ids of the caller's alone,
-so no tenant learns another's run ids. A step's attempts are read from the run's own
-checkpoints and records (``run_facts``).
+so no tenant learns another's run ids. A step's attempts are the ones its run kept, each
+with its own error record, else read from the run's checkpoints and records (``run_facts``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from langgraph_runner._reports.report import run_report
 from langgraph_runner._service.guards import MAX_ID, SAFE_TEXT, shown
 from langgraph_runner._service.liveness import workers_of
 from langgraph_runner._service.routes import Ctx, RunId, run_row
-from langgraph_runner._service.run_facts import attempts_of
+from langgraph_runner._service.run_facts import attempts_of, kept_attempts
 from langgraph_runner._service.schemas import AttemptBody, WorkerBody
 
 __all__ = ["add_ops_routes"]
@@ -52,7 +52,11 @@ def add_ops_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
 
     @app.get("/runs/{run_id}/steps/{name}/attempts", response_model=list[AttemptBody])
     def get_attempts(run_id: RunId, name: StepName, tenant: str = tenant_dep) -> list[AttemptBody]:
-        """A step's attempts in the run: number, outcome, error record, times."""
+        """A step's attempts in its latest execution in the run, in order: each one's
+        number, outcome, start, end and duration, and for one that failed its own error
+        record (code, category, error type, redacted message). At most 10 are kept per
+        step, the first five and the latest five: the numbers say which were left out.
+        Another tenant's run, or a name that is not one of the run's steps, answers 404."""
         row = run_row(ctx, run_id, tenant)
         if row is None:  # queued: no attempts yet
             item = ctx.pool.pending(run_id, tenant)
@@ -71,5 +75,5 @@ def add_ops_routes(app: FastAPI, ctx: Ctx, tenant_dep: Any) -> None:
             return []
         for node in report.nodes:
             if node.name == name:
-                return attempts_of(node)
+                return attempts_of(node, kept_attempts(ctx.saver, row.run_id, name, node.step))
         return []

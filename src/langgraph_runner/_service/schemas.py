@@ -271,18 +271,34 @@ class RunState(str, enum.Enum):
 
 
 class AttemptBody(BaseModel):
-    """One attempt of a step in a run."""
+    """One attempt of a step in a run, with its own error record when it failed."""
 
     number: int = Field(ge=1, description="1 for the first attempt.")
     outcome: str = Field(
-        description="succeeded, failed, retried (a later attempt followed), recovered "
-        "(its failure was handled), cached, reused, cancelled, interrupted or running."
+        description="succeeded, failed, retried (it failed and a later attempt followed), "
+        "recovered (its failure was handled by a fallback), cached, reused, cancelled, "
+        "interrupted or running."
     )
-    code: str | None = Field(default=None, description="The error record's code.")
-    category: str | None = Field(default=None, description="The error record's category.")
-    message: str | None = Field(default=None, description="The error record's message (redacted).")
+    code: str | None = Field(
+        default=None,
+        description="Its error record's code (a retried attempt's: the code it would have "
+        "ended the step with).",
+    )
+    category: str | None = Field(default=None, description="Its error record's category.")
+    error_type: str | None = Field(
+        default=None, description="The class name of the exception it raised."
+    )
+    message: str | None = Field(default=None, description="Its error record's message (redacted).")
     started_at: str | None = Field(default=None, description="ISO-8601, when known.")
     ended_at: str | None = Field(default=None, description="ISO-8601, when known.")
+    duration_ms: float | None = Field(
+        default=None, ge=0, description="From its start to its end, when both are known."
+    )
+    task_id: str | None = Field(
+        default=None,
+        description="LangGraph's id of the task that made it (each Send task of a step makes "
+        "attempts of its own).",
+    )
 
 
 class WorkerBody(BaseModel):

@@ -34,6 +34,9 @@ class RebuildTracker:
     def cache_outcome(self, node: str, hit: bool, key_hash: str) -> None:
         """Nothing to count: the run's report reads the node's own marks."""
 
+    def attempt_failed(self, config: Any, number: int, record: Any, wait: float | None) -> None:
+        """Nothing to keep: a run on Temporal writes no rows of its steps' attempts."""
+
 
 _TRACKER = RebuildTracker()
 
