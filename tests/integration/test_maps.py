@@ -135,3 +135,9 @@ def test_no_module_name_is_used_twice() -> None:
         if p.name not in ("__init__.py", "__main__.py"):
             seen.setdefault(p.stem, []).append(str(p.relative_to(PACKAGE)))
     assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
+
+
+def test_architecture_is_at_most_200_lines() -> None:
+    """ARCHITECTURE.md stays a map one reads at once (issue 47: at most 200 lines)."""
+    lines = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 200, f"ARCHITECTURE.md has {len(lines)} lines"
