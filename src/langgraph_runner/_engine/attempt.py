@@ -336,11 +336,10 @@ def tell_run(spec: NodeSpec, call: Call, exc: BaseException, step: Retry | BaseE
     try:
         tracker = call.config["configurable"][RUN_TRACKER_KEY]  # type: ignore[index]
         code, category = code_and_category(failed, spec.retry)
-        trace_id, execution_id, *_ = call.ids()
         node, number = call.node(), call.attempt
-        elapsed = call.elapsed_ms()
+        # The run knows its own ids: the record goes without them (no run_ids() to build).
         record = record_state(
-            failed, code, category, node, number, elapsed, trace_id, execution_id, time.time()
+            failed, code, category, node, number, call.elapsed_ms(), None, None, time.time()
         )
         tracker.attempt_failed(call.config, number, record, wait)
     except Exception:  # a run's bookkeeping: the node goes on as if no run followed it
