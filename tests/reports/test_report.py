@@ -1155,3 +1155,33 @@ def test_a_failure_the_state_cannot_record_shows_the_nodes_own_error(source: str
     assert node.cause is not None and node.cause.startswith("ValueError: bad port in ")
     assert "(StateSchemaError: not recorded, the graph state has no 'errors'" in node.cause
     assert "hunter2" not in node.cause
+
+
+class _PlainLog(TypedDict, total=False):
+    """A state with no record channels: LangGraph drops the package's step marks."""
+
+    log: Annotated[list[str], operator.add]
+
+
+def test_a_step_retried_to_success_counts_the_attempts_its_run_kept(tmp_path: Any) -> None:
+    """With a plain state the checkpoints cannot tell a retried success from a first-time
+    one; the attempts run() kept in the node's row can, and the report counts them."""
+    from langgraph_runner.runs import run
+
+    left = [ConnectionError("refused"), TimeoutError("slow")]
+
+    def step(state: _PlainLog) -> dict[str, Any]:
+        if left:
+            raise left.pop(0)
+        return {"log": ["ok"]}
+
+    g: StateGraph[Any] = StateGraph(_PlainLog)
+    g.add_node("step", create_node(step, retry=RetryConfig(max_attempts=3)))
+    g.add_edge(START, "step")
+    g.add_edge("step", END)
+    config: Any = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    with open_checkpointer(f"sqlite:///{tmp_path / 'runs.db'}") as cp, no_wait():
+        graph = g.compile(checkpointer=cp)
+        assert run(graph, {}, config).status == "completed"
+        node = run_report(graph, config).node("step")
+    assert (node.status, node.attempts) == (NodeStatus.SUCCEEDED, 3)

@@ -328,10 +328,10 @@ def test_how_a_nodes_cache_served_it_round_trips(url: str) -> None:
         finally:
             store.close()
     assert rows == {
-        ("parse", 0): (1.0, 2.0, "reused"),
-        ("stats", 1): (2.0, 3.0, "cached"),
-        ("render", 2): (3.0, 4.0, None),
-        ("late", 3): (4.0, 5.0, "cached"),
+        ("parse", 0): (1.0, 2.0, "reused", 0),
+        ("stats", 1): (2.0, 3.0, "cached", 0),
+        ("render", 2): (3.0, 4.0, None, 0),
+        ("late", 3): (4.0, 5.0, "cached", 0),
     }
     assert plain[("parse", 0)] == (1.0, 2.0)
 
@@ -363,7 +363,7 @@ def test_a_nodes_attempts_round_trip_and_stay_when_a_write_gives_none(url: str) 
     assert [a["number"] for a in parse] == [a["number"] for a in late] == numbers
     assert len(parse) == ATTEMPTS_KEPT and parse[0]["message"] == "refused 1"
     assert none == []
-    assert rows == {("parse", 0): (1.0, 2.5, None), ("late", 3): (4.0, 5.0, None)}
+    assert rows == {("parse", 0): (1.0, 2.5, None, 12), ("late", 3): (4.0, 5.0, None, 12)}
 
 
 @contextlib.contextmanager
@@ -410,12 +410,12 @@ def test_an_older_table_gains_the_cache_column_on_first_use(url: str, tmp_path: 
     None, no attempts), and the first write of a new row adds the columns; a second add
     is a no-op (``setup``)."""
     with _old_table(url, tmp_path) as store:
-        assert load_rows(store, ["before"]) == {"before": {("fetch", 0): (1.0, 2.0, None)}}
+        assert load_rows(store, ["before"]) == {"before": {("fetch", 0): (1.0, 2.0, None, 0)}}
         save_times(store, "after", {("fetch", 0): (3.0, 4.0)}, {("fetch", 0): "reused"})
         setup(store)  # already there: nothing to add
         rows = load_rows(store, ["before", "after"])
-        assert rows["after"] == {("fetch", 0): (3.0, 4.0, "reused")}
-        assert rows["before"] == {("fetch", 0): (1.0, 2.0, None)}
+        assert rows["after"] == {("fetch", 0): (3.0, 4.0, "reused", 0)}
+        assert rows["before"] == {("fetch", 0): (1.0, 2.0, None, 0)}
         assert load_attempts(store, "before", "fetch", 0) == []  # the column added, empty
 
 

@@ -95,8 +95,10 @@ def with_times(
         if own is None:
             out.append(n)
             continue
-        start, end, served = own
+        start, end, served, tries = own
         update: dict[str, Any] = {"started_at": iso_time(start)}
+        if tries > (getattr(n, "attempts", 0) or 0):  # the run kept more than the state told
+            update["attempts"] = tries
         status = str(getattr(n, "status", ""))
         pending = status == "pending"
         if served in _SERVED and status == "succeeded":

@@ -297,22 +297,39 @@ def flush_marks(timeout: float = 10.0) -> bool:
 def load_times(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, Any]]:
     """Run id -> {(node, step): (started_at, finished_at)} for these runs."""
     rows = load_rows(store, run_ids).items()
-    return {r: {k: (start, end) for k, (start, end, _) in found.items()} for r, found in rows}
+    return {r: {k: (row[0], row[1]) for k, row in found.items()} for r, found in rows}
 
 
 def load_rows(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, Any]]:
-    """Run id -> {(node, step): (started_at, finished_at, cache)} for these runs (``cache``:
-    ``cached`` or ``reused`` when the node's cache served it, else None)."""
+    """Run id -> {(node, step): (started_at, finished_at, cache, attempts)} for these runs
+    (``cache``: ``cached`` or ``reused`` when the node's cache served it, else None;
+    ``attempts``: the number of the latest attempt its row keeps, 0 when none failed)."""
     out: dict[str, dict[Any, Any]] = {}
     for where, params in where_in(store.sql.postgres, "run_id", sorted(set(run_ids))):
-        rows = _run(store, f"SELECT {_READ} FROM {TIMES_TABLE} WHERE {where}", params)
+        rows = _run(store, f"SELECT {_COLUMNS} FROM {TIMES_TABLE} WHERE {where}", params)
         for row in rows:
             values = list(row.values()) if isinstance(row, dict) else list(row)
-            run_id, node, step, start, end, served = values
+            run_id, node, step, start, end, served, tries = values
             finished = None if end is None else float(end)
             kept = None if served is None else str(served)
-            out.setdefault(str(run_id), {})[(str(node), int(step))] = (float(start), finished, kept)
+            out.setdefault(str(run_id), {})[(str(node), int(step))] = (
+                float(start),
+                finished,
+                kept,
+                _latest_number(tries),
+            )
     return out
+
+
+def _latest_number(text: str | None) -> int:
+    """The highest attempt ``number`` in a row's ``attempts`` (0: none kept, or unreadable)."""
+    if not text:
+        return 0
+    try:
+        kept = json.loads(text)
+        return max((int(a["number"]) for a in kept if isinstance(a, dict)), default=0)
+    except (ValueError, TypeError, KeyError):
+        return 0
 
 
 def record_times(
