@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -216,6 +216,17 @@ class FirstConnect:
         if self.error is not None:
             raise self.error
 
+    @contextlib.contextmanager
+    def telling(self) -> Iterator[None]:
+        """Around one ``connect``: tell its outcome; a failure leaves as ``clean`` made it
+        (the opener's copy and the pool's are two objects)."""
+        try:
+            yield
+        except Exception as exc:
+            self._told(self.clean(exc))
+            raise self.clean(exc) from None
+        self._told(None)
+
     def connection_class(self, base: Any) -> Any:
         """``base`` (psycopg's ``Connection`` or ``AsyncConnection``) telling this of its
         first ``connect`` (psycopg_pool's ``connection_class=``)."""
@@ -226,26 +237,16 @@ class FirstConnect:
             class _AsyncTelling(base):  # type: ignore[misc]
                 @classmethod
                 async def connect(cls, *args: Any, **kwargs: Any) -> Any:
-                    try:
-                        conn = await super().connect(*args, **kwargs)
-                    except Exception as exc:  # ours, and the pool's: two objects
-                        first._told(first.clean(exc))
-                        raise first.clean(exc) from None
-                    first._told(None)
-                    return conn
+                    with first.telling():
+                        return await super().connect(*args, **kwargs)
 
             return _AsyncTelling
 
         class _Telling(base):  # type: ignore[misc]
             @classmethod
             def connect(cls, *args: Any, **kwargs: Any) -> Any:
-                try:
-                    conn = super().connect(*args, **kwargs)
-                except Exception as exc:  # ours, and the pool's: two objects
-                    first._told(first.clean(exc))
-                    raise first.clean(exc) from None
-                first._told(None)
-                return conn
+                with first.telling():
+                    return super().connect(*args, **kwargs)
 
         return _Telling
 
