@@ -19,29 +19,18 @@ Prints each variant's microseconds per node and what tracing adds per node.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from langgraph.graph import END, START, StateGraph
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from typing_extensions import TypedDict
 
-from langgraph_runner import create_node
+# The chain and its timing are overhead.py's (this directory is on sys.path when a
+# benchmark runs as a script).
+from overhead import N_NODES, build, measure, step
+
 from langgraph_runner._traces import spans
-
-N_NODES = 20
-
-
-class S(TypedDict, total=False):
-    x: int
-
-
-def step(state: S) -> dict[str, Any]:
-    return {"x": state.get("x", 0) + 1}
 
 
 class Dropped(SpanExporter):
@@ -58,47 +47,35 @@ class Dropped(SpanExporter):
         pass
 
 
-def build(wrapped: bool) -> Any:
-    g = StateGraph(S)
-    prev = START
-    for i in range(N_NODES):
-        name = f"n{i}"
-        g.add_node(name, create_node(step, retry=3) if wrapped else step)
-        g.add_edge(prev, name)
-        prev = name
-    g.add_edge(prev, END)
-    return g.compile()
+def _under(graph: Any, provider: Any) -> Callable[[], Any]:
+    """One invocation of ``graph`` with ``provider`` as the package's tracer provider."""
+
+    def invoke() -> Any:
+        spans.use_provider(provider)
+        return graph.invoke({"x": 0})
+
+    return invoke
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args()
-    bare, wrapped = build(False), build(True)
+    bare, wrapped = build("bare", step), build("wrapped", step)
     exporter = Dropped()
     traced = TracerProvider()
     traced.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=100_000))
     sampled_out = TracerProvider(sampler=ALWAYS_OFF)
-    variants: dict[str, tuple[Any, Any]] = {
-        "bare": (bare, None),
-        "wrapped": (wrapped, None),
-        "traced": (wrapped, traced),
-        "traced-sampled-out": (wrapped, sampled_out),
+    variants = {
+        "bare": _under(bare, None),
+        "wrapped": _under(wrapped, None),
+        "traced": _under(wrapped, traced),
+        "traced-sampled-out": _under(wrapped, sampled_out),
     }
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for r in range(args.rounds + 20):
-        for name in names if r % 2 else reversed(names):
-            graph, provider = variants[name]
-            spans.use_provider(provider)
-            t0 = time.perf_counter()
-            graph.invoke({"x": 0})
-            elapsed = time.perf_counter() - t0
-            if r >= 20:  # warm-up rounds are not counted
-                times[name].append(elapsed)
+    quartiles = measure(variants, args.rounds)
     spans.use_provider(None)
     traced.shutdown()
-    per_node = {name: statistics.quantiles(t, n=4)[0] / N_NODES * 1e6 for name, t in times.items()}
+    per_node = {name: q / N_NODES * 1e6 for name, q in quartiles.items()}
     print(f"{N_NODES}-node chain, {args.rounds} rounds, lower quartile, us per node")
     print("| variant | us/node | vs bare | vs wrapped |")
     print("| --- | --- | --- | --- |")
