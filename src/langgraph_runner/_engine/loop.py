@@ -328,12 +328,9 @@ def _sync_loop(spec: NodeSpec, policy: Policy) -> SyncEntry:  # noqa: C901 (see 
                 if call.attempt > 1:  # retries that ended in success: the report says so
                     return marked(result, call, {"attempts": call.attempt})
                 return result
-        except NodeAbortedError as exc:
-            _aborted(spec, call, exc)
-            if spans is not None:
-                spans.leaving(exc)
-            raise
         except BaseException as exc:
+            if isinstance(exc, NodeAbortedError):
+                _aborted(spec, call, exc)
             if spans is not None:
                 spans.leaving(exc)
             raise
@@ -479,12 +476,9 @@ def _async_loop(spec: NodeSpec, policy: Policy) -> AsyncEntry:  # noqa: C901 (se
                 if call.attempt > 1:  # retries that ended in success: the report says so
                     return marked(result, call, {"attempts": call.attempt})
                 return result
-        except NodeAbortedError as exc:
-            _aborted(spec, call, exc)
-            if spans is not None:
-                spans.leaving(exc)
-            raise
         except BaseException as exc:
+            if isinstance(exc, NodeAbortedError):
+                _aborted(spec, call, exc)
             if spans is not None:
                 spans.leaving(exc)
             raise
