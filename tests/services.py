@@ -13,10 +13,12 @@ import contextlib
 import functools
 import os
 import socket
+import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -63,6 +65,28 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_started(
+    ready: Callable[[], bool], proc: subprocess.Popen[Any], seconds: float, why: Callable[[], str]
+) -> None:
+    """Poll ``ready`` until it answers True; ``fail_or_skip`` with ``why()`` when the server
+    process ``proc`` exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            fail_or_skip(why())
+        time.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM, ``grace`` seconds to exit, then SIGKILL."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def postgres_url() -> str:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.services import fail_or_skip, free_port
+from tests.services import fail_or_skip, free_port, stop_process, wait_started
 
 
 def _cli() -> str | None:
@@ -41,8 +40,8 @@ def temporal_address() -> Iterator[str]:
     )
     address = f"127.0.0.1:{port}"
     try:
-        ends = time.monotonic() + 30
-        while True:
+
+        def serving() -> bool:
             health = subprocess.run(
                 [cli, "operator", "cluster", "health", "--address", address],
                 capture_output=True,
@@ -50,16 +49,11 @@ def temporal_address() -> Iterator[str]:
                 timeout=10,
                 check=False,
             )
-            if health.returncode == 0 and "SERVING" in health.stdout:
-                break
-            if proc.poll() is not None or time.monotonic() > ends:
-                fail_or_skip(f"the Temporal dev server did not start on {address}")
-            time.sleep(0.2)
+            return health.returncode == 0 and "SERVING" in health.stdout
+
+        wait_started(
+            serving, proc, 30, lambda: f"the Temporal dev server did not start on {address}"
+        )
         yield address
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=10)

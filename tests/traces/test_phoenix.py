@@ -13,7 +13,6 @@ attribute or event; a run triggered over HTTP with a ``traceparent`` and execute
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -43,7 +42,7 @@ from langgraph_runner._traces import spans
 from langgraph_runner.runs import run
 from langgraph_runner.testing import no_wait
 from tests.service.queue_worker import NODES, chain, keys
-from tests.services import fail_or_skip, free_port
+from tests.services import fail_or_skip, free_port, stop_process, wait_started
 from tests.traces.conftest import UniqueIds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,29 +71,22 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120  # a loaded machine: it starts in 15-40 s
-        while True:
+
+        def healthy() -> bool:
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
+                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                fail_or_skip(f"Phoenix did not start: {log.read_text(errors='replace')[-800:]}")
-            time.sleep(0.25)
+                return False
+
+        wait_started(  # a loaded machine: it starts in 15-40 s
+            healthy,
+            proc,
+            120,
+            lambda: f"Phoenix did not start: {log.read_text(errors='replace')[-800:]}",
+        )
         yield base
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, 30 s to exit, then SIGKILL."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        stop_process(proc, grace=30)
 
 
 def _spans_of(base: str, project: str, trace_id: str, at_least: int) -> list[dict[str, Any]]:
@@ -208,7 +200,7 @@ def test_a_service_run_executed_by_a_worker_process_is_in_the_callers_trace(
                     assert time.monotonic() < deadline, "the worker did not finish the run"
                     time.sleep(0.1)
             finally:
-                _stop(worker)
+                stop_process(worker, grace=30)
     assert run_["status"] == "completed" and run_["trace_id"] == caller_trace
     got = _spans_of(phoenix, project, caller_trace, at_least=1 + len(NODES))
     by_id = {s["context"]["span_id"]: s for s in got}
