@@ -154,6 +154,16 @@ def test_ordinary_text_is_not_mangled(message: str) -> None:
     assert sanitize_message(message) == message
 
 
+def test_a_clean_text_comes_back_as_the_object_given_when_an_equal_one_was_seen() -> None:
+    """The short-text cache keeps the first object it saw; an equal text passed later still
+    comes back as itself (egress and the log line's fast path compare by identity)."""
+    word = uuid.uuid4().hex[:8] + " is fine"
+    first, second = "".join(list(word)), "".join(list(word))  # equal, not the same object
+    assert first == second and first is not second
+    assert sanitize_message(first) is first
+    assert sanitize_message(second) is second
+
+
 @pytest.mark.parametrize(
     ("message", "expected"),
     [

@@ -92,7 +92,10 @@ def sanitize_message(message: object, *, max_length: int = DEFAULT_MAX_MESSAGE) 
         _bad_length(max_length)
     text = _text(message)
     if len(text) <= _CACHE_TEXT:
-        return _sanitize_cached(text, max_length)
+        out = _sanitize_cached(text, max_length)
+        # The cache answers with the object it kept, which may be an equal text another
+        # caller passed: a clean text comes back as the very object given.
+        return text if out is not text and out == text else out
     return _sanitize(text, max_length)
 
 
