@@ -19,18 +19,18 @@ from typing import Any
 from langgraph_runner._internal.extras import require_extra
 from langgraph_runner._records.exceptions import CommandError
 
-__all__ = ["add_app_target", "add_serve_command", "load_app", "whole_number"]
+__all__ = ["add_app_command", "add_serve_command", "load_app", "whole_number"]
 
 
 def add_serve_command(commands: Any) -> None:
     """Register ``serve`` on the CLI's subparsers."""
-    serve = commands.add_parser(
+    serve = add_app_command(
+        commands,
         "serve",
-        help="serve the runs service (an ASGI app) with uvicorn",
-        description="Serve an ASGI app, such as one made by "
+        "serve the runs service (an ASGI app) with uvicorn",
+        "Serve an ASGI app, such as one made by "
         "langgraph_runner.service.create_app, with uvicorn (the 'service' extra).",
     )
-    add_app_target(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
     serve.add_argument(
@@ -44,13 +44,16 @@ def add_serve_command(commands: Any) -> None:
     serve.set_defaults(handler=_serve)
 
 
-def add_app_target(command: Any) -> None:
-    """The ``MODULE[:APP]`` argument of ``serve`` and ``worker`` (read by ``load_app``)."""
+def add_app_command(commands: Any, name: str, summary: str, description: str) -> Any:
+    """Register a command on an app (``serve``, ``worker``) and return its parser, which
+    takes the app's ``MODULE[:APP]`` argument (read by ``load_app``)."""
+    command = commands.add_parser(name, help=summary, description=description)
     command.add_argument(
         "target",
         metavar="MODULE[:APP]",
         help="a Python file or importable module, and the app's name in it (default: app)",
     )
+    return command
 
 
 def whole_number(what: str, low: int, high: int) -> Callable[[str], int]:

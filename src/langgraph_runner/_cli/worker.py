@@ -25,7 +25,7 @@ import sys
 import threading
 from typing import Any
 
-from langgraph_runner._cli.serve import add_app_target, load_app, whole_number
+from langgraph_runner._cli.serve import add_app_command, load_app, whole_number
 from langgraph_runner._records.exceptions import CommandError
 from langgraph_runner._service.drain import drain
 
@@ -38,13 +38,13 @@ EXIT_SLACK = 5.0
 
 def add_worker_command(commands: Any) -> None:
     """Register ``worker`` on the CLI's subparsers."""
-    worker = commands.add_parser(
+    worker = add_app_command(
+        commands,
         "worker",
-        help="execute the runs service's queued runs (no HTTP)",
-        description="Start worker threads on the run queue of an app made by "
+        "execute the runs service's queued runs (no HTTP)",
+        "Start worker threads on the run queue of an app made by "
         "langgraph_runner.service.create_app, and execute its queued runs until stopped.",
     )
-    add_app_target(worker)
     worker.add_argument(
         "--threads",
         type=_threads,

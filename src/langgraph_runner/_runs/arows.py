@@ -214,7 +214,7 @@ def _landed_after_cancel(
 ) -> None:
     if insert.cancelled() or insert.exception() is not None:
         return  # no row: nothing to end
-    ending = asyncio.ensure_future(_finish(state, store, "cancelled", "task cancelled", {}))
+    ending = asyncio.ensure_future(_finish(state, store, "cancelled", "task cancelled", []))
     _LATE.add(ending)
     ending.add_done_callback(_ended_late)
 
@@ -245,7 +245,9 @@ async def aclose(
     if store is None:
         return
     try:
-        await _finish(state, store, status, reason, times, served, attempts)
+        await _finish(
+            state, store, status, reason, time_rows(state.run_id, times, served, attempts)
+        )
     except Exception:
         await asyncio.to_thread(state.close_store, status, reason)
         return
@@ -259,11 +261,9 @@ async def _finish(
     store: RunStore,
     status: str,
     reason: str | None,
-    times: Mapping[tuple[str, int], tuple[float, float | None]],
-    served: Mapping[tuple[str, int], str | None] | None = None,
-    attempts: Attempts | None = None,
+    rows: list[tuple[Any, ...]],
 ) -> None:
-    rows = time_rows(state.run_id, times, served, attempts)
+    """The final status and the node times' ``rows`` (``time_rows``) in one statement."""
     statements = upsert_statements(rows, postgres=True)
     update, update_params = finish_statement(state.run_id, status, reason)
     if statements:  # the last batch of times in the same statement as the status
