@@ -242,3 +242,26 @@ def test_a_run_resumed_after_its_worker_died_stays_in_its_trace(
     assert run.parent is not None and f"{run.parent.span_id:016x}" == PARENT
     assert hex_trace(run) == result.trace_id == result.output["seen"] == TRACE
     assert trace.get_current_span().get_span_context().is_valid is False
+
+
+def test_a_rebuild_triggered_with_a_traceparent_is_in_that_trace(
+    backend: Backend, tracing: Tracing
+) -> None:
+    """POST /runs/{id}/update continues its own request's trace, not the base run's."""
+    other = "0af7651916cd43dd8448eb211c80319c"
+    with TestClient(backend.app()) as c:
+        base = _post(c, {**A, "traceparent": TRACEPARENT})
+        _workers(c).wait(base, timeout=60)
+        r = c.post(
+            f"/runs/{base}/update",
+            json={"inputs": {"title": "u"}},
+            headers={**A, "traceparent": f"00-{other}-{PARENT}-01"},
+        )
+        assert r.status_code == 202, r.text
+        rebuild = str(r.json()["run_id"])
+        result = _workers(c).wait(rebuild, timeout=60).run
+        got = c.get(f"/runs/{rebuild}", headers=A).json()
+    assert result.status == "completed"
+    runs = {(s.attributes or {})["langgraph_runner.run.id"]: s for s in tracing.finished(RUN_SPAN)}
+    assert hex_trace(runs[base]) == TRACE and hex_trace(runs[rebuild]) == other
+    assert result.trace_id == got["trace_id"] == other
