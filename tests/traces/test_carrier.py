@@ -193,6 +193,11 @@ def test_a_run_triggered_with_a_traceparent_ends_up_in_that_trace(
     assert run.parent is not None and run.parent.span_id == trigger.get_span_context().span_id
     assert (run.attributes or {})["langgraph_runner.run.id"] == run_id
     assert result.trace_id == result.output["seen"] == got["trace_id"] == TRACE
+    assert dict(trigger.attributes or {}) == {
+        "langgraph_runner.graph.name": "chain",
+        "http.request.method": "POST",  # OpenTelemetry's HTTP attributes
+        "http.route": "/runs",
+    }
 
 
 def test_without_spans_the_run_still_carries_the_callers_trace_id(
@@ -264,4 +269,6 @@ def test_a_rebuild_triggered_with_a_traceparent_is_in_that_trace(
     assert result.status == "completed"
     runs = {(s.attributes or {})["langgraph_runner.run.id"]: s for s in tracing.finished(RUN_SPAN)}
     assert hex_trace(runs[base]) == TRACE and hex_trace(runs[rebuild]) == other
+    routes = [(s.attributes or {})["http.route"] for s in tracing.finished(TRIGGER_SPAN)]
+    assert routes == ["/runs", "/runs/{run_id}/update"]
     assert result.trace_id == got["trace_id"] == other
