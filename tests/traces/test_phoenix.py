@@ -14,6 +14,7 @@ worker process is killed in the middle of the run and another one resumes it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -49,6 +50,18 @@ from tests.traces.conftest import UniqueIds
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_APP = ROOT / "tests" / "service" / "queue_worker.py"
 SECRET = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
+DOCS_PHOENIX = "http://127.0.0.1:6006"  # where docs/tracing.md's walk-through runs Phoenix
+
+
+def _docs_trace_link() -> str:
+    """The ``trace_link`` docs/tracing.md passes to ``create_app`` for Phoenix."""
+    text = (ROOT / "docs" / "tracing.md").read_text()
+    found = re.search(r'trace_link="([^"]+)"', text)
+    assert found is not None and found[1].startswith(DOCS_PHOENIX), "no Phoenix trace_link"
+    return found[1]
+
+
+TRACE_LINK = _docs_trace_link()
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +225,21 @@ def test_a_service_run_executed_by_a_worker_process_is_in_the_callers_trace(
     assert sorted(s["attributes"]["langgraph_runner.node.name"] for s in nodes) == sorted(NODES)
     for node in nodes:
         assert by_id[node["parent_id"]]["name"] == "langgraph_runner.run"
+    _opens_in_phoenix(phoenix, TRACE_LINK, caller_trace)
+
+
+def _opens_in_phoenix(base: str, link: str, trace_id: str) -> None:
+    """The trace link docs/tracing.md gives ``create_app(trace_link=...)``, filled in as the
+    run page fills it, opens the trace in Phoenix's UI: its project's trace view, the spans."""
+    from tests.browser import launched
+
+    with launched() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        page.goto(base + link.removeprefix(DOCS_PHOENIX).replace("{trace_id}", trace_id))
+        page.get_by_text("langgraph_runner.run").first.wait_for()
+        assert re.search(rf"/projects/[^/]+/traces/{trace_id}", page.url), page.url
+        assert page.get_by_text("langgraph_runner.node").count() >= 1
 
 
 def test_a_run_whose_worker_process_was_killed_is_resumed_by_another_in_the_callers_trace(
