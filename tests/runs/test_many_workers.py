@@ -186,8 +186,13 @@ def _unfinished(ledger: _Ledger) -> str:
     return "".join(f"{row}\n" for row in rows)
 
 
-def _run_with_kills(settings: Any, ledger: _Ledger, tmp_path: Path) -> tuple[list[int], list[Path]]:
-    """Serve all threads with 4 workers, SIGKILLing busy ones KILLS times; return killed pids."""
+def _run_with_kills(
+    settings: Any, ledger: _Ledger, tmp_path: Path
+) -> tuple[list[int], list[Path], str]:
+    """Serve all threads with 4 workers, SIGKILLing busy ones KILLS times; return killed pids,
+    the workers' logs and the trace id of the span the runs were enqueued in."""
+    from opentelemetry.sdk.trace import TracerProvider
+
     actor = workers.setup(settings)
     rng = random.Random("many-workers")
     logs: list[Path] = []
@@ -202,7 +207,9 @@ def _run_with_kills(settings: Any, ledger: _Ledger, tmp_path: Path) -> tuple[lis
     try:
         for slot in range(WORKERS):
             start(slot)
-        workers.enqueue(actor, _runs(settings, THREADS))
+        with TracerProvider().get_tracer("test").start_as_current_span("enqueue") as caller:
+            workers.enqueue(actor, _runs(settings, THREADS))
+        trace_id = f"{caller.get_span_context().trace_id:032x}"
         deadline = time.monotonic() + TIMEOUT
         while ledger.finished_threads() < THREADS:
             if time.monotonic() >= deadline:
@@ -229,17 +236,18 @@ def _run_with_kills(settings: Any, ledger: _Ledger, tmp_path: Path) -> tuple[lis
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
-    return killed, logs
+    return killed, logs, trace_id
 
 
 def test_sigkilled_workers_finish_every_thread_as_an_uninterrupted_run_would(
     deployment: Any, reference: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
-    """40 threads, 4 workers, 6 SIGKILLs: all finish, equal the reference, no saved node reruns."""
+    """40 threads, 4 workers, 6 SIGKILLs: all finish, equal the reference, no saved node reruns,
+    and every record carries the trace id of the span the threads were enqueued in."""
     settings = deployment
     ledger = _Ledger(settings.postgres_url, settings.ledger)
     try:
-        killed, logs = _run_with_kills(settings, ledger, tmp_path)
+        killed, logs, trace_id = _run_with_kills(settings, ledger, tmp_path)
         assert len(killed) == KILLS
 
         # Every thread ended, in the reference state, and no run finished a thread twice.
@@ -262,6 +270,9 @@ def test_sigkilled_workers_finish_every_thread_as_an_uninterrupted_run_would(
                 state = graph.get_state({"configurable": {"thread_id": thread_id}})
                 assert state.next == ()
                 assert {e["graph_execution_id"] for e in state.values["errors"]} == {thread_id}
+                # The enqueuer's trace, carried in the message: also on a redelivery
+                # after a kill, in a worker process with no tracer provider of its own.
+                assert {e["trace_id"] for e in state.values["errors"]} == {trace_id}
                 got, want = _normalized(dict(state.values)), reference[url]
                 assert got == want, _difference(got, want)
 

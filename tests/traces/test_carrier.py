@@ -193,6 +193,11 @@ def test_a_run_triggered_with_a_traceparent_ends_up_in_that_trace(
     assert run.parent is not None and run.parent.span_id == trigger.get_span_context().span_id
     assert (run.attributes or {})["langgraph_runner.run.id"] == run_id
     assert result.trace_id == result.output["seen"] == got["trace_id"] == TRACE
+    assert dict(trigger.attributes or {}) == {
+        "langgraph_runner.graph.name": "chain",
+        "http.request.method": "POST",  # OpenTelemetry's HTTP attributes
+        "http.route": "/runs",
+    }
 
 
 def test_without_spans_the_run_still_carries_the_callers_trace_id(
@@ -242,3 +247,28 @@ def test_a_run_resumed_after_its_worker_died_stays_in_its_trace(
     assert run.parent is not None and f"{run.parent.span_id:016x}" == PARENT
     assert hex_trace(run) == result.trace_id == result.output["seen"] == TRACE
     assert trace.get_current_span().get_span_context().is_valid is False
+
+
+def test_a_rebuild_triggered_with_a_traceparent_is_in_that_trace(
+    backend: Backend, tracing: Tracing
+) -> None:
+    """POST /runs/{id}/update continues its own request's trace, not the base run's."""
+    other = "0af7651916cd43dd8448eb211c80319c"
+    with TestClient(backend.app()) as c:
+        base = _post(c, {**A, "traceparent": TRACEPARENT})
+        _workers(c).wait(base, timeout=60)
+        r = c.post(
+            f"/runs/{base}/update",
+            json={"inputs": {"title": "u"}},
+            headers={**A, "traceparent": f"00-{other}-{PARENT}-01"},
+        )
+        assert r.status_code == 202, r.text
+        rebuild = str(r.json()["run_id"])
+        result = _workers(c).wait(rebuild, timeout=60).run
+        got = c.get(f"/runs/{rebuild}", headers=A).json()
+    assert result.status == "completed"
+    runs = {(s.attributes or {})["langgraph_runner.run.id"]: s for s in tracing.finished(RUN_SPAN)}
+    assert hex_trace(runs[base]) == TRACE and hex_trace(runs[rebuild]) == other
+    routes = [(s.attributes or {})["http.route"] for s in tracing.finished(TRIGGER_SPAN)]
+    assert routes == ["/runs", "/runs/{run_id}/update"]
+    assert result.trace_id == got["trace_id"] == other

@@ -14,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from langgraph_runner import (
+    AbortController,
     Budget,
     CircuitBreakerConfig,
     GraphState,
@@ -22,10 +23,11 @@ from langgraph_runner import (
     RetryConfig,
     create_node,
 )
+from langgraph_runner._records.exceptions import NodeAbortedError
 from langgraph_runner._traces import spans
 from langgraph_runner._traces.node_span import ATTEMPT_SPAN, NODE_SPAN
 from langgraph_runner._traces.run_span import RUN_SPAN
-from langgraph_runner.runs import run
+from langgraph_runner.runs import arun, run
 from langgraph_runner.testing import no_wait
 from tests.conftest import ASYNC_CONTEXT_MISSING
 from tests.traces.conftest import Tracing, texts
@@ -96,8 +98,6 @@ def test_a_node_call_has_its_span_and_one_attempt_span_under_the_run(
     graph = _graph(_node(mode, body), checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t-span"}}
     if mode == "async":
-        from langgraph_runner.runs import arun
-
         asyncio.run(arun(graph, {"x": 1}, config))
     else:
         run(graph, {"x": 1}, config)
@@ -281,6 +281,38 @@ def test_a_budget_refusal_and_a_rate_limit_wait_are_events(tracing: Tracing) -> 
         if e.name == "langgraph_runner.rate_limit.wait"
     ]
     assert waits and (waits[0].attributes or {})["langgraph_runner.rate_limit.wait_s"] > 0
+
+
+def test_a_rate_limit_refusal_is_an_event(tracing: Tracing) -> None:
+    limit = RateLimit(key=f"rl-{time.monotonic_ns()}", requests_per_second=1, on_limit="fail")
+    graph = _graph(_node("sync", lambda s: {"a": 1}, rate_limit=limit))
+    graph.invoke({"x": 1})
+    assert graph.invoke({"x": 1})["errors"][0]["code"] == "RATE_LIMITED"
+    refused = tracing.finished(ATTEMPT_SPAN)[-1]
+    assert _events(refused) == ["langgraph_runner.rate_limit.refused", "exception"]
+    assert _attrs(refused)["langgraph_runner.error.category"] == "rate_limit"
+
+
+@MODES
+def test_an_abort_is_an_event_of_its_attempt_and_ends_the_node_aborted(
+    tracing: Tracing, mode: str
+) -> None:
+    """An abort signal ends the call: its attempt says so, the reason redacted."""
+    controller = AbortController()
+    controller.abort(f"stopped by the user, token={SECRET}")
+    config = {"configurable": {"abort_signal": controller.signal}}
+    with pytest.raises(NodeAbortedError):
+        _invoke(mode, _graph(_node(mode, lambda s: {"a": 1}, on_error="record")), config=config)
+    (attempt,) = tracing.finished(ATTEMPT_SPAN)
+    (node,) = tracing.finished(NODE_SPAN)
+    assert _events(attempt) == ["langgraph_runner.aborted", "exception"]
+    assert _attrs(attempt)["langgraph_runner.attempt.outcome"] == "aborted"
+    assert _attrs(node)["langgraph_runner.node.outcome"] == "aborted"
+    assert _attrs(node)["error.type"].endswith("NodeAbortedError")
+    message = attempt.events[1].attributes["exception.message"]
+    assert "stopped by the user" in message and SECRET not in message
+    for span in (attempt, node):
+        assert not any(SECRET in t for t in texts(span)), span.name
 
 
 @MODES

@@ -7,12 +7,14 @@ REST API. Without it the tests skip with the reason (and fail under ``CI=true``)
 What users rely on: a run's spans arrive as one trace, run > node > attempt, with a
 retried attempt's delay and the failure's record code, and nothing secret in any
 attribute or event; a run triggered over HTTP with a ``traceparent`` and executed by
-``langgraph-runner worker`` in another process is in the caller's trace.
+``langgraph-runner worker`` in another process is in the caller's trace, also when that
+worker process is killed in the middle of the run and another one resumes it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -48,6 +50,18 @@ from tests.traces.conftest import UniqueIds
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_APP = ROOT / "tests" / "service" / "queue_worker.py"
 SECRET = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
+DOCS_PHOENIX = "http://127.0.0.1:6006"  # where docs/tracing.md's walk-through runs Phoenix
+
+
+def _docs_trace_link() -> str:
+    """The ``trace_link`` docs/tracing.md passes to ``create_app`` for Phoenix."""
+    text = (ROOT / "docs" / "tracing.md").read_text()
+    found = re.search(r'trace_link="([^"]+)"', text)
+    assert found is not None and found[1].startswith(DOCS_PHOENIX), "no Phoenix trace_link"
+    return found[1]
+
+
+TRACE_LINK = _docs_trace_link()
 
 
 @pytest.fixture(scope="module")
@@ -206,10 +220,99 @@ def test_a_service_run_executed_by_a_worker_process_is_in_the_callers_trace(
     by_id = {s["context"]["span_id"]: s for s in got}
     (run_span,) = [s for s in got if s["name"] == "langgraph_runner.run"]
     assert run_span["attributes"]["langgraph_runner.run.id"] == rid
+    assert run_span["parent_id"] == caller_span  # the caller's span, in another process
     nodes = [s for s in got if s["name"] == "langgraph_runner.node"]
     assert sorted(s["attributes"]["langgraph_runner.node.name"] for s in nodes) == sorted(NODES)
     for node in nodes:
         assert by_id[node["parent_id"]]["name"] == "langgraph_runner.run"
+    _opens_in_phoenix(phoenix, TRACE_LINK, caller_trace)
+
+
+def _opens_in_phoenix(base: str, link: str, trace_id: str) -> None:
+    """The trace link docs/tracing.md gives ``create_app(trace_link=...)``, filled in as the
+    run page fills it, opens the trace in Phoenix's UI: its project's trace view, the spans."""
+    from tests.browser import launched
+
+    with launched() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        page.goto(base + link.removeprefix(DOCS_PHOENIX).replace("{trace_id}", trace_id))
+        page.get_by_text("langgraph_runner.run").first.wait_for()
+        assert re.search(rf"/projects/[^/]+/traces/{trace_id}", page.url), page.url
+        assert page.get_by_text("langgraph_runner.node").count() >= 1
+
+
+def test_a_run_whose_worker_process_was_killed_is_resumed_by_another_in_the_callers_trace(
+    phoenix: str, tmp_path: Path
+) -> None:
+    """POST /runs with a traceparent; a worker process runs n1 and n2 and is killed (SIGKILL)
+    inside n3; a second worker process claims the run once its lease runs out and finishes
+    it. Both workers' spans are in the caller's trace: n1 and n2 from the killed one (its
+    run span never ended, so never arrived), the run span, n3 and n4 from the second."""
+    project = f"lgr-{uuid.uuid4().hex[:10]}"
+    queue = f"q-{uuid.uuid4().hex}"
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    ledger = tmp_path / "ledger.txt"
+    caller_trace, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    otlp = f"{phoenix}/v1/traces"
+
+    def ran(node: str) -> list[str]:  # the pids of the processes that ran ``node``
+        lines = ledger.read_text().splitlines() if ledger.exists() else []
+        return [pid for _, name, pid in (line.split() for line in lines) if name == node]
+
+    with open_checkpointer(url) as saver:
+        app = _app(saver, str(ledger), queue)
+        with TestClient(app) as api:
+            r = api.post(
+                "/runs",
+                json={"workflow": "chain", "input": {"title": "killed"}},
+                headers={
+                    "X-API-Key": "key-a",
+                    "traceparent": f"00-{caller_trace}-{caller_span}-01",
+                },
+            )
+            assert r.status_code == 202, r.text
+            rid = r.json()["run_id"]
+            first = _worker(url, queue, str(ledger), otlp, project, tmp_path, block="n3", lease=1.0)
+            try:
+                deadline = time.monotonic() + 120
+                while not ran("n3"):
+                    assert first.poll() is None, (tmp_path / "worker.err").read_text()[-2000:]
+                    assert time.monotonic() < deadline, "the first worker did not reach n3"
+                    time.sleep(0.05)
+            finally:
+                first.kill()  # SIGKILL: no span of its run or of n3 is ended or sent
+                first.wait()
+            second = _worker(url, queue, str(ledger), otlp, project, tmp_path, lease=1.0)
+            try:
+                deadline = time.monotonic() + 120
+                while (run_ := api.get(f"/runs/{rid}", headers={"X-API-Key": "key-a"}).json())[
+                    "status"
+                ] in ("pending", "running"):
+                    assert second.poll() is None, (tmp_path / "worker.err").read_text()[-2000:]
+                    assert time.monotonic() < deadline, "the second worker did not finish the run"
+                    time.sleep(0.1)
+            finally:
+                stop_process(second, grace=30)
+    assert run_["status"] == "completed" and run_["trace_id"] == caller_trace
+    (killed,) = set(ran("n1")) | set(ran("n2"))
+    assert ran("n3") == [killed, str(second.pid)] and ran("n4") == [str(second.pid)]
+    got = _spans_of(phoenix, project, caller_trace, at_least=1 + len(NODES))
+    by_id = {s["context"]["span_id"]: s for s in got}
+    (run_span,) = [s for s in got if s["name"] == "langgraph_runner.run"]
+    assert run_span["attributes"]["langgraph_runner.run.id"] == rid
+    assert run_span["parent_id"] == caller_span
+    nodes = {
+        s["attributes"]["langgraph_runner.node.name"]: s
+        for s in got
+        if s["name"] == "langgraph_runner.node"
+    }
+    assert sorted(nodes) == sorted(NODES)  # n3 once: the killed worker's never ended
+    for name in ("n3", "n4"):  # the second worker's, under its run span
+        assert nodes[name]["parent_id"] == run_span["context"]["span_id"]
+    # n1 and n2: the killed worker's, under its own run span, which never arrived.
+    assert nodes["n1"]["parent_id"] == nodes["n2"]["parent_id"] not in by_id
+    assert all(s["context"]["trace_id"] == caller_trace for s in got)
 
 
 def _app(saver: Any, ledger: str, queue: str) -> Any:
@@ -225,18 +328,30 @@ def _app(saver: Any, ledger: str, queue: str) -> Any:
 
 
 def _worker(
-    url: str, queue: str, ledger: str, otlp: str, project: str, tmp: Path
+    url: str,
+    queue: str,
+    ledger: str,
+    otlp: str,
+    project: str,
+    tmp: Path,
+    *,
+    block: str = "",
+    lease: float = 30.0,
 ) -> subprocess.Popen[bytes]:
+    """``langgraph-runner worker`` on the queue, sending its spans to ``otlp``; ``block``:
+    a node that hangs in it (see ``queue_worker``), ``lease``: its claims' lease."""
     env = {
         **os.environ,
         "QUEUE_URL": url,
         "QUEUE_NAME": queue,
         "QUEUE_LEDGER": ledger,
+        "QUEUE_BLOCK": block,
+        "QUEUE_LEASE": str(lease),
         "QUEUE_OTLP": otlp,
         "QUEUE_OTLP_PROJECT": project,
         "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
     }
-    with (tmp / "worker.err").open("wb") as sink:
+    with (tmp / "worker.err").open("ab") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "langgraph_runner", "worker", str(WORKER_APP)],
             env=env,

@@ -330,8 +330,11 @@ def _page(
 
 
 def trace_of(request: Request, workflow: str) -> dict[str, str] | None:
-    """The trace context a run triggered by ``request`` keeps (``_traces.carrier.trigger``)."""
-    return trigger(request.headers, TRIGGER_SPAN, {"langgraph_runner.graph.name": workflow})
+    """The trace context a run triggered by ``request`` keeps (``_traces.carrier.trigger``);
+    the trigger span names the request by OpenTelemetry's HTTP attributes (method, route)."""
+    route = getattr(request.scope.get("route"), "path", None)
+    http = {"http.request.method": request.method, "http.route": route}
+    return trigger(request.headers, TRIGGER_SPAN, {"langgraph_runner.graph.name": workflow, **http})
 
 
 def _trace_id(ctx: Ctx, run_id: str, tenant: str) -> str | None:
