@@ -350,17 +350,19 @@ async def adirect_node(state: State, config: RunnableConfig) -> dict[str, Any]:
     return direct_node(state, config)
 
 
+@pytest.mark.parametrize("execute_in", ["activity", "workflow"])
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_a_node_given_to_the_plugin_without_for_temporal_refuses_at_its_first_call(
-    temporal_address: str, is_async: bool
+    temporal_address: str, is_async: bool, execute_in: str
 ) -> None:
     """Only the plugin's execute_in marker: the node never runs (no multiplied attempts,
-    no effect without a key); the workflow fails once, naming for_temporal."""
+    no effect without a key, no retry loop in workflow code); the workflow fails once,
+    naming for_temporal."""
     key = f"direct:{uuid.uuid4().hex}"
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
     fn = adirect_node if is_async else direct_node
     builder.add_node(
-        "node", create_node(fn, retry=FAST), metadata={"execute_in": "activity", "key": key}
+        "node", create_node(fn, retry=FAST), metadata={"execute_in": execute_in, "key": key}
     )
     builder.add_edge(START, "node")
     name = f"g{uuid.uuid4().hex[:8]}"
@@ -372,18 +374,26 @@ async def test_a_node_given_to_the_plugin_without_for_temporal_refuses_at_its_fi
     queue, workflow_id = f"lgr-{uuid.uuid4().hex}", f"lgr-{uuid.uuid4().hex}"
     async with Worker(client, task_queue=queue, workflows=[RunGraph]):
         with pytest.raises(WorkflowFailureError) as failed:
-            await client.execute_workflow(
-                RunGraph.run, args=[name, {"x": 1}], id=workflow_id, task_queue=queue
+            await asyncio.wait_for(
+                client.execute_workflow(
+                    RunGraph.run, args=[name, {"x": 1}], id=workflow_id, task_queue=queue
+                ),
+                timeout=30,  # a workflow task failing without end would never answer
             )
     assert key not in CALLS
     cause = failed.value.cause
-    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
-    assert cause.cause.type == "NotPreparedForTemporal" and cause.cause.non_retryable
-    assert "for_temporal" in cause.cause.message
+    if execute_in == "activity":
+        assert isinstance(cause, ActivityError)
+        cause = cause.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "NotPreparedForTemporal" and cause.non_retryable
+    where = {"activity": "as a Temporal activity", "workflow": "in a Temporal workflow"}
+    assert "for_temporal" in cause.message and where[execute_in] in cause.message
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     started = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
-    assert [e.activity_task_started_event_attributes.attempt for e in started] == [1]
-    # Called directly, outside an activity, the node is the node.
+    attempts = [e.activity_task_started_event_attributes.attempt for e in started]
+    assert attempts == ([1] if execute_in == "activity" else [])
+    # Called directly, outside Temporal, the node is the node.
     assert create_node(direct_node)({"x": 1}, {"metadata": {"key": key}}) == {"x": 2}
 
 
@@ -446,6 +456,12 @@ def test_for_temporal_refuses_bad_options() -> None:
         for_temporal(builder, timeout_grace="5s")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="name no node"):
         for_temporal(builder, options={"missing": {}})
+    with pytest.raises(ValueError, match=r"node 'n' .* only as an activity"):
+        for_temporal(builder, options={"n": {"execute_in": "workflow"}})
+    marked: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+    marked.add_node("n", create_node(lambda s: {}), metadata={"execute_in": "workflow"})
+    with pytest.raises(ValueError, match="execute_in='workflow'"):
+        for_temporal(marked)
     with pytest.raises(ValueError, match="for_temporal: infra_retries must be >= 0"):
         for_temporal(builder, infra_retries=-1)
     with pytest.raises(TypeError, match="for_temporal: infra_retries must be an int"):
