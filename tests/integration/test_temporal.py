@@ -652,6 +652,59 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
     assert ran == {ROOT / "src" / "langgraph_runner" / "__init__.py"}  # this tree's code
 
 
+@pytest.mark.parametrize("retries", ["temporal", "runner"])
+@pytest.mark.parametrize("kind", ["no-retry", "retry=3"])
+async def test_temporals_own_start_to_close_timeout_never_uses_a_nodes_attempt(
+    temporal_address: str, retries: str, kind: str
+) -> None:
+    """No heartbeat: an attempt that outlives its activity's start_to_close_timeout (the
+    node's own limit would have been shorter; here only Temporal's) is retried by Temporal
+    without counting. No retry=, raise mode: the node's one attempt runs again and the
+    workflow completes. retry=3 after one failure: 3 failures are made in all."""
+    key = uuid.uuid4().hex
+    hangs = 1 if kind == "no-retry" else 2  # the call Temporal's timeout ends
+
+    async def hangs_once(state: State) -> dict[str, Any]:
+        call = _called(key)
+        if call == hangs:
+            await asyncio.sleep(4)  # past the 1.5 s start-to-close: Temporal's timeout
+        if kind == "retry=3":
+            raise ConnectionError("upstream down")
+        return {"x": state["x"] + 1}
+
+    options: dict[str, Any] = {"on_error": "raise"} if kind == "no-retry" else {"retry": FAST}
+    build = _graph(key, hangs_once, **options)
+    name = f"g{uuid.uuid4().hex[:8]}"
+    short = {"middle": {"start_to_close_timeout": timedelta(seconds=1.5)}}
+    prepared = for_temporal(build(), retries=retries, options=short)  # type: ignore[arg-type]
+    assert "heartbeat_timeout" not in (prepared.nodes["middle"].metadata or {})
+    client = await Client.connect(
+        temporal_address, plugins=[LangGraphPlugin(graphs={name: prepared})]
+    )
+    queue, workflow_id = f"lgr-{uuid.uuid4().hex}", f"lgr-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        with no_wait():
+            result = await asyncio.wait_for(
+                client.execute_workflow(
+                    RunGraph.run, args=[name, {"x": 5}], id=workflow_id, task_queue=queue
+                ),
+                timeout=60,
+            )
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    timed_out = [
+        e for e in history.events if e.HasField("activity_task_timed_out_event_attributes")
+    ]
+    assert timed_out == []  # retried, never the activity's end
+    if kind == "no-retry":
+        assert len(CALLS[key]) == 2 and not result["errors"] and result["x"] == 111
+    else:
+        assert len(CALLS[key]) == 4  # fail, timed out by Temporal, fail, fail
+        [record] = result["errors"]
+        assert record["node"] == "middle" and record["attempts"] == 3
+        assert record["error_type"] == "ConnectionError" and result["x"] == 110
+    assert len(CALLS[f"{key}:double"]) == 1
+
+
 # A worker shut down in this process drops its cached workflow's coroutine, which Python
 # reports when it is collected (Temporal's SDK, not the node).
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
