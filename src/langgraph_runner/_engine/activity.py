@@ -23,7 +23,7 @@ counts from the activity's first scheduling (``_whole_deadline``), so it bounds
 every attempt together, as in-process.
 
 A node the package did not build gets ``foreign_body``: the node as LangGraph runs
-it. Either body turns message dicts in its input back into messages (``revive``),
+it. Either body turns message dicts in its input back into messages (``crossing``),
 runs with the config the plugin rebuilt in the activity, named after the workflow
 run (``_named_run``: one trace id per workflow run), and heartbeats while the node
 runs when the activity has a heartbeat timeout (``_Pulse``: the node's own beats,
@@ -50,10 +50,8 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
-from langchain_core.messages import messages_from_dict
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph.types import Command
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from tenacity import RetryCallState
@@ -61,6 +59,7 @@ from tenacity import RetryCallState
 from langgraph_runner._engine.adapters import PREPARED
 from langgraph_runner._engine.cached import cached_async
 from langgraph_runner._engine.call import Call
+from langgraph_runner._engine.crossing import commands_back, revive
 from langgraph_runner._engine.hooks import acall_hook
 from langgraph_runner._engine.loop import AsyncEntry, _async_loop
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
@@ -72,14 +71,7 @@ from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._traces.spans import current_trace_id
 
-__all__ = [
-    "ActivityNode",
-    "activity_body",
-    "commands_back",
-    "foreign_body",
-    "revive",
-    "spec_of",
-]
+__all__ = ["ActivityNode", "activity_body", "foreign_body", "spec_of"]
 
 ActivityBody = Callable[..., Awaitable[Any]]
 
@@ -265,32 +257,6 @@ def _pulse(*, progress_driven: bool, tally: _Tally | None = None) -> _Pulse | No
     return _Pulse(timeout / 3, always=not progress_driven, tally=tally)
 
 
-_MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat"})
-
-
-def _is_message(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") in _MESSAGE_TYPES and "content" in value
-
-
-def revive(state: Any) -> Any:
-    """``state`` with its lists of LangChain messages turned back from dicts into messages.
-
-    Temporal's data converter hands an activity its input as plain data (the plugin's
-    input is typed ``Any``): a ``ToolNode`` or a model node would find no ``AIMessage``.
-    """
-    if not isinstance(state, dict):
-        return state
-    out = None
-    for key, value in state.items():
-        if isinstance(value, list) and value and all(_is_message(v) for v in value):
-            if out is None:
-                out = dict(state)
-            # Each message rebuilt from all its fields (convert_to_messages would move
-            # the fields it does not know, such as usage_metadata, to additional_kwargs).
-            out[key] = messages_from_dict([{"type": v["type"], "data": v} for v in value])
-    return state if out is None else out
-
-
 def _config(config: RunnableConfig | None) -> RunnableConfig | None:
     """The config the plugin rebuilt in the activity (with a Runtime), else ``config``,
     named after the workflow run (``_named_run``)."""
@@ -457,25 +423,6 @@ def foreign_body(name: str, runnable: Runnable[Any, Any], *, final: bool) -> Act
 
     _named(body, name, getattr(runnable, "func", None) or getattr(runnable, "afunc", None))
     return body
-
-
-_COMMAND_KEYS = frozenset({"graph", "update", "resume", "goto"})
-
-
-def _is_command(value: Any) -> bool:
-    return isinstance(value, dict) and value.keys() == _COMMAND_KEYS
-
-
-def commands_back(result: Any) -> Any:
-    """A list result's ``Command`` items, turned back from dicts into ``Command``.
-
-    A ``ToolNode`` returns a list of updates and commands (a recorded tool failure is
-    a ``Command``); the plugin turns a lone ``Command`` back, a list's items it leaves
-    as the dicts the data converter made of them.
-    """
-    if not isinstance(result, list) or not any(_is_command(r) for r in result):
-        return result
-    return [Command(**r) if _is_command(r) else r for r in result]
 
 
 class ActivityNode(_compat.RunnableCallable):
