@@ -253,6 +253,9 @@ async def test_raise_mode_fails_the_workflow_once(
     assert isinstance(cause.cause, ApplicationError)
     assert cause.cause.type == error.__name__
     assert cause.cause.non_retryable
+    [record] = cause.cause.details  # the record the node writes in record mode
+    assert (record["node"], record["attempts"]) == ("middle", attempts)
+    assert record["code"] == ("RETRY_EXHAUSTED" if attempts == 3 else "NON_RETRYABLE")
 
 
 async def test_a_timeout_is_the_nodes_own_and_recorded(temporal_address: str) -> None:

@@ -12,6 +12,9 @@ function is one of ours, built from the node's spec:
   activity succeeds) or raised as non-retryable.
 - ``retries="runner"``: the node's retry loop runs inside the activity attempt.
 
+In raise mode the non-retryable ``ApplicationError`` carries the node's redacted
+record (what record mode would write) as its details.
+
 Either way the node's attempts are counted apart from Temporal's (``_Tally``): the
 number of node attempts that failed rides in the activity's heartbeat details,
 which Temporal hands to the next activity attempt. An activity attempt that ends
@@ -60,6 +63,7 @@ from langgraph_runner._engine.adapters import PREPARED
 from langgraph_runner._engine.cached import cached_async
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.crossing import commands_back, revive
+from langgraph_runner._engine.finish import Failure
 from langgraph_runner._engine.hooks import acall_hook
 from langgraph_runner._engine.loop import AsyncEntry, _async_loop
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
@@ -99,13 +103,15 @@ class _Tally:
     Read from the heartbeat details Temporal hands the activity attempt; each failed
     attempt that is retried is written back as a heartbeat (the SDK sends the latest
     details with the attempt's failure, or with its next heartbeat). An attempt that a
-    lost worker or a timeout ended was never counted, so it runs again.
+    lost worker or a timeout ended was never counted, so it runs again. ``call`` is the
+    attempt's node call (its record, when it ends the node in raise mode).
     """
 
-    __slots__ = ("failed",)
+    __slots__ = ("call", "failed")
 
     def __init__(self, failed: int) -> None:
         self.failed = failed
+        self.call: Call | None = None
 
     @classmethod
     def of_activity(cls) -> _Tally | None:
@@ -339,9 +345,11 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
 
     async def loop(state: Any, config: RunnableConfig | None, call: Call) -> Any:
         _whole_deadline(call)
-        attempt = _first_attempt()
-        if attempt > 1:
-            call.next_attempt(attempt)
+        tally = _TALLY.get()
+        if tally is not None:
+            tally.call = call
+            if tally.failed:
+                call.next_attempt(tally.failed + 1)
         return await node_loop(state, config, call)
 
     entry: AsyncEntry
@@ -374,8 +382,12 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
             if is_control_flow(exc):
                 raise  # interrupt(), Command.PARENT: the plugin carries them back
             # The node's terminal failure (raise mode): Temporal must not run it again.
+            # Its details: the record the node writes in record mode (redacted).
             raise ApplicationError(
-                _message(exc), type=type(exc).__name__, non_retryable=True
+                _message(exc),
+                *_record_of(spec, tally, exc),
+                type=type(exc).__name__,
+                non_retryable=True,
             ) from None
         finally:
             reset_relay(relay)
@@ -386,6 +398,16 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
 
     _named(body, name, spec.fn)
     return body
+
+
+def _record_of(spec: NodeSpec, tally: _Tally | None, exc: BaseException) -> list[Any]:
+    """The redacted record of the node's terminal failure ``exc`` (none if it never ended)."""
+    call = None if tally is None else tally.call
+    if call is None or not call.failed:
+        return []
+    ms = (time.perf_counter() - call.t0) * 1000
+    trace, run = call.ids()[:2]
+    return [Failure(exc, call.node(), call.attempt, ms, spec.retry, trace, run).state()]
 
 
 def _named(body: Any, name: str, fn: Any) -> None:
