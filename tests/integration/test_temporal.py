@@ -603,10 +603,12 @@ async def _started(marker: Path, result: asyncio.Future[Any]) -> int:
 async def test_a_lost_worker_never_uses_a_nodes_attempts(
     temporal_address: str, tmp_path: Path, retries: str
 ) -> None:
-    """SIGKILL mid-node: no retry=, retry=3 after one failure, a sync node with a timeout.
+    """SIGKILL mid-node: no retry=, retry=3 after one failure, a sync node with a timeout,
+    a node with an idle limit, one with a deadline, and a node of yours.
 
     Another worker finishes the workflow each time: finished nodes do not run again,
-    the effect happens once, and the killed attempt is not counted (3 failures made).
+    the effect happens once, and the killed attempt is not counted (3 failures made);
+    a node in the workflow is replayed by the next worker.
     """
     from tests.temporal_crash_worker import CrashRun
 
@@ -626,7 +628,7 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
             task_queue=queue,
         )
         outcome = asyncio.ensure_future(handle.result())
-        for point in ("plain", "flaky", "slow"):
+        for point in ("plain", "flaky", "slow", "idle", "deadline", "yours"):
             pid = await _started(tmp_path / f"{point}.started", outcome)
             if retries == "runner" and point == "flaky":
                 # The failed attempt is counted on a heartbeat, which Temporal's SDK
@@ -635,7 +637,7 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
             workers.pop(pid).send_signal(signal.SIGKILL)
             proc = _spawn_crash_worker(temporal_address, queue, name, retries, where)
             workers[proc.pid] = proc
-        result = await asyncio.wait_for(outcome, timeout=60)
+        result = await asyncio.wait_for(outcome, timeout=90)
     finally:
         for proc in workers.values():
             proc.kill()
@@ -645,12 +647,12 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
         *("a", "plain", "mail", "plain"),  # a once; plain again after the kill; mail once
         *("flaky", "flaky-failed", "flaky"),  # one failure, then killed in the second
         *("flaky", "flaky-failed", "flaky", "flaky-failed"),  # attempts 2 and 3
-        *("slow", "slow"),
+        *("slow", "slow", "idle", "idle", "deadline", "deadline", "yours", "yours"),
     ]
-    [record] = result["errors"]
+    [record] = result["errors"]  # the deadline's and the idle limit's: none
     assert record["node"] == "flaky" and record["attempts"] == 3
     assert record["error_type"] == "ConnectionError"
-    assert result["x"] == 25  # (1 + 1) * 10 + 5: the graph went on after the record
+    assert result["x"] == 11135  # (1 + 1 + 1) * 10 + 5 + 100 + 1000 + 10000: every node once
     ran = {Path(f.read_text(encoding="utf-8")) for f in where.iterdir()}
     assert ran == {ROOT / "src" / "langgraph_runner" / "__init__.py"}  # this tree's code
 
