@@ -1,10 +1,13 @@
 """A graph whose nodes wait to be killed, and a worker for it (tests/integration/test_temporal.py).
 
 Each of ``plain`` (no ``retry=``, async, records an effect in an ``EffectLedger``),
-``flaky`` (``retry=3``, fails every attempt it finishes) and ``slow`` (sync, with a
-timeout) waits, the first time it is called at a given point, until the test
-SIGKILLs its worker; a later call goes on. Every call is noted in ``runs.log`` in the
-workflow's directory, so the test can count the attempts made.
+``flaky`` (``retry=3``, fails every attempt it finishes), ``slow`` (sync, with a
+timeout), ``idle`` (sync, with an idle limit, beating while it waits), ``deadline``
+(async, with a ``deadline``) and ``yours`` (a plain function the package did not
+build) waits, the first time it is called at a given point, until the test SIGKILLs
+its worker; a later call goes on. ``w`` runs in the workflow (``execute_in:
+"workflow"``): the next worker replays it. Every call of an activity is noted in
+``runs.log`` in the workflow's directory, so the test can count the attempts made.
 
 Usage (the test starts it as a subprocess): ``python -c "import
 tests.temporal_crash_worker as w; w.main()" ADDRESS QUEUE GRAPH RETRIES WHERE``
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import TimeoutPolicy
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.langgraph import LangGraphPlugin
@@ -28,7 +32,7 @@ from temporalio.langgraph import graph as plugin_graph
 from temporalio.worker import Worker
 
 import langgraph_runner
-from langgraph_runner import GraphState, RetryConfig, create_node
+from langgraph_runner import GraphState, RetryConfig, create_node, heartbeat
 from langgraph_runner.runs import EffectLedger
 from langgraph_runner.temporal import for_temporal
 
@@ -103,21 +107,53 @@ def crash_slow(state: CrashState) -> dict[str, Any]:
     return {"x": state["x"] + 5}
 
 
+def crash_idle(state: CrashState) -> dict[str, Any]:
+    note(state, "idle")
+    if _killed_here(state, "idle"):
+        for _ in range(300):  # beating, so its idle limit never fires: killed first
+            heartbeat()
+            time.sleep(0.2)
+    return {"x": state["x"] + 100}
+
+
+async def crash_deadline(state: CrashState) -> dict[str, Any]:
+    note(state, "deadline")
+    if _killed_here(state, "deadline"):
+        await asyncio.sleep(60)  # longer than the deadline: killed first
+    return {"x": state["x"] + 1000}
+
+
+async def crash_yours(state: CrashState) -> dict[str, Any]:
+    """A node the package did not build."""
+    note(state, "yours")
+    if _killed_here(state, "yours"):
+        await asyncio.sleep(60)
+    return {"x": state["x"] + 10000}
+
+
+async def crash_w(state: CrashState) -> dict[str, Any]:
+    """Runs in the workflow: no side effect (a replay runs it again)."""
+    return {"x": state["x"] + 1}
+
+
 def crash_graph(retries: str = "temporal") -> StateGraph[Any, Any, Any, Any]:
-    """``a -> plain -> flaky -> slow``, prepared for the plugin."""
+    """``a -> w -> plain -> flaky -> slow -> idle -> deadline -> yours``, prepared."""
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(CrashState)
     builder.add_node("a", create_node(crash_a))
+    builder.add_node("w", crash_w, metadata={"execute_in": "workflow"})
     builder.add_node("plain", create_node(crash_plain))
     retry = RetryConfig(max_attempts=3, initial_interval=0.01, max_interval=0.05)
     builder.add_node("flaky", create_node(crash_flaky, retry=retry))
     builder.add_node("slow", create_node(crash_slow, timeout=20))
-    builder.add_edge(START, "a")
-    builder.add_edge("a", "plain")
-    builder.add_edge("plain", "flaky")
-    builder.add_edge("flaky", "slow")
-    builder.add_edge("slow", END)
+    # Its own heartbeat timeout: the idle limit plus the grace (2.5 s here).
+    builder.add_node("idle", create_node(crash_idle, timeout=TimeoutPolicy(idle_timeout=2)))
+    builder.add_node("deadline", create_node(crash_deadline, deadline=30))
+    builder.add_node("yours", crash_yours)
+    order = ["a", "w", "plain", "flaky", "slow", "idle", "deadline", "yours"]
+    for before, after in zip([START, *order], [*order, END], strict=True):
+        builder.add_edge(before, after)
     mode: Any = retries  # "temporal" or "runner", from the command line
-    return for_temporal(builder, retries=mode, heartbeat=HEARTBEAT)
+    return for_temporal(builder, retries=mode, heartbeat=HEARTBEAT, timeout_grace=0.5)
 
 
 def worker(client: Client, queue: str) -> Worker:

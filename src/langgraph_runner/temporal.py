@@ -141,7 +141,8 @@ def for_temporal(
     ``builder`` itself is left as it was: compiled and run in-process it behaves as
     before (give the plugin the copy; the plugin changes the nodes it is given).
 
-    Every node gets ``metadata["execute_in"] = "activity"`` (unless it set its own).
+    Every node gets ``metadata["execute_in"] = "activity"`` (a node of yours may set
+    its own; a node of this package runs only as an activity).
     A node this package built is replaced by an activity body of ours: the plugin
     registers it and the node's retries, timeouts, records and routing flags run in
     the activity. Any other node (yours, a ``ToolNode`` hardened per tool call) runs
@@ -184,7 +185,8 @@ def for_temporal(
         TypeError: A wrong type for an option.
         ValueError: An unknown ``retries``, a non-positive time, a negative
             ``infra_retries``, a node with a LangGraph ``retry_policy`` (the plugin
-            refuses it), or an ``options`` key naming no node.
+            refuses it), a node of this package given ``execute_in`` other than
+            ``"activity"``, or an ``options`` key naming no node.
     """
     owner = "for_temporal"
     if retries not in ("temporal", "runner"):
@@ -240,6 +242,12 @@ def for_temporal(
         if beat is not None and "heartbeat_timeout" not in ours:  # a node's idle limit wins
             ours["heartbeat_timeout"] = timedelta(seconds=beat)
         merged = {"execute_in": "activity", **ours, **metadata, **extra.get(name, {})}
+        if merged["execute_in"] != "activity":
+            raise ValueError(
+                f"{owner}: node {name!r} is a node of langgraph_runner and runs only as an "
+                f"activity, not with execute_in={merged['execute_in']!r} (its retries, "
+                "waits and time limits are not replayed in workflow code)"
+            )
         runnable = ActivityNode(None, body, name=name, trace=False)
         prepared.nodes[name] = dataclasses.replace(node, runnable=runnable, metadata=merged)
     return prepared

@@ -143,6 +143,37 @@ async def test_a_spent_policy_in_raise_mode_is_non_retryable(temporal: bool) -> 
         await _call(env, _body(failing, temporal=temporal, on_error="raise"))
     assert ended.value.non_retryable and ended.value.type == "ConnectionError"
     assert "sk-live" not in str(ended.value) and beats == []
+    [record] = ended.value.details  # what record mode writes, redacted
+    assert (record["node"], record["attempts"], record["code"]) == ("middle", 1, "RETRY_EXHAUSTED")
+    assert record["error_type"] == "ConnectionError" and "sk-live" not in str(record)
+
+
+@pytest.mark.parametrize("temporal", [True, False], ids=["temporal", "runner"])
+async def test_a_spent_retry_policy_in_raise_mode_carries_its_record(temporal: bool) -> None:
+    """retry=3: the last attempt ends the activity with the record of all 3 attempts
+    (RETRY_EXHAUSTED), the record that record mode writes."""
+
+    def failing(state: State) -> dict[str, Any]:
+        raise ConnectionError("down")
+
+    records = []
+    for mode in ("raise", "record"):
+        # Temporal retries: the activity attempt of node attempt 3 (2 failures counted);
+        # the runner's loop: all 3 attempts in one activity attempt.
+        env, _ = _env(2 if temporal else None)
+        body = _body(failing, temporal=temporal, retry=RETRY, on_error=mode)
+        with no_wait():
+            if mode == "raise":
+                with pytest.raises(ApplicationError) as ended:
+                    await _call(env, body)
+                assert ended.value.non_retryable
+                records.extend(ended.value.details)
+            else:
+                records.extend((await _call(env, body))["errors"])
+    volatile = {"timestamp", "duration_ms"}
+    raised, recorded = ({k: v for k, v in r.items() if k not in volatile} for r in records)
+    assert raised == recorded
+    assert (raised["attempts"], raised["code"]) == (3, "RETRY_EXHAUSTED")
 
 
 async def test_a_node_of_yours_fails_once_unless_you_retry_it() -> None:

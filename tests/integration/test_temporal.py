@@ -253,6 +253,9 @@ async def test_raise_mode_fails_the_workflow_once(
     assert isinstance(cause.cause, ApplicationError)
     assert cause.cause.type == error.__name__
     assert cause.cause.non_retryable
+    [record] = cause.cause.details  # the record the node writes in record mode
+    assert (record["node"], record["attempts"]) == ("middle", attempts)
+    assert record["code"] == ("RETRY_EXHAUSTED" if attempts == 3 else "NON_RETRYABLE")
 
 
 async def test_a_timeout_is_the_nodes_own_and_recorded(temporal_address: str) -> None:
@@ -350,17 +353,19 @@ async def adirect_node(state: State, config: RunnableConfig) -> dict[str, Any]:
     return direct_node(state, config)
 
 
+@pytest.mark.parametrize("execute_in", ["activity", "workflow"])
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_a_node_given_to_the_plugin_without_for_temporal_refuses_at_its_first_call(
-    temporal_address: str, is_async: bool
+    temporal_address: str, is_async: bool, execute_in: str
 ) -> None:
     """Only the plugin's execute_in marker: the node never runs (no multiplied attempts,
-    no effect without a key); the workflow fails once, naming for_temporal."""
+    no effect without a key, no retry loop in workflow code); the workflow fails once,
+    naming for_temporal."""
     key = f"direct:{uuid.uuid4().hex}"
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(State)
     fn = adirect_node if is_async else direct_node
     builder.add_node(
-        "node", create_node(fn, retry=FAST), metadata={"execute_in": "activity", "key": key}
+        "node", create_node(fn, retry=FAST), metadata={"execute_in": execute_in, "key": key}
     )
     builder.add_edge(START, "node")
     name = f"g{uuid.uuid4().hex[:8]}"
@@ -372,18 +377,26 @@ async def test_a_node_given_to_the_plugin_without_for_temporal_refuses_at_its_fi
     queue, workflow_id = f"lgr-{uuid.uuid4().hex}", f"lgr-{uuid.uuid4().hex}"
     async with Worker(client, task_queue=queue, workflows=[RunGraph]):
         with pytest.raises(WorkflowFailureError) as failed:
-            await client.execute_workflow(
-                RunGraph.run, args=[name, {"x": 1}], id=workflow_id, task_queue=queue
+            await asyncio.wait_for(
+                client.execute_workflow(
+                    RunGraph.run, args=[name, {"x": 1}], id=workflow_id, task_queue=queue
+                ),
+                timeout=30,  # a workflow task failing without end would never answer
             )
     assert key not in CALLS
     cause = failed.value.cause
-    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
-    assert cause.cause.type == "NotPreparedForTemporal" and cause.cause.non_retryable
-    assert "for_temporal" in cause.cause.message
+    if execute_in == "activity":
+        assert isinstance(cause, ActivityError)
+        cause = cause.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "NotPreparedForTemporal" and cause.non_retryable
+    where = {"activity": "as a Temporal activity", "workflow": "in a Temporal workflow"}
+    assert "for_temporal" in cause.message and where[execute_in] in cause.message
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     started = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
-    assert [e.activity_task_started_event_attributes.attempt for e in started] == [1]
-    # Called directly, outside an activity, the node is the node.
+    attempts = [e.activity_task_started_event_attributes.attempt for e in started]
+    assert attempts == ([1] if execute_in == "activity" else [])
+    # Called directly, outside Temporal, the node is the node.
     assert create_node(direct_node)({"x": 1}, {"metadata": {"key": key}}) == {"x": 2}
 
 
@@ -446,6 +459,12 @@ def test_for_temporal_refuses_bad_options() -> None:
         for_temporal(builder, timeout_grace="5s")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="name no node"):
         for_temporal(builder, options={"missing": {}})
+    with pytest.raises(ValueError, match=r"node 'n' .* only as an activity"):
+        for_temporal(builder, options={"n": {"execute_in": "workflow"}})
+    marked: StateGraph[Any, Any, Any, Any] = StateGraph(State)
+    marked.add_node("n", create_node(lambda s: {}), metadata={"execute_in": "workflow"})
+    with pytest.raises(ValueError, match="execute_in='workflow'"):
+        for_temporal(marked)
     with pytest.raises(ValueError, match="for_temporal: infra_retries must be >= 0"):
         for_temporal(builder, infra_retries=-1)
     with pytest.raises(TypeError, match="for_temporal: infra_retries must be an int"):
@@ -584,10 +603,12 @@ async def _started(marker: Path, result: asyncio.Future[Any]) -> int:
 async def test_a_lost_worker_never_uses_a_nodes_attempts(
     temporal_address: str, tmp_path: Path, retries: str
 ) -> None:
-    """SIGKILL mid-node: no retry=, retry=3 after one failure, a sync node with a timeout.
+    """SIGKILL mid-node: no retry=, retry=3 after one failure, a sync node with a timeout,
+    a node with an idle limit, one with a deadline, and a node of yours.
 
     Another worker finishes the workflow each time: finished nodes do not run again,
-    the effect happens once, and the killed attempt is not counted (3 failures made).
+    the effect happens once, and the killed attempt is not counted (3 failures made);
+    a node in the workflow is replayed by the next worker.
     """
     from tests.temporal_crash_worker import CrashRun
 
@@ -607,7 +628,7 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
             task_queue=queue,
         )
         outcome = asyncio.ensure_future(handle.result())
-        for point in ("plain", "flaky", "slow"):
+        for point in ("plain", "flaky", "slow", "idle", "deadline", "yours"):
             pid = await _started(tmp_path / f"{point}.started", outcome)
             if retries == "runner" and point == "flaky":
                 # The failed attempt is counted on a heartbeat, which Temporal's SDK
@@ -616,7 +637,7 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
             workers.pop(pid).send_signal(signal.SIGKILL)
             proc = _spawn_crash_worker(temporal_address, queue, name, retries, where)
             workers[proc.pid] = proc
-        result = await asyncio.wait_for(outcome, timeout=60)
+        result = await asyncio.wait_for(outcome, timeout=90)
     finally:
         for proc in workers.values():
             proc.kill()
@@ -626,14 +647,67 @@ async def test_a_lost_worker_never_uses_a_nodes_attempts(
         *("a", "plain", "mail", "plain"),  # a once; plain again after the kill; mail once
         *("flaky", "flaky-failed", "flaky"),  # one failure, then killed in the second
         *("flaky", "flaky-failed", "flaky", "flaky-failed"),  # attempts 2 and 3
-        *("slow", "slow"),
+        *("slow", "slow", "idle", "idle", "deadline", "deadline", "yours", "yours"),
     ]
-    [record] = result["errors"]
+    [record] = result["errors"]  # the deadline's and the idle limit's: none
     assert record["node"] == "flaky" and record["attempts"] == 3
     assert record["error_type"] == "ConnectionError"
-    assert result["x"] == 25  # (1 + 1) * 10 + 5: the graph went on after the record
+    assert result["x"] == 11135  # (1 + 1 + 1) * 10 + 5 + 100 + 1000 + 10000: every node once
     ran = {Path(f.read_text(encoding="utf-8")) for f in where.iterdir()}
     assert ran == {ROOT / "src" / "langgraph_runner" / "__init__.py"}  # this tree's code
+
+
+@pytest.mark.parametrize("retries", ["temporal", "runner"])
+@pytest.mark.parametrize("kind", ["no-retry", "retry=3"])
+async def test_temporals_own_start_to_close_timeout_never_uses_a_nodes_attempt(
+    temporal_address: str, retries: str, kind: str
+) -> None:
+    """No heartbeat: an attempt that outlives its activity's start_to_close_timeout (the
+    node's own limit would have been shorter; here only Temporal's) is retried by Temporal
+    without counting. No retry=, raise mode: the node's one attempt runs again and the
+    workflow completes. retry=3 after one failure: 3 failures are made in all."""
+    key = uuid.uuid4().hex
+    hangs = 1 if kind == "no-retry" else 2  # the call Temporal's timeout ends
+
+    async def hangs_once(state: State) -> dict[str, Any]:
+        call = _called(key)
+        if call == hangs:
+            await asyncio.sleep(4)  # past the 1.5 s start-to-close: Temporal's timeout
+        if kind == "retry=3":
+            raise ConnectionError("upstream down")
+        return {"x": state["x"] + 1}
+
+    options: dict[str, Any] = {"on_error": "raise"} if kind == "no-retry" else {"retry": FAST}
+    build = _graph(key, hangs_once, **options)
+    name = f"g{uuid.uuid4().hex[:8]}"
+    short = {"middle": {"start_to_close_timeout": timedelta(seconds=1.5)}}
+    prepared = for_temporal(build(), retries=retries, options=short)  # type: ignore[arg-type]
+    assert "heartbeat_timeout" not in (prepared.nodes["middle"].metadata or {})
+    client = await Client.connect(
+        temporal_address, plugins=[LangGraphPlugin(graphs={name: prepared})]
+    )
+    queue, workflow_id = f"lgr-{uuid.uuid4().hex}", f"lgr-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[RunGraph]):
+        with no_wait():
+            result = await asyncio.wait_for(
+                client.execute_workflow(
+                    RunGraph.run, args=[name, {"x": 5}], id=workflow_id, task_queue=queue
+                ),
+                timeout=60,
+            )
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    timed_out = [
+        e for e in history.events if e.HasField("activity_task_timed_out_event_attributes")
+    ]
+    assert timed_out == []  # retried, never the activity's end
+    if kind == "no-retry":
+        assert len(CALLS[key]) == 2 and not result["errors"] and result["x"] == 111
+    else:
+        assert len(CALLS[key]) == 4  # fail, timed out by Temporal, fail, fail
+        [record] = result["errors"]
+        assert record["node"] == "middle" and record["attempts"] == 3
+        assert record["error_type"] == "ConnectionError" and result["x"] == 110
+    assert len(CALLS[f"{key}:double"]) == 1
 
 
 # A worker shut down in this process drops its cached workflow's coroutine, which Python

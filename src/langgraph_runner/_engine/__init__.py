@@ -10,6 +10,7 @@ Modules::
 
     __init__         build(fn, **options) -> the node LangGraph gets
     activity         a node as a Temporal activity body (langgraph_runner.temporal only)
+    crossing         messages and Commands back from Temporal's plain data (pure functions)
     runnables        a Runnable node (ToolNode, a chain, a subgraph): invoke/ainvoke shells
     adapters         _SyncNode/_AsyncNode: Runnable shells that look like fn
     cached           make_entries: the loops, with the cache's lookup and store around them

@@ -12,6 +12,9 @@ function is one of ours, built from the node's spec:
   activity succeeds) or raised as non-retryable.
 - ``retries="runner"``: the node's retry loop runs inside the activity attempt.
 
+In raise mode the non-retryable ``ApplicationError`` carries the node's redacted
+record (what record mode would write) as its details.
+
 Either way the node's attempts are counted apart from Temporal's (``_Tally``): the
 number of node attempts that failed rides in the activity's heartbeat details,
 which Temporal hands to the next activity attempt. An activity attempt that ends
@@ -23,7 +26,7 @@ counts from the activity's first scheduling (``_whole_deadline``), so it bounds
 every attempt together, as in-process.
 
 A node the package did not build gets ``foreign_body``: the node as LangGraph runs
-it. Either body turns message dicts in its input back into messages (``revive``),
+it. Either body turns message dicts in its input back into messages (``crossing``),
 runs with the config the plugin rebuilt in the activity, named after the workflow
 run (``_named_run``: one trace id per workflow run), and heartbeats while the node
 runs when the activity has a heartbeat timeout (``_Pulse``: the node's own beats,
@@ -50,10 +53,8 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
-from langchain_core.messages import messages_from_dict
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph.types import Command
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from tenacity import RetryCallState
@@ -61,6 +62,8 @@ from tenacity import RetryCallState
 from langgraph_runner._engine.adapters import PREPARED
 from langgraph_runner._engine.cached import cached_async
 from langgraph_runner._engine.call import Call
+from langgraph_runner._engine.crossing import commands_back, revive
+from langgraph_runner._engine.finish import Failure
 from langgraph_runner._engine.hooks import acall_hook
 from langgraph_runner._engine.loop import AsyncEntry, _async_loop
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
@@ -72,14 +75,7 @@ from langgraph_runner._records.classify import is_control_flow
 from langgraph_runner._records.egress import egress_text
 from langgraph_runner._traces.spans import current_trace_id
 
-__all__ = [
-    "ActivityNode",
-    "activity_body",
-    "commands_back",
-    "foreign_body",
-    "revive",
-    "spec_of",
-]
+__all__ = ["ActivityNode", "activity_body", "foreign_body", "spec_of"]
 
 ActivityBody = Callable[..., Awaitable[Any]]
 
@@ -107,13 +103,15 @@ class _Tally:
     Read from the heartbeat details Temporal hands the activity attempt; each failed
     attempt that is retried is written back as a heartbeat (the SDK sends the latest
     details with the attempt's failure, or with its next heartbeat). An attempt that a
-    lost worker or a timeout ended was never counted, so it runs again.
+    lost worker or a timeout ended was never counted, so it runs again. ``call`` is the
+    attempt's node call (its record, when it ends the node in raise mode).
     """
 
-    __slots__ = ("failed",)
+    __slots__ = ("call", "failed")
 
     def __init__(self, failed: int) -> None:
         self.failed = failed
+        self.call: Call | None = None
 
     @classmethod
     def of_activity(cls) -> _Tally | None:
@@ -265,32 +263,6 @@ def _pulse(*, progress_driven: bool, tally: _Tally | None = None) -> _Pulse | No
     return _Pulse(timeout / 3, always=not progress_driven, tally=tally)
 
 
-_MESSAGE_TYPES = frozenset({"human", "ai", "tool", "system", "function", "chat"})
-
-
-def _is_message(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") in _MESSAGE_TYPES and "content" in value
-
-
-def revive(state: Any) -> Any:
-    """``state`` with its lists of LangChain messages turned back from dicts into messages.
-
-    Temporal's data converter hands an activity its input as plain data (the plugin's
-    input is typed ``Any``): a ``ToolNode`` or a model node would find no ``AIMessage``.
-    """
-    if not isinstance(state, dict):
-        return state
-    out = None
-    for key, value in state.items():
-        if isinstance(value, list) and value and all(_is_message(v) for v in value):
-            if out is None:
-                out = dict(state)
-            # Each message rebuilt from all its fields (convert_to_messages would move
-            # the fields it does not know, such as usage_metadata, to additional_kwargs).
-            out[key] = messages_from_dict([{"type": v["type"], "data": v} for v in value])
-    return state if out is None else out
-
-
 def _config(config: RunnableConfig | None) -> RunnableConfig | None:
     """The config the plugin rebuilt in the activity (with a Runtime), else ``config``,
     named after the workflow run (``_named_run``)."""
@@ -373,9 +345,11 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
 
     async def loop(state: Any, config: RunnableConfig | None, call: Call) -> Any:
         _whole_deadline(call)
-        attempt = _first_attempt()
-        if attempt > 1:
-            call.next_attempt(attempt)
+        tally = _TALLY.get()
+        if tally is not None:
+            tally.call = call
+            if tally.failed:
+                call.next_attempt(tally.failed + 1)
         return await node_loop(state, config, call)
 
     entry: AsyncEntry
@@ -408,8 +382,12 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
             if is_control_flow(exc):
                 raise  # interrupt(), Command.PARENT: the plugin carries them back
             # The node's terminal failure (raise mode): Temporal must not run it again.
+            # Its details: the record the node writes in record mode (redacted).
             raise ApplicationError(
-                _message(exc), type=type(exc).__name__, non_retryable=True
+                _message(exc),
+                *_record_of(spec, tally, exc),
+                type=type(exc).__name__,
+                non_retryable=True,
             ) from None
         finally:
             reset_relay(relay)
@@ -420,6 +398,16 @@ def activity_body(name: str, node: Any, spec: NodeSpec, *, temporal_retries: boo
 
     _named(body, name, spec.fn)
     return body
+
+
+def _record_of(spec: NodeSpec, tally: _Tally | None, exc: BaseException) -> list[Any]:
+    """The redacted record of the node's terminal failure ``exc`` (none if it never ended)."""
+    call = None if tally is None else tally.call
+    if call is None or not call.failed:
+        return []
+    ms = (time.perf_counter() - call.t0) * 1000
+    trace, run = call.ids()[:2]
+    return [Failure(exc, call.node(), call.attempt, ms, spec.retry, trace, run).state()]
 
 
 def _named(body: Any, name: str, fn: Any) -> None:
@@ -457,25 +445,6 @@ def foreign_body(name: str, runnable: Runnable[Any, Any], *, final: bool) -> Act
 
     _named(body, name, getattr(runnable, "func", None) or getattr(runnable, "afunc", None))
     return body
-
-
-_COMMAND_KEYS = frozenset({"graph", "update", "resume", "goto"})
-
-
-def _is_command(value: Any) -> bool:
-    return isinstance(value, dict) and value.keys() == _COMMAND_KEYS
-
-
-def commands_back(result: Any) -> Any:
-    """A list result's ``Command`` items, turned back from dicts into ``Command``.
-
-    A ``ToolNode`` returns a list of updates and commands (a recorded tool failure is
-    a ``Command``); the plugin turns a lone ``Command`` back, a list's items it leaves
-    as the dicts the data converter made of them.
-    """
-    if not isinstance(result, list) or not any(_is_command(r) for r in result):
-        return result
-    return [Command(**r) if _is_command(r) else r for r in result]
 
 
 class ActivityNode(_compat.RunnableCallable):

@@ -33,19 +33,31 @@ PREPARED: ContextVar[bool] = ContextVar("langgraph_runner_prepared", default=Fal
 
 
 def _outside_activity(name: str) -> None:
-    """Refuse a node that Temporal's plugin runs as an activity without ``for_temporal``.
+    """Refuse a node that Temporal's plugin runs without ``for_temporal``.
 
     The plugin registers a node's ``func`` (else ``afunc``) as the activity: ours would
     run its whole retry loop per Temporal attempt (attempts multiplied) with a config
-    that has no task id (no idempotency key). Non-retryable, so the workflow fails once.
+    that has no task id (no idempotency key). With ``execute_in: "workflow"`` it would
+    run in the workflow's code, where its waits, threads and clocks are not replayed
+    (a sync node cannot even start its thread there). Non-retryable, so the workflow
+    fails once (an error of another type in workflow code would retry its task forever).
     """
+    if PREPARED.get():
+        return
     found = sys.modules.get("temporalio.activity")
-    if found is None or PREPARED.get() or not found.in_activity():
+    where = None
+    if found is not None and found.in_activity():
+        where = "as a Temporal activity"
+    else:
+        flows = sys.modules.get("temporalio.workflow")
+        if flows is not None and flows.in_workflow():
+            where = "in a Temporal workflow"
+    if where is None:
         return
     message = (
-        f"node {name!r} runs as a Temporal activity without for_temporal: prepare the "
-        "graph with langgraph_runner.temporal.for_temporal(builder) and give the plugin "
-        "what it returns"
+        f"node {name!r} runs {where} without for_temporal: prepare the graph with "
+        "langgraph_runner.temporal.for_temporal(builder) and give the plugin what it "
+        "returns (a node of langgraph_runner runs only as an activity)"
     )
     errors = sys.modules.get("temporalio.exceptions")
     if errors is None:
