@@ -1,7 +1,10 @@
 """The runs service's graph for tests/integration/test_temporal_runs.py, and a worker for it.
 
 ``steps``: ``a -> b -> c`` (``strict``: ``b`` raises its failure); ``fan``: ``a -> (b, d)
--> c``; ``cached``: ``a -> c``, ``c`` under a ``NodeCache``. What
+-> c``; ``cached``: ``a -> c``, ``c`` under a ``NodeCache``; ``retried`` (``retried_raise``):
+``a -> b -> c`` where ``b`` (``retry=3``) fails with an error of its own at each call
+(``ERRORS``, in turn), and succeeds at its third call when the input's ``mode`` is
+``recover``. What
 ``b`` does is the input's ``mode``: ``""`` adds, ``boom`` fails (a recorded
 ``ConnectionError``), ``wait`` waits for its abort signal (and notes ``aborted`` when it
 fires), ``kill`` waits to be killed the first time it runs (it names its process in
@@ -118,6 +121,38 @@ def cached() -> StateGraph[Any, Any, Any, Any]:
     return builder
 
 
+ERRORS = (
+    ConnectionError("upstream refused the call (token=sk-live-0123456789abcdef)"),
+    TimeoutError("read timed out after 5 s"),
+    RuntimeError("upstream said 503"),
+)
+"""What ``retried``'s ``b`` raises at its first, second and third call (a secret in one)."""
+
+
+def step_retried(state: Steps) -> dict[str, Any]:
+    note(state, "b")
+    calls = _log(state).count("b")
+    if state.get("mode") == "recover" and calls > 2:
+        return {"x": state.get("x", 0) * 10}
+    raise ERRORS[(calls - 1) % len(ERRORS)]
+
+
+def _log(state: Steps) -> list[str]:
+    log = Path(state.get("dir", ".")) / "runs.log"
+    return log.read_text(encoding="utf-8").split() if log.exists() else []
+
+
+def retried(on_error: Any = "record") -> StateGraph[Any, Any, Any, Any]:
+    """``a -> b -> c``, ``b`` retried (``retry=3``) and failing as its input says."""
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Steps)
+    builder.add_node("a", create_node(step_a))
+    builder.add_node("b", create_node(step_retried, retry=3, on_error=on_error))
+    builder.add_node("c", create_node(step_c))
+    for start, end in zip([START, "a", "b", "c"], ["a", "b", "c", END], strict=True):
+        builder.add_edge(start, end)
+    return builder
+
+
 def workflows() -> dict[str, StateGraph[Any, Any, Any, Any]]:
     """The service's workflows, by name (builders)."""
     return {
@@ -125,6 +160,8 @@ def workflows() -> dict[str, StateGraph[Any, Any, Any, Any]]:
         "strict": steps(on_error="raise"),
         "fan": fan(),
         "cached": cached(),
+        "retried": retried(),
+        "retried_raise": retried(on_error="raise"),
     }
 
 

@@ -287,8 +287,8 @@ def runs_worker(
     from temporalio.langgraph import LangGraphPlugin
     from temporalio.worker import Worker
 
+    from langgraph_runner._temporal.activity_tracker import tracked
     from langgraph_runner._temporal.node_times import NodeTimes
-    from langgraph_runner._temporal.rebuilt_nodes import rebuild_aware
     from langgraph_runner._temporal.run_workflow import RunActivities, RunWorkflow
 
     if not isinstance(task_queue, str) or not task_queue:
@@ -296,7 +296,8 @@ def runs_worker(
     if not workflows:
         raise ValueError("runs_worker: workflows must be a non-empty mapping of name -> builder")
     prepared = {
-        name: rebuild_aware(for_temporal(b, heartbeat=heartbeat)) for name, b in workflows.items()
+        name: tracked(for_temporal(b, heartbeat=heartbeat), checkpointer)
+        for name, b in workflows.items()
     }
     compiled = {name: b.compile(checkpointer=checkpointer) for name, b in workflows.items()}
     activities = RunActivities(compiled, checkpointer)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -44,6 +45,7 @@ from langgraph_runner._records.exceptions import CommandError
 from langgraph_runner.runs import open_checkpointer
 from langgraph_runner.service import create_app
 from langgraph_runner.temporal import TemporalExecutor, runs_worker
+from langgraph_runner.testing import no_wait
 from tests.temporal_runs_worker import steps, worker, workflows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,6 +222,68 @@ def test_the_service_answers_as_on_the_table_queue(service: Service, http: TestC
         "failed",
         ("b", "failed", "ConnectionError('upstream down')"),
     )
+
+
+def _attempts(http: TestClient, run_id: str) -> list[dict[str, Any]]:
+    answer = http.get(f"/runs/{run_id}/steps/b/attempts", headers=A)
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()
+    return found
+
+
+RETRIED = [
+    ("retried", "recover"),  # two failures of their own, then the success
+    ("retried", "spent"),  # three failures, the record written
+    ("retried_raise", "spent"),  # three failures, the last one raised
+]
+
+
+def test_each_attempt_of_a_step_carries_its_own_record_as_on_the_table_queue(
+    service: Service, http: TestClient
+) -> None:
+    """A step Temporal retries: each failed attempt with its own code, category, error
+    type and redacted message, start and end, as the table queue answers (in-process)."""
+
+    def inp(mode: str, where: str) -> dict[str, Any]:
+        (service.where / where).mkdir()
+        return {"mode": mode, "dir": str(service.where / where)}
+
+    with no_wait():
+        on_temporal = []
+        for i, (workflow, mode) in enumerate(RETRIED):
+            run_id = service.run(http, inp(mode, f"t{i}"), workflow=workflow)
+            on_temporal.append((_ended(http, run_id)["status"], _attempts(http, run_id)))
+        with open_checkpointer(f"sqlite:///{service.where / 'queue.db'}") as saver:
+            graphs = {name: b.compile() for name, b in workflows().items()}
+            app = create_app(workflows=graphs, checkpointer=saver, api_keys=KEYS)
+            with TestClient(app) as queue:
+                on_queue = []
+                for i, (workflow, mode) in enumerate(RETRIED):
+                    run_id = service.run(queue, inp(mode, f"q{i}"), workflow=workflow)
+                    on_queue.append((_ended(queue, run_id)["status"], _attempts(queue, run_id)))
+    own = ("number", "outcome", "code", "category", "error_type", "message")
+    for (status, mine), (their_status, theirs) in zip(on_temporal, on_queue, strict=True):
+        assert status == their_status
+        assert [{k: a[k] for k in own} for a in mine] == [{k: a[k] for k in own} for a in theirs]
+        for a in mine:
+            assert a["started_at"] <= a["ended_at"] and a["duration_ms"] >= 0
+        for earlier, later in itertools.pairwise(mine):
+            assert earlier["ended_at"] <= later["started_at"]
+        assert len({a["task_id"] for a in mine}) == 1 and mine[0]["task_id"]
+    recovered, spent, raised = (attempts for _, attempts in on_temporal)
+    assert [(a["number"], a["outcome"], a["error_type"]) for a in recovered] == [
+        (1, "retried", "ConnectionError"),
+        (2, "retried", "TimeoutError"),
+        (3, "succeeded", None),
+    ]
+    assert [(a["number"], a["outcome"], a["category"]) for a in spent] == [
+        (1, "retried", "network"),
+        (2, "retried", "timeout"),
+        (3, "failed", "other"),
+    ]
+    assert [a["outcome"] for a in raised] == ["retried", "retried", "failed"]
+    assert "sk-live" not in str(on_temporal)
+    assert "upstream refused the call" in recovered[0]["message"]
 
 
 def test_a_cancel_cancels_the_workflow_and_the_node_sees_its_abort_signal(

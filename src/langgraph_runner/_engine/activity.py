@@ -60,6 +60,7 @@ from temporalio.exceptions import ApplicationError
 from tenacity import RetryCallState
 
 from langgraph_runner._engine.adapters import PREPARED
+from langgraph_runner._engine.attempt import tell_run
 from langgraph_runner._engine.cached import cached_async
 from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.crossing import commands_back, revive
@@ -69,6 +70,7 @@ from langgraph_runner._engine.loop import AsyncEntry, _async_loop
 from langgraph_runner._engine.policy import Policy, Retry, attempt_info
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
+from langgraph_runner._policies.context import RUN_TRACKER_KEY
 from langgraph_runner._policies.progress import reset_relay, set_relay
 from langgraph_runner._policies.retry import RetryAttempt
 from langgraph_runner._records.classify import is_control_flow
@@ -182,6 +184,8 @@ class _Counted(Policy):
             return step
         if call.metrics is not None:
             call.report("record_retry", call.attempt)
+        if call.config and RUN_TRACKER_KEY in (call.config.get("configurable") or ()):
+            tell_run(self._spec, call, exc, step)  # the runs service follows the node
         if self._spec.log.enabled(logging.WARNING):
             call.event(
                 logging.WARNING,

@@ -52,6 +52,7 @@ __all__ = [
     "load_times",
     "mark_time",
     "record_times",
+    "save_attempts",
     "save_times",
     "setup",
     "upsert_statements",
@@ -382,6 +383,16 @@ class AttemptLog:
     def text(self) -> str:
         """The kept attempts as the row's ``attempts`` (JSON text)."""
         return json.dumps([*self.first, *self.latest], separators=(",", ":"))
+
+
+def save_attempts(store: RunStore, run_id: str, node: str, step: int, text: str) -> None:
+    """Write a node's attempts (``AttemptLog.text()``) into its row for ``step``, written
+    by then (its times are the writer's of the row, left as they are)."""
+    _run(
+        store,
+        f"UPDATE {TIMES_TABLE} SET attempts = ? WHERE run_id = ? AND node = ? AND step = ?",
+        (text, run_id, node, step),
+    )
 
 
 def load_attempts(store: RunStore, run_id: str, node: str, step: int) -> list[dict[str, Any]]:

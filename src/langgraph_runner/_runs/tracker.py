@@ -37,7 +37,16 @@ from langgraph_runner._runs import run_watch
 from langgraph_runner._runs.run_store import RunStore
 from langgraph_runner._runs.task_times import AttemptLog, mark_time
 
-__all__ = ["NodeRunStatus", "Tracker", "is_cancel", "own_record", "recorded_status"]
+__all__ = [
+    "NodeRunStatus",
+    "Tracker",
+    "attempt_entry",
+    "closing",
+    "ending",
+    "is_cancel",
+    "own_record",
+    "recorded_status",
+]
 
 _now = time.time  # the clock node times are taken with (tests replace it)
 _RECORD = ("code", "category", "error_type", "message")  # what an attempt keeps of its record
@@ -115,7 +124,7 @@ class Tracker(BaseCallbackHandler):
             if key is None:  # not a task of the run's own (a subgraph's node, a direct call)
                 return
             tried = self._tries.get(task)
-            entry = _entry(
+            entry = attempt_entry(
                 number,
                 "retried" if wait is not None else "failed",
                 self._began.get(task, now) if tried is None else tried[1],
@@ -144,16 +153,7 @@ class Tracker(BaseCallbackHandler):
         key = self._steps.get(run_id)
         if tried is None or key is None:
             return
-        number, next_at, last = tried
-        now = _now()
-        if last["outcome"] != "retried":  # the engine told the attempt that ended the call
-            last["outcome"] = "failed" if outcome == "succeeded" else outcome  # recovered, ...
-            self._kept(key, None)
-        elif outcome == "cancelled" and now < next_at:  # cancelled during the wait
-            last["outcome"] = outcome
-            self._kept(key, None)
-        else:  # the attempt after the last failed one ended the task
-            self._kept(key, _entry(number + 1, outcome, next_at, now, last["task"], {}, None))
+        self._kept(key, closing(*tried, outcome, _now()))
 
     def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
         metadata = kw.get("metadata") or {}
@@ -205,7 +205,7 @@ class Tracker(BaseCallbackHandler):
                     status = "reused" if self.reused else "cached"
                 self._set(node, status)
                 if kw["run_id"] in self._tries:
-                    self._closed(kw["run_id"], _ending(node, outputs, status))
+                    self._closed(kw["run_id"], ending(node, outputs, status))
             self._ended(kw["run_id"], status if status in ("cached", "reused") else None)
             if node is None:
                 return
@@ -251,7 +251,23 @@ def own_record(node: str, outputs: Any) -> Mapping[str, Any] | None:
     return own[-1] if own else None
 
 
-def _entry(
+def closing(
+    number: int, next_at: float, last: dict[str, Any], outcome: str, now: float
+) -> dict[str, Any] | None:
+    """A task whose attempts failed ended (``outcome``) at ``now``: the entry to add for
+    the attempt that ended it, or None where ``last`` (its last failed attempt, numbered
+    ``number``, the next one due at ``next_at``) says how it ended (changed in place)."""
+    if last["outcome"] != "retried":  # the engine told the attempt that ended the call
+        last["outcome"] = "failed" if outcome == "succeeded" else outcome  # recovered, ...
+        return None
+    if outcome == "cancelled" and now < next_at:  # cancelled during the wait
+        last["outcome"] = outcome
+        return None
+    # the attempt after the last failed one ended the task
+    return attempt_entry(number + 1, outcome, next_at, now, last["task"], {}, None)
+
+
+def attempt_entry(
     number: int,
     outcome: str,
     started_at: float,
@@ -273,7 +289,7 @@ def _entry(
     return entry
 
 
-def _ending(node: str, outputs: Any, status: str) -> str:
+def ending(node: str, outputs: Any, status: str) -> str:
     """How a task that returned normally ended: ``recovered`` when its own record says a
     fallback handled its failure, else its status."""
     record = own_record(node, outputs) if status == "succeeded" else None

@@ -8,5 +8,5 @@ Modules::
     activity_saver  ActivitySaver: the workflow's checkpointer, every call an activity
     checkpoint_ids  LangGraph's checkpoint ids from the workflow: the same on a replay
     node_times      NodeTimes: each node activity's own start and end (task_times)
-    rebuilt_nodes   rebuild_aware: a rebuild's cache hits read reused in an activity too
+    activity_tracker  ActivityTracker: a node activity's run tracker (attempts, rebuild hits)
 """
