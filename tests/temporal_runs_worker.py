@@ -85,9 +85,14 @@ def step_c(state: Steps) -> dict[str, Any]:
 
 def steps(on_error: Any = "record") -> StateGraph[Any, Any, Any, Any]:
     """``a -> b -> c`` (not compiled): the service compiles it, the workers prepare it."""
+    return _chain(create_node(step_b, timeout=40, on_error=on_error))
+
+
+def _chain(b: Any) -> StateGraph[Any, Any, Any, Any]:
+    """``a -> b -> c`` with the node ``b``."""
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(Steps)
     builder.add_node("a", create_node(step_a))
-    builder.add_node("b", create_node(step_b, timeout=40, on_error=on_error))
+    builder.add_node("b", b)
     builder.add_node("c", create_node(step_c))
     for start, end in zip([START, "a", "b", "c"], ["a", "b", "c", END], strict=True):
         builder.add_edge(start, end)
@@ -144,13 +149,7 @@ def _log(state: Steps) -> list[str]:
 
 def retried(on_error: Any = "record") -> StateGraph[Any, Any, Any, Any]:
     """``a -> b -> c``, ``b`` retried (``retry=3``) and failing as its input says."""
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Steps)
-    builder.add_node("a", create_node(step_a))
-    builder.add_node("b", create_node(step_retried, retry=3, on_error=on_error))
-    builder.add_node("c", create_node(step_c))
-    for start, end in zip([START, "a", "b", "c"], ["a", "b", "c", END], strict=True):
-        builder.add_edge(start, end)
-    return builder
+    return _chain(create_node(step_retried, retry=3, on_error=on_error))
 
 
 def workflows() -> dict[str, StateGraph[Any, Any, Any, Any]]:
