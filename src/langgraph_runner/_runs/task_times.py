@@ -324,13 +324,19 @@ def load_rows(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[Any, An
 
 def _latest_number(text: str | None) -> int:
     """The highest attempt ``number`` in a row's ``attempts`` (0: none kept, or unreadable)."""
-    if not text:
-        return 0
     try:
-        kept = json.loads(text)
-        return max((int(a["number"]) for a in kept if isinstance(a, dict)), default=0)
+        return max((int(a["number"]) for a in _attempts_in(text)), default=0)
     except (ValueError, TypeError, KeyError):
         return 0
+
+
+def _attempts_in(text: str | None) -> list[dict[str, Any]]:
+    """The attempts a row's ``attempts`` text holds (none: empty, or not ours)."""
+    try:
+        found = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
 
 def record_times(
@@ -403,9 +409,4 @@ def load_attempts(store: RunStore, run_id: str, node: str, step: int) -> list[di
         f"SELECT attempts FROM {TIMES_TABLE} WHERE run_id = ? AND node = ? AND step = ?",
         (run_id, node, step),
     )
-    text = next((r["attempts"] if isinstance(r, dict) else r[0] for r in rows), None)
-    try:
-        found = json.loads(text) if text else []
-    except ValueError:  # not ours: nothing kept
-        return []
-    return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
+    return _attempts_in(next((r["attempts"] if isinstance(r, dict) else r[0] for r in rows), None))

@@ -46,6 +46,7 @@ __all__ = [
     "is_cancel",
     "own_record",
     "recorded_status",
+    "task_of",
 ]
 
 _now = time.time  # the clock node times are taken with (tests replace it)
@@ -129,7 +130,7 @@ class Tracker(BaseCallbackHandler):
                 "retried" if wait is not None else "failed",
                 self._began.get(task, now) if tried is None else tried[1],
                 now,
-                str(meta.get("langgraph_checkpoint_ns") or "").rpartition(":")[2] or None,
+                task_of(meta),
                 record,
                 wait,
             )
@@ -265,6 +266,12 @@ def closing(
         return None
     # the attempt after the last failed one ended the task
     return attempt_entry(number + 1, outcome, next_at, now, last["task"], {}, None)
+
+
+def task_of(metadata: Mapping[str, Any]) -> str | None:
+    """LangGraph's id of the task a node's config ``metadata`` belongs to (the last part
+    of its checkpoint namespace), None when it names none."""
+    return str(metadata.get("langgraph_checkpoint_ns") or "").rpartition(":")[2] or None
 
 
 def attempt_entry(

@@ -30,10 +30,11 @@ from temporalio.exceptions import ApplicationError
 
 from langgraph_runner._policies.context import RUN_TRACKER_KEY
 from langgraph_runner._rebuild.partial import BASE_THREAD_KEY
-from langgraph_runner._runs.store_registry import open_run_store
+from langgraph_runner._runs.run_store import RunStore
 from langgraph_runner._runs.task_times import AttemptLog, load_attempts, save_attempts
-from langgraph_runner._runs.tracker import attempt_entry, closing, ending, is_cancel
-from langgraph_runner._temporal.run_workflow import RUN_WORKFLOW, workflow_id
+from langgraph_runner._runs.tracker import attempt_entry, closing, ending, is_cancel, task_of
+from langgraph_runner._temporal.node_times import bookkeep
+from langgraph_runner._temporal.run_workflow import run_of
 
 __all__ = ["ActivityTracker", "tracked"]
 
@@ -64,22 +65,19 @@ class ActivityTracker:
         self._writes: asyncio.Future[None] | None = None
 
     def load(self) -> None:
-        """Go on from the attempts the row keeps (an earlier activity attempt's)."""
-        store = open_run_store(self._saver)
-        if store is None:  # pragma: no cover - a saver always has a store
-            return
-        try:
-            with contextlib.suppress(Exception):  # bookkeeping: none kept then
-                kept = load_attempts(store, *self._where)
-                for entry in kept:
-                    self._log.add(entry)
-                last = kept[-1] if kept else None
-                if last is not None and isinstance(last.get("number"), int):
-                    # An attempt a lost worker ended left nothing: this activity attempt
-                    # starts the node's next attempt (the engine numbers it).
-                    self._last = (last["number"], self._began, last)
-        finally:
-            store.close()
+        """Go on from the attempts the row keeps (an earlier activity attempt's; none
+        if they cannot be read)."""
+        bookkeep(self._saver, self._loaded)
+
+    def _loaded(self, store: RunStore) -> None:
+        kept = load_attempts(store, *self._where)
+        for entry in kept:
+            self._log.add(entry)
+        last = kept[-1] if kept else None
+        if last is not None and isinstance(last.get("number"), int):
+            # An attempt a lost worker ended left nothing: this activity attempt starts
+            # the node's next attempt (the engine numbers it).
+            self._last = (last["number"], self._began, last)
 
     def cache_outcome(self, node: str, hit: bool, key_hash: str) -> None:
         """Nothing to count: the run's report reads the node's own marks."""
@@ -91,7 +89,7 @@ class ActivityTracker:
         """Attempt ``number`` failed with ``record``; ``wait``: seconds before the next
         (None: none follows). The row is written at once, as in-process."""
         now = time.time()
-        started = self._began if self._last is None else max(self._last[1], self._began)
+        started = self._began if self._last is None else self._last[1]
         outcome = "retried" if wait is not None else "failed"
         entry = attempt_entry(number, outcome, started, now, self._task, record, wait)
         self._last = (number, now + (wait or 0.0), entry)
@@ -113,29 +111,16 @@ class ActivityTracker:
             await self._writes
 
     def _write(self) -> None:
+        """Write the row after the writes before (the engine and the activity body call
+        the tracker on the activity's loop)."""
         text = self._log.text()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # called from a thread: write from here
-            self._save(text)
-            return
-        self._writes = loop.create_task(self._after(self._writes, text))
+        self._writes = asyncio.get_running_loop().create_task(self._after(self._writes, text))
 
     async def _after(self, earlier: asyncio.Future[None] | None, text: str) -> None:
         if earlier is not None:
             await earlier
-        await asyncio.to_thread(self._save, text)
-
-    def _save(self, text: str) -> None:
-        store = open_run_store(self._saver)
-        if store is None:  # pragma: no cover - a saver always has a store
-            return
-        try:
-            # Bookkeeping: if it fails, the node runs anyway; its step shows no attempts.
-            with contextlib.suppress(Exception):
-                save_attempts(store, *self._where, text)
-        finally:
-            store.close()
+        # Bookkeeping: if it fails, the node runs anyway; its step shows no attempts.
+        await asyncio.to_thread(bookkeep, self._saver, save_attempts, *self._where, text)
 
 
 def tracked(builder: StateGraph[Any, Any, Any, Any], saver: Any) -> StateGraph[Any, Any, Any, Any]:
@@ -160,16 +145,13 @@ def _tracker(node: str, config: Any, saver: Any) -> ActivityTracker | None:
         info = activity.info()
     except RuntimeError:  # not in an activity (the builder compiled and run in-process)
         return None
-    prefix, found = workflow_id(""), info.workflow_id or ""
+    run_id = run_of(info)
     meta = config.get("metadata") or {}
     step = meta.get("langgraph_step")
-    if info.workflow_type != RUN_WORKFLOW or not found.startswith(prefix):
+    if run_id is None or not isinstance(step, int):
         return None
-    if not isinstance(step, int):
-        return None
-    task = str(meta.get("langgraph_checkpoint_ns") or "").rpartition(":")[2] or None
     reused = bool(meta.get(BASE_THREAD_KEY))
-    return ActivityTracker(saver, found[len(prefix) :], node, step - 1, task, reused=reused)
+    return ActivityTracker(saver, run_id, node, step - 1, task_of(meta), reused=reused)
 
 
 def _in_run(

@@ -13,17 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from langgraph_runner._runs.run_store import RunStore
 from langgraph_runner._runs.store_registry import open_run_store
 from langgraph_runner._runs.task_times import load_times, save_times
-from langgraph_runner._temporal.run_workflow import RUN_WORKFLOW, workflow_id
+from langgraph_runner._temporal.run_workflow import run_of
 
-__all__ = ["NodeTimes"]
+__all__ = ["NodeTimes", "bookkeep"]
 
 
 class NodeTimes(Interceptor):
@@ -43,29 +44,38 @@ class NodeTimes(Interceptor):
 
     def node_of(self, info: activity.Info) -> tuple[str, str] | None:
         """(run id, node) of a node activity of a run, else None."""
-        prefix, found = workflow_id(""), info.workflow_id or ""
-        if info.workflow_type != RUN_WORKFLOW or not found.startswith(prefix):
+        run_id = run_of(info)
+        if run_id is None:
             return None
         for name in self._names:
             if info.activity_type.startswith(name + "."):
-                return found[len(prefix) :], info.activity_type[len(name) + 1 :]
+                return run_id, info.activity_type[len(name) + 1 :]
         return None
 
     def mark(self, run_id: str, node: str, step: int, ended: bool) -> None:
-        """Write the node's start (first start kept), or its end."""
-        store = open_run_store(self._saver)
-        if store is None:  # pragma: no cover - a saver always has a store
-            return
-        try:
-            # Bookkeeping: if it fails, the node runs anyway and its report shows the
-            # step's checkpoint times.
-            with contextlib.suppress(Exception):
-                found = load_times(store, [run_id]).get(run_id, {}).get((node, step))
-                now = time.time()
-                start = now if found is None else min(found[0], now)
-                save_times(store, run_id, {(node, step): (start, now if ended else None)})
-        finally:
-            store.close()
+        """Write the node's start (first start kept), or its end. Bookkeeping: if it
+        fails, the node runs anyway and its report shows the step's checkpoint times."""
+        bookkeep(self._saver, _mark, run_id, node, step, ended)
+
+
+def _mark(store: RunStore, run_id: str, node: str, step: int, ended: bool) -> None:
+    found = load_times(store, [run_id]).get(run_id, {}).get((node, step))
+    now = time.time()
+    start = now if found is None else min(found[0], now)
+    save_times(store, run_id, {(node, step): (start, now if ended else None)})
+
+
+def bookkeep(saver: Any, write: Callable[..., Any], *args: Any) -> None:
+    """``write(store, *args)`` on the runs store of ``saver``'s database, closed after;
+    an error is dropped (bookkeeping never fails a node)."""
+    store = open_run_store(saver)
+    if store is None:  # pragma: no cover - a saver always has a store
+        return
+    try:
+        with contextlib.suppress(Exception):
+            write(store, *args)
+    finally:
+        store.close()
 
 
 class _Timed(ActivityInboundInterceptor):

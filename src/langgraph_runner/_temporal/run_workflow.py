@@ -67,6 +67,7 @@ __all__ = [
     "RunWorkflow",
     "StopOnFailure",
     "is_cancelled",
+    "run_of",
     "workflow_id",
 ]
 
@@ -82,7 +83,18 @@ _BEAT = 1.0  # seconds between two heartbeats of a bookkeeping activity (its tim
 
 def workflow_id(run_id: str) -> str:
     """The workflow id of run ``run_id`` (one workflow per run: a retried start is a no-op)."""
-    return f"langgraph-runner-run-{run_id}"
+    return f"{_RUN_PREFIX}{run_id}"
+
+
+_RUN_PREFIX = "langgraph-runner-run-"
+
+
+def run_of(info: activity.Info) -> str | None:
+    """The run whose workflow an activity is part of (``info``), None outside a run's."""
+    found = info.workflow_id or ""
+    if info.workflow_type != RUN_WORKFLOW or not found.startswith(_RUN_PREFIX):
+        return None
+    return found[len(_RUN_PREFIX) :]
 
 
 @workflow.defn(name=RUN_WORKFLOW, sandboxed=False)
