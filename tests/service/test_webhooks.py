@@ -316,6 +316,20 @@ def test_two_processes_deliver_each_run_end_once(make: Callable[..., TestClient]
     assert all(len(_hooks(first, r)["attempts"]) == 1 for r in runs)
 
 
+def _fire(dispatcher: Any, run_id: str, now: float) -> None:
+    """Make the webhook of ``run_id`` due, as a dispatcher pass would, once the run's queue
+    row says it ended (the worker writes it just after the run's own row, which /wait
+    reads)."""
+    deadline = time.monotonic() + 30
+    ended = dispatcher.outbox.ended()
+    while run_id not in {found for found, _, _ in ended}:
+        assert time.monotonic() < deadline, "the run's queue row never ended"
+        time.sleep(0.02)
+        ended = dispatcher.outbox.ended()
+    for found, tenant, status in ended:
+        dispatcher.outbox.fire(found, dispatcher._payload(found, tenant, status), now)
+
+
 def test_a_delivery_whose_process_stopped_is_made_by_another(
     make: Callable[..., TestClient],
 ) -> None:
@@ -330,8 +344,7 @@ def test_a_delivery_whose_process_stopped_is_made_by_another(
         clock = _clock(c)
         stopped = Outbox(dispatcher._ctx.saver, owner="a-process-that-stopped")
         try:
-            for run_id, tenant, status in dispatcher.outbox.ended():
-                dispatcher.outbox.fire(run_id, dispatcher._payload(run_id, tenant, status), clock())
+            _fire(dispatcher, run["run_id"], clock())
             taken = stopped.claim(clock(), lease=40)
             assert taken is not None and taken.run_id == run["run_id"]
             assert dispatcher.step() == 0  # its lease holds
