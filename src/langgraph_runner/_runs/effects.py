@@ -229,15 +229,12 @@ class EffectLedger:
                 running in a LangGraph graph).
         """
         claim = self._acquire(name, key)
-        if claim.done:
-            yield True
-            return
         try:
-            yield False
+            yield claim.done
         except BaseException:
-            self._release(claim)
+            self._settle(claim, failed=True)
             raise
-        self._complete(claim, None)
+        self._settle(claim)
 
     def once(self, name: str, fn: Callable[[], T], *, key: str | None = None) -> T | Any:
         """Call ``fn()`` unless this task already made effect ``name``.
@@ -257,9 +254,9 @@ class EffectLedger:
         try:
             value = fn()
         except BaseException:
-            self._release(claim)
+            self._settle(claim, failed=True)
             raise
-        self._complete(claim, _dumps(value))
+        self._settle(claim, _dumps(value))
         return value
 
     def done(self, name: str, *, key: str | None = None) -> bool:
@@ -277,15 +274,12 @@ class EffectLedger:
     async def aeffect(self, name: str, *, key: str | None = None) -> AsyncIterator[bool]:
         """Async twin of ``effect()``: the database calls run in a worker thread."""
         claim = await self._aacquire(name, key)
-        if claim.done:
-            yield True
-            return
         try:
-            yield False
+            yield claim.done
         except BaseException:
-            await asyncio.to_thread(self._release, claim)
+            await self._asettle(claim, failed=True)
             raise
-        await asyncio.to_thread(self._complete, claim, None)
+        await self._asettle(claim)
 
     @overload
     async def aonce(
@@ -305,9 +299,9 @@ class EffectLedger:
             if inspect.isawaitable(value):
                 value = await value
         except BaseException:
-            await asyncio.to_thread(self._release, claim)
+            await self._asettle(claim, failed=True)
             raise
-        await asyncio.to_thread(self._complete, claim, _dumps(value))
+        await self._asettle(claim, _dumps(value))
         return value
 
     # ------------------------------------------------------------------ claims
@@ -360,11 +354,15 @@ class EffectLedger:
             return None, None
         return rows[0][0], rows[0][1]
 
-    def _release(self, claim: _Claim) -> None:
-        """Give the claim back: the effect failed, the next attempt runs it again."""
-        self._db.run(RELEASE, (claim.key, claim.name, claim.owner))
-
-    def _complete(self, claim: _Claim, result: str | None) -> None:
+    def _settle(self, claim: _Claim, result: str | None = None, *, failed: bool = False) -> None:
+        """After the effect's block (every API ends here): nothing to record for an effect
+        found done; a failed one gives its claim back (the next attempt runs it again);
+        else the row is marked done, with ``result``."""
+        if claim.done:
+            return
+        if failed:
+            self._db.run(RELEASE, (claim.key, claim.name, claim.owner))
+            return
         updated = self._db.run(COMPLETE, (time.time(), result, claim.key, claim.name, claim.owner))
         if updated[0] != 1:
             _logger.warning(
@@ -373,6 +371,13 @@ class EffectLedger:
                 claim.name,
                 self.lease,
             )
+
+    async def _asettle(
+        self, claim: _Claim, result: str | None = None, *, failed: bool = False
+    ) -> None:
+        """``_settle`` in a worker thread; an effect found done needs none."""
+        if not claim.done:
+            await asyncio.to_thread(self._settle, claim, result, failed=failed)
 
 
 def _key_of(key: str | None) -> str:
