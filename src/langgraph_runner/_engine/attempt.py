@@ -34,23 +34,22 @@ from langchain_core.runnables.config import run_in_executor
 from langgraph.errors import NodeTimeoutError as _LGNodeTimeoutError
 
 from langgraph_runner._engine.call import Call, emit, kwargs_for
-from langgraph_runner._engine.faults import planned_fault
+from langgraph_runner._engine.faults import Fault, planned_fault
 from langgraph_runner._engine.gate import gate_tokens, gated_config, ungate_tokens
-from langgraph_runner._engine.hooks import acall_hook, call_hook
+from langgraph_runner._engine.hooks import HookCall, acall_hook, call_hook
 from langgraph_runner._engine.records import code_and_category, record_state
 from langgraph_runner._engine.spec import NodeSpec
 from langgraph_runner._internal import compat as _compat
-from langgraph_runner._policies.abort import AbortController
 from langgraph_runner._policies.circuit import CircuitBreaker
 from langgraph_runner._policies.context import (
     RUN_TRACKER_KEY,
-    NodeContext,
     reset_context,
     set_context,
 )
 from langgraph_runner._policies.progress import Progress, reset_progress, set_progress
 from langgraph_runner._policies.retry import Retry, RetryConfig
 from langgraph_runner._policies.timeouts import (
+    Bounds,
     arun_async_attempt,
     arun_sync_attempt,
     run_sync_attempt,
@@ -70,13 +69,6 @@ __all__ = [
 WARNING = 30
 ON_TIMEOUT_LIMIT = 5.0
 """Seconds an ``on_timeout`` hook may run before it is abandoned (and logged)."""
-
-
-def _timed_out(call: Call, exc: BaseException, deadline_limit: bool) -> BaseException:
-    """The error a timed-out attempt ends with (the deadline's, if it set the limit)."""
-    if deadline_limit and isinstance(exc, NodeTimeoutError):
-        return call.deadline_error()
-    return exc
 
 
 def _plain_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
@@ -117,46 +109,6 @@ async def _breaker_only_async(
     return result
 
 
-def _admit(spec: NodeSpec, call: Call) -> tuple[float | None, bool, AbortController, NodeContext]:
-    """Whether a guarded attempt may start, and what it runs under.
-
-    Returns:
-        ``(limit, deadline_limit, controller, ctx)``: the attempt's time limit,
-        whether it is what is left of the deadline, its abort controller and the
-        context that carries the controller's signal.
-
-    Raises:
-        NodeTimeoutError: The deadline has run out.
-        NodeAbortedError: The run's signal has fired.
-        CircuitOpenError: The breaker rejects the attempt.
-    """
-    limit, deadline_limit = call.attempt_limit()
-    call.check_run_signal()
-    breaker = spec.breaker
-    if breaker is not None:
-        breaker.before_call(call.get().node)
-    controller, ctx = call.begin_attempt()
-    return limit, deadline_limit, controller, ctx
-
-
-def _attempt_failed(
-    spec: NodeSpec, ctx: NodeContext, exc: BaseException, limit: float | None
-) -> bool:
-    """Tell the breaker; log a timeout. Returns whether the attempt timed out."""
-    tell_breaker(spec.breaker, spec.retry, exc)
-    if not isinstance(exc, NodeTimeoutError):
-        return False
-    emit(
-        spec.log,
-        WARNING,
-        "node.timed_out",
-        ctx,
-        timeout=round(exc.timeout or limit or 0.0, 3),
-        kind=exc.kind,
-    )
-    return True
-
-
 def _progress_for(
     spec: NodeSpec, cfg: RunnableConfig | None, limit: float | None, threaded: bool
 ) -> tuple[Progress | None, RunnableConfig | None]:
@@ -168,6 +120,84 @@ def _progress_for(
     return progress, gated_config(cfg, progress, refresh_on=spec.refresh_on)
 
 
+class _Guarded:
+    """A guarded attempt, admitted and set up: its time limit and abort controller, its
+    fixed context and progress made current. ``leave`` undoes it, whatever happened.
+
+    Raises (when made):
+        NodeTimeoutError: The deadline has run out.
+        NodeAbortedError: The run's signal has fired.
+        CircuitOpenError: The breaker rejects the attempt.
+    """
+
+    __slots__ = ("bounds", "cfg", "controller", "ctx", "deadline_limit", "tokens")
+
+    def __init__(
+        self,
+        spec: NodeSpec,
+        call: Call,
+        cfg: RunnableConfig | None,
+        fault: Fault | None,
+        *,
+        threaded: bool,
+    ) -> None:
+        limit, self.deadline_limit = call.attempt_limit()  # whether the deadline set it
+        call.check_run_signal()
+        if spec.breaker is not None:
+            spec.breaker.before_call(call.get().node)
+        controller, ctx = self.controller, self.ctx = call.begin_attempt()
+        if fault is not None:
+            limit = fault.shorten(limit)
+        progress, cfg = _progress_for(spec, cfg, limit, threaded=threaded)
+        self.cfg = cfg
+        self.bounds: Bounds = {
+            "node": ctx.node,
+            "attempt": ctx.attempt,
+            "timeout": limit,
+            "controller": controller,
+            "run_signal": call.run_signal,
+            "progress": progress,
+        }
+        self.tokens = (
+            set_context(ctx),  # fixed: an abandoned thread keeps its own attempt's signal
+            set_progress(progress),
+            gate_tokens(cfg, progress, refresh_on=spec.refresh_on),
+        )
+
+    def timed_out(self, spec: NodeSpec, call: Call, exc: BaseException) -> BaseException | None:
+        """Tell the breaker how the attempt failed; for a timeout, log it and return the
+        error the attempt ends with (the deadline's, if it set the limit)."""
+        tell_breaker(spec.breaker, spec.retry, exc)
+        if not isinstance(exc, NodeTimeoutError):
+            return None
+        emit(
+            spec.log,
+            WARNING,
+            "node.timed_out",
+            self.ctx,
+            timeout=round(exc.timeout or self.bounds["timeout"] or 0.0, 3),
+            kind=exc.kind,
+        )
+        return call.deadline_error() if self.deadline_limit else exc
+
+    def on_timeout(self, spec: NodeSpec) -> HookCall:
+        """How the ``on_timeout`` hook is called."""
+        return {
+            "log": spec.log,
+            "hook_name": "on_timeout",
+            "node": self.ctx.node,
+            "limit": ON_TIMEOUT_LIMIT,
+        }
+
+    def leave(self) -> None:
+        """Undo the set-up: the context and progress reset, the controller closed."""
+        context, progress, gates = self.tokens
+        ungate_tokens(gates)
+        reset_progress(progress)
+        reset_context(context)
+        self.controller.close()
+
+
 def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
     """Run one attempt of a sync ``fn`` from sync code (see the module docstring)."""
     fault = planned_fault(id(spec), spec.timeout, cfg)  # the testing kit's sweep only
@@ -177,48 +207,27 @@ def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | N
         if spec.breaker is not None:
             return _breaker_only_sync(spec, state, call, cfg)
         return _plain_sync(spec, state, call, cfg)
-    limit, deadline_limit, controller, ctx = _admit(spec, call)
-    if fault is not None:
-        limit = fault.shorten(limit)
-    progress, cfg = _progress_for(spec, cfg, limit, threaded=True)
-    token = set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
-    ptoken = set_progress(progress)
-    ttoken = gate_tokens(cfg, progress, refresh_on=spec.refresh_on)
+    guard = _Guarded(spec, call, cfg, fault, threaded=True)
+    bounds = guard.bounds
     try:
-        with _compat.use_config(cfg):
-            func = functools.partial(spec.fn, state, **kwargs_for(spec.accepts, cfg, call.node()))
-            if limit is None and progress is None:
+        with _compat.use_config(guard.cfg):
+            func = functools.partial(
+                spec.fn, state, **kwargs_for(spec.accepts, guard.cfg, call.node())
+            )
+            if bounds["timeout"] is None and bounds["progress"] is None:
                 result = func()
             else:
-                result = run_sync_attempt(
-                    func,
-                    node=ctx.node,
-                    attempt=ctx.attempt,
-                    timeout=limit,
-                    controller=controller,
-                    run_signal=call.run_signal,
-                    progress=progress,
-                )
+                result = run_sync_attempt(func, **bounds)
             call.check_run_signal()  # cooperative code returns early *because* of it
+            if spec.breaker is not None:
+                spec.breaker.on_success()
     except BaseException as exc:
-        if _attempt_failed(spec, ctx, exc, limit):
-            call_hook(
-                spec.on_timeout,
-                ctx,
-                log=spec.log,
-                hook_name="on_timeout",
-                node=ctx.node,
-                limit=ON_TIMEOUT_LIMIT,
-            )
-            raise _timed_out(call, exc, deadline_limit) from None
+        if (timed_out := guard.timed_out(spec, call, exc)) is not None:
+            call_hook(spec.on_timeout, guard.ctx, **guard.on_timeout(spec))
+            raise timed_out from None
         raise
     finally:
-        ungate_tokens(ttoken)
-        reset_progress(ptoken)
-        reset_context(token)
-        controller.close()
-    if spec.breaker is not None:
-        spec.breaker.on_success()
+        guard.leave()
     return result
 
 
@@ -249,50 +258,28 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
         if spec.breaker is not None:
             return await _breaker_only_async(spec, state, call, cfg)
         return await _plain_async(spec, state, call, cfg)
-    limit, deadline_limit, controller, ctx = _admit(spec, call)
-    if fault is not None:
-        limit = fault.shorten(limit)
-    progress, cfg = _progress_for(spec, cfg, limit, threaded=not is_async)
-    token = set_context(ctx)  # fixed: an abandoned thread keeps its own attempt's signal
-    ptoken = set_progress(progress)
-    ttoken = gate_tokens(cfg, progress, refresh_on=spec.refresh_on)
+    guard = _Guarded(spec, call, cfg, fault, threaded=not is_async)
     try:
-        with _compat.use_config(cfg):
-            func = functools.partial(spec.fn, state, **kwargs_for(spec.accepts, cfg, call.node()))
+        with _compat.use_config(guard.cfg):
+            func = functools.partial(
+                spec.fn, state, **kwargs_for(spec.accepts, guard.cfg, call.node())
+            )
             run_attempt: Callable[..., Awaitable[Any]] = (
                 arun_async_attempt if is_async else arun_sync_attempt
             )
-            result = await run_attempt(
-                func,
-                node=ctx.node,
-                attempt=ctx.attempt,
-                timeout=limit,
-                controller=controller,
-                run_signal=call.run_signal,
-                progress=progress,
-            )
+            result = await run_attempt(func, **guard.bounds)
             # An abort wins even if the attempt just finished (an async fn can return
             # before the signal's wake-up reaches this task): the run stops either way.
             call.check_run_signal()
+            if spec.breaker is not None:
+                spec.breaker.on_success()
     except BaseException as exc:
-        if _attempt_failed(spec, ctx, exc, limit):
-            await acall_hook(
-                spec.on_timeout,
-                ctx,
-                log=spec.log,
-                hook_name="on_timeout",
-                node=ctx.node,
-                limit=ON_TIMEOUT_LIMIT,
-            )
-            raise _timed_out(call, exc, deadline_limit) from None
+        if (timed_out := guard.timed_out(spec, call, exc)) is not None:
+            await acall_hook(spec.on_timeout, guard.ctx, **guard.on_timeout(spec))
+            raise timed_out from None
         raise
     finally:
-        ungate_tokens(ttoken)
-        reset_progress(ptoken)
-        reset_context(token)
-        controller.close()
-    if spec.breaker is not None:
-        spec.breaker.on_success()
+        guard.leave()
     return result
 
 

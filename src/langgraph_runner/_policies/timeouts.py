@@ -28,7 +28,9 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
+
+from typing_extensions import Required, Unpack
 
 from langgraph_runner._policies import threads as _workers
 from langgraph_runner._policies.abort import AbortController, AbortSignal
@@ -41,6 +43,7 @@ from langgraph_runner._policies.threads import (
 from langgraph_runner._records.exceptions import NodeAbortedError, NodeTimeoutError
 
 __all__ = [
+    "Bounds",
     "abandoned_thread_count",
     "aborted_error",
     "arun_async_attempt",
@@ -51,6 +54,28 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class Bounds(TypedDict, total=False):
+    """What bounds one attempt: the keyword arguments of the three runners.
+
+    Attributes:
+        node: The node's name, for errors and logs.
+        attempt: The 1-based attempt number.
+        timeout: Seconds; None for no limit.
+        controller: The attempt's controller, aborted on a timeout or an abort.
+        run_signal: The run's abort signal, watched while waiting (default None).
+        progress: The attempt's progress: its idle limit, and the gate closed at the
+            timeout (default None).
+    """
+
+    node: Required[str]
+    attempt: Required[int]
+    timeout: Required[float | None]
+    controller: Required[AbortController | None]
+    run_signal: AbortSignal | None
+    progress: Progress | None
+
 
 _HAS_UNCANCEL = sys.version_info >= (3, 11)  # Task.cancelling()/uncancel(); tests flip it
 
@@ -69,33 +94,24 @@ def _abort(controller: AbortController | None, reason: Any) -> None:
         controller.abort(reason)
 
 
-def _check_run_signal(
-    run_signal: AbortSignal | None, controller: AbortController | None, node: str, attempt: int
-) -> None:
+def _check_run_signal(bounds: Bounds) -> None:
+    run_signal = bounds.get("run_signal")
     if run_signal is not None and run_signal.aborted:
-        err = aborted_error(run_signal, node, attempt)
-        _abort(controller, err)
+        err = aborted_error(run_signal, bounds["node"], bounds["attempt"])
+        _abort(bounds["controller"], err)
         raise err
 
 
-def _finish(
-    job: _workers.Job[T],
-    why: str,
-    start: float,
-    node: str,
-    attempt: int,
-    timeout: float | None,
-    controller: AbortController | None,
-    run_signal: AbortSignal | None,
-    progress: Progress | None,
-) -> T:
+def _finish(job: _workers.Job[T], why: str, start: float, bounds: Bounds) -> T:
     """The outcome once the wait ended: ``why`` is done, abort, or run/idle (a limit)."""
     if why != "done":
+        node, attempt, controller = bounds["node"], bounds["attempt"], bounds["controller"]
+        progress = bounds.get("progress")
         err: NodeTimeoutError | NodeAbortedError
         if why == "abort":
-            err = aborted_error(run_signal, node, attempt)
+            err = aborted_error(bounds.get("run_signal"), node, attempt)
         else:
-            err = timeout_error(node, attempt, why, start, timeout, progress)
+            err = timeout_error(node, attempt, why, start, bounds["timeout"], progress)
         abandoned = job.abandon(node, attempt, "timeout" if why != "abort" else why)
         if abandoned or why == "abort":
             if progress is not None:
@@ -108,27 +124,13 @@ def _finish(
     return job.outcome()
 
 
-def run_sync_attempt(
-    func: Callable[[], T],
-    *,
-    node: str,
-    attempt: int,
-    timeout: float | None,
-    controller: AbortController | None,
-    run_signal: AbortSignal | None = None,
-    progress: Progress | None = None,
-) -> T:
+def run_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> T:
     """Run ``func()`` from sync code, bounded by ``timeout`` and ``run_signal``.
 
     Args:
         func: The attempt, taking no arguments.
-        node: The node's name, for errors and logs.
-        attempt: The 1-based attempt number.
-        timeout: Seconds; None for no limit.
-        controller: The attempt's controller, aborted on a timeout or an abort.
-        run_signal: The run's abort signal, watched while waiting.
-        progress: The attempt's progress: its idle limit, and the gate closed at
-            the timeout.
+        **bounds: ``node``, ``attempt``, ``timeout``, ``controller``, and optionally
+            ``run_signal`` and ``progress`` (see ``Bounds``).
 
     Returns:
         What ``func`` returned.
@@ -139,9 +141,14 @@ def run_sync_attempt(
         NodeAbortedError: ``run_signal`` fired; the thread was abandoned.
         BaseException: Whatever ``func`` raised, unchanged.
     """
+    timeout, run_signal, progress = (
+        bounds["timeout"],
+        bounds.get("run_signal"),
+        bounds.get("progress"),
+    )
     if timeout is None and run_signal is None and progress is None:
         return func()
-    _check_run_signal(run_signal, controller, node, attempt)
+    _check_run_signal(bounds)
     wake = threading.Lock()
     wake.acquire()
 
@@ -164,8 +171,8 @@ def run_sync_attempt(
             if finished or expiry(start, timeout, progress)[0] == due:
                 break  # done, or expired with no beat meanwhile
     except BaseException:  # KeyboardInterrupt while waiting: let the thread go
-        _abort(controller, "interrupted")
-        job.abandon(node, attempt, "interrupted")
+        _abort(bounds["controller"], "interrupted")
+        job.abandon(bounds["node"], bounds["attempt"], "interrupted")
         raise
     finally:
         if unsubscribe is not None:
@@ -177,7 +184,7 @@ def run_sync_attempt(
         if run_signal is not None and run_signal.aborted
         else "done"
     )
-    return _finish(job, why, start, node, attempt, timeout, controller, run_signal, progress)
+    return _finish(job, why, start, bounds)
 
 
 def _threadsafe(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *a: Any) -> None:
@@ -190,23 +197,19 @@ def _settle(waiter: asyncio.Future[str], why: str) -> None:
         waiter.set_result(why)
 
 
-async def arun_sync_attempt(
-    func: Callable[[], T],
-    *,
-    node: str,
-    attempt: int,
-    timeout: float | None,
-    controller: AbortController | None,
-    run_signal: AbortSignal | None = None,
-    progress: Progress | None = None,
-) -> T:
+async def arun_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> T:
     """Run the sync ``func()`` in a worker thread and await it, from async code.
 
     Same parameters and errors as ``run_sync_attempt``. Unlike LangGraph's executor
     thread, the wait can be cancelled: the controller is then aborted (reason
     ``"cancelled"``), the thread abandoned and ``CancelledError`` re-raised at once.
     """
-    _check_run_signal(run_signal, controller, node, attempt)
+    _check_run_signal(bounds)
+    timeout, run_signal, progress = (
+        bounds["timeout"],
+        bounds.get("run_signal"),
+        bounds.get("progress"),
+    )
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[str] = loop.create_future()
     job = _workers.Job(func, lambda: _threadsafe(loop, _settle, waiter, "done"))
@@ -221,25 +224,18 @@ async def arun_sync_attempt(
         _workers.submit(job, may_wait=timeout is not None or progress is not None)
         why = await waiter
     except asyncio.CancelledError:
-        _abort(controller, "cancelled")
-        job.abandon(node, attempt, "cancelled")
+        _abort(bounds["controller"], "cancelled")
+        job.abandon(bounds["node"], bounds["attempt"], "cancelled")
         raise
     finally:
         timer.cancel()
         if unsubscribe is not None:
             unsubscribe()
-    return _finish(job, why, start, node, attempt, timeout, controller, run_signal, progress)
+    return _finish(job, why, start, bounds)
 
 
 async def arun_async_attempt(
-    coro_factory: Callable[[], Awaitable[T]],
-    *,
-    node: str,
-    attempt: int,
-    timeout: float | None,
-    controller: AbortController | None,
-    run_signal: AbortSignal | None = None,
-    progress: Progress | None = None,
+    coro_factory: Callable[[], Awaitable[T]], **bounds: Unpack[Bounds]
 ) -> T:
     """Await ``coro_factory()`` in the current task, bounded by ``timeout`` and ``run_signal``.
 
@@ -251,12 +247,8 @@ async def arun_async_attempt(
 
     Args:
         coro_factory: Creates the attempt's awaitable.
-        node: The node's name, for errors.
-        attempt: The 1-based attempt number.
-        timeout: Seconds; None for no limit.
-        controller: The attempt's controller.
-        run_signal: The run's abort signal.
-        progress: The attempt's progress (its idle limit).
+        **bounds: ``node``, ``attempt``, ``timeout``, ``controller``, and optionally
+            ``run_signal`` and ``progress`` (its idle limit; see ``Bounds``).
 
     Returns:
         What the awaitable returned.
@@ -266,13 +258,17 @@ async def arun_async_attempt(
         NodeAbortedError: ``run_signal`` fired.
         BaseException: Whatever the awaitable raised, unchanged.
     """
+    timeout, run_signal, progress = (
+        bounds["timeout"],
+        bounds.get("run_signal"),
+        bounds.get("progress"),
+    )
     if timeout is None and run_signal is None and (progress is None or progress.idle is None):
         return await coro_factory()
-    _check_run_signal(run_signal, controller, node, attempt)
+    _check_run_signal(bounds)
     if not _HAS_UNCANCEL:
-        return await _arun_in_child_task(
-            coro_factory, node, attempt, timeout, controller, run_signal, progress
-        )
+        return await _arun_in_child_task(coro_factory, bounds)
+    node, attempt, controller = bounds["node"], bounds["attempt"], bounds["controller"]
     loop = asyncio.get_running_loop()
     # Typed Any: Task.cancelling()/uncancel() exist from 3.11 (checked above).
     task: Any = asyncio.current_task()
@@ -322,19 +318,17 @@ async def arun_async_attempt(
             task.uncancel()  # the awaitable swallowed our cancellation
 
 
-async def _arun_in_child_task(
-    coro_factory: Callable[[], Awaitable[T]],
-    node: str,
-    attempt: int,
-    timeout: float | None,
-    controller: AbortController | None,
-    run_signal: AbortSignal | None,
-    progress: Progress | None,
-) -> T:
+async def _arun_in_child_task(coro_factory: Callable[[], Awaitable[T]], bounds: Bounds) -> T:
     """Python 3.10 has no ``Task.uncancel()``: one task cannot tell our cancellation
     from an external one. So run the attempt in a child task (like
     ``asyncio.wait_for``); our own task is then only ever cancelled from outside.
     """
+    node, attempt, controller = bounds["node"], bounds["attempt"], bounds["controller"]
+    timeout, run_signal, progress = (
+        bounds["timeout"],
+        bounds.get("run_signal"),
+        bounds.get("progress"),
+    )
     loop = asyncio.get_running_loop()
     start = time.monotonic()
     waiter: asyncio.Future[str] = loop.create_future()
