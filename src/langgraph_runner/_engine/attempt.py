@@ -189,6 +189,12 @@ class _Guarded:
             "limit": ON_TIMEOUT_LIMIT,
         }
 
+    def succeeded(self, spec: NodeSpec, result: Any) -> Any:
+        """``result``, once the breaker is told the attempt succeeded (after ``leave``)."""
+        if spec.breaker is not None:
+            spec.breaker.on_success()
+        return result
+
     def leave(self) -> None:
         """Undo the set-up: the context and progress reset, the controller closed."""
         context, progress, gates = self.tokens
@@ -219,8 +225,6 @@ def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | N
             else:
                 result = run_sync_attempt(func, **bounds)
             call.check_run_signal()  # cooperative code returns early *because* of it
-            if spec.breaker is not None:
-                spec.breaker.on_success()
     except BaseException as exc:
         if (timed_out := guard.timed_out(spec, call, exc)) is not None:
             call_hook(spec.on_timeout, guard.ctx, **guard.on_timeout(spec))
@@ -228,7 +232,7 @@ def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | N
         raise
     finally:
         guard.leave()
-    return result
+    return guard.succeeded(spec, result)
 
 
 async def _plain_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | None) -> Any:
@@ -271,8 +275,6 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
             # An abort wins even if the attempt just finished (an async fn can return
             # before the signal's wake-up reaches this task): the run stops either way.
             call.check_run_signal()
-            if spec.breaker is not None:
-                spec.breaker.on_success()
     except BaseException as exc:
         if (timed_out := guard.timed_out(spec, call, exc)) is not None:
             await acall_hook(spec.on_timeout, guard.ctx, **guard.on_timeout(spec))
@@ -280,7 +282,7 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
         raise
     finally:
         guard.leave()
-    return result
+    return guard.succeeded(spec, result)
 
 
 def counts_for_breaker(exc: BaseException, retry: RetryConfig | None) -> bool:
