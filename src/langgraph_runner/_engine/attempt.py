@@ -50,9 +50,9 @@ from langgraph_runner._policies.progress import Progress, reset_progress, set_pr
 from langgraph_runner._policies.retry import Retry, RetryConfig
 from langgraph_runner._policies.timeouts import (
     Bounds,
-    arun_async_attempt,
-    arun_sync_attempt,
-    run_sync_attempt,
+    arun_async,
+    arun_sync,
+    run_sync,
 )
 from langgraph_runner._records.classify import is_control_flow, is_retryable_node_error
 from langgraph_runner._records.exceptions import NodeTimeoutError
@@ -223,7 +223,7 @@ def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | N
             if bounds["timeout"] is None and bounds["progress"] is None:
                 result = func()
             else:
-                result = run_sync_attempt(func, **bounds)
+                result = run_sync(func, bounds)
             call.check_run_signal()  # cooperative code returns early *because* of it
     except BaseException as exc:
         if (timed_out := guard.timed_out(spec, call, exc)) is not None:
@@ -268,10 +268,8 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
             func = functools.partial(
                 spec.fn, state, **kwargs_for(spec.accepts, guard.cfg, call.node())
             )
-            run_attempt: Callable[..., Awaitable[Any]] = (
-                arun_async_attempt if is_async else arun_sync_attempt
-            )
-            result = await run_attempt(func, **guard.bounds)
+            run_attempt: Callable[..., Awaitable[Any]] = arun_async if is_async else arun_sync
+            result = await run_attempt(func, guard.bounds)
             # An abort wins even if the attempt just finished (an async fn can return
             # before the signal's wake-up reaches this task): the run stops either way.
             call.check_run_signal()

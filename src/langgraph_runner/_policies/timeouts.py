@@ -4,6 +4,10 @@
 * ``arun_sync_attempt``: a sync function from async code (sync node, ``ainvoke``).
 * ``arun_async_attempt``: a coroutine, in the current task (async node).
 
+Each takes its ``Bounds`` (node, attempt, timeout, controller, run signal, progress)
+as keyword arguments; ``run_sync``, ``arun_sync`` and ``arun_async`` take them as one
+dict, as a guarded attempt of the engine passes them.
+
 Sync code cannot be killed. With a timeout or a run signal it runs in a reusable
 daemon worker thread that carries a copy of the caller's context variables (so
 ``langgraph.config.get_config()`` and ``get_node_context()`` work inside). When the
@@ -46,8 +50,11 @@ __all__ = [
     "Bounds",
     "abandoned_thread_count",
     "aborted_error",
+    "arun_async",
     "arun_async_attempt",
+    "arun_sync",
     "arun_sync_attempt",
+    "run_sync",
     "run_sync_attempt",
     "running_abandoned_thread_count",
     "wait_for_abandoned_threads",
@@ -124,23 +131,8 @@ def _finish(job: _workers.Job[T], why: str, start: float, bounds: Bounds) -> T:
     return job.outcome()
 
 
-def run_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> T:
-    """Run ``func()`` from sync code, bounded by ``timeout`` and ``run_signal``.
-
-    Args:
-        func: The attempt, taking no arguments.
-        **bounds: ``node``, ``attempt``, ``timeout``, ``controller``, and optionally
-            ``run_signal`` and ``progress`` (see ``Bounds``).
-
-    Returns:
-        What ``func`` returned.
-
-    Raises:
-        NodeTimeoutError: ``timeout`` seconds passed, or ``progress.idle`` seconds
-            without a beat; the thread was abandoned.
-        NodeAbortedError: ``run_signal`` fired; the thread was abandoned.
-        BaseException: Whatever ``func`` raised, unchanged.
-    """
+def run_sync(func: Callable[[], T], bounds: Bounds) -> T:
+    """``run_sync_attempt`` with its bounds in one dict (a guarded attempt's, not copied)."""
     timeout, run_signal, progress = (
         bounds["timeout"],
         bounds.get("run_signal"),
@@ -187,6 +179,26 @@ def run_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> T:
     return _finish(job, why, start, bounds)
 
 
+def run_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> T:
+    """Run ``func()`` from sync code, bounded by ``timeout`` and ``run_signal``.
+
+    Args:
+        func: The attempt, taking no arguments.
+        **bounds: ``node``, ``attempt``, ``timeout``, ``controller``, and optionally
+            ``run_signal`` and ``progress`` (see ``Bounds``).
+
+    Returns:
+        What ``func`` returned.
+
+    Raises:
+        NodeTimeoutError: ``timeout`` seconds passed, or ``progress.idle`` seconds
+            without a beat; the thread was abandoned.
+        NodeAbortedError: ``run_signal`` fired; the thread was abandoned.
+        BaseException: Whatever ``func`` raised, unchanged.
+    """
+    return run_sync(func, bounds)
+
+
 def _threadsafe(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *a: Any) -> None:
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
         loop.call_soon_threadsafe(callback, *a)
@@ -197,13 +209,8 @@ def _settle(waiter: asyncio.Future[str], why: str) -> None:
         waiter.set_result(why)
 
 
-async def arun_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> T:
-    """Run the sync ``func()`` in a worker thread and await it, from async code.
-
-    Same parameters and errors as ``run_sync_attempt``. Unlike LangGraph's executor
-    thread, the wait can be cancelled: the controller is then aborted (reason
-    ``"cancelled"``), the thread abandoned and ``CancelledError`` re-raised at once.
-    """
+async def arun_sync(func: Callable[[], T], bounds: Bounds) -> T:
+    """``arun_sync_attempt`` with its bounds in one dict (a guarded attempt's, not copied)."""
     _check_run_signal(bounds)
     timeout, run_signal, progress = (
         bounds["timeout"],
@@ -234,30 +241,18 @@ async def arun_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> 
     return _finish(job, why, start, bounds)
 
 
-async def arun_async_attempt(
-    coro_factory: Callable[[], Awaitable[T]], **bounds: Unpack[Bounds]
-) -> T:
-    """Await ``coro_factory()`` in the current task, bounded by ``timeout`` and ``run_signal``.
+async def arun_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> T:
+    """Run the sync ``func()`` in a worker thread and await it, from async code.
 
-    At the timeout the controller is aborted first (so cooperative code sees it),
-    then the awaitable is cancelled and ``NodeTimeoutError`` raised; when the run
-    signal fires it is cancelled and ``NodeAbortedError`` raised. A cancellation
-    of the task from outside propagates as ``CancelledError``, untouched, even
-    when it races with the timeout (``asyncio.timeout`` semantics).
-
-    Args:
-        coro_factory: Creates the attempt's awaitable.
-        **bounds: ``node``, ``attempt``, ``timeout``, ``controller``, and optionally
-            ``run_signal`` and ``progress`` (its idle limit; see ``Bounds``).
-
-    Returns:
-        What the awaitable returned.
-
-    Raises:
-        NodeTimeoutError: ``timeout`` seconds passed.
-        NodeAbortedError: ``run_signal`` fired.
-        BaseException: Whatever the awaitable raised, unchanged.
+    Same parameters and errors as ``run_sync_attempt``. Unlike LangGraph's executor
+    thread, the wait can be cancelled: the controller is then aborted (reason
+    ``"cancelled"``), the thread abandoned and ``CancelledError`` re-raised at once.
     """
+    return await arun_sync(func, bounds)
+
+
+async def arun_async(coro_factory: Callable[[], Awaitable[T]], bounds: Bounds) -> T:
+    """``arun_async_attempt`` with its bounds in one dict (a guarded attempt's, not copied)."""
     timeout, run_signal, progress = (
         bounds["timeout"],
         bounds.get("run_signal"),
@@ -316,6 +311,33 @@ async def arun_async_attempt(
             unsubscribe()
         if fired and not balanced:
             task.uncancel()  # the awaitable swallowed our cancellation
+
+
+async def arun_async_attempt(
+    coro_factory: Callable[[], Awaitable[T]], **bounds: Unpack[Bounds]
+) -> T:
+    """Await ``coro_factory()`` in the current task, bounded by ``timeout`` and ``run_signal``.
+
+    At the timeout the controller is aborted first (so cooperative code sees it),
+    then the awaitable is cancelled and ``NodeTimeoutError`` raised; when the run
+    signal fires it is cancelled and ``NodeAbortedError`` raised. A cancellation
+    of the task from outside propagates as ``CancelledError``, untouched, even
+    when it races with the timeout (``asyncio.timeout`` semantics).
+
+    Args:
+        coro_factory: Creates the attempt's awaitable.
+        **bounds: ``node``, ``attempt``, ``timeout``, ``controller``, and optionally
+            ``run_signal`` and ``progress`` (its idle limit; see ``Bounds``).
+
+    Returns:
+        What the awaitable returned.
+
+    Raises:
+        NodeTimeoutError: ``timeout`` seconds passed.
+        NodeAbortedError: ``run_signal`` fired.
+        BaseException: Whatever the awaitable raised, unchanged.
+    """
+    return await arun_async(coro_factory, bounds)
 
 
 async def _arun_in_child_task(coro_factory: Callable[[], Awaitable[T]], bounds: Bounds) -> T:
