@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
+import io
 import json
 import logging
 import sys
@@ -28,13 +30,18 @@ from langgraph_runner import (
     RetryConfig,
     create_node,
 )
+from langgraph_runner._engine.call import Call
 from langgraph_runner._engine.finish import Failure
 from langgraph_runner._engine.records import (
     add_note,
     code_and_category,
     iso_utc,
+    log_failed,
+    record_message,
     redact_exception,
 )
+from langgraph_runner._engine.spec import NodeSpec
+from langgraph_runner._records.logs import LAST_RESORT, LOGGER_NAME, get_event_logger
 from langgraph_runner._records.redact_exc import ARG_MAX, _redact_one, _redact_plain
 from langgraph_runner._records.sanitize import sanitize_message
 from tests import services
@@ -468,6 +475,65 @@ def test_a_recovered_failure_says_so_before_and_after_its_state_is_built() -> No
 def test_iso_utc_is_datetimes_isoformat(t: float) -> None:
     """iso_utc(t) == datetime.fromtimestamp(t, timezone.utc).isoformat(), for any time."""
     assert iso_utc(t) == datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+class _PassThrough(logging.Filter):
+    """Lets every record through: a record is made and handed to the last-resort handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return True
+
+
+def _node(state: S) -> S:
+    return state
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(
+    duration_ms=st.floats(min_value=0, max_value=1e7)
+    | st.floats(min_value=-1e13, max_value=1e13)
+    | st.floats(allow_nan=True, allow_infinity=True)
+)
+def test_the_last_resort_line_is_the_message_of_the_events_record(duration_ms: float) -> None:
+    """With logging unconfigured, node.failed is written without its fields or a record,
+    byte for byte as Python's last-resort handler writes the message of the record made
+    when something may see one (here a pass-through filter), whatever the duration."""
+    exc = _raised(ConnectionError("upstream down"))
+    code, category = code_and_category(exc, None)
+    spec = NodeSpec(
+        fn=_node,
+        name="n",
+        is_async=False,
+        accepts={},
+        retry=None,
+        on_retry_attempt=None,
+        on_error="raise",
+        log=get_event_logger(),
+    )
+    call = Call(spec, {"configurable": {"thread_id": "t-1"}, "run_id": "r-1"})
+    message = record_message(exc, code, "n", 1)
+    root, ours = logging.getLogger(), logging.getLogger(LOGGER_NAME)
+    saved = list(root.handlers), root.level
+    root.handlers[:] = []  # as an application that configured no logging
+    root.setLevel(logging.WARNING)
+    try:
+        assert spec.log.audience(logging.ERROR) == LAST_RESORT
+        with contextlib.redirect_stderr(io.StringIO()) as direct:
+            log_failed(spec, call, exc, code, category, duration_ms, message, True)
+        through = _PassThrough()
+        ours.addFilter(through)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()) as recorded:
+                log_failed(spec, call, exc, code, category, duration_ms, message)
+        finally:
+            ours.removeFilter(through)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    line = direct.getvalue()
+    assert line == recorded.getvalue()
+    assert line.startswith(f"node.failed node=n attempt=1 duration_ms={round(duration_ms, 3)} ")
+    assert line.endswith(" thread_id=t-1 run_id=r-1 trace_id=r-1\n")
 
 
 def test_raise_mode_with_logs_filtered_builds_no_record(monkeypatch: pytest.MonkeyPatch) -> None:

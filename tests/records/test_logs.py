@@ -19,7 +19,10 @@ from structlog.testing import CapturingLogger
 
 from langgraph_runner import GraphState, RetryConfig, create_node
 from langgraph_runner._records.logs import (
+    HANDLERS,
+    LAST_RESORT,
     LOGGER_NAME,
+    NOBODY,
     EventLogger,
     _line,
     add_event_fields,
@@ -362,6 +365,7 @@ def test_anything_that_could_see_a_record_gets_one(
 
             monkeypatch.setattr(ours, "__class__", Mine)
         try:
+            assert EventLogger().audience(logging.ERROR) == HANDLERS  # the fields are built
             text = _stderr_of(monkeypatch, lambda: _failed_line(EventLogger()))
         finally:
             if observer == "record factory":
@@ -389,7 +393,10 @@ def test_the_last_resort_handlers_level_and_a_missing_stderr_are_respected(
     (pythonw) the line goes nowhere and the caller is not failed."""
     assert logging.lastResort is not None
     with unconfigured():
+        assert EventLogger().audience(logging.ERROR) == LAST_RESORT
+        assert EventLogger().audience(logging.INFO) == NOBODY  # below its level
         monkeypatch.setattr(logging.lastResort, "level", logging.CRITICAL)
+        assert EventLogger().audience(logging.ERROR) == NOBODY
         assert _stderr_of(monkeypatch, lambda: _failed_line(EventLogger())) == ""
         monkeypatch.setattr(sys, "stderr", None)
         _failed_line(EventLogger())  # no error
@@ -816,17 +823,20 @@ def test_no_record_is_built_when_only_null_handlers_would_see_it(
     log.emit(logging.ERROR, "node.failed", node="n")
     assert calls == []
     assert not log.emits(logging.ERROR)  # what a caller asks before building an event
+    assert log.audience(logging.ERROR) == NOBODY
     stream = io.StringIO()
     monkeypatch.setattr(logger, "handlers", [logging.NullHandler(), logging.StreamHandler(stream)])
     log.emit(logging.ERROR, "node.failed", node="n")
     assert calls == ["x"]
     assert log.emits(logging.ERROR) and not log.emits(logging.DEBUG)
+    assert (log.audience(logging.ERROR), log.audience(logging.DEBUG)) == (HANDLERS, NOBODY)
 
 
 def test_a_custom_logger_always_emits() -> None:
     """A user's logger does its own filtering: every level is handed to it."""
     log = EventLogger(structlog.get_logger())
     assert log.emits(logging.DEBUG) and log.emits(logging.ERROR)
+    assert log.audience(logging.DEBUG) == log.audience(logging.ERROR) == HANDLERS
 
 
 def test_bidi_controls_are_escaped_in_console_lines(kept: Keep) -> None:

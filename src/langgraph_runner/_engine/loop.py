@@ -68,6 +68,7 @@ from langgraph_runner._records.exceptions import (
     FailureLoopError,
     NodeAbortedError,
 )
+from langgraph_runner._records.logs import LAST_RESORT
 from langgraph_runner._traces.node_span import NodeSpans
 from langgraph_runner._traces.spans import NEXT_LOOK
 
@@ -142,7 +143,9 @@ def end(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
     if getattr(callbacks, "handlers", callbacks):  # _has_handlers(config), inlined
         return GENERAL
     duration_ms = (perf_counter() - call.t0) * 1000
-    logged = spec.log.emits(ERROR)  # nobody would see it: skip building the event
+    # Nobody would see it (NOBODY): skip building the event; only the last-resort
+    # handler would (the default): its line alone.
+    logged = spec.log.audience(ERROR)
     call.failed = True
     collector = call.metrics
     if spec.on_error == "raise":
@@ -150,7 +153,9 @@ def end(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
             code, category = code_and_category(exc, spec.retry)
             if logged:  # the record's message alone: no record is built
                 message = record_message(exc, code, call.node(), call.attempt)
-                log_failed(spec, call, exc, code, category, duration_ms, message)
+                log_failed(
+                    spec, call, exc, code, category, duration_ms, message, logged == LAST_RESORT
+                )
             if collector is not None:
                 call.count_failure(collector, exc, code, category, duration_ms)
         return raise_redacted(spec, call, exc)
@@ -169,7 +174,8 @@ def end(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
         send=send_fields(call.config, input_, spec.item_key),
     )
     if logged:
-        log_failed(spec, call, exc, code, category, duration_ms, state["message"])
+        message = state["message"]
+        log_failed(spec, call, exc, code, category, duration_ms, message, logged == LAST_RESORT)
     if collector is not None:
         call.count_failure(collector, exc, code, category, duration_ms)
     if _compat.missing_channels(call.config, RECORD_CHANNELS):

@@ -391,13 +391,36 @@ def log_failed(
     category: ErrorCategory,
     duration_ms: float,
     message: str,
+    last_resort: bool = False,
 ) -> None:
     """Log ``node.failed`` (the caller asked ``spec.log.emits(ERROR)``), as ``call.event``
-    would: from the call's ids, no ``NodeContext`` built for the line."""
+    would: from the call's ids, no ``NodeContext`` built for the line.
+
+    ``last_resort``: ``spec.log.audience(ERROR)`` told the caller ``LAST_RESORT`` (the
+    line is all anyone sees: its fields are not built).
+    """
     trace_id, _exec_id, thread_id, run_id, scope = call.ids()
     node = call.node()
     error_type = type(exc).__name__
     parts = _line_parts(node, call.attempt, code._value_, category._value_, error_type, message)
+    ids = ""
+    if parts is not None:
+        # The run's ids leave through the egress point (a trace id generated here is
+        # hexadecimal: nothing to redact) and are checked for control characters here;
+        # the rest is the site's, checked once.
+        if thread_id is not None:
+            thread_id = sanitize_message(thread_id, max_length=LOG_TEXT)
+            ids = f" thread_id={thread_id}"
+        if run_id is not None:
+            run_id = sanitize_message(run_id, max_length=LOG_TEXT)
+            ids = f"{ids} run_id={run_id}"
+        if scope is None:
+            trace_id = sanitize_message(trace_id, max_length=LOG_TEXT)
+        ids = f"{ids} trace_id={trace_id}"
+        if last_resort and ids.isprintable():
+            line = f"{parts[0]}{round(duration_ms, 3)}{parts[1]}{ids}"
+            spec.log.emit_rendered(ERROR, "node.failed", None, line)
+            return
     duration = round(duration_ms, 3)
     fields = {
         "node": node,
@@ -420,19 +443,6 @@ def log_failed(
             _FAILED_QUOTED,
         )
         return
-    # The run's ids leave through the egress point (a trace id generated here is
-    # hexadecimal: nothing to redact) and are checked for control characters here;
-    # the rest is the site's, checked once.
-    ids = ""
-    if thread_id is not None:
-        fields["thread_id"] = thread_id = sanitize_message(thread_id, max_length=LOG_TEXT)
-        ids = f" thread_id={thread_id}"
-    if run_id is not None:
-        fields["run_id"] = run_id = sanitize_message(run_id, max_length=LOG_TEXT)
-        ids = f"{ids} run_id={run_id}"
-    if scope is None:
-        fields["trace_id"] = trace_id = sanitize_message(trace_id, max_length=LOG_TEXT)
-    ids = f"{ids} trace_id={trace_id}"
     spec.log.emit_rendered(
         ERROR,
         "node.failed",

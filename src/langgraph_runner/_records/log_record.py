@@ -14,7 +14,9 @@ factory (no ``logging.setLogRecordFactory``), ``Logger.makeRecord`` not
 overridden, and a Python whose ``LogRecord`` sets the fields this module knows
 in that order and computes its times with the same formulas (checked once per
 logger and level against a real record; 3.10 to 3.12). Anywhere else, and on
-3.13 and later, ``makeRecord`` makes it.
+3.13 and later, ``makeRecord`` makes it. When only Python's last-resort handler would
+see the record (``logs._audience``), no record is made: ``print_as_last_resort``
+writes its message as that handler would.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import threading
 from time import time
 from typing import Any
 
-__all__ = ["make_record"]
+__all__ = ["make_record", "print_as_last_resort"]
 
 _LogRecord = logging.LogRecord
 _MAKE_RECORD = logging.Logger.makeRecord
@@ -159,3 +161,16 @@ def make_record(
         if fields is not None:
             return _fill(fields, level, msg, extra)  # type: ignore[no-any-return]
     return logger.makeRecord(logger.name, level, _PATH, 0, msg, (), None, _FUNC, extra)
+
+
+def print_as_last_resort(line: str) -> None:
+    """Write one line to ``sys.stderr`` as Python's last-resort handler would write the
+    message of a record (the caller checked that handler is the stdlib's own, unchanged)."""
+    handler = logging.lastResort
+    assert handler is not None
+    with handler.lock:  # type: ignore[union-attr]
+        stream = sys.stderr
+        if stream is None:  # no stderr (pythonw): the handler writes nowhere either
+            return
+        stream.write(line + "\n")
+        stream.flush()

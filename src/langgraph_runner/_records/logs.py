@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import IO, Any, Protocol
 
 from langgraph_runner._records.egress import egress
-from langgraph_runner._records.log_record import make_record
+from langgraph_runner._records.log_record import make_record, print_as_last_resort
 from langgraph_runner._records.sanitize import sanitize_message
 
 __all__ = [
@@ -109,24 +109,19 @@ def _to_stdlib(
     for the caller in the stack (``findCaller``: the caller would be the package's own
     logging code, which tells a reader nothing); ``pathname``, ``lineno`` and
     ``funcName`` say so, as the stdlib's own records do when caller lookup is off
-    (``log_record``). When nothing but Python's last-resort handler would see the
-    record (logging left unconfigured), the line is written as that handler writes it,
-    and no record is made.
+    (``log_record``). When only Python's last-resort handler would see the record
+    (logging unconfigured), the line is written as it would write it: no record is made.
     """
     line = f"{event} {tail}" if tail else event
-    if _last_resort_only(logger, level):
-        _print_as_last_resort(line)
+    if _audience(logger, level) == LAST_RESORT:
+        print_as_last_resort(line)
         return
     logger.handle(make_record(logger, level, line, {_FIELDS_ATTR: {"event": event, **fields}}))
 
 
 def _reaches_a_handler(logger: logging.Logger, level: int) -> bool:
-    """Whether a record at ``level`` would reach a handler other than a NullHandler.
-
-    Walks the handlers the way ``Logger.callHandlers`` does. By default the only
-    one is our own NullHandler, and a node failure (ERROR, enabled by the root
-    logger's WARNING level) would build and discard a record on every failure.
-    """
+    """Whether a record at ``level`` would reach a handler other than a NullHandler,
+    walking the handlers the way ``Logger.callHandlers`` does (not only NullHandlers)."""
     current: logging.Logger | None = logger
     found = False
     while current is not None:
@@ -141,52 +136,53 @@ def _reaches_a_handler(logger: logging.Logger, level: int) -> bool:
     return not found and logging.lastResort is not None and level >= logging.lastResort.level
 
 
+# Who would see an event (EventLogger.audience): nobody (emits is False); only Python's own
+# last-resort handler (logging unconfigured, the default), which prints the event's line
+# and reads none of its fields; or handlers (or a filter, a record factory, a logger class
+# of the application's own, a custom logger), which may read its record and fields.
+NOBODY, LAST_RESORT, HANDLERS = 0, 1, 2
+
 _STDERR_HANDLER = type(logging.lastResort)
 _LOGGER_HANDLE = logging.Logger.handle
 _LOGGER_CALL_HANDLERS = logging.Logger.callHandlers
 
 
-def _last_resort_only(logger: logging.Logger, level: int) -> bool:
-    """Whether a record at ``level`` would reach only Python's own last-resort handler,
-    as it is when the application configured no logging (the default).
+def _audience(logger: logging.Logger, level: int) -> int:
+    """Who a record at ``level`` would reach: ``NOBODY``, ``LAST_RESORT`` or ``HANDLERS``.
 
-    Then the handler prints the record's message and nothing else (its formatter is
-    the stdlib's ``%(message)s``): the line can be written as it would, without a
-    ``LogRecord``. False as soon as anything could see a record: a handler or filter
-    on the way, a replaced or changed last-resort handler, a record factory or a
-    logger class of the application's own.
+    One walk, as ``_reaches_a_handler``'s. With no handler at all, ``LAST_RESORT`` when
+    Python's last-resort handler would print the record's message and nothing else (its
+    formatter the stdlib's ``%(message)s``): not if anything could see a record (a filter
+    on the way, a changed last-resort handler, a record factory or a logger class of the
+    application's own).
     """
     current: logging.Logger | None = logger
+    found = filtered = False
     while current is not None:
-        if current.handlers or current.filters:
-            return False
+        for handler in current.handlers:
+            found = True
+            if not isinstance(handler, logging.NullHandler) and level >= handler.level:
+                return HANDLERS
+        if current.filters:
+            filtered = True
         if not current.propagate:
             break
         current = current.parent
-    handler = logging.lastResort
-    return (
-        handler is not None
-        and handler.__class__ is _STDERR_HANDLER
-        and level >= handler.level
-        and handler.formatter is None
-        and not handler.filters
+    last = logging.lastResort
+    if found or last is None or level < last.level:
+        return NOBODY
+    if (
+        not filtered
+        and last.__class__ is _STDERR_HANDLER
+        and last.formatter is None
+        and not last.filters
         and logging.getLogRecordFactory() is logging.LogRecord
         and logger.__class__.handle is _LOGGER_HANDLE
         and logger.__class__.callHandlers is _LOGGER_CALL_HANDLERS
         and "handle" not in logger.__dict__
-    )
-
-
-def _print_as_last_resort(line: str) -> None:
-    """Write one line to ``sys.stderr`` as Python's last-resort handler would."""
-    handler = logging.lastResort
-    assert handler is not None  # checked by _last_resort_only
-    with handler.lock:  # type: ignore[union-attr]
-        stream = sys.stderr
-        if stream is None:  # no stderr (pythonw): the handler writes nowhere either
-            return
-        stream.write(line + "\n")
-        stream.flush()
+    ):
+        return LAST_RESORT
+    return HANDLERS
 
 
 _METHODS = {
@@ -241,14 +237,18 @@ class EventLogger:
         self.stdlib = std if logger is None and plain else None
 
     def emits(self, level: int) -> bool:
-        """Whether an event at ``level`` would reach a handler (or the custom logger).
-
-        ``enabled`` and more: False too when only NullHandlers would see the event,
-        so a caller can skip building what only the event needs.
-        """
+        """Whether an event at ``level`` would reach a handler (or the custom logger):
+        ``enabled``, and False when only NullHandlers would see it (nothing to build)."""
         if not self.enabled(level):
             return False
         return self._custom is not None or _reaches_a_handler(self._std, level)
+
+    def audience(self, level: int) -> int:
+        """``emits(level)`` told apart: ``NOBODY`` (False), ``LAST_RESORT`` (a caller then
+        gives ``emit_rendered`` no fields) or ``HANDLERS`` (a custom logger too)."""
+        if not self.enabled(level):
+            return NOBODY
+        return HANDLERS if self._custom is not None else _audience(self._std, level)
 
     def emit(self, level: int, event: str, **fields: Any) -> None:
         """Emit one event; never raises into the caller."""
@@ -288,7 +288,7 @@ class EventLogger:
         self._send(level, event, fields, clean, quoted)
 
     def emit_rendered(
-        self, level: int, event: str, fields: dict[str, Any], tail: str | None
+        self, level: int, event: str, fields: dict[str, Any] | None, tail: str | None
     ) -> None:
         """``emit`` for a caller that asked ``emits(level)`` first and did the rest itself.
 
@@ -296,12 +296,16 @@ class EventLogger:
             level: The event's level.
             event: The event's name (printable).
             fields: The event's fields, every one already through the egress point
-                (or a constant of the package's): none is sanitized here.
+                (or a constant of the package's): none is sanitized here. None (with
+                a ``tail``) when ``audience(level)`` told ``LAST_RESORT``: unread.
             tail: ``key=value`` pairs of ``fields`` as ``_line`` renders them (None
                 values left out, in order), printable (the caller checked it); or None
                 to render the line from ``fields`` with control characters escaped.
         """
         try:
+            if fields is None:  # only the last-resort handler sees it (audience)
+                print_as_last_resort(f"{event} {tail}")
+                return
             custom = self._custom
             if custom is None:
                 if tail is None:
