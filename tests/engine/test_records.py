@@ -488,16 +488,22 @@ def _node(state: S) -> S:
     return state
 
 
-@settings(derandomize=True, max_examples=300, deadline=None)
+EDGE_DURATIONS = [0.0, -0.0, 5e-324, 0.0004999, 0.0005, 0.0625, 2.5, 100.0, 123.4565, 1e15 + 0.5]
+EDGE_DURATIONS += [999999999999.9995, 999999999999.999, 1e12, -1e12, 1e16, 1.5e17]
+
+
+@settings(derandomize=True, max_examples=1000, deadline=None)
 @given(
     duration_ms=st.floats(min_value=0, max_value=1e7)
     | st.floats(min_value=-1e13, max_value=1e13)
     | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(EDGE_DURATIONS)
 )
 def test_the_last_resort_line_is_the_message_of_the_events_record(duration_ms: float) -> None:
     """With logging unconfigured, node.failed is written without its fields or a record,
     byte for byte as Python's last-resort handler writes the message of the record made
-    when something may see one (here a pass-through filter), whatever the duration."""
+    when something may see one (here a pass-through filter), whatever the duration: its
+    text is str(round(duration_ms, 3)), however it is computed."""
     exc = _raised(ConnectionError("upstream down"))
     code, category = code_and_category(exc, None)
     spec = NodeSpec(

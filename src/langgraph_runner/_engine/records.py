@@ -394,11 +394,8 @@ def log_failed(
     last_resort: bool = False,
 ) -> None:
     """Log ``node.failed`` (the caller asked ``spec.log.emits(ERROR)``), as ``call.event``
-    would: from the call's ids, no ``NodeContext`` built for the line.
-
-    ``last_resort``: ``spec.log.audience(ERROR)`` told the caller ``LAST_RESORT`` (the
-    line is all anyone sees: its fields are not built).
-    """
+    would: from the call's ids, no ``NodeContext`` built for the line; the line alone when
+    ``last_resort`` (``spec.log.audience(ERROR)`` is ``LAST_RESORT``: no field is read)."""
     trace_id, _exec_id, thread_id, run_id, scope = call.ids()
     node = call.node()
     error_type = type(exc).__name__
@@ -418,8 +415,15 @@ def log_failed(
             trace_id = sanitize_message(trace_id, max_length=LOG_TEXT)
         ids = f"{ids} trace_id={trace_id}"
         if last_resort and ids.isprintable():
-            line = f"{parts[0]}{round(duration_ms, 3)}{parts[1]}{ids}"
-            spec.log.emit_rendered(ERROR, "node.failed", None, line)
+            # str(round(duration_ms, 3)), two float conversions fewer: below 1e12 the value
+            # to 3 decimals has at most 15 digits, so str() of the nearest float is those
+            # digits, as "%.3f" writes them (rounded as round() does), less trailing zeros.
+            if -1e12 < duration_ms < 1e12:
+                ms = f"{duration_ms:.3f}".rstrip("0")
+                ms = f"{ms}0" if ms[-1] == "." else ms
+            else:  # nan, infinities, and what str() writes with an exponent or 16+ digits
+                ms = str(round(duration_ms, 3))
+            spec.log.emit_rendered(ERROR, "node.failed", None, f"{parts[0]}{ms}{parts[1]}{ids}")
             return
     duration = round(duration_ms, 3)
     fields = {
