@@ -15,6 +15,9 @@ below) because these machines are noisy; medians are compared:
 * ``on_error="record"`` against a bare node that returns the same update (the
   error record and the blocked flag): LangGraph's own cost of writing it;
 * ``on_error="raise"`` against a bare node that raises the same exception;
+* ``on_error="record"`` also, in rounds of its own, against LangGraph's native way to
+  turn a failure into state: ``add_node(..., error_handler=)`` whose handler returns the
+  same update (the handler runs as a task of its own after the node fails);
 * a succeeding wrapped node against the bare succeeding node, twice: with no
   config (the default: no metrics collector), and with a ``NodeMetricsCollector`` in
   the config, as every failing variant runs (the wrapped node then records each
@@ -130,6 +133,11 @@ def returns_a_record_and_logs(state: S) -> Any:
     return RECORD_UPDATE
 
 
+def handles_natively(state: S) -> Any:
+    """LangGraph's own ``error_handler`` for ``failing``: what a record-mode failure returns."""
+    return RECORD_UPDATE
+
+
 def fails_and_logs(state: S) -> S:
     """``failing`` that also writes a plain structlog line with the same fields."""
     PLAIN_LINE.error("node.failed", **FIELDS)
@@ -147,6 +155,8 @@ def build(kind: str) -> Any:
         g.add_node("n", returns_a_record_and_logs)
     elif kind == "bare-line":
         g.add_node("n", fails_and_logs)
+    elif kind == "bare-handler":
+        g.add_node("n", failing, error_handler=handles_natively)
     elif kind.startswith("bare"):
         g.add_node("n", fn)
     else:
@@ -443,6 +453,13 @@ def main() -> None:
     RECORD_UPDATE.pop("x", None)
     whole, node = measure(graphs, args.rounds)
     report(args, whole, node)
+    native, _ = measure({kind: build(kind) for kind in ("record", "bare-handler")}, 300)
+    print(
+        "in rounds of their own (300), against LangGraph's native error_handler returning "
+        f"the same update: on_error='record' {native['record']:.1f} us vs "
+        f"{native['bare-handler']:.1f} us, x{native['record'] / native['bare-handler']:.3f}",
+        file=sys.__stdout__,
+    )
     print("left for the cycle collector, objects per invocation:", file=sys.__stdout__)
     for kind, graph in graphs.items():
         print(f"  {kind:<19} {garbage(graph):6.1f}", file=sys.__stdout__)
