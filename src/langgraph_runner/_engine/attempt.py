@@ -138,8 +138,7 @@ class _Guarded:
         call: Call,
         cfg: RunnableConfig | None,
         fault: Fault | None,
-        *,
-        threaded: bool,
+        threaded: bool,  # positional: a class called with keywords builds a dict for them
     ) -> None:
         limit, self.deadline_limit = call.attempt_limit()  # whether the deadline set it
         call.check_run_signal()
@@ -148,7 +147,7 @@ class _Guarded:
         controller, ctx = self.controller, self.ctx = call.begin_attempt()
         if fault is not None:
             limit = fault.shorten(limit)
-        progress, cfg = _progress_for(spec, cfg, limit, threaded=threaded)
+        progress, cfg = _progress_for(spec, cfg, limit, threaded)
         self.cfg = cfg
         self.bounds: Bounds = {
             "node": ctx.node,
@@ -213,7 +212,7 @@ def attempt_sync(spec: NodeSpec, state: Any, call: Call, cfg: RunnableConfig | N
         if spec.breaker is not None:
             return _breaker_only_sync(spec, state, call, cfg)
         return _plain_sync(spec, state, call, cfg)
-    guard = _Guarded(spec, call, cfg, fault, threaded=True)
+    guard = _Guarded(spec, call, cfg, fault, True)  # threaded
     bounds = guard.bounds
     try:
         with _compat.use_config(guard.cfg):
@@ -262,7 +261,7 @@ async def attempt_async(spec: NodeSpec, state: Any, call: Call, cfg: RunnableCon
         if spec.breaker is not None:
             return await _breaker_only_async(spec, state, call, cfg)
         return await _plain_async(spec, state, call, cfg)
-    guard = _Guarded(spec, call, cfg, fault, threaded=not is_async)
+    guard = _Guarded(spec, call, cfg, fault, not is_async)  # threaded
     try:
         with _compat.use_config(guard.cfg):
             func = functools.partial(
