@@ -241,14 +241,14 @@ async def arun_sync(func: Callable[[], T], bounds: Bounds) -> T:
     return _finish(job, why, start, bounds)
 
 
-async def arun_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> T:
+def arun_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> Awaitable[T]:
     """Run the sync ``func()`` in a worker thread and await it, from async code.
 
     Same parameters and errors as ``run_sync_attempt``. Unlike LangGraph's executor
     thread, the wait can be cancelled: the controller is then aborted (reason
     ``"cancelled"``), the thread abandoned and ``CancelledError`` re-raised at once.
     """
-    return await arun_sync(func, bounds)
+    return arun_sync(func, bounds)  # its coroutine, awaited by the caller: no layer between
 
 
 async def arun_async(coro_factory: Callable[[], Awaitable[T]], bounds: Bounds) -> T:
@@ -313,9 +313,9 @@ async def arun_async(coro_factory: Callable[[], Awaitable[T]], bounds: Bounds) -
             task.uncancel()  # the awaitable swallowed our cancellation
 
 
-async def arun_async_attempt(
+def arun_async_attempt(
     coro_factory: Callable[[], Awaitable[T]], **bounds: Unpack[Bounds]
-) -> T:
+) -> Awaitable[T]:
     """Await ``coro_factory()`` in the current task, bounded by ``timeout`` and ``run_signal``.
 
     At the timeout the controller is aborted first (so cooperative code sees it),
@@ -337,7 +337,7 @@ async def arun_async_attempt(
         NodeAbortedError: ``run_signal`` fired.
         BaseException: Whatever the awaitable raised, unchanged.
     """
-    return await arun_async(coro_factory, bounds)
+    return arun_async(coro_factory, bounds)  # its coroutine, awaited by the caller
 
 
 async def _arun_in_child_task(coro_factory: Callable[[], Awaitable[T]], bounds: Bounds) -> T:
