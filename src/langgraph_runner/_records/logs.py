@@ -119,23 +119,6 @@ def _to_stdlib(
     logger.handle(make_record(logger, level, line, {_FIELDS_ATTR: {"event": event, **fields}}))
 
 
-def _reaches_a_handler(logger: logging.Logger, level: int) -> bool:
-    """Whether a record at ``level`` would reach a handler other than a NullHandler,
-    walking the handlers the way ``Logger.callHandlers`` does (not only NullHandlers)."""
-    current: logging.Logger | None = logger
-    found = False
-    while current is not None:
-        for handler in current.handlers:
-            found = True
-            if not isinstance(handler, logging.NullHandler) and level >= handler.level:
-                return True
-        if not current.propagate:
-            break
-        current = current.parent
-    # No handler at all: Python's "last resort" handler prints it.
-    return not found and logging.lastResort is not None and level >= logging.lastResort.level
-
-
 # Who would see an event (EventLogger.audience): nobody (emits is False); only Python's own
 # last-resort handler (logging unconfigured, the default), which prints the event's line
 # and reads none of its fields; or handlers (or a filter, a record factory, a logger class
@@ -150,11 +133,12 @@ _LOGGER_CALL_HANDLERS = logging.Logger.callHandlers
 def _audience(logger: logging.Logger, level: int) -> int:
     """Who a record at ``level`` would reach: ``NOBODY``, ``LAST_RESORT`` or ``HANDLERS``.
 
-    One walk, as ``_reaches_a_handler``'s. With no handler at all, ``LAST_RESORT`` when
-    Python's last-resort handler would print the record's message and nothing else (its
-    formatter the stdlib's ``%(message)s``): not if anything could see a record (a filter
-    on the way, a changed last-resort handler, a record factory or a logger class of the
-    application's own).
+    One walk of the handlers, the way ``Logger.callHandlers`` does: ``NOBODY`` when only
+    NullHandlers (or handlers above ``level``) would see it. With no handler at all,
+    ``LAST_RESORT`` when Python's last-resort handler would print the record's message and
+    nothing else (its formatter the stdlib's ``%(message)s``): not if anything could see a
+    record (a filter on the way, a changed last-resort handler, a record factory or a
+    logger class of the application's own).
     """
     current: logging.Logger | None = logger
     found = filtered = False
@@ -239,9 +223,7 @@ class EventLogger:
     def emits(self, level: int) -> bool:
         """Whether an event at ``level`` would reach a handler (or the custom logger):
         ``enabled``, and False when only NullHandlers would see it (nothing to build)."""
-        if not self.enabled(level):
-            return False
-        return self._custom is not None or _reaches_a_handler(self._std, level)
+        return self.audience(level) != NOBODY
 
     def audience(self, level: int) -> int:
         """``emits(level)`` told apart: ``NOBODY`` (False), ``LAST_RESORT`` (a caller then
@@ -252,9 +234,7 @@ class EventLogger:
 
     def emit(self, level: int, event: str, **fields: Any) -> None:
         """Emit one event; never raises into the caller."""
-        if self.enabled(level) and (
-            self._custom is not None or _reaches_a_handler(self._std, level)
-        ):
+        if self.audience(level) != NOBODY:
             self._send(level, event, fields, _NONE)
 
     def emit_checked(
