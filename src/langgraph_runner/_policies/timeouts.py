@@ -101,6 +101,11 @@ def _abort(controller: AbortController | None, reason: Any) -> None:
         controller.abort(reason)
 
 
+def _limits(bounds: Bounds) -> tuple[float | None, AbortSignal | None, Progress | None]:
+    """``bounds``' time limit, run signal and progress (the last two None when not given)."""
+    return bounds["timeout"], bounds.get("run_signal"), bounds.get("progress")
+
+
 def _check_run_signal(bounds: Bounds) -> None:
     run_signal = bounds.get("run_signal")
     if run_signal is not None and run_signal.aborted:
@@ -113,12 +118,12 @@ def _finish(job: _workers.Job[T], why: str, start: float, bounds: Bounds) -> T:
     """The outcome once the wait ended: ``why`` is done, abort, or run/idle (a limit)."""
     if why != "done":
         node, attempt, controller = bounds["node"], bounds["attempt"], bounds["controller"]
-        progress = bounds.get("progress")
+        timeout, run_signal, progress = _limits(bounds)
         err: NodeTimeoutError | NodeAbortedError
         if why == "abort":
-            err = aborted_error(bounds.get("run_signal"), node, attempt)
+            err = aborted_error(run_signal, node, attempt)
         else:
-            err = timeout_error(node, attempt, why, start, bounds["timeout"], progress)
+            err = timeout_error(node, attempt, why, start, timeout, progress)
         abandoned = job.abandon(node, attempt, "timeout" if why != "abort" else why)
         if abandoned or why == "abort":
             if progress is not None:
@@ -133,11 +138,7 @@ def _finish(job: _workers.Job[T], why: str, start: float, bounds: Bounds) -> T:
 
 def run_sync(func: Callable[[], T], bounds: Bounds) -> T:
     """``run_sync_attempt`` with its bounds in one dict (a guarded attempt's, not copied)."""
-    timeout, run_signal, progress = (
-        bounds["timeout"],
-        bounds.get("run_signal"),
-        bounds.get("progress"),
-    )
+    timeout, run_signal, progress = _limits(bounds)
     if timeout is None and run_signal is None and progress is None:
         return func()
     _check_run_signal(bounds)
@@ -212,11 +213,7 @@ def _settle(waiter: asyncio.Future[str], why: str) -> None:
 async def arun_sync(func: Callable[[], T], bounds: Bounds) -> T:
     """``arun_sync_attempt`` with its bounds in one dict (a guarded attempt's, not copied)."""
     _check_run_signal(bounds)
-    timeout, run_signal, progress = (
-        bounds["timeout"],
-        bounds.get("run_signal"),
-        bounds.get("progress"),
-    )
+    timeout, run_signal, progress = _limits(bounds)
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[str] = loop.create_future()
     job = _workers.Job(func, lambda: _threadsafe(loop, _settle, waiter, "done"))
@@ -253,11 +250,7 @@ def arun_sync_attempt(func: Callable[[], T], **bounds: Unpack[Bounds]) -> Awaita
 
 async def arun_async(coro_factory: Callable[[], Awaitable[T]], bounds: Bounds) -> T:
     """``arun_async_attempt`` with its bounds in one dict (a guarded attempt's, not copied)."""
-    timeout, run_signal, progress = (
-        bounds["timeout"],
-        bounds.get("run_signal"),
-        bounds.get("progress"),
-    )
+    timeout, run_signal, progress = _limits(bounds)
     if timeout is None and run_signal is None and (progress is None or progress.idle is None):
         return await coro_factory()
     _check_run_signal(bounds)
@@ -346,11 +339,7 @@ async def _arun_in_child_task(coro_factory: Callable[[], Awaitable[T]], bounds: 
     ``asyncio.wait_for``); our own task is then only ever cancelled from outside.
     """
     node, attempt, controller = bounds["node"], bounds["attempt"], bounds["controller"]
-    timeout, run_signal, progress = (
-        bounds["timeout"],
-        bounds.get("run_signal"),
-        bounds.get("progress"),
-    )
+    timeout, run_signal, progress = _limits(bounds)
     loop = asyncio.get_running_loop()
     start = time.monotonic()
     waiter: asyncio.Future[str] = loop.create_future()
