@@ -409,9 +409,9 @@ def _record_of(spec: NodeSpec, tally: _Tally | None, exc: BaseException) -> list
     call = None if tally is None else tally.call
     if call is None or not call.failed:
         return []
-    ms = (time.perf_counter() - call.t0) * 1000
     trace, run = call.ids()[:2]
-    return [Failure(exc, call.node(), call.attempt, ms, spec.retry, trace, run).state()]
+    failure = Failure(exc, call.node(), call.attempt, call.elapsed_ms(), spec.retry, trace, run)
+    return [failure.state()]
 
 
 def _named(body: Any, name: str, fn: Any) -> None:
