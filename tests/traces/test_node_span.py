@@ -297,7 +297,8 @@ def test_a_rate_limit_refusal_is_an_event(tracing: Tracing) -> None:
 def test_an_abort_is_an_event_of_its_attempt_and_ends_the_node_aborted(
     tracing: Tracing, mode: str
 ) -> None:
-    """An abort signal ends the call: its attempt says so, the reason redacted."""
+    """An abort signal ends the call: its attempt says so, the reason redacted, and
+    neither span has the error status (a cancelled run's span has none either)."""
     controller = AbortController()
     controller.abort(f"stopped by the user, token={SECRET}")
     config = {"configurable": {"abort_signal": controller.signal}}
@@ -309,6 +310,7 @@ def test_an_abort_is_an_event_of_its_attempt_and_ends_the_node_aborted(
     assert _attrs(attempt)["langgraph_runner.attempt.outcome"] == "aborted"
     assert _attrs(node)["langgraph_runner.node.outcome"] == "aborted"
     assert _attrs(node)["error.type"].endswith("NodeAbortedError")
+    assert [s.status.status_code for s in (attempt, node)] == [StatusCode.UNSET] * 2
     message = attempt.events[1].attributes["exception.message"]
     assert "stopped by the user" in message and SECRET not in message
     for span in (attempt, node):

@@ -25,7 +25,9 @@ the package's redaction and the error status; a retried one adds
 
 An interrupt, a ``Command`` to a parent graph and LangGraph's other control flow
 end the spans without the error status (``interrupted``): they are how LangGraph
-works, not failures.
+works, not failures. Neither has an abort (``aborted``: a cancelled run, its time
+limit): it keeps its ``exception`` event, as the run span of a cancelled run is
+not an error either.
 """
 
 from __future__ import annotations
@@ -240,10 +242,13 @@ class NodeSpans:
         else:
             outcome = "failed"
         if outcome != "interrupted":
+            # An abort (a cancelled run, its time limit) is told, not an error: as the
+            # run span of a cancelled run, no error status.
+            failed = outcome == "failed"
             for span in (self._attempt, self._span):
                 if span is not None:
                     set_attributes(span, {"error.type": error_type(exc)})
-                    record_exception(span, exc)
+                    record_exception(span, exc, error=failed)
         if self._attempt is not None:
             self._attempt.set_attribute(_ATTEMPT_OUTCOME, outcome)
         self._outcome = outcome
