@@ -100,7 +100,12 @@ def _line(fields: Mapping[str, Any]) -> str:
 
 
 def _to_stdlib(
-    logger: logging.Logger, level: int, event: str, tail: str, fields: Mapping[str, Any]
+    logger: logging.Logger,
+    level: int,
+    event: str,
+    tail: str,
+    fields: Mapping[str, Any],
+    audience: int | None = None,
 ) -> None:
     """Hand one event to the stdlib logger: its one-line message (``event``, then the
     printable ``tail`` of its fields) and its fields.
@@ -111,9 +116,10 @@ def _to_stdlib(
     ``funcName`` say so, as the stdlib's own records do when caller lookup is off
     (``log_record``). When only Python's last-resort handler would see the record
     (logging unconfigured), the line is written as it would write it: no record is made.
+    ``audience`` is ``_audience(logger, level)`` when the caller asked it already.
     """
     line = f"{event} {tail}" if tail else event
-    if _audience(logger, level) == LAST_RESORT:
+    if (_audience(logger, level) if audience is None else audience) == LAST_RESORT:
         print_as_last_resort(line)
         return
     logger.handle(make_record(logger, level, line, {_FIELDS_ATTR: {"event": event, **fields}}))
@@ -234,8 +240,9 @@ class EventLogger:
 
     def emit(self, level: int, event: str, **fields: Any) -> None:
         """Emit one event; never raises into the caller."""
-        if self.audience(level) != NOBODY:
-            self._send(level, event, fields, _NONE)
+        audience = self.audience(level)
+        if audience != NOBODY:
+            self._send(level, event, fields, _NONE, audience=audience)
 
     def emit_checked(
         self,
@@ -307,6 +314,7 @@ class EventLogger:
         fields: dict[str, Any],
         clean: frozenset[str],
         checked: tuple[str, ...] = (),
+        audience: int | None = None,
     ) -> None:
         try:
             # The egress point: an event's fields leave for wherever logs go. A plain
@@ -323,7 +331,7 @@ class EventLogger:
             if custom is None:
                 if type(event) is not str or not event.isprintable():
                     event = _escape(event)
-                _to_stdlib(self._std, level, event, _line(fields), fields)
+                _to_stdlib(self._std, level, event, _line(fields), fields, audience)
             else:
                 _to_custom(custom, level, event, fields)
         except Exception:  # a broken user logger must not fail a node
