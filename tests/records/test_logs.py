@@ -320,6 +320,39 @@ def test_unconfigured_logging_prints_what_the_last_resort_handler_prints(
     assert direct == by_the_stdlib == "node.failed node=n attempt=1 message=down\n"
 
 
+@pytest.mark.parametrize("configured", [False, True])
+def test_emit_asks_who_would_see_an_event_once(
+    monkeypatch: pytest.MonkeyPatch, configured: bool
+) -> None:
+    """``emit`` walks the logger hierarchy once per event, and the event still reaches
+    whoever would see it: the last-resort line, or the handlers' record."""
+    import langgraph_runner._records.logs as logs
+
+    walks: list[int] = []
+    real = logs._audience
+
+    def counted(logger: logging.Logger, level: int) -> int:
+        walks.append(level)
+        return real(logger, level)
+
+    log = EventLogger()
+    emit = lambda: log.emit(logging.ERROR, "node.failed", node="n", message="down")  # noqa: E731
+    monkeypatch.setattr(logs, "_audience", counted)
+    if configured:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        logging.getLogger(LOGGER_NAME).addHandler(handler)
+        try:
+            emit()
+        finally:
+            logging.getLogger(LOGGER_NAME).removeHandler(handler)
+        assert stream.getvalue() == "node.failed node=n message=down\n"
+    else:
+        with unconfigured():
+            assert _stderr_of(monkeypatch, emit) == "node.failed node=n message=down\n"
+    assert walks == [logging.ERROR]
+
+
 class _Factory:
     def __init__(self) -> None:
         self.calls = 0
