@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from langchain_core.callbacks import BaseCallbackHandler
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
@@ -525,7 +526,7 @@ def test_the_last_resort_line_is_the_message_of_the_events_record(duration_ms: f
     try:
         assert spec.log.audience(logging.ERROR) == LAST_RESORT
         with contextlib.redirect_stderr(io.StringIO()) as direct:
-            log_failed(spec, call, exc, code, category, duration_ms, message, True)
+            log_failed(spec, call, exc, code, category, duration_ms, message, LAST_RESORT)
         through = _PassThrough()
         ours.addFilter(through)
         try:
@@ -663,3 +664,58 @@ def test_record_mode_validation_error_hides_its_inputs_in_state_logs_and_checkpo
     ).decode("latin-1")
     for text in (json.dumps(out), caplog.text, stored):
         assert plain not in text
+
+
+class _Noted(BaseCallbackHandler):
+    """A callback handler: with one in the config, a failure ends through ``finish``."""
+
+
+@pytest.mark.parametrize("handlers", [False, True], ids=["unconfigured", "handler"])
+@pytest.mark.parametrize("callbacks", [False, True], ids=["end", "finish"])
+def test_a_failure_asks_once_who_sees_its_line(
+    monkeypatch: pytest.MonkeyPatch, handlers: bool, callbacks: bool
+) -> None:
+    """A recorded failure writes ``node.failed`` once and asks once who would see it,
+    whether it ends in ``loop.end`` or goes on to ``finish`` (a callback handler), with
+    logging unconfigured (the last-resort line) or a handler configured (a record)."""
+    import langgraph_runner._records.logs as logs
+
+    walks: list[int] = []
+    real = logs._audience
+
+    def counted(logger: logging.Logger, level: int) -> int:
+        walks.append(level)
+        return real(logger, level)
+
+    def fails(state: S) -> S:
+        raise ConnectionError("upstream down")
+
+    g = StateGraph(S)
+    g.add_node("n", create_node(fails, retry=None))
+    g.add_edge(START, "n")
+    g.add_edge("n", END)
+    graph = g.compile()
+    config: dict[str, Any] = {"callbacks": [_Noted()]} if callbacks else {}
+    root, ours = logging.getLogger(), logging.getLogger(LOGGER_NAME)
+    saved = list(root.handlers), root.level
+    root.handlers[:] = []  # as an application that configured no logging
+    root.setLevel(logging.WARNING)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    if handlers:
+        ours.addHandler(handler)
+    monkeypatch.setattr(logs, "_audience", counted)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as stderr:
+            out = graph.invoke({}, config)
+    finally:
+        ours.removeHandler(handler)
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert out["errors"][0]["code"] == "RETRY_EXHAUSTED"
+    written = (stream if handlers else stderr).getvalue().splitlines()
+    assert [line.split()[0] for line in written] == ["node.failed"]
+    assert (
+        "message=Node 'n' failed after 1 attempt(s): ConnectionError: upstream down" in written[0]
+    )
+    assert walks == [logging.ERROR]

@@ -192,9 +192,10 @@ def _record(spec: NodeSpec, call: Call, exc: BaseException, state: Any) -> Failu
     duration_ms = (perf_counter() - call.t0) * 1000  # call.elapsed_ms()
     failure = Failure(exc, call.node(), call.attempt, duration_ms, spec.retry, ids[0], ids[1])
     failure.send = records.send_fields(call.config, state, spec.item_key)
-    if spec.log.emits(ERROR):  # nobody would see it: skip building the event
+    logged = spec.log.audience(ERROR)
+    if logged:  # nobody would see it (NOBODY): skip building the event
         records.log_failed(
-            spec, call, exc, failure.code, failure.category, duration_ms, failure.message
+            spec, call, exc, failure.code, failure.category, duration_ms, failure.message, logged
         )
     call.failed = True
     if call.metrics is not None:

@@ -68,7 +68,6 @@ from langgraph_runner._records.exceptions import (
     FailureLoopError,
     NodeAbortedError,
 )
-from langgraph_runner._records.logs import LAST_RESORT
 from langgraph_runner._traces.node_span import NodeSpans
 from langgraph_runner._traces.spans import NEXT_LOOK
 
@@ -153,9 +152,7 @@ def end(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
             code, category = code_and_category(exc, spec.retry)
             if logged:  # the record's message alone: no record is built
                 message = record_message(exc, code, call.node(), call.attempt)
-                log_failed(
-                    spec, call, exc, code, category, duration_ms, message, logged == LAST_RESORT
-                )
+                log_failed(spec, call, exc, code, category, duration_ms, message, logged)
             if collector is not None:
                 call.count_failure(collector, exc, code, category, duration_ms)
         return raise_redacted(spec, call, exc)
@@ -175,7 +172,7 @@ def end(spec: NodeSpec, call: Call, exc: BaseException, input_: Any) -> Any:
     )
     if logged:
         message = state["message"]
-        log_failed(spec, call, exc, code, category, duration_ms, message, logged == LAST_RESORT)
+        log_failed(spec, call, exc, code, category, duration_ms, message, logged)
     if collector is not None:
         call.count_failure(collector, exc, code, category, duration_ms)
     if _compat.missing_channels(call.config, RECORD_CHANNELS):

@@ -40,7 +40,7 @@ from langgraph_runner._records.exceptions import (
     StateSchemaError,
 )
 from langgraph_runner._records.items import item_summary
-from langgraph_runner._records.logs import LOG_TEXT
+from langgraph_runner._records.logs import LAST_RESORT, LOG_TEXT
 from langgraph_runner._records.record import ErrorCategory, ErrorCode, NodeError, error_from_fields
 from langgraph_runner._records.redact_exc import redact_tree, replacement
 from langgraph_runner._records.sanitize import sanitize_message, sanitize_stack
@@ -391,11 +391,12 @@ def log_failed(
     category: ErrorCategory,
     duration_ms: float,
     message: str,
-    last_resort: bool = False,
+    audience: int | None = None,
 ) -> None:
     """Log ``node.failed`` (the caller asked ``spec.log.emits(ERROR)``), as ``call.event``
-    would: from the call's ids, no ``NodeContext`` built for the line; the line alone when
-    ``last_resort`` (``spec.log.audience(ERROR)`` is ``LAST_RESORT``: no field is read)."""
+    would: from the call's ids, no ``NodeContext`` built for the line. ``audience`` is
+    ``spec.log.audience(ERROR)`` when the caller asked it (None: asked again when the
+    line is written); the line alone when it is ``LAST_RESORT`` (no field is read)."""
     trace_id, _exec_id, thread_id, run_id, scope = call.ids()
     node = call.node()
     error_type = type(exc).__name__
@@ -414,7 +415,7 @@ def log_failed(
         if scope is None:
             trace_id = sanitize_message(trace_id, max_length=LOG_TEXT)
         ids = f"{ids} trace_id={trace_id}"
-        if last_resort and ids.isprintable():
+        if audience == LAST_RESORT and ids.isprintable():
             # str(round(duration_ms, 3)), two float conversions fewer: below 1e12 the value
             # to 3 decimals has at most 15 digits, so str() of the nearest float is those
             # digits, as "%.3f" writes them (rounded as round() does), less trailing zeros.
@@ -445,6 +446,7 @@ def log_failed(
             fields,
             _FAILED_CLEAN if scope is None else _FAILED_CLEAN_OURS,
             _FAILED_QUOTED,
+            audience,
         )
         return
     spec.log.emit_rendered(
@@ -452,6 +454,7 @@ def log_failed(
         "node.failed",
         fields,
         f"{parts[0]}{duration}{parts[1]}{ids}" if ids.isprintable() else None,
+        audience,
     )
 
 

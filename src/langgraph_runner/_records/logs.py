@@ -251,6 +251,7 @@ class EventLogger:
         fields: dict[str, Any],
         clean: frozenset[str],
         quoted: tuple[str, ...] = (),
+        audience: int | None = None,
     ) -> None:
         """``emit`` for a caller that asked ``emits(level)`` first, with its fields in a dict.
 
@@ -266,16 +267,22 @@ class EventLogger:
             quoted: Fields whose text the clean fields quote as it is (a message
                 that names the node): when sanitizing one of them changes it, every
                 field is sanitized.
+            audience: ``audience(level)``, when the caller asked it (None: asked again).
         """
         for key in quoted:
             value = fields[key]
             if value.__class__ is str and sanitize_message(value, max_length=LOG_TEXT) != value:
-                self._send(level, event, fields, _NONE)
+                self._send(level, event, fields, _NONE, audience=audience)
                 return
-        self._send(level, event, fields, clean, quoted)
+        self._send(level, event, fields, clean, quoted, audience)
 
     def emit_rendered(
-        self, level: int, event: str, fields: dict[str, Any] | None, tail: str | None
+        self,
+        level: int,
+        event: str,
+        fields: dict[str, Any] | None,
+        tail: str | None,
+        audience: int | None = None,
     ) -> None:
         """``emit`` for a caller that asked ``emits(level)`` first and did the rest itself.
 
@@ -288,6 +295,7 @@ class EventLogger:
             tail: ``key=value`` pairs of ``fields`` as ``_line`` renders them (None
                 values left out, in order), printable (the caller checked it); or None
                 to render the line from ``fields`` with control characters escaped.
+            audience: ``audience(level)``, when the caller asked it (None: asked again).
         """
         try:
             if fields is None:  # only the last-resort handler sees it (audience)
@@ -297,7 +305,7 @@ class EventLogger:
             if custom is None:
                 if tail is None:
                     tail = _line(fields)
-                _to_stdlib(self._std, level, event, tail, fields)
+                _to_stdlib(self._std, level, event, tail, fields, audience)
             else:
                 _to_custom(custom, level, event, fields)
         except Exception:  # a broken user logger must not fail a node
