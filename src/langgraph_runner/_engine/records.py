@@ -440,14 +440,8 @@ def log_failed(
         "trace_id": trace_id,
     }
     if parts is None:  # a secret in the name or the error type, or a control character
-        spec.log.emit_checked(
-            ERROR,
-            "node.failed",
-            fields,
-            _FAILED_CLEAN if scope is None else _FAILED_CLEAN_OURS,
-            _FAILED_QUOTED,
-            audience,
-        )
+        clean = _FAILED_CLEAN if scope is None else _FAILED_CLEAN_OURS
+        spec.log.emit_checked(ERROR, "node.failed", fields, clean, _FAILED_QUOTED, audience)
         return
     spec.log.emit_rendered(
         ERROR,
